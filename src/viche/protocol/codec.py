@@ -1,0 +1,147 @@
+"""Exact JSON for the protocol: canonical compact form, strict parsing, typed field access.
+
+Writing: every message's ``to_json()`` builds dicts *in the key order of the
+specification*; :func:`dumps` writes them compactly (no spaces, UTF-8, no trailing
+newline). That string is what gets hashed, so it must never be re-formatted.
+
+Reading: :func:`loads` refuses duplicate keys, NaN/Infinity and trailing garbage, and the
+``get_*`` helpers check types and name the offending field through ``where``.
+A message is *canonical* when ``dumps(Message.from_json(loads(raw)).to_json()) == raw``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, TypeVar
+
+from gmpy2 import mpz
+
+from viche.crypto.group import parse_number
+from viche.errors import JsonFormatError
+
+JsonObject = dict[str, Any]
+T = TypeVar("T")
+
+
+def dumps(value: object) -> str:
+    """Canonical compact JSON (separators without spaces, non-ASCII kept as UTF-8)."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def to_bytes(value: object) -> bytes:
+    return dumps(value).encode("utf-8")
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> JsonObject:
+    out: JsonObject = {}
+    for key, val in pairs:
+        if key in out:
+            raise JsonFormatError(f"duplicate key {key!r}")
+        out[key] = val
+    return out
+
+
+def _no_constants(name: str) -> Any:
+    raise JsonFormatError(f"{name} is not allowed in protocol JSON")
+
+
+def loads(data: bytes | str, where: str = "") -> Any:
+    """Parse strict JSON; errors name ``where`` and the line/column."""
+    if isinstance(data, bytes):
+        try:
+            data = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise JsonFormatError(
+                f"not UTF-8: {exc.reason} at byte {exc.start}", where=where
+            ) from None
+    try:
+        return json.loads(data, object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
+    except JsonFormatError as exc:
+        raise JsonFormatError(exc.message, where=where) from None
+    except json.JSONDecodeError as exc:
+        raise JsonFormatError(
+            f"invalid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})", where=where
+        ) from None
+
+
+def _sub(where: str, key: str | int) -> str:
+    part = f"[{key}]" if isinstance(key, int) else key
+    if not where:
+        return str(part)
+    return f"{where}[{key}]" if isinstance(key, int) else f"{where}.{key}"
+
+
+def expect_object(
+    value: object, where: str, required: tuple[str, ...], optional: tuple[str, ...] = ()
+) -> JsonObject:
+    """``value`` must be an object with every required key, and no key outside both lists."""
+    if not isinstance(value, dict):
+        raise JsonFormatError(f"expected a JSON object, got {_kind(value)}", where=where)
+    missing = [k for k in required if k not in value]
+    if missing:
+        raise JsonFormatError(f"missing field(s) {', '.join(missing)}", where=where)
+    extra = [k for k in value if k not in required and k not in optional]
+    if extra:
+        raise JsonFormatError(f"unexpected field(s) {', '.join(extra)}", where=where)
+    return value
+
+
+def expect_list(value: object, where: str, length: int | None = None) -> list[Any]:
+    if not isinstance(value, list):
+        raise JsonFormatError(f"expected a JSON array, got {_kind(value)}", where=where)
+    if length is not None and len(value) != length:
+        raise JsonFormatError(f"expected {length} item(s), got {len(value)}", where=where)
+    return value
+
+
+def get_str(obj: JsonObject, key: str, where: str) -> str:
+    val = obj[key]
+    if not isinstance(val, str):
+        raise JsonFormatError(f"expected a string, got {_kind(val)}", where=_sub(where, key))
+    return val
+
+
+def get_int(obj: JsonObject, key: str, where: str, minimum: int | None = None) -> int:
+    val = obj[key]
+    if isinstance(val, bool) or not isinstance(val, int):
+        raise JsonFormatError(f"expected an integer, got {_kind(val)}", where=_sub(where, key))
+    if minimum is not None and val < minimum:
+        raise JsonFormatError(f"must be at least {minimum}, got {val}", where=_sub(where, key))
+    return val
+
+
+def get_bool(obj: JsonObject, key: str, where: str) -> bool:
+    val = obj[key]
+    if not isinstance(val, bool):
+        raise JsonFormatError(f"expected a boolean, got {_kind(val)}", where=_sub(where, key))
+    return val
+
+
+def get_number(obj: JsonObject, key: str, where: str) -> mpz:
+    """A big number (group element, exponent): a base-10 string."""
+    return parse_number(obj[key], where=_sub(where, key))
+
+
+def number(value: object, where: str) -> mpz:
+    return parse_number(value, where=where)
+
+
+def sub(where: str, key: str | int) -> str:
+    """The ``where`` of a field or list item inside ``where``."""
+    return _sub(where, key)
+
+
+def _kind(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
