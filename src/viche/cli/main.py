@@ -67,25 +67,16 @@ def exit_code_for(exc: VicheError) -> int:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point of the ``viche`` console script."""
+    """Entry point of the ``viche`` console script.
+
+    Usage errors are reported by Typer itself (exit code 2); a :class:`VicheError` from
+    the library becomes one line on stderr and the exit code of :func:`exit_code_for`.
+    """
     try:
-        app(args=argv, standalone_mode=False)
+        app(args=argv)
     except VicheError as exc:
         err_console.print(f"[bold red]error[/] {exc}", highlight=False, soft_wrap=True)
         sys.exit(exit_code_for(exc))
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except typer.Abort:
-        err_console.print("aborted")
-        sys.exit(EXIT_BAD_INPUT)
-    except Exception as exc:  # click usage errors carry their own exit code
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            sys.exit(EXIT_BAD_INPUT)
-        raise
-    sys.exit(EXIT_OK)
 
 
 if __name__ == "__main__":
