@@ -1,0 +1,113 @@
+"""The monitor's data model, shared by ingest, detection and reporting.
+
+Kept deliberately small and stable: detectors produce :class:`Edge` evidence between
+accounts, grouping produces :class:`Campaign` values, reports read them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+
+@dataclass(frozen=True, slots=True)
+class Post:
+    """One post or article in the documented input schema (see ``viche.monitor.ingest``).
+
+    ``created_at`` is timezone-aware UTC. ``urls`` and ``hashtags`` are as given (the
+    detectors normalise them). ``repost_of`` is the id or author of the reposted item,
+    when the input says so.
+    """
+
+    id: str
+    author: str
+    created_at: datetime
+    text: str
+    outlet: str = ""
+    lang: str = ""
+    repost_of: str = ""
+    urls: tuple[str, ...] = ()
+    hashtags: tuple[str, ...] = ()
+
+
+class Behaviour(StrEnum):
+    """The kinds of shared action that can link two accounts."""
+
+    NEAR_DUPLICATE_TEXT = "near_duplicate_text"
+    SAME_URL = "same_url"
+    SAME_REPOST = "same_repost"
+    SAME_HASHTAG_SEQUENCE = "same_hashtag_sequence"
+
+
+@dataclass(frozen=True, slots=True)
+class PostPair:
+    """Evidence: two posts by two accounts that did the same thing within the window."""
+
+    behaviour: Behaviour
+    post_a: str
+    post_b: str
+    time_a: datetime
+    time_b: datetime
+    key: str = ""  # the shared URL, repost target, hashtag sequence or text-cluster id
+
+
+@dataclass(frozen=True, slots=True)
+class Edge:
+    """Two accounts linked by repeated co-action, with the weight judged against chance."""
+
+    account_a: str
+    account_b: str
+    weight: float  # observed co-actions (after de-duplication)
+    expected: float  # co-actions expected by chance (e.g. time-shuffled activity)
+    score: float  # surprise of the observation against chance (higher = less likely organic)
+    behaviours: tuple[Behaviour, ...] = ()
+    evidence: tuple[PostPair, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Narrative:
+    """A semantic cluster of claims, possibly matched to a known disinformation case."""
+
+    id: str
+    label: str  # a representative text, shortened
+    post_ids: tuple[str, ...] = ()
+    languages: tuple[str, ...] = ()
+    known_case: str = ""  # e.g. an EUvsDisinfo case URL or title
+    known_case_similarity: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Campaign:
+    """A group of coordinated accounts, what they pushed, when, and why we think so."""
+
+    id: str
+    accounts: tuple[str, ...]
+    outlets: tuple[str, ...] = ()
+    score: float = 0.0
+    reasons: tuple[str, ...] = ()
+    first_seen: datetime | None = None
+    last_seen: datetime | None = None
+    edges: tuple[Edge, ...] = ()
+    narratives: tuple[Narrative, ...] = ()
+    representative_posts: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class AccountScore:
+    """One row of ``accounts.csv``: ``author_id, score, flagged, campaign``."""
+
+    author_id: str
+    score: float
+    flagged: bool
+    campaign: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class DetectionResult:
+    """Everything one detection run produces."""
+
+    campaigns: tuple[Campaign, ...]
+    accounts: tuple[AccountScore, ...]
+    posts_seen: int = 0
+    stats: dict[str, float] = field(default_factory=dict)
