@@ -1,9 +1,144 @@
-"""Election commands (one per role and step); filled in by the election core."""
+"""Election commands, one per role and step, mirroring ``belenios-tool``'s workflow.
+
+* ``viche setup ...``   credential authority, trustees and administrator before the vote;
+* ``viche archive ...`` the public archive: create it, add ballots, close the vote;
+* ``viche ballot ...``  a voter's ballot;
+* ``viche tally ...``   partial decryptions by the trustees and the result;
+* ``viche demo``        a complete election, every role played, verified at the end.
+
+Each command parses its arguments, calls :mod:`viche.service` and prints; errors are
+:class:`~viche.errors.VicheError` that :func:`viche.cli.main.main` turns into one line and
+exit code 2. File formats are those of ``belenios-tool``.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
 import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+setup_app = typer.Typer(
+    name="setup",
+    help="Before the vote: election token, credentials, trustee keys, election definition.",
+    no_args_is_help=True,
+)
+archive_app = typer.Typer(
+    name="archive",
+    help="The public archive (.bel): create it, add ballots, close the vote.",
+    no_args_is_help=True,
+)
+ballot_app = typer.Typer(name="ballot", help="A voter's ballot.", no_args_is_help=True)
+tally_app = typer.Typer(
+    name="tally", help="After the vote: partial decryptions and the result.", no_args_is_help=True
+)
+
+GroupOpt = Annotated[
+    str, typer.Option("--group", help="Group: BELENIOS-2048 or RFC-3526-2048.")
+]
+DirOpt = Annotated[
+    Path, typer.Option("--dir", help="Election directory (holds exactly one .bel archive).")
+]
+OutDirOpt = Annotated[
+    Path, typer.Option("--dir", help="Directory where the files are written.")
+]
+
+
+@contextmanager
+def progress_bar(description: str, total: int) -> Iterator[Callable[[int], None]]:
+    """A Rich progress bar on stderr; yields ``update(done)``."""
+    columns = (
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=err, transient=False) as prog:
+        task = prog.add_task(description, total=total)
+
+        def update(done: int) -> None:
+            prog.update(task, completed=done)
+
+        yield update
+
+
+def _rng(seed: str | None) -> object:
+    from viche.crypto.rng import DEFAULT_RANDOM, SeededRandom
+
+    if seed is None:
+        return DEFAULT_RANDOM
+    err.print("[yellow]warning[/] seeded randomness: every secret can be recomputed from the seed")
+    return SeededRandom(seed)
+
+
+# ====================================================================== setup
+
+
+@setup_app.command("generate-token")
+def generate_token_cmd(
+    length: Annotated[int, typer.Option("--length", help="Number of base58 characters.")] = 14,
+) -> None:
+    """Print a fresh election identifier (uuid): base58 characters, 14 by default."""
+    from viche.crypto.rng import DEFAULT_RANDOM
+    from viche.service.tokens import generate_token
+
+    out.print(generate_token(DEFAULT_RANDOM, length))
+
+
+@setup_app.command("generate-credentials")
+def generate_credentials_cmd(
+    uuid: Annotated[str, typer.Option("--uuid", help="The election uuid (generate-token).")],
+    group: GroupOpt = "BELENIOS-2048",
+    count: Annotated[
+        int | None, typer.Option("--count", help="Generate N credentials with ids 1..N.")
+    ] = None,
+    file: Annotated[
+        Path | None,
+        typer.Option("--file", help="Voter file: one line address[,login[,weight]] per voter."),
+    ] = None,
+    directory: OutDirOpt = Path("."),
+) -> None:
+    """Credential authority: write T.privcreds (secret) and T.pubcreds, print the fingerprint."""
+    from viche.crypto.group import group_by_name
+    from viche.crypto.rng import DEFAULT_RANDOM
+    from viche.errors import UsageError
+    from viche.service import credentials as svc
+    from viche.service.files import read_text
+
+    if (count is None) == (file is None):
+        raise UsageError("give exactly one of --count N and --file VOTERS")
+    grp = group_by_name(group, where="--group")
+    voters = (
+        svc.counted_voters(count)
+        if count is not None
+        else svc.parse_voters(read_text(file, "voter file"), str(file))  # type: ignore[arg-type]
+    )
+    with progress_bar("credentials", len(voters)) as update:
+        creds = svc.generate_credentials(grp, uuid, voters, DEFAULT_RANDOM, progress=update)
+    files = svc.write_credentials(creds, directory)
+    out.print(f"{files.count} private credentials with ids saved to {files.privcreds}")
+    out.print(f"{files.count} public credentials saved to {files.pubcreds}")
+    out.print(f"The fingerprint of public credentials is {files.fingerprint}")
 
 
 def register(app: typer.Typer) -> None:
     """Add the election commands to ``app``."""
+    app.add_typer(setup_app)
+    app.add_typer(archive_app)
+    app.add_typer(ballot_app)
+    app.add_typer(tally_app)

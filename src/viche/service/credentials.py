@@ -1,0 +1,219 @@
+"""The credential authority (``setup generate-credentials``).
+
+Files, as ``belenios-tool`` writes them (so either tool can read the other's):
+
+* ``T.privcreds`` (secret, mode 0600): one line ``<id> <credential>`` per voter, where the id is
+  a counter (``--count``) or the whole line of the voter file (``--file``);
+* ``T.pubcreds``: a compact JSON list of ``"<public credential>,<weight>,<id>"`` strings; the
+  weight is empty unless some voter has one (then every voter has one, 1 by default);
+* the credential fingerprint is the Base64 SHA-256 of the list ``archive init`` stores, which is
+  ``T.pubcreds`` without the ids.
+
+``T`` is the Unix time of the run, as with ``belenios-tool``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from gmpy2 import mpz
+
+from viche.crypto.credentials import (
+    check_credential,
+    credential_secret,
+    generate_credential,
+    public_credential,
+)
+from viche.crypto.group import Group
+from viche.crypto.rng import RandomSource
+from viche.errors import CredentialFormatError, JsonFormatError, UsageError
+from viche.protocol import codec
+from viche.protocol.election import PublicCredential, PublicCredentials, check_uuid
+from viche.service.files import read_bytes, read_text, write_text
+
+Progress = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class Voter:
+    """A line of the voter file: ``address[,login[,weight]]``."""
+
+    line: str
+    address: str
+    login: str | None
+    weight: int | None
+
+    @property
+    def id(self) -> str:
+        """The id written in ``T.pubcreds``: the login if any, else the address."""
+        return self.login if self.login else self.address
+
+
+def parse_voters(text: str, where: str) -> list[Voter]:
+    """Parse a voter file; every bad line is named by its number."""
+    voters: list[Voter] = []
+    for n, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line:
+            continue
+        lwhere = f"{where} line {n}"
+        parts = line.split(",")
+        if len(parts) > 3:
+            raise UsageError("expected address[,login[,weight]]", where=lwhere)
+        address = parts[0].strip()
+        if not address:
+            raise UsageError("empty address", where=lwhere)
+        login = parts[1].strip() if len(parts) > 1 and parts[1].strip() else None
+        weight: int | None = None
+        if len(parts) == 3:
+            w = parts[2].strip()
+            if not w.isascii() or not w.isdigit() or int(w) < 1:
+                raise UsageError(f"a weight is a positive integer, got {w!r}", where=lwhere)
+            weight = int(w)
+        voters.append(Voter(line, address, login, weight))
+    if not voters:
+        raise UsageError("the voter file lists no voter", where=where)
+    return voters
+
+
+def counted_voters(count: int) -> list[Voter]:
+    if count < 1:
+        raise UsageError(f"--count must be at least 1, got {count}", where="--count")
+    return [Voter(str(i), str(i), None, None) for i in range(1, count + 1)]
+
+
+@dataclass(frozen=True)
+class CredentialSet:
+    """Private and public credentials of one election, in voter order."""
+
+    uuid: str
+    voters: tuple[Voter, ...]
+    private: tuple[str, ...] = field(repr=False)
+    public: tuple[mpz, ...]
+    weighted: bool
+
+    def privcreds_text(self) -> str:
+        return "".join(f"{v.line} {c}\n" for v, c in zip(self.voters, self.private, strict=True))
+
+    def pubcreds_json(self) -> list[str]:
+        out = []
+        for v, pub in zip(self.voters, self.public, strict=True):
+            weight = str(v.weight or 1) if self.weighted else ""
+            out.append(f"{pub},{weight},{v.id}")
+        return out
+
+    def public_credentials(self) -> PublicCredentials:
+        """The list ``archive init`` stores (ids stripped)."""
+        return PublicCredentials(
+            tuple(
+                PublicCredential(pub, str(pub), (v.weight or 1) if self.weighted else None)
+                for v, pub in zip(self.voters, self.public, strict=True)
+            )
+        )
+
+    @property
+    def fingerprint(self) -> str:
+        return self.public_credentials().fingerprint
+
+
+def generate_credentials(
+    group: Group,
+    uuid: str,
+    voters: list[Voter],
+    rng: RandomSource,
+    progress: Progress | None = None,
+) -> CredentialSet:
+    check_uuid(uuid, "--uuid")
+    private: list[str] = []
+    public: list[mpz] = []
+    for i, _ in enumerate(voters):
+        cred = generate_credential(rng)
+        private.append(cred)
+        public.append(public_credential(group, credential_secret(group, cred, uuid)))
+        if progress:
+            progress(i + 1)
+    weighted = any(v.weight is not None for v in voters)
+    return CredentialSet(uuid, tuple(voters), tuple(private), tuple(public), weighted)
+
+
+@dataclass(frozen=True)
+class CredentialFiles:
+    privcreds: Path
+    pubcreds: Path
+    count: int
+    fingerprint: str
+
+
+def write_credentials(
+    creds: CredentialSet, directory: Path, stamp: int | None = None
+) -> CredentialFiles:
+    """Write ``T.privcreds`` and ``T.pubcreds`` in ``directory``."""
+    t = int(time.time()) if stamp is None else stamp
+    priv = directory / f"{t}.privcreds"
+    pub = directory / f"{t}.pubcreds"
+    for p in (priv, pub):
+        if p.exists():
+            raise UsageError("refusing to overwrite an existing file", where=str(p))
+    write_text(pub, codec.dumps(creds.pubcreds_json()))
+    write_text(priv, creds.privcreds_text(), secret=True)
+    return CredentialFiles(priv, pub, len(creds.voters), creds.fingerprint)
+
+
+# ---------------------------------------------------------------------- reading
+
+
+def read_public_credentials(path: Path) -> PublicCredentials:
+    """A public credential list: either ``T.pubcreds`` (with ids, as written by
+    ``generate-credentials``) or the archive form (``"pub"`` or ``"pub,weight"``)."""
+    raw = read_bytes(path, "public credentials").strip()
+    value = codec.loads(raw, where=str(path))
+    items = codec.expect_list(value, str(path))
+    entries: list[str] = []
+    has_ids = any(isinstance(v, str) and v.count(",") == 2 for v in items)
+    for i, v in enumerate(items):
+        if not isinstance(v, str):
+            raise JsonFormatError("expected a string", where=f"{path}[{i}]")
+        if has_ids:
+            parts = v.split(",")
+            if len(parts) != 3:
+                raise JsonFormatError('expected "pub,weight,id"', where=f"{path}[{i}]")
+            entries.append(parts[0] if parts[1] == "" else f"{parts[0]},{parts[1]}")
+        else:
+            entries.append(v)
+    if not has_ids:
+        return PublicCredentials.from_bytes(raw, where=str(path))
+    return PublicCredentials.from_json(entries, where=str(path))
+
+
+def read_private_credential(path: Path) -> str:
+    """A private credential file: the credential alone, or a ``<id> <credential>`` line."""
+    text = read_text(path, "private credential").strip()
+    if not text:
+        raise CredentialFormatError("the private credential file is empty", where=str(path))
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    if len(lines) != 1:
+        raise CredentialFormatError(
+            f"expected one credential, found {len(lines)} lines", where=str(path)
+        )
+    token = lines[0].split()[-1]
+    try:
+        return check_credential(token)
+    except CredentialFormatError as exc:
+        raise CredentialFormatError(exc.message, where=str(path)) from None
+
+
+def read_privcreds(path: Path) -> dict[str, str]:
+    """``T.privcreds``: id -> private credential (the id is everything before the last space)."""
+    out: dict[str, str] = {}
+    for n, line in enumerate(read_text(path, "private credentials").splitlines(), start=1):
+        if not line.strip():
+            continue
+        ident, _, cred = line.rstrip().rpartition(" ")
+        try:
+            out[ident] = check_credential(cred)
+        except CredentialFormatError as exc:
+            raise CredentialFormatError(exc.message, where=f"{path} line {n}") from None
+    return out
