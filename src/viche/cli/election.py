@@ -47,15 +47,11 @@ tally_app = typer.Typer(
     name="tally", help="After the vote: partial decryptions and the result.", no_args_is_help=True
 )
 
-GroupOpt = Annotated[
-    str, typer.Option("--group", help="Group: BELENIOS-2048 or RFC-3526-2048.")
-]
+GroupOpt = Annotated[str, typer.Option("--group", help="Group: BELENIOS-2048 or RFC-3526-2048.")]
 DirOpt = Annotated[
     Path, typer.Option("--dir", help="Election directory (holds exactly one .bel archive).")
 ]
-OutDirOpt = Annotated[
-    Path, typer.Option("--dir", help="Directory where the files are written.")
-]
+OutDirOpt = Annotated[Path, typer.Option("--dir", help="Directory where the files are written.")]
 
 
 @contextmanager
@@ -134,6 +130,59 @@ def generate_credentials_cmd(
     out.print(f"{files.count} private credentials with ids saved to {files.privcreds}")
     out.print(f"{files.count} public credentials saved to {files.pubcreds}")
     out.print(f"The fingerprint of public credentials is {files.fingerprint}")
+
+
+@setup_app.command("generate-trustee-key")
+def generate_trustee_key_cmd(
+    group: GroupOpt = "BELENIOS-2048", directory: OutDirOpt = Path(".")
+) -> None:
+    """Trustee ("Single"): write a key pair ID.privkey (secret) and ID.pubkey."""
+    from viche.crypto.group import group_by_name
+    from viche.crypto.rng import DEFAULT_RANDOM
+    from viche.service.setup import new_trustee_key
+
+    files = new_trustee_key(group_by_name(group, where="--group"), directory, DEFAULT_RANDOM)
+    out.print(f"keypair {files.key_id} has been generated")
+    out.print(f"public key saved to {files.pubkey}")
+    out.print(f"private key saved to {files.privkey}")
+
+
+@setup_app.command("make-trustees")
+def make_trustees_cmd(
+    directory: Annotated[
+        Path,
+        typer.Option("--dir", help="Directory with public_keys.jsons and/or threshold.json."),
+    ] = Path("."),
+) -> None:
+    """Administrator: combine the trustees' public keys into trustees.json."""
+    from viche.service.setup import make_trustees
+
+    path = make_trustees(directory)
+    out.print(f"trustees saved to {path}")
+
+
+@setup_app.command("make-election")
+def make_election_cmd(
+    uuid: Annotated[str, typer.Option("--uuid", help="The election uuid (generate-token).")],
+    template: Annotated[
+        Path, typer.Option("--template", help="Template: description, name, questions (JSON).")
+    ],
+    group: GroupOpt = "BELENIOS-2048",
+    directory: Annotated[
+        Path,
+        typer.Option("--dir", help="Directory with trustees.json; election.json is written there."),
+    ] = Path("."),
+) -> None:
+    """Administrator: write election.json from a template and trustees.json."""
+    from viche.crypto.group import group_by_name
+    from viche.service import setup as svc
+
+    grp = group_by_name(group, where="--group")
+    trustees = svc.read_trustees(directory / "trustees.json")
+    election = svc.make_election(grp, uuid, svc.read_template(template), trustees)
+    path = directory / "election.json"
+    svc.write_election(election, path)
+    out.print(f"election saved to {path} (fingerprint {election.fingerprint})")
 
 
 def register(app: typer.Typer) -> None:
