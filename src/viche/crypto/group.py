@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import gmpy2
 from gmpy2 import mpz
 
+from viche.crypto.fastexp import pow_fixed
 from viche.errors import GroupMembershipError, NumberFormatError, ProtocolError
 
 _BELENIOS_P = (
@@ -120,7 +121,9 @@ class Group:
         return gmpy2.powmod(base, exponent, self.p)
 
     def powg(self, exponent: mpz | int) -> mpz:
-        return gmpy2.powmod(self.g, exponent, self.p)
+        """``g^exponent mod p``; through a fixed-base table of g (built once per process,
+        after a few uses) for exponents below 2^|q| (:mod:`viche.crypto.fastexp`)."""
+        return pow_fixed(self.g, exponent, self.p, self.q.bit_length())
 
     def mul(self, a: mpz, b: mpz) -> mpz:
         return a * b % self.p
