@@ -1,0 +1,1 @@
+"""Test helpers: strategies, factories, seeded randomness, tampering."""
