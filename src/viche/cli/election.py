@@ -185,6 +185,80 @@ def make_election_cmd(
     out.print(f"election saved to {path} (fingerprint {election.fingerprint})")
 
 
+# ====================================================================== archive
+
+
+@archive_app.command("init")
+def archive_init_cmd(
+    election: Annotated[Path, typer.Option("--election", help="election.json (make-election).")],
+    trustees: Annotated[Path, typer.Option("--trustees", help="trustees.json (make-trustees).")],
+    public_creds: Annotated[
+        Path,
+        typer.Option("--public-creds", help="Public credentials (T.pubcreds or the archive list)."),
+    ],
+    directory: Annotated[
+        Path, typer.Option("--dir", help="Election directory; DIR/<uuid>.bel is created.")
+    ] = Path("."),
+) -> None:
+    """Administrator: create the archive with the Setup event (after checking the setup)."""
+    from viche.service.archive import init_archive
+
+    path = init_archive(directory, election, trustees, public_creds)
+    out.print(f"archive created: {path}")
+
+
+@archive_app.command("add-ballot")
+def archive_add_ballot_cmd(
+    ballot: Annotated[Path, typer.Argument(help="The ballot file (generate-ballot's output).")],
+    directory: DirOpt = Path("."),
+) -> None:
+    """Voting server: check a ballot fully and append it (refused ballots change nothing)."""
+    from viche.service.archive import add_ballot, ballot_from_file
+
+    accepted = add_ballot(directory, ballot_from_file(ballot))
+    kind = (
+        "re-vote (replaces the earlier ballot of this credential)" if accepted.revote else "ballot"
+    )
+    out.print(
+        f"accepted {kind} at height {accepted.height}; smart ballot tracker {accepted.tracker}"
+    )
+
+
+# ====================================================================== ballot
+
+
+@ballot_app.command("generate")
+def ballot_generate_cmd(
+    privcred: Annotated[
+        Path, typer.Option("--privcred", help="File with the voter's private credential.")
+    ],
+    choices: Annotated[
+        Path,
+        typer.Option(
+            "--ballot",
+            help="Choices (JSON): one list per question, e.g. [[0,1,0],[1,0,0,0]]; with blank "
+            "allowed the list starts with the blank flag.",
+        ),
+    ],
+    directory: DirOpt = Path("."),
+) -> None:
+    """Voter: print an encrypted, signed ballot; the smart ballot tracker goes to stderr."""
+    import sys
+
+    from viche.crypto.rng import DEFAULT_RANDOM
+    from viche.service import archive as arch
+    from viche.service import ballot as svc
+    from viche.service.credentials import read_private_credential
+
+    state = arch.load(directory)
+    cred = read_private_credential(privcred)
+    plain = svc.read_choices(choices, state.election)
+    made = svc.generate_ballot(state.election, state.credentials, cred, plain, DEFAULT_RANDOM)
+    sys.stdout.write(made.raw.decode("utf-8") + "\n")
+    sys.stdout.flush()
+    err.print(f"smart ballot tracker: {made.tracker}")
+
+
 def register(app: typer.Typer) -> None:
     """Add the election commands to ``app``."""
     app.add_typer(setup_app)
