@@ -1,0 +1,343 @@
+"""Ballots (specification 4.14-4.15, FORMAT.md §5): the message, how to make one, and
+every check a voting server or a verifier runs on one.
+
+:func:`check_ballot` is a pure function of the ballot bytes, the election and the public
+credentials, so a verifier can run it in worker processes (all its arguments pickle).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from gmpy2 import mpz
+
+from viche.crypto.answers import (
+    HAnswer,
+    NHAnswer,
+    check_h_answer,
+    check_nh_answer,
+    make_h_answer,
+    make_nh_answer,
+)
+from viche.crypto.credentials import credential_secret, public_credential
+from viche.crypto.elgamal import PublicKey
+from viche.crypto.hashing import b64_sha256, sha256_hex
+from viche.crypto.rng import RandomSource
+from viche.crypto.schnorr import Proof, check_ballot_signature, sign_ballot
+from viche.errors import (
+    BallotShapeError,
+    NonCanonicalError,
+    ProofError,
+    WrongElectionError,
+)
+from viche.protocol.codec import (
+    JsonObject,
+    expect_list,
+    expect_object,
+    get_number,
+    get_str,
+    loads,
+    sub,
+    to_bytes,
+)
+from viche.protocol.election import (
+    Election,
+    HomomorphicQuestion,
+    NonHomomorphicQuestion,
+    PublicCredentials,
+)
+from viche.protocol.messages import Answer, answer_from_json, answer_to_json, proof_from_json
+from viche.protocol.messages import proof_to_json as _proof_to_json
+
+
+@dataclass(frozen=True)
+class Signature:
+    """``{"hash","proof"}``: hash of the unsigned ballot and a Schnorr proof with the
+    credential secret (spec 4.14)."""
+
+    hash: str
+    proof: Proof
+
+    def to_json(self) -> JsonObject:
+        return {"hash": self.hash, "proof": _proof_to_json(self.proof)}
+
+    @classmethod
+    def from_json(cls, value: object, where: str) -> Signature:
+        obj = expect_object(value, where, ("hash", "proof"))
+        return cls(get_str(obj, "hash", where), proof_from_json(obj["proof"], sub(where, "proof")))
+
+
+@dataclass(frozen=True)
+class Ballot:
+    """``{"election_uuid","election_hash","credential","answers","signature"}``."""
+
+    election_uuid: str
+    election_hash: str
+    credential: mpz
+    answers: tuple[Answer, ...]
+    signature: Signature
+
+    def unsigned_json(self) -> JsonObject:
+        return {
+            "election_uuid": self.election_uuid,
+            "election_hash": self.election_hash,
+            "credential": str(self.credential),
+            "answers": [answer_to_json(a) for a in self.answers],
+        }
+
+    def to_json(self) -> JsonObject:
+        out = self.unsigned_json()
+        out["signature"] = self.signature.to_json()
+        return out
+
+    @classmethod
+    def from_json(cls, value: object, where: str = "ballot") -> Ballot:
+        obj = expect_object(
+            value,
+            where,
+            ("election_uuid", "election_hash", "credential", "answers", "signature"),
+        )
+        awhere = sub(where, "answers")
+        answers = tuple(
+            answer_from_json(a, sub(awhere, i))
+            for i, a in enumerate(expect_list(obj["answers"], awhere))
+        )
+        return cls(
+            election_uuid=get_str(obj, "election_uuid", where),
+            election_hash=get_str(obj, "election_hash", where),
+            credential=get_number(obj, "credential", where),
+            answers=answers,
+            signature=Signature.from_json(obj["signature"], sub(where, "signature")),
+        )
+
+    @classmethod
+    def from_bytes(cls, raw: bytes, where: str = "ballot") -> Ballot:
+        """Parse a ballot and insist on the canonical form (the tool does the same)."""
+        ballot = cls.from_json(loads(raw, where), where)
+        if to_bytes(ballot.to_json()) != raw:
+            raise NonCanonicalError(
+                "ballot not in canonical form (compact JSON, keys in the order of the "
+                "specification)",
+                where=where,
+            )
+        return ballot
+
+
+def ballot_bytes(ballot: Ballot) -> bytes:
+    """The canonical bytes of a ballot: what is stored, hashed and sent."""
+    return to_bytes(ballot.to_json())
+
+
+def signature_hash(ballot: Ballot) -> str:
+    """b64nopad(sha256(ballot without its ``signature`` field)) (spec 4.15)."""
+    return b64_sha256(to_bytes(ballot.unsigned_json()))
+
+
+def smart_ballot_tracker(raw: bytes) -> str:
+    """b64nopad(sha256(whole ballot)): the tracking number shown to the voter."""
+    return b64_sha256(raw)
+
+
+def answer_prefix_s0(election: Election, credential: mpz) -> str:
+    """``S0 = φ|credential`` (spec 4.11)."""
+    return f"{election.fingerprint}|{credential}"
+
+
+# ---------------------------------------------------------------------- making
+
+
+def make_ballot(
+    election: Election,
+    pk: PublicKey,
+    private_credential: str,
+    plaintexts: Sequence[Sequence[int]],
+    rng: RandomSource,
+) -> Ballot:
+    """Encrypt, prove and sign a vote, as a voter's booth does.
+
+    ``plaintexts`` has one list per question, in belenios-tool's ``--ballot`` convention:
+    0/1 per answer for a homomorphic question, with a leading blank flag when blank is
+    allowed (``[1,0,...,0]`` is a blank vote); small integers for a non-homomorphic one.
+    ``pk`` is the election key (possibly with precomputed tables).
+    """
+    if pk.y != election.public_key.y or pk.group.name != election.group.name:
+        raise WrongElectionError("public key is not the key of this election", where="ballot")
+    if len(plaintexts) != len(election.questions):
+        raise BallotShapeError(
+            f"{len(plaintexts)} plaintext answer(s) for {len(election.questions)} question(s)",
+            where="ballot",
+        )
+    group = election.group
+    secret = credential_secret(group, private_credential, election.uuid)  # checks the format
+    credential = public_credential(group, secret)
+    s0 = answer_prefix_s0(election, credential)
+    answers: list[Answer] = []
+    for i, (question, plaintext) in enumerate(zip(election.questions, plaintexts, strict=True)):
+        if isinstance(question, HomomorphicQuestion):
+            answers.append(
+                make_h_answer(
+                    pk,
+                    s0,
+                    list(plaintext),
+                    n_answers=len(question.answers),
+                    min=question.min,
+                    max=question.max,
+                    blank=question.blank,
+                    rng=rng,
+                )
+            )
+        else:
+            if len(plaintext) != len(question.answers):
+                raise BallotShapeError(
+                    f"{len(plaintext)} values for {len(question.answers)} answers",
+                    where=f"ballot / answer {i + 1}",
+                )
+            answers.append(make_nh_answer(pk, s0, list(plaintext), rng))
+    unsigned = Ballot(
+        election_uuid=election.uuid,
+        election_hash=election.fingerprint,
+        credential=credential,
+        answers=tuple(answers),
+        signature=Signature("", Proof(mpz(0), mpz(0))),
+    )
+    h = signature_hash(unsigned)
+    proof = sign_ballot(group, secret, h, rng)
+    return Ballot(
+        unsigned.election_uuid,
+        unsigned.election_hash,
+        credential,
+        unsigned.answers,
+        Signature(h, proof),
+    )
+
+
+# ---------------------------------------------------------------------- checking
+
+
+@dataclass(frozen=True)
+class CheckedBallot:
+    """A ballot that passed :func:`check_ballot`, with what the tally and records need."""
+
+    ballot: Ballot
+    raw: bytes
+    tracker: str  # b64nopad sha256: smart ballot tracker
+    hex_hash: str  # sha256 hex: archive member name
+    credential: str  # decimal text, the key of the public credential list
+    weight: int
+
+
+def _choice_label(i: int, blank: bool) -> str:
+    """Same numbering as :mod:`viche.crypto.answers`: choice 0 is the blank flag."""
+    return f"choice {i if blank else i + 1}"
+
+
+def _check_members(election: Election, ballot: Ballot, where: str) -> None:
+    group = election.group
+    for i, (answer, question) in enumerate(zip(ballot.answers, election.questions, strict=True)):
+        awhere = f"{where} / answer {i + 1}"
+        if isinstance(answer, NHAnswer):
+            group.check_element(answer.choices.alpha, f"{awhere} / alpha")
+            group.check_element(answer.choices.beta, f"{awhere} / beta")
+            continue
+        blank = isinstance(question, HomomorphicQuestion) and question.blank
+        for j, ct in enumerate(answer.choices):
+            cwhere = f"{awhere} / {_choice_label(j, blank)}"
+            group.check_element(ct.alpha, f"{cwhere} / alpha")
+            group.check_element(ct.beta, f"{cwhere} / beta")
+
+
+def _check_shape(election: Election, ballot: Ballot, where: str) -> None:
+    if len(ballot.answers) != len(election.questions):
+        raise BallotShapeError(
+            f"{len(ballot.answers)} answer(s) for {len(election.questions)} question(s)",
+            where=where,
+        )
+    for i, (answer, question) in enumerate(zip(ballot.answers, election.questions, strict=True)):
+        awhere = f"{where} / answer {i + 1}"
+        if isinstance(question, NonHomomorphicQuestion) and not isinstance(answer, NHAnswer):
+            raise BallotShapeError(
+                "a non-homomorphic question needs a {choices, proof} answer", where=awhere
+            )
+        if isinstance(question, HomomorphicQuestion):
+            if not isinstance(answer, HAnswer):
+                raise BallotShapeError(
+                    "a homomorphic question needs a {choices, individual_proofs, "
+                    "overall_proof} answer",
+                    where=awhere,
+                )
+            if len(answer.choices) != question.n_choices:
+                raise BallotShapeError(
+                    f"{len(answer.choices)} choices, expected {question.n_choices}",
+                    where=f"{awhere} / choices",
+                )
+
+
+def check_ballot(
+    election: Election, raw: bytes, credentials: PublicCredentials, where: str = ""
+) -> CheckedBallot:
+    """Every check of a ballot, cheapest first; raises the first failure.
+
+    * canonical compact form (:class:`~viche.errors.NonCanonicalError`),
+    * uuid and election fingerprint (:class:`~viche.errors.WrongElectionError`),
+    * credential in the list (:class:`~viche.errors.UnknownCredentialError`) and a group
+      element,
+    * answers match the questions (:class:`~viche.errors.BallotShapeError`),
+    * every ciphertext component a group element
+      (:class:`~viche.errors.GroupMembershipError`),
+    * signature hash and signature, then every proof (:class:`~viche.errors.ProofError`).
+    """
+    tracker = smart_ballot_tracker(raw)
+    bwhere = f"{where} / ballot {tracker}" if where else f"ballot {tracker}"
+    ballot = Ballot.from_bytes(raw, bwhere)
+    if ballot.election_uuid != election.uuid:
+        raise WrongElectionError(
+            f"ballot for election {ballot.election_uuid!r}, not {election.uuid!r}",
+            where=f"{bwhere} / election_uuid",
+        )
+    if ballot.election_hash != election.fingerprint:
+        raise WrongElectionError(
+            "ballot for another version of the election (fingerprint differs)",
+            where=f"{bwhere} / election_hash",
+        )
+    cred_text = str(ballot.credential)
+    entry = credentials.lookup(cred_text, where=f"{bwhere} / credential")
+    group = election.group
+    group.check_element(ballot.credential, f"{bwhere} / credential")
+    _check_shape(election, ballot, bwhere)
+    _check_members(election, ballot, bwhere)
+    expected_hash = signature_hash(ballot)
+    if ballot.signature.hash != expected_hash:
+        raise ProofError(
+            "signature hash is not the hash of the ballot without its signature",
+            where=f"{bwhere} / signature / hash",
+        )
+    check_ballot_signature(
+        group, ballot.credential, expected_hash, ballot.signature.proof, f"{bwhere} / signature"
+    )
+    pk = election.public_key
+    s0 = answer_prefix_s0(election, ballot.credential)
+    for i, (answer, question) in enumerate(zip(ballot.answers, election.questions, strict=True)):
+        awhere = f"{bwhere} / answer {i + 1}"
+        if isinstance(answer, NHAnswer):
+            check_nh_answer(pk, s0, answer, where=awhere)
+        else:
+            assert isinstance(question, HomomorphicQuestion)  # _check_shape
+            check_h_answer(
+                pk,
+                s0,
+                answer,
+                n_answers=len(question.answers),
+                min=question.min,
+                max=question.max,
+                blank=question.blank,
+                where=awhere,
+            )
+    return CheckedBallot(
+        ballot=ballot,
+        raw=raw,
+        tracker=tracker,
+        hex_hash=sha256_hex(raw),
+        credential=cred_text,
+        weight=entry.effective_weight,
+    )

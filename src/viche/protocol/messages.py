@@ -1,0 +1,125 @@
+"""Small shared codecs: ciphertext, proof, homomorphic and non-homomorphic answers.
+
+Each ``*_to_json`` builds a dict in the key order of the specification (FORMAT.md §5);
+each ``*_from_json`` checks the exact set of keys and the number syntax, naming the
+offending field through ``where``. Group membership and proof validity are *not* checked
+here: that is the job of :func:`viche.protocol.ballot.check_ballot` and the verifier.
+"""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from viche.crypto.answers import HAnswer, NHAnswer
+from viche.crypto.elgamal import Ciphertext
+from viche.crypto.schnorr import Proof
+from viche.protocol.codec import JsonObject, expect_list, expect_object, get_number, sub
+
+Answer = HAnswer | NHAnswer
+
+
+# ---------------------------------------------------------------------- ciphertext
+
+
+def ciphertext_to_json(ct: Ciphertext) -> JsonObject:
+    return {"alpha": str(ct.alpha), "beta": str(ct.beta)}
+
+
+def ciphertext_from_json(value: object, where: str) -> Ciphertext:
+    obj = expect_object(value, where, ("alpha", "beta"))
+    return Ciphertext(get_number(obj, "alpha", where), get_number(obj, "beta", where))
+
+
+def ciphertexts_to_json(cts: tuple[Ciphertext, ...] | list[Ciphertext]) -> list[JsonObject]:
+    return [ciphertext_to_json(c) for c in cts]
+
+
+def ciphertexts_from_json(value: object, where: str) -> tuple[Ciphertext, ...]:
+    items = expect_list(value, where)
+    return tuple(ciphertext_from_json(v, sub(where, i)) for i, v in enumerate(items))
+
+
+# ---------------------------------------------------------------------- proof
+
+
+def proof_to_json(proof: Proof) -> JsonObject:
+    return {"challenge": str(proof.challenge), "response": str(proof.response)}
+
+
+def proof_from_json(value: object, where: str) -> Proof:
+    obj = expect_object(value, where, ("challenge", "response"))
+    return Proof(get_number(obj, "challenge", where), get_number(obj, "response", where))
+
+
+def proofs_to_json(proofs: tuple[Proof, ...] | list[Proof]) -> list[JsonObject]:
+    return [proof_to_json(p) for p in proofs]
+
+
+def proofs_from_json(value: object, where: str) -> tuple[Proof, ...]:
+    items = expect_list(value, where)
+    return tuple(proof_from_json(v, sub(where, i)) for i, v in enumerate(items))
+
+
+# ---------------------------------------------------------------------- answers
+
+
+def h_answer_to_json(answer: HAnswer) -> JsonObject:
+    """``{"choices","individual_proofs","overall_proof"[,"blank_proof"]}``."""
+    out: JsonObject = {
+        "choices": ciphertexts_to_json(list(answer.choices)),
+        "individual_proofs": [proofs_to_json(list(ps)) for ps in answer.individual_proofs],
+        "overall_proof": proofs_to_json(list(answer.overall_proof)),
+    }
+    if answer.blank_proof is not None:
+        out["blank_proof"] = proofs_to_json(list(answer.blank_proof))
+    return out
+
+
+def h_answer_from_json(value: object, where: str) -> HAnswer:
+    obj = expect_object(
+        value, where, ("choices", "individual_proofs", "overall_proof"), ("blank_proof",)
+    )
+    choices = ciphertexts_from_json(obj["choices"], sub(where, "choices"))
+    ip_where = sub(where, "individual_proofs")
+    # Lengths are not checked here (check_h_answer does, naming the proof): the casts
+    # only restate the types that a well-formed answer has.
+    individual = cast(
+        tuple[tuple[Proof, Proof], ...],
+        tuple(
+            proofs_from_json(v, sub(ip_where, i))
+            for i, v in enumerate(expect_list(obj["individual_proofs"], ip_where))
+        ),
+    )
+    overall = proofs_from_json(obj["overall_proof"], sub(where, "overall_proof"))
+    blank = (
+        cast(tuple[Proof, Proof], proofs_from_json(obj["blank_proof"], sub(where, "blank_proof")))
+        if "blank_proof" in obj
+        else None
+    )
+    return HAnswer(choices, individual, overall, blank)
+
+
+def nh_answer_to_json(answer: NHAnswer) -> JsonObject:
+    """``{"choices": ciphertext, "proof": proof}``."""
+    return {"choices": ciphertext_to_json(answer.choices), "proof": proof_to_json(answer.proof)}
+
+
+def nh_answer_from_json(value: object, where: str) -> NHAnswer:
+    obj = expect_object(value, where, ("choices", "proof"))
+    return NHAnswer(
+        ciphertext_from_json(obj["choices"], sub(where, "choices")),
+        proof_from_json(obj["proof"], sub(where, "proof")),
+    )
+
+
+def answer_to_json(answer: Answer) -> JsonObject:
+    if isinstance(answer, NHAnswer):
+        return nh_answer_to_json(answer)
+    return h_answer_to_json(answer)
+
+
+def answer_from_json(value: Any, where: str) -> Answer:
+    """Either kind, told apart by shape: an NH answer has a ``proof`` and one ciphertext."""
+    if isinstance(value, dict) and "proof" in value:
+        return nh_answer_from_json(value, where)
+    return h_answer_from_json(value, where)

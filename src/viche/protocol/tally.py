@@ -1,0 +1,663 @@
+"""Encrypted tally, shuffles (shape only), partial decryptions and the result
+(specification 4.15-4.19, FORMAT.md §7).
+
+The flow: ``last_ballots`` keeps the last ballot of each credential (archive order);
+``compute_encrypted_tally`` multiplies their choices (raised to their weights) per question;
+each trustee publishes a :class:`PartialDecryption` (``make_partial_decryption``), checked by
+``check_partial_decryption``; ``compute_result`` combines them (Lagrange for Pedersen
+items) and takes bounded discrete logarithms; ``check_result`` re-checks a published one.
+
+Non-homomorphic questions need verifiable shuffles before decryption. This version parses
+the :class:`Shuffle` payload and merges shuffled ciphertexts back into the tally, but does
+not make or verify shuffle proofs: :func:`check_shuffle` raises
+:class:`~viche.errors.UnsupportedError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from gmpy2 import mpz
+
+from viche.crypto.elgamal import Ciphertext, ct_mul, ct_one, ct_pow, dlog_small, group_decode
+from viche.crypto.group import Group
+from viche.crypto.hashing import sha256_hex
+from viche.crypto.proofs import check_decryption, prove_decryption
+from viche.crypto.rng import RandomSource
+from viche.crypto.schnorr import Proof
+from viche.crypto.trustee import TrusteePrivateKey
+from viche.errors import (
+    JsonFormatError,
+    ProofError,
+    TallyError,
+    UnsupportedError,
+)
+from viche.protocol.ballot import CheckedBallot
+from viche.protocol.codec import (
+    JsonObject,
+    expect_list,
+    expect_object,
+    get_int,
+    get_str,
+    loads,
+    number,
+    sub,
+    to_bytes,
+)
+from viche.protocol.election import Election, HomomorphicQuestion, NonHomomorphicQuestion
+from viche.protocol.messages import (
+    ciphertexts_from_json,
+    ciphertexts_to_json,
+    proof_from_json,
+    proof_to_json,
+)
+from viche.protocol.trustees import PedersenItem, SingleItem, Trustees
+
+# ---------------------------------------------------------------------- helpers
+
+
+def _matrix_from_json(value: object, where: str) -> tuple[tuple[Ciphertext, ...], ...]:
+    rows = expect_list(value, where)
+    return tuple(ciphertexts_from_json(r, sub(where, i)) for i, r in enumerate(rows))
+
+
+def _check_hex(value: str, where: str) -> str:
+    if len(value) != 64 or any(c not in "0123456789abcdef" for c in value):
+        raise JsonFormatError("expected a lower-case hex SHA-256", where=where)
+    return value
+
+
+def _ct_where(where: str, i: int, j: int) -> str:
+    return f"{where} / question {i + 1} / item {j + 1}"
+
+
+# ---------------------------------------------------------------------- last(B)
+
+
+def last_ballots(ballots: Iterable[CheckedBallot]) -> list[CheckedBallot]:
+    """B̂ = last(B): for each credential only its last ballot, ordered by the position of
+    that last ballot in archive order (spec 4.15)."""
+    kept: dict[str, CheckedBallot] = {}
+    for b in ballots:
+        kept.pop(b.credential, None)
+        kept[b.credential] = b
+    return list(kept.values())
+
+
+# ---------------------------------------------------------------------- encrypted tally
+
+
+@dataclass(frozen=True)
+class EncryptedTally:
+    """``encrypted_tally``: one list of ciphertexts per question (spec 4.16)."""
+
+    questions: tuple[tuple[Ciphertext, ...], ...]
+
+    def to_json(self) -> list[Any]:
+        return [ciphertexts_to_json(list(q)) for q in self.questions]
+
+    @classmethod
+    def from_json(cls, value: object, where: str = "encrypted_tally") -> EncryptedTally:
+        return cls(_matrix_from_json(value, where))
+
+    @classmethod
+    def from_bytes(cls, raw: bytes, where: str = "encrypted_tally") -> EncryptedTally:
+        return cls.from_json(loads(raw, where), where)
+
+    def to_bytes(self) -> bytes:
+        return to_bytes(self.to_json())
+
+    def check_members(self, group: Group, where: str = "encrypted_tally") -> None:
+        for i, row in enumerate(self.questions):
+            for j, ct in enumerate(row):
+                group.check_element(ct.alpha, f"{_ct_where(where, i, j)} / alpha")
+                group.check_element(ct.beta, f"{_ct_where(where, i, j)} / beta")
+
+    def check_shape(self, election: Election, where: str = "encrypted_tally") -> None:
+        """One row per question; homomorphic rows have one ciphertext per choice."""
+        if len(self.questions) != len(election.questions):
+            raise TallyError(
+                f"{len(self.questions)} rows for {len(election.questions)} questions",
+                where=where,
+            )
+        for i, (row, q) in enumerate(zip(self.questions, election.questions, strict=True)):
+            if isinstance(q, HomomorphicQuestion) and len(row) != q.n_choices:
+                raise TallyError(
+                    f"{len(row)} ciphertexts, expected {q.n_choices}",
+                    where=f"{where} / question {i + 1}",
+                )
+
+
+@dataclass(frozen=True)
+class SizedEncryptedTally:
+    """``{"num_tallied","total_weight","encrypted_tally"}``: the EncryptedTally payload."""
+
+    num_tallied: int
+    total_weight: int
+    encrypted_tally: str  # hex sha256 of the encrypted_tally member
+
+    def to_json(self) -> JsonObject:
+        return {
+            "num_tallied": self.num_tallied,
+            "total_weight": self.total_weight,
+            "encrypted_tally": self.encrypted_tally,
+        }
+
+    @classmethod
+    def from_json(cls, value: object, where: str = "sized_encrypted_tally") -> SizedEncryptedTally:
+        obj = expect_object(value, where, ("num_tallied", "total_weight", "encrypted_tally"))
+        return cls(
+            num_tallied=get_int(obj, "num_tallied", where, minimum=0),
+            total_weight=get_int(obj, "total_weight", where, minimum=0),
+            encrypted_tally=_check_hex(
+                get_str(obj, "encrypted_tally", where), sub(where, "encrypted_tally")
+            ),
+        )
+
+    @classmethod
+    def from_bytes(cls, raw: bytes, where: str = "sized_encrypted_tally") -> SizedEncryptedTally:
+        return cls.from_json(loads(raw, where), where)
+
+
+def compute_encrypted_tally(election: Election, counted: Sequence[CheckedBallot]) -> EncryptedTally:
+    """The encrypted tally of the counted ballots (already ``last_ballots``), spec 4.16.
+
+    Homomorphic questions: per choice, Π choice^weight (blank flag included).
+    Non-homomorphic questions: the ballots' ciphertexts sorted by (alpha, beta) as
+    belenios-tool does; a weight other than 1 is a :class:`TallyError`.
+    """
+    group = election.group
+    rows: list[tuple[Ciphertext, ...]] = []
+    for i, q in enumerate(election.questions):
+        if isinstance(q, NonHomomorphicQuestion):
+            nh: list[Ciphertext] = []
+            for b in counted:
+                if b.weight != 1:
+                    raise TallyError(
+                        f"weight {b.weight} on a non-homomorphic question (must be 1)",
+                        where=f"ballot {b.tracker} / answer {i + 1}",
+                    )
+                ans = b.ballot.answers[i]
+                assert not isinstance(ans.choices, tuple)  # NH answer (check_ballot)
+                nh.append(ans.choices)
+            # belenios-tool sorts these rows by (alpha, beta) as numbers, which also
+            # hides the casting order before the shuffles; we write the same bytes.
+            rows.append(tuple(sorted(nh, key=lambda c: (c.alpha, c.beta))))
+            continue
+        acc = [ct_one()] * q.n_choices
+        for b in counted:
+            ans = b.ballot.answers[i]
+            assert isinstance(ans.choices, tuple)  # homomorphic answer (check_ballot)
+            for j, ct in enumerate(ans.choices):
+                term = ct if b.weight == 1 else ct_pow(group, ct, b.weight)
+                acc[j] = ct_mul(group, acc[j], term)
+        rows.append(tuple(acc))
+    return EncryptedTally(tuple(rows))
+
+
+def sized_tally(tally: EncryptedTally, counted: Sequence[CheckedBallot]) -> SizedEncryptedTally:
+    return SizedEncryptedTally(
+        num_tallied=len(counted),
+        total_weight=sum(b.weight for b in counted),
+        encrypted_tally=sha256_hex(tally.to_bytes()),
+    )
+
+
+# ---------------------------------------------------------------------- owned payloads
+
+
+@dataclass(frozen=True)
+class Owned:
+    """``owned_shuffle`` / ``owned_partial_decryption``: ``{"owner","payload"}``."""
+
+    owner: int
+    payload: str
+
+    def to_json(self) -> JsonObject:
+        return {"owner": self.owner, "payload": self.payload}
+
+    @classmethod
+    def from_json(cls, value: object, where: str = "owned") -> Owned:
+        obj = expect_object(value, where, ("owner", "payload"))
+        return cls(
+            owner=get_int(obj, "owner", where, minimum=1),
+            payload=_check_hex(get_str(obj, "payload", where), sub(where, "payload")),
+        )
+
+    @classmethod
+    def from_bytes(cls, raw: bytes, where: str = "owned") -> Owned:
+        return cls.from_json(loads(raw, where), where)
+
+
+# ---------------------------------------------------------------------- shuffles (shape)
+
+
+def _numbers(value: object, where: str) -> tuple[mpz, ...]:
+    return tuple(number(v, sub(where, i)) for i, v in enumerate(expect_list(value, where)))
+
+
+@dataclass(frozen=True)
+class ShuffleProof:
+    """A CHVote shuffle proof (spec 4.17), kept as numbers for re-emission:
+    ``[[t1,t2,t3,[t41,t42],[t̂…]],[s1,s2,s3,s4,[ŝ…],[s'…]],[c…],[ĉ…]]``."""
+
+    t: tuple[mpz, mpz, mpz]
+    t4: tuple[mpz, mpz]
+    t_hat: tuple[mpz, ...]
+    s: tuple[mpz, mpz, mpz, mpz]
+    s_hat: tuple[mpz, ...]
+    s_prime: tuple[mpz, ...]
+    commitments: tuple[mpz, ...]
+    chained: tuple[mpz, ...]
+
+    def to_json(self) -> list[Any]:
+        def strs(xs: Iterable[mpz]) -> list[str]:
+            return [str(x) for x in xs]
+
+        return [
+            [*strs(self.t), strs(self.t4), strs(self.t_hat)],
+            [*strs(self.s), strs(self.s_hat), strs(self.s_prime)],
+            strs(self.commitments),
+            strs(self.chained),
+        ]
+
+    @classmethod
+    def from_json(cls, value: object, where: str) -> ShuffleProof:
+        parts = expect_list(value, where, length=4)
+        w0, w1 = sub(where, 0), sub(where, 1)
+        rand = expect_list(parts[0], w0, length=5)
+        resp = expect_list(parts[1], w1, length=6)
+        t4 = _numbers(rand[3], sub(w0, 3))
+        if len(t4) != 2:
+            raise JsonFormatError("expected 2 numbers", where=sub(w0, 3))
+        return cls(
+            t=(
+                number(rand[0], sub(w0, 0)),
+                number(rand[1], sub(w0, 1)),
+                number(rand[2], sub(w0, 2)),
+            ),
+            t4=(t4[0], t4[1]),
+            t_hat=_numbers(rand[4], sub(w0, 4)),
+            s=(
+                number(resp[0], sub(w1, 0)),
+                number(resp[1], sub(w1, 1)),
+                number(resp[2], sub(w1, 2)),
+                number(resp[3], sub(w1, 3)),
+            ),
+            s_hat=_numbers(resp[4], sub(w1, 4)),
+            s_prime=_numbers(resp[5], sub(w1, 5)),
+            commitments=_numbers(parts[2], sub(where, 2)),
+            chained=_numbers(parts[3], sub(where, 3)),
+        )
+
+
+@dataclass(frozen=True)
+class Shuffle:
+    """``{"ciphertexts","proofs"}``: one re-encrypted, permuted list per NH question."""
+
+    ciphertexts: tuple[tuple[Ciphertext, ...], ...]
+    proofs: tuple[ShuffleProof, ...]
+
+    def to_json(self) -> JsonObject:
+        return {
+            "ciphertexts": [ciphertexts_to_json(list(r)) for r in self.ciphertexts],
+            "proofs": [p.to_json() for p in self.proofs],
+        }
+
+    @classmethod
+    def from_json(cls, value: object, where: str = "shuffle") -> Shuffle:
+        obj = expect_object(value, where, ("ciphertexts", "proofs"))
+        cts = _matrix_from_json(obj["ciphertexts"], sub(where, "ciphertexts"))
+        pw = sub(where, "proofs")
+        proofs = tuple(
+            ShuffleProof.from_json(p, sub(pw, i))
+            for i, p in enumerate(expect_list(obj["proofs"], pw))
+        )
+        if len(proofs) != len(cts):
+            raise JsonFormatError(
+                f"{len(cts)} ciphertext lists but {len(proofs)} proofs", where=where
+            )
+        return cls(cts, proofs)
+
+    @classmethod
+    def from_bytes(cls, raw: bytes, where: str = "shuffle") -> Shuffle:
+        return cls.from_json(loads(raw, where), where)
+
+
+def nh_indices(election: Election) -> list[int]:
+    return [i for i, q in enumerate(election.questions) if isinstance(q, NonHomomorphicQuestion)]
+
+
+def nh_ciphertexts(election: Election, tally: EncryptedTally) -> tuple[tuple[Ciphertext, ...], ...]:
+    """The rows of the non-homomorphic questions (spec 4.17)."""
+    return tuple(tally.questions[i] for i in nh_indices(election))
+
+
+def merge_shuffled(election: Election, tally: EncryptedTally, shuffle: Shuffle) -> EncryptedTally:
+    """The tally whose NH rows are the shuffle's ciphertexts (homomorphic rows unchanged)."""
+    idx = nh_indices(election)
+    if len(shuffle.ciphertexts) != len(idx):
+        raise TallyError(
+            f"shuffle has {len(shuffle.ciphertexts)} lists for {len(idx)} NH questions",
+            where="shuffle",
+        )
+    rows = list(tally.questions)
+    for k, i in enumerate(idx):
+        if len(shuffle.ciphertexts[k]) != len(rows[i]):
+            raise TallyError(
+                f"shuffle of question {i + 1} has {len(shuffle.ciphertexts[k])} ciphertexts, "
+                f"expected {len(rows[i])}",
+                where="shuffle",
+            )
+        rows[i] = shuffle.ciphertexts[k]
+    return EncryptedTally(tuple(rows))
+
+
+def check_shuffle(
+    election: Election, before: EncryptedTally, shuffle: Shuffle, where: str = "shuffle"
+) -> None:
+    """Verification of CHVote shuffle proofs is not implemented in this version."""
+    raise UnsupportedError(
+        "verifying shuffle proofs (non-homomorphic questions) is not implemented yet",
+        where=where,
+    )
+
+
+# ---------------------------------------------------------------------- partial decryption
+
+
+@dataclass(frozen=True)
+class PartialDecryption:
+    """``{"decryption_factors","decryption_proofs"}``, shaped like the tally (spec 4.18)."""
+
+    decryption_factors: tuple[tuple[mpz, ...], ...]
+    decryption_proofs: tuple[tuple[Proof, ...], ...]
+
+    def to_json(self) -> JsonObject:
+        return {
+            "decryption_factors": [[str(f) for f in row] for row in self.decryption_factors],
+            "decryption_proofs": [
+                [proof_to_json(p) for p in row] for row in self.decryption_proofs
+            ],
+        }
+
+    @classmethod
+    def from_json(cls, value: object, where: str = "partial_decryption") -> PartialDecryption:
+        obj = expect_object(value, where, ("decryption_factors", "decryption_proofs"))
+        fw, pw = sub(where, "decryption_factors"), sub(where, "decryption_proofs")
+        factors = tuple(
+            _numbers(row, sub(fw, i))
+            for i, row in enumerate(expect_list(obj["decryption_factors"], fw))
+        )
+        proofs = tuple(
+            tuple(
+                proof_from_json(p, sub(sub(pw, i), j))
+                for j, p in enumerate(expect_list(row, sub(pw, i)))
+            )
+            for i, row in enumerate(expect_list(obj["decryption_proofs"], pw))
+        )
+        return cls(factors, proofs)
+
+    @classmethod
+    def from_bytes(cls, raw: bytes, where: str = "partial_decryption") -> PartialDecryption:
+        return cls.from_json(loads(raw, where), where)
+
+
+def _secret(x: mpz | TrusteePrivateKey) -> mpz:
+    return x.value if isinstance(x, TrusteePrivateKey) else mpz(x)
+
+
+def make_partial_decryption(
+    election: Election,
+    tally: EncryptedTally,
+    x: mpz | TrusteePrivateKey,
+    rng: RandomSource,
+) -> PartialDecryption:
+    """Decryption factors α^x with proofs, for a Single key x or a Pedersen share x_j.
+
+    ``tally`` must already hold the shuffled rows of non-homomorphic questions.
+    """
+    group, phi, secret = election.group, election.fingerprint, _secret(x)
+    factors: list[tuple[mpz, ...]] = []
+    proofs: list[tuple[Proof, ...]] = []
+    for row in tally.questions:
+        pairs = [prove_decryption(group, secret, phi, ct.alpha, rng) for ct in row]
+        factors.append(tuple(f for f, _ in pairs))
+        proofs.append(tuple(p for _, p in pairs))
+    return PartialDecryption(tuple(factors), tuple(proofs))
+
+
+def check_partial_decryption(
+    election: Election,
+    tally: EncryptedTally,
+    pd: PartialDecryption,
+    public_key: mpz,
+    where: str = "partial_decryption",
+) -> None:
+    """Shape, membership of every factor and every proof against the trustee's key X.
+
+    Raises :class:`TallyError` (shape), :class:`~viche.errors.GroupMembershipError` or
+    :class:`ProofError`, naming the question and item.
+    """
+    group, phi = election.group, election.fingerprint
+    n = len(tally.questions)
+    if len(pd.decryption_factors) != n or len(pd.decryption_proofs) != n:
+        raise TallyError(
+            f"{len(pd.decryption_factors)} factor rows and {len(pd.decryption_proofs)} proof "
+            f"rows for {n} tally rows",
+            where=where,
+        )
+    for i, (row, frow, prow) in enumerate(
+        zip(tally.questions, pd.decryption_factors, pd.decryption_proofs, strict=True)
+    ):
+        if len(frow) != len(row) or len(prow) != len(row):
+            raise TallyError(
+                f"{len(frow)} factors and {len(prow)} proofs for {len(row)} ciphertexts",
+                where=f"{where} / question {i + 1}",
+            )
+        for j, (ct, f, p) in enumerate(zip(row, frow, prow, strict=True)):
+            at = _ct_where(where, i, j)
+            group.check_element(f, at)
+            if not check_decryption(group, public_key, phi, ct.alpha, f, p):
+                raise ProofError("decryption proof does not verify", where=at)
+
+
+# ---------------------------------------------------------------------- combination
+
+
+def lagrange_coefficient(group: Group, indices: Sequence[int], delta: int) -> mpz:
+    """λ_δ = Π_{k ∈ I \\ {δ}} k / (k - δ) mod q over 1-based indices I (spec 4.19)."""
+    q = group.q
+    num, den = mpz(1), mpz(1)
+    for k in indices:
+        if k != delta:
+            num = num * k % q
+            den = den * (k - delta) % q
+    return num * pow(den, -1, q) % q
+
+
+def combine_factors(
+    election: Election,
+    trustees: Trustees,
+    tally: EncryptedTally,
+    partial_decryptions: Mapping[int, PartialDecryption],
+    where: str = "result",
+) -> tuple[tuple[mpz, ...], ...]:
+    """F_ij = Π over trustee items of their sub-factors (spec 4.19).
+
+    ``partial_decryptions`` maps trustee ids (1-based, the ``owner`` of the payloads) to
+    partial decryptions that were already checked. Every Single trustee must be present and,
+    for each Pedersen item, at least ``threshold`` of its trustees.
+    """
+    group = election.group
+    flat = trustees.flat()
+    for tid in partial_decryptions:
+        if not 1 <= tid <= len(flat):
+            raise TallyError(f"partial decryption from unknown trustee id {tid}", where=where)
+    shape = [len(row) for row in tally.questions]
+    acc = [[mpz(1)] * n for n in shape]
+
+    def fold(pd: PartialDecryption, exponent: mpz | None, tid: int) -> None:
+        if [len(r) for r in pd.decryption_factors] != shape:
+            raise TallyError(
+                "partial decryption does not have the shape of the tally",
+                where=f"{where} / trustee {tid}",
+            )
+        for i, row in enumerate(pd.decryption_factors):
+            for j, f in enumerate(row):
+                term = f if exponent is None else group.pow(f, exponent)
+                acc[i][j] = acc[i][j] * term % group.p
+
+    for item_index, item in enumerate(trustees.items):
+        members = [t for t in flat if t.item == item_index]
+        if isinstance(item, SingleItem):
+            tid = members[0].trustee_id
+            if tid not in partial_decryptions:
+                raise TallyError(f"missing partial decryption of Single trustee {tid}", where=where)
+            fold(partial_decryptions[tid], None, tid)
+            continue
+        assert isinstance(item, PedersenItem)
+        present = [t for t in members if t.trustee_id in partial_decryptions]
+        if len(present) < item.params.threshold:
+            raise TallyError(
+                f"{len(present)} partial decryption(s) for a Pedersen item that needs "
+                f"{item.params.threshold}",
+                where=where,
+            )
+        indices = [t.index for t in present]
+        for t in present:
+            lam = lagrange_coefficient(group, indices, t.index)
+            fold(partial_decryptions[t.trustee_id], lam, t.trustee_id)
+    return tuple(tuple(row) for row in acc)
+
+
+# ---------------------------------------------------------------------- result
+
+
+ResultRow = tuple[int, ...] | tuple[tuple[int, ...], ...]
+
+
+@dataclass(frozen=True)
+class Result:
+    """``{"result": [...]}``: counts per answer (blank count first) for homomorphic
+    questions, decoded vectors (in shuffled order) for non-homomorphic ones."""
+
+    result: tuple[ResultRow, ...]
+
+    def to_json(self) -> JsonObject:
+        rows: list[Any] = []
+        for row in self.result:
+            rows.append([list(v) if isinstance(v, tuple) else v for v in row])
+        return {"result": rows}
+
+    @classmethod
+    def from_json(cls, value: object, where: str = "result") -> Result:
+        obj = expect_object(value, where, ("result",))
+        rw = sub(where, "result")
+        rows: list[ResultRow] = []
+        for i, row in enumerate(expect_list(obj["result"], rw)):
+            items = expect_list(row, sub(rw, i))
+            if items and isinstance(items[0], list):
+                rows.append(tuple(_small_ints(v, sub(sub(rw, i), j)) for j, v in enumerate(items)))
+            else:
+                rows.append(_small_ints(items, sub(rw, i)))
+        return cls(tuple(rows))
+
+    @classmethod
+    def from_bytes(cls, raw: bytes, where: str = "result") -> Result:
+        return cls.from_json(loads(raw, where), where)
+
+
+def _small_ints(value: object, where: str) -> tuple[int, ...]:
+    out: list[int] = []
+    for k, v in enumerate(expect_list(value, where)):
+        if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+            raise JsonFormatError("expected a non-negative integer", where=sub(where, k))
+        out.append(v)
+    return tuple(out)
+
+
+def compute_result(
+    election: Election,
+    trustees: Trustees,
+    tally: EncryptedTally,
+    partial_decryptions: Mapping[int, PartialDecryption],
+    total_weight: int,
+    *,
+    where: str = "result",
+) -> Result:
+    """Combine checked partial decryptions and decode (spec 4.19).
+
+    Homomorphic counts are discrete logs bounded by ``total_weight``; non-homomorphic
+    vectors are ``group_decode``d. ``tally`` must hold the shuffled NH rows.
+    """
+    tally.check_shape(election)
+    factors = combine_factors(election, trustees, tally, partial_decryptions, where)
+    group = election.group
+    rows: list[ResultRow] = []
+    for i, (q, row, frow) in enumerate(
+        zip(election.questions, tally.questions, factors, strict=True)
+    ):
+        plain = [group.div(ct.beta, f) for ct, f in zip(row, frow, strict=True)]
+        if isinstance(q, HomomorphicQuestion):
+            rows.append(
+                tuple(
+                    dlog_small(group, m, total_weight, where=_ct_where(where, i, j))
+                    for j, m in enumerate(plain)
+                )
+            )
+        else:
+            rows.append(
+                tuple(
+                    tuple(group_decode(group, m, len(q.answers), where=_ct_where(where, i, j)))
+                    for j, m in enumerate(plain)
+                )
+            )
+    return Result(tuple(rows))
+
+
+def check_result(
+    election: Election,
+    trustees: Trustees,
+    tally: EncryptedTally,
+    partial_decryptions: Mapping[int, PartialDecryption],
+    result: Result,
+    *,
+    where: str = "result",
+) -> None:
+    """The published result is the combination of the (checked) partial decryptions.
+
+    Homomorphic counts are checked as ``g^count · F = β`` (no discrete log needed);
+    non-homomorphic vectors by decoding. Raises :class:`TallyError` naming the entry.
+    """
+    tally.check_shape(election)
+    if len(result.result) != len(election.questions):
+        raise TallyError(
+            f"{len(result.result)} result rows for {len(election.questions)} questions",
+            where=where,
+        )
+    factors = combine_factors(election, trustees, tally, partial_decryptions, where)
+    group = election.group
+    for i, (q, row, frow, rrow) in enumerate(
+        zip(election.questions, tally.questions, factors, result.result, strict=True)
+    ):
+        if len(rrow) != len(row):
+            raise TallyError(
+                f"{len(rrow)} result entries for {len(row)} ciphertexts",
+                where=f"{where} / question {i + 1}",
+            )
+        for j, (ct, f, value) in enumerate(zip(row, frow, rrow, strict=True)):
+            at = _ct_where(where, i, j)
+            if isinstance(q, HomomorphicQuestion):
+                if not isinstance(value, int):
+                    raise TallyError("expected a count", where=at)
+                if group.mul(group.powg(value), f) != ct.beta:
+                    raise TallyError("count does not match the decrypted tally", where=at)
+            else:
+                if not isinstance(value, tuple):
+                    raise TallyError("expected a vector of integers", where=at)
+                decoded = group_decode(group, group.div(ct.beta, f), len(q.answers), where=at)
+                if tuple(decoded) != value:
+                    raise TallyError("vector does not match the decrypted ballot", where=at)
