@@ -224,6 +224,21 @@ def archive_add_ballot_cmd(
     )
 
 
+@archive_app.command("close")
+def archive_close_cmd(directory: DirOpt = Path(".")) -> None:
+    """Administrator: close the vote (EndBallots) and append the encrypted tally."""
+    from viche.service import archive as arch
+    from viche.service import tally as svc
+
+    n = len(arch.load(directory).record.ballots)
+    with progress_bar("checking ballots", n) as update:
+        closed = svc.close(directory, progress=update)
+    out.print(
+        f"vote closed: {closed.ballots} ballot(s) in the archive, {closed.num_tallied} counted "
+        f"(last ballot per credential), total weight {closed.total_weight}"
+    )
+
+
 # ====================================================================== ballot
 
 
@@ -257,6 +272,87 @@ def ballot_generate_cmd(
     sys.stdout.write(made.raw.decode("utf-8") + "\n")
     sys.stdout.flush()
     err.print(f"smart ballot tracker: {made.tracker}")
+
+
+# ====================================================================== tally
+
+
+def print_result(rows: list[object], title: str) -> None:
+    """The result as Rich tables, one per question."""
+    from rich.table import Table
+
+    from viche.service.tally import QuestionResult
+
+    for n, row in enumerate(rows, start=1):
+        assert isinstance(row, QuestionResult)
+        table = Table(title=f"{title} — question {n}: {row.question}", title_justify="left")
+        table.add_column("answer")
+        table.add_column("votes", justify="right")
+        for answer, count in zip(row.answers, row.counts, strict=True):
+            table.add_row(answer, str(count))
+        if row.blank is not None:
+            table.add_row("[italic]blank[/]", str(row.blank))
+        out.print(table)
+
+
+@tally_app.command("decrypt")
+def tally_decrypt_cmd(
+    directory: DirOpt = Path("."),
+    privkey: Annotated[
+        Path | None, typer.Option("--privkey", help="Single trustee: the ID.privkey file.")
+    ] = None,
+    key: Annotated[
+        Path | None, typer.Option("--key", help="Threshold trustee: the .key file (seed).")
+    ] = None,
+    decryption_key: Annotated[
+        Path | None,
+        typer.Option("--decryption-key", help="Threshold trustee: the .dkey file (step 5)."),
+    ] = None,
+    trustee_id: Annotated[
+        int | None,
+        typer.Option("--trustee-id", help="1-based trustee id (default: found from the key)."),
+    ] = None,
+) -> None:
+    """Trustee: print a partial decryption of the tally (two lines, as belenios-tool)."""
+    import sys
+
+    from viche.crypto.rng import DEFAULT_RANDOM
+    from viche.errors import UsageError
+    from viche.service import archive as arch
+    from viche.service import tally as svc
+
+    if privkey is not None and (key is not None or decryption_key is not None):
+        raise UsageError("give either --privkey, or --key and --decryption-key")
+    if privkey is not None:
+        secret = svc.single_key(privkey)
+    elif key is not None and decryption_key is not None:
+        group = arch.load(directory).election.group
+        secret = svc.threshold_key(group, key, decryption_key)
+    else:
+        raise UsageError("give --privkey (Single trustee) or --key and --decryption-key")
+    lines = svc.partial_decryption(directory, secret, trustee_id, DEFAULT_RANDOM)
+    sys.stdout.write(lines.text())
+
+
+@tally_app.command("add-decryption")
+def tally_add_decryption_cmd(
+    file: Annotated[Path, typer.Argument(help="The two lines printed by 'tally decrypt'.")],
+    directory: DirOpt = Path("."),
+) -> None:
+    """Administrator: check a trustee's partial decryption and append it."""
+    from viche.service import tally as svc
+
+    owner = svc.add_decryption(directory, svc.read_decryption_lines(file))
+    out.print(f"partial decryption of trustee {owner} accepted")
+
+
+@tally_app.command("result")
+def tally_result_cmd(directory: DirOpt = Path(".")) -> None:
+    """Administrator: combine the partial decryptions, append the Result, print it."""
+    from viche.service import tally as svc
+
+    _, rows = svc.publish_result(directory)
+    print_result(list(rows), "Result")
 
 
 def register(app: typer.Typer) -> None:

@@ -1,0 +1,265 @@
+"""After the vote: close (EndBallots + encrypted tally), partial decryptions, the result.
+
+Every step re-reads the archive and re-checks what it relies on (the ballots before the
+tally, the partial decryptions before the result), like ``belenios-tool``; a refused input
+leaves the archive unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from viche.crypto.group import Group
+from viche.crypto.hashing import sha256_hex
+from viche.crypto.rng import RandomSource
+from viche.crypto.threshold import decrypt_share
+from viche.crypto.trustee import TrusteePrivateKey
+from viche.errors import (
+    JsonFormatError,
+    PhaseError,
+    ProtocolError,
+    TallyError,
+    UnsupportedError,
+    UsageError,
+)
+from viche.protocol import codec
+from viche.protocol.ballot import CheckedBallot, check_ballot
+from viche.protocol.election import HomomorphicQuestion
+from viche.protocol.tally import (
+    EncryptedTally,
+    Owned,
+    PartialDecryption,
+    Result,
+    SizedEncryptedTally,
+    check_partial_decryption,
+    compute_encrypted_tally,
+    compute_result,
+    last_ballots,
+    make_partial_decryption,
+    sized_tally,
+)
+from viche.protocol.trustees import FlatTrustee
+from viche.record.archive import ArchiveWriter, resolve_archive
+from viche.record.events import EventType
+from viche.service.archive import ElectionRecord, load
+from viche.service.files import read_bytes, read_text
+from viche.service.setup import read_private_key
+
+Progress = Callable[[int], None]
+
+
+def check_all_ballots(
+    state: ElectionRecord, progress: Progress | None = None
+) -> list[CheckedBallot]:
+    """Every ballot of the archive, checked (in archive order)."""
+    out: list[CheckedBallot] = []
+    for n, entry in enumerate(state.record.ballots, start=1):
+        out.append(
+            check_ballot(
+                state.election, entry.raw, state.credentials, where=f"event {entry.height}"
+            )
+        )
+        if progress:
+            progress(n)
+    return out
+
+
+# ---------------------------------------------------------------------- close
+
+
+@dataclass(frozen=True)
+class Closed:
+    num_tallied: int
+    total_weight: int
+    ballots: int
+
+
+def close(directory: Path, progress: Progress | None = None) -> Closed:
+    """``EndBallots`` then ``EncryptedTally`` (encrypted_tally + sized_encrypted_tally)."""
+    path = resolve_archive(directory)
+    writer = ArchiveWriter.open(path)
+    state = load(path)
+    if state.closed:
+        raise PhaseError("the vote is already closed", where=str(path))
+    if state.election.has_nh_questions:
+        raise UnsupportedError(
+            "non-homomorphic questions need shuffles, which this version does not make",
+            where=str(path),
+        )
+    checked = check_all_ballots(state, progress)
+    counted = last_ballots(checked)
+    tally = compute_encrypted_tally(state.election, counted)
+    sized = sized_tally(tally, counted)
+    tally_bytes = tally.to_bytes()
+    writer.append_many(
+        [
+            (EventType.END_BALLOTS, []),
+            (EventType.ENCRYPTED_TALLY, [tally_bytes, codec.to_bytes(sized.to_json())]),
+        ]
+    )
+    return Closed(sized.num_tallied, sized.total_weight, len(checked))
+
+
+def encrypted_tally(state: ElectionRecord) -> tuple[EncryptedTally, SizedEncryptedTally]:
+    entry = state.record.encrypted_tally
+    if entry is None:
+        raise PhaseError("the vote is not closed yet: no encrypted tally", where=str(state.path))
+    tally = EncryptedTally.from_bytes(entry.tally_raw, "archive / encrypted_tally")
+    sized = SizedEncryptedTally.from_bytes(entry.sized_raw, "archive / sized_encrypted_tally")
+    return tally, sized
+
+
+# ---------------------------------------------------------------------- decryption
+
+
+@dataclass(frozen=True)
+class DecryptionLines:
+    """The two lines ``election decrypt`` prints: partial_decryption and its owned wrapper."""
+
+    partial_decryption: bytes
+    owned: bytes
+
+    def text(self) -> str:
+        return f"{self.partial_decryption.decode()}\n{self.owned.decode()}\n"
+
+
+def _find_trustee(
+    state: ElectionRecord, group: Group, secret: TrusteePrivateKey, trustee_id: int | None
+) -> FlatTrustee:
+    public = secret.public_key(group)
+    flat = state.trustees.flat()
+    if trustee_id is not None:
+        t = state.trustees.trustee(trustee_id, where="--trustee-id")
+        if t.key.public_key != public:
+            raise ProtocolError(
+                f"this key is not the key of trustee {trustee_id}", where="--trustee-id"
+            )
+        return t
+    matches = [t for t in flat if t.key.public_key == public]
+    if not matches:
+        raise ProtocolError("this key is not the key of any trustee of the election")
+    return matches[0]
+
+
+def partial_decryption(
+    directory: Path, secret: TrusteePrivateKey, trustee_id: int | None, rng: RandomSource
+) -> DecryptionLines:
+    """A trustee's partial decryption of the encrypted tally (Single key or Pedersen share)."""
+    state = load(directory)
+    tally, _ = encrypted_tally(state)
+    trustee = _find_trustee(state, state.election.group, secret, trustee_id)
+    pd = make_partial_decryption(state.election, tally, secret, rng)
+    raw = codec.to_bytes(pd.to_json())
+    owned = codec.to_bytes(Owned(trustee.trustee_id, sha256_hex(raw)).to_json())
+    return DecryptionLines(raw, owned)
+
+
+def single_key(path: Path) -> TrusteePrivateKey:
+    return read_private_key(path)
+
+
+def threshold_key(group: Group, key_path: Path, dkey_path: Path) -> TrusteePrivateKey:
+    """A Pedersen trustee's share x_j, opened from its ``.dkey`` with its ``.key`` seed."""
+    seed = read_text(key_path, "trustee seed (.key)").strip()
+    dkey = read_text(dkey_path, "decryption key (.dkey)").strip()
+    return decrypt_share(group, seed, dkey, where=str(dkey_path))
+
+
+def read_decryption_lines(path: Path) -> DecryptionLines:
+    lines = [ln for ln in read_bytes(path, "partial decryption").split(b"\n") if ln]
+    if len(lines) != 2:
+        raise JsonFormatError(
+            f"expected 2 lines (partial_decryption, owned), found {len(lines)}", where=str(path)
+        )
+    return DecryptionLines(lines[0], lines[1])
+
+
+def check_decryption(state: ElectionRecord, lines: DecryptionLines, where: str) -> int:
+    """Full check of a partial decryption; returns its owner's trustee id."""
+    tally, _ = encrypted_tally(state)
+    owned = Owned.from_bytes(lines.owned, f"{where} / owned")
+    if owned.payload != sha256_hex(lines.partial_decryption):
+        raise ProtocolError(
+            "owned.payload is not the hash of the partial decryption line", where=where
+        )
+    trustee = state.trustees.trustee(owned.owner, where=f"{where} / owner")
+    pd = PartialDecryption.from_bytes(lines.partial_decryption, where)
+    if codec.to_bytes(pd.to_json()) != lines.partial_decryption:
+        raise JsonFormatError("partial decryption not in canonical form", where=where)
+    check_partial_decryption(state.election, tally, pd, trustee.key.public_key, where)
+    return owned.owner
+
+
+def add_decryption(directory: Path, lines: DecryptionLines) -> int:
+    """Check and append a partial decryption; returns the owner (trustee id)."""
+    path = resolve_archive(directory)
+    writer = ArchiveWriter.open(path)
+    state = load(path)
+    if state.record.result is not None:
+        raise PhaseError("the result is already published", where=str(path))
+    owner = check_decryption(state, lines, "partial decryption")
+    if any(e.owner == owner for e in state.record.partial_decryptions):
+        raise ProtocolError(
+            f"trustee {owner} already published a partial decryption", where="owner"
+        )
+    writer.append(EventType.PARTIAL_DECRYPTION, [lines.partial_decryption, lines.owned])
+    return owner
+
+
+# ---------------------------------------------------------------------- result
+
+
+@dataclass(frozen=True)
+class QuestionResult:
+    question: str
+    answers: tuple[str, ...]
+    counts: tuple[int, ...]
+    blank: int | None
+
+
+def labelled(state: ElectionRecord, result: Result) -> list[QuestionResult]:
+    out: list[QuestionResult] = []
+    for q, row in zip(state.election.questions, result.result, strict=True):
+        if not isinstance(q, HomomorphicQuestion):
+            raise UnsupportedError("non-homomorphic results are not shown as a table")
+        counts = tuple(int(v) for v in row if isinstance(v, int))
+        if q.blank:
+            out.append(QuestionResult(q.question, q.answers, counts[1:], counts[0]))
+        else:
+            out.append(QuestionResult(q.question, q.answers, counts, None))
+    return out
+
+
+def compute(state: ElectionRecord) -> Result:
+    tally, sized = encrypted_tally(state)
+    pds: dict[int, PartialDecryption] = {}
+    for e in state.record.partial_decryptions:
+        where = f"event {e.height}"
+        owner = check_decryption(state, DecryptionLines(e.payload_raw, e.owned_raw), where)
+        if owner in pds:
+            raise TallyError(f"two partial decryptions from trustee {owner}", where=where)
+        pds[owner] = PartialDecryption.from_bytes(e.payload_raw, where)
+    return compute_result(state.election, state.trustees, tally, pds, sized.total_weight)
+
+
+def publish_result(directory: Path) -> tuple[Result, list[QuestionResult]]:
+    """Combine the partial decryptions in the archive, append the Result event."""
+    path = resolve_archive(directory)
+    writer = ArchiveWriter.open(path)
+    state = load(path)
+    if state.record.result is not None:
+        raise PhaseError("the result is already published", where=str(path))
+    result = compute(state)
+    writer.append(EventType.RESULT, [codec.to_bytes(result.to_json())])
+    return result, labelled(state, result)
+
+
+def read_result(directory: Path) -> tuple[Result, list[QuestionResult]]:
+    state = load(directory)
+    entry = state.record.result
+    if entry is None:
+        raise UsageError("no result in the archive yet", where=str(state.path))
+    result = Result.from_bytes(entry.raw, "archive / result")
+    return result, labelled(state, result)
