@@ -8,6 +8,7 @@ from gmpy2 import mpz
 from viche.crypto.elgamal import (
     Ciphertext,
     PublicKey,
+    check_ciphertext,
     ct_mul,
     ct_one,
     ct_pow,
@@ -21,7 +22,7 @@ from viche.crypto.elgamal import (
 )
 from viche.crypto.group import BELENIOS_2048, RFC_3526_2048, Group
 from viche.crypto.rng import SeededRandom, random_zq
-from viche.errors import BallotShapeError, DecryptionError, UnsupportedError
+from viche.errors import BallotShapeError, DecryptionError, GroupMembershipError, UnsupportedError
 
 GROUPS = [BELENIOS_2048, RFC_3526_2048]
 
@@ -147,3 +148,19 @@ def test_group_decode_rejects_too_many_bits() -> None:
         group_decode(group, xi, 2)
     with pytest.raises(DecryptionError):
         group_decode(group, xi, -1)
+
+
+@pytest.mark.parametrize("group", GROUPS, ids=lambda g: g.name)
+def test_check_ciphertext_names_the_bad_component(group: Group, rng: SeededRandom) -> None:
+    _, pk = keypair(group, rng)
+    ct, _ = encrypt_exponent(pk, 1, rng)
+    assert check_ciphertext(group, ct, "choice 1") is ct
+    outside = group.p - 1  # -1 has order 2: not in the subgroup of odd prime order q
+    for bad, part in [
+        (Ciphertext(outside, ct.beta), "alpha"),
+        (Ciphertext(ct.alpha, mpz(0)), "beta"),
+        (Ciphertext(ct.alpha, group.p + ct.beta), "beta"),
+    ]:
+        with pytest.raises(GroupMembershipError) as info:
+            check_ciphertext(group, bad, "choice 1")
+        assert info.value.where == f"choice 1 / {part}"

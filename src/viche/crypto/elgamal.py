@@ -51,6 +51,14 @@ class PublicKey:
         return f"PublicKey({self.group.name}, y={str(self.y)[:12]}...)"
 
 
+def check_ciphertext(group: Group, ct: Ciphertext, where: str = "") -> Ciphertext:
+    """Raise :class:`~viche.errors.GroupMembershipError` unless alpha and beta are group
+    elements; the proofs of :mod:`viche.crypto.proofs` are sound only after this check."""
+    group.check_element(ct.alpha, where=f"{where} / alpha" if where else "alpha")
+    group.check_element(ct.beta, where=f"{where} / beta" if where else "beta")
+    return ct
+
+
 # ---------------------------------------------------------------------- encryption
 
 
