@@ -185,6 +185,125 @@ def make_election_cmd(
     out.print(f"election saved to {path} (fingerprint {election.fingerprint})")
 
 
+threshold_app = typer.Typer(
+    name="threshold",
+    help="Threshold (Pedersen) trustee keys, step by step like "
+    "generate-trustee-key-threshold --step N.",
+    no_args_is_help=True,
+)
+setup_app.add_typer(threshold_app)
+
+CertsOpt = Annotated[Path, typer.Option("--certs", help="certs.jsons: every trustee's cert.")]
+KeyOpt = Annotated[Path, typer.Option("--key", help="The trustee's NAME.key file (secret seed).")]
+PolysOpt = Annotated[
+    Path, typer.Option("--polynomials", help="polynomials.jsons: every trustee's step 3 output.")
+]
+
+
+@threshold_app.command("step1")
+def threshold_step1_cmd(
+    group: GroupOpt = "BELENIOS-2048", directory: OutDirOpt = Path(".")
+) -> None:
+    """Trustee: a fresh seed NAME.key (secret) and certificate NAME.cert."""
+    from viche.crypto.group import group_by_name
+    from viche.crypto.rng import DEFAULT_RANDOM
+    from viche.service.threshold import step1
+
+    key, cert = step1(group_by_name(group, where="--group"), directory, DEFAULT_RANDOM)
+    out.print(f"certificate saved to {cert}")
+    out.print(f"private key saved to {key}")
+
+
+@threshold_app.command("step2")
+def threshold_step2_cmd(certs: CertsOpt, group: GroupOpt = "BELENIOS-2048") -> None:
+    """Server: check every certificate."""
+    from viche.crypto.group import group_by_name
+    from viche.service.threshold import step2
+
+    n = step2(group_by_name(group, where="--group"), certs)
+    out.print(f"{n} certificates are valid")
+
+
+@threshold_app.command("step3")
+def threshold_step3_cmd(
+    certs: CertsOpt,
+    key: KeyOpt,
+    threshold: Annotated[int, typer.Option("--threshold", help="Trustees needed to decrypt.")],
+    group: GroupOpt = "BELENIOS-2048",
+) -> None:
+    """Trustee: print its polynomial (one line for polynomials.jsons)."""
+    import sys
+
+    from viche.crypto.group import group_by_name
+    from viche.crypto.rng import DEFAULT_RANDOM
+    from viche.service.threshold import step3
+
+    sys.stdout.write(
+        step3(group_by_name(group, where="--group"), certs, key, threshold, DEFAULT_RANDOM)
+    )
+
+
+@threshold_app.command("step4")
+def threshold_step4_cmd(
+    certs: CertsOpt,
+    polynomials: PolysOpt,
+    group: GroupOpt = "BELENIOS-2048",
+    directory: OutDirOpt = Path("."),
+) -> None:
+    """Server: check the polynomials and write one NAME.vinput per trustee."""
+    from viche.crypto.group import group_by_name
+    from viche.service.threshold import step4
+
+    for p in step4(group_by_name(group, where="--group"), certs, polynomials, directory):
+        out.print(f"wrote {p}")
+
+
+@threshold_app.command("step5")
+def threshold_step5_cmd(
+    certs: CertsOpt,
+    key: KeyOpt,
+    vinput: Annotated[Path, typer.Option("--vinput", help="The trustee's NAME.vinput (step 4).")],
+    group: GroupOpt = "BELENIOS-2048",
+    directory: OutDirOpt = Path("."),
+) -> None:
+    """Trustee: check its vinput, write NAME.dkey (secret) and print its voutput line."""
+    import sys
+
+    from viche.crypto.group import group_by_name
+    from viche.crypto.rng import DEFAULT_RANDOM
+    from viche.service.threshold import step5
+
+    voutput, dkey = step5(
+        group_by_name(group, where="--group"),
+        certs,
+        key,
+        vinput,
+        rng=DEFAULT_RANDOM,
+        directory=directory,
+    )
+    sys.stdout.write(voutput)
+    err.print(f"wrote {dkey}")
+
+
+@threshold_app.command("step6")
+def threshold_step6_cmd(
+    certs: CertsOpt,
+    polynomials: PolysOpt,
+    voutputs: Annotated[
+        Path, typer.Option("--voutputs", help="voutputs.jsons: every trustee's step 5 output.")
+    ],
+    group: GroupOpt = "BELENIOS-2048",
+) -> None:
+    """Server: check everything and print the threshold parameters (threshold.json)."""
+    import sys
+
+    from viche.crypto.group import group_by_name
+    from viche.service.threshold import line, step6
+
+    params = step6(group_by_name(group, where="--group"), certs, polynomials, voutputs)
+    sys.stdout.write(line(params.to_json()))
+
+
 # ====================================================================== archive
 
 

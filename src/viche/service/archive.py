@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-from viche.crypto.trustee import check_trustee_public_key
+from viche.crypto.threshold import check_trustees
 from viche.errors import PhaseError, ProtocolError, ReplayedBallotError, UsageError
 from viche.protocol import codec
 from viche.protocol.ballot import CheckedBallot, check_ballot, smart_ballot_tracker
@@ -67,8 +67,7 @@ def check_setup(election: Election, trustees: Trustees, credentials: PublicCrede
     """What a server checks before opening an election: trustee keys and their proofs, the
     election key is the trustees' key, public credentials are group elements."""
     group = election.group
-    for t in trustees.flat():
-        check_trustee_public_key(group, t.key, f"trustees / trustee {t.trustee_id}")
+    check_trustees(group, trustees)
     if trustees.public_key(group) != election.public_key.y:
         raise ProtocolError(
             "the election public key is not the key of these trustees",
