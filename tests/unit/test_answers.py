@@ -314,7 +314,10 @@ def test_reference_ballots_verify(reference_dir: Path) -> None:
                 checked["individual"] += len(h.choices)
                 checked["overall"] += 1
                 checked["blank"] += h.blank_proof is not None
-                # twin: the tool's overall proof fails once one response is altered
+                if path != ballots[0]:
+                    continue
+                # twin (first ballot of each election, to keep the test quick): the tool's
+                # overall proof fails once one response is altered
                 bad = replace(
                     h,
                     overall_proof=(
