@@ -404,7 +404,10 @@ def lagrange_coefficient(indices: Iterable[int], delta: int, q: mpz) -> mpz:
     """λ_δ = Π_{k ∈ I, k ≠ δ} k / (k - δ) mod q, over 1-based indices I containing δ."""
     idx = list(indices)
     if delta not in idx or len(set(idx)) != len(idx) or any(k < 1 for k in idx):
-        raise ValueError("indices must be distinct, positive and contain delta")
+        raise TallyError(
+            f"Lagrange indices {idx} must be distinct, positive and contain {delta}",
+            where="lagrange coefficient",
+        )
     num = mpz(1)
     den = mpz(1)
     for k in idx:
