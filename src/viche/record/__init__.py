@@ -21,6 +21,7 @@ from viche.record.archive import (
     read_archive,
     resolve_archive,
 )
+from viche.record.diff import DiffReport, verify_diff
 from viche.record.events import ArchiveHeader, Event, EventType
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "ArchiveWriter",
     "BallotEntry",
     "DataMember",
+    "DiffReport",
     "Event",
     "EventType",
     "OwnedEntry",
@@ -39,4 +41,5 @@ __all__ = [
     "TallyEntry",
     "read_archive",
     "resolve_archive",
+    "verify_diff",
 ]
