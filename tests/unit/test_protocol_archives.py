@@ -201,8 +201,9 @@ def test_tally_without_last_ballot_rule_differs(
     (ev,) = a.of_type("EncryptedTally")
     sized = SizedEncryptedTally.from_bytes(a.payload(ev))
     counted = last_ballots(checked)
-    assert compute_encrypted_tally(a.election, counted[1:]).to_bytes() != (
-        a.data[sized.encrypted_tally]
+    assert (
+        compute_encrypted_tally(a.election, counted[1:]).to_bytes()
+        != (a.data[sized.encrypted_tally])
     )
 
 
