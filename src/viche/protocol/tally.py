@@ -27,6 +27,7 @@ from viche.crypto.hashing import sha256_hex
 from viche.crypto.proofs import check_decryption, prove_decryption
 from viche.crypto.rng import RandomSource
 from viche.crypto.schnorr import Proof
+from viche.crypto.threshold import decryption_weights
 from viche.crypto.trustee import TrusteePrivateKey
 from viche.errors import (
     JsonFormatError,
@@ -53,7 +54,7 @@ from viche.protocol.messages import (
     proof_from_json,
     proof_to_json,
 )
-from viche.protocol.trustees import PedersenItem, SingleItem, Trustees
+from viche.protocol.trustees import Trustees
 
 # ---------------------------------------------------------------------- helpers
 
@@ -467,17 +468,6 @@ def check_partial_decryption(
 # ---------------------------------------------------------------------- combination
 
 
-def lagrange_coefficient(group: Group, indices: Sequence[int], delta: int) -> mpz:
-    """λ_δ = Π_{k ∈ I \\ {δ}} k / (k - δ) mod q over 1-based indices I (spec 4.19)."""
-    q = group.q
-    num, den = mpz(1), mpz(1)
-    for k in indices:
-        if k != delta:
-            num = num * k % q
-            den = den * (k - delta) % q
-    return num * pow(den, -1, q) % q
-
-
 def combine_factors(
     election: Election,
     trustees: Trustees,
@@ -489,17 +479,15 @@ def combine_factors(
 
     ``partial_decryptions`` maps trustee ids (1-based, the ``owner`` of the payloads) to
     partial decryptions that were already checked. Every Single trustee must be present and,
-    for each Pedersen item, at least ``threshold`` of its trustees.
+    for each Pedersen item, at least ``threshold`` of its trustees; their factors are raised
+    to the Lagrange coefficients of :func:`viche.crypto.threshold.decryption_weights`.
     """
     group = election.group
-    flat = trustees.flat()
-    for tid in partial_decryptions:
-        if not 1 <= tid <= len(flat):
-            raise TallyError(f"partial decryption from unknown trustee id {tid}", where=where)
+    weights = decryption_weights(group, trustees, partial_decryptions, where=where)
     shape = [len(row) for row in tally.questions]
     acc = [[mpz(1)] * n for n in shape]
-
-    def fold(pd: PartialDecryption, exponent: mpz | None, tid: int) -> None:
+    for tid, weight in weights.items():
+        pd = partial_decryptions[tid]
         if [len(r) for r in pd.decryption_factors] != shape:
             raise TallyError(
                 "partial decryption does not have the shape of the tally",
@@ -507,29 +495,8 @@ def combine_factors(
             )
         for i, row in enumerate(pd.decryption_factors):
             for j, f in enumerate(row):
-                term = f if exponent is None else group.pow(f, exponent)
+                term = f if weight == 1 else group.pow(f, weight)
                 acc[i][j] = acc[i][j] * term % group.p
-
-    for item_index, item in enumerate(trustees.items):
-        members = [t for t in flat if t.item == item_index]
-        if isinstance(item, SingleItem):
-            tid = members[0].trustee_id
-            if tid not in partial_decryptions:
-                raise TallyError(f"missing partial decryption of Single trustee {tid}", where=where)
-            fold(partial_decryptions[tid], None, tid)
-            continue
-        assert isinstance(item, PedersenItem)
-        present = [t for t in members if t.trustee_id in partial_decryptions]
-        if len(present) < item.params.threshold:
-            raise TallyError(
-                f"{len(present)} partial decryption(s) for a Pedersen item that needs "
-                f"{item.params.threshold}",
-                where=where,
-            )
-        indices = [t.index for t in present]
-        for t in present:
-            lam = lagrange_coefficient(group, indices, t.index)
-            fold(partial_decryptions[t.trustee_id], lam, t.trustee_id)
     return tuple(tuple(row) for row in acc)
 
 
