@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -28,6 +28,9 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+
+if TYPE_CHECKING:
+    from viche.crypto.rng import RandomSource
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -73,7 +76,7 @@ def progress_bar(description: str, total: int) -> Iterator[Callable[[int], None]
         yield update
 
 
-def _rng(seed: str | None) -> object:
+def _rng(seed: str | None) -> RandomSource:
     from viche.crypto.rng import DEFAULT_RANDOM, SeededRandom
 
     if seed is None:
@@ -474,9 +477,81 @@ def tally_result_cmd(directory: DirOpt = Path(".")) -> None:
     print_result(list(rows), "Result")
 
 
+# ====================================================================== demo
+
+
+def demo_cmd(
+    voters: Annotated[int, typer.Option("--voters", help="Number of voters.")] = 5,
+    directory: Annotated[
+        Path | None,
+        typer.Option(
+            "--dir", help="Empty directory for every role's files (default: a new temp dir)."
+        ),
+    ] = None,
+    threshold: Annotated[
+        str,
+        typer.Option(
+            "--threshold",
+            help="T/N: N Pedersen trustees, T needed to decrypt; 'none': 2 Single trustees.",
+        ),
+    ] = "2/3",
+    seed: Annotated[
+        str | None,
+        typer.Option("--seed", help="Seeded randomness (reproducible; never for real elections)."),
+    ] = None,
+    template: Annotated[
+        Path | None, typer.Option("--template", help="Election template (default: built in).")
+    ] = None,
+) -> None:
+    """A complete election on the command line: every role played, then a full verification."""
+    import tempfile
+
+    from rich.panel import Panel
+
+    from viche.service import demo
+    from viche.service.setup import read_template
+
+    rng = _rng(seed)
+    th = demo.parse_threshold(threshold)
+    tpl = read_template(template) if template is not None else None
+    plan = demo.demo_plan(voters, th, rng, tpl)
+    target = directory or Path(tempfile.mkdtemp(prefix="viche-demo-"))
+    columns = (
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=err, transient=True) as prog:
+        tasks: dict[str, int] = {}
+
+        def progress(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = int(prog.add_task(stage, total=total))
+            prog.update(tasks[stage], completed=done, total=total)  # type: ignore[arg-type]
+
+        def say(message: str) -> None:
+            role, _, rest = message.partition(": ")
+            out.print(f"[bold cyan]{role}[/]: {rest}" if rest else message)
+
+        outcome = demo.run_demo(target, plan, rng, say=say, progress=progress)
+    out.print(
+        f"[bold green]verified[/]: {outcome.checks_passed} checks passed on the public record, "
+        "none failed"
+    )
+    print_result(list(outcome.verified), "Verified result")
+    if not outcome.expected_matches:
+        from viche.errors import VerificationError
+
+        raise VerificationError("the verified result differs from the plaintext votes")
+    out.print("The verified result matches the plaintext votes (last ballot of each voter).")
+    out.print(Panel(f"{outcome.archive}", title="public archive", expand=False))
+
+
 def register(app: typer.Typer) -> None:
     """Add the election commands to ``app``."""
     app.add_typer(setup_app)
     app.add_typer(archive_app)
     app.add_typer(ballot_app)
     app.add_typer(tally_app)
+    app.command("demo")(demo_cmd)
