@@ -16,9 +16,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.ciphers.aead import AESCCM
 from gmpy2 import mpz
 
-from viche.crypto.channels import derive_keys, encrypt, send, sign
+from viche.crypto.channels import derive_keys, encrypt, receive, send, sign
 from viche.crypto.group import BELENIOS_2048, group_by_name
 from viche.crypto.rng import SeededRandom
 from viche.crypto.schnorr import Proof
@@ -42,7 +43,9 @@ from viche.protocol.codec import dumps, loads
 from viche.protocol.trustees import (
     Cert,
     ChannelMsg,
+    EncryptedMsg,
     Polynomial,
+    RawPolynomial,
     SecretShare,
     ThresholdParameters,
     Trustees,
@@ -247,6 +250,38 @@ def test_belenios_tool_rejects_a_forged_viche_cert(belenios_tool: str, tmp_path:
         "--group", group.name, "--certs", "certs.jsons", "--step", "2",
     )  # fmt: skip
     assert rc != 0
+
+
+def test_long_channel_message_from_belenios_tool(belenios_tool: str, tmp_path: Path) -> None:
+    """A raw polynomial of 830 coefficients is a channel message over 64 KiB, where AES-CCM
+    needs a 3-byte length field and a 12-byte nonce: Viche opens belenios-tool's."""
+    group = BELENIOS_2048
+    rng = SeededRandom("long")
+    tk = ["setup", "generate-trustee-key-threshold", "--group", group.name]
+    _tool(belenios_tool, tmp_path, *tk, "--step", "1")
+    (cert_file,) = tmp_path.glob("*.cert")
+    others = [_line(generate_cert(group, rng)[1].to_json()) for _ in range(829)]
+    (tmp_path / "certs.jsons").write_text(cert_file.read_text() + "".join(others))
+    out = _tool(
+        belenios_tool, tmp_path, *tk, "--certs", "certs.jsons",
+        "--key", cert_file.with_suffix(".key").name, "--step", "3", "--threshold", "830",
+    )  # fmt: skip
+    poly = Polynomial.from_json(loads(out), "tool polynomial")
+    keys = derive_keys(group, cert_file.with_suffix(".key").read_text())
+    encrypted = EncryptedMsg.parse(poly.polynomial)
+    assert len(encrypted.data) // 2 > 65536 + 8
+    text = receive(group, keys, keys.verification_key, poly.polynomial, "polynomial")
+    raw = RawPolynomial.from_json(loads(text))
+    assert tuple(group.powg(a) for a in raw.coefficients[:3]) == poly.coefexps.values[:3]
+    assert len(raw.coefficients) == 830
+    # failure twin: the 13-byte nonce of short messages does not open it
+    gs = group.div(encrypted.beta, group.pow(encrypted.alpha, keys.decryption_key))
+    aes_key = hashlib.sha256(f"key|{gs}".encode()).digest()
+    nonce13 = hashlib.sha256(f"iv|{encrypted.alpha}".encode()).digest()[:13]
+    with pytest.raises(ValueError, match="Data too long for nonce"):
+        AESCCM(aes_key, tag_length=8).decrypt(nonce13, bytes.fromhex(encrypted.data), None)
+    nonce12 = hashlib.sha256(f"iv|{encrypted.alpha}".encode()).digest()[:12]
+    assert AESCCM(aes_key, tag_length=8).decrypt(nonce12, bytes.fromhex(encrypted.data), None)
 
 
 # ---------------------------------------------------------------------------- (c)

@@ -14,8 +14,9 @@ AES-256 in CCM mode with key ``SHA256("key|" + str(g^s))`` (all 32 bytes), nonce
 first ``15 - L`` bytes of ``SHA256("iv|" + str(alpha))`` where L (at least 2) is the number of
 bytes needed to write the plaintext length (13 bytes for every message under 64 KiB), an
 8-byte tag, no associated data; ``data`` is the lower-case hex of ciphertext || tag. These
-parameters were found by decrypting belenios-tool's ``.dkey``/polynomial/vinput files; only
-messages under 64 KiB were observed (the ceremony's messages are far smaller).
+parameters were found by decrypting belenios-tool's ``.dkey``/polynomial/vinput files; the
+12-byte nonce of messages of 64 KiB and more was confirmed on a raw polynomial of degree 829
+written by belenios-tool (tests/interop/test_threshold_interop.py).
 
 A channel message ``send(sk, ek, M)`` is ``encrypt(ek, signed_msg(sk, channel_msg(ek, M)))``
 serialized; :func:`receive` decrypts, checks the signature against the sender's
