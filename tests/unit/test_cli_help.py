@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import click
+from typing import Any
+
 import pytest
 import typer.main
 from typer.testing import CliRunner
@@ -12,10 +13,12 @@ from viche.cli.main import app
 runner = CliRunner()
 
 
-def _walk(cmd: click.Command, path: tuple[str, ...]) -> list[tuple[tuple[str, ...], click.Command]]:
+def _walk(cmd: Any, path: tuple[str, ...]) -> list[tuple[tuple[str, ...], Any]]:
+    """Every command under ``cmd`` (Typer vendors click, so groups are found by duck typing)."""
     out = [(path, cmd)]
-    if isinstance(cmd, click.Group):
-        for name, sub in sorted(cmd.commands.items()):
+    commands = getattr(cmd, "commands", None)
+    if commands:
+        for name, sub in sorted(commands.items()):
             out.extend(_walk(sub, (*path, name)))
     return out
 
