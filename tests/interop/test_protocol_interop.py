@@ -1,0 +1,209 @@
+"""Viche ballots and partial decryptions in a belenios-tool archive, checked by the tool.
+
+Starting from the setup-only archive of ``reference/simple-plain-BELENIOS/gen``, Viche
+makes the ballots (a blank vote and a re-vote included) and ``belenios-tool archive
+add-event`` appends them; ``election verify`` must pass. The tool's encrypted tally must
+equal Viche's byte for byte; Viche's partial decryptions (with the trustees' private keys)
+are appended and the tool's result must equal Viche's; the final archive verifies. The
+failure twin appends a Viche ballot with a broken (re-signed) proof: the tool rejects it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tarfile
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from viche.crypto.answers import HAnswer
+from viche.crypto.credentials import credential_secret
+from viche.crypto.hashing import sha256_hex
+from viche.crypto.rng import SeededRandom
+from viche.crypto.schnorr import Proof, sign_ballot
+from viche.errors import ProofError
+from viche.protocol.ballot import (
+    Ballot,
+    Signature,
+    ballot_bytes,
+    check_ballot,
+    make_ballot,
+    signature_hash,
+)
+from viche.protocol.codec import dumps
+from viche.protocol.election import Election, PublicCredentials, SetupData
+from viche.protocol.tally import (
+    Owned,
+    PartialDecryption,
+    compute_encrypted_tally,
+    compute_result,
+    last_ballots,
+    make_partial_decryption,
+    sized_tally,
+)
+from viche.protocol.trustees import Trustees, private_key_from_file
+
+pytestmark = pytest.mark.interop
+
+REF = "simple-plain-BELENIOS"
+# voter number (line of private_creds.txt) and plaintexts; voter 1 re-votes.
+VOTES = [
+    (1, [[1, 0, 0, 0, 0], [0, 1, 0, 0]]),
+    (2, [[0, 1, 1, 0, 0], [1, 0, 0, 0]]),  # blank on question 2
+    (3, [[0, 0, 1, 1, 1], [0, 0, 0, 1]]),
+    (1, [[0, 0, 0, 1, 0], [0, 0, 1, 0]]),
+]
+
+
+def _run(
+    tool: str, d: Path, *args: str, stdin: bytes | None = None
+) -> subprocess.CompletedProcess[bytes]:
+    env = dict(os.environ, BELENIOS_USE_URANDOM="1", LC_ALL="C")
+    return subprocess.run(
+        [tool, *args, f"--dir={d}"],
+        input=stdin,
+        capture_output=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+
+
+def _ok(proc: subprocess.CompletedProcess[bytes]) -> bytes:
+    assert proc.returncode == 0, proc.stderr.decode(errors="replace")
+    return proc.stdout
+
+
+def _setup_members(bel: Path) -> tuple[Election, Trustees, PublicCredentials]:
+    data: dict[str, bytes] = {}
+    setup = None
+    with tarfile.open(bel, "r:") as tf:
+        for m in tf:
+            f = tf.extractfile(m)
+            assert f is not None
+            content = f.read()
+            digest, _, kind = m.name.partition(".")
+            if kind == "data.json":
+                data[digest] = content
+            elif kind == "event.json":
+                ev = json.loads(content)
+                assert ev["type"] == "Setup"
+                setup = SetupData.from_bytes(data[ev["payload"]])
+    assert setup is not None
+    return (
+        Election.from_bytes(data[setup.election]),
+        Trustees.from_json(json.loads(data[setup.trustees])),
+        PublicCredentials.from_bytes(data[setup.credentials]),
+    )
+
+
+def _fresh_archive(reference_dir: Path, tmp_path: Path, name: str) -> Path:
+    src = next((reference_dir / REF / "gen").glob("*.bel"))
+    d = tmp_path / name
+    d.mkdir()
+    dst = d / src.name
+    shutil.copyfile(src, dst)
+    dst.chmod(0o644)
+    return dst
+
+
+def _private_creds(reference_dir: Path) -> dict[int, str]:
+    lines = (reference_dir / REF / "secrets" / "private_creds.txt").read_text().splitlines()
+    return {int(k): v for k, v in (line.split() for line in lines if line.strip())}
+
+
+def test_viche_ballots_and_decryptions_pass_belenios_tool(
+    belenios_tool: str, reference_dir: Path, tmp_path: Path
+) -> None:
+    bel = _fresh_archive(reference_dir, tmp_path, "good")
+    d = bel.parent
+    election, trustees, creds = _setup_members(bel)
+    private = _private_creds(reference_dir)
+    rng = SeededRandom("interop-ballots")
+    checked = []
+    for voter, plain in VOTES:
+        ballot = make_ballot(election, election.public_key, private[voter], plain, rng)
+        raw = ballot_bytes(ballot)
+        checked.append(check_ballot(election, raw, creds))
+        _ok(_run(belenios_tool, d, "archive", "add-event", "--type=Ballot", stdin=raw + b"\n"))
+    _ok(_run(belenios_tool, d, "election", "verify"))
+
+    # The tool's encrypted tally is Viche's, byte for byte.
+    _ok(_run(belenios_tool, d, "archive", "add-event", "--type=EndBallots", stdin=b""))
+    out = _ok(_run(belenios_tool, d, "election", "compute-encrypted-tally"))
+    tally_line, sized_line = out.rstrip(b"\n").split(b"\n")
+    counted = last_ballots(checked)
+    tally = compute_encrypted_tally(election, counted)
+    assert tally.to_bytes() == tally_line
+    assert dumps(sized_tally(tally, counted).to_json()).encode() == sized_line
+    _ok(_run(belenios_tool, d, "archive", "add-event", "--type=EncryptedTally", stdin=out))
+
+    # Viche decrypts with each Single trustee's private key; the tool accepts the payloads.
+    secrets = reference_dir / REF / "secrets"
+    keys = {}
+    for privfile in sorted(secrets.glob("*.privkey")):
+        x = private_key_from_file(privfile.read_text())
+        tid = next(
+            t.trustee_id
+            for t in trustees.flat()
+            if t.key.public_key == election.group.powg(x.value)
+        )
+        keys[tid] = x
+    partials: dict[int, PartialDecryption] = {}
+    for tid in sorted(keys):
+        pd = make_partial_decryption(election, tally, keys[tid], rng)
+        partials[tid] = pd
+        pd_raw = dumps(pd.to_json()).encode()
+        owned = dumps(Owned(tid, sha256_hex(pd_raw)).to_json()).encode()
+        _ok(
+            _run(
+                belenios_tool,
+                d,
+                "archive",
+                "add-event",
+                "--type=PartialDecryption",
+                stdin=pd_raw + b"\n" + owned + b"\n",
+            )
+        )
+    result_tool = _ok(_run(belenios_tool, d, "election", "compute-result")).rstrip(b"\n")
+    total = sum(b.weight for b in counted)
+    mine = compute_result(election, trustees, tally, partials, total)
+    assert dumps(mine.to_json()).encode() == result_tool
+    _ok(_run(belenios_tool, d, "archive", "add-event", "--type=Result", stdin=result_tool + b"\n"))
+    verify = _run(belenios_tool, d, "election", "verify")
+    _ok(verify)
+    assert b"all checks passed" in verify.stderr + verify.stdout
+
+
+def test_belenios_tool_rejects_a_viche_ballot_with_a_broken_proof(
+    belenios_tool: str, reference_dir: Path, tmp_path: Path
+) -> None:
+    bel = _fresh_archive(reference_dir, tmp_path, "bad")
+    d = bel.parent
+    election, _, creds = _setup_members(bel)
+    private = _private_creds(reference_dir)
+    rng = SeededRandom("interop-bad")
+    voter, plain = VOTES[0]
+    ballot = make_ballot(election, election.public_key, private[voter], plain, rng)
+    a0 = ballot.answers[0]
+    assert isinstance(a0, HAnswer)
+    p = a0.overall_proof[0]
+    broken = Proof(p.challenge, (p.response + 1) % election.group.q)
+    altered: Ballot = replace(
+        ballot,
+        answers=(replace(a0, overall_proof=(broken, *a0.overall_proof[1:])), *ballot.answers[1:]),
+    )
+    h = signature_hash(altered)
+    secret = credential_secret(election.group, private[voter], election.uuid)
+    altered = replace(altered, signature=Signature(h, sign_ballot(election.group, secret, h, rng)))
+    raw = ballot_bytes(altered)
+    _ok(_run(belenios_tool, d, "archive", "add-event", "--type=Ballot", stdin=raw + b"\n"))
+    proc = _run(belenios_tool, d, "election", "verify")
+    assert proc.returncode != 0
+    # Viche's own check names the same failure.
+    with pytest.raises(ProofError, match="overall proof"):
+        check_ballot(election, raw, creds)
