@@ -31,6 +31,7 @@ Public API:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO
@@ -44,6 +45,14 @@ _MODE = b"0000644\0"
 _ID = b"0000000\0"
 _ZERO_BLOCK = bytes(BLOCK)
 _OCTAL = frozenset(b"01234567")
+# The whole shape of a well-formed header in one pattern (fast path): printable ASCII name
+# NUL-padded to 100 bytes, fixed mode/uid/gid, octal size, mtime and checksum, typeflag '0',
+# zeros. Anything else goes through the field-by-field checks, which name the fault.
+_HEADER = re.compile(
+    rb"([\x20-\x7e]{1,99})\x00+0000644\x000000000\x000000000\x00"
+    rb"([0-7]{11})\x00([0-7]{11})\x00([0-7]{6})\x00 0\x00{355}",
+    re.DOTALL,
+)
 
 
 @dataclass(frozen=True)
@@ -79,12 +88,7 @@ def member_size(content_size: int) -> int:
 def encode_header(name: str, size: int, mtime: int) -> bytes:
     """The 512-byte V7 header of a member (checksum included)."""
     raw_name = name.encode("ascii", errors="replace")
-    if (
-        not raw_name
-        or len(raw_name) >= NAME_LEN
-        or not name.isascii()
-        or not name.isprintable()
-    ):
+    if not raw_name or len(raw_name) >= NAME_LEN or not name.isascii() or not name.isprintable():
         raise ArchiveFormatError(f"member name {name!r} cannot be stored in a V7 header")
     if not 0 <= size <= MAX_OCTAL_11:
         raise ArchiveFormatError(f"member size {size} does not fit in a V7 header")
@@ -121,6 +125,15 @@ def _octal(field: bytes, digits: int, what: str, where: str) -> int:
 
 def parse_header(header: bytes, where: str) -> tuple[str, int, int]:
     """Check a 512-byte header field by field; return (name, size, mtime)."""
+    fast = _HEADER.fullmatch(header)
+    if fast is not None:
+        stored = int(fast.group(4), 8)
+        if stored == sum(header[:148]) + 8 * ord(" ") + sum(header[156:]):
+            return fast.group(1).decode("ascii"), int(fast.group(2), 8), int(fast.group(3), 8)
+    return _parse_header_slowly(header, where)
+
+
+def _parse_header_slowly(header: bytes, where: str) -> tuple[str, int, int]:
     if header == _ZERO_BLOCK:
         raise ArchiveFormatError(
             "zero block: belenios archives have no end-of-archive blocks", where=where
