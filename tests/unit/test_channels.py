@@ -101,6 +101,8 @@ def test_tampered_ciphertext_is_rejected(rng: SeededRandom) -> None:
     # another alpha changes the nonce
     with pytest.raises(DecryptionError):
         decrypt(G, keys.decryption_key, EncryptedMsg(G.mul(msg.alpha, G.g), msg.beta, msg.data))
+    with pytest.raises(DecryptionError, match="not hexadecimal"):
+        decrypt(G, keys.decryption_key, EncryptedMsg(msg.alpha, msg.beta, "zz" + msg.data))
     with pytest.raises(DecryptionError, match="shorter"):
         decrypt(G, keys.decryption_key, EncryptedMsg(msg.alpha, msg.beta, "00"))
 

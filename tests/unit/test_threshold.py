@@ -34,11 +34,13 @@ from viche.errors import GroupMembershipError, KeyCeremonyError, ProofError, Tal
 from viche.protocol.codec import dumps, loads
 from viche.protocol.trustees import (
     Cert,
+    Coefexps,
     PedersenItem,
     RawPolynomial,
     SingleItem,
     ThresholdParameters,
     Trustees,
+    VInput,
 )
 
 
@@ -166,6 +168,13 @@ def test_step_6_rejects_wrong_counts() -> None:
     vinputs = compute_vinputs(g, certs, polys)
     vouts = [make_voutput(g, certs, s, v, rng) for (s, _), v in zip(pairs, vinputs, strict=True)]
     assert make_threshold_parameters(g, certs, polys, vouts).threshold == 2
+    v = vinputs[0]
+    with pytest.raises(KeyCeremonyError, match="1 secrets and 2 coefexps for 2 trustees") as err0:
+        make_voutput(g, certs, pairs[0][0], VInput(v.polynomial, v.secrets[:1], v.coefexps), rng)
+    assert err0.value.where == "step 5 / trustee 1 / vinput"
+    short = tuple(Coefexps(c.message, c.signature, ()) for c in v.coefexps)
+    with pytest.raises(KeyCeremonyError, match="0 coefexps per trustee"):
+        make_voutput(g, certs, pairs[0][0], VInput(v.polynomial, v.secrets, short), rng)
     with pytest.raises(KeyCeremonyError, match="1 voutputs for 2 trustees"):
         make_threshold_parameters(g, certs, polys, vouts[:1])
     with pytest.raises(KeyCeremonyError, match="1 polynomials for 2 trustees"):

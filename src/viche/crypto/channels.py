@@ -141,7 +141,10 @@ def decrypt(
     group.check_element(message.alpha, where=f"{where} / alpha")
     group.check_element(message.beta, where=f"{where} / beta")
     gs = group.div(message.beta, group.pow(message.alpha, decryption_key))
-    sealed = bytes.fromhex(message.data)
+    try:
+        sealed = bytes.fromhex(message.data)
+    except ValueError:
+        raise DecryptionError("encrypted data is not hexadecimal", where=where) from None
     if len(sealed) < TAG_LENGTH:
         raise DecryptionError("encrypted data shorter than its tag", where=where)
     length = len(sealed) - TAG_LENGTH

@@ -270,6 +270,10 @@ def make_voutput(
             where=base,
         )
     threshold = len(vinput.coefexps[0].values)
+    if not 1 <= threshold <= m:
+        raise KeyCeremonyError(
+            f"{threshold} coefexps per trustee for {m} trustees", where=f"{base} / coefexps[1]"
+        )
     for i, (cert, coefexps) in enumerate(zip(certs, vinput.coefexps, strict=True), start=1):
         check_coefexps(group, cert, coefexps, threshold, f"{base} / coefexps[{i}]")
     # own polynomial: must be the one whose coefexps trustee j signed
