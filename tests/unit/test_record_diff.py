@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from viche.errors import ArchiveFormatError, ChainError, HashMismatchError, RemovedHistoryError
 from viche.record import ArchiveWriter, EventType, read_archive
@@ -107,3 +109,27 @@ def test_a_broken_archive_is_reported_with_its_side(reference: Record, tmp_path:
     )
     with pytest.raises(ChainError, match="after the last event"):
         verify_diff(dangling, reference.path)
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.data())
+def test_snapshots_at_any_two_heights(
+    reference: Record, tmp_path: Path, data: st.DataObject
+) -> None:
+    """Cut the board after event i and after event j: i extends into j iff i <= j."""
+    raw = reference.path.read_bytes()
+    ends = [ev.offset + 512 + len(ev.raw) + (-len(ev.raw)) % 512 for ev in reference.events]
+    i = data.draw(st.integers(0, reference.height), label="i")
+    j = data.draw(st.integers(0, reference.height), label="j")
+    a, b = tmp_path / "a.bel", tmp_path / "b.bel"
+    a.write_bytes(raw[: ends[i]])
+    b.write_bytes(raw[: ends[j]])
+    if i <= j:
+        report = verify_diff(a, b)
+        assert [h for h, _, _ in report.added] == list(range(i + 1, j + 1))
+    else:
+        with pytest.raises(RemovedHistoryError) as info:
+            verify_diff(a, b)
+        assert info.value.where == f"height {j + 1}"

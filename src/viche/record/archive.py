@@ -443,6 +443,7 @@ class ArchiveStream:
         if self._file is not None:
             self._file.close()
             self._file = None
+        self._members = None
 
     def __iter__(self) -> Iterator[RecordEvent]:
         if self._members is None or self.header is None:
