@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 from gmpy2 import mpz
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from viche.crypto.group import BELENIOS_2048, RFC_3526_2048, group_by_name
 from viche.crypto.rng import SeededRandom
@@ -17,10 +19,18 @@ from viche.crypto.trustee import (
     check_trustee_public_key,
     generate_trustee_key,
 )
-from viche.errors import GroupMembershipError, JsonFormatError, ProofError, ProtocolError
+from viche.errors import (
+    GroupMembershipError,
+    JsonFormatError,
+    NumberFormatError,
+    ProofError,
+    ProtocolError,
+)
 from viche.protocol.codec import dumps, loads
 from viche.protocol.trustees import (
     Cert,
+    CertKeys,
+    Coefexps,
     EncryptedMsg,
     PedersenItem,
     Polynomial,
@@ -172,3 +182,37 @@ def test_trustees_rejects_bad_shapes() -> None:
         Trustees.from_json([], "trustees")
     with pytest.raises(JsonFormatError):
         Trustees.from_json([["Single"]], "trustees")
+
+
+_numbers = st.integers(min_value=0, max_value=2**2048)
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    a=_numbers, b=_numbers, c=_numbers, d=_numbers, data=st.binary(max_size=40), t=st.integers(1, 4)
+)
+def test_codecs_roundtrip_any_numbers(a: int, b: int, c: int, d: int, data: bytes, t: int) -> None:
+    proof = Proof(mpz(c), mpz(d))
+    keys = CertKeys(mpz(a), mpz(b))
+    cert = Cert(dumps(keys.to_json()), proof, keys)
+    values = tuple(mpz(x) for x in (a, b, c, d)[:t])
+    coefexps = Coefexps(Coefexps.message_of(values), proof, values)
+    params = ThresholdParameters(
+        t, (cert,) * 4, (coefexps,) * 4, (TrusteePublicKey(mpz(a), proof),) * 4
+    )
+    for value, cls in [
+        (cert, Cert),
+        (coefexps, Coefexps),
+        (EncryptedMsg(mpz(a), mpz(b), data.hex()), EncryptedMsg),
+        (params, ThresholdParameters),
+        (VOutput(cert.message, TrusteePublicKey(mpz(c), proof)), VOutput),
+    ]:
+        text = dumps(value.to_json())
+        back = cls.from_json(loads(text), "x")
+        assert back == value
+        assert dumps(back.to_json()) == text
+    # failure twin: a number with a leading zero is not canonical
+    bad = cert.to_json()
+    bad["signature"]["challenge"] = "0" + bad["signature"]["challenge"]
+    with pytest.raises(NumberFormatError):
+        Cert.from_json(bad, "x")
