@@ -1,0 +1,201 @@
+"""Alerts: what changed between two detections of the same store.
+
+After new posts are appended to a store, detection runs again over all of it and
+:func:`record` compares the new campaigns with the ones saved by the previous run:
+
+* ``new_campaign``: a campaign that shares no substantial part of its accounts with any
+  earlier campaign;
+* ``campaign_grown``: an earlier campaign (matched by its accounts) that has new accounts;
+* ``new_narrative``: a narrative of a campaign that overlaps no earlier narrative.
+
+Campaign and narrative ids may change from one run to the next (they are derived from
+their members), so matching is by members: two campaigns are the same when their account
+sets overlap by at least :data:`SAME_OVERLAP` of the smaller one (overlap coefficient), and
+likewise narratives by their posts. Alerts are appended to ``alerts.jsonl`` in the store
+directory and the new result replaces ``results/latest.json``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from viche.errors import MonitorError
+from viche.monitor import api
+from viche.monitor.model import Campaign, DetectionResult
+
+SAME_OVERLAP = 0.5
+
+
+class AlertKind(StrEnum):
+    NEW_CAMPAIGN = "new_campaign"
+    CAMPAIGN_GROWN = "campaign_grown"
+    NEW_NARRATIVE = "new_narrative"
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    kind: AlertKind
+    campaign: str
+    message: str
+    at: datetime
+    accounts_added: tuple[str, ...] = ()
+    narrative: str = ""
+    previous_campaign: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind.value,
+            "campaign": self.campaign,
+            "message": self.message,
+            "at": self.at.isoformat(),
+            "accounts_added": list(self.accounts_added),
+            "narrative": self.narrative,
+            "previous_campaign": self.previous_campaign,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], *, where: str = "alert") -> Alert:
+        try:
+            at = datetime.fromisoformat(str(data["at"]))
+            return cls(
+                kind=AlertKind(data["kind"]),
+                campaign=str(data["campaign"]),
+                message=str(data["message"]),
+                at=at,
+                accounts_added=tuple(str(a) for a in data.get("accounts_added", ())),
+                narrative=str(data.get("narrative", "")),
+                previous_campaign=str(data.get("previous_campaign", "")),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise MonitorError(f"malformed alert: {exc!r}", where=where) from exc
+
+
+def overlap(a: Iterable[str], b: Iterable[str]) -> float:
+    """|A ∩ B| / min(|A|, |B|), 0 when either is empty."""
+    sa, sb = set(a), set(b)
+    if not sa or not sb:
+        return 0.0
+    return len(sa & sb) / min(len(sa), len(sb))
+
+
+def match_campaigns(
+    previous: Sequence[Campaign], current: Sequence[Campaign], *, min_overlap: float = SAME_OVERLAP
+) -> dict[str, str]:
+    """current id -> previous id, one to one, best overlaps first."""
+    scored = sorted(
+        (
+            (overlap(c.accounts, p.accounts), c.id, p.id)
+            for c in current
+            for p in previous
+            if overlap(c.accounts, p.accounts) >= min_overlap
+        ),
+        key=lambda t: (-t[0], t[1], t[2]),
+    )
+    out: dict[str, str] = {}
+    taken: set[str] = set()
+    for _, cid, pid in scored:
+        if cid not in out and pid not in taken:
+            out[cid] = pid
+            taken.add(pid)
+    return out
+
+
+def compare(
+    previous: DetectionResult | None, current: DetectionResult, *, at: datetime | None = None
+) -> tuple[Alert, ...]:
+    """The alerts raised by ``current`` against ``previous`` (None: the first run)."""
+    when = at or datetime.now(UTC)
+    before = previous.campaigns if previous is not None else ()
+    by_id = {p.id: p for p in before}
+    matched = match_campaigns(before, current.campaigns)
+    old_narratives = [n.post_ids for p in before for n in p.narratives]
+    old_narrative_ids = {n.id for p in before for n in p.narratives}
+    alerts: list[Alert] = []
+    for c in current.campaigns:
+        pid = matched.get(c.id)
+        if pid is None:
+            alerts.append(
+                Alert(
+                    AlertKind.NEW_CAMPAIGN,
+                    c.id,
+                    f"new campaign {c.id}: {len(c.accounts)} accounts, score {c.score:.2f}",
+                    when,
+                    accounts_added=c.accounts,
+                )
+            )
+        else:
+            added = tuple(a for a in c.accounts if a not in set(by_id[pid].accounts))
+            if added:
+                alerts.append(
+                    Alert(
+                        AlertKind.CAMPAIGN_GROWN,
+                        c.id,
+                        f"campaign {c.id} (was {pid}) grew by {len(added)} accounts to "
+                        f"{len(c.accounts)}: {', '.join(added[:10])}"
+                        + (" …" if len(added) > 10 else ""),
+                        when,
+                        accounts_added=added,
+                        previous_campaign=pid,
+                    )
+                )
+        for n in c.narratives:
+            if n.id in old_narrative_ids:
+                continue
+            if any(overlap(n.post_ids, old) >= SAME_OVERLAP for old in old_narratives):
+                continue
+            alerts.append(
+                Alert(
+                    AlertKind.NEW_NARRATIVE,
+                    c.id,
+                    f"new narrative {n.id} in campaign {c.id} ({len(n.post_ids)} posts): {n.label}",
+                    when,
+                    narrative=n.id,
+                    previous_campaign=pid or "",
+                )
+            )
+    return tuple(alerts)
+
+
+def alerts_path(store_dir: str | Path) -> Path:
+    return Path(store_dir) / "alerts.jsonl"
+
+
+def record(
+    store_dir: str | Path, result: DetectionResult, *, at: datetime | None = None
+) -> tuple[Alert, ...]:
+    """Compare ``result`` with the store's last one, save it, append and return the alerts."""
+    previous = api.load_result(store_dir) if api.result_path(store_dir).is_file() else None
+    alerts = compare(previous, result, at=at)
+    path = alerts_path(store_dir)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a", encoding="utf-8") as f:
+        for a in alerts:
+            f.write(json.dumps(a.to_dict(), ensure_ascii=False) + "\n")
+    api.save_result(store_dir, result)
+    return alerts
+
+
+def load_alerts(store_dir: str | Path) -> tuple[Alert, ...]:
+    """Every alert recorded in the store, oldest first."""
+    path = alerts_path(store_dir)
+    if not path.is_file():
+        return ()
+    out = []
+    for line_no, line in enumerate(path.read_text("utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        where = f"{path} / line {line_no}"
+        try:
+            data = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise MonitorError(f"bad JSON: {exc}", where=where) from exc
+        if not isinstance(data, dict):
+            raise MonitorError("an alert is not a JSON object", where=where)
+        out.append(Alert.from_dict(data, where=where))
+    return tuple(out)

@@ -1,0 +1,292 @@
+"""Campaign reports: one HTML page with plots, JSON, GraphML (for Gephi) and CSV.
+
+:func:`write_report` writes into one directory::
+
+    report.html     every campaign: score and reasons, accounts and outlets, narratives with
+                    representative posts, a timeline plot, a network picture, and the evidence
+                    behind every edge (the pairs of posts and their times); plots are PNG
+                    embedded as base64, so the page has no external assets and works offline
+    report.json     the detection result (:func:`viche.monitor.api.result_to_dict`) + alerts
+    network.graphml accounts as nodes (campaign, score, flagged), edges with weight, score,
+                    behaviours and evidence count
+    campaigns.csv, accounts.csv, edges.csv, evidence.csv, narratives.csv, posts.csv
+                    the tables of :mod:`viche.monitor.api`
+
+Plots use matplotlib's Agg backend (no display needed).
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import networkx as nx
+
+from viche.errors import MonitorError
+from viche.monitor import api
+from viche.monitor.model import Campaign, DetectionResult, Post
+
+MAX_EVIDENCE_SHOWN = 50  # per edge in the HTML; the CSV and JSON keep all of it
+MAX_POSTS_SHOWN = 5  # representative posts per narrative
+
+
+def network(result: DetectionResult) -> nx.Graph[str]:
+    """Accounts (and the edges between them) of every campaign, attributes as scalars."""
+    graph: nx.Graph[str] = nx.Graph()
+    scores = {a.author_id: a for a in result.accounts}
+    for c in result.campaigns:
+        for acc in c.accounts:
+            s = scores.get(acc)
+            graph.add_node(
+                acc,
+                label=acc,
+                campaign=c.id,
+                score=float(s.score) if s else 0.0,
+                flagged=bool(s.flagged) if s else True,
+            )
+        for e in c.edges:
+            graph.add_edge(
+                e.account_a,
+                e.account_b,
+                campaign=c.id,
+                weight=float(e.weight),
+                expected=float(e.expected),
+                score=float(e.score),
+                behaviours=" ".join(b.value for b in e.behaviours),
+                n_evidence=len(e.evidence),
+            )
+    return graph
+
+
+def _png(fig: Any) -> str:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight", metadata={"Software": None})
+    return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def _figure(width: float, height: float) -> Any:
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(width, height))
+
+
+def timeline_png(campaign: Campaign, by_id: Mapping[str, Post]) -> str:
+    """Posts of the campaign over time, one row per account (base64 PNG)."""
+    member = set(campaign.accounts)
+    cited = [by_id[p] for p in api.campaign_post_ids(campaign) if p in by_id]
+    cited = [p for p in cited if p.author in member]
+    accounts = sorted({p.author for p in cited})
+    row = {a: i for i, a in enumerate(accounts)}
+    narrative_of: dict[str, int] = {}
+    for k, n in enumerate(campaign.narratives):
+        for pid in n.post_ids:
+            narrative_of.setdefault(pid, k)
+    fig = _figure(8.0, max(1.6, 0.28 * len(accounts) + 1.0))
+    ax = fig.add_subplot()
+    if cited:
+        xs = [p.created_at for p in cited]
+        ys = [row[p.author] for p in cited]
+        colours = [f"C{narrative_of.get(p.id, -1) % 10}" if p.id in narrative_of else "0.4"
+                   for p in cited]  # fmt: skip
+        ax.scatter(xs, ys, c=colours, s=18, alpha=0.8)
+        ax.set_yticks(range(len(accounts)), labels=accounts, fontsize=7)
+    else:
+        ax.text(0.5, 0.5, "no posts of this campaign in the store", ha="center", va="center")
+    ax.set_xlabel("time (UTC); colour = narrative, grey = none")
+    ax.set_title(f"{campaign.id}: posts behind the evidence", fontsize=9)
+    fig.autofmt_xdate()
+    return _png(fig)
+
+
+def network_png(campaign: Campaign) -> str:
+    """The campaign's accounts and edges (width = co-actions), as a base64 PNG."""
+    graph: nx.Graph[str] = nx.Graph()
+    graph.add_nodes_from(campaign.accounts)
+    for e in campaign.edges:
+        graph.add_edge(e.account_a, e.account_b, weight=e.weight)
+    pos = nx.spring_layout(graph, seed=7) if graph.number_of_nodes() else {}
+    fig = _figure(5.0, 4.0)
+    ax = fig.add_subplot()
+    ax.set_axis_off()
+    top = max((e.weight for e in campaign.edges), default=1.0) or 1.0
+    for a, b, w in graph.edges(data="weight", default=1.0):
+        (xa, ya), (xb, yb) = pos[a], pos[b]
+        ax.plot([xa, xb], [ya, yb], color="0.5", lw=0.5 + 3.0 * float(w) / top, zorder=1)
+    if pos:
+        xs = [pos[n][0] for n in graph.nodes]
+        ys = [pos[n][1] for n in graph.nodes]
+        ax.scatter(xs, ys, s=60, color="C3", zorder=2)
+        if graph.number_of_nodes() <= 40:
+            for n in graph.nodes:
+                ax.annotate(str(n), pos[n], fontsize=7, xytext=(3, 3), textcoords="offset points")
+    ax.set_title(f"{campaign.id}: {graph.number_of_nodes()} accounts, "
+                 f"{graph.number_of_edges()} edges", fontsize=9)  # fmt: skip
+    return _png(fig)
+
+
+def _e(value: object) -> str:
+    return html.escape(str(value), quote=True)
+
+
+_CSS = """
+body{font-family:system-ui,sans-serif;margin:1.5em;max-width:75em;color:#222}
+h1{font-size:1.5em}h2{font-size:1.2em;border-top:2px solid #ccc;padding-top:.6em}
+h3{font-size:1em}table{border-collapse:collapse;margin:.4em 0;font-size:.85em}
+td,th{border:1px solid #ddd;padding:.2em .45em;text-align:left;vertical-align:top}
+th{background:#f3f3f3}.score{font-weight:bold;color:#a00}.muted{color:#777}
+.plots img{max-width:100%;margin-right:1em}.alert{background:#fff3cd;padding:.3em .6em}
+details{margin:.3em 0}blockquote{margin:.2em 0 .2em 1em;color:#333}
+"""
+
+
+def _campaign_html(c: Campaign, by_id: Mapping[str, Post]) -> str:
+    parts = [f'<section id="{_e(c.id)}"><h2>Campaign {_e(c.id)} '
+             f'<span class="score">score {c.score:.2f}</span></h2>']  # fmt: skip
+    seen = " – ".join(t.isoformat() for t in (c.first_seen, c.last_seen) if t is not None)
+    parts.append(f"<p>{len(c.accounts)} accounts; active {_e(seen or 'unknown')}</p>")
+    parts.append("<h3>Why</h3><ul>" + "".join(f"<li>{_e(r)}</li>" for r in c.reasons) + "</ul>")
+    parts.append(f"<p><b>Accounts:</b> {_e(', '.join(c.accounts))}</p>")
+    if c.outlets:
+        parts.append(f"<p><b>Outlets:</b> {_e(', '.join(c.outlets))}</p>")
+    parts.append(
+        '<div class="plots">'
+        f'<img alt="timeline of {_e(c.id)}" src="data:image/png;base64,{timeline_png(c, by_id)}">'
+        f'<img alt="network of {_e(c.id)}" src="data:image/png;base64,{network_png(c)}">'
+        "</div>"
+    )
+    parts.append("<h3>Narratives</h3>")
+    if not c.narratives:
+        parts.append('<p class="muted">none found (or narratives were not requested)</p>')
+    for n in c.narratives:
+        known = ""
+        if n.known_case:
+            known = (f' — matches known case <a href="{_e(n.known_case)}">{_e(n.known_case)}</a>'
+                     f" (similarity {n.known_case_similarity:.2f})")  # fmt: skip
+        parts.append(
+            f"<p><b>{_e(n.id)}</b> ({len(n.post_ids)} posts; {_e(', '.join(n.languages))})"
+            f"{known}<br>{_e(n.label)}</p>"
+        )
+        for pid in n.post_ids[:MAX_POSTS_SHOWN]:
+            p = by_id.get(pid)
+            if p is not None:
+                parts.append(f"<blockquote>{_e(p.author)} {_e(p.created_at.isoformat())} "
+                             f"[{_e(p.id)}]: {_e(p.text)}</blockquote>")  # fmt: skip
+    if c.representative_posts:
+        parts.append("<h3>Representative posts</h3>")
+        for pid in c.representative_posts[:MAX_POSTS_SHOWN]:
+            p = by_id.get(pid)
+            text = f"{p.author} {p.created_at.isoformat()}: {p.text}" if p else "(not in store)"
+            parts.append(f"<blockquote>[{_e(pid)}] {_e(text)}</blockquote>")
+    parts.append("<h3>Evidence behind every edge</h3>")
+    for e in sorted(c.edges, key=lambda e: (-e.score, e.account_a, e.account_b)):
+        summary = (f"{_e(e.account_a)} — {_e(e.account_b)}: {e.weight:g} co-actions "
+                   f"(expected by chance {e.expected:.2f}, score {e.score:.2f}; "
+                   f"{_e(', '.join(b.value for b in e.behaviours))})")  # fmt: skip
+        rows = "".join(
+            f"<tr><td>{_e(p.behaviour.value)}</td><td>{_e(p.post_a)}</td>"
+            f"<td>{_e(p.time_a.isoformat())}</td><td>{_e(p.post_b)}</td>"
+            f"<td>{_e(p.time_b.isoformat())}</td>"
+            f"<td>{abs((p.time_b - p.time_a).total_seconds()):g}</td><td>{_e(p.key)}</td></tr>"
+            for p in e.evidence[:MAX_EVIDENCE_SHOWN]
+        )
+        more = len(e.evidence) - MAX_EVIDENCE_SHOWN
+        tail = f'<p class="muted">… {more} more pairs in evidence.csv</p>' if more > 0 else ""
+        parts.append(
+            f"<details><summary>{summary}</summary><table><tr><th>behaviour</th><th>post A</th>"
+            f"<th>time A</th><th>post B</th><th>time B</th><th>lag (s)</th><th>key</th></tr>"
+            f"{rows}</table>{tail}</details>"
+        )
+    parts.append("</section>")
+    return "\n".join(parts)
+
+
+def render_html(
+    result: DetectionResult,
+    by_id: Mapping[str, Post],
+    *,
+    alerts: Sequence[Mapping[str, Any]] = (),
+    title: str = "Viche influence monitor — campaign report",
+    generated: datetime | None = None,
+) -> str:
+    """The whole report as one self-contained HTML page."""
+    when = (generated or datetime.now(UTC)).isoformat(timespec="seconds")
+    flagged = sum(1 for a in result.accounts if a.flagged)
+    head = [
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
+        f"<title>{_e(title)}</title><style>{_CSS}</style></head><body>",
+        f"<h1>{_e(title)}</h1>",
+        f"<p class='muted'>generated {_e(when)}; {result.posts_seen} posts seen; "
+        f"{len(result.campaigns)} campaigns; {flagged} of {len(result.accounts)} accounts "
+        "flagged</p>",
+    ]
+    if alerts:
+        head.append("<h2>Alerts</h2>")
+        head.extend(f"<p class='alert'>{_e(a.get('message', ''))}</p>" for a in alerts)
+    if result.campaigns:
+        head.append("<h2>Campaigns</h2><table><tr><th>campaign</th><th>score</th>"
+                    "<th>accounts</th><th>narratives</th><th>first seen</th></tr>")  # fmt: skip
+        for c in result.campaigns:
+            first = c.first_seen.isoformat() if c.first_seen else ""
+            head.append(f"<tr><td><a href='#{_e(c.id)}'>{_e(c.id)}</a></td><td>{c.score:.2f}</td>"
+                        f"<td>{len(c.accounts)}</td><td>{len(c.narratives)}</td>"
+                        f"<td>{_e(first)}</td></tr>")  # fmt: skip
+        head.append("</table>")
+    else:
+        head.append("<p>No coordinated campaign was found.</p>")
+    body = [_campaign_html(c, by_id) for c in result.campaigns]
+    return "\n".join([*head, *body, "</body></html>"])
+
+
+REPORT_FILES = (
+    "report.html", "report.json", "network.graphml", "campaigns.csv", "accounts.csv",
+    "edges.csv", "evidence.csv", "narratives.csv", "posts.csv",
+)  # fmt: skip
+
+
+def _write(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def write_report(
+    result: DetectionResult,
+    posts: Mapping[str, Post] | Iterable[Post],
+    out_dir: str | Path,
+    *,
+    alerts: Sequence[Mapping[str, Any]] = (),
+    generated: datetime | None = None,
+) -> dict[str, Path]:
+    """Write every output of the report into ``out_dir``; returns name -> path."""
+    by_id = posts if isinstance(posts, Mapping) else {p.id: p for p in posts}
+    out = Path(out_dir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise MonitorError(f"cannot create the report directory: {exc}", where=str(out)) from exc
+    paths = {name: out / name for name in REPORT_FILES}
+    tables = {
+        "campaigns.csv": api.campaigns(result),
+        "accounts.csv": api.accounts(result),
+        "edges.csv": api.edges(result),
+        "evidence.csv": api.evidence(result),
+        "narratives.csv": api.narratives(result),
+        "posts.csv": api.posts(result, by_id),
+    }
+    for name, frame in tables.items():
+        _write(paths[name], frame.to_csv(index=False))
+    doc = api.result_to_dict(result)
+    doc["alerts"] = [dict(a) for a in alerts]
+    _write(paths["report.json"], json.dumps(doc, ensure_ascii=False, indent=1))
+    buf = io.BytesIO()
+    nx.write_graphml(network(result), buf)
+    _write(paths["network.graphml"], buf.getvalue().decode("utf-8"))
+    _write(paths["report.html"], render_html(result, by_id, alerts=alerts, generated=generated))
+    return paths

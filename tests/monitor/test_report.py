@@ -1,0 +1,197 @@
+"""Campaign reports and the DataFrame API, on synthetic detection results."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import json
+from dataclasses import replace
+from datetime import UTC, datetime
+from html.parser import HTMLParser
+from pathlib import Path
+
+import networkx as nx
+import pytest
+from monitor_synthetic import campaign_from, posts_for, result_of
+
+from viche.errors import MissingFileError, MonitorError
+from viche.monitor import api
+from viche.monitor.model import DetectionResult, Post
+from viche.monitor.report import REPORT_FILES, network, render_html, write_report
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture()
+def world() -> tuple[DetectionResult, dict[str, Post]]:
+    a = posts_for(["bot1", "bot2", "bot3"], 3, "a", "The election was rigged by the West")
+    b = posts_for(["troll1", "troll2"], 2, "b", "NATO will attack from Poland")
+    result = result_of(
+        [campaign_from("c-1", a, ("n-aaa",)), campaign_from("c-2", b)], ("organic1", "organic2")
+    )
+    return result, {p.id: p for p in a + b}
+
+
+class _Images(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.srcs: list[str] = []
+        self.links: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        d = dict(attrs)
+        if tag == "img":
+            self.srcs.append(d.get("src") or "")
+        if tag in ("link", "script"):
+            self.links.append(tag)
+
+
+def test_report_writes_every_output(tmp_path: Path, world) -> None:
+    result, posts = world
+    paths = write_report(result, posts, tmp_path / "out")
+    assert sorted(paths) == sorted(REPORT_FILES)
+    for p in paths.values():
+        assert p.is_file() and p.stat().st_size > 0
+
+    # accounts.csv: one row per account seen, author_id, score, flagged 0/1, campaign or empty
+    with paths["accounts.csv"].open() as f:
+        rows = list(csv.DictReader(f))
+    assert [r["author_id"] for r in rows] == [a.author_id for a in result.accounts]
+    by_author = {r["author_id"]: r for r in rows}
+    assert by_author["bot1"]["flagged"] == "1" and by_author["bot1"]["campaign"] == "c-1"
+    assert by_author["organic1"]["flagged"] == "0" and by_author["organic1"]["campaign"] == ""
+    assert list(rows[0]) == ["author_id", "score", "flagged", "campaign"]
+
+    # edges.csv carries the evidence: the pairs of posts and their times
+    with paths["edges.csv"].open() as f:
+        edges = list(csv.DictReader(f))
+    assert len(edges) == 3  # c-1: bot1-bot2, bot2-bot3; c-2: troll1-troll2
+    first = next(e for e in edges if e["account_a"] == "bot1")
+    assert first["n_evidence"] == "3"
+    assert (
+        "a0-bot1@2026-03-01T09:00:00+00:00 ~ a0-bot2@2026-03-01T09:00:07+00:00" in first["evidence"]
+    )
+    with paths["evidence.csv"].open() as f:
+        ev = list(csv.DictReader(f))
+    assert len(ev) == 3 + 3 + 2
+    assert {e["lag_seconds"] for e in ev} == {"7.0"}
+
+    with paths["posts.csv"].open() as f:
+        post_rows = list(csv.DictReader(f))
+    assert {r["post_id"] for r in post_rows} == set(posts)
+    assert {r["narratives"] for r in post_rows if r["campaign"] == "c-1"} == {"n-aaa"}
+
+    # JSON round trip
+    doc = json.loads(paths["report.json"].read_text())
+    assert api.result_from_dict(doc) == result
+
+    # GraphML readable (Gephi's format), with the attributes of nodes and edges
+    g = nx.read_graphml(paths["network.graphml"])
+    assert set(g.nodes) == {"bot1", "bot2", "bot3", "troll1", "troll2"}
+    assert g.nodes["bot1"]["campaign"] == "c-1"
+    assert g.edges["bot1", "bot2"]["n_evidence"] == 3
+    assert g.edges["bot1", "bot2"]["behaviours"] == "near_duplicate_text"
+
+
+def test_html_is_self_contained_with_real_plots(tmp_path: Path, world) -> None:
+    result, posts = world
+    page = write_report(result, posts, tmp_path)["report.html"].read_text()
+    parser = _Images()
+    parser.feed(page)
+    assert parser.links == []  # no external stylesheet or script
+    assert len(parser.srcs) == 4  # a timeline and a network per campaign
+    for src in parser.srcs:
+        assert src.startswith("data:image/png;base64,")
+        assert base64.b64decode(src.split(",", 1)[1]).startswith(PNG_MAGIC)
+    assert "http://" not in page.replace("https://euvsdisinfo.eu", "")
+    for needle in (
+        "c-1",
+        "c-2",
+        "n-aaa",
+        "a0-bot1",
+        "2026-03-01T09:00:07+00:00",
+        "near-identical text",
+        "https://euvsdisinfo.eu/report/x/",
+    ):
+        assert needle in page
+
+
+def test_html_escapes_post_text(world) -> None:
+    result, posts = world
+    evil = replace(posts["a0-bot1"], text="<script>alert(1)</script>")
+    page = render_html(result, {**posts, "a0-bot1": evil})
+    assert "<script>" not in page
+    assert "&lt;script&gt;" in page
+
+
+def test_report_without_campaigns_says_so(tmp_path: Path) -> None:
+    empty = result_of([], ("a", "b"))
+    paths = write_report(empty, [], tmp_path)
+    assert "No coordinated campaign was found" in paths["report.html"].read_text()
+    assert api.edges(empty).empty and list(api.edges(empty).columns) == api.EDGE_COLUMNS
+    assert len(api.accounts(empty)) == 2
+
+
+def test_report_into_unwritable_place_fails(tmp_path: Path, world) -> None:
+    result, posts = world
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(MonitorError) as info:
+        write_report(result, posts, blocker / "out")
+    assert info.value.where == str(blocker / "out")
+
+
+def test_network_graph_matches_campaign_edges(world) -> None:
+    result, _ = world
+    g = network(result)
+    assert g.number_of_edges() == sum(len(c.edges) for c in result.campaigns)
+    assert not g.has_edge("bot1", "troll1")
+
+
+def test_api_frames(world) -> None:
+    result, posts = world
+    camp = api.campaigns(result)
+    assert list(camp["campaign"]) == ["c-1", "c-2"]
+    assert camp.loc[0, "n_accounts"] == 3 and camp.loc[0, "n_evidence"] == 6
+    assert camp.loc[0, "known_cases"] == "https://euvsdisinfo.eu/report/x/"
+    ev = api.evidence(result)
+    assert set(ev.columns) == set(api.EVIDENCE_COLUMNS)
+    assert (ev["time_a"] < ev["time_b"]).all()
+    nar = api.narratives(result)
+    assert list(nar["narrative"]) == ["n-aaa"] and nar.loc[0, "n_posts"] == 9
+    acc = api.accounts(result)
+    assert acc["flagged"].tolist() == [1, 1, 1, 1, 1, 0, 0]
+    assert len(api.posts(result, posts)) == len(posts)
+
+
+def test_result_saved_and_loaded(tmp_path: Path, world) -> None:
+    result, _ = world
+    api.save_result(tmp_path, result)
+    assert api.load_result(tmp_path) == result
+
+
+def test_load_result_missing_or_malformed(tmp_path: Path, world) -> None:
+    with pytest.raises(MissingFileError):
+        api.load_result(tmp_path)
+    result, _ = world
+    doc = api.result_to_dict(result)
+    doc["campaigns"][0]["edges"][0]["evidence"][0]["time_a"] = "2026-03-01T09:00:00"
+    with pytest.raises(MonitorError) as info:
+        api.result_from_dict(doc)
+    assert "campaign 0 / edge 0 / evidence 0" in info.value.where
+    del doc["campaigns"][0]["accounts"]
+    with pytest.raises(MonitorError):
+        api.result_from_dict(doc)
+    with pytest.raises(MonitorError):
+        api.result_from_dict({"format": "something else"})
+    api.result_path(tmp_path).parent.mkdir()
+    api.result_path(tmp_path).write_text("[1, 2")
+    with pytest.raises(MonitorError):
+        api.load_result(tmp_path)
+
+
+def test_timezone_kept_in_evidence(world) -> None:
+    result, _ = world
+    ev = api.evidence(result)
+    t = datetime.fromisoformat(ev.loc[0, "time_a"])
+    assert t.tzinfo is not None and t.utcoffset() == UTC.utcoffset(t)
