@@ -284,3 +284,19 @@ def test_append_many_is_all_or_nothing(fresh: ArchiveWriter) -> None:
     assert fresh.path.read_bytes() == before
     hashes = fresh.append_many([(EventType.BALLOT, [b"{}"]), (EventType.BALLOT, [b"{}"])])
     assert [b.event_hash for b in read_archive(fresh.path).ballots] == hashes
+
+
+def test_writer_for_a_record_already_read(fresh: ArchiveWriter) -> None:
+    fresh.append(EventType.BALLOT, [b'{"b":1}'])
+    record = read_archive(fresh.path)
+    w = ArchiveWriter.for_record(record)
+    assert (w.height, w.last_hash, w.size) == (1, record.last_hash, record.size)
+    h = w.append(EventType.BALLOT, [b'{"b":2}'])
+    again = read_archive(fresh.path)
+    assert again.last_hash == h and again.events[-1].index == record.last_event.index + 2
+    # failure twin: the record is stale now, a writer made from it refuses to append
+    stale = ArchiveWriter.for_record(record)
+    before = fresh.path.read_bytes()
+    with pytest.raises(RecordError, match="changed on disk"):
+        stale.append(EventType.BALLOT, [b'{"b":3}'])
+    assert fresh.path.read_bytes() == before

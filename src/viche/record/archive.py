@@ -33,7 +33,8 @@ Writing
 -------
 :class:`ArchiveWriter`: ``ArchiveWriter.create(path, timestamp, election, trustees,
 credentials)`` writes the header, the three setup members, ``setup_data`` and the Setup event;
-``ArchiveWriter.open(path)`` reads an existing archive once; ``writer.append(event_type,
+``ArchiveWriter.open(path)`` reads an existing archive once (or
+``ArchiveWriter.for_record(record)`` continues an archive already read); ``writer.append(event_type,
 payload_lines)`` appends the data lines then the event (payload = hash of the last line) in
 O(1), with fsync, and truncates back on any failure. Event order is enforced (PhaseError);
 ballot contents are **not** validated here (that is the service layer's job).
@@ -629,6 +630,20 @@ class ArchiveWriter:
             return cls(
                 stream.path, stream.header.timestamp, stream.state, stream.end, stream.members
             )
+
+    @classmethod
+    def for_record(cls, record: Record) -> ArchiveWriter:
+        """A writer that continues ``record`` without reading the file again.
+
+        The file must still be exactly what ``record`` was read from: the first append
+        refuses (:class:`RecordError`) if its size changed since.
+        """
+        state = ChainState()
+        last = record.last_event
+        state.last_hash = last.hash
+        state.last_height = last.height
+        state.last_type = last.type
+        return cls(record.path, record.timestamp, state, record.size, last.index)
 
     # -- state
 
