@@ -49,10 +49,11 @@ def _root(
 
 
 def _register_all() -> None:
-    from viche.cli import election, monitor
+    from viche.cli import election, monitor, verify
 
     election.register(app)
     monitor.register(app)
+    verify.register(app)
 
 
 _register_all()

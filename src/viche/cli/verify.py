@@ -1,0 +1,131 @@
+"""``viche verify`` and ``viche verify-diff``: the universal verifier on the command line.
+
+Exit codes: 0 when every check holds, 1 when a check failed, 2 when the input cannot be
+read. The summary is a table on stdout (or the whole report as JSON with ``--json``); the
+progress bar goes to stderr.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+
+from viche.verify.report import Status, VerificationReport
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_UNREADABLE = 2
+
+_STYLE = {Status.PASSED: "green", Status.FAILED: "bold red", Status.NOT_APPLICABLE: "dim"}
+
+
+def _print_report(report: VerificationReport, console: Console) -> None:
+    table = Table(title=f"Verification of {report.source}", show_lines=False)
+    table.add_column("check")
+    table.add_column("status")
+    table.add_column("objects", justify="right")
+    table.add_column("notes")
+    for c in report.checks:
+        note = c.note
+        if c.failures:
+            note = f"{len(c.failures)} failure(s)" + (f"; {note}" if note else "")
+        table.add_row(
+            c.name, f"[{_STYLE[c.status]}]{c.status.value}[/]", str(c.count), note
+        )
+    console.print(table)
+    failures = report.failures
+    for f in failures[:50]:
+        console.print(f"[red]FAIL[/] {f}", highlight=False, soft_wrap=True)
+    if len(failures) > 50:
+        console.print(f"… and {len(failures) - 50} more failure(s) (use --json for all)")
+    counts = ", ".join(f"{k} {v}" for k, v in report.counts.items())
+    if counts:
+        console.print(counts, highlight=False)
+    if report.result is not None:
+        console.print(f"result: {json.dumps(report.result, separators=(',', ':'))}")
+    total = report.timing.get("total")
+    timing = f" in {total:.2f} s with {report.jobs} process(es)" if total is not None else ""
+    verdict = "[bold green]all checks passed[/]" if report.ok else "[bold red]FAILED[/]"
+    console.print(f"{verdict}{timing}")
+
+
+def _exit(report: VerificationReport) -> None:
+    if not report.readable:
+        raise typer.Exit(EXIT_UNREADABLE)
+    raise typer.Exit(EXIT_OK if report.ok else EXIT_FAILED)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``verify`` and ``verify-diff`` to ``app``."""
+
+    @app.command("verify")
+    def verify_cmd(
+        path: Annotated[
+            Path, typer.Argument(help="A .bel archive or a directory holding one.")
+        ],
+        as_json: Annotated[
+            bool, typer.Option("--json", help="Print the full report as JSON.")
+        ] = False,
+        jobs: Annotated[
+            int | None,
+            typer.Option("--jobs", "-j", min=1, help="Worker processes (default: all cores)."),
+        ] = None,
+    ) -> None:
+        """Verify a public record: setup, every ballot, tally, decryptions and result."""
+        from viche.verify.verifier import verify_record
+
+        out = Console()
+        err = Console(stderr=True)
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err,
+            transient=True,
+            disable=not err.is_terminal,
+        ) as bar:
+            tasks: dict[str, TaskID] = {}
+
+            def progress(stage: str, done: int, total: int) -> None:
+                task = tasks.get(stage)
+                if task is None:
+                    task = bar.add_task(stage, total=total)
+                    tasks[stage] = task
+                bar.update(task, completed=done, total=total)
+
+            report = verify_record(path, jobs=jobs, progress=progress)
+        if as_json:
+            typer.echo(json.dumps(report.to_json(), indent=2))
+        else:
+            _print_report(report, out)
+        _exit(report)
+
+    @app.command("verify-diff")
+    def verify_diff_cmd(
+        old: Annotated[Path, typer.Argument(help="The older snapshot (.bel or directory).")],
+        new: Annotated[Path, typer.Argument(help="The newer snapshot (.bel or directory).")],
+        as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    ) -> None:
+        """Check that NEW extends OLD: same setup, no event removed or changed."""
+        from viche.verify.diff import verify_snapshots
+
+        report = verify_snapshots(old, new)
+        if as_json:
+            typer.echo(json.dumps(report.to_json(), indent=2))
+        else:
+            _print_report(report, Console())
+        _exit(report)

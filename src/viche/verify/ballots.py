@@ -1,0 +1,180 @@
+"""Per-ballot checks in parallel: a process pool whose workers are initialised once with the
+election, the public credentials and the fixed-base tables of g and y, and receive the
+ballots in chunks.
+
+Each ballot goes through :func:`viche.protocol.ballot.check_ballot` (canonical form, uuid,
+election hash, known credential, weight, membership, signature, every proof). A worker sends
+back, per ballot, the failure (if any) and what the tally needs: the credential, its weight
+and the ciphertexts (as long as the ballot could be parsed at all).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+
+from gmpy2 import mpz
+
+from viche.crypto.answers import HAnswer
+from viche.crypto.fastexp import fixed_base_table
+from viche.crypto.hashing import b64_sha256
+from viche.errors import VicheError
+from viche.protocol.ballot import Ballot, check_ballot
+from viche.protocol.election import Election, PublicCredentials
+
+#: ``(alpha, beta)`` pairs per answer (homomorphic answers only; None for NH ones).
+Choices = tuple[tuple[tuple[mpz, mpz], ...] | None, ...]
+
+
+@dataclass(frozen=True)
+class BallotOutcome:
+    """The verdict on one ballot (picklable)."""
+
+    index: int
+    height: int
+    tracker: str
+    credential: str | None
+    weight: int
+    choices: Choices | None
+    error: tuple[str, str, str, str] | None  # (class name, code, message, where)
+
+
+_STATE: tuple[Election, PublicCredentials] | None = None
+
+
+def warm_tables(election: Election) -> None:
+    """Build the fixed-base tables of g and y in this process (before the work starts)."""
+    group = election.group
+    bits = group.q.bit_length()
+    fixed_base_table(group.g, group.p, bits)
+    fixed_base_table(election.public_key.y, group.p, bits)
+
+
+def _init_worker(election_raw: bytes, credentials_raw: bytes) -> None:
+    global _STATE  # noqa: PLW0603 (one state per worker process, set once)
+    election = Election.from_bytes(election_raw)
+    credentials = PublicCredentials.from_bytes(credentials_raw)
+    warm_tables(election)
+    _STATE = (election, credentials)
+
+
+def _choices(ballot: Ballot) -> Choices:
+    out: list[tuple[tuple[mpz, mpz], ...] | None] = []
+    for answer in ballot.answers:
+        if isinstance(answer, HAnswer):
+            out.append(tuple((ct.alpha, ct.beta) for ct in answer.choices))
+        else:
+            out.append(None)
+    return tuple(out)
+
+
+def check_one(
+    election: Election, credentials: PublicCredentials, index: int, height: int, raw: bytes
+) -> BallotOutcome:
+    """Check one ballot; never raises for a bad ballot (the outcome carries the error)."""
+    where = f"event {height}"
+    try:
+        checked = check_ballot(election, raw, credentials, where=where)
+    except VicheError as exc:
+        tracker = b64_sha256(raw)
+        credential: str | None = None
+        weight = 0
+        choices: Choices | None = None
+        try:
+            ballot = Ballot.from_bytes(raw, where)
+            credential = str(ballot.credential)
+            if credential in credentials:
+                weight = credentials.weight(credential)
+            choices = _choices(ballot)
+        except VicheError:
+            pass
+        return BallotOutcome(
+            index,
+            height,
+            tracker,
+            credential,
+            weight,
+            choices,
+            (type(exc).__name__, exc.code, exc.message, exc.where),
+        )
+    return BallotOutcome(
+        index,
+        height,
+        checked.tracker,
+        checked.credential,
+        checked.weight,
+        _choices(checked.ballot),
+        None,
+    )
+
+
+def _check_chunk(chunk: Sequence[tuple[int, int, bytes]]) -> list[BallotOutcome]:
+    assert _STATE is not None, "worker not initialised"
+    election, credentials = _STATE
+    return [check_one(election, credentials, i, h, raw) for i, h, raw in chunk]
+
+
+def default_jobs() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - non-Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def check_ballots(
+    election: Election,
+    credentials: PublicCredentials,
+    ballots: Sequence[tuple[int, bytes]],
+    *,
+    jobs: int | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> list[BallotOutcome]:
+    """Check every ``(height, raw)`` ballot, in ``jobs`` processes (all cores by default).
+
+    Returns the outcomes in input order. ``progress(n)`` is called with the number of
+    ballots just finished.
+    """
+    n = len(ballots)
+    jobs = default_jobs() if jobs is None else max(1, jobs)
+    items = [(i, h, raw) for i, (h, raw) in enumerate(ballots)]
+    if jobs == 1 or n < 8:
+        if n:
+            warm_tables(election)
+        out: list[BallotOutcome] = []
+        for i, h, raw in items:
+            out.append(check_one(election, credentials, i, h, raw))
+            if progress is not None:
+                progress(1)
+        return out
+    size = max(1, min(32, n // (jobs * 8)))
+    chunks = [items[k : k + size] for k in range(0, n, size)]
+    results: list[BallotOutcome | None] = [None] * n
+    ctx = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
+    with ProcessPoolExecutor(
+        max_workers=jobs,
+        mp_context=ctx,
+        initializer=_init_worker,
+        initargs=(election.raw, credentials.raw),
+    ) as pool:
+        for done in _as_done(pool, chunks):
+            for outcome in done:
+                results[outcome.index] = outcome
+            if progress is not None:
+                progress(len(done))
+    final = [r for r in results if r is not None]
+    assert len(final) == n
+    return final
+
+
+def _as_done(
+    pool: ProcessPoolExecutor, chunks: list[list[tuple[int, int, bytes]]]
+) -> Iterator[list[BallotOutcome]]:
+    """Results chunk by chunk, as they finish."""
+    from concurrent.futures import as_completed
+
+    futures = [pool.submit(_check_chunk, chunk) for chunk in chunks]
+    for fut in as_completed(futures):
+        yield fut.result()
