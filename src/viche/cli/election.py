@@ -67,7 +67,7 @@ def progress_bar(description: str, total: int) -> Iterator[Callable[[int], None]
         TimeElapsedColumn(),
         TimeRemainingColumn(),
     )
-    with Progress(*columns, console=err, transient=False) as prog:
+    with Progress(*columns, console=err, transient=True) as prog:
         task = prog.add_task(description, total=total)
 
         def update(done: int) -> None:
@@ -337,7 +337,7 @@ def archive_add_ballot_cmd(
     """Voting server: check a ballot fully and append it (refused ballots change nothing)."""
     from viche.service.archive import add_ballot, ballot_from_file
 
-    accepted = add_ballot(directory, ballot_from_file(ballot))
+    accepted = add_ballot(directory, ballot_from_file(ballot), str(ballot))
     kind = (
         "re-vote (replaces the earlier ballot of this credential)" if accepted.revote else "ballot"
     )
@@ -352,8 +352,9 @@ def archive_close_cmd(directory: DirOpt = Path(".")) -> None:
     from viche.service import archive as arch
     from viche.service import tally as svc
 
-    n = len(arch.load(directory).record.ballots)
-    with progress_bar("checking ballots", n) as update:
+    state = arch.load(directory)
+    svc.check_can_close(state)
+    with progress_bar("checking ballots", len(state.record.ballots)) as update:
         closed = svc.close(directory, progress=update)
     out.print(
         f"vote closed: {closed.ballots} ballot(s) in the archive, {closed.num_tallied} counted "

@@ -118,11 +118,11 @@ def ballot_from_file(path: Path) -> bytes:
     return raw
 
 
-def check_new_ballot(state: ElectionRecord, raw: bytes) -> CheckedBallot:
+def check_new_ballot(state: ElectionRecord, raw: bytes, source: str = "") -> CheckedBallot:
     """Every check of the ballot against the archive, in the voting server's order."""
     if state.closed:
         raise PhaseError("the vote is closed (EndBallots is in the archive)", where=str(state.path))
-    checked = check_ballot(state.election, raw, state.credentials)
+    checked = check_ballot(state.election, raw, state.credentials, where=source)
     for entry in state.record.ballots:
         if entry.hash == checked.hex_hash:
             raise ReplayedBallotError(
@@ -142,12 +142,13 @@ class Accepted:
     weight: int
 
 
-def add_ballot(directory: Path, raw: bytes) -> Accepted:
-    """Check a ballot fully and append it; on any failure nothing is written."""
+def add_ballot(directory: Path, raw: bytes, source: str = "") -> Accepted:
+    """Check a ballot fully and append it; on any failure nothing is written. ``source``
+    (e.g. the file name) starts the ``where`` of errors."""
     path = resolve_archive(directory)
     writer = ArchiveWriter.open(path)  # refuses to append if the file changes meanwhile
     state = ElectionRecord(read_archive(path))
-    checked = check_new_ballot(state, raw)
+    checked = check_new_ballot(state, raw, source)
     revote = any(_credential_of(state, e.raw) == checked.credential for e in state.record.ballots)
     event_hash = writer.append(EventType.BALLOT, [raw])
     return Accepted(checked.tracker, event_hash, writer.height, revote, checked.weight)

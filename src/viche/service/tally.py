@@ -76,18 +76,22 @@ class Closed:
     ballots: int
 
 
+def check_can_close(state: ElectionRecord) -> None:
+    if state.closed:
+        raise PhaseError("the vote is already closed", where=str(state.path))
+    if state.election.has_nh_questions:
+        raise UnsupportedError(
+            "non-homomorphic questions need shuffles, which this version does not make",
+            where=str(state.path),
+        )
+
+
 def close(directory: Path, progress: Progress | None = None) -> Closed:
     """``EndBallots`` then ``EncryptedTally`` (encrypted_tally + sized_encrypted_tally)."""
     path = resolve_archive(directory)
     writer = ArchiveWriter.open(path)
     state = load(path)
-    if state.closed:
-        raise PhaseError("the vote is already closed", where=str(path))
-    if state.election.has_nh_questions:
-        raise UnsupportedError(
-            "non-homomorphic questions need shuffles, which this version does not make",
-            where=str(path),
-        )
+    check_can_close(state)
     checked = check_all_ballots(state, progress)
     counted = last_ballots(checked)
     tally = compute_encrypted_tally(state.election, counted)
