@@ -290,3 +290,30 @@ def test_make_ballot_refuses_bad_input(ctx: Ctx) -> None:
         make_ballot(e, pk, "not-a-credential", [[1, 0, 1], [1, 0, 0]], rng)
     with pytest.raises(WrongElectionError):
         make_ballot(e, PublicKey(e.group, e.group.g), ctx.private, [[1, 0, 1], [1, 0, 0]], rng)
+
+
+# ---------------------------------------------------------------------- worker processes
+
+
+def _check_in_worker(args: tuple[Election, bytes, PublicCredentials]) -> str:
+    election, raw, creds = args
+    return check_ballot(election, raw, creds, where="worker").tracker
+
+
+def test_check_ballot_runs_in_a_worker_process(ctx: Ctx) -> None:
+    """Everything check_ballot needs pickles: a verifier can fan ballots out to processes."""
+    import multiprocessing
+    import pickle
+    from concurrent.futures import ProcessPoolExecutor
+
+    election, creds = pickle.loads(pickle.dumps((ctx.election, ctx.credentials)))
+    assert election.fingerprint == ctx.election.fingerprint and election.raw == ctx.election.raw
+    assert check_ballot(election, ctx.raw, creds).ballot == ctx.ballot
+    bad = ctx.raw.replace(b'"election_uuid":"', b'"election_uuid":"X', 1)
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork")) as pool:
+        good = pool.submit(_check_in_worker, (ctx.election, ctx.raw, ctx.credentials))
+        assert good.result() == smart_ballot_tracker(ctx.raw)
+        failed = pool.submit(_check_in_worker, (ctx.election, bad, ctx.credentials))
+        with pytest.raises(WrongElectionError) as err:
+            failed.result()
+    assert err.value.where.startswith("worker / ballot ")
