@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from viche.crypto.answers import HAnswer
+from viche.crypto.answers import HAnswer, NHAnswer
 from viche.crypto.credentials import credential_secret
 from viche.crypto.hashing import sha256_hex
 from viche.crypto.rng import SeededRandom
@@ -207,3 +207,42 @@ def test_belenios_tool_rejects_a_viche_ballot_with_a_broken_proof(
     # Viche's own check names the same failure.
     with pytest.raises(ProofError, match="overall proof"):
         check_ballot(election, raw, creds)
+
+
+def test_viche_non_homomorphic_ballots_pass_belenios_tool(
+    belenios_tool: str, reference_dir: Path, tmp_path: Path
+) -> None:
+    """Ballots with non-homomorphic answers (group_encode + raweg proof) are accepted too."""
+    src = next((reference_dir / "nh-mixnet-RFC" / "gen").glob("*.bel"))
+    d = tmp_path / "nh"
+    d.mkdir()
+    bel = d / src.name
+    shutil.copyfile(src, bel)
+    bel.chmod(0o644)
+    election, _, creds = _setup_members(bel)
+    lines = (reference_dir / "nh-mixnet-RFC" / "secrets" / "private_creds.txt").read_text()
+    private = [line.split()[1] for line in lines.splitlines() if line.strip()]
+    rng = SeededRandom("interop-nh")
+    plans = [[[1, 0], [2, 1, 4, 3], [5, 0, 1]], [[0, 0], [1, 2, 3, 4], [0, 0, 0]]]
+    for cred, plain in zip(private, plans, strict=False):
+        raw = ballot_bytes(make_ballot(election, election.public_key, cred, plain, rng))
+        check_ballot(election, raw, creds)
+        _ok(_run(belenios_tool, d, "archive", "add-event", "--type=Ballot", stdin=raw + b"\n"))
+    _ok(_run(belenios_tool, d, "election", "verify"))
+    # Failure twin: a broken raweg proof (re-signed) makes the tool's verify fail.
+    cred = private[len(plans)]
+    ballot = make_ballot(election, election.public_key, cred, plans[0], rng)
+    nh = ballot.answers[1]
+    assert isinstance(nh, NHAnswer)
+    bad_proof = Proof(nh.proof.challenge, (nh.proof.response + 1) % election.group.q)
+    altered = replace(
+        ballot, answers=(ballot.answers[0], replace(nh, proof=bad_proof), ballot.answers[2])
+    )
+    h = signature_hash(altered)
+    secret = credential_secret(election.group, cred, election.uuid)
+    altered = replace(altered, signature=Signature(h, sign_ballot(election.group, secret, h, rng)))
+    raw = ballot_bytes(altered)
+    with pytest.raises(ProofError, match="raweg"):
+        check_ballot(election, raw, creds)
+    _ok(_run(belenios_tool, d, "archive", "add-event", "--type=Ballot", stdin=raw + b"\n"))
+    assert _run(belenios_tool, d, "election", "verify").returncode != 0
