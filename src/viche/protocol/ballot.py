@@ -321,8 +321,9 @@ def check_ballot(
         awhere = f"{bwhere} / answer {i + 1}"
         if isinstance(answer, NHAnswer):
             check_nh_answer(pk, s0, answer, where=awhere)
+        elif not isinstance(question, HomomorphicQuestion):  # excluded by _check_shape
+            raise BallotShapeError("answer does not fit the question", where=awhere)
         else:
-            assert isinstance(question, HomomorphicQuestion)  # _check_shape
             check_h_answer(
                 pk,
                 s0,

@@ -21,6 +21,7 @@ from typing import Any
 
 from gmpy2 import mpz
 
+from viche.crypto.answers import HAnswer, NHAnswer
 from viche.crypto.elgamal import Ciphertext, ct_mul, ct_one, ct_pow, dlog_small, group_decode
 from viche.crypto.group import Group
 from viche.crypto.hashing import sha256_hex
@@ -162,6 +163,26 @@ class SizedEncryptedTally:
         return cls.from_json(loads(raw, where), where)
 
 
+def _h_answer(b: CheckedBallot, i: int, n_choices: int) -> HAnswer:
+    ans = b.ballot.answers[i] if i < len(b.ballot.answers) else None
+    if not isinstance(ans, HAnswer) or len(ans.choices) != n_choices:
+        raise TallyError(
+            "ballot does not fit the question (was it checked?)",
+            where=f"ballot {b.tracker} / answer {i + 1}",
+        )
+    return ans
+
+
+def _nh_answer(b: CheckedBallot, i: int) -> NHAnswer:
+    ans = b.ballot.answers[i] if i < len(b.ballot.answers) else None
+    if not isinstance(ans, NHAnswer):
+        raise TallyError(
+            "ballot does not fit the question (was it checked?)",
+            where=f"ballot {b.tracker} / answer {i + 1}",
+        )
+    return ans
+
+
 def compute_encrypted_tally(election: Election, counted: Sequence[CheckedBallot]) -> EncryptedTally:
     """The encrypted tally of the counted ballots (already ``last_ballots``), spec 4.16.
 
@@ -180,18 +201,14 @@ def compute_encrypted_tally(election: Election, counted: Sequence[CheckedBallot]
                         f"weight {b.weight} on a non-homomorphic question (must be 1)",
                         where=f"ballot {b.tracker} / answer {i + 1}",
                     )
-                ans = b.ballot.answers[i]
-                assert not isinstance(ans.choices, tuple)  # NH answer (check_ballot)
-                nh.append(ans.choices)
+                nh.append(_nh_answer(b, i).choices)
             # belenios-tool sorts these rows by (alpha, beta) as numbers, which also
             # hides the casting order before the shuffles; we write the same bytes.
             rows.append(tuple(sorted(nh, key=lambda c: (c.alpha, c.beta))))
             continue
         acc = [ct_one()] * q.n_choices
         for b in counted:
-            ans = b.ballot.answers[i]
-            assert isinstance(ans.choices, tuple)  # homomorphic answer (check_ballot)
-            for j, ct in enumerate(ans.choices):
+            for j, ct in enumerate(_h_answer(b, i, q.n_choices).choices):
                 term = ct if b.weight == 1 else ct_pow(group, ct, b.weight)
                 acc[j] = ct_mul(group, acc[j], term)
         rows.append(tuple(acc))
