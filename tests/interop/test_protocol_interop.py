@@ -19,13 +19,16 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from gmpy2 import mpz
 
 from viche.crypto.answers import HAnswer, NHAnswer
 from viche.crypto.credentials import credential_secret
+from viche.crypto.elgamal import PublicKey
+from viche.crypto.group import BELENIOS_2048, RFC_3526_2048
 from viche.crypto.hashing import sha256_hex
 from viche.crypto.rng import SeededRandom
 from viche.crypto.schnorr import Proof, sign_ballot
-from viche.errors import ProofError
+from viche.errors import ProofError, ProtocolError
 from viche.protocol.ballot import (
     Ballot,
     Signature,
@@ -35,7 +38,7 @@ from viche.protocol.ballot import (
     signature_hash,
 )
 from viche.protocol.codec import dumps
-from viche.protocol.election import Election, PublicCredentials, SetupData
+from viche.protocol.election import Election, ElectionTemplate, PublicCredentials, SetupData
 from viche.protocol.tally import (
     Owned,
     PartialDecryption,
@@ -246,3 +249,55 @@ def test_viche_non_homomorphic_ballots_pass_belenios_tool(
         check_ballot(election, raw, creds)
     _ok(_run(belenios_tool, d, "archive", "add-event", "--type=Ballot", stdin=raw + b"\n"))
     assert _run(belenios_tool, d, "election", "verify").returncode != 0
+
+
+def test_election_from_template_matches_make_election_byte_for_byte(
+    belenios_tool: str, reference_dir: Path, tmp_path: Path
+) -> None:
+    """Ukrainian text, quotes, control characters, an emoji and the optional fields: Viche
+    writes the same election bytes as ``setup make-election`` (so the same fingerprint)."""
+    template = {
+        "description": 'Вибори "2026"\n\tнаголос\u0001 / é 😀 \\ кінець',
+        "name": "Віче",
+        "questions": [
+            {"answers": ["Так", "Ні"], "blank": True, "min": 1, "max": 1, "question": "Чи згодні?"},
+            {"type": "NonHomomorphic", "value": {"answers": ["a", "b"], "question": "rank"}},
+        ],
+        "administrator": "ЦВК",
+        "credential_authority": "Уповноважений",
+    }
+    # NH questions need RFC-3526-2048; the key is any group element (here from the reference).
+    shutil.copyfile(
+        reference_dir / "simple-plain-RFC" / "setup" / "trustees.json", tmp_path / "trustees.json"
+    )
+    (tmp_path / "t.json").write_text(json.dumps(template, ensure_ascii=False), encoding="utf-8")
+    uuid = "ABCDEFGHJKLMNPQ"
+    env = dict(os.environ, BELENIOS_USE_URANDOM="1", LC_ALL="C")
+    proc = subprocess.run(
+        [
+            belenios_tool,
+            "setup",
+            "make-election",
+            "--dir",
+            str(tmp_path),
+            "--uuid",
+            uuid,
+            "--group",
+            "RFC-3526-2048",
+            "--template",
+            str(tmp_path / "t.json"),
+        ],
+        capture_output=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr.decode(errors="replace")
+    tool_bytes = (tmp_path / "election.json").read_bytes().rstrip(b"\n")
+    t = ElectionTemplate.from_bytes((tmp_path / "t.json").read_bytes())
+    y = mpz(json.loads(tool_bytes)["public_key"])
+    mine = Election.from_template(t, PublicKey(RFC_3526_2048, y), uuid)
+    assert mine.raw == tool_bytes
+    # Failure twin: the same template in another group is another election.
+    with pytest.raises(ProtocolError, match="embedding"):
+        Election.from_template(t, PublicKey(BELENIOS_2048, BELENIOS_2048.g), uuid)
