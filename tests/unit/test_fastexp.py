@@ -114,7 +114,7 @@ def test_pow_many_matches_powmod(base: mpz, exps: list[int]) -> None:
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.integers(0, 1_000_002), st.lists(st.integers(0, 1 << 50), min_size=3, max_size=6))
+@given(st.integers(0, 1_000_002), st.lists(st.integers(0, 1 << 50), min_size=2, max_size=6))
 def test_pow_many_small_modulus(base: int, exps: list[int]) -> None:
     assert pow_many(mpz(base), exps, SMALL_P) == [pow(base, e, int(SMALL_P)) for e in exps]
 
@@ -146,3 +146,28 @@ def test_group_powg_uses_and_agrees_with_the_table() -> None:
         assert grp.powg(e) == gmpy2.powmod(grp.g, e, grp.p)
     assert grp.powg(-1) == gmpy2.invert(grp.g, grp.p)
     assert (grp.g, grp.p, Q_BITS) in fastexp._cache
+
+
+def test_pow_memo_answers_inside_the_block_only() -> None:
+    from viche.crypto.fastexp import pow_memo, precomputed_powers
+
+    base, e = mpz(12345), mpz(678)
+    true = gmpy2.powmod(base, e, P)
+    marker = (true + 1) % P  # a deliberately different value shows the memo is consulted
+    with precomputed_powers(P, {(base, e): marker}):
+        assert pow_memo(base, e, P) == marker
+        assert pow_memo(base, e + 1, P) == gmpy2.powmod(base, e + 1, P)  # not in the memo
+        assert pow_memo(base, e, SMALL_P) == gmpy2.powmod(base, e, SMALL_P)  # other modulus
+    assert pow_memo(base, e, P) == true
+
+
+def test_group_pow_and_membership_consult_the_memo() -> None:
+    from viche.crypto.fastexp import precomputed_powers
+
+    grp = BELENIOS_2048
+    x = grp.powg(mpz(99))
+    assert grp.is_element(x)
+    with precomputed_powers(grp.p, {(x, grp.q): mpz(2), (x, mpz(5)): mpz(7)}):
+        assert not grp.is_element(x)
+        assert grp.pow(x, 5) == 7
+    assert grp.is_element(x) and grp.pow(x, 5) == gmpy2.powmod(x, 5, grp.p)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import gmpy2
 from gmpy2 import mpz
 
-from viche.crypto.fastexp import pow_fixed
+from viche.crypto.fastexp import pow_fixed, pow_memo
 from viche.errors import GroupMembershipError, NumberFormatError, ProtocolError
 
 _BELENIOS_P = (
@@ -102,7 +102,7 @@ class Group:
             return False
         if self.safe_prime:
             return bool(gmpy2.legendre(x, self.p) == 1)
-        return bool(gmpy2.powmod(x, self.q, self.p) == 1)
+        return bool(pow_memo(x, self.q, self.p) == 1)
 
     def check_element(self, x: mpz, where: str = "") -> mpz:
         if not self.is_element(x):
@@ -118,7 +118,9 @@ class Group:
 
     # ------------------------------------------------------------------ arithmetic
     def pow(self, base: mpz, exponent: mpz | int) -> mpz:
-        return gmpy2.powmod(base, exponent, self.p)
+        """``base^exponent mod p`` (answered from precomputed powers inside a
+        :func:`viche.crypto.fastexp.precomputed_powers` block)."""
+        return pow_memo(base, exponent, self.p)
 
     def powg(self, exponent: mpz | int) -> mpz:
         """``g^exponent mod p``; through a fixed-base table of g (built once per process,

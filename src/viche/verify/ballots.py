@@ -19,11 +19,12 @@ from dataclasses import dataclass
 from gmpy2 import mpz
 
 from viche.crypto.answers import HAnswer
-from viche.crypto.fastexp import fixed_base_table
+from viche.crypto.fastexp import fixed_base_table, precomputed_powers
 from viche.crypto.hashing import b64_sha256
 from viche.errors import VicheError
-from viche.protocol.ballot import Ballot, check_ballot
+from viche.protocol.ballot import Ballot, CheckedBallot, check_ballot
 from viche.protocol.election import Election, PublicCredentials
+from viche.verify.prefill import ballot_powers
 
 #: ``(alpha, beta)`` pairs per answer (homomorphic answers only; None for NH ones).
 Choices = tuple[tuple[tuple[mpz, mpz], ...] | None, ...]
@@ -71,13 +72,27 @@ def _choices(ballot: Ballot) -> Choices:
     return tuple(out)
 
 
+def _check_fast(
+    election: Election, credentials: PublicCredentials, raw: bytes, where: str
+) -> CheckedBallot:
+    """:func:`check_ballot` with the powers it needs precomputed together
+    (:mod:`viche.verify.prefill`); a ballot that does not even parse is checked plainly."""
+    try:
+        ballot = Ballot.from_bytes(raw, where)
+    except VicheError:
+        return check_ballot(election, raw, credentials, where=where)
+    powers = ballot_powers(election, ballot)
+    with precomputed_powers(election.group.p, powers):
+        return check_ballot(election, raw, credentials, where=where)
+
+
 def check_one(
     election: Election, credentials: PublicCredentials, index: int, height: int, raw: bytes
 ) -> BallotOutcome:
     """Check one ballot; never raises for a bad ballot (the outcome carries the error)."""
     where = f"event {height}"
     try:
-        checked = check_ballot(election, raw, credentials, where=where)
+        checked = _check_fast(election, credentials, raw, where)
     except VicheError as exc:
         tracker = b64_sha256(raw)
         credential: str | None = None
