@@ -272,3 +272,32 @@ def test_missing_partial_decryption_is_rejected(archive: tuple[str, Archive]) ->
     partials.pop(min(partials))
     with pytest.raises(TallyError, match="partial decryption"):
         compute_result(a.election, a.trustees, tally, partials, 100)
+
+
+def test_loose_reference_files_reserialise(
+    archive: tuple[str, Archive], reference_dir: Path
+) -> None:
+    """setup/election.json, setup/trustees.json, ballots/*.json and result.json (files the
+    harness kept beside the archive, each with a final newline) re-serialise exactly."""
+    name, a = archive
+    d = reference_dir / name
+
+    def body(path: Path) -> bytes:
+        raw = path.read_bytes()
+        assert raw.endswith(b"\n")
+        return raw[:-1]
+
+    election = body(d / "setup" / "election.json")
+    assert election == a.election.raw
+    assert dumps(Election.from_bytes(election).to_json()).encode() == election
+    trustees = body(d / "setup" / "trustees.json")
+    assert dumps(Trustees.from_json(json.loads(trustees)).to_json()).encode() == trustees
+    files = sorted((d / "ballots").glob("*.json"))
+    in_archive = {a.payload(e) for e in a.of_type("Ballot")}
+    assert len(files) == len(in_archive)
+    for f in files:
+        raw = body(f)
+        assert raw in in_archive
+        assert dumps(Ballot.from_bytes(raw).to_json()).encode() == raw
+    result = body(d / "result.json")
+    assert dumps(Result.from_bytes(result).to_json()).encode() == result
