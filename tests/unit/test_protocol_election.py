@@ -14,6 +14,7 @@ from viche.crypto.hashing import b64_sha256, sha256_hex
 from viche.errors import (
     GroupMembershipError,
     JsonFormatError,
+    NonCanonicalError,
     NumberFormatError,
     ProtocolError,
     UnknownCredentialError,
@@ -28,6 +29,7 @@ from viche.protocol.election import (
     PublicCredentials,
     SetupData,
     check_uuid,
+    require_canonical,
 )
 
 TEMPLATES = {
@@ -265,3 +267,19 @@ def test_setup_data_roundtrip_and_validation() -> None:
         )
     with pytest.raises(JsonFormatError):
         SetupData.from_bytes(dumps({"trustees": h, "election": h}).encode())
+
+
+def test_canonical_form_is_reported() -> None:
+    raw = dumps(_base()).encode()
+    e = Election.from_bytes(raw)
+    assert e.is_canonical
+    require_canonical(e.raw, e.to_json(), "election")
+    spaced = json.dumps(_base()).encode()
+    s = Election.from_bytes(spaced)
+    assert not s.is_canonical and s.fingerprint != e.fingerprint
+    with pytest.raises(NonCanonicalError) as err:
+        require_canonical(s.raw, s.to_json(), "event 0 / election")
+    assert err.value.where == "event 0 / election"
+    creds = PublicCredentials.from_bytes(b'["5", "7"]')
+    assert not creds.is_canonical
+    assert PublicCredentials.from_bytes(b'["5","7"]').is_canonical

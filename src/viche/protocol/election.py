@@ -19,6 +19,7 @@ from viche.crypto.group import Group, group_by_name, parse_number
 from viche.crypto.hashing import b64_sha256, sha256_hex
 from viche.errors import (
     JsonFormatError,
+    NonCanonicalError,
     ProtocolError,
     UnknownCredentialError,
     UnsupportedError,
@@ -40,6 +41,15 @@ BASE58_ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 _UUID_RE = re.compile(f"[{BASE58_ALPHABET}]{{14,}}")
 _HEX_RE = re.compile("[0-9a-f]{64}")
 NON_HOMOMORPHIC = "NonHomomorphic"
+
+
+def require_canonical(raw: bytes, json_value: object, where: str) -> None:
+    """Raise :class:`NonCanonicalError` unless ``raw`` is ``dumps(json_value)``."""
+    if raw != to_bytes(json_value):
+        raise NonCanonicalError(
+            "not in canonical form (compact JSON, keys in the order of the specification)",
+            where=where,
+        )
 
 
 def check_uuid(uuid: str, where: str = "uuid") -> str:
@@ -346,6 +356,13 @@ class Election:
         return sha256_hex(self.raw)
 
     @property
+    def is_canonical(self) -> bool:
+        """True when ``raw`` is the compact form in spec key order. belenios-tool's verify
+        rebuilds the archive from what it parsed, so a non-canonical election member makes
+        it fail; a verifier can report this with :func:`require_canonical`."""
+        return self.raw == to_bytes(self.to_json())
+
+    @property
     def has_nh_questions(self) -> bool:
         return any(isinstance(q, NonHomomorphicQuestion) for q in self.questions)
 
@@ -467,6 +484,10 @@ class PublicCredentials:
     @property
     def total_weight(self) -> int:
         return sum(e.effective_weight for e in self.entries)
+
+    @property
+    def is_canonical(self) -> bool:
+        return self.raw == to_bytes(self.to_json())
 
     @cached_property
     def fingerprint(self) -> str:
