@@ -357,9 +357,10 @@ class Election:
 
     @property
     def is_canonical(self) -> bool:
-        """True when ``raw`` is the compact form in spec key order. belenios-tool's verify
-        rebuilds the archive from what it parsed, so a non-canonical election member makes
-        it fail; a verifier can report this with :func:`require_canonical`."""
+        """True when ``raw`` is the compact form in spec key order. A non-canonical
+        election is still valid (belenios-tool 2.0's verify accepts an archive whose
+        election member has extra spaces: φ is over the raw bytes); a verifier or a
+        server may warn about it or refuse it with :func:`require_canonical`."""
         return self.raw == to_bytes(self.to_json())
 
     @property
