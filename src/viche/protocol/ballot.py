@@ -47,8 +47,13 @@ from viche.protocol.election import (
     NonHomomorphicQuestion,
     PublicCredentials,
 )
-from viche.protocol.messages import Answer, answer_from_json, answer_to_json, proof_from_json
-from viche.protocol.messages import proof_to_json as _proof_to_json
+from viche.protocol.messages import (
+    Answer,
+    answer_from_json,
+    answer_to_json,
+    proof_from_json,
+    proof_to_json,
+)
 
 
 @dataclass(frozen=True)
@@ -60,7 +65,7 @@ class Signature:
     proof: Proof
 
     def to_json(self) -> JsonObject:
-        return {"hash": self.hash, "proof": _proof_to_json(self.proof)}
+        return {"hash": self.hash, "proof": proof_to_json(self.proof)}
 
     @classmethod
     def from_json(cls, value: object, where: str) -> Signature:
