@@ -22,7 +22,7 @@ from viche.crypto.elgamal import Ciphertext, PublicKey, decrypt_element, dlog_sm
 from viche.crypto.group import BELENIOS_2048, RFC_3526_2048
 from viche.crypto.rng import SeededRandom
 from viche.crypto.schnorr import Proof
-from viche.errors import FormatError
+from viche.errors import FormatError, VicheError
 from viche.protocol.ballot import (
     Ballot,
     Signature,
@@ -249,3 +249,40 @@ def test_tally_decrypts_to_weighted_sum(votes: list[tuple[int, int]]) -> None:
     total = sum(w for _, w in votes)
     got = dlog_small(g, decrypt_element(g, x, tally.questions[0][0]), total)
     assert got == sum(m * w for m, w in votes)
+
+
+# ---------------------------------------------------------------------- every byte counts
+
+_G = BELENIOS_2048
+_RNG = SeededRandom("every-digit")
+_X = mpz(_RNG.randbelow(int(_G.q)))
+_E = Election(
+    1,
+    "",
+    "",
+    _G,
+    PublicKey(_G, _G.powg(_X)),
+    (
+        HomomorphicQuestion(("a", "b", "c"), False, 1, 2, "q1"),
+        HomomorphicQuestion(("y", "n"), True, 1, 1, "q2"),
+    ),
+    "EveryDigit12345",
+)
+_PRIV = generate_credential(_RNG)
+_CREDS = PublicCredentials.build([_G.powg(credential_secret(_G, _PRIV, _E.uuid))])
+_RAW = ballot_bytes(make_ballot(_E, _E.public_key, _PRIV, [[0, 1, 1], [0, 0, 1]], _RNG))
+_DIGITS = [i for i, ch in enumerate(_RAW) if 0x30 <= ch <= 0x39]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.sampled_from(_DIGITS), st.integers(1, 9))
+def test_changing_any_digit_of_a_valid_ballot_is_caught(pos: int, delta: int) -> None:
+    """Whatever number (or uuid digit) is altered, some check of check_ballot fails."""
+    check_ballot(_E, _RAW, _CREDS)
+    digit = (_RAW[pos] - 0x30 + delta) % 10
+    altered = _RAW[:pos] + bytes([0x30 + digit]) + _RAW[pos + 1 :]
+    try:
+        check_ballot(_E, altered, _CREDS)
+    except VicheError:
+        return
+    raise AssertionError(f"altered digit at byte {pos} was accepted")
