@@ -235,15 +235,17 @@ def pow_many(base: mpz, exponents: Sequence[mpz | int], modulus: mpz | int) -> l
     """``[base^e mod modulus for e in exponents]`` sharing the squarings (Yao's method).
 
     The powers ``base^(16^i)`` are computed once; each result is then assembled from them
-    by digit buckets (about 90 multiplications per 256-bit exponent on top of the 256 shared
-    squarings, against about 300 for a separate exponentiation). Pays from two exponents of
-    the same size on; a single exponent goes to ``gmpy2.powmod``.
+    by digit buckets: about 94 multiplications per 256-bit exponent on top of the 256 shared
+    squarings, against about 300 for a separate exponentiation. A multiplication from Python
+    costs about 1.5 times one inside GMP's ``powmod`` (1.6 µs against 1.1 µs for 2048 bits),
+    so this pays from three exponents of the same size on (about 15% for three, 30% for
+    five); fewer go to ``gmpy2.powmod`` one by one.
     """
     m = mpz(modulus)
     exps = [int(e) for e in exponents]
     if any(e < 0 for e in exps):
         raise ValueError("negative exponent")
-    if len(exps) < 2:
+    if len(exps) < 3:
         return [gmpy2.powmod(base, e, m) for e in exps]
     bits = max(e.bit_length() for e in exps)
     ndig = max(1, (bits + _VAR_WINDOW - 1) // _VAR_WINDOW)
