@@ -1,0 +1,174 @@
+"""Narratives: clustering by meaning and matching to known EUvsDisinfo cases."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+from monitor_corpus import CLAIMS, UNRELATED, real_embedder
+from monitor_synthetic import campaign_from, result_of
+
+from viche.errors import IngestError, MissingFileError, MonitorError
+from viche.monitor import narratives as nar
+from viche.monitor.model import Post
+
+T0 = datetime(2026, 3, 1, tzinfo=UTC)
+
+
+def _posts() -> list[Post]:
+    out = []
+    items = [(k, lang, t) for k, v in CLAIMS.items() for lang, t in v]
+    items += [(f"u{i}", lang, t) for i, (lang, t) in enumerate(UNRELATED)]
+    for i, (claim, lang, text) in enumerate(items):
+        out.append(Post(f"{claim}-{i}", f"acc{i % 5}", T0 + timedelta(minutes=i), text, lang=lang))
+    return out
+
+
+@pytest.fixture(scope="module")
+def model():
+    return real_embedder()
+
+
+@pytest.fixture(scope="module")
+def cases_csv(shared_dir: Path) -> Path:
+    return shared_dir / "data" / "influence" / "euvsdisinfo" / "cases.csv"
+
+
+# -- the algorithm, on vectors made by hand ------------------------------------------------------
+def _unit(rows: list[list[float]]) -> np.ndarray:
+    v = np.asarray(rows, dtype=np.float32)
+    return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+def test_cluster_groups_near_vectors_and_leaves_loners() -> None:
+    v = _unit([[1, 0.1, 0], [1, 0, 0.1], [1, 0.05, 0.05], [0, 1, 0], [0, 1, 0.1], [0, 0, 1]])
+    found = nar.cluster(v, ["latin"] * 6)
+    assert sorted(c.members for c in found) == [(0, 1, 2), (3, 4)]
+    big = next(c for c in found if len(c.members) == 3)
+    assert big.medoid == 2  # the most central one
+    assert np.isclose(np.linalg.norm(big.centroid), 1.0)
+
+
+def test_cluster_never_links_across_scripts() -> None:
+    v = _unit([[1, 0, 0], [1, 0, 0], [1, 0, 0], [1, 0, 0]])
+    found = nar.cluster(v, ["latin", "latin", "cyrillic", "cyrillic"])
+    assert sorted(c.members for c in found) == [(0, 1), (2, 3)]
+    # a stricter threshold for Cyrillic: these two are 0.8 apart, enough in Latin only
+    w = _unit([[1, 0.75, 0], [1, -0.0, 0]])
+    assert nar.cluster(w, ["latin", "latin"]) and not nar.cluster(w, ["cyrillic", "cyrillic"])
+    with pytest.raises(MonitorError):
+        nar.cluster(v, ["latin"])
+
+
+def test_cluster_empty_and_min_size() -> None:
+    assert nar.cluster(np.zeros((0, 3), dtype=np.float32), []) == []
+    v = _unit([[1, 0, 0], [1, 0.01, 0]])
+    assert len(nar.cluster(v, ["latin", "latin"], min_size=2)) == 1
+    assert nar.cluster(v, ["latin", "latin"], min_size=3) == []
+
+
+def test_narrative_id_is_stable() -> None:
+    assert nar.narrative_id(["b", "a"]) == nar.narrative_id(["a", "b"])
+    assert nar.narrative_id(["a"]) != nar.narrative_id(["a", "b"])
+
+
+# -- the real model on a few dozen sentences ------------------------------------------------
+def test_narratives_keep_to_one_claim(model) -> None:
+    posts = _posts()
+    found = nar.find_narratives(posts, model)
+    claim_of = {p.id: p.id.split("-")[0] for p in posts}
+    assert found
+    for n in found:
+        assert len({claim_of[i] for i in n.post_ids}) == 1, n  # purity: one claim per narrative
+        assert not any(claim_of[i].startswith("u") for i in n.post_ids)  # unrelated left out
+    english = {
+        claim: {p.id for p in posts if claim_of[p.id] == claim and p.lang == "en"}
+        for claim in CLAIMS
+    }
+    for claim, ids in english.items():
+        best = max(len(ids & set(n.post_ids)) for n in found)
+        assert best >= 3, claim  # most English restatements of each claim are found together
+    assert all(n.languages for n in found) and all(len(n.label) <= nar.LABEL_CHARS for n in found)
+
+
+def test_unrelated_posts_make_no_narrative(model) -> None:
+    posts = [p for p in _posts() if p.id.startswith("u")]
+    assert nar.find_narratives(posts, model) == ()
+    assert nar.find_narratives([], model) == ()
+
+
+def test_match_to_known_cases(model, cases_csv: Path, tmp_path: Path) -> None:
+    cases = nar.load_cases(
+        cases_csv, keywords=["biological weapons", "Manipulated elections/referendum"]
+    )
+    assert all(
+        {"Biological weapons", "Manipulated elections/referendum"} & set(c.keywords) for c in cases
+    )
+    assert 100 < len(cases) < 400
+    index = nar.CaseIndex.build(cases, model, cache_dir=tmp_path)
+    assert len(list(tmp_path.glob("cases-*.npy"))) == 1
+    again = nar.CaseIndex.build(cases, model, cache_dir=tmp_path)  # from the cache
+    assert np.array_equal(again.vectors, index.vectors)
+    found = nar.find_narratives(_posts(), model, cases=index)
+    by_claim = {n.post_ids[0].split("-")[0]: n for n in found if n.languages == ("en",)}
+    bio = by_claim["biolabs"]
+    assert "biolab" in bio.known_case or "laborator" in bio.known_case
+    assert bio.known_case_similarity >= nar.MATCH_THRESHOLD
+    # failure twin: with only unrelated cases, nothing matches
+    navalny = nar.load_cases(cases_csv, keywords=["Alexei Navalny"], limit=60)
+    far = nar.find_narratives(_posts(), model, cases=nar.CaseIndex.build(navalny, model))
+    assert all(n.known_case == "" and n.known_case_similarity == 0.0 for n in far)
+
+
+def test_attach_narratives_to_campaigns(model) -> None:
+    posts = _posts()
+    bio = [p for p in posts if p.id.startswith("biolabs") and p.lang == "en"]
+    ballots = [p for p in posts if p.id.startswith("ballots") and p.lang == "en"]
+    result = result_of([campaign_from("c-1", bio), campaign_from("c-2", ballots)])
+    out = nar.attach_narratives(result, {p.id: p for p in posts}, model)
+    c1, c2 = out.campaigns
+    assert c1.narratives and c2.narratives
+    assert set(c1.narratives[0].post_ids) <= {p.id for p in bio}
+    assert set(c2.narratives[0].post_ids) <= {p.id for p in ballots}
+    assert out.stats["narratives"] == 2.0
+    assert nar.candidate_posts(c1) == nar.candidate_posts(result.campaigns[0])
+
+
+def test_load_cases(cases_csv: Path, tmp_path: Path) -> None:
+    all_cases = nar.load_cases(cases_csv)
+    assert len(all_cases) > 10_000
+    first = all_cases[0]
+    assert first.url.startswith("https://euvsdisinfo.eu/report/") and first.title
+    assert "+" not in "".join(first.keywords)
+    assert first.text().startswith(first.title)
+    recent = nar.load_cases(cases_csv, since="2021-01-01")
+    assert recent and all(c.date >= "2021-01-01" for c in recent)
+    assert len(nar.load_cases(cases_csv, limit=5)) == 5
+
+
+def test_load_cases_failures(tmp_path: Path) -> None:
+    with pytest.raises(MissingFileError):
+        nar.load_cases(tmp_path / "absent.csv")
+    bad = tmp_path / "bad.csv"
+    bad.write_text("date,id,title\n2020-01-01,x,y\n")
+    with pytest.raises(IngestError):
+        nar.load_cases(bad)
+    empty_title = tmp_path / "t.csv"
+    empty_title.write_text(
+        "date,id,title,countries,keywords,languages,outlets\n2020-01-01,https://x,,,,,\n"
+    )
+    with pytest.raises(IngestError) as info:
+        nar.load_cases(empty_title)
+    assert info.value.where.endswith("line 2")
+
+
+def test_case_index_checks() -> None:
+    case = nar.KnownCase("https://x", "t")
+    with pytest.raises(MonitorError):
+        nar.CaseIndex([case], np.zeros((2, 3), dtype=np.float32))
+    with pytest.raises(MonitorError):
+        nar.CaseIndex([], np.zeros((0, 3), dtype=np.float32)).nearest(
+            np.zeros((1, 3), dtype=np.float32)
+        )
