@@ -7,10 +7,11 @@ each trustee publishes a :class:`PartialDecryption` (``make_partial_decryption``
 ``check_partial_decryption``; ``compute_result`` combines them (Lagrange for Pedersen
 items) and takes bounded discrete logarithms; ``check_result`` re-checks a published one.
 
-Non-homomorphic questions need verifiable shuffles before decryption. This version parses
-the :class:`Shuffle` payload and merges shuffled ciphertexts back into the tally, but does
-not make or verify shuffle proofs: :func:`check_shuffle` raises
-:class:`~viche.errors.UnsupportedError`.
+Non-homomorphic questions need verifiable shuffles before decryption: each trustee shuffles
+the NH rows (``nh_ciphertexts``; :func:`viche.protocol.shuffle.make_shuffle`),
+:func:`check_shuffle` checks the proofs against the previous rows, and
+:func:`merge_shuffled` puts the last shuffle's rows back into the tally that is decrypted;
+the result lists NH vectors in that shuffled order.
 """
 
 from __future__ import annotations
@@ -34,7 +35,6 @@ from viche.errors import (
     JsonFormatError,
     ProofError,
     TallyError,
-    UnsupportedError,
 )
 from viche.protocol.ballot import CheckedBallot
 from viche.protocol.codec import (
@@ -55,6 +55,7 @@ from viche.protocol.messages import (
     proof_from_json,
     proof_to_json,
 )
+from viche.protocol.shuffle import Shuffle, check_shuffle_rows
 from viche.protocol.trustees import Trustees
 
 # ---------------------------------------------------------------------- helpers
@@ -249,99 +250,14 @@ class Owned:
         return cls.from_json(loads(raw, where), where)
 
 
-# ---------------------------------------------------------------------- shuffles (shape)
+# ---------------------------------------------------------------------- shuffles
+
+# The ``Shuffle`` message and its ``ShuffleProof`` codec live in viche.protocol.shuffle
+# (``Shuffle`` is still importable from here); the proofs in viche.crypto.shuffle.
 
 
 def _numbers(value: object, where: str) -> tuple[mpz, ...]:
     return tuple(number(v, sub(where, i)) for i, v in enumerate(expect_list(value, where)))
-
-
-@dataclass(frozen=True)
-class ShuffleProof:
-    """A CHVote shuffle proof (spec 4.17), kept as numbers for re-emission:
-    ``[[t1,t2,t3,[t41,t42],[t̂…]],[s1,s2,s3,s4,[ŝ…],[s'…]],[c…],[ĉ…]]``."""
-
-    t: tuple[mpz, mpz, mpz]
-    t4: tuple[mpz, mpz]
-    t_hat: tuple[mpz, ...]
-    s: tuple[mpz, mpz, mpz, mpz]
-    s_hat: tuple[mpz, ...]
-    s_prime: tuple[mpz, ...]
-    commitments: tuple[mpz, ...]
-    chained: tuple[mpz, ...]
-
-    def to_json(self) -> list[Any]:
-        def strs(xs: Iterable[mpz]) -> list[str]:
-            return [str(x) for x in xs]
-
-        return [
-            [*strs(self.t), strs(self.t4), strs(self.t_hat)],
-            [*strs(self.s), strs(self.s_hat), strs(self.s_prime)],
-            strs(self.commitments),
-            strs(self.chained),
-        ]
-
-    @classmethod
-    def from_json(cls, value: object, where: str) -> ShuffleProof:
-        parts = expect_list(value, where, length=4)
-        w0, w1 = sub(where, 0), sub(where, 1)
-        rand = expect_list(parts[0], w0, length=5)
-        resp = expect_list(parts[1], w1, length=6)
-        t4 = _numbers(rand[3], sub(w0, 3))
-        if len(t4) != 2:
-            raise JsonFormatError("expected 2 numbers", where=sub(w0, 3))
-        return cls(
-            t=(
-                number(rand[0], sub(w0, 0)),
-                number(rand[1], sub(w0, 1)),
-                number(rand[2], sub(w0, 2)),
-            ),
-            t4=(t4[0], t4[1]),
-            t_hat=_numbers(rand[4], sub(w0, 4)),
-            s=(
-                number(resp[0], sub(w1, 0)),
-                number(resp[1], sub(w1, 1)),
-                number(resp[2], sub(w1, 2)),
-                number(resp[3], sub(w1, 3)),
-            ),
-            s_hat=_numbers(resp[4], sub(w1, 4)),
-            s_prime=_numbers(resp[5], sub(w1, 5)),
-            commitments=_numbers(parts[2], sub(where, 2)),
-            chained=_numbers(parts[3], sub(where, 3)),
-        )
-
-
-@dataclass(frozen=True)
-class Shuffle:
-    """``{"ciphertexts","proofs"}``: one re-encrypted, permuted list per NH question."""
-
-    ciphertexts: tuple[tuple[Ciphertext, ...], ...]
-    proofs: tuple[ShuffleProof, ...]
-
-    def to_json(self) -> JsonObject:
-        return {
-            "ciphertexts": [ciphertexts_to_json(list(r)) for r in self.ciphertexts],
-            "proofs": [p.to_json() for p in self.proofs],
-        }
-
-    @classmethod
-    def from_json(cls, value: object, where: str = "shuffle") -> Shuffle:
-        obj = expect_object(value, where, ("ciphertexts", "proofs"))
-        cts = _matrix_from_json(obj["ciphertexts"], sub(where, "ciphertexts"))
-        pw = sub(where, "proofs")
-        proofs = tuple(
-            ShuffleProof.from_json(p, sub(pw, i))
-            for i, p in enumerate(expect_list(obj["proofs"], pw))
-        )
-        if len(proofs) != len(cts):
-            raise JsonFormatError(
-                f"{len(cts)} ciphertext lists but {len(proofs)} proofs", where=where
-            )
-        return cls(cts, proofs)
-
-    @classmethod
-    def from_bytes(cls, raw: bytes, where: str = "shuffle") -> Shuffle:
-        return cls.from_json(loads(raw, where), where)
 
 
 def nh_indices(election: Election) -> list[int]:
@@ -376,11 +292,13 @@ def merge_shuffled(election: Election, tally: EncryptedTally, shuffle: Shuffle) 
 def check_shuffle(
     election: Election, before: EncryptedTally, shuffle: Shuffle, where: str = "shuffle"
 ) -> None:
-    """Verification of CHVote shuffle proofs is not implemented in this version."""
-    raise UnsupportedError(
-        "verifying shuffle proofs (non-homomorphic questions) is not implemented yet",
-        where=where,
-    )
+    """Check the CHVote proofs of ``shuffle`` against the NH rows of ``before`` (the
+    encrypted tally, or the tally merged with the previous shuffle), spec 4.17 and section 6.
+
+    Raises :class:`TallyError` (shape), :class:`~viche.errors.GroupMembershipError` or
+    :class:`ProofError` naming the question and the proof component.
+    """
+    check_shuffle_rows(election, nh_ciphertexts(election, before), shuffle, where)
 
 
 # ---------------------------------------------------------------------- partial decryption
