@@ -317,3 +317,23 @@ def test_missing_archive_raises(tmp_path: Path) -> None:
     with pytest.raises(MissingFileError):
         verify_record(tmp_path / "nothing-here")
     shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+def test_wrong_trustee_proof_of_knowledge(
+    simple: tuple[list[tuple[str, bytes]], int, Path], tmp_path: Path, belenios_tool: str
+) -> None:
+    members, mtime, _ = simple
+    trustees = json.loads(members[2][1])
+    pok = trustees[1][1]["pok"]
+    pok["response"] = str(int(pok["response"]) + 1)
+    tampered = list(members)
+    tampered[2] = (members[2][0], json.dumps(trustees, separators=(",", ":")).encode())
+    d = write(tmp_path, "pok", rebuild(tampered, mtime))
+    report = verify_record(d, jobs=1)
+    fails = report.failures
+    assert [f.check for f in fails] == ["setup.trustees"]
+    assert (fails[0].code, fails[0].trustee) == ("V2002", 2)
+    # the later checks are independent and still ran
+    assert report.check("ballots").status is Status.PASSED
+    assert report.check("result").status is Status.PASSED
+    assert not belenios_accepts(belenios_tool, d)

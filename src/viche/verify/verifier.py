@@ -233,11 +233,6 @@ def _check_setup(
         res.count = len(credentials)
         if election is not None:
             credentials.check_members(election.group, "credentials")
-        weighted = [e.weight is not None for e in credentials.entries]
-        if any(weighted) and not all(weighted):
-            raise ProtocolError(
-                "some credentials have a weight and others not", where="credentials"
-            )
     except VicheError as exc:
         run.fail("setup.credentials", exc, height=0)
     if rep is not None and credentials is not None:
