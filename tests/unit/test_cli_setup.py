@@ -14,6 +14,7 @@ from viche.errors import CredentialFormatError, MissingFileError, UsageError
 from viche.protocol.election import PublicCredentials
 from viche.service import credentials as creds_svc
 from viche.service import setup as setup_svc
+from viche.service import threshold as threshold_svc
 from viche.service.tokens import generate_token
 from viche.testing.cli import run_cli
 
@@ -217,3 +218,48 @@ def test_make_election_with_a_malformed_template(tmp_path: Path, rng: SeededRand
 def test_missing_files_raise_typed_errors(tmp_path: Path) -> None:
     with pytest.raises(MissingFileError):
         setup_svc.read_trustees(tmp_path / "trustees.json")
+
+
+# ---------------------------------------------------------------------- threshold
+
+
+def test_threshold_ceremony_files(tmp_path: Path, rng: SeededRandom) -> None:
+    pairs = threshold_svc.run_ceremony(G, 2, 2, tmp_path, rng)
+    params = json.loads((tmp_path / "threshold.json").read_text())
+    assert params["threshold"] == 2 and len(params["certs"]) == 2
+    for key, dkey in pairs:
+        assert key.stat().st_mode & 0o777 == 0o600 and dkey.stat().st_mode & 0o777 == 0o600
+        assert (tmp_path / f"{key.stem}.cert").exists()
+    (tmp_path / "public_keys.jsons").write_text("")
+    trustees = setup_svc.read_trustees(setup_svc.make_trustees(tmp_path))
+    assert [t.index for t in trustees.flat()] == [1, 2]
+
+
+def test_threshold_step2_refuses_a_tampered_cert(tmp_path: Path, rng: SeededRandom) -> None:
+    for _ in range(2):
+        threshold_svc.step1(G, tmp_path, rng)
+    certs = sorted(tmp_path.glob("*.cert"))
+    lines = [c.read_text() for c in certs]
+    obj = json.loads(lines[1])
+    obj["signature"]["response"] = str((int(obj["signature"]["response"]) + 1) % int(G.q))
+    (tmp_path / "certs.jsons").write_text(lines[0] + json.dumps(obj, separators=(",", ":")) + "\n")
+    run = run_cli("setup", "threshold", "step2", "--certs", str(tmp_path / "certs.jsons"))
+    assert run.code == 2 and "trustee 2" in run.stderr
+    (tmp_path / "certs.jsons").write_text("".join(lines))
+    run = run_cli("setup", "threshold", "step2", "--certs", str(tmp_path / "certs.jsons"))
+    assert run.code == 0 and "2 certificates are valid" in run.stdout
+
+
+def test_threshold_step3_refuses_a_foreign_key(tmp_path: Path, rng: SeededRandom) -> None:
+    threshold_svc.step1(G, tmp_path, rng)
+    (cert,) = tmp_path.glob("*.cert")
+    (tmp_path / "certs.jsons").write_text(cert.read_text())
+    other = tmp_path / "other"
+    other.mkdir()
+    key, _ = threshold_svc.step1(G, other, rng)
+    run = run_cli(
+        "setup", "threshold", "step3", "--certs", str(tmp_path / "certs.jsons"),
+        "--key", str(key), "--threshold", "1",
+    )  # fmt: skip
+    assert run.code == 2 and "matches none of the certificates" in run.stderr
+    assert run.stdout == ""
