@@ -102,3 +102,23 @@ def test_cli_verify_diff(reference_dir: Path, tmp_path: Path) -> None:
     shutil.copy(next((reference_dir / "simple-plain-RFC").glob("*.bel")), other / bel.name)
     diff = run_cli("verify-diff", str(src), str(other))
     assert diff.code == 1, diff.stdout
+
+
+def test_verify_snapshots_prefix_and_rewrite(reference_dir: Path, tmp_path: Path) -> None:
+    from viche.verify import verify_snapshots
+
+    bel = next((reference_dir / "threshold-weighted-revotes").glob("*.bel"))
+    data = bel.read_bytes()
+    marker = b'"type":"EndBallots"'
+    cut = data.index(marker)
+    # end of the EndBallots event member: its 512-byte padded block
+    end = (cut // 512 + 1) * 512
+    old = tmp_path / "old"
+    old.mkdir()
+    (old / bel.name).write_bytes(data[:end])
+    report = verify_snapshots(old, bel)
+    assert report.ok, [str(f) for f in report.failures]
+    assert report.counts["added_events"] > 0 and report.counts["added_ballots"] == 0
+    backwards = verify_snapshots(bel, old)
+    assert not backwards.ok
+    assert backwards.check("record.extends").failures[0].code.startswith("V4")
