@@ -14,7 +14,8 @@
 * ``ballots.replay`` — a ballot identical to an earlier Ballot event (belenios-tool accepts
   it and lets it override the voter's later ballot; Viche rejects it);
 * ``tally.encrypted`` — the encrypted tally recomputed from the last ballot per credential;
-* ``shuffles`` — not supported yet: reported as a failure with ``UnsupportedError``;
+* ``shuffles`` — every Shuffle proof against the previous non-homomorphic rows, owner ids,
+  EndShuffles before decryption (:mod:`viche.verify.shuffles`);
 * ``decryption.partial`` — every partial decryption proof against the right trustee key;
 * ``result`` — the result recomputed (Lagrange for threshold) and compared.
 
@@ -31,7 +32,7 @@ from typing import Any
 import gmpy2
 from gmpy2 import mpz
 
-from viche.crypto.elgamal import dlog_small
+from viche.crypto.elgamal import dlog_small, group_decode
 from viche.crypto.hashing import sha256_hex
 from viche.crypto.proofs import check_decryption
 from viche.crypto.schnorr import check_message_signature
@@ -47,7 +48,6 @@ from viche.errors import (
     ProtocolError,
     ReplayedBallotError,
     TallyError,
-    UnsupportedError,
     VicheError,
 )
 from viche.protocol.codec import expect_list, expect_object, get_int, get_str, loads, number, sub
@@ -62,6 +62,7 @@ from viche.protocol.trustees import PedersenItem, SingleItem, Trustees
 from viche.record.archive import Record, read_archive
 from viche.verify.ballots import BallotOutcome, check_ballots, default_jobs
 from viche.verify.report import CheckResult, Failure, Status, VerificationReport
+from viche.verify.shuffles import check_shuffle_events, nh_tally_row
 
 #: ``progress(stage, done, total)``: stage is one of the check names.
 Progress = Callable[[str, int, int], None]
@@ -292,17 +293,16 @@ def _parse_cts(value: object, where: str) -> Cts:
 
 
 def _recompute_tally(
-    election: Election, counted: Sequence[BallotOutcome]
+    election: Election, counted: Sequence[BallotOutcome], record: Record
 ) -> tuple[Cts, int, int]:
     group = election.group
     p = group.p
     tally: Cts = []
     for qi, question in enumerate(election.questions):
         if not isinstance(question, HomomorphicQuestion):
-            raise UnsupportedError(
-                "encrypted tally of non-homomorphic questions is not supported yet",
-                where=f"question {qi + 1}",
-            )
+            ballots = [(record.ballots[o.index].raw, o.weight, o.height) for o in counted]
+            tally.append(nh_tally_row(qi, ballots))
+            continue
         n = question.n_choices
         alphas = [mpz(1)] * n
         betas = [mpz(1)] * n
@@ -344,7 +344,7 @@ def _check_tally(
         total = get_int(sized, "total_weight", where, minimum=0)
         if get_str(sized, "encrypted_tally", where) != entry.tally.hash:
             raise ChainError("sized_encrypted_tally names another tally", where=where)
-        mine, n_counted, w_counted = _recompute_tally(election, counted)
+        mine, n_counted, w_counted = _recompute_tally(election, counted, record)
         if num != n_counted:
             raise TallyError(
                 f"num_tallied is {num}, but {n_counted} ballots count", where=where
@@ -523,14 +523,17 @@ def _check_result(  # noqa: PLR0917 (one call site)
         run.report.result = published
         group = election.group
         combined = _combine(election, trustees, tally, valid)
-        mine: list[list[int]] = []
+        mine: list[list[Any]] = []
         for qi, row in enumerate(tally):
-            counts = []
+            counts: list[Any] = []
+            question = election.questions[qi]
             for ai, (_alpha, beta) in enumerate(row):
                 gm = group.div(beta, combined[qi][ai])
-                counts.append(
-                    dlog_small(group, gm, bound, where=f"{where} / question {qi + 1} / choice {ai}")
-                )
+                at = f"{where} / question {qi + 1} / choice {ai}"
+                if isinstance(question, HomomorphicQuestion):
+                    counts.append(dlog_small(group, gm, bound, where=at))
+                else:  # non-homomorphic: the decoded vector, in shuffled order
+                    counts.append(group_decode(group, gm, len(question.answers), where=at))
             mine.append(counts)
         if published != mine:
             diffs = [
@@ -641,33 +644,28 @@ def verify_record(
     report.counts["counted_ballots"] = len(counted)
     tally: Cts | None = None
     if election is not None and credentials is not None:
-        if election.has_nh_questions:
-            run.fail(
-                "tally.encrypted",
-                UnsupportedError(
-                    "verification of elections with non-homomorphic questions (mixnets) is "
-                    "not supported yet",
-                    where="election / questions",
-                ),
-            )
-        else:
-            tally = _check_tally(run, record, election, counted)
+        tally = _check_tally(run, record, election, counted)
     else:
         run.na("tally.encrypted", "needs a valid election and credentials")
     report.timing["tally"] = time.perf_counter() - t
 
-    # 5. shuffles
-    if record.shuffles or record.end_shuffles is not None:
-        run.fail(
-            "shuffles",
-            UnsupportedError(
-                "shuffle (mixnet) verification is not supported yet",
-                where=f"event {record.shuffles[0].height if record.shuffles else 0}",
-            ),
-        )
+    # 5. shuffles (the tally to decrypt gets the last shuffle's NH rows)
+    t = time.perf_counter()
+    if election is not None and tally is not None:
         run.r("shuffles").count = len(record.shuffles)
-    else:
-        run.na("shuffles", "no shuffles in this record")
+        tally = check_shuffle_events(
+            election,
+            trustees,
+            record,
+            tally,
+            lambda exc, owner: run.fail("shuffles", exc, trustee=owner),
+        )
+        run.r("shuffles").seconds = time.perf_counter() - t
+    if not record.shuffles:
+        run.na("shuffles", "no shuffles in this record")  # keeps a failure already reported
+    elif election is None or tally is None:
+        run.na("shuffles", "needs a valid election and encrypted tally")
+    report.timing["shuffles"] = time.perf_counter() - t
 
     # 6. decryptions and result
     t = time.perf_counter()
@@ -690,14 +688,6 @@ def verify_record(
                 run.na(name, "no Result event yet")
             elif name == "decryption.partial" and not record.partial_decryptions:
                 run.na(name, "no partial decryptions yet")
-            elif election is not None and election.has_nh_questions:
-                run.fail(
-                    name,
-                    UnsupportedError(
-                        "decryption of non-homomorphic questions is not supported yet",
-                        where="election / questions",
-                    ),
-                )
             else:
                 run.na(name, why)
     report.timing["decryption"] = time.perf_counter() - t

@@ -1,0 +1,118 @@
+"""Verifier steps for non-homomorphic questions (spec 3.4 step 3, 3.5.2 step 4, 4.16, 4.17).
+
+* :func:`nh_tally_row` — the expected encrypted-tally row of a non-homomorphic question: the
+  counted ballots' ciphertexts sorted by (alpha, beta), every weight 1;
+* :func:`check_shuffle_events` — every Shuffle event: a known trustee id that has not shuffled
+  before, a parsable ``shuffle``, and every proof checked against the previous NH rows (the
+  encrypted tally's for the first one); returns the tally to decrypt, whose NH rows are the
+  last shuffle's ciphertexts; also EndShuffles present before any decryption of an
+  election with NH questions, and no shuffle at all without them.
+
+Failures are handed to a callback so that the verifier reports every one of them and goes on;
+a shuffle whose proof fails still feeds the next one (the trustees decrypted what was
+published), so one altered shuffle gives one failure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from gmpy2 import mpz
+
+from viche.crypto.answers import NHAnswer
+from viche.crypto.elgamal import Ciphertext
+from viche.errors import ProtocolError, TallyError, VicheError
+from viche.protocol.ballot import Ballot
+from viche.protocol.election import Election, NonHomomorphicQuestion
+from viche.protocol.shuffle import Shuffle, check_shuffle_rows
+from viche.protocol.trustees import Trustees
+from viche.record.archive import Record
+
+Cts = list[list[tuple[mpz, mpz]]]
+#: ``fail(error, trustee_id_or_None)``
+FailCallback = Callable[[VicheError, int | None], None]
+
+
+def nh_question_indices(election: Election) -> list[int]:
+    return [i for i, q in enumerate(election.questions) if isinstance(q, NonHomomorphicQuestion)]
+
+
+def nh_tally_row(
+    question_index: int, ballots: Sequence[tuple[bytes, int, int]]
+) -> list[tuple[mpz, mpz]]:
+    """The encrypted-tally row of non-homomorphic question ``question_index`` (0-based) for
+    the counted ``ballots`` given as (raw ballot, weight, event height): their ciphertexts
+    sorted by (alpha, beta) as belenios-tool writes them. Raises :class:`TallyError` for a
+    weight other than 1 or a ballot whose answer is not non-homomorphic."""
+    row: list[tuple[mpz, mpz]] = []
+    for raw, weight, height in ballots:
+        ballot = Ballot.from_bytes(raw, where=f"event {height} / ballot")
+        where = f"event {height} / ballot / answer {question_index + 1}"
+        if weight != 1:
+            raise TallyError(
+                f"weight {weight} on a non-homomorphic question (must be 1)", where=where
+            )
+        answer = ballot.answers[question_index] if question_index < len(ballot.answers) else None
+        if not isinstance(answer, NHAnswer):
+            raise TallyError("answer is not non-homomorphic", where=where)
+        row.append((answer.choices.alpha, answer.choices.beta))
+    row.sort()
+    return row
+
+
+def check_shuffle_events(
+    election: Election, trustees: Trustees | None, record: Record, tally: Cts, fail: FailCallback
+) -> Cts:
+    """Check every Shuffle event of ``record`` against the published ``tally`` and return
+    the tally to decrypt (NH rows replaced by the last shuffle's ciphertexts)."""
+    idx = nh_question_indices(election)
+    if not idx:
+        for entry in record.shuffles:
+            fail(
+                ProtocolError(
+                    "shuffle in an election without non-homomorphic questions",
+                    where=f"event {entry.height} / trustee {entry.owner}",
+                ),
+                entry.owner,
+            )
+        return tally
+    n_trustees = len(trustees.flat()) if trustees is not None else None
+    rows: tuple[tuple[Ciphertext, ...], ...] = tuple(
+        tuple(Ciphertext(a, b) for a, b in tally[i]) for i in idx
+    )
+    seen: set[int] = set()
+    for entry in record.shuffles:
+        owner = entry.owner
+        where = f"event {entry.height} / trustee {owner} / shuffle"
+        try:
+            if n_trustees is not None and not 1 <= owner <= n_trustees:
+                raise ProtocolError(f"unknown trustee id {owner}", where=where)
+            if owner in seen:
+                raise ProtocolError("second shuffle by the same trustee", where=where)
+            seen.add(owner)
+            shuffle = Shuffle.from_bytes(entry.payload_raw, where)
+        except VicheError as exc:
+            fail(exc, owner)
+            continue
+        try:
+            check_shuffle_rows(election, rows, shuffle, where)
+        except VicheError as exc:
+            fail(exc, owner)
+        if len(shuffle.ciphertexts) == len(rows) and all(
+            len(a) == len(b) for a, b in zip(shuffle.ciphertexts, rows, strict=True)
+        ):
+            rows = shuffle.ciphertexts
+    later = [e.height for e in record.partial_decryptions]
+    later += [record.result.height] if record.result is not None else []
+    if record.end_shuffles is None and later:
+        height = later[0]
+        fail(
+            ProtocolError(
+                "non-homomorphic ciphertexts decrypted without EndShuffles", where=f"event {height}"
+            ),
+            None,
+        )
+    out = [list(r) for r in tally]
+    for k, i in enumerate(idx):
+        out[i] = [(c.alpha, c.beta) for c in rows[k]]
+    return out
