@@ -286,8 +286,6 @@ def random_choices(
             rows.append([1] + [0] * n)
             continue
         k = q.min + rng.randbelow(q.max - q.min + 1)
-        if q.blank and k == 0:
-            k = max(1, q.min)
         picked: set[int] = set()
         while len(picked) < k:
             picked.add(rng.randbelow(n))
