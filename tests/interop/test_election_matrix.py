@@ -120,6 +120,7 @@ def test_a_tampered_viche_election_fails_both(
 HARNESS_RUN = [
     ("plain-weighted-revotes", 4, 2, 0, "simple", {"WEIGHTED": "1", "REVOTES": "2"}),
     ("threshold-2of3-absent", 3, 3, 2, "simple", {"DECRYPT_SET": "1 3", "REVOTES": "1"}),
+    ("ten-questions", 2, 1, 0, "large", {}),
 ]
 
 
