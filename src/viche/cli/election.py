@@ -265,7 +265,9 @@ def threshold_step4_cmd(
 def threshold_step5_cmd(
     certs: CertsOpt,
     key: KeyOpt,
-    vinput: Annotated[Path, typer.Option("--vinput", help="The trustee's NAME.vinput (step 4).")],
+    vinput: Annotated[
+        Path, typer.Option("--vinput", help="The trustee's NAME.vinput (step 4); - for stdin.")
+    ] = Path("-"),
     group: GroupOpt = "BELENIOS-2048",
     directory: OutDirOpt = Path("."),
 ) -> None:
@@ -293,8 +295,9 @@ def threshold_step6_cmd(
     certs: CertsOpt,
     polynomials: PolysOpt,
     voutputs: Annotated[
-        Path, typer.Option("--voutputs", help="voutputs.jsons: every trustee's step 5 output.")
-    ],
+        Path,
+        typer.Option("--voutputs", help="voutputs.jsons: every step 5 output; - for stdin."),
+    ] = Path("-"),
     group: GroupOpt = "BELENIOS-2048",
 ) -> None:
     """Server: check everything and print the threshold parameters (threshold.json)."""

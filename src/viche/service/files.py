@@ -7,6 +7,7 @@ failed command never leaves a half-written file behind.
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -14,9 +15,17 @@ from typing import Any
 from viche.errors import MissingFileError, UsageError
 from viche.protocol import codec
 
+STDIN = Path("-")
+
 
 def read_bytes(path: Path, what: str) -> bytes:
-    """The content of ``path``; ``what`` says what the file should hold (for the message)."""
+    """The content of ``path`` (``-`` is standard input); ``what`` says what the file should
+    hold (for the message)."""
+    if path == STDIN:
+        data = sys.stdin.buffer.read()
+        if not data:
+            raise MissingFileError(f"{what}: standard input is empty", where="stdin")
+        return data
     try:
         return path.read_bytes()
     except FileNotFoundError:
