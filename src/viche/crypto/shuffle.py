@@ -144,7 +144,7 @@ def encode_elements(xs: Sequence[mpz]) -> str:
 def nizkp_challenges(group: Group, n: int, text: str) -> tuple[mpz, ...]:
     """Table 11: ``u_i = SHA256(H ‖ T_i) mod q`` with ``H = hex SHA256(S)`` and
     ``T_i = hex SHA256(str(i))`` for i = 0..n-1."""
-    big_h = hashlib.sha256(text.encode("ascii")).hexdigest()
+    big_h = hashlib.sha256(text.encode("utf-8")).hexdigest()
     out: list[mpz] = []
     for i in range(n):
         t = hashlib.sha256(str(i).encode("ascii")).hexdigest()
@@ -154,7 +154,8 @@ def nizkp_challenges(group: Group, n: int, text: str) -> tuple[mpz, ...]:
 
 def nizkp_challenge(group: Group, text: str) -> mpz:
     """Table 13: ``SHA256(S) mod q``."""
-    return hash_to_zq(text, group.q)
+    digest = hashlib.sha256(text.encode("utf-8")).digest()  # φ is ASCII in practice
+    return mpz(int.from_bytes(digest, "big")) % group.q
 
 
 def _str_c(e: Sequence[Ciphertext], e2: Sequence[Ciphertext], commitments: Sequence[mpz]) -> str:
