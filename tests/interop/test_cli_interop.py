@@ -203,3 +203,50 @@ def _member(bel: Path, n: int) -> bytes:
         f = tar.extractfile(member)
         assert f is not None
         return f.read()
+
+
+def test_mixed_threshold_ceremony(belenios_tool: str, tmp_path: Path) -> None:
+    """Trustee 1 uses belenios-tool, trustee 2 uses ``viche setup threshold``; the server
+    steps run with both tools and step 6 gives byte-identical threshold parameters."""
+    bt = belenios_tool
+    grp = ["--group", "BELENIOS-2048"]
+    t1, t2, srv = tmp_path / "t1", tmp_path / "t2", tmp_path / "server"
+    for d in (t1, t2, srv):
+        d.mkdir()
+    tool(bt, "setup", "generate-trustee-key-threshold", *grp, "--step", "1", cwd=t1)
+    ok(run_cli("setup", "threshold", "step1", "--dir", str(t2)))
+    (k1,), (k2,) = t1.glob("*.key"), t2.glob("*.key")
+    certs = srv / "certs.jsons"
+    certs.write_text(next(t1.glob("*.cert")).read_text() + next(t2.glob("*.cert")).read_text())
+    tool(bt, "setup", "generate-trustee-key-threshold", *grp, "--certs", str(certs), "--step", "2")
+    assert "2 certificates are valid" in ok(
+        run_cli("setup", "threshold", "step2", "--certs", str(certs))
+    )
+    p1 = tool(bt, "setup", "generate-trustee-key-threshold", *grp, "--certs", str(certs),
+              "--key", str(k1), "--step", "3", "--threshold", "2").stdout  # fmt: skip
+    p2 = ok(run_cli("setup", "threshold", "step3", "--certs", str(certs), "--key", str(k2),
+                    "--threshold", "2")).encode()  # fmt: skip
+    polys = srv / "polynomials.jsons"
+    polys.write_bytes(p1 + p2)
+    ok(run_cli("setup", "threshold", "step4", "--certs", str(certs), "--polynomials",
+               str(polys), "--dir", str(srv)))  # fmt: skip
+    v1 = (srv / f"{k1.stem}.vinput").read_bytes()
+    v2 = (srv / f"{k2.stem}.vinput").read_bytes()
+    o1 = tool(bt, "setup", "generate-trustee-key-threshold", *grp, "--certs", str(certs),
+              "--key", str(k1), "--step", "5", cwd=t1, stdin=v1).stdout  # fmt: skip
+    (t2 / "in.vinput").write_bytes(v2)
+    o2 = ok(run_cli("setup", "threshold", "step5", "--certs", str(certs), "--key", str(k2),
+                    "--vinput", str(t2 / "in.vinput"), "--dir", str(t2))).encode()  # fmt: skip
+    vouts = srv / "voutputs.jsons"
+    vouts.write_bytes(o1 + o2)
+    ours = ok(run_cli("setup", "threshold", "step6", "--certs", str(certs), "--polynomials",
+                      str(polys), "--voutputs", str(vouts)))  # fmt: skip
+    theirs = tool(bt, "setup", "generate-trustee-key-threshold", *grp, "--certs", str(certs),
+                  "--step", "6", "--polynomials", str(polys), stdin=o1 + o2).stdout  # fmt: skip
+    assert ours.encode() == theirs
+    assert json.loads(ours)["threshold"] == 2
+    # failure twin: a voutput from the wrong trustee order is refused by step 6
+    vouts.write_bytes(o2 + o1)
+    res = run_cli("setup", "threshold", "step6", "--certs", str(certs), "--polynomials",
+                  str(polys), "--voutputs", str(vouts))  # fmt: skip
+    assert res.code == 2 and "step 6 / trustee 1" in res.stderr
