@@ -24,6 +24,7 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    TaskID,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
@@ -122,11 +123,11 @@ def generate_credentials_cmd(
     if (count is None) == (file is None):
         raise UsageError("give exactly one of --count N and --file VOTERS")
     grp = group_by_name(group, where="--group")
-    voters = (
-        svc.counted_voters(count)
-        if count is not None
-        else svc.parse_voters(read_text(file, "voter file"), str(file))  # type: ignore[arg-type]
-    )
+    if file is not None:
+        voters = svc.parse_voters(read_text(file, "voter file"), str(file))
+    else:
+        assert count is not None
+        voters = svc.counted_voters(count)
     with progress_bar("credentials", len(voters)) as update:
         creds = svc.generate_credentials(grp, uuid, voters, DEFAULT_RANDOM, progress=update)
     files = svc.write_credentials(creds, directory)
@@ -527,12 +528,12 @@ def demo_cmd(
         TimeElapsedColumn(),
     )
     with Progress(*columns, console=err, transient=True) as prog:
-        tasks: dict[str, int] = {}
+        tasks: dict[str, TaskID] = {}
 
         def progress(stage: str, done: int, total: int) -> None:
             if stage not in tasks:
-                tasks[stage] = int(prog.add_task(stage, total=total))
-            prog.update(tasks[stage], completed=done, total=total)  # type: ignore[arg-type]
+                tasks[stage] = prog.add_task(stage, total=total)
+            prog.update(tasks[stage], completed=done, total=total)
 
         def say(message: str) -> None:
             role, _, rest = message.partition(": ")

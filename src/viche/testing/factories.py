@@ -73,10 +73,10 @@ def plan_for(
 
 
 def make_election(
-    directory: Path, plan: ElectionPlan | None = None, seed: str = "viche-tests", **kwargs: object
+    directory: Path, plan: ElectionPlan | None = None, seed: str = "viche-tests"
 ) -> tuple[ElectionRun, ElectionPlan]:
-    """Run ``plan`` (or ``plan_for(**kwargs)``) in ``directory`` with seeded randomness."""
-    the_plan = plan if plan is not None else plan_for(seed=seed, **kwargs)  # type: ignore[arg-type]
+    """Run ``plan`` (default: ``plan_for()``) in ``directory`` with seeded randomness."""
+    the_plan = plan if plan is not None else plan_for(seed=seed)
     run = run_election(directory, the_plan, SeededRandom(f"run|{seed}"))
     return run, the_plan
 
