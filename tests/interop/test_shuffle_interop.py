@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -21,6 +22,7 @@ import pytest
 from gmpy2 import mpz
 
 from viche.crypto.elgamal import Ciphertext
+from viche.crypto.group import RFC_3526_2048
 from viche.crypto.hashing import sha256_hex
 from viche.crypto.rng import SeededRandom
 from viche.errors import ProofError
@@ -38,6 +40,10 @@ from viche.protocol.tally import (
 from viche.protocol.trustees import Trustees
 from viche.record.archive import ArchiveWriter, read_archive, resolve_archive
 from viche.record.events import EventType
+from viche.service.election_run import ElectionRun, Stop, Vote
+from viche.service.setup import read_template
+from viche.testing.cli import run_cli
+from viche.testing.factories import make_election, plan_for
 from viche.verify import Status, verify_record
 
 pytestmark = pytest.mark.interop
@@ -269,3 +275,83 @@ def test_tampered_viche_shuffle_rejected_by_both(
     tool = _tool(belenios_tool, "election", "verify", "--dir", str(bel.parent))
     assert tool.returncode == 124, tool.stderr
     assert b"shuffle #0 failed" in tool.stderr
+
+
+# ---------------------------------------------------------------------- Viche CLI, end to end
+
+NH_VOTES = [
+    [[1, 0], [1, 2, 3, 4], [5, 0, 1]],
+    [[0, 1], [4, 3, 2, 1], [1, 1, 1]],
+    [[1, 0], [2, 1, 4, 3], [0, 0, 0]],
+]
+
+
+@pytest.fixture(scope="module")
+def nh_closed(belenios_harness: Path, tmp_path_factory: pytest.TempPathFactory) -> ElectionRun:
+    """A Viche election with the harness's NH template, 2 Single trustees, vote closed."""
+    template = read_template(belenios_harness / "templates" / "nh.json")
+    plan = plan_for(
+        template=template,
+        group=RFC_3526_2048,
+        votes=[Vote(i, v) for i, v in enumerate(NH_VOTES)],
+        voters=len(NH_VOTES),
+        singles=2,
+        stop=Stop.CLOSED,
+    )
+    run, _ = make_election(tmp_path_factory.mktemp("nh-cli") / "e", plan, seed="nh-cli")
+    return run
+
+
+def _bel(directory: Path) -> bytes:
+    (bel,) = directory.glob("*.bel")
+    return bel.read_bytes()
+
+
+def test_cli_mixnet_flow_accepted_by_belenios_tool(
+    nh_closed: ElectionRun, belenios_tool: str, tmp_path: Path
+) -> None:
+    d = tmp_path / "archive"
+    shutil.copytree(nh_closed.archive.parent, d)
+    before = _bel(d)
+    early = run_cli("tally", "decrypt", "--dir", str(d), "--privkey", str(nh_closed.single_keys[0]))
+    assert early.code == 2 and "shuffle" in early.stderr  # twin: no decryption before shuffles
+    refused_end = run_cli("tally", "end-shuffles", "--dir", str(d))
+    assert refused_end.code == 2 and "no shuffle yet" in refused_end.stderr
+    assert _bel(d) == before
+    for tid in (1, 2):
+        made = run_cli(
+            "tally", "shuffle", "--dir", str(d), "--trustee-id", str(tid), "--seed", f"s{tid}"
+        )
+        assert made.code == 0, made.stderr
+        lines = tmp_path / f"shuffle{tid}.txt"
+        lines.write_text(made.stdout)
+        added = run_cli("tally", "add-shuffle", str(lines), "--dir", str(d))
+        assert added.code == 0 and f"trustee {tid} accepted" in added.stdout, added.stderr
+    # twin: a replayed shuffle is refused and leaves the archive as it was
+    before = _bel(d)
+    again = run_cli("tally", "add-shuffle", str(tmp_path / "shuffle1.txt"), "--dir", str(d))
+    assert again.code == 2 and "already shuffled" in again.stderr
+    assert _bel(d) == before
+    assert run_cli("tally", "end-shuffles", "--dir", str(d)).code == 0
+    late = run_cli("tally", "shuffle", "--dir", str(d), "--trustee-id", "1")
+    assert late.code == 2 and "already closed" in late.stderr
+    for key in nh_closed.single_keys:
+        pd = run_cli("tally", "decrypt", "--dir", str(d), "--privkey", str(key))
+        assert pd.code == 0, pd.stderr
+        f = tmp_path / f"{key.stem}.pd"
+        f.write_text(pd.stdout)
+        assert run_cli("tally", "add-decryption", str(f), "--dir", str(d)).code == 0
+    res = run_cli("tally", "result", "--dir", str(d))
+    assert res.code == 0, res.stderr
+    assert "Rank the colours" in res.stdout
+    record = read_archive(resolve_archive(d))
+    assert record.result is not None
+    published = json.loads(record.result.raw)["result"]
+    assert published[0] == [sum(v[0][j] for v in NH_VOTES) for j in range(2)]
+    for qi in (1, 2):
+        assert sorted(published[qi]) == sorted(v[qi] for v in NH_VOTES)
+    tool = _tool(belenios_tool, "election", "verify", "--dir", str(d))
+    assert tool.returncode == 0, tool.stderr
+    report = verify_record(d, jobs=1)
+    assert report.ok, [str(f) for f in report.failures]
+    assert report.check("shuffles").count == 2

@@ -413,6 +413,13 @@ def print_result(rows: list[object], title: str) -> None:
     for n, row in enumerate(rows, start=1):
         assert isinstance(row, QuestionResult)
         table = Table(title=f"{title} — question {n}: {row.question}", title_justify="left")
+        if row.ballots is not None:  # non-homomorphic: one line per ballot (shuffled order)
+            for answer in row.answers:
+                table.add_column(answer, justify="right")
+            for vector in row.ballots:
+                table.add_row(*(str(v) for v in vector))
+            out.print(table)
+            continue
         table.add_column("answer")
         table.add_column("votes", justify="right")
         for answer, count in zip(row.answers, row.counts, strict=True):

@@ -49,11 +49,12 @@ def _root(
 
 
 def _register_all() -> None:
-    from viche.cli import election, monitor, verify
+    from viche.cli import election, monitor, shuffle, verify
 
     election.register(app)
     monitor.register(app)
     verify.register(app)
+    shuffle.register(app)
 
 
 _register_all()

@@ -21,7 +21,6 @@ from viche.errors import (
     PhaseError,
     ProtocolError,
     TallyError,
-    UnsupportedError,
     UsageError,
 )
 from viche.protocol import codec
@@ -46,6 +45,7 @@ from viche.record.events import EventType
 from viche.service.archive import ElectionRecord, load
 from viche.service.files import read_bytes, read_text
 from viche.service.setup import read_private_key
+from viche.service.shuffle import decryption_tally
 
 Progress = Callable[[int], None]
 
@@ -79,11 +79,6 @@ class Closed:
 def check_can_close(state: ElectionRecord) -> None:
     if state.closed:
         raise PhaseError("the vote is already closed", where=str(state.path))
-    if state.election.has_nh_questions:
-        raise UnsupportedError(
-            "non-homomorphic questions need shuffles, which this version does not make",
-            where=str(state.path),
-        )
 
 
 def close(directory: Path, progress: Progress | None = None) -> Closed:
@@ -152,7 +147,7 @@ def partial_decryption(
 ) -> DecryptionLines:
     """A trustee's partial decryption of the encrypted tally (Single key or Pedersen share)."""
     state = load(directory)
-    tally, _ = encrypted_tally(state)
+    tally = decryption_tally(state)  # NH rows: after the shuffles (viche.service.shuffle)
     trustee = _find_trustee(state, state.election.group, secret, trustee_id)
     pd = make_partial_decryption(state.election, tally, secret, rng)
     raw = codec.to_bytes(pd.to_json())
@@ -180,9 +175,16 @@ def read_decryption_lines(path: Path) -> DecryptionLines:
     return DecryptionLines(lines[0], lines[1])
 
 
-def check_decryption(state: ElectionRecord, lines: DecryptionLines, where: str) -> int:
-    """Full check of a partial decryption; returns its owner's trustee id."""
-    tally, _ = encrypted_tally(state)
+def check_decryption(
+    state: ElectionRecord,
+    lines: DecryptionLines,
+    where: str,
+    tally: EncryptedTally | None = None,
+) -> int:
+    """Full check of a partial decryption (against ``tally``, by default the
+    :func:`~viche.service.shuffle.decryption_tally`); returns its owner's trustee id."""
+    if tally is None:
+        tally = decryption_tally(state)
     owned = Owned.from_bytes(lines.owned, f"{where} / owned")
     if owned.payload != sha256_hex(lines.partial_decryption):
         raise ProtocolError(
@@ -221,13 +223,17 @@ class QuestionResult:
     answers: tuple[str, ...]
     counts: tuple[int, ...]
     blank: int | None
+    #: non-homomorphic questions: the decoded vector of each ballot, in shuffled order
+    ballots: tuple[tuple[int, ...], ...] | None = None
 
 
 def labelled(state: ElectionRecord, result: Result) -> list[QuestionResult]:
     out: list[QuestionResult] = []
     for q, row in zip(state.election.questions, result.result, strict=True):
-        if not isinstance(q, HomomorphicQuestion):
-            raise UnsupportedError("non-homomorphic results are not shown as a table")
+        if not isinstance(q, HomomorphicQuestion):  # one decoded vector per ballot
+            vectors = tuple(tuple(v) for v in row if isinstance(v, tuple))
+            out.append(QuestionResult(q.question, q.answers, (), None, ballots=vectors))
+            continue
         counts = tuple(int(v) for v in row if isinstance(v, int))
         if q.blank:
             out.append(QuestionResult(q.question, q.answers, counts[1:], counts[0]))
@@ -237,11 +243,13 @@ def labelled(state: ElectionRecord, result: Result) -> list[QuestionResult]:
 
 
 def compute(state: ElectionRecord) -> Result:
-    tally, sized = encrypted_tally(state)
+    _, sized = encrypted_tally(state)
+    tally = decryption_tally(state)
     pds: dict[int, PartialDecryption] = {}
     for e in state.record.partial_decryptions:
         where = f"event {e.height}"
-        owner = check_decryption(state, DecryptionLines(e.payload_raw, e.owned_raw), where)
+        lines = DecryptionLines(e.payload_raw, e.owned_raw)
+        owner = check_decryption(state, lines, where, tally)
         if owner in pds:
             raise TallyError(f"two partial decryptions from trustee {owner}", where=where)
         pds[owner] = PartialDecryption.from_bytes(e.payload_raw, where)

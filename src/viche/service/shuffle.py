@@ -1,0 +1,151 @@
+"""Mixnet step of the tally (spec 3.4 step 3): trustees shuffle the non-homomorphic rows.
+
+After ``EncryptedTally`` and before any partial decryption of an election with
+non-homomorphic questions:
+
+* :func:`shuffle` — what ``belenios-tool election shuffle --trustee-id N`` prints: the two
+  lines ``shuffle`` and ``owned_shuffle``, shuffling the rows left by the last shuffle (or the
+  encrypted tally's), after re-checking every shuffle already in the archive;
+* :func:`add_shuffle` — check such lines (canonical, owner, proofs against the current rows)
+  and append the ``Shuffle`` event;
+* :func:`end_shuffles` — append ``EndShuffles`` (at least one shuffle is required: without
+  one, decryption would reveal each ballot's vector next to its ciphertext);
+* :func:`decryption_tally` — the tally trustees decrypt: the encrypted tally whose NH rows
+  are the last shuffle's ciphertexts (every shuffle re-checked), or the encrypted tally
+  itself for a homomorphic-only election.
+
+A refused input leaves the archive unchanged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from viche.crypto.elgamal import Ciphertext
+from viche.crypto.hashing import sha256_hex
+from viche.crypto.rng import RandomSource
+from viche.errors import JsonFormatError, PhaseError, ProtocolError
+from viche.protocol import codec
+from viche.protocol.shuffle import Shuffle, check_shuffle_rows, make_shuffle
+from viche.protocol.tally import EncryptedTally, Owned, nh_ciphertexts, nh_indices
+from viche.record.archive import ArchiveWriter, resolve_archive
+from viche.record.events import EventType
+from viche.service.archive import ElectionRecord, load
+from viche.service.files import read_bytes
+
+Rows = tuple[tuple[Ciphertext, ...], ...]
+
+
+@dataclass(frozen=True)
+class ShuffleLines:
+    """The two lines ``election shuffle`` prints: the shuffle and its owned wrapper."""
+
+    shuffle: bytes
+    owned: bytes
+
+    def text(self) -> str:
+        return f"{self.shuffle.decode()}\n{self.owned.decode()}\n"
+
+
+def _tally(state: ElectionRecord) -> EncryptedTally:
+    entry = state.record.encrypted_tally
+    if entry is None:
+        raise PhaseError("the vote is not closed yet: no encrypted tally", where=str(state.path))
+    return EncryptedTally.from_bytes(entry.tally_raw, "archive / encrypted_tally")
+
+
+def _checked_rows(state: ElectionRecord) -> Rows:
+    """Every Shuffle event of the archive checked in turn; the NH rows after the last."""
+    election = state.election
+    rows: Rows = nh_ciphertexts(election, _tally(state))
+    for entry in state.record.shuffles:
+        where = f"event {entry.height} / trustee {entry.owner} / shuffle"
+        shuffle = Shuffle.from_bytes(entry.payload_raw, where)
+        check_shuffle_rows(election, rows, shuffle, where)
+        rows = shuffle.ciphertexts
+    return rows
+
+
+def _check_can_shuffle(state: ElectionRecord) -> None:
+    if not state.election.has_nh_questions:
+        raise PhaseError(
+            "this election has no non-homomorphic question: nothing to shuffle",
+            where=str(state.path),
+        )
+    _tally(state)
+    if state.record.end_shuffles is not None or state.record.partial_decryptions:
+        raise PhaseError("the shuffles are already closed", where=str(state.path))
+
+
+def shuffle(directory: Path, trustee_id: int, rng: RandomSource) -> ShuffleLines:
+    """Trustee ``trustee_id`` shuffles the current NH rows of the archive in ``directory``."""
+    state = load(directory)
+    _check_can_shuffle(state)
+    state.trustees.trustee(trustee_id, where="--trustee-id")
+    made = make_shuffle(state.election, _checked_rows(state), rng)
+    raw = made.to_bytes()
+    owned = codec.to_bytes(Owned(trustee_id, sha256_hex(raw)).to_json())
+    return ShuffleLines(raw, owned)
+
+
+def read_shuffle_lines(path: Path) -> ShuffleLines:
+    lines = [ln for ln in read_bytes(path, "shuffle").split(b"\n") if ln]
+    if len(lines) != 2:
+        raise JsonFormatError(
+            f"expected 2 lines (shuffle, owned_shuffle), found {len(lines)}", where=str(path)
+        )
+    return ShuffleLines(lines[0], lines[1])
+
+
+def add_shuffle(directory: Path, lines: ShuffleLines) -> int:
+    """Check a trustee's shuffle against the current rows and append it; returns the owner."""
+    path = resolve_archive(directory)
+    writer = ArchiveWriter.open(path)
+    state = load(path)
+    _check_can_shuffle(state)
+    where = "shuffle"
+    owned = Owned.from_bytes(lines.owned, f"{where} / owned")
+    if owned.payload != sha256_hex(lines.shuffle):
+        raise ProtocolError("owned.payload is not the hash of the shuffle line", where=where)
+    state.trustees.trustee(owned.owner, where=f"{where} / owner")
+    if any(e.owner == owned.owner for e in state.record.shuffles):
+        raise ProtocolError(f"trustee {owned.owner} already shuffled", where=f"{where} / owner")
+    parsed = Shuffle.from_bytes(lines.shuffle, where)
+    if parsed.to_bytes() != lines.shuffle:
+        raise JsonFormatError("shuffle not in canonical form", where=where)
+    check_shuffle_rows(state.election, _checked_rows(state), parsed, where)
+    writer.append(EventType.SHUFFLE, [lines.shuffle, lines.owned])
+    return owned.owner
+
+
+def end_shuffles(directory: Path) -> int:
+    """Append ``EndShuffles``; returns the number of shuffles."""
+    path = resolve_archive(directory)
+    writer = ArchiveWriter.open(path)
+    state = load(path)
+    _check_can_shuffle(state)
+    if not state.record.shuffles:
+        raise PhaseError(
+            "no shuffle yet: at least one trustee must shuffle before the decryption",
+            where=str(path),
+        )
+    writer.append(EventType.END_SHUFFLES, [])
+    return len(state.record.shuffles)
+
+
+def decryption_tally(state: ElectionRecord) -> EncryptedTally:
+    """The tally to decrypt: NH rows from the last (re-checked) shuffle, after EndShuffles."""
+    tally = _tally(state)
+    if not state.election.has_nh_questions:
+        return tally
+    if state.record.end_shuffles is None:
+        raise PhaseError(
+            "non-homomorphic questions: shuffle the tally and close the shuffles first "
+            "('viche tally shuffle', 'viche tally end-shuffles')",
+            where=str(state.path),
+        )
+    merged = list(tally.questions)
+    for i, row in zip(nh_indices(state.election), _checked_rows(state), strict=True):
+        merged[i] = row
+    return EncryptedTally(tuple(merged))
