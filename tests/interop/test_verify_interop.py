@@ -118,6 +118,11 @@ def test_verify_snapshots_prefix_and_rewrite(reference_dir: Path, tmp_path: Path
     (old / bel.name).write_bytes(data[:end])
     report = verify_snapshots(old, bel)
     assert report.ok, [str(f) for f in report.failures]
+    mid = verify_record(old, jobs=2)  # a record still in the voting phase
+    assert mid.ok, [str(f) for f in mid.failures]
+    assert mid.check("ballots").status is Status.PASSED
+    for name in ("tally.encrypted", "decryption.partial", "result"):
+        assert mid.check(name).status is Status.NOT_APPLICABLE
     assert report.counts["added_events"] > 0 and report.counts["added_ballots"] == 0
     backwards = verify_snapshots(bel, old)
     assert not backwards.ok
