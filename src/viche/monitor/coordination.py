@@ -1,0 +1,418 @@
+"""Co-action detection: which accounts repeatedly do the same thing at the same time, more
+often than chance allows.
+
+An *event* is one account doing one identifiable thing at one time: posting a text of a
+near-duplicate cluster, sharing a link, reposting an item, using a hashtag sequence (each a
+*key*). Two accounts *co-act* when they have events with the same key within ``window``
+seconds of each other (two grids of windows, offset by half a window, so that closeness does
+not depend on where the bins fall). For an account pair the *observed* count is
+
+    n(a, b) = min(distinct keys they co-acted on, posts of a involved, posts of b involved)
+
+so one repost that carries a link and a hashtag counts once, and two accounts that both
+post the same hashtag all evening count once too.
+
+Chance is measured by shuffling time: each account's whole timeline is shifted by its own
+random offset (circularly, within the period covered), so it keeps its volume, its keys,
+its bursts and its rhythm and only its alignment with other accounts is left to chance;
+the counts are recomputed and the mean over ``null_rounds`` shuffles is the *expected*
+count. A busy account that shares many popular keys has a high expected count and is not
+flagged merely for being busy. The surprise of an observation is the Poisson tail
+``-log10 P(X >= n | expected)``; a pair is kept when ``n >= min_repeats``, its co-actions
+fall on at least ``min_days`` different days (one burst, e.g. one televised debate, is one
+occasion however many posts it has) and the tail probability passes a Benjamini-Hochberg
+test over all pairs seen (false discovery rate ``fdr``). Groups are Louvain communities of
+the resulting graph; accounts outside every group may then join the one they co-act with
+beyond chance (:func:`join_groups`, the same test one level up).
+
+Co-action groups (one key in one window) with more than ``max_group`` accounts are crowds
+reacting to the same event (a viral post) rather than evidence about any pair; they are
+left out, which also bounds the number of pairs per group.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import networkx as nx
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+I64 = npt.NDArray[np.int64]
+F64 = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True, slots=True)
+class CoordinationConfig:
+    """Parameters of the method (not of any data set)."""
+
+    window: int = 3600  # seconds
+    min_repeats: int = 3  # distinct co-actions needed for an edge
+    min_days: int = 2  # ... on at least this many different days (one burst is one occasion)
+    max_group: int = 50  # larger co-action groups are crowds, not pairs
+    null_rounds: int = 10  # time shuffles used to estimate the expected count
+    fdr: float = 0.01  # Benjamini-Hochberg false discovery rate over all pairs seen
+    seed: int = 7  # seed of the time shuffles (reproducible runs)
+    join_behaviours: tuple[int, ...] = (0, 1, 2)  # evidence used to join an account to a group
+
+
+@dataclass(frozen=True, slots=True)
+class Events:
+    """Column arrays, one entry per event.
+
+    ``account`` are dense codes ``0..n_accounts-1``; ``key`` identifies the shared thing;
+    ``behaviour`` is a small code of the kind of key; ``post`` indexes the post that made it.
+    """
+
+    account: I64
+    key: I64
+    behaviour: I64
+    time: I64
+    post: I64
+    n_accounts: int
+
+    def __post_init__(self) -> None:
+        n = self.account.size
+        for name in ("key", "behaviour", "time", "post"):
+            if getattr(self, name).size != n:
+                raise ValueError(f"Events.{name} has a different length than Events.account")
+
+    def __len__(self) -> int:
+        return int(self.account.size)
+
+    def take(self, idx: I64) -> Events:
+        return Events(
+            self.account[idx],
+            self.key[idx],
+            self.behaviour[idx],
+            self.time[idx],
+            self.post[idx],
+            self.n_accounts,
+        )
+
+
+def shared_keys_only(events: Events) -> Events:
+    """Drop events whose key is used by a single account (they can never co-act)."""
+    if len(events) == 0:
+        return events
+    frame = pd.DataFrame({"k": events.key, "a": events.account})
+    n_acc = frame.drop_duplicates().groupby("k")["a"].size()
+    shared = n_acc.index.to_numpy()[n_acc.to_numpy() >= 2]
+    keep = np.flatnonzero(np.isin(events.key, shared))
+    return events.take(keep.astype(np.int64))
+
+
+def _grid_pairs(
+    events: Events, time: I64, window: int, offset: int, max_group: int
+) -> pd.DataFrame:
+    """All co-acting pairs within one grid of windows: columns a, b, key, beh, pa, pb."""
+    bins = (time + offset) // window
+    frame = pd.DataFrame(
+        {
+            "k": events.key,
+            "w": bins,
+            "a": events.account,
+            "beh": events.behaviour,
+            "p": events.post,
+            "t": time,
+        }
+    )
+    # one event per account, key and window: the earliest
+    frame = frame.sort_values(["k", "w", "a", "t"], kind="stable")
+    frame = frame.drop_duplicates(["k", "w", "a"])
+    group = frame.groupby(["k", "w"], sort=False).ngroup().to_numpy()
+    size = np.bincount(group)
+    g_of = size[group]
+    ok = (g_of >= 2) & (g_of <= max_group)
+    frame = frame[ok]
+    group = group[ok]
+    a = frame["a"].to_numpy()
+    k = frame["k"].to_numpy()
+    beh = frame["beh"].to_numpy()
+    p = frame["p"].to_numpy()
+    tt = frame["t"].to_numpy()
+    parts: list[pd.DataFrame] = []
+    n = group.size
+    for d in range(1, max_group):
+        if d >= n:
+            break
+        same = group[:-d] == group[d:]
+        if not same.any():
+            break
+        i = np.flatnonzero(same)
+        j = i + d
+        lo = np.minimum(a[i], a[j])
+        swap = a[i] > a[j]
+        parts.append(
+            pd.DataFrame(
+                {
+                    "a": lo,
+                    "b": np.maximum(a[i], a[j]),
+                    "key": k[i],
+                    "beh": beh[i],
+                    "pa": np.where(swap, p[j], p[i]),
+                    "pb": np.where(swap, p[i], p[j]),
+                    "day": np.minimum(tt[i], tt[j]) // 86400,
+                }
+            )
+        )
+    if not parts:
+        return pd.DataFrame(
+            {c: np.zeros(0, dtype=np.int64) for c in ("a", "b", "key", "beh", "pa", "pb", "day")}
+        )
+    return pd.concat(parts, ignore_index=True)
+
+
+def pair_rows(events: Events, time: I64, config: CoordinationConfig) -> pd.DataFrame:
+    """Co-action rows (a < b, key, behaviour, post of a, post of b) over both grids."""
+    half = max(config.window // 2, 1)
+    rows = pd.concat(
+        [
+            _grid_pairs(events, time, config.window, 0, config.max_group),
+            _grid_pairs(events, time, config.window, half, config.max_group),
+        ],
+        ignore_index=True,
+    )
+    return rows.drop_duplicates(["a", "b", "key", "pa", "pb"])
+
+
+def pair_counts(rows: pd.DataFrame) -> pd.DataFrame:
+    """Observed count per pair: min(distinct keys, posts of a, posts of b); index (a, b)."""
+    if rows.empty:
+        empty = pd.MultiIndex.from_arrays([[], []], names=["a", "b"])
+        return pd.DataFrame(
+            {
+                "n": pd.Series([], dtype=np.int64, index=empty),
+                "days": pd.Series([], dtype=np.int64, index=empty),
+            }
+        )
+    g = rows.groupby(["a", "b"], sort=False)
+    counts = pd.DataFrame(
+        {"keys": g["key"].nunique(), "pa": g["pa"].nunique(), "pb": g["pb"].nunique()}
+    )
+    return pd.DataFrame(
+        {"n": counts.min(axis=1).astype(np.int64), "days": g["day"].nunique().astype(np.int64)}
+    )
+
+
+def shuffle_times(events: Events, gen: np.random.Generator) -> I64:
+    """Each account's whole timeline shifted by its own random offset (circularly, within
+    the period the events cover): the account keeps its volume, its keys, its bursts and
+    its rhythm; only its alignment with the other accounts is left to chance."""
+    if len(events) == 0:
+        return events.time.copy()
+    t0 = int(events.time.min())
+    span = int(events.time.max()) - t0 + 1
+    offset = gen.integers(0, span, size=events.n_accounts, dtype=np.int64)
+    return (events.time - t0 + offset[events.account]) % span + t0
+
+
+def poisson_sf(n: I64, lam: F64) -> F64:
+    """``P(X >= n)`` for ``X ~ Poisson(lam)``, accurate in the far tail (vectorised)."""
+    n = np.asarray(n, dtype=np.int64)
+    lam = np.asarray(lam, dtype=np.float64)
+    out = np.ones(n.shape, dtype=np.float64)
+    pos = n > 0
+    if not pos.any():
+        return out
+    nn = n[pos]
+    ll = np.maximum(lam[pos], 1e-300)
+    top = int(nn.max()) + 200
+    log_fact = np.concatenate([[0.0], np.cumsum(np.log(np.arange(1, top + 1, dtype=np.float64)))])
+    # sum_{k>=n} e^-l l^k / k!  =  term(n) * (1 + l/(n+1) + l^2/((n+1)(n+2)) + ...)
+    log_term = -ll + nn * np.log(ll) - log_fact[nn]
+    ratio_sum = np.ones_like(ll)
+    r = np.ones_like(ll)
+    for i in range(1, 200):
+        r = r * ll / (nn + i)
+        ratio_sum += r
+        if float(r.max()) < 1e-17:
+            break
+    tail = np.exp(log_term) * ratio_sum
+    # where lam is large relative to n, the series is slow: use the complement
+    big = ll >= nn
+    if big.any():
+        nb = nn[big]
+        lb = ll[big]
+        cdf = np.zeros_like(lb)
+        for kk in range(int(nb.max())):
+            live = kk < nb
+            cdf += np.where(live, np.exp(-lb + kk * np.log(lb) - log_fact[kk]), 0.0)
+        tail[big] = np.clip(1.0 - cdf, 0.0, 1.0)
+    out[pos] = np.clip(tail, 0.0, 1.0)
+    return out
+
+
+def benjamini_hochberg(p: F64, q: float) -> npt.NDArray[np.bool_]:
+    """Which of the p-values are discoveries at false discovery rate ``q``."""
+    m = p.size
+    if m == 0:
+        return np.zeros(0, dtype=bool)
+    order = np.argsort(p, kind="stable")
+    ranked = p[order]
+    below = ranked <= q * np.arange(1, m + 1) / m
+    out = np.zeros(m, dtype=bool)
+    if below.any():
+        last = int(np.flatnonzero(below).max())
+        out[order[: last + 1]] = True
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class CoordinationResult:
+    """``pairs``: every pair that co-acted at least once, with columns ``a, b, n, expected,
+    p, surprise, significant, behaviours`` (bit mask of behaviour codes); ``rows``: the
+    co-action rows (evidence) of the significant pairs."""
+
+    pairs: pd.DataFrame
+    rows: pd.DataFrame
+
+
+def detect_coordination(events: Events, config: CoordinationConfig) -> CoordinationResult:
+    """Observed co-actions, their expectation under time shuffles, and the significant pairs."""
+    events = shared_keys_only(events)
+    rows = pair_rows(events, events.time, config)
+    observed = pair_counts(rows)
+    if observed.empty:
+        empty = observed.assign(expected=0.0, p=1.0, surprise=0.0, significant=False, behaviours=0)
+        return CoordinationResult(empty.reset_index(), rows.iloc[:0])
+    null_total = pd.Series(0.0, index=observed.index)
+    gen = np.random.default_rng(config.seed)
+    for _ in range(config.null_rounds):
+        t = shuffle_times(events, gen)
+        counts = pair_counts(pair_rows(events, t, config))["n"]
+        null_total = null_total.add(counts.reindex(observed.index, fill_value=0), fill_value=0)
+    # the mean of the shuffles, with half a count of prior so that "never seen in R shuffles"
+    # means "rarer than 1 in 2R", not "impossible"
+    expected = (null_total.to_numpy() + 0.5) / max(config.null_rounds, 1)
+    n = observed["n"].to_numpy()
+    p = poisson_sf(n, expected)
+    significant = (
+        benjamini_hochberg(p, config.fdr)
+        & (n >= config.min_repeats)
+        & (observed["days"].to_numpy() >= config.min_days)
+    )
+    beh_mask = (
+        rows.assign(bit=np.left_shift(1, rows["beh"].to_numpy()))
+        .groupby(["a", "b"])["bit"]
+        .agg(np.bitwise_or.reduce)
+    )
+    pairs = (
+        observed.drop(columns="days")
+        .assign(
+            expected=expected,
+            p=p,
+            surprise=-np.log10(np.maximum(p, 1e-300)),
+            significant=significant,
+            behaviours=beh_mask.reindex(observed.index, fill_value=0).to_numpy(),
+        )
+        .reset_index()
+    )
+    sig = pairs.loc[pairs["significant"], ["a", "b"]]
+    evidence = rows.merge(sig, on=["a", "b"], how="inner")
+    return CoordinationResult(pairs, evidence)
+
+
+def group_counts(rows: pd.DataFrame, group_of: I64) -> pd.DataFrame:
+    """Co-actions of each account with the members of each group it does not belong to.
+
+    ``group_of[account]`` is a group number or -1. For (account x, group g): ``n`` is
+    ``min(distinct keys, posts of x)`` over x's co-actions with members of g, ``days`` the
+    number of different days they fall on; index (x, g).
+    """
+    if rows.empty:
+        empty = pd.MultiIndex.from_arrays([[], []], names=["x", "g"])
+        return pd.DataFrame(
+            {
+                "n": pd.Series([], dtype=np.int64, index=empty),
+                "days": pd.Series([], dtype=np.int64, index=empty),
+            }
+        )
+    a = rows["a"].to_numpy()
+    b = rows["b"].to_numpy()
+    frame = pd.DataFrame(
+        {
+            "x": np.concatenate([a, b]),
+            "g": np.concatenate([group_of[b], group_of[a]]),
+            "own": np.concatenate([group_of[a], group_of[b]]),
+            "key": np.concatenate([rows["key"].to_numpy()] * 2),
+            "post": np.concatenate([rows["pa"].to_numpy(), rows["pb"].to_numpy()]),
+            "day": np.concatenate([rows["day"].to_numpy()] * 2),
+        }
+    )
+    frame = frame[(frame["g"] >= 0) & (frame["own"] < 0)]
+    grouped = frame.groupby(["x", "g"], sort=False)
+    both = pd.DataFrame({"k": grouped["key"].nunique(), "p": grouped["post"].nunique()})
+    return pd.DataFrame(
+        {"n": both.min(axis=1).astype(np.int64), "days": grouped["day"].nunique().astype(np.int64)}
+    )
+
+
+def join_groups(events: Events, groups: dict[int, int], config: CoordinationConfig) -> pd.DataFrame:
+    """Accounts outside every group whose co-actions with one group beat chance.
+
+    The same test as for pairs, one level up: the observed count of an account with a
+    group (see :func:`group_counts`) against its mean over time shuffles, Poisson tail,
+    Benjamini-Hochberg over every (account, group) tested. Only the behaviours in
+    ``config.join_behaviours`` count (shared hashtags alone are too common to join on).
+    Returns columns ``account, group, n, expected, p, surprise, joined``.
+    """
+    columns = ["account", "group", "n", "expected", "p", "surprise", "joined"]
+    if not groups:
+        return pd.DataFrame({c: [] for c in columns})
+    keep = np.flatnonzero(np.isin(events.behaviour, config.join_behaviours))
+    ev = shared_keys_only(events.take(keep.astype(np.int64)))
+    group_of = np.full(events.n_accounts, -1, dtype=np.int64)
+    for acc, g in groups.items():
+        group_of[acc] = g
+    observed = group_counts(pair_rows(ev, ev.time, config), group_of)
+    if observed.empty:
+        return pd.DataFrame({c: [] for c in columns})
+    null_total = pd.Series(0.0, index=observed.index)
+    gen = np.random.default_rng(config.seed + 1)
+    for _ in range(config.null_rounds):
+        counts = group_counts(pair_rows(ev, shuffle_times(ev, gen), config), group_of)["n"]
+        null_total = null_total.add(counts.reindex(observed.index, fill_value=0), fill_value=0)
+    expected = (null_total.to_numpy() + 0.5) / max(config.null_rounds, 1)
+    n = observed["n"].to_numpy()
+    p = poisson_sf(n, expected)
+    ok = (
+        benjamini_hochberg(p, config.fdr)
+        & (n >= config.min_repeats)
+        & (observed["days"].to_numpy() >= config.min_days)
+    )
+    out = pd.DataFrame(
+        {
+            "account": observed.index.get_level_values(0).to_numpy(),
+            "group": observed.index.get_level_values(1).to_numpy(),
+            "n": n,
+            "expected": expected,
+            "p": p,
+            "surprise": -np.log10(np.maximum(p, 1e-300)),
+            "joined": ok,
+        }
+    )
+    return out
+
+
+def communities(pairs: pd.DataFrame, seed: int = 7) -> dict[int, int]:
+    """Louvain communities of the significant pairs (weight = surprise): account -> group.
+
+    Groups are numbered 0, 1, ... by decreasing size (ties by smallest account code).
+    """
+    sig = pairs[pairs["significant"]]
+    graph: nx.Graph[int] = nx.Graph()
+    graph.add_weighted_edges_from(
+        zip(
+            sig["a"].astype(int).tolist(),
+            sig["b"].astype(int).tolist(),
+            sig["surprise"].astype(float).tolist(),
+            strict=True,
+        )
+    )
+    if graph.number_of_edges() == 0:
+        return {}
+    found = nx.community.louvain_communities(graph, weight="weight", seed=seed)
+    ordered = sorted(found, key=lambda c: (-len(c), min(c)))
+    return {int(node): gid for gid, group in enumerate(ordered) for node in group}

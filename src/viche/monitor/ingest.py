@@ -1,0 +1,418 @@
+"""Ingest posts and articles from CSV or JSON Lines into a :class:`~viche.monitor.store.Store`.
+
+The documented schema (CSV with a header row, or one JSON object per line; ``.gz`` files
+are read transparently). Column names are matched case-insensitively; the names in
+brackets are accepted as aliases, so exports of common tools load without renaming.
+
+========== ======== ==========================================================================
+field      required meaning
+========== ======== ==========================================================================
+id         yes      unique id of the post (``post_id``, ``message_id``, ``tweet_id``)
+author     yes      account id (``author_id``, ``user_id``, ``account_id``)
+created_at yes      ISO 8601 (``Z`` or offset; naive = UTC), Unix seconds, ``YYYY-MM-DD HH:MM``,
+                    ``2015-08-07 09:54:46 -0700`` or Twitter's ``Wed Oct 10 20:19:24 +0000 2018``
+                    (``timestamp``, ``publish_date``, ``date``)
+text       no       the text (``content``, ``message``, ``body``); empty if absent
+outlet     no       the outlet or site that published it (``domain``, ``source``)
+lang       no       language code or name (``language``)
+repost_of  no       id or author of the reposted item (``repost-of``, ``reposted_author``,
+                    ``repost_id``, ``retweeted_id``)
+urls       no       links: space-separated in CSV, a list or a string in JSON
+hashtags   no       hashtags with or without ``#``: as for ``urls``
+========== ======== ==========================================================================
+
+Adapters for the two most used open tools:
+
+* ``qut``: the coordination-network-toolkit CSV (QUT Digital Media Research Centre):
+  ``message_id, user_id, username, repost_id, reply_id, message, timestamp, urls`` with a
+  header row, timestamp in Unix seconds, urls space-separated.
+* ``coortweet``: CooRTweet's table ``object_id, account_id, content_id, timestamp_share``:
+  ``content_id`` is the post, ``object_id`` the shared object (stored as ``repost_of``).
+
+A malformed row is reported with its line number and the reason, counted, and skipped;
+the run goes on. Memory stays bounded: rows are read one at a time and written in batches.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+import re
+import sys
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any, Literal
+
+from viche.errors import IngestError, MissingFileError
+from viche.monitor.model import Post
+from viche.monitor.store import Row, Store, post_row
+
+Format = Literal["auto", "csv", "jsonl", "qut", "coortweet"]
+MAX_PROBLEMS_KEPT = 1000
+
+ALIASES: dict[str, tuple[str, ...]] = {
+    "id": ("id", "post_id", "message_id", "tweet_id", "content_id"),
+    "author": ("author", "author_id", "user_id", "account_id", "user", "screen_name"),
+    "created_at": ("created_at", "timestamp", "publish_date", "date", "timestamp_share", "time"),
+    "text": ("text", "content", "message", "body", "full_text"),
+    "outlet": ("outlet", "domain", "source", "site"),
+    "lang": ("lang", "language"),
+    "repost_of": (
+        "repost_of",
+        "repost-of",
+        "reposted_author",
+        "repost_id",
+        "retweeted_id",
+        "object_id",
+    ),
+    "urls": ("urls", "links", "url"),
+    "hashtags": ("hashtags", "tags"),
+}
+REQUIRED = ("id", "author", "created_at")
+
+QUT_COLUMNS = (
+    "message_id",
+    "user_id",
+    "username",
+    "repost_id",
+    "reply_id",
+    "message",
+    "timestamp",
+    "urls",
+)
+COORTWEET_COLUMNS = ("object_id", "account_id", "content_id", "timestamp_share")
+
+
+@dataclass(frozen=True, slots=True)
+class RowProblem:
+    line: int
+    reason: str
+
+
+@dataclass(slots=True)
+class IngestReport:
+    """What one ingest run did; ``problems`` keeps the first 1000 bad rows."""
+
+    source: str
+    rows: int = 0
+    added: int = 0
+    duplicates: int = 0
+    malformed: int = 0
+    problems: list[RowProblem] = field(default_factory=list)
+
+    def problem(self, line: int, reason: str) -> None:
+        self.malformed += 1
+        if len(self.problems) < MAX_PROBLEMS_KEPT:
+            self.problems.append(RowProblem(line, reason))
+
+
+# -- field parsing ----------------------------------------------------------------------------
+_HHMM = re.compile(r"^\d{4}-\d{2}-\d{2}[ T]\d{1,2}:\d{2}$")
+
+
+def parse_time(value: str) -> datetime:
+    """A timestamp in any of the accepted forms, as an aware UTC datetime."""
+    v = value.strip()
+    if not v:
+        raise ValueError("empty timestamp")
+    try:
+        number = float(v)
+    except ValueError:
+        pass
+    else:
+        if number > 1e11:  # milliseconds
+            number /= 1000.0
+        return datetime.fromtimestamp(number, tz=UTC)
+    dt: datetime | None = None
+    try:
+        dt = datetime.fromisoformat(v)
+    except ValueError:
+        for fmt in ("%Y-%m-%d %H:%M:%S %z", "%a %b %d %H:%M:%S %z %Y", "%m/%d/%Y %H:%M"):
+            try:
+                dt = datetime.strptime(v, fmt)
+                break
+            except ValueError:
+                continue
+    if dt is None:
+        raise ValueError(f"unreadable timestamp {v[:40]!r}")
+    if dt.tzinfo is None:
+        return dt.replace(tzinfo=UTC)
+    return dt.astimezone(UTC)
+
+
+def _as_list(value: Any, *, hashtags: bool = False) -> tuple[str, ...]:
+    if value is None or value == "":
+        return ()
+    if isinstance(value, str):
+        items = value.replace(",", " ").split() if hashtags else value.split()
+    elif isinstance(value, list | tuple):
+        items = [str(x) for x in value if x is not None and str(x) != ""]
+    else:
+        raise ValueError(f"expected a list or a string, not {type(value).__name__}")
+    if hashtags:
+        return tuple(t.lstrip("#") for t in items if t.lstrip("#"))
+    return tuple(items)
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float):
+        return str(value)
+    raise ValueError(f"expected text, not {type(value).__name__}")
+
+
+def _resolve(header: list[str]) -> dict[str, str]:
+    """Map our field names to the column names present (first alias that matches)."""
+    lower = {h.strip().lower(): h for h in header}
+    found: dict[str, str] = {}
+    for name, aliases in ALIASES.items():
+        for alias in aliases:
+            if alias in lower:
+                found[name] = lower[alias]
+                break
+    return found
+
+
+def post_from_mapping(record: Mapping[str, Any], columns: Mapping[str, str]) -> Post:
+    """A post from one record; ``columns`` maps our field names to the record's keys."""
+
+    def get(name: str) -> Any:
+        key = columns.get(name)
+        return None if key is None else record.get(key)
+
+    for name in REQUIRED:
+        v = get(name)
+        if v is None or (isinstance(v, str) and not v.strip()):
+            raise ValueError(f"missing {name}")
+    pid = _text(get("id")).strip()
+    author = _text(get("author")).strip()
+    created = get("created_at")
+    created_at = (
+        datetime.fromtimestamp(float(created), tz=UTC)
+        if isinstance(created, int | float) and not isinstance(created, bool)
+        else parse_time(_text(created))
+    )
+    return Post(
+        id=pid,
+        author=author,
+        created_at=created_at,
+        text=_text(get("text")),
+        outlet=_text(get("outlet")).strip(),
+        lang=_text(get("lang")).strip(),
+        repost_of=_text(get("repost_of")).strip(),
+        urls=_as_list(get("urls")),
+        hashtags=_as_list(get("hashtags"), hashtags=True),
+    )
+
+
+# -- readers ----------------------------------------------------------------------------------
+class _CountingReader(io.RawIOBase):
+    """Counts the bytes read from the file on disk (compressed or not), for progress."""
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        self.raw = raw
+        self.position = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.raw.read(len(buffer))
+        n = len(data)
+        buffer[:n] = data
+        self.position += n
+        return n
+
+
+def _open_text(path: Path) -> tuple[IO[str], _CountingReader]:
+    raw = _CountingReader(path.open("rb"))
+    buffered = io.BufferedReader(raw, buffer_size=1 << 20)
+    if path.name.endswith(".gz"):
+        text: IO[str] = gzip.open(buffered, "rt", encoding="utf-8", errors="replace", newline="")  # noqa: SIM115 (returned)
+    else:
+        text = io.TextIOWrapper(buffered, encoding="utf-8", errors="replace", newline="")
+    return text, raw
+
+
+def _detect_format(path: Path, head: str) -> Format:
+    name = path.name.removesuffix(".gz")
+    if name.endswith((".jsonl", ".ndjson", ".json")):
+        return "jsonl"
+    first = head.lstrip("\ufeff").strip()
+    if first.startswith("{"):
+        return "jsonl"
+    cols = [c.strip().lower() for c in next(csv.reader([first]), [])]
+    if tuple(cols[: len(QUT_COLUMNS)]) == QUT_COLUMNS:
+        return "qut"
+    if set(COORTWEET_COLUMNS) <= set(cols) and "text" not in cols:
+        return "coortweet"
+    return "csv"
+
+
+def _csv_records(stream: IO[str], fmt: Format, report: IngestReport) -> Iterator[tuple[int, Post]]:
+    csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
+    reader = csv.reader(stream)
+    try:
+        header = next(reader)
+    except StopIteration:
+        return
+    except csv.Error as exc:
+        raise IngestError(f"unreadable header: {exc}", where=f"{report.source} / line 1") from exc
+    header = [h.lstrip("\ufeff") for h in header]
+    if fmt == "qut":
+        columns = {
+            "id": "message_id",
+            "author": "user_id",
+            "created_at": "timestamp",
+            "text": "message",
+            "repost_of": "repost_id",
+            "urls": "urls",
+        }
+        header = list(QUT_COLUMNS) + header[len(QUT_COLUMNS) :]
+    elif fmt == "coortweet":
+        lower = [h.strip().lower() for h in header]
+        header = lower
+        columns = {
+            "id": "content_id",
+            "author": "account_id",
+            "created_at": "timestamp_share",
+            "repost_of": "object_id",
+        }
+    else:
+        columns = _resolve(header)
+    missing = [n for n in REQUIRED if n not in columns]
+    if missing:
+        raise IngestError(
+            f"no column for required field(s) {', '.join(missing)}; header is {header}",
+            where=f"{report.source} / line 1",
+        )
+    width = len(header)
+    while True:
+        start = reader.line_num + 1
+        try:
+            values = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            report.rows += 1
+            report.problem(start, f"unreadable CSV: {exc}")
+            continue
+        line = start
+        if not values:
+            continue
+        report.rows += 1
+        if len(values) != width:
+            report.problem(line, f"{len(values)} fields where the header has {width}")
+            continue
+        try:
+            yield line, post_from_mapping(dict(zip(header, values, strict=True)), columns)
+        except ValueError as exc:
+            report.problem(line, str(exc))
+
+
+def _jsonl_records(stream: IO[str], report: IngestReport) -> Iterator[tuple[int, Post]]:
+    for line, text in enumerate(stream, start=1):
+        if not text.strip():
+            continue
+        report.rows += 1
+        try:
+            obj = json.loads(text)
+        except json.JSONDecodeError as exc:
+            report.problem(line, f"invalid JSON: {exc.msg}")
+            continue
+        if not isinstance(obj, dict):
+            report.problem(line, "a JSON line must be an object")
+            continue
+        try:
+            yield line, post_from_mapping(obj, _resolve(list(obj)))
+        except ValueError as exc:
+            report.problem(line, str(exc))
+
+
+def read_posts(
+    path: str | Path,
+    fmt: Format = "auto",
+    report: IngestReport | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> Iterator[Post]:
+    """Stream the well-formed posts of a file; malformed rows go to ``report``.
+
+    ``on_progress(bytes_read, total_bytes)`` is called every few thousand rows.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise MissingFileError(f"no such file: {p}", where=str(p))
+    rep = report if report is not None else IngestReport(source=str(p))
+    total = p.stat().st_size
+    if fmt == "auto":
+        probe, _ = _open_text(p)
+        with probe:
+            fmt = _detect_format(p, probe.readline())
+    stream, counter = _open_text(p)
+    with stream:
+        records = _jsonl_records(stream, rep) if fmt == "jsonl" else _csv_records(stream, fmt, rep)
+        for i, (_, post) in enumerate(records):
+            if on_progress is not None and i % 5000 == 0:
+                on_progress(counter.position, total)
+            yield post
+        if on_progress is not None:
+            on_progress(total, total)
+
+
+def ingest(
+    path: str | Path,
+    store: Store,
+    fmt: Format = "auto",
+    *,
+    progress: bool = False,
+    batch_size: int = 20_000,
+) -> IngestReport:
+    """Append the posts of one file to ``store``; returns counts and the bad rows.
+
+    With ``progress`` a progress bar (bytes of the file read) is drawn on stderr.
+    """
+    report = IngestReport(source=str(path))
+    batch: list[Row] = []
+
+    def flush() -> None:
+        if batch:
+            result = store.append_rows(batch)
+            report.added += result.added
+            report.duplicates += result.duplicates
+            batch.clear()
+
+    if not progress:
+        for post in read_posts(path, fmt, report):
+            batch.append(post_row(post))
+            if len(batch) >= batch_size:
+                flush()
+        flush()
+        return report
+
+    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        DownloadColumn(),
+        TimeRemainingColumn(),
+        transient=True,
+    ) as bar:
+        task = bar.add_task(f"ingest {Path(path).name}", total=None)
+
+        def on_progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        for post in read_posts(path, fmt, report, on_progress):
+            batch.append(post_row(post))
+            if len(batch) >= batch_size:
+                flush()
+        flush()
+    return report

@@ -1,0 +1,388 @@
+"""Detection end to end: posts in a store -> co-action events -> coordinated pairs ->
+communities -> account scores and campaigns.
+
+``detect(store_or_posts, config)`` reads the store in chunks. Per chunk it normalises the
+texts, hashes each normalised text (exact duplicates are hashed once) and computes MinHash
+signatures of the texts it has not seen; URLs, repost targets and hashtag sequences become
+64-bit keys at once. Memory therefore grows with a few fixed-size numbers per post (no
+Python object per post or shingle survives a chunk) plus one signature per distinct text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from viche.monitor.coordination import (
+    CoordinationConfig,
+    CoordinationResult,
+    Events,
+    communities,
+    detect_coordination,
+    join_groups,
+)
+from viche.monitor.minhash import MinHasher, lsh_clusters
+from viche.monitor.model import (
+    Behaviour,
+    Campaign,
+    DetectionResult,
+    Edge,
+    Post,
+    PostPair,
+)
+from viche.monitor.scoring import ScoringConfig, campaign_id, score_accounts
+from viche.monitor.store import Store
+from viche.monitor.text import normalise, normalise_hashtag, normalise_url, shingle_hashes
+
+I64 = npt.NDArray[np.int64]
+U64 = npt.NDArray[np.uint64]
+
+BEHAVIOURS: tuple[Behaviour, ...] = (
+    Behaviour.NEAR_DUPLICATE_TEXT,
+    Behaviour.SAME_URL,
+    Behaviour.SAME_REPOST,
+    Behaviour.SAME_HASHTAG_SEQUENCE,
+)
+TEXT, URL, REPOST, HASHTAGS = range(4)
+
+_URL_IN_TEXT = re.compile(r"https?://\S+", re.IGNORECASE)
+_TAG_IN_TEXT = re.compile(r"#(\w+)")
+
+
+@dataclass(frozen=True, slots=True)
+class DetectConfig:
+    """Parameters of the method. Defaults are chosen for the method, never per account."""
+
+    shingle_k: int = 5  # characters per shingle
+    num_perm: int = 32  # MinHash values per text
+    bands: int = 8  # LSH bands (rows per band = num_perm / bands)
+    similarity: float = 0.7  # estimated Jaccard needed to call two texts near-duplicates
+    min_text_chars: int = 30  # shorter normalised texts are too generic to compare
+    minhash_seed: int = 1
+    chunk_size: int = 100_000
+    evidence_per_edge: int = 3
+    coordination: CoordinationConfig = field(default_factory=CoordinationConfig)
+    scoring: ScoringConfig = field(default_factory=ScoringConfig)
+
+
+def _h64(text: str) -> int:
+    """A stable signed 64-bit hash of a string (blake2b)."""
+    return int.from_bytes(
+        hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).digest(),
+        "little",
+        signed=True,
+    )
+
+
+@dataclass(slots=True)
+class _Collected:
+    """What the chunk pass keeps: fixed-size columns and per-distinct-text signatures."""
+
+    accounts: dict[str, int] = field(default_factory=dict)
+    seq: list[I64] = field(default_factory=list)
+    account: list[I64] = field(default_factory=list)
+    time: list[I64] = field(default_factory=list)
+    text_hash: list[I64] = field(default_factory=list)
+    sig_hash: list[I64] = field(default_factory=list)
+    sigs: list[npt.NDArray[np.uint32]] = field(default_factory=list)
+    ev_post: list[int] = field(default_factory=list)
+    ev_key: list[int] = field(default_factory=list)
+    ev_beh: list[int] = field(default_factory=list)
+    outlets: dict[int, set[str]] = field(default_factory=dict)
+    seen_hashes: set[int] = field(default_factory=set)
+    joined: set[int] = field(default_factory=set)
+    n: int = 0
+
+
+def _collect_chunk(frame: pd.DataFrame, col: _Collected, config: DetectConfig) -> None:
+    base = col.n
+    m = len(frame)
+    accounts = col.accounts
+    acc = np.fromiter(
+        (accounts.setdefault(a, len(accounts)) for a in frame["author"].tolist()),
+        dtype=np.int64,
+        count=m,
+    )
+    col.seq.append(frame["seq"].to_numpy(dtype=np.int64))
+    col.account.append(acc)
+    col.time.append(frame["created_at"].to_numpy(dtype=np.int64))
+    # texts: exact-duplicate hash, then MinHash of the distinct texts not seen before
+    th = np.zeros(m, dtype=np.int64)
+    new_texts: dict[int, str] = {}
+    for i, raw in enumerate(frame["text"].tolist()):
+        norm = normalise(raw)
+        if len(norm) < config.min_text_chars:
+            continue
+        h = _h64(norm) or 1
+        th[i] = h
+        if h not in col.seen_hashes and h not in new_texts:
+            new_texts[h] = norm
+    col.text_hash.append(th)
+    if new_texts:
+        hashes = list(new_texts)
+        col.seen_hashes.update(hashes)
+        texts = [new_texts[h] for h in hashes]
+        hasher = MinHasher(config.num_perm, config.minhash_seed)
+        for s in range(0, len(texts), 20_000):
+            batch = shingle_hashes(texts[s : s + 20_000], config.shingle_k)
+            col.sigs.append(hasher.signatures(batch))
+        col.sig_hash.append(np.asarray(hashes, dtype=np.int64))
+    # links, repost targets, hashtag sequences
+    for i, (text, urls, tags, repost, outlet) in enumerate(
+        zip(
+            frame["text"].tolist(),
+            frame["urls"].tolist(),
+            frame["hashtags"].tolist(),
+            frame["repost_of"].tolist(),
+            frame["outlet"].tolist(),
+            strict=True,
+        )
+    ):
+        post = base + i
+        links = urls.split() or _URL_IN_TEXT.findall(text)
+        for u in dict.fromkeys(normalise_url(x) for x in links):
+            if u:
+                col.ev_post.append(post)
+                col.ev_key.append(_h64("u\x00" + u))
+                col.ev_beh.append(URL)
+        if repost:
+            col.ev_post.append(post)
+            col.ev_key.append(_h64("r\x00" + repost.casefold()))
+            col.ev_beh.append(REPOST)
+        tag_list = tags.split() or _TAG_IN_TEXT.findall(text)
+        seq = "|".join(t for t in (normalise_hashtag(x) for x in tag_list) if t)
+        if seq:
+            col.ev_post.append(post)
+            col.ev_key.append(_h64("h\x00" + seq))
+            col.ev_beh.append(HASHTAGS)
+        if outlet:
+            col.outlets.setdefault(int(acc[i]), set()).add(outlet)
+    col.n += m
+
+
+def _text_clusters(col: _Collected, config: DetectConfig) -> I64:
+    """Near-duplicate cluster key per post (0 = no text key)."""
+    post_hash = np.concatenate(col.text_hash) if col.text_hash else np.zeros(0, dtype=np.int64)
+    if not col.sigs:
+        return np.zeros(post_hash.size, dtype=np.int64)
+    sig_hash = np.concatenate(col.sig_hash)
+    sigs = np.concatenate(col.sigs)
+    order = np.argsort(sig_hash)
+    sig_hash = sig_hash[order]
+    labels = lsh_clusters(sigs[order], config.bands, config.similarity)
+    pos = np.searchsorted(sig_hash, post_hash)
+    pos = np.clip(pos, 0, sig_hash.size - 1)
+    found = (post_hash != 0) & (sig_hash[pos] == post_hash)
+    # cluster keys are small positive integers: label + 1
+    return np.where(found, labels[pos] + 1, 0).astype(np.int64)
+
+
+def _events(col: _Collected, text_key: I64, account: I64, times: I64) -> Events:
+    has_text = np.flatnonzero(text_key != 0)
+    ev_post = np.concatenate([has_text, np.asarray(col.ev_post, dtype=np.int64)])
+    ev_key = np.concatenate([text_key[has_text], np.asarray(col.ev_key, dtype=np.int64)])
+    ev_beh = np.concatenate(
+        [np.full(has_text.size, TEXT, dtype=np.int64), np.asarray(col.ev_beh, dtype=np.int64)]
+    )
+    return Events(
+        account=account[ev_post],
+        key=ev_key,
+        behaviour=ev_beh,
+        time=times[ev_post],
+        post=ev_post,
+        n_accounts=len(col.accounts),
+    )
+
+
+def _as_store(source: Store | Iterable[Post]) -> tuple[Store, bool]:
+    if isinstance(source, Store):
+        return source, False
+    store = Store(":memory:")
+    batch: list[Post] = []
+    for post in source:
+        batch.append(post)
+        if len(batch) >= 50_000:
+            store.append(batch)
+            batch.clear()
+    store.append(batch)
+    return store, True
+
+
+def _campaigns(
+    store: Store,
+    *,
+    names: list[str],
+    coord: CoordinationResult,
+    groups: dict[int, int],
+    scores: dict[str, float],
+    seq_of_post: I64,
+    col: _Collected,
+    config: DetectConfig,
+) -> tuple[Campaign, ...]:
+    pairs = coord.pairs[coord.pairs["significant"]]
+    if pairs.empty:
+        return ()
+    rows = (
+        coord.rows.sort_values(["a", "b", "pa", "pb"])
+        .groupby(["a", "b"])
+        .head(config.evidence_per_edge)
+    )
+    seqs = np.concatenate([seq_of_post[rows["pa"].to_numpy()], seq_of_post[rows["pb"].to_numpy()]])
+    info = store.fetch(seqs.tolist(), columns=("seq", "id", "created_at")).set_index("seq")
+    post_id = info["id"].to_dict()
+    post_time = info["created_at"].to_dict()
+
+    def when(p: int) -> datetime:
+        return datetime.fromtimestamp(int(post_time[int(seq_of_post[p])]), tz=UTC)
+
+    evidence: dict[tuple[int, int], list[PostPair]] = {}
+    for a, b, key, beh, pa, pb in rows[["a", "b", "key", "beh", "pa", "pb"]].itertuples(
+        index=False, name=None
+    ):
+        evidence.setdefault((int(a), int(b)), []).append(
+            PostPair(
+                behaviour=BEHAVIOURS[int(beh)],
+                post_a=str(post_id[int(seq_of_post[pa])]),
+                post_b=str(post_id[int(seq_of_post[pb])]),
+                time_a=when(int(pa)),
+                time_b=when(int(pb)),
+                key=f"{BEHAVIOURS[int(beh)].value}:{int(key) & 0xFFFFFFFFFFFFFFFF:016x}",
+            )
+        )
+    members: dict[int, list[int]] = {}
+    for acc, g in groups.items():
+        members.setdefault(g, []).append(acc)
+    edges_of: dict[int, list[Edge]] = {}
+    for a, b, n, expected, surprise, mask in pairs[
+        ["a", "b", "n", "expected", "surprise", "behaviours"]
+    ].itertuples(index=False, name=None):
+        ga, gb = groups.get(int(a)), groups.get(int(b))
+        if ga is None or ga != gb:
+            continue
+        edges_of.setdefault(ga, []).append(
+            Edge(
+                account_a=names[int(a)],
+                account_b=names[int(b)],
+                weight=float(n),
+                expected=float(expected),
+                score=float(surprise),
+                behaviours=tuple(bh for i, bh in enumerate(BEHAVIOURS) if int(mask) >> i & 1),
+                evidence=tuple(evidence.get((int(a), int(b)), ())),
+            )
+        )
+    out: list[Campaign] = []
+    for g in sorted(members):
+        accs = sorted(members[g])
+        if len(accs) < config.scoring.min_campaign_size:
+            continue
+        edges = tuple(sorted(edges_of.get(g, []), key=lambda e: -e.score))
+        times = [t for e in edges for pp in e.evidence for t in (pp.time_a, pp.time_b)]
+        counts: dict[Behaviour, int] = {}
+        post_hits: dict[str, int] = {}
+        for e in edges:
+            for bh in e.behaviours:
+                counts[bh] = counts.get(bh, 0) + 1
+            for pp in e.evidence:
+                post_hits[pp.post_a] = post_hits.get(pp.post_a, 0) + 1
+                post_hits[pp.post_b] = post_hits.get(pp.post_b, 0) + 1
+        n_joined = sum(1 for a in accs if a in col.joined)
+        reasons = [
+            f"{len(accs)} accounts ({n_joined} joined by their co-actions with the group) "
+            f"linked by {len(edges)} significant co-action pairs "
+            f"(false discovery rate {config.coordination.fdr}, "
+            f"window {config.coordination.window} s)"
+        ]
+        reasons += [
+            f"{bh.value}: {c} pairs" for bh, c in sorted(counts.items(), key=lambda x: -x[1])
+        ]
+        outlets = sorted({o for a in accs for o in col.outlets.get(a, set())})
+        out.append(
+            Campaign(
+                id=campaign_id(g),
+                accounts=tuple(names[a] for a in accs),
+                outlets=tuple(outlets),
+                score=round(float(np.mean([scores[names[a]] for a in accs])), 6),
+                reasons=tuple(reasons),
+                first_seen=min(times) if times else None,
+                last_seen=max(times) if times else None,
+                edges=edges,
+                representative_posts=tuple(
+                    p for p, _ in sorted(post_hits.items(), key=lambda x: (-x[1], x[0]))[:10]
+                ),
+            )
+        )
+    return tuple(out)
+
+
+def detect(source: Store | Iterable[Post], config: DetectConfig | None = None) -> DetectionResult:
+    """Run detection over every post of a store (or an iterable of posts)."""
+    cfg = config or DetectConfig()
+    started = time.perf_counter()
+    store, owned = _as_store(source)
+    try:
+        col = _Collected()
+        for frame in store.frames(cfg.chunk_size):
+            _collect_chunk(frame, col, cfg)
+        t_read = time.perf_counter()
+        names = list(col.accounts)
+        if col.n == 0:
+            return DetectionResult(campaigns=(), accounts=(), posts_seen=0)
+        account = np.concatenate(col.account)
+        times = np.concatenate(col.time)
+        seq_of_post = np.concatenate(col.seq)
+        text_key = _text_clusters(col, cfg)
+        events = _events(col, text_key, account, times)
+        col.ev_post.clear()
+        col.ev_key.clear()
+        col.ev_beh.clear()
+        col.sigs.clear()
+        t_text = time.perf_counter()
+        coord = detect_coordination(events, cfg.coordination)
+        groups = communities(coord.pairs, cfg.coordination.seed)
+        joins = join_groups(events, groups, cfg.coordination)
+        joined = joins[joins["joined"]].sort_values(["p", "group"]).drop_duplicates("account")
+        for acc, g in zip(joined["account"].tolist(), joined["group"].tolist(), strict=True):
+            groups[int(acc)] = int(g)
+            col.joined.add(int(acc))
+        t_coord = time.perf_counter()
+        scores = score_accounts(names, coord.pairs, groups, cfg.scoring, joins)
+        by_name = {s.author_id: s.score for s in scores}
+        campaigns = _campaigns(
+            store,
+            names=names,
+            coord=coord,
+            groups=groups,
+            scores=by_name,
+            seq_of_post=seq_of_post,
+            col=col,
+            config=cfg,
+        )
+        done = time.perf_counter()
+        stats = {
+            "posts": float(col.n),
+            "accounts": float(len(names)),
+            "distinct_texts": float(len(col.seen_hashes)),
+            "events": float(len(events)),
+            "pairs_tested": float(len(coord.pairs)),
+            "pairs_significant": float(coord.pairs["significant"].sum()),
+            "accounts_joined": float(len(joined)),
+            "campaigns": float(len(campaigns)),
+            "flagged_accounts": float(sum(s.flagged for s in scores)),
+            "seconds_read": t_read - started,
+            "seconds_text": t_text - t_read,
+            "seconds_coordination": t_coord - t_text,
+            "seconds_scoring": done - t_coord,
+            "seconds_total": done - started,
+        }
+        return DetectionResult(campaigns=campaigns, accounts=scores, posts_seen=col.n, stats=stats)
+    finally:
+        if owned:
+            store.close()

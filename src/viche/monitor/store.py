@@ -1,0 +1,198 @@
+"""A local, append-only store of posts (SQLite through the standard library).
+
+Ingest appends; detection reads in chunks. Every post gets a sequence number ``seq`` in
+arrival order, so a later run can read only what was appended since (``since_seq``) and
+keep what it computed before in ``meta`` (e.g. the last ``seq`` it has seen).
+
+Tables::
+
+    posts(seq INTEGER PRIMARY KEY, id TEXT UNIQUE, author, created_at INTEGER (Unix seconds,
+          UTC), text, outlet, lang, repost_of, urls (space-separated), hashtags (space-separated))
+    meta(key TEXT PRIMARY KEY, value TEXT)
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+
+import pandas as pd
+
+from viche.errors import MonitorError
+from viche.monitor.model import Post
+
+COLUMNS = (
+    "seq",
+    "id",
+    "author",
+    "created_at",
+    "text",
+    "outlet",
+    "lang",
+    "repost_of",
+    "urls",
+    "hashtags",
+)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS posts (
+    seq INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    author TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    text TEXT NOT NULL DEFAULT '',
+    outlet TEXT NOT NULL DEFAULT '',
+    lang TEXT NOT NULL DEFAULT '',
+    repost_of TEXT NOT NULL DEFAULT '',
+    urls TEXT NOT NULL DEFAULT '',
+    hashtags TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+Row = tuple[str, str, int, str, str, str, str, str, str]
+
+
+def post_row(post: Post) -> Row:
+    """The stored form of a post (without ``seq``)."""
+    return (
+        post.id,
+        post.author,
+        int(post.created_at.timestamp()),
+        post.text,
+        post.outlet,
+        post.lang,
+        post.repost_of,
+        " ".join(post.urls),
+        " ".join(post.hashtags),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class AppendResult:
+    added: int
+    duplicates: int  # posts whose id was already in the store (kept as first seen)
+
+
+class Store:
+    """Posts in one SQLite file (or ``":memory:"``)."""
+
+    def __init__(self, path: str | Path = ":memory:") -> None:
+        self.path = str(path)
+        try:
+            self._db = sqlite3.connect(self.path)
+            self._db.executescript(_SCHEMA)
+            if self.path != ":memory:":
+                self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+        except sqlite3.Error as exc:
+            raise MonitorError(f"cannot open the post store: {exc}", where=self.path) from exc
+
+    # -- life cycle -------------------------------------------------------------------------
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- writing ----------------------------------------------------------------------------
+    def append_rows(self, rows: Sequence[Row]) -> AppendResult:
+        """Append rows in one transaction; a row whose ``id`` is known is ignored."""
+        before = self._db.total_changes
+        with self._db:
+            self._db.executemany(
+                "INSERT OR IGNORE INTO posts (id, author, created_at, text, outlet, lang,"
+                " repost_of, urls, hashtags) VALUES (?,?,?,?,?,?,?,?,?)",
+                rows,
+            )
+        added = self._db.total_changes - before
+        return AppendResult(added=added, duplicates=len(rows) - added)
+
+    def append(self, posts: Iterable[Post]) -> AppendResult:
+        return self.append_rows([post_row(p) for p in posts])
+
+    # -- reading ----------------------------------------------------------------------------
+    def count(self, since_seq: int = 0) -> int:
+        (n,) = self._db.execute("SELECT COUNT(*) FROM posts WHERE seq > ?", (since_seq,)).fetchone()
+        return int(n)
+
+    def last_seq(self) -> int:
+        (n,) = self._db.execute("SELECT COALESCE(MAX(seq), 0) FROM posts").fetchone()
+        return int(n)
+
+    def frames(
+        self,
+        chunk_size: int = 200_000,
+        since_seq: int = 0,
+        columns: Sequence[str] = COLUMNS,
+    ) -> Iterator[pd.DataFrame]:
+        """The posts in ``seq`` order, ``chunk_size`` rows per DataFrame."""
+        bad = [c for c in columns if c not in COLUMNS]
+        if bad:
+            raise MonitorError(f"unknown column {bad[0]!r}", where="store.frames")
+        cols = list(columns) if "seq" in columns else ["seq", *columns]
+        sql = f"SELECT {', '.join(cols)} FROM posts WHERE seq > ? ORDER BY seq LIMIT ?"  # noqa: S608 (columns checked above)
+        last = since_seq
+        while True:
+            rows = self._db.execute(sql, (last, chunk_size)).fetchall()
+            if not rows:
+                return
+            frame = pd.DataFrame(rows, columns=cols)
+            last = int(rows[-1][0])
+            yield frame[list(columns)]
+
+    def fetch(self, seqs: Sequence[int], columns: Sequence[str] = COLUMNS) -> pd.DataFrame:
+        """The posts with the given ``seq`` numbers (in ``seq`` order)."""
+        bad = [c for c in columns if c not in COLUMNS]
+        if bad:
+            raise MonitorError(f"unknown column {bad[0]!r}", where="store.fetch")
+        cols = list(columns) if "seq" in columns else ["seq", *columns]
+        wanted = sorted({int(s) for s in seqs})
+        rows: list[tuple[object, ...]] = []
+        for i in range(0, len(wanted), 500):
+            part = wanted[i : i + 500]
+            marks = ",".join("?" * len(part))
+            rows.extend(
+                self._db.execute(
+                    f"SELECT {', '.join(cols)} FROM posts WHERE seq IN ({marks}) ORDER BY seq",  # noqa: S608 (columns checked above)
+                    part,
+                ).fetchall()
+            )
+        return pd.DataFrame(rows, columns=cols)[list(columns)]
+
+    def posts(self, since_seq: int = 0) -> Iterator[Post]:
+        for frame in self.frames(since_seq=since_seq):
+            for r in frame.itertuples(index=False, name=None):
+                _, pid, author, created, text, outlet, lang, repost_of, urls, tags = r
+                yield Post(
+                    id=str(pid),
+                    author=str(author),
+                    created_at=datetime.fromtimestamp(int(created), tz=UTC),
+                    text=str(text),
+                    outlet=str(outlet),
+                    lang=str(lang),
+                    repost_of=str(repost_of),
+                    urls=tuple(str(urls).split()),
+                    hashtags=tuple(str(tags).split()),
+                )
+
+    # -- metadata -----------------------------------------------------------------------------
+    def get_meta(self, key: str) -> str:
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return "" if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._db:
+            self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))

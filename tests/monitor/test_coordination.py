@@ -1,0 +1,263 @@
+"""Co-action detection, the time-shuffled null, significance and communities."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from viche.monitor.coordination import (
+    CoordinationConfig,
+    Events,
+    benjamini_hochberg,
+    communities,
+    detect_coordination,
+    join_groups,
+    pair_counts,
+    pair_rows,
+    poisson_sf,
+    shuffle_times,
+)
+
+DAY = 86_400
+YEAR = 365 * DAY
+
+
+def build(rows: list[tuple[int, int, int, int]], n_accounts: int) -> Events:
+    """rows of (account, key, behaviour, time)."""
+    arr = np.array(rows, dtype=np.int64).reshape(-1, 4)
+    return Events(
+        account=arr[:, 0],
+        key=arr[:, 1],
+        behaviour=arr[:, 2],
+        time=arr[:, 3],
+        post=np.arange(arr.shape[0], dtype=np.int64),
+        n_accounts=n_accounts,
+    )
+
+
+def background(
+    gen: np.random.Generator, first: int, count: int, posts: int
+) -> list[tuple[int, int, int, int]]:
+    """Organic accounts: own keys, some popular shared keys, at random times over a year."""
+    rows = []
+    for acc in range(first, first + count):
+        for _ in range(posts):
+            popular = gen.random() < 0.3
+            key = int(gen.integers(1, 6)) if popular else int(gen.integers(10_000, 10**9))
+            rows.append((acc, key, 3 if popular else 0, int(gen.integers(0, YEAR))))
+    return rows
+
+
+def campaign(
+    gen: np.random.Generator, accounts: range, occasions: int, synchronised: bool
+) -> list[tuple[int, int, int, int]]:
+    """Each occasion: every member posts the same new item, within minutes (or not)."""
+    rows = []
+    for o in range(occasions):
+        t = int(gen.integers(0, YEAR))
+        for acc in accounts:
+            when = t + int(gen.integers(0, 600)) if synchronised else int(gen.integers(0, YEAR))
+            rows.append((acc, 1_000 + o, 0, when))
+    return rows
+
+
+def significant_accounts(events: Events, config: CoordinationConfig) -> set[int]:
+    pairs = detect_coordination(events, config).pairs
+    sig = pairs[pairs["significant"]]
+    return set(sig["a"].tolist()) | set(sig["b"].tolist())
+
+
+def test_synchronised_group_is_found_among_organic_accounts() -> None:
+    gen = np.random.default_rng(1)
+    rows = campaign(gen, range(6), occasions=12, synchronised=True) + background(gen, 6, 40, 60)
+    events = build(rows, 46)
+    assert significant_accounts(events, CoordinationConfig(null_rounds=5)) == set(range(6))
+
+
+def test_same_items_without_synchrony_are_not_flagged() -> None:
+    gen = np.random.default_rng(1)
+    rows = campaign(gen, range(6), occasions=12, synchronised=False) + background(gen, 6, 40, 60)
+    events = build(rows, 46)
+    assert significant_accounts(events, CoordinationConfig(null_rounds=5)) == set()
+
+
+def test_busy_accounts_sharing_popular_keys_are_not_flagged() -> None:
+    gen = np.random.default_rng(2)
+    # two very busy accounts that use the same three hashtags all year round
+    rows = [
+        (acc, int(gen.integers(1, 4)), 3, int(gen.integers(0, YEAR)))
+        for acc in (0, 1)
+        for _ in range(1500)
+    ]
+    events = build(rows, 2)
+    result = detect_coordination(events, CoordinationConfig(null_rounds=5))
+    (row,) = result.pairs.itertuples()
+    assert row.n >= 3  # they do co-act, often...
+    assert row.expected > row.n / 3  # ... but about as often as chance predicts
+    assert not row.significant
+
+
+def test_one_burst_is_one_occasion() -> None:
+    gen = np.random.default_rng(3)
+    # six accounts repost ten items within one evening, never again
+    rows = [
+        (acc, 500 + item, 0, 200 * DAY + item * 600 + int(gen.integers(0, 120)))
+        for item in range(10)
+        for acc in range(6)
+    ] + background(gen, 6, 20, 50)
+    events = build(rows, 26)
+    assert significant_accounts(events, CoordinationConfig(null_rounds=5)) == set()
+    assert significant_accounts(events, CoordinationConfig(null_rounds=5, min_days=1)) == set(
+        range(6)
+    )
+
+
+def test_a_repost_with_link_and_hashtag_counts_once() -> None:
+    # accounts 0 and 1 share one post that carries text, link and hashtag keys
+    events = build(
+        [
+            (0, 7, 0, 100),
+            (0, 8, 1, 100),
+            (0, 9, 3, 100),
+            (1, 7, 0, 160),
+            (1, 8, 1, 160),
+            (1, 9, 3, 160),
+        ],
+        2,
+    )
+    events = Events(
+        events.account,
+        events.key,
+        events.behaviour,
+        events.time,
+        np.array([0, 0, 0, 1, 1, 1], dtype=np.int64),
+        2,
+    )
+    counts = pair_counts(pair_rows(events, events.time, CoordinationConfig()))
+    assert counts.loc[(0, 1), "n"] == 1
+    # the same with three separate posts each does count three times
+    three = build(
+        [
+            (0, 7, 0, 100),
+            (0, 8, 1, 200),
+            (0, 9, 3, 300),
+            (1, 7, 0, 160),
+            (1, 8, 1, 260),
+            (1, 9, 3, 360),
+        ],
+        2,
+    )
+    assert pair_counts(pair_rows(three, three.time, CoordinationConfig())).loc[(0, 1), "n"] == 3
+
+
+def test_window_bounds_co_action() -> None:
+    config = CoordinationConfig(window=3600)
+    near = build([(0, 1, 0, 10_000), (1, 1, 0, 10_000 + 1700)], 2)
+    far = build([(0, 1, 0, 10_000), (1, 1, 0, 10_000 + 3 * 3600)], 2)
+    assert len(pair_rows(near, near.time, config)) == 1
+    assert len(pair_rows(far, far.time, config)) == 0
+
+
+def test_crowds_are_not_pairs() -> None:
+    config = CoordinationConfig(max_group=5)
+    crowd = build([(a, 1, 0, 1000 + a) for a in range(6)], 6)
+    group = build([(a, 1, 0, 1000 + a) for a in range(5)], 5)
+    assert len(pair_rows(crowd, crowd.time, config)) == 0
+    assert len(pair_rows(group, group.time, config)) == 10
+
+
+def test_shuffle_keeps_each_timeline_but_moves_it() -> None:
+    gen = np.random.default_rng(5)
+    events = build([(a, 1, 0, int(t)) for a in range(3) for t in gen.integers(0, YEAR, 20)], 3)
+    shuffled = shuffle_times(events, np.random.default_rng(9))
+    lo, hi = events.time.min(), events.time.max()
+    assert shuffled.min() >= lo and shuffled.max() <= hi
+    span = hi - lo + 1
+    for a in range(3):
+        mine = events.account == a
+        offsets = (shuffled[mine] - events.time[mine]) % span
+        assert len(set(offsets.tolist())) == 1  # one shift per account
+    assert not np.array_equal(shuffled, events.time)
+
+
+def test_events_must_have_equal_lengths() -> None:
+    with pytest.raises(ValueError, match="length"):
+        Events(
+            np.zeros(2, np.int64),
+            np.zeros(3, np.int64),
+            np.zeros(2, np.int64),
+            np.zeros(2, np.int64),
+            np.zeros(2, np.int64),
+            1,
+        )
+
+
+# -- statistics ---------------------------------------------------------------------------------
+def poisson_sf_reference(n: int, lam: float) -> float:
+    return 1.0 - sum(math.exp(-lam) * lam**k / math.factorial(k) for k in range(n))
+
+
+@pytest.mark.parametrize(
+    ("n", "lam"), [(0, 1.0), (1, 0.5), (3, 0.05), (5, 2.0), (10, 12.0), (40, 30.0)]
+)
+def test_poisson_tail_matches_reference(n: int, lam: float) -> None:
+    got = float(poisson_sf(np.array([n]), np.array([lam]))[0])
+    assert got == pytest.approx(poisson_sf_reference(n, lam), rel=1e-6, abs=1e-12)
+
+
+def test_poisson_far_tail_is_not_rounded_to_zero() -> None:
+    got = float(poisson_sf(np.array([30]), np.array([0.05]))[0])
+    assert 0.0 < got < 1e-60
+
+
+@given(st.integers(0, 60), st.floats(0.001, 50.0))
+@settings(max_examples=200, deadline=None)
+def test_poisson_tail_is_monotone(n: int, lam: float) -> None:
+    here, more_n, more_lam = poisson_sf(np.array([n, n + 1, n]), np.array([lam, lam, lam * 1.5]))
+    assert 0.0 <= more_n <= here + 1e-12 <= 1.0 + 1e-12
+    assert more_lam + 1e-12 >= here
+
+
+def test_benjamini_hochberg_known_case() -> None:
+    p = np.array([0.001, 0.008, 0.039, 0.041, 0.042, 0.06, 0.074, 0.205, 0.212, 0.216])
+    assert benjamini_hochberg(p, 0.05).tolist() == [True, True] + [False] * 8
+    assert not benjamini_hochberg(np.array([0.5, 0.9]), 0.05).any()
+
+
+# -- groups -------------------------------------------------------------------------------------
+def test_communities_split_two_groups() -> None:
+    rows = [(a, b, 10.0) for a in range(4) for b in range(a + 1, 4)]
+    rows += [(a, b, 10.0) for a in range(10, 14) for b in range(a + 1, 14)]
+    rows += [(3, 10, 0.5)]
+    pairs = pd.DataFrame(rows, columns=["a", "b", "surprise"]).assign(significant=True)
+    groups = communities(pairs)
+    assert {groups[a] for a in range(4)} != {groups[a] for a in range(10, 14)}
+    assert len({groups[a] for a in range(4)}) == 1
+    assert communities(pairs.assign(significant=False)) == {}
+
+
+def test_an_account_that_co_acts_with_a_group_joins_it() -> None:
+    gen = np.random.default_rng(4)
+    members = range(5)
+    rows = campaign(gen, members, occasions=10, synchronised=True)
+    # account 5 joins in on six of the ten occasions, each time with a different member
+    for o in range(6):
+        t = next(r[3] for r in rows if r[1] == 1000 + o)
+        rows.append((5, 1000 + o, 0, t + 30))
+    # account 6 joins once only
+    t = next(r[3] for r in rows if r[1] == 1009)
+    rows.append((6, 1009, 0, t + 30))
+    rows += background(gen, 7, 20, 40)
+    events = build(rows, 27)
+    config = CoordinationConfig(null_rounds=5, min_repeats=3)
+    result = detect_coordination(events, config)
+    groups = communities(result.pairs)
+    joins = join_groups(events, {a: 0 for a in members}, config)
+    joined = set(joins.loc[joins["joined"], "account"].tolist())
+    assert 5 in joined or 5 in groups
+    assert 6 not in joined and 6 not in groups
