@@ -307,7 +307,7 @@ def _bel(directory: Path) -> bytes:
     return bel.read_bytes()
 
 
-def test_cli_mixnet_flow_accepted_by_belenios_tool(
+def test_cli_mixnet_flow_with_a_tool_shuffle_accepted_by_belenios_tool(
     nh_closed: ElectionRun, belenios_tool: str, tmp_path: Path
 ) -> None:
     d = tmp_path / "archive"
@@ -318,14 +318,22 @@ def test_cli_mixnet_flow_accepted_by_belenios_tool(
     refused_end = run_cli("tally", "end-shuffles", "--dir", str(d))
     assert refused_end.code == 2 and "no shuffle yet" in refused_end.stderr
     assert _bel(d) == before
+    # trustee 1 shuffles with Viche, then trustee 2 with belenios-tool; Viche adds both
     for tid in (1, 2):
-        made = run_cli(
-            "tally", "shuffle", "--dir", str(d), "--trustee-id", str(tid), "--seed", f"s{tid}"
+        if tid == 1:
+            made = run_cli("tally", "shuffle", "--dir", str(d), "--trustee-id", "1", "--seed", "s")
+            assert made.code == 0, made.stderr
+            text = made.stdout.encode()
+        else:
+            tool_made = _tool(
+                belenios_tool, "election", "shuffle", "--dir", str(d), "--trustee-id=2"
+            )
+            assert tool_made.returncode == 0, tool_made.stderr
+            text = tool_made.stdout
+        (tmp_path / f"shuffle{tid}.txt").write_bytes(text)
+        added = run_cli(
+            "tally", "add-shuffle", str(tmp_path / f"shuffle{tid}.txt"), "--dir", str(d)
         )
-        assert made.code == 0, made.stderr
-        lines = tmp_path / f"shuffle{tid}.txt"
-        lines.write_text(made.stdout)
-        added = run_cli("tally", "add-shuffle", str(lines), "--dir", str(d))
         assert added.code == 0 and f"trustee {tid} accepted" in added.stdout, added.stderr
     # twin: a replayed shuffle is refused and leaves the archive as it was
     before = _bel(d)
@@ -355,3 +363,37 @@ def test_cli_mixnet_flow_accepted_by_belenios_tool(
     report = verify_record(d, jobs=1)
     assert report.ok, [str(f) for f in report.failures]
     assert report.check("shuffles").count == 2
+
+
+def _append(bel: Path, event: EventType, payload: bytes, owner: int) -> None:
+    owned = to_bytes(Owned(owner, sha256_hex(payload)).to_json())
+    ArchiveWriter.open(bel).append(event, [payload, owned])
+
+
+@pytest.mark.parametrize("case", ["unknown owner", "same owner twice", "no EndShuffles"])
+def test_verifier_checks_owners_and_end_shuffles(
+    built: Built, ref: Path, tmp_path: Path, case: str
+) -> None:
+    bel = _truncated_copy(ref, tmp_path / "election")
+    election = built.election
+    first = built.viche_shuffle
+    if case == "unknown owner":
+        _append(bel, EventType.SHUFFLE, first.to_bytes(), 3)
+        fragment = "unknown trustee id 3"
+    elif case == "same owner twice":
+        _append(bel, EventType.SHUFFLE, first.to_bytes(), 1)
+        second = make_shuffle(election, first.ciphertexts, SeededRandom("again"))
+        _append(bel, EventType.SHUFFLE, second.to_bytes(), 1)
+        fragment = "second shuffle by the same trustee"
+    else:  # decryption of the unshuffled tally, no Shuffle nor EndShuffles at all
+        record = read_archive(bel)
+        assert record.encrypted_tally is not None
+        tally = EncryptedTally.from_bytes(record.encrypted_tally.tally_raw)
+        keys = _privkeys(ref, election, Trustees.from_json(loads(record.trustees)))
+        pd = make_partial_decryption(election, tally, keys[1][1], SeededRandom("pd"))
+        _append(bel, EventType.PARTIAL_DECRYPTION, to_bytes(pd.to_json()), 1)
+        fragment = "decrypted without EndShuffles"
+    report = verify_record(bel.parent, jobs=1)
+    fails = report.check("shuffles").failures
+    assert [fragment in f.message for f in fails] == [True], [str(f) for f in fails]
+    assert {f.check for f in report.failures} == {"shuffles"}
