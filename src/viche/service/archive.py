@@ -14,7 +14,7 @@ from pathlib import Path
 from viche.crypto.threshold import check_trustees
 from viche.errors import PhaseError, ProtocolError, ReplayedBallotError, UsageError
 from viche.protocol import codec
-from viche.protocol.ballot import CheckedBallot, check_ballot, smart_ballot_tracker
+from viche.protocol.ballot import CheckedBallot, check_ballot
 from viche.protocol.election import Election, PublicCredentials
 from viche.protocol.trustees import Trustees
 from viche.record.archive import ArchiveWriter, Record, read_archive, resolve_archive
@@ -149,15 +149,12 @@ def add_ballot(directory: Path, raw: bytes, source: str = "") -> Accepted:
     writer = ArchiveWriter.open(path)  # refuses to append if the file changes meanwhile
     state = ElectionRecord(read_archive(path))
     checked = check_new_ballot(state, raw, source)
-    revote = any(_credential_of(state, e.raw) == checked.credential for e in state.record.ballots)
+    revote = any(_credential_of(e.raw) == checked.credential for e in state.record.ballots)
     event_hash = writer.append(EventType.BALLOT, [raw])
     return Accepted(checked.tracker, event_hash, writer.height, revote, checked.weight)
 
 
-def _credential_of(state: ElectionRecord, raw: bytes) -> str:
+def _credential_of(raw: bytes) -> str:
+    """The credential field of a ballot already in the archive (checked when it was added)."""
     obj = codec.loads(raw, "ballot")
     return str(obj.get("credential", "")) if isinstance(obj, dict) else ""
-
-
-def tracker_of(raw: bytes) -> str:
-    return smart_ballot_tracker(raw)
