@@ -82,6 +82,21 @@ def test_cli_verify_exit_codes(reference_dir: Path, tmp_path: Path) -> None:
     assert js.code == 0 and json.loads(js.stdout)["ok"] is True
     nh = run_cli("verify", str(reference_dir / "nh-mixnet-RFC"), "--json")
     assert nh.code == 0 and json.loads(nh.stdout)["ok"] is True
+    # a check that fails: one byte of a ballot edited in place
+    bel = next((reference_dir / "simple-plain-BELENIOS").glob("*.bel"))
+    data = bytearray(bel.read_bytes())
+    at = data.index(b'"election_uuid"')
+    data[at + 1 : at + 2] = b"E"  # the member no longer hashes to its name
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / bel.name).write_bytes(bytes(data))
+    failed = run_cli("verify", str(broken), "--json")
+    assert failed.code == 1, failed.stdout
+    report = json.loads(failed.stdout)
+    assert report["ok"] is False
+    assert report["checks"][0]["failures"][0]["code"] == "V4003"
+    human = run_cli("verify", str(broken))
+    assert human.code == 1 and "FAILED" in human.stdout and "V4003" in human.stdout
     missing = run_cli("verify", str(tmp_path / "absent"))
     assert missing.code == 2
     garbage = tmp_path / "g"

@@ -33,10 +33,11 @@ import gmpy2
 from gmpy2 import mpz
 
 from viche.crypto.elgamal import dlog_small, group_decode
+from viche.crypto.group import Group
 from viche.crypto.hashing import sha256_hex
 from viche.crypto.proofs import check_decryption
-from viche.crypto.schnorr import check_message_signature
-from viche.crypto.trustee import check_trustee_public_key
+from viche.crypto.threshold import check_cert, check_coefexps, expected_verification_key
+from viche.crypto.trustee import TrusteePublicKey, check_trustee_public_key
 from viche.errors import (
     ArchiveFormatError,
     ChainError,
@@ -58,7 +59,7 @@ from viche.protocol.election import (
     SetupData,
 )
 from viche.protocol.messages import proof_from_json
-from viche.protocol.trustees import PedersenItem, SingleItem, Trustees
+from viche.protocol.trustees import Coefexps, PedersenItem, SingleItem, Trustees
 from viche.record.archive import Record, read_archive
 from viche.verify.ballots import BallotOutcome, check_ballots, default_jobs
 from viche.verify.report import CheckResult, Failure, Status, VerificationReport
@@ -115,8 +116,9 @@ class _Run:
 def _check_pedersen(
     run: _Run, trustees: Trustees, election: Election, res: CheckResult
 ) -> None:
+    """Every trustee on its own (flat trustee ids in the failures), with the checks of
+    :mod:`viche.crypto.threshold`."""
     group = election.group
-    q = group.q
     first_id = 1
     for item_index, item in enumerate(trustees.items):
         if isinstance(item, SingleItem):
@@ -130,49 +132,41 @@ def _check_pedersen(
             continue
         assert isinstance(item, PedersenItem)
         params = item.params
-        n = params.size
-        ids = range(first_id, first_id + n)
-        first_id += n
+        ids = range(first_id, first_id + params.size)
+        first_id += params.size
         for z, tid in enumerate(ids):
             res.count += 1
             where = f"trustee {tid} (Pedersen item {item_index + 1}, index {z + 1})"
             cert = params.certs[z]
-            coef = params.coefexps[z]
-            vk = params.verification_keys[z]
             try:
-                group.check_element(cert.keys.verification, f"{where} / cert / verification")
-                group.check_element(cert.keys.encryption, f"{where} / cert / encryption")
-                check_message_signature(
-                    group, cert.keys.verification, cert.message, cert.signature,
-                    where=f"{where} / cert / signature",
+                check_cert(group, cert, f"{where} / cert")
+            except VicheError as exc:
+                run.fail("setup.trustees", exc, trustee=tid)
+            try:
+                check_coefexps(
+                    group, cert, params.coefexps[z], params.threshold, f"{where} / coefexps"
                 )
             except VicheError as exc:
                 run.fail("setup.trustees", exc, trustee=tid)
             try:
-                for k, a in enumerate(coef.values):
-                    group.check_element(a, f"{where} / coefexps {k}")
-                check_message_signature(
-                    group, cert.keys.verification, coef.message, coef.signature,
-                    where=f"{where} / coefexps / signature",
+                _check_verification_key(
+                    group, params.coefexps, params.verification_keys[z], z + 1, where
                 )
             except VicheError as exc:
                 run.fail("setup.trustees", exc, trustee=tid)
-            try:
-                check_trustee_public_key(group, vk, where=f"{where} / verification key")
-                # Π_i Π_k A_ik^(j^k) with j = z + 1
-                j = z + 1
-                pairs: list[tuple[mpz, mpz]] = []
-                for other in params.coefexps:
-                    for k, a in enumerate(other.values):
-                        pairs.append((a, mpz(j) ** k % q))
-                expected = group.prod([gmpy2.powmod(a, e, group.p) for a, e in pairs])
-                if expected != vk.public_key:
-                    raise KeyCeremonyError(
-                        "verification key is not the product of the coefexps",
-                        where=f"{where} / verification key",
-                    )
-            except VicheError as exc:
-                run.fail("setup.trustees", exc, trustee=tid)
+
+
+def _check_verification_key(
+    group: Group,
+    coefexps: Sequence[Coefexps],
+    key: TrusteePublicKey,
+    j: int,
+    where: str,
+) -> None:
+    w = f"{where} / verification key"
+    if key.public_key != expected_verification_key(group, coefexps, j):
+        raise KeyCeremonyError("verification key is not the product of the coefexps", where=w)
+    check_trustee_public_key(group, key, where=w)
 
 
 def _check_setup(
