@@ -261,3 +261,10 @@ def test_an_account_that_co_acts_with_a_group_joins_it() -> None:
     joined = set(joins.loc[joins["joined"], "account"].tolist())
     assert 5 in joined or 5 in groups
     assert 6 not in joined and 6 not in groups
+
+
+def test_join_without_groups_is_an_empty_typed_table() -> None:
+    events = build([(0, 1, 0, 100), (1, 1, 0, 130)], 2)
+    joins = join_groups(events, {}, CoordinationConfig())
+    assert joins.empty and joins["joined"].dtype == bool
+    assert joins[joins["joined"]].columns.tolist() == joins.columns.tolist()

@@ -358,9 +358,19 @@ def join_groups(events: Events, groups: dict[int, int], config: CoordinationConf
     ``config.join_behaviours`` count (shared hashtags alone are too common to join on).
     Returns columns ``account, group, n, expected, p, surprise, joined``.
     """
-    columns = ["account", "group", "n", "expected", "p", "surprise", "joined"]
+    nothing = pd.DataFrame(
+        {
+            "account": np.zeros(0, dtype=np.int64),
+            "group": np.zeros(0, dtype=np.int64),
+            "n": np.zeros(0, dtype=np.int64),
+            "expected": np.zeros(0, dtype=np.float64),
+            "p": np.zeros(0, dtype=np.float64),
+            "surprise": np.zeros(0, dtype=np.float64),
+            "joined": np.zeros(0, dtype=bool),
+        }
+    )
     if not groups:
-        return pd.DataFrame({c: [] for c in columns})
+        return nothing
     keep = np.flatnonzero(np.isin(events.behaviour, config.join_behaviours))
     ev = shared_keys_only(events.take(keep.astype(np.int64)))
     group_of = np.full(events.n_accounts, -1, dtype=np.int64)
@@ -368,7 +378,7 @@ def join_groups(events: Events, groups: dict[int, int], config: CoordinationConf
         group_of[acc] = g
     observed = group_counts(pair_rows(ev, ev.time, config), group_of)
     if observed.empty:
-        return pd.DataFrame({c: [] for c in columns})
+        return nothing
     null_total = pd.Series(0.0, index=observed.index)
     gen = np.random.default_rng(config.seed + 1)
     for _ in range(config.null_rounds):
