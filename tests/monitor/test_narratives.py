@@ -172,3 +172,17 @@ def test_case_index_checks() -> None:
         nar.CaseIndex([], np.zeros((0, 3), dtype=np.float32)).nearest(
             np.zeros((1, 3), dtype=np.float32)
         )
+
+
+def test_candidates_spread_over_each_account() -> None:
+    posts = [Post(f"x{i}", "bot1", T0 + timedelta(hours=i), f"text {i}") for i in range(10)] + [
+        Post("y", "someone", T0, "not a member"),
+        Post("z", "bot2", T0, "   "),
+    ]
+    camp = campaign_from("c", [posts[0], Post("w", "bot2", T0, "hello there")])
+    by_id = {p.id: p for p in posts}
+    assert set(nar.candidate_posts(camp)) == {"x0", "w"}  # evidence only
+    spread = nar.candidate_posts(camp, by_id, per_account=4)
+    assert [i for i in spread if i.startswith("x")][1:] == ["x2", "x5", "x7"]
+    assert "y" not in spread and "z" not in spread  # not a member; no text
+    assert len(nar.candidate_posts(camp, by_id, per_account=100)) == 11

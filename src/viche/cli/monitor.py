@@ -1,9 +1,281 @@
-"""``viche monitor``: influence-campaign detection commands."""
+"""``viche monitor``: influence-campaign detection commands.
+
+* ``viche monitor ingest FILES... --store DIR``  append posts to a store (created if absent);
+* ``viche monitor detect --store DIR``           find campaigns (and narratives), save them,
+                                                 print what changed since the last run;
+* ``viche monitor report --store DIR --out DIR`` HTML, JSON, GraphML and CSV reports.
+
+A store is a directory: ``posts.sqlite``, ``results/latest.json``, ``alerts.jsonl`` and
+``cache/`` (embeddings of known cases). Errors are :class:`~viche.errors.VicheError` that
+:func:`viche.cli.main.main` turns into one line and exit code 2.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
 import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+
+from viche.errors import MissingFileError
+
+if TYPE_CHECKING:
+    from viche.monitor.alerts import Alert
+    from viche.monitor.model import DetectionResult, Post
+
+#: posts of each campaign account embedded for narratives, besides the evidence (bounds the
+#: model's work: ~100 posts/s on two CPU cores)
+NARRATIVE_POSTS_PER_ACCOUNT = 50
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+monitor_app = typer.Typer(
+    name="monitor",
+    help="Influence monitor: find coordinated campaigns in posts and articles.",
+    no_args_is_help=True,
+)
+
+
+class InputFormat(StrEnum):
+    auto = "auto"
+    csv = "csv"
+    jsonl = "jsonl"
+    qut = "qut"
+    coortweet = "coortweet"
+
+
+StoreOpt = Annotated[
+    Path,
+    typer.Option("--store", help="Store directory (posts.sqlite, results/, alerts.jsonl, cache/)."),
+]
+
+
+@contextmanager
+def _spinner(text: str) -> Iterator[None]:
+    with Progress(
+        SpinnerColumn(), TextColumn(text), TimeElapsedColumn(), console=err, transient=True
+    ) as bar:
+        bar.add_task(text, total=None)
+        yield
+
+
+def _existing_store(store: Path) -> Path:
+    from viche.monitor.api import posts_path
+
+    db = posts_path(store)
+    if not db.is_file():
+        raise MissingFileError(
+            "no post store here: run `viche monitor ingest FILES --store DIR` first",
+            where=str(store),
+        )
+    return db
+
+
+@monitor_app.command("ingest")
+def ingest_cmd(
+    files: Annotated[
+        list[Path], typer.Argument(help="Input files (CSV, JSON Lines; .gz accepted).")
+    ],
+    store: StoreOpt,
+    fmt: Annotated[
+        InputFormat,
+        typer.Option("--format", help="Input format; auto guesses from the file's header."),
+    ] = InputFormat.auto,
+) -> None:
+    """Append the posts of FILES to the store (created if absent); bad rows are reported."""
+    from viche.monitor.api import posts_path
+    from viche.monitor.ingest import ingest
+    from viche.monitor.store import Store
+
+    for f in files:
+        if not f.is_file():
+            raise MissingFileError(f"no such file: {f}", where=str(f))
+    store.mkdir(parents=True, exist_ok=True)
+    with Store(posts_path(store)) as st:
+        for f in files:
+            rep = ingest(f, st, fmt.value, progress=True)
+            out.print(
+                f"{f.name}: {rep.added} posts added, {rep.duplicates} already in the store, "
+                f"{rep.malformed} malformed rows"
+            )
+            for problem in rep.problems[:5]:
+                err.print(f"[yellow]  line {problem.line}:[/] {problem.reason}")
+            if rep.malformed > 5:
+                err.print(f"[yellow]  … and {rep.malformed - 5} more malformed rows[/]")
+        out.print(f"store {store}: {st.count()} posts")
+
+
+def _posts_by_id(
+    db: Path, wanted: set[str], authors: frozenset[str] = frozenset()
+) -> dict[str, Post]:
+    """The posts with these ids, and every post of these authors, in one pass over the store."""
+    from viche.monitor.store import Store
+
+    found: dict[str, Post] = {}
+    if not wanted and not authors:
+        return found
+    with Store(db) as st:
+        for post in st.posts():
+            if post.id in wanted or post.author in authors:
+                found[post.id] = post
+    return found
+
+
+def _cited(result: DetectionResult) -> set[str]:
+    from viche.monitor.api import campaign_post_ids
+
+    return {pid for c in result.campaigns for pid in campaign_post_ids(c)}
+
+
+def _with_narratives(
+    result: DetectionResult, db: Path, store: Path, cases: Path | None
+) -> DetectionResult:
+    from viche.monitor import narratives as nar
+    from viche.monitor.embed import load_embedder
+
+    wanted = {pid for c in result.campaigns for pid in nar.candidate_posts(c)}
+    members = frozenset(a for c in result.campaigns for a in c.accounts)
+    with _spinner("loading the posts of the campaigns"):
+        posts = _posts_by_id(db, wanted, members)
+    with _spinner("loading the sentence-embedding model"):
+        model = load_embedder()
+    index = None
+    case_path = cases if cases is not None else nar.default_cases_path()
+    if case_path.is_file():
+        known = nar.load_cases(case_path)
+        with Progress(
+            TextColumn("embedding known cases"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err,
+            transient=True,
+        ) as bar:
+            task = bar.add_task("cases", total=len(known))
+            index = nar.CaseIndex.build(
+                known,
+                model,
+                cache_dir=store / "cache",
+                on_progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )
+    elif cases is not None:
+        raise MissingFileError(f"no EUvsDisinfo case list at {cases}", where=str(cases))
+    else:
+        err.print(
+            f"[yellow]no known-case list at {case_path} (use --cases): narratives are not "
+            "matched to known cases[/]"
+        )
+    with _spinner(f"clustering {len(posts)} posts into narratives"):
+        return nar.attach_narratives(
+            result, posts, model, cases=index, per_account=NARRATIVE_POSTS_PER_ACCOUNT
+        )
+
+
+def _print_summary(result: DetectionResult, alerts: tuple[Alert, ...]) -> None:
+    flagged = sum(1 for a in result.accounts if a.flagged)
+    out.print(
+        f"{result.posts_seen} posts, {len(result.accounts)} accounts, {flagged} flagged, "
+        f"{len(result.campaigns)} campaigns"
+    )
+    if result.campaigns:
+        table = Table("campaign", "score", "accounts", "edges", "narratives", "first seen")
+        for c in result.campaigns[:30]:
+            table.add_row(
+                c.id,
+                f"{c.score:.2f}",
+                str(len(c.accounts)),
+                str(len(c.edges)),
+                str(len(c.narratives)),
+                c.first_seen.isoformat() if c.first_seen else "",
+            )
+        out.print(table)
+        if len(result.campaigns) > 30:
+            out.print(f"… and {len(result.campaigns) - 30} more (see the report)")
+    for a in alerts:
+        out.print(f"[bold yellow]ALERT[/] {a.kind.value}: {a.message}")
+    if not alerts:
+        out.print("no new alerts")
+
+
+@monitor_app.command("detect")
+def detect_cmd(
+    store: StoreOpt,
+    narratives: Annotated[
+        bool | None,
+        typer.Option(
+            "--narratives/--no-narratives",
+            help="Cluster the campaigns' posts into narratives with the sentence-embedding "
+            "model (extra 'embed'). Default: when the extra is installed.",
+        ),
+    ] = None,
+    cases: Annotated[
+        Path | None,
+        typer.Option(
+            "--cases",
+            help="EUvsDisinfo cases.csv to match narratives against "
+            "(default: $VICHE_EUVSDISINFO or ../shared/data/influence/euvsdisinfo/cases.csv).",
+        ),
+    ] = None,
+) -> None:
+    """Find coordinated campaigns in the store, save them and print the alerts since last run."""
+    from viche.monitor import alerts as alerting
+    from viche.monitor import embed
+    from viche.monitor.pipeline import detect
+    from viche.monitor.store import Store
+
+    db = _existing_store(store)
+    if narratives:
+        embed.require()  # fail before the long part
+    use_narratives = embed.is_available() if narratives is None else narratives
+    with _spinner("detecting coordinated accounts"), Store(db) as st:
+        result = detect(st)
+    if use_narratives and result.campaigns:
+        result = _with_narratives(result, db, store, cases)
+    elif narratives is None and not use_narratives:
+        err.print(f"[yellow]narratives skipped: {embed.INSTALL_HINT}[/]")
+    alerts = alerting.record(store, result)
+    _print_summary(result, alerts)
+
+
+@monitor_app.command("report")
+def report_cmd(
+    store: StoreOpt,
+    out_dir: Annotated[
+        Path, typer.Option("--out", help="Directory where the report files are written.")
+    ],
+) -> None:
+    """Write the last detection as HTML (with plots), JSON, GraphML and CSV files."""
+    from viche.monitor import api
+    from viche.monitor.alerts import load_alerts
+    from viche.monitor.report import write_report
+
+    db = _existing_store(store)
+    result = api.load_result(store)
+    with _spinner("reading the posts of the campaigns' accounts"):
+        members = frozenset(a for c in result.campaigns for a in c.accounts)
+        posts = _posts_by_id(db, _cited(result), members)
+    with _spinner(f"writing the report of {len(result.campaigns)} campaigns"):
+        paths = write_report(
+            result, posts, out_dir, alerts=[a.to_dict() for a in load_alerts(store)[-50:]]
+        )
+    for name, path in paths.items():
+        out.print(f"{name:16} {path}")
 
 
 def register(app: typer.Typer) -> None:
     """Add the ``monitor`` command group to ``app``."""
+    app.add_typer(monitor_app)

@@ -338,13 +338,30 @@ def find_narratives(
     return tuple(out)
 
 
-def candidate_posts(campaign: Campaign) -> tuple[str, ...]:
-    """The posts the cheap stages selected for a campaign: those behind its edges."""
+def candidate_posts(
+    campaign: Campaign, posts: Mapping[str, Post] | None = None, *, per_account: int = 0
+) -> tuple[str, ...]:
+    """The posts the cheap stages selected for a campaign: those behind its edges, and with
+    ``per_account`` > 0 up to that many posts of each of its accounts found in ``posts``
+    (spread evenly over the account's time line), so that narratives cover the whole
+    activity, not only the few pairs kept as evidence."""
     ids: dict[str, None] = dict.fromkeys(campaign.representative_posts)
     for edge in campaign.edges:
         for pair in edge.evidence:
             ids[pair.post_a] = None
             ids[pair.post_b] = None
+    if per_account > 0 and posts is not None:
+        member = set(campaign.accounts)
+        by_author: dict[str, list[Post]] = {}
+        for p in posts.values():
+            if p.author in member and p.text.strip():
+                by_author.setdefault(p.author, []).append(p)
+        for author in campaign.accounts:
+            mine = sorted(by_author.get(author, ()), key=lambda p: (p.created_at, p.id))
+            if len(mine) > per_account:
+                step = len(mine) / per_account
+                mine = [mine[int(k * step)] for k in range(per_account)]
+            ids.update(dict.fromkeys(p.id for p in mine))
     return tuple(ids)
 
 
@@ -356,14 +373,18 @@ def attach_narratives(
     cases: CaseIndex | None = None,
     thresholds: Mapping[tuple[str, str], float] | None = None,
     match_threshold: float = MATCH_THRESHOLD,
+    per_account: int = 0,
 ) -> DetectionResult:
-    """The same result with each campaign's narratives found among its candidate posts.
+    """The same result with each campaign's narratives found among its candidate posts
+    (:func:`candidate_posts`; those missing from ``posts`` are skipped).
 
     All campaigns' candidates are clustered together, so one narrative pushed by two
     campaigns has one id; each campaign lists the narratives that contain its posts, the
     largest share first.
     """
-    per_campaign = {c.id: candidate_posts(c) for c in result.campaigns}
+    per_campaign = {
+        c.id: candidate_posts(c, posts, per_account=per_account) for c in result.campaigns
+    }
     pool = [posts[i] for ids in per_campaign.values() for i in ids if i in posts]
     narratives = find_narratives(
         pool, embedder, cases=cases, thresholds=thresholds, match_threshold=match_threshold

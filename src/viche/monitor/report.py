@@ -77,11 +77,14 @@ def _figure(width: float, height: float) -> Any:
     return Figure(figsize=(width, height))
 
 
-def timeline_png(campaign: Campaign, by_id: Mapping[str, Post]) -> str:
-    """Posts of the campaign over time, one row per account (base64 PNG)."""
+def timeline_png(campaign: Campaign, posts: Iterable[Post]) -> str:
+    """The posts of the campaign's accounts over time, one row per account (base64 PNG).
+
+    ``posts`` may hold anything: only the campaign's accounts' posts are drawn, coloured by
+    narrative (grey: in no narrative).
+    """
     member = set(campaign.accounts)
-    cited = [by_id[p] for p in api.campaign_post_ids(campaign) if p in by_id]
-    cited = [p for p in cited if p.author in member]
+    cited = sorted((p for p in posts if p.author in member), key=lambda p: p.created_at)
     accounts = sorted({p.author for p in cited})
     row = {a: i for i, a in enumerate(accounts)}
     narrative_of: dict[str, int] = {}
@@ -100,7 +103,7 @@ def timeline_png(campaign: Campaign, by_id: Mapping[str, Post]) -> str:
     else:
         ax.text(0.5, 0.5, "no posts of this campaign in the store", ha="center", va="center")
     ax.set_xlabel("time (UTC); colour = narrative, grey = none")
-    ax.set_title(f"{campaign.id}: posts behind the evidence", fontsize=9)
+    ax.set_title(f"{campaign.id}: posts of its accounts over time", fontsize=9)
     fig.autofmt_xdate()
     return _png(fig)
 
@@ -146,7 +149,10 @@ details{margin:.3em 0}blockquote{margin:.2em 0 .2em 1em;color:#333}
 """
 
 
-def _campaign_html(c: Campaign, by_id: Mapping[str, Post]) -> str:
+def _campaign_html(
+    c: Campaign, by_id: Mapping[str, Post], by_author: Mapping[str, list[Post]]
+) -> str:
+    mine = [p for a in c.accounts for p in by_author.get(a, ())]
     parts = [f'<section id="{_e(c.id)}"><h2>Campaign {_e(c.id)} '
              f'<span class="score">score {c.score:.2f}</span></h2>']  # fmt: skip
     seen = " – ".join(t.isoformat() for t in (c.first_seen, c.last_seen) if t is not None)
@@ -157,7 +163,7 @@ def _campaign_html(c: Campaign, by_id: Mapping[str, Post]) -> str:
         parts.append(f"<p><b>Outlets:</b> {_e(', '.join(c.outlets))}</p>")
     parts.append(
         '<div class="plots">'
-        f'<img alt="timeline of {_e(c.id)}" src="data:image/png;base64,{timeline_png(c, by_id)}">'
+        f'<img alt="timeline of {_e(c.id)}" src="data:image/png;base64,{timeline_png(c, mine)}">'
         f'<img alt="network of {_e(c.id)}" src="data:image/png;base64,{network_png(c)}">'
         "</div>"
     )
@@ -240,7 +246,10 @@ def render_html(
         head.append("</table>")
     else:
         head.append("<p>No coordinated campaign was found.</p>")
-    body = [_campaign_html(c, by_id) for c in result.campaigns]
+    by_author: dict[str, list[Post]] = {}
+    for p in by_id.values():
+        by_author.setdefault(p.author, []).append(p)
+    body = [_campaign_html(c, by_id, by_author) for c in result.campaigns]
     return "\n".join([*head, *body, "</body></html>"])
 
 

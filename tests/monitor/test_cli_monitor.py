@@ -1,0 +1,201 @@
+"""``viche monitor ingest|detect|report`` end to end on a synthetic stream of posts."""
+
+from __future__ import annotations
+
+import csv
+import json
+import random
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import networkx as nx
+import pytest
+from monitor_corpus import real_embedder
+
+from viche.monitor import api
+from viche.testing.cli import run_cli
+
+T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
+BOT_CLAIMS = [
+    "Secret American laboratories in Ukraine make biological weapons, share before it is deleted",
+    "Biolabs in Ukraine are developing weapons for the Pentagon, the media stay silent about it",
+    "The Pentagon runs bioweapon labs across Ukraine and nobody is asking questions about them",
+]
+WORDS = [
+    "coffee",
+    "garden",
+    "rain",
+    "music",
+    "train",
+    "book",
+    "river",
+    "city",
+    "park",
+    "school",
+    "dog",
+    "market",
+    "film",
+    "summer",
+    "bread",
+    "football",
+    "museum",
+    "bridge",
+    "winter",
+    "friend",
+    "recipe",
+    "concert",
+    "beach",
+    "mountain",
+    "forest",
+]
+
+
+def _write_stream(path: Path, bots: list[str], rounds: int, start_round: int, seed: int) -> None:
+    """Bots post the same claim within seconds of each other each round; 30 organic accounts
+    post unrelated random text at random times."""
+    rng = random.Random(seed)
+    rows = []
+    for r in range(start_round, start_round + rounds):
+        base = T0 + timedelta(hours=3 * r)
+        tail = " ".join(rng.choice(WORDS) for _ in range(8))
+        claim = f"{BOT_CLAIMS[r % len(BOT_CLAIMS)]} Update {r}: {tail}"
+        for i, bot in enumerate(bots):
+            rows.append(
+                {
+                    "id": f"p-{bot}-{r}",
+                    "author": bot,
+                    "created_at": (base + timedelta(seconds=11 * i)).isoformat(),
+                    "text": claim,
+                    "lang": "en",
+                    "urls": f"https://news.example/story-{r}",
+                    "outlet": "",
+                }
+            )
+        for k in range(30):
+            when = base + timedelta(seconds=rng.randrange(3 * 3600))
+            rows.append(
+                {
+                    "id": f"o-{k}-{r}",
+                    "author": f"person{k}",
+                    "created_at": when.isoformat(),
+                    "text": " ".join(rng.choice(WORDS) for _ in range(12)),
+                    "lang": "en",
+                    "urls": "",
+                    "outlet": "",
+                }
+            )
+    with path.open("w", newline="", encoding="utf-8") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+
+
+BOTS = [f"bot{i}" for i in range(5)]
+
+
+@pytest.fixture()
+def stream(tmp_path: Path) -> Path:
+    path = tmp_path / "day1.csv"
+    _write_stream(path, BOTS, rounds=8, start_round=0, seed=1)
+    return path
+
+
+def test_ingest_detect_report_and_incremental_alerts(tmp_path: Path, stream: Path) -> None:
+    store = tmp_path / "store"
+    run = run_cli("monitor", "ingest", str(stream), "--store", str(store))
+    assert run.code == 0, run.stderr
+    assert "280 posts added" in run.stdout  # 8 rounds x (5 bots + 30 organic)
+
+    run = run_cli("monitor", "detect", "--store", str(store), "--no-narratives")
+    assert run.code == 0, run.stderr
+    assert "ALERT new_campaign" in run.stdout
+    result = api.load_result(store)
+    assert len(result.campaigns) == 1
+    assert set(result.campaigns[0].accounts) == set(BOTS)
+    assert all(not c.narratives for c in result.campaigns)
+
+    out = tmp_path / "report"
+    run = run_cli("monitor", "report", "--store", str(store), "--out", str(out))
+    assert run.code == 0, run.stderr
+    with (out / "accounts.csv").open() as f:
+        accounts = {r["author_id"]: r for r in csv.DictReader(f)}
+    assert len(accounts) == 35  # one row per account seen
+    assert {a for a, r in accounts.items() if r["flagged"] == "1"} == set(BOTS)
+    assert all(r["campaign"] == "" for a, r in accounts.items() if a.startswith("person"))
+    assert nx.read_graphml(out / "network.graphml").number_of_nodes() == len(BOTS)
+    assert "data:image/png;base64," in (out / "report.html").read_text()
+
+    # the same data again: nothing new
+    run = run_cli("monitor", "detect", "--store", str(store), "--no-narratives")
+    assert run.code == 0 and "no new alerts" in run.stdout
+
+    # new posts appended: one more bot joins the campaign
+    day2 = tmp_path / "day2.csv"
+    _write_stream(day2, [*BOTS, "bot5"], rounds=8, start_round=8, seed=2)
+    assert run_cli("monitor", "ingest", str(day2), "--store", str(store)).code == 0
+    run = run_cli("monitor", "detect", "--store", str(store), "--no-narratives")
+    assert run.code == 0, run.stderr
+    assert "ALERT campaign_grown" in run.stdout and "bot5" in run.stdout
+    alerts = [json.loads(x) for x in (store / "alerts.jsonl").read_text().splitlines()]
+    assert [a["kind"] for a in alerts] == ["new_campaign", "campaign_grown"]
+
+
+def test_detect_with_narratives(tmp_path: Path, stream: Path) -> None:
+    real_embedder()  # the extra must be there (fails in CI when absent)
+    store = tmp_path / "store"
+    assert run_cli("monitor", "ingest", str(stream), "--store", str(store)).code == 0
+    cases = tmp_path / "cases.csv"
+    cases.write_text(
+        "date,id,title,countries,keywords,languages,outlets\n"
+        "2020-06-09,https://euvsdisinfo.eu/report/american-biolaboratories-in-ukraine/,"
+        "American biolaboratories in Ukraine develop biological weapons,Ukraine+US,"
+        "laboratory+Biological weapons,Russian,outlet\n"
+        "2021-02-18,https://euvsdisinfo.eu/report/navalny/,German special services helped "
+        "Navalny,Russia,Alexei Navalny,Russian,TASS\n",
+        encoding="utf-8",
+    )
+    run = run_cli("monitor", "detect", "--store", str(store), "--narratives", "--cases", str(cases))
+    assert run.code == 0, run.stderr
+    assert "ALERT new_narrative" in run.stdout
+    (campaign,) = api.load_result(store).campaigns
+    assert campaign.narratives
+    assert campaign.narratives[0].known_case.endswith("american-biolaboratories-in-ukraine/")
+    assert list((store / "cache").glob("cases-*.npy"))
+
+
+def test_usage_errors(tmp_path: Path, stream: Path) -> None:
+    empty = tmp_path / "nothing"
+    run = run_cli("monitor", "detect", "--store", str(empty), "--no-narratives")
+    assert run.code == 2 and "V9001" in run.stderr and "monitor ingest" in run.stderr
+    run = run_cli("monitor", "report", "--store", str(empty), "--out", str(tmp_path / "r"))
+    assert run.code == 2 and "V9001" in run.stderr
+    run = run_cli("monitor", "ingest", str(tmp_path / "absent.csv"), "--store", str(empty))
+    assert run.code == 2 and "absent.csv" in run.stderr
+    assert not empty.exists()  # nothing created on refusal
+    run = run_cli("monitor", "ingest", str(stream), "--store", str(empty), "--format", "xml")
+    assert run.code == 2
+    store = tmp_path / "store"
+    assert run_cli("monitor", "ingest", str(stream), "--store", str(store)).code == 0
+    run = run_cli("monitor", "report", "--store", str(store), "--out", str(tmp_path / "r"))
+    assert run.code == 2 and "monitor detect" in run.stderr  # detect has not run yet
+    run = run_cli(
+        "monitor", "detect", "--store", str(store), "--narratives",
+        "--cases", str(tmp_path / "no-cases.csv"),
+    )  # fmt: skip
+    assert run.code == 2 and "no-cases.csv" in run.stderr
+
+
+def test_malformed_rows_are_reported(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text("id,author,created_at,text\n1,a,2026-03-01T10:00:00Z,ok\n2,b,yesterday,x\n")
+    run = run_cli("monitor", "ingest", str(bad), "--store", str(tmp_path / "s"))
+    assert run.code == 0
+    assert "1 posts added" in run.stdout and "1 malformed rows" in run.stdout
+    assert "line 3" in run.stderr
+
+
+def test_every_monitor_command_has_help() -> None:
+    for cmd in ("ingest", "detect", "report"):
+        run = run_cli("monitor", cmd, "--help")
+        assert run.code == 0 and "--store" in run.stdout
+    assert "--no-narratives" in run_cli("monitor", "detect", "--help").stdout
