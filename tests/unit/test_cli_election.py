@@ -322,3 +322,24 @@ def test_full_run_gives_the_expected_result(tmp_path: Path) -> None:
     assert run.result is not None
     got = [[*([r.blank] if r.blank is not None else []), *r.counts] for r in run.result]
     assert got == expected(run, plan)
+
+
+def test_close_refuses_an_archive_holding_an_invalid_ballot(
+    voted: ElectionRun, tmp_path: Path
+) -> None:
+    """Failure twin of close: a ballot appended without checks (as ``belenios-tool archive
+    add-event`` allows) is found when the vote is closed; nothing is appended."""
+    from viche.record.archive import ArchiveWriter
+    from viche.record.events import EventType
+
+    d = copy_of(voted, tmp_path)
+    obj = json.loads(voted.ballot_files[0].read_text())
+    obj["signature"]["proof"]["challenge"] = "1"
+    (bel,) = d.glob("*.bel")
+    ArchiveWriter.open(bel).append(
+        EventType.BALLOT, [json.dumps(obj, separators=(",", ":")).encode()]
+    )
+    before = bel.read_bytes()
+    res = run_cli("archive", "close", "--dir", str(d))
+    refused(res, d, before, "invalid")
+    assert "event 4" in res.stderr

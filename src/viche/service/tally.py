@@ -24,7 +24,7 @@ from viche.errors import (
     UsageError,
 )
 from viche.protocol import codec
-from viche.protocol.ballot import CheckedBallot, check_ballot
+from viche.protocol.ballot import Ballot, CheckedBallot
 from viche.protocol.election import HomomorphicQuestion
 from viche.protocol.tally import (
     EncryptedTally,
@@ -51,18 +51,45 @@ Progress = Callable[[int], None]
 
 
 def check_all_ballots(
-    state: ElectionRecord, progress: Progress | None = None
+    state: ElectionRecord, progress: Progress | None = None, jobs: int | None = None
 ) -> list[CheckedBallot]:
-    """Every ballot of the archive, checked (in archive order)."""
+    """Every ballot of the archive, fully checked (in parallel processes, ``jobs`` = all
+    cores by default), in archive order. A ballot that fails is a :class:`TallyError`."""
+    from viche.verify.ballots import check_ballots
+
+    entries = state.record.ballots
+    done = 0
+
+    def tick(n: int) -> None:
+        nonlocal done
+        done += n
+        if progress:
+            progress(done)
+
+    outcomes = check_ballots(
+        state.election,
+        state.credentials,
+        [(e.height, e.raw) for e in entries],
+        jobs=jobs,
+        progress=tick,
+    )
     out: list[CheckedBallot] = []
-    for n, entry in enumerate(state.record.ballots, start=1):
+    for entry, outcome in zip(entries, outcomes, strict=True):
+        if outcome.error is not None:
+            _, code, message, where = outcome.error
+            raise TallyError(
+                f"a ballot in the archive is invalid: {message}", where=where, code=code
+            )
         out.append(
-            check_ballot(
-                state.election, entry.raw, state.credentials, where=f"event {entry.height}"
+            CheckedBallot(
+                ballot=Ballot.from_bytes(entry.raw, f"event {entry.height}"),
+                raw=entry.raw,
+                tracker=outcome.tracker,
+                hex_hash=entry.hash,
+                credential=str(outcome.credential),
+                weight=outcome.weight,
             )
         )
-        if progress:
-            progress(n)
     return out
 
 
@@ -81,13 +108,13 @@ def check_can_close(state: ElectionRecord) -> None:
         raise PhaseError("the vote is already closed", where=str(state.path))
 
 
-def close(directory: Path, progress: Progress | None = None) -> Closed:
+def close(directory: Path, progress: Progress | None = None, jobs: int | None = None) -> Closed:
     """``EndBallots`` then ``EncryptedTally`` (encrypted_tally + sized_encrypted_tally)."""
     path = resolve_archive(directory)
     writer = ArchiveWriter.open(path)
     state = load(path)
     check_can_close(state)
-    checked = check_all_ballots(state, progress)
+    checked = check_all_ballots(state, progress, jobs)
     counted = last_ballots(checked)
     tally = compute_encrypted_tally(state.election, counted)
     sized = sized_tally(tally, counted)
