@@ -218,7 +218,8 @@ def test_mixed_threshold_ceremony(belenios_tool: str, tmp_path: Path) -> None:
     (k1,), (k2,) = t1.glob("*.key"), t2.glob("*.key")
     certs = srv / "certs.jsons"
     certs.write_text(next(t1.glob("*.cert")).read_text() + next(t2.glob("*.cert")).read_text())
-    tool(bt, "setup", "generate-trustee-key-threshold", *grp, "--certs", str(certs), "--step", "2")
+    tool(bt, "setup", "generate-trustee-key-threshold", *grp, "--certs", str(certs), "--step", "2",
+         cwd=srv)  # fmt: skip
     assert "2 certificates are valid" in ok(
         run_cli("setup", "threshold", "step2", "--certs", str(certs))
     )
@@ -242,7 +243,8 @@ def test_mixed_threshold_ceremony(belenios_tool: str, tmp_path: Path) -> None:
     ours = ok(run_cli("setup", "threshold", "step6", "--certs", str(certs), "--polynomials",
                       str(polys), "--voutputs", str(vouts)))  # fmt: skip
     theirs = tool(bt, "setup", "generate-trustee-key-threshold", *grp, "--certs", str(certs),
-                  "--step", "6", "--polynomials", str(polys), stdin=o1 + o2).stdout  # fmt: skip
+                  "--step", "6", "--polynomials", str(polys), stdin=o1 + o2,
+                  cwd=srv).stdout  # fmt: skip
     assert ours.encode() == theirs
     assert json.loads(ours)["threshold"] == 2
     # failure twin: a voutput from the wrong trustee order is refused by step 6

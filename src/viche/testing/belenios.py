@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,16 +25,19 @@ def tool(
     ok: bool = True,
     timeout: float = 600,
 ) -> subprocess.CompletedProcess[bytes]:
-    """Run ``belenios-tool ARGS`` (with the harness's environment)."""
-    proc = subprocess.run(
-        [belenios_tool, *args],
-        cwd=cwd,
-        input=stdin,
-        capture_output=True,
-        env={**os.environ, **TOOL_ENV},
-        timeout=timeout,
-        check=False,
-    )
+    """Run ``belenios-tool ARGS`` (with the harness's environment). Without ``cwd`` it runs
+    in a scratch directory: some steps write files into the current directory (step 6 of the
+    threshold ceremony writes every trustee's ``.dkey``)."""
+    with tempfile.TemporaryDirectory(prefix="belenios-tool-") as scratch:
+        proc = subprocess.run(
+            [belenios_tool, *args],
+            cwd=cwd or scratch,
+            input=stdin,
+            capture_output=True,
+            env={**os.environ, **TOOL_ENV},
+            timeout=timeout,
+            check=False,
+        )
     if ok and proc.returncode != 0:
         raise ToolFailedError(
             f"belenios-tool {' '.join(args)} exited {proc.returncode}: "
