@@ -7,7 +7,9 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import itertools
+import shutil
 from collections import Counter
+from pathlib import Path
 
 import pytest
 from gmpy2 import mpz
@@ -48,7 +50,12 @@ from viche.errors import (
     TallyError,
 )
 from viche.protocol.codec import dumps, loads
-from viche.protocol.election import Election, HomomorphicQuestion, NonHomomorphicQuestion
+from viche.protocol.election import (
+    Election,
+    ElectionTemplate,
+    HomomorphicQuestion,
+    NonHomomorphicQuestion,
+)
 from viche.protocol.shuffle import (
     Shuffle,
     check_shuffle_rows,
@@ -56,6 +63,10 @@ from viche.protocol.shuffle import (
     shuffle_proof_from_json,
     shuffle_proof_to_json,
 )
+from viche.service import archive as arch
+from viche.service.election_run import ElectionRun, Stop, Vote
+from viche.testing.cli import run_cli
+from viche.testing.factories import make_election, plan_for
 
 G = RFC_3526_2048
 RNG = SeededRandom("shuffle-unit")
@@ -325,3 +336,119 @@ def test_proof_codec_rejects_bad_shapes(election_shuffle: Shuffle) -> None:
         Shuffle.from_json({"ciphertexts": doc["ciphertexts"], "proofs": doc["proofs"][:1]})
     with pytest.raises(JsonFormatError, match="unexpected"):
         Shuffle.from_json({**doc, "extra": 1})
+
+
+# ---------------------------------------------------------------------- service and CLI
+
+NH_TEMPLATE = {
+    "description": "shuffle unit",
+    "name": "NH unit election",
+    "questions": [
+        {"answers": ["Yes", "No"], "min": 0, "max": 1, "question": "h"},
+        {"type": "NonHomomorphic", "value": {"answers": ["A", "B", "C"], "question": "rank"}},
+    ],
+}
+NH_VOTES = [[[1, 0], [1, 2, 3]], [[0, 1], [3, 2, 1]], [[1, 0], [2, 2, 0]]]
+
+
+@pytest.fixture(scope="module")
+def nh_closed(tmp_path_factory: pytest.TempPathFactory) -> ElectionRun:
+    plan = plan_for(
+        template=ElectionTemplate.from_json(NH_TEMPLATE),
+        group=G,
+        votes=[Vote(i, v) for i, v in enumerate(NH_VOTES)],
+        voters=len(NH_VOTES),
+        singles=2,
+        stop=Stop.CLOSED,
+    )
+    run, _ = make_election(tmp_path_factory.mktemp("nh") / "e", plan, seed="shuffle-unit")
+    return run
+
+
+def _copy(run: ElectionRun, tmp_path: Path) -> Path:
+    target = tmp_path / "archive"
+    shutil.copytree(run.archive.parent, target)
+    return target
+
+
+def _bel(directory: Path) -> bytes:
+    (bel,) = directory.glob("*.bel")
+    return bel.read_bytes()
+
+
+def test_cli_shuffle_decrypt_result(nh_closed: ElectionRun, tmp_path: Path) -> None:
+    d = _copy(nh_closed, tmp_path)
+    for tid in (2, 1):
+        made = run_cli("tally", "shuffle", "--dir", str(d), "--trustee-id", str(tid))
+        assert made.code == 0, made.stderr
+        assert len(made.stdout.splitlines()) == 2
+        f = tmp_path / f"s{tid}"
+        f.write_text(made.stdout)
+        assert run_cli("tally", "add-shuffle", str(f), "--dir", str(d)).code == 0
+    ended = run_cli("tally", "end-shuffles", "--dir", str(d))
+    assert ended.code == 0 and "2 shuffle" in ended.stdout
+    for key in nh_closed.single_keys:
+        pd = run_cli("tally", "decrypt", "--dir", str(d), "--privkey", str(key))
+        assert pd.code == 0, pd.stderr
+        (tmp_path / "pd").write_text(pd.stdout)
+        assert run_cli("tally", "add-decryption", str(tmp_path / "pd"), "--dir", str(d)).code == 0
+    res = run_cli("tally", "result", "--dir", str(d))
+    assert res.code == 0, res.stderr
+    record = arch.load(d).record
+    assert record.result is not None
+    published = loads(record.result.raw)["result"]
+    assert published[0] == [2, 1]
+    assert sorted(published[1]) == sorted(v[1] for v in NH_VOTES)
+    assert [s.owner for s in record.shuffles] == [2, 1]
+
+
+def test_cli_shuffle_refusals_leave_the_archive_unchanged(
+    nh_closed: ElectionRun, tmp_path: Path
+) -> None:
+    d = _copy(nh_closed, tmp_path)
+    before = _bel(d)
+    bad_id = run_cli("tally", "shuffle", "--dir", str(d), "--trustee-id", "9")
+    assert bad_id.code == 2 and "out of range" in bad_id.stderr
+    made = run_cli("tally", "shuffle", "--dir", str(d), "--trustee-id", "1")
+    shuffle_line, _ = made.stdout.splitlines()
+    # wrong owned payload
+    wrong = dumps({"owner": 1, "payload": "0" * 64})
+    (tmp_path / "a").write_text(f"{shuffle_line}\n{wrong}\n")
+    wrong_owned = run_cli("tally", "add-shuffle", str(tmp_path / "a"), "--dir", str(d))
+    assert wrong_owned.code == 2 and "not the hash" in wrong_owned.stderr
+    # altered proof: s1 of the only NH question (question 2)
+    shuffle = Shuffle.from_bytes(shuffle_line.encode())
+    p0 = shuffle.proofs[0]
+    bad = Shuffle(shuffle.ciphertexts, (_replace(p0, "s", 0, (p0.s[0] + 1) % G.q),))
+    raw = bad.to_bytes()
+    owned = dumps({"owner": 1, "payload": hashlib.sha256(raw).hexdigest()})
+    (tmp_path / "b").write_text(f"{raw.decode()}\n{owned}\n")
+    wrong_proof = run_cli("tally", "add-shuffle", str(tmp_path / "b"), "--dir", str(d))
+    assert wrong_proof.code == 2 and "question 2 / t1" in wrong_proof.stderr
+    # non-canonical shuffle line (a space), with a matching owned hash
+    spaced = shuffle_line.replace('{"ciphertexts":', '{"ciphertexts": ', 1)
+    owned = dumps({"owner": 1, "payload": hashlib.sha256(spaced.encode()).hexdigest()})
+    (tmp_path / "c").write_text(f"{spaced}\n{owned}\n")
+    not_canonical = run_cli("tally", "add-shuffle", str(tmp_path / "c"), "--dir", str(d))
+    assert not_canonical.code == 2 and "canonical" in not_canonical.stderr
+    no_shuffle = run_cli("tally", "end-shuffles", "--dir", str(d))
+    assert no_shuffle.code == 2 and "no shuffle yet" in no_shuffle.stderr
+    assert _bel(d) == before
+    # twin: the untouched lines are accepted
+    (tmp_path / "ok").write_text(made.stdout)
+    assert run_cli("tally", "add-shuffle", str(tmp_path / "ok"), "--dir", str(d)).code == 0
+    assert run_cli("tally", "end-shuffles", "--dir", str(d)).code == 0
+    twice = run_cli("tally", "end-shuffles", "--dir", str(d))
+    assert twice.code == 2 and "already closed" in twice.stderr
+
+
+def test_nothing_to_shuffle_without_nh_questions(tmp_path: Path) -> None:
+    run, _ = make_election(tmp_path / "h", plan_for(voters=1, stop=Stop.CLOSED))
+    refused = run_cli("tally", "shuffle", "--dir", str(run.archive.parent), "--trustee-id", "1")
+    assert refused.code == 2 and "nothing to shuffle" in refused.stderr
+    # twin: the homomorphic election decrypts without any shuffle
+    key = run.single_keys[0]
+    assert (
+        run_cli("tally", "decrypt", "--dir", str(run.archive.parent), "--privkey", str(key)).code
+        == 0
+    )
