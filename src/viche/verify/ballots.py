@@ -4,8 +4,8 @@ ballots in chunks.
 
 Each ballot goes through :func:`viche.protocol.ballot.check_ballot` (canonical form, uuid,
 election hash, known credential, weight, membership, signature, every proof). A worker sends
-back, per ballot, the failure (if any) and what the tally needs: the credential, its weight
-and the ciphertexts (as long as the ballot could be parsed at all).
+back, per ballot, the failure (if any) and what choosing the counted ballots needs: the
+credential and its weight (as long as the ballot could be parsed at all).
 """
 
 from __future__ import annotations
@@ -16,18 +16,12 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
-from gmpy2 import mpz
-
-from viche.crypto.answers import HAnswer
 from viche.crypto.fastexp import fixed_base_table, precomputed_powers
 from viche.crypto.hashing import b64_sha256
 from viche.errors import VicheError
 from viche.protocol.ballot import Ballot, CheckedBallot, check_ballot
 from viche.protocol.election import Election, PublicCredentials
 from viche.verify.prefill import ballot_powers
-
-#: ``(alpha, beta)`` pairs per answer (homomorphic answers only; None for NH ones).
-Choices = tuple[tuple[tuple[mpz, mpz], ...] | None, ...]
 
 
 @dataclass(frozen=True)
@@ -39,7 +33,6 @@ class BallotOutcome:
     tracker: str
     credential: str | None
     weight: int
-    choices: Choices | None
     error: tuple[str, str, str, str] | None  # (class name, code, message, where)
 
 
@@ -60,16 +53,6 @@ def _init_worker(election_raw: bytes, credentials_raw: bytes) -> None:
     credentials = PublicCredentials.from_bytes(credentials_raw)
     warm_tables(election)
     _STATE = (election, credentials)
-
-
-def _choices(ballot: Ballot) -> Choices:
-    out: list[tuple[tuple[mpz, mpz], ...] | None] = []
-    for answer in ballot.answers:
-        if isinstance(answer, HAnswer):
-            out.append(tuple((ct.alpha, ct.beta) for ct in answer.choices))
-        else:
-            out.append(None)
-    return tuple(out)
 
 
 def _check_fast(
@@ -97,13 +80,11 @@ def check_one(
         tracker = b64_sha256(raw)
         credential: str | None = None
         weight = 0
-        choices: Choices | None = None
         try:
             ballot = Ballot.from_bytes(raw, where)
             credential = str(ballot.credential)
             if credential in credentials:
                 weight = credentials.weight(credential)
-            choices = _choices(ballot)
         except VicheError:
             pass
         return BallotOutcome(
@@ -112,7 +93,6 @@ def check_one(
             tracker,
             credential,
             weight,
-            choices,
             (type(exc).__name__, exc.code, exc.message, exc.where),
         )
     return BallotOutcome(
@@ -121,7 +101,6 @@ def check_one(
         checked.tracker,
         checked.credential,
         checked.weight,
-        _choices(checked.ballot),
         None,
     )
 

@@ -21,13 +21,18 @@ class Status(Enum):
 _HEIGHT = re.compile(r"(?:event|height) (\d+)")
 _BALLOT = re.compile(r"ballot ([0-9A-Za-z+/]{43}|[0-9a-f]{64})")
 _QUESTION = re.compile(r"(?:answer|question) (\d+)")
-_CHOICE = re.compile(r"choice (\d+)")
+#: ``choice N`` (ballots: choice 0 is the blank flag) or ``item N`` (tally rows, 1-based)
+_CHOICE = re.compile(r"(?:choice|item) (\d+)")
 _TRUSTEE = re.compile(r"trustee (\d+)")
 
 
 @dataclass(frozen=True)
 class Failure:
-    """One failed check on one object."""
+    """One failed check on one object.
+
+    ``question`` is 1-based; ``answer`` is the number ``where`` gives: ``choice N`` in a
+    ballot (choice 0 is the blank flag when blank is allowed) or ``item N`` (1-based) in a
+    tally row or partial decryption."""
 
     check: str
     code: str

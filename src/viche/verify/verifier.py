@@ -29,41 +29,47 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-import gmpy2
 from gmpy2 import mpz
 
-from viche.crypto.elgamal import dlog_small, group_decode
+from viche.crypto.elgamal import Ciphertext
 from viche.crypto.group import Group
 from viche.crypto.hashing import sha256_hex
-from viche.crypto.proofs import check_decryption
 from viche.crypto.threshold import check_cert, check_coefexps, expected_verification_key
 from viche.crypto.trustee import TrusteePublicKey, check_trustee_public_key
 from viche.errors import (
     ArchiveFormatError,
     ChainError,
-    CryptoError,
-    JsonFormatError,
     KeyCeremonyError,
     MissingFileError,
-    ProofError,
+    NonCanonicalError,
     ProtocolError,
     ReplayedBallotError,
     TallyError,
     VicheError,
 )
-from viche.protocol.codec import expect_list, expect_object, get_int, get_str, loads, number, sub
+from viche.protocol.ballot import Ballot, CheckedBallot
+from viche.protocol.codec import expect_object, loads
 from viche.protocol.election import (
     Election,
-    HomomorphicQuestion,
     PublicCredentials,
     SetupData,
 )
-from viche.protocol.messages import proof_from_json
+from viche.protocol.tally import (
+    EncryptedTally,
+    PartialDecryption,
+    Result,
+    SizedEncryptedTally,
+    check_partial_decryption,
+    check_result,
+    compute_encrypted_tally,
+    last_ballots,
+    sized_tally,
+)
 from viche.protocol.trustees import Coefexps, PedersenItem, SingleItem, Trustees
 from viche.record.archive import Record, read_archive
 from viche.verify.ballots import BallotOutcome, check_ballots, default_jobs
 from viche.verify.report import CheckResult, Failure, Status, VerificationReport
-from viche.verify.shuffles import check_shuffle_events, nh_tally_row
+from viche.verify.shuffles import check_shuffle_events
 
 #: ``progress(stage, done, total)``: stage is one of the check names.
 Progress = Callable[[str, int, int], None]
@@ -258,69 +264,46 @@ def _check_replays(run: _Run, record: Record) -> None:
         )
 
 
-def _counted(outcomes: Sequence[BallotOutcome]) -> list[BallotOutcome]:
-    """The last ballot of each credential, in archive order."""
-    last: dict[str, BallotOutcome] = {}
+def _counted(
+    record: Record, outcomes: Sequence[BallotOutcome], election: Election
+) -> list[CheckedBallot]:
+    """The last ballot of each credential, in archive order (:func:`last_ballots`).
+
+    Every ballot whose credential is known and that parses takes part, valid or not: an
+    invalid ballot is already a failure of the ``ballots`` check, and counting it as the
+    tallier did names that ballot instead of flagging the whole tally.
+    """
+    candidates: list[CheckedBallot] = []
     for o in outcomes:
-        if o.credential is not None and o.choices is not None:
-            last.pop(o.credential, None)
-            last[o.credential] = o
-    return sorted(last.values(), key=lambda o: o.index)
-
-
-# --------------------------------------------------------------------------- tally
+        if o.credential is None or o.weight <= 0:
+            continue
+        raw = record.ballots[o.index].raw
+        try:
+            ballot = Ballot.from_bytes(raw)
+        except VicheError:
+            continue
+        candidates.append(
+            CheckedBallot(ballot, raw, o.tracker, sha256_hex(raw), o.credential, o.weight)
+        )
+    return last_ballots(candidates)
 
 
 Cts = list[list[tuple[mpz, mpz]]]
 
 
-def _parse_cts(value: object, where: str) -> Cts:
-    out: Cts = []
-    for i, row in enumerate(expect_list(value, where)):
-        w = sub(where, i)
-        cts: list[tuple[mpz, mpz]] = []
-        for j, ct in enumerate(expect_list(row, w)):
-            obj = expect_object(ct, sub(w, j), ("alpha", "beta"))
-            cts.append((number(obj["alpha"], sub(w, j)), number(obj["beta"], sub(w, j))))
-        out.append(cts)
-    return out
+def _to_cts(tally: EncryptedTally) -> Cts:
+    return [[(ct.alpha, ct.beta) for ct in row] for row in tally.questions]
 
 
-def _recompute_tally(
-    election: Election, counted: Sequence[BallotOutcome], record: Record
-) -> tuple[Cts, int, int]:
-    group = election.group
-    p = group.p
-    tally: Cts = []
-    for qi, question in enumerate(election.questions):
-        if not isinstance(question, HomomorphicQuestion):
-            ballots = [(record.ballots[o.index].raw, o.weight, o.height) for o in counted]
-            tally.append(nh_tally_row(qi, ballots))
-            continue
-        n = question.n_choices
-        alphas = [mpz(1)] * n
-        betas = [mpz(1)] * n
-        for o in counted:
-            assert o.choices is not None
-            row = o.choices[qi]
-            if row is None or len(row) != n:
-                continue  # a malformed ballot: already a failure of the ballots check
-            w = o.weight
-            for j, (a, b) in enumerate(row):
-                if w == 1:
-                    alphas[j] = alphas[j] * a % p
-                    betas[j] = betas[j] * b % p
-                else:
-                    alphas[j] = alphas[j] * gmpy2.powmod(a, w, p) % p
-                    betas[j] = betas[j] * gmpy2.powmod(b, w, p) % p
-        tally.append(list(zip(alphas, betas, strict=True)))
-    return tally, len(counted), sum(o.weight for o in counted)
+def _from_cts(rows: Cts) -> EncryptedTally:
+    return EncryptedTally(tuple(tuple(Ciphertext(a, b) for a, b in row) for row in rows))
 
 
 def _check_tally(
-    run: _Run, record: Record, election: Election, counted: Sequence[BallotOutcome]
-) -> Cts | None:
-    """Compare the published tally with the recomputed one; returns the published tally."""
+    run: _Run, record: Record, election: Election, counted: Sequence[CheckedBallot]
+) -> EncryptedTally | None:
+    """Compare the published tally with the recomputed one; returns the published tally
+    (None when it cannot be read)."""
     entry = record.encrypted_tally
     if entry is None:
         run.na("tally.encrypted", "no EncryptedTally event yet")
@@ -328,30 +311,32 @@ def _check_tally(
     res = run.r("tally.encrypted")
     res.count = 1
     where = f"event {entry.height} / encrypted_tally"
-    published: Cts | None = None
+    published: EncryptedTally | None = None
     try:
-        published = _parse_cts(loads(entry.tally_raw, where), where)
-        sized = expect_object(
-            loads(entry.sized_raw, where), where, ("num_tallied", "total_weight", "encrypted_tally")
-        )
-        num = get_int(sized, "num_tallied", where, minimum=0)
-        total = get_int(sized, "total_weight", where, minimum=0)
-        if get_str(sized, "encrypted_tally", where) != entry.tally.hash:
-            raise ChainError("sized_encrypted_tally names another tally", where=where)
-        mine, n_counted, w_counted = _recompute_tally(election, counted, record)
-        if num != n_counted:
+        published = EncryptedTally.from_bytes(entry.tally_raw, where)
+        published.check_shape(election, where)
+        published.check_members(election.group, where)
+    except VicheError as exc:
+        run.fail("tally.encrypted", exc, height=entry.height)
+        return None
+    try:
+        sized = SizedEncryptedTally.from_bytes(entry.sized_raw, f"event {entry.height} / sized")
+        mine = compute_encrypted_tally(election, counted)
+        expected = sized_tally(mine, counted)
+        if sized.num_tallied != expected.num_tallied:
             raise TallyError(
-                f"num_tallied is {num}, but {n_counted} ballots count", where=where
+                f"num_tallied is {sized.num_tallied}, but {expected.num_tallied} ballots count",
+                where=where,
             )
-        if total != w_counted:
+        if sized.total_weight != expected.total_weight:
             raise TallyError(
-                f"total_weight is {total}, but the counted ballots weigh {w_counted}", where=where
+                f"total_weight is {sized.total_weight}, but the counted ballots weigh "
+                f"{expected.total_weight}",
+                where=where,
             )
-        if len(published) != len(mine):
-            raise TallyError(
-                f"{len(published)} questions in the tally, {len(mine)} expected", where=where
-            )
-        for qi, (pub_row, my_row) in enumerate(zip(published, mine, strict=True)):
+        for qi, (pub_row, my_row) in enumerate(
+            zip(published.questions, mine.questions, strict=True)
+        ):
             if len(pub_row) != len(my_row):
                 raise TallyError(
                     f"{len(pub_row)} ciphertexts, {len(my_row)} expected",
@@ -363,28 +348,19 @@ def _check_tally(
                         "tally.encrypted",
                         TallyError(
                             "encrypted tally differs from the product of the counted ballots",
-                            where=f"{where} / question {qi + 1} / choice {ai}",
+                            where=f"{where} / question {qi + 1} / item {ai + 1}",
                         ),
                         height=entry.height,
                         question=qi + 1,
-                        answer=ai,
+                        answer=ai + 1,
                     )
+        if run.r("tally.encrypted").status is not Status.FAILED and (
+            mine.to_bytes() != entry.tally_raw
+        ):
+            raise TallyError("encrypted tally is not in the canonical form", where=where)
     except VicheError as exc:
         run.fail("tally.encrypted", exc, height=entry.height)
     return published
-
-
-# --------------------------------------------------------------------------- decryption
-
-
-def _lagrange(indices: Sequence[int], j: int, q: mpz) -> mpz:
-    num = mpz(1)
-    den = mpz(1)
-    for k in indices:
-        if k != j:
-            num = num * k % q
-            den = den * (k - j) % q
-    return num * gmpy2.invert(den, q) % q
 
 
 def _check_decryptions(
@@ -392,13 +368,13 @@ def _check_decryptions(
     record: Record,
     election: Election,
     trustees: Trustees,
-    tally: Cts,
-) -> dict[int, list[list[mpz]]]:
-    """Every partial decryption proof; returns the valid factors by trustee id."""
-    group = election.group
+    tally: EncryptedTally,
+) -> dict[int, PartialDecryption]:
+    """Every partial decryption proof against its trustee's key (Single key or Pedersen
+    verification key); returns the valid ones by trustee id."""
     res = run.r("decryption.partial")
     flat = trustees.flat()
-    valid: dict[int, list[list[mpz]]] = {}
+    valid: dict[int, PartialDecryption] = {}
     for entry in record.partial_decryptions:
         res.count += 1
         owner = entry.owner
@@ -408,91 +384,14 @@ def _check_decryptions(
                 raise ProtocolError(f"unknown trustee id {owner}", where=where)
             if owner in valid:
                 raise ProtocolError("second partial decryption by the same trustee", where=where)
+            pd = PartialDecryption.from_bytes(entry.payload_raw, where)
             key = flat[owner - 1].key.public_key
-            obj = expect_object(
-                loads(entry.payload_raw, where), where, ("decryption_factors", "decryption_proofs")
-            )
-            wf, wp = sub(where, "decryption_factors"), sub(where, "decryption_proofs")
-            factors = [
-                [number(x, sub(sub(wf, i), j)) for j, x in enumerate(expect_list(row, sub(wf, i)))]
-                for i, row in enumerate(expect_list(obj["decryption_factors"], wf))
-            ]
-            proofs = [
-                [
-                    proof_from_json(x, sub(sub(wp, i), j))
-                    for j, x in enumerate(expect_list(row, sub(wp, i)))
-                ]
-                for i, row in enumerate(expect_list(obj["decryption_proofs"], wp))
-            ]
-            if [len(r) for r in factors] != [len(r) for r in tally] or [
-                len(r) for r in proofs
-            ] != [len(r) for r in tally]:
-                raise JsonFormatError(
-                    "decryption factors or proofs do not have the shape of the tally", where=where
-                )
-            bad = False
-            for qi, row in enumerate(tally):
-                for ai, (alpha, _beta) in enumerate(row):
-                    awhere = f"{where} / question {qi + 1} / choice {ai}"
-                    factor = factors[qi][ai]
-                    try:
-                        group.check_element(factor, awhere)
-                        if not check_decryption(
-                            group, key, election.fingerprint, alpha, factor, proofs[qi][ai]
-                        ):
-                            raise ProofError(
-                                "partial decryption proof does not verify", where=awhere
-                            )
-                    except CryptoError as exc:
-                        bad = True
-                        run.fail(
-                            "decryption.partial", exc, height=entry.height, trustee=owner,
-                            question=qi + 1, answer=ai,
-                        )
-            if not bad:
-                valid[owner] = factors
+            check_partial_decryption(election, tally, pd, key, where)
+            valid[owner] = pd
         except VicheError as exc:
             run.fail("decryption.partial", exc, height=entry.height, trustee=owner)
         run.tick("decryption.partial", res.count, len(record.partial_decryptions))
     return valid
-
-
-def _combine(
-    election: Election, trustees: Trustees, tally: Cts, valid: dict[int, list[list[mpz]]]
-) -> list[list[mpz]]:
-    """The full decryption factors Π_Single × Π_Pedersen (Lagrange)."""
-    group = election.group
-    p, q = group.p, group.q
-    flat = trustees.flat()
-    combined = [[mpz(1)] * len(row) for row in tally]
-    for item_index, item in enumerate(trustees.items):
-        members = [t for t in flat if t.item == item_index]
-        if isinstance(item, SingleItem):
-            t = members[0]
-            if t.trustee_id not in valid:
-                raise TallyError(
-                    "no valid partial decryption from this trustee",
-                    where=f"trustee {t.trustee_id}",
-                )
-            parts = [(t.trustee_id, mpz(1))]
-        else:
-            have = [t for t in members if t.trustee_id in valid]
-            need = item.params.threshold
-            if len(have) < need:
-                raise TallyError(
-                    f"{len(have)} valid partial decryptions, {need} needed",
-                    where=f"Pedersen item {item_index + 1}",
-                )
-            have = have[:need]
-            indices = [t.index for t in have]
-            parts = [(t.trustee_id, _lagrange(indices, t.index, q)) for t in have]
-        for tid, lam in parts:
-            f = valid[tid]
-            for qi, row in enumerate(f):
-                for ai, x in enumerate(row):
-                    v = x if lam == 1 else gmpy2.powmod(x, lam, p)
-                    combined[qi][ai] = combined[qi][ai] * v % p
-    return combined
 
 
 def _check_result(  # noqa: PLR0917 (one call site)
@@ -500,9 +399,8 @@ def _check_result(  # noqa: PLR0917 (one call site)
     record: Record,
     election: Election,
     trustees: Trustees,
-    tally: Cts,
-    valid: dict[int, list[list[mpz]]],
-    bound: int,
+    tally: EncryptedTally,
+    valid: dict[int, PartialDecryption],
 ) -> None:
     entry = record.result
     if entry is None:
@@ -513,32 +411,11 @@ def _check_result(  # noqa: PLR0917 (one call site)
     where = f"event {entry.height} / result"
     try:
         obj = expect_object(loads(entry.raw, where), where, ("result",))
-        published = expect_list(obj["result"], sub(where, "result"))
-        run.report.result = published
-        group = election.group
-        combined = _combine(election, trustees, tally, valid)
-        mine: list[list[Any]] = []
-        for qi, row in enumerate(tally):
-            counts: list[Any] = []
-            question = election.questions[qi]
-            for ai, (_alpha, beta) in enumerate(row):
-                gm = group.div(beta, combined[qi][ai])
-                at = f"{where} / question {qi + 1} / choice {ai}"
-                if isinstance(question, HomomorphicQuestion):
-                    counts.append(dlog_small(group, gm, bound, where=at))
-                else:  # non-homomorphic: the decoded vector, in shuffled order
-                    counts.append(group_decode(group, gm, len(question.answers), where=at))
-            mine.append(counts)
-        if published != mine:
-            diffs = [
-                f"question {qi + 1}"
-                for qi in range(max(len(published), len(mine)))
-                if qi >= len(published) or qi >= len(mine) or published[qi] != mine[qi]
-            ]
-            raise TallyError(
-                f"published result {published} differs from the decrypted tally {mine}",
-                where=f"{where} / {', '.join(diffs)}",
-            )
+        run.report.result = obj["result"]
+        result = Result.from_bytes(entry.raw, where)
+        check_result(election, trustees, tally, valid, result, where=where)
+        if result.to_json() != obj:
+            raise NonCanonicalError("result is not in the canonical form", where=where)
     except VicheError as exc:
         run.fail("result", exc, height=entry.height)
 
@@ -634,9 +511,9 @@ def verify_record(
 
     # 4. tally
     t = time.perf_counter()
-    counted = _counted(outcomes)
+    counted = _counted(record, outcomes, election) if election is not None else []
     report.counts["counted_ballots"] = len(counted)
-    tally: Cts | None = None
+    tally: EncryptedTally | None = None
     if election is not None and credentials is not None:
         tally = _check_tally(run, record, election, counted)
     else:
@@ -647,12 +524,14 @@ def verify_record(
     t = time.perf_counter()
     if election is not None and tally is not None:
         run.r("shuffles").count = len(record.shuffles)
-        tally = check_shuffle_events(
-            election,
-            trustees,
-            record,
-            tally,
-            lambda exc, owner: run.fail("shuffles", exc, trustee=owner),
+        tally = _from_cts(
+            check_shuffle_events(
+                election,
+                trustees,
+                record,
+                _to_cts(tally),
+                lambda exc, owner: run.fail("shuffles", exc, trustee=owner),
+            )
         )
         run.r("shuffles").seconds = time.perf_counter() - t
     if not record.shuffles:
@@ -669,8 +548,7 @@ def verify_record(
         else:
             valid = {}
             run.na("decryption.partial", "no partial decryptions yet")
-        bound = sum(o.weight for o in counted)
-        _check_result(run, record, election, trustees, tally, valid, bound)
+        _check_result(run, record, election, trustees, tally, valid)
     else:
         why = (
             "no encrypted tally"
