@@ -273,10 +273,13 @@ def _counted(
     invalid ballot is already a failure of the ``ballots`` check, and counting it as the
     tallier did names that ballot instead of flagging the whole tally.
     """
-    candidates: list[CheckedBallot] = []
+    last: dict[str, BallotOutcome] = {}  # only these need parsing again
     for o in outcomes:
-        if o.credential is None or o.weight <= 0:
-            continue
+        if o.credential is not None and o.weight > 0:
+            last[o.credential] = o
+    candidates: list[CheckedBallot] = []
+    for o in sorted(last.values(), key=lambda o: o.index):
+        assert o.credential is not None
         raw = record.ballots[o.index].raw
         try:
             ballot = Ballot.from_bytes(raw)
