@@ -1,7 +1,6 @@
-"""Verifier steps for non-homomorphic questions (spec 3.4 step 3, 3.5.2 step 4, 4.16, 4.17).
+"""Verifier step for the shuffles of non-homomorphic questions (spec 3.4 step 3, 3.5.2 step 4,
+4.17).
 
-* :func:`nh_tally_row` — the expected encrypted-tally row of a non-homomorphic question: the
-  counted ballots' ciphertexts sorted by (alpha, beta), every weight 1;
 * :func:`check_shuffle_events` — every Shuffle event: a known trustee id that has not shuffled
   before, a parsable ``shuffle``, and every proof checked against the previous NH rows (the
   encrypted tally's for the first one); returns the tally to decrypt, whose NH rows are the
@@ -15,16 +14,15 @@ published), so one altered shuffle gives one failure.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 
 from gmpy2 import mpz
 
-from viche.crypto.answers import NHAnswer
 from viche.crypto.elgamal import Ciphertext
-from viche.errors import ProtocolError, TallyError, VicheError
-from viche.protocol.ballot import Ballot
-from viche.protocol.election import Election, NonHomomorphicQuestion
+from viche.errors import ProtocolError, VicheError
+from viche.protocol.election import Election
 from viche.protocol.shuffle import Shuffle, check_shuffle_rows
+from viche.protocol.tally import nh_indices
 from viche.protocol.trustees import Trustees
 from viche.record.archive import Record
 
@@ -33,39 +31,12 @@ Cts = list[list[tuple[mpz, mpz]]]
 FailCallback = Callable[[VicheError, int | None], None]
 
 
-def nh_question_indices(election: Election) -> list[int]:
-    return [i for i, q in enumerate(election.questions) if isinstance(q, NonHomomorphicQuestion)]
-
-
-def nh_tally_row(
-    question_index: int, ballots: Sequence[tuple[bytes, int, int]]
-) -> list[tuple[mpz, mpz]]:
-    """The encrypted-tally row of non-homomorphic question ``question_index`` (0-based) for
-    the counted ``ballots`` given as (raw ballot, weight, event height): their ciphertexts
-    sorted by (alpha, beta) as belenios-tool writes them. Raises :class:`TallyError` for a
-    weight other than 1 or a ballot whose answer is not non-homomorphic."""
-    row: list[tuple[mpz, mpz]] = []
-    for raw, weight, height in ballots:
-        ballot = Ballot.from_bytes(raw, where=f"event {height} / ballot")
-        where = f"event {height} / ballot / answer {question_index + 1}"
-        if weight != 1:
-            raise TallyError(
-                f"weight {weight} on a non-homomorphic question (must be 1)", where=where
-            )
-        answer = ballot.answers[question_index] if question_index < len(ballot.answers) else None
-        if not isinstance(answer, NHAnswer):
-            raise TallyError("answer is not non-homomorphic", where=where)
-        row.append((answer.choices.alpha, answer.choices.beta))
-    row.sort()
-    return row
-
-
 def check_shuffle_events(
     election: Election, trustees: Trustees | None, record: Record, tally: Cts, fail: FailCallback
 ) -> Cts:
     """Check every Shuffle event of ``record`` against the published ``tally`` and return
     the tally to decrypt (NH rows replaced by the last shuffle's ciphertexts)."""
-    idx = nh_question_indices(election)
+    idx = nh_indices(election)
     if not idx:
         for entry in record.shuffles:
             fail(
