@@ -172,3 +172,33 @@ def _as_done(
     futures = [pool.submit(_check_chunk, chunk) for chunk in chunks]
     for fut in as_completed(futures):
         yield fut.result()
+
+
+# ---------------------------------------------------------------------- credentials
+
+
+def _non_members(args: tuple[str, list[tuple[int, str]]]) -> list[int]:
+    """Indices of the credentials (decimal text) that are not group elements."""
+    from gmpy2 import mpz
+
+    from viche.crypto.group import group_by_name
+
+    group = group_by_name(args[0])
+    return [i for i, text in args[1] if not group.is_element(mpz(text))]
+
+
+def check_credential_members(
+    election: Election, credentials: PublicCredentials, *, jobs: int | None = None
+) -> list[int]:
+    """0-based indices of the public credentials that are not group elements (one
+    exponentiation each, spread over ``jobs`` processes for long lists)."""
+    items = [(i, e.text) for i, e in enumerate(credentials.entries)]
+    jobs = default_jobs() if jobs is None else max(1, jobs)
+    name = election.group.name
+    if jobs == 1 or len(items) < 512:
+        return _non_members((name, items))
+    size = max(64, len(items) // (jobs * 4))
+    chunks = [(name, items[k : k + size]) for k in range(0, len(items), size)]
+    ctx = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+        return sorted(i for bad in pool.map(_non_members, chunks) for i in bad)

@@ -39,6 +39,7 @@ from viche.crypto.trustee import TrusteePublicKey, check_trustee_public_key
 from viche.errors import (
     ArchiveFormatError,
     ChainError,
+    GroupMembershipError,
     KeyCeremonyError,
     MissingFileError,
     NonCanonicalError,
@@ -67,7 +68,12 @@ from viche.protocol.tally import (
 )
 from viche.protocol.trustees import Coefexps, PedersenItem, SingleItem, Trustees
 from viche.record.archive import Record, read_archive
-from viche.verify.ballots import BallotOutcome, check_ballots, default_jobs
+from viche.verify.ballots import (
+    BallotOutcome,
+    check_ballots,
+    check_credential_members,
+    default_jobs,
+)
 from viche.verify.report import CheckResult, Failure, Status, VerificationReport
 from viche.verify.shuffles import check_shuffle_events
 
@@ -233,7 +239,15 @@ def _check_setup(
         credentials = PublicCredentials.from_bytes(record.public_credentials, "credentials")
         res.count = len(credentials)
         if election is not None:
-            credentials.check_members(election.group, "credentials")
+            for i in check_credential_members(election, credentials, jobs=run.report.jobs):
+                run.fail(
+                    "setup.credentials",
+                    GroupMembershipError(
+                        f"public credential is not an element of group {election.group.name}",
+                        where=f"credentials[{i}]",
+                    ),
+                    height=0,
+                )
     except VicheError as exc:
         run.fail("setup.credentials", exc, height=0)
     if rep is not None and credentials is not None:
