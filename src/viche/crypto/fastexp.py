@@ -1,16 +1,18 @@
 """Fast modular exponentiation: fixed-base tables and multi-exponentiation.
 
 All routines compute exactly what ``gmpy2.powmod`` computes; they only do it with fewer
-modular multiplications. Measured on the 2-core reference machine (2048-bit modulus, see
-``bench/verify_vs_belenios``): one modular multiplication costs about 1.5 µs whether done by
-GMP inside ``powmod`` or from Python, so saving multiplications saves time.
+modular multiplications. Measured on the 2-core reference machine (2048-bit modulus, CPU
+time): a 256-bit ``powmod`` costs about 290-330 µs (about 1.1 µs per multiplication inside
+GMP), a multiplication and reduction from Python about 1.6 µs; a fixed-base table brings
+``g^e`` to 46 µs (6×) for 256-bit exponents and to 383 µs against 1.9 ms (5×) for the
+2047-bit exponents of RFC-3526-2048.
 
 * :class:`FixedBaseTable` — for a base used many times (the generator g, the election key
   y): precomputes ``base^(d·2^(w·i))`` for every window position i and digit d, after which
   ``base^e`` is one multiplication per non-zero w-bit digit of e and no squaring at all
   (32 multiplications for a 256-bit exponent instead of about 300).
 * :func:`multi_pow` — Straus' simultaneous exponentiation ``Π b_i^e_i`` sharing one chain
-  of squarings between all bases (for products of several variable bases).
+  of squarings between all bases (pays from three variable bases on).
 * :func:`pow_many` — several exponents of one variable base (Yao's method), sharing the
   squarings: e.g. ``α^q`` (membership), ``α^c0`` and ``α^c1`` of a 0/1 proof.
 * :func:`fixed_base_table` — a per-process cache of tables, keyed by (base, modulus), so that
@@ -195,8 +197,12 @@ def _nibbles(e: int, count: int) -> list[int]:
 def multi_pow(pairs: Sequence[tuple[mpz, mpz | int]], modulus: mpz | int) -> mpz:
     """``Π base_i^exp_i mod modulus`` (Straus' method, 4-bit windows, shared squarings).
 
-    Pays for two or more bases: one chain of squarings instead of one per base. With a
-    single pair it simply calls ``gmpy2.powmod``.
+    One chain of squarings instead of one per base; but its multiplications run from Python,
+    about 1.5 times dearer than GMP's inside ``powmod``. Measured (2048-bit modulus, 256-bit
+    exponents, CPU time): two bases break even with two ``powmod`` calls (605 against
+    585 µs), three save about 20% (707 against 881 µs). With a single pair it simply calls
+    ``gmpy2.powmod``. Products with a fixed base (``g^r · α^c``) are cheaper as
+    ``FixedBaseTable.pow_mul(r, α^c)``.
     """
     m = mpz(modulus)
     if len(pairs) == 0:
