@@ -154,7 +154,10 @@ def test_detect_with_narratives(tmp_path: Path, stream: Path) -> None:
         "Navalny,Russia,Alexei Navalny,Russian,TASS\n",
         encoding="utf-8",
     )
-    run = run_cli("monitor", "detect", "--store", str(store), "--narratives", "--cases", str(cases))
+    run = run_cli(
+        "monitor", "detect", "--store", str(store), "--narratives",
+        "--cases", str(cases), "--cases-since", "2020-01-01",
+    )  # fmt: skip
     assert run.code == 0, run.stderr
     assert "ALERT new_narrative" in run.stdout
     (campaign,) = api.load_result(store).campaigns
@@ -183,6 +186,8 @@ def test_usage_errors(tmp_path: Path, stream: Path) -> None:
         "--cases", str(tmp_path / "no-cases.csv"),
     )  # fmt: skip
     assert run.code == 2 and "no-cases.csv" in run.stderr
+    run = run_cli("monitor", "detect", "--store", str(store), "--cases-since", "last year")
+    assert run.code == 2 and "YYYY-MM-DD" in run.stderr
 
 
 def test_malformed_rows_are_reported(tmp_path: Path) -> None:

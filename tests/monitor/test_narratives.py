@@ -151,6 +151,8 @@ def test_load_cases(cases_csv: Path, tmp_path: Path) -> None:
 def test_load_cases_failures(tmp_path: Path) -> None:
     with pytest.raises(MissingFileError):
         nar.load_cases(tmp_path / "absent.csv")
+    with pytest.raises(MonitorError):
+        nar.load_cases(tmp_path / "absent.csv", since="2020")
     bad = tmp_path / "bad.csv"
     bad.write_text("date,id,title\n2020-01-01,x,y\n")
     with pytest.raises(IngestError):

@@ -142,7 +142,7 @@ def _cited(result: DetectionResult) -> set[str]:
 
 
 def _with_narratives(
-    result: DetectionResult, db: Path, store: Path, cases: Path | None
+    result: DetectionResult, db: Path, store: Path, cases: Path | None, since: str
 ) -> DetectionResult:
     from viche.monitor import narratives as nar
     from viche.monitor.embed import load_embedder
@@ -156,7 +156,7 @@ def _with_narratives(
     index = None
     case_path = cases if cases is not None else nar.default_cases_path()
     if case_path.is_file():
-        known = nar.load_cases(case_path)
+        known = nar.load_cases(case_path, since=since)
         with Progress(
             TextColumn("embedding known cases"),
             BarColumn(),
@@ -230,21 +230,31 @@ def detect_cmd(
             "(default: $VICHE_EUVSDISINFO or ../shared/data/influence/euvsdisinfo/cases.csv).",
         ),
     ] = None,
+    cases_since: Annotated[
+        str,
+        typer.Option(
+            "--cases-since",
+            help="Match only known cases of that day or later (YYYY-MM-DD): embedding all "
+            "~10,900 cases takes minutes the first time (then they are cached in the store).",
+        ),
+    ] = "",
 ) -> None:
     """Find coordinated campaigns in the store, save them and print the alerts since last run."""
     from viche.monitor import alerts as alerting
     from viche.monitor import embed
+    from viche.monitor.narratives import check_since
     from viche.monitor.pipeline import detect
     from viche.monitor.store import Store
 
     db = _existing_store(store)
+    check_since(cases_since)
     if narratives:
         embed.require()  # fail before the long part
     use_narratives = embed.is_available() if narratives is None else narratives
     with _spinner("detecting coordinated accounts"), Store(db) as st:
         result = detect(st)
     if use_narratives and result.campaigns:
-        result = _with_narratives(result, db, store, cases)
+        result = _with_narratives(result, db, store, cases, cases_since)
     elif narratives is None and not use_narratives:
         err.print(f"[yellow]narratives skipped: {embed.INSTALL_HINT}[/]")
     alerts = alerting.record(store, result)

@@ -48,6 +48,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import os
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -110,6 +111,12 @@ def _split(value: str) -> tuple[str, ...]:
     return tuple(v.strip() for v in value.split("+") if v.strip())
 
 
+def check_since(since: str) -> None:
+    """A ``since`` filter is empty or ``YYYY-MM-DD``."""
+    if since and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", since):
+        raise MonitorError(f"since must be YYYY-MM-DD, not {since!r}", where="cases since")
+
+
 def load_cases(
     path: str | Path,
     *,
@@ -123,6 +130,7 @@ def load_cases(
     (``YYYY-MM-DD``) the cases of that day or later, ``limit`` the first ones in file order
     (newest first).
     """
+    check_since(since)
     p = Path(path)
     if not p.is_file():
         raise MissingFileError(f"no EUvsDisinfo case list at {p}", where=str(p))
