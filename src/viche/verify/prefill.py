@@ -66,8 +66,12 @@ class _Plan:
             distinct = list(dict.fromkeys(exps))
             for e, v in zip(distinct, pow_many(base, distinct, p), strict=True):
                 out[(base, e)] = v
+        inverses: dict[int, mpz] = {}  # g^-m for the few small m of the proofs
         for b, m, c in self.shifted:
-            bg = b * gmpy2.invert(group.powg(m % q), p) % p
+            inv = inverses.get(m)
+            if inv is None:
+                inv = inverses[m] = gmpy2.invert(group.powg(m % q), p)
+            bg = b * inv % p
             out[(bg, c)] = out[(b, c)] * group.powg((-m * c) % q) % p
         return out
 
