@@ -70,6 +70,7 @@ def campaign_from(cid: str, posts: list[Post], narrative_ids: tuple[str, ...] = 
             languages=("en",),
             known_case="https://euvsdisinfo.eu/report/x/",
             known_case_similarity=0.71,
+            known_case_title="The West rigged it",
         )
         for n in narrative_ids
     )

@@ -116,10 +116,12 @@ def test_match_to_known_cases(model, cases_csv: Path, tmp_path: Path) -> None:
     bio = by_claim["biolabs"]
     assert "biolab" in bio.known_case or "laborator" in bio.known_case
     assert bio.known_case_similarity >= nar.MATCH_THRESHOLD
+    assert bio.known_case_title in {c.title for c in cases if c.url == bio.known_case}
     # failure twin: with only unrelated cases, nothing matches
     navalny = nar.load_cases(cases_csv, keywords=["Alexei Navalny"], limit=60)
     far = nar.find_narratives(_posts(), model, cases=nar.CaseIndex.build(navalny, model))
-    assert all(n.known_case == "" and n.known_case_similarity == 0.0 for n in far)
+    assert all(n.known_case == n.known_case_title == "" for n in far)
+    assert all(n.known_case_similarity == 0.0 for n in far)
 
 
 def test_attach_narratives_to_campaigns(model) -> None:

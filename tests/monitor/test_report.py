@@ -112,6 +112,7 @@ def test_html_is_self_contained_with_real_plots(tmp_path: Path, world) -> None:
         "2026-03-01T09:00:07+00:00",
         "near-identical text",
         "https://euvsdisinfo.eu/report/x/",
+        "“The West rigged it”",
     ):
         assert needle in page
 
@@ -195,3 +196,13 @@ def test_timezone_kept_in_evidence(world) -> None:
     ev = api.evidence(result)
     t = datetime.fromisoformat(ev.loc[0, "time_a"])
     assert t.tzinfo is not None and t.utcoffset() == UTC.utcoffset(t)
+
+
+def test_narrative_posts_shown_once_per_text(world) -> None:
+    result, posts = world
+    page = render_html(result, posts)
+    narrative = page.split("<h3>Narratives</h3>")[1].split("<h3>")[0]
+    # 9 posts, 3 distinct texts (one per round): each text once, with the count of repeats
+    assert narrative.count("<blockquote>") == 3
+    assert narrative.count("(and 2 more with this text)") == 3
+    assert "[a0-bot1]" in narrative and "[a0-bot2]" not in narrative  # the earliest is shown

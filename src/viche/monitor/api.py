@@ -89,6 +89,7 @@ def _narrative_dict(n: Narrative) -> dict[str, Any]:
         "languages": list(n.languages),
         "known_case": n.known_case,
         "known_case_similarity": n.known_case_similarity,
+        "known_case_title": n.known_case_title,
     }
 
 
@@ -179,6 +180,7 @@ def result_from_dict(data: Mapping[str, Any], *, where: str = "result") -> Detec
                     languages=tuple(str(x) for x in n["languages"]),
                     known_case=str(n["known_case"]),
                     known_case_similarity=float(n["known_case_similarity"]),
+                    known_case_title=str(n.get("known_case_title", "")),
                 )
                 for n in c["narratives"]
             )
@@ -260,7 +262,7 @@ EVIDENCE_COLUMNS = [
 ]  # fmt: skip
 NARRATIVE_COLUMNS = [
     "campaign", "narrative", "label", "n_posts", "languages", "known_case",
-    "known_case_similarity",
+    "known_case_similarity", "known_case_title",
 ]  # fmt: skip
 POST_COLUMNS = [
     "post_id", "author", "created_at", "outlet", "lang", "campaign", "narratives", "text",
@@ -366,6 +368,7 @@ def narratives(result: DetectionResult) -> pd.DataFrame:
             "languages": " ".join(n.languages),
             "known_case": n.known_case,
             "known_case_similarity": n.known_case_similarity,
+            "known_case_title": n.known_case_title,
         }
         for c in result.campaigns
         for n in c.narratives

@@ -75,6 +75,7 @@ class Narrative:
     languages: tuple[str, ...] = ()
     known_case: str = ""  # e.g. an EUvsDisinfo case URL or title
     known_case_similarity: float = 0.0
+    known_case_title: str = ""  # the matched case's statement of the claim
 
 
 @dataclass(frozen=True, slots=True)

@@ -329,9 +329,10 @@ def find_narratives(
     for i, c in enumerate(found):
         ids = tuple(unique[m].id for m in c.members)
         langs = sorted({unique[m].lang or scripts[m] for m in c.members} - {""})
-        known, sim = ("", 0.0)
+        known, sim, title = ("", 0.0, "")
         if matches and matches[i][1] >= match_threshold:
             known, sim = matches[i][0].url, round(matches[i][1], 4)
+            title = matches[i][0].title
         out.append(
             Narrative(
                 id=narrative_id(ids),
@@ -340,6 +341,7 @@ def find_narratives(
                 languages=tuple(langs),
                 known_case=known,
                 known_case_similarity=sim,
+                known_case_title=title,
             )
         )
     out.sort(key=lambda n: (-len(n.post_ids), n.id))

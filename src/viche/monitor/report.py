@@ -149,6 +149,28 @@ details{margin:.3em 0}blockquote{margin:.2em 0 .2em 1em;color:#333}
 """
 
 
+def _distinct_posts(post_ids: Sequence[str], by_id: Mapping[str, Post]) -> list[str]:
+    """Up to MAX_POSTS_SHOWN posts with different texts, oldest first, with repeat counts."""
+    groups: dict[str, list[Post]] = {}
+    for pid in post_ids:
+        p = by_id.get(pid)
+        if p is not None:
+            groups.setdefault(" ".join(p.text.split()), []).append(p)
+    firsts = [(min(g, key=lambda p: (p.created_at, p.id)), len(g)) for g in groups.values()]
+    out = []
+    for p, count in sorted(firsts, key=lambda t: (t[0].created_at, t[0].id))[:MAX_POSTS_SHOWN]:
+        more = (
+            f" <span class='muted'>(and {count - 1} more with this text)</span>"
+            if count > 1
+            else ""
+        )
+        out.append(
+            f"<blockquote>{_e(p.author)} {_e(p.created_at.isoformat())} [{_e(p.id)}]: "
+            f"{_e(p.text)}{more}</blockquote>"
+        )
+    return out
+
+
 def _campaign_html(
     c: Campaign, by_id: Mapping[str, Post], by_author: Mapping[str, list[Post]]
 ) -> str:
@@ -173,17 +195,16 @@ def _campaign_html(
     for n in c.narratives:
         known = ""
         if n.known_case:
-            known = (f' — matches known case <a href="{_e(n.known_case)}">{_e(n.known_case)}</a>'
-                     f" (similarity {n.known_case_similarity:.2f})")  # fmt: skip
+            title = f"“{_e(n.known_case_title)}” " if n.known_case_title else ""
+            known = (
+                f' — matches known case {title}<a href="{_e(n.known_case)}">{_e(n.known_case)}</a>'
+                f" (similarity {n.known_case_similarity:.2f})"
+            )
         parts.append(
             f"<p><b>{_e(n.id)}</b> ({len(n.post_ids)} posts; {_e(', '.join(n.languages))})"
             f"{known}<br>{_e(n.label)}</p>"
         )
-        for pid in n.post_ids[:MAX_POSTS_SHOWN]:
-            p = by_id.get(pid)
-            if p is not None:
-                parts.append(f"<blockquote>{_e(p.author)} {_e(p.created_at.isoformat())} "
-                             f"[{_e(p.id)}]: {_e(p.text)}</blockquote>")  # fmt: skip
+        parts.extend(_distinct_posts(n.post_ids, by_id))
     if c.representative_posts:
         parts.append("<h3>Representative posts</h3>")
         for pid in c.representative_posts[:MAX_POSTS_SHOWN]:
