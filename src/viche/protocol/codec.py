@@ -12,6 +12,7 @@ A message is *canonical* when ``dumps(Message.from_json(loads(raw)).to_json()) =
 from __future__ import annotations
 
 import json
+import math
 from typing import Any, TypeVar
 
 from gmpy2 import mpz
@@ -55,13 +56,39 @@ def loads(data: bytes | str, where: str = "") -> Any:
                 f"not UTF-8: {exc.reason} at byte {exc.start}", where=where
             ) from None
     try:
-        return json.loads(data, object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
+        return json.loads(
+            data,
+            object_pairs_hook=_no_duplicates,
+            parse_constant=_no_constants,
+            parse_int=_parse_int,
+            parse_float=_parse_float,
+        )
     except JsonFormatError as exc:
         raise JsonFormatError(exc.message, where=where) from None
     except json.JSONDecodeError as exc:
         raise JsonFormatError(
             f"invalid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})", where=where
         ) from None
+    except RecursionError:
+        raise JsonFormatError("JSON nested too deeply", where=where) from None
+
+
+#: Small integers of the protocol (heights, min/max, weights, counts) are far shorter; big
+#: numbers are JSON strings (:func:`viche.crypto.group.parse_number`).
+MAX_INT_DIGITS = 40
+
+
+def _parse_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_INT_DIGITS:
+        raise JsonFormatError(f"JSON number with more than {MAX_INT_DIGITS} digits")
+    return int(text)
+
+
+def _parse_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise JsonFormatError("JSON number out of range")
+    return value
 
 
 def _sub(where: str, key: str | int) -> str:
