@@ -142,3 +142,19 @@ def test_verify_snapshots_prefix_and_rewrite(reference_dir: Path, tmp_path: Path
     backwards = verify_snapshots(bel, old)
     assert not backwards.ok
     assert backwards.check("record.extends").failures[0].code.startswith("V4")
+
+
+def test_parallel_verification_from_a_threaded_process(reference_dir: Path) -> None:
+    """With other threads alive the pool uses forkserver, and gives the same verdict."""
+    import threading
+
+    stop = threading.Event()
+    helper = threading.Thread(target=stop.wait)
+    helper.start()
+    try:
+        report = verify_record(reference_dir / "threshold-weighted-revotes", jobs=2)
+    finally:
+        stop.set()
+        helper.join()
+    assert report.ok, [str(f) for f in report.failures]
+    assert report.check("ballots").count == report.counts["ballots"] >= 8

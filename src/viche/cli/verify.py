@@ -97,6 +97,7 @@ def register(app: typer.Typer) -> None:
             console=err,
             transient=True,
             disable=not err.is_terminal,
+            auto_refresh=False,  # no refresh thread: the worker pool can fork
         ) as bar:
             tasks: dict[str, TaskID] = {}
 
@@ -105,7 +106,7 @@ def register(app: typer.Typer) -> None:
                 if task is None:
                     task = bar.add_task(stage, total=total)
                     tasks[stage] = task
-                bar.update(task, completed=done, total=total)
+                bar.update(task, completed=done, total=total, refresh=True)
 
             report = verify_record(path, jobs=jobs, progress=progress)
         if as_json:

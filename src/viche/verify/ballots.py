@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -111,6 +112,17 @@ def _check_chunk(chunk: Sequence[tuple[int, int, bytes]]) -> list[BallotOutcome]
     return [check_one(election, credentials, i, h, raw) for i, h, raw in chunk]
 
 
+def _mp_context() -> multiprocessing.context.BaseContext:
+    """``fork`` (workers start at once, sharing the parsed state) when this process runs a
+    single thread; ``forkserver`` when other threads exist (forking a threaded process can
+    leave a lock held in the child); ``spawn`` off POSIX."""
+    if os.name != "posix":
+        return multiprocessing.get_context("spawn")
+    if threading.active_count() > 1:
+        return multiprocessing.get_context("forkserver")
+    return multiprocessing.get_context("fork")
+
+
 def default_jobs() -> int:
     try:
         return max(1, len(os.sched_getaffinity(0)))
@@ -146,7 +158,7 @@ def check_ballots(
     size = max(1, min(32, n // (jobs * 8)))
     chunks = [items[k : k + size] for k in range(0, n, size)]
     results: list[BallotOutcome | None] = [None] * n
-    ctx = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
+    ctx = _mp_context()
     with ProcessPoolExecutor(
         max_workers=jobs,
         mp_context=ctx,
@@ -199,6 +211,6 @@ def check_credential_members(
         return _non_members((name, items))
     size = max(64, len(items) // (jobs * 4))
     chunks = [(name, items[k : k + size]) for k in range(0, len(items), size)]
-    ctx = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
+    ctx = _mp_context()
     with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
         return sorted(i for bad in pool.map(_non_members, chunks) for i in bad)
