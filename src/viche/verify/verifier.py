@@ -13,11 +13,14 @@
   proof, signature), in parallel;
 * ``ballots.replay`` — a ballot identical to an earlier Ballot event (belenios-tool accepts
   it and lets it override the voter's later ballot; Viche rejects it);
-* ``tally.encrypted`` — the encrypted tally recomputed from the last ballot per credential;
+* ``tally.encrypted`` — the encrypted tally recomputed from the last ballot per credential
+  (:func:`~viche.protocol.tally.compute_encrypted_tally`), sizes and canonical bytes;
 * ``shuffles`` — every Shuffle proof against the previous non-homomorphic rows, owner ids,
   EndShuffles before decryption (:mod:`viche.verify.shuffles`);
-* ``decryption.partial`` — every partial decryption proof against the right trustee key;
-* ``result`` — the result recomputed (Lagrange for threshold) and compared.
+* ``decryption.partial`` — every partial decryption proof against the right trustee key
+  (:func:`~viche.protocol.tally.check_partial_decryption`);
+* ``result`` — the published result against the combined factors, Lagrange for threshold
+  (:func:`~viche.protocol.tally.check_result`).
 
 Checks that do not depend on a failed one still run; the report names every failure.
 """
