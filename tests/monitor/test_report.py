@@ -206,3 +206,14 @@ def test_narrative_posts_shown_once_per_text(world) -> None:
     assert narrative.count("<blockquote>") == 3
     assert narrative.count("(and 2 more with this text)") == 3
     assert "[a0-bot1]" in narrative and "[a0-bot2]" not in narrative  # the earliest is shown
+
+
+def test_html_caps_edges_but_tables_keep_all(world, monkeypatch) -> None:
+    from viche.monitor import report
+
+    result, posts = world
+    monkeypatch.setattr(report, "MAX_EDGES_SHOWN", 1)
+    page = render_html(result, posts)
+    assert "the 1 strongest of 2 edges" in page
+    assert page.count("<details>") == 2  # one edge of each campaign (c-2 has only one)
+    assert len(api.edges(result)) == 3

@@ -35,6 +35,7 @@ from viche.monitor.model import Campaign, DetectionResult, Post
 
 MAX_EVIDENCE_SHOWN = 50  # per edge in the HTML; the CSV and JSON keep all of it
 MAX_POSTS_SHOWN = 5  # representative posts per narrative
+MAX_EDGES_SHOWN = 200  # per campaign in the HTML, strongest first
 
 
 def network(result: DetectionResult) -> nx.Graph[str]:
@@ -212,7 +213,13 @@ def _campaign_html(
             text = f"{p.author} {p.created_at.isoformat()}: {p.text}" if p else "(not in store)"
             parts.append(f"<blockquote>[{_e(pid)}] {_e(text)}</blockquote>")
     parts.append("<h3>Evidence behind every edge</h3>")
-    for e in sorted(c.edges, key=lambda e: (-e.score, e.account_a, e.account_b)):
+    ranked = sorted(c.edges, key=lambda e: (-e.score, e.account_a, e.account_b))
+    if len(ranked) > MAX_EDGES_SHOWN:
+        parts.append(
+            f'<p class="muted">the {MAX_EDGES_SHOWN} strongest of {len(ranked)} edges; '
+            "all of them are in edges.csv and evidence.csv</p>"
+        )
+    for e in ranked[:MAX_EDGES_SHOWN]:
         summary = (f"{_e(e.account_a)} — {_e(e.account_b)}: {e.weight:g} co-actions "
                    f"(expected by chance {e.expected:.2f}, score {e.score:.2f}; "
                    f"{_e(', '.join(b.value for b in e.behaviours))})")  # fmt: skip
