@@ -278,11 +278,31 @@ def _check_shape(election: Election, ballot: Ballot, where: str) -> None:
                 )
 
 
+def max_ballot_size(election: Election) -> int:
+    """An upper bound on the canonical size of any well-formed ballot of ``election``: a
+    longer one is refused before it is parsed (a ballot with a million answers costs
+    nothing). Generous: every number counted at the length of p (or q) plus its key."""
+    group = election.group
+    element = len(str(group.p)) + 16
+    exponent = len(str(group.q)) + 16
+    proof = 2 * exponent + 8
+    ciphertext = 2 * element + 8
+    size = 1024 + len(election.uuid) + len(election.fingerprint) + element + proof
+    for q in election.questions:
+        if isinstance(q, HomomorphicQuestion):
+            n_overall = q.max - q.min + 1 + (1 if q.blank else 0)
+            size += 128 + q.n_choices * (ciphertext + 2 * proof + 8) + (n_overall + 2) * proof
+        else:
+            size += 128 + ciphertext + proof
+    return size
+
+
 def check_ballot(
     election: Election, raw: bytes, credentials: PublicCredentials, where: str = ""
 ) -> CheckedBallot:
     """Every check of a ballot, cheapest first; raises the first failure.
 
+    * at most :func:`max_ballot_size` bytes (:class:`~viche.errors.BallotShapeError`),
     * canonical compact form (:class:`~viche.errors.NonCanonicalError`),
     * uuid and election fingerprint (:class:`~viche.errors.WrongElectionError`),
     * credential in the list (:class:`~viche.errors.UnknownCredentialError`) and a group
@@ -292,6 +312,12 @@ def check_ballot(
       (:class:`~viche.errors.GroupMembershipError`),
     * signature hash and signature, then every proof (:class:`~viche.errors.ProofError`).
     """
+    limit = max_ballot_size(election)
+    if len(raw) > limit:
+        raise BallotShapeError(
+            f"ballot of {len(raw)} bytes; a ballot of this election has at most {limit}",
+            where=f"{where} / ballot" if where else "ballot",
+        )
     tracker = smart_ballot_tracker(raw)
     bwhere = f"{where} / ballot {tracker}" if where else f"ballot {tracker}"
     ballot = Ballot.from_bytes(raw, bwhere)
