@@ -170,3 +170,36 @@ def test_real_slice_flags_mostly_ira_accounts(real_slice: Path, shared_dir: Path
     # the organic accounts are there, scored, and mostly not flagged
     organic = [a for a in result.accounts if a.author_id not in ira]
     assert organic and sum(a.flagged for a in organic) <= len(organic) // 4
+
+
+def hashtag_posts(rnd: random.Random, tags: tuple[str, ...]) -> list[Post]:
+    """Five accounts post their own words with the same hashtags, together, on ten days."""
+    out = []
+    for o in range(10):
+        t = START + timedelta(days=30 * o + rnd.randrange(20), seconds=rnd.randrange(86400))
+        for a in range(5):
+            words = " ".join(rnd.choice(WORDS) for _ in range(10))
+            out.append(
+                Post(
+                    id=f"h{a}-{o}",
+                    author=f"tagger{a}",
+                    created_at=t + timedelta(seconds=rnd.randrange(600)),
+                    text=f"{words} {o}",
+                    hashtags=tuple(f"{tag}{o}" for tag in tags),
+                )
+            )
+    return out
+
+
+def test_a_shared_hashtag_sequence_links_accounts() -> None:
+    rnd = random.Random(3)
+    posts = hashtag_posts(rnd, ("stopfraud", "truthleak", "vote")) + organic(rnd, 20, 30)
+    flagged = {a.author_id for a in detect(posts).accounts if a.flagged}
+    assert flagged == {f"tagger{a}" for a in range(5)}
+
+
+def test_one_shared_topic_hashtag_alone_does_not() -> None:
+    rnd = random.Random(3)
+    posts = hashtag_posts(rnd, ("debate",)) + organic(rnd, 20, 30)
+    assert not any(a.flagged for a in detect(posts).accounts)
+    assert any(a.flagged for a in detect(posts, DetectConfig(min_hashtags=1)).accounts)

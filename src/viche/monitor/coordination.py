@@ -54,7 +54,7 @@ class CoordinationConfig:
     null_rounds: int = 10  # time shuffles used to estimate the expected count
     fdr: float = 0.01  # Benjamini-Hochberg false discovery rate over all pairs seen
     seed: int = 7  # seed of the time shuffles (reproducible runs)
-    join_behaviours: tuple[int, ...] = (0, 1, 2)  # evidence used to join an account to a group
+    join_behaviours: tuple[int, ...] = (0, 1, 2, 3)  # evidence used to join an account to a group
 
 
 @dataclass(frozen=True, slots=True)
@@ -355,7 +355,7 @@ def join_groups(events: Events, groups: dict[int, int], config: CoordinationConf
     The same test as for pairs, one level up: the observed count of an account with a
     group (see :func:`group_counts`) against its mean over time shuffles, Poisson tail,
     Benjamini-Hochberg over every (account, group) tested. Only the behaviours in
-    ``config.join_behaviours`` count (shared hashtags alone are too common to join on).
+    ``config.join_behaviours`` count.
     Returns columns ``account, group, n, expected, p, surprise, joined``.
     """
     nothing = pd.DataFrame(

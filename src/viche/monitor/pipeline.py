@@ -66,6 +66,8 @@ class DetectConfig:
     bands: int = 8  # LSH bands (rows per band = num_perm / bands)
     similarity: float = 0.7  # estimated Jaccard needed to call two texts near-duplicates
     min_text_chars: int = 30  # shorter normalised texts are too generic to compare
+    # a hashtag *sequence* is a talking point; one hashtag alone is a topic (#debate)
+    min_hashtags: int = 2
     minhash_seed: int = 1
     chunk_size: int = 100_000
     evidence_per_edge: int = 3
@@ -157,9 +159,13 @@ def _collect_chunk(frame: pd.DataFrame, col: _Collected, config: DetectConfig) -
             col.ev_post.append(post)
             col.ev_key.append(_h64("r\x00" + repost.casefold()))
             col.ev_beh.append(REPOST)
-        tag_list = tags.split() or _TAG_IN_TEXT.findall(text)
-        seq = "|".join(t for t in (normalise_hashtag(x) for x in tag_list) if t)
-        if seq:
+        tag_list = [
+            t
+            for t in (normalise_hashtag(x) for x in tags.split() or _TAG_IN_TEXT.findall(text))
+            if t
+        ]
+        if len(tag_list) >= config.min_hashtags:
+            seq = "|".join(tag_list)
             col.ev_post.append(post)
             col.ev_key.append(_h64("h\x00" + seq))
             col.ev_beh.append(HASHTAGS)
