@@ -371,6 +371,13 @@ class Election:
 # ---------------------------------------------------------------------- credentials
 
 
+#: Bounds on voter weights. The tally takes a discrete logarithm bounded by the total
+#: weight (baby-step giant-step: about sqrt(total) group elements in memory), so neither a
+#: weight nor the sum of a list may be arbitrarily large.
+MAX_WEIGHT = 10**9
+MAX_TOTAL_WEIGHT = 10**12
+
+
 @dataclass(frozen=True)
 class PublicCredential:
     """One entry: the public credential g^s (and its decimal text) and the weight."""
@@ -396,6 +403,8 @@ def _parse_credential_entry(value: object, where: str) -> PublicCredential:
     cred = parse_number(parts[0], where=where)
     weight: int | None = None
     if len(parts) == 2:
+        if len(parts[1]) > len(str(MAX_WEIGHT)):
+            raise ProtocolError(f"a weight is at most {MAX_WEIGHT}", where=where)
         w = parse_number(parts[1], where=where)
         if w < 1:
             raise ProtocolError("a weight must be a positive integer", where=where)
@@ -415,10 +424,22 @@ class PublicCredentials:
 
     def __post_init__(self) -> None:
         index: dict[str, PublicCredential] = {}
+        total = 0
         for i, e in enumerate(self.entries):
             if e.text in index:
                 raise ProtocolError(
                     "the same public credential appears twice", where=f"credentials[{i}]"
+                )
+            if e.weight is not None and not 1 <= e.weight <= MAX_WEIGHT:
+                raise ProtocolError(
+                    f"a weight is an integer between 1 and {MAX_WEIGHT}",
+                    where=f"credentials[{i}]",
+                )
+            total += e.effective_weight
+            if total > MAX_TOTAL_WEIGHT:
+                raise ProtocolError(
+                    f"the weights add up to more than {MAX_TOTAL_WEIGHT}",
+                    where=f"credentials[{i}]",
                 )
             index[e.text] = e
         object.__setattr__(self, "_index", index)

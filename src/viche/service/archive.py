@@ -76,6 +76,14 @@ def check_setup(election: Election, trustees: Trustees, credentials: PublicCrede
     credentials.check_members(group)
     if len(credentials) == 0:
         raise ProtocolError("the list of public credentials is empty", where="credentials")
+    if election.has_nh_questions:
+        for i, entry in enumerate(credentials.entries):
+            if entry.effective_weight != 1:
+                raise ProtocolError(
+                    f"weight {entry.effective_weight}: weights are only allowed when every "
+                    "question is homomorphic (spec 1, 'Weights')",
+                    where=f"credentials[{i}]",
+                )
 
 
 def init_archive(

@@ -31,7 +31,12 @@ from viche.crypto.group import Group
 from viche.crypto.rng import RandomSource
 from viche.errors import CredentialFormatError, JsonFormatError, UsageError
 from viche.protocol import codec
-from viche.protocol.election import PublicCredential, PublicCredentials, check_uuid
+from viche.protocol.election import (
+    MAX_WEIGHT,
+    PublicCredential,
+    PublicCredentials,
+    check_uuid,
+)
 from viche.service.files import read_bytes, read_text, write_text
 
 Progress = Callable[[int], None]
@@ -70,8 +75,17 @@ def parse_voters(text: str, where: str) -> list[Voter]:
         weight: int | None = None
         if len(parts) == 3:
             w = parts[2].strip()
-            if not w.isascii() or not w.isdigit() or int(w) < 1:
-                raise UsageError(f"a weight is a positive integer, got {w!r}", where=lwhere)
+            if (
+                not w.isascii()
+                or not w.isdigit()
+                or len(w) > len(str(MAX_WEIGHT))
+                or not 1 <= int(w) <= MAX_WEIGHT
+            ):
+                shown = w if len(w) <= 24 else w[:21] + "..."
+                raise UsageError(
+                    f"a weight is an integer between 1 and {MAX_WEIGHT}, got {shown!r}",
+                    where=lwhere,
+                )
             weight = int(w)
         voters.append(Voter(line, address, login, weight))
     if not voters:
