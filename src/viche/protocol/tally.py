@@ -528,10 +528,13 @@ def check_result(
     result: Result,
     *,
     where: str = "result",
+    total_weight: int | None = None,
 ) -> None:
     """The published result is the combination of the (checked) partial decryptions.
 
-    Homomorphic counts are checked as ``g^count · F = β`` (no discrete log needed);
+    Homomorphic counts are checked as ``g^count · F = β`` (no discrete log needed), and
+    must lie in ``[0, total_weight]`` when the total weight of the counted ballots is
+    given (always in ``[0, q)``: count + q satisfies the equation too);
     non-homomorphic vectors by decoding. Raises :class:`TallyError` naming the entry.
     """
     tally.check_shape(election)
@@ -555,6 +558,15 @@ def check_result(
             if isinstance(q, HomomorphicQuestion):
                 if not isinstance(value, int):
                     raise TallyError("expected a count", where=at)
+                top = int(group.q) - 1
+                bound = top if total_weight is None else min(total_weight, top)
+                if not 0 <= value <= bound:
+                    raise TallyError(
+                        f"count {value} outside [0, {bound}] (the total weight)"
+                        if total_weight is not None
+                        else "count outside [0, q)",
+                        where=at,
+                    )
                 if group.mul(group.powg(value), f) != ct.beta:
                     raise TallyError("count does not match the decrypted tally", where=at)
             else:
