@@ -406,16 +406,20 @@ def ballot_generate_cmd(
 
 def print_result(rows: list[object], title: str) -> None:
     """The result as Rich tables, one per question."""
+    from rich.markup import escape
     from rich.table import Table
 
     from viche.service.tally import QuestionResult
 
+    # Question and answer texts come from the election file: never read them as markup.
     for n, row in enumerate(rows, start=1):
         assert isinstance(row, QuestionResult)
-        table = Table(title=f"{title} — question {n}: {row.question}", title_justify="left")
+        table = Table(
+            title=f"{escape(title)} — question {n}: {escape(row.question)}", title_justify="left"
+        )
         if row.ballots is not None:  # non-homomorphic: one line per ballot (shuffled order)
             for answer in row.answers:
-                table.add_column(answer, justify="right")
+                table.add_column(escape(answer), justify="right")
             for vector in row.ballots:
                 table.add_row(*(str(v) for v in vector))
             out.print(table)
@@ -423,7 +427,7 @@ def print_result(rows: list[object], title: str) -> None:
         table.add_column("answer")
         table.add_column("votes", justify="right")
         for answer, count in zip(row.answers, row.counts, strict=True):
-            table.add_row(answer, str(count))
+            table.add_row(escape(answer), str(count))
         if row.blank is not None:
             table.add_row("[italic]blank[/]", str(row.blank))
         out.print(table)

@@ -13,6 +13,7 @@ import sys
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from viche import __version__
 from viche.errors import UsageError, VerificationError, VicheError
@@ -77,7 +78,8 @@ def main(argv: list[str] | None = None) -> None:
     try:
         app(args=argv)
     except VicheError as exc:
-        err_console.print(f"[bold red]error[/] {exc}", highlight=False, soft_wrap=True)
+        # The message may quote input (a JSON key, a uuid, a path): never read it as markup.
+        err_console.print(f"[bold red]error[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         sys.exit(exit_code_for(exc))
 
 
