@@ -137,6 +137,31 @@ def encrypted_tally(state: ElectionRecord) -> tuple[EncryptedTally, SizedEncrypt
     return tally, sized
 
 
+def checked_encrypted_tally(
+    state: ElectionRecord, progress: Progress | None = None, jobs: int | None = None
+) -> tuple[EncryptedTally, SizedEncryptedTally]:
+    """The archive's encrypted tally after re-checking every ballot and recomputing it, as
+    ``belenios-tool decrypt`` does. A trustee must never raise ciphertexts chosen by the
+    server to its secret: a single voter's ciphertext passed off as the tally reveals that
+    vote, and a value outside the group leaks the key modulo a small factor of p - 1."""
+    tally, sized = encrypted_tally(state)
+    entry = state.record.encrypted_tally
+    assert entry is not None  # encrypted_tally() raised otherwise
+    counted = last_ballots(check_all_ballots(state, progress, jobs))
+    expected = compute_encrypted_tally(state.election, counted)
+    if expected.to_bytes() != entry.tally_raw:
+        raise TallyError(
+            "the encrypted tally in the archive is not the tally of its ballots",
+            where="archive / encrypted_tally",
+        )
+    if codec.to_bytes(sized_tally(expected, counted).to_json()) != entry.sized_raw:
+        raise TallyError(
+            "num_tallied, total_weight or the tally hash do not match the ballots",
+            where="archive / sized_encrypted_tally",
+        )
+    return tally, sized
+
+
 # ---------------------------------------------------------------------- decryption
 
 
@@ -174,6 +199,7 @@ def partial_decryption(
 ) -> DecryptionLines:
     """A trustee's partial decryption of the encrypted tally (Single key or Pedersen share)."""
     state = load(directory)
+    checked_encrypted_tally(state)  # the archive's tally is the tally of its ballots
     tally = decryption_tally(state)  # NH rows: after the shuffles (viche.service.shuffle)
     trustee = _find_trustee(state, state.election.group, secret, trustee_id)
     pd = make_partial_decryption(state.election, tally, secret, rng)
@@ -270,7 +296,7 @@ def labelled(state: ElectionRecord, result: Result) -> list[QuestionResult]:
 
 
 def compute(state: ElectionRecord) -> Result:
-    _, sized = encrypted_tally(state)
+    _, sized = checked_encrypted_tally(state)  # total_weight bounds the discrete logs
     tally = decryption_tally(state)
     pds: dict[int, PartialDecryption] = {}
     for e in state.record.partial_decryptions:

@@ -1,0 +1,97 @@
+"""Review fix: a trustee decrypts only the tally of the archive's valid ballots, never
+ciphertexts the server put in the EncryptedTally event (one voter's ciphertext, or a value
+outside the group)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from gmpy2 import mpz
+
+from viche.crypto.elgamal import Ciphertext
+from viche.crypto.hashing import sha256_hex
+from viche.crypto.rng import SeededRandom
+from viche.errors import TallyError
+from viche.protocol import codec
+from viche.protocol.ballot import Ballot
+from viche.protocol.tally import EncryptedTally, SizedEncryptedTally
+from viche.record.archive import ArchiveWriter, resolve_archive
+from viche.record.events import EventType
+from viche.service import archive as arch
+from viche.service import tally as svc
+from viche.service.election_run import ElectionRun, Stop
+from viche.testing.factories import make_election, plan_for
+
+
+@pytest.fixture(scope="module")
+def voted(tmp_path_factory: pytest.TempPathFactory) -> ElectionRun:
+    run, _ = make_election(
+        tmp_path_factory.mktemp("review-decrypt") / "e", plan_for(voters=2, stop=Stop.BALLOTS)
+    )
+    return run
+
+
+def _copy(run: ElectionRun, tmp_path: Path) -> Path:
+    target = tmp_path / "archive"
+    shutil.copytree(run.archive.parent, target)
+    return target
+
+
+def _close_with(directory: Path, rows: tuple[tuple[Ciphertext, ...], ...]) -> None:
+    """What a dishonest server does: EndBallots, then a tally of its choosing."""
+    tally = EncryptedTally(rows)
+    state = arch.load(directory)
+    n = len(state.record.ballots)
+    sized = SizedEncryptedTally(n, n, sha256_hex(tally.to_bytes()))
+    writer = ArchiveWriter.open(resolve_archive(directory))
+    writer.append_many(
+        [
+            (EventType.END_BALLOTS, []),
+            (EventType.ENCRYPTED_TALLY, [tally.to_bytes(), codec.to_bytes(sized.to_json())]),
+        ]
+    )
+
+
+def _first_ballot_rows(directory: Path) -> tuple[tuple[Ciphertext, ...], ...]:
+    state = arch.load(directory)
+    ballot = Ballot.from_bytes(state.record.ballots[0].raw)
+    rows = []
+    for answer in ballot.answers:
+        choices = answer.choices
+        rows.append(tuple(choices) if isinstance(choices, tuple) else (choices,))
+    return tuple(rows)
+
+
+def test_honest_tally_is_decrypted(voted: ElectionRun, tmp_path: Path) -> None:
+    directory = _copy(voted, tmp_path)
+    svc.close(directory, jobs=1)
+    lines = svc.partial_decryption(
+        directory, svc.single_key(voted.single_keys[0]), None, SeededRandom("d")
+    )
+    assert svc.check_decryption(arch.load(directory), lines, "pd") == 1
+
+
+def test_one_voters_ciphertexts_passed_off_as_the_tally_are_refused(
+    voted: ElectionRun, tmp_path: Path
+) -> None:
+    directory = _copy(voted, tmp_path)
+    _close_with(directory, _first_ballot_rows(directory))
+    with pytest.raises(TallyError, match="not the tally of its ballots"):
+        svc.partial_decryption(
+            directory, svc.single_key(voted.single_keys[0]), None, SeededRandom("d")
+        )
+
+
+def test_non_member_tally_is_refused(voted: ElectionRun, tmp_path: Path) -> None:
+    directory = _copy(voted, tmp_path)
+    rows = _first_ballot_rows(directory)
+    p = voted.election.group.p
+    bad = tuple(tuple(Ciphertext(mpz(p - 1), ct.beta) for ct in row) for row in rows)
+    _close_with(directory, bad)
+    with pytest.raises(TallyError) as info:
+        svc.partial_decryption(
+            directory, svc.single_key(voted.single_keys[0]), None, SeededRandom("d")
+        )
+    assert info.value.where == "archive / encrypted_tally"
