@@ -30,6 +30,7 @@ Public API: :func:`generate_seed`, :func:`check_seed`, :class:`ChannelKeys`
 from __future__ import annotations
 
 import hashlib
+import hmac
 from dataclasses import dataclass, field
 
 from cryptography.exceptions import InvalidTag
@@ -65,9 +66,10 @@ def _hash_number(text: str) -> mpz:
     return mpz(int.from_bytes(hashlib.sha256(text.encode("ascii")).digest(), "big"))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class ChannelKeys:
-    """A trustee's four PKI keys; the two private ones are hidden from ``repr``."""
+    """A trustee's four PKI keys; the two private ones are hidden from ``repr`` and compared
+    in constant time."""
 
     signing_key: mpz = field(repr=False)
     decryption_key: mpz = field(repr=False)
@@ -76,6 +78,23 @@ class ChannelKeys:
 
     def __repr__(self) -> str:
         return "ChannelKeys(<secret>)"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ChannelKeys):
+            return NotImplemented
+        mine = b"".join(
+            int(k).to_bytes(512, "big") for k in (self.signing_key, self.decryption_key)
+        )
+        theirs = b"".join(
+            int(k).to_bytes(512, "big") for k in (other.signing_key, other.decryption_key)
+        )
+        return hmac.compare_digest(mine, theirs) and (
+            self.verification_key == other.verification_key
+            and self.encryption_key == other.encryption_key
+        )
+
+    def __hash__(self) -> int:
+        raise TypeError("ChannelKeys holds secret keys and is not hashable")
 
     @property
     def public(self) -> CertKeys:

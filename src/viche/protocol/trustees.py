@@ -31,6 +31,7 @@ Public API:
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -52,6 +53,7 @@ from viche.protocol.codec import (
     loads,
     number,
     sub,
+    to_bytes,
 )
 
 T = TypeVar("T")
@@ -242,8 +244,25 @@ class EncryptedMsg:
         return cls.from_json(loads(text, where=where), where)
 
 
-@dataclass(frozen=True)
-class ChannelMsg:
+class _SecretMessage:
+    """Equality of messages that hold secrets (shares, coefficients, keys): constant time
+    over their canonical bytes (hmac.compare_digest); never hashable."""
+
+    def to_json(self) -> JsonObject:
+        raise NotImplementedError
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        assert isinstance(other, _SecretMessage)
+        return hmac.compare_digest(to_bytes(self.to_json()), to_bytes(other.to_json()))
+
+    def __hash__(self) -> int:
+        raise TypeError(f"{type(self).__name__} holds a secret and is not hashable")
+
+
+@dataclass(frozen=True, eq=False)
+class ChannelMsg(_SecretMessage):
     """``channel_msg``: a message addressed to an encryption key (spec 4.6.3)."""
 
     recipient: mpz
@@ -258,8 +277,8 @@ class ChannelMsg:
         return cls(get_number(o, "recipient", where), get_str(o, "message", where))
 
 
-@dataclass(frozen=True)
-class RawPolynomial:
+@dataclass(frozen=True, eq=False)
+class RawPolynomial(_SecretMessage):
     """``raw_polynomial``: the secret coefficients a_0..a_{t-1} (repr hidden)."""
 
     coefficients: tuple[mpz, ...] = field(repr=False)
@@ -273,8 +292,8 @@ class RawPolynomial:
         return cls(_numbers(o["polynomial"], sub(where, "polynomial")))
 
 
-@dataclass(frozen=True)
-class SecretShare:
+@dataclass(frozen=True, eq=False)
+class SecretShare(_SecretMessage):
     """``secret``: the share s_ij = f_i(j) sent by trustee i to trustee j (repr hidden)."""
 
     value: mpz = field(repr=False)
@@ -288,8 +307,8 @@ class SecretShare:
         return cls(get_number(o, "secret", where))
 
 
-@dataclass(frozen=True)
-class DecryptionKey:
+@dataclass(frozen=True, eq=False)
+class DecryptionKey(_SecretMessage):
     """The plaintext of a voutput's private_key (the ``.dkey``): ``{"decryption_key":x_j}``."""
 
     value: mpz = field(repr=False)

@@ -1,0 +1,61 @@
+"""Review fixes: messages and keys holding secrets compare in constant time
+(hmac.compare_digest), are not hashable, and never show their secret in a repr."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable
+
+import pytest
+from gmpy2 import mpz
+
+from viche.crypto.channels import derive_keys
+from viche.crypto.group import BELENIOS_2048
+from viche.protocol.trustees import ChannelMsg, DecryptionKey, RawPolynomial, SecretShare
+
+SECRET = mpz(123456789123456789)
+
+MAKERS: list[Callable[[mpz], object]] = [
+    SecretShare,
+    DecryptionKey,
+    lambda v: RawPolynomial((mpz(7), v)),
+    lambda v: ChannelMsg(mpz(5), f'{{"secret":"{v}"}}'),
+]
+
+
+@pytest.fixture
+def digest_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    calls: list[int] = []
+    real = hmac.compare_digest
+
+    def spy(a: bytes, b: bytes) -> bool:
+        calls.append(1)
+        return real(a, b)
+
+    monkeypatch.setattr(hmac, "compare_digest", spy)
+    return calls
+
+
+@pytest.mark.parametrize("make", MAKERS)
+def test_secret_messages_compare_in_constant_time(
+    make: Callable[[mpz], object], digest_calls: list[int]
+) -> None:
+    assert make(SECRET) == make(SECRET)
+    assert make(SECRET) != make(SECRET + 1)
+    assert len(digest_calls) == 2
+    with pytest.raises(TypeError):
+        hash(make(SECRET))
+    assert str(SECRET) not in repr(make(SECRET))
+
+
+def test_channel_keys_compare_in_constant_time(digest_calls: list[int]) -> None:
+    a = derive_keys(BELENIOS_2048, "1" * 22)
+    b = derive_keys(BELENIOS_2048, "1" * 22)
+    c = derive_keys(BELENIOS_2048, "2" * 22)
+    assert a == b
+    assert a != c
+    assert len(digest_calls) == 2
+    with pytest.raises(TypeError):
+        hash(a)
+    assert str(a.signing_key) not in repr(a)
+    assert str(a.decryption_key) not in repr(a)
