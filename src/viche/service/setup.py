@@ -15,6 +15,7 @@ from viche.crypto.elgamal import PublicKey
 from viche.crypto.group import Group
 from viche.crypto.hashing import sha256_hex
 from viche.crypto.rng import RandomSource
+from viche.crypto.threshold import check_trustees
 from viche.crypto.trustee import (
     TrusteePrivateKey,
     TrusteePublicKey,
@@ -131,8 +132,11 @@ def read_trustees(path: Path) -> Trustees:
 def make_election(
     group: Group, uuid: str, template: ElectionTemplate, trustees: Trustees
 ) -> Election:
-    """``setup make-election``: the election of ``template`` under the trustees' key."""
+    """``setup make-election``: the election of ``template`` under the trustees' key, after
+    checking every trustee key and proof in ``group`` (keys made for another group, or a
+    tampered trustees.json, would give an election nobody can decrypt)."""
     check_uuid(uuid, "--uuid")
+    check_trustees(group, trustees)
     return Election.from_template(template, PublicKey(group, trustees.public_key(group)), uuid)
 
 
