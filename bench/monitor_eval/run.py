@@ -95,6 +95,7 @@ def build_mix(min_month_posts: int) -> tuple[pd.DataFrame, pd.DataFrame]:
             )
         main_lang = lang.groupby(df["author_id"]).agg(lambda s: s.value_counts().index[0])
         lab = pd.DataFrame({"author_id": main_lang.index, "lang": main_lang.to_numpy()})
+        lab["posts"] = df.groupby("author_id").size().reindex(main_lang.index).to_numpy()
         lab["source"] = source
         labels.append(lab)
     posts = pd.concat(parts, ignore_index=True)

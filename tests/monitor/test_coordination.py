@@ -16,6 +16,7 @@ from viche.monitor.coordination import (
     benjamini_hochberg,
     communities,
     detect_coordination,
+    find_groups,
     join_groups,
     pair_counts,
     pair_rows,
@@ -105,16 +106,27 @@ def test_busy_accounts_sharing_popular_keys_are_not_flagged() -> None:
 def test_one_burst_is_one_occasion() -> None:
     gen = np.random.default_rng(3)
     # six accounts repost ten items within one evening, never again
-    rows = [
+    burst = [
         (acc, 500 + item, 0, 200 * DAY + item * 600 + int(gen.integers(0, 120)))
         for item in range(10)
         for acc in range(6)
-    ] + background(gen, 6, 20, 50)
+    ]
+    events = build(burst + background(gen, 6, 20, 50), 26)
+    config = CoordinationConfig(null_rounds=5)
+    result = detect_coordination(events, config)
+    assert significant_accounts(events, config) == set(range(6))  # synchronous, surely...
+    assert find_groups(result, config) == {}  # ... but one evening is not a campaign
+    one_day = find_groups(result, CoordinationConfig(null_rounds=5, min_days=1))
+    assert set(one_day) == set(range(6))
+
+
+def test_a_campaign_over_several_days_is_a_group() -> None:
+    gen = np.random.default_rng(3)
+    rows = campaign(gen, range(6), occasions=12, synchronised=True) + background(gen, 6, 20, 50)
     events = build(rows, 26)
-    assert significant_accounts(events, CoordinationConfig(null_rounds=5)) == set()
-    assert significant_accounts(events, CoordinationConfig(null_rounds=5, min_days=1)) == set(
-        range(6)
-    )
+    config = CoordinationConfig(null_rounds=5)
+    groups = find_groups(detect_coordination(events, config), config)
+    assert set(groups) == set(range(6)) and set(groups.values()) == {0}
 
 
 def test_a_repost_with_link_and_hashtag_counts_once() -> None:

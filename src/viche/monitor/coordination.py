@@ -18,12 +18,13 @@ its bursts and its rhythm and only its alignment with other accounts is left to 
 the counts are recomputed and the mean over ``null_rounds`` shuffles is the *expected*
 count. A busy account that shares many popular keys has a high expected count and is not
 flagged merely for being busy. The surprise of an observation is the Poisson tail
-``-log10 P(X >= n | expected)``; a pair is kept when ``n >= min_repeats``, its co-actions
-fall on at least ``min_days`` different days (one burst, e.g. one televised debate, is one
-occasion however many posts it has) and the tail probability passes a Benjamini-Hochberg
-test over all pairs seen (false discovery rate ``fdr``). Groups are Louvain communities of
-the resulting graph; accounts outside every group may then join the one they co-act with
-beyond chance (:func:`join_groups`, the same test one level up).
+``-log10 P(X >= n | expected)``; a pair is kept when ``n >= min_repeats`` and the tail
+probability passes a Benjamini-Hochberg test over all pairs seen (false discovery rate
+``fdr``). Groups are Louvain communities of the resulting graph (:func:`find_groups`); a
+group whose co-actions all fall on fewer than ``min_days`` different days is one burst
+(a crowd live-reacting to one televised debate), not a campaign, and is dropped. Accounts
+outside every group may then join the one they co-act with beyond chance, on at least
+``min_days`` days (:func:`join_groups`, the same test one level up).
 
 Co-action groups (one key in one window) with more than ``max_group`` accounts are crowds
 reacting to the same event (a viral post) rather than evidence about any pair; they are
@@ -49,7 +50,7 @@ class CoordinationConfig:
 
     window: int = 3600  # seconds
     min_repeats: int = 3  # distinct co-actions needed for an edge
-    min_days: int = 2  # ... on at least this many different days (one burst is one occasion)
+    min_days: int = 2  # a campaign acts on at least this many days (one burst is one occasion)
     max_group: int = 50  # larger co-action groups are crowds, not pairs
     null_rounds: int = 10  # time shuffles used to estimate the expected count
     fdr: float = 0.01  # Benjamini-Hochberg false discovery rate over all pairs seen
@@ -288,11 +289,7 @@ def detect_coordination(events: Events, config: CoordinationConfig) -> Coordinat
     expected = (null_total.to_numpy() + 0.5) / max(config.null_rounds, 1)
     n = observed["n"].to_numpy()
     p = poisson_sf(n, expected)
-    significant = (
-        benjamini_hochberg(p, config.fdr)
-        & (n >= config.min_repeats)
-        & (observed["days"].to_numpy() >= config.min_days)
-    )
+    significant = benjamini_hochberg(p, config.fdr) & (n >= config.min_repeats)
     beh_mask = (
         rows.assign(bit=np.left_shift(1, rows["beh"].to_numpy()))
         .groupby(["a", "b"])["bit"]
@@ -404,6 +401,28 @@ def join_groups(events: Events, groups: dict[int, int], config: CoordinationConf
         }
     )
     return out
+
+
+def find_groups(result: CoordinationResult, config: CoordinationConfig) -> dict[int, int]:
+    """Communities of the significant pairs that act on at least ``config.min_days`` days.
+
+    Returns account -> group, groups numbered 0, 1, ... by decreasing size.
+    """
+    groups = communities(result.pairs, config.seed)
+    if not groups:
+        return {}
+    rows = result.rows
+    a = rows["a"].to_numpy()
+    g = np.array([groups.get(int(x), -1) for x in a], dtype=np.int64)
+    days = pd.Series(rows["day"].to_numpy()).groupby(g).nunique()
+    active = days.index.to_numpy(dtype=np.int64)[days.to_numpy() >= config.min_days]
+    keep = {int(k) for k in active if k >= 0}
+    members: dict[int, list[int]] = {}
+    for acc, gid in groups.items():
+        if gid in keep:
+            members.setdefault(gid, []).append(acc)
+    ordered = sorted(members.values(), key=lambda m: (-len(m), min(m)))
+    return {acc: gid for gid, m in enumerate(ordered) for acc in m}
 
 
 def communities(pairs: pd.DataFrame, seed: int = 7) -> dict[int, int]:

@@ -25,8 +25,8 @@ from viche.monitor.coordination import (
     CoordinationConfig,
     CoordinationResult,
     Events,
-    communities,
     detect_coordination,
+    find_groups,
     join_groups,
 )
 from viche.monitor.minhash import MinHasher, lsh_clusters
@@ -352,7 +352,7 @@ def detect(source: Store | Iterable[Post], config: DetectConfig | None = None) -
         col.sigs.clear()
         t_text = time.perf_counter()
         coord = detect_coordination(events, cfg.coordination)
-        groups = communities(coord.pairs, cfg.coordination.seed)
+        groups = find_groups(coord, cfg.coordination)
         joins = join_groups(events, groups, cfg.coordination)
         joined = joins[joins["joined"]].sort_values(["p", "group"]).drop_duplicates("account")
         for acc, g in zip(joined["account"].tolist(), joined["group"].tolist(), strict=True):
