@@ -27,6 +27,7 @@ from viche.protocol.election import (
 )
 
 UUID = "RevewBaLLt12345"
+_PRIVATE = generate_credential(SeededRandom("review-private"))
 
 
 @dataclass
@@ -156,3 +157,32 @@ def test_check_ballot_raises_only_viche_errors(ctx: Ctx, data: st.DataObject) ->
         assert exc.code[0] == "V" and len(exc.code) == 5
     else:  # only a mutation that changed nothing can pass
         assert raw == ctx.raw
+
+
+# ---------------------------------------------------------------------- plaintext errors
+
+
+@pytest.mark.parametrize(
+    ("plain", "where"),
+    [
+        ([[1, 1, 1], [0, 1, 0]], "ballot / answer 1"),
+        ([[1, 0, 0], [1, 1, 0]], "ballot / answer 2"),
+        ([[1, 0, 0], [0, 1]], "ballot / answer 2"),
+    ],
+)
+def test_plaintext_errors_name_the_question(ctx: Ctx, plain: list[list[int]], where: str) -> None:
+    with pytest.raises(BallotShapeError) as info:
+        make_ballot(ctx.election, ctx.election.public_key, _PRIVATE, plain, SeededRandom("p"))
+    assert info.value.where == where
+
+
+def test_nh_plaintext_errors_name_the_question(nh_ctx: Ctx) -> None:
+    with pytest.raises(BallotShapeError) as info:
+        make_ballot(
+            nh_ctx.election,
+            nh_ctx.election.public_key,
+            _PRIVATE,
+            [[0, 1, 0], [256, 0, 0]],
+            SeededRandom("p"),
+        )
+    assert info.value.where == "ballot / answer 2"

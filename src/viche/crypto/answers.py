@@ -133,9 +133,10 @@ def make_h_answer(
     max: int,
     blank: bool,
     rng: RandomSource,
+    where: str = "",
 ) -> HAnswer:
     """Encrypt and prove one homomorphic answer (spec 4.11.1, 4.12, 4.13)."""
-    validate_h_plaintext(plaintext, n_answers=n_answers, min=min, max=max, blank=blank)
+    validate_h_plaintext(plaintext, n_answers=n_answers, min=min, max=max, blank=blank, where=where)
     group = pk.group
     q = group.q
     encrypted = [encrypt_exponent(pk, m, rng) for m in plaintext]

@@ -190,6 +190,7 @@ def make_ballot(
                     max=question.max,
                     blank=question.blank,
                     rng=rng,
+                    where=f"ballot / answer {i + 1}",
                 )
             )
         else:
@@ -198,7 +199,10 @@ def make_ballot(
                     f"{len(plaintext)} values for {len(question.answers)} answers",
                     where=f"ballot / answer {i + 1}",
                 )
-            answers.append(make_nh_answer(pk, s0, list(plaintext), rng))
+            try:
+                answers.append(make_nh_answer(pk, s0, list(plaintext), rng))
+            except BallotShapeError as exc:
+                raise BallotShapeError(exc.message, where=f"ballot / answer {i + 1}") from None
     unsigned = Ballot(
         election_uuid=election.uuid,
         election_hash=election.fingerprint,
