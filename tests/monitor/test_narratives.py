@@ -135,6 +135,8 @@ def test_attach_narratives_to_campaigns(model) -> None:
     assert set(c1.narratives[0].post_ids) <= {p.id for p in bio}
     assert set(c2.narratives[0].post_ids) <= {p.id for p in ballots}
     assert out.stats["narratives"] == 2.0
+    capped = nar.attach_narratives(result, {p.id: p for p in posts}, model, max_posts=2)
+    assert capped.stats["narrative_posts_embedded"] == 8.0  # 20 per campaign at least: all 4+4
     assert nar.candidate_posts(c1) == nar.candidate_posts(result.campaigns[0])
 
 
@@ -190,3 +192,9 @@ def test_candidates_spread_over_each_account() -> None:
     assert [i for i in spread if i.startswith("x")][1:] == ["x2", "x5", "x7"]
     assert "y" not in spread and "z" not in spread  # not a member; no text
     assert len(nar.candidate_posts(camp, by_id, per_account=100)) == 11
+
+
+def test_even_sample() -> None:
+    ids = [str(i) for i in range(10)]
+    assert nar._even_sample(ids, 5) == ("0", "2", "4", "6", "8")
+    assert nar._even_sample(ids, 20) == tuple(ids)

@@ -39,6 +39,8 @@ if TYPE_CHECKING:
 #: posts of each campaign account embedded for narratives, besides the evidence (bounds the
 #: model's work: ~100 posts/s on two CPU cores)
 NARRATIVE_POSTS_PER_ACCOUNT = 50
+#: at most about this many posts embedded in one run (~1-2 minutes on two CPU cores)
+NARRATIVE_MAX_POSTS = 5000
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -181,7 +183,12 @@ def _with_narratives(
         )
     with _spinner(f"clustering {len(posts)} posts into narratives"):
         return nar.attach_narratives(
-            result, posts, model, cases=index, per_account=NARRATIVE_POSTS_PER_ACCOUNT
+            result,
+            posts,
+            model,
+            cases=index,
+            per_account=NARRATIVE_POSTS_PER_ACCOUNT,
+            max_posts=NARRATIVE_MAX_POSTS,
         )
 
 

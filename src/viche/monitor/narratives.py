@@ -375,6 +375,13 @@ def candidate_posts(
     return tuple(ids)
 
 
+def _even_sample(ids: Sequence[str], k: int) -> tuple[str, ...]:
+    if len(ids) <= k:
+        return tuple(ids)
+    step = len(ids) / k
+    return tuple(ids[int(i * step)] for i in range(k))
+
+
 def attach_narratives(
     result: DetectionResult,
     posts: Mapping[str, Post],
@@ -384,17 +391,23 @@ def attach_narratives(
     thresholds: Mapping[tuple[str, str], float] | None = None,
     match_threshold: float = MATCH_THRESHOLD,
     per_account: int = 0,
+    max_posts: int = 0,
 ) -> DetectionResult:
     """The same result with each campaign's narratives found among its candidate posts
     (:func:`candidate_posts`; those missing from ``posts`` are skipped).
 
     All campaigns' candidates are clustered together, so one narrative pushed by two
     campaigns has one id; each campaign lists the narratives that contain its posts, the
-    largest share first.
+    largest share first. With ``max_posts`` > 0 the model embeds at most about that many
+    posts (it reads ~30-100 posts/s on two CPU cores): each campaign keeps an even sample
+    of its candidates, its share being ``max_posts`` / number of campaigns, 20 at least.
     """
     per_campaign = {
         c.id: candidate_posts(c, posts, per_account=per_account) for c in result.campaigns
     }
+    if max_posts > 0 and result.campaigns:
+        share = max(20, max_posts // len(result.campaigns))
+        per_campaign = {cid: _even_sample(ids, share) for cid, ids in per_campaign.items()}
     pool = [posts[i] for ids in per_campaign.values() for i in ids if i in posts]
     narratives = find_narratives(
         pool, embedder, cases=cases, thresholds=thresholds, match_threshold=match_threshold
