@@ -11,7 +11,16 @@ from gmpy2 import mpz
 
 from viche.crypto.channels import derive_keys
 from viche.crypto.group import BELENIOS_2048
-from viche.protocol.trustees import ChannelMsg, DecryptionKey, RawPolynomial, SecretShare
+from viche.crypto.trustee import TrusteePrivateKey
+from viche.errors import NumberFormatError
+from viche.protocol.codec import loads
+from viche.protocol.trustees import (
+    ChannelMsg,
+    DecryptionKey,
+    RawPolynomial,
+    SecretShare,
+    private_key_from_file,
+)
 
 SECRET = mpz(123456789123456789)
 
@@ -59,3 +68,34 @@ def test_channel_keys_compare_in_constant_time(digest_calls: list[int]) -> None:
         hash(a)
     assert str(a.signing_key) not in repr(a)
     assert str(a.decryption_key) not in repr(a)
+
+
+# ---------------------------------------------------------------------- error messages
+
+_DIGITS = "0123456789012345678901234567890"
+
+
+@pytest.mark.parametrize(
+    ("parse", "text"),
+    [
+        (lambda t: private_key_from_file(t, "k.privkey"), f'"{_DIGITS}"'),
+        (lambda t: SecretShare.from_json(loads(t), "secret"), f'{{"secret":"{_DIGITS}"}}'),
+        (
+            lambda t: DecryptionKey.from_json(loads(t), "dkey"),
+            f'{{"decryption_key":"{_DIGITS}x"}}',
+        ),
+        (
+            lambda t: RawPolynomial.from_json(loads(t), "poly"),
+            f'{{"polynomial":["1","{_DIGITS} "]}}',
+        ),
+    ],
+)
+def test_malformed_secret_numbers_are_not_quoted(parse: Callable[[str], object], text: str) -> None:
+    with pytest.raises(NumberFormatError) as info:
+        parse(text)
+    assert "1234567" not in str(info.value)
+    assert info.value.where
+
+
+def test_well_formed_private_key_still_parses() -> None:
+    assert private_key_from_file('"123456789"\n') == TrusteePrivateKey(mpz(123456789))

@@ -41,7 +41,7 @@ from gmpy2 import mpz
 from viche.crypto.group import Group
 from viche.crypto.schnorr import Proof
 from viche.crypto.trustee import TrusteePrivateKey, TrusteePublicKey
-from viche.errors import JsonFormatError, ProtocolError
+from viche.errors import JsonFormatError, NumberFormatError, ProtocolError
 from viche.protocol.codec import (
     JsonObject,
     dumps,
@@ -74,6 +74,22 @@ def proof_from_json(obj: object, where: str) -> Proof:
 
 def _numbers(value: object, where: str) -> tuple[mpz, ...]:
     return tuple(number(v, sub(where, i)) for i, v in enumerate(expect_list(value, where)))
+
+
+def _secret_number(value: object, where: str) -> mpz:
+    """A secret number (key, share, coefficient): a malformed one is refused without
+    quoting it (:func:`~viche.crypto.group.parse_number` shows the start of a bad value)."""
+    try:
+        return number(value, where)
+    except NumberFormatError:
+        raise NumberFormatError(
+            "not a canonical base-10 number in a JSON string (a secret: value not shown)",
+            where=where,
+        ) from None
+
+
+def _secret_numbers(value: object, where: str) -> tuple[mpz, ...]:
+    return tuple(_secret_number(v, sub(where, i)) for i, v in enumerate(expect_list(value, where)))
 
 
 def _strings(value: object, where: str) -> tuple[str, ...]:
@@ -124,7 +140,7 @@ def private_key_to_file(key: TrusteePrivateKey) -> str:
 
 
 def private_key_from_file(data: bytes | str, where: str = "privkey") -> TrusteePrivateKey:
-    return TrusteePrivateKey(number(loads(data, where=where), where))
+    return TrusteePrivateKey(_secret_number(loads(data, where=where), where))
 
 
 # ---------------------------------------------------------------------------- PKI messages
@@ -289,7 +305,7 @@ class RawPolynomial(_SecretMessage):
     @classmethod
     def from_json(cls, obj: object, where: str = "raw_polynomial") -> RawPolynomial:
         o = expect_object(obj, where, ("polynomial",))
-        return cls(_numbers(o["polynomial"], sub(where, "polynomial")))
+        return cls(_secret_numbers(o["polynomial"], sub(where, "polynomial")))
 
 
 @dataclass(frozen=True, eq=False)
@@ -304,7 +320,7 @@ class SecretShare(_SecretMessage):
     @classmethod
     def from_json(cls, obj: object, where: str = "secret") -> SecretShare:
         o = expect_object(obj, where, ("secret",))
-        return cls(get_number(o, "secret", where))
+        return cls(_secret_number(o["secret"], sub(where, "secret")))
 
 
 @dataclass(frozen=True, eq=False)
@@ -319,7 +335,7 @@ class DecryptionKey(_SecretMessage):
     @classmethod
     def from_json(cls, obj: object, where: str = "decryption_key") -> DecryptionKey:
         o = expect_object(obj, where, ("decryption_key",))
-        return cls(get_number(o, "decryption_key", where))
+        return cls(_secret_number(o["decryption_key"], sub(where, "decryption_key")))
 
 
 # ---------------------------------------------------------------------------- ceremony messages
