@@ -11,9 +11,10 @@ import pytest
 from gmpy2 import mpz
 
 from viche.crypto.elgamal import Ciphertext
+from viche.crypto.group import BELENIOS_2048
 from viche.crypto.hashing import sha256_hex
 from viche.crypto.rng import SeededRandom
-from viche.errors import TallyError
+from viche.errors import FormatError, TallyError
 from viche.protocol import codec
 from viche.protocol.ballot import Ballot
 from viche.protocol.tally import EncryptedTally, SizedEncryptedTally
@@ -95,3 +96,12 @@ def test_non_member_tally_is_refused(voted: ElectionRun, tmp_path: Path) -> None
             directory, svc.single_key(voted.single_keys[0]), None, SeededRandom("d")
         )
     assert info.value.where == "archive / encrypted_tally"
+
+
+def test_bad_seed_file_is_named(tmp_path: Path) -> None:
+    key, dkey = tmp_path / "t.key", tmp_path / "t.dkey"
+    key.write_text("not a seed\n")
+    dkey.write_text("{}\n")
+    with pytest.raises(FormatError) as info:
+        svc.threshold_key(BELENIOS_2048, key, dkey)
+    assert info.value.where == str(key)

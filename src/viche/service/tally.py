@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from viche.crypto.channels import check_seed
 from viche.crypto.group import Group
 from viche.crypto.hashing import sha256_hex
 from viche.crypto.rng import RandomSource
@@ -214,7 +215,7 @@ def single_key(path: Path) -> TrusteePrivateKey:
 
 def threshold_key(group: Group, key_path: Path, dkey_path: Path) -> TrusteePrivateKey:
     """A Pedersen trustee's share x_j, opened from its ``.dkey`` with its ``.key`` seed."""
-    seed = read_text(key_path, "trustee seed (.key)").strip()
+    seed = check_seed(read_text(key_path, "trustee seed (.key)").strip(), where=str(key_path))
     dkey = read_text(dkey_path, "decryption key (.dkey)").strip()
     return decrypt_share(group, seed, dkey, where=str(dkey_path))
 
