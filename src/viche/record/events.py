@@ -180,9 +180,12 @@ class ArchiveHeader:
         if version != 1:
             raise JsonFormatError(f"unsupported archive version {version}", where=where)
         stamp = get_str(obj, "timestamp", where)
-        if not re.fullmatch(r"0|[1-9][0-9]*", stamp):
+        # A member's mtime is 11 octal digits, so a timestamp has at most 10 decimal ones.
+        if not re.fullmatch(r"0|[1-9][0-9]{0,9}", stamp) or int(stamp) >= 8**11:
+            shown = stamp if len(stamp) <= 24 else stamp[:21] + "..."
             raise JsonFormatError(
-                f"timestamp {stamp!r} is not a decimal number", where=sub(where, "timestamp")
+                f"timestamp {shown!r} is not a decimal number below 8^11 (a tar mtime)",
+                where=sub(where, "timestamp"),
             )
         header = cls(timestamp=int(stamp), version=version)
         if header.to_bytes() != raw:
