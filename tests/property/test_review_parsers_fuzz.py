@@ -1,0 +1,142 @@
+"""Review: every parser of outside data raises only VicheError on mutated input.
+
+Valid samples come from belenios-tool's reference archives (threshold with weights and
+re-votes, and a mixnet election); each example replaces, deletes or duplicates one node of
+one sample's JSON, or cuts its bytes, and parses the result."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from viche.errors import VicheError
+from viche.protocol.election import Election, PublicCredentials, SetupData
+from viche.protocol.shuffle import Shuffle
+from viche.protocol.tally import (
+    EncryptedTally,
+    Owned,
+    PartialDecryption,
+    Result,
+    SizedEncryptedTally,
+)
+from viche.protocol.trustees import Trustees
+from viche.record.archive import read_archive
+from viche.record.events import ArchiveHeader
+
+Parser = Callable[[bytes], object]
+
+
+def _trustees(raw: bytes) -> object:
+    from viche.protocol.codec import loads
+
+    return Trustees.from_json(loads(raw, "trustees"))
+
+
+PARSERS: dict[str, Parser] = {
+    "election": Election.from_bytes,
+    "trustees": _trustees,
+    "credentials": PublicCredentials.from_bytes,
+    "setup_data": SetupData.from_bytes,
+    "tally": EncryptedTally.from_bytes,
+    "sized": SizedEncryptedTally.from_bytes,
+    "owned": Owned.from_bytes,
+    "partial_decryption": PartialDecryption.from_bytes,
+    "shuffle": Shuffle.from_bytes,
+    "result": Result.from_bytes,
+    "header": ArchiveHeader.from_bytes,
+}
+
+
+@pytest.fixture(scope="module")
+def samples(reference_dir: Path) -> list[tuple[str, bytes]]:
+    out: list[tuple[str, bytes]] = []
+    for name in ("threshold-weighted-revotes", "nh-mixnet-RFC"):
+        (bel,) = (reference_dir / name).glob("*.bel")
+        rec = read_archive(bel)
+        out += [
+            ("election", rec.election),
+            ("trustees", rec.trustees),
+            ("credentials", rec.public_credentials),
+            ("setup_data", rec.setup.setup_data.raw),
+            ("header", rec.header.to_bytes()),
+        ]
+        assert rec.encrypted_tally is not None and rec.result is not None
+        out += [("tally", rec.encrypted_tally.tally_raw), ("sized", rec.encrypted_tally.sized_raw)]
+        for e in (*rec.shuffles, *rec.partial_decryptions):
+            out.append(("owned", e.owned_raw))
+        out += [("shuffle", e.payload_raw) for e in rec.shuffles[:1]]
+        out += [("partial_decryption", e.payload_raw) for e in rec.partial_decryptions[:1]]
+        out.append(("result", rec.result.raw))
+    for kind, raw in out:  # every sample parses before it is mutated
+        PARSERS[kind](raw)
+    return out
+
+
+def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    out = [prefix]
+    if isinstance(value, dict):
+        for k, v in value.items():
+            out += _paths(v, (*prefix, k))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            out += _paths(v, (*prefix, i))
+    return out
+
+
+_LEAVES = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(10**45), max_value=10**45),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=6),
+    st.sampled_from(["0", "-1", "01", "1" * 3000, "Single", "Pedersen", "NonHomomorphic"]),
+)
+_JSON = st.recursive(
+    _LEAVES,
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+    ),
+    max_leaves=5,
+)
+
+
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(data=st.data())
+def test_parsers_raise_only_viche_errors(samples: list[tuple[str, bytes]], data: Any) -> None:
+    kind, raw = data.draw(st.sampled_from(samples))
+    mode = data.draw(st.sampled_from(["replace", "delete", "duplicate", "cut"]))
+    if mode == "cut":
+        mutated = raw[: data.draw(st.integers(min_value=0, max_value=len(raw) - 1))]
+    else:
+        obj = json.loads(raw)
+        path = data.draw(st.sampled_from(_paths(obj)))
+        if not path:
+            obj = data.draw(_JSON)
+        else:
+            parent = obj
+            for key in path[:-1]:
+                parent = parent[key]
+            last = path[-1]
+            if mode == "replace":
+                parent[last] = data.draw(_JSON)
+            elif mode == "delete":
+                del parent[last]
+            elif isinstance(parent, list):
+                parent.insert(last, parent[last])
+            else:
+                parent[last] = [parent[last], parent[last]]
+        mutated = json.dumps(obj, separators=(",", ":")).encode()
+    try:
+        PARSERS[kind](mutated)
+    except VicheError as exc:
+        assert exc.code.startswith("V")
+    else:  # a mutation may keep the input valid; then it must parse again identically
+        PARSERS[kind](mutated)
