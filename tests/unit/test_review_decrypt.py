@@ -105,3 +105,12 @@ def test_bad_seed_file_is_named(tmp_path: Path) -> None:
     with pytest.raises(FormatError) as info:
         svc.threshold_key(BELENIOS_2048, key, dkey)
     assert info.value.where == str(key)
+
+
+def test_voter_files_with_secrets_are_private(voted: ElectionRun) -> None:
+    """The run's plaintext choices and private credentials are mode 0600, its ballots not."""
+    voters = voted.ballot_files[0].parent
+    secret = [*voters.glob("*.choices.json"), *voters.glob("*.cred")]
+    assert len(secret) == 4
+    assert all(p.stat().st_mode & 0o777 == 0o600 for p in secret)
+    assert all(p.stat().st_mode & 0o777 == 0o644 for p in voted.ballot_files)

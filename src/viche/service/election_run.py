@@ -192,8 +192,10 @@ def run_election(
         made = ballots.generate_ballot(state.election, state.credentials, cred, vote.choices, rng)
         bfile = vot / f"{vote.voter + 1:03d}-{count}.ballot.json"
         write_text(bfile, made.raw.decode() + "\n")
-        write_text(
-            vot / f"{vote.voter + 1:03d}-{count}.choices.json", codec.dumps(vote.choices) + "\n"
+        write_text(  # the plaintext vote: as secret as the credential
+            vot / f"{vote.voter + 1:03d}-{count}.choices.json",
+            codec.dumps(vote.choices) + "\n",
+            secret=True,
         )
         run.ballot_files.append(bfile)
         arch.add_ballot(pub, arch.ballot_from_file(bfile))
