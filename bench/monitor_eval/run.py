@@ -201,6 +201,15 @@ def report(accounts: pd.DataFrame, labels: pd.DataFrame) -> None:
         f"ALL  precision {p:.3f}  recall {r:.3f}  F1 {f:.3f}  PR-AUC {ap:.3f}"
         f"  recall@precision>=0.9 (by score) {r90:.3f}"
     )
+    for least in (10, 20):
+        busy = df[df["posts"] >= least]
+        yb = busy["ira"].to_numpy()
+        pb, rb, fb = prf(yb, busy["flagged"].to_numpy())
+        print(
+            f"accounts with >= {least} posts in the mix ({int(yb.sum())} IRA,"
+            f" {int((1 - yb).sum())} organic): precision {pb:.3f}  recall {rb:.3f}  F1 {fb:.3f}"
+            f"  PR-AUC {average_precision(yb, busy['score'].to_numpy()):.3f}"
+        )
     print(
         "\nper category (IRA: share flagged = recall; organic: share flagged = false-positive rate)"
     )

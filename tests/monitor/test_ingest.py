@@ -232,3 +232,18 @@ def test_real_data_slice_ingests_cleanly(shared_dir: Path, tmp_path: Path) -> No
         assert report.malformed == 0
         assert report.added == store.count() > 2500
         assert {p.lang for p in itertools.islice(store.posts(), 100)} >= {"Russian"}
+
+
+def test_a_truncated_gzip_keeps_what_was_read_and_reports_the_break(tmp_path: Path) -> None:
+    rows = "".join(f"{i},a{i % 7},,2016-11-08T10:00:00Z,text {i},en,,,\n" for i in range(20_000))
+    whole = write(tmp_path / "whole.csv.gz", HEADER + rows).read_bytes()
+    cut = tmp_path / "cut.csv.gz"
+    cut.write_bytes(whole[: len(whole) // 2])
+    with Store() as store:
+        report = ingest(cut, store)
+        assert 0 < store.count() < 20_000
+    assert report.malformed >= 1
+    assert "unreadable" in report.problems[-1].reason
+    with Store() as store:
+        complete = ingest(tmp_path / "whole.csv.gz", store)
+    assert (complete.added, complete.malformed) == (20_000, 0)

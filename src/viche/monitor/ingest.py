@@ -41,6 +41,7 @@ import io
 import json
 import re
 import sys
+import zlib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -358,10 +359,16 @@ def read_posts(
     stream, counter = _open_text(p)
     with stream:
         records = _jsonl_records(stream, rep) if fmt == "jsonl" else _csv_records(stream, fmt, rep)
-        for i, (_, post) in enumerate(records):
-            if on_progress is not None and i % 5000 == 0:
-                on_progress(counter.position, total)
-            yield post
+        line = 1
+        try:
+            for i, record in enumerate(records):
+                line, post = record
+                if on_progress is not None and i % 5000 == 0:
+                    on_progress(counter.position, total)
+                yield post
+        except (OSError, EOFError, zlib.error) as exc:
+            # a truncated or corrupt compressed file: keep what was read, report where it broke
+            rep.problem(line + 1, f"file unreadable from here on: {exc}")
         if on_progress is not None:
             on_progress(total, total)
 

@@ -95,11 +95,11 @@ class _Collected:
     text_hash: list[I64] = field(default_factory=list)
     sig_hash: list[I64] = field(default_factory=list)
     sigs: list[npt.NDArray[np.uint32]] = field(default_factory=list)
-    ev_post: list[int] = field(default_factory=list)
-    ev_key: list[int] = field(default_factory=list)
-    ev_beh: list[int] = field(default_factory=list)
+    ev_post: list[I64] = field(default_factory=list)
+    ev_key: list[I64] = field(default_factory=list)
+    ev_beh: list[I64] = field(default_factory=list)
     outlets: dict[int, set[str]] = field(default_factory=dict)
-    seen_hashes: set[int] = field(default_factory=set)
+    distinct_texts: int = 0
     joined: set[int] = field(default_factory=set)
     n: int = 0
 
@@ -125,12 +125,11 @@ def _collect_chunk(frame: pd.DataFrame, col: _Collected, config: DetectConfig) -
             continue
         h = _h64(norm) or 1
         th[i] = h
-        if h not in col.seen_hashes and h not in new_texts:
+        if h not in new_texts:
             new_texts[h] = norm
     col.text_hash.append(th)
     if new_texts:
         hashes = list(new_texts)
-        col.seen_hashes.update(hashes)
         texts = [new_texts[h] for h in hashes]
         hasher = MinHasher(config.num_perm, config.minhash_seed)
         for s in range(0, len(texts), 20_000):
@@ -138,6 +137,9 @@ def _collect_chunk(frame: pd.DataFrame, col: _Collected, config: DetectConfig) -
             col.sigs.append(hasher.signatures(batch))
         col.sig_hash.append(np.asarray(hashes, dtype=np.int64))
     # links, repost targets, hashtag sequences
+    ev_post: list[int] = []
+    ev_key: list[int] = []
+    ev_beh: list[int] = []
     for i, (text, urls, tags, repost, outlet) in enumerate(
         zip(
             frame["text"].tolist(),
@@ -152,13 +154,13 @@ def _collect_chunk(frame: pd.DataFrame, col: _Collected, config: DetectConfig) -
         links = urls.split() or _URL_IN_TEXT.findall(text)
         for u in dict.fromkeys(normalise_url(x) for x in links):
             if u:
-                col.ev_post.append(post)
-                col.ev_key.append(_h64("u\x00" + u))
-                col.ev_beh.append(URL)
+                ev_post.append(post)
+                ev_key.append(_h64("u\x00" + u))
+                ev_beh.append(URL)
         if repost:
-            col.ev_post.append(post)
-            col.ev_key.append(_h64("r\x00" + repost.casefold()))
-            col.ev_beh.append(REPOST)
+            ev_post.append(post)
+            ev_key.append(_h64("r\x00" + repost.casefold()))
+            ev_beh.append(REPOST)
         tag_list = [
             t
             for t in (normalise_hashtag(x) for x in tags.split() or _TAG_IN_TEXT.findall(text))
@@ -166,11 +168,14 @@ def _collect_chunk(frame: pd.DataFrame, col: _Collected, config: DetectConfig) -
         ]
         if len(tag_list) >= config.min_hashtags:
             seq = "|".join(tag_list)
-            col.ev_post.append(post)
-            col.ev_key.append(_h64("h\x00" + seq))
-            col.ev_beh.append(HASHTAGS)
+            ev_post.append(post)
+            ev_key.append(_h64("h\x00" + seq))
+            ev_beh.append(HASHTAGS)
         if outlet:
             col.outlets.setdefault(int(acc[i]), set()).add(outlet)
+    col.ev_post.append(np.asarray(ev_post, dtype=np.int64))
+    col.ev_key.append(np.asarray(ev_key, dtype=np.int64))
+    col.ev_beh.append(np.asarray(ev_beh, dtype=np.int64))
     col.n += m
 
 
@@ -179,11 +184,13 @@ def _text_clusters(col: _Collected, config: DetectConfig) -> I64:
     post_hash = np.concatenate(col.text_hash) if col.text_hash else np.zeros(0, dtype=np.int64)
     if not col.sigs:
         return np.zeros(post_hash.size, dtype=np.int64)
-    sig_hash = np.concatenate(col.sig_hash)
-    sigs = np.concatenate(col.sigs)
-    order = np.argsort(sig_hash)
-    sig_hash = sig_hash[order]
-    labels = lsh_clusters(sigs[order], config.bands, config.similarity)
+    # a text repeated in several chunks was signed once per chunk: keep one signature
+    sig_hash, first = np.unique(np.concatenate(col.sig_hash), return_index=True)
+    col.sig_hash.clear()
+    sigs = np.concatenate(col.sigs)[first]
+    col.sigs.clear()
+    col.distinct_texts = int(sig_hash.size)
+    labels = lsh_clusters(sigs, config.bands, config.similarity)
     pos = np.searchsorted(sig_hash, post_hash)
     pos = np.clip(pos, 0, sig_hash.size - 1)
     found = (post_hash != 0) & (sig_hash[pos] == post_hash)
@@ -193,11 +200,9 @@ def _text_clusters(col: _Collected, config: DetectConfig) -> I64:
 
 def _events(col: _Collected, text_key: I64, account: I64, times: I64) -> Events:
     has_text = np.flatnonzero(text_key != 0)
-    ev_post = np.concatenate([has_text, np.asarray(col.ev_post, dtype=np.int64)])
-    ev_key = np.concatenate([text_key[has_text], np.asarray(col.ev_key, dtype=np.int64)])
-    ev_beh = np.concatenate(
-        [np.full(has_text.size, TEXT, dtype=np.int64), np.asarray(col.ev_beh, dtype=np.int64)]
-    )
+    ev_post = np.concatenate([has_text, *col.ev_post])
+    ev_key = np.concatenate([text_key[has_text], *col.ev_key])
+    ev_beh = np.concatenate([np.full(has_text.size, TEXT, dtype=np.int64), *col.ev_beh])
     return Events(
         account=account[ev_post],
         key=ev_key,
@@ -375,7 +380,7 @@ def detect(source: Store | Iterable[Post], config: DetectConfig | None = None) -
         stats = {
             "posts": float(col.n),
             "accounts": float(len(names)),
-            "distinct_texts": float(len(col.seen_hashes)),
+            "distinct_texts": float(col.distinct_texts),
             "events": float(len(events)),
             "pairs_tested": float(len(coord.pairs)),
             "pairs_significant": float(coord.pairs["significant"].sum()),
