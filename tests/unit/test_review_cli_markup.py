@@ -43,3 +43,15 @@ def test_result_tables_print_answers_verbatim(text: str, monkeypatch: pytest.Mon
     printed = buf.getvalue()
     assert f"q {text}" in printed
     assert printed.count(text) >= 3
+
+
+def test_success_messages_print_paths_verbatim(tmp_path: Path) -> None:
+    directory = tmp_path / "[red]x"
+    directory.mkdir()
+    run = run_cli("setup", "generate-trustee-key", "--dir", str(directory))
+    assert run.code == 0, run.stderr
+    (pub,) = directory.glob("*.pubkey")
+    (directory / "public_keys.jsons").write_bytes(pub.read_bytes())
+    run = run_cli("setup", "make-trustees", "--dir", str(directory))
+    assert run.code == 0, run.stderr
+    assert f"trustees saved to {directory / 'trustees.json'}" in run.stdout

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -131,8 +132,8 @@ def generate_credentials_cmd(
     with progress_bar("credentials", len(voters)) as update:
         creds = svc.generate_credentials(grp, uuid, voters, DEFAULT_RANDOM, progress=update)
     files = svc.write_credentials(creds, directory)
-    out.print(f"{files.count} private credentials with ids saved to {files.privcreds}")
-    out.print(f"{files.count} public credentials saved to {files.pubcreds}")
+    out.print(f"{files.count} private credentials with ids saved to {escape(str(files.privcreds))}")
+    out.print(f"{files.count} public credentials saved to {escape(str(files.pubcreds))}")
     out.print(f"The fingerprint of public credentials is {files.fingerprint}")
 
 
@@ -147,8 +148,8 @@ def generate_trustee_key_cmd(
 
     files = new_trustee_key(group_by_name(group, where="--group"), directory, DEFAULT_RANDOM)
     out.print(f"keypair {files.key_id} has been generated")
-    out.print(f"public key saved to {files.pubkey}")
-    out.print(f"private key saved to {files.privkey}")
+    out.print(f"public key saved to {escape(str(files.pubkey))}")
+    out.print(f"private key saved to {escape(str(files.privkey))}")
 
 
 @setup_app.command("make-trustees")
@@ -162,7 +163,7 @@ def make_trustees_cmd(
     from viche.service.setup import make_trustees
 
     path = make_trustees(directory)
-    out.print(f"trustees saved to {path}")
+    out.print(f"trustees saved to {escape(str(path))}")
 
 
 @setup_app.command("make-election")
@@ -186,7 +187,7 @@ def make_election_cmd(
     election = svc.make_election(grp, uuid, svc.read_template(template), trustees)
     path = directory / "election.json"
     svc.write_election(election, path)
-    out.print(f"election saved to {path} (fingerprint {election.fingerprint})")
+    out.print(f"election saved to {escape(str(path))} (fingerprint {election.fingerprint})")
 
 
 threshold_app = typer.Typer(
@@ -214,8 +215,8 @@ def threshold_step1_cmd(
     from viche.service.threshold import step1
 
     key, cert = step1(group_by_name(group, where="--group"), directory, DEFAULT_RANDOM)
-    out.print(f"certificate saved to {cert}")
-    out.print(f"private key saved to {key}")
+    out.print(f"certificate saved to {escape(str(cert))}")
+    out.print(f"private key saved to {escape(str(key))}")
 
 
 @threshold_app.command("step2")
@@ -259,7 +260,7 @@ def threshold_step4_cmd(
     from viche.service.threshold import step4
 
     for p in step4(group_by_name(group, where="--group"), certs, polynomials, directory):
-        out.print(f"wrote {p}")
+        out.print(f"wrote {escape(str(p))}")
 
 
 @threshold_app.command("step5")
@@ -288,7 +289,7 @@ def threshold_step5_cmd(
         directory=directory,
     )
     sys.stdout.write(voutput)
-    err.print(f"wrote {dkey}")
+    err.print(f"wrote {escape(str(dkey))}")
 
 
 @threshold_app.command("step6")
@@ -330,7 +331,7 @@ def archive_init_cmd(
     from viche.service.archive import init_archive
 
     path = init_archive(directory, election, trustees, public_creds)
-    out.print(f"archive created: {path}")
+    out.print(f"archive created: {escape(str(path))}")
 
 
 @archive_app.command("add-ballot")
@@ -406,7 +407,6 @@ def ballot_generate_cmd(
 
 def print_result(rows: list[object], title: str) -> None:
     """The result as Rich tables, one per question."""
-    from rich.markup import escape
     from rich.table import Table
 
     from viche.service.tally import QuestionResult
@@ -548,7 +548,7 @@ def demo_cmd(
 
         def say(message: str) -> None:
             role, _, rest = message.partition(": ")
-            out.print(f"[bold cyan]{role}[/]: {rest}" if rest else message)
+            out.print(f"[bold cyan]{escape(role)}[/]: {escape(rest)}" if rest else escape(message))
 
         outcome = demo.run_demo(target, plan, rng, say=say, progress=progress)
     out.print(
@@ -561,7 +561,7 @@ def demo_cmd(
 
         raise VerificationError("the verified result differs from the plaintext votes")
     out.print("The verified result matches the plaintext votes (last ballot of each voter).")
-    out.print(Panel(f"{outcome.archive}", title="public archive", expand=False))
+    out.print(Panel(escape(str(outcome.archive)), title="public archive", expand=False))
 
 
 def register(app: typer.Typer) -> None:
