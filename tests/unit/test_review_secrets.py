@@ -99,3 +99,17 @@ def test_malformed_secret_numbers_are_not_quoted(parse: Callable[[str], object],
 
 def test_well_formed_private_key_still_parses() -> None:
     assert private_key_from_file('"123456789"\n') == TrusteePrivateKey(mpz(123456789))
+
+
+def test_or_prove_does_not_name_the_true_branch() -> None:
+    from viche.crypto.elgamal import Ciphertext, PublicKey
+    from viche.crypto.proofs import iprove
+    from viche.crypto.rng import SeededRandom
+    from viche.errors import BallotShapeError
+
+    g = BELENIOS_2048
+    pk = PublicKey(g, g.powg(mpz(5)))
+    ct = Ciphertext(g.powg(mpz(3)), g.powg(mpz(4)))
+    with pytest.raises(BallotShapeError) as info:
+        iprove(pk, "S", ct, mpz(3), 7, (0, 1), SeededRandom("b"))
+    assert "7" not in info.value.message

@@ -73,8 +73,8 @@ def or_prove(  # noqa: PLR0917 (positional order follows the spec)
     group = pk.group
     q = group.q
     if not 0 <= real < len(branches):
-        raise BallotShapeError(
-            f"the true branch {real} is not among the {len(branches)} branches of the proof"
+        raise BallotShapeError(  # never name the true branch: it is the secret vote
+            f"the true branch is not among the {len(branches)} branches of the proof"
         )
     commits: list[mpz] = []
     simulated: dict[int, Proof] = {}
