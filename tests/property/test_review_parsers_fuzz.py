@@ -15,7 +15,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from viche.crypto.group import BELENIOS_2048
+from viche.crypto.threshold import decrypt_share
 from viche.errors import VicheError
+from viche.protocol.codec import loads
 from viche.protocol.election import Election, PublicCredentials, SetupData
 from viche.protocol.shuffle import Shuffle
 from viche.protocol.tally import (
@@ -25,7 +28,7 @@ from viche.protocol.tally import (
     Result,
     SizedEncryptedTally,
 )
-from viche.protocol.trustees import Trustees
+from viche.protocol.trustees import Cert, Trustees, VInput
 from viche.record.archive import read_archive
 from viche.record.events import ArchiveHeader
 
@@ -33,9 +36,24 @@ Parser = Callable[[bytes], object]
 
 
 def _trustees(raw: bytes) -> object:
-    from viche.protocol.codec import loads
-
     return Trustees.from_json(loads(raw, "trustees"))
+
+
+def _cert(raw: bytes) -> object:
+    return Cert.from_json(loads(raw, "cert"))
+
+
+def _vinput(raw: bytes) -> object:
+    return VInput.from_json(loads(raw, "vinput"))
+
+
+def _dkey(raw: bytes) -> object:
+    """A trustee opens its .dkey with its seed (decryption, signature, JSON inside)."""
+    text = raw.decode("utf-8", errors="replace")
+    return decrypt_share(BELENIOS_2048, _SEED[0], text, "dkey")
+
+
+_SEED: list[str] = []
 
 
 PARSERS: dict[str, Parser] = {
@@ -50,6 +68,9 @@ PARSERS: dict[str, Parser] = {
     "shuffle": Shuffle.from_bytes,
     "result": Result.from_bytes,
     "header": ArchiveHeader.from_bytes,
+    "cert": _cert,
+    "vinput": _vinput,
+    "dkey": _dkey,
 }
 
 
@@ -73,6 +94,12 @@ def samples(reference_dir: Path) -> list[tuple[str, bytes]]:
         out += [("shuffle", e.payload_raw) for e in rec.shuffles[:1]]
         out += [("partial_decryption", e.payload_raw) for e in rec.partial_decryptions[:1]]
         out.append(("result", rec.result.raw))
+    secrets = reference_dir / "threshold-noserver-2of3" / "secrets"
+    key = sorted(secrets.glob("*.key"))[0]
+    _SEED[:] = [key.read_text().strip()]
+    for kind in ("cert", "vinput", "dkey"):
+        path = key.with_suffix(f".{kind}")
+        out.append((kind, path.read_bytes().strip()))
     for kind, raw in out:  # every sample parses before it is mutated
         PARSERS[kind](raw)
     return out
