@@ -198,3 +198,27 @@ def test_even_sample() -> None:
     ids = [str(i) for i in range(10)]
     assert nar._even_sample(ids, 5) == ("0", "2", "4", "6", "8")
     assert nar._even_sample(ids, 20) == tuple(ids)
+
+
+def test_claim_text_drops_links_and_mentions() -> None:
+    text = "RT @someone: BREAKING #Biolabs in Ukraine https://t.co/AbC123 www.x.example/a?b=1"
+    assert nar.claim_text(text) == "BREAKING Biolabs in Ukraine"
+    assert nar.claim_text("mail me at a@b.org") == "mail me at a@b.org"
+
+
+def test_links_do_not_make_headlines_alike(model) -> None:
+    headlines = [
+        "Clinton may testify to the Benghazi committee in October",
+        "Cute kid who wants to look like the president breaks the internet",
+        "Texas takes a step forward in its abortion law",
+        "Chelsea Handler diagnoses the president with a disease",
+    ]
+    posts = [
+        Post(f"h{i}", f"acc{i}", T0, f"#news {h} https://t.co/Xy{i}Zq{i} https://t.co/Pq{i}")
+        for i, h in enumerate(headlines)
+    ]
+    assert nar.find_narratives(posts, model) == ()
+    # failure twin: the same headline with different links is one narrative
+    same = [Post(f"s{i}", f"acc{i}", T0, f"{headlines[0]} https://t.co/Q{i}") for i in range(3)]
+    (n,) = nar.find_narratives(same, model)
+    assert set(n.post_ids) == {"s0", "s1", "s2"}

@@ -72,6 +72,7 @@ THRESHOLDS: dict[tuple[str, str], float] = {
     ("other", "other"): CYRILLIC_THRESHOLD,
 }
 LABEL_CHARS = 140
+MIN_WORDS = 4  # shorter posts (once links and mentions are gone) carry no claim to compare
 _BLOCK = 1024
 
 
@@ -297,6 +298,22 @@ def cluster(
     return clusters
 
 
+_URL = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
+_MENTION = re.compile(r"(?<!\w)@\w+:?")
+_RT = re.compile(r"^\s*RT\b:?", re.IGNORECASE)
+
+
+def claim_text(text: str) -> str:
+    """What is embedded: the words of a post without links, @mentions and a leading "RT",
+    hashtags kept as words. Links (t.co short links above all) otherwise dominate short
+    posts and make unrelated headlines look alike."""
+    t = _RT.sub(" ", text)
+    t = _URL.sub(" ", t)
+    t = _MENTION.sub(" ", t)
+    t = t.replace("#", " ")
+    return " ".join(t.split())
+
+
 def _shorten(text: str, limit: int = LABEL_CHARS) -> str:
     flat = " ".join(text.split())
     return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
@@ -318,11 +335,14 @@ def find_narratives(
     min_size: int = 2,
 ) -> tuple[Narrative, ...]:
     """Cluster ``posts`` by meaning; label each cluster and match it to a known case."""
-    unique = list({p.id: p for p in posts if p.text.strip()}.values())
-    if not unique:
+    claims = {p.id: (p, claim_text(p.text)) for p in posts}
+    kept = [(p, t) for p, t in claims.values() if len(t.split()) >= MIN_WORDS]
+    if not kept:
         return ()
-    vectors = embedder.encode([p.text for p in unique])
-    scripts = [script_of(p.text) for p in unique]
+    unique = [p for p, _ in kept]
+    texts = [t for _, t in kept]
+    vectors = embedder.encode(texts)
+    scripts = [script_of(t) for t in texts]
     found = cluster(vectors, scripts, thresholds=thresholds, min_size=min_size)
     matches = cases.nearest(np.stack([c.centroid for c in found])) if cases and found else []
     out: list[Narrative] = []
