@@ -204,3 +204,15 @@ def test_every_monitor_command_has_help() -> None:
         run = run_cli("monitor", cmd, "--help")
         assert run.code == 0 and "--store" in run.stdout
     assert "--no-narratives" in run_cli("monitor", "detect", "--help").stdout
+
+
+def test_many_alerts_are_summarised(tmp_path: Path, stream: Path, monkeypatch) -> None:
+    from viche.cli import monitor as cli
+
+    monkeypatch.setattr(cli, "MAX_ALERTS_PRINTED", 0)
+    store = tmp_path / "store"
+    assert run_cli("monitor", "ingest", str(stream), "--store", str(store)).code == 0
+    run = run_cli("monitor", "detect", "--store", str(store), "--no-narratives")
+    assert run.code == 0, run.stderr
+    assert "ALERT" not in run.stdout
+    assert "… 1 more alerts (1 new_campaign in all)" in run.stdout

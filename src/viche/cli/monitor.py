@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 NARRATIVE_POSTS_PER_ACCOUNT = 50
 #: at most about this many posts embedded in one run (~1-2 minutes on two CPU cores)
 NARRATIVE_MAX_POSTS = 5000
+MAX_ALERTS_PRINTED = 20
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -212,8 +213,17 @@ def _print_summary(result: DetectionResult, alerts: tuple[Alert, ...]) -> None:
         out.print(table)
         if len(result.campaigns) > 30:
             out.print(f"… and {len(result.campaigns) - 30} more (see the report)")
-    for a in alerts:
+    for a in alerts[:MAX_ALERTS_PRINTED]:
         out.print(f"[bold yellow]ALERT[/] {a.kind.value}: {a.message}")
+    if len(alerts) > MAX_ALERTS_PRINTED:
+        counts: dict[str, int] = {}
+        for a in alerts:
+            counts[a.kind.value] = counts.get(a.kind.value, 0) + 1
+        total = ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
+        out.print(
+            f"… {len(alerts) - MAX_ALERTS_PRINTED} more alerts ({total} in all): "
+            "see alerts.jsonl in the store and the report"
+        )
     if not alerts:
         out.print("no new alerts")
 
