@@ -11,18 +11,20 @@ import pytest
 from gmpy2 import mpz
 
 from viche.crypto.elgamal import Ciphertext
-from viche.crypto.group import BELENIOS_2048
+from viche.crypto.group import BELENIOS_2048, RFC_3526_2048
 from viche.crypto.hashing import sha256_hex
 from viche.crypto.rng import SeededRandom
-from viche.errors import FormatError, TallyError
+from viche.errors import FormatError, GroupMembershipError, TallyError
 from viche.protocol import codec
 from viche.protocol.ballot import Ballot
+from viche.protocol.election import ElectionTemplate
 from viche.protocol.tally import EncryptedTally, SizedEncryptedTally
 from viche.record.archive import ArchiveWriter, resolve_archive
 from viche.record.events import EventType
 from viche.service import archive as arch
+from viche.service import shuffle as shuffles
 from viche.service import tally as svc
-from viche.service.election_run import ElectionRun, Stop
+from viche.service.election_run import ElectionRun, Stop, Vote
 from viche.testing.factories import make_election, plan_for
 
 
@@ -114,3 +116,44 @@ def test_voter_files_with_secrets_are_private(voted: ElectionRun) -> None:
     assert len(secret) == 4
     assert all(p.stat().st_mode & 0o777 == 0o600 for p in secret)
     assert all(p.stat().st_mode & 0o777 == 0o644 for p in voted.ballot_files)
+
+
+NH_TEMPLATE = {
+    "description": "review",
+    "name": "NH review",
+    "questions": [
+        {"answers": ["Yes", "No"], "min": 0, "max": 1, "question": "h"},
+        {"type": "NonHomomorphic", "value": {"answers": ["A", "B"], "question": "rank"}},
+    ],
+}
+
+
+@pytest.fixture(scope="module")
+def nh_voted(tmp_path_factory: pytest.TempPathFactory) -> ElectionRun:
+    plan = plan_for(
+        template=ElectionTemplate.from_json(NH_TEMPLATE),
+        group=RFC_3526_2048,
+        votes=[Vote(0, [[1, 0], [1, 2]]), Vote(1, [[0, 1], [2, 1]])],
+        voters=2,
+        stop=Stop.BALLOTS,
+    )
+    run, _ = make_election(tmp_path_factory.mktemp("review-nh") / "e", plan, seed="review-nh")
+    return run
+
+
+def test_shuffle_of_honest_rows(nh_voted: ElectionRun, tmp_path: Path) -> None:
+    directory = _copy(nh_voted, tmp_path)
+    svc.close(directory, jobs=1)
+    lines = shuffles.shuffle(directory, 1, SeededRandom("s"))
+    assert shuffles.add_shuffle(directory, lines) == 1
+
+
+def test_shuffle_of_non_member_rows_is_refused(nh_voted: ElectionRun, tmp_path: Path) -> None:
+    directory = _copy(nh_voted, tmp_path)
+    rows = _first_ballot_rows(directory)
+    p = RFC_3526_2048.p
+    bad_nh = (Ciphertext(mpz(p - 1), rows[1][0].beta),)
+    _close_with(directory, (rows[0], bad_nh))
+    with pytest.raises(GroupMembershipError) as info:
+        shuffles.shuffle(directory, 1, SeededRandom("s"))
+    assert info.value.where.startswith("archive / encrypted_tally / NH rows")

@@ -59,6 +59,9 @@ def _checked_rows(state: ElectionRecord) -> Rows:
     """Every Shuffle event of the archive checked in turn; the NH rows after the last."""
     election = state.election
     rows: Rows = nh_ciphertexts(election, _tally(state))
+    # The shuffle proofs are sound only over group elements (crypto.shuffle): check the
+    # first rows here (one Legendre symbol each); later rows are checked with their proof.
+    EncryptedTally(rows).check_members(election.group, "archive / encrypted_tally / NH rows")
     for entry in state.record.shuffles:
         where = f"event {entry.height} / trustee {entry.owner} / shuffle"
         shuffle = Shuffle.from_bytes(entry.payload_raw, where)
