@@ -203,3 +203,14 @@ def test_one_shared_topic_hashtag_alone_does_not() -> None:
     posts = hashtag_posts(rnd, ("debate",)) + organic(rnd, 20, 30)
     assert not any(a.flagged for a in detect(posts).accounts)
     assert any(a.flagged for a in detect(posts, DetectConfig(min_hashtags=1)).accounts)
+
+
+def test_detection_can_be_limited_to_a_period() -> None:
+    rnd = random.Random(11)
+    posts = campaign(rnd, 6, 10, synchronised=True) + organic(rnd, 10, 20)
+    times = sorted(p.created_at for p in posts)
+    start, end = times[len(times) // 4], times[len(times) // 2]
+    inside = sum(start <= p.created_at < end for p in posts)
+    result = detect(posts, DetectConfig(start=start, end=end))
+    assert result.posts_seen == inside < len(posts)
+    assert detect(posts, DetectConfig(start=end, end=start)).posts_seen == 0

@@ -71,6 +71,10 @@ class DetectConfig:
     minhash_seed: int = 1
     chunk_size: int = 100_000
     evidence_per_edge: int = 3
+    # only posts with start <= created_at < end (None = unbounded): analysing a long store
+    # period by period bounds detection memory by the posts of one period
+    start: datetime | None = None
+    end: datetime | None = None
     coordination: CoordinationConfig = field(default_factory=CoordinationConfig)
     scoring: ScoringConfig = field(default_factory=ScoringConfig)
 
@@ -340,7 +344,11 @@ def detect(source: Store | Iterable[Post], config: DetectConfig | None = None) -
     store, owned = _as_store(source)
     try:
         col = _Collected()
-        for frame in store.frames(cfg.chunk_size):
+        for frame in store.frames(
+            cfg.chunk_size,
+            start=None if cfg.start is None else int(cfg.start.timestamp()),
+            end=None if cfg.end is None else int(cfg.end.timestamp()),
+        ):
             _collect_chunk(frame, col, cfg)
         t_read = time.perf_counter()
         names = list(col.accounts)

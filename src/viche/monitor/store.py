@@ -137,16 +137,24 @@ class Store:
         chunk_size: int = 200_000,
         since_seq: int = 0,
         columns: Sequence[str] = COLUMNS,
+        start: int | None = None,
+        end: int | None = None,
     ) -> Iterator[pd.DataFrame]:
-        """The posts in ``seq`` order, ``chunk_size`` rows per DataFrame."""
+        """The posts in ``seq`` order, ``chunk_size`` rows per DataFrame; with ``start`` /
+        ``end`` (Unix seconds) only those with ``start <= created_at < end``."""
         bad = [c for c in columns if c not in COLUMNS]
         if bad:
             raise MonitorError(f"unknown column {bad[0]!r}", where="store.frames")
         cols = list(columns) if "seq" in columns else ["seq", *columns]
-        sql = f"SELECT {', '.join(cols)} FROM posts WHERE seq > ? ORDER BY seq LIMIT ?"  # noqa: S608 (columns checked above)
+        sql = (
+            f"SELECT {', '.join(cols)} FROM posts WHERE seq > ?"  # noqa: S608 (columns checked above)
+            " AND created_at >= ? AND created_at < ? ORDER BY seq LIMIT ?"
+        )
+        lo = -(2**62) if start is None else start
+        hi = 2**62 if end is None else end
         last = since_seq
         while True:
-            rows = self._db.execute(sql, (last, chunk_size)).fetchall()
+            rows = self._db.execute(sql, (last, lo, hi, chunk_size)).fetchall()
             if not rows:
                 return
             frame = pd.DataFrame(rows, columns=cols)
