@@ -86,3 +86,22 @@ def test_weights_with_homomorphic_questions_only_are_accepted() -> None:
     election, trustees = _setup(nh=False)
     check_setup(election, trustees, _creds([1, 3]))
     assert _creds([1, 3]).total_weight == 4
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a@example.org\nb@example.org\na@example.org\n",
+        "a@example.org,alice\nb@example.org,alice,2\n",
+        "a@example.org\nA@Example.org\n",
+    ],
+)
+def test_a_voter_listed_twice_is_refused(text: str) -> None:
+    with pytest.raises(UsageError, match="already listed") as info:
+        parse_voters(text, "voters.txt")
+    assert info.value.where.startswith("voters.txt line ")
+
+
+def test_distinct_voters_are_accepted() -> None:
+    voters = parse_voters("a@example.org,alice\na@example.org,bob\nc@example.org\n", "v")
+    assert [v.id for v in voters] == ["alice", "bob", "c@example.org"]

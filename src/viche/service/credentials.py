@@ -58,8 +58,13 @@ class Voter:
 
 
 def parse_voters(text: str, where: str) -> list[Voter]:
-    """Parse a voter file; every bad line is named by its number."""
+    """Parse a voter file; every bad line is named by its number.
+
+    A voter listed twice (same login, or same address when there is no login; compared
+    case-insensitively) is refused: she would get two credentials, hence two votes.
+    """
     voters: list[Voter] = []
+    seen: dict[str, int] = {}
     for n, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()
         if not line:
@@ -87,7 +92,16 @@ def parse_voters(text: str, where: str) -> list[Voter]:
                     where=lwhere,
                 )
             weight = int(w)
-        voters.append(Voter(line, address, login, weight))
+        voter = Voter(line, address, login, weight)
+        key = voter.id.casefold()
+        if key in seen:
+            raise UsageError(
+                f"voter {voter.id!r} is already listed on line {seen[key]}: one voter, one "
+                "credential",
+                where=lwhere,
+            )
+        seen[key] = n
+        voters.append(voter)
     if not voters:
         raise UsageError("the voter file lists no voter", where=where)
     return voters
