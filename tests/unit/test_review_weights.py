@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from gmpy2 import mpz
 
@@ -21,7 +23,7 @@ from viche.protocol.election import (
 )
 from viche.protocol.trustees import SingleItem, Trustees
 from viche.service.archive import check_setup
-from viche.service.credentials import parse_voters
+from viche.service.credentials import parse_voters, read_public_credentials
 
 
 def test_weights_up_to_the_bound_are_accepted() -> None:
@@ -105,3 +107,15 @@ def test_a_voter_listed_twice_is_refused(text: str) -> None:
 def test_distinct_voters_are_accepted() -> None:
     voters = parse_voters("a@example.org,alice\na@example.org,bob\nc@example.org\n", "v")
     assert [v.id for v in voters] == ["alice", "bob", "c@example.org"]
+
+
+def test_pubcreds_with_a_voter_id_twice_are_refused(tmp_path: Path) -> None:
+    g = RFC_3526_2048
+    a, b = (public_credential(g, mpz(k)) for k in (5, 6))
+    path = tmp_path / "T.pubcreds"
+    path.write_text(f'["{a},,alice","{b},,bob"]')
+    assert len(read_public_credentials(path)) == 2
+    path.write_text(f'["{a},,alice","{b},,Alice"]')
+    with pytest.raises(ProtocolError, match="two credentials") as info:
+        read_public_credentials(path)
+    assert info.value.where == f"{path}[1]"

@@ -29,7 +29,7 @@ from viche.crypto.credentials import (
 )
 from viche.crypto.group import Group
 from viche.crypto.rng import RandomSource
-from viche.errors import CredentialFormatError, JsonFormatError, UsageError
+from viche.errors import CredentialFormatError, JsonFormatError, ProtocolError, UsageError
 from viche.protocol import codec
 from viche.protocol.election import (
     MAX_WEIGHT,
@@ -201,6 +201,7 @@ def read_public_credentials(path: Path) -> PublicCredentials:
     items = codec.expect_list(value, str(path))
     entries: list[str] = []
     has_ids = any(isinstance(v, str) and v.count(",") == 2 for v in items)
+    ids: dict[str, int] = {}
     for i, v in enumerate(items):
         if not isinstance(v, str):
             raise JsonFormatError("expected a string", where=f"{path}[{i}]")
@@ -208,6 +209,13 @@ def read_public_credentials(path: Path) -> PublicCredentials:
             parts = v.split(",")
             if len(parts) != 3:
                 raise JsonFormatError('expected "pub,weight,id"', where=f"{path}[{i}]")
+            key = parts[2].casefold()
+            if key in ids:  # spec 3.1 step 7: the server checks the voters of L
+                raise ProtocolError(
+                    f"voter id {parts[2]!r} has two credentials (entries {ids[key]} and {i})",
+                    where=f"{path}[{i}]",
+                )
+            ids[key] = i
             entries.append(parts[0] if parts[1] == "" else f"{parts[0]},{parts[1]}")
         else:
             entries.append(v)
