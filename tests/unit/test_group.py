@@ -61,3 +61,14 @@ def test_parse_number_rejects_non_string() -> None:
 def test_parse_number_accepts() -> None:
     assert parse_number("0") == 0
     assert parse_number("1234") == 1234
+
+
+def test_parse_number_never_quotes_the_value() -> None:
+    secret = "01234567890123456789012345"
+    with pytest.raises(NumberFormatError) as info:
+        parse_number(secret, where="trustee 1 / private key")
+    assert "leading zero" in str(info.value)
+    assert "123456" not in str(info.value)
+    with pytest.raises(NumberFormatError, match="character 3 of 5 is not a digit") as info:
+        parse_number("12x45")
+    assert "12x45" not in str(info.value)

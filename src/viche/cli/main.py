@@ -81,6 +81,15 @@ def main(argv: list[str] | None = None) -> None:
         # The message may quote input (a JSON key, a uuid, a path): never read it as markup.
         err_console.print(f"[bold red]error[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         sys.exit(exit_code_for(exc))
+    except Exception:
+        # A bug, not bad input: say so, keep the traceback for the report, exit 3.
+        err_console.print_exception()
+        err_console.print(
+            "[bold red]internal error[/]: this is a bug in Viche, please report it with the "
+            "traceback above",
+            highlight=False,
+        )
+        sys.exit(EXIT_INTERNAL)
 
 
 if __name__ == "__main__":

@@ -28,11 +28,8 @@ _BELENIOS_P = (
     "4637322214588410058642105024212036543356120132048111885240873107701415166620"
     "0162313177169372189248078507711827842317498073276598828825169183103125680162"
     "072880719"
-    )
-_BELENIOS_Q = (
-    "7857173325107188507992765981267145012182142125840879461151008191980562322344"
-    "1"
-    )
+)
+_BELENIOS_Q = "78571733251071885079927659812671450121821421258408794611510081919805623223441"
 _BELENIOS_G = (
     "2402352677501852209227687703532399932712287657378364916510075318787663274146"
     "3532193202856761552696787996946682987493890950838965734256019006010684771644"
@@ -43,7 +40,7 @@ _BELENIOS_G = (
     "8967754052573659049492477631475991575198775177711481490920456600205478127054"
     "7282381409725186398583341157005683536955534237814755824918960502966800377453"
     "08460627"
-    )
+)
 _RFC3526_P = (
     "3231700607131100730033891392642382824881794124114023911284200975140074170663"
     "4354222619689417363569347117901737909704191754605873209195028853758986185622"
@@ -54,7 +51,7 @@ _RFC3526_P = (
     "1707744822798858856536920864529663607725026895550592836275112117409697299806"
     "8410554359584866583291642136218231078990999448652468262416972035911852507045"
     "361090559"
-    )
+)
 _RFC3526_Q = (
     "1615850303565550365016945696321191412440897062057011955642100487570037085331"
     "7177111309844708681784673558950868954852095877302936604597514426879493092811"
@@ -65,10 +62,8 @@ _RFC3526_Q = (
     "5853872411399429428268460432264831803862513447775296418137556058704848649903"
     "4205277179792433291645821068109115539495499724326234131208486017955926253522"
     "680545279"
-    )
-_RFC3526_G = (
-    "2"
-    )
+)
+_RFC3526_G = "2"
 
 
 @dataclass(frozen=True, eq=False)
@@ -106,9 +101,7 @@ class Group:
 
     def check_element(self, x: mpz, where: str = "") -> mpz:
         if not self.is_element(x):
-            raise GroupMembershipError(
-                f"value is not an element of group {self.name}", where=where
-            )
+            raise GroupMembershipError(f"value is not an element of group {self.name}", where=where)
         return x
 
     def check_exponent(self, x: mpz, where: str = "") -> mpz:
@@ -174,14 +167,25 @@ def group_by_name(name: str, where: str = "group") -> Group:
 
 def parse_number(text: object, where: str = "") -> mpz:
     """Parse a big number as the protocol writes it: a JSON string, base 10, no sign,
-    no leading zeros (``"0"`` itself is allowed)."""
+    no leading zeros (``"0"`` itself is allowed).
+
+    The error says what is wrong and where, but never quotes the value: the same parser
+    reads private keys and shares, which must not reach a message or a log.
+    """
     if not isinstance(text, str):
         raise NumberFormatError(
             f"expected a base-10 number in a JSON string, got {type(text).__name__}", where=where
         )
-    if not text or not text.isascii() or not text.isdigit() or (len(text) > 1 and text[0] == "0"):
-        shown = text if len(text) <= 24 else text[:21] + "..."
-        raise NumberFormatError(f"not a canonical base-10 number: {shown!r}", where=where)
+    if not text:
+        raise NumberFormatError("not a canonical base-10 number: empty string", where=where)
     if len(text) > 2000:
-        raise NumberFormatError("number too long", where=where)
+        raise NumberFormatError(f"number too long ({len(text)} characters)", where=where)
+    bad = next((i for i, ch in enumerate(text) if not "0" <= ch <= "9"), None)
+    if bad is not None:
+        raise NumberFormatError(
+            f"not a canonical base-10 number: character {bad + 1} of {len(text)} is not a digit",
+            where=where,
+        )
+    if len(text) > 1 and text[0] == "0":
+        raise NumberFormatError("not a canonical base-10 number: leading zero", where=where)
     return mpz(text)

@@ -46,16 +46,21 @@ DEMO_TEMPLATE = {
 }
 
 
+MAX_DEMO_TRUSTEES = 20
+
+
 def parse_threshold(text: str) -> tuple[int, int] | None:
     """``"T/N"`` (T of N trustees needed), or ``"0"``/``"none"`` for two Single trustees."""
     if text.strip().lower() in {"0", "none", "plain"}:
         return None
     parts = text.split("/")
-    if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
+    if len(parts) != 2 or not all(p.strip().isascii() and p.strip().isdigit() for p in parts):
         raise UsageError(f"expected T/N (e.g. 2/3) or 'none', got {text!r}", where="--threshold")
     t, n = int(parts[0]), int(parts[1])
-    if not 1 <= t <= n:
-        raise UsageError(f"need 1 <= T <= N, got {t}/{n}", where="--threshold")
+    if not 1 <= t <= n <= MAX_DEMO_TRUSTEES:
+        raise UsageError(
+            f"need 1 <= T <= N <= {MAX_DEMO_TRUSTEES}, got {t}/{n}", where="--threshold"
+        )
     return t, n
 
 
