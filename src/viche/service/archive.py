@@ -154,8 +154,10 @@ def add_ballot(directory: Path, raw: bytes, source: str = "") -> Accepted:
     """Check a ballot fully and append it; on any failure nothing is written. ``source``
     (e.g. the file name) starts the ``where`` of errors."""
     path = resolve_archive(directory)
-    writer = ArchiveWriter.open(path)  # refuses to append if the file changes meanwhile
     state = ElectionRecord(read_archive(path))
+    # Continues the record just read (no second read); refuses to append if the file
+    # changed since.
+    writer = ArchiveWriter.for_record(state.record)
     checked = check_new_ballot(state, raw, source)
     revote = any(_credential_of(e.raw) == checked.credential for e in state.record.ballots)
     event_hash = writer.append(EventType.BALLOT, [raw])
