@@ -44,29 +44,42 @@ def _unit(rows: list[list[float]]) -> np.ndarray:
 
 def test_cluster_groups_near_vectors_and_leaves_loners() -> None:
     v = _unit([[1, 0.1, 0], [1, 0, 0.1], [1, 0.05, 0.05], [0, 1, 0], [0, 1, 0.1], [0, 0, 1]])
-    found = nar.cluster(v, ["latin"] * 6)
+    found = nar.cluster(v, ["english"] * 6)
     assert sorted(c.members for c in found) == [(0, 1, 2), (3, 4)]
     big = next(c for c in found if len(c.members) == 3)
     assert big.medoid == 2  # the most central one
     assert np.isclose(np.linalg.norm(big.centroid), 1.0)
 
 
-def test_cluster_never_links_across_scripts() -> None:
+def test_cluster_never_links_across_groups() -> None:
     v = _unit([[1, 0, 0], [1, 0, 0], [1, 0, 0], [1, 0, 0]])
-    found = nar.cluster(v, ["latin", "latin", "cyrillic", "cyrillic"])
+    found = nar.cluster(v, ["english", "english", "cyrillic", "cyrillic"])
     assert sorted(c.members for c in found) == [(0, 1), (2, 3)]
-    # a stricter threshold for Cyrillic: these two are 0.8 apart, enough in Latin only
+    # a stricter threshold outside English: these two are 0.8 apart, enough in English only
     w = _unit([[1, 0.75, 0], [1, -0.0, 0]])
-    assert nar.cluster(w, ["latin", "latin"]) and not nar.cluster(w, ["cyrillic", "cyrillic"])
+    assert nar.cluster(w, ["english", "english"])
+    assert not nar.cluster(w, ["cyrillic", "cyrillic"])
+    assert not nar.cluster(w, ["latin", "latin"])
+    assert not nar.cluster(w, ["english", "latin"])
     with pytest.raises(MonitorError):
-        nar.cluster(v, ["latin"])
+        nar.cluster(v, ["english"])
+
+
+def test_model_group() -> None:
+    assert nar.model_group("The president met the ministers in the capital") == "english"
+    assert nar.model_group("Mit den Jahren wurde Merkel klüger und die Lage besser") == "latin"
+    assert nar.model_group("Mit den Jahren wurde Merkel klüger", "German") == "latin"
+    assert nar.model_group("Whatever the words say", "en-GB") == "english"
+    assert nar.model_group("Biolabs everywhere", "English") == "english"
+    assert nar.model_group("Президент планує скасувати вибори", "en") == "cyrillic"
+    assert nar.model_group("!!!") == "other"
 
 
 def test_cluster_empty_and_min_size() -> None:
     assert nar.cluster(np.zeros((0, 3), dtype=np.float32), []) == []
     v = _unit([[1, 0, 0], [1, 0.01, 0]])
-    assert len(nar.cluster(v, ["latin", "latin"], min_size=2)) == 1
-    assert nar.cluster(v, ["latin", "latin"], min_size=3) == []
+    assert len(nar.cluster(v, ["english", "english"], min_size=2)) == 1
+    assert nar.cluster(v, ["english", "english"], min_size=3) == []
 
 
 def test_narrative_id_is_stable() -> None:
