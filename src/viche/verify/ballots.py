@@ -22,6 +22,7 @@ from viche.crypto.hashing import b64_sha256
 from viche.errors import VicheError
 from viche.protocol.ballot import Ballot, CheckedBallot, check_ballot
 from viche.protocol.election import Election, PublicCredentials
+from viche.verify.counting import CountedItem, TallyPart, tally_part
 from viche.verify.prefill import ballot_powers
 
 
@@ -214,3 +215,11 @@ def check_credential_members(
     ctx = _mp_context()
     with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
         return sorted(i for bad in pool.map(_non_members, chunks) for i in bad)
+
+
+# ---------------------------------------------------------------------- counted ballots
+
+
+def _tally_chunk(chunk: Sequence[CountedItem]) -> TallyPart:
+    assert _STATE is not None, "worker not initialised"
+    return tally_part(_STATE[0], chunk)

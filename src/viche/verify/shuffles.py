@@ -14,7 +14,8 @@ published), so one altered shuffle gives one failure.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Protocol
 
 from gmpy2 import mpz
 
@@ -24,15 +25,35 @@ from viche.protocol.election import Election
 from viche.protocol.shuffle import Shuffle, check_shuffle_rows
 from viche.protocol.tally import nh_indices
 from viche.protocol.trustees import Trustees
-from viche.record.archive import Record
+from viche.record.archive import OwnedEntry, RecordEvent, ResultEntry, TallyEntry
 
 Cts = list[list[tuple[mpz, mpz]]]
 #: ``fail(error, trustee_id_or_None)``
 FailCallback = Callable[[VicheError, int | None], None]
 
 
+class RecordTail(Protocol):
+    """What follows the ballots in a record: a :class:`~viche.record.archive.Record` has
+    these attributes, and so does the streaming verifier's summary of one."""
+
+    @property
+    def encrypted_tally(self) -> TallyEntry | None: ...
+    @property
+    def shuffles(self) -> Sequence[OwnedEntry]: ...
+    @property
+    def end_shuffles(self) -> RecordEvent | None: ...
+    @property
+    def partial_decryptions(self) -> Sequence[OwnedEntry]: ...
+    @property
+    def result(self) -> ResultEntry | None: ...
+
+
 def check_shuffle_events(
-    election: Election, trustees: Trustees | None, record: Record, tally: Cts, fail: FailCallback
+    election: Election,
+    trustees: Trustees | None,
+    record: RecordTail,
+    tally: Cts,
+    fail: FailCallback,
 ) -> Cts:
     """Check every Shuffle event of ``record`` against the published ``tally`` and return
     the tally to decrypt (NH rows replaced by the last shuffle's ciphertexts)."""

@@ -23,14 +23,51 @@
   (:func:`~viche.protocol.tally.check_result`).
 
 Checks that do not depend on a failed one still run; the report names every failure.
+
+Streaming, bounded memory
+-------------------------
+:func:`verify_record` never holds the archive: a national election has millions of ballots
+of tens of kilobytes each. Its memory is O(number of credentials + chunks in flight):
+
+* **Pass 1** reads the archive once with :class:`~viche.record.archive.ArchiveStream` (the
+  same tar, hash, chain and order checks as :func:`read_archive`). The setup members come
+  first (event 0) and are checked at once; the process pool then starts, and each ballot
+  is put in a chunk that goes to the pool as soon as it is full
+  (:class:`~viche.verify.stream.Pipeline`: at most 4 chunks per worker in flight, results
+  folded in archive order, so the failures come in the same order as before). What is
+  kept per ballot is its 32-byte SHA-256 and height (replay detection needs every earlier
+  ballot's hash) and, per credential, ``(index, hash, weight)`` of its last ballot: that
+  is the whole of last(B), spec 4.15. The events after the ballots (encrypted tally,
+  shuffles, partial decryptions, result: a few per trustee) are kept.
+* **Pass 2** runs only when the record has a readable encrypted tally to compare with. It
+  reads the archive again, up to the last counted ballot, and sends the counted ballots
+  (found by index; each compared with pass 1 by hash, so a file replaced in between is a
+  ``record.chain`` failure, never a wrong tally) in chunks to the same pool, whose
+  workers return per-chunk products; the main process folds them
+  (:mod:`viche.verify.counting`, which explains why the product, the sorted NH rows and
+  even the first :class:`TallyError` are those of :func:`compute_encrypted_tally`).
+
+Why two passes rather than one: the tally needs the *last* ballot of each credential, known
+only at the end. Folding ciphertexts in pass 1 and dividing out a superseded ballot would
+need that ballot again (or its ciphertexts kept per credential: kilobytes each); re-reading
+costs about 0.1 ms per ballot (hashing and the chain checks) against ~25 ms of CPU per
+ballot for its proofs, and the tally products are computed by the workers in pass 2 where
+the in-memory verifier parsed every counted ballot again in the main process.
+
+A record that cannot be read to its end gives the same report as before: ``record.chain``
+failed, every other check not applicable (what pass 1 found before the error is dropped).
+:func:`verify_record_in_memory` is the previous implementation (whole :class:`Record` in
+memory), kept as the reference the streaming verifier is tested against.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from gmpy2 import mpz
 
@@ -70,15 +107,30 @@ from viche.protocol.tally import (
     sized_tally,
 )
 from viche.protocol.trustees import Coefexps, PedersenItem, SingleItem, Trustees
-from viche.record.archive import Record, read_archive
+from viche.record.archive import (
+    ArchiveStream,
+    OwnedEntry,
+    Record,
+    RecordEvent,
+    ResultEntry,
+    TallyEntry,
+    _owned_owner,
+    read_archive,
+)
+from viche.record.events import EventType
 from viche.verify.ballots import (
     BallotOutcome,
+    _check_chunk,
+    _tally_chunk,
     check_ballots,
     check_credential_members,
+    check_one,
     default_jobs,
 )
+from viche.verify.counting import CountedItem, TallyAccumulator, tally_part
 from viche.verify.report import CheckResult, Failure, Status, VerificationReport
-from viche.verify.shuffles import check_shuffle_events
+from viche.verify.shuffles import RecordTail, check_shuffle_events
+from viche.verify.stream import Pipeline, WorkerPool
 
 #: ``progress(stage, done, total)``: stage is one of the check names.
 Progress = Callable[[str, int, int], None]
@@ -184,8 +236,29 @@ def _check_verification_key(
     check_trustee_public_key(group, key, where=w)
 
 
+@dataclass(frozen=True)
+class SetupBytes:
+    """The four setup members, exact bytes (a :class:`Record` has the same attributes)."""
+
+    election: bytes = field(repr=False)
+    trustees: bytes = field(repr=False)
+    public_credentials: bytes = field(repr=False)
+    setup_data: bytes = field(repr=False)
+
+
+class _SetupSource(Protocol):
+    @property
+    def election(self) -> bytes: ...
+    @property
+    def trustees(self) -> bytes: ...
+    @property
+    def public_credentials(self) -> bytes: ...
+    @property
+    def setup_data(self) -> bytes: ...
+
+
 def _check_setup(
-    run: _Run, record: Record
+    run: _Run, record: _SetupSource
 ) -> tuple[Election | None, Trustees | None, PublicCredentials | None]:
     rep = run.report
     election: Election | None = None
@@ -319,12 +392,26 @@ def _from_cts(rows: Cts) -> EncryptedTally:
     return EncryptedTally(tuple(tuple(Ciphertext(a, b) for a, b in row) for row in rows))
 
 
+#: ``() -> (tally, num_tallied, total_weight)`` of the counted ballots; raises the
+#: :class:`TallyError` of :func:`compute_encrypted_tally`.
+ComputeTally = Callable[[], tuple[EncryptedTally, int, int]]
+
+
+def _in_memory_tally(election: Election, counted: Sequence[CheckedBallot]) -> ComputeTally:
+    def compute() -> tuple[EncryptedTally, int, int]:
+        mine = compute_encrypted_tally(election, counted)
+        sized = sized_tally(mine, counted)
+        return mine, sized.num_tallied, sized.total_weight
+
+    return compute
+
+
 def _check_tally(
-    run: _Run, record: Record, election: Election, counted: Sequence[CheckedBallot]
+    run: _Run, entry: TallyEntry | None, election: Election, compute: ComputeTally
 ) -> EncryptedTally | None:
-    """Compare the published tally with the recomputed one; returns the published tally
-    (None when it cannot be read)."""
-    entry = record.encrypted_tally
+    """Compare the published tally with the recomputed one (``compute`` is called only
+    when the published one is readable); returns the published tally (None when it cannot
+    be read)."""
     if entry is None:
         run.na("tally.encrypted", "no EncryptedTally event yet")
         return None
@@ -341,17 +428,16 @@ def _check_tally(
         return None
     try:
         sized = SizedEncryptedTally.from_bytes(entry.sized_raw, f"event {entry.height} / sized")
-        mine = compute_encrypted_tally(election, counted)
-        expected = sized_tally(mine, counted)
-        if sized.num_tallied != expected.num_tallied:
+        mine, num_tallied, total_weight = compute()
+        if sized.num_tallied != num_tallied:
             raise TallyError(
-                f"num_tallied is {sized.num_tallied}, but {expected.num_tallied} ballots count",
+                f"num_tallied is {sized.num_tallied}, but {num_tallied} ballots count",
                 where=where,
             )
-        if sized.total_weight != expected.total_weight:
+        if sized.total_weight != total_weight:
             raise TallyError(
                 f"total_weight is {sized.total_weight}, but the counted ballots weigh "
-                f"{expected.total_weight}",
+                f"{total_weight}",
                 where=where,
             )
         for qi, (pub_row, my_row) in enumerate(
@@ -385,7 +471,7 @@ def _check_tally(
 
 def _check_decryptions(
     run: _Run,
-    record: Record,
+    record: RecordTail,
     election: Election,
     trustees: Trustees,
     tally: EncryptedTally,
@@ -416,7 +502,7 @@ def _check_decryptions(
 
 def _check_result(  # noqa: PLR0917 (one call site)
     run: _Run,
-    record: Record,
+    record: RecordTail,
     election: Election,
     trustees: Trustees,
     tally: EncryptedTally,
@@ -443,14 +529,12 @@ def _check_result(  # noqa: PLR0917 (one call site)
 # --------------------------------------------------------------------------- entry point
 
 
-def verify_record(
+def verify_record_in_memory(
     path: str | Path, *, jobs: int | None = None, progress: Progress | None = None
 ) -> VerificationReport:
-    """Verify the public record at ``path`` (a ``.bel`` file or a directory holding one).
-
-    Raises :class:`~viche.errors.MissingFileError` when there is nothing to read; every
-    other problem is reported in the returned :class:`VerificationReport`.
-    """
+    """:func:`verify_record` on the whole archive read into memory (:func:`read_archive`):
+    memory grows with the archive. Kept as the plain reference the streaming verifier is
+    tested against; same report."""
     t0 = time.perf_counter()
     report = VerificationReport(source=str(path))
     report.jobs = default_jobs() if jobs is None else max(1, jobs)
@@ -535,11 +619,26 @@ def verify_record(
     report.counts["counted_ballots"] = len(counted)
     tally: EncryptedTally | None = None
     if election is not None and credentials is not None:
-        tally = _check_tally(run, record, election, counted)
+        tally = _check_tally(
+            run, record.encrypted_tally, election, _in_memory_tally(election, counted)
+        )
     else:
         run.na("tally.encrypted", "needs a valid election and credentials")
     report.timing["tally"] = time.perf_counter() - t
+    _check_tail(run, record, election, trustees, tally)
+    report.timing["total"] = time.perf_counter() - t0
+    return report
 
+
+def _check_tail(
+    run: _Run,
+    record: RecordTail,
+    election: Election | None,
+    trustees: Trustees | None,
+    tally: EncryptedTally | None,
+) -> None:
+    """Steps 5 and 6: shuffles, partial decryptions, result."""
+    report = run.report
     # 5. shuffles (the tally to decrypt gets the last shuffle's NH rows)
     t = time.perf_counter()
     if election is not None and tally is not None:
@@ -583,10 +682,345 @@ def verify_record(
             else:
                 run.na(name, why)
     report.timing["decryption"] = time.perf_counter() - t
-    report.timing["total"] = time.perf_counter() - t0
-    return report
 
 
 def _question_answer(where: str) -> dict[str, int | None]:
     f = Failure.from_error("x", VicheError("", where=where))
     return {"question": f.question, "answer": f.answer}
+
+
+# --------------------------------------------------------------------------- streaming
+
+
+class _Unreadable(Exception):  # noqa: N818 (a control-flow signal, not an error type)
+    """The archive could not be read to its end (carries the reader's error). Not a
+    :class:`VicheError`, so that no check's ``except VicheError`` swallows it."""
+
+    def __init__(self, error: VicheError) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
+@dataclass
+class _Tail:
+    """The events after the ballots, kept from the first pass (a :class:`RecordTail`)."""
+
+    encrypted_tally: TallyEntry | None = None
+    shuffles: list[OwnedEntry] = field(default_factory=list)
+    end_shuffles: RecordEvent | None = None
+    partial_decryptions: list[OwnedEntry] = field(default_factory=list)
+    result: ResultEntry | None = None
+
+
+def _events(stream: ArchiveStream) -> Iterator[RecordEvent]:
+    """The stream's events; a reader error becomes :class:`_Unreadable`."""
+    it = iter(stream)
+    while True:
+        try:
+            ev = next(it)
+        except StopIteration:
+            return
+        except VicheError as exc:
+            raise _Unreadable(exc) from None
+        yield ev
+
+
+def _open(path: str | Path, stack: ExitStack) -> ArchiveStream:
+    try:
+        stream = ArchiveStream(path)  # MissingFileError goes to the caller
+        return stack.enter_context(stream)
+    except MissingFileError:
+        raise
+    except VicheError as exc:
+        raise _Unreadable(exc) from None
+
+
+def _unreadable(source: str, jobs: int, exc: VicheError, t0: float) -> VerificationReport:
+    report = VerificationReport(source=source)
+    report.jobs = jobs
+    run = _Run(report, None)
+    run.r("record.chain").fail(Failure.from_error("record.chain", exc))
+    if isinstance(exc, ArchiveFormatError):
+        report.readable = False
+    for c in report.checks[1:]:
+        c.status = Status.NOT_APPLICABLE
+        c.note = "the archive could not be read"
+    report.timing["total"] = time.perf_counter() - t0
+    return report
+
+
+#: ``(credential text) -> (ballot index, ballot hex hash, weight)`` of its last ballot.
+LastBallots = dict[str, tuple[int, str, int]]
+
+
+class _BallotPass:
+    """Pass 1 over the ballots: replays, every ballot checked in the pool (chunks sent as
+    they are read, results folded in archive order), the last ballot of each credential."""
+
+    def __init__(
+        self,
+        run: _Run,
+        election: Election | None,
+        credentials: PublicCredentials | None,
+        pool: WorkerPool | None,
+    ) -> None:
+        self.run = run
+        self.credentials = credentials
+        self.pool = pool
+        self.pipe: Pipeline[list[tuple[int, int, bytes]], list[BallotOutcome]] | None = None
+        if pool is not None and election is not None and credentials is not None:
+            local_election, local_credentials = election, credentials
+
+            def local(chunk: list[tuple[int, int, bytes]]) -> list[BallotOutcome]:
+                return [check_one(local_election, local_credentials, *item) for item in chunk]
+
+            self.pipe = Pipeline(pool, _check_chunk, local)
+        self.first: dict[bytes, int] = {}  # ballot sha256 -> height of its first copy
+        self.last: LastBallots = {}
+        self.count = 0
+        self.checked = 0
+        self.pending: list[tuple[int, int, bytes]] = []
+        self.pending_hashes: list[str] = []
+        self.sent: list[list[str]] = []  # hex hashes of the chunks in flight, oldest first
+
+    def add(self, height: int, raw: bytes, hex_hash: str) -> None:
+        index = self.count
+        self.count += 1
+        replay = self.run.r("ballots.replay")
+        replay.count += 1
+        key = bytes.fromhex(hex_hash)
+        earlier = self.first.get(key)
+        if earlier is None:
+            self.first[key] = height
+        else:
+            self.run.fail(
+                "ballots.replay",
+                ReplayedBallotError(
+                    f"ballot replays the ballot of event {earlier} byte for byte",
+                    where=f"event {height} / ballot {hex_hash}",
+                ),
+                height=height,
+                ballot=hex_hash,
+            )
+        if self.pipe is None:
+            return
+        self.pending.append((index, height, raw))
+        self.pending_hashes.append(hex_hash)
+        if self.count < 8:  # a handful of ballots are checked here, without workers
+            return
+        jobs = self.pipe.pool.jobs
+        if len(self.pending) >= max(1, min(32, self.count // (jobs * 8))):
+            self._flush()
+
+    def _flush(self) -> None:
+        assert self.pipe is not None
+        if not self.pending:
+            return
+        self.sent.append(self.pending_hashes)
+        chunk = self.pending
+        self.pending, self.pending_hashes = [], []
+        for outcomes in self.pipe.submit(chunk):
+            self._fold(outcomes)
+
+    def finish(self) -> None:
+        if self.pipe is None:
+            return
+        if self.count < 8:
+            self.pipe.pool.use_inline()
+        self._flush()
+        for outcomes in self.pipe.finish():
+            self._fold(outcomes)
+        assert self.checked == self.count and not self.sent
+        self.first.clear()
+
+    def _fold(self, outcomes: list[BallotOutcome]) -> None:
+        assert self.credentials is not None
+        hashes = self.sent.pop(0)
+        res = self.run.r("ballots")
+        for o, hex_hash in zip(outcomes, hashes, strict=True):
+            if o.error is not None:
+                _cls, code, message, where = o.error
+                res.fail(
+                    Failure(
+                        check="ballots",
+                        code=code,
+                        message=message,
+                        where=where,
+                        height=o.height,
+                        ballot=hex_hash,
+                        **_question_answer(where),
+                    )
+                )
+            if o.credential is not None and o.weight > 0:
+                # the credential list's own string, not the worker's copy
+                text = self.credentials.lookup(o.credential).text
+                self.last.pop(text, None)
+                self.last[text] = (o.index, hex_hash, o.weight)
+        self.checked += len(outcomes)
+        self.run.tick("ballots", self.checked, self.count)
+
+
+def _stream_tally(
+    path: Path, pool: WorkerPool, election: Election, last: LastBallots
+) -> ComputeTally:
+    """Pass 2: read the archive again up to the last counted ballot and send the counted
+    ballots (each compared by hash with pass 1) to the pool, which computes the tally by
+    chunks (:mod:`viche.verify.counting`)."""
+
+    def compute() -> tuple[EncryptedTally, int, int]:
+        wanted = {index: (h, cred, w) for cred, (index, h, w) in last.items()}
+        acc = TallyAccumulator(election)
+        size = max(1, min(32, len(wanted) // (pool.jobs * 8)))
+        pipe: Pipeline[list[CountedItem], Any] = Pipeline(
+            pool, _tally_chunk, lambda c: tally_part(election, c)
+        )
+        chunk: list[CountedItem] = []
+        index = -1
+        with ExitStack() as stack:
+            stream = _open(path, stack)
+            for ev in _events(stream):
+                if not wanted:
+                    break
+                if ev.type is not EventType.BALLOT:
+                    continue
+                index += 1
+                item = wanted.pop(index, None)
+                if item is None:
+                    continue
+                hex_hash, cred, weight = item
+                member = ev.data[0]
+                if member.hash != hex_hash:
+                    raise _Unreadable(
+                        ChainError(
+                            "the archive changed while it was being verified (ballot "
+                            f"{hex_hash} is now {member.hash})",
+                            where=f"event {ev.height}",
+                        )
+                    )
+                chunk.append((index, member.raw, hex_hash, cred, weight))
+                if len(chunk) >= size:
+                    for part in pipe.submit(chunk):
+                        acc.add(part)
+                    chunk = []
+        if wanted:
+            raise _Unreadable(
+                ChainError(
+                    "the archive changed while it was being verified (it has fewer ballots)",
+                    where=str(path),
+                )
+            )
+        if chunk:
+            for part in pipe.submit(chunk):
+                acc.add(part)
+        for part in pipe.finish():
+            acc.add(part)
+        return acc.result()
+
+    return compute
+
+
+def verify_record(
+    path: str | Path, *, jobs: int | None = None, progress: Progress | None = None
+) -> VerificationReport:
+    """Verify the public record at ``path`` (a ``.bel`` file or a directory holding one),
+    streaming: memory is O(credentials + chunks in flight), never O(archive).
+
+    Raises :class:`~viche.errors.MissingFileError` when there is nothing to read; every
+    other problem is reported in the returned :class:`VerificationReport` (the same report
+    as :func:`verify_record_in_memory`).
+    """
+    t0 = time.perf_counter()
+    n_jobs = default_jobs() if jobs is None else max(1, jobs)
+    try:
+        return _verify_streaming(path, n_jobs, progress, t0)
+    except _Unreadable as u:
+        return _unreadable(str(path), n_jobs, u.error, t0)
+
+
+def _verify_streaming(
+    path: str | Path, jobs: int, progress: Progress | None, t0: float
+) -> VerificationReport:
+    report = VerificationReport(source=str(path))
+    report.jobs = jobs
+    run = _Run(report, progress)
+    chain = run.r("record.chain")
+    election: Election | None = None
+    trustees: Trustees | None = None
+    credentials: PublicCredentials | None = None
+    pool: WorkerPool | None = None
+    tail = _Tail()
+    n_events = 0
+    t_ballots = 0.0
+    with ExitStack() as stack:
+        # 1-3. one pass: the chain (the reader), the setup at event 0, the ballots in the pool
+        t = time.perf_counter()
+        stream = _open(path, stack)
+        ballots = _BallotPass(run, None, None, None)
+        for ev in _events(stream):
+            n_events += 1
+            d = ev.data
+            etype = ev.type
+            if etype is EventType.BALLOT:
+                tb = time.perf_counter()
+                ballots.add(ev.height, d[0].raw, d[0].hash)
+                t_ballots += time.perf_counter() - tb
+            elif etype is EventType.SETUP:
+                ts = time.perf_counter()
+                setup = SetupBytes(d[0].raw, d[1].raw, d[2].raw, d[3].raw)
+                election, trustees, credentials = _check_setup(run, setup)
+                report.timing["setup"] = time.perf_counter() - ts
+                run.tick("setup", 1, 1)
+                if election is not None and credentials is not None:
+                    pool = stack.enter_context(WorkerPool(election, credentials, jobs))
+                ballots = _BallotPass(run, election, credentials, pool)
+            elif etype is EventType.ENCRYPTED_TALLY:
+                tail.encrypted_tally = TallyEntry(ev.height, ev.hash, d[0], d[1])
+            elif etype is EventType.END_SHUFFLES:
+                tail.end_shuffles = ev
+            elif etype is EventType.RESULT:
+                tail.result = ResultEntry(ev.height, ev.hash, d[0].raw, d[0].hash)
+            elif etype in (EventType.SHUFFLE, EventType.PARTIAL_DECRYPTION):
+                try:
+                    owner = _owned_owner(d[1].raw, d[0].hash, ev.where)
+                except VicheError as exc:
+                    raise _Unreadable(exc) from None
+                entry = OwnedEntry(ev.height, ev.hash, owner, d[0], d[1])
+                if etype is EventType.SHUFFLE:
+                    tail.shuffles.append(entry)
+                else:
+                    tail.partial_decryptions.append(entry)
+        tb = time.perf_counter()
+        ballots.finish()
+        t_ballots += time.perf_counter() - tb
+        chain.count = n_events
+        chain.seconds = time.perf_counter() - t
+        report.counts = {
+            "events": n_events,
+            "ballots": ballots.count,
+            "partial_decryptions": len(tail.partial_decryptions),
+            "shuffles": len(tail.shuffles),
+            **report.counts,
+        }
+        run.tick("record.chain", 1, 1)
+        res = run.r("ballots")
+        if election is not None and credentials is not None:
+            res.count = ballots.count
+        else:
+            run.na("ballots", "needs a valid election and credentials")
+        report.timing["ballots"] = t_ballots
+        res.seconds = t_ballots
+
+        # 4. tally: a second pass over the counted ballots, only when there is a tally
+        t = time.perf_counter()
+        report.counts["counted_ballots"] = len(ballots.last)
+        tally: EncryptedTally | None = None
+        if election is not None and credentials is not None:
+            assert pool is not None
+            compute = _stream_tally(stream.path, pool, election, ballots.last)
+            tally = _check_tally(run, tail.encrypted_tally, election, compute)
+        else:
+            run.na("tally.encrypted", "needs a valid election and credentials")
+        report.timing["tally"] = time.perf_counter() - t
+    _check_tail(run, tail, election, trustees, tally)
+    report.timing["total"] = time.perf_counter() - t0
+    return report
