@@ -51,7 +51,7 @@ class CoordinationConfig:
     window: int = 3600  # seconds
     min_repeats: int = 3  # distinct co-actions needed for an edge
     min_days: int = 2  # a campaign acts on at least this many days (one burst is one occasion)
-    max_group: int = 100  # larger co-action groups are crowds, not pairs
+    max_group: int = 50  # larger co-action groups are crowds, not pairs
     null_rounds: int = 10  # time shuffles used to estimate the expected count
     fdr: float = 0.01  # Benjamini-Hochberg false discovery rate over all pairs seen
     seed: int = 7  # seed of the time shuffles (reproducible runs)
