@@ -223,3 +223,35 @@ def test_archive_changed_between_the_two_passes_is_a_chain_failure(
     failure = changed.check("record.chain").failures[0]
     assert "changed while it was being verified" in failure.message
     assert changed.check("ballots").status is Status.NOT_APPLICABLE
+
+
+# --------------------------------------------------------------------------- dask
+
+
+@pytest.fixture(scope="module")
+def dask_scheduler() -> Any:
+    import importlib
+
+    distributed: Any = importlib.import_module("distributed")  # the 'cluster' extra
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
+        yield cluster.scheduler_address
+
+
+def test_dask_cluster_gives_the_local_pool_report(
+    reference_dir: Path, tmp_path: Path, dask_scheduler: str
+) -> None:
+    for name in ("threshold-weighted-revotes", "nh-mixnet-RFC"):
+        ref = reference_dir / name
+        remote = verify_record(ref, jobs=2, scheduler=dask_scheduler)
+        assert remote.ok, [str(f) for f in remote.failures]
+        assert normalised(remote) == normalised(verify_record(ref, jobs=2))
+    # the twin: a ballot with a broken proof is named the same way by the cluster
+    members, mtime = split(next((reference_dir / "threshold-weighted-revotes").glob("*.bel")))
+    d = tmp_path / "bad"
+    d.mkdir()
+    (d / "x.bel").write_bytes(tamperings(members, mtime)["bad-ballot-proof"])
+    remote = verify_record(d, jobs=2, scheduler=dask_scheduler)
+    assert not remote.ok and remote.check("ballots").failures
+    assert normalised(remote) == normalised(verify_record(d, jobs=2))

@@ -83,6 +83,14 @@ def register(app: typer.Typer) -> None:
             int | None,
             typer.Option("--jobs", "-j", min=1, help="Worker processes (default: all cores)."),
         ] = None,
+        scheduler: Annotated[
+            str | None,
+            typer.Option(
+                "--scheduler",
+                help="Check the ballots on a dask.distributed cluster (scheduler address, "
+                "e.g. tcp://host:8786; needs the 'cluster' extra).",
+            ),
+        ] = None,
     ) -> None:
         """Verify a public record: setup, every ballot, tally, decryptions and result."""
         from viche.verify.verifier import verify_record
@@ -108,7 +116,7 @@ def register(app: typer.Typer) -> None:
                     tasks[stage] = task
                 bar.update(task, completed=done, total=total, refresh=True)
 
-            report = verify_record(path, jobs=jobs, progress=progress)
+            report = verify_record(path, jobs=jobs, progress=progress, scheduler=scheduler)
         if as_json:
             typer.echo(json.dumps(report.to_json(), indent=2))
         else:

@@ -16,6 +16,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from typing import TypeVar
 
 from viche.crypto.fastexp import fixed_base_table, precomputed_powers
 from viche.crypto.hashing import b64_sha256
@@ -39,6 +40,8 @@ class BallotOutcome:
 
 
 _STATE: tuple[Election, PublicCredentials] | None = None
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 def warm_tables(election: Election) -> None:
@@ -55,6 +58,23 @@ def _init_worker(election_raw: bytes, credentials_raw: bytes) -> None:
     credentials = PublicCredentials.from_bytes(credentials_raw)
     warm_tables(election)
     _STATE = (election, credentials)
+
+
+_STATE_SOURCE: tuple[bytes, bytes] | None = None
+
+
+def run_with_state(
+    fn: Callable[[T], R], election_raw: bytes, credentials_raw: bytes, chunk: T
+) -> R:
+    """``fn(chunk)`` on a worker that has no initializer (a dask.distributed worker): the
+    state is built the first time, and again only when other setup bytes arrive (the
+    cluster keeps one scattered copy per worker, so an identity test suffices)."""
+    global _STATE_SOURCE  # noqa: PLW0603 (the state of this worker process)
+    src = _STATE_SOURCE
+    if src is None or src[0] is not election_raw or src[1] is not credentials_raw:
+        _init_worker(election_raw, credentials_raw)
+        _STATE_SOURCE = (election_raw, credentials_raw)
+    return fn(chunk)
 
 
 def _check_fast(

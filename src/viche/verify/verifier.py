@@ -920,10 +920,18 @@ def _stream_tally(
 
 
 def verify_record(
-    path: str | Path, *, jobs: int | None = None, progress: Progress | None = None
+    path: str | Path,
+    *,
+    jobs: int | None = None,
+    progress: Progress | None = None,
+    scheduler: str | None = None,
 ) -> VerificationReport:
     """Verify the public record at ``path`` (a ``.bel`` file or a directory holding one),
     streaming: memory is O(credentials + chunks in flight), never O(archive).
+
+    ``jobs`` local worker processes (all cores by default); with ``scheduler`` (the address
+    of a dask.distributed scheduler, e.g. ``tcp://host:8786``) the ballot and tally chunks
+    go to that cluster's workers instead (the setup checks still use ``jobs`` here).
 
     Raises :class:`~viche.errors.MissingFileError` when there is nothing to read; every
     other problem is reported in the returned :class:`VerificationReport` (the same report
@@ -932,13 +940,13 @@ def verify_record(
     t0 = time.perf_counter()
     n_jobs = default_jobs() if jobs is None else max(1, jobs)
     try:
-        return _verify_streaming(path, n_jobs, progress, t0)
+        return _verify_streaming(path, n_jobs, progress, t0, scheduler)
     except _Unreadable as u:
         return _unreadable(str(path), n_jobs, u.error, t0)
 
 
 def _verify_streaming(
-    path: str | Path, jobs: int, progress: Progress | None, t0: float
+    path: str | Path, jobs: int, progress: Progress | None, t0: float, scheduler: str | None
 ) -> VerificationReport:
     report = VerificationReport(source=str(path))
     report.jobs = jobs
@@ -971,7 +979,9 @@ def _verify_streaming(
                 report.timing["setup"] = time.perf_counter() - ts
                 run.tick("setup", 1, 1)
                 if election is not None and credentials is not None:
-                    pool = stack.enter_context(WorkerPool(election, credentials, jobs))
+                    pool = stack.enter_context(
+                        WorkerPool(election, credentials, jobs, scheduler)
+                    )
                 ballots = _BallotPass(run, election, credentials, pool)
             elif etype is EventType.ENCRYPTED_TALLY:
                 tail.encrypted_tally = TallyEntry(ev.height, ev.hash, d[0], d[1])
