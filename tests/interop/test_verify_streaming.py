@@ -16,6 +16,7 @@ import viche.record.archive as archive_module
 import viche.verify.verifier as verifier_module
 from viche.crypto.hashing import sha256_hex
 from viche.record.tar import encode_member, iter_members
+from viche.testing.cli import run_cli
 from viche.verify import Status, VerificationReport, verify_record
 from viche.verify.verifier import verify_record_in_memory
 
@@ -255,3 +256,8 @@ def test_dask_cluster_gives_the_local_pool_report(
     remote = verify_record(d, jobs=2, scheduler=dask_scheduler)
     assert not remote.ok and remote.check("ballots").failures
     assert normalised(remote) == normalised(verify_record(d, jobs=2))
+    # and from the command line
+    ok = run_cli("verify", "--json", "--scheduler", dask_scheduler, str(reference_dir / name))
+    assert ok.code == 0 and json.loads(ok.stdout)["ok"] is True, ok.stdout
+    failed = run_cli("verify", "--json", "--scheduler", dask_scheduler, str(d))
+    assert failed.code == 1 and json.loads(failed.stdout)["ok"] is False
