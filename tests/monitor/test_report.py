@@ -217,3 +217,16 @@ def test_html_caps_edges_but_tables_keep_all(world, monkeypatch) -> None:
     assert "the 1 strongest of 2 edges" in page
     assert page.count("<details>") == 2  # one edge of each campaign (c-2 has only one)
     assert len(api.edges(result)) == 3
+
+
+def test_network_picture_with_unlinked_accounts_and_big_campaigns(world) -> None:
+    from viche.monitor.report import network_png
+
+    result, _ = world
+    c = result.campaigns[0]
+    joined = replace(c, accounts=(*c.accounts, "joiner1", "joiner2"))
+    for camp in (joined, replace(c, accounts=tuple(f"a{i}" for i in range(60)), edges=())):
+        assert base64.b64decode(network_png(camp)).startswith(PNG_MAGIC)
+    # an edge to an account missing from the campaign's list is drawn too (no KeyError)
+    stray = replace(c, edges=(*c.edges, replace(c.edges[0], account_b="outsider")))
+    assert base64.b64decode(network_png(stray)).startswith(PNG_MAGIC)

@@ -21,6 +21,7 @@ import base64
 import html
 import io
 import json
+import math
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -110,26 +111,47 @@ def timeline_png(campaign: Campaign, posts: Iterable[Post]) -> str:
 
 
 def network_png(campaign: Campaign) -> str:
-    """The campaign's accounts and edges (width = co-actions), as a base64 PNG."""
+    """The campaign's accounts and edges (width = co-actions), as a base64 PNG.
+
+    Accounts without an edge inside the campaign (joined through co-actions with the group
+    as a whole) are drawn hollow on a ring around the linked ones.
+    """
     graph: nx.Graph[str] = nx.Graph()
     graph.add_nodes_from(campaign.accounts)
     for e in campaign.edges:
         graph.add_edge(e.account_a, e.account_b, weight=e.weight)
-    pos = nx.spring_layout(graph, seed=7) if graph.number_of_nodes() else {}
+    linked = [n for n in graph.nodes if graph.degree(n) > 0]
+    alone = [n for n in graph.nodes if graph.degree(n) == 0]
+    core = graph.subgraph(linked)
+    n = max(core.number_of_nodes(), 1)
+    pos: dict[str, tuple[float, float]] = {}
+    if linked:
+        laid = nx.spring_layout(core, seed=7, k=2.0 / n**0.5, iterations=100)
+        pos = {str(k): (float(v[0]), float(v[1])) for k, v in laid.items()}
+    for i, node in enumerate(alone):
+        angle = 2 * math.pi * i / len(alone)
+        pos[node] = (1.3 * math.cos(angle), 1.3 * math.sin(angle))
     fig = _figure(5.0, 4.0)
     ax = fig.add_subplot()
     ax.set_axis_off()
+    big = graph.number_of_nodes() > 40
     top = max((e.weight for e in campaign.edges), default=1.0) or 1.0
     for a, b, w in graph.edges(data="weight", default=1.0):
         (xa, ya), (xb, yb) = pos[a], pos[b]
-        ax.plot([xa, xb], [ya, yb], color="0.5", lw=0.5 + 3.0 * float(w) / top, zorder=1)
-    if pos:
-        xs = [pos[n][0] for n in graph.nodes]
-        ys = [pos[n][1] for n in graph.nodes]
-        ax.scatter(xs, ys, s=60, color="C3", zorder=2)
-        if graph.number_of_nodes() <= 40:
-            for n in graph.nodes:
-                ax.annotate(str(n), pos[n], fontsize=7, xytext=(3, 3), textcoords="offset points")
+        ax.plot(
+            [xa, xb], [ya, yb], color="0.5", alpha=0.35 if big else 0.8,
+            lw=(0.3 if big else 0.5) + 2.5 * float(w) / top, zorder=1,
+        )  # fmt: skip
+    size = 18 if big else 60
+    if linked:
+        ax.scatter([pos[v][0] for v in linked], [pos[v][1] for v in linked], s=size,
+                   color="C3", zorder=2)  # fmt: skip
+    if alone:
+        ax.scatter([pos[v][0] for v in alone], [pos[v][1] for v in alone], s=size,
+                   facecolors="none", edgecolors="C3", zorder=2)  # fmt: skip
+    if not big:
+        for node in graph.nodes:
+            ax.annotate(str(node), pos[node], fontsize=7, xytext=(3, 3), textcoords="offset points")
     ax.set_title(f"{campaign.id}: {graph.number_of_nodes()} accounts, "
                  f"{graph.number_of_edges()} edges", fontsize=9)  # fmt: skip
     return _png(fig)
