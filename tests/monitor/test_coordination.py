@@ -280,3 +280,63 @@ def test_join_without_groups_is_an_empty_typed_table() -> None:
     joins = join_groups(events, {}, CoordinationConfig())
     assert joins.empty and joins["joined"].dtype == bool
     assert joins[joins["joined"]].columns.tolist() == joins.columns.tolist()
+
+
+def scheduled(
+    gen: np.random.Generator, accounts: range, occasions: int, behaviour: int, spread: int
+) -> list[tuple[int, int, int, int]]:
+    """Each occasion: every member posts the same new item, hours apart (within ``spread``)."""
+    rows = []
+    for o in range(occasions):
+        t = int(gen.integers(0, YEAR - DAY))
+        for i, acc in enumerate(accounts):
+            rows.append((acc, 2_000 + o, behaviour, t + i * spread // len(accounts)))
+    return rows
+
+
+MULTI = CoordinationConfig(null_rounds=5)  # the defaults: 1 hour, and 1 day for texts and hashtags
+
+
+def test_content_scheduled_hours_apart_is_found_at_the_day_scale() -> None:
+    gen = np.random.default_rng(11)
+    # five accounts post the same texts 3 hours apart from each other, on twelve days
+    rows = scheduled(gen, range(5), 12, 0, 15 * 3600) + background(gen, 5, 40, 60)
+    events = build(rows, 45)
+    one_hour = CoordinationConfig(null_rounds=5, extra_windows=())
+    assert significant_accounts(events, one_hour) == set()
+    assert significant_accounts(events, MULTI) == set(range(5))
+    assert MULTI.windows == (3600, DAY)
+
+
+def test_day_scale_needs_repetition_beyond_chance() -> None:
+    gen = np.random.default_rng(11)
+    # the same items, but each member posts them on a random day: no schedule to find
+    rows = [
+        (a, k, b, int(gen.integers(0, YEAR))) for a, k, b, _ in scheduled(gen, range(5), 12, 0, 0)
+    ]
+    events = build(rows + background(gen, 5, 40, 60), 45)
+    assert significant_accounts(events, MULTI) == set()
+
+
+def test_day_scale_leaves_out_behaviours_not_listed() -> None:
+    gen = np.random.default_rng(11)
+    # the same schedule with reposts (behaviour 2): a cascade over a day is not counted
+    rows = scheduled(gen, range(5), 12, 2, 15 * 3600) + background(gen, 5, 40, 60)
+    events = build(rows, 45)
+    assert significant_accounts(events, MULTI) == set()
+    everything = CoordinationConfig(null_rounds=5, extra_window_behaviours=(0, 1, 2, 3))
+    assert significant_accounts(events, everything) == set(range(5))
+
+
+def test_several_scales_cost_a_bonferroni_factor() -> None:
+    gen = np.random.default_rng(1)
+    rows = campaign(gen, range(6), occasions=12, synchronised=True) + background(gen, 6, 40, 60)
+    events = build(rows, 46)
+    one_hour = CoordinationConfig(null_rounds=5, extra_windows=())
+    one = detect_coordination(events, one_hour).pairs.set_index(["a", "b"])
+    two = detect_coordination(events, MULTI).pairs.set_index(["a", "b"])
+    both = one.merge(two, left_index=True, right_index=True, suffixes=("", "_2"))
+    # a pair's p-value over two scales is at most twice its best single-scale p-value
+    assert (both["p_2"] <= np.minimum(2 * both["p"], 1.0) + 1e-12).all()
+    assert len(both) > 0
+    assert significant_accounts(events, MULTI) == set(range(6))

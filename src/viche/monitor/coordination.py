@@ -26,6 +26,14 @@ group whose co-actions all fall on fewer than ``min_days`` different days is one
 outside every group may then join the one they co-act with beyond chance, on at least
 ``min_days`` days (:func:`join_groups`, the same test one level up).
 
+Several time scales are tested (``window`` and ``extra_windows``, by default 1 hour and
+1 day): campaigns often schedule the same content hours apart, which a 1-hour window misses.
+Each scale has its own null (the same shuffled timelines counted with that scale's windows);
+a pair's p-value is its smallest over the scales times the number of scales (Bonferroni).
+The day scale counts only authored content (near-duplicate texts and hashtag sequences,
+``extra_window_behaviours``): reposts and links of a popular item spread over a day
+organically.
+
 Co-action groups (one key in one window) with more than ``max_group`` accounts are crowds
 reacting to the same event (a viral post) rather than evidence about any pair; they are
 left out, which also bounds the number of pairs per group.
@@ -33,7 +41,8 @@ left out, which also bounds the number of pairs per group.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 
 import networkx as nx
 import numpy as np
@@ -49,6 +58,12 @@ class CoordinationConfig:
     """Parameters of the method (not of any data set)."""
 
     window: int = 3600  # seconds
+    # further time scales, each tested against its own time-shift null (see module docstring):
+    # campaigns schedule the same content hours apart
+    extra_windows: tuple[int, ...] = (86_400,)
+    # behaviours counted at the extra scales: authored content (near-duplicate texts, hashtag
+    # sequences), not reposts and links, which spread organically over a day as cascades
+    extra_window_behaviours: tuple[int, ...] = (0, 3)
     min_repeats: int = 3  # distinct co-actions needed for an edge
     min_days: int = 2  # a campaign acts on at least this many days (one burst is one occasion)
     max_group: int = 50  # larger co-action groups are crowds, not pairs
@@ -56,6 +71,11 @@ class CoordinationConfig:
     fdr: float = 0.01  # Benjamini-Hochberg false discovery rate over all pairs seen
     seed: int = 7  # seed of the time shuffles (reproducible runs)
     join_behaviours: tuple[int, ...] = (0, 1, 2, 3)  # evidence used to join an account to a group
+
+    @property
+    def windows(self) -> tuple[int, ...]:
+        """Every time scale tested: ``window`` first, then ``extra_windows`` (deduplicated)."""
+        return tuple(dict.fromkeys((self.window, *self.extra_windows)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,11 +221,23 @@ def shuffle_times(events: Events, gen: np.random.Generator) -> I64:
     """Each account's whole timeline shifted by its own random offset (circularly, within
     the period the events cover): the account keeps its volume, its keys, its bursts and
     its rhythm; only its alignment with the other accounts is left to chance."""
+    return shifted(events, shuffle_offsets(events, gen))
+
+
+def shuffle_offsets(events: Events, gen: np.random.Generator) -> tuple[int, int, I64]:
+    """(start, span, offset per account) of one time shuffle (see :func:`shuffle_times`)."""
     if len(events) == 0:
-        return events.time.copy()
+        return 0, 1, np.zeros(events.n_accounts, dtype=np.int64)
     t0 = int(events.time.min())
     span = int(events.time.max()) - t0 + 1
-    offset = gen.integers(0, span, size=events.n_accounts, dtype=np.int64)
+    return t0, span, gen.integers(0, span, size=events.n_accounts, dtype=np.int64)
+
+
+def shifted(events: Events, shuffle: tuple[int, int, I64]) -> I64:
+    """The event times under one shuffle (circular shift of each account's timeline)."""
+    t0, span, offset = shuffle
+    if len(events) == 0:
+        return events.time.copy()
     return (events.time - t0 + offset[events.account]) % span + t0
 
 
@@ -270,25 +302,82 @@ class CoordinationResult:
     rows: pd.DataFrame
 
 
+def _multi_scale_test(
+    events: Events,
+    config: CoordinationConfig,
+    count: Callable[[pd.DataFrame], pd.DataFrame],
+    seed: int,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Observed counts, their time-shuffled expectation and tail p-value at every time scale.
+
+    ``count`` turns co-action rows into a frame with columns ``n`` and ``days`` indexed by the
+    unit tested (a pair, or an account and a group). Each scale has its own null: the same
+    shuffled timelines, counted with that scale's windows. A unit's p-value is the smallest
+    over the scales times the number of scales (Bonferroni: the scales are not independent,
+    so this is the honest correction for having looked several times); ``n``, ``days`` and
+    ``expected`` are those of the scale that gave it. Returns (units, co-action rows of every
+    scale).
+    """
+    scales = [replace(config, window=w) for w in config.windows]
+    subset = [events] + [
+        shared_keys_only(
+            events.take(
+                np.flatnonzero(np.isin(events.behaviour, config.extra_window_behaviours)).astype(
+                    np.int64
+                )
+            )
+        )
+    ] * (len(scales) - 1)
+    rows_at = [pair_rows(ev, ev.time, c) for ev, c in zip(subset, scales, strict=True)]
+    observed_at = [count(r) for r in rows_at]
+    nulls = [pd.Series(0.0, index=o.index) for o in observed_at]
+    gen = np.random.default_rng(seed)
+    for _ in range(config.null_rounds):
+        offset = shuffle_offsets(events, gen)
+        for i, c in enumerate(scales):
+            if observed_at[i].empty:
+                continue
+            ev = subset[i]
+            counts = count(pair_rows(ev, shifted(ev, offset), c))["n"]
+            nulls[i] = nulls[i].add(
+                counts.reindex(observed_at[i].index, fill_value=0), fill_value=0
+            )
+    best: pd.DataFrame | None = None
+    for observed, null in zip(observed_at, nulls, strict=True):
+        if observed.empty:
+            continue
+        # the mean of the shuffles, with half a count of prior so that "never seen in R
+        # shuffles" means "rarer than 1 in 2R", not "impossible"
+        expected = (null.to_numpy() + 0.5) / max(config.null_rounds, 1)
+        p = poisson_sf(observed["n"].to_numpy(), expected)
+        scale = observed.assign(expected=expected, p=p)
+        if best is None:
+            best = scale
+            continue
+        index = best.index.union(scale.index)
+        best = best.reindex(index)
+        scale = scale.reindex(index)
+        take = scale["p"].fillna(2.0).to_numpy() < best["p"].fillna(2.0).to_numpy()
+        cols = ["n", "days", "expected", "p"]
+        best.loc[take, cols] = scale.loc[take, cols].to_numpy()
+    rows = pd.concat(rows_at, ignore_index=True).drop_duplicates(["a", "b", "key", "pa", "pb"])
+    if best is None:
+        return observed_at[0].assign(expected=0.0, p=1.0), rows
+    best["p"] = np.minimum(best["p"].to_numpy() * len(scales), 1.0)
+    best["n"] = best["n"].astype(np.int64)
+    best["days"] = best["days"].astype(np.int64)
+    return best, rows
+
+
 def detect_coordination(events: Events, config: CoordinationConfig) -> CoordinationResult:
     """Observed co-actions, their expectation under time shuffles, and the significant pairs."""
     events = shared_keys_only(events)
-    rows = pair_rows(events, events.time, config)
-    observed = pair_counts(rows)
+    observed, rows = _multi_scale_test(events, config, pair_counts, config.seed)
     if observed.empty:
         empty = observed.assign(expected=0.0, p=1.0, surprise=0.0, significant=False, behaviours=0)
         return CoordinationResult(empty.reset_index(), rows.iloc[:0])
-    null_total = pd.Series(0.0, index=observed.index)
-    gen = np.random.default_rng(config.seed)
-    for _ in range(config.null_rounds):
-        t = shuffle_times(events, gen)
-        counts = pair_counts(pair_rows(events, t, config))["n"]
-        null_total = null_total.add(counts.reindex(observed.index, fill_value=0), fill_value=0)
-    # the mean of the shuffles, with half a count of prior so that "never seen in R shuffles"
-    # means "rarer than 1 in 2R", not "impossible"
-    expected = (null_total.to_numpy() + 0.5) / max(config.null_rounds, 1)
     n = observed["n"].to_numpy()
-    p = poisson_sf(n, expected)
+    p = observed["p"].to_numpy()
     significant = benjamini_hochberg(p, config.fdr) & (n >= config.min_repeats)
     beh_mask = (
         rows.assign(bit=np.left_shift(1, rows["beh"].to_numpy()))
@@ -298,8 +387,6 @@ def detect_coordination(events: Events, config: CoordinationConfig) -> Coordinat
     pairs = (
         observed.drop(columns="days")
         .assign(
-            expected=expected,
-            p=p,
             surprise=-np.log10(np.maximum(p, 1e-300)),
             significant=significant,
             behaviours=beh_mask.reindex(observed.index, fill_value=0).to_numpy(),
@@ -373,17 +460,14 @@ def join_groups(events: Events, groups: dict[int, int], config: CoordinationConf
     group_of = np.full(events.n_accounts, -1, dtype=np.int64)
     for acc, g in groups.items():
         group_of[acc] = g
-    observed = group_counts(pair_rows(ev, ev.time, config), group_of)
+    observed, _ = _multi_scale_test(
+        ev, config, lambda rows: group_counts(rows, group_of), config.seed + 1
+    )
     if observed.empty:
         return nothing
-    null_total = pd.Series(0.0, index=observed.index)
-    gen = np.random.default_rng(config.seed + 1)
-    for _ in range(config.null_rounds):
-        counts = group_counts(pair_rows(ev, shuffle_times(ev, gen), config), group_of)["n"]
-        null_total = null_total.add(counts.reindex(observed.index, fill_value=0), fill_value=0)
-    expected = (null_total.to_numpy() + 0.5) / max(config.null_rounds, 1)
     n = observed["n"].to_numpy()
-    p = poisson_sf(n, expected)
+    p = observed["p"].to_numpy()
+    expected = observed["expected"].to_numpy()
     ok = (
         benjamini_hochberg(p, config.fdr)
         & (n >= config.min_repeats)

@@ -313,7 +313,7 @@ def _campaigns(
             f"{len(accs)} accounts ({n_joined} joined by their co-actions with the group) "
             f"linked by {len(edges)} significant co-action pairs "
             f"(false discovery rate {config.coordination.fdr}, "
-            f"window {config.coordination.window} s)"
+            f"windows {', '.join(f'{w} s' for w in config.coordination.windows)})"
         ]
         reasons += [
             f"{bh.value}: {c} pairs" for bh, c in sorted(counts.items(), key=lambda x: -x[1])
