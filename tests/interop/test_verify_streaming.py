@@ -200,17 +200,25 @@ def test_streaming_never_builds_a_record(
         verify_record_in_memory(reference_dir / "threshold-weighted-revotes", jobs=1)
 
 
+def superseded(members: Members) -> list[int]:
+    """Member positions of the ballots that a later ballot of the same credential replaces."""
+    at = positions(members, "Ballot")
+    creds = [json.loads(members[i][1])["credential"] for i in at]
+    return [i for k, i in enumerate(at) if creds[k] in creds[k + 1 :]]
+
+
 def test_archive_changed_between_the_two_passes_is_a_chain_failure(
     reference_dir: Path, tmp_path: Path
 ) -> None:
-    """Pass 2 compares every counted ballot with pass 1 by hash: a file replaced in
-    between is reported, never tallied."""
-    members, mtime = split(next((reference_dir / "simple-plain-BELENIOS").glob("*.bel")))
+    """Pass 2 reads the superseded ballots again, comparing each with pass 1 by hash: a
+    file replaced in between is reported, never tallied."""
+    ref = reference_dir / "threshold-weighted-revotes"
+    members, mtime = split(next(ref.glob("*.bel")))
     d = tmp_path / "a"
     d.mkdir()
     bel = d / "x.bel"
     original = rebuild(members, mtime)
-    replaced = rebuild(edit_json(members, positions(members, "Ballot")[0], bump_first_alpha), mtime)
+    replaced = rebuild(edit_json(members, superseded(members)[0], bump_first_alpha), mtime)
 
     def swap(stage: str, _done: int, _total: int) -> None:
         if stage == "record.chain":  # pass 1 is over, pass 2 (the tally) not started
@@ -224,6 +232,46 @@ def test_archive_changed_between_the_two_passes_is_a_chain_failure(
     failure = changed.check("record.chain").failures[0]
     assert "changed while it was being verified" in failure.message
     assert changed.check("ballots").status is Status.NOT_APPLICABLE
+
+
+def test_a_superseded_ballot_that_cannot_be_divided_out_falls_back_to_all_counted(
+    reference_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pass 1 multiplies every candidate ballot and pass 2 divides the superseded ones
+    out; a superseded ballot with alpha = 0 has no inverse, so the counted ballots are
+    read and multiplied instead: same report as the in-memory verifier either way."""
+    ref = reference_dir / "threshold-weighted-revotes"
+    members, mtime = split(next(ref.glob("*.bel")))
+    reads: list[int] = []
+    real = verifier_module._read_counted
+
+    def spy(path: Path, pool: Any, election: Any, wanted: dict[int, Any]) -> Any:
+        reads.append(len(wanted))
+        return real(path, pool, election, wanted)
+
+    monkeypatch.setattr(verifier_module, "_read_counted", spy)
+
+    def zero_alpha(ballot: Any) -> Any:
+        ballot["answers"][0]["choices"][0]["alpha"] = "0"
+        return ballot
+
+    cases = {
+        "untouched": rebuild(members, mtime),
+        "zero": rebuild(edit_json(members, superseded(members)[0], zero_alpha), mtime),
+    }
+    n_superseded = len(superseded(members))
+    n_counted = len(positions(members, "Ballot")) - n_superseded
+    expected_reads = {"untouched": [n_superseded], "zero": [n_superseded, n_counted]}
+    for label, data in cases.items():
+        d = tmp_path / label
+        d.mkdir()
+        (d / "x.bel").write_bytes(data)
+        reads.clear()
+        streamed, in_memory = both(d, 1)
+        assert normalised(streamed) == normalised(in_memory), label
+        assert streamed.check("tally.encrypted").status is Status.PASSED, label
+        assert reads == expected_reads[label], label
+    assert not streamed.ok  # the zero ballot itself fails the "ballots" check
 
 
 # --------------------------------------------------------------------------- dask

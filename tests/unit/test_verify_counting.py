@@ -20,7 +20,13 @@ from viche.protocol.election import Election, PublicCredentials
 from viche.protocol.tally import compute_encrypted_tally, last_ballots
 from viche.record.archive import read_archive
 from viche.verify.ballots import _tally_chunk
-from viche.verify.counting import CountedItem, TallyAccumulator, tally_part
+from viche.verify.counting import (
+    CountedItem,
+    RunningTally,
+    TallyAccumulator,
+    chunk_tally,
+    tally_part,
+)
 from viche.verify.stream import Pipeline, WorkerPool
 
 Case = tuple[Election, PublicCredentials, list[CheckedBallot]]
@@ -133,3 +139,45 @@ def test_pipeline_keeps_order_and_bounds_the_chunks_in_flight(reference_dir: Pat
     assert got == [tally_part(election, c) for c in chunks]
     # the twin: unordered results (as_completed) would not be the list of the chunks' parts
     assert got != [tally_part(election, c) for c in reversed(chunks)]
+
+
+def all_ballots(reference_dir: Path, name: str) -> list[CheckedBallot]:
+    rec = read_archive(reference_dir / name)
+    creds = PublicCredentials.from_bytes(rec.public_credentials)
+    out = []
+    for b in rec.ballots:
+        ballot = Ballot.from_bytes(b.raw)
+        cred = str(ballot.credential)
+        out.append(
+            CheckedBallot(ballot, b.raw, b64_sha256(b.raw), b.hash, cred, creds.weight(cred))
+        )
+    return out
+
+
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(cuts=st.lists(st.integers(0, 1000), max_size=5))
+def test_running_product_with_the_superseded_divided_out_is_the_tally(
+    reference_dir: Path, cuts: list[int]
+) -> None:
+    election, _creds, counted_ballots = counted(reference_dir, "threshold-weighted-revotes")
+    ballots = all_ballots(reference_dir, "threshold-weighted-revotes")
+    expected = compute_encrypted_tally(election, counted_ballots)
+    indexed = list(enumerate(ballots))
+    bounds = sorted({0, len(indexed), *(c % (len(indexed) + 1) for c in cuts)})
+    running = RunningTally(election)
+    last: dict[str, int] = {}
+    for a, b in itertools.pairwise(bounds):
+        running.add(chunk_tally(election, indexed[a:b]))
+        for i, ballot in indexed[a:b]:
+            if ballot.credential in last:
+                j = last[ballot.credential]
+                running.supersede(j, ballots[j].hex_hash, ballot.credential, ballots[j].weight)
+            last[ballot.credential] = i
+    gone = [(i, ballots[i].raw, h, c, w) for i, (h, c, w) in sorted(running.superseded.items())]
+    assert gone, "the archive has revotes"
+    divide = tally_part(election, gone)
+    assert running.result(divide) == expected
+    # the twin: without dividing the superseded ballots out, the tally is not the same
+    assert running.result(None) != expected

@@ -19,11 +19,11 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from viche.crypto.fastexp import fixed_base_table, precomputed_powers
-from viche.crypto.hashing import b64_sha256
+from viche.crypto.hashing import b64_sha256, sha256_hex
 from viche.errors import VicheError
 from viche.protocol.ballot import Ballot, CheckedBallot, check_ballot
 from viche.protocol.election import Election, PublicCredentials
-from viche.verify.counting import CountedItem, TallyPart, tally_part
+from viche.verify.counting import ChunkTally, CountedItem, TallyPart, chunk_tally, tally_part
 from viche.verify.prefill import ballot_powers
 
 
@@ -95,6 +95,15 @@ def check_one(
     election: Election, credentials: PublicCredentials, index: int, height: int, raw: bytes
 ) -> BallotOutcome:
     """Check one ballot; never raises for a bad ballot (the outcome carries the error)."""
+    return check_and_keep(election, credentials, index, height, raw)[0]
+
+
+def check_and_keep(
+    election: Election, credentials: PublicCredentials, index: int, height: int, raw: bytes
+) -> tuple[BallotOutcome, CheckedBallot | None]:
+    """:func:`check_one`, and the parsed ballot when it can take part in the tally (its
+    credential is known, with a weight): valid or not, as in
+    :func:`viche.verify.verifier._counted`."""
     where = f"event {height}"
     try:
         checked = _check_fast(election, credentials, raw, where)
@@ -102,14 +111,16 @@ def check_one(
         tracker = b64_sha256(raw)
         credential: str | None = None
         weight = 0
+        kept: CheckedBallot | None = None
         try:
             ballot = Ballot.from_bytes(raw, where)
             credential = str(ballot.credential)
             if credential in credentials:
                 weight = credentials.weight(credential)
+                kept = CheckedBallot(ballot, raw, tracker, sha256_hex(raw), credential, weight)
         except VicheError:
             pass
-        return BallotOutcome(
+        outcome = BallotOutcome(
             index,
             height,
             tracker,
@@ -117,7 +128,8 @@ def check_one(
             weight,
             (type(exc).__name__, exc.code, exc.message, exc.where),
         )
-    return BallotOutcome(
+        return outcome, (kept if weight > 0 else None)
+    outcome = BallotOutcome(
         index,
         height,
         checked.tracker,
@@ -125,12 +137,35 @@ def check_one(
         checked.weight,
         None,
     )
+    return outcome, (checked if checked.weight > 0 else None)
 
 
 def _check_chunk(chunk: Sequence[tuple[int, int, bytes]]) -> list[BallotOutcome]:
     assert _STATE is not None, "worker not initialised"
     election, credentials = _STATE
     return [check_one(election, credentials, i, h, raw) for i, h, raw in chunk]
+
+
+def check_and_count(
+    election: Election, credentials: PublicCredentials, chunk: Sequence[tuple[int, int, bytes]]
+) -> tuple[list[BallotOutcome], ChunkTally]:
+    """Check every ballot of ``chunk`` and return, besides the outcomes, what its ballots
+    that can be counted bring to the tally (:func:`~viche.verify.counting.chunk_tally`)."""
+    outcomes: list[BallotOutcome] = []
+    candidates: list[tuple[int, CheckedBallot]] = []
+    for i, h, raw in chunk:
+        outcome, kept = check_and_keep(election, credentials, i, h, raw)
+        outcomes.append(outcome)
+        if kept is not None:
+            candidates.append((i, kept))
+    return outcomes, chunk_tally(election, candidates)
+
+
+def _check_count_chunk(
+    chunk: Sequence[tuple[int, int, bytes]],
+) -> tuple[list[BallotOutcome], ChunkTally]:
+    assert _STATE is not None, "worker not initialised"
+    return check_and_count(_STATE[0], _STATE[1], chunk)
 
 
 def _mp_context() -> multiprocessing.context.BaseContext:

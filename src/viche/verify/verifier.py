@@ -37,22 +37,30 @@ of tens of kilobytes each. Its memory is O(number of credentials + chunks in fli
   folded in archive order, so the failures come in the same order as before). What is
   kept per ballot is its 32-byte SHA-256 and height (replay detection needs every earlier
   ballot's hash) and, per credential, ``(index, hash, weight)`` of its last ballot: that
-  is the whole of last(B), spec 4.15. The events after the ballots (encrypted tally,
-  shuffles, partial decryptions, result: a few per trustee) are kept.
-* **Pass 2** runs only when the record has a readable encrypted tally to compare with. It
-  reads the archive again, up to the last counted ballot, and sends the counted ballots
-  (found by index; each compared with pass 1 by hash, so a file replaced in between is a
-  ``record.chain`` failure, never a wrong tally) in chunks to the same pool, whose
-  workers return per-chunk products; the main process folds them
-  (:mod:`viche.verify.counting`, which explains why the product, the sorted NH rows and
-  even the first :class:`TallyError` are those of :func:`compute_encrypted_tally`).
+  is last(B), spec 4.15. The events after the ballots (encrypted tally, shuffles, partial
+  decryptions, result: a few per trustee) are kept.
+* **The tally without keeping ballots.** A worker has each ballot parsed anyway: it also
+  returns, per chunk, the product of ``choice^weight`` of the chunk's *candidates* (known
+  credential, with a weight; valid or not, as before), plus their NH ciphertexts and
+  tally errors by ballot index (:mod:`viche.verify.counting`). The main process keeps the
+  running product of every candidate (:class:`~viche.verify.counting.RunningTally`); when
+  a credential votes again, its earlier ballot is marked *superseded* (its NH ciphertexts
+  and error dropped, its index, hash and weight noted). At the end the tally is the
+  running product divided by the product of the superseded ballots: **pass 2** reads the
+  archive again only for those (none in an election without revotes), each compared with
+  pass 1 by hash (a file replaced in between is a ``record.chain`` failure, never a wrong
+  tally). In the group Z_p^* the division is exact; if a superseded ballot has a component
+  ≡ 0 mod p (it failed its checks, but it was a candidate), nothing can be divided and the
+  counted ballots are read again and multiplied instead. :mod:`viche.verify.counting`
+  explains why the product, the sorted NH rows and even the first :class:`TallyError` are
+  those of :func:`compute_encrypted_tally` on last(B).
 
-Why two passes rather than one: the tally needs the *last* ballot of each credential, known
-only at the end. Folding ciphertexts in pass 1 and dividing out a superseded ballot would
-need that ballot again (or its ciphertexts kept per credential: kilobytes each); re-reading
-costs about 0.1 ms per ballot (hashing and the chain checks) against ~25 ms of CPU per
-ballot for its proofs, and the tally products are computed by the workers in pass 2 where
-the in-memory verifier parsed every counted ballot again in the main process.
+Memory: the credentials, 32 bytes + a few words per ballot for the replay set, one entry
+per credential, one per revote, the NH ciphertexts of the counted ballots (which the tally
+itself lists), the chunks in flight, and the post-ballot events. Dividing out rather than
+re-reading every counted ballot means that an election without revotes is read once and no
+ballot is parsed a second time for the tally (the in-memory verifier parsed every counted
+ballot again, in the main process).
 
 A record that cannot be read to its end gives the same report as before: ``record.chain``
 failed, every other check not applicable (what pass 1 found before the error is dropped).
@@ -120,14 +128,21 @@ from viche.record.archive import (
 from viche.record.events import EventType
 from viche.verify.ballots import (
     BallotOutcome,
-    _check_chunk,
+    _check_count_chunk,
     _tally_chunk,
+    check_and_count,
     check_ballots,
     check_credential_members,
-    check_one,
     default_jobs,
 )
-from viche.verify.counting import CountedItem, TallyAccumulator, tally_part
+from viche.verify.counting import (
+    ChunkTally,
+    CountedItem,
+    RunningTally,
+    TallyAccumulator,
+    TallyPart,
+    tally_part,
+)
 from viche.verify.report import CheckResult, Failure, Status, VerificationReport
 from viche.verify.shuffles import RecordTail, check_shuffle_events
 from viche.verify.stream import Pipeline, WorkerPool
@@ -749,6 +764,8 @@ def _unreadable(source: str, jobs: int, exc: VicheError, t0: float) -> Verificat
     return report
 
 
+_Checked = tuple[list[BallotOutcome], ChunkTally]
+
 #: ``(credential text) -> (ballot index, ballot hex hash, weight)`` of its last ballot.
 LastBallots = dict[str, tuple[int, str, int]]
 
@@ -767,14 +784,16 @@ class _BallotPass:
         self.run = run
         self.credentials = credentials
         self.pool = pool
-        self.pipe: Pipeline[list[tuple[int, int, bytes]], list[BallotOutcome]] | None = None
+        self.pipe: Pipeline[list[tuple[int, int, bytes]], _Checked] | None = None
+        self.running: RunningTally | None = None
         if pool is not None and election is not None and credentials is not None:
             local_election, local_credentials = election, credentials
 
-            def local(chunk: list[tuple[int, int, bytes]]) -> list[BallotOutcome]:
-                return [check_one(local_election, local_credentials, *item) for item in chunk]
+            def local(chunk: list[tuple[int, int, bytes]]) -> _Checked:
+                return check_and_count(local_election, local_credentials, chunk)
 
-            self.pipe = Pipeline(pool, _check_chunk, local)
+            self.pipe = Pipeline(pool, _check_count_chunk, local)
+            self.running = RunningTally(election)
         self.first: dict[bytes, int] = {}  # ballot sha256 -> height of its first copy
         self.last: LastBallots = {}
         self.count = 0
@@ -833,8 +852,10 @@ class _BallotPass:
         assert self.checked == self.count and not self.sent
         self.first.clear()
 
-    def _fold(self, outcomes: list[BallotOutcome]) -> None:
-        assert self.credentials is not None
+    def _fold(self, checked: _Checked) -> None:
+        assert self.credentials is not None and self.running is not None
+        outcomes, part = checked
+        self.running.add(part)
         hashes = self.sent.pop(0)
         res = self.run.r("ballots")
         for o, hex_hash in zip(outcomes, hashes, strict=True):
@@ -854,67 +875,90 @@ class _BallotPass:
             if o.credential is not None and o.weight > 0:
                 # the credential list's own string, not the worker's copy
                 text = self.credentials.lookup(o.credential).text
-                self.last.pop(text, None)
+                earlier = self.last.pop(text, None)
+                if earlier is not None:
+                    self.running.supersede(earlier[0], earlier[1], text, earlier[2])
                 self.last[text] = (o.index, hex_hash, o.weight)
         self.checked += len(outcomes)
         self.run.tick("ballots", self.checked, self.count)
 
 
+def _read_counted(
+    path: Path, pool: WorkerPool, election: Election, wanted: dict[int, tuple[str, str, int]]
+) -> TallyAccumulator:
+    """Read the archive again up to the last ballot in ``wanted`` (index -> hash, credential,
+    weight) and fold those ballots (each compared by hash with pass 1) in the pool."""
+    wanted = dict(wanted)
+    acc = TallyAccumulator(election)
+    size = max(1, min(32, len(wanted) // (pool.jobs * 8)))
+    pipe: Pipeline[list[CountedItem], TallyPart] = Pipeline(
+        pool, _tally_chunk, lambda c: tally_part(election, c)
+    )
+    chunk: list[CountedItem] = []
+    index = -1
+    with ExitStack() as stack:
+        stream = _open(path, stack)
+        for ev in _events(stream):
+            if not wanted:
+                break
+            if ev.type is not EventType.BALLOT:
+                continue
+            index += 1
+            item = wanted.pop(index, None)
+            if item is None:
+                continue
+            hex_hash, cred, weight = item
+            member = ev.data[0]
+            if member.hash != hex_hash:
+                raise _Unreadable(
+                    ChainError(
+                        "the archive changed while it was being verified (ballot "
+                        f"{hex_hash} is now {member.hash})",
+                        where=f"event {ev.height}",
+                    )
+                )
+            chunk.append((index, member.raw, hex_hash, cred, weight))
+            if len(chunk) >= size:
+                for part in pipe.submit(chunk):
+                    acc.add(part)
+                chunk = []
+    if wanted:
+        raise _Unreadable(
+            ChainError(
+                "the archive changed while it was being verified (it has fewer ballots)",
+                where=str(path),
+            )
+        )
+    if chunk:
+        for part in pipe.submit(chunk):
+            acc.add(part)
+    for part in pipe.finish():
+        acc.add(part)
+    return acc
+
+
 def _stream_tally(
-    path: Path, pool: WorkerPool, election: Election, last: LastBallots
+    path: Path, pool: WorkerPool, election: Election, ballots: _BallotPass
 ) -> ComputeTally:
-    """Pass 2: read the archive again up to the last counted ballot and send the counted
-    ballots (each compared by hash with pass 1) to the pool, which computes the tally by
-    chunks (:mod:`viche.verify.counting`)."""
+    """The tally of the counted ballots from pass 1's running product: the product of the
+    superseded ballots (read again: pass 2, only when there are revotes) divided out. If
+    that product cannot be inverted (a superseded ballot with a component ≡ 0 mod p), the
+    counted ballots are all read again and multiplied instead."""
 
     def compute() -> tuple[EncryptedTally, int, int]:
-        wanted = {index: (h, cred, w) for cred, (index, h, w) in last.items()}
-        acc = TallyAccumulator(election)
-        size = max(1, min(32, len(wanted) // (pool.jobs * 8)))
-        pipe: Pipeline[list[CountedItem], Any] = Pipeline(
-            pool, _tally_chunk, lambda c: tally_part(election, c)
-        )
-        chunk: list[CountedItem] = []
-        index = -1
-        with ExitStack() as stack:
-            stream = _open(path, stack)
-            for ev in _events(stream):
-                if not wanted:
-                    break
-                if ev.type is not EventType.BALLOT:
-                    continue
-                index += 1
-                item = wanted.pop(index, None)
-                if item is None:
-                    continue
-                hex_hash, cred, weight = item
-                member = ev.data[0]
-                if member.hash != hex_hash:
-                    raise _Unreadable(
-                        ChainError(
-                            "the archive changed while it was being verified (ballot "
-                            f"{hex_hash} is now {member.hash})",
-                            where=f"event {ev.height}",
-                        )
-                    )
-                chunk.append((index, member.raw, hex_hash, cred, weight))
-                if len(chunk) >= size:
-                    for part in pipe.submit(chunk):
-                        acc.add(part)
-                    chunk = []
-        if wanted:
-            raise _Unreadable(
-                ChainError(
-                    "the archive changed while it was being verified (it has fewer ballots)",
-                    where=str(path),
-                )
-            )
-        if chunk:
-            for part in pipe.submit(chunk):
-                acc.add(part)
-        for part in pipe.finish():
-            acc.add(part)
-        return acc.result()
+        assert ballots.running is not None
+        last = ballots.last
+        count, weight = len(last), sum(w for _i, _h, w in last.values())
+        running = ballots.running
+        divide: TallyPart | None = None
+        if running.superseded and not running.errors:
+            acc = _read_counted(path, pool, election, running.superseded)
+            divide = TallyPart(acc.count, acc.weight, tuple(map(tuple, acc.rows)), None)
+        tally = running.result(divide)
+        if tally is None:
+            wanted = {index: (h, cred, w) for cred, (index, h, w) in last.items()}
+            tally, count, weight = _read_counted(path, pool, election, wanted).result()
+        return tally, count, weight
 
     return compute
 
@@ -1026,7 +1070,7 @@ def _verify_streaming(
         tally: EncryptedTally | None = None
         if election is not None and credentials is not None:
             assert pool is not None
-            compute = _stream_tally(stream.path, pool, election, ballots.last)
+            compute = _stream_tally(stream.path, pool, election, ballots)
             tally = _check_tally(run, tail.encrypted_tally, election, compute)
         else:
             run.na("tally.encrypted", "needs a valid election and credentials")
