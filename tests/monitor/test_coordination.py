@@ -18,6 +18,7 @@ from viche.monitor.coordination import (
     detect_coordination,
     find_groups,
     join_groups,
+    lockstep_bursts,
     pair_counts,
     pair_rows,
     poisson_sf,
@@ -103,9 +104,30 @@ def test_busy_accounts_sharing_popular_keys_are_not_flagged() -> None:
     assert not row.significant
 
 
-def test_one_burst_is_one_occasion() -> None:
+def test_one_burst_of_a_crowd_is_one_occasion() -> None:
     gen = np.random.default_rng(3)
-    # six accounts repost ten items within one evening, never again
+    # one evening: neighbours along a chain of six accounts share three items each (a crowd
+    # reacting to one event: each account overlaps with a few others), never again
+    burst = [
+        (acc, 500 + 3 * link + item, 0, 200 * DAY + item * 600 + int(gen.integers(0, 120)))
+        for link in range(5)
+        for item in range(3)
+        for acc in (link, link + 1)
+    ]
+    events = build(burst + background(gen, 6, 20, 50), 26)
+    config = CoordinationConfig(null_rounds=5)
+    result = detect_coordination(events, config)
+    # synchronous, surely (a background pair may pass by chance at the day scale)...
+    assert set(range(6)) <= significant_accounts(events, config)
+    # ... but one evening is not a campaign
+    assert not set(find_groups(result, config)) & set(range(6))
+    one_day = find_groups(result, CoordinationConfig(null_rounds=5, min_days=1))
+    assert set(range(6)) <= set(one_day)
+
+
+def test_one_burst_in_lockstep_is_a_group() -> None:
+    gen = np.random.default_rng(3)
+    # six accounts post the same ten items within one evening, all of them each time
     burst = [
         (acc, 500 + item, 0, 200 * DAY + item * 600 + int(gen.integers(0, 120)))
         for item in range(10)
@@ -114,10 +136,10 @@ def test_one_burst_is_one_occasion() -> None:
     events = build(burst + background(gen, 6, 20, 50), 26)
     config = CoordinationConfig(null_rounds=5)
     result = detect_coordination(events, config)
-    assert significant_accounts(events, config) == set(range(6))  # synchronous, surely...
-    assert find_groups(result, config) == {}  # ... but one evening is not a campaign
-    one_day = find_groups(result, CoordinationConfig(null_rounds=5, min_days=1))
-    assert set(one_day) == set(range(6))
+    assert set(find_groups(result, config)) == set(range(6))
+    assert lockstep_bursts(result.pairs, {a: 0 for a in range(6)}, config) == {0}
+    # the same clique is not enough when fewer accounts than burst_min_size
+    assert lockstep_bursts(result.pairs, {0: 0, 1: 0}, config) == set()
 
 
 def test_a_campaign_over_several_days_is_a_group() -> None:

@@ -42,8 +42,22 @@ def test_small_groups_are_not_campaigns() -> None:
     small = score_accounts(NAMES, p, {0: 0, 1: 0}, ScoringConfig(min_campaign_size=3))
     assert big[0].flagged and big[0].campaign == "C001"
     assert not small[0].flagged and small[0].campaign == ""
-    # the evidence still ranks them
-    assert small[0].score == big[0].score > 0.0
+    # the evidence still ranks them, below every flagged account
+    assert 0.0 < small[0].score < 0.5 <= big[0].score
+    assert small[0].score > small[2].score == 0.0
+
+
+def test_score_tiers_agree_with_the_flag() -> None:
+    # a3-a4 have much stronger pair evidence than a0-a1 but belong to no group
+    p = pairs([(0, 1, 4.0, True), (3, 4, 400.0, True)])
+    scores = score_accounts(NAMES, p, {0: 0, 1: 0})
+    by = {s.author_id: s for s in scores}
+    assert by["a0"].flagged and not by["a3"].flagged
+    assert by["a0"].score >= 0.5 > by["a3"].score > 0.49
+    assert all((s.score >= 0.5) == s.flagged for s in scores)
+    # without the group, the ranking is by evidence alone
+    alone = {s.author_id: s.score for s in score_accounts(NAMES, p, {})}
+    assert alone["a3"] > alone["a0"] > 0.0
 
 
 def test_join_tests_raise_the_score_of_near_misses() -> None:

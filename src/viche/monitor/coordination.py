@@ -22,7 +22,9 @@ flagged merely for being busy. The surprise of an observation is the Poisson tai
 probability passes a Benjamini-Hochberg test over all pairs seen (false discovery rate
 ``fdr``). Groups are Louvain communities of the resulting graph (:func:`find_groups`); a
 group whose co-actions all fall on fewer than ``min_days`` different days is one burst
-(a crowd live-reacting to one televised debate), not a campaign, and is dropped. Accounts
+(a crowd live-reacting to one televised debate), not a campaign, and is dropped, unless it
+is a near-clique (:func:`lockstep_bursts`): a crowd is a sparse graph, accounts posting the
+same items in lockstep are linked nearly all to all. Accounts
 outside every group may then join the one they co-act with beyond chance, on at least
 ``min_days`` days (:func:`join_groups`, the same test one level up).
 
@@ -66,6 +68,11 @@ class CoordinationConfig:
     extra_window_behaviours: tuple[int, ...] = (0, 3)
     min_repeats: int = 3  # distinct co-actions needed for an edge
     min_days: int = 2  # a campaign acts on at least this many days (one burst is one occasion)
+    # ... unless the burst is a near-clique: a crowd reacting to one event is a sparse graph
+    # (each account happens to overlap with a few others), accounts posting the same items in
+    # lockstep are linked nearly all to all
+    burst_min_size: int = 3
+    burst_density: float = 0.75  # share of member pairs that are significant
     max_group: int = 50  # larger co-action groups are crowds, not pairs
     null_rounds: int = 10  # time shuffles used to estimate the expected count
     fdr: float = 0.01  # Benjamini-Hochberg false discovery rate over all pairs seen
@@ -294,8 +301,9 @@ def benjamini_hochberg(p: F64, q: float) -> npt.NDArray[np.bool_]:
 
 @dataclass(frozen=True, slots=True)
 class CoordinationResult:
-    """``pairs``: every pair that co-acted at least once, with columns ``a, b, n, expected,
-    p, surprise, significant, behaviours`` (bit mask of behaviour codes); ``rows``: the
+    """``pairs``: every pair that co-acted at least once, with columns ``a, b, n, days,
+    expected, p, surprise, significant, behaviours`` (``days``: the number of different days
+    the co-actions fall on; ``behaviours``: bit mask of behaviour codes); ``rows``: the
     co-action rows (evidence) of the significant pairs."""
 
     pairs: pd.DataFrame
@@ -384,15 +392,11 @@ def detect_coordination(events: Events, config: CoordinationConfig) -> Coordinat
         .groupby(["a", "b"])["bit"]
         .agg(np.bitwise_or.reduce)
     )
-    pairs = (
-        observed.drop(columns="days")
-        .assign(
-            surprise=-np.log10(np.maximum(p, 1e-300)),
-            significant=significant,
-            behaviours=beh_mask.reindex(observed.index, fill_value=0).to_numpy(),
-        )
-        .reset_index()
-    )
+    pairs = observed.assign(
+        surprise=-np.log10(np.maximum(p, 1e-300)),
+        significant=significant,
+        behaviours=beh_mask.reindex(observed.index, fill_value=0).to_numpy(),
+    ).reset_index()
     sig = pairs.loc[pairs["significant"], ["a", "b"]]
     evidence = rows.merge(sig, on=["a", "b"], how="inner")
     return CoordinationResult(pairs, evidence)
@@ -440,7 +444,7 @@ def join_groups(events: Events, groups: dict[int, int], config: CoordinationConf
     group (see :func:`group_counts`) against its mean over time shuffles, Poisson tail,
     Benjamini-Hochberg over every (account, group) tested. Only the behaviours in
     ``config.join_behaviours`` count.
-    Returns columns ``account, group, n, expected, p, surprise, joined``.
+    Returns columns ``account, group, n, expected, p, surprise, days, joined``.
     """
     nothing = pd.DataFrame(
         {
@@ -450,6 +454,7 @@ def join_groups(events: Events, groups: dict[int, int], config: CoordinationConf
             "expected": np.zeros(0, dtype=np.float64),
             "p": np.zeros(0, dtype=np.float64),
             "surprise": np.zeros(0, dtype=np.float64),
+            "days": np.zeros(0, dtype=np.int64),
             "joined": np.zeros(0, dtype=bool),
         }
     )
@@ -481,6 +486,7 @@ def join_groups(events: Events, groups: dict[int, int], config: CoordinationConf
             "expected": expected,
             "p": p,
             "surprise": -np.log10(np.maximum(p, 1e-300)),
+            "days": observed["days"].to_numpy(),
             "joined": ok,
         }
     )
@@ -501,12 +507,33 @@ def find_groups(result: CoordinationResult, config: CoordinationConfig) -> dict[
     days = pd.Series(rows["day"].to_numpy()).groupby(g).nunique()
     active = days.index.to_numpy(dtype=np.int64)[days.to_numpy() >= config.min_days]
     keep = {int(k) for k in active if k >= 0}
+    keep |= lockstep_bursts(result.pairs, groups, config) - keep
     members: dict[int, list[int]] = {}
     for acc, gid in groups.items():
         if gid in keep:
             members.setdefault(gid, []).append(acc)
     ordered = sorted(members.values(), key=lambda m: (-len(m), min(m)))
     return {acc: gid for gid, m in enumerate(ordered) for acc in m}
+
+
+def lockstep_bursts(
+    pairs: pd.DataFrame, groups: dict[int, int], config: CoordinationConfig
+) -> set[int]:
+    """Groups that are near-cliques of significant pairs: at least ``burst_min_size``
+    accounts and at least ``burst_density`` of their member pairs significant."""
+    size: dict[int, int] = {}
+    for gid in groups.values():
+        size[gid] = size.get(gid, 0) + 1
+    sig = pairs[pairs["significant"]]
+    ga = np.array([groups.get(int(x), -1) for x in sig["a"].tolist()], dtype=np.int64)
+    gb = np.array([groups.get(int(x), -1) for x in sig["b"].tolist()], dtype=np.int64)
+    inside = pd.Series(ga[(ga == gb) & (ga >= 0)]).value_counts()
+    out: set[int] = set()
+    for gid, links in zip(inside.index.tolist(), inside.tolist(), strict=True):
+        n = size[int(gid)]
+        if n >= config.burst_min_size and links >= config.burst_density * n * (n - 1) / 2:
+            out.add(int(gid))
+    return out
 
 
 def communities(pairs: pd.DataFrame, seed: int = 7) -> dict[int, int]:

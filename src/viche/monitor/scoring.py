@@ -4,7 +4,10 @@
   account's evidence ``raw = sum of the surprise of its significant pairs + the largest
   surprise of any of its pairs + the largest surprise of its tests against a group``, so
   accounts without a significant pair are still ranked by their strongest near-miss
-  (useful for precision-recall curves).
+  (useful for precision-recall curves). The score is tiered so that it agrees with the
+  flag: a flagged account scores ``0.5 + 0.5 * raw / (raw + 10)`` (>= 0.5), any other
+  ``0.5 * raw / (raw + 10)`` (< 0.5). Membership of a group is the stronger evidence (it
+  has passed the group-level tests); within each tier accounts rank by ``raw``.
 * ``flagged``: the account belongs to a group (a community of significant pairs, or joined
   to one by :func:`viche.monitor.coordination.join_groups`) of at least
   ``min_campaign_size`` accounts.
@@ -72,7 +75,7 @@ def score_accounts(
     """
     n = len(accounts)
     raw = account_evidence(pairs, n, joins)
-    score = raw / (raw + SCORE_SCALE)
+    squashed = raw / (raw + SCORE_SCALE)
     sizes: dict[int, int] = {}
     for gid in groups.values():
         sizes[gid] = sizes.get(gid, 0) + 1
@@ -80,10 +83,16 @@ def score_accounts(
     for i, name in enumerate(accounts):
         g = groups.get(i)
         in_campaign = g is not None and sizes[g] >= config.min_campaign_size
+        # the flagged tier is [0.5, 1), the other [0, 0.5): rounding must not cross 0.5
+        score = (
+            0.5 + 0.5 * float(squashed[i])
+            if in_campaign
+            else min(0.5 * float(squashed[i]), 0.499999)
+        )
         out.append(
             AccountScore(
                 author_id=name,
-                score=round(float(score[i]), 6),
+                score=round(score, 6),
                 flagged=in_campaign,
                 campaign=campaign_id(g) if in_campaign and g is not None else "",
             )
