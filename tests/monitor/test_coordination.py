@@ -15,6 +15,7 @@ from viche.monitor.coordination import (
     Events,
     benjamini_hochberg,
     communities,
+    coordinated_share,
     detect_coordination,
     find_groups,
     join_groups,
@@ -23,6 +24,7 @@ from viche.monitor.coordination import (
     pair_rows,
     poisson_sf,
     shuffle_times,
+    substantial_groups,
 )
 
 DAY = 86_400
@@ -362,3 +364,30 @@ def test_several_scales_cost_a_bonferroni_factor() -> None:
     assert (both["p_2"] <= np.minimum(2 * both["p"], 1.0) + 1e-12).all()
     assert len(both) > 0
     assert significant_accounts(events, MULTI) == set(range(6))
+
+
+def test_coordinated_share_counts_each_post_once() -> None:
+    rows = pd.DataFrame({"a": [0, 0, 1], "b": [1, 2, 2], "pa": [10, 10, 20], "pb": [20, 30, 31]})
+    share = coordinated_share(rows, np.array([4, 2, 100], dtype=np.int64))
+    # account 0: post 10 (twice) of 4; account 1: posts 20 of 2; account 2: posts 30, 31 of 100
+    assert share.tolist() == [0.25, 0.5, 0.02]
+
+
+def test_groups_need_a_substantial_coordinated_share() -> None:
+    config = CoordinationConfig(min_coordinated_share=0.01)
+    groups = {0: 0, 1: 0, 2: 0, 3: 1, 4: 1}
+    # group 0: campaign accounts, most of their posts coordinated; group 1: two long
+    # ordinary timelines that share a handful of links in thousands of posts
+    share = np.array([0.4, 0.02, 0.9, 0.002, 0.004])
+    assert substantial_groups(groups, share, config) == {0: 0, 1: 0, 2: 0}
+    assert substantial_groups(groups, share, CoordinationConfig(min_coordinated_share=0.0)) == (
+        groups
+    )
+    # the median decides: one busy member does not sink a group
+    assert substantial_groups({0: 5, 1: 5, 2: 5}, np.array([0.001, 0.3, 0.5]), config) == {
+        0: 0,
+        1: 0,
+        2: 0,
+    }
+    # ... nor lift one
+    assert substantial_groups({0: 5, 1: 5, 2: 5}, np.array([0.9, 0.001, 0.002]), config) == {}

@@ -24,7 +24,10 @@ probability passes a Benjamini-Hochberg test over all pairs seen (false discover
 group whose co-actions all fall on fewer than ``min_days`` different days is one burst
 (a crowd live-reacting to one televised debate), not a campaign, and is dropped, unless it
 is a near-clique (:func:`lockstep_bursts`): a crowd is a sparse graph, accounts posting the
-same items in lockstep are linked nearly all to all. Accounts
+same items in lockstep are linked nearly all to all. Significance is not enough: a group
+is kept only when its median member made at least ``min_coordinated_share`` of its posts in
+significant co-actions (:func:`substantial_groups`), since over long timelines even a few
+links shared by friends become significant. Accounts
 outside every group may then join the one they co-act with beyond chance, on at least
 ``min_days`` days (:func:`join_groups`, the same test one level up).
 
@@ -73,6 +76,10 @@ class CoordinationConfig:
     # lockstep are linked nearly all to all
     burst_min_size: int = 3
     burst_density: float = 0.75  # share of member pairs that are significant
+    # effect size, not only significance: in a campaign the typical (median) member made at
+    # least this share of its posts in significant co-actions. Long ordinary timelines make
+    # tiny overlaps (friends sharing a few links a year) significant; they are not campaigns
+    min_coordinated_share: float = 0.01
     max_group: int = 50  # larger co-action groups are crowds, not pairs
     null_rounds: int = 10  # time shuffles used to estimate the expected count
     fdr: float = 0.01  # Benjamini-Hochberg false discovery rate over all pairs seen
@@ -514,6 +521,37 @@ def find_groups(result: CoordinationResult, config: CoordinationConfig) -> dict[
             members.setdefault(gid, []).append(acc)
     ordered = sorted(members.values(), key=lambda m: (-len(m), min(m)))
     return {acc: gid for gid, m in enumerate(ordered) for acc in m}
+
+
+def coordinated_share(rows: pd.DataFrame, posts: I64) -> F64:
+    """Per account code: the share of its posts that took part in a co-action of ``rows``
+    (``posts[account]`` = its number of posts)."""
+    involved = pd.concat(
+        [
+            pd.DataFrame({"x": rows["a"].to_numpy(), "p": rows["pa"].to_numpy()}),
+            pd.DataFrame({"x": rows["b"].to_numpy(), "p": rows["pb"].to_numpy()}),
+        ]
+    ).drop_duplicates()
+    count = np.bincount(involved["x"].to_numpy(dtype=np.int64), minlength=posts.size)
+    return count[: posts.size] / np.maximum(posts, 1)
+
+
+def substantial_groups(
+    groups: dict[int, int], share: F64, config: CoordinationConfig
+) -> dict[int, int]:
+    """The groups whose median member has a coordinated share (see
+    :func:`coordinated_share`) of at least ``config.min_coordinated_share``; renumbered
+    0, 1, ... by decreasing size."""
+    members: dict[int, list[int]] = {}
+    for acc, gid in groups.items():
+        members.setdefault(gid, []).append(acc)
+    kept = [
+        m
+        for m in members.values()
+        if float(np.median(share[np.asarray(m, dtype=np.int64)])) >= config.min_coordinated_share
+    ]
+    kept.sort(key=lambda m: (-len(m), min(m)))
+    return {acc: gid for gid, m in enumerate(kept) for acc in m}
 
 
 def lockstep_bursts(

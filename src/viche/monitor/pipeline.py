@@ -25,9 +25,11 @@ from viche.monitor.coordination import (
     CoordinationConfig,
     CoordinationResult,
     Events,
+    coordinated_share,
     detect_coordination,
     find_groups,
     join_groups,
+    substantial_groups,
 )
 from viche.monitor.minhash import MinHasher, lsh_clusters
 from viche.monitor.model import (
@@ -366,6 +368,10 @@ def detect(source: Store | Iterable[Post], config: DetectConfig | None = None) -
         t_text = time.perf_counter()
         coord = detect_coordination(events, cfg.coordination)
         groups = find_groups(coord, cfg.coordination)
+        posts_of = np.bincount(account, minlength=len(names)).astype(np.int64)
+        groups = substantial_groups(
+            groups, coordinated_share(coord.rows, posts_of), cfg.coordination
+        )
         joins = join_groups(events, groups, cfg.coordination)
         joined = joins[joins["joined"]].sort_values(["p", "group"]).drop_duplicates("account")
         for acc, g in zip(joined["account"].tolist(), joined["group"].tolist(), strict=True):
