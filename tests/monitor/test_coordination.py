@@ -391,3 +391,21 @@ def test_groups_need_a_substantial_coordinated_share() -> None:
     }
     # ... nor lift one
     assert substantial_groups({0: 5, 1: 5, 2: 5}, np.array([0.9, 0.001, 0.002]), config) == {}
+
+
+def test_two_co_actions_on_two_days_are_enough_to_join_an_established_group() -> None:
+    gen = np.random.default_rng(4)
+    members = range(5)
+    rows = campaign(gen, members, occasions=10, synchronised=True)
+    # account 5 joins in on two occasions (two different days), with different members
+    for o, m in ((0, 0), (5, 3)):
+        t = next(r[3] for r in rows if r[1] == 1000 + o and r[0] == m)
+        rows.append((5, 1000 + o, 0, t + 30))
+    rows += background(gen, 6, 20, 40)
+    events = build(rows, 26)
+    groups = {a: 0 for a in members}
+    joins = join_groups(events, groups, CoordinationConfig(null_rounds=5))
+    assert joins.loc[joins["joined"], "account"].tolist() == [5]
+    # with three co-actions required (as for a pair), two are not enough
+    strict = join_groups(events, groups, CoordinationConfig(null_rounds=5, join_min_repeats=3))
+    assert not strict["joined"].any()

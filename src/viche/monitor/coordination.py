@@ -70,6 +70,9 @@ class CoordinationConfig:
     # sequences), not reposts and links, which spread organically over a day as cascades
     extra_window_behaviours: tuple[int, ...] = (0, 3)
     min_repeats: int = 3  # distinct co-actions needed for an edge
+    # distinct co-actions needed to join a group: the group is already established, so two
+    # co-actions on two different days beyond chance are evidence enough
+    join_min_repeats: int = 2
     min_days: int = 2  # a campaign acts on at least this many days (one burst is one occasion)
     # ... unless the burst is a near-clique: a crowd reacting to one event is a sparse graph
     # (each account happens to overlap with a few others), accounts posting the same items in
@@ -482,7 +485,7 @@ def join_groups(events: Events, groups: dict[int, int], config: CoordinationConf
     expected = observed["expected"].to_numpy()
     ok = (
         benjamini_hochberg(p, config.fdr)
-        & (n >= config.min_repeats)
+        & (n >= config.join_min_repeats)
         & (observed["days"].to_numpy() >= config.min_days)
     )
     out = pd.DataFrame(
