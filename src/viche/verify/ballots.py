@@ -10,6 +10,7 @@ credential and its weight (as long as the ballot could be parsed at all).
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import threading
@@ -54,6 +55,10 @@ def warm_tables(election: Election) -> None:
 
 def _init_worker(election_raw: bytes, credentials_raw: bytes) -> None:
     global _STATE  # noqa: PLW0603 (one state per worker process, set once)
+    # A forked worker shares the parent's pages until it writes to them; the cyclic GC
+    # writes to every object it traverses, which would copy the parent's whole heap into
+    # each worker. Frozen objects are never traversed.
+    gc.freeze()
     election = Election.from_bytes(election_raw)
     credentials = PublicCredentials.from_bytes(credentials_raw)
     warm_tables(election)
