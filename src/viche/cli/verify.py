@@ -3,6 +3,10 @@
 Exit codes: 0 when every check holds, 1 when a check failed, 2 when the input cannot be
 read. The summary is a table on stdout (or the whole report as JSON with ``--json``); the
 progress bar goes to stderr.
+
+``viche verify`` streams the archive (bounded memory, :func:`viche.verify.verify_record`);
+``--scheduler tcp://host:8786`` checks the ballots on a dask.distributed cluster instead of
+local worker processes (optional extra ``cluster``).
 """
 
 from __future__ import annotations
