@@ -172,6 +172,14 @@ def parse_number(text: object, where: str = "") -> mpz:
     The error says what is wrong and where, but never quotes the value: the same parser
     reads private keys and shares, which must not reach a message or a log.
     """
+    if (
+        isinstance(text, str)
+        and 0 < len(text) <= 2000
+        and text.isascii()
+        and text.isdigit()
+        and (text[0] != "0" or len(text) == 1)
+    ):
+        return mpz(text)  # the fast path: every well-formed number takes only this
     if not isinstance(text, str):
         raise NumberFormatError(
             f"expected a base-10 number in a JSON string, got {type(text).__name__}", where=where
