@@ -230,3 +230,21 @@ def test_network_picture_with_unlinked_accounts_and_big_campaigns(world) -> None
     # an edge to an account missing from the campaign's list is drawn too (no KeyError)
     stray = replace(c, edges=(*c.edges, replace(c.edges[0], account_b="outsider")))
     assert base64.b64decode(network_png(stray)).startswith(PNG_MAGIC)
+
+
+def test_campaigns_come_before_alerts_and_narrative_alerts_fold(world) -> None:
+    result, by_id = world
+    alerts = [
+        {"kind": "new_campaign", "message": "new campaign c-1: 3 accounts"},
+        *({"kind": "new_narrative", "message": f"new narrative n-{i}"} for i in range(30)),
+    ]
+    html = render_html(result, by_id, alerts=alerts)
+    assert html.index("<h2>Campaigns</h2>") < html.index("<h2>Alerts (31)</h2>")
+    assert "<details><summary>30 new narrative(s)</summary>" in html
+    folded = html.index("<details><summary>30 new narrative(s)")
+    assert html.index("new campaign c-1: 3 accounts") < folded < html.index("new narrative n-0")
+
+
+def test_no_alerts_no_alert_section(world) -> None:
+    result, by_id = world
+    assert "<h2>Alerts" not in render_html(result, by_id)

@@ -282,9 +282,6 @@ def render_html(
         f"{len(result.campaigns)} campaigns; {flagged} of {len(result.accounts)} accounts "
         "flagged</p>",
     ]
-    if alerts:
-        head.append("<h2>Alerts</h2>")
-        head.extend(f"<p class='alert'>{_e(a.get('message', ''))}</p>" for a in alerts)
     if result.campaigns:
         head.append("<h2>Campaigns</h2><table><tr><th>campaign</th><th>score</th>"
                     "<th>accounts</th><th>narratives</th><th>first seen</th></tr>")  # fmt: skip
@@ -296,11 +293,28 @@ def render_html(
         head.append("</table>")
     else:
         head.append("<p>No coordinated campaign was found.</p>")
+    head.extend(_alerts_html(alerts))
     by_author: dict[str, list[Post]] = {}
     for p in by_id.values():
         by_author.setdefault(p.author, []).append(p)
     body = [_campaign_html(c, by_id, by_author) for c in result.campaigns]
     return "\n".join([*head, *body, "</body></html>"])
+
+
+def _alerts_html(alerts: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Campaign alerts in full; narrative alerts (often many) folded under a count, so the
+    campaigns table stays the first thing an analyst reads."""
+    if not alerts:
+        return []
+    main = [a for a in alerts if a.get("kind") != "new_narrative"]
+    narrative = [a for a in alerts if a.get("kind") == "new_narrative"]
+    out = [f"<h2>Alerts ({len(alerts)})</h2>"]
+    out.extend(f"<p class='alert'>{_e(a.get('message', ''))}</p>" for a in main)
+    if narrative:
+        out.append(f"<details><summary>{len(narrative)} new narrative(s)</summary>")
+        out.extend(f"<p class='alert'>{_e(a.get('message', ''))}</p>" for a in narrative)
+        out.append("</details>")
+    return out
 
 
 REPORT_FILES = (
