@@ -19,11 +19,14 @@ import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESCCM
 from gmpy2 import mpz
 
-from viche.crypto.channels import derive_keys, encrypt, receive, send, sign
 from viche.crypto.group import BELENIOS_2048, group_by_name
 from viche.crypto.rng import SeededRandom
 from viche.crypto.schnorr import Proof
-from viche.crypto.threshold import (
+from viche.crypto.trustee import generate_trustee_key
+from viche.errors import DecryptionError, KeyCeremonyError, ProofError
+from viche.protocol.channels import derive_keys, encrypt, receive, send, sign
+from viche.protocol.codec import dumps, loads
+from viche.protocol.threshold import (
     check_cert,
     check_certs,
     check_polynomials,
@@ -37,9 +40,6 @@ from viche.crypto.threshold import (
     make_threshold_parameters,
     make_voutput,
 )
-from viche.crypto.trustee import generate_trustee_key
-from viche.errors import DecryptionError, KeyCeremonyError, ProofError
-from viche.protocol.codec import dumps, loads
 from viche.protocol.trustees import (
     Cert,
     ChannelMsg,

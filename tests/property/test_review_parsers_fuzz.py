@@ -16,7 +16,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from viche.crypto.group import BELENIOS_2048
-from viche.crypto.threshold import decrypt_share
 from viche.errors import VicheError
 from viche.protocol.codec import loads
 from viche.protocol.election import Election, PublicCredentials, SetupData
@@ -28,6 +27,7 @@ from viche.protocol.tally import (
     Result,
     SizedEncryptedTally,
 )
+from viche.protocol.threshold import decrypt_share
 from viche.protocol.trustees import Cert, Trustees, VInput
 from viche.record.archive import read_archive
 from viche.record.events import ArchiveHeader

@@ -7,7 +7,11 @@ from pathlib import Path
 import pytest
 from gmpy2 import mpz
 
-from viche.crypto.channels import (
+from viche.crypto.group import BELENIOS_2048, RFC_3526_2048
+from viche.crypto.rng import SeededRandom
+from viche.crypto.schnorr import Proof
+from viche.errors import DecryptionError, FormatError, KeyCeremonyError, ProofError
+from viche.protocol.channels import (
     BASE58,
     check_seed,
     check_signed,
@@ -19,10 +23,6 @@ from viche.crypto.channels import (
     send,
     sign,
 )
-from viche.crypto.group import BELENIOS_2048, RFC_3526_2048
-from viche.crypto.rng import SeededRandom
-from viche.crypto.schnorr import Proof
-from viche.errors import DecryptionError, FormatError, KeyCeremonyError, ProofError
 from viche.protocol.codec import dumps, loads
 from viche.protocol.trustees import (
     Cert,

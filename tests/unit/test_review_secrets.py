@@ -9,10 +9,10 @@ from collections.abc import Callable
 import pytest
 from gmpy2 import mpz
 
-from viche.crypto.channels import derive_keys
 from viche.crypto.group import BELENIOS_2048
 from viche.crypto.trustee import TrusteePrivateKey
 from viche.errors import NumberFormatError
+from viche.protocol.channels import derive_keys
 from viche.protocol.codec import loads
 from viche.protocol.trustees import (
     ChannelMsg,

@@ -11,10 +11,13 @@ from gmpy2 import mpz
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from viche.crypto.channels import derive_keys, receive
 from viche.crypto.group import BELENIOS_2048, RFC_3526_2048, Group
 from viche.crypto.rng import SeededRandom
-from viche.crypto.threshold import (
+from viche.crypto.trustee import TrusteePrivateKey, TrusteePublicKey, generate_trustee_key
+from viche.errors import GroupMembershipError, KeyCeremonyError, ProofError, TallyError
+from viche.protocol.channels import derive_keys, receive
+from viche.protocol.codec import dumps, loads
+from viche.protocol.threshold import (
     check_certs,
     check_threshold_parameters,
     check_trustees,
@@ -29,9 +32,6 @@ from viche.crypto.threshold import (
     make_voutput,
     pedersen_public_key,
 )
-from viche.crypto.trustee import TrusteePrivateKey, TrusteePublicKey, generate_trustee_key
-from viche.errors import GroupMembershipError, KeyCeremonyError, ProofError, TallyError
-from viche.protocol.codec import dumps, loads
 from viche.protocol.trustees import (
     Cert,
     Coefexps,

@@ -29,7 +29,6 @@ from viche.crypto.hashing import sha256_hex
 from viche.crypto.proofs import check_decryption, prove_decryption
 from viche.crypto.rng import RandomSource
 from viche.crypto.schnorr import Proof
-from viche.crypto.threshold import decryption_weights
 from viche.crypto.trustee import TrusteePrivateKey
 from viche.errors import (
     JsonFormatError,
@@ -56,6 +55,7 @@ from viche.protocol.messages import (
     proof_to_json,
 )
 from viche.protocol.shuffle import Shuffle, check_shuffle_rows
+from viche.protocol.threshold import decryption_weights
 from viche.protocol.trustees import Trustees
 
 # ---------------------------------------------------------------------- helpers
@@ -415,7 +415,7 @@ def combine_factors(
     ``partial_decryptions`` maps trustee ids (1-based, the ``owner`` of the payloads) to
     partial decryptions that were already checked. Every Single trustee must be present and,
     for each Pedersen item, at least ``threshold`` of its trustees; their factors are raised
-    to the Lagrange coefficients of :func:`viche.crypto.threshold.decryption_weights`.
+    to the Lagrange coefficients of :func:`viche.protocol.threshold.decryption_weights`.
     """
     group = election.group
     weights = decryption_weights(group, trustees, partial_decryptions, where=where)

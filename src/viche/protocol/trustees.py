@@ -5,7 +5,7 @@ Every class has ``to_json()`` (dicts in belenios-tool's key order) and
 base-10 strings); ``codec.dumps(X.from_json(obj).to_json())`` reproduces the bytes that
 belenios-tool wrote. Parsing checks shapes only; the cryptographic checks (membership,
 proofs, signatures, ceremony consistency) are in :mod:`viche.crypto.trustee` and
-:mod:`viche.crypto.threshold`.
+:mod:`viche.protocol.threshold`.
 
 Public API:
 

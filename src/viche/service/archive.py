@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-from viche.crypto.threshold import check_trustees
 from viche.errors import PhaseError, ProtocolError, ReplayedBallotError, UsageError
 from viche.protocol import codec
 from viche.protocol.ballot import CheckedBallot, check_ballot
 from viche.protocol.election import Election, PublicCredentials
+from viche.protocol.threshold import check_trustees
 from viche.protocol.trustees import Trustees
 from viche.record.archive import ArchiveWriter, Record, read_archive, resolve_archive
 from viche.record.events import EventType

@@ -15,7 +15,6 @@ from viche.crypto.elgamal import PublicKey
 from viche.crypto.group import Group
 from viche.crypto.hashing import sha256_hex
 from viche.crypto.rng import RandomSource
-from viche.crypto.threshold import check_trustees
 from viche.crypto.trustee import (
     TrusteePrivateKey,
     TrusteePublicKey,
@@ -25,6 +24,7 @@ from viche.crypto.trustee import (
 from viche.errors import UsageError
 from viche.protocol import codec
 from viche.protocol.election import Election, ElectionTemplate, check_uuid
+from viche.protocol.threshold import check_trustees
 from viche.protocol.trustees import (
     PedersenItem,
     SingleItem,

@@ -11,11 +11,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from viche.crypto.channels import check_seed
 from viche.crypto.group import Group
 from viche.crypto.hashing import sha256_hex
 from viche.crypto.rng import RandomSource
-from viche.crypto.threshold import decrypt_share
 from viche.crypto.trustee import TrusteePrivateKey
 from viche.errors import (
     JsonFormatError,
@@ -26,6 +24,7 @@ from viche.errors import (
 )
 from viche.protocol import codec
 from viche.protocol.ballot import Ballot, CheckedBallot
+from viche.protocol.channels import check_seed
 from viche.protocol.election import HomomorphicQuestion
 from viche.protocol.tally import (
     EncryptedTally,
@@ -40,6 +39,7 @@ from viche.protocol.tally import (
     make_partial_decryption,
     sized_tally,
 )
+from viche.protocol.threshold import decrypt_share
 from viche.protocol.trustees import FlatTrustee
 from viche.record.archive import ArchiveWriter, resolve_archive
 from viche.record.events import EventType

@@ -15,7 +15,9 @@ from pathlib import Path
 from viche.crypto.group import Group
 from viche.crypto.hashing import sha256_hex
 from viche.crypto.rng import RandomSource
-from viche.crypto.threshold import (
+from viche.errors import UsageError
+from viche.protocol import codec
+from viche.protocol.threshold import (
     check_certs,
     compute_vinputs,
     generate_cert,
@@ -23,8 +25,6 @@ from viche.crypto.threshold import (
     make_threshold_parameters,
     make_voutput,
 )
-from viche.errors import UsageError
-from viche.protocol import codec
 from viche.protocol.trustees import Cert, Polynomial, ThresholdParameters, VInput, VOutput
 from viche.service.files import read_json, read_json_lines, read_text, write_text
 

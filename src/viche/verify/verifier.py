@@ -82,7 +82,6 @@ from gmpy2 import mpz
 from viche.crypto.elgamal import Ciphertext
 from viche.crypto.group import Group
 from viche.crypto.hashing import sha256_hex
-from viche.crypto.threshold import check_cert, check_coefexps, expected_verification_key
 from viche.crypto.trustee import TrusteePublicKey, check_trustee_public_key
 from viche.errors import (
     ArchiveFormatError,
@@ -114,6 +113,7 @@ from viche.protocol.tally import (
     last_ballots,
     sized_tally,
 )
+from viche.protocol.threshold import check_cert, check_coefexps, expected_verification_key
 from viche.protocol.trustees import Coefexps, PedersenItem, SingleItem, Trustees
 from viche.record.archive import (
     ArchiveStream,
@@ -199,7 +199,7 @@ def _check_pedersen(
     run: _Run, trustees: Trustees, election: Election, res: CheckResult
 ) -> None:
     """Every trustee on its own (flat trustee ids in the failures), with the checks of
-    :mod:`viche.crypto.threshold`."""
+    :mod:`viche.protocol.threshold`."""
     group = election.group
     first_id = 1
     for item_index, item in enumerate(trustees.items):

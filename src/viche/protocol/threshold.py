@@ -36,15 +36,6 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from gmpy2 import mpz
 
-from viche.crypto.channels import (
-    ChannelKeys,
-    check_signed,
-    derive_keys,
-    generate_seed,
-    receive,
-    send,
-    sign,
-)
 from viche.crypto.group import Group
 from viche.crypto.rng import RandomSource, random_zq
 from viche.crypto.trustee import (
@@ -53,6 +44,15 @@ from viche.crypto.trustee import (
     trustee_key_from_private,
 )
 from viche.errors import KeyCeremonyError, TallyError
+from viche.protocol.channels import (
+    ChannelKeys,
+    check_signed,
+    derive_keys,
+    generate_seed,
+    receive,
+    send,
+    sign,
+)
 from viche.protocol.codec import dumps, loads
 from viche.protocol.trustees import (
     Cert,
