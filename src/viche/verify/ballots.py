@@ -22,7 +22,7 @@ from typing import TypeVar
 from viche.crypto.fastexp import fixed_base_table, precomputed_powers
 from viche.crypto.hashing import b64_sha256, sha256_hex
 from viche.errors import VicheError
-from viche.protocol.ballot import Ballot, CheckedBallot, check_ballot
+from viche.protocol.ballot import Ballot, CheckedBallot, check_ballot, max_ballot_size
 from viche.protocol.election import Election, PublicCredentials
 from viche.verify.counting import ChunkTally, CountedItem, TallyPart, chunk_tally, tally_part
 from viche.verify.prefill import ballot_powers
@@ -87,6 +87,9 @@ def _check_fast(
 ) -> CheckedBallot:
     """:func:`check_ballot` with the powers it needs precomputed together
     (:mod:`viche.verify.prefill`); a ballot that does not even parse is checked plainly."""
+    if len(raw) > max_ballot_size(election):
+        # refused by check_ballot before any parsing; no precomputation for it either
+        return check_ballot(election, raw, credentials, where=where)
     try:
         ballot = Ballot.from_bytes(raw, where)
     except VicheError:

@@ -515,6 +515,19 @@ def _check_decryptions(
     return valid
 
 
+def _published_total_weight(record: RecordTail) -> int | None:
+    """The total weight the sized tally announces (checked against the ballots by the
+    ``tally.encrypted`` check): no count of the result can exceed it. None when the
+    sized tally is absent or unreadable (already reported)."""
+    entry = record.encrypted_tally
+    if entry is None:
+        return None
+    try:
+        return SizedEncryptedTally.from_bytes(entry.sized_raw, "sized tally").total_weight
+    except VicheError:
+        return None
+
+
 def _check_result(  # noqa: PLR0917 (one call site)
     run: _Run,
     record: RecordTail,
@@ -534,7 +547,15 @@ def _check_result(  # noqa: PLR0917 (one call site)
         obj = expect_object(loads(entry.raw, where), where, ("result",))
         run.report.result = obj["result"]
         result = Result.from_bytes(entry.raw, where)
-        check_result(election, trustees, tally, valid, result, where=where)
+        check_result(
+            election,
+            trustees,
+            tally,
+            valid,
+            result,
+            where=where,
+            total_weight=_published_total_weight(record),
+        )
         if result.to_json() != obj:
             raise NonCanonicalError("result is not in the canonical form", where=where)
     except VicheError as exc:
