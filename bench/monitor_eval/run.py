@@ -229,7 +229,8 @@ def report(accounts: pd.DataFrame, labels: pd.DataFrame) -> None:
     print(f"\naccounts scored: {len(df):,} (missing from accounts.csv: {missing})")
     print(
         "held-out protocol: accounts split by a salted hash of author_id; method choices were"
-        " made looking at half A only; half B is the honest estimate"
+        " made looking at half A's figures only (communities inspected while designing span"
+        " both halves: see docs/monitor-detection.md); half B is the honest estimate"
     )
     headline(df, "ALL")
     headline(df[df["half"] == "A"], "A")

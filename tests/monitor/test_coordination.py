@@ -409,3 +409,25 @@ def test_two_co_actions_on_two_days_are_enough_to_join_an_established_group() ->
     # with three co-actions required (as for a pair), two are not enough
     strict = join_groups(events, groups, CoordinationConfig(null_rounds=5, join_min_repeats=3))
     assert not strict["joined"].any()
+
+
+def test_joining_needs_a_substantial_share_of_the_accounts_posts() -> None:
+    gen = np.random.default_rng(4)
+    members = range(5)
+    rows = campaign(gen, members, occasions=10, synchronised=True)
+    for o, m in ((0, 0), (5, 3), (7, 1)):
+        t = next(r[3] for r in rows if r[1] == 1000 + o and r[0] == m)
+        rows.append((5, 1000 + o, 0, t + 30))
+    rows += background(gen, 6, 20, 40)
+    events = build(rows, 26)
+    groups = {a: 0 for a in members}
+    config = CoordinationConfig(null_rounds=5, min_coordinated_share=0.01)
+    few = np.full(26, 40, dtype=np.int64)  # 3 co-actions in 40 posts: a campaign's share
+    many = few.copy()
+    many[5] = 4000  # 3 co-actions in 4,000 posts: an ordinary long timeline
+    joined_few = join_groups(events, groups, config, few)
+    joined_many = join_groups(events, groups, config, many)
+    assert joined_few.loc[joined_few["joined"], "account"].tolist() == [5]
+    assert not joined_many["joined"].any()
+    # the test itself is the same: only the effect-size condition differs
+    assert joined_few["p"].tolist() == joined_many["p"].tolist()

@@ -447,13 +447,19 @@ def group_counts(rows: pd.DataFrame, group_of: I64) -> pd.DataFrame:
     )
 
 
-def join_groups(events: Events, groups: dict[int, int], config: CoordinationConfig) -> pd.DataFrame:
+def join_groups(
+    events: Events,
+    groups: dict[int, int],
+    config: CoordinationConfig,
+    posts: I64 | None = None,
+) -> pd.DataFrame:
     """Accounts outside every group whose co-actions with one group beat chance.
 
     The same test as for pairs, one level up: the observed count of an account with a
     group (see :func:`group_counts`) against its mean over time shuffles, Poisson tail,
     Benjamini-Hochberg over every (account, group) tested. Only the behaviours in
-    ``config.join_behaviours`` count.
+    ``config.join_behaviours`` count. With ``posts`` (posts per account code), the
+    co-actions must also be at least ``config.min_coordinated_share`` of the account's posts.
     Returns columns ``account, group, n, expected, p, surprise, days, joined``.
     """
     nothing = pd.DataFrame(
@@ -483,14 +489,18 @@ def join_groups(events: Events, groups: dict[int, int], config: CoordinationConf
     n = observed["n"].to_numpy()
     p = observed["p"].to_numpy()
     expected = observed["expected"].to_numpy()
+    account = observed.index.get_level_values(0).to_numpy()
     ok = (
         benjamini_hochberg(p, config.fdr)
         & (n >= config.join_min_repeats)
         & (observed["days"].to_numpy() >= config.min_days)
     )
+    if posts is not None:
+        # effect size, as for groups: the co-actions are a substantial share of its posts
+        ok &= n >= config.min_coordinated_share * posts[account]
     out = pd.DataFrame(
         {
-            "account": observed.index.get_level_values(0).to_numpy(),
+            "account": account,
             "group": observed.index.get_level_values(1).to_numpy(),
             "n": n,
             "expected": expected,

@@ -372,7 +372,7 @@ def detect(source: Store | Iterable[Post], config: DetectConfig | None = None) -
         groups = substantial_groups(
             groups, coordinated_share(coord.rows, posts_of), cfg.coordination
         )
-        joins = join_groups(events, groups, cfg.coordination)
+        joins = join_groups(events, groups, cfg.coordination, posts_of)
         joined = joins[joins["joined"]].sort_values(["p", "group"]).drop_duplicates("account")
         for acc, g in zip(joined["account"].tolist(), joined["group"].tolist(), strict=True):
             groups[int(acc)] = int(g)
