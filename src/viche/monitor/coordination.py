@@ -27,9 +27,10 @@ is a near-clique (:func:`lockstep_bursts`): a crowd is a sparse graph, accounts 
 same items in lockstep are linked nearly all to all. Significance is not enough: a group
 is kept only when its median member made at least ``min_coordinated_share`` of its posts in
 significant co-actions (:func:`substantial_groups`), since over long timelines even a few
-links shared by friends become significant. Accounts
-outside every group may then join the one they co-act with beyond chance, on at least
-``min_days`` days (:func:`join_groups`, the same test one level up).
+links shared by friends become significant. Accounts outside every group may then join the
+one they co-act with beyond chance, at least ``join_min_repeats`` times on at least
+``min_days`` days, and (given their post counts) in at least ``min_coordinated_share`` of
+their posts (:func:`join_groups`, the same test one level up).
 
 Several time scales are tested (``window`` and ``extra_windows``, by default 1 hour and
 1 day): campaigns often schedule the same content hours apart, which a 1-hour window misses.
