@@ -195,9 +195,7 @@ class _Run:
 # --------------------------------------------------------------------------- setup
 
 
-def _check_pedersen(
-    run: _Run, trustees: Trustees, election: Election, res: CheckResult
-) -> None:
+def _check_pedersen(run: _Run, trustees: Trustees, election: Election, res: CheckResult) -> None:
     """Every trustee on its own (flat trustee ids in the failures), with the checks of
     :mod:`viche.protocol.threshold`."""
     group = election.group
@@ -632,17 +630,8 @@ def verify_record_in_memory(
         res.count = total
         for o in outcomes:
             if o.error is not None:
-                _cls, code, message, where = o.error
                 res.fail(
-                    Failure(
-                        check="ballots",
-                        code=code,
-                        message=message,
-                        where=where,
-                        height=o.height,
-                        ballot=sha256_hex(record.ballots[o.index].raw),
-                        **_question_answer(where),
-                    )
+                    _ballot_failure(o.error, o.height, sha256_hex(record.ballots[o.index].raw))
                 )
     else:
         run.na("ballots", "needs a valid election and credentials")
@@ -718,6 +707,21 @@ def _check_tail(
             else:
                 run.na(name, why)
     report.timing["decryption"] = time.perf_counter() - t
+
+
+def _ballot_failure(error: tuple[str, str, str, str], height: int, ballot: str) -> Failure:
+    """A failed ballot check as the report lists it (workers send the error as strings:
+    class name, code, message, where)."""
+    _cls, code, message, where = error
+    return Failure(
+        check="ballots",
+        code=code,
+        message=message,
+        where=where,
+        height=height,
+        ballot=ballot,
+        **_question_answer(where),
+    )
 
 
 def _question_answer(where: str) -> dict[str, int | None]:
@@ -881,18 +885,7 @@ class _BallotPass:
         res = self.run.r("ballots")
         for o, hex_hash in zip(outcomes, hashes, strict=True):
             if o.error is not None:
-                _cls, code, message, where = o.error
-                res.fail(
-                    Failure(
-                        check="ballots",
-                        code=code,
-                        message=message,
-                        where=where,
-                        height=o.height,
-                        ballot=hex_hash,
-                        **_question_answer(where),
-                    )
-                )
+                res.fail(_ballot_failure(o.error, o.height, hex_hash))
             if o.credential is not None and o.weight > 0:
                 # the credential list's own string, not the worker's copy
                 text = self.credentials.lookup(o.credential).text
@@ -1044,9 +1037,7 @@ def _verify_streaming(
                 report.timing["setup"] = time.perf_counter() - ts
                 run.tick("setup", 1, 1)
                 if election is not None and credentials is not None:
-                    pool = stack.enter_context(
-                        WorkerPool(election, credentials, jobs, scheduler)
-                    )
+                    pool = stack.enter_context(WorkerPool(election, credentials, jobs, scheduler))
                 ballots = _BallotPass(run, election, credentials, pool)
             elif etype is EventType.ENCRYPTED_TALLY:
                 tail.encrypted_tally = TallyEntry(ev.height, ev.hash, d[0], d[1])
