@@ -2,6 +2,8 @@
 
     python bench/monitor_eval/run.py                 # dev mix: accuracy, groups, throughput
     python bench/monitor_eval/run.py --scale 1000000 # also: 1M posts end to end (replicated mix)
+    python bench/monitor_eval/run.py --scale 1000000 --max-posts-per-pass 300000
+                                                     # both runs period by period (bounded memory)
 
 The mix: the labelled IRA accounts (ira_dev) and the organic accounts (organic_dev,
 news_outlets_health, gop_debate_2015), restricted to the months where both IRA and organic
@@ -292,9 +294,9 @@ def report(accounts: pd.DataFrame, labels: pd.DataFrame) -> None:
 
 
 # -- the child process: ingest + detect, timed ---------------------------------------------------
-def run_pipeline(csv_path: Path, out_dir: Path) -> None:
+def run_pipeline(csv_path: Path, out_dir: Path, max_posts_per_pass: int = 0) -> None:
     from viche.monitor.ingest import ingest
-    from viche.monitor.pipeline import detect
+    from viche.monitor.pipeline import DetectConfig, detect
     from viche.monitor.scoring import accounts_frame
     from viche.monitor.store import Store
 
@@ -302,7 +304,10 @@ def run_pipeline(csv_path: Path, out_dir: Path) -> None:
     with Store(out_dir / "store.db") as store:
         rep = ingest(csv_path, store, progress=sys.stderr.isatty())
         t1 = time.perf_counter()
-        result = detect(store)
+        cfg = DetectConfig()
+        if max_posts_per_pass:
+            cfg = DetectConfig(max_posts_per_pass=max_posts_per_pass)
+        result = detect(store, cfg)
     t2 = time.perf_counter()
     accounts_frame(result.accounts).to_csv(out_dir / "accounts.csv", index=False)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -318,14 +323,25 @@ def run_pipeline(csv_path: Path, out_dir: Path) -> None:
     (out_dir / "timing.json").write_text(json.dumps(out, indent=1))
 
 
-def timed_run(posts: pd.DataFrame, work: Path, name: str) -> tuple[pd.DataFrame, dict]:
+def timed_run(
+    posts: pd.DataFrame, work: Path, name: str, max_posts_per_pass: int = 0
+) -> tuple[pd.DataFrame, dict]:
     out = work / name
     out.mkdir(parents=True, exist_ok=True)
     csv_path = out / "posts.csv.gz"
     with gzip.open(csv_path, "wt", encoding="utf-8", newline="", compresslevel=1) as fh:
         posts[SCHEMA].to_csv(fh, index=False)
     subprocess.run(
-        [sys.executable, __file__, "--pipeline-only", str(csv_path), str(out)], check=True
+        [
+            sys.executable,
+            __file__,
+            "--pipeline-only",
+            str(csv_path),
+            str(out),
+            "--max-posts-per-pass",
+            str(max_posts_per_pass),
+        ],
+        check=True,
     )
     timing = json.loads((out / "timing.json").read_text())
     t = timing
@@ -343,6 +359,12 @@ def timed_run(posts: pd.DataFrame, work: Path, name: str) -> tuple[pd.DataFrame,
         f" scoring {s['seconds_scoring']:.1f} s;"
         f" {int(s['events']):,} events, {int(s['pairs_tested']):,} pairs tested,"
         f" {int(s['pairs_significant']):,} significant"
+        + (
+            f"; {int(s['passes'])} passes of <= {int(s['max_posts_in_pass']):,} posts"
+            f" ({int(s['posts_read']):,} read)"
+            if "passes" in s
+            else "; one pass"
+        )
     )
     return pd.read_csv(
         out / "accounts.csv", dtype={"author_id": str, "campaign": str}, keep_default_na=False
@@ -354,6 +376,12 @@ def main() -> None:
     ap.add_argument("--scale", type=int, default=0, help="also run N replicated posts end to end")
     ap.add_argument("--min-month-posts", type=int, default=500)
     ap.add_argument("--work", type=Path, default=None, help="keep the work files here")
+    ap.add_argument(
+        "--max-posts-per-pass",
+        type=int,
+        default=0,
+        help="DetectConfig.max_posts_per_pass for every run (0 = the default)",
+    )
     ap.add_argument("--pipeline-only", nargs=2, metavar=("CSV", "OUT"), help=argparse.SUPPRESS)
     ap.add_argument(
         "--score-only",
@@ -363,7 +391,9 @@ def main() -> None:
     )
     args = ap.parse_args()
     if args.pipeline_only:
-        run_pipeline(Path(args.pipeline_only[0]), Path(args.pipeline_only[1]))
+        run_pipeline(
+            Path(args.pipeline_only[0]), Path(args.pipeline_only[1]), args.max_posts_per_pass
+        )
         return
     posts, labels = build_mix(args.min_month_posts)
     if args.score_only:
@@ -376,13 +406,13 @@ def main() -> None:
         return
     with tempfile.TemporaryDirectory(prefix="monitor_eval_") as tmp:
         work = args.work or Path(tmp)
-        accounts, _ = timed_run(posts, work, "dev-mix")
+        accounts, _ = timed_run(posts, work, "dev-mix", args.max_posts_per_pass)
         report(accounts, labels)
         if args.scale:
             print()
             big = replicate(posts, args.scale)
             del posts
-            timed_run(big, work, f"scale-{args.scale}")
+            timed_run(big, work, f"scale-{args.scale}", args.max_posts_per_pass)
 
 
 if __name__ == "__main__":

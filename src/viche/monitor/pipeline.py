@@ -6,6 +6,23 @@ texts, hashes each normalised text (exact duplicates are hashed once) and comput
 signatures of the texts it has not seen; URLs, repost targets and hashtag sequences become
 64-bit keys at once. Memory therefore grows with a few fixed-size numbers per post (no
 Python object per post or shingle survives a chunk) plus one signature per distinct text.
+
+Memory bounded whatever the input size: when the store (or the selected ``start``/``end``
+range) holds more than ``DetectConfig.max_posts_per_pass`` posts, the range is split into
+consecutive periods (:func:`plan_periods`) each holding at most that many posts and
+overlapping the next by the largest co-action window, so every co-action window lies whole in
+at least one period and no co-action across a boundary is lost. Detection runs on each period
+in turn (memory then depends on the pass size, not on the input size) and the results are
+merged (:func:`merge_passes`): campaigns of different periods sharing an account become one
+campaign (union-find on accounts), an account's score is its largest over the periods, edges
+seen in two periods are kept once (the stronger, with the evidence of both, bounded by
+``evidence_per_edge``), first/last seen span all periods.
+
+The trade-off: each pass is a complete detection of its period, so the time-shift null is
+drawn within each period (an account's timeline is shifted over the period, not over the
+whole store), the false discovery rate is controlled per period, and a group acting on two
+days in two different periods counts only the days within each period. A store that fits in
+one pass is analysed exactly as before (the result is identical).
 """
 
 from __future__ import annotations
@@ -13,14 +30,16 @@ from __future__ import annotations
 import hashlib
 import re
 import time
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections import deque
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from viche.errors import MonitorError
 from viche.monitor.coordination import (
     CoordinationConfig,
     CoordinationResult,
@@ -33,6 +52,7 @@ from viche.monitor.coordination import (
 )
 from viche.monitor.minhash import MinHasher, lsh_clusters
 from viche.monitor.model import (
+    AccountScore,
     Behaviour,
     Campaign,
     DetectionResult,
@@ -77,6 +97,9 @@ class DetectConfig:
     # period by period bounds detection memory by the posts of one period
     start: datetime | None = None
     end: datetime | None = None
+    # posts analysed in one pass: a larger store (or range) is analysed period by period,
+    # periods overlapping by the largest co-action window (see the module docstring)
+    max_posts_per_pass: int = 1_500_000
     coordination: CoordinationConfig = field(default_factory=CoordinationConfig)
     scoring: ScoringConfig = field(default_factory=ScoringConfig)
 
@@ -233,6 +256,25 @@ def _as_store(source: Store | Iterable[Post]) -> tuple[Store, bool]:
     return store, True
 
 
+def _reasons(
+    n_accounts: int,
+    n_joined: int,
+    n_edges: int,
+    counts: dict[Behaviour, int],
+    config: DetectConfig,
+    *,
+    extra: str = "",
+) -> list[str]:
+    reasons = [
+        f"{n_accounts} accounts ({n_joined} joined by their co-actions with the group) "
+        f"linked by {n_edges} significant co-action pairs "
+        f"(false discovery rate {config.coordination.fdr}, "
+        f"windows {', '.join(f'{w} s' for w in config.coordination.windows)}){extra}"
+    ]
+    reasons += [f"{bh.value}: {c} pairs" for bh, c in sorted(counts.items(), key=lambda x: -x[1])]
+    return reasons
+
+
 def _campaigns(
     store: Store,
     *,
@@ -311,15 +353,7 @@ def _campaigns(
                 post_hits[pp.post_a] = post_hits.get(pp.post_a, 0) + 1
                 post_hits[pp.post_b] = post_hits.get(pp.post_b, 0) + 1
         n_joined = sum(1 for a in accs if a in col.joined)
-        reasons = [
-            f"{len(accs)} accounts ({n_joined} joined by their co-actions with the group) "
-            f"linked by {len(edges)} significant co-action pairs "
-            f"(false discovery rate {config.coordination.fdr}, "
-            f"windows {', '.join(f'{w} s' for w in config.coordination.windows)})"
-        ]
-        reasons += [
-            f"{bh.value}: {c} pairs" for bh, c in sorted(counts.items(), key=lambda x: -x[1])
-        ]
+        reasons = _reasons(len(accs), n_joined, len(edges), counts, config)
         outlets = sorted({o for a in accs for o in col.outlets.get(a, set())})
         out.append(
             Campaign(
@@ -339,75 +373,346 @@ def _campaigns(
     return tuple(out)
 
 
-def detect(source: Store | Iterable[Post], config: DetectConfig | None = None) -> DetectionResult:
-    """Run detection over every post of a store (or an iterable of posts)."""
-    cfg = config or DetectConfig()
+def _detect_pass(store: Store, cfg: DetectConfig) -> tuple[DetectionResult, frozenset[str]]:
+    """One detection pass over the posts of ``cfg.start <= created_at < cfg.end``: the result
+    and the names of the accounts joined to a group (for the reasons of merged campaigns)."""
     started = time.perf_counter()
+    col = _Collected()
+    for frame in store.frames(
+        cfg.chunk_size,
+        start=None if cfg.start is None else int(cfg.start.timestamp()),
+        end=None if cfg.end is None else int(cfg.end.timestamp()),
+    ):
+        _collect_chunk(frame, col, cfg)
+    t_read = time.perf_counter()
+    names = list(col.accounts)
+    if col.n == 0:
+        return DetectionResult(campaigns=(), accounts=(), posts_seen=0), frozenset()
+    account = np.concatenate(col.account)
+    times = np.concatenate(col.time)
+    seq_of_post = np.concatenate(col.seq)
+    text_key = _text_clusters(col, cfg)
+    events = _events(col, text_key, account, times)
+    col.ev_post.clear()
+    col.ev_key.clear()
+    col.ev_beh.clear()
+    col.sigs.clear()
+    t_text = time.perf_counter()
+    coord = detect_coordination(events, cfg.coordination)
+    groups = find_groups(coord, cfg.coordination)
+    posts_of = np.bincount(account, minlength=len(names)).astype(np.int64)
+    groups = substantial_groups(groups, coordinated_share(coord.rows, posts_of), cfg.coordination)
+    joins = join_groups(events, groups, cfg.coordination, posts_of)
+    joined = joins[joins["joined"]].sort_values(["p", "group"]).drop_duplicates("account")
+    for acc, g in zip(joined["account"].tolist(), joined["group"].tolist(), strict=True):
+        groups[int(acc)] = int(g)
+        col.joined.add(int(acc))
+    t_coord = time.perf_counter()
+    scores = score_accounts(names, coord.pairs, groups, cfg.scoring, joins)
+    by_name = {s.author_id: s.score for s in scores}
+    campaigns = _campaigns(
+        store,
+        names=names,
+        coord=coord,
+        groups=groups,
+        scores=by_name,
+        seq_of_post=seq_of_post,
+        col=col,
+        config=cfg,
+    )
+    done = time.perf_counter()
+    stats = {
+        "posts": float(col.n),
+        "accounts": float(len(names)),
+        "distinct_texts": float(col.distinct_texts),
+        "events": float(len(events)),
+        "pairs_tested": float(len(coord.pairs)),
+        "pairs_significant": float(coord.pairs["significant"].sum()),
+        "accounts_joined": float(len(joined)),
+        "campaigns": float(len(campaigns)),
+        "flagged_accounts": float(sum(s.flagged for s in scores)),
+        "seconds_read": t_read - started,
+        "seconds_text": t_text - t_read,
+        "seconds_coordination": t_coord - t_text,
+        "seconds_scoring": done - t_coord,
+        "seconds_total": done - started,
+    }
+    result = DetectionResult(campaigns=campaigns, accounts=scores, posts_seen=col.n, stats=stats)
+    return result, frozenset(names[a] for a in col.joined)
+
+
+def plan_periods(
+    histogram: Iterable[tuple[int, int]], max_posts: int, overlap: int
+) -> list[tuple[int, int]]:
+    """Consecutive periods ``[start, end)`` (Unix seconds) covering the posts of ``histogram``
+    (``(second, posts at that second)`` in time order), each holding at most ``max_posts``
+    posts, each starting ``overlap`` seconds before the end of the previous one (never before
+    the first post). Every interval of ``overlap`` seconds or less then lies whole in at least
+    one period.
+
+    A period exceeds ``max_posts`` only when the posts of its overlap with the previous period
+    plus those of one second do (one second holding more posts than the cap, or a window of
+    ``overlap`` seconds nearly as many): it then holds just these (up to the next second with
+    posts), so the plan always advances.
+    """
+    if max_posts < 1 or overlap < 0:
+        raise MonitorError(
+            f"max_posts_per_pass must be >= 1 and the overlap >= 0 (got {max_posts}, {overlap})",
+            where="DetectConfig.max_posts_per_pass",
+        )
+    periods: list[tuple[int, int]] = []
+    first: int | None = None
+    start = 0
+    last = 0
+    held = 0  # posts in [start, current second)
+    new = 0  # of which after the previous period's end
+    recent: deque[tuple[int, int]] = deque()  # the seconds of [current - overlap, current)
+    in_recent = 0
+    for t, c in histogram:
+        if first is None:
+            first = start = t
+        while recent and recent[0][0] < t - overlap:
+            in_recent -= recent.popleft()[1]
+        if new > 0 and held + c > max_posts:
+            periods.append((start, t))
+            start = max(t - overlap, first)
+            held = in_recent
+            new = 0
+        held += c
+        new += c
+        recent.append((t, c))
+        in_recent += c
+        last = t
+    if first is not None:
+        periods.append((start, last + 1))
+    return periods
+
+
+class _UnionFind:
+    def __init__(self) -> None:
+        self.parent: list[int] = []
+
+    def add(self) -> int:
+        self.parent.append(len(self.parent))
+        return len(self.parent) - 1
+
+    def find(self, x: int) -> int:
+        root = x
+        while self.parent[root] != root:
+            root = self.parent[root]
+        while self.parent[x] != root:
+            self.parent[x], x = root, self.parent[x]
+        return root
+
+    def union(self, a: int, b: int) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            self.parent[max(ra, rb)] = min(ra, rb)
+
+
+def _merge_edges(edges: Sequence[Edge], evidence_per_edge: int) -> Edge:
+    """One edge seen in several periods: the strongest, with the evidence of all (each post
+    pair once, at most ``evidence_per_edge``) and every behaviour seen."""
+    best = max(edges, key=lambda e: e.score)
+    seen: set[tuple[Behaviour, str, str]] = set()
+    evidence: list[PostPair] = []
+    for e in (best, *(e for e in edges if e is not best)):
+        for pp in e.evidence:
+            key = (pp.behaviour, min(pp.post_a, pp.post_b), max(pp.post_a, pp.post_b))
+            if key not in seen and len(evidence) < evidence_per_edge:
+                seen.add(key)
+                evidence.append(pp)
+    behaviours = {bh for e in edges for bh in e.behaviours}
+    return replace(
+        best,
+        behaviours=tuple(bh for bh in BEHAVIOURS if bh in behaviours),
+        evidence=tuple(evidence),
+    )
+
+
+@dataclass(slots=True)
+class _Merge:
+    """The results of the passes over consecutive periods, merged as they come."""
+
+    config: DetectConfig
+    score: dict[str, float] = field(default_factory=dict)  # insertion = first appearance
+    flagged: dict[str, bool] = field(default_factory=dict)
+    campaigns: list[Campaign] = field(default_factory=list)
+    joined: set[str] = field(default_factory=set)
+    owner: dict[str, int] = field(default_factory=dict)  # account -> a campaign holding it
+    sets: _UnionFind = field(default_factory=_UnionFind)
+    stats: dict[str, float] = field(default_factory=dict)
+    passes: int = 0
+
+    def add(self, result: DetectionResult, joined: frozenset[str]) -> None:
+        self.passes += 1
+        for acc in result.accounts:
+            self.score[acc.author_id] = max(self.score.get(acc.author_id, 0.0), acc.score)
+            self.flagged[acc.author_id] = self.flagged.get(acc.author_id, False) or acc.flagged
+        for camp in result.campaigns:
+            node = self.sets.add()
+            self.campaigns.append(camp)
+            for acc_name in camp.accounts:
+                if acc_name in joined:
+                    self.joined.add(acc_name)
+                other = self.owner.setdefault(acc_name, node)
+                if other != node:
+                    self.sets.union(other, node)
+        for k, v in result.stats.items():
+            self.stats[k] = self.stats.get(k, 0.0) + v
+        self.stats["max_posts_in_pass"] = max(
+            self.stats.get("max_posts_in_pass", 0.0), float(result.posts_seen)
+        )
+
+    def _campaign(self, parts: list[Campaign]) -> Campaign:
+        cfg = self.config
+        order = {name: i for i, name in enumerate(self.score)}
+        accounts = sorted({a for c in parts for a in c.accounts}, key=order.__getitem__)
+        by_pair: dict[tuple[str, str], list[Edge]] = {}
+        for c in parts:
+            for e in c.edges:
+                a, b = sorted((e.account_a, e.account_b))
+                by_pair.setdefault((a, b), []).append(e)
+        edges = tuple(
+            sorted(
+                (_merge_edges(es, cfg.evidence_per_edge) for es in by_pair.values()),
+                key=lambda e: -e.score,
+            )
+        )
+        counts: dict[Behaviour, int] = {}
+        post_hits: dict[str, int] = {}
+        for e in edges:
+            for bh in e.behaviours:
+                counts[bh] = counts.get(bh, 0) + 1
+            for pp in e.evidence:
+                post_hits[pp.post_a] = post_hits.get(pp.post_a, 0) + 1
+                post_hits[pp.post_b] = post_hits.get(pp.post_b, 0) + 1
+        firsts = [c.first_seen for c in parts if c.first_seen is not None]
+        lasts = [c.last_seen for c in parts if c.last_seen is not None]
+        n_joined = sum(1 for a in accounts if a in self.joined)
+        extra = (
+            f"; found in {len(parts)} of {self.passes} periods analysed separately"
+            if self.passes > 1
+            else ""
+        )
+        return Campaign(
+            id="",
+            accounts=tuple(accounts),
+            outlets=tuple(sorted({o for c in parts for o in c.outlets})),
+            score=round(float(np.mean([self.score[a] for a in accounts])), 6),
+            reasons=tuple(_reasons(len(accounts), n_joined, len(edges), counts, cfg, extra=extra)),
+            first_seen=min(firsts) if firsts else None,
+            last_seen=max(lasts) if lasts else None,
+            edges=edges,
+            representative_posts=tuple(
+                p for p, _ in sorted(post_hits.items(), key=lambda x: (-x[1], x[0]))[:10]
+            ),
+        )
+
+    def result(self, posts_seen: int) -> DetectionResult:
+        roots: dict[int, list[Campaign]] = {}
+        for i, camp in enumerate(self.campaigns):
+            roots.setdefault(self.sets.find(i), []).append(camp)
+        merged = [self._campaign(parts) for _, parts in sorted(roots.items())]
+        order = {name: i for i, name in enumerate(self.score)}
+        merged.sort(key=lambda c: (-len(c.accounts), order[c.accounts[0]]))
+        campaigns = tuple(replace(c, id=campaign_id(i)) for i, c in enumerate(merged))
+        campaign_of = {a: c.id for c in campaigns for a in c.accounts}
+        accounts = tuple(
+            AccountScore(
+                author_id=name,
+                score=score,
+                flagged=self.flagged[name],
+                campaign=campaign_of.get(name, "") if self.flagged[name] else "",
+            )
+            for name, score in self.score.items()
+        )
+        stats = dict(self.stats)
+        stats.update(
+            {
+                "passes": float(self.passes),
+                "posts_read": self.stats.get("posts", 0.0),
+                "posts": float(posts_seen),
+                "accounts": float(len(accounts)),
+                "campaigns": float(len(campaigns)),
+                "flagged_accounts": float(sum(a.flagged for a in accounts)),
+            }
+        )
+        return DetectionResult(
+            campaigns=campaigns, accounts=accounts, posts_seen=posts_seen, stats=stats
+        )
+
+
+def merge_passes(
+    passes: Iterable[tuple[DetectionResult, frozenset[str]]],
+    config: DetectConfig,
+    posts_seen: int,
+) -> DetectionResult:
+    """Merge the results of passes over consecutive periods (see the module docstring).
+
+    ``passes`` are ``(result, names of the accounts joined to a group)``; ``posts_seen`` is the
+    number of distinct posts analysed (periods overlap, so the passes count some twice).
+    """
+    merge = _Merge(config)
+    for result, joined in passes:
+        merge.add(result, joined)
+    return merge.result(posts_seen)
+
+
+def _ts(when: datetime | None) -> int | None:
+    return None if when is None else int(when.timestamp())
+
+
+def detect_periods(store: Store, config: DetectConfig) -> list[tuple[int, int]]:
+    """The periods ``[start, end)`` (Unix seconds) :func:`detect` analyses one pass each: one
+    period (the configured range) when it holds at most ``max_posts_per_pass`` posts."""
+    lo, hi = _ts(config.start), _ts(config.end)
+    if store.count_between(lo, hi) <= config.max_posts_per_pass:
+        return [(-(2**62) if lo is None else lo, 2**62 if hi is None else hi)]
+    return plan_periods(
+        store.time_histogram(lo, hi),
+        config.max_posts_per_pass,
+        max(config.coordination.windows),
+    )
+
+
+def detect(source: Store | Iterable[Post], config: DetectConfig | None = None) -> DetectionResult:
+    """Run detection over every post of a store (or an iterable of posts), or over those of
+    ``config.start <= created_at < config.end``.
+
+    When more than ``config.max_posts_per_pass`` posts are to be analysed, they are analysed
+    period by period (:func:`plan_periods`, overlapping by the largest co-action window) and
+    the results merged (:func:`merge_passes`): memory then depends on the pass size, not on
+    the input size. Trade-off: the time-shift null of each pass is drawn within its period.
+    """
+    cfg = config or DetectConfig()
+    if cfg.max_posts_per_pass < 1:
+        raise MonitorError(
+            f"max_posts_per_pass must be >= 1 (got {cfg.max_posts_per_pass})",
+            where="DetectConfig.max_posts_per_pass",
+        )
     store, owned = _as_store(source)
     try:
-        col = _Collected()
-        for frame in store.frames(
-            cfg.chunk_size,
-            start=None if cfg.start is None else int(cfg.start.timestamp()),
-            end=None if cfg.end is None else int(cfg.end.timestamp()),
-        ):
-            _collect_chunk(frame, col, cfg)
-        t_read = time.perf_counter()
-        names = list(col.accounts)
-        if col.n == 0:
-            return DetectionResult(campaigns=(), accounts=(), posts_seen=0)
-        account = np.concatenate(col.account)
-        times = np.concatenate(col.time)
-        seq_of_post = np.concatenate(col.seq)
-        text_key = _text_clusters(col, cfg)
-        events = _events(col, text_key, account, times)
-        col.ev_post.clear()
-        col.ev_key.clear()
-        col.ev_beh.clear()
-        col.sigs.clear()
-        t_text = time.perf_counter()
-        coord = detect_coordination(events, cfg.coordination)
-        groups = find_groups(coord, cfg.coordination)
-        posts_of = np.bincount(account, minlength=len(names)).astype(np.int64)
-        groups = substantial_groups(
-            groups, coordinated_share(coord.rows, posts_of), cfg.coordination
+        lo, hi = _ts(cfg.start), _ts(cfg.end)
+        total = store.count_between(lo, hi)
+        if total <= cfg.max_posts_per_pass:
+            return _detect_pass(store, cfg)[0]
+        started = time.perf_counter()
+        periods = detect_periods(store, cfg)
+        passes = (
+            _detect_pass(
+                store,
+                replace(
+                    cfg,
+                    start=datetime.fromtimestamp(s, tz=UTC),
+                    end=datetime.fromtimestamp(e, tz=UTC),
+                ),
+            )
+            for s, e in periods
         )
-        joins = join_groups(events, groups, cfg.coordination, posts_of)
-        joined = joins[joins["joined"]].sort_values(["p", "group"]).drop_duplicates("account")
-        for acc, g in zip(joined["account"].tolist(), joined["group"].tolist(), strict=True):
-            groups[int(acc)] = int(g)
-            col.joined.add(int(acc))
-        t_coord = time.perf_counter()
-        scores = score_accounts(names, coord.pairs, groups, cfg.scoring, joins)
-        by_name = {s.author_id: s.score for s in scores}
-        campaigns = _campaigns(
-            store,
-            names=names,
-            coord=coord,
-            groups=groups,
-            scores=by_name,
-            seq_of_post=seq_of_post,
-            col=col,
-            config=cfg,
-        )
-        done = time.perf_counter()
-        stats = {
-            "posts": float(col.n),
-            "accounts": float(len(names)),
-            "distinct_texts": float(col.distinct_texts),
-            "events": float(len(events)),
-            "pairs_tested": float(len(coord.pairs)),
-            "pairs_significant": float(coord.pairs["significant"].sum()),
-            "accounts_joined": float(len(joined)),
-            "campaigns": float(len(campaigns)),
-            "flagged_accounts": float(sum(s.flagged for s in scores)),
-            "seconds_read": t_read - started,
-            "seconds_text": t_text - t_read,
-            "seconds_coordination": t_coord - t_text,
-            "seconds_scoring": done - t_coord,
-            "seconds_total": done - started,
-        }
-        return DetectionResult(campaigns=campaigns, accounts=scores, posts_seen=col.n, stats=stats)
+        result = merge_passes(passes, cfg, total)
+        result.stats["seconds_total"] = time.perf_counter() - started
+        return result
     finally:
         if owned:
             store.close()

@@ -161,6 +161,30 @@ class Store:
             last = int(rows[-1][0])
             yield frame[list(columns)]
 
+    def count_between(self, start: int | None = None, end: int | None = None) -> int:
+        """The number of posts with ``start <= created_at < end`` (Unix seconds; None = open)."""
+        lo = -(2**62) if start is None else start
+        hi = 2**62 if end is None else end
+        (n,) = self._db.execute(
+            "SELECT COUNT(*) FROM posts WHERE created_at >= ? AND created_at < ?", (lo, hi)
+        ).fetchone()
+        return int(n)
+
+    def time_histogram(
+        self, start: int | None = None, end: int | None = None
+    ) -> Iterator[tuple[int, int]]:
+        """``(created_at, posts at that second)`` in time order, streamed from SQLite (the
+        grouping is SQLite's, on disk if large: Python holds one row at a time)."""
+        lo = -(2**62) if start is None else start
+        hi = 2**62 if end is None else end
+        cursor = self._db.execute(
+            "SELECT created_at, COUNT(*) FROM posts WHERE created_at >= ? AND created_at < ?"
+            " GROUP BY created_at ORDER BY created_at",
+            (lo, hi),
+        )
+        for t, n in cursor:
+            yield int(t), int(n)
+
     def fetch(self, seqs: Sequence[int], columns: Sequence[str] = COLUMNS) -> pd.DataFrame:
         """The posts with the given ``seq`` numbers (in ``seq`` order)."""
         bad = [c for c in columns if c not in COLUMNS]
