@@ -294,6 +294,22 @@ def report(accounts: pd.DataFrame, labels: pd.DataFrame) -> None:
 
 
 # -- the child process: ingest + detect, timed ---------------------------------------------------
+def peak_memory_mb() -> float:
+    """Peak resident memory of this process since it started, in MB.
+
+    Linux's ``ru_maxrss`` survives ``fork`` + ``exec``: a child started by a parent holding the
+    whole mix as a DataFrame would report the parent's size. ``VmHWM`` (``/proc/self/status``)
+    is the high-water mark of this program's own address space only.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def run_pipeline(csv_path: Path, out_dir: Path, max_posts_per_pass: int = 0) -> None:
     from viche.monitor.ingest import ingest
     from viche.monitor.pipeline import DetectConfig, detect
@@ -310,7 +326,7 @@ def run_pipeline(csv_path: Path, out_dir: Path, max_posts_per_pass: int = 0) -> 
         result = detect(store, cfg)
     t2 = time.perf_counter()
     accounts_frame(result.accounts).to_csv(out_dir / "accounts.csv", index=False)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = peak_memory_mb()
     out = {
         "posts": rep.added,
         "malformed": rep.malformed,
