@@ -175,3 +175,28 @@ def test_unsynchronised_texts_are_no_campaign_in_any_period() -> None:
     result = detect(posts, DetectConfig(max_posts_per_pass=len(posts) // 3))
     assert result.stats["passes"] >= 3
     assert result.campaigns == () and not any(a.flagged for a in result.accounts)
+
+
+def test_a_store_with_one_second_above_the_cap_is_still_analysed_whole() -> None:
+    rnd = random.Random(5)
+    posts = organic(rnd, 10, 10)
+    burst = [
+        Post(id=f"b{i}", author=f"burst{i}", created_at=datetime(2016, 6, 1, tzinfo=UTC), text="x")
+        for i in range(40)
+    ]
+    cfg = DetectConfig(max_posts_per_pass=25)
+    with Store() as store:
+        store.append(posts + burst)
+        periods = detect_periods(store, cfg)
+        held = [store.count_between(s, e) for s, e in periods]
+        result = detect(store, cfg)
+    second = int(burst[0].created_at.timestamp())
+    over = [(s, e) for (s, e), n in zip(periods, held, strict=True) if n > cfg.max_posts_per_pass]
+    # the burst's second alone is above the cap: the only period over it is the one holding
+    # that second (with at most the posts of the overlap before it)
+    assert len(over) == 1 and over[0][0] <= second < over[0][1]
+    assert max(held) <= len(burst) + cfg.max_posts_per_pass
+    assert result.posts_seen == len(posts) + len(burst)
+    assert result.stats["passes"] == len(periods) >= 3
+    assert result.stats["max_posts_in_pass"] == max(held)
+    assert {a.author_id for a in result.accounts} == {p.author for p in posts + burst}
