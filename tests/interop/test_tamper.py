@@ -19,64 +19,16 @@ from viche.crypto.hashing import sha256_hex
 from viche.crypto.rng import SeededRandom
 from viche.crypto.schnorr import sign_ballot
 from viche.protocol.ballot import Ballot, Signature, ballot_bytes, signature_hash
-from viche.record.tar import encode_member, iter_members
+from viche.record.tar import encode_member
+from viche.testing.archive_edit import event_type, rebuild, split
 from viche.verify import Status, VerificationReport, verify_record
 
 pytestmark = pytest.mark.interop
 
-Members = list[list[object]]  # [name, content]
-
-
-def split(bel: Path) -> tuple[list[tuple[str, bytes]], int]:
-    with bel.open("rb") as f:
-        members = [(m.name, m.content) for m in iter_members(f)]
-    with bel.open("rb") as f:
-        mtime = next(iter_members(f)).mtime
-    return members, mtime
-
-
-def rebuild(members: list[tuple[str, bytes]], mtime: int) -> bytes:
-    """Re-hash every member and re-chain the events (names, parent, payload, heights)."""
-    renamed: dict[str, str] = {}
-    out = bytearray()
-    last_event: str | None = None
-    height = 0
-    for name, original in members:
-        content = original
-        if name == "BELENIOS":
-            out += encode_member(name, content, mtime)
-            continue
-        old_hash, suffix = name.split(".", 1)
-        if suffix == "data.json":
-            text = content.decode()
-            for old, new in renamed.items():
-                text = text.replace(old, new)
-            content = text.encode()
-            new_hash = sha256_hex(content)
-        else:
-            ev = json.loads(content)
-            fields: dict[str, object] = {}
-            if last_event is not None:
-                fields["parent"] = last_event
-            fields["height"] = height
-            fields["type"] = ev["type"]
-            if "payload" in ev:
-                fields["payload"] = renamed.get(ev["payload"], ev["payload"])
-            content = json.dumps(fields, separators=(",", ":")).encode()
-            new_hash = sha256_hex(content)
-            last_event = new_hash
-            height += 1
-        renamed[old_hash] = new_hash
-        out += encode_member(f"{new_hash}.{suffix}", content, mtime)
-    return bytes(out)
 
 
 def raw_join(members: list[tuple[str, bytes]], mtime: int) -> bytes:
     return b"".join(encode_member(n, c, mtime) for n, c in members)
-
-
-def event_type(content: bytes) -> str:
-    return str(json.loads(content)["type"])
 
 
 def ballot_positions(members: list[tuple[str, bytes]]) -> list[int]:
@@ -188,7 +140,10 @@ def test_wrong_proof_with_a_valid_signature(
     h = signature_hash(ballot)
     sig = sign_ballot(group, secrets_by_public[str(ballot.credential)], h, SeededRandom("t"))
     resigned = Ballot(
-        ballot.election_uuid, ballot.election_hash, ballot.credential, ballot.answers,
+        ballot.election_uuid,
+        ballot.election_hash,
+        ballot.credential,
+        ballot.answers,
         Signature(h, sig),
     )
     raw = ballot_bytes(resigned)
@@ -256,10 +211,14 @@ def test_edited_result(
     simple: tuple[list[tuple[str, bytes]], int, Path], tmp_path: Path, belenios_tool: str
 ) -> None:
     members, mtime, _ = simple
-    i = next(
-        k for k, (n, c) in enumerate(members) if n.endswith(".event.json")
-        and event_type(c) == "Result"
-    ) - 1
+    i = (
+        next(
+            k
+            for k, (n, c) in enumerate(members)
+            if n.endswith(".event.json") and event_type(c) == "Result"
+        )
+        - 1
+    )
     obj = json.loads(members[i][1])
     obj["result"][0][0] += 1
     tampered = list(members)
@@ -280,8 +239,9 @@ def test_wrong_partial_decryption_threshold(
     members, mtime = split(next(ref.glob("*.bel")))
     group = group_by_name(json.loads(members[1][1])["group"])
     i = next(
-        k for k, (n, c) in enumerate(members) if n.endswith(".event.json")
-        and event_type(c) == "PartialDecryption"
+        k
+        for k, (n, c) in enumerate(members)
+        if n.endswith(".event.json") and event_type(c) == "PartialDecryption"
     )
     pd_pos, owned_pos = i - 2, i - 1
     owner = json.loads(members[owned_pos][1])["owner"]
@@ -344,8 +304,9 @@ def test_changed_encrypted_tally(
 ) -> None:
     members, mtime, _ = simple
     i = next(
-        k for k, (n, c) in enumerate(members) if n.endswith(".event.json")
-        and event_type(c) == "EncryptedTally"
+        k
+        for k, (n, c) in enumerate(members)
+        if n.endswith(".event.json") and event_type(c) == "EncryptedTally"
     )
     pos = i - 2  # encrypted_tally, then sized_encrypted_tally, then the event
     tally = json.loads(members[pos][1])

@@ -14,8 +14,7 @@ import pytest
 
 import viche.record.archive as archive_module
 import viche.verify.verifier as verifier_module
-from viche.crypto.hashing import sha256_hex
-from viche.record.tar import encode_member, iter_members
+from viche.testing.archive_edit import Members, event_type, rebuild, split
 from viche.testing.cli import run_cli
 from viche.verify import Status, VerificationReport, verify_record
 from viche.verify.verifier import verify_record_in_memory
@@ -30,8 +29,6 @@ REFERENCES = [
     "large-10x10-BELENIOS",
     "nh-mixnet-RFC",
 ]
-
-Members = list[tuple[str, bytes]]
 
 
 def normalised(report: VerificationReport) -> str:
@@ -56,48 +53,6 @@ def test_streaming_report_equals_in_memory_report(reference_dir: Path, name: str
 
 
 # --------------------------------------------------------------------------- tampering
-
-
-def split(bel: Path) -> tuple[Members, int]:
-    with bel.open("rb") as f:
-        members = list(iter_members(f))
-    return [(m.name, m.content) for m in members], members[0].mtime
-
-
-def rebuild(members: Members, mtime: int) -> bytes:
-    """Re-hash every member and re-chain the events, so that only the edit stands out."""
-    renamed: dict[str, str] = {}
-    out = bytearray()
-    parent: str | None = None
-    height = 0
-    for name, original in members:
-        content = original
-        if name == "BELENIOS":
-            out += encode_member(name, content, mtime)
-            continue
-        old, suffix = name.split(".", 1)
-        if suffix == "data.json":
-            text = content.decode()
-            for a, b in renamed.items():
-                text = text.replace(a, b)
-            content = text.encode()
-        else:
-            ev = json.loads(content)
-            fields: dict[str, object] = {} if parent is None else {"parent": parent}
-            fields["height"] = height
-            fields["type"] = ev["type"]
-            if "payload" in ev:
-                fields["payload"] = renamed.get(ev["payload"], ev["payload"])
-            content = json.dumps(fields, separators=(",", ":")).encode()
-            parent = sha256_hex(content)
-            height += 1
-        renamed[old] = sha256_hex(content)
-        out += encode_member(f"{renamed[old]}.{suffix}", content, mtime)
-    return bytes(out)
-
-
-def event_type(content: bytes) -> str:
-    return str(json.loads(content)["type"])
 
 
 def positions(members: Members, etype: str) -> list[int]:
