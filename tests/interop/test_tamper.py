@@ -26,7 +26,6 @@ from viche.verify import Status, VerificationReport, verify_record
 pytestmark = pytest.mark.interop
 
 
-
 def raw_join(members: list[tuple[str, bytes]], mtime: int) -> bytes:
     return b"".join(encode_member(n, c, mtime) for n, c in members)
 
