@@ -15,6 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from json_mutation import json_values, mutate_node
 from viche.crypto.group import BELENIOS_2048
 from viche.errors import VicheError
 from viche.protocol.codec import loads
@@ -105,17 +106,6 @@ def samples(reference_dir: Path) -> list[tuple[str, bytes]]:
     return out
 
 
-def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    out = [prefix]
-    if isinstance(value, dict):
-        for k, v in value.items():
-            out += _paths(v, (*prefix, k))
-    elif isinstance(value, list):
-        for i, v in enumerate(value):
-            out += _paths(v, (*prefix, i))
-    return out
-
-
 _LEAVES = st.one_of(
     st.none(),
     st.booleans(),
@@ -124,13 +114,7 @@ _LEAVES = st.one_of(
     st.text(max_size=6),
     st.sampled_from(["0", "-1", "01", "1" * 3000, "Single", "Pedersen", "NonHomomorphic"]),
 )
-_JSON = st.recursive(
-    _LEAVES,
-    lambda inner: (
-        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
-    ),
-    max_leaves=5,
-)
+_JSON = json_values(_LEAVES, key_size=5, max_leaves=5)
 
 
 @settings(
@@ -143,23 +127,7 @@ def test_parsers_raise_only_viche_errors(samples: list[tuple[str, bytes]], data:
     if mode == "cut":
         mutated = raw[: data.draw(st.integers(min_value=0, max_value=len(raw) - 1))]
     else:
-        obj = json.loads(raw)
-        path = data.draw(st.sampled_from(_paths(obj)))
-        if not path:
-            obj = data.draw(_JSON)
-        else:
-            parent = obj
-            for key in path[:-1]:
-                parent = parent[key]
-            last = path[-1]
-            if mode == "replace":
-                parent[last] = data.draw(_JSON)
-            elif mode == "delete":
-                del parent[last]
-            elif isinstance(parent, list):
-                parent.insert(last, parent[last])
-            else:
-                parent[last] = [parent[last], parent[last]]
+        obj = mutate_node(data, json.loads(raw), mode, _JSON)
         mutated = json.dumps(obj, separators=(",", ":")).encode()
     try:
         PARSERS[kind](mutated)

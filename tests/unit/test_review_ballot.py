@@ -12,6 +12,7 @@ from gmpy2 import mpz
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from json_mutation import ACTIONS, json_values, mutate_node
 from viche.crypto.credentials import credential_secret, generate_credential, public_credential
 from viche.crypto.elgamal import PublicKey
 from viche.crypto.group import BELENIOS_2048, RFC_3526_2048, Group
@@ -95,17 +96,6 @@ def test_oversized_ballot_is_refused_before_parsing(
 # ---------------------------------------------------------------------- fuzz
 
 
-def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    out = [prefix]
-    if isinstance(value, dict):
-        for k, v in value.items():
-            out += _paths(v, (*prefix, k))
-    elif isinstance(value, list):
-        for i, v in enumerate(value):
-            out += _paths(v, (*prefix, i))
-    return out
-
-
 _JSON_LEAVES = st.one_of(
     st.none(),
     st.booleans(),
@@ -114,13 +104,7 @@ _JSON_LEAVES = st.one_of(
     st.text(max_size=8),
     st.sampled_from(["0", "1", "-1", "01", "1" * 700, str(BELENIOS_2048.p), str(BELENIOS_2048.q)]),
 )
-_JSON = st.recursive(
-    _JSON_LEAVES,
-    lambda inner: (
-        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3)
-    ),
-    max_leaves=6,
-)
+_JSON = json_values(_JSON_LEAVES, key_size=6, max_leaves=6)
 
 
 @settings(
@@ -130,26 +114,8 @@ _JSON = st.recursive(
 def test_check_ballot_raises_only_viche_errors(ctx: Ctx, data: st.DataObject) -> None:
     """Replace, delete or duplicate any node of a valid ballot: the only failure is a
     VicheError (never KeyError, IndexError, TypeError, ValueError...)."""
-    obj = json.loads(ctx.raw)
-    paths = _paths(obj)
-    path = data.draw(st.sampled_from(paths))
-    action = data.draw(st.sampled_from(["replace", "delete", "duplicate"]))
-    if not path:
-        mutated: Any = data.draw(_JSON)
-    else:
-        mutated = obj
-        parent = obj
-        for key in path[:-1]:
-            parent = parent[key]
-        last = path[-1]
-        if action == "replace":
-            parent[last] = data.draw(_JSON)
-        elif action == "delete":
-            del parent[last]
-        elif isinstance(parent, list):
-            parent.insert(last, parent[last])
-        else:
-            parent[last] = [parent[last], parent[last]]
+    action = data.draw(st.sampled_from(ACTIONS))
+    mutated = mutate_node(data, json.loads(ctx.raw), action, _JSON)
     raw = json.dumps(mutated, separators=(",", ":")).encode()
     try:
         check_ballot(ctx.election, raw, ctx.credentials)
