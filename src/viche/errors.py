@@ -12,11 +12,110 @@ three digits:
 * ``V6xxx`` influence monitor (:class:`MonitorError`)
 * ``V9xxx`` usage and environment (:class:`UsageError`)
 
-Every error carries ``where``: a short path naming the object at fault, e.g.
-``"event 12 / ballot 3f2a... / answer 1 / choice 2"``. Messages never contain secrets.
+Every error carries ``where``: a :class:`Location`, a frozen value naming the object at
+fault (file, line, event height, ballot, trustee, question, answer, and a path of field
+names inside the object). ``str(location)`` renders it for people, e.g.
+``"event 12 / ballot 3f2a… / question 1 / answer 2 / proof"``; ``location.to_dict()``
+serialises it for JSON reports and HTTP error bodies. Messages never contain secrets.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+LocationValue = str | int | tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    """Where an error is: every field optional, rendered in this order by ``__str__``.
+
+    ``file`` a path the user named; ``line`` (1-based) in that file; ``offset`` a byte
+    offset; ``member`` an archive member name; ``event`` an event height; ``ballot`` a
+    ballot tracker or hash; ``trustee`` a trustee id (1-based); ``question`` (1-based);
+    ``answer`` a choice within the question (``choice N`` in a ballot, where 0 is the blank
+    choice when blank is allowed; ``item N``, 1-based, in a tally row); ``path`` field names
+    inside the object, outermost first (``("signature", "hash")``).
+    """
+
+    file: str | None = None
+    line: int | None = None
+    offset: int | None = None
+    member: str | None = None
+    event: int | None = None
+    ballot: str | None = None
+    trustee: int | None = None
+    question: int | None = None
+    answer: int | None = None
+    path: tuple[str, ...] = ()
+
+    def at(self, **changes: Any) -> Location:
+        """This location with some fields set (``loc.at(event=3, ballot=t)``)."""
+        return replace(self, **changes)
+
+    def sub(self, *parts: str | int) -> Location:
+        """This location, one or more fields deeper (``loc.sub("signature", "hash")``)."""
+        return replace(self, path=self.path + tuple(str(p) for p in parts))
+
+    def __bool__(self) -> bool:
+        return any(getattr(self, f.name) not in (None, ()) for f in fields(self))
+
+    def __str__(self) -> str:
+        out: list[str] = []
+        if self.file is not None:
+            out.append(self.file)
+        for name, label in _LABELS:
+            value = getattr(self, name)
+            if value is not None:
+                out.append(f"{label} {value}")
+        out.extend(self.path)
+        return " / ".join(out)
+
+    def to_dict(self) -> dict[str, LocationValue]:
+        """The fields that are set (``path`` as a list), for JSON."""
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value is None or value == ():
+                continue
+            out[f.name] = list(value) if f.name == "path" else value
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Location:
+        """The inverse of :meth:`to_dict`; unknown keys are refused (``ValueError``)."""
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"unknown location fields: {sorted(unknown)}")
+        values = dict(data)
+        if "path" in values:
+            values["path"] = tuple(str(p) for p in values["path"])
+        return cls(**values)
+
+    @classmethod
+    def of(cls, where: Location | str) -> Location:
+        """TRANSITIONAL while raise sites move from prose to fields: a prose ``where`` becomes
+        a one-part path. Removed once every raise site builds a :class:`Location`."""
+        if isinstance(where, Location):
+            return where
+        return cls(path=(where,)) if where else cls()
+
+
+_LABELS: tuple[tuple[str, str], ...] = (
+    ("line", "line"),
+    ("offset", "byte"),
+    ("member", "member"),
+    ("event", "event"),
+    ("ballot", "ballot"),
+    ("trustee", "trustee"),
+    ("question", "question"),
+    ("answer", "answer"),
+)
+
+#: The empty location.
+NOWHERE = Location()
 
 
 class VicheError(Exception):
@@ -24,9 +123,11 @@ class VicheError(Exception):
 
     code: str = "V0000"
 
-    def __init__(self, message: str, *, where: str = "", code: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, where: Location | str = NOWHERE, code: str | None = None
+    ) -> None:
         self.message = message
-        self.where = where
+        self.where = Location.of(where)
         if code is not None:
             self.code = code
         super().__init__(str(self))
@@ -35,8 +136,24 @@ class VicheError(Exception):
         loc = f" (at {self.where})" if self.where else ""
         return f"[{self.code}] {self.message}{loc}"
 
-    def to_dict(self) -> dict[str, str]:
-        return {"code": self.code, "message": self.message, "where": self.where}
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Errors cross process boundaries (verification workers): keep code and location.
+        return (_rebuild, (type(self), self.message, self.where, self.code))
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"code", "message", "where": {fields}, "at": str(where)}`` for JSON bodies."""
+        return {
+            "code": self.code,
+            "message": self.message,
+            "where": self.where.to_dict(),
+            "at": str(self.where),
+        }
+
+
+def _rebuild(cls: type[VicheError], message: str, where: Location, code: str) -> VicheError:
+    err = cls.__new__(cls)
+    VicheError.__init__(err, message, where=where, code=code)
+    return err
 
 
 class FormatError(VicheError):

@@ -105,7 +105,7 @@ def test_reference_shuffle_against_the_wrong_rows_fails(ref: Path) -> None:
     second = Shuffle.from_bytes(record.shuffles[1].payload_raw)
     with pytest.raises(ProofError) as err:
         check_shuffle(election, tally, second, where="event 10")  # skips the first shuffle
-    assert err.value.where == "event 10 / question 2 / challenge"
+    assert str(err.value.where) == "event 10 / question 2 / challenge"
 
 
 # ---------------------------------------------------------------------- Viche shuffle

@@ -102,7 +102,7 @@ def test_alerts_round_trip_and_bad_lines(tmp_path: Path) -> None:
     (tmp_path / "alerts.jsonl").write_text('{"kind": "new_campaign"}\n')
     with pytest.raises(MonitorError) as info:
         load_alerts(tmp_path)
-    assert info.value.where.endswith("line 1")
+    assert str(info.value.where).endswith("line 1")
     (tmp_path / "alerts.jsonl").write_text("not json\n")
     with pytest.raises(MonitorError):
         load_alerts(tmp_path)

@@ -180,7 +180,7 @@ def test_load_cases_failures(tmp_path: Path) -> None:
     )
     with pytest.raises(IngestError) as info:
         nar.load_cases(empty_title)
-    assert info.value.where.endswith("line 2")
+    assert str(info.value.where).endswith("line 2")
 
 
 def test_case_index_checks() -> None:

@@ -139,7 +139,7 @@ def test_report_into_unwritable_place_fails(tmp_path: Path, world) -> None:
     blocker.write_text("x")
     with pytest.raises(MonitorError) as info:
         write_report(result, posts, blocker / "out")
-    assert info.value.where == str(blocker / "out")
+    assert str(info.value.where) == str(blocker / "out")
 
 
 def test_network_graph_matches_campaign_edges(world) -> None:
@@ -179,7 +179,7 @@ def test_load_result_missing_or_malformed(tmp_path: Path, world) -> None:
     doc["campaigns"][0]["edges"][0]["evidence"][0]["time_a"] = "2026-03-01T09:00:00"
     with pytest.raises(MonitorError) as info:
         api.result_from_dict(doc)
-    assert "campaign 0 / edge 0 / evidence 0" in info.value.where
+    assert "campaign 0 / edge 0 / evidence 0" in str(info.value.where)
     del doc["campaigns"][0]["accounts"]
     with pytest.raises(MonitorError):
         api.result_from_dict(doc)

@@ -11,7 +11,7 @@ from viche.service.demo import parse_threshold
 def test_demo_threshold_refuses(text: str) -> None:
     with pytest.raises(UsageError) as info:
         parse_threshold(text)
-    assert info.value.where == "--threshold"
+    assert str(info.value.where) == "--threshold"
 
 
 def test_demo_threshold_accepts() -> None:

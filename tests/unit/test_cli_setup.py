@@ -47,7 +47,7 @@ def test_voter_file_lines() -> None:
 def test_bad_voter_file_names_the_line(text: str, line: int) -> None:
     with pytest.raises(UsageError) as info:
         creds_svc.parse_voters(text, "voters.txt")
-    assert info.value.where == f"voters.txt line {line}"
+    assert str(info.value.where) == f"voters.txt line {line}"
 
 
 def test_credentials_files_like_belenios_tool(tmp_path: Path, rng: SeededRandom) -> None:

@@ -229,7 +229,7 @@ def test_tampered_partial_decryption_is_rejected(archive: tuple[str, Archive]) -
     bad = replace(pd, decryption_factors=tuple(tuple(r) for r in rows))
     with pytest.raises(ProofError) as err:
         check_partial_decryption(a.election, tally, bad, key, where="pd")
-    assert err.value.where == "pd / question 1 / item 1"
+    assert str(err.value.where) == "pd / question 1 / item 1"
     # The proof of another trustee's factor does not verify against this trustee's key.
     other = g.powg(mpz(12345))
     with pytest.raises(ProofError):
@@ -262,7 +262,7 @@ def test_tampered_result_is_rejected(archive: tuple[str, Archive]) -> None:
         first[0] += 1
     with pytest.raises(TallyError) as err:
         check_result(a.election, a.trustees, tally, partials, Result.from_json(data))
-    assert err.value.where == "result / question 1 / item 1"
+    assert str(err.value.where) == "result / question 1 / item 1"
 
 
 def test_missing_partial_decryption_is_rejected(archive: tuple[str, Archive]) -> None:

@@ -46,7 +46,7 @@ def test_count_plus_q_is_refused() -> None:
     wrapped = Result(((2 + int(G.q), 1),))
     with pytest.raises(TallyError, match="outside") as info:
         check_result(ELECTION, TRUSTEES, TALLY, PD, wrapped)
-    assert info.value.where == "result / question 1 / item 1"
+    assert str(info.value.where) == "result / question 1 / item 1"
 
 
 def test_count_above_total_weight_is_refused() -> None:

@@ -94,7 +94,7 @@ def test_malformed_secret_numbers_are_not_quoted(parse: Callable[[str], object],
     with pytest.raises(NumberFormatError) as info:
         parse(text)
     assert "1234567" not in str(info.value)
-    assert info.value.where
+    assert str(info.value.where)
 
 
 def test_well_formed_private_key_still_parses() -> None:

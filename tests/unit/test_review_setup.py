@@ -26,7 +26,7 @@ def test_trustees_of_another_group_are_refused() -> None:
     _, pub = generate_trustee_key(BELENIOS_2048, SeededRandom("review-setup"))
     with pytest.raises(CryptoError) as info:
         make_election(RFC_3526_2048, UUID, TEMPLATE, Trustees((SingleItem(pub),)))
-    assert info.value.where.startswith("trustees[0]")
+    assert str(info.value.where).startswith("trustees[0]")
 
 
 def test_trustee_key_with_a_bad_proof_is_refused() -> None:

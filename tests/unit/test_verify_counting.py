@@ -121,7 +121,8 @@ def test_the_first_error_is_the_one_compute_encrypted_tally_raises(
         compute_encrypted_tally(election, broken)
     with pytest.raises(TallyError) as got:
         fold(election, split(items(broken), cuts, order)).result()
-    assert (got.value.message, got.value.where) == (expected.value.message, expected.value.where)
+    assert got.value.message == expected.value.message
+    assert got.value.where == expected.value.where
 
 
 def test_pipeline_keeps_order_and_bounds_the_chunks_in_flight(reference_dir: Path) -> None:

@@ -134,7 +134,7 @@ def check_and_keep(
             tracker,
             credential,
             weight,
-            (type(exc).__name__, exc.code, exc.message, exc.where),
+            (type(exc).__name__, exc.code, exc.message, str(exc.where)),
         )
         return outcome, (kept if weight > 0 else None)
     outcome = BallotOutcome(

@@ -88,8 +88,8 @@ def _single(election: Election, index: int, checked: CheckedBallot) -> Rows | Er
     try:
         return compute_encrypted_tally(election, [checked]).questions
     except TallyError as exc:
-        m = _ANSWER.search(exc.where)
-        return (int(m.group(1)) - 1 if m else -1, index, exc.message, exc.where)
+        m = _ANSWER.search(str(exc.where))
+        return (int(m.group(1)) - 1 if m else -1, index, exc.message, str(exc.where))
 
 
 def _is_error(one: Rows | Error) -> bool:

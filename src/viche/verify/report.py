@@ -48,7 +48,7 @@ class Failure:
     def from_error(cls, check: str, exc: VicheError, **known: Any) -> Failure:
         """A failure from a typed error; the object fields are read from ``where`` unless
         given."""
-        where = exc.where
+        where = str(exc.where)
 
         def grab(rx: re.Pattern[str]) -> str | None:
             m = rx.search(where)
