@@ -294,6 +294,13 @@ class RemovedHistoryError(RecordError):
     code = "V4004"
 
 
+class StorageError(RecordError):
+    """The operating system refused to read or write the record (permissions, a missing
+    or replaced file, a full disk); ``where.file`` names the file."""
+
+    code = "V4005"
+
+
 class VerificationError(VicheError):
     """A verification run found failed checks (the report lists them)."""
 

@@ -329,7 +329,7 @@ def test_close_refuses_an_archive_holding_an_invalid_ballot(
 ) -> None:
     """Failure twin of close: a ballot appended without checks (as ``belenios-tool archive
     add-event`` allows) is found when the vote is closed; nothing is appended."""
-    from viche.record.archive import ArchiveWriter
+    from viche.record import ArchiveWriter
     from viche.record.events import EventType
 
     d = copy_of(voted, tmp_path)

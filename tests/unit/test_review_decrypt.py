@@ -19,7 +19,7 @@ from viche.protocol import codec
 from viche.protocol.ballot import Ballot
 from viche.protocol.election import ElectionTemplate
 from viche.protocol.tally import EncryptedTally, SizedEncryptedTally
-from viche.record.archive import ArchiveWriter, resolve_archive
+from viche.record import ArchiveWriter, resolve_archive
 from viche.record.events import EventType
 from viche.service import archive as arch
 from viche.service import shuffle as shuffles
