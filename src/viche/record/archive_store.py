@@ -352,13 +352,13 @@ class ArchiveStore:
                             data.offset,
                         )
                     )
+            state.check_end()
         except OSError as exc:
             raise storage_error(exc, self.path, "read the archive") from None
         except VicheError as exc:
             raise type(exc)(
                 exc.message, where=exc.where.at(file=self.name), code=exc.code
             ) from None
-        state.check_end()
         w.continue_from(state, end)
         self._index_update(rows, reset=reset)
 

@@ -40,7 +40,8 @@ def resolve_archive(path: str | os.PathLike[str]) -> Path:
     p = Path(path)
     try:
         if p.is_dir():
-            found = sorted(p.glob(f"*{ARCHIVE_SUFFIX}"))
+            with os.scandir(p) as entries:  # unlike glob, reports an unreadable directory
+                found = sorted(p / e.name for e in entries if e.name.endswith(ARCHIVE_SUFFIX))
             if not found:
                 raise MissingFileError(
                     "no .bel archive in the directory (found 0)", where=Location(file=str(p))
