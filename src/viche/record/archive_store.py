@@ -23,7 +23,9 @@ present is read back at its offset before it is believed.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import stat
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -281,7 +283,7 @@ class ArchiveStore:
 
     def _sync(self, fd: int) -> None:
         try:
-            size = os.fstat(fd).st_size
+            now, opened = os.fstat(fd), os.fstat(self._file.fileno())
             indexed = self._index.head()
         except OSError as exc:
             raise storage_error(exc, self.path, "read the archive") from None
@@ -289,6 +291,16 @@ class ArchiveStore:
             self._index.close()
             self._index = BallotIndex.memory()
             indexed = None
+        if (now.st_dev, now.st_ino) != (opened.st_dev, opened.st_ino):
+            if stat.S_ISDIR(now.st_mode):
+                raise storage_error(
+                    IsADirectoryError(errno.EISDIR, ""), self.path, "lock the archive"
+                )
+            raise RecordError(
+                "the archive was replaced by another file since it was opened; open it again",
+                where=Location(file=self.name),
+            )
+        size = now.st_size
         if indexed is not None and self._head_matches(indexed, size):
             state = ChainState.after(
                 indexed.hash, indexed.height, indexed.type, indexed.offset, indexed.members
