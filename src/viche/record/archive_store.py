@@ -63,6 +63,10 @@ class ArchiveStore:
     ``ArchiveStore.open(path)`` (a ``.bel`` file or a directory holding one) or
     ``ArchiveStore.create(path, ...)``; use as a context manager or call :meth:`close`.
     ``sidecar=False`` keeps the index in memory (built from a full read).
+
+    One store serves one thread at a time (a server with several threads opens one store
+    per thread, or serialises calls); processes and threads with their own stores are kept
+    apart by the archive's ``flock``.
     """
 
     def __init__(
@@ -274,11 +278,20 @@ class ArchiveStore:
         except UnusableIndexError:
             self._fall_back_to_memory()
 
+    def _drop_index_file(self) -> None:
+        """The index file failed: remove it (the next open starts a new one) and continue
+        with an empty index in memory."""
+        path = self._index.path
+        self._index.close()
+        self._index = BallotIndex.memory()
+        if path is not None:
+            with contextlib.suppress(OSError):
+                path.unlink()
+
     def _fall_back_to_memory(self) -> None:
         """The index file failed: continue with an index in memory, rebuilt from the
         archive (the archive is the truth; nothing is lost)."""
-        self._index.close()
-        self._index = BallotIndex.memory()
+        self._drop_index_file()
         self._rebuild(self._writer.size)
 
     def _sync(self, fd: int) -> None:
@@ -288,8 +301,7 @@ class ArchiveStore:
         except OSError as exc:
             raise storage_error(exc, self.path, "read the archive") from None
         except UnusableIndexError:
-            self._index.close()
-            self._index = BallotIndex.memory()
+            self._drop_index_file()
             indexed = None
         if (now.st_dev, now.st_ino) != (opened.st_dev, opened.st_ino):
             if stat.S_ISDIR(now.st_mode):
