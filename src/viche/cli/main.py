@@ -50,9 +50,10 @@ def _root(
 
 
 def _register_all() -> None:
-    from viche.cli import election, monitor, shuffle, verify
+    from viche.cli import election, method, monitor, shuffle, verify
 
     election.register(app)
+    method.register(app)
     monitor.register(app)
     verify.register(app)
     shuffle.register(app)
