@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from viche.errors import UsageError
-from viche.record.archive import read_archive
+from viche.record import read_archive
 from viche.service.election_run import Stop, Vote
 from viche.service.mirror import Fetch, MirrorStatus, archive_url, current_copy, update_mirror
 from viche.testing.cli import run_cli
