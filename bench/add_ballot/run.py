@@ -19,6 +19,9 @@ Measured, for each archive size (median of ``--trials`` ballots, each a re-vote)
   ``service.archive.add_ballot(dir, raw)``, AFTER ``service.cast.cast_ballot(state, raw)`` on
   a store opened once.
 
+Every copy is fsynced before it is measured (writing the copy is not the command's cost).
+The machine's load average is printed: figures taken on a busy machine are noisy.
+
 The archive is a real election (one yes/no question, 20 voters re-voting, seeded randomness)
 whose ballots are generated once in parallel and appended without re-checking; it is cached
 in ``bench/.cache/add_ballot/`` (not in git). The archive of 100 ballots is the first 100 of
@@ -141,6 +144,19 @@ def prefix(big: Path, n: int, target: Path) -> Path:
 # ---------------------------------------------------------------------- timing
 
 
+def settled_copy(source: Path, target: Path) -> Path:
+    """A copy of ``source`` whose bytes are on disk (fsynced), so that the first fsync of
+    the measured command does not pay for writing the copy."""
+    shutil.copytree(source, target)
+    for path in target.iterdir():
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    return target
+
+
 def env_for(src: Path) -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = str(src)
@@ -151,8 +167,7 @@ def time_cli(src: Path, archive_dir: Path, ballots: list[Path], work: Path) -> l
     """``viche archive add-ballot`` once per ballot, each on a fresh copy of ``archive_dir``."""
     times = []
     for i, ballot in enumerate(ballots):
-        copy = work / f"cli-{i}"
-        shutil.copytree(archive_dir, copy)
+        copy = settled_copy(archive_dir, work / f"cli-{i}")
         t = time.perf_counter()
         done = subprocess.run(
             [sys.executable, "-m", "viche.cli.main", "archive", "add-ballot", str(ballot),
@@ -169,8 +184,7 @@ def time_cli(src: Path, archive_dir: Path, ballots: list[Path], work: Path) -> l
 def time_service(
     src: Path, mode: str, archive_dir: Path, ballots: list[Path], work: Path
 ) -> dict[str, float]:
-    copy = work / f"svc-{mode}"
-    shutil.copytree(archive_dir, copy)
+    copy = settled_copy(archive_dir, work / f"svc-{mode}")
     done = subprocess.run(
         [sys.executable, str(HERE / "timer.py"), mode, str(copy), *map(str, ballots)],
         env=env_for(src), capture_output=True, text=True, check=False,
@@ -235,7 +249,10 @@ def main() -> None:
                 check=False, capture_output=True,
             )  # fmt: skip
 
-    print(f"add-ballot, median of {args.trials} ballots (each a re-vote), {os.cpu_count()} cores")
+    print(
+        f"add-ballot, median of {args.trials} ballots (each a re-vote), {os.cpu_count()} cores, "
+        f"load average {os.getloadavg()[0]:.1f}"
+    )
     header = ("ballots", "version", "cli (s)", "service (ms)", "index build (s)")
     print(f"{header[0]:>8} {header[1]:>7} {header[2]:>9} {header[3]:>13} {header[4]:>16}")
     for n, label, cli_t, svc_t, idx in rows:
