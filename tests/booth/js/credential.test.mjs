@@ -3,8 +3,7 @@ import { test } from "node:test";
 import { STATIC, vectors } from "./support.mjs";
 
 const { ALPHABET, checkCredential, checksumChar, credentialSecret } = await import(new URL("credential.js", STATIC));
-const { GROUPS } = await import(new URL("group.js", STATIC));
-const { FixedBase } = await import(new URL("fixedbase.js", STATIC));
+const { GROUPS, modPow } = await import(new URL("group.js", STATIC));
 const { parseElection } = await import(new URL("election.js", STATIC));
 
 test("the public credentials of the vectors are g^s of the derived secrets", () => {
@@ -12,7 +11,7 @@ test("the public credentials of the vectors are g^s of the derived secrets", () 
     const election = parseElection(v.election);
     const { group } = election;
     const s = credentialSecret(group, v.credential, election.uuid);
-    assert.equal(new FixedBase(group.g, group.p, group.qBits).pow(s).toString(), v.public_credential, v.name);
+    assert.equal(modPow(group.g, s, group.p).toString(), v.public_credential, v.name);
     // Without dashes, surrounded by spaces: the same secret (the dashed form is hashed).
     const bare = `  ${v.credential.replaceAll("-", "")}\n`;
     assert.equal(credentialSecret(group, bare, election.uuid), s);

@@ -62,8 +62,10 @@ MIXED: dict[str, Any] = {
     ],
 }
 # The harness's `large` template: 10 questions of 10 answers.
-LARGE_RULES = [(0, 10, False), (1, 1, True), (1, 3, False), (2, 5, False), (1, 2, True),
-               (1, 10, False), (3, 3, False), (1, 4, True), (0, 1, False), (1, 2, False)]  # fmt: skip
+LARGE_RULES = [
+    (0, 10, False), (1, 1, True), (1, 3, False), (2, 5, False), (1, 2, True),
+    (1, 10, False), (3, 3, False), (1, 4, True), (0, 1, False), (1, 2, False),
+]  # fmt: skip
 LARGE: dict[str, Any] = {
     "description": "Harness large election: 10 questions x 10 candidates",
     "name": "Large reference election",
