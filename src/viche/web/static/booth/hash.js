@@ -34,7 +34,14 @@ function compress(state, bytes, offset) {
     const s1 = ((b >>> 17) | (b << 15)) ^ ((b >>> 19) | (b << 13)) ^ (b >>> 10);
     W[i] = (W[i - 16] + s0 + W[i - 7] + s1) | 0;
   }
-  let [a, b, c, d, e, f, g, h] = state;
+  let a = state[0];
+  let b = state[1];
+  let c = state[2];
+  let d = state[3];
+  let e = state[4];
+  let f = state[5];
+  let g = state[6];
+  let h = state[7];
   for (let i = 0; i < 64; i++) {
     const S1 = ((e >>> 6) | (e << 26)) ^ ((e >>> 11) | (e << 21)) ^ ((e >>> 25) | (e << 7));
     const ch = (e & f) ^ (~e & g);
@@ -63,7 +70,7 @@ function compress(state, bytes, offset) {
 
 /** SHA-256 of a Uint8Array: a 32-byte Uint8Array. */
 export function sha256(data) {
-  const state = H0.slice();
+  const state = Int32Array.from(H0);
   const full = data.length - (data.length % 64);
   for (let off = 0; off < full; off += 64) compress(state, data, off);
   const rest = data.length - full;
