@@ -1,9 +1,13 @@
 // Shared by the booth's JavaScript tests and the bench: where the modules are, the vectors
 // the Python protocol wrote, and Node worker threads shaped like browser Workers.
 
+import { webcrypto } from "node:crypto";
 import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { Worker } from "node:worker_threads";
+
+// Node 18 (Debian 12's nodejs) has no global crypto; browsers and Node >= 19 do.
+globalThis.crypto ??= webcrypto;
 
 export const STATIC = new URL("../../../src/viche/web/static/booth/", import.meta.url);
 

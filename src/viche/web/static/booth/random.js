@@ -9,6 +9,9 @@ import { bytesToBigInt } from "./hash.js";
  * secure contexts, unlike crypto.subtle). */
 export class SystemRandom {
   randomZq(q) {
+    if (!globalThis.crypto?.getRandomValues) {
+      throw new BoothError(CODES.UNSUPPORTED, "this browser has no cryptographic random generator");
+    }
     const bits = q.toString(2).length;
     const bytes = new Uint8Array(Math.ceil(bits / 8));
     const excess = BigInt(bytes.length * 8 - bits);
