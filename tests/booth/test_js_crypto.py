@@ -130,6 +130,20 @@ def _js_ballot(
     )  # fmt: skip
 
 
+def _tool_verifies_with(
+    belenios_tool: str, bel: Path, tmp: Path, ballot: bytes
+) -> subprocess.CompletedProcess[bytes]:
+    """Append ``ballot`` to a copy of the setup-only archive ``bel``; ``election verify``."""
+    archive_dir = tmp / "archive"
+    archive_dir.mkdir()
+    shutil.copyfile(bel, archive_dir / bel.name)
+    (archive_dir / bel.name).chmod(0o644)
+    added = _tool(belenios_tool, "archive", "add-event", f"--dir={archive_dir}", "--type=Ballot",
+                  stdin=ballot)  # fmt: skip
+    assert added.returncode == 0, added.stderr.decode()
+    return _tool(belenios_tool, "election", "verify", f"--dir={archive_dir}")
+
+
 def _reference(reference_dir: Path, name: str, voter: int) -> tuple[Path, str, str]:
     ref = reference_dir / name
     bel = next((ref / "gen").glob("*.bel"))
@@ -160,14 +174,7 @@ def test_js_ballot_accepted_by_viche_and_belenios_tool(
     checked = check_ballot(election, raw, creds)
     assert proc.stderr.decode().strip() == checked.tracker
 
-    archive_dir = tmp_path / "archive"
-    archive_dir.mkdir()
-    shutil.copyfile(bel, archive_dir / bel.name)
-    (archive_dir / bel.name).chmod(0o644)
-    added = _tool(belenios_tool, "archive", "add-event", f"--dir={archive_dir}", "--type=Ballot",
-                  stdin=raw)  # fmt: skip
-    assert added.returncode == 0, added.stderr.decode()
-    verified = _tool(belenios_tool, "election", "verify", f"--dir={archive_dir}")
+    verified = _tool_verifies_with(belenios_tool, bel, tmp_path, raw)
     assert verified.returncode == 0, verified.stderr.decode()[-2000:]
     assert "all checks passed" in verified.stderr.decode()
 
@@ -195,14 +202,7 @@ def test_tampered_js_ballot_refused_by_viche_and_belenios_tool(
     assert bad != proc.stdout
     with pytest.raises(ProofError):
         check_ballot(election, bad, creds)
-    archive_dir = tmp_path / "archive"
-    archive_dir.mkdir()
-    shutil.copyfile(bel, archive_dir / bel.name)
-    (archive_dir / bel.name).chmod(0o644)
-    added = _tool(belenios_tool, "archive", "add-event", f"--dir={archive_dir}", "--type=Ballot",
-                  stdin=bad)  # fmt: skip
-    assert added.returncode == 0, added.stderr.decode()
-    verified = _tool(belenios_tool, "election", "verify", f"--dir={archive_dir}")
+    verified = _tool_verifies_with(belenios_tool, bel, tmp_path, bad)
     assert verified.returncode != 0
 
 

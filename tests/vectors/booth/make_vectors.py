@@ -25,6 +25,7 @@ from viche.crypto.rng import SeededRandom, random_zq
 from viche.protocol.ballot import ballot_bytes, make_ballot, smart_ballot_tracker
 from viche.protocol.codec import dumps
 from viche.protocol.election import BASE58_ALPHABET, Election, ElectionTemplate
+from viche.service import election_run
 
 
 class RecordingRandom:
@@ -120,6 +121,58 @@ CASES: list[tuple[str, Group, dict[str, Any], list[list[list[int]]]]] = [
     ),
 ]
 
+
+def random_template(rng: SeededRandom, group: Group) -> dict[str, Any]:
+    """1 to 3 homomorphic questions of random shape (1 to 6 answers, blank or not, any
+    valid min/max); with RFC-3526-2048, a non-homomorphic question too."""
+    questions: list[dict[str, Any]] = []
+    for i in range(1 + rng.randbelow(3)):
+        n = 1 + rng.randbelow(6)
+        lo = rng.randbelow(n + 1)
+        hi = lo + rng.randbelow(n - lo + 1)
+        questions.append(
+            {
+                "answers": [f"answer {j}" for j in range(n)],
+                **({"blank": True} if rng.randbelow(2) else {}),
+                "min": lo,
+                "max": hi,
+                "question": f"question {i}",
+            }
+        )
+    if group.embedding is not None:
+        n = 1 + rng.randbelow(4)
+        value = {"answers": [f"rank {j}" for j in range(n)], "question": "nh"}
+        nh = {"type": "NonHomomorphic", "value": value}
+        questions.insert(rng.randbelow(len(questions) + 1), nh)
+    return {"description": "random shapes", "name": "Booth random", "questions": questions}
+
+
+def random_choices(template: dict[str, Any], rng: SeededRandom, blank: bool) -> list[list[int]]:
+    """A valid vote; a blank vote on questions that allow it when ``blank``."""
+    rows: list[list[int]] = []
+    for q in template["questions"]:
+        if "type" in q:
+            rows.append([rng.randbelow(256) for _ in q["value"]["answers"]])
+            continue
+        rows.extend(
+            election_run.random_choices(
+                ElectionTemplate.from_json({**template, "questions": [q]}), rng, blank=blank
+            )
+        )
+    return rows
+
+
+def random_cases() -> list[tuple[str, Group, dict[str, Any], list[list[list[int]]]]]:
+    cases = []
+    for k in range(8):
+        rng = SeededRandom(f"booth-vectors|random|{k}")
+        group = RFC_3526_2048 if k >= 6 else BELENIOS_2048
+        template = random_template(rng, group)
+        ballots = [random_choices(template, rng, blank=b) for b in (False, True)]
+        cases.append((f"random{k}", group, template, ballots))
+    return cases
+
+
 CODEC_STRINGS = ["plain", 'quote " backslash \\ slash /', "\b\f\n\r\t\x00\x1f\x7f",
                  "Віче — вибори", "emoji \U0001f5f3 and \u2028\u2029", "é\u00e9"]  # fmt: skip
 
@@ -134,7 +187,7 @@ def make_election(name: str, group: Group, template: dict[str, Any]) -> Election
 def vectors() -> dict[str, Any]:
     """Every vector, by file name."""
     out: dict[str, Any] = {}
-    for name, group, template, ballots in CASES:
+    for name, group, template, ballots in CASES + random_cases():
         election = make_election(name, group, template)
         for k, choices in enumerate(ballots):
             cred = PrivateCredential.generate(SeededRandom(f"booth-vectors|cred|{name}|{k}"))

@@ -254,14 +254,20 @@ export function prepareBallot(election, privcred, choices, rng) {
   return { secret, draws, signatureW };
 }
 
-/** The signed ballot text from its answers (spec 4.14-4.15). `powg` computes g^e. */
-export function signBallot(election, secret, credential, answers, signatureW, powg) {
+/** S0 = fingerprint|credential, the prefix of every answer's hashed strings (spec 4.11). */
+export function answerPrefix(election, credential) {
+  return `${election.fingerprint}|${credential}`;
+}
+
+/** The signed ballot (spec 4.14-4.15) from the results of answerTask, in question order:
+ * {ballot: canonical JSON text, tracker, randomness}. `powg` computes g^e. */
+export function signBallot(election, secret, credential, results, signatureW, powg) {
   const { q } = election.group;
   const ballot = {
     election_uuid: election.uuid,
     election_hash: election.fingerprint,
     credential: credential.toString(),
-    answers,
+    answers: results.map((r) => r.answer),
   };
   const hash = b64Sha256(dumps(ballot));
   const A = powg(signatureW);
@@ -269,7 +275,7 @@ export function signBallot(election, secret, credential, answers, signatureW, po
   const response = mod(signatureW - secret * c, q);
   ballot.signature = { hash, proof: { challenge: c.toString(), response: response.toString() } };
   const text = dumps(ballot);
-  return { ballot: text, tracker: b64Sha256(text) };
+  return { ballot: text, tracker: b64Sha256(text), randomness: results.map((r) => r.randomness) };
 }
 
 /** Encrypt, prove and sign a vote in this thread, with the tables of `ctx` (buildTables).
@@ -279,17 +285,9 @@ export function encryptBallot(ctx, privcred, choices, rng) {
   const { election } = ctx;
   const { secret, draws, signatureW } = prepareBallot(election, privcred, choices, rng);
   const credential = ctx.g.pow(secret);
-  const s0 = `${election.fingerprint}|${credential}`;
+  const s0 = answerPrefix(election, credential);
   const results = draws.map((d, index) => answerTask(ctx, { index, s0, plaintext: choices[index], draws: d }));
-  const signed = signBallot(
-    election,
-    secret,
-    credential,
-    results.map((r) => r.answer),
-    signatureW,
-    (e) => ctx.g.pow(e),
-  );
-  return { ...signed, randomness: results.map((r) => r.randomness) };
+  return signBallot(election, secret, credential, results, signatureW, (e) => ctx.g.pow(e));
 }
 
 /** A cheap g^e without tables (for a coordinator that holds none). */

@@ -8,7 +8,7 @@
 
 import { BoothError } from "./errors.js";
 import { parseElection } from "./election.js";
-import { drawCount, powgPlain, prepareBallot, signBallot } from "./ballot.js";
+import { answerPrefix, drawCount, powgPlain, prepareBallot, signBallot } from "./ballot.js";
 import { SystemRandom } from "./random.js";
 
 /** A browser module Worker running worker.js. */
@@ -76,7 +76,7 @@ export class BoothPool {
     const election = this.#election(electionText);
     const { secret, draws, signatureW } = prepareBallot(election, privcred, choices, rng);
     const credential = powgPlain(election, secret);
-    const s0 = `${election.fingerprint}|${credential}`;
+    const s0 = answerPrefix(election, credential);
     // Longest tasks first, each to the least loaded worker.
     const order = draws.map((_, i) => i).sort((a, b) => drawCount(election.questions[b]) - drawCount(election.questions[a]));
     const loads = this.workers.map(() => 0);
@@ -93,15 +93,7 @@ export class BoothPool {
     );
     const results = new Array(draws.length);
     for (const reply of replies) for (const r of reply.results) results[r.index] = r;
-    const signed = signBallot(
-      election,
-      secret,
-      credential,
-      results.map((r) => r.answer),
-      signatureW,
-      (e) => powgPlain(election, e),
-    );
-    return { ...signed, randomness: results.map((r) => r.randomness) };
+    return signBallot(election, secret, credential, results, signatureW, (e) => powgPlain(election, e));
   }
 
   terminate() {
