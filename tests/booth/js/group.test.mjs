@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { test } from "node:test";
-import { STATIC } from "./support.mjs";
+import { STATIC, vectors } from "./support.mjs";
 
 const { GROUPS, groupByName, isElement, jacobi, modPow, parseNumber } = await import(new URL("group.js", STATIC));
 const { FixedBase, multiPow } = await import(new URL("fixedbase.js", STATIC));
@@ -19,6 +19,17 @@ function naivePow(b, e, p) {
   }
   return acc;
 }
+
+test("the groups are those of the Python side, parameter for parameter", () => {
+  const python = vectors().groups;
+  assert.deepEqual(Object.keys(GROUPS).sort(), Object.keys(python).sort());
+  for (const [name, G] of Object.entries(GROUPS)) {
+    assert.equal(G.p.toString(), python[name].p, name);
+    assert.equal(G.q.toString(), python[name].q, name);
+    assert.equal(G.g.toString(), python[name].g, name);
+    assert.deepEqual(G.embedding === null ? null : { ...G.embedding }, python[name].embedding);
+  }
+});
 
 test("g has order q in both groups; the safe prime's g is a quadratic residue", () => {
   for (const G of Object.values(GROUPS)) {

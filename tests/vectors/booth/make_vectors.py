@@ -7,8 +7,9 @@ exact election text, a private credential and its public credential, the plainte
 choices, every random exponent ``make_ballot`` drew (in order, decimal) and the exact
 ballot bytes and tracker that came out. The JavaScript must produce the same ballot byte for
 byte from the same election, credential, choices and random values
-(tests/booth/js/vectors.test.mjs). ``codec.json`` holds strings and their canonical JSON as
-the Python codec writes them. Deterministic: the same files on every run.
+(tests/booth/js/ballot.test.mjs). ``codec.json`` holds strings and their canonical JSON as
+the Python codec writes them, ``groups.json`` the parameters of the groups. Deterministic:
+the same files on every run.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 
 from viche.crypto.credentials import PrivateCredential, public_credential
 from viche.crypto.elgamal import PublicKey
-from viche.crypto.group import BELENIOS_2048, RFC_3526_2048, Group
+from viche.crypto.group import BELENIOS_2048, GROUPS, RFC_3526_2048, Group
 from viche.crypto.rng import SeededRandom, random_zq
 from viche.protocol.ballot import ballot_bytes, make_ballot, smart_ballot_tracker
 from viche.protocol.codec import dumps
@@ -206,6 +207,17 @@ def vectors() -> dict[str, Any]:
                 "ballot": raw.decode("ascii"),
                 "tracker": smart_ballot_tracker(raw),
             }
+    out["groups.json"] = {
+        g.name: {
+            "p": str(g.p),
+            "q": str(g.q),
+            "g": str(g.g),
+            "embedding": None
+            if g.embedding is None
+            else {"padding": g.embedding.padding, "bitsPerInt": g.embedding.bits_per_int},
+        }
+        for g in GROUPS.values()
+    }
     out["codec.json"] = {
         "values": [{"s": s} for s in CODEC_STRINGS] + [{"n": [0, 1, -5, 2**53 - 1]}],
         "dumps": [dumps({"s": s}) for s in CODEC_STRINGS] + [dumps({"n": [0, 1, -5, 2**53 - 1]})],
