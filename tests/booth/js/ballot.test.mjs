@@ -67,6 +67,15 @@ test("a pool of two worker threads gives the same bytes as one thread", async ()
   }
 });
 
+test("a worker that cannot start fails the pool's calls instead of leaving them hanging", async () => {
+  const pool = new BoothPool({ size: 1, spawn: () => nodeWorker(new URL("no-such-worker.js", STATIC)) });
+  try {
+    await assert.rejects(pool.buildTables(VECTORS["simple-0"].election), { message: /worker error/ });
+  } finally {
+    pool.terminate();
+  }
+});
+
 test("invalid choices are refused naming the question, before any randomness is drawn", () => {
   const v = VECTORS["simple-0"];
   const ctx = ctxOf(v);

@@ -25,12 +25,13 @@ export function vectors() {
   return out;
 }
 
-/** A Node worker thread running worker.js, with the browser Worker's interface. */
-export function nodeWorker() {
-  const worker = new Worker(new URL("worker.js", STATIC));
+/** A Node worker thread running worker.js (or `url`), with the browser Worker's interface. */
+export function nodeWorker(url = new URL("worker.js", STATIC)) {
+  const worker = new Worker(url);
   return {
     postMessage: (message) => worker.postMessage(message),
-    addEventListener: (_type, listener) => worker.on("message", (data) => listener({ data })),
+    addEventListener: (type, listener) =>
+      worker.on(type, (value) => listener(type === "message" ? { data: value } : value)),
     terminate: () => worker.terminate(),
   };
 }

@@ -30,8 +30,16 @@ export class BoothPool {
     this.nextId = 1;
     this.elections = new Map();
     for (const w of this.workers) {
-      w.addEventListener("message", (event) => this.#settle(event.data ?? event));
+      w.addEventListener("message", (event) => this.#settle(event.data));
+      w.addEventListener("error", (event) => this.#failAll(event));
     }
+  }
+
+  // A worker that cannot load or dies: every pending call fails (no promise left hanging).
+  #failAll(event) {
+    const message = event?.message ?? "a crypto worker failed";
+    for (const { reject } of this.pending.values()) reject(new BoothError("V0000", `worker error: ${message}`));
+    this.pending.clear();
   }
 
   #settle(reply) {
