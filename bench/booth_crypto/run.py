@@ -234,6 +234,8 @@ def main() -> None:
         print(f"belenios-tool generate-ballot   {ms(wall)} wall, cpu {tool_cpu:.1f} ms")
         ratio = statistics.median(wall) / js_best
         print(f"ratio tool / {js_where} = {ratio:5.2f} (wall; > 1: the booth is faster)")
+        cpu_ratio = tool_cpu / statistics.median(node["one"]["cpu"])
+        print(f"ratio tool / node 1 thread = {cpu_ratio:5.2f} (cpu time, unaffected by other load)")
 
 
 if __name__ == "__main__":
