@@ -6,7 +6,7 @@ import { SystemRandom } from "/booth/random.js";
 
 async function main() {
   const data = await (await fetch("/data.json")).json();
-  const pool = new BoothPool({ size: data.workers });
+  const pool = new BoothPool({ size: data.workers, window: data.window });
   const rng = new SystemRandom();
   const out = { ballots: [], cores: navigator.hardwareConcurrency };
   try {

@@ -1,5 +1,5 @@
 // Node side of bench/booth_crypto/run.py:
-//   node node_bench.mjs ELECTION_FILE PRIVCRED_FILE CHOICES_JSON RUNS
+//   node node_bench.mjs ELECTION_FILE PRIVCRED_FILE CHOICES_JSON RUNS [WINDOW]
 // prints one JSON line: table build times and ballot times (ms, wall clock and this
 // process's CPU) in one thread and in a pool of two worker threads, and the last ballot.
 
@@ -10,7 +10,8 @@ const { buildTables, encryptBallot } = await import(new URL("ballot.js", STATIC)
 const { BoothPool } = await import(new URL("pool.js", STATIC));
 const { SystemRandom } = await import(new URL("random.js", STATIC));
 
-const [electionFile, credFile, choicesJson, runsArg] = process.argv.slice(2);
+const [electionFile, credFile, choicesJson, runsArg, windowArg] = process.argv.slice(2);
+const window = windowArg ? Number(windowArg) : undefined;
 const election = readFileSync(electionFile, "utf8");
 const privcred = readFileSync(credFile, "utf8");
 const choices = JSON.parse(choicesJson);
@@ -25,7 +26,7 @@ function cpuMs(start) {
 const out = { one: { ballots: [], cpu: [] }, pool: { ballots: [] } };
 let t0 = performance.now();
 let c0 = process.cpuUsage();
-const ctx = buildTables(election);
+const ctx = buildTables(election, { window });
 out.one.tables = performance.now() - t0;
 out.one.tablesCpu = cpuMs(c0);
 let last;
@@ -36,7 +37,7 @@ for (let i = 0; i < runs; i++) {
   out.one.ballots.push(performance.now() - t0);
   out.one.cpu.push(cpuMs(c0));
 }
-const pool = new BoothPool({ size: 2, spawn: nodeWorker });
+const pool = new BoothPool({ size: 2, spawn: nodeWorker, window });
 try {
   const built = await pool.buildTables(election);
   out.pool.tables = built.ms;

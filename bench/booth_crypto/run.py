@@ -1,7 +1,8 @@
 """The booth's JavaScript cryptography versus belenios-tool, on one ballot of the harness's
 ``large`` template (10 questions x 10 answers, blank on 3 of them).
 
-Usage: .venv/bin/python bench/booth_crypto/run.py [--runs N] [--workers W] [--no-chromium]
+Usage: .venv/bin/python bench/booth_crypto/run.py [--runs N] [--workers W] [--window B]
+                                                  [--no-chromium]
 
 In one run, for the same election (``reference/large-10x10-BELENIOS``), credential and
 choices (voter 1 of its plan):
@@ -66,10 +67,10 @@ def ms(values: list[float]) -> str:
     return f"{statistics.median(values):8.1f} ms (median of {len(values)})"
 
 
-def run_node(work: Path, runs: int) -> dict[str, Any]:
+def run_node(work: Path, runs: int, window: int | None) -> dict[str, Any]:
     proc = subprocess.run(
         ["node", str(HERE / "node_bench.mjs"), str(work / "election.json"), str(work / "cred"),
-         (work / "choices.json").read_text(), str(runs)],
+         (work / "choices.json").read_text(), str(runs), str(window or "")],
         capture_output=True,
         text=True,
         check=True,
@@ -178,6 +179,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--window", type=int, default=None, help="table window bits (default 8)")
     ap.add_argument("--no-chromium", action="store_true")
     ap.add_argument("--timeout", type=float, default=600)
     args = ap.parse_args()
@@ -194,7 +196,7 @@ def main() -> None:
         (work / "cred").write_text(cred + "\n")
         (work / "choices.json").write_text(choices)
 
-        node = run_node(work, args.runs)
+        node = run_node(work, args.runs, args.window)
         check_ballot(election, node["ballot"].encode(), creds)
         print(f"node     tables (1 thread)      {node['one']['tables']:8.1f} ms "
               f"({node['one']['tablesCpu']:.1f} ms cpu)")  # fmt: skip
@@ -215,6 +217,7 @@ def main() -> None:
                 "choices": json.loads(choices),
                 "runs": args.runs,
                 "workers": args.workers,
+                "window": args.window,
             }
             page = run_chromium(chromium, data, args.timeout)
             check_ballot(election, page["ballot"].encode(), creds)

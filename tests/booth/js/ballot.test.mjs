@@ -67,6 +67,20 @@ test("a pool of two worker threads gives the same bytes as one thread", async ()
   }
 });
 
+test("other table windows, same bytes", async () => {
+  const v = VECTORS["simple-1"];
+  const pool = new BoothPool({ size: 2, spawn: nodeWorker, window: 5 });
+  try {
+    const out = await pool.encryptBallot(v.election, v.credential, v.choices, new ReplayRandom(v.draws));
+    assert.equal(out.ballot, v.ballot);
+  } finally {
+    pool.terminate();
+  }
+  const ctx = B.buildTables(v.election, { window: 11 });
+  assert.equal(ctx.g.w, 11);
+  assert.equal(B.encryptBallot(ctx, v.credential, v.choices, new ReplayRandom(v.draws)).ballot, v.ballot);
+});
+
 test("a worker that cannot start fails the pool's calls instead of leaving them hanging", async () => {
   const pool = new BoothPool({ size: 1, spawn: () => nodeWorker(new URL("no-such-worker.js", STATIC)) });
   try {

@@ -1,20 +1,21 @@
 // The booth's crypto worker: holds the fixed-base tables of the elections it was given and
 // computes answers (encryption and proofs) for a pool (pool.js). Messages:
-//   {id, op: "tables", election}            -> {id, ok: true, ms}
-//   {id, op: "answers", election, tasks}    -> {id, ok: true, results}
+//   {id, op: "tables", election, window}            -> {id, ok: true, ms}
+//   {id, op: "answers", election, window, tasks}    -> {id, ok: true, results}
 // and {id, ok: false, error: {code, message, where}} on failure. The same file runs as a
 // browser module Worker and as a Node worker thread (tests and bench).
 
 import { answerTask, buildTables } from "./ballot.js";
 
-const contexts = new Map(); // election text -> tables (the last few elections)
+const contexts = new Map(); // window|election text -> tables (the last few elections)
 const KEEP = 2;
 
-function tablesFor(election) {
-  let ctx = contexts.get(election);
+function tablesFor(election, window) {
+  const key = `${window ?? ""}|${election}`;
+  let ctx = contexts.get(key);
   if (!ctx) {
-    ctx = buildTables(election);
-    contexts.set(election, ctx);
+    ctx = buildTables(election, { window });
+    contexts.set(key, ctx);
     while (contexts.size > KEEP) contexts.delete(contexts.keys().next().value);
   }
   return ctx;
@@ -24,12 +25,12 @@ export function handle(message) {
   const { id, op } = message;
   try {
     if (op === "tables") {
-      const had = contexts.has(message.election);
-      const ctx = tablesFor(message.election);
+      const had = contexts.has(`${message.window ?? ""}|${message.election}`);
+      const ctx = tablesFor(message.election, message.window);
       return { id, ok: true, ms: had ? 0 : ctx.ms };
     }
     if (op === "answers") {
-      const ctx = tablesFor(message.election);
+      const ctx = tablesFor(message.election, message.window);
       return { id, ok: true, results: message.tasks.map((task) => answerTask(ctx, task)) };
     }
     return { id, ok: false, error: { code: "V9000", message: `unknown operation ${op}`, where: {} } };
