@@ -126,66 +126,46 @@ function orProve(ctx, branches, real, head, rng) {
   return fakes;
 }
 
-function ciphertextJson(ct) {
-  return { alpha: ct.alpha, beta: ct.beta };
-}
-
-/** Encrypt and prove one homomorphic answer; ciphertext components are kept as decimal
- * strings (they are hashed and written several times). */
+/** Encrypt and prove one homomorphic answer (spec 4.11.1, 4.12, 4.13). Ciphertext
+ * components are turned into decimal once: they are hashed and written several times. */
 function homomorphicAnswer(ctx, s0, question, plaintext, rng) {
   const { p, q, g } = ctx.election.group;
   const rs = plaintext.map(() => rng.randomZq(q));
-  const cts = rs.map((r, i) => {
-    const yr = ctx.y.pow(r);
-    return { alpha: ctx.g.pow(r).toString(), beta: (plaintext[i] ? (yr * g) % p : yr).toString() };
-  });
-  const individual = cts.map((ct, i) => {
+  const alphas = rs.map((r) => ctx.g.pow(r));
+  const betas = rs.map((r, i) => (plaintext[i] ? (ctx.y.pow(r) * g) % p : ctx.y.pow(r)));
+  const choices = alphas.map((a, i) => ({ alpha: a.toString(), beta: betas[i].toString() }));
+  const individual_proofs = choices.map((ct, i) => {
     const m = BigInt(plaintext[i]);
     const branches = [0n, 1n].map((v) => ({ r: rs[i], d: m - v }));
     return orProve(ctx, branches, plaintext[i], `prove|${s0}|${ct.alpha},${ct.beta}|`, rng);
   });
-  const S = `${s0}|${cts.map((ct) => `${ct.alpha},${ct.beta}`).join(",")}`;
+  const S = `${s0}|${choices.map((ct) => `${ct.alpha},${ct.beta}`).join(",")}`;
   const values = [];
   for (let v = question.min; v <= question.max; v++) values.push(BigInt(v));
   const sumR = (from) => rs.slice(from).reduce((a, b) => a + b, 0n) % q;
   const sumM = (from) => BigInt(plaintext.slice(from).reduce((a, b) => a + b, 0));
-  const answer = { choices: cts.map(ciphertextJson), individual_proofs: individual };
+  const product = (xs) => xs.reduce((a, b) => (a * b) % p, 1n);
   if (!question.blank) {
     const [R, M] = [sumR(0), sumM(0)];
-    let alpha = 1n;
-    let beta = 1n;
-    for (const ct of cts) {
-      alpha = (alpha * BigInt(ct.alpha)) % p;
-      beta = (beta * BigInt(ct.beta)) % p;
-    }
     const branches = values.map((v) => ({ r: R, d: M - v }));
-    const real = Number(M) - question.min;
-    answer.overall_proof = orProve(ctx, branches, real, `prove|${S}|${alpha},${beta}|`, rng);
-    return answer;
+    const head = `prove|${S}|${product(alphas)},${product(betas)}|`;
+    const overall_proof = orProve(ctx, branches, Number(M) - question.min, head, rng);
+    return { choices, individual_proofs, overall_proof };
   }
+  // The blank flag's ciphertext (m0, r0) against the product of the others (mS, rS).
   const [r0, m0] = [rs[0], BigInt(plaintext[0])];
   const [rS, mS] = [sumR(1), sumM(1)];
   const isBlank = m0 === 1n;
-  answer.blank_proof = orProve(
-    ctx,
-    [
-      { r: r0, d: m0 },
-      { r: rS, d: mS },
-    ],
-    isBlank ? 1 : 0,
-    `bproof0|${S}|`,
-    rng,
-  );
+  const blankBranches = [
+    { r: r0, d: m0 },
+    { r: rS, d: mS },
+  ];
+  const blank_proof = orProve(ctx, blankBranches, isBlank ? 1 : 0, `bproof0|${S}|`, rng);
   const branches = [{ r: r0, d: m0 - 1n }, ...values.map((v) => ({ r: rS, d: mS - v }))];
   const real = isBlank ? 0 : Number(mS) - question.min + 1;
-  // Key order of the specification: choices, individual_proofs, overall_proof, blank_proof.
-  const overall = orProve(ctx, branches, real, `bproof1|${S}|`, rng);
-  return {
-    choices: answer.choices,
-    individual_proofs: answer.individual_proofs,
-    overall_proof: overall,
-    blank_proof: answer.blank_proof,
-  };
+  const overall_proof = orProve(ctx, branches, real, `bproof1|${S}|`, rng);
+  // Key order of the specification: the blank proof comes last.
+  return { choices, individual_proofs, overall_proof, blank_proof };
 }
 
 /** group_encode (spec 4.11.2): the 8-bit values packed big-endian, shifted by the padding,
