@@ -18,7 +18,11 @@ function ctxOf(v) {
 test("the vectors cover blank, non-homomorphic and large ballots", () => {
   assert.ok(BALLOTS.length >= 20); // fixed cases and seeded random shapes
   assert.ok(BALLOTS.some((v) => v.ballot.includes('"blank_proof"')));
-  assert.ok(BALLOTS.some((v) => v.ballot.includes('"proof":{"challenge"') && v.election.includes("NonHomomorphic")));
+  assert.ok(
+    BALLOTS.some(
+      (v) => v.ballot.includes('"proof":{"challenge"') && v.election.includes("NonHomomorphic"),
+    ),
+  );
   assert.ok(BALLOTS.some((v) => JSON.parse(v.election).questions.length === 10));
 });
 
@@ -42,7 +46,10 @@ test("one different random value: a different ballot (the randomness is really u
     assert.notEqual(out.ballot, v.ballot, `draw ${k}`);
   }
   // Too few recorded values: an error, not a silently different ballot.
-  assert.throws(() => B.encryptBallot(ctxOf(v), v.credential, v.choices, new ReplayRandom(v.draws.slice(1))), /exhausted/);
+  assert.throws(
+    () => B.encryptBallot(ctxOf(v), v.credential, v.choices, new ReplayRandom(v.draws.slice(1))),
+    /exhausted/,
+  );
 });
 
 test("a pool of two worker threads gives the same bytes as one thread", async () => {
@@ -52,7 +59,12 @@ test("a pool of two worker threads gives the same bytes as one thread", async ()
       const v = VECTORS[name];
       const built = await pool.buildTables(v.election);
       assert.equal(built.workers.length, 2);
-      const out = await pool.encryptBallot(v.election, v.credential, v.choices, new ReplayRandom(v.draws));
+      const out = await pool.encryptBallot(
+        v.election,
+        v.credential,
+        v.choices,
+        new ReplayRandom(v.draws),
+      );
       assert.equal(out.ballot, v.ballot, name);
       assert.equal(out.tracker, v.tracker, name);
     }
@@ -71,20 +83,33 @@ test("other table windows, same bytes", async () => {
   const v = VECTORS["simple-1"];
   const pool = new BoothPool({ size: 2, spawn: nodeWorker, window: 5 });
   try {
-    const out = await pool.encryptBallot(v.election, v.credential, v.choices, new ReplayRandom(v.draws));
+    const out = await pool.encryptBallot(
+      v.election,
+      v.credential,
+      v.choices,
+      new ReplayRandom(v.draws),
+    );
     assert.equal(out.ballot, v.ballot);
   } finally {
     pool.terminate();
   }
   const ctx = B.buildTables(v.election, { window: 11 });
   assert.equal(ctx.g.w, 11);
-  assert.equal(B.encryptBallot(ctx, v.credential, v.choices, new ReplayRandom(v.draws)).ballot, v.ballot);
+  assert.equal(
+    B.encryptBallot(ctx, v.credential, v.choices, new ReplayRandom(v.draws)).ballot,
+    v.ballot,
+  );
 });
 
 test("a worker that cannot start fails the pool's calls instead of leaving them hanging", async () => {
-  const pool = new BoothPool({ size: 1, spawn: () => nodeWorker(new URL("no-such-worker.js", STATIC)) });
+  const pool = new BoothPool({
+    size: 1,
+    spawn: () => nodeWorker(new URL("no-such-worker.js", STATIC)),
+  });
   try {
-    await assert.rejects(pool.buildTables(VECTORS["simple-0"].election), { message: /worker error/ });
+    await assert.rejects(pool.buildTables(VECTORS["simple-0"].election), {
+      message: /worker error/,
+    });
   } finally {
     pool.terminate();
   }
@@ -94,11 +119,55 @@ test("invalid choices are refused naming the question, before any randomness is 
   const v = VECTORS["simple-0"];
   const ctx = ctxOf(v);
   const cases = [
-    [[[0, 1, 0, 1, 0], [0, 0], [1, 1, 1]], /3 plaintext answer\(s\) for 4 question/, undefined],
-    [[[0, 1, 1, 1, 0], [0, 0], [1, 1, 1], [0, 1]], /3 answers selected, expected between 1 and 2/, 1],
-    [[[1, 1, 0, 0, 0], [0, 0], [1, 1, 1], [0, 1]], /blank vote must select no answer/, 1],
-    [[[0, 1, 0, 1, 0], [0, 2], [1, 1, 1], [0, 1]], /choice 2 is 2, expected 0 or 1/, 2],
-    [[[0, 1, 0, 1, 0], [0, 0], [1, 1], [0, 1]], /plaintext has 2 values, expected 3/, 3],
+    [
+      [
+        [0, 1, 0, 1, 0],
+        [0, 0],
+        [1, 1, 1],
+      ],
+      /3 plaintext answer\(s\) for 4 question/,
+      undefined,
+    ],
+    [
+      [
+        [0, 1, 1, 1, 0],
+        [0, 0],
+        [1, 1, 1],
+        [0, 1],
+      ],
+      /3 answers selected, expected between 1 and 2/,
+      1,
+    ],
+    [
+      [
+        [1, 1, 0, 0, 0],
+        [0, 0],
+        [1, 1, 1],
+        [0, 1],
+      ],
+      /blank vote must select no answer/,
+      1,
+    ],
+    [
+      [
+        [0, 1, 0, 1, 0],
+        [0, 2],
+        [1, 1, 1],
+        [0, 1],
+      ],
+      /choice 2 is 2, expected 0 or 1/,
+      2,
+    ],
+    [
+      [
+        [0, 1, 0, 1, 0],
+        [0, 0],
+        [1, 1],
+        [0, 1],
+      ],
+      /plaintext has 2 values, expected 3/,
+      3,
+    ],
     [[[0, 1, 0, 1, 0], [0, 0], [1, 1, 1], [1]], /expected 2 \(a leading blank flag/, 4],
   ];
   for (const [choices, message, question] of cases) {
@@ -111,7 +180,16 @@ test("invalid choices are refused naming the question, before any randomness is 
   }
   const mixed = VECTORS["mixed-rfc-0"];
   assert.throws(
-    () => B.encryptBallot(ctxOf(mixed), mixed.credential, [[0, 1, 0, 1], [1, 256, 3]], new SystemRandom()),
+    () =>
+      B.encryptBallot(
+        ctxOf(mixed),
+        mixed.credential,
+        [
+          [0, 1, 0, 1],
+          [1, 256, 3],
+        ],
+        new SystemRandom(),
+      ),
     { code: "V3004", message: /256 at position 2 does not fit in 8 bits/ },
   );
 });
@@ -125,17 +203,29 @@ test("an audited ballot opens to its choices; other choices or randomness do not
     const other = structuredClone(v.choices);
     other[1][0] = other[1][0] ? 0 : 1;
     if (other[1].length === 2) other[1][1] = other[1][1] ? 0 : 1; // keep it a valid vote
-    assert.throws(() => B.auditBallot(ctx, out.ballot, other, out.randomness), { code: "V3004", message: /does not encrypt/ });
+    assert.throws(() => B.auditBallot(ctx, out.ballot, other, out.randomness), {
+      code: "V3004",
+      message: /does not encrypt/,
+    });
     const wrongR = structuredClone(out.randomness);
     wrongR[0][0] = (BigInt(wrongR[0][0]) + 1n).toString();
-    assert.throws(() => B.auditBallot(ctx, out.ballot, v.choices, wrongR), { where: { question: 1, choice: 0 } });
+    assert.throws(() => B.auditBallot(ctx, out.ballot, v.choices, wrongR), {
+      where: { question: 1, choice: 0 },
+    });
   }
 });
 
 test("canonical JSON equals the Python codec's, and refuses what it cannot write alike", () => {
   const codec = VECTORS.codec;
   codec.values.forEach((value, i) => assert.equal(dumps(value), codec.dumps[i]));
-  for (const bad of [{ x: 1.5 }, { x: 2 ** 60 }, { x: "\ud800" }, { 1: "a" }, { x: undefined }, [() => 1]]) {
+  for (const bad of [
+    { x: 1.5 },
+    { x: 2 ** 60 },
+    { x: "\ud800" },
+    { 1: "a" },
+    { x: undefined },
+    [() => 1],
+  ]) {
     assert.throws(() => dumps(bad), { code: "V1001" });
   }
 });

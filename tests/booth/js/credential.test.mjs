@@ -2,7 +2,9 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { STATIC, vectors } from "./support.mjs";
 
-const { ALPHABET, checkCredential, checksumChar, credentialSecret } = await import(new URL("credential.js", STATIC));
+const { ALPHABET, checkCredential, checksumChar, credentialSecret } = await import(
+  new URL("credential.js", STATIC)
+);
 const { GROUPS, modPow } = await import(new URL("group.js", STATIC));
 const { parseElection } = await import(new URL("election.js", STATIC));
 
@@ -43,5 +45,8 @@ test("wrong credentials are refused with a clear message that does not repeat th
       text,
     );
   }
-  assert.throws(() => credentialSecret(GROUPS["BELENIOS-2048"], "Nvd-xsf-f8f-koR-DeW", "UQ3BXTkh4ErCj4"), { code: "V1004" });
+  assert.throws(
+    () => credentialSecret(GROUPS["BELENIOS-2048"], "Nvd-xsf-f8f-koR-DeW", "UQ3BXTkh4ErCj4"),
+    { code: "V1004" },
+  );
 });

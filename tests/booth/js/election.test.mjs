@@ -20,7 +20,10 @@ test("an election parses to its questions and the fingerprint of its exact text"
   assert.deepEqual({ ...e.questions[0] }, { kind: "h", answers: 4, blank: true, min: 1, max: 2 });
   assert.equal(e.fingerprint, JSON.parse(vectors()["simple-0"].ballot).election_hash);
   // One more space: other bytes, another fingerprint.
-  assert.notEqual(parseElection(text.replace('{"version"', '{ "version"')).fingerprint, e.fingerprint);
+  assert.notEqual(
+    parseElection(text.replace('{"version"', '{ "version"')).fingerprint,
+    e.fingerprint,
+  );
 });
 
 test("every malformed election is refused naming the field", () => {
@@ -36,11 +39,19 @@ test("every malformed election is refused naming the field", () => {
     [edited(base, (e) => (e.questions[1].max = 3)), "V3000", /min <= max <= number of answers/],
     [edited(base, (e) => (e.questions[1].blank = "yes")), "V1001", /boolean/],
     [edited(base, (e) => e.questions.push(rfc.questions[1])), "V3000", /embedding/],
-    [edited(rfc, (e) => (e.questions[1].value.answers = Array(300).fill("x"))), "V3000", /do not fit/],
+    [
+      edited(rfc, (e) => (e.questions[1].value.answers = Array(300).fill("x"))),
+      "V3000",
+      /do not fit/,
+    ],
     [edited(rfc, (e) => (e.questions[1].type = "Other")), "V3099", /question type/],
     ["{", "V1001", /invalid JSON/],
   ];
   for (const [text, code, message] of cases) {
-    assert.throws(() => parseElection(text), (e) => e.code === code && message.test(e.message), message.source);
+    assert.throws(
+      () => parseElection(text),
+      (e) => e.code === code && message.test(e.message),
+      message.source,
+    );
   }
 });

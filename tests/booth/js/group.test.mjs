@@ -3,7 +3,9 @@ import { randomBytes } from "node:crypto";
 import { test } from "node:test";
 import { STATIC, vectors } from "./support.mjs";
 
-const { GROUPS, groupByName, isElement, jacobi, modPow, parseNumber } = await import(new URL("group.js", STATIC));
+const { GROUPS, groupByName, isElement, jacobi, modPow, parseNumber } = await import(
+  new URL("group.js", STATIC)
+);
 const { FixedBase, multiPow } = await import(new URL("fixedbase.js", STATIC));
 
 function randomBelow(n) {
@@ -73,6 +75,9 @@ test("parseNumber accepts canonical decimals only and never quotes the value", (
   assert.equal(parseNumber("0"), 0n);
   assert.equal(parseNumber("1234567890123456789012345"), 1234567890123456789012345n);
   for (const bad of ["", "01", "-1", "1e3", " 1", "12a", 12, null]) {
-    assert.throws(() => parseNumber(bad, { field: "x" }), (e) => e.code === "V1003" && !e.message.includes("12a"));
+    assert.throws(
+      () => parseNumber(bad, { field: "x" }),
+      (e) => e.code === "V1003" && !e.message.includes("12a"),
+    );
   }
 });

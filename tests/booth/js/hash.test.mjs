@@ -8,7 +8,11 @@ const H = await import(new URL("hash.js", STATIC));
 test("sha256 equals node:crypto at every length around the block boundaries", () => {
   for (let n = 0; n < 300; n++) {
     const data = randomBytes(n);
-    assert.equal(H.toHex(H.sha256(data)), createHash("sha256").update(data).digest("hex"), `length ${n}`);
+    assert.equal(
+      H.toHex(H.sha256(data)),
+      createHash("sha256").update(data).digest("hex"),
+      `length ${n}`,
+    );
   }
 });
 
@@ -23,9 +27,16 @@ test("hmac and pbkdf2 equal node:crypto (short and long keys)", () => {
   for (const keyLength of [0, 5, 32, 64, 65, 200]) {
     const key = randomBytes(keyLength);
     const msg = randomBytes(77);
-    assert.equal(H.toHex(H.hmacSha256(key, msg)), createHmac("sha256", key).update(msg).digest("hex"));
+    assert.equal(
+      H.toHex(H.hmacSha256(key, msg)),
+      createHmac("sha256", key).update(msg).digest("hex"),
+    );
   }
-  for (const [iterations, length] of [[1, 32], [1000, 32], [3, 70]]) {
+  for (const [iterations, length] of [
+    [1, 32],
+    [1000, 32],
+    [3, 70],
+  ]) {
     const pw = H.utf8("Nvd-xsf-f8f-koR-DeV");
     const salt = H.utf8("UQ3BXTkh4ErCj4");
     assert.equal(

@@ -16,7 +16,9 @@ export const STATIC = new URL("../../../src/viche/web/static/booth/", import.met
 export function vectors() {
   const dir = process.env.BOOTH_VECTORS;
   if (!dir) {
-    throw new Error("BOOTH_VECTORS is not set: run through pytest tests/booth, or write them with tests/vectors/booth/make_vectors.py DIR");
+    throw new Error(
+      "BOOTH_VECTORS is not set: run through pytest tests/booth, or write them with tests/vectors/booth/make_vectors.py DIR",
+    );
   }
   const out = {};
   for (const name of readdirSync(dir).filter((f) => f.endsWith(".json"))) {

@@ -54,7 +54,10 @@ export function validatePlaintext(question, plaintext, index) {
     }
     plaintext.forEach((v, i) => {
       if (!Number.isInteger(v) || v < 0 || v >= 256) {
-        throw shapeError(`value ${JSON.stringify(v)} at position ${i + 1} does not fit in 8 bits`, index);
+        throw shapeError(
+          `value ${JSON.stringify(v)} at position ${i + 1} does not fit in 8 bits`,
+          index,
+        );
       }
     });
     return;
@@ -63,11 +66,17 @@ export function validatePlaintext(question, plaintext, index) {
   const expected = question.answers + (blank ? 1 : 0);
   if (plaintext.length !== expected) {
     const flag = blank ? " (a leading blank flag, then one per answer)" : "";
-    throw shapeError(`plaintext has ${plaintext.length} values, expected ${expected}${flag}`, index);
+    throw shapeError(
+      `plaintext has ${plaintext.length} values, expected ${expected}${flag}`,
+      index,
+    );
   }
   plaintext.forEach((m, i) => {
     if (m !== 0 && m !== 1) {
-      throw shapeError(`choice ${blank ? i : i + 1} is ${JSON.stringify(m)}, expected 0 or 1`, index);
+      throw shapeError(
+        `choice ${blank ? i : i + 1} is ${JSON.stringify(m)}, expected 0 or 1`,
+        index,
+      );
     }
   });
   const selected = (blank ? plaintext.slice(1) : plaintext).reduce((a, b) => a + b, 0);
@@ -178,7 +187,10 @@ export function groupEncode(group, values) {
   for (let eps = 0n; eps < 1n << BigInt(padding); eps++) {
     if (isElement(group, base + eps)) return base + eps;
   }
-  throw new BoothError(CODES.BALLOT_SHAPE, `no ${padding}-bit padding makes the encoded vector a group element`);
+  throw new BoothError(
+    CODES.BALLOT_SHAPE,
+    `no ${padding}-bit padding makes the encoded vector a group element`,
+  );
 }
 
 function nonHomomorphicAnswer(ctx, s0, plaintext, rng) {
@@ -192,7 +204,10 @@ function nonHomomorphicAnswer(ctx, s0, plaintext, rng) {
   const A = ctx.g.pow(w);
   const c = hashToZq(`raweg|${s0}|${y},${alpha},${beta}|${A}`, q);
   return {
-    answer: { choices: { alpha, beta }, proof: { challenge: c.toString(), response: mod(w - r * c, q).toString() } },
+    answer: {
+      choices: { alpha, beta },
+      proof: { challenge: c.toString(), response: mod(w - r * c, q).toString() },
+    },
     randomness: [r],
   };
 }
@@ -266,7 +281,9 @@ export function encryptBallot(ctx, privcred, choices, rng) {
   const { secret, draws, signatureW } = prepareBallot(election, privcred, choices, rng);
   const credential = ctx.g.pow(secret);
   const s0 = answerPrefix(election, credential);
-  const results = draws.map((d, index) => answerTask(ctx, { index, s0, plaintext: choices[index], draws: d }));
+  const results = draws.map((d, index) =>
+    answerTask(ctx, { index, s0, plaintext: choices[index], draws: d }),
+  );
   return signBallot(election, secret, credential, results, signatureW, (e) => ctx.g.pow(e));
 }
 
@@ -292,7 +309,10 @@ export function auditBallot(ctx, ballotText, choices, randomness) {
   if (ballot.election_hash !== election.fingerprint || !Array.isArray(ballot.answers)) {
     throw new BoothError(CODES.WRONG_ELECTION, "the ballot is not for this election");
   }
-  if (ballot.answers.length !== election.questions.length || randomness.length !== election.questions.length) {
+  if (
+    ballot.answers.length !== election.questions.length ||
+    randomness.length !== election.questions.length
+  ) {
     throw shapeError("one answer and one list of randomness per question are needed");
   }
   election.questions.forEach((question, i) => {
@@ -301,19 +321,30 @@ export function auditBallot(ctx, ballotText, choices, randomness) {
     const expected =
       question.kind === "nh"
         ? [{ r: BigInt(randomness[i][0]), extra: groupEncode(election.group, choices[i]) }]
-        : choices[i].map((m, j) => ({ r: BigInt(randomness[i][j]), extra: m ? election.group.g : 1n }));
+        : choices[i].map((m, j) => ({
+            r: BigInt(randomness[i][j]),
+            extra: m ? election.group.g : 1n,
+          }));
     const cts = question.kind === "nh" ? [answer.choices] : answer.choices;
-    if (!Array.isArray(cts) || cts.length !== expected.length || randomness[i].length !== expected.length) {
+    if (
+      !Array.isArray(cts) ||
+      cts.length !== expected.length ||
+      randomness[i].length !== expected.length
+    ) {
       throw shapeError("wrong number of ciphertexts or random values", i + 1);
     }
     expected.forEach(({ r, extra }, j) => {
       const alpha = ctx.g.pow(r).toString();
       const beta = ((ctx.y.pow(r) * extra) % p).toString();
       if (cts[j].alpha !== alpha || cts[j].beta !== beta) {
-        throw new BoothError(CODES.BALLOT_SHAPE, "the ballot does not encrypt these choices with this randomness", {
-          question: i + 1,
-          choice: j,
-        });
+        throw new BoothError(
+          CODES.BALLOT_SHAPE,
+          "the ballot does not encrypt these choices with this randomness",
+          {
+            question: i + 1,
+            choice: j,
+          },
+        );
       }
     });
   });

@@ -76,7 +76,8 @@ function parseQuestion(value, where, group) {
   const answers = expectStrings(obj.answers, { ...where, field: "answers" });
   let blank = false;
   if (Object.hasOwn(obj, "blank")) {
-    if (typeof obj.blank !== "boolean") throw jsonError("expected a boolean", { ...where, field: "blank" });
+    if (typeof obj.blank !== "boolean")
+      throw jsonError("expected a boolean", { ...where, field: "blank" });
     blank = obj.blank;
   }
   const min = expectInt(obj.min, { ...where, field: "min" });
@@ -121,9 +122,13 @@ export function parseElection(text) {
   }
   const uuid = expectString(obj.uuid, { field: "uuid" });
   if (!UUID.test(uuid)) {
-    throw new BoothError(CODES.PROTOCOL, "an election uuid is a string of at least 14 Base58 characters", {
-      field: "uuid",
-    });
+    throw new BoothError(
+      CODES.PROTOCOL,
+      "an election uuid is a string of at least 14 Base58 characters",
+      {
+        field: "uuid",
+      },
+    );
   }
   const group = groupByName(expectString(obj.group, { field: "group" }));
   const y = parseNumber(obj.public_key, { field: "public_key" });
@@ -132,9 +137,12 @@ export function parseElection(text) {
       field: "public_key",
     });
   }
-  if (!Array.isArray(obj.questions)) throw jsonError("expected a JSON array", { field: "questions" });
+  if (!Array.isArray(obj.questions))
+    throw jsonError("expected a JSON array", { field: "questions" });
   if (obj.questions.length === 0) {
-    throw new BoothError(CODES.PROTOCOL, "an election needs at least one question", { field: "questions" });
+    throw new BoothError(CODES.PROTOCOL, "an election needs at least one question", {
+      field: "questions",
+    });
   }
   const questions = Object.freeze(
     obj.questions.map((q, i) => parseQuestion(q, { field: "questions", question: i + 1 }, group)),

@@ -155,7 +155,11 @@ const DIGITS = /^(0|[1-9][0-9]*)$/;
  * zeros. The message never quotes the value (the same parser could read a secret). */
 export function parseNumber(text, where = {}) {
   if (typeof text !== "string") {
-    throw new BoothError(CODES.NUMBER_FORMAT, `expected a base-10 number in a JSON string, got ${typeof text}`, where);
+    throw new BoothError(
+      CODES.NUMBER_FORMAT,
+      `expected a base-10 number in a JSON string, got ${typeof text}`,
+      where,
+    );
   }
   if (text.length === 0 || text.length > 2000 || !DIGITS.test(text)) {
     throw new BoothError(CODES.NUMBER_FORMAT, "not a canonical base-10 number", where);

@@ -41,7 +41,8 @@ export class BoothPool {
   // A worker that cannot load or dies: every pending call fails (no promise left hanging).
   #failAll(event) {
     const message = event?.message ?? "a crypto worker failed";
-    for (const { reject } of this.pending.values()) reject(new BoothError("V0000", `worker error: ${message}`));
+    for (const { reject } of this.pending.values())
+      reject(new BoothError("V0000", `worker error: ${message}`));
     this.pending.clear();
   }
 
@@ -77,7 +78,9 @@ export class BoothPool {
     const t0 = performance.now();
     this.#election(electionText);
     const replies = await Promise.all(
-      this.workers.map((w) => this.#call(w, { op: "tables", election: electionText, window: this.window })),
+      this.workers.map((w) =>
+        this.#call(w, { op: "tables", election: electionText, window: this.window }),
+      ),
     );
     return { ms: performance.now() - t0, workers: replies.map((r) => r.ms) };
   }
@@ -89,7 +92,9 @@ export class BoothPool {
     const credential = powgPlain(election, secret);
     const s0 = answerPrefix(election, credential);
     // Longest tasks first, each to the least loaded worker.
-    const order = draws.map((_, i) => i).sort((a, b) => drawCount(election.questions[b]) - drawCount(election.questions[a]));
+    const order = draws
+      .map((_, i) => i)
+      .sort((a, b) => drawCount(election.questions[b]) - drawCount(election.questions[a]));
     const loads = this.workers.map(() => 0);
     const batches = this.workers.map(() => []);
     for (const index of order) {
@@ -99,12 +104,21 @@ export class BoothPool {
     }
     const replies = await Promise.all(
       batches.map((tasks, k) =>
-        tasks.length ? this.#call(this.workers[k], { op: "answers", election: electionText, window: this.window, tasks }) : { results: [] },
+        tasks.length
+          ? this.#call(this.workers[k], {
+              op: "answers",
+              election: electionText,
+              window: this.window,
+              tasks,
+            })
+          : { results: [] },
       ),
     );
     const results = new Array(draws.length);
     for (const reply of replies) for (const r of reply.results) results[r.index] = r;
-    return signBallot(election, secret, credential, results, signatureW, (e) => powgPlain(election, e));
+    return signBallot(election, secret, credential, results, signatureW, (e) =>
+      powgPlain(election, e),
+    );
   }
 
   terminate() {

@@ -33,7 +33,11 @@ export function handle(message) {
       const ctx = tablesFor(message.election, message.window);
       return { id, ok: true, results: message.tasks.map((task) => answerTask(ctx, task)) };
     }
-    return { id, ok: false, error: { code: "V9000", message: `unknown operation ${op}`, where: {} } };
+    return {
+      id,
+      ok: false,
+      error: { code: "V9000", message: `unknown operation ${op}`, where: {} },
+    };
   } catch (exc) {
     return {
       id,
