@@ -69,6 +69,10 @@ test("fixed-base tables and multi-exponentiation equal modPow (several windows)"
     assert.throws(() => tg.pow(1n << 256n), RangeError);
     assert.throws(() => tg.pow(-1n), RangeError);
   }
+  assert.equal(new FixedBase(G.g, G.p, G.qBits, null).w, 8); // null: the default
+  for (const bad of [0, 17, 2.5, "8"]) {
+    assert.throws(() => new FixedBase(G.g, G.p, G.qBits, bad), RangeError);
+  }
 });
 
 test("parseNumber accepts canonical decimals only and never quotes the value", () => {

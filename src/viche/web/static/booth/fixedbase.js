@@ -19,7 +19,9 @@ export function defaultWindow(bits) {
 
 export class FixedBase {
   /** Tables of `base` mod p for exponents below 2^bits (w-bit windows). */
-  constructor(base, p, bits, w = defaultWindow(bits)) {
+  constructor(base, p, bits, window = null) {
+    const w = window ?? defaultWindow(bits);
+    if (!Number.isInteger(w) || w < 1 || w > 16) throw new RangeError("window of 1 to 16 bits");
     this.base = base;
     this.p = p;
     this.bits = bits;
