@@ -36,10 +36,9 @@ from pathlib import Path
 from random import SystemRandom
 from typing import Any
 
-from viche.record.archive import read_archive
-
 from viche.protocol.ballot import check_ballot
 from viche.protocol.election import Election, PublicCredentials
+from viche.record import read_archive
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent

@@ -22,12 +22,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from viche.record.archive import read_archive
 
 from viche.crypto.credentials import check_credential
 from viche.errors import CredentialFormatError, ProofError
 from viche.protocol.ballot import check_ballot
 from viche.protocol.election import Election, PublicCredentials
+from viche.record import read_archive
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
