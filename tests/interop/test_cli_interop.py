@@ -16,11 +16,11 @@ from pathlib import Path
 
 import pytest
 
+from support.belenios import add_event, tool, tool_verifies
+from support.cli import CliRun, run_cli
 from viche.crypto.group import BELENIOS_2048
 from viche.crypto.rng import SeededRandom
 from viche.service import threshold as pedersen
-from viche.testing.belenios import add_event, tool, tool_verifies
-from viche.testing.cli import CliRun, run_cli
 
 pytestmark = pytest.mark.interop
 

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
+from support.belenios import run_harness, tool_verifies
+from support.cli import run_cli
 from viche.crypto.group import RFC_3526_2048
 from viche.protocol.election import ElectionTemplate
 from viche.service.election_run import ElectionPlan
-from viche.testing.belenios import run_harness, tool_verifies
-from viche.testing.cli import run_cli
 from viche.testing.factories import expected, make_election, plan_for, template_from
 
 pytestmark = pytest.mark.interop

@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 from gmpy2 import mpz
 
+from support.cli import run_cli
 from viche.crypto.elgamal import Ciphertext
 from viche.crypto.group import RFC_3526_2048
 from viche.crypto.hashing import sha256_hex
@@ -42,7 +43,6 @@ from viche.record.archive import ArchiveWriter, read_archive, resolve_archive
 from viche.record.events import EventType
 from viche.service.election_run import ElectionRun, Stop, Vote
 from viche.service.setup import read_template
-from viche.testing.cli import run_cli
 from viche.testing.factories import make_election, plan_for
 from viche.verify import Status, verify_record
 

@@ -12,8 +12,8 @@ import networkx as nx
 import pytest
 from monitor_corpus import real_embedder
 
+from support.cli import run_cli
 from viche.monitor import api
-from viche.testing.cli import run_cli
 
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 BOT_CLAIMS = [

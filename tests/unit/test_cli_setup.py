@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from support.cli import run_cli
 from viche.crypto.credentials import check_credential, credential_secret, public_credential
 from viche.crypto.group import BELENIOS_2048
 from viche.crypto.rng import SeededRandom
@@ -16,7 +17,6 @@ from viche.service import credentials as creds_svc
 from viche.service import setup as setup_svc
 from viche.service import threshold as threshold_svc
 from viche.service.tokens import generate_token
-from viche.testing.cli import run_cli
 
 UUID = "UQ3BXTkh4ErCj4"
 G = BELENIOS_2048
