@@ -24,7 +24,7 @@ mk() { # name env... -- GROUP NVOTERS NTRUSTEES THRESHOLD TEMPLATE
 }
 mk simple-plain-BELENIOS        SEED=1 -- BELENIOS-2048 3 2 0 simple
 mk simple-plain-RFC             SEED=2 -- RFC-3526-2048 2 2 0 simple
-mk threshold-weighted-revotes   SEED=3 WEIGHTED=1 REVOTES=2 -- BELENIOS-2048 4 3 2 simple
+mk threshold-weighted-revotes   SEED=3 WEIGHTED=1 REVOTES=2 -- BELENIOS-2048 6 3 2 simple
 mk threshold-noserver-2of3      SEED=4 SERVER_KEY=0 DECRYPT_SET="1 3" -- BELENIOS-2048 3 3 2 simple
 mk nh-mixnet-RFC                SEED=5 -- RFC-3526-2048 3 2 0 nh
 mk large-10x10-BELENIOS         SEED=6 -- BELENIOS-2048 1 1 0 large
