@@ -416,6 +416,14 @@ class ArchiveStream:
 
     def __enter__(self) -> ArchiveStream:
         self._file = self.path.open("rb")
+        try:
+            return self._read_header()
+        except BaseException:
+            self.__exit__(None, None, None)  # a bad header must not leave the file open
+            raise
+
+    def _read_header(self) -> ArchiveStream:
+        assert self._file is not None
         self._members = iter_members(self._file)
         first = next(self._members, None)
         if first is None:
