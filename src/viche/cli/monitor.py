@@ -23,6 +23,7 @@ from rich.table import Table
 from viche.cli.progress import progress as stage_progress
 from viche.cli.progress import spinner
 from viche.errors import MissingFileError
+from viche.monitor import require_extra
 
 if TYPE_CHECKING:
     from viche.monitor.alerts import Alert
@@ -83,6 +84,7 @@ def ingest_cmd(
     ] = InputFormat.auto,
 ) -> None:
     """Append the posts of FILES to the store (created if absent); bad rows are reported."""
+    require_extra()
     from viche.monitor.api import posts_path
     from viche.monitor.ingest import ingest
     from viche.monitor.store import Store
@@ -233,6 +235,7 @@ def detect_cmd(
     ] = "",
 ) -> None:
     """Find coordinated campaigns in the store, save them and print the alerts since last run."""
+    require_extra()
     from viche.monitor import alerts as alerting
     from viche.monitor import embed
     from viche.monitor.narratives import check_since
@@ -262,6 +265,7 @@ def report_cmd(
     ],
 ) -> None:
     """Write the last detection as HTML (with plots), JSON, GraphML and CSV files."""
+    require_extra()
     from viche.monitor import api
     from viche.monitor.alerts import load_alerts
     from viche.monitor.report import write_report
