@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import subprocess
 import tarfile
 from pathlib import Path
 
 import pytest
 
+from support.belenios import ToolRun, tool
 from viche.errors import ChainError, Location, RemovedHistoryError
 from viche.record import ArchiveWriter, Record, read_archive
 from viche.record.diff import verify_diff
@@ -24,15 +24,8 @@ pytestmark = pytest.mark.interop
 TIMESTAMP = 1800000000
 
 
-def _tool(tool: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [tool, "election", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-        env={"BELENIOS_USE_URANDOM": "1", "LC_ALL": "C", "PATH": "/usr/bin:/bin"},
-    )
+def _tool(belenios_tool: str, *args: str) -> ToolRun:
+    return tool(belenios_tool, "election", *args, ok=False)
 
 
 def _place(record: Record, directory: Path) -> Path:
@@ -89,7 +82,7 @@ def test_belenios_and_we_reject_an_event_pointing_at_an_earlier_copy(
     bad.write_bytes(b"".join(encode_member(n, c, TIMESTAMP) for n, c in members))
     done = _tool(belenios_tool, "verify", "--dir", str(bad.parent))
     assert done.returncode != 0
-    assert "not identical" in done.stderr + done.stdout
+    assert b"not identical" in done.stderr + done.stdout
     with pytest.raises(ChainError, match="immediately before"):
         read_archive(bad)
     # failure twin: the same replay with the copy written again is accepted by both

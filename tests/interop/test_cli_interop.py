@@ -16,11 +16,11 @@ from pathlib import Path
 
 import pytest
 
+from support.belenios import add_event, tool, tool_verifies
+from support.cli import CliRun, run_cli
 from viche.crypto.group import BELENIOS_2048
 from viche.crypto.rng import SeededRandom
 from viche.service import threshold as pedersen
-from viche.testing.belenios import add_event, tool, tool_verifies
-from viche.testing.cli import CliRun, run_cli
 
 pytestmark = pytest.mark.interop
 
@@ -46,7 +46,7 @@ def _cred(privcreds: Path, n: int) -> str:
 
 
 def test_viche_archive_with_belenios_setup_ballots_and_decryptions(
-    belenios_tool: str, belenios_harness: Path, tmp_path: Path
+    belenios_tool: str, templates_dir: Path, tmp_path: Path
 ) -> None:
     bt = belenios_tool
     setup, pub, work = tmp_path / "setup", tmp_path / "public", tmp_path / "work"
@@ -63,7 +63,7 @@ def test_viche_archive_with_belenios_setup_ballots_and_decryptions(
     keys = pedersen.run_ceremony(BELENIOS_2048, 3, 2, tmp_path / "pedersen", SeededRandom("p"))
     shutil.copy(tmp_path / "pedersen" / "threshold.json", setup / "threshold.json")
     ok(run_cli("setup", "make-trustees", "--dir", str(setup)))
-    template = belenios_harness / "templates" / SIMPLE
+    template = templates_dir / SIMPLE
     ok(run_cli("setup", "make-election", "--uuid", uuid, "--template", str(template),
                "--dir", str(setup)))  # fmt: skip
     (pubcreds,) = setup.glob("*.pubcreds")
@@ -130,7 +130,7 @@ def test_viche_refuses_a_belenios_ballot_for_another_election(
 
 
 def test_belenios_archive_with_viche_credentials_ballots_and_decryption(
-    belenios_tool: str, belenios_harness: Path, tmp_path: Path
+    belenios_tool: str, templates_dir: Path, tmp_path: Path
 ) -> None:
     bt = belenios_tool
     setup, pub, work = tmp_path / "setup", tmp_path / "public", tmp_path / "work"
@@ -146,7 +146,7 @@ def test_belenios_archive_with_viche_credentials_ballots_and_decryption(
     pubkeys = sorted(setup.glob("*.pubkey"))
     (setup / "public_keys.jsons").write_text("".join(p.read_text() for p in pubkeys))
     tool(bt, "setup", "make-trustees", "--dir", str(setup))
-    template = belenios_harness / "templates" / SIMPLE
+    template = templates_dir / SIMPLE
     tool(bt, "setup", "make-election", "--dir", str(setup), "--uuid", uuid, "--group",
          "BELENIOS-2048", "--template", str(template))  # fmt: skip
     (pubcreds,) = setup.glob("*.pubcreds")

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
+from support.belenios import run_harness, tool_verifies
+from support.cli import run_cli
 from viche.crypto.group import RFC_3526_2048
 from viche.protocol.election import ElectionTemplate
 from viche.service.election_run import ElectionPlan
-from viche.testing.belenios import run_harness, tool_verifies
-from viche.testing.cli import run_cli
 from viche.testing.factories import expected, make_election, plan_for, template_from
 
 pytestmark = pytest.mark.interop
@@ -32,9 +32,9 @@ YES_NO = ElectionTemplate.from_json(
 )
 
 
-def _plan(name: str, harness: Path) -> ElectionPlan:
-    simple = template_from(harness / "templates" / "simple.json")
-    large = template_from(harness / "templates" / "large.json")
+def _plan(name: str, templates: Path) -> ElectionPlan:
+    simple = template_from(templates / "simple.json")
+    large = template_from(templates / "large.json")
     if name == "one-voter":
         return plan_for(voters=1, seed=name)
     if name == "plain-weights-blank-revotes":
@@ -74,9 +74,9 @@ VICHE_RUN = [
 
 @pytest.mark.parametrize("name", VICHE_RUN)
 def test_viche_election_passes_belenios_tool(
-    name: str, belenios_tool: str, belenios_harness: Path, tmp_path: Path
+    name: str, belenios_tool: str, templates_dir: Path, tmp_path: Path
 ) -> None:
-    plan = _plan(name, belenios_harness)
+    plan = _plan(name, templates_dir)
     run, _ = make_election(tmp_path / "e", plan, seed=name)
     ok, err = tool_verifies(belenios_tool, run.archive.parent)
     assert ok, err
@@ -89,13 +89,13 @@ def test_viche_election_passes_belenios_tool(
 
 
 def test_a_tampered_viche_election_fails_both(
-    belenios_tool: str, belenios_harness: Path, tmp_path: Path
+    belenios_tool: str, templates_dir: Path, tmp_path: Path
 ) -> None:
     """Failure twin: the published result of a Viche election edited (and re-chained by
     rewriting the archive) is rejected by both verifiers."""
     from viche.record import ArchiveWriter, read_archive
 
-    run, _ = make_election(tmp_path / "e", _plan("one-voter", belenios_harness), seed="t")
+    run, _ = make_election(tmp_path / "e", _plan("one-voter", templates_dir), seed="t")
     record = read_archive(run.archive)
     forged = tmp_path / "forged"
     forged.mkdir()

@@ -11,9 +11,7 @@ failure twin appends a Viche ballot with a broken (re-signed) proof: the tool re
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
 import tarfile
 from dataclasses import replace
 from pathlib import Path
@@ -21,6 +19,7 @@ from pathlib import Path
 import pytest
 from gmpy2 import mpz
 
+from support.belenios import ToolRun, tool
 from viche.crypto.answers import HAnswer, NHAnswer
 from viche.crypto.credentials import credential_secret
 from viche.crypto.elgamal import PublicKey
@@ -62,24 +61,13 @@ VOTES = [
 ]
 
 
-def _run(
-    tool: str, d: Path, *args: str, stdin: bytes | None = None
-) -> subprocess.CompletedProcess[bytes]:
-    env = dict(os.environ, BELENIOS_USE_URANDOM="1", LC_ALL="C")
-    return subprocess.run(
-        [tool, *args, f"--dir={d}"],
-        input=stdin,
-        capture_output=True,
-        env=env,
-        timeout=120,
-        check=False,
-    )
+def _run(belenios_tool: str, d: Path, *args: str, stdin: bytes | None = None) -> ToolRun:
+    return tool(belenios_tool, *args, f"--dir={d}", stdin=stdin, ok=False)
 
 
-def _ok(proc: subprocess.CompletedProcess[bytes]) -> bytes:
+def _ok(proc: ToolRun) -> bytes:
     assert proc.returncode == 0, proc.stderr.decode(errors="replace")
     return proc.stdout
-
 
 def _setup_members(bel: Path) -> tuple[Election, Trustees, PublicCredentials]:
     data: dict[str, bytes] = {}
@@ -272,27 +260,10 @@ def test_election_from_template_matches_make_election_byte_for_byte(
     )
     (tmp_path / "t.json").write_text(json.dumps(template, ensure_ascii=False), encoding="utf-8")
     uuid = "ABCDEFGHJKLMNPQ"
-    env = dict(os.environ, BELENIOS_USE_URANDOM="1", LC_ALL="C")
-    proc = subprocess.run(
-        [
-            belenios_tool,
-            "setup",
-            "make-election",
-            "--dir",
-            str(tmp_path),
-            "--uuid",
-            uuid,
-            "--group",
-            "RFC-3526-2048",
-            "--template",
-            str(tmp_path / "t.json"),
-        ],
-        capture_output=True,
-        env=env,
-        timeout=60,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr.decode(errors="replace")
+    tool(
+        belenios_tool, "setup", "make-election", "--dir", str(tmp_path), "--uuid", uuid,
+        "--group", "RFC-3526-2048", "--template", str(tmp_path / "t.json"),
+    )  # fmt: skip
     tool_bytes = (tmp_path / "election.json").read_bytes().rstrip(b"\n")
     t = ElectionTemplate.from_bytes((tmp_path / "t.json").read_bytes())
     y = mpz(json.loads(tool_bytes)["public_key"])

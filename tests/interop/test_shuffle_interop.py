@@ -15,12 +15,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 from gmpy2 import mpz
 
+from support.belenios import ToolRun, tool
+from support.cli import run_cli
 from viche.crypto.elgamal import Ciphertext
 from viche.crypto.group import RFC_3526_2048
 from viche.crypto.hashing import sha256_hex
@@ -42,7 +43,6 @@ from viche.record import ArchiveWriter, read_archive, resolve_archive
 from viche.record.events import EventType
 from viche.service.election_run import ElectionRun, Stop, Vote
 from viche.service.setup import read_template
-from viche.testing.cli import run_cli
 from viche.testing.factories import make_election, plan_for
 from viche.verify import Status, verify_record
 
@@ -56,8 +56,8 @@ def ref(reference_dir: Path) -> Path:
     return reference_dir / NAME
 
 
-def _tool(tool: str, *args: str, stdin: bytes = b"") -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run([tool, *args], input=stdin, capture_output=True, timeout=300, check=False)
+def _tool(belenios_tool: str, *args: str, stdin: bytes = b"") -> ToolRun:
+    return tool(belenios_tool, *args, stdin=stdin, ok=False)
 
 
 def _truncated_copy(ref: Path, dest: Path) -> Path:
@@ -116,7 +116,7 @@ class Built:
     directory: Path
     election: Election
     viche_shuffle: Shuffle
-    verify: subprocess.CompletedProcess[bytes]
+    verify: ToolRun
 
 
 @pytest.fixture(scope="module")
@@ -272,9 +272,9 @@ def test_tampered_viche_shuffle_rejected_by_both(
     height = read_archive(bel).shuffles[0].height
     assert fails[0].where == f"event {height} / trustee 1 / shuffle / question 2 / {component}"
     assert fails[0].question == 2 and fails[0].trustee == 1
-    tool = _tool(belenios_tool, "election", "verify", "--dir", str(bel.parent))
-    assert tool.returncode == 124, tool.stderr
-    assert b"shuffle #0 failed" in tool.stderr
+    peer = _tool(belenios_tool, "election", "verify", "--dir", str(bel.parent))
+    assert peer.returncode == 124, peer.stderr
+    assert b"shuffle #0 failed" in peer.stderr
 
 
 # ---------------------------------------------------------------------- Viche CLI, end to end
@@ -287,9 +287,9 @@ NH_VOTES = [
 
 
 @pytest.fixture(scope="module")
-def nh_closed(belenios_harness: Path, tmp_path_factory: pytest.TempPathFactory) -> ElectionRun:
+def nh_closed(templates_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> ElectionRun:
     """A Viche election with the harness's NH template, 2 Single trustees, vote closed."""
-    template = read_template(belenios_harness / "templates" / "nh.json")
+    template = read_template(templates_dir / "nh.json")
     plan = plan_for(
         template=template,
         group=RFC_3526_2048,
@@ -358,8 +358,8 @@ def test_cli_mixnet_flow_with_a_tool_shuffle_accepted_by_belenios_tool(
     assert published[0] == [sum(v[0][j] for v in NH_VOTES) for j in range(2)]
     for qi in (1, 2):
         assert sorted(published[qi]) == sorted(v[qi] for v in NH_VOTES)
-    tool = _tool(belenios_tool, "election", "verify", "--dir", str(d))
-    assert tool.returncode == 0, tool.stderr
+    peer = _tool(belenios_tool, "election", "verify", "--dir", str(d))
+    assert peer.returncode == 0, peer.stderr
     report = verify_record(d, jobs=1)
     assert report.ok, [str(f) for f in report.failures]
     assert report.check("shuffles").count == 2

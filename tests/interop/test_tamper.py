@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from gmpy2 import mpz
 
+from support.belenios import tool_verifies
 from viche.crypto.credentials import credential_secret
 from viche.crypto.group import group_by_name
 from viche.crypto.hashing import sha256_hex
@@ -47,15 +47,7 @@ def write(tmp_path: Path, name: str, data: bytes) -> Path:
 
 
 def belenios_accepts(tool: str, d: Path) -> bool:
-    proc = subprocess.run(
-        [tool, "election", "verify", "--dir", str(d)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={"LC_ALL": "C", "PATH": "/usr/bin:/bin"},
-        check=False,
-    )
-    return proc.returncode == 0
+    return tool_verifies(tool, d)[0]
 
 
 def failures_of(report: VerificationReport, check: str) -> list:  # type: ignore[type-arg]

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import subprocess
 from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESCCM
 from gmpy2 import mpz
 
+from support.belenios import tool
 from viche.crypto.group import BELENIOS_2048, group_by_name
 from viche.crypto.rng import SeededRandom
 from viche.crypto.schnorr import Proof
@@ -68,35 +67,14 @@ def _cert_name(cert: Cert) -> str:
     return hashlib.sha256(cert.message.encode("utf-8")).hexdigest()
 
 
-def _tool(tool: str, cwd: Path, *args: str, stdin: str | None = None) -> str:
-    env = dict(os.environ, BELENIOS_USE_URANDOM="1", LC_ALL="C")
-    proc = subprocess.run(
-        [tool, *args],
-        check=False,
-        cwd=cwd,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-    )
-    assert proc.returncode == 0, f"belenios-tool {' '.join(args)} failed: {proc.stderr}"
-    return proc.stdout
+def _tool(belenios_tool: str, cwd: Path, *args: str, stdin: str | None = None) -> str:
+    data = None if stdin is None else stdin.encode()
+    return tool(belenios_tool, *args, cwd=cwd, stdin=data).stdout.decode()
 
 
-def _tool_rc(tool: str, cwd: Path, *args: str, stdin: str | None = None) -> int:
-    env = dict(os.environ, BELENIOS_USE_URANDOM="1", LC_ALL="C")
-    proc = subprocess.run(
-        [tool, *args],
-        check=False,
-        cwd=cwd,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-    )
-    return proc.returncode
+def _tool_rc(belenios_tool: str, cwd: Path, *args: str, stdin: str | None = None) -> int:
+    data = None if stdin is None else stdin.encode()
+    return tool(belenios_tool, *args, cwd=cwd, stdin=data, ok=False).returncode
 
 
 # ---------------------------------------------------------------------------- (a)
@@ -151,7 +129,7 @@ def test_reference_dkey_rejects_wrong_seed(reference_dir: Path, name: str) -> No
 
 
 def test_mixed_ceremony_viche_and_belenios_tool(
-    belenios_tool: str, belenios_harness: Path, tmp_path: Path
+    belenios_tool: str, templates_dir: Path, tmp_path: Path
 ) -> None:
     """Trustee 1 = Viche, trustees 2 and 3 = belenios-tool, threshold 2, plus a Viche
     Single key; servers on both sides accept each other's messages."""
@@ -224,7 +202,7 @@ def test_mixed_ceremony_viche_and_belenios_tool(
     (tmp_path / "public_keys.jsons").write_text(_line(trustee_public_key_to_json(single)))
     _tool(belenios_tool, tmp_path, "setup", "make-trustees", "--dir", ".")
     uuid = _tool(belenios_tool, tmp_path, "setup", "generate-token").strip()
-    template = belenios_harness / "templates" / "simple.json"
+    template = templates_dir / "simple.json"
     _tool(
         belenios_tool, tmp_path, "setup", "make-election", "--dir", ".", "--uuid", uuid,
         "--group", group.name, "--template", str(template),

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from viche.testing.cli import run_cli
+from support.cli import run_cli
 from viche.verify import Status, verify_record
 
 pytestmark = pytest.mark.interop

@@ -15,8 +15,8 @@ import pytest
 import viche.record.entries as entries_module
 import viche.record.reader as reader_module
 import viche.verify.verifier as verifier_module
+from support.cli import run_cli
 from viche.testing.archive_edit import Members, event_type, rebuild, split
-from viche.testing.cli import run_cli
 from viche.verify import Status, VerificationReport, verify_record
 from viche.verify.verifier import verify_record_in_memory
 

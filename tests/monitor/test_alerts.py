@@ -20,11 +20,12 @@ from viche.monitor.alerts import (
     overlap,
     record,
 )
+from viche.monitor.model import DetectionResult
 
 AT = datetime(2026, 3, 2, tzinfo=UTC)
 
 
-def _first():
+def _first() -> DetectionResult:
     a = posts_for(["bot1", "bot2", "bot3"], 3, "a", "The election was rigged")
     return result_of([campaign_from("c-1", a, ("n-aaa",))])
 

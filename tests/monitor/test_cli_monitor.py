@@ -12,8 +12,8 @@ import networkx as nx
 import pytest
 from monitor_corpus import real_embedder
 
+from support.cli import run_cli
 from viche.monitor import api
-from viche.testing.cli import run_cli
 
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 BOT_CLAIMS = [
@@ -206,7 +206,8 @@ def test_every_monitor_command_has_help() -> None:
     assert "--no-narratives" in run_cli("monitor", "detect", "--help").stdout
 
 
-def test_many_alerts_are_summarised(tmp_path: Path, stream: Path, monkeypatch) -> None:
+def test_many_alerts_are_summarised(tmp_path: Path, stream: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from viche.cli import monitor as cli
 
     monkeypatch.setattr(cli, "MAX_ALERTS_PRINTED", 0)

@@ -100,10 +100,10 @@ def test_busy_accounts_sharing_popular_keys_are_not_flagged() -> None:
     ]
     events = build(rows, 2)
     result = detect_coordination(events, CoordinationConfig(null_rounds=5))
-    (row,) = result.pairs.itertuples()
-    assert row.n >= 3  # they do co-act, often...
-    assert row.expected > row.n / 3  # ... but about as often as chance predicts
-    assert not row.significant
+    (row,) = result.pairs.to_dict("records")
+    assert row["n"] >= 3  # they do co-act, often...
+    assert row["expected"] > row["n"] / 3  # ... but about as often as chance predicts
+    assert not row["significant"]
 
 
 def test_one_burst_of_a_crowd_is_one_occasion() -> None:

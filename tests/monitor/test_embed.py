@@ -19,7 +19,7 @@ def model() -> embed.MiniLMEmbedder:
     return real_embedder()
 
 
-def test_vectors_are_unit_length_and_deterministic(model) -> None:
+def test_vectors_are_unit_length_and_deterministic(model: embed.MiniLMEmbedder) -> None:
     texts = ["Elections are held in spring", "Вибори відбудуться навесні"]
     v = model.encode(texts)
     assert v.shape == (2, embed.DIMENSION) and v.dtype == np.float32
@@ -28,7 +28,7 @@ def test_vectors_are_unit_length_and_deterministic(model) -> None:
     assert model.encode([]).shape == (0, embed.DIMENSION)
 
 
-def test_english_paraphrase_closer_than_unrelated(model) -> None:
+def test_english_paraphrase_closer_than_unrelated(model: embed.MiniLMEmbedder) -> None:
     a, b, c = model.encode(
         [
             "Ukraine's president plans to cancel the elections",
@@ -39,7 +39,7 @@ def test_english_paraphrase_closer_than_unrelated(model) -> None:
     assert float(a @ b) > 0.6 > float(a @ c)
 
 
-def _closeness(model, triple: list[str]) -> list[tuple[float, float]]:
+def _closeness(model: embed.MiniLMEmbedder, triple: list[str]) -> list[tuple[float, float]]:
     """For each sentence of the triple: (mean similarity to the other two, mean to unrelated)."""
     texts = triple + [t for _, t in UNRELATED]
     v = embed.center_by_script(model.encode(texts), [embed.script_of(t) for t in texts])
@@ -51,14 +51,16 @@ def _closeness(model, triple: list[str]) -> list[tuple[float, float]]:
 
 
 @pytest.mark.parametrize("claim", sorted(CLAIMS))
-def test_uk_ru_en_paraphrases_closer_to_each_other_than_to_unrelated(model, claim) -> None:
+def test_uk_ru_en_paraphrases_closer_to_each_other_than_to_unrelated(
+    model: embed.MiniLMEmbedder, claim: str
+) -> None:
     by_lang = {lang: text for lang, text in reversed(CLAIMS[claim])}  # first one per language
     triple = [by_lang["en"], by_lang["uk"], by_lang["ru"]]
     for within, unrelated in _closeness(model, triple):
         assert within > unrelated
 
 
-def test_three_different_claims_are_not_close(model) -> None:
+def test_three_different_claims_are_not_close(model: embed.MiniLMEmbedder) -> None:
     """Failure twin: a triple of different claims, one per language, is not held together."""
     triple = [CLAIMS["cancel"][0][1], CLAIMS["biolabs"][4][1], CLAIMS["ballots"][6][1]]
     assert any(within <= unrelated + 0.05 for within, unrelated in _closeness(model, triple))
@@ -80,8 +82,8 @@ def test_center_by_script_checks_shapes() -> None:
         embed.center_by_script(v, ["latin"])
 
 
-def test_missing_extra_explains_how_to_install(monkeypatch) -> None:
-    monkeypatch.setattr(embed.importlib.util, "find_spec", lambda name: None)
+def test_missing_extra_explains_how_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("importlib.util.find_spec", lambda name: None)
     assert not embed.is_available()
     with pytest.raises(MissingDependencyError) as info:
         embed.MiniLMEmbedder()

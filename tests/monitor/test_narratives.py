@@ -12,6 +12,7 @@ from monitor_synthetic import campaign_from, result_of
 
 from viche.errors import IngestError, MissingFileError, MonitorError
 from viche.monitor import narratives as nar
+from viche.monitor.embed import MiniLMEmbedder
 from viche.monitor.model import Post
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
@@ -27,7 +28,7 @@ def _posts() -> list[Post]:
 
 
 @pytest.fixture(scope="module")
-def model():
+def model() -> MiniLMEmbedder:
     return real_embedder()
 
 
@@ -39,7 +40,8 @@ def cases_csv(shared_dir: Path) -> Path:
 # -- the algorithm, on vectors made by hand ------------------------------------------------------
 def _unit(rows: list[list[float]]) -> np.ndarray:
     v = np.asarray(rows, dtype=np.float32)
-    return v / np.linalg.norm(v, axis=1, keepdims=True)
+    unit: np.ndarray = v / np.linalg.norm(v, axis=1, keepdims=True)
+    return unit
 
 
 def test_cluster_groups_near_vectors_and_leaves_loners() -> None:
@@ -88,7 +90,7 @@ def test_narrative_id_is_stable() -> None:
 
 
 # -- the real model on a few dozen sentences ------------------------------------------------
-def test_narratives_keep_to_one_claim(model) -> None:
+def test_narratives_keep_to_one_claim(model: MiniLMEmbedder) -> None:
     posts = _posts()
     found = nar.find_narratives(posts, model)
     claim_of = {p.id: p.id.split("-")[0] for p in posts}
@@ -106,13 +108,13 @@ def test_narratives_keep_to_one_claim(model) -> None:
     assert all(n.languages for n in found) and all(len(n.label) <= nar.LABEL_CHARS for n in found)
 
 
-def test_unrelated_posts_make_no_narrative(model) -> None:
+def test_unrelated_posts_make_no_narrative(model: MiniLMEmbedder) -> None:
     posts = [p for p in _posts() if p.id.startswith("u")]
     assert nar.find_narratives(posts, model) == ()
     assert nar.find_narratives([], model) == ()
 
 
-def test_match_to_known_cases(model, cases_csv: Path, tmp_path: Path) -> None:
+def test_match_to_known_cases(model: MiniLMEmbedder, cases_csv: Path, tmp_path: Path) -> None:
     cases = nar.load_cases(
         cases_csv, keywords=["biological weapons", "Manipulated elections/referendum"]
     )
@@ -137,7 +139,7 @@ def test_match_to_known_cases(model, cases_csv: Path, tmp_path: Path) -> None:
     assert all(n.known_case_similarity == 0.0 for n in far)
 
 
-def test_attach_narratives_to_campaigns(model) -> None:
+def test_attach_narratives_to_campaigns(model: MiniLMEmbedder) -> None:
     posts = _posts()
     bio = [p for p in posts if p.id.startswith("biolabs") and p.lang == "en"]
     ballots = [p for p in posts if p.id.startswith("ballots") and p.lang == "en"]
@@ -219,7 +221,7 @@ def test_claim_text_drops_links_and_mentions() -> None:
     assert nar.claim_text("mail me at a@b.org") == "mail me at a@b.org"
 
 
-def test_links_do_not_make_headlines_alike(model) -> None:
+def test_links_do_not_make_headlines_alike(model: MiniLMEmbedder) -> None:
     headlines = [
         "Clinton may testify to the Benghazi committee in October",
         "Cute kid who wants to look like the president breaks the internet",

@@ -21,9 +21,11 @@ from viche.monitor.report import REPORT_FILES, network, render_html, write_repor
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
+World = tuple[DetectionResult, dict[str, Post]]
+
 
 @pytest.fixture()
-def world() -> tuple[DetectionResult, dict[str, Post]]:
+def world() -> World:
     a = posts_for(["bot1", "bot2", "bot3"], 3, "a", "The election was rigged by the West")
     b = posts_for(["troll1", "troll2"], 2, "b", "NATO will attack from Poland")
     result = result_of(
@@ -46,7 +48,7 @@ class _Images(HTMLParser):
             self.links.append(tag)
 
 
-def test_report_writes_every_output(tmp_path: Path, world) -> None:
+def test_report_writes_every_output(tmp_path: Path, world: World) -> None:
     result, posts = world
     paths = write_report(result, posts, tmp_path / "out")
     assert sorted(paths) == sorted(REPORT_FILES)
@@ -93,7 +95,7 @@ def test_report_writes_every_output(tmp_path: Path, world) -> None:
     assert g.edges["bot1", "bot2"]["behaviours"] == "near_duplicate_text"
 
 
-def test_html_is_self_contained_with_real_plots(tmp_path: Path, world) -> None:
+def test_html_is_self_contained_with_real_plots(tmp_path: Path, world: World) -> None:
     result, posts = world
     page = write_report(result, posts, tmp_path)["report.html"].read_text()
     parser = _Images()
@@ -117,7 +119,7 @@ def test_html_is_self_contained_with_real_plots(tmp_path: Path, world) -> None:
         assert needle in page
 
 
-def test_html_escapes_post_text(world) -> None:
+def test_html_escapes_post_text(world: World) -> None:
     result, posts = world
     evil = replace(posts["a0-bot1"], text="<script>alert(1)</script>")
     page = render_html(result, {**posts, "a0-bot1": evil})
@@ -133,7 +135,7 @@ def test_report_without_campaigns_says_so(tmp_path: Path) -> None:
     assert len(api.accounts(empty)) == 2
 
 
-def test_report_into_unwritable_place_fails(tmp_path: Path, world) -> None:
+def test_report_into_unwritable_place_fails(tmp_path: Path, world: World) -> None:
     result, posts = world
     blocker = tmp_path / "file"
     blocker.write_text("x")
@@ -142,14 +144,14 @@ def test_report_into_unwritable_place_fails(tmp_path: Path, world) -> None:
     assert str(info.value.where) == str(blocker / "out")
 
 
-def test_network_graph_matches_campaign_edges(world) -> None:
+def test_network_graph_matches_campaign_edges(world: World) -> None:
     result, _ = world
     g = network(result)
     assert g.number_of_edges() == sum(len(c.edges) for c in result.campaigns)
     assert not g.has_edge("bot1", "troll1")
 
 
-def test_api_frames(world) -> None:
+def test_api_frames(world: World) -> None:
     result, posts = world
     camp = api.campaigns(result)
     assert list(camp["campaign"]) == ["c-1", "c-2"]
@@ -165,13 +167,13 @@ def test_api_frames(world) -> None:
     assert len(api.posts(result, posts)) == len(posts)
 
 
-def test_result_saved_and_loaded(tmp_path: Path, world) -> None:
+def test_result_saved_and_loaded(tmp_path: Path, world: World) -> None:
     result, _ = world
     api.save_result(tmp_path, result)
     assert api.load_result(tmp_path) == result
 
 
-def test_load_result_missing_or_malformed(tmp_path: Path, world) -> None:
+def test_load_result_missing_or_malformed(tmp_path: Path, world: World) -> None:
     with pytest.raises(MissingFileError):
         api.load_result(tmp_path)
     result, _ = world
@@ -191,14 +193,14 @@ def test_load_result_missing_or_malformed(tmp_path: Path, world) -> None:
         api.load_result(tmp_path)
 
 
-def test_timezone_kept_in_evidence(world) -> None:
+def test_timezone_kept_in_evidence(world: World) -> None:
     result, _ = world
     ev = api.evidence(result)
-    t = datetime.fromisoformat(ev.loc[0, "time_a"])
+    t = datetime.fromisoformat(str(ev.loc[0, "time_a"]))
     assert t.tzinfo is not None and t.utcoffset() == UTC.utcoffset(t)
 
 
-def test_narrative_posts_shown_once_per_text(world) -> None:
+def test_narrative_posts_shown_once_per_text(world: World) -> None:
     result, posts = world
     page = render_html(result, posts)
     narrative = page.split("<h3>Narratives</h3>")[1].split("<h3>")[0]
@@ -208,7 +210,7 @@ def test_narrative_posts_shown_once_per_text(world) -> None:
     assert "[a0-bot1]" in narrative and "[a0-bot2]" not in narrative  # the earliest is shown
 
 
-def test_html_caps_edges_but_tables_keep_all(world, monkeypatch) -> None:
+def test_html_caps_edges_but_tables_keep_all(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     from viche.monitor import report
 
     result, posts = world
@@ -219,7 +221,7 @@ def test_html_caps_edges_but_tables_keep_all(world, monkeypatch) -> None:
     assert len(api.edges(result)) == 3
 
 
-def test_network_picture_with_unlinked_accounts_and_big_campaigns(world) -> None:
+def test_network_picture_with_unlinked_accounts_and_big_campaigns(world: World) -> None:
     from viche.monitor.report import network_png
 
     result, _ = world
@@ -232,7 +234,7 @@ def test_network_picture_with_unlinked_accounts_and_big_campaigns(world) -> None
     assert base64.b64decode(network_png(stray)).startswith(PNG_MAGIC)
 
 
-def test_campaigns_come_before_alerts_and_narrative_alerts_fold(world) -> None:
+def test_campaigns_come_before_alerts_and_narrative_alerts_fold(world: World) -> None:
     result, by_id = world
     alerts = [
         {"kind": "new_campaign", "message": "new campaign c-1: 3 accounts"},
@@ -245,6 +247,6 @@ def test_campaigns_come_before_alerts_and_narrative_alerts_fold(world) -> None:
     assert html.index("new campaign c-1: 3 accounts") < folded < html.index("new narrative n-0")
 
 
-def test_no_alerts_no_alert_section(world) -> None:
+def test_no_alerts_no_alert_section(world: World) -> None:
     result, by_id = world
     assert "<h2>Alerts" not in render_html(result, by_id)

@@ -1,6 +1,9 @@
 """Algebraic laws of the crypto core, property-tested with Hypothesis.
 
-2048-bit arithmetic is slow, so every property runs few examples."""
+A law that does not depend on the size of the group runs many examples in the small test
+group ``TEST_128`` (tests/support/groups.py); those about the two groups of the
+specification (their embedding, both groups side by side) run few, 2048-bit arithmetic
+being slow."""
 
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ from gmpy2 import mpz
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from support.groups import TEST_128
 from viche.crypto.answers import check_h_answer, make_h_answer
 from viche.crypto.credentials import ALPHABET, check_credential, generate_credential
 from viche.crypto.elgamal import (
@@ -43,7 +47,8 @@ from viche.crypto.schnorr import Proof
 from viche.errors import CredentialFormatError, DecryptionError, ProofError
 
 FEW = settings(max_examples=25, deadline=None)
-G = BELENIOS_2048
+MANY = settings(max_examples=200, deadline=None)
+G = TEST_128
 Q = int(G.q)
 
 seeds = st.integers(min_value=0, max_value=2**32)
@@ -79,7 +84,7 @@ def test_decrypt_inverts_encrypt(group: Group, x: int, m: int, seed: int) -> Non
     assert dlog_small(group, decrypt_element(group, secret, ct), 10_000) == m
 
 
-@FEW
+@MANY
 @given(exponents, st.integers(0, 500), st.integers(0, 500), st.integers(0, 20), seeds)
 def test_homomorphism(x: int, a: int, b: int, k: int, seed: int) -> None:
     rng = SeededRandom(seed)
@@ -104,7 +109,7 @@ def test_group_encode_roundtrip(values: list[int], x: int, seed: int) -> None:
     assert group_decode(group, decrypt_element(group, secret, ct), len(values)) == values
 
 
-@FEW
+@MANY
 @given(st.integers(0, 10**7), st.integers(0, 10**7))
 def test_dlog_small(m: int, bound: int) -> None:
     value = G.powg(m)
@@ -118,7 +123,7 @@ def test_dlog_small(m: int, bound: int) -> None:
 # ---------------------------------------------------------------------- proofs
 
 
-@FEW
+@MANY
 @given(exponents, st.integers(0, 5), st.integers(0, 4), st.data(), seeds)
 def test_interval_proof_complete_and_sound(
     x: int, lo: int, width: int, data: st.DataObject, seed: int
@@ -139,7 +144,7 @@ def test_interval_proof_complete_and_sound(
     assert not icheck(pk, "S", outside, forged, values)
 
 
-@FEW
+@MANY
 @given(exponents, st.booleans(), st.integers(0, 3), st.data(), seeds)
 def test_blank_proofs_complete_and_sound(
     x: int, blank: bool, selected: int, data: st.DataObject, seed: int
@@ -193,7 +198,7 @@ def test_raweg_complete_and_sound(x: int, data: st.DataObject, seed: int) -> Non
     assert not check_raweg(pk, "S0", ct, bad)
 
 
-@settings(max_examples=10, deadline=None)
+@settings(max_examples=50, deadline=None)
 @given(exponents, st.integers(1, 3), st.data(), seeds)
 def test_h_answer_complete_and_sound(x: int, n: int, data: st.DataObject, seed: int) -> None:
     rng = SeededRandom(seed)

@@ -1,13 +1,14 @@
 """Laws of the CHVote shuffle (spec section 6), property-tested with Hypothesis.
 
 * a shuffle of any small list verifies and decrypts to the same multiset of plaintexts, in
-  both groups (RFC-3526 with NH-encoded vectors, BELENIOS-2048 with small exponents);
+  RFC-3526 with NH-encoded vectors and in the small test group TEST_128 with exponents;
 * shuffles compose: a shuffle of a shuffle verifies against its own input;
 * failure twin: replacing one shuffled ciphertext by an encryption of another plaintext, or
   checking against another input list, is always rejected;
 * the ``shuffle`` codec round-trips any numbers byte for byte and refuses non-canonical ones.
 
-2047-bit exponents are slow, so the RFC-3526 properties run very few, short examples.
+2047-bit exponents are slow, so the RFC-3526 properties run very few, short examples; the
+laws that hold in any group run many in TEST_128 (tests/support/groups.py).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from gmpy2 import mpz
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from support.groups import TEST_128
 from viche.crypto.elgamal import (
     Ciphertext,
     PublicKey,
@@ -28,7 +30,7 @@ from viche.crypto.elgamal import (
     encrypt_exponent,
     group_encode,
 )
-from viche.crypto.group import BELENIOS_2048, RFC_3526_2048, Group
+from viche.crypto.group import RFC_3526_2048, Group
 from viche.crypto.rng import SeededRandom
 from viche.crypto.shuffle import ShuffleProof, check_shuffle_proof, shuffle_and_prove
 from viche.errors import FormatError, ProofError
@@ -37,6 +39,7 @@ from viche.protocol.shuffle import Shuffle
 
 FEW = settings(max_examples=8, deadline=None)
 VERY_FEW = settings(max_examples=3, deadline=None)
+MANY = settings(max_examples=50, deadline=None)
 seeds = st.integers(min_value=0, max_value=2**32)
 
 
@@ -49,10 +52,10 @@ def _plain(group: Group, x: mpz, cts: tuple[Ciphertext, ...] | list[Ciphertext])
     return Counter(decrypt_element(group, x, c) for c in cts)
 
 
-@FEW
+@MANY
 @given(values=st.lists(st.integers(min_value=0, max_value=5), max_size=5), seed=seeds)
-def test_shuffle_verifies_and_keeps_the_multiset_belenios(values: list[int], seed: int) -> None:
-    group = BELENIOS_2048
+def test_shuffle_verifies_and_keeps_the_multiset(values: list[int], seed: int) -> None:
+    group = TEST_128
     x, pk = _key(group, seed)
     rng = SeededRandom(f"shuffle|{seed}")
     cts = [encrypt_exponent(pk, v, rng)[0] for v in values]
@@ -84,7 +87,7 @@ def test_shuffle_verifies_and_keeps_the_multiset_rfc(vectors: list[list[int]], s
     assert _plain(group, x, out) == _plain(group, x, cts)
 
 
-@FEW
+@MANY
 @given(
     values=st.lists(st.integers(min_value=0, max_value=5), min_size=1, max_size=5),
     position=st.integers(min_value=0, max_value=4),
@@ -93,7 +96,7 @@ def test_shuffle_verifies_and_keeps_the_multiset_rfc(vectors: list[list[int]], s
 def test_a_changed_plaintext_is_always_rejected(
     values: list[int], position: int, seed: int
 ) -> None:
-    group = BELENIOS_2048
+    group = TEST_128
     _, pk = _key(group, seed)
     rng = SeededRandom(f"twin|{seed}")
     cts = [encrypt_exponent(pk, v, rng)[0] for v in values]

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from gmpy2 import mpz
 
+from support.belenios import add_event, tool_verifies
 from viche.crypto.answers import (
     HAnswer,
     NHAnswer,
@@ -230,7 +231,7 @@ def test_nh_answer_roundtrip_and_tamper(rng: SeededRandom) -> None:
             check_nh_answer(pk, S0, bad, where="answer 1")
         assert str(info.value.where) == "answer 1 / proof"
     bad_ct = replace(
-        answer, choices=replace(answer.choices, beta=group.mul(answer.choices.beta, 4))
+        answer, choices=replace(answer.choices, beta=group.mul(answer.choices.beta, mpz(4)))
     )
     with pytest.raises(ProofError):
         check_nh_answer(pk, S0, bad_ct)
@@ -433,32 +434,15 @@ def _tool_verify(
     belenios_tool: str, edir: Path, work: Path, ballots: list[str]
 ) -> tuple[bool, str]:
     """Append ``ballots`` to the setup-only archive of ``edir`` and run ``election verify``."""
-    import os
     import shutil
-    import subprocess
 
     work.mkdir()
     (archive,) = (edir / "gen").glob("*.bel")
     shutil.copyfile(archive, work / archive.name)
     (work / archive.name).chmod(0o644)
-    env = {**os.environ, "BELENIOS_USE_URANDOM": "1", "LC_ALL": "C"}
     for line in ballots:
-        subprocess.run(
-            [belenios_tool, "archive", "add-event", "--dir", str(work), "--type=Ballot"],
-            input=line + "\n",
-            text=True,
-            check=True,
-            env=env,
-            capture_output=True,
-        )
-    done = subprocess.run(
-        [belenios_tool, "election", "verify", "--dir", str(work)],
-        text=True,
-        env=env,
-        capture_output=True,
-        check=False,
-    )
-    return done.returncode == 0 and "all checks passed" in done.stderr, done.stderr
+        add_event(belenios_tool, work, "Ballot", line.encode() + b"\n")
+    return tool_verifies(belenios_tool, work)
 
 
 def _reference_creds(edir: Path) -> list[str]:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from gmpy2 import mpz
 
-from viche.crypto.group import BELENIOS_2048, RFC_3526_2048
+from viche.crypto.group import BELENIOS_2048, RFC_3526_2048, Group
 from viche.crypto.rng import SeededRandom
 from viche.crypto.schnorr import Proof
 from viche.errors import DecryptionError, FormatError, KeyCeremonyError, ProofError
@@ -71,7 +71,7 @@ def test_keys_repr_hides_secrets(rng: SeededRandom) -> None:
 
 
 @pytest.mark.parametrize("group", [BELENIOS_2048, RFC_3526_2048], ids=lambda g: g.name)
-def test_sign_and_check(group, rng: SeededRandom) -> None:
+def test_sign_and_check(group: Group, rng: SeededRandom) -> None:
     keys = derive_keys(group, generate_seed(rng))
     signed = sign(group, keys.signing_key, '{"x":"1"}', rng)
     check_signed(group, keys.verification_key, signed, "m")
@@ -82,7 +82,7 @@ def test_sign_and_check(group, rng: SeededRandom) -> None:
 
 
 @pytest.mark.parametrize("group", [BELENIOS_2048, RFC_3526_2048], ids=lambda g: g.name)
-def test_encrypt_decrypt(group, rng: SeededRandom) -> None:
+def test_encrypt_decrypt(group: Group, rng: SeededRandom) -> None:
     keys = derive_keys(group, generate_seed(rng))
     msg = encrypt(group, keys.encryption_key, "bonjour — віче", rng)
     assert decrypt(group, keys.decryption_key, msg) == "bonjour — віче"

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from support.cli import run_cli
 from viche.record import read_archive
-from viche.testing.cli import run_cli
 
 
 def test_demo_runs_every_role_and_verifies(tmp_path: Path) -> None:

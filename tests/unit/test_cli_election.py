@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from support.cli import CliRun, run_cli
 from viche.crypto.credentials import generate_credential
 from viche.crypto.rng import SeededRandom
 from viche.errors import PhaseError, ReplayedBallotError, UnknownCredentialError
@@ -20,7 +21,6 @@ from viche.service import ballot as ballots
 from viche.service import tally
 from viche.service.cast import cast_ballot
 from viche.service.election_run import ElectionRun, Stop
-from viche.testing.cli import CliRun, run_cli
 from viche.testing.factories import expected, make_election, plan_for
 
 

@@ -20,7 +20,9 @@ def test_demo_threshold_accepts() -> None:
     assert parse_threshold("none") is None
 
 
-def test_internal_error_exits_3(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+def test_internal_error_exits_3(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     def boom(*args: object, **kwargs: object) -> None:
         raise RuntimeError("unexpected")
 
@@ -31,7 +33,9 @@ def test_internal_error_exits_3(monkeypatch: pytest.MonkeyPatch, capsys) -> None
     assert "bug in Viche" in capsys.readouterr().err
 
 
-def test_viche_error_exits_2_with_one_line(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+def test_viche_error_exits_2_with_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     def refuse(*args: object, **kwargs: object) -> None:
         raise UsageError("the ballot file is empty", where="[red]ballot.json")
 
@@ -41,4 +45,3 @@ def test_viche_error_exits_2_with_one_line(monkeypatch: pytest.MonkeyPatch, caps
     assert info.value.code == cli_main.EXIT_BAD_INPUT
     err = capsys.readouterr().err
     assert "[V9000] the ballot file is empty (at [red]ballot.json)" in err
-

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from viche.testing.cli import run_cli
+from support.cli import run_cli
 
 
 def test_method_commands_print_one_json_line(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from support.cli import run_cli
 from viche.crypto.credentials import check_credential, credential_secret, public_credential
 from viche.crypto.group import BELENIOS_2048
 from viche.crypto.rng import SeededRandom
@@ -16,7 +17,6 @@ from viche.service import credentials as creds_svc
 from viche.service import setup as setup_svc
 from viche.service import threshold as threshold_svc
 from viche.service.tokens import generate_token
-from viche.testing.cli import run_cli
 
 UUID = "UQ3BXTkh4ErCj4"
 G = BELENIOS_2048
@@ -122,11 +122,11 @@ def test_tampered_public_key_is_refused(tmp_path: Path, rng: SeededRandom) -> No
         setup_svc.read_public_key(files.pubkey, G)
 
 
-def test_trustees_and_election(tmp_path: Path, rng: SeededRandom, belenios_harness: Path) -> None:
+def test_trustees_and_election(tmp_path: Path, rng: SeededRandom, templates_dir: Path) -> None:
     keys = [setup_svc.new_trustee_key(G, tmp_path, rng) for _ in range(2)]
     (tmp_path / "public_keys.jsons").write_text("".join(k.pubkey.read_text() for k in keys))
     trustees = setup_svc.read_trustees(setup_svc.make_trustees(tmp_path))
-    template = setup_svc.read_template(belenios_harness / "templates" / "simple.json")
+    template = setup_svc.read_template(templates_dir / "simple.json")
     election = setup_svc.make_election(G, UUID, template, trustees)
     secrets = [setup_svc.read_private_key(k.privkey).value for k in keys]
     assert election.public_key.y == G.powg(sum(secrets) % G.q)
@@ -181,7 +181,7 @@ def test_bad_uuid_is_refused(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
-def test_setup_commands_chain(tmp_path: Path, belenios_harness: Path) -> None:
+def test_setup_commands_chain(tmp_path: Path, templates_dir: Path) -> None:
     d = str(tmp_path)
     for _ in range(2):
         assert run_cli("setup", "generate-trustee-key", "--dir", d).code == 0
@@ -189,7 +189,7 @@ def test_setup_commands_chain(tmp_path: Path, belenios_harness: Path) -> None:
         "".join(p.read_text() for p in sorted(tmp_path.glob("*.pubkey")))
     )
     assert run_cli("setup", "make-trustees", "--dir", d).code == 0
-    template = str(belenios_harness / "templates" / "simple.json")
+    template = str(templates_dir / "simple.json")
     run = run_cli("setup", "make-election", "--uuid", UUID, "--template", template, "--dir", d)
     assert run.code == 0, run.stderr
     assert setup_svc.read_election(tmp_path / "election.json").uuid == UUID

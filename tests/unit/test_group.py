@@ -4,12 +4,19 @@ import gmpy2
 import pytest
 from gmpy2 import mpz
 
-from viche.crypto.group import BELENIOS_2048, GROUPS, RFC_3526_2048, group_by_name, parse_number
+from viche.crypto.group import (
+    BELENIOS_2048,
+    GROUPS,
+    RFC_3526_2048,
+    Group,
+    group_by_name,
+    parse_number,
+)
 from viche.errors import GroupMembershipError, NumberFormatError, ProtocolError
 
 
 @pytest.mark.parametrize("group", list(GROUPS.values()), ids=list(GROUPS))
-def test_parameters_are_sound(group) -> None:
+def test_parameters_are_sound(group: Group) -> None:
     assert gmpy2.is_prime(group.p, 50)
     assert gmpy2.is_prime(group.q, 50)
     assert (group.p - 1) % group.q == 0
@@ -24,7 +31,7 @@ def test_rfc_group_is_safe_prime() -> None:
 
 
 @pytest.mark.parametrize("group", list(GROUPS.values()), ids=list(GROUPS))
-def test_membership(group) -> None:
+def test_membership(group: Group) -> None:
     x = group.powg(mpz(123456789))
     assert group.is_element(x)
     assert group.is_element(mpz(1))

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
+from support.cli import run_cli
 from viche.errors import UsageError
 from viche.record import read_archive
 from viche.service.election_run import Stop, Vote
 from viche.service.mirror import Fetch, MirrorStatus, archive_url, current_copy, update_mirror
-from viche.testing.cli import run_cli
 from viche.testing.factories import make_election, plan_for
 
 

@@ -20,12 +20,12 @@ from viche.errors import ProofError, TallyError
 from viche.protocol.ballot import Ballot, CheckedBallot, check_ballot
 from viche.protocol.codec import dumps
 from viche.protocol.election import Election, PublicCredentials, SetupData
+from viche.protocol.shuffle import Shuffle
 from viche.protocol.tally import (
     EncryptedTally,
     Owned,
     PartialDecryption,
     Result,
-    Shuffle,
     SizedEncryptedTally,
     check_partial_decryption,
     check_result,

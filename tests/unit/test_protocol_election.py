@@ -45,13 +45,13 @@ def _election_bytes(reference_dir: Path, name: str) -> bytes:
 
 @pytest.mark.parametrize("name", sorted(TEMPLATES))
 def test_template_gives_the_tools_exact_election(
-    name: str, reference_dir: Path, belenios_harness: Path
+    name: str, reference_dir: Path, templates_dir: Path
 ) -> None:
     """make-election --template: same template, key and uuid give the same bytes."""
     ref = _election_bytes(reference_dir, name)
     data = json.loads(ref)
     template = ElectionTemplate.from_bytes(
-        (belenios_harness / "templates" / f"{TEMPLATES[name]}.json").read_bytes()
+        (templates_dir / f"{TEMPLATES[name]}.json").read_bytes()
     )
     group = BELENIOS_2048 if data["group"] == "BELENIOS-2048" else RFC_3526_2048
     e = Election.from_template(template, PublicKey(group, mpz(data["public_key"])), data["uuid"])

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from gmpy2 import mpz
@@ -181,7 +182,7 @@ def test_full_election(group: Group, threshold: bool, n_voters: int) -> None:
     other = s.trustees.trustee(ids[0]).key.public_key
     with pytest.raises(ProofError):
         check_partial_decryption(s.election, tally, partials[ids[-1]], other)
-    bumped = [list(r) for r in result.result]
+    bumped: list[list[Any]] = [list(r) for r in result.result]
     bumped[1][0] += 1
     from viche.protocol.tally import Result
 

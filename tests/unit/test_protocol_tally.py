@@ -21,12 +21,12 @@ from viche.errors import (
 from viche.protocol.ballot import Ballot, CheckedBallot, Signature
 from viche.protocol.codec import dumps
 from viche.protocol.election import Election, HomomorphicQuestion, NonHomomorphicQuestion
+from viche.protocol.shuffle import Shuffle
 from viche.protocol.tally import (
     EncryptedTally,
     Owned,
     PartialDecryption,
     Result,
-    Shuffle,
     SizedEncryptedTally,
     check_partial_decryption,
     check_result,

@@ -20,9 +20,9 @@ from pathlib import Path
 
 import pytest
 
+from support.cli import run_cli
 from viche.errors import MissingFileError, StorageError
 from viche.record import ArchiveStore, ArchiveStream, ArchiveWriter, EventType, read_archive
-from viche.testing.cli import run_cli
 
 ELECTION, TRUSTEES, CREDS = b'{"e":1}', b"[]", b'["c1"]'
 

@@ -177,12 +177,12 @@ def test_reader_streams_short_reads() -> None:
         def readable(self) -> bool:
             return True
 
-        def read(self, n: int = -1) -> bytes:  # type: ignore[override]
+        def read(self, n: int = -1) -> bytes:
             chunk = self.data[self.pos : self.pos + min(n, 7)]
             self.pos += len(chunk)
             return chunk
 
-    got = list(iter_members(Trickle(TWO)))  # type: ignore[arg-type]
+    got = list(iter_members(Trickle(TWO)))
     assert [m.content for m in got] == [b"x" * 600, b"abc"]
     with pytest.raises(ArchiveFormatError):
-        list(iter_members(Trickle(TWO[:-1])))  # type: ignore[arg-type]
+        list(iter_members(Trickle(TWO[:-1])))

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from support.cli import run_cli
 from viche.cli import election as cli_election
 from viche.service.tally import QuestionResult
-from viche.testing.cli import run_cli
 
 
 def test_path_that_looks_like_markup_is_printed_verbatim(tmp_path: Path) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from gmpy2 import mpz
 
-from viche.crypto.group import BELENIOS_2048, RFC_3526_2048, group_by_name
+from viche.crypto.group import BELENIOS_2048, RFC_3526_2048, Group, group_by_name
 from viche.crypto.rng import SeededRandom
 from viche.crypto.schnorr import (
     Proof,
@@ -19,7 +19,7 @@ from viche.errors import ProofError
 
 
 @pytest.mark.parametrize("group", [BELENIOS_2048, RFC_3526_2048], ids=lambda g: g.name)
-def test_pok_roundtrip_and_tamper(group, rng: SeededRandom) -> None:
+def test_pok_roundtrip_and_tamper(group: Group, rng: SeededRandom) -> None:
     x = mpz(rng.randbelow(int(group.q)))
     X = group.powg(x)
     proof = prove_pok(group, x, rng)

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from gmpy2 import mpz
 
+from support.cli import run_cli
 from viche.crypto.elgamal import (
     Ciphertext,
     PublicKey,
@@ -65,7 +66,6 @@ from viche.protocol.shuffle import (
 )
 from viche.service import archive as arch
 from viche.service.election_run import ElectionRun, Stop, Vote
-from viche.testing.cli import run_cli
 from viche.testing.factories import make_election, plan_for
 
 G = RFC_3526_2048

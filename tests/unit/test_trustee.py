@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from gmpy2 import mpz
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from viche.crypto.group import BELENIOS_2048, RFC_3526_2048, group_by_name
+from viche.crypto.group import BELENIOS_2048, RFC_3526_2048, Group, group_by_name
 from viche.crypto.rng import SeededRandom
 from viche.crypto.schnorr import Proof
 from viche.crypto.trustee import (
@@ -48,14 +49,14 @@ from viche.protocol.trustees import (
 
 
 @pytest.mark.parametrize("group", [BELENIOS_2048, RFC_3526_2048], ids=lambda g: g.name)
-def test_generated_key_checks(group, rng: SeededRandom) -> None:
+def test_generated_key_checks(group: Group, rng: SeededRandom) -> None:
     sk, pk = generate_trustee_key(group, rng)
     assert pk.public_key == group.powg(sk.value)
     check_trustee_public_key(group, pk, where="trustee 1")
 
 
 @pytest.mark.parametrize("group", [BELENIOS_2048, RFC_3526_2048], ids=lambda g: g.name)
-def test_tampered_key_is_rejected(group, rng: SeededRandom) -> None:
+def test_tampered_key_is_rejected(group: Group, rng: SeededRandom) -> None:
     _, pk = generate_trustee_key(group, rng)
     other = TrusteePublicKey(group.mul(pk.public_key, group.g), pk.pok)
     with pytest.raises(ProofError) as err:
@@ -200,13 +201,14 @@ def test_codecs_roundtrip_any_numbers(a: int, b: int, c: int, d: int, data: byte
     params = ThresholdParameters(
         t, (cert,) * 4, (coefexps,) * 4, (TrusteePublicKey(mpz(a), proof),) * 4
     )
-    for value, cls in [
+    pairs: list[tuple[Any, Any]] = [
         (cert, Cert),
         (coefexps, Coefexps),
         (EncryptedMsg(mpz(a), mpz(b), data.hex()), EncryptedMsg),
         (params, ThresholdParameters),
         (VOutput(cert.message, TrusteePublicKey(mpz(c), proof)), VOutput),
-    ]:
+    ]
+    for value, cls in pairs:
         text = dumps(value.to_json())
         back = cls.from_json(loads(text), "x")
         assert back == value

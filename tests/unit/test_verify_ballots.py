@@ -18,7 +18,7 @@ from viche.verify import ballots as verify_ballots
 def _setup(reference_dir: Path) -> tuple[Election, PublicCredentials, bytes]:
     record = read_archive(reference_dir / "simple-plain-BELENIOS")
     election = Election.from_bytes(record.election)
-    credentials = PublicCredentials.from_bytes(record.public_credentials, election.group)
+    credentials = PublicCredentials.from_bytes(record.public_credentials)
     return election, credentials, record.ballots[0].raw
 
 
@@ -31,7 +31,7 @@ def test_oversized_ballot_is_refused_without_parsing(
     def no_parse(*args: object, **kwargs: object) -> None:
         raise AssertionError("an oversized ballot must not be parsed")
 
-    monkeypatch.setattr(verify_ballots.Ballot, "from_bytes", no_parse)
+    monkeypatch.setattr(f"{verify_ballots.__name__}.Ballot.from_bytes", no_parse)
     monkeypatch.setattr(ballot_module.Ballot, "from_bytes", no_parse)
     with pytest.raises(BallotShapeError):
         verify_ballots._check_fast(election, credentials, huge, "event 1 / ballot")

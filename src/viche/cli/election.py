@@ -13,23 +13,15 @@ exit code 2. File formats are those of ``belenios-tool``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
+
+from viche.cli.progress import progress as stage_progress
+from viche.cli.progress import progress_bar
 
 if TYPE_CHECKING:
     from viche.crypto.rng import RandomSource
@@ -61,25 +53,6 @@ DirOpt = Annotated[
     ),
 ]
 OutDirOpt = Annotated[Path, typer.Option("--dir", help="Directory where the files are written.")]
-
-
-@contextmanager
-def progress_bar(description: str, total: int) -> Iterator[Callable[[int], None]]:
-    """A Rich progress bar on stderr; yields ``update(done)``."""
-    columns = (
-        TextColumn("[progress.description]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, console=err, transient=True) as prog:
-        task = prog.add_task(description, total=total)
-
-        def update(done: int) -> None:
-            prog.update(task, completed=done)
-
-        yield update
 
 
 def _rng(seed: str | None) -> RandomSource:
@@ -133,7 +106,7 @@ def generate_credentials_cmd(
     else:
         assert count is not None
         voters = svc.counted_voters(count)
-    with progress_bar("credentials", len(voters)) as update:
+    with progress_bar("credentials", len(voters), console=err) as update:
         creds = svc.generate_credentials(grp, uuid, voters, DEFAULT_RANDOM, progress=update)
     files = svc.write_credentials(creds, directory)
     out.print(f"{files.count} private credentials with ids saved to {escape(str(files.privcreds))}")
@@ -366,7 +339,7 @@ def archive_close_cmd(directory: DirOpt = Path(".")) -> None:
 
     with arch.open_record(directory) as state:
         svc.check_can_close(state)
-        with progress_bar("checking ballots", state.store.ballot_count()) as update:
+        with progress_bar("checking ballots", state.store.ballot_count(), console=err) as update:
             closed = svc.close(state, progress=update)
     out.print(
         f"vote closed: {closed.ballots} ballot(s) in the archive, {closed.num_tallied} counted "
@@ -546,19 +519,7 @@ def demo_cmd(
     tpl = read_template(template) if template is not None else None
     plan = demo.demo_plan(voters, th, rng, tpl)
     target = directory or Path(tempfile.mkdtemp(prefix="viche-demo-"))
-    columns = (
-        TextColumn("[progress.description]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-    )
-    with Progress(*columns, console=err, transient=True) as prog:
-        tasks: dict[str, TaskID] = {}
-
-        def progress(stage: str, done: int, total: int) -> None:
-            if stage not in tasks:
-                tasks[stage] = prog.add_task(stage, total=total)
-            prog.update(tasks[stage], completed=done, total=total)
+    with stage_progress(console=err) as progress:
 
         def say(message: str) -> None:
             role, _, rest = message.partition(": ")

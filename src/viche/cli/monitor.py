@@ -12,25 +12,18 @@ A store is a directory: ``posts.sqlite``, ``results/latest.json``, ``alerts.json
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    SpinnerColumn,
-    TextColumn,
-    TimeElapsedColumn,
-)
 from rich.table import Table
 
+from viche.cli.progress import progress as stage_progress
+from viche.cli.progress import spinner
 from viche.errors import MissingFileError
+from viche.monitor import require_extra
 
 if TYPE_CHECKING:
     from viche.monitor.alerts import Alert
@@ -67,15 +60,6 @@ StoreOpt = Annotated[
 ]
 
 
-@contextmanager
-def _spinner(text: str) -> Iterator[None]:
-    with Progress(
-        SpinnerColumn(), TextColumn(text), TimeElapsedColumn(), console=err, transient=True
-    ) as bar:
-        bar.add_task(text, total=None)
-        yield
-
-
 def _existing_store(store: Path) -> Path:
     from viche.monitor.api import posts_path
 
@@ -100,6 +84,7 @@ def ingest_cmd(
     ] = InputFormat.auto,
 ) -> None:
     """Append the posts of FILES to the store (created if absent); bad rows are reported."""
+    require_extra()
     from viche.monitor.api import posts_path
     from viche.monitor.ingest import ingest
     from viche.monitor.store import Store
@@ -152,28 +137,21 @@ def _with_narratives(
 
     wanted = {pid for c in result.campaigns for pid in nar.candidate_posts(c)}
     members = frozenset(a for c in result.campaigns for a in c.accounts)
-    with _spinner("loading the posts of the campaigns"):
+    with spinner("loading the posts of the campaigns", console=err):
         posts = _posts_by_id(db, wanted, members)
-    with _spinner("loading the sentence-embedding model"):
+    with spinner("loading the sentence-embedding model", console=err):
         model = load_embedder()
     index = None
     case_path = cases if cases is not None else nar.default_cases_path()
     if case_path.is_file():
         known = nar.load_cases(case_path, since=since)
-        with Progress(
-            TextColumn("embedding known cases"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=err,
-            transient=True,
-        ) as bar:
-            task = bar.add_task("cases", total=len(known))
+        with stage_progress(console=err) as update:
+            update("embedding known cases", 0, len(known))
             index = nar.CaseIndex.build(
                 known,
                 model,
                 cache_dir=store / "cache",
-                on_progress=lambda done, total: bar.update(task, completed=done, total=total),
+                on_progress=lambda done, total: update("embedding known cases", done, total),
             )
     elif cases is not None:
         raise MissingFileError(f"no EUvsDisinfo case list at {cases}", where=str(cases))
@@ -182,7 +160,7 @@ def _with_narratives(
             f"[yellow]no known-case list at {case_path} (use --cases): narratives are not "
             "matched to known cases[/]"
         )
-    with _spinner(f"clustering {len(posts)} posts into narratives"):
+    with spinner(f"clustering {len(posts)} posts into narratives", console=err):
         return nar.attach_narratives(
             result,
             posts,
@@ -257,6 +235,7 @@ def detect_cmd(
     ] = "",
 ) -> None:
     """Find coordinated campaigns in the store, save them and print the alerts since last run."""
+    require_extra()
     from viche.monitor import alerts as alerting
     from viche.monitor import embed
     from viche.monitor.narratives import check_since
@@ -268,7 +247,7 @@ def detect_cmd(
     if narratives:
         embed.require()  # fail before the long part
     use_narratives = embed.is_available() if narratives is None else narratives
-    with _spinner("detecting coordinated accounts"), Store(db) as st:
+    with spinner("detecting coordinated accounts", console=err), Store(db) as st:
         result = detect(st)
     if use_narratives and result.campaigns:
         result = _with_narratives(result, db, store, cases, cases_since)
@@ -286,16 +265,17 @@ def report_cmd(
     ],
 ) -> None:
     """Write the last detection as HTML (with plots), JSON, GraphML and CSV files."""
+    require_extra()
     from viche.monitor import api
     from viche.monitor.alerts import load_alerts
     from viche.monitor.report import write_report
 
     db = _existing_store(store)
     result = api.load_result(store)
-    with _spinner("reading the posts of the campaigns' accounts"):
+    with spinner("reading the posts of the campaigns' accounts", console=err):
         members = frozenset(a for c in result.campaigns for a in c.accounts)
         posts = _posts_by_id(db, _cited(result), members)
-    with _spinner(f"writing the report of {len(result.campaigns)} campaigns"):
+    with spinner(f"writing the report of {len(result.campaigns)} campaigns", console=err):
         paths = write_report(
             result, posts, out_dir, alerts=[a.to_dict() for a in load_alerts(store)[-50:]]
         )

@@ -17,16 +17,9 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-)
 from rich.table import Table
 
+from viche.cli.progress import progress as stage_progress
 from viche.verify.report import Status, VerificationReport
 
 EXIT_OK = 0
@@ -100,25 +93,8 @@ def register(app: typer.Typer) -> None:
 
         out = Console()
         err = Console(stderr=True)
-        with Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=err,
-            transient=True,
-            disable=not err.is_terminal,
-            auto_refresh=False,  # no refresh thread: the worker pool can fork
-        ) as bar:
-            tasks: dict[str, TaskID] = {}
-
-            def progress(stage: str, done: int, total: int) -> None:
-                task = tasks.get(stage)
-                if task is None:
-                    task = bar.add_task(stage, total=total)
-                    tasks[stage] = task
-                bar.update(task, completed=done, total=total, refresh=True)
-
+        # no refresh thread: the worker pool forks while the bars are up
+        with stage_progress(console=err, refresh_thread=False) as progress:
             report = verify_record(path, jobs=jobs, progress=progress, scheduler=scheduler)
         if as_json:
             typer.echo(json.dumps(report.to_json(), indent=2))

@@ -224,6 +224,12 @@ class _CountingReader(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
+    def close(self) -> None:
+        """Close the file on disk too (a gzip stream on top does not close what it reads)."""
+        if not self.closed:
+            self.raw.close()
+        super().close()
+
     def readinto(self, buffer: Any) -> int:
         data = self.raw.read(len(buffer))
         n = len(data)
@@ -353,11 +359,11 @@ def read_posts(
     rep = report if report is not None else IngestReport(source=str(p))
     total = p.stat().st_size
     if fmt == "auto":
-        probe, _ = _open_text(p)
-        with probe:
+        probe, probe_file = _open_text(p)
+        with probe, probe_file:
             fmt = _detect_format(p, probe.readline())
     stream, counter = _open_text(p)
-    with stream:
+    with stream, counter:
         records = _jsonl_records(stream, rep) if fmt == "jsonl" else _csv_records(stream, fmt, rep)
         line = 1
         try:

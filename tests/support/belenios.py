@@ -12,6 +12,9 @@ from typing import Any
 
 TOOL_ENV = {"BELENIOS_USE_URANDOM": "1", "LC_ALL": "C"}
 
+ToolRun = subprocess.CompletedProcess[bytes]
+"""One run of belenios-tool: ``returncode``, ``stdout`` and ``stderr`` as bytes."""
+
 
 class ToolFailedError(AssertionError):
     """belenios-tool exited with an error where the test expected success."""
@@ -24,10 +27,11 @@ def tool(
     stdin: bytes | None = None,
     ok: bool = True,
     timeout: float = 600,
-) -> subprocess.CompletedProcess[bytes]:
-    """Run ``belenios-tool ARGS`` (with the harness's environment). Without ``cwd`` it runs
-    in a scratch directory: some steps write files into the current directory (step 6 of the
-    threshold ceremony writes every trustee's ``.dkey``)."""
+) -> ToolRun:
+    """Run ``belenios-tool ARGS`` (with the harness's environment): the one way the tests run
+    the peer. Without ``cwd`` it runs in a scratch directory: some steps write files into the
+    current directory (step 6 of the threshold ceremony writes every trustee's ``.dkey``).
+    With ``ok`` (the default) a non-zero exit raises :class:`ToolFailedError`."""
     with tempfile.TemporaryDirectory(prefix="belenios-tool-") as scratch:
         proc = subprocess.run(
             [belenios_tool, *args],

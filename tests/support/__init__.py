@@ -1,0 +1,1 @@
+"""Test-only helpers: the belenios-tool runner and an in-process ``viche`` runner."""
