@@ -38,8 +38,9 @@ TimeOpt = Annotated[
 ]
 
 
-def _params(params_file: Path | None, budget: float | None, online: float | None,
-            time_limit: float | None) -> Any:
+def _params(
+    params_file: Path | None, budget: float | None, online: float | None, time_limit: float | None
+) -> Any:
     from viche.planner.inputs import Params, read_params
 
     params = read_params(params_file) if params_file else Params()
@@ -54,10 +55,25 @@ def _params(params_file: Path | None, budget: float | None, online: float | None
 
 
 def _echo_summary(summary: dict[str, Any]) -> None:
-    keys = ("method", "strategy", "in_person_voters", "reachable_voters", "covered_voters",
-            "coverage_share", "coverage_bound", "gap", "cost", "budget", "stations",
-            "booth_days", "staff_days", "mean_wait_minutes", "max_peak_wait_minutes",
-            "seconds_total", "peak_rss_mb")
+    keys = (
+        "method",
+        "strategy",
+        "in_person_voters",
+        "reachable_voters",
+        "covered_voters",
+        "coverage_share",
+        "coverage_bound",
+        "gap",
+        "cost",
+        "budget",
+        "stations",
+        "booth_days",
+        "staff_days",
+        "mean_wait_minutes",
+        "max_peak_wait_minutes",
+        "seconds_total",
+        "peak_rss_mb",
+    )
     for key in keys:
         if key not in summary:
             continue
@@ -89,12 +105,15 @@ def estimate_cmd(
     """Spread UNHCR country counts over cities (by population) into a demand CSV."""
     from viche.planner.estimate import estimate_demand, world_sites
 
-    demand, summary = estimate_demand(data, year=year, asylum_seekers=asylum_seekers,
-                                      registrations=registrations)
+    demand, summary = estimate_demand(
+        data, year=year, asylum_seekers=asylum_seekers, registrations=registrations
+    )
     demand_out.parent.mkdir(parents=True, exist_ok=True)
     demand.to_csv(demand_out, index=False)
-    typer.echo(f"{len(demand)} places, {demand['voters'].sum():,.0f} eligible voters in "
-               f"{len(summary)} countries -> {demand_out}")
+    typer.echo(
+        f"{len(demand)} places, {demand['voters'].sum():,.0f} eligible voters in "
+        f"{len(summary)} countries -> {demand_out}"
+    )
     if sites_out is not None:
         sites = world_sites(data, demand)
         sites_out.parent.mkdir(parents=True, exist_ok=True)
@@ -134,21 +153,31 @@ def solve_cmd(
     sites = read_sites(sites_file)
     where = Location(file=str(sites_file))
     kinds = ("mission",) if missions_only else None
-    result = plan(demand, sites, params, method="greedy" if greedy else "milp", kinds=kinds,
-                  min_coverage_share=min_coverage, sites_where=where)
+    result = plan(
+        demand,
+        sites,
+        params,
+        method="greedy" if greedy else "milp",
+        kinds=kinds,
+        min_coverage_share=min_coverage,
+        sites_where=where,
+    )
     comparisons: list[Comparison] = []
     if compare and not greedy and not missions_only:
         comparisons = [
             Comparison("greedy", plan(demand, sites, params, method="greedy", sites_where=where)),
-            Comparison("missions only", plan(demand, sites, params, kinds=("mission",),
-                                             sites_where=where)),
+            Comparison(
+                "missions only", plan(demand, sites, params, kinds=("mission",), sites_where=where)
+            ),
         ]
     files = write_tables(result, out, params)
     files.append(write_report(result, demand, params, out, comparisons=comparisons))
     _echo_summary(result.summary)
     for c in comparisons:
-        typer.echo(f"{c.label:>22}: covers {c.plan.summary['covered_voters']:,.0f} for "
-                   f"{c.plan.summary['cost']:,.0f}")
+        typer.echo(
+            f"{c.label:>22}: covers {c.plan.summary['covered_voters']:,.0f} for "
+            f"{c.plan.summary['cost']:,.0f}"
+        )
     typer.echo("wrote " + ", ".join(str(f) for f in files))
 
 
@@ -171,9 +200,11 @@ def budget_cmd(
     params = _params(params_file, None, online_share, time_limit)
     result = required_budget(read_demand(demand_file), read_sites(sites_file), params, share)
     s = result.summary
-    typer.echo(f"covering {share:.0%} needs a budget of {s['cost']:,.0f} "
-               f"({s['stations']} stations, {s['booth_days']:,} booth-days, "
-               f"{s['covered_voters']:,.0f} of {s['in_person_voters']:,.0f} voters)")
+    typer.echo(
+        f"covering {share:.0%} needs a budget of {s['cost']:,.0f} "
+        f"({s['stations']} stations, {s['booth_days']:,} booth-days, "
+        f"{s['covered_voters']:,.0f} of {s['in_person_voters']:,.0f} voters)"
+    )
 
 
 @plan_app.command("world")
@@ -197,13 +228,17 @@ def world_cmd(
     result = world(data, out, params, registrations=registrations, target_share=target)
     _echo_summary(result.plan.summary)
     for c in result.comparisons:
-        typer.echo(f"{c.label:>22}: covers {c.plan.summary['covered_voters']:,.0f} "
-                   f"({100 * c.plan.summary['coverage_share']:.1f}%) for "
-                   f"{c.plan.summary['cost']:,.0f}")
+        typer.echo(
+            f"{c.label:>22}: covers {c.plan.summary['covered_voters']:,.0f} "
+            f"({100 * c.plan.summary['coverage_share']:.1f}%) for "
+            f"{c.plan.summary['cost']:,.0f}"
+        )
     if result.budget_for_target is not None:
         s = result.budget_for_target.summary
-        typer.echo(f"{'budget for ' + format(target, '.0%'):>22}: {s['cost']:,.0f} "
-                   f"(covers {s['covered_voters']:,.0f})")
+        typer.echo(
+            f"{'budget for ' + format(target, '.0%'):>22}: {s['cost']:,.0f} "
+            f"(covers {s['covered_voters']:,.0f})"
+        )
     typer.echo("wrote " + ", ".join(str(f) for f in result.files))
 
 

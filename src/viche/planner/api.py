@@ -66,11 +66,18 @@ def whatif(
             p = replace(params, budget=float(budget), online_share=float(share))
             result = plan(demand, sites, p, method="milp" if method == "milp" else "greedy")
             s = result.summary
-            rows.append({"method": method, "budget": budget, "online_share": share,
-                         "in_person_voters": s["in_person_voters"],
-                         "covered_voters": s["covered_voters"],
-                         "coverage_share": s["coverage_share"], "cost": s["cost"],
-                         "stations": s["stations"]})
+            rows.append(
+                {
+                    "method": method,
+                    "budget": budget,
+                    "online_share": share,
+                    "in_person_voters": s["in_person_voters"],
+                    "covered_voters": s["covered_voters"],
+                    "coverage_share": s["coverage_share"],
+                    "cost": s["cost"],
+                    "stations": s["stations"],
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -109,7 +116,8 @@ def world(
         try:
             needed = required_budget(demand, sites, params, target_share)
             main.summary["budget_for_target"] = {
-                "share": target_share, "cost": needed.summary["cost"],
+                "share": target_share,
+                "cost": needed.summary["cost"],
                 "covered_voters": needed.summary["covered_voters"],
             }
         except PlannerInfeasibleError as exc:
@@ -117,7 +125,8 @@ def world(
     for c in comparisons:
         main.summary[f"compare_{c.label.replace(' ', '_')}"] = {
             "covered_voters": c.plan.summary["covered_voters"],
-            "coverage_share": c.plan.summary["coverage_share"], "cost": c.plan.summary["cost"],
+            "coverage_share": c.plan.summary["coverage_share"],
+            "cost": c.plan.summary["cost"],
         }
     budgets = list(budgets) or [params.budget * f for f in (0.25, 0.5, 1.0, 2.0, 4.0)]
     online = list(online_shares) or [params.online_share, 0.0, 0.6]
@@ -125,8 +134,17 @@ def world(
     files = write_tables(main, out, params)
     table.to_csv(out / "whatif.csv", index=False)
     files.append(out / "whatif.csv")
-    files.append(write_report(main, demand, params, out, comparisons=comparisons, whatif=table,
-                              title="Polling stations abroad: world plan"))
+    files.append(
+        write_report(
+            main,
+            demand,
+            params,
+            out,
+            comparisons=comparisons,
+            whatif=table,
+            title="Polling stations abroad: world plan",
+        )
+    )
     return World(main, comparisons, table, needed, files)
 
 

@@ -89,9 +89,7 @@ class SiteDefaults:
     hall_population: float = 100_000.0
 
 
-def country_totals(
-    path: Path, year: int, *, asylum_seekers: bool = True
-) -> pd.DataFrame:
+def country_totals(path: Path, year: int, *, asylum_seekers: bool = True) -> pd.DataFrame:
     """``coa_iso3, coa_name, people`` for the abroad rows of ``year``."""
     table = read_table(path, UNHCR_COLUMNS, None)
     rows = table[(table["year"] == year) & (table["abroad"] == 1)]
@@ -164,18 +162,30 @@ def estimate_demand(
                 where=Location(file=str(data / CITIES_FILE)).sub("unhcr_coa_iso3"),
             )
         if voters > 0:
-            parts.append(pd.DataFrame({
-                "place_id": places["geonameid"].astype(str).to_numpy(),
-                "name": places["name"].to_numpy(),
+            parts.append(
+                pd.DataFrame(
+                    {
+                        "place_id": places["geonameid"].astype(str).to_numpy(),
+                        "name": places["name"].to_numpy(),
+                        "country_iso3": code,
+                        "latitude": places["latitude"].to_numpy(),
+                        "longitude": places["longitude"].to_numpy(),
+                        "voters": voters * pop / pop.sum(),
+                        "source": f"estimate: UNHCR {year} x adult share x population share",
+                    }
+                )
+            )
+        summary.append(
+            {
                 "country_iso3": code,
-                "latitude": places["latitude"].to_numpy(),
-                "longitude": places["longitude"].to_numpy(),
-                "voters": voters * pop / pop.sum(),
-                "source": f"estimate: UNHCR {year} x adult share x population share",
-            }))
-        summary.append({"country_iso3": code, "country": row.coa_name, "people": row.people,
-                        "adult_share": share, "voters": voters, "places": len(places),
-                        "source": "estimate"})
+                "country": row.coa_name,
+                "people": row.people,
+                "adult_share": share,
+                "voters": voters,
+                "places": len(places),
+                "source": "estimate",
+            }
+        )
     demand = pd.concat(parts, ignore_index=True) if parts else _empty_demand()
     summary_df = pd.DataFrame(summary)
     if registrations is not None:
@@ -218,7 +228,10 @@ def _apply_registrations(
 
 
 def world_sites(
-    data: Path, demand: pd.DataFrame, *, defaults: SiteDefaults | None = None,
+    data: Path,
+    demand: pd.DataFrame,
+    *,
+    defaults: SiteDefaults | None = None,
     district_km: float = 6.0,
 ) -> pd.DataFrame:
     """Candidate sites (schema of :data:`viche.planner.inputs.SITE_COLUMNS`) for the
@@ -229,35 +242,40 @@ def world_sites(
     missions = missions[missions["country_iso3"].isin(countries)]
     missions = missions.dropna(subset=["latitude", "longitude"])
     honorary = missions["type"].str.contains("honorary")
-    m = pd.DataFrame({
-        "site_id": [f"M{int(line)}" for line in missions["line"]],
-        "name": [
-            f"{t.capitalize()}, {c or k}"
-            for t, c, k in zip(missions["type"], missions["city"], missions["country_iso3"],
-                               strict=True)
-        ],
-        "country_iso3": missions["country_iso3"].to_numpy(),
-        "latitude": missions["latitude"].to_numpy(),
-        "longitude": missions["longitude"].to_numpy(),
-        "kind": np.where(honorary, "honorary", "mission"),
-        "fixed_cost": np.where(honorary, d.honorary_fixed_cost, 0.0),
-        "day_cost": np.where(honorary, d.honorary_day_cost, 0.0),
-        "max_booths": np.where(honorary, d.honorary_booths, d.mission_booths),
-        "max_days": d.max_days,
-    })
+    m = pd.DataFrame(
+        {
+            "site_id": [f"M{int(line)}" for line in missions["line"]],
+            "name": [
+                f"{t.capitalize()}, {c or k}"
+                for t, c, k in zip(
+                    missions["type"], missions["city"], missions["country_iso3"], strict=True
+                )
+            ],
+            "country_iso3": missions["country_iso3"].to_numpy(),
+            "latitude": missions["latitude"].to_numpy(),
+            "longitude": missions["longitude"].to_numpy(),
+            "kind": np.where(honorary, "honorary", "mission"),
+            "fixed_cost": np.where(honorary, d.honorary_fixed_cost, 0.0),
+            "day_cost": np.where(honorary, d.honorary_day_cost, 0.0),
+            "max_booths": np.where(honorary, d.honorary_booths, d.mission_booths),
+            "max_days": d.max_days,
+        }
+    )
     cities = read_cities(data / CITIES_FILE, district_km)
     large = cities["population"] > d.hall_population
     big = cities[cities["unhcr_coa_iso3"].isin(countries) & large]
-    h = pd.DataFrame({
-        "site_id": [f"H{g}" for g in big["geonameid"]],
-        "name": [f"Hall, {n}" for n in big["name"]],
-        "country_iso3": big["unhcr_coa_iso3"].to_numpy(),
-        "latitude": big["latitude"].to_numpy(),
-        "longitude": big["longitude"].to_numpy(),
-        "kind": "hall",
-        "fixed_cost": d.hall_fixed_cost,
-        "day_cost": d.hall_day_cost,
-        "max_booths": d.hall_booths,
-        "max_days": d.max_days,
-    })
+    h = pd.DataFrame(
+        {
+            "site_id": [f"H{g}" for g in big["geonameid"]],
+            "name": [f"Hall, {n}" for n in big["name"]],
+            "country_iso3": big["unhcr_coa_iso3"].to_numpy(),
+            "latitude": big["latitude"].to_numpy(),
+            "longitude": big["longitude"].to_numpy(),
+            "kind": "hall",
+            "fixed_cost": d.hall_fixed_cost,
+            "day_cost": d.hall_day_cost,
+            "max_booths": d.hall_booths,
+            "max_days": d.max_days,
+        }
+    )
     return pd.concat([m, h], ignore_index=True)

@@ -143,8 +143,19 @@ def build_blocks(
             continue
         srows = np.asarray(site_groups.get(country, []), np.int64)
         blocks.append(
-            _block(str(country), place_rows, srows, lat_d=lat_d, lon_d=lon_d, voters=voters,
-                   lat_s=lat_s, lon_s=lon_s, sites=sites, params=params, prune=prune)
+            _block(
+                str(country),
+                place_rows,
+                srows,
+                lat_d=lat_d,
+                lon_d=lon_d,
+                voters=voters,
+                lat_s=lat_s,
+                lon_s=lon_s,
+                sites=sites,
+                params=params,
+                prune=prune,
+            )
         )
     return blocks, excluded
 
@@ -166,7 +177,10 @@ def _block(
     v = voters[place_rows]
     total = float(v.sum())
     p_idx, s_idx, km = pairs_within(
-        lat_d[place_rows], lon_d[place_rows], lat_s[site_rows], lon_s[site_rows],
+        lat_d[place_rows],
+        lon_d[place_rows],
+        lat_s[site_rows],
+        lon_s[site_rows],
         params.max_travel_km,
     )
     # Places with no voters or no site in reach leave the model.
@@ -197,8 +211,12 @@ def _block(
     for s in site_classes:
         row = sites.iloc[int(site_rows[s])]
         modes[s] = site_modes(
-            float(row["fixed_cost"]), float(row["day_cost"]), int(row["max_booths"]),
-            int(row["max_days"]), site_reach[s], params=params,
+            float(row["fixed_cost"]),
+            float(row["day_cost"]),
+            int(row["max_booths"]),
+            int(row["max_days"]),
+            site_reach[s],
+            params=params,
         )
     kept = sorted(site_classes)
     pruned = 0
@@ -215,9 +233,7 @@ def _block(
     pair_keys = sorted(km_sum)
     pair_class = np.array([k[0] for k in pair_keys], np.int64)
     pair_site = np.array([k[1] for k in pair_keys], np.int64)
-    pair_km = np.array(
-        [km_sum[k] / max(class_voters[k[0]], 1e-12) for k in pair_keys], np.float64
-    )
+    pair_km = np.array([km_sum[k] / max(class_voters[k[0]], 1e-12) for k in pair_keys], np.float64)
     kappa = booth_day_capacity(params)
     booth_cap: list[int] = []
     day_cap: list[int] = []

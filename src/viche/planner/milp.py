@@ -143,8 +143,9 @@ def build_model(blocks: list[CountryBlock], params: Params, strong: bool = True)
         row_upper += [0.0] * len(first_cols)
         n_rows += len(first_cols)
         if strong:
-            for p, (c, j) in enumerate(zip(b.pair_class.tolist(), b.pair_site.tolist(),
-                                           strict=True)):
+            for p, (c, j) in enumerate(
+                zip(b.pair_class.tolist(), b.pair_site.tolist(), strict=True)
+            ):
                 add(n_rows, int(pair_cols[p]), 1.0)
                 add(n_rows, first_cols[j][0][0], -float(b.class_voters[c]))
                 row_upper.append(0.0)
@@ -152,11 +153,21 @@ def build_model(blocks: list[CountryBlock], params: Params, strong: bool = True)
     cost_arr = np.array(cost, np.float64)
     cover = np.zeros(n_cols)
     for b, start in zip(blocks, pair_start, strict=True):
-        cover[start:start + len(b.pair_class)] = 1.0
-    matrix = sp.csr_array((np.array(vals), (np.array(rows, np.int64), np.array(cols, np.int64))),
-                          shape=(n_rows, n_cols))
-    return Model(cost_arr, cover, np.array(integ, np.int64), np.array(upper, np.float64),
-                 matrix, np.array(row_upper, np.float64), site_start, pair_start)
+        cover[start : start + len(b.pair_class)] = 1.0
+    matrix = sp.csr_array(
+        (np.array(vals), (np.array(rows, np.int64), np.array(cols, np.int64))),
+        shape=(n_rows, n_cols),
+    )
+    return Model(
+        cost_arr,
+        cover,
+        np.array(integ, np.int64),
+        np.array(upper, np.float64),
+        matrix,
+        np.array(row_upper, np.float64),
+        site_start,
+        pair_start,
+    )
 
 
 def solve_blocks(
@@ -185,8 +196,9 @@ def solve_blocks(
     if budget is not None:
         rows.append(LinearConstraint(sp.csr_array(model.cost.reshape(1, -1)), -np.inf, budget))
     if min_coverage is not None:
-        rows.append(LinearConstraint(sp.csr_array(model.cover.reshape(1, -1)), min_coverage,
-                                     np.inf))
+        rows.append(
+            LinearConstraint(sp.csr_array(model.cover.reshape(1, -1)), min_coverage, np.inf)
+        )
     bounds = Bounds(np.zeros(size), model.upper)
     deadline = started + time_limit
     cost, cover = model.cost, model.cover
@@ -194,7 +206,10 @@ def solve_blocks(
     def run(objective: FloatArray, extra: list[LinearConstraint]) -> tuple[FloatArray, float, bool]:
         left = max(deadline - time.perf_counter(), 0.5)
         res = milp(
-            objective, integrality=model.integrality, bounds=bounds, constraints=rows + extra,
+            objective,
+            integrality=model.integrality,
+            bounds=bounds,
+            constraints=rows + extra,
             options={"time_limit": left, "mip_rel_gap": mip_gap, "presolve": True},
         )
         if res.status == INFEASIBLE:
@@ -211,8 +226,15 @@ def solve_blocks(
         if budget is None and min_coverage is not None:
             x, cost_bound, optimal = run(cost, [])
             coverage = float(cover @ x)
-            return Solution(x, coverage, float(cost @ x), coverage, cost_bound,
-                            time.perf_counter() - started, optimal)
+            return Solution(
+                x,
+                coverage,
+                float(cost @ x),
+                coverage,
+                cost_bound,
+                time.perf_counter() - started,
+                optimal,
+            )
         x, neg_bound, optimal = run(-cover, [])
     except _InfeasibleError:
         return None
@@ -228,12 +250,20 @@ def solve_blocks(
             x2 = x  # no better plan in the time left: keep the first phase's
         if float(cover @ x2) >= coverage * (1 - 1e-9) and float(cost @ x2) <= float(cost @ x):
             x = x2
-    return Solution(x, float(cover @ x), float(cost @ x), coverage_bound, cost_bound,
-                    time.perf_counter() - started, optimal and cost_optimal)
+    return Solution(
+        x,
+        float(cover @ x),
+        float(cost @ x),
+        coverage_bound,
+        cost_bound,
+        time.perf_counter() - started,
+        optimal and cost_optimal,
+    )
 
 
-def decode(blocks: list[CountryBlock], params: Params, values: FloatArray) -> tuple[
-        Decoded, list[FloatArray]]:
+def decode(
+    blocks: list[CountryBlock], params: Params, values: FloatArray
+) -> tuple[Decoded, list[FloatArray]]:
     """Booths per day of every site, and voters served per pair, from a solution vector."""
     model_sites: Decoded = []
     served: list[FloatArray] = []
@@ -249,7 +279,7 @@ def decode(blocks: list[CountryBlock], params: Params, values: FloatArray) -> tu
             per_site.append(tuple(booths))
         model_sites.append(per_site)
         n = len(b.pair_class)
-        served.append(np.clip(values[at:at + n], 0.0, None))
+        served.append(np.clip(values[at : at + n], 0.0, None))
         at += n
     return model_sites, served
 

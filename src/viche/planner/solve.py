@@ -60,13 +60,35 @@ class Plan:
 
 
 STATION_COLUMNS = [
-    "site_id", "name", "country_iso3", "kind", "latitude", "longitude", "booths", "days",
-    "booths_per_day", "booth_days", "staff", "cost", "capacity", "voters_served",
-    "places_served", "mean_wait_minutes", "peak_wait_minutes", "peak_utilisation",
+    "site_id",
+    "name",
+    "country_iso3",
+    "kind",
+    "latitude",
+    "longitude",
+    "booths",
+    "days",
+    "booths_per_day",
+    "booth_days",
+    "staff",
+    "cost",
+    "capacity",
+    "voters_served",
+    "places_served",
+    "mean_wait_minutes",
+    "peak_wait_minutes",
+    "peak_utilisation",
 ]
 COUNTRY_COLUMNS = [
-    "country_iso3", "in_person_voters", "reachable_voters", "covered_voters", "coverage_share",
-    "stations", "booth_days", "cost", "mean_wait_minutes",
+    "country_iso3",
+    "in_person_voters",
+    "reachable_voters",
+    "covered_voters",
+    "coverage_share",
+    "stations",
+    "booth_days",
+    "cost",
+    "mean_wait_minutes",
 ]
 
 
@@ -105,35 +127,41 @@ def plan(
             raise _budget_error(params, sum(float(x.sum()) for x in served), need)
     else:
         decoded, served, bound, solved = _solve(blocks, params, need)
-    result = _assemble(blocks, decoded, served, demand=demand, sites=sites, params=params,
-                       method=method)
+    result = _assemble(
+        blocks, decoded, served, demand=demand, sites=sites, params=params, method=method
+    )
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     st = result.stations
     covered = float(st["voters_served"].sum())
-    result.summary.update({
-        "method": method,
-        "kinds": list(kinds) if kinds else "all",
-        "budget": params.budget,
-        "cost": float(st["cost"].sum()),
-        "in_person_voters": total,
-        "reachable_voters": sum(b.reachable for b in blocks),
-        "covered_voters": covered,
-        "coverage_share": covered / total if total > 0 else 1.0,
-        "coverage_bound": bound,
-        "gap": max(bound - covered, 0.0) / bound if bound and bound > 0 else 0.0,
-        "excluded_countries": excluded,
-        "stations": len(st),
-        "booth_days": int(st["booth_days"].sum()),
-        "staff_days": int((st["staff"] * st["days"]).sum()),
-        "mean_wait_minutes": float((st["mean_wait_minutes"] * st["voters_served"]).sum()
-                                   / covered) if covered > 0 else 0.0,
-        "max_peak_wait_minutes": float(st["peak_wait_minutes"].max()) if len(st) else 0.0,
-        "seconds_build": built - started,
-        "seconds_total": time.perf_counter() - started,
-        "peak_rss_mb": peak / 2**20,
-        "model": class_matrix_size(blocks),
-        **solved,
-    })
+    result.summary.update(
+        {
+            "method": method,
+            "kinds": list(kinds) if kinds else "all",
+            "budget": params.budget,
+            "cost": float(st["cost"].sum()),
+            "in_person_voters": total,
+            "reachable_voters": sum(b.reachable for b in blocks),
+            "covered_voters": covered,
+            "coverage_share": covered / total if total > 0 else 1.0,
+            "coverage_bound": bound,
+            "gap": max(bound - covered, 0.0) / bound if bound and bound > 0 else 0.0,
+            "excluded_countries": excluded,
+            "stations": len(st),
+            "booth_days": int(st["booth_days"].sum()),
+            "staff_days": int((st["staff"] * st["days"]).sum()),
+            "mean_wait_minutes": float(
+                (st["mean_wait_minutes"] * st["voters_served"]).sum() / covered
+            )
+            if covered > 0
+            else 0.0,
+            "max_peak_wait_minutes": float(st["peak_wait_minutes"].max()) if len(st) else 0.0,
+            "seconds_build": built - started,
+            "seconds_total": time.perf_counter() - started,
+            "peak_rss_mb": peak / 2**20,
+            "model": class_matrix_size(blocks),
+            **solved,
+        }
+    )
     return result
 
 
@@ -184,8 +212,9 @@ def _cost(blocks: list[CountryBlock], decoded: Decoded, params: Params) -> float
     )
 
 
-def _slice(started: float, params: Params, blocks: list[CountryBlock], k: int,
-           reserve: float = 0.0) -> float:
+def _slice(
+    started: float, params: Params, blocks: list[CountryBlock], k: int, reserve: float = 0.0
+) -> float:
     """Time for block ``k``: the time left shared in proportion to the blocks' sizes."""
     left = params.time_limit - reserve - (time.perf_counter() - started)
     weight = max(len(blocks[k].pair_class), 1) / max(sum(len(o.pair_class) for o in blocks[k:]), 1)
@@ -212,13 +241,18 @@ def _solve(
         decoded, served, bounds, optimal = _per_country(
             blocks, g_all, g_all_served, params, started, target=True
         )
-        return decoded, served, full_cover, {
-            "strategy": "per country (the budget does not bind)",
-            "optimal": optimal == len(blocks),
-            "countries_optimal": optimal,
-            "cost_bound": bounds,
-            "seconds_solve": time.perf_counter() - started,
-        }
+        return (
+            decoded,
+            served,
+            full_cover,
+            {
+                "strategy": "per country (the budget does not bind)",
+                "optimal": optimal == len(blocks),
+                "countries_optimal": optimal,
+                "cost_bound": bounds,
+                "seconds_solve": time.perf_counter() - started,
+            },
+        )
     g_modes, g_served = _greedy_plan(blocks, params.budget, need or math.inf)
     lp_seconds = min(params.time_limit / 3, 20.0)
     decoded, served, _, optimal = _per_country(
@@ -228,12 +262,17 @@ def _solve(
     if need is not None and covered + 1e-6 < need:
         raise _budget_error(params, covered, need)
     bound = min(full_cover, _relaxation_bound(blocks, params, lp_seconds))
-    return decoded, served, bound, {
-        "strategy": "budget split by greedy, exact MILP per country within its share",
-        "optimal": False,
-        "countries_optimal_within_share": optimal,
-        "seconds_solve": time.perf_counter() - started,
-    }
+    return (
+        decoded,
+        served,
+        bound,
+        {
+            "strategy": "budget split by greedy, exact MILP per country within its share",
+            "optimal": False,
+            "countries_optimal_within_share": optimal,
+            "seconds_solve": time.perf_counter() - started,
+        },
+    )
 
 
 def _best_coverage(blocks: list[CountryBlock], params: Params) -> list[float]:
@@ -245,8 +284,11 @@ def _best_coverage(blocks: list[CountryBlock], params: Params) -> list[float]:
             best.append(0.0)
             continue
         model = build_model([b], params, strong=False)
-        res = milp(-model.cover, bounds=Bounds(np.zeros(len(model.cost)), model.upper),
-                   constraints=[LinearConstraint(model.matrix, -np.inf, model.row_upper)])
+        res = milp(
+            -model.cover,
+            bounds=Bounds(np.zeros(len(model.cost)), model.upper),
+            constraints=[LinearConstraint(model.matrix, -np.inf, model.row_upper)],
+        )
         best.append(float(-res.fun) if res.x is not None else b.reachable)
     return best
 
@@ -254,10 +296,16 @@ def _best_coverage(blocks: list[CountryBlock], params: Params) -> list[float]:
 def _relaxation_bound(blocks: list[CountryBlock], params: Params, seconds: float) -> float:
     """An upper bound on coverage within the budget: the LP relaxation of the whole model."""
     model = build_model(blocks, params, strong=False)
-    rows = [LinearConstraint(model.matrix, -np.inf, model.row_upper),
-            LinearConstraint(sp.csr_array(model.cost.reshape(1, -1)), -np.inf, params.budget)]
-    res = milp(-model.cover, bounds=Bounds(np.zeros(len(model.cost)), model.upper),
-               constraints=rows, options={"time_limit": seconds})
+    rows = [
+        LinearConstraint(model.matrix, -np.inf, model.row_upper),
+        LinearConstraint(sp.csr_array(model.cost.reshape(1, -1)), -np.inf, params.budget),
+    ]
+    res = milp(
+        -model.cover,
+        bounds=Bounds(np.zeros(len(model.cost)), model.upper),
+        constraints=rows,
+        options={"time_limit": seconds},
+    )
     if res.status != 0 or res.fun is None:
         return sum(b.reachable for b in blocks)
     return float(-res.fun)
@@ -289,17 +337,34 @@ def _per_country(
         limit = _slice(started, params, blocks, k, reserve)
         try:
             if target:
-                sol = solve_blocks([b], params, budget=None, min_coverage=g_cover * (1 - 1e-9),
-                                   mip_gap=params.mip_gap, time_limit=limit, where=where)
+                sol = solve_blocks(
+                    [b],
+                    params,
+                    budget=None,
+                    min_coverage=g_cover * (1 - 1e-9),
+                    mip_gap=params.mip_gap,
+                    time_limit=limit,
+                    where=where,
+                )
             else:
-                sol = solve_blocks([b], params, budget=g_cost, min_coverage=None,
-                                   mip_gap=params.mip_gap, time_limit=limit, where=where)
+                sol = solve_blocks(
+                    [b],
+                    params,
+                    budget=g_cost,
+                    min_coverage=None,
+                    mip_gap=params.mip_gap,
+                    time_limit=limit,
+                    where=where,
+                )
         except PlannerSolverError:
             sol = None
         better = sol is not None and (
-            sol.cost <= g_cost + 1e-6 if target
-            else (sol.coverage > g_cover + 1e-6
-                  or (sol.coverage >= g_cover - 1e-6 and sol.cost <= g_cost + 1e-6))
+            sol.cost <= g_cost + 1e-6
+            if target
+            else (
+                sol.coverage > g_cover + 1e-6
+                or (sol.coverage >= g_cover - 1e-6 and sol.cost <= g_cost + 1e-6)
+            )
         )
         if sol is not None and better:
             m, x = decode([b], params, sol.values)
@@ -332,8 +397,11 @@ def _assemble(
     place_ids = demand["place_id"].to_numpy()
     place_names = demand["name"].to_numpy()
     for b, per_site, x in zip(blocks, decoded, served, strict=True):
-        load = np.bincount(b.pair_site, weights=x, minlength=len(b.modes)) if len(x) else \
-            np.zeros(len(b.modes))
+        load = (
+            np.bincount(b.pair_site, weights=x, minlength=len(b.modes))
+            if len(x)
+            else np.zeros(len(b.modes))
+        )
         cover = cost = waits = 0.0
         n_open = booth_days = 0
         for j, booths in enumerate(per_site):
@@ -353,51 +421,90 @@ def _assemble(
                     v = float(voters_col[r]) * share
                     if v > 0:
                         places += 1
-                        assign.append({"place_id": place_ids[r], "place": place_names[r],
-                                       "country_iso3": b.country, "site_id": row["site_id"],
-                                       "voters": v, "km": float(b.pair_km[p])})
+                        assign.append(
+                            {
+                                "place_id": place_ids[r],
+                                "place": place_names[r],
+                                "country_iso3": b.country,
+                                "site_id": row["site_id"],
+                                "voters": v,
+                                "km": float(b.pair_km[p]),
+                            }
+                        )
             site_total = site_cost(b, j, booths, params)
-            stations.append({
-                "site_id": row["site_id"], "name": row["name"], "country_iso3": b.country,
-                "kind": row["kind"], "latitude": float(row["latitude"]),
-                "longitude": float(row["longitude"]), "booths": max(booths),
-                "days": len(booths), "booths_per_day": ";".join(str(n) for n in booths),
-                "booth_days": total_booths, "staff": staff_count(max(booths), params),
-                "cost": site_total, "capacity": kappa * total_booths,
-                "voters_served": float(load[j]), "places_served": places,
-                "mean_wait_minutes": mean_wait,
-                "peak_wait_minutes": max(q.peak_wait_minutes for q in queues),
-                "peak_utilisation": max(q.peak_utilisation for q in queues),
-            })
+            stations.append(
+                {
+                    "site_id": row["site_id"],
+                    "name": row["name"],
+                    "country_iso3": b.country,
+                    "kind": row["kind"],
+                    "latitude": float(row["latitude"]),
+                    "longitude": float(row["longitude"]),
+                    "booths": max(booths),
+                    "days": len(booths),
+                    "booths_per_day": ";".join(str(n) for n in booths),
+                    "booth_days": total_booths,
+                    "staff": staff_count(max(booths), params),
+                    "cost": site_total,
+                    "capacity": kappa * total_booths,
+                    "voters_served": float(load[j]),
+                    "places_served": places,
+                    "mean_wait_minutes": mean_wait,
+                    "peak_wait_minutes": max(q.peak_wait_minutes for q in queues),
+                    "peak_utilisation": max(q.peak_utilisation for q in queues),
+                }
+            )
             first = queues[0]
-            for h, (a, w, n) in enumerate(zip(first.hourly_arrivals, first.hourly_wait_minutes,
-                                              first.hourly_queue, strict=True)):
-                hourly.append({"site_id": row["site_id"], "hour": params.opening_hour + h,
-                               "arrivals": a, "wait_minutes": w, "queue": n})
+            for h, (a, w, n) in enumerate(
+                zip(
+                    first.hourly_arrivals,
+                    first.hourly_wait_minutes,
+                    first.hourly_queue,
+                    strict=True,
+                )
+            ):
+                hourly.append(
+                    {
+                        "site_id": row["site_id"],
+                        "hour": params.opening_hour + h,
+                        "arrivals": a,
+                        "wait_minutes": w,
+                        "queue": n,
+                    }
+                )
             cover += float(load[j])
             cost += site_total
             waits += mean_wait * float(load[j])
             n_open += 1
             booth_days += total_booths
-        countries.append({
-            "country_iso3": b.country, "in_person_voters": b.demand,
-            "reachable_voters": b.reachable, "covered_voters": cover,
-            "coverage_share": cover / b.demand if b.demand > 0 else 1.0, "stations": n_open,
-            "booth_days": booth_days, "cost": cost,
-            "mean_wait_minutes": waits / cover if cover > 0 else 0.0,
-        })
+        countries.append(
+            {
+                "country_iso3": b.country,
+                "in_person_voters": b.demand,
+                "reachable_voters": b.reachable,
+                "covered_voters": cover,
+                "coverage_share": cover / b.demand if b.demand > 0 else 1.0,
+                "stations": n_open,
+                "booth_days": booth_days,
+                "cost": cost,
+                "mean_wait_minutes": waits / cover if cover > 0 else 0.0,
+            }
+        )
     station_df = pd.DataFrame(stations, columns=STATION_COLUMNS)
     return Plan(
         method=method,
-        stations=station_df.sort_values(["country_iso3", "voters_served"],
-                                        ascending=[True, False]).reset_index(drop=True),
+        stations=station_df.sort_values(
+            ["country_iso3", "voters_served"], ascending=[True, False]
+        ).reset_index(drop=True),
         assignments=pd.DataFrame(
             assign, columns=["place_id", "place", "country_iso3", "site_id", "voters", "km"]
         ),
         countries=pd.DataFrame(countries, columns=COUNTRY_COLUMNS)
-        .sort_values("in_person_voters", ascending=False).reset_index(drop=True),
-        hourly=pd.DataFrame(hourly, columns=["site_id", "hour", "arrivals", "wait_minutes",
-                                             "queue"]),
+        .sort_values("in_person_voters", ascending=False)
+        .reset_index(drop=True),
+        hourly=pd.DataFrame(
+            hourly, columns=["site_id", "hour", "arrivals", "wait_minutes", "queue"]
+        ),
     )
 
 
@@ -425,23 +532,26 @@ def required_budget(
     decoded, served, cost_bound, optimal = _per_country(
         blocks, g_decoded, g_served, relaxed, started, target=True
     )
-    result = _assemble(blocks, decoded, served, demand=demand, sites=sites, params=params,
-                       method="milp")
+    result = _assemble(
+        blocks, decoded, served, demand=demand, sites=sites, params=params, method="milp"
+    )
     st = result.stations
     covered = float(st["voters_served"].sum())
     cost = float(st["cost"].sum())
-    result.summary.update({
-        "method": "least cost for a coverage target (greedy split, MILP per country)",
-        "target_share": share,
-        "in_person_voters": total,
-        "covered_voters": covered,
-        "coverage_share": covered / total if total else 1.0,
-        "cost": cost,
-        "cost_bound_within_shares": cost_bound,
-        "countries_optimal_within_share": optimal,
-        "stations": len(st),
-        "booth_days": int(st["booth_days"].sum()),
-        "seconds_total": time.perf_counter() - started,
-        "model": class_matrix_size(blocks),
-    })
+    result.summary.update(
+        {
+            "method": "least cost for a coverage target (greedy split, MILP per country)",
+            "target_share": share,
+            "in_person_voters": total,
+            "covered_voters": covered,
+            "coverage_share": covered / total if total else 1.0,
+            "cost": cost,
+            "cost_bound_within_shares": cost_bound,
+            "countries_optimal_within_share": optimal,
+            "stations": len(st),
+            "booth_days": int(st["booth_days"].sum()),
+            "seconds_total": time.perf_counter() - started,
+            "model": class_matrix_size(blocks),
+        }
+    )
     return result
