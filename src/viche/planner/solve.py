@@ -144,7 +144,9 @@ def plan(
             "covered_voters": covered,
             "coverage_share": covered / total if total > 0 else 1.0,
             "coverage_bound": bound,
-            "gap": max(bound - covered, 0.0) / bound if bound and bound > 0 else 0.0,
+            "gap": math.nan
+            if math.isnan(bound)
+            else (max(bound - covered, 0.0) / bound if bound > 0 else 0.0),
             "excluded_countries": excluded,
             "stations": len(st),
             "booth_days": int(st["booth_days"].sum()),
@@ -255,8 +257,24 @@ def _solve(
         )
     g_modes, g_served = _greedy_plan(blocks, params.budget, need or math.inf)
     lp_seconds = min(params.time_limit / 3, 20.0)
+    # What greedy left unspent goes to the countries in proportion to the voters it left
+    # uncovered there (each country's MILP then spends only what it needs).
+    spent = [_cost([b], [m], params) for b, m in zip(blocks, g_modes, strict=True)]
+    missing = [max(m - float(x.sum()), 0.0) for m, x in zip(best, g_served, strict=True)]
+    left = max(params.budget - sum(spent), 0.0)
+    shares = [
+        s + (left * u / sum(missing) if sum(missing) > 0 else 0.0)
+        for s, u in zip(spent, missing, strict=True)
+    ]
     decoded, served, _, optimal = _per_country(
-        blocks, g_modes, g_served, params, started, target=need is not None, reserve=lp_seconds
+        blocks,
+        g_modes,
+        g_served,
+        params,
+        started,
+        target=need is not None,
+        reserve=lp_seconds,
+        shares=shares,
     )
     covered = sum(float(x.sum()) for x in served)
     if need is not None and covered + 1e-6 < need:
@@ -320,6 +338,7 @@ def _per_country(
     *,
     target: bool,
     reserve: float = 0.0,
+    shares: list[float] | None = None,
 ) -> tuple[Decoded, list[FloatArray], float, int]:
     """Each country's MILP given greedy's plan: with ``target``, the least cost for at least
     greedy's coverage; otherwise the best coverage within greedy's spending (then the least
@@ -350,7 +369,7 @@ def _per_country(
                 sol = solve_blocks(
                     [b],
                     params,
-                    budget=g_cost,
+                    budget=g_cost if shares is None else max(shares[k], g_cost),
                     min_coverage=None,
                     mip_gap=params.mip_gap,
                     time_limit=limit,
