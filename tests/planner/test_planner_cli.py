@@ -26,18 +26,17 @@ def _params_file(folder: Path) -> Path:
     return path
 
 
+def _inputs(command: str, demand: Path, sites: Path, *more: str) -> list[str]:
+    return ["plan", command, "--demand", str(demand), "--sites", str(sites), *more]
+
+
 def test_solve_writes_tables_json_and_report(tmp_path: Path) -> None:
     demand, sites = two_towns()
     sites.loc[2, "name"] = "<script>alert(1)</script> Hall"
     d, s = write_instance(tmp_path, demand, sites)
     out = tmp_path / "out"
     run = run_cli(
-        "plan",
-        "solve",
-        "--demand",
-        str(d),
-        "--sites",
-        str(s),
+        *_inputs("solve", d, s),
         "--params",
         str(_params_file(tmp_path)),
         "--out",
@@ -74,12 +73,7 @@ def test_budget_command_and_infeasible_budget(tmp_path: Path) -> None:
     d, s = write_instance(tmp_path, demand, sites)
     params = _params_file(tmp_path)
     run = run_cli(
-        "plan",
-        "budget",
-        "--demand",
-        str(d),
-        "--sites",
-        str(s),
+        *_inputs("budget", d, s),
         "--params",
         str(params),
         "--share",
@@ -88,12 +82,7 @@ def test_budget_command_and_infeasible_budget(tmp_path: Path) -> None:
     assert run.code == 0, run.stderr
     assert "needs a budget of" in run.stdout
     run = run_cli(
-        "plan",
-        "solve",
-        "--demand",
-        str(d),
-        "--sites",
-        str(s),
+        *_inputs("solve", d, s),
         "--params",
         str(params),
         "--budget",
