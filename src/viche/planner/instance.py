@@ -89,7 +89,9 @@ def site_modes(
     """The efficient modes of a site, cheapest first; none beyond the first covering ``reach``."""
     raw: list[Mode] = []
     daily = booth_day_capacity(params)
-    for booths in range(1, max_booths + 1):
+    # More booths than one day needs to take everyone in reach are never worth offering.
+    useful = min(max_booths, max(1, math.ceil(reach / daily - 1e-9)))
+    for booths in range(1, useful + 1):
         for days in range(1, min(max_days, params.max_days) + 1):
             cost = station_cost(fixed, day_cost, booths, days, params)
             raw.append(Mode(booths, days, days * booths * daily, cost))
@@ -207,14 +209,17 @@ def _block(
         for s in key:
             site_classes.setdefault(s, set()).add(c)
     site_reach = {s: float(class_voters[list(cs)].sum()) for s, cs in site_classes.items()}
+    fixed_all = sites["fixed_cost"].to_numpy(np.float64)[site_rows]
+    day_all = sites["day_cost"].to_numpy(np.float64)[site_rows]
+    booths_all = sites["max_booths"].to_numpy(np.int64)[site_rows]
+    days_all = sites["max_days"].to_numpy(np.int64)[site_rows]
     modes: dict[int, list[Mode]] = {}
     for s in site_classes:
-        row = sites.iloc[int(site_rows[s])]
         modes[s] = site_modes(
-            float(row["fixed_cost"]),
-            float(row["day_cost"]),
-            int(row["max_booths"]),
-            int(row["max_days"]),
+            float(fixed_all[s]),
+            float(day_all[s]),
+            int(booths_all[s]),
+            int(days_all[s]),
             site_reach[s],
             params=params,
         )
@@ -240,11 +245,10 @@ def _block(
     fixed: list[float] = []
     day_cost: list[float] = []
     for s in kept:
-        row = sites.iloc[int(site_rows[s])]
-        fixed.append(float(row["fixed_cost"]))
-        day_cost.append(float(row["day_cost"]))
-        booth_cap.append(min(int(row["max_booths"]), max(1, math.ceil(site_reach[s] / kappa))))
-        day_cap.append(min(int(row["max_days"]), params.max_days))
+        fixed.append(float(fixed_all[s]))
+        day_cost.append(float(day_all[s]))
+        booth_cap.append(min(int(booths_all[s]), max(1, math.ceil(site_reach[s] / kappa))))
+        day_cap.append(min(int(days_all[s]), params.max_days))
     return CountryBlock(
         country=country,
         demand=total,
