@@ -176,7 +176,7 @@ def _map(
     ax.set_ylabel("latitude")
     ax.legend(
         loc="upper center",
-        bbox_to_anchor=(0.5, -0.1),
+        bbox_to_anchor=(0.5, -0.15),
         ncol=4,
         fontsize=8,
         title="stations (size: booth-days)",
@@ -242,7 +242,7 @@ def _wait_chart(plan: Plan, params: Params) -> str:
     left.set_title("Peak-hour waits (M/M/c)")
     h = plan.hourly
     if len(h):
-        biggest = st.nlargest(5, "voters_served")["site_id"]
+        biggest = st.nlargest(5, "peak_wait_minutes")["site_id"]
         for site in biggest:
             rows = h[h["site_id"] == site]
             name = str(st.loc[st["site_id"] == site, "name"].iloc[0])
@@ -250,7 +250,7 @@ def _wait_chart(plan: Plan, params: Params) -> str:
     right.axhline(params.wait_target_minutes, color="#c00", linestyle="--")
     right.set_xlabel("hour of the day")
     right.set_ylabel("expected wait (minutes)")
-    right.set_title("Hour by hour, the five busiest stations (day 1)")
+    right.set_title("Hour by hour, the five stations with the longest waits (day 1)")
     right.legend(fontsize=7)
     return _png(fig)
 
