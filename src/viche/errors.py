@@ -10,6 +10,7 @@ three digits:
 * ``V4xxx`` the public record (archive, event chain) (:class:`RecordError`)
 * ``V5xxx`` verification reports (:class:`VerificationError`)
 * ``V6xxx`` influence monitor (:class:`MonitorError`)
+* ``V7xxx`` polling-station planner (:class:`PlannerError`)
 * ``V9xxx`` usage and environment (:class:`UsageError`)
 
 Every error carries ``where``: a :class:`Location`, a frozen value naming the object at
@@ -317,6 +318,30 @@ class IngestError(MonitorError):
     """An input file or row that cannot be ingested."""
 
     code = "V6001"
+
+
+class PlannerError(VicheError):
+    """Polling-station planner errors."""
+
+    code = "V7000"
+
+
+class PlannerInputError(PlannerError):
+    """A planner input (demand, sites, parameters, UNHCR or city file) with a bad row or value."""
+
+    code = "V7001"
+
+
+class PlannerInfeasibleError(PlannerError):
+    """A planning instance with no feasible plan; the message names the constraint at fault."""
+
+    code = "V7002"
+
+
+class PlannerSolverError(PlannerError):
+    """The MILP solver stopped without a usable plan (time limit, numerical trouble)."""
+
+    code = "V7003"
 
 
 class UsageError(VicheError):

@@ -50,7 +50,7 @@ def _root(
 
 
 def _register_all() -> None:
-    from viche.cli import election, method, mirror, monitor, shuffle, verify
+    from viche.cli import election, method, mirror, monitor, plan, shuffle, verify
 
     election.register(app)
     method.register(app)
@@ -58,6 +58,7 @@ def _register_all() -> None:
     monitor.register(app)
     verify.register(app)
     shuffle.register(app)
+    plan.register(app)
 
 
 _register_all()
