@@ -12,10 +12,9 @@ from __future__ import annotations
 import sys
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 
 from viche import __version__
+from viche.cli.output import err, line
 from viche.errors import UsageError, VerificationError, VicheError
 
 app = typer.Typer(
@@ -25,8 +24,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-
-err_console = Console(stderr=True)
 
 EXIT_OK = 0
 EXIT_CHECK_FAILED = 1
@@ -78,16 +75,17 @@ def main(argv: list[str] | None = None) -> None:
     try:
         app(args=argv)
     except VicheError as exc:
-        # The message may quote input (a JSON key, a uuid, a path): never read it as markup.
-        err_console.print(f"[bold red]error[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        # The message may quote input (a JSON key, a uuid, a path): printed verbatim.
+        err.print(line(("error", "bold red"), f" {exc}"))
         sys.exit(exit_code_for(exc))
     except Exception:
         # A bug, not bad input: say so, keep the traceback for the report, exit 3.
-        err_console.print_exception()
-        err_console.print(
-            "[bold red]internal error[/]: this is a bug in Viche, please report it with the "
-            "traceback above",
-            highlight=False,
+        err.print_exception()
+        err.print(
+            line(
+                ("internal error", "bold red"),
+                ": this is a bug in Viche, please report it with the traceback above",
+            )
         )
         sys.exit(EXIT_INTERNAL)
 

@@ -22,11 +22,11 @@ from rich.progress import (
     MofNCompleteColumn,
     Progress,
     TaskID,
-    TextColumn,
     TimeElapsedColumn,
 )
 from rich.table import Table
 
+from viche.cli.output import err, line, out, styled, text_column
 from viche.verify.report import Status, VerificationReport
 
 EXIT_OK = 0
@@ -37,6 +37,8 @@ _STYLE = {Status.PASSED: "green", Status.FAILED: "bold red", Status.NOT_APPLICAB
 
 
 def _print_report(report: VerificationReport, console: Console) -> None:
+    # Everything below may quote the archive (types, keys, names): the consoles of
+    # viche.cli.output print it verbatim; styles are given as data.
     table = Table(title=f"Verification of {report.source}", show_lines=False)
     table.add_column("check")
     table.add_column("status")
@@ -46,24 +48,22 @@ def _print_report(report: VerificationReport, console: Console) -> None:
         note = c.note
         if c.failures:
             note = f"{len(c.failures)} failure(s)" + (f"; {note}" if note else "")
-        table.add_row(
-            c.name, f"[{_STYLE[c.status]}]{c.status.value}[/]", str(c.count), note
-        )
-    console.print(table)
+        table.add_row(c.name, styled(c.status.value, _STYLE[c.status]), str(c.count), note)
+    console.print(table, soft_wrap=False)
     failures = report.failures
     for f in failures[:50]:
-        console.print(f"[red]FAIL[/] {f}", highlight=False, soft_wrap=True)
+        console.print(line(("FAIL", "red"), f" {f}"))
     if len(failures) > 50:
         console.print(f"… and {len(failures) - 50} more failure(s) (use --json for all)")
     counts = ", ".join(f"{k} {v}" for k, v in report.counts.items())
     if counts:
-        console.print(counts, highlight=False)
+        console.print(counts)
     if report.result is not None:
         console.print(f"result: {json.dumps(report.result, separators=(',', ':'))}")
     total = report.timing.get("total")
     timing = f" in {total:.2f} s with {report.jobs} process(es)" if total is not None else ""
-    verdict = "[bold green]all checks passed[/]" if report.ok else "[bold red]FAILED[/]"
-    console.print(f"{verdict}{timing}")
+    verdict = ("all checks passed", "bold green") if report.ok else ("FAILED", "bold red")
+    console.print(line(verdict, timing))
 
 
 def _exit(report: VerificationReport) -> None:
@@ -77,9 +77,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command("verify")
     def verify_cmd(
-        path: Annotated[
-            Path, typer.Argument(help="A .bel archive or a directory holding one.")
-        ],
+        path: Annotated[Path, typer.Argument(help="A .bel archive or a directory holding one.")],
         as_json: Annotated[
             bool, typer.Option("--json", help="Print the full report as JSON.")
         ] = False,
@@ -99,10 +97,8 @@ def register(app: typer.Typer) -> None:
         """Verify a public record: setup, every ballot, tally, decryptions and result."""
         from viche.verify.verifier import verify_record
 
-        out = Console()
-        err = Console(stderr=True)
         with Progress(
-            TextColumn("{task.description}"),
+            text_column(),
             BarColumn(),
             MofNCompleteColumn(),
             TimeElapsedColumn(),
@@ -140,5 +136,5 @@ def register(app: typer.Typer) -> None:
         if as_json:
             typer.echo(json.dumps(report.to_json(), indent=2))
         else:
-            _print_report(report, Console())
+            _print_report(report, out)
         _exit(report)

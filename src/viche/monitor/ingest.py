@@ -403,10 +403,17 @@ def ingest(
         flush()
         return report
 
-    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
 
     with Progress(
-        "[progress.description]{task.description}",
+        # the description holds a file name: text, not markup
+        TextColumn("{task.description}", style="progress.description", markup=False),
         BarColumn(),
         DownloadColumn(),
         TimeRemainingColumn(),
