@@ -65,7 +65,7 @@ def progress_bar(description: str, total: int) -> Iterator[Callable[[int], None]
         TimeElapsedColumn(),
         TimeRemainingColumn(),
     )
-    with Progress(*columns, console=err, transient=True) as prog:
+    with Progress(*columns, console=err, transient=True, disable=not err.is_terminal) as prog:
         task = prog.add_task(description, total=total)
 
         def update(done: int) -> None:
@@ -537,7 +537,7 @@ def demo_cmd(
         MofNCompleteColumn(),
         TimeElapsedColumn(),
     )
-    with Progress(*columns, console=err, transient=True) as prog:
+    with Progress(*columns, console=err, transient=True, disable=not err.is_terminal) as prog:
         tasks: dict[str, TaskID] = {}
 
         def progress(stage: str, done: int, total: int) -> None:

@@ -367,10 +367,11 @@ class ChainState:
 
 
 def resolve_archive(path: str | os.PathLike[str]) -> Path:
-    """A ``.bel`` file, or the single ``*.bel`` inside a directory."""
+    """A ``.bel`` file, or the single ``*.bel`` file inside a directory (a sub-directory
+    named ``x.bel`` is not an archive)."""
     p = Path(path)
     if p.is_dir():
-        found = sorted(p.glob("*.bel"))
+        found = sorted(q for q in p.glob("*.bel") if q.is_file())
         if len(found) != 1:
             raise MissingFileError(
                 f"expected exactly one .bel archive in the directory, found {len(found)}",

@@ -90,9 +90,10 @@ def require_dir(path: Path, what: str) -> Path:
 
 
 def find_archive(directory: Path) -> Path:
-    """The one ``.bel`` file of an election directory (like ``belenios-tool --dir``)."""
+    """The one ``.bel`` file of an election directory (like ``belenios-tool --dir``); a
+    sub-directory named ``x.bel`` is not an archive."""
     require_dir(directory, "election directory")
-    found = sorted(directory.glob("*.bel"))
+    found = sorted(p for p in directory.glob("*.bel") if p.is_file())
     if not found:
         raise MissingFileError("no .bel archive in the election directory", where=str(directory))
     if len(found) > 1:
