@@ -13,6 +13,9 @@ import sys
 
 import typer
 
+# Typer (>= 0.29) runs a copy of Click of its own; its usage errors are these classes.
+from typer._click import exceptions as click_errors
+
 from viche import __version__
 from viche.cli.output import err, line
 from viche.errors import UsageError, VerificationError, VicheError
@@ -66,14 +69,40 @@ def exit_code_for(exc: VicheError) -> int:
     return EXIT_BAD_INPUT
 
 
+def _command_line_error(exc: click_errors.ClickException) -> UsageError:
+    """A Typer/Click usage error (unknown option, missing argument, bad value) as one
+    :class:`UsageError` line, naming the command's help."""
+    message = exc.format_message().rstrip(".")
+    ctx = getattr(exc, "ctx", None)
+    if ctx is not None:
+        message += f"; see '{ctx.command_path} --help'"
+    return UsageError(message)
+
+
+def _run(argv: list[str] | None) -> int:
+    """Run the command; Click's usage errors become :class:`UsageError`."""
+    try:
+        code = app(args=argv, prog_name="viche", standalone_mode=False)
+    except click_errors.NoArgsIsHelpError as exc:
+        # a command group named without a command: its help, as Typer prints it, exit 2
+        typer.echo(exc.ctx.get_help())
+        return EXIT_BAD_INPUT
+    except click_errors.ClickException as exc:
+        raise _command_line_error(exc) from None
+    except typer.Abort:
+        raise UsageError("aborted") from None
+    return code if isinstance(code, int) else EXIT_OK
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``viche`` console script.
 
-    Usage errors are reported by Typer itself (exit code 2); a :class:`VicheError` from
-    the library becomes one line on stderr and the exit code of :func:`exit_code_for`.
+    A :class:`VicheError` from the library, or a usage error found by Typer, becomes one
+    line on stderr and the exit code of :func:`exit_code_for`; anything else is a bug
+    (traceback, exit code 3).
     """
     try:
-        app(args=argv)
+        code = _run(argv)
     except VicheError as exc:
         # The message may quote input (a JSON key, a uuid, a path): printed verbatim.
         err.print(line(("error", "bold red"), f" {exc}"))
@@ -88,6 +117,7 @@ def main(argv: list[str] | None = None) -> None:
             )
         )
         sys.exit(EXIT_INTERNAL)
+    sys.exit(code)
 
 
 if __name__ == "__main__":
