@@ -146,7 +146,7 @@ def test_archive_path_with_markup_is_printed_verbatim(archive: Path, tmp_path: P
     bel = _write(members, mtime, tmp_path / "[/x][bold]")
     run = run_cli("verify", str(bel), "--jobs", "1")
     assert run.code == 0, run.stderr
-    assert "[/x][bold]" in run.stdout
+    assert "[/x][bold]" in "".join(run.stdout.split())  # the title may wrap
 
 
 def test_consoles_print_text_verbatim() -> None:
