@@ -62,7 +62,9 @@ from viche.errors import (
     PhaseError,
     RecordError,
 )
-from viche.protocol.codec import dumps, expect_object, get_int, get_str, loads
+from viche.protocol.codec import dumps, get_str, loads
+from viche.protocol.election import SetupData
+from viche.protocol.tally import Owned
 from viche.record.events import (
     HEX64,
     PAYLOAD_LINES,
@@ -246,29 +248,24 @@ def _ref(raw: bytes, key: str, where: str) -> str:
 
 
 def _check_setup_data(lines: list[DataMember], where: str) -> None:
-    setup = lines[3]
-    obj = expect_object(loads(setup.raw, where), where, ("election", "trustees", "credentials"))
+    setup = SetupData.from_bytes(lines[3].raw, where)  # canonical form included
     for key, member in zip(("election", "trustees", "credentials"), lines[:3], strict=True):
-        if get_str(obj, key, where) != member.hash:
+        if getattr(setup, key) != member.hash:
             raise ChainError(
                 f"setup_data.{key} does not name the {key} member written just before it",
                 where=where,
             )
-    if dumps(obj).encode() != setup.raw:
-        raise NonCanonicalError("setup_data is not in canonical form", where=where)
 
 
 def _owned_owner(raw: bytes, payload_hash: str, where: str) -> int:
-    obj = loads(raw, where)
-    obj = expect_object(obj, where, ("owner", "payload"))
-    owner = get_int(obj, "owner", where, minimum=1)
-    if get_str(obj, "payload", where) != payload_hash:
+    owned = Owned.from_bytes(raw, where)  # canonical form included
+    if owned.payload != payload_hash:
         raise ChainError(
             "owned payload does not name the data member written just before it "
             "(belenios writes every payload again)",
             where=where,
         )
-    return owner
+    return owned.owner
 
 
 class ChainState:

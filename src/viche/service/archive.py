@@ -36,9 +36,7 @@ class ElectionRecord:
 
     @cached_property
     def trustees(self) -> Trustees:
-        return Trustees.from_json(
-            codec.loads(self.record.trustees, "archive / trustees"), "archive / trustees"
-        )
+        return Trustees.from_bytes(self.record.trustees, "archive / trustees")
 
     @cached_property
     def credentials(self) -> PublicCredentials:
