@@ -48,8 +48,13 @@ def test_unreachable_scheduler_fails_in_one_line(
 @pytest.fixture(scope="module")
 def scheduler() -> Iterator[str]:
     distributed: Any = importlib.import_module("distributed")  # the 'cluster' extra
+    # a free port for the dashboard too: 8787 may be taken by another cluster on the machine
+    # (the UserWarning saying so is an error under filterwarnings=error)
     with distributed.LocalCluster(
-        n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None
+        n_workers=1,
+        threads_per_worker=1,
+        processes=False,
+        dashboard_address="127.0.0.1:0",
     ) as cluster:
         yield cluster.scheduler_address
 
