@@ -27,7 +27,6 @@ from viche.crypto.rng import RandomSource
 from viche.crypto.schnorr import Proof, check_ballot_signature, sign_ballot
 from viche.errors import (
     BallotShapeError,
-    NonCanonicalError,
     ProofError,
     WrongElectionError,
 )
@@ -38,6 +37,7 @@ from viche.protocol.codec import (
     get_number,
     get_str,
     loads,
+    require_canonical,
     sub,
     to_bytes,
 )
@@ -120,12 +120,7 @@ class Ballot:
     def from_bytes(cls, raw: bytes, where: str = "ballot") -> Ballot:
         """Parse a ballot and insist on the canonical form (the tool does the same)."""
         ballot = cls.from_json(loads(raw, where), where)
-        if to_bytes(ballot.to_json()) != raw:
-            raise NonCanonicalError(
-                "ballot not in canonical form (compact JSON, keys in the order of the "
-                "specification)",
-                where=where,
-            )
+        require_canonical(raw, ballot.to_json(), where, "ballot")
         return ballot
 
 

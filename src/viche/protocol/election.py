@@ -19,7 +19,6 @@ from viche.crypto.group import Group, group_by_name, parse_number
 from viche.crypto.hashing import b64_sha256, is_sha256_hex, sha256_hex
 from viche.errors import (
     JsonFormatError,
-    NonCanonicalError,
     ProtocolError,
     UnknownCredentialError,
     UnsupportedError,
@@ -33,6 +32,7 @@ from viche.protocol.codec import (
     get_number,
     get_str,
     loads,
+    require_canonical,
     sub,
     to_bytes,
 )
@@ -40,15 +40,6 @@ from viche.protocol.codec import (
 BASE58_ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 _UUID_RE = re.compile(f"[{BASE58_ALPHABET}]{{14,}}")
 NON_HOMOMORPHIC = "NonHomomorphic"
-
-
-def require_canonical(raw: bytes, json_value: object, where: str) -> None:
-    """Raise :class:`NonCanonicalError` unless ``raw`` is ``dumps(json_value)``."""
-    if raw != to_bytes(json_value):
-        raise NonCanonicalError(
-            "not in canonical form (compact JSON, keys in the order of the specification)",
-            where=where,
-        )
 
 
 def check_uuid(uuid: str, where: str = "uuid") -> str:
@@ -559,4 +550,6 @@ class SetupData:
 
     @classmethod
     def from_bytes(cls, raw: bytes, where: str = "setup_data") -> SetupData:
-        return cls.from_json(loads(raw, where), where)
+        value = cls.from_json(loads(raw, where), where)
+        require_canonical(raw, value.to_json(), where, "setup_data")
+        return value

@@ -44,6 +44,7 @@ from viche.protocol.codec import (
     get_str,
     loads,
     number,
+    require_canonical,
     sub,
     to_bytes,
 )
@@ -107,7 +108,9 @@ class EncryptedTally:
 
     @classmethod
     def from_bytes(cls, raw: bytes, where: str = "encrypted_tally") -> EncryptedTally:
-        return cls.from_json(loads(raw, where), where)
+        value = cls.from_json(loads(raw, where), where)
+        require_canonical(raw, value.to_json(), where, "encrypted tally")
+        return value
 
     def to_bytes(self) -> bytes:
         return to_bytes(self.to_json())
@@ -161,7 +164,9 @@ class SizedEncryptedTally:
 
     @classmethod
     def from_bytes(cls, raw: bytes, where: str = "sized_encrypted_tally") -> SizedEncryptedTally:
-        return cls.from_json(loads(raw, where), where)
+        value = cls.from_json(loads(raw, where), where)
+        require_canonical(raw, value.to_json(), where, "sized encrypted tally")
+        return value
 
 
 def _h_answer(b: CheckedBallot, i: int, n_choices: int) -> HAnswer:
@@ -247,7 +252,9 @@ class Owned:
 
     @classmethod
     def from_bytes(cls, raw: bytes, where: str = "owned") -> Owned:
-        return cls.from_json(loads(raw, where), where)
+        value = cls.from_json(loads(raw, where), where)
+        require_canonical(raw, value.to_json(), where, "owned")
+        return value
 
 
 # ---------------------------------------------------------------------- shuffles
@@ -338,7 +345,9 @@ class PartialDecryption:
 
     @classmethod
     def from_bytes(cls, raw: bytes, where: str = "partial_decryption") -> PartialDecryption:
-        return cls.from_json(loads(raw, where), where)
+        value = cls.from_json(loads(raw, where), where)
+        require_canonical(raw, value.to_json(), where, "partial decryption")
+        return value
 
 
 def _secret(x: mpz | TrusteePrivateKey) -> mpz:
@@ -469,7 +478,9 @@ class Result:
 
     @classmethod
     def from_bytes(cls, raw: bytes, where: str = "result") -> Result:
-        return cls.from_json(loads(raw, where), where)
+        value = cls.from_json(loads(raw, where), where)
+        require_canonical(raw, value.to_json(), where, "result")
+        return value
 
 
 def _small_ints(value: object, where: str) -> tuple[int, ...]:

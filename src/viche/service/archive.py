@@ -135,8 +135,7 @@ class ElectionRecord:
 
     @cached_property
     def trustees(self) -> Trustees:
-        raw = self.store.setup().trustees
-        return Trustees.from_json(codec.loads(raw, "archive / trustees"), "archive / trustees")
+        return Trustees.from_bytes(self.store.setup().trustees, "archive / trustees")
 
     @cached_property
     def credentials(self) -> PublicCredentials:
