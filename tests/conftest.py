@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -52,3 +53,35 @@ def reference_dir(belenios_harness: Path) -> Path:
 @pytest.fixture()
 def rng() -> SeededRandom:
     return SeededRandom("viche-tests")
+
+
+POSTGRES_URL = os.environ.get("VICHE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def board_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty bulletin-board database URL: a SQLite file, or a PostgreSQL schema of
+    its own (dropped afterwards) so that concurrent runs never collide."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'board.sqlite'}"
+        return
+    import secrets
+
+    import sqlalchemy
+
+    from viche.record.sql import engine_url
+
+    schema = f"viche_test_{secrets.token_hex(6)}"
+    try:
+        admin = sqlalchemy.create_engine(engine_url(POSTGRES_URL))
+        with admin.begin() as conn:
+            conn.execute(sqlalchemy.text(f'CREATE SCHEMA "{schema}"'))
+    except sqlalchemy.exc.OperationalError:
+        _missing(f"PostgreSQL at {POSTGRES_URL}")
+    sep = "&" if "?" in POSTGRES_URL else "?"
+    try:
+        yield f"{POSTGRES_URL}{sep}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(sqlalchemy.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()

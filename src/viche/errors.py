@@ -162,6 +162,12 @@ class FormatError(VicheError):
     code = "V1000"
 
 
+class TooLargeError(FormatError):
+    """A request body or upload larger than allowed."""
+
+    code = "V1010"
+
+
 class JsonFormatError(FormatError):
     """Malformed JSON, a missing or extra field, a wrong type."""
 
@@ -252,6 +258,12 @@ class PhaseError(ProtocolError):
     code = "V3005"
 
 
+class CredentialBindingError(ProtocolError):
+    """A ballot signed with a credential that is on the list but not the voter's own."""
+
+    code = "V3007"
+
+
 class TallyError(ProtocolError):
     """An encrypted tally, decryption or result inconsistent with the ballots."""
 
@@ -294,6 +306,25 @@ class RemovedHistoryError(RecordError):
     code = "V4004"
 
 
+class DatabaseError(RecordError):
+    """The bulletin board's database cannot be reached or refused a statement."""
+
+    code = "V4010"
+
+
+class HeadMovedError(RecordError):
+    """An append whose expected chain head is no longer the head (another writer came
+    first): nothing was written; check again and retry."""
+
+    code = "V4011"
+
+
+class UnknownElectionError(RecordError):
+    """No election with this uuid on the bulletin board."""
+
+    code = "V4012"
+
+
 class VerificationError(VicheError):
     """A verification run found failed checks (the report lists them)."""
 
@@ -328,3 +359,15 @@ class MissingDependencyError(UsageError):
     """An optional component (extra) that is not installed."""
 
     code = "V9002"
+
+
+class AuthenticationError(UsageError):
+    """A request without the secret its role needs, or with a wrong one."""
+
+    code = "V9010"
+
+
+class NotFoundError(UsageError):
+    """A public object, voter or resource that does not exist."""
+
+    code = "V9011"
