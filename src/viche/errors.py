@@ -168,6 +168,12 @@ class TooLargeError(FormatError):
     code = "V1010"
 
 
+class MediaTypeError(FormatError):
+    """A request body of a content type the endpoint does not take."""
+
+    code = "V1011"
+
+
 class JsonFormatError(FormatError):
     """Malformed JSON, a missing or extra field, a wrong type."""
 

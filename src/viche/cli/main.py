@@ -50,12 +50,13 @@ def _root(
 
 
 def _register_all() -> None:
-    from viche.cli import election, monitor, shuffle, verify
+    from viche.cli import election, monitor, serve, shuffle, verify
 
     election.register(app)
     monitor.register(app)
     verify.register(app)
     shuffle.register(app)
+    serve.register(app)
 
 
 _register_all()

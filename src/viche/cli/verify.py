@@ -46,9 +46,7 @@ def _print_report(report: VerificationReport, console: Console) -> None:
         note = c.note
         if c.failures:
             note = f"{len(c.failures)} failure(s)" + (f"; {note}" if note else "")
-        table.add_row(
-            c.name, f"[{_STYLE[c.status]}]{c.status.value}[/]", str(c.count), note
-        )
+        table.add_row(c.name, f"[{_STYLE[c.status]}]{c.status.value}[/]", str(c.count), note)
     console.print(table)
     failures = report.failures
     for f in failures[:50]:
@@ -77,9 +75,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command("verify")
     def verify_cmd(
-        path: Annotated[
-            Path, typer.Argument(help="A .bel archive or a directory holding one.")
-        ],
+        path: Annotated[Path, typer.Argument(help="A .bel archive or a directory holding one.")],
         as_json: Annotated[
             bool, typer.Option("--json", help="Print the full report as JSON.")
         ] = False,

@@ -196,32 +196,39 @@ def write_credentials(
 def read_public_credentials(path: Path) -> PublicCredentials:
     """A public credential list: either ``T.pubcreds`` (with ids, as written by
     ``generate-credentials``) or the archive form (``"pub"`` or ``"pub,weight"``)."""
-    raw = read_bytes(path, "public credentials").strip()
-    value = codec.loads(raw, where=str(path))
-    items = codec.expect_list(value, str(path))
+    return parse_public_credentials(read_bytes(path, "public credentials"), str(path))[0]
+
+
+def parse_public_credentials(raw: bytes, where: str) -> tuple[PublicCredentials, list[str] | None]:
+    """A public credential list and, for ``T.pubcreds``, each entry's voter id (in order)."""
+    raw = raw.strip()
+    value = codec.loads(raw, where=where)
+    items = codec.expect_list(value, where)
     entries: list[str] = []
     has_ids = any(isinstance(v, str) and v.count(",") == 2 for v in items)
     ids: dict[str, int] = {}
+    names: list[str] = []
     for i, v in enumerate(items):
         if not isinstance(v, str):
-            raise JsonFormatError("expected a string", where=f"{path}[{i}]")
+            raise JsonFormatError("expected a string", where=f"{where}[{i}]")
         if has_ids:
             parts = v.split(",")
             if len(parts) != 3:
-                raise JsonFormatError('expected "pub,weight,id"', where=f"{path}[{i}]")
+                raise JsonFormatError('expected "pub,weight,id"', where=f"{where}[{i}]")
             key = parts[2].casefold()
             if key in ids:  # spec 3.1 step 7: the server checks the voters of L
                 raise ProtocolError(
                     f"voter id {parts[2]!r} has two credentials (entries {ids[key]} and {i})",
-                    where=f"{path}[{i}]",
+                    where=f"{where}[{i}]",
                 )
             ids[key] = i
+            names.append(parts[2])
             entries.append(parts[0] if parts[1] == "" else f"{parts[0]},{parts[1]}")
         else:
             entries.append(v)
     if not has_ids:
-        return PublicCredentials.from_bytes(raw, where=str(path))
-    return PublicCredentials.from_json(entries, where=str(path))
+        return PublicCredentials.from_bytes(raw, where=where), None
+    return PublicCredentials.from_json(entries, where=where), names
 
 
 def read_private_credential(path: Path) -> str:

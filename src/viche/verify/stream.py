@@ -161,9 +161,7 @@ class Pipeline(Generic[X, R]):
             return [self.local(chunk)]
         self._inflight.append(fut)
         out: list[R] = []
-        while self._inflight and (
-            len(self._inflight) > self.limit or self._inflight[0].done()
-        ):
+        while self._inflight and (len(self._inflight) > self.limit or self._inflight[0].done()):
             out.append(self._inflight.popleft().result())
         return out
 

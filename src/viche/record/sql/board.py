@@ -217,7 +217,7 @@ class SqlBoard:
                 "an election with this uuid is already on the board", where=where
             ) from None
         except SQLAlchemyError as exc:
-            raise _db_error(exc, where) from None
+            raise db_error(exc, where) from None
         return self.store(uuid)
 
     def elections(self) -> list[str]:
@@ -256,7 +256,7 @@ class SqlBoard:
             with self.engine.connect() as conn:
                 yield conn
         except SQLAlchemyError as exc:
-            raise _db_error(exc, Location(member="database")) from None
+            raise db_error(exc, Location(member="database")) from None
 
     def thread_lock(self, uuid: str) -> threading.Lock:
         with self._guard:
@@ -268,7 +268,7 @@ class SqlBoard:
         return self._lock_dir / (hashlib.sha256(uuid.encode()).hexdigest()[:32] + ".lock")
 
 
-def _db_error(exc: SQLAlchemyError, where: Location) -> DatabaseError:
+def db_error(exc: SQLAlchemyError, where: Location) -> DatabaseError:
     """A database failure as a typed error; the message names the driver's error class only
     (its text may quote a statement's parameters)."""
     orig = getattr(exc, "orig", None)
@@ -486,7 +486,7 @@ class SqlElectionStore:
                 where=self._where,
             ) from None
         except SQLAlchemyError as exc:
-            raise _db_error(exc, self._where) from None
+            raise db_error(exc, self._where) from None
         return ChainHead(height, h, event_type)
 
     def write_archive(self, out: BinaryIO) -> None:
@@ -513,7 +513,7 @@ class SqlElectionStore:
                     conn = self._board.engine.connect()
                     conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": key})
                 except SQLAlchemyError as exc:
-                    raise _db_error(exc, self._where) from None
+                    raise db_error(exc, self._where) from None
                 try:
                     yield
                 finally:

@@ -1,0 +1,79 @@
+"""Casting a ballot: authenticate the voter, run every check, answer once it is durable."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.security import HTTPBasic, HTTPBasicCredentials
+from starlette.concurrency import run_in_threadpool
+
+from viche.crypto.hashing import sha256_hex
+from viche.protocol.ballot import max_ballot_size
+from viche.service.casting import cast_ballot, require_voting
+from viche.service.receipts import Receipt
+from viche.web.deps import election_store, host, json_body
+from viche.web.models import ERRORS, CastAnswer, ReceiptBody, SignedReceiptModel
+
+router = APIRouter(prefix="/api/v1/elections", tags=["ballots"], responses=ERRORS)
+
+_basic = HTTPBasic(
+    description="The voter's login and login secret (handed out with the credential)."
+)
+
+_BALLOT_BODY = {
+    "requestBody": {
+        "required": True,
+        "description": "the ballot, exactly as generated (canonical compact JSON)",
+        "content": {"application/json": {"schema": {"type": "object"}}},
+    }
+}
+
+
+@router.post(
+    "/{uuid}/ballots",
+    status_code=201,
+    response_model=CastAnswer,
+    summary="Cast a ballot (every check; answered once the Ballot event is durable)",
+    openapi_extra=_BALLOT_BODY,
+)
+async def cast(
+    request: Request,
+    uuid: str,
+    credentials: Annotated[HTTPBasicCredentials, Depends(_basic)],
+) -> CastAnswer:
+    h = host(request)
+    store = await run_in_threadpool(election_store, request, uuid)
+    setup = await run_in_threadpool(h.setup, store)
+    account = await run_in_threadpool(
+        h.authenticator.authenticate, store.uuid, credentials.username, credentials.password
+    )
+    await run_in_threadpool(require_voting, store)
+    raw = await json_body(request, max_ballot_size(setup.election) + 2)
+    if raw.endswith(b"\n"):
+        raw = raw[:-1]
+    accepted = await run_in_threadpool(
+        cast_ballot, store, setup, raw, voter_credential=account.credential
+    )
+    key = await run_in_threadpool(h.receipt_key, store.uuid)
+    receipt = Receipt(
+        election=store.uuid,
+        tracker=accepted.tracker,
+        ballot_hash=sha256_hex(raw),
+        height=accepted.height,
+        event_hash=accepted.event_hash,
+        time=datetime.now(UTC).isoformat(timespec="seconds"),
+        key=key.public,
+    )
+    signed = key.sign(receipt)
+    return CastAnswer(
+        tracker=accepted.tracker,
+        height=accepted.height,
+        event_hash=accepted.event_hash,
+        revote=accepted.revote,
+        receipt=SignedReceiptModel(
+            receipt=ReceiptBody(**receipt.to_json()),
+            signature=signed.signature,
+        ),
+    )
