@@ -377,3 +377,15 @@ class NotFoundError(UsageError):
     """A public object, voter or resource that does not exist."""
 
     code = "V9011"
+
+
+class RateLimitedError(UsageError):
+    """Too many requests from one address or for one voter: try again later."""
+
+    code = "V9012"
+
+
+class CrossOriginError(UsageError):
+    """A browser request from an origin the server does not allow."""
+
+    code = "V9013"

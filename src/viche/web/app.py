@@ -8,7 +8,8 @@ from starlette.middleware.base import RequestResponseEndpoint
 from viche import __version__
 from viche.service.hosting import Host
 from viche.web import errors
-from viche.web.routers import ballots, elections
+from viche.web.ops import OpsConfig
+from viche.web.routers import ballots, elections, live
 
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -18,8 +19,9 @@ SECURITY_HEADERS = {
 }
 
 
-def create_app(host: Host) -> FastAPI:
-    """The API over ``host`` (its board, receipt keys and voter authenticator)."""
+def create_app(host: Host, ops: OpsConfig | None = None) -> FastAPI:
+    """The API over ``host`` (its board, receipt keys and voter authenticator); ``ops``
+    sets rate limits and allowed origins (:mod:`viche.web.ops`)."""
     app = FastAPI(
         title="Viche voting server",
         version=__version__,
@@ -36,6 +38,10 @@ def create_app(host: Host) -> FastAPI:
     errors.install(app)
     app.include_router(elections.router)
     app.include_router(ballots.router)
+    app.include_router(live.router)
+    from viche.web import ops as operations
+
+    operations.install(app, ops if ops is not None else OpsConfig())
 
     @app.middleware("http")
     async def _headers(request: Request, call_next: RequestResponseEndpoint) -> Response:

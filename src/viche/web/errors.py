@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from viche.errors import (
     AuthenticationError,
+    CrossOriginError,
     CryptoError,
     DatabaseError,
     FormatError,
@@ -25,6 +26,7 @@ from viche.errors import (
     NotFoundError,
     PhaseError,
     ProtocolError,
+    RateLimitedError,
     RecordError,
     ReplayedBallotError,
     TooLargeError,
@@ -38,6 +40,8 @@ STATUS: tuple[tuple[type[VicheError], int], ...] = (
     (AuthenticationError, 401),
     (NotFoundError, 404),
     (UnknownElectionError, 404),
+    (RateLimitedError, 429),
+    (CrossOriginError, 403),
     (TooLargeError, 413),
     (MediaTypeError, 415),
     (PhaseError, 409),
@@ -64,8 +68,10 @@ def error_response(error: VicheError) -> JSONResponse:
     return JSONResponse(error.to_dict(), status_code=status_of(error), headers=headers)
 
 
-async def _viche(_: Request, exc: Exception) -> JSONResponse:
+async def _viche(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, VicheError)
+    # the operations middleware counts refused ballots by this code
+    request.state.viche_error = exc.code
     return error_response(exc)
 
 

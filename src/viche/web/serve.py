@@ -16,9 +16,12 @@ from viche.errors import UsageError
 from viche.record.sql import SqlBoard
 from viche.service.hosting import Host
 from viche.web.app import create_app
+from viche.web.ops import OpsConfig, configure_access_log
 
 ENV_DATABASE = "VICHE_DATABASE"
 ENV_KEYS = "VICHE_KEYS"
+#: ``off`` turns the rate limits off (benchmarks that load the server from one address)
+ENV_LIMITS = "VICHE_RATE_LIMITS"
 
 
 def build_app() -> FastAPI:
@@ -26,4 +29,6 @@ def build_app() -> FastAPI:
     keys = os.environ.get(ENV_KEYS)
     if not url or not keys:
         raise UsageError(f"{ENV_DATABASE} and {ENV_KEYS} must be set (use viche serve)")
-    return create_app(Host(SqlBoard.open(url), Path(keys)))
+    configure_access_log()
+    ops = OpsConfig.unlimited() if os.environ.get(ENV_LIMITS) == "off" else OpsConfig()
+    return create_app(Host(SqlBoard.open(url), Path(keys)), ops)

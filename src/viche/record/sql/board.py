@@ -28,6 +28,7 @@ import os
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -110,6 +111,16 @@ def _check_line(line: bytes, where: Location) -> bytes:
     if b"\n" in line or b"\r" in line:
         raise ArchiveFormatError("a data line contains a line break", where=where)
     return line
+
+
+@dataclass(frozen=True)
+class EventRow:
+    """One event of the board: height, hash (hex SHA-256 of ``raw``), type, exact bytes."""
+
+    height: int
+    hash: str
+    type: EventType
+    raw: bytes
 
 
 class SqlBoard:
@@ -367,6 +378,11 @@ class SqlElectionStore:
             for r in rows:
                 yield int(r[0]), str(r[1]), str(r[2]), bytes(r[3]), bytes(r[4])
             start = end + 1
+
+    def event_rows(self, first: int, last: int) -> Iterator[EventRow]:
+        """Events ``first..last`` (heights, inclusive) with their hash and exact bytes."""
+        for height, h, etype, raw, _ in self._rows(first, last):
+            yield EventRow(height, h, EventType(etype), raw)
 
     def events(self) -> Iterator[tuple[EventType, Sequence[bytes]]]:
         last = self.head().height

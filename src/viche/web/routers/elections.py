@@ -22,7 +22,7 @@ router = APIRouter(prefix="/api/v1/elections", tags=["elections"], responses=ERR
 _OPEN = {EventType.SETUP, EventType.BALLOT}
 
 
-def _phase(head_type: EventType) -> str:
+def phase_of(head_type: EventType) -> str:
     if head_type in _OPEN:
         return "open"
     return "tallied" if head_type is EventType.RESULT else "closed"
@@ -33,7 +33,7 @@ def _summary(h: Host, store: SqlElectionStore) -> ElectionSummary:
     return ElectionSummary(
         uuid=store.uuid,
         name=election.name,
-        phase=_phase(store.head().type),
+        phase=phase_of(store.head().type),
         ballots=store.ballot_count(),
     )
 
@@ -54,7 +54,7 @@ def get_election(request: Request, uuid: str) -> ElectionDetail:
         uuid=store.uuid,
         name=setup.election.name,
         description=setup.election.description,
-        phase=_phase(head.type),
+        phase=phase_of(head.type),
         ballots=store.ballot_count(),
         fingerprint=setup.election.fingerprint,
         timestamp=store.timestamp,
