@@ -312,7 +312,14 @@ class RemovedHistoryError(RecordError):
     code = "V4004"
 
 
-class DatabaseError(RecordError):
+class StorageError(RecordError):
+    """The operating system refused to read or write the record (permissions, a missing
+    or replaced file, a full disk); ``where.file`` names the file."""
+
+    code = "V4005"
+
+
+class DatabaseError(StorageError):
     """The bulletin board's database cannot be reached or refused a statement."""
 
     code = "V4010"

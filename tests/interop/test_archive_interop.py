@@ -15,7 +15,7 @@ import pytest
 
 from viche.errors import ChainError, RemovedHistoryError
 from viche.record import ArchiveWriter, read_archive
-from viche.record.archive import Record
+from viche.record import Record
 from viche.record.diff import verify_diff
 from viche.record.tar import encode_member
 

@@ -48,7 +48,7 @@ from viche.errors import (
     UsageError,
 )
 from viche.protocol.codec import dumps
-from viche.record.archive import DATA_SUFFIX, EVENT_SUFFIX, HEADER_NAME
+from viche.record.entries import DATA_SUFFIX, EVENT_SUFFIX, HEADER_NAME
 from viche.record.events import PAYLOAD_LINES, ArchiveHeader, Event, EventType, next_types
 from viche.record.sql import schema
 from viche.record.store import ChainHead, SetupBytes, StoredBallot

@@ -11,7 +11,8 @@ from starlette.concurrency import run_in_threadpool
 
 from viche.crypto.hashing import sha256_hex
 from viche.protocol.ballot import max_ballot_size
-from viche.service.casting import cast_ballot, require_voting
+from viche.service.cast import cast_ballot, check_phase
+from viche.service.hosting import check_binding
 from viche.service.receipts import Receipt
 from viche.web.deps import election_store, host, json_body
 from viche.web.models import ERRORS, CastAnswer, ReceiptBody, SignedReceiptModel
@@ -45,17 +46,16 @@ async def cast(
 ) -> CastAnswer:
     h = host(request)
     store = await run_in_threadpool(election_store, request, uuid)
-    setup = await run_in_threadpool(h.setup, store)
+    rec = await run_in_threadpool(h.record, store.uuid)
     account = await run_in_threadpool(
         h.authenticator.authenticate, store.uuid, credentials.username, credentials.password
     )
-    await run_in_threadpool(require_voting, store)
-    raw = await json_body(request, max_ballot_size(setup.election) + 2)
+    await run_in_threadpool(check_phase, rec)
+    raw = await json_body(request, max_ballot_size(rec.election) + 2)
     if raw.endswith(b"\n"):
         raw = raw[:-1]
-    accepted = await run_in_threadpool(
-        cast_ballot, store, setup, raw, voter_credential=account.credential
-    )
+    check_binding(raw, account)
+    accepted = await run_in_threadpool(cast_ballot, rec, raw)
     key = await run_in_threadpool(h.receipt_key, store.uuid)
     receipt = Receipt(
         election=store.uuid,
