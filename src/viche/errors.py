@@ -384,3 +384,19 @@ class NotFoundError(UsageError):
     """A public object, voter or resource that does not exist."""
 
     code = "V9011"
+
+
+class BadRowsError(UsageError):
+    """An uploaded table (the voter roll) with bad rows: ``rows`` holds one error per bad
+    row, each with its line; nothing was stored."""
+
+    code = "V9012"
+
+    def __init__(
+        self, message: str, rows: list[VicheError], *, where: Location | str = NOWHERE
+    ) -> None:
+        self.rows = rows
+        super().__init__(message, where=where)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**super().to_dict(), "rows": [r.to_dict() for r in self.rows]}

@@ -8,7 +8,7 @@ from starlette.middleware.base import RequestResponseEndpoint
 from viche import __version__
 from viche.service.hosting import Host
 from viche.web import errors
-from viche.web.routers import ballots, elections
+from viche.web.routers import admin, ballots, elections
 
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -36,6 +36,7 @@ def create_app(host: Host) -> FastAPI:
     errors.install(app)
     app.include_router(elections.router)
     app.include_router(ballots.router)
+    app.include_router(admin.router)
 
     @app.middleware("http")
     async def _headers(request: Request, call_next: RequestResponseEndpoint) -> Response:
