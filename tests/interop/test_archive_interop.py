@@ -14,8 +14,7 @@ from pathlib import Path
 import pytest
 
 from viche.errors import ChainError, RemovedHistoryError
-from viche.record import ArchiveWriter, read_archive
-from viche.record import Record
+from viche.record import ArchiveWriter, Record, read_archive
 from viche.record.diff import verify_diff
 from viche.record.tar import encode_member
 

@@ -122,6 +122,15 @@ def test_serve_demo_vote_and_resume(tmp_path: Path) -> None:
             check=False,
         )
         assert check.returncode == 0, check.stdout.decode() + check.stderr.decode()
+        # an observer mirrors the served record
+        mirror = subprocess.run(
+            [*CLI, "mirror", f"http://127.0.0.1:{port}/api/v1/elections/{uuid}",
+             str(tmp_path / "mirror"), "--once"],
+            capture_output=True, env=_env(), timeout=120, check=False,
+        )  # fmt: skip
+        assert mirror.returncode == 0, mirror.stdout.decode() + mirror.stderr.decode()
+        mirrored = list((tmp_path / "mirror").rglob("*.bel"))
+        assert [p.read_bytes() for p in mirrored] == [archive.read_bytes()]
     finally:
         first = _stop(proc)
     assert "demo election opened" in first

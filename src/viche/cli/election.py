@@ -53,8 +53,12 @@ tally_app = typer.Typer(
 )
 
 GroupOpt = Annotated[str, typer.Option("--group", help="Group: BELENIOS-2048 or RFC-3526-2048.")]
+# readable=False: an unreadable archive is reported by the record layer (StorageError).
 DirOpt = Annotated[
-    Path, typer.Option("--dir", help="Election directory (holds exactly one .bel archive).")
+    Path,
+    typer.Option(
+        "--dir", readable=False, help="Election directory (holds exactly one .bel archive)."
+    ),
 ]
 OutDirOpt = Annotated[Path, typer.Option("--dir", help="Directory where the files are written.")]
 

@@ -23,7 +23,9 @@ present is read back at its offset before it is believed.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import stat
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -61,6 +63,10 @@ class ArchiveStore:
     ``ArchiveStore.open(path)`` (a ``.bel`` file or a directory holding one) or
     ``ArchiveStore.create(path, ...)``; use as a context manager or call :meth:`close`.
     ``sidecar=False`` keeps the index in memory (built from a full read).
+
+    One store serves one thread at a time (a server with several threads opens one store
+    per thread, or serialises calls); processes and threads with their own stores are kept
+    apart by the archive's ``flock``.
     """
 
     def __init__(
@@ -272,23 +278,41 @@ class ArchiveStore:
         except UnusableIndexError:
             self._fall_back_to_memory()
 
+    def _drop_index_file(self) -> None:
+        """The index file failed: remove it (the next open starts a new one) and continue
+        with an empty index in memory."""
+        path = self._index.path
+        self._index.close()
+        self._index = BallotIndex.memory()
+        if path is not None:
+            with contextlib.suppress(OSError):
+                path.unlink()
+
     def _fall_back_to_memory(self) -> None:
         """The index file failed: continue with an index in memory, rebuilt from the
         archive (the archive is the truth; nothing is lost)."""
-        self._index.close()
-        self._index = BallotIndex.memory()
+        self._drop_index_file()
         self._rebuild(self._writer.size)
 
     def _sync(self, fd: int) -> None:
         try:
-            size = os.fstat(fd).st_size
+            now, opened = os.fstat(fd), os.fstat(self._file.fileno())
             indexed = self._index.head()
         except OSError as exc:
             raise storage_error(exc, self.path, "read the archive") from None
         except UnusableIndexError:
-            self._index.close()
-            self._index = BallotIndex.memory()
+            self._drop_index_file()
             indexed = None
+        if (now.st_dev, now.st_ino) != (opened.st_dev, opened.st_ino):
+            if stat.S_ISDIR(now.st_mode):
+                raise storage_error(
+                    IsADirectoryError(errno.EISDIR, ""), self.path, "lock the archive"
+                )
+            raise RecordError(
+                "the archive was replaced by another file since it was opened; open it again",
+                where=Location(file=self.name),
+            )
+        size = now.st_size
         if indexed is not None and self._head_matches(indexed, size):
             state = ChainState.after(
                 indexed.hash, indexed.height, indexed.type, indexed.offset, indexed.members

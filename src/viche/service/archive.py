@@ -152,10 +152,6 @@ class ElectionRecord:
     def where(self) -> Location:
         return Location(file=self.store.name)
 
-    @property
-    def closed(self) -> bool:
-        return self.store.head().type not in VOTING
-
     @cached_property
     def record(self) -> RecordContents:
         """Every event after Setup (read once; :meth:`refresh` after appending)."""
