@@ -239,3 +239,33 @@ def test_openapi_documents_every_route(served: Served) -> None:
     cast = doc["paths"]["/api/v1/elections/{uuid}/ballots"]["post"]
     assert "application/json" in cast["requestBody"]["content"]
     assert {"201", "401", "409", "422"} <= set(cast["responses"])
+
+
+def test_no_secret_reaches_the_database_or_a_response(served: Served) -> None:
+    """Private credentials, login secrets and the receipt key's private half appear in no
+    table and no answer; the twin check finds a public credential where it must be."""
+    import sqlalchemy
+
+    from viche.record.sql.schema import metadata
+
+    s = served
+    answers = []
+    for n in (1, 2):
+        status, body = _post(s, _ballot(s, n), n)
+        assert status == 201
+        answers.append(codec.to_bytes(body))
+    answers.append(s.client.get(f"/api/v1/elections/{s.uuid}").content)
+    answers.append(s.client.get(f"/api/v1/elections/{s.uuid}/archive.bel").content)
+    dump = bytearray()
+    with s.host.board.engine.connect() as conn:
+        for table in metadata.sorted_tables:
+            for row in conn.execute(sqlalchemy.select(table)):
+                for value in row:
+                    dump += value if isinstance(value, bytes) else str(value).encode()
+                    dump += b"\0"
+    everything = bytes(dump) + b"\0".join(answers)
+    key_file = next((s.host.keys_dir).glob("*.ed25519")).read_text().strip()
+    secrets = [s.credential(n) for n in range(1, 5)] + [s.login(n)[1] for n in range(1, 5)]
+    for secret in [*secrets, key_file]:
+        assert secret.encode() not in everything
+    assert s.prepared.credentials.entries[0].text.encode() in bytes(dump)

@@ -1,10 +1,11 @@
 """Crash safety: ``viche serve`` killed with SIGKILL while voters cast ballots, restarted on
 the same data folder: every ballot it acknowledged (receipt returned) is in the record, and
-the record verifies (Viche and belenios-tool). Two rounds here; more in
-``bench/serve_ingest/run.py --crash-rounds N``."""
+the record verifies (Viche and belenios-tool). Two rounds by default; more with
+``VICHE_CRASH_ROUNDS=20 pytest tests/web/test_web_crash.py``."""
 
 from __future__ import annotations
 
+import os
 import random
 import threading
 import time
@@ -100,7 +101,7 @@ def test_sigkill_under_load_loses_no_acknowledged_ballot(
     voters = data / "demo" / "voters"
     rng = SeededRandom("crash")
     acked: list[SignedReceipt] = []
-    for round_ in range(2):
+    for round_ in range(int(os.environ.get("VICHE_CRASH_ROUNDS", "2"))):
         ballots = []
         for k in range(6):
             n = k % 3 + 1
