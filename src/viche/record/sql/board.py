@@ -230,23 +230,20 @@ class SqlBoard:
 
     def receipt_key(self, uuid: str) -> str:
         """The election's published receipt-signing public key."""
-        with self._read() as conn:
-            value = conn.execute(
-                select(schema.elections.c.receipt_key).where(schema.elections.c.uuid == uuid)
-            ).scalar()
-        if value is None:
-            raise UnknownElectionError("no such election", where=Location(member=uuid))
-        return str(value)
+        return str(self._election_field(uuid, schema.elections.c.receipt_key))
 
     def store(self, uuid: str) -> SqlElectionStore:
         """One election's store (:class:`UnknownElectionError` when there is none)."""
+        return SqlElectionStore(
+            self, uuid, int(self._election_field(uuid, schema.elections.c.timestamp))
+        )
+
+    def _election_field(self, uuid: str, column: Any) -> Any:
         with self._read() as conn:
-            found = conn.execute(
-                select(schema.elections.c.timestamp).where(schema.elections.c.uuid == uuid)
-            ).scalar()
-        if found is None:
+            value = conn.execute(select(column).where(schema.elections.c.uuid == uuid)).scalar()
+        if value is None:
             raise UnknownElectionError("no such election", where=Location(member=uuid))
-        return SqlElectionStore(self, uuid, int(found))
+        return value
 
     # ------------------------------------------------------------------ helpers
 
