@@ -269,3 +269,24 @@ def test_no_secret_reaches_the_database_or_a_response(served: Served) -> None:
     for secret in [*secrets, key_file]:
         assert secret.encode() not in everything
     assert s.prepared.credentials.entries[0].text.encode() in bytes(dump)
+
+
+def test_live_event_stream(served: Served) -> None:
+    s = served
+    for n in (1, 2):
+        assert _post(s, _ballot(s, n), n)[0] == 201
+    url = f"/api/v1/elections/{s.uuid}/events"
+    r = s.client.get(url, params={"until": 2})
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
+    blocks = [b for b in r.text.split("\n\n") if b.startswith("id:")]
+    got = [dict(line.split(": ", 1) for line in b.split("\n")) for b in blocks]
+    assert [(g["id"], g["event"]) for g in got] == [
+        ("0", "Setup"),
+        ("1", "Ballot"),
+        ("2", "Ballot"),
+    ]
+    assert codec.loads(got[2]["data"])["hash"] == s.store.head().hash
+    again = s.client.get(url, params={"until": 2}, headers={"Last-Event-ID": "1"})
+    assert [b.split("\n")[0] for b in again.text.split("\n\n") if b.startswith("id:")] == ["id: 2"]
+    bad = s.client.get(url, params={"until": 2}, headers={"Last-Event-ID": "x"})
+    assert bad.status_code == 400 and bad.json()["code"] == "V9000"

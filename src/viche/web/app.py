@@ -8,7 +8,7 @@ from starlette.middleware.base import RequestResponseEndpoint
 from viche import __version__
 from viche.service.hosting import Host
 from viche.web import errors
-from viche.web.routers import admin, ballots, elections
+from viche.web.routers import admin, ballots, elections, live
 
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -37,6 +37,7 @@ def create_app(host: Host) -> FastAPI:
     app.include_router(elections.router)
     app.include_router(ballots.router)
     app.include_router(admin.router)
+    app.include_router(live.router)
 
     @app.middleware("http")
     async def _headers(request: Request, call_next: RequestResponseEndpoint) -> Response:

@@ -370,6 +370,17 @@ class SqlElectionStore:
         for _, _, etype, _, lines in self._rows(1, last):
             yield EventType(etype), _split(lines)
 
+    def chain(self, first: int, last: int) -> list[tuple[int, str, EventType]]:
+        """Heights, hashes and types of the events ``first..last`` (inclusive)."""
+        ev = schema.events.c
+        with self._board._read() as conn:
+            rows = conn.execute(
+                select(ev.height, ev.hash, ev.type)
+                .where(ev.election == self.uuid, ev.height >= first, ev.height <= last)
+                .order_by(ev.height)
+            ).all()
+        return [(int(r[0]), str(r[1]), EventType(r[2])) for r in rows]
+
     def event_lines(self, height: int) -> tuple[EventType, list[bytes]]:
         """One event's type and data lines."""
         ev = schema.events.c
