@@ -7,7 +7,9 @@ then ``viche serve`` (``--workers`` processes) is started on the board and the b
 posted by ``--concurrency`` client threads. Every ballot runs every check of add-ballot
 (size, canonical form, election, credential on the list and bound to the voter, proofs,
 signature, phase, replay) and is durable before its answer. Printed: ballots/s, p50 and
-p99 latency, per database and worker count.
+p99 latency, and the CPU time the server's processes spent per ballot (the figure that does
+not depend on how busy the machine is: an idle core ingests about 1000 / that many
+ballots/s), per database and worker count.
 
 No peer runs here: belenios-tool has no server mode (its web server is a separate package).
 
@@ -70,6 +72,31 @@ def _serve(data: Path, url: str, port: int, workers: int) -> subprocess.Popen[by
         time.sleep(0.2)
     proc.kill()
     raise SystemExit("viche serve did not start")
+
+
+def _tree_cpu(root: int) -> float:
+    """CPU seconds (user + system) used so far by process ``root`` and its descendants."""
+    tick = os.sysconf("SC_CLK_TCK")
+    stats: dict[int, tuple[int, float]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        stats[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick)
+    total, members = 0.0, {root}
+    changed = True
+    while changed:
+        changed = False
+        for pid, (ppid, _) in stats.items():
+            if ppid in members and pid not in members:
+                members.add(pid)
+                changed = True
+    for pid in members:
+        total += stats.get(pid, (0, 0.0))[1]
+    return total
 
 
 def _fire(
