@@ -290,3 +290,28 @@ def test_live_event_stream(served: Served) -> None:
     assert [b.split("\n")[0] for b in again.text.split("\n\n") if b.startswith("id:")] == ["id: 2"]
     bad = s.client.get(url, params={"until": 2}, headers={"Last-Event-ID": "x"})
     assert bad.status_code == 400 and bad.json()["code"] == "V9000"
+
+
+def test_metrics_and_readiness(served: Served) -> None:
+    s = served
+    raw = _ballot(s, 1)
+    assert _post(s, raw, 1)[0] == 201
+    assert _post(s, raw, 1)[0] == 409
+    text = s.client.get("/metrics").text
+    assert "viche_ballots_accepted_total 1" in text
+    assert 'viche_ballots_refused_total{code="V3002"} 1' in text
+    assert "viche_cast_seconds_count 2" in text
+    assert s.client.get("/api/v1/ready").json() == {"status": "ready"}
+
+
+def test_readiness_fails_when_the_database_does(
+    served: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from viche.errors import DatabaseError
+
+    def down() -> list[str]:
+        raise DatabaseError("the database failed: OperationalError")
+
+    monkeypatch.setattr(served.host.board, "elections", down)
+    r = served.client.get("/api/v1/ready")
+    assert r.status_code == 503 and r.json()["code"] == "V4010"

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from fastapi import FastAPI, Request, Response
+from fastapi.responses import PlainTextResponse
 from starlette.middleware.base import RequestResponseEndpoint
 
 from viche import __version__
 from viche.service.hosting import Host
 from viche.web import errors
+from viche.web.metrics import Metrics
 from viche.web.routers import admin, ballots, elections, live
 
 SECURITY_HEADERS = {
@@ -33,6 +35,7 @@ def create_app(host: Host) -> FastAPI:
         redoc_url=None,
     )
     app.state.host = host
+    app.state.metrics = Metrics()
     errors.install(app)
     app.include_router(elections.router)
     app.include_router(ballots.router)
@@ -51,5 +54,20 @@ def create_app(host: Host) -> FastAPI:
     @app.get("/api/v1/health", tags=["operations"], summary="Liveness")
     def health() -> dict[str, str]:
         return {"status": "ok"}
+
+    @app.get("/api/v1/ready", tags=["operations"], summary="Readiness: the database answers")
+    def ready() -> dict[str, str]:
+        host.board.elections()  # DatabaseError (503) when the database is down
+        return {"status": "ready"}
+
+    @app.get(
+        "/metrics",
+        tags=["operations"],
+        summary="Prometheus metrics of this process",
+        response_class=PlainTextResponse,
+    )
+    def metrics() -> PlainTextResponse:
+        body = app.state.metrics.render()
+        return PlainTextResponse(body, media_type="text/plain; version=0.0.4")
 
     return app
