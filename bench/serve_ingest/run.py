@@ -170,7 +170,7 @@ def main() -> None:
         )
         print(
             f"{'database':<11} {'workers':>7} {'ballots':>7} {'refused':>7} {'seconds':>8} "
-            f"{'ballots/s':>9} {'p50 ms':>8} {'p99 ms':>8}"
+            f"{'ballots/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'server CPU ms/ballot':>21}"
         )
         for db in args.databases.split(","):
             for workers in (int(w) for w in args.workers.split(",")):
@@ -195,9 +195,11 @@ def main() -> None:
                 port = random.randint(20000, 60000)
                 proc = _serve(data, url, port, workers)
                 try:
+                    cpu0 = _tree_cpu(proc.pid)
                     seconds, lat, refused = _fire(
                         port, demo.election.uuid, ballots, args.concurrency
                     )
+                    cpu = _tree_cpu(proc.pid) - cpu0
                 finally:
                     proc.terminate()
                     proc.wait(timeout=60)
@@ -212,7 +214,7 @@ def main() -> None:
                 p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1000
                 print(
                     f"{db:<11} {workers:>7} {count:>7} {refused:>7} {seconds:>8.1f} "
-                    f"{count / seconds:>9.1f} {p50:>8.0f} {p99:>8.0f}"
+                    f"{count / seconds:>9.1f} {p50:>8.0f} {p99:>8.0f} {cpu * 1000 / count:>21.1f}"
                 )
         print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the end")
 
