@@ -315,3 +315,12 @@ def test_readiness_fails_when_the_database_does(
     monkeypatch.setattr(served.host.board, "elections", down)
     r = served.client.get("/api/v1/ready")
     assert r.status_code == 503 and r.json()["code"] == "V4010"
+
+
+def test_without_its_receipt_key_the_server_takes_no_ballot(served: Served) -> None:
+    s = served
+    for key in s.host.keys_dir.glob("*.ed25519"):
+        key.unlink()
+    status, body = _post(s, _ballot(s, 1), 1)
+    assert (status, body["code"]) == (500, "V4005")
+    assert s.store.ballot_count() == 0

@@ -24,7 +24,7 @@ from viche.errors import (
     CredentialBindingError,
     Location,
     ProtocolError,
-    UnknownElectionError,
+    StorageError,
     VicheError,
 )
 from viche.protocol import codec
@@ -153,9 +153,15 @@ class Host:
             key = self._keys.get(uuid)
         if key is None:
             published = self.board.receipt_key(uuid)
-            key = ReceiptKey.load_or_create(key_path(self.keys_dir, uuid))
+            path = key_path(self.keys_dir, uuid)
+            if not path.exists():
+                raise StorageError(
+                    "the election's receipt key is not in the keys folder",
+                    where=Location(file=str(path)),
+                )
+            key = ReceiptKey.load_or_create(path)
             if key.public != published:
-                raise UnknownElectionError(
+                raise StorageError(
                     "the receipt key in the keys folder is not the election's published key",
                     where=Location(file=str(key_path(self.keys_dir, uuid))),
                 )

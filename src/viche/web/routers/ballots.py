@@ -70,8 +70,8 @@ async def _cast(request: Request, uuid: str, credentials: HTTPBasicCredentials) 
     if raw.endswith(b"\n"):
         raw = raw[:-1]
     check_binding(raw, account)
+    key = await run_in_threadpool(h.receipt_key, store.uuid)  # before: no ballot without receipt
     accepted = await run_in_threadpool(cast_ballot, rec, raw)
-    key = await run_in_threadpool(h.receipt_key, store.uuid)
     receipt = Receipt(
         election=store.uuid,
         tracker=accepted.tracker,
