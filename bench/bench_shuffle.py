@@ -27,7 +27,7 @@ from viche.crypto.shuffle import check_shuffle_proof, get_generators, shuffle_an
 from viche.protocol.election import Election
 from viche.protocol.shuffle import check_shuffle_rows, make_shuffle
 from viche.protocol.tally import EncryptedTally, nh_ciphertexts
-from viche.record.archive import read_archive, resolve_archive
+from viche.record import read_archive, resolve_archive
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("VICHE_SHARED", REPO.parent / "shared"))

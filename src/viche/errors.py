@@ -312,7 +312,14 @@ class RemovedHistoryError(RecordError):
     code = "V4004"
 
 
-class DatabaseError(RecordError):
+class StorageError(RecordError):
+    """The operating system refused to read or write the record (permissions, a missing
+    or replaced file, a full disk); ``where.file`` names the file."""
+
+    code = "V4005"
+
+
+class DatabaseError(StorageError):
     """The bulletin board's database cannot be reached or refused a statement."""
 
     code = "V4010"
@@ -379,13 +386,29 @@ class NotFoundError(UsageError):
     code = "V9011"
 
 
+class BadRowsError(UsageError):
+    """An uploaded table (the voter roll) with bad rows: ``rows`` holds one error per bad
+    row, each with its line; nothing was stored."""
+
+    code = "V9012"
+
+    def __init__(
+        self, message: str, rows: list[VicheError], *, where: Location | str = NOWHERE
+    ) -> None:
+        self.rows = rows
+        super().__init__(message, where=where)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**super().to_dict(), "rows": [r.to_dict() for r in self.rows]}
+
+
 class RateLimitedError(UsageError):
     """Too many requests from one address or for one voter: try again later."""
 
-    code = "V9012"
+    code = "V9013"
 
 
 class CrossOriginError(UsageError):
     """A browser request from an origin the server does not allow."""
 
-    code = "V9013"
+    code = "V9014"

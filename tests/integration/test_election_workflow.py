@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from viche.protocol.election import PublicCredentials
-from viche.record.archive import read_archive
+from viche.record import read_archive
 
 TEMPLATE = {
     "description": "Integration test",

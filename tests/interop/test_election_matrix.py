@@ -93,7 +93,7 @@ def test_a_tampered_viche_election_fails_both(
 ) -> None:
     """Failure twin: the published result of a Viche election edited (and re-chained by
     rewriting the archive) is rejected by both verifiers."""
-    from viche.record.archive import ArchiveWriter, read_archive
+    from viche.record import ArchiveWriter, read_archive
 
     run, _ = make_election(tmp_path / "e", _plan("one-voter", belenios_harness), seed="t")
     record = read_archive(run.archive)

@@ -38,7 +38,7 @@ from viche.protocol.tally import (
     nh_ciphertexts,
 )
 from viche.protocol.trustees import Trustees
-from viche.record.archive import ArchiveWriter, read_archive, resolve_archive
+from viche.record import ArchiveWriter, read_archive, resolve_archive
 from viche.record.events import EventType
 from viche.service.election_run import ElectionRun, Stop, Vote
 from viche.service.setup import read_template

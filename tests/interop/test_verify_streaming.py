@@ -1,7 +1,7 @@
 """The streaming verifier (:func:`viche.verify.verify_record`) against the in-memory one
 (:func:`viche.verify.verifier.verify_record_in_memory`): the same report, byte for byte
 apart from the timings, on every reference archive and on tampered copies; and the
-streaming path never reads the whole archive into a :class:`~viche.record.archive.Record`."""
+streaming path never reads the whole archive into a :class:`~viche.record.entries.Record`."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-import viche.record.archive as archive_module
+import viche.record.entries as entries_module
+import viche.record.reader as reader_module
 import viche.verify.verifier as verifier_module
 from viche.testing.archive_edit import Members, event_type, rebuild, split
 from viche.testing.cli import run_cli
@@ -145,9 +146,9 @@ def test_streaming_never_builds_a_record(
     def refuse(*_args: object, **_kw: object) -> None:
         raise AssertionError("the streaming verifier built a whole Record")
 
-    monkeypatch.setattr(archive_module, "read_archive", refuse)
+    monkeypatch.setattr(reader_module, "read_archive", refuse)
     monkeypatch.setattr(verifier_module, "read_archive", refuse)
-    monkeypatch.setattr(archive_module.Record, "__init__", refuse)
+    monkeypatch.setattr(entries_module.Record, "__init__", refuse)
     report = verify_record(reference_dir / "threshold-weighted-revotes", jobs=1)
     assert report.ok, [str(f) for f in report.failures]
     # the twin: the in-memory verifier does build one, and trips the guard

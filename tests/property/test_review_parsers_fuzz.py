@@ -30,7 +30,7 @@ from viche.protocol.tally import (
 )
 from viche.protocol.threshold import decrypt_share
 from viche.protocol.trustees import Cert, Trustees, VInput
-from viche.record.archive import read_archive
+from viche.record import read_archive
 from viche.record.events import ArchiveHeader
 
 Parser = Callable[[bytes], object]

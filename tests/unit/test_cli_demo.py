@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from viche.record.archive import read_archive
+from viche.record import read_archive
 from viche.testing.cli import run_cli
 
 

@@ -18,6 +18,7 @@ from viche.errors import PhaseError, ReplayedBallotError, UnknownCredentialError
 from viche.service import archive as arch
 from viche.service import ballot as ballots
 from viche.service import tally
+from viche.service.cast import cast_ballot
 from viche.service.election_run import ElectionRun, Stop
 from viche.testing.cli import CliRun, run_cli
 from viche.testing.factories import expected, make_election, plan_for
@@ -136,8 +137,8 @@ def test_revote_is_accepted_and_replay_refused(voted: ElectionRun, tmp_path: Pat
 def test_replay_of_an_earlier_ballot_is_refused(voted: ElectionRun, tmp_path: Path) -> None:
     d = copy_of(voted, tmp_path)
     before = bel_bytes(d)
-    with pytest.raises(ReplayedBallotError):
-        arch.add_ballot(d, arch.ballot_from_file(voted.ballot_files[0]))
+    with arch.open_record(d) as state, pytest.raises(ReplayedBallotError):
+        cast_ballot(state, arch.ballot_from_file(voted.ballot_files[0]))
     assert bel_bytes(d) == before
 
 
@@ -166,10 +167,11 @@ def test_non_canonical_ballot_is_refused(voted: ElectionRun, tmp_path: Path) -> 
 def test_unknown_credential_is_refused(voted: ElectionRun, tmp_path: Path) -> None:
     d = copy_of(voted, tmp_path)
     before = bel_bytes(d)
-    state = arch.load(d)
+    with arch.open_record(d) as state:
+        election = state.election
     rng = SeededRandom("stranger")
     made = ballots.generate_ballot(
-        state.election, None, generate_credential(rng), [[0, 1, 0, 0, 0], [0, 1]], rng
+        election, None, generate_credential(rng), [[0, 1, 0, 0, 0], [0, 1]], rng
     )
     bad = tmp_path / "stranger.json"
     bad.write_bytes(made.raw)
@@ -204,8 +206,8 @@ def test_malformed_and_missing_ballot_files(voted: ElectionRun, tmp_path: Path) 
 def test_ballot_after_close_is_refused(closed: ElectionRun, tmp_path: Path) -> None:
     d = copy_of(closed, tmp_path)
     before = bel_bytes(d)
-    with pytest.raises(PhaseError):
-        arch.add_ballot(d, arch.ballot_from_file(closed.ballot_files[-1]))
+    with arch.open_record(d) as state, pytest.raises(PhaseError):
+        cast_ballot(state, arch.ballot_from_file(closed.ballot_files[-1]))
     assert bel_bytes(d) == before
 
 
@@ -242,8 +244,7 @@ def test_wrong_credential_is_refused_before_encrypting(voted: ElectionRun, tmp_p
     )  # fmt: skip
     assert res.code == 2 and res.stdout == ""
     assert "not one of this election's credentials" in res.stderr
-    with pytest.raises(UnknownCredentialError):
-        state = arch.load(voted.archive)
+    with arch.open_record(voted.archive) as state, pytest.raises(UnknownCredentialError):
         ballots.generate_ballot(
             state.election, state.credentials, cred.read_text().strip(), [[0, 1, 0, 0, 0], [1, 0]],
             SeededRandom("x"),
@@ -295,7 +296,8 @@ def test_close_decrypt_result(voted: ElectionRun, tmp_path: Path) -> None:
     res = run_cli("tally", "result", "--dir", str(d))
     assert res.code == 0, res.stderr
     assert "Who should chair the assembly?" in res.stdout and "blank" in res.stdout
-    _, rows = tally.read_result(d)
+    with arch.open_record(d) as state:
+        _, rows = tally.read_result(state)
     assert [r.question for r in rows] == [q.question for q in voted.election.questions]
 
 
@@ -329,7 +331,7 @@ def test_close_refuses_an_archive_holding_an_invalid_ballot(
 ) -> None:
     """Failure twin of close: a ballot appended without checks (as ``belenios-tool archive
     add-event`` allows) is found when the vote is closed; nothing is appended."""
-    from viche.record.archive import ArchiveWriter
+    from viche.record import ArchiveWriter
     from viche.record.events import EventType
 
     d = copy_of(voted, tmp_path)

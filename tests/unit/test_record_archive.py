@@ -10,9 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from viche.errors import ArchiveFormatError, MissingFileError, PhaseError, RecordError
-from viche.record import ArchiveStream, ArchiveWriter, EventType, read_archive
-from viche.record.archive import Record
+from viche.errors import (
+    ArchiveFormatError,
+    MissingFileError,
+    PhaseError,
+    RecordError,
+    StorageError,
+)
+from viche.record import ArchiveStream, ArchiveWriter, EventType, Record, read_archive
 
 REFERENCES = [
     "simple-plain-BELENIOS",
@@ -256,9 +261,10 @@ def test_failed_write_is_truncated_back(
         real_fsync(fd)
 
     monkeypatch.setattr(os, "fsync", failing_fsync)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(StorageError, match="disk full") as info:
         fresh.append(EventType.BALLOT, [b'{"b":2}'])
     monkeypatch.setattr(os, "fsync", real_fsync)
+    assert info.value.where.file == str(fresh.path)
     assert fresh.path.read_bytes() == before
     assert fresh.height == 1
     fresh.append(EventType.BALLOT, [b'{"b":2}'])

@@ -8,10 +8,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from viche.errors import ArchiveFormatError, ChainError, HashMismatchError, RemovedHistoryError
-from viche.record import ArchiveWriter, EventType, read_archive
-from viche.record.archive import Record
+from viche.errors import (
+    ArchiveFormatError,
+    ChainError,
+    HashMismatchError,
+    Location,
+    RemovedHistoryError,
+)
+from viche.record import ArchiveWriter, EventType, Record, read_archive
 from viche.record.diff import verify_diff
+from viche.record.events import HEADER_WHERE
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +56,7 @@ def test_older_snapshot_cannot_follow_a_newer_one(reference: Record, tmp_path: P
     old = snapshot(reference, tmp_path / "old.bel", 2)
     with pytest.raises(RemovedHistoryError, match="stops before") as info:
         verify_diff(reference.path, old)
-    assert str(info.value.where) == "height 3"
+    assert info.value.where == Location(event=3)
 
 
 def test_rewritten_history_names_the_first_height(reference: Record, tmp_path: Path) -> None:
@@ -69,7 +75,7 @@ def test_rewritten_history_names_the_first_height(reference: Record, tmp_path: P
     assert read_archive(w.path).height == 9
     with pytest.raises(RemovedHistoryError, match="history was rewritten") as info:
         verify_diff(old, w.path)
-    assert str(info.value.where) == "height 2"
+    assert info.value.where == Location(event=2)
 
 
 def test_other_setup(reference: Record, tmp_path: Path) -> None:
@@ -80,11 +86,11 @@ def test_other_setup(reference: Record, tmp_path: Path) -> None:
     w.append(EventType.BALLOT, [reference.ballots[0].raw])
     with pytest.raises(RemovedHistoryError, match="setup differs") as info:
         verify_diff(old, w.path)
-    assert str(info.value.where) == "height 0"
+    assert info.value.where == Location(event=0)
     other_time = snapshot(reference, tmp_path / "t.bel", 1, timestamp=reference.timestamp + 1)
     with pytest.raises(RemovedHistoryError, match="BELENIOS") as err:
         verify_diff(old, other_time)
-    assert str(err.value.where) == "BELENIOS header"
+    assert err.value.where == HEADER_WHERE
 
 
 def test_a_broken_archive_is_reported_with_its_side(reference: Record, tmp_path: Path) -> None:
@@ -97,12 +103,13 @@ def test_a_broken_archive_is_reported_with_its_side(reference: Record, tmp_path:
     broken.write_bytes(bytes(data))
     with pytest.raises(HashMismatchError) as info:
         verify_diff(old, broken)
-    assert str(info.value.where).startswith("new archive / byte ")
+    where = info.value.where
+    assert where.file == str(broken) and where.offset == ev.data[0].offset
     truncated = tmp_path / "trunc.bel"
     truncated.write_bytes(old.read_bytes()[:-100])
     with pytest.raises(ArchiveFormatError, match="truncated") as err:
         verify_diff(truncated, reference.path)
-    assert str(err.value.where).startswith("old archive / byte ")
+    assert err.value.where.file == str(truncated) and err.value.where.offset is not None
     dangling = tmp_path / "dangling.bel"
     dangling.write_bytes(
         old.read_bytes() + reference.path.read_bytes()[ev.data[0].offset : ev.offset]
@@ -132,4 +139,4 @@ def test_snapshots_at_any_two_heights(
     else:
         with pytest.raises(RemovedHistoryError) as info:
             verify_diff(a, b)
-        assert str(info.value.where) == f"height {j + 1}"
+        assert info.value.where == Location(event=j + 1)

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from viche.errors import ChainError, JsonFormatError, NonCanonicalError
+from viche.errors import ChainError, JsonFormatError, Location, NonCanonicalError
 from viche.record.events import PAYLOAD_LINES, ArchiveHeader, Event, EventType, next_types
 
 HASHES = st.text(alphabet="0123456789abcdef", min_size=64, max_size=64)
@@ -82,7 +82,7 @@ def test_non_canonical_events_are_rejected(raw: bytes) -> None:
 )
 def test_malformed_events_are_rejected(raw: bytes, error: type[Exception]) -> None:
     with pytest.raises(error):
-        Event.from_bytes(raw, "height 0 / member 6")
+        Event.from_bytes(raw, Location(event=0))
 
 
 def test_event_constructor_enforces_the_optional_fields() -> None:

@@ -19,7 +19,7 @@ from viche.protocol import codec
 from viche.protocol.ballot import Ballot
 from viche.protocol.election import ElectionTemplate
 from viche.protocol.tally import EncryptedTally, SizedEncryptedTally
-from viche.record.archive import ArchiveWriter, resolve_archive
+from viche.record import ArchiveWriter, resolve_archive
 from viche.record.events import EventType
 from viche.service import archive as arch
 from viche.service import shuffle as shuffles
@@ -45,8 +45,8 @@ def _copy(run: ElectionRun, tmp_path: Path) -> Path:
 def _close_with(directory: Path, rows: tuple[tuple[Ciphertext, ...], ...]) -> None:
     """What a dishonest server does: EndBallots, then a tally of its choosing."""
     tally = EncryptedTally(rows)
-    state = arch.load(directory)
-    n = len(state.record.ballots)
+    with arch.open_record(directory) as state:
+        n = len(state.record.ballots)
     sized = SizedEncryptedTally(n, n, sha256_hex(tally.to_bytes()))
     writer = ArchiveWriter.open(resolve_archive(directory))
     writer.append_many(
@@ -58,8 +58,8 @@ def _close_with(directory: Path, rows: tuple[tuple[Ciphertext, ...], ...]) -> No
 
 
 def _first_ballot_rows(directory: Path) -> tuple[tuple[Ciphertext, ...], ...]:
-    state = arch.load(directory)
-    ballot = Ballot.from_bytes(state.record.ballots[0].raw)
+    with arch.open_record(directory) as state:
+        ballot = Ballot.from_bytes(state.record.ballots[0].raw)
     rows = []
     for answer in ballot.answers:
         choices = answer.choices
@@ -69,11 +69,12 @@ def _first_ballot_rows(directory: Path) -> tuple[tuple[Ciphertext, ...], ...]:
 
 def test_honest_tally_is_decrypted(voted: ElectionRun, tmp_path: Path) -> None:
     directory = _copy(voted, tmp_path)
-    svc.close(directory, jobs=1)
-    lines = svc.partial_decryption(
-        directory, svc.single_key(voted.single_keys[0]), None, SeededRandom("d")
-    )
-    assert svc.check_decryption(arch.load(directory), lines, "pd") == 1
+    with arch.open_record(directory) as state:
+        svc.close(state, jobs=1)
+        lines = svc.partial_decryption(
+            state, svc.single_key(voted.single_keys[0]), None, SeededRandom("d")
+        )
+        assert svc.check_decryption(state, lines, "pd") == 1
 
 
 def test_one_voters_ciphertexts_passed_off_as_the_tally_are_refused(
@@ -81,10 +82,8 @@ def test_one_voters_ciphertexts_passed_off_as_the_tally_are_refused(
 ) -> None:
     directory = _copy(voted, tmp_path)
     _close_with(directory, _first_ballot_rows(directory))
-    with pytest.raises(TallyError, match="not the tally of its ballots"):
-        svc.partial_decryption(
-            directory, svc.single_key(voted.single_keys[0]), None, SeededRandom("d")
-        )
+    with arch.open_record(directory) as state, pytest.raises(TallyError, match="not the tally"):
+        svc.partial_decryption(state, svc.single_key(voted.single_keys[0]), None, SeededRandom("d"))
 
 
 def test_non_member_tally_is_refused(voted: ElectionRun, tmp_path: Path) -> None:
@@ -93,10 +92,8 @@ def test_non_member_tally_is_refused(voted: ElectionRun, tmp_path: Path) -> None
     p = voted.election.group.p
     bad = tuple(tuple(Ciphertext(mpz(p - 1), ct.beta) for ct in row) for row in rows)
     _close_with(directory, bad)
-    with pytest.raises(TallyError) as info:
-        svc.partial_decryption(
-            directory, svc.single_key(voted.single_keys[0]), None, SeededRandom("d")
-        )
+    with arch.open_record(directory) as state, pytest.raises(TallyError) as info:
+        svc.partial_decryption(state, svc.single_key(voted.single_keys[0]), None, SeededRandom("d"))
     assert str(info.value.where) == "archive / encrypted_tally"
 
 
@@ -143,9 +140,10 @@ def nh_voted(tmp_path_factory: pytest.TempPathFactory) -> ElectionRun:
 
 def test_shuffle_of_honest_rows(nh_voted: ElectionRun, tmp_path: Path) -> None:
     directory = _copy(nh_voted, tmp_path)
-    svc.close(directory, jobs=1)
-    lines = shuffles.shuffle(directory, 1, SeededRandom("s"))
-    assert shuffles.add_shuffle(directory, lines) == 1
+    with arch.open_record(directory) as state:
+        svc.close(state, jobs=1)
+        lines = shuffles.shuffle(state, 1, SeededRandom("s"))
+        assert shuffles.add_shuffle(state, lines) == 1
 
 
 def test_shuffle_of_non_member_rows_is_refused(nh_voted: ElectionRun, tmp_path: Path) -> None:
@@ -154,6 +152,6 @@ def test_shuffle_of_non_member_rows_is_refused(nh_voted: ElectionRun, tmp_path: 
     p = RFC_3526_2048.p
     bad_nh = (Ciphertext(mpz(p - 1), rows[1][0].beta),)
     _close_with(directory, (rows[0], bad_nh))
-    with pytest.raises(GroupMembershipError) as info:
-        shuffles.shuffle(directory, 1, SeededRandom("s"))
+    with arch.open_record(directory) as state, pytest.raises(GroupMembershipError) as info:
+        shuffles.shuffle(state, 1, SeededRandom("s"))
     assert str(info.value.where).startswith("archive / encrypted_tally / NH rows")

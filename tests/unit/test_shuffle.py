@@ -394,7 +394,8 @@ def test_cli_shuffle_decrypt_result(nh_closed: ElectionRun, tmp_path: Path) -> N
         assert run_cli("tally", "add-decryption", str(tmp_path / "pd"), "--dir", str(d)).code == 0
     res = run_cli("tally", "result", "--dir", str(d))
     assert res.code == 0, res.stderr
-    record = arch.load(d).record
+    with arch.open_record(d) as state:
+        record = state.record
     assert record.result is not None
     published = loads(record.result.raw)["result"]
     assert published[0] == [2, 1]

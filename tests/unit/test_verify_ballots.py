@@ -11,7 +11,7 @@ from viche.errors import BallotShapeError
 from viche.protocol import ballot as ballot_module
 from viche.protocol.ballot import max_ballot_size
 from viche.protocol.election import Election, PublicCredentials
-from viche.record.archive import read_archive
+from viche.record import read_archive
 from viche.verify import ballots as verify_ballots
 
 

@@ -18,7 +18,7 @@ from viche.protocol.ballot import Ballot, CheckedBallot
 from viche.protocol.codec import to_bytes
 from viche.protocol.election import Election, PublicCredentials
 from viche.protocol.tally import compute_encrypted_tally, last_ballots
-from viche.record.archive import read_archive
+from viche.record import read_archive
 from viche.verify.ballots import _tally_chunk
 from viche.verify.counting import (
     CountedItem,

@@ -7,7 +7,7 @@ from pathlib import Path
 from gmpy2 import mpz
 
 from viche.protocol.election import Election, PublicCredentials
-from viche.record.archive import read_archive
+from viche.record import read_archive
 from viche.verify.ballots import check_credential_members
 
 

@@ -12,7 +12,7 @@ import pytest
 from viche.crypto.answers import HAnswer
 from viche.protocol.ballot import Ballot, check_ballot
 from viche.protocol.election import Election, PublicCredentials
-from viche.record.archive import read_archive
+from viche.record import read_archive
 from viche.verify.ballots import check_one
 from viche.verify.prefill import ballot_powers
 

@@ -53,8 +53,12 @@ tally_app = typer.Typer(
 )
 
 GroupOpt = Annotated[str, typer.Option("--group", help="Group: BELENIOS-2048 or RFC-3526-2048.")]
+# readable=False: an unreadable archive is reported by the record layer (StorageError).
 DirOpt = Annotated[
-    Path, typer.Option("--dir", help="Election directory (holds exactly one .bel archive).")
+    Path,
+    typer.Option(
+        "--dir", readable=False, help="Election directory (holds exactly one .bel archive)."
+    ),
 ]
 OutDirOpt = Annotated[Path, typer.Option("--dir", help="Directory where the files are written.")]
 
@@ -330,8 +334,8 @@ def archive_init_cmd(
     """Administrator: create the archive with the Setup event (after checking the setup)."""
     from viche.service.archive import init_archive
 
-    path = init_archive(directory, election, trustees, public_creds)
-    out.print(f"archive created: {escape(str(path))}")
+    with init_archive(directory, election, trustees, public_creds) as store:
+        out.print(f"archive created: {escape(store.name)}")
 
 
 @archive_app.command("add-ballot")
@@ -340,9 +344,12 @@ def archive_add_ballot_cmd(
     directory: DirOpt = Path("."),
 ) -> None:
     """Voting server: check a ballot fully and append it (refused ballots change nothing)."""
-    from viche.service.archive import add_ballot, ballot_from_file
+    from viche.service.archive import ballot_from_file, open_record
+    from viche.service.cast import cast_ballot
 
-    accepted = add_ballot(directory, ballot_from_file(ballot), str(ballot))
+    raw = ballot_from_file(ballot)
+    with open_record(directory) as state:
+        accepted = cast_ballot(state, raw, str(ballot))
     kind = (
         "re-vote (replaces the earlier ballot of this credential)" if accepted.revote else "ballot"
     )
@@ -357,10 +364,10 @@ def archive_close_cmd(directory: DirOpt = Path(".")) -> None:
     from viche.service import archive as arch
     from viche.service import tally as svc
 
-    state = arch.load(directory)
-    svc.check_can_close(state)
-    with progress_bar("checking ballots", len(state.record.ballots)) as update:
-        closed = svc.close(directory, progress=update)
+    with arch.open_record(directory) as state:
+        svc.check_can_close(state)
+        with progress_bar("checking ballots", state.store.ballot_count()) as update:
+            closed = svc.close(state, progress=update)
     out.print(
         f"vote closed: {closed.ballots} ballot(s) in the archive, {closed.num_tallied} counted "
         f"(last ballot per credential), total weight {closed.total_weight}"
@@ -393,10 +400,11 @@ def ballot_generate_cmd(
     from viche.service import ballot as svc
     from viche.service.credentials import read_private_credential
 
-    state = arch.load(directory)
+    with arch.open_record(directory) as state:
+        election, credentials = state.election, state.credentials
     cred = read_private_credential(privcred)
-    plain = svc.read_choices(choices, state.election)
-    made = svc.generate_ballot(state.election, state.credentials, cred, plain, DEFAULT_RANDOM)
+    plain = svc.read_choices(choices, election)
+    made = svc.generate_ballot(election, credentials, cred, plain, DEFAULT_RANDOM)
     sys.stdout.write(made.raw.decode("utf-8") + "\n")
     sys.stdout.flush()
     err.print(f"smart ballot tracker: {made.tracker}")
@@ -461,14 +469,15 @@ def tally_decrypt_cmd(
 
     if privkey is not None and (key is not None or decryption_key is not None):
         raise UsageError("give either --privkey, or --key and --decryption-key")
-    if privkey is not None:
-        secret = svc.single_key(privkey)
-    elif key is not None and decryption_key is not None:
-        group = arch.load(directory).election.group
-        secret = svc.threshold_key(group, key, decryption_key)
-    else:
+    if privkey is None and (key is None or decryption_key is None):
         raise UsageError("give --privkey (Single trustee) or --key and --decryption-key")
-    lines = svc.partial_decryption(directory, secret, trustee_id, DEFAULT_RANDOM)
+    with arch.open_record(directory) as state:
+        if privkey is not None:
+            secret = svc.single_key(privkey)
+        else:
+            assert key is not None and decryption_key is not None
+            secret = svc.threshold_key(state.election.group, key, decryption_key)
+        lines = svc.partial_decryption(state, secret, trustee_id, DEFAULT_RANDOM)
     sys.stdout.write(lines.text())
 
 
@@ -478,18 +487,23 @@ def tally_add_decryption_cmd(
     directory: DirOpt = Path("."),
 ) -> None:
     """Administrator: check a trustee's partial decryption and append it."""
+    from viche.service import archive as arch
     from viche.service import tally as svc
 
-    owner = svc.add_decryption(directory, svc.read_decryption_lines(file))
+    lines = svc.read_decryption_lines(file)
+    with arch.open_record(directory) as state:
+        owner = svc.add_decryption(state, lines)
     out.print(f"partial decryption of trustee {owner} accepted")
 
 
 @tally_app.command("result")
 def tally_result_cmd(directory: DirOpt = Path(".")) -> None:
     """Administrator: combine the partial decryptions, append the Result, print it."""
+    from viche.service import archive as arch
     from viche.service import tally as svc
 
-    _, rows = svc.publish_result(directory)
+    with arch.open_record(directory) as state:
+        _, rows = svc.publish_result(state)
     print_result(list(rows), "Result")
 
 

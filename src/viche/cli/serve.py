@@ -74,6 +74,11 @@ def serve_cmd(
     board = SqlBoard.open(url)
     base = f"http://{host}:{port}"
     try:
+        from viche.service.admin import ensure_server_admin
+
+        secret_file = data / "admin.secret"
+        if ensure_server_admin(board, secret_file):
+            out.print(f"server administrator's secret written to {escape(str(secret_file))}")
         if demo:
             from viche.service.served_demo import start_demo
 

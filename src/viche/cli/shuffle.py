@@ -33,8 +33,10 @@ def tally_shuffle_cmd(
     import sys
 
     from viche.service import shuffle as svc
+    from viche.service.archive import open_record
 
-    lines = svc.shuffle(directory, trustee_id, _rng(seed))
+    with open_record(directory) as state:
+        lines = svc.shuffle(state, trustee_id, _rng(seed))
     sys.stdout.write(lines.text())
 
 
@@ -44,16 +46,21 @@ def tally_add_shuffle_cmd(
 ) -> None:
     """Administrator: check a trustee's shuffle and append it."""
     from viche.service import shuffle as svc
+    from viche.service.archive import open_record
 
-    owner = svc.add_shuffle(directory, svc.read_shuffle_lines(file))
+    lines = svc.read_shuffle_lines(file)
+    with open_record(directory) as state:
+        owner = svc.add_shuffle(state, lines)
     out.print(f"shuffle of trustee {owner} accepted")
 
 
 def tally_end_shuffles_cmd(directory: DirOpt = Path(".")) -> None:
     """Administrator: close the shuffles (EndShuffles); the trustees can then decrypt."""
     from viche.service import shuffle as svc
+    from viche.service.archive import open_record
 
-    n = svc.end_shuffles(directory)
+    with open_record(directory) as state:
+        n = svc.end_shuffles(state)
     out.print(f"shuffles closed after {n} shuffle(s)")
 
 

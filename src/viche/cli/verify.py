@@ -75,7 +75,10 @@ def register(app: typer.Typer) -> None:
 
     @app.command("verify")
     def verify_cmd(
-        path: Annotated[Path, typer.Argument(help="A .bel archive or a directory holding one.")],
+        path: Annotated[
+            Path,
+            typer.Argument(readable=False, help="A .bel archive or a directory holding one."),
+        ],
         as_json: Annotated[
             bool, typer.Option("--json", help="Print the full report as JSON.")
         ] = False,
@@ -125,8 +128,12 @@ def register(app: typer.Typer) -> None:
 
     @app.command("verify-diff")
     def verify_diff_cmd(
-        old: Annotated[Path, typer.Argument(help="The older snapshot (.bel or directory).")],
-        new: Annotated[Path, typer.Argument(help="The newer snapshot (.bel or directory).")],
+        old: Annotated[
+            Path, typer.Argument(readable=False, help="The older snapshot (.bel or directory).")
+        ],
+        new: Annotated[
+            Path, typer.Argument(readable=False, help="The newer snapshot (.bel or directory).")
+        ],
         as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
     ) -> None:
         """Check that NEW extends OLD: same setup, no event removed or changed."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 
 from gmpy2 import mpz
 
@@ -11,6 +12,14 @@ from gmpy2 import mpz
 def sha256_hex(data: bytes) -> str:
     """Lower-case hex SHA-256: names archive members and payload references."""
     return hashlib.sha256(data).hexdigest()
+
+
+_SHA256_HEX = re.compile("[0-9a-f]{64}")
+
+
+def is_sha256_hex(text: str) -> bool:
+    """Whether ``text`` is what :func:`sha256_hex` returns: 64 lower-case hex digits."""
+    return _SHA256_HEX.fullmatch(text) is not None
 
 
 def b64_sha256(data: bytes) -> str:

@@ -16,7 +16,7 @@ from gmpy2 import mpz
 
 from viche.crypto.elgamal import PublicKey
 from viche.crypto.group import Group, group_by_name, parse_number
-from viche.crypto.hashing import b64_sha256, sha256_hex
+from viche.crypto.hashing import b64_sha256, is_sha256_hex, sha256_hex
 from viche.errors import (
     JsonFormatError,
     NonCanonicalError,
@@ -39,7 +39,6 @@ from viche.protocol.codec import (
 
 BASE58_ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 _UUID_RE = re.compile(f"[{BASE58_ALPHABET}]{{14,}}")
-_HEX_RE = re.compile("[0-9a-f]{64}")
 NON_HOMOMORPHIC = "NonHomomorphic"
 
 
@@ -525,7 +524,7 @@ class PublicCredentials:
 
 
 def _check_hex(value: str, where: str) -> str:
-    if not _HEX_RE.fullmatch(value):
+    if not is_sha256_hex(value):
         raise JsonFormatError("expected a lower-case hex SHA-256", where=where)
     return value
 

@@ -3,7 +3,7 @@
 An auditor keeps the last board she checked (OLD) and, later, fetches the current one (NEW).
 :func:`verify_diff(old, new) <verify_diff>` checks, streaming both archives side by side
 (memory O(1), each archive read once, both fully checked by
-:class:`~viche.record.archive.ArchiveStream`):
+:class:`~viche.record.reader.ArchiveStream`):
 
 * the same ``BELENIOS`` header and the same setup (Setup event hash at height 0);
 * at every height of OLD, NEW has the same event (same hash, hence same parent chain and
@@ -12,7 +12,7 @@ An auditor keeps the last board she checked (OLD) and, later, fetches the curren
 
 Otherwise it raises :class:`~viche.errors.RemovedHistoryError` whose ``where`` names the first
 height (or byte) that differs. Errors found while reading either archive keep their class and
-get ``old archive`` / ``new archive`` prefixed to ``where``. On success it returns a
+name that archive's file in ``where``. On success it returns a
 :class:`DiffReport` listing what NEW adds. This matches ``belenios-tool election verify-diff
 --dir1 OLD --dir2 NEW`` ("first is not a prefix of second").
 """
@@ -25,9 +25,11 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
-from viche.errors import RemovedHistoryError, VicheError
-from viche.record.archive import ArchiveStream, RecordEvent
-from viche.record.events import EventType
+from viche.errors import Location, RemovedHistoryError, VicheError
+from viche.record.entries import RecordEvent
+from viche.record.events import HEADER_WHERE, EventType
+from viche.record.files import resolve_archive, storage_error
+from viche.record.reader import ArchiveStream
 
 _CHUNK = 1 << 20
 
@@ -51,26 +53,33 @@ class DiffReport:
         return sum(1 for _, t, _ in self.added if t is EventType.BALLOT)
 
 
-def _relabel(exc: VicheError, label: str) -> VicheError:
-    where = f"{label} / {exc.where}" if exc.where else label
-    return type(exc)(exc.message, where=where, code=exc.code)
+def _relabel(exc: VicheError, path: Path) -> VicheError:
+    return type(exc)(exc.message, where=exc.where.at(file=str(path)), code=exc.code)
 
 
-def _events(stream: ArchiveStream, label: str) -> Iterator[RecordEvent]:
+def _events(stream: ArchiveStream) -> Iterator[RecordEvent]:
     try:
         yield from stream
     except VicheError as exc:
-        raise _relabel(exc, label) from exc
+        raise _relabel(exc, stream.path) from exc
 
 
-def _enter(stack: ExitStack, path: str | os.PathLike[str], label: str) -> ArchiveStream:
+def _enter(stack: ExitStack, path: str | os.PathLike[str]) -> ArchiveStream:
+    archive = resolve_archive(path)
     try:
-        return stack.enter_context(ArchiveStream(path))
+        return stack.enter_context(ArchiveStream(archive))
     except VicheError as exc:
-        raise _relabel(exc, label) from exc
+        raise _relabel(exc, archive) from exc
 
 
 def _check_byte_prefix(old: Path, new: Path, size: int) -> None:
+    try:
+        _compare_prefix(old, new, size)
+    except OSError as exc:
+        raise storage_error(exc, exc.filename or old, "compare the archives") from None
+
+
+def _compare_prefix(old: Path, new: Path, size: int) -> None:
     with old.open("rb") as fo, new.open("rb") as fn:
         offset = 0
         while offset < size:
@@ -80,7 +89,7 @@ def _check_byte_prefix(old: Path, new: Path, size: int) -> None:
                 i = next((k for k in range(min(len(a), len(b))) if a[k] != b[k]), len(b))
                 raise RemovedHistoryError(
                     "the older snapshot is not a byte prefix of the newer one",
-                    where=f"byte {offset + i}",
+                    where=Location(offset=offset + i),
                 )
             if not a:
                 break
@@ -90,28 +99,28 @@ def _check_byte_prefix(old: Path, new: Path, size: int) -> None:
 def verify_diff(old: str | os.PathLike[str], new: str | os.PathLike[str]) -> DiffReport:
     """Check that NEW extends OLD; raise RemovedHistoryError at the first difference."""
     with ExitStack() as stack:
-        old_stream = _enter(stack, old, "old archive")
-        new_stream = _enter(stack, new, "new archive")
+        old_stream = _enter(stack, old)
+        new_stream = _enter(stack, new)
         if old_stream.header != new_stream.header:
             raise RemovedHistoryError(
                 "the BELENIOS headers differ (another election or another start time)",
-                where="BELENIOS header",
+                where=HEADER_WHERE,
             )
-        new_events = _events(new_stream, "new archive")
+        new_events = _events(new_stream)
         old_last: RecordEvent | None = None
-        for old_ev in _events(old_stream, "old archive"):
+        for old_ev in _events(old_stream):
             new_ev = next(new_events, None)
             if new_ev is None:
                 raise RemovedHistoryError(
                     f"the newer snapshot stops before height {old_ev.height}: events were removed",
-                    where=f"height {old_ev.height}",
+                    where=Location(event=old_ev.height),
                 )
             if new_ev.hash != old_ev.hash:
                 what = "the setup differs" if old_ev.height == 0 else "history was rewritten"
                 raise RemovedHistoryError(
                     f"{what}: event {old_ev.hash} ({old_ev.type.value}) of the older snapshot "
                     f"is {new_ev.hash} ({new_ev.type.value}) in the newer one",
-                    where=f"height {old_ev.height}",
+                    where=Location(event=old_ev.height),
                 )
             old_last = new_ev
         assert old_last is not None  # ArchiveStream refuses an archive without Setup

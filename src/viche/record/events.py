@@ -22,10 +22,9 @@ import re
 from dataclasses import dataclass
 from enum import Enum
 
-from viche.errors import ChainError, JsonFormatError, NonCanonicalError
-from viche.protocol.codec import dumps, expect_object, get_int, get_str, loads, sub
-
-HEX64 = re.compile(r"[0-9a-f]{64}")
+from viche.crypto.hashing import is_sha256_hex
+from viche.errors import NOWHERE, ChainError, JsonFormatError, Location, NonCanonicalError
+from viche.protocol.codec import dumps, expect_object, get_int, get_str, loads
 
 
 class EventType(Enum):
@@ -78,16 +77,16 @@ def next_types(last: EventType | None) -> frozenset[EventType]:
     return _NEXT[last]
 
 
-def parse_event_type(value: str, where: str) -> EventType:
+def parse_event_type(value: str, where: Location) -> EventType:
     try:
         return EventType(value)
     except ValueError:
         raise JsonFormatError(f"unknown event type {value!r}", where=where) from None
 
 
-def parse_hash(value: str, where: str) -> str:
+def parse_hash(value: str, where: Location) -> str:
     """A member reference: 64 lower-case hex digits."""
-    if not HEX64.fullmatch(value):
+    if not is_sha256_hex(value):
         raise JsonFormatError(f"{value!r} is not a lower-case hex SHA-256", where=where)
     return value
 
@@ -106,13 +105,13 @@ class Event:
             raise ChainError(f"negative height {self.height}")
         if (self.parent is None) != (self.height == 0):
             raise ChainError(
-                "parent must be absent exactly at height 0", where=f"height {self.height}"
+                "parent must be absent exactly at height 0", where=Location(event=self.height)
             )
         if (self.payload is not None) != self.type.has_payload:
             raise ChainError(
                 f"{self.type.value} event must {'' if self.type.has_payload else 'not '}"
                 "have a payload",
-                where=f"height {self.height}",
+                where=Location(event=self.height),
             )
 
     def to_json(self) -> dict[str, object]:
@@ -129,17 +128,18 @@ class Event:
         return dumps(self.to_json()).encode("utf-8")
 
     @classmethod
-    def from_json(cls, value: object, where: str = "event") -> Event:
-        obj = expect_object(value, where, ("height", "type"), ("parent", "payload"))
-        height = get_int(obj, "height", where, minimum=0)
-        etype = parse_event_type(get_str(obj, "type", where), sub(where, "type"))
+    def from_json(cls, value: object, where: Location = NOWHERE) -> Event:
+        text = str(where)
+        obj = expect_object(value, text, ("height", "type"), ("parent", "payload"))
+        height = get_int(obj, "height", text, minimum=0)
+        etype = parse_event_type(get_str(obj, "type", text), where.sub("type"))
         parent = (
-            parse_hash(get_str(obj, "parent", where), sub(where, "parent"))
+            parse_hash(get_str(obj, "parent", text), where.sub("parent"))
             if "parent" in obj
             else None
         )
         payload = (
-            parse_hash(get_str(obj, "payload", where), sub(where, "payload"))
+            parse_hash(get_str(obj, "payload", text), where.sub("payload"))
             if "payload" in obj
             else None
         )
@@ -153,14 +153,18 @@ class Event:
         return cls(parent=parent, height=height, type=etype, payload=payload)
 
     @classmethod
-    def from_bytes(cls, raw: bytes, where: str = "event") -> Event:
-        event = cls.from_json(loads(raw, where), where)
+    def from_bytes(cls, raw: bytes, where: Location = NOWHERE) -> Event:
+        event = cls.from_json(loads(raw, str(where)), where)
         if event.to_bytes() != raw:
             raise NonCanonicalError(
                 "event is not in canonical compact form (key order parent, height, type, payload)",
                 where=where,
             )
         return event
+
+
+#: Where the ``BELENIOS`` member is: the first member, at byte 0.
+HEADER_WHERE = Location(offset=0, member="BELENIOS")
 
 
 @dataclass(frozen=True)
@@ -174,18 +178,19 @@ class ArchiveHeader:
         return dumps({"version": self.version, "timestamp": str(self.timestamp)}).encode()
 
     @classmethod
-    def from_bytes(cls, raw: bytes, where: str = "BELENIOS") -> ArchiveHeader:
-        obj = expect_object(loads(raw, where), where, ("version", "timestamp"))
-        version = get_int(obj, "version", where)
+    def from_bytes(cls, raw: bytes, where: Location = HEADER_WHERE) -> ArchiveHeader:
+        text = str(where)
+        obj = expect_object(loads(raw, text), text, ("version", "timestamp"))
+        version = get_int(obj, "version", text)
         if version != 1:
             raise JsonFormatError(f"unsupported archive version {version}", where=where)
-        stamp = get_str(obj, "timestamp", where)
+        stamp = get_str(obj, "timestamp", text)
         # A member's mtime is 11 octal digits, so a timestamp has at most 10 decimal ones.
         if not re.fullmatch(r"0|[1-9][0-9]{0,9}", stamp) or int(stamp) >= 8**11:
             shown = stamp if len(stamp) <= 24 else stamp[:21] + "..."
             raise JsonFormatError(
                 f"timestamp {shown!r} is not a decimal number below 8^11 (a tar mtime)",
-                where=sub(where, "timestamp"),
+                where=where.sub("timestamp"),
             )
         header = cls(timestamp=int(stamp), version=version)
         if header.to_bytes() != raw:

@@ -3,9 +3,10 @@
 The service layer (casting, closing, tallying) talks only to :class:`ElectionStore`, never
 to a file path. Implementations:
 
-* the ``.bel`` archive file (:mod:`viche.record` — its index is built once when the store
-  is opened and kept up to date on every append, so that adding a ballot costs O(1), not
-  a re-read of the archive);
+* the ``.bel`` archive file (:class:`viche.record.archive_store.ArchiveStore` — its
+  ballot index is kept beside the archive, checked against it when the store is opened or
+  locked and kept up to date on every append, so that adding a ballot costs the same
+  whatever the number of ballots, not a re-read of the archive);
 * the SQL bulletin board (SQLite by default, PostgreSQL in production), whose ``.bel``
   export is byte for byte what ``belenios-tool`` expects.
 

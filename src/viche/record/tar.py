@@ -23,8 +23,8 @@ Public API:
 * :func:`encode_member` — the bytes of one member (header, content, padding).
 * :func:`iter_members` — a strict, streaming reader over a binary file object: it yields
   :class:`TarMember` one at a time (never loading the whole archive) and raises
-  :class:`~viche.errors.ArchiveFormatError` with ``where="byte <offset> / member <n>"``
-  (``n`` counts from 1, the ``BELENIOS`` header is member 1) for any header that is not
+  :class:`~viche.errors.ArchiveFormatError` whose ``where`` gives the byte offset of the
+  member's header (and its name once the header is read) for any header that is not
   exactly what belenios-tool would write, for non-zero padding, for a truncated member and
   for anything after the last member that is not a whole member.
 """
@@ -34,9 +34,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import BinaryIO
+from typing import Protocol
 
-from viche.errors import ArchiveFormatError
+from viche.errors import ArchiveFormatError, Location
 
 BLOCK = 512
 NAME_LEN = 100
@@ -55,6 +55,12 @@ _HEADER = re.compile(
 )
 
 
+class Readable(Protocol):
+    """What the reader needs of a file: ``read(n)`` (fewer bytes only at the end)."""
+
+    def read(self, n: int = -1, /) -> bytes: ...
+
+
 @dataclass(frozen=True)
 class TarMember:
     """One member of the archive.
@@ -71,8 +77,8 @@ class TarMember:
     end: int
 
     @property
-    def where(self) -> str:
-        return f"byte {self.offset} / member {self.index}"
+    def where(self) -> Location:
+        return Location(offset=self.offset, member=self.name)
 
 
 def padding(size: int) -> int:
@@ -112,7 +118,7 @@ def encode_member(name: str, content: bytes, mtime: int) -> bytes:
     return encode_header(name, len(content), mtime) + content + bytes(padding(len(content)))
 
 
-def _octal(field: bytes, digits: int, what: str, where: str) -> int:
+def _octal(field: bytes, digits: int, what: str, where: Location) -> int:
     body, term = field[:digits], field[digits:]
     if len(body) != digits or not all(c in _OCTAL for c in body):
         raise ArchiveFormatError(
@@ -123,7 +129,7 @@ def _octal(field: bytes, digits: int, what: str, where: str) -> int:
     return int(body, 8)
 
 
-def parse_header(header: bytes, where: str) -> tuple[str, int, int]:
+def parse_header(header: bytes, where: Location) -> tuple[str, int, int]:
     """Check a 512-byte header field by field; return (name, size, mtime)."""
     fast = _HEADER.fullmatch(header)
     if fast is not None:
@@ -133,7 +139,7 @@ def parse_header(header: bytes, where: str) -> tuple[str, int, int]:
     return _parse_header_slowly(header, where)
 
 
-def _parse_header_slowly(header: bytes, where: str) -> tuple[str, int, int]:
+def _parse_header_slowly(header: bytes, where: Location) -> tuple[str, int, int]:
     if header == _ZERO_BLOCK:
         raise ArchiveFormatError(
             "zero block: belenios archives have no end-of-archive blocks", where=where
@@ -176,7 +182,7 @@ def _parse_header_slowly(header: bytes, where: str) -> tuple[str, int, int]:
     return name, size, mtime
 
 
-def _read_exact(stream: BinaryIO, n: int) -> bytes:
+def _read_exact(stream: Readable, n: int) -> bytes:
     """Read ``n`` bytes (fewer only at end of file), looping over short reads."""
     chunks: list[bytes] = []
     remaining = n
@@ -189,7 +195,7 @@ def _read_exact(stream: BinaryIO, n: int) -> bytes:
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
-def iter_members(stream: BinaryIO, start: int = 0, first_index: int = 1) -> Iterator[TarMember]:
+def iter_members(stream: Readable, start: int = 0, first_index: int = 1) -> Iterator[TarMember]:
     """Strictly parse members from ``stream`` (positioned at byte ``start``) up to EOF.
 
     Each member is read and checked before it is yielded; memory use is one member.
@@ -197,7 +203,7 @@ def iter_members(stream: BinaryIO, start: int = 0, first_index: int = 1) -> Iter
     offset = start
     index = first_index
     while True:
-        where = f"byte {offset} / member {index}"
+        where = Location(offset=offset)
         header = _read_exact(stream, BLOCK)
         if not header:
             return
@@ -208,6 +214,7 @@ def iter_members(stream: BinaryIO, start: int = 0, first_index: int = 1) -> Iter
                 where=where,
             )
         name, size, mtime = parse_header(header, where)
+        where = where.at(member=name)
         content = _read_exact(stream, size)
         if len(content) < size:
             raise ArchiveFormatError(

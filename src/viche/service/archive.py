@@ -1,63 +1,173 @@
-"""The public archive: create it, add ballots (after every check), close the vote.
+"""The public record as the use cases see it: an :class:`~viche.record.store.ElectionStore`
+with its setup parsed (:class:`ElectionRecord`), and creating a new one (``archive init``).
 
-A refused ballot leaves the archive byte for byte as it was: every check runs before
-:meth:`viche.record.archive.ArchiveWriter.append`, which itself writes all or nothing.
+The use cases (casting in :mod:`viche.service.cast`, closing and tallying in
+:mod:`viche.service.tally`, shuffling in :mod:`viche.service.shuffle`) take an
+:class:`ElectionRecord` and talk to its store only through the interface, so the ``.bel``
+file (:class:`~viche.record.archive_store.ArchiveStore`) and the SQL bulletin board serve
+them alike. :meth:`ElectionRecord.contents` (every event after Setup, O(n)) is read only
+after the vote, never when casting.
 """
 
 from __future__ import annotations
 
+import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-from viche.errors import PhaseError, ProtocolError, ReplayedBallotError, UsageError
+from viche.crypto.hashing import sha256_hex
+from viche.errors import Location, ProtocolError, UsageError
 from viche.protocol import codec
-from viche.protocol.ballot import CheckedBallot, check_ballot
 from viche.protocol.election import Election, PublicCredentials
 from viche.protocol.threshold import check_trustees
 from viche.protocol.trustees import Trustees
-from viche.record.archive import ArchiveWriter, Record, read_archive, resolve_archive
+from viche.record.archive_store import ArchiveStore
+from viche.record.chain import owned_owner
 from viche.record.events import EventType
+from viche.record.files import ARCHIVE_SUFFIX
+from viche.record.store import ElectionStore
 from viche.service.credentials import read_public_credentials
 from viche.service.files import read_bytes, require_dir
 from viche.service.setup import read_election, read_trustees
 
+# ---------------------------------------------------------------------- what a record holds
+
 
 @dataclass(frozen=True)
-class ElectionRecord:
-    """An archive read from disk, with its setup parsed."""
+class BallotLine:
+    """A Ballot event: its height, the raw ballot and its hex SHA-256."""
 
-    record: Record
+    height: int
+    raw: bytes
+    hash: str
+
+
+@dataclass(frozen=True)
+class TallyLines:
+    """The EncryptedTally event: encrypted_tally and sized_encrypted_tally."""
+
+    height: int
+    tally_raw: bytes
+    sized_raw: bytes
+
+
+@dataclass(frozen=True)
+class OwnedLines:
+    """A Shuffle or PartialDecryption event: the payload and its ``owned`` wrapper."""
+
+    height: int
+    owner: int
+    payload_raw: bytes
+    owned_raw: bytes
+
+
+@dataclass(frozen=True)
+class ResultLine:
+    height: int
+    raw: bytes
+
+
+@dataclass(frozen=True)
+class RecordContents:
+    """Every event after Setup, grouped by type (heights of the marker events)."""
+
+    ballots: tuple[BallotLine, ...]
+    end_ballots: int | None
+    encrypted_tally: TallyLines | None
+    shuffles: tuple[OwnedLines, ...]
+    end_shuffles: int | None
+    partial_decryptions: tuple[OwnedLines, ...]
+    result: ResultLine | None
+
+
+def read_contents(store: ElectionStore) -> RecordContents:
+    """One pass over ``store.events()``."""
+    ballots: list[BallotLine] = []
+    shuffles: list[OwnedLines] = []
+    decryptions: list[OwnedLines] = []
+    end_ballots = end_shuffles = None
+    tally: TallyLines | None = None
+    result: ResultLine | None = None
+    for height, (etype, lines) in enumerate(store.events(), start=1):
+        if etype is EventType.BALLOT:
+            ballots.append(BallotLine(height, lines[0], sha256_hex(lines[0])))
+        elif etype is EventType.END_BALLOTS:
+            end_ballots = height
+        elif etype is EventType.ENCRYPTED_TALLY:
+            tally = TallyLines(height, lines[0], lines[1])
+        elif etype is EventType.END_SHUFFLES:
+            end_shuffles = height
+        elif etype is EventType.RESULT:
+            result = ResultLine(height, lines[0])
+        elif etype in (EventType.SHUFFLE, EventType.PARTIAL_DECRYPTION):
+            where = Location(file=store.name, event=height)
+            owner = owned_owner(lines[1], sha256_hex(lines[0]), where)
+            entry = OwnedLines(height, owner, lines[0], lines[1])
+            (shuffles if etype is EventType.SHUFFLE else decryptions).append(entry)
+    return RecordContents(
+        tuple(ballots),
+        end_ballots,
+        tally,
+        tuple(shuffles),
+        end_shuffles,
+        tuple(decryptions),
+        result,
+    )
+
+
+#: The phases in which ballots are accepted (the head is Setup or a Ballot).
+VOTING = frozenset({EventType.SETUP, EventType.BALLOT})
+
+
+class ElectionRecord:
+    """An election's store with its setup parsed once (election, trustees, credentials)."""
+
+    def __init__(self, store: ElectionStore) -> None:
+        self.store = store
 
     @cached_property
     def election(self) -> Election:
-        return Election.from_bytes(self.record.election, "archive / election")
+        return Election.from_bytes(self.store.setup().election, "archive / election")
 
     @cached_property
     def trustees(self) -> Trustees:
-        return Trustees.from_json(
-            codec.loads(self.record.trustees, "archive / trustees"), "archive / trustees"
-        )
+        raw = self.store.setup().trustees
+        return Trustees.from_json(codec.loads(raw, "archive / trustees"), "archive / trustees")
 
     @cached_property
     def credentials(self) -> PublicCredentials:
         return PublicCredentials.from_bytes(
-            self.record.public_credentials, "archive / public credentials"
+            self.store.setup().credentials, "archive / public credentials"
         )
 
     @property
-    def path(self) -> Path:
-        return self.record.path
+    def name(self) -> str:
+        return self.store.name
 
     @property
-    def closed(self) -> bool:
-        return self.record.end_ballots is not None
+    def where(self) -> Location:
+        return Location(file=self.store.name)
+
+    @cached_property
+    def record(self) -> RecordContents:
+        """Every event after Setup (read once; :meth:`refresh` after appending)."""
+        return read_contents(self.store)
+
+    def refresh(self) -> None:
+        """Forget :attr:`record`, so the next use reads the store again."""
+        self.__dict__.pop("record", None)
 
 
-def load(directory: Path) -> ElectionRecord:
-    """The election archive of ``directory`` (or a ``.bel`` path), fully read and checked."""
-    return ElectionRecord(read_archive(resolve_archive(directory)))
+@contextmanager
+def open_record(path: str | os.PathLike[str]) -> Iterator[ElectionRecord]:
+    """The election whose archive ``path`` names (a ``.bel`` file or a directory holding
+    one), open for the use cases; closed on leaving."""
+    with ArchiveStore.open(path) as store:
+        yield ElectionRecord(store)
 
 
 # ---------------------------------------------------------------------- init
@@ -92,25 +202,24 @@ def init_archive(
     trustees_path: Path,
     credentials_path: Path,
     timestamp: int | None = None,
-) -> Path:
-    """``archive init``: write ``DIR/<uuid>.bel`` with the Setup event."""
+) -> ArchiveStore:
+    """``archive init``: write ``DIR/<uuid>.bel`` with the Setup event; returns the open
+    store (the caller closes it)."""
     require_dir(directory, "election directory")
-    existing = sorted(directory.glob("*.bel"))
+    existing = sorted(directory.glob(f"*{ARCHIVE_SUFFIX}"))
     if existing:
         raise UsageError("the directory already holds an archive", where=str(existing[0]))
     election = read_election(election_path)
     trustees = read_trustees(trustees_path)
     credentials = read_public_credentials(credentials_path)
     check_setup(election, trustees, credentials)
-    path = directory / f"{election.uuid}.bel"
-    ArchiveWriter.create(
-        path,
+    return ArchiveStore.create(
+        directory / f"{election.uuid}{ARCHIVE_SUFFIX}",
         int(time.time()) if timestamp is None else timestamp,
         election.raw,
         codec.to_bytes(trustees.to_json()),
         credentials.raw,
     )
-    return path
 
 
 # ---------------------------------------------------------------------- ballots
@@ -124,47 +233,3 @@ def ballot_from_file(path: Path) -> bytes:
     if not raw:
         raise UsageError("the ballot file is empty", where=str(path))
     return raw
-
-
-def check_new_ballot(state: ElectionRecord, raw: bytes, source: str = "") -> CheckedBallot:
-    """Every check of the ballot against the archive, in the voting server's order."""
-    if state.closed:
-        raise PhaseError("the vote is closed (EndBallots is in the archive)", where=str(state.path))
-    checked = check_ballot(state.election, raw, state.credentials, where=source)
-    for entry in state.record.ballots:
-        if entry.hash == checked.hex_hash:
-            raise ReplayedBallotError(
-                f"this exact ballot is already in the archive (event {entry.height}); "
-                "a replayed ballot is refused",
-                where=f"ballot {checked.tracker}",
-            )
-    return checked
-
-
-@dataclass(frozen=True)
-class Accepted:
-    tracker: str
-    event_hash: str
-    height: int
-    revote: bool
-    weight: int
-
-
-def add_ballot(directory: Path, raw: bytes, source: str = "") -> Accepted:
-    """Check a ballot fully and append it; on any failure nothing is written. ``source``
-    (e.g. the file name) starts the ``where`` of errors."""
-    path = resolve_archive(directory)
-    state = ElectionRecord(read_archive(path))
-    # Continues the record just read (no second read); refuses to append if the file
-    # changed since.
-    writer = ArchiveWriter.for_record(state.record)
-    checked = check_new_ballot(state, raw, source)
-    revote = any(_credential_of(e.raw) == checked.credential for e in state.record.ballots)
-    event_hash = writer.append(EventType.BALLOT, [raw])
-    return Accepted(checked.tracker, event_hash, writer.height, revote, checked.weight)
-
-
-def _credential_of(raw: bytes) -> str:
-    """The credential field of a ballot already in the archive (checked when it was added)."""
-    obj = codec.loads(raw, "ballot")
-    return str(obj.get("credential", "")) if isinstance(obj, dict) else ""

@@ -124,7 +124,8 @@ def run_demo(
             where=str(run.archive),
         )
     verified = Result.from_json({"result": report.result})
-    rows = labelled(arch.load(run.archive), verified)
+    with arch.open_record(run.archive) as state:
+        rows = labelled(state, verified)
     expected = expected_result(run.election, plan)
     matches = [list(r) for r in verified.result] == expected
     passed = report.summary()["passed"]

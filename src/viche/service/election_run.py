@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,6 +32,7 @@ from viche.service import ballot as ballots
 from viche.service import credentials as creds
 from viche.service import setup, tally
 from viche.service import threshold as pedersen
+from viche.service.cast import cast_ballot
 from viche.service.files import write_text
 from viche.service.tokens import generate_token
 
@@ -122,6 +124,20 @@ def run_election(
     progress: Progress = _nothing,
 ) -> ElectionRun:
     """Play every role of ``plan`` in ``directory`` (created; must be empty)."""
+    with ExitStack() as stack:
+        return _run(directory, plan, rng=rng, say=say, progress=progress, stack=stack)
+
+
+def _run(
+    directory: Path,
+    plan: ElectionPlan,
+    *,
+    rng: RandomSource,
+    say: Say,
+    progress: Progress,
+    stack: ExitStack,
+) -> ElectionRun:
+    """:func:`run_election`; the archive's store is closed by ``stack``."""
     directory.mkdir(parents=True, exist_ok=True)
     if any(directory.iterdir()):
         raise UsageError("the demo directory must be empty", where=str(directory))
@@ -167,12 +183,15 @@ def run_election(
     write_text(adm / "template.json", codec.dumps(_template_json(plan.template)) + "\n")
     election = setup.make_election(group, uuid, plan.template, trustees)
     setup.write_election(election, adm / "election.json")
-    archive = arch.init_archive(pub, adm / "election.json", adm / "trustees.json", files.pubcreds)
+    store = stack.enter_context(
+        arch.init_archive(pub, adm / "election.json", adm / "trustees.json", files.pubcreds)
+    )
+    state = arch.ElectionRecord(store)
     run = ElectionRun(
         directory,
         uuid,
         election,
-        archive,
+        store.path,
         list(cset.private),
         single_keys=single_keys,
         pedersen_keys=pedersen_keys,
@@ -182,7 +201,6 @@ def run_election(
         return run
 
     # ---------------------------------------------------------------- voters
-    state = arch.load(pub)
     for n, cred in enumerate(cset.private, start=1):
         write_text(vot / f"{n:03d}.cred", cred + "\n", secret=True)
     revotes = 0
@@ -198,7 +216,7 @@ def run_election(
             secret=True,
         )
         run.ballot_files.append(bfile)
-        arch.add_ballot(pub, arch.ballot_from_file(bfile))
+        cast_ballot(state, arch.ballot_from_file(bfile))
         revotes += vote.voter in seen
         seen.add(vote.voter)
         progress("ballots", count, len(plan.votes))
@@ -213,7 +231,7 @@ def run_election(
     def close_progress(done: int) -> None:
         progress("tally", done, len(plan.votes))
 
-    closed = tally.close(pub, progress=close_progress)
+    closed = tally.close(state, progress=close_progress)
     say(
         f"administrator: vote closed, {closed.num_tallied} ballots counted, encrypted tally "
         "published"
@@ -239,11 +257,11 @@ def run_election(
         else:
             key, dkey = run.pedersen_keys[t.index - 1]
             secret = tally.threshold_key(group, key, dkey)
-        lines = tally.partial_decryption(pub, secret, tid, rng)
+        lines = tally.partial_decryption(state, secret, tid, rng)
         f = out / f"{tid}.partial"
         write_text(f, lines.text())
         run.decryption_files.append(f)
-        tally.add_decryption(pub, tally.read_decryption_lines(f))
+        tally.add_decryption(state, tally.read_decryption_lines(f))
     absent = [t.trustee_id for t in flat if t.trustee_id not in decrypting]
     say(
         f"trustees: partial decryptions by trustee(s) {', '.join(map(str, decrypting))}"
@@ -253,7 +271,7 @@ def run_election(
         return run
 
     # ---------------------------------------------------------------- result
-    _, rows = tally.publish_result(pub)
+    _, rows = tally.publish_result(state)
     run.result = rows
     say("administrator: result computed from the partial decryptions and published")
     return run

@@ -87,18 +87,3 @@ def require_dir(path: Path, what: str) -> Path:
     if not path.is_dir():
         raise MissingFileError(f"{what} is not a directory", where=str(path))
     return path
-
-
-def find_archive(directory: Path) -> Path:
-    """The one ``.bel`` file of an election directory (like ``belenios-tool --dir``)."""
-    require_dir(directory, "election directory")
-    found = sorted(directory.glob("*.bel"))
-    if not found:
-        raise MissingFileError("no .bel archive in the election directory", where=str(directory))
-    if len(found) > 1:
-        names = ", ".join(p.name for p in found)
-        raise UsageError(
-            f"the election directory must hold exactly one .bel archive, found {names}",
-            where=str(directory),
-        )
-    return found[0]

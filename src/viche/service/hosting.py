@@ -19,14 +19,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from viche.errors import AuthenticationError, Location, ProtocolError, UnknownElectionError
+from viche.errors import (
+    AuthenticationError,
+    CredentialBindingError,
+    Location,
+    ProtocolError,
+    StorageError,
+    VicheError,
+)
 from viche.protocol import codec
 from viche.protocol.election import Election, PublicCredentials
 from viche.protocol.trustees import Trustees
 from viche.record.sql import SqlBoard, SqlElectionStore
 from viche.record.sql.accounts import VoterAccount, add_voters, voter
-from viche.service.archive import check_setup
-from viche.service.casting import ElectionSetup
+from viche.service.archive import ElectionRecord, check_setup
 from viche.service.receipts import ReceiptKey
 from viche.service.secrets import check_secret
 
@@ -124,21 +130,22 @@ class Host:
         self.board = board
         self.keys_dir = keys_dir
         self.authenticator: VoterAuthenticator = authenticator or LoginSecrets(board)
-        self._setups: dict[str, ElectionSetup] = {}
+        self._records: dict[str, ElectionRecord] = {}
         self._keys: dict[str, ReceiptKey] = {}
         self._lock = threading.Lock()
 
     def store(self, uuid: str) -> SqlElectionStore:
         return self.board.store(uuid)
 
-    def setup(self, store: SqlElectionStore) -> ElectionSetup:
+    def record(self, uuid: str) -> ElectionRecord:
+        """The election on the board with its setup parsed (once per process)."""
         with self._lock:
-            found = self._setups.get(store.uuid)
+            found = self._records.get(uuid)
         if found is None:
-            found = ElectionSetup(store.setup())
+            found = ElectionRecord(self.board.store(uuid))
             _ = found.election, found.credentials  # parse once, outside the lock
             with self._lock:
-                self._setups[store.uuid] = found
+                found = self._records.setdefault(uuid, found)
         return found
 
     def receipt_key(self, uuid: str) -> ReceiptKey:
@@ -146,12 +153,34 @@ class Host:
             key = self._keys.get(uuid)
         if key is None:
             published = self.board.receipt_key(uuid)
-            key = ReceiptKey.load_or_create(key_path(self.keys_dir, uuid))
+            path = key_path(self.keys_dir, uuid)
+            if not path.exists():
+                raise StorageError(
+                    "the election's receipt key is not in the keys folder",
+                    where=Location(file=str(path)),
+                )
+            key = ReceiptKey.load_or_create(path)
             if key.public != published:
-                raise UnknownElectionError(
+                raise StorageError(
                     "the receipt key in the keys folder is not the election's published key",
                     where=Location(file=str(key_path(self.keys_dir, uuid))),
                 )
             with self._lock:
                 self._keys[uuid] = key
         return key
+
+
+def check_binding(raw: bytes, account: VoterAccount) -> None:
+    """The ballot must be signed with the authenticated voter's own credential (read from
+    the ballot's ``credential`` field; a ballot without one is left for the full check to
+    refuse)."""
+    try:
+        value = codec.loads(raw, "ballot")
+    except VicheError:
+        return
+    credential = value.get("credential") if isinstance(value, dict) else None
+    if isinstance(credential, str) and credential != account.credential:
+        raise CredentialBindingError(
+            "this ballot is signed with another voter's credential",
+            where=Location(path=("ballot", "credential")),
+        )

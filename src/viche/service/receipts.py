@@ -32,8 +32,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from viche.errors import NOWHERE, JsonFormatError, Location, ProofError, UsageError
 from viche.protocol import codec
-from viche.record.archive import Record
-from viche.service.archive import ElectionRecord
+from viche.protocol.election import Election
+from viche.record.entries import Record
 
 DOMAIN = b"viche-receipt-v1\n"
 _FIELDS = ("election", "tracker", "ballot_hash", "height", "event_hash", "time", "key")
@@ -164,7 +164,7 @@ def check_receipt(
             "the receipt is signed with a key other than the election's published key",
             where=Location(path=("receipt", "key")),
         )
-    uuid = ElectionRecord(record).election.uuid
+    uuid = Election.from_bytes(record.election, "archive / election").uuid
     if uuid != r.election:
         raise UsageError(
             f"the receipt is for election {r.election}, the archive for {uuid}",

@@ -14,7 +14,8 @@ non-homomorphic questions:
   are the last shuffle's ciphertexts (every shuffle re-checked), or the encrypted tally
   itself for a homomorphic-only election.
 
-A refused input leaves the archive unchanged.
+The steps that append do so under the store's lock, against the head they checked; a
+refused input leaves the record unchanged.
 """
 
 from __future__ import annotations
@@ -29,9 +30,8 @@ from viche.errors import JsonFormatError, PhaseError, ProtocolError
 from viche.protocol import codec
 from viche.protocol.shuffle import Shuffle, check_shuffle_rows, make_shuffle
 from viche.protocol.tally import EncryptedTally, Owned, nh_ciphertexts, nh_indices
-from viche.record.archive import ArchiveWriter, resolve_archive
 from viche.record.events import EventType
-from viche.service.archive import ElectionRecord, load
+from viche.service.archive import ElectionRecord
 from viche.service.files import read_bytes
 
 Rows = tuple[tuple[Ciphertext, ...], ...]
@@ -51,7 +51,7 @@ class ShuffleLines:
 def _tally(state: ElectionRecord) -> EncryptedTally:
     entry = state.record.encrypted_tally
     if entry is None:
-        raise PhaseError("the vote is not closed yet: no encrypted tally", where=str(state.path))
+        raise PhaseError("the vote is not closed yet: no encrypted tally", where=state.where)
     return EncryptedTally.from_bytes(entry.tally_raw, "archive / encrypted_tally")
 
 
@@ -74,16 +74,15 @@ def _check_can_shuffle(state: ElectionRecord) -> None:
     if not state.election.has_nh_questions:
         raise PhaseError(
             "this election has no non-homomorphic question: nothing to shuffle",
-            where=str(state.path),
+            where=state.where,
         )
     _tally(state)
     if state.record.end_shuffles is not None or state.record.partial_decryptions:
-        raise PhaseError("the shuffles are already closed", where=str(state.path))
+        raise PhaseError("the shuffles are already closed", where=state.where)
 
 
-def shuffle(directory: Path, trustee_id: int, rng: RandomSource) -> ShuffleLines:
-    """Trustee ``trustee_id`` shuffles the current NH rows of the archive in ``directory``."""
-    state = load(directory)
+def shuffle(state: ElectionRecord, trustee_id: int, rng: RandomSource) -> ShuffleLines:
+    """Trustee ``trustee_id`` shuffles the current NH rows of the record."""
     _check_can_shuffle(state)
     state.trustees.trustee(trustee_id, where="--trustee-id")
     made = make_shuffle(state.election, _checked_rows(state), rng)
@@ -101,40 +100,45 @@ def read_shuffle_lines(path: Path) -> ShuffleLines:
     return ShuffleLines(lines[0], lines[1])
 
 
-def add_shuffle(directory: Path, lines: ShuffleLines) -> int:
+def add_shuffle(state: ElectionRecord, lines: ShuffleLines) -> int:
     """Check a trustee's shuffle against the current rows and append it; returns the owner."""
-    path = resolve_archive(directory)
-    writer = ArchiveWriter.open(path)
-    state = load(path)
-    _check_can_shuffle(state)
-    where = "shuffle"
-    owned = Owned.from_bytes(lines.owned, f"{where} / owned")
-    if owned.payload != sha256_hex(lines.shuffle):
-        raise ProtocolError("owned.payload is not the hash of the shuffle line", where=where)
-    state.trustees.trustee(owned.owner, where=f"{where} / owner")
-    if any(e.owner == owned.owner for e in state.record.shuffles):
-        raise ProtocolError(f"trustee {owned.owner} already shuffled", where=f"{where} / owner")
-    parsed = Shuffle.from_bytes(lines.shuffle, where)
-    if parsed.to_bytes() != lines.shuffle:
-        raise JsonFormatError("shuffle not in canonical form", where=where)
-    check_shuffle_rows(state.election, _checked_rows(state), parsed, where)
-    writer.append(EventType.SHUFFLE, [lines.shuffle, lines.owned])
+    store = state.store
+    with store.locked():
+        state.refresh()
+        _check_can_shuffle(state)
+        where = "shuffle"
+        owned = Owned.from_bytes(lines.owned, f"{where} / owned")
+        if owned.payload != sha256_hex(lines.shuffle):
+            raise ProtocolError("owned.payload is not the hash of the shuffle line", where=where)
+        state.trustees.trustee(owned.owner, where=f"{where} / owner")
+        if any(e.owner == owned.owner for e in state.record.shuffles):
+            raise ProtocolError(f"trustee {owned.owner} already shuffled", where=f"{where} / owner")
+        parsed = Shuffle.from_bytes(lines.shuffle, where)
+        if parsed.to_bytes() != lines.shuffle:
+            raise JsonFormatError("shuffle not in canonical form", where=where)
+        check_shuffle_rows(state.election, _checked_rows(state), parsed, where)
+        store.append(
+            EventType.SHUFFLE, [lines.shuffle, lines.owned], expected_head=store.head().hash
+        )
+    state.refresh()
     return owned.owner
 
 
-def end_shuffles(directory: Path) -> int:
+def end_shuffles(state: ElectionRecord) -> int:
     """Append ``EndShuffles``; returns the number of shuffles."""
-    path = resolve_archive(directory)
-    writer = ArchiveWriter.open(path)
-    state = load(path)
-    _check_can_shuffle(state)
-    if not state.record.shuffles:
-        raise PhaseError(
-            "no shuffle yet: at least one trustee must shuffle before the decryption",
-            where=str(path),
-        )
-    writer.append(EventType.END_SHUFFLES, [])
-    return len(state.record.shuffles)
+    store = state.store
+    with store.locked():
+        state.refresh()
+        _check_can_shuffle(state)
+        count = len(state.record.shuffles)
+        if not count:
+            raise PhaseError(
+                "no shuffle yet: at least one trustee must shuffle before the decryption",
+                where=state.where,
+            )
+        store.append(EventType.END_SHUFFLES, [], expected_head=store.head().hash)
+    state.refresh()
+    return count
 
 
 def decryption_tally(state: ElectionRecord) -> EncryptedTally:
@@ -146,7 +150,7 @@ def decryption_tally(state: ElectionRecord) -> EncryptedTally:
         raise PhaseError(
             "non-homomorphic questions: shuffle the tally and close the shuffles first "
             "('viche tally shuffle', 'viche tally end-shuffles')",
-            where=str(state.path),
+            where=state.where,
         )
     merged = list(tally.questions)
     for i, row in zip(nh_indices(state.election), _checked_rows(state), strict=True):

@@ -1,8 +1,9 @@
 """After the vote: close (EndBallots + encrypted tally), partial decryptions, the result.
 
-Every step re-reads the archive and re-checks what it relies on (the ballots before the
-tally, the partial decryptions before the result), like ``belenios-tool``; a refused input
-leaves the archive unchanged.
+Every step reads the record again and re-checks what it relies on (the ballots before the
+tally, the partial decryptions before the result), like ``belenios-tool``; the steps that
+append do so under the store's lock, against the head they checked. A refused input leaves
+the record unchanged.
 """
 
 from __future__ import annotations
@@ -41,9 +42,8 @@ from viche.protocol.tally import (
 )
 from viche.protocol.threshold import decrypt_share
 from viche.protocol.trustees import FlatTrustee
-from viche.record.archive import ArchiveWriter, resolve_archive
 from viche.record.events import EventType
-from viche.service.archive import ElectionRecord, load
+from viche.service.archive import VOTING, ElectionRecord
 from viche.service.files import read_bytes, read_text
 from viche.service.setup import read_private_key
 from viche.service.shuffle import decryption_tally
@@ -105,34 +105,41 @@ class Closed:
 
 
 def check_can_close(state: ElectionRecord) -> None:
-    if state.closed:
-        raise PhaseError("the vote is already closed", where=str(state.path))
+    """The vote can be closed until the encrypted tally is in the record (after EndBallots
+    alone, closing appends the tally)."""
+    head = state.store.head()
+    if head.type not in VOTING | {EventType.END_BALLOTS}:
+        raise PhaseError("the vote is already closed", where=state.where.at(event=head.height))
 
 
-def close(directory: Path, progress: Progress | None = None, jobs: int | None = None) -> Closed:
+def close(
+    state: ElectionRecord, progress: Progress | None = None, jobs: int | None = None
+) -> Closed:
     """``EndBallots`` then ``EncryptedTally`` (encrypted_tally + sized_encrypted_tally)."""
-    path = resolve_archive(directory)
-    writer = ArchiveWriter.open(path)
-    state = load(path)
-    check_can_close(state)
-    checked = check_all_ballots(state, progress, jobs)
-    counted = last_ballots(checked)
-    tally = compute_encrypted_tally(state.election, counted)
-    sized = sized_tally(tally, counted)
-    tally_bytes = tally.to_bytes()
-    writer.append_many(
-        [
-            (EventType.END_BALLOTS, []),
-            (EventType.ENCRYPTED_TALLY, [tally_bytes, codec.to_bytes(sized.to_json())]),
-        ]
-    )
+    store = state.store
+    with store.locked():
+        check_can_close(state)
+        state.refresh()
+        checked = check_all_ballots(state, progress, jobs)
+        counted = last_ballots(checked)
+        tally = compute_encrypted_tally(state.election, counted)
+        sized = sized_tally(tally, counted)
+        head = store.head()
+        if head.type is not EventType.END_BALLOTS:
+            head = store.append(EventType.END_BALLOTS, [], expected_head=head.hash)
+        store.append(
+            EventType.ENCRYPTED_TALLY,
+            [tally.to_bytes(), codec.to_bytes(sized.to_json())],
+            expected_head=head.hash,
+        )
+    state.refresh()
     return Closed(sized.num_tallied, sized.total_weight, len(checked))
 
 
 def encrypted_tally(state: ElectionRecord) -> tuple[EncryptedTally, SizedEncryptedTally]:
     entry = state.record.encrypted_tally
     if entry is None:
-        raise PhaseError("the vote is not closed yet: no encrypted tally", where=str(state.path))
+        raise PhaseError("the vote is not closed yet: no encrypted tally", where=state.where)
     tally = EncryptedTally.from_bytes(entry.tally_raw, "archive / encrypted_tally")
     sized = SizedEncryptedTally.from_bytes(entry.sized_raw, "archive / sized_encrypted_tally")
     return tally, sized
@@ -196,10 +203,9 @@ def _find_trustee(
 
 
 def partial_decryption(
-    directory: Path, secret: TrusteePrivateKey, trustee_id: int | None, rng: RandomSource
+    state: ElectionRecord, secret: TrusteePrivateKey, trustee_id: int | None, rng: RandomSource
 ) -> DecryptionLines:
     """A trustee's partial decryption of the encrypted tally (Single key or Pedersen share)."""
-    state = load(directory)
     checked_encrypted_tally(state)  # the archive's tally is the tally of its ballots
     tally = decryption_tally(state)  # NH rows: after the shuffles (viche.service.shuffle)
     trustee = _find_trustee(state, state.election.group, secret, trustee_id)
@@ -252,19 +258,24 @@ def check_decryption(
     return owned.owner
 
 
-def add_decryption(directory: Path, lines: DecryptionLines) -> int:
+def add_decryption(state: ElectionRecord, lines: DecryptionLines) -> int:
     """Check and append a partial decryption; returns the owner (trustee id)."""
-    path = resolve_archive(directory)
-    writer = ArchiveWriter.open(path)
-    state = load(path)
-    if state.record.result is not None:
-        raise PhaseError("the result is already published", where=str(path))
-    owner = check_decryption(state, lines, "partial decryption")
-    if any(e.owner == owner for e in state.record.partial_decryptions):
-        raise ProtocolError(
-            f"trustee {owner} already published a partial decryption", where="owner"
+    store = state.store
+    with store.locked():
+        state.refresh()
+        if state.record.result is not None:
+            raise PhaseError("the result is already published", where=state.where)
+        owner = check_decryption(state, lines, "partial decryption")
+        if any(e.owner == owner for e in state.record.partial_decryptions):
+            raise ProtocolError(
+                f"trustee {owner} already published a partial decryption", where="owner"
+            )
+        store.append(
+            EventType.PARTIAL_DECRYPTION,
+            [lines.partial_decryption, lines.owned],
+            expected_head=store.head().hash,
         )
-    writer.append(EventType.PARTIAL_DECRYPTION, [lines.partial_decryption, lines.owned])
+    state.refresh()
     return owner
 
 
@@ -301,7 +312,7 @@ def compute(state: ElectionRecord) -> Result:
     tally = decryption_tally(state)
     pds: dict[int, PartialDecryption] = {}
     for e in state.record.partial_decryptions:
-        where = f"event {e.height}"
+        where = f"event {e.height}"  # prose: check_decryption takes text
         lines = DecryptionLines(e.payload_raw, e.owned_raw)
         owner = check_decryption(state, lines, where, tally)
         if owner in pds:
@@ -310,22 +321,24 @@ def compute(state: ElectionRecord) -> Result:
     return compute_result(state.election, state.trustees, tally, pds, sized.total_weight)
 
 
-def publish_result(directory: Path) -> tuple[Result, list[QuestionResult]]:
-    """Combine the partial decryptions in the archive, append the Result event."""
-    path = resolve_archive(directory)
-    writer = ArchiveWriter.open(path)
-    state = load(path)
-    if state.record.result is not None:
-        raise PhaseError("the result is already published", where=str(path))
-    result = compute(state)
-    writer.append(EventType.RESULT, [codec.to_bytes(result.to_json())])
+def publish_result(state: ElectionRecord) -> tuple[Result, list[QuestionResult]]:
+    """Combine the partial decryptions in the record, append the Result event."""
+    store = state.store
+    with store.locked():
+        state.refresh()
+        if state.record.result is not None:
+            raise PhaseError("the result is already published", where=state.where)
+        result = compute(state)
+        store.append(
+            EventType.RESULT, [codec.to_bytes(result.to_json())], expected_head=store.head().hash
+        )
+    state.refresh()
     return result, labelled(state, result)
 
 
-def read_result(directory: Path) -> tuple[Result, list[QuestionResult]]:
-    state = load(directory)
+def read_result(state: ElectionRecord) -> tuple[Result, list[QuestionResult]]:
     entry = state.record.result
     if entry is None:
-        raise UsageError("no result in the archive yet", where=str(state.path))
+        raise UsageError("no result in the archive yet", where=state.where)
     result = Result.from_bytes(entry.raw, "archive / result")
     return result, labelled(state, result)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from viche.errors import ArchiveFormatError, MissingFileError, VicheError
+from viche.errors import ArchiveFormatError, MissingFileError, StorageError, VicheError
 from viche.record.diff import verify_diff
 from viche.verify.report import CheckResult, Failure, VerificationReport
 
@@ -13,14 +13,15 @@ from viche.verify.report import CheckResult, Failure, VerificationReport
 def verify_snapshots(old: str | Path, new: str | Path) -> VerificationReport:
     """Check that the record NEW extends OLD (same setup, every event of OLD kept, bytes of
     OLD a prefix of NEW). Raises :class:`~viche.errors.MissingFileError` when either is
-    absent; every other problem is a failure of the ``record.extends`` check."""
+    absent and :class:`~viche.errors.StorageError` when the system refuses to read one;
+    every other problem is a failure of the ``record.extends`` check."""
     t0 = time.perf_counter()
     report = VerificationReport(source=f"{old} -> {new}")
     check = CheckResult("record.extends", "the newer snapshot extends the older one")
     report.checks.append(check)
     try:
         diff = verify_diff(old, new)
-    except MissingFileError:
+    except (MissingFileError, StorageError):
         raise
     except VicheError as exc:
         check.fail(Failure.from_error("record.extends", exc))

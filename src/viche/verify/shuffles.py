@@ -25,7 +25,7 @@ from viche.protocol.election import Election
 from viche.protocol.shuffle import Shuffle, check_shuffle_rows
 from viche.protocol.tally import nh_indices
 from viche.protocol.trustees import Trustees
-from viche.record.archive import OwnedEntry, RecordEvent, ResultEntry, TallyEntry
+from viche.record import OwnedEntry, RecordEvent, ResultEntry, TallyEntry
 
 Cts = list[list[tuple[mpz, mpz]]]
 #: ``fail(error, trustee_id_or_None)``
@@ -33,7 +33,7 @@ FailCallback = Callable[[VicheError, int | None], None]
 
 
 class RecordTail(Protocol):
-    """What follows the ballots in a record: a :class:`~viche.record.archive.Record` has
+    """What follows the ballots in a record: a :class:`~viche.record.entries.Record` has
     these attributes, and so does the streaming verifier's summary of one."""
 
     @property

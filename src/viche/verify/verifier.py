@@ -29,7 +29,7 @@ Streaming, bounded memory
 :func:`verify_record` never holds the archive: a national election has millions of ballots
 of tens of kilobytes each. Its memory is O(number of credentials + chunks in flight):
 
-* **Pass 1** reads the archive once with :class:`~viche.record.archive.ArchiveStream` (the
+* **Pass 1** reads the archive once with :class:`~viche.record.reader.ArchiveStream` (the
   same tar, hash, chain and order checks as :func:`read_archive`). The setup members come
   first (event 0) and are checked at once; the process pool then starts, and each ballot
   is put in a chunk that goes to the pool as soon as it is full
@@ -92,6 +92,7 @@ from viche.errors import (
     NonCanonicalError,
     ProtocolError,
     ReplayedBallotError,
+    StorageError,
     TallyError,
     VicheError,
 )
@@ -115,16 +116,16 @@ from viche.protocol.tally import (
 )
 from viche.protocol.threshold import check_cert, check_coefexps, expected_verification_key
 from viche.protocol.trustees import Coefexps, PedersenItem, SingleItem, Trustees
-from viche.record.archive import (
+from viche.record import (
     ArchiveStream,
     OwnedEntry,
     Record,
     RecordEvent,
     ResultEntry,
     TallyEntry,
-    _owned_owner,
     read_archive,
 )
+from viche.record.chain import owned_owner
 from viche.record.events import EventType
 from viche.verify.ballots import (
     BallotOutcome,
@@ -579,7 +580,7 @@ def verify_record_in_memory(
     chain = run.r("record.chain")
     try:
         record = read_archive(path)
-    except MissingFileError:
+    except (MissingFileError, StorageError):
         raise
     except VicheError as exc:
         chain.fail(Failure.from_error("record.chain", exc))
@@ -767,9 +768,9 @@ def _events(stream: ArchiveStream) -> Iterator[RecordEvent]:
 
 def _open(path: str | Path, stack: ExitStack) -> ArchiveStream:
     try:
-        stream = ArchiveStream(path)  # MissingFileError goes to the caller
+        stream = ArchiveStream(path)  # MissingFileError, StorageError go to the caller
         return stack.enter_context(stream)
-    except MissingFileError:
+    except (MissingFileError, StorageError):
         raise
     except VicheError as exc:
         raise _Unreadable(exc) from None
@@ -991,7 +992,8 @@ def verify_record(
     of a dask.distributed scheduler, e.g. ``tcp://host:8786``) the ballot and tally chunks
     go to that cluster's workers instead (the setup checks still use ``jobs`` here).
 
-    Raises :class:`~viche.errors.MissingFileError` when there is nothing to read; every
+    Raises :class:`~viche.errors.MissingFileError` when there is nothing to read and
+    :class:`~viche.errors.StorageError` when the system refuses to read it; every
     other problem is reported in the returned :class:`VerificationReport` (the same report
     as :func:`verify_record_in_memory`).
     """
@@ -1047,7 +1049,7 @@ def _verify_streaming(
                 tail.result = ResultEntry(ev.height, ev.hash, d[0].raw, d[0].hash)
             elif etype in (EventType.SHUFFLE, EventType.PARTIAL_DECRYPTION):
                 try:
-                    owner = _owned_owner(d[1].raw, d[0].hash, ev.where)
+                    owner = owned_owner(d[1].raw, d[0].hash, ev.where)
                 except VicheError as exc:
                     raise _Unreadable(exc) from None
                 entry = OwnedEntry(ev.height, ev.hash, owner, d[0], d[1])

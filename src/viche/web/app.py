@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from fastapi import FastAPI, Request, Response
+from fastapi.responses import PlainTextResponse
 from starlette.middleware.base import RequestResponseEndpoint
 
 from viche import __version__
 from viche.service.hosting import Host
 from viche.web import errors
+from viche.web.metrics import Metrics
 from viche.web.ops import OpsConfig
-from viche.web.routers import ballots, elections, live
+from viche.web.routers import admin, ballots, elections, live
 
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -20,8 +22,8 @@ SECURITY_HEADERS = {
 
 
 def create_app(host: Host, ops: OpsConfig | None = None) -> FastAPI:
-    """The API over ``host`` (its board, receipt keys and voter authenticator); ``ops``
-    sets rate limits and allowed origins (:mod:`viche.web.ops`)."""
+    """The API over ``host`` (its board, receipt keys and voter authenticator); ``ops`` sets
+    the rate limits and the origins allowed (:mod:`viche.web.ops`)."""
     app = FastAPI(
         title="Viche voting server",
         version=__version__,
@@ -35,9 +37,11 @@ def create_app(host: Host, ops: OpsConfig | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.host = host
+    app.state.metrics = Metrics()
     errors.install(app)
     app.include_router(elections.router)
     app.include_router(ballots.router)
+    app.include_router(admin.router)
     app.include_router(live.router)
     from viche.web import ops as operations
 
@@ -55,5 +59,20 @@ def create_app(host: Host, ops: OpsConfig | None = None) -> FastAPI:
     @app.get("/api/v1/health", tags=["operations"], summary="Liveness")
     def health() -> dict[str, str]:
         return {"status": "ok"}
+
+    @app.get("/api/v1/ready", tags=["operations"], summary="Readiness: the database answers")
+    def ready() -> dict[str, str]:
+        host.board.elections()  # DatabaseError (503) when the database is down
+        return {"status": "ready"}
+
+    @app.get(
+        "/metrics",
+        tags=["operations"],
+        summary="Prometheus metrics of this process",
+        response_class=PlainTextResponse,
+    )
+    def metrics() -> PlainTextResponse:
+        body = app.state.metrics.render()
+        return PlainTextResponse(body, media_type="text/plain; version=0.0.4")
 
     return app

@@ -68,10 +68,8 @@ def error_response(error: VicheError) -> JSONResponse:
     return JSONResponse(error.to_dict(), status_code=status_of(error), headers=headers)
 
 
-async def _viche(request: Request, exc: Exception) -> JSONResponse:
+async def _viche(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, VicheError)
-    # the operations middleware counts refused ballots by this code
-    request.state.viche_error = exc.code
     return error_response(exc)
 
 

@@ -1,10 +1,6 @@
-"""Operations: metrics, JSON access logs, rate limits, CORS, readiness.
+"""Operations: JSON access logs, rate limits, CORS (metrics and readiness are in
+:mod:`viche.web.metrics` and :mod:`viche.web.app`).
 
-* **Metrics** (``GET /metrics``, Prometheus text format): requests by route template,
-  method and status with their latency; ballots accepted, and refused by error code;
-  elections by phase and Ballot events, read from the board at scrape time (so they agree
-  across worker processes). Request and ballot counters are per process: with several
-  workers, scrape each or sum them.
 * **Access logs**: one JSON object per request on the ``viche.access`` logger — time,
   method, route template (never the query string), status, duration, client address. No
   header, body or credential is ever logged (login secrets travel in ``Authorization``).
@@ -17,7 +13,6 @@
   a cross-site form cannot send without a preflight, and voters authenticate with HTTP
   Basic, not cookies: there is no cookie session to forge requests with (no CSRF token is
   needed; a test keeps it so).
-* **Readiness** (``GET /api/v1/ready``): the database answers.
 """
 
 from __future__ import annotations
@@ -31,16 +26,12 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from fastapi import FastAPI, Request, Response
-from fastapi.responses import JSONResponse, PlainTextResponse
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily
-from prometheus_client.registry import Collector
 from starlette.middleware.base import RequestResponseEndpoint
 
-from viche.errors import CrossOriginError, DatabaseError, Location, RateLimitedError
+from viche.errors import CrossOriginError, Location, RateLimitedError
 from viche.web.errors import error_response
 
 access_log = logging.getLogger("viche.access")
@@ -72,7 +63,7 @@ class OpsConfig:
     #: writes per client address; None: no limit
     address_rate: Rate | None = Rate(per_second=50.0, burst=200)
     #: ballot casts per voter login; None: no limit
-    voter_rate: Rate | None = Rate(per_second=0.2, burst=5)
+    voter_rate: Rate | None = Rate(per_second=0.5, burst=10)
     #: origins allowed to call the API from a browser (exact ``scheme://host[:port]``)
     cors_origins: tuple[str, ...] = ()
     max_keys: int = 100_000
@@ -111,54 +102,6 @@ class RateLimiter:
             while len(self._buckets) > self.max_keys:
                 self._buckets.popitem(last=False)
             return wait
-
-
-@dataclass
-class Metrics:
-    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
-
-    def __post_init__(self) -> None:
-        self.requests = Histogram(
-            "viche_http_request_seconds",
-            "HTTP requests by route template, method and status, with their latency",
-            ["route", "method", "status"],
-            registry=self.registry,
-            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
-        )
-        self.accepted = Counter(
-            "viche_ballots_accepted", "Ballots accepted (receipt returned)", registry=self.registry
-        )
-        self.refused = Counter(
-            "viche_ballots_refused",
-            "Ballots refused, by Viche error code",
-            ["code"],
-            registry=self.registry,
-        )
-
-
-class _BoardCollector(Collector):
-    """Elections by phase and Ballot events per election, read at scrape time."""
-
-    def __init__(self, app: FastAPI) -> None:
-        self._app = app
-
-    def collect(self):  # type: ignore[no-untyped-def]  # prometheus_client's own signature
-        from viche.web.routers.elections import phase_of
-
-        host = self._app.state.host
-        phases = GaugeMetricFamily("viche_elections", "Elections by phase", labels=["phase"])
-        ballots = GaugeMetricFamily(
-            "viche_ballot_events", "Ballot events in the record", labels=["election"]
-        )
-        counts: dict[str, int] = {"open": 0, "closed": 0, "tallied": 0}
-        for uuid in host.board.elections():
-            store = host.store(uuid)
-            counts[phase_of(store.head().type)] += 1
-            ballots.add_metric([uuid], store.ballot_count())
-        for phase, n in counts.items():
-            phases.add_metric([phase], n)
-        yield phases
-        yield ballots
 
 
 def _route_template(request: Request) -> str:
@@ -202,11 +145,8 @@ def _limited(wait: float, what: str) -> Response:
     return response
 
 
-def install(app: FastAPI, config: OpsConfig) -> Metrics:
-    """Add metrics, logs, limits, CORS and readiness to ``app``."""
-    metrics = Metrics()
-    metrics.registry.register(_BoardCollector(app))
-    app.state.metrics = metrics
+def install(app: FastAPI, config: OpsConfig) -> None:
+    """Add access logs, rate limits and CORS to ``app``."""
     by_address = RateLimiter(config.address_rate, config.max_keys) if config.address_rate else None
     by_voter = RateLimiter(config.voter_rate, config.max_keys) if config.voter_rate else None
     origins = frozenset(config.cors_origins)
@@ -240,15 +180,6 @@ def install(app: FastAPI, config: OpsConfig) -> Metrics:
             response.headers["Vary"] = "Origin"
         elapsed = time.perf_counter() - start
         route = _route_template(request)
-        metrics.requests.labels(route, request.method, str(response.status_code)).observe(elapsed)
-        if casting:
-            if response.status_code == 201:
-                metrics.accepted.inc()
-            else:
-                code = getattr(request.state, "viche_error", None) or (
-                    f"HTTP{response.status_code}"
-                )
-                metrics.refused.labels(code).inc()
         access_log.info(
             json.dumps(
                 {
@@ -264,21 +195,6 @@ def install(app: FastAPI, config: OpsConfig) -> Metrics:
         )
         return response
 
-    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics", include_in_schema=True)
-    def prometheus() -> PlainTextResponse:
-        return PlainTextResponse(
-            generate_latest(metrics.registry).decode(), media_type="text/plain; version=0.0.4"
-        )
-
-    @app.get("/api/v1/ready", tags=["operations"], summary="Readiness: the database answers")
-    def ready(request: Request) -> JSONResponse:
-        try:
-            request.app.state.host.board.elections()
-        except DatabaseError as exc:
-            return error_response(exc)
-        return JSONResponse({"status": "ready"})
-
-    return metrics
 
 
 def _preflight(allowed: bool) -> Response:

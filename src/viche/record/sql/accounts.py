@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from viche.errors import Location, ProtocolError
@@ -88,3 +88,38 @@ def secret_hash(board: SqlBoard, uuid: str, role: str) -> str | None:
     except SQLAlchemyError as exc:
         raise db_error(exc, Location(member=f"database / {uuid}")) from None
     return None if value is None else str(value)
+
+
+def draft(board: SqlBoard, uuid: str) -> bytes | None:
+    """The stored state of an election being set up, if any."""
+    d = schema.drafts.c
+    try:
+        with board.engine.connect() as conn:
+            value = conn.execute(select(d.state).where(d.uuid == uuid)).scalar()
+    except SQLAlchemyError as exc:
+        raise db_error(exc, Location(member=f"database / {uuid}")) from None
+    return None if value is None else bytes(value)
+
+
+def put_draft(board: SqlBoard, uuid: str, state: bytes, *, new: bool = False) -> None:
+    """Store a draft's state (``new``: it must not exist yet)."""
+    d = schema.drafts.c
+    where = Location(member=f"database / {uuid}")
+    try:
+        with board.engine.begin() as conn:
+            if new:
+                conn.execute(insert(schema.drafts).values(uuid=uuid, state=state))
+            else:
+                conn.execute(update(schema.drafts).where(d.uuid == uuid).values(state=state))
+    except IntegrityError:
+        raise ProtocolError("an election with this uuid is being set up", where=where) from None
+    except SQLAlchemyError as exc:
+        raise db_error(exc, where) from None
+
+
+def delete_draft(board: SqlBoard, uuid: str) -> None:
+    try:
+        with board.engine.begin() as conn:
+            conn.execute(delete(schema.drafts).where(schema.drafts.c.uuid == uuid))
+    except SQLAlchemyError as exc:
+        raise db_error(exc, Location(member=f"database / {uuid}")) from None

@@ -28,7 +28,6 @@ import os
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -49,7 +48,7 @@ from viche.errors import (
     UsageError,
 )
 from viche.protocol.codec import dumps
-from viche.record.archive import DATA_SUFFIX, EVENT_SUFFIX, HEADER_NAME
+from viche.record.entries import DATA_SUFFIX, EVENT_SUFFIX, HEADER_NAME
 from viche.record.events import PAYLOAD_LINES, ArchiveHeader, Event, EventType, next_types
 from viche.record.sql import schema
 from viche.record.store import ChainHead, SetupBytes, StoredBallot
@@ -111,16 +110,6 @@ def _check_line(line: bytes, where: Location) -> bytes:
     if b"\n" in line or b"\r" in line:
         raise ArchiveFormatError("a data line contains a line break", where=where)
     return line
-
-
-@dataclass(frozen=True)
-class EventRow:
-    """One event of the board: height, hash (hex SHA-256 of ``raw``), type, exact bytes."""
-
-    height: int
-    hash: str
-    type: EventType
-    raw: bytes
 
 
 class SqlBoard:
@@ -241,23 +230,20 @@ class SqlBoard:
 
     def receipt_key(self, uuid: str) -> str:
         """The election's published receipt-signing public key."""
-        with self._read() as conn:
-            value = conn.execute(
-                select(schema.elections.c.receipt_key).where(schema.elections.c.uuid == uuid)
-            ).scalar()
-        if value is None:
-            raise UnknownElectionError("no such election", where=Location(member=uuid))
-        return str(value)
+        return str(self._election_field(uuid, schema.elections.c.receipt_key))
 
     def store(self, uuid: str) -> SqlElectionStore:
         """One election's store (:class:`UnknownElectionError` when there is none)."""
+        return SqlElectionStore(
+            self, uuid, int(self._election_field(uuid, schema.elections.c.timestamp))
+        )
+
+    def _election_field(self, uuid: str, column: Any) -> Any:
         with self._read() as conn:
-            found = conn.execute(
-                select(schema.elections.c.timestamp).where(schema.elections.c.uuid == uuid)
-            ).scalar()
-        if found is None:
+            value = conn.execute(select(column).where(schema.elections.c.uuid == uuid)).scalar()
+        if value is None:
             raise UnknownElectionError("no such election", where=Location(member=uuid))
-        return SqlElectionStore(self, uuid, int(found))
+        return value
 
     # ------------------------------------------------------------------ helpers
 
@@ -379,15 +365,21 @@ class SqlElectionStore:
                 yield int(r[0]), str(r[1]), str(r[2]), bytes(r[3]), bytes(r[4])
             start = end + 1
 
-    def event_rows(self, first: int, last: int) -> Iterator[EventRow]:
-        """Events ``first..last`` (heights, inclusive) with their hash and exact bytes."""
-        for height, h, etype, raw, _ in self._rows(first, last):
-            yield EventRow(height, h, EventType(etype), raw)
-
     def events(self) -> Iterator[tuple[EventType, Sequence[bytes]]]:
         last = self.head().height
         for _, _, etype, _, lines in self._rows(1, last):
             yield EventType(etype), _split(lines)
+
+    def chain(self, first: int, last: int) -> list[tuple[int, str, EventType]]:
+        """Heights, hashes and types of the events ``first..last`` (inclusive)."""
+        ev = schema.events.c
+        with self._board._read() as conn:
+            rows = conn.execute(
+                select(ev.height, ev.hash, ev.type)
+                .where(ev.election == self.uuid, ev.height >= first, ev.height <= last)
+                .order_by(ev.height)
+            ).all()
+        return [(int(r[0]), str(r[1]), EventType(r[2])) for r in rows]
 
     def event_lines(self, height: int) -> tuple[EventType, list[bytes]]:
         """One event's type and data lines."""

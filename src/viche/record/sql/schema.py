@@ -81,3 +81,12 @@ secrets = Table(
     Column("role", String(64), primary_key=True),
     Column("hash", String(255), nullable=False),
 )
+
+#: Elections being set up (before their Setup event): one JSON document each, owned by
+#: :mod:`viche.service.admin` (template, roll, trustee keys, public credentials). No secret.
+drafts = Table(
+    "drafts",
+    metadata,
+    Column("uuid", String(64), primary_key=True),
+    Column("state", LargeBinary, nullable=False),
+)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -10,10 +11,13 @@ from fastapi.security import HTTPBasic, HTTPBasicCredentials
 from starlette.concurrency import run_in_threadpool
 
 from viche.crypto.hashing import sha256_hex
+from viche.errors import VicheError
 from viche.protocol.ballot import max_ballot_size
-from viche.service.casting import cast_ballot, require_voting
+from viche.service.cast import cast_ballot, check_phase
+from viche.service.hosting import check_binding
 from viche.service.receipts import Receipt
 from viche.web.deps import election_store, host, json_body
+from viche.web.metrics import Metrics
 from viche.web.models import ERRORS, CastAnswer, ReceiptBody, SignedReceiptModel
 
 router = APIRouter(prefix="/api/v1/elections", tags=["ballots"], responses=ERRORS)
@@ -43,20 +47,31 @@ async def cast(
     uuid: str,
     credentials: Annotated[HTTPBasicCredentials, Depends(_basic)],
 ) -> CastAnswer:
+    metrics: Metrics = request.app.state.metrics
+    start = time.perf_counter()
+    try:
+        answer = await _cast(request, uuid, credentials)
+    except VicheError as exc:
+        metrics.cast(time.perf_counter() - start, exc.code)
+        raise
+    metrics.cast(time.perf_counter() - start)
+    return answer
+
+
+async def _cast(request: Request, uuid: str, credentials: HTTPBasicCredentials) -> CastAnswer:
     h = host(request)
     store = await run_in_threadpool(election_store, request, uuid)
-    setup = await run_in_threadpool(h.setup, store)
+    rec = await run_in_threadpool(h.record, store.uuid)
     account = await run_in_threadpool(
         h.authenticator.authenticate, store.uuid, credentials.username, credentials.password
     )
-    await run_in_threadpool(require_voting, store)
-    raw = await json_body(request, max_ballot_size(setup.election) + 2)
+    await run_in_threadpool(check_phase, rec)
+    raw = await json_body(request, max_ballot_size(rec.election) + 2)
     if raw.endswith(b"\n"):
         raw = raw[:-1]
-    accepted = await run_in_threadpool(
-        cast_ballot, store, setup, raw, voter_credential=account.credential
-    )
-    key = await run_in_threadpool(h.receipt_key, store.uuid)
+    check_binding(raw, account)
+    key = await run_in_threadpool(h.receipt_key, store.uuid)  # before: no ballot without receipt
+    accepted = await run_in_threadpool(cast_ballot, rec, raw)
     receipt = Receipt(
         election=store.uuid,
         tracker=accepted.tracker,

@@ -22,18 +22,18 @@ router = APIRouter(prefix="/api/v1/elections", tags=["elections"], responses=ERR
 _OPEN = {EventType.SETUP, EventType.BALLOT}
 
 
-def phase_of(head_type: EventType) -> str:
+def _phase(head_type: EventType) -> str:
     if head_type in _OPEN:
         return "open"
     return "tallied" if head_type is EventType.RESULT else "closed"
 
 
 def _summary(h: Host, store: SqlElectionStore) -> ElectionSummary:
-    election = h.setup(store).election
+    election = h.record(store.uuid).election
     return ElectionSummary(
         uuid=store.uuid,
         name=election.name,
-        phase=phase_of(store.head().type),
+        phase=_phase(store.head().type),
         ballots=store.ballot_count(),
     )
 
@@ -48,21 +48,22 @@ def list_elections(request: Request) -> list[ElectionSummary]:
 def get_election(request: Request, uuid: str) -> ElectionDetail:
     h = host(request)
     store = election_store(request, uuid)
-    setup = h.setup(store)
+    rec = h.record(store.uuid)
+    setup = store.setup()
     head = store.head()
     return ElectionDetail(
         uuid=store.uuid,
-        name=setup.election.name,
-        description=setup.election.description,
-        phase=phase_of(head.type),
+        name=rec.election.name,
+        description=rec.election.description,
+        phase=_phase(head.type),
         ballots=store.ballot_count(),
-        fingerprint=setup.election.fingerprint,
+        fingerprint=rec.election.fingerprint,
         timestamp=store.timestamp,
         head=Head(height=head.height, hash=head.hash, type=head.type.value),
         setup=SetupHashes(
-            election=sha256_hex(setup.setup.election),
-            trustees=sha256_hex(setup.setup.trustees),
-            credentials=sha256_hex(setup.setup.credentials),
+            election=sha256_hex(setup.election),
+            trustees=sha256_hex(setup.trustees),
+            credentials=sha256_hex(setup.credentials),
         ),
         receipt_key=h.board.receipt_key(store.uuid),
         archive=f"/api/v1/elections/{store.uuid}/archive.bel",
