@@ -12,11 +12,19 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 
+from support.web import Served
 from viche.crypto.rng import SeededRandom
+from viche.record.sql import SqlBoard
+from viche.service.hosting import Host, open_election
+from viche.service.served_demo import PreparedDemo, prepare_demo
+from viche.web.app import create_app
+from viche.web.ops import OpsConfig
 
 REPO = Path(__file__).resolve().parent.parent
 VECTORS = Path(__file__).resolve().parent / "vectors"
@@ -96,3 +104,69 @@ def belenios_harness(shared_dir: Path) -> Path:
 @pytest.fixture()
 def rng() -> SeededRandom:
     return SeededRandom("viche-tests")
+
+
+POSTGRES_URL = os.environ.get("VICHE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def board_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty bulletin-board database URL: a SQLite file, or a PostgreSQL schema of
+    its own (dropped afterwards) so that concurrent runs never collide."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'board.sqlite'}"
+        return
+    import secrets
+
+    import sqlalchemy
+
+    from viche.record.sql import engine_url
+
+    schema = f"viche_test_{secrets.token_hex(6)}"
+    try:
+        admin = sqlalchemy.create_engine(engine_url(POSTGRES_URL))
+        with admin.begin() as conn:
+            conn.execute(sqlalchemy.text(f'CREATE SCHEMA "{schema}"'))
+    except sqlalchemy.exc.OperationalError:
+        _missing(f"PostgreSQL at {POSTGRES_URL}")
+    sep = "&" if "?" in POSTGRES_URL else "?"
+    try:
+        yield f"{POSTGRES_URL}{sep}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(sqlalchemy.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+# ---------------------------------------------------------------- served elections (tests/web)
+# A demo election prepared once per module (every role's files, voters' credentials and login
+# secrets), opened on a fresh board for each test (SQLite and PostgreSQL).
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory: pytest.TempPathFactory) -> tuple[PreparedDemo, Path]:
+    directory = tmp_path_factory.mktemp("demo") / "files"
+    return prepare_demo(directory, SeededRandom("web-tests"), 4), directory / "voters"
+
+
+@pytest.fixture()
+def served(board_url: str, tmp_path: Path, prepared: tuple[PreparedDemo, Path]) -> Iterator[Served]:
+    demo, voters = prepared
+    board = SqlBoard.open(board_url)
+    store = open_election(
+        board,
+        tmp_path / "keys",
+        election=demo.election,
+        trustees=demo.trustees,
+        credentials=demo.credentials,
+        ids=demo.ids,
+        roll=demo.roll,
+        timestamp=demo.timestamp,
+    )
+    host = Host(board, tmp_path / "keys")
+    # functional tests are not throttled; tests/web/test_web_ops.py tests the limits
+    with TestClient(
+        create_app(host, OpsConfig.unlimited()), raise_server_exceptions=True
+    ) as client:
+        yield Served(client, host, store, demo, voters)
+    board.close()

@@ -163,6 +163,18 @@ class FormatError(VicheError):
     code = "V1000"
 
 
+class TooLargeError(FormatError):
+    """A request body or upload larger than allowed."""
+
+    code = "V1010"
+
+
+class MediaTypeError(FormatError):
+    """A request body of a content type the endpoint does not take."""
+
+    code = "V1011"
+
+
 class JsonFormatError(FormatError):
     """Malformed JSON, a missing or extra field, a wrong type."""
 
@@ -253,6 +265,12 @@ class PhaseError(ProtocolError):
     code = "V3005"
 
 
+class CredentialBindingError(ProtocolError):
+    """A ballot signed with a credential that is on the list but not the voter's own."""
+
+    code = "V3007"
+
+
 class TallyError(ProtocolError):
     """An encrypted tally, decryption or result inconsistent with the ballots."""
 
@@ -300,6 +318,25 @@ class StorageError(RecordError):
     or replaced file, a full disk); ``where.file`` names the file."""
 
     code = "V4005"
+
+
+class DatabaseError(StorageError):
+    """The bulletin board's database cannot be reached or refused a statement."""
+
+    code = "V4010"
+
+
+class HeadMovedError(RecordError):
+    """An append whose expected chain head is no longer the head (another writer came
+    first): nothing was written; check again and retry."""
+
+    code = "V4011"
+
+
+class UnknownElectionError(RecordError):
+    """No election with this uuid on the bulletin board."""
+
+    code = "V4012"
 
 
 class VerificationError(VicheError):
@@ -360,3 +397,43 @@ class MissingDependencyError(UsageError):
     """An optional component (extra) that is not installed."""
 
     code = "V9002"
+
+
+class AuthenticationError(UsageError):
+    """A request without the secret its role needs, or with a wrong one."""
+
+    code = "V9010"
+
+
+class NotFoundError(UsageError):
+    """A public object, voter or resource that does not exist."""
+
+    code = "V9011"
+
+
+class BadRowsError(UsageError):
+    """An uploaded table (the voter roll) with bad rows: ``rows`` holds one error per bad
+    row, each with its line; nothing was stored."""
+
+    code = "V9012"
+
+    def __init__(
+        self, message: str, rows: list[VicheError], *, where: Location | str = NOWHERE
+    ) -> None:
+        self.rows = rows
+        super().__init__(message, where=where)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**super().to_dict(), "rows": [r.to_dict() for r in self.rows]}
+
+
+class RateLimitedError(UsageError):
+    """Too many requests from one address or for one voter: try again later."""
+
+    code = "V9013"
+
+
+class CrossOriginError(UsageError):
+    """A browser request from an origin the server does not allow."""
+
+    code = "V9014"

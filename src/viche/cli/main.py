@@ -50,7 +50,7 @@ def _root(
 
 
 def _register_all() -> None:
-    from viche.cli import election, method, mirror, monitor, plan, shuffle, verify
+    from viche.cli import election, method, mirror, monitor, plan, serve, shuffle, verify
 
     election.register(app)
     method.register(app)
@@ -59,6 +59,7 @@ def _register_all() -> None:
     verify.register(app)
     shuffle.register(app)
     plan.register(app)
+    serve.register(app)
 
 
 _register_all()

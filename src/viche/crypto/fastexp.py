@@ -292,9 +292,7 @@ _MEMO: ContextVar[tuple[mpz, Mapping[tuple[mpz, mpz | int], mpz]] | None] = Cont
 
 
 @contextmanager
-def precomputed_powers(
-    modulus: mpz, values: Mapping[tuple[mpz, mpz | int], mpz]
-) -> Iterator[None]:
+def precomputed_powers(modulus: mpz, values: Mapping[tuple[mpz, mpz | int], mpz]) -> Iterator[None]:
     """Within the block, :func:`pow_memo` answers ``base^exp mod modulus`` from ``values``
     (keyed by ``(base, exp)``) when it holds the pair.
 

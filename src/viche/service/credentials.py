@@ -58,53 +58,75 @@ class Voter:
 
 
 def parse_voters(text: str, where: str) -> list[Voter]:
-    """Parse a voter file; every bad line is named by its number.
+    """Parse a voter file; the first bad line is refused, named by its number
+    (:func:`check_voters` reports every bad line).
 
     A voter listed twice (same login, or same address when there is no login; compared
     case-insensitively) is refused: she would get two credentials, hence two votes.
     """
+    voters, errors = check_voters(text, where)
+    if errors:
+        raise errors[0]
+    return voters
+
+
+def check_voters(text: str, where: str) -> tuple[list[Voter], list[UsageError]]:
+    """The voters of a voter file (``address[,login[,weight]]`` lines) and an error for each
+    bad line (wrong shape, empty address, bad weight, a voter listed twice)."""
     voters: list[Voter] = []
+    errors: list[UsageError] = []
     seen: dict[str, int] = {}
     for n, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()
         if not line:
             continue
         lwhere = f"{where} line {n}"
-        parts = line.split(",")
-        if len(parts) > 3:
-            raise UsageError("expected address[,login[,weight]]", where=lwhere)
-        address = parts[0].strip()
-        if not address:
-            raise UsageError("empty address", where=lwhere)
-        login = parts[1].strip() if len(parts) > 1 and parts[1].strip() else None
-        weight: int | None = None
-        if len(parts) == 3:
-            w = parts[2].strip()
-            if (
-                not w.isascii()
-                or not w.isdigit()
-                or len(w) > len(str(MAX_WEIGHT))
-                or not 1 <= int(w) <= MAX_WEIGHT
-            ):
-                shown = w if len(w) <= 24 else w[:21] + "..."
-                raise UsageError(
-                    f"a weight is an integer between 1 and {MAX_WEIGHT}, got {shown!r}",
-                    where=lwhere,
-                )
-            weight = int(w)
-        voter = Voter(line, address, login, weight)
+        try:
+            voter = _parse_voter_line(line, lwhere)
+        except UsageError as exc:
+            errors.append(exc)
+            continue
         key = voter.id.casefold()
         if key in seen:
-            raise UsageError(
-                f"voter {voter.id!r} is already listed on line {seen[key]}: one voter, one "
-                "credential",
-                where=lwhere,
+            errors.append(
+                UsageError(
+                    f"voter {voter.id!r} is already listed on line {seen[key]}: one voter, one "
+                    "credential",
+                    where=lwhere,
+                )
             )
+            continue
         seen[key] = n
         voters.append(voter)
-    if not voters:
-        raise UsageError("the voter file lists no voter", where=where)
-    return voters
+    if not voters and not errors:
+        errors.append(UsageError("the voter file lists no voter", where=where))
+    return voters, errors
+
+
+def _parse_voter_line(line: str, lwhere: str) -> Voter:
+    parts = line.split(",")
+    if len(parts) > 3:
+        raise UsageError("expected address[,login[,weight]]", where=lwhere)
+    address = parts[0].strip()
+    if not address:
+        raise UsageError("empty address", where=lwhere)
+    login = parts[1].strip() if len(parts) > 1 and parts[1].strip() else None
+    weight: int | None = None
+    if len(parts) == 3:
+        w = parts[2].strip()
+        if (
+            not w.isascii()
+            or not w.isdigit()
+            or len(w) > len(str(MAX_WEIGHT))
+            or not 1 <= int(w) <= MAX_WEIGHT
+        ):
+            shown = w if len(w) <= 24 else w[:21] + "..."
+            raise UsageError(
+                f"a weight is an integer between 1 and {MAX_WEIGHT}, got {shown!r}",
+                where=lwhere,
+            )
+        weight = int(w)
+    return Voter(line, address, login, weight)
 
 
 def counted_voters(count: int) -> list[Voter]:
@@ -196,32 +218,39 @@ def write_credentials(
 def read_public_credentials(path: Path) -> PublicCredentials:
     """A public credential list: either ``T.pubcreds`` (with ids, as written by
     ``generate-credentials``) or the archive form (``"pub"`` or ``"pub,weight"``)."""
-    raw = read_bytes(path, "public credentials").strip()
-    value = codec.loads(raw, where=str(path))
-    items = codec.expect_list(value, str(path))
+    return parse_public_credentials(read_bytes(path, "public credentials"), str(path))[0]
+
+
+def parse_public_credentials(raw: bytes, where: str) -> tuple[PublicCredentials, list[str] | None]:
+    """A public credential list and, for ``T.pubcreds``, each entry's voter id (in order)."""
+    raw = raw.strip()
+    value = codec.loads(raw, where=where)
+    items = codec.expect_list(value, where)
     entries: list[str] = []
     has_ids = any(isinstance(v, str) and v.count(",") == 2 for v in items)
     ids: dict[str, int] = {}
+    names: list[str] = []
     for i, v in enumerate(items):
         if not isinstance(v, str):
-            raise JsonFormatError("expected a string", where=f"{path}[{i}]")
+            raise JsonFormatError("expected a string", where=f"{where}[{i}]")
         if has_ids:
             parts = v.split(",")
             if len(parts) != 3:
-                raise JsonFormatError('expected "pub,weight,id"', where=f"{path}[{i}]")
+                raise JsonFormatError('expected "pub,weight,id"', where=f"{where}[{i}]")
             key = parts[2].casefold()
             if key in ids:  # spec 3.1 step 7: the server checks the voters of L
                 raise ProtocolError(
                     f"voter id {parts[2]!r} has two credentials (entries {ids[key]} and {i})",
-                    where=f"{path}[{i}]",
+                    where=f"{where}[{i}]",
                 )
             ids[key] = i
+            names.append(parts[2])
             entries.append(parts[0] if parts[1] == "" else f"{parts[0]},{parts[1]}")
         else:
             entries.append(v)
     if not has_ids:
-        return PublicCredentials.from_bytes(raw, where=str(path))
-    return PublicCredentials.from_json(entries, where=str(path))
+        return PublicCredentials.from_bytes(raw, where=where), None
+    return PublicCredentials.from_json(entries, where=where), names
 
 
 def read_private_credential(path: Path) -> str:

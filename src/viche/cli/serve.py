@@ -1,0 +1,201 @@
+"""``viche serve``, ``viche vote`` and ``viche receipt check``: the voting server and its
+command-line client."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+receipt_app = typer.Typer(
+    name="receipt", help="Signed receipts of the voting server.", no_args_is_help=True
+)
+
+DEFAULT_DATA = Path("viche-data")
+
+
+def database_url(data: Path, database: str | None) -> str:
+    return database or f"sqlite:///{(data / 'board.sqlite').resolve()}"
+
+
+def serve_cmd(
+    *,
+    data: Annotated[
+        Path, typer.Option("--data", help="Data folder (SQLite board, receipt keys, demo files).")
+    ] = DEFAULT_DATA,
+    database: Annotated[
+        str | None,
+        typer.Option(
+            "--database",
+            help="Database URL (default: sqlite:///DATA/board.sqlite; or postgresql://…).",
+        ),
+    ] = None,
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8000,
+    demo: Annotated[
+        bool,
+        typer.Option(
+            "--demo", help="Open a demo election with demo voters (resumed if it exists)."
+        ),
+    ] = False,
+    voters: Annotated[int, typer.Option("--voters", help="Demo voters.")] = 5,
+    workers: Annotated[
+        int, typer.Option("--workers", help="Worker processes (ballots are checked in each).")
+    ] = 1,
+) -> None:
+    """Serve the elections of the bulletin board over HTTP (API under /api/v1)."""
+    import os
+
+    import uvicorn
+
+    from viche.crypto.rng import SystemRandom
+    from viche.errors import UsageError
+    from viche.record.sql import SqlBoard
+    from viche.web.serve import ENV_DATABASE, ENV_KEYS
+
+    if not 1 <= port <= 65535:
+        raise UsageError(f"port {port} is out of range", where="--port")
+    if workers < 1:
+        raise UsageError("at least one worker", where="--workers")
+    try:
+        data.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(
+            f"cannot create the data folder: {exc.strerror}", where=str(data)
+        ) from None
+    url = database_url(data, database)
+    keys = (data / "keys").resolve()
+    board = SqlBoard.open(url)
+    base = f"http://{host}:{port}"
+    try:
+        from viche.service.admin import ensure_server_admin
+
+        secret_file = data / "admin.secret"
+        if ensure_server_admin(board, secret_file):
+            out.print(f"server administrator's secret written to {escape(str(secret_file))}")
+        if demo:
+            from viche.service.served_demo import start_demo
+
+            found = start_demo(data, board, keys, SystemRandom(), voters)
+            verb = "opened" if found.created else "resumed"
+            out.print(f"demo election {verb}: {escape(found.uuid)}")
+            out.print(
+                f"voters' private credentials and login secrets: {escape(str(found.voters_dir))}"
+            )
+            out.print(
+                "vote: viche vote "
+                f"{escape(base)} --election {escape(found.uuid)} "
+                f"--privcred {escape(str(found.voters_dir / '001.cred'))} "
+                f"--login {escape(str(found.voters_dir / '001.login'))} "
+                f"--ballot {escape(str(found.voters_dir / 'choices.json'))}"
+            )
+    finally:
+        board.close()
+    out.print(f"serving {escape(base)}/api/v1/elections (API documentation: /api/v1/docs)")
+    os.environ[ENV_DATABASE] = url
+    os.environ[ENV_KEYS] = str(keys)
+    uvicorn.run(
+        "viche.web.serve:build_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+        access_log=False,
+    )
+
+
+def vote_cmd(
+    url: Annotated[str, typer.Argument(help="The server, e.g. http://127.0.0.1:8000")],
+    *,
+    election: Annotated[str, typer.Option("--election", help="The election's uuid.")],
+    privcred: Annotated[Path, typer.Option("--privcred", help="Your private credential file.")],
+    login: Annotated[
+        Path, typer.Option("--login", help="File holding 'LOGIN SECRET' (your server login).")
+    ],
+    ballot: Annotated[Path, typer.Option("--ballot", help="Your choices, e.g. [[0,1,0],[1,0]].")],
+    receipt: Annotated[
+        Path | None,
+        typer.Option(
+            "--receipt", help="Where to save the signed receipt (default: beside --ballot)."
+        ),
+    ] = None,
+) -> None:
+    """Cast a ballot: made here (the server never sees your credential), checked by the
+    server, and a signed receipt saved."""
+    from viche.crypto.rng import SystemRandom
+    from viche.errors import Location, UsageError
+    from viche.protocol import codec
+    from viche.service.ballot import parse_choices
+    from viche.service.credentials import read_private_credential
+    from viche.service.files import read_bytes, read_text, write_bytes
+    from viche.web.client import VotingClient
+
+    cred = read_private_credential(privcred)
+    parts = read_text(login, "login").split()
+    if len(parts) != 2:
+        raise UsageError("expected one line 'LOGIN SECRET'", where=Location(file=str(login)))
+    client = VotingClient(url)
+    try:
+        _, election_obj, _ = client.setup(election)
+        choices = parse_choices(
+            codec.loads(read_bytes(ballot, "ballot choices"), str(ballot)),
+            election_obj,
+            str(ballot),
+        )
+        cast = client.vote(
+            election,
+            private_credential=cred,
+            choices=choices,
+            login=parts[0],
+            secret=parts[1],
+            rng=SystemRandom(),
+        )
+    finally:
+        client.close()
+    target = receipt or ballot.parent / f"{election}-{cast.height}.receipt.json"
+    write_bytes(target, cast.receipt.to_bytes() + b"\n")
+    out.print(
+        f"ballot accepted{' (re-vote: it replaces your earlier ballot)' if cast.revote else ''}"
+    )
+    out.print(f"tracker: {escape(cast.tracker)}")
+    out.print(f"receipt: {escape(str(target))}")
+
+
+@receipt_app.command("check")
+def receipt_check_cmd(
+    receipt: Annotated[Path, typer.Argument(help="A receipt saved by viche vote.")],
+    archive: Annotated[Path, typer.Argument(help="The public record (.bel or its directory).")],
+    key: Annotated[
+        str | None, typer.Option("--key", help="The election's published receipt key.")
+    ] = None,
+) -> None:
+    """Offline: is the acknowledged ballot in the record? Exit 0 yes; 1 no, the receipt is
+    evidence that the server dropped it; 2 the record predates the receipt."""
+    from viche.errors import Location
+    from viche.record import read_archive, resolve_archive
+    from viche.service.files import read_bytes
+    from viche.service.receipts import Verdict, check_receipt, parse_receipt
+
+    signed = parse_receipt(read_bytes(receipt, "receipt"), Location(file=str(receipt)))
+    result = check_receipt(signed, read_archive(resolve_archive(archive)), key)
+    if result.verdict is Verdict.IN_RECORD:
+        out.print(f"[bold green]ok[/] {escape(result.message)}")
+        return
+    if result.verdict is Verdict.DROPPED:
+        out.print(f"[bold red]EVIDENCE[/] {escape(result.message)}")
+        raise typer.Exit(1)
+    err.print(f"[bold yellow]not yet[/] {escape(result.message)}")
+    raise typer.Exit(2)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve")(serve_cmd)
+    app.command("vote")(vote_cmd)
+    app.add_typer(receipt_app)

@@ -1,0 +1,125 @@
+"""What the bulletin board keeps beside the record: voters and hashes of role secrets.
+
+A voter is a login bound to one public credential of the election (from the credential
+authority's ``T.pubcreds`` ids), with the address that receives one-time codes and the hash
+of her login secret (never the secret). Role secrets (administrator, credential authority,
+trustee N) are kept as hashes too. Hashing and comparing is :mod:`viche.service.secrets`'s
+job; this module only stores and finds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
+from viche.errors import Location, ProtocolError
+from viche.record.sql import schema
+from viche.record.sql.board import SqlBoard, db_error
+
+
+@dataclass(frozen=True)
+class VoterAccount:
+    login: str
+    address: str
+    credential: str
+    secret_hash: str | None = field(default=None, repr=False)
+
+
+def add_voters(board: SqlBoard, uuid: str, voters: Sequence[VoterAccount]) -> None:
+    """Store the voters of an election (all or none; a login or credential twice is refused)."""
+    rows = [
+        {
+            "election": uuid,
+            "login": v.login,
+            "address": v.address,
+            "credential": v.credential,
+            "secret_hash": v.secret_hash,
+        }
+        for v in voters
+    ]
+    where = Location(member=f"database / {uuid}", path=("voters",))
+    try:
+        with board.engine.begin() as conn:
+            if rows:
+                conn.execute(insert(schema.voters), rows)
+    except IntegrityError:
+        raise ProtocolError(
+            "a login or a credential appears twice among the voters", where=where
+        ) from None
+    except SQLAlchemyError as exc:
+        raise db_error(exc, where) from None
+
+
+def voter(board: SqlBoard, uuid: str, login: str) -> VoterAccount | None:
+    v = schema.voters.c
+    try:
+        with board.engine.connect() as conn:
+            row = conn.execute(
+                select(v.login, v.address, v.credential, v.secret_hash).where(
+                    v.election == uuid, v.login == login
+                )
+            ).first()
+    except SQLAlchemyError as exc:
+        raise db_error(exc, Location(member=f"database / {uuid}")) from None
+    if row is None:
+        return None
+    return VoterAccount(str(row[0]), str(row[1]), str(row[2]), row[3])
+
+
+def set_secret(board: SqlBoard, uuid: str, role: str, secret_hash: str) -> None:
+    """Store (or replace) the hash of a role's secret."""
+    s = schema.secrets.c
+    try:
+        with board.engine.begin() as conn:
+            conn.execute(delete(schema.secrets).where(s.election == uuid, s.role == role))
+            conn.execute(insert(schema.secrets).values(election=uuid, role=role, hash=secret_hash))
+    except SQLAlchemyError as exc:
+        raise db_error(exc, Location(member=f"database / {uuid}")) from None
+
+
+def secret_hash(board: SqlBoard, uuid: str, role: str) -> str | None:
+    s = schema.secrets.c
+    try:
+        with board.engine.connect() as conn:
+            value = conn.execute(select(s.hash).where(s.election == uuid, s.role == role)).scalar()
+    except SQLAlchemyError as exc:
+        raise db_error(exc, Location(member=f"database / {uuid}")) from None
+    return None if value is None else str(value)
+
+
+def draft(board: SqlBoard, uuid: str) -> bytes | None:
+    """The stored state of an election being set up, if any."""
+    d = schema.drafts.c
+    try:
+        with board.engine.connect() as conn:
+            value = conn.execute(select(d.state).where(d.uuid == uuid)).scalar()
+    except SQLAlchemyError as exc:
+        raise db_error(exc, Location(member=f"database / {uuid}")) from None
+    return None if value is None else bytes(value)
+
+
+def put_draft(board: SqlBoard, uuid: str, state: bytes, *, new: bool = False) -> None:
+    """Store a draft's state (``new``: it must not exist yet)."""
+    d = schema.drafts.c
+    where = Location(member=f"database / {uuid}")
+    try:
+        with board.engine.begin() as conn:
+            if new:
+                conn.execute(insert(schema.drafts).values(uuid=uuid, state=state))
+            else:
+                conn.execute(update(schema.drafts).where(d.uuid == uuid).values(state=state))
+    except IntegrityError:
+        raise ProtocolError("an election with this uuid is being set up", where=where) from None
+    except SQLAlchemyError as exc:
+        raise db_error(exc, where) from None
+
+
+def delete_draft(board: SqlBoard, uuid: str) -> None:
+    try:
+        with board.engine.begin() as conn:
+            conn.execute(delete(schema.drafts).where(schema.drafts.c.uuid == uuid))
+    except SQLAlchemyError as exc:
+        raise db_error(exc, Location(member=f"database / {uuid}")) from None

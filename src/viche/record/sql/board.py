@@ -1,0 +1,548 @@
+"""The SQL bulletin board: many elections in one database (SQLite or PostgreSQL).
+
+:class:`SqlBoard` is the database (open it with a URL; its Alembic migrations run at once);
+:meth:`SqlBoard.store` gives one election's :class:`SqlElectionStore`, an implementation of
+:class:`~viche.record.store.ElectionStore`.
+
+Durability and atomicity: an append is one transaction (the event row, its ballot index
+entry and the new head in the election row) committed before :meth:`SqlElectionStore.append`
+returns. SQLite runs in WAL mode with ``synchronous=FULL`` (a commit is on disk when it
+returns); PostgreSQL's commit is durable by default. The head is moved by
+``UPDATE … WHERE head_hash = :expected``: of two writers that read the same head only one
+succeeds, the other gets :class:`~viche.errors.HeadMovedError` and nothing is written.
+:meth:`SqlElectionStore.locked` holds the election's write lock across processes (a
+PostgreSQL advisory lock, or an ``flock`` beside the SQLite file), so that "check, then
+append" runs once at a time per election.
+
+Export: :meth:`SqlElectionStore.write_archive` writes the ``.bel`` archive from the stored
+bytes (header, each event's data lines then the event, every member stamped with the
+archive timestamp), up to the head read first: a consistent snapshot at any moment.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import os
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from sqlalchemy import Engine, create_engine, event, func, insert, select, text, update
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import ArgumentError, IntegrityError, SQLAlchemyError
+
+from viche.crypto.hashing import sha256_hex
+from viche.errors import (
+    ArchiveFormatError,
+    ChainError,
+    DatabaseError,
+    HeadMovedError,
+    Location,
+    PhaseError,
+    RecordError,
+    UnknownElectionError,
+    UsageError,
+)
+from viche.protocol.codec import dumps
+from viche.record.entries import DATA_SUFFIX, EVENT_SUFFIX, HEADER_NAME
+from viche.record.events import PAYLOAD_LINES, ArchiveHeader, Event, EventType, next_types
+from viche.record.sql import schema
+from viche.record.store import ChainHead, SetupBytes, StoredBallot
+from viche.record.tar import encode_member
+
+_MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def engine_url(url: str) -> str:
+    """``postgresql://…`` names the psycopg 3 driver; other URLs are kept as they are."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise UsageError(f"not a database URL: {exc}", where="--database") from None
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    elif parsed.drivername not in ("postgresql+psycopg", "sqlite", "sqlite+pysqlite"):
+        raise UsageError(
+            f"unsupported database {parsed.drivername!r} (sqlite:///FILE or postgresql://…)",
+            where="--database",
+        )
+    return parsed.render_as_string(hide_password=False)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=60000")
+    finally:
+        cursor.close()
+
+
+def migrate(engine: Engine) -> None:
+    """Run the Alembic migrations up to the newest revision (idempotent)."""
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(_MIGRATIONS))
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "head")
+
+
+def _join(lines: Sequence[bytes]) -> bytes:
+    return b"\n".join(lines)
+
+
+def _split(blob: bytes) -> list[bytes]:
+    return blob.split(b"\n") if blob else []
+
+
+def _check_line(line: bytes, where: Location) -> bytes:
+    if not isinstance(line, bytes) or not line:
+        raise ArchiveFormatError("a data line must be non-empty bytes", where=where)
+    if b"\n" in line or b"\r" in line:
+        raise ArchiveFormatError("a data line contains a line break", where=where)
+    return line
+
+
+class SqlBoard:
+    """The database of the bulletin board: every election, their records and accounts."""
+
+    def __init__(self, engine: Engine, lock_dir: Path | None) -> None:
+        self.engine = engine
+        self.dialect = engine.dialect.name
+        self._lock_dir = lock_dir
+        self._thread_locks: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    @classmethod
+    def open(cls, url: str, *, pool_size: int = 8) -> SqlBoard:
+        """Connect to ``url`` (``sqlite:///FILE`` or ``postgresql://…``) and migrate."""
+        full = engine_url(url)
+        lock_dir: Path | None = None
+        kwargs: dict[str, Any] = {}
+        if full.startswith("sqlite"):
+            database = make_url(full).database
+            if not database or database == ":memory:":
+                raise UsageError(
+                    "the SQLite bulletin board needs a file (sqlite:///FILE)", where="--database"
+                )
+            lock_dir = Path(database).parent / (Path(database).name + ".locks")
+            kwargs["connect_args"] = {"timeout": 60}
+        else:
+            kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+        try:
+            engine = create_engine(full, **kwargs)
+            if engine.dialect.name == "sqlite":
+                event.listen(engine, "connect", _sqlite_pragmas)
+                assert lock_dir is not None
+                lock_dir.mkdir(parents=True, exist_ok=True)
+            migrate(engine)
+        except SQLAlchemyError as exc:
+            raise DatabaseError(
+                f"cannot open the database: {type(getattr(exc, 'orig', None) or exc).__name__}",
+                where=Location(file=make_url(full).render_as_string(hide_password=True)),
+            ) from None
+        except OSError as exc:
+            raise DatabaseError(
+                f"cannot open the database: {exc.strerror}", where=Location(file=str(lock_dir))
+            ) from None
+        return cls(engine, lock_dir)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # ------------------------------------------------------------------ elections
+
+    def create_election(
+        self,
+        timestamp: int,
+        election: bytes,
+        trustees: bytes,
+        credentials: bytes,
+        *,
+        uuid: str,
+        receipt_key: str,
+    ) -> SqlElectionStore:
+        """Write the Setup event of a new election (its setup data computed here)."""
+        where = Location(member=f"database / {uuid}", event=0)
+        lines = [
+            _check_line(election, where.sub("election")),
+            _check_line(trustees, where.sub("trustees")),
+            _check_line(credentials, where.sub("credentials")),
+        ]
+        lines.append(
+            dumps(
+                {
+                    "election": sha256_hex(lines[0]),
+                    "trustees": sha256_hex(lines[1]),
+                    "credentials": sha256_hex(lines[2]),
+                }
+            ).encode()
+        )
+        ArchiveHeader(timestamp=timestamp).to_bytes()  # checks the timestamp fits a tar mtime
+        raw = Event(None, 0, EventType.SETUP, sha256_hex(lines[-1])).to_bytes()
+        h = sha256_hex(raw)
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    insert(schema.elections).values(
+                        uuid=uuid,
+                        timestamp=timestamp,
+                        head_height=0,
+                        head_hash=h,
+                        head_type=EventType.SETUP.value,
+                        receipt_key=receipt_key,
+                    )
+                )
+                conn.execute(
+                    insert(schema.events).values(
+                        election=uuid,
+                        height=0,
+                        hash=h,
+                        type=EventType.SETUP.value,
+                        raw=raw,
+                        lines=_join(lines),
+                    )
+                )
+        except IntegrityError:
+            raise RecordError(
+                "an election with this uuid is already on the board", where=where
+            ) from None
+        except SQLAlchemyError as exc:
+            raise db_error(exc, where) from None
+        return self.store(uuid)
+
+    def elections(self) -> list[str]:
+        """The uuids of every election, oldest first."""
+        with self._read() as conn:
+            rows = conn.execute(
+                select(schema.elections.c.uuid).order_by(schema.elections.c.timestamp)
+            )
+            return [r[0] for r in rows]
+
+    def receipt_key(self, uuid: str) -> str:
+        """The election's published receipt-signing public key."""
+        return str(self._election_field(uuid, schema.elections.c.receipt_key))
+
+    def store(self, uuid: str) -> SqlElectionStore:
+        """One election's store (:class:`UnknownElectionError` when there is none)."""
+        return SqlElectionStore(
+            self, uuid, int(self._election_field(uuid, schema.elections.c.timestamp))
+        )
+
+    def _election_field(self, uuid: str, column: Any) -> Any:
+        with self._read() as conn:
+            value = conn.execute(select(column).where(schema.elections.c.uuid == uuid)).scalar()
+        if value is None:
+            raise UnknownElectionError("no such election", where=Location(member=uuid))
+        return value
+
+    # ------------------------------------------------------------------ helpers
+
+    @contextlib.contextmanager
+    def _read(self) -> Iterator[Connection]:
+        try:
+            with self.engine.connect() as conn:
+                yield conn
+        except SQLAlchemyError as exc:
+            raise db_error(exc, Location(member="database")) from None
+
+    def thread_lock(self, uuid: str) -> threading.Lock:
+        with self._guard:
+            return self._thread_locks.setdefault(uuid, threading.Lock())
+
+    def lock_path(self, uuid: str) -> Path | None:
+        if self._lock_dir is None:
+            return None
+        return self._lock_dir / (hashlib.sha256(uuid.encode()).hexdigest()[:32] + ".lock")
+
+
+def db_error(exc: SQLAlchemyError, where: Location) -> DatabaseError:
+    """A database failure as a typed error; the message names the driver's error class only
+    (its text may quote a statement's parameters)."""
+    orig = getattr(exc, "orig", None)
+    return DatabaseError(f"the database failed: {type(orig or exc).__name__}", where=where)
+
+
+class SqlElectionStore:
+    """One election on the SQL board (:class:`~viche.record.store.ElectionStore`)."""
+
+    def __init__(self, board: SqlBoard, uuid: str, timestamp: int) -> None:
+        self._board = board
+        self.uuid = uuid
+        self.timestamp = timestamp
+        self._setup: SetupBytes | None = None
+
+    @property
+    def name(self) -> str:
+        return f"database / {self.uuid}"
+
+    @property
+    def _where(self) -> Location:
+        return Location(member=self.name)
+
+    def setup(self) -> SetupBytes:
+        if self._setup is None:
+            with self._board._read() as conn:
+                blob = conn.execute(
+                    select(schema.events.c.lines).where(
+                        schema.events.c.election == self.uuid, schema.events.c.height == 0
+                    )
+                ).scalar_one()
+            lines = _split(blob)
+            self._setup = SetupBytes(self.timestamp, lines[0], lines[1], lines[2])
+        return self._setup
+
+    def head(self) -> ChainHead:
+        with self._board._read() as conn:
+            return self._head(conn)
+
+    def _head(self, conn: Connection) -> ChainHead:
+        e = schema.elections.c
+        row = conn.execute(
+            select(e.head_height, e.head_hash, e.head_type).where(e.uuid == self.uuid)
+        ).one()
+        return ChainHead(int(row[0]), str(row[1]), EventType(row[2]))
+
+    def _ballot(self, *conditions: Any) -> StoredBallot | None:
+        b, ev = schema.ballots.c, schema.events.c
+        with self._board._read() as conn:
+            row = conn.execute(
+                select(b.height, ev.hash, b.hash, b.credential)
+                .join(
+                    schema.events,
+                    (ev.election == b.election) & (ev.height == b.height),
+                )
+                .where(b.election == self.uuid, *conditions)
+                .order_by(b.height.desc())
+                .limit(1)
+            ).first()
+        if row is None:
+            return None
+        return StoredBallot(int(row[0]), str(row[1]), str(row[2]), str(row[3]))
+
+    def ballot_by_hash(self, ballot_hash: str) -> StoredBallot | None:
+        return self._ballot(schema.ballots.c.hash == ballot_hash)
+
+    def last_ballot(self, credential: str) -> StoredBallot | None:
+        return self._ballot(schema.ballots.c.credential == credential)
+
+    def ballot_count(self) -> int:
+        b = schema.ballots.c
+        with self._board._read() as conn:
+            return int(
+                conn.execute(
+                    select(func.count()).select_from(schema.ballots).where(b.election == self.uuid)
+                ).scalar_one()
+            )
+
+    def _rows(self, first: int, last: int) -> Iterator[tuple[int, str, str, bytes, bytes]]:
+        """Events ``first..last`` (heights, inclusive) in order, fetched in batches."""
+        ev = schema.events.c
+        batch = 500
+        start = first
+        while start <= last:
+            end = min(last, start + batch - 1)
+            with self._board._read() as conn:
+                rows = conn.execute(
+                    select(ev.height, ev.hash, ev.type, ev.raw, ev.lines)
+                    .where(ev.election == self.uuid, ev.height >= start, ev.height <= end)
+                    .order_by(ev.height)
+                ).all()
+            if len(rows) != end - start + 1:
+                raise ChainError(
+                    "an event is missing from the database", where=self._where.at(event=start)
+                )
+            for r in rows:
+                yield int(r[0]), str(r[1]), str(r[2]), bytes(r[3]), bytes(r[4])
+            start = end + 1
+
+    def events(self) -> Iterator[tuple[EventType, Sequence[bytes]]]:
+        last = self.head().height
+        for _, _, etype, _, lines in self._rows(1, last):
+            yield EventType(etype), _split(lines)
+
+    def chain(self, first: int, last: int) -> list[tuple[int, str, EventType]]:
+        """Heights, hashes and types of the events ``first..last`` (inclusive)."""
+        ev = schema.events.c
+        with self._board._read() as conn:
+            rows = conn.execute(
+                select(ev.height, ev.hash, ev.type)
+                .where(ev.election == self.uuid, ev.height >= first, ev.height <= last)
+                .order_by(ev.height)
+            ).all()
+        return [(int(r[0]), str(r[1]), EventType(r[2])) for r in rows]
+
+    def event_lines(self, height: int) -> tuple[EventType, list[bytes]]:
+        """One event's type and data lines."""
+        ev = schema.events.c
+        with self._board._read() as conn:
+            row = conn.execute(
+                select(ev.type, ev.lines).where(ev.election == self.uuid, ev.height == height)
+            ).first()
+        if row is None:
+            raise ChainError("no event at this height", where=self._where.at(event=height))
+        return EventType(row[0]), _split(bytes(row[1]))
+
+    def data_member(self, member_hash: str) -> bytes | None:
+        """The data line or event whose SHA-256 is ``member_hash`` (every public object
+        under its hash), or ``None``."""
+        b, ev = schema.ballots.c, schema.events.c
+        with self._board._read() as conn:
+            row = conn.execute(
+                select(ev.lines)
+                .join(schema.ballots, (b.election == ev.election) & (b.height == ev.height))
+                .where(b.election == self.uuid, b.hash == member_hash)
+            ).first()
+            if row is not None:
+                return bytes(row[0])
+            row = conn.execute(
+                select(ev.raw).where(ev.election == self.uuid, ev.hash == member_hash)
+            ).first()
+            if row is not None:
+                return bytes(row[0])
+            others = conn.execute(
+                select(ev.lines).where(ev.election == self.uuid, ev.type != EventType.BALLOT.value)
+            ).all()
+        for (blob,) in others:
+            for line in _split(bytes(blob)):
+                if sha256_hex(line) == member_hash:
+                    return line
+        return None
+
+    def append(
+        self,
+        event_type: EventType,
+        payload_lines: Sequence[bytes],
+        *,
+        expected_head: str,
+        ballot: StoredBallot | None = None,
+    ) -> ChainHead:
+        lines = list(payload_lines)
+        try:
+            with self._board.engine.begin() as conn:
+                head = self._head(conn)
+                where = self._where.at(event=head.height + 1)
+                if head.hash != expected_head:
+                    raise HeadMovedError(
+                        "the chain head moved since it was read (another writer came first)",
+                        where=where,
+                    )
+                if event_type not in next_types(head.type):
+                    raise PhaseError(
+                        f"a {event_type.value} event cannot follow {head.type.value}",
+                        where=where,
+                    )
+                if len(lines) != PAYLOAD_LINES[event_type]:
+                    raise ArchiveFormatError(
+                        f"a {event_type.value} event takes {PAYLOAD_LINES[event_type]} data "
+                        f"line(s), got {len(lines)}",
+                        where=where,
+                    )
+                for i, line in enumerate(lines):
+                    _check_line(line, where.sub(f"line {i + 1}"))
+                if (ballot is not None) != (event_type is EventType.BALLOT):
+                    raise ArchiveFormatError(
+                        "a Ballot event, and only one, carries its index entry", where=where
+                    )
+                height = head.height + 1
+                raw = Event(
+                    head.hash, height, event_type, sha256_hex(lines[-1]) if lines else None
+                ).to_bytes()
+                h = sha256_hex(raw)
+                e = schema.elections.c
+                moved = conn.execute(
+                    update(schema.elections)
+                    .where(e.uuid == self.uuid, e.head_hash == expected_head)
+                    .values(head_height=height, head_hash=h, head_type=event_type.value)
+                )
+                if moved.rowcount != 1:
+                    raise HeadMovedError(
+                        "the chain head moved since it was read (another writer came first)",
+                        where=where,
+                    )
+                conn.execute(
+                    insert(schema.events).values(
+                        election=self.uuid,
+                        height=height,
+                        hash=h,
+                        type=event_type.value,
+                        raw=raw,
+                        lines=_join(lines),
+                    )
+                )
+                if ballot is not None:
+                    conn.execute(
+                        insert(schema.ballots).values(
+                            election=self.uuid,
+                            height=height,
+                            hash=ballot.hash,
+                            credential=ballot.credential,
+                        )
+                    )
+        except IntegrityError:
+            raise RecordError(
+                "the database refused the event (a ballot with this hash is already indexed)",
+                where=self._where,
+            ) from None
+        except SQLAlchemyError as exc:
+            raise db_error(exc, self._where) from None
+        return ChainHead(height, h, event_type)
+
+    def write_archive(self, out: BinaryIO) -> None:
+        last = self.head().height
+        stamp = self.timestamp
+        out.write(encode_member(HEADER_NAME, ArchiveHeader(timestamp=stamp).to_bytes(), stamp))
+        for _, h, _, raw, blob in self._rows(0, last):
+            chunk = bytearray()
+            for line in _split(blob):
+                chunk += encode_member(sha256_hex(line) + DATA_SUFFIX, line, stamp)
+            chunk += encode_member(h + EVENT_SUFFIX, raw, stamp)
+            out.write(chunk)
+
+    def locked(self) -> AbstractContextManager[None]:
+        return self._lock()
+
+    @contextlib.contextmanager
+    def _lock(self) -> Iterator[None]:
+        with self._board.thread_lock(self.uuid):
+            if self._board.dialect == "postgresql":
+                digest = hashlib.sha256(self.uuid.encode()).digest()
+                key = int.from_bytes(digest[:8], "big", signed=True)
+                try:
+                    conn = self._board.engine.connect()
+                    conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": key})
+                except SQLAlchemyError as exc:
+                    raise db_error(exc, self._where) from None
+                try:
+                    yield
+                finally:
+                    with contextlib.suppress(SQLAlchemyError):
+                        conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+                        conn.rollback()
+                    conn.close()
+                return
+            path = self._board.lock_path(self.uuid)
+            assert path is not None
+            try:
+                fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+            except OSError as exc:
+                raise DatabaseError(
+                    f"cannot open the lock file: {exc.strerror}", where=Location(file=str(path))
+                ) from None
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                yield
+            finally:
+                os.close(fd)
+
+    def close(self) -> None:
+        """Nothing to release: connections belong to the board's pool."""

@@ -1,0 +1,92 @@
+"""Tables of the SQL bulletin board (SQLAlchemy Core).
+
+The public record lives in ``elections`` (one row per election: the archive timestamp and
+the chain head) and ``events`` (one row per event: its exact bytes and hash, and the exact
+bytes of the data lines written before it, joined by ``\\n`` — a line never holds one).
+``ballots`` indexes the Ballot events (ballot hash, unique per election, and the credential
+that signed it) so that the replay and re-vote checks cost one indexed look-up.
+
+Beside the record, never in it: ``voters`` (a voter's login bound to her public credential,
+and the hash of her login secret) and ``secrets`` (hashes of the administrator's, the
+credential authority's and the trustees' secrets). No secret is stored in clear.
+
+The Alembic migrations in :mod:`viche.record.sql.migrations` create exactly these tables;
+a test checks that they agree.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+)
+
+metadata = MetaData()
+
+elections = Table(
+    "elections",
+    metadata,
+    Column("uuid", String(64), primary_key=True),
+    Column("timestamp", BigInteger, nullable=False),
+    Column("head_height", Integer, nullable=False),
+    Column("head_hash", String(64), nullable=False),
+    Column("head_type", String(32), nullable=False),
+    Column("receipt_key", String(64), nullable=False),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("election", String(64), ForeignKey("elections.uuid"), primary_key=True),
+    Column("height", Integer, primary_key=True, autoincrement=False),
+    Column("hash", String(64), nullable=False),
+    Column("type", String(32), nullable=False),
+    Column("raw", LargeBinary, nullable=False),
+    Column("lines", LargeBinary, nullable=False),
+)
+
+ballots = Table(
+    "ballots",
+    metadata,
+    Column("election", String(64), ForeignKey("elections.uuid"), primary_key=True),
+    Column("height", Integer, primary_key=True, autoincrement=False),
+    Column("hash", String(64), nullable=False),
+    Column("credential", String(1024), nullable=False),
+    Index("ballots_by_hash", "election", "hash", unique=True),
+    Index("ballots_by_credential", "election", "credential", "height"),
+)
+
+voters = Table(
+    "voters",
+    metadata,
+    Column("election", String(64), ForeignKey("elections.uuid"), primary_key=True),
+    Column("login", String(255), primary_key=True),
+    Column("address", String(255), nullable=False),
+    Column("credential", String(1024), nullable=False),
+    Column("secret_hash", String(255), nullable=True),
+    Index("voters_by_credential", "election", "credential", unique=True),
+)
+
+secrets = Table(
+    "secrets",
+    metadata,
+    Column("election", String(64), primary_key=True),
+    Column("role", String(64), primary_key=True),
+    Column("hash", String(255), nullable=False),
+)
+
+#: Elections being set up (before their Setup event): one JSON document each, owned by
+#: :mod:`viche.service.admin` (template, roll, trustee keys, public credentials). No secret.
+drafts = Table(
+    "drafts",
+    metadata,
+    Column("uuid", String(64), primary_key=True),
+    Column("state", LargeBinary, nullable=False),
+)

@@ -1,0 +1,186 @@
+"""Elections hosted on the SQL bulletin board: opening one, its receipt key, its voters.
+
+* :func:`open_election` checks a setup (trustee keys and proofs, the election key, the
+  public credentials), writes the Setup event, binds each voter's login to her public
+  credential (the ids of the credential authority's ``T.pubcreds``) and creates the
+  election's receipt-signing key (kept in ``keys_dir``, never in the database).
+* :class:`Host` is what the web layer holds: the board, the receipt keys, each election's
+  parsed setup (cached), and the voter authenticator.
+* :class:`VoterAuthenticator` is the pluggable voter check; :class:`LoginSecrets` checks a
+  login and a secret handed out with the credential (a one-time code sent by mail, or an
+  external identity provider, would be other implementations of the same protocol).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from viche.errors import (
+    AuthenticationError,
+    CredentialBindingError,
+    Location,
+    ProtocolError,
+    StorageError,
+    VicheError,
+)
+from viche.protocol import codec
+from viche.protocol.election import Election, PublicCredentials
+from viche.protocol.trustees import Trustees
+from viche.record.sql import SqlBoard, SqlElectionStore
+from viche.record.sql.accounts import VoterAccount, add_voters, voter
+from viche.service.archive import ElectionRecord, check_setup
+from viche.service.receipts import ReceiptKey
+from viche.service.secrets import check_secret
+
+
+@dataclass(frozen=True)
+class RollEntry:
+    """A voter to bind: her login (the id in ``T.pubcreds``), address and login secret hash."""
+
+    login: str
+    address: str
+    secret_hash: str | None = field(default=None, repr=False)
+
+
+def key_path(keys_dir: Path, uuid: str) -> Path:
+    return keys_dir / f"{uuid}.ed25519"
+
+
+def open_election(
+    board: SqlBoard,
+    keys_dir: Path,
+    *,
+    election: Election,
+    trustees: Trustees,
+    credentials: PublicCredentials,
+    ids: list[str],
+    roll: dict[str, RollEntry],
+    timestamp: int | None = None,
+) -> SqlElectionStore:
+    """Check the setup, create the receipt key and write the Setup event with the voters.
+
+    ``ids[i]`` is the voter id of ``credentials.entries[i]``; every id must be in ``roll``
+    and every roll entry must have a credential."""
+    check_setup(election, trustees, credentials)
+    where = Location(member=f"database / {election.uuid}", path=("voters",))
+    if len(ids) != len(credentials):
+        raise ProtocolError(f"{len(ids)} voter ids for {len(credentials)} credentials", where=where)
+    missing = sorted(set(roll) - set(ids))
+    if missing:
+        raise ProtocolError(f"voter {missing[0]!r} of the roll has no credential", where=where)
+    unknown = sorted(set(ids) - set(roll))
+    if unknown:
+        raise ProtocolError(f"credential for {unknown[0]!r}, who is not on the roll", where=where)
+    key = ReceiptKey.load_or_create(key_path(keys_dir, election.uuid))
+    store = board.create_election(
+        int(time.time()) if timestamp is None else timestamp,
+        election.raw,
+        codec.to_bytes(trustees.to_json()),
+        credentials.raw,
+        uuid=election.uuid,
+        receipt_key=key.public,
+    )
+    add_voters(
+        board,
+        election.uuid,
+        [
+            VoterAccount(ident, roll[ident].address, entry.text, roll[ident].secret_hash)
+            for ident, entry in zip(ids, credentials.entries, strict=True)
+        ],
+    )
+    return store
+
+
+class VoterAuthenticator(Protocol):
+    """Who is casting: returns the voter's account (her bound credential), or raises
+    :class:`~viche.errors.AuthenticationError`."""
+
+    def authenticate(self, uuid: str, login: str, proof: str) -> VoterAccount: ...
+
+
+@dataclass(frozen=True)
+class LoginSecrets:
+    """Voters authenticate with their login and the secret handed out with the demo."""
+
+    board: SqlBoard
+
+    def authenticate(self, uuid: str, login: str, proof: str) -> VoterAccount:
+        account = voter(self.board, uuid, login) if len(login) <= 255 else None
+        stored = account.secret_hash if account is not None else None
+        if not check_secret(stored, proof) or account is None:
+            raise AuthenticationError(
+                "unknown voter or wrong login secret", where=Location(path=("authorization",))
+            )
+        return account
+
+
+class Host:
+    """The board, the receipt keys and the parsed setups, shared by the request handlers."""
+
+    def __init__(
+        self,
+        board: SqlBoard,
+        keys_dir: Path,
+        authenticator: VoterAuthenticator | None = None,
+    ) -> None:
+        self.board = board
+        self.keys_dir = keys_dir
+        self.authenticator: VoterAuthenticator = authenticator or LoginSecrets(board)
+        self._records: dict[str, ElectionRecord] = {}
+        self._keys: dict[str, ReceiptKey] = {}
+        self._lock = threading.Lock()
+
+    def store(self, uuid: str) -> SqlElectionStore:
+        return self.board.store(uuid)
+
+    def record(self, uuid: str) -> ElectionRecord:
+        """The election on the board with its setup parsed (once per process)."""
+        with self._lock:
+            found = self._records.get(uuid)
+        if found is None:
+            found = ElectionRecord(self.board.store(uuid))
+            _ = found.election, found.credentials  # parse once, outside the lock
+            with self._lock:
+                found = self._records.setdefault(uuid, found)
+        return found
+
+    def receipt_key(self, uuid: str) -> ReceiptKey:
+        with self._lock:
+            key = self._keys.get(uuid)
+        if key is None:
+            published = self.board.receipt_key(uuid)
+            path = key_path(self.keys_dir, uuid)
+            if not path.exists():
+                raise StorageError(
+                    "the election's receipt key is not in the keys folder",
+                    where=Location(file=str(path)),
+                )
+            key = ReceiptKey.load_or_create(path)
+            if key.public != published:
+                raise StorageError(
+                    "the receipt key in the keys folder is not the election's published key",
+                    where=Location(file=str(key_path(self.keys_dir, uuid))),
+                )
+            with self._lock:
+                self._keys[uuid] = key
+        return key
+
+
+def check_binding(raw: bytes, account: VoterAccount) -> None:
+    """The ballot must be signed with the authenticated voter's own credential (read from
+    the ballot's ``credential`` field; a ballot without one is left for the full check to
+    refuse)."""
+    try:
+        value = codec.loads(raw, "ballot")
+    except VicheError:
+        return
+    credential = value.get("credential") if isinstance(value, dict) else None
+    if isinstance(credential, str) and credential != account.credential:
+        raise CredentialBindingError(
+            "this ballot is signed with another voter's credential",
+            where=Location(path=("ballot", "credential")),
+        )

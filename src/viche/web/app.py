@@ -1,0 +1,78 @@
+"""The FastAPI application of the voting server."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import PlainTextResponse
+from starlette.middleware.base import RequestResponseEndpoint
+
+from viche import __version__
+from viche.service.hosting import Host
+from viche.web import errors
+from viche.web.metrics import Metrics
+from viche.web.ops import OpsConfig
+from viche.web.routers import admin, ballots, elections, live
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+}
+
+
+def create_app(host: Host, ops: OpsConfig | None = None) -> FastAPI:
+    """The API over ``host`` (its board, receipt keys and voter authenticator); ``ops`` sets
+    the rate limits and the origins allowed (:mod:`viche.web.ops`)."""
+    app = FastAPI(
+        title="Viche voting server",
+        version=__version__,
+        description=(
+            "Belenios 2.0 elections on a crash-safe bulletin board. Every public object is "
+            "served under its hash; the .bel record is downloadable at any moment; accepted "
+            "ballots get a signed receipt. Errors have the body {code, message, where, at}."
+        ),
+        docs_url="/api/v1/docs",
+        openapi_url="/api/v1/openapi.json",
+        redoc_url=None,
+    )
+    app.state.host = host
+    app.state.metrics = Metrics()
+    errors.install(app)
+    app.include_router(elections.router)
+    app.include_router(ballots.router)
+    app.include_router(admin.router)
+    app.include_router(live.router)
+    from viche.web import ops as operations
+
+    operations.install(app, ops if ops is not None else OpsConfig())
+
+    @app.middleware("http")
+    async def _headers(request: Request, call_next: RequestResponseEndpoint) -> Response:
+        response = await call_next(request)
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        if request.url.path.startswith("/api/v1/docs"):
+            del response.headers["Content-Security-Policy"]
+        return response
+
+    @app.get("/api/v1/health", tags=["operations"], summary="Liveness")
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/api/v1/ready", tags=["operations"], summary="Readiness: the database answers")
+    def ready() -> dict[str, str]:
+        host.board.elections()  # DatabaseError (503) when the database is down
+        return {"status": "ready"}
+
+    @app.get(
+        "/metrics",
+        tags=["operations"],
+        summary="Prometheus metrics of this process",
+        response_class=PlainTextResponse,
+    )
+    def metrics() -> PlainTextResponse:
+        body = app.state.metrics.render()
+        return PlainTextResponse(body, media_type="text/plain; version=0.0.4")
+
+    return app

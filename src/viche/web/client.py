@@ -1,0 +1,140 @@
+"""A client of the voting server's API: what ``viche vote`` uses.
+
+The ballot is made locally (the server never sees the private credential nor the choices);
+the setup objects are fetched by hash and their hashes checked, the receipt's signature and
+key are checked against the election's published key before it is saved.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from viche.crypto.hashing import sha256_hex
+from viche.crypto.rng import RandomSource
+from viche.errors import (
+    NOWHERE,
+    HashMismatchError,
+    Location,
+    ProofError,
+    UsageError,
+    VicheError,
+)
+from viche.protocol import codec
+from viche.protocol.election import Election, PublicCredentials
+from viche.service.ballot import generate_ballot
+from viche.service.receipts import SignedReceipt, parse_receipt
+
+TIMEOUT = httpx.Timeout(60.0, connect=10.0)
+
+
+@dataclass(frozen=True)
+class Cast:
+    tracker: str
+    height: int
+    revote: bool
+    receipt: SignedReceipt
+
+
+def _raise_for(response: httpx.Response, where: Location) -> None:
+    if response.status_code < 400:
+        return
+    try:
+        body = response.json()
+        code, message = str(body["code"]), str(body["message"])
+        at = str(body.get("at", ""))
+    except (ValueError, KeyError, TypeError):
+        raise UsageError(f"the server answered HTTP {response.status_code}", where=where) from None
+    raise VicheError(
+        f"the server refused (HTTP {response.status_code}): {message}"
+        + (f" (at {at})" if at else ""),
+        where=where,
+        code=code,
+    )
+
+
+class VotingClient:
+    def __init__(self, url: str, http: httpx.Client | None = None) -> None:
+        """``http``: a client to use instead of a new one (tests pass FastAPI's TestClient)."""
+        self.base = url.rstrip("/")
+        self.http = http or httpx.Client(base_url=self.base, timeout=TIMEOUT)
+
+    def close(self) -> None:
+        self.http.close()
+
+    def _get(self, path: str) -> httpx.Response:
+        where = Location(file=self.base + path)
+        try:
+            response = self.http.get(path)
+        except httpx.HTTPError as exc:
+            raise UsageError(
+                f"cannot reach the server: {type(exc).__name__}", where=where
+            ) from None
+        _raise_for(response, where)
+        return response
+
+    def election(self, uuid: str) -> dict[str, Any]:
+        detail = self._get(f"/api/v1/elections/{uuid}").json()
+        if not isinstance(detail, dict):
+            raise UsageError("unexpected answer", where=Location(path=("election",)))
+        return detail
+
+    def object(self, uuid: str, digest: str) -> bytes:
+        raw = self._get(f"/api/v1/elections/{uuid}/objects/{digest}").content
+        if sha256_hex(raw) != digest:
+            raise HashMismatchError(
+                "the server sent an object whose hash is not the one asked for",
+                where=Location(member=digest),
+            )
+        return raw
+
+    def setup(self, uuid: str) -> tuple[dict[str, Any], Election, PublicCredentials]:
+        detail = self.election(uuid)
+        hashes = detail["setup"]
+        election = Election.from_bytes(self.object(uuid, str(hashes["election"])))
+        if election.uuid != uuid:
+            raise UsageError("the server sent another election", where=Location(member=uuid))
+        credentials = PublicCredentials.from_bytes(self.object(uuid, str(hashes["credentials"])))
+        return detail, election, credentials
+
+    def vote(
+        self,
+        uuid: str,
+        *,
+        private_credential: str,
+        choices: list[list[int]],
+        login: str,
+        secret: str,
+        rng: RandomSource,
+    ) -> Cast:
+        detail, election, credentials = self.setup(uuid)
+        ballot = generate_ballot(election, credentials, private_credential, choices, rng)
+        return self.cast(uuid, ballot.raw, login, secret, published_key=str(detail["receipt_key"]))
+
+    def cast(self, uuid: str, raw: bytes, login: str, secret: str, *, published_key: str) -> Cast:
+        path = f"/api/v1/elections/{uuid}/ballots"
+        where = Location(file=self.base + path)
+        try:
+            response = self.http.post(
+                path,
+                content=raw,
+                headers={"Content-Type": "application/json"},
+                auth=(login, secret),
+            )
+        except httpx.HTTPError as exc:
+            raise UsageError(
+                f"cannot reach the server: {type(exc).__name__}", where=where
+            ) from None
+        _raise_for(response, where)
+        body = response.json()
+        signed = parse_receipt(codec.to_bytes(body["receipt"]), NOWHERE.sub("receipt"))
+        r = signed.receipt
+        if r.key != published_key:
+            raise ProofError(
+                "the receipt is not signed with the election's published key", where=where
+            )
+        if r.ballot_hash != sha256_hex(raw) or r.election != uuid:
+            raise ProofError("the receipt is for another ballot", where=where)
+        return Cast(r.tracker, r.height, bool(body["revote"]), signed)

@@ -1,0 +1,46 @@
+"""Shared pieces of the routers: the host, the election store, request bodies."""
+
+from __future__ import annotations
+
+import re
+
+from fastapi import Request
+
+from viche.errors import Location, MediaTypeError, NotFoundError, TooLargeError
+from viche.record.sql import SqlElectionStore
+from viche.service.hosting import Host
+
+HEX64 = re.compile(r"[0-9a-f]{64}")
+UUID = re.compile(r"[1-9A-HJ-NP-Za-km-z]{14,64}")
+
+
+def host(request: Request) -> Host:
+    found = request.app.state.host
+    assert isinstance(found, Host)
+    return found
+
+
+def election_store(request: Request, uuid: str) -> SqlElectionStore:
+    """The election named in the path (404 for a malformed or unknown uuid)."""
+    if not UUID.fullmatch(uuid):
+        raise NotFoundError("no such election", where=Location(path=("uuid",)))
+    return host(request).store(uuid)
+
+
+async def json_body(request: Request, limit: int) -> bytes:
+    """The raw body of a JSON request, at most ``limit`` bytes (read no further)."""
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype != "application/json":
+        raise MediaTypeError(
+            f"expected Content-Type application/json, got {ctype or 'none'!r}",
+            where=Location(path=("content-type",)),
+        )
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise TooLargeError(f"a body of at most {limit} bytes", where=Location(path=("body",)))
+    chunks = bytearray()
+    async for chunk in request.stream():
+        chunks += chunk
+        if len(chunks) > limit:
+            raise TooLargeError(f"a body of at most {limit} bytes", where=Location(path=("body",)))
+    return bytes(chunks)

@@ -1,0 +1,103 @@
+"""The one mapping from Viche errors to HTTP statuses, and the handlers that use it.
+
+Every error answer has the body ``VicheError.to_dict()``:
+``{"code", "message", "where": {…}, "at": "…"}``. Errors raised by FastAPI or Starlette
+(a malformed request, an unknown route) are translated into Viche errors first, so that
+clients see one shape of error.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from viche.errors import (
+    AuthenticationError,
+    CrossOriginError,
+    CryptoError,
+    DatabaseError,
+    FormatError,
+    HeadMovedError,
+    JsonFormatError,
+    Location,
+    MediaTypeError,
+    NotFoundError,
+    PhaseError,
+    ProtocolError,
+    RateLimitedError,
+    RecordError,
+    ReplayedBallotError,
+    TooLargeError,
+    UnknownElectionError,
+    UsageError,
+    VicheError,
+)
+
+#: Most specific class first; the first class the error is an instance of decides.
+STATUS: tuple[tuple[type[VicheError], int], ...] = (
+    (AuthenticationError, 401),
+    (NotFoundError, 404),
+    (UnknownElectionError, 404),
+    (RateLimitedError, 429),
+    (CrossOriginError, 403),
+    (TooLargeError, 413),
+    (MediaTypeError, 415),
+    (PhaseError, 409),
+    (ReplayedBallotError, 409),
+    (HeadMovedError, 409),
+    (DatabaseError, 503),
+    (FormatError, 400),
+    (CryptoError, 422),
+    (ProtocolError, 422),
+    (UsageError, 400),
+    (RecordError, 500),
+)
+
+
+def status_of(error: VicheError) -> int:
+    for cls, status in STATUS:
+        if isinstance(error, cls):
+            return status
+    return 500
+
+
+def error_response(error: VicheError) -> JSONResponse:
+    headers = {"WWW-Authenticate": "Basic"} if isinstance(error, AuthenticationError) else None
+    return JSONResponse(error.to_dict(), status_code=status_of(error), headers=headers)
+
+
+async def _viche(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, VicheError)
+    return error_response(exc)
+
+
+async def _validation(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    first = exc.errors()[0] if exc.errors() else {}
+    loc = tuple(str(p) for p in first.get("loc", ()))
+    return error_response(
+        JsonFormatError(str(first.get("msg", "invalid request")), where=Location(path=loc))
+    )
+
+
+async def _http(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    where = Location(path=(request.url.path,))
+    error: VicheError
+    if exc.status_code == 404:
+        error = NotFoundError("no such resource", where=where)
+    elif exc.status_code == 401:
+        error = AuthenticationError("credentials are required", where=where)
+    else:
+        error = UsageError(str(exc.detail), where=where)
+    response = error_response(error)
+    response.status_code = exc.status_code
+    return response
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(VicheError, _viche)
+    app.add_exception_handler(RequestValidationError, _validation)
+    app.add_exception_handler(StarletteHTTPException, _http)

@@ -1,0 +1,79 @@
+"""Response bodies of the API (documented in the OpenAPI schema)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class Head(BaseModel):
+    height: int = Field(description="height of the last event (Setup is 0)")
+    hash: str = Field(description="SHA-256 (hex) of the last event")
+    type: str = Field(description="type of the last event")
+
+
+class ElectionSummary(BaseModel):
+    uuid: str
+    name: str
+    phase: str = Field(description="open, closed or tallied")
+    ballots: int = Field(description="Ballot events in the record (re-votes included)")
+
+
+class SetupHashes(BaseModel):
+    election: str
+    trustees: str
+    credentials: str
+
+
+class ElectionDetail(ElectionSummary):
+    description: str
+    fingerprint: str = Field(description="the election fingerprint (Base64 SHA-256)")
+    timestamp: int = Field(description="the archive timestamp (Unix seconds)")
+    head: Head
+    setup: SetupHashes = Field(description="hashes of the setup objects (GET objects/{hash})")
+    receipt_key: str = Field(description="Ed25519 public key (Base64) that signs receipts")
+    archive: str = Field(description="path of the public record (.bel)")
+
+
+class ReceiptBody(BaseModel):
+    election: str
+    tracker: str
+    ballot_hash: str
+    height: int
+    event_hash: str
+    time: str
+    key: str
+
+
+class SignedReceiptModel(BaseModel):
+    receipt: ReceiptBody
+    signature: str = Field(description="Ed25519 signature (Base64) of the tagged receipt")
+
+
+class CastAnswer(BaseModel):
+    tracker: str = Field(description="the smart ballot tracker")
+    height: int
+    event_hash: str
+    revote: bool = Field(description="the voter had voted before: this ballot replaces it")
+    receipt: SignedReceiptModel
+
+
+class ErrorBody(BaseModel):
+    code: str = Field(description="stable error code (V1xxx format, V3xxx protocol, …)")
+    message: str
+    where: dict[str, object]
+    at: str
+
+
+ERRORS: dict[int | str, dict[str, object]] = {
+    status: {"model": ErrorBody, "description": text}
+    for status, text in (
+        (400, "malformed request"),
+        (401, "authentication needed or failed"),
+        (404, "no such election or object"),
+        (409, "wrong phase, replayed ballot"),
+        (413, "body too large"),
+        (415, "wrong content type"),
+        (422, "a check failed (proof, credential, protocol rule)"),
+        (503, "database unavailable"),
+    )
+}

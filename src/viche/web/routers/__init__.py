@@ -1,0 +1,1 @@
+"""One router per resource: elections (the public record), ballots (casting)."""

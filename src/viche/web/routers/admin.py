@@ -1,0 +1,199 @@
+"""The election's lifecycle: set-up by role, then open, close, decrypt, result.
+
+Each role authenticates with its own secret as a Bearer token: the server administrator
+(creates elections), the election's administrator, its credential authority, trustee N.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from viche.crypto.rng import SystemRandom
+from viche.errors import Location, UsageError
+from viche.protocol import codec
+from viche.service import admin, tally
+from viche.web.deps import election_store, host, json_body
+from viche.web.models import ERRORS
+
+router = APIRouter(prefix="/api/v1/elections", tags=["administration"], responses=ERRORS)
+
+_bearer = HTTPBearer(auto_error=False, description="The role's secret.")
+Token = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+MAX_UPLOAD = 64 << 20
+
+
+def _secret(token: HTTPAuthorizationCredentials | None) -> str | None:
+    return token.credentials if token is not None else None
+
+
+class NewElection(BaseModel):
+    template: dict[str, Any] = Field(description="questions, name, description (as belenios)")
+    group: str = "BELENIOS-2048"
+    trustees: int = Field(1, description="number of Single trustees")
+
+
+class CreatedModel(BaseModel):
+    uuid: str
+    administrator: str = Field(description="the administrator's secret (shown once)")
+    credential_authority: str = Field(description="the credential authority's secret")
+    trustees: list[str] = Field(description="each trustee's secret, trustee 1 first")
+
+
+class RollAnswer(BaseModel):
+    voters: int
+    login_secrets: dict[str, str] = Field(description="login -> secret, for the post office")
+
+
+class Count(BaseModel):
+    count: int
+
+
+class Opened(BaseModel):
+    uuid: str
+    fingerprint: str
+
+
+class ClosedModel(BaseModel):
+    ballots: int
+    counted: int
+    total_weight: int
+
+
+class QuestionRow(BaseModel):
+    question: str
+    answers: list[str]
+    counts: list[int]
+    blank: int | None
+
+
+async def _text(request: Request, limit: int = MAX_UPLOAD) -> str:
+    data = bytearray()
+    async for chunk in request.stream():
+        data += chunk
+        if len(data) > limit:
+            from viche.errors import TooLargeError
+
+            raise TooLargeError(f"at most {limit} bytes", where=Location(path=("body",)))
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise UsageError("the body is not UTF-8 text", where=Location(path=("body",))) from None
+
+
+@router.post("", status_code=201, response_model=CreatedModel, summary="Create an election")
+async def create(request: Request, token: Token) -> CreatedModel:
+    h = host(request)
+    await run_in_threadpool(
+        admin.authorize, h.board, admin.SERVER, admin.SERVER_ADMIN, _secret(token)
+    )
+    body = codec.loads(await json_body(request, 1 << 20), "body")
+    spec = NewElection.model_validate(body)
+    made = await run_in_threadpool(
+        admin.create_draft,
+        h.board,
+        spec.template,
+        SystemRandom(),
+        group=spec.group,
+        trustees=spec.trustees,
+    )
+    return CreatedModel(
+        uuid=made.uuid,
+        administrator=made.administrator,
+        credential_authority=made.credential_authority,
+        trustees=made.trustees,
+    )
+
+
+@router.put("/{uuid}/voters", response_model=RollAnswer, summary="Import the voter roll (CSV)")
+async def put_voters(request: Request, uuid: str, token: Token) -> RollAnswer:
+    h = host(request)
+    await run_in_threadpool(admin.authorize, h.board, uuid, admin.ADMIN, _secret(token))
+    text = await _text(request)
+    secrets = await run_in_threadpool(admin.import_roll, h.board, uuid, text)
+    return RollAnswer(voters=len(secrets), login_secrets=secrets)
+
+
+@router.get("/{uuid}/voters", summary="The voter roll (for the credential authority)")
+def get_voters(request: Request, uuid: str, token: Token) -> Response:
+    h = host(request)
+    admin.authorize(h.board, uuid, admin.AUTHORITY, _secret(token))
+    return Response(admin.load_draft(h.board, uuid).voter_lines(), media_type="text/csv")
+
+
+@router.put("/{uuid}/credentials", response_model=Count, summary="Upload T.pubcreds")
+async def put_credentials(request: Request, uuid: str, token: Token) -> Count:
+    h = host(request)
+    await run_in_threadpool(admin.authorize, h.board, uuid, admin.AUTHORITY, _secret(token))
+    raw = await json_body(request, MAX_UPLOAD)
+    return Count(count=await run_in_threadpool(admin.upload_credentials, h.board, uuid, raw))
+
+
+@router.put("/{uuid}/trustees/{n}", status_code=204, summary="Upload a trustee's public key")
+async def put_trustee(request: Request, uuid: str, n: int, token: Token) -> Response:
+    h = host(request)
+    await run_in_threadpool(admin.authorize, h.board, uuid, admin.trustee_role(n), _secret(token))
+    raw = await json_body(request, 1 << 20)
+    await run_in_threadpool(admin.upload_trustee_key, h.board, uuid, n, raw)
+    return Response(status_code=204)
+
+
+@router.post("/{uuid}/open", response_model=Opened, summary="Open the vote (Setup event)")
+def open_vote(request: Request, uuid: str, token: Token) -> Opened:
+    h = host(request)
+    admin.authorize(h.board, uuid, admin.ADMIN, _secret(token))
+    admin.open_draft(h.board, h.keys_dir, uuid)
+    return Opened(uuid=uuid, fingerprint=h.record(uuid).election.fingerprint)
+
+
+@router.post("/{uuid}/close", response_model=ClosedModel, summary="Close: EndBallots, tally")
+def close_vote(request: Request, uuid: str, token: Token) -> ClosedModel:
+    h = host(request)
+    election_store(request, uuid)
+    admin.authorize(h.board, uuid, admin.ADMIN, _secret(token))
+    done = tally.close(h.record(uuid), jobs=1)
+    return ClosedModel(
+        ballots=done.ballots, counted=done.num_tallied, total_weight=done.total_weight
+    )
+
+
+@router.post(
+    "/{uuid}/trustees/{n}/decryption",
+    response_model=Count,
+    summary="A trustee's partial decryption (the two lines of viche tally decrypt)",
+)
+async def post_decryption(request: Request, uuid: str, n: int, token: Token) -> Count:
+    h = host(request)
+    await run_in_threadpool(admin.authorize, h.board, uuid, admin.trustee_role(n), _secret(token))
+    lines = [ln.encode() for ln in (await _text(request, 1 << 20)).split("\n") if ln]
+    if len(lines) != 2:
+        raise UsageError(
+            f"expected 2 lines (partial_decryption, owned), found {len(lines)}",
+            where=Location(path=("body",)),
+        )
+    owned = codec.loads(lines[1], "owned")
+    if not isinstance(owned, dict) or owned.get("owner") != n:
+        raise UsageError(f"this partial decryption is not trustee {n}'s", where=Location(trustee=n))
+    rec = h.record(uuid)
+    owner = await run_in_threadpool(
+        tally.add_decryption, rec, tally.DecryptionLines(lines[0], lines[1])
+    )
+    return Count(count=owner)
+
+
+@router.post("/{uuid}/result", response_model=list[QuestionRow], summary="Publish the result")
+def post_result(request: Request, uuid: str, token: Token) -> list[QuestionRow]:
+    h = host(request)
+    election_store(request, uuid)
+    admin.authorize(h.board, uuid, admin.ADMIN, _secret(token))
+    _, rows = tally.publish_result(h.record(uuid))
+    return [
+        QuestionRow(
+            question=r.question, answers=list(r.answers), counts=list(r.counts), blank=r.blank
+        )
+        for r in rows
+    ]

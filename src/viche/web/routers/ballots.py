@@ -1,0 +1,94 @@
+"""Casting a ballot: authenticate the voter, run every check, answer once it is durable."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.security import HTTPBasic, HTTPBasicCredentials
+from starlette.concurrency import run_in_threadpool
+
+from viche.crypto.hashing import sha256_hex
+from viche.errors import VicheError
+from viche.protocol.ballot import max_ballot_size
+from viche.service.cast import cast_ballot, check_phase
+from viche.service.hosting import check_binding
+from viche.service.receipts import Receipt
+from viche.web.deps import election_store, host, json_body
+from viche.web.metrics import Metrics
+from viche.web.models import ERRORS, CastAnswer, ReceiptBody, SignedReceiptModel
+
+router = APIRouter(prefix="/api/v1/elections", tags=["ballots"], responses=ERRORS)
+
+_basic = HTTPBasic(
+    description="The voter's login and login secret (handed out with the credential)."
+)
+
+_BALLOT_BODY = {
+    "requestBody": {
+        "required": True,
+        "description": "the ballot, exactly as generated (canonical compact JSON)",
+        "content": {"application/json": {"schema": {"type": "object"}}},
+    }
+}
+
+
+@router.post(
+    "/{uuid}/ballots",
+    status_code=201,
+    response_model=CastAnswer,
+    summary="Cast a ballot (every check; answered once the Ballot event is durable)",
+    openapi_extra=_BALLOT_BODY,
+)
+async def cast(
+    request: Request,
+    uuid: str,
+    credentials: Annotated[HTTPBasicCredentials, Depends(_basic)],
+) -> CastAnswer:
+    metrics: Metrics = request.app.state.metrics
+    start = time.perf_counter()
+    try:
+        answer = await _cast(request, uuid, credentials)
+    except VicheError as exc:
+        metrics.cast(time.perf_counter() - start, exc.code)
+        raise
+    metrics.cast(time.perf_counter() - start)
+    return answer
+
+
+async def _cast(request: Request, uuid: str, credentials: HTTPBasicCredentials) -> CastAnswer:
+    h = host(request)
+    store = await run_in_threadpool(election_store, request, uuid)
+    rec = await run_in_threadpool(h.record, store.uuid)
+    account = await run_in_threadpool(
+        h.authenticator.authenticate, store.uuid, credentials.username, credentials.password
+    )
+    await run_in_threadpool(check_phase, rec)
+    raw = await json_body(request, max_ballot_size(rec.election) + 2)
+    if raw.endswith(b"\n"):
+        raw = raw[:-1]
+    check_binding(raw, account)
+    key = await run_in_threadpool(h.receipt_key, store.uuid)  # before: no ballot without receipt
+    accepted = await run_in_threadpool(cast_ballot, rec, raw)
+    receipt = Receipt(
+        election=store.uuid,
+        tracker=accepted.tracker,
+        ballot_hash=sha256_hex(raw),
+        height=accepted.height,
+        event_hash=accepted.event_hash,
+        time=datetime.now(UTC).isoformat(timespec="seconds"),
+        key=key.public,
+    )
+    signed = key.sign(receipt)
+    return CastAnswer(
+        tracker=accepted.tracker,
+        height=accepted.height,
+        event_hash=accepted.event_hash,
+        revote=accepted.revote,
+        receipt=SignedReceiptModel(
+            receipt=ReceiptBody(**receipt.to_json()),
+            signature=signed.signature,
+        ),
+    )

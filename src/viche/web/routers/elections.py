@@ -1,0 +1,115 @@
+"""The public record: elections, their archive at any moment, every object under its hash."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from typing import BinaryIO, cast
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import StreamingResponse
+
+from viche.crypto.hashing import sha256_hex
+from viche.errors import Location, NotFoundError
+from viche.record.events import EventType
+from viche.record.sql import SqlElectionStore
+from viche.service.hosting import Host
+from viche.web.deps import HEX64, election_store, host
+from viche.web.models import ERRORS, ElectionDetail, ElectionSummary, Head, SetupHashes
+
+router = APIRouter(prefix="/api/v1/elections", tags=["elections"], responses=ERRORS)
+
+_OPEN = {EventType.SETUP, EventType.BALLOT}
+
+
+def _phase(head_type: EventType) -> str:
+    if head_type in _OPEN:
+        return "open"
+    return "tallied" if head_type is EventType.RESULT else "closed"
+
+
+def _summary(h: Host, store: SqlElectionStore) -> ElectionSummary:
+    election = h.record(store.uuid).election
+    return ElectionSummary(
+        uuid=store.uuid,
+        name=election.name,
+        phase=_phase(store.head().type),
+        ballots=store.ballot_count(),
+    )
+
+
+@router.get("", response_model=list[ElectionSummary], summary="Every election on this server")
+def list_elections(request: Request) -> list[ElectionSummary]:
+    h = host(request)
+    return [_summary(h, h.store(uuid)) for uuid in h.board.elections()]
+
+
+@router.get("/{uuid}", response_model=ElectionDetail, summary="One election")
+def get_election(request: Request, uuid: str) -> ElectionDetail:
+    h = host(request)
+    store = election_store(request, uuid)
+    rec = h.record(store.uuid)
+    setup = store.setup()
+    head = store.head()
+    return ElectionDetail(
+        uuid=store.uuid,
+        name=rec.election.name,
+        description=rec.election.description,
+        phase=_phase(head.type),
+        ballots=store.ballot_count(),
+        fingerprint=rec.election.fingerprint,
+        timestamp=store.timestamp,
+        head=Head(height=head.height, hash=head.hash, type=head.type.value),
+        setup=SetupHashes(
+            election=sha256_hex(setup.election),
+            trustees=sha256_hex(setup.trustees),
+            credentials=sha256_hex(setup.credentials),
+        ),
+        receipt_key=h.board.receipt_key(store.uuid),
+        archive=f"/api/v1/elections/{store.uuid}/archive.bel",
+    )
+
+
+@router.get(
+    "/{uuid}/archive.bel",
+    summary="The public record as a .bel archive (belenios-tool reads it), at this moment",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"application/x-tar": {}}}},
+)
+def get_archive(request: Request, uuid: str) -> StreamingResponse:
+    store = election_store(request, uuid)
+    spool = tempfile.SpooledTemporaryFile(max_size=16 << 20)  # noqa: SIM115 - closed by the iterator
+    try:
+        store.write_archive(cast(BinaryIO, spool))
+    except BaseException:
+        spool.close()
+        raise
+    spool.seek(0)
+
+    def chunks() -> Iterator[bytes]:
+        with spool:
+            while block := spool.read(1 << 16):
+                yield block
+
+    return StreamingResponse(
+        chunks(),
+        media_type="application/x-tar",
+        headers={"Content-Disposition": f'attachment; filename="{store.uuid}.bel"'},
+    )
+
+
+@router.get(
+    "/{uuid}/objects/{digest}",
+    summary="A public object (data member or event) by its SHA-256",
+    responses={200: {"content": {"application/json": {}}}},
+)
+def get_object(request: Request, uuid: str, digest: str) -> Response:
+    store = election_store(request, uuid)
+    found = store.data_member(digest) if HEX64.fullmatch(digest) else None
+    if found is None:
+        raise NotFoundError("no public object with this hash", where=Location(path=(digest,)))
+    return Response(
+        found,
+        media_type="application/json",
+        headers={"Cache-Control": "public, max-age=31536000, immutable"},
+    )

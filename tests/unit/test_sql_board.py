@@ -1,0 +1,297 @@
+"""The SQL bulletin board as an ElectionStore, on SQLite and on PostgreSQL (``board_url``).
+
+A complete election written by Viche (``.bel``) is replayed event by event into the board:
+its export must be the same archive byte for byte, and belenios-tool must verify it.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+from pathlib import Path
+
+import pytest
+
+from support.belenios import tool_verifies
+from viche.errors import (
+    ArchiveFormatError,
+    HeadMovedError,
+    PhaseError,
+    RecordError,
+    UnknownElectionError,
+    UsageError,
+)
+from viche.record import Record, read_archive
+from viche.record.events import EventType
+from viche.record.sql import SqlBoard, SqlElectionStore
+from viche.record.store import ElectionStore, StoredBallot
+from viche.service.election_run import Stop
+from viche.testing.factories import make_election, plan_for
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory: pytest.TempPathFactory) -> Record:
+    """A whole election (3 voters, one re-vote, result) written by Viche."""
+    run, _ = make_election(tmp_path_factory.mktemp("election"), plan_for(voters=3, revotes=1))
+    return read_archive(run.archive)
+
+
+@pytest.fixture(scope="module")
+def opened(tmp_path_factory: pytest.TempPathFactory) -> Record:
+    run, _ = make_election(
+        tmp_path_factory.mktemp("opened"), plan_for(voters=2, stop=Stop.SETUP), seed="opened"
+    )
+    return read_archive(run.archive)
+
+
+def _board_with(url: str, record: Record) -> tuple[SqlBoard, SqlElectionStore]:
+    board = SqlBoard.open(url)
+    uuid = record.path.stem
+    store = board.create_election(
+        record.timestamp,
+        record.election,
+        record.trustees,
+        record.public_credentials,
+        uuid=uuid,
+        receipt_key="k",
+    )
+    return board, store
+
+
+def _replay(store: ElectionStore, record: Record) -> None:
+    ballots = {b.height: b for b in record.ballots}
+    for ev in record.events[1:]:
+        entry = ballots.get(ev.height)
+        stored = None
+        if entry is not None:
+            stored = StoredBallot(0, "", entry.hash, f"cred-{entry.hash[:8]}")
+        head = store.head()
+        store.append(ev.type, [d.raw for d in ev.data], expected_head=head.hash, ballot=stored)
+
+
+def _export(store: ElectionStore) -> bytes:
+    out = io.BytesIO()
+    store.write_archive(out)
+    return out.getvalue()
+
+
+def test_export_is_the_same_archive_byte_for_byte(board_url: str, finished: Record) -> None:
+    board, store = _board_with(board_url, finished)
+    try:
+        assert isinstance(store, ElectionStore)
+        _replay(store, finished)
+        assert _export(store) == finished.path.read_bytes()
+        head = store.head()
+        assert (head.height, head.hash, head.type) == (
+            finished.height,
+            finished.last_hash,
+            EventType.RESULT,
+        )
+        assert store.ballot_count() == len(finished.ballots)
+        events = list(store.events())
+        assert [t for t, _ in events] == [e.type for e in finished.events[1:]]
+        assert [list(lines) for _, lines in events] == [
+            [d.raw for d in e.data] for e in finished.events[1:]
+        ]
+        setup = store.setup()
+        assert (setup.election, setup.trustees, setup.credentials) == (
+            finished.election,
+            finished.trustees,
+            finished.public_credentials,
+        )
+    finally:
+        board.close()
+
+
+def test_export_differs_when_a_stored_byte_changes(board_url: str, finished: Record) -> None:
+    """Failure twin: the export is built from the stored bytes, not from a cached archive."""
+    board, store = _board_with(board_url, finished)
+    try:
+        from sqlalchemy import update
+
+        from viche.record.sql import schema
+
+        _replay(store, finished)
+        with board.engine.begin() as conn:
+            conn.execute(
+                update(schema.events)
+                .where(schema.events.c.height == 1)
+                .values(raw=finished.events[1].raw.replace(b'"height":1', b'"height":7'))
+            )
+        assert _export(store) != finished.path.read_bytes()
+    finally:
+        board.close()
+
+
+@pytest.mark.interop
+def test_belenios_tool_verifies_the_export_at_every_phase(
+    board_url: str, finished: Record, tmp_path: Path, belenios_tool: str
+) -> None:
+    board, store = _board_with(board_url, finished)
+    try:
+        ballots = {b.height: b for b in finished.ballots}
+        for i, ev in enumerate(finished.events[1:], start=1):
+            entry = ballots.get(ev.height)
+            stored = StoredBallot(0, "", entry.hash, entry.hash) if entry else None
+            store.append(
+                ev.type, [d.raw for d in ev.data], expected_head=store.head().hash, ballot=stored
+            )
+            if (ev.type is EventType.BALLOT and i % 2 == 0) or ev.type is EventType.RESULT:
+                d = tmp_path / f"at-{i}"
+                d.mkdir()
+                (d / finished.path.name).write_bytes(_export(store))
+                ok, err = tool_verifies(belenios_tool, d)
+                assert ok, err
+    finally:
+        board.close()
+
+
+def test_indexes_answer_replays_and_revotes(board_url: str, finished: Record) -> None:
+    board, store = _board_with(board_url, finished)
+    try:
+        assert store.last_ballot("c1") is None
+        first = finished.ballots[0]
+        stored = []
+        for n, entry in enumerate(finished.ballots[:3]):
+            head = store.append(
+                EventType.BALLOT,
+                [entry.raw],
+                expected_head=store.head().hash,
+                ballot=StoredBallot(0, "", entry.hash, "c1" if n != 1 else "c2"),
+            )
+            stored.append(head)
+        got = store.ballot_by_hash(first.hash)
+        assert got is not None
+        assert (got.height, got.event_hash, got.credential) == (1, stored[0].hash, "c1")
+        last = store.last_ballot("c1")
+        assert last is not None and last.height == 3
+        assert store.ballot_by_hash("0" * 64) is None
+        assert store.ballot_count() == 3
+        assert store.data_member(first.hash) == first.raw
+        assert store.data_member(stored[1].hash) is not None
+        assert store.data_member("f" * 64) is None
+    finally:
+        board.close()
+
+
+def test_refused_appends_change_nothing(board_url: str, finished: Record) -> None:
+    board, store = _board_with(board_url, finished)
+    try:
+        entry = finished.ballots[0]
+        ballot = StoredBallot(0, "", entry.hash, "c")
+        before = _export(store)
+        with pytest.raises(HeadMovedError):
+            store.append(EventType.BALLOT, [entry.raw], expected_head="0" * 64, ballot=ballot)
+        head = store.head().hash
+        with pytest.raises(PhaseError):
+            store.append(EventType.RESULT, [b"{}"], expected_head=head)
+        with pytest.raises(ArchiveFormatError):
+            store.append(EventType.BALLOT, [b"a\nb"], expected_head=head, ballot=ballot)
+        with pytest.raises(ArchiveFormatError):
+            store.append(EventType.BALLOT, [entry.raw], expected_head=head)  # no index entry
+        store.append(EventType.BALLOT, [entry.raw], expected_head=head, ballot=ballot)
+        after_one = _export(store)
+        with pytest.raises(RecordError):  # the same ballot hash twice in the index
+            store.append(
+                EventType.BALLOT, [entry.raw], expected_head=store.head().hash, ballot=ballot
+            )
+        assert _export(store) == after_one != before
+        assert store.ballot_count() == 1
+    finally:
+        board.close()
+
+
+def test_concurrent_writers_are_serialised(board_url: str, finished: Record) -> None:
+    """Eight threads each read the head and append under the lock: every append lands,
+    the chain has no fork."""
+    board, store = _board_with(board_url, finished)
+    errors: list[BaseException] = []
+    entries = finished.ballots
+
+    def cast(n: int) -> None:
+        try:
+            own = board.store(store.name.split(" / ")[1])
+            with own.locked():
+                head = own.head()
+                own.append(
+                    EventType.BALLOT,
+                    [entries[n % len(entries)].raw],
+                    expected_head=head.hash,
+                    ballot=StoredBallot(0, "", f"{n:064x}", "c"),
+                )
+        except BaseException as exc:
+            errors.append(exc)
+
+    try:
+        threads = [threading.Thread(target=cast, args=(n,)) for n in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == []
+        assert store.head().height == 8
+        last = store.last_ballot("c")
+        assert last is not None and last.height == 8
+        read_archive_bytes = _export(store)
+        assert len(read_archive_bytes) > 0
+    finally:
+        board.close()
+
+
+def test_without_the_lock_a_second_writer_is_refused(board_url: str, finished: Record) -> None:
+    board, store = _board_with(board_url, finished)
+    try:
+        head = store.head().hash
+        e0, e1 = finished.ballots[0], finished.ballots[1]
+        store.append(
+            EventType.BALLOT, [e0.raw], expected_head=head, ballot=StoredBallot(0, "", e0.hash, "a")
+        )
+        with pytest.raises(HeadMovedError):
+            store.append(
+                EventType.BALLOT,
+                [e1.raw],
+                expected_head=head,
+                ballot=StoredBallot(0, "", e1.hash, "b"),
+            )
+        assert store.ballot_count() == 1
+    finally:
+        board.close()
+
+
+def test_reopening_resumes(board_url: str, opened: Record) -> None:
+    board, _ = _board_with(board_url, opened)
+    board.close()
+    again = SqlBoard.open(board_url)  # migrations already applied: nothing to do
+    try:
+        assert again.elections() == [opened.path.stem]
+        assert _export(again.store(opened.path.stem)) == opened.path.read_bytes()
+        with pytest.raises(RecordError):
+            again.create_election(1, b"e", b"t", b"c", uuid=opened.path.stem, receipt_key="k")
+        with pytest.raises(UnknownElectionError):
+            again.store("nope")
+    finally:
+        again.close()
+
+
+def test_migrations_create_exactly_the_schema(board_url: str) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from viche.record.sql.schema import metadata
+
+    board = SqlBoard.open(board_url)
+    try:
+        with board.engine.connect() as conn:
+            diff = compare_metadata(MigrationContext.configure(conn), metadata)
+        assert diff == []
+    finally:
+        board.close()
+
+
+def test_bad_database_urls_are_usage_errors(tmp_path: Path) -> None:
+    with pytest.raises(UsageError):
+        SqlBoard.open("mysql://x@localhost/db")
+    with pytest.raises(UsageError):
+        SqlBoard.open("sqlite://")
+    with pytest.raises(UsageError):
+        SqlBoard.open("not a url")

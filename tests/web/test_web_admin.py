@@ -1,0 +1,129 @@
+"""The whole lifecycle over the API, each role with its own secret: create, roll, credentials
+(made by the credential authority on its own side), trustee key, open, vote, close, partial
+decryption, result — and every write in the wrong phase or by the wrong role refused."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from support.belenios import tool_verifies
+from viche.crypto.group import BELENIOS_2048
+from viche.crypto.rng import SeededRandom
+from viche.protocol import codec
+from viche.record.sql import SqlBoard
+from viche.service import credentials as creds
+from viche.service import tally
+from viche.service.admin import ensure_server_admin
+from viche.service.ballot import generate_ballot
+from viche.service.demo import DEMO_TEMPLATE
+from viche.service.hosting import Host
+from viche.service.setup import new_trustee_key
+from viche.web.app import create_app
+from viche.web.ops import OpsConfig
+
+
+def _bearer(secret: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {secret}"}
+
+
+@pytest.mark.interop
+def test_lifecycle_over_the_api(board_url: str, tmp_path: Path, belenios_tool: str) -> None:
+    board = SqlBoard.open(board_url)
+    host = Host(board, tmp_path / "keys")
+    ensure_server_admin(board, tmp_path / "admin.secret")
+    server = (tmp_path / "admin.secret").read_text().strip()
+    rng = SeededRandom("lifecycle")
+    with TestClient(create_app(host, OpsConfig.unlimited())) as c:
+        spec = {"template": DEMO_TEMPLATE, "trustees": 1}
+        assert c.post("/api/v1/elections", json=spec).status_code == 401
+        assert c.post("/api/v1/elections", json=spec, headers=_bearer("nope")).status_code == 401
+        r = c.post("/api/v1/elections", json=spec, headers=_bearer(server))
+        assert r.status_code == 201, r.text
+        made = r.json()
+        uuid, adm, ca, tr = (
+            made["uuid"],
+            made["administrator"],
+            made["credential_authority"],
+            made["trustees"][0],
+        )
+        base = f"/api/v1/elections/{uuid}"
+
+        # the roll: every bad row reported, nothing stored
+        bad = "a@x.org,alice\n,bob\na@x.org,alice\nc@x.org,carol,0\n"
+        r = c.put(f"{base}/voters", content=bad, headers=_bearer(adm))
+        assert r.status_code == 400 and r.json()["code"] == "V9012"
+        assert [row["where"]["path"] for row in r.json()["rows"]] == [
+            ["voters line 2"],
+            ["voters line 3"],
+            ["voters line 4"],
+        ]
+        assert c.get(f"{base}/voters", headers=_bearer(ca)).text == ""
+        roll = "a@x.org,alice\nb@x.org,bob\nc@x.org,carol\n"
+        assert c.put(f"{base}/voters", content=roll, headers=_bearer(ca)).status_code == 401
+        r = c.put(f"{base}/voters", content=roll, headers=_bearer(adm))
+        assert r.status_code == 200 and r.json()["voters"] == 3
+        logins = r.json()["login_secrets"]
+
+        # the credential authority, on its own machine
+        voters = creds.parse_voters(c.get(f"{base}/voters", headers=_bearer(ca)).text, "roll")
+        cset = creds.generate_credentials(BELENIOS_2048, uuid, voters, rng)
+        pubcreds = codec.to_bytes(cset.pubcreds_json())
+        headers = {**_bearer(ca), "Content-Type": "application/json"}
+        r = c.put(f"{base}/credentials", content=pubcreds, headers=headers)
+        assert r.status_code == 200 and r.json()["count"] == 3
+        assert c.put(f"{base}/voters", content=roll, headers=_bearer(adm)).json()["code"] == "V3005"
+
+        # open before the trustee's key: refused
+        assert c.post(f"{base}/open", headers=_bearer(adm)).status_code == 409
+        key = new_trustee_key(BELENIOS_2048, tmp_path, rng)
+        line = key.pubkey.read_bytes().strip()
+        headers = {**_bearer(tr), "Content-Type": "application/json"}
+        tampered = line.replace(b'"challenge":"', b'"challenge":"1', 1)
+        assert c.put(f"{base}/trustees/1", content=tampered, headers=headers).status_code == 422
+        assert c.put(f"{base}/trustees/2", content=line, headers=headers).status_code == 401
+        assert c.put(f"{base}/trustees/1", content=line, headers=headers).status_code == 204
+        r = c.post(f"{base}/open", headers=_bearer(adm))
+        assert r.status_code == 200, r.text
+        assert c.put(f"{base}/trustees/1", content=line, headers=headers).status_code == 409
+        assert c.get("/api/v1/elections").json()[0]["phase"] == "open"
+
+        # alice votes [[0,0,1,0,0],[1,0]]
+        rec = host.record(uuid)
+        choices = [[0, 0, 1, 0, 0], [1, 0]]
+        raw = generate_ballot(rec.election, rec.credentials, cset.private[0], choices, rng).raw
+        ballot_headers = {"Content-Type": "application/json"}
+        r = c.post(
+            f"{base}/ballots", content=raw, headers=ballot_headers, auth=("alice", logins["alice"])
+        )
+        assert r.status_code == 201, r.text
+
+        # decrypting before the close is refused, closing needs the administrator
+        assert c.post(f"{base}/close", headers=_bearer(tr)).status_code == 401
+        r = c.post(f"{base}/close", headers=_bearer(adm))
+        assert r.status_code == 200 and r.json()["counted"] == 1
+        assert c.post(f"{base}/close", headers=_bearer(adm)).status_code == 409
+        r = c.post(
+            f"{base}/ballots", content=raw, headers=ballot_headers, auth=("bob", logins["bob"])
+        )
+        assert r.status_code == 409 and r.json()["code"] == "V3005"
+
+        # the trustee decrypts on her own side, uploads the two lines
+        lines = tally.partial_decryption(host.record(uuid), tally.single_key(key.privkey), 1, rng)
+        r = c.post(f"{base}/trustees/1/decryption", content=lines.text(), headers=_bearer(tr))
+        assert r.status_code == 200, r.text
+        r = c.post(f"{base}/result", headers=_bearer(adm))
+        assert r.status_code == 200, r.text
+        rows = r.json()
+        assert rows[0]["counts"] == [0, 1, 0, 0] and rows[0]["blank"] == 0
+        assert rows[1]["counts"] == [1, 0]
+        assert c.post(f"{base}/result", headers=_bearer(adm)).status_code == 409
+
+        archive = tmp_path / "record" / f"{uuid}.bel"
+        archive.parent.mkdir()
+        archive.write_bytes(c.get(f"{base}/archive.bel").content)
+        ok, err = tool_verifies(belenios_tool, archive.parent)
+        assert ok, err
+    board.close()

@@ -1,0 +1,104 @@
+"""Operations of the voting server: access logs without secrets, rate limits, CORS."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+from fastapi.testclient import TestClient
+
+from support.web import Served
+from viche.crypto.rng import SeededRandom
+from viche.service.ballot import generate_ballot
+from viche.service.election_run import random_choices
+from viche.web.app import create_app
+from viche.web.ops import OpsConfig, Rate, RateLimiter
+
+
+def _ballot(s: Served, n: int, seed: str = "ops") -> bytes:
+    rng = SeededRandom(f"{seed}|{n}")
+    e = s.prepared.election
+    return generate_ballot(
+        e, s.prepared.credentials, s.credential(n), random_choices(e, rng), rng
+    ).raw
+
+
+def _cast(client: TestClient, s: Served, raw: bytes, n: int) -> int:
+    r = client.post(
+        f"/api/v1/elections/{s.uuid}/ballots",
+        content=raw,
+        headers={"Content-Type": "application/json"},
+        auth=s.login(n),
+    )
+    return r.status_code
+
+
+def test_access_logs_are_json_without_secrets(
+    served: Served, caplog: pytest.LogCaptureFixture
+) -> None:
+    s = served
+    login, secret = s.login(3)
+    caplog.set_level(logging.INFO, logger="viche.access")
+    assert _cast(s.client, s, _ballot(s, 3), 3) == 201
+    s.client.get(f"/api/v1/elections/{s.uuid}?secret={secret}")
+    lines = [r.getMessage() for r in caplog.records if r.name == "viche.access"]
+    assert len(lines) == 2
+    entries = [json.loads(line) for line in lines]
+    assert entries[0]["route"] == "/api/v1/elections/{uuid}/ballots"
+    assert entries[0]["status"] == 201 and entries[0]["method"] == "POST"
+    joined = "\n".join(lines)
+    assert secret not in joined and login not in joined and s.uuid not in joined
+
+
+def test_rate_limits_answer_429_with_retry_after(served: Served) -> None:
+    s = served
+    config = OpsConfig(address_rate=Rate(per_second=0.001, burst=2), voter_rate=None)
+    with TestClient(create_app(s.host, config)) as client:
+        statuses = [_cast(client, s, b"{}", 1) for _ in range(3)]
+        assert statuses[:2] != [429, 429] and statuses[2] == 429
+        r = client.post(f"/api/v1/elections/{s.uuid}/ballots", content=b"{}")
+        assert r.status_code == 429 and r.json()["code"] == "V9013"
+        assert int(r.headers["Retry-After"]) >= 1
+        assert client.get(f"/api/v1/elections/{s.uuid}").status_code == 200  # reads are free
+    voter = OpsConfig(address_rate=None, voter_rate=Rate(per_second=0.001, burst=1))
+    with TestClient(create_app(s.host, voter)) as client:
+        assert _cast(client, s, _ballot(s, 1), 1) == 201
+        assert _cast(client, s, _ballot(s, 1, "again"), 1) == 429
+        assert _cast(client, s, _ballot(s, 2), 2) == 201  # another voter is not held back
+
+
+def test_rate_limiter_refills_and_forgets_old_keys() -> None:
+    now = [0.0]
+    limiter = RateLimiter(Rate(per_second=1.0, burst=2), max_keys=2, clock=lambda: now[0])
+    assert [limiter.take("a") for _ in range(3)] == [0.0, 0.0, 1.0]
+    now[0] = 1.0
+    assert limiter.take("a") == 0.0
+    limiter.take("b")
+    limiter.take("c")  # "a" is dropped: at most two keys are kept
+    assert limiter.take("a") == 0.0 and limiter.take("a") == 0.0
+
+
+def test_cors_is_closed_unless_an_origin_is_listed(served: Served) -> None:
+    s = served
+    pre = {"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"}
+    r = s.client.options(f"/api/v1/elections/{s.uuid}/ballots", headers=pre)
+    assert r.status_code == 403 and r.json()["code"] == "V9014"
+    r = s.client.get("/api/v1/elections", headers={"Origin": "https://evil.example"})
+    assert "access-control-allow-origin" not in r.headers
+    # a cross-site form cannot cast: only application/json bodies are read
+    r = s.client.post(
+        f"/api/v1/elections/{s.uuid}/ballots",
+        content=b"ballot=x",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+        auth=s.login(1),
+    )
+    assert r.status_code == 415 and "set-cookie" not in r.headers
+    config = OpsConfig(cors_origins=("https://observer.example",))
+    with TestClient(create_app(s.host, config)) as client:
+        ok = {"Origin": "https://observer.example", "Access-Control-Request-Method": "GET"}
+        r = client.options(f"/api/v1/elections/{s.uuid}/events", headers=ok)
+        assert r.status_code == 204
+        assert r.headers["access-control-allow-origin"] == "https://observer.example"
+        r = client.get("/api/v1/elections", headers={"Origin": "https://observer.example"})
+        assert r.headers["access-control-allow-origin"] == "https://observer.example"
