@@ -59,6 +59,9 @@ class InputFormat(StrEnum):
     jsonl = "jsonl"
     qut = "qut"
     coortweet = "coortweet"
+    telegram = "telegram"
+    feed = "feed"
+    html = "html"
 
 
 StoreOpt = Annotated[
@@ -91,7 +94,11 @@ def _existing_store(store: Path) -> Path:
 @monitor_app.command("ingest")
 def ingest_cmd(
     files: Annotated[
-        list[Path], typer.Argument(help="Input files (CSV, JSON Lines; .gz accepted).")
+        list[Path],
+        typer.Argument(
+            help="Input files (CSV, JSON Lines, Telegram result.json, RSS/Atom, saved HTML;"
+            " .gz accepted)."
+        ),
     ],
     store: StoreOpt,
     fmt: Annotated[
@@ -100,6 +107,8 @@ def ingest_cmd(
     ] = InputFormat.auto,
 ) -> None:
     """Append the posts of FILES to the store (created if absent); bad rows are reported."""
+    from rich.markup import escape
+
     from viche.monitor.api import posts_path
     from viche.monitor.ingest import ingest
     from viche.monitor.store import Store
@@ -116,7 +125,7 @@ def ingest_cmd(
                 f"{rep.malformed} malformed rows"
             )
             for problem in rep.problems[:5]:
-                err.print(f"[yellow]  line {problem.line}:[/] {problem.reason}")
+                err.print(f"[yellow]  line {problem.line}:[/] {escape(problem.reason)}")
             if rep.malformed > 5:
                 err.print(f"[yellow]  … and {rep.malformed - 5} more malformed rows[/]")
         out.print(f"store {store}: {st.count()} posts")
