@@ -312,6 +312,120 @@ def report_cmd(
         out.print(f"{name:16} {path}")
 
 
+@monitor_app.command("watch")
+def watch_cmd(  # noqa: PLR0917 (one parameter per command-line option)
+    store: StoreOpt,
+    inbox: Annotated[
+        Path | None,
+        typer.Option("--inbox", help="Folder that receives exports and files to ingest."),
+    ] = None,
+    feed: Annotated[
+        list[str] | None,
+        typer.Option("--feed", help="RSS/Atom feed to poll (http(s) URL or local path); repeat."),
+    ] = None,
+    feed_every: Annotated[float, typer.Option(help="Seconds between polls of a feed.")] = 300.0,
+    scan_every: Annotated[float, typer.Option(help="Seconds between scans of the inbox.")] = 5.0,
+    detect_every: Annotated[
+        float, typer.Option(help="Seconds at least between two campaign detections.")
+    ] = 60.0,
+    window_hours: Annotated[
+        float, typer.Option(help="Campaigns are detected over the posts of this many hours.")
+    ] = 48.0,
+    push_accounts: Annotated[
+        int, typer.Option(help="Document push: this many accounts share one file or link...")
+    ] = 5,
+    push_minutes: Annotated[float, typer.Option(help="... within this many minutes.")] = 10.0,
+    webhook: Annotated[
+        str | None, typer.Option("--webhook", help="POST each alert as JSON to this URL.")
+    ] = None,
+    narratives: Annotated[
+        bool,
+        typer.Option(
+            "--narratives/--no-narratives",
+            help="Find the campaigns' narratives and known cases (extra 'embed').",
+        ),
+    ] = False,
+    cases: Annotated[
+        Path | None, typer.Option("--cases", help="EUvsDisinfo cases.csv (see detect).")
+    ] = None,
+    cycles: Annotated[
+        int | None, typer.Option(help="Stop after this many cycles (default: run until Ctrl-C).")
+    ] = None,
+) -> None:
+    """Follow an inbox folder and feeds; update campaigns as posts arrive and raise alerts
+    (console, alerts.jsonl in the store, webhook)."""
+    from datetime import datetime, timedelta
+
+    from rich.markup import escape
+
+    from viche.monitor import alerts as alerting
+    from viche.monitor import embed
+    from viche.monitor.api import posts_path
+    from viche.monitor.pipeline import DetectConfig, detect
+    from viche.monitor.store import Store
+    from viche.monitor.watch import (
+        CycleReport,
+        JsonLinesSink,
+        Sink,
+        WatchConfig,
+        Watcher,
+        WebhookSink,
+    )
+
+    if narratives:
+        embed.require()
+    if inbox is not None and not inbox.is_dir():
+        raise MissingFileError(f"no inbox folder {inbox}", where=str(inbox))
+    config = WatchConfig(
+        inbox=inbox,
+        feeds=tuple(feed or ()),
+        scan_every=scan_every,
+        feed_every=feed_every,
+        detect_every=detect_every,
+        window=timedelta(hours=window_hours),
+        push_accounts=push_accounts,
+        push_minutes=push_minutes,
+        narratives=narratives,
+    )
+
+    class ConsoleSink:
+        def send(self, alert: Alert) -> None:
+            out.print(f"[bold]{alert.kind.value}[/] {escape(alert.message)}")
+            if alert.evidence:
+                shown = ", ".join(alert.evidence[:5])
+                out.print(
+                    f"  evidence: {escape(shown)}" + (" …" if len(alert.evidence) > 5 else "")
+                )
+
+    def warn(message: str) -> None:
+        err.print(f"[yellow]{escape(message)}[/]")
+
+    sinks: list[Sink] = [ConsoleSink(), JsonLinesSink(alerting.alerts_path(store))]
+    if webhook:
+        sinks.append(WebhookSink(webhook, warn))
+
+    def detector(st: Store, latest: datetime) -> DetectionResult:
+        result = detect(st, DetectConfig(start=latest - config.window))
+        if narratives and result.campaigns:
+            result = _with_narratives(result, posts_path(store), store, cases, "")
+        return result
+
+    def on_cycle(report: CycleReport) -> None:
+        if report.files or report.posts_added:
+            out.print(f"{report.files} files, {report.posts_added} new posts")
+        for problem in report.problems:
+            warn(problem)
+
+    watcher = Watcher(store, config, sinks, detector=detector)
+    out.print(f"watching {escape(str(inbox or '-'))} and {len(config.feeds)} feeds; Ctrl-C stops")
+    try:
+        watcher.run(cycles=cycles, on_cycle=on_cycle)
+    except KeyboardInterrupt:
+        out.print("stopped")
+    finally:
+        watcher.close()
+
+
 def register(app: typer.Typer) -> None:
     """Add the ``monitor`` command group to ``app``."""
     app.add_typer(monitor_app)
