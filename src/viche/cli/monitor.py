@@ -30,7 +30,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from viche.errors import MissingFileError
+from viche.errors import Location, MissingFileError
 
 if TYPE_CHECKING:
     from viche.monitor.alerts import Alert
@@ -375,7 +375,7 @@ def watch_cmd(  # noqa: PLR0917 (one parameter per command-line option)
     if narratives:
         embed.require()
     if inbox is not None and not inbox.is_dir():
-        raise MissingFileError(f"no inbox folder {inbox}", where=str(inbox))
+        raise MissingFileError(f"no inbox folder {inbox}", where=Location(file=str(inbox)))
     config = WatchConfig(
         inbox=inbox,
         feeds=tuple(feed or ()),
