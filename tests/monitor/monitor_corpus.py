@@ -1,10 +1,14 @@
 """Sentences for the model tests: three claims restated in English, Ukrainian and Russian,
-and unrelated sentences in the same languages. Written for these tests."""
+and unrelated sentences in the same languages. Written for these tests. Also
+:class:`FakeEmbedder`, a stand-in for the model in unit tests."""
 
 from __future__ import annotations
 
+import hashlib
 import os
+from collections.abc import Mapping, Sequence
 
+import numpy as np
 import pytest
 
 from viche.monitor import embed
@@ -55,7 +59,46 @@ UNRELATED: list[tuple[str, str]] = [
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
-def real_embedder() -> embed.MiniLMEmbedder:
+class FakeEmbedder:
+    """Vectors shaped like e5's, from a table ``text -> claim`` instead of a model.
+
+    Every vector shares one common direction (e5 scores unrelated texts ~0.75); texts of the
+    same claim share a claim direction on top of it (~0.95 between them); the rest of each
+    vector is noise seeded by the text, so a text always gets the same vector. Texts not
+    in the table are unrelated to everything.
+    """
+
+    name = "fake-e5"
+
+    def __init__(self, claims: Mapping[str, str], *, dim: int = 384) -> None:
+        self.claims = dict(claims)
+        self.dim = dim
+        self.calls = 0
+
+    def _direction(self, key: str) -> np.ndarray:
+        seed = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big")
+        v = np.random.default_rng(seed).standard_normal(self.dim)
+        return v / np.linalg.norm(v)
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        self.calls += 1
+        common = self._direction("common")
+        rows = []
+        for t in texts:
+            claim = self.claims.get(t)
+            v = 0.87 * common + 0.2 * self._direction("text:" + t)
+            own = "claim:" + claim if claim else "own:" + t
+            v = v + 0.45 * self._direction(own)
+            rows.append(v / np.linalg.norm(v))
+        return np.asarray(rows, dtype=np.float32).reshape(len(texts), self.dim)
+
+
+def fake_embedder() -> FakeEmbedder:
+    """The fake, knowing the claims of :data:`CLAIMS`."""
+    return FakeEmbedder({text: claim for claim, items in CLAIMS.items() for _, text in items})
+
+
+def real_embedder() -> embed.E5Embedder:
     """The real model; absent extra: a failure in CI (the test command installs it), else a skip."""
     if not embed.is_available():
         msg = "the 'embed' extra is not installed: " + embed.INSTALL_HINT

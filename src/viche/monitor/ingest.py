@@ -29,7 +29,15 @@ Adapters for the two most used open tools:
 * ``coortweet``: CooRTweet's table ``object_id, account_id, content_id, timestamp_share``:
   ``content_id`` is the post, ``object_id`` the shared object (stored as ``repost_of``).
 
-A malformed row is reported with its line number and the reason, counted, and skipped;
+Other sources, recognised by ``fmt="auto"`` from the file's name and opening:
+
+* ``telegram``: a Telegram Desktop channel export (``result.json``), see
+  :mod:`viche.monitor.telegram` (forwards are reposts; replies, edits, views kept);
+* ``feed``: an RSS or Atom file, ``html``: a saved article page, see
+  :mod:`viche.monitor.news` (an outlet is an author; optional extra ``news``).
+
+A malformed row is reported with its line number (for a Telegram export: the message's
+index in its chat, for a feed: the entry's number) and the reason, counted, and skipped;
 the run goes on. Memory stays bounded: rows are read one at a time and written in batches.
 """
 
@@ -49,10 +57,12 @@ from pathlib import Path
 from typing import IO, Any, Literal
 
 from viche.errors import IngestError, MissingFileError
+from viche.monitor import news, telegram
 from viche.monitor.model import Post
-from viche.monitor.store import Row, Store, post_row
+from viche.monitor.store import Row, Store, extra_row, post_row
 
-Format = Literal["auto", "csv", "jsonl", "qut", "coortweet"]
+Format = Literal["auto", "csv", "jsonl", "qut", "coortweet", "telegram", "feed", "html"]
+FORMATS: tuple[str, ...] = ("auto", "csv", "jsonl", "qut", "coortweet", "telegram", "feed", "html")
 MAX_PROBLEMS_KEPT = 1000
 
 ALIASES: dict[str, tuple[str, ...]] = {
@@ -248,11 +258,30 @@ def _open_text(path: Path) -> tuple[IO[str], _CountingReader]:
     return text, raw
 
 
+def _is_export_line(line: str) -> bool:
+    try:
+        obj = json.loads(line)
+    except json.JSONDecodeError:
+        return False
+    return isinstance(obj, dict) and ("messages" in obj or "chats" in obj)
+
+
 def _detect_format(path: Path, head: str) -> Format:
-    name = path.name.removesuffix(".gz")
+    """The format of a file from its name and its opening ``head`` (a few KB)."""
+    name = path.name.removesuffix(".gz").lower()
+    first = head.lstrip("\ufeff").split("\n", 1)[0].strip()
+    if (
+        name.endswith(".json")
+        and telegram.looks_like_export(head)
+        and (_is_export_line(first) or not first.endswith("}"))
+    ):
+        return "telegram"
     if name.endswith((".jsonl", ".ndjson", ".json")):
         return "jsonl"
-    first = head.lstrip("\ufeff").strip()
+    if name.endswith((".rss", ".atom")) or news.looks_like_feed(head):
+        return "feed"
+    if name.endswith((".html", ".htm")) or news.looks_like_html(head):
+        return "html"
     if first.startswith("{"):
         return "jsonl"
     cols = [c.strip().lower() for c in next(csv.reader([first]), [])]
@@ -372,7 +401,10 @@ def read_posts(
     if fmt == "auto":
         probe, probe_file = _open_text(p)
         with probe, probe_file:
-            fmt = _detect_format(p, probe.readline())
+            fmt = _detect_format(p, probe.read(8192))
+    if fmt in ("telegram", "feed", "html"):
+        yield from _document_posts(p, fmt, rep, on_progress)
+        return
     stream, counter = _open_text(p)
     with stream, counter:
         records = _jsonl_records(stream, rep) if fmt == "jsonl" else _csv_records(stream, fmt, rep)
@@ -390,6 +422,32 @@ def read_posts(
             on_progress(total, total)
 
 
+def _document_posts(
+    path: Path,
+    fmt: Format,
+    report: IngestReport,
+    on_progress: Callable[[int, int], None] | None,
+) -> Iterator[Post]:
+    """The posts of a file read whole (a Telegram export, a feed, a page)."""
+    total = path.stat().st_size
+
+    def counted() -> None:
+        report.rows += 1
+
+    if fmt == "telegram":
+        records = telegram.read_export(path, report, on_row=counted)
+    elif fmt == "feed":
+        records = news.read_feed(path, report, on_row=counted)
+    else:
+        records = news.read_html(path, report, on_row=counted)
+    for i, (_, post) in enumerate(records):
+        if on_progress is not None and i % 5000 == 0:
+            on_progress(0, total)
+        yield post
+    if on_progress is not None:
+        on_progress(total, total)
+
+
 def ingest(
     path: str | Path,
     store: Store,
@@ -404,6 +462,7 @@ def ingest(
     """
     report = IngestReport(source=str(path))
     batch: list[Row] = []
+    extras: list[tuple[str, str, int | None, int | None]] = []
 
     def flush() -> None:
         if batch:
@@ -411,12 +470,21 @@ def ingest(
             report.added += result.added
             report.duplicates += result.duplicates
             batch.clear()
+        if extras:
+            store.append_extras(extras)
+            extras.clear()
+
+    def keep(post: Post) -> None:
+        batch.append(post_row(post))
+        extra = extra_row(post)
+        if extra is not None:
+            extras.append(extra)
+        if len(batch) >= batch_size:
+            flush()
 
     if not progress:
         for post in read_posts(path, fmt, report):
-            batch.append(post_row(post))
-            if len(batch) >= batch_size:
-                flush()
+            keep(post)
         flush()
         return report
 
@@ -442,8 +510,6 @@ def ingest(
             bar.update(task, completed=done, total=total)
 
         for post in read_posts(path, fmt, report, on_progress):
-            batch.append(post_row(post))
-            if len(batch) >= batch_size:
-                flush()
+            keep(post)
         flush()
     return report

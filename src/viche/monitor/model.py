@@ -17,7 +17,8 @@ class Post:
 
     ``created_at`` is timezone-aware UTC. ``urls`` and ``hashtags`` are as given (the
     detectors normalise them). ``repost_of`` is the id or author of the reposted item,
-    when the input says so.
+    when the input says so. ``reply_to`` (the id of the post replied to), ``edited_at`` and
+    ``views`` are kept where a source gives them (Telegram exports); detection ignores them.
     """
 
     id: str
@@ -29,6 +30,9 @@ class Post:
     repost_of: str = ""
     urls: tuple[str, ...] = ()
     hashtags: tuple[str, ...] = ()
+    reply_to: str = ""
+    edited_at: datetime | None = None
+    views: int | None = None
 
 
 class Behaviour(StrEnum):

@@ -23,7 +23,9 @@ import io
 import json
 import math
 import os
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -33,6 +35,7 @@ import networkx as nx
 from viche.errors import MonitorError
 from viche.monitor import api
 from viche.monitor.model import Campaign, DetectionResult, Post
+from viche.monitor.text import guess_language, normalise, normalise_hashtag, normalise_url
 
 MAX_EVIDENCE_SHOWN = 50  # per edge in the HTML; the CSV and JSON keep all of it
 MAX_POSTS_SHOWN = 5  # representative posts per narrative
@@ -194,6 +197,76 @@ def _distinct_posts(post_ids: Sequence[str], by_id: Mapping[str, Post]) -> list[
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class PushedSummary:
+    """What a campaign's accounts posted, counted: the first thing an analyst reads."""
+
+    posts: int
+    first: datetime | None
+    last: datetime | None
+    languages: tuple[tuple[str, int], ...]
+    links: tuple[tuple[str, int], ...]
+    hashtags: tuple[tuple[str, int], ...]
+    texts: tuple[tuple[str, int], ...]
+
+
+def pushed_summary(posts: Iterable[Post], top: int = 5) -> PushedSummary:
+    """Counts over a campaign's posts: languages, links (normalised), hashtags, and texts
+    (equal once normalised), the most frequent first (ties by value)."""
+    langs: Counter[str] = Counter()
+    links: Counter[str] = Counter()
+    tags: Counter[str] = Counter()
+    texts: Counter[str] = Counter()
+    shown: dict[str, str] = {}
+    n = 0
+    first: datetime | None = None
+    last: datetime | None = None
+    for p in posts:
+        n += 1
+        first = p.created_at if first is None else min(first, p.created_at)
+        last = p.created_at if last is None else max(last, p.created_at)
+        langs[p.lang or guess_language(p.text) or "?"] += 1
+        links.update({k for k in (normalise_url(u) for u in p.urls) if k})
+        tags.update({normalise_hashtag(t) for t in p.hashtags if normalise_hashtag(t)})
+        key = normalise(p.text)
+        if len(key) >= 20:
+            texts[key] += 1
+            shown.setdefault(key, " ".join(p.text.split()))
+
+    def best(c: Counter[str], k: int) -> tuple[tuple[str, int], ...]:
+        return tuple(sorted(c.items(), key=lambda t: (-t[1], t[0]))[:k])
+
+    return PushedSummary(
+        posts=n,
+        first=first,
+        last=last,
+        languages=best(langs, 10),
+        links=best(links, top),
+        hashtags=best(tags, top),
+        texts=tuple((shown[t], k) for t, k in best(texts, 3) if k > 1),
+    )
+
+
+def _summary_html(s: PushedSummary) -> str:
+    """The summary, headed in Ukrainian and English."""
+
+    def items(rows: tuple[tuple[str, int], ...]) -> str:
+        if not rows:
+            return '<span class="muted">—</span>'
+        return ", ".join(f"{_e(v)} <b>×{k}</b>" for v, k in rows)
+
+    period = " – ".join(f"{t:%Y-%m-%d %H:%M}" for t in (s.first, s.last) if t is not None)
+    rows = [
+        ("Пости / Posts", f"{s.posts}; {_e(period or '—')} UTC"),
+        ("Мови / Languages", items(s.languages)),
+        ("Посилання / Links", items(s.links)),
+        ("Хештеги / Hashtags", items(s.hashtags)),
+        ("Тексти, що повторювались / Repeated texts", items(s.texts)),
+    ]
+    body = "".join(f"<tr><th>{h}</th><td>{v}</td></tr>" for h, v in rows)
+    return f"<h3>Що поширювала / What it pushed</h3><table>{body}</table>"
+
+
 def _campaign_html(
     c: Campaign, by_id: Mapping[str, Post], by_author: Mapping[str, list[Post]]
 ) -> str:
@@ -202,6 +275,7 @@ def _campaign_html(
              f'<span class="score">score {c.score:.2f}</span></h2>']  # fmt: skip
     seen = " – ".join(t.isoformat() for t in (c.first_seen, c.last_seen) if t is not None)
     parts.append(f"<p>{len(c.accounts)} accounts; active {_e(seen or 'unknown')}</p>")
+    parts.append(_summary_html(pushed_summary(mine)))
     parts.append("<h3>Why</h3><ul>" + "".join(f"<li>{_e(r)}</li>" for r in c.reasons) + "</ul>")
     parts.append(f"<p><b>Accounts:</b> {_e(', '.join(c.accounts))}</p>")
     if c.outlets:

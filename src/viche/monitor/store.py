@@ -9,6 +9,8 @@ Tables::
     posts(seq INTEGER PRIMARY KEY, id TEXT UNIQUE, author, created_at INTEGER (Unix seconds,
           UTC), text, outlet, lang, repost_of, urls (space-separated), hashtags (space-separated))
     meta(key TEXT PRIMARY KEY, value TEXT)
+    extras(id TEXT PRIMARY KEY, reply_to, edited_at INTEGER, views INTEGER)  -- only posts
+          whose source gave one of these (Telegram); detection does not read them
 """
 
 from __future__ import annotations
@@ -52,6 +54,12 @@ CREATE TABLE IF NOT EXISTS posts (
     hashtags TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS extras (
+    id TEXT PRIMARY KEY,
+    reply_to TEXT NOT NULL DEFAULT '',
+    edited_at INTEGER,
+    views INTEGER
+);
 """
 
 Row = tuple[str, str, int, str, str, str, str, str, str]
@@ -70,6 +78,17 @@ def post_row(post: Post) -> Row:
         " ".join(post.urls),
         " ".join(post.hashtags),
     )
+
+
+ExtraRow = tuple[str, str, int | None, int | None]
+
+
+def extra_row(post: Post) -> ExtraRow | None:
+    """``(id, reply_to, edited_at, views)`` when the post has one of them, else None."""
+    if not post.reply_to and post.edited_at is None and post.views is None:
+        return None
+    edited = None if post.edited_at is None else int(post.edited_at.timestamp())
+    return (post.id, post.reply_to, edited, post.views)
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +140,33 @@ class Store:
         return AppendResult(added=added, duplicates=len(rows) - added)
 
     def append(self, posts: Iterable[Post]) -> AppendResult:
-        return self.append_rows([post_row(p) for p in posts])
+        kept = list(posts)
+        self.append_extras([e for e in map(extra_row, kept) if e is not None])
+        return self.append_rows([post_row(p) for p in kept])
+
+    def append_extras(self, rows: Sequence[ExtraRow]) -> None:
+        """Keep replies, edits and views (the first value seen for a post id stays)."""
+        if rows:
+            with self._db:
+                self._db.executemany(
+                    "INSERT OR IGNORE INTO extras (id, reply_to, edited_at, views)"
+                    " VALUES (?,?,?,?)",
+                    rows,
+                )
+
+    def extras(self, ids: Sequence[str]) -> dict[str, ExtraRow]:
+        """The stored extras of the given post ids (those that have some)."""
+        out: dict[str, ExtraRow] = {}
+        wanted = sorted(set(ids))
+        for i in range(0, len(wanted), 500):
+            part = wanted[i : i + 500]
+            marks = ",".join("?" * len(part))
+            for row in self._db.execute(
+                f"SELECT id, reply_to, edited_at, views FROM extras WHERE id IN ({marks})",  # noqa: S608 (placeholders only)
+                part,
+            ):
+                out[str(row[0])] = (str(row[0]), str(row[1]), row[2], row[3])
+        return out
 
     # -- reading ----------------------------------------------------------------------------
     def count(self, since_seq: int = 0) -> int:

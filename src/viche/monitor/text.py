@@ -47,6 +47,32 @@ def normalise(text: str) -> str:
     return _NON_WORD.sub(" ", t).strip()
 
 
+_UK_ONLY = frozenset("іїєґ")
+_RU_ONLY = frozenset("ыэъё")
+
+
+def guess_language(text: str) -> str:
+    """``uk``, ``ru``, ``en`` or "" from the letters alone (no model; a hint, not a verdict).
+
+    Cyrillic text is Ukrainian when it has a letter only Ukrainian uses (і ї є ґ) and none
+    only Russian uses (ы э ъ ё), else Russian; Latin text is taken as English. Mixed or
+    letterless text gives the majority script's answer, or "".
+    """
+    cyr = lat = 0
+    letters: set[str] = set()
+    for ch in text.casefold():
+        if "\u0400" <= ch <= "\u04ff":
+            cyr += 1
+            letters.add(ch)
+        elif "a" <= ch <= "z":
+            lat += 1
+    if cyr == lat == 0:
+        return ""
+    if cyr >= lat:
+        return "uk" if letters & _UK_ONLY and not letters & _RU_ONLY else "ru"
+    return "en"
+
+
 def normalise_url(url: str) -> str:
     """A URL reduced to what identifies the resource it points to.
 
