@@ -31,7 +31,7 @@ def _cast(client: TestClient, s: Served, raw: bytes, n: int) -> int:
         headers={"Content-Type": "application/json"},
         auth=s.login(n),
     )
-    return r.status_code
+    return int(r.status_code)
 
 
 def test_access_logs_are_json_without_secrets(
