@@ -14,6 +14,7 @@ from viche.crypto.hashing import b64_sha256, sha256_hex
 from viche.errors import (
     GroupMembershipError,
     JsonFormatError,
+    Location,
     NonCanonicalError,
     NumberFormatError,
     ProtocolError,
@@ -125,38 +126,38 @@ def test_valid_base_parses() -> None:
 @pytest.mark.parametrize(
     ("override", "error", "where"),
     [
-        ({"uuid": "short"}, ProtocolError, "election.uuid"),
-        ({"uuid": "ABCDEFGHJKLMN0P"}, ProtocolError, "election.uuid"),  # 0 is not base58
-        ({"version": 2}, UnsupportedError, "election.version"),
-        ({"group": "Ed25519"}, ProtocolError, "election.group"),
-        ({"public_key": "0"}, GroupMembershipError, "election.public_key"),
-        ({"public_key": "007"}, NumberFormatError, "election.public_key"),
-        ({"public_key": 7}, NumberFormatError, "election.public_key"),
+        ({"uuid": "short"}, ProtocolError, "election / uuid"),
+        ({"uuid": "ABCDEFGHJKLMN0P"}, ProtocolError, "election / uuid"),  # 0 is not base58
+        ({"version": 2}, UnsupportedError, "election / version"),
+        ({"group": "Ed25519"}, ProtocolError, "election / group"),
+        ({"public_key": "0"}, GroupMembershipError, "election / public_key"),
+        ({"public_key": "007"}, NumberFormatError, "election / public_key"),
+        ({"public_key": 7}, NumberFormatError, "election / public_key"),
         ({"questions": []}, ProtocolError, "election"),
         (
             {"questions": [{"answers": ["a"], "min": 1, "max": 2, "question": "q"}]},
             ProtocolError,
-            "election.questions[0]",
+            "election / questions[0]",
         ),
         (
             {"questions": [{"answers": ["a", "b"], "min": 2, "max": 1, "question": "q"}]},
             ProtocolError,
-            "election.questions[0]",
+            "election / questions[0]",
         ),
         (
             {"questions": [{"answers": [], "min": 0, "max": 0, "question": "q"}]},
             ProtocolError,
-            "election.questions[0]",
+            "election / questions[0]",
         ),
         (
             {"questions": [{"answers": ["a"], "min": -1, "max": 1, "question": "q"}]},
             JsonFormatError,
-            "election.questions[0].min",
+            "election / questions[0] / min",
         ),
         (
             {"questions": [{"answers": ["a"], "min": 0, "max": 1, "question": "q", "x": 1}]},
             JsonFormatError,
-            "election.questions[0]",
+            "election / questions[0]",
         ),
         (
             {
@@ -165,12 +166,12 @@ def test_valid_base_parses() -> None:
                 ]
             },
             ProtocolError,
-            "election.questions[0]",
+            "election / questions[0]",
         ),
         (
             {"questions": [{"type": "Majority", "value": {"answers": ["a"], "question": "q"}}]},
             UnsupportedError,
-            "election.questions[0].type",
+            "election / questions[0] / type",
         ),
         ({"extra": 1}, JsonFormatError, "election"),
     ],
@@ -223,7 +224,7 @@ def test_public_credentials_weights_and_lookup() -> None:
     assert creds.fingerprint == b64_sha256(raw) and creds.hex_hash == sha256_hex(raw)
     creds.check_members(g)
     with pytest.raises(UnknownCredentialError):
-        creds.lookup(str(g.powg(6)), where="ballot x / credential")
+        creds.lookup(str(g.powg(6)), where=Location(path=("ballot x", "credential")))
     plain = PublicCredentials.build([a, b])
     assert not plain.weighted and plain.raw == dumps([str(a), str(b)]).encode()
     assert plain.weight(str(a)) == 1

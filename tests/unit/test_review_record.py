@@ -13,7 +13,7 @@ def test_bad_timestamps_are_format_errors(stamp: str) -> None:
     raw = b'{"version":1,"timestamp":"' + stamp.encode() + b'"}'
     with pytest.raises(JsonFormatError) as info:
         ArchiveHeader.from_bytes(raw)
-    assert str(info.value.where) == "BELENIOS.timestamp"
+    assert str(info.value.where) == "BELENIOS / timestamp"
     assert len(str(info.value)) < 200
 
 

@@ -22,6 +22,7 @@ from viche.crypto.trustee import (
 from viche.errors import (
     GroupMembershipError,
     JsonFormatError,
+    Location,
     NumberFormatError,
     ProofError,
     ProtocolError,
@@ -51,7 +52,7 @@ from viche.protocol.trustees import (
 def test_generated_key_checks(group, rng: SeededRandom) -> None:
     sk, pk = generate_trustee_key(group, rng)
     assert pk.public_key == group.powg(sk.value)
-    check_trustee_public_key(group, pk, where="trustee 1")
+    check_trustee_public_key(group, pk, where=Location(trustee=1))
 
 
 @pytest.mark.parametrize("group", [BELENIOS_2048, RFC_3526_2048], ids=lambda g: g.name)
@@ -59,7 +60,7 @@ def test_tampered_key_is_rejected(group, rng: SeededRandom) -> None:
     _, pk = generate_trustee_key(group, rng)
     other = TrusteePublicKey(group.mul(pk.public_key, group.g), pk.pok)
     with pytest.raises(ProofError) as err:
-        check_trustee_public_key(group, other, where="trustee 1")
+        check_trustee_public_key(group, other, where=Location(trustee=1))
     assert str(err.value.where) == "trustee 1 / pok"
     bad_proof = TrusteePublicKey(
         pk.public_key, Proof(pk.pok.challenge, (pk.pok.response + 1) % group.q)
@@ -67,7 +68,9 @@ def test_tampered_key_is_rejected(group, rng: SeededRandom) -> None:
     with pytest.raises(ProofError):
         check_trustee_public_key(group, bad_proof)
     with pytest.raises(GroupMembershipError):
-        check_trustee_public_key(group, TrusteePublicKey(group.p + 1, pk.pok), where="t")
+        check_trustee_public_key(
+            group, TrusteePublicKey(group.p + 1, pk.pok), where=Location(path=("t",))
+        )
 
 
 def test_private_key_repr_hides_value(rng: SeededRandom) -> None:
@@ -135,7 +138,7 @@ def test_reference_files_roundtrip_byte_for_byte(reference_dir: Path) -> None:
                 seen += 1
         poly = d / "secrets" / "polynomials.jsons"
         if poly.exists():
-            items = parse_lines(poly.read_text(), Polynomial.from_json, str(poly))
+            items = parse_lines(poly.read_text(), Polynomial.from_json, Location(file=str(poly)))
             assert "".join(dumps(p.to_json()) + "\n" for p in items) == poly.read_text()
     assert seen >= 2 * (3 * 4 + 1)
 

@@ -22,7 +22,7 @@ import re
 from dataclasses import dataclass
 from enum import Enum
 
-from viche.errors import ChainError, JsonFormatError, NonCanonicalError
+from viche.errors import ChainError, JsonFormatError, Location, NonCanonicalError
 from viche.protocol.codec import dumps, expect_object, get_int, get_str, loads, sub
 
 HEX64 = re.compile(r"[0-9a-f]{64}")
@@ -78,14 +78,14 @@ def next_types(last: EventType | None) -> frozenset[EventType]:
     return _NEXT[last]
 
 
-def parse_event_type(value: str, where: str) -> EventType:
+def parse_event_type(value: str, where: Location) -> EventType:
     try:
         return EventType(value)
     except ValueError:
         raise JsonFormatError(f"unknown event type {value!r}", where=where) from None
 
 
-def parse_hash(value: str, where: str) -> str:
+def parse_hash(value: str, where: Location) -> str:
     """A member reference: 64 lower-case hex digits."""
     if not HEX64.fullmatch(value):
         raise JsonFormatError(f"{value!r} is not a lower-case hex SHA-256", where=where)

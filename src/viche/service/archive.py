@@ -11,7 +11,14 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-from viche.errors import PhaseError, ProtocolError, ReplayedBallotError, UsageError
+from viche.errors import (
+    NOWHERE,
+    Location,
+    PhaseError,
+    ProtocolError,
+    ReplayedBallotError,
+    UsageError,
+)
 from viche.protocol import codec
 from viche.protocol.ballot import CheckedBallot, check_ballot
 from viche.protocol.election import Election, PublicCredentials
@@ -23,6 +30,8 @@ from viche.service.credentials import read_public_credentials
 from viche.service.files import read_bytes, require_dir
 from viche.service.setup import read_election, read_trustees
 
+_TRUSTEES = Location(path=("archive", "trustees"))
+
 
 @dataclass(frozen=True)
 class ElectionRecord:
@@ -32,18 +41,16 @@ class ElectionRecord:
 
     @cached_property
     def election(self) -> Election:
-        return Election.from_bytes(self.record.election, "archive / election")
+        return Election.from_bytes(self.record.election, Location(path=("archive", "election")))
 
     @cached_property
     def trustees(self) -> Trustees:
-        return Trustees.from_json(
-            codec.loads(self.record.trustees, "archive / trustees"), "archive / trustees"
-        )
+        return Trustees.from_json(codec.loads(self.record.trustees, _TRUSTEES), _TRUSTEES)
 
     @cached_property
     def credentials(self) -> PublicCredentials:
         return PublicCredentials.from_bytes(
-            self.record.public_credentials, "archive / public credentials"
+            self.record.public_credentials, Location(path=("archive", "public credentials"))
         )
 
     @property
@@ -71,18 +78,20 @@ def check_setup(election: Election, trustees: Trustees, credentials: PublicCrede
     if trustees.public_key(group) != election.public_key.y:
         raise ProtocolError(
             "the election public key is not the key of these trustees",
-            where="election / public_key",
+            where=Location(path=("election", "public_key")),
         )
     credentials.check_members(group)
     if len(credentials) == 0:
-        raise ProtocolError("the list of public credentials is empty", where="credentials")
+        raise ProtocolError(
+            "the list of public credentials is empty", where=Location(path=("credentials",))
+        )
     if election.has_nh_questions:
         for i, entry in enumerate(credentials.entries):
             if entry.effective_weight != 1:
                 raise ProtocolError(
                     f"weight {entry.effective_weight}: weights are only allowed when every "
                     "question is homomorphic (spec 1, 'Weights')",
-                    where=f"credentials[{i}]",
+                    where=Location(path=(f"credentials[{i}]",)),
                 )
 
 
@@ -97,7 +106,9 @@ def init_archive(
     require_dir(directory, "election directory")
     existing = sorted(directory.glob("*.bel"))
     if existing:
-        raise UsageError("the directory already holds an archive", where=str(existing[0]))
+        raise UsageError(
+            "the directory already holds an archive", where=Location(file=str(existing[0]))
+        )
     election = read_election(election_path)
     trustees = read_trustees(trustees_path)
     credentials = read_public_credentials(credentials_path)
@@ -122,21 +133,26 @@ def ballot_from_file(path: Path) -> bytes:
     if raw.endswith(b"\n"):
         raw = raw[:-1]
     if not raw:
-        raise UsageError("the ballot file is empty", where=str(path))
+        raise UsageError("the ballot file is empty", where=Location(file=str(path)))
     return raw
 
 
-def check_new_ballot(state: ElectionRecord, raw: bytes, source: str = "") -> CheckedBallot:
+def check_new_ballot(
+    state: ElectionRecord, raw: bytes, source: Location = NOWHERE
+) -> CheckedBallot:
     """Every check of the ballot against the archive, in the voting server's order."""
     if state.closed:
-        raise PhaseError("the vote is closed (EndBallots is in the archive)", where=str(state.path))
+        raise PhaseError(
+            "the vote is closed (EndBallots is in the archive)",
+            where=Location(file=str(state.path)),
+        )
     checked = check_ballot(state.election, raw, state.credentials, where=source)
     for entry in state.record.ballots:
         if entry.hash == checked.hex_hash:
             raise ReplayedBallotError(
                 f"this exact ballot is already in the archive (event {entry.height}); "
                 "a replayed ballot is refused",
-                where=f"ballot {checked.tracker}",
+                where=Location(ballot=checked.tracker),
             )
     return checked
 
@@ -150,9 +166,9 @@ class Accepted:
     weight: int
 
 
-def add_ballot(directory: Path, raw: bytes, source: str = "") -> Accepted:
+def add_ballot(directory: Path, raw: bytes, source: Location = NOWHERE) -> Accepted:
     """Check a ballot fully and append it; on any failure nothing is written. ``source``
-    (e.g. the file name) starts the ``where`` of errors."""
+    (e.g. the file) is the ``where`` of errors, completed with the ballot's tracker."""
     path = resolve_archive(directory)
     state = ElectionRecord(read_archive(path))
     # Continues the record just read (no second read); refuses to append if the file

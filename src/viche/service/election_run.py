@@ -23,7 +23,7 @@ from pathlib import Path
 
 from viche.crypto.group import Group
 from viche.crypto.rng import RandomSource
-from viche.errors import UsageError
+from viche.errors import Location, UsageError
 from viche.protocol import codec
 from viche.protocol.election import Election, ElectionTemplate, HomomorphicQuestion
 from viche.service import archive as arch
@@ -124,7 +124,7 @@ def run_election(
     """Play every role of ``plan`` in ``directory`` (created; must be empty)."""
     directory.mkdir(parents=True, exist_ok=True)
     if any(directory.iterdir()):
-        raise UsageError("the demo directory must be empty", where=str(directory))
+        raise UsageError("the demo directory must be empty", where=Location(file=str(directory)))
     ca, tr, adm, vot, pub = (
         directory / n
         for n in ("credential-authority", "trustees", "administrator", "voters", "archive")

@@ -25,7 +25,7 @@ from pathlib import Path
 from viche.crypto.elgamal import Ciphertext
 from viche.crypto.hashing import sha256_hex
 from viche.crypto.rng import RandomSource
-from viche.errors import JsonFormatError, PhaseError, ProtocolError
+from viche.errors import JsonFormatError, Location, PhaseError, ProtocolError
 from viche.protocol import codec
 from viche.protocol.shuffle import Shuffle, check_shuffle_rows, make_shuffle
 from viche.protocol.tally import EncryptedTally, Owned, nh_ciphertexts, nh_indices
@@ -51,8 +51,10 @@ class ShuffleLines:
 def _tally(state: ElectionRecord) -> EncryptedTally:
     entry = state.record.encrypted_tally
     if entry is None:
-        raise PhaseError("the vote is not closed yet: no encrypted tally", where=str(state.path))
-    return EncryptedTally.from_bytes(entry.tally_raw, "archive / encrypted_tally")
+        raise PhaseError(
+            "the vote is not closed yet: no encrypted tally", where=Location(file=str(state.path))
+        )
+    return EncryptedTally.from_bytes(entry.tally_raw, Location(path=("archive", "encrypted_tally")))
 
 
 def _checked_rows(state: ElectionRecord) -> Rows:
@@ -61,9 +63,11 @@ def _checked_rows(state: ElectionRecord) -> Rows:
     rows: Rows = nh_ciphertexts(election, _tally(state))
     # The shuffle proofs are sound only over group elements (crypto.shuffle): check the
     # first rows here (one Legendre symbol each); later rows are checked with their proof.
-    EncryptedTally(rows).check_members(election.group, "archive / encrypted_tally / NH rows")
+    EncryptedTally(rows).check_members(
+        election.group, Location(path=("archive", "encrypted_tally", "NH rows"))
+    )
     for entry in state.record.shuffles:
-        where = f"event {entry.height} / trustee {entry.owner} / shuffle"
+        where = Location(event=entry.height, trustee=entry.owner, path=("shuffle",))
         shuffle = Shuffle.from_bytes(entry.payload_raw, where)
         check_shuffle_rows(election, rows, shuffle, where)
         rows = shuffle.ciphertexts
@@ -74,18 +78,18 @@ def _check_can_shuffle(state: ElectionRecord) -> None:
     if not state.election.has_nh_questions:
         raise PhaseError(
             "this election has no non-homomorphic question: nothing to shuffle",
-            where=str(state.path),
+            where=Location(file=str(state.path)),
         )
     _tally(state)
     if state.record.end_shuffles is not None or state.record.partial_decryptions:
-        raise PhaseError("the shuffles are already closed", where=str(state.path))
+        raise PhaseError("the shuffles are already closed", where=Location(file=str(state.path)))
 
 
 def shuffle(directory: Path, trustee_id: int, rng: RandomSource) -> ShuffleLines:
     """Trustee ``trustee_id`` shuffles the current NH rows of the archive in ``directory``."""
     state = load(directory)
     _check_can_shuffle(state)
-    state.trustees.trustee(trustee_id, where="--trustee-id")
+    state.trustees.trustee(trustee_id, where=Location(path=("--trustee-id",)))
     made = make_shuffle(state.election, _checked_rows(state), rng)
     raw = made.to_bytes()
     owned = codec.to_bytes(Owned(trustee_id, sha256_hex(raw)).to_json())
@@ -96,7 +100,8 @@ def read_shuffle_lines(path: Path) -> ShuffleLines:
     lines = [ln for ln in read_bytes(path, "shuffle").split(b"\n") if ln]
     if len(lines) != 2:
         raise JsonFormatError(
-            f"expected 2 lines (shuffle, owned_shuffle), found {len(lines)}", where=str(path)
+            f"expected 2 lines (shuffle, owned_shuffle), found {len(lines)}",
+            where=Location(file=str(path)),
         )
     return ShuffleLines(lines[0], lines[1])
 
@@ -107,13 +112,13 @@ def add_shuffle(directory: Path, lines: ShuffleLines) -> int:
     writer = ArchiveWriter.open(path)
     state = load(path)
     _check_can_shuffle(state)
-    where = "shuffle"
-    owned = Owned.from_bytes(lines.owned, f"{where} / owned")
+    where = Location(path=("shuffle",))
+    owned = Owned.from_bytes(lines.owned, where.sub("owned"))
     if owned.payload != sha256_hex(lines.shuffle):
         raise ProtocolError("owned.payload is not the hash of the shuffle line", where=where)
-    state.trustees.trustee(owned.owner, where=f"{where} / owner")
+    state.trustees.trustee(owned.owner, where=where.sub("owner"))
     if any(e.owner == owned.owner for e in state.record.shuffles):
-        raise ProtocolError(f"trustee {owned.owner} already shuffled", where=f"{where} / owner")
+        raise ProtocolError(f"trustee {owned.owner} already shuffled", where=where.sub("owner"))
     parsed = Shuffle.from_bytes(lines.shuffle, where)
     if parsed.to_bytes() != lines.shuffle:
         raise JsonFormatError("shuffle not in canonical form", where=where)
@@ -131,7 +136,7 @@ def end_shuffles(directory: Path) -> int:
     if not state.record.shuffles:
         raise PhaseError(
             "no shuffle yet: at least one trustee must shuffle before the decryption",
-            where=str(path),
+            where=Location(file=str(path)),
         )
     writer.append(EventType.END_SHUFFLES, [])
     return len(state.record.shuffles)
@@ -146,7 +151,7 @@ def decryption_tally(state: ElectionRecord) -> EncryptedTally:
         raise PhaseError(
             "non-homomorphic questions: shuffle the tally and close the shuffles first "
             "('viche tally shuffle', 'viche tally end-shuffles')",
-            where=str(state.path),
+            where=Location(file=str(state.path)),
         )
     merged = list(tally.questions)
     for i, row in zip(nh_indices(state.election), _checked_rows(state), strict=True):

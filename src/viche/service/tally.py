@@ -17,6 +17,7 @@ from viche.crypto.rng import RandomSource
 from viche.crypto.trustee import TrusteePrivateKey
 from viche.errors import (
     JsonFormatError,
+    Location,
     PhaseError,
     ProtocolError,
     TallyError,
@@ -83,7 +84,7 @@ def check_all_ballots(
             )
         out.append(
             CheckedBallot(
-                ballot=Ballot.from_bytes(entry.raw, f"event {entry.height}"),
+                ballot=Ballot.from_bytes(entry.raw, Location(event=entry.height)),
                 raw=entry.raw,
                 tracker=outcome.tracker,
                 hex_hash=entry.hash,
@@ -106,7 +107,7 @@ class Closed:
 
 def check_can_close(state: ElectionRecord) -> None:
     if state.closed:
-        raise PhaseError("the vote is already closed", where=str(state.path))
+        raise PhaseError("the vote is already closed", where=Location(file=str(state.path)))
 
 
 def close(directory: Path, progress: Progress | None = None, jobs: int | None = None) -> Closed:
@@ -132,9 +133,15 @@ def close(directory: Path, progress: Progress | None = None, jobs: int | None = 
 def encrypted_tally(state: ElectionRecord) -> tuple[EncryptedTally, SizedEncryptedTally]:
     entry = state.record.encrypted_tally
     if entry is None:
-        raise PhaseError("the vote is not closed yet: no encrypted tally", where=str(state.path))
-    tally = EncryptedTally.from_bytes(entry.tally_raw, "archive / encrypted_tally")
-    sized = SizedEncryptedTally.from_bytes(entry.sized_raw, "archive / sized_encrypted_tally")
+        raise PhaseError(
+            "the vote is not closed yet: no encrypted tally", where=Location(file=str(state.path))
+        )
+    tally = EncryptedTally.from_bytes(
+        entry.tally_raw, Location(path=("archive", "encrypted_tally"))
+    )
+    sized = SizedEncryptedTally.from_bytes(
+        entry.sized_raw, Location(path=("archive", "sized_encrypted_tally"))
+    )
     return tally, sized
 
 
@@ -153,12 +160,12 @@ def checked_encrypted_tally(
     if expected.to_bytes() != entry.tally_raw:
         raise TallyError(
             "the encrypted tally in the archive is not the tally of its ballots",
-            where="archive / encrypted_tally",
+            where=Location(path=("archive", "encrypted_tally")),
         )
     if codec.to_bytes(sized_tally(expected, counted).to_json()) != entry.sized_raw:
         raise TallyError(
             "num_tallied, total_weight or the tally hash do not match the ballots",
-            where="archive / sized_encrypted_tally",
+            where=Location(path=("archive", "sized_encrypted_tally")),
         )
     return tally, sized
 
@@ -183,10 +190,11 @@ def _find_trustee(
     public = secret.public_key(group)
     flat = state.trustees.flat()
     if trustee_id is not None:
-        t = state.trustees.trustee(trustee_id, where="--trustee-id")
+        t = state.trustees.trustee(trustee_id, where=Location(path=("--trustee-id",)))
         if t.key.public_key != public:
             raise ProtocolError(
-                f"this key is not the key of trustee {trustee_id}", where="--trustee-id"
+                f"this key is not the key of trustee {trustee_id}",
+                where=Location(path=("--trustee-id",)),
             )
         return t
     matches = [t for t in flat if t.key.public_key == public]
@@ -215,16 +223,19 @@ def single_key(path: Path) -> TrusteePrivateKey:
 
 def threshold_key(group: Group, key_path: Path, dkey_path: Path) -> TrusteePrivateKey:
     """A Pedersen trustee's share x_j, opened from its ``.dkey`` with its ``.key`` seed."""
-    seed = check_seed(read_text(key_path, "trustee seed (.key)").strip(), where=str(key_path))
+    seed = check_seed(
+        read_text(key_path, "trustee seed (.key)").strip(), where=Location(file=str(key_path))
+    )
     dkey = read_text(dkey_path, "decryption key (.dkey)").strip()
-    return decrypt_share(group, seed, dkey, where=str(dkey_path))
+    return decrypt_share(group, seed, dkey, where=Location(file=str(dkey_path)))
 
 
 def read_decryption_lines(path: Path) -> DecryptionLines:
     lines = [ln for ln in read_bytes(path, "partial decryption").split(b"\n") if ln]
     if len(lines) != 2:
         raise JsonFormatError(
-            f"expected 2 lines (partial_decryption, owned), found {len(lines)}", where=str(path)
+            f"expected 2 lines (partial_decryption, owned), found {len(lines)}",
+            where=Location(file=str(path)),
         )
     return DecryptionLines(lines[0], lines[1])
 
@@ -232,19 +243,19 @@ def read_decryption_lines(path: Path) -> DecryptionLines:
 def check_decryption(
     state: ElectionRecord,
     lines: DecryptionLines,
-    where: str,
+    where: Location,
     tally: EncryptedTally | None = None,
 ) -> int:
     """Full check of a partial decryption (against ``tally``, by default the
     :func:`~viche.service.shuffle.decryption_tally`); returns its owner's trustee id."""
     if tally is None:
         tally = decryption_tally(state)
-    owned = Owned.from_bytes(lines.owned, f"{where} / owned")
+    owned = Owned.from_bytes(lines.owned, where.sub("owned"))
     if owned.payload != sha256_hex(lines.partial_decryption):
         raise ProtocolError(
             "owned.payload is not the hash of the partial decryption line", where=where
         )
-    trustee = state.trustees.trustee(owned.owner, where=f"{where} / owner")
+    trustee = state.trustees.trustee(owned.owner, where=where.sub("owner"))
     pd = PartialDecryption.from_bytes(lines.partial_decryption, where)
     if codec.to_bytes(pd.to_json()) != lines.partial_decryption:
         raise JsonFormatError("partial decryption not in canonical form", where=where)
@@ -258,11 +269,12 @@ def add_decryption(directory: Path, lines: DecryptionLines) -> int:
     writer = ArchiveWriter.open(path)
     state = load(path)
     if state.record.result is not None:
-        raise PhaseError("the result is already published", where=str(path))
-    owner = check_decryption(state, lines, "partial decryption")
+        raise PhaseError("the result is already published", where=Location(file=str(path)))
+    owner = check_decryption(state, lines, Location(path=("partial decryption",)))
     if any(e.owner == owner for e in state.record.partial_decryptions):
         raise ProtocolError(
-            f"trustee {owner} already published a partial decryption", where="owner"
+            f"trustee {owner} already published a partial decryption",
+            where=Location(path=("owner",)),
         )
     writer.append(EventType.PARTIAL_DECRYPTION, [lines.partial_decryption, lines.owned])
     return owner
@@ -301,7 +313,7 @@ def compute(state: ElectionRecord) -> Result:
     tally = decryption_tally(state)
     pds: dict[int, PartialDecryption] = {}
     for e in state.record.partial_decryptions:
-        where = f"event {e.height}"
+        where = Location(event=e.height)
         lines = DecryptionLines(e.payload_raw, e.owned_raw)
         owner = check_decryption(state, lines, where, tally)
         if owner in pds:
@@ -316,7 +328,7 @@ def publish_result(directory: Path) -> tuple[Result, list[QuestionResult]]:
     writer = ArchiveWriter.open(path)
     state = load(path)
     if state.record.result is not None:
-        raise PhaseError("the result is already published", where=str(path))
+        raise PhaseError("the result is already published", where=Location(file=str(path)))
     result = compute(state)
     writer.append(EventType.RESULT, [codec.to_bytes(result.to_json())])
     return result, labelled(state, result)
@@ -326,6 +338,6 @@ def read_result(directory: Path) -> tuple[Result, list[QuestionResult]]:
     state = load(directory)
     entry = state.record.result
     if entry is None:
-        raise UsageError("no result in the archive yet", where=str(state.path))
-    result = Result.from_bytes(entry.raw, "archive / result")
+        raise UsageError("no result in the archive yet", where=Location(file=str(state.path)))
+    result = Result.from_bytes(entry.raw, Location(path=("archive", "result")))
     return result, labelled(state, result)

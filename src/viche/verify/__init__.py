@@ -3,7 +3,7 @@ parallel. Entry points: :func:`verify_record` and :func:`verify_snapshots`."""
 
 from viche.verify.diff import verify_snapshots
 from viche.verify.report import CheckResult, Failure, Status, VerificationReport
-from viche.verify.verifier import verify_record
+from viche.verify.streaming import verify_record
 
 __all__ = [
     "CheckResult",
