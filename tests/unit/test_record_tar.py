@@ -133,13 +133,13 @@ def test_each_header_field_is_checked(field_offset: int, new: bytes, message: st
     bad = _patch(TWO, SECOND + field_offset, new)
     err = _error(bad)
     assert message in err.message
-    assert err.where == f"byte {SECOND} / member 2"
+    assert str(err.where) == f"byte {SECOND} / member 2"
 
 
 def test_bad_checksum_is_rejected_with_its_offset() -> None:
     bad = _patch(TWO, SECOND + 148, b"000001\0 ", fix_checksum=False)
     err = _error(bad)
-    assert "checksum" in err.message and err.where == f"byte {SECOND} / member 2"
+    assert "checksum" in err.message and str(err.where) == f"byte {SECOND} / member 2"
     no_space = _patch(TWO, SECOND + 148, b"0000010\0", fix_checksum=False)
     assert "checksum" in _error(no_space).message
     flipped = bytearray(TWO)
@@ -151,19 +151,19 @@ def test_non_zero_padding_is_rejected() -> None:
     bad = bytearray(TWO)
     bad[BLOCK + 600 + 10] = 1
     err = _error(bytes(bad))
-    assert "padding" in err.message and err.where == "byte 0 / member 1"
+    assert "padding" in err.message and str(err.where) == "byte 0 / member 1"
 
 
 @pytest.mark.parametrize("cut", [1, 100, BLOCK - 1, BLOCK + 1, BLOCK + 2, BLOCK + 3, 2 * BLOCK - 1])
 def test_truncation_inside_the_last_member(cut: int) -> None:
     err = _error(TWO[: SECOND + cut])
     assert "truncated" in err.message
-    assert err.where == f"byte {SECOND} / member 2"
+    assert str(err.where) == f"byte {SECOND} / member 2"
 
 
 def test_garbage_and_end_blocks_after_the_last_member() -> None:
     end = len(TWO)
-    assert _error(TWO + b"garbage").where == f"byte {end} / member 3"
+    assert str(_error(TWO + b"garbage").where) == f"byte {end} / member 3"
     assert "zero block" in _error(TWO + bytes(2 * BLOCK)).message
     assert "checksum" in _error(TWO + b"\x01" * BLOCK).message
 

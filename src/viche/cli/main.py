@@ -50,9 +50,11 @@ def _root(
 
 
 def _register_all() -> None:
-    from viche.cli import election, monitor, shuffle, verify
+    from viche.cli import election, method, mirror, monitor, shuffle, verify
 
     election.register(app)
+    method.register(app)
+    mirror.register(app)
     monitor.register(app)
     verify.register(app)
     shuffle.register(app)

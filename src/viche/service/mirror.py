@@ -1,0 +1,198 @@
+"""An observer's mirror of an election's public record, checked on every update.
+
+:func:`update_mirror` fetches the current ``.bel`` archive (through a :data:`Fetch`
+function: HTTP in production, anything in tests) into the mirror folder and compares it
+with the copy already there:
+
+* first fetch: the archive is read and every chain rule checked before it becomes the copy;
+* later fetches: :func:`viche.record.diff.verify_diff` must show that the new archive
+  extends the copy (same setup, every event kept, the old bytes a prefix of the new). Then
+  the new archive replaces the copy (atomically: written beside it, fsynced, renamed);
+* anything else — history rewritten or removed, a fork, an archive that no longer reads —
+  is an alarm: the copy is kept as it was, and both archives are saved side by side under
+  ``evidence/<UTC time>/`` (``kept.bel``, ``received.bel``, ``alarm.json``) so that the
+  observer can show what the server published.
+
+The mirror folder holds exactly one ``<uuid>.bel``, so every command that reads an
+election folder (``viche verify DIR``, ``viche receipt check``) reads the mirror as it is.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+
+from viche.errors import Location, MissingFileError, UsageError, VicheError
+from viche.record.archive import ArchiveStream
+from viche.record.diff import verify_diff
+
+#: Writes the server's current archive into the given path (raises a VicheError if it
+#: cannot).
+Fetch = Callable[[Path], None]
+
+INCOMING = "incoming.bel.part"
+EVIDENCE = "evidence"
+
+
+class MirrorStatus(Enum):
+    NEW = "new"
+    UNCHANGED = "unchanged"
+    EXTENDED = "extended"
+    ALARM = "alarm"
+
+
+@dataclass(frozen=True)
+class MirrorUpdate:
+    """The outcome of one update: the copy's height after it, what was added, and for an
+    alarm the error that raised it and the folder holding the evidence."""
+
+    status: MirrorStatus
+    height: int
+    added_events: int = 0
+    added_ballots: int = 0
+    error: VicheError | None = None
+    evidence: Path | None = None
+
+    def line(self) -> str:
+        if self.status is MirrorStatus.ALARM:
+            return f"ALARM: {self.error} — evidence kept in {self.evidence}"
+        if self.status is MirrorStatus.EXTENDED:
+            return (
+                f"extended to height {self.height}: {self.added_events} event(s), "
+                f"{self.added_ballots} ballot(s)"
+            )
+        return f"{self.status.value}: height {self.height}"
+
+
+def current_copy(directory: Path) -> Path | None:
+    """The mirror's copy (the one ``*.bel`` of the folder), or None before the first fetch."""
+    found = sorted(p for p in directory.glob("*.bel") if p.is_file())
+    if len(found) > 1:
+        raise UsageError(
+            f"the mirror folder holds {len(found)} archives, expected one",
+            where=Location(file=str(directory)),
+        )
+    return found[0] if found else None
+
+
+def _uuid_and_height(path: Path) -> tuple[str, int]:
+    """Read and check a whole archive; its election uuid and last height."""
+    from viche.protocol.election import Election
+
+    height = -1
+    uuid = ""
+    with ArchiveStream(path) as stream:
+        for event in stream:
+            height = event.height
+            if height == 0:
+                uuid = Election.from_bytes(event.data[0].raw, "election").uuid
+    return uuid, height
+
+
+def _replace(src: Path, dest: Path) -> None:
+    with src.open("rb") as f:
+        os.fsync(f.fileno())
+    os.replace(src, dest)
+    fd = os.open(dest.parent, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _keep_evidence(
+    directory: Path, kept: Path | None, received: Path, error: VicheError, now: float
+) -> Path:
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now))
+    folder = directory / EVIDENCE / stamp
+    n = 1
+    while folder.exists():
+        n += 1
+        folder = directory / EVIDENCE / f"{stamp}-{n}"
+    folder.mkdir(parents=True)
+    if kept is not None:
+        shutil.copyfile(kept, folder / "kept.bel")
+    os.replace(received, folder / "received.bel")
+    (folder / "alarm.json").write_text(
+        json.dumps({"time": stamp, "error": error.to_dict()}, ensure_ascii=False, indent=1) + "\n"
+    )
+    return folder
+
+
+def update_mirror(directory: Path, fetch: Fetch, now: float | None = None) -> MirrorUpdate:
+    """Fetch the record once and update the copy in ``directory`` (see the module)."""
+    if not directory.is_dir():
+        raise MissingFileError("mirror folder not found", where=Location(file=str(directory)))
+    when = time.time() if now is None else now
+    incoming = directory / INCOMING
+    copy = current_copy(directory)
+    try:
+        fetch(incoming)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            incoming.unlink()
+        raise
+    try:
+        if copy is None:
+            uuid, height = _uuid_and_height(incoming)
+            _replace(incoming, directory / f"{uuid}.bel")
+            return MirrorUpdate(MirrorStatus.NEW, height)
+        diff = verify_diff(copy, incoming)
+    except VicheError as exc:
+        folder = _keep_evidence(directory, copy, incoming, exc, when)
+        height = -1 if copy is None else _uuid_and_height(copy)[1]
+        return MirrorUpdate(MirrorStatus.ALARM, height, error=exc, evidence=folder)
+    if diff.new_size == diff.old_size:
+        incoming.unlink()
+        return MirrorUpdate(MirrorStatus.UNCHANGED, diff.new_height)
+    _replace(incoming, copy)
+    return MirrorUpdate(
+        MirrorStatus.EXTENDED,
+        diff.new_height,
+        added_events=len(diff.added),
+        added_ballots=diff.added_ballots,
+    )
+
+
+def archive_url(url: str) -> str:
+    """The archive's address from an election's address (``…/elections/UUID``) or the
+    archive's own (``…/archive.bel``)."""
+    if not url.startswith(("http://", "https://")):
+        raise UsageError(
+            "the address must start with http:// or https://", where=Location(path=(url,))
+        )
+    return url if url.endswith(".bel") else url.rstrip("/") + "/archive.bel"
+
+
+def http_fetch(url: str, timeout: float = 30.0, max_bytes: int = 16 << 30) -> Fetch:
+    """A :data:`Fetch` that downloads ``url`` (streamed to disk, at most ``max_bytes``)."""
+    import httpx
+
+    def fetch(dest: Path) -> None:
+        where = Location(path=(url,))
+        try:
+            with httpx.stream("GET", url, timeout=timeout, follow_redirects=False) as response:
+                if response.status_code != 200:
+                    raise UsageError(
+                        f"the server answered HTTP {response.status_code}", where=where
+                    )
+                size = 0
+                with dest.open("wb") as out:
+                    for chunk in response.iter_bytes():
+                        size += len(chunk)
+                        if size > max_bytes:
+                            raise UsageError(
+                                f"the archive is larger than {max_bytes} bytes", where=where
+                            )
+                        out.write(chunk)
+        except httpx.HTTPError as exc:
+            raise UsageError(f"cannot fetch the archive: {exc}", where=where) from None
+
+    return fetch
