@@ -270,7 +270,9 @@ def test_tampered_viche_shuffle_rejected_by_both(
     assert len(fails) == 1, [str(f) for f in report.failures]
     component = "t1" if kind == "response s1" else "challenge"
     height = read_archive(bel).shuffles[0].height
-    assert fails[0].where == f"event {height} / trustee 1 / shuffle / question 2 / {component}"
+    assert fails[0].where == Location(
+        event=height, trustee=1, question=2, path=("shuffle", component)
+    )
     assert fails[0].question == 2 and fails[0].trustee == 1
     tool = _tool(belenios_tool, "election", "verify", "--dir", str(bel.parent))
     assert tool.returncode == 124, tool.stderr

@@ -83,7 +83,8 @@ def progress_bar(description: str, total: int) -> Iterator[Callable[[int], None]
         yield update
 
 
-def _rng(seed: str | None) -> RandomSource:
+def random_source(seed: str | None) -> RandomSource:
+    """The randomness of a command: the system's, or seeded (with a warning) for tests."""
     from viche.crypto.rng import DEFAULT_RANDOM, SeededRandom
 
     if seed is None:
@@ -538,7 +539,7 @@ def demo_cmd(
     from viche.service import demo
     from viche.service.setup import read_template
 
-    rng = _rng(seed)
+    rng = random_source(seed)
     th = demo.parse_threshold(threshold)
     tpl = read_template(template) if template is not None else None
     plan = demo.demo_plan(voters, th, rng, tpl)

@@ -16,7 +16,7 @@ from typing import Annotated
 
 import typer
 
-from viche.cli.election import DirOpt, _rng, out, tally_app
+from viche.cli.election import DirOpt, out, random_source, tally_app
 
 SeedOpt = Annotated[
     str | None,
@@ -34,7 +34,7 @@ def tally_shuffle_cmd(
 
     from viche.service import shuffle as svc
 
-    lines = svc.shuffle(directory, trustee_id, _rng(seed))
+    lines = svc.shuffle(directory, trustee_id, random_source(seed))
     sys.stdout.write(lines.text())
 
 

@@ -80,6 +80,18 @@ def ballot_failure(error: BallotError, height: int, ballot: str) -> Failure:
     return Failure("ballots", code, message, where.at(event=height, ballot=ballot))
 
 
+def _lift_height(where: Location) -> Location:
+    """TRANSITIONAL, removed once record/ raises with Location values: the reader's prose
+    ``"height N / rest"`` (one path part) becomes ``event=N`` and the path ``rest``."""
+    if where.event is not None or len(where.path) != 1:
+        return where
+    head, _, rest = where.path[0].partition(" / ")
+    label, _, number = head.partition(" ")
+    if label != "height" or not number.isdigit():
+        return where
+    return where.at(event=int(number), path=(rest,) if rest else ())
+
+
 def unreadable_report(source: str, jobs: int, exc: VicheError, t0: float) -> VerificationReport:
     """The report of a record that cannot be read to its end: ``record.chain`` failed with
     ``exc``, every other check not applicable; not ``readable`` when the archive itself is
@@ -87,7 +99,8 @@ def unreadable_report(source: str, jobs: int, exc: VicheError, t0: float) -> Ver
     report = VerificationReport(source=source)
     report.jobs = jobs
     run = Run(report, None)
-    run.fail("record.chain", exc)
+    where = _lift_height(exc.where)
+    run.r("record.chain").fail(Failure("record.chain", exc.code, exc.message, where))
     if isinstance(exc, ArchiveFormatError):
         report.readable = False
     for c in report.checks[1:]:
