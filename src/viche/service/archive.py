@@ -182,5 +182,5 @@ def add_ballot(directory: Path, raw: bytes, source: Location = NOWHERE) -> Accep
 
 def _credential_of(raw: bytes) -> str:
     """The credential field of a ballot already in the archive (checked when it was added)."""
-    obj = codec.loads(raw, "ballot")
+    obj = codec.loads(raw, Location(path=("ballot",)))
     return str(obj.get("credential", "")) if isinstance(obj, dict) else ""
