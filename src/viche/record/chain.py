@@ -50,11 +50,10 @@ _SETUP_KEYS = ("election", "trustees", "credentials")
 
 
 def _ref(raw: bytes, key: str, where: Location) -> str:
-    text = str(where)
-    obj = loads(raw, text)
+    obj = loads(raw, where)
     if not isinstance(obj, dict) or key not in obj:
         raise ChainError(f"expected an object with a {key!r} reference", where=where)
-    value = get_str(obj, key, text)
+    value = get_str(obj, key, where)
     if not is_sha256_hex(value):
         raise ChainError(f"{key} {value!r} is not a lower-case hex SHA-256", where=where)
     return value
@@ -62,10 +61,9 @@ def _ref(raw: bytes, key: str, where: Location) -> str:
 
 def _check_setup_data(lines: list[DataMember], where: Location) -> None:
     setup = lines[3]
-    text = str(where)
-    obj = expect_object(loads(setup.raw, text), text, _SETUP_KEYS)
+    obj = expect_object(loads(setup.raw, where), where, _SETUP_KEYS)
     for key, member in zip(_SETUP_KEYS, lines[:3], strict=True):
-        if get_str(obj, key, text) != member.hash:
+        if get_str(obj, key, where) != member.hash:
             raise ChainError(
                 f"setup_data.{key} does not name the {key} member written just before it",
                 where=where,
@@ -77,10 +75,9 @@ def _check_setup_data(lines: list[DataMember], where: Location) -> None:
 def owned_owner(raw: bytes, payload_hash: str, where: Location) -> int:
     """The trustee id of an ``owned`` line ``{"owner":id,"payload":hash}``, whose payload
     must be ``payload_hash`` (the data member written just before it)."""
-    text = str(where)
-    obj = expect_object(loads(raw, text), text, ("owner", "payload"))
-    owner = get_int(obj, "owner", text, minimum=1)
-    if get_str(obj, "payload", text) != payload_hash:
+    obj = expect_object(loads(raw, where), where, ("owner", "payload"))
+    owner = get_int(obj, "owner", where, minimum=1)
+    if get_str(obj, "payload", where) != payload_hash:
         raise ChainError(
             "owned payload does not name the data member written just before it "
             "(belenios writes every payload again)",

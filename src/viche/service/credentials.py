@@ -29,7 +29,7 @@ from viche.crypto.credentials import (
 )
 from viche.crypto.group import Group
 from viche.crypto.rng import RandomSource
-from viche.errors import CredentialFormatError, JsonFormatError, ProtocolError, UsageError
+from viche.errors import CredentialFormatError, JsonFormatError, Location, ProtocolError, UsageError
 from viche.protocol import codec
 from viche.protocol.election import (
     MAX_WEIGHT,
@@ -57,7 +57,7 @@ class Voter:
         return self.login if self.login else self.address
 
 
-def parse_voters(text: str, where: str) -> list[Voter]:
+def parse_voters(text: str, where: Location) -> list[Voter]:
     """Parse a voter file; every bad line is named by its number.
 
     A voter listed twice (same login, or same address when there is no login; compared
@@ -69,7 +69,7 @@ def parse_voters(text: str, where: str) -> list[Voter]:
         line = raw.strip()
         if not line:
             continue
-        lwhere = f"{where} line {n}"
+        lwhere = where.at(line=n)
         parts = line.split(",")
         if len(parts) > 3:
             raise UsageError("expected address[,login[,weight]]", where=lwhere)
@@ -109,7 +109,9 @@ def parse_voters(text: str, where: str) -> list[Voter]:
 
 def counted_voters(count: int) -> list[Voter]:
     if count < 1:
-        raise UsageError(f"--count must be at least 1, got {count}", where="--count")
+        raise UsageError(
+            f"--count must be at least 1, got {count}", where=Location(path=("--count",))
+        )
     return [Voter(str(i), str(i), None, None) for i in range(1, count + 1)]
 
 
@@ -154,7 +156,7 @@ def generate_credentials(
     rng: RandomSource,
     progress: Progress | None = None,
 ) -> CredentialSet:
-    check_uuid(uuid, "--uuid")
+    check_uuid(uuid, Location(path=("--uuid",)))
     private: list[str] = []
     public: list[mpz] = []
     for i, _ in enumerate(voters):
@@ -184,7 +186,7 @@ def write_credentials(
     pub = directory / f"{t}.pubcreds"
     for p in (priv, pub):
         if p.exists():
-            raise UsageError("refusing to overwrite an existing file", where=str(p))
+            raise UsageError("refusing to overwrite an existing file", where=Location(file=str(p)))
     write_text(pub, codec.dumps(creds.pubcreds_json()))
     write_text(priv, creds.privcreds_text(), secret=True)
     return CredentialFiles(priv, pub, len(creds.voters), creds.fingerprint)
@@ -197,48 +199,54 @@ def read_public_credentials(path: Path) -> PublicCredentials:
     """A public credential list: either ``T.pubcreds`` (with ids, as written by
     ``generate-credentials``) or the archive form (``"pub"`` or ``"pub,weight"``)."""
     raw = read_bytes(path, "public credentials").strip()
-    value = codec.loads(raw, where=str(path))
-    items = codec.expect_list(value, str(path))
+    value = codec.loads(raw, where=Location(file=str(path)))
+    items = codec.expect_list(value, Location(file=str(path)))
     entries: list[str] = []
     has_ids = any(isinstance(v, str) and v.count(",") == 2 for v in items)
     ids: dict[str, int] = {}
     for i, v in enumerate(items):
         if not isinstance(v, str):
-            raise JsonFormatError("expected a string", where=f"{path}[{i}]")
+            raise JsonFormatError(
+                "expected a string", where=Location(file=str(path), path=(f"[{i}]",))
+            )
         if has_ids:
             parts = v.split(",")
             if len(parts) != 3:
-                raise JsonFormatError('expected "pub,weight,id"', where=f"{path}[{i}]")
+                raise JsonFormatError(
+                    'expected "pub,weight,id"', where=Location(file=str(path), path=(f"[{i}]",))
+                )
             key = parts[2].casefold()
             if key in ids:  # spec 3.1 step 7: the server checks the voters of L
                 raise ProtocolError(
                     f"voter id {parts[2]!r} has two credentials (entries {ids[key]} and {i})",
-                    where=f"{path}[{i}]",
+                    where=Location(file=str(path), path=(f"[{i}]",)),
                 )
             ids[key] = i
             entries.append(parts[0] if parts[1] == "" else f"{parts[0]},{parts[1]}")
         else:
             entries.append(v)
     if not has_ids:
-        return PublicCredentials.from_bytes(raw, where=str(path))
-    return PublicCredentials.from_json(entries, where=str(path))
+        return PublicCredentials.from_bytes(raw, where=Location(file=str(path)))
+    return PublicCredentials.from_json(entries, where=Location(file=str(path)))
 
 
 def read_private_credential(path: Path) -> str:
     """A private credential file: the credential alone, or a ``<id> <credential>`` line."""
     text = read_text(path, "private credential").strip()
     if not text:
-        raise CredentialFormatError("the private credential file is empty", where=str(path))
+        raise CredentialFormatError(
+            "the private credential file is empty", where=Location(file=str(path))
+        )
     lines = [ln for ln in text.splitlines() if ln.strip()]
     if len(lines) != 1:
         raise CredentialFormatError(
-            f"expected one credential, found {len(lines)} lines", where=str(path)
+            f"expected one credential, found {len(lines)} lines", where=Location(file=str(path))
         )
     token = lines[0].split()[-1]
     try:
         return check_credential(token)
     except CredentialFormatError as exc:
-        raise CredentialFormatError(exc.message, where=str(path)) from None
+        raise CredentialFormatError(exc.message, where=Location(file=str(path))) from None
 
 
 def read_privcreds(path: Path) -> dict[str, str]:
@@ -251,5 +259,7 @@ def read_privcreds(path: Path) -> dict[str, str]:
         try:
             out[ident] = check_credential(cred)
         except CredentialFormatError as exc:
-            raise CredentialFormatError(exc.message, where=f"{path} line {n}") from None
+            raise CredentialFormatError(
+                exc.message, where=Location(file=str(path), line=n)
+            ) from None
     return out

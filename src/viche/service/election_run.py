@@ -24,7 +24,7 @@ from pathlib import Path
 
 from viche.crypto.group import Group
 from viche.crypto.rng import RandomSource
-from viche.errors import UsageError
+from viche.errors import Location, UsageError
 from viche.protocol import codec
 from viche.protocol.election import Election, ElectionTemplate, HomomorphicQuestion
 from viche.service import archive as arch
@@ -140,7 +140,7 @@ def _run(
     """:func:`run_election`; the archive's store is closed by ``stack``."""
     directory.mkdir(parents=True, exist_ok=True)
     if any(directory.iterdir()):
-        raise UsageError("the demo directory must be empty", where=str(directory))
+        raise UsageError("the demo directory must be empty", where=Location(file=str(directory)))
     ca, tr, adm, vot, pub = (
         directory / n
         for n in ("credential-authority", "trustees", "administrator", "voters", "archive")
