@@ -217,3 +217,56 @@ def test_many_alerts_are_summarised(tmp_path: Path, stream: Path, monkeypatch: p
     assert run.code == 0, run.stderr
     assert "ALERT" not in run.stdout
     assert "… 1 more alerts (1 new_campaign in all)" in run.stdout
+
+
+ROW = '{"id":"%s","author":"a","created_at":"2026-03-01T10:00:00Z","text":"ok"%s}\n'
+
+
+@pytest.mark.parametrize(
+    ("extra", "reason"),
+    [
+        (',"n":' + "9" * 5000, "a number with too many digits"),
+        (',"n":' + "[" * 1000 + "]" * 1000, "nested too deeply"),
+        (',"n":' + "{" * 600 + "}" * 600, "invalid JSON"),
+    ],
+)
+def test_hostile_json_lines_are_malformed_rows(tmp_path: Path, extra: str, reason: str) -> None:
+    rows = tmp_path / "rows.jsonl"
+    rows.write_text(ROW % ("bad", extra) + ROW % ("good", ""))
+    run = run_cli("monitor", "ingest", str(rows), "--store", str(tmp_path / "s"))
+    assert run.code == 0, run.stderr
+    assert "1 posts added" in run.stdout and "1 malformed rows" in run.stdout
+    assert "line 1:" in run.stderr and reason in run.stderr
+
+
+def test_plain_json_lines_are_added(tmp_path: Path) -> None:
+    rows = tmp_path / "rows.jsonl"
+    rows.write_text(ROW % ("one", ',"n":' + "9" * 40) + ROW % ("two", ',"n":[[[1]]]'))
+    run = run_cli("monitor", "ingest", str(rows), "--store", str(tmp_path / "s"))
+    assert run.code == 0, run.stderr
+    assert "2 posts added" in run.stdout and "0 malformed rows" in run.stdout
+
+
+def test_markup_in_rows_and_file_names_is_printed_verbatim(tmp_path: Path) -> None:
+    rows = tmp_path / "[bold]x[red].jsonl"
+    rows.write_text('{"id":"1","author":"a","created_at":"[/x] [red]","text":"ok"}\n')
+    run = run_cli("monitor", "ingest", str(rows), "--store", str(tmp_path / "s"))
+    assert run.code == 0, run.stderr
+    assert "[bold]x[red].jsonl: 0 posts added" in run.stdout
+    assert "[/x] [red]" in run.stderr
+
+
+def test_narratives_hint_names_the_extra(
+    tmp_path: Path, stream: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from viche.monitor import embed
+
+    store = tmp_path / "store"
+    assert run_cli("monitor", "ingest", str(stream), "--store", str(store)).code == 0
+    monkeypatch.setattr(embed, "is_available", lambda: False)
+    run = run_cli("monitor", "detect", "--store", str(store))
+    assert run.code == 0, run.stderr
+    assert f"narratives skipped: {embed.INSTALL_HINT}" in run.stderr
+    assert "pip install -e '.[embed]'" in run.stderr
+    quiet = run_cli("monitor", "detect", "--store", str(store), "--no-narratives")
+    assert quiet.code == 0 and "narratives skipped" not in quiet.stderr

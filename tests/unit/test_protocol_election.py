@@ -21,7 +21,7 @@ from viche.errors import (
     UnknownCredentialError,
     UnsupportedError,
 )
-from viche.protocol.codec import dumps
+from viche.protocol.codec import dumps, require_canonical
 from viche.protocol.election import (
     Election,
     ElectionTemplate,
@@ -30,7 +30,6 @@ from viche.protocol.election import (
     PublicCredentials,
     SetupData,
     check_uuid,
-    require_canonical,
 )
 
 TEMPLATES = {

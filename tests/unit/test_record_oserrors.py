@@ -111,14 +111,15 @@ def test_an_injected_permission_error_is_translated(
 
 
 def test_a_directory_where_the_archive_should_be(tmp_path: Path) -> None:
+    """A sub-directory named x.bel is not an archive: the error says it was skipped."""
     (tmp_path / "x.bel").mkdir()
     res = run_cli("verify", str(tmp_path))
     assert res.code == 2
     line = one_line(res.stderr)
-    assert "x.bel" in line and "directory" in line
-    with pytest.raises(StorageError, match="directory") as info:
+    assert "found 0" in line and "skipped, not a file: x.bel" in line
+    with pytest.raises(MissingFileError, match=r"not a file: x\.bel") as info:
         read_archive(tmp_path)
-    assert info.value.where.file == str(tmp_path / "x.bel")
+    assert info.value.where.file == str(tmp_path)
 
 
 def test_an_archive_replaced_by_a_directory_while_open(tmp_path: Path) -> None:

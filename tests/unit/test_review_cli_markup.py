@@ -10,6 +10,7 @@ import pytest
 
 from support.cli import run_cli
 from viche.cli import election as cli_election
+from viche.cli.output import console
 from viche.service.tally import QuestionResult
 
 
@@ -31,10 +32,8 @@ def test_duplicate_key_named_like_a_closing_tag(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("text", ["[/x]", "[red]b", "[bold]"])
 def test_result_tables_print_answers_verbatim(text: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    from rich.console import Console
-
     buf = io.StringIO()
-    monkeypatch.setattr(cli_election, "out", Console(file=buf, width=200, highlight=False))
+    monkeypatch.setattr(cli_election, "out", console(file=buf, width=200))
     rows: list[object] = [
         QuestionResult(f"q {text}", ("a", text), (1, 2), 3),
         QuestionResult("nh", (text, "b"), (), None, ballots=((1, 2),)),

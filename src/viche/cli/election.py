@@ -17,18 +17,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 
+from viche.cli.output import err, line, out, styled
 from viche.cli.progress import progress as stage_progress
 from viche.cli.progress import progress_bar
 from viche.errors import Location
 
 if TYPE_CHECKING:
     from viche.crypto.rng import RandomSource
-
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 setup_app = typer.Typer(
     name="setup",
@@ -65,7 +61,12 @@ def random_source(seed: str | None) -> RandomSource:
 
     if seed is None:
         return DEFAULT_RANDOM
-    err.print("[yellow]warning[/] seeded randomness: every secret can be recomputed from the seed")
+    err.print(
+        line(
+            ("warning", "yellow"),
+            " seeded randomness: every secret can be recomputed from the seed",
+        )
+    )
     return SeededRandom(seed)
 
 
@@ -114,8 +115,8 @@ def generate_credentials_cmd(
     with progress_bar("credentials", len(voters), console=err) as update:
         creds = svc.generate_credentials(grp, uuid, voters, DEFAULT_RANDOM, progress=update)
     files = svc.write_credentials(creds, directory)
-    out.print(f"{files.count} private credentials with ids saved to {escape(str(files.privcreds))}")
-    out.print(f"{files.count} public credentials saved to {escape(str(files.pubcreds))}")
+    out.print(f"{files.count} private credentials with ids saved to {files.privcreds}")
+    out.print(f"{files.count} public credentials saved to {files.pubcreds}")
     out.print(f"The fingerprint of public credentials is {files.fingerprint}")
 
 
@@ -130,8 +131,8 @@ def generate_trustee_key_cmd(
 
     files = new_trustee_key(group_by_name(group, where=_GROUP_OPTION), directory, DEFAULT_RANDOM)
     out.print(f"keypair {files.key_id} has been generated")
-    out.print(f"public key saved to {escape(str(files.pubkey))}")
-    out.print(f"private key saved to {escape(str(files.privkey))}")
+    out.print(f"public key saved to {files.pubkey}")
+    out.print(f"private key saved to {files.privkey}")
 
 
 @setup_app.command("make-trustees")
@@ -145,7 +146,7 @@ def make_trustees_cmd(
     from viche.service.setup import make_trustees
 
     path = make_trustees(directory)
-    out.print(f"trustees saved to {escape(str(path))}")
+    out.print(f"trustees saved to {path}")
 
 
 @setup_app.command("make-election")
@@ -169,7 +170,7 @@ def make_election_cmd(
     election = svc.make_election(grp, uuid, svc.read_template(template), trustees)
     path = directory / "election.json"
     svc.write_election(election, path)
-    out.print(f"election saved to {escape(str(path))} (fingerprint {election.fingerprint})")
+    out.print(f"election saved to {path} (fingerprint {election.fingerprint})")
 
 
 threshold_app = typer.Typer(
@@ -197,8 +198,8 @@ def threshold_step1_cmd(
     from viche.service.threshold import step1
 
     key, cert = step1(group_by_name(group, where=_GROUP_OPTION), directory, DEFAULT_RANDOM)
-    out.print(f"certificate saved to {escape(str(cert))}")
-    out.print(f"private key saved to {escape(str(key))}")
+    out.print(f"certificate saved to {cert}")
+    out.print(f"private key saved to {key}")
 
 
 @threshold_app.command("step2")
@@ -248,7 +249,7 @@ def threshold_step4_cmd(
     from viche.service.threshold import step4
 
     for p in step4(group_by_name(group, where=_GROUP_OPTION), certs, polynomials, directory):
-        out.print(f"wrote {escape(str(p))}")
+        out.print(f"wrote {p}")
 
 
 @threshold_app.command("step5")
@@ -277,7 +278,7 @@ def threshold_step5_cmd(
         directory=directory,
     )
     sys.stdout.write(voutput)
-    err.print(f"wrote {escape(str(dkey))}")
+    err.print(f"wrote {dkey}")
 
 
 @threshold_app.command("step6")
@@ -319,7 +320,7 @@ def archive_init_cmd(
     from viche.service.archive import init_archive
 
     with init_archive(directory, election, trustees, public_creds) as store:
-        out.print(f"archive created: {escape(store.name)}")
+        out.print(f"archive created: {store.name}")
 
 
 @archive_app.command("add-ballot")
@@ -403,15 +404,13 @@ def print_result(rows: list[object], title: str) -> None:
 
     from viche.service.tally import QuestionResult
 
-    # Question and answer texts come from the election file: never read them as markup.
+    # Question and answer texts come from the election file: `out` prints them verbatim.
     for n, row in enumerate(rows, start=1):
         assert isinstance(row, QuestionResult)
-        table = Table(
-            title=f"{escape(title)} — question {n}: {escape(row.question)}", title_justify="left"
-        )
+        table = Table(title=f"{title} — question {n}: {row.question}", title_justify="left")
         if row.ballots is not None:  # non-homomorphic: one line per ballot (shuffled order)
             for answer in row.answers:
-                table.add_column(escape(answer), justify="right")
+                table.add_column(answer, justify="right")
             for vector in row.ballots:
                 table.add_row(*(str(v) for v in vector))
             out.print(table)
@@ -419,9 +418,9 @@ def print_result(rows: list[object], title: str) -> None:
         table.add_column("answer")
         table.add_column("votes", justify="right")
         for answer, count in zip(row.answers, row.counts, strict=True):
-            table.add_row(escape(answer), str(count))
+            table.add_row(answer, str(count))
         if row.blank is not None:
-            table.add_row("[italic]blank[/]", str(row.blank))
+            table.add_row(styled("blank", "italic"), str(row.blank))
         out.print(table)
 
 
@@ -534,12 +533,14 @@ def demo_cmd(
 
         def say(message: str) -> None:
             role, _, rest = message.partition(": ")
-            out.print(f"[bold cyan]{escape(role)}[/]: {escape(rest)}" if rest else escape(message))
+            out.print(line((role, "bold cyan"), f": {rest}") if rest else message)
 
         outcome = demo.run_demo(target, plan, rng, say=say, progress=progress)
     out.print(
-        f"[bold green]verified[/]: {outcome.checks_passed} checks passed on the public record, "
-        "none failed"
+        line(
+            ("verified", "bold green"),
+            f": {outcome.checks_passed} checks passed on the public record, none failed",
+        )
     )
     print_result(list(outcome.verified), "Verified result")
     if not outcome.expected_matches:
@@ -547,7 +548,7 @@ def demo_cmd(
 
         raise VerificationError("the verified result differs from the plaintext votes")
     out.print("The verified result matches the plaintext votes (last ballot of each voter).")
-    out.print(Panel(escape(str(outcome.archive)), title="public archive", expand=False))
+    out.print(Panel(str(outcome.archive), title=styled("public archive", ""), expand=False))
 
 
 def register(app: typer.Typer) -> None:

@@ -12,10 +12,12 @@ from __future__ import annotations
 import sys
 
 import typer
-from rich.console import Console
-from rich.markup import escape
+
+# Typer (>= 0.29) runs a copy of Click of its own; its usage errors are these classes.
+from typer._click import exceptions as click_errors
 
 from viche import __version__
+from viche.cli.output import err, line
 from viche.errors import UsageError, VerificationError, VicheError
 
 app = typer.Typer(
@@ -25,8 +27,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-
-err_console = Console(stderr=True)
 
 EXIT_OK = 0
 EXIT_CHECK_FAILED = 1
@@ -71,27 +71,55 @@ def exit_code_for(exc: VicheError) -> int:
     return EXIT_BAD_INPUT
 
 
+def _command_line_error(exc: click_errors.ClickException) -> UsageError:
+    """A Typer/Click usage error (unknown option, missing argument, bad value) as one
+    :class:`UsageError` line, naming the command's help."""
+    message = exc.format_message().rstrip(".")
+    ctx = getattr(exc, "ctx", None)
+    if ctx is not None:
+        message += f"; see '{ctx.command_path} --help'"
+    return UsageError(message)
+
+
+def _run(argv: list[str] | None) -> int:
+    """Run the command; Click's usage errors become :class:`UsageError`."""
+    try:
+        code = app(args=argv, prog_name="viche", standalone_mode=False)
+    except click_errors.NoArgsIsHelpError as exc:
+        # a command group named without a command: its help, as Typer prints it, exit 2
+        typer.echo(exc.ctx.get_help())
+        return EXIT_BAD_INPUT
+    except click_errors.ClickException as exc:
+        raise _command_line_error(exc) from None
+    except typer.Abort:
+        raise UsageError("aborted") from None
+    return code if isinstance(code, int) else EXIT_OK
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``viche`` console script.
 
-    Usage errors are reported by Typer itself (exit code 2); a :class:`VicheError` from
-    the library becomes one line on stderr and the exit code of :func:`exit_code_for`.
+    A :class:`VicheError` from the library, or a usage error found by Typer, becomes one
+    line on stderr and the exit code of :func:`exit_code_for`; anything else is a bug
+    (traceback, exit code 3).
     """
     try:
-        app(args=argv)
+        code = _run(argv)
     except VicheError as exc:
-        # The message may quote input (a JSON key, a uuid, a path): never read it as markup.
-        err_console.print(f"[bold red]error[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        # The message may quote input (a JSON key, a uuid, a path): printed verbatim.
+        err.print(line(("error", "bold red"), f" {exc}"))
         sys.exit(exit_code_for(exc))
     except Exception:
         # A bug, not bad input: say so, keep the traceback for the report, exit 3.
-        err_console.print_exception()
-        err_console.print(
-            "[bold red]internal error[/]: this is a bug in Viche, please report it with the "
-            "traceback above",
-            highlight=False,
+        err.print_exception()
+        err.print(
+            line(
+                ("internal error", "bold red"),
+                ": this is a bug in Viche, please report it with the traceback above",
+            )
         )
         sys.exit(EXIT_INTERNAL)
+    sys.exit(code)
 
 
 if __name__ == "__main__":

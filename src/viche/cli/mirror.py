@@ -28,13 +28,10 @@ def mirror_cmd(
     ] = 0,
 ) -> None:
     """Observer: keep a checked copy of an election's public record."""
-    from rich.console import Console
-    from rich.markup import escape
-
+    from viche.cli.output import line, out, styled
     from viche.errors import VicheError
     from viche.service.mirror import MirrorStatus, archive_url, http_fetch, update_mirror
 
-    out = Console(highlight=False, soft_wrap=True)
     fetch = http_fetch(archive_url(url))
     directory.mkdir(parents=True, exist_ok=True)
     alarms = 0
@@ -46,13 +43,13 @@ def mirror_cmd(
             if once:
                 raise
             # the server may be down for a while: say so and try again
-            out.print(f"[yellow]unreachable[/] {escape(str(exc))}")
+            out.print(line(("unreachable", "yellow"), f" {exc}"))
         else:
             if update.status is MirrorStatus.ALARM:
                 alarms += 1
-                out.print(f"[bold red]{escape(update.line())}[/]")
+                out.print(styled(update.line(), "bold red"))
             else:
-                out.print(escape(update.line()))
+                out.print(update.line())
         count += 1
         if once or (updates and count >= updates):
             break

@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from viche.cli.output import err, line, out, styled
 from viche.cli.progress import progress as stage_progress
 from viche.cli.progress import spinner
 from viche.errors import Location, MissingFileError
@@ -35,9 +35,6 @@ NARRATIVE_POSTS_PER_ACCOUNT = 50
 #: at most about this many posts embedded in one run (~1-2 minutes on two CPU cores)
 NARRATIVE_MAX_POSTS = 5000
 MAX_ALERTS_PRINTED = 20
-
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 monitor_app = typer.Typer(
     name="monitor",
@@ -101,9 +98,9 @@ def ingest_cmd(
                 f"{rep.malformed} malformed rows"
             )
             for problem in rep.problems[:5]:
-                err.print(f"[yellow]  line {problem.line}:[/] {problem.reason}")
+                err.print(line((f"  line {problem.line}:", "yellow"), f" {problem.reason}"))
             if rep.malformed > 5:
-                err.print(f"[yellow]  … and {rep.malformed - 5} more malformed rows[/]")
+                err.print(styled(f"  … and {rep.malformed - 5} more malformed rows", "yellow"))
         out.print(f"store {store}: {st.count()} posts")
 
 
@@ -159,8 +156,11 @@ def _with_narratives(
         )
     else:
         err.print(
-            f"[yellow]no known-case list at {case_path} (use --cases): narratives are not "
-            "matched to known cases[/]"
+            styled(
+                f"no known-case list at {case_path} (use --cases): narratives are not "
+                "matched to known cases",
+                "yellow",
+            )
         )
     with spinner(f"clustering {len(posts)} posts into narratives", console=err):
         return nar.attach_narratives(
@@ -194,7 +194,7 @@ def _print_summary(result: DetectionResult, alerts: tuple[Alert, ...]) -> None:
         if len(result.campaigns) > 30:
             out.print(f"… and {len(result.campaigns) - 30} more (see the report)")
     for a in alerts[:MAX_ALERTS_PRINTED]:
-        out.print(f"[bold yellow]ALERT[/] {a.kind.value}: {a.message}")
+        out.print(line(("ALERT", "bold yellow"), f" {a.kind.value}: {a.message}"))
     if len(alerts) > MAX_ALERTS_PRINTED:
         counts: dict[str, int] = {}
         for a in alerts:
@@ -254,7 +254,7 @@ def detect_cmd(
     if use_narratives and result.campaigns:
         result = _with_narratives(result, db, store, cases, cases_since)
     elif narratives is None and not use_narratives:
-        err.print(f"[yellow]narratives skipped: {embed.INSTALL_HINT}[/]")
+        err.print(styled(f"narratives skipped: {embed.INSTALL_HINT}", "yellow"))
     alerts = alerting.record(store, result)
     _print_summary(result, alerts)
 

@@ -4,7 +4,8 @@
 bar, or a pulsing bar with ``total=None`` while the amount of work is unknown). The other
 two helpers are shapes of it: :func:`progress_bar` for one counted stage, :func:`spinner` for
 one step of unknown length. Nothing is drawn when stderr is not a terminal. Stage names are
-printed as text, never as Rich markup.
+printed as text, never as Rich markup
+(:func:`viche.cli.output.text_column`).
 """
 
 from __future__ import annotations
@@ -13,16 +14,17 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
     SpinnerColumn,
     TaskID,
-    TextColumn,
     TimeElapsedColumn,
 )
+
+from viche.cli.output import err as stderr_console
+from viche.cli.output import text_column
 
 StageUpdate = Callable[[str, int, int | None], None]
 
@@ -36,10 +38,10 @@ def progress(
     ``refresh_thread=False`` redraws only on updates, with no background thread: for work that
     forks worker processes while the display is up (``viche verify``).
     """
-    err = console if console is not None else Console(stderr=True)
+    err = console if console is not None else stderr_console
     columns = (
         SpinnerColumn(),
-        TextColumn("{task.description}"),
+        text_column(),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
@@ -56,7 +58,7 @@ def progress(
         def update(stage: str, done: int, total: int | None) -> None:
             task = tasks.get(stage)
             if task is None:
-                task = tasks[stage] = bar.add_task(escape(stage), total=total)
+                task = tasks[stage] = bar.add_task(stage, total=total)
             bar.update(task, completed=done, total=total, refresh=not refresh_thread)
 
         yield update

@@ -16,7 +16,8 @@ from typing import Annotated
 
 import typer
 
-from viche.cli.election import DirOpt, out, random_source, tally_app
+from viche.cli.election import DirOpt, random_source, tally_app
+from viche.cli.output import out
 
 SeedOpt = Annotated[
     str | None,

@@ -19,6 +19,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from viche.cli.output import err, line, out, styled
 from viche.cli.progress import progress as stage_progress
 from viche.verify.report import Status, VerificationReport
 
@@ -30,6 +31,8 @@ _STYLE = {Status.PASSED: "green", Status.FAILED: "bold red", Status.NOT_APPLICAB
 
 
 def _print_report(report: VerificationReport, console: Console) -> None:
+    # Everything below may quote the archive (types, keys, names): the consoles of
+    # viche.cli.output print it verbatim; styles are given as data.
     table = Table(title=f"Verification of {report.source}", show_lines=False)
     table.add_column("check")
     table.add_column("status")
@@ -39,22 +42,22 @@ def _print_report(report: VerificationReport, console: Console) -> None:
         note = c.note
         if c.failures:
             note = f"{len(c.failures)} failure(s)" + (f"; {note}" if note else "")
-        table.add_row(c.name, f"[{_STYLE[c.status]}]{c.status.value}[/]", str(c.count), note)
-    console.print(table)
+        table.add_row(c.name, styled(c.status.value, _STYLE[c.status]), str(c.count), note)
+    console.print(table, soft_wrap=False)
     failures = report.failures
     for f in failures[:50]:
-        console.print(f"[red]FAIL[/] {f}", highlight=False, soft_wrap=True)
+        console.print(line(("FAIL", "red"), f" {f}"))
     if len(failures) > 50:
         console.print(f"… and {len(failures) - 50} more failure(s) (use --json for all)")
     counts = ", ".join(f"{k} {v}" for k, v in report.counts.items())
     if counts:
-        console.print(counts, highlight=False)
+        console.print(counts)
     if report.result is not None:
         console.print(f"result: {json.dumps(report.result, separators=(',', ':'))}")
     total = report.timing.get("total")
     timing = f" in {total:.2f} s with {report.jobs} process(es)" if total is not None else ""
-    verdict = "[bold green]all checks passed[/]" if report.ok else "[bold red]FAILED[/]"
-    console.print(f"{verdict}{timing}")
+    verdict = ("all checks passed", "bold green") if report.ok else ("FAILED", "bold red")
+    console.print(line(verdict, timing))
 
 
 def _exit(report: VerificationReport) -> None:
@@ -91,8 +94,6 @@ def register(app: typer.Typer) -> None:
         """Verify a public record: setup, every ballot, tally, decryptions and result."""
         from viche.verify.streaming import verify_record
 
-        out = Console()
-        err = Console(stderr=True)
         # no refresh thread: the worker pool forks while the bars are up
         with stage_progress(console=err, refresh_thread=False) as progress:
             report = verify_record(path, jobs=jobs, progress=progress, scheduler=scheduler)
@@ -119,5 +120,5 @@ def register(app: typer.Typer) -> None:
         if as_json:
             typer.echo(json.dumps(report.to_json(), indent=2))
         else:
-            _print_report(report, Console())
+            _print_report(report, out)
         _exit(report)

@@ -336,13 +336,24 @@ def _jsonl_records(stream: IO[str], report: IngestReport) -> Iterator[tuple[int,
         except json.JSONDecodeError as exc:
             report.problem(line, f"invalid JSON: {exc.msg}")
             continue
+        except ValueError:  # an integer longer than Python converts (int_max_str_digits)
+            report.problem(line, "invalid JSON: a number with too many digits")
+            continue
+        except RecursionError:
+            report.problem(line, "invalid JSON: nested too deeply")
+            continue
         if not isinstance(obj, dict):
             report.problem(line, "a JSON line must be an object")
             continue
         try:
-            yield line, post_from_mapping(obj, _resolve(list(obj)))
+            post = post_from_mapping(obj, _resolve(list(obj)))
         except ValueError as exc:
             report.problem(line, str(exc))
+            continue
+        except RecursionError:  # a field nested just below json's limit, then walked
+            report.problem(line, "a field is nested too deeply")
+            continue
+        yield line, post
 
 
 def read_posts(
@@ -411,10 +422,17 @@ def ingest(
         flush()
         return report
 
-    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
 
     with Progress(
-        "[progress.description]{task.description}",
+        # the description holds a file name: text, not markup
+        TextColumn("{task.description}", style="progress.description", markup=False),
         BarColumn(),
         DownloadColumn(),
         TimeRemainingColumn(),

@@ -29,7 +29,6 @@ from viche.errors import (
     NOWHERE,
     BallotShapeError,
     Location,
-    NonCanonicalError,
     ProofError,
     WrongElectionError,
 )
@@ -40,6 +39,7 @@ from viche.protocol.codec import (
     get_number,
     get_str,
     loads,
+    require_canonical,
     sub,
     to_bytes,
 )
@@ -125,12 +125,7 @@ class Ballot:
     def from_bytes(cls, raw: bytes, where: Location = _BALLOT) -> Ballot:
         """Parse a ballot and insist on the canonical form (the tool does the same)."""
         ballot = cls.from_json(loads(raw, where), where)
-        if to_bytes(ballot.to_json()) != raw:
-            raise NonCanonicalError(
-                "ballot not in canonical form (compact JSON, keys in the order of the "
-                "specification)",
-                where=where,
-            )
+        require_canonical(raw, ballot.to_json(), where, "ballot")
         return ballot
 
 

@@ -7,6 +7,13 @@ newline). That string is what gets hashed, so it must never be re-formatted.
 Reading: :func:`loads` refuses duplicate keys, NaN/Infinity and trailing garbage, and the
 ``get_*`` helpers check types and name the offending field through ``where``.
 A message is *canonical* when ``dumps(Message.from_json(loads(raw)).to_json()) == raw``.
+
+One rule for every archive member that a party writes as a protocol message (ballot,
+trustees, setup_data, encrypted and sized tally, shuffle, partial decryption, owned
+wrapper, result): its ``from_bytes`` insists on the canonical form
+(:func:`require_canonical`), so escaped digits, reordered keys or spaces are refused
+wherever they appear. The election and the public credentials are the exception: their
+fingerprints are over the bytes as the administrator wrote them, and they are kept as is.
 """
 
 from __future__ import annotations
@@ -18,7 +25,7 @@ from typing import Any, TypeVar
 from gmpy2 import mpz
 
 from viche.crypto.group import parse_number
-from viche.errors import NOWHERE, JsonFormatError, Location
+from viche.errors import NOWHERE, JsonFormatError, Location, NonCanonicalError
 
 JsonObject = dict[str, Any]
 T = TypeVar("T")
@@ -31,6 +38,17 @@ def dumps(value: object) -> str:
 
 def to_bytes(value: object) -> bytes:
     return dumps(value).encode("utf-8")
+
+
+def require_canonical(raw: bytes, json_value: object, where: Location, what: str = "") -> None:
+    """Raise :class:`NonCanonicalError` unless ``raw`` is ``dumps(json_value)`` (the
+    message parsed from ``raw`` and written back)."""
+    if raw != to_bytes(json_value):
+        raise NonCanonicalError(
+            f"{what + ' ' if what else ''}not in canonical form (compact JSON, keys in the "
+            "order of the specification)",
+            where=where,
+        )
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> JsonObject:

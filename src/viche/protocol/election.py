@@ -21,7 +21,6 @@ from viche.errors import (
     NOWHERE,
     JsonFormatError,
     Location,
-    NonCanonicalError,
     ProtocolError,
     UnknownCredentialError,
     UnsupportedError,
@@ -35,6 +34,7 @@ from viche.protocol.codec import (
     get_number,
     get_str,
     loads,
+    require_canonical,
     sub,
     to_bytes,
 )
@@ -47,15 +47,6 @@ NON_HOMOMORPHIC = "NonHomomorphic"
 #: Where an election or a credential list is, when the caller names no other place.
 _ELECTION = Location(path=("election",))
 _CREDENTIALS = Location(path=("credentials",))
-
-
-def require_canonical(raw: bytes, json_value: object, where: Location) -> None:
-    """Raise :class:`NonCanonicalError` unless ``raw`` is ``dumps(json_value)``."""
-    if raw != to_bytes(json_value):
-        raise NonCanonicalError(
-            "not in canonical form (compact JSON, keys in the order of the specification)",
-            where=where,
-        )
 
 
 def check_uuid(uuid: str, where: Location = Location(path=("uuid",))) -> str:
@@ -572,4 +563,6 @@ class SetupData:
 
     @classmethod
     def from_bytes(cls, raw: bytes, where: Location = Location(path=("setup_data",))) -> SetupData:
-        return cls.from_json(loads(raw, where), where)
+        value = cls.from_json(loads(raw, where), where)
+        require_canonical(raw, value.to_json(), where, "setup_data")
+        return value

@@ -30,6 +30,7 @@ from viche.protocol.codec import (
     expect_object,
     loads,
     number,
+    require_canonical,
     sub,
     to_bytes,
 )
@@ -127,7 +128,9 @@ class Shuffle:
 
     @classmethod
     def from_bytes(cls, raw: bytes, where: Location = Location(path=("shuffle",))) -> Shuffle:
-        return cls.from_json(loads(raw, where), where)
+        shuffle = cls.from_json(loads(raw, where), where)
+        require_canonical(raw, shuffle.to_json(), where, "shuffle")
+        return shuffle
 
 
 # ---------------------------------------------------------------------- election level

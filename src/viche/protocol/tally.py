@@ -45,6 +45,7 @@ from viche.protocol.codec import (
     get_str,
     loads,
     number,
+    require_canonical,
     sub,
     to_bytes,
 )
@@ -112,7 +113,9 @@ class EncryptedTally:
     def from_bytes(
         cls, raw: bytes, where: Location = Location(path=("encrypted_tally",))
     ) -> EncryptedTally:
-        return cls.from_json(loads(raw, where), where)
+        value = cls.from_json(loads(raw, where), where)
+        require_canonical(raw, value.to_json(), where, "encrypted tally")
+        return value
 
     def to_bytes(self) -> bytes:
         return to_bytes(self.to_json())
@@ -174,7 +177,9 @@ class SizedEncryptedTally:
     def from_bytes(
         cls, raw: bytes, where: Location = Location(path=("sized_encrypted_tally",))
     ) -> SizedEncryptedTally:
-        return cls.from_json(loads(raw, where), where)
+        value = cls.from_json(loads(raw, where), where)
+        require_canonical(raw, value.to_json(), where, "sized encrypted tally")
+        return value
 
 
 def _h_answer(b: CheckedBallot, i: int, n_choices: int) -> HAnswer:
@@ -260,7 +265,9 @@ class Owned:
 
     @classmethod
     def from_bytes(cls, raw: bytes, where: Location = Location(path=("owned",))) -> Owned:
-        return cls.from_json(loads(raw, where), where)
+        value = cls.from_json(loads(raw, where), where)
+        require_canonical(raw, value.to_json(), where, "owned")
+        return value
 
 
 # ---------------------------------------------------------------------- shuffles
@@ -358,7 +365,9 @@ class PartialDecryption:
     def from_bytes(
         cls, raw: bytes, where: Location = Location(path=("partial_decryption",))
     ) -> PartialDecryption:
-        return cls.from_json(loads(raw, where), where)
+        value = cls.from_json(loads(raw, where), where)
+        require_canonical(raw, value.to_json(), where, "partial decryption")
+        return value
 
 
 def _secret(x: mpz | TrusteePrivateKey) -> mpz:
@@ -489,7 +498,9 @@ class Result:
 
     @classmethod
     def from_bytes(cls, raw: bytes, where: Location = Location(path=("result",))) -> Result:
-        return cls.from_json(loads(raw, where), where)
+        value = cls.from_json(loads(raw, where), where)
+        require_canonical(raw, value.to_json(), where, "result")
+        return value
 
 
 def _small_ints(value: object, where: Location) -> tuple[int, ...]:

@@ -52,6 +52,7 @@ from viche.protocol.codec import (
     get_str,
     loads,
     number,
+    require_canonical,
     sub,
     to_bytes,
 )
@@ -563,6 +564,13 @@ class Trustees:
         if not items:
             raise JsonFormatError("the trustees list is empty", where=where)
         return cls(tuple(items))
+
+    @classmethod
+    def from_bytes(cls, raw: bytes, where: Location = Location(path=("trustees",))) -> Trustees:
+        """The trustees member of an archive, in canonical form."""
+        value = cls.from_json(loads(raw, where), where)
+        require_canonical(raw, value.to_json(), where, "trustees")
+        return value
 
     def flat(self) -> list[FlatTrustee]:
         """Every trustee, in id order (ids are 1-based positions in this list)."""

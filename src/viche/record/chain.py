@@ -35,7 +35,9 @@ from viche.errors import (
     NonCanonicalError,
     PhaseError,
 )
-from viche.protocol.codec import dumps, expect_object, get_int, get_str, loads
+from viche.protocol.codec import get_str, loads
+from viche.protocol.election import SetupData
+from viche.protocol.tally import Owned
 from viche.record.entries import (
     DATA_SUFFIX,
     EVENT_SUFFIX,
@@ -60,30 +62,26 @@ def _ref(raw: bytes, key: str, where: Location) -> str:
 
 
 def _check_setup_data(lines: list[DataMember], where: Location) -> None:
-    setup = lines[3]
-    obj = expect_object(loads(setup.raw, where), where, _SETUP_KEYS)
+    setup = SetupData.from_bytes(lines[3].raw, where)  # canonical form included
     for key, member in zip(_SETUP_KEYS, lines[:3], strict=True):
-        if get_str(obj, key, where) != member.hash:
+        if getattr(setup, key) != member.hash:
             raise ChainError(
                 f"setup_data.{key} does not name the {key} member written just before it",
                 where=where,
             )
-    if dumps(obj).encode() != setup.raw:
-        raise NonCanonicalError("setup_data is not in canonical form", where=where)
 
 
 def owned_owner(raw: bytes, payload_hash: str, where: Location) -> int:
-    """The trustee id of an ``owned`` line ``{"owner":id,"payload":hash}``, whose payload
-    must be ``payload_hash`` (the data member written just before it)."""
-    obj = expect_object(loads(raw, where), where, ("owner", "payload"))
-    owner = get_int(obj, "owner", where, minimum=1)
-    if get_str(obj, "payload", where) != payload_hash:
+    """The trustee id of an ``owned`` line ``{"owner":id,"payload":hash}`` in canonical
+    form, whose payload must be ``payload_hash`` (the data member written just before it)."""
+    owned = Owned.from_bytes(raw, where)  # canonical form included
+    if owned.payload != payload_hash:
         raise ChainError(
             "owned payload does not name the data member written just before it "
             "(belenios writes every payload again)",
             where=where,
         )
-    return owner
+    return owned.owner
 
 
 def check_line(line: bytes, where: Location) -> bytes:

@@ -1,7 +1,7 @@
 """The archive on disk: finding it, and operating-system errors as typed errors.
 
 * :func:`resolve_archive` — the one way to find an election's archive: a ``.bel`` file, or
-  the single ``*.bel`` in a directory (like ``belenios-tool --dir``).
+  the single ``*.bel`` file in a directory (like ``belenios-tool --dir``).
 * :func:`storage_error` — an :class:`OSError` as a :class:`~viche.errors.StorageError`
   naming the file; every read and write in :mod:`viche.record` goes through it, so nothing
   from the operating system escapes untyped.
@@ -32,7 +32,8 @@ def storage_error(exc: OSError, path: str | os.PathLike[str], doing: str) -> Sto
 
 
 def resolve_archive(path: str | os.PathLike[str]) -> Path:
-    """The archive ``path`` names: a ``.bel`` file, or the one ``*.bel`` in a directory.
+    """The archive ``path`` names: a ``.bel`` file, or the one ``*.bel`` file in a directory
+    (a sub-directory named ``x.bel`` is not an archive).
 
     A missing path, or a directory without exactly one archive, is a
     :class:`~viche.errors.MissingFileError`; a directory that cannot be listed a
@@ -41,10 +42,17 @@ def resolve_archive(path: str | os.PathLike[str]) -> Path:
     try:
         if p.is_dir():
             with os.scandir(p) as entries:  # unlike glob, reports an unreadable directory
-                found = sorted(p / e.name for e in entries if e.name.endswith(ARCHIVE_SUFFIX))
+                named = sorted(
+                    (e for e in entries if e.name.endswith(ARCHIVE_SUFFIX)), key=lambda e: e.name
+                )
+                # a sub-directory named x.bel is not an archive
+                found = [p / e.name for e in named if e.is_file()]
+                skipped = [e.name for e in named if not e.is_file()]
             if not found:
+                note = f"; skipped, not a file: {', '.join(skipped)}" if skipped else ""
                 raise MissingFileError(
-                    "no .bel archive in the directory (found 0)", where=Location(file=str(p))
+                    f"no .bel archive in the directory (found 0{note})",
+                    where=Location(file=str(p)),
                 )
             if len(found) > 1:
                 names = ", ".join(f.name for f in found)

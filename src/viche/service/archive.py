@@ -140,8 +140,7 @@ class ElectionRecord:
 
     @cached_property
     def trustees(self) -> Trustees:
-        raw = self.store.setup().trustees
-        return Trustees.from_json(codec.loads(raw, _TRUSTEES), _TRUSTEES)
+        return Trustees.from_bytes(self.store.setup().trustees, _TRUSTEES)
 
     @cached_property
     def credentials(self) -> PublicCredentials:

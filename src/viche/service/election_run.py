@@ -138,9 +138,16 @@ def _run(
     stack: ExitStack,
 ) -> ElectionRun:
     """:func:`run_election`; the archive's store is closed by ``stack``."""
-    directory.mkdir(parents=True, exist_ok=True)
-    if any(directory.iterdir()):
-        raise UsageError("the demo directory must be empty", where=Location(file=str(directory)))
+    where = Location(file=str(directory))
+    if directory.exists() and not directory.is_dir():
+        raise UsageError("the demo directory is not a directory", where=where)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        empty = not any(directory.iterdir())
+    except OSError as exc:
+        raise UsageError(f"cannot use the demo directory: {exc.strerror}", where=where) from None
+    if not empty:
+        raise UsageError("the demo directory must be empty", where=where)
     ca, tr, adm, vot, pub = (
         directory / n
         for n in ("credential-authority", "trustees", "administrator", "voters", "archive")

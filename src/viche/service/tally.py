@@ -260,9 +260,7 @@ def check_decryption(
             "owned.payload is not the hash of the partial decryption line", where=where
         )
     trustee = state.trustees.trustee(owned.owner, where=where.sub("owner"))
-    pd = PartialDecryption.from_bytes(lines.partial_decryption, where)
-    if codec.to_bytes(pd.to_json()) != lines.partial_decryption:
-        raise JsonFormatError("partial decryption not in canonical form", where=where)
+    pd = PartialDecryption.from_bytes(lines.partial_decryption, where)  # canonical form included
     check_partial_decryption(state.election, tally, pd, trustee.key.public_key, where)
     return owned.owner
 

@@ -18,7 +18,7 @@ from viche.errors import (
     Location,
     VicheError,
 )
-from viche.protocol.codec import loads, sub
+from viche.protocol.codec import sub
 from viche.protocol.election import Election, PublicCredentials, SetupData
 from viche.protocol.threshold import check_cert, check_coefexps, expected_verification_key
 from viche.protocol.trustees import Coefexps, PedersenItem, SingleItem, Trustees
@@ -143,7 +143,7 @@ def check_setup(
     # trustees
     res = run.r("setup.trustees")
     try:
-        trustees = Trustees.from_json(loads(record.trustees, _TRUSTEES), _TRUSTEES)
+        trustees = Trustees.from_bytes(record.trustees, _TRUSTEES)
     except VicheError as exc:
         run.fail("setup.trustees", exc, event=0)
     if election is not None and trustees is not None:

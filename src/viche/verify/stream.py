@@ -44,6 +44,10 @@ class FutureLike(Protocol[R_co]):
     def result(self) -> R_co: ...
 
 
+#: how long to try to reach a dask scheduler before giving up (a dask duration)
+SCHEDULER_TIMEOUT = "30s"
+
+
 class WorkerPool:
     """The worker processes of one verification (started lazily): a local process pool,
     or the workers of a dask.distributed cluster when ``scheduler`` is its address."""
@@ -82,9 +86,9 @@ class WorkerPool:
                 ) from None
             try:
                 self._client = distributed.Client(
-                    self.scheduler, set_as_default=False, timeout="30s"
+                    self.scheduler, set_as_default=False, timeout=SCHEDULER_TIMEOUT
                 )
-            except (OSError, TimeoutError) as exc:
+            except (OSError, ValueError) as exc:  # unreachable, or not an address
                 raise UsageError(
                     f"cannot reach the dask scheduler: {exc}",
                     where=Location(path=(self.scheduler,)),
@@ -129,6 +133,8 @@ class WorkerPool:
             self._client = None
 
     def __enter__(self) -> WorkerPool:
+        if self.scheduler is not None:
+            self._start()  # an address that cannot be reached fails now, whatever the size
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -162,9 +168,7 @@ class Pipeline(Generic[X, R]):
             return [self.local(chunk)]
         self._inflight.append(fut)
         out: list[R] = []
-        while self._inflight and (
-            len(self._inflight) > self.limit or self._inflight[0].done()
-        ):
+        while self._inflight and (len(self._inflight) > self.limit or self._inflight[0].done()):
             out.append(self._inflight.popleft().result())
         return out
 
