@@ -9,7 +9,7 @@ the verification really occupies.
     .venv/bin/python bench/verify_memory/run.py bench/out/simple-2000 --jobs 2
     .venv/bin/python bench/verify_memory/run.py bench/out/simple-2000 --jobs 2 --in-memory
 
-``--in-memory`` runs :func:`viche.verify.verifier.verify_record_in_memory` (the whole
+``--in-memory`` runs :func:`viche.verify.reference.verify_record_in_memory` (the whole
 archive read first) instead, for comparison.
 """
 
@@ -63,7 +63,7 @@ def main() -> int:
     if args.in_memory:
         code = (
             "import json, sys\n"
-            "from viche.verify.verifier import verify_record_in_memory\n"
+            "from viche.verify.reference import verify_record_in_memory\n"
             "r = verify_record_in_memory(sys.argv[1], jobs=int(sys.argv[2]))\n"
             "print(json.dumps(r.to_json(), indent=2))\n"
         )

@@ -95,14 +95,6 @@ class Location:
             values["path"] = tuple(str(p) for p in values["path"])
         return cls(**values)
 
-    @classmethod
-    def of(cls, where: Location | str) -> Location:
-        """TRANSITIONAL while raise sites move from prose to fields: a prose ``where`` becomes
-        a one-part path. Removed once every raise site builds a :class:`Location`."""
-        if isinstance(where, Location):
-            return where
-        return cls(path=(where,)) if where else cls()
-
 
 _LABELS: tuple[tuple[str, str], ...] = (
     ("line", "line"),
@@ -124,11 +116,9 @@ class VicheError(Exception):
 
     code: str = "V0000"
 
-    def __init__(
-        self, message: str, *, where: Location | str = NOWHERE, code: str | None = None
-    ) -> None:
+    def __init__(self, message: str, *, where: Location = NOWHERE, code: str | None = None) -> None:
         self.message = message
-        self.where = Location.of(where)
+        self.where = where
         if code is not None:
             self.code = code
         super().__init__(str(self))
@@ -418,7 +408,7 @@ class BadRowsError(UsageError):
     code = "V9012"
 
     def __init__(
-        self, message: str, rows: list[VicheError], *, where: Location | str = NOWHERE
+        self, message: str, rows: list[VicheError], *, where: Location = NOWHERE
     ) -> None:
         self.rows = rows
         super().__init__(message, where=where)

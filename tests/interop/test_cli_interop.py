@@ -251,4 +251,4 @@ def test_mixed_threshold_ceremony(belenios_tool: str, tmp_path: Path) -> None:
     vouts.write_bytes(o2 + o1)
     res = run_cli("setup", "threshold", "step6", "--certs", str(certs), "--polynomials",
                   str(polys), "--voutputs", str(vouts))  # fmt: skip
-    assert res.code == 2 and "step 6 / trustee 1" in res.stderr
+    assert res.code == 2 and "trustee 1 / step 6" in res.stderr

@@ -26,7 +26,7 @@ from viche.crypto.elgamal import Ciphertext
 from viche.crypto.group import RFC_3526_2048
 from viche.crypto.hashing import sha256_hex
 from viche.crypto.rng import SeededRandom
-from viche.errors import ProofError
+from viche.errors import Location, ProofError
 from viche.protocol.codec import loads, to_bytes
 from viche.protocol.election import Election
 from viche.protocol.shuffle import Shuffle, make_shuffle
@@ -93,7 +93,7 @@ def test_reference_shuffles_round_trip_and_verify(ref: Path) -> None:
         shuffle = Shuffle.from_bytes(entry.payload_raw)
         assert shuffle.to_bytes() == entry.payload_raw
         assert to_bytes(Owned.from_bytes(entry.owned_raw).to_json()) == entry.owned_raw
-        check_shuffle(election, tally, shuffle, where=f"event {entry.height}")
+        check_shuffle(election, tally, shuffle, where=Location(event=entry.height))
         tally = merge_shuffled(election, tally, shuffle)
 
 
@@ -104,7 +104,7 @@ def test_reference_shuffle_against_the_wrong_rows_fails(ref: Path) -> None:
     tally = EncryptedTally.from_bytes(record.encrypted_tally.tally_raw)
     second = Shuffle.from_bytes(record.shuffles[1].payload_raw)
     with pytest.raises(ProofError) as err:
-        check_shuffle(election, tally, second, where="event 10")  # skips the first shuffle
+        check_shuffle(election, tally, second, where=Location(event=10))  # skips the first shuffle
     assert str(err.value.where) == "event 10 / question 2 / challenge"
 
 
@@ -270,7 +270,9 @@ def test_tampered_viche_shuffle_rejected_by_both(
     assert len(fails) == 1, [str(f) for f in report.failures]
     component = "t1" if kind == "response s1" else "challenge"
     height = read_archive(bel).shuffles[0].height
-    assert fails[0].where == f"event {height} / trustee 1 / shuffle / question 2 / {component}"
+    assert fails[0].where == Location(
+        event=height, trustee=1, question=2, path=("shuffle", component)
+    )
     assert fails[0].question == 2 and fails[0].trustee == 1
     peer = _tool(belenios_tool, "election", "verify", "--dir", str(bel.parent))
     assert peer.returncode == 124, peer.stderr

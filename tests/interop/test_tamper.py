@@ -146,7 +146,17 @@ def test_wrong_proof_with_a_valid_signature(
     assert [f.check for f in fails] == ["ballots"]
     f = fails[0]
     assert (f.code, f.height, f.question, f.ballot) == ("V2002", k + 1, 2, sha256_hex(raw))
-    assert "overall proof" in f.where
+    assert f.where.path == ("overall proof",)
+    # the JSON report: the location as data, its rendering, and the flat keys
+    data = f.to_json()
+    assert data["where"] == {
+        "event": k + 1,
+        "ballot": sha256_hex(raw),
+        "question": 2,
+        "path": ["overall proof"],
+    }
+    assert data["at"] == f"event {k + 1} / ballot {sha256_hex(raw)} / question 2 / overall proof"
+    assert (data["height"], data["ballot"], data["question"]) == (k + 1, sha256_hex(raw), 2)
     assert not belenios_accepts(belenios_tool, d)
 
 
@@ -218,7 +228,7 @@ def test_edited_result(
     report = verify_record(d, jobs=1)
     fails = report.failures
     assert [f.check for f in fails] == ["result"]
-    assert fails[0].code == "V3006" and "question 1" in fails[0].where
+    assert fails[0].code == "V3006" and fails[0].where.question == 1
     assert fails[0].height == 10
     assert not belenios_accepts(belenios_tool, d)
 

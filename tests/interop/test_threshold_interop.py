@@ -22,7 +22,7 @@ from viche.crypto.group import BELENIOS_2048, group_by_name
 from viche.crypto.rng import SeededRandom
 from viche.crypto.schnorr import Proof
 from viche.crypto.trustee import generate_trustee_key
-from viche.errors import DecryptionError, KeyCeremonyError, ProofError
+from viche.errors import DecryptionError, KeyCeremonyError, Location, ProofError
 from viche.protocol.channels import derive_keys, encrypt, receive, send, sign
 from viche.protocol.codec import dumps, loads
 from viche.protocol.threshold import (
@@ -85,17 +85,23 @@ def test_reference_setup_passes_every_check(reference_dir: Path, name: str) -> N
     d = reference_dir / name
     s = d / "secrets"
     group = group_by_name(json.loads((d / "setup" / "election.json").read_text())["group"])
-    certs = parse_lines((s / "certs.jsons").read_text(), Cert.from_json, "certs.jsons")
+    certs = parse_lines(
+        (s / "certs.jsons").read_text(), Cert.from_json, Location(file="certs.jsons")
+    )
     check_certs(group, certs)
     polys = parse_lines(
-        (s / "polynomials.jsons").read_text(), Polynomial.from_json, "polynomials.jsons"
+        (s / "polynomials.jsons").read_text(),
+        Polynomial.from_json,
+        Location(file="polynomials.jsons"),
     )
     threshold = check_polynomials(group, certs, polys)
     assert threshold == json.loads((d / "meta.json").read_text())["threshold"]
     # step 4 is deterministic routing: Viche's vinputs equal belenios-tool's files
     for cert, vinput in zip(certs, compute_vinputs(group, certs, polys), strict=True):
         assert _line(vinput.to_json()) == (s / f"{_cert_name(cert)}.vinput").read_text()
-    voutputs = parse_lines((s / "voutputs.jsons").read_text(), VOutput.from_json, "voutputs")
+    voutputs = parse_lines(
+        (s / "voutputs.jsons").read_text(), VOutput.from_json, Location(file="voutputs")
+    )
     coefexps = tuple(p.coefexps for p in polys)
     for j, vo in enumerate(voutputs, start=1):
         check_voutput(group, coefexps, vo, j)
@@ -119,7 +125,9 @@ def test_reference_setup_passes_every_check(reference_dir: Path, name: str) -> N
 @pytest.mark.parametrize("name", THRESHOLD_REFS)
 def test_reference_dkey_rejects_wrong_seed(reference_dir: Path, name: str) -> None:
     s = reference_dir / name / "secrets"
-    certs = parse_lines((s / "certs.jsons").read_text(), Cert.from_json, "certs.jsons")
+    certs = parse_lines(
+        (s / "certs.jsons").read_text(), Cert.from_json, Location(file="certs.jsons")
+    )
     other_seed = (s / f"{_cert_name(certs[1])}.key").read_text()
     with pytest.raises(Exception, match="cannot decrypt"):
         decrypt_share(BELENIOS_2048, other_seed, (s / f"{_cert_name(certs[0])}.dkey").read_text())
@@ -138,7 +146,7 @@ def test_mixed_ceremony_viche_and_belenios_tool(
     tk = ["setup", "generate-trustee-key-threshold", "--group", group.name]
     # step 1
     our_seed, our_cert = generate_cert(group, rng)
-    check_cert(group, our_cert, "step 1 / trustee 1")
+    check_cert(group, our_cert, Location(trustee=1, path=("step 1",)))
     (tmp_path / f"{_cert_name(our_cert)}.cert").write_text(_line(our_cert.to_json()))
     (tmp_path / f"{_cert_name(our_cert)}.key").write_text(our_seed + "\n")
     tool_certs: list[Cert] = []
@@ -146,7 +154,7 @@ def test_mixed_ceremony_viche_and_belenios_tool(
         before = set(tmp_path.glob("*.cert"))
         _tool(belenios_tool, tmp_path, *tk, "--step", "1")
         (new,) = set(tmp_path.glob("*.cert")) - before
-        tool_certs.append(Cert.from_json(loads(new.read_text()), new.name))
+        tool_certs.append(Cert.from_json(loads(new.read_text()), Location(file=new.name)))
     certs = [our_cert, *tool_certs]
     (tmp_path / "certs.jsons").write_text("".join(_line(c.to_json()) for c in certs))
     # step 2: both servers accept all certs
@@ -159,7 +167,7 @@ def test_mixed_ceremony_viche_and_belenios_tool(
             belenios_tool, tmp_path, *tk, "--certs", "certs.jsons",
             "--key", f"{_cert_name(cert)}.key", "--step", "3", "--threshold", "2",
         )  # fmt: skip
-        polys.append(Polynomial.from_json(loads(out), "tool polynomial"))
+        polys.append(Polynomial.from_json(loads(out), Location(path=("tool polynomial",))))
     (tmp_path / "polynomials.jsons").write_text("".join(_line(p.to_json()) for p in polys))
     assert check_polynomials(group, certs, polys) == 2
     # step 4: belenios-tool routes; Viche's routing is identical
@@ -179,7 +187,7 @@ def test_mixed_ceremony_viche_and_belenios_tool(
             belenios_tool, tmp_path, *tk, "--certs", "certs.jsons", "--key", f"{name}.key",
             "--step", "5", stdin=(tmp_path / f"{name}.vinput").read_text(),
         )  # fmt: skip
-        voutputs.append(VOutput.from_json(loads(out), "tool voutput"))
+        voutputs.append(VOutput.from_json(loads(out), Location(path=("tool voutput",))))
     coefexps = tuple(p.coefexps for p in polys)
     for j, vo in enumerate(voutputs, start=1):
         check_voutput(group, coefexps, vo, j)
@@ -244,11 +252,13 @@ def test_long_channel_message_from_belenios_tool(belenios_tool: str, tmp_path: P
         belenios_tool, tmp_path, *tk, "--certs", "certs.jsons",
         "--key", cert_file.with_suffix(".key").name, "--step", "3", "--threshold", "830",
     )  # fmt: skip
-    poly = Polynomial.from_json(loads(out), "tool polynomial")
+    poly = Polynomial.from_json(loads(out), Location(path=("tool polynomial",)))
     keys = derive_keys(group, cert_file.with_suffix(".key").read_text())
     encrypted = EncryptedMsg.parse(poly.polynomial)
     assert len(encrypted.data) // 2 > 65536 + 8
-    text = receive(group, keys, keys.verification_key, poly.polynomial, "polynomial")
+    text = receive(
+        group, keys, keys.verification_key, poly.polynomial, Location(path=("polynomial",))
+    )
     raw = RawPolynomial.from_json(loads(text))
     assert tuple(group.powg(a) for a in raw.coefficients[:3]) == poly.coefexps.values[:3]
     assert len(raw.coefficients) == 830
@@ -267,9 +277,13 @@ def test_long_channel_message_from_belenios_tool(belenios_tool: str, tmp_path: P
 
 def _reference(reference_dir: Path) -> tuple[Path, list[Cert], list[Polynomial], list[VOutput]]:
     s = reference_dir / "threshold-noserver-2of3" / "secrets"
-    certs = parse_lines((s / "certs.jsons").read_text(), Cert.from_json, "certs")
-    polys = parse_lines((s / "polynomials.jsons").read_text(), Polynomial.from_json, "polys")
-    vouts = parse_lines((s / "voutputs.jsons").read_text(), VOutput.from_json, "voutputs")
+    certs = parse_lines((s / "certs.jsons").read_text(), Cert.from_json, Location(file="certs"))
+    polys = parse_lines(
+        (s / "polynomials.jsons").read_text(), Polynomial.from_json, Location(file="polys")
+    )
+    vouts = parse_lines(
+        (s / "voutputs.jsons").read_text(), VOutput.from_json, Location(file="voutputs")
+    )
     return s, certs, polys, vouts
 
 
@@ -283,7 +297,7 @@ def test_tampered_reference_cert_is_rejected(reference_dir: Path) -> None:
     bad[1] = Cert(certs[1].message, _bump(certs[1].signature), certs[1].keys)
     with pytest.raises(ProofError) as err:
         check_certs(BELENIOS_2048, bad)
-    assert str(err.value.where).startswith("step 2 / trustee 2 / cert")
+    assert err.value.where.trustee == 2 and err.value.where.path[:2] == ("step 2", "cert")
     with pytest.raises(ProofError, match="signature"):
         make_threshold_parameters(BELENIOS_2048, bad, polys, vouts)
 
@@ -297,7 +311,8 @@ def test_tampered_reference_polynomial_is_rejected(reference_dir: Path) -> None:
     )
     with pytest.raises(ProofError) as err:
         check_polynomials(BELENIOS_2048, certs, bad)
-    assert str(err.value.where).startswith("step 4 / trustee 3 / polynomial / coefexps")
+    where = err.value.where
+    assert where.trustee == 3 and where.path[:3] == ("step 4", "polynomial", "coefexps")
     # a polynomial signed by another trustee is rejected too
     bad[2] = Polynomial(polys[2].polynomial, polys[2].secrets, polys[0].coefexps)
     with pytest.raises(ProofError):
@@ -327,14 +342,15 @@ def test_tampered_vinput_is_rejected_by_the_trustee(reference_dir: Path) -> None
     wrong = send(group, sender.signing_key, me, dumps(SecretShare(mpz(12345)).to_json()), rng)
     with pytest.raises(KeyCeremonyError) as err:
         make_voutput(group, certs, seed, with_first_secret(wrong), rng)
-    assert str(err.value.where) == "step 5 / trustee 2 / vinput / secrets[1]"
+    assert err.value.where == Location(trustee=2, path=("step 5", "vinput", "secrets[1]"))
     assert "does not match its coefexps" in err.value.message
     # a share signed by someone other than trustee 1
     impostor = derive_keys(group, (s / f"{_cert_name(certs[2])}.key").read_text())
     forged = send(group, impostor.signing_key, me, dumps(SecretShare(mpz(1)).to_json()), rng)
     with pytest.raises(ProofError) as err2:
         make_voutput(group, certs, seed, with_first_secret(forged), rng)
-    assert str(err2.value.where).startswith("step 5 / trustee 2 / vinput / secrets[1]")
+    assert err2.value.where.trustee == 2
+    assert err2.value.where.path[:3] == ("step 5", "vinput", "secrets[1]")
     # a share encrypted to trustee 2 but addressed (inside) to trustee 3
     inner = dumps(
         ChannelMsg(certs[2].keys.encryption, dumps(SecretShare(mpz(1)).to_json())).to_json()
@@ -360,7 +376,7 @@ def test_tampered_reference_voutput_is_rejected(reference_dir: Path) -> None:
     # trustee 2 submits trustee 3's output
     with pytest.raises(KeyCeremonyError) as err:
         check_voutput(BELENIOS_2048, coefexps, vouts[2], 2)
-    assert str(err.value.where) == "step 6 / trustee 2 / voutput / public_key"
+    assert err.value.where == Location(trustee=2, path=("step 6", "voutput", "public_key"))
     # a right public key with a broken proof of knowledge
     pk = vouts[1].public_key
     broken = VOutput(vouts[1].private_key, type(pk)(pk.public_key, _bump(pk.pok)))

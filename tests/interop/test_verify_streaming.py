@@ -1,5 +1,5 @@
 """The streaming verifier (:func:`viche.verify.verify_record`) against the in-memory one
-(:func:`viche.verify.verifier.verify_record_in_memory`): the same report, byte for byte
+(:func:`viche.verify.reference.verify_record_in_memory`): the same report, byte for byte
 apart from the timings, on every reference archive and on tampered copies; and the
 streaming path never reads the whole archive into a :class:`~viche.record.entries.Record`."""
 
@@ -14,11 +14,12 @@ import pytest
 
 import viche.record.entries as entries_module
 import viche.record.reader as reader_module
-import viche.verify.verifier as verifier_module
+import viche.verify.reference as reference_module
+import viche.verify.streaming as streaming_module
 from support.cli import run_cli
 from viche.testing.archive_edit import Members, event_type, rebuild, split
 from viche.verify import Status, VerificationReport, verify_record
-from viche.verify.verifier import verify_record_in_memory
+from viche.verify.reference import verify_record_in_memory
 
 pytestmark = pytest.mark.interop
 
@@ -147,7 +148,7 @@ def test_streaming_never_builds_a_record(
         raise AssertionError("the streaming verifier built a whole Record")
 
     monkeypatch.setattr(reader_module, "read_archive", refuse)
-    monkeypatch.setattr(verifier_module, "read_archive", refuse)
+    monkeypatch.setattr(reference_module, "read_archive", refuse)
     monkeypatch.setattr(entries_module.Record, "__init__", refuse)
     report = verify_record(reference_dir / "threshold-weighted-revotes", jobs=1)
     assert report.ok, [str(f) for f in report.failures]
@@ -199,13 +200,13 @@ def test_a_superseded_ballot_that_cannot_be_divided_out_falls_back_to_all_counte
     ref = reference_dir / "threshold-weighted-revotes"
     members, mtime = split(next(ref.glob("*.bel")))
     reads: list[int] = []
-    real = verifier_module._read_counted
+    real = streaming_module._read_counted
 
     def spy(path: Path, pool: Any, election: Any, wanted: dict[int, Any]) -> Any:
         reads.append(len(wanted))
         return real(path, pool, election, wanted)
 
-    monkeypatch.setattr(verifier_module, "_read_counted", spy)
+    monkeypatch.setattr(streaming_module, "_read_counted", spy)
 
     def zero_alpha(ballot: Any) -> Any:
         ballot["answers"][0]["choices"][0]["alpha"] = "0"

@@ -23,7 +23,7 @@ from viche.crypto.elgamal import Ciphertext, PublicKey, decrypt_element, dlog_sm
 from viche.crypto.group import BELENIOS_2048, RFC_3526_2048
 from viche.crypto.rng import SeededRandom
 from viche.crypto.schnorr import Proof
-from viche.errors import FormatError, VicheError
+from viche.errors import FormatError, Location, VicheError
 from viche.protocol.ballot import (
     Ballot,
     Signature,
@@ -90,7 +90,7 @@ def _same(obj: Any) -> None:
 @given(answers)
 def test_answer_roundtrip(answer: HAnswer | NHAnswer) -> None:
     text = dumps(answer_to_json(answer))
-    back = answer_from_json(loads(text), "a")
+    back = answer_from_json(loads(text), Location(path=("a",)))
     assert back == answer
     assert dumps(answer_to_json(back)) == text
 

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from json_mutation import json_values, mutate_node
 from viche.crypto.group import BELENIOS_2048
-from viche.errors import VicheError
+from viche.errors import Location, VicheError
 from viche.protocol.codec import loads
 from viche.protocol.election import Election, PublicCredentials, SetupData
 from viche.protocol.shuffle import Shuffle
@@ -37,21 +37,21 @@ Parser = Callable[[bytes], object]
 
 
 def _trustees(raw: bytes) -> object:
-    return Trustees.from_json(loads(raw, "trustees"))
+    return Trustees.from_json(loads(raw, Location(path=("trustees",))))
 
 
 def _cert(raw: bytes) -> object:
-    return Cert.from_json(loads(raw, "cert"))
+    return Cert.from_json(loads(raw, Location(path=("cert",))))
 
 
 def _vinput(raw: bytes) -> object:
-    return VInput.from_json(loads(raw, "vinput"))
+    return VInput.from_json(loads(raw, Location(path=("vinput",))))
 
 
 def _dkey(raw: bytes) -> object:
     """A trustee opens its .dkey with its seed (decryption, signature, JSON inside)."""
     text = raw.decode("utf-8", errors="replace")
-    return decrypt_share(BELENIOS_2048, _SEED[0], text, "dkey")
+    return decrypt_share(BELENIOS_2048, _SEED[0], text, Location(path=("dkey",)))
 
 
 _SEED: list[str] = []

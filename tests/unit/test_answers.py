@@ -28,7 +28,7 @@ from viche.crypto.group import BELENIOS_2048, RFC_3526_2048, group_by_name
 from viche.crypto.hashing import b64_sha256, sha256_hex
 from viche.crypto.rng import SeededRandom, random_zq
 from viche.crypto.schnorr import Proof
-from viche.errors import BallotShapeError, ProofError, UnsupportedError
+from viche.errors import BallotShapeError, Location, ProofError, UnsupportedError
 from viche.testing.tamper import altered_proof
 
 S0 = "eONJtkMuEbn3|946935272318"
@@ -122,8 +122,9 @@ def test_valid_plaintext_passes_validation() -> None:
 
 def expect_proof_error(pk: PublicKey, answer: HAnswer, suffix: str, **q: Any) -> None:
     with pytest.raises(ProofError) as info:
-        check_h_answer(pk, S0, answer, where="ballot X / answer 2", **q)
-    assert str(info.value.where) == f"ballot X / answer 2 / {suffix}"
+        check_h_answer(pk, S0, answer, where=Location(ballot="X", question=2), **q)
+    assert info.value.where.ballot == "X" and info.value.where.question == 2
+    assert str(info.value.where) == f"ballot X / question 2 / {suffix}"
 
 
 @pytest.mark.parametrize("blank_vote", [False, True])
@@ -144,7 +145,7 @@ def test_every_altered_field_is_named(
                 proofs = list(answer.individual_proofs)
                 proofs[i] = (changed[0], changed[1])
                 bad = replace(answer, individual_proofs=tuple(proofs))
-                expect_proof_error(pk, bad, f"choice {i} / individual proof", **spec)
+                expect_proof_error(pk, bad, f"answer {i} / individual proof", **spec)
     for k in range(len(answer.overall_proof)):
         for field in ("challenge", "response"):
             overall = list(answer.overall_proof)
@@ -167,7 +168,7 @@ def test_every_altered_field_is_named(
             choices = list(answer.choices)
             choices[i] = bad_ct
             bad = replace(answer, choices=tuple(choices))
-            expect_proof_error(pk, bad, f"choice {i} / individual proof", **spec)
+            expect_proof_error(pk, bad, f"answer {i} / individual proof", **spec)
 
 
 def test_overall_proof_without_blank_is_named(
@@ -187,7 +188,7 @@ def test_overall_proof_without_blank_is_named(
     expect_proof_error(pk, answer, "overall proof", n_answers=3, min=0, max=1, blank=False)
     pair = answer.individual_proofs[2]
     swapped = replace(answer, individual_proofs=(*answer.individual_proofs[:2], (pair[1], pair[0])))
-    expect_proof_error(pk, swapped, "choice 3 / individual proof", **spec)
+    expect_proof_error(pk, swapped, "answer 3 / individual proof", **spec)
 
 
 def test_shape_errors(keys: tuple[mpz, PublicKey], rng: SeededRandom) -> None:
@@ -203,7 +204,7 @@ def test_shape_errors(keys: tuple[mpz, PublicKey], rng: SeededRandom) -> None:
     }
     for where, bad in bads.items():
         with pytest.raises(BallotShapeError) as info:
-            check_h_answer(pk, S0, bad, where="a", **spec)
+            check_h_answer(pk, S0, bad, where=Location(path=("a",)), **spec)
         assert str(info.value.where) == f"a / {where}"
     with pytest.raises(BallotShapeError, match="must not have a blank proof"):
         check_h_answer(pk, S0, answer, n_answers=3, min=0, max=2, blank=False)
@@ -228,8 +229,9 @@ def test_nh_answer_roundtrip_and_tamper(rng: SeededRandom) -> None:
     for field in ("challenge", "response"):
         bad = replace(answer, proof=altered_proof(answer.proof, field, group.q))
         with pytest.raises(ProofError) as info:
-            check_nh_answer(pk, S0, bad, where="answer 1")
-        assert str(info.value.where) == "answer 1 / proof"
+            check_nh_answer(pk, S0, bad, where=Location(question=1))
+        assert info.value.where.question == 1
+        assert str(info.value.where) == "question 1 / proof"
     bad_ct = replace(
         answer, choices=replace(answer.choices, beta=group.mul(answer.choices.beta, mpz(4)))
     )
@@ -287,7 +289,7 @@ def test_reference_ballots_verify(reference_dir: Path) -> None:
             for n, (question, a) in enumerate(
                 zip(election["questions"], ballot["answers"], strict=True)
             ):
-                where = f"{edir.name} / {path.name} / answer {n + 1}"
+                where = Location(file=f"{edir.name}/{path.name}", question=n + 1)
                 if question.get("type") == "NonHomomorphic":
                     nh = NHAnswer(_ct(a["choices"]), _proof(a["proof"]))
                     check_nh_answer(pk, s0, nh, where=where)

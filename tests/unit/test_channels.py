@@ -10,7 +10,7 @@ from gmpy2 import mpz
 from viche.crypto.group import BELENIOS_2048, RFC_3526_2048, Group
 from viche.crypto.rng import SeededRandom
 from viche.crypto.schnorr import Proof
-from viche.errors import DecryptionError, FormatError, KeyCeremonyError, ProofError
+from viche.errors import DecryptionError, FormatError, KeyCeremonyError, Location, ProofError
 from viche.protocol.channels import (
     BASE58,
     check_seed,
@@ -36,11 +36,14 @@ from viche.protocol.trustees import (
 G = BELENIOS_2048
 
 
+CH = Location(path=("ch",))
+
+
 def _reference_trustees(reference_dir: Path) -> list[tuple[str, Cert]]:
     """(seed, cert) of every Pedersen trustee of the reference setups."""
     out = []
     for cert_file in sorted(reference_dir.glob("threshold-*/secrets/*.cert")):
-        cert = Cert.from_json(loads(cert_file.read_text()), cert_file.name)
+        cert = Cert.from_json(loads(cert_file.read_text()), Location(file=cert_file.name))
         out.append((cert_file.with_suffix(".key").read_text(), cert))
     return out
 
@@ -74,10 +77,10 @@ def test_keys_repr_hides_secrets(rng: SeededRandom) -> None:
 def test_sign_and_check(group: Group, rng: SeededRandom) -> None:
     keys = derive_keys(group, generate_seed(rng))
     signed = sign(group, keys.signing_key, '{"x":"1"}', rng)
-    check_signed(group, keys.verification_key, signed, "m")
+    check_signed(group, keys.verification_key, signed, Location(path=("m",)))
     other = derive_keys(group, generate_seed(rng))
     with pytest.raises(ProofError) as err:
-        check_signed(group, other.verification_key, signed, "m")
+        check_signed(group, other.verification_key, signed, Location(path=("m",)))
     assert str(err.value.where) == "m / signature"
 
 
@@ -118,8 +121,12 @@ def test_decrypt_belenios_tool_polynomials(reference_dir: Path) -> None:
     """Each trustee opens the raw polynomial that belenios-tool encrypted to itself."""
     opened = 0
     for setup in sorted(reference_dir.glob("threshold-*/secrets")):
-        certs = parse_lines((setup / "certs.jsons").read_text(), Cert.from_json, "certs")
-        polys = parse_lines((setup / "polynomials.jsons").read_text(), Polynomial.from_json, "p")
+        certs = parse_lines(
+            (setup / "certs.jsons").read_text(), Cert.from_json, Location(path=("certs",))
+        )
+        polys = parse_lines(
+            (setup / "polynomials.jsons").read_text(), Polynomial.from_json, Location(path=("p",))
+        )
         seeds = {
             c.keys: (setup / f"{p.stem}.key").read_text()
             for p in setup.glob("*.cert")
@@ -127,7 +134,9 @@ def test_decrypt_belenios_tool_polynomials(reference_dir: Path) -> None:
         }
         for cert, poly in zip(certs, polys, strict=True):
             keys = derive_keys(G, seeds[cert.keys])
-            text = receive(G, keys, cert.keys.verification, poly.polynomial, "polynomial")
+            text = receive(
+                G, keys, cert.keys.verification, poly.polynomial, Location(path=("polynomial",))
+            )
             raw = RawPolynomial.from_json(loads(text))
             assert tuple(G.powg(a) for a in raw.coefficients) == poly.coefexps.values
             assert str(raw.coefficients[0]) not in repr(raw)
@@ -140,23 +149,23 @@ def test_channel_roundtrip_and_checks(rng: SeededRandom) -> None:
     bob = derive_keys(G, generate_seed(rng))
     carol = derive_keys(G, generate_seed(rng))
     text = send(G, alice.signing_key, bob.encryption_key, '{"secret":"42"}', rng)
-    assert receive(G, bob, alice.verification_key, text, "ch") == '{"secret":"42"}'
+    assert receive(G, bob, alice.verification_key, text, CH) == '{"secret":"42"}'
     # wrong reader
     with pytest.raises(DecryptionError):
-        receive(G, carol, alice.verification_key, text, "ch")
+        receive(G, carol, alice.verification_key, text, CH)
     # wrong claimed sender
     with pytest.raises(ProofError):
-        receive(G, bob, carol.verification_key, text, "ch")
+        receive(G, bob, carol.verification_key, text, CH)
     # encrypted to bob, but addressed to carol inside
     inner = dumps(ChannelMsg(carol.encryption_key, "m").to_json())
     signed = dumps(sign(G, alice.signing_key, inner, rng).to_json())
     readdressed = encrypt(G, bob.encryption_key, signed, rng).serialize()
     with pytest.raises(KeyCeremonyError, match="another trustee"):
-        receive(G, bob, alice.verification_key, readdressed, "ch")
+        receive(G, bob, alice.verification_key, readdressed, CH)
     # a broken signature inside an intact encryption
     obj = loads(decrypt(G, bob.decryption_key, EncryptedMsg.parse(text)))
     sig = Proof(mpz(obj["signature"]["challenge"]), mpz(obj["signature"]["response"]) + 1)
     obj["signature"] = {"challenge": str(sig.challenge), "response": str(sig.response)}
     resealed = encrypt(G, bob.encryption_key, dumps(obj), rng).serialize()
     with pytest.raises(ProofError):
-        receive(G, bob, alice.verification_key, resealed, "ch")
+        receive(G, bob, alice.verification_key, resealed, CH)

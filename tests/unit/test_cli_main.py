@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from viche.cli import main as cli_main
-from viche.errors import UsageError
+from viche.errors import Location, UsageError
 from viche.service.demo import parse_threshold
 
 
@@ -37,7 +37,7 @@ def test_viche_error_exits_2_with_one_line(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     def refuse(*args: object, **kwargs: object) -> None:
-        raise UsageError("the ballot file is empty", where="[red]ballot.json")
+        raise UsageError("the ballot file is empty", where=Location(file="[red]ballot.json"))
 
     monkeypatch.setattr(cli_main, "app", refuse)
     with pytest.raises(SystemExit) as info:

@@ -11,7 +11,7 @@ from support.cli import run_cli
 from viche.crypto.credentials import check_credential, credential_secret, public_credential
 from viche.crypto.group import BELENIOS_2048
 from viche.crypto.rng import SeededRandom
-from viche.errors import CredentialFormatError, MissingFileError, UsageError
+from viche.errors import CredentialFormatError, Location, MissingFileError, UsageError
 from viche.protocol.election import PublicCredentials
 from viche.service import credentials as creds_svc
 from viche.service import setup as setup_svc
@@ -34,7 +34,7 @@ def test_token_of_length_zero_is_refused(rng: SeededRandom) -> None:
 
 
 def test_voter_file_lines() -> None:
-    voters = creds_svc.parse_voters("a@x.org,alice,3\n\nb@x.org\n", "voters.txt")
+    voters = creds_svc.parse_voters("a@x.org,alice,3\n\nb@x.org\n", Location(file="voters.txt"))
     assert [(v.id, v.weight, v.line) for v in voters] == [
         ("alice", 3, "a@x.org,alice,3"),
         ("b@x.org", None, "b@x.org"),
@@ -46,12 +46,13 @@ def test_voter_file_lines() -> None:
 )
 def test_bad_voter_file_names_the_line(text: str, line: int) -> None:
     with pytest.raises(UsageError) as info:
-        creds_svc.parse_voters(text, "voters.txt")
-    assert str(info.value.where) == f"voters.txt line {line}"
+        creds_svc.parse_voters(text, Location(file="voters.txt"))
+    assert info.value.where == Location(file="voters.txt", line=line)
+    assert str(info.value.where) == f"voters.txt / line {line}"
 
 
 def test_credentials_files_like_belenios_tool(tmp_path: Path, rng: SeededRandom) -> None:
-    voters = creds_svc.parse_voters("a@x.org,alice,3\nb@x.org\n", "v")
+    voters = creds_svc.parse_voters("a@x.org,alice,3\nb@x.org\n", Location(file="v"))
     cs = creds_svc.generate_credentials(G, UUID, voters, rng)
     files = creds_svc.write_credentials(cs, tmp_path, stamp=1234)
     assert files.privcreds.name == "1234.privcreds" and files.pubcreds.name == "1234.pubcreds"

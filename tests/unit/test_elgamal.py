@@ -22,7 +22,13 @@ from viche.crypto.elgamal import (
 )
 from viche.crypto.group import BELENIOS_2048, RFC_3526_2048, Group
 from viche.crypto.rng import SeededRandom, random_zq
-from viche.errors import BallotShapeError, DecryptionError, GroupMembershipError, UnsupportedError
+from viche.errors import (
+    BallotShapeError,
+    DecryptionError,
+    GroupMembershipError,
+    Location,
+    UnsupportedError,
+)
 
 GROUPS = [BELENIOS_2048, RFC_3526_2048]
 
@@ -49,7 +55,7 @@ def test_decrypting_with_another_key_fails(group: Group, rng: SeededRandom) -> N
     wrong = decrypt_element(group, (x + 1) % group.q, ct)
     assert wrong != group.powg(7)
     with pytest.raises(DecryptionError, match="no discrete logarithm"):
-        dlog_small(group, wrong, 1000, where="q1")
+        dlog_small(group, wrong, 1000, where=Location(path=("q1",)))
 
 
 def test_pow_is_y_to_the_e(rng: SeededRandom) -> None:
@@ -95,7 +101,12 @@ def test_dlog_small_large_bound() -> None:
 @pytest.mark.parametrize(("m", "bound"), [(11, 10), (64, 63), (100_001, 100_000), (5, 0)])
 def test_dlog_small_beyond_bound_raises(m: int, bound: int) -> None:
     with pytest.raises(DecryptionError) as info:
-        dlog_small(BELENIOS_2048, BELENIOS_2048.powg(m), bound, where="question 2 / answer 1")
+        dlog_small(
+            BELENIOS_2048,
+            BELENIOS_2048.powg(m),
+            bound,
+            where=Location(question=2, answer=1),
+        )
     assert str(info.value.where) == "question 2 / answer 1"
 
 
@@ -125,7 +136,7 @@ def test_group_encode_empty_and_zero_vectors() -> None:
 @pytest.mark.parametrize("values", [[256], [0, -1], [True]])
 def test_group_encode_rejects_values_out_of_range(values: list[int]) -> None:
     with pytest.raises(BallotShapeError, match="does not fit"):
-        group_encode(RFC_3526_2048, values, where="answer 1")
+        group_encode(RFC_3526_2048, values, where=Location(question=1))
 
 
 def test_group_encode_rejects_too_long_vectors() -> None:
@@ -154,7 +165,7 @@ def test_group_decode_rejects_too_many_bits() -> None:
 def test_check_ciphertext_names_the_bad_component(group: Group, rng: SeededRandom) -> None:
     _, pk = keypair(group, rng)
     ct, _ = encrypt_exponent(pk, 1, rng)
-    assert check_ciphertext(group, ct, "choice 1") is ct
+    assert check_ciphertext(group, ct, Location(answer=1)) is ct
     outside = group.p - 1  # -1 has order 2: not in the subgroup of odd prime order q
     for bad, part in [
         (Ciphertext(outside, ct.beta), "alpha"),
@@ -162,5 +173,6 @@ def test_check_ciphertext_names_the_bad_component(group: Group, rng: SeededRando
         (Ciphertext(ct.alpha, group.p + ct.beta), "beta"),
     ]:
         with pytest.raises(GroupMembershipError) as info:
-            check_ciphertext(group, bad, "choice 1")
-        assert str(info.value.where) == f"choice 1 / {part}"
+            check_ciphertext(group, bad, Location(answer=1))
+        assert info.value.where.answer == 1
+        assert str(info.value.where) == f"answer 1 / {part}"

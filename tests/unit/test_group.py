@@ -12,7 +12,7 @@ from viche.crypto.group import (
     group_by_name,
     parse_number,
 )
-from viche.errors import GroupMembershipError, NumberFormatError, ProtocolError
+from viche.errors import GroupMembershipError, Location, NumberFormatError, ProtocolError
 
 
 @pytest.mark.parametrize("group", list(GROUPS.values()), ids=list(GROUPS))
@@ -39,7 +39,7 @@ def test_membership(group: Group) -> None:
     assert not group.is_element(group.p)
     assert not group.is_element(group.p - 1)  # order 2, outside the subgroup
     with pytest.raises(GroupMembershipError, match="not an element"):
-        group.check_element(group.p - 1, where="ballot 1 / alpha")
+        group.check_element(group.p - 1, where=Location(ballot="1", path=("alpha",)))
 
 
 def test_non_member_detected_in_belenios_group() -> None:
@@ -57,12 +57,12 @@ def test_group_by_name() -> None:
 @pytest.mark.parametrize("bad", ["", "01", "-1", "1.0", " 1", "１", "0x10"])
 def test_parse_number_rejects(bad: str) -> None:
     with pytest.raises(NumberFormatError):
-        parse_number(bad, where="x")
+        parse_number(bad, where=Location(path=("x",)))
 
 
 def test_parse_number_rejects_non_string() -> None:
     with pytest.raises(NumberFormatError, match="JSON string"):
-        parse_number(12, where="x")
+        parse_number(12, where=Location(path=("x",)))
 
 
 def test_parse_number_accepts() -> None:
@@ -73,7 +73,7 @@ def test_parse_number_accepts() -> None:
 def test_parse_number_never_quotes_the_value() -> None:
     secret = "01234567890123456789012345"
     with pytest.raises(NumberFormatError) as info:
-        parse_number(secret, where="trustee 1 / private key")
+        parse_number(secret, where=Location(trustee=1, path=("private key",)))
     assert "leading zero" in str(info.value)
     assert "123456" not in str(info.value)
     with pytest.raises(NumberFormatError, match="character 3 of 5 is not a digit") as info:

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from gmpy2 import mpz
 
-from viche.errors import ProofError, TallyError
+from viche.errors import Location, ProofError, TallyError
 from viche.protocol.ballot import Ballot, CheckedBallot, check_ballot
 from viche.protocol.codec import dumps
 from viche.protocol.election import Election, PublicCredentials, SetupData
@@ -96,7 +96,9 @@ def archive(request: pytest.FixtureRequest, reference_dir: Path) -> tuple[str, A
 def checked(archive: tuple[str, Archive]) -> list[CheckedBallot]:
     _, a = archive
     return [
-        check_ballot(a.election, a.payload(e), a.credentials, where=f"event {e['height']}")
+        check_ballot(
+            a.election, a.payload(e), a.credentials, where=Location(event=int(str(e["height"])))
+        )
         for e in a.of_type("Ballot")
     ]
 
@@ -215,7 +217,7 @@ def test_partial_decryptions_verify(archive: tuple[str, Archive]) -> None:
     tally = _tally_for_decryption(a)
     for owner, pd in _partials(a).items():
         key = a.trustees.trustee(owner).key.public_key
-        check_partial_decryption(a.election, tally, pd, key, where=f"trustee {owner}")
+        check_partial_decryption(a.election, tally, pd, key, where=Location(trustee=owner))
 
 
 def test_tampered_partial_decryption_is_rejected(archive: tuple[str, Archive]) -> None:
@@ -228,8 +230,9 @@ def test_tampered_partial_decryption_is_rejected(archive: tuple[str, Archive]) -
     rows[0][0] = g.mul(rows[0][0], g.g)
     bad = replace(pd, decryption_factors=tuple(tuple(r) for r in rows))
     with pytest.raises(ProofError) as err:
-        check_partial_decryption(a.election, tally, bad, key, where="pd")
-    assert str(err.value.where) == "pd / question 1 / item 1"
+        check_partial_decryption(a.election, tally, bad, key, where=Location(path=("pd",)))
+    assert (err.value.where.question, err.value.where.answer) == (1, 1)
+    assert str(err.value.where) == "question 1 / answer 1 / pd"
     # The proof of another trustee's factor does not verify against this trustee's key.
     other = g.powg(mpz(12345))
     with pytest.raises(ProofError):
@@ -262,7 +265,8 @@ def test_tampered_result_is_rejected(archive: tuple[str, Archive]) -> None:
         first[0] += 1
     with pytest.raises(TallyError) as err:
         check_result(a.election, a.trustees, tally, partials, Result.from_json(data))
-    assert str(err.value.where) == "result / question 1 / item 1"
+    assert (err.value.where.question, err.value.where.answer) == (1, 1)
+    assert str(err.value.where) == "question 1 / answer 1 / result"
 
 
 def test_missing_partial_decryption_is_rejected(archive: tuple[str, Archive]) -> None:

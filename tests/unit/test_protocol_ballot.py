@@ -23,6 +23,7 @@ from viche.errors import (
     CredentialFormatError,
     GroupMembershipError,
     JsonFormatError,
+    Location,
     NonCanonicalError,
     ProofError,
     UnknownCredentialError,
@@ -101,7 +102,7 @@ def nh_ctx() -> Ctx:
 
 def test_made_ballots_pass_every_check(ctx: Ctx, nh_ctx: Ctx) -> None:
     for c in (ctx, nh_ctx):
-        checked = check_ballot(c.election, c.raw, c.credentials, where="event 3")
+        checked = check_ballot(c.election, c.raw, c.credentials, where=Location(event=3))
         assert checked.ballot == c.ballot
         assert checked.weight == 1
         assert checked.credential == str(public_credential(c.election.group, c.secret))
@@ -175,10 +176,11 @@ def test_wrong_uuid_and_wrong_election_hash(ctx: Ctx) -> None:
 def test_unknown_credential(ctx: Ctx) -> None:
     other = PublicCredentials.build([public_credential(ctx.election.group, mpz(11))])
     with pytest.raises(UnknownCredentialError) as err:
-        check_ballot(ctx.election, ctx.raw, other, where="event 9")
-    assert str(err.value.where).startswith("event 9 / ballot ") and str(err.value.where).endswith(
-        "/ credential"
-    )
+        check_ballot(ctx.election, ctx.raw, other, where=Location(event=9))
+    where = err.value.where
+    tracker = smart_ballot_tracker(ctx.raw)
+    assert where.event == 9 and where.ballot == tracker and where.path == ("credential",)
+    assert str(where) == f"event 9 / ballot {tracker} / credential"
 
 
 def test_non_member_values_are_named(ctx: Ctx) -> None:
@@ -191,14 +193,17 @@ def test_non_member_values_are_named(ctx: Ctx) -> None:
     b = replace(ctx.ballot, answers=(replace(a0, choices=tuple(choices)), *ctx.ballot.answers[1:]))
     with pytest.raises(GroupMembershipError) as err:
         check_ballot(ctx.election, ctx.resign(b), ctx.credentials)
-    assert str(err.value.where).endswith("answer 1 / choice 2 / beta")
+    where = err.value.where
+    assert (where.question, where.answer, where.path) == (1, 2, ("beta",))
+    assert str(where).endswith("question 1 / answer 2 / beta")
     a1 = ctx.ballot.answers[1]
     assert isinstance(a1, HAnswer)
     blank_choices = (Ciphertext(mpz(0), a1.choices[0].beta), *a1.choices[1:])
     b = replace(ctx.ballot, answers=(a0, replace(a1, choices=blank_choices)))
     with pytest.raises(GroupMembershipError) as err:
         check_ballot(ctx.election, ctx.resign(b), ctx.credentials)
-    assert str(err.value.where).endswith("answer 2 / choice 0 / alpha")
+    assert (err.value.where.question, err.value.where.answer) == (2, 0)  # 0: the blank flag
+    assert str(err.value.where).endswith("question 2 / answer 0 / alpha")
 
 
 def test_altered_ciphertext_breaks_signature_then_proofs(ctx: Ctx) -> None:
@@ -215,7 +220,8 @@ def test_altered_ciphertext_breaks_signature_then_proofs(ctx: Ctx) -> None:
     # Re-signed by the voter: the individual proof of that choice fails.
     with pytest.raises(ProofError) as err:
         check_ballot(ctx.election, ctx.resign(b), ctx.credentials)
-    assert str(err.value.where).endswith("answer 1 / choice 1 / individual proof")
+    assert (err.value.where.question, err.value.where.answer) == (1, 1)
+    assert str(err.value.where).endswith("question 1 / answer 1 / individual proof")
 
 
 @pytest.mark.parametrize("which", ["individual", "overall", "blank", "nh"])
@@ -231,22 +237,22 @@ def test_altered_proofs_are_named(ctx: Ctx, nh_ctx: Ctx, which: str) -> None:
         ip = list(a.individual_proofs)
         ip[2] = (ip[2][0], bump(ip[2][1]))
         answers[0] = replace(a, individual_proofs=tuple(ip))
-        suffix = "answer 1 / choice 3 / individual proof"
+        suffix = "question 1 / answer 3 / individual proof"
     elif which == "overall":
         a = answers[0]
         assert isinstance(a, HAnswer)
         answers[0] = replace(a, overall_proof=(bump(a.overall_proof[0]), *a.overall_proof[1:]))
-        suffix = "answer 1 / overall proof"
+        suffix = "question 1 / overall proof"
     elif which == "blank":
         a = answers[1]
         assert isinstance(a, HAnswer) and a.blank_proof is not None
         answers[1] = replace(a, blank_proof=(a.blank_proof[0], bump(a.blank_proof[1])))
-        suffix = "answer 2 / blank proof"
+        suffix = "question 2 / blank proof"
     else:
         a = answers[1]
         assert isinstance(a, NHAnswer)
         answers[1] = replace(a, proof=bump(a.proof))
-        suffix = "answer 2 / proof"
+        suffix = "question 2 / proof"
     b = replace(c.ballot, answers=tuple(answers))
     with pytest.raises(ProofError) as err:
         check_ballot(c.election, c.resign(b), c.credentials)
@@ -297,7 +303,7 @@ def test_make_ballot_refuses_bad_input(ctx: Ctx) -> None:
 
 def _check_in_worker(args: tuple[Election, bytes, PublicCredentials]) -> str:
     election, raw, creds = args
-    return check_ballot(election, raw, creds, where="worker").tracker
+    return check_ballot(election, raw, creds, where=Location(path=("worker",))).tracker
 
 
 def test_check_ballot_runs_in_a_worker_process(ctx: Ctx) -> None:
@@ -316,4 +322,5 @@ def test_check_ballot_runs_in_a_worker_process(ctx: Ctx) -> None:
         failed = pool.submit(_check_in_worker, (ctx.election, bad, ctx.credentials))
         with pytest.raises(WrongElectionError) as err:
             failed.result()
-    assert str(err.value.where).startswith("worker / ballot ")
+    assert err.value.where.ballot == smart_ballot_tracker(bad)
+    assert err.value.where.path == ("worker", "election_uuid")

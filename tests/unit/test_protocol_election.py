@@ -14,6 +14,7 @@ from viche.crypto.hashing import b64_sha256, sha256_hex
 from viche.errors import (
     GroupMembershipError,
     JsonFormatError,
+    Location,
     NonCanonicalError,
     NumberFormatError,
     ProtocolError,
@@ -49,9 +50,7 @@ def test_template_gives_the_tools_exact_election(
     """make-election --template: same template, key and uuid give the same bytes."""
     ref = _election_bytes(reference_dir, name)
     data = json.loads(ref)
-    template = ElectionTemplate.from_bytes(
-        (templates_dir / f"{TEMPLATES[name]}.json").read_bytes()
-    )
+    template = ElectionTemplate.from_bytes((templates_dir / f"{TEMPLATES[name]}.json").read_bytes())
     group = BELENIOS_2048 if data["group"] == "BELENIOS-2048" else RFC_3526_2048
     e = Election.from_template(template, PublicKey(group, mpz(data["public_key"])), data["uuid"])
     assert e.raw == ref
@@ -97,7 +96,8 @@ def test_optional_fields_in_key_order() -> None:
 def test_explicit_blank_false_parses_but_is_not_reemitted() -> None:
     """`"blank":false` is legal input; the canonical form omits it (so raw bytes are kept)."""
     q = HomomorphicQuestion.from_json(
-        {"answers": ["a"], "blank": False, "min": 0, "max": 1, "question": "q"}, "q"
+        {"answers": ["a"], "blank": False, "min": 0, "max": 1, "question": "q"},
+        Location(path=("q",)),
     )
     assert q.blank is False and "blank" not in q.to_json()
 
@@ -124,38 +124,38 @@ def test_valid_base_parses() -> None:
 @pytest.mark.parametrize(
     ("override", "error", "where"),
     [
-        ({"uuid": "short"}, ProtocolError, "election.uuid"),
-        ({"uuid": "ABCDEFGHJKLMN0P"}, ProtocolError, "election.uuid"),  # 0 is not base58
-        ({"version": 2}, UnsupportedError, "election.version"),
-        ({"group": "Ed25519"}, ProtocolError, "election.group"),
-        ({"public_key": "0"}, GroupMembershipError, "election.public_key"),
-        ({"public_key": "007"}, NumberFormatError, "election.public_key"),
-        ({"public_key": 7}, NumberFormatError, "election.public_key"),
+        ({"uuid": "short"}, ProtocolError, "election / uuid"),
+        ({"uuid": "ABCDEFGHJKLMN0P"}, ProtocolError, "election / uuid"),  # 0 is not base58
+        ({"version": 2}, UnsupportedError, "election / version"),
+        ({"group": "Ed25519"}, ProtocolError, "election / group"),
+        ({"public_key": "0"}, GroupMembershipError, "election / public_key"),
+        ({"public_key": "007"}, NumberFormatError, "election / public_key"),
+        ({"public_key": 7}, NumberFormatError, "election / public_key"),
         ({"questions": []}, ProtocolError, "election"),
         (
             {"questions": [{"answers": ["a"], "min": 1, "max": 2, "question": "q"}]},
             ProtocolError,
-            "election.questions[0]",
+            "election / questions[0]",
         ),
         (
             {"questions": [{"answers": ["a", "b"], "min": 2, "max": 1, "question": "q"}]},
             ProtocolError,
-            "election.questions[0]",
+            "election / questions[0]",
         ),
         (
             {"questions": [{"answers": [], "min": 0, "max": 0, "question": "q"}]},
             ProtocolError,
-            "election.questions[0]",
+            "election / questions[0]",
         ),
         (
             {"questions": [{"answers": ["a"], "min": -1, "max": 1, "question": "q"}]},
             JsonFormatError,
-            "election.questions[0].min",
+            "election / questions[0] / min",
         ),
         (
             {"questions": [{"answers": ["a"], "min": 0, "max": 1, "question": "q", "x": 1}]},
             JsonFormatError,
-            "election.questions[0]",
+            "election / questions[0]",
         ),
         (
             {
@@ -164,12 +164,12 @@ def test_valid_base_parses() -> None:
                 ]
             },
             ProtocolError,
-            "election.questions[0]",
+            "election / questions[0]",
         ),
         (
             {"questions": [{"type": "Majority", "value": {"answers": ["a"], "question": "q"}}]},
             UnsupportedError,
-            "election.questions[0].type",
+            "election / questions[0] / type",
         ),
         ({"extra": 1}, JsonFormatError, "election"),
     ],
@@ -222,7 +222,7 @@ def test_public_credentials_weights_and_lookup() -> None:
     assert creds.fingerprint == b64_sha256(raw) and creds.hex_hash == sha256_hex(raw)
     creds.check_members(g)
     with pytest.raises(UnknownCredentialError):
-        creds.lookup(str(g.powg(6)), where="ballot x / credential")
+        creds.lookup(str(g.powg(6)), where=Location(path=("ballot x", "credential")))
     plain = PublicCredentials.build([a, b])
     assert not plain.weighted and plain.raw == dumps([str(a), str(b)]).encode()
     assert plain.weight(str(a)) == 1
@@ -272,12 +272,12 @@ def test_canonical_form_is_reported() -> None:
     raw = dumps(_base()).encode()
     e = Election.from_bytes(raw)
     assert e.is_canonical
-    require_canonical(e.raw, e.to_json(), "election")
+    require_canonical(e.raw, e.to_json(), Location(path=("election",)))
     spaced = json.dumps(_base()).encode()
     s = Election.from_bytes(spaced)
     assert not s.is_canonical and s.fingerprint != e.fingerprint
     with pytest.raises(NonCanonicalError) as err:
-        require_canonical(s.raw, s.to_json(), "event 0 / election")
+        require_canonical(s.raw, s.to_json(), Location(event=0, path=("election",)))
     assert str(err.value.where) == "event 0 / election"
     creds = PublicCredentials.from_bytes(b'["5", "7"]')
     assert not creds.is_canonical

@@ -21,7 +21,7 @@ from viche.crypto.trustee import (
     generate_trustee_key,
     trustee_key_from_private,
 )
-from viche.errors import ProofError, TallyError
+from viche.errors import Location, ProofError, TallyError
 from viche.protocol.ballot import ballot_bytes, check_ballot, make_ballot
 from viche.protocol.codec import dumps
 from viche.protocol.election import (
@@ -151,7 +151,11 @@ def test_full_election(group: Group, threshold: bool, n_voters: int) -> None:
     checked = []
     for n, (voter, plain) in enumerate(votes):
         ballot = make_ballot(s.election, s.election.public_key, s.private[voter], plain, rng)
-        checked.append(check_ballot(s.election, ballot_bytes(ballot), s.credentials, f"cast {n}"))
+        checked.append(
+            check_ballot(
+                s.election, ballot_bytes(ballot), s.credentials, Location(path=(f"cast {n}",))
+            )
+        )
     counted = last_ballots(checked)
     assert len(counted) == n_voters
     tally = compute_encrypted_tally(s.election, counted)
@@ -165,7 +169,7 @@ def test_full_election(group: Group, threshold: bool, n_voters: int) -> None:
     for tid in ids:
         pd = make_partial_decryption(s.election, tally, s.keys[tid], rng)
         check_partial_decryption(
-            s.election, tally, pd, s.trustees.trustee(tid).key.public_key, f"trustee {tid}"
+            s.election, tally, pd, s.trustees.trustee(tid).key.public_key, Location(trustee=tid)
         )
         partials[tid] = pd
     result = compute_result(s.election, s.trustees, tally, partials, sized.total_weight)

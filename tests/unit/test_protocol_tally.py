@@ -104,7 +104,8 @@ def test_tally_shape_and_membership() -> None:
     bad = EncryptedTally((t.questions[0], (Ciphertext(G.p - 1, G.g),)))
     with pytest.raises(GroupMembershipError) as err:
         bad.check_members(G)
-    assert str(err.value.where) == "encrypted_tally / question 2 / item 1 / alpha"
+    assert (err.value.where.question, err.value.where.answer) == (2, 1)
+    assert str(err.value.where) == "question 2 / answer 1 / encrypted_tally / alpha"
     with pytest.raises(NumberFormatError):
         EncryptedTally.from_bytes(b'[[{"alpha":"01","beta":"1"}]]')
 
@@ -161,7 +162,8 @@ def test_partial_decryption_shape_twins() -> None:
     )
     with pytest.raises(TallyError) as err:
         check_partial_decryption(ELECTION, t, ragged, X_PUB.public_key)
-    assert str(err.value.where) == "partial_decryption / question 1"
+    assert err.value.where.question == 1
+    assert str(err.value.where) == "question 1 / partial_decryption"
     nonmember = PartialDecryption(
         ((G.p - 1, *pd.decryption_factors[0][1:]), pd.decryption_factors[1]), pd.decryption_proofs
     )

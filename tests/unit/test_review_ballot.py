@@ -17,7 +17,7 @@ from viche.crypto.credentials import credential_secret, generate_credential, pub
 from viche.crypto.elgamal import PublicKey
 from viche.crypto.group import BELENIOS_2048, RFC_3526_2048, Group
 from viche.crypto.rng import SeededRandom
-from viche.errors import BallotShapeError, VicheError
+from viche.errors import BallotShapeError, Location, VicheError
 from viche.protocol import ballot as ballot_module
 from viche.protocol.ballot import ballot_bytes, check_ballot, make_ballot, max_ballot_size
 from viche.protocol.election import (
@@ -89,7 +89,7 @@ def test_oversized_ballot_is_refused_before_parsing(
 
     monkeypatch.setattr(ballot_module.Ballot, "from_bytes", no_parse)
     with pytest.raises(BallotShapeError, match="bytes") as info:
-        check_ballot(ctx.election, raw, ctx.credentials, where="upload")
+        check_ballot(ctx.election, raw, ctx.credentials, where=Location(path=("upload",)))
     assert str(info.value.where) == "upload / ballot"
 
 
@@ -129,17 +129,16 @@ def test_check_ballot_raises_only_viche_errors(ctx: Ctx, data: st.DataObject) ->
 
 
 @pytest.mark.parametrize(
-    ("plain", "where"),
-    [
-        ([[1, 1, 1], [0, 1, 0]], "ballot / answer 1"),
-        ([[1, 0, 0], [1, 1, 0]], "ballot / answer 2"),
-        ([[1, 0, 0], [0, 1]], "ballot / answer 2"),
-    ],
+    ("plain", "question"),
+    [([[1, 1, 1], [0, 1, 0]], 1), ([[1, 0, 0], [1, 1, 0]], 2), ([[1, 0, 0], [0, 1]], 2)],
 )
-def test_plaintext_errors_name_the_question(ctx: Ctx, plain: list[list[int]], where: str) -> None:
+def test_plaintext_errors_name_the_question(
+    ctx: Ctx, plain: list[list[int]], question: int
+) -> None:
     with pytest.raises(BallotShapeError) as info:
         make_ballot(ctx.election, ctx.election.public_key, _PRIVATE, plain, SeededRandom("p"))
-    assert str(info.value.where) == where
+    assert info.value.where == Location(question=question, path=("ballot",))
+    assert str(info.value.where) == f"question {question} / ballot"
 
 
 def test_nh_plaintext_errors_name_the_question(nh_ctx: Ctx) -> None:
@@ -151,4 +150,5 @@ def test_nh_plaintext_errors_name_the_question(nh_ctx: Ctx) -> None:
             [[0, 1, 0], [256, 0, 0]],
             SeededRandom("p"),
         )
-    assert str(info.value.where) == "ballot / answer 2"
+    assert info.value.where.question == 2
+    assert str(info.value.where) == "question 2 / ballot"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from viche.errors import JsonFormatError
+from viche.errors import JsonFormatError, Location
 from viche.protocol import codec
 
 
@@ -21,7 +21,7 @@ from viche.protocol import codec
 )
 def test_hostile_json_is_a_format_error(text: str) -> None:
     with pytest.raises(JsonFormatError) as info:
-        codec.loads(text, where="input")
+        codec.loads(text, where=Location(path=("input",)))
     assert str(info.value.where) == "input"
 
 

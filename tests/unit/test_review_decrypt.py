@@ -14,7 +14,7 @@ from viche.crypto.elgamal import Ciphertext
 from viche.crypto.group import BELENIOS_2048, RFC_3526_2048
 from viche.crypto.hashing import sha256_hex
 from viche.crypto.rng import SeededRandom
-from viche.errors import FormatError, GroupMembershipError, TallyError
+from viche.errors import FormatError, GroupMembershipError, Location, TallyError
 from viche.protocol import codec
 from viche.protocol.ballot import Ballot
 from viche.protocol.election import ElectionTemplate
@@ -74,7 +74,7 @@ def test_honest_tally_is_decrypted(voted: ElectionRun, tmp_path: Path) -> None:
         lines = svc.partial_decryption(
             state, svc.single_key(voted.single_keys[0]), None, SeededRandom("d")
         )
-        assert svc.check_decryption(state, lines, "pd") == 1
+        assert svc.check_decryption(state, lines, Location(path=("pd",))) == 1
 
 
 def test_one_voters_ciphertexts_passed_off_as_the_tally_are_refused(
@@ -154,4 +154,4 @@ def test_shuffle_of_non_member_rows_is_refused(nh_voted: ElectionRun, tmp_path: 
     _close_with(directory, (rows[0], bad_nh))
     with arch.open_record(directory) as state, pytest.raises(GroupMembershipError) as info:
         shuffles.shuffle(state, 1, SeededRandom("s"))
-    assert str(info.value.where).startswith("archive / encrypted_tally / NH rows")
+    assert info.value.where.path[:3] == ("archive", "encrypted_tally", "NH rows")

@@ -46,7 +46,8 @@ def test_count_plus_q_is_refused() -> None:
     wrapped = Result(((2 + int(G.q), 1),))
     with pytest.raises(TallyError, match="outside") as info:
         check_result(ELECTION, TRUSTEES, TALLY, PD, wrapped)
-    assert str(info.value.where) == "result / question 1 / item 1"
+    assert (info.value.where.question, info.value.where.answer) == (1, 1)
+    assert str(info.value.where) == "question 1 / answer 1 / result"
 
 
 def test_count_above_total_weight_is_refused() -> None:

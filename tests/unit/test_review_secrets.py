@@ -11,7 +11,7 @@ from gmpy2 import mpz
 
 from viche.crypto.group import BELENIOS_2048
 from viche.crypto.trustee import TrusteePrivateKey
-from viche.errors import NumberFormatError
+from viche.errors import Location, NumberFormatError
 from viche.protocol.channels import derive_keys
 from viche.protocol.codec import loads
 from viche.protocol.trustees import (
@@ -78,14 +78,17 @@ _DIGITS = "0123456789012345678901234567890"
 @pytest.mark.parametrize(
     ("parse", "text"),
     [
-        (lambda t: private_key_from_file(t, "k.privkey"), f'"{_DIGITS}"'),
-        (lambda t: SecretShare.from_json(loads(t), "secret"), f'{{"secret":"{_DIGITS}"}}'),
+        (lambda t: private_key_from_file(t, Location(file="k.privkey")), f'"{_DIGITS}"'),
         (
-            lambda t: DecryptionKey.from_json(loads(t), "dkey"),
+            lambda t: SecretShare.from_json(loads(t), Location(path=("secret",))),
+            f'{{"secret":"{_DIGITS}"}}',
+        ),
+        (
+            lambda t: DecryptionKey.from_json(loads(t), Location(path=("dkey",))),
             f'{{"decryption_key":"{_DIGITS}x"}}',
         ),
         (
-            lambda t: RawPolynomial.from_json(loads(t), "poly"),
+            lambda t: RawPolynomial.from_json(loads(t), Location(path=("poly",))),
             f'{{"polynomial":["1","{_DIGITS} "]}}',
         ),
     ],

@@ -12,7 +12,7 @@ from viche.crypto.elgamal import PublicKey
 from viche.crypto.group import RFC_3526_2048
 from viche.crypto.rng import SeededRandom
 from viche.crypto.trustee import generate_trustee_key
-from viche.errors import ProtocolError, UsageError
+from viche.errors import Location, ProtocolError, UsageError
 from viche.protocol.election import (
     MAX_TOTAL_WEIGHT,
     MAX_WEIGHT,
@@ -24,6 +24,8 @@ from viche.protocol.election import (
 from viche.protocol.trustees import SingleItem, Trustees
 from viche.service.archive import check_setup
 from viche.service.credentials import parse_voters, read_public_credentials
+
+VOTERS = Location(file="voters.txt")
 
 
 def test_weights_up_to_the_bound_are_accepted() -> None:
@@ -50,9 +52,10 @@ def test_total_weight_is_bounded() -> None:
 @pytest.mark.parametrize("weight", ["0", str(MAX_WEIGHT + 1), "9" * 5000, "x"])
 def test_voter_file_weight_is_bounded(weight: str) -> None:
     with pytest.raises(UsageError, match="weight") as info:
-        parse_voters(f"a@example.org,a,2\nb@example.org,b,{weight}\n", "voters.txt")
-    assert str(info.value.where) == "voters.txt line 2"
-    assert parse_voters(f"b@example.org,b,{MAX_WEIGHT}", "v")[0].weight == MAX_WEIGHT
+        parse_voters(f"a@example.org,a,2\nb@example.org,b,{weight}\n", VOTERS)
+    assert info.value.where == VOTERS.at(line=2)
+    assert str(info.value.where) == "voters.txt / line 2"
+    assert parse_voters(f"b@example.org,b,{MAX_WEIGHT}", VOTERS)[0].weight == MAX_WEIGHT
 
 
 def _setup(nh: bool) -> tuple[Election, Trustees]:
@@ -100,12 +103,12 @@ def test_weights_with_homomorphic_questions_only_are_accepted() -> None:
 )
 def test_a_voter_listed_twice_is_refused(text: str) -> None:
     with pytest.raises(UsageError, match="already listed") as info:
-        parse_voters(text, "voters.txt")
-    assert str(info.value.where).startswith("voters.txt line ")
+        parse_voters(text, VOTERS)
+    assert info.value.where.file == "voters.txt" and info.value.where.line is not None
 
 
 def test_distinct_voters_are_accepted() -> None:
-    voters = parse_voters("a@example.org,alice\na@example.org,bob\nc@example.org\n", "v")
+    voters = parse_voters("a@example.org,alice\na@example.org,bob\nc@example.org\n", VOTERS)
     assert [v.id for v in voters] == ["alice", "bob", "c@example.org"]
 
 
@@ -118,4 +121,4 @@ def test_pubcreds_with_a_voter_id_twice_are_refused(tmp_path: Path) -> None:
     path.write_text(f'["{a},,alice","{b},,Alice"]')
     with pytest.raises(ProtocolError, match="two credentials") as info:
         read_public_credentials(path)
-    assert str(info.value.where) == f"{path}[1]"
+    assert info.value.where == Location(file=str(path), path=("[1]",))

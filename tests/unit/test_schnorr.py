@@ -15,7 +15,7 @@ from viche.crypto.schnorr import (
     prove_pok,
     sign_message,
 )
-from viche.errors import ProofError
+from viche.errors import Location, ProofError
 
 
 @pytest.mark.parametrize("group", [BELENIOS_2048, RFC_3526_2048], ids=lambda g: g.name)
@@ -25,7 +25,12 @@ def test_pok_roundtrip_and_tamper(group: Group, rng: SeededRandom) -> None:
     proof = prove_pok(group, x, rng)
     check_pok(group, X, proof)
     with pytest.raises(ProofError, match="proof of knowledge"):
-        check_pok(group, X, Proof(proof.challenge, (proof.response + 1) % group.q), where="t1")
+        check_pok(
+            group,
+            X,
+            Proof(proof.challenge, (proof.response + 1) % group.q),
+            where=Location(path=("t1",)),
+        )
     with pytest.raises(ProofError):
         check_pok(group, group.mul(X, group.g), proof)
 
@@ -46,4 +51,4 @@ def test_pok_of_belenios_tool_trustee_keys(reference_dir: Path) -> None:
         group = group_by_name(election["group"])
         data = json.loads(pub.read_text())
         proof = Proof(mpz(data["pok"]["challenge"]), mpz(data["pok"]["response"]))
-        check_pok(group, mpz(data["public_key"]), proof, where=str(pub))
+        check_pok(group, mpz(data["public_key"]), proof, where=Location(file=str(pub)))

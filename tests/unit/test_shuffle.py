@@ -45,6 +45,7 @@ from viche.crypto.trustee import generate_trustee_key
 from viche.errors import (
     GroupMembershipError,
     JsonFormatError,
+    Location,
     NumberFormatError,
     ProofError,
     ProtocolError,
@@ -218,7 +219,7 @@ def test_altered_component_is_named(
     new = G.mul(old, G.g) if field not in ("s", "s_hat", "s_prime") else (old + 1) % G.q
     bad = _replace(proof, field, index, new)
     with pytest.raises(ProofError) as err:
-        check_shuffle_proof(PK, PHI, CTS, out, bad, where="q2")
+        check_shuffle_proof(PK, PHI, CTS, out, bad, where=Location(path=("q2",)))
     assert str(err.value.where) == f"q2 / {component}"
 
 
@@ -282,7 +283,7 @@ def election_shuffle() -> Shuffle:
 
 
 def test_election_shuffle_checks_and_round_trips(election_shuffle: Shuffle) -> None:
-    check_shuffle_rows(ELECTION, ROWS, election_shuffle, where="event 9 / shuffle")
+    check_shuffle_rows(ELECTION, ROWS, election_shuffle, where=Location(event=9, path=("shuffle",)))
     raw = election_shuffle.to_bytes()
     assert Shuffle.from_bytes(raw) == election_shuffle
     assert dumps(Shuffle.from_bytes(raw).to_json()).encode() == raw
@@ -297,11 +298,12 @@ def test_election_shuffle_failures_name_the_question(election_shuffle: Shuffle) 
         proofs=(election_shuffle.proofs[0], _replace(second, "s", 0, (second.s[0] + 1) % G.q)),
     )
     with pytest.raises(ProofError) as err:
-        check_shuffle_rows(ELECTION, ROWS, bad, where="event 9 / shuffle")
-    assert str(err.value.where) == "event 9 / shuffle / question 3 / t1"
+        check_shuffle_rows(ELECTION, ROWS, bad, where=Location(event=9, path=("shuffle",)))
+    assert err.value.where == Location(event=9, question=3, path=("shuffle", "t1"))
+    assert str(err.value.where) == "event 9 / question 3 / shuffle / t1"
     with pytest.raises(ProofError) as err2:
         check_shuffle_rows(ELECTION, (ROWS[0], CTS[:3]), election_shuffle)
-    assert str(err2.value.where) == "shuffle / question 3 / challenge"
+    assert err2.value.where == Location(question=3, path=("shuffle", "challenge"))
     with pytest.raises(TallyError, match="non-homomorphic"):
         check_shuffle_rows(ELECTION, ROWS[:1], election_shuffle)
     with pytest.raises(TallyError, match="non-homomorphic"):
@@ -316,21 +318,21 @@ def test_proof_codec_shape(election_shuffle: Shuffle) -> None:
     js = shuffle_proof_to_json(proof)
     assert len(js) == 4 and len(js[0]) == 5 and len(js[1]) == 6 and len(js[0][3]) == 2
     assert js[0][0] == str(proof.t[0]) and js[1][5] == [str(x) for x in proof.s_prime]
-    assert shuffle_proof_from_json(loads(dumps(js)), "p") == proof
+    assert shuffle_proof_from_json(loads(dumps(js)), Location(path=("p",))) == proof
 
 
 def test_proof_codec_rejects_bad_shapes(election_shuffle: Shuffle) -> None:
     js = shuffle_proof_to_json(election_shuffle.proofs[0])
     bad_t4 = [[*js[0][:3], js[0][3][:1], js[0][4]], *js[1:]]
     with pytest.raises(JsonFormatError) as e1:
-        shuffle_proof_from_json(bad_t4, "proofs[0]")
+        shuffle_proof_from_json(bad_t4, Location(path=("proofs[0]",)))
     assert str(e1.value.where) == "proofs[0][0][3]"
     leading_zero = [js[0], [("0" + js[1][0]), *js[1][1:]], *js[2:]]
     with pytest.raises(NumberFormatError) as e2:
-        shuffle_proof_from_json(leading_zero, "proofs[0]")
+        shuffle_proof_from_json(leading_zero, Location(path=("proofs[0]",)))
     assert str(e2.value.where) == "proofs[0][1][0]"
     with pytest.raises(JsonFormatError):
-        shuffle_proof_from_json(js[:3], "proofs[0]")
+        shuffle_proof_from_json(js[:3], Location(path=("proofs[0]",)))
     doc = election_shuffle.to_json()
     with pytest.raises(JsonFormatError, match="2 ciphertext lists but 1 proofs"):
         Shuffle.from_json({"ciphertexts": doc["ciphertexts"], "proofs": doc["proofs"][:1]})
@@ -425,7 +427,7 @@ def test_cli_shuffle_refusals_leave_the_archive_unchanged(
     owned = dumps({"owner": 1, "payload": hashlib.sha256(raw).hexdigest()})
     (tmp_path / "b").write_text(f"{raw.decode()}\n{owned}\n")
     wrong_proof = run_cli("tally", "add-shuffle", str(tmp_path / "b"), "--dir", str(d))
-    assert wrong_proof.code == 2 and "question 2 / t1" in wrong_proof.stderr
+    assert wrong_proof.code == 2 and "question 2 / shuffle / t1" in wrong_proof.stderr
     # non-canonical shuffle line (a space), with a matching owned hash
     spaced = shuffle_line.replace('{"ciphertexts":', '{"ciphertexts": ', 1)
     owned = dumps({"owner": 1, "payload": hashlib.sha256(spaced.encode()).hexdigest()})

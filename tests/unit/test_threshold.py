@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from viche.crypto.group import BELENIOS_2048, RFC_3526_2048, Group
 from viche.crypto.rng import SeededRandom
 from viche.crypto.trustee import TrusteePrivateKey, TrusteePublicKey, generate_trustee_key
-from viche.errors import GroupMembershipError, KeyCeremonyError, ProofError, TallyError
+from viche.errors import GroupMembershipError, KeyCeremonyError, Location, ProofError, TallyError
 from viche.protocol.channels import derive_keys, receive
 from viche.protocol.codec import dumps, loads
 from viche.protocol.threshold import (
@@ -71,7 +71,7 @@ def ceremony(group: Group, n: int, t: int) -> Ceremony:
     for s, cert, p in zip(seeds, certs, polys, strict=True):
         keys = derive_keys(group, s)
         raw = RawPolynomial.from_json(
-            loads(receive(group, keys, cert.keys.verification, p.polynomial, "p"))
+            loads(receive(group, keys, cert.keys.verification, p.polynomial, Location(path=("p",))))
         )
         assert len(raw.coefficients) == t
         secret = (secret + raw.coefficients[0]) % group.q
@@ -116,8 +116,8 @@ def test_published_parameters_tampering_is_caught() -> None:
     vks = p.verification_keys
     swapped = replace(p, verification_keys=(vks[1], vks[0], vks[2]))
     with pytest.raises(KeyCeremonyError) as err:
-        check_threshold_parameters(g, swapped, "tp")
-    assert str(err.value.where) == "tp / trustee 1 / verification_key"
+        check_threshold_parameters(g, swapped, Location(path=("tp",)))
+    assert err.value.where == Location(trustee=1, path=("tp", "verification_key"))
     bad_pok = TrusteePublicKey(
         vks[2].public_key, replace(vks[2].pok, challenge=vks[2].pok.challenge ^ 1)
     )
@@ -130,7 +130,7 @@ def test_published_parameters_tampering_is_caught() -> None:
     certs = p.certs
     with pytest.raises(ProofError) as err2:
         check_threshold_parameters(g, replace(p, certs=(certs[0], certs[2], certs[1])))
-    assert "trustee 2" in str(err2.value.where)
+    assert err2.value.where.trustee == 2
     bad_cert = Cert(
         certs[0].message, certs[0].signature, replace(certs[0].keys, encryption=g.p - 1)
     )
@@ -149,10 +149,10 @@ def test_trustee_step_checks() -> None:
     stranger, _ = generate_cert(g, rng)
     with pytest.raises(KeyCeremonyError, match="none of the certificates") as err:
         make_polynomial(g, c.certs, stranger, 2, rng)
-    assert str(err.value.where) == "step 3 / key"
+    assert err.value.where == Location(path=("step 3", "key"))
     with pytest.raises(KeyCeremonyError, match="same keys as trustee 1") as err2:
         make_polynomial(g, (*c.certs, c.certs[0]), c.seeds[0], 2, rng)
-    assert str(err2.value.where) == "step 3 / trustee 4 / cert"
+    assert err2.value.where == Location(trustee=4, path=("step 3", "cert"))
     with pytest.raises(KeyCeremonyError, match="no certificates"):
         check_certs(g, [])
     # success twin on the same inputs
@@ -171,7 +171,8 @@ def test_step_6_rejects_wrong_counts() -> None:
     v = vinputs[0]
     with pytest.raises(KeyCeremonyError, match="1 secrets and 2 coefexps for 2 trustees") as err0:
         make_voutput(g, certs, pairs[0][0], VInput(v.polynomial, v.secrets[:1], v.coefexps), rng)
-    assert str(err0.value.where) == "step 5 / trustee 1 / vinput"
+    assert err0.value.where == Location(trustee=1, path=("step 5", "vinput"))
+    assert str(err0.value.where) == "trustee 1 / step 5 / vinput"
     short = tuple(Coefexps(c.message, c.signature, ()) for c in v.coefexps)
     with pytest.raises(KeyCeremonyError, match="0 coefexps per trustee"):
         make_voutput(g, certs, pairs[0][0], VInput(v.polynomial, v.secrets, short), rng)
@@ -182,7 +183,7 @@ def test_step_6_rejects_wrong_counts() -> None:
     mixed = [polys[0], make_polynomial(g, certs, pairs[1][0], 1, rng)]
     with pytest.raises(KeyCeremonyError, match="1 coefexps, expected 2") as err:
         compute_vinputs(g, certs, mixed)
-    assert str(err.value.where) == "step 4 / trustee 2 / polynomial / coefexps"
+    assert err.value.where == Location(trustee=2, path=("step 4", "polynomial", "coefexps"))
 
 
 # ---------------------------------------------------------------------------- Lagrange

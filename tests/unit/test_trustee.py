@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from viche.crypto.trustee import (
 from viche.errors import (
     GroupMembershipError,
     JsonFormatError,
+    Location,
     NumberFormatError,
     ProofError,
     ProtocolError,
@@ -52,7 +54,7 @@ from viche.protocol.trustees import (
 def test_generated_key_checks(group: Group, rng: SeededRandom) -> None:
     sk, pk = generate_trustee_key(group, rng)
     assert pk.public_key == group.powg(sk.value)
-    check_trustee_public_key(group, pk, where="trustee 1")
+    check_trustee_public_key(group, pk, where=Location(trustee=1))
 
 
 @pytest.mark.parametrize("group", [BELENIOS_2048, RFC_3526_2048], ids=lambda g: g.name)
@@ -60,7 +62,7 @@ def test_tampered_key_is_rejected(group: Group, rng: SeededRandom) -> None:
     _, pk = generate_trustee_key(group, rng)
     other = TrusteePublicKey(group.mul(pk.public_key, group.g), pk.pok)
     with pytest.raises(ProofError) as err:
-        check_trustee_public_key(group, other, where="trustee 1")
+        check_trustee_public_key(group, other, where=Location(trustee=1))
     assert str(err.value.where) == "trustee 1 / pok"
     bad_proof = TrusteePublicKey(
         pk.public_key, Proof(pk.pok.challenge, (pk.pok.response + 1) % group.q)
@@ -68,7 +70,9 @@ def test_tampered_key_is_rejected(group: Group, rng: SeededRandom) -> None:
     with pytest.raises(ProofError):
         check_trustee_public_key(group, bad_proof)
     with pytest.raises(GroupMembershipError):
-        check_trustee_public_key(group, TrusteePublicKey(group.p + 1, pk.pok), where="t")
+        check_trustee_public_key(
+            group, TrusteePublicKey(group.p + 1, pk.pok), where=Location(path=("t",))
+        )
 
 
 def test_private_key_repr_hides_value(rng: SeededRandom) -> None:
@@ -93,18 +97,19 @@ def test_key_files_roundtrip(rng: SeededRandom) -> None:
 
 def test_key_file_rejects_bad_shapes() -> None:
     with pytest.raises(JsonFormatError):
-        trustee_public_key_from_json({"public_key": "5"}, "k")
+        trustee_public_key_from_json({"public_key": "5"}, Location(path=("k",)))
     with pytest.raises(JsonFormatError):
         trustee_public_key_from_json(
-            {"pok": {"challenge": "1", "response": "2"}, "public_key": "5", "x": 1}, "k"
+            {"pok": {"challenge": "1", "response": "2"}, "public_key": "5", "x": 1},
+            Location(path=("k",)),
         )
     with pytest.raises(Exception, match="canonical"):
         private_key_from_file('"0123"\n')
 
 
-def _roundtrip_file(path: Path, parse) -> None:  # type: ignore[no-untyped-def]
+def _roundtrip_file(path: Path, parse: Callable[[Any, Location], Any]) -> None:
     raw = path.read_text()
-    assert dumps(parse(loads(raw), str(path)).to_json()) + "\n" == raw
+    assert dumps(parse(loads(raw), Location(file=str(path))).to_json()) + "\n" == raw
 
 
 def test_reference_files_roundtrip_byte_for_byte(reference_dir: Path) -> None:
@@ -112,7 +117,7 @@ def test_reference_files_roundtrip_byte_for_byte(reference_dir: Path) -> None:
     seen = 0
     for d in sorted(reference_dir.iterdir()):
         raw = (d / "setup" / "trustees.json").read_bytes()
-        trustees = Trustees.from_json(loads(raw), "trustees")
+        trustees = Trustees.from_json(loads(raw), Location(path=("trustees",)))
         assert dumps(trustees.to_json()).encode() in {raw, raw.rstrip(b"\n")}
         for f in (d / "secrets").glob("*.pubkey"):
             assert (
@@ -136,7 +141,7 @@ def test_reference_files_roundtrip_byte_for_byte(reference_dir: Path) -> None:
                 seen += 1
         poly = d / "secrets" / "polynomials.jsons"
         if poly.exists():
-            items = parse_lines(poly.read_text(), Polynomial.from_json, str(poly))
+            items = parse_lines(poly.read_text(), Polynomial.from_json, Location(file=str(poly)))
             assert "".join(dumps(p.to_json()) + "\n" for p in items) == poly.read_text()
     assert seen >= 2 * (3 * 4 + 1)
 
@@ -178,11 +183,11 @@ def test_flattened_ids_follow_the_list(reference_dir: Path) -> None:
 
 def test_trustees_rejects_bad_shapes() -> None:
     with pytest.raises(JsonFormatError, match="unknown trustee kind"):
-        Trustees.from_json([["Triple", {}]], "trustees")
+        Trustees.from_json([["Triple", {}]], Location(path=("trustees",)))
     with pytest.raises(JsonFormatError, match="empty"):
-        Trustees.from_json([], "trustees")
+        Trustees.from_json([], Location(path=("trustees",)))
     with pytest.raises(JsonFormatError):
-        Trustees.from_json([["Single"]], "trustees")
+        Trustees.from_json([["Single"]], Location(path=("trustees",)))
 
 
 _numbers = st.integers(min_value=0, max_value=2**2048)
@@ -210,11 +215,11 @@ def test_codecs_roundtrip_any_numbers(a: int, b: int, c: int, d: int, data: byte
     ]
     for value, cls in pairs:
         text = dumps(value.to_json())
-        back = cls.from_json(loads(text), "x")
+        back = cls.from_json(loads(text), Location(path=("x",)))
         assert back == value
         assert dumps(back.to_json()) == text
     # failure twin: a number with a leading zero is not canonical
     bad = cert.to_json()
     bad["signature"]["challenge"] = "0" + bad["signature"]["challenge"]
     with pytest.raises(NumberFormatError):
-        Cert.from_json(bad, "x")
+        Cert.from_json(bad, Location(path=("x",)))

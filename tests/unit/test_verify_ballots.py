@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from viche.crypto.hashing import sha256_hex
-from viche.errors import BallotShapeError
+from viche.errors import BallotShapeError, Location
 from viche.protocol import ballot as ballot_module
 from viche.protocol.ballot import max_ballot_size
 from viche.protocol.election import Election, PublicCredentials
@@ -34,10 +34,10 @@ def test_oversized_ballot_is_refused_without_parsing(
     monkeypatch.setattr(f"{verify_ballots.__name__}.Ballot.from_bytes", no_parse)
     monkeypatch.setattr(ballot_module.Ballot, "from_bytes", no_parse)
     with pytest.raises(BallotShapeError):
-        verify_ballots._check_fast(election, credentials, huge, "event 1 / ballot")
+        verify_ballots._check_fast(election, credentials, huge, Location(event=1))
 
 
 def test_normal_ballot_passes_the_fast_path(reference_dir: Path) -> None:
     election, credentials, raw = _setup(reference_dir)
-    checked = verify_ballots._check_fast(election, credentials, raw, "event 1 / ballot")
+    checked = verify_ballots._check_fast(election, credentials, raw, Location(event=1))
     assert checked.hex_hash == sha256_hex(raw)

@@ -19,7 +19,7 @@ from viche.protocol.codec import to_bytes
 from viche.protocol.election import Election, PublicCredentials
 from viche.protocol.tally import compute_encrypted_tally, last_ballots
 from viche.record import read_archive
-from viche.verify.ballots import _tally_chunk
+from viche.verify.ballots import tally_chunk
 from viche.verify.counting import (
     CountedItem,
     RunningTally,
@@ -130,7 +130,7 @@ def test_pipeline_keeps_order_and_bounds_the_chunks_in_flight(reference_dir: Pat
     xs = items(ballots)
     chunks = [xs[i : i + 1] for i in range(len(xs))] * 3
     with WorkerPool(election, creds, jobs=2) as pool:
-        pipe = Pipeline(pool, _tally_chunk, lambda c: tally_part(election, c), limit=3)
+        pipe = Pipeline(pool, tally_chunk, lambda c: tally_part(election, c), limit=3)
         got = []
         for chunk in chunks:
             got += pipe.submit(chunk)

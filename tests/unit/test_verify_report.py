@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import json
 
-from viche.errors import ProofError, ReplayedBallotError
+from viche.errors import Location, ProofError, ReplayedBallotError
+from viche.verify.checks import Run
 from viche.verify.report import CheckResult, Failure, Status, VerificationReport
 
 TRACKER = "A" * 42 + "b"
@@ -14,7 +15,7 @@ TRACKER = "A" * 42 + "b"
 def test_failure_reads_the_object_from_where() -> None:
     exc = ProofError(
         "individual proof does not verify",
-        where=f"event 12 / ballot {TRACKER} / answer 2 / choice 3 / individual proof",
+        where=Location(event=12, ballot=TRACKER, question=2, answer=3, path=("individual proof",)),
     )
     f = Failure.from_error("ballots", exc)
     assert (f.check, f.code, f.height, f.ballot, f.question, f.answer) == (
@@ -29,13 +30,25 @@ def test_failure_reads_the_object_from_where() -> None:
     assert "ballots: [V2002]" in str(f)
 
 
-def test_failure_known_fields_override_and_absent_fields_stay_empty() -> None:
-    exc = ReplayedBallotError("replay", where="somewhere")
-    f = Failure.from_error("ballots.replay", exc, height=7, ballot="ab" * 32)
-    assert f.height == 7 and f.ballot == "ab" * 32
-    assert f.question is None and f.answer is None
+def test_run_fills_unset_fields_and_absent_fields_stay_empty() -> None:
+    run = Run(VerificationReport(source="x"), None)
+    exc = ReplayedBallotError("replay", where=Location(event=3, path=("somewhere",)))
+    run.fail("ballots.replay", exc, event=7, ballot="ab" * 32, trustee=None)
+    (f,) = run.r("ballots.replay").failures
+    assert f.height == 3 and f.ballot == "ab" * 32  # the error's own event is kept
+    assert f.question is None and f.answer is None and f.trustee is None
     data = f.to_json()
     assert data["code"] == "V3002" and "question" not in data
+    assert data["where"] == {"event": 3, "ballot": "ab" * 32, "path": ["somewhere"]}
+    assert data["at"] == f"event 3 / ballot {'ab' * 32} / somewhere"
+    assert (data["height"], data["ballot"]) == (3, "ab" * 32)  # the flat keys stay
+    assert Location.from_dict(data["where"]) == f.where
+
+
+def test_failure_json_without_a_location() -> None:
+    data = Failure("c", "V3006", "tally differs").to_json()
+    assert data["where"] == {} and data["at"] == ""
+    assert not {"height", "ballot", "question", "answer", "trustee"} & set(data)
 
 
 def test_report_ok_only_without_failures() -> None:
@@ -52,7 +65,7 @@ def test_report_ok_only_without_failures() -> None:
         "failures": 0,
     }
     bad = CheckResult("c", "third")
-    bad.fail(Failure("c", "V3006", "tally differs", "event 9", height=9))
+    bad.fail(Failure("c", "V3006", "tally differs", Location(event=9)))
     report.checks.append(bad)
     assert not report.ok
     assert report.summary()["failed"] == 1

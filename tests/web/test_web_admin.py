@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from support.belenios import tool_verifies
 from viche.crypto.group import BELENIOS_2048
 from viche.crypto.rng import SeededRandom
+from viche.errors import Location
 from viche.protocol import codec
 from viche.record.sql import SqlBoard
 from viche.service import credentials as creds
@@ -55,10 +56,8 @@ def test_lifecycle_over_the_api(board_url: str, tmp_path: Path, belenios_tool: s
         bad = "a@x.org,alice\n,bob\na@x.org,alice\nc@x.org,carol,0\n"
         r = c.put(f"{base}/voters", content=bad, headers=_bearer(adm))
         assert r.status_code == 400 and r.json()["code"] == "V9012"
-        assert [row["where"]["path"] for row in r.json()["rows"]] == [
-            ["voters line 2"],
-            ["voters line 3"],
-            ["voters line 4"],
+        assert [row["where"] for row in r.json()["rows"]] == [
+            {"line": n, "path": ["voters"]} for n in (2, 3, 4)
         ]
         assert c.get(f"{base}/voters", headers=_bearer(ca)).text == ""
         roll = "a@x.org,alice\nb@x.org,bob\nc@x.org,carol\n"
@@ -68,7 +67,9 @@ def test_lifecycle_over_the_api(board_url: str, tmp_path: Path, belenios_tool: s
         logins = r.json()["login_secrets"]
 
         # the credential authority, on its own machine
-        voters = creds.parse_voters(c.get(f"{base}/voters", headers=_bearer(ca)).text, "roll")
+        voters = creds.parse_voters(
+            c.get(f"{base}/voters", headers=_bearer(ca)).text, Location(path=("roll",))
+        )
         cset = creds.generate_credentials(BELENIOS_2048, uuid, voters, rng)
         pubcreds = codec.to_bytes(cset.pubcreds_json())
         headers = {**_bearer(ca), "Content-Type": "application/json"}

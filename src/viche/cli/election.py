@@ -21,6 +21,7 @@ import typer
 from viche.cli.output import err, line, out, styled
 from viche.cli.progress import progress as stage_progress
 from viche.cli.progress import progress_bar
+from viche.errors import Location
 
 if TYPE_CHECKING:
     from viche.crypto.rng import RandomSource
@@ -48,10 +49,14 @@ DirOpt = Annotated[
         "--dir", readable=False, help="Election directory (holds exactly one .bel archive)."
     ),
 ]
+#: Where an unknown group name comes from.
+_GROUP_OPTION = Location(path=("--group",))
+
 OutDirOpt = Annotated[Path, typer.Option("--dir", help="Directory where the files are written.")]
 
 
-def _rng(seed: str | None) -> RandomSource:
+def random_source(seed: str | None) -> RandomSource:
+    """The randomness of a command: the system's, or seeded (with a warning) for tests."""
     from viche.crypto.rng import DEFAULT_RANDOM, SeededRandom
 
     if seed is None:
@@ -101,9 +106,9 @@ def generate_credentials_cmd(
 
     if (count is None) == (file is None):
         raise UsageError("give exactly one of --count N and --file VOTERS")
-    grp = group_by_name(group, where="--group")
+    grp = group_by_name(group, where=_GROUP_OPTION)
     if file is not None:
-        voters = svc.parse_voters(read_text(file, "voter file"), str(file))
+        voters = svc.parse_voters(read_text(file, "voter file"), Location(file=str(file)))
     else:
         assert count is not None
         voters = svc.counted_voters(count)
@@ -124,7 +129,7 @@ def generate_trustee_key_cmd(
     from viche.crypto.rng import DEFAULT_RANDOM
     from viche.service.setup import new_trustee_key
 
-    files = new_trustee_key(group_by_name(group, where="--group"), directory, DEFAULT_RANDOM)
+    files = new_trustee_key(group_by_name(group, where=_GROUP_OPTION), directory, DEFAULT_RANDOM)
     out.print(f"keypair {files.key_id} has been generated")
     out.print(f"public key saved to {files.pubkey}")
     out.print(f"private key saved to {files.privkey}")
@@ -160,7 +165,7 @@ def make_election_cmd(
     from viche.crypto.group import group_by_name
     from viche.service import setup as svc
 
-    grp = group_by_name(group, where="--group")
+    grp = group_by_name(group, where=_GROUP_OPTION)
     trustees = svc.read_trustees(directory / "trustees.json")
     election = svc.make_election(grp, uuid, svc.read_template(template), trustees)
     path = directory / "election.json"
@@ -192,7 +197,7 @@ def threshold_step1_cmd(
     from viche.crypto.rng import DEFAULT_RANDOM
     from viche.service.threshold import step1
 
-    key, cert = step1(group_by_name(group, where="--group"), directory, DEFAULT_RANDOM)
+    key, cert = step1(group_by_name(group, where=_GROUP_OPTION), directory, DEFAULT_RANDOM)
     out.print(f"certificate saved to {cert}")
     out.print(f"private key saved to {key}")
 
@@ -203,7 +208,7 @@ def threshold_step2_cmd(certs: CertsOpt, group: GroupOpt = "BELENIOS-2048") -> N
     from viche.crypto.group import group_by_name
     from viche.service.threshold import step2
 
-    n = step2(group_by_name(group, where="--group"), certs)
+    n = step2(group_by_name(group, where=_GROUP_OPTION), certs)
     out.print(f"{n} certificates are valid")
 
 
@@ -222,7 +227,13 @@ def threshold_step3_cmd(
     from viche.service.threshold import step3
 
     sys.stdout.write(
-        step3(group_by_name(group, where="--group"), certs, key, threshold, DEFAULT_RANDOM)
+        step3(
+            group_by_name(group, where=_GROUP_OPTION),
+            certs,
+            key,
+            threshold,
+            DEFAULT_RANDOM,
+        )
     )
 
 
@@ -237,7 +248,7 @@ def threshold_step4_cmd(
     from viche.crypto.group import group_by_name
     from viche.service.threshold import step4
 
-    for p in step4(group_by_name(group, where="--group"), certs, polynomials, directory):
+    for p in step4(group_by_name(group, where=_GROUP_OPTION), certs, polynomials, directory):
         out.print(f"wrote {p}")
 
 
@@ -259,7 +270,7 @@ def threshold_step5_cmd(
     from viche.service.threshold import step5
 
     voutput, dkey = step5(
-        group_by_name(group, where="--group"),
+        group_by_name(group, where=_GROUP_OPTION),
         certs,
         key,
         vinput,
@@ -286,7 +297,7 @@ def threshold_step6_cmd(
     from viche.crypto.group import group_by_name
     from viche.service.threshold import line, step6
 
-    params = step6(group_by_name(group, where="--group"), certs, polynomials, voutputs)
+    params = step6(group_by_name(group, where=_GROUP_OPTION), certs, polynomials, voutputs)
     sys.stdout.write(line(params.to_json()))
 
 
@@ -323,7 +334,7 @@ def archive_add_ballot_cmd(
 
     raw = ballot_from_file(ballot)
     with open_record(directory) as state:
-        accepted = cast_ballot(state, raw, str(ballot))
+        accepted = cast_ballot(state, raw, Location(file=str(ballot)))
     kind = (
         "re-vote (replaces the earlier ballot of this credential)" if accepted.revote else "ballot"
     )
@@ -513,7 +524,7 @@ def demo_cmd(
     from viche.service import demo
     from viche.service.setup import read_template
 
-    rng = _rng(seed)
+    rng = random_source(seed)
     th = demo.parse_threshold(threshold)
     tpl = read_template(template) if template is not None else None
     plan = demo.demo_plan(voters, th, rng, tpl)

@@ -67,7 +67,7 @@ def _existing_store(store: Path) -> Path:
     if not db.is_file():
         raise MissingFileError(
             "no post store here: run `viche monitor ingest FILES --store DIR` first",
-            where=str(store),
+            where=Location(file=str(store)),
         )
     return db
 
@@ -95,7 +95,7 @@ def ingest_cmd(
 
     for f in files:
         if not f.is_file():
-            raise MissingFileError(f"no such file: {f}", where=str(f))
+            raise MissingFileError(f"no such file: {f}", where=Location(file=str(f)))
     store.mkdir(parents=True, exist_ok=True)
     with Store(posts_path(store)) as st:
         for f in files:
@@ -158,7 +158,9 @@ def _with_narratives(
                 on_progress=lambda done, total: update("embedding known cases", done, total),
             )
     elif cases is not None:
-        raise MissingFileError(f"no EUvsDisinfo case list at {cases}", where=str(cases))
+        raise MissingFileError(
+            f"no EUvsDisinfo case list at {cases}", where=Location(file=str(cases))
+        )
     else:
         err.print(
             styled(

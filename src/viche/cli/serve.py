@@ -55,19 +55,19 @@ def serve_cmd(
     import uvicorn
 
     from viche.crypto.rng import SystemRandom
-    from viche.errors import UsageError
+    from viche.errors import Location, UsageError
     from viche.record.sql import SqlBoard
     from viche.web.serve import ENV_DATABASE, ENV_KEYS
 
     if not 1 <= port <= 65535:
-        raise UsageError(f"port {port} is out of range", where="--port")
+        raise UsageError(f"port {port} is out of range", where=Location(path=("--port",)))
     if workers < 1:
-        raise UsageError("at least one worker", where="--workers")
+        raise UsageError("at least one worker", where=Location(path=("--workers",)))
     try:
         data.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UsageError(
-            f"cannot create the data folder: {exc.strerror}", where=str(data)
+            f"cannot create the data folder: {exc.strerror}", where=Location(file=str(data))
         ) from None
     url = database_url(data, database)
     keys = (data / "keys").resolve()
@@ -145,9 +145,9 @@ def vote_cmd(
     try:
         _, election_obj, _ = client.setup(election)
         choices = parse_choices(
-            codec.loads(read_bytes(ballot, "ballot choices"), str(ballot)),
+            codec.loads(read_bytes(ballot, "ballot choices"), Location(file=str(ballot))),
             election_obj,
-            str(ballot),
+            Location(file=str(ballot)),
         )
         cast = client.vote(
             election,

@@ -16,7 +16,7 @@ from typing import Annotated
 
 import typer
 
-from viche.cli.election import DirOpt, _rng, tally_app
+from viche.cli.election import DirOpt, random_source, tally_app
 from viche.cli.output import out
 
 SeedOpt = Annotated[
@@ -37,7 +37,7 @@ def tally_shuffle_cmd(
     from viche.service.archive import open_record
 
     with open_record(directory) as state:
-        lines = svc.shuffle(state, trustee_id, _rng(seed))
+        lines = svc.shuffle(state, trustee_id, random_source(seed))
     sys.stdout.write(lines.text())
 
 

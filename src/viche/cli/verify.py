@@ -92,7 +92,7 @@ def register(app: typer.Typer) -> None:
         ] = None,
     ) -> None:
         """Verify a public record: setup, every ballot, tally, decryptions and result."""
-        from viche.verify.verifier import verify_record
+        from viche.verify.streaming import verify_record
 
         # no refresh thread: the worker pool forks while the bars are up
         with stage_progress(console=err, refresh_thread=False) as progress:

@@ -15,9 +15,9 @@ Hashed prefixes (FORMAT.md section 6): ``S0 = φ|credential`` and
 
 Checks raise :class:`BallotShapeError` for wrong lengths and :class:`ProofError` naming the
 proof that failed. They do not check that the ciphertext components are group elements:
-the caller (parser or verifier) does that before calling them. In ``where`` paths, choices
-are numbered like the spec's m_i: ``choice 0`` is the blank flag (only when blank is
-allowed) and ``choice j`` is answer j (1-based).
+the caller (parser or verifier) does that before calling them. In ``where``, the ``answer``
+field numbers the choices like the spec's m_i: 0 is the blank flag (only when blank is
+allowed) and j is answer j (1-based).
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ from viche.crypto.proofs import (
 )
 from viche.crypto.rng import RandomSource
 from viche.crypto.schnorr import Proof
-from viche.errors import BallotShapeError, ProofError
+from viche.errors import NOWHERE, BallotShapeError, Location, ProofError
 
 _ZERO_ONE = (0, 1)
 
@@ -70,10 +70,6 @@ class NHAnswer:
     proof: Proof
 
 
-def _at(where: str, part: str) -> str:
-    return f"{where} / {part}" if where else part
-
-
 def answer_prefix(prefix_s0: str, choices: Sequence[Ciphertext]) -> str:
     """``S = S0|α1,β1,...,αn,βn`` (spec 4.11.1)."""
     return prefix_s0 + "|" + ",".join(f"{c.alpha},{c.beta}" for c in choices)
@@ -83,7 +79,12 @@ def _choice_label(i: int, blank: bool) -> str:
     return f"choice {i if blank else i + 1}"
 
 
-def _check_question(n_answers: int, min: int, max: int, where: str) -> None:
+def _choice(where: Location, i: int, blank: bool) -> Location:
+    """The location of choice ``i`` (0-based) of the answer: ``answer`` numbered like m_i."""
+    return where.at(answer=i if blank else i + 1)
+
+
+def _check_question(n_answers: int, min: int, max: int, where: Location) -> None:
     if n_answers < 1 or not 0 <= min <= max:
         raise BallotShapeError(
             f"question with {n_answers} answers, min {min} and max {max} is not valid",
@@ -92,7 +93,13 @@ def _check_question(n_answers: int, min: int, max: int, where: str) -> None:
 
 
 def validate_h_plaintext(
-    plaintext: Sequence[int], *, n_answers: int, min: int, max: int, blank: bool, where: str = ""
+    plaintext: Sequence[int],
+    *,
+    n_answers: int,
+    min: int,
+    max: int,
+    blank: bool,
+    where: Location = NOWHERE,
 ) -> None:
     """Raise :class:`BallotShapeError` unless ``plaintext`` is a valid vote for the question."""
     _check_question(n_answers, min, max, where)
@@ -133,7 +140,7 @@ def make_h_answer(
     max: int,
     blank: bool,
     rng: RandomSource,
-    where: str = "",
+    where: Location = NOWHERE,
 ) -> HAnswer:
     """Encrypt and prove one homomorphic answer (spec 4.11.1, 4.12, 4.13)."""
     validate_h_plaintext(plaintext, n_answers=n_answers, min=min, max=max, blank=blank, where=where)
@@ -171,12 +178,12 @@ def check_h_answer(
     min: int,
     max: int,
     blank: bool,
-    where: str = "",
+    where: Location = NOWHERE,
 ) -> None:
     """Check the shape and every proof of a homomorphic answer.
 
     Raises :class:`BallotShapeError` for a wrong number of choices or proofs and
-    :class:`ProofError` with ``where`` ending in ``choice j / individual proof``,
+    :class:`ProofError` with ``where`` naming the choice (``answer``) and ``individual proof``,
     ``overall proof`` or ``blank proof`` for the first proof that fails.
     """
     _check_question(n_answers, min, max, where)
@@ -184,41 +191,41 @@ def check_h_answer(
     n_values = max - min + 1
     if len(answer.choices) != expected:
         raise BallotShapeError(
-            f"{len(answer.choices)} choices, expected {expected}", where=_at(where, "choices")
+            f"{len(answer.choices)} choices, expected {expected}", where=where.sub("choices")
         )
     if len(answer.individual_proofs) != expected:
         raise BallotShapeError(
             f"{len(answer.individual_proofs)} individual proofs, expected {expected}",
-            where=_at(where, "individual proofs"),
+            where=where.sub("individual proofs"),
         )
     for i, pair in enumerate(answer.individual_proofs):
         if len(pair) != 2:
             raise BallotShapeError(
                 f"individual proof has {len(pair)} parts, expected 2",
-                where=_at(where, f"{_choice_label(i, blank)} / individual proof"),
+                where=_choice(where, i, blank).sub("individual proof"),
             )
     n_overall = n_values + 1 if blank else n_values
     if len(answer.overall_proof) != n_overall:
         raise BallotShapeError(
             f"overall proof has {len(answer.overall_proof)} parts, expected {n_overall}",
-            where=_at(where, "overall proof"),
+            where=where.sub("overall proof"),
         )
     if blank and (answer.blank_proof is None or len(answer.blank_proof) != 2):
         raise BallotShapeError(
             "blank is allowed: a blank proof of 2 parts is required",
-            where=_at(where, "blank proof"),
+            where=where.sub("blank proof"),
         )
     if not blank and answer.blank_proof is not None:
         raise BallotShapeError(
             "blank is not allowed: the answer must not have a blank proof",
-            where=_at(where, "blank proof"),
+            where=where.sub("blank proof"),
         )
 
     for i, (ct, pair) in enumerate(zip(answer.choices, answer.individual_proofs, strict=True)):
         if not icheck(pk, prefix_s0, ct, pair, _ZERO_ONE):
             raise ProofError(
                 "individual proof that the choice is 0 or 1 does not verify",
-                where=_at(where, f"{_choice_label(i, blank)} / individual proof"),
+                where=_choice(where, i, blank).sub("individual proof"),
             )
     group = pk.group
     s = answer_prefix(prefix_s0, answer.choices)
@@ -227,7 +234,7 @@ def check_h_answer(
         if not icheck(pk, s, ct_prod(group, answer.choices), answer.overall_proof, values):
             raise ProofError(
                 f"overall proof that between {min} and {max} answers are selected does not verify",
-                where=_at(where, "overall proof"),
+                where=where.sub("overall proof"),
             )
         return
     assert answer.blank_proof is not None  # checked above
@@ -236,12 +243,12 @@ def check_h_answer(
     if not check_blank(pk, s, ct0, ct_sigma, answer.blank_proof):
         raise ProofError(
             "blank proof (blank flag is 0 or no answer is selected) does not verify",
-            where=_at(where, "blank proof"),
+            where=where.sub("blank proof"),
         )
     if not check_overall_blank(pk, s, ct0, ct_sigma, answer.overall_proof, values):
         raise ProofError(
             f"overall proof (blank vote, or between {min} and {max} answers) does not verify",
-            where=_at(where, "overall proof"),
+            where=where.sub("overall proof"),
         )
 
 
@@ -261,10 +268,12 @@ def make_nh_answer(
     return NHAnswer(ct, prove_raweg(pk, prefix_s0, ct, r, rng))
 
 
-def check_nh_answer(pk: PublicKey, prefix_s0: str, answer: NHAnswer, *, where: str = "") -> None:
+def check_nh_answer(
+    pk: PublicKey, prefix_s0: str, answer: NHAnswer, *, where: Location = NOWHERE
+) -> None:
     """Raise :class:`ProofError` unless the ``raweg`` proof of the answer verifies."""
     if not check_raweg(pk, prefix_s0, answer.choices, answer.proof):
         raise ProofError(
             "proof of knowledge of the encryption randomness (raweg) does not verify",
-            where=_at(where, "proof"),
+            where=where.sub("proof"),
         )

@@ -24,7 +24,7 @@ from gmpy2 import mpz
 from viche.crypto.fastexp import pow_fixed
 from viche.crypto.group import Group
 from viche.crypto.rng import RandomSource, random_zq
-from viche.errors import BallotShapeError, DecryptionError, UnsupportedError
+from viche.errors import NOWHERE, BallotShapeError, DecryptionError, Location, UnsupportedError
 
 
 @dataclass(frozen=True)
@@ -51,11 +51,11 @@ class PublicKey:
         return f"PublicKey({self.group.name}, y={str(self.y)[:12]}...)"
 
 
-def check_ciphertext(group: Group, ct: Ciphertext, where: str = "") -> Ciphertext:
+def check_ciphertext(group: Group, ct: Ciphertext, where: Location = NOWHERE) -> Ciphertext:
     """Raise :class:`~viche.errors.GroupMembershipError` unless alpha and beta are group
     elements; the proofs of :mod:`viche.crypto.proofs` are sound only after this check."""
-    group.check_element(ct.alpha, where=f"{where} / alpha" if where else "alpha")
-    group.check_element(ct.beta, where=f"{where} / beta" if where else "beta")
+    group.check_element(ct.alpha, where=where.sub("alpha"))
+    group.check_element(ct.beta, where=where.sub("beta"))
     return ct
 
 
@@ -127,7 +127,7 @@ def _baby_steps(group: Group, m: int) -> dict[mpz, int]:
     return table
 
 
-def dlog_small(group: Group, value: mpz, bound: int, where: str = "") -> int:
+def dlog_small(group: Group, value: mpz, bound: int, where: Location = NOWHERE) -> int:
     """The m in ``[0, bound]`` with ``g^m = value``, by baby-step giant-step.
 
     Raises :class:`DecryptionError` when there is none (a wrong decryption or a bound too
@@ -165,7 +165,7 @@ def dlog_small(group: Group, value: mpz, bound: int, where: str = "") -> int:
 # ---------------------------------------------------------------------- embedding (4.11.2)
 
 
-def group_encode(group: Group, values: Sequence[int], where: str = "") -> mpz:
+def group_encode(group: Group, values: Sequence[int], where: Location = NOWHERE) -> mpz:
     """``ξ = ((v1 2^κ + v2) 2^κ + ... + vn) 2^p + ε`` with the smallest ε making ξ a member.
 
     Needs ``group.embedding`` (only RFC-3526-2048 has one). Raises
@@ -200,7 +200,7 @@ def group_encode(group: Group, values: Sequence[int], where: str = "") -> mpz:
     )
 
 
-def group_decode(group: Group, x: mpz, n: int, where: str = "") -> list[int]:
+def group_decode(group: Group, x: mpz, n: int, where: Location = NOWHERE) -> list[int]:
     """Inverse of :func:`group_encode`: the n values of κ bits packed in x.
 
     Raises :class:`DecryptionError` when x holds more than n values' worth of bits.

@@ -16,7 +16,7 @@ import gmpy2
 from gmpy2 import mpz
 
 from viche.crypto.fastexp import pow_fixed, pow_memo
-from viche.errors import GroupMembershipError, NumberFormatError, ProtocolError
+from viche.errors import NOWHERE, GroupMembershipError, Location, NumberFormatError, ProtocolError
 
 _BELENIOS_P = (
     "2069478569142254640101364365750500806492298929575110409710088478705737421924"
@@ -99,12 +99,12 @@ class Group:
             return bool(gmpy2.legendre(x, self.p) == 1)
         return bool(pow_memo(x, self.q, self.p) == 1)
 
-    def check_element(self, x: mpz, where: str = "") -> mpz:
+    def check_element(self, x: mpz, where: Location = NOWHERE) -> mpz:
         if not self.is_element(x):
             raise GroupMembershipError(f"value is not an element of group {self.name}", where=where)
         return x
 
-    def check_exponent(self, x: mpz, where: str = "") -> mpz:
+    def check_exponent(self, x: mpz, where: Location = NOWHERE) -> mpz:
         if not 0 <= x < self.q:
             raise GroupMembershipError(f"value is not in Z_q of group {self.name}", where=where)
         return x
@@ -155,7 +155,10 @@ RFC_3526_2048 = Group(
 GROUPS: dict[str, Group] = {BELENIOS_2048.name: BELENIOS_2048, RFC_3526_2048.name: RFC_3526_2048}
 
 
-def group_by_name(name: str, where: str = "group") -> Group:
+_GROUP = Location(path=("group",))
+
+
+def group_by_name(name: str, where: Location = _GROUP) -> Group:
     """The group called ``name`` in an election; only the two of the specification exist."""
     try:
         return GROUPS[name]
@@ -165,7 +168,7 @@ def group_by_name(name: str, where: str = "group") -> Group:
         ) from None
 
 
-def parse_number(text: object, where: str = "") -> mpz:
+def parse_number(text: object, where: Location = NOWHERE) -> mpz:
     """Parse a big number as the protocol writes it: a JSON string, base 10, no sign,
     no leading zeros (``"0"`` itself is allowed).
 

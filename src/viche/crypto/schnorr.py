@@ -15,7 +15,7 @@ from gmpy2 import mpz
 from viche.crypto.group import Group
 from viche.crypto.hashing import hash_to_zq
 from viche.crypto.rng import RandomSource, random_zq
-from viche.errors import ProofError
+from viche.errors import NOWHERE, Location, ProofError
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,7 @@ def prove_pok(group: Group, secret: mpz, rng: RandomSource) -> Proof:
     return schnorr_prove(group, secret, pok_string(group, group.powg(secret)), rng)
 
 
-def check_pok(group: Group, public_key: mpz, proof: Proof, where: str = "") -> None:
+def check_pok(group: Group, public_key: mpz, proof: Proof, where: Location = NOWHERE) -> None:
     if not schnorr_check(group, public_key, proof, pok_string(group, public_key)):
         raise ProofError("proof of knowledge of the trustee key does not verify", where=where)
 
@@ -85,7 +85,7 @@ def sign_message(group: Group, signing_key: mpz, message: str, rng: RandomSource
 
 
 def check_message_signature(
-    group: Group, verification_key: mpz, message: str, proof: Proof, where: str = ""
+    group: Group, verification_key: mpz, message: str, proof: Proof, where: Location = NOWHERE
 ) -> None:
     if not schnorr_check(group, verification_key, proof, sigmsg_string(message)):
         raise ProofError("signature of the message does not verify", where=where)
@@ -96,7 +96,7 @@ def sign_ballot(group: Group, credential_secret: mpz, ballot_hash: str, rng: Ran
 
 
 def check_ballot_signature(
-    group: Group, public_credential: mpz, ballot_hash: str, proof: Proof, where: str = ""
+    group: Group, public_credential: mpz, ballot_hash: str, proof: Proof, where: Location = NOWHERE
 ) -> None:
     if not schnorr_check(group, public_credential, proof, ballot_signature_string(ballot_hash)):
         raise ProofError("ballot signature does not verify", where=where)

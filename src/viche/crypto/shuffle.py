@@ -45,7 +45,7 @@ from viche.crypto.fastexp import multi_pow
 from viche.crypto.group import Group
 from viche.crypto.hashing import hash_to_zq
 from viche.crypto.rng import RandomSource, random_zq
-from viche.errors import ProofError, ProtocolError
+from viche.errors import Location, ProofError, ProtocolError
 
 __all__ = [
     "ShuffleProof",
@@ -97,10 +97,6 @@ class ShuffleWitness:
         return f"ShuffleWitness(<{len(self.permutation)} secret items>)"
 
 
-def _at(where: str, part: str) -> str:
-    return f"{where} / {part}" if where else part
-
-
 # ---------------------------------------------------------------------- generators
 
 
@@ -114,7 +110,9 @@ def get_generator(group: Group, i: int) -> mpz:
     x = mpz(int.from_bytes(hashlib.sha256(f"ggen|{i}".encode("ascii")).digest(), "big"))
     h = group.pow(x, (group.p - 1) // group.q)
     if h in (0, 1, group.g):
-        raise ProtocolError(f"independent generator {i} is degenerate", where=f"ggen|{i}")
+        raise ProtocolError(
+            f"independent generator {i} is degenerate", where=Location(path=(f"ggen|{i}",))
+        )
     return h
 
 
@@ -236,7 +234,7 @@ def gen_shuffle_proof(
     n = len(cts)
     perm, r_enc = witness.permutation, witness.reencryption
     if len(shuffled) != n or len(perm) != n or len(r_enc) != n or sorted(perm) != list(range(n)):
-        raise ProtocolError("shuffle witness does not match the ciphertexts", where="shuffle")
+        raise ProtocolError("shuffle witness does not match the ciphertexts", where=_SHUFFLE)
     h0 = secondary_generator(group)
     hs = get_generators(group, n)
     # GenPermutationCommitment (table 9): c_{ψ(i)} = g^{r_{ψ(i)}} h_i
@@ -310,8 +308,12 @@ def shuffle_and_prove(
     return shuffled, gen_shuffle_proof(pk, phi, cts, shuffled, witness=witness, rng=rng)
 
 
+#: The default location of a shuffle proof.
+_SHUFFLE = Location(path=("shuffle",))
+
+
 def _check_members(
-    group: Group, shuffled: Sequence[Ciphertext], proof: ShuffleProof, n: int, where: str
+    group: Group, shuffled: Sequence[Ciphertext], proof: ShuffleProof, n: int, where: Location
 ) -> None:
     lengths = {
         "t̂": len(proof.t_hat),
@@ -322,10 +324,10 @@ def _check_members(
     }
     for name, got in lengths.items():
         if got != n:
-            raise ProofError(f"{got} values for {n} ciphertexts", where=_at(where, name))
+            raise ProofError(f"{got} values for {n} ciphertexts", where=where.sub(name))
     for i, ct in enumerate(shuffled):
-        group.check_element(ct.alpha, _at(where, f"ciphertext {i + 1} / alpha"))
-        group.check_element(ct.beta, _at(where, f"ciphertext {i + 1} / beta"))
+        group.check_element(ct.alpha, where.sub(f"ciphertext {i + 1}", "alpha"))
+        group.check_element(ct.beta, where.sub(f"ciphertext {i + 1}", "beta"))
     elements = [
         ("t1", proof.t[0]),
         ("t2", proof.t[1]),
@@ -337,12 +339,12 @@ def _check_members(
     elements += [(f"c[{i + 1}]", x) for i, x in enumerate(proof.commitments)]
     elements += [(f"ĉ[{i + 1}]", x) for i, x in enumerate(proof.chained)]
     for name, x in elements:
-        group.check_element(x, _at(where, name))
+        group.check_element(x, where.sub(name))
     exponents = [(f"s{k + 1}", x) for k, x in enumerate(proof.s)]
     exponents += [(f"ŝ[{i + 1}]", x) for i, x in enumerate(proof.s_hat)]
     exponents += [(f"s'[{i + 1}]", x) for i, x in enumerate(proof.s_prime)]
     for name, x in exponents:
-        group.check_exponent(x, _at(where, name))
+        group.check_exponent(x, where.sub(name))
 
 
 def check_shuffle_proof(
@@ -352,7 +354,7 @@ def check_shuffle_proof(
     shuffled: Sequence[Ciphertext],
     proof: ShuffleProof,
     *,
-    where: str = "shuffle",
+    where: Location = _SHUFFLE,
 ) -> None:
     """Table 5: raise unless ``proof`` shows that ``shuffled`` re-encrypts a permutation of
     ``cts`` (which must already be checked group members).
@@ -431,9 +433,9 @@ def check_shuffle_proof(
         raise ProofError(
             "no equation of the shuffle proof holds: the hashed challenge differs (altered "
             "commitments t, c or ĉ, ciphertexts, election key or fingerprint)",
-            where=_at(where, "challenge"),
+            where=where.sub("challenge"),
         )
     raise ProofError(
         f"shuffle proof equation(s) for {', '.join(failed)} do not hold",
-        where=_at(where, failed[0]),
+        where=where.sub(failed[0]),
     )

@@ -21,6 +21,7 @@ from gmpy2 import mpz
 from viche.crypto.group import Group
 from viche.crypto.rng import RandomSource, random_zq
 from viche.crypto.schnorr import Proof, check_pok, prove_pok
+from viche.errors import NOWHERE, Location
 
 
 @dataclass(frozen=True)
@@ -73,10 +74,12 @@ def generate_trustee_key(
     return private, trustee_key_from_private(group, private, rng)
 
 
-def check_trustee_public_key(group: Group, tpk: TrusteePublicKey, where: str = "") -> None:
+def check_trustee_public_key(
+    group: Group, tpk: TrusteePublicKey, where: Location = NOWHERE
+) -> None:
     """Check that the key is a group element and that its proof of knowledge verifies.
 
     Raises :class:`~viche.errors.GroupMembershipError` or :class:`~viche.errors.ProofError`.
     """
-    group.check_element(tpk.public_key, where=f"{where} / public_key" if where else "public_key")
-    check_pok(group, tpk.public_key, tpk.pok, where=f"{where} / pok" if where else "pok")
+    group.check_element(tpk.public_key, where=where.sub("public_key"))
+    check_pok(group, tpk.public_key, tpk.pok, where=where.sub("pok"))

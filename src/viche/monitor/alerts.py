@@ -32,7 +32,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from viche.errors import MonitorError
+from viche.errors import Location, MonitorError
 from viche.monitor import api
 from viche.monitor.model import Campaign, DetectionResult
 
@@ -73,7 +73,9 @@ class Alert:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any], *, where: str = "alert") -> Alert:
+    def from_dict(
+        cls, data: dict[str, Any], *, where: Location = Location(path=("alert",))
+    ) -> Alert:
         try:
             at = datetime.fromisoformat(str(data["at"]))
             return cls(
@@ -222,7 +224,7 @@ def load_alerts(store_dir: str | Path) -> tuple[Alert, ...]:
     for line_no, line in enumerate(path.read_text("utf-8").splitlines(), start=1):
         if not line.strip():
             continue
-        where = f"{path} / line {line_no}"
+        where = Location(file=str(path), line=line_no)
         try:
             data = json.loads(line)
         except json.JSONDecodeError as exc:

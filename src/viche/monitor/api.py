@@ -27,7 +27,7 @@ from typing import Any
 
 import pandas as pd
 
-from viche.errors import MissingFileError, MonitorError
+from viche.errors import Location, MissingFileError, MonitorError
 from viche.monitor.model import (
     AccountScore,
     Behaviour,
@@ -127,7 +127,7 @@ def result_to_dict(result: DetectionResult) -> dict[str, Any]:
     }
 
 
-def _parse_time(value: Any, where: str) -> datetime:
+def _parse_time(value: Any, where: Location) -> datetime:
     if not isinstance(value, str):
         raise MonitorError("a time must be an ISO 8601 string", where=where)
     try:
@@ -139,24 +139,26 @@ def _parse_time(value: Any, where: str) -> datetime:
     return t
 
 
-def result_from_dict(data: Mapping[str, Any], *, where: str = "result") -> DetectionResult:
+def result_from_dict(
+    data: Mapping[str, Any], *, where: Location = Location(path=("result",))
+) -> DetectionResult:
     """Read back :func:`result_to_dict`; a wrong shape raises :class:`MonitorError`."""
     if data.get("format") != RESULT_FORMAT:
         raise MonitorError(f"not a {RESULT_FORMAT} document", where=where)
     try:
         campaigns = []
         for ci, c in enumerate(data["campaigns"]):
-            cw = f"{where} / campaign {ci}"
+            cw = where.sub(f"campaign {ci}")
             edges = []
             for ei, e in enumerate(c["edges"]):
-                ew = f"{cw} / edge {ei}"
+                ew = cw.sub(f"edge {ei}")
                 pairs = tuple(
                     PostPair(
                         behaviour=Behaviour(p["behaviour"]),
                         post_a=str(p["post_a"]),
                         post_b=str(p["post_b"]),
-                        time_a=_parse_time(p["time_a"], f"{ew} / evidence {pi}"),
-                        time_b=_parse_time(p["time_b"], f"{ew} / evidence {pi}"),
+                        time_a=_parse_time(p["time_a"], ew.sub(f"evidence {pi}")),
+                        time_b=_parse_time(p["time_b"], ew.sub(f"evidence {pi}")),
                         key=str(p.get("key", "")),
                     )
                     for pi, p in enumerate(e["evidence"])
@@ -235,15 +237,19 @@ def load_result(store_dir: str | Path) -> DetectionResult:
     if not path.is_file():
         raise MissingFileError(
             "no detection result in this store: run `viche monitor detect` first",
-            where=str(path),
+            where=Location(file=str(path)),
         )
     try:
         data = json.loads(path.read_text("utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise MonitorError(f"cannot read the detection result: {exc}", where=str(path)) from exc
+        raise MonitorError(
+            f"cannot read the detection result: {exc}", where=Location(file=str(path))
+        ) from exc
     if not isinstance(data, dict):
-        raise MonitorError("the detection result is not a JSON object", where=str(path))
-    return result_from_dict(data, where=str(path))
+        raise MonitorError(
+            "the detection result is not a JSON object", where=Location(file=str(path))
+        )
+    return result_from_dict(data, where=Location(file=str(path)))
 
 
 # -- tables -----------------------------------------------------------------------------------

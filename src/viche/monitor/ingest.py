@@ -56,7 +56,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, Literal
 
-from viche.errors import IngestError, MissingFileError
+from viche.errors import IngestError, Location, MissingFileError
 from viche.monitor import news, telegram
 from viche.monitor.model import Post
 from viche.monitor.store import Row, Store, extra_row, post_row
@@ -300,7 +300,9 @@ def _csv_records(stream: IO[str], fmt: Format, report: IngestReport) -> Iterator
     except StopIteration:
         return
     except csv.Error as exc:
-        raise IngestError(f"unreadable header: {exc}", where=f"{report.source} / line 1") from exc
+        raise IngestError(
+            f"unreadable header: {exc}", where=Location(file=str(report.source), line=1)
+        ) from exc
     header = [h.lstrip("\ufeff") for h in header]
     if fmt == "qut":
         columns = {
@@ -327,7 +329,7 @@ def _csv_records(stream: IO[str], fmt: Format, report: IngestReport) -> Iterator
     if missing:
         raise IngestError(
             f"no column for required field(s) {', '.join(missing)}; header is {header}",
-            where=f"{report.source} / line 1",
+            where=Location(file=str(report.source), line=1),
         )
     width = len(header)
     while True:
@@ -395,7 +397,7 @@ def read_posts(
     """
     p = Path(path)
     if not p.is_file():
-        raise MissingFileError(f"no such file: {p}", where=str(p))
+        raise MissingFileError(f"no such file: {p}", where=Location(file=str(p)))
     rep = report if report is not None else IngestReport(source=str(p))
     total = p.stat().st_size
     if fmt == "auto":

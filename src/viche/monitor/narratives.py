@@ -68,7 +68,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from viche.errors import IngestError, MissingFileError, MonitorError
+from viche.errors import IngestError, Location, MissingFileError, MonitorError
 from viche.monitor.embed import DIMENSION, Embedder, Vectors
 from viche.monitor.model import Campaign, DetectionResult, Narrative, Post
 from viche.monitor.text import guess_language
@@ -129,7 +129,9 @@ def _split(value: str) -> tuple[str, ...]:
 def check_since(since: str) -> None:
     """A ``since`` filter is empty or ``YYYY-MM-DD``."""
     if since and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", since):
-        raise MonitorError(f"since must be YYYY-MM-DD, not {since!r}", where="cases since")
+        raise MonitorError(
+            f"since must be YYYY-MM-DD, not {since!r}", where=Location(path=("cases since",))
+        )
 
 
 def load_cases(
@@ -148,18 +150,22 @@ def load_cases(
     check_since(since)
     p = Path(path)
     if not p.is_file():
-        raise MissingFileError(f"no EUvsDisinfo case list at {p}", where=str(p))
+        raise MissingFileError(f"no EUvsDisinfo case list at {p}", where=Location(file=str(p)))
     wanted = {k.strip().lower() for k in keywords if k.strip()}
     out: list[KnownCase] = []
     with p.open(encoding="utf-8", newline="") as f:
         reader = csv.DictReader(f)
         missing = [c for c in CASE_COLUMNS if c not in (reader.fieldnames or [])]
         if missing:
-            raise IngestError(f"case list lacks the column {missing[0]!r}", where=str(p))
+            raise IngestError(
+                f"case list lacks the column {missing[0]!r}", where=Location(file=str(p))
+            )
         for line, row in enumerate(reader, start=2):
             url, title = (row["id"] or "").strip(), (row["title"] or "").strip()
             if not url or not title:
-                raise IngestError("a case without id or title", where=f"{p} / line {line}")
+                raise IngestError(
+                    "a case without id or title", where=Location(file=str(p), line=line)
+                )
             case = KnownCase(
                 url=url,
                 title=title,
@@ -185,7 +191,8 @@ class CaseIndex:
     def __init__(self, cases: Sequence[KnownCase], vectors: Vectors) -> None:
         if len(cases) != vectors.shape[0]:
             raise MonitorError(
-                f"{len(cases)} cases but {vectors.shape[0]} vectors", where="CaseIndex"
+                f"{len(cases)} cases but {vectors.shape[0]} vectors",
+                where=Location(path=("CaseIndex",)),
             )
         self.cases = tuple(cases)
         self.vectors = vectors
@@ -231,7 +238,9 @@ class CaseIndex:
     def nearest(self, vectors: Vectors) -> list[tuple[KnownCase, float]]:
         """For each row of ``vectors`` (unit length), the nearest case and its similarity."""
         if not self.cases:
-            raise MonitorError("no known cases to match against", where="CaseIndex")
+            raise MonitorError(
+                "no known cases to match against", where=Location(path=("CaseIndex",))
+            )
         sims = vectors @ self.vectors.T
         best = np.argmax(sims, axis=1)
         return [(self.cases[int(j)], float(sims[i, j])) for i, j in enumerate(best)]
@@ -256,7 +265,9 @@ def cluster(
     """Group unit vectors by cosine similarity, with thresholds per pair of scripts."""
     n = vectors.shape[0]
     if len(scripts) != n:
-        raise MonitorError(f"{n} vectors but {len(scripts)} scripts", where="cluster")
+        raise MonitorError(
+            f"{n} vectors but {len(scripts)} scripts", where=Location(path=("cluster",))
+        )
     if n == 0:
         return []
     table = dict(THRESHOLDS if thresholds is None else thresholds)

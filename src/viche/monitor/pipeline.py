@@ -39,7 +39,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from viche.errors import MonitorError
+from viche.errors import Location, MonitorError
 from viche.monitor.coordination import (
     CoordinationConfig,
     CoordinationResult,
@@ -458,7 +458,7 @@ def plan_periods(
     if max_posts < 1 or overlap < 0:
         raise MonitorError(
             f"max_posts_per_pass must be >= 1 and the overlap >= 0 (got {max_posts}, {overlap})",
-            where="DetectConfig.max_posts_per_pass",
+            where=Location(path=("DetectConfig.max_posts_per_pass",)),
         )
     periods: list[tuple[int, int]] = []
     first: int | None = None
@@ -689,7 +689,7 @@ def detect(source: Store | Iterable[Post], config: DetectConfig | None = None) -
     if cfg.max_posts_per_pass < 1:
         raise MonitorError(
             f"max_posts_per_pass must be >= 1 (got {cfg.max_posts_per_pass})",
-            where="DetectConfig.max_posts_per_pass",
+            where=Location(path=("DetectConfig.max_posts_per_pass",)),
         )
     store, owned = _as_store(source)
     try:

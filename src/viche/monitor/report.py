@@ -32,7 +32,7 @@ from typing import Any
 
 import networkx as nx
 
-from viche.errors import MonitorError
+from viche.errors import Location, MonitorError
 from viche.monitor import api
 from viche.monitor.model import Campaign, DetectionResult, Post
 from viche.monitor.text import guess_language, normalise, normalise_hashtag, normalise_url
@@ -417,7 +417,9 @@ def write_report(
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise MonitorError(f"cannot create the report directory: {exc}", where=str(out)) from exc
+        raise MonitorError(
+            f"cannot create the report directory: {exc}", where=Location(file=str(out))
+        ) from exc
     paths = {name: out / name for name in REPORT_FILES}
     tables = {
         "campaigns.csv": api.campaigns(result),

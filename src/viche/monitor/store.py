@@ -24,7 +24,7 @@ from types import TracebackType
 
 import pandas as pd
 
-from viche.errors import MonitorError
+from viche.errors import Location, MonitorError
 from viche.monitor.model import Post
 
 COLUMNS = (
@@ -109,7 +109,9 @@ class Store:
                 self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
         except sqlite3.Error as exc:
-            raise MonitorError(f"cannot open the post store: {exc}", where=self.path) from exc
+            raise MonitorError(
+                f"cannot open the post store: {exc}", where=Location(file=str(self.path))
+            ) from exc
 
     # -- life cycle -------------------------------------------------------------------------
     def close(self) -> None:
@@ -189,7 +191,7 @@ class Store:
         ``end`` (Unix seconds) only those with ``start <= created_at < end``."""
         bad = [c for c in columns if c not in COLUMNS]
         if bad:
-            raise MonitorError(f"unknown column {bad[0]!r}", where="store.frames")
+            raise MonitorError(f"unknown column {bad[0]!r}", where=Location(path=("store.frames",)))
         cols = list(columns) if "seq" in columns else ["seq", *columns]
         sql = (
             f"SELECT {', '.join(cols)} FROM posts WHERE seq > ?"  # noqa: S608 (columns checked above)
@@ -234,7 +236,7 @@ class Store:
         """The posts with the given ``seq`` numbers (in ``seq`` order)."""
         bad = [c for c in columns if c not in COLUMNS]
         if bad:
-            raise MonitorError(f"unknown column {bad[0]!r}", where="store.fetch")
+            raise MonitorError(f"unknown column {bad[0]!r}", where=Location(path=("store.fetch",)))
         cols = list(columns) if "seq" in columns else ["seq", *columns]
         wanted = sorted({int(s) for s in seqs})
         rows: list[tuple[object, ...]] = []

@@ -26,7 +26,9 @@ from viche.crypto.hashing import b64_sha256, sha256_hex
 from viche.crypto.rng import RandomSource
 from viche.crypto.schnorr import Proof, check_ballot_signature, sign_ballot
 from viche.errors import (
+    NOWHERE,
     BallotShapeError,
+    Location,
     ProofError,
     WrongElectionError,
 )
@@ -55,6 +57,9 @@ from viche.protocol.messages import (
     proof_to_json,
 )
 
+#: The location of a ballot being made or parsed, when the caller names none.
+_BALLOT = Location(path=("ballot",))
+
 
 @dataclass(frozen=True)
 class Signature:
@@ -68,7 +73,7 @@ class Signature:
         return {"hash": self.hash, "proof": proof_to_json(self.proof)}
 
     @classmethod
-    def from_json(cls, value: object, where: str) -> Signature:
+    def from_json(cls, value: object, where: Location) -> Signature:
         obj = expect_object(value, where, ("hash", "proof"))
         return cls(get_str(obj, "hash", where), proof_from_json(obj["proof"], sub(where, "proof")))
 
@@ -97,7 +102,7 @@ class Ballot:
         return out
 
     @classmethod
-    def from_json(cls, value: object, where: str = "ballot") -> Ballot:
+    def from_json(cls, value: object, where: Location = _BALLOT) -> Ballot:
         obj = expect_object(
             value,
             where,
@@ -117,7 +122,7 @@ class Ballot:
         )
 
     @classmethod
-    def from_bytes(cls, raw: bytes, where: str = "ballot") -> Ballot:
+    def from_bytes(cls, raw: bytes, where: Location = _BALLOT) -> Ballot:
         """Parse a ballot and insist on the canonical form (the tool does the same)."""
         ballot = cls.from_json(loads(raw, where), where)
         require_canonical(raw, ballot.to_json(), where, "ballot")
@@ -162,11 +167,11 @@ def make_ballot(
     ``pk`` is the election key (possibly with precomputed tables).
     """
     if pk.y != election.public_key.y or pk.group.name != election.group.name:
-        raise WrongElectionError("public key is not the key of this election", where="ballot")
+        raise WrongElectionError("public key is not the key of this election", where=_BALLOT)
     if len(plaintexts) != len(election.questions):
         raise BallotShapeError(
             f"{len(plaintexts)} plaintext answer(s) for {len(election.questions)} question(s)",
-            where="ballot",
+            where=_BALLOT,
         )
     group = election.group
     secret = credential_secret(group, private_credential, election.uuid)  # checks the format
@@ -185,19 +190,19 @@ def make_ballot(
                     max=question.max,
                     blank=question.blank,
                     rng=rng,
-                    where=f"ballot / answer {i + 1}",
+                    where=_BALLOT.at(question=i + 1),
                 )
             )
         else:
             if len(plaintext) != len(question.answers):
                 raise BallotShapeError(
                     f"{len(plaintext)} values for {len(question.answers)} answers",
-                    where=f"ballot / answer {i + 1}",
+                    where=_BALLOT.at(question=i + 1),
                 )
             try:
                 answers.append(make_nh_answer(pk, s0, list(plaintext), rng))
             except BallotShapeError as exc:
-                raise BallotShapeError(exc.message, where=f"ballot / answer {i + 1}") from None
+                raise BallotShapeError(exc.message, where=_BALLOT.at(question=i + 1)) from None
     unsigned = Ballot(
         election_uuid=election.uuid,
         election_hash=election.fingerprint,
@@ -231,34 +236,35 @@ class CheckedBallot:
     weight: int
 
 
-def _choice_label(i: int, blank: bool) -> str:
-    """Same numbering as :mod:`viche.crypto.answers`: choice 0 is the blank flag."""
-    return f"choice {i if blank else i + 1}"
+def _choice(where: Location, i: int, blank: bool) -> Location:
+    """Choice ``i`` (0-based) of an answer, numbered as in :mod:`viche.crypto.answers`:
+    ``answer`` 0 is the blank flag."""
+    return where.at(answer=i if blank else i + 1)
 
 
-def _check_members(election: Election, ballot: Ballot, where: str) -> None:
+def _check_members(election: Election, ballot: Ballot, where: Location) -> None:
     group = election.group
     for i, (answer, question) in enumerate(zip(ballot.answers, election.questions, strict=True)):
-        awhere = f"{where} / answer {i + 1}"
+        awhere = where.at(question=i + 1)
         if isinstance(answer, NHAnswer):
-            group.check_element(answer.choices.alpha, f"{awhere} / alpha")
-            group.check_element(answer.choices.beta, f"{awhere} / beta")
+            group.check_element(answer.choices.alpha, awhere.sub("alpha"))
+            group.check_element(answer.choices.beta, awhere.sub("beta"))
             continue
         blank = isinstance(question, HomomorphicQuestion) and question.blank
         for j, ct in enumerate(answer.choices):
-            cwhere = f"{awhere} / {_choice_label(j, blank)}"
-            group.check_element(ct.alpha, f"{cwhere} / alpha")
-            group.check_element(ct.beta, f"{cwhere} / beta")
+            cwhere = _choice(awhere, j, blank)
+            group.check_element(ct.alpha, cwhere.sub("alpha"))
+            group.check_element(ct.beta, cwhere.sub("beta"))
 
 
-def _check_shape(election: Election, ballot: Ballot, where: str) -> None:
+def _check_shape(election: Election, ballot: Ballot, where: Location) -> None:
     if len(ballot.answers) != len(election.questions):
         raise BallotShapeError(
             f"{len(ballot.answers)} answer(s) for {len(election.questions)} question(s)",
             where=where,
         )
     for i, (answer, question) in enumerate(zip(ballot.answers, election.questions, strict=True)):
-        awhere = f"{where} / answer {i + 1}"
+        awhere = where.at(question=i + 1)
         if isinstance(question, NonHomomorphicQuestion) and not isinstance(answer, NHAnswer):
             raise BallotShapeError(
                 "a non-homomorphic question needs a {choices, proof} answer", where=awhere
@@ -273,7 +279,7 @@ def _check_shape(election: Election, ballot: Ballot, where: str) -> None:
             if len(answer.choices) != question.n_choices:
                 raise BallotShapeError(
                     f"{len(answer.choices)} choices, expected {question.n_choices}",
-                    where=f"{awhere} / choices",
+                    where=awhere.sub("choices"),
                 )
 
 
@@ -297,7 +303,7 @@ def max_ballot_size(election: Election) -> int:
 
 
 def check_ballot(
-    election: Election, raw: bytes, credentials: PublicCredentials, where: str = ""
+    election: Election, raw: bytes, credentials: PublicCredentials, where: Location = NOWHERE
 ) -> CheckedBallot:
     """Every check of a ballot, cheapest first; raises the first failure.
 
@@ -315,40 +321,40 @@ def check_ballot(
     if len(raw) > limit:
         raise BallotShapeError(
             f"ballot of {len(raw)} bytes; a ballot of this election has at most {limit}",
-            where=f"{where} / ballot" if where else "ballot",
+            where=where.sub("ballot"),
         )
     tracker = smart_ballot_tracker(raw)
-    bwhere = f"{where} / ballot {tracker}" if where else f"ballot {tracker}"
+    bwhere = where.at(ballot=tracker)
     ballot = Ballot.from_bytes(raw, bwhere)
     if ballot.election_uuid != election.uuid:
         raise WrongElectionError(
             f"ballot for election {ballot.election_uuid!r}, not {election.uuid!r}",
-            where=f"{bwhere} / election_uuid",
+            where=bwhere.sub("election_uuid"),
         )
     if ballot.election_hash != election.fingerprint:
         raise WrongElectionError(
             "ballot for another version of the election (fingerprint differs)",
-            where=f"{bwhere} / election_hash",
+            where=bwhere.sub("election_hash"),
         )
     cred_text = str(ballot.credential)
-    entry = credentials.lookup(cred_text, where=f"{bwhere} / credential")
+    entry = credentials.lookup(cred_text, where=bwhere.sub("credential"))
     group = election.group
-    group.check_element(ballot.credential, f"{bwhere} / credential")
+    group.check_element(ballot.credential, bwhere.sub("credential"))
     _check_shape(election, ballot, bwhere)
     _check_members(election, ballot, bwhere)
     expected_hash = signature_hash(ballot)
     if ballot.signature.hash != expected_hash:
         raise ProofError(
             "signature hash is not the hash of the ballot without its signature",
-            where=f"{bwhere} / signature / hash",
+            where=bwhere.sub("signature", "hash"),
         )
     check_ballot_signature(
-        group, ballot.credential, expected_hash, ballot.signature.proof, f"{bwhere} / signature"
+        group, ballot.credential, expected_hash, ballot.signature.proof, bwhere.sub("signature")
     )
     pk = election.public_key
     s0 = answer_prefix_s0(election, ballot.credential)
     for i, (answer, question) in enumerate(zip(ballot.answers, election.questions, strict=True)):
-        awhere = f"{bwhere} / answer {i + 1}"
+        awhere = bwhere.at(question=i + 1)
         if isinstance(answer, NHAnswer):
             check_nh_answer(pk, s0, answer, where=awhere)
         elif not isinstance(question, HomomorphicQuestion):  # excluded by _check_shape

@@ -40,7 +40,7 @@ from gmpy2 import mpz
 from viche.crypto.group import Group
 from viche.crypto.rng import RandomSource, random_zq
 from viche.crypto.schnorr import check_message_signature, sign_message
-from viche.errors import DecryptionError, FormatError, KeyCeremonyError
+from viche.errors import DecryptionError, FormatError, KeyCeremonyError, Location
 from viche.protocol.codec import dumps, loads
 from viche.protocol.trustees import CertKeys, ChannelMsg, EncryptedMsg, SignedMsg
 
@@ -54,7 +54,7 @@ def generate_seed(rng: RandomSource) -> str:
     return "".join(BASE58[rng.randbelow(58)] for _ in range(SEED_LENGTH))
 
 
-def check_seed(seed: str, where: str = "seed") -> str:
+def check_seed(seed: str, where: Location = Location(path=("seed",))) -> str:
     """The seed must be 22 base58 characters; a trailing newline is tolerated (files)."""
     seed = seed.rstrip("\n")
     if len(seed) != SEED_LENGTH or any(c not in BASE58 for c in seed):
@@ -101,7 +101,7 @@ class ChannelKeys:
         return CertKeys(verification=self.verification_key, encryption=self.encryption_key)
 
 
-def derive_keys(group: Group, seed: str, where: str = "seed") -> ChannelKeys:
+def derive_keys(group: Group, seed: str, where: Location = Location(path=("seed",))) -> ChannelKeys:
     """Signing/decryption keys (and their public halves) from a seed (spec 4.6.1)."""
     seed = check_seed(seed, where)
     sk = _hash_number("sk|" + seed) % group.q
@@ -117,11 +117,14 @@ def sign(group: Group, signing_key: mpz, message: str, rng: RandomSource) -> Sig
 
 
 def check_signed(
-    group: Group, verification_key: mpz, signed: SignedMsg, where: str = "signed_msg"
+    group: Group,
+    verification_key: mpz,
+    signed: SignedMsg,
+    where: Location = Location(path=("signed_msg",)),
 ) -> None:
     """Raises :class:`~viche.errors.ProofError` when the signature does not verify."""
     check_message_signature(
-        group, verification_key, signed.message, signed.signature, where=f"{where} / signature"
+        group, verification_key, signed.message, signed.signature, where=where.sub("signature")
     )
 
 
@@ -153,12 +156,15 @@ def encrypt(group: Group, encryption_key: mpz, plaintext: str, rng: RandomSource
 
 
 def decrypt(
-    group: Group, decryption_key: mpz, message: EncryptedMsg, where: str = "encrypted_msg"
+    group: Group,
+    decryption_key: mpz,
+    message: EncryptedMsg,
+    where: Location = Location(path=("encrypted_msg",)),
 ) -> str:
     """Raises :class:`~viche.errors.DecryptionError` when the message was not encrypted for
     this key or was altered."""
-    group.check_element(message.alpha, where=f"{where} / alpha")
-    group.check_element(message.beta, where=f"{where} / beta")
+    group.check_element(message.alpha, where=where.sub("alpha"))
+    group.check_element(message.beta, where=where.sub("beta"))
     gs = group.div(message.beta, group.pow(message.alpha, decryption_key))
     try:
         sealed = bytes.fromhex(message.data)
@@ -190,7 +196,7 @@ def send(group: Group, signing_key: mpz, recipient: mpz, message: str, rng: Rand
 
 
 def receive(
-    group: Group, keys: ChannelKeys, sender_verification_key: mpz, text: str, where: str
+    group: Group, keys: ChannelKeys, sender_verification_key: mpz, text: str, where: Location
 ) -> str:
     """Open a channel message addressed to ``keys``: decrypt it, check the sender's
     signature and that the recipient named inside is ``keys.encryption_key``."""

@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 from gmpy2 import mpz
 
 from viche.crypto.group import parse_number
-from viche.errors import JsonFormatError, NonCanonicalError
+from viche.errors import NOWHERE, JsonFormatError, Location, NonCanonicalError
 
 JsonObject = dict[str, Any]
 T = TypeVar("T")
@@ -40,7 +40,7 @@ def to_bytes(value: object) -> bytes:
     return dumps(value).encode("utf-8")
 
 
-def require_canonical(raw: bytes, json_value: object, where: str, what: str = "") -> None:
+def require_canonical(raw: bytes, json_value: object, where: Location, what: str = "") -> None:
     """Raise :class:`NonCanonicalError` unless ``raw`` is ``dumps(json_value)`` (the
     message parsed from ``raw`` and written back)."""
     if raw != to_bytes(json_value):
@@ -64,7 +64,7 @@ def _no_constants(name: str) -> Any:
     raise JsonFormatError(f"{name} is not allowed in protocol JSON")
 
 
-def loads(data: bytes | str, where: str = "") -> Any:
+def loads(data: bytes | str, where: Location = NOWHERE) -> Any:
     """Parse strict JSON; errors name ``where`` and the line/column."""
     if isinstance(data, bytes):
         try:
@@ -109,15 +109,18 @@ def _parse_float(text: str) -> float:
     return value
 
 
-def _sub(where: str, key: str | int) -> str:
-    part = f"[{key}]" if isinstance(key, int) else key
-    if not where:
-        return str(part)
-    return f"{where}[{key}]" if isinstance(key, int) else f"{where}.{key}"
+def sub(where: Location, key: str | int) -> Location:
+    """The location of field ``key`` or list item ``key`` inside ``where``: a field is one
+    more part of the path, a list index is written after the last part (``credentials[3]``)."""
+    if isinstance(key, str):
+        return where.sub(key)
+    if not where.path:
+        return where.sub(f"[{key}]")
+    return where.at(path=(*where.path[:-1], f"{where.path[-1]}[{key}]"))
 
 
 def expect_object(
-    value: object, where: str, required: tuple[str, ...], optional: tuple[str, ...] = ()
+    value: object, where: Location, required: tuple[str, ...], optional: tuple[str, ...] = ()
 ) -> JsonObject:
     """``value`` must be an object with every required key, and no key outside both lists."""
     if not isinstance(value, dict):
@@ -131,7 +134,7 @@ def expect_object(
     return value
 
 
-def expect_list(value: object, where: str, length: int | None = None) -> list[Any]:
+def expect_list(value: object, where: Location, length: int | None = None) -> list[Any]:
     if not isinstance(value, list):
         raise JsonFormatError(f"expected a JSON array, got {_kind(value)}", where=where)
     if length is not None and len(value) != length:
@@ -139,41 +142,36 @@ def expect_list(value: object, where: str, length: int | None = None) -> list[An
     return value
 
 
-def get_str(obj: JsonObject, key: str, where: str) -> str:
+def get_str(obj: JsonObject, key: str, where: Location) -> str:
     val = obj[key]
     if not isinstance(val, str):
-        raise JsonFormatError(f"expected a string, got {_kind(val)}", where=_sub(where, key))
+        raise JsonFormatError(f"expected a string, got {_kind(val)}", where=sub(where, key))
     return val
 
 
-def get_int(obj: JsonObject, key: str, where: str, minimum: int | None = None) -> int:
+def get_int(obj: JsonObject, key: str, where: Location, minimum: int | None = None) -> int:
     val = obj[key]
     if isinstance(val, bool) or not isinstance(val, int):
-        raise JsonFormatError(f"expected an integer, got {_kind(val)}", where=_sub(where, key))
+        raise JsonFormatError(f"expected an integer, got {_kind(val)}", where=sub(where, key))
     if minimum is not None and val < minimum:
-        raise JsonFormatError(f"must be at least {minimum}, got {val}", where=_sub(where, key))
+        raise JsonFormatError(f"must be at least {minimum}, got {val}", where=sub(where, key))
     return val
 
 
-def get_bool(obj: JsonObject, key: str, where: str) -> bool:
+def get_bool(obj: JsonObject, key: str, where: Location) -> bool:
     val = obj[key]
     if not isinstance(val, bool):
-        raise JsonFormatError(f"expected a boolean, got {_kind(val)}", where=_sub(where, key))
+        raise JsonFormatError(f"expected a boolean, got {_kind(val)}", where=sub(where, key))
     return val
 
 
-def get_number(obj: JsonObject, key: str, where: str) -> mpz:
+def get_number(obj: JsonObject, key: str, where: Location) -> mpz:
     """A big number (group element, exponent): a base-10 string."""
-    return parse_number(obj[key], where=_sub(where, key))
+    return parse_number(obj[key], where=sub(where, key))
 
 
-def number(value: object, where: str) -> mpz:
+def number(value: object, where: Location) -> mpz:
     return parse_number(value, where=where)
-
-
-def sub(where: str, key: str | int) -> str:
-    """The ``where`` of a field or list item inside ``where``."""
-    return _sub(where, key)
 
 
 def _kind(value: object) -> str:

@@ -18,7 +18,9 @@ from viche.crypto.elgamal import PublicKey
 from viche.crypto.group import Group, group_by_name, parse_number
 from viche.crypto.hashing import b64_sha256, is_sha256_hex, sha256_hex
 from viche.errors import (
+    NOWHERE,
     JsonFormatError,
+    Location,
     ProtocolError,
     UnknownCredentialError,
     UnsupportedError,
@@ -42,7 +44,12 @@ _UUID_RE = re.compile(f"[{BASE58_ALPHABET}]{{14,}}")
 NON_HOMOMORPHIC = "NonHomomorphic"
 
 
-def check_uuid(uuid: str, where: str = "uuid") -> str:
+#: Where an election or a credential list is, when the caller names no other place.
+_ELECTION = Location(path=("election",))
+_CREDENTIALS = Location(path=("credentials",))
+
+
+def check_uuid(uuid: str, where: Location = Location(path=("uuid",))) -> str:
     """An election uuid: at least 14 Base58 characters (spec 4.2)."""
     if not _UUID_RE.fullmatch(uuid):
         raise ProtocolError(
@@ -51,7 +58,7 @@ def check_uuid(uuid: str, where: str = "uuid") -> str:
     return uuid
 
 
-def _strings(value: object, where: str) -> tuple[str, ...]:
+def _strings(value: object, where: Location) -> tuple[str, ...]:
     items = expect_list(value, where)
     for i, item in enumerate(items):
         if not isinstance(item, str):
@@ -72,7 +79,7 @@ class HomomorphicQuestion:
     max: int
     question: str
 
-    def validate(self, where: str) -> None:
+    def validate(self, where: Location) -> None:
         n = len(self.answers)
         if n == 0:
             raise ProtocolError("a question needs at least one answer", where=where)
@@ -98,7 +105,7 @@ class HomomorphicQuestion:
         return out
 
     @classmethod
-    def from_json(cls, value: object, where: str) -> HomomorphicQuestion:
+    def from_json(cls, value: object, where: Location) -> HomomorphicQuestion:
         obj = expect_object(value, where, ("answers", "min", "max", "question"), ("blank",))
         blank = get_bool(obj, "blank", where) if "blank" in obj else False
         q = cls(
@@ -124,7 +131,7 @@ class NonHomomorphicQuestion:
     def n_choices(self) -> int:
         return len(self.answers)
 
-    def validate(self, where: str) -> None:
+    def validate(self, where: Location) -> None:
         if not self.answers:
             raise ProtocolError("a question needs at least one answer", where=where)
 
@@ -135,7 +142,7 @@ class NonHomomorphicQuestion:
         }
 
     @classmethod
-    def from_json(cls, value: object, where: str) -> NonHomomorphicQuestion:
+    def from_json(cls, value: object, where: Location) -> NonHomomorphicQuestion:
         obj = expect_object(value, where, ("type", "value"))
         kind = get_str(obj, "type", where)
         if kind != NON_HOMOMORPHIC:
@@ -153,18 +160,18 @@ class NonHomomorphicQuestion:
 Question = HomomorphicQuestion | NonHomomorphicQuestion
 
 
-def question_from_json(value: object, where: str) -> Question:
+def question_from_json(value: object, where: Location) -> Question:
     if isinstance(value, dict) and "type" in value:
         return NonHomomorphicQuestion.from_json(value, where)
     return HomomorphicQuestion.from_json(value, where)
 
 
-def _questions_from_json(value: object, where: str) -> tuple[Question, ...]:
+def _questions_from_json(value: object, where: Location) -> tuple[Question, ...]:
     items = expect_list(value, where)
     return tuple(question_from_json(v, sub(where, i)) for i, v in enumerate(items))
 
 
-def _check_questions_fit(group: Group, questions: tuple[Question, ...], where: str) -> None:
+def _check_questions_fit(group: Group, questions: tuple[Question, ...], where: Location) -> None:
     """Non-homomorphic questions need a group with an embedding wide enough for them."""
     for i, q in enumerate(questions):
         if not isinstance(q, NonHomomorphicQuestion):
@@ -198,7 +205,9 @@ class ElectionTemplate:
     credential_authority: str | None = None
 
     @classmethod
-    def from_json(cls, value: object, where: str = "template") -> ElectionTemplate:
+    def from_json(
+        cls, value: object, where: Location = Location(path=("template",))
+    ) -> ElectionTemplate:
         obj = expect_object(
             value,
             where,
@@ -220,7 +229,9 @@ class ElectionTemplate:
         )
 
     @classmethod
-    def from_bytes(cls, raw: bytes, where: str = "template") -> ElectionTemplate:
+    def from_bytes(
+        cls, raw: bytes, where: Location = Location(path=("template",))
+    ) -> ElectionTemplate:
         return cls.from_json(loads(raw, where), where)
 
 
@@ -246,7 +257,7 @@ class Election:
     raw: bytes = field(default=b"", repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        where = "election"
+        where = _ELECTION
         if self.version != 1:
             raise UnsupportedError(
                 f"election version {self.version}; only version 1 exists",
@@ -282,7 +293,7 @@ class Election:
         return out
 
     @classmethod
-    def from_json(cls, value: object, where: str = "election", raw: bytes = b"") -> Election:
+    def from_json(cls, value: object, where: Location = _ELECTION, raw: bytes = b"") -> Election:
         obj = expect_object(
             value,
             where,
@@ -311,7 +322,7 @@ class Election:
         )
 
     @classmethod
-    def from_bytes(cls, raw: bytes, where: str = "election") -> Election:
+    def from_bytes(cls, raw: bytes, where: Location = _ELECTION) -> Election:
         """Parse an election and keep ``raw`` (the bytes the fingerprint is computed over)."""
         if not raw:
             raise JsonFormatError("empty election", where=where)
@@ -384,7 +395,7 @@ class PublicCredential:
         return self.text if self.weight is None else f"{self.text},{self.weight}"
 
 
-def _parse_credential_entry(value: object, where: str) -> PublicCredential:
+def _parse_credential_entry(value: object, where: Location) -> PublicCredential:
     if not isinstance(value, str):
         raise JsonFormatError('expected a string "pub" or "pub,weight"', where=where)
     parts = value.split(",")
@@ -418,18 +429,18 @@ class PublicCredentials:
         for i, e in enumerate(self.entries):
             if e.text in index:
                 raise ProtocolError(
-                    "the same public credential appears twice", where=f"credentials[{i}]"
+                    "the same public credential appears twice", where=sub(_CREDENTIALS, i)
                 )
             if e.weight is not None and not 1 <= e.weight <= MAX_WEIGHT:
                 raise ProtocolError(
                     f"a weight is an integer between 1 and {MAX_WEIGHT}",
-                    where=f"credentials[{i}]",
+                    where=sub(_CREDENTIALS, i),
                 )
             total += e.effective_weight
             if total > MAX_TOTAL_WEIGHT:
                 raise ProtocolError(
                     f"the weights add up to more than {MAX_TOTAL_WEIGHT}",
-                    where=f"credentials[{i}]",
+                    where=sub(_CREDENTIALS, i),
                 )
             index[e.text] = e
         object.__setattr__(self, "_index", index)
@@ -441,7 +452,7 @@ class PublicCredentials:
 
     @classmethod
     def from_json(
-        cls, value: object, where: str = "credentials", raw: bytes = b""
+        cls, value: object, where: Location = _CREDENTIALS, raw: bytes = b""
     ) -> PublicCredentials:
         items = expect_list(value, where)
         return cls(
@@ -450,7 +461,7 @@ class PublicCredentials:
         )
 
     @classmethod
-    def from_bytes(cls, raw: bytes, where: str = "credentials") -> PublicCredentials:
+    def from_bytes(cls, raw: bytes, where: Location = _CREDENTIALS) -> PublicCredentials:
         return cls.from_json(loads(raw, where), where, raw=raw)
 
     @classmethod
@@ -467,12 +478,12 @@ class PublicCredentials:
                 entries.append(PublicCredential(mpz(item), str(item), 1 if weighted else None))
         return cls(tuple(entries))
 
-    def check_members(self, group: Group, where: str = "credentials") -> None:
+    def check_members(self, group: Group, where: Location = _CREDENTIALS) -> None:
         """Every public credential is a group element (one exponentiation each)."""
         for i, e in enumerate(self.entries):
             group.check_element(e.credential, sub(where, i))
 
-    def lookup(self, text: str, where: str = "") -> PublicCredential:
+    def lookup(self, text: str, where: Location = NOWHERE) -> PublicCredential:
         try:
             return self._index[text]
         except KeyError:
@@ -486,7 +497,7 @@ class PublicCredentials:
     def __len__(self) -> int:
         return len(self.entries)
 
-    def weight(self, text: str, where: str = "") -> int:
+    def weight(self, text: str, where: Location = NOWHERE) -> int:
         return self.lookup(text, where).effective_weight
 
     @property
@@ -514,7 +525,7 @@ class PublicCredentials:
 # ---------------------------------------------------------------------- setup_data
 
 
-def _check_hex(value: str, where: str) -> str:
+def _check_hex(value: str, where: Location) -> str:
     if not is_sha256_hex(value):
         raise JsonFormatError("expected a lower-case hex SHA-256", where=where)
     return value
@@ -530,7 +541,7 @@ class SetupData:
 
     def __post_init__(self) -> None:
         for key in ("election", "trustees", "credentials"):
-            _check_hex(getattr(self, key), f"setup_data.{key}")
+            _check_hex(getattr(self, key), Location(path=("setup_data", key)))
 
     def to_json(self) -> JsonObject:
         return {
@@ -540,7 +551,9 @@ class SetupData:
         }
 
     @classmethod
-    def from_json(cls, value: object, where: str = "setup_data") -> SetupData:
+    def from_json(
+        cls, value: object, where: Location = Location(path=("setup_data",))
+    ) -> SetupData:
         obj = expect_object(value, where, ("election", "trustees", "credentials"))
         return cls(
             election=get_str(obj, "election", where),
@@ -549,7 +562,7 @@ class SetupData:
         )
 
     @classmethod
-    def from_bytes(cls, raw: bytes, where: str = "setup_data") -> SetupData:
+    def from_bytes(cls, raw: bytes, where: Location = Location(path=("setup_data",))) -> SetupData:
         value = cls.from_json(loads(raw, where), where)
         require_canonical(raw, value.to_json(), where, "setup_data")
         return value

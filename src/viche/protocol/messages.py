@@ -13,6 +13,7 @@ from typing import Any, cast
 from viche.crypto.answers import HAnswer, NHAnswer
 from viche.crypto.elgamal import Ciphertext
 from viche.crypto.schnorr import Proof
+from viche.errors import Location
 from viche.protocol.codec import JsonObject, expect_list, expect_object, get_number, sub
 
 Answer = HAnswer | NHAnswer
@@ -25,7 +26,7 @@ def ciphertext_to_json(ct: Ciphertext) -> JsonObject:
     return {"alpha": str(ct.alpha), "beta": str(ct.beta)}
 
 
-def ciphertext_from_json(value: object, where: str) -> Ciphertext:
+def ciphertext_from_json(value: object, where: Location) -> Ciphertext:
     obj = expect_object(value, where, ("alpha", "beta"))
     return Ciphertext(get_number(obj, "alpha", where), get_number(obj, "beta", where))
 
@@ -34,7 +35,7 @@ def ciphertexts_to_json(cts: tuple[Ciphertext, ...] | list[Ciphertext]) -> list[
     return [ciphertext_to_json(c) for c in cts]
 
 
-def ciphertexts_from_json(value: object, where: str) -> tuple[Ciphertext, ...]:
+def ciphertexts_from_json(value: object, where: Location) -> tuple[Ciphertext, ...]:
     items = expect_list(value, where)
     return tuple(ciphertext_from_json(v, sub(where, i)) for i, v in enumerate(items))
 
@@ -46,7 +47,7 @@ def proof_to_json(proof: Proof) -> JsonObject:
     return {"challenge": str(proof.challenge), "response": str(proof.response)}
 
 
-def proof_from_json(value: object, where: str) -> Proof:
+def proof_from_json(value: object, where: Location) -> Proof:
     obj = expect_object(value, where, ("challenge", "response"))
     return Proof(get_number(obj, "challenge", where), get_number(obj, "response", where))
 
@@ -55,7 +56,7 @@ def proofs_to_json(proofs: tuple[Proof, ...] | list[Proof]) -> list[JsonObject]:
     return [proof_to_json(p) for p in proofs]
 
 
-def proofs_from_json(value: object, where: str) -> tuple[Proof, ...]:
+def proofs_from_json(value: object, where: Location) -> tuple[Proof, ...]:
     items = expect_list(value, where)
     return tuple(proof_from_json(v, sub(where, i)) for i, v in enumerate(items))
 
@@ -75,7 +76,7 @@ def h_answer_to_json(answer: HAnswer) -> JsonObject:
     return out
 
 
-def h_answer_from_json(value: object, where: str) -> HAnswer:
+def h_answer_from_json(value: object, where: Location) -> HAnswer:
     obj = expect_object(
         value, where, ("choices", "individual_proofs", "overall_proof"), ("blank_proof",)
     )
@@ -104,7 +105,7 @@ def nh_answer_to_json(answer: NHAnswer) -> JsonObject:
     return {"choices": ciphertext_to_json(answer.choices), "proof": proof_to_json(answer.proof)}
 
 
-def nh_answer_from_json(value: object, where: str) -> NHAnswer:
+def nh_answer_from_json(value: object, where: Location) -> NHAnswer:
     obj = expect_object(value, where, ("choices", "proof"))
     return NHAnswer(
         ciphertext_from_json(obj["choices"], sub(where, "choices")),
@@ -118,7 +119,7 @@ def answer_to_json(answer: Answer) -> JsonObject:
     return h_answer_to_json(answer)
 
 
-def answer_from_json(value: Any, where: str) -> Answer:
+def answer_from_json(value: Any, where: Location) -> Answer:
     """Either kind, told apart by shape: an NH answer has a ``proof`` and one ciphertext."""
     if isinstance(value, dict) and "proof" in value:
         return nh_answer_from_json(value, where)

@@ -23,7 +23,7 @@ from gmpy2 import mpz
 from viche.crypto.elgamal import Ciphertext
 from viche.crypto.rng import RandomSource
 from viche.crypto.shuffle import ShuffleProof, check_shuffle_proof, shuffle_and_prove
-from viche.errors import JsonFormatError, TallyError
+from viche.errors import JsonFormatError, Location, TallyError
 from viche.protocol.codec import (
     JsonObject,
     expect_list,
@@ -56,7 +56,7 @@ def _strs(xs: Iterable[mpz]) -> list[str]:
     return [str(x) for x in xs]
 
 
-def _numbers(value: object, where: str, length: int | None = None) -> tuple[mpz, ...]:
+def _numbers(value: object, where: Location, length: int | None = None) -> tuple[mpz, ...]:
     items = expect_list(value, where, length=length)
     return tuple(number(v, sub(where, i)) for i, v in enumerate(items))
 
@@ -71,7 +71,7 @@ def shuffle_proof_to_json(proof: ShuffleProof) -> list[Any]:
     ]
 
 
-def shuffle_proof_from_json(value: object, where: str) -> ShuffleProof:
+def shuffle_proof_from_json(value: object, where: Location) -> ShuffleProof:
     """Parse a proof; numbers must be canonical base-10 strings (lengths are checked
     against the ciphertexts by :func:`~viche.crypto.shuffle.check_shuffle_proof`)."""
     parts = expect_list(value, where, length=4)
@@ -113,7 +113,7 @@ class Shuffle:
         return to_bytes(self.to_json())
 
     @classmethod
-    def from_json(cls, value: object, where: str = "shuffle") -> Shuffle:
+    def from_json(cls, value: object, where: Location = Location(path=("shuffle",))) -> Shuffle:
         obj = expect_object(value, where, ("ciphertexts", "proofs"))
         cw, pw = sub(where, "ciphertexts"), sub(where, "proofs")
         rows = expect_list(obj["ciphertexts"], cw)
@@ -127,7 +127,7 @@ class Shuffle:
         return cls(cts, proofs)
 
     @classmethod
-    def from_bytes(cls, raw: bytes, where: str = "shuffle") -> Shuffle:
+    def from_bytes(cls, raw: bytes, where: Location = Location(path=("shuffle",))) -> Shuffle:
         shuffle = cls.from_json(loads(raw, where), where)
         require_canonical(raw, shuffle.to_json(), where, "shuffle")
         return shuffle
@@ -140,7 +140,7 @@ def _nh_questions(election: Election) -> list[int]:
     return [i for i, q in enumerate(election.questions) if isinstance(q, NonHomomorphicQuestion)]
 
 
-def _check_row_count(election: Election, n_rows: int, what: str, where: str) -> list[int]:
+def _check_row_count(election: Election, n_rows: int, what: str, where: Location) -> list[int]:
     idx = _nh_questions(election)
     if n_rows != len(idx):
         raise TallyError(f"{n_rows} {what} for {len(idx)} non-homomorphic questions", where=where)
@@ -150,14 +150,17 @@ def _check_row_count(election: Election, n_rows: int, what: str, where: str) -> 
 def make_shuffle(election: Election, rows: Rows, rng: RandomSource) -> Shuffle:
     """Shuffle and prove every row of ``rows`` (the tally's NH rows, ``nh_ciphertexts``,
     possibly already shuffled by earlier trustees), spec 4.17."""
-    _check_row_count(election, len(rows), "ciphertext lists", "shuffle")
+    _check_row_count(election, len(rows), "ciphertext lists", Location(path=("shuffle",)))
     pk, phi = election.public_key, election.fingerprint
     out = [shuffle_and_prove(pk, phi, row, rng) for row in rows]
     return Shuffle(tuple(c for c, _ in out), tuple(p for _, p in out))
 
 
 def check_shuffle_rows(
-    election: Election, before: Rows, shuffle: Shuffle, where: str = "shuffle"
+    election: Election,
+    before: Rows,
+    shuffle: Shuffle,
+    where: Location = Location(path=("shuffle",)),
 ) -> None:
     """Check every proof of ``shuffle`` against ``before`` (the NH rows it shuffles: the
     encrypted tally's, or the previous shuffle's ciphertexts).
@@ -178,5 +181,5 @@ def check_shuffle_rows(
             before[k],
             shuffle.ciphertexts[k],
             shuffle.proofs[k],
-            where=f"{where} / question {i + 1}",
+            where=where.at(question=i + 1),
         )

@@ -32,6 +32,7 @@ from viche.crypto.schnorr import Proof
 from viche.crypto.trustee import TrusteePrivateKey
 from viche.errors import (
     JsonFormatError,
+    Location,
     ProofError,
     TallyError,
 )
@@ -62,19 +63,19 @@ from viche.protocol.trustees import Trustees
 # ---------------------------------------------------------------------- helpers
 
 
-def _matrix_from_json(value: object, where: str) -> tuple[tuple[Ciphertext, ...], ...]:
+def _matrix_from_json(value: object, where: Location) -> tuple[tuple[Ciphertext, ...], ...]:
     rows = expect_list(value, where)
     return tuple(ciphertexts_from_json(r, sub(where, i)) for i, r in enumerate(rows))
 
 
-def _check_hex(value: str, where: str) -> str:
+def _check_hex(value: str, where: Location) -> str:
     if len(value) != 64 or any(c not in "0123456789abcdef" for c in value):
         raise JsonFormatError("expected a lower-case hex SHA-256", where=where)
     return value
 
 
-def _ct_where(where: str, i: int, j: int) -> str:
-    return f"{where} / question {i + 1} / item {j + 1}"
+def _ct_where(where: Location, i: int, j: int) -> Location:
+    return where.at(question=i + 1, answer=j + 1)
 
 
 # ---------------------------------------------------------------------- last(B)
@@ -103,11 +104,15 @@ class EncryptedTally:
         return [ciphertexts_to_json(list(q)) for q in self.questions]
 
     @classmethod
-    def from_json(cls, value: object, where: str = "encrypted_tally") -> EncryptedTally:
+    def from_json(
+        cls, value: object, where: Location = Location(path=("encrypted_tally",))
+    ) -> EncryptedTally:
         return cls(_matrix_from_json(value, where))
 
     @classmethod
-    def from_bytes(cls, raw: bytes, where: str = "encrypted_tally") -> EncryptedTally:
+    def from_bytes(
+        cls, raw: bytes, where: Location = Location(path=("encrypted_tally",))
+    ) -> EncryptedTally:
         value = cls.from_json(loads(raw, where), where)
         require_canonical(raw, value.to_json(), where, "encrypted tally")
         return value
@@ -115,13 +120,17 @@ class EncryptedTally:
     def to_bytes(self) -> bytes:
         return to_bytes(self.to_json())
 
-    def check_members(self, group: Group, where: str = "encrypted_tally") -> None:
+    def check_members(
+        self, group: Group, where: Location = Location(path=("encrypted_tally",))
+    ) -> None:
         for i, row in enumerate(self.questions):
             for j, ct in enumerate(row):
-                group.check_element(ct.alpha, f"{_ct_where(where, i, j)} / alpha")
-                group.check_element(ct.beta, f"{_ct_where(where, i, j)} / beta")
+                group.check_element(ct.alpha, _ct_where(where, i, j).sub("alpha"))
+                group.check_element(ct.beta, _ct_where(where, i, j).sub("beta"))
 
-    def check_shape(self, election: Election, where: str = "encrypted_tally") -> None:
+    def check_shape(
+        self, election: Election, where: Location = Location(path=("encrypted_tally",))
+    ) -> None:
         """One row per question; homomorphic rows have one ciphertext per choice."""
         if len(self.questions) != len(election.questions):
             raise TallyError(
@@ -132,7 +141,7 @@ class EncryptedTally:
             if isinstance(q, HomomorphicQuestion) and len(row) != q.n_choices:
                 raise TallyError(
                     f"{len(row)} ciphertexts, expected {q.n_choices}",
-                    where=f"{where} / question {i + 1}",
+                    where=where.at(question=i + 1),
                 )
 
 
@@ -152,7 +161,9 @@ class SizedEncryptedTally:
         }
 
     @classmethod
-    def from_json(cls, value: object, where: str = "sized_encrypted_tally") -> SizedEncryptedTally:
+    def from_json(
+        cls, value: object, where: Location = Location(path=("sized_encrypted_tally",))
+    ) -> SizedEncryptedTally:
         obj = expect_object(value, where, ("num_tallied", "total_weight", "encrypted_tally"))
         return cls(
             num_tallied=get_int(obj, "num_tallied", where, minimum=0),
@@ -163,7 +174,9 @@ class SizedEncryptedTally:
         )
 
     @classmethod
-    def from_bytes(cls, raw: bytes, where: str = "sized_encrypted_tally") -> SizedEncryptedTally:
+    def from_bytes(
+        cls, raw: bytes, where: Location = Location(path=("sized_encrypted_tally",))
+    ) -> SizedEncryptedTally:
         value = cls.from_json(loads(raw, where), where)
         require_canonical(raw, value.to_json(), where, "sized encrypted tally")
         return value
@@ -174,7 +187,7 @@ def _h_answer(b: CheckedBallot, i: int, n_choices: int) -> HAnswer:
     if not isinstance(ans, HAnswer) or len(ans.choices) != n_choices:
         raise TallyError(
             "ballot does not fit the question (was it checked?)",
-            where=f"ballot {b.tracker} / answer {i + 1}",
+            where=Location(ballot=b.tracker, question=i + 1),
         )
     return ans
 
@@ -184,7 +197,7 @@ def _nh_answer(b: CheckedBallot, i: int) -> NHAnswer:
     if not isinstance(ans, NHAnswer):
         raise TallyError(
             "ballot does not fit the question (was it checked?)",
-            where=f"ballot {b.tracker} / answer {i + 1}",
+            where=Location(ballot=b.tracker, question=i + 1),
         )
     return ans
 
@@ -205,7 +218,7 @@ def compute_encrypted_tally(election: Election, counted: Sequence[CheckedBallot]
                 if b.weight != 1:
                     raise TallyError(
                         f"weight {b.weight} on a non-homomorphic question (must be 1)",
-                        where=f"ballot {b.tracker} / answer {i + 1}",
+                        where=Location(ballot=b.tracker, question=i + 1),
                     )
                 nh.append(_nh_answer(b, i).choices)
             # belenios-tool sorts these rows by (alpha, beta) as numbers, which also
@@ -243,7 +256,7 @@ class Owned:
         return {"owner": self.owner, "payload": self.payload}
 
     @classmethod
-    def from_json(cls, value: object, where: str = "owned") -> Owned:
+    def from_json(cls, value: object, where: Location = Location(path=("owned",))) -> Owned:
         obj = expect_object(value, where, ("owner", "payload"))
         return cls(
             owner=get_int(obj, "owner", where, minimum=1),
@@ -251,7 +264,7 @@ class Owned:
         )
 
     @classmethod
-    def from_bytes(cls, raw: bytes, where: str = "owned") -> Owned:
+    def from_bytes(cls, raw: bytes, where: Location = Location(path=("owned",))) -> Owned:
         value = cls.from_json(loads(raw, where), where)
         require_canonical(raw, value.to_json(), where, "owned")
         return value
@@ -263,7 +276,7 @@ class Owned:
 # (``Shuffle`` is still importable from here); the proofs in viche.crypto.shuffle.
 
 
-def _numbers(value: object, where: str) -> tuple[mpz, ...]:
+def _numbers(value: object, where: Location) -> tuple[mpz, ...]:
     return tuple(number(v, sub(where, i)) for i, v in enumerate(expect_list(value, where)))
 
 
@@ -282,7 +295,7 @@ def merge_shuffled(election: Election, tally: EncryptedTally, shuffle: Shuffle) 
     if len(shuffle.ciphertexts) != len(idx):
         raise TallyError(
             f"shuffle has {len(shuffle.ciphertexts)} lists for {len(idx)} NH questions",
-            where="shuffle",
+            where=Location(path=("shuffle",)),
         )
     rows = list(tally.questions)
     for k, i in enumerate(idx):
@@ -290,14 +303,17 @@ def merge_shuffled(election: Election, tally: EncryptedTally, shuffle: Shuffle) 
             raise TallyError(
                 f"shuffle of question {i + 1} has {len(shuffle.ciphertexts[k])} ciphertexts, "
                 f"expected {len(rows[i])}",
-                where="shuffle",
+                where=Location(path=("shuffle",)),
             )
         rows[i] = shuffle.ciphertexts[k]
     return EncryptedTally(tuple(rows))
 
 
 def check_shuffle(
-    election: Election, before: EncryptedTally, shuffle: Shuffle, where: str = "shuffle"
+    election: Election,
+    before: EncryptedTally,
+    shuffle: Shuffle,
+    where: Location = Location(path=("shuffle",)),
 ) -> None:
     """Check the CHVote proofs of ``shuffle`` against the NH rows of ``before`` (the
     encrypted tally, or the tally merged with the previous shuffle), spec 4.17 and section 6.
@@ -327,7 +343,9 @@ class PartialDecryption:
         }
 
     @classmethod
-    def from_json(cls, value: object, where: str = "partial_decryption") -> PartialDecryption:
+    def from_json(
+        cls, value: object, where: Location = Location(path=("partial_decryption",))
+    ) -> PartialDecryption:
         obj = expect_object(value, where, ("decryption_factors", "decryption_proofs"))
         fw, pw = sub(where, "decryption_factors"), sub(where, "decryption_proofs")
         factors = tuple(
@@ -344,7 +362,9 @@ class PartialDecryption:
         return cls(factors, proofs)
 
     @classmethod
-    def from_bytes(cls, raw: bytes, where: str = "partial_decryption") -> PartialDecryption:
+    def from_bytes(
+        cls, raw: bytes, where: Location = Location(path=("partial_decryption",))
+    ) -> PartialDecryption:
         value = cls.from_json(loads(raw, where), where)
         require_canonical(raw, value.to_json(), where, "partial decryption")
         return value
@@ -379,7 +399,7 @@ def check_partial_decryption(
     tally: EncryptedTally,
     pd: PartialDecryption,
     public_key: mpz,
-    where: str = "partial_decryption",
+    where: Location = Location(path=("partial_decryption",)),
 ) -> None:
     """Shape, membership of every factor and every proof against the trustee's key X.
 
@@ -400,7 +420,7 @@ def check_partial_decryption(
         if len(frow) != len(row) or len(prow) != len(row):
             raise TallyError(
                 f"{len(frow)} factors and {len(prow)} proofs for {len(row)} ciphertexts",
-                where=f"{where} / question {i + 1}",
+                where=where.at(question=i + 1),
             )
         for j, (ct, f, p) in enumerate(zip(row, frow, prow, strict=True)):
             at = _ct_where(where, i, j)
@@ -417,7 +437,7 @@ def combine_factors(
     trustees: Trustees,
     tally: EncryptedTally,
     partial_decryptions: Mapping[int, PartialDecryption],
-    where: str = "result",
+    where: Location = Location(path=("result",)),
 ) -> tuple[tuple[mpz, ...], ...]:
     """F_ij = Π over trustee items of their sub-factors (spec 4.19).
 
@@ -435,7 +455,7 @@ def combine_factors(
         if [len(r) for r in pd.decryption_factors] != shape:
             raise TallyError(
                 "partial decryption does not have the shape of the tally",
-                where=f"{where} / trustee {tid}",
+                where=where.at(trustee=tid),
             )
         for i, row in enumerate(pd.decryption_factors):
             for j, f in enumerate(row):
@@ -464,7 +484,7 @@ class Result:
         return {"result": rows}
 
     @classmethod
-    def from_json(cls, value: object, where: str = "result") -> Result:
+    def from_json(cls, value: object, where: Location = Location(path=("result",))) -> Result:
         obj = expect_object(value, where, ("result",))
         rw = sub(where, "result")
         rows: list[ResultRow] = []
@@ -477,13 +497,13 @@ class Result:
         return cls(tuple(rows))
 
     @classmethod
-    def from_bytes(cls, raw: bytes, where: str = "result") -> Result:
+    def from_bytes(cls, raw: bytes, where: Location = Location(path=("result",))) -> Result:
         value = cls.from_json(loads(raw, where), where)
         require_canonical(raw, value.to_json(), where, "result")
         return value
 
 
-def _small_ints(value: object, where: str) -> tuple[int, ...]:
+def _small_ints(value: object, where: Location) -> tuple[int, ...]:
     out: list[int] = []
     for k, v in enumerate(expect_list(value, where)):
         if isinstance(v, bool) or not isinstance(v, int) or v < 0:
@@ -499,7 +519,7 @@ def compute_result(
     partial_decryptions: Mapping[int, PartialDecryption],
     total_weight: int,
     *,
-    where: str = "result",
+    where: Location = Location(path=("result",)),
 ) -> Result:
     """Combine checked partial decryptions and decode (spec 4.19).
 
@@ -538,7 +558,7 @@ def check_result(
     partial_decryptions: Mapping[int, PartialDecryption],
     result: Result,
     *,
-    where: str = "result",
+    where: Location = Location(path=("result",)),
     total_weight: int | None = None,
 ) -> None:
     """The published result is the combination of the (checked) partial decryptions.
@@ -562,7 +582,7 @@ def check_result(
         if len(rrow) != len(row):
             raise TallyError(
                 f"{len(rrow)} result entries for {len(row)} ciphertexts",
-                where=f"{where} / question {i + 1}",
+                where=where.at(question=i + 1),
             )
         for j, (ct, f, value) in enumerate(zip(row, frow, rrow, strict=True)):
             at = _ct_where(where, i, j)

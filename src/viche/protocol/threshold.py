@@ -43,7 +43,7 @@ from viche.crypto.trustee import (
     check_trustee_public_key,
     trustee_key_from_private,
 )
-from viche.errors import KeyCeremonyError, TallyError
+from viche.errors import KeyCeremonyError, Location, TallyError
 from viche.protocol.channels import (
     ChannelKeys,
     check_signed,
@@ -53,7 +53,7 @@ from viche.protocol.channels import (
     send,
     sign,
 )
-from viche.protocol.codec import dumps, loads
+from viche.protocol.codec import dumps, loads, sub
 from viche.protocol.trustees import (
     Cert,
     Coefexps,
@@ -86,10 +86,10 @@ def generate_cert(group: Group, rng: RandomSource) -> tuple[str, Cert]:
     return seed, cert_for_keys(group, derive_keys(group, seed), rng)
 
 
-def check_cert(group: Group, cert: Cert, where: str = "cert") -> None:
+def check_cert(group: Group, cert: Cert, where: Location = Location(path=("cert",))) -> None:
     """Server check of one cert: both keys in the group, signature by its verification key."""
-    group.check_element(cert.keys.verification, where=f"{where} / verification")
-    group.check_element(cert.keys.encryption, where=f"{where} / encryption")
+    group.check_element(cert.keys.verification, where=where.sub("verification"))
+    group.check_element(cert.keys.encryption, where=where.sub("encryption"))
     check_signed(group, cert.keys.verification, cert.signed, where)
 
 
@@ -99,10 +99,10 @@ def check_cert(group: Group, cert: Cert, where: str = "cert") -> None:
 def check_certs(group: Group, certs: Sequence[Cert], step: int = 2) -> None:
     """Step 2 (server), and the check of Γ by each trustee in steps 3 and 5."""
     if not certs:
-        raise KeyCeremonyError("no certificates", where=f"step {step} / certs")
+        raise KeyCeremonyError("no certificates", where=Location(path=(f"step {step}", "certs")))
     seen: dict[tuple[mpz, mpz], int] = {}
     for z, cert in enumerate(certs, start=1):
-        where = f"step {step} / trustee {z} / cert"
+        where = Location(trustee=z, path=(f"step {step}", "cert"))
         check_cert(group, cert, where)
         pair = (cert.keys.verification, cert.keys.encryption)
         if pair in seen:
@@ -118,7 +118,9 @@ def own_index(group: Group, certs: Sequence[Cert], keys: ChannelKeys, step: int)
             and cert.keys.encryption == keys.encryption_key
         ):
             return z
-    raise KeyCeremonyError("this key matches none of the certificates", where=f"step {step} / key")
+    raise KeyCeremonyError(
+        "this key matches none of the certificates", where=Location(path=(f"step {step}", "key"))
+    )
 
 
 # ---------------------------------------------------------------------------- step 3
@@ -140,9 +142,10 @@ def make_polynomial(
     m = len(certs)
     if not 1 <= threshold <= m:
         raise KeyCeremonyError(
-            f"threshold must be between 1 and {m}, got {threshold}", where="step 3 / threshold"
+            f"threshold must be between 1 and {m}, got {threshold}",
+            where=Location(path=("step 3", "threshold")),
         )
-    keys = derive_keys(group, seed, where="step 3 / key")
+    keys = derive_keys(group, seed, where=Location(path=("step 3", "key")))
     own_index(group, certs, keys, step=3)  # the seed must own one of the certs
     coefficients = tuple(random_zq(rng, group.q) for _ in range(threshold))
     sk, ek = keys.signing_key, keys.encryption_key
@@ -163,7 +166,7 @@ def make_polynomial(
 
 
 def check_coefexps(
-    group: Group, cert: Cert, coefexps: Coefexps, threshold: int | None, where: str
+    group: Group, cert: Cert, coefexps: Coefexps, threshold: int | None, where: Location
 ) -> None:
     check_signed(group, cert.keys.verification, coefexps.signed, where)
     if threshold is not None and len(coefexps.values) != threshold:
@@ -171,7 +174,7 @@ def check_coefexps(
             f"{len(coefexps.values)} coefexps, expected {threshold}", where=where
         )
     for k, a in enumerate(coefexps.values):
-        group.check_element(a, where=f"{where} / coefexps[{k}]")
+        group.check_element(a, where=where.sub(f"coefexps[{k}]"))
 
 
 def check_polynomial(
@@ -181,31 +184,31 @@ def check_polynomial(
     index: int,
     *,
     threshold: int | None = None,
-    where: str | None = None,
+    where: Location | None = None,
 ) -> None:
     """Server check of trustee ``index``'s (1-based) polynomial: one secret per trustee, each
     a well-formed encrypted_msg, and coefexps signed by that trustee."""
-    where = where or f"step 3 / trustee {index} / polynomial"
+    where = where or Location(trustee=index, path=("step 3", "polynomial"))
     m = len(certs)
     if len(polynomial.secrets) != m:
         raise KeyCeremonyError(
-            f"{len(polynomial.secrets)} secrets for {m} trustees", where=f"{where} / secrets"
+            f"{len(polynomial.secrets)} secrets for {m} trustees", where=where.sub("secrets")
         )
     if not polynomial.coefexps.values or len(polynomial.coefexps.values) > m:
         raise KeyCeremonyError(
             f"{len(polynomial.coefexps.values)} coefexps for {m} trustees",
-            where=f"{where} / coefexps",
+            where=where.sub("coefexps"),
         )
-    _check_encrypted_shape(group, polynomial.polynomial, f"{where} / polynomial")
+    _check_encrypted_shape(group, polynomial.polynomial, where.sub("polynomial"))
     for j, text in enumerate(polynomial.secrets, start=1):
-        _check_encrypted_shape(group, text, f"{where} / secrets[{j}]")
-    check_coefexps(group, certs[index - 1], polynomial.coefexps, threshold, f"{where} / coefexps")
+        _check_encrypted_shape(group, text, where.sub(f"secrets[{j}]"))
+    check_coefexps(group, certs[index - 1], polynomial.coefexps, threshold, where.sub("coefexps"))
 
 
-def _check_encrypted_shape(group: Group, text: str, where: str) -> None:
+def _check_encrypted_shape(group: Group, text: str, where: Location) -> None:
     msg = EncryptedMsg.parse(text, where)
-    group.check_element(msg.alpha, where=f"{where} / alpha")
-    group.check_element(msg.beta, where=f"{where} / beta")
+    group.check_element(msg.alpha, where=where.sub("alpha"))
+    group.check_element(msg.beta, where=where.sub("beta"))
 
 
 def check_polynomials(
@@ -215,12 +218,17 @@ def check_polynomials(
     if len(polynomials) != len(certs):
         raise KeyCeremonyError(
             f"{len(polynomials)} polynomials for {len(certs)} trustees",
-            where="step 4 / polynomials",
+            where=Location(path=("step 4", "polynomials")),
         )
     threshold = len(polynomials[0].coefexps.values)
     for i, p in enumerate(polynomials, start=1):
         check_polynomial(
-            group, certs, p, i, threshold=threshold, where=f"step 4 / trustee {i} / polynomial"
+            group,
+            certs,
+            p,
+            i,
+            threshold=threshold,
+            where=Location(trustee=i, path=("step 4", "polynomial")),
         )
     return threshold
 
@@ -260,9 +268,9 @@ def make_voutput(
     """Step 5 (trustee j): check Γ and the vinput, then return x_j = Σ_i s_ij encrypted to
     itself and g^x_j with a proof of knowledge."""
     check_certs(group, certs, step=5)
-    keys = derive_keys(group, seed, where="step 5 / key")
+    keys = derive_keys(group, seed, where=Location(path=("step 5", "key")))
     j = own_index(group, certs, keys, step=5)
-    base = f"step 5 / trustee {j} / vinput"
+    base = Location(trustee=j, path=("step 5", "vinput"))
     m = len(certs)
     if len(vinput.secrets) != m or len(vinput.coefexps) != m:
         raise KeyCeremonyError(
@@ -272,12 +280,12 @@ def make_voutput(
     threshold = len(vinput.coefexps[0].values)
     if not 1 <= threshold <= m:
         raise KeyCeremonyError(
-            f"{threshold} coefexps per trustee for {m} trustees", where=f"{base} / coefexps[1]"
+            f"{threshold} coefexps per trustee for {m} trustees", where=base.sub("coefexps[1]")
         )
     for i, (cert, coefexps) in enumerate(zip(certs, vinput.coefexps, strict=True), start=1):
-        check_coefexps(group, cert, coefexps, threshold, f"{base} / coefexps[{i}]")
+        check_coefexps(group, cert, coefexps, threshold, base.sub(f"coefexps[{i}]"))
     # own polynomial: must be the one whose coefexps trustee j signed
-    where = f"{base} / polynomial"
+    where = base.sub("polynomial")
     raw = RawPolynomial.from_json(
         loads(receive(group, keys, keys.verification_key, vinput.polynomial, where), where), where
     )
@@ -285,7 +293,7 @@ def make_voutput(
         raise KeyCeremonyError("own polynomial does not match own coefexps", where=where)
     total = mpz(0)
     for i, (cert, text) in enumerate(zip(certs, vinput.secrets, strict=True), start=1):
-        where = f"{base} / secrets[{i}]"
+        where = base.sub(f"secrets[{i}]")
         share = SecretShare.from_json(
             loads(receive(group, keys, cert.keys.verification, text, where), where), where
         )
@@ -320,18 +328,18 @@ def check_voutput(
     coefexps: Sequence[Coefexps],
     voutput: VOutput,
     index: int,
-    where: str | None = None,
+    where: Location | None = None,
 ) -> None:
     """Server check of trustee ``index``'s voutput: its public key is Π_i Π_k A_ik^(j^k) and
     its proof of knowledge verifies; the private_key is a well-formed encrypted_msg."""
-    where = where or f"step 6 / trustee {index} / voutput"
-    _check_encrypted_shape(group, voutput.private_key, f"{where} / private_key")
+    where = where or Location(trustee=index, path=("step 6", "voutput"))
+    _check_encrypted_shape(group, voutput.private_key, where.sub("private_key"))
     expected = expected_verification_key(group, coefexps, index)
     if voutput.public_key.public_key != expected:
         raise KeyCeremonyError(
-            "public key differs from the one the coefexps determine", where=f"{where} / public_key"
+            "public key differs from the one the coefexps determine", where=where.sub("public_key")
         )
-    check_trustee_public_key(group, voutput.public_key, where=f"{where} / public_key")
+    check_trustee_public_key(group, voutput.public_key, where=where.sub("public_key"))
 
 
 # ---------------------------------------------------------------------------- step 6
@@ -348,7 +356,8 @@ def make_threshold_parameters(
     threshold = check_polynomials(group, certs, polynomials)
     if len(voutputs) != len(certs):
         raise KeyCeremonyError(
-            f"{len(voutputs)} voutputs for {len(certs)} trustees", where="step 6 / voutputs"
+            f"{len(voutputs)} voutputs for {len(certs)} trustees",
+            where=Location(path=("step 6", "voutputs")),
         )
     coefexps = tuple(p.coefexps for p in polynomials)
     for j, vo in enumerate(voutputs, start=1):
@@ -362,7 +371,9 @@ def make_threshold_parameters(
 
 
 def check_threshold_parameters(
-    group: Group, params: ThresholdParameters, where: str = "threshold_parameters"
+    group: Group,
+    params: ThresholdParameters,
+    where: Location = Location(path=("threshold_parameters",)),
 ) -> None:
     """Full check of published threshold parameters: certs, coefexps signatures and sizes,
     every verification key against the coefexps, and every proof of knowledge."""
@@ -374,22 +385,22 @@ def check_threshold_parameters(
             "certs, coefexps and verification keys differ in number", where=where
         )
     for z, cert in enumerate(params.certs, start=1):
-        check_cert(group, cert, f"{where} / trustee {z} / cert")
+        check_cert(group, cert, where.at(trustee=z).sub("cert"))
     for z, (cert, c) in enumerate(zip(params.certs, params.coefexps, strict=True), start=1):
-        check_coefexps(group, cert, c, params.threshold, f"{where} / trustee {z} / coefexps")
+        check_coefexps(group, cert, c, params.threshold, where.at(trustee=z).sub("coefexps"))
     bases = verification_key_bases(group, params.coefexps)
     for j, key in enumerate(params.verification_keys, start=1):
-        w = f"{where} / trustee {j} / verification_key"
+        w = where.at(trustee=j).sub("verification_key")
         if key.public_key != _expected_share_key(group, bases, j):
             raise KeyCeremonyError("verification key does not match the coefexps", where=w)
         check_trustee_public_key(group, key, where=w)
 
 
 def decrypt_share(
-    group: Group, seed: str, private_key: str, where: str = "decryption key"
+    group: Group, seed: str, private_key: str, where: Location = Location(path=("decryption key",))
 ) -> TrusteePrivateKey:
     """Trustee: open the voutput's ``private_key`` (the ``.dkey`` file) to get x_j."""
-    keys = derive_keys(group, seed, where=f"{where} / key")
+    keys = derive_keys(group, seed, where=where.sub("key"))
     plain = receive(group, keys, keys.verification_key, private_key.rstrip("\n"), where)
     value = DecryptionKey.from_json(loads(plain, where=where), where).value
     # belenios-tool writes the sum of the shares without reducing it mod q
@@ -410,7 +421,7 @@ def lagrange_coefficient(indices: Iterable[int], delta: int, q: mpz) -> mpz:
     if delta not in idx or len(set(idx)) != len(idx) or any(k < 1 for k in idx):
         raise TallyError(
             f"Lagrange indices {idx} must be distinct, positive and contain {delta}",
-            where="lagrange coefficient",
+            where=Location(path=("lagrange coefficient",)),
         )
     num = mpz(1)
     den = mpz(1)
@@ -422,7 +433,10 @@ def lagrange_coefficient(indices: Iterable[int], delta: int, q: mpz) -> mpz:
 
 
 def decryption_weights(
-    group: Group, trustees: Trustees, supplied: Iterable[int], where: str = "partial decryptions"
+    group: Group,
+    trustees: Trustees,
+    supplied: Iterable[int],
+    where: Location = Location(path=("partial decryptions",)),
 ) -> dict[int, mpz]:
     """The exponent applied to each supplied trustee's decryption factor (spec 4.19): 1 for
     a Single trustee, λ over the supplied indices of its item for a Pedersen one.
@@ -467,10 +481,12 @@ def combine_factors(group: Group, weights: Mapping[int, mpz], factors: Mapping[i
     return acc
 
 
-def check_trustees(group: Group, trustees: Trustees, where: str = "trustees") -> None:
+def check_trustees(
+    group: Group, trustees: Trustees, where: Location = Location(path=("trustees",))
+) -> None:
     """Check every Single key and every Pedersen item of an election's trustees structure."""
     for n, item in enumerate(trustees.items):
-        w = f"{where}[{n}]"
+        w = sub(where, n)
         if isinstance(item, PedersenItem):
             check_threshold_parameters(group, item.params, where=w)
         else:

@@ -41,7 +41,7 @@ from gmpy2 import mpz
 from viche.crypto.group import Group
 from viche.crypto.schnorr import Proof
 from viche.crypto.trustee import TrusteePrivateKey, TrusteePublicKey
-from viche.errors import JsonFormatError, NumberFormatError, ProtocolError
+from viche.errors import JsonFormatError, Location, NumberFormatError, ProtocolError
 from viche.protocol.codec import (
     JsonObject,
     dumps,
@@ -66,18 +66,18 @@ def proof_to_json(proof: Proof) -> JsonObject:
     return {"challenge": str(proof.challenge), "response": str(proof.response)}
 
 
-def proof_from_json(obj: object, where: str) -> Proof:
+def proof_from_json(obj: object, where: Location) -> Proof:
     o = expect_object(obj, where, ("challenge", "response"))
     return Proof(
         challenge=get_number(o, "challenge", where), response=get_number(o, "response", where)
     )
 
 
-def _numbers(value: object, where: str) -> tuple[mpz, ...]:
+def _numbers(value: object, where: Location) -> tuple[mpz, ...]:
     return tuple(number(v, sub(where, i)) for i, v in enumerate(expect_list(value, where)))
 
 
-def _secret_number(value: object, where: str) -> mpz:
+def _secret_number(value: object, where: Location) -> mpz:
     """A secret number (key, share, coefficient): a malformed one is refused without
     quoting it (:func:`~viche.crypto.group.parse_number` shows the start of a bad value)."""
     try:
@@ -89,11 +89,11 @@ def _secret_number(value: object, where: str) -> mpz:
         ) from None
 
 
-def _secret_numbers(value: object, where: str) -> tuple[mpz, ...]:
+def _secret_numbers(value: object, where: Location) -> tuple[mpz, ...]:
     return tuple(_secret_number(v, sub(where, i)) for i, v in enumerate(expect_list(value, where)))
 
 
-def _strings(value: object, where: str) -> tuple[str, ...]:
+def _strings(value: object, where: Location) -> tuple[str, ...]:
     out = []
     for i, v in enumerate(expect_list(value, where)):
         if not isinstance(v, str):
@@ -102,18 +102,20 @@ def _strings(value: object, where: str) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _inner(text: str, where: str) -> Any:
+def _inner(text: str, where: Location) -> Any:
     """A JSON value serialized inside a string field (cert and coefexps messages...)."""
     return loads(text, where=where)
 
 
-def parse_lines(data: bytes | str, parse: Callable[[object, str], T], where: str) -> list[T]:
+def parse_lines(
+    data: bytes | str, parse: Callable[[object, Location], T], where: Location
+) -> list[T]:
     """Parse a ``.jsons`` file: one JSON value per non-empty line."""
     text = data.decode("utf-8") if isinstance(data, bytes) else data
     out = []
     for n, line in enumerate(text.splitlines(), start=1):
         if line.strip():
-            w = f"{where} / line {n}"
+            w = where.at(line=n)
             out.append(parse(loads(line, where=w), w))
     return out
 
@@ -126,7 +128,7 @@ def trustee_public_key_to_json(tpk: TrusteePublicKey) -> JsonObject:
 
 
 def trustee_public_key_from_json(
-    obj: object, where: str = "trustee_public_key"
+    obj: object, where: Location = Location(path=("trustee_public_key",))
 ) -> TrusteePublicKey:
     o = expect_object(obj, where, ("pok", "public_key"))
     return TrusteePublicKey(
@@ -140,7 +142,9 @@ def private_key_to_file(key: TrusteePrivateKey) -> str:
     return dumps(str(key.value)) + "\n"
 
 
-def private_key_from_file(data: bytes | str, where: str = "privkey") -> TrusteePrivateKey:
+def private_key_from_file(
+    data: bytes | str, where: Location = Location(path=("privkey",))
+) -> TrusteePrivateKey:
     return TrusteePrivateKey(_secret_number(loads(data, where=where), where))
 
 
@@ -158,7 +162,7 @@ class SignedMsg:
         return {"message": self.message, "signature": proof_to_json(self.signature)}
 
     @classmethod
-    def from_json(cls, obj: object, where: str = "signed_msg") -> SignedMsg:
+    def from_json(cls, obj: object, where: Location = Location(path=("signed_msg",))) -> SignedMsg:
         o = expect_object(obj, where, ("message", "signature"))
         return cls(
             get_str(o, "message", where), proof_from_json(o["signature"], sub(where, "signature"))
@@ -176,7 +180,7 @@ class CertKeys:
         return {"verification": str(self.verification), "encryption": str(self.encryption)}
 
     @classmethod
-    def from_json(cls, obj: object, where: str = "cert_keys") -> CertKeys:
+    def from_json(cls, obj: object, where: Location = Location(path=("cert_keys",))) -> CertKeys:
         o = expect_object(obj, where, ("verification", "encryption"))
         return cls(get_number(o, "verification", where), get_number(o, "encryption", where))
 
@@ -193,7 +197,7 @@ class Cert:
         return {"message": self.message, "signature": proof_to_json(self.signature)}
 
     @classmethod
-    def from_json(cls, obj: object, where: str = "cert") -> Cert:
+    def from_json(cls, obj: object, where: Location = Location(path=("cert",))) -> Cert:
         signed = SignedMsg.from_json(obj, where)
         w = sub(where, "message")
         return cls(
@@ -217,7 +221,7 @@ class Coefexps:
         return {"message": self.message, "signature": proof_to_json(self.signature)}
 
     @classmethod
-    def from_json(cls, obj: object, where: str = "coefexps") -> Coefexps:
+    def from_json(cls, obj: object, where: Location = Location(path=("coefexps",))) -> Coefexps:
         signed = SignedMsg.from_json(obj, where)
         w = sub(where, "message")
         inner = expect_object(_inner(signed.message, w), w, ("coefexps",))
@@ -246,7 +250,9 @@ class EncryptedMsg:
         return {"alpha": str(self.alpha), "beta": str(self.beta), "data": self.data}
 
     @classmethod
-    def from_json(cls, obj: object, where: str = "encrypted_msg") -> EncryptedMsg:
+    def from_json(
+        cls, obj: object, where: Location = Location(path=("encrypted_msg",))
+    ) -> EncryptedMsg:
         o = expect_object(obj, where, ("alpha", "beta", "data"))
         data = get_str(o, "data", where)
         if len(data) % 2 or any(c not in "0123456789abcdef" for c in data):
@@ -257,7 +263,7 @@ class EncryptedMsg:
         return dumps(self.to_json())
 
     @classmethod
-    def parse(cls, text: str, where: str = "encrypted_msg") -> EncryptedMsg:
+    def parse(cls, text: str, where: Location = Location(path=("encrypted_msg",))) -> EncryptedMsg:
         return cls.from_json(loads(text, where=where), where)
 
 
@@ -289,7 +295,9 @@ class ChannelMsg(_SecretMessage):
         return {"recipient": str(self.recipient), "message": self.message}
 
     @classmethod
-    def from_json(cls, obj: object, where: str = "channel_msg") -> ChannelMsg:
+    def from_json(
+        cls, obj: object, where: Location = Location(path=("channel_msg",))
+    ) -> ChannelMsg:
         o = expect_object(obj, where, ("recipient", "message"))
         return cls(get_number(o, "recipient", where), get_str(o, "message", where))
 
@@ -304,7 +312,9 @@ class RawPolynomial(_SecretMessage):
         return {"polynomial": [str(a) for a in self.coefficients]}
 
     @classmethod
-    def from_json(cls, obj: object, where: str = "raw_polynomial") -> RawPolynomial:
+    def from_json(
+        cls, obj: object, where: Location = Location(path=("raw_polynomial",))
+    ) -> RawPolynomial:
         o = expect_object(obj, where, ("polynomial",))
         return cls(_secret_numbers(o["polynomial"], sub(where, "polynomial")))
 
@@ -319,7 +329,7 @@ class SecretShare(_SecretMessage):
         return {"secret": str(self.value)}
 
     @classmethod
-    def from_json(cls, obj: object, where: str = "secret") -> SecretShare:
+    def from_json(cls, obj: object, where: Location = Location(path=("secret",))) -> SecretShare:
         o = expect_object(obj, where, ("secret",))
         return cls(_secret_number(o["secret"], sub(where, "secret")))
 
@@ -334,7 +344,9 @@ class DecryptionKey(_SecretMessage):
         return {"decryption_key": str(self.value)}
 
     @classmethod
-    def from_json(cls, obj: object, where: str = "decryption_key") -> DecryptionKey:
+    def from_json(
+        cls, obj: object, where: Location = Location(path=("decryption_key",))
+    ) -> DecryptionKey:
         o = expect_object(obj, where, ("decryption_key",))
         return cls(_secret_number(o["decryption_key"], sub(where, "decryption_key")))
 
@@ -359,7 +371,7 @@ class Polynomial:
         }
 
     @classmethod
-    def from_json(cls, obj: object, where: str = "polynomial") -> Polynomial:
+    def from_json(cls, obj: object, where: Location = Location(path=("polynomial",))) -> Polynomial:
         o = expect_object(obj, where, ("polynomial", "secrets", "coefexps"))
         return cls(
             get_str(o, "polynomial", where),
@@ -385,7 +397,7 @@ class VInput:
         }
 
     @classmethod
-    def from_json(cls, obj: object, where: str = "vinput") -> VInput:
+    def from_json(cls, obj: object, where: Location = Location(path=("vinput",))) -> VInput:
         o = expect_object(obj, where, ("polynomial", "secrets", "coefexps"))
         w = sub(where, "coefexps")
         return cls(
@@ -412,7 +424,7 @@ class VOutput:
         }
 
     @classmethod
-    def from_json(cls, obj: object, where: str = "voutput") -> VOutput:
+    def from_json(cls, obj: object, where: Location = Location(path=("voutput",))) -> VOutput:
         o = expect_object(obj, where, ("private_key", "public_key"))
         return cls(
             get_str(o, "private_key", where),
@@ -439,7 +451,9 @@ class ThresholdParameters:
         }
 
     @classmethod
-    def from_json(cls, obj: object, where: str = "threshold_parameters") -> ThresholdParameters:
+    def from_json(
+        cls, obj: object, where: Location = Location(path=("threshold_parameters",))
+    ) -> ThresholdParameters:
         o = expect_object(obj, where, ("threshold", "certs", "coefexps", "verification_keys"))
         wc, we, wv = sub(where, "certs"), sub(where, "coefexps"), sub(where, "verification_keys")
         params = cls(
@@ -532,7 +546,7 @@ class Trustees:
         return out
 
     @classmethod
-    def from_json(cls, obj: object, where: str = "trustees") -> Trustees:
+    def from_json(cls, obj: object, where: Location = Location(path=("trustees",))) -> Trustees:
         items: list[TrusteeItem] = []
         for i, raw in enumerate(expect_list(obj, where)):
             w = sub(where, i)
@@ -552,7 +566,7 @@ class Trustees:
         return cls(tuple(items))
 
     @classmethod
-    def from_bytes(cls, raw: bytes, where: str = "trustees") -> Trustees:
+    def from_bytes(cls, raw: bytes, where: Location = Location(path=("trustees",))) -> Trustees:
         """The trustees member of an archive, in canonical form."""
         value = cls.from_json(loads(raw, where), where)
         require_canonical(raw, value.to_json(), where, "trustees")
@@ -569,7 +583,9 @@ class Trustees:
                     out.append(FlatTrustee(len(out) + 1, i, z, key))
         return out
 
-    def trustee(self, trustee_id: int, where: str = "trustee id") -> FlatTrustee:
+    def trustee(
+        self, trustee_id: int, where: Location = Location(path=("trustee id",))
+    ) -> FlatTrustee:
         """The trustee with this 1-based id."""
         flat = self.flat()
         if not 1 <= trustee_id <= len(flat):

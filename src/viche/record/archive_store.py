@@ -50,7 +50,7 @@ _COPY_CHUNK = 1 << 20
 def ballot_credential(raw: bytes) -> str:
     """The ``credential`` field of a ballot line ("" when there is none)."""
     try:
-        obj = codec.loads(raw, "ballot")
+        obj = codec.loads(raw, Location(path=("ballot",)))
     except VicheError:
         return ""
     value = obj.get("credential") if isinstance(obj, dict) else None

@@ -52,18 +52,17 @@ _SETUP_KEYS = ("election", "trustees", "credentials")
 
 
 def _ref(raw: bytes, key: str, where: Location) -> str:
-    text = str(where)
-    obj = loads(raw, text)
+    obj = loads(raw, where)
     if not isinstance(obj, dict) or key not in obj:
         raise ChainError(f"expected an object with a {key!r} reference", where=where)
-    value = get_str(obj, key, text)
+    value = get_str(obj, key, where)
     if not is_sha256_hex(value):
         raise ChainError(f"{key} {value!r} is not a lower-case hex SHA-256", where=where)
     return value
 
 
 def _check_setup_data(lines: list[DataMember], where: Location) -> None:
-    setup = SetupData.from_bytes(lines[3].raw, str(where))  # canonical form included
+    setup = SetupData.from_bytes(lines[3].raw, where)  # canonical form included
     for key, member in zip(_SETUP_KEYS, lines[:3], strict=True):
         if getattr(setup, key) != member.hash:
             raise ChainError(
@@ -75,7 +74,7 @@ def _check_setup_data(lines: list[DataMember], where: Location) -> None:
 def owned_owner(raw: bytes, payload_hash: str, where: Location) -> int:
     """The trustee id of an ``owned`` line ``{"owner":id,"payload":hash}`` in canonical
     form, whose payload must be ``payload_hash`` (the data member written just before it)."""
-    owned = Owned.from_bytes(raw, str(where))  # canonical form included
+    owned = Owned.from_bytes(raw, where)  # canonical form included
     if owned.payload != payload_hash:
         raise ChainError(
             "owned payload does not name the data member written just before it "

@@ -129,17 +129,16 @@ class Event:
 
     @classmethod
     def from_json(cls, value: object, where: Location = NOWHERE) -> Event:
-        text = str(where)
-        obj = expect_object(value, text, ("height", "type"), ("parent", "payload"))
-        height = get_int(obj, "height", text, minimum=0)
-        etype = parse_event_type(get_str(obj, "type", text), where.sub("type"))
+        obj = expect_object(value, where, ("height", "type"), ("parent", "payload"))
+        height = get_int(obj, "height", where, minimum=0)
+        etype = parse_event_type(get_str(obj, "type", where), where.sub("type"))
         parent = (
-            parse_hash(get_str(obj, "parent", text), where.sub("parent"))
+            parse_hash(get_str(obj, "parent", where), where.sub("parent"))
             if "parent" in obj
             else None
         )
         payload = (
-            parse_hash(get_str(obj, "payload", text), where.sub("payload"))
+            parse_hash(get_str(obj, "payload", where), where.sub("payload"))
             if "payload" in obj
             else None
         )
@@ -154,7 +153,7 @@ class Event:
 
     @classmethod
     def from_bytes(cls, raw: bytes, where: Location = NOWHERE) -> Event:
-        event = cls.from_json(loads(raw, str(where)), where)
+        event = cls.from_json(loads(raw, where), where)
         if event.to_bytes() != raw:
             raise NonCanonicalError(
                 "event is not in canonical compact form (key order parent, height, type, payload)",
@@ -179,12 +178,11 @@ class ArchiveHeader:
 
     @classmethod
     def from_bytes(cls, raw: bytes, where: Location = HEADER_WHERE) -> ArchiveHeader:
-        text = str(where)
-        obj = expect_object(loads(raw, text), text, ("version", "timestamp"))
-        version = get_int(obj, "version", text)
+        obj = expect_object(loads(raw, where), where, ("version", "timestamp"))
+        version = get_int(obj, "version", where)
         if version != 1:
             raise JsonFormatError(f"unsupported archive version {version}", where=where)
-        stamp = get_str(obj, "timestamp", text)
+        stamp = get_str(obj, "timestamp", where)
         # A member's mtime is 11 octal digits, so a timestamp has at most 10 decimal ones.
         if not re.fullmatch(r"0|[1-9][0-9]{0,9}", stamp) or int(stamp) >= 8**11:
             shown = stamp if len(stamp) <= 24 else stamp[:21] + "..."

@@ -112,7 +112,7 @@ class Draft:
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> Draft:
-        obj = codec.loads(raw, "draft")
+        obj = codec.loads(raw, Location(path=("draft",)))
         return cls(
             obj["uuid"],
             obj["template"],
@@ -159,11 +159,12 @@ def create_draft(
     board: SqlBoard, template_json: object, rng: RandomSource, *, group: str, trustees: int
 ) -> Created:
     """A new election from ``template_json`` with ``trustees`` Single trustees."""
-    ElectionTemplate.from_json(template_json, "template")
+    ElectionTemplate.from_json(template_json, Location(path=("template",)))
     grp = group_by_name(group)
     if not 1 <= trustees <= MAX_TRUSTEES:
         raise ProtocolError(
-            f"between 1 and {MAX_TRUSTEES} trustees, got {trustees}", where="trustees"
+            f"between 1 and {MAX_TRUSTEES} trustees, got {trustees}",
+            where=Location(path=("trustees",)),
         )
     uuid = generate_token(rng)
     assert isinstance(template_json, dict)  # ElectionTemplate.from_json checked it
@@ -189,7 +190,7 @@ def import_roll(board: SqlBoard, uuid: str, text: str) -> dict[str, str]:
             "the credentials were issued for the current roll: it can no longer change",
             where=Location(member=uuid),
         )
-    voters, errors = check_voters(text, "voters")
+    voters, errors = check_voters(text, Location(path=("voters",)))
     if errors:
         rows: list[VicheError] = list(errors)
         raise BadRowsError(
@@ -216,7 +217,7 @@ def upload_credentials(board: SqlBoard, uuid: str, raw: bytes) -> int:
     d = load_draft(board, uuid)
     if not d.roll:
         raise PhaseError("import the voter roll first", where=Location(member=uuid))
-    where = "credentials"
+    where = Location(path=("credentials",))
     credentials, ids = parse_public_credentials(raw, where)
     if ids is None:
         raise ProtocolError(
@@ -245,7 +246,7 @@ def upload_credentials(board: SqlBoard, uuid: str, raw: bytes) -> int:
 def upload_trustee_key(board: SqlBoard, uuid: str, n: int, raw: bytes) -> None:
     """Trustee ``n``'s public key with its proof of knowledge (checked)."""
     d = load_draft(board, uuid)
-    where = f"trustee {n}"
+    where = Location(trustee=n)
     if not 1 <= n <= d.trustees:
         raise NotFoundError(f"the election has {d.trustees} trustee(s)", where=where)
     tpk = trustee_public_key_from_json(codec.loads(raw, where), where)
@@ -268,13 +269,17 @@ def open_draft(board: SqlBoard, keys_dir: Path, uuid: str) -> SqlElectionStore:
         )
     group = group_by_name(d.group)
     singles = [
-        trustee_public_key_from_json(codec.loads(d.keys[str(n)], "key"), f"trustee {n}")
+        trustee_public_key_from_json(
+            codec.loads(d.keys[str(n)], Location(trustee=n)), Location(trustee=n)
+        )
         for n in range(1, d.trustees + 1)
     ]
     trustees = build_trustees(singles, None)
-    template = ElectionTemplate.from_json(d.template, "template")
+    template = ElectionTemplate.from_json(d.template, Location(path=("template",)))
     election = make_election(group, uuid, template, trustees)
-    credentials, ids = parse_public_credentials(d.pubcreds.encode(), "credentials")
+    credentials, ids = parse_public_credentials(
+        d.pubcreds.encode(), Location(path=("credentials",))
+    )
     assert ids is not None
     roll = {
         str(v["login"]): RollEntry(

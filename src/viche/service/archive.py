@@ -34,6 +34,9 @@ from viche.service.credentials import read_public_credentials
 from viche.service.files import read_bytes, require_dir
 from viche.service.setup import read_election, read_trustees
 
+_TRUSTEES = Location(path=("archive", "trustees"))
+
+
 # ---------------------------------------------------------------------- what a record holds
 
 
@@ -131,16 +134,18 @@ class ElectionRecord:
 
     @cached_property
     def election(self) -> Election:
-        return Election.from_bytes(self.store.setup().election, "archive / election")
+        return Election.from_bytes(
+            self.store.setup().election, Location(path=("archive", "election"))
+        )
 
     @cached_property
     def trustees(self) -> Trustees:
-        return Trustees.from_bytes(self.store.setup().trustees, "archive / trustees")
+        return Trustees.from_bytes(self.store.setup().trustees, _TRUSTEES)
 
     @cached_property
     def credentials(self) -> PublicCredentials:
         return PublicCredentials.from_bytes(
-            self.store.setup().credentials, "archive / public credentials"
+            self.store.setup().credentials, Location(path=("archive", "public credentials"))
         )
 
     @property
@@ -180,18 +185,20 @@ def check_setup(election: Election, trustees: Trustees, credentials: PublicCrede
     if trustees.public_key(group) != election.public_key.y:
         raise ProtocolError(
             "the election public key is not the key of these trustees",
-            where="election / public_key",
+            where=Location(path=("election", "public_key")),
         )
     credentials.check_members(group)
     if len(credentials) == 0:
-        raise ProtocolError("the list of public credentials is empty", where="credentials")
+        raise ProtocolError(
+            "the list of public credentials is empty", where=Location(path=("credentials",))
+        )
     if election.has_nh_questions:
         for i, entry in enumerate(credentials.entries):
             if entry.effective_weight != 1:
                 raise ProtocolError(
                     f"weight {entry.effective_weight}: weights are only allowed when every "
                     "question is homomorphic (spec 1, 'Weights')",
-                    where=f"credentials[{i}]",
+                    where=Location(path=(f"credentials[{i}]",)),
                 )
 
 
@@ -207,7 +214,9 @@ def init_archive(
     require_dir(directory, "election directory")
     existing = sorted(directory.glob(f"*{ARCHIVE_SUFFIX}"))
     if existing:
-        raise UsageError("the directory already holds an archive", where=str(existing[0]))
+        raise UsageError(
+            "the directory already holds an archive", where=Location(file=str(existing[0]))
+        )
     election = read_election(election_path)
     trustees = read_trustees(trustees_path)
     credentials = read_public_credentials(credentials_path)
@@ -230,5 +239,5 @@ def ballot_from_file(path: Path) -> bytes:
     if raw.endswith(b"\n"):
         raw = raw[:-1]
     if not raw:
-        raise UsageError("the ballot file is empty", where=str(path))
+        raise UsageError("the ballot file is empty", where=Location(file=str(path)))
     return raw

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from viche.crypto.credentials import credential_secret, public_credential
 from viche.crypto.rng import RandomSource
-from viche.errors import BallotShapeError, JsonFormatError, UnknownCredentialError
+from viche.errors import BallotShapeError, JsonFormatError, Location, UnknownCredentialError
 from viche.protocol import codec
 from viche.protocol.ballot import ballot_bytes, make_ballot, smart_ballot_tracker
 from viche.protocol.election import Election, PublicCredentials
@@ -20,7 +20,7 @@ class GeneratedBallot:
     tracker: str
 
 
-def parse_choices(value: object, election: Election, where: str) -> list[list[int]]:
+def parse_choices(value: object, election: Election, where: Location) -> list[list[int]]:
     """``[[0,1,0],[1,0,0,0]]``: one list of small integers per question, checked against the
     number of questions (the values themselves are checked when the ballot is made)."""
     items = codec.expect_list(value, where)
@@ -30,7 +30,7 @@ def parse_choices(value: object, election: Election, where: str) -> list[list[in
         )
     out: list[list[int]] = []
     for i, item in enumerate(items):
-        qwhere = f"{where} / question {i + 1}"
+        qwhere = where.at(question=i + 1)
         values = codec.expect_list(item, qwhere)
         for j, v in enumerate(values):
             if isinstance(v, bool) or not isinstance(v, int):
@@ -41,7 +41,9 @@ def parse_choices(value: object, election: Election, where: str) -> list[list[in
 
 def read_choices(path: Path, election: Election) -> list[list[int]]:
     return parse_choices(
-        codec.loads(read_bytes(path, "ballot choices"), str(path)), election, str(path)
+        codec.loads(read_bytes(path, "ballot choices"), Location(file=str(path))),
+        election,
+        Location(file=str(path)),
     )
 
 
@@ -61,7 +63,7 @@ def generate_ballot(
             raise UnknownCredentialError(
                 "this private credential is not one of this election's credentials "
                 "(wrong credential or wrong election)",
-                where="--privcred",
+                where=Location(path=("--privcred",)),
             )
     ballot = make_ballot(election, election.public_key, private_credential, choices, rng)
     raw = ballot_bytes(ballot)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from viche.errors import Location, PhaseError, ReplayedBallotError
+from viche.errors import NOWHERE, Location, PhaseError, ReplayedBallotError
 from viche.protocol.ballot import CheckedBallot, check_ballot
 from viche.record.events import EventType
 from viche.record.store import StoredBallot
@@ -53,7 +53,9 @@ def check_not_replayed(state: ElectionRecord, checked: CheckedBallot) -> None:
         )
 
 
-def check_new_ballot(state: ElectionRecord, raw: bytes, source: str = "") -> CheckedBallot:
+def check_new_ballot(
+    state: ElectionRecord, raw: bytes, source: Location = NOWHERE
+) -> CheckedBallot:
     """Every check of a new ballot against the record, in the voting server's order: the
     phase, then the ballot itself (size, canonical form, election, credential on the list,
     answers, group membership, signature, proofs), then replays. ``source`` (e.g. the file
@@ -64,7 +66,7 @@ def check_new_ballot(state: ElectionRecord, raw: bytes, source: str = "") -> Che
     return checked
 
 
-def cast_ballot(state: ElectionRecord, raw: bytes, source: str = "") -> Accepted:
+def cast_ballot(state: ElectionRecord, raw: bytes, source: Location = NOWHERE) -> Accepted:
     """Check ``raw`` fully and append it; on any failure nothing is written.
 
     The proofs are checked before the lock is taken (they take the time); the phase and

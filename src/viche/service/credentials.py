@@ -29,7 +29,7 @@ from viche.crypto.credentials import (
 )
 from viche.crypto.group import Group
 from viche.crypto.rng import RandomSource
-from viche.errors import CredentialFormatError, JsonFormatError, ProtocolError, UsageError
+from viche.errors import CredentialFormatError, JsonFormatError, Location, ProtocolError, UsageError
 from viche.protocol import codec
 from viche.protocol.election import (
     MAX_WEIGHT,
@@ -57,7 +57,7 @@ class Voter:
         return self.login if self.login else self.address
 
 
-def parse_voters(text: str, where: str) -> list[Voter]:
+def parse_voters(text: str, where: Location) -> list[Voter]:
     """Parse a voter file; the first bad line is refused, named by its number
     (:func:`check_voters` reports every bad line).
 
@@ -70,7 +70,7 @@ def parse_voters(text: str, where: str) -> list[Voter]:
     return voters
 
 
-def check_voters(text: str, where: str) -> tuple[list[Voter], list[UsageError]]:
+def check_voters(text: str, where: Location) -> tuple[list[Voter], list[UsageError]]:
     """The voters of a voter file (``address[,login[,weight]]`` lines) and an error for each
     bad line (wrong shape, empty address, bad weight, a voter listed twice)."""
     voters: list[Voter] = []
@@ -80,7 +80,7 @@ def check_voters(text: str, where: str) -> tuple[list[Voter], list[UsageError]]:
         line = raw.strip()
         if not line:
             continue
-        lwhere = f"{where} line {n}"
+        lwhere = where.at(line=n)
         try:
             voter = _parse_voter_line(line, lwhere)
         except UsageError as exc:
@@ -103,7 +103,7 @@ def check_voters(text: str, where: str) -> tuple[list[Voter], list[UsageError]]:
     return voters, errors
 
 
-def _parse_voter_line(line: str, lwhere: str) -> Voter:
+def _parse_voter_line(line: str, lwhere: Location) -> Voter:
     parts = line.split(",")
     if len(parts) > 3:
         raise UsageError("expected address[,login[,weight]]", where=lwhere)
@@ -131,7 +131,9 @@ def _parse_voter_line(line: str, lwhere: str) -> Voter:
 
 def counted_voters(count: int) -> list[Voter]:
     if count < 1:
-        raise UsageError(f"--count must be at least 1, got {count}", where="--count")
+        raise UsageError(
+            f"--count must be at least 1, got {count}", where=Location(path=("--count",))
+        )
     return [Voter(str(i), str(i), None, None) for i in range(1, count + 1)]
 
 
@@ -176,7 +178,7 @@ def generate_credentials(
     rng: RandomSource,
     progress: Progress | None = None,
 ) -> CredentialSet:
-    check_uuid(uuid, "--uuid")
+    check_uuid(uuid, Location(path=("--uuid",)))
     private: list[str] = []
     public: list[mpz] = []
     for i, _ in enumerate(voters):
@@ -206,7 +208,7 @@ def write_credentials(
     pub = directory / f"{t}.pubcreds"
     for p in (priv, pub):
         if p.exists():
-            raise UsageError("refusing to overwrite an existing file", where=str(p))
+            raise UsageError("refusing to overwrite an existing file", where=Location(file=str(p)))
     write_text(pub, codec.dumps(creds.pubcreds_json()))
     write_text(priv, creds.privcreds_text(), secret=True)
     return CredentialFiles(priv, pub, len(creds.voters), creds.fingerprint)
@@ -218,10 +220,13 @@ def write_credentials(
 def read_public_credentials(path: Path) -> PublicCredentials:
     """A public credential list: either ``T.pubcreds`` (with ids, as written by
     ``generate-credentials``) or the archive form (``"pub"`` or ``"pub,weight"``)."""
-    return parse_public_credentials(read_bytes(path, "public credentials"), str(path))[0]
+    where = Location(file=str(path))
+    return parse_public_credentials(read_bytes(path, "public credentials"), where)[0]
 
 
-def parse_public_credentials(raw: bytes, where: str) -> tuple[PublicCredentials, list[str] | None]:
+def parse_public_credentials(
+    raw: bytes, where: Location
+) -> tuple[PublicCredentials, list[str] | None]:
     """A public credential list and, for ``T.pubcreds``, each entry's voter id (in order)."""
     raw = raw.strip()
     value = codec.loads(raw, where=where)
@@ -232,16 +237,16 @@ def parse_public_credentials(raw: bytes, where: str) -> tuple[PublicCredentials,
     names: list[str] = []
     for i, v in enumerate(items):
         if not isinstance(v, str):
-            raise JsonFormatError("expected a string", where=f"{where}[{i}]")
+            raise JsonFormatError("expected a string", where=where.sub(f"[{i}]"))
         if has_ids:
             parts = v.split(",")
             if len(parts) != 3:
-                raise JsonFormatError('expected "pub,weight,id"', where=f"{where}[{i}]")
+                raise JsonFormatError('expected "pub,weight,id"', where=where.sub(f"[{i}]"))
             key = parts[2].casefold()
             if key in ids:  # spec 3.1 step 7: the server checks the voters of L
                 raise ProtocolError(
                     f"voter id {parts[2]!r} has two credentials (entries {ids[key]} and {i})",
-                    where=f"{where}[{i}]",
+                    where=where.sub(f"[{i}]"),
                 )
             ids[key] = i
             names.append(parts[2])
@@ -257,17 +262,19 @@ def read_private_credential(path: Path) -> str:
     """A private credential file: the credential alone, or a ``<id> <credential>`` line."""
     text = read_text(path, "private credential").strip()
     if not text:
-        raise CredentialFormatError("the private credential file is empty", where=str(path))
+        raise CredentialFormatError(
+            "the private credential file is empty", where=Location(file=str(path))
+        )
     lines = [ln for ln in text.splitlines() if ln.strip()]
     if len(lines) != 1:
         raise CredentialFormatError(
-            f"expected one credential, found {len(lines)} lines", where=str(path)
+            f"expected one credential, found {len(lines)} lines", where=Location(file=str(path))
         )
     token = lines[0].split()[-1]
     try:
         return check_credential(token)
     except CredentialFormatError as exc:
-        raise CredentialFormatError(exc.message, where=str(path)) from None
+        raise CredentialFormatError(exc.message, where=Location(file=str(path))) from None
 
 
 def read_privcreds(path: Path) -> dict[str, str]:
@@ -280,5 +287,7 @@ def read_privcreds(path: Path) -> dict[str, str]:
         try:
             out[ident] = check_credential(cred)
         except CredentialFormatError as exc:
-            raise CredentialFormatError(exc.message, where=f"{path} line {n}") from None
+            raise CredentialFormatError(
+                exc.message, where=Location(file=str(path), line=n)
+            ) from None
     return out

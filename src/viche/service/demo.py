@@ -7,7 +7,7 @@ from pathlib import Path
 
 from viche.crypto.group import BELENIOS_2048, Group
 from viche.crypto.rng import RandomSource
-from viche.errors import UsageError, VerificationError
+from viche.errors import Location, UsageError, VerificationError
 from viche.protocol.election import ElectionTemplate
 from viche.protocol.tally import Result
 from viche.service import archive as arch
@@ -55,11 +55,15 @@ def parse_threshold(text: str) -> tuple[int, int] | None:
         return None
     parts = text.split("/")
     if len(parts) != 2 or not all(p.strip().isascii() and p.strip().isdigit() for p in parts):
-        raise UsageError(f"expected T/N (e.g. 2/3) or 'none', got {text!r}", where="--threshold")
+        raise UsageError(
+            f"expected T/N (e.g. 2/3) or 'none', got {text!r}",
+            where=Location(path=("--threshold",)),
+        )
     t, n = int(parts[0]), int(parts[1])
     if not 1 <= t <= n <= MAX_DEMO_TRUSTEES:
         raise UsageError(
-            f"need 1 <= T <= N <= {MAX_DEMO_TRUSTEES}, got {t}/{n}", where="--threshold"
+            f"need 1 <= T <= N <= {MAX_DEMO_TRUSTEES}, got {t}/{n}",
+            where=Location(path=("--threshold",)),
         )
     return t, n
 
@@ -74,7 +78,7 @@ def demo_plan(
     """Every voter votes once (voter 2 votes blank where allowed), then voter 1 changes her
     mind and votes again: only her last ballot counts."""
     if voters < 1:
-        raise UsageError(f"at least one voter, got {voters}", where="--voters")
+        raise UsageError(f"at least one voter, got {voters}", where=Location(path=("--voters",)))
     tpl = template or ElectionTemplate.from_json(DEMO_TEMPLATE)
     blank_voter = min(1, voters - 1)
     votes = [
@@ -121,7 +125,7 @@ def run_demo(
         first = report.failures[0] if report.failures else None
         raise VerificationError(
             f"the demo archive failed verification: {first.message if first else 'unreadable'}",
-            where=str(run.archive),
+            where=Location(file=str(run.archive)),
         )
     verified = Result.from_json({"result": report.result})
     with arch.open_record(run.archive) as state:

@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from viche.errors import MissingFileError, UsageError
+from viche.errors import Location, MissingFileError, UsageError
 from viche.protocol import codec
 
 STDIN = Path("-")
@@ -24,18 +24,22 @@ def read_bytes(path: Path, what: str) -> bytes:
     if path == STDIN:
         data = sys.stdin.buffer.read()
         if not data:
-            raise MissingFileError(f"{what}: standard input is empty", where="stdin")
+            raise MissingFileError(
+                f"{what}: standard input is empty", where=Location(path=("stdin",))
+            )
         return data
     try:
         return path.read_bytes()
     except FileNotFoundError:
-        raise MissingFileError(f"{what} not found", where=str(path)) from None
+        raise MissingFileError(f"{what} not found", where=Location(file=str(path))) from None
     except IsADirectoryError:
         raise MissingFileError(
-            f"{what}: expected a file, found a directory", where=str(path)
+            f"{what}: expected a file, found a directory", where=Location(file=str(path))
         ) from None
     except OSError as exc:
-        raise MissingFileError(f"{what} cannot be read: {exc.strerror}", where=str(path)) from None
+        raise MissingFileError(
+            f"{what} cannot be read: {exc.strerror}", where=Location(file=str(path))
+        ) from None
 
 
 def read_text(path: Path, what: str) -> str:
@@ -43,12 +47,14 @@ def read_text(path: Path, what: str) -> str:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise UsageError(f"{what} is not UTF-8 (byte {exc.start})", where=str(path)) from None
+        raise UsageError(
+            f"{what} is not UTF-8 (byte {exc.start})", where=Location(file=str(path))
+        ) from None
 
 
 def read_json(path: Path, what: str) -> Any:
     """Strict JSON (see :func:`viche.protocol.codec.loads`) from a file."""
-    return codec.loads(read_bytes(path, what).strip(), where=str(path))
+    return codec.loads(read_bytes(path, what).strip(), where=Location(file=str(path)))
 
 
 def read_json_lines(path: Path, what: str) -> list[Any]:
@@ -56,7 +62,7 @@ def read_json_lines(path: Path, what: str) -> list[Any]:
     out: list[Any] = []
     for n, line in enumerate(read_text(path, what).splitlines(), start=1):
         if line.strip():
-            out.append(codec.loads(line, where=f"{path} line {n}"))
+            out.append(codec.loads(line, where=Location(file=str(path), line=n)))
     return out
 
 
@@ -67,7 +73,7 @@ def write_bytes(path: Path, data: bytes, *, mode: int = 0o644) -> None:
         directory.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=directory)
     except OSError as exc:
-        raise UsageError(f"cannot write: {exc.strerror}", where=str(path)) from None
+        raise UsageError(f"cannot write: {exc.strerror}", where=Location(file=str(path))) from None
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
@@ -75,7 +81,7 @@ def write_bytes(path: Path, data: bytes, *, mode: int = 0o644) -> None:
         os.replace(tmp, path)
     except OSError as exc:
         Path(tmp).unlink(missing_ok=True)
-        raise UsageError(f"cannot write: {exc.strerror}", where=str(path)) from None
+        raise UsageError(f"cannot write: {exc.strerror}", where=Location(file=str(path))) from None
 
 
 def write_text(path: Path, text: str, *, secret: bool = False) -> None:
@@ -85,5 +91,5 @@ def write_text(path: Path, text: str, *, secret: bool = False) -> None:
 
 def require_dir(path: Path, what: str) -> Path:
     if not path.is_dir():
-        raise MissingFileError(f"{what} is not a directory", where=str(path))
+        raise MissingFileError(f"{what} is not a directory", where=Location(file=str(path)))
     return path

@@ -175,7 +175,7 @@ def check_binding(raw: bytes, account: VoterAccount) -> None:
     the ballot's ``credential`` field; a ballot without one is left for the full check to
     refuse)."""
     try:
-        value = codec.loads(raw, "ballot")
+        value = codec.loads(raw, Location(path=("ballot",)))
     except VicheError:
         return
     credential = value.get("credential") if isinstance(value, dict) else None

@@ -92,7 +92,8 @@ def _uuid_and_height(path: Path) -> tuple[str, int]:
         for event in stream:
             height = event.height
             if height == 0:
-                uuid = Election.from_bytes(event.data[0].raw, "election").uuid
+                where = Location(event=0, path=("election",))
+                uuid = Election.from_bytes(event.data[0].raw, where).uuid
     return uuid, height
 
 

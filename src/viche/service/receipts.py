@@ -120,16 +120,16 @@ class SignedReceipt:
 def parse_receipt(raw: bytes, where: Location = NOWHERE) -> SignedReceipt:
     """A receipt file, its signature checked against the key it names
     (:class:`~viche.errors.ProofError` when it does not verify)."""
-    top = codec.expect_object(codec.loads(raw, str(where)), str(where), ("receipt", "signature"))
-    body = codec.expect_object(top["receipt"], str(where.sub("receipt")), _FIELDS)
+    top = codec.expect_object(codec.loads(raw, where), where, ("receipt", "signature"))
+    body = codec.expect_object(top["receipt"], where.sub("receipt"), _FIELDS)
     values: dict[str, object] = {}
     for name in _FIELDS:
         if name == "height":
-            values[name] = codec.get_int(body, name, str(where.sub("receipt")), minimum=1)
+            values[name] = codec.get_int(body, name, where.sub("receipt"), minimum=1)
         else:
-            values[name] = codec.get_str(body, name, str(where.sub("receipt")))
+            values[name] = codec.get_str(body, name, where.sub("receipt"))
     receipt = Receipt(**values)  # type: ignore[arg-type]
-    signature = codec.get_str(top, "signature", str(where))
+    signature = codec.get_str(top, "signature", where)
     key_bytes = _unb64(receipt.key, where.sub("receipt", "key"))
     sig_bytes = _unb64(signature, where.sub("signature"))
     try:
@@ -164,7 +164,7 @@ def check_receipt(
             "the receipt is signed with a key other than the election's published key",
             where=Location(path=("receipt", "key")),
         )
-    uuid = Election.from_bytes(record.election, "archive / election").uuid
+    uuid = Election.from_bytes(record.election, Location(path=("archive", "election"))).uuid
     if uuid != r.election:
         raise UsageError(
             f"the receipt is for election {r.election}, the archive for {uuid}",

@@ -114,7 +114,9 @@ def prepare_demo(directory: Path, rng: RandomSource, voters: int) -> PreparedDem
     shutil.rmtree(directory / "archive")  # the board holds the record
     adm = directory / "administrator"
     pubcreds = next((directory / "credential-authority").glob("*.pubcreds"))
-    credentials, ids = creds.parse_public_credentials(pubcreds.read_bytes(), str(pubcreds))
+    credentials, ids = creds.parse_public_credentials(
+        pubcreds.read_bytes(), Location(file=str(pubcreds))
+    )
     assert ids is not None
     vot = directory / "voters"
     roll: dict[str, RollEntry] = {}

@@ -21,7 +21,7 @@ from viche.crypto.trustee import (
     check_trustee_public_key,
     generate_trustee_key,
 )
-from viche.errors import UsageError
+from viche.errors import Location, UsageError
 from viche.protocol import codec
 from viche.protocol.election import Election, ElectionTemplate, check_uuid
 from viche.protocol.threshold import check_trustees
@@ -58,7 +58,7 @@ def write_trustee_key(
     priv, pub = directory / f"{key_id}.privkey", directory / f"{key_id}.pubkey"
     for p in (priv, pub):
         if p.exists():
-            raise UsageError("refusing to overwrite an existing file", where=str(p))
+            raise UsageError("refusing to overwrite an existing file", where=Location(file=str(p)))
     write_text(pub, line + "\n")
     write_text(priv, private_key_to_file(private), secret=True)
     return TrusteeKeyFiles(key_id, priv, pub)
@@ -71,12 +71,16 @@ def new_trustee_key(group: Group, directory: Path, rng: RandomSource) -> Trustee
 
 
 def read_private_key(path: Path) -> TrusteePrivateKey:
-    return private_key_from_file(read_bytes(path, "trustee private key").strip(), str(path))
+    return private_key_from_file(
+        read_bytes(path, "trustee private key").strip(), Location(file=str(path))
+    )
 
 
 def read_public_key(path: Path, group: Group) -> TrusteePublicKey:
-    tpk = trustee_public_key_from_json(read_json(path, "trustee public key"), str(path))
-    check_trustee_public_key(group, tpk, str(path))
+    tpk = trustee_public_key_from_json(
+        read_json(path, "trustee public key"), Location(file=str(path))
+    )
+    check_trustee_public_key(group, tpk, Location(file=str(path)))
     return tpk
 
 
@@ -101,20 +105,22 @@ def make_trustees(directory: Path, group: Group | None = None) -> Path:
     singles: list[TrusteePublicKey] = []
     if keys_path.exists():
         for n, v in enumerate(read_json_lines(keys_path, "Single public keys"), start=1):
-            tpk = trustee_public_key_from_json(v, f"{keys_path} line {n}")
+            tpk = trustee_public_key_from_json(v, Location(file=str(keys_path), line=n))
             if group is not None:
-                check_trustee_public_key(group, tpk, f"{keys_path} line {n}")
+                check_trustee_public_key(group, tpk, Location(file=str(keys_path), line=n))
             singles.append(tpk)
     th_path = directory / "threshold.json"
     threshold = (
-        ThresholdParameters.from_json(read_json(th_path, "threshold parameters"), str(th_path))
+        ThresholdParameters.from_json(
+            read_json(th_path, "threshold parameters"), Location(file=str(th_path))
+        )
         if th_path.exists()
         else None
     )
     if not singles and threshold is None:
         raise UsageError(
             "no trustee: public_keys.jsons and threshold.json are both missing or empty",
-            where=str(directory),
+            where=Location(file=str(directory)),
         )
     trustees = build_trustees(singles, threshold)
     out = directory / "trustees.json"
@@ -123,7 +129,7 @@ def make_trustees(directory: Path, group: Group | None = None) -> Path:
 
 
 def read_trustees(path: Path) -> Trustees:
-    return Trustees.from_json(read_json(path, "trustees"), str(path))
+    return Trustees.from_json(read_json(path, "trustees"), Location(file=str(path)))
 
 
 # ---------------------------------------------------------------------- election
@@ -135,13 +141,15 @@ def make_election(
     """``setup make-election``: the election of ``template`` under the trustees' key, after
     checking every trustee key and proof in ``group`` (keys made for another group, or a
     tampered trustees.json, would give an election nobody can decrypt)."""
-    check_uuid(uuid, "--uuid")
+    check_uuid(uuid, Location(path=("--uuid",)))
     check_trustees(group, trustees)
     return Election.from_template(template, PublicKey(group, trustees.public_key(group)), uuid)
 
 
 def read_template(path: Path) -> ElectionTemplate:
-    return ElectionTemplate.from_bytes(read_bytes(path, "election template").strip(), str(path))
+    return ElectionTemplate.from_bytes(
+        read_bytes(path, "election template").strip(), Location(file=str(path))
+    )
 
 
 def write_election(election: Election, path: Path) -> None:
@@ -149,4 +157,4 @@ def write_election(election: Election, path: Path) -> None:
 
 
 def read_election(path: Path) -> Election:
-    return Election.from_bytes(read_bytes(path, "election").strip(), str(path))
+    return Election.from_bytes(read_bytes(path, "election").strip(), Location(file=str(path)))

@@ -26,7 +26,7 @@ from pathlib import Path
 from viche.crypto.elgamal import Ciphertext
 from viche.crypto.hashing import sha256_hex
 from viche.crypto.rng import RandomSource
-from viche.errors import JsonFormatError, PhaseError, ProtocolError
+from viche.errors import JsonFormatError, Location, PhaseError, ProtocolError
 from viche.protocol import codec
 from viche.protocol.shuffle import Shuffle, check_shuffle_rows, make_shuffle
 from viche.protocol.tally import EncryptedTally, Owned, nh_ciphertexts, nh_indices
@@ -52,7 +52,7 @@ def _tally(state: ElectionRecord) -> EncryptedTally:
     entry = state.record.encrypted_tally
     if entry is None:
         raise PhaseError("the vote is not closed yet: no encrypted tally", where=state.where)
-    return EncryptedTally.from_bytes(entry.tally_raw, "archive / encrypted_tally")
+    return EncryptedTally.from_bytes(entry.tally_raw, Location(path=("archive", "encrypted_tally")))
 
 
 def _checked_rows(state: ElectionRecord) -> Rows:
@@ -61,9 +61,11 @@ def _checked_rows(state: ElectionRecord) -> Rows:
     rows: Rows = nh_ciphertexts(election, _tally(state))
     # The shuffle proofs are sound only over group elements (crypto.shuffle): check the
     # first rows here (one Legendre symbol each); later rows are checked with their proof.
-    EncryptedTally(rows).check_members(election.group, "archive / encrypted_tally / NH rows")
+    EncryptedTally(rows).check_members(
+        election.group, Location(path=("archive", "encrypted_tally", "NH rows"))
+    )
     for entry in state.record.shuffles:
-        where = f"event {entry.height} / trustee {entry.owner} / shuffle"
+        where = Location(event=entry.height, trustee=entry.owner, path=("shuffle",))
         shuffle = Shuffle.from_bytes(entry.payload_raw, where)
         check_shuffle_rows(election, rows, shuffle, where)
         rows = shuffle.ciphertexts
@@ -84,7 +86,7 @@ def _check_can_shuffle(state: ElectionRecord) -> None:
 def shuffle(state: ElectionRecord, trustee_id: int, rng: RandomSource) -> ShuffleLines:
     """Trustee ``trustee_id`` shuffles the current NH rows of the record."""
     _check_can_shuffle(state)
-    state.trustees.trustee(trustee_id, where="--trustee-id")
+    state.trustees.trustee(trustee_id, where=Location(path=("--trustee-id",)))
     made = make_shuffle(state.election, _checked_rows(state), rng)
     raw = made.to_bytes()
     owned = codec.to_bytes(Owned(trustee_id, sha256_hex(raw)).to_json())
@@ -95,7 +97,8 @@ def read_shuffle_lines(path: Path) -> ShuffleLines:
     lines = [ln for ln in read_bytes(path, "shuffle").split(b"\n") if ln]
     if len(lines) != 2:
         raise JsonFormatError(
-            f"expected 2 lines (shuffle, owned_shuffle), found {len(lines)}", where=str(path)
+            f"expected 2 lines (shuffle, owned_shuffle), found {len(lines)}",
+            where=Location(file=str(path)),
         )
     return ShuffleLines(lines[0], lines[1])
 
@@ -106,13 +109,13 @@ def add_shuffle(state: ElectionRecord, lines: ShuffleLines) -> int:
     with store.locked():
         state.refresh()
         _check_can_shuffle(state)
-        where = "shuffle"
-        owned = Owned.from_bytes(lines.owned, f"{where} / owned")
+        where = Location(path=("shuffle",))
+        owned = Owned.from_bytes(lines.owned, where.sub("owned"))
         if owned.payload != sha256_hex(lines.shuffle):
             raise ProtocolError("owned.payload is not the hash of the shuffle line", where=where)
-        state.trustees.trustee(owned.owner, where=f"{where} / owner")
+        state.trustees.trustee(owned.owner, where=where.sub("owner"))
         if any(e.owner == owned.owner for e in state.record.shuffles):
-            raise ProtocolError(f"trustee {owned.owner} already shuffled", where=f"{where} / owner")
+            raise ProtocolError(f"trustee {owned.owner} already shuffled", where=where.sub("owner"))
         parsed = Shuffle.from_bytes(lines.shuffle, where)  # canonical form included
         check_shuffle_rows(state.election, _checked_rows(state), parsed, where)
         store.append(

@@ -18,6 +18,7 @@ from viche.crypto.rng import RandomSource
 from viche.crypto.trustee import TrusteePrivateKey
 from viche.errors import (
     JsonFormatError,
+    Location,
     PhaseError,
     ProtocolError,
     TallyError,
@@ -83,7 +84,7 @@ def check_all_ballots(
             )
         out.append(
             CheckedBallot(
-                ballot=Ballot.from_bytes(entry.raw, f"event {entry.height}"),
+                ballot=Ballot.from_bytes(entry.raw, Location(event=entry.height)),
                 raw=entry.raw,
                 tracker=outcome.tracker,
                 hex_hash=entry.hash,
@@ -140,8 +141,12 @@ def encrypted_tally(state: ElectionRecord) -> tuple[EncryptedTally, SizedEncrypt
     entry = state.record.encrypted_tally
     if entry is None:
         raise PhaseError("the vote is not closed yet: no encrypted tally", where=state.where)
-    tally = EncryptedTally.from_bytes(entry.tally_raw, "archive / encrypted_tally")
-    sized = SizedEncryptedTally.from_bytes(entry.sized_raw, "archive / sized_encrypted_tally")
+    tally = EncryptedTally.from_bytes(
+        entry.tally_raw, Location(path=("archive", "encrypted_tally"))
+    )
+    sized = SizedEncryptedTally.from_bytes(
+        entry.sized_raw, Location(path=("archive", "sized_encrypted_tally"))
+    )
     return tally, sized
 
 
@@ -160,12 +165,12 @@ def checked_encrypted_tally(
     if expected.to_bytes() != entry.tally_raw:
         raise TallyError(
             "the encrypted tally in the archive is not the tally of its ballots",
-            where="archive / encrypted_tally",
+            where=Location(path=("archive", "encrypted_tally")),
         )
     if codec.to_bytes(sized_tally(expected, counted).to_json()) != entry.sized_raw:
         raise TallyError(
             "num_tallied, total_weight or the tally hash do not match the ballots",
-            where="archive / sized_encrypted_tally",
+            where=Location(path=("archive", "sized_encrypted_tally")),
         )
     return tally, sized
 
@@ -190,10 +195,11 @@ def _find_trustee(
     public = secret.public_key(group)
     flat = state.trustees.flat()
     if trustee_id is not None:
-        t = state.trustees.trustee(trustee_id, where="--trustee-id")
+        t = state.trustees.trustee(trustee_id, where=Location(path=("--trustee-id",)))
         if t.key.public_key != public:
             raise ProtocolError(
-                f"this key is not the key of trustee {trustee_id}", where="--trustee-id"
+                f"this key is not the key of trustee {trustee_id}",
+                where=Location(path=("--trustee-id",)),
             )
         return t
     matches = [t for t in flat if t.key.public_key == public]
@@ -221,16 +227,19 @@ def single_key(path: Path) -> TrusteePrivateKey:
 
 def threshold_key(group: Group, key_path: Path, dkey_path: Path) -> TrusteePrivateKey:
     """A Pedersen trustee's share x_j, opened from its ``.dkey`` with its ``.key`` seed."""
-    seed = check_seed(read_text(key_path, "trustee seed (.key)").strip(), where=str(key_path))
+    seed = check_seed(
+        read_text(key_path, "trustee seed (.key)").strip(), where=Location(file=str(key_path))
+    )
     dkey = read_text(dkey_path, "decryption key (.dkey)").strip()
-    return decrypt_share(group, seed, dkey, where=str(dkey_path))
+    return decrypt_share(group, seed, dkey, where=Location(file=str(dkey_path)))
 
 
 def read_decryption_lines(path: Path) -> DecryptionLines:
     lines = [ln for ln in read_bytes(path, "partial decryption").split(b"\n") if ln]
     if len(lines) != 2:
         raise JsonFormatError(
-            f"expected 2 lines (partial_decryption, owned), found {len(lines)}", where=str(path)
+            f"expected 2 lines (partial_decryption, owned), found {len(lines)}",
+            where=Location(file=str(path)),
         )
     return DecryptionLines(lines[0], lines[1])
 
@@ -238,19 +247,19 @@ def read_decryption_lines(path: Path) -> DecryptionLines:
 def check_decryption(
     state: ElectionRecord,
     lines: DecryptionLines,
-    where: str,
+    where: Location,
     tally: EncryptedTally | None = None,
 ) -> int:
     """Full check of a partial decryption (against ``tally``, by default the
     :func:`~viche.service.shuffle.decryption_tally`); returns its owner's trustee id."""
     if tally is None:
         tally = decryption_tally(state)
-    owned = Owned.from_bytes(lines.owned, f"{where} / owned")
+    owned = Owned.from_bytes(lines.owned, where.sub("owned"))
     if owned.payload != sha256_hex(lines.partial_decryption):
         raise ProtocolError(
             "owned.payload is not the hash of the partial decryption line", where=where
         )
-    trustee = state.trustees.trustee(owned.owner, where=f"{where} / owner")
+    trustee = state.trustees.trustee(owned.owner, where=where.sub("owner"))
     pd = PartialDecryption.from_bytes(lines.partial_decryption, where)  # canonical form included
     check_partial_decryption(state.election, tally, pd, trustee.key.public_key, where)
     return owned.owner
@@ -263,10 +272,12 @@ def add_decryption(state: ElectionRecord, lines: DecryptionLines) -> int:
         state.refresh()
         if state.record.result is not None:
             raise PhaseError("the result is already published", where=state.where)
-        owner = check_decryption(state, lines, "partial decryption")
+        where = Location(path=("partial decryption",))
+        owner = check_decryption(state, lines, where)
         if any(e.owner == owner for e in state.record.partial_decryptions):
             raise ProtocolError(
-                f"trustee {owner} already published a partial decryption", where="owner"
+                f"trustee {owner} already published a partial decryption",
+                where=where.sub("owner"),
             )
         store.append(
             EventType.PARTIAL_DECRYPTION,
@@ -310,7 +321,7 @@ def compute(state: ElectionRecord) -> Result:
     tally = decryption_tally(state)
     pds: dict[int, PartialDecryption] = {}
     for e in state.record.partial_decryptions:
-        where = f"event {e.height}"  # prose: check_decryption takes text
+        where = state.where.at(event=e.height)
         lines = DecryptionLines(e.payload_raw, e.owned_raw)
         owner = check_decryption(state, lines, where, tally)
         if owner in pds:
@@ -338,5 +349,5 @@ def read_result(state: ElectionRecord) -> tuple[Result, list[QuestionResult]]:
     entry = state.record.result
     if entry is None:
         raise UsageError("no result in the archive yet", where=state.where)
-    result = Result.from_bytes(entry.raw, "archive / result")
+    result = Result.from_bytes(entry.raw, Location(path=("archive", "result")))
     return result, labelled(state, result)

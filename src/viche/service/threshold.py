@@ -15,7 +15,7 @@ from pathlib import Path
 from viche.crypto.group import Group
 from viche.crypto.hashing import sha256_hex
 from viche.crypto.rng import RandomSource
-from viche.errors import UsageError
+from viche.errors import Location, UsageError
 from viche.protocol import codec
 from viche.protocol.threshold import (
     check_certs,
@@ -50,8 +50,10 @@ def step1(group: Group, directory: Path, rng: RandomSource) -> tuple[Path, Path]
 def read_certs(path: Path) -> list[Cert]:
     values = read_json_lines(path, "certificates (.jsons)")
     if not values:
-        raise UsageError("no certificate in the file", where=str(path))
-    return [Cert.from_json(v, f"{path} line {n}") for n, v in enumerate(values, start=1)]
+        raise UsageError("no certificate in the file", where=Location(file=str(path)))
+    return [
+        Cert.from_json(v, Location(file=str(path), line=n)) for n, v in enumerate(values, start=1)
+    ]
 
 
 def step2(group: Group, certs_path: Path) -> int:
@@ -72,7 +74,7 @@ def step3(group: Group, certs_path: Path, key_path: Path, threshold: int, rng: R
 
 def read_polynomials(path: Path) -> list[Polynomial]:
     return [
-        Polynomial.from_json(v, f"{path} line {n}")
+        Polynomial.from_json(v, Location(file=str(path), line=n))
         for n, v in enumerate(read_json_lines(path, "polynomials (.jsons)"), start=1)
     ]
 
@@ -98,7 +100,7 @@ def step5(
     directory: Path,
 ) -> tuple[str, Path]:
     """The trustee's voutput (one line) and its ``.dkey`` file."""
-    vinput = VInput.from_json(read_json(vinput_path, "vinput"), str(vinput_path))
+    vinput = VInput.from_json(read_json(vinput_path, "vinput"), Location(file=str(vinput_path)))
     vo = make_voutput(group, read_certs(certs_path), read_seed(key_path), vinput, rng)
     dkey = directory / f"{key_path.name.removesuffix('.key')}.dkey"
     write_text(dkey, vo.private_key + "\n", secret=True)
@@ -109,7 +111,7 @@ def step6(
     group: Group, certs_path: Path, polynomials_path: Path, voutputs_path: Path
 ) -> ThresholdParameters:
     voutputs = [
-        VOutput.from_json(v, f"{voutputs_path} line {n}")
+        VOutput.from_json(v, Location(file=str(voutputs_path), line=n))
         for n, v in enumerate(read_json_lines(voutputs_path, "voutputs (.jsons)"), start=1)
     ]
     return make_threshold_parameters(

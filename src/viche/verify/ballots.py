@@ -21,7 +21,7 @@ from typing import TypeVar
 
 from viche.crypto.fastexp import fixed_base_table, precomputed_powers
 from viche.crypto.hashing import b64_sha256, sha256_hex
-from viche.errors import VicheError
+from viche.errors import Location, VicheError
 from viche.protocol.ballot import Ballot, CheckedBallot, check_ballot, max_ballot_size
 from viche.protocol.election import Election, PublicCredentials
 from viche.verify.counting import ChunkTally, CountedItem, TallyPart, chunk_tally, tally_part
@@ -37,7 +37,7 @@ class BallotOutcome:
     tracker: str
     credential: str | None
     weight: int
-    error: tuple[str, str, str, str] | None  # (class name, code, message, where)
+    error: tuple[str, str, str, Location] | None  # (class name, code, message, where)
 
 
 _STATE: tuple[Election, PublicCredentials] | None = None
@@ -53,7 +53,7 @@ def warm_tables(election: Election) -> None:
     fixed_base_table(election.public_key.y, group.p, bits)
 
 
-def _init_worker(election_raw: bytes, credentials_raw: bytes) -> None:
+def init_worker(election_raw: bytes, credentials_raw: bytes) -> None:
     global _STATE  # noqa: PLW0603 (one state per worker process, set once)
     # A forked worker shares the parent's pages until it writes to them; the cyclic GC
     # writes to every object it traverses, which would copy the parent's whole heap into
@@ -77,13 +77,13 @@ def run_with_state(
     global _STATE_SOURCE  # noqa: PLW0603 (the state of this worker process)
     src = _STATE_SOURCE
     if src is None or src[0] is not election_raw or src[1] is not credentials_raw:
-        _init_worker(election_raw, credentials_raw)
+        init_worker(election_raw, credentials_raw)
         _STATE_SOURCE = (election_raw, credentials_raw)
     return fn(chunk)
 
 
 def _check_fast(
-    election: Election, credentials: PublicCredentials, raw: bytes, where: str
+    election: Election, credentials: PublicCredentials, raw: bytes, where: Location
 ) -> CheckedBallot:
     """:func:`check_ballot` with the powers it needs precomputed together
     (:mod:`viche.verify.prefill`); a ballot that does not even parse is checked plainly."""
@@ -111,8 +111,8 @@ def check_and_keep(
 ) -> tuple[BallotOutcome, CheckedBallot | None]:
     """:func:`check_one`, and the parsed ballot when it can take part in the tally (its
     credential is known, with a weight): valid or not, as in
-    :func:`viche.verify.verifier._counted`."""
-    where = f"event {height}"
+    the reference verifier (:mod:`viche.verify.reference`)."""
+    where = Location(event=height)
     try:
         checked = _check_fast(election, credentials, raw, where)
     except VicheError as exc:
@@ -134,7 +134,7 @@ def check_and_keep(
             tracker,
             credential,
             weight,
-            (type(exc).__name__, exc.code, exc.message, str(exc.where)),
+            (type(exc).__name__, exc.code, exc.message, exc.where),
         )
         return outcome, (kept if weight > 0 else None)
     outcome = BallotOutcome(
@@ -169,14 +169,14 @@ def check_and_count(
     return outcomes, chunk_tally(election, candidates)
 
 
-def _check_count_chunk(
+def check_count_chunk(
     chunk: Sequence[tuple[int, int, bytes]],
 ) -> tuple[list[BallotOutcome], ChunkTally]:
     assert _STATE is not None, "worker not initialised"
     return check_and_count(_STATE[0], _STATE[1], chunk)
 
 
-def _mp_context() -> multiprocessing.context.BaseContext:
+def mp_context() -> multiprocessing.context.BaseContext:
     """``fork`` (workers start at once, sharing the parsed state) when this process runs a
     single thread; ``forkserver`` when other threads exist (forking a threaded process can
     leave a lock held in the child); ``spawn`` off POSIX."""
@@ -222,11 +222,11 @@ def check_ballots(
     size = max(1, min(32, n // (jobs * 8)))
     chunks = [items[k : k + size] for k in range(0, n, size)]
     results: list[BallotOutcome | None] = [None] * n
-    ctx = _mp_context()
+    ctx = mp_context()
     with ProcessPoolExecutor(
         max_workers=jobs,
         mp_context=ctx,
-        initializer=_init_worker,
+        initializer=init_worker,
         initargs=(election.raw, credentials.raw),
     ) as pool:
         for done in _as_done(pool, chunks):
@@ -275,7 +275,7 @@ def check_credential_members(
         return _non_members((name, items))
     size = max(64, len(items) // (jobs * 4))
     chunks = [(name, items[k : k + size]) for k in range(0, len(items), size)]
-    ctx = _mp_context()
+    ctx = mp_context()
     with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
         return sorted(i for bad in pool.map(_non_members, chunks) for i in bad)
 
@@ -283,6 +283,6 @@ def check_credential_members(
 # ---------------------------------------------------------------------- counted ballots
 
 
-def _tally_chunk(chunk: Sequence[CountedItem]) -> TallyPart:
+def tally_chunk(chunk: Sequence[CountedItem]) -> TallyPart:
     assert _STATE is not None, "worker not initialised"
     return tally_part(_STATE[0], chunk)

@@ -32,7 +32,6 @@ Why the fold gives exactly what ``compute_encrypted_tally(election, counted)`` g
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import cast
@@ -41,15 +40,13 @@ import gmpy2
 
 from viche.crypto.elgamal import Ciphertext, ct_mul, ct_one
 from viche.crypto.hashing import b64_sha256
-from viche.errors import TallyError, VicheError
+from viche.errors import Location, TallyError, VicheError
 from viche.protocol.ballot import Ballot, CheckedBallot
 from viche.protocol.election import Election, HomomorphicQuestion, NonHomomorphicQuestion
 from viche.protocol.tally import EncryptedTally, compute_encrypted_tally
 
 #: ``(index, raw, hex_hash, credential, weight)``: one counted ballot sent to a worker.
 CountedItem = tuple[int, bytes, str, str, int]
-
-_ANSWER = re.compile(r"/ answer (\d+)$")
 
 
 def empty_rows(election: Election) -> list[list[Ciphertext]]:
@@ -73,10 +70,10 @@ class TallyPart:
     count: int
     weight: int
     rows: tuple[tuple[Ciphertext, ...], ...]
-    error: tuple[int, int, str, str] | None
+    error: tuple[int, int, str, Location] | None
 
 
-Error = tuple[int, int, str, str]  # (question 0-based, ballot index, message, where)
+Error = tuple[int, int, str, Location]  # (question 0-based, ballot index, message, where)
 
 
 Rows = tuple[tuple[Ciphertext, ...], ...]
@@ -88,8 +85,8 @@ def _single(election: Election, index: int, checked: CheckedBallot) -> Rows | Er
     try:
         return compute_encrypted_tally(election, [checked]).questions
     except TallyError as exc:
-        m = _ANSWER.search(str(exc.where))
-        return (int(m.group(1)) - 1 if m else -1, index, exc.message, str(exc.where))
+        q = exc.where.question
+        return (q - 1 if q is not None else -1, index, exc.message, exc.where)
 
 
 def _is_error(one: Rows | Error) -> bool:
@@ -236,7 +233,7 @@ class TallyAccumulator:
         self.rows = empty_rows(election)
         self.count = 0
         self.weight = 0
-        self.error: tuple[int, int, str, str] | None = None
+        self.error: tuple[int, int, str, Location] | None = None
 
     def add(self, part: TallyPart) -> None:
         group = self.election.group

@@ -3,12 +3,11 @@ at fault (event height, ballot hash, question, answer, trustee)."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-from viche.errors import VicheError
+from viche.errors import NOWHERE, Location, VicheError
 
 
 class Status(Enum):
@@ -18,60 +17,52 @@ class Status(Enum):
     NOT_APPLICABLE = "not applicable"
 
 
-_HEIGHT = re.compile(r"(?:event|height) (\d+)")
-_BALLOT = re.compile(r"ballot ([0-9A-Za-z+/]{43}|[0-9a-f]{64})")
-_QUESTION = re.compile(r"(?:answer|question) (\d+)")
-#: ``choice N`` (ballots: choice 0 is the blank flag) or ``item N`` (tally rows, 1-based)
-_CHOICE = re.compile(r"(?:choice|item) (\d+)")
-_TRUSTEE = re.compile(r"trustee (\d+)")
-
-
 @dataclass(frozen=True)
 class Failure:
-    """One failed check on one object.
+    """One failed check on one object, at ``where``.
 
-    ``question`` is 1-based; ``answer`` is the number ``where`` gives: ``choice N`` in a
-    ballot (choice 0 is the blank flag when blank is allowed) or ``item N`` (1-based) in a
-    tally row or partial decryption."""
+    The object fields come from the location: ``height`` is its event, ``question`` is
+    1-based, ``answer`` is a choice in a ballot (0 is the blank flag when blank is allowed)
+    or an item (1-based) in a tally row or partial decryption."""
 
     check: str
     code: str
     message: str
-    where: str = ""
-    height: int | None = None
-    ballot: str | None = None
-    question: int | None = None
-    answer: int | None = None
-    trustee: int | None = None
+    where: Location = NOWHERE
 
     @classmethod
-    def from_error(cls, check: str, exc: VicheError, **known: Any) -> Failure:
-        """A failure from a typed error; the object fields are read from ``where`` unless
-        given."""
-        where = str(exc.where)
+    def from_error(cls, check: str, exc: VicheError) -> Failure:
+        return cls(check=check, code=exc.code, message=exc.message, where=exc.where)
 
-        def grab(rx: re.Pattern[str]) -> str | None:
-            m = rx.search(where)
-            return m.group(1) if m else None
+    @property
+    def height(self) -> int | None:
+        return self.where.event
 
-        h, b, q, a, t = (grab(r) for r in (_HEIGHT, _BALLOT, _QUESTION, _CHOICE, _TRUSTEE))
-        fields: dict[str, Any] = {
-            "height": int(h) if h is not None else None,
-            "ballot": b,
-            "question": int(q) if q is not None else None,
-            "answer": int(a) if a is not None else None,
-            "trustee": int(t) if t is not None else None,
-        }
-        fields.update({k: v for k, v in known.items() if v is not None})
-        return cls(check=check, code=exc.code, message=exc.message, where=where, **fields)
+    @property
+    def ballot(self) -> str | None:
+        return self.where.ballot
+
+    @property
+    def question(self) -> int | None:
+        return self.where.question
+
+    @property
+    def answer(self) -> int | None:
+        return self.where.answer
+
+    @property
+    def trustee(self) -> int | None:
+        return self.where.trustee
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "check": self.check,
             "code": self.code,
             "message": self.message,
-            "where": self.where,
+            "where": self.where.to_dict(),
+            "at": str(self.where),
         }
+        # the flat keys of earlier reports, kept for their readers
         for key in ("height", "ballot", "question", "answer", "trustee"):
             value = getattr(self, key)
             if value is not None:

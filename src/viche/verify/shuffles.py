@@ -20,7 +20,7 @@ from typing import Protocol
 from gmpy2 import mpz
 
 from viche.crypto.elgamal import Ciphertext
-from viche.errors import ProtocolError, VicheError
+from viche.errors import Location, ProtocolError, VicheError
 from viche.protocol.election import Election
 from viche.protocol.shuffle import Shuffle, check_shuffle_rows
 from viche.protocol.tally import nh_indices
@@ -63,7 +63,7 @@ def check_shuffle_events(
             fail(
                 ProtocolError(
                     "shuffle in an election without non-homomorphic questions",
-                    where=f"event {entry.height} / trustee {entry.owner}",
+                    where=Location(event=entry.height, trustee=entry.owner),
                 ),
                 entry.owner,
             )
@@ -75,7 +75,7 @@ def check_shuffle_events(
     seen: set[int] = set()
     for entry in record.shuffles:
         owner = entry.owner
-        where = f"event {entry.height} / trustee {owner} / shuffle"
+        where = Location(event=entry.height, trustee=owner, path=("shuffle",))
         try:
             if n_trustees is not None and not 1 <= owner <= n_trustees:
                 raise ProtocolError(f"unknown trustee id {owner}", where=where)
@@ -100,7 +100,8 @@ def check_shuffle_events(
         height = later[0]
         fail(
             ProtocolError(
-                "non-homomorphic ciphertexts decrypted without EndShuffles", where=f"event {height}"
+                "non-homomorphic ciphertexts decrypted without EndShuffles",
+                where=Location(event=height),
             ),
             None,
         )

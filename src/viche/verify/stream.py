@@ -2,8 +2,8 @@
 
 :class:`WorkerPool` owns at most one :class:`~concurrent.futures.ProcessPoolExecutor`,
 started on first use with the election and the public credentials (each worker parses them
-once and builds its fixed-base tables: :func:`viche.verify.ballots._init_worker`), shared by
-both passes of :func:`viche.verify.verifier.verify_record`. With one job, or before any
+once and builds its fixed-base tables: :func:`viche.verify.ballots.init_worker`), shared by
+both passes of :func:`viche.verify.streaming.verify_record`. With one job, or before any
 chunk has been sent when the caller chose :meth:`WorkerPool.use_inline`, the same functions
 run in this process.
 
@@ -27,9 +27,9 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any, Generic, Protocol, TypeVar
 
-from viche.errors import MissingDependencyError, UsageError
+from viche.errors import Location, MissingDependencyError, UsageError
 from viche.protocol.election import Election, PublicCredentials
-from viche.verify.ballots import _init_worker, _mp_context, run_with_state, warm_tables
+from viche.verify.ballots import init_worker, mp_context, run_with_state, warm_tables
 
 X = TypeVar("X")
 R = TypeVar("R")
@@ -82,7 +82,7 @@ class WorkerPool:
             except ImportError:  # pragma: no cover - depends on the installed extras
                 raise MissingDependencyError(
                     "--scheduler needs dask.distributed: pip install 'viche[cluster]'",
-                    where=self.scheduler,
+                    where=Location(path=(self.scheduler,)),
                 ) from None
             try:
                 self._client = distributed.Client(
@@ -90,7 +90,8 @@ class WorkerPool:
                 )
             except (OSError, ValueError) as exc:  # unreachable, or not an address
                 raise UsageError(
-                    f"cannot reach the dask scheduler: {exc}", where=self.scheduler
+                    f"cannot reach the dask scheduler: {exc}",
+                    where=Location(path=(self.scheduler,)),
                 ) from None
             self._setup = self._client.scatter(
                 [self.election.raw, self.credentials.raw], broadcast=True, hash=False
@@ -100,8 +101,8 @@ class WorkerPool:
             return
         self._executor = ProcessPoolExecutor(
             max_workers=self.jobs,
-            mp_context=_mp_context(),
-            initializer=_init_worker,
+            mp_context=mp_context(),
+            initializer=init_worker,
             initargs=(self.election.raw, self.credentials.raw),
         )
 

@@ -62,13 +62,15 @@ def engine_url(url: str) -> str:
     try:
         parsed = make_url(url)
     except ArgumentError as exc:
-        raise UsageError(f"not a database URL: {exc}", where="--database") from None
+        raise UsageError(
+            f"not a database URL: {exc}", where=Location(path=("--database",))
+        ) from None
     if parsed.drivername in ("postgresql", "postgres"):
         parsed = parsed.set(drivername="postgresql+psycopg")
     elif parsed.drivername not in ("postgresql+psycopg", "sqlite", "sqlite+pysqlite"):
         raise UsageError(
             f"unsupported database {parsed.drivername!r} (sqlite:///FILE or postgresql://…)",
-            where="--database",
+            where=Location(path=("--database",)),
         )
     return parsed.render_as_string(hide_password=False)
 
@@ -132,7 +134,8 @@ class SqlBoard:
             database = make_url(full).database
             if not database or database == ":memory:":
                 raise UsageError(
-                    "the SQLite bulletin board needs a file (sqlite:///FILE)", where="--database"
+                    "the SQLite bulletin board needs a file (sqlite:///FILE)",
+                    where=Location(path=("--database",)),
                 )
             lock_dir = Path(database).parent / (Path(database).name + ".locks")
             kwargs["connect_args"] = {"timeout": 60}

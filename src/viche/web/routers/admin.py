@@ -91,7 +91,7 @@ async def create(request: Request, token: Token) -> CreatedModel:
     await run_in_threadpool(
         admin.authorize, h.board, admin.SERVER, admin.SERVER_ADMIN, _secret(token)
     )
-    body = codec.loads(await json_body(request, 1 << 20), "body")
+    body = codec.loads(await json_body(request, 1 << 20), Location(path=("body",)))
     spec = NewElection.model_validate(body)
     made = await run_in_threadpool(
         admin.create_draft,
@@ -175,7 +175,7 @@ async def post_decryption(request: Request, uuid: str, n: int, token: Token) -> 
             f"expected 2 lines (partial_decryption, owned), found {len(lines)}",
             where=Location(path=("body",)),
         )
-    owned = codec.loads(lines[1], "owned")
+    owned = codec.loads(lines[1], Location(path=("owned",)))
     if not isinstance(owned, dict) or owned.get("owner") != n:
         raise UsageError(f"this partial decryption is not trustee {n}'s", where=Location(trustee=n))
     rec = h.record(uuid)
