@@ -9,9 +9,12 @@ from __future__ import annotations
 import io
 import json
 import sqlite3
+import tempfile
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from viche.crypto.hashing import sha256_hex
 from viche.errors import ChainError, PhaseError, RecordError
@@ -237,3 +240,50 @@ def test_the_index_is_flat_in_memory_without_a_sidecar(archive: Path) -> None:
         assert store.index_path is None
         check_agrees(store, archive)
     assert not index_file(archive).exists()
+
+
+# ---------------------------------------------------------------------- any interleaving
+
+OPS = st.lists(
+    st.one_of(
+        st.tuples(st.just("append"), st.integers(0, 1), st.sampled_from(["c1", "c2", "c3"])),
+        st.tuples(st.just("plain"), st.just(0), st.sampled_from(["c1", "c2"])),
+        st.tuples(st.just("drop-index"), st.just(0), st.just("")),
+        st.tuples(st.just("reopen"), st.integers(0, 1), st.just("")),
+    ),
+    max_size=12,
+)
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(ops=OPS)
+def test_two_stores_and_a_plain_writer_always_agree_with_the_archive(
+    tmp_path: Path, ops: list[tuple[str, int, str]]
+) -> None:
+    """Whatever two stores, a writer that ignores the index, and a lost index do in any
+    order, every store answers what a full read of the archive says once it takes the
+    lock."""
+    directory = Path(tempfile.mkdtemp(dir=tmp_path))
+    path = ArchiveWriter.create(directory / "e.bel", 1700000000, ELECTION, TRUSTEES, CREDS).path
+    stores = [ArchiveStore.open(path), ArchiveStore.open(path)]
+    try:
+        for n, (op, who, cred) in enumerate(ops):
+            if op == "append":
+                with stores[who].locked():
+                    head = stores[who].head().hash
+                    stores[who].append(EventType.BALLOT, [ballot(cred, n)], expected_head=head)
+            elif op == "plain":
+                ArchiveWriter.open(path).append(EventType.BALLOT, [ballot(cred, n)])
+            elif op == "drop-index":
+                index_file(path).unlink(missing_ok=True)
+            else:
+                stores[who].close()
+                stores[who] = ArchiveStore.open(path)
+            for store in stores:
+                with store.locked():
+                    check_agrees(store, path)
+    finally:
+        for store in stores:
+            store.close()
