@@ -85,3 +85,18 @@ def board_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         with admin.begin() as conn:
             conn.execute(sqlalchemy.text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """Debian's Chromium (never a downloaded browser), for Playwright's ``executable_path``;
+    Playwright itself must be importable."""
+    path = os.environ.get("VICHE_CHROMIUM") or shutil.which("chromium")
+    if not path:
+        _missing("chromium (apt-get install chromium)")
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        _missing("playwright (pip install playwright; no browser download needed)")
+    assert path is not None
+    return path
