@@ -100,7 +100,7 @@ def shots(tmp_path: Path) -> Path:
 
 
 def test_pages_are_served_with_a_strict_csp(server: Server) -> None:
-    for path in ("/booth/", "/booth/booth.js", "/booth/worker.js", "/"):
+    for path in ("/booth/", "/booth/booth.js", "/booth/worker.js", "/", "/box.html"):
         r = httpx.get(server.base + path)
         assert r.status_code == 200, path
         csp = r.headers["content-security-policy"]
@@ -269,6 +269,23 @@ def test_booth_votes_audits_and_revotes(
                 receipts.append(tmp_path / f"r2-{n}.json")
                 dl.value.save_as(receipts[-1])
                 page.close()
+            revote_tracker = json.loads(receipts[-1].read_text())["receipt"]["tracker"]
+            # ---- the public pages: the election, then its ballot box (searchable)
+            page = ctx.new_page()
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.goto(f"{server.base}/#{server.uuid}")
+            expect(page.locator("#view")).to_have_attribute("data-ready", "1")
+            expect(page.get_by_role("heading", name="Viche demo election")).to_be_visible()
+            expect(page.get_by_text("Ballots in the record: 3")).to_be_visible()
+            shot(page, "10-election-page")
+            page.get_by_role("link", name="Ballot box").click()
+            expect(page.locator("#found")).to_have_text("3 of 3 found")
+            page.get_by_label("Find a tracker", exact=True).fill(revote_tracker[:12])
+            expect(page.locator("#found")).to_have_text("1 of 3 found")
+            expect(page.locator("tbody")).to_contain_text(revote_tracker)
+            page.get_by_label("Find a tracker", exact=True).fill(audited_tracker)
+            expect(page.locator("#found")).to_have_text("0 of 3 found")
+            shot(page, "11-ballot-box")
             ctx.close()
         finally:
             browser.close()

@@ -98,6 +98,29 @@ function credentialMessage(exc) {
   return t("cred.checksum");
 }
 
+/** The voter's choices in words; `edit` adds a Change button per question. */
+function summary(edit) {
+  const items = S.questions.flatMap((q, i) => {
+    const a = S.answers[i];
+    let said;
+    if (q.kind === "nh") said = q.answers.map((text, j) => `${text}: ${a.values[j]}`).join("; ");
+    else if (a.blank) said = t("review.blank");
+    else if (!a.picks.size) said = t("review.none");
+    else said = [...a.picks].sort((x, y) => x - y).map((j) => q.answers[j]).join("; ");
+    return [
+      h("dt", {}, q.text),
+      h(
+        "dd",
+        {},
+        said,
+        " ",
+        edit ? button(t("review.edit"), () => go("question", { q: i }), { secondary: true }) : null,
+      ),
+    ];
+  });
+  return h("dl", { class: "review" }, items);
+}
+
 // ------------------------------------------------------------------ election
 
 function questionsOf(text) {
@@ -396,22 +419,10 @@ const STEPS = {
   },
 
   review() {
-    const items = S.questions.flatMap((q, i) => {
-      const a = S.answers[i];
-      let said;
-      if (q.kind === "nh") said = q.answers.map((text, j) => `${text}: ${a.values[j]}`).join("; ");
-      else if (a.blank) said = t("review.blank");
-      else if (!a.picks.size) said = t("review.none");
-      else said = [...a.picks].sort((x, y) => x - y).map((j) => q.answers[j]).join("; ");
-      return [
-        h("dt", {}, q.text),
-        h("dd", {}, said, " ", button(t("review.edit"), () => go("question", { q: i }), { secondary: true })),
-      ];
-    });
     return [
       title(t("step.review")),
       electionHeader(),
-      h("dl", { class: "review" }, items),
+      summary(true),
       actions(
         button(t("nav.encrypt"), () => go("encrypt"), { id: "encrypt" }),
         button(t("nav.back"), () => go("question", { q: S.questions.length - 1 }), { secondary: true }),
@@ -455,6 +466,7 @@ const STEPS = {
       electionHeader(),
       h("p", {}, t("audit.intro")),
       h("p", { class: "tracker", id: "audit-tracker" }, e.tracker),
+      summary(false),
       h("pre", { id: "audit-data", tabindex: "0", "aria-label": t("step.audit") }, data),
       actions(
         button(t("audit.again"), () => { S.encrypted = null; go("encrypt"); }, { id: "reencrypt" }),
@@ -540,8 +552,6 @@ function auditData(e) {
       randomness: e.randomness,
       ballot: JSON.parse(e.ballot),
     },
-    null,
-    1,
   );
 }
 
