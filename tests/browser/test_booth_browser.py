@@ -234,7 +234,10 @@ def test_booth_votes_audits_and_revotes(
                     expect(page.locator("html")).to_have_attribute("lang", "en")
                 login, secret = server.login(2)
                 page.get_by_label("Login", exact=True).fill(login)
-                page.get_by_label("Login secret", exact=True).fill(secret)
+                # the first time, a mistyped secret: refused when casting, nothing recorded
+                page.get_by_label("Login secret", exact=True).fill(
+                    secret if n == 2 else "x" + secret
+                )
                 if n == 1:
                     shot(page, "2-login")
                 page.get_by_role("button", name="Next").click()
@@ -260,6 +263,23 @@ def test_booth_votes_audits_and_revotes(
                 if n == 1:
                     shot(page, "7-encrypted")
                 page.get_by_role("button", name="Cast the ballot").click()
+                if n == 1:
+                    step(page, "login")
+                    expect(page.get_by_role("alert")).to_have_text("Wrong login or secret.")
+                    shot(page, "9-refused-login")
+                    page.get_by_label("Login secret", exact=True).fill(secret)
+                    page.get_by_role("button", name="Next").click()
+                    step(page, "credential")  # the credential and the answers are kept
+                    page.get_by_role("button", name="Next").click()
+                    expect(
+                        page.get_by_label("Blank vote (choose no answer)", exact=True)
+                    ).to_be_checked()
+                    page.get_by_role("button", name="Next").click()
+                    page.get_by_role("button", name="Next").click()
+                    step(page, "review")
+                    page.get_by_role("button", name="Encrypt").click()
+                    step(page, "encrypted")
+                    page.get_by_role("button", name="Cast the ballot").click()
                 step(page, "done")
                 if n == 2:
                     expect(page.get_by_text("This is a re-vote")).to_be_visible()

@@ -569,6 +569,9 @@ async function cast(castButton, feedback) {
   try {
     r = await fetch(`${API}/${S.uuid}/ballots`, {
       method: "POST",
+      // no credentials mode: a refused login comes back as a 401 for the page to explain,
+      // never as the browser's own login prompt (the Authorization header is still sent)
+      credentials: "omit",
       headers: { "Content-Type": "application/json", Authorization: basicAuth(S.login, S.secret) },
       body: e.ballot,
     });
