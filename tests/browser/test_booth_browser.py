@@ -99,6 +99,17 @@ def shots(tmp_path: Path) -> Path:
     return folder
 
 
+@pytest.fixture(scope="session")
+def axe() -> Path:
+    """axe-core from npm (``npm ci`` in tests/browser, run by scripts/test)."""
+    path = Path(__file__).parent / "node_modules" / "axe-core" / "axe.min.js"
+    if not path.is_file():
+        if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
+            pytest.fail("axe-core is required in CI (npm ci in tests/browser)", pytrace=False)
+        pytest.skip("axe-core is absent (npm ci in tests/browser)")
+    return path
+
+
 def test_pages_are_served_with_a_strict_csp(server: Server) -> None:
     for path in ("/booth/", "/booth/booth.js", "/booth/worker.js", "/", "/box.html"):
         r = httpx.get(server.base + path)
@@ -135,17 +146,34 @@ def _check_audit(audit: dict[str, object], election: dict[str, object]) -> None:
 
 
 def test_booth_votes_audits_and_revotes(
-    server: Server, chromium: str, shots: Path, tmp_path: Path, belenios_tool: str
+    server: Server,
+    chromium: str,
+    axe: Path,
+    shots: Path,
+    tmp_path: Path,
+    belenios_tool: str,
 ) -> None:
     from playwright.sync_api import Page, expect, sync_playwright
 
+    violations: list[str] = []
+
     def shot(page: Page, name: str) -> None:
+        """A screenshot of the step and axe-core's check of it (WCAG 2.1 A and AA)."""
         size = "phone" if page.viewport_size == PHONE else "desktop"
         page.screenshot(path=str(shots / f"{size}-{name}.png"), full_page=True)
+        if not page.evaluate("() => typeof window.axe === 'object'"):
+            page.evaluate(axe_source)  # through the debugger: the page's CSP is untouched
+        found = page.evaluate(
+            "async () => (await axe.run(document, {runOnly: ['wcag2a', 'wcag2aa', "
+            "'wcag21a', 'wcag21aa', 'best-practice']})).violations"
+            ".map(v => v.id + ': ' + v.nodes.map(n => n.target.join(' ')).join(', '))"
+        )
+        violations.extend(f"{size}-{name}: {v}" for v in found)
 
     def step(page: Page, name: str) -> None:
         expect(page.locator("#view")).to_have_attribute("data-step", name, timeout=TIMEOUT_MS)
 
+    axe_source = "() => {" + axe.read_text() + "\n}"
     errors: list[str] = []
     receipts: list[Path] = []
     with sync_playwright() as pw:
@@ -182,7 +210,7 @@ def test_booth_votes_audits_and_revotes(
             shot(page, "4-question-1")
             page.get_by_role("button", name="Далі").click()
             # question 2: Next without an answer is refused with the rule
-            expect(page.locator("h2")).to_contain_text("Питання 2 з 2")
+            expect(page.locator("h1")).to_contain_text("Питання 2 з 2")
             page.get_by_role("button", name="Далі").click()
             expect(page.get_by_role("alert")).to_contain_text("щонайменше 1")
             shot(page, "5-question-2-refused")
@@ -310,6 +338,7 @@ def test_booth_votes_audits_and_revotes(
         finally:
             browser.close()
     assert errors == []
+    assert violations == [], "\n".join(violations)
 
     archive = tmp_path / "record" / f"{server.uuid}.bel"
     archive.parent.mkdir()

@@ -55,7 +55,7 @@ function msg(kind, text, id) {
 }
 
 function title(text) {
-  return h("h2", { id: "view-title", tabindex: "-1" }, text);
+  return h("h1", { id: "view-title", tabindex: "-1" }, text);
 }
 
 function actions(...buttons) {
@@ -484,7 +484,7 @@ const STEPS = {
       c.revote ? msg("info", t("done.revote")) : null,
       h("p", {}, t("done.tracker")),
       h("p", { class: "tracker", id: "done-tracker" }, c.tracker),
-      h("h3", {}, t("done.receipt")),
+      h("h2", {}, t("done.receipt")),
       h("p", {}, t("done.keep")),
       h("pre", { id: "receipt", tabindex: "0", "aria-label": t("done.receipt") }, receipt),
       actions(

@@ -5,7 +5,7 @@ const CATALOGUE = {
   uk: {
     "lang.name": "Українська",
     "lang.switch": "English",
-    "lang.switchLabel": "Switch to English",
+    "lang.switchLabel": "English — switch to English",
     "app.title": "Віче — кабіна для голосування",
     "app.skip": "Перейти до змісту",
     "pages.title": "Віче — вибори",
@@ -103,7 +103,7 @@ const CATALOGUE = {
   en: {
     "lang.name": "English",
     "lang.switch": "Українська",
-    "lang.switchLabel": "Перейти на українську",
+    "lang.switchLabel": "Українська — перейти на українську",
     "app.title": "Viche — voting booth",
     "app.skip": "Skip to content",
     "pages.title": "Viche — elections",
