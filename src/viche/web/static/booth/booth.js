@@ -490,7 +490,7 @@ const STEPS = {
       actions(
         button(t("done.download"), () => download(`${S.uuid}-${c.height}.receipt.json`, `${JSON.stringify(c.receipt)}\n`), { id: "download-receipt" }),
         button(t("done.print"), () => window.print(), { secondary: true }),
-        h("a", { class: "button secondary", href: `/box.html#${S.uuid}/${c.tracker}` }, t("done.box")),
+        h("a", { class: "button secondary", href: `/#${S.uuid}/box/${c.tracker}` }, t("done.box")),
       ),
     ];
   },

@@ -1,13 +1,13 @@
 // The public pages: the elections of the server (/), one election's public page
 // (/#<uuid>: questions, trustees, fingerprint, turnout, the record) and its ballot box
-// (/box.html#<uuid>[/<tracker>]: every tracker in the record, searchable).
+// (/#<uuid>/box[/<tracker>]: every tracker in the record, searchable; a tracker may hold "/").
 
 import { h, lang, setLang, t, translatePage } from "./i18n.js";
 import { base64NoPad } from "../booth/hash.js";
 
 const API = "/api/v1/elections";
 const UUID = /^[1-9A-HJ-NP-Za-km-z]{14,64}$/;
-const PAGE = document.body.dataset.page;
+const ROUTE = /^([^/]*)(?:\/(box)(?:\/(.*))?)?$/;
 
 async function getJson(url) {
   const r = await fetch(url, { headers: { Accept: "application/json" } });
@@ -88,7 +88,7 @@ async function electionPage(uuid) {
     h(
       "p",
       { class: "actions" },
-      h("a", { class: "button secondary", href: `/box.html#${uuid}` }, t("pages.box")),
+      h("a", { class: "button secondary", href: `/#${uuid}/box` }, t("pages.box")),
       h("a", { class: "button secondary", href: d.archive, download: `${uuid}.bel` }, t("pages.archive")),
     ),
     h("p", { class: "hint" }, t("pages.verifyHow")),
@@ -147,17 +147,18 @@ async function ballotBox(uuid, wanted) {
   ];
 }
 
-async function render() {
+async function render(focus = false) {
   translatePage();
   const button = document.getElementById("lang");
   button.textContent = t("lang.switch");
   button.setAttribute("lang", lang() === "uk" ? "en" : "uk");
   button.setAttribute("aria-label", t("lang.switchLabel"));
   document.title = t("pages.title");
-  const [uuid, tracker = ""] = decodeURIComponent(location.hash.slice(1)).split("/");
+  const [, uuid = "", box, tracker = ""] =
+    ROUTE.exec(decodeURIComponent(location.hash.slice(1))) ?? [];
   let parts;
   try {
-    if (PAGE === "box" && UUID.test(uuid)) parts = await ballotBox(uuid, tracker);
+    if (box && UUID.test(uuid)) parts = await ballotBox(uuid, tracker);
     else if (UUID.test(uuid)) parts = await electionPage(uuid);
     else parts = await electionList();
   } catch {
@@ -166,11 +167,12 @@ async function render() {
   const view = document.getElementById("view");
   view.replaceChildren(...parts.filter(Boolean));
   view.dataset.ready = "1";
+  if (focus) document.getElementById("view-title")?.focus();
 }
 
 document.getElementById("lang").addEventListener("click", () => {
   setLang(lang() === "uk" ? "en" : "uk");
-  render();
+  render(false);
 });
-window.addEventListener("hashchange", render);
-render();
+window.addEventListener("hashchange", () => render(true));
+render(false);
