@@ -3,7 +3,7 @@
 // randomness revealed; an audited ballot is never cast). Every string comes from
 // ../common/i18n.js; the election's own texts are shown as they are.
 
-import { h, download, lang, setLang, t, translatePage } from "../common/i18n.js";
+import { h, download, lang, setLang, t, tn, translatePage } from "../common/i18n.js";
 import { checkCredential } from "./credential.js";
 import { parseElection } from "./election.js";
 import { BoothPool } from "./pool.js";
@@ -209,7 +209,7 @@ const STEPS = {
             "li",
             {},
             h("p", {}, h("strong", {}, e.name)),
-            h("p", { class: "meta" }, t("choose.ballots", { n: e.ballots })),
+            h("p", { class: "meta" }, tn("choose.ballots", e.ballots)),
             button(t("pages.open"), () => {
               location.hash = e.uuid;
             }),

@@ -1,7 +1,7 @@
 // Every string of the booth and the pages, Ukrainian first, from this one catalogue.
 // t(key, params) fills {name} placeholders; the language is kept in localStorage.
 
-const CATALOGUE = {
+export const CATALOGUE = {
   uk: {
     "lang.name": "Українська",
     "lang.switch": "English",
@@ -40,7 +40,9 @@ const CATALOGUE = {
     "step.done": "Ваш голос прийнято",
     "choose.loading": "Завантаження списку виборів…",
     "choose.none": "Зараз немає відкритих виборів.",
-    "choose.ballots": "{n} бюлетенів",
+    "choose.ballots.one": "{n} бюлетень",
+    "choose.ballots.few": "{n} бюлетені",
+    "choose.ballots.many": "{n} бюлетенів",
     "election.loading": "Завантаження виборів…",
     "election.fingerprint": "Відбиток: {f}",
     "election.closed": "Ці вибори не приймають бюлетенів (етап: {phase}).",
@@ -138,7 +140,8 @@ const CATALOGUE = {
     "step.done": "Your vote was accepted",
     "choose.loading": "Loading the elections…",
     "choose.none": "No election is open now.",
-    "choose.ballots": "{n} ballots",
+    "choose.ballots.one": "{n} ballot",
+    "choose.ballots.other": "{n} ballots",
     "election.loading": "Loading the election…",
     "election.fingerprint": "Fingerprint: {f}",
     "election.closed": "This election does not accept ballots (phase: {phase}).",
@@ -229,6 +232,14 @@ export function setLang(code) {
 export function t(key, params = {}) {
   const text = CATALOGUE[current][key] ?? CATALOGUE.uk[key] ?? key;
   return text.replace(/\{(\w+)\}/g, (_, name) => String(params[name] ?? ""));
+}
+
+/** A count in words: the key's plural form for n (key.one, key.few, key.many, key.other). */
+export function tn(key, n) {
+  const form = new Intl.PluralRules(current).select(n);
+  const table = CATALOGUE[current];
+  const found = [form, "other", "many"].find((f) => `${key}.${f}` in table);
+  return t(`${key}.${found}`, { n });
 }
 
 /** Fill every element with data-i18n="key" (textContent) and data-i18n-label (aria-label). */
