@@ -276,11 +276,18 @@ def test_booth_votes_audits_and_revotes(
                 step(page, "question")
                 if blank:
                     page.get_by_label("Blank vote (choose no answer)", exact=True).check()
-                else:
-                    page.locator("label.choice").nth(2).click()
-                if n == 1:
-                    shot(page, "4-question-1")
-                page.get_by_role("button", name="Next").click()
+                    if n == 1:
+                        shot(page, "4-question-1")
+                    page.get_by_role("button", name="Next").click()
+                else:  # keyboard only: the radio group, the third answer, Next
+                    page.keyboard.press("Tab")
+                    page.keyboard.press("ArrowDown")
+                    page.keyboard.press("ArrowDown")
+                    expect(page.get_by_label("Iryna Bondar", exact=True)).to_be_checked()
+                    page.keyboard.press("Tab")
+                    expect(page.get_by_role("button", name="Next")).to_be_focused()
+                    page.keyboard.press("Enter")
+                expect(page.locator("h1")).to_contain_text("Question 2 of 2")
                 page.locator("label.choice").first.click()
                 page.get_by_role("button", name="Next").click()
                 step(page, "review")
