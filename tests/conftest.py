@@ -100,3 +100,23 @@ def chromium() -> str:
         _missing("playwright (pip install playwright; no browser download needed)")
     assert path is not None
     return path
+
+
+@pytest.fixture(scope="session")
+def zbarimg() -> str:
+    """zbar's decoder (Debian's zbar-tools): reads the booth's QR codes back."""
+    path = shutil.which("zbarimg")
+    if not path:
+        _missing("zbarimg (apt-get install zbar-tools)")
+    assert path is not None
+    return path
+
+
+@pytest.fixture(scope="session")
+def node() -> str:
+    """Node.js (>= 18): the booth's JavaScript tests."""
+    path = shutil.which("node")
+    if path is None:
+        _missing("node (Node.js >= 18)")
+    assert path is not None
+    return path

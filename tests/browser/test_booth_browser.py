@@ -152,6 +152,7 @@ def test_booth_votes_audits_and_revotes(
     shots: Path,
     tmp_path: Path,
     belenios_tool: str,
+    zbarimg: str,
 ) -> None:
     from playwright.sync_api import Page, expect, sync_playwright
 
@@ -247,6 +248,14 @@ def test_booth_votes_audits_and_revotes(
                 page.get_by_role("button", name="Завантажити квитанцію").click()
             receipts.append(tmp_path / "r1.json")
             dl.value.save_as(receipts[-1])
+            # the receipt's QR code, as drawn on the screen, holds the downloaded receipt
+            page.locator("#receipt-qr svg").screenshot(path=str(tmp_path / "qr.png"))
+            read = subprocess.run(
+                [zbarimg, "-q", "--raw", "-Sbinary", str(tmp_path / "qr.png")],
+                capture_output=True, timeout=60, check=False,
+            )  # fmt: skip
+            assert read.returncode == 0, read.stderr.decode()
+            assert read.stdout.decode().strip() == receipts[-1].read_text().strip()
             ctx.close()
 
             # ---- voter 2, phone, English, by link: votes blank, then re-votes

@@ -4,6 +4,7 @@
 // ../common/i18n.js; the election's own texts are shown as they are.
 
 import { h, download, lang, setLang, t, tn, translatePage } from "../common/i18n.js";
+import { qrSvg } from "../common/qr.js";
 import { checkCredential } from "./credential.js";
 import { parseElection } from "./election.js";
 import { BoothPool } from "./pool.js";
@@ -487,6 +488,7 @@ const STEPS = {
       h("h2", {}, t("done.receipt")),
       h("p", {}, t("done.keep")),
       h("pre", { id: "receipt", tabindex: "0", "aria-label": t("done.receipt") }, receipt),
+      h("figure", { class: "qr", id: "receipt-qr" }, qrSvg(JSON.stringify(c.receipt), t("done.qr"))),
       actions(
         button(t("done.download"), () => download(`${S.uuid}-${c.height}.receipt.json`, `${JSON.stringify(c.receipt)}\n`), { id: "download-receipt" }),
         button(t("done.print"), () => window.print(), { secondary: true }),
