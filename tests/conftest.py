@@ -170,3 +170,38 @@ def served(board_url: str, tmp_path: Path, prepared: tuple[PreparedDemo, Path]) 
     ) as client:
         yield Served(client, host, store, demo, voters)
     board.close()
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """Debian's Chromium (never a downloaded browser), for Playwright's ``executable_path``;
+    Playwright itself must be importable."""
+    path = os.environ.get("VICHE_CHROMIUM") or shutil.which("chromium")
+    if not path:
+        _missing("chromium (apt-get install chromium)")
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        _missing("playwright (pip install playwright; no browser download needed)")
+    assert path is not None
+    return path
+
+
+@pytest.fixture(scope="session")
+def zbarimg() -> str:
+    """zbar's decoder (Debian's zbar-tools): reads the booth's QR codes back."""
+    path = shutil.which("zbarimg")
+    if not path:
+        _missing("zbarimg (apt-get install zbar-tools)")
+    assert path is not None
+    return path
+
+
+@pytest.fixture(scope="session")
+def node() -> str:
+    """Node.js (>= 18): the booth's JavaScript tests."""
+    path = shutil.which("node")
+    if path is None:
+        _missing("node (Node.js >= 18)")
+    assert path is not None
+    return path

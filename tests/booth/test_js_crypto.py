@@ -36,16 +36,6 @@ IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
 @pytest.fixture(scope="session")
-def node() -> str:
-    path = shutil.which("node")
-    if path is None:
-        if IN_CI:
-            pytest.fail("node (Node.js >= 18) is required in CI but is absent", pytrace=False)
-        pytest.skip("node is absent")
-    return path
-
-
-@pytest.fixture(scope="session")
 def vectors(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("booth-vectors")
     env = {**os.environ, "PYTHONPATH": str(REPO / "src")}

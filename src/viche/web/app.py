@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import PlainTextResponse
+from fastapi.staticfiles import StaticFiles
 from starlette.middleware.base import RequestResponseEndpoint
 
 from viche import __version__
@@ -19,6 +22,15 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
 }
+
+# The booth and the public pages (static files, no inline script or style): their own
+# scripts, module workers and calls to this server only.
+PAGE_CSP = (
+    "default-src 'none'; script-src 'self'; worker-src 'self'; connect-src 'self'; "
+    "style-src 'self'; img-src 'self' data: blob:; base-uri 'none'; form-action 'none'; "
+    "frame-ancestors 'none'"
+)
+STATIC = Path(__file__).parent / "static"
 
 
 def create_app(host: Host, ops: OpsConfig | None = None) -> FastAPI:
@@ -50,6 +62,8 @@ def create_app(host: Host, ops: OpsConfig | None = None) -> FastAPI:
     @app.middleware("http")
     async def _headers(request: Request, call_next: RequestResponseEndpoint) -> Response:
         response = await call_next(request)
+        if not request.url.path.startswith(("/api/", "/metrics")):
+            response.headers.setdefault("Content-Security-Policy", PAGE_CSP)
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
         if request.url.path.startswith("/api/v1/docs"):
@@ -75,4 +89,6 @@ def create_app(host: Host, ops: OpsConfig | None = None) -> FastAPI:
         body = app.state.metrics.render()
         return PlainTextResponse(body, media_type="text/plain; version=0.0.4")
 
+    # Last: every path the API does not answer is a page (/ and /booth/ serve index.html).
+    app.mount("/", StaticFiles(directory=STATIC, html=True), name="pages")
     return app

@@ -1,0 +1,650 @@
+// The voting booth: choose the election, log in, enter the private credential, answer,
+// review, encrypt in Web Workers (pool.js), then cast (signed receipt) or audit (the
+// randomness revealed; an audited ballot is never cast). Every string comes from
+// ../common/i18n.js; the election's own texts are shown as they are.
+
+import { h, download, lang, setLang, t, tn, translatePage } from "../common/i18n.js";
+import { qrSvg } from "../common/qr.js";
+import { checkCredential } from "./credential.js";
+import { parseElection } from "./election.js";
+import { BoothPool } from "./pool.js";
+
+const API = "/api/v1/elections";
+const UUID = /^[1-9A-HJ-NP-Za-km-z]{14,64}$/;
+
+const S = {
+  step: "choose",
+  q: 0, // current question (0-based)
+  flash: null, // {kind, text} shown once on the next step
+  uuid: null,
+  detail: null,
+  text: null, // the election's exact text
+  election: null, // parsed (crypto)
+  questions: [], // {text, answers, kind, min, max, blank}
+  answers: [], // per question: {blank, picks: Set} or {values: number[]}
+  login: "",
+  secret: "",
+  credential: "",
+  encrypted: null, // {ballot, tracker, randomness, choices}
+  audited: new Set(), // trackers of audited ballots: never cast
+  cast: null,
+  pool: null,
+  tables: null, // promise of the tables
+  tablesReady: false,
+  encrypting: false,
+  elections: null,
+};
+
+// ------------------------------------------------------------------ helpers
+
+function view() {
+  return document.getElementById("view");
+}
+
+function status(text) {
+  document.getElementById("status").textContent = text;
+}
+
+function go(step, { q } = {}) {
+  S.step = step;
+  if (q !== undefined) S.q = q;
+  render(true);
+}
+
+function msg(kind, text, id) {
+  return h("div", { class: `msg ${kind}`, role: kind === "bad" ? "alert" : "status", id }, text);
+}
+
+function title(text) {
+  return h("h1", { id: "view-title", tabindex: "-1" }, text);
+}
+
+function actions(...buttons) {
+  return h("div", { class: "actions" }, ...buttons);
+}
+
+function button(label, onclick, { secondary = false, id, type = "button" } = {}) {
+  return h("button", { type, class: secondary ? "secondary" : null, onclick, id }, label);
+}
+
+function electionHeader() {
+  if (!S.detail) return null;
+  return h(
+    "div",
+    {},
+    h("p", { class: "brand-election" }, h("strong", {}, S.detail.name)),
+    h("p", { class: "meta mono" }, t("election.fingerprint", { f: S.detail.fingerprint })),
+  );
+}
+
+async function getJson(url) {
+  const r = await fetch(url, { headers: { Accept: "application/json" } });
+  if (!r.ok) throw new Error(`${r.status}`);
+  return r.json();
+}
+
+function basicAuth(login, secret) {
+  const bytes = new TextEncoder().encode(`${login}:${secret}`);
+  let bin = "";
+  for (const b of bytes) bin += String.fromCharCode(b);
+  return `Basic ${btoa(bin)}`;
+}
+
+function credentialMessage(exc) {
+  const m = String(exc.message);
+  if (m.startsWith("wrong length")) return t("cred.length", { n: (m.match(/\d+/) ?? ["?"])[0] });
+  if (m.startsWith("wrong format")) return t("cred.dashes");
+  if (m.startsWith("wrong alphabet"))
+    return t("cred.alphabet", { pos: (m.match(/\[(.*)\]/) ?? ["", "?"])[1] });
+  return t("cred.checksum");
+}
+
+/** The voter's choices in words; `edit` adds a Change button per question. */
+function summary(edit) {
+  const items = S.questions.flatMap((q, i) => {
+    const a = S.answers[i];
+    let said;
+    if (q.kind === "nh") said = q.answers.map((text, j) => `${text}: ${a.values[j]}`).join("; ");
+    else if (a.blank) said = t("review.blank");
+    else if (!a.picks.size) said = t("review.none");
+    else said = [...a.picks].sort((x, y) => x - y).map((j) => q.answers[j]).join("; ");
+    return [
+      h("dt", {}, q.text),
+      h(
+        "dd",
+        {},
+        said,
+        " ",
+        edit ? button(t("review.edit"), () => go("question", { q: i }), { secondary: true }) : null,
+      ),
+    ];
+  });
+  return h("dl", { class: "review" }, items);
+}
+
+// ------------------------------------------------------------------ election
+
+function questionsOf(text) {
+  const raw = JSON.parse(text).questions;
+  return raw.map((q) =>
+    q.type === "NonHomomorphic"
+      ? { kind: "nh", text: q.value.question, answers: q.value.answers }
+      : {
+          kind: "h",
+          text: q.question,
+          answers: q.answers,
+          min: q.min,
+          max: q.max,
+          blank: q.blank === true,
+        },
+  );
+}
+
+async function loadElection(uuid) {
+  S.uuid = uuid;
+  S.detail = null;
+  go("loading");
+  try {
+    S.detail = await getJson(`${API}/${uuid}`);
+    const r = await fetch(`${API}/${uuid}/objects/${S.detail.setup.election}`);
+    if (!r.ok) throw new Error(`${r.status}`);
+    S.text = await r.text();
+    S.election = parseElection(S.text);
+    S.questions = questionsOf(S.text);
+  } catch {
+    S.flash = { kind: "bad", text: t("err.election") };
+    S.uuid = null;
+    go("choose");
+    return;
+  }
+  S.answers = S.questions.map((q) =>
+    q.kind === "nh" ? { values: q.answers.map(() => 0) } : { blank: false, picks: new Set() },
+  );
+  S.encrypted = null;
+  S.cast = null;
+  // The tables are built while the voter logs in and answers.
+  if (!S.pool) S.pool = new BoothPool();
+  S.tablesReady = false;
+  S.tables = S.pool.buildTables(S.text).then((r) => {
+    S.tablesReady = true;
+    return r;
+  });
+  S.tables.catch(() => {}); // reported when encrypting
+  if (S.detail.phase !== "open") {
+    S.flash = { kind: "bad", text: t("election.closed", { phase: t(`pages.phase.${S.detail.phase}`) }) };
+  }
+  go("login");
+}
+
+// ------------------------------------------------------------------ steps
+
+const STEPS = {
+  loading() {
+    return [title(t("election.loading"))];
+  },
+
+  choose() {
+    const out = [title(t("step.choose"))];
+    if (S.elections === null) {
+      out.push(h("p", {}, t("choose.loading")));
+      getJson(API)
+        .then((list) => {
+          S.elections = list;
+          if (S.step === "choose") render(false);
+        })
+        .catch(() => {
+          S.elections = [];
+          S.flash = { kind: "bad", text: t("err.network") };
+          if (S.step === "choose") render(false);
+        });
+      return out;
+    }
+    const open = S.elections.filter((e) => e.phase === "open");
+    if (!open.length) out.push(h("p", {}, t("choose.none")));
+    out.push(
+      h(
+        "ul",
+        { class: "list" },
+        open.map((e) =>
+          h(
+            "li",
+            {},
+            h("p", {}, h("strong", {}, e.name)),
+            h("p", { class: "meta" }, tn("choose.ballots", e.ballots)),
+            button(t("pages.open"), () => {
+              location.hash = e.uuid;
+            }),
+          ),
+        ),
+      ),
+    );
+    return out;
+  },
+
+  login() {
+    const err = h("div", { id: "login-msg" });
+    const login = h("input", {
+      type: "text", id: "login", autocomplete: "username", autocapitalize: "none",
+      spellcheck: "false", required: true, "aria-describedby": "login-msg",
+    });
+    const secret = h("input", {
+      type: "password", id: "secret", autocomplete: "current-password", required: true,
+      "aria-describedby": "login-msg",
+    });
+    login.value = S.login;
+    secret.value = S.secret;
+    const submit = (event) => {
+      event.preventDefault();
+      if (!login.value.trim() || !secret.value.trim()) {
+        err.replaceChildren(msg("bad", t("login.missing")));
+        (login.value.trim() ? secret : login).focus();
+        return;
+      }
+      S.login = login.value.trim();
+      S.secret = secret.value.trim();
+      go("credential");
+    };
+    return [
+      title(t("step.login")),
+      electionHeader(),
+      h("p", {}, t("login.intro")),
+      h(
+        "form",
+        { onsubmit: submit, novalidate: true },
+        h("label", { class: "field", for: "login" }, t("login.login")),
+        login,
+        h("label", { class: "field", for: "secret" }, t("login.secret")),
+        secret,
+        err,
+        actions(
+          button(t("nav.next"), null, { type: "submit", id: "login-next" }),
+          button(t("nav.back"), () => { location.hash = ""; S.uuid = null; go("choose"); }, { secondary: true }),
+        ),
+      ),
+    ];
+  },
+
+  credential() {
+    const feedback = h("div", { id: "cred-msg" });
+    const input = h("input", {
+      type: "text", id: "credential", class: "mono", autocomplete: "off", autocapitalize: "none",
+      spellcheck: "false", required: true, "aria-describedby": "cred-hint cred-msg",
+    });
+    input.value = S.credential;
+    const check = (show) => {
+      try {
+        const dashed = checkCredential(input.value);
+        input.setAttribute("aria-invalid", "false");
+        if (show) feedback.replaceChildren(msg("ok", t("cred.ok")));
+        return dashed;
+      } catch (exc) {
+        input.setAttribute("aria-invalid", "true");
+        if (show) feedback.replaceChildren(msg("bad", credentialMessage(exc)));
+        return null;
+      }
+    };
+    // Checked as soon as the credential is complete (on paste or the 15th/19th character).
+    input.addEventListener("input", () => {
+      const n = input.value.trim().length;
+      if (n === 15 || n >= 19) check(true);
+      else feedback.replaceChildren();
+    });
+    const submit = (event) => {
+      event.preventDefault();
+      const dashed = check(true);
+      if (!dashed) {
+        input.focus();
+        return;
+      }
+      S.credential = dashed;
+      go("question", { q: 0 });
+    };
+    return [
+      title(t("step.credential")),
+      electionHeader(),
+      h("p", {}, t("cred.intro")),
+      h(
+        "form",
+        { onsubmit: submit, novalidate: true },
+        h("label", { class: "field", for: "credential" }, t("cred.label")),
+        h("p", { class: "hint", id: "cred-hint" }, t("cred.hint")),
+        input,
+        feedback,
+        actions(
+          button(t("nav.next"), null, { type: "submit", id: "cred-next" }),
+          button(t("nav.back"), () => go("login"), { secondary: true }),
+        ),
+      ),
+    ];
+  },
+
+  question() {
+    const i = S.q;
+    const q = S.questions[i];
+    const a = S.answers[i];
+    const feedback = h("div", { id: "q-msg", "aria-live": "polite" });
+    const rules = [];
+    let body;
+    if (q.kind === "nh") {
+      rules.push(t("q.nhRule"));
+      body = q.answers.map((text, j) => {
+        const id = `q${i}-a${j}`;
+        const input = h("input", { type: "number", id, min: "0", max: "255", step: "1", inputmode: "numeric" });
+        input.value = String(a.values[j]);
+        input.addEventListener("input", () => {
+          a.values[j] = input.value === "" ? NaN : Number(input.value);
+        });
+        return h("div", {}, h("label", { class: "field", for: id }, text), input);
+      });
+    } else {
+      if (q.min === q.max) rules.push(q.max === 1 ? t("q.ruleOne") : t("q.ruleExact", { n: q.max }));
+      else if (q.min === 0) rules.push(t("q.ruleUpTo", { max: q.max }));
+      else rules.push(t("q.rule", { min: q.min, max: q.max }));
+      if (q.blank) rules.push(t("q.blankRule"));
+      const single = q.max === 1;
+      const type = single ? "radio" : "checkbox";
+      const inputs = [];
+      let blankInput = null;
+      const count = h("p", { class: "hint", id: "q-count" });
+      const refresh = (announce) => {
+        count.textContent = single ? "" : t("q.count", { n: a.picks.size });
+        const full = !single && a.picks.size >= q.max;
+        inputs.forEach((input, j) => {
+          input.checked = !a.blank && a.picks.has(j);
+          if (!single) input.disabled = a.blank || (full && !a.picks.has(j));
+        });
+        if (blankInput) blankInput.checked = a.blank;
+        if (announce && full && q.max > 1) feedback.replaceChildren(msg("info", t("q.full", { max: q.max })));
+        else if (announce) feedback.replaceChildren();
+      };
+      const rows = q.answers.map((text, j) => {
+        const id = `q${i}-a${j}`;
+        const input = h("input", { type, id, name: `q${i}`, value: String(j) });
+        inputs.push(input);
+        input.addEventListener("change", () => {
+          a.blank = false;
+          if (single) a.picks = new Set([j]);
+          else if (input.checked) a.picks.add(j);
+          else a.picks.delete(j);
+          refresh(true);
+        });
+        return h("label", { class: "choice", for: id }, input, h("span", {}, text));
+      });
+      if (q.blank) {
+        blankInput = h("input", { type, id: `q${i}-blank`, name: `q${i}`, value: "blank" });
+        blankInput.addEventListener("change", () => {
+          a.blank = blankInput.checked;
+          if (a.blank) a.picks = new Set();
+          refresh(true);
+        });
+        rows.push(h("label", { class: "choice blank", for: `q${i}-blank` }, blankInput, h("span", {}, t("q.blank"))));
+      }
+      body = [...rows, count];
+      queueMicrotask(() => refresh(false));
+    }
+    const next = (event) => {
+      event.preventDefault();
+      if (q.kind === "nh") {
+        if (!a.values.every((v) => Number.isInteger(v) && v >= 0 && v < 256)) {
+          feedback.replaceChildren(msg("bad", t("q.nhBad")));
+          return;
+        }
+      } else if (!a.blank && a.picks.size < q.min) {
+        feedback.replaceChildren(msg("bad", t("q.tooFew", { min: q.min })));
+        view().querySelector("input")?.focus();
+        return;
+      }
+      if (i + 1 < S.questions.length) go("question", { q: i + 1 });
+      else go("review");
+    };
+    return [
+      title(t("step.question", { n: i + 1, total: S.questions.length })),
+      electionHeader(),
+      h(
+        "form",
+        { onsubmit: next, novalidate: true },
+        h(
+          "fieldset",
+          { "aria-describedby": "q-rules q-msg" },
+          h("legend", {}, q.text),
+          h("p", { class: "hint", id: "q-rules" }, rules.join(" ")),
+          body,
+        ),
+        feedback,
+        actions(
+          button(t("nav.next"), null, { type: "submit", id: "q-next" }),
+          button(t("nav.back"), () => (i ? go("question", { q: i - 1 }) : go("credential")), { secondary: true }),
+        ),
+      ),
+    ];
+  },
+
+  review() {
+    return [
+      title(t("step.review")),
+      electionHeader(),
+      summary(true),
+      actions(
+        button(t("nav.encrypt"), () => go("encrypt"), { id: "encrypt" }),
+        button(t("nav.back"), () => go("question", { q: S.questions.length - 1 }), { secondary: true }),
+      ),
+    ];
+  },
+
+  encrypt() {
+    const bar = h("progress", { max: "100", value: "5", "aria-label": t("enc.progress"), id: "enc-progress" });
+    const line = h("p", { role: "status" }, t(S.tablesReady ? "enc.ballot" : "enc.tables"));
+    const feedback = h("div");
+    if (!S.encrypting) encrypt(bar, line, feedback); // not again on a language switch
+    else bar.removeAttribute("value");
+    return [title(t("step.encrypt")), electionHeader(), bar, line, feedback];
+  },
+
+  encrypted() {
+    const e = S.encrypted;
+    const feedback = h("div", { id: "cast-msg" });
+    const castButton = button(t("encd.cast"), () => cast(castButton, feedback), { id: "cast" });
+    return [
+      title(t("step.encrypted")),
+      electionHeader(),
+      h("p", {}, t("encd.tracker")),
+      h("p", { class: "tracker", id: "tracker" }, e.tracker),
+      h("p", {}, t("encd.choice")),
+      feedback,
+      actions(
+        castButton,
+        button(t("encd.audit"), () => audit(), { secondary: true, id: "audit" }),
+        button(t("nav.back"), () => { S.encrypted = null; go("review"); }, { secondary: true }),
+      ),
+    ];
+  },
+
+  audit() {
+    const e = S.encrypted;
+    const data = auditData(e);
+    return [
+      title(t("step.audit")),
+      electionHeader(),
+      h("p", {}, t("audit.intro")),
+      h("p", { class: "tracker", id: "audit-tracker" }, e.tracker),
+      summary(false),
+      h("pre", { id: "audit-data", tabindex: "0", "aria-label": t("step.audit") }, data),
+      actions(
+        button(t("audit.again"), () => { S.encrypted = null; go("encrypt"); }, { id: "reencrypt" }),
+        button(t("audit.download"), () => download(`${S.uuid}-audit-${e.tracker.slice(0, 8)}.json`, data), { secondary: true }),
+      ),
+    ];
+  },
+
+  done() {
+    const c = S.cast;
+    const receipt = JSON.stringify(c.receipt, null, 1);
+    return [
+      title(t("step.done")),
+      electionHeader(),
+      c.revote ? msg("info", t("done.revote")) : null,
+      h("p", {}, t("done.tracker")),
+      h("p", { class: "tracker", id: "done-tracker" }, c.tracker),
+      h("h2", {}, t("done.receipt")),
+      h("p", {}, t("done.keep")),
+      h("pre", { id: "receipt", tabindex: "0", "aria-label": t("done.receipt") }, receipt),
+      h("figure", { class: "qr", id: "receipt-qr" }, qrSvg(JSON.stringify(c.receipt), t("done.qr"))),
+      actions(
+        button(t("done.download"), () => download(`${S.uuid}-${c.height}.receipt.json`, `${JSON.stringify(c.receipt)}\n`), { id: "download-receipt" }),
+        button(t("done.print"), () => window.print(), { secondary: true }),
+        h("a", { class: "button secondary", href: `/#${S.uuid}/box/${c.tracker}` }, t("done.box")),
+      ),
+    ];
+  },
+};
+
+// ------------------------------------------------------------------ actions
+
+function choices() {
+  return S.questions.map((q, i) => {
+    const a = S.answers[i];
+    if (q.kind === "nh") return a.values.slice();
+    const row = q.answers.map((_, j) => (!a.blank && a.picks.has(j) ? 1 : 0));
+    return q.blank ? [a.blank ? 1 : 0, ...row] : row;
+  });
+}
+
+async function encrypt(bar, line, feedback) {
+  const mine = S.step;
+  S.encrypting = true;
+  try {
+    if (!S.tablesReady) {
+      let pct = 5;
+      const tick = setInterval(() => {
+        pct = Math.min(45, pct + 3);
+        bar.value = pct;
+      }, 150);
+      try {
+        await S.tables;
+      } finally {
+        clearInterval(tick);
+      }
+    }
+    bar.value = 50;
+    line.textContent = t("enc.ballot");
+    const picked = choices();
+    const result = await S.pool.encryptBallot(S.text, S.credential, picked);
+    bar.value = 100;
+    line.textContent = t("enc.done");
+    if (S.step !== mine) return;
+    S.encrypted = { ...result, choices: picked };
+    go("encrypted");
+  } catch (exc) {
+    feedback.replaceChildren(
+      msg("bad", t("err.crypto", { code: exc.code ?? "V0000", message: exc.message })),
+      actions(button(t("nav.back"), () => go("review"), { secondary: true })),
+    );
+  } finally {
+    S.encrypting = false;
+  }
+}
+
+function auditData(e) {
+  return JSON.stringify(
+    {
+      election: S.uuid,
+      fingerprint: S.election.fingerprint,
+      tracker: e.tracker,
+      choices: e.choices,
+      randomness: e.randomness,
+      ballot: JSON.parse(e.ballot),
+    },
+  );
+}
+
+function audit() {
+  S.audited.add(S.encrypted.tracker);
+  go("audit");
+}
+
+async function cast(castButton, feedback) {
+  const e = S.encrypted;
+  if (!e || S.audited.has(e.tracker)) return; // an audited ballot is never cast
+  castButton.disabled = true;
+  castButton.textContent = t("encd.casting");
+  let r;
+  try {
+    r = await fetch(`${API}/${S.uuid}/ballots`, {
+      method: "POST",
+      // no credentials mode: a refused login comes back as a 401 for the page to explain,
+      // never as the browser's own login prompt (the Authorization header is still sent)
+      credentials: "omit",
+      headers: { "Content-Type": "application/json", Authorization: basicAuth(S.login, S.secret) },
+      body: e.ballot,
+    });
+  } catch {
+    feedback.replaceChildren(msg("bad", t("err.network")));
+    castButton.disabled = false;
+    castButton.textContent = t("encd.cast");
+    return;
+  }
+  let body = {};
+  try {
+    body = await r.json();
+  } catch {
+    // no JSON body
+  }
+  if (r.status === 201) {
+    S.cast = body;
+    S.credential = ""; // not kept once used
+    S.encrypted = null;
+    go("done");
+    return;
+  }
+  castButton.disabled = false;
+  castButton.textContent = t("encd.cast");
+  if (r.status === 401) {
+    S.flash = { kind: "bad", text: t("err.auth") };
+    go("login");
+    return;
+  }
+  let text;
+  if (body.code === "V3007") text = t("err.binding");
+  else if (body.code === "V3005") text = t("err.phase");
+  else text = t("err.server", { code: body.code ?? r.status, message: body.message ?? "" });
+  feedback.replaceChildren(msg("bad", text));
+}
+
+// ------------------------------------------------------------------ rendering
+
+function render(focus) {
+  translatePage();
+  const langButton = document.getElementById("lang");
+  const other = lang() === "uk" ? "en" : "uk";
+  langButton.textContent = t("lang.switch");
+  langButton.setAttribute("lang", other);
+  langButton.setAttribute("aria-label", t("lang.switchLabel"));
+  document.title = t("app.title");
+  const parts = STEPS[S.step]();
+  if (S.flash) {
+    parts.splice(1, 0, msg(S.flash.kind, S.flash.text));
+    S.flash = null;
+  }
+  view().replaceChildren(...parts.filter(Boolean));
+  view().dataset.step = S.step;
+  status("");
+  if (focus) document.getElementById("view-title")?.focus();
+}
+
+function route() {
+  const uuid = decodeURIComponent(location.hash.slice(1));
+  if (UUID.test(uuid)) {
+    if (uuid !== S.uuid) loadElection(uuid);
+  } else {
+    S.uuid = null;
+    S.elections = null;
+    go("choose");
+  }
+}
+
+document.getElementById("lang").addEventListener("click", () => {
+  setLang(lang() === "uk" ? "en" : "uk");
+  render(false);
+});
+window.addEventListener("hashchange", route);
+route();

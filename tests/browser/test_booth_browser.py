@@ -1,0 +1,391 @@
+"""The booth in a real browser: ``viche serve --demo`` on a random port, voted on through
+the booth pages by Debian's Chromium driven by Playwright. Voter 1 (desktop) audits a
+ballot first, then casts a fresh one; voter 2 (a 360-pixel phone, in English) votes blank
+then re-votes. The record then passes ``viche verify`` and ``belenios-tool election
+verify``, every downloaded receipt is in it, and the audited ballot is not.
+
+Screenshots of every step (360x740 and 1280x800) go to $VICHE_SCREENSHOTS (default: the
+test's temporary folder)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from playwright.sync_api import ViewportSize
+
+import json
+import os
+import random
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from viche.crypto.group import BELENIOS_2048
+
+CLI = [sys.executable, "-m", "viche.cli.main"]
+SRC = Path(__file__).resolve().parents[2] / "src"
+PHONE: ViewportSize = {"width": 360, "height": 740}
+DESKTOP: ViewportSize = {"width": 1280, "height": 800}
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+TIMEOUT_MS = 180_000  # a loaded 2-core machine: tables and ballots may take a while
+
+
+def _env() -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(SRC) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+
+
+@dataclass(frozen=True)
+class Server:
+    base: str
+    uuid: str
+    voters: Path
+
+    def login(self, n: int) -> tuple[str, str]:
+        login, secret = (self.voters / f"{n:03d}.login").read_text().split()
+        return login, secret
+
+    def credential(self, n: int) -> str:
+        return (self.voters / f"{n:03d}.cred").read_text().strip()
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Server]:
+    data = tmp_path / "data"
+    port = random.randint(20000, 60000)
+    proc = subprocess.Popen(
+        [*CLI, "serve", "--demo", "--voters", "3", "--data", str(data), "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env=_env(),
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            if proc.poll() is not None:
+                out = proc.stdout.read().decode() if proc.stdout else ""
+                raise AssertionError(f"viche serve exited {proc.returncode}: {out}")
+            try:
+                if httpx.get(f"{base}/api/v1/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "viche serve did not start in time"
+            time.sleep(0.3)
+        uuid = (data / "demo" / "election.uuid").read_text().strip()
+        yield Server(base, uuid, data / "demo" / "voters")
+    finally:
+        proc.terminate()
+        try:
+            proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+
+
+@pytest.fixture
+def shots(tmp_path: Path) -> Path:
+    folder = Path(os.environ.get("VICHE_SCREENSHOTS") or tmp_path / "screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def axe() -> Path:
+    """axe-core from npm (``npm ci`` in tests/browser, run by scripts/test)."""
+    path = Path(__file__).parent / "node_modules" / "axe-core" / "axe.min.js"
+    if not path.is_file():
+        if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
+            pytest.fail("axe-core is required in CI (npm ci in tests/browser)", pytrace=False)
+        pytest.skip("axe-core is absent (npm ci in tests/browser)")
+    return path
+
+
+def test_pages_are_served_with_a_strict_csp(server: Server) -> None:
+    for path in ("/booth/", "/booth/booth.js", "/booth/worker.js", "/"):
+        r = httpx.get(server.base + path)
+        assert r.status_code == 200, path
+        csp = r.headers["content-security-policy"]
+        assert "script-src 'self'" in csp and "worker-src 'self'" in csp
+        assert "unsafe-inline" not in csp and "unsafe-eval" not in csp
+    assert (
+        httpx.get(server.base + "/booth/booth.js")
+        .headers["content-type"]
+        .startswith(("text/javascript", "application/javascript"))
+    )
+    assert b"<script>" not in httpx.get(server.base + "/booth/").content  # no inline script
+
+
+def test_unknown_page_is_404_and_api_keeps_its_csp(server: Server) -> None:
+    assert httpx.get(server.base + "/booth/nothing.js").status_code == 404
+    r = httpx.get(f"{server.base}/api/v1/elections/{server.uuid}")
+    assert r.headers["content-security-policy"] == "default-src 'none'; frame-ancestors 'none'"
+
+
+def _check_audit(audit: dict[str, object], election: dict[str, object]) -> None:
+    """Outside the browser: the audited ballot encrypts the choices with the randomness."""
+    group = BELENIOS_2048
+    p, g, y = int(group.p), int(group.g), int(str(election["public_key"]))
+    ballot = audit["ballot"]
+    assert isinstance(ballot, dict)
+    choices, randomness = audit["choices"], audit["randomness"]
+    assert isinstance(choices, list) and isinstance(randomness, list)
+    for answer, plain, rs in zip(ballot["answers"], choices, randomness, strict=True):
+        for ct, m, r in zip(answer["choices"], plain, rs, strict=True):
+            assert int(ct["alpha"]) == pow(g, int(r), p)
+            assert int(ct["beta"]) == pow(y, int(r), p) * pow(g, m, p) % p
+
+
+def test_booth_votes_audits_and_revotes(
+    server: Server,
+    chromium: str,
+    axe: Path,
+    shots: Path,
+    tmp_path: Path,
+    belenios_tool: str,
+    zbarimg: str,
+) -> None:
+    from playwright.sync_api import Page, expect, sync_playwright
+
+    violations: list[str] = []
+
+    def shot(page: Page, name: str) -> None:
+        """A screenshot of the step and axe-core's check of it (WCAG 2.1 A and AA)."""
+        size = "phone" if page.viewport_size == PHONE else "desktop"
+        page.screenshot(path=str(shots / f"{size}-{name}.png"), full_page=True)
+        if not page.evaluate("() => typeof window.axe === 'object'"):
+            page.evaluate(axe_source)  # through the debugger: the page's CSP is untouched
+        found = page.evaluate(
+            "async () => (await axe.run(document, {runOnly: ['wcag2a', 'wcag2aa', "
+            "'wcag21a', 'wcag21aa', 'best-practice']})).violations"
+            ".map(v => v.id + ': ' + v.nodes.map(n => n.target.join(' ')).join(', '))"
+        )
+        violations.extend(f"{size}-{name}: {v}" for v in found)
+
+    def step(page: Page, name: str) -> None:
+        expect(page.locator("#view")).to_have_attribute("data-step", name, timeout=TIMEOUT_MS)
+
+    axe_source = "() => {" + axe.read_text() + "\n}"
+    errors: list[str] = []
+    receipts: list[Path] = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        try:
+            # ---- voter 1, desktop, Ukrainian: picks the election, a bad credential, audits
+            ctx = browser.new_context(viewport=DESKTOP, accept_downloads=True)
+            page = ctx.new_page()
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.goto(server.base + "/booth/")
+            expect(page.locator("html")).to_have_attribute("lang", "uk")
+            expect(page.get_by_role("button", name="Голосувати")).to_be_visible()
+            shot(page, "1-choose")
+            page.get_by_role("button", name="Голосувати").click()
+            step(page, "login")
+            login, secret = server.login(1)
+            page.get_by_label("Логін", exact=True).fill(login)
+            page.get_by_label("Секрет для входу", exact=True).fill(secret)
+            shot(page, "2-login")
+            page.keyboard.press("Enter")  # keyboard only
+            step(page, "credential")
+            good = server.credential(1)
+            bad = good[:-1] + ("2" if good[-1] != "2" else "3")
+            page.get_by_label("Приватний ключ виборця", exact=True).fill(bad)
+            expect(page.get_by_role("alert")).to_contain_text("Контрольний символ")
+            shot(page, "3-credential-error")
+            page.get_by_label("Приватний ключ виборця", exact=True).fill(good.replace("-", ""))
+            expect(page.locator("#cred-msg")).to_contain_text("Ключ правильний")
+            page.get_by_role("button", name="Далі").click()
+            step(page, "question")
+            # question 1: one answer or blank; the first answer
+            page.locator("label.choice").first.click()
+            shot(page, "4-question-1")
+            page.get_by_role("button", name="Далі").click()
+            # question 2: Next without an answer is refused with the rule
+            expect(page.locator("h1")).to_contain_text("Питання 2 з 2")
+            page.get_by_role("button", name="Далі").click()
+            expect(page.get_by_role("alert")).to_contain_text("щонайменше 1")
+            shot(page, "5-question-2-refused")
+            page.locator("label.choice").nth(1).click()
+            page.get_by_role("button", name="Далі").click()
+            step(page, "review")
+            shot(page, "6-review")
+            page.get_by_role("button", name="Зашифрувати").click()
+            step(page, "encrypted")
+            shot(page, "7-encrypted")
+            audited_tracker = page.locator("#tracker").inner_text()
+            page.get_by_role("button", name="Перевірити (аудит)").click()
+            step(page, "audit")
+            shot(page, "8-audit")
+            audit = json.loads(page.locator("#audit-data").inner_text())
+            assert audit["tracker"] == audited_tracker
+            assert audit["choices"] == [[0, 1, 0, 0, 0], [0, 1]]
+            election_text = httpx.get(
+                f"{server.base}/api/v1/elections/{server.uuid}/objects/"
+                + httpx.get(f"{server.base}/api/v1/elections/{server.uuid}").json()["setup"][
+                    "election"
+                ]
+            ).text
+            _check_audit(audit, json.loads(election_text))
+            page.get_by_role("button", name="Зашифрувати знову").click()
+            step(page, "encrypted")
+            fresh = page.locator("#tracker").inner_text()
+            assert fresh != audited_tracker
+            page.get_by_role("button", name="Надіслати бюлетень").click()
+            step(page, "done")
+            shot(page, "9-done")
+            assert page.locator("#done-tracker").inner_text() == fresh
+            with page.expect_download() as dl:
+                page.get_by_role("button", name="Завантажити квитанцію").click()
+            receipts.append(tmp_path / "r1.json")
+            dl.value.save_as(receipts[-1])
+            # the receipt's QR code, as drawn on the screen, holds the downloaded receipt
+            page.locator("#receipt-qr svg").screenshot(path=str(tmp_path / "qr.png"))
+            read = subprocess.run(
+                [zbarimg, "-q", "--raw", "-Sbinary", str(tmp_path / "qr.png")],
+                capture_output=True, timeout=60, check=False,
+            )  # fmt: skip
+            assert read.returncode == 0, read.stderr.decode()
+            assert read.stdout.decode().strip() == receipts[-1].read_text().strip()
+            ctx.close()
+
+            # ---- voter 2, phone, English, by link: votes blank, then re-votes
+            ctx = browser.new_context(viewport=PHONE, accept_downloads=True)
+            for n, blank in ((1, True), (2, False)):
+                page = ctx.new_page()
+                page.on("pageerror", lambda exc: errors.append(str(exc)))
+                page.goto(f"{server.base}/booth/#{server.uuid}")
+                step(page, "login")
+                if n == 1:
+                    page.get_by_role("button", name="Switch to English").click()
+                else:  # the choice of language is kept
+                    expect(page.locator("html")).to_have_attribute("lang", "en")
+                login, secret = server.login(2)
+                page.get_by_label("Login", exact=True).fill(login)
+                # the first time, a mistyped secret: refused when casting, nothing recorded
+                page.get_by_label("Login secret", exact=True).fill(
+                    secret if n == 2 else "x" + secret
+                )
+                if n == 1:
+                    shot(page, "2-login")
+                page.get_by_role("button", name="Next").click()
+                page.get_by_label("Private credential", exact=True).fill(server.credential(2))
+                if n == 1:
+                    shot(page, "3-credential")
+                page.get_by_role("button", name="Next").click()
+                step(page, "question")
+                if blank:
+                    page.get_by_label("Blank vote (choose no answer)", exact=True).check()
+                    if n == 1:
+                        shot(page, "4-question-1")
+                    page.get_by_role("button", name="Next").click()
+                else:  # keyboard only: the radio group, the third answer, Next
+                    page.keyboard.press("Tab")
+                    page.keyboard.press("ArrowDown")
+                    page.keyboard.press("ArrowDown")
+                    expect(page.get_by_label("Iryna Bondar", exact=True)).to_be_checked()
+                    page.keyboard.press("Tab")
+                    expect(page.get_by_role("button", name="Next")).to_be_focused()
+                    page.keyboard.press("Enter")
+                expect(page.locator("h1")).to_contain_text("Question 2 of 2")
+                page.locator("label.choice").first.click()
+                page.get_by_role("button", name="Next").click()
+                step(page, "review")
+                if n == 1:
+                    shot(page, "6-review")
+                page.get_by_role("button", name="Encrypt").click()
+                step(page, "encrypted")
+                if n == 1:
+                    shot(page, "7-encrypted")
+                page.get_by_role("button", name="Cast the ballot").click()
+                if n == 1:
+                    step(page, "login")
+                    expect(page.get_by_role("alert")).to_have_text("Wrong login or secret.")
+                    shot(page, "9-refused-login")
+                    page.get_by_label("Login secret", exact=True).fill(secret)
+                    page.get_by_role("button", name="Next").click()
+                    step(page, "credential")  # the credential and the answers are kept
+                    page.get_by_role("button", name="Next").click()
+                    expect(
+                        page.get_by_label("Blank vote (choose no answer)", exact=True)
+                    ).to_be_checked()
+                    page.get_by_role("button", name="Next").click()
+                    page.get_by_role("button", name="Next").click()
+                    step(page, "review")
+                    page.get_by_role("button", name="Encrypt").click()
+                    step(page, "encrypted")
+                    page.get_by_role("button", name="Cast the ballot").click()
+                step(page, "done")
+                if n == 2:
+                    expect(page.get_by_text("This is a re-vote")).to_be_visible()
+                    shot(page, "9-done-revote")
+                with page.expect_download() as dl:
+                    page.get_by_role("button", name="Download the receipt").click()
+                receipts.append(tmp_path / f"r2-{n}.json")
+                dl.value.save_as(receipts[-1])
+                if n == 2:  # the done page links to the ballot box, the tracker searched
+                    page.get_by_role("link", name="Find your ballot in the ballot box").click()
+                    expect(page.locator("#found")).to_have_text("1 of 3 found")
+                page.close()
+            revote_tracker = json.loads(receipts[-1].read_text())["receipt"]["tracker"]
+            # ---- the public pages: the election, then its ballot box (searchable)
+            page = ctx.new_page()
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.goto(f"{server.base}/#{server.uuid}")
+            expect(page.locator("#view")).to_have_attribute("data-ready", "1")
+            expect(page.get_by_role("heading", name="Viche demo election")).to_be_visible()
+            expect(page.get_by_text("Ballots in the record: 3")).to_be_visible()
+            shot(page, "10-election-page")
+            page.get_by_role("link", name="Ballot box").click()
+            expect(page.locator("#found")).to_have_text("3 of 3 found")
+            page.get_by_label("Find a tracker", exact=True).fill(revote_tracker[:12])
+            expect(page.locator("#found")).to_have_text("1 of 3 found")
+            expect(page.locator("tbody")).to_contain_text(revote_tracker)
+            page.get_by_label("Find a tracker", exact=True).fill(audited_tracker)
+            expect(page.locator("#found")).to_have_text("0 of 3 found")
+            shot(page, "11-ballot-box")
+            ctx.close()
+        finally:
+            browser.close()
+    assert errors == []
+    assert violations == [], "\n".join(violations)
+
+    archive = tmp_path / "record" / f"{server.uuid}.bel"
+    archive.parent.mkdir()
+    archive.write_bytes(
+        httpx.get(f"{server.base}/api/v1/elections/{server.uuid}/archive.bel").content
+    )
+    # the audited ballot was never cast: its first ciphertext is nowhere in the record
+    alpha = audit["ballot"]["answers"][0]["choices"][0]["alpha"]
+    assert alpha.encode() not in archive.read_bytes()
+    assert httpx.get(f"{server.base}/api/v1/elections/{server.uuid}").json()["ballots"] == 3
+    for receipt in receipts:
+        check = subprocess.run(
+            [*CLI, "receipt", "check", str(receipt), str(archive)],
+            capture_output=True, env=_env(), timeout=120, check=False,
+        )  # fmt: skip
+        assert check.returncode == 0, check.stdout.decode() + check.stderr.decode()
+    verified = subprocess.run(
+        [*CLI, "verify", str(archive), "--jobs", "1"],
+        capture_output=True, env=_env(), timeout=300, check=False,
+    )  # fmt: skip
+    assert verified.returncode == 0, verified.stdout.decode() + verified.stderr.decode()
+    tool = subprocess.run(
+        [belenios_tool, "election", "verify", f"--dir={archive.parent}"],
+        capture_output=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert tool.returncode == 0, tool.stdout.decode() + tool.stderr.decode()
