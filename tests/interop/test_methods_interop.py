@@ -111,4 +111,10 @@ def test_stv_agrees(belenios_tool: str, profile: tuple[int, list[tuple[int, ...]
         assert len(ranked) <= seats, ours
         assert ours["winners"] == ranked and ours["events"] == [["Win", ranked]], ours
         return
-    assert ours == theirs
+    if ours != theirs:
+        # exact fractions may see a tie of transferred votes that floating point breaks (or
+        # the reverse): then only the TieWin/TieLose log entries differ, never the count
+        def untied(r: dict[str, Any]) -> dict[str, Any]:
+            return r | {"events": [e for e in r["events"] if not e[0].startswith("Tie")]}
+
+        assert untied(ours) == untied(theirs)
