@@ -73,6 +73,8 @@ def _round(
         time.sleep(rnd.uniform(0, 0.5))
         proc.kill()  # SIGKILL: no shutdown, no flush
         proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
         for t in threads:
             t.join()
     finally:

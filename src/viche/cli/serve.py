@@ -7,11 +7,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+from viche.cli.output import err, line, out
 
 receipt_app = typer.Typer(
     name="receipt", help="Signed receipts of the voting server.", no_args_is_help=True
@@ -78,26 +75,24 @@ def serve_cmd(
 
         secret_file = data / "admin.secret"
         if ensure_server_admin(board, secret_file):
-            out.print(f"server administrator's secret written to {escape(str(secret_file))}")
+            out.print(f"server administrator's secret written to {secret_file}")
         if demo:
             from viche.service.served_demo import start_demo
 
             found = start_demo(data, board, keys, SystemRandom(), voters)
             verb = "opened" if found.created else "resumed"
-            out.print(f"demo election {verb}: {escape(found.uuid)}")
-            out.print(
-                f"voters' private credentials and login secrets: {escape(str(found.voters_dir))}"
-            )
+            out.print(f"demo election {verb}: {found.uuid}")
+            out.print(f"voters' private credentials and login secrets: {found.voters_dir}")
             out.print(
                 "vote: viche vote "
-                f"{escape(base)} --election {escape(found.uuid)} "
-                f"--privcred {escape(str(found.voters_dir / '001.cred'))} "
-                f"--login {escape(str(found.voters_dir / '001.login'))} "
-                f"--ballot {escape(str(found.voters_dir / 'choices.json'))}"
+                f"{base} --election {found.uuid} "
+                f"--privcred {found.voters_dir / '001.cred'} "
+                f"--login {found.voters_dir / '001.login'} "
+                f"--ballot {found.voters_dir / 'choices.json'}"
             )
     finally:
         board.close()
-    out.print(f"serving {escape(base)}/api/v1/elections (API documentation: /api/v1/docs)")
+    out.print(f"serving {base}/api/v1/elections (API documentation: /api/v1/docs)")
     os.environ[ENV_DATABASE] = url
     os.environ[ENV_KEYS] = str(keys)
     uvicorn.run(
@@ -164,8 +159,8 @@ def vote_cmd(
     out.print(
         f"ballot accepted{' (re-vote: it replaces your earlier ballot)' if cast.revote else ''}"
     )
-    out.print(f"tracker: {escape(cast.tracker)}")
-    out.print(f"receipt: {escape(str(target))}")
+    out.print(f"tracker: {cast.tracker}")
+    out.print(f"receipt: {target}")
 
 
 @receipt_app.command("check")
@@ -186,12 +181,12 @@ def receipt_check_cmd(
     signed = parse_receipt(read_bytes(receipt, "receipt"), Location(file=str(receipt)))
     result = check_receipt(signed, read_archive(resolve_archive(archive)), key)
     if result.verdict is Verdict.IN_RECORD:
-        out.print(f"[bold green]ok[/] {escape(result.message)}")
+        out.print(line(("ok", "bold green"), f" {result.message}"))
         return
     if result.verdict is Verdict.DROPPED:
-        out.print(f"[bold red]EVIDENCE[/] {escape(result.message)}")
+        out.print(line(("EVIDENCE", "bold red"), f" {result.message}"))
         raise typer.Exit(1)
-    err.print(f"[bold yellow]not yet[/] {escape(result.message)}")
+    err.print(line(("not yet", "bold yellow"), f" {result.message}"))
     raise typer.Exit(2)
 
 
