@@ -18,8 +18,6 @@ import json
 import os
 import random
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,9 +25,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from support.served import CLI, start_demo, stop, wait_until_up
 from viche.crypto.group import BELENIOS_2048
 
-CLI = [sys.executable, "-m", "viche.cli.main"]
 SRC = Path(__file__).resolve().parents[2] / "src"
 PHONE: ViewportSize = {"width": 360, "height": 740}
 DESKTOP: ViewportSize = {"width": 1280, "height": 800}
@@ -66,35 +64,14 @@ class Server:
 def server(tmp_path: Path) -> Iterator[Server]:
     data = tmp_path / "data"
     port = random.randint(20000, 60000)
-    proc = subprocess.Popen(
-        [*CLI, "serve", "--demo", "--voters", "3", "--data", str(data), "--port", str(port)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        env=_env(),
-    )
+    proc = start_demo(data, port)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 180
-        while True:
-            if proc.poll() is not None:
-                out = proc.stdout.read().decode() if proc.stdout else ""
-                raise AssertionError(f"viche serve exited {proc.returncode}: {out}")
-            try:
-                if httpx.get(f"{base}/api/v1/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "viche serve did not start in time"
-            time.sleep(0.3)
+        wait_until_up(proc, port)
         uuid = (data / "demo" / "election.uuid").read_text().strip()
         yield Server(base, uuid, data / "demo" / "voters")
     finally:
-        proc.terminate()
-        try:
-            proc.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.communicate()
+        stop(proc)
 
 
 @pytest.fixture

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from test_web_process import _start, _stop, _wait
 
 from support.belenios import tool_verifies
+from support.served import start_demo, stop, wait_until_up
 from viche.crypto.rng import SeededRandom
 from viche.protocol import codec
 from viche.record import read_archive
@@ -31,12 +31,12 @@ def _round(
 ) -> list[SignedReceipt]:
     """Cast ``ballots`` from 4 threads; SIGKILL the server after a few acknowledgements."""
     port = random.randint(20000, 60000)
-    proc = _start(data, port)
+    proc = start_demo(data, port)
     acked: list[SignedReceipt] = []
     lock = threading.Lock()
     todo = list(ballots)
     try:
-        _wait(proc, port)
+        wait_until_up(proc, port)
         url = f"http://127.0.0.1:{port}/api/v1/elections/{uuid}/ballots"
 
         def worker() -> None:
@@ -79,7 +79,7 @@ def _round(
             t.join()
     finally:
         if proc.poll() is None:
-            _stop(proc)
+            stop(proc)
     return acked
 
 
@@ -91,15 +91,15 @@ def test_sigkill_under_load_loses_no_acknowledged_ballot(
 
     data = tmp_path / "data"
     port = random.randint(20000, 60000)
-    proc = _start(data, port)
+    proc = start_demo(data, port)
     try:
-        _wait(proc, port)
+        wait_until_up(proc, port)
         uuid = (data / "demo" / "election.uuid").read_text().strip()
         client = VotingClient(f"http://127.0.0.1:{port}")
         _, election, credentials = client.setup(uuid)
         client.close()
     finally:
-        _stop(proc)
+        stop(proc)
     voters = data / "demo" / "voters"
     rng = SeededRandom("crash")
     acked: list[SignedReceipt] = []
@@ -116,16 +116,16 @@ def test_sigkill_under_load_loses_no_acknowledged_ballot(
         acked += got
     # restart once more and take the record
     port = random.randint(20000, 60000)
-    proc = _start(data, port)
+    proc = start_demo(data, port)
     try:
-        _wait(proc, port)
+        wait_until_up(proc, port)
         record = tmp_path / "record" / f"{uuid}.bel"
         record.parent.mkdir()
         record.write_bytes(
             httpx.get(f"http://127.0.0.1:{port}/api/v1/elections/{uuid}/archive.bel").content
         )
     finally:
-        _stop(proc)
+        stop(proc)
     snapshot = read_archive(record)
     for signed in acked:
         verdict = check_receipt(signed, snapshot)

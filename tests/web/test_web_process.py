@@ -3,63 +3,21 @@ started again on the same data folder it resumes the same election."""
 
 from __future__ import annotations
 
-import os
 import random
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx
 
-CLI = [sys.executable, "-m", "viche.cli.main"]
-
-
-def _env() -> dict[str, str]:
-    src = str(Path(__file__).resolve().parents[2] / "src")
-    return {**os.environ, "PYTHONPATH": src + os.pathsep + os.environ.get("PYTHONPATH", "")}
-
-
-def _start(data: Path, port: int) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [*CLI, "serve", "--demo", "--voters", "3", "--data", str(data), "--port", str(port)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        env=_env(),
-    )
-
-
-def _wait(proc: subprocess.Popen[bytes], port: int, timeout: float = 180) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            out = proc.stdout.read().decode() if proc.stdout else ""
-            raise AssertionError(f"viche serve exited {proc.returncode}: {out}")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    raise AssertionError("viche serve did not start in time")
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> str:
-    proc.terminate()
-    try:
-        out, _ = proc.communicate(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        out, _ = proc.communicate()
-    return out.decode()
+from support.served import CLI, cli_env, start_demo, stop, wait_until_up
 
 
 def test_serve_demo_vote_and_resume(tmp_path: Path) -> None:
     data = tmp_path / "data"
     port = random.randint(20000, 60000)
-    proc = _start(data, port)
+    proc = start_demo(data, port)
     try:
-        _wait(proc, port)
+        wait_until_up(proc, port)
         uuid = (data / "demo" / "election.uuid").read_text().strip()
         voters = data / "demo" / "voters"
         vote = subprocess.run(
@@ -79,7 +37,7 @@ def test_serve_demo_vote_and_resume(tmp_path: Path) -> None:
                 str(tmp_path / "r.json"),
             ],
             capture_output=True,
-            env=_env(),
+            env=cli_env(),
             timeout=300,
             check=False,
         )
@@ -103,7 +61,7 @@ def test_serve_demo_vote_and_resume(tmp_path: Path) -> None:
                 str(tmp_path / "x.json"),
             ],
             capture_output=True,
-            env=_env(),
+            env=cli_env(),
             timeout=300,
             check=False,
         )
@@ -117,7 +75,7 @@ def test_serve_demo_vote_and_resume(tmp_path: Path) -> None:
         check = subprocess.run(
             [*CLI, "receipt", "check", str(tmp_path / "r.json"), str(archive)],
             capture_output=True,
-            env=_env(),
+            env=cli_env(),
             timeout=120,
             check=False,
         )
@@ -126,21 +84,21 @@ def test_serve_demo_vote_and_resume(tmp_path: Path) -> None:
         mirror = subprocess.run(
             [*CLI, "mirror", f"http://127.0.0.1:{port}/api/v1/elections/{uuid}",
              str(tmp_path / "mirror"), "--once"],
-            capture_output=True, env=_env(), timeout=120, check=False,
+            capture_output=True, env=cli_env(), timeout=120, check=False,
         )  # fmt: skip
         assert mirror.returncode == 0, mirror.stdout.decode() + mirror.stderr.decode()
         mirrored = list((tmp_path / "mirror").rglob("*.bel"))
         assert [p.read_bytes() for p in mirrored] == [archive.read_bytes()]
     finally:
-        first = _stop(proc)
+        first = stop(proc)
     assert "demo election opened" in first
     port2 = random.randint(20000, 60000)
-    again = _start(data, port2)
+    again = start_demo(data, port2)
     try:
-        _wait(again, port2)
+        wait_until_up(again, port2)
         listed = httpx.get(f"http://127.0.0.1:{port2}/api/v1/elections").json()
         assert [e["uuid"] for e in listed] == [uuid]
         assert listed[0]["ballots"] == 1
     finally:
-        second = _stop(again)
+        second = stop(again)
     assert f"demo election resumed: {uuid}" in second

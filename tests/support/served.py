@@ -1,0 +1,55 @@
+"""The real ``viche serve --demo`` process for tests: start it on a port, wait until it
+answers, stop it (its output returned)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+CLI = [sys.executable, "-m", "viche.cli.main"]
+
+
+def cli_env() -> dict[str, str]:
+    """The environment of a ``viche`` subprocess: this repository's sources first."""
+    src = str(Path(__file__).resolve().parents[2] / "src")
+    return {**os.environ, "PYTHONPATH": src + os.pathsep + os.environ.get("PYTHONPATH", "")}
+
+
+def start_demo(data: Path, port: int, voters: int = 3) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [*CLI, "serve", "--demo", "--voters", str(voters), "--data", str(data),
+         "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env=cli_env(),
+    )  # fmt: skip
+
+
+def wait_until_up(proc: subprocess.Popen[bytes], port: int, timeout: float = 180) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            out = proc.stdout.read().decode() if proc.stdout else ""
+            raise AssertionError(f"viche serve exited {proc.returncode}: {out}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise AssertionError("viche serve did not start in time")
+
+
+def stop(proc: subprocess.Popen[bytes]) -> str:
+    proc.terminate()
+    try:
+        out, _ = proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, _ = proc.communicate()
+    return out.decode()
