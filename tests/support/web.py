@@ -7,7 +7,13 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
+from viche.crypto.group import group_by_name
+from viche.crypto.rng import RandomSource
+from viche.errors import Location
+from viche.protocol import codec
 from viche.record.sql import SqlElectionStore
+from viche.service import credentials as creds
+from viche.service.ballot import generate_ballot
 from viche.service.credentials import read_private_credential
 from viche.service.hosting import Host
 from viche.service.served_demo import PreparedDemo
@@ -31,3 +37,91 @@ class Served:
 
     def credential(self, n: int) -> str:
         return read_private_credential(self.voters / f"{n:03d}.cred")
+
+
+# ---------------------------------------------------------------- elections set up over the API
+
+
+def bearer(secret: str, content_type: str | None = None) -> dict[str, str]:
+    """The headers of a role's request (its secret as a Bearer token)."""
+    headers = {"Authorization": f"Bearer {secret}"}
+    if content_type is not None:
+        headers["Content-Type"] = content_type
+    return headers
+
+
+@dataclass(frozen=True)
+class Drafted:
+    """An election created over the API: its uuid and every role's secret (and, once the roll
+    is in and the credentials made, each voter's login secret and private credential)."""
+
+    client: TestClient
+    uuid: str
+    administrator: str
+    authority: str
+    trustees: list[str]
+    logins: dict[str, str]
+    private: dict[str, str]
+
+    @property
+    def base(self) -> str:
+        return f"/api/v1/elections/{self.uuid}"
+
+
+def draft_over_api(
+    client: TestClient,
+    server_secret: str,
+    spec: dict[str, object],
+    roll: list[str],
+    rng: RandomSource,
+) -> Drafted:
+    """Create an election (``spec``: template, group, trustees, threshold), import ``roll``
+    (logins, addresses LOGIN@example.org) and play the credential authority on its own side;
+    the trustees' part is left to the caller."""
+    r = client.post("/api/v1/elections", json=spec, headers=bearer(server_secret))
+    assert r.status_code == 201, r.text
+    made = r.json()
+    uuid, adm, ca = made["uuid"], made["administrator"], made["credential_authority"]
+    base = f"/api/v1/elections/{uuid}"
+    text = "".join(f"{login}@example.org,{login}\n" for login in roll)
+    r = client.put(f"{base}/voters", content=text, headers=bearer(adm))
+    assert r.status_code == 200, r.text
+    logins = r.json()["login_secrets"]
+    voters = creds.parse_voters(
+        client.get(f"{base}/voters", headers=bearer(ca)).text, Location(path=("roll",))
+    )
+    group = group_by_name(str(spec.get("group", "BELENIOS-2048")))
+    cset = creds.generate_credentials(group, uuid, voters, rng)
+    pubcreds = codec.to_bytes(cset.pubcreds_json())
+    r = client.put(f"{base}/credentials", content=pubcreds, headers=bearer(ca, "application/json"))
+    assert r.status_code == 200, r.text
+    private = {v.id: c for v, c in zip(cset.voters, cset.private, strict=True)}
+    return Drafted(client, uuid, adm, ca, list(made["trustees"]), logins, private)
+
+
+def vote_over_api(
+    d: Drafted, host: Host, login: str, choices: list[list[int]], rng: RandomSource
+) -> dict[str, object]:
+    """``login`` casts ``choices`` with her login secret; returns the answer (201 asserted)."""
+    rec = host.record(d.uuid)
+    raw = generate_ballot(rec.election, rec.credentials, d.private[login], choices, rng).raw
+    r = d.client.post(
+        f"{d.base}/ballots",
+        content=raw,
+        headers={"Content-Type": "application/json"},
+        auth=(login, d.logins[login]),
+    )
+    assert r.status_code == 201, r.text
+    answer = r.json()
+    assert isinstance(answer, dict)
+    return answer
+
+
+def download_archive(d: Drafted, directory: Path) -> Path:
+    """The election's .bel as served now, alone in ``directory`` (created)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{d.uuid}.bel"
+    r = d.client.get(f"{d.base}/archive.bel")
+    assert r.status_code == 200, r.text
+    path.write_bytes(r.content)
+    return path

@@ -72,7 +72,7 @@ def _checked_rows(state: ElectionRecord) -> Rows:
     return rows
 
 
-def _check_can_shuffle(state: ElectionRecord) -> None:
+def check_can_shuffle(state: ElectionRecord) -> None:
     if not state.election.has_nh_questions:
         raise PhaseError(
             "this election has no non-homomorphic question: nothing to shuffle",
@@ -85,7 +85,7 @@ def _check_can_shuffle(state: ElectionRecord) -> None:
 
 def shuffle(state: ElectionRecord, trustee_id: int, rng: RandomSource) -> ShuffleLines:
     """Trustee ``trustee_id`` shuffles the current NH rows of the record."""
-    _check_can_shuffle(state)
+    check_can_shuffle(state)
     state.trustees.trustee(trustee_id, where=Location(path=("--trustee-id",)))
     made = make_shuffle(state.election, _checked_rows(state), rng)
     raw = made.to_bytes()
@@ -108,7 +108,7 @@ def add_shuffle(state: ElectionRecord, lines: ShuffleLines) -> int:
     store = state.store
     with store.locked():
         state.refresh()
-        _check_can_shuffle(state)
+        check_can_shuffle(state)
         where = Location(path=("shuffle",))
         owned = Owned.from_bytes(lines.owned, where.sub("owned"))
         if owned.payload != sha256_hex(lines.shuffle):
@@ -130,7 +130,7 @@ def end_shuffles(state: ElectionRecord) -> int:
     store = state.store
     with store.locked():
         state.refresh()
-        _check_can_shuffle(state)
+        check_can_shuffle(state)
         count = len(state.record.shuffles)
         if not count:
             raise PhaseError(

@@ -17,6 +17,7 @@ from viche.crypto.rng import SystemRandom
 from viche.errors import Location, UsageError
 from viche.protocol import codec
 from viche.service import admin, tally
+from viche.service import shuffle as mixnet
 from viche.web.deps import election_store, host, json_body
 from viche.web.models import ERRORS
 
@@ -67,8 +68,11 @@ class ClosedModel(BaseModel):
 class QuestionRow(BaseModel):
     question: str
     answers: list[str]
-    counts: list[int]
+    counts: list[int] = Field(description="per answer (empty for a ranked question)")
     blank: int | None
+    ballots: list[list[int]] | None = Field(
+        None, description="ranked (non-homomorphic) question: each decrypted ballot, shuffled"
+    )
 
 
 async def _text(request: Request, limit: int = MAX_UPLOAD) -> str:
@@ -168,21 +172,66 @@ def close_vote(request: Request, uuid: str, token: Token) -> ClosedModel:
 )
 async def post_decryption(request: Request, uuid: str, n: int, token: Token) -> Count:
     h = host(request)
+    election_store(request, uuid)
     await run_in_threadpool(admin.authorize, h.board, uuid, admin.trustee_role(n), _secret(token))
-    lines = [ln.encode() for ln in (await _text(request, 1 << 20)).split("\n") if ln]
-    if len(lines) != 2:
-        raise UsageError(
-            f"expected 2 lines (partial_decryption, owned), found {len(lines)}",
-            where=Location(path=("body",)),
-        )
-    owned = codec.loads(lines[1], Location(path=("owned",)))
-    if not isinstance(owned, dict) or owned.get("owner") != n:
-        raise UsageError(f"this partial decryption is not trustee {n}'s", where=Location(trustee=n))
+    lines = await _owned_lines(request, n, "partial_decryption")
     rec = h.record(uuid)
     owner = await run_in_threadpool(
         tally.add_decryption, rec, tally.DecryptionLines(lines[0], lines[1])
     )
     return Count(count=owner)
+
+
+async def _owned_lines(request: Request, n: int, what: str) -> list[bytes]:
+    """The two lines a trustee's tool prints (``what``, then its owned wrapper), owned by n."""
+    lines = [ln.encode() for ln in (await _text(request, MAX_UPLOAD)).split("\n") if ln]
+    if len(lines) != 2:
+        raise UsageError(
+            f"expected 2 lines ({what}, owned), found {len(lines)}",
+            where=Location(path=("body",)),
+        )
+    owned = codec.loads(lines[1], Location(path=("owned",)))
+    if not isinstance(owned, dict) or owned.get("owner") != n:
+        raise UsageError(f"this {what} is not trustee {n}'s", where=Location(trustee=n))
+    return lines
+
+
+@router.post(
+    "/{uuid}/trustees/{n}/shuffle",
+    response_model=Count,
+    summary="A trustee's shuffle of the ranked questions (the two lines of viche tally shuffle)",
+    description=(
+        "After the close, each trustee in turn downloads the archive, runs "
+        "`viche tally shuffle --dir D --trustee-id N` on its own machine (which re-checks "
+        "every shuffle already made) and posts the two lines; the proof is checked against "
+        "the current ciphertexts before the Shuffle event is appended."
+    ),
+)
+async def post_shuffle(request: Request, uuid: str, n: int, token: Token) -> Count:
+    h = host(request)
+    election_store(request, uuid)
+    await run_in_threadpool(admin.authorize, h.board, uuid, admin.trustee_role(n), _secret(token))
+    rec = h.record(uuid)
+    rec.refresh()
+    # the phase first: no body is read in the wrong phase
+    await run_in_threadpool(mixnet.check_can_shuffle, rec)
+    lines = await _owned_lines(request, n, "shuffle")
+    owner = await run_in_threadpool(
+        mixnet.add_shuffle, rec, mixnet.ShuffleLines(lines[0], lines[1])
+    )
+    return Count(count=owner)
+
+
+@router.post(
+    "/{uuid}/shuffles/end",
+    response_model=Count,
+    summary="Close the shuffles (EndShuffles); the trustees can then decrypt",
+)
+def end_shuffles(request: Request, uuid: str, token: Token) -> Count:
+    h = host(request)
+    election_store(request, uuid)
+    admin.authorize(h.board, uuid, admin.ADMIN, _secret(token))
+    return Count(count=mixnet.end_shuffles(h.record(uuid)))
 
 
 @router.post("/{uuid}/result", response_model=list[QuestionRow], summary="Publish the result")
@@ -193,7 +242,11 @@ def post_result(request: Request, uuid: str, token: Token) -> list[QuestionRow]:
     _, rows = tally.publish_result(h.record(uuid))
     return [
         QuestionRow(
-            question=r.question, answers=list(r.answers), counts=list(r.counts), blank=r.blank
+            question=r.question,
+            answers=list(r.answers),
+            counts=list(r.counts),
+            blank=r.blank,
+            ballots=None if r.ballots is None else [list(b) for b in r.ballots],
         )
         for r in rows
     ]
