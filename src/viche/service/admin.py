@@ -21,8 +21,10 @@ A write in the wrong phase is a :class:`~viche.errors.PhaseError`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from viche.crypto.group import group_by_name
 from viche.crypto.rng import RandomSource
@@ -39,9 +41,16 @@ from viche.errors import (
 )
 from viche.protocol import codec
 from viche.protocol.election import ElectionTemplate
-from viche.protocol.trustees import trustee_public_key_from_json
+from viche.protocol.trustees import ThresholdParameters, trustee_public_key_from_json
 from viche.record.sql import SqlBoard, SqlElectionStore
-from viche.record.sql.accounts import delete_draft, draft, put_draft, secret_hash, set_secret
+from viche.record.sql.accounts import (
+    delete_draft,
+    draft,
+    put_draft,
+    replace_draft,
+    secret_hash,
+    set_secret,
+)
 from viche.service.credentials import check_voters, parse_public_credentials
 from viche.service.hosting import RollEntry, open_election
 from viche.service.secrets import check_secret, hash_secret, new_secret
@@ -53,6 +62,7 @@ SERVER_ADMIN = "server-admin"
 ADMIN = "administrator"
 AUTHORITY = "credential-authority"
 MAX_TRUSTEES = 20
+T = TypeVar("T")
 
 
 def trustee_role(n: int) -> str:
@@ -96,6 +106,15 @@ class Draft:
     roll: list[dict[str, object]] = field(default_factory=list)
     keys: dict[str, str] = field(default_factory=dict)  # trustee number -> public key JSON
     pubcreds: str | None = None
+    #: the Pedersen ceremony (:mod:`viche.service.ceremony`): trustees needed to decrypt, and
+    #: each step's messages as uploaded (trustee number -> line), the vinputs of step 4 and
+    #: the threshold parameters of step 6. ``None``: Single trustees.
+    threshold: int | None = None
+    certs: dict[str, str] = field(default_factory=dict)
+    polynomials: dict[str, str] = field(default_factory=dict)
+    vinputs: list[str] = field(default_factory=list)
+    voutputs: dict[str, str] = field(default_factory=dict)
+    parameters: str | None = None
 
     def to_bytes(self) -> bytes:
         return codec.to_bytes(
@@ -107,6 +126,12 @@ class Draft:
                 "roll": self.roll,
                 "keys": self.keys,
                 "pubcreds": self.pubcreds,
+                "threshold": self.threshold,
+                "certs": self.certs,
+                "polynomials": self.polynomials,
+                "vinputs": self.vinputs,
+                "voutputs": self.voutputs,
+                "parameters": self.parameters,
             }
         )
 
@@ -121,6 +146,12 @@ class Draft:
             obj["roll"],
             obj["keys"],
             obj["pubcreds"],
+            obj.get("threshold"),
+            obj.get("certs", {}),
+            obj.get("polynomials", {}),
+            obj.get("vinputs", []),
+            obj.get("voutputs", {}),
+            obj.get("parameters"),
         )
 
     def voter_lines(self) -> str:
@@ -133,11 +164,10 @@ class Draft:
         return "".join(out)
 
 
-def load_draft(board: SqlBoard, uuid: str) -> Draft:
-    """The draft of ``uuid``; :class:`PhaseError` when the election is already open."""
+def _raw_draft(board: SqlBoard, uuid: str) -> bytes:
     raw = draft(board, uuid)
     if raw is not None:
-        return Draft.from_bytes(raw)
+        return raw
     try:
         board.store(uuid)
     except UnknownElectionError:
@@ -145,6 +175,23 @@ def load_draft(board: SqlBoard, uuid: str) -> Draft:
     raise PhaseError(
         "the election is already open: its setup cannot change", where=Location(member=uuid)
     )
+
+
+def load_draft(board: SqlBoard, uuid: str) -> Draft:
+    """The draft of ``uuid``; :class:`PhaseError` when the election is already open."""
+    return Draft.from_bytes(_raw_draft(board, uuid))
+
+
+def change_draft(board: SqlBoard, uuid: str, change: Callable[[Draft], T]) -> T:
+    """Apply ``change`` to the draft and store it, atomically: when another write came
+    between the read and the write, read again and apply ``change`` again (it raises to
+    refuse; nothing is stored then)."""
+    while True:
+        raw = _raw_draft(board, uuid)
+        d = Draft.from_bytes(raw)
+        answer = change(d)
+        if replace_draft(board, uuid, raw, d.to_bytes()):
+            return answer
 
 
 @dataclass(frozen=True)
@@ -156,9 +203,16 @@ class Created:
 
 
 def create_draft(
-    board: SqlBoard, template_json: object, rng: RandomSource, *, group: str, trustees: int
+    board: SqlBoard,
+    template_json: object,
+    rng: RandomSource,
+    *,
+    group: str,
+    trustees: int,
+    threshold: int | None = None,
 ) -> Created:
-    """A new election from ``template_json`` with ``trustees`` Single trustees."""
+    """A new election from ``template_json`` with ``trustees`` Single trustees, or with
+    ``trustees`` threshold trustees of whom ``threshold`` are needed to decrypt."""
     ElectionTemplate.from_json(template_json, Location(path=("template",)))
     grp = group_by_name(group)
     if not 1 <= trustees <= MAX_TRUSTEES:
@@ -166,9 +220,14 @@ def create_draft(
             f"between 1 and {MAX_TRUSTEES} trustees, got {trustees}",
             where=Location(path=("trustees",)),
         )
+    if threshold is not None and not 1 <= threshold <= trustees:
+        raise ProtocolError(
+            f"the threshold must be between 1 and {trustees}, got {threshold}",
+            where=Location(path=("threshold",)),
+        )
     uuid = generate_token(rng)
     assert isinstance(template_json, dict)  # ElectionTemplate.from_json checked it
-    d = Draft(uuid, template_json, grp.name, trustees)
+    d = Draft(uuid, template_json, grp.name, trustees, threshold=threshold)
     put_draft(board, uuid, d.to_bytes(), new=True)
     secrets = {ADMIN: new_secret(), AUTHORITY: new_secret()}
     secrets.update({trustee_role(n): new_secret() for n in range(1, trustees + 1)})
@@ -184,12 +243,7 @@ def create_draft(
 
 def import_roll(board: SqlBoard, uuid: str, text: str) -> dict[str, str]:
     """The voter roll; returns each voter's login secret (for the post office, shown once)."""
-    d = load_draft(board, uuid)
-    if d.pubcreds is not None:
-        raise PhaseError(
-            "the credentials were issued for the current roll: it can no longer change",
-            where=Location(member=uuid),
-        )
+    load_draft(board, uuid)
     voters, errors = check_voters(text, Location(path=("voters",)))
     if errors:
         rows: list[VicheError] = list(errors)
@@ -199,7 +253,7 @@ def import_roll(board: SqlBoard, uuid: str, text: str) -> dict[str, str]:
             where=Location(path=("voters",)),
         )
     secrets = {v.id: new_secret() for v in voters}
-    d.roll = [
+    roll: list[dict[str, object]] = [
         {
             "address": v.address,
             "login": v.id,
@@ -208,15 +262,28 @@ def import_roll(board: SqlBoard, uuid: str, text: str) -> dict[str, str]:
         }
         for v in voters
     ]
-    put_draft(board, uuid, d.to_bytes())
+
+    def change(d: Draft) -> None:
+        if d.pubcreds is not None:
+            raise PhaseError(
+                "the credentials were issued for the current roll: it can no longer change",
+                where=Location(member=uuid),
+            )
+        d.roll = roll
+
+    change_draft(board, uuid, change)
     return secrets
 
 
 def upload_credentials(board: SqlBoard, uuid: str, raw: bytes) -> int:
     """The credential authority's ``T.pubcreds`` (ids = the roll's logins, same weights)."""
-    d = load_draft(board, uuid)
+    change_draft(board, uuid, lambda d: _store_credentials(d, raw))
+    return len(parse_public_credentials(raw, Location(path=("credentials",)))[0])
+
+
+def _store_credentials(d: Draft, raw: bytes) -> None:
     if not d.roll:
-        raise PhaseError("import the voter roll first", where=Location(member=uuid))
+        raise PhaseError("import the voter roll first", where=Location(member=d.uuid))
     where = Location(path=("credentials",))
     credentials, ids = parse_public_credentials(raw, where)
     if ids is None:
@@ -239,27 +306,39 @@ def upload_credentials(board: SqlBoard, uuid: str, raw: bytes) -> int:
         if credentials.weighted and entry.effective_weight != (expected or 1):
             raise ProtocolError(f"voter {ident!r} has another weight on the roll", where=where)
     d.pubcreds = raw.decode()
-    put_draft(board, uuid, d.to_bytes())
-    return len(credentials)
 
 
 def upload_trustee_key(board: SqlBoard, uuid: str, n: int, raw: bytes) -> None:
     """Trustee ``n``'s public key with its proof of knowledge (checked)."""
-    d = load_draft(board, uuid)
     where = Location(trustee=n)
-    if not 1 <= n <= d.trustees:
-        raise NotFoundError(f"the election has {d.trustees} trustee(s)", where=where)
+    d = load_draft(board, uuid)
+    check_trustee_number(d, n)
+    if d.threshold is not None:
+        raise PhaseError(
+            "this election's trustees hold threshold keys: take part in the key ceremony",
+            where=where,
+        )
     tpk = trustee_public_key_from_json(codec.loads(raw, where), where)
     check_trustee_public_key(group_by_name(d.group), tpk, where)
-    d.keys[str(n)] = raw.decode().strip()
-    put_draft(board, uuid, d.to_bytes())
+
+    def change(d: Draft) -> None:
+        d.keys[str(n)] = raw.decode().strip()
+
+    change_draft(board, uuid, change)
+
+
+def check_trustee_number(d: Draft, n: int) -> None:
+    if not 1 <= n <= d.trustees:
+        raise NotFoundError(f"the election has {d.trustees} trustee(s)", where=Location(trustee=n))
 
 
 def open_draft(board: SqlBoard, keys_dir: Path, uuid: str) -> SqlElectionStore:
     """Write the Setup event: every trustee key and the credentials must be in."""
     d = load_draft(board, uuid)
     missing = [n for n in range(1, d.trustees + 1) if str(n) not in d.keys]
-    if missing:
+    if d.threshold is not None and d.parameters is None:
+        raise PhaseError("the trustees' key ceremony is not over", where=Location(member=uuid))
+    if d.threshold is None and missing:
         raise PhaseError(
             f"trustee {missing[0]} has not uploaded a key", where=Location(member=uuid)
         )
@@ -273,8 +352,16 @@ def open_draft(board: SqlBoard, keys_dir: Path, uuid: str) -> SqlElectionStore:
             codec.loads(d.keys[str(n)], Location(trustee=n)), Location(trustee=n)
         )
         for n in range(1, d.trustees + 1)
+        if d.threshold is None
     ]
-    trustees = build_trustees(singles, None)
+    parameters = (
+        None
+        if d.parameters is None
+        else ThresholdParameters.from_json(
+            codec.loads(d.parameters, Location(path=("threshold_parameters",)))
+        )
+    )
+    trustees = build_trustees(singles, parameters)
     template = ElectionTemplate.from_json(d.template, Location(path=("template",)))
     election = make_election(group, uuid, template, trustees)
     credentials, ids = parse_public_credentials(

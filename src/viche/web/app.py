@@ -14,7 +14,7 @@ from viche.service.hosting import Host
 from viche.web import errors
 from viche.web.metrics import Metrics
 from viche.web.ops import OpsConfig
-from viche.web.routers import admin, ballots, elections, live
+from viche.web.routers import admin, ballots, ceremony, elections, live
 
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -54,6 +54,7 @@ def create_app(host: Host, ops: OpsConfig | None = None) -> FastAPI:
     app.include_router(elections.router)
     app.include_router(ballots.router)
     app.include_router(admin.router)
+    app.include_router(ceremony.router)
     app.include_router(live.router)
     from viche.web import ops as operations
 

@@ -117,6 +117,20 @@ def put_draft(board: SqlBoard, uuid: str, state: bytes, *, new: bool = False) ->
         raise db_error(exc, where) from None
 
 
+def replace_draft(board: SqlBoard, uuid: str, old: bytes, new: bytes) -> bool:
+    """Store ``new`` if the draft's state is still ``old`` (compare and swap: two roles
+    writing at once never lose each other's change); returns whether it was stored."""
+    d = schema.drafts.c
+    try:
+        with board.engine.begin() as conn:
+            done = conn.execute(
+                update(schema.drafts).where(d.uuid == uuid, d.state == old).values(state=new)
+            )
+    except SQLAlchemyError as exc:
+        raise db_error(exc, Location(member=f"database / {uuid}")) from None
+    return bool(done.rowcount == 1)
+
+
 def delete_draft(board: SqlBoard, uuid: str) -> None:
     try:
         with board.engine.begin() as conn:

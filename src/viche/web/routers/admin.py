@@ -28,14 +28,19 @@ Token = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 MAX_UPLOAD = 64 << 20
 
 
-def _secret(token: HTTPAuthorizationCredentials | None) -> str | None:
+def role_secret(token: HTTPAuthorizationCredentials | None) -> str | None:
     return token.credentials if token is not None else None
 
 
 class NewElection(BaseModel):
     template: dict[str, Any] = Field(description="questions, name, description (as belenios)")
     group: str = "BELENIOS-2048"
-    trustees: int = Field(1, description="number of Single trustees")
+    trustees: int = Field(1, description="number of trustees (Single, or threshold trustees)")
+    threshold: int | None = Field(
+        None,
+        description="threshold trustees: how many are needed to decrypt (Pedersen key "
+        "ceremony, /ceremony); none: Single trustees, each uploads its key",
+    )
 
 
 class CreatedModel(BaseModel):
@@ -93,7 +98,7 @@ async def _text(request: Request, limit: int = MAX_UPLOAD) -> str:
 async def create(request: Request, token: Token) -> CreatedModel:
     h = host(request)
     await run_in_threadpool(
-        admin.authorize, h.board, admin.SERVER, admin.SERVER_ADMIN, _secret(token)
+        admin.authorize, h.board, admin.SERVER, admin.SERVER_ADMIN, role_secret(token)
     )
     body = codec.loads(await json_body(request, 1 << 20), Location(path=("body",)))
     spec = NewElection.model_validate(body)
@@ -104,6 +109,7 @@ async def create(request: Request, token: Token) -> CreatedModel:
         SystemRandom(),
         group=spec.group,
         trustees=spec.trustees,
+        threshold=spec.threshold,
     )
     return CreatedModel(
         uuid=made.uuid,
@@ -116,7 +122,7 @@ async def create(request: Request, token: Token) -> CreatedModel:
 @router.put("/{uuid}/voters", response_model=RollAnswer, summary="Import the voter roll (CSV)")
 async def put_voters(request: Request, uuid: str, token: Token) -> RollAnswer:
     h = host(request)
-    await run_in_threadpool(admin.authorize, h.board, uuid, admin.ADMIN, _secret(token))
+    await run_in_threadpool(admin.authorize, h.board, uuid, admin.ADMIN, role_secret(token))
     text = await _text(request)
     secrets = await run_in_threadpool(admin.import_roll, h.board, uuid, text)
     return RollAnswer(voters=len(secrets), login_secrets=secrets)
@@ -125,14 +131,14 @@ async def put_voters(request: Request, uuid: str, token: Token) -> RollAnswer:
 @router.get("/{uuid}/voters", summary="The voter roll (for the credential authority)")
 def get_voters(request: Request, uuid: str, token: Token) -> Response:
     h = host(request)
-    admin.authorize(h.board, uuid, admin.AUTHORITY, _secret(token))
+    admin.authorize(h.board, uuid, admin.AUTHORITY, role_secret(token))
     return Response(admin.load_draft(h.board, uuid).voter_lines(), media_type="text/csv")
 
 
 @router.put("/{uuid}/credentials", response_model=Count, summary="Upload T.pubcreds")
 async def put_credentials(request: Request, uuid: str, token: Token) -> Count:
     h = host(request)
-    await run_in_threadpool(admin.authorize, h.board, uuid, admin.AUTHORITY, _secret(token))
+    await run_in_threadpool(admin.authorize, h.board, uuid, admin.AUTHORITY, role_secret(token))
     raw = await json_body(request, MAX_UPLOAD)
     return Count(count=await run_in_threadpool(admin.upload_credentials, h.board, uuid, raw))
 
@@ -140,7 +146,9 @@ async def put_credentials(request: Request, uuid: str, token: Token) -> Count:
 @router.put("/{uuid}/trustees/{n}", status_code=204, summary="Upload a trustee's public key")
 async def put_trustee(request: Request, uuid: str, n: int, token: Token) -> Response:
     h = host(request)
-    await run_in_threadpool(admin.authorize, h.board, uuid, admin.trustee_role(n), _secret(token))
+    await run_in_threadpool(
+        admin.authorize, h.board, uuid, admin.trustee_role(n), role_secret(token)
+    )
     raw = await json_body(request, 1 << 20)
     await run_in_threadpool(admin.upload_trustee_key, h.board, uuid, n, raw)
     return Response(status_code=204)
@@ -149,7 +157,7 @@ async def put_trustee(request: Request, uuid: str, n: int, token: Token) -> Resp
 @router.post("/{uuid}/open", response_model=Opened, summary="Open the vote (Setup event)")
 def open_vote(request: Request, uuid: str, token: Token) -> Opened:
     h = host(request)
-    admin.authorize(h.board, uuid, admin.ADMIN, _secret(token))
+    admin.authorize(h.board, uuid, admin.ADMIN, role_secret(token))
     admin.open_draft(h.board, h.keys_dir, uuid)
     return Opened(uuid=uuid, fingerprint=h.record(uuid).election.fingerprint)
 
@@ -158,7 +166,7 @@ def open_vote(request: Request, uuid: str, token: Token) -> Opened:
 def close_vote(request: Request, uuid: str, token: Token) -> ClosedModel:
     h = host(request)
     election_store(request, uuid)
-    admin.authorize(h.board, uuid, admin.ADMIN, _secret(token))
+    admin.authorize(h.board, uuid, admin.ADMIN, role_secret(token))
     done = tally.close(h.record(uuid), jobs=1)
     return ClosedModel(
         ballots=done.ballots, counted=done.num_tallied, total_weight=done.total_weight
@@ -173,7 +181,9 @@ def close_vote(request: Request, uuid: str, token: Token) -> ClosedModel:
 async def post_decryption(request: Request, uuid: str, n: int, token: Token) -> Count:
     h = host(request)
     election_store(request, uuid)
-    await run_in_threadpool(admin.authorize, h.board, uuid, admin.trustee_role(n), _secret(token))
+    await run_in_threadpool(
+        admin.authorize, h.board, uuid, admin.trustee_role(n), role_secret(token)
+    )
     lines = await _owned_lines(request, n, "partial_decryption")
     rec = h.record(uuid)
     owner = await run_in_threadpool(
@@ -210,7 +220,9 @@ async def _owned_lines(request: Request, n: int, what: str) -> list[bytes]:
 async def post_shuffle(request: Request, uuid: str, n: int, token: Token) -> Count:
     h = host(request)
     election_store(request, uuid)
-    await run_in_threadpool(admin.authorize, h.board, uuid, admin.trustee_role(n), _secret(token))
+    await run_in_threadpool(
+        admin.authorize, h.board, uuid, admin.trustee_role(n), role_secret(token)
+    )
     rec = h.record(uuid)
     rec.refresh()
     # the phase first: no body is read in the wrong phase
@@ -230,7 +242,7 @@ async def post_shuffle(request: Request, uuid: str, n: int, token: Token) -> Cou
 def end_shuffles(request: Request, uuid: str, token: Token) -> Count:
     h = host(request)
     election_store(request, uuid)
-    admin.authorize(h.board, uuid, admin.ADMIN, _secret(token))
+    admin.authorize(h.board, uuid, admin.ADMIN, role_secret(token))
     return Count(count=mixnet.end_shuffles(h.record(uuid)))
 
 
@@ -238,7 +250,7 @@ def end_shuffles(request: Request, uuid: str, token: Token) -> Count:
 def post_result(request: Request, uuid: str, token: Token) -> list[QuestionRow]:
     h = host(request)
     election_store(request, uuid)
-    admin.authorize(h.board, uuid, admin.ADMIN, _secret(token))
+    admin.authorize(h.board, uuid, admin.ADMIN, role_secret(token))
     _, rows = tally.publish_result(h.record(uuid))
     return [
         QuestionRow(
