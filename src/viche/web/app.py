@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
 from pathlib import Path
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import PlainTextResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
 from starlette.middleware.base import RequestResponseEndpoint
 
 from viche import __version__
+from viche.errors import VicheError
+from viche.service import schedule
 from viche.service.hosting import Host
 from viche.web import errors
 from viche.web.metrics import Metrics
@@ -33,10 +40,37 @@ PAGE_CSP = (
 STATIC = Path(__file__).parent / "static"
 
 
-def create_app(host: Host, ops: OpsConfig | None = None) -> FastAPI:
+async def run_schedules(host: Host, every: float) -> None:
+    """The background task of the app's lifespan: act on the schedules now (a time that
+    passed while the server was down is acted on at start), then whenever one is due, and
+    at least every ``every`` seconds (schedules set by another process)."""
+    while True:
+        try:
+            due = await run_in_threadpool(schedule.run_due, host, time.time())
+        except VicheError as exc:  # the database is down: try again later
+            schedule.log.warning("schedules not checked: %s %s", exc.code, exc)
+            due = None
+        wait = every if due is None else min(every, max(0.05, due - time.time()))
+        await asyncio.sleep(wait)
+
+
+def create_app(host: Host, ops: OpsConfig | None = None, *, schedule_every: float = 5.0) -> FastAPI:
     """The API over ``host`` (its board, receipt keys and voter authenticator); ``ops`` sets
-    the rate limits and the origins allowed (:mod:`viche.web.ops`)."""
+    the rate limits and the origins allowed (:mod:`viche.web.ops`); the schedules are
+    checked at start and at least every ``schedule_every`` seconds."""
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        task = asyncio.create_task(run_schedules(host, schedule_every))
+        try:
+            yield
+        finally:
+            task.cancel()
+            with suppress(asyncio.CancelledError):
+                await task
+
     app = FastAPI(
+        lifespan=lifespan,
         title="Viche voting server",
         version=__version__,
         description=(

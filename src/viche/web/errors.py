@@ -11,6 +11,7 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from viche.errors import (
@@ -74,7 +75,9 @@ async def _viche(_: Request, exc: Exception) -> JSONResponse:
 
 
 async def _validation(_: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, RequestValidationError)
+    """A request (FastAPI's check) or a body a handler validated itself (pydantic's) that
+    does not fit its model."""
+    assert isinstance(exc, RequestValidationError | ValidationError)
     first = exc.errors()[0] if exc.errors() else {}
     loc = tuple(str(p) for p in first.get("loc", ()))
     return error_response(
@@ -100,4 +103,5 @@ async def _http(request: Request, exc: Exception) -> JSONResponse:
 def install(app: FastAPI) -> None:
     app.add_exception_handler(VicheError, _viche)
     app.add_exception_handler(RequestValidationError, _validation)
+    app.add_exception_handler(ValidationError, _validation)
     app.add_exception_handler(StarletteHTTPException, _http)

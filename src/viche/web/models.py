@@ -24,6 +24,11 @@ class SetupHashes(BaseModel):
     credentials: str
 
 
+class ScheduleModel(BaseModel):
+    open: str | None = Field(None, description="opening time, ISO 8601 UTC (none: by hand)")
+    close: str | None = Field(None, description="closing time, ISO 8601 UTC (none: by hand)")
+
+
 class ElectionDetail(ElectionSummary):
     description: str
     fingerprint: str = Field(description="the election fingerprint (Base64 SHA-256)")
@@ -32,6 +37,7 @@ class ElectionDetail(ElectionSummary):
     setup: SetupHashes = Field(description="hashes of the setup objects (GET objects/{hash})")
     receipt_key: str = Field(description="Ed25519 public key (Base64) that signs receipts")
     archive: str = Field(description="path of the public record (.bel)")
+    schedule: ScheduleModel = Field(description="when the vote closes by itself, if set")
 
 
 class ReceiptBody(BaseModel):

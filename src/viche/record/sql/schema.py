@@ -90,3 +90,14 @@ drafts = Table(
     Column("uuid", String(64), primary_key=True),
     Column("state", LargeBinary, nullable=False),
 )
+
+#: When an election opens and closes by itself (Unix seconds, UTC; either may be unset), and
+#: when a server process last claimed the opening (so that one process opens it).
+schedules = Table(
+    "schedules",
+    metadata,
+    Column("election", String(64), primary_key=True),
+    Column("open_at", BigInteger, nullable=True),
+    Column("close_at", BigInteger, nullable=True),
+    Column("claimed_at", BigInteger, nullable=True),
+)

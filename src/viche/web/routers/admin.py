@@ -6,6 +6,7 @@ Each role authenticates with its own secret as a Bearer token: the server admini
 
 from __future__ import annotations
 
+import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -16,10 +17,10 @@ from starlette.concurrency import run_in_threadpool
 from viche.crypto.rng import SystemRandom
 from viche.errors import Location, UsageError
 from viche.protocol import codec
-from viche.service import admin, tally
+from viche.service import admin, schedule, tally
 from viche.service import shuffle as mixnet
 from viche.web.deps import election_store, host, json_body
-from viche.web.models import ERRORS
+from viche.web.models import ERRORS, ScheduleModel
 
 router = APIRouter(prefix="/api/v1/elections", tags=["administration"], responses=ERRORS)
 
@@ -152,6 +153,46 @@ async def put_trustee(request: Request, uuid: str, n: int, token: Token) -> Resp
     raw = await json_body(request, 1 << 20)
     await run_in_threadpool(admin.upload_trustee_key, h.board, uuid, n, raw)
     return Response(status_code=204)
+
+
+class ScheduleRequest(BaseModel):
+    open: str | None = Field(
+        None, description="open the vote at this time (ISO 8601 UTC, e.g. 2026-05-01T06:00:00Z)"
+    )
+    close: str | None = Field(None, description="close the vote at this time (ISO 8601 UTC)")
+
+
+@router.put(
+    "/{uuid}/schedule",
+    response_model=ScheduleModel,
+    summary="Set when the vote opens and closes by itself",
+    description=(
+        "Times in the future, in UTC; null leaves that step to the administrator. The server "
+        "checks the schedules at start and periodically: a draft is opened (Setup event) at "
+        "its opening time, an open election closed (EndBallots, encrypted tally) at its "
+        "closing time, also when that time passed while the server was down. Ballots are "
+        "refused from the closing time on."
+    ),
+)
+async def put_schedule(
+    request: Request, uuid: str, token: Token, spec: ScheduleRequest
+) -> ScheduleModel:
+    h = host(request)
+    await run_in_threadpool(admin.authorize, h.board, uuid, admin.ADMIN, role_secret(token))
+    at = {
+        name: None if text is None else schedule.parse_time(text, Location(path=("body", name)))
+        for name, text in (("open", spec.open), ("close", spec.close))
+    }
+    done = await run_in_threadpool(
+        schedule.set_schedule, h, uuid, at["open"], at["close"], time.time()
+    )
+    return ScheduleModel(open=done.open, close=done.close)
+
+
+@router.get("/{uuid}/schedule", response_model=ScheduleModel, summary="When the vote opens, closes")
+def get_schedule(request: Request, uuid: str) -> ScheduleModel:
+    found = schedule.times(host(request), uuid)
+    return ScheduleModel(open=found.open, close=found.close)
 
 
 @router.post("/{uuid}/open", response_model=Opened, summary="Open the vote (Setup event)")

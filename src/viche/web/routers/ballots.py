@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from viche.crypto.hashing import sha256_hex
 from viche.errors import VicheError
 from viche.protocol.ballot import max_ballot_size
+from viche.service import schedule
 from viche.service.cast import cast_ballot, check_phase
 from viche.service.hosting import check_binding
 from viche.service.receipts import Receipt
@@ -66,6 +67,7 @@ async def _cast(request: Request, uuid: str, credentials: HTTPBasicCredentials) 
         h.authenticator.authenticate, store.uuid, credentials.username, credentials.password
     )
     await run_in_threadpool(check_phase, rec)
+    await run_in_threadpool(schedule.check_before_close, h, store.uuid, time.time())
     raw = await json_body(request, max_ballot_size(rec.election) + 2)
     if raw.endswith(b"\n"):
         raw = raw[:-1]

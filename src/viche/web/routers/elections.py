@@ -13,9 +13,17 @@ from viche.crypto.hashing import sha256_hex
 from viche.errors import Location, NotFoundError
 from viche.record.events import EventType
 from viche.record.sql import SqlElectionStore
+from viche.service import schedule
 from viche.service.hosting import Host
 from viche.web.deps import HEX64, election_store, host
-from viche.web.models import ERRORS, ElectionDetail, ElectionSummary, Head, SetupHashes
+from viche.web.models import (
+    ERRORS,
+    ElectionDetail,
+    ElectionSummary,
+    Head,
+    ScheduleModel,
+    SetupHashes,
+)
 
 router = APIRouter(prefix="/api/v1/elections", tags=["elections"], responses=ERRORS)
 
@@ -67,6 +75,7 @@ def get_election(request: Request, uuid: str) -> ElectionDetail:
         ),
         receipt_key=h.board.receipt_key(store.uuid),
         archive=f"/api/v1/elections/{store.uuid}/archive.bel",
+        schedule=ScheduleModel(**vars(schedule.times(h, store.uuid))),
     )
 
 

@@ -1,0 +1,159 @@
+"""Elections that open and close by themselves at times the administrator set.
+
+* :func:`set_schedule` — the administrator's opening and closing times (ISO 8601, UTC,
+  parsed by :func:`parse_time`), checked against the election's phase;
+* :func:`run_due` — what the server's background task runs at start and periodically: open
+  every draft whose opening time has come (one server process claims each opening), close
+  every open election whose closing time has passed (a time passed while the server was
+  down is acted on at start);
+* :func:`check_before_close` — casting refuses a ballot once the closing time has passed,
+  even before the background task has written the close.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from viche.errors import Location, NotFoundError, PhaseError, UsageError, VicheError
+from viche.record.events import EventType
+from viche.record.sql.accounts import draft
+from viche.record.sql.schedules import Schedule, claim_opening, put_schedule, schedule, schedules
+from viche.service import tally
+from viche.service.admin import open_draft
+from viche.service.archive import VOTING
+from viche.service.hosting import Host
+
+log = logging.getLogger("viche.schedule")
+
+#: seconds after which a claim on an opening, left by a process that died, is taken over
+CLAIM_LEASE = 60
+
+
+def parse_time(text: str, where: Location) -> int:
+    """An ISO 8601 time in UTC (``2026-05-01T06:00:00Z`` or ``+00:00``) as Unix seconds
+    (a fraction of a second is rounded up: the time is never earlier than written)."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise UsageError(f"not an ISO 8601 time: {text[:64]!r}", where=where) from None
+    if moment.tzinfo is None or moment.utcoffset() != timedelta(0):
+        raise UsageError("the time must be in UTC (end it with Z or +00:00)", where=where)
+    return math.ceil(moment.timestamp())
+
+
+def format_time(seconds: int | None) -> str | None:
+    if seconds is None:
+        return None
+    return datetime.fromtimestamp(seconds, UTC).isoformat().replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class Times:
+    open: str | None
+    close: str | None
+
+
+def _phase(host: Host, uuid: str) -> str:
+    """draft, open or closed (:class:`NotFoundError` for an unknown election)."""
+    if draft(host.board, uuid) is not None:
+        return "draft"
+    try:
+        head = host.store(uuid).head()
+    except VicheError:
+        raise NotFoundError("no such election", where=Location(member=uuid)) from None
+    return "open" if head.type in VOTING else "closed"
+
+
+def times(host: Host, uuid: str) -> Times:
+    """The schedule of ``uuid`` (both unset when none was set)."""
+    _phase(host, uuid)
+    found = schedule(host.board, uuid)
+    if found is None:
+        return Times(None, None)
+    return Times(format_time(found.open_at), format_time(found.close_at))
+
+
+def set_schedule(
+    host: Host, uuid: str, open_at: int | None, close_at: int | None, now: float
+) -> Times:
+    """Set (or, with ``None``, unset) the opening and closing times of ``uuid``."""
+    phase = _phase(host, uuid)
+    where = Location(member=uuid, path=("schedule",))
+    if phase == "closed":
+        raise PhaseError("the vote is closed: there is nothing to schedule", where=where)
+    if phase == "open" and open_at is not None:
+        raise PhaseError("the vote is already open", where=where.sub("open"))
+    for name, at in (("open", open_at), ("close", close_at)):
+        if at is not None and at <= now:
+            raise UsageError(f"the {name} time is already past", where=where.sub(name))
+    if open_at is not None and close_at is not None and close_at <= open_at:
+        raise UsageError("the vote must close after it opens", where=where.sub("close"))
+    put_schedule(host.board, uuid, open_at, close_at)
+    return times(host, uuid)
+
+
+def check_before_close(host: Host, uuid: str, now: float) -> None:
+    """Refuse a ballot once the scheduled closing time has passed."""
+    found = schedule(host.board, uuid)
+    if found is not None and found.close_at is not None and found.close_at <= now:
+        raise PhaseError(
+            f"the vote closed at {format_time(found.close_at)}",
+            where=Location(member=uuid, path=("schedule", "close")),
+        )
+
+
+def _report(action: str, uuid: str, exc: VicheError) -> None:
+    log.warning("scheduled %s of %s failed: %s %s (%s)", action, uuid, exc.code, exc, exc.where)
+
+
+def _due(host: Host, sch: Schedule, now: float) -> float | None:
+    """Act on one schedule; returns the next time it needs attention, if any."""
+    uuid = sch.election
+    is_draft = draft(host.board, uuid) is not None
+    if is_draft:
+        if sch.open_at is None:
+            return None
+        if sch.open_at > now:
+            return sch.open_at
+        if claim_opening(host.board, uuid, int(now), CLAIM_LEASE):
+            try:
+                open_draft(host.board, host.keys_dir, uuid)
+            except VicheError as exc:
+                _report("opening", uuid, exc)
+                return None
+            log.info("opened %s on schedule", uuid)
+            return now  # its closing time, if any, is looked at right away
+        return None
+    if sch.close_at is None:
+        return None
+    try:
+        head = host.store(uuid).head()
+    except VicheError as exc:
+        _report("closing", uuid, exc)
+        return None
+    if head.type not in VOTING | {EventType.END_BALLOTS}:
+        return None  # closed already
+    if sch.close_at > now:
+        return sch.close_at
+    try:
+        tally.close(host.record(uuid), jobs=1)
+    except PhaseError:
+        return None  # another process closed it
+    except VicheError as exc:
+        _report("closing", uuid, exc)
+        return None
+    log.info("closed %s on schedule", uuid)
+    return None
+
+
+def run_due(host: Host, now: float) -> float | None:
+    """Open and close what is due at ``now``; returns the next time something is due."""
+    upcoming: list[float] = []
+    for sch in schedules(host.board):
+        at = _due(host, sch, now)
+        if at is not None:
+            upcoming.append(at)
+    return min(upcoming, default=None)
