@@ -427,3 +427,10 @@ class CrossOriginError(UsageError):
     """A browser request from an origin the server does not allow."""
 
     code = "V9014"
+
+
+class DeliveryError(UsageError):
+    """A message to a voter (a one-time code by mail) could not be handed to the mail
+    server: try again later."""
+
+    code = "V9015"

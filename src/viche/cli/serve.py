@@ -45,6 +45,29 @@ def serve_cmd(
     workers: Annotated[
         int, typer.Option("--workers", help="Worker processes (ballots are checked in each).")
     ] = 1,
+    smtp_host: Annotated[
+        str | None,
+        typer.Option(
+            "--smtp-host",
+            envvar="VICHE_SMTP_HOST",
+            help="Voters authenticate with a one-time code mailed through this SMTP server "
+            "(instead of a login secret).",
+        ),
+    ] = None,
+    smtp_port: Annotated[
+        int, typer.Option("--smtp-port", envvar="VICHE_SMTP_PORT", help="SMTP port.")
+    ] = 25,
+    smtp_from: Annotated[
+        str,
+        typer.Option("--smtp-from", envvar="VICHE_SMTP_FROM", help="Sender of the codes."),
+    ] = "viche@localhost",
+    schedule_every: Annotated[
+        float,
+        typer.Option(
+            "--schedule-every",
+            help="Seconds between checks of the opening and closing times (also at start).",
+        ),
+    ] = 5.0,
 ) -> None:
     """Serve the elections of the bulletin board over HTTP (API under /api/v1)."""
     import os
@@ -54,12 +77,16 @@ def serve_cmd(
     from viche.crypto.rng import SystemRandom
     from viche.errors import Location, UsageError
     from viche.record.sql import SqlBoard
-    from viche.web.serve import ENV_DATABASE, ENV_KEYS
+    from viche.web.serve import ENV_DATABASE, ENV_KEYS, ENV_SCHEDULE, ENV_SMTP
 
     if not 1 <= port <= 65535:
         raise UsageError(f"port {port} is out of range", where=Location(path=("--port",)))
     if workers < 1:
         raise UsageError("at least one worker", where=Location(path=("--workers",)))
+    if not 1 <= smtp_port <= 65535:
+        raise UsageError(f"port {smtp_port} is out of range", where=Location(path=("--smtp-port",)))
+    if not schedule_every > 0:
+        raise UsageError("a positive number of seconds", where=Location(path=("--schedule-every",)))
     try:
         data.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -95,6 +122,10 @@ def serve_cmd(
     out.print(f"serving {base}/api/v1/elections (API documentation: /api/v1/docs)")
     os.environ[ENV_DATABASE] = url
     os.environ[ENV_KEYS] = str(keys)
+    os.environ[ENV_SCHEDULE] = str(schedule_every)
+    if smtp_host:
+        os.environ[ENV_SMTP] = f"{smtp_host}|{smtp_port}|{smtp_from}"
+        out.print(f"voters authenticate with one-time codes mailed via {smtp_host}:{smtp_port}")
     uvicorn.run(
         "viche.web.serve:build_app",
         factory=True,

@@ -7,8 +7,10 @@
 * :class:`Host` is what the web layer holds: the board, the receipt keys, each election's
   parsed setup (cached), and the voter authenticator.
 * :class:`VoterAuthenticator` is the pluggable voter check; :class:`LoginSecrets` checks a
-  login and a secret handed out with the credential (a one-time code sent by mail, or an
-  external identity provider, would be other implementations of the same protocol).
+  login and a secret handed out with the credential, :class:`~viche.service.onetime.
+  OneTimeCodes` a one-time code mailed to the voter (it is also a :class:`CodeSender`); an
+  external identity provider would be another implementation (the ``proof`` it gets would
+  be the provider's token, checked against the provider).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from viche.errors import (
     AuthenticationError,
@@ -100,6 +102,14 @@ class VoterAuthenticator(Protocol):
     :class:`~viche.errors.AuthenticationError`."""
 
     def authenticate(self, uuid: str, login: str, proof: str) -> VoterAccount: ...
+
+
+@runtime_checkable
+class CodeSender(Protocol):
+    """An authenticator that sends voters a code on request; returns the code's lifetime
+    in seconds."""
+
+    def send_code(self, uuid: str, login: str) -> int: ...
 
 
 @dataclass(frozen=True)

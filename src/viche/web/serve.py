@@ -14,7 +14,8 @@ from fastapi import FastAPI
 
 from viche.errors import UsageError
 from viche.record.sql import SqlBoard
-from viche.service.hosting import Host
+from viche.service.hosting import Host, VoterAuthenticator
+from viche.service.onetime import OneTimeCodes, SmtpMailer
 from viche.web.app import create_app
 from viche.web.ops import OpsConfig, configure_access_log
 
@@ -22,6 +23,10 @@ ENV_DATABASE = "VICHE_DATABASE"
 ENV_KEYS = "VICHE_KEYS"
 #: ``off`` turns the rate limits off (benchmarks that load the server from one address)
 ENV_LIMITS = "VICHE_RATE_LIMITS"
+#: ``HOST|PORT|FROM``: voters authenticate with one-time codes mailed through this server
+ENV_SMTP = "VICHE_SMTP"
+#: seconds between checks of the schedules
+ENV_SCHEDULE = "VICHE_SCHEDULE_EVERY"
 
 
 def build_app() -> FastAPI:
@@ -31,4 +36,11 @@ def build_app() -> FastAPI:
         raise UsageError(f"{ENV_DATABASE} and {ENV_KEYS} must be set (use viche serve)")
     configure_access_log()
     ops = OpsConfig.unlimited() if os.environ.get(ENV_LIMITS) == "off" else OpsConfig()
-    return create_app(Host(SqlBoard.open(url), Path(keys)), ops)
+    board = SqlBoard.open(url)
+    authenticator: VoterAuthenticator | None = None
+    smtp = os.environ.get(ENV_SMTP)
+    if smtp:
+        smtp_host, port, sender = smtp.split("|", 2)
+        authenticator = OneTimeCodes(board, SmtpMailer(smtp_host, int(port), sender))
+    every = float(os.environ.get(ENV_SCHEDULE, "5"))
+    return create_app(Host(board, Path(keys), authenticator), ops, schedule_every=every)

@@ -137,3 +137,78 @@ def delete_draft(board: SqlBoard, uuid: str) -> None:
             conn.execute(delete(schema.drafts).where(schema.drafts.c.uuid == uuid))
     except SQLAlchemyError as exc:
         raise db_error(exc, Location(member=f"database / {uuid}")) from None
+
+
+# ---------------------------------------------------------------------- one-time codes
+
+
+def code_issued_at(board: SqlBoard, uuid: str, login: str) -> int | None:
+    """When the voter's current code was sent (None: no code)."""
+    c = schema.voter_codes.c
+    try:
+        with board.engine.connect() as conn:
+            value = conn.execute(
+                select(c.issued_at).where(c.election == uuid, c.login == login)
+            ).scalar()
+    except SQLAlchemyError as exc:
+        raise db_error(exc, Location(member=f"database / {uuid}")) from None
+    return None if value is None else int(value)
+
+
+def put_code(
+    board: SqlBoard, uuid: str, login: str, code_hash: str, *, issued_at: int, expires_at: int
+) -> None:
+    """Store the hash of a voter's new code (it replaces her previous one)."""
+    c = schema.voter_codes.c
+    try:
+        with board.engine.begin() as conn:
+            conn.execute(delete(schema.voter_codes).where(c.election == uuid, c.login == login))
+            conn.execute(
+                insert(schema.voter_codes).values(
+                    election=uuid,
+                    login=login,
+                    code_hash=code_hash,
+                    issued_at=issued_at,
+                    expires_at=expires_at,
+                    attempts=0,
+                )
+            )
+    except SQLAlchemyError as exc:
+        raise db_error(exc, Location(member=f"database / {uuid}")) from None
+
+
+def reserve_attempt(
+    board: SqlBoard, uuid: str, login: str, now: int, max_attempts: int
+) -> str | None:
+    """Count one check of the voter's code, if it is unexpired and has checks left; returns
+    its hash then (None: no code to check)."""
+    c = schema.voter_codes.c
+    mine = (c.election == uuid, c.login == login)
+    try:
+        with board.engine.begin() as conn:
+            done = conn.execute(
+                update(schema.voter_codes)
+                .where(*mine, c.expires_at > now, c.attempts < max_attempts)
+                .values(attempts=c.attempts + 1)
+            )
+            if done.rowcount != 1:
+                return None
+            value = conn.execute(select(c.code_hash).where(*mine)).scalar()
+    except SQLAlchemyError as exc:
+        raise db_error(exc, Location(member=f"database / {uuid}")) from None
+    return None if value is None else str(value)
+
+
+def consume_code(board: SqlBoard, uuid: str, login: str, code_hash: str) -> bool:
+    """Delete the code ``code_hash`` of the voter; true for the one caller that did."""
+    c = schema.voter_codes.c
+    try:
+        with board.engine.begin() as conn:
+            done = conn.execute(
+                delete(schema.voter_codes).where(
+                    c.election == uuid, c.login == login, c.code_hash == code_hash
+                )
+            )
+    except SQLAlchemyError as exc:
+        raise db_error(exc, Location(member=f"database / {uuid}")) from None
+    return bool(done.rowcount == 1)

@@ -101,3 +101,16 @@ schedules = Table(
     Column("close_at", BigInteger, nullable=True),
     Column("claimed_at", BigInteger, nullable=True),
 )
+
+#: The one-time code last sent to a voter (its hash only), when it was sent and expires, and
+#: how many checks it has had.
+voter_codes = Table(
+    "voter_codes",
+    metadata,
+    Column("election", String(64), primary_key=True),
+    Column("login", String(255), primary_key=True),
+    Column("code_hash", String(255), nullable=False),
+    Column("issued_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
+    Column("attempts", Integer, nullable=False),
+)

@@ -8,14 +8,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
+from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from viche.crypto.hashing import sha256_hex
-from viche.errors import VicheError
+from viche.errors import Location, NotFoundError, VicheError
 from viche.protocol.ballot import max_ballot_size
 from viche.service import schedule
 from viche.service.cast import cast_ballot, check_phase
-from viche.service.hosting import check_binding
+from viche.service.hosting import CodeSender, check_binding
 from viche.service.receipts import Receipt
 from viche.web.deps import election_store, host, json_body
 from viche.web.metrics import Metrics
@@ -24,7 +25,8 @@ from viche.web.models import ERRORS, CastAnswer, ReceiptBody, SignedReceiptModel
 router = APIRouter(prefix="/api/v1/elections", tags=["ballots"], responses=ERRORS)
 
 _basic = HTTPBasic(
-    description="The voter's login and login secret (handed out with the credential)."
+    description="The voter's login and login secret (handed out with the credential), or "
+    "the one-time code mailed to her (POST codes)."
 )
 
 _BALLOT_BODY = {
@@ -34,6 +36,38 @@ _BALLOT_BODY = {
         "content": {"application/json": {"schema": {"type": "object"}}},
     }
 }
+
+
+class CodeRequest(BaseModel):
+    login: str = Field(description="the voter's login on the roll", max_length=255)
+
+
+class CodeSent(BaseModel):
+    expires_in: int = Field(description="seconds the code can be used (once)")
+
+
+@router.post(
+    "/{uuid}/codes",
+    status_code=202,
+    response_model=CodeSent,
+    summary="Mail a one-time code to the voter's address on the roll (then cast with it)",
+    description=(
+        "On a server started with --smtp-host. The code replaces any previous one; it is "
+        "used as the password of the ballot's Basic authentication (login:code), once. "
+        "The answer is the same for a login that is not on the roll."
+    ),
+)
+async def request_code(request: Request, uuid: str, spec: CodeRequest) -> CodeSent:
+    h = host(request)
+    store = await run_in_threadpool(election_store, request, uuid)
+    sender = h.authenticator
+    if not isinstance(sender, CodeSender):
+        raise NotFoundError(
+            "this server does not send one-time codes", where=Location(path=("codes",))
+        )
+    await run_in_threadpool(check_phase, await run_in_threadpool(h.record, store.uuid))
+    ttl = await run_in_threadpool(sender.send_code, store.uuid, spec.login)
+    return CodeSent(expires_in=ttl)
 
 
 @router.post(

@@ -1,0 +1,215 @@
+"""Voters authenticate with a one-time code mailed by SMTP: a local SMTP server (aiosmtpd)
+receives the mail, the test reads the code in it and casts with login + code. Codes are
+single use, short-lived, limited in attempts, stored only as hashes."""
+
+from __future__ import annotations
+
+import re
+import socket
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from email import message_from_bytes
+from email.message import Message
+from pathlib import Path
+
+import pytest
+import sqlalchemy
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
+from fastapi.testclient import TestClient
+
+from support.web import Served
+from viche.crypto.rng import SeededRandom
+from viche.record.sql import SqlBoard, schema
+from viche.service.ballot import generate_ballot
+from viche.service.hosting import Host, open_election
+from viche.service.onetime import OneTimeCodes, SmtpMailer
+from viche.service.served_demo import PreparedDemo
+from viche.web.app import create_app
+from viche.web.ops import OpsConfig
+
+CHOICES = [[0, 1, 0, 0, 0], [1, 0]]
+JSON = {"Content-Type": "application/json"}
+
+
+@dataclass
+class Inbox:
+    """What the local SMTP server received."""
+
+    port: int
+    mails: list[Message] = field(default_factory=list)
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        content = envelope.original_content or b""
+        self.mails.append(message_from_bytes(content))
+        return "250 OK"
+
+    def code_for(self, address: str) -> str:
+        mine = [m for m in self.mails if m["To"] == address]
+        assert mine, f"no mail to {address}"
+        body = mine[-1].get_payload(decode=True)
+        assert isinstance(body, bytes)
+        found = re.search(rb"\b(\d{8})\b", body)
+        assert found is not None, body
+        return found.group(1).decode()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        assert isinstance(port, int)
+        return port
+
+
+@pytest.fixture()
+def inbox() -> Iterator[Inbox]:
+    box = Inbox(_free_port())
+    controller = Controller(box, hostname="127.0.0.1", port=box.port)
+    controller.start()
+    try:
+        yield box
+    finally:
+        controller.stop()
+
+
+def _serve(
+    board_url: str,
+    tmp_path: Path,
+    prepared: tuple[PreparedDemo, Path],
+    codes: Callable[[SqlBoard], OneTimeCodes],
+) -> tuple[Served, SqlBoard]:
+    demo, voters = prepared
+    board = SqlBoard.open(board_url)
+    store = open_election(
+        board,
+        tmp_path / "keys",
+        election=demo.election,
+        trustees=demo.trustees,
+        credentials=demo.credentials,
+        ids=demo.ids,
+        roll=demo.roll,
+        timestamp=demo.timestamp,
+    )
+    host = Host(board, tmp_path / "keys", codes(board))
+    client = TestClient(create_app(host, OpsConfig.unlimited()))
+    return Served(client, host, store, demo, voters), board
+
+
+@pytest.fixture()
+def coded(
+    board_url: str, tmp_path: Path, prepared: tuple[PreparedDemo, Path], inbox: Inbox
+) -> Iterator[Served]:
+    mailer = SmtpMailer("127.0.0.1", inbox.port, "commission@viche.test")
+    s, board = _serve(
+        board_url,
+        tmp_path,
+        prepared,
+        lambda board: OneTimeCodes(board, mailer, ttl=300, max_attempts=3),
+    )
+    with s.client:
+        yield s
+    board.close()
+
+
+def _ballot(s: Served, n: int) -> bytes:
+    rec = s.host.record(s.uuid)
+    made = generate_ballot(
+        rec.election, rec.credentials, s.credential(n), CHOICES, SeededRandom(f"b{n}")
+    )
+    return made.raw
+
+
+def _cast(s: Served, login: str, code: str, raw: bytes) -> int:
+    r = s.client.post(
+        f"/api/v1/elections/{s.uuid}/ballots", content=raw, headers=JSON, auth=(login, code)
+    )
+    return r.status_code
+
+
+def test_a_mailed_code_casts_one_ballot(coded: Served, inbox: Inbox) -> None:
+    s = coded
+    login, login_secret = s.login(1)
+    raw = _ballot(s, 1)
+    assert _cast(s, login, login_secret, raw) == 401  # the login secret is not the way here
+    r = s.client.post(f"/api/v1/elections/{s.uuid}/codes", json={"login": login})
+    assert r.status_code == 202 and r.json() == {"expires_in": 300}, r.text
+    (mail,) = inbox.mails
+    assert mail["From"] == "commission@viche.test"
+    assert mail["To"] == f"{login}@demo.invalid"
+    code = inbox.code_for(f"{login}@demo.invalid")
+    # only the hash is stored
+    with s.host.board.engine.connect() as conn:
+        (stored,) = conn.execute(sqlalchemy.select(schema.voter_codes.c.code_hash)).scalars()
+    assert stored.startswith("$argon2id$") and code not in stored
+    assert _cast(s, login, code, raw) == 201
+    # single use: the same code again is refused, and the stored hash is gone
+    assert _cast(s, login, code, _ballot(s, 1)) == 401
+    with s.host.board.engine.connect() as conn:
+        assert conn.execute(sqlalchemy.select(schema.voter_codes)).first() is None
+    # another voter's code does not open this voter's ballot
+    other, _ = s.login(2)
+    assert (
+        s.client.post(f"/api/v1/elections/{s.uuid}/codes", json={"login": other}).status_code == 202
+    )
+    assert _cast(s, login, inbox.code_for(f"{other}@demo.invalid"), _ballot(s, 1)) == 401
+
+
+def test_attempts_are_limited_and_resends_spaced(coded: Served, inbox: Inbox) -> None:
+    s = coded
+    login, _ = s.login(2)
+    assert (
+        s.client.post(f"/api/v1/elections/{s.uuid}/codes", json={"login": login}).status_code == 202
+    )
+    code = inbox.code_for(f"{login}@demo.invalid")
+    wrong = f"{(int(code) + 1) % 10**8:08d}"
+    raw = _ballot(s, 2)
+    for _ in range(3):
+        assert _cast(s, login, wrong, raw) == 401
+    assert _cast(s, login, code, raw) == 401  # three checks spent: the right code is dead
+    r = s.client.post(f"/api/v1/elections/{s.uuid}/codes", json={"login": login})
+    assert r.status_code == 429 and r.json()["code"] == "V9013"  # too soon for another
+    # an unknown login gets the same answer, and no mail
+    before = len(inbox.mails)
+    r = s.client.post(f"/api/v1/elections/{s.uuid}/codes", json={"login": "nobody"})
+    assert r.status_code == 202 and len(inbox.mails) == before
+    r = s.client.post(f"/api/v1/elections/{s.uuid}/codes", json={"login": 5})
+    assert r.status_code == 400
+
+
+def test_an_expired_code_is_refused(
+    board_url: str, tmp_path: Path, prepared: tuple[PreparedDemo, Path], inbox: Inbox
+) -> None:
+    mailer = SmtpMailer("127.0.0.1", inbox.port, "commission@viche.test")
+    s, board = _serve(
+        board_url, tmp_path, prepared, lambda board: OneTimeCodes(board, mailer, ttl=0)
+    )
+    with s.client:
+        login, _ = s.login(3)
+        assert (
+            s.client.post(f"/api/v1/elections/{s.uuid}/codes", json={"login": login}).status_code
+            == 202
+        )
+        assert _cast(s, login, inbox.code_for(f"{login}@demo.invalid"), _ballot(s, 3)) == 401
+    board.close()
+
+
+def test_mail_server_down_and_no_mail_configured(
+    board_url: str, tmp_path: Path, prepared: tuple[PreparedDemo, Path]
+) -> None:
+    mailer = SmtpMailer("127.0.0.1", _free_port(), "x@viche.test", timeout=2)
+    s, board = _serve(board_url, tmp_path, prepared, lambda board: OneTimeCodes(board, mailer))
+    with s.client:
+        login, _ = s.login(1)
+        r = s.client.post(f"/api/v1/elections/{s.uuid}/codes", json={"login": login})
+        assert r.status_code == 503 and r.json()["code"] == "V9015", r.text
+        assert r.json()["where"] == {"path": ["smtp"]}
+        again = s.client.post(f"/api/v1/elections/{s.uuid}/codes", json={"login": login})
+        assert again.status_code == 503  # nothing was delivered: asking again is not too soon
+    board.close()
+
+
+def test_no_codes_without_smtp(served: Served) -> None:
+    login, _ = served.login(1)
+    r = served.client.post(f"/api/v1/elections/{served.uuid}/codes", json={"login": login})
+    assert r.status_code == 404 and r.json()["code"] == "V9011"
