@@ -7,19 +7,34 @@ archive passes belenios-tool and ``viche verify``."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx2 as httpx
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 
+from json_mutation import ACTIONS, json_values, mutate_node
 from support.belenios import tool_verifies
 from support.cli import run_cli
 from support.web import Drafted, bearer, download_archive, draft_over_api, vote_over_api
+from viche.crypto.group import BELENIOS_2048
 from viche.crypto.rng import SeededRandom
+from viche.protocol import codec
+from viche.protocol.threshold import generate_cert, make_polynomial, make_voutput
+from viche.protocol.trustees import VInput
 from viche.record.sql import SqlBoard
-from viche.service.admin import ensure_server_admin
+from viche.service.admin import (
+    Draft,
+    change_draft,
+    create_draft,
+    ensure_server_admin,
+    load_draft,
+)
 from viche.service.demo import DEMO_TEMPLATE
 from viche.service.hosting import Host
 from viche.web.app import create_app
@@ -176,4 +191,106 @@ def test_two_of_three_trustees_over_the_api(
         assert ok, err
         verified = run_cli("verify", str(archive.parent), "--jobs", "1")
         assert verified.code == 0, verified.stdout + verified.stderr
+    board.close()
+
+
+# ---------------------------------------------------------------- bad messages, fuzzed
+
+LEAVES = st.none() | st.booleans() | st.integers() | st.text(max_size=8)
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A draft whose ceremony waits for trustee 3's ``what`` (trustees 1 and 2 are in)."""
+
+    draft: Drafted
+    what: str
+    message: bytes
+
+
+@pytest.fixture()
+def pending(board_url: str, tmp_path: Path) -> Iterator[list[Pending]]:
+    """Three drafts (2-of-3), waiting for trustee 3's cert, polynomial and voutput."""
+    board = SqlBoard.open(board_url)
+    host = Host(board, tmp_path / "keys")
+    ensure_server_admin(board, tmp_path / "admin.secret")
+    server = (tmp_path / "admin.secret").read_text().strip()
+    rng = SeededRandom("ceremony-fuzz")
+    spec = {"template": DEMO_TEMPLATE, "trustees": 3, "threshold": 2}
+    with TestClient(create_app(host, OpsConfig.unlimited())) as c:
+        made = []
+        for what in ("cert", "polynomial", "voutput"):
+            d = draft_over_api(c, server, spec, ["ann"], rng)
+            seeds, certs = zip(*(generate_cert(BELENIOS_2048, rng) for _ in range(3)), strict=True)
+            cert_lines = [codec.to_bytes(x.to_json()) for x in certs]
+            for n in (1, 2, 3) if what != "cert" else (1, 2):
+                assert _put(d, n, "cert", cert_lines[n - 1]).status_code == 200
+            if what == "cert":
+                made.append(Pending(d, what, cert_lines[2]))
+                continue
+            polys = [
+                codec.to_bytes(make_polynomial(BELENIOS_2048, certs, seed, 2, rng).to_json())
+                for seed in seeds
+            ]
+            for n in (1, 2, 3) if what != "polynomial" else (1, 2):
+                assert _put(d, n, "polynomial", polys[n - 1]).status_code == 200
+            if what == "polynomial":
+                made.append(Pending(d, what, polys[2]))
+                continue
+            voutputs = []
+            for n in (1, 2, 3):
+                vin = c.get(
+                    f"{d.base}/ceremony/trustees/{n}/vinput", headers=bearer(d.trustees[n - 1])
+                ).text
+                vinput = VInput.from_json(codec.loads(vin))
+                vo = make_voutput(BELENIOS_2048, certs, seeds[n - 1], vinput, rng)
+                voutputs.append(codec.to_bytes(vo.to_json()))
+            for n in (1, 2):
+                assert _put(d, n, "voutput", voutputs[n - 1]).status_code == 200
+            made.append(Pending(d, what, voutputs[2]))
+        yield made
+    board.close()
+
+
+@settings(
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(data=st.data(), action=st.sampled_from(ACTIONS), which=st.integers(0, 2))
+def test_mutated_ceremony_messages_get_a_4xx_and_change_nothing(
+    pending: list[Pending], data: st.DataObject, action: str, which: int
+) -> None:
+    p = pending[which]
+    before = p.draft.client.get(f"{p.draft.base}/ceremony").json()
+    mutated: Any = mutate_node(
+        data, codec.loads(p.message), action, json_values(LEAVES, key_size=4, max_leaves=4)
+    )
+    body = codec.to_bytes(mutated)
+    assume(body != p.message)  # the drafts are shared by the examples: keep them pending
+    r = _put(p.draft, 3, p.what, body)
+    assert 400 <= r.status_code < 500, r.text
+    assert r.json()["code"].startswith("V")
+    assert p.draft.client.get(f"{p.draft.base}/ceremony").json() == before
+
+
+def test_a_draft_change_is_redone_over_a_write_that_came_between(
+    board_url: str, tmp_path: Path
+) -> None:
+    """Two roles writing a draft at once: the later write reads again and keeps the other's
+    change (compare and swap), rather than overwriting it."""
+    board = SqlBoard.open(board_url)
+    made = create_draft(board, DEMO_TEMPLATE, SeededRandom("cas"), group="BELENIOS-2048",
+                        trustees=3, threshold=2)  # fmt: skip
+    calls = []
+
+    def mine(d: Draft) -> None:
+        calls.append(dict(d.certs))
+        if len(calls) == 1:  # another trustee's upload lands between our read and write
+            change_draft(board, made.uuid, lambda other: other.certs.update({"2": "theirs"}))
+        d.certs["1"] = "mine"
+
+    change_draft(board, made.uuid, mine)
+    assert calls == [{}, {"2": "theirs"}]
+    assert load_draft(board, made.uuid).certs == {"1": "mine", "2": "theirs"}
     board.close()
