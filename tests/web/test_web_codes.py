@@ -213,3 +213,23 @@ def test_no_codes_without_smtp(served: Served) -> None:
     login, _ = served.login(1)
     r = served.client.post(f"/api/v1/elections/{served.uuid}/codes", json={"login": login})
     assert r.status_code == 404 and r.json()["code"] == "V9011"
+
+
+def test_serve_wires_the_mailer(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """``viche serve --smtp-host`` hands uvicorn's workers the SMTP settings; a bad port is
+    refused before anything starts."""
+    from support.cli import run_cli
+    from viche.web.serve import ENV_DATABASE, ENV_KEYS, ENV_SCHEDULE, ENV_SMTP, build_app
+
+    monkeypatch.setenv(ENV_DATABASE, f"sqlite:///{tmp_path / 'board.sqlite'}")
+    monkeypatch.setenv(ENV_KEYS, str(tmp_path / "keys"))
+    monkeypatch.setenv(ENV_SMTP, "mail.example.org|2525|commission@example.org")
+    monkeypatch.setenv(ENV_SCHEDULE, "0.5")
+    host = build_app().state.host
+    assert isinstance(host, Host) and isinstance(host.authenticator, OneTimeCodes)
+    assert host.authenticator.mailer == SmtpMailer(
+        "mail.example.org", 2525, "commission@example.org"
+    )
+    host.board.close()
+    refused = run_cli("serve", "--data", str(tmp_path), "--smtp-host", "h", "--smtp-port", "0")
+    assert refused.code == 2 and "--smtp-port" in refused.stderr
