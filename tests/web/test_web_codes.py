@@ -12,6 +12,7 @@ from email import message_from_bytes
 from email.message import Message
 from pathlib import Path
 
+import httpx
 import pytest
 import sqlalchemy
 from aiosmtpd.controller import Controller
@@ -20,6 +21,7 @@ from fastapi.testclient import TestClient
 
 from support.web import Served
 from viche.crypto.rng import SeededRandom
+from viche.errors import VicheError
 from viche.record.sql import SqlBoard, schema
 from viche.service.ballot import generate_ballot
 from viche.service.hosting import Host, open_election
@@ -233,3 +235,28 @@ def test_serve_wires_the_mailer(monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
     host.board.close()
     refused = run_cli("serve", "--data", str(tmp_path), "--smtp-host", "h", "--smtp-port", "0")
     assert refused.code == 2 and "--smtp-port" in refused.stderr
+
+
+def test_the_voting_client_asks_for_a_code_then_votes(coded: Served, inbox: Inbox) -> None:
+    """What ``viche vote-code`` then ``viche vote`` do."""
+    from typing import cast
+
+    from viche.web.client import VotingClient
+
+    s = coded
+    login, _ = s.login(4)
+    client = VotingClient("http://testserver", http=cast(httpx.Client, s.client))
+    assert client.request_code(s.uuid, login) == 300
+    code = inbox.code_for(f"{login}@demo.invalid")
+    done = client.vote(
+        s.uuid,
+        private_credential=s.credential(4),
+        choices=CHOICES,
+        login=login,
+        secret=code,
+        rng=SeededRandom("client"),
+    )
+    assert done.height == 1
+    with pytest.raises(VicheError) as refused:
+        client.request_code("nope", login)
+    assert refused.value.code == "V9011"  # no such election: the server's 404, its code

@@ -194,6 +194,24 @@ def vote_cmd(
     out.print(f"receipt: {target}")
 
 
+def vote_code_cmd(
+    url: Annotated[str, typer.Argument(help="The server, e.g. http://127.0.0.1:8000")],
+    *,
+    election: Annotated[str, typer.Option("--election", help="The election's uuid.")],
+    login: Annotated[str, typer.Option("--login", help="Your login on the voter roll.")],
+) -> None:
+    """Ask the server to mail you a one-time code (servers started with --smtp-host); then
+    vote with a --login file holding 'LOGIN CODE'."""
+    from viche.web.client import VotingClient
+
+    client = VotingClient(url)
+    try:
+        ttl = client.request_code(election, login)
+    finally:
+        client.close()
+    out.print(f"a one-time code is on its way to your address; use it within {ttl} s")
+
+
 @receipt_app.command("check")
 def receipt_check_cmd(
     receipt: Annotated[Path, typer.Argument(help="A receipt saved by viche vote.")],
@@ -224,4 +242,5 @@ def receipt_check_cmd(
 def register(app: typer.Typer) -> None:
     app.command("serve")(serve_cmd)
     app.command("vote")(vote_cmd)
+    app.command("vote-code")(vote_code_cmd)
     app.add_typer(receipt_app)

@@ -99,6 +99,22 @@ class VotingClient:
         credentials = PublicCredentials.from_bytes(self.object(uuid, str(hashes["credentials"])))
         return detail, election, credentials
 
+    def request_code(self, uuid: str, login: str) -> int:
+        """Ask the server to mail ``login`` a one-time code; returns its lifetime (s)."""
+        path = f"/api/v1/elections/{uuid}/codes"
+        where = Location(file=self.base + path)
+        try:
+            response = self.http.post(path, json={"login": login})
+        except httpx.HTTPError as exc:
+            raise UsageError(
+                f"cannot reach the server: {type(exc).__name__}", where=where
+            ) from None
+        _raise_for(response, where)
+        ttl = response.json().get("expires_in")
+        if not isinstance(ttl, int):
+            raise UsageError("unexpected answer", where=where)
+        return ttl
+
     def vote(
         self,
         uuid: str,
