@@ -33,9 +33,13 @@ PAGE_CSP = (
 STATIC = Path(__file__).parent / "static"
 
 
-def create_app(host: Host, ops: OpsConfig | None = None) -> FastAPI:
+def create_app(
+    host: Host, ops: OpsConfig | None = None, metrics_folder: Path | None = None
+) -> FastAPI:
     """The API over ``host`` (its board, receipt keys and voter authenticator); ``ops`` sets
-    the rate limits and the origins allowed (:mod:`viche.web.ops`)."""
+    the rate limits and the origins allowed (:mod:`viche.web.ops`); ``metrics_folder`` is
+    the folder where the worker processes of one server share their counters
+    (:mod:`viche.web.metrics`)."""
     app = FastAPI(
         title="Viche voting server",
         version=__version__,
@@ -49,7 +53,7 @@ def create_app(host: Host, ops: OpsConfig | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.host = host
-    app.state.metrics = Metrics()
+    app.state.metrics = Metrics(metrics_folder)
     errors.install(app)
     app.include_router(elections.router)
     app.include_router(ballots.router)
@@ -82,11 +86,11 @@ def create_app(host: Host, ops: OpsConfig | None = None) -> FastAPI:
     @app.get(
         "/metrics",
         tags=["operations"],
-        summary="Prometheus metrics of this process",
+        summary="Prometheus metrics of the server (every worker process)",
         response_class=PlainTextResponse,
     )
     def metrics() -> PlainTextResponse:
-        body = app.state.metrics.render()
+        body = app.state.metrics.render(elections.phases(host))
         return PlainTextResponse(body, media_type="text/plain; version=0.0.4")
 
     # Last: every path the API does not answer is a page (/ and /booth/ serve index.html).

@@ -1,7 +1,8 @@
 """The application factory uvicorn runs (``viche serve``), configured by the environment.
 
-``VICHE_DATABASE`` (a database URL) and ``VICHE_KEYS`` (the folder of receipt keys) are set
-by ``viche serve`` before uvicorn starts its worker processes; each worker opens its own
+``VICHE_DATABASE`` (a database URL), ``VICHE_KEYS`` (the folder of receipt keys) and
+``VICHE_METRICS`` (the folder where the workers share their counters) are set by ``viche
+serve`` before uvicorn starts its worker processes; each worker opens its own
 connection pool on the same board.
 """
 
@@ -20,6 +21,8 @@ from viche.web.ops import OpsConfig, configure_access_log
 
 ENV_DATABASE = "VICHE_DATABASE"
 ENV_KEYS = "VICHE_KEYS"
+#: the folder where the worker processes share their metrics (:mod:`viche.web.metrics`)
+ENV_METRICS = "VICHE_METRICS"
 #: ``off`` turns the rate limits off (benchmarks that load the server from one address)
 ENV_LIMITS = "VICHE_RATE_LIMITS"
 
@@ -31,4 +34,7 @@ def build_app() -> FastAPI:
         raise UsageError(f"{ENV_DATABASE} and {ENV_KEYS} must be set (use viche serve)")
     configure_access_log()
     ops = OpsConfig.unlimited() if os.environ.get(ENV_LIMITS) == "off" else OpsConfig()
-    return create_app(Host(SqlBoard.open(url), Path(keys)), ops)
+    shared = os.environ.get(ENV_METRICS)
+    return create_app(
+        Host(SqlBoard.open(url), Path(keys)), ops, Path(shared) if shared else None
+    )
