@@ -102,3 +102,38 @@ def test_serve_demo_vote_and_resume(tmp_path: Path) -> None:
     finally:
         second = stop(again)
     assert f"demo election resumed: {uuid}" in second
+
+
+def _vote(port: int, uuid: str, voters: Path, cred: str, login: str, receipt: Path) -> int:
+    return subprocess.run(
+        [*CLI, "vote", f"http://127.0.0.1:{port}", "--election", uuid,
+         "--privcred", str(voters / f"{cred}.cred"), "--login", str(voters / f"{login}.login"),
+         "--ballot", str(voters / "choices.json"), "--receipt", str(receipt)],
+        capture_output=True, env=cli_env(), timeout=300, check=False,
+    ).returncode  # fmt: skip
+
+
+def test_metrics_count_every_worker(tmp_path: Path) -> None:
+    """With two worker processes, whichever worker a scrape reaches answers the server's
+    totals (the workers share their counters), and each election's phase."""
+    data = tmp_path / "data"
+    port = random.randint(20000, 60000)
+    proc = start_demo(data, port, workers=2)
+    try:
+        wait_until_up(proc, port)
+        uuid = (data / "demo" / "election.uuid").read_text().strip()
+        voters = data / "demo" / "voters"
+        assert _vote(port, uuid, voters, "001", "001", tmp_path / "1.json") == 0
+        assert _vote(port, uuid, voters, "002", "002", tmp_path / "2.json") == 0
+        assert _vote(port, uuid, voters, "002", "003", tmp_path / "x.json") == 2
+        # a new connection each time, so that the scrapes reach both workers
+        scrapes = [httpx.get(f"http://127.0.0.1:{port}/metrics").text for _ in range(12)]
+    finally:
+        stop(proc)
+    for text in scrapes:
+        assert "viche_ballots_accepted_total 2\n" in text
+        assert 'viche_ballots_refused_total{code="V3007"} 1\n' in text
+        assert "viche_cast_seconds_count 3\n" in text
+        assert f'viche_election_phase{{election="{uuid}",phase="open"}} 1\n' in text
+    # both workers keep a snapshot (a scrape answered by either sums both)
+    assert len(list((data / "metrics").glob("metrics-*.json"))) == 2

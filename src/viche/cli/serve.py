@@ -77,7 +77,8 @@ def serve_cmd(
     from viche.crypto.rng import SystemRandom
     from viche.errors import Location, UsageError
     from viche.record.sql import SqlBoard
-    from viche.web.serve import ENV_DATABASE, ENV_KEYS, ENV_SCHEDULE, ENV_SMTP
+    from viche.web.metrics import reset_shared
+    from viche.web.serve import ENV_DATABASE, ENV_KEYS, ENV_METRICS, ENV_SCHEDULE, ENV_SMTP
 
     if not 1 <= port <= 65535:
         raise UsageError(f"port {port} is out of range", where=Location(path=("--port",)))
@@ -122,6 +123,14 @@ def serve_cmd(
     out.print(f"serving {base}/api/v1/elections (API documentation: /api/v1/docs)")
     os.environ[ENV_DATABASE] = url
     os.environ[ENV_KEYS] = str(keys)
+    shared = (data / "metrics").resolve()
+    try:
+        reset_shared(shared)
+    except OSError as exc:
+        raise UsageError(
+            f"cannot prepare the metrics folder: {exc.strerror}", where=Location(file=str(shared))
+        ) from None
+    os.environ[ENV_METRICS] = str(shared)
     os.environ[ENV_SCHEDULE] = str(schedule_every)
     if smtp_host:
         os.environ[ENV_SMTP] = f"{smtp_host}|{smtp_port}|{smtp_from}"

@@ -54,10 +54,18 @@ async def run_schedules(host: Host, every: float) -> None:
         await asyncio.sleep(wait)
 
 
-def create_app(host: Host, ops: OpsConfig | None = None, *, schedule_every: float = 5.0) -> FastAPI:
+def create_app(
+    host: Host,
+    ops: OpsConfig | None = None,
+    metrics_folder: Path | None = None,
+    *,
+    schedule_every: float = 5.0,
+) -> FastAPI:
     """The API over ``host`` (its board, receipt keys and voter authenticator); ``ops`` sets
-    the rate limits and the origins allowed (:mod:`viche.web.ops`); the schedules are
-    checked at start and at least every ``schedule_every`` seconds."""
+    the rate limits and the origins allowed (:mod:`viche.web.ops`); ``metrics_folder`` is
+    the folder where the worker processes of one server share their counters
+    (:mod:`viche.web.metrics`); the schedules are checked at start and at least every
+    ``schedule_every`` seconds."""
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -83,7 +91,7 @@ def create_app(host: Host, ops: OpsConfig | None = None, *, schedule_every: floa
         redoc_url=None,
     )
     app.state.host = host
-    app.state.metrics = Metrics()
+    app.state.metrics = Metrics(metrics_folder)
     errors.install(app)
     app.include_router(elections.router)
     app.include_router(ballots.router)
@@ -117,11 +125,11 @@ def create_app(host: Host, ops: OpsConfig | None = None, *, schedule_every: floa
     @app.get(
         "/metrics",
         tags=["operations"],
-        summary="Prometheus metrics of this process",
+        summary="Prometheus metrics of the server (every worker process)",
         response_class=PlainTextResponse,
     )
     def metrics() -> PlainTextResponse:
-        body = app.state.metrics.render()
+        body = app.state.metrics.render(elections.phases(host))
         return PlainTextResponse(body, media_type="text/plain; version=0.0.4")
 
     # Last: every path the API does not answer is a page (/ and /booth/ serve index.html).

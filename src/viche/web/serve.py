@@ -1,7 +1,8 @@
 """The application factory uvicorn runs (``viche serve``), configured by the environment.
 
-``VICHE_DATABASE`` (a database URL) and ``VICHE_KEYS`` (the folder of receipt keys) are set
-by ``viche serve`` before uvicorn starts its worker processes; each worker opens its own
+``VICHE_DATABASE`` (a database URL), ``VICHE_KEYS`` (the folder of receipt keys) and
+``VICHE_METRICS`` (the folder where the workers share their counters) are set by ``viche
+serve`` before uvicorn starts its worker processes; each worker opens its own
 connection pool on the same board.
 """
 
@@ -21,6 +22,8 @@ from viche.web.ops import OpsConfig, configure_access_log
 
 ENV_DATABASE = "VICHE_DATABASE"
 ENV_KEYS = "VICHE_KEYS"
+#: the folder where the worker processes share their metrics (:mod:`viche.web.metrics`)
+ENV_METRICS = "VICHE_METRICS"
 #: ``off`` turns the rate limits off (benchmarks that load the server from one address)
 ENV_LIMITS = "VICHE_RATE_LIMITS"
 #: ``HOST|PORT|FROM``: voters authenticate with one-time codes mailed through this server
@@ -43,4 +46,10 @@ def build_app() -> FastAPI:
         smtp_host, port, sender = smtp.split("|", 2)
         authenticator = OneTimeCodes(board, SmtpMailer(smtp_host, int(port), sender))
     every = float(os.environ.get(ENV_SCHEDULE, "5"))
-    return create_app(Host(board, Path(keys), authenticator), ops, schedule_every=every)
+    shared = os.environ.get(ENV_METRICS)
+    return create_app(
+        Host(board, Path(keys), authenticator),
+        ops,
+        Path(shared) if shared else None,
+        schedule_every=every,
+    )

@@ -46,6 +46,11 @@ def _summary(h: Host, store: SqlElectionStore) -> ElectionSummary:
     )
 
 
+def phases(h: Host) -> list[tuple[str, str]]:
+    """(uuid, phase) of every election on the board, for the metrics."""
+    return [(uuid, _phase(h.store(uuid).head().type)) for uuid in h.board.elections()]
+
+
 @router.get("", response_model=list[ElectionSummary], summary="Every election on this server")
 def list_elections(request: Request) -> list[ElectionSummary]:
     h = host(request)
