@@ -135,5 +135,6 @@ def test_metrics_count_every_worker(tmp_path: Path) -> None:
         assert 'viche_ballots_refused_total{code="V3007"} 1\n' in text
         assert "viche_cast_seconds_count 3\n" in text
         assert f'viche_election_phase{{election="{uuid}",phase="open"}} 1\n' in text
-    # both workers keep a snapshot (a scrape answered by either sums both)
-    assert len(list((data / "metrics").glob("metrics-*.json"))) == 2
+    # both workers keep a snapshot (a scrape answered by either sums both); a worker that
+    # uvicorn replaced (its health check times out on a loaded machine) leaves its own too
+    assert len(list((data / "metrics").glob("metrics-*.json"))) >= 2
