@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from viche.errors import (
+    AuditedBallotError,
     AuthenticationError,
     CrossOriginError,
     CryptoError,
@@ -46,6 +47,7 @@ STATUS: tuple[tuple[type[VicheError], int], ...] = (
     (MediaTypeError, 415),
     (PhaseError, 409),
     (ReplayedBallotError, 409),
+    (AuditedBallotError, 409),
     (HeadMovedError, 409),
     (DatabaseError, 503),
     (FormatError, 400),

@@ -294,6 +294,19 @@ export function powgPlain(election, e) {
 
 // ---------------------------------------------------------------------- auditing
 
+/** The audit file of an encrypted ballot `out` (encryptBallot's result) of `election`
+ * (parseElection's) for `choices`: what `viche ballot audit` checks. */
+export function auditFile(election, out, choices) {
+  return JSON.stringify({
+    election: election.uuid,
+    fingerprint: election.fingerprint,
+    tracker: out.tracker,
+    choices,
+    randomness: out.randomness,
+    ballot: JSON.parse(out.ballot),
+  });
+}
+
 /** Check that an audited ballot encrypts `choices` with the revealed `randomness`
  * (Helios-style cast-or-audit): every ciphertext is recomputed as (g^r, y^r g^m) or
  * (g^r, y^r encode(values)). Returns true or throws a BoothError naming the question. */

@@ -5,9 +5,11 @@
 
 import { h, download, lang, setLang, t, tn, translatePage } from "../common/i18n.js";
 import { qrSvg } from "../common/qr.js";
+import { auditFile } from "./ballot.js";
 import { checkCredential } from "./credential.js";
 import { parseElection } from "./election.js";
 import { BoothPool } from "./pool.js";
+import { qrDetector, readQrFile, scanCamera } from "./scan.js";
 
 const API = "/api/v1/elections";
 const UUID = /^[1-9A-HJ-NP-Za-km-z]{14,64}$/;
@@ -33,6 +35,8 @@ const S = {
   tablesReady: false,
   encrypting: false,
   elections: null,
+  qr: undefined, // promise of the QR detector (null where the browser has none)
+  scanning: null, // the camera scan under way
 };
 
 // ------------------------------------------------------------------ helpers
@@ -291,6 +295,7 @@ const STEPS = {
     });
     const submit = (event) => {
       event.preventDefault();
+      stopScan();
       const dashed = check(true);
       if (!dashed) {
         input.focus();
@@ -298,6 +303,15 @@ const STEPS = {
       }
       S.credential = dashed;
       go("question", { q: 0 });
+    };
+    const scanned = (text) => {
+      if (text === null) {
+        feedback.replaceChildren(msg("bad", t("scan.none")));
+        return;
+      }
+      input.value = text;
+      check(true);
+      input.focus();
     };
     return [
       title(t("step.credential")),
@@ -310,9 +324,10 @@ const STEPS = {
         h("p", { class: "hint", id: "cred-hint" }, t("cred.hint")),
         input,
         feedback,
+        scanArea(scanned, feedback),
         actions(
           button(t("nav.next"), null, { type: "submit", id: "cred-next" }),
-          button(t("nav.back"), () => go("login"), { secondary: true }),
+          button(t("nav.back"), () => { stopScan(); go("login"); }, { secondary: true }),
         ),
       ),
     ];
@@ -466,6 +481,9 @@ const STEPS = {
       title(t("step.audit")),
       electionHeader(),
       h("p", {}, t("audit.intro")),
+      e.auditCode === null
+        ? msg("ok", t("audit.registered"), "audit-registered")
+        : msg("info", t("audit.unregistered", { code: e.auditCode }), "audit-registered"),
       h("p", { class: "tracker", id: "audit-tracker" }, e.tracker),
       summary(false),
       h("pre", { id: "audit-data", tabindex: "0", "aria-label": t("step.audit") }, data),
@@ -473,6 +491,7 @@ const STEPS = {
         button(t("audit.again"), () => { S.encrypted = null; go("encrypt"); }, { id: "reencrypt" }),
         button(t("audit.download"), () => download(`${S.uuid}-audit-${e.tracker.slice(0, 8)}.json`, data), { secondary: true }),
       ),
+      h("p", { class: "hint mono" }, t("audit.how", { url: location.origin })),
     ];
   },
 
@@ -497,6 +516,63 @@ const STEPS = {
     ];
   },
 };
+
+// ------------------------------------------------------------------ QR scan
+
+function stopScan() {
+  S.scanning?.stop();
+  S.scanning = null;
+}
+
+/** The QR part of the credential step: filled once the browser says whether it reads QR
+ * codes (scan.js): a camera button and a photo picker, or a sentence saying it cannot. */
+function scanArea(scanned, feedback) {
+  const area = h("div", { class: "scan", id: "scan" });
+  if (S.qr === undefined) S.qr = qrDetector();
+  S.qr.then((detector) => {
+    if (!detector) {
+      area.replaceChildren(h("p", { class: "hint", id: "scan-absent" }, t("scan.absent")));
+      return;
+    }
+    const video = h("video", { id: "scan-video", muted: true, playsinline: true, hidden: true, "aria-label": t("scan.camera") });
+    const file = h("input", { type: "file", id: "scan-file", accept: "image/*", hidden: true, tabindex: "-1", "aria-hidden": "true" });
+    file.addEventListener("change", async () => {
+      const chosen = file.files?.[0];
+      file.value = "";
+      if (!chosen) return;
+      try {
+        scanned(await readQrFile(detector, chosen));
+      } catch {
+        feedback.replaceChildren(msg("bad", t("scan.unreadable")));
+      }
+    });
+    const camera = button(t("scan.camera"), async () => {
+      if (S.scanning) {
+        stopScan();
+        return;
+      }
+      video.hidden = false;
+      camera.textContent = t("scan.stop");
+      const scan = scanCamera(detector, video);
+      S.scanning = scan;
+      scan.started.catch(() => {
+        feedback.replaceChildren(msg("bad", t("scan.noCamera")));
+        scan.stop();
+      });
+      const text = await scan.result;
+      if (S.scanning === scan) S.scanning = null;
+      video.hidden = true;
+      camera.textContent = t("scan.camera");
+      if (text !== null) scanned(text);
+    }, { secondary: true, id: "scan-camera" });
+    area.replaceChildren(
+      h("p", { class: "hint" }, t("scan.intro")),
+      h("div", { class: "actions" }, camera, button(t("scan.photo"), () => file.click(), { secondary: true, id: "scan-photo" }), file),
+      video,
+    );
+  });
+  return area;
+}
 
 // ------------------------------------------------------------------ actions
 
@@ -545,20 +621,28 @@ async function encrypt(bar, line, feedback) {
 }
 
 function auditData(e) {
-  return JSON.stringify(
-    {
-      election: S.uuid,
-      fingerprint: S.election.fingerprint,
-      tracker: e.tracker,
-      choices: e.choices,
-      randomness: e.randomness,
-      ballot: JSON.parse(e.ballot),
-    },
-  );
+  return auditFile(S.election, e, e.choices);
 }
 
-function audit() {
-  S.audited.add(S.encrypted.tracker);
+async function audit() {
+  const e = S.encrypted;
+  if (!e || S.audited.has(e.tracker)) return;
+  S.audited.add(e.tracker); // never cast from here on, whatever the server answers
+  // The server is told first (it will refuse this ballot forever), then the randomness
+  // is shown.
+  let code = "network";
+  try {
+    const r = await fetch(`${API}/${S.uuid}/audits`, {
+      method: "POST",
+      credentials: "omit",
+      headers: { "Content-Type": "application/json" },
+      body: e.ballot,
+    });
+    code = r.status === 201 ? null : String(r.status);
+  } catch {
+    // network error: said on the page
+  }
+  e.auditCode = code;
   go("audit");
 }
 
