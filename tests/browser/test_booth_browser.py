@@ -9,87 +9,22 @@ test's temporary folder)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from playwright.sync_api import ViewportSize
-
 import json
 import os
-import random
 import subprocess
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-import pytest
 
+from support.browser import CHROMIUM_ARGS, DESKTOP, PHONE, TIMEOUT_MS, Screens, Server
 from support.cli import run_cli
-from support.served import CLI, start_demo, stop, wait_until_up
+from support.served import CLI
 
 SRC = Path(__file__).resolve().parents[2] / "src"
-PHONE: ViewportSize = {"width": 360, "height": 740}
-DESKTOP: ViewportSize = {"width": 1280, "height": 800}
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
-TIMEOUT_MS = 180_000  # a loaded 2-core machine: tables and ballots may take a while
 
 
 def _env() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": str(SRC) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-
-
-@dataclass(frozen=True)
-class Server:
-    base: str
-    uuid: str
-    voters: Path
-
-    def login(self, n: int) -> tuple[str, str]:
-        login, secret = (self.voters / f"{n:03d}.login").read_text().split()
-        return login, secret
-
-    def credential(self, n: int) -> str:
-        return (self.voters / f"{n:03d}.cred").read_text().strip()
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[Server]:
-    data = tmp_path / "data"
-    port = random.randint(20000, 60000)
-    proc = start_demo(data, port)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_up(proc, port)
-        uuid = (data / "demo" / "election.uuid").read_text().strip()
-        yield Server(base, uuid, data / "demo" / "voters")
-    finally:
-        stop(proc)
-
-
-@pytest.fixture
-def shots(tmp_path: Path) -> Path:
-    folder = Path(os.environ.get("VICHE_SCREENSHOTS") or tmp_path / "screenshots")
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
-@pytest.fixture(scope="session")
-def axe() -> Path:
-    """axe-core from npm (``npm ci`` in tests/browser, run by scripts/test)."""
-    path = Path(__file__).parent / "node_modules" / "axe-core" / "axe.min.js"
-    if not path.is_file():
-        if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
-            pytest.fail("axe-core is required in CI (npm ci in tests/browser)", pytrace=False)
-        pytest.skip("axe-core is absent (npm ci in tests/browser)")
-    return path
 
 
 def test_pages_are_served_with_a_strict_csp(server: Server) -> None:
@@ -124,26 +59,13 @@ def test_booth_votes_audits_and_revotes(
 ) -> None:
     from playwright.sync_api import Page, expect, sync_playwright
 
-    violations: list[str] = []
-
-    def shot(page: Page, name: str) -> None:
-        """A screenshot of the step and axe-core's check of it (WCAG 2.1 A and AA)."""
-        size = "phone" if page.viewport_size == PHONE else "desktop"
-        page.screenshot(path=str(shots / f"{size}-{name}.png"), full_page=True)
-        if not page.evaluate("() => typeof window.axe === 'object'"):
-            page.evaluate(axe_source)  # through the debugger: the page's CSP is untouched
-        found = page.evaluate(
-            "async () => (await axe.run(document, {runOnly: ['wcag2a', 'wcag2aa', "
-            "'wcag21a', 'wcag21aa', 'best-practice']})).violations"
-            ".map(v => v.id + ': ' + v.nodes.map(n => n.target.join(' ')).join(', '))"
-        )
-        violations.extend(f"{size}-{name}: {v}" for v in found)
+    screens = Screens(shots, axe)
+    shot = screens.shot
+    violations, errors = screens.violations, screens.errors
 
     def step(page: Page, name: str) -> None:
         expect(page.locator("#view")).to_have_attribute("data-step", name, timeout=TIMEOUT_MS)
 
-    axe_source = "() => {" + axe.read_text() + "\n}"
-    errors: list[str] = []
     receipts: list[Path] = []
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
@@ -151,8 +73,7 @@ def test_booth_votes_audits_and_revotes(
             # ---- voter 1, desktop, Ukrainian: picks the election, a bad credential, audits
             ctx = browser.new_context(viewport=DESKTOP, accept_downloads=True)
             page = ctx.new_page()
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            screens.watch(page)
             page.goto(server.base + "/booth/")
             expect(page.locator("html")).to_have_attribute("lang", "uk")
             expect(page.get_by_role("button", name="Голосувати")).to_be_visible()
@@ -239,7 +160,7 @@ def test_booth_votes_audits_and_revotes(
             ctx = browser.new_context(viewport=PHONE, accept_downloads=True)
             for n, blank in ((1, True), (2, False)):
                 page = ctx.new_page()
-                page.on("pageerror", lambda exc: errors.append(str(exc)))
+                screens.watch(page, console=False)
                 page.goto(f"{server.base}/booth/#{server.uuid}")
                 step(page, "login")
                 if n == 1:
@@ -316,7 +237,7 @@ def test_booth_votes_audits_and_revotes(
             revote_tracker = json.loads(receipts[-1].read_text())["receipt"]["tracker"]
             # ---- the public pages: the election, then its ballot box (searchable)
             page = ctx.new_page()
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            screens.watch(page, console=False)
             page.goto(f"{server.base}/#{server.uuid}")
             expect(page.locator("#view")).to_have_attribute("data-ready", "1")
             expect(page.get_by_role("heading", name="Viche demo election")).to_be_visible()
