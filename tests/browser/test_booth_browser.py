@@ -282,3 +282,62 @@ def test_booth_votes_audits_and_revotes(
         capture_output=True, timeout=300, check=False,
     )  # fmt: skip
     assert tool.returncode == 0, tool.stdout.decode() + tool.stderr.decode()
+
+
+# A stand-in for the browser's BarcodeDetector (Chromium has none on desktop Linux): it
+# "reads" the text the test puts in window.__qr from any picture, so that the booth's
+# wiring (photo -> detector -> field -> local checksum check) runs as on a phone.
+FAKE_DETECTOR = """
+window.BarcodeDetector = class {
+  static async getSupportedFormats() { return ["qr_code"]; }
+  constructor(options) { this.formats = options.formats; }
+  async detect(source) {
+    if (!(source instanceof ImageBitmap)) throw new TypeError("not a bitmap");
+    return window.__qr ? [{ rawValue: window.__qr, format: "qr_code" }] : [];
+  }
+};
+"""
+
+
+def test_credential_read_from_a_photo_of_its_qr_code(
+    server: Server, chromium: str, axe: Path, shots: Path, tmp_path: Path
+) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    screens = Screens(shots, axe)
+    good = server.credential(3)
+    bad = good[:-1] + ("2" if good[-1] != "2" else "3")
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        try:
+            ctx = browser.new_context(viewport=PHONE)
+            ctx.set_default_timeout(TIMEOUT_MS)
+            ctx.add_init_script(FAKE_DETECTOR)
+            page = screens.watch(ctx.new_page())
+            page.goto(f"{server.base}/booth/#{server.uuid}")
+            page.get_by_role("button", name="English").click()
+            login, secret = server.login(3)
+            page.get_by_label("Login", exact=True).fill(login)
+            page.get_by_label("Login secret", exact=True).fill(secret)
+            page.keyboard.press("Enter")
+            expect(page.get_by_role("button", name="Photo of the QR code")).to_be_visible()
+            expect(page.get_by_role("button", name="Scan with the camera")).to_be_visible()
+            page.screenshot(path=str(tmp_path / "photo.png"))  # any real picture will do
+            page.evaluate("() => { window.__qr = null; }")
+            page.locator("#scan-file").set_input_files(tmp_path / "photo.png")
+            expect(page.get_by_role("alert")).to_contain_text("No QR code found")
+            page.evaluate(f"() => {{ window.__qr = {json.dumps(bad)}; }}")
+            page.locator("#scan-file").set_input_files(tmp_path / "photo.png")
+            expect(page.get_by_role("alert")).to_contain_text("The check character does not match")
+            assert page.get_by_label("Private credential", exact=True).input_value() == bad
+            page.evaluate(f"() => {{ window.__qr = {json.dumps(good)}; }}")
+            page.locator("#scan-file").set_input_files(tmp_path / "photo.png")
+            expect(page.locator("#cred-msg")).to_contain_text("The credential is well formed.")
+            screens.shot(page, "3-credential-scanned")
+            page.get_by_role("button", name="Next").click()
+            expect(page.locator("#view")).to_have_attribute("data-step", "question")
+            ctx.close()
+        finally:
+            browser.close()
+    assert screens.errors == []
+    assert screens.violations == [], "\n".join(screens.violations)

@@ -4,11 +4,8 @@
 // ../common/i18n.js; the election's own texts are shown as they are.
 
 import { h, download, lang, setLang, t, tn, translatePage } from "../common/i18n.js";
-import { qrSvg } from "../common/qr.js";
-import { auditFile } from "./ballot.js";
 import { checkCredential } from "./credential.js";
 import { parseElection } from "./election.js";
-import { BoothPool } from "./pool.js";
 import { qrDetector, readQrFile, scanCamera } from "./scan.js";
 
 const API = "/api/v1/elections";
@@ -35,6 +32,7 @@ const S = {
   tablesReady: false,
   encrypting: false,
   elections: null,
+  qrSvg: null, // the receipt's QR encoder (common/qr.js), loaded when a ballot is cast
   qr: undefined, // promise of the QR detector (null where the browser has none)
   scanning: null, // the camera scan under way
 };
@@ -166,18 +164,29 @@ async function loadElection(uuid) {
   );
   S.encrypted = null;
   S.cast = null;
-  // The tables are built while the voter logs in and answers.
-  if (!S.pool) S.pool = new BoothPool();
+  S.tables = null; // built once the voter has logged in (startTables)
   S.tablesReady = false;
-  S.tables = S.pool.buildTables(S.text).then((r) => {
-    S.tablesReady = true;
-    return r;
-  });
-  S.tables.catch(() => {}); // reported when encrypting
   if (S.detail.phase !== "open") {
     S.flash = { kind: "bad", text: t("election.closed", { phase: t(`pages.phase.${S.detail.phase}`) }) };
   }
   go("login");
+}
+
+/** The crypto workers and the election's tables: started once the voter has logged in,
+ * so that the first page is not slowed by them; built while she enters her credential and
+ * answers. The crypto modules are loaded only then (the first page does not need them). */
+function startTables() {
+  if (S.tables) return S.tables;
+  const text = S.text;
+  S.tables = import("./pool.js").then(({ BoothPool }) => {
+    if (!S.pool) S.pool = new BoothPool();
+    return S.pool.buildTables(text);
+  }).then((r) => {
+    if (S.text === text) S.tablesReady = true;
+    return r;
+  });
+  S.tables.catch(() => {}); // reported when encrypting
+  return S.tables;
 }
 
 // ------------------------------------------------------------------ steps
@@ -246,6 +255,7 @@ const STEPS = {
       }
       S.login = login.value.trim();
       S.secret = secret.value.trim();
+      startTables();
       go("credential");
     };
     return [
@@ -476,7 +486,7 @@ const STEPS = {
 
   audit() {
     const e = S.encrypted;
-    const data = auditData(e);
+    const data = e.auditText;
     return [
       title(t("step.audit")),
       electionHeader(),
@@ -507,7 +517,7 @@ const STEPS = {
       h("h2", {}, t("done.receipt")),
       h("p", {}, t("done.keep")),
       h("pre", { id: "receipt", tabindex: "0", "aria-label": t("done.receipt") }, receipt),
-      h("figure", { class: "qr", id: "receipt-qr" }, qrSvg(JSON.stringify(c.receipt), t("done.qr"))),
+      h("figure", { class: "qr", id: "receipt-qr" }, S.qrSvg(JSON.stringify(c.receipt), t("done.qr"))),
       actions(
         button(t("done.download"), () => download(`${S.uuid}-${c.height}.receipt.json`, `${JSON.stringify(c.receipt)}\n`), { id: "download-receipt" }),
         button(t("done.print"), () => window.print(), { secondary: true }),
@@ -589,6 +599,7 @@ async function encrypt(bar, line, feedback) {
   const mine = S.step;
   S.encrypting = true;
   try {
+    startTables();
     if (!S.tablesReady) {
       let pct = 5;
       const tick = setInterval(() => {
@@ -620,14 +631,12 @@ async function encrypt(bar, line, feedback) {
   }
 }
 
-function auditData(e) {
-  return auditFile(S.election, e, e.choices);
-}
-
 async function audit() {
   const e = S.encrypted;
   if (!e || S.audited.has(e.tracker)) return;
   S.audited.add(e.tracker); // never cast from here on, whatever the server answers
+  const { auditFile } = await import("./ballot.js"); // loaded already by the pool
+  e.auditText = auditFile(S.election, e, e.choices);
   // The server is told first (it will refuse this ballot forever), then the randomness
   // is shown.
   let code = "network";
@@ -674,6 +683,7 @@ async function cast(castButton, feedback) {
     // no JSON body
   }
   if (r.status === 201) {
+    if (!S.qrSvg) S.qrSvg = (await import("../common/qr.js")).qrSvg;
     S.cast = body;
     S.credential = ""; // not kept once used
     S.encrypted = null;
