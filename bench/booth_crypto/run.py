@@ -190,6 +190,11 @@ def main() -> None:
     print(f"large template ({len(election.questions)} questions), {os.cpu_count()} cores, "
           f"load average {os.getloadavg()[0]:.1f}")  # fmt: skip
     print(f"booth crypto modules: {weight / 1024:.1f} KiB ({len(list(STATIC.glob('*.js')))} files)")
+    whole = weight + sum(
+        (STATIC.parent / f).stat().st_size
+        for f in ("booth/index.html", "common/i18n.js", "common/qr.js", "common/style.css")
+    )
+    print(f"whole booth (modules, page, catalogue, QR encoder, style): {whole / 1024:.1f} KiB")
     with tempfile.TemporaryDirectory(prefix="viche-bench-booth-") as tmp:
         work = Path(tmp)
         (work / "election.json").write_bytes(election_raw)
