@@ -312,6 +312,10 @@ const STEPS = {
         return;
       }
       S.credential = dashed;
+      // derived while she answers (the pool exists once startTables has loaded it)
+      startTables().then(() => {
+        if (S.credential === dashed) S.pool.deriveCredential(S.text, dashed);
+      }).catch(() => {});
       go("question", { q: 0 });
     };
     const scanned = (text) => {
@@ -686,6 +690,7 @@ async function cast(castButton, feedback) {
     if (!S.qrSvg) S.qrSvg = (await import("../common/qr.js")).qrSvg;
     S.cast = body;
     S.credential = ""; // not kept once used
+    S.pool?.forgetCredential();
     S.encrypted = null;
     go("done");
     return;
