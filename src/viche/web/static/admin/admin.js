@@ -121,6 +121,7 @@ const VIEWS = {
     uuid.value = S.uuid ?? "";
     const admin = secretInput(S.admin);
     const err = h("div", { id: "signin-msg" });
+    const errExisting = h("div", { id: "manage-msg" });
     return [
       title(t("admin.signin")),
       h("p", {}, t("admin.secretsNote")),
@@ -138,6 +139,7 @@ const VIEWS = {
           },
         },
         field("server-secret", t("admin.serverSecret"), server, t("admin.serverSecretHint")),
+        err,
         h("div", { class: "actions" }, button(t("admin.create"), null, { type: "submit", id: "to-create" })),
       ),
       h("h2", {}, t("admin.existing")),
@@ -148,7 +150,7 @@ const VIEWS = {
           onsubmit: (event) => {
             event.preventDefault();
             if (!UUID.test(uuid.value.trim()) || !admin.value.trim())
-              return err.replaceChildren(msg("bad", t("admin.missing")));
+              return errExisting.replaceChildren(msg("bad", t("admin.missing")));
             S.uuid = uuid.value.trim();
             S.admin = admin.value.trim();
             S.trustees = S.trustees ?? [];
@@ -158,9 +160,9 @@ const VIEWS = {
         },
         field("uuid", t("admin.uuid"), uuid),
         field("admin-secret", t("admin.adminSecret"), admin),
+        errExisting,
         h("div", { class: "actions" }, button(t("admin.manage"), null, { type: "submit", id: "to-manage" })),
       ),
-      err,
     ];
   },
 
