@@ -11,6 +11,7 @@ without it.
 from __future__ import annotations
 
 import os
+import random
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +19,8 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from support.browser import Server
+from support.served import start_demo, stop, wait_until_up
 from support.web import Served
 from viche.crypto.rng import SeededRandom
 from viche.record.sql import SqlBoard
@@ -204,4 +207,38 @@ def node() -> str:
     if path is None:
         _missing("node (Node.js >= 18)")
     assert path is not None
+    return path
+
+
+# ---------------------------------------------------------------- tests in a real browser
+# ``viche serve --demo`` on a random port, the screenshots' folder, axe-core (tests/browser)
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Server]:
+    data = tmp_path / "data"
+    port = random.randint(20000, 60000)
+    proc = start_demo(data, port)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_up(proc, port)
+        uuid = (data / "demo" / "election.uuid").read_text().strip()
+        yield Server(base, uuid, data / "demo" / "voters", data)
+    finally:
+        stop(proc)
+
+
+@pytest.fixture
+def shots(tmp_path: Path) -> Path:
+    folder = Path(os.environ.get("VICHE_SCREENSHOTS") or tmp_path / "screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def axe() -> Path:
+    """axe-core from npm (``npm ci`` in tests/browser, run by scripts/test)."""
+    path = Path(__file__).parent / "browser" / "node_modules" / "axe-core" / "axe.min.js"
+    if not path.is_file():
+        _missing("axe-core (npm ci in tests/browser)")
     return path

@@ -41,6 +41,7 @@ const pool = new BoothPool({ size: 2, spawn: nodeWorker, window });
 try {
   const built = await pool.buildTables(election);
   out.pool.tables = built.ms;
+  pool.deriveCredential(election, privcred); // as the booth, when the credential is entered
   for (let i = 0; i < runs; i++) {
     t0 = performance.now();
     last = await pool.encryptBallot(election, privcred, choices, rng);

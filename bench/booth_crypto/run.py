@@ -10,7 +10,8 @@ choices (voter 1 of its plan):
 * Node: the time to build the fixed-base tables, then the ballot in one thread and in a
   pool of two worker threads (median of N);
 * headless Chromium (Debian's ``chromium``): a page served on 127.0.0.1 (random port)
-  with a pool of W browser Workers builds the tables, then makes N ballots (median);
+  with a pool of W browser Workers builds the tables, derives the credential (as the booth
+  does when it is entered), then makes N ballots (median);
 * ``belenios-tool election generate-ballot`` for the same ballot (median of N, wall and CPU);
 * the ratios tool / JavaScript (> 1: the booth is faster) and the weight of the booth's
   crypto modules.
@@ -190,6 +191,11 @@ def main() -> None:
     print(f"large template ({len(election.questions)} questions), {os.cpu_count()} cores, "
           f"load average {os.getloadavg()[0]:.1f}")  # fmt: skip
     print(f"booth crypto modules: {weight / 1024:.1f} KiB ({len(list(STATIC.glob('*.js')))} files)")
+    whole = weight + sum(
+        (STATIC.parent / f).stat().st_size
+        for f in ("booth/index.html", "common/i18n.js", "common/qr.js", "common/style.css")
+    )
+    print(f"whole booth (modules, page, catalogue, QR encoder, style): {whole / 1024:.1f} KiB")
     with tempfile.TemporaryDirectory(prefix="viche-bench-booth-") as tmp:
         work = Path(tmp)
         (work / "election.json").write_bytes(election_raw)
@@ -224,6 +230,8 @@ def main() -> None:
             print(f"chromium tables, {args.workers} workers      {page['tables']:8.1f} ms "
                   f"(each worker: {', '.join(f'{t:.0f}' for t in page['tablesWorkers'])} ms; "
                   f"{page['cores']} cores)")  # fmt: skip
+            print(f"chromium credential derivation  {page['credential']:8.1f} ms "
+                  "(PBKDF2 and g^s, done by the booth when the credential is entered)")  # fmt: skip
             print(f"chromium ballot, {args.workers} workers      {ms(page['ballots'])}")
             js_best = statistics.median(page["ballots"])
             js_where = "chromium"

@@ -219,6 +219,13 @@ class KeyCeremonyError(CryptoError):
     code = "V2004"
 
 
+class AuditMismatchError(CryptoError):
+    """An audited ballot that does not encrypt the choices it claims with the randomness it
+    reveals (``viche ballot audit``)."""
+
+    code = "V2005"
+
+
 class ProtocolError(VicheError):
     """Data that is well formed but breaks a rule of the protocol."""
 
@@ -259,6 +266,12 @@ class CredentialBindingError(ProtocolError):
     """A ballot signed with a credential that is on the list but not the voter's own."""
 
     code = "V3007"
+
+
+class AuditedBallotError(ProtocolError):
+    """A ballot whose randomness was revealed by an audit: it can never be cast."""
+
+    code = "V3008"
 
 
 class TallyError(ProtocolError):

@@ -9,87 +9,22 @@ test's temporary folder)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from playwright.sync_api import ViewportSize
-
 import json
 import os
-import random
 import subprocess
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-import pytest
 
-from support.served import CLI, start_demo, stop, wait_until_up
-from viche.crypto.group import BELENIOS_2048
+from support.browser import CHROMIUM_ARGS, DESKTOP, PHONE, TIMEOUT_MS, Screens, Server
+from support.cli import run_cli
+from support.served import CLI
 
 SRC = Path(__file__).resolve().parents[2] / "src"
-PHONE: ViewportSize = {"width": 360, "height": 740}
-DESKTOP: ViewportSize = {"width": 1280, "height": 800}
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
-TIMEOUT_MS = 180_000  # a loaded 2-core machine: tables and ballots may take a while
 
 
 def _env() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": str(SRC) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-
-
-@dataclass(frozen=True)
-class Server:
-    base: str
-    uuid: str
-    voters: Path
-
-    def login(self, n: int) -> tuple[str, str]:
-        login, secret = (self.voters / f"{n:03d}.login").read_text().split()
-        return login, secret
-
-    def credential(self, n: int) -> str:
-        return (self.voters / f"{n:03d}.cred").read_text().strip()
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[Server]:
-    data = tmp_path / "data"
-    port = random.randint(20000, 60000)
-    proc = start_demo(data, port)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_up(proc, port)
-        uuid = (data / "demo" / "election.uuid").read_text().strip()
-        yield Server(base, uuid, data / "demo" / "voters")
-    finally:
-        stop(proc)
-
-
-@pytest.fixture
-def shots(tmp_path: Path) -> Path:
-    folder = Path(os.environ.get("VICHE_SCREENSHOTS") or tmp_path / "screenshots")
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
-@pytest.fixture(scope="session")
-def axe() -> Path:
-    """axe-core from npm (``npm ci`` in tests/browser, run by scripts/test)."""
-    path = Path(__file__).parent / "node_modules" / "axe-core" / "axe.min.js"
-    if not path.is_file():
-        if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
-            pytest.fail("axe-core is required in CI (npm ci in tests/browser)", pytrace=False)
-        pytest.skip("axe-core is absent (npm ci in tests/browser)")
-    return path
 
 
 def test_pages_are_served_with_a_strict_csp(server: Server) -> None:
@@ -113,20 +48,6 @@ def test_unknown_page_is_404_and_api_keeps_its_csp(server: Server) -> None:
     assert r.headers["content-security-policy"] == "default-src 'none'; frame-ancestors 'none'"
 
 
-def _check_audit(audit: dict[str, object], election: dict[str, object]) -> None:
-    """Outside the browser: the audited ballot encrypts the choices with the randomness."""
-    group = BELENIOS_2048
-    p, g, y = int(group.p), int(group.g), int(str(election["public_key"]))
-    ballot = audit["ballot"]
-    assert isinstance(ballot, dict)
-    choices, randomness = audit["choices"], audit["randomness"]
-    assert isinstance(choices, list) and isinstance(randomness, list)
-    for answer, plain, rs in zip(ballot["answers"], choices, randomness, strict=True):
-        for ct, m, r in zip(answer["choices"], plain, rs, strict=True):
-            assert int(ct["alpha"]) == pow(g, int(r), p)
-            assert int(ct["beta"]) == pow(y, int(r), p) * pow(g, m, p) % p
-
-
 def test_booth_votes_audits_and_revotes(
     server: Server,
     chromium: str,
@@ -138,26 +59,13 @@ def test_booth_votes_audits_and_revotes(
 ) -> None:
     from playwright.sync_api import Page, expect, sync_playwright
 
-    violations: list[str] = []
-
-    def shot(page: Page, name: str) -> None:
-        """A screenshot of the step and axe-core's check of it (WCAG 2.1 A and AA)."""
-        size = "phone" if page.viewport_size == PHONE else "desktop"
-        page.screenshot(path=str(shots / f"{size}-{name}.png"), full_page=True)
-        if not page.evaluate("() => typeof window.axe === 'object'"):
-            page.evaluate(axe_source)  # through the debugger: the page's CSP is untouched
-        found = page.evaluate(
-            "async () => (await axe.run(document, {runOnly: ['wcag2a', 'wcag2aa', "
-            "'wcag21a', 'wcag21aa', 'best-practice']})).violations"
-            ".map(v => v.id + ': ' + v.nodes.map(n => n.target.join(' ')).join(', '))"
-        )
-        violations.extend(f"{size}-{name}: {v}" for v in found)
+    screens = Screens(shots, axe)
+    shot = screens.shot
+    violations, errors = screens.violations, screens.errors
 
     def step(page: Page, name: str) -> None:
         expect(page.locator("#view")).to_have_attribute("data-step", name, timeout=TIMEOUT_MS)
 
-    axe_source = "() => {" + axe.read_text() + "\n}"
-    errors: list[str] = []
     receipts: list[Path] = []
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
@@ -165,8 +73,7 @@ def test_booth_votes_audits_and_revotes(
             # ---- voter 1, desktop, Ukrainian: picks the election, a bad credential, audits
             ctx = browser.new_context(viewport=DESKTOP, accept_downloads=True)
             page = ctx.new_page()
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            screens.watch(page)
             page.goto(server.base + "/booth/")
             expect(page.locator("html")).to_have_attribute("lang", "uk")
             expect(page.get_by_role("button", name="Голосувати")).to_be_visible()
@@ -211,13 +118,22 @@ def test_booth_votes_audits_and_revotes(
             audit = json.loads(page.locator("#audit-data").inner_text())
             assert audit["tracker"] == audited_tracker
             assert audit["choices"] == [[0, 1, 0, 0, 0], [0, 1]]
-            election_text = httpx.get(
-                f"{server.base}/api/v1/elections/{server.uuid}/objects/"
-                + httpx.get(f"{server.base}/api/v1/elections/{server.uuid}").json()["setup"][
-                    "election"
-                ]
-            ).text
-            _check_audit(audit, json.loads(election_text))
+            expect(page.locator("#audit-registered")).to_contain_text("ніколи його не прийме")
+            # the audit file, checked by the command line against the server
+            (tmp_path / "audit.json").write_text(page.locator("#audit-data").inner_text())
+            checked = run_cli(
+                "ballot", "audit", str(tmp_path / "audit.json"), "--server", server.base
+            )
+            assert checked.code == 0, checked.stderr
+            assert f"ok ballot {audited_tracker} encrypts these choices" in checked.stdout
+            # and the server refuses the audited ballot, even with the voter's own login
+            refused = httpx.post(
+                f"{server.base}/api/v1/elections/{server.uuid}/ballots",
+                content=json.dumps(audit["ballot"], separators=(",", ":")).encode(),
+                headers={"Content-Type": "application/json"},
+                auth=server.login(1),
+            )
+            assert refused.status_code == 409 and refused.json()["code"] == "V3008"
             page.get_by_role("button", name="Зашифрувати знову").click()
             step(page, "encrypted")
             fresh = page.locator("#tracker").inner_text()
@@ -244,7 +160,7 @@ def test_booth_votes_audits_and_revotes(
             ctx = browser.new_context(viewport=PHONE, accept_downloads=True)
             for n, blank in ((1, True), (2, False)):
                 page = ctx.new_page()
-                page.on("pageerror", lambda exc: errors.append(str(exc)))
+                screens.watch(page, console=False)
                 page.goto(f"{server.base}/booth/#{server.uuid}")
                 step(page, "login")
                 if n == 1:
@@ -321,7 +237,7 @@ def test_booth_votes_audits_and_revotes(
             revote_tracker = json.loads(receipts[-1].read_text())["receipt"]["tracker"]
             # ---- the public pages: the election, then its ballot box (searchable)
             page = ctx.new_page()
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            screens.watch(page, console=False)
             page.goto(f"{server.base}/#{server.uuid}")
             expect(page.locator("#view")).to_have_attribute("data-ready", "1")
             expect(page.get_by_role("heading", name="Viche demo election")).to_be_visible()
@@ -366,3 +282,62 @@ def test_booth_votes_audits_and_revotes(
         capture_output=True, timeout=300, check=False,
     )  # fmt: skip
     assert tool.returncode == 0, tool.stdout.decode() + tool.stderr.decode()
+
+
+# A stand-in for the browser's BarcodeDetector (Chromium has none on desktop Linux): it
+# "reads" the text the test puts in window.__qr from any picture, so that the booth's
+# wiring (photo -> detector -> field -> local checksum check) runs as on a phone.
+FAKE_DETECTOR = """
+window.BarcodeDetector = class {
+  static async getSupportedFormats() { return ["qr_code"]; }
+  constructor(options) { this.formats = options.formats; }
+  async detect(source) {
+    if (!(source instanceof ImageBitmap)) throw new TypeError("not a bitmap");
+    return window.__qr ? [{ rawValue: window.__qr, format: "qr_code" }] : [];
+  }
+};
+"""
+
+
+def test_credential_read_from_a_photo_of_its_qr_code(
+    server: Server, chromium: str, axe: Path, shots: Path, tmp_path: Path
+) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    screens = Screens(shots, axe)
+    good = server.credential(3)
+    bad = good[:-1] + ("2" if good[-1] != "2" else "3")
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        try:
+            ctx = browser.new_context(viewport=PHONE)
+            ctx.set_default_timeout(TIMEOUT_MS)
+            ctx.add_init_script(FAKE_DETECTOR)
+            page = screens.watch(ctx.new_page())
+            page.goto(f"{server.base}/booth/#{server.uuid}")
+            page.get_by_role("button", name="English").click()
+            login, secret = server.login(3)
+            page.get_by_label("Login", exact=True).fill(login)
+            page.get_by_label("Login secret", exact=True).fill(secret)
+            page.keyboard.press("Enter")
+            expect(page.get_by_role("button", name="Photo of the QR code")).to_be_visible()
+            expect(page.get_by_role("button", name="Scan with the camera")).to_be_visible()
+            page.screenshot(path=str(tmp_path / "photo.png"))  # any real picture will do
+            page.evaluate("() => { window.__qr = null; }")
+            page.locator("#scan-file").set_input_files(tmp_path / "photo.png")
+            expect(page.get_by_role("alert")).to_contain_text("No QR code found")
+            page.evaluate(f"() => {{ window.__qr = {json.dumps(bad)}; }}")
+            page.locator("#scan-file").set_input_files(tmp_path / "photo.png")
+            expect(page.get_by_role("alert")).to_contain_text("The check character does not match")
+            assert page.get_by_label("Private credential", exact=True).input_value() == bad
+            page.evaluate(f"() => {{ window.__qr = {json.dumps(good)}; }}")
+            page.locator("#scan-file").set_input_files(tmp_path / "photo.png")
+            expect(page.locator("#cred-msg")).to_contain_text("The credential is well formed.")
+            screens.shot(page, "3-credential-scanned")
+            page.get_by_role("button", name="Next").click()
+            expect(page.locator("#view")).to_have_attribute("data-step", "question")
+            ctx.close()
+        finally:
+            browser.close()
+    assert screens.errors == []
+    assert screens.violations == [], "\n".join(screens.violations)

@@ -324,3 +324,26 @@ def test_without_its_receipt_key_the_server_takes_no_ballot(served: Served) -> N
     status, body = _post(s, _ballot(s, 1), 1)
     assert (status, body["code"]) == (500, "V4005")
     assert s.store.ballot_count() == 0
+
+
+def test_an_audited_ballot_is_never_cast(served: Served) -> None:
+    s = served
+    raw = _ballot(s, 2, seed="audited")
+    audits = f"/api/v1/elections/{s.uuid}/audits"
+    r = s.client.post(audits, content=raw, headers={"Content-Type": "application/json"})
+    assert r.status_code == 201, r.json()
+    tracker = r.json()["tracker"]
+    # posting it twice is the same fact
+    again = s.client.post(audits, content=raw, headers={"Content-Type": "application/json"})
+    assert again.status_code == 201 and again.json()["tracker"] == tracker
+    head = s.store.head()
+    status, body = _post(s, raw, 2)
+    assert status == 409 and body["code"] == "V3008", body
+    assert body["where"] == {"ballot": tracker}
+    assert s.store.head() == head  # nothing written
+    # a fresh encryption of the same voter is cast
+    status, body = _post(s, _ballot(s, 2, seed="fresh"), 2)
+    assert status == 201, body
+    # junk is not remembered: only a valid ballot of this election can be audited
+    bad = s.client.post(audits, content=b'{"x":1}', headers={"Content-Type": "application/json"})
+    assert bad.status_code == 400 and bad.json()["code"].startswith("V1")

@@ -395,6 +395,65 @@ def ballot_generate_cmd(
     err.print(f"smart ballot tracker: {made.tracker}")
 
 
+@ballot_app.command("audit")
+def ballot_audit_cmd(
+    audit_file: Annotated[
+        Path, typer.Argument(help="An audit file saved by the booth's 'Audit' button.")
+    ],
+    election: Annotated[
+        Path | None,
+        typer.Option("--election", help="The election's public record (.bel or its directory)."),
+    ] = None,
+    server: Annotated[
+        str | None,
+        typer.Option("--server", help="Or the voting server, e.g. https://vote.example.org"),
+    ] = None,
+) -> None:
+    """Check an audited ballot: encrypt its choices again with the revealed randomness, and
+    print them. Exit 0 it encrypts them; 1 it does not; 2 bad input."""
+    from viche.errors import AuditMismatchError, UsageError
+    from viche.service import archive as arch
+    from viche.service.audit import audit_ballot, parse_audit
+    from viche.service.files import read_bytes
+
+    if (election is None) == (server is None):
+        raise UsageError(
+            "name the election with --election ARCHIVE or --server URL (one of them)",
+            where=Location(path=("--election",)),
+        )
+    where = Location(file=str(audit_file))
+    parsed = parse_audit(read_bytes(audit_file, "audit file"), where)
+    if election is not None:
+        with arch.open_record(election) as state:
+            setup, credentials = state.election, state.credentials
+    else:
+        from viche.web.client import VotingClient
+
+        assert server is not None
+        client = VotingClient(server)
+        try:
+            _, setup, credentials = client.setup(parsed.election)
+        finally:
+            client.close()
+    try:
+        report = audit_ballot(setup, credentials, parsed, where)
+    except AuditMismatchError as exc:
+        err.print(line(("FAILED", "bold red"), f" {exc} ({exc.where})"))
+        raise typer.Exit(1) from None
+    out.print(line(("ok", "bold green"), f" ballot {report.tracker} encrypts these choices:"))
+    for i, answer in enumerate(report.answers, 1):
+        out.print(f"question {i}: {answer.question}")
+        if answer.values:
+            out.print("  values: " + ", ".join(str(v) for v in answer.values))
+        elif answer.blank:
+            out.print("  (blank vote)")
+        elif not answer.chosen:
+            out.print("  (no answer chosen)")
+        for choice in answer.chosen:
+            out.print(f"  - {choice}")
+    out.print("An audited ballot is never cast: vote with a fresh encryption.")
+
+
 # ====================================================================== tally
 
 

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from viche.errors import (
+    AuditedBallotError,
     AuthenticationError,
     CrossOriginError,
     CryptoError,
@@ -48,6 +49,7 @@ STATUS: tuple[tuple[type[VicheError], int], ...] = (
     (MediaTypeError, 415),
     (PhaseError, 409),
     (ReplayedBallotError, 409),
+    (AuditedBallotError, 409),
     (HeadMovedError, 409),
     (DatabaseError, 503),
     (DeliveryError, 503),

@@ -63,6 +63,10 @@ class CastAnswer(BaseModel):
     receipt: SignedReceiptModel
 
 
+class AuditAnswer(BaseModel):
+    tracker: str = Field(description="the audited ballot's tracker: it can never be cast")
+
+
 class ErrorBody(BaseModel):
     code: str = Field(description="stable error code (V1xxx format, V3xxx protocol, …)")
     message: str

@@ -67,6 +67,18 @@ test("a pool of two worker threads gives the same bytes as one thread", async ()
       );
       assert.equal(out.ballot, v.ballot, name);
       assert.equal(out.tracker, v.tracker, name);
+      // the credential derived beforehand (as the booth does): the same bytes
+      const derived = pool.deriveCredential(v.election, v.credential);
+      const again = await pool.encryptBallot(
+        v.election,
+        v.credential,
+        v.choices,
+        new ReplayRandom(v.draws),
+      );
+      assert.equal(again.ballot, v.ballot, name);
+      assert.equal(JSON.parse(again.ballot).credential, derived.credential.toString());
+      pool.forgetCredential();
+      assert.equal(pool.derived, null);
     }
     // An error inside a worker reaches the caller with its code.
     const v = VECTORS["simple-0"];
@@ -240,4 +252,21 @@ test("the system randomness is uniform-looking and below q", () => {
     seen.add(x);
   }
   assert.ok(seen.size > 190);
+});
+
+test("the system randomness, drawn from a buffer, covers small ranges and crosses refills", () => {
+  const rng = new SystemRandom();
+  const counts = new Map();
+  for (let i = 0; i < 6000; i++) {
+    // 6000 one-byte draws (and their rejections) cross the 4 KiB buffer more than once
+    const x = rng.randomZq(5n);
+    assert.ok(x >= 0n && x < 5n);
+    counts.set(x, (counts.get(x) ?? 0) + 1);
+  }
+  assert.equal(counts.size, 5);
+  for (const n of counts.values()) assert.ok(n > 1000 && n < 1400, `${n} of 6000`);
+  const q = BigInt("0x" + "f".repeat(63) + "1"); // 256 bits: 32 bytes a draw
+  const big = new Set(Array.from({ length: 300 }, () => rng.randomZq(q)));
+  assert.equal(big.size, 300);
+  for (const x of big) assert.ok(x < q);
 });

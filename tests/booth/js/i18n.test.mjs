@@ -26,6 +26,8 @@ test("every key the booth and the pages use is in the catalogue", () => {
     new URL("index.html", STATIC),
     new URL("pages.js", COMMON),
     new URL("../index.html", STATIC),
+    new URL("../admin/admin.js", STATIC),
+    new URL("../admin/index.html", STATIC),
   ].map((u) => readFileSync(u, "utf8"));
   const used = new Set();
   for (const text of sources) {

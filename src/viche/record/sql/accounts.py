@@ -1,4 +1,5 @@
-"""What the bulletin board keeps beside the record: voters and hashes of role secrets.
+"""What the bulletin board keeps beside the record: voters, hashes of role secrets, and the
+hashes of ballots audited in the booth.
 
 A voter is a login bound to one public credential of the election (from the credential
 authority's ``T.pubcreds`` ids), with the address that receives one-time codes and the hash
@@ -212,3 +213,31 @@ def consume_code(board: SqlBoard, uuid: str, login: str, code_hash: str) -> bool
     except SQLAlchemyError as exc:
         raise db_error(exc, Location(member=f"database / {uuid}")) from None
     return bool(done.rowcount == 1)
+
+
+def add_audit(board: SqlBoard, uuid: str, ballot_hash: str) -> None:
+    """Remember that the ballot of hex SHA-256 ``ballot_hash`` was audited (idempotent)."""
+    a = schema.audits.c
+    try:
+        with board.engine.begin() as conn:
+            known = conn.execute(
+                select(a.hash).where(a.election == uuid, a.hash == ballot_hash)
+            ).first()
+            if known is None:
+                conn.execute(insert(schema.audits).values(election=uuid, hash=ballot_hash))
+    except IntegrityError:
+        return  # audited at the same moment by another request: the same fact
+    except SQLAlchemyError as exc:
+        raise db_error(exc, Location(member=f"database / {uuid}")) from None
+
+
+def is_audited(board: SqlBoard, uuid: str, ballot_hash: str) -> bool:
+    a = schema.audits.c
+    try:
+        with board.engine.connect() as conn:
+            found = conn.execute(
+                select(a.hash).where(a.election == uuid, a.hash == ballot_hash)
+            ).first()
+    except SQLAlchemyError as exc:
+        raise db_error(exc, Location(member=f"database / {uuid}")) from None
+    return found is not None

@@ -82,6 +82,15 @@ secrets = Table(
     Column("hash", String(255), nullable=False),
 )
 
+#: Ballots audited in the booth (their randomness revealed): the hash (hex SHA-256) of each,
+#: so that the voting server refuses to cast one. Beside the record, never in it.
+audits = Table(
+    "audits",
+    metadata,
+    Column("election", String(64), primary_key=True),
+    Column("hash", String(64), primary_key=True),
+)
+
 #: Elections being set up (before their Setup event): one JSON document each, owned by
 #: :mod:`viche.service.admin` (template, roll, trustee keys, public credentials). No secret.
 drafts = Table(

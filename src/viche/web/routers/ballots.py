@@ -15,12 +15,13 @@ from viche.crypto.hashing import sha256_hex
 from viche.errors import Location, NotFoundError, VicheError
 from viche.protocol.ballot import max_ballot_size
 from viche.service import schedule
+from viche.service.audit import refuse_audited, register_audit
 from viche.service.cast import cast_ballot, check_phase
 from viche.service.hosting import CodeSender, check_binding
 from viche.service.receipts import Receipt
 from viche.web.deps import election_store, host, json_body
 from viche.web.metrics import Metrics
-from viche.web.models import ERRORS, CastAnswer, ReceiptBody, SignedReceiptModel
+from viche.web.models import ERRORS, AuditAnswer, CastAnswer, ReceiptBody, SignedReceiptModel
 
 router = APIRouter(prefix="/api/v1/elections", tags=["ballots"], responses=ERRORS)
 
@@ -106,6 +107,7 @@ async def _cast(request: Request, uuid: str, credentials: HTTPBasicCredentials) 
     if raw.endswith(b"\n"):
         raw = raw[:-1]
     check_binding(raw, account)
+    await run_in_threadpool(refuse_audited, h.board, store.uuid, raw)
     key = await run_in_threadpool(h.receipt_key, store.uuid)  # before: no ballot without receipt
     accepted = await run_in_threadpool(cast_ballot, rec, raw)
     receipt = Receipt(
@@ -128,3 +130,24 @@ async def _cast(request: Request, uuid: str, credentials: HTTPBasicCredentials) 
             signature=signed.signature,
         ),
     )
+
+
+@router.post(
+    "/{uuid}/audits",
+    status_code=201,
+    response_model=AuditAnswer,
+    summary="Audit a ballot: checked, remembered, and never cast (its randomness is revealed)",
+    openapi_extra=_BALLOT_BODY,
+)
+async def audit(request: Request, uuid: str) -> AuditAnswer:
+    """The booth posts a ballot here before it reveals its randomness; a ballot posted here
+    is refused by ``POST /ballots`` forever (code V3008). No login: only a ballot the
+    booth made can be posted, and nobody else has it."""
+    h = host(request)
+    store = await run_in_threadpool(election_store, request, uuid)
+    rec = await run_in_threadpool(h.record, store.uuid)
+    raw = await json_body(request, max_ballot_size(rec.election) + 2)
+    if raw.endswith(b"\n"):
+        raw = raw[:-1]
+    tracker = await run_in_threadpool(register_audit, h.board, rec.election, rec.credentials, raw)
+    return AuditAnswer(tracker=tracker)

@@ -231,15 +231,16 @@ export function answerTask(ctx, task) {
 // ---------------------------------------------------------------------- the ballot
 
 /** Everything a ballot needs before its answers: the checked plaintexts, the credential
- * secret, and all the randomness drawn from `rng` in Python's order. */
-export function prepareBallot(election, privcred, choices, rng) {
+ * secret (derived here unless `secret`, derived earlier from `privcred`, is given), and
+ * all the randomness drawn from `rng` in Python's order. */
+export function prepareBallot(election, privcred, choices, rng, secret = null) {
   const { questions, group } = election;
   if (!Array.isArray(choices) || choices.length !== questions.length) {
     const n = Array.isArray(choices) ? choices.length : 0;
     throw shapeError(`${n} plaintext answer(s) for ${questions.length} question(s)`);
   }
   questions.forEach((question, i) => validatePlaintext(question, choices[i], i + 1));
-  const secret = credentialSecret(group, privcred, election.uuid);
+  secret ??= credentialSecret(group, privcred, election.uuid);
   const draws = questions.map((question) => {
     const out = [];
     for (let k = drawCount(question); k > 0; k--) out.push(rng.randomZq(group.q));
@@ -293,6 +294,19 @@ export function powgPlain(election, e) {
 }
 
 // ---------------------------------------------------------------------- auditing
+
+/** The audit file of an encrypted ballot `out` (encryptBallot's result) of `election`
+ * (parseElection's) for `choices`: what `viche ballot audit` checks. */
+export function auditFile(election, out, choices) {
+  return JSON.stringify({
+    election: election.uuid,
+    fingerprint: election.fingerprint,
+    tracker: out.tracker,
+    choices,
+    randomness: out.randomness,
+    ballot: JSON.parse(out.ballot),
+  });
+}
 
 /** Check that an audited ballot encrypts `choices` with the revealed `randomness`
  * (Helios-style cast-or-audit): every ciphertext is recomputed as (g^r, y^r g^m) or

@@ -4,10 +4,9 @@
 // ../common/i18n.js; the election's own texts are shown as they are.
 
 import { h, download, lang, setLang, t, tn, translatePage } from "../common/i18n.js";
-import { qrSvg } from "../common/qr.js";
 import { checkCredential } from "./credential.js";
 import { parseElection } from "./election.js";
-import { BoothPool } from "./pool.js";
+import { qrDetector, readQrFile, scanCamera } from "./scan.js";
 
 const API = "/api/v1/elections";
 const UUID = /^[1-9A-HJ-NP-Za-km-z]{14,64}$/;
@@ -33,6 +32,9 @@ const S = {
   tablesReady: false,
   encrypting: false,
   elections: null,
+  qrSvg: null, // the receipt's QR encoder (common/qr.js), loaded when a ballot is cast
+  qr: undefined, // promise of the QR detector (null where the browser has none)
+  scanning: null, // the camera scan under way
 };
 
 // ------------------------------------------------------------------ helpers
@@ -162,18 +164,29 @@ async function loadElection(uuid) {
   );
   S.encrypted = null;
   S.cast = null;
-  // The tables are built while the voter logs in and answers.
-  if (!S.pool) S.pool = new BoothPool();
+  S.tables = null; // built once the voter has logged in (startTables)
   S.tablesReady = false;
-  S.tables = S.pool.buildTables(S.text).then((r) => {
-    S.tablesReady = true;
-    return r;
-  });
-  S.tables.catch(() => {}); // reported when encrypting
   if (S.detail.phase !== "open") {
     S.flash = { kind: "bad", text: t("election.closed", { phase: t(`pages.phase.${S.detail.phase}`) }) };
   }
   go("login");
+}
+
+/** The crypto workers and the election's tables: started once the voter has logged in,
+ * so that the first page is not slowed by them; built while she enters her credential and
+ * answers. The crypto modules are loaded only then (the first page does not need them). */
+function startTables() {
+  if (S.tables) return S.tables;
+  const text = S.text;
+  S.tables = import("./pool.js").then(({ BoothPool }) => {
+    if (!S.pool) S.pool = new BoothPool();
+    return S.pool.buildTables(text);
+  }).then((r) => {
+    if (S.text === text) S.tablesReady = true;
+    return r;
+  });
+  S.tables.catch(() => {}); // reported when encrypting
+  return S.tables;
 }
 
 // ------------------------------------------------------------------ steps
@@ -242,6 +255,7 @@ const STEPS = {
       }
       S.login = login.value.trim();
       S.secret = secret.value.trim();
+      startTables();
       go("credential");
     };
     return [
@@ -291,13 +305,27 @@ const STEPS = {
     });
     const submit = (event) => {
       event.preventDefault();
+      stopScan();
       const dashed = check(true);
       if (!dashed) {
         input.focus();
         return;
       }
       S.credential = dashed;
+      // derived while she answers (the pool exists once startTables has loaded it)
+      startTables().then(() => {
+        if (S.credential === dashed) S.pool.deriveCredential(S.text, dashed);
+      }).catch(() => {});
       go("question", { q: 0 });
+    };
+    const scanned = (text) => {
+      if (text === null) {
+        feedback.replaceChildren(msg("bad", t("scan.none")));
+        return;
+      }
+      input.value = text;
+      check(true);
+      input.focus();
     };
     return [
       title(t("step.credential")),
@@ -310,9 +338,10 @@ const STEPS = {
         h("p", { class: "hint", id: "cred-hint" }, t("cred.hint")),
         input,
         feedback,
+        scanArea(scanned, feedback),
         actions(
           button(t("nav.next"), null, { type: "submit", id: "cred-next" }),
-          button(t("nav.back"), () => go("login"), { secondary: true }),
+          button(t("nav.back"), () => { stopScan(); go("login"); }, { secondary: true }),
         ),
       ),
     ];
@@ -461,11 +490,14 @@ const STEPS = {
 
   audit() {
     const e = S.encrypted;
-    const data = auditData(e);
+    const data = e.auditText;
     return [
       title(t("step.audit")),
       electionHeader(),
       h("p", {}, t("audit.intro")),
+      e.auditCode === null
+        ? msg("ok", t("audit.registered"), "audit-registered")
+        : msg("info", t("audit.unregistered", { code: e.auditCode }), "audit-registered"),
       h("p", { class: "tracker", id: "audit-tracker" }, e.tracker),
       summary(false),
       h("pre", { id: "audit-data", tabindex: "0", "aria-label": t("step.audit") }, data),
@@ -473,6 +505,7 @@ const STEPS = {
         button(t("audit.again"), () => { S.encrypted = null; go("encrypt"); }, { id: "reencrypt" }),
         button(t("audit.download"), () => download(`${S.uuid}-audit-${e.tracker.slice(0, 8)}.json`, data), { secondary: true }),
       ),
+      h("p", { class: "hint mono" }, t("audit.how", { url: location.origin })),
     ];
   },
 
@@ -488,7 +521,7 @@ const STEPS = {
       h("h2", {}, t("done.receipt")),
       h("p", {}, t("done.keep")),
       h("pre", { id: "receipt", tabindex: "0", "aria-label": t("done.receipt") }, receipt),
-      h("figure", { class: "qr", id: "receipt-qr" }, qrSvg(JSON.stringify(c.receipt), t("done.qr"))),
+      h("figure", { class: "qr", id: "receipt-qr" }, S.qrSvg(JSON.stringify(c.receipt), t("done.qr"))),
       actions(
         button(t("done.download"), () => download(`${S.uuid}-${c.height}.receipt.json`, `${JSON.stringify(c.receipt)}\n`), { id: "download-receipt" }),
         button(t("done.print"), () => window.print(), { secondary: true }),
@@ -497,6 +530,63 @@ const STEPS = {
     ];
   },
 };
+
+// ------------------------------------------------------------------ QR scan
+
+function stopScan() {
+  S.scanning?.stop();
+  S.scanning = null;
+}
+
+/** The QR part of the credential step: filled once the browser says whether it reads QR
+ * codes (scan.js): a camera button and a photo picker, or a sentence saying it cannot. */
+function scanArea(scanned, feedback) {
+  const area = h("div", { class: "scan", id: "scan" });
+  if (S.qr === undefined) S.qr = qrDetector();
+  S.qr.then((detector) => {
+    if (!detector) {
+      area.replaceChildren(h("p", { class: "hint", id: "scan-absent" }, t("scan.absent")));
+      return;
+    }
+    const video = h("video", { id: "scan-video", muted: true, playsinline: true, hidden: true, "aria-label": t("scan.camera") });
+    const file = h("input", { type: "file", id: "scan-file", accept: "image/*", hidden: true, tabindex: "-1", "aria-hidden": "true" });
+    file.addEventListener("change", async () => {
+      const chosen = file.files?.[0];
+      file.value = "";
+      if (!chosen) return;
+      try {
+        scanned(await readQrFile(detector, chosen));
+      } catch {
+        feedback.replaceChildren(msg("bad", t("scan.unreadable")));
+      }
+    });
+    const camera = button(t("scan.camera"), async () => {
+      if (S.scanning) {
+        stopScan();
+        return;
+      }
+      video.hidden = false;
+      camera.textContent = t("scan.stop");
+      const scan = scanCamera(detector, video);
+      S.scanning = scan;
+      scan.started.catch(() => {
+        feedback.replaceChildren(msg("bad", t("scan.noCamera")));
+        scan.stop();
+      });
+      const text = await scan.result;
+      if (S.scanning === scan) S.scanning = null;
+      video.hidden = true;
+      camera.textContent = t("scan.camera");
+      if (text !== null) scanned(text);
+    }, { secondary: true, id: "scan-camera" });
+    area.replaceChildren(
+      h("p", { class: "hint" }, t("scan.intro")),
+      h("div", { class: "actions" }, camera, button(t("scan.photo"), () => file.click(), { secondary: true, id: "scan-photo" }), file),
+      video,
+    );
+  });
+  return area;
+}
 
 // ------------------------------------------------------------------ actions
 
@@ -513,6 +603,7 @@ async function encrypt(bar, line, feedback) {
   const mine = S.step;
   S.encrypting = true;
   try {
+    startTables();
     if (!S.tablesReady) {
       let pct = 5;
       const tick = setInterval(() => {
@@ -544,21 +635,27 @@ async function encrypt(bar, line, feedback) {
   }
 }
 
-function auditData(e) {
-  return JSON.stringify(
-    {
-      election: S.uuid,
-      fingerprint: S.election.fingerprint,
-      tracker: e.tracker,
-      choices: e.choices,
-      randomness: e.randomness,
-      ballot: JSON.parse(e.ballot),
-    },
-  );
-}
-
-function audit() {
-  S.audited.add(S.encrypted.tracker);
+async function audit() {
+  const e = S.encrypted;
+  if (!e || S.audited.has(e.tracker)) return;
+  S.audited.add(e.tracker); // never cast from here on, whatever the server answers
+  const { auditFile } = await import("./ballot.js"); // loaded already by the pool
+  e.auditText = auditFile(S.election, e, e.choices);
+  // The server is told first (it will refuse this ballot forever), then the randomness
+  // is shown.
+  let code = "network";
+  try {
+    const r = await fetch(`${API}/${S.uuid}/audits`, {
+      method: "POST",
+      credentials: "omit",
+      headers: { "Content-Type": "application/json" },
+      body: e.ballot,
+    });
+    code = r.status === 201 ? null : String(r.status);
+  } catch {
+    // network error: said on the page
+  }
+  e.auditCode = code;
   go("audit");
 }
 
@@ -590,8 +687,10 @@ async function cast(castButton, feedback) {
     // no JSON body
   }
   if (r.status === 201) {
+    if (!S.qrSvg) S.qrSvg = (await import("../common/qr.js")).qrSvg;
     S.cast = body;
     S.credential = ""; // not kept once used
+    S.pool?.forgetCredential();
     S.encrypted = null;
     go("done");
     return;

@@ -43,15 +43,20 @@ export class FixedBase {
     this.table = table;
   }
 
-  /** The window digits of e (least significant first); e must lie in [0, 2^bits). */
+  /** The window digits of e (least significant first); e must lie in [0, 2^bits). Cut
+   * from one hexadecimal string when the window is a multiple of 4 bits (no BigInt made
+   * per window), from a binary one otherwise. */
   digits(e) {
     if (e < 0n || e >> BigInt(this.bits) !== 0n) {
       throw new RangeError(`exponent outside [0, 2^${this.bits})`);
     }
-    const bin = e.toString(2);
     const out = new Array(this.windows).fill(0);
-    for (let k = 0, end = bin.length; end > 0; k++, end -= this.w) {
-      out[k] = parseInt(bin.slice(Math.max(0, end - this.w), end), 2);
+    const w = this.w;
+    const hex = w % 4 === 0;
+    const text = e.toString(hex ? 16 : 2);
+    const step = hex ? w / 4 : w;
+    for (let k = 0, end = text.length; end > 0; k++, end -= step) {
+      out[k] = parseInt(text.slice(Math.max(0, end - step), end), hex ? 16 : 2);
     }
     return out;
   }

@@ -9,6 +9,7 @@
 import { BoothError } from "./errors.js";
 import { parseElection } from "./election.js";
 import { answerPrefix, drawCount, powgPlain, prepareBallot, signBallot } from "./ballot.js";
+import { credentialSecret } from "./credential.js";
 import { SystemRandom } from "./random.js";
 
 /** A browser module Worker running worker.js. */
@@ -32,6 +33,7 @@ export class BoothPool {
     this.pending = new Map();
     this.nextId = 1;
     this.elections = new Map();
+    this.derived = null; // {key, secret, credential}: the last credential derived
     for (const w of this.workers) {
       w.addEventListener("message", (event) => this.#settle(event.data));
       w.addEventListener("error", (event) => this.#failAll(event));
@@ -85,11 +87,32 @@ export class BoothPool {
     return { ms: performance.now() - t0, workers: replies.map((r) => r.ms) };
   }
 
+  /** Derive the credential's secret and public credential (PBKDF2 and g^s, some tens of
+   * milliseconds) and keep them for the next ballots of this election: the booth calls
+   * this once the voter has entered her credential, so that Encrypt does not wait for it. */
+  deriveCredential(electionText, privcred) {
+    const election = this.#election(electionText);
+    const key = `${election.uuid}|${privcred}`;
+    if (this.derived?.key !== key) {
+      const secret = credentialSecret(election.group, privcred, election.uuid);
+      this.derived = { key, secret, credential: powgPlain(election, secret) };
+    }
+    return this.derived;
+  }
+
+  /** Forget the derived credential (once a ballot is cast). */
+  forgetCredential() {
+    this.derived = null;
+  }
+
   /** Like ballot.js encryptBallot, on the workers: {ballot, tracker, randomness}. */
   async encryptBallot(electionText, privcred, choices, rng = new SystemRandom()) {
     const election = this.#election(electionText);
-    const { secret, draws, signatureW } = prepareBallot(election, privcred, choices, rng);
-    const credential = powgPlain(election, secret);
+    const known = this.derived?.key === `${election.uuid}|${privcred}` ? this.derived : null;
+    const { secret, draws, signatureW } = prepareBallot(
+      election, privcred, choices, rng, known?.secret,
+    );
+    const credential = known?.credential ?? powgPlain(election, secret);
     const s0 = answerPrefix(election, credential);
     // Longest tasks first, each to the least loaded worker.
     const order = draws
@@ -122,6 +145,7 @@ export class BoothPool {
   }
 
   terminate() {
+    this.derived = null;
     for (const w of this.workers) w.terminate();
     for (const { reject } of this.pending.values()) reject(new Error("pool terminated"));
     this.pending.clear();

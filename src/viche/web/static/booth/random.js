@@ -6,18 +6,39 @@ import { BoothError, CODES } from "./errors.js";
 import { bytesToBigInt } from "./hash.js";
 
 /** crypto.getRandomValues with rejection sampling (available in Workers and outside
- * secure contexts, unlike crypto.subtle). */
+ * secure contexts, unlike crypto.subtle). The system's bytes are drawn 4 KiB at a time (a
+ * ballot takes about 1,100 exponents: one call each cost more than the rest of the
+ * drawing), each byte used once, the buffer wiped as it is used. */
 export class SystemRandom {
-  randomZq(q) {
-    if (!globalThis.crypto?.getRandomValues) {
-      throw new BoothError(CODES.UNSUPPORTED, "this browser has no cryptographic random generator");
+  #pool = new Uint8Array(4096);
+  #used = this.#pool.length;
+  #shape = new Map(); // q -> [bytes, excess bits]
+
+  #bytes(n) {
+    if (this.#used + n > this.#pool.length) {
+      if (!globalThis.crypto?.getRandomValues) {
+        throw new BoothError(CODES.UNSUPPORTED, "this browser has no cryptographic random generator");
+      }
+      globalThis.crypto.getRandomValues(this.#pool);
+      this.#used = 0;
     }
-    const bits = q.toString(2).length;
-    const bytes = new Uint8Array(Math.ceil(bits / 8));
-    const excess = BigInt(bytes.length * 8 - bits);
+    const out = this.#pool.slice(this.#used, this.#used + n);
+    this.#pool.fill(0, this.#used, this.#used + n);
+    this.#used += n;
+    return out;
+  }
+
+  randomZq(q) {
+    let shape = this.#shape.get(q);
+    if (!shape) {
+      const bits = q.toString(2).length;
+      const n = Math.ceil(bits / 8);
+      shape = [n, BigInt(n * 8 - bits)];
+      this.#shape.set(q, shape);
+    }
+    const [n, excess] = shape;
     for (;;) {
-      globalThis.crypto.getRandomValues(bytes);
-      const x = bytesToBigInt(bytes) >> excess;
+      const x = bytesToBigInt(this.#bytes(n)) >> excess;
       if (x < q) return x;
     }
   }

@@ -1,13 +1,14 @@
 // The public pages: the elections of the server (/), one election's public page
 // (/#<uuid>: questions, trustees, fingerprint, turnout, the record) and its ballot box
-// (/#<uuid>/box[/<tracker>]: every tracker in the record, searchable; a tracker may hold "/").
+// (/#<uuid>/box[/<tracker>]: every tracker in the record, searchable; a tracker may hold "/")
+// and its result (/#<uuid>/result: counts per question, what is checked here, how to verify).
 
 import { h, lang, setLang, t, translatePage } from "./i18n.js";
-import { base64NoPad } from "../booth/hash.js";
+import { base64NoPad, sha256, toHex, utf8 } from "../booth/hash.js";
 
 const API = "/api/v1/elections";
 const UUID = /^[1-9A-HJ-NP-Za-km-z]{14,64}$/;
-const ROUTE = /^([^/]*)(?:\/(box)(?:\/(.*))?)?$/;
+const ROUTE = /^([^/]*)(?:\/(box|result)(?:\/(.*))?)?$/;
 
 async function getJson(url) {
   const r = await fetch(url, { headers: { Accept: "application/json" } });
@@ -89,6 +90,9 @@ async function electionPage(uuid) {
       "p",
       { class: "actions" },
       h("a", { class: "button secondary", href: `/#${uuid}/box` }, t("pages.box")),
+      d.phase === "tallied"
+        ? h("a", { class: "button", href: `/#${uuid}/result`, id: "result-link" }, t("result.title"))
+        : null,
       h("a", { class: "button secondary", href: d.archive, download: `${uuid}.bel` }, t("pages.archive")),
     ),
     h("p", { class: "hint" }, t("pages.verifyHow")),
@@ -147,6 +151,102 @@ async function ballotBox(uuid, wanted) {
   ];
 }
 
+// ------------------------------------------------------------------ the result
+
+/** The text of an object of the record, checked here against its SHA-256 (hex). */
+async function checkedObject(uuid, digest) {
+  const r = await fetch(`${API}/${uuid}/objects/${digest}`);
+  if (!r.ok) throw new Error(`${r.status}`);
+  const text = await r.text();
+  return { text, ok: toHex(sha256(utf8(text))) === digest };
+}
+
+/** One question's result, whatever its shape: counts (a leading blank count when blank
+ * is allowed), decrypted ballots of a non-homomorphic question, or anything else as JSON
+ * (e.g. the outcomes of a counting method, when the record holds them). */
+function questionResult(q, value, i) {
+  const head = h("h2", { id: `q${i}` }, `${i + 1}. ${q.question}`);
+  if (Array.isArray(value) && value.every((v) => Number.isInteger(v))) {
+    const blank = q.blank === true && value.length === q.answers.length + 1;
+    const counts = blank ? value.slice(1) : value;
+    const total = counts.reduce((a, b) => a + b, 0) + (blank ? value[0] : 0);
+    const rows = q.answers.map((a, j) => [a, counts[j] ?? 0]);
+    if (blank) rows.push([t("result.blank"), value[0]]);
+    const pct = (n) => (total ? `${((100 * n) / total).toFixed(1)} %` : "—");
+    return [
+      head,
+      h(
+        "table",
+        { "aria-labelledby": `q${i}`, class: "result" },
+        h("thead", {}, h("tr", {}, h("th", { scope: "col" }, t("result.answer")), h("th", { scope: "col" }, t("result.count")), h("th", { scope: "col" }, t("result.share")))),
+        h("tbody", {}, rows.map(([a, n]) => h("tr", {}, h("th", { scope: "row" }, a), h("td", {}, String(n)), h("td", {}, pct(n))))),
+      ),
+    ];
+  }
+  if (Array.isArray(value) && value.every((v) => Array.isArray(v))) {
+    return [
+      head,
+      h("p", {}, t("result.ballots", { n: value.length })),
+      h("table", { "aria-labelledby": `q${i}` },
+        h("thead", {}, h("tr", {}, q.answers.map((a) => h("th", { scope: "col" }, a)))),
+        h("tbody", {}, value.slice(0, 200).map((row) => h("tr", {}, row.map((v) => h("td", {}, String(v))))))),
+    ];
+  }
+  return [head, h("pre", { tabindex: "0", "aria-labelledby": `q${i}` }, JSON.stringify(value, null, 1))];
+}
+
+/** num_tallied of the EncryptedTally event, found by walking back the chain from the
+ * Result event (past the trustees' decryptions and shuffles), or null. */
+async function numTallied(uuid, parent) {
+  for (let hops = 0; parent && hops < 64; hops++) {
+    const event = await object(uuid, parent);
+    if (event.type === "EncryptedTally") return (await object(uuid, event.payload)).num_tallied ?? null;
+    parent = event.parent;
+  }
+  return null;
+}
+
+async function resultPage(uuid) {
+  const d = await getJson(`${API}/${uuid}`);
+  const back = h("p", {}, h("a", { href: `/#${uuid}` }, t("pages.page")));
+  if (d.phase !== "tallied" || d.head.type !== "Result") {
+    return [title(`${t("result.title")}: ${d.name}`), back, h("p", {}, t("result.none"))];
+  }
+  const election = await object(uuid, d.setup.election);
+  const questions = election.questions.map((q) => (q.type === "NonHomomorphic" ? q.value : q));
+  const event = await checkedObject(uuid, d.head.hash);
+  const payload = JSON.parse(event.text).payload;
+  const found = await checkedObject(uuid, payload);
+  const result = JSON.parse(found.text);
+  const counted = await numTallied(uuid, JSON.parse(event.text).parent);
+  const values = Array.isArray(result.result) ? result.result : [];
+  const checked = event.ok && found.ok;
+  const origin = location.origin;
+  const commands = [
+    `viche mirror ${origin}${d.archive} ${uuid}`,
+    `viche verify ${uuid}`,
+    `belenios-tool election verify --dir ${uuid}`,
+  ].join("\n");
+  return [
+    title(`${t("result.title")}: ${d.name}`),
+    back,
+    counted === null ? null : h("p", { class: "meta" }, t("result.tallied", { n: counted })),
+    ...questions.flatMap((q, i) => questionResult(q, values[i], i)),
+    h("h2", {}, t("result.status")),
+    h(
+      "div",
+      { class: `msg ${checked ? "ok" : "bad"}`, id: "result-status", role: "status" },
+      checked ? t("result.chained", { height: d.head.height }) : t("result.broken"),
+    ),
+    h("p", {}, t("result.notProofs")),
+    h("h2", {}, t("result.how")),
+    h("p", {}, t("result.howIntro")),
+    h("pre", { tabindex: "0", id: "verify-commands", "aria-label": t("result.how") }, commands),
+    h("p", { class: "hint" }, t("result.howTool")),
+    h("p", { class: "meta mono" }, t("result.head", { hash: d.head.hash })),
+  ];
+}
+
 async function render(focus = false) {
   translatePage();
   const button = document.getElementById("lang");
@@ -158,7 +258,8 @@ async function render(focus = false) {
     ROUTE.exec(decodeURIComponent(location.hash.slice(1))) ?? [];
   let parts;
   try {
-    if (box && UUID.test(uuid)) parts = await ballotBox(uuid, tracker);
+    if (box === "result" && UUID.test(uuid)) parts = await resultPage(uuid);
+    else if (box && UUID.test(uuid)) parts = await ballotBox(uuid, tracker);
     else if (UUID.test(uuid)) parts = await electionPage(uuid);
     else parts = await electionList();
   } catch {

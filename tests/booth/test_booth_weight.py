@@ -1,0 +1,42 @@
+"""The booth's budget: every file it may load (its modules, the worker's, the catalogue, the
+QR encoder, the style, the icon) weighs under 200 KB uncompressed, and its first page does
+not load the crypto modules (they come after the login: booth.js startTables)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+STATIC = Path(__file__).resolve().parents[2] / "src/viche/web/static"
+BOOTH = [
+    *sorted((STATIC / "booth").glob("*.js")),
+    STATIC / "booth/index.html",
+    STATIC / "common/i18n.js",
+    STATIC / "common/qr.js",
+    STATIC / "common/style.css",
+    STATIC / "favicon.svg",
+]
+CRYPTO = {"pool.js", "ballot.js", "fixedbase.js", "random.js", "json.js", "worker.js"}
+
+
+def test_the_whole_booth_weighs_under_200_kb() -> None:
+    assert all(p.is_file() for p in BOOTH)
+    assert sum(p.stat().st_size for p in BOOTH) < 200_000
+
+
+def _static_imports(path: Path) -> set[str]:
+    return set(re.findall(r'^import .* from "\./([\w.]+)";$', path.read_text(), re.M))
+
+
+def test_the_first_page_loads_no_crypto_module() -> None:
+    html = (STATIC / "booth/index.html").read_text()
+    preloaded = set(re.findall(r'rel="modulepreload" href="([\w.]+)"', html))
+    assert not preloaded & CRYPTO
+    seen: set[str] = set()
+    todo = {"booth.js"}
+    while todo:  # booth.js's static module graph
+        name = todo.pop()
+        seen.add(name)
+        todo |= _static_imports(STATIC / "booth" / name) - seen
+    assert not seen & CRYPTO, seen & CRYPTO
+    assert "credential.js" in seen and "election.js" in seen
