@@ -427,3 +427,68 @@ class CrossOriginError(UsageError):
     """A browser request from an origin the server does not allow."""
 
     code = "V9014"
+
+
+class EventError(VicheError):
+    """A national election event (ballot styles, registry, stations, channels, relays)."""
+
+    code = "V8000"
+
+
+class CredentialLockedError(EventError):
+    """A ballot for a credential that a vote at a polling station has locked: after a
+    station vote no other ballot of that voter is accepted (it protects a voter coerced at
+    home)."""
+
+    code = "V8050"
+
+
+class WrongStyleError(EventError):
+    """A ballot of another ballot style (election) than the voter's own."""
+
+    code = "V8051"
+
+
+class UnknownStationError(EventError):
+    """A polling station that the event does not list."""
+
+    code = "V8052"
+
+
+class ExcludedUnitError(EventError):
+    """A polling station placed in a territorial unit where no vote can be held."""
+
+    code = "V8053"
+
+
+class LockLogError(EventError):
+    """The station-lock log is broken: its hash chain, a signature, an entry that does not
+    match the ballot it names, or a ballot after a lock."""
+
+    code = "V8054"
+
+
+class VoteClosedError(EventError):
+    """A ballot that arrives after the event's closing time."""
+
+    code = "V8055"
+
+
+class EnrolmentError(EventError):
+    """A voter or credential enrolled in two ballot styles, or enrolment counts that do not
+    match the credentials."""
+
+    code = "V8056"
+
+
+class EventManifestError(EventError):
+    """An event manifest whose styles disagree (trustees, credential authority, national
+    question) or whose published files do not match it."""
+
+    code = "V8057"
+
+
+class RelayBatchError(EventError):
+    """A relay batch that cannot be read (bad line, unknown election)."""
+
+    code = "V8058"
