@@ -11,6 +11,8 @@ three digits:
 * ``V5xxx`` verification reports (:class:`VerificationError`)
 * ``V6xxx`` influence monitor (:class:`MonitorError`)
 * ``V7xxx`` polling-station planner (:class:`PlannerError`)
+* ``V8xxx`` the national election event: voter registry, constituencies, ballot styles,
+  seats (:class:`EventError`)
 * ``V9xxx`` usage and environment (:class:`UsageError`)
 
 Every error carries ``where``: a :class:`Location`, a frozen value naming the object at
@@ -369,6 +371,62 @@ class PlannerSolverError(PlannerError):
     """The MILP solver stopped without a usable plan (time limit, numerical trouble)."""
 
     code = "V7003"
+
+
+class EventError(VicheError):
+    """National election event errors (registry, constituencies, ballot styles, seats)."""
+
+    code = "V8000"
+
+
+class RegistryRowError(EventError):
+    """A voter registry row with a missing, extra or malformed field; ``where`` names the
+    file, the line and the column."""
+
+    code = "V8001"
+
+
+class UnknownConstituencyError(EventError):
+    """A registry row naming a constituency or territorial unit that the constituency list
+    does not have (or a unit of another constituency than the row's)."""
+
+    code = "V8002"
+
+
+class LocationInUnitError(EventError):
+    """A military row whose unit is not a unit code but looks like a place (coordinates, a
+    place name, free text), or that gives a location at all: a soldier's whereabouts are
+    never stored."""
+
+    code = "V8003"
+
+
+class DuplicateVoterError(EventError):
+    """One person enrolled twice (same voter id, or same identity fields): the message
+    names both lines."""
+
+    code = "V8004"
+
+
+class ConstituencyFileError(EventError):
+    """A constituency list (regions, constituencies, territorial units, excluded units)
+    that is malformed or inconsistent."""
+
+    code = "V8005"
+
+
+class SeatAllocationError(EventError):
+    """Seat allocation inputs that break the Electoral Code's rules (negative votes, an
+    unknown party or candidate, no party over the threshold)."""
+
+    code = "V8006"
+
+
+class BallotEncodingError(EventError):
+    """A ballot question or a tally that does not match the encoding of a presidential or
+    open-list ballot (wrong number of answers, unknown answer label)."""
+
+    code = "V8007"
 
 
 class UsageError(VicheError):
