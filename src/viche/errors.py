@@ -11,6 +11,8 @@ three digits:
 * ``V5xxx`` verification reports (:class:`VerificationError`)
 * ``V6xxx`` influence monitor (:class:`MonitorError`)
 * ``V7xxx`` polling-station planner (:class:`PlannerError`)
+* ``V8xxx`` the national election event: voter registry, constituencies, ballot styles,
+  seats (:class:`EventError`)
 * ``V9xxx`` usage and environment (:class:`UsageError`)
 
 Every error carries ``where``: a :class:`Location`, a frozen value naming the object at
@@ -371,68 +373,60 @@ class PlannerSolverError(PlannerError):
     code = "V7003"
 
 
-class UsageError(VicheError):
-    """Wrong command-line usage, missing file, missing optional dependency."""
-
-    code = "V9000"
-
-
-class MissingFileError(UsageError):
-    """A file or directory that the user named does not exist or cannot be read."""
-
-    code = "V9001"
-
-
-class MissingDependencyError(UsageError):
-    """An optional component (extra) that is not installed."""
-
-    code = "V9002"
-
-
-class AuthenticationError(UsageError):
-    """A request without the secret its role needs, or with a wrong one."""
-
-    code = "V9010"
-
-
-class NotFoundError(UsageError):
-    """A public object, voter or resource that does not exist."""
-
-    code = "V9011"
-
-
-class BadRowsError(UsageError):
-    """An uploaded table (the voter roll) with bad rows: ``rows`` holds one error per bad
-    row, each with its line; nothing was stored."""
-
-    code = "V9012"
-
-    def __init__(
-        self, message: str, rows: list[VicheError], *, where: Location = NOWHERE
-    ) -> None:
-        self.rows = rows
-        super().__init__(message, where=where)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {**super().to_dict(), "rows": [r.to_dict() for r in self.rows]}
-
-
-class RateLimitedError(UsageError):
-    """Too many requests from one address or for one voter: try again later."""
-
-    code = "V9013"
-
-
-class CrossOriginError(UsageError):
-    """A browser request from an origin the server does not allow."""
-
-    code = "V9014"
-
-
 class EventError(VicheError):
-    """A national election event (ballot styles, registry, stations, channels, relays)."""
+    """National election event errors (registry, constituencies, ballot styles, seats)."""
 
     code = "V8000"
+
+
+class RegistryRowError(EventError):
+    """A voter registry row with a missing, extra or malformed field; ``where`` names the
+    file, the line and the column."""
+
+    code = "V8001"
+
+
+class UnknownConstituencyError(EventError):
+    """A registry row naming a constituency or territorial unit that the constituency list
+    does not have (or a unit of another constituency than the row's)."""
+
+    code = "V8002"
+
+
+class LocationInUnitError(EventError):
+    """A military row whose unit is not a unit code but looks like a place (coordinates, a
+    place name, free text), or that gives a location at all: a soldier's whereabouts are
+    never stored."""
+
+    code = "V8003"
+
+
+class DuplicateVoterError(EventError):
+    """One person enrolled twice (same voter id, or same identity fields): the message
+    names both lines."""
+
+    code = "V8004"
+
+
+class ConstituencyFileError(EventError):
+    """A constituency list (regions, constituencies, territorial units, excluded units)
+    that is malformed or inconsistent."""
+
+    code = "V8005"
+
+
+class SeatAllocationError(EventError):
+    """Seat allocation inputs that break the Electoral Code's rules (negative votes, an
+    unknown party or candidate, no party over the threshold)."""
+
+    code = "V8006"
+
+
+class BallotEncodingError(EventError):
+    """A ballot question or a tally that does not match the encoding of a presidential or
+    open-list ballot (wrong number of answers, unknown answer label)."""
+
+    code = "V8007"
 
 
 class CredentialLockedError(EventError):
@@ -492,3 +486,61 @@ class RelayBatchError(EventError):
     """A relay batch that cannot be read (bad line, unknown election)."""
 
     code = "V8058"
+
+
+class UsageError(VicheError):
+    """Wrong command-line usage, missing file, missing optional dependency."""
+
+    code = "V9000"
+
+
+class MissingFileError(UsageError):
+    """A file or directory that the user named does not exist or cannot be read."""
+
+    code = "V9001"
+
+
+class MissingDependencyError(UsageError):
+    """An optional component (extra) that is not installed."""
+
+    code = "V9002"
+
+
+class AuthenticationError(UsageError):
+    """A request without the secret its role needs, or with a wrong one."""
+
+    code = "V9010"
+
+
+class NotFoundError(UsageError):
+    """A public object, voter or resource that does not exist."""
+
+    code = "V9011"
+
+
+class BadRowsError(UsageError):
+    """An uploaded table (the voter roll) with bad rows: ``rows`` holds one error per bad
+    row, each with its line; nothing was stored."""
+
+    code = "V9012"
+
+    def __init__(
+        self, message: str, rows: list[VicheError], *, where: Location = NOWHERE
+    ) -> None:
+        self.rows = rows
+        super().__init__(message, where=where)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**super().to_dict(), "rows": [r.to_dict() for r in self.rows]}
+
+
+class RateLimitedError(UsageError):
+    """Too many requests from one address or for one voter: try again later."""
+
+    code = "V9013"
+
+
+class CrossOriginError(UsageError):
+    """A browser request from an origin the server does not allow."""
+
+    code = "V9014"
