@@ -50,9 +50,10 @@ def _root(
 
 
 def _register_all() -> None:
-    from viche.cli import election, method, mirror, monitor, plan, serve, shuffle, verify
+    from viche.cli import election, event, method, mirror, monitor, plan, serve, shuffle, verify
 
     election.register(app)
+    event.register(app)
     method.register(app)
     mirror.register(app)
     monitor.register(app)
