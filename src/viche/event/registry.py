@@ -362,178 +362,245 @@ def write_registry_csv(path: Path, voters: Iterator[Voter] | list[Voter]) -> int
 
 # ---------------------------------------------------------------------- rows
 
+(
+    _ID,
+    _SURNAME,
+    _GIVEN,
+    _PATRONYMIC,
+    _BORN,
+    _CATEGORY,
+    _CONSTITUENCY,
+    _HOME_UNIT,
+    _ADDRESS,
+    _COUNTRY,
+    _CITY,
+    _POST,
+    _UNIT,
+    _CURRENT_UNIT,
+) = range(len(COLUMNS))
+_INDEX = {c: i for i, c in enumerate(COLUMNS)}
+_CATEGORIES = {c.value: c for c in Category}
+_NOT_FOR_I = {k: tuple(_INDEX[c] for c in v) for k, v in _NOT_FOR.items()}
+_NEEDS_I = {k: tuple(_INDEX[c] for c in v) for k, v in _NEEDS.items()}
+
+
+class _FieldError(Exception):
+    """A bad field found by :func:`_check_row`: the caller adds file and line."""
+
+    def __init__(self, kind: type[VicheError], message: str, column: int) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+        self.column = column
+
+    def error(self, where: Location) -> VicheError:
+        return self.kind(self.message, where=where.sub(COLUMNS[self.column]))
+
 
 def parse_row(values: dict[str, str], where: Location, constituencies: Constituencies) -> Voter:
-    """Check one CSV row (column name → text) and return the voter; raise the first error."""
-    v = {k: values[k].strip() for k in COLUMNS}
-    for column, text in v.items():
-        if _CONTROL_RE.search(text):
-            raise RegistryRowError(
-                "control characters or bytes that are not UTF-8", where=where.sub(column)
-            )
-    voter_id = v["voter_id"]
-    if not VOTER_ID_RE.fullmatch(voter_id):
-        raise RegistryRowError(
-            "a voter id is 1 to 40 letters, digits or '-'", where=where.sub("voter_id")
-        )
+    """Check one CSV row (column name → text) and return the voter; raise the first error
+    as a typed error at ``where`` (its ``path`` names the column)."""
+    v = [values.get(c, "").strip() for c in COLUMNS]
     try:
-        category = Category(v["category"])
-    except ValueError:
-        raise RegistryRowError(
-            f"category {v['category']!r} is not one of {', '.join(c.value for c in Category)}",
-            where=where.sub("category"),
-        ) from None
-    for column in ("surname", "given_name", "patronymic"):
-        _check_name(v[column], column, where, required=column != "patronymic")
-    _check_birth_date(v["birth_date"], where)
-    constituency = v["home_constituency"]
+        category = _check_row(v, constituencies, date.today())
+    except _FieldError as fault:
+        raise fault.error(where) from None
+    return _make_voter(v, category)
+
+
+def _make_voter(v: list[str], category: Category) -> Voter:
+    return Voter(
+        voter_id=v[_ID],
+        home_constituency=v[_CONSTITUENCY],
+        category=category,
+        home_unit=v[_HOME_UNIT],
+        country=v[_COUNTRY],
+        city=v[_CITY],
+        consular_post=v[_POST],
+        unit=v[_UNIT],
+        current_unit=v[_CURRENT_UNIT],
+        surname=v[_SURNAME],
+        given_name=v[_GIVEN],
+        patronymic=v[_PATRONYMIC],
+        birth_date=v[_BORN],
+        address=v[_ADDRESS],
+    )
+
+
+def _check_row(v: list[str], constituencies: Constituencies, today: date) -> Category:
+    """Check one row's stripped fields (in :data:`COLUMNS` order); raise :class:`_FieldError`."""
+    if _CONTROL_RE.search("".join(v)):
+        column = next(i for i, t in enumerate(v) if _CONTROL_RE.search(t))
+        raise _FieldError(
+            RegistryRowError, "control characters or bytes that are not UTF-8", column
+        )
+    if not VOTER_ID_RE.fullmatch(v[_ID]):
+        raise _FieldError(RegistryRowError, "a voter id is 1 to 40 letters, digits or '-'", _ID)
+    category = _CATEGORIES.get(v[_CATEGORY])
+    if category is None:
+        raise _FieldError(
+            RegistryRowError,
+            f"category {v[_CATEGORY]!r} is not one of {', '.join(_CATEGORIES)}",
+            _CATEGORY,
+        )
+    _check_name(v, _SURNAME, required=True)
+    _check_name(v, _GIVEN, required=True)
+    _check_name(v, _PATRONYMIC, required=False)
+    _check_birth_date(v[_BORN], today)
+    constituency = v[_CONSTITUENCY]
     if constituency not in constituencies.constituencies:
-        raise UnknownConstituencyError(
-            f"unknown constituency {constituency!r}", where=where.sub("home_constituency")
+        raise _FieldError(
+            UnknownConstituencyError, f"unknown constituency {constituency!r}", _CONSTITUENCY
         )
     if category is Category.MILITARY:
-        _check_military_unit(v["unit"], where, constituencies)
-    for column in _NOT_FOR[category]:
-        if v[column]:
+        _check_military_unit(v[_UNIT], constituencies)
+    for i in _NOT_FOR_I[category]:
+        if v[i]:
             if category is Category.MILITARY:
-                raise LocationInUnitError(
-                    f"a military voter's {column} is never stored (it would tell where the "
-                    "unit is): leave it empty",
-                    where=where.sub(column),
+                raise _FieldError(
+                    LocationInUnitError,
+                    f"a military voter's {COLUMNS[i]} is never stored (it would tell where "
+                    "the unit is): leave it empty",
+                    i,
                 )
-            raise RegistryRowError(
-                f"{column} does not apply to category {category.value}: leave it empty",
-                where=where.sub(column),
+            raise _FieldError(
+                RegistryRowError,
+                f"{COLUMNS[i]} does not apply to category {category.value}: leave it empty",
+                i,
             )
-    for column in _NEEDS[category]:
-        if not v[column]:
-            raise RegistryRowError(
-                f"{column} is required for category {category.value}", where=where.sub(column)
+    for i in _NEEDS_I[category]:
+        if not v[i]:
+            raise _FieldError(
+                RegistryRowError, f"{COLUMNS[i]} is required for category {category.value}", i
             )
-    if v["home_unit"]:
-        _check_unit(v["home_unit"], "home_unit", where, constituencies)
-        if constituencies.units[v["home_unit"]].constituency != constituency:
-            raise UnknownConstituencyError(
-                f"home unit {v['home_unit']} lies in constituency "
-                f"{constituencies.units[v['home_unit']].constituency!r}, not {constituency!r}",
-                where=where.sub("home_unit"),
+    home_unit = v[_HOME_UNIT]
+    if home_unit:
+        _check_unit(home_unit, _HOME_UNIT, constituencies)
+        unit_constituency = constituencies.units[home_unit].constituency
+        if unit_constituency != constituency:
+            raise _FieldError(
+                UnknownConstituencyError,
+                f"home unit {home_unit} lies in constituency {unit_constituency!r}, "
+                f"not {constituency!r}",
+                _HOME_UNIT,
             )
-    if v["current_unit"]:
-        _check_unit(v["current_unit"], "current_unit", where, constituencies)
-        if constituencies.is_excluded(v["current_unit"]):
-            raise RegistryRowError(
-                f"current unit {v['current_unit']} is an excluded unit: a displaced voter's "
-                "current unit is where they live now, where a vote can be held",
-                where=where.sub("current_unit"),
+    current = v[_CURRENT_UNIT]
+    if current:
+        _check_unit(current, _CURRENT_UNIT, constituencies)
+        if current in constituencies.excluded:
+            raise _FieldError(
+                RegistryRowError,
+                f"current unit {current} is an excluded unit: a displaced voter's current "
+                "unit is where they live now, where a vote can be held",
+                _CURRENT_UNIT,
             )
-    if v["country"] and (not COUNTRY_RE.fullmatch(v["country"]) or v["country"] == "UA"):
-        raise RegistryRowError(
+    country = v[_COUNTRY]
+    if country and (country == "UA" or not COUNTRY_RE.fullmatch(country)):
+        raise _FieldError(
+            RegistryRowError,
             "a country abroad is an ISO 3166-1 alpha-2 code other than UA",
-            where=where.sub("country"),
+            _COUNTRY,
         )
-    if v["consular_post"] and not CONSULAR_POST_RE.fullmatch(v["consular_post"]):
-        raise RegistryRowError(
+    if v[_POST] and not CONSULAR_POST_RE.fullmatch(v[_POST]):
+        raise _FieldError(
+            RegistryRowError,
             "a consular post is a country code, '-', and 2 to 16 capitals or digits "
             "(e.g. DE-BERLIN)",
-            where=where.sub("consular_post"),
+            _POST,
         )
-    for column in ("address", "city"):
-        if len(v[column]) > _TEXT_MAX:
-            raise RegistryRowError(
-                f"{column} longer than {_TEXT_MAX} characters", where=where.sub(column)
+    for i in (_ADDRESS, _CITY):
+        if len(v[i]) > _TEXT_MAX:
+            raise _FieldError(
+                RegistryRowError, f"{COLUMNS[i]} longer than {_TEXT_MAX} characters", i
             )
-    return Voter(
-        voter_id=voter_id,
-        home_constituency=constituency,
-        category=category,
-        home_unit=v["home_unit"],
-        country=v["country"],
-        city=v["city"],
-        consular_post=v["consular_post"],
-        unit=v["unit"],
-        current_unit=v["current_unit"],
-        surname=v["surname"],
-        given_name=v["given_name"],
-        patronymic=v["patronymic"],
-        birth_date=v["birth_date"],
-        address=v["address"],
-    )
+    return category
 
 
 def identity_key(voter: Voter) -> str:
     """What makes two rows one person when their voter ids differ: names (NFC, casefolded,
     spaces collapsed, apostrophes unified) and birth date."""
-    parts = []
-    for text in (voter.surname, voter.given_name, voter.patronymic):
-        t = unicodedata.normalize("NFC", text).casefold()
-        t = re.sub(r"['’ʼ]", "'", " ".join(t.split()))
-        parts.append(t)
-    parts.append(voter.birth_date)
-    return "\x1f".join(parts)
+    return _identity(voter.surname, voter.given_name, voter.patronymic, voter.birth_date)
 
 
-def _check_name(text: str, column: str, where: Location, *, required: bool) -> None:
+def _identity(surname: str, given: str, patronymic: str, born: str) -> str:
+    key = f"{surname}|{given}|{patronymic}|{born}"
+    if not key.isascii():
+        key = unicodedata.normalize("NFC", key)
+    key = key.casefold()
+    if "’" in key or "ʼ" in key:
+        key = key.replace("’", "'").replace("ʼ", "'")
+    while "  " in key:
+        key = key.replace("  ", " ")
+    return key
+
+
+def _check_name(v: list[str], i: int, *, required: bool) -> None:
+    text = v[i]
     if not text:
         if required:
-            raise RegistryRowError(f"{column} is required", where=where.sub(column))
+            raise _FieldError(RegistryRowError, f"{COLUMNS[i]} is required", i)
         return
     if len(text) > _NAME_MAX or not NAME_RE.fullmatch(text):
-        raise RegistryRowError(
-            f"{column}: letters, apostrophes, hyphens and spaces, at most {_NAME_MAX}",
-            where=where.sub(column),
+        raise _FieldError(
+            RegistryRowError,
+            f"{COLUMNS[i]}: letters, apostrophes, hyphens and spaces, at most {_NAME_MAX}",
+            i,
         )
 
 
-def _check_birth_date(text: str, where: Location) -> None:
+def _check_birth_date(text: str, today: date) -> None:
     try:
         born = date.fromisoformat(text) if len(text) == 10 else None
     except ValueError:
         born = None
-    if born is None or not _OLDEST <= born <= date.today():
-        raise RegistryRowError(
-            "birth_date is a date YYYY-MM-DD between 1900-01-01 and today",
-            where=where.sub("birth_date"),
+    if born is None or not _OLDEST <= born <= today:
+        raise _FieldError(
+            RegistryRowError, "birth_date is a date YYYY-MM-DD between 1900-01-01 and today", _BORN
         )
 
 
-def _check_unit(code: str, column: str, where: Location, constituencies: Constituencies) -> None:
-    if not UNIT_CODE_RE.fullmatch(code):
-        raise RegistryRowError(
-            f"{column} is a territorial unit code: 'UA' and 17 digits", where=where.sub(column)
-        )
+def _check_unit(code: str, i: int, constituencies: Constituencies) -> None:
     if code not in constituencies.units:
-        raise UnknownConstituencyError(f"unknown territorial unit {code}", where=where.sub(column))
+        if not UNIT_CODE_RE.fullmatch(code):
+            raise _FieldError(
+                RegistryRowError, f"{COLUMNS[i]} is a territorial unit code: 'UA' and 17 digits", i
+            )
+        raise _FieldError(UnknownConstituencyError, f"unknown territorial unit {code}", i)
 
 
-def _check_military_unit(text: str, where: Location, constituencies: Constituencies) -> None:
+def _check_military_unit(text: str, constituencies: Constituencies) -> None:
     """A unit is a code matching :data:`MILITARY_UNIT_RE`; anything that looks like a place
     (coordinates, a place name of the constituency list, free text) is refused as such."""
-    w = where.sub("unit")
     if MILITARY_UNIT_RE.fullmatch(text):
         return
     if not text:
-        raise RegistryRowError("unit is required for category military", where=w)
+        raise _FieldError(RegistryRowError, "unit is required for category military", _UNIT)
     if _COORDINATES_RE.search(text):
-        raise LocationInUnitError(
+        raise _FieldError(
+            LocationInUnitError,
             "unit looks like coordinates: a unit is given by its code (e.g. A1234), never "
             "by where it is",
-            where=w,
+            _UNIT,
         )
     folded = text.casefold()
     words = set(re.findall(r"[^\W\d_]+(?:['’ʼ-][^\W\d_]+)*", folded))
     places = constituencies.place_names
-    if any(w_ in places for w_ in words) or any(p in folded for p in places if " " in p):
-        raise LocationInUnitError(
+    if any(w in places for w in words) or any(p in folded for p in places if " " in p):
+        raise _FieldError(
+            LocationInUnitError,
             "unit names a place: a unit is given by its code (e.g. A1234), never by where it is",
-            where=w,
+            _UNIT,
         )
     if " " in text or len(words) > 1 or len(text) > 12:
-        raise LocationInUnitError(
+        raise _FieldError(
+            LocationInUnitError,
             "unit is free text: a unit is given by its code (e.g. A1234), never described",
-            where=w,
+            _UNIT,
         )
-    raise RegistryRowError(
-        "unit is a military unit code: 'A' or 'B' and four digits (e.g. A1234)", where=w
+    raise _FieldError(
+        RegistryRowError,
+        "unit is a military unit code: 'A' or 'B' and four digits (e.g. A1234)",
+        _UNIT,
     )
 
 
@@ -655,9 +722,11 @@ def _load(
         )
     order = [header.index(c) for c in COLUMNS]
     width = len(header)
-    insert = f"INSERT INTO voters VALUES ({', '.join('?' * len(_STORED))})"  # noqa: S608
+    names = ", ".join((*COLUMNS, "ident", "line"))
+    insert = f"INSERT INTO voters ({names}) VALUES ({', '.join('?' * len(_STORED))})"  # noqa: S608
     batch: list[tuple[str | int, ...]] = []
     rows = 0
+    today = date.today()
     line = reader.line_num + 1
     while True:
         try:
@@ -668,42 +737,29 @@ def _load(
             fail(RegistryRowError(f"malformed CSV: {exc}", where=where.at(line=line)))
             line = reader.line_num + 1
             continue
-        here = where.at(line=line)
+        start = line
         line = reader.line_num + 1
         if not record:
             continue
         if len(record) != width:
-            fail(RegistryRowError(f"expected {width} fields, got {len(record)}", where=here))
-            continue
-        try:
-            voter = parse_row(
-                dict(zip(COLUMNS, (record[i] for i in order), strict=True)), here, constituencies
+            fail(
+                RegistryRowError(
+                    f"expected {width} fields, got {len(record)}", where=where.at(line=start)
+                )
             )
-        except VicheError as exc:
-            fail(exc)
+            continue
+        v = [record[i].strip() for i in order]
+        try:
+            category = _check_row(v, constituencies, today)
+        except _FieldError as fault:
+            fail(fault.error(where.at(line=start)))
             continue
         rows += 1
         if n_errors:
             continue  # the import is refused: keep checking rows, store nothing more
+        v[_CATEGORY] = category.value
         batch.append(
-            (
-                voter.voter_id,
-                voter.home_constituency,
-                voter.category.value,
-                voter.home_unit,
-                voter.country,
-                voter.city,
-                voter.consular_post,
-                voter.unit,
-                voter.current_unit,
-                voter.surname,
-                voter.given_name,
-                voter.patronymic,
-                voter.birth_date,
-                voter.address,
-                _ident_hash(identity_key(voter)),
-                here.line or 0,
-            )
+            (*v, _ident_hash(_identity(v[_SURNAME], v[_GIVEN], v[_PATRONYMIC], v[_BORN])), start)
         )
         if len(batch) >= _BATCH:
             db.executemany(insert, batch)
