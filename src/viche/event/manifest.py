@@ -21,6 +21,7 @@ is in one (a count, never a name).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -162,9 +163,14 @@ def parse_time(text: str, where: Location) -> datetime:
 
 def check_stations(manifest: Manifest) -> None:
     """Stations have known kinds and distinct ids, and none is in an excluded unit."""
-    excluded = set(manifest.excluded_units)
+    check_station_list(manifest.stations, manifest.excluded_units)
+
+
+def check_station_list(stations: Sequence[Station], excluded_units: Sequence[str]) -> None:
+    """:func:`check_stations` before there is a manifest."""
+    excluded = set(excluded_units)
     seen: set[str] = set()
-    for i, s in enumerate(manifest.stations):
+    for i, s in enumerate(stations):
         where = Location(member=MANIFEST, path=("stations", str(i)))
         if s.kind not in STATION_KINDS:
             raise EventManifestError(

@@ -19,7 +19,14 @@ from viche.crypto.group import Group
 from viche.crypto.rng import RandomSource
 from viche.errors import EnrolmentError, EventManifestError, Location
 from viche.event.keys import EventKey
-from viche.event.manifest import Manifest, Station, Style, check_manifest, write_manifest
+from viche.event.manifest import (
+    Manifest,
+    Station,
+    Style,
+    check_manifest,
+    check_station_list,
+    write_manifest,
+)
 from viche.protocol.election import ElectionTemplate
 from viche.protocol.trustees import Trustees
 from viche.service import archive as arch
@@ -93,8 +100,10 @@ def create_event(
     rng: RandomSource,
 ) -> CreatedEvent:
     """Write the event in ``directory`` (its manifest and one archive per style); the
-    credential authority's files go to ``authority_dir`` (one folder per style)."""
+    credential authority's files go to ``authority_dir`` (one folder per style). The plan is
+    checked (enrolment, stations) before anything is written."""
     check_enrolment(plan.styles)
+    check_station_list(plan.stations, plan.excluded_units)
     trustees: Trustees = setup.read_trustees(trustees_path)
     styles: list[Style] = []
     private: dict[str, tuple[str, str]] = {}
