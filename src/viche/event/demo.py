@@ -366,7 +366,8 @@ def run_event_demo(
             if not isinstance(o.error, VoteClosedError):
                 raise UsageError("the demo expected the late relay ballot to be refused")
             refused.append(("a relayed ballot arriving after the close", o.error))
-        say("relay A1234: a batch arriving after the close was refused, ballot by ballot")
+            say(f"server: refused, as it must: a relayed ballot arriving after the close "
+                f"({o.error.code} {o.error.message})")  # fmt: skip
 
         # -------------------------------------------------------- count and publish
         result = count_event(desk, [k.privkey for k in keys], rng, say=say)

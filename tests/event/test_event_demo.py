@@ -1,0 +1,96 @@
+"""End to end: ``viche event demo --dir DIR`` plays a national event on a synthetic registry,
+``viche verify DIR`` verifies it, every ``.bel`` passes belenios-tool, the results equal the
+plaintext intent; tampering with the published files is found."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from support.belenios import tool_verifies
+from support.cli import run_cli
+from viche.event.keys import EventKey
+from viche.event.locks import LOCK_LOG
+from viche.event.manifest import read_manifest
+from viche.event.published import NATIONAL, TURNOUT, read_document, write_document
+from viche.event.registry import Category, Registry
+from viche.event.verify_event import verify_event
+from viche.verify.report import Status
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    directory = tmp_path_factory.mktemp("event") / "demo"
+    run = run_cli("event", "demo", "--dir", str(directory), "--seed", "event-e2e")
+    assert run.code == 0, run.stdout + run.stderr
+    return directory, run.stdout
+
+
+@pytest.fixture()
+def public_copy(demo: tuple[Path, str], tmp_path: Path) -> Path:
+    """The published records only (no private folder): what an auditor downloads."""
+    out = tmp_path / "published"
+    shutil.copytree(demo[0], out, ignore=shutil.ignore_patterns("private", "*.index"))
+    return out
+
+
+def test_the_demo_plays_every_role_and_channel(demo: tuple[Path, str]) -> None:
+    directory, stdout = demo
+    assert "The verified results equal the plaintext intent" in stdout
+    for refusal in ("V8050", "V8051", "V8055"):  # re-vote after station, wrong style, late
+        assert f"({refusal} " in stdout
+    assert "altered by the relay (V2" in stdout
+    manifest, _ = read_manifest(directory)
+    assert len(manifest.styles) >= 3
+    assert manifest.excluded_units and sum(s.excluded_enrolled for s in manifest.styles) == 2
+    assert {s.kind for s in manifest.stations} == {"abroad", "displaced"}
+    with Registry.open(directory / "private" / "registry.sqlite") as registry:
+        categories = {c for per in registry.counts().values() for c in per}
+    assert categories == set(Category)
+    turnout = read_document(directory / TURNOUT, "turnout", manifest.key)
+    assert turnout["total"] == {"online": 8, "station": 3, "relay": 4}
+
+
+def test_viche_verify_verifies_the_event(demo: tuple[Path, str], public_copy: Path) -> None:
+    run = run_cli("verify", "--jobs", "1", "--json", str(public_copy))
+    assert run.code == 0, run.stdout + run.stderr
+    report = json.loads(run.stdout)
+    names = {c["name"]: c["status"] for c in report["checks"]}
+    assert all(status == "passed" for status in names.values()), names
+    assert {"event.station_locks", "event.national", "style c01", "style c03"} <= set(names)
+    national = json.loads((demo[0] / NATIONAL).read_text())["national"]
+    assert report["result"]["national"] == national["result"]
+    assert sum(national["result"]) == 15  # every voter's presidential vote, once
+
+
+@pytest.mark.interop
+def test_every_archive_passes_belenios_tool(belenios_tool: str, public_copy: Path) -> None:
+    archives = sorted(public_copy.glob("styles/*/*.bel"))
+    assert len(archives) == 3
+    for archive in archives:
+        ok, err = tool_verifies(belenios_tool, archive.parent)
+        assert ok, err
+
+
+def _resign(path: Path, kind: str, key: EventKey, edit: str, value: object) -> None:
+    body = json.loads(path.read_text())[kind]
+    body[edit] = value
+    write_document(path, kind, body, key)
+
+
+def test_tampered_publications_are_found(demo: tuple[Path, str], public_copy: Path) -> None:
+    key = EventKey.load_or_create(demo[0] / "private" / "keys" / "event.ed25519")
+    # the commission signs a national result that is not the sum of the styles' results
+    _resign(public_copy / NATIONAL, "national", key, "result", [15, 0, 0])
+    # and a turnout that hides the station votes
+    _resign(public_copy / TURNOUT, "turnout", key, "styles", [])
+    # and someone edits a station lock
+    log = public_copy / LOCK_LOG
+    log.write_bytes(log.read_bytes().replace(b"DE-BERLIN-1", b"PL-WARSZAWA-1", 1))
+    report = verify_event(public_copy, jobs=1)
+    failed = {c.name for c in report.checks if c.status is Status.FAILED}
+    assert failed == {"event.national", "event.turnout", "event.station_locks"}
+    assert not report.ok
