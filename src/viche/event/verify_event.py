@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from viche.crypto.hashing import sha256_hex
@@ -85,6 +86,17 @@ class _StyleData:
     credentials: PublicCredentials | None = None
     ballots: list[BallotRef] = field(default_factory=list)
     result: list[list[int]] | None = None
+
+    @cached_property
+    def by_height(self) -> dict[int, BallotRef]:
+        return {b.height: b for b in self.ballots}
+
+    @cached_property
+    def by_credential(self) -> dict[str, list[BallotRef]]:
+        out: dict[str, list[BallotRef]] = {}
+        for b in self.ballots:
+            out.setdefault(b.credential, []).append(b)
+        return out
 
 
 class _Run:
@@ -287,13 +299,13 @@ def _check_locks(
             run.fail("event.station_locks", LockLogError(
                 "a second lock of the same credential", where=where))  # fmt: skip
         locked[e.election].add(e.credential)
-        ballot = next((b for b in data.ballots if b.height == e.height), None)
+        ballot = data.by_height.get(e.height)
         if ballot is None or ballot.hash != e.ballot_hash or ballot.credential != e.credential:
             run.fail("event.station_locks", LockLogError(
                 f"the lock names event {e.height} of style {style.id!r}, which is not this "
                 "credential's ballot with this hash", where=where))  # fmt: skip
             continue
-        later = [b for b in data.ballots if b.credential == e.credential and b.height > e.height]
+        later = [b for b in data.by_credential.get(e.credential, []) if b.height > e.height]
         for b in later:
             run.fail("event.station_locks", LockLogError(
                 f"a ballot of a locked credential after its lock (event {b.height} of style "
@@ -322,7 +334,7 @@ def _check_relay(
         style = manifest.style_of_election(e.election)
         data = styles.get(style.id) if style is not None else None
         ballot = (
-            next((b for b in data.ballots if b.height == e.height), None) if data else None
+            data.by_height.get(e.height) if data else None
         )
         if ballot is None or ballot.hash != e.ballot_hash:
             run.fail("event.relay", LockLogError(
