@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from viche.event.ballots import OpenListBallot, PartyList
@@ -16,6 +16,9 @@ from viche.event.seats import (
     preference_order,
 )
 
+#: no timing in tests: the machine may be loaded
+LAWS = settings(max_examples=100, deadline=None)
+
 votes_st = st.lists(st.integers(0, 10**7), min_size=1, max_size=12).filter(
     lambda v: any(n > 0 for n in v)
 )
@@ -25,6 +28,7 @@ def _parties(votes: list[int]) -> dict[str, int]:
     return {f"P{i}": n for i, n in enumerate(votes)}
 
 
+@LAWS
 @given(votes_st, st.integers(1, 450))
 def test_every_seat_is_given_and_the_threshold_holds(votes: list[int], seats: int) -> None:
     total = sum(votes)
@@ -40,6 +44,7 @@ def test_every_seat_is_given_and_the_threshold_holds(votes: list[int], seats: in
             assert int(p.quotient) <= p.seats <= int(p.quotient) + 1
 
 
+@LAWS
 @given(votes_st, st.integers(1, 450), st.integers(0, 11), st.integers(1, 10**6))
 def test_more_votes_never_means_fewer_seats(
     votes: list[int], seats: int, who: int, more: int
@@ -59,6 +64,7 @@ def test_more_votes_never_means_fewer_seats(
         assert after.parties[who].seats >= before.parties[who].seats
 
 
+@LAWS
 @given(st.lists(st.integers(0, 1000), min_size=1, max_size=10), st.integers(1, 60))
 def test_ordering_by_votes_is_kept(votes: list[int], seats: int) -> None:
     """A party with more votes than another never gets fewer seats."""
@@ -72,6 +78,7 @@ def test_ordering_by_votes_is_kept(votes: list[int], seats: int) -> None:
                 assert a.seats >= b.seats
 
 
+@LAWS
 @given(
     st.lists(st.integers(0, 1000), min_size=1, max_size=8).filter(any),
     st.integers(1, 60),
@@ -88,6 +95,7 @@ def test_largest_remainders_respects_caps(votes: list[int], seats: int, extra: l
     assert all(int(q) <= s <= int(q) + 1 for q, s in zip(quotients, uncapped, strict=True))
 
 
+@LAWS
 @given(
     st.lists(st.integers(0, 500), min_size=2, max_size=6),
     st.integers(1, 400),
@@ -104,6 +112,7 @@ def test_preference_order_is_a_permutation(prefs: list[int], quota: int) -> None
     )
 
 
+@LAWS
 @given(
     st.lists(st.lists(st.integers(0, 300), min_size=7, max_size=7), min_size=1, max_size=4),
     st.integers(1, 12),
