@@ -1,20 +1,26 @@
-"""National event commands.
+"""``viche event``: the national election event.
 
-* ``viche event demo --dir DIR``      a whole national event, every role and channel,
-  verified at the end (``viche verify DIR`` verifies it again);
-* ``viche relay collect``             a unit's relay takes ballots (files) into its folder;
-* ``viche relay upload``              sends them, in one batch, through the voting server;
-* ``viche relay receipt``             a voter finds her ballot's outcome by its tracker.
+* ``viche event registry import REGISTRY.csv --constituencies C.json [--previous OLD.sqlite]
+  [--out NEW.sqlite] [--json]``  import the voter registry (all or nothing), print the counts
+  per constituency and category, the voters of excluded units, and the changes against the
+  previous registry; every bad row is printed with its line and reason;
+* ``viche event registry synthetic OUT.csv --constituencies-out C.json --voters N``  a
+  synthetic registry and its constituencies, for trying the import;
+* ``viche event demo --dir DIR``  a whole national event, every role and channel, verified
+  at the end (``viche verify DIR`` verifies it again);
+* ``viche relay collect``  a unit's relay takes ballots (files) into its folder;
+  ``viche relay upload``  sends them, in one batch, through the voting server (in-process:
+  it opens the event directory with the server's keys, ``--keys``);
+  ``viche relay receipt``  a voter finds her ballot's outcome by its tracker.
 
-``relay upload`` plays the voting server's side in-process: it opens the event directory
-with the server's keys (the event key and the receipt key, ``--keys``).
+Schema and rules: ``docs/registry.md``; the event, its channels and logs: ``docs/event.md``.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -24,9 +30,15 @@ from viche.errors import Location
 
 event_app = typer.Typer(
     name="event",
-    help="A national election event: ballot styles, stations, channels, relays.",
+    help="The national election event: voter registry, constituencies, ballot styles.",
     no_args_is_help=True,
 )
+registry_app = typer.Typer(
+    name="registry",
+    help="The voter registry: import it from the state register's CSV (docs/registry.md).",
+    no_args_is_help=True,
+)
+event_app.add_typer(registry_app)
 relay_app = typer.Typer(
     name="relay",
     help="A unit's relay: collect encrypted ballots offline, upload them in one batch.",
@@ -34,6 +46,142 @@ relay_app = typer.Typer(
 )
 
 RelayOpt = Annotated[Path, typer.Option("--relay", help="The relay's folder.")]
+
+
+@registry_app.command("import")
+def registry_import(
+    registry: Annotated[Path, typer.Argument(help="The registry CSV (docs/registry.md).")],
+    *,
+    constituencies: Annotated[
+        Path, typer.Option("--constituencies", help="The constituency file (JSON).")
+    ],
+    previous: Annotated[
+        Path | None,
+        typer.Option("--previous", help="The registry this one replaces (changes are reported)."),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            help="Where to write the registry (default: --previous, else REGISTRY.sqlite).",
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    max_errors: Annotated[
+        int, typer.Option("--max-errors", min=1, help="Bad rows listed at most.")
+    ] = 100,
+) -> None:
+    """Import the voter registry: all rows, or nothing if any row is bad."""
+    from viche.cli.output import err, line
+    from viche.cli.progress import progress
+    from viche.errors import BadRowsError
+    from viche.event.constituencies import load_constituencies
+    from viche.event.registry import Registry, import_registry
+
+    cons = load_constituencies(constituencies)
+    before = Registry.open(previous) if previous is not None else None
+    try:
+        with progress() as update:
+            result = import_registry(
+                registry,
+                cons,
+                before,
+                out=out,
+                progress=lambda done, total: update("reading the registry", done, total),
+                max_errors=max_errors,
+            )
+    except BadRowsError as exc:
+        if as_json:
+            typer.echo(json.dumps({"ok": False, "error": exc.to_dict()}, ensure_ascii=False))
+        else:
+            for row in exc.rows:
+                err.print(line(("bad row", "red"), f" {row}"))
+        raise
+    finally:
+        if before is not None:
+            before.close()
+    with result.registry as reg:
+        report = _report(result, reg.excluded_counts(cons))
+    if as_json:
+        typer.echo(json.dumps(report, ensure_ascii=False, indent=1))
+    else:
+        _print_report(report)
+
+
+def _report(result: Any, excluded: dict[str, int]) -> dict[str, Any]:
+    from viche.event.registry import Category
+
+    return {
+        "ok": True,
+        "registry": str(result.registry.path),
+        "voters": result.rows,
+        "source_sha256": result.registry.source_sha256(),
+        "counts": {
+            c: {k.value: per.get(k, 0) for k in Category} for c, per in result.counts.items()
+        },
+        "excluded_unit_voters": excluded,
+        "changes": result.changes.to_json(),
+    }
+
+
+def _print_report(report: dict[str, Any]) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    from viche.cli.output import line, out
+    from viche.event.registry import Category
+
+    out.print(
+        line(
+            ("registry", "bold green"),
+            f" {report['voters']} voter(s) stored in {report['registry']}",
+        )
+    )
+    out.print(f"source sha256 {report['source_sha256']}")
+    table = Table(show_edge=False)
+    for title in ("constituency", *(c.value for c in Category), "total", "in excluded units"):
+        table.add_column(Text(title), justify="left" if title == "constituency" else "right")
+    for constituency, per in report["counts"].items():
+        table.add_row(
+            Text(constituency),
+            *(Text(str(per[c.value])) for c in Category),
+            Text(str(sum(per.values()))),
+            Text(str(report["excluded_unit_voters"].get(constituency, 0))),
+        )
+    out.print(table)
+    changes = report["changes"]
+    out.print(
+        f"changes: {changes['added']} added, {changes['removed']} removed, "
+        f"{changes['moved']} moved, {changes['changed']} changed"
+    )
+    for kind, ids in changes["examples"].items():
+        if ids:
+            out.print(f"  {kind}: {', '.join(ids)}{' …' if changes[kind] > len(ids) else ''}")
+
+
+@registry_app.command("synthetic")
+def registry_synthetic(
+    registry: Annotated[Path, typer.Argument(help="The registry CSV to write.")],
+    *,
+    constituencies_out: Annotated[
+        Path, typer.Option("--constituencies-out", help="Where to write the constituency file.")
+    ],
+    voters: Annotated[int, typer.Option("--voters", min=1, help="Number of voters.")] = 1000,
+    regions: Annotated[int, typer.Option("--regions", min=1, help="Electoral regions.")] = 3,
+    per_region: Annotated[
+        int, typer.Option("--per-region", min=1, help="Constituencies per region.")
+    ] = 2,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the synthetic data.")] = 1,
+) -> None:
+    """Write a synthetic registry (all four categories) and its constituency file."""
+    from viche.cli.output import out
+    from viche.event.synthetic import synthetic_constituencies, write_synthetic_registry
+    from viche.service.files import write_text
+
+    cons = synthetic_constituencies(regions, per_region)
+    write_text(constituencies_out, json.dumps(cons.to_json(), ensure_ascii=False, indent=1))
+    n = write_synthetic_registry(registry, cons, voters, seed)
+    out.print(f"{n} voter(s) written to {registry}; constituencies in {constituencies_out}")
 
 
 def _say(message: str) -> None:

@@ -53,7 +53,6 @@ def _register_all() -> None:
     from viche.cli import election, event, method, mirror, monitor, plan, serve, shuffle, verify
 
     election.register(app)
-    event.register(app)
     method.register(app)
     mirror.register(app)
     monitor.register(app)
@@ -61,6 +60,7 @@ def _register_all() -> None:
     shuffle.register(app)
     plan.register(app)
     serve.register(app)
+    event.register(app)
 
 
 _register_all()

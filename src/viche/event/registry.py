@@ -303,9 +303,15 @@ def import_registry(
         raw = path.open("rb")
     except OSError as exc:
         raise MissingFileError(f"cannot read the registry: {exc.strerror}", where=where) from None
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    os.close(fd)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+        os.close(fd)
+    except OSError as exc:
+        raw.close()
+        raise StorageError(
+            f"cannot write the registry: {exc.strerror}", where=Location(file=str(out))
+        ) from None
     tmp = Path(tmp_name)
     db: sqlite3.Connection | None = None
     try:
@@ -339,6 +345,10 @@ def import_registry(
         os.replace(tmp, out)
     except sqlite3.Error as exc:
         raise StorageError(f"registry database: {exc}", where=Location(file=str(out))) from None
+    except OSError as exc:
+        raise StorageError(
+            f"cannot write the registry: {exc.strerror}", where=Location(file=str(out))
+        ) from None
     finally:
         if db is not None:
             db.close()
@@ -351,12 +361,17 @@ def import_registry(
 def write_registry_csv(path: Path, voters: Iterator[Voter] | list[Voter]) -> int:
     """Write voters as a registry CSV (header + rows); returns the number of rows."""
     n = 0
-    with path.open("w", encoding="utf-8", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=COLUMNS, lineterminator="\n")
-        writer.writeheader()
-        for voter in voters:
-            writer.writerow(voter.row())
-            n += 1
+    try:
+        with path.open("w", encoding="utf-8", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=COLUMNS, lineterminator="\n")
+            writer.writeheader()
+            for voter in voters:
+                writer.writerow(voter.row())
+                n += 1
+    except OSError as exc:
+        raise StorageError(
+            f"cannot write the registry CSV: {exc.strerror}", where=Location(file=str(path))
+        ) from None
     return n
 
 
@@ -797,22 +812,21 @@ def _duplicates(
     db.execute("CREATE INDEX voters_ident ON voters (ident)")
     groups = db.execute("SELECT ident FROM voters GROUP BY ident HAVING count(*) > 1").fetchall()
     for (ident,) in groups:
-        seen: dict[str, int] = {}
+        seen: dict[str, tuple[int, str]] = {}
         for row in db.execute(
             f"SELECT {_SELECT}, line FROM voters WHERE ident = ? ORDER BY line",  # noqa: S608
             (ident,),
         ):
             voter, line = _voter(row[:14]), int(row[14])
-            key = identity_key(voter)
-            first = seen.setdefault(key, line)
-            if first == line:
-                continue
+            first, first_id = seen.setdefault(identity_key(voter), (line, voter.voter_id))
+            if first == line or first_id == voter.voter_id:
+                continue  # the same row, or already reported as the same voter id
             n += 1
             if len(errors) < max_errors:
                 errors.append(
                     DuplicateVoterError(
-                        f"one person enrolled twice: line {first} and line {line} have the "
-                        "same names and birth date",
+                        f"one person enrolled twice: line {first} ({first_id}) and line "
+                        f"{line} ({voter.voter_id}) have the same names and birth date",
                         where=where.at(line=line),
                     )
                 )
