@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ from viche.event.manifest import read_manifest
 from viche.event.published import NATIONAL, TURNOUT, read_document, write_document
 from viche.event.registry import Category, Registry
 from viche.event.verify_event import verify_event
+from viche.service.credentials import read_privcreds
 from viche.verify.report import Status
 
 
@@ -94,3 +96,56 @@ def test_tampered_publications_are_found(demo: tuple[Path, str], public_copy: Pa
     failed = {c.name for c in report.checks if c.status is Status.FAILED}
     assert failed == {"event.national", "event.turnout", "event.station_locks"}
     assert not report.ok
+
+
+def _credentials(directory: Path) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for path in sorted((directory / "private" / "credential-authority").glob("*/0.privcreds")):
+        out.update(read_privcreds(path))
+    return out
+
+
+def test_letters_hold_each_credential_once_and_no_credential_is_published(
+    demo: tuple[Path, str], public_copy: Path
+) -> None:
+    creds = _credentials(demo[0])
+    assert len(creds) == 15
+    letters = demo[0] / "private" / "credential-authority" / "letters"
+    pages = {p.name: p.read_text() for p in letters.glob("*.html")}
+    assert {n.split("-")[0] for n in pages} == {"post", "consular", "military"}
+    for path in letters.glob("*.html"):
+        assert path.stat().st_mode & 0o077 == 0
+    for voter, cred in creds.items():
+        holding = [n for n, text in pages.items() if cred in text]
+        assert len(holding) == 1, voter
+        assert f'data-qr="{cred}"' in pages[holding[0]]
+    published = b"".join(p.read_bytes() for p in public_copy.rglob("*") if p.is_file())
+    assert not any(cred.encode() in published for cred in creds.values())
+
+
+def test_a_letter_prints_with_a_qr_code_that_reads_back(
+    demo: tuple[Path, str], chromium: str, zbarimg: str, tmp_path: Path
+) -> None:
+    from playwright.sync_api import sync_playwright
+
+    creds = _credentials(demo[0])
+    page_path = demo[0] / "private" / "credential-authority" / "letters" / "military-A1234.html"
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium, args=["--headless", "--no-sandbox",
+                                                                    "--disable-gpu"])  # fmt: skip
+        try:
+            page = browser.new_page()
+            page.goto(page_path.as_uri())
+            page.wait_for_selector("body[data-ready='1']")
+            first = page.locator(".letter").first
+            voter = first.get_attribute("data-voter")
+            assert voter is not None
+            first.locator(".qr svg").screenshot(path=str(tmp_path / "qr.png"))
+            pdf = page.pdf(format="A4")
+        finally:
+            browser.close()
+    read = subprocess.run([zbarimg, "-q", "--raw", str(tmp_path / "qr.png")],
+                          capture_output=True, timeout=60, check=False)  # fmt: skip
+    assert read.returncode == 0, read.stderr.decode()
+    assert read.stdout.decode().strip() == creds[voter]
+    assert pdf.startswith(b"%PDF") and pdf.count(b"/Type /Page") >= 3  # one sheet per letter

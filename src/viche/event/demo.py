@@ -55,6 +55,7 @@ from viche.event.constituencies import (
 )
 from viche.event.counting import EventResult, count_event
 from viche.event.keys import EventKey
+from viche.event.letters import write_letters
 from viche.event.manifest import Station
 from viche.event.registry import Category, Voter, import_registry, write_registry_csv
 from viche.event.styles import EventPlan, StylePlan, create_event
@@ -252,6 +253,10 @@ def run_event_demo(
         f"({sum(excluded.values())} voters enrolled from them)")  # fmt: skip
     say(f"credential authority: {len(created.credentials)} credentials, each voter in exactly "
         "one style; none sent to the server")  # fmt: skip
+    letters = write_letters(private / "credential-authority" / "letters", created.manifest,
+                            created.credentials, registry.get)  # fmt: skip
+    say(f"credential authority: {sum(b.letters for b in letters)} letters to print in "
+        f"{len(letters)} batches ({', '.join(b.path.stem for b in letters)})")  # fmt: skip
 
     intent = Intent()
     refused: list[tuple[str, VicheError]] = []
