@@ -149,3 +149,16 @@ def test_a_letter_prints_with_a_qr_code_that_reads_back(
     assert read.returncode == 0, read.stderr.decode()
     assert read.stdout.decode().strip() == creds[voter]
     assert pdf.startswith(b"%PDF") and pdf.count(b"/Type /Page") >= 3  # one sheet per letter
+
+
+def test_viche_event_letters_writes_the_same_letters(
+    demo: tuple[Path, str], tmp_path: Path
+) -> None:
+    ca = demo[0] / "private" / "credential-authority"
+    registry = demo[0] / "private" / "registry.sqlite"
+    run = run_cli("event", "letters", "--event", str(demo[0]), "--authority", str(ca),
+                  "--registry", str(registry), "--out", str(tmp_path))  # fmt: skip
+    assert run.code == 0, run.stderr
+    made = {p.name: p.read_bytes() for p in tmp_path.glob("*.html")}
+    shown = {p.name: p.read_bytes() for p in (ca / "letters").glob("*.html")}
+    assert made == shown and len(made) == 8

@@ -8,6 +8,8 @@
   synthetic registry and its constituencies, for trying the import;
 * ``viche event demo --dir DIR``  a whole national event, every role and channel, verified
   at the end (``viche verify DIR`` verifies it again);
+* ``viche event letters``  the credential authority's print-ready letters (QR code), one file
+  per delivery batch (post, consular post, military unit);
 * ``viche relay collect``  a unit's relay takes ballots (files) into its folder;
   ``viche relay upload``  sends them, in one batch, through the voting server (in-process:
   it opens the event directory with the server's keys, ``--keys``);
@@ -219,6 +221,40 @@ def demo_cmd(
         "The verified results equal the plaintext intent (last ballot of each voter, station "
         f"votes overriding online ones). Published records: {directory}"
     )
+
+
+@event_app.command("letters")
+def letters_cmd(
+    event: Annotated[Path, typer.Option("--event", help="The event directory (event.json).")],
+    authority: Annotated[
+        Path,
+        typer.Option("--authority", help="The credential authority's folder: STYLE/*.privcreds."),
+    ],
+    registry: Annotated[Path, typer.Option("--registry", help="The voter registry (SQLite).")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Where to write the print files.")],
+) -> None:
+    """Print-ready credential letters (Ukrainian, QR code), one file per delivery batch."""
+    from viche.errors import EnrolmentError
+    from viche.event.letters import write_letters
+    from viche.event.manifest import read_manifest
+    from viche.event.registry import Registry
+    from viche.service.credentials import read_privcreds
+
+    manifest, _ = read_manifest(event)
+    credentials: dict[str, tuple[str, str]] = {}
+    for style in manifest.styles:
+        files = sorted((authority / style.id).glob("*.privcreds"))
+        if len(files) != 1:
+            raise EnrolmentError(
+                f"expected one .privcreds file for style {style.id!r}, found {len(files)}",
+                where=Location(file=str(authority / style.id)),
+            )
+        for voter, cred in read_privcreds(files[0]).items():
+            credentials[voter] = (style.id, cred)
+    with Registry.open(registry) as reg:
+        batches = write_letters(out_dir, manifest, credentials, reg.get)
+    for b in batches:
+        out.print(f"{b.path}: {b.letters} letter(s)")
 
 
 @relay_app.command("collect")
