@@ -16,6 +16,7 @@ from support.cli import run_cli
 from viche.event.keys import EventKey
 from viche.event.locks import LOCK_LOG
 from viche.event.manifest import read_manifest
+from viche.event.outcome import RESULTS
 from viche.event.published import NATIONAL, TURNOUT, read_document, write_document
 from viche.event.registry import Category, Registry
 from viche.event.verify_event import verify_event
@@ -62,7 +63,7 @@ def test_viche_verify_verifies_the_event(demo: tuple[Path, str], public_copy: Pa
     report = json.loads(run.stdout)
     names = {c["name"]: c["status"] for c in report["checks"]}
     assert all(status == "passed" for status in names.values()), names
-    assert {"event.station_locks", "event.national", "style c01", "style c03"} <= set(names)
+    assert {"event.station_locks", "event.national", "event.results", "style c03"} <= set(names)
     national = json.loads((demo[0] / NATIONAL).read_text())["national"]
     assert report["result"]["national"] == national["result"]
     assert sum(national["result"]) == 15  # every voter's presidential vote, once
@@ -92,10 +93,22 @@ def test_tampered_publications_are_found(demo: tuple[Path, str], public_copy: Pa
     # and someone edits a station lock
     log = public_copy / LOCK_LOG
     log.write_bytes(log.read_bytes().replace(b"DE-BERLIN-1", b"PL-WARSZAWA-1", 1))
+    # and seats other than the Code's
+    _resign(public_copy / RESULTS, "results", key, "regions", [])
     report = verify_event(public_copy, jobs=1)
     failed = {c.name for c in report.checks if c.status is Status.FAILED}
-    assert failed == {"event.national", "event.turnout", "event.station_locks"}
+    assert failed == {"event.national", "event.turnout", "event.station_locks", "event.results"}
     assert not report.ok
+
+
+def test_the_code_s_results_are_published(demo: tuple[Path, str]) -> None:
+    manifest, _ = read_manifest(demo[0])
+    results = read_document(demo[0] / RESULTS, "results", manifest.key)
+    president = results["presidential"]
+    assert president["participated"] == 15 and sum(president["votes"].values()) == 15
+    allocation = results["parliament"]["allocation"]
+    assert sum(p["seats"] for p in allocation["parties"]) == allocation["seats"] == 4
+    assert "Rada seats (Arts. 183-185)" in demo[1]
 
 
 def _credentials(directory: Path) -> dict[str, str]:

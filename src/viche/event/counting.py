@@ -10,6 +10,7 @@ from pathlib import Path
 from viche.crypto.rng import RandomSource
 from viche.errors import Location, UsageError
 from viche.event.channels import EventDesk
+from viche.event.outcome import RESULTS, EventBallots, event_outcome
 from viche.event.published import (
     NATIONAL,
     TURNOUT,
@@ -45,9 +46,11 @@ def count_event(
     *,
     say: Say = _quiet,
     jobs: int | None = 1,
+    ballots: EventBallots | None = None,
 ) -> EventResult:
     """Close every style, have each (Single) trustee decrypt, publish each result, then
-    sign and write ``turnout.json`` and ``national.json``."""
+    sign and write ``turnout.json`` and ``national.json`` (and, with the event's
+    ``ballots``, ``results.json``: the presidential round and the Rada's seats)."""
     manifest = desk.manifest
     results: dict[str, list[list[int]]] = {}
     turnout: dict[str, dict[str, int]] = {}
@@ -90,6 +93,14 @@ def count_event(
     write_document(desk.directory / TURNOUT, "turnout", body, desk.key)
     write_document(desk.directory / NATIONAL, "national", national, desk.key)
     say("administrator: turnout per channel and the national sum signed and published")
+    if ballots is not None:
+        outcome = event_outcome(ballots, results)
+        write_document(desk.directory / RESULTS, "results", outcome, desk.key)
+        president = outcome["presidential"]
+        seats = {p["party"]: p["seats"] for p in outcome["parliament"]["allocation"]["parties"]}
+        say(f"administrator: presidential round: {president['winner'] or 'repeat vote of '}"
+            f"{'' if president['winner'] else ' and '.join(president['runoff'])}; Rada seats "
+            f"(Arts. 183-185): {seats}")  # fmt: skip
     sums = national["result"]
     assert isinstance(sums, list)
     return EventResult(results, [int(v) for v in sums], turnout)

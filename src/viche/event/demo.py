@@ -57,6 +57,8 @@ from viche.event.counting import EventResult, count_event
 from viche.event.keys import EventKey
 from viche.event.letters import write_letters
 from viche.event.manifest import Station
+from viche.event.outcome import BALLOTS, EventBallots
+from viche.event.published import write_document
 from viche.event.registry import Category, Voter, import_registry, write_registry_csv
 from viche.event.styles import EventPlan, StylePlan, create_event
 from viche.event.verify_event import verify_event
@@ -93,6 +95,8 @@ LISTS = {
     "R02": OpenListBallot("R02", (PartyList("Злагода", ("Оксана Лисенко",)),
                                    PartyList("Відродження", ("Юрій Кравець", "Ніна Руденко")))),
 }  # fmt: skip
+#: a small Rada for fifteen voters (the Code's 450 would leave most seats unfilled)
+RADA_DEMO_SEATS = 4
 STATIONS = (
     Station("DE-BERLIN-1", "abroad", "DE"),
     Station("PL-WARSZAWA-1", "abroad", "PL"),
@@ -253,6 +257,9 @@ def run_event_demo(
         f"({sum(excluded.values())} voters enrolled from them)")  # fmt: skip
     say(f"credential authority: {len(created.credentials)} credentials, each voter in exactly "
         "one style; none sent to the server")  # fmt: skip
+    regions = {s.id: cons.region_of(s.constituency) for s in styles}
+    event_ballots = EventBallots(CANDIDATES, RADA_DEMO_SEATS, (LISTS["R01"], LISTS["R02"]), regions)
+    write_document(directory / BALLOTS, "ballots", event_ballots.to_json(), key)
     letters = write_letters(private / "credential-authority" / "letters", created.manifest,
                             created.credentials, registry.get)  # fmt: skip
     say(f"credential authority: {sum(b.letters for b in letters)} letters to print in "
@@ -375,7 +382,8 @@ def run_event_demo(
                 f"({o.error.code} {o.error.message})")  # fmt: skip
 
         # -------------------------------------------------------- count and publish
-        result = count_event(desk, [k.privkey for k in keys], rng, say=say)
+        result = count_event(desk, [k.privkey for k in keys], rng, say=say,
+                             ballots=event_ballots)  # fmt: skip
 
     expected = _expected(created.credentials, intent, desk)
     expected_national = [sum(rows[0][i] for rows in expected.values())

@@ -47,6 +47,7 @@ from viche.event.manifest import (
     parse_manifest,
     parse_time,
 )
+from viche.event.outcome import BALLOTS, RESULTS, EventBallots, event_outcome
 from viche.event.published import (
     CHANNELS,
     NATIONAL,
@@ -74,6 +75,8 @@ EVENT_CHECKS: tuple[tuple[str, str], ...] = (
     ("event.relay", "relay log: chain, signatures, every relayed ballot in its archive"),
     ("event.turnout", "published per-channel turnout recomputed from archives and logs"),
     ("event.national", "national result is the sum of the styles' verified results"),
+    ("event.ballots", "published ballots signed; every style asks exactly those questions"),
+    ("event.results", "presidential round and Rada seats (Arts. 183-185) recomputed"),
 )
 
 
@@ -195,6 +198,7 @@ def verify_event(
     relayed = _check_relay(run, directory, manifest, genesis, styles)
     _check_turnout(run, directory, manifest, styles, locked=locked, relayed=relayed)
     report.result = _check_national(run, directory, manifest, styles)
+    _check_outcome(run, directory, manifest, styles)
     report.counts = {
         "styles": len(manifest.styles),
         "stations": len(manifest.stations),
@@ -413,6 +417,55 @@ def _check_national(
             f"the published national result {body.get('result')} is not the sum {expected} of "
             "the styles' results", where=Location(file=str(path))))  # fmt: skip
     return {"national": expected, "styles": {sid: d.result for sid, d in styles.items()}}
+
+
+def _check_outcome(
+    run: _Run, directory: Path, manifest: Manifest, styles: dict[str, _StyleData]
+) -> None:
+    path = directory / BALLOTS
+    if not path.exists():
+        run.na("event.ballots", "no ballots.json: the questions are not Electoral Code ballots")
+        run.na("event.results", "no ballots.json")
+        return
+    res = run.results["event.ballots"]
+    try:
+        ballots = EventBallots.from_json(
+            read_document(path, "ballots", manifest.key), Location(file=str(path))
+        )
+    except VicheError as exc:
+        run.fail("event.ballots", exc)
+        run.na("event.results", "the ballots could not be read")
+        return
+    for style in manifest.styles:
+        data = styles.get(style.id)
+        if data is None or data.election is None:
+            continue
+        res.count += 1
+        try:
+            ballots.check_election(style.id, data.election, Location(file=style.archive))
+        except VicheError as exc:
+            run.fail("event.ballots", exc)
+    out = directory / RESULTS
+    if not out.exists() or res.status is Status.FAILED:
+        run.na("event.results", "no results.json yet, or the ballots failed")
+        return
+    rows = {sid: d.result for sid, d in styles.items() if d.result is not None}
+    if len(rows) != len(manifest.styles):
+        run.fail("event.results", TallyError(
+            "results are published but not every style has a verified result",
+            where=Location(file=str(out))))  # fmt: skip
+        return
+    run.results["event.results"].count = 1
+    try:
+        published = read_document(out, "results", manifest.key)
+        expected = event_outcome(ballots, rows)
+    except VicheError as exc:
+        run.fail("event.results", exc)
+        return
+    if published != expected:
+        run.fail("event.results", TallyError(
+            "the published presidential round or seats are not those of the verified results",
+            where=Location(file=str(out))))  # fmt: skip
 
 
 def require_event(directory: Path) -> Path:
