@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from viche.errors import LockLogError
 from viche.event.keys import EventKey
@@ -84,3 +87,37 @@ def test_every_tampering_is_found(tmp_path: Path, key: EventKey, edit: str) -> N
         lock_log(tmp_path, genesis, public).read_all()
     assert info.value.code == "V8054"
     assert info.value.where.file == str(path) and info.value.where.line is not None
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.data())
+def test_any_changed_byte_is_found(data: st.DataObject) -> None:
+    """Property: whatever single byte of a log is changed, reading it fails (V8054)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        key = EventKey.load_or_create(folder / "event.ed25519")
+        for n in range(2):
+            _append(folder, key, n)
+        path = folder / "station-locks.jsonl"
+        raw = bytearray(path.read_bytes())
+        i = data.draw(st.integers(0, len(raw) - 1), label="offset")
+        b = data.draw(st.integers(0, 255).filter(lambda v: v != raw[i]), label="byte")
+        raw[i] = b
+        path.write_bytes(bytes(raw))
+        with pytest.raises(LockLogError):
+            lock_log(folder, GENESIS, key.public).read_all()
+
+
+def test_a_signature_spelled_another_way_is_refused(tmp_path: Path, key: EventKey) -> None:
+    """Base64 leaves the last character's low bits free: a second spelling of the same
+    signature would give the line another hash; it is refused."""
+    _append(tmp_path, key, 0)
+    path = tmp_path / "station-locks.jsonl"
+    raw = path.read_bytes()
+    i = raw.index(b'=="}') - 1
+    alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+    value = alphabet.index(raw[i : i + 1])
+    twin = alphabet[value ^ 1 : (value ^ 1) + 1]  # same top 2 bits, another unused bit
+    path.write_bytes(raw[:i] + twin + raw[i + 1 :])
+    with pytest.raises(LockLogError):
+        lock_log(tmp_path, GENESIS, key.public).read_all()

@@ -25,10 +25,15 @@ def b64(data: bytes) -> str:
 
 
 def unb64(text: str, where: Location) -> bytes:
+    """Standard Base64 in its one canonical spelling (unused bits zero), so that a signed
+    line has exactly one valid form."""
     try:
-        return base64.b64decode(text.encode("ascii"), validate=True)
+        data = base64.b64decode(text.encode("ascii"), validate=True)
     except (binascii.Error, UnicodeEncodeError):
         raise JsonFormatError("not standard Base64", where=where) from None
+    if b64(data) != text:
+        raise JsonFormatError("Base64 not in its canonical form", where=where)
+    return data
 
 
 class EventKey(ReceiptKey):
