@@ -16,6 +16,7 @@ from viche.crypto.rng import SeededRandom
 from viche.errors import (
     CredentialLockedError,
     ExcludedUnitError,
+    PhaseError,
     UnknownStationError,
     VoteClosedError,
     WrongStyleError,
@@ -26,6 +27,7 @@ from viche.event.manifest import DOMAIN, MANIFEST, Station
 from viche.event.styles import EventPlan, create_event
 from viche.event.verify_event import verify_event
 from viche.protocol import codec
+from viche.record.events import EventType
 from viche.service.cast import cast_ballot
 from viche.verify.report import Status
 
@@ -47,6 +49,10 @@ def test_a_station_vote_overrides_the_online_vote_and_is_counted(ev: SmallEvent)
         station = desk.cast_at_station("DE-BERLIN-1", "c01", ev.ballot(desk, "c01-v0", choice=1))
         assert station.accepted.revote and station.channel == "station"
         assert [e.station for e in desk.locks.read_all()] == ["DE-BERLIN-1"]
+        with pytest.raises(PhaseError):  # not before the close
+            count_event(desk, ev.trustee_keys, ev.rng)
+        heads = [desk.record(s).store.head().type for s in desk.manifest.styles]
+        assert heads == [EventType.BALLOT, EventType.SETUP]  # nothing closed
         ev.clock.t = desk.manifest.closing_time
         result = count_event(desk, ev.trustee_keys, ev.rng)
     # c01-v0's station ballot (answer 2) counts, not her online one

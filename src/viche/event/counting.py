@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from viche.crypto.rng import RandomSource
-from viche.errors import Location, UsageError
+from viche.errors import Location, PhaseError, UsageError
 from viche.event.channels import EventDesk
 from viche.event.outcome import RESULTS, EventBallots, event_outcome
 from viche.event.published import (
@@ -48,10 +48,16 @@ def count_event(
     jobs: int | None = 1,
     ballots: EventBallots | None = None,
 ) -> EventResult:
-    """Close every style, have each (Single) trustee decrypt, publish each result, then
-    sign and write ``turnout.json`` and ``national.json`` (and, with the event's
-    ``ballots``, ``results.json``: the presidential round and the Rada's seats)."""
+    """After the event's closing time: close every style, have each (Single) trustee
+    decrypt, publish each result, then sign and write ``turnout.json`` and ``national.json``
+    (and, with the event's ``ballots``, ``results.json``: the presidential round and the
+    Rada's seats)."""
     manifest = desk.manifest
+    if desk.now() < manifest.closing_time:
+        raise PhaseError(
+            f"the vote is open until {manifest.closes}: no style is counted before the close",
+            where=Location(file=str(desk.directory)),
+        )
     results: dict[str, list[list[int]]] = {}
     turnout: dict[str, dict[str, int]] = {}
     locks = desk.locks.read_all()
