@@ -15,18 +15,21 @@ from viche.crypto.group import BELENIOS_2048
 from viche.crypto.rng import SeededRandom
 from viche.errors import (
     CredentialLockedError,
+    EnrolmentError,
     ExcludedUnitError,
     PhaseError,
     UnknownStationError,
     VoteClosedError,
     WrongStyleError,
 )
+from viche.event.ballots import presidential_question
 from viche.event.counting import count_event
 from viche.event.locks import LOCK_LOG
 from viche.event.manifest import DOMAIN, MANIFEST, Station
-from viche.event.styles import EventPlan, create_event
+from viche.event.styles import EventPlan, StylePlan, check_enrolment, create_event
 from viche.event.verify_event import verify_event
 from viche.protocol import codec
+from viche.protocol.election import ElectionTemplate
 from viche.record.events import EventType
 from viche.service.cast import cast_ballot
 from viche.verify.report import Status
@@ -180,3 +183,28 @@ def test_the_verifier_finds_a_tampered_manifest(ev: SmallEvent) -> None:
     report = verify_event(ev.directory, jobs=1)
     assert not report.ok and not report.readable
     assert report.check("event.manifest").failures[0].code == "V2002"
+
+
+def test_a_voter_enrolled_in_two_styles_is_refused() -> None:
+    tpl = ElectionTemplate("d", "n", (presidential_question(("A", "B")),))
+    styles = [StylePlan("c01", "C01", tpl, ("v1", "v2"), 0),
+              StylePlan("c02", "C02", tpl, ("v3", "v2"), 0)]  # fmt: skip
+    with pytest.raises(EnrolmentError) as info:
+        check_enrolment(styles)
+    assert info.value.code == "V8056" and "'v2'" in info.value.message
+    check_enrolment(styles[:1])
+
+
+def test_the_verifier_checks_enrolment_counts(ev: SmallEvent) -> None:
+    with ev.desk() as desk:
+        manifest = desk.manifest
+    first = replace(manifest.styles[0], voters=manifest.styles[0].voters + 1)
+    forged = replace(manifest, styles=(first, *manifest.styles[1:]))
+    signature = ev.key.sign_bytes(DOMAIN, forged.body())
+    (ev.directory / MANIFEST).write_bytes(
+        codec.to_bytes({"event": forged.to_json(), "signature": signature}) + b"\n"
+    )
+    report = verify_event(ev.directory, jobs=1)
+    enrolment = report.check("event.enrolment")
+    assert [f.code for f in enrolment.failures] == ["V8056"]
+    assert "3 credentials for 4 voters" in enrolment.failures[0].message
