@@ -9,7 +9,8 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from viche.errors import VicheError
+from viche.errors import ConstituencyFileError, VicheError
+from viche.event.constituencies import Constituencies
 from viche.event.registry import COLUMNS, import_registry
 from viche.event.synthetic import synthetic_constituencies, unit_code
 
@@ -55,3 +56,27 @@ def test_any_bytes(data: bytes) -> None:
 def test_rows_of_plausible_fields(rows: list[list[str]]) -> None:
     body = "".join(",".join(row) + "\n" for row in rows).encode()
     _import(HEADER + GOOD + body)
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.fixed_dictionaries({}, optional={
+    "regions": json_values, "constituencies": json_values, "units": json_values,
+    "excluded_units": json_values, "extra": json_values,
+}))  # fmt: skip
+def test_any_constituency_json(value: dict[str, object]) -> None:
+    mutated = {**CONS.to_json(), **value}
+    try:
+        parsed = Constituencies.from_json(mutated)
+    except ConstituencyFileError as exc:
+        assert exc.code == "V8005"
+    else:
+        assert Constituencies.from_json(parsed.to_json()) == parsed
