@@ -357,6 +357,7 @@ def test_constituency_file(tmp_path: Path, cons: Constituencies) -> None:
     assert again.constituency_of_unit(unit_code(9)) == "C003"
     assert again.excluded_units_of("C001") == (unit_code(4),)
     assert again.excluded_units_of("C002") == ()
+    assert again.by_region({"C001": 2, "C002": 3, "C005": 1}) == {"R01": 5, "R03": 1}
     broken = cons.to_json()
     broken["units"][0]["constituency"] = "C999"
     path.write_text(json.dumps(broken), encoding="utf-8")

@@ -93,6 +93,14 @@ class Constituencies:
         """Whether no vote can be held in this unit."""
         return code in self.excluded
 
+    def by_region(self, per_constituency: Mapping[str, int]) -> dict[str, int]:
+        """Per-constituency counts summed per region (the parliamentary ballot styles)."""
+        out: dict[str, int] = {}
+        for constituency, n in per_constituency.items():
+            region = self.constituencies[constituency].region
+            out[region] = out.get(region, 0) + n
+        return dict(sorted(out.items()))
+
     def excluded_units_of(self, constituency: str) -> tuple[str, ...]:
         """The excluded units of a constituency, sorted."""
         return tuple(sorted(c for c in self.excluded if self.units[c].constituency == constituency))

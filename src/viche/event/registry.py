@@ -792,50 +792,54 @@ def _duplicates(
     db: sqlite3.Connection, where: Location, max_errors: int
 ) -> tuple[list[VicheError], int]:
     """People enrolled twice: the same voter id, or the same identity (names and birth
-    date) under two ids. Each error names both lines."""
-    db.execute("CREATE INDEX voters_id ON voters (voter_id)")
+    date) under two ids. Each error names both lines. Leaves the unique index on voter ids
+    when there is none."""
     errors: list[VicheError] = []
     n = 0
-    for voter_id, lines in db.execute(
-        "SELECT voter_id, group_concat(line) FROM voters GROUP BY voter_id HAVING count(*) > 1"
-    ):
-        numbers = sorted(int(x) for x in str(lines).split(","))
-        for later in numbers[1:]:
-            n += 1
-            if len(errors) < max_errors:
-                errors.append(
-                    DuplicateVoterError(
-                        f"voter id {voter_id!r} is on line {numbers[0]} and line {later}",
-                        where=where.at(line=later, path=("voter_id",)),
-                    )
-                )
-    db.execute("CREATE INDEX voters_ident ON voters (ident)")
-    groups = db.execute("SELECT ident FROM voters GROUP BY ident HAVING count(*) > 1").fetchall()
-    for (ident,) in groups:
-        seen: dict[str, tuple[int, str]] = {}
-        for row in db.execute(
-            f"SELECT {_SELECT}, line FROM voters WHERE ident = ? ORDER BY line",  # noqa: S608
-            (ident,),
+    try:
+        db.execute("CREATE UNIQUE INDEX voters_id ON voters (voter_id)")
+    except sqlite3.IntegrityError:
+        for voter_id, lines in db.execute(
+            "SELECT voter_id, group_concat(line) FROM voters GROUP BY voter_id "
+            "HAVING count(*) > 1 ORDER BY min(line)"
         ):
-            voter, line = _voter(row[:14]), int(row[14])
-            first, first_id = seen.setdefault(identity_key(voter), (line, voter.voter_id))
-            if first == line or first_id == voter.voter_id:
-                continue  # the same row, or already reported as the same voter id
-            n += 1
-            if len(errors) < max_errors:
-                errors.append(
-                    DuplicateVoterError(
-                        f"one person enrolled twice: line {first} ({first_id}) and line "
-                        f"{line} ({voter.voter_id}) have the same names and birth date",
-                        where=where.at(line=line),
+            numbers = sorted(int(x) for x in str(lines).split(","))
+            for later in numbers[1:]:
+                n += 1
+                if len(errors) < max_errors:
+                    errors.append(
+                        DuplicateVoterError(
+                            f"voter id {voter_id!r} is on line {numbers[0]} and line {later}",
+                            where=where.at(line=later, path=("voter_id",)),
+                        )
                     )
+    # one pass over the rows whose identity hash occurs twice, ordered by hash then line
+    current: int | None = None
+    seen: dict[str, tuple[int, str]] = {}
+    for row in db.execute(
+        f"SELECT {_SELECT}, line, ident FROM voters WHERE ident IN "  # noqa: S608
+        "(SELECT ident FROM voters GROUP BY ident HAVING count(*) > 1) ORDER BY ident, line"
+    ):
+        voter, line, ident = _voter(row[:14]), int(row[14]), int(row[15])
+        if ident != current:
+            current, seen = ident, {}
+        first, first_id = seen.setdefault(identity_key(voter), (line, voter.voter_id))
+        if first == line or first_id == voter.voter_id:
+            continue  # the same row, or already reported as the same voter id
+        n += 1
+        if len(errors) < max_errors:
+            errors.append(
+                DuplicateVoterError(
+                    f"one person enrolled twice: line {first} ({first_id}) and line "
+                    f"{line} ({voter.voter_id}) have the same names and birth date",
+                    where=where.at(line=line),
                 )
+            )
+    errors.sort(key=lambda e: e.where.line or 0)
     return errors, n
 
 
 def _finish(db: sqlite3.Connection, digest: str, rows: int) -> None:
-    db.execute("DROP INDEX voters_id")
-    db.execute("CREATE UNIQUE INDEX voters_id ON voters (voter_id)")
     db.execute("CREATE TABLE counts (home_constituency TEXT, category TEXT, n INTEGER)")
     db.execute(
         "INSERT INTO counts SELECT home_constituency, category, count(*) FROM voters "
