@@ -77,8 +77,10 @@ class SignedLog(Generic[E]):
 
     @contextlib.contextmanager
     def _flock(self, exclusive: bool) -> Iterator[int]:
+        # readers open read-only: an auditor's copy may be on a read-only disk
+        flags = os.O_RDWR | os.O_CREAT | os.O_APPEND if exclusive else os.O_RDONLY
         try:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
+            fd = os.open(self.path, flags, 0o644)
         except OSError as exc:
             raise StorageError(f"cannot open the log: {exc.strerror}", where=self.where()) from None
         try:
