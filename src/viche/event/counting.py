@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from viche.crypto.rng import RandomSource
 from viche.errors import Location, PhaseError, UsageError
@@ -33,6 +34,18 @@ class EventResult:
     styles: dict[str, list[list[int]]]
     national: list[int]
     turnout: dict[str, dict[str, int]]
+
+
+def _president(p: dict[str, Any]) -> str:
+    if "undecided" in p:
+        return f"undecided ({p['undecided']})"
+    return str(p["winner"]) if p["winner"] else "repeat vote of " + " and ".join(p["runoff"])
+
+
+def _seats(p: dict[str, Any]) -> str:
+    if "undecided" in p:
+        return f"undecided ({p['undecided']})"
+    return str({x["party"]: x["seats"] for x in p["allocation"]["parties"]})
 
 
 def _quiet(_: str) -> None:
@@ -102,11 +115,8 @@ def count_event(
     if ballots is not None:
         outcome = event_outcome(ballots, results)
         write_document(desk.directory / RESULTS, "results", outcome, desk.key)
-        president = outcome["presidential"]
-        seats = {p["party"]: p["seats"] for p in outcome["parliament"]["allocation"]["parties"]}
-        say(f"administrator: presidential round: {president['winner'] or 'repeat vote of '}"
-            f"{'' if president['winner'] else ' and '.join(president['runoff'])}; Rada seats "
-            f"(Arts. 183-185): {seats}")  # fmt: skip
+        say(f"administrator: presidential round: {_president(outcome['presidential'])}; Rada "
+            f"seats (Arts. 183-185): {_seats(outcome['parliament'])}")  # fmt: skip
     sums = national["result"]
     assert isinstance(sums, list)
     return EventResult(results, [int(v) for v in sums], turnout)

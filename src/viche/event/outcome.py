@@ -7,8 +7,9 @@ uses this structure, never the labels). ``results.json`` (signed, after the coun
 :func:`event_outcome` of the per-style results: the presidential first round
 (:func:`~viche.event.seats.presidential_result`) on the national sum, and the Rada's seats
 (:func:`~viche.event.seats.parliament_result`, Arts. 183–185) on the regions' tallies, each
-region's tally being the sum of its styles'. The verifier recomputes both from the verified
-archives.
+region's tally being the sum of its styles'. Where the Code's text decides nothing (a tie for
+the repeat vote), the outcome says ``undecided`` and why, rather than inventing a rule. The
+verifier recomputes both from the verified archives.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from viche.errors import EventManifestError, Location
+from viche.errors import EventManifestError, Location, SeatAllocationError
 from viche.event.ballots import (
     OpenListBallot,
     RegionalTally,
@@ -117,16 +118,24 @@ def event_outcome(ballots: EventBallots, results: Mapping[str, Sequence[Sequence
         for i, v in enumerate(rows[1]):
             acc[i] += v
     votes = decode_presidential(ballots.candidates, national)
-    president = presidential_result(votes, sum(national))
+    president: dict[str, Any]
+    try:
+        president = presidential_result(votes, sum(national)).to_json()
+    except SeatAllocationError as exc:  # a tie the Code's text does not break
+        president = {"votes": dict(votes), "participated": sum(national), "undecided": exc.message}
     tallies: list[RegionalTally] = []
     regions: list[OpenListBallot] = []
     for r in ballots.regions:
         if r.region in per_region:
             regions.append(r)
             tallies.append(r.decode(per_region[r.region]))
-    rada = parliament_result(regions, tallies, ballots.seats)
+    parliament: dict[str, Any]
+    try:
+        parliament = parliament_result(regions, tallies, ballots.seats).to_json()
+    except SeatAllocationError as exc:
+        parliament = {"undecided": exc.message}
     return {
-        "presidential": president.to_json(),
-        "parliament": rada.to_json(),
+        "presidential": president,
+        "parliament": parliament,
         "regions": [t.to_json() for t in tallies],
     }
