@@ -14,6 +14,7 @@ from support.event import EXCLUDED_UNIT, SmallEvent, small_event
 from viche.crypto.group import BELENIOS_2048
 from viche.crypto.rng import SeededRandom
 from viche.errors import (
+    CredentialBindingError,
     CredentialLockedError,
     EnrolmentError,
     ExcludedUnitError,
@@ -49,7 +50,7 @@ def test_a_station_vote_overrides_the_online_vote_and_is_counted(ev: SmallEvent)
     with ev.desk() as desk:
         desk.cast_online(ev.ballot(desk, "c01-v0", choice=0))
         desk.cast_online(ev.ballot(desk, "c01-v1", choice=0))
-        station = desk.cast_at_station("DE-BERLIN-1", "c01", ev.ballot(desk, "c01-v0", choice=1))
+        station = desk.cast_at_station("DE-BERLIN-1", "c01-v0", ev.ballot(desk, "c01-v0", choice=1))
         assert station.accepted.revote and station.channel == "station"
         assert [e.station for e in desk.locks.read_all()] == ["DE-BERLIN-1"]
         with pytest.raises(PhaseError):  # not before the close
@@ -68,14 +69,14 @@ def test_a_station_vote_overrides_the_online_vote_and_is_counted(ev: SmallEvent)
 
 def test_an_online_vote_after_a_station_vote_is_refused(ev: SmallEvent) -> None:
     with ev.desk() as desk:
-        desk.cast_at_station("UA-KYIV-D1", "c02", ev.ballot(desk, "c02-v1"))
+        desk.cast_at_station("UA-KYIV-D1", "c02-v1", ev.ballot(desk, "c02-v1"))
         later = ev.ballot(desk, "c02-v1", choice=1)
         before = _ballots(ev)
         with pytest.raises(CredentialLockedError) as info:
             desk.cast_online(later)
         assert info.value.code == "V8050"
         with pytest.raises(CredentialLockedError):  # a second station vote neither
-            desk.cast_at_station("DE-BERLIN-1", "c02", later)
+            desk.cast_at_station("DE-BERLIN-1", "c02-v1", later)
         with pytest.raises(CredentialLockedError):  # nor a relayed one
             desk.cast_relayed("A1234", "b1", later)
         assert len(desk.locks.read_all()) == 1
@@ -84,16 +85,21 @@ def test_an_online_vote_after_a_station_vote_is_refused(ev: SmallEvent) -> None:
 
 def test_a_station_vote_for_a_voter_of_another_style_is_refused(ev: SmallEvent) -> None:
     with ev.desk() as desk:
-        own = ev.ballot(desk, "c02-v0")  # a c02 ballot, but the staff looked up style c01
-        with pytest.raises(WrongStyleError) as info:
-            desk.cast_at_station("DE-BERLIN-1", "c01", own)
-        assert info.value.code == "V8051"
-        # the kiosk loaded style c01 for a c02 voter: her credential is not on c01's list
+        # the kiosk loaded style c01 for a c02 voter
         wrong = ev.ballot(desk, "c02-v0", style="c01")
-        with pytest.raises(WrongStyleError):
-            desk.cast_at_station("DE-BERLIN-1", "c02", wrong)
+        with pytest.raises(WrongStyleError) as info:
+            desk.cast_at_station("DE-BERLIN-1", "c02-v0", wrong)
+        assert info.value.code == "V8051"
+        # a coercer holding c02-v1's credential, at a station under her own identity
+        coerced = ev.ballot(desk, "c02-v1")
+        with pytest.raises(CredentialBindingError) as binding:
+            desk.cast_at_station("DE-BERLIN-1", "c02-v0", coerced)
+        assert binding.value.code == "V3007"
+        own = ev.ballot(desk, "c02-v0")
         with pytest.raises(UnknownStationError):
-            desk.cast_at_station("XX-NOWHERE", "c02", own)
+            desk.cast_at_station("XX-NOWHERE", "c02-v0", own)
+        with pytest.raises(EnrolmentError):
+            desk.cast_at_station("DE-BERLIN-1", "nobody", own)
     assert _ballots(ev) == {"c01": 0, "c02": 0}
     assert not (ev.directory / LOCK_LOG).exists()
 
@@ -104,7 +110,7 @@ def test_ballots_after_the_close_are_refused(ev: SmallEvent) -> None:
         ev.clock.t = desk.manifest.closing_time + timedelta(seconds=1)
         casts: list[Callable[[], object]] = [
             lambda: desk.cast_online(raw),
-            lambda: desk.cast_at_station("DE-BERLIN-1", "c01", raw),
+            lambda: desk.cast_at_station("DE-BERLIN-1", "c01-v2", raw),
             lambda: desk.cast_relayed("A1234", "b1", raw),
         ]
         for cast in casts:
@@ -143,7 +149,7 @@ def test_no_station_in_an_excluded_unit(tmp_path: Path, rng: SeededRandom) -> No
 def test_the_verifier_finds_a_ballot_after_a_lock(ev: SmallEvent) -> None:
     """A dishonest server appends a ballot of a locked credential, bypassing the lock."""
     with ev.desk() as desk:
-        desk.cast_at_station("DE-BERLIN-1", "c01", ev.ballot(desk, "c01-v0"))
+        desk.cast_at_station("DE-BERLIN-1", "c01-v0", ev.ballot(desk, "c01-v0"))
         style = desk.manifest.style("c01")
         cast_ballot(desk.record(style), ev.ballot(desk, "c01-v0", choice=1))
     report = verify_event(ev.directory, jobs=1)
@@ -157,8 +163,8 @@ def test_the_verifier_finds_a_ballot_after_a_lock(ev: SmallEvent) -> None:
 
 def test_the_verifier_finds_a_tampered_lock_log(ev: SmallEvent) -> None:
     with ev.desk() as desk:
-        desk.cast_at_station("DE-BERLIN-1", "c01", ev.ballot(desk, "c01-v0"))
-        desk.cast_at_station("UA-KYIV-D1", "c02", ev.ballot(desk, "c02-v0"))
+        desk.cast_at_station("DE-BERLIN-1", "c01-v0", ev.ballot(desk, "c01-v0"))
+        desk.cast_at_station("UA-KYIV-D1", "c02-v0", ev.ballot(desk, "c02-v0"))
     assert verify_event(ev.directory, jobs=1).ok
     log = ev.directory / LOCK_LOG
     original = log.read_bytes()

@@ -43,7 +43,8 @@ def public_copy(demo: tuple[Path, str], tmp_path: Path) -> Path:
 def test_the_demo_plays_every_role_and_channel(demo: tuple[Path, str]) -> None:
     directory, stdout = demo
     assert "The verified results equal the plaintext intent" in stdout
-    for refusal in ("V8050", "V8051", "V8055"):  # re-vote after station, wrong style, late
+    # re-vote after a station vote, wrong style, another voter's credential, late batch
+    for refusal in ("V8050", "V8051", "V3007", "V8055"):
         assert f"({refusal} " in stdout
     assert "altered by the relay (V2" in stdout
     manifest, _ = read_manifest(directory)

@@ -39,9 +39,12 @@ class SmallEvent:
     rng: RandomSource
     #: voter id -> (style id, private credential)
     credentials: dict[str, tuple[str, str]] = field(repr=False)
+    #: voter id -> (style id, public credential): the server's roll
+    roll: dict[str, tuple[str, str]] = field(default_factory=dict, repr=False)
 
     def desk(self) -> EventDesk:
-        return EventDesk(self.directory, self.key, self.receipt_key, now=self.clock)
+        return EventDesk(self.directory, self.key, self.receipt_key, now=self.clock,
+                         roll=self.roll)  # fmt: skip
 
     def ballot(self, desk: EventDesk, voter: str, choice: int = 0, style: str | None = None
                ) -> bytes:  # fmt: skip
@@ -86,4 +89,5 @@ def small_event(directory: Path, rng: RandomSource) -> SmallEvent:
                            authority_dir=private / "ca", key=key, receipt_key=receipt_key,
                            rng=rng)  # fmt: skip
     return SmallEvent(event_dir, private, key, receipt_key, SimClock(start),
-                      [k.privkey for k in keys], rng, created.credentials)  # fmt: skip
+                      [k.privkey for k in keys], rng, created.credentials,
+                      created.roll)  # fmt: skip

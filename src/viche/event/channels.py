@@ -9,10 +9,13 @@ store's lock:
   refused with :class:`~viche.errors.CredentialLockedError` when the credential was
   locked by a station vote;
 * **station** (:meth:`EventDesk.cast_at_station`): the station staff checked the voter's
-  identity and looked up her ballot style; a ballot of another style is refused
-  (:class:`~viche.errors.WrongStyleError`); the ballot is appended and its credential
-  locked in the station-lock log before the store's lock is released, so no ballot of that
-  credential can come after it. The station terminal holds no secret: the voter's own
+  identity; the server's roll (voter id -> style and public credential, from the credential
+  authority's ``T.pubcreds``, never published) gives her ballot style and credential; a
+  ballot of another style is refused (:class:`~viche.errors.WrongStyleError`), one signed
+  with another voter's credential too (:class:`~viche.errors.CredentialBindingError`: a
+  coercer holding her credential cannot lock it in her place); the ballot is appended and
+  its credential locked in the station-lock log before the store's lock is released, so no
+  ballot of that credential can come after it. The station terminal holds no secret: the voter's own
   credential signs the ballot in the kiosk booth.
 
 Every channel refuses ballots after the event's closing time
@@ -22,7 +25,7 @@ receipt key (:mod:`viche.service.receipts`).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -32,7 +35,9 @@ from types import TracebackType
 from viche.crypto.hashing import sha256_hex
 from viche.errors import (
     NOWHERE,
+    CredentialBindingError,
     CredentialLockedError,
+    EnrolmentError,
     EventManifestError,
     Location,
     VoteClosedError,
@@ -49,6 +54,8 @@ from viche.service.cast import Accepted, cast_ballot
 from viche.service.receipts import Receipt, ReceiptKey, SignedReceipt
 
 Clock = Callable[[], datetime]
+#: voter id -> (style id, public credential): who may cast which credential at a station
+Roll = Mapping[str, tuple[str, str]]
 #: the largest ballot line the desk reads to find its election (a ballot of the largest
 #: election this version accepts is far smaller; the full check bounds it exactly)
 MAX_BALLOT_LINE = 1 << 22
@@ -87,7 +94,13 @@ class EventDesk:
     """The voting server's side of an event directory (open it with ``with``)."""
 
     def __init__(
-        self, directory: Path, key: EventKey, receipt_key: ReceiptKey, now: Clock = utc_now
+        self,
+        directory: Path,
+        key: EventKey,
+        receipt_key: ReceiptKey,
+        now: Clock = utc_now,
+        *,
+        roll: Roll | None = None,
     ) -> None:
         self.directory = directory
         self.manifest, self.genesis = read_manifest(directory)
@@ -99,6 +112,7 @@ class EventDesk:
         self.key = key
         self.receipt_key = receipt_key
         self.now = now
+        self.roll: Roll = roll or {}
         self.locks = lock_log(directory, self.genesis, key.public)
         self.relays = relay_log(directory, self.genesis, key.public)
         self._records: dict[str, ElectionRecord] = {}
@@ -197,18 +211,32 @@ class EventDesk:
         return Cast(style.id, "online", accepted, self._receipt(style, accepted, raw))
 
     def cast_at_station(
-        self, station_id: str, voter_style: str, raw: bytes, source: Location = NOWHERE
+        self, station_id: str, voter_id: str, raw: bytes, source: Location = NOWHERE
     ) -> Cast:
-        """A ballot cast in the kiosk booth of ``station_id`` by a voter whose identity the
-        staff checked and whose ballot style they looked up (``voter_style``)."""
+        """A ballot cast in the kiosk booth of ``station_id`` by voter ``voter_id``, whose
+        identity the staff checked."""
         station = self.manifest.station(station_id)
         self.check_open(source)
-        style = self.manifest.style(voter_style)
+        enrolled = self.roll.get(voter_id)
+        if enrolled is None:
+            raise EnrolmentError(
+                f"voter {voter_id!r} is not on this event's roll", where=source.sub("voter")
+            )
+        style = self.manifest.style(enrolled[0])
         if self.style_of(raw, source).id != style.id:
             raise WrongStyleError(
                 f"this ballot is not of the voter's ballot style {style.id!r}",
                 where=source.sub("ballot", "election_uuid"),
             )
+        not_locked = self._not_locked(style)
+
+        def guard(checked: CheckedBallot) -> None:
+            if checked.credential != enrolled[1]:
+                raise CredentialBindingError(
+                    "this ballot is signed with another voter's credential",
+                    where=Location(ballot=checked.tracker, path=("credential",)),
+                )
+            not_locked(checked)
 
         def lock(checked: CheckedBallot, accepted: Accepted) -> None:
             def entry(seq: int, prev: str) -> StationLock:
@@ -226,9 +254,7 @@ class EventDesk:
             made = self.locks.append(self.key, entry)
             self._locked[(made.election, made.credential)] = made
 
-        accepted = cast_ballot(
-            self.record(style), raw, source, guard=self._not_locked(style), then=lock
-        )
+        accepted = cast_ballot(self.record(style), raw, source, guard=guard, then=lock)
         return Cast(style.id, "station", accepted, self._receipt(style, accepted, raw))
 
     def cast_relayed(self, relay: str, batch: str, raw: bytes, source: Location = NOWHERE) -> Cast:

@@ -10,7 +10,8 @@ displaced voters, and every channel:
   overrides it and locks her credential; her later online re-vote is refused;
 * a displaced voter whose home is in the occupied unit votes at a station for displaced
   voters, for her home constituency;
-* a station vote whose ballot is not of the voter's style is refused;
+* a station vote whose ballot is not of the voter's style is refused, and so is one signed
+  with another voter's credential (a coercer's);
 * a military unit's relay collects ballots (one of which it alters: refused) and uploads
   them in one batch; each soldier finds her receipt by her tracker;
 * a ballot prepared offline (no link) is sent hours later, when the link returns;
@@ -36,6 +37,7 @@ from pathlib import Path
 from viche.crypto.group import BELENIOS_2048, Group
 from viche.crypto.rng import RandomSource
 from viche.errors import (
+    CredentialBindingError,
     CredentialLockedError,
     Location,
     UsageError,
@@ -267,16 +269,17 @@ def run_event_demo(
 
     intent = Intent()
     refused: list[tuple[str, VicheError]] = []
-    style_of = {v: s for v, (s, _) in created.credentials.items()}
 
-    with EventDesk(directory, key, receipt_key, now=clock) as desk:
+    with EventDesk(directory, key, receipt_key, now=clock, roll=created.roll) as desk:
 
-        def make(voter: str, choices: list[list[int]] | None = None) -> tuple[bytes, list[list[int]]]:  # noqa: E501
+        def make(voter: str, style: str | None = None) -> tuple[bytes, list[list[int]]]:
+            """A ballot of ``voter`` made in the booth of her style (or of ``style``)."""
             sid, cred = created.credentials[voter]
-            rec = desk.record(desk.manifest.style(sid))
+            rec = desk.record(desk.manifest.style(style or sid))
             q = rec.election.questions
-            ch = choices or [_pick(len(x.answers), rng) for x in q]
-            made = ballots.generate_ballot(rec.election, rec.credentials, cred, ch, rng)
+            ch = [_pick(len(x.answers), rng) for x in q]
+            known = rec.credentials if style is None else None
+            made = ballots.generate_ballot(rec.election, known, cred, ch, rng)
             write_text(private / "voters" / f"{voter}-{len(intent.accepted.get(voter, []))}"
                        ".ballot.json", made.raw.decode() + "\n")  # fmt: skip
             return made.raw, ch
@@ -312,7 +315,7 @@ def run_event_demo(
         # -------------------------------------------------------- stations
         clock.advance(30)
         raw, ch = make("c01-a1")
-        cast = desk.cast_at_station("DE-BERLIN-1", style_of["c01-a1"], raw)
+        cast = desk.cast_at_station("DE-BERLIN-1", "c01-a1", raw)
         intent.add("c01-a1", ch)
         say(f"station DE-BERLIN-1: c01-a1 (coerced at home) voted in person; ballot "
             f"{cast.accepted.tracker} overrides her online one, her credential is locked")
@@ -321,15 +324,20 @@ def run_event_demo(
         refuse("an online re-vote after a station vote", lambda: desk.cast_online(raw),
                CredentialLockedError)  # fmt: skip
         raw, ch = make("c03-d1")
-        desk.cast_at_station("UA-KYIV-D1", style_of["c03-d1"], raw)
+        desk.cast_at_station("UA-KYIV-D1", "c03-d1", raw)
         intent.add("c03-d1", ch)
         say("station UA-KYIV-D1: c03-d1, displaced from the occupied unit, voted for her home "
             "constituency C03")  # fmt: skip
-        raw, ch = make("c02-a1")
+        wrong, _ = make("c02-a1", style="c01")  # the kiosk loaded another style's booth
         refuse("a station vote with a ballot of another style than the voter's",
-               lambda: desk.cast_at_station("PL-WARSZAWA-1", "c01", raw),
+               lambda: desk.cast_at_station("PL-WARSZAWA-1", "c02-a1", wrong),
                WrongStyleError)  # fmt: skip
-        desk.cast_at_station("PL-WARSZAWA-1", style_of["c02-a1"], raw)
+        coerced, _ = make("c02-r1")  # a coercer holding c02-r1's credential, at a station
+        refuse("a station vote signed with another voter's credential",
+               lambda: desk.cast_at_station("PL-WARSZAWA-1", "c02-a1", coerced),
+               CredentialBindingError)  # fmt: skip
+        raw, ch = make("c02-a1")
+        desk.cast_at_station("PL-WARSZAWA-1", "c02-a1", raw)
         intent.add("c02-a1", ch)
         say("station PL-WARSZAWA-1: c02-a1 voted in person once the staff chose her style")
 

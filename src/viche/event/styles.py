@@ -67,6 +67,8 @@ class CreatedEvent:
     manifest: Manifest
     #: voter id -> (style id, private credential): the credential authority's secret
     credentials: dict[str, tuple[str, str]] = field(repr=False)
+    #: voter id -> (style id, public credential): the server's roll (never published)
+    roll: dict[str, tuple[str, str]] = field(default_factory=dict, repr=False)
 
 
 def check_enrolment(styles: Sequence[StylePlan]) -> None:
@@ -107,6 +109,7 @@ def create_event(
     trustees: Trustees = setup.read_trustees(trustees_path)
     styles: list[Style] = []
     private: dict[str, tuple[str, str]] = {}
+    roll: dict[str, tuple[str, str]] = {}
     pending: list[tuple[StylePlan, Path, Path, Path]] = []
     for sp in plan.styles:
         if sp.template.credential_authority not in (None, plan.credential_authority):
@@ -120,8 +123,9 @@ def create_event(
         voters = [creds.Voter(v, v, None, None) for v in sp.voters]
         cset = creds.generate_credentials(group, uuid, voters, rng)
         files = creds.write_credentials(cset, ca, stamp=0)
-        for v, c in zip(sp.voters, cset.private, strict=True):
+        for v, c, pub in zip(sp.voters, cset.private, cset.public, strict=True):
             private[v] = (sp.id, c)
+            roll[v] = (sp.id, str(pub))
         template = ElectionTemplate(
             sp.template.description,
             sp.template.name,
@@ -161,7 +165,7 @@ def create_event(
         for _sp, out, election_path, pubcreds in pending:
             stack.enter_context(arch.init_archive(out, election_path, trustees_path, pubcreds))
     write_manifest(directory, manifest, key)
-    return CreatedEvent(manifest, private)
+    return CreatedEvent(manifest, private, roll)
 
 
 def write_voter_credentials(created: CreatedEvent, directory: Path) -> None:
