@@ -3,6 +3,7 @@ nothing, and what the event verifier finds when the server cheats."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
@@ -19,6 +20,8 @@ from viche.errors import (
     EnrolmentError,
     ExcludedUnitError,
     PhaseError,
+    ReplayedBallotError,
+    StorageError,
     UnknownStationError,
     VoteClosedError,
     WrongStyleError,
@@ -214,3 +217,48 @@ def test_the_verifier_checks_enrolment_counts(ev: SmallEvent) -> None:
     enrolment = report.check("event.enrolment")
     assert [f.code for f in enrolment.failures] == ["V8056"]
     assert "3 credentials for 4 voters" in enrolment.failures[0].message
+
+
+def test_a_lock_whose_write_failed_is_completed_by_the_retry(
+    ev: SmallEvent, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with ev.desk() as desk:
+        desk.cast_online(ev.ballot(desk, "c01-v0", choice=0))
+        first = ev.ballot(desk, "c01-v0", choice=1)
+        station = ev.ballot(desk, "c01-v0", choice=1)
+
+        def full_disk(*_: object) -> None:
+            raise StorageError("cannot append to the log: No space left on device")
+
+        with monkeypatch.context() as m:
+            m.setattr(desk.locks, "append", full_disk)
+            with pytest.raises(StorageError):
+                desk.cast_at_station("DE-BERLIN-1", "c01-v0", station)
+        assert desk.lock_of(desk.manifest.style("c01").election, _credential(station)) is None
+        retried = desk.cast_at_station("DE-BERLIN-1", "c01-v0", station)  # the same ballot
+        assert not retried.accepted.revote and len(desk.locks.read_all()) == 1
+        with pytest.raises(CredentialLockedError):
+            desk.cast_online(first)
+        with pytest.raises(ReplayedBallotError):  # once locked, a replay stays a replay
+            desk.cast_at_station("DE-BERLIN-1", "c01-v0", station)
+    assert _ballots(ev)["c01"] == 2
+    assert verify_event(ev.directory, jobs=1).ok
+
+
+def test_a_replayed_ballot_that_is_not_her_last_is_not_locked(ev: SmallEvent) -> None:
+    with ev.desk() as desk:
+        earlier = ev.ballot(desk, "c01-v0", choice=0)
+        desk.cast_online(earlier)
+        desk.cast_online(ev.ballot(desk, "c01-v0", choice=1))
+        other = ev.ballot(desk, "c01-v1")
+        desk.cast_online(other)
+        for replay, voter in ((earlier, "c01-v0"), (other, "c01-v0")):
+            with pytest.raises(ReplayedBallotError):
+                desk.cast_at_station("DE-BERLIN-1", voter, replay)
+        assert desk.locks.read_all() == []
+
+
+def _credential(raw: bytes) -> str:
+    value = json.loads(raw)
+    assert isinstance(value, dict)
+    return str(value["credential"])

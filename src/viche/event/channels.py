@@ -16,7 +16,9 @@ store's lock:
   coercer holding her credential cannot lock it in her place); the ballot is appended and
   its credential locked in the station-lock log before the store's lock is released, so no
   ballot of that credential can come after it. The station terminal holds no secret: the voter's own
-  credential signs the ballot in the kiosk booth.
+  credential signs the ballot in the kiosk booth. If the lock's write fails after the
+  ballot's (a full disk), the station retries the same ballot: it is then locked without
+  being appended again.
 
 Every channel refuses ballots after the event's closing time
 (:class:`~viche.errors.VoteClosedError`) and answers with a receipt signed by the event's
@@ -40,6 +42,7 @@ from viche.errors import (
     EnrolmentError,
     EventManifestError,
     Location,
+    ReplayedBallotError,
     VoteClosedError,
     WrongStyleError,
 )
@@ -47,7 +50,7 @@ from viche.event.keys import EventKey
 from viche.event.locks import RelayEntry, StationLock, lock_log, relay_log
 from viche.event.manifest import Style, read_manifest
 from viche.protocol import codec
-from viche.protocol.ballot import CheckedBallot
+from viche.protocol.ballot import CheckedBallot, smart_ballot_tracker
 from viche.record.archive_store import ArchiveStore
 from viche.service.archive import ElectionRecord
 from viche.service.cast import Accepted, cast_ballot
@@ -254,8 +257,45 @@ class EventDesk:
             made = self.locks.append(self.key, entry)
             self._locked[(made.election, made.credential)] = made
 
-        accepted = cast_ballot(self.record(style), raw, source, guard=guard, then=lock)
+        try:
+            accepted = cast_ballot(self.record(style), raw, source, guard=guard, then=lock)
+        except ReplayedBallotError:
+            accepted = self._lock_replayed(style, station.id, enrolled[1], raw, source)
         return Cast(style.id, "station", accepted, self._receipt(style, accepted, raw))
+
+    def _lock_replayed(
+        self, style: Style, station: str, credential: str, raw: bytes, source: Location
+    ) -> Accepted:
+        """A station ballot already in the record: when it is the voter's own last ballot
+        and her credential is not locked (the lock's write failed after the ballot's, e.g.
+        a full disk), lock it now; any other replay is refused as before. Nothing new is
+        appended to the archive (``revote`` is false)."""
+        rec = self.record(style)
+        h = sha256_hex(raw)
+        tracker = smart_ballot_tracker(raw)
+        with rec.store.locked():
+            stored = rec.store.ballot_by_hash(h)
+            last = rec.store.last_ballot(credential)
+            if (
+                stored is None
+                or stored.credential != credential
+                or last is None
+                or last.hash != h
+                or self.lock_of(style.election, credential) is not None
+            ):
+                raise ReplayedBallotError(
+                    "this exact ballot is already in the record; a replayed ballot is refused",
+                    where=Location(ballot=tracker),
+                )
+
+            def entry(seq: int, prev: str) -> StationLock:
+                return StationLock(seq, style.election, credential, station, iso(self.now()), h,
+                                   stored.height, prev)  # fmt: skip
+
+            made = self.locks.append(self.key, entry)
+            self._locked[(made.election, made.credential)] = made
+        weight = rec.credentials.weight(credential)
+        return Accepted(tracker, stored.event_hash, stored.height, False, weight)
 
     def cast_relayed(self, relay: str, batch: str, raw: bytes, source: Location = NOWHERE) -> Cast:
         """A ballot a unit's relay collected and uploads in batch ``batch``."""
