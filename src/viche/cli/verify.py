@@ -105,7 +105,7 @@ def register(app: typer.Typer) -> None:
             if is_event_directory(path):
                 from viche.event.verify_event import verify_event
 
-                report = verify_event(path, jobs=jobs, progress=progress)
+                report = verify_event(path, jobs=jobs, progress=progress, scheduler=scheduler)
             else:
                 report = verify_record(path, jobs=jobs, progress=progress, scheduler=scheduler)
         if as_json:

@@ -138,9 +138,14 @@ def _read_style(path: Path) -> _StyleData:
 
 
 def verify_event(
-    directory: Path, *, jobs: int | None = None, progress: Progress | None = None
+    directory: Path,
+    *,
+    jobs: int | None = None,
+    progress: Progress | None = None,
+    scheduler: str | None = None,
 ) -> VerificationReport:
-    """Verify the event published in ``directory`` (see the module's docstring)."""
+    """Verify the event published in ``directory`` (see the module's docstring); each
+    style's ballots on ``jobs`` local processes or a dask.distributed ``scheduler``."""
     t0 = time.perf_counter()
     report = VerificationReport(source=str(directory))
     run = _Run(report)
@@ -173,7 +178,7 @@ def verify_event(
         report.checks.append(check)
         t = time.perf_counter()
         try:
-            sub = verify_record(path, jobs=jobs, progress=progress)
+            sub = verify_record(path, jobs=jobs, progress=progress, scheduler=scheduler)
             data = _read_style(path)
         except VicheError as exc:
             check.fail(Failure.from_error(check.name, exc))
