@@ -11,6 +11,8 @@ three digits:
 * ``V5xxx`` verification reports (:class:`VerificationError`)
 * ``V6xxx`` influence monitor (:class:`MonitorError`)
 * ``V7xxx`` polling-station planner (:class:`PlannerError`)
+* ``V8xxx`` the national election event: voter registry, constituencies, ballot styles,
+  seats (:class:`EventError`)
 * ``V9xxx`` usage and environment (:class:`UsageError`)
 
 Every error carries ``where``: a :class:`Location`, a frozen value naming the object at
@@ -382,6 +384,121 @@ class PlannerSolverError(PlannerError):
     """The MILP solver stopped without a usable plan (time limit, numerical trouble)."""
 
     code = "V7003"
+
+
+class EventError(VicheError):
+    """National election event errors (registry, constituencies, ballot styles, seats)."""
+
+    code = "V8000"
+
+
+class RegistryRowError(EventError):
+    """A voter registry row with a missing, extra or malformed field; ``where`` names the
+    file, the line and the column."""
+
+    code = "V8001"
+
+
+class UnknownConstituencyError(EventError):
+    """A registry row naming a constituency or territorial unit that the constituency list
+    does not have (or a unit of another constituency than the row's)."""
+
+    code = "V8002"
+
+
+class LocationInUnitError(EventError):
+    """A military row whose unit is not a unit code but looks like a place (coordinates, a
+    place name, free text), or that gives a location at all: a soldier's whereabouts are
+    never stored."""
+
+    code = "V8003"
+
+
+class DuplicateVoterError(EventError):
+    """One person enrolled twice (same voter id, or same identity fields): the message
+    names both lines."""
+
+    code = "V8004"
+
+
+class ConstituencyFileError(EventError):
+    """A constituency list (regions, constituencies, territorial units, excluded units)
+    that is malformed or inconsistent."""
+
+    code = "V8005"
+
+
+class SeatAllocationError(EventError):
+    """Seat allocation inputs that break the Electoral Code's rules (negative votes, an
+    unknown party or candidate, no party over the threshold)."""
+
+    code = "V8006"
+
+
+class BallotEncodingError(EventError):
+    """A ballot question or a tally that does not match the encoding of a presidential or
+    open-list ballot (wrong number of answers, unknown answer label)."""
+
+    code = "V8007"
+
+
+class CredentialLockedError(EventError):
+    """A ballot for a credential that a vote at a polling station has locked: after a
+    station vote no other ballot of that voter is accepted (it protects a voter coerced at
+    home)."""
+
+    code = "V8050"
+
+
+class WrongStyleError(EventError):
+    """A ballot of another ballot style (election) than the voter's own."""
+
+    code = "V8051"
+
+
+class UnknownStationError(EventError):
+    """A polling station that the event does not list."""
+
+    code = "V8052"
+
+
+class ExcludedUnitError(EventError):
+    """A polling station placed in a territorial unit where no vote can be held."""
+
+    code = "V8053"
+
+
+class LockLogError(EventError):
+    """The station-lock log is broken: its hash chain, a signature, an entry that does not
+    match the ballot it names, or a ballot after a lock."""
+
+    code = "V8054"
+
+
+class VoteClosedError(EventError):
+    """A ballot that arrives after the event's closing time."""
+
+    code = "V8055"
+
+
+class EnrolmentError(EventError):
+    """A voter or credential enrolled in two ballot styles, or enrolment counts that do not
+    match the credentials."""
+
+    code = "V8056"
+
+
+class EventManifestError(EventError):
+    """An event manifest whose styles disagree (trustees, credential authority, national
+    question) or whose published files do not match it."""
+
+    code = "V8057"
+
+
+class RelayBatchError(EventError):
+    """A relay batch that cannot be read (bad line, unknown election)."""
+
+    code = "V8058"
 
 
 class UsageError(VicheError):

@@ -50,7 +50,7 @@ def _root(
 
 
 def _register_all() -> None:
-    from viche.cli import election, method, mirror, monitor, plan, serve, shuffle, verify
+    from viche.cli import election, event, method, mirror, monitor, plan, serve, shuffle, verify
 
     election.register(app)
     method.register(app)
@@ -60,6 +60,7 @@ def _register_all() -> None:
     shuffle.register(app)
     plan.register(app)
     serve.register(app)
+    event.register(app)
 
 
 _register_all()

@@ -30,7 +30,7 @@ EXIT_UNREADABLE = 2
 _STYLE = {Status.PASSED: "green", Status.FAILED: "bold red", Status.NOT_APPLICABLE: "dim"}
 
 
-def _print_report(report: VerificationReport, console: Console) -> None:
+def print_report(report: VerificationReport, console: Console) -> None:
     # Everything below may quote the archive (types, keys, names): the consoles of
     # viche.cli.output print it verbatim; styles are given as data.
     table = Table(title=f"Verification of {report.source}", show_lines=False)
@@ -73,7 +73,11 @@ def register(app: typer.Typer) -> None:
     def verify_cmd(
         path: Annotated[
             Path,
-            typer.Argument(readable=False, help="A .bel archive or a directory holding one."),
+            typer.Argument(
+                readable=False,
+                help="A .bel archive, a directory holding one, or an event directory "
+                "(event.json: every style, the sum, the station-lock log).",
+            ),
         ],
         as_json: Annotated[
             bool, typer.Option("--json", help="Print the full report as JSON.")
@@ -91,16 +95,23 @@ def register(app: typer.Typer) -> None:
             ),
         ] = None,
     ) -> None:
-        """Verify a public record: setup, every ballot, tally, decryptions and result."""
+        """Verify a public record: setup, every ballot, tally, decryptions and result; or a
+        national event: every style, the national sum, the station-lock and relay logs."""
+        from viche.event.manifest import is_event_directory
         from viche.verify.streaming import verify_record
 
         # no refresh thread: the worker pool forks while the bars are up
         with stage_progress(console=err, refresh_thread=False) as progress:
-            report = verify_record(path, jobs=jobs, progress=progress, scheduler=scheduler)
+            if is_event_directory(path):
+                from viche.event.verify_event import verify_event
+
+                report = verify_event(path, jobs=jobs, progress=progress, scheduler=scheduler)
+            else:
+                report = verify_record(path, jobs=jobs, progress=progress, scheduler=scheduler)
         if as_json:
             typer.echo(json.dumps(report.to_json(), indent=2))
         else:
-            _print_report(report, out)
+            print_report(report, out)
         _exit(report)
 
     @app.command("verify-diff")
@@ -120,5 +131,5 @@ def register(app: typer.Typer) -> None:
         if as_json:
             typer.echo(json.dumps(report.to_json(), indent=2))
         else:
-            _print_report(report, out)
+            print_report(report, out)
         _exit(report)

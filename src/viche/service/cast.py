@@ -11,6 +11,7 @@ use the parsed setup, and the phase, replay and re-vote questions are index look
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from viche.errors import NOWHERE, Location, PhaseError, ReplayedBallotError
@@ -66,18 +67,30 @@ def check_new_ballot(
     return checked
 
 
-def cast_ballot(state: ElectionRecord, raw: bytes, source: Location = NOWHERE) -> Accepted:
+def cast_ballot(
+    state: ElectionRecord,
+    raw: bytes,
+    source: Location = NOWHERE,
+    *,
+    guard: Callable[[CheckedBallot], None] | None = None,
+    then: Callable[[CheckedBallot, Accepted], None] | None = None,
+) -> Accepted:
     """Check ``raw`` fully and append it; on any failure nothing is written.
 
     The proofs are checked before the lock is taken (they take the time); the phase and
     the replay check are repeated under the lock, against the head the append then
-    expects."""
+    expects. A caller's rules beyond Belenios's (a national event's station locks,
+    :mod:`viche.event.channels`) run under the same lock: ``guard`` before the append (it
+    raises to refuse the ballot), ``then`` after it (e.g. to log the lock a station vote
+    sets), so that no other ballot comes between."""
     check_phase(state)
     checked = check_ballot(state.election, raw, state.credentials, where=source)
     store = state.store
     with store.locked():
         check_phase(state)
         check_not_replayed(state, checked)
+        if guard is not None:
+            guard(checked)
         revote = store.last_ballot(checked.credential) is not None
         head = store.append(
             EventType.BALLOT,
@@ -85,5 +98,8 @@ def cast_ballot(state: ElectionRecord, raw: bytes, source: Location = NOWHERE) -
             expected_head=store.head().hash,
             ballot=StoredBallot(0, "", checked.hex_hash, checked.credential),
         )
+        accepted = Accepted(checked.tracker, head.hash, head.height, revote, checked.weight)
+        if then is not None:
+            then(checked, accepted)
     state.refresh()
-    return Accepted(checked.tracker, head.hash, head.height, revote, checked.weight)
+    return accepted

@@ -26,6 +26,7 @@ import enum
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Self
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -61,7 +62,7 @@ class ReceiptKey:
         return f"ReceiptKey(public={self.public!r})"
 
     @classmethod
-    def load_or_create(cls, path: Path) -> ReceiptKey:
+    def load_or_create(cls, path: Path) -> Self:
         """The key kept in ``path`` (created, mode 0600, on first use)."""
         try:
             if path.exists():

@@ -1,0 +1,93 @@
+"""A small open national event for the tests: two ballot styles of three voters, the same
+two trustees, stations abroad and for displaced voters, a simulated clock."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from viche.crypto.group import BELENIOS_2048
+from viche.crypto.rng import RandomSource
+from viche.event.ballots import presidential_question
+from viche.event.channels import EventDesk, iso
+from viche.event.demo import SimClock
+from viche.event.keys import EventKey
+from viche.event.manifest import Station
+from viche.event.styles import EventPlan, StylePlan, create_event
+from viche.protocol.election import ElectionTemplate, HomomorphicQuestion
+from viche.service import ballot as ballots
+from viche.service import setup
+from viche.service.files import write_text
+from viche.service.receipts import ReceiptKey
+
+EXCLUDED_UNIT = "UA63080070010014588"
+STATIONS = (
+    Station("DE-BERLIN-1", "abroad", "DE"),
+    Station("UA-KYIV-D1", "displaced", "UA80000000000093317"),
+)
+
+
+@dataclass
+class SmallEvent:
+    directory: Path
+    private: Path
+    key: EventKey
+    receipt_key: ReceiptKey
+    clock: SimClock
+    trustee_keys: list[Path]
+    rng: RandomSource
+    #: voter id -> (style id, private credential)
+    credentials: dict[str, tuple[str, str]] = field(repr=False)
+    #: voter id -> (style id, public credential): the server's roll
+    roll: dict[str, tuple[str, str]] = field(default_factory=dict, repr=False)
+
+    def desk(self) -> EventDesk:
+        return EventDesk(self.directory, self.key, self.receipt_key, now=self.clock,
+                         roll=self.roll)  # fmt: skip
+
+    def ballot(self, desk: EventDesk, voter: str, choice: int = 0, style: str | None = None
+               ) -> bytes:  # fmt: skip
+        """A ballot of ``voter`` (marking answer ``choice`` of each question), made in the
+        booth of her own style (or of ``style``, with her credential: a wrong ballot)."""
+        sid, cred = self.credentials[voter]
+        rec = desk.record(desk.manifest.style(style or sid))
+        rows = []
+        for q in rec.election.questions:
+            assert isinstance(q, HomomorphicQuestion)
+            rows.append([1 if i == choice else 0 for i in range(len(q.answers))])
+        credentials = rec.credentials if style is None else None
+        return ballots.generate_ballot(rec.election, credentials, cred, rows, self.rng).raw
+
+
+def small_event(directory: Path, rng: RandomSource) -> SmallEvent:
+    """Create the event in ``directory / "event"`` (private files beside it)."""
+    event_dir, private = directory / "event", directory / "private"
+    for d in (event_dir, private / "trustees", private / "ca", private / "adm"):
+        d.mkdir(parents=True)
+    keys = [setup.new_trustee_key(BELENIOS_2048, private / "trustees", rng) for _ in range(2)]
+    write_text(private / "adm" / "public_keys.jsons", "".join(k.pubkey.read_text() for k in keys))
+    trustees_path = setup.make_trustees(private / "adm", BELENIOS_2048)
+    national = presidential_question(("Олена Коваленко", "Тарас Шевчук"))
+    local = HomomorphicQuestion(("Так", "Ні"), blank=False, min=1, max=1, question="Місцеве?")
+    styles = tuple(
+        StylePlan(
+            sid,
+            sid.upper(),
+            ElectionTemplate(f"Style {sid}", f"Event test {sid}", (national, local)),
+            tuple(f"{sid}-v{i}" for i in range(3)),
+            1 if sid == "c02" else 0,
+        )
+        for sid in ("c01", "c02")
+    )
+    start = datetime.now(UTC).replace(microsecond=0)  # `viche relay upload` uses real time
+    key = EventKey.load_or_create(private / "event.ed25519")
+    receipt_key = ReceiptKey.load_or_create(private / "receipts.ed25519")
+    plan = EventPlan("test-event", "Test event", "CA", iso(start + timedelta(hours=12)),
+                     (EXCLUDED_UNIT,), STATIONS, styles)  # fmt: skip
+    created = create_event(event_dir, plan, group=BELENIOS_2048, trustees_path=trustees_path,
+                           authority_dir=private / "ca", key=key, receipt_key=receipt_key,
+                           rng=rng)  # fmt: skip
+    return SmallEvent(event_dir, private, key, receipt_key, SimClock(start),
+                      [k.privkey for k in keys], rng, created.credentials,
+                      created.roll)  # fmt: skip
