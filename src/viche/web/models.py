@@ -57,6 +57,20 @@ class CastAnswer(BaseModel):
     receipt: SignedReceiptModel
 
 
+class TrackedBallot(BaseModel):
+    height: int = Field(description="height of the Ballot event")
+    tracker: str = Field(description="the smart ballot tracker (Base64 SHA-256 of the ballot)")
+    hash: str = Field(description="SHA-256 (hex) of the ballot: GET objects/{hash}")
+    event_hash: str = Field(description="SHA-256 (hex) of the Ballot event")
+
+
+class BallotPage(BaseModel):
+    ballots: list[TrackedBallot] = Field(description="Ballot events, lowest height first")
+    next: int | None = Field(
+        description="more ballots follow: ask again with after=next (null: this is the last page)"
+    )
+
+
 class ErrorBody(BaseModel):
     code: str = Field(description="stable error code (V1xxx format, V3xxx protocol, …)")
     message: str

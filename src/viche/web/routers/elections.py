@@ -4,22 +4,33 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Iterator
-from typing import BinaryIO, cast
+from typing import Annotated, BinaryIO, cast
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 from viche.crypto.hashing import sha256_hex
 from viche.errors import Location, NotFoundError
+from viche.protocol.ballot import tracker_of_hash
 from viche.record.events import EventType
 from viche.record.sql import SqlElectionStore
 from viche.service.hosting import Host
 from viche.web.deps import HEX64, election_store, host
-from viche.web.models import ERRORS, ElectionDetail, ElectionSummary, Head, SetupHashes
+from viche.web.models import (
+    ERRORS,
+    BallotPage,
+    ElectionDetail,
+    ElectionSummary,
+    Head,
+    SetupHashes,
+    TrackedBallot,
+)
 
 router = APIRouter(prefix="/api/v1/elections", tags=["elections"], responses=ERRORS)
 
 _OPEN = {EventType.SETUP, EventType.BALLOT}
+#: ballots per page of the ballot box (one page for most elections)
+MAX_PAGE = 10_000
 
 
 def _phase(head_type: EventType) -> str:
@@ -112,4 +123,33 @@ def get_object(request: Request, uuid: str, digest: str) -> Response:
         found,
         media_type="application/json",
         headers={"Cache-Control": "public, max-age=31536000, immutable"},
+    )
+
+
+@router.get(
+    "/{uuid}/ballots",
+    response_model=BallotPage,
+    summary="The ballot box: every Ballot event's tracker, a page at a time",
+)
+def list_ballots(
+    request: Request,
+    uuid: str,
+    after: Annotated[int, Query(ge=-1, le=2**31, description="last height already seen")] = -1,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description="ballots per page")] = MAX_PAGE,
+) -> BallotPage:
+    store = election_store(request, uuid)
+    found = store.ballots(after, limit + 1)
+    more = len(found) > limit
+    found = found[:limit]
+    return BallotPage(
+        ballots=[
+            TrackedBallot(
+                height=b.height,
+                tracker=tracker_of_hash(b.hash),
+                hash=b.hash,
+                event_hash=b.event_hash,
+            )
+            for b in found
+        ],
+        next=found[-1].height if more else None,
     )
