@@ -75,6 +75,7 @@ def register(app: typer.Typer) -> None:
             Path,
             typer.Argument(readable=False, help="A .bel archive or a directory holding one."),
         ],
+        *,
         as_json: Annotated[
             bool, typer.Option("--json", help="Print the full report as JSON.")
         ] = False,
@@ -90,13 +91,36 @@ def register(app: typer.Typer) -> None:
                 "e.g. tcp://host:8786; needs the 'cluster' extra).",
             ),
         ] = None,
+        receipts: Annotated[
+            Path | None,
+            typer.Option(
+                "--receipts",
+                help="A folder of signed receipts (*.json): check each against the record.",
+            ),
+        ] = None,
+        receipt_key: Annotated[
+            str | None,
+            typer.Option(
+                "--receipt-key",
+                help="The election's published receipt key (Base64), that signs every receipt.",
+            ),
+        ] = None,
     ) -> None:
-        """Verify a public record: setup, every ballot, tally, decryptions and result."""
+        """Verify a public record: setup, every ballot, tally, decryptions and result (and,
+        with --receipts, that every acknowledged ballot is in it)."""
         from viche.verify.streaming import verify_record
 
+        if receipts is not None:
+            from viche.service.receipts import receipt_files
+
+            receipt_files(receipts)  # a missing folder is a usage error, before the work
         # no refresh thread: the worker pool forks while the bars are up
         with stage_progress(console=err, refresh_thread=False) as progress:
             report = verify_record(path, jobs=jobs, progress=progress, scheduler=scheduler)
+        if receipts is not None:
+            from viche.service.receipts import check_receipt_folder
+
+            check_receipt_folder(report, path, receipts, receipt_key)
         if as_json:
             typer.echo(json.dumps(report.to_json(), indent=2))
         else:
