@@ -21,6 +21,7 @@ from rich.table import Table
 
 from viche.cli.output import err, line, out, styled
 from viche.cli.progress import progress as stage_progress
+from viche.errors import Location
 from viche.verify.report import Status, VerificationReport
 
 EXIT_OK = 0
@@ -105,9 +106,18 @@ def register(app: typer.Typer) -> None:
                 help="The election's published receipt key (Base64), that signs every receipt.",
             ),
         ] = None,
+        published_outcomes: Annotated[
+            Path | None,
+            typer.Option(
+                "--published-outcomes",
+                help="Outcomes published for the ranked questions (outcomes.json): recount "
+                "each with its own parameters.",
+            ),
+        ] = None,
     ) -> None:
-        """Verify a public record: setup, every ballot, tally, decryptions and result (and,
-        with --receipts, that every acknowledged ballot is in it)."""
+        """Verify a public record: setup, every ballot, tally, decryptions and result; the
+        outcomes of the questions tallied through shuffles, counted from the Result (and,
+        with --receipts, that every acknowledged ballot is in the record)."""
         from viche.verify.streaming import verify_record
 
         if receipts is not None:
@@ -117,6 +127,14 @@ def register(app: typer.Typer) -> None:
         # no refresh thread: the worker pool forks while the bars are up
         with stage_progress(console=err, refresh_thread=False) as progress:
             report = verify_record(path, jobs=jobs, progress=progress, scheduler=scheduler)
+        published = None
+        if published_outcomes is not None:
+            from viche.service.files import read_json
+
+            published = read_json(published_outcomes, "published outcomes")
+        from viche.service.outcomes import add_outcomes
+
+        rows = add_outcomes(report, path, published, Location(file=str(published_outcomes)))
         if receipts is not None:
             from viche.service.receipts import check_receipt_folder
 
@@ -125,6 +143,10 @@ def register(app: typer.Typer) -> None:
             typer.echo(json.dumps(report.to_json(), indent=2))
         else:
             _print_report(report, out)
+            if report.outcomes is not None and rows is not None:
+                from viche.cli.election import print_outcomes
+
+                print_outcomes(rows, report.outcomes)
         _exit(report)
 
     @app.command("verify-diff")

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 from viche.crypto.hashing import sha256_hex
-from viche.errors import Location, NotFoundError
+from viche.errors import Location, NotFoundError, PhaseError
 from viche.protocol.ballot import tracker_of_hash
 from viche.record.events import EventType
 from viche.record.sql import SqlElectionStore
@@ -22,6 +22,8 @@ from viche.web.models import (
     ElectionDetail,
     ElectionSummary,
     Head,
+    ResultAnswer,
+    ResultRow,
     SetupHashes,
     TrackedBallot,
 )
@@ -152,4 +154,52 @@ def list_ballots(
             for b in found
         ],
         next=found[-1].height if more else None,
+    )
+
+
+Parameter = Annotated[int | None, Query(ge=1, le=1000)]
+
+
+@router.get(
+    "/{uuid}/result",
+    response_model=ResultAnswer,
+    summary="The published result, with the outcomes of the ranked and graded questions",
+)
+def get_result(
+    request: Request,
+    uuid: str,
+    outcomes: Annotated[
+        str, Query(max_length=64, description="counting methods: schulze, stv, mj")
+    ] = "schulze,stv,mj",
+    seats: Annotated[Parameter, Query(description="STV seats (default 1)")] = None,
+    grades: Annotated[
+        Parameter, Query(description="majority-judgment grades (default: the highest given)")
+    ] = None,
+) -> ResultAnswer:
+    from viche.protocol.tally import Result
+    from viche.service import outcomes as counting
+    from viche.service.tally import label
+
+    methods = counting.parse_methods(outcomes, Location(path=("outcomes",)))
+    store = election_store(request, uuid)
+    head = store.head()
+    if head.type is not EventType.RESULT:
+        raise PhaseError("the result is not published yet", where=Location(event=head.height))
+    _, lines = store.event_lines(head.height)
+    result = Result.from_bytes(lines[0], Location(event=head.height, path=("result",)))
+    rows = label(host(request).record(store.uuid).election, result)
+    params = counting.CountingParameters({}, {}, seats, grades)
+    return ResultAnswer(
+        event=head.height,
+        questions=[
+            ResultRow(
+                question=r.question,
+                answers=list(r.answers),
+                counts=list(r.counts),
+                blank=r.blank,
+                ballots=None if r.ballots is None else [list(b) for b in r.ballots],
+            )
+            for r in rows
+        ],
+        outcomes=counting.outcomes(rows, params, methods),
     )
