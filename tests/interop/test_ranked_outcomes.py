@@ -11,14 +11,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 
 from support.belenios import tool
 from support.cli import run_cli
 from viche.crypto.group import RFC_3526_2048
 from viche.record import read_archive, resolve_archive
+from viche.record.sql import SqlBoard
 from viche.service.election_run import ElectionRun, Stop, Vote
+from viche.service.hosting import Host
+from viche.service.mirror import sync_board
 from viche.service.setup import read_template
 from viche.testing.factories import make_election, plan_for
+from viche.web.app import create_app
 
 pytestmark = pytest.mark.interop
 
@@ -128,3 +133,31 @@ def test_tally_result_counts_ranked_questions_as_belenios_tool(
     assert false.code == 1
     (check,) = [c for c in json.loads(false.stdout)["checks"] if c["name"] == "outcomes"]
     assert check["failures"][0]["code"] == "V3006" and check["failures"][0]["question"] == 2
+
+
+def test_the_result_endpoint_gives_the_outcomes(decrypted: ElectionRun, tmp_path: Path) -> None:
+    """The ranked record served (as a mirror serves it): GET …/result counts as the CLI."""
+    d = tmp_path / "archive"
+    shutil.copytree(decrypted.archive.parent, d)
+    saved = tmp_path / "outcomes.json"
+    res = run_cli("tally", "result", "--dir", str(d), "--seats", "2", "--save-outcomes", str(saved))
+    assert res.code == 0, res.stderr
+    board = SqlBoard.open(f"sqlite:///{tmp_path / 'board.sqlite'}")
+    try:
+        sync_board(board, resolve_archive(d), "key")
+        with TestClient(create_app(Host(board, tmp_path / "keys"), read_only=True)) as client:
+            base = f"/api/v1/elections/{decrypted.uuid}/result"
+            got = client.get(base, params={"seats": 2}).json()
+            assert got["outcomes"] == json.loads(saved.read_text())
+            assert got["questions"][0]["ballots"] is None
+            assert sorted(map(tuple, got["questions"][1]["ballots"])) == sorted(
+                tuple(v[1]) for v in VOTES
+            )
+            only = client.get(base, params={"outcomes": "mj", "grades": 6}).json()["outcomes"]
+            assert [set(q) for q in only["questions"]] == [{"question", "majority-judgment"}] * 2
+            assert only["questions"][0]["majority-judgment"]["grades"] == 6
+            for bad in ({"outcomes": "borda"}, {"seats": 0}, {"grades": "x"}):
+                r = client.get(base, params=bad)
+                assert r.status_code == 400 and r.json()["code"].startswith("V1"), r.text
+    finally:
+        board.close()

@@ -33,9 +33,10 @@ PAGE_CSP = (
 STATIC = Path(__file__).parent / "static"
 
 
-def create_app(host: Host, ops: OpsConfig | None = None) -> FastAPI:
+def create_app(host: Host, ops: OpsConfig | None = None, *, read_only: bool = False) -> FastAPI:
     """The API over ``host`` (its board, receipt keys and voter authenticator); ``ops`` sets
-    the rate limits and the origins allowed (:mod:`viche.web.ops`)."""
+    the rate limits and the origins allowed (:mod:`viche.web.ops`). ``read_only`` serves
+    the public record only (an observer's mirror): no casting, no administration."""
     app = FastAPI(
         title="Viche voting server",
         version=__version__,
@@ -52,8 +53,9 @@ def create_app(host: Host, ops: OpsConfig | None = None) -> FastAPI:
     app.state.metrics = Metrics()
     errors.install(app)
     app.include_router(elections.router)
-    app.include_router(ballots.router)
-    app.include_router(admin.router)
+    if not read_only:
+        app.include_router(ballots.router)
+        app.include_router(admin.router)
     app.include_router(live.router)
     from viche.web import ops as operations
 
