@@ -8,12 +8,16 @@ clients see one shape of error.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from viche.errors import (
+    NOWHERE,
     AuthenticationError,
     CrossOriginError,
     CryptoError,
@@ -73,13 +77,17 @@ async def _viche(_: Request, exc: Exception) -> JSONResponse:
     return error_response(exc)
 
 
+def invalid(errors: Sequence[Any], where: Location = NOWHERE) -> JsonFormatError:
+    """The first of pydantic's ``errors`` (a request or a body that does not fit its
+    model) as a Viche error, located under ``where``."""
+    first = errors[0] if errors else {}
+    loc = tuple(str(p) for p in first.get("loc", ()))
+    return JsonFormatError(str(first.get("msg", "invalid request")), where=where.sub(*loc))
+
+
 async def _validation(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    first = exc.errors()[0] if exc.errors() else {}
-    loc = tuple(str(p) for p in first.get("loc", ()))
-    return error_response(
-        JsonFormatError(str(first.get("msg", "invalid request")), where=Location(path=loc))
-    )
+    return error_response(invalid(exc.errors()))
 
 
 async def _http(request: Request, exc: Exception) -> JSONResponse:
