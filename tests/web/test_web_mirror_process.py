@@ -4,6 +4,7 @@ second copy, byte for byte."""
 
 from __future__ import annotations
 
+import json
 import random
 import subprocess
 import time
@@ -59,9 +60,18 @@ def test_a_served_mirror_is_followed_by_another(tmp_path: Path) -> None:
             detail["ballots"] == 1
             and detail["receipt_key"] == httpx.get(election).json()["receipt_key"]
         )
-        # the receipt checks against the second copy
+        # the receipt checks against the second copy, with the key the mirrors saved
         checked = _run("receipt", "check", str(tmp_path / "r.json"), str(follower))
         assert checked.returncode == 0, checked.stdout.decode()
+        receipts = tmp_path / "receipts"
+        receipts.mkdir()
+        (tmp_path / "r.json").rename(receipts / "r.json")
+        verified = _run(
+            "verify", str(follower), "--jobs", "1", "--json", "--receipts", str(receipts)
+        )
+        assert verified.returncode == 0, verified.stdout.decode()
+        (check,) = [c for c in json.loads(verified.stdout)["checks"] if c["name"] == "receipts"]
+        assert check["count"] == 1 and "saved by viche mirror" in check["note"]
     finally:
         if mirror is not None:
             said = stop(mirror)

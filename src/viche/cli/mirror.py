@@ -50,6 +50,9 @@ def mirror_cmd(
         archive_url,
         current_copy,
         http_fetch,
+        http_receipt_key,
+        save_receipt_key,
+        saved_receipt_key,
         update_mirror,
     )
 
@@ -78,6 +81,11 @@ def mirror_cmd(
             out.print(styled(update.line(), "bold red"))
         else:
             out.print(update.line())
+        if update.status is MirrorStatus.NEW or (serve and saved_receipt_key(directory) is None):
+            try:  # the key that signs the receipts, for viche verify DIR --receipts R
+                save_receipt_key(directory, http_receipt_key(url))
+            except VicheError as exc:
+                out.print(line(("no receipt key", "yellow"), f" {exc}"))
         after.append(update)
 
     if serve:
@@ -111,19 +119,21 @@ def _serve(  # noqa: PLR0917 (one call site)
     import uvicorn
 
     from viche.cli.output import err, line, out
-    from viche.errors import VicheError
+    from viche.errors import Location, UsageError, VicheError
     from viche.record.sql import SqlBoard
     from viche.service.hosting import Host
     from viche.service.mirror import (
         MirrorStatus,
         current_copy,
-        http_receipt_key,
+        saved_receipt_key,
         served_board_url,
         sync_board,
     )
     from viche.web.app import create_app
 
-    key = http_receipt_key(url)
+    key = saved_receipt_key(directory)
+    if key is None:
+        raise UsageError("the server publishes no receipt key", where=Location(path=(url,)))
     board = SqlBoard.open(served_board_url(directory))
 
     def sync() -> None:

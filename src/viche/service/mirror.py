@@ -211,6 +211,23 @@ def http_fetch(url: str, timeout: float = 30.0, max_bytes: int = 16 << 30) -> Fe
 
 
 SERVED_BOARD = "served.sqlite"
+#: the receipt key the server publishes for the election, saved beside the copy so that
+#: ``viche verify DIR --receipts R`` checks the receipts against it
+KEY_FILE = "receipt-key.txt"
+
+
+def save_receipt_key(directory: Path, key: str) -> None:
+    (directory / KEY_FILE).write_text(key + "\n", encoding="ascii")
+
+
+def saved_receipt_key(directory: Path) -> str | None:
+    """The key :func:`save_receipt_key` wrote in ``directory`` (None if none)."""
+    path = directory / KEY_FILE
+    try:
+        key = path.read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return key or None
 
 
 def served_board_url(directory: Path) -> str:

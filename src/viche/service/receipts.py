@@ -257,12 +257,18 @@ def check_receipt_folder(
     ``receipts`` check to ``report``: one failure per receipt file that fails (its
     signature, its election, or its ballot not where the server said), located by the file.
 
-    ``published_key`` is the election's receipt key as the server published it: without it
-    each receipt is checked against the key it names, and the note says that a receipt
-    signed by a key of its own proves nothing about the server."""
+    ``published_key`` is the election's receipt key as the server published it (by default
+    the key ``viche mirror`` saved in the archive's folder): without it each receipt is
+    checked against the key it names, and the note says that a receipt signed by a key of
+    its own proves nothing about the server."""
     from viche.record import read_archive, resolve_archive
+    from viche.service.mirror import KEY_FILE, saved_receipt_key
 
     files = receipt_files(folder)
+    key_source = "given"
+    if published_key is None and archive.is_dir():
+        published_key = saved_receipt_key(archive)
+        key_source = f"saved by viche mirror in {archive / KEY_FILE}"
     result = CheckResult(RECEIPTS_CHECK, _RECEIPTS_DESCRIPTION)
     report.checks.append(result)
     if not files:
@@ -295,7 +301,9 @@ def check_receipt_folder(
                 Location(file=str(archive)),
             )
         )
-    if published_key is None:
+    if published_key is not None:
+        result.note = f"signed by the election's published key ({key_source})"
+    else:
         result.note = (
             f"signatures checked against the key each receipt names ({len(keys)} key(s)); "
             "give --receipt-key (the election's published key) to check it is the server's"
