@@ -17,17 +17,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
 
 from support.browser import Server
 from support.served import start_demo, stop, wait_until_up
-from support.web import Served
+from support.web import Served, serve_prepared
 from viche.crypto.rng import SeededRandom
-from viche.record.sql import SqlBoard
-from viche.service.hosting import Host, open_election
 from viche.service.served_demo import PreparedDemo, prepare_demo
-from viche.web.app import create_app
-from viche.web.ops import OpsConfig
 
 REPO = Path(__file__).resolve().parent.parent
 VECTORS = Path(__file__).resolve().parent / "vectors"
@@ -155,24 +150,8 @@ def prepared(tmp_path_factory: pytest.TempPathFactory) -> tuple[PreparedDemo, Pa
 @pytest.fixture()
 def served(board_url: str, tmp_path: Path, prepared: tuple[PreparedDemo, Path]) -> Iterator[Served]:
     demo, voters = prepared
-    board = SqlBoard.open(board_url)
-    store = open_election(
-        board,
-        tmp_path / "keys",
-        election=demo.election,
-        trustees=demo.trustees,
-        credentials=demo.credentials,
-        ids=demo.ids,
-        roll=demo.roll,
-        timestamp=demo.timestamp,
-    )
-    host = Host(board, tmp_path / "keys")
-    # functional tests are not throttled; tests/web/test_web_ops.py tests the limits
-    with TestClient(
-        create_app(host, OpsConfig.unlimited()), raise_server_exceptions=True
-    ) as client:
-        yield Served(client, host, store, demo, voters)
-    board.close()
+    with serve_prepared(board_url, tmp_path / "keys", demo, voters) as served:
+        yield served
 
 
 @pytest.fixture(scope="session")

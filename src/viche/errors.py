@@ -350,6 +350,20 @@ class VerificationError(VicheError):
     code = "V5000"
 
 
+class DroppedBallotError(VerificationError):
+    """A signed receipt names a ballot that the record does not hold where the server said
+    it put it: evidence that the server dropped or rewrote a ballot it had accepted."""
+
+    code = "V5001"
+
+
+class UnconfirmedReceiptError(VerificationError):
+    """A receipt is newer than the record it is checked against (a still open record that
+    ends before the receipt's event): neither confirmed nor refuted."""
+
+    code = "V5002"
+
+
 class MonitorError(VicheError):
     """Influence monitor errors."""
 

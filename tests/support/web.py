@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,12 +13,14 @@ from viche.crypto.group import group_by_name
 from viche.crypto.rng import RandomSource
 from viche.errors import Location
 from viche.protocol import codec
-from viche.record.sql import SqlElectionStore
+from viche.record.sql import SqlBoard, SqlElectionStore
 from viche.service import credentials as creds
 from viche.service.ballot import generate_ballot
 from viche.service.credentials import read_private_credential
-from viche.service.hosting import Host
+from viche.service.hosting import Host, open_election
 from viche.service.served_demo import PreparedDemo
+from viche.web.app import create_app
+from viche.web.ops import OpsConfig
 
 
 @dataclass(frozen=True)
@@ -37,6 +41,32 @@ class Served:
 
     def credential(self, n: int) -> str:
         return read_private_credential(self.voters / f"{n:03d}.cred")
+
+
+@contextlib.contextmanager
+def serve_prepared(
+    board_url: str, keys: Path, demo: PreparedDemo, voters: Path
+) -> Iterator[Served]:
+    """The prepared demo election opened on the board at ``board_url`` and served in
+    process, not throttled (tests/web/test_web_ops.py tests the limits)."""
+    board = SqlBoard.open(board_url)
+    try:
+        store = open_election(
+            board,
+            keys,
+            election=demo.election,
+            trustees=demo.trustees,
+            credentials=demo.credentials,
+            ids=demo.ids,
+            roll=demo.roll,
+            timestamp=demo.timestamp,
+        )
+        host = Host(board, keys)
+        app = create_app(host, OpsConfig.unlimited())
+        with TestClient(app, raise_server_exceptions=True) as client:
+            yield Served(client, host, store, demo, voters)
+    finally:
+        board.close()
 
 
 # ---------------------------------------------------------------- elections set up over the API

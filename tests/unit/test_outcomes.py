@@ -7,7 +7,7 @@ import copy
 import pytest
 
 from viche.errors import FormatError, Location, TallyError
-from viche.service.outcomes import CountingParameters, compare, outcomes
+from viche.service.outcomes import CountingParameters, compare, outcomes, parse_methods
 from viche.service.tally import QuestionResult
 
 ROWS = [
@@ -72,6 +72,19 @@ def test_malformed_outcomes_are_refused(bad: object) -> None:
 def test_parameters_from_the_command_line() -> None:
     params = CountingParameters.parse(["2=3"], ["2=5", "3=7"])
     assert params.seats == {2: 3} and params.grades == {2: 5, 3: 7}
-    for bad in (["2"], ["x=1"], ["2=0"], ["0=2"]):
+    assert params.seats_for(2) == 3 and params.seats_for(1) == 1
+    every = CountingParameters.parse(["2", "3=1"], ["4"])
+    assert (every.seats_for(1), every.seats_for(3), every.grades_for(2, [(9,)])) == (2, 1, 4)
+    assert CountingParameters.parse([], []).grades_for(1, [(1, 3), (2, 0)]) == 3
+    for bad in (["x=1"], ["2=0"], ["0=2"], ["0"], ["1001"], ["2=x"], [""]):
         with pytest.raises(FormatError):
             CountingParameters.parse(bad, [])
+
+
+def test_methods_are_chosen_by_name() -> None:
+    assert parse_methods("mj,schulze") == ("schulze", "majority-judgment")
+    assert parse_methods("STV, stv") == ("stv",)
+    with pytest.raises(FormatError, match="borda"):
+        parse_methods("schulze,borda")
+    out = outcomes(ROWS, CountingParameters({}, {}), parse_methods("stv"))
+    assert set(out["questions"][0]) == {"question", "stv"}

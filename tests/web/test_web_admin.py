@@ -115,12 +115,17 @@ def test_lifecycle_over_the_api(board_url: str, tmp_path: Path, belenios_tool: s
         lines = tally.partial_decryption(host.record(uuid), tally.single_key(key.privkey), 1, rng)
         r = c.post(f"{base}/trustees/1/decryption", content=lines.text(), headers=_bearer(tr))
         assert r.status_code == 200, r.text
+        early = c.get(f"{base}/result")
+        assert early.status_code == 409 and early.json()["code"] == "V3005"
         r = c.post(f"{base}/result", headers=_bearer(adm))
         assert r.status_code == 200, r.text
         rows = r.json()
         assert rows[0]["counts"] == [0, 1, 0, 0] and rows[0]["blank"] == 0
         assert rows[1]["counts"] == [1, 0]
         assert c.post(f"{base}/result", headers=_bearer(adm)).status_code == 409
+        public = c.get(f"{base}/result").json()  # anyone reads it, no question was ranked
+        assert [q["counts"] for q in public["questions"]] == [rows[0]["counts"], [1, 0]]
+        assert public["outcomes"] == {"questions": []} and public["questions"][0]["ballots"] is None
 
         archive = tmp_path / "record" / f"{uuid}.bel"
         archive.parent.mkdir()

@@ -14,7 +14,7 @@ exit code 2. File formats are those of ``belenios-tool``.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -538,15 +538,88 @@ def tally_add_decryption_cmd(
     out.print(f"partial decryption of trustee {owner} accepted")
 
 
-@tally_app.command("result")
-def tally_result_cmd(directory: DirOpt = Path(".")) -> None:
-    """Administrator: combine the partial decryptions, append the Result, print it."""
-    from viche.service import archive as arch
-    from viche.service import tally as svc
+def _ranking(groups: list[list[int]], answers: tuple[str, ...]) -> str:
+    return "; ".join(
+        f"{rank}. " + " = ".join(answers[i] for i in group)
+        for rank, group in enumerate(groups, start=1)
+    )
 
+
+def print_outcomes(rows: list[object], found: dict[str, Any]) -> None:
+    """Each non-homomorphic question's outcome by every method computed, one line each."""
+    from viche.service.tally import QuestionResult
+
+    for q in found["questions"]:
+        row = rows[q["question"] - 1]
+        assert isinstance(row, QuestionResult)
+        out.print(line((f"Outcome — question {q['question']}: {row.question}", "bold")))
+        if "schulze" in q:
+            out.print(f"  Condorcet-Schulze: {_ranking(q['schulze']['winners'], row.answers)}")
+        if "stv" in q:
+            stv = q["stv"]
+            elected = ", ".join(row.answers[i] for i in stv["winners"]) or "nobody"
+            out.print(
+                f"  single transferable vote ({stv['seats']} seat(s)): elected {elected}"
+                f" ({len(stv['invalid'])} invalid ballot(s))"
+            )
+        if "majority-judgment" in q:
+            mj = q["majority-judgment"]
+            out.print(
+                f"  majority judgment ({mj['grades']} grades, 1 best): "
+                f"{_ranking(mj['winners'], row.answers)} ({len(mj['invalid'])} invalid ballot(s))"
+            )
+
+
+OutcomesOpt = Annotated[
+    str,
+    typer.Option(
+        "--outcomes",
+        help="Counting methods of the ranked/graded questions: schulze, stv, mj (comma list).",
+    ),
+]
+SeatsOpt = Annotated[
+    list[str] | None,
+    typer.Option("--seats", help="STV seats: N (every question) or QUESTION=N (default 1)."),
+]
+GradesOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--grades",
+        help="Majority-judgment grades: N or QUESTION=N (default: the highest grade given).",
+    ),
+]
+
+
+@tally_app.command("result")
+def tally_result_cmd(
+    directory: DirOpt = Path("."),
+    *,
+    outcomes: OutcomesOpt = "schulze,stv,mj",
+    seats: SeatsOpt = None,
+    grades: GradesOpt = None,
+    save_outcomes: Annotated[
+        Path | None,
+        typer.Option("--save-outcomes", help="Write the outcomes as JSON (outcomes.json)."),
+    ] = None,
+) -> None:
+    """Administrator: combine the partial decryptions, append the Result, print it (and
+    the outcomes of the questions tallied through shuffles)."""
+    from viche.protocol import codec
+    from viche.service import archive as arch
+    from viche.service import outcomes as counting
+    from viche.service import tally as svc
+    from viche.service.files import write_text
+
+    methods = counting.parse_methods(outcomes)
+    params = counting.CountingParameters.parse(seats or [], grades or [])
     with arch.open_record(directory) as state:
         _, rows = svc.publish_result(state)
     print_result(list(rows), "Result")
+    found = counting.outcomes(rows, params, methods)
+    if found["questions"]:
+        print_outcomes(list(rows), found)
+    if save_outcomes is not None:
+        write_text(save_outcomes, codec.dumps(found) + "\n")
 
 
 # ====================================================================== demo

@@ -21,6 +21,7 @@ from rich.table import Table
 
 from viche.cli.output import err, line, out, styled
 from viche.cli.progress import progress as stage_progress
+from viche.errors import Location
 from viche.verify.report import Status, VerificationReport
 
 EXIT_OK = 0
@@ -79,6 +80,7 @@ def register(app: typer.Typer) -> None:
                 "(event.json: every style, the sum, the station-lock log).",
             ),
         ],
+        *,
         as_json: Annotated[
             bool, typer.Option("--json", help="Print the full report as JSON.")
         ] = False,
@@ -94,12 +96,40 @@ def register(app: typer.Typer) -> None:
                 "e.g. tcp://host:8786; needs the 'cluster' extra).",
             ),
         ] = None,
+        receipts: Annotated[
+            Path | None,
+            typer.Option(
+                "--receipts",
+                help="A folder of signed receipts (*.json): check each against the record.",
+            ),
+        ] = None,
+        receipt_key: Annotated[
+            str | None,
+            typer.Option(
+                "--receipt-key",
+                help="The election's published receipt key (Base64), that signs every receipt.",
+            ),
+        ] = None,
+        published_outcomes: Annotated[
+            Path | None,
+            typer.Option(
+                "--published-outcomes",
+                help="Outcomes published for the ranked questions (outcomes.json): recount "
+                "each with its own parameters.",
+            ),
+        ] = None,
     ) -> None:
-        """Verify a public record: setup, every ballot, tally, decryptions and result; or a
-        national event: every style, the national sum, the station-lock and relay logs."""
+        """Verify a public record: setup, every ballot, tally, decryptions and result; the
+        outcomes of the questions tallied through shuffles, counted from the Result (and,
+        with --receipts, that every acknowledged ballot is in the record). Or a national
+        event: every style, the national sum, the station-lock and relay logs."""
         from viche.event.manifest import is_event_directory
         from viche.verify.streaming import verify_record
 
+        if receipts is not None:
+            from viche.service.receipts import receipt_files
+
+            receipt_files(receipts)  # a missing folder is a usage error, before the work
         # no refresh thread: the worker pool forks while the bars are up
         with stage_progress(console=err, refresh_thread=False) as progress:
             if is_event_directory(path):
@@ -108,10 +138,28 @@ def register(app: typer.Typer) -> None:
                 report = verify_event(path, jobs=jobs, progress=progress, scheduler=scheduler)
             else:
                 report = verify_record(path, jobs=jobs, progress=progress, scheduler=scheduler)
+        rows = None
+        if not is_event_directory(path):
+            published = None
+            if published_outcomes is not None:
+                from viche.service.files import read_json
+
+                published = read_json(published_outcomes, "published outcomes")
+            from viche.service.outcomes import add_outcomes
+
+            rows = add_outcomes(report, path, published, Location(file=str(published_outcomes)))
+            if receipts is not None:
+                from viche.service.receipts import check_receipt_folder
+
+                check_receipt_folder(report, path, receipts, receipt_key)
         if as_json:
             typer.echo(json.dumps(report.to_json(), indent=2))
         else:
             print_report(report, out)
+            if report.outcomes is not None and rows is not None:
+                from viche.cli.election import print_outcomes
+
+                print_outcomes(rows, report.outcomes)
         _exit(report)
 
     @app.command("verify-diff")

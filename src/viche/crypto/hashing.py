@@ -28,6 +28,11 @@ def b64_sha256(data: bytes) -> str:
     return base64.b64encode(hashlib.sha256(data).digest()).decode("ascii").rstrip("=")
 
 
+def b64_of_sha256_hex(hex_digest: str) -> str:
+    """:func:`b64_sha256`'s form of a digest given as :func:`sha256_hex` gives it."""
+    return base64.b64encode(bytes.fromhex(hex_digest)).decode("ascii").rstrip("=")
+
+
 def hash_to_int(text: str) -> mpz:
     """SHA-256 of an ASCII string read as a 256-bit big-endian integer."""
     return mpz(int.from_bytes(hashlib.sha256(text.encode("ascii")).digest(), "big"))

@@ -22,7 +22,7 @@ from viche.crypto.answers import (
 )
 from viche.crypto.credentials import credential_secret, public_credential
 from viche.crypto.elgamal import PublicKey
-from viche.crypto.hashing import b64_sha256, sha256_hex
+from viche.crypto.hashing import b64_of_sha256_hex, b64_sha256, sha256_hex
 from viche.crypto.rng import RandomSource
 from viche.crypto.schnorr import Proof, check_ballot_signature, sign_ballot
 from viche.errors import (
@@ -142,6 +142,12 @@ def signature_hash(ballot: Ballot) -> str:
 def smart_ballot_tracker(raw: bytes) -> str:
     """b64nopad(sha256(whole ballot)): the tracking number shown to the voter."""
     return b64_sha256(raw)
+
+
+def tracker_of_hash(hex_hash: str) -> str:
+    """The smart ballot tracker of a ballot whose SHA-256 is ``hex_hash`` (as the record's
+    Ballot events name it)."""
+    return b64_of_sha256_hex(hex_hash)
 
 
 def answer_prefix_s0(election: Election, credential: mpz) -> str:

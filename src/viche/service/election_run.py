@@ -31,6 +31,7 @@ from viche.service import archive as arch
 from viche.service import ballot as ballots
 from viche.service import credentials as creds
 from viche.service import setup, tally
+from viche.service import shuffle as mixnet
 from viche.service import threshold as pedersen
 from viche.service.cast import cast_ballot
 from viche.service.files import write_text
@@ -255,6 +256,14 @@ def _run(
             decrypting += list(range(n_single + 1, n_single + 1 + plan.threshold[0]))
     else:
         decrypting = list(plan.decrypting)
+    if election.has_nh_questions:  # ranked or graded questions: each trustee shuffles first
+        for tid in decrypting:
+            mixed = mixnet.shuffle(state, tid, rng)
+            f = tr / f"{tid}.shuffle"
+            write_text(f, mixed.text())
+            mixnet.add_shuffle(state, mixnet.read_shuffle_lines(f))
+        mixnet.end_shuffles(state)
+        say(f"trustees: {len(decrypting)} shuffle(s) of the non-homomorphic questions")
     out = tr / "decryptions"
     out.mkdir()
     for tid in decrypting:

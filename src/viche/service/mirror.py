@@ -15,6 +15,12 @@ with the copy already there:
 
 The mirror folder holds exactly one ``<uuid>.bel``, so every command that reads an
 election folder (``viche verify DIR``, ``viche receipt check``) reads the mirror as it is.
+
+Serving the copy (``viche mirror URL DIR --serve``): :func:`sync_board` replays the copy,
+event by event, into a bulletin board of the mirror's own (``DIR/served.sqlite``), so that
+the web application's public routers serve it read-only, exactly as the origin serves its
+record: the same events, the same hashes, the same ``.bel`` bytes. Only a checked copy
+reaches the board (after an alarm the board keeps serving the copy as it was).
 """
 
 from __future__ import annotations
@@ -29,9 +35,14 @@ from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
-from viche.errors import Location, MissingFileError, UsageError, VicheError
+from viche.crypto.hashing import sha256_hex
+from viche.errors import ChainError, Location, MissingFileError, UsageError, VicheError
+from viche.protocol import codec
 from viche.record import ArchiveStream
 from viche.record.diff import verify_diff
+from viche.record.events import Event, EventType
+from viche.record.sql import SqlBoard
+from viche.record.store import StoredBallot
 
 #: Writes the server's current archive into the given path (raises a VicheError if it
 #: cannot).
@@ -197,3 +208,107 @@ def http_fetch(url: str, timeout: float = 30.0, max_bytes: int = 16 << 30) -> Fe
             raise UsageError(f"cannot fetch the archive: {exc}", where=where) from None
 
     return fetch
+
+
+SERVED_BOARD = "served.sqlite"
+#: the receipt key the server publishes for the election, saved beside the copy so that
+#: ``viche verify DIR --receipts R`` checks the receipts against it
+KEY_FILE = "receipt-key.txt"
+
+
+def save_receipt_key(directory: Path, key: str) -> None:
+    (directory / KEY_FILE).write_text(key + "\n", encoding="ascii")
+
+
+def saved_receipt_key(directory: Path) -> str | None:
+    """The key :func:`save_receipt_key` wrote in ``directory`` (None if none)."""
+    path = directory / KEY_FILE
+    try:
+        key = path.read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return key or None
+
+
+def served_board_url(directory: Path) -> str:
+    """The database of the board a serving mirror keeps beside its copy."""
+    return f"sqlite:///{(directory / SERVED_BOARD).resolve()}"
+
+
+def election_url(url: str) -> str:
+    """The election's address (``…/elections/UUID``) from it or its archive's address."""
+    archive = archive_url(url)
+    return archive[: -len("/archive.bel")] if archive.endswith("/archive.bel") else archive
+
+
+def _credential(raw: bytes) -> str:
+    value = codec.loads(raw, Location(path=("ballot",)))
+    found = value.get("credential") if isinstance(value, dict) else None
+    return found if isinstance(found, str) else ""
+
+
+def sync_board(board: SqlBoard, copy: Path, receipt_key: str) -> int:
+    """Append to ``board`` the events of the checked copy at ``copy`` that it does not
+    hold yet (the whole election the first time); returns how many were added.
+
+    Every event the board writes must have the hash the copy gives it (the board computes
+    the chain itself): otherwise :class:`~viche.errors.ChainError`. The board is a cache
+    of the copy: delete ``served.sqlite`` and it is rebuilt from the copy."""
+    added = 0
+    with ArchiveStream(copy) as stream:
+        store = None
+        for event in stream:
+            where = Location(file=str(copy), event=event.height)
+            data = [d.raw for d in event.data]
+            if event.height == 0:
+                from viche.protocol.election import Election
+
+                uuid = Election.from_bytes(data[0], where.sub("election")).uuid
+                if uuid in board.elections():
+                    store = board.store(uuid)
+                else:
+                    assert stream.header is not None
+                    store = board.create_election(
+                        stream.header.timestamp, data[0], data[1], data[2],
+                        uuid=uuid, receipt_key=receipt_key,
+                    )  # fmt: skip
+                    added += 1
+                head = store.head()
+                if store.chain(0, 0)[0][1] != event.hash:
+                    raise ChainError("the board's Setup event is not the copy's", where=where)
+                continue
+            assert store is not None
+            if event.height <= head.height:
+                continue
+            payload = sha256_hex(data[-1]) if data else None
+            if Event(head.hash, event.height, event.type, payload).to_bytes() != event.raw:
+                raise ChainError(
+                    "the copy's event is not in the board's form: it cannot be served as is",
+                    where=where,
+                )
+            ballot = None
+            if event.type is EventType.BALLOT:
+                ballot = StoredBallot(0, "", event.data[0].hash, _credential(data[0]))
+            head = store.append(event.type, data, expected_head=head.hash, ballot=ballot)
+            if head.hash != event.hash:
+                raise ChainError("the board's event is not the copy's", where=where)
+            added += 1
+    return added
+
+
+def http_receipt_key(url: str, timeout: float = 30.0) -> str:
+    """The receipt key the server publishes for the election at ``url``."""
+    import httpx
+
+    where = Location(path=(election_url(url),))
+    try:
+        response = httpx.get(election_url(url), timeout=timeout, follow_redirects=False)
+    except httpx.HTTPError as exc:
+        raise UsageError(f"cannot fetch the election: {exc}", where=where) from None
+    if response.status_code != 200:
+        raise UsageError(f"the server answered HTTP {response.status_code}", where=where)
+    value = codec.loads(response.content, where)
+    key = value.get("receipt_key") if isinstance(value, dict) else None
+    if not isinstance(key, str) or not 1 <= len(key) <= 64:
+        raise UsageError("the election names no receipt key", where=where.sub("receipt_key"))
+    return key

@@ -16,6 +16,10 @@ prefixed with the domain tag ``viche-receipt-v1\\n``. A receipt file is
   rewrote a ballot it had accepted;
 * ``NOT_YET`` — the snapshot is older than the receipt (still open, shorter chain): fetch a
   newer one.
+
+:func:`check_receipt_folder` checks every receipt of a folder against one record and adds
+the ``receipts`` check to a verification report (``viche verify --receipts DIR``): each
+receipt file that fails is named, with the reason.
 """
 
 from __future__ import annotations
@@ -31,10 +35,21 @@ from typing import Self
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from viche.errors import NOWHERE, JsonFormatError, Location, ProofError, UsageError
+from viche.errors import (
+    NOWHERE,
+    DroppedBallotError,
+    JsonFormatError,
+    Location,
+    MissingFileError,
+    ProofError,
+    UnconfirmedReceiptError,
+    UsageError,
+    VicheError,
+)
 from viche.protocol import codec
 from viche.protocol.election import Election
 from viche.record.entries import Record
+from viche.verify.report import CheckResult, Failure, Status, VerificationReport
 
 DOMAIN = b"viche-receipt-v1\n"
 _FIELDS = ("election", "tracker", "ballot_hash", "height", "event_hash", "time", "key")
@@ -191,3 +206,107 @@ def check_receipt(
         f"this record ends at event {record.height}, before the receipt's event {r.height}: "
         "check against a newer snapshot",
     )
+
+
+RECEIPTS_CHECK = "receipts"
+_RECEIPTS_DESCRIPTION = (
+    "every receipt of the folder: signed by the election's key, its ballot in the record "
+    "at the receipt's event, under the receipt's chain head"
+)
+#: receipt files of a folder: ``viche vote`` saves ``UUID-HEIGHT.receipt.json``
+RECEIPT_GLOB = "*.json"
+
+
+def receipt_files(folder: Path) -> list[Path]:
+    """The receipt files of ``folder`` (every ``*.json`` file), in name order."""
+    if not folder.is_dir():
+        raise MissingFileError("receipts folder not found", where=Location(file=str(folder)))
+    try:
+        return sorted(p for p in folder.glob(RECEIPT_GLOB) if p.is_file())
+    except OSError as exc:
+        raise MissingFileError(
+            f"the receipts folder cannot be listed: {exc.strerror}",
+            where=Location(file=str(folder)),
+        ) from None
+
+
+def _check_one(path: Path, record: Record | None, published_key: str | None) -> str | None:
+    """Check one receipt file; returns its key, raises the reason it fails."""
+    from viche.service.files import read_bytes
+
+    where = Location(file=str(path))
+    signed = parse_receipt(read_bytes(path, "receipt"), where)
+    r = signed.receipt
+    at = where.at(event=r.height, ballot=r.tracker)
+    if record is None:
+        return r.key
+    found = check_receipt(signed, record, published_key)
+    if found.verdict is Verdict.DROPPED:
+        raise DroppedBallotError(found.message, where=at)
+    if found.verdict is Verdict.NOT_YET:
+        raise UnconfirmedReceiptError(found.message, where=at)
+    return r.key
+
+
+def check_receipt_folder(
+    report: VerificationReport,
+    archive: Path,
+    folder: Path,
+    published_key: str | None = None,
+) -> CheckResult:
+    """Check every receipt of ``folder`` against the record at ``archive`` and add the
+    ``receipts`` check to ``report``: one failure per receipt file that fails (its
+    signature, its election, or its ballot not where the server said), located by the file.
+
+    ``published_key`` is the election's receipt key as the server published it (by default
+    the key ``viche mirror`` saved in the archive's folder): without it each receipt is
+    checked against the key it names, and the note says that a receipt signed by a key of
+    its own proves nothing about the server."""
+    from viche.record import read_archive, resolve_archive
+    from viche.service.mirror import KEY_FILE, saved_receipt_key
+
+    files = receipt_files(folder)
+    key_source = "given"
+    if published_key is None and archive.is_dir():
+        published_key = saved_receipt_key(archive)
+        key_source = f"saved by viche mirror in {archive / KEY_FILE}"
+    result = CheckResult(RECEIPTS_CHECK, _RECEIPTS_DESCRIPTION)
+    report.checks.append(result)
+    if not files:
+        result.status = Status.NOT_APPLICABLE
+        result.note = f"no receipt (*.json) in {folder}"
+        return result
+    record: Record | None = None
+    if report.readable:
+        try:
+            record = read_archive(resolve_archive(archive))
+        except VicheError:
+            record = None
+    keys: set[str] = set()
+    for path in files:
+        result.count += 1
+        try:
+            key = _check_one(path, record, published_key)
+        except VicheError as exc:  # located by the receipt file, whatever raised it
+            where = exc.where.at(file=str(path))
+            result.fail(Failure(RECEIPTS_CHECK, exc.code, exc.message, where))
+            continue
+        if key is not None:
+            keys.add(key)
+    if record is None:
+        result.fail(
+            Failure(
+                RECEIPTS_CHECK,
+                UnconfirmedReceiptError.code,
+                "the record could not be read: no receipt can be confirmed",
+                Location(file=str(archive)),
+            )
+        )
+    if published_key is not None:
+        result.note = f"signed by the election's published key ({key_source})"
+    else:
+        result.note = (
+            f"signatures checked against the key each receipt names ({len(keys)} key(s)); "
+            "give --receipt-key (the election's published key) to check it is the server's"
+        )
+    return result

@@ -27,7 +27,7 @@ from viche.errors import (
 from viche.protocol import codec
 from viche.protocol.ballot import Ballot, CheckedBallot
 from viche.protocol.channels import check_seed
-from viche.protocol.election import HomomorphicQuestion
+from viche.protocol.election import Election, HomomorphicQuestion
 from viche.protocol.tally import (
     EncryptedTally,
     Owned,
@@ -302,8 +302,13 @@ class QuestionResult:
 
 
 def labelled(state: ElectionRecord, result: Result) -> list[QuestionResult]:
+    return label(state.election, result)
+
+
+def label(election: Election, result: Result) -> list[QuestionResult]:
+    """The result's rows with their questions and answers."""
     out: list[QuestionResult] = []
-    for q, row in zip(state.election.questions, result.result, strict=True):
+    for q, row in zip(election.questions, result.result, strict=True):
         if not isinstance(q, HomomorphicQuestion):  # one decoded vector per ballot
             vectors = tuple(tuple(v) for v in row if isinstance(v, tuple))
             out.append(QuestionResult(q.question, q.answers, (), None, ballots=vectors))

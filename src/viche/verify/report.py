@@ -114,6 +114,9 @@ class VerificationReport:
     #: False when the input could not be read at all (CLI exit code 2).
     readable: bool = True
     result: Any = None
+    #: the outcomes of the questions tallied through shuffles, counted from ``result``
+    #: (added by ``viche verify``: :func:`viche.service.outcomes.add_outcomes`)
+    outcomes: Any = None
     counts: dict[str, int] = field(default_factory=dict)
     timing: dict[str, float] = field(default_factory=dict)
     jobs: int = 1
@@ -149,6 +152,7 @@ class VerificationReport:
             "summary": self.summary(),
             "counts": dict(self.counts),
             "result": self.result,
+            "outcomes": self.outcomes,
             "timing": {k: round(v, 3) for k, v in self.timing.items()},
             "jobs": self.jobs,
             "checks": [c.to_json() for c in self.checks],

@@ -60,15 +60,20 @@ def create_app(
     metrics_folder: Path | None = None,
     *,
     schedule_every: float = 5.0,
+    read_only: bool = False,
 ) -> FastAPI:
     """The API over ``host`` (its board, receipt keys and voter authenticator); ``ops`` sets
     the rate limits and the origins allowed (:mod:`viche.web.ops`); ``metrics_folder`` is
     the folder where the worker processes of one server share their counters
     (:mod:`viche.web.metrics`); the schedules are checked at start and at least every
-    ``schedule_every`` seconds."""
+    ``schedule_every`` seconds. ``read_only`` serves the public record only (an observer's
+    mirror): no casting, no administration, no schedules acted on."""
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if read_only:
+            yield
+            return
         task = asyncio.create_task(run_schedules(host, schedule_every))
         try:
             yield
@@ -94,9 +99,10 @@ def create_app(
     app.state.metrics = Metrics(metrics_folder)
     errors.install(app)
     app.include_router(elections.router)
-    app.include_router(ballots.router)
-    app.include_router(admin.router)
-    app.include_router(ceremony.router)
+    if not read_only:
+        app.include_router(ballots.router)
+        app.include_router(admin.router)
+        app.include_router(ceremony.router)
     app.include_router(live.router)
     from viche.web import ops as operations
 

@@ -8,6 +8,9 @@ clients see one shape of error.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -15,6 +18,7 @@ from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from viche.errors import (
+    NOWHERE,
     AuditedBallotError,
     AuthenticationError,
     CrossOriginError,
@@ -78,15 +82,19 @@ async def _viche(_: Request, exc: Exception) -> JSONResponse:
     return error_response(exc)
 
 
+def invalid(errors: Sequence[Any], where: Location = NOWHERE) -> JsonFormatError:
+    """The first of pydantic's ``errors`` (a request or a body that does not fit its
+    model) as a Viche error, located under ``where``."""
+    first = errors[0] if errors else {}
+    loc = tuple(str(p) for p in first.get("loc", ()))
+    return JsonFormatError(str(first.get("msg", "invalid request")), where=where.sub(*loc))
+
+
 async def _validation(_: Request, exc: Exception) -> JSONResponse:
     """A request (FastAPI's check) or a body a handler validated itself (pydantic's) that
     does not fit its model."""
     assert isinstance(exc, RequestValidationError | ValidationError)
-    first = exc.errors()[0] if exc.errors() else {}
-    loc = tuple(str(p) for p in first.get("loc", ()))
-    return error_response(
-        JsonFormatError(str(first.get("msg", "invalid request")), where=Location(path=loc))
-    )
+    return error_response(invalid(exc.errors()))
 
 
 async def _http(request: Request, exc: Exception) -> JSONResponse:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, Field
 
 
@@ -65,6 +67,39 @@ class CastAnswer(BaseModel):
 
 class AuditAnswer(BaseModel):
     tracker: str = Field(description="the audited ballot's tracker: it can never be cast")
+
+
+class TrackedBallot(BaseModel):
+    height: int = Field(description="height of the Ballot event")
+    tracker: str = Field(description="the smart ballot tracker (Base64 SHA-256 of the ballot)")
+    hash: str = Field(description="SHA-256 (hex) of the ballot: GET objects/{hash}")
+    event_hash: str = Field(description="SHA-256 (hex) of the Ballot event")
+
+
+class BallotPage(BaseModel):
+    ballots: list[TrackedBallot] = Field(description="Ballot events, lowest height first")
+    next: int | None = Field(
+        description="more ballots follow: ask again with after=next (null: this is the last page)"
+    )
+
+
+class ResultRow(BaseModel):
+    question: str
+    answers: list[str]
+    counts: list[int] = Field(description="votes per answer (homomorphic questions)")
+    blank: int | None = Field(description="blank votes, when blank is allowed")
+    ballots: list[list[int]] | None = Field(
+        description="questions tallied through shuffles: every decrypted ballot, shuffled"
+    )
+
+
+class ResultAnswer(BaseModel):
+    event: int = Field(description="height of the Result event")
+    questions: list[ResultRow]
+    outcomes: dict[str, Any] = Field(
+        description="outcomes of the questions tallied through shuffles, counted from the "
+        "decrypted ballots (outcomes.json: Schulze, STV, majority judgment)"
+    )
 
 
 class ErrorBody(BaseModel):

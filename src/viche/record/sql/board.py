@@ -338,6 +338,19 @@ class SqlElectionStore:
     def last_ballot(self, credential: str) -> StoredBallot | None:
         return self._ballot(schema.ballots.c.credential == credential)
 
+    def ballots(self, after: int, limit: int) -> list[StoredBallot]:
+        """The Ballot events above height ``after``, lowest first, at most ``limit``."""
+        b, ev = schema.ballots.c, schema.events.c
+        with self._board._read() as conn:
+            rows = conn.execute(
+                select(b.height, ev.hash, b.hash, b.credential)
+                .join(schema.events, (ev.election == b.election) & (ev.height == b.height))
+                .where(b.election == self.uuid, b.height > after)
+                .order_by(b.height)
+                .limit(limit)
+            ).all()
+        return [StoredBallot(int(r[0]), str(r[1]), str(r[2]), str(r[3])) for r in rows]
+
     def ballot_count(self) -> int:
         b = schema.ballots.c
         with self._board._read() as conn:

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from viche.crypto.rng import SystemRandom
@@ -20,6 +20,7 @@ from viche.protocol import codec
 from viche.service import admin, schedule, tally
 from viche.service import shuffle as mixnet
 from viche.web.deps import election_store, host, json_body
+from viche.web.errors import invalid
 from viche.web.models import ERRORS, ScheduleModel
 
 router = APIRouter(prefix="/api/v1/elections", tags=["administration"], responses=ERRORS)
@@ -81,6 +82,16 @@ class QuestionRow(BaseModel):
     )
 
 
+def _body(media_type: str, schema: dict[str, Any], what: str) -> dict[str, Any]:
+    """The request body of an operation that reads its body itself, for the document."""
+    content = {media_type: {"schema": schema}}
+    return {"requestBody": {"required": True, "description": what, "content": content}}
+
+
+_JSON_OBJECT: dict[str, Any] = {"type": "object"}
+_TEXT: dict[str, Any] = {"type": "string"}
+
+
 async def _text(request: Request, limit: int = MAX_UPLOAD) -> str:
     data = bytearray()
     async for chunk in request.stream():
@@ -95,14 +106,25 @@ async def _text(request: Request, limit: int = MAX_UPLOAD) -> str:
         raise UsageError("the body is not UTF-8 text", where=Location(path=("body",))) from None
 
 
-@router.post("", status_code=201, response_model=CreatedModel, summary="Create an election")
+@router.post(
+    "",
+    status_code=201,
+    response_model=CreatedModel,
+    summary="Create an election",
+    openapi_extra=_body(
+        "application/json", NewElection.model_json_schema(), "the template and the trustees"
+    ),
+)
 async def create(request: Request, token: Token) -> CreatedModel:
     h = host(request)
     await run_in_threadpool(
         admin.authorize, h.board, admin.SERVER, admin.SERVER_ADMIN, role_secret(token)
     )
     body = codec.loads(await json_body(request, 1 << 20), Location(path=("body",)))
-    spec = NewElection.model_validate(body)
+    try:
+        spec = NewElection.model_validate(body)
+    except ValidationError as exc:
+        raise invalid(exc.errors(), Location(path=("body",))) from None
     made = await run_in_threadpool(
         admin.create_draft,
         h.board,
@@ -120,7 +142,12 @@ async def create(request: Request, token: Token) -> CreatedModel:
     )
 
 
-@router.put("/{uuid}/voters", response_model=RollAnswer, summary="Import the voter roll (CSV)")
+@router.put(
+    "/{uuid}/voters",
+    response_model=RollAnswer,
+    summary="Import the voter roll (CSV)",
+    openapi_extra=_body("text/csv", _TEXT, "one voter a line: address,login,weight"),
+)
 async def put_voters(request: Request, uuid: str, token: Token) -> RollAnswer:
     h = host(request)
     await run_in_threadpool(admin.authorize, h.board, uuid, admin.ADMIN, role_secret(token))
@@ -136,7 +163,12 @@ def get_voters(request: Request, uuid: str, token: Token) -> Response:
     return Response(admin.load_draft(h.board, uuid).voter_lines(), media_type="text/csv")
 
 
-@router.put("/{uuid}/credentials", response_model=Count, summary="Upload T.pubcreds")
+@router.put(
+    "/{uuid}/credentials",
+    response_model=Count,
+    summary="Upload T.pubcreds",
+    openapi_extra=_body("application/json", {}, "T.pubcreds, as generate-credentials writes"),
+)
 async def put_credentials(request: Request, uuid: str, token: Token) -> Count:
     h = host(request)
     await run_in_threadpool(admin.authorize, h.board, uuid, admin.AUTHORITY, role_secret(token))
@@ -144,7 +176,12 @@ async def put_credentials(request: Request, uuid: str, token: Token) -> Count:
     return Count(count=await run_in_threadpool(admin.upload_credentials, h.board, uuid, raw))
 
 
-@router.put("/{uuid}/trustees/{n}", status_code=204, summary="Upload a trustee's public key")
+@router.put(
+    "/{uuid}/trustees/{n}",
+    status_code=204,
+    summary="Upload a trustee's public key",
+    openapi_extra=_body("application/json", _JSON_OBJECT, "the trustee's public key"),
+)
 async def put_trustee(request: Request, uuid: str, n: int, token: Token) -> Response:
     h = host(request)
     await run_in_threadpool(
@@ -218,6 +255,7 @@ def close_vote(request: Request, uuid: str, token: Token) -> ClosedModel:
     "/{uuid}/trustees/{n}/decryption",
     response_model=Count,
     summary="A trustee's partial decryption (the two lines of viche tally decrypt)",
+    openapi_extra=_body("text/plain", _TEXT, "partial_decryption and owned, one a line"),
 )
 async def post_decryption(request: Request, uuid: str, n: int, token: Token) -> Count:
     h = host(request)

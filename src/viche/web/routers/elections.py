@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Iterator
-from typing import BinaryIO, cast
+from typing import Annotated, BinaryIO, cast
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 from viche.crypto.hashing import sha256_hex
-from viche.errors import Location, NotFoundError
+from viche.errors import Location, NotFoundError, PhaseError
+from viche.protocol.ballot import tracker_of_hash
 from viche.record.events import EventType
 from viche.record.sql import SqlElectionStore
 from viche.service import schedule
@@ -18,16 +19,22 @@ from viche.service.hosting import Host
 from viche.web.deps import HEX64, election_store, host
 from viche.web.models import (
     ERRORS,
+    BallotPage,
     ElectionDetail,
     ElectionSummary,
     Head,
+    ResultAnswer,
+    ResultRow,
     ScheduleModel,
     SetupHashes,
+    TrackedBallot,
 )
 
 router = APIRouter(prefix="/api/v1/elections", tags=["elections"], responses=ERRORS)
 
 _OPEN = {EventType.SETUP, EventType.BALLOT}
+#: ballots per page of the ballot box (one page for most elections)
+MAX_PAGE = 10_000
 
 
 def _phase(head_type: EventType) -> str:
@@ -126,4 +133,81 @@ def get_object(request: Request, uuid: str, digest: str) -> Response:
         found,
         media_type="application/json",
         headers={"Cache-Control": "public, max-age=31536000, immutable"},
+    )
+
+
+@router.get(
+    "/{uuid}/ballots",
+    response_model=BallotPage,
+    summary="The ballot box: every Ballot event's tracker, a page at a time",
+)
+def list_ballots(
+    request: Request,
+    uuid: str,
+    after: Annotated[int, Query(ge=-1, le=2**31, description="last height already seen")] = -1,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description="ballots per page")] = MAX_PAGE,
+) -> BallotPage:
+    store = election_store(request, uuid)
+    found = store.ballots(after, limit + 1)
+    more = len(found) > limit
+    found = found[:limit]
+    return BallotPage(
+        ballots=[
+            TrackedBallot(
+                height=b.height,
+                tracker=tracker_of_hash(b.hash),
+                hash=b.hash,
+                event_hash=b.event_hash,
+            )
+            for b in found
+        ],
+        next=found[-1].height if more else None,
+    )
+
+
+Parameter = Annotated[int | None, Query(ge=1, le=1000)]
+
+
+@router.get(
+    "/{uuid}/result",
+    response_model=ResultAnswer,
+    summary="The published result, with the outcomes of the ranked and graded questions",
+)
+def get_result(
+    request: Request,
+    uuid: str,
+    outcomes: Annotated[
+        str, Query(max_length=64, description="counting methods: schulze, stv, mj")
+    ] = "schulze,stv,mj",
+    seats: Annotated[Parameter, Query(description="STV seats (default 1)")] = None,
+    grades: Annotated[
+        Parameter, Query(description="majority-judgment grades (default: the highest given)")
+    ] = None,
+) -> ResultAnswer:
+    from viche.protocol.tally import Result
+    from viche.service import outcomes as counting
+    from viche.service.tally import label
+
+    methods = counting.parse_methods(outcomes, Location(path=("outcomes",)))
+    store = election_store(request, uuid)
+    head = store.head()
+    if head.type is not EventType.RESULT:
+        raise PhaseError("the result is not published yet", where=Location(event=head.height))
+    _, lines = store.event_lines(head.height)
+    result = Result.from_bytes(lines[0], Location(event=head.height, path=("result",)))
+    rows = label(host(request).record(store.uuid).election, result)
+    params = counting.CountingParameters({}, {}, seats, grades)
+    return ResultAnswer(
+        event=head.height,
+        questions=[
+            ResultRow(
+                question=r.question,
+                answers=list(r.answers),
+                counts=list(r.counts),
+                blank=r.blank,
+                ballots=None if r.ballots is None else [list(b) for b in r.ballots],
+            )
+            for r in rows
+        ],
+        outcomes=counting.outcomes(rows, params, methods),
     )
