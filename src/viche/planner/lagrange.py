@@ -152,7 +152,8 @@ class Decomposition:
         value = coverage = cost = 0.0
         self.last_price = price
         for country in self.countries:
-            if country.model.size == 0:
+            if country.model.size == 0 or self.worthless(country, price):
+                country.lp_values = None  # the empty plan is optimal: nothing to add
                 continue
             left = deadline - time.perf_counter()
             if left <= 0:
@@ -167,6 +168,20 @@ class Decomposition:
             for option in self._round(country, result.values, price):
                 self._add(country, option)
         return Probe(price, value, coverage, cost)
+
+    def worthless(self, country: Country, price: float) -> bool:
+        """Whether no site of ``country`` can be worth its cost at ``price``, so that the empty
+        plan is optimal (``h_k = 0``, exactly): a site serving ``load`` voters costs at least
+        its fixed cost, one day, and ``load / kappa`` booth-days, so it adds at most
+        ``reach * (1 - price * booth / kappa) - price * (fixed + day)``."""
+        b, cost = country.block, country.model.cost
+        start = SITE_COLUMNS * len(b.modes)
+        reach = np.bincount(
+            b.pair_site, weights=b.class_voters[b.pair_class], minlength=len(b.modes)
+        )
+        fixed, day, booth = cost[0:start:3], cost[1:start:3], cost[2:start:3]
+        gain = reach * (1.0 - price * booth / self.kappa) - price * (fixed + day)
+        return bool((gain <= 0).all())
 
     def _run(self, solver: Solver, price: float, seconds: float) -> Result | None:
         cpu = time.process_time()
@@ -444,7 +459,8 @@ def search(
     probes: list[Probe] = []
     lo: Probe | None = None  # price too low: LP over budget (or above target coverage)
     hi: Probe | None = None
-    bound = math.inf if goal == "coverage" else 0.0
+    # trivial bounds: every reachable voter; no cost at all
+    bound = decomposition.reach if goal == "coverage" else 0.0
     best: tuple[list[Option], float, float] | None = None
     price = max(start_price, min_price)
 
@@ -486,6 +502,8 @@ def search(
         if lo is not None and hi is not None and hi.price / lo.price < 1 + 1e-3:
             break
         price = max(_next_price(lo, hi, 4.0), min_price)
+    if best is None:  # no probe finished in time: the menus still hold the warm plans
+        best = decomposition.knapsack(goal, limit)
     if best is None:
         return None
     chosen, coverage, cost = best

@@ -1,21 +1,23 @@
 """The capacitated facility-location MILP over country blocks, in its compact form, with HiGHS.
 
 Per kept site ``j`` three variables: ``y[j]`` (binary) the site opens, ``n[j]`` (integer) days
-open, ``t[j]`` (integer) booth-days; per pair (class ``c`` within reach of ``j``) ``x[c, j] >= 0``
-voters of ``c`` served by ``j``. Cost and capacity are linear in booth-days, so only the number of
-days and of booth-days matter (booths per day are read back by spreading ``t`` evenly over ``n``
-days, which keeps every day within ``B_j`` booths):
+open, ``t[j]`` (integer) booth-days; per pair (class ``c`` within reach of ``j``)
+``x[c, j] in [0, 1]`` the share of the voters of ``c`` served by ``j``. Cost and capacity are
+linear in booth-days, so only the number of days and of booth-days matter (booths per day are
+read back by spreading ``t`` evenly over ``n`` days, which keeps every day within ``B_j``):
 
 * days if open:    ``y[j] <= n[j] <= D_j y[j]``
-* booths per day:  ``n[j] <= t[j] <= B_j n[j]``; ``t[j] <= ceil(reach_j / kappa)`` (more
-  booth-days than the voters in reach need never pay)
-* demand:          ``sum_j x[c, j] <= voters[c]``
-* capacity:        ``sum_c x[c, j] <= kappa t[j]``; ``kappa`` is the voters one booth takes in a
-  day with the peak hour's expected wait within target
+* booths per day:  ``n[j] <= t[j] <= B_j n[j]``; ``t[j] <= L_j y[j]`` with
+  ``L_j = min(B_j D_j, ceil(reach_j / kappa))`` (more booth-days than the voters in reach need
+  never pay)
+* demand:          ``sum_j x[c, j] <= 1``
+* capacity:        ``sum_c voters[c] x[c, j] <= kappa t[j]``; ``kappa`` is the voters one
+  booth takes in a day with the peak hour's expected wait within target
   (:func:`viche.planner.queues.booth_day_capacity`)
-* strong linking:  ``x[c, j] <= voters[c] y[j]``, written only where it is not implied by the
-  capacity row (``voters[c] < kappa * max t[j]``): it makes the relaxation pay a site's fixed and
-  day costs in proportion to the share of a class it serves, not to its booth use
+* strong linking:  ``x[c, j] <= y[j]`` (``x`` as the share of class ``c``), written only where
+  the capacity row does not imply it (``voters[c] < kappa L_j``): it makes the relaxation pay a
+  site's fixed and day costs in proportion to the share of a class it serves, not to its booth
+  use
 * cost:            ``F_j y[j] + (rent_j + station staff) n[j] + booth t[j]``
 * optionally a budget row ``cost <= budget`` and a coverage row ``sum x >= target``.
 
@@ -140,6 +142,12 @@ def build_model(blocks: list[CountryBlock], params: Params) -> Model:
         add(r + 3 * m, n, -booths)
         row_upper.append(np.zeros(4 * m))
         n_rows += 4 * m
+        # t <= limit * y where the booth-days the reach needs are fewer than B * D
+        short = np.flatnonzero(limit < booths * days)
+        add(n_rows + np.arange(len(short)), t[short], 1.0)
+        add(n_rows + np.arange(len(short)), y[short], -limit[short])
+        row_upper.append(np.zeros(len(short)))
+        n_rows += len(short)
         # demand per class (shares of the class add up to at most 1)
         add(n_rows + b.pair_class, x, 1.0)
         row_upper.append(np.ones(len(b.class_voters)))

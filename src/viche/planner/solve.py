@@ -522,8 +522,31 @@ def required_budget(
     if full + 1e-6 < need:
         raise _capacity_error(full, need, f"coverage {share:.0%}")
     model_size = sum(3 * len(b.modes) + len(b.pair_class) for b in blocks)
+    outcome = None
+    if strategy == "decompose" or (strategy == "auto" and model_size > JOINT_COLUMNS):
+        chosen, g_served = greedy(blocks, math.inf, need)
+        outcome = decompose(
+            blocks,
+            relaxed,
+            "cost",
+            need,
+            warm=list(zip(_decoded(blocks, chosen), g_served, strict=True)),
+            start_price=_marginal_price(blocks, chosen, g_served),
+            time_limit=params.time_limit,
+            gap_goal=params.mip_gap,
+        )
     solved: dict[str, Any]
-    if strategy == "joint" or (strategy == "auto" and model_size <= JOINT_COLUMNS):
+    if outcome is not None:
+        decoded, served = _decode_outcome(blocks, outcome)
+        cost_bound = outcome.bound
+        solved = {
+            "strategy": "decomposition by country (least cost for the target)",
+            "price": outcome.price,
+            "probes": len(outcome.probes),
+            "polished_countries": outcome.polished,
+            **outcome.work.as_dict(),
+        }
+    else:  # small, or no combination of the menus reached the target: one MILP
         model = build_model(blocks, params)
         cpu = time.process_time()
         result = solve_blocks(
@@ -536,43 +559,20 @@ def required_budget(
             price=1.0,  # maximise -cost: the least cost (coverage only breaks ties)
             cover_weight=1e-9,
         )
-        if result is None:  # capacity was checked: cannot happen
-            raise _capacity_error(full, need, f"coverage {share:.0%}")
-        decoded, served = decode(blocks, result.values)
-        cost_bound = -result.bound - 1e-9 * float(model.cover.sum())
-        solved = {
-            "strategy": "one MILP over all countries (small instance)",
-            "highs_seconds": result.seconds,
-            "highs_cpu_seconds": time.process_time() - cpu,
-            "highs_lp_iterations": result.lp_iterations,
-            "highs_nodes": result.nodes,
-        }
-    else:
-        chosen, g_served = greedy(blocks, math.inf, need)
-        outcome = decompose(
-            blocks,
-            relaxed,
-            "cost",
-            need,
-            warm=list(zip(_decoded(blocks, chosen), g_served, strict=True)),
-            start_price=_marginal_price(blocks, chosen, g_served),
-            time_limit=params.time_limit,
-            gap_goal=params.mip_gap,
-        )
-        if outcome is None:
+        if result is None:  # capacity was checked: only a time limit can get here
             raise PlannerSolverError(
                 f"no plan covering {share:.0%} was found in {params.time_limit:.0f} s; "
                 "raise time_limit",
                 where=Location(path=("time_limit",)),
             )
-        decoded, served = _decode_outcome(blocks, outcome)
-        cost_bound = outcome.bound
+        decoded, served = decode(blocks, result.values)
+        cost_bound = -result.bound - 1e-9 * float(model.cover.sum())
         solved = {
-            "strategy": "decomposition by country (least cost for the target)",
-            "price": outcome.price,
-            "probes": len(outcome.probes),
-            "polished_countries": outcome.polished,
-            **outcome.work.as_dict(),
+            "strategy": "one MILP over all countries",
+            "highs_seconds": result.seconds,
+            "highs_cpu_seconds": time.process_time() - cpu,
+            "highs_lp_iterations": result.lp_iterations,
+            "highs_nodes": result.nodes,
         }
     result_plan = _assemble(
         blocks, decoded, served, demand=demand, sites=sites, params=params, method="milp"
