@@ -148,7 +148,8 @@ class Decomposition:
 
     def probe(self, price: float, deadline: float) -> Probe | None:
         """Every country's LP at ``price`` (and its rounded plans into the menus); ``None`` if
-        some LP did not reach optimality before ``deadline`` (its value would not bound)."""
+        some LP did not reach optimality before ``deadline`` (its value would not bound).
+        ``deadline=math.inf``: run to the end (the first price: without it no bound at all)."""
         value = coverage = cost = 0.0
         self.last_price = price
         for country in self.countries:
@@ -470,8 +471,8 @@ def search(
     def gap() -> float:
         return math.inf if best is None else _gap(goal, bound, best[1], best[2])
 
-    for _ in range(60):
-        probe = decomposition.probe(price, deadline)
+    for step in range(60):
+        probe = decomposition.probe(price, math.inf if step == 0 else deadline)
         if probe is None:
             break
         probes.append(probe)
