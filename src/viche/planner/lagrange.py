@@ -350,7 +350,8 @@ def round_plan(
     sites open: keep the LP's flows to them; give every open site the booth-days its load
     needs (rounded up) and the days those need; fill the spare capacity with voters left
     unserved, nearest first; add booth-days while one more takes voters worth more than it
-    costs at ``price``; finally close every site whose voters are worth less than its cost."""
+    costs at ``price``; drop a last day whose booth-days take voters worth less than it costs;
+    finally close every site whose voters are worth less than its cost."""
     b, model = country.block, country.model
     m = len(b.modes)
     start = SITE_COLUMNS * m
@@ -406,6 +407,16 @@ def round_plan(
             t[j] += 1
             spare[j] += kappa
             fill(j)
+    for j in sites:  # shrink when the last day's few booth-days are worth less than that day
+        days = _days(int(t[j]), int(per_day[j]))
+        keep = int(per_day[j]) * (days - 1)
+        if days > 1 and t[j] > keep:
+            lost = float(load[j]) - kappa * keep
+            saved = day[j] + (t[j] - keep) * booth[j]
+            if lost > 0 and lost < price * saved:
+                share[b.pair_site == j] *= kappa * keep / float(load[j])
+                load[j] = kappa * keep
+                t[j] = keep
     out = np.zeros(model.size)
     for j in sites:
         days = _days(int(t[j]), int(per_day[j]))
@@ -502,7 +513,9 @@ def search(
                 break  # the budget does not bind: the cheapest price already fits
         if lo is not None and hi is not None and hi.price / lo.price < 1 + 1e-3:
             break
-        price = max(_next_price(lo, hi, 4.0), min_price)
+        # greedy's price starts near the answer: step out gently, then faster and faster
+        scale = 1.0 + 0.25 * 2.0 ** min(step, 10)
+        price = max(_next_price(lo, hi, scale), min_price)
     if best is None:  # no probe finished in time: the menus still hold the warm plans
         best = decomposition.knapsack(goal, limit)
     if best is None:

@@ -322,7 +322,7 @@ def _joint(
         params,
         budget=params.budget,
         min_coverage=need,
-        mip_gap=params.mip_gap,
+        mip_gap=min(params.mip_gap, 1e-4),  # small: HiGHS closes the gap quickly
         time_limit=params.time_limit,
         start=warm if need is None else None,
     )
