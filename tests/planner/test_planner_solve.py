@@ -23,7 +23,7 @@ def test_ample_budget_covers_everyone_at_least_cost() -> None:
     expected = (BASE + 5 * BOOTH) + (2000 + 1000 + BASE + 2 * BOOTH)
     assert s["cost"] == pytest.approx(expected)
     assert set(result.stations["site_id"]) == {"SA", "HB"}
-    assert s["gap"] == pytest.approx(0.0, abs=1e-6)
+    assert s["gap"] == pytest.approx(0.0, abs=1e-4)  # the tie price on cost: 0.01 voter
     # Every voter is assigned to a station within the travel limit.
     assert result.assignments["km"].max() <= PARAMS.max_travel_km
     assert result.assignments["voters"].sum() == pytest.approx(7 * KAPPA, rel=TOL)

@@ -56,7 +56,7 @@ class Params:
     staff_per_booth: int = 1  # one more person per booth
     max_days: int = 2  # election days abroad (a site opens on 1..min(max_days, site's) days)
     excluded_countries: tuple[str, ...] = ("RUS", "BLR")  # no station there (aggressor states)
-    mip_gap: float = 0.01  # relative optimality gap at which HiGHS may stop
+    mip_gap: float = 0.005  # relative gap (proven) at which the solver may stop
     time_limit: float = 40.0  # seconds for the solver (building the model comes on top)
 
     @property

@@ -56,6 +56,8 @@ class CountryBlock:
     pair_site: IntArray  # kept-site position of each pair
     pair_km: FloatArray  # distance of the pair (km, weighted mean over the class's places)
     booth_cap: list[int]  # per kept site: most booths worth opening on one day
+    booth_day_cap: list[int]  # per kept site: most booth-days worth paying for (days x booths,
+    # and no more than the voters in reach need)
     day_cap: list[int]  # per kept site: most days it may open
     site_fixed: list[float]  # per kept site: cost paid once if it opens
     site_day_cost: list[float]  # per kept site: cost of each day it is open (rent)
@@ -242,6 +244,7 @@ def _block(
     kappa = booth_day_capacity(params)
     booth_cap: list[int] = []
     day_cap: list[int] = []
+    booth_day_cap: list[int] = []
     fixed: list[float] = []
     day_cost: list[float] = []
     for s in kept:
@@ -249,6 +252,9 @@ def _block(
         day_cost.append(float(day_all[s]))
         booth_cap.append(min(int(booths_all[s]), max(1, math.ceil(site_reach[s] / kappa))))
         day_cap.append(min(int(days_all[s]), params.max_days))
+        booth_day_cap.append(
+            min(booth_cap[-1] * day_cap[-1], max(1, math.ceil(site_reach[s] / kappa - 1e-9)))
+        )
     return CountryBlock(
         country=country,
         demand=total,
@@ -262,6 +268,7 @@ def _block(
         pair_site=pair_site,
         pair_km=pair_km,
         booth_cap=booth_cap,
+        booth_day_cap=booth_day_cap,
         day_cap=day_cap,
         site_fixed=fixed,
         site_day_cost=day_cost,

@@ -1,19 +1,15 @@
-"""Plan polling stations: decompose by country, solve the MILP, compare with greedy.
+"""Plan polling stations: the MILP (exact on small instances, decomposed by country on large
+ones) and the greedy baseline; tables of stations, assignments, countries and hourly queues.
 
-Strategy:
+Strategy (``strategy="auto"``):
 
-1. build the reduced blocks (:mod:`viche.planner.instance`);
-2. each country's best coverage without a budget (a quick MILP per country);
-3. if greedy without a budget reaches every country's best coverage within the budget, the
-   budget does not bind and nothing couples countries: each country's least-cost plan for its
-   best coverage is found by its own MILP (exact, with HiGHS's proven gap);
-4. otherwise the budget binds: greedy splits it between countries, each country's MILP finds
-   the best plan within its share (never worse than greedy, whose plan it falls back on), and a
-   global upper bound on coverage comes from the LP relaxation of the whole model with the
-   budget row: the gap reported is measured against that bound, so it is proven.
-
-One joint MILP over all countries is also available (``strategy="joint"``) but on the world
-instance HiGHS finds worse plans in a minute than the decomposition does (bench/planner).
+* a model of at most :data:`JOINT_COLUMNS` columns is one MILP over all countries, solved by
+  HiGHS to its own proven gap;
+* a larger one is decomposed by country (:mod:`viche.planner.lagrange`): a price on the budget
+  makes countries independent; their LP relaxations give a proven upper bound on coverage (a
+  lower bound on cost for a coverage target); their rounded and polished integer plans, greedy's
+  among them, are combined by an exact multiple-choice knapsack into the plan. The gap reported
+  is between that plan and the proven bound.
 """
 
 from __future__ import annotations
@@ -26,12 +22,10 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
-from scipy.optimize import Bounds, LinearConstraint, milp
 
 from viche.errors import NOWHERE, Location, PlannerInfeasibleError, PlannerSolverError
 from viche.planner.geo import FloatArray
-from viche.planner.greedy import greedy
+from viche.planner.greedy import GreedyChoice, greedy
 from viche.planner.inputs import Params
 from viche.planner.instance import (
     CountryBlock,
@@ -41,10 +35,22 @@ from viche.planner.instance import (
     class_matrix_size,
     staff_count,
 )
-from viche.planner.milp import Decoded, build_model, decode, solve_blocks
+from viche.planner.lagrange import Outcome, decompose
+from viche.planner.milp import (
+    Decoded,
+    Solver,
+    build_model,
+    decode,
+    encode,
+    solve_blocks,
+    tie_price,
+)
 from viche.planner.queues import booth_day_capacity, station_queue
 
 Method = Literal["milp", "greedy"]
+Strategy = Literal["auto", "joint", "decompose"]
+#: models up to this many columns are solved as one MILP (exact, fast when small)
+JOINT_COLUMNS = 3000
 
 
 @dataclass(slots=True)
@@ -101,6 +107,7 @@ def plan(
     min_coverage_share: float | None = None,
     kinds: tuple[str, ...] | None = None,
     sites_where: Location = NOWHERE,
+    strategy: Strategy = "auto",
 ) -> Plan:
     """The best plan for these tables (or the greedy one).
 
@@ -120,13 +127,14 @@ def plan(
     if need is not None:
         _check_reach(blocks, need, min_coverage_share or 0.0, params)
     if method == "greedy":
-        decoded, served = _greedy_plan(blocks, params.budget, stop_at=math.inf)
+        chosen, served = greedy(blocks, params.budget, math.inf)
+        decoded = _decoded(blocks, chosen)
         bound = math.nan
         solved: dict[str, Any] = {"optimal": False, "strategy": "greedy"}
         if need is not None and sum(float(x.sum()) for x in served) + 1e-6 < need:
-            raise _budget_error(params, sum(float(x.sum()) for x in served), need)
+            raise _budget_error(params, sum(float(x.sum()) for x in served), need, None)
     else:
-        decoded, served, bound, solved = _solve(blocks, params, need)
+        decoded, served, bound, solved = _solve(blocks, params, need, strategy)
     result = _assemble(
         blocks, decoded, served, demand=demand, sites=sites, params=params, method=method
     )
@@ -167,10 +175,17 @@ def plan(
     return result
 
 
-def _budget_error(params: Params, covered: float, need: float) -> PlannerInfeasibleError:
+def _budget_error(
+    params: Params, covered: float, need: float, bound: float | None
+) -> PlannerInfeasibleError:
+    proof = (
+        f"; no plan within it can cover more than {bound:,.0f} (proven bound)"
+        if bound is not None and bound + 1e-6 < need
+        else ""
+    )
     return PlannerInfeasibleError(
         f"the budget {params.budget:,.0f} makes the coverage target impossible: the best plan "
-        f"found covers {covered:,.0f} of the {need:,.0f} voters required "
+        f"found covers {covered:,.0f} of the {need:,.0f} voters required{proof} "
         "(`viche plan budget` finds the least budget that reaches it)",
         where=Location(path=("budget",)),
     )
@@ -185,16 +200,6 @@ def _check_reach(blocks: list[CountryBlock], need: float, share: float, params: 
             f"within {params.max_travel_km:.0f} km of a candidate site",
             where=Location(path=("max_travel_minutes",)),
         )
-
-
-def _greedy_plan(
-    blocks: list[CountryBlock], budget: float, stop_at: float
-) -> tuple[Decoded, list[FloatArray]]:
-    chosen, served = greedy(blocks, budget, stop_at)
-    decoded: Decoded = [[() for _ in b.modes] for b in blocks]
-    for ch in chosen:
-        decoded[ch.block][ch.site] = (ch.mode.booths,) * ch.mode.days
-    return decoded, served
 
 
 def site_cost(b: CountryBlock, j: int, booths: tuple[int, ...], params: Params) -> float:
@@ -214,187 +219,154 @@ def _cost(blocks: list[CountryBlock], decoded: Decoded, params: Params) -> float
     )
 
 
-def _slice(
-    started: float, params: Params, blocks: list[CountryBlock], k: int, reserve: float = 0.0
+def _marginal_price(
+    blocks: list[CountryBlock], chosen: list[GreedyChoice], served: list[FloatArray]
 ) -> float:
-    """Time for block ``k``: the time left shared in proportion to the blocks' sizes."""
-    left = params.time_limit - reserve - (time.perf_counter() - started)
-    weight = max(len(blocks[k].pair_class), 1) / max(sum(len(o.pair_class) for o in blocks[k:]), 1)
-    return max(left * weight, 0.2)
+    """Voters per currency unit of greedy's last choices: where the price search starts."""
+    ratios = []
+    for ch in chosen[-8:]:
+        b = blocks[ch.block]
+        load = float(served[ch.block][b.pair_site == ch.site].sum())
+        if ch.mode.cost > 0 and load > 0:
+            ratios.append(load / ch.mode.cost)
+    return float(np.median(ratios)) if ratios else 0.1
+
+
+def _max_coverage(blocks: list[CountryBlock], params: Params) -> float:
+    """The most voters the sites can take at any cost: every country's LP with no price on
+    cost (exact: with no budget, opening every site at its largest is an integer plan)."""
+    total = 0.0
+    for b in blocks:
+        model = build_model([b], params)
+        if model.size == 0:
+            continue
+        result = Solver(model, relax=True).solve(0.0, time_limit=params.time_limit, mip_gap=0.0)
+        total += result.coverage if result is not None else b.reachable
+    return total
+
+
+def _capacity_error(full: float, need: float, share: str) -> PlannerInfeasibleError:
+    return PlannerInfeasibleError(
+        f"station capacity (max_booths x max_days) makes {share} impossible: "
+        f"at most {full:,.0f} of the {need:,.0f} voters required can be served",
+        where=Location(path=("max_booths",)),
+    )
 
 
 def _solve(
-    blocks: list[CountryBlock], params: Params, need: float | None
+    blocks: list[CountryBlock], params: Params, need: float | None, strategy: Strategy
 ) -> tuple[Decoded, list[FloatArray], float, dict[str, Any]]:
     started = time.perf_counter()
-    best = _best_coverage(blocks, params)
-    full_cover = sum(best)
-    if need is not None and full_cover + 1e-6 < need:
-        raise PlannerInfeasibleError(
-            f"station capacity (max_booths x max_days) makes the coverage target impossible: "
-            f"at most {full_cover:,.0f} of the {need:,.0f} voters required can be served",
-            where=Location(path=("max_booths",)),
-        )
-    g_all, g_all_served = _greedy_plan(blocks, math.inf, math.inf)
-    binding = _cost(blocks, g_all, params) > params.budget + 1e-6 or any(
-        float(x.sum()) < m * (1 - 1e-9) - 1e-6 for x, m in zip(g_all_served, best, strict=True)
-    )
-    if not binding:
-        decoded, served, bounds, optimal = _per_country(
-            blocks, g_all, g_all_served, params, started, target=True
-        )
-        return (
-            decoded,
-            served,
-            full_cover,
-            {
-                "strategy": "per country (the budget does not bind)",
-                "optimal": optimal == len(blocks),
-                "countries_optimal": optimal,
-                "cost_bound": bounds,
-                "seconds_solve": time.perf_counter() - started,
-            },
-        )
-    g_modes, g_served = _greedy_plan(blocks, params.budget, need or math.inf)
-    lp_seconds = min(params.time_limit / 3, 20.0)
-    # What greedy left unspent goes to the countries in proportion to the voters it left
-    # uncovered there (each country's MILP then spends only what it needs).
-    spent = [_cost([b], [m], params) for b, m in zip(blocks, g_modes, strict=True)]
-    missing = [max(m - float(x.sum()), 0.0) for m, x in zip(best, g_served, strict=True)]
-    left = max(params.budget - sum(spent), 0.0)
-    shares = [
-        s + (left * u / sum(missing) if sum(missing) > 0 else 0.0)
-        for s, u in zip(spent, missing, strict=True)
-    ]
-    decoded, served, _, optimal = _per_country(
+    if need is not None:
+        full = _max_coverage(blocks, params)
+        if full + 1e-6 < need:
+            raise _capacity_error(full, need, "the coverage target")
+    model_size = sum(3 * len(b.modes) + len(b.pair_class) for b in blocks)
+    if strategy == "joint" or (strategy == "auto" and model_size <= JOINT_COLUMNS):
+        return _joint(blocks, params, need, started)
+    chosen, g_served = greedy(blocks, params.budget, math.inf)
+    g_decoded = _decoded(blocks, chosen)
+    outcome = decompose(
         blocks,
-        g_modes,
-        g_served,
         params,
-        started,
-        target=need is not None,
-        reserve=lp_seconds,
-        shares=shares,
+        "coverage",
+        params.budget,
+        warm=list(zip(g_decoded, g_served, strict=True)),
+        start_price=_marginal_price(blocks, chosen, g_served),
+        time_limit=params.time_limit,
+        gap_goal=params.mip_gap,
     )
-    covered = sum(float(x.sum()) for x in served)
+    if outcome is None:  # the empty plan is always in the menus: cannot happen
+        raise PlannerSolverError("no plan within the budget", where=Location(path=("budget",)))
+    decoded, served = _decode_outcome(blocks, outcome)
+    covered = outcome.coverage
     if need is not None and covered + 1e-6 < need:
-        raise _budget_error(params, covered, need)
-    bound = min(full_cover, _relaxation_bound(blocks, params, lp_seconds))
+        raise _budget_error(params, covered, need, outcome.bound)
     return (
         decoded,
         served,
-        bound,
+        outcome.bound,
         {
-            "strategy": "budget split by greedy, exact MILP per country within its share",
-            "optimal": False,
-            "countries_optimal_within_share": optimal,
+            "strategy": "decomposition by country: Lagrangian price on the budget, LP bound, "
+            "rounded and polished plans per country, multiple-choice knapsack",
+            "optimal": outcome.gap <= 1e-9,
+            "price": outcome.price,
+            "probes": len(outcome.probes),
+            "options": outcome.options,
+            "polished_countries": outcome.polished,
             "seconds_solve": time.perf_counter() - started,
+            **outcome.work.as_dict(),
         },
     )
 
 
-def _best_coverage(blocks: list[CountryBlock], params: Params) -> list[float]:
-    """Each country's most voters covered with no budget: every site at its largest size,
-    a transport LP (exact: with no budget nothing is gained by opening less)."""
-    best: list[float] = []
-    for b in blocks:
-        if not len(b.pair_class):
-            best.append(0.0)
-            continue
-        model = build_model([b], params, strong=False)
-        res = milp(
-            -model.cover,
-            bounds=Bounds(np.zeros(len(model.cost)), model.upper),
-            constraints=[LinearConstraint(model.matrix, -np.inf, model.row_upper)],
+def _joint(
+    blocks: list[CountryBlock], params: Params, need: float | None, started: float
+) -> tuple[Decoded, list[FloatArray], float, dict[str, Any]]:
+    """One MILP over every country (small instances): HiGHS's own proven gap."""
+    chosen, g_served = greedy(blocks, params.budget, math.inf)
+    model = build_model(blocks, params)
+    warm = (
+        np.concatenate(
+            [
+                encode(b, per_site, x)
+                for b, per_site, x in zip(blocks, _decoded(blocks, chosen), g_served, strict=True)
+            ]
         )
-        best.append(float(-res.fun) if res.x is not None else b.reachable)
-    return best
-
-
-def _relaxation_bound(blocks: list[CountryBlock], params: Params, seconds: float) -> float:
-    """An upper bound on coverage within the budget: the LP relaxation of the whole model."""
-    model = build_model(blocks, params, strong=False)
-    rows = [
-        LinearConstraint(model.matrix, -np.inf, model.row_upper),
-        LinearConstraint(sp.csr_array(model.cost.reshape(1, -1)), -np.inf, params.budget),
-    ]
-    res = milp(
-        -model.cover,
-        bounds=Bounds(np.zeros(len(model.cost)), model.upper),
-        constraints=rows,
-        options={"time_limit": seconds},
+        if blocks
+        else np.zeros(0)
     )
-    if res.status != 0 or res.fun is None:
-        return sum(b.reachable for b in blocks)
-    return float(-res.fun)
+    cpu = time.process_time()
+    result = solve_blocks(
+        blocks,
+        params,
+        budget=params.budget,
+        min_coverage=need,
+        mip_gap=min(params.mip_gap, 1e-4),  # small: HiGHS closes the gap quickly
+        time_limit=params.time_limit,
+        start=warm if need is None else None,
+    )
+    cpu = time.process_time() - cpu
+    if result is None:
+        covered = sum(float(x.sum()) for x in g_served)
+        raise _budget_error(params, covered, need or 0.0, None)
+    decoded, served = decode(blocks, result.values)
+    # objective = cover - tie * cost, so cover <= bound + tie * (the most any plan costs)
+    bound = result.bound + tie_price(model) * float(model.cost @ model.upper)
+    return (
+        decoded,
+        served,
+        max(bound, result.coverage),
+        {
+            "strategy": "one MILP over all countries (small instance)",
+            "optimal": result.optimal,
+            "seconds_solve": time.perf_counter() - started,
+            "highs_runs": 1,
+            "highs_seconds": result.seconds,
+            "highs_cpu_seconds": cpu,
+            "highs_lp_iterations": result.lp_iterations,
+            "highs_nodes": result.nodes,
+        },
+    )
 
 
-def _per_country(
-    blocks: list[CountryBlock],
-    g_decoded: Decoded,
-    g_served: list[FloatArray],
-    params: Params,
-    started: float,
-    *,
-    target: bool,
-    reserve: float = 0.0,
-    shares: list[float] | None = None,
-) -> tuple[Decoded, list[FloatArray], float, int]:
-    """Each country's MILP given greedy's plan: with ``target``, the least cost for at least
-    greedy's coverage; otherwise the best coverage within greedy's spending (then the least
-    cost). The better of MILP and greedy is kept per country. Returns the plans, the sum of
-    proven bounds (cost bounds with ``target``, coverage bounds otherwise) and how many
-    countries were solved to proven optimality."""
+def _decoded(blocks: list[CountryBlock], chosen: list[GreedyChoice]) -> Decoded:
+    decoded: Decoded = [[() for _ in b.modes] for b in blocks]
+    for ch in chosen:
+        decoded[ch.block][ch.site] = (ch.mode.booths,) * ch.mode.days
+    return decoded
+
+
+def _decode_outcome(
+    blocks: list[CountryBlock], outcome: Outcome
+) -> tuple[Decoded, list[FloatArray]]:
     decoded: Decoded = []
     served: list[FloatArray] = []
-    bound = 0.0
-    optimal = 0
-    for k, b in enumerate(blocks):
-        g_cost = _cost([b], [g_decoded[k]], params)
-        g_cover = float(g_served[k].sum())
-        where = Location(path=(b.country,))
-        limit = _slice(started, params, blocks, k, reserve)
-        try:
-            if target:
-                sol = solve_blocks(
-                    [b],
-                    params,
-                    budget=None,
-                    min_coverage=g_cover * (1 - 1e-9),
-                    mip_gap=params.mip_gap,
-                    time_limit=limit,
-                    where=where,
-                )
-            else:
-                sol = solve_blocks(
-                    [b],
-                    params,
-                    budget=g_cost if shares is None else max(shares[k], g_cost),
-                    min_coverage=None,
-                    mip_gap=params.mip_gap,
-                    time_limit=limit,
-                    where=where,
-                )
-        except PlannerSolverError:
-            sol = None
-        better = sol is not None and (
-            sol.cost <= g_cost + 1e-6
-            if target
-            else (
-                sol.coverage > g_cover + 1e-6
-                or (sol.coverage >= g_cover - 1e-6 and sol.cost <= g_cost + 1e-6)
-            )
-        )
-        if sol is not None and better:
-            m, x = decode([b], params, sol.values)
-            bound += sol.cost_bound if target else sol.coverage_bound
-            optimal += int(sol.optimal)
-        else:
-            m, x = [g_decoded[k]], [g_served[k]]
-            bound += g_cost if target else b.reachable
-        decoded += m
+    for b, values in zip(blocks, outcome.values, strict=True):
+        d, x = decode([b], values)
+        decoded += d
         served += x
-    return decoded, served, bound, optimal
+    return decoded, served
 
 
 def _assemble(
@@ -528,11 +500,17 @@ def _assemble(
 
 
 def required_budget(
-    demand: pd.DataFrame, sites: pd.DataFrame, params: Params, share: float
+    demand: pd.DataFrame,
+    sites: pd.DataFrame,
+    params: Params,
+    share: float,
+    *,
+    strategy: Strategy = "auto",
 ) -> Plan:
     """The cheapest plan found that covers ``share`` of the in-person voters (the budget is
-    ignored): greedy reaches the target, then each country's MILP covers at least greedy's
-    share of it at least cost."""
+    ignored), with a proven lower bound on the cost of any plan that does (``cost_bound``,
+    ``gap``): the same decomposition as :func:`plan`, the knapsack now choosing the least cost
+    for the coverage target (one joint MILP on small instances)."""
     relaxed = replace(params, budget=math.inf)
     sites = sites.reset_index(drop=True)
     blocks, _ = build_blocks(demand, sites, relaxed)
@@ -540,37 +518,83 @@ def required_budget(
     need = share * total
     _check_reach(blocks, need, share, params)
     started = time.perf_counter()
-    best = _best_coverage(blocks, params)
-    if sum(best) + 1e-6 < need:
-        raise PlannerInfeasibleError(
-            f"station capacity (max_booths x max_days) makes coverage {share:.0%} impossible: "
-            f"at most {sum(best):,.0f} of the {need:,.0f} voters required can be served",
-            where=Location(path=("max_booths",)),
+    full = _max_coverage(blocks, params)
+    if full + 1e-6 < need:
+        raise _capacity_error(full, need, f"coverage {share:.0%}")
+    model_size = sum(3 * len(b.modes) + len(b.pair_class) for b in blocks)
+    outcome = None
+    if strategy == "decompose" or (strategy == "auto" and model_size > JOINT_COLUMNS):
+        chosen, g_served = greedy(blocks, math.inf, need)
+        outcome = decompose(
+            blocks,
+            relaxed,
+            "cost",
+            need,
+            warm=list(zip(_decoded(blocks, chosen), g_served, strict=True)),
+            start_price=_marginal_price(blocks, chosen, g_served),
+            time_limit=params.time_limit,
+            gap_goal=params.mip_gap,
         )
-    g_decoded, g_served = _greedy_plan(blocks, math.inf, need)
-    decoded, served, cost_bound, optimal = _per_country(
-        blocks, g_decoded, g_served, relaxed, started, target=True
-    )
-    result = _assemble(
+    solved: dict[str, Any]
+    if outcome is not None:
+        decoded, served = _decode_outcome(blocks, outcome)
+        cost_bound = outcome.bound
+        solved = {
+            "strategy": "decomposition by country (least cost for the target)",
+            "price": outcome.price,
+            "probes": len(outcome.probes),
+            "polished_countries": outcome.polished,
+            **outcome.work.as_dict(),
+        }
+    else:  # small, or no combination of the menus reached the target: one MILP
+        model = build_model(blocks, params)
+        cpu = time.process_time()
+        result = solve_blocks(
+            blocks,
+            params,
+            budget=None,
+            min_coverage=need,
+            mip_gap=params.mip_gap,
+            time_limit=params.time_limit,
+            price=1.0,  # maximise -cost: the least cost (coverage only breaks ties)
+            cover_weight=1e-9,
+        )
+        if result is None:  # capacity was checked: only a time limit can get here
+            raise PlannerSolverError(
+                f"no plan covering {share:.0%} was found in {params.time_limit:.0f} s; "
+                "raise time_limit",
+                where=Location(path=("time_limit",)),
+            )
+        decoded, served = decode(blocks, result.values)
+        cost_bound = -result.bound - 1e-9 * float(model.cover.sum())
+        solved = {
+            "strategy": "one MILP over all countries",
+            "highs_seconds": result.seconds,
+            "highs_cpu_seconds": time.process_time() - cpu,
+            "highs_lp_iterations": result.lp_iterations,
+            "highs_nodes": result.nodes,
+        }
+    result_plan = _assemble(
         blocks, decoded, served, demand=demand, sites=sites, params=params, method="milp"
     )
-    st = result.stations
+    st = result_plan.stations
     covered = float(st["voters_served"].sum())
     cost = float(st["cost"].sum())
-    result.summary.update(
+    result_plan.summary.update(
         {
-            "method": "least cost for a coverage target (greedy split, MILP per country)",
+            "method": "least cost for a coverage target",
             "target_share": share,
             "in_person_voters": total,
             "covered_voters": covered,
             "coverage_share": covered / total if total else 1.0,
             "cost": cost,
-            "cost_bound_within_shares": cost_bound,
-            "countries_optimal_within_share": optimal,
+            "cost_bound": cost_bound,
+            "gap": max(cost - cost_bound, 0.0) / cost if cost > 0 else 0.0,
             "stations": len(st),
             "booth_days": int(st["booth_days"].sum()),
             "seconds_total": time.perf_counter() - started,
             "model": class_matrix_size(blocks),
+            **solved,
         }
     )
-    return result
+    return result_plan
