@@ -40,18 +40,20 @@ PAGE_CSP = (
 STATIC = Path(__file__).parent / "static"
 
 
-async def run_schedules(host: Host, every: float) -> None:
+async def run_schedules(host: Host, every: float, stop: asyncio.Event) -> None:
     """The background task of the app's lifespan: act on the schedules now (a time that
     passed while the server was down is acted on at start), then whenever one is due, and
-    at least every ``every`` seconds (schedules set by another process)."""
-    while True:
+    at least every ``every`` seconds (schedules set by another process), until ``stop``.
+    A check under way finishes before the task ends (it holds a database connection)."""
+    while not stop.is_set():
         try:
             due = await run_in_threadpool(schedule.run_due, host, time.time())
         except VicheError as exc:  # the database is down: try again later
             schedule.log.warning("schedules not checked: %s %s", exc.code, exc)
             due = None
         wait = every if due is None else min(every, max(0.05, due - time.time()))
-        await asyncio.sleep(wait)
+        with suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=wait)
 
 
 def create_app(
@@ -74,13 +76,13 @@ def create_app(
         if read_only:
             yield
             return
-        task = asyncio.create_task(run_schedules(host, schedule_every))
+        stop = asyncio.Event()
+        task = asyncio.create_task(run_schedules(host, schedule_every, stop))
         try:
             yield
         finally:
-            task.cancel()
-            with suppress(asyncio.CancelledError):
-                await task
+            stop.set()
+            await task
 
     app = FastAPI(
         lifespan=lifespan,
