@@ -52,7 +52,7 @@ MAX_POSTS_SHOWN = 5  # representative posts per narrative
 MAX_EDGES_SHOWN = 200  # per campaign in the HTML, strongest first
 NETWORK_NODES = 60  # accounts drawn in a campaign's network picture (most co-actions first)
 NETWORK_EDGES = 400  # edges drawn among them (strongest first)
-NETWORK_LABELS = 12  # of which named on the picture (every node has its name as a tooltip)
+NETWORK_LABELS = 6  # of which named on the picture (every node has its name as a tooltip)
 #: a counter of links / hashtags / texts that grows past this many keys drops its keys seen
 #: once (their count stays exact for keys seen more often before the pruning)
 COUNTER_LIMIT = 20_000
@@ -136,7 +136,8 @@ class _Tally:
         self.last = p.created_at if self.last is None else max(self.last, p.created_at)
         self.days[p.created_at.date().toordinal()] += 1
         self.langs[p.lang or guess_language(p.text) or "?"] += 1
-        self.links.update({k for k in (normalise_url(u) for u in p.urls) if k})
+        # a link cut to "https://t…" normalises to "t": no host, not a link worth counting
+        self.links.update({k for k in map(normalise_url, p.urls) if "." in k.split("/")[0]})
         self.tags.update({t for t in (normalise_hashtag(h) for h in p.hashtags) if t})
         key = normalise(p.text)
         if len(key) >= 20:
@@ -315,6 +316,52 @@ def strengths(campaign: Campaign) -> dict[str, tuple[int, float]]:
     return out
 
 
+def _unit_layout(graph: nx.Graph[str]) -> dict[str, tuple[float, float]]:
+    """One connected component laid out in the unit square (spring model, fixed seed)."""
+    n = graph.number_of_nodes()
+    if n == 1:
+        return {next(iter(graph.nodes)): (0.5, 0.5)}
+    laid = nx.spring_layout(graph, seed=7, k=2.0 / n**0.5, iterations=100, weight=None)
+    xs = [float(v[0]) for v in laid.values()]
+    ys = [float(v[1]) for v in laid.values()]
+    span = max(max(xs) - min(xs), max(ys) - min(ys), 1e-9)
+    ox = (1 - (max(xs) - min(xs)) / span) / 2
+    oy = (1 - (max(ys) - min(ys)) / span) / 2
+    return {
+        str(k): (ox + (float(v[0]) - min(xs)) / span, oy + (float(v[1]) - min(ys)) / span)
+        for k, v in laid.items()
+    }
+
+
+def _layout(graph: nx.Graph[str], size: int) -> dict[str, tuple[float, float]]:
+    """Positions in a ``size`` square: the largest connected component on the left (all of
+    the square when it is alone), the others stacked in a column on the right, each scaled
+    to its own cell (a spring layout of the whole would push small components far away and
+    squeeze the big one into a dot)."""
+    parts = sorted(
+        (sorted(c) for c in nx.connected_components(graph)), key=lambda c: (-len(c), c[0])
+    )
+    pad = 24.0
+    cells: list[tuple[float, float, float]] = []  # x, y, side
+    if len(parts) == 1:
+        cells.append((pad, pad, size - 2 * pad))
+    else:
+        main = (size - 2 * pad) * 0.72
+        cells.append((pad, pad + (size - 2 * pad - main) / 2, main))
+        rest = parts[1:]
+        total = sum(len(c) ** 0.5 for c in rest)
+        y = pad
+        for c in rest:
+            side = min((size - 2 * pad) * len(c) ** 0.5 / total, size - 3 * pad - main)
+            cells.append((2 * pad + main, y, side))
+            y += side
+    out: dict[str, tuple[float, float]] = {}
+    for nodes, (x0, y0, side) in zip(parts, cells, strict=True):
+        for node, (u, v) in _unit_layout(graph.subgraph(nodes)).items():
+            out[node] = (x0 + u * side, y0 + v * side)
+    return out
+
+
 def network_svg(campaign: Campaign, *, size: int = 460) -> str:
     """The campaign's most connected accounts and the strongest edges among them."""
     strength = strengths(campaign)
@@ -339,24 +386,12 @@ def network_svg(campaign: Campaign, *, size: int = 460) -> str:
     graph.add_nodes_from(shown)
     for e in edges:
         graph.add_edge(e.account_a, e.account_b, weight=e.weight)
-    laid = nx.spring_layout(graph, seed=7, k=1.6 / max(len(shown), 1) ** 0.5, iterations=80)
-    xs = [float(v[0]) for v in laid.values()]
-    ys = [float(v[1]) for v in laid.values()]
-    span = max(max(xs) - min(xs), max(ys) - min(ys), 1e-9)
-    pad = 30
-
-    def at(node: str) -> tuple[float, float]:
-        x, y = laid[node]
-        return (
-            pad + (float(x) - min(xs)) / span * (size - 2 * pad),
-            pad + (float(y) - min(ys)) / span * (size - 2 * pad),
-        )
-
+    at = _layout(graph, size)
     top_w = max((e.weight for e in edges), default=1.0) or 1.0
     top_s = max(strength[a][1] for a in shown) or 1.0
     lines = []
     for e in edges:
-        (x1, y1), (x2, y2) = at(e.account_a), at(e.account_b)
+        (x1, y1), (x2, y2) = at[e.account_a], at[e.account_b]
         lines.append(
             f'<line x1="{x1:.1f}" y1="{y1:.1f}" x2="{x2:.1f}" y2="{y2:.1f}" '
             f'stroke-width="{0.4 + 3 * e.weight / top_w:.2f}" '
@@ -364,9 +399,9 @@ def network_svg(campaign: Campaign, *, size: int = 460) -> str:
         )
     dots = []
     for rank, a in enumerate(shown):
-        x, y = at(a)
+        x, y = at[a]
         k, w = strength[a]
-        r = 3 + 7 * math.sqrt(w / top_s)
+        r = 2.5 + 5 * math.sqrt(w / top_s)
         dots.append(
             f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{r:.1f}"><title>{_e(a)}: {k} '
             f"edges, {w:g} co-actions</title></circle>"
@@ -398,9 +433,10 @@ padding:0 .3em;font-size:.8em}
 .spark{width:100%;height:36px}.spark polyline{fill:none;stroke:#b03030;stroke-width:1.5}
 section.campaign{background:#fff;border:1px solid #ddd;padding:.2em 1em 1em;margin:1.2em 0}
 .pics{display:flex;flex-wrap:wrap;gap:1em;align-items:flex-start}
-.timeline{flex:2 1 40em;margin:0}.timeline svg{width:100%;height:140px}
+.left{flex:2 1 40em}.timeline{margin:0}.timeline svg{width:100%;height:140px}
 .timeline rect{fill:#b03030}.timeline text,.net text{font-size:10px;fill:#333}
-.axis{stroke:#999}.net{flex:1 1 24em;margin:0;max-width:460px}.net svg{width:100%}
+.axis{stroke:#999}.net text{paint-order:stroke;stroke:#fff;stroke-width:3px}
+.net{flex:1 1 24em;margin:0;max-width:460px}.net svg{width:100%}
 .net line{stroke:#555}.net circle{fill:#b03030;fill-opacity:.85}
 figcaption{font-size:.8em;color:#555}
 table.sortable th{cursor:pointer}table.sortable th::after{content:" \\2195";color:#aaa}
@@ -465,7 +501,11 @@ def _ranked(rows: Sequence[tuple[str, int]], limit: int = 3, chars: int = 110) -
 
 def _card(i: int, v: CampaignView, badges: Sequence[str]) -> str:
     c, s = v.campaign, v.summary
-    langs = ", ".join(f"{_e(k)} {n * 100 // max(s.posts, 1)}%" for k, n in s.languages[:4])
+    langs = ", ".join(
+        f"{_e(k)} {n * 100 // max(s.posts, 1)}%"
+        for k, n in s.languages[:3]
+        if n * 100 >= max(s.posts, 1)  # 1 % or more
+    )
     narratives = [(n.known_case_title or n.label, len(n.post_ids)) for n in c.narratives]
     badge = "".join(f' <span class="badge">{b}</span>' for b in badges)
     return (
@@ -567,9 +607,9 @@ def _campaign_html(i: int, v: CampaignView, by_id: Mapping[str, Post],
         f'<section class="campaign" id="c{i}"><h2>{_t("Кампанія", "Campaign")} {_e(c.id)} '
         f'<span class="score">{_t("оцінка", "score")} {c.score:.2f}</span></h2>',
         f"<p>{len(c.accounts)} {_t('акаунтів', 'accounts')}; "
-        f"{_t('активна', 'active')} {_e(_period(c.first_seen, c.last_seen))}</p>",
-        '<div class="pics">' + timeline_svg(v.days) + network_svg(c) + "</div>",
-        _summary_html(v.summary),
+        f"{_t('спільні дії', 'co-actions')} {_e(_period(c.first_seen, c.last_seen))}</p>",
+        f'<div class="pics"><div class="left">{timeline_svg(v.days)}'
+        f"{_summary_html(v.summary)}</div>{network_svg(c)}</div>",
         f"<h3>{_t('Чому', 'Why')}</h3><ul>"
         + "".join(f"<li>{_e(r)}</li>" for r in c.reasons)
         + "</ul>",
