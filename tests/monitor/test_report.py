@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -278,6 +279,15 @@ def test_network_picture_keeps_the_most_connected_accounts(
     # an edge to an account missing from the campaign's list is drawn too (no KeyError)
     stray = replace(c, edges=(*c.edges, replace(c.edges[0], account_b="outsider")))
     assert "outsider" in report.network_svg(stray)
+    # two components: each in its own cell, both inside the picture and apart
+    pair = replace(c.edges[0], account_a="x1", account_b="x2")
+    two = report.network_svg(replace(big, accounts=(*big.accounts, "x1", "x2"),
+                                     edges=(*edges[:20], pair)))  # fmt: skip
+    centres = [
+        (float(x), float(y)) for x, y in re.findall(r'<circle cx="([\d.]+)" cy="([\d.]+)"', two)
+    ]
+    assert len(centres) == 23 and all(0 <= v <= 460 for xy in centres for v in xy)
+    assert len({round(x / 46) for x, _ in centres}) > 3  # spread out, not squeezed into a dot
     # a campaign without edges: a caption, no picture
     assert "<svg" not in report.network_svg(replace(c, edges=()))
     monkeypatch.setattr(report, "NETWORK_NODES", 2)
@@ -346,11 +356,12 @@ def test_pushed_summary_counts_links_tags_texts_and_languages() -> None:
         Post("c1", "c", t.replace(hour=12), "Выборы отменят, это уже решено окончательно",
              lang="ru", urls=("https://y.test/",)),
     ]  # fmt: skip
+    posts.append(Post("d1", "d", t, "cut link", urls=("https://t…",)))  # no host: not counted
     s = pushed_summary(posts)
-    assert s.posts == 3 and s.first == t and s.last == t.replace(hour=12)
+    assert s.posts == 4 and s.first == t and s.last == t.replace(hour=12)
     assert s.links == (("x.test/doc", 2), ("y.test", 1))
     assert s.hashtags == (("вибори", 2),)
-    assert s.languages == (("uk", 2), ("ru", 1))  # b1's language guessed from its letters
+    assert s.languages == (("uk", 2), ("en", 1), ("ru", 1))  # guessed from the letters if unset
     assert s.texts == ((leak, 2),)  # equal once normalised; a text seen once is not "repeated"
     page = _summary_html(s)
     assert "Що поширювала" in page and "What it pushed" in page
