@@ -357,11 +357,12 @@ def test_pushed_summary_counts_links_tags_texts_and_languages() -> None:
              lang="ru", urls=("https://y.test/",)),
     ]  # fmt: skip
     posts.append(Post("d1", "d", t, "cut link", urls=("https://t…",)))  # no host: not counted
+    posts.append(Post("e1", "e", t, "a name", lang="Russian"))  # counted as its code
     s = pushed_summary(posts)
-    assert s.posts == 4 and s.first == t and s.last == t.replace(hour=12)
+    assert s.posts == 5 and s.first == t and s.last == t.replace(hour=12)
     assert s.links == (("x.test/doc", 2), ("y.test", 1))
     assert s.hashtags == (("вибори", 2),)
-    assert s.languages == (("uk", 2), ("en", 1), ("ru", 1))  # guessed from the letters if unset
+    assert s.languages == (("ru", 2), ("uk", 2), ("en", 1))  # guessed from the letters if unset
     assert s.texts == ((leak, 2),)  # equal once normalised; a text seen once is not "repeated"
     page = _summary_html(s)
     assert "Що поширювала" in page and "What it pushed" in page

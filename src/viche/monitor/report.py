@@ -103,6 +103,20 @@ def _prune(counter: Counter[Any]) -> None:
             del counter[key]
 
 
+#: language names some sources give instead of codes (Twitter exports: "English", "Russian")
+_LANGUAGE_CODES = {
+    "english": "en", "ukrainian": "uk", "russian": "ru", "german": "de", "french": "fr",
+    "spanish": "es", "italian": "it", "polish": "pl", "arabic": "ar",
+    "language undefined": "",
+}  # fmt: skip
+
+
+def _language(lang: str) -> str:
+    """A language as its code where the name is known ("English" and "en" count together)."""
+    key = lang.strip().lower()
+    return _LANGUAGE_CODES.get(key, key)
+
+
 @dataclass(frozen=True, slots=True)
 class PushedSummary:
     """What a campaign's accounts posted, counted: the first thing an analyst reads."""
@@ -135,7 +149,7 @@ class _Tally:
         self.first = p.created_at if self.first is None else min(self.first, p.created_at)
         self.last = p.created_at if self.last is None else max(self.last, p.created_at)
         self.days[p.created_at.date().toordinal()] += 1
-        self.langs[p.lang or guess_language(p.text) or "?"] += 1
+        self.langs[_language(p.lang) or guess_language(p.text) or "?"] += 1
         # a link cut to "https://t…" normalises to "t": no host, not a link worth counting
         self.links.update({k for k in map(normalise_url, p.urls) if "." in k.split("/")[0]})
         self.tags.update({t for t in (normalise_hashtag(h) for h in p.hashtags) if t})
