@@ -35,6 +35,13 @@ the threshold of the post's language. This bench measures exactly that, on real 
 or argues the claim of the case (the same claim in any words or language), 0 when it only shares
 a topic, an actor or an event; ``reason`` says why in a few words. Judged by reading both (an
 LLM, Claude, reading the Russian/English post and the case title; each reason written down).
+Alternatives tried on the same ru/en queries (their top case judged too, ``judgments.csv``
+rows marked "alternative ranking"; top-1 precision ru / en): the monitor's ``title. keywords``
+with ``query:`` 3/15, 1/15; title only 2/15, 1/15; title only with ``passage:`` 1/15, 0/15;
+hub-corrected scores (CSLS: 2 cos - mean of the post's 10 best - mean of the case's 10
+nearest cases; it halves how often the five most frequent cases come first) 1/15 and 0/15
+with ``title. keywords``, 1/15 and 0/15 with titles. None is better than what the monitor does.
+
 ``--score`` prints per language: precision@1 and @K of the ranking, the precision of what the
 monitor shows (the top K cases that reach the threshold), and how many posts of the pool get
 any case at all.
