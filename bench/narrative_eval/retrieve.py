@@ -39,8 +39,9 @@ Alternatives tried on the same ru/en queries (their top case judged too, ``judgm
 rows marked "alternative ranking"; top-1 precision ru / en): the monitor's ``title. keywords``
 with ``query:`` 3/15, 1/15; title only 2/15, 1/15; title only with ``passage:`` 1/15, 0/15;
 hub-corrected scores (CSLS: 2 cos - mean of the post's 10 best - mean of the case's 10
-nearest cases; it halves how often the five most frequent cases come first) 1/15 and 0/15
-with ``title. keywords``, 1/15 and 0/15 with titles. None is better than what the monitor does.
+nearest cases; it halves how often the five most frequent cases come first) 2/15 and 0/15
+with ``title. keywords``, 1/15 and 0/15 with titles (either prefix). None is better than what
+the monitor does.
 
 ``--score`` prints per language: precision@1 and @K of the ranking, the precision of what the
 monitor shows (the top K cases that reach the threshold), and how many posts of the pool get
