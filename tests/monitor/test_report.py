@@ -159,6 +159,12 @@ def test_html_escapes_post_text(world: World) -> None:
     assert "<script>alert" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt; repeated text" in page  # card and summary
     assert "x.test/&lt;script&gt;" in page
+    # a known case's address from outside data is a link only when it is http(s)
+    c = result.campaigns[0]
+    bad_case = replace(c.narratives[0], known_case="javascript:alert(1)")
+    odd = replace(result, campaigns=(replace(c, narratives=(bad_case,)), *result.campaigns[1:]))
+    page = render_html(odd, posts)
+    assert 'href="javascript' not in page and "javascript:alert(1)" in page
 
 
 def test_report_without_campaigns_says_so(tmp_path: Path) -> None:

@@ -91,6 +91,13 @@ def _e(value: object) -> str:
     return html.escape(str(value), quote=True)
 
 
+def _link(url: str) -> str:
+    """A link from outside data: clickable only when it is http(s) (never ``javascript:``)."""
+    if url.lower().startswith(("https://", "http://")):
+        return f'<a href="{_e(url)}" rel="noreferrer">{_e(url)}</a>'
+    return _e(url)
+
+
 def _t(uk: str, en: str) -> str:
     """A label in both languages (the page shows one; the button switches)."""
     return f'<span class="uk">{uk}</span><span class="en">{en}</span>'
@@ -650,7 +657,7 @@ def _campaign_html(i: int, v: CampaignView, by_id: Mapping[str, Post],
             title = f"“{_e(n.known_case_title)}” " if n.known_case_title else ""
             known = (
                 f" — {_t('відомий випадок', 'matches known case')} {title}"
-                f'<a href="{_e(n.known_case)}">{_e(n.known_case)}</a>'
+                f"{_link(n.known_case)}"
                 f" ({_t('схожість', 'similarity')} {n.known_case_similarity:.2f})"
             )
         parts.append(
