@@ -4,6 +4,10 @@
     python bench/monitor_eval/run.py --scale 1000000 # also: 1M posts end to end (replicated mix)
     python bench/monitor_eval/run.py --scale 1000000 --max-posts-per-pass 300000
                                                      # both runs period by period (bounded memory)
+    python bench/monitor_eval/run.py --cli-report --work /tmp/mix
+                                                     # also 'viche monitor detect' then
+                                                     # 'viche monitor report' on the mix's store,
+                                                     # each in its own process: time, peak memory
 
 The mix: the labelled IRA accounts (ira_dev) and the organic accounts (organic_dev,
 news_outlets_health, gop_debate_2015), restricted to the months where both IRA and organic
@@ -311,13 +315,15 @@ def peak_memory_mb() -> float:
 
 
 def run_pipeline(csv_path: Path, out_dir: Path, max_posts_per_pass: int = 0) -> None:
+    from viche.monitor.api import posts_path
     from viche.monitor.ingest import ingest
     from viche.monitor.pipeline import DetectConfig, detect
     from viche.monitor.scoring import accounts_frame
     from viche.monitor.store import Store
 
     t0 = time.perf_counter()
-    with Store(out_dir / "store.db") as store:
+    (out_dir / "store").mkdir(exist_ok=True)
+    with Store(posts_path(out_dir / "store")) as store:
         rep = ingest(csv_path, store, progress=sys.stderr.isatty())
         t1 = time.perf_counter()
         cfg = DetectConfig()
@@ -337,6 +343,45 @@ def run_pipeline(csv_path: Path, out_dir: Path, max_posts_per_pass: int = 0) -> 
         "stats": result.stats,
     }
     (out_dir / "timing.json").write_text(json.dumps(out, indent=1))
+
+
+def run_cli(argv: list[str], out: Path) -> None:
+    """``viche`` with ``argv`` in this process, then its wall time and peak memory to ``out``."""
+    from viche.cli.main import main as viche_main
+
+    t0 = time.perf_counter()
+    code = 0
+    try:
+        viche_main(argv)
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out.write_text(
+        json.dumps({"seconds": time.perf_counter() - t0, "peak_mb": peak_memory_mb(), "exit": code})
+    )
+
+
+def cli_report(work: Path) -> None:
+    """``viche monitor detect --no-narratives`` then ``viche monitor report`` on the store of
+    the dev-mix run, each in a fresh process (their own peak memory)."""
+    store = work / "dev-mix" / "store"
+    for name, argv in (
+        ("detect", ["monitor", "detect", "--store", str(store), "--no-narratives"]),
+        ("report", ["monitor", "report", "--store", str(store), "--out", str(work / "report")]),
+    ):
+        out = work / f"cli-{name}.json"
+        subprocess.run(
+            [sys.executable, __file__, "--cli", str(out), *argv],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        t = json.loads(out.read_text())
+        size = ""
+        if name == "report":
+            size = f"; report.html {(work / 'report' / 'report.html').stat().st_size / 1e6:.1f} MB"
+        print(
+            f"[viche monitor {name}] {t['seconds']:.1f} s, peak memory {t['peak_mb']:.0f} MB,"
+            f" exit {t['exit']}{size}"
+        )
 
 
 def timed_run(
@@ -399,6 +444,12 @@ def main() -> None:
         help="DetectConfig.max_posts_per_pass for every run (0 = the default)",
     )
     ap.add_argument("--pipeline-only", nargs=2, metavar=("CSV", "OUT"), help=argparse.SUPPRESS)
+    ap.add_argument("--cli", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    ap.add_argument(
+        "--cli-report",
+        action="store_true",
+        help="after the dev mix: 'viche monitor detect' and 'viche monitor report' on its store",
+    )
     ap.add_argument(
         "--score-only",
         type=Path,
@@ -406,6 +457,9 @@ def main() -> None:
         help="score an accounts.csv of an earlier run against the labels (no detection)",
     )
     args = ap.parse_args()
+    if args.cli:
+        run_cli(args.cli[1:], Path(args.cli[0]))
+        return
     if args.pipeline_only:
         run_pipeline(
             Path(args.pipeline_only[0]), Path(args.pipeline_only[1]), args.max_posts_per_pass
@@ -424,6 +478,9 @@ def main() -> None:
         work = args.work or Path(tmp)
         accounts, _ = timed_run(posts, work, "dev-mix", args.max_posts_per_pass)
         report(accounts, labels)
+        if args.cli_report:
+            print()
+            cli_report(work)
         if args.scale:
             print()
             big = replicate(posts, args.scale)

@@ -1,24 +1,51 @@
-"""Cross-language matching to known cases: Russian and Ukrainian posts against EUvsDisinfo.
+"""Cross-language matching of real posts to known cases (EUvsDisinfo), judged by hand.
 
-    python bench/narrative_eval/retrieve.py [--shared ../shared] [--per-lang 20] [--k 5]
-    python bench/narrative_eval/retrieve.py --score        # precision@k from judgments.csv
+    python bench/narrative_eval/retrieve.py            # embed, calibrate, retrieve.csv
+    python bench/narrative_eval/retrieve.py --score    # precision per language (judgments.csv)
 
-Queries: real posts of the IRA sample (``ira_dev``) in Russian and in Ukrainian (language
-from the letters, :func:`viche.monitor.text.guess_language`), 2015-01-22..2016-01-10 (the
-cases of 2015-01..2016-01 are embedded, see ``calibrate.eval_cases``), not retweets, at
-least 10 words, on public affairs (a fixed list of word stems: Ukraine, Crimea, Donbas,
-Russia, NATO, USA, EU, Maidan, Poroshenko, Putin, Obama, sanctions, war, Syria...), drawn
-at random with a fixed seed. Candidates: the EUvsDisinfo cases dated within
-``--days`` (21) days of the post (the same weeks). Each post is embedded as the monitor
-embeds a narrative (:func:`viche.monitor.narratives.claim_text`) and the cases as the
-monitor's case index does (``title. keywords``); the top ``k`` cases by cosine similarity
-are written to ``retrieved.csv``.
+What the monitor does with a post (or a narrative's centroid): it compares it with the known
+cases (English one-line claims, embedded as ``title. keywords`` by
+:class:`viche.monitor.narratives.CaseIndex`) and shows the best ones whose similarity reaches
+the threshold of the post's language. This bench measures exactly that, on real texts:
 
-``judgments.csv`` holds one row per retrieved (post, case) pair, judged by reading both:
-``relevant`` = 1 when the post states, implies or argues the claim of the case (the same
-claim, in any words or language), 0 when it only shares a topic, an actor or a country; the
-``reason`` column says why in a few words. ``--score`` reports precision@1, @3 and @k per
-language (and refuses to score while a retrieved pair is unjudged).
+* **Known cases**: the EUvsDisinfo cases dated :data:`CASES_FROM` .. :data:`CASES_TO` (the
+  database starts in earnest in Nov 2015: 2015-01..10 hold 15 cases in all; the earlier
+  version of this bench drew posts from all of 2015 and most had 0-4 cases in their window,
+  which is why its precision@5 was ~0.02). Each post is compared with the cases within
+  :data:`DAYS` days of it (the same weeks; ~170 cases).
+* **Posts**: IRA tweets (``ira_dev``) of :data:`POSTS_FROM` .. :data:`POSTS_TO` in Russian and
+  in English (the letters must agree with the language field: the set's "Ukrainian" tweets are
+  Russian text, so there is no real Ukrainian post here), not retweets, >= 8 words once links
+  and mentions are dropped, on public affairs (:data:`TOPIC`), one per distinct opening, and a
+  fixed random sample of :data:`POOL` per language. **Ukrainian**: our own translations of the
+  Russian queries (``uk_parallel.py``): the same claims, so a judgment of a (Russian post, case)
+  pair holds for its translation too.
+* **Thresholds** from unrelated texts, per language (:func:`thresholds`): the 99th percentile
+  of the best case score of apolitical posts -- Russian Telegram posts of ``tg_ru_news_2024``
+  (topics science, IT, weather, games, personal, Moscow), English posts of ``organic_dev``,
+  and 40 everyday Ukrainian sentences written for this bench (``uk_everyday.py``; with so few,
+  the maximum). Cross-language scores run lower than English-to-English ones, so one threshold
+  for all languages either floods English or silences Russian and Ukrainian.
+* **Queries**: per language, :data:`QUERIES` posts drawn at random (fixed seed) among those
+  the monitor would report, i.e. whose best case reaches the threshold; Ukrainian: the
+  translations of the Russian queries. The top :data:`K` cases of each are written to
+  ``retrieved.csv`` (with the score and whether it reaches the threshold).
+
+``judgments.csv``: one row per (post, case) pair, ``relevant`` = 1 when the post states, implies
+or argues the claim of the case (the same claim in any words or language), 0 when it only shares
+a topic, an actor or an event; ``reason`` says why in a few words. Judged by reading both (an
+LLM, Claude, reading the Russian/English post and the case title; each reason written down).
+Alternatives tried on the same ru/en queries (their top case judged too, ``judgments.csv``
+rows marked "alternative ranking"; top-1 precision ru / en): the monitor's ``title. keywords``
+with ``query:`` 3/15, 1/15; title only 2/15, 1/15; title only with ``passage:`` 1/15, 0/15;
+hub-corrected scores (CSLS: 2 cos - mean of the post's 10 best - mean of the case's 10
+nearest cases; it halves how often the five most frequent cases come first) 2/15 and 0/15
+with ``title. keywords``, 1/15 and 0/15 with titles (either prefix). None is better than what
+the monitor does.
+
+``--score`` prints per language: precision@1 and @K of the ranking, the precision of what the
+monitor shows (the top K cases that reach the threshold), and how many posts of the pool get
+any case at all.
 """
 
 from __future__ import annotations
@@ -26,90 +53,203 @@ from __future__ import annotations
 import argparse
 import csv
 import gzip
+import hashlib
+import json
 import random
 import re
 import sys
-from datetime import date, datetime, timedelta
+from collections.abc import Sequence
+from datetime import date
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from calibrate import CASES_FROM, CASES_TO, eval_cases
+from uk_everyday import EVERYDAY_UK
+from uk_parallel import UK_OF_RU
 
 from viche.monitor import embed
 from viche.monitor import narratives as nar
 from viche.monitor.text import guess_language
 
 HERE = Path(__file__).parent
-DAYS = 21
-#: queries fall where their +-DAYS window lies inside the embedded cases (eval_cases)
-FIRST = (date.fromisoformat(CASES_FROM) + timedelta(days=DAYS)).isoformat()
-LAST = (date.fromisoformat(CASES_TO) - timedelta(days=DAYS)).isoformat()
+CASES_FROM, CASES_TO = "2015-10-15", "2016-02-15"
+POSTS_FROM, POSTS_TO = "2015-11-01", "2016-01-31"
+DAYS = 14
+POOL = {"ru": 1800, "en": 1200}
+QUERIES = 15
+K = 5
+SEED = 2026
 TOPIC = re.compile(
-    r"украин|україн|крым|крим|донбас|донецк|донецьк|луганс|росси|росі|нато|сша|америк|"
-    r"евросоюз|євросоюз|европ|європ|майдан|порошенк|путин|путін|обам|санкци|санкці|"
-    r"войн|війн|сири|хунт|киев|київ|запад|захід|выбор|вибор|беженц|біженц",
+    r"украин|крым|донбас|донецк|луганс|росси|нато|сша|америк|евросоюз|европ|майдан|порошенк|"
+    r"путин|обам|санкци|войн|сири|хунт|киев|запад|турц|игил|беженц|терро|ukrain|russia|putin|"
+    r"syria|turkey|isis|nato|crimea|obama|refugee|\beu\b|europe|sanction|kiev|kyiv|terror",
     re.IGNORECASE,
 )
+APOLITICAL = {"science", "it", "weather", "gaming", "stuff", "personal", "moscow"}
 
 
-def queries(shared: Path, per_lang: int, seed: int) -> list[dict[str, str]]:
-    pool: dict[str, list[dict[str, str]]] = {"ru": [], "uk": []}
+def pool(shared: Path) -> dict[str, list[dict[str, str]]]:
+    """Public-affairs IRA posts in Russian and English, a fixed sample per language."""
+    found: dict[str, list[dict[str, str]]] = {"ru": [], "en": []}
     seen: set[str] = set()
-    with gzip.open(shared / "data/influence/ira_dev/posts.csv.gz", "rt", encoding="utf-8") as fh:
+    ira = shared / "data/influence/ira_dev/posts.csv.gz"
+    with gzip.open(ira, "rt", encoding="utf-8", newline="") as fh:
         for r in csv.DictReader(fh):
-            if r["text"].startswith("RT ") or not (FIRST <= r["created_at"][:10] <= LAST):
+            day = r["created_at"][:10]
+            if not (POSTS_FROM <= day <= POSTS_TO) or r["text"].startswith("RT "):
                 continue
             text = nar.claim_text(r["text"])
-            lang = guess_language(text)
-            if lang not in pool or len(text.split()) < 10 or not TOPIC.search(text):
+            if len(text.split()) < 8 or not TOPIC.search(text):
+                continue
+            lang = {"English": "en", "Russian": "ru", "Ukrainian": "ru"}.get(r["lang"])
+            if lang is None or guess_language(text) != lang:
                 continue
             key = text.casefold()[:80]
             if key in seen:
                 continue
             seen.add(key)
-            pool[lang].append(
-                {"post_id": r["post_id"], "date": r["created_at"][:10], "lang": lang, "text": text}
-            )
-    rng = random.Random(seed)
-    out: list[dict[str, str]] = []
-    for lang in ("ru", "uk"):
-        rng.shuffle(pool[lang])
-        out.extend(pool[lang][:per_lang])
-    return out
+            found[lang].append({"post_id": r["post_id"], "date": day, "text": text})
+    rng = random.Random(7)
+    for items in found.values():
+        rng.shuffle(items)
+    return {lang: found[lang][: POOL[lang]] for lang in found}
+
+
+def unrelated(shared: Path) -> dict[str, list[str]]:
+    """Apolitical texts per language: the negatives the thresholds are read from."""
+    rng = random.Random(5)
+    ru: list[str] = []
+    tg = shared / "data/influence/tg_ru_news_2024/posts.csv.gz"
+    with gzip.open(tg, "rt", encoding="utf-8", newline="") as fh:
+        for r in csv.DictReader(fh):
+            t = nar.claim_text(r["text"])
+            apolitical = r["topic_category"] in APOLITICAL and len(t.split()) >= 8
+            if apolitical and guess_language(t) == "ru":
+                ru.append(t[:300])
+    en: list[str] = []
+    org = shared / "data/influence/organic_dev/posts.csv.gz"
+    with gzip.open(org, "rt", encoding="utf-8", newline="") as fh:
+        for i, r in enumerate(csv.DictReader(fh)):
+            if i % 13 or r["text"].startswith("RT "):
+                continue
+            t = nar.claim_text(r["text"])
+            if len(t.split()) >= 8 and guess_language(t) == "en":
+                en.append(t)
+    ru, en = sorted(set(ru)), sorted(set(en))
+    rng.shuffle(ru)
+    rng.shuffle(en)
+    return {"ru": ru[:300], "en": en[:300], "uk": list(EVERYDAY_UK)}
+
+
+def cached_encode(model: embed.Embedder, texts: Sequence[str]) -> np.ndarray:
+    """The model's vectors, cached in .cache by the model and the texts."""
+    digest = hashlib.sha256(model.name.encode())
+    for t in texts:
+        digest.update(b"\x00" + t.encode())
+    path = HERE / ".cache" / f"texts-{digest.hexdigest()[:24]}.npy"
+    if path.is_file():
+        return np.load(path)
+    vectors = model.encode(list(texts))
+    path.parent.mkdir(exist_ok=True)
+    np.save(path, vectors)
+    return vectors
+
+
+def cases(shared: Path) -> tuple[nar.KnownCase, ...]:
+    every = nar.load_cases(shared / "data/influence/euvsdisinfo/cases.csv", since=CASES_FROM)
+    return tuple(c for c in every if c.date[:10] <= CASES_TO)
+
+
+def thresholds(best: dict[str, np.ndarray]) -> dict[str, float]:
+    """Per language: the 99th percentile of unrelated texts' best case score (the maximum
+    when there are fewer than 100 of them)."""
+    return {
+        lang: round(float(np.quantile(b, 0.99) if len(b) >= 100 else b.max()), 4)
+        for lang, b in best.items()
+    }
 
 
 def retrieve(args: argparse.Namespace) -> None:
     model = embed.load_embedder()
-    cases = eval_cases(args.shared)
-    index = nar.CaseIndex.build(cases, model, cache_dir=HERE / ".cache")
-    dates = np.array([date.fromisoformat(c.date[:10]).toordinal() if c.date else 0 for c in cases])
-    qs = queries(args.shared, args.per_lang, args.seed)
-    vectors = model.encode([q["text"] for q in qs])
+    known = cases(args.shared)
+    index = nar.CaseIndex.build(known, model, cache_dir=HERE / ".cache")
+    day = np.array([date.fromisoformat(c.date[:10]).toordinal() for c in known])
+    negatives = unrelated(args.shared)
+    best_unrelated = {
+        lang: (cached_encode(model, texts) @ index.vectors.T).max(axis=1)
+        for lang, texts in negatives.items()
+    }
+    limit = thresholds(best_unrelated)
+    posts = pool(args.shared)
+    rng = random.Random(SEED)
+    queries: dict[str, list[tuple[dict[str, str], np.ndarray]]] = {}
+    coverage: dict[str, float] = {}
+    for lang, items in posts.items():
+        vectors = cached_encode(model, [p["text"] for p in items])
+        sims = vectors @ index.vectors.T
+        when = np.array([date.fromisoformat(p["date"]).toordinal() for p in items])
+        window = np.abs(when[:, None] - day[None, :]) <= DAYS
+        sims = np.where(window, sims, -1.0)
+        eligible = [i for i in range(len(items)) if sims[i].max() >= limit[lang]]
+        coverage[lang] = len(eligible) / len(items)
+        chosen = rng.sample(eligible, min(QUERIES, len(eligible)))
+        queries[lang] = [(items[i], sims[i]) for i in chosen]
+    # Ukrainian: the translations of the Russian queries, compared with the same cases
+    uk_items = [
+        {"post_id": f"uk:{p['post_id']}", "date": p["date"], "text": UK_OF_RU[p["post_id"]]}
+        for p, _ in queries["ru"]
+        if p["post_id"] in UK_OF_RU
+    ]
+    if uk_items:
+        vectors = cached_encode(model, [p["text"] for p in uk_items])
+        when = np.array([date.fromisoformat(p["date"]).toordinal() for p in uk_items])
+        window = np.abs(when[:, None] - day[None, :]) <= DAYS
+        sims = np.where(window, vectors @ index.vectors.T, -1.0)
+        queries["uk"] = [(p, sims[i]) for i, p in enumerate(uk_items)]
     rows = []
-    for q, v in zip(qs, vectors, strict=True):
-        day = datetime.fromisoformat(q["date"]).date().toordinal()
-        near = np.flatnonzero(np.abs(dates - day) <= args.days)
-        sims = index.vectors[near] @ v
-        for rank, j in enumerate(np.argsort(-sims)[: args.k], start=1):
-            c = cases[int(near[j])]
-            rows.append(
-                {
-                    **q,
-                    "rank": rank,
-                    "score": round(float(sims[j]), 4),
-                    "case_date": c.date,
-                    "case_url": c.url,
-                    "case_title": c.title,
-                    "candidates": len(near),
-                }
-            )
+    for lang, qs in queries.items():
+        for post, sims in qs:
+            for rank, j in enumerate(np.argsort(-sims)[: args.k], start=1):
+                c = known[int(j)]
+                rows.append(
+                    {
+                        "lang": lang,
+                        "post_id": post["post_id"],
+                        "date": post["date"],
+                        "text": post["text"],
+                        "rank": rank,
+                        "score": round(float(sims[j]), 4),
+                        "shown": int(sims[j] >= limit[lang]),
+                        "case_date": c.date[:10],
+                        "case_url": c.url,
+                        "case_title": c.title,
+                    }
+                )
     with (HERE / "retrieved.csv").open("w", encoding="utf-8", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=list(rows[0]))
         w.writeheader()
         w.writerows(rows)
-    print(f"{len(qs)} queries, {len(rows)} retrieved pairs -> {HERE / 'retrieved.csv'}")
+    summary = {
+        "model": model.name,
+        "cases": len(known),
+        "thresholds": limit,
+        "unrelated_best_score": {
+            lang: {
+                "n": len(b),
+                "median": round(float(np.median(b)), 4),
+                "p99": round(float(np.quantile(b, 0.99)), 4),
+                "max": round(float(b.max()), 4),
+            }
+            for lang, b in best_unrelated.items()
+        },
+        "pool": {lang: len(v) for lang, v in posts.items()},
+        "posts_with_a_case_at_threshold": {k: round(v, 3) for k, v in coverage.items()},
+        "queries": {lang: len(v) for lang, v in queries.items()},
+    }
+    (HERE / "retrieval.json").write_text(json.dumps(summary, indent=1, ensure_ascii=False))
+    print(json.dumps(summary, indent=1, ensure_ascii=False))
+    print(f"{len(rows)} retrieved pairs -> {HERE / 'retrieved.csv'}")
 
 
 def score(args: argparse.Namespace) -> None:
@@ -117,40 +257,59 @@ def score(args: argparse.Namespace) -> None:
         retrieved = list(csv.DictReader(fh))
     with (HERE / "judgments.csv").open(encoding="utf-8", newline="") as fh:
         judged = {(r["post_id"], r["case_url"]): r for r in csv.DictReader(fh)}
-    missing = [r for r in retrieved if (r["post_id"], r["case_url"]) not in judged]
+
+    def relevant(r: dict[str, str]) -> int:
+        # a translation is judged as its original (the same claim)
+        key = (r["post_id"].removeprefix("uk:"), r["case_url"])
+        return int(judged[key]["relevant"])
+
+    missing = [
+        r for r in retrieved if (r["post_id"].removeprefix("uk:"), r["case_url"]) not in judged
+    ]
     if missing:
         sys.exit(f"{len(missing)} retrieved pairs are not judged, e.g. {missing[0]['post_id']}")
-    by_lang: dict[str, dict[str, list[int]]] = {}
+    for lang in ("ru", "uk", "en"):
+        mine = [r for r in retrieved if r["lang"] == lang]
+        by_post: dict[str, list[tuple[int, int]]] = {}
+        for r in mine:
+            by_post.setdefault(r["post_id"], []).append((relevant(r), int(r["shown"])))
+        if not by_post:
+            continue
+        p1 = np.mean([v[0][0] for v in by_post.values()])
+        pk = np.mean([np.mean([x for x, _ in v[: args.k]]) for v in by_post.values()])
+        shown = [x for v in by_post.values() for x, s in v[: args.k] if s]
+        per_post = [
+            np.mean([x for x, s in v[: args.k] if s])
+            for v in by_post.values()
+            if any(s for _, s in v[: args.k])
+        ]
+        hit = np.mean([max(x for x, _ in v) for v in by_post.values()])
+        print(
+            f"{lang}: {len(by_post)} posts; P@1 {p1:.3f}, P@{args.k} {pk:.3f} (ranking);"
+            f" shown (top {args.k} at threshold): {len(shown)} cases,"
+            f" precision {np.mean(shown):.3f}"
+            f" (mean over the {len(per_post)} posts shown any: {np.mean(per_post):.3f}); posts"
+            f" with a relevant case in the top {args.k}: {hit:.3f}"
+        )
+    # the same claim in Russian and in Ukrainian: do the two find the same cases?
+    top: dict[tuple[str, str], list[str]] = {}
     for r in retrieved:
-        rel = int(judged[(r["post_id"], r["case_url"])]["relevant"])
-        by_lang.setdefault(r["lang"], {}).setdefault(r["post_id"], []).append(rel)
-    threshold = nar.MATCH_THRESHOLD
-    for lang, posts in sorted(by_lang.items()):
-        line = [f"{lang}: {len(posts)} posts"]
-        for k in (1, 3, args.k):
-            p = np.mean([np.mean(v[:k]) for v in posts.values()])
-            line.append(f"P@{k} {p:.3f}")
-        hit = np.mean([max(v) for v in posts.values()])
-        line.append(f"posts with a relevant case in the top {args.k}: {hit:.3f}")
-        print(", ".join(line))
-    # the monitor reports a match only above MATCH_THRESHOLD: precision of those
-    above = [
-        int(judged[(r["post_id"], r["case_url"])]["relevant"])
-        for r in retrieved
-        if r["rank"] == "1" and float(r["score"]) >= threshold
-    ]
-    n_above = len(above)
-    share = f"{np.mean(above):.3f}" if above else "n/a"
-    print(f"top-1 matches at or above MATCH_THRESHOLD {threshold}: {n_above}, precision {share}")
+        top.setdefault((r["lang"], r["post_id"].removeprefix("uk:")), []).append(r["case_url"])
+    pairs = [(v, top[("uk", pid)]) for (lang, pid), v in top.items() if lang == "ru"]
+    pairs = [(a, b) for a, b in pairs if b]
+    if pairs:
+        same1 = np.mean([a[0] == b[0] for a, b in pairs])
+        overlap = np.mean([len(set(a[: args.k]) & set(b[: args.k])) / args.k for a, b in pairs])
+        print(
+            f"ru vs its uk translation ({len(pairs)} posts): same top case {same1:.3f},"
+            f" top-{args.k} overlap {overlap:.3f}"
+        )
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--shared", type=Path, default=Path("../shared"))
-    ap.add_argument("--per-lang", type=int, default=12)
-    ap.add_argument("--k", type=int, default=5)
-    ap.add_argument("--days", type=int, default=DAYS)
-    ap.add_argument("--seed", type=int, default=11)
+    ap.add_argument("--k", type=int, default=K)
     ap.add_argument("--score", action="store_true")
     args = ap.parse_args()
     (score if args.score else retrieve)(args)

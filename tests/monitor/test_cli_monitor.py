@@ -123,7 +123,10 @@ def test_ingest_detect_report_and_incremental_alerts(tmp_path: Path, stream: Pat
     assert {a for a, r in accounts.items() if r["flagged"] == "1"} == set(BOTS)
     assert all(r["campaign"] == "" for a, r in accounts.items() if a.startswith("person"))
     assert nx.read_graphml(out / "network.graphml").number_of_nodes() == len(BOTS)
-    assert "data:image/png;base64," in (out / "report.html").read_text()
+    page = (out / "report.html").read_text()
+    assert page.count('<figure class="timeline">') == page.count('<figure class="net">') == 1
+    assert page.count("<rect ") >= 1  # the volume of the posts read from the store
+    assert page.count("<circle ") == len(BOTS)  # the campaign's accounts read from the store
 
     # the same data again: nothing new
     run = run_cli("monitor", "detect", "--store", str(store), "--no-narratives")

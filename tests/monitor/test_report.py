@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import base64
 import csv
 import json
+import re
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
 from html.parser import HTMLParser
@@ -26,8 +27,6 @@ from viche.monitor.report import (
     write_report,
 )
 
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-
 World = tuple[DetectionResult, dict[str, Post]]
 
 
@@ -41,18 +40,21 @@ def world() -> World:
     return result, {p.id: p for p in a + b}
 
 
-class _Images(HTMLParser):
+class _Assets(HTMLParser):
+    """Tags that could load something from outside, and the inline pictures."""
+
     def __init__(self) -> None:
         super().__init__()
-        self.srcs: list[str] = []
-        self.links: list[str] = []
+        self.external: list[str] = []
+        self.svgs = 0
+        self.scripts = 0
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         d = dict(attrs)
-        if tag == "img":
-            self.srcs.append(d.get("src") or "")
-        if tag in ("link", "script"):
-            self.links.append(tag)
+        if tag in ("img", "link", "iframe") or (tag == "script" and d.get("src")):
+            self.external.append(tag)
+        self.svgs += tag == "svg"
+        self.scripts += tag == "script"
 
 
 def test_report_writes_every_output(tmp_path: Path, world: World) -> None:
@@ -105,13 +107,14 @@ def test_report_writes_every_output(tmp_path: Path, world: World) -> None:
 def test_html_is_self_contained_with_real_plots(tmp_path: Path, world: World) -> None:
     result, posts = world
     page = write_report(result, posts, tmp_path)["report.html"].read_text()
-    parser = _Images()
+    parser = _Assets()
     parser.feed(page)
-    assert parser.links == []  # no external stylesheet or script
-    assert len(parser.srcs) == 4  # a timeline and a network per campaign
-    for src in parser.srcs:
-        assert src.startswith("data:image/png;base64,")
-        assert base64.b64decode(src.split(",", 1)[1]).startswith(PNG_MAGIC)
+    assert parser.external == []  # no image, stylesheet or script from anywhere
+    assert parser.scripts == 1  # the inline one (sorting, language)
+    # per campaign: a card sparkline (c-1 spans 3 hours: one day, no curve), a timeline and
+    # a network picture
+    assert parser.svgs == 4
+    assert page.count("<rect ") == 2 and page.count("<circle ") == 5
     assert "http://" not in page.replace("https://euvsdisinfo.eu", "")
     for needle in (
         "c-1",
@@ -122,22 +125,53 @@ def test_html_is_self_contained_with_real_plots(tmp_path: Path, world: World) ->
         "near-identical text",
         "https://euvsdisinfo.eu/report/x/",
         "“The West rigged it”",
+        "Кампанії",
+        "Campaigns",
     ):
         assert needle in page
 
 
+def test_cards_come_first_and_link_to_campaigns_and_evidence(world: World) -> None:
+    result, posts = world
+    page = render_html(result, posts)
+    cards = page.index("class='cards'")
+    assert cards < page.index('id="c0"') < page.index('id="c1"')
+    assert '<a href="#c0">c-1</a>' in page and '<a href="#ev0">' in page
+    card = page[cards : page.index('id="c0"')]
+    assert "<b>3</b>" in card and "<b>9</b>" in card  # 3 accounts, 9 posts
+    # the accounts table links each account to the evidence of its strongest edge
+    table = page.split('id="acc0"')[1].split("</table>")[0]
+    assert table.count("<tr>") == 4 and 'href="#e0-' in table
+    assert page.count('class="sortable"') == 2
+
+
 def test_html_escapes_post_text(world: World) -> None:
     result, posts = world
-    evil = replace(posts["a0-bot1"], text="<script>alert(1)</script>")
-    page = render_html(result, {**posts, "a0-bot1": evil})
-    assert "<script>" not in page
-    assert "&lt;script&gt;" in page
+    bad = "<script>alert(1)</script>"
+    evil = [
+        replace(p, text=f"{bad} repeated text, long enough", urls=(f"https://x.test/{bad}",),
+                hashtags=(bad,), lang=bad)
+        for p in posts.values()
+        if p.author == "bot1"
+    ]  # fmt: skip
+    page = render_html(result, {**posts, **{p.id: p for p in evil}})
+    assert page.count("<script>") == 1  # the page's own
+    assert "<script>alert" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; repeated text" in page  # card and summary
+    assert "x.test/&lt;script&gt;" in page
+    # a known case's address from outside data is a link only when it is http(s)
+    c = result.campaigns[0]
+    bad_case = replace(c.narratives[0], known_case="javascript:alert(1)")
+    odd = replace(result, campaigns=(replace(c, narratives=(bad_case,)), *result.campaigns[1:]))
+    page = render_html(odd, posts)
+    assert 'href="javascript' not in page and "javascript:alert(1)" in page
 
 
 def test_report_without_campaigns_says_so(tmp_path: Path) -> None:
     empty = result_of([], ("a", "b"))
     paths = write_report(empty, [], tmp_path)
-    assert "No coordinated campaign was found" in paths["report.html"].read_text()
+    page = paths["report.html"].read_text()
+    assert "No coordinated campaign was found" in page and "Скоординованих кампаній" in page
     assert api.edges(empty).empty and list(api.edges(empty).columns) == api.EDGE_COLUMNS
     assert len(api.accounts(empty)) == 2
 
@@ -210,10 +244,11 @@ def test_timezone_kept_in_evidence(world: World) -> None:
 def test_narrative_posts_shown_once_per_text(world: World) -> None:
     result, posts = world
     page = render_html(result, posts)
-    narrative = page.split("<h3>Narratives</h3>")[1].split("<h3>")[0]
+    narrative = page.split('Наративи</span><span class="en">Narratives</span></h3>')[1]
+    narrative = narrative.split("</details>")[0]
     # 9 posts, 3 distinct texts (one per round): each text once, with the count of repeats
     assert narrative.count("<blockquote>") == 3
-    assert narrative.count("(and 2 more with this text)") == 3
+    assert narrative.count("(+2 ") == 3
     assert "[a0-bot1]" in narrative and "[a0-bot2]" not in narrative  # the earliest is shown
 
 
@@ -224,39 +259,96 @@ def test_html_caps_edges_but_tables_keep_all(world: World, monkeypatch: pytest.M
     monkeypatch.setattr(report, "MAX_EDGES_SHOWN", 1)
     page = render_html(result, posts)
     assert "the 1 strongest of 2 edges" in page
-    assert page.count("<details>") == 2  # one edge of each campaign (c-2 has only one)
+    assert page.count('<details id="e') == 2  # one edge of each campaign (c-2 has only one)
     assert len(api.edges(result)) == 3
 
 
-def test_network_picture_with_unlinked_accounts_and_big_campaigns(world: World) -> None:
-    from viche.monitor.report import network_png
+def test_network_picture_keeps_the_most_connected_accounts(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from viche.monitor import report
 
     result, _ = world
     c = result.campaigns[0]
-    joined = replace(c, accounts=(*c.accounts, "joiner1", "joiner2"))
-    for camp in (joined, replace(c, accounts=tuple(f"a{i}" for i in range(60)), edges=())):
-        assert base64.b64decode(network_png(camp)).startswith(PNG_MAGIC)
+    # a star of 300 accounts around a hub, and a chain: the picture keeps 60, hub first
+    spokes = tuple(f"s{i:03d}" for i in range(300))
+    edges = tuple(
+        replace(c.edges[0], account_a="hub", account_b=s, weight=1.0 + i % 3)
+        for i, s in enumerate(spokes)
+    )
+    big = replace(c, accounts=("hub", *spokes, "joiner"), edges=edges)
+    svg = report.network_svg(big)
+    assert svg.count("<circle ") == report.NETWORK_NODES
+    assert "<title>hub: 300 edges" in svg
+    assert "60 of 302 accounts" in svg and "59 of 300 edges" in svg
+    assert svg.count("<text ") == report.NETWORK_LABELS
     # an edge to an account missing from the campaign's list is drawn too (no KeyError)
     stray = replace(c, edges=(*c.edges, replace(c.edges[0], account_b="outsider")))
-    assert base64.b64decode(network_png(stray)).startswith(PNG_MAGIC)
+    assert "outsider" in report.network_svg(stray)
+    # two components: each in its own cell, both inside the picture and apart
+    pair = replace(c.edges[0], account_a="x1", account_b="x2")
+    two = report.network_svg(replace(big, accounts=(*big.accounts, "x1", "x2"),
+                                     edges=(*edges[:20], pair)))  # fmt: skip
+    centres = [
+        (float(x), float(y)) for x, y in re.findall(r'<circle cx="([\d.]+)" cy="([\d.]+)"', two)
+    ]
+    assert len(centres) == 23 and all(0 <= v <= 460 for xy in centres for v in xy)
+    assert len({round(x / 46) for x, _ in centres}) > 3  # spread out, not squeezed into a dot
+    # a campaign without edges: a caption, no picture
+    assert "<svg" not in report.network_svg(replace(c, edges=()))
+    monkeypatch.setattr(report, "NETWORK_NODES", 2)
+    assert report.network_svg(c).count("<circle ") == 2
 
 
-def test_campaigns_come_before_alerts_and_narrative_alerts_fold(world: World) -> None:
+def test_timeline_bins_by_week_when_long() -> None:
+    from viche.monitor.report import sparkline_svg, timeline_svg
+
+    d0 = datetime(2016, 1, 1).toordinal()
+    short = timeline_svg([(d0, 3), (d0 + 2, 5)])
+    assert short.count("<rect ") == 2 and "posts per day" in short and "2016-01-03" in short
+    long = timeline_svg([(d0 + k, 1) for k in range(0, 400, 2)])
+    assert "posts per week" in long and long.count("<rect ") == 57  # days 0..398
+    assert ">4</text>" in long  # the busiest week: 4 posts (every other day)
+    assert "no posts in the store" in timeline_svg([])
+    assert sparkline_svg([(d0, 1)]) == "" and "<polyline" in sparkline_svg([(d0, 1), (d0 + 1, 2)])
+
+
+def test_alerts_are_counted_not_repeated_and_mark_the_cards(world: World) -> None:
     result, by_id = world
     alerts = [
-        {"kind": "new_campaign", "message": "new campaign c-1: 3 accounts"},
-        *({"kind": "new_narrative", "message": f"new narrative n-{i}"} for i in range(30)),
+        {"kind": "new_campaign", "campaign": "c-1", "message": "new campaign c-1: 3 accounts"},
+        *(
+            {"kind": "new_narrative", "campaign": "c-1", "message": f"new narrative n-{i}"}
+            for i in range(30)
+        ),
     ]
-    html = render_html(result, by_id, alerts=alerts)
-    assert html.index("<h2>Campaigns</h2>") < html.index("<h2>Alerts (31)</h2>")
-    assert "<details><summary>30 new narrative(s)</summary>" in html
-    folded = html.index("<details><summary>30 new narrative(s)")
-    assert html.index("new campaign c-1: 3 accounts") < folded < html.index("new narrative n-0")
+    page = render_html(result, by_id, alerts=alerts)
+    assert page.index("class='cards'") < page.index("Alerts</span> (31)")
+    assert "new_campaign 1, new_narrative 30" in page
+    card = page.split('<a href="#c0">c-1</a>')[1].split("</h3>")[0]
+    assert '<span class="badge"><span class="uk">нова</span>' in card
+    folded = page.index("all alerts</span></summary>")
+    assert folded < page.index("new campaign c-1: 3 accounts")
+
+
+def test_report_streams_posts_once(tmp_path: Path, world: World) -> None:
+    result, posts = world
+    seen: list[str] = []
+
+    def stream() -> Iterator[Post]:
+        for p in posts.values():
+            seen.append(p.id)
+            yield p
+
+    paths = write_report(result, stream(), tmp_path)
+    assert sorted(seen) == sorted(posts)  # one pass
+    with paths["posts.csv"].open() as f:
+        assert {r["post_id"] for r in csv.DictReader(f)} == set(posts)
 
 
 def test_no_alerts_no_alert_section(world: World) -> None:
     result, by_id = world
-    assert "<h2>Alerts" not in render_html(result, by_id)
+    assert "Alerts</span>" not in render_html(result, by_id)
 
 
 def test_pushed_summary_counts_links_tags_texts_and_languages() -> None:
@@ -270,14 +362,17 @@ def test_pushed_summary_counts_links_tags_texts_and_languages() -> None:
         Post("c1", "c", t.replace(hour=12), "Выборы отменят, это уже решено окончательно",
              lang="ru", urls=("https://y.test/",)),
     ]  # fmt: skip
+    posts.append(Post("d1", "d", t, "cut link", urls=("https://t…",)))  # no host: not counted
+    posts.append(Post("e1", "e", t, "a name", lang="Russian"))  # counted as its code
     s = pushed_summary(posts)
-    assert s.posts == 3 and s.first == t and s.last == t.replace(hour=12)
+    assert s.posts == 5 and s.first == t and s.last == t.replace(hour=12)
     assert s.links == (("x.test/doc", 2), ("y.test", 1))
     assert s.hashtags == (("вибори", 2),)
-    assert s.languages == (("uk", 2), ("ru", 1))  # b1's language guessed from its letters
+    assert s.languages == (("ru", 2), ("uk", 2), ("en", 1))  # guessed from the letters if unset
     assert s.texts == ((leak, 2),)  # equal once normalised; a text seen once is not "repeated"
     page = _summary_html(s)
-    assert "Що поширювала / What it pushed" in page and "x.test/doc <b>×2</b>" in page
+    assert "Що поширювала" in page and "What it pushed" in page
+    assert "x.test/doc <b>×2</b>" in page
     empty = pushed_summary([])
     assert empty.posts == 0 and empty.links == () and empty.first is None
     assert "—" in _summary_html(empty)

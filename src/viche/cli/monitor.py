@@ -127,12 +127,6 @@ def _posts_by_id(
     return found
 
 
-def _cited(result: DetectionResult) -> set[str]:
-    from viche.monitor.api import campaign_post_ids
-
-    return {pid for c in result.campaigns for pid in campaign_post_ids(c)}
-
-
 def _with_narratives(
     result: DetectionResult, db: Path, store: Path, cases: Path | None, since: str
 ) -> DetectionResult:
@@ -278,16 +272,18 @@ def report_cmd(
     from viche.monitor import api
     from viche.monitor.alerts import load_alerts
     from viche.monitor.report import write_report
+    from viche.monitor.store import Store
 
     db = _existing_store(store)
     result = api.load_result(store)
-    with spinner("reading the posts of the campaigns' accounts", console=err):
-        members = frozenset(a for c in result.campaigns for a in c.accounts)
-        posts = _posts_by_id(db, _cited(result), members)
-    with spinner(f"writing the report of {len(result.campaigns)} campaigns", console=err):
-        paths = write_report(
-            result, posts, out_dir, alerts=[a.to_dict() for a in load_alerts(store)[-50:]]
-        )
+    members = frozenset(a for c in result.campaigns for a in c.accounts)
+    alerts = [a.to_dict() for a in load_alerts(store)[-200:]]
+    with (
+        spinner(f"writing the report of {len(result.campaigns)} campaigns", console=err),
+        Store(db) as st,
+    ):
+        # the posts stream through the report's counters: memory does not grow with them
+        paths = write_report(result, st.posts_of(members), out_dir, alerts=alerts)
     for name, path in paths.items():
         out.print(f"{name:16} {path}")
 
