@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 import sqlalchemy
 from fastapi.testclient import TestClient
@@ -43,7 +43,7 @@ class Recording(TestClient):
         super().__init__(*args, **kwargs)
         self.answers: list[tuple[str, bytes]] = []
 
-    def request(self, *args: Any, **kwargs: Any) -> httpx.Response:  # type: ignore[override]
+    def request(self, *args: Any, **kwargs: Any) -> httpx2.Response:
         response = super().request(*args, **kwargs)
         self.answers.append((f"{response.request.method} {response.request.url.path}",
                              response.content))  # fmt: skip
