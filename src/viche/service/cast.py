@@ -5,8 +5,11 @@ head it checked against, so that two servers (or two processes) casting at once 
 both pass the replay check with the same ballot. A refused ballot changes nothing.
 
 Its cost does not grow with the number of ballots already cast: the cryptographic checks
-use the parsed setup, and the phase, replay and re-vote questions are index look-ups
-(:class:`~viche.record.store.ElectionStore`).
+use the parsed setup (and the powers each ballot needs computed together,
+:func:`~viche.verify.prefill.check_ballot_fast`), and the phase, replay and re-vote
+questions are index look-ups (:class:`~viche.record.store.ElectionStore`). Under the lock
+only those look-ups and the append run: the chain head is read once and the append expects
+it.
 """
 
 from __future__ import annotations
@@ -14,10 +17,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from viche.errors import NOWHERE, Location, PhaseError, ReplayedBallotError
-from viche.protocol.ballot import CheckedBallot, check_ballot
+from viche.protocol.ballot import CheckedBallot
 from viche.record.events import EventType
-from viche.record.store import StoredBallot
+from viche.record.store import ChainHead, StoredBallot
 from viche.service.archive import VOTING, ElectionRecord
+from viche.verify.prefill import check_ballot_fast
 
 
 @dataclass(frozen=True)
@@ -32,9 +36,11 @@ class Accepted:
     weight: int
 
 
-def check_phase(state: ElectionRecord) -> None:
-    """Ballots are accepted only until EndBallots."""
-    head = state.store.head()
+def check_phase(state: ElectionRecord, head: ChainHead | None = None) -> None:
+    """Ballots are accepted only until EndBallots (``head``: the chain head, when the
+    caller has just read it)."""
+    if head is None:
+        head = state.store.head()
     if head.type not in VOTING:
         raise PhaseError(
             f"the vote is closed ({head.type.value} is in the record)",
@@ -61,7 +67,7 @@ def check_new_ballot(
     answers, group membership, signature, proofs), then replays. ``source`` (e.g. the file
     name) starts the ``where`` of errors."""
     check_phase(state)
-    checked = check_ballot(state.election, raw, state.credentials, where=source)
+    checked = check_ballot_fast(state.election, raw, state.credentials, source)
     check_not_replayed(state, checked)
     return checked
 
@@ -73,16 +79,17 @@ def cast_ballot(state: ElectionRecord, raw: bytes, source: Location = NOWHERE) -
     the replay check are repeated under the lock, against the head the append then
     expects."""
     check_phase(state)
-    checked = check_ballot(state.election, raw, state.credentials, where=source)
+    checked = check_ballot_fast(state.election, raw, state.credentials, source)
     store = state.store
     with store.locked():
-        check_phase(state)
+        head = store.head()
+        check_phase(state, head)
         check_not_replayed(state, checked)
         revote = store.last_ballot(checked.credential) is not None
         head = store.append(
             EventType.BALLOT,
             [raw],
-            expected_head=store.head().hash,
+            expected_head=head.hash,
             ballot=StoredBallot(0, "", checked.hex_hash, checked.credential),
         )
     state.refresh()
