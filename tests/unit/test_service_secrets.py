@@ -58,7 +58,7 @@ def test_login_digest_is_compared_in_constant_time(monkeypatch: pytest.MonkeyPat
         calls.append((a, b))
         return real(a, b)
 
-    monkeypatch.setattr(sec.hmac, "compare_digest", spy)
+    monkeypatch.setattr(hmac, "compare_digest", spy)
     secret = sec.new_secret()
     assert sec.check_login_secret(sec.hash_login_secret(secret), secret)
     assert len(calls) == 1

@@ -35,6 +35,7 @@ from viche.record.sql.accounts import VoterAccount, add_voters, voter
 from viche.service.archive import ElectionRecord, check_setup
 from viche.service.receipts import ReceiptKey
 from viche.service.secrets import check_login_secret
+from viche.verify.ballots import warm_tables
 
 
 @dataclass(frozen=True)
@@ -152,6 +153,7 @@ class Host:
         if found is None:
             found = ElectionRecord(self.store(uuid))
             _ = found.election, found.credentials  # parse once, outside the lock
+            warm_tables(found.election)  # the fixed-base tables of g and y, once
             with self._lock:
                 found = self._records.setdefault(uuid, found)
         return found
