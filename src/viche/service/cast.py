@@ -10,16 +10,29 @@ use the parsed setup (and the powers each ballot needs computed together,
 questions are index look-ups (:class:`~viche.record.store.ElectionStore`). Under the lock
 only those look-ups and the append run: the chain head is read once and the append expects
 it.
+
+Group commit (stores that can :class:`~viche.record.store.BatchAppend`, the SQL board):
+the ballots of this process that finished their checks while an append was running are
+appended together, in arrival order, in one transaction with one flush to disk, under one
+hold of the election's lock. Each keeps its own phase, replay and re-vote checks, in order,
+against the record *and* the ballots before it in the batch (a replay within the batch is
+refused; two ballots of one credential are appended one after the other, the second a
+re-vote). Nobody is answered before the commit that holds their ballot returned; a failed
+commit fails every ballot of its batch and writes none of them. The first caller to find no
+append running leads: it commits what is queued, then hands the lead to the next waiting
+caller, so no caller waits for more than the batch in flight and its own.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+import weakref
+from dataclasses import dataclass, field
 
-from viche.errors import NOWHERE, Location, PhaseError, ReplayedBallotError
+from viche.errors import NOWHERE, Location, PhaseError, ReplayedBallotError, VicheError
 from viche.protocol.ballot import CheckedBallot
 from viche.record.events import EventType
-from viche.record.store import ChainHead, StoredBallot
+from viche.record.store import BatchAppend, ChainHead, StoredBallot
 from viche.service.archive import VOTING, ElectionRecord
 from viche.verify.prefill import check_ballot_fast
 
@@ -77,10 +90,21 @@ def cast_ballot(state: ElectionRecord, raw: bytes, source: Location = NOWHERE) -
 
     The proofs are checked before the lock is taken (they take the time); the phase and
     the replay check are repeated under the lock, against the head the append then
-    expects."""
+    expects. On a :class:`~viche.record.store.BatchAppend` store the append is a group
+    commit (module docstring)."""
     check_phase(state)
     checked = check_ballot_fast(state.election, raw, state.credentials, source)
+    return append_checked(state, checked)
+
+
+def append_checked(state: ElectionRecord, checked: CheckedBallot) -> Accepted:
+    """The second half of :func:`cast_ballot`: append a ballot that passed
+    :func:`check_ballot_fast` (or :func:`check_new_ballot`), with the phase, replay and
+    re-vote checks under the lock."""
+    raw = checked.raw
     store = state.store
+    if isinstance(store, BatchAppend):
+        return _committer(store).submit(state, checked)
     with store.locked():
         head = store.head()
         check_phase(state, head)
@@ -94,3 +118,118 @@ def cast_ballot(state: ElectionRecord, raw: bytes, source: Location = NOWHERE) -
         )
     state.refresh()
     return Accepted(checked.tracker, head.hash, head.height, revote, checked.weight)
+
+
+@dataclass(eq=False)
+class _Pending:
+    """A checked ballot waiting for the group commit, and its answer once decided."""
+
+    checked: CheckedBallot
+    wake: threading.Event = field(default_factory=threading.Event)
+    lead: bool = False
+    finished: bool = False
+    result: Accepted | None = None
+    error: BaseException | None = None
+
+
+class _Committer:
+    """The group commit of one election store in this process (leader and followers)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._queue: list[_Pending] = []
+        self._leading = False
+
+    def submit(self, state: ElectionRecord, checked: CheckedBallot) -> Accepted:
+        mine = _Pending(checked)
+        with self._lock:
+            self._queue.append(mine)
+            if not self._leading:
+                self._leading = mine.lead = True
+        if not mine.lead:
+            mine.wake.wait()
+        if not mine.finished:  # asked to lead: commit the queue, this ballot with it
+            with self._lock:
+                batch, self._queue = self._queue, []
+            try:
+                _commit(state, batch)
+            finally:
+                for p in batch:
+                    p.finished = True
+                    p.wake.set()
+                with self._lock:
+                    if self._queue:
+                        self._queue[0].lead = True
+                        self._queue[0].wake.set()
+                    else:
+                        self._leading = False
+        if mine.error is not None:
+            raise mine.error
+        assert mine.result is not None
+        return mine.result
+
+
+_committers: weakref.WeakKeyDictionary[BatchAppend, _Committer] = weakref.WeakKeyDictionary()
+_committers_lock = threading.Lock()
+
+
+def _committer(store: BatchAppend) -> _Committer:
+    with _committers_lock:
+        found = _committers.get(store)
+        if found is None:
+            found = _committers[store] = _Committer()
+        return found
+
+
+def _commit(state: ElectionRecord, batch: list[_Pending]) -> None:
+    """Check each ballot of ``batch`` in order under the lock, append those that pass in one
+    transaction; every pending gets its result or its error."""
+    store = state.store
+    assert isinstance(store, BatchAppend)
+    try:
+        with state.store.locked():
+            head = state.store.head()
+            check_phase(state, head)  # ballots do not change the phase
+            taken: list[tuple[_Pending, bool]] = []
+            hashes: set[str] = set()
+            credentials: set[str] = set()
+            for p in batch:
+                c = p.checked
+                try:
+                    if c.hex_hash in hashes:
+                        raise ReplayedBallotError(
+                            "this exact ballot was just cast; a replayed ballot is refused",
+                            where=Location(ballot=c.tracker),
+                        )
+                    check_not_replayed(state, c)
+                except VicheError as exc:
+                    p.error = exc
+                    continue
+                revote = (
+                    c.credential in credentials or state.store.last_ballot(c.credential) is not None
+                )
+                hashes.add(c.hex_hash)
+                credentials.add(c.credential)
+                taken.append((p, revote))
+            if taken:
+                heads = store.append_ballots(
+                    [
+                        (
+                            p.checked.raw,
+                            StoredBallot(0, "", p.checked.hex_hash, p.checked.credential),
+                        )
+                        for p, _ in taken
+                    ],
+                    expected_head=head.hash,
+                )
+                for (p, revote), h in zip(taken, heads, strict=True):
+                    c = p.checked
+                    p.result = Accepted(c.tracker, h.hash, h.height, revote, c.weight)
+    except BaseException as exc:  # nothing of the batch was written: each gets the failure
+        for p in batch:
+            if p.result is None and p.error is None:
+                p.error = exc
+        if not isinstance(exc, Exception):
+            raise
+    finally:
+        state.refresh()

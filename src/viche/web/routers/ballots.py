@@ -16,9 +16,9 @@ from starlette.concurrency import run_in_threadpool
 
 from viche.crypto.hashing import sha256_hex
 from viche.errors import VicheError
-from viche.protocol.ballot import max_ballot_size
+from viche.protocol.ballot import CheckedBallot, max_ballot_size
 from viche.record.sql.accounts import VoterAccount
-from viche.service.cast import cast_ballot, check_phase
+from viche.service.cast import append_checked, check_new_ballot, check_phase
 from viche.service.hosting import Host, check_binding
 from viche.service.receipts import Receipt
 from viche.web.deps import host, json_body, valid_uuid
@@ -89,10 +89,18 @@ def _voter(h: Host, uuid: str, credentials: HTTPBasicCredentials) -> tuple[str, 
     return store.uuid, account
 
 
-def _accept(h: Host, uuid: str, raw: bytes, account: VoterAccount) -> CastAnswer:
+def _check(h: Host, uuid: str, raw: bytes, account: VoterAccount) -> CheckedBallot:
     check_binding(raw, account)
-    key = h.receipt_key(uuid)  # before: no ballot without receipt
-    accepted = cast_ballot(h.record(uuid), raw)
+    h.receipt_key(uuid)  # before: no ballot without receipt
+    return check_new_ballot(h.record(uuid), raw)
+
+
+def _accept(h: Host, uuid: str, checked: CheckedBallot) -> CastAnswer:
+    """Append (a group commit with the other ballots of this worker ready meanwhile) and
+    sign the receipt."""
+    raw = checked.raw
+    key = h.receipt_key(uuid)
+    accepted = append_checked(h.record(uuid), checked)
     receipt = Receipt(
         election=uuid,
         tracker=accepted.tracker,
@@ -122,4 +130,7 @@ async def _cast(request: Request, uuid: str, credentials: HTTPBasicCredentials) 
     raw = await json_body(request, max_ballot_size(h.record(uuid).election) + 2)
     if raw.endswith(b"\n"):
         raw = raw[:-1]
-    return await anyio.to_thread.run_sync(_accept, h, uuid, raw, account, limiter=_check_limiter())
+    checked = await anyio.to_thread.run_sync(
+        _check, h, uuid, raw, account, limiter=_check_limiter()
+    )
+    return await run_in_threadpool(_accept, h, uuid, checked)
