@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.support.web import Served
+from support.web import Served
 
 from viche.crypto.rng import SeededRandom
 from viche.errors import DatabaseError, Location, ReplayedBallotError
