@@ -268,6 +268,10 @@ def main() -> None:
     p.add_argument("--databases", default="sqlite,postgresql")
     p.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/test")
     p.add_argument("--pace", type=float, default=0.7, help="paced rate / burst ballots/s")
+    p.add_argument("--modes", default="burst,paced", help="burst, paced or both")
+    p.add_argument(
+        "--paced-voters", type=int, default=None, help="voters of the paced runs (all: default)"
+    )
     args = p.parse_args()
     tool = os.environ.get("BELENIOS_TOOL") or shutil.which("belenios-tool")
     if tool is None:
@@ -315,10 +319,13 @@ def main() -> None:
         for db in args.databases.split(","):
             for workers in (int(w) for w in args.workers.split(",")):
                 rate: float | None = None
-                for mode in ("burst", "paced"):
+                for mode in args.modes.split(","):
                     board = _new_board(root, f"{db}-{workers}-{mode}", db, args.postgres, demo)
                     boards.append(board)
-                    fired, cpu, count = _run(board, workers, uuid, ballots, rate)
+                    cast = ballots if mode == "burst" else ballots[: args.paced_voters]
+                    if mode == "paced" and rate is None:
+                        raise SystemExit("paced runs need a burst run first (their rate)")
+                    fired, cpu, count = _run(board, workers, uuid, cast, rate)
                     per_s = count / fired.seconds
                     best_cpu = min(best_cpu, cpu * 1000 / count)
                     print(
