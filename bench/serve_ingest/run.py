@@ -77,17 +77,19 @@ def _make(args: tuple[PreparedDemo, str, int]) -> bytes:
 def _serve(data: Path, url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
     # the clients all come from 127.0.0.1: no rate limits for the measure
     env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "VICHE_RATE_LIMITS": "off"}
+    # its log goes to a file: a pipe nobody reads fills after ~500 access-log lines and
+    # then blocks the server's logging (and every request) for good
+    log = (data / "serve.log").open("wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "viche.cli.main", "serve", "--data", str(data), "--database",
          url, "--port", str(port), "--workers", str(workers)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env,
+        stdout=log, stderr=subprocess.STDOUT, env=env,
     )  # fmt: skip
+    log.close()
     deadline = time.monotonic() + 600
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise SystemExit(
-                f"viche serve exited: {proc.stderr.read().decode() if proc.stderr else ''}"
-            )
+            raise SystemExit(f"viche serve exited: {(data / 'serve.log').read_text()[-3000:]}")
         try:
             if httpx.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=2).status_code == 200:
                 return proc
