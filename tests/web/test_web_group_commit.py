@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support.web import Served
 
+from support.web import Served
 from viche.crypto.rng import SeededRandom
 from viche.errors import DatabaseError, Location, ReplayedBallotError
 from viche.protocol.ballot import smart_ballot_tracker
