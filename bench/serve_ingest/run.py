@@ -1,47 +1,70 @@
-"""Ballot ingest of ``viche serve``: ballots/s with every check, over HTTP on loopback.
+"""Ballot ingest of ``viche serve``: ballots/s with every check, and latency with 1,000
+concurrent voters over loopback, beside belenios-tool checking the same ballots.
 
-One demo election (``--voters`` voters) is prepared once and opened on each database
-(SQLite in a data folder; PostgreSQL in a fresh schema of ``--postgres``); ``--ballots``
-ballots (re-votes included, every one distinct) are made beforehand by the client side;
-then ``viche serve`` (``--workers`` processes) is started on the board and the ballots are
-posted by ``--concurrency`` client threads. Every ballot runs every check of add-ballot
-(size, canonical form, election, credential on the list and bound to the voter, proofs,
-signature, phase, replay) and is durable before its answer. Printed: ballots/s, p50 and
-p99 latency, and the CPU time the server's processes spent per ballot (the figure that does
-not depend on how busy the machine is: an idle core ingests about 1000 / that many
-ballots/s), per database and worker count.
+One election of the harness's ``simple`` template (``../shared/peers/belenios/templates``;
+BELENIOS-2048, 2 questions, 9 ciphertexts per ballot) with ``--voters`` voters is prepared
+once; each voter gets one ballot, made beforehand by the client side, and her own login.
+For each database (SQLite in a data folder; PostgreSQL in a fresh schema of ``--postgres``)
+and each worker count (``viche serve --workers N``), on a fresh board:
 
-No peer runs here: belenios-tool has no server mode (its web server is a separate package).
+* **burst**: every voter posts her ballot at the same moment, each over her own connection
+  (one asyncio httpx client, as many connections as voters). ballots/s = voters / time from
+  the first send to the last answer; p50/p99 are the latencies of that burst (a queue of
+  1,000: the last voter waits for the 999 before her).
+* **paced**: a fresh board, the same voters arriving at random (Poisson) at ``--pace`` times
+  the burst's ballots/s, each over her own connection: the latency a voter sees when the
+  server is loaded but not over its capacity.
 
-    .venv/bin/python bench/serve_ingest/run.py --voters 100 --ballots 300 --workers 1,2
+Every ballot runs every check of add-ballot (size, canonical form, election, credential on
+the list and bound to the logged-in voter, group membership, signature, proofs, phase,
+replay) and is answered only after its event is durable (SQLite WAL ``synchronous=FULL``;
+PostgreSQL's commit). Printed as well: the CPU time the server's processes spent per ballot
+(the figure that does not depend on how busy the machine is), the CPU time of the check
+alone in this process (:func:`viche.verify.prefill.check_ballot_fast`), and
+``belenios-tool election verify`` on the board's ``.bel`` archive with those ballots (its
+CPU per ballot over the setup-only archive's), with the ratios. The archive passing
+belenios-tool's verify is also the byte-compatibility check of the served record.
+
+    .venv/bin/python bench/serve_ingest/run.py --voters 1000 --workers 1,2
+
+Results (2026-12-03, the 2-core machine shared with other engineers; load in the output)
+are in ``bench/serve_ingest/README.md``.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import json
 import os
 import random
+import resource
 import secrets
-import statistics
+import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import sqlalchemy
 
 from viche.crypto.rng import SeededRandom
+from viche.protocol.election import ElectionTemplate
 from viche.record.sql import SqlBoard, engine_url
 from viche.service.ballot import generate_ballot
 from viche.service.election_run import random_choices
 from viche.service.hosting import open_election
 from viche.service.served_demo import PreparedDemo, prepare_demo
+from viche.verify.ballots import warm_tables
+from viche.verify.prefill import check_ballot_fast
 
 REPO = Path(__file__).resolve().parents[2]
+SHARED = Path(os.environ.get("VICHE_SHARED", REPO.parent / "shared"))
+TEMPLATE = SHARED / "peers" / "belenios" / "templates" / "simple.json"
 
 
 def _make(args: tuple[PreparedDemo, str, int]) -> bytes:
@@ -52,19 +75,21 @@ def _make(args: tuple[PreparedDemo, str, int]) -> bytes:
 
 
 def _serve(data: Path, url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
-    # the clients all come from 127.0.0.1 and re-vote: no rate limits for the measure
+    # the clients all come from 127.0.0.1: no rate limits for the measure
     env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "VICHE_RATE_LIMITS": "off"}
+    # its log goes to a file: a pipe nobody reads fills after ~500 access-log lines and
+    # then blocks the server's logging (and every request) for good
+    log = (data / "serve.log").open("wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "viche.cli.main", "serve", "--data", str(data), "--database",
          url, "--port", str(port), "--workers", str(workers)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env,
+        stdout=log, stderr=subprocess.STDOUT, env=env,
     )  # fmt: skip
+    log.close()
     deadline = time.monotonic() + 600
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise SystemExit(
-                f"viche serve exited: {proc.stderr.read().decode() if proc.stderr else ''}"
-            )
+            raise SystemExit(f"viche serve exited: {(data / 'serve.log').read_text()[-3000:]}")
         try:
             if httpx.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=2).status_code == 200:
                 return proc
@@ -87,7 +112,7 @@ def _tree_cpu(root: int) -> float:
         except OSError:
             continue
         stats[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick)
-    total, members = 0.0, {root}
+    members = {root}
     changed = True
     while changed:
         changed = False
@@ -95,129 +120,244 @@ def _tree_cpu(root: int) -> float:
             if ppid in members and pid not in members:
                 members.add(pid)
                 changed = True
-    for pid in members:
-        total += stats.get(pid, (0, 0.0))[1]
-    return total
+    return sum(stats.get(pid, (0, 0.0))[1] for pid in members)
 
 
-def _fire(
-    port: int, uuid: str, ballots: list[tuple[bytes, tuple[str, str]]], concurrency: int
-) -> tuple[float, list[float], int]:
-    todo = list(ballots)
-    lock = threading.Lock()
+@dataclass(frozen=True)
+class Fired:
+    seconds: float  # first send to last answer
+    latencies: list[float]
+    refused: int
+    client_cpu: float  # CPU seconds of this (client) process meanwhile
+
+    def pct(self, q: float) -> float:
+        lat = sorted(self.latencies)
+        return lat[min(len(lat) - 1, int(len(lat) * q))] * 1000
+
+
+async def _fire(
+    port: int, uuid: str, ballots: list[tuple[bytes, tuple[str, str]]], rate: float | None
+) -> Fired:
+    """Each voter posts her ballot over her own connection: all at once (``rate`` None) or
+    arriving as a Poisson process of ``rate`` voters per second."""
+    url = f"http://127.0.0.1:{port}/api/v1/elections/{uuid}/ballots"
+    limits = httpx.Limits(max_connections=len(ballots), max_keepalive_connections=len(ballots))
     latencies: list[float] = []
     refused = 0
-    url = f"http://127.0.0.1:{port}/api/v1/elections/{uuid}/ballots"
+    rng = random.Random(7)
+    starts: list[float] = []
+    t = 0.0
+    for _ in ballots:
+        starts.append(t)
+        if rate is not None:
+            t += rng.expovariate(rate)
+    async with httpx.AsyncClient(limits=limits, timeout=900) as http:
+        t0 = time.perf_counter()
+        c0 = time.process_time()
 
-    def worker() -> None:
-        nonlocal refused
-        with httpx.Client(timeout=120) as http:
-            while True:
-                with lock:
-                    if not todo:
-                        return
-                    raw, auth = todo.pop(0)
-                t0 = time.perf_counter()
-                r = http.post(
-                    url, content=raw, auth=auth, headers={"Content-Type": "application/json"}
-                )
-                dt = time.perf_counter() - t0
-                with lock:
-                    latencies.append(dt)
-                    if r.status_code != 201:
-                        refused += 1
-                        print(f"refused: {r.status_code} {r.text[:200]}", file=sys.stderr)
+        async def voter(raw: bytes, auth: tuple[str, str], start: float) -> None:
+            nonlocal refused
+            delay = t0 + start - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            s = time.perf_counter()
+            r = await http.post(
+                url, content=raw, auth=auth, headers={"Content-Type": "application/json"}
+            )
+            latencies.append(time.perf_counter() - s)
+            if r.status_code != 201:
+                refused += 1
+                print(f"refused: {r.status_code} {r.text[:200]}", file=sys.stderr)
 
-    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+        await asyncio.gather(
+            *(voter(raw, auth, st) for (raw, auth), st in zip(ballots, starts, strict=True))
+        )
+        return Fired(time.perf_counter() - t0, latencies, refused, time.process_time() - c0)
+
+
+@dataclass
+class Board:
+    url: str
+    data: Path
+    schema: str | None
+
+
+def _new_board(root: Path, name: str, db: str, postgres: str, demo: PreparedDemo) -> Board:
+    data = root / name
+    data.mkdir()
+    schema = None
+    if db == "sqlite":
+        url = f"sqlite:///{data / 'board.sqlite'}"
+    else:
+        schema = f"viche_bench_{secrets.token_hex(5)}"
+        admin = sqlalchemy.create_engine(engine_url(postgres))
+        with admin.begin() as conn:
+            conn.execute(sqlalchemy.text(f'CREATE SCHEMA "{schema}"'))
+        admin.dispose()
+        sep = "&" if "?" in postgres else "?"
+        url = f"{postgres}{sep}options=-csearch_path%3D{schema}"
+    board = SqlBoard.open(url)
+    open_election(
+        board, data / "keys", election=demo.election, trustees=demo.trustees,
+        credentials=demo.credentials, ids=demo.ids, roll=demo.roll, timestamp=demo.timestamp,
+    )  # fmt: skip
+    board.close()
+    return Board(url, data, schema)
+
+
+def _drop(board: Board, postgres: str) -> None:
+    if board.schema is not None:
+        admin = sqlalchemy.create_engine(engine_url(postgres))
+        with admin.begin() as conn:
+            conn.execute(sqlalchemy.text(f'DROP SCHEMA "{board.schema}" CASCADE'))
+        admin.dispose()
+
+
+def _run(
+    board: Board, workers: int, uuid: str, ballots: list[tuple[bytes, tuple[str, str]]],
+    rate: float | None,
+) -> tuple[Fired, float, int]:  # fmt: skip
+    """Serve ``board``, fire the ballots; (what the clients saw, server CPU s, ballots on
+    the board afterwards)."""
+    port = random.randint(20000, 60000)
+    proc = _serve(board.data, board.url, port, workers)
+    try:
+        cpu0 = _tree_cpu(proc.pid)
+        fired = asyncio.run(_fire(port, uuid, ballots, rate))
+        cpu = _tree_cpu(proc.pid) - cpu0
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
+    sql = SqlBoard.open(board.url)
+    count = sql.store(uuid).ballot_count()
+    sql.close()
+    return fired, cpu, count
+
+
+def _children_cpu() -> float:
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
+def _belenios_verify(tool: str, url: str, uuid: str, scratch: Path) -> tuple[float, float]:
+    """(wall, CPU) seconds of ``belenios-tool election verify`` on the board's archive."""
+    if scratch.exists():
+        shutil.rmtree(scratch)
+    scratch.mkdir()
+    sql = SqlBoard.open(url)
+    with (scratch / f"{uuid}.bel").open("wb") as out:
+        sql.store(uuid).write_archive(out)
+    sql.close()
+    env = dict(os.environ, LC_ALL="C", BELENIOS_USE_URANDOM="1")
+    c0 = _children_cpu()
     t0 = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return time.perf_counter() - t0, latencies, refused
+    proc = subprocess.run(
+        [tool, "election", "verify", "--dir", str(scratch)],
+        capture_output=True, text=True, env=env, check=False,
+    )  # fmt: skip
+    wall, cpu = time.perf_counter() - t0, _children_cpu() - c0
+    if proc.returncode != 0:
+        raise SystemExit(f"belenios-tool rejected the served archive:\n{proc.stderr[-2000:]}")
+    return wall, cpu
 
 
 def main() -> None:
     p = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    p.add_argument("--voters", type=int, default=100)
-    p.add_argument("--ballots", type=int, default=200)
-    p.add_argument("--concurrency", type=int, default=16)
-    p.add_argument("--workers", default="1", help="comma-separated worker counts")
+    p.add_argument("--voters", type=int, default=1000)
+    p.add_argument("--workers", default="1,2", help="comma-separated worker counts")
     p.add_argument("--databases", default="sqlite,postgresql")
     p.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/test")
+    p.add_argument("--pace", type=float, default=0.7, help="paced rate / burst ballots/s")
+    p.add_argument("--modes", default="burst,paced", help="burst, paced or both")
+    p.add_argument(
+        "--paced-voters", type=int, default=None, help="voters of the paced runs (all: default)"
+    )
     args = p.parse_args()
+    tool = os.environ.get("BELENIOS_TOOL") or shutil.which("belenios-tool")
+    if tool is None:
+        raise SystemExit("belenios-tool not found (the peer this bench compares with)")
+    print(f"load average at the start: {os.getloadavg()[0]:.1f} ({os.cpu_count()} cores)")
 
     with tempfile.TemporaryDirectory(prefix="viche-ingest-") as tmp:
         root = Path(tmp)
         t0 = time.perf_counter()
-        demo = prepare_demo(root / "demo", SeededRandom("bench-ingest"), args.voters)
+        template = ElectionTemplate.from_json(json.loads(TEMPLATE.read_text()))
+        demo = prepare_demo(root / "demo", SeededRandom("bench-ingest"), args.voters, template)
         voters = root / "demo" / "voters"
         creds = [(voters / f"{n:03d}.cred").read_text().strip() for n in range(1, args.voters + 1)]
         logins = [
             tuple((voters / f"{n:03d}.login").read_text().split())
             for n in range(1, args.voters + 1)
         ]
-        print(f"election prepared ({args.voters} voters) in {time.perf_counter() - t0:.1f} s")
+        uuid = demo.election.uuid
+        print(f"election prepared ({args.voters} voters, simple template) in "
+              f"{time.perf_counter() - t0:.1f} s")  # fmt: skip
         t0 = time.perf_counter()
-        jobs = [(demo, creds[k % args.voters], k) for k in range(args.ballots)]
         with ProcessPoolExecutor() as pool:
+            jobs = [(demo, creds[k], k) for k in range(args.voters)]
             raws = list(pool.map(_make, jobs, chunksize=8))
-        ballots = [(raw, logins[k % args.voters]) for k, raw in enumerate(raws)]
+        ballots = [(raw, (login[0], login[1])) for raw, login in zip(raws, logins, strict=True)]
+        print(f"{len(raws)} ballots ({len(raws[0])} bytes each) made by the client side in "
+              f"{time.perf_counter() - t0:.1f} s")  # fmt: skip
+
+        warm_tables(demo.election)
+        sample = raws[: min(100, len(raws))]
+        c0 = time.process_time()
+        for raw in sample:
+            check_ballot_fast(demo.election, raw, demo.credentials)
+        check_ms = (time.process_time() - c0) * 1000 / len(sample)
+        print(f"check alone (check_ballot_fast, this process): {check_ms:.1f} ms CPU per ballot")
+
         print(
-            f"{args.ballots} ballots made by the client side in {time.perf_counter() - t0:.1f} s "
-            f"({len({k % args.voters for k in range(args.ballots)})} voters, re-votes included)"
+            f"\n{'database':<11} {'workers':>7} {'mode':>6} {'ballots':>7} {'refused':>7} "
+            f"{'seconds':>7} {'ballots/s':>9} {'p50 ms':>7} {'p99 ms':>7} "
+            f"{'server CPU ms/b':>15} {'client CPU ms/b':>15} {'load':>5}"
         )
-        print(
-            f"{'database':<11} {'workers':>7} {'ballots':>7} {'refused':>7} {'seconds':>8} "
-            f"{'ballots/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'server CPU ms/ballot':>21}"
-        )
+        best_cpu = float("inf")
+        archive_url: str | None = None
+        boards: list[Board] = []
         for db in args.databases.split(","):
             for workers in (int(w) for w in args.workers.split(",")):
-                data = root / f"{db}-{workers}"
-                data.mkdir()
-                schema = None
-                if db == "sqlite":
-                    url = f"sqlite:///{data / 'board.sqlite'}"
-                else:
-                    schema = f"viche_bench_{secrets.token_hex(5)}"
-                    admin = sqlalchemy.create_engine(engine_url(args.postgres))
-                    with admin.begin() as conn:
-                        conn.execute(sqlalchemy.text(f'CREATE SCHEMA "{schema}"'))
-                    sep = "&" if "?" in args.postgres else "?"
-                    url = f"{args.postgres}{sep}options=-csearch_path%3D{schema}"
-                board = SqlBoard.open(url)
-                open_election(
-                    board, data / "keys", election=demo.election, trustees=demo.trustees,
-                    credentials=demo.credentials, ids=demo.ids, roll=demo.roll,
-                    timestamp=demo.timestamp,
-                )  # fmt: skip
-                port = random.randint(20000, 60000)
-                proc = _serve(data, url, port, workers)
-                try:
-                    cpu0 = _tree_cpu(proc.pid)
-                    seconds, lat, refused = _fire(
-                        port, demo.election.uuid, ballots, args.concurrency
+                rate: float | None = None
+                for mode in args.modes.split(","):
+                    board = _new_board(root, f"{db}-{workers}-{mode}", db, args.postgres, demo)
+                    boards.append(board)
+                    cast = ballots if mode == "burst" else ballots[: args.paced_voters]
+                    if mode == "paced" and rate is None:
+                        raise SystemExit("paced runs need a burst run first (their rate)")
+                    fired, cpu, count = _run(board, workers, uuid, cast, rate)
+                    per_s = count / fired.seconds
+                    best_cpu = min(best_cpu, cpu * 1000 / count)
+                    print(
+                        f"{db:<11} {workers:>7} {mode:>6} {count:>7} {fired.refused:>7} "
+                        f"{fired.seconds:>7.1f} {per_s:>9.1f} {fired.pct(0.5):>7.0f} "
+                        f"{fired.pct(0.99):>7.0f} {cpu * 1000 / count:>15.1f} "
+                        f"{fired.client_cpu * 1000 / count:>15.1f} {os.getloadavg()[0]:>5.1f}",
+                        flush=True,
                     )
-                    cpu = _tree_cpu(proc.pid) - cpu0
-                finally:
-                    proc.terminate()
-                    proc.wait(timeout=60)
-                count = board.store(demo.election.uuid).ballot_count()
-                board.close()
-                if schema is not None:
-                    with admin.begin() as conn:
-                        conn.execute(sqlalchemy.text(f'DROP SCHEMA "{schema}" CASCADE'))
-                    admin.dispose()
-                lat.sort()
-                p50 = statistics.median(lat) * 1000
-                p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))] * 1000
-                print(
-                    f"{db:<11} {workers:>7} {count:>7} {refused:>7} {seconds:>8.1f} "
-                    f"{count / seconds:>9.1f} {p50:>8.0f} {p99:>8.0f} {cpu * 1000 / count:>21.1f}"
-                )
-        print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the end")
+                    if mode == "burst":
+                        rate = args.pace * per_s
+                    if archive_url is None and count == len(ballots):
+                        archive_url = board.url
+        if archive_url is None:
+            raise SystemExit("no run recorded every ballot")
+
+        empty = _new_board(root, "setup-only", "sqlite", args.postgres, demo)
+        _, c0b = _belenios_verify(tool, empty.url, uuid, root / "bt-empty")
+        w1, c1 = _belenios_verify(tool, archive_url, uuid, root / "bt-full")
+        bt_ms = (c1 - c0b) * 1000 / len(ballots)
+        print(
+            f"\nbelenios-tool election verify of the served archive ({len(ballots)} ballots): "
+            f"{w1:.1f} s wall, {c1:.1f} s CPU; setup-only archive {c0b:.1f} s CPU; "
+            f"{bt_ms:.1f} ms CPU per ballot"
+        )
+        print(f"ratio belenios-tool / viche check alone:        {bt_ms / check_ms:.2f}")
+        print(f"ratio belenios-tool / viche server (best run):  {bt_ms / best_cpu:.2f}")
+        for board in boards:
+            _drop(board, args.postgres)
+        print(f"load average at the end: {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":

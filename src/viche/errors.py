@@ -59,7 +59,12 @@ class Location:
 
     def sub(self, *parts: str | int) -> Location:
         """This location, one or more fields deeper (``loc.sub("signature", "hash")``)."""
-        return replace(self, path=self.path + tuple(str(p) for p in parts))
+        # built directly: parsers call this for every field, and dataclasses.replace is slow
+        return Location(
+            self.file, self.line, self.offset, self.member, self.event, self.ballot,
+            self.trustee, self.question, self.answer,
+            self.path + tuple(str(p) for p in parts),
+        )  # fmt: skip
 
     def __bool__(self) -> bool:
         return any(getattr(self, f.name) not in (None, ()) for f in fields(self))

@@ -13,6 +13,7 @@ from viche.protocol.ballot import max_ballot_size
 from viche.protocol.election import Election, PublicCredentials
 from viche.record import read_archive
 from viche.verify import ballots as verify_ballots
+from viche.verify.prefill import check_ballot_fast
 
 
 def _setup(reference_dir: Path) -> tuple[Election, PublicCredentials, bytes]:
@@ -34,10 +35,10 @@ def test_oversized_ballot_is_refused_without_parsing(
     monkeypatch.setattr(f"{verify_ballots.__name__}.Ballot.from_bytes", no_parse)
     monkeypatch.setattr(ballot_module.Ballot, "from_bytes", no_parse)
     with pytest.raises(BallotShapeError):
-        verify_ballots._check_fast(election, credentials, huge, Location(event=1))
+        check_ballot_fast(election, huge, credentials, Location(event=1))
 
 
 def test_normal_ballot_passes_the_fast_path(reference_dir: Path) -> None:
     election, credentials, raw = _setup(reference_dir)
-    checked = verify_ballots._check_fast(election, credentials, raw, Location(event=1))
+    checked = check_ballot_fast(election, raw, credentials, Location(event=1))
     assert checked.hex_hash == sha256_hex(raw)

@@ -7,7 +7,8 @@ credentials, so a verifier can run it in worker processes (all its arguments pic
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 
 from gmpy2 import mpz
@@ -308,8 +309,17 @@ def max_ballot_size(election: Election) -> int:
     return size
 
 
+#: Given the parsed ballot, a context in which its checks run (e.g. with the powers they
+#: need precomputed together, :func:`viche.verify.prefill.check_ballot_fast`).
+Prepare = Callable[[Ballot], AbstractContextManager[None]]
+
+
 def check_ballot(
-    election: Election, raw: bytes, credentials: PublicCredentials, where: Location = NOWHERE
+    election: Election,
+    raw: bytes,
+    credentials: PublicCredentials,
+    where: Location = NOWHERE,
+    prepare: Prepare | None = None,
 ) -> CheckedBallot:
     """Every check of a ballot, cheapest first; raises the first failure.
 
@@ -322,6 +332,9 @@ def check_ballot(
     * every ciphertext component a group element
       (:class:`~viche.errors.GroupMembershipError`),
     * signature hash and signature, then every proof (:class:`~viche.errors.ProofError`).
+
+    ``prepare`` (once the ballot parses) gives the context the checks after parsing run in:
+    it may only make them faster, never change them.
     """
     limit = max_ballot_size(election)
     if len(raw) > limit:
@@ -332,6 +345,18 @@ def check_ballot(
     tracker = smart_ballot_tracker(raw)
     bwhere = where.at(ballot=tracker)
     ballot = Ballot.from_bytes(raw, bwhere)
+    with prepare(ballot) if prepare is not None else nullcontext():
+        return _check_parsed(election, raw, credentials, ballot, tracker, bwhere)
+
+
+def _check_parsed(  # noqa: PLR0917 (the parts of check_ballot's state)
+    election: Election,
+    raw: bytes,
+    credentials: PublicCredentials,
+    ballot: Ballot,
+    tracker: str,
+    bwhere: Location,
+) -> CheckedBallot:
     if ballot.election_uuid != election.uuid:
         raise WrongElectionError(
             f"ballot for election {ballot.election_uuid!r}, not {election.uuid!r}",

@@ -117,3 +117,16 @@ class ElectionStore(Protocol):
     def close(self) -> None:
         """Release files and connections."""
         ...
+
+
+@runtime_checkable
+class BatchAppend(Protocol):
+    """A store that appends several Ballot events in one atomic, durable write (the SQL
+    board): the voting server's group commit."""
+
+    def append_ballots(
+        self, ballots: Sequence[tuple[bytes, StoredBallot]], *, expected_head: str
+    ) -> list[ChainHead]:
+        """Append a Ballot event per ``(raw, index entry)``, in order, chained; all durable
+        when this returns, or none written. The heads after each."""
+        ...

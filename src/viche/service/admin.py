@@ -53,7 +53,7 @@ from viche.record.sql.accounts import (
 )
 from viche.service.credentials import check_voters, parse_public_credentials
 from viche.service.hosting import RollEntry, open_election
-from viche.service.secrets import check_secret, hash_secret, new_secret
+from viche.service.secrets import check_secret, hash_login_secret, hash_secret, new_secret
 from viche.service.setup import build_trustees, make_election
 from viche.service.tokens import generate_token
 
@@ -258,7 +258,7 @@ def import_roll(board: SqlBoard, uuid: str, text: str) -> dict[str, str]:
             "address": v.address,
             "login": v.id,
             "weight": v.weight,
-            "secret_hash": hash_secret(secrets[v.id]),
+            "secret_hash": hash_login_secret(secrets[v.id]),
         }
         for v in voters
     ]

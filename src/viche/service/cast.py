@@ -5,20 +5,37 @@ head it checked against, so that two servers (or two processes) casting at once 
 both pass the replay check with the same ballot. A refused ballot changes nothing.
 
 Its cost does not grow with the number of ballots already cast: the cryptographic checks
-use the parsed setup, and the phase, replay and re-vote questions are index look-ups
-(:class:`~viche.record.store.ElectionStore`).
+use the parsed setup (and the powers each ballot needs computed together,
+:func:`~viche.verify.prefill.check_ballot_fast`), and the phase, replay and re-vote
+questions are index look-ups (:class:`~viche.record.store.ElectionStore`). Under the lock
+only those look-ups and the append run: the chain head is read once and the append expects
+it.
+
+Group commit (stores that can :class:`~viche.record.store.BatchAppend`, the SQL board):
+the ballots of this process that finished their checks while an append was running are
+appended together, in arrival order, in one transaction with one flush to disk, under one
+hold of the election's lock. Each keeps its own phase, replay and re-vote checks, in order,
+against the record *and* the ballots before it in the batch (a replay within the batch is
+refused; two ballots of one credential are appended one after the other, the second a
+re-vote). Nobody is answered before the commit that holds their ballot returned; a failed
+commit fails every ballot of its batch and writes none of them. The first caller to find no
+append running leads: it commits what is queued, then hands the lead to the next waiting
+caller, so no caller waits for more than the batch in flight and its own.
 """
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from viche.errors import NOWHERE, Location, PhaseError, ReplayedBallotError
-from viche.protocol.ballot import CheckedBallot, check_ballot
+from viche.errors import NOWHERE, Location, PhaseError, ReplayedBallotError, VicheError
+from viche.protocol.ballot import CheckedBallot
 from viche.record.events import EventType
-from viche.record.store import StoredBallot
+from viche.record.store import BatchAppend, ChainHead, StoredBallot
 from viche.service.archive import VOTING, ElectionRecord
+from viche.verify.prefill import check_ballot_fast
 
 
 @dataclass(frozen=True)
@@ -33,9 +50,11 @@ class Accepted:
     weight: int
 
 
-def check_phase(state: ElectionRecord) -> None:
-    """Ballots are accepted only until EndBallots."""
-    head = state.store.head()
+def check_phase(state: ElectionRecord, head: ChainHead | None = None) -> None:
+    """Ballots are accepted only until EndBallots (``head``: the chain head, when the
+    caller has just read it)."""
+    if head is None:
+        head = state.store.head()
     if head.type not in VOTING:
         raise PhaseError(
             f"the vote is closed ({head.type.value} is in the record)",
@@ -62,7 +81,7 @@ def check_new_ballot(
     answers, group membership, signature, proofs), then replays. ``source`` (e.g. the file
     name) starts the ``where`` of errors."""
     check_phase(state)
-    checked = check_ballot(state.election, raw, state.credentials, where=source)
+    checked = check_ballot_fast(state.election, raw, state.credentials, source)
     check_not_replayed(state, checked)
     return checked
 
@@ -82,12 +101,31 @@ def cast_ballot(
     expects. A caller's rules beyond Belenios's (a national event's station locks,
     :mod:`viche.event.channels`) run under the same lock: ``guard`` before the append (it
     raises to refuse the ballot), ``then`` after it (e.g. to log the lock a station vote
-    sets), so that no other ballot comes between."""
+    sets), so that no other ballot comes between. Without them, on a
+    :class:`~viche.record.store.BatchAppend` store the append is a group commit (module
+    docstring)."""
     check_phase(state)
-    checked = check_ballot(state.election, raw, state.credentials, where=source)
+    checked = check_ballot_fast(state.election, raw, state.credentials, source)
+    return append_checked(state, checked, guard=guard, then=then)
+
+
+def append_checked(
+    state: ElectionRecord,
+    checked: CheckedBallot,
+    *,
+    guard: Callable[[CheckedBallot], None] | None = None,
+    then: Callable[[CheckedBallot, Accepted], None] | None = None,
+) -> Accepted:
+    """The second half of :func:`cast_ballot`: append a ballot that passed
+    :func:`check_ballot_fast` (or :func:`check_new_ballot`), with the phase, replay and
+    re-vote checks (and ``guard`` and ``then``) under the lock."""
+    raw = checked.raw
     store = state.store
+    if isinstance(store, BatchAppend) and guard is None and then is None:
+        return _committer(store).submit(state, checked)
     with store.locked():
-        check_phase(state)
+        head = store.head()
+        check_phase(state, head)
         check_not_replayed(state, checked)
         if guard is not None:
             guard(checked)
@@ -95,7 +133,7 @@ def cast_ballot(
         head = store.append(
             EventType.BALLOT,
             [raw],
-            expected_head=store.head().hash,
+            expected_head=head.hash,
             ballot=StoredBallot(0, "", checked.hex_hash, checked.credential),
         )
         accepted = Accepted(checked.tracker, head.hash, head.height, revote, checked.weight)
@@ -103,3 +141,118 @@ def cast_ballot(
             then(checked, accepted)
     state.refresh()
     return accepted
+
+
+@dataclass(eq=False)
+class _Pending:
+    """A checked ballot waiting for the group commit, and its answer once decided."""
+
+    checked: CheckedBallot
+    wake: threading.Event = field(default_factory=threading.Event)
+    lead: bool = False
+    finished: bool = False
+    result: Accepted | None = None
+    error: BaseException | None = None
+
+
+class _Committer:
+    """The group commit of one election store in this process (leader and followers)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._queue: list[_Pending] = []
+        self._leading = False
+
+    def submit(self, state: ElectionRecord, checked: CheckedBallot) -> Accepted:
+        mine = _Pending(checked)
+        with self._lock:
+            self._queue.append(mine)
+            if not self._leading:
+                self._leading = mine.lead = True
+        if not mine.lead:
+            mine.wake.wait()
+        if not mine.finished:  # asked to lead: commit the queue, this ballot with it
+            with self._lock:
+                batch, self._queue = self._queue, []
+            try:
+                _commit(state, batch)
+            finally:
+                for p in batch:
+                    p.finished = True
+                    p.wake.set()
+                with self._lock:
+                    if self._queue:
+                        self._queue[0].lead = True
+                        self._queue[0].wake.set()
+                    else:
+                        self._leading = False
+        if mine.error is not None:
+            raise mine.error
+        assert mine.result is not None
+        return mine.result
+
+
+_committers: weakref.WeakKeyDictionary[BatchAppend, _Committer] = weakref.WeakKeyDictionary()
+_committers_lock = threading.Lock()
+
+
+def _committer(store: BatchAppend) -> _Committer:
+    with _committers_lock:
+        found = _committers.get(store)
+        if found is None:
+            found = _committers[store] = _Committer()
+        return found
+
+
+def _commit(state: ElectionRecord, batch: list[_Pending]) -> None:
+    """Check each ballot of ``batch`` in order under the lock, append those that pass in one
+    transaction; every pending gets its result or its error."""
+    store = state.store
+    assert isinstance(store, BatchAppend)
+    try:
+        with state.store.locked():
+            head = state.store.head()
+            check_phase(state, head)  # ballots do not change the phase
+            taken: list[tuple[_Pending, bool]] = []
+            hashes: set[str] = set()
+            credentials: set[str] = set()
+            for p in batch:
+                c = p.checked
+                try:
+                    if c.hex_hash in hashes:
+                        raise ReplayedBallotError(
+                            "this exact ballot was just cast; a replayed ballot is refused",
+                            where=Location(ballot=c.tracker),
+                        )
+                    check_not_replayed(state, c)
+                except VicheError as exc:
+                    p.error = exc
+                    continue
+                revote = (
+                    c.credential in credentials or state.store.last_ballot(c.credential) is not None
+                )
+                hashes.add(c.hex_hash)
+                credentials.add(c.credential)
+                taken.append((p, revote))
+            if taken:
+                heads = store.append_ballots(
+                    [
+                        (
+                            p.checked.raw,
+                            StoredBallot(0, "", p.checked.hex_hash, p.checked.credential),
+                        )
+                        for p, _ in taken
+                    ],
+                    expected_head=head.hash,
+                )
+                for (p, revote), h in zip(taken, heads, strict=True):
+                    c = p.checked
+                    p.result = Accepted(c.tracker, h.hash, h.height, revote, c.weight)
+    except BaseException as exc:  # nothing of the batch was written: each gets the failure
+        for p in batch:
+            if p.result is None and p.error is None:
+                p.error = exc
+        if not isinstance(exc, Exception):
+            raise
+    finally:
+        state.refresh()

@@ -36,7 +36,8 @@ from viche.record.sql import SqlBoard, SqlElectionStore
 from viche.record.sql.accounts import VoterAccount, add_voters, voter
 from viche.service.archive import ElectionRecord, check_setup
 from viche.service.receipts import ReceiptKey
-from viche.service.secrets import check_secret
+from viche.service.secrets import check_login_secret
+from viche.verify.ballots import warm_tables
 
 
 @dataclass(frozen=True)
@@ -121,7 +122,7 @@ class LoginSecrets:
     def authenticate(self, uuid: str, login: str, proof: str) -> VoterAccount:
         account = voter(self.board, uuid, login) if len(login) <= 255 else None
         stored = account.secret_hash if account is not None else None
-        if not check_secret(stored, proof) or account is None:
+        if not check_login_secret(stored, proof) or account is None:
             raise AuthenticationError(
                 "unknown voter or wrong login secret", where=Location(path=("authorization",))
             )
@@ -140,20 +141,29 @@ class Host:
         self.board = board
         self.keys_dir = keys_dir
         self.authenticator: VoterAuthenticator = authenticator or LoginSecrets(board)
+        self._stores: dict[str, SqlElectionStore] = {}
         self._records: dict[str, ElectionRecord] = {}
         self._keys: dict[str, ReceiptKey] = {}
         self._lock = threading.Lock()
 
     def store(self, uuid: str) -> SqlElectionStore:
-        return self.board.store(uuid)
+        """The election's store (kept once found: an election is never removed)."""
+        with self._lock:
+            found = self._stores.get(uuid)
+        if found is None:
+            found = self.board.store(uuid)  # UnknownElectionError: nothing kept
+            with self._lock:
+                found = self._stores.setdefault(uuid, found)
+        return found
 
     def record(self, uuid: str) -> ElectionRecord:
         """The election on the board with its setup parsed (once per process)."""
         with self._lock:
             found = self._records.get(uuid)
         if found is None:
-            found = ElectionRecord(self.board.store(uuid))
+            found = ElectionRecord(self.store(uuid))
             _ = found.election, found.credentials  # parse once, outside the lock
+            warm_tables(found.election)  # the fixed-base tables of g and y, once
             with self._lock:
                 found = self._records.setdefault(uuid, found)
         return found

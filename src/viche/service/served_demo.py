@@ -34,7 +34,7 @@ from viche.service.demo import DEMO_TEMPLATE
 from viche.service.election_run import ElectionPlan, Stop, random_choices, run_election
 from viche.service.files import read_text, write_text
 from viche.service.hosting import RollEntry, open_election
-from viche.service.secrets import hash_secret, new_secret
+from viche.service.secrets import hash_login_secret, new_secret
 from viche.service.setup import read_election, read_trustees
 
 
@@ -97,10 +97,14 @@ class PreparedDemo:
     timestamp: int
 
 
-def prepare_demo(directory: Path, rng: RandomSource, voters: int) -> PreparedDemo:
+def prepare_demo(
+    directory: Path, rng: RandomSource, voters: int, template: ElectionTemplate | None = None
+) -> PreparedDemo:
     """Play the credential authority, the trustees, the administrator and the post office in
-    ``directory`` (created): every role's files, and ``voters/NNN.cred`` / ``NNN.login``."""
-    template = ElectionTemplate.from_json(DEMO_TEMPLATE)
+    ``directory`` (created): every role's files, and ``voters/NNN.cred`` / ``NNN.login``.
+    ``template`` defaults to the demo's questions (benchmarks pass the harness's)."""
+    if template is None:
+        template = ElectionTemplate.from_json(DEMO_TEMPLATE)
     plan = ElectionPlan(
         template=template,
         group=BELENIOS_2048,
@@ -125,7 +129,7 @@ def prepare_demo(directory: Path, rng: RandomSource, voters: int) -> PreparedDem
         secret = new_secret()
         login = demo_login(n)
         logins.append(login)
-        roll[login] = RollEntry(login, f"{login}@demo.invalid", hash_secret(secret))
+        roll[login] = RollEntry(login, f"{login}@demo.invalid", hash_login_secret(secret))
         write_text(vot / f"{n:03d}.cred", private + "\n", secret=True)
         write_text(vot / f"{n:03d}.login", f"{login} {secret}\n", secret=True)
     write_text(vot / "choices.json", codec.dumps(random_choices(template, rng)) + "\n")

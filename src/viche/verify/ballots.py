@@ -19,13 +19,13 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import TypeVar
 
-from viche.crypto.fastexp import fixed_base_table, precomputed_powers
+from viche.crypto.fastexp import fixed_base_table
 from viche.crypto.hashing import b64_sha256, sha256_hex
 from viche.errors import Location, VicheError
-from viche.protocol.ballot import Ballot, CheckedBallot, check_ballot, max_ballot_size
+from viche.protocol.ballot import Ballot, CheckedBallot
 from viche.protocol.election import Election, PublicCredentials
 from viche.verify.counting import ChunkTally, CountedItem, TallyPart, chunk_tally, tally_part
-from viche.verify.prefill import ballot_powers
+from viche.verify.prefill import check_ballot_fast
 
 
 @dataclass(frozen=True)
@@ -82,23 +82,6 @@ def run_with_state(
     return fn(chunk)
 
 
-def _check_fast(
-    election: Election, credentials: PublicCredentials, raw: bytes, where: Location
-) -> CheckedBallot:
-    """:func:`check_ballot` with the powers it needs precomputed together
-    (:mod:`viche.verify.prefill`); a ballot that does not even parse is checked plainly."""
-    if len(raw) > max_ballot_size(election):
-        # refused by check_ballot before any parsing; no precomputation for it either
-        return check_ballot(election, raw, credentials, where=where)
-    try:
-        ballot = Ballot.from_bytes(raw, where)
-    except VicheError:
-        return check_ballot(election, raw, credentials, where=where)
-    powers = ballot_powers(election, ballot)
-    with precomputed_powers(election.group.p, powers):
-        return check_ballot(election, raw, credentials, where=where)
-
-
 def check_one(
     election: Election, credentials: PublicCredentials, index: int, height: int, raw: bytes
 ) -> BallotOutcome:
@@ -114,7 +97,7 @@ def check_and_keep(
     the reference verifier (:mod:`viche.verify.reference`)."""
     where = Location(event=height)
     try:
-        checked = _check_fast(election, credentials, raw, where)
+        checked = check_ballot_fast(election, raw, credentials, where)
     except VicheError as exc:
         tracker = b64_sha256(raw)
         credential: str | None = None

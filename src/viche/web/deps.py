@@ -20,11 +20,16 @@ def host(request: Request) -> Host:
     return found
 
 
-def election_store(request: Request, uuid: str) -> SqlElectionStore:
-    """The election named in the path (404 for a malformed or unknown uuid)."""
+def valid_uuid(uuid: str) -> str:
+    """An election uuid from a path, well-formed (404 otherwise)."""
     if not UUID.fullmatch(uuid):
         raise NotFoundError("no such election", where=Location(path=("uuid",)))
-    return host(request).store(uuid)
+    return uuid
+
+
+def election_store(request: Request, uuid: str) -> SqlElectionStore:
+    """The election named in the path (404 for a malformed or unknown uuid)."""
+    return host(request).store(valid_uuid(uuid))
 
 
 async def json_body(request: Request, limit: int) -> bytes:

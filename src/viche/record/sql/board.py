@@ -442,68 +442,36 @@ class SqlElectionStore:
         expected_head: str,
         ballot: StoredBallot | None = None,
     ) -> ChainHead:
-        lines = list(payload_lines)
+        return self._append_all([(event_type, list(payload_lines), ballot)], expected_head)[0]
+
+    def append_ballots(
+        self, ballots: Sequence[tuple[bytes, StoredBallot]], *, expected_head: str
+    ) -> list[ChainHead]:
+        """Append several Ballot events, one after the other, in ONE transaction (one commit,
+        one flush to disk: the group commit of the voting server). Each event is checked and
+        chained exactly as :meth:`append` does; either all are durable when this returns or
+        none is written. Returns the head after each."""
+        return self._append_all(
+            [(EventType.BALLOT, [raw], ballot) for raw, ballot in ballots], expected_head
+        )
+
+    def _append_all(
+        self,
+        events: Sequence[tuple[EventType, list[bytes], StoredBallot | None]],
+        expected_head: str,
+    ) -> list[ChainHead]:
+        heads: list[ChainHead] = []
         try:
             with self._board.engine.begin() as conn:
                 head = self._head(conn)
-                where = self._where.at(event=head.height + 1)
                 if head.hash != expected_head:
                     raise HeadMovedError(
                         "the chain head moved since it was read (another writer came first)",
-                        where=where,
+                        where=self._where.at(event=head.height + 1),
                     )
-                if event_type not in next_types(head.type):
-                    raise PhaseError(
-                        f"a {event_type.value} event cannot follow {head.type.value}",
-                        where=where,
-                    )
-                if len(lines) != PAYLOAD_LINES[event_type]:
-                    raise ArchiveFormatError(
-                        f"a {event_type.value} event takes {PAYLOAD_LINES[event_type]} data "
-                        f"line(s), got {len(lines)}",
-                        where=where,
-                    )
-                for i, line in enumerate(lines):
-                    _check_line(line, where.sub(f"line {i + 1}"))
-                if (ballot is not None) != (event_type is EventType.BALLOT):
-                    raise ArchiveFormatError(
-                        "a Ballot event, and only one, carries its index entry", where=where
-                    )
-                height = head.height + 1
-                raw = Event(
-                    head.hash, height, event_type, sha256_hex(lines[-1]) if lines else None
-                ).to_bytes()
-                h = sha256_hex(raw)
-                e = schema.elections.c
-                moved = conn.execute(
-                    update(schema.elections)
-                    .where(e.uuid == self.uuid, e.head_hash == expected_head)
-                    .values(head_height=height, head_hash=h, head_type=event_type.value)
-                )
-                if moved.rowcount != 1:
-                    raise HeadMovedError(
-                        "the chain head moved since it was read (another writer came first)",
-                        where=where,
-                    )
-                conn.execute(
-                    insert(schema.events).values(
-                        election=self.uuid,
-                        height=height,
-                        hash=h,
-                        type=event_type.value,
-                        raw=raw,
-                        lines=_join(lines),
-                    )
-                )
-                if ballot is not None:
-                    conn.execute(
-                        insert(schema.ballots).values(
-                            election=self.uuid,
-                            height=height,
-                            hash=ballot.hash,
-                            credential=ballot.credential,
-                        )
-                    )
+                for event_type, lines, ballot in events:
+                    head = self._append_one(conn, head, event_type, lines, ballot)
+                    heads.append(head)
         except IntegrityError:
             raise RecordError(
                 "the database refused the event (a ballot with this hash is already indexed)",
@@ -511,6 +479,69 @@ class SqlElectionStore:
             ) from None
         except SQLAlchemyError as exc:
             raise db_error(exc, self._where) from None
+        return heads
+
+    def _append_one(
+        self,
+        conn: Connection,
+        head: ChainHead,
+        event_type: EventType,
+        lines: list[bytes],
+        ballot: StoredBallot | None,
+    ) -> ChainHead:
+        where = self._where.at(event=head.height + 1)
+        if event_type not in next_types(head.type):
+            raise PhaseError(
+                f"a {event_type.value} event cannot follow {head.type.value}",
+                where=where,
+            )
+        if len(lines) != PAYLOAD_LINES[event_type]:
+            raise ArchiveFormatError(
+                f"a {event_type.value} event takes {PAYLOAD_LINES[event_type]} data "
+                f"line(s), got {len(lines)}",
+                where=where,
+            )
+        for i, line in enumerate(lines):
+            _check_line(line, where.sub(f"line {i + 1}"))
+        if (ballot is not None) != (event_type is EventType.BALLOT):
+            raise ArchiveFormatError(
+                "a Ballot event, and only one, carries its index entry", where=where
+            )
+        height = head.height + 1
+        raw = Event(
+            head.hash, height, event_type, sha256_hex(lines[-1]) if lines else None
+        ).to_bytes()
+        h = sha256_hex(raw)
+        e = schema.elections.c
+        moved = conn.execute(
+            update(schema.elections)
+            .where(e.uuid == self.uuid, e.head_hash == head.hash)
+            .values(head_height=height, head_hash=h, head_type=event_type.value)
+        )
+        if moved.rowcount != 1:
+            raise HeadMovedError(
+                "the chain head moved since it was read (another writer came first)",
+                where=where,
+            )
+        conn.execute(
+            insert(schema.events).values(
+                election=self.uuid,
+                height=height,
+                hash=h,
+                type=event_type.value,
+                raw=raw,
+                lines=_join(lines),
+            )
+        )
+        if ballot is not None:
+            conn.execute(
+                insert(schema.ballots).values(
+                    election=self.uuid,
+                    height=height,
+                    hash=ballot.hash,
+                    credential=ballot.credential,
+                )
+            )
         return ChainHead(height, h, event_type)
 
     def write_archive(self, out: BinaryIO) -> None:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
+import weakref
 from datetime import UTC, datetime
 from typing import Annotated
 
+import anyio
+import anyio.to_thread
 from fastapi import APIRouter, Depends, Request
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
 from pydantic import BaseModel, Field
@@ -13,13 +17,14 @@ from starlette.concurrency import run_in_threadpool
 
 from viche.crypto.hashing import sha256_hex
 from viche.errors import Location, NotFoundError, VicheError
-from viche.protocol.ballot import max_ballot_size
+from viche.protocol.ballot import CheckedBallot, max_ballot_size
+from viche.record.sql.accounts import VoterAccount
 from viche.service import schedule
 from viche.service.audit import refuse_audited, register_audit
-from viche.service.cast import cast_ballot, check_phase
-from viche.service.hosting import CodeSender, check_binding
+from viche.service.cast import append_checked, check_new_ballot, check_phase
+from viche.service.hosting import CodeSender, Host, check_binding
 from viche.service.receipts import Receipt
-from viche.web.deps import election_store, host, json_body
+from viche.web.deps import election_store, host, json_body, valid_uuid
 from viche.web.metrics import Metrics
 from viche.web.models import ERRORS, AuditAnswer, CastAnswer, ReceiptBody, SignedReceiptModel
 
@@ -94,24 +99,48 @@ async def cast(
     return answer
 
 
-async def _cast(request: Request, uuid: str, credentials: HTTPBasicCredentials) -> CastAnswer:
-    h = host(request)
-    store = await run_in_threadpool(election_store, request, uuid)
-    rec = await run_in_threadpool(h.record, store.uuid)
-    account = await run_in_threadpool(
-        h.authenticator.authenticate, store.uuid, credentials.username, credentials.password
-    )
-    await run_in_threadpool(check_phase, rec)
-    await run_in_threadpool(schedule.check_before_close, h, store.uuid, time.time())
-    raw = await json_body(request, max_ballot_size(rec.election) + 2)
-    if raw.endswith(b"\n"):
-        raw = raw[:-1]
+#: Ballot checks running at once in this worker process: they hold the GIL, so more only
+#: interleave them (every ballot waits for all the others); with two, one checks while the
+#: other waits for the database. The others queue in arrival order.
+_CHECKS = 2
+_limiters: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, anyio.CapacityLimiter] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _check_limiter() -> anyio.CapacityLimiter:
+    """This event loop's limiter (a test may run the app in several loops, one at a time)."""
+    loop = asyncio.get_running_loop()
+    limiter = _limiters.get(loop)
+    if limiter is None:
+        limiter = _limiters[loop] = anyio.CapacityLimiter(_CHECKS)
+    return limiter
+
+
+def _voter(h: Host, uuid: str, credentials: HTTPBasicCredentials) -> tuple[str, VoterAccount]:
+    """The election (404), its phase (nothing is read after the close) and the voter."""
+    store = h.store(uuid)
+    account = h.authenticator.authenticate(store.uuid, credentials.username, credentials.password)
+    check_phase(h.record(store.uuid))
+    schedule.check_before_close(h, store.uuid, time.time())
+    return store.uuid, account
+
+
+def _check(h: Host, uuid: str, raw: bytes, account: VoterAccount) -> CheckedBallot:
     check_binding(raw, account)
-    await run_in_threadpool(refuse_audited, h.board, store.uuid, raw)
-    key = await run_in_threadpool(h.receipt_key, store.uuid)  # before: no ballot without receipt
-    accepted = await run_in_threadpool(cast_ballot, rec, raw)
+    refuse_audited(h.board, uuid, raw)
+    h.receipt_key(uuid)  # before: no ballot without receipt
+    return check_new_ballot(h.record(uuid), raw)
+
+
+def _accept(h: Host, uuid: str, checked: CheckedBallot) -> CastAnswer:
+    """Append (a group commit with the other ballots of this worker ready meanwhile) and
+    sign the receipt."""
+    raw = checked.raw
+    key = h.receipt_key(uuid)
+    accepted = append_checked(h.record(uuid), checked)
     receipt = Receipt(
-        election=store.uuid,
+        election=uuid,
         tracker=accepted.tracker,
         ballot_hash=sha256_hex(raw),
         height=accepted.height,
@@ -130,6 +159,19 @@ async def _cast(request: Request, uuid: str, credentials: HTTPBasicCredentials) 
             signature=signed.signature,
         ),
     )
+
+
+async def _cast(request: Request, uuid: str, credentials: HTTPBasicCredentials) -> CastAnswer:
+    h = host(request)
+    valid_uuid(uuid)
+    uuid, account = await run_in_threadpool(_voter, h, uuid, credentials)
+    raw = await json_body(request, max_ballot_size(h.record(uuid).election) + 2)
+    if raw.endswith(b"\n"):
+        raw = raw[:-1]
+    checked = await anyio.to_thread.run_sync(
+        _check, h, uuid, raw, account, limiter=_check_limiter()
+    )
+    return await run_in_threadpool(_accept, h, uuid, checked)
 
 
 @router.post(
