@@ -1,0 +1,230 @@
+"""A whole served election whose roles play their part only with ``viche`` commands that talk
+to the real ``viche serve`` process: the credential authority (``viche authority
+credentials``), three Pedersen trustees (``viche trustee ceremony``, 2 of 3 needed), the voters
+(``viche vote``); after the close two trustees shuffle the ranked questions and decrypt
+(``viche trustee shuffle``, ``viche trustee decrypt``). Every secret stays in its role's folder;
+the archive passes ``viche verify`` and belenios-tool. Then a Single trustee's ``viche trustee
+key``, and the refusals: a wrong secret, a secret file that is not one line."""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from support.belenios import tool_verifies
+from support.cli import run_cli
+from support.served import start_server, stop, wait_until_up
+from support.web import bearer
+
+GROUP = "RFC-3526-2048"
+VOTES = {
+    "ann": [[1, 0], [1, 2, 3, 4], [5, 0, 1]],
+    "ben": [[0, 1], [4, 3, 2, 1], [1, 1, 1]],
+    "cat": [[1, 0], [2, 1, 4, 3], [0, 0, 0]],
+}
+
+
+@dataclass(frozen=True)
+class Server:
+    url: str
+    api: httpx.Client
+    admin_secret: str
+
+
+@pytest.fixture()
+def server(tmp_path: Path) -> Iterator[Server]:
+    data = tmp_path / "data"
+    port = random.randint(20000, 60000)
+    proc = start_server(data, port)
+    try:
+        wait_until_up(proc, port)
+        url = f"http://127.0.0.1:{port}"
+        with httpx.Client(base_url=url, timeout=120) as api:
+            yield Server(url, api, (data / "admin.secret").read_text().strip())
+    finally:
+        stop(proc)
+
+
+def _viche(*argv: str) -> str:
+    run = run_cli(*argv)
+    assert run.code == 0, run.stdout + run.stderr
+    return run.stdout
+
+
+def _secret_file(path: Path, secret: str) -> Path:
+    path.write_text(secret + "\n")
+    return path
+
+
+def _create(s: Server, spec: dict[str, object]) -> tuple[dict[str, object], dict[str, str]]:
+    """An election and its roll (the administrator's part, over plain HTTP)."""
+    r = s.api.post("/api/v1/elections", json=spec, headers=bearer(s.admin_secret))
+    assert r.status_code == 201, r.text
+    made = r.json()
+    assert isinstance(made, dict)
+    roll = "".join(f"{login}@example.org,{login}\n" for login in VOTES)
+    r = s.api.put(
+        f"/api/v1/elections/{made['uuid']}/voters",
+        content=roll,
+        headers=bearer(str(made["administrator"])),
+    )
+    assert r.status_code == 200, r.text
+    return made, r.json()["login_secrets"]
+
+
+def _admin(s: Server, made: dict[str, object], action: str) -> httpx.Response:
+    r = s.api.post(
+        f"/api/v1/elections/{made['uuid']}/{action}", headers=bearer(str(made["administrator"]))
+    )
+    assert r.status_code == 200, r.text
+    return r
+
+
+def _secret_files_in(folder: Path) -> list[Path]:
+    return [p for p in folder.iterdir() if p.suffix in (".key", ".dkey", ".privkey", ".privcreds")]
+
+
+@pytest.mark.interop
+def test_two_of_three_election_driven_by_the_role_commands(
+    server: Server, tmp_path: Path, templates_dir: Path, belenios_tool: str
+) -> None:
+    template = json.loads((templates_dir / "nh.json").read_text())
+    spec = {"template": template, "group": GROUP, "trustees": 3, "threshold": 2}
+    made, logins = _create(server, spec)
+    uuid = str(made["uuid"])
+    trustee_secrets = [str(x) for x in made["trustees"]]  # type: ignore[attr-defined]
+
+    def role(secret: Path) -> list[str]:
+        return [server.url, "--election", uuid, "--secret-file", str(secret)]
+
+    # the credential authority: the roll downloaded, credentials made here, public ones sent
+    ca = _secret_file(tmp_path / "ca.secret", str(made["credential_authority"]))
+    ca_dir = tmp_path / "authority"
+    said = _viche("authority", "credentials", *role(ca), "--out", str(ca_dir), "--group", GROUP)
+    assert "3 public credentials uploaded" in said
+    again = _viche("authority", "credentials", *role(ca), "--out", str(ca_dir), "--group", GROUP)
+    assert "3 public credentials uploaded" in again
+    (privcreds,) = ca_dir.glob("*.privcreds")
+    assert privcreds.stat().st_mode & 0o077 == 0
+
+    # the key ceremony: each trustee runs the same command once per step
+    homes = [tmp_path / f"trustee{n}" for n in (1, 2, 3)]
+    secrets = [
+        _secret_file(tmp_path / f"trustee{n}.secret", trustee_secrets[n - 1]) for n in (1, 2, 3)
+    ]
+
+    def ceremony(n: int) -> str:
+        return _viche(
+            "trustee", "ceremony", *role(secrets[n - 1]), "--trustee", str(n),
+            "--dir", str(homes[n - 1]), "--group", GROUP,
+        )  # fmt: skip
+
+    base = f"/api/v1/elections/{uuid}"
+    for step, what in ((1, "cert"), (3, "polynomial"), (5, "voutput")):
+        assert server.api.get(f"{base}/ceremony").json()["step"] == step
+        for n in (1, 2, 3):
+            assert f"{what} of trustee {n} accepted" in ceremony(n)
+            if n == 1:  # done already: nothing is sent again, it says what it waits for
+                assert f"step {step}: 1 of 3 trustees are in" in ceremony(1)
+    assert server.api.get(f"{base}/ceremony").json()["step"] == 7
+    assert "the key ceremony is over" in ceremony(2)
+    for home in homes:
+        kept = _secret_files_in(home)
+        assert sorted(p.suffix for p in kept) == [".dkey", ".key"]
+        assert all(p.stat().st_mode & 0o077 == 0 for p in kept)
+
+    _admin(server, made, "open")
+    private = {line.split()[0].split(",")[1]: line for line in privcreds.read_text().splitlines()}
+    for login, choices in VOTES.items():
+        voter = tmp_path / "voters" / login
+        voter.mkdir(parents=True)
+        (voter / "cred").write_text(private[login] + "\n")
+        (voter / "login").write_text(f"{login} {logins[login]}\n")
+        (voter / "choices.json").write_text(json.dumps(choices))
+        _viche(
+            "vote", server.url, "--election", uuid, "--privcred", str(voter / "cred"),
+            "--login", str(voter / "login"), "--ballot", str(voter / "choices.json"),
+        )  # fmt: skip
+    _admin(server, made, "close")
+
+    # trustees 1 and 3 shuffle and decrypt; trustee 2 is away
+    for n in (1, 3):
+        said = _viche(
+            "trustee", "shuffle", *role(secrets[n - 1]), "--trustee", str(n),
+            "--dir", str(homes[n - 1]),
+        )  # fmt: skip
+        assert f"shuffle of trustee {n} accepted" in said
+    _admin(server, made, "shuffles/end")
+    for n in (1, 3):
+        said = _viche(
+            "trustee", "decrypt", *role(secrets[n - 1]), "--trustee", str(n),
+            "--dir", str(homes[n - 1]),
+        )  # fmt: skip
+        assert f"partial decryption of trustee {n} accepted" in said
+    rows = _admin(server, made, "result").json()
+    assert rows[0]["counts"] == [2, 1]
+    assert sorted(map(tuple, rows[1]["ballots"])) == sorted(tuple(v[1]) for v in VOTES.values())
+    assert sorted(map(tuple, rows[2]["ballots"])) == sorted(tuple(v[2]) for v in VOTES.values())
+
+    record = tmp_path / "record"
+    record.mkdir()
+    (record / f"{uuid}.bel").write_bytes(server.api.get(f"{base}/archive.bel").content)
+    ok, err = tool_verifies(belenios_tool, record)
+    assert ok, err
+    verified = run_cli("verify", str(record), "--jobs", "1")
+    assert verified.code == 0, verified.stdout + verified.stderr
+
+
+def test_single_trustee_key_and_refusals(server: Server, tmp_path: Path) -> None:
+    made, _ = _create(server, {"template": json.loads(_TEMPLATE), "trustees": 1})
+    uuid = str(made["uuid"])
+    secret = str(made["trustees"][0])  # type: ignore[index]
+    home = tmp_path / "trustee"
+
+    def key(secret_file: Path, n: int = 1) -> list[str]:
+        return [
+            "trustee", "key", server.url, "--election", uuid, "--secret-file", str(secret_file),
+            "--trustee", str(n), "--out", str(home),
+        ]  # fmt: skip
+
+    # another role's secret: refused by the server, shown as one line with code and location
+    wrong = _secret_file(tmp_path / "wrong.secret", str(made["credential_authority"]))
+    run = run_cli(*key(wrong))
+    assert run.code == 2
+    (message,) = [ln for ln in run.stderr.splitlines() if ln.startswith("error")]
+    assert "[V9010]" in message and f"/api/v1/elections/{uuid}/trustees/1" in message
+    assert str(made["credential_authority"]) not in run.stdout + run.stderr
+    # a secret file that is not one secret alone
+    two = tmp_path / "two.secret"
+    two.write_text(f"{secret} {secret}\n")
+    run = run_cli(*key(two))
+    assert run.code == 2 and str(two) in run.stderr and secret not in run.stderr
+
+    mine = _secret_file(tmp_path / "trustee.secret", secret)
+    run = run_cli(*key(mine, 2))  # trustee 1 is not trustee 2
+    assert run.code == 2 and "[V9010]" in run.stderr and "trustee-2" in run.stderr, run.stderr
+    said = _viche(*key(mine))
+    assert "uploaded as trustee 1's" in said and secret not in said
+    (pub,) = home.glob("*.pubkey")
+    again = _viche(*key(mine))  # the same key, sent again (nothing made anew)
+    assert pub.name in again and len(list(home.glob("*.privkey"))) == 1
+    r = server.api.post(
+        f"/api/v1/elections/{uuid}/open", headers=bearer(str(made["administrator"]))
+    )
+    assert r.status_code == 409  # the credentials are not in: only that is missing
+    assert "credential" in r.json()["message"]
+
+
+_TEMPLATE = json.dumps(
+    {
+        "name": "Single",
+        "description": "one question",
+        "questions": [{"question": "Yes?", "answers": ["Yes", "No"], "min": 0, "max": 1}],
+    }
+)
