@@ -13,14 +13,27 @@ import random
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, cast
 
 import httpx
 import pytest
+from fastapi.testclient import TestClient
 
 from support.belenios import tool_verifies
 from support.cli import run_cli
 from support.served import start_server, stop, wait_until_up
-from support.web import bearer
+from support.web import bearer, draft_over_api
+from viche.cli.roles import ceremony_step
+from viche.crypto.group import BELENIOS_2048
+from viche.crypto.rng import SeededRandom
+from viche.errors import UsageError, VicheError
+from viche.record.sql import SqlBoard
+from viche.service.admin import ensure_server_admin
+from viche.service.demo import DEMO_TEMPLATE
+from viche.service.hosting import Host
+from viche.web.app import create_app
+from viche.web.client import RoleClient
+from viche.web.ops import OpsConfig
 
 GROUP = "RFC-3526-2048"
 VOTES = {
@@ -228,3 +241,84 @@ _TEMPLATE = json.dumps(
         "questions": [{"question": "Yes?", "answers": ["Yes", "No"], "min": 0, "max": 1}],
     }
 )
+
+
+# ---------------------------------------------------------------- what the server sends is checked
+
+
+class Tampering(RoleClient):
+    """A trustee's client whose server lies: certs.jsons with two certificates swapped (each
+    valid, but not in their place), or another trustee's vinput; or whose upload is lost."""
+
+    def __init__(self, http: httpx.Client, uuid: str, secret: str, lie: str) -> None:
+        super().__init__("http://testserver", uuid, secret, http=http)
+        self.lie = lie
+        self.others_vinput = ""
+
+    def certs_jsons(self) -> str:
+        lines = super().certs_jsons().splitlines(keepends=True)
+        if self.lie == "certs":
+            lines[0], lines[1] = lines[1], lines[0]
+        return "".join(lines)
+
+    def vinput(self, n: int) -> str:
+        return self.others_vinput if self.lie == "vinput" else super().vinput(n)
+
+    def put_ceremony_message(self, n: int, what: str, line: str) -> dict[str, Any]:
+        if self.lie == "lost":
+            raise UsageError("cannot reach the server: ReadTimeout")
+        return super().put_ceremony_message(n, what, line)
+
+
+def test_ceremony_checks_what_the_server_sends(board_url: str, tmp_path: Path) -> None:
+    board = SqlBoard.open(board_url)
+    host = Host(board, tmp_path / "keys")
+    ensure_server_admin(board, tmp_path / "admin.secret")
+    admin = (tmp_path / "admin.secret").read_text().strip()
+    rng = SeededRandom("roles-checks")
+    spec = {"template": DEMO_TEMPLATE, "trustees": 3, "threshold": 2}
+    with TestClient(create_app(host, OpsConfig.unlimited())) as c:
+        d = draft_over_api(c, admin, spec, ["ann"], rng)
+        http = cast(httpx.Client, c)
+        homes = [tmp_path / f"trustee{n}" for n in (1, 2, 3)]
+        for home in homes:
+            home.mkdir()
+
+        def step(n: int, lie: str = "") -> None:
+            client = Tampering(http, d.uuid, d.trustees[n - 1], lie)
+            client.others_vinput = c.get(
+                f"{d.base}/ceremony/trustees/2/vinput", headers=bearer(d.trustees[1])
+            ).text
+            ceremony_step(client, BELENIOS_2048, n, homes[n - 1], rng)
+
+        def state() -> dict[str, Any]:
+            found = c.get(f"{d.base}/ceremony").json()
+            assert isinstance(found, dict)
+            return found
+
+        # an upload lost on the way: the next run sends the same certificate again
+        with pytest.raises(UsageError, match="cannot reach"):
+            step(1, "lost")
+        assert state()["certs"] == []
+        step(1)
+        (cert,) = homes[0].glob("*.cert")
+        assert len(list(homes[0].glob("*.key"))) == 1
+        for n in (2, 3):
+            step(n)
+        published = c.get(f"{d.base}/ceremony/certs.jsons").text.splitlines()
+        assert published[0] == cert.read_text().strip()
+
+        with pytest.raises(UsageError, match="certificate 1 on the server is not the one"):
+            step(1, "certs")
+        assert state()["polynomials"] == []  # nothing uploaded
+        for n in (1, 2, 3):
+            step(n)
+        assert state()["step"] == 5
+        with pytest.raises(VicheError) as refused:
+            step(1, "vinput")
+        assert refused.value.code.startswith("V2")  # the shares are not trustee 1's
+        assert state()["voutputs"] == [] and not list(homes[0].glob("*.dkey"))
+        for n in (1, 2, 3):
+            step(n)
+        assert state()["step"] == 7
+    board.close()

@@ -27,6 +27,8 @@ from viche.cli.output import err, line, out
 from viche.errors import Location, UsageError
 
 if TYPE_CHECKING:
+    from viche.crypto.group import Group
+    from viche.crypto.rng import RandomSource
     from viche.web.client import RoleClient
 
 trustee_app = typer.Typer(
@@ -157,6 +159,21 @@ def ceremony_cmd(
     per step; a step already done is not done again."""
     from viche.crypto.group import group_by_name
     from viche.crypto.rng import DEFAULT_RANDOM
+
+    grp = group_by_name(group, where=Location(path=("--group",)))
+    client = _client(url, election, secret_file)
+    try:
+        ceremony_step(client, grp, trustee, _folder(directory), DEFAULT_RANDOM)
+    finally:
+        client.close()
+
+
+def ceremony_step(
+    client: RoleClient, grp: Group, trustee: int, folder: Path, rng: RandomSource
+) -> None:
+    """Trustee ``trustee``'s due step of the ceremony, its files in ``folder``: what the
+    server sends (certs.jsons, the vinput) is checked before it is used, what is uploaded is
+    checked before it leaves; nothing is uploaded when the step is done already."""
     from viche.protocol import codec
     from viche.protocol.threshold import check_cert, check_polynomial
     from viche.protocol.trustees import Cert, Polynomial
@@ -164,83 +181,71 @@ def ceremony_cmd(
     from viche.service.ceremony import CERTS, DONE, POLYNOMIALS, VOUTPUTS
     from viche.service.files import read_json, write_text
 
-    grp = group_by_name(group, where=Location(path=("--group",)))
-    client = _client(url, election, secret_file)
-    try:
-        folder = _folder(directory)
-        state = client.ceremony()
-        step, threshold = state.get("step"), state.get("threshold")
-        trustees = state.get("trustees")
-        if not isinstance(trustees, int) or not isinstance(threshold, int):
-            raise UsageError("unexpected answer", where=Location(path=("ceremony",)))
-        if not 1 <= trustee <= trustees:
+    state = client.ceremony()
+    step, threshold = state.get("step"), state.get("threshold")
+    trustees = state.get("trustees")
+    if not isinstance(trustees, int) or not isinstance(threshold, int):
+        raise UsageError("unexpected answer", where=Location(path=("ceremony",)))
+    if not 1 <= trustee <= trustees:
+        raise UsageError(
+            f"the election has {trustees} trustees", where=Location(path=("--trustee",))
+        )
+    key = _one(folder, "*.key", "trustee seed")
+    where = Location(trustee=trustee)
+    if step == DONE:
+        if _one(folder, "*.dkey", "decryption key") is None:
             raise UsageError(
-                f"the election has {trustees} trustees", where=Location(path=("--trustee",))
+                "the ceremony is over but this folder holds no decryption key (.dkey)",
+                where=Location(file=str(folder)),
             )
-        key = _one(folder, "*.key", "trustee seed")
-        where = Location(trustee=trustee)
-        if step == DONE:
-            if _one(folder, "*.dkey", "decryption key") is None:
-                raise UsageError(
-                    "the ceremony is over but this folder holds no decryption key (.dkey)",
-                    where=Location(file=str(folder)),
-                )
-            _ok("the key ceremony is over; keep this folder for the decryption")
+        _ok("the key ceremony is over; keep this folder for the decryption")
+        return
+    if step == CERTS:
+        if trustee in _numbers(state, "certs"):
+            out.print(_waiting(state, "certs", 1))
             return
-        if step == CERTS:
-            if trustee in _numbers(state, "certs"):
-                out.print(_waiting(state, "certs", 1))
-                return
-            if key is None:
-                key, _ = svc.step1(grp, folder, DEFAULT_RANDOM)
-                err.print(f"seed saved to {key}")
-            cert_path = key.with_suffix(".cert")
-            cert = Cert.from_json(
-                read_json(cert_path, "certificate"), Location(file=str(cert_path))
+        if key is None:
+            key, _ = svc.step1(grp, folder, rng)
+            err.print(f"seed saved to {key}")
+        cert_path = key.with_suffix(".cert")
+        cert = Cert.from_json(read_json(cert_path, "certificate"), Location(file=str(cert_path)))
+        check_cert(grp, cert, where.sub("step 1", "cert"))
+        message, what = codec.dumps(cert.to_json()), "cert"
+    elif step in (POLYNOMIALS, VOUTPUTS):
+        if key is None:
+            raise UsageError(
+                "no trustee seed (.key) in this folder: step 1 was done elsewhere",
+                where=Location(file=str(folder)),
             )
-            check_cert(grp, cert, where.sub("step 1", "cert"))
-            message, what = codec.dumps(cert.to_json()), "cert"
+        field = "polynomials" if step == POLYNOMIALS else "voutputs"
+        if trustee in _numbers(state, field):
+            out.print(_waiting(state, field, step))
+            return
+        certs_path = folder / "certs.jsons"
+        write_text(certs_path, client.certs_jsons())
+        certs = svc.read_certs(certs_path)
+        svc.step2(grp, certs_path)  # every certificate, checked here too
+        mine = codec.dumps(read_json(key.with_suffix(".cert"), "certificate"))
+        if len(certs) != trustees or codec.dumps(certs[trustee - 1].to_json()) != mine:
+            raise UsageError(
+                f"certificate {trustee} on the server is not the one in this folder",
+                where=where.sub("step 2", "certs.jsons"),
+            )
+        if step == POLYNOMIALS:
+            message = svc.step3(grp, certs_path, key, threshold, rng).strip()
+            poly = Polynomial.from_json(codec.loads(message), where)
+            check_polynomial(grp, certs, poly, trustee, threshold=threshold)
+            what = "polynomial"
         else:
-            if key is None:
-                raise UsageError(
-                    "no trustee seed (.key) in this folder: step 1 was done elsewhere",
-                    where=Location(file=str(folder)),
-                )
-            certs_path = folder / "certs.jsons"
-            write_text(certs_path, client.certs_jsons())
-            certs = svc.read_certs(certs_path)
-            svc.step2(grp, certs_path)  # every certificate, checked here too
-            mine = codec.dumps(read_json(key.with_suffix(".cert"), "certificate"))
-            if len(certs) != trustees or codec.dumps(certs[trustee - 1].to_json()) != mine:
-                raise UsageError(
-                    f"certificate {trustee} on the server is not the one in this folder",
-                    where=where.sub("step 2", "certs.jsons"),
-                )
-            if step == POLYNOMIALS:
-                if trustee in _numbers(state, "polynomials"):
-                    out.print(_waiting(state, "polynomials", 3))
-                    return
-                message = svc.step3(grp, certs_path, key, threshold, DEFAULT_RANDOM).strip()
-                poly = Polynomial.from_json(codec.loads(message), where)
-                check_polynomial(grp, certs, poly, trustee, threshold=threshold)
-                what = "polynomial"
-            elif step == VOUTPUTS:
-                if trustee in _numbers(state, "voutputs"):
-                    out.print(_waiting(state, "voutputs", 5))
-                    return
-                vinput = folder / f"{key.stem}.vinput"
-                write_text(vinput, client.vinput(trustee))
-                # step 5 checks the vinput (the shares sent to this trustee) before using it
-                voutput, dkey = svc.step5(
-                    grp, certs_path, key, vinput, rng=DEFAULT_RANDOM, directory=folder
-                )
-                err.print(f"decryption key saved to {dkey}")
-                message, what = voutput.strip(), "voutput"
-            else:
-                raise UsageError(f"unknown ceremony step {step!r}", where=Location(path=("step",)))
-        after = client.put_ceremony_message(trustee, what, message)
-    finally:
-        client.close()
+            vinput = folder / f"{key.stem}.vinput"
+            write_text(vinput, client.vinput(trustee))
+            # step 5 checks the vinput (the shares sent to this trustee) before using it
+            voutput, dkey = svc.step5(grp, certs_path, key, vinput, rng=rng, directory=folder)
+            err.print(f"decryption key saved to {dkey}")
+            message, what = voutput.strip(), "voutput"
+    else:
+        raise UsageError(f"unknown ceremony step {step!r}", where=Location(path=("step",)))
+    after = client.put_ceremony_message(trustee, what, message)
     _ok(f"{what} of trustee {trustee} accepted; the ceremony is at step {after.get('step')}")
 
 
