@@ -119,9 +119,9 @@ def test_two_of_three_election_driven_by_the_role_commands(
     # the credential authority: the roll downloaded, credentials made here, public ones sent
     ca = _secret_file(tmp_path / "ca.secret", str(made["credential_authority"]))
     ca_dir = tmp_path / "authority"
-    said = _viche("authority", "credentials", *role(ca), "--out", str(ca_dir), "--group", GROUP)
+    said = _viche("authority", "credentials", *role(ca), "--out", str(ca_dir))
     assert "3 public credentials uploaded" in said
-    again = _viche("authority", "credentials", *role(ca), "--out", str(ca_dir), "--group", GROUP)
+    again = _viche("authority", "credentials", *role(ca), "--out", str(ca_dir))
     assert "3 public credentials uploaded" in again
     (privcreds,) = ca_dir.glob("*.privcreds")
     assert privcreds.stat().st_mode & 0o077 == 0
@@ -135,7 +135,7 @@ def test_two_of_three_election_driven_by_the_role_commands(
     def ceremony(n: int) -> str:
         return _viche(
             "trustee", "ceremony", *role(secrets[n - 1]), "--trustee", str(n),
-            "--dir", str(homes[n - 1]), "--group", GROUP,
+            "--dir", str(homes[n - 1]),
         )  # fmt: skip
 
     base = f"/api/v1/elections/{uuid}"
@@ -153,6 +153,8 @@ def test_two_of_three_election_driven_by_the_role_commands(
         assert all(p.stat().st_mode & 0o077 == 0 for p in kept)
 
     _admin(server, made, "open")
+    r = server.api.get(f"{base}/draft")  # set up: no draft any more
+    assert r.status_code == 409 and r.json()["code"] == "V3005", r.text
     private = {line.split()[0].split(",")[1]: line for line in privcreds.read_text().splitlines()}
     for login, choices in VOTES.items():
         voter = tmp_path / "voters" / login
@@ -198,6 +200,8 @@ def test_single_trustee_key_and_refusals(server: Server, tmp_path: Path) -> None
     made, _ = _create(server, {"template": json.loads(_TEMPLATE), "trustees": 1})
     uuid = str(made["uuid"])
     secret = str(made["trustees"][0])  # type: ignore[index]
+    draft = server.api.get(f"/api/v1/elections/{uuid}/draft").json()
+    assert draft == {"uuid": uuid, "group": "BELENIOS-2048", "trustees": 1, "threshold": None}
     home = tmp_path / "trustee"
 
     def key(secret_file: Path, n: int = 1) -> list[str]:

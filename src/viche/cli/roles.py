@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from viche.cli.election import GroupOpt
 from viche.cli.output import err, line, out
 from viche.errors import Location, UsageError
 
@@ -111,17 +110,15 @@ def key_cmd(
     directory: Annotated[
         Path, typer.Option("--out", help="Folder for ID.privkey (secret) and ID.pubkey.")
     ],
-    group: GroupOpt = "BELENIOS-2048",
 ) -> None:
     """Single trustee: make a key pair here (or reuse the one in --out), upload its public key."""
-    from viche.crypto.group import group_by_name
     from viche.crypto.rng import DEFAULT_RANDOM
     from viche.service import setup as svc
     from viche.service.files import read_text
 
-    grp = group_by_name(group, where=Location(path=("--group",)))
     client = _client(url, election, secret_file)
     try:
+        grp = client.group()
         folder = _folder(directory)
         pub = _one(folder, "*.pubkey", "public key")
         if pub is None:
@@ -152,18 +149,15 @@ def ceremony_cmd(
     secret_file: SecretOpt,
     trustee: TrusteeOpt,
     directory: KeyDirOpt,
-    group: GroupOpt = "BELENIOS-2048",
 ) -> None:
     """Pedersen trustee: do the step of the key ceremony that is due (1 certificate,
     3 polynomial, 5 voutput), each message checked here before it is uploaded. Run it once
     per step; a step already done is not done again."""
-    from viche.crypto.group import group_by_name
     from viche.crypto.rng import DEFAULT_RANDOM
 
-    grp = group_by_name(group, where=Location(path=("--group",)))
     client = _client(url, election, secret_file)
     try:
-        ceremony_step(client, grp, trustee, _folder(directory), DEFAULT_RANDOM)
+        ceremony_step(client, client.group(), trustee, _folder(directory), DEFAULT_RANDOM)
     finally:
         client.close()
 
@@ -352,18 +346,16 @@ def credentials_cmd(
             "--out", help="Folder for T.privcreds (secret: hand each voter hers) and T.pubcreds."
         ),
     ],
-    group: GroupOpt = "BELENIOS-2048",
 ) -> None:
     """Credential authority: download the roll, make the credentials here (the private ones
     stay in --out), upload the public ones. Run again, it uploads the same ones."""
-    from viche.crypto.group import group_by_name
     from viche.crypto.rng import DEFAULT_RANDOM
     from viche.service import credentials as svc
     from viche.service.files import read_bytes
 
-    grp = group_by_name(group, where=Location(path=("--group",)))
     client = _client(url, election, secret_file)
     try:
+        grp = client.group()
         folder = _folder(directory)
         pub = _one(folder, "*.pubcreds", "public credentials")
         if pub is None:

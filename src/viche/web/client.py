@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 
+from viche.crypto.group import Group, group_by_name
 from viche.crypto.hashing import sha256_hex
 from viche.crypto.rng import RandomSource
 from viche.errors import (
@@ -196,6 +197,13 @@ class RoleClient(VotingClient):
         if not isinstance(body, dict):
             raise UsageError("unexpected answer", where=Location(file=str(response.url)))
         return body
+
+    def group(self) -> Group:
+        """The group of the election being set up (as its administrator created it)."""
+        found = self._json_object(self._call("GET", "/draft")).get("group")
+        if not isinstance(found, str):
+            raise UsageError("unexpected answer", where=Location(member="draft"))
+        return group_by_name(found, where=Location(file=f"{self.base} draft", path=("group",)))
 
     # ---------------------------------------------------------------- trustees
 
