@@ -228,6 +228,12 @@ def test_single_trustee_key_and_refusals(server: Server, tmp_path: Path) -> None
     assert run.code == 2 and "[V9010]" in run.stderr and "trustee-2" in run.stderr, run.stderr
     said = _viche(*key(mine))
     assert "uploaded as trustee 1's" in said and secret not in said
+    # a folder is one election's; an election id is checked before it names a file or a URL
+    other = _secret_file(tmp_path / "other.secret", secret)
+    run = run_cli(*[a if a != uuid else "AbcDefGhi23456" for a in key(other)])
+    assert run.code == 2 and f"holds the files of election {uuid}" in run.stderr, run.stderr
+    run = run_cli(*[a if a != uuid else "../../etc" for a in key(other)])
+    assert run.code == 2 and "--election" in run.stderr, run.stderr
     (pub,) = home.glob("*.pubkey")
     again = _viche(*key(mine))  # the same key, sent again (nothing made anew)
     assert pub.name in again and len(list(home.glob("*.privkey"))) == 1

@@ -59,9 +59,11 @@ KeyDirOpt = Annotated[
 
 
 def _client(url: str, election: str, secret_file: Path) -> RoleClient:
+    from viche.protocol.election import check_uuid
     from viche.service.files import read_text
     from viche.web.client import RoleClient
 
+    check_uuid(election, Location(path=("--election",)))
     secret = read_text(secret_file, "role secret").strip()
     if not secret or len(secret.split()) != 1:
         raise UsageError(
@@ -80,6 +82,31 @@ def _folder(path: Path) -> Path:
             f"cannot create the folder: {exc.strerror}", where=Location(file=str(path))
         ) from None
     return require_dir(path, "folder")
+
+
+def _election_folder(path: Path, election: str) -> Path:
+    """A role's folder for ``election``: one that holds another election's files (its
+    ``election.uuid`` says which) is refused, so that no key or credential is reused across
+    elections."""
+    from viche.service.files import read_text
+
+    folder = _folder(path)
+    marker = folder / "election.uuid"
+    if marker.exists():
+        found = read_text(marker, "election marker").strip()
+        if found != election:
+            raise UsageError(
+                f"this folder holds the files of election {found}", where=Location(file=str(marker))
+            )
+    return folder
+
+
+def _claim(folder: Path, election: str) -> None:
+    """Mark ``folder`` as ``election``'s (once the server has answered for that election)."""
+    from viche.service.files import write_text
+
+    if not (folder / "election.uuid").exists():
+        write_text(folder / "election.uuid", election + "\n")
 
 
 def _one(directory: Path, pattern: str, what: str) -> Path | None:
@@ -118,8 +145,9 @@ def key_cmd(
 
     client = _client(url, election, secret_file)
     try:
+        folder = _election_folder(directory, election)
         grp = client.group()
-        folder = _folder(directory)
+        _claim(folder, election)
         pub = _one(folder, "*.pubkey", "public key")
         if pub is None:
             files = svc.new_trustee_key(grp, folder, DEFAULT_RANDOM)
@@ -157,7 +185,10 @@ def ceremony_cmd(
 
     client = _client(url, election, secret_file)
     try:
-        ceremony_step(client, client.group(), trustee, _folder(directory), DEFAULT_RANDOM)
+        folder = _election_folder(directory, election)
+        grp = client.group()
+        _claim(folder, election)
+        ceremony_step(client, grp, trustee, folder, DEFAULT_RANDOM)
     finally:
         client.close()
 
@@ -262,6 +293,7 @@ def _download(client: RoleClient, folder: Path) -> Path:
                 "another election's record is in this folder", where=Location(file=str(old))
             )
     write_bytes(record / f"{client.uuid}.bel", client.archive())
+    _claim(folder, client.uuid)
     return record
 
 
@@ -282,7 +314,7 @@ def shuffle_cmd(
 
     client = _client(url, election, secret_file)
     try:
-        record = _download(client, _folder(directory))
+        record = _download(client, _election_folder(directory, election))
         with open_record(record) as state:
             lines = svc.shuffle(state, trustee, DEFAULT_RANDOM)
         owner = client.post_lines(trustee, "shuffle", lines.text())
@@ -308,7 +340,7 @@ def decrypt_cmd(
 
     client = _client(url, election, secret_file)
     try:
-        folder = _folder(directory)
+        folder = _election_folder(directory, election)
         privkey = _one(folder, "*.privkey", "private key")
         seed, dkey = _one(folder, "*.key", "trustee seed"), _one(folder, "*.dkey", "share")
         if (privkey is None) == (seed is None or dkey is None):
@@ -355,8 +387,9 @@ def credentials_cmd(
 
     client = _client(url, election, secret_file)
     try:
+        folder = _election_folder(directory, election)
         grp = client.group()
-        folder = _folder(directory)
+        _claim(folder, election)
         pub = _one(folder, "*.pubcreds", "public credentials")
         if pub is None:
             voters = svc.parse_voters(client.voters(), Location(file=f"{url} voters"))
