@@ -48,6 +48,7 @@ class Server:
     url: str
     api: httpx.Client
     admin_secret: str
+    data: Path
 
 
 @pytest.fixture()
@@ -59,7 +60,7 @@ def server(tmp_path: Path) -> Iterator[Server]:
         wait_until_up(proc, port)
         url = f"http://127.0.0.1:{port}"
         with httpx.Client(base_url=url, timeout=120) as api:
-            yield Server(url, api, (data / "admin.secret").read_text().strip())
+            yield Server(url, api, (data / "admin.secret").read_text().strip(), data)
     finally:
         stop(proc)
 
@@ -194,6 +195,14 @@ def test_two_of_three_election_driven_by_the_role_commands(
     assert ok, err
     verified = run_cli("verify", str(record), "--jobs", "1")
     assert verified.code == 0, verified.stdout + verified.stderr
+
+    # no seed, share or private credential reached the server: not in its database nor record
+    stored = b"".join(p.read_bytes() for p in server.data.glob("board.sqlite*") if p.is_file())
+    stored += (record / f"{uuid}.bel").read_bytes()
+    secrets_kept = [p.read_text().strip() for home in homes for p in _secret_files_in(home)]
+    secrets_kept += [line.split()[-1] for line in privcreds.read_text().splitlines()]
+    assert len(secrets_kept) == 6 + len(VOTES)
+    assert not [x for x in secrets_kept if x.encode() in stored]
 
 
 def test_single_trustee_key_and_refusals(server: Server, tmp_path: Path) -> None:
