@@ -32,6 +32,17 @@ def start_demo(
     )  # fmt: skip
 
 
+def start_server(data: Path, port: int) -> subprocess.Popen[bytes]:
+    """``viche serve`` without a demo: elections are created over the API (the server
+    administrator's secret is in DATA/admin.secret)."""
+    return subprocess.Popen(
+        [*CLI, "serve", "--data", str(data), "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env=cli_env(),
+    )
+
+
 def wait_until_up(proc: subprocess.Popen[bytes], port: int, timeout: float = 180) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

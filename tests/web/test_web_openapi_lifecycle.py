@@ -18,6 +18,7 @@ NEW = {
     ("/api/v1/elections/{uuid}/schedule", "put"): "ScheduleModel",
     ("/api/v1/elections/{uuid}/schedule", "get"): "ScheduleModel",
     ("/api/v1/elections/{uuid}/codes", "post"): "CodeSent",
+    ("/api/v1/elections/{uuid}/draft", "get"): "DraftModel",
 }
 BODIES = {
     ("/api/v1/elections/{uuid}/ceremony/trustees/{n}/cert", "put"),

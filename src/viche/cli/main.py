@@ -50,7 +50,18 @@ def _root(
 
 
 def _register_all() -> None:
-    from viche.cli import election, event, method, mirror, monitor, plan, serve, shuffle, verify
+    from viche.cli import (
+        election,
+        event,
+        method,
+        mirror,
+        monitor,
+        plan,
+        roles,
+        serve,
+        shuffle,
+        verify,
+    )
 
     election.register(app)
     method.register(app)
@@ -61,6 +72,7 @@ def _register_all() -> None:
     plan.register(app)
     serve.register(app)
     event.register(app)
+    roles.register(app)
 
 
 _register_all()

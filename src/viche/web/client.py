@@ -1,8 +1,11 @@
-"""A client of the voting server's API: what ``viche vote`` uses.
+"""A client of the voting server's API: what ``viche vote``, ``viche trustee`` and
+``viche authority`` use.
 
 The ballot is made locally (the server never sees the private credential nor the choices);
 the setup objects are fetched by hash and their hashes checked, the receipt's signature and
-key are checked against the election's published key before it is saved.
+key are checked against the election's published key before it is saved. A role (trustee N,
+the credential authority) sends only public messages made on its own machine
+(:class:`RoleClient`); its secret goes in the Authorization header, never in a URL.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from typing import Any
 
 import httpx
 
+from viche.crypto.group import Group, group_by_name
 from viche.crypto.hashing import sha256_hex
 from viche.crypto.rng import RandomSource
 from viche.errors import (
@@ -154,3 +158,98 @@ class VotingClient:
         if r.ballot_hash != sha256_hex(raw) or r.election != uuid:
             raise ProofError("the receipt is for another ballot", where=where)
         return Cast(r.tracker, r.height, bool(body["revote"]), signed)
+
+
+class RoleClient(VotingClient):
+    """One role of one election (trustee N, the credential authority), authenticated by its
+    secret as a Bearer token."""
+
+    def __init__(self, url: str, uuid: str, secret: str, http: httpx.Client | None = None) -> None:
+        super().__init__(url, http)
+        self.uuid = uuid
+        self._secret = secret
+
+    def __repr__(self) -> str:
+        return f"RoleClient({self.base!r}, {self.uuid!r})"
+
+    def _call(
+        self, method: str, path: str, content: bytes | None = None, content_type: str = ""
+    ) -> httpx.Response:
+        path = f"/api/v1/elections/{self.uuid}{path}"
+        where = Location(file=self.base + path)
+        headers = {"Authorization": f"Bearer {self._secret}"}
+        if content_type:
+            headers["Content-Type"] = content_type
+        try:
+            response = self.http.request(method, path, content=content, headers=headers)
+        except httpx.HTTPError as exc:
+            raise UsageError(
+                f"cannot reach the server: {type(exc).__name__}", where=where
+            ) from None
+        _raise_for(response, where)
+        return response
+
+    def _json_object(self, response: httpx.Response) -> dict[str, Any]:
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            raise UsageError("unexpected answer", where=Location(file=str(response.url)))
+        return body
+
+    def group(self) -> Group:
+        """The group of the election being set up (as its administrator created it)."""
+        found = self._json_object(self._call("GET", "/draft")).get("group")
+        if not isinstance(found, str):
+            raise UsageError("unexpected answer", where=Location(member="draft"))
+        return group_by_name(found, where=Location(file=f"{self.base} draft", path=("group",)))
+
+    # ---------------------------------------------------------------- trustees
+
+    def ceremony(self) -> dict[str, Any]:
+        """The Pedersen ceremony's state (threshold, trustees, step, who is in)."""
+        return self._json_object(self._call("GET", "/ceremony"))
+
+    def certs_jsons(self) -> str:
+        return self._call("GET", "/ceremony/certs.jsons").text
+
+    def vinput(self, n: int) -> str:
+        return self._call("GET", f"/ceremony/trustees/{n}/vinput").text
+
+    def put_ceremony_message(self, n: int, what: str, line: str) -> dict[str, Any]:
+        """Step 1, 3 or 5's message (``cert``, ``polynomial``, ``voutput``); the new state."""
+        answer = self._call(
+            "PUT", f"/ceremony/trustees/{n}/{what}", line.encode(), "application/json"
+        )
+        return self._json_object(answer)
+
+    def put_trustee_key(self, n: int, line: str) -> None:
+        self._call("PUT", f"/trustees/{n}", line.encode(), "application/json")
+
+    def archive(self) -> bytes:
+        """The election's public record (.bel) as served now."""
+        return self._call("GET", "/archive.bel").content
+
+    def post_lines(self, n: int, what: str, text: str) -> int:
+        """A trustee's two lines (``shuffle`` or ``decryption``); the owner the server read."""
+        answer = self._json_object(
+            self._call("POST", f"/trustees/{n}/{what}", text.encode(), "text/plain")
+        )
+        count = answer.get("count")
+        if not isinstance(count, int):
+            raise UsageError("unexpected answer", where=Location(member=what))
+        return count
+
+    # ---------------------------------------------------------------- credential authority
+
+    def voters(self) -> str:
+        """The voter roll (address,login[,weight] lines)."""
+        return self._call("GET", "/voters").text
+
+    def put_credentials(self, pubcreds: bytes) -> int:
+        answer = self._json_object(self._call("PUT", "/credentials", pubcreds, "application/json"))
+        count = answer.get("count")
+        if not isinstance(count, int):
+            raise UsageError("unexpected answer", where=Location(member="credentials"))
+        return count

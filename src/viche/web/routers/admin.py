@@ -142,6 +142,24 @@ async def create(request: Request, token: Token) -> CreatedModel:
     )
 
 
+class DraftModel(BaseModel):
+    uuid: str
+    group: str = Field(description="the group every key and credential is made in")
+    trustees: int
+    threshold: int | None = Field(None, description="none: Single trustees")
+
+
+@router.get(
+    "/{uuid}/draft",
+    response_model=DraftModel,
+    summary="An election being set up: its group and trustees (what the roles need to make "
+    "their keys and credentials), until it opens",
+)
+def get_draft(request: Request, uuid: str) -> DraftModel:
+    d = admin.load_draft(host(request).board, uuid)
+    return DraftModel(uuid=d.uuid, group=d.group, trustees=d.trustees, threshold=d.threshold)
+
+
 @router.put(
     "/{uuid}/voters",
     response_model=RollAnswer,
