@@ -139,6 +139,17 @@ def test_booth_works_offline_and_casts_the_queued_ballot_when_online(
                 assert secret_text not in everything
             assert stored["idb"] == [] and stored["session"] == {}
             assert _ballots(server) == 0
+            # the page closed and opened again, still offline: the queued ballot waits for
+            # the voter's login (its secret is never kept), then for the link
+            page.reload()
+            step(page, "login")
+            expect(page.locator("#queue-waiting")).to_contain_text("чекає бюлетень")
+            screens.shot(page, "offline-waiting")
+            page.get_by_label("Логін", exact=True).fill(login)
+            page.get_by_label("Секрет для входу", exact=True).fill(secret)
+            page.keyboard.press("Enter")
+            step(page, "queued")
+            expect(page.locator("#queue-msg")).to_contain_text("Немає з’єднання")
             # the link returns: the ballot is cast by itself, the receipt shown
             ctx.set_offline(False)
             step(page, "done")
@@ -225,6 +236,28 @@ def test_booth_counts_down_to_the_close_and_kiosk_wipes_each_voter(
             expect(page.get_by_role("button", name="Cast the ballot")).to_be_disabled()
             expect(page.locator("#cast-msg")).to_contain_text("The vote is closed")
             screens.shot(page, "closed")
+            # a ballot queued offline that reaches the server only after the close is not
+            # sent: the voter is told, and the ballot forgotten
+            login, _ = server.login(3)
+            late = {"uuid": server.uuid, "login": login, "ballot": "{}", "tracker": "T" * 43}
+            page.evaluate(
+                "(q) => localStorage.setItem('viche.booth.queue', JSON.stringify([q]))",
+                {**late, "close": int(time.time() * 1000) - 1000},
+            )
+            page.reload()
+            step(page, "login")
+            expect(page.locator("#queue-waiting")).to_be_visible()
+            page.get_by_label("Login", exact=True).fill(login)
+            page.get_by_label("Login secret", exact=True).fill(server.login(3)[1])
+            page.get_by_role("button", name="Next").click()
+            step(page, "queued")
+            expect(page.locator("#queue-msg")).to_contain_text("The vote closed before")
+            expect(page.get_by_role("heading", name="The ballot was not cast")).to_be_visible()
+            screens.shot(page, "queued-late")
+            assert "viche.booth.queue" not in page.evaluate(STORED)["local"]
+            assert _ballots(server) == 1
+            page.get_by_role("button", name="Next voter").click()
+            step(page, "login")
             ctx.close()
         finally:
             browser.close()

@@ -617,15 +617,17 @@ const STEPS = {
     const p = S.pending;
     const late = p.close !== null && Date.now() >= p.close;
     return [
-      title(t("step.queued")),
+      title(t(late ? "step.late" : "step.queued")),
       electionHeader(),
       late
         ? msg("bad", t("queue.late"), "queue-msg")
         : msg("info", navigator.onLine ? t("queue.sending") : t("queue.offline"), "queue-msg"),
       h("p", {}, t("done.tracker")),
       h("p", { class: "tracker", id: "queued-tracker" }, p.tracker),
-      h("p", { class: "hint" }, t("queue.kept")),
-      late ? null : actions(button(t("queue.now"), () => sendQueued(), { id: "send-now" })),
+      late ? null : h("p", { class: "hint" }, t("queue.kept")),
+      late
+        ? (S.kiosk ? actions(button(t("kiosk.next"), () => wipe(), { id: "next-voter" })) : null)
+        : actions(button(t("queue.now"), () => sendQueued(), { id: "send-now" })),
     ];
   },
 };
