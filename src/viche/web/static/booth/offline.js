@@ -7,11 +7,14 @@
 const KEY = "viche.booth.queue";
 const CACHE = "viche-booth-1"; // the same as in sw.js
 
-/** Register the service worker (where the browser has one); failures are silent: the
- * booth then simply needs the network. */
+/** Register the service worker (where the browser has one) once the first page has
+ * loaded, so that its copy of the whole booth does not slow that page; failures are
+ * silent: the booth then simply needs the network. */
 export function keepOffline() {
   if (!("serviceWorker" in navigator)) return;
-  navigator.serviceWorker.register("sw.js", { scope: "./" }).catch(() => {});
+  const register = () => navigator.serviceWorker.register("sw.js", { scope: "./" }).catch(() => {});
+  if (document.readyState === "complete") register();
+  else window.addEventListener("load", register, { once: true });
 }
 
 /** Keep the election's data the booth has just read, for a later visit without network
