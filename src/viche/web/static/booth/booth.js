@@ -580,7 +580,8 @@ const STEPS = {
       h("pre", { id: "audit-data", tabindex: "0", "aria-label": t("step.audit") }, data),
       actions(
         button(t("audit.again"), () => { S.encrypted = null; go("encrypt"); }, { id: "reencrypt" }),
-        button(t("audit.download"), () => download(`${S.uuid}-audit-${e.tracker.slice(0, 8)}.json`, data), { secondary: true }),
+        // not on a kiosk: no file of a voter's choices left on the terminal
+        S.kiosk ? null : button(t("audit.download"), () => download(`${S.uuid}-audit-${e.tracker.slice(0, 8)}.json`, data), { secondary: true }),
       ),
       h("p", { class: "hint mono" }, t("audit.how", { url: location.origin })),
     ];
