@@ -47,11 +47,13 @@ def test_the_service_worker_keeps_every_file_of_the_booth() -> None:
     it would be missing the first time the booth is opened without a network."""
     text = (STATIC / "booth/sw.js").read_text()
     listed = set(re.findall(r'"([\w./]+\.(?:js|css|svg)|\./)"', text.split("const DATA")[0]))
-    expected = {
-        "./" if p.name == "index.html" else str(p.relative_to(STATIC / "booth"))
-        if p.parent == STATIC / "booth"
-        else "../" + str(p.relative_to(STATIC))
-        for p in BOOTH
-        if p.name != "sw.js"
-    }
+
+    def name(p: Path) -> str:  # as the worker's scope (/booth/) sees it
+        if p.name == "index.html":
+            return "./"
+        if p.parent == STATIC / "booth":
+            return p.name
+        return "../" + str(p.relative_to(STATIC))
+
+    expected = {name(p) for p in BOOTH if p.name != "sw.js"}
     assert listed == expected
