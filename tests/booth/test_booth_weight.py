@@ -40,3 +40,20 @@ def test_the_first_page_loads_no_crypto_module() -> None:
         todo |= _static_imports(STATIC / "booth" / name) - seen
     assert not seen & CRYPTO, seen & CRYPTO
     assert "credential.js" in seen and "election.js" in seen
+
+
+def test_the_service_worker_keeps_every_file_of_the_booth() -> None:
+    """sw.js's list is the booth (index.html as "./"), its own script aside: a file left off
+    it would be missing the first time the booth is opened without a network."""
+    text = (STATIC / "booth/sw.js").read_text()
+    listed = set(re.findall(r'"([\w./]+\.(?:js|css|svg)|\./)"', text.split("const DATA")[0]))
+
+    def name(p: Path) -> str:  # as the worker's scope (/booth/) sees it
+        if p.name == "index.html":
+            return "./"
+        if p.parent == STATIC / "booth":
+            return p.name
+        return "../" + str(p.relative_to(STATIC))
+
+    expected = {name(p) for p in BOOTH if p.name != "sw.js"}
+    assert listed == expected

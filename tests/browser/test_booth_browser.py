@@ -28,7 +28,7 @@ def _env() -> dict[str, str]:
 
 
 def test_pages_are_served_with_a_strict_csp(server: Server) -> None:
-    for path in ("/booth/", "/booth/booth.js", "/booth/worker.js", "/"):
+    for path in ("/booth/", "/booth/booth.js", "/booth/worker.js", "/booth/sw.js", "/"):
         r = httpx.get(server.base + path)
         assert r.status_code == 200, path
         csp = r.headers["content-security-policy"]

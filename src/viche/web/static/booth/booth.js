@@ -1,10 +1,14 @@
 // The voting booth: choose the election, log in, enter the private credential, answer,
 // review, encrypt in Web Workers (pool.js), then cast (signed receipt) or audit (the
 // randomness revealed; an audited ballot is never cast). Every string comes from
-// ../common/i18n.js; the election's own texts are shown as they are.
+// ../common/i18n.js; the election's own texts are shown as they are. Without a network
+// (offline.js, sw.js) a ballot is encrypted all the same, queued and cast when the link
+// returns; the close time is counted down; `?kiosk=1` is a polling station's terminal,
+// wiped after each voter.
 
 import { h, download, lang, setLang, t, tn, translatePage } from "../common/i18n.js";
 import { checkCredential } from "./credential.js";
+import { clearQueue, dequeue, enqueue, keepElection, keepOffline, queued } from "./offline.js";
 import { parseElection } from "./election.js";
 import { qrDetector, readQrFile, scanCamera } from "./scan.js";
 
@@ -35,7 +39,14 @@ const S = {
   qrSvg: null, // the receipt's QR encoder (common/qr.js), loaded when a ballot is cast
   qr: undefined, // promise of the QR detector (null where the browser has none)
   scanning: null, // the camera scan under way
+  kiosk: new URLSearchParams(location.search).get("kiosk") === "1", // a polling station's terminal
+  closeAt: null, // the scheduled close (ms since the epoch), if any
+  pending: null, // the queued ballot being sent: {uuid, login, ballot, tracker, close}
+  retry: null, // timer of the next attempt
+  attempts: 0,
 };
+
+const WARN_MS = 10 * 60 * 1000; // the countdown warns under 10 minutes
 
 // ------------------------------------------------------------------ helpers
 
@@ -74,10 +85,52 @@ function electionHeader() {
   return h(
     "div",
     {},
+    S.kiosk ? h("p", { class: "meta", id: "kiosk-note" }, t("kiosk.note")) : null,
     h("p", { class: "brand-election" }, h("strong", {}, S.detail.name)),
     h("p", { class: "meta mono" }, t("election.fingerprint", { f: S.detail.fingerprint })),
+    S.closeAt === null || S.step === "done" ? null : h("div", { id: "countdown" }, countdown()),
   );
 }
+
+function closed() {
+  return S.closeAt !== null && Date.now() >= S.closeAt;
+}
+
+function two(n) {
+  return String(n).padStart(2, "0");
+}
+
+/** The close time and what is left of it: a warning under 10 minutes, then "closed". */
+function countdown() {
+  const at = new Intl.DateTimeFormat(lang(), {
+    day: "numeric", month: "long", year: "numeric", hour: "2-digit", minute: "2-digit", timeZoneName: "short",
+  }).format(S.closeAt);
+  const left = S.closeAt - Date.now();
+  // no alert role: this is redrawn every second
+  if (left <= 0) return h("p", { class: "msg bad", id: "countdown-msg" }, t("close.over", { at }));
+  const s = Math.floor(left / 1000);
+  const days = Math.floor(s / 86400);
+  const clock = `${two(Math.floor(s / 3600) % 24)}:${two(Math.floor(s / 60) % 60)}:${two(s % 60)}`;
+  const rest = days ? `${tn("close.days", days)} ${clock}` : clock;
+  return h(
+    "p",
+    { class: left < WARN_MS ? "msg warn" : "meta", id: "countdown-msg" },
+    t("close.at", { at }),
+    " ",
+    h("span", { id: "countdown-left", "aria-hidden": "true" }, t("close.left", { left: rest })),
+    left < WARN_MS ? h("strong", {}, " ", t("close.soon")) : null,
+  );
+}
+
+let wasClosed = false;
+setInterval(() => {
+  const box = document.getElementById("countdown");
+  if (box) box.replaceChildren(countdown());
+  if (closed() !== wasClosed) {
+    wasClosed = closed();
+    if (wasClosed && ["encrypted", "queued", "review"].includes(S.step)) render(false);
+  }
+}, 1000);
 
 async function getJson(url) {
   const r = await fetch(url, { headers: { Accept: "application/json" } });
@@ -142,6 +195,12 @@ function questionsOf(text) {
   );
 }
 
+function freshAnswers() {
+  return S.questions.map((q) =>
+    q.kind === "nh" ? { values: q.answers.map(() => 0) } : { blank: false, picks: new Set() },
+  );
+}
+
 async function loadElection(uuid) {
   S.uuid = uuid;
   S.detail = null;
@@ -153,19 +212,25 @@ async function loadElection(uuid) {
     S.text = await r.text();
     S.election = parseElection(S.text);
     S.questions = questionsOf(S.text);
+    keepElection([
+      [`${API}/${uuid}`, JSON.stringify(S.detail)],
+      [`${API}/${uuid}/objects/${S.detail.setup.election}`, S.text],
+    ]);
   } catch {
     S.flash = { kind: "bad", text: t("err.election") };
     S.uuid = null;
     go("choose");
     return;
   }
-  S.answers = S.questions.map((q) =>
-    q.kind === "nh" ? { values: q.answers.map(() => 0) } : { blank: false, picks: new Set() },
-  );
+  S.answers = freshAnswers();
   S.encrypted = null;
   S.cast = null;
   S.tables = null; // built once the voter has logged in (startTables)
   S.tablesReady = false;
+  const close = S.detail.schedule?.close;
+  S.closeAt = close ? Date.parse(close) : null;
+  if (Number.isNaN(S.closeAt)) S.closeAt = null;
+  wasClosed = closed();
   if (S.detail.phase !== "open") {
     S.flash = { kind: "bad", text: t("election.closed", { phase: t(`pages.phase.${S.detail.phase}`) }) };
   }
@@ -255,12 +320,20 @@ const STEPS = {
       }
       S.login = login.value.trim();
       S.secret = secret.value.trim();
+      const waiting = queued(S.uuid, S.login);
+      if (waiting) { // a ballot prepared offline earlier: sent now that the secret is here
+        S.pending = waiting;
+        go("queued");
+        sendQueued();
+        return;
+      }
       startTables();
       go("credential");
     };
     return [
       title(t("step.login")),
       electionHeader(),
+      queued(S.uuid) ? msg("info", t("queue.waiting"), "queue-waiting") : null,
       h("p", {}, t("login.intro")),
       h(
         "form",
@@ -473,6 +546,10 @@ const STEPS = {
     const e = S.encrypted;
     const feedback = h("div", { id: "cast-msg" });
     const castButton = button(t("encd.cast"), () => cast(castButton, feedback), { id: "cast" });
+    if (closed()) {
+      castButton.disabled = true;
+      feedback.replaceChildren(msg("bad", t("close.noCast")));
+    }
     return [
       title(t("step.encrypted")),
       electionHeader(),
@@ -503,7 +580,8 @@ const STEPS = {
       h("pre", { id: "audit-data", tabindex: "0", "aria-label": t("step.audit") }, data),
       actions(
         button(t("audit.again"), () => { S.encrypted = null; go("encrypt"); }, { id: "reencrypt" }),
-        button(t("audit.download"), () => download(`${S.uuid}-audit-${e.tracker.slice(0, 8)}.json`, data), { secondary: true }),
+        // not on a kiosk: no file of a voter's choices left on the terminal
+        S.kiosk ? null : button(t("audit.download"), () => download(`${S.uuid}-audit-${e.tracker.slice(0, 8)}.json`, data), { secondary: true }),
       ),
       h("p", { class: "hint mono" }, t("audit.how", { url: location.origin })),
     ];
@@ -522,11 +600,35 @@ const STEPS = {
       h("p", {}, t("done.keep")),
       h("pre", { id: "receipt", tabindex: "0", "aria-label": t("done.receipt") }, receipt),
       h("figure", { class: "qr", id: "receipt-qr" }, S.qrSvg(JSON.stringify(c.receipt), t("done.qr"))),
-      actions(
-        button(t("done.download"), () => download(`${S.uuid}-${c.height}.receipt.json`, `${JSON.stringify(c.receipt)}\n`), { id: "download-receipt" }),
-        button(t("done.print"), () => window.print(), { secondary: true }),
-        h("a", { class: "button secondary", href: `/#${S.uuid}/box/${c.tracker}` }, t("done.box")),
-      ),
+      S.kiosk
+        ? actions(
+          button(t("done.print"), () => window.print(), { secondary: true }),
+          button(t("kiosk.next"), () => wipe(), { id: "next-voter" }),
+        )
+        : actions(
+          button(t("done.download"), () => download(`${S.uuid}-${c.height}.receipt.json`, `${JSON.stringify(c.receipt)}\n`), { id: "download-receipt" }),
+          button(t("done.print"), () => window.print(), { secondary: true }),
+          h("a", { class: "button secondary", href: `/#${S.uuid}/box/${c.tracker}` }, t("done.box")),
+        ),
+      S.kiosk ? h("p", { class: "hint" }, t("kiosk.wipeHint")) : null,
+    ];
+  },
+
+  queued() {
+    const p = S.pending;
+    const late = p.close !== null && Date.now() >= p.close;
+    return [
+      title(t(late ? "step.late" : "step.queued")),
+      electionHeader(),
+      late
+        ? msg("bad", t("queue.late"), "queue-msg")
+        : msg("info", navigator.onLine ? t("queue.sending") : t("queue.offline"), "queue-msg"),
+      h("p", {}, t("done.tracker")),
+      h("p", { class: "tracker", id: "queued-tracker" }, p.tracker),
+      late ? null : h("p", { class: "hint" }, t("queue.kept")),
+      late
+        ? (S.kiosk ? actions(button(t("kiosk.next"), () => wipe(), { id: "next-voter" })) : null)
+        : actions(button(t("queue.now"), () => sendQueued(), { id: "send-now" })),
     ];
   },
 };
@@ -659,27 +761,20 @@ async function audit() {
   go("audit");
 }
 
-async function cast(castButton, feedback) {
-  const e = S.encrypted;
-  if (!e || S.audited.has(e.tracker)) return; // an audited ballot is never cast
-  castButton.disabled = true;
-  castButton.textContent = t("encd.casting");
-  let r;
-  try {
-    r = await fetch(`${API}/${S.uuid}/ballots`, {
-      method: "POST",
-      // no credentials mode: a refused login comes back as a 401 for the page to explain,
-      // never as the browser's own login prompt (the Authorization header is still sent)
-      credentials: "omit",
-      headers: { "Content-Type": "application/json", Authorization: basicAuth(S.login, S.secret) },
-      body: e.ballot,
-    });
-  } catch {
-    feedback.replaceChildren(msg("bad", t("err.network")));
-    castButton.disabled = false;
-    castButton.textContent = t("encd.cast");
-    return;
-  }
+function postBallot(ballot) {
+  return fetch(`${API}/${S.uuid}/ballots`, {
+    method: "POST",
+    // no credentials mode: a refused login comes back as a 401 for the page to explain,
+    // never as the browser's own login prompt (the Authorization header is still sent)
+    credentials: "omit",
+    headers: { "Content-Type": "application/json", Authorization: basicAuth(S.login, S.secret) },
+    body: ballot,
+  });
+}
+
+/** The server's answer to a cast ballot: the receipt (done), or why not. Returns the
+ * message for the page, or null when the ballot was cast. */
+async function castAnswer(r) {
   let body = {};
   try {
     body = await r.json();
@@ -693,21 +788,118 @@ async function cast(castButton, feedback) {
     S.pool?.forgetCredential();
     S.encrypted = null;
     go("done");
-    return;
+    return null;
   }
-  castButton.disabled = false;
-  castButton.textContent = t("encd.cast");
   if (r.status === 401) {
     S.flash = { kind: "bad", text: t("err.auth") };
     go("login");
+    return null;
+  }
+  if (body.code === "V3007") return t("err.binding");
+  if (body.code === "V3005") return t("err.phase");
+  return t("err.server", { code: body.code ?? r.status, message: body.message ?? "" });
+}
+
+async function cast(castButton, feedback) {
+  const e = S.encrypted;
+  if (!e || S.audited.has(e.tracker)) return; // an audited ballot is never cast
+  if (closed()) {
+    feedback.replaceChildren(msg("bad", t("close.noCast")));
     return;
   }
-  let text;
-  if (body.code === "V3007") text = t("err.binding");
-  else if (body.code === "V3005") text = t("err.phase");
-  else text = t("err.server", { code: body.code ?? r.status, message: body.message ?? "" });
-  feedback.replaceChildren(msg("bad", text));
+  castButton.disabled = true;
+  castButton.textContent = t("encd.casting");
+  let r;
+  try {
+    r = await postBallot(e.ballot);
+  } catch {
+    // no network: the encrypted, signed ballot is queued and sent when the link returns
+    S.pending = { uuid: S.uuid, login: S.login, ballot: e.ballot, tracker: e.tracker, close: S.closeAt };
+    enqueue(S.pending);
+    S.credential = ""; // the ballot is signed: the credential is no longer needed
+    S.pool?.forgetCredential();
+    S.encrypted = null;
+    S.attempts = 0;
+    go("queued");
+    later();
+    return;
+  }
+  const text = await castAnswer(r);
+  castButton.disabled = false;
+  castButton.textContent = t("encd.cast");
+  if (text) feedback.replaceChildren(msg("bad", text));
 }
+
+/** The next attempt at the queued ballot: 2, 4, 8… seconds, at most a minute apart (and
+ * at once when the browser says the link is back). */
+function later() {
+  clearTimeout(S.retry);
+  const delay = Math.min(60, 2 ** Math.min(6, ++S.attempts)) * 1000;
+  S.retry = setTimeout(sendQueued, delay);
+}
+
+let sending = false;
+
+/** Send the queued ballot; refused after the close (the voter is told, the ballot
+ * forgotten), kept on a network error, forgotten once the server has answered. */
+async function sendQueued() {
+  const p = S.pending;
+  if (!p || sending || p.uuid !== S.uuid) return;
+  clearTimeout(S.retry);
+  if (p.close !== null && Date.now() >= p.close) {
+    dequeue(p.uuid, p.login);
+    if (S.step === "queued") render(false);
+    return;
+  }
+  sending = true;
+  let r;
+  try {
+    r = await postBallot(p.ballot);
+  } catch {
+    if (S.step === "queued") render(false);
+    later();
+    return;
+  } finally {
+    sending = false;
+  }
+  if (r.status !== 401) {
+    dequeue(p.uuid, p.login);
+    S.pending = null;
+  }
+  const text = await castAnswer(r);
+  if (text) {
+    S.flash = { kind: "bad", text };
+    go("login");
+  }
+}
+
+/** The kiosk, between two voters: everything of this voter is forgotten (login, secret,
+ * credential, choices, ballot, receipt, queue, the tab's storage) and the booth starts
+ * again for the next one. */
+function wipe() {
+  clearTimeout(S.retry);
+  S.pool?.forgetCredential();
+  Object.assign(S, {
+    login: "", secret: "", credential: "", encrypted: null, cast: null, pending: null,
+    audited: new Set(), attempts: 0, q: 0,
+  });
+  S.answers = freshAnswers();
+  clearQueue();
+  try {
+    sessionStorage.clear();
+  } catch {
+    // none
+  }
+  go("login");
+}
+
+window.addEventListener("online", () => {
+  S.attempts = 0;
+  sendQueued();
+});
+window.addEventListener("offline", () => {
+  if (S.step === "queued") render(false);
+});
 
 // ------------------------------------------------------------------ rendering
 
@@ -746,4 +938,5 @@ document.getElementById("lang").addEventListener("click", () => {
   render(false);
 });
 window.addEventListener("hashchange", route);
+keepOffline();
 route();
