@@ -6,17 +6,20 @@ import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import httpx2 as httpx
 from fastapi.testclient import TestClient
 
 from viche.crypto.group import group_by_name
-from viche.crypto.rng import RandomSource
+from viche.crypto.rng import RandomSource, SeededRandom
 from viche.errors import Location
 from viche.protocol import codec
 from viche.record.sql import SqlBoard, SqlElectionStore
 from viche.service import credentials as creds
 from viche.service.ballot import generate_ballot
 from viche.service.credentials import read_private_credential
+from viche.service.election_run import random_choices
 from viche.service.hosting import Host, open_election
 from viche.service.served_demo import PreparedDemo
 from viche.web.app import create_app
@@ -41,6 +44,32 @@ class Served:
 
     def credential(self, n: int) -> str:
         return read_private_credential(self.voters / f"{n:03d}.cred")
+
+    def ballot(self, n: int, seed: str = "b") -> bytes:
+        """Voter ``n``'s ballot of random choices (seeded by ``seed`` and ``n``)."""
+        rng = SeededRandom(f"{seed}|{n}")
+        e = self.prepared.election
+        return generate_ballot(
+            e, self.prepared.credentials, self.credential(n), random_choices(e, rng), rng
+        ).raw
+
+    def post_ballot(self, raw: bytes, n: int, **headers: str) -> httpx.Response:
+        """``raw`` cast with voter ``n``'s login (whatever the answer)."""
+        return self.client.post(
+            f"/api/v1/elections/{self.uuid}/ballots",
+            content=raw,
+            headers={"Content-Type": "application/json", **headers},
+            auth=self.login(n),
+        )
+
+    def cast(self, n: int, seed: str = "b") -> tuple[bytes, dict[str, Any]]:
+        """Voter ``n`` casts a fresh ballot: the ballot and the server's answer (201)."""
+        raw = self.ballot(n, seed)
+        r = self.post_ballot(raw, n)
+        assert r.status_code == 201, r.text
+        body = r.json()
+        assert isinstance(body, dict)
+        return raw, body
 
 
 @contextlib.contextmanager

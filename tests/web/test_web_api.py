@@ -18,28 +18,16 @@ from viche.errors import ProofError
 from viche.protocol import codec
 from viche.record import read_archive
 from viche.record.events import EventType
-from viche.service.ballot import generate_ballot
 from viche.service.receipts import Verdict, check_receipt, parse_receipt
 from viche.web.client import VotingClient
 
 
 def _ballot(s: Served, n: int, seed: str = "b") -> bytes:
-    from viche.service.election_run import random_choices
-
-    rng = SeededRandom(f"{seed}|{n}")
-    e = s.prepared.election
-    return generate_ballot(
-        e, s.prepared.credentials, s.credential(n), random_choices(e, rng), rng
-    ).raw
+    return s.ballot(n, seed)
 
 
 def _post(s: Served, raw: bytes, n: int, **headers: str) -> tuple[int, dict[str, object]]:
-    r = s.client.post(
-        f"/api/v1/elections/{s.uuid}/ballots",
-        content=raw,
-        headers={"Content-Type": "application/json", **headers},
-        auth=s.login(n),
-    )
+    r = s.post_ballot(raw, n, **headers)
     return r.status_code, r.json()
 
 

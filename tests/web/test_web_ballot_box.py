@@ -4,26 +4,11 @@ from __future__ import annotations
 
 from support.web import Served
 from viche.crypto.hashing import sha256_hex
-from viche.crypto.rng import SeededRandom
 from viche.protocol.ballot import smart_ballot_tracker
-from viche.service.ballot import generate_ballot
-from viche.service.election_run import random_choices
 
 
 def _cast(s: Served, n: int, seed: str) -> dict[str, object]:
-    rng = SeededRandom(f"{seed}|{n}")
-    e = s.prepared.election
-    raw = generate_ballot(
-        e, s.prepared.credentials, s.credential(n), random_choices(e, rng), rng
-    ).raw
-    r = s.client.post(
-        f"/api/v1/elections/{s.uuid}/ballots",
-        content=raw,
-        headers={"Content-Type": "application/json"},
-        auth=s.login(n),
-    )
-    assert r.status_code == 201, r.text
-    body = r.json()
+    raw, body = s.cast(n, seed)
     assert body["tracker"] == smart_ballot_tracker(raw)
     return {"height": body["height"], "tracker": body["tracker"], "hash": sha256_hex(raw),
             "event_hash": body["event_hash"]}  # fmt: skip

@@ -10,11 +10,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from support.web import Served
-from viche.crypto.rng import SeededRandom
 from viche.errors import ChainError
 from viche.record.sql import SqlBoard
-from viche.service.ballot import generate_ballot
-from viche.service.election_run import random_choices
 from viche.service.hosting import Host
 from viche.service.mirror import (
     Fetch,
@@ -73,18 +70,7 @@ def mirrors(served: Served, tmp_path: Path) -> Iterator[tuple[Mirror, Mirror]]:
 
 
 def _cast(s: Served, n: int, seed: str = "mirror") -> None:
-    rng = SeededRandom(f"{seed}|{n}")
-    e = s.prepared.election
-    raw = generate_ballot(
-        e, s.prepared.credentials, s.credential(n), random_choices(e, rng), rng
-    ).raw
-    r = s.client.post(
-        f"/api/v1/elections/{s.uuid}/ballots",
-        content=raw,
-        headers={"Content-Type": "application/json"},
-        auth=s.login(n),
-    )
-    assert r.status_code == 201, r.text
+    s.cast(n, seed)
 
 
 def _origin(s: Served) -> bytes:

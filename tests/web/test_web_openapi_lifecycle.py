@@ -46,5 +46,5 @@ def test_openapi_documents_the_lifecycle(served: Served) -> None:
             assert "application/json" in op["requestBody"]["content"], (path, method)
     detail = doc["components"]["schemas"]["ElectionDetail"]["properties"]
     assert detail["schedule"]["$ref"] == "#/components/schemas/ScheduleModel"
-    rows = doc["components"]["schemas"]["QuestionRow"]["properties"]
+    rows = doc["components"]["schemas"]["ResultRow"]["properties"]
     assert "ballots" in rows

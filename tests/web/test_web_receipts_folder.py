@@ -8,28 +8,13 @@ from typing import Any
 
 from support.cli import run_cli
 from support.web import Served
-from viche.crypto.rng import SeededRandom
 from viche.protocol import codec
 from viche.record.events import EventType
-from viche.service.ballot import generate_ballot
-from viche.service.election_run import random_choices
 from viche.service.receipts import Receipt, ReceiptKey, parse_receipt
 
 
 def _vote(s: Served, n: int) -> bytes:
-    rng = SeededRandom(f"receipts|{n}")
-    e = s.prepared.election
-    raw = generate_ballot(
-        e, s.prepared.credentials, s.credential(n), random_choices(e, rng), rng
-    ).raw
-    r = s.client.post(
-        f"/api/v1/elections/{s.uuid}/ballots",
-        content=raw,
-        headers={"Content-Type": "application/json"},
-        auth=s.login(n),
-    )
-    assert r.status_code == 201, r.text
-    return codec.to_bytes(r.json()["receipt"])
+    return codec.to_bytes(s.cast(n, "receipts")[1]["receipt"])
 
 
 def _archive(s: Served, tmp: Path) -> Path:

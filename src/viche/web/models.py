@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from pydantic import BaseModel, Field
+
+from viche.service.tally import QuestionResult
 
 
 class Head(BaseModel):
@@ -91,6 +94,20 @@ class ResultRow(BaseModel):
     ballots: list[list[int]] | None = Field(
         description="questions tallied through shuffles: every decrypted ballot, shuffled"
     )
+
+
+def result_rows(rows: Iterable[QuestionResult]) -> list[ResultRow]:
+    """The rows of a result, labelled (:func:`viche.service.tally.label`), as answered."""
+    return [
+        ResultRow(
+            question=r.question,
+            answers=list(r.answers),
+            counts=list(r.counts),
+            blank=r.blank,
+            ballots=None if r.ballots is None else [list(b) for b in r.ballots],
+        )
+        for r in rows
+    ]
 
 
 class ResultAnswer(BaseModel):

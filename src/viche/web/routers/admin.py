@@ -21,7 +21,7 @@ from viche.service import admin, schedule, tally
 from viche.service import shuffle as mixnet
 from viche.web.deps import election_store, host, json_body
 from viche.web.errors import invalid
-from viche.web.models import ERRORS, ScheduleModel
+from viche.web.models import ERRORS, ResultRow, ScheduleModel, result_rows
 
 router = APIRouter(prefix="/api/v1/elections", tags=["administration"], responses=ERRORS)
 
@@ -70,16 +70,6 @@ class ClosedModel(BaseModel):
     ballots: int
     counted: int
     total_weight: int
-
-
-class QuestionRow(BaseModel):
-    question: str
-    answers: list[str]
-    counts: list[int] = Field(description="per answer (empty for a ranked question)")
-    blank: int | None
-    ballots: list[list[int]] | None = Field(
-        None, description="ranked (non-homomorphic) question: each decrypted ballot, shuffled"
-    )
 
 
 def _body(media_type: str, schema: dict[str, Any], what: str) -> dict[str, Any]:
@@ -343,19 +333,10 @@ def end_shuffles(request: Request, uuid: str, token: Token) -> Count:
     return Count(count=mixnet.end_shuffles(h.record(uuid)))
 
 
-@router.post("/{uuid}/result", response_model=list[QuestionRow], summary="Publish the result")
-def post_result(request: Request, uuid: str, token: Token) -> list[QuestionRow]:
+@router.post("/{uuid}/result", response_model=list[ResultRow], summary="Publish the result")
+def post_result(request: Request, uuid: str, token: Token) -> list[ResultRow]:
     h = host(request)
     election_store(request, uuid)
     admin.authorize(h.board, uuid, admin.ADMIN, role_secret(token))
     _, rows = tally.publish_result(h.record(uuid))
-    return [
-        QuestionRow(
-            question=r.question,
-            answers=list(r.answers),
-            counts=list(r.counts),
-            blank=r.blank,
-            ballots=None if r.ballots is None else [list(b) for b in r.ballots],
-        )
-        for r in rows
-    ]
+    return result_rows(rows)

@@ -24,10 +24,10 @@ from viche.web.models import (
     ElectionSummary,
     Head,
     ResultAnswer,
-    ResultRow,
     ScheduleModel,
     SetupHashes,
     TrackedBallot,
+    result_rows,
 )
 
 router = APIRouter(prefix="/api/v1/elections", tags=["elections"], responses=ERRORS)
@@ -199,15 +199,6 @@ def get_result(
     params = counting.CountingParameters({}, {}, seats, grades)
     return ResultAnswer(
         event=head.height,
-        questions=[
-            ResultRow(
-                question=r.question,
-                answers=list(r.answers),
-                counts=list(r.counts),
-                blank=r.blank,
-                ballots=None if r.ballots is None else [list(b) for b in r.ballots],
-            )
-            for r in rows
-        ],
+        questions=result_rows(rows),
         outcomes=counting.outcomes(rows, params, methods),
     )
