@@ -11,13 +11,12 @@ an address the browser asked for."""
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import httpx
 
 from support.browser import CHROMIUM_ARGS, DESKTOP, PHONE, TIMEOUT_MS, Screens, Server
-from support.served import CLI, cli_env
+from support.served import assert_record_verifies
 from viche.crypto.group import BELENIOS_2048
 from viche.crypto.rng import SeededRandom
 from viche.errors import Location
@@ -215,13 +214,4 @@ def test_a_whole_election_from_the_admin_pages(
     archive = tmp_path / "record" / f"{uuid}.bel"
     archive.parent.mkdir()
     archive.write_bytes(httpx.get(f"{base}/archive.bel").content)
-    verified = subprocess.run(
-        [*CLI, "verify", str(archive), "--jobs", "1"],
-        capture_output=True, env=cli_env(), timeout=300, check=False,
-    )  # fmt: skip
-    assert verified.returncode == 0, verified.stdout.decode() + verified.stderr.decode()
-    tool = subprocess.run(
-        [belenios_tool, "election", "verify", f"--dir={archive.parent}"],
-        capture_output=True, timeout=300, check=False,
-    )  # fmt: skip
-    assert tool.returncode == 0, tool.stdout.decode() + tool.stderr.decode()
+    assert_record_verifies(archive, belenios_tool)

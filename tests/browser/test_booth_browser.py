@@ -10,7 +10,6 @@ test's temporary folder)."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 from pathlib import Path
 
@@ -18,13 +17,7 @@ import httpx
 
 from support.browser import CHROMIUM_ARGS, DESKTOP, PHONE, TIMEOUT_MS, Screens, Server
 from support.cli import run_cli
-from support.served import CLI
-
-SRC = Path(__file__).resolve().parents[2] / "src"
-
-
-def _env() -> dict[str, str]:
-    return {**os.environ, "PYTHONPATH": str(SRC) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+from support.served import CLI, assert_record_verifies, cli_env
 
 
 def test_pages_are_served_with_a_strict_csp(server: Server) -> None:
@@ -269,19 +262,10 @@ def test_booth_votes_audits_and_revotes(
     for receipt in receipts:
         check = subprocess.run(
             [*CLI, "receipt", "check", str(receipt), str(archive)],
-            capture_output=True, env=_env(), timeout=120, check=False,
+            capture_output=True, env=cli_env(), timeout=120, check=False,
         )  # fmt: skip
         assert check.returncode == 0, check.stdout.decode() + check.stderr.decode()
-    verified = subprocess.run(
-        [*CLI, "verify", str(archive), "--jobs", "1"],
-        capture_output=True, env=_env(), timeout=300, check=False,
-    )  # fmt: skip
-    assert verified.returncode == 0, verified.stdout.decode() + verified.stderr.decode()
-    tool = subprocess.run(
-        [belenios_tool, "election", "verify", f"--dir={archive.parent}"],
-        capture_output=True, timeout=300, check=False,
-    )  # fmt: skip
-    assert tool.returncode == 0, tool.stdout.decode() + tool.stderr.decode()
+    assert_record_verifies(archive, belenios_tool)
 
 
 # A stand-in for the browser's BarcodeDetector (Chromium has none on desktop Linux): it

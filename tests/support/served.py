@@ -11,6 +11,8 @@ from pathlib import Path
 
 import httpx
 
+from support.belenios import tool_verifies
+
 CLI = [sys.executable, "-m", "viche.cli.main"]
 
 
@@ -66,3 +68,15 @@ def stop(proc: subprocess.Popen[bytes]) -> str:
         proc.kill()
         out, _ = proc.communicate()
     return out.decode()
+
+
+def assert_record_verifies(archive: Path, belenios_tool: str) -> None:
+    """``viche verify`` (a subprocess, as a user runs it) and belenios-tool both pass
+    ``archive``, alone in its folder."""
+    verified = subprocess.run(
+        [*CLI, "verify", str(archive), "--jobs", "1"],
+        capture_output=True, env=cli_env(), timeout=300, check=False,
+    )  # fmt: skip
+    assert verified.returncode == 0, verified.stdout.decode() + verified.stderr.decode()
+    ok, err = tool_verifies(belenios_tool, archive.parent)
+    assert ok, err
