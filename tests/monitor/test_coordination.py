@@ -431,3 +431,26 @@ def test_joining_needs_a_substantial_share_of_the_accounts_posts() -> None:
     assert not joined_many["joined"].any()
     # the test itself is the same: only the effect-size condition differs
     assert joined_few["p"].tolist() == joined_many["p"].tolist()
+
+
+def test_an_account_seen_on_one_day_joins_on_co_actions_of_that_day() -> None:
+    gen = np.random.default_rng(6)
+    members = range(5)
+    rows = campaign(gen, members, occasions=10, synchronised=True)
+    # account 5 lives one day: a throwaway persona posting the campaign's items of that day
+    day0 = next(r[3] for r in rows if r[1] == 1000 and r[0] == 0)
+    for o in range(10, 13):  # three more items pushed by the group on that same day
+        rows += [(m, 1000 + o, 0, day0 + 3600 * (o - 9) + 60 * m) for m in members]
+        rows.append((5, 1000 + o, 0, day0 + 3600 * (o - 9) + 400))
+    rows += background(gen, 6, 20, 40)
+    events = build(rows, 26)
+    groups = {a: 0 for a in members}
+    config = CoordinationConfig(null_rounds=5)
+    posts = np.bincount(events.account, minlength=26).astype(np.int64)
+    days = np.full(26, 30, dtype=np.int64)
+    seen_one_day = join_groups(events, groups, config, posts, np.ones(26, dtype=np.int64))
+    seen_long = join_groups(events, groups, config, posts, days)
+    assert seen_one_day.loc[seen_one_day["joined"], "account"].tolist() == [5]
+    # an account seen on many days needs co-actions on at least two of them
+    assert not seen_long["joined"].any()
+    assert seen_one_day["p"].tolist() == seen_long["p"].tolist()

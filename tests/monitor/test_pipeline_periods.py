@@ -16,8 +16,8 @@ from viche.errors import MonitorError
 from viche.monitor.model import Campaign, DetectionResult, Post
 from viche.monitor.pipeline import (
     DetectConfig,
-    _detect_pass,
     detect,
+    detect_pass,
     detect_periods,
     merge_passes,
     plan_periods,
@@ -104,7 +104,7 @@ def test_a_stream_that_fits_in_one_pass_gives_the_same_result_with_the_cap() -> 
             (-(2**62), 2**62)
         ]
         # the merge of a single pass changes nothing but the campaign numbering
-        one, joined = _detect_pass(store, DetectConfig())
+        one, joined = detect_pass(store, DetectConfig())
         merged = merge_passes([(one, joined)], DetectConfig(), one.posts_seen)
         split = detect(store, DetectConfig(max_posts_per_pass=len(posts) - 1))
     assert plain.campaigns and _without_timings(plain) == _without_timings(capped)
@@ -130,7 +130,7 @@ def test_a_campaign_spanning_two_periods_is_one_campaign() -> None:
         result = detect(store, cfg)
         # each period on its own finds the campaign
         per_period = [
-            _detect_pass(
+            detect_pass(
                 store,
                 replace(
                     cfg,

@@ -29,8 +29,9 @@ is kept only when its median member made at least ``min_coordinated_share`` of i
 significant co-actions (:func:`substantial_groups`), since over long timelines even a few
 links shared by friends become significant. Accounts outside every group may then join the
 one they co-act with beyond chance, at least ``join_min_repeats`` times on at least
-``min_days`` days, and (given their post counts) in at least ``min_coordinated_share`` of
-their posts (:func:`join_groups`, the same test one level up).
+``min_days`` days (or on every day they posted, when they posted on fewer), and (given their
+post counts) in at least ``min_coordinated_share`` of their posts (:func:`join_groups`, the
+same test one level up).
 
 Several time scales are tested (``window`` and ``extra_windows``, by default 1 hour and
 1 day): campaigns often schedule the same content hours apart, which a 1-hour window misses.
@@ -85,6 +86,9 @@ class CoordinationConfig:
     # tiny overlaps (friends sharing a few links a year) significant; they are not campaigns
     min_coordinated_share: float = 0.01
     max_group: int = 50  # larger co-action groups are crowds, not pairs
+    # events marked ``tight`` (a headline feed's headlines, see viche.monitor.feeds) co-act
+    # only with events less than this many seconds away, at every scale
+    tight_window: int = 600
     null_rounds: int = 10  # time shuffles used to estimate the expected count
     fdr: float = 0.01  # Benjamini-Hochberg false discovery rate over all pairs seen
     seed: int = 7  # seed of the time shuffles (reproducible runs)
@@ -102,6 +106,9 @@ class Events:
 
     ``account`` are dense codes ``0..n_accounts-1``; ``key`` identifies the shared thing;
     ``behaviour`` is a small code of the kind of key; ``post`` indexes the post that made it.
+    ``tight`` (optional) marks the events that count as a co-action only with an event less
+    than ``CoordinationConfig.tight_window`` seconds away (a headline feed's headlines and
+    links to its outlet, see :mod:`viche.monitor.feeds`).
     """
 
     account: I64
@@ -110,11 +117,13 @@ class Events:
     time: I64
     post: I64
     n_accounts: int
+    tight: npt.NDArray[np.bool_] | None = None
 
     def __post_init__(self) -> None:
         n = self.account.size
-        for name in ("key", "behaviour", "time", "post"):
-            if getattr(self, name).size != n:
+        for name in ("key", "behaviour", "time", "post", "tight"):
+            value = getattr(self, name)
+            if value is not None and value.size != n:
                 raise ValueError(f"Events.{name} has a different length than Events.account")
 
     def __len__(self) -> int:
@@ -128,6 +137,7 @@ class Events:
             self.time[idx],
             self.post[idx],
             self.n_accounts,
+            None if self.tight is None else self.tight[idx],
         )
 
 
@@ -142,10 +152,13 @@ def shared_keys_only(events: Events) -> Events:
     return events.take(keep.astype(np.int64))
 
 
-def _grid_pairs(
-    events: Events, time: I64, window: int, offset: int, max_group: int
-) -> pd.DataFrame:
-    """All co-acting pairs within one grid of windows: columns a, b, key, beh, pa, pb."""
+def _grid_pairs(events: Events, time: I64, offset: int, config: CoordinationConfig) -> pd.DataFrame:
+    """All co-acting pairs within one grid of windows: columns a, b, key, beh, pa, pb, day.
+
+    Windows of ``config.window`` seconds starting at ``offset``; a pair with an event marked
+    ``tight`` is kept only when the two events are less than ``config.tight_window`` seconds
+    apart."""
+    window, max_group, tight_window = config.window, config.max_group, config.tight_window
     bins = (time + offset) // window
     frame = pd.DataFrame(
         {
@@ -155,6 +168,7 @@ def _grid_pairs(
             "beh": events.behaviour,
             "p": events.post,
             "t": time,
+            "tight": (np.zeros(len(events), dtype=bool) if events.tight is None else events.tight),
         }
     )
     # one event per account, key and window: the earliest
@@ -171,6 +185,7 @@ def _grid_pairs(
     beh = frame["beh"].to_numpy()
     p = frame["p"].to_numpy()
     tt = frame["t"].to_numpy()
+    tight = frame["tight"].to_numpy()
     parts: list[pd.DataFrame] = []
     n = group.size
     for d in range(1, max_group):
@@ -181,6 +196,10 @@ def _grid_pairs(
             break
         i = np.flatnonzero(same)
         j = i + d
+        if tight.any():
+            close = np.abs(tt[i] - tt[j]) < tight_window
+            keep = close | ~(tight[i] | tight[j])
+            i, j = i[keep], j[keep]
         lo = np.minimum(a[i], a[j])
         swap = a[i] > a[j]
         parts.append(
@@ -208,8 +227,8 @@ def pair_rows(events: Events, time: I64, config: CoordinationConfig) -> pd.DataF
     half = max(config.window // 2, 1)
     rows = pd.concat(
         [
-            _grid_pairs(events, time, config.window, 0, config.max_group),
-            _grid_pairs(events, time, config.window, half, config.max_group),
+            _grid_pairs(events, time, 0, config),
+            _grid_pairs(events, time, half, config),
         ],
         ignore_index=True,
     )
@@ -453,6 +472,7 @@ def join_groups(
     groups: dict[int, int],
     config: CoordinationConfig,
     posts: I64 | None = None,
+    active_days: I64 | None = None,
 ) -> pd.DataFrame:
     """Accounts outside every group whose co-actions with one group beat chance.
 
@@ -461,6 +481,9 @@ def join_groups(
     Benjamini-Hochberg over every (account, group) tested. Only the behaviours in
     ``config.join_behaviours`` count. With ``posts`` (posts per account code), the
     co-actions must also be at least ``config.min_coordinated_share`` of the account's posts.
+    The co-actions must fall on ``config.min_days`` different days or, with ``active_days``
+    (days on which each account code posted), on every day of an account seen on fewer days:
+    an account that lived one day (a throwaway persona) can only show one.
     Returns columns ``account, group, n, expected, p, surprise, days, joined``.
     """
     nothing = pd.DataFrame(
@@ -491,11 +514,12 @@ def join_groups(
     p = observed["p"].to_numpy()
     expected = observed["expected"].to_numpy()
     account = observed.index.get_level_values(0).to_numpy()
-    ok = (
-        benjamini_hochberg(p, config.fdr)
-        & (n >= config.join_min_repeats)
-        & (observed["days"].to_numpy() >= config.min_days)
-    )
+    days = observed["days"].to_numpy()
+    need_days = np.full(n.size, config.min_days, dtype=np.int64)
+    if active_days is not None:
+        # an account seen on fewer days cannot show more: all of its days suffice
+        need_days = np.minimum(need_days, np.maximum(active_days[account], 1))
+    ok = benjamini_hochberg(p, config.fdr) & (n >= config.join_min_repeats) & (days >= need_days)
     if posts is not None:
         # effect size, as for groups: the co-actions are a substantial share of its posts
         ok &= n >= config.min_coordinated_share * posts[account]

@@ -50,6 +50,7 @@ from viche.monitor.coordination import (
     join_groups,
     substantial_groups,
 )
+from viche.monitor.feeds import FeedConfig, feed_accounts, is_conversation, url_domain
 from viche.monitor.minhash import MinHasher, lsh_clusters
 from viche.monitor.model import (
     AccountScore,
@@ -101,6 +102,8 @@ class DetectConfig:
     # periods overlapping by the largest co-action window (see the module docstring)
     max_posts_per_pass: int = 1_500_000
     coordination: CoordinationConfig = field(default_factory=CoordinationConfig)
+    # automated headline feeds: their headlines count only when co-timed (viche.monitor.feeds)
+    feeds: FeedConfig = field(default_factory=FeedConfig)
     scoring: ScoringConfig = field(default_factory=ScoringConfig)
 
 
@@ -127,6 +130,10 @@ class _Collected:
     ev_post: list[I64] = field(default_factory=list)
     ev_key: list[I64] = field(default_factory=list)
     ev_beh: list[I64] = field(default_factory=list)
+    ev_dom: list[I64] = field(default_factory=list)  # domain hash of a link event, else 0
+    has_link: list[npt.NDArray[np.bool_]] = field(default_factory=list)
+    conversation: list[npt.NDArray[np.bool_]] = field(default_factory=list)
+    domain: list[I64] = field(default_factory=list)  # domain hash of a post's first link
     outlets: dict[int, set[str]] = field(default_factory=dict)
     distinct_texts: int = 0
     joined: set[int] = field(default_factory=set)
@@ -169,6 +176,10 @@ def _collect_chunk(frame: pd.DataFrame, col: _Collected, config: DetectConfig) -
     ev_post: list[int] = []
     ev_key: list[int] = []
     ev_beh: list[int] = []
+    ev_dom: list[int] = []
+    has_link = np.zeros(m, dtype=bool)
+    conversation = np.zeros(m, dtype=bool)
+    domain = np.zeros(m, dtype=np.int64)
     for i, (text, urls, tags, repost, outlet) in enumerate(
         zip(
             frame["text"].tolist(),
@@ -181,15 +192,22 @@ def _collect_chunk(frame: pd.DataFrame, col: _Collected, config: DetectConfig) -
     ):
         post = base + i
         links = urls.split() or _URL_IN_TEXT.findall(text)
+        conversation[i] = is_conversation(text, repost)
         for u in dict.fromkeys(normalise_url(x) for x in links):
             if u:
+                dom = _h64("d\x00" + url_domain(u))
+                if not has_link[i]:
+                    has_link[i] = True
+                    domain[i] = dom
                 ev_post.append(post)
                 ev_key.append(_h64("u\x00" + u))
                 ev_beh.append(URL)
+                ev_dom.append(dom)
         if repost:
             ev_post.append(post)
             ev_key.append(_h64("r\x00" + repost.casefold()))
             ev_beh.append(REPOST)
+            ev_dom.append(0)
         tag_list = [
             t
             for t in (normalise_hashtag(x) for x in tags.split() or _TAG_IN_TEXT.findall(text))
@@ -200,11 +218,16 @@ def _collect_chunk(frame: pd.DataFrame, col: _Collected, config: DetectConfig) -
             ev_post.append(post)
             ev_key.append(_h64("h\x00" + seq))
             ev_beh.append(HASHTAGS)
+            ev_dom.append(0)
         if outlet:
             col.outlets.setdefault(int(acc[i]), set()).add(outlet)
     col.ev_post.append(np.asarray(ev_post, dtype=np.int64))
     col.ev_key.append(np.asarray(ev_key, dtype=np.int64))
     col.ev_beh.append(np.asarray(ev_beh, dtype=np.int64))
+    col.ev_dom.append(np.asarray(ev_dom, dtype=np.int64))
+    col.has_link.append(has_link)
+    col.conversation.append(conversation)
+    col.domain.append(domain)
     col.n += m
 
 
@@ -227,18 +250,46 @@ def _text_clusters(col: _Collected, config: DetectConfig) -> I64:
     return np.where(found, labels[pos] + 1, 0).astype(np.int64)
 
 
-def _events(col: _Collected, text_key: I64, account: I64, times: I64) -> Events:
+def _feeds(col: _Collected, account: I64, config: FeedConfig) -> tuple[npt.NDArray[np.bool_], I64]:
+    """(is a headline feed, top link domain) per account code (see viche.monitor.feeds)."""
+    feed, top = feed_accounts(
+        account,
+        np.concatenate(col.has_link),
+        np.concatenate(col.conversation),
+        np.concatenate(col.domain),
+        n_accounts=len(col.accounts),
+        config=config,
+    )
+    col.has_link.clear()
+    col.conversation.clear()
+    col.domain.clear()
+    return feed, top
+
+
+def _events(
+    col: _Collected,
+    text_key: I64,
+    account: I64,
+    times: I64,
+    feeds: tuple[npt.NDArray[np.bool_], I64],
+) -> Events:
     has_text = np.flatnonzero(text_key != 0)
     ev_post = np.concatenate([has_text, *col.ev_post])
     ev_key = np.concatenate([text_key[has_text], *col.ev_key])
     ev_beh = np.concatenate([np.full(has_text.size, TEXT, dtype=np.int64), *col.ev_beh])
+    ev_dom = np.concatenate([np.zeros(has_text.size, dtype=np.int64), *col.ev_dom])
+    ev_acc = account[ev_post]
+    feed, top = feeds
+    # a feed's headlines and links to its own outlet need tight co-timing
+    tight = feed[ev_acc] & ((ev_beh == TEXT) | ((ev_beh == URL) & (ev_dom == top[ev_acc])))
     return Events(
-        account=account[ev_post],
+        account=ev_acc,
         key=ev_key,
         behaviour=ev_beh,
         time=times[ev_post],
         post=ev_post,
         n_accounts=len(col.accounts),
+        tight=tight if tight.any() else None,
     )
 
 
@@ -373,9 +424,11 @@ def _campaigns(
     return tuple(out)
 
 
-def _detect_pass(store: Store, cfg: DetectConfig) -> tuple[DetectionResult, frozenset[str]]:
-    """One detection pass over the posts of ``cfg.start <= created_at < cfg.end``: the result
-    and the names of the accounts joined to a group (for the reasons of merged campaigns)."""
+def detect_pass(store: Store, cfg: DetectConfig) -> tuple[DetectionResult, frozenset[str]]:
+    """One detection pass over the posts of ``cfg.start <= created_at < cfg.end``, whatever
+    their number (``max_posts_per_pass`` is not applied): the result and the names of the
+    accounts joined to a group. :func:`detect` runs one pass per period of
+    :func:`detect_periods`; :func:`merge_passes` merges what the passes return."""
     started = time.perf_counter()
     col = _Collected()
     for frame in store.frames(
@@ -392,17 +445,21 @@ def _detect_pass(store: Store, cfg: DetectConfig) -> tuple[DetectionResult, froz
     times = np.concatenate(col.time)
     seq_of_post = np.concatenate(col.seq)
     text_key = _text_clusters(col, cfg)
-    events = _events(col, text_key, account, times)
+    feeds = _feeds(col, account, cfg.feeds)
+    events = _events(col, text_key, account, times, feeds)
     col.ev_post.clear()
     col.ev_key.clear()
     col.ev_beh.clear()
+    col.ev_dom.clear()
     col.sigs.clear()
     t_text = time.perf_counter()
     coord = detect_coordination(events, cfg.coordination)
     groups = find_groups(coord, cfg.coordination)
     posts_of = np.bincount(account, minlength=len(names)).astype(np.int64)
     groups = substantial_groups(groups, coordinated_share(coord.rows, posts_of), cfg.coordination)
-    joins = join_groups(events, groups, cfg.coordination, posts_of)
+    days_of = pd.DataFrame({"a": account, "d": times // 86_400}).drop_duplicates()["a"]
+    active_days = np.bincount(days_of.to_numpy(), minlength=len(names)).astype(np.int64)
+    joins = join_groups(events, groups, cfg.coordination, posts_of, active_days)
     joined = joins[joins["joined"]].sort_values(["p", "group"]).drop_duplicates("account")
     for acc, g in zip(joined["account"].tolist(), joined["group"].tolist(), strict=True):
         groups[int(acc)] = int(g)
@@ -429,6 +486,7 @@ def _detect_pass(store: Store, cfg: DetectConfig) -> tuple[DetectionResult, froz
         "pairs_tested": float(len(coord.pairs)),
         "pairs_significant": float(coord.pairs["significant"].sum()),
         "accounts_joined": float(len(joined)),
+        "feed_accounts": float(feeds[0].sum()),
         "campaigns": float(len(campaigns)),
         "flagged_accounts": float(sum(s.flagged for s in scores)),
         "seconds_read": t_read - started,
@@ -696,11 +754,11 @@ def detect(source: Store | Iterable[Post], config: DetectConfig | None = None) -
         lo, hi = _ts(cfg.start), _ts(cfg.end)
         total = store.count_between(lo, hi)
         if total <= cfg.max_posts_per_pass:
-            return _detect_pass(store, cfg)[0]
+            return detect_pass(store, cfg)[0]
         started = time.perf_counter()
         periods = detect_periods(store, cfg)
         passes = (
-            _detect_pass(
+            detect_pass(
                 store,
                 replace(
                     cfg,
