@@ -225,6 +225,19 @@ def headline(df: pd.DataFrame, name: str) -> None:
     )
 
 
+def recall_by_half(df: pd.DataFrame) -> None:
+    """Share flagged per IRA category in each half (A: tuning, B: held out)."""
+    ira = df[df["ira"] == 1]
+    print("\nper IRA category and half (recall; accounts)")
+    print(f"  {'category':28s} {'A':>13s} {'B':>13s}")
+    for cat, g in ira.groupby("category"):
+        cells = []
+        for half in ("A", "B"):
+            h = g[g["half"] == half]
+            cells.append(f"{h['flagged'].mean():.3f} ({len(h):3d})" if len(h) else "-")
+        print(f"  {cat:28s} {cells[0]:>13s} {cells[1]:>13s}")
+
+
 def report(accounts: pd.DataFrame, labels: pd.DataFrame) -> None:
     df = labels.merge(accounts, on="author_id", how="left")
     missing = df["score"].isna().sum()
@@ -259,6 +272,7 @@ def report(accounts: pd.DataFrame, labels: pd.DataFrame) -> None:
             f"  {cat:28s} {len(g):8d} {int(g['flagged'].sum()):8d}"
             f" {g['flagged'].mean():7.3f} {g['score'].mean():10.3f}"
         )
+    recall_by_half(df)
     print("\nper language (main language of the account's posts)")
     print(
         f"  {'lang':6s} {'IRA':>5s} {'organic':>8s} {'prec':>6s} {'recall':>6s}"
