@@ -136,7 +136,7 @@ def test_conversation_and_domains() -> None:
 
 
 def test_tight_events_co_act_only_within_the_tight_window() -> None:
-    config = CoordinationConfig(tight_window=600)
+    config = CoordinationConfig(tight_window=600)  # a tighter window than the default hour
 
     def rows(gap: int, tight: bool) -> int:
         events = Events(

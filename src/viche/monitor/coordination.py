@@ -87,8 +87,9 @@ class CoordinationConfig:
     min_coordinated_share: float = 0.01
     max_group: int = 50  # larger co-action groups are crowds, not pairs
     # events marked ``tight`` (a headline feed's headlines, see viche.monitor.feeds) co-act
-    # only with events less than this many seconds away, at every scale
-    tight_window: int = 600
+    # only with events less than this many seconds away, at every scale: one hour leaves
+    # them out of the day scale (the same headline hours apart is what feeds do)
+    tight_window: int = 3600
     null_rounds: int = 10  # time shuffles used to estimate the expected count
     fdr: float = 0.01  # Benjamini-Hochberg false discovery rate over all pairs seen
     seed: int = 7  # seed of the time shuffles (reproducible runs)
