@@ -6,6 +6,7 @@ import random
 from datetime import timedelta
 
 import numpy as np
+import pytest
 from test_pipeline import START, WORDS, organic
 
 from viche.monitor.coordination import CoordinationConfig, Events, pair_rows
@@ -153,4 +154,10 @@ def test_tight_events_co_act_only_within_the_tight_window() -> None:
     assert rows(1800, tight=False) == 1  # same hour: a co-action
     assert rows(1800, tight=True) == 0  # a feed's headline half an hour apart: not one
     assert rows(120, tight=True) == 1  # within minutes: still one
-    assert len(Events(*(np.zeros(1, dtype=np.int64),) * 5, 1).take(np.zeros(1, np.int64))) == 1
+    # the mark follows the events it belongs to, and must have their length
+    one = np.zeros(2, dtype=np.int64)
+    marked = Events(one, one, one, one, one, 2, tight=np.array([True, False]))
+    picked = marked.take(np.array([1], dtype=np.int64)).tight
+    assert picked is not None and picked.tolist() == [False]
+    with pytest.raises(ValueError, match="tight"):
+        Events(one, one, one, one, one, 2, tight=np.array([True]))
