@@ -177,6 +177,7 @@ def _collect_chunk(frame: pd.DataFrame, col: _Collected, config: DetectConfig) -
     ev_key: list[int] = []
     ev_beh: list[int] = []
     ev_dom: list[int] = []
+    domains: dict[str, int] = {}  # host -> hash, once per chunk (few hosts, many links)
     has_link = np.zeros(m, dtype=bool)
     conversation = np.zeros(m, dtype=bool)
     domain = np.zeros(m, dtype=np.int64)
@@ -195,7 +196,8 @@ def _collect_chunk(frame: pd.DataFrame, col: _Collected, config: DetectConfig) -
         conversation[i] = is_conversation(text, repost)
         for u in dict.fromkeys(normalise_url(x) for x in links):
             if u:
-                dom = _h64("d\x00" + url_domain(u))
+                host = url_domain(u)
+                dom = domains.get(host) or domains.setdefault(host, _h64("d\x00" + host))
                 if not has_link[i]:
                     has_link[i] = True
                     domain[i] = dom
