@@ -29,10 +29,16 @@ def link(i: int) -> str:
     return f"https://citynews.example/2016/story-{i}"
 
 
+def tags(i: int) -> tuple[str, ...]:
+    """The hashtags the outlet's feed appends to story ``i`` (copied with the headline)."""
+    return ("citynews", WORDS[i % len(WORDS)])
+
+
 def feed_and_trolls(rnd: random.Random, trolls_lag: tuple[int, int], days: int = 24) -> list[Post]:
-    """A feed posts the outlet's headline with its link three times a day; five persona
-    accounts post the same headlines with the same links, together (within 5 minutes of each
-    other), ``trolls_lag`` seconds (a range) after the feed, and chat in between."""
+    """A feed posts the outlet's headline with its link and hashtags three times a day; five
+    persona accounts post the same headlines with the same links and hashtags, together
+    (within 5 minutes of each other), ``trolls_lag`` seconds (a range) after the feed, and
+    chat in between."""
     out: list[Post] = []
     for i in range(3 * days):
         published = START + timedelta(days=i // 3, hours=7 + 5 * (i % 3), minutes=rnd.randrange(20))
@@ -43,6 +49,7 @@ def feed_and_trolls(rnd: random.Random, trolls_lag: tuple[int, int], days: int =
                 created_at=published,
                 text=f"{headline(i)} {link(i)}",
                 urls=(link(i),),
+                hashtags=tags(i),
             )
         )
         if i % 2:  # the personas push every other story
@@ -56,6 +63,7 @@ def feed_and_trolls(rnd: random.Random, trolls_lag: tuple[int, int], days: int =
                     created_at=pushed + timedelta(seconds=rnd.randrange(300)),
                     text=f"{headline(i)} {link(i)}",
                     urls=(link(i),),
+                    hashtags=tags(i),
                 )
             )
     for t in TROLLS:  # the personas also talk, as people do

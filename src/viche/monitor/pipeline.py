@@ -282,8 +282,12 @@ def _events(
     ev_dom = np.concatenate([np.zeros(has_text.size, dtype=np.int64), *col.ev_dom])
     ev_acc = account[ev_post]
     feed, top = feeds
-    # a feed's headlines and links to its own outlet need tight co-timing
-    tight = feed[ev_acc] & ((ev_beh == TEXT) | ((ev_beh == URL) & (ev_dom == top[ev_acc])))
+    # what a feed's post carries from its outlet (headline, hashtags, link to the outlet)
+    # needs tight co-timing; its links elsewhere and its reposts do not
+    from_outlet = (
+        (ev_beh == TEXT) | (ev_beh == HASHTAGS) | ((ev_beh == URL) & (ev_dom == top[ev_acc]))
+    )
+    tight = feed[ev_acc] & from_outlet
     return Events(
         account=ev_acc,
         key=ev_key,
