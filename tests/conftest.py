@@ -45,7 +45,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """Mark every test that needs ``shared_dir`` as ``shared``; without ``../shared`` they are
     deselected (not skipped): they are the larger interop runs and the real-data monitor
     runs, not part of the suite a lone clone runs."""
-    needs_shared = [item for item in items if "shared_dir" in getattr(item, "fixturenames", ())]
+    needs_shared = [
+        item for item in items if "shared_dir" in getattr(item, "fixturenames", ())
+    ]
     for item in needs_shared:
         item.add_marker(pytest.mark.shared)
     if needs_shared and not shared_path().is_dir():

@@ -107,10 +107,8 @@ def main() -> int:
     bw, bc = best["belenios"]
     vw, vc = best["viche"]
     print(f"archive: {bels[0]} ({counts.get('ballots')} ballots)")
-    print(
-        f"viche jobs: {report.get('jobs')}   cores: {os.cpu_count()}   "
-        f"load average: {os.getloadavg()[0]:.2f}"
-    )
+    print(f"viche jobs: {report.get('jobs')}   cores: {os.cpu_count()}   "
+          f"load average: {os.getloadavg()[0]:.2f}")
     print(f"{'verifier':<16}{'wall s':>10}{'cpu s':>10}")
     print(f"{'belenios-tool':<16}{bw:>10.2f}{bc:>10.2f}")
     print(f"{'viche':<16}{vw:>10.2f}{vc:>10.2f}")

@@ -69,7 +69,6 @@ def _ok(proc: ToolRun) -> bytes:
     assert proc.returncode == 0, proc.stderr.decode(errors="replace")
     return proc.stdout
 
-
 def _setup_members(bel: Path) -> tuple[Election, Trustees, PublicCredentials]:
     data: dict[str, bytes] = {}
     setup = None

@@ -209,8 +209,7 @@ def test_every_monitor_command_has_help() -> None:
     assert "--no-narratives" in run_cli("monitor", "detect", "--help").stdout
 
 
-def test_many_alerts_are_summarised(
-    tmp_path: Path, stream: Path, monkeypatch: pytest.MonkeyPatch
+def test_many_alerts_are_summarised(tmp_path: Path, stream: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from viche.cli import monitor as cli
 

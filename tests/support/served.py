@@ -22,7 +22,9 @@ def cli_env() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": src + os.pathsep + os.environ.get("PYTHONPATH", "")}
 
 
-def start_demo(data: Path, port: int, voters: int = 3, workers: int = 1) -> subprocess.Popen[bytes]:
+def start_demo(
+    data: Path, port: int, voters: int = 3, workers: int = 1
+) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [*CLI, "serve", "--demo", "--voters", str(voters), "--data", str(data),
          "--port", str(port), "--workers", str(workers)],

@@ -91,7 +91,9 @@ def test_multi_pow_matches_product_of_powmods(pairs: list[tuple[mpz, int]]) -> N
 
 @settings(max_examples=60, deadline=None)
 @given(
-    st.lists(st.tuples(st.integers(0, 1_000_002), st.integers(0, 1 << 70)), min_size=0, max_size=5)
+    st.lists(
+        st.tuples(st.integers(0, 1_000_002), st.integers(0, 1 << 70)), min_size=0, max_size=5
+    )
 )
 def test_multi_pow_small_modulus(pairs: list[tuple[int, int]]) -> None:
     expected = 1

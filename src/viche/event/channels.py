@@ -208,7 +208,9 @@ class EventDesk:
         """A ballot from the booth (online, or prepared offline and sent later)."""
         self.check_open(source)
         style = self.style_of(raw, source)
-        accepted = cast_ballot(self.record(style), raw, source, guard=self._not_locked(style))
+        accepted = cast_ballot(
+            self.record(style), raw, source, guard=self._not_locked(style)
+        )
         return Cast(style.id, "online", accepted, self._receipt(style, accepted, raw))
 
     def cast_at_station(

@@ -86,7 +86,9 @@ def count_event(
         for row in result.result:
             rows.append([int(v) for v in row if isinstance(v, int)])
         results[style.id] = rows
-        refs = [BallotRef(b.height, b.hash, ballot_credential(b.raw)) for b in state.record.ballots]
+        refs = [
+            BallotRef(b.height, b.hash, ballot_credential(b.raw)) for b in state.record.ballots
+        ]
         locked = {e.credential for e in locks if e.election == style.election}
         relayed = {e.ballot_hash for e in relays if e.election == style.election}
         turnout[style.id] = channel_turnout(refs, locked, relayed)

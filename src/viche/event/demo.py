@@ -317,10 +317,8 @@ def run_event_demo(
         raw, ch = make("c01-a1")
         cast = desk.cast_at_station("DE-BERLIN-1", "c01-a1", raw)
         intent.add("c01-a1", ch)
-        say(
-            f"station DE-BERLIN-1: c01-a1 (coerced at home) voted in person; ballot "
-            f"{cast.accepted.tracker} overrides her online one, her credential is locked"
-        )
+        say(f"station DE-BERLIN-1: c01-a1 (coerced at home) voted in person; ballot "
+            f"{cast.accepted.tracker} overrides her online one, her credential is locked")
         clock.advance(5)
         raw, _ = make("c01-a1")
         refuse("an online re-vote after a station vote", lambda: desk.cast_online(raw),
@@ -369,10 +367,8 @@ def run_event_demo(
             intent.add(v, relay_choices[v])
         for raw, _ in batch:
             relays.find_receipt(relay_dir, smart_ballot_tracker(raw))
-        say(
-            f"relay A1234: batch {uploaded.id} uploaded when the link returned: "
-            f"{uploaded.accepted} accepted; each soldier found her receipt by her tracker"
-        )
+        say(f"relay A1234: batch {uploaded.id} uploaded when the link returned: "
+            f"{uploaded.accepted} accepted; each soldier found her receipt by her tracker")
 
         # -------------------------------------------------------- the offline ballot is sent
         clock.advance(180)

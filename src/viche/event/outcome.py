@@ -59,7 +59,9 @@ class EventBallots:
             for i, r in enumerate(codec.expect_list(obj["regions"], where.sub("regions")))
         )
         styles = obj["styles"]
-        if not isinstance(styles, dict) or not all(isinstance(v, str) for v in styles.values()):
+        if not isinstance(styles, dict) or not all(
+            isinstance(v, str) for v in styles.values()
+        ):
             raise EventManifestError("styles: style id -> region id", where=where.sub("styles"))
         out = cls(
             tuple(str(c) for c in cands),

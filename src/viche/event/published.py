@@ -55,7 +55,9 @@ def write_document(path: Path, kind: str, body: codec.JsonObject, key: EventKey)
 
 
 def read_document(path: Path, kind: str, public: str) -> codec.JsonObject:
-    return parse_signed_document(read_bytes(path, kind), kind, public, Location(file=str(path)))
+    return parse_signed_document(
+        read_bytes(path, kind), kind, public, Location(file=str(path))
+    )
 
 
 @dataclass(frozen=True)

@@ -342,7 +342,9 @@ def _check_relay(
     for n, e in enumerate(entries, start=1):
         style = manifest.style_of_election(e.election)
         data = styles.get(style.id) if style is not None else None
-        ballot = data.by_height.get(e.height) if data else None
+        ballot = (
+            data.by_height.get(e.height) if data else None
+        )
         if ballot is None or ballot.hash != e.ballot_hash:
             run.fail("event.relay", LockLogError(
                 "the entry names a Ballot event that does not hold this ballot",
@@ -476,3 +478,4 @@ def require_event(directory: Path) -> Path:
         raise MissingFileError("no event.json: not an event directory",
                                where=Location(file=str(directory)))  # fmt: skip
     return directory
+

@@ -211,7 +211,9 @@ def compare(published: object, rows: Sequence[object], where: Location) -> int:
 def _parameter(claimed: object, key: str, where: Location) -> int:
     value = claimed.get(key) if isinstance(claimed, dict) else None
     if type(value) is not int or not 1 <= value <= _LIMIT:
-        raise FormatError(f"{key} must be a whole number from 1 to {_LIMIT}", where=where.sub(key))
+        raise FormatError(
+            f"{key} must be a whole number from 1 to {_LIMIT}", where=where.sub(key)
+        )
     return value
 
 

@@ -196,6 +196,7 @@ def install(app: FastAPI, config: OpsConfig) -> None:
         return response
 
 
+
 def _preflight(allowed: bool) -> Response:
     if not allowed:
         return error_response(
