@@ -304,9 +304,8 @@ class ServedEvent:
         return [n for n in PUBLISHED if (self.directory / n).is_file()]
 
     def cast_at_station(self, station: str, voter: str, raw: bytes) -> Cast:
-        where = Location(path=("ballot",))
         self.desk.manifest.station(station)
-        return self.desk.cast_at_station(station, voter, raw, where)
+        return self.desk.cast_at_station(station, voter, raw)
 
     def upload_batch(self, relay: str, lines: Sequence[bytes]) -> tuple[str, list[Outcome]]:
         """A relay's batch: each ballot accepted or refused on its own (the batch id is the
