@@ -20,7 +20,13 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from viche.errors import AuthenticationError, Location, NotFoundError, UsageError
+from viche.errors import (
+    AuthenticationError,
+    EnrolmentError,
+    Location,
+    NotFoundError,
+    UsageError,
+)
 from viche.event.channels import Cast
 from viche.event.hosted import MAX_BATCH, RELAY, STATION, ServedEvent, total_turnout
 from viche.event.registry import MILITARY_UNIT_RE, VOTER_ID_RE
@@ -203,6 +209,47 @@ def get_file(request: Request, event: str, name: str) -> Response:
     return Response(raw, media_type=media)
 
 
+class VoterStyle(BaseModel):
+    voter: str
+    style: str = Field(description="the voter's ballot style")
+    election: str = Field(description="its election: the kiosk booth loads it")
+
+
+def _station_request(ev: ServedEvent, station: str, token: HTTPAuthorizationCredentials | None
+                     ) -> None:  # fmt: skip
+    secret = _secret(token)
+    if not _NAME.fullmatch(station):
+        raise NotFoundError("no such station", where=Location(path=("station",)))
+    ev.desk.manifest.station(station)  # UnknownStationError
+    ev.authenticate(STATION, station, secret)
+
+
+def _voter_id(voter: str, where: Location) -> str:
+    if not VOTER_ID_RE.fullmatch(voter):
+        raise UsageError("a voter id is a letter or digit, then letters, digits or -",
+                         where=where)  # fmt: skip
+    return voter
+
+
+@router.get(
+    "/{event}/stations/{station}/voters/{voter}",
+    response_model=VoterStyle,
+    summary="A polling station looks up the ballot style of the voter in front of it",
+    description="Station secret (Bearer). The kiosk booth then loads the voter's election; "
+    "she enters her own credential, which never leaves the browser.",
+)
+def station_voter(request: Request, event: str, station: str, voter: str, token: Token
+                  ) -> VoterStyle:  # fmt: skip
+    ev = served(request, event)
+    _station_request(ev, station, token)
+    _voter_id(voter, Location(path=("voter",)))
+    enrolled = ev.desk.roll.get(voter)
+    if enrolled is None:
+        raise EnrolmentError(f"voter {voter!r} is not on this event's roll",
+                             where=Location(path=("voter",)))  # fmt: skip
+    return VoterStyle(voter=voter, style=enrolled[0], election=ev.style(enrolled[0]).election)
+
+
 _BALLOT_BODY = {
     "requestBody": {
         "required": True,
@@ -242,14 +289,8 @@ async def cast_at_station(
     ],
 ) -> ChannelCast:
     ev = served(request, event)
-    secret = _secret(token)
-    if not _NAME.fullmatch(station):
-        raise NotFoundError("no such station", where=Location(path=("station",)))
-    await run_in_threadpool(ev.desk.manifest.station, station)
-    await run_in_threadpool(ev.authenticate, STATION, station, secret)
-    if not VOTER_ID_RE.fullmatch(voter):
-        raise UsageError("a voter id is a letter or digit, then letters, digits or -",
-                         where=Location(path=("viche-voter",)))  # fmt: skip
+    await run_in_threadpool(_station_request, ev, station, token)
+    _voter_id(voter, Location(path=("viche-voter",)))
     limit = max(max_ballot_size(host(request).record(s.election).election)
                 for s in ev.manifest.styles) + 2  # fmt: skip
     raw = await json_body(request, limit)
