@@ -200,13 +200,26 @@ def demo_cmd(
         str | None,
         typer.Option("--seed", help="Seeded randomness (reproducible; never for real elections)."),
     ] = None,
+    http: Annotated[
+        bool,
+        typer.Option(
+            "--http",
+            help="Play every channel over HTTP: the event served on a SQLite board (in "
+            "DIR/private/server) on a local port, the published folder downloaded from it.",
+        ),
+    ] = False,
 ) -> None:
     """Play a whole national event on a synthetic registry, then verify it."""
     from viche.cli.verify import print_report
     from viche.errors import VerificationError
-    from viche.event.demo import run_event_demo
+    from viche.event.demo import desk_channels, run_event_demo
 
-    outcome = run_event_demo(directory, random_source(seed), say=_say)
+    serve = desk_channels
+    if http:
+        from viche.web.event_demo import http_channels
+
+        serve = http_channels
+    outcome = run_event_demo(directory, random_source(seed), say=_say, serve=serve)
     print_report(outcome.report, out)
     for sid, rows in outcome.result.styles.items():
         out.print(f"style {sid}: {json.dumps(rows)}")

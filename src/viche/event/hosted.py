@@ -107,7 +107,7 @@ def _style_setup(
             f"{len(files)}",
             where=Location(file=str(folder)),
         )
-    store = ArchiveStore.open(event_dir / style.archive)
+    store = ArchiveStore.open(event_dir / style.archive, sidecar=False)
     record = ElectionRecord(store)
     where = Location(file=str(files[0]))
     credentials, ids = parse_public_credentials(read_bytes(files[0], "public credentials"), where)

@@ -45,7 +45,7 @@ class Cast:
     receipt: SignedReceipt
 
 
-def _raise_for(response: httpx.Response, where: Location) -> None:
+def raise_for_answer(response: httpx.Response, where: Location) -> None:
     if response.status_code < 400:
         return
     try:
@@ -79,7 +79,7 @@ class VotingClient:
             raise UsageError(
                 f"cannot reach the server: {type(exc).__name__}", where=where
             ) from None
-        _raise_for(response, where)
+        raise_for_answer(response, where)
         return response
 
     def election(self, uuid: str) -> dict[str, Any]:
@@ -116,7 +116,7 @@ class VotingClient:
             raise UsageError(
                 f"cannot reach the server: {type(exc).__name__}", where=where
             ) from None
-        _raise_for(response, where)
+        raise_for_answer(response, where)
         ttl = response.json().get("expires_in")
         if not isinstance(ttl, int):
             raise UsageError("unexpected answer", where=where)
@@ -150,7 +150,7 @@ class VotingClient:
             raise UsageError(
                 f"cannot reach the server: {type(exc).__name__}", where=where
             ) from None
-        _raise_for(response, where)
+        raise_for_answer(response, where)
         body = response.json()
         signed = parse_receipt(codec.to_bytes(body["receipt"]), NOWHERE.sub("receipt"))
         r = signed.receipt
@@ -189,7 +189,7 @@ class RoleClient(VotingClient):
             raise UsageError(
                 f"cannot reach the server: {type(exc).__name__}", where=where
             ) from None
-        _raise_for(response, where)
+        raise_for_answer(response, where)
         return response
 
     def _json_object(self, response: httpx.Response) -> dict[str, Any]:
@@ -311,7 +311,7 @@ class EventClient(VotingClient):
             raise UsageError(
                 f"cannot reach the server: {type(exc).__name__}", where=where
             ) from None
-        _raise_for(response, where)
+        raise_for_answer(response, where)
         body = response.json()
         items = body.get("outcomes") if isinstance(body, dict) else None
         if not isinstance(items, list) or len(items) != len(ballots) or body["batch"] != batch_id:
