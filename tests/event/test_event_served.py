@@ -111,6 +111,15 @@ def test_a_served_event_end_to_end(
     # online vote, then the station vote that overrides it and locks the credential
     code, body = s.online("c01-v0", s.ballot("c01-v0", 0))
     assert code == 201, body
+    early = s.client.get(s.base).json()["turnout"]["total"]
+    assert early == {"online": 1, "station": 0, "relay": 0}
+    # a ballot audited in the booth is never cast, at a station either
+    audited = s.ballot("c01-v0", 1)
+    r = s.client.post(f"/api/v1/elections/{s.uuid('c01-v0')}/audits", content=audited,
+                      headers={"Content-Type": "application/json"})  # fmt: skip
+    assert r.status_code == 201, r.text
+    code, body = s.station("DE-BERLIN-1", "c01-v0", audited)
+    assert code == 409 and body["code"] == "V3008", body
     station_raw = s.ballot("c01-v0", 1)
     code, body = s.station("DE-BERLIN-1", "c01-v0", station_raw)
     assert code == 201, body

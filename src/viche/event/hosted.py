@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,7 +60,7 @@ from viche.event.published import (
 )
 from viche.event.registry import MILITARY_UNIT_RE, VOTER_ID_RE
 from viche.event.relay import Outcome
-from viche.protocol.ballot import smart_ballot_tracker
+from viche.protocol.ballot import max_ballot_size, smart_ballot_tracker
 from viche.record.archive_store import ArchiveStore
 from viche.record.sql import SqlBoard
 from viche.record.sql.accounts import (
@@ -69,6 +70,7 @@ from viche.record.sql.accounts import (
     voter_in,
 )
 from viche.service.archive import ElectionRecord
+from viche.service.audit import refuse_audited
 from viche.service.credentials import parse_public_credentials
 from viche.service.files import read_bytes, write_text
 from viche.service.hosting import Host, RollEntry, key_path, open_election
@@ -267,6 +269,10 @@ class ServedEvent:
         self.manifest = self.desk.manifest
         for style in self.manifest.styles:
             host.guards[style.election] = self.desk.online_guard(style)
+        self._max_ballot: int | None = None
+        # per style: the height read up to, and each credential's last ballot so far
+        self._seen: dict[str, tuple[int, dict[str, BallotRef]]] = {}
+        self._seen_lock = threading.Lock()
 
     @property
     def id(self) -> str:
@@ -303,8 +309,21 @@ class ServedEvent:
     def files(self) -> list[str]:
         return [n for n in PUBLISHED if (self.directory / n).is_file()]
 
+    def max_ballot(self) -> int:
+        """The size of the largest ballot of any style (what a request body may hold)."""
+        if self._max_ballot is None:
+            self._max_ballot = max(
+                max_ballot_size(self.host.record(s.election).election)
+                for s in self.manifest.styles
+            )
+        return self._max_ballot
+
     def cast_at_station(self, station: str, voter: str, raw: bytes) -> Cast:
+        """``EventDesk.cast_at_station`` on the board; a ballot audited in the booth (its
+        randomness revealed) is refused first."""
         self.desk.manifest.station(station)
+        style = self.desk.style_of(raw, Location(path=("ballot",)))
+        refuse_audited(self.host.board, style.election, raw)
         return self.desk.cast_at_station(station, voter, raw)
 
     def upload_batch(self, relay: str, lines: Sequence[bytes]) -> tuple[str, list[Outcome]]:
@@ -331,23 +350,23 @@ class ServedEvent:
 
     def turnout(self) -> dict[str, dict[str, int]]:
         """Per style, voters by the channel of their counted (last) ballot so far (the
-        computation the published ``turnout.json`` and its verifier share)."""
+        computation the published ``turnout.json`` and its verifier share). Only the ballots
+        cast since the last call are read."""
         locks = self.desk.locks.read_all()
         relayed = self.desk.relays.read_all()
         out: dict[str, dict[str, int]] = {}
-        for style in self.manifest.styles:
-            store = self.host.store(style.election)
-            refs: list[BallotRef] = []
-            after = 0
-            while True:
-                page = store.ballots(after, 1000)
-                if not page:
-                    break
-                refs += [BallotRef(b.height, b.hash, b.credential) for b in page]
-                after = page[-1].height
-            locked = {e.credential for e in locks if e.election == style.election}
-            hashes = {e.ballot_hash for e in relayed if e.election == style.election}
-            out[style.id] = channel_turnout(refs, locked, hashes)
+        with self._seen_lock:
+            for style in self.manifest.styles:
+                store = self.host.store(style.election)
+                after, last = self._seen.get(style.id, (0, {}))
+                while page := store.ballots(after, 1000):
+                    for b in page:
+                        last[b.credential] = BallotRef(b.height, b.hash, b.credential)
+                    after = page[-1].height
+                self._seen[style.id] = (after, last)
+                locked = {e.credential for e in locks if e.election == style.election}
+                hashes = {e.ballot_hash for e in relayed if e.election == style.election}
+                out[style.id] = channel_turnout(last.values(), locked, hashes)
         return out
 
 

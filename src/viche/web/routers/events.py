@@ -30,10 +30,8 @@ from viche.errors import (
 from viche.event.channels import Cast
 from viche.event.hosted import MAX_BATCH, RELAY, STATION, ServedEvent, total_turnout
 from viche.event.registry import MILITARY_UNIT_RE, VOTER_ID_RE
-from viche.protocol.ballot import max_ballot_size
-from viche.service.audit import refuse_audited
 from viche.service.receipts import SignedReceipt
-from viche.web.deps import host, json_body
+from viche.web.deps import json_body
 from viche.web.models import ERRORS, ReceiptBody, SignedReceiptModel
 from viche.web.routers.elections import get_archive
 
@@ -45,6 +43,8 @@ _bearer = HTTPBearer(
     "commission with `viche event secret`.",
 )
 Token = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+#: the largest relay batch body read (a unit's batch of large ballots is sent in several)
+MAX_BATCH_BYTES = 64 << 20
 _NAME = re.compile(r"[0-9A-Za-z][0-9A-Za-z._-]{0,63}")
 
 
@@ -291,15 +291,11 @@ async def cast_at_station(
     ev = served(request, event)
     await run_in_threadpool(_station_request, ev, station, token)
     _voter_id(voter, Location(path=("viche-voter",)))
-    limit = max(max_ballot_size(host(request).record(s.election).election)
-                for s in ev.manifest.styles) + 2  # fmt: skip
-    raw = await json_body(request, limit)
+    raw = await json_body(request, await run_in_threadpool(ev.max_ballot) + 2)
     if raw.endswith(b"\n"):
         raw = raw[:-1]
 
     def cast() -> Cast:
-        for s in ev.manifest.styles:  # a ballot audited in the booth is never cast
-            refuse_audited(host(request).board, s.election, raw)
         return ev.cast_at_station(station, voter, raw)
 
     done = await run_in_threadpool(cast)
@@ -333,9 +329,9 @@ async def upload_batch(request: Request, event: str, unit: str, token: Token) ->
     if not MILITARY_UNIT_RE.fullmatch(unit):
         raise NotFoundError("no such unit", where=Location(path=("unit",)))
     await run_in_threadpool(ev.authenticate, RELAY, unit, secret)
-    per = max(max_ballot_size(host(request).record(s.election).election)
-              for s in ev.manifest.styles) + 1  # fmt: skip
-    raw = await json_body(request, per * MAX_BATCH, media_type="application/x-ndjson")
+    per = await run_in_threadpool(ev.max_ballot)
+    limit = min((per + 1) * MAX_BATCH, MAX_BATCH_BYTES)
+    raw = await json_body(request, limit, media_type="application/x-ndjson")
     lines = [ln for ln in raw.split(b"\n") if ln]
     batch, outcomes = await run_in_threadpool(ev.upload_batch, unit, lines)
     items: list[BatchItem] = []
