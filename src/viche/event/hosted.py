@@ -313,8 +313,7 @@ class ServedEvent:
         """The size of the largest ballot of any style (what a request body may hold)."""
         if self._max_ballot is None:
             self._max_ballot = max(
-                max_ballot_size(self.host.record(s.election).election)
-                for s in self.manifest.styles
+                max_ballot_size(self.host.record(s.election).election) for s in self.manifest.styles
             )
         return self._max_ballot
 
