@@ -152,6 +152,14 @@ def host_event(
     out: list[HostedStyle] = []
     for style in manifest.styles:
         if style.election in on_board:
+            enrolled = len(logins_in(board, [style.election]))
+            if enrolled != style.voters:
+                raise EnrolmentError(
+                    f"style {style.id!r} is on the board with {enrolled} voter(s) of "
+                    f"{style.voters} (an interrupted hosting?): its election must be removed "
+                    "from the board before it is hosted again",
+                    where=Location(member=f"database / {style.election}"),
+                )
             out.append(HostedStyle(style.id, style.election, style.voters, False))
             continue
         record, store, ids = _style_setup(event_dir, style, authority_dir)
