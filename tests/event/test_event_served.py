@@ -226,3 +226,22 @@ def test_secrets_only_for_the_events_stations_and_units(served_event: ServedSmal
     with pytest.raises(ExcludedUnitError):
         issue_secret(s.board, replace(s.served.manifest, stations=(*STATIONS, bad)), "station",
                      "UA-OCC-1")  # fmt: skip
+
+
+def test_hosting_again_stops_at_a_style_without_its_roll(
+    served_event: ServedSmall, tmp_path: Path
+) -> None:
+    """A hosting interrupted between a style's election and its voters is not resumed as if
+    complete: the style would be served without its roll."""
+    from sqlalchemy import delete
+
+    from viche.errors import EnrolmentError
+    from viche.record.sql import schema
+
+    s = served_event
+    uuid = s.served.manifest.styles[1].election
+    with s.board.engine.begin() as conn:
+        conn.execute(delete(schema.voters).where(schema.voters.c.election == uuid))
+    with pytest.raises(EnrolmentError, match="0 voter"):
+        host_event(s.board, tmp_path / "keys", s.ev.directory, event_keys=s.ev.private,
+                   authority_dir=s.ev.private / "ca", logins_out=tmp_path / "again")  # fmt: skip
