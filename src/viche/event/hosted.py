@@ -348,6 +348,8 @@ class ServedEvent:
             where = Location(path=("body",), line=n)
             h, tracker = sha256_hex(raw), smart_ballot_tracker(raw)
             try:
+                style = self.desk.style_of(raw, where)
+                refuse_audited(self.host.board, style.election, raw)
                 cast = self.desk.cast_relayed(relay, batch, raw, where)
             except VicheError as exc:
                 out.append(Outcome(tracker, h, None, exc))
