@@ -304,7 +304,7 @@ class EventClient(VotingClient):
             response = self.http.post(
                 path,
                 content=b"".join(b + b"\n" for b in ballots),
-                headers={"Content-Type": "application/x-ndjson",
+                headers={"Content-Type": "text/plain",
                          "Authorization": f"Bearer {secret}"},
             )  # fmt: skip
         except httpx.HTTPError as exc:

@@ -319,7 +319,7 @@ async def cast_at_station(
     openapi_extra={
         "requestBody": {
             "required": True,
-            "content": {"application/x-ndjson": {"schema": {"type": "string"}}},
+            "content": {"text/plain": {"schema": {"type": "string"}}},
         }
     },
 )
@@ -331,7 +331,7 @@ async def upload_batch(request: Request, event: str, unit: str, token: Token) ->
     await run_in_threadpool(ev.authenticate, RELAY, unit, secret)
     per = await run_in_threadpool(ev.max_ballot)
     limit = min((per + 1) * MAX_BATCH, MAX_BATCH_BYTES)
-    raw = await json_body(request, limit, media_type="application/x-ndjson")
+    raw = await json_body(request, limit, media_type="text/plain")
     lines = [ln for ln in raw.split(b"\n") if ln]
     batch, outcomes = await run_in_threadpool(ev.upload_batch, unit, lines)
     items: list[BatchItem] = []
