@@ -1,0 +1,292 @@
+"""The evaluation's organic controls (``bench/monitor_eval/controls.py``): languages, Telegram
+roles, Telegram exports through the real ingest path, per-language scoring, evidence lines.
+
+``bench/`` is not a package: the module is loaded from its file. Tests on the real data are
+marked ``shared`` (they use ``shared_dir``)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+from datetime import UTC, datetime
+from pathlib import Path
+from types import ModuleType
+
+import pandas as pd
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from viche.monitor.ingest import IngestReport, read_posts
+from viche.monitor.model import Behaviour, Campaign, Edge, PostPair
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _load() -> ModuleType:
+    path = REPO / "bench" / "monitor_eval" / "controls.py"
+    spec = importlib.util.spec_from_file_location("monitor_eval_controls", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+controls = _load()
+
+
+# -- languages ----------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("lang", "text", "script", "expected"),
+    [
+        ("Russian", "whatever", "", "ru"),  # the source's label wins over the letters
+        ("Ukrainian", "", "", "uk"),
+        ("English", "Привет", "", "en"),
+        ("German", "Guten Tag", "", "other"),
+        ("ko", "", "hangul", "other"),
+        ("und", "안녕하세요", "hangul", "other"),  # Twitter's "undefined": the script decides
+        ("", "Це їжак і ґанок", "", "uk"),
+        ("", "Это ёжик", "cyrillic", "ru"),
+        ("", "plain latin words", "latin", "en"),
+        ("", "12345 !!!", "", ""),
+    ],
+)
+def test_post_language(lang: str, text: str, script: str, expected: str) -> None:
+    assert controls.post_language(lang, text, script) == expected
+
+
+def test_account_languages_prefers_the_sources_labels_then_the_script() -> None:
+    posts = pd.DataFrame(
+        {
+            "author_id": ["a", "a", "a", "b", "b", "c", "d", "d"],
+            # a: one labelled post (Russian) outweighs two unlabelled Latin ones
+            "lang": ["Russian", "", "", "", "", "", "", ""],
+            "text": ["x", "hello there", "more words", "Привіт, їжак", "Ще і ще", "123", "a", "Ы"],
+            "script": ["", "latin", "latin", "", "", "", "", ""],
+        }
+    )
+    got = controls.account_languages(posts).set_index("author_id")
+    assert got.loc["a", "lang"] == "ru" and got.loc["a", "lang_basis"] == "source"
+    assert got.loc["b", "lang"] == "uk" and got.loc["b", "lang_basis"] == "script"
+    assert got.loc["c", "lang"] == "other" and got.loc["c", "lang_basis"] == "none"
+    assert got.loc["d", "lang"] == "en"  # a tie (en 1, ru 1) goes to the first of LANGS
+    assert got["posts"].to_dict() == {"a": 3, "b": 2, "c": 1, "d": 2}
+
+
+def test_account_languages_of_nothing_is_an_empty_table() -> None:
+    empty = pd.DataFrame({"author_id": [], "lang": [], "text": []})
+    got = controls.account_languages(empty)
+    assert got.empty and list(got.columns) == ["author_id", "lang", "lang_basis", "posts"]
+
+
+# -- Telegram roles and exports -------------------------------------------------------------------
+def _channels() -> tuple[pd.DataFrame, pd.DataFrame]:
+    channels = pd.DataFrame(
+        {
+            "author_id": [
+                "tg:-1001101170442",  # CPD-listed
+                "tg:-1001003921752",  # bbcrussian
+                "tg:-1001237513492",  # TOPOR family, not listed itself
+                "tg:-1001465826763",  # Proglib
+                "tg:-1001000724666",  # science
+                "tg:-1001326203371",  # news, political
+            ],
+            "channel_title": [
+                "РИА Новости",
+                "BBC News | Русская служба",
+                "Топор+",
+                "Библиотека Go разработчика | Golang",
+                "Naked Science",
+                "Москва - новостная",
+            ],
+            "cpd_list_match": ["1", "0", "0", "0", "0", "0"],
+        }
+    )
+    topics = {
+        "tg:-1001101170442": ["political"] * 3,
+        "tg:-1001003921752": ["political"] * 3,
+        "tg:-1001237513492": ["personal"] * 3,
+        "tg:-1001465826763": ["it"] * 3,
+        # 1 political post of 101: just under 1 %
+        "tg:-1001000724666": ["science"] * 100 + ["political"],
+        "tg:-1001326203371": ["moscow", "political", "moscow"],
+    }
+    posts = pd.DataFrame(
+        [(a, t) for a, ts in topics.items() for t in ts], columns=["author_id", "topic_category"]
+    )
+    return channels, posts
+
+
+def test_telegram_roles_follow_the_documented_rules() -> None:
+    channels, posts = _channels()
+    roles = controls.telegram_roles(channels, posts, ["bbcrussian", "meduzaproject"])
+    got = dict(zip(roles["channel_title"], roles["role"], strict=True))
+    assert got == {
+        "РИА Новости": "tg_cpd_listed",
+        "BBC News | Русская служба": "tg_independent",
+        "Топор+": "tg_unlabelled",
+        "Библиотека Go разработчика | Golang": "tg_apolitical_same_owner",
+        "Naked Science": "tg_apolitical",
+        "Москва - новостная": "tg_unlabelled",
+    }
+    assert all(roles["why"].str.len() > 0)
+
+
+def test_telegram_roles_without_the_independent_label_is_no_control() -> None:
+    channels, posts = _channels()
+    roles = controls.telegram_roles(channels, posts, ["meduzaproject"])
+    bbc = roles[roles["channel_title"] == "BBC News | Русская служба"].iloc[0]
+    assert bbc["role"] == "tg_unlabelled"  # a political news channel with no source label
+
+
+def test_channel_number_rejects_what_is_not_a_channel() -> None:
+    assert controls.channel_number("tg:-1001003921752") == 1003921752
+    with pytest.raises(ValueError, match="not a channel id"):
+        controls.channel_number("tg:12345")
+
+
+def test_telegram_exports_read_back_through_the_real_telegram_path(tmp_path: Path) -> None:
+    posts = pd.DataFrame(
+        {
+            "post_id": ["tg:-1001003921752:7", "tg:-1001003921752:9", "tg:-1001000724666:3"],
+            "author_id": ["tg:-1001003921752", "tg:-1001003921752", "tg:-1001000724666"],
+            "created_at": ["2024-11-08T14:00:47Z", "2024-11-08T15:30:00Z", "2024-07-19T08:57:11Z"],
+            "text": [
+                "Главные новости дня: выборы и экономика #выборы https://bbc.com/x",
+                "",
+                "Учёные выяснили t.me/nsmag/1",
+            ],
+            "channel_title": ["BBC News | Русская служба"] * 2 + ["Naked Science"],
+            "message_id": ["7", "9", "3"],
+        }
+    )
+    paths = controls.telegram_exports(posts, tmp_path)
+    assert len(paths) == 2 and all(p.name == "result.json" for p in paths)
+    report = IngestReport(source="exports")
+    read = {p.id: p for path in paths for p in read_posts(path, report=report)}
+    assert report.malformed == 0
+    assert set(read) == set(posts["post_id"])  # the ids agree with the API-collected ids
+    first = read["tg:-1001003921752:7"]
+    assert first.author == "tg:-1001003921752"
+    assert first.created_at == datetime(2024, 11, 8, 14, 0, 47, tzinfo=UTC)
+    assert first.outlet == "BBC News | Русская служба"
+    assert first.lang == "ru"
+    assert first.urls == ("https://bbc.com/x",)
+    assert first.hashtags == ("выборы",)
+    assert first.repost_of == ""  # the source has no forwards: none invented
+    assert read["tg:-1001000724666:3"].urls == ("t.me/nsmag/1",)
+    assert read["tg:-1001003921752:9"].text == ""
+
+
+# -- scoring ------------------------------------------------------------------------------------
+def test_binomial_upper_bound() -> None:
+    # no failure in n trials: the bound solves (1 - p)^n = 0.05
+    for n in (1, 7, 30):
+        assert controls.binomial_upper(0, n) == pytest.approx(1 - 0.05 ** (1 / n), abs=1e-9)
+    assert controls.binomial_upper(5, 5) == 1.0
+    assert math.isnan(controls.binomial_upper(0, 0))
+
+
+@given(st.integers(min_value=1, max_value=60), st.data())
+def test_binomial_upper_is_above_the_observed_rate(n: int, data: st.DataObject) -> None:
+    k = data.draw(st.integers(min_value=0, max_value=n))
+    upper = controls.binomial_upper(k, n)
+    assert k / n <= upper <= 1.0
+    if k < n:
+        assert controls.binomial_upper(k + 1, n) >= upper  # more failures, higher bound
+
+
+def test_precision_by_language_counts_and_verdicts() -> None:
+    rows = (
+        # en: 3 campaign accounts (2 flagged), 25 organic (1 flagged)
+        [("en", 1, 1)] * 2
+        + [("en", 1, 0)]
+        + [("en", 0, 1)]
+        + [("en", 0, 0)] * 24
+        # ru: 2 campaign accounts flagged, 3 organic of which 1 flagged
+        + [("ru", 1, 1)] * 2
+        + [("ru", 0, 1)]
+        + [("ru", 0, 0)] * 2
+        # de: campaign accounts only
+        + [("de", 1, 1)]
+    )
+    df = pd.DataFrame(rows, columns=["lang", "ira", "flagged"])
+    table = controls.precision_by(df, "lang", controls.LANGS).set_index("lang")
+    assert list(table.index) == ["en", "ru", "uk", "other", "de"]
+    en, ru, uk, de = (table.loc[k] for k in ("en", "ru", "uk", "de"))
+    assert (en["campaign"], en["organic"], en["tp"], en["fp"]) == (3, 25, 2, 1)
+    assert en["precision"] == pytest.approx(2 / 3) and en["recall"] == pytest.approx(2 / 3)
+    assert en["fp_rate"] == pytest.approx(1 / 25) and en["verdict"] == "ok"
+    assert ru["precision"] == pytest.approx(2 / 3) and ru["verdict"] == "too thin"
+    assert ru["fp_rate_upper95"] > ru["fp_rate"]
+    assert uk["accounts"] == 0 and uk["verdict"] == "no organic" and math.isnan(uk["precision"])
+    assert de["verdict"] == "no organic" and de["precision"] == 1.0
+    text = controls.format_table(table.reset_index(), "lang")
+    assert "too thin" in text and text.count("\n") == 5
+
+
+# -- evidence -----------------------------------------------------------------------------------
+def _campaign() -> Campaign:
+    t = datetime(2024, 11, 19, 9, 0, tzinfo=UTC)
+    pair = PostPair(Behaviour.NEAR_DUPLICATE_TEXT, "p1", "p2", t, t, key="k")
+    strong = Edge("a", "b", 12.0, 0.05, 40.0, (Behaviour.NEAR_DUPLICATE_TEXT,), (pair,))
+    weak = Edge("b", "c", 3.0, 0.5, 4.0, (Behaviour.SAME_URL, Behaviour.SAME_REPOST), ())
+    return Campaign(id="C001", accounts=("a", "b", "c", "d"), reasons=("r",), edges=(weak, strong))
+
+
+def test_campaigns_json_and_why_flagged() -> None:
+    campaigns = json.loads(json.dumps(controls.campaigns_json([_campaign()])))
+    assert campaigns[0]["edges"][1]["evidence"][0]["post_a"] == "p1"
+    describe = {"a": "organic:person", "b": "IRA:RightTroll", "c": "IRA:LeftTroll"}
+    lines = controls.why_flagged("b", campaigns, describe, {"p1": "same   text", "p2": "same text"})
+    assert lines[0].startswith("campaign C001: 4 accounts (")
+    # the strongest edge first, the partner named with what it is, observed vs expected
+    assert (
+        "with a [organic:person]: near_duplicate_text, 12 co-actions vs 0.05 expected" in lines[1]
+    )
+    assert lines[2].endswith("p1: same text") and lines[3].endswith("p2: same text")
+    assert "with c [IRA:LeftTroll]: same_url+same_repost, 3 co-actions" in lines[4]
+    joined = controls.why_flagged("d", campaigns, describe, {})
+    assert "joined the group" in joined[1]
+    assert controls.why_flagged("z", campaigns, describe, {}) == ["not in any campaign"]
+
+
+def test_edge_lines_without_an_author_name_both_accounts() -> None:
+    campaigns = controls.campaigns_json([_campaign()])
+    lines = controls.edge_lines(campaigns[0]["edges"], {"a": "A", "b": "B"}, {}, max_edges=1)
+    assert lines[0].startswith("  A -- B: near_duplicate_text, 12 co-actions")
+    assert len(lines) == 3  # one edge, its example pair (texts unknown: "?")
+    assert lines[1].endswith("p1: ?")
+
+
+# -- the real data --------------------------------------------------------------------------------
+def test_real_telegram_roles_and_one_channel_through_ingest(
+    shared_dir: Path, tmp_path: Path
+) -> None:
+    root = shared_dir / "data" / "influence"
+    channels = pd.read_csv(
+        root / "tg_ru_news_2024" / "accounts.csv", dtype=str, keep_default_na=False
+    )
+    posts = pd.read_csv(root / "tg_ru_news_2024" / "posts.csv.gz", dtype=str, keep_default_na=False)
+    voyna = pd.read_csv(
+        root / "tg_channel_labels_2022_2024" / "voynaslov_media_accounts.csv",
+        dtype=str,
+        keep_default_na=False,
+    )
+    roles = controls.telegram_roles(
+        channels, posts, voyna.loc[voyna["label"] == "independent", "handle"]
+    )
+    by_role = roles.groupby("role")["channel_title"].apply(set).to_dict()
+    assert by_role["tg_independent"] == {"BBC News | Русская служба"}
+    assert by_role["tg_apolitical"] == {"Naked Science", "Хабр", "Типичный программист"}
+    assert len(by_role["tg_apolitical_same_owner"]) == 3
+    assert len(by_role["tg_cpd_listed"]) == 6
+    assert len(by_role["tg_unlabelled"]) == 11
+    bbc = posts[posts["author_id"] == "tg:-1001003921752"]
+    (path,) = controls.telegram_exports(bbc, tmp_path)
+    report = IngestReport(source=str(path))
+    read = list(read_posts(path, report=report))
+    assert report.malformed == 0 and len(read) == len(bbc) == 905
+    langs = controls.account_languages(posts)
+    assert set(langs["lang"]) == {"ru"}  # every channel writes mostly Russian
