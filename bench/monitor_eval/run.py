@@ -502,10 +502,12 @@ def peak_memory_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def run_pipeline(csv_path: Path, out_dir: Path, max_posts_per_pass: int = 0) -> None:
+def run_pipeline(
+    csv_path: Path, out_dir: Path, max_posts_per_pass: int = 0, also: Path | None = None
+) -> None:
     """Ingest ``csv_path`` (a file, or a folder: each ``result.json`` under it, the Telegram
-    path) into a fresh store, detect; write ``accounts.csv``, ``campaigns.json`` (the
-    evidence) and ``timing.json``."""
+    path; then the exports under ``also``) into a fresh store, detect; write
+    ``accounts.csv``, ``campaigns.json`` (the evidence) and ``timing.json``."""
     from controls import campaigns_json
 
     from viche.monitor.api import posts_path
@@ -517,6 +519,8 @@ def run_pipeline(csv_path: Path, out_dir: Path, max_posts_per_pass: int = 0) -> 
     t0 = time.perf_counter()
     (out_dir / "store").mkdir(exist_ok=True)
     files = sorted(csv_path.rglob("result.json")) if csv_path.is_dir() else [csv_path]
+    if also is not None:
+        files += sorted(also.rglob("result.json"))
     with Store(posts_path(out_dir / "store")) as store:
         rep = IngestReport(source=str(csv_path))
         for path in files:
@@ -590,6 +594,7 @@ def timed_run(
     max_posts_per_pass: int = 0,
     *,
     reuse: bool = False,
+    also: Path | None = None,
 ) -> tuple[pd.DataFrame, dict]:
     """Ingest + detect in a child process: ``posts`` is the mix (written as CSV without
     labels) or a folder of Telegram exports. ``reuse``: keep the results of an earlier run
@@ -614,6 +619,7 @@ def timed_run(
                 str(out),
                 "--max-posts-per-pass",
                 str(max_posts_per_pass),
+                *(["--also", str(also)] if also is not None else []),
             ],
             check=True,
         )
@@ -647,27 +653,44 @@ def timed_run(
     ), timing
 
 
+def write_telegram_exports(work: Path, tg_posts: pd.DataFrame, reuse: bool) -> Path:
+    exports = work / "telegram-exports"
+    if not (reuse and exports.is_dir()):
+        paths = telegram_exports(tg_posts, exports)
+        print(f"[telegram] {len(paths)} channel exports (Telegram Desktop JSON) in {exports}")
+    return exports
+
+
 def run_controls(
     work: Path,
     posts: pd.DataFrame | None,
     accounts: pd.DataFrame | None,
     labels: pd.DataFrame | None,
     args: argparse.Namespace,
+    one_store: str = "",
 ) -> None:
-    """The Telegram run (exports -> ingest -> detect), then the controls and Telegram reports."""
+    """The Telegram run (exports -> ingest -> detect), then the controls and Telegram reports.
+
+    ``one_store``: the name of a run that already ingested the Twitter mix and the Telegram
+    exports into one store (``--one-store``); its results serve both."""
     print()
     tg_posts, tg_labels = telegram_set()
-    exports = work / "telegram-exports"
-    if not (args.reuse and exports.is_dir()):
-        paths = telegram_exports(tg_posts, exports)
-        print(f"[telegram] {len(paths)} channel exports (Telegram Desktop JSON) in {exports}")
-    tg_accounts, _ = timed_run(exports, work, "telegram", args.max_posts_per_pass, reuse=args.reuse)
+    exports = write_telegram_exports(work, tg_posts, args.reuse)
+    if one_store and accounts is not None:
+        tg_accounts = accounts
+        both = json.loads((work / one_store / "campaigns.json").read_text())
+        evidence = {"telegram": both, "twitter-mix": both}
+    else:
+        tg_accounts, _ = timed_run(
+            exports, work, "telegram", args.max_posts_per_pass, reuse=args.reuse
+        )
+        evidence = {"telegram": json.loads((work / "telegram" / "campaigns.json").read_text())}
+        if accounts is not None:
+            evidence["twitter-mix"] = json.loads((work / "dev-mix" / "campaigns.json").read_text())
     telegram = _scored(tg_accounts, tg_labels)
-    evidence = {"telegram": json.loads((work / "telegram" / "campaigns.json").read_text())}
     twitter = None
     if accounts is not None and labels is not None:
         twitter = _scored(accounts, labels)
-        evidence["twitter-mix"] = json.loads((work / "dev-mix" / "campaigns.json").read_text())
     organic_flagged = set(telegram.loc[telegram["flagged"] == 1, "author_id"])
     if twitter is not None:
         organic_flagged |= set(
@@ -720,6 +743,13 @@ def main() -> None:
         help="only the Telegram run and its reports (no Twitter mix)",
     )
     ap.add_argument(
+        "--one-store",
+        action="store_true",
+        help="with the controls: the Twitter mix and the Telegram exports in ONE store and one"
+        " detection (shows how a store spanning 2014-2024 changes the time-shift null)",
+    )
+    ap.add_argument("--also", type=Path, default=None, help=argparse.SUPPRESS)
+    ap.add_argument(
         "--reuse",
         action="store_true",
         help="with --work: keep the detection results a previous run left there",
@@ -730,7 +760,10 @@ def main() -> None:
         return
     if args.pipeline_only:
         run_pipeline(
-            Path(args.pipeline_only[0]), Path(args.pipeline_only[1]), args.max_posts_per_pass
+            Path(args.pipeline_only[0]),
+            Path(args.pipeline_only[1]),
+            args.max_posts_per_pass,
+            also=args.also,
         )
         return
     if args.telegram_only:
@@ -748,10 +781,20 @@ def main() -> None:
         return
     with tempfile.TemporaryDirectory(prefix="monitor_eval_") as tmp:
         work = args.work or Path(tmp)
-        accounts, _ = timed_run(posts, work, "dev-mix", args.max_posts_per_pass, reuse=args.reuse)
+        if args.one_store:
+            exports = write_telegram_exports(work, telegram_set()[0], args.reuse)
+            name = "dev-mix+telegram"
+            accounts, _ = timed_run(
+                posts, work, name, args.max_posts_per_pass, reuse=args.reuse, also=exports
+            )
+        else:
+            name = "dev-mix"
+            accounts, _ = timed_run(posts, work, name, args.max_posts_per_pass, reuse=args.reuse)
         report(accounts, labels)
-        if args.controls:
-            run_controls(work, posts, accounts, labels, args)
+        if args.controls or args.one_store:
+            run_controls(
+                work, posts, accounts, labels, args, one_store=name if args.one_store else ""
+            )
         if args.cli_report:
             print()
             cli_report(work)
