@@ -353,6 +353,7 @@ def controls_report(
     telegram: pd.DataFrame,
     evidence: dict[str, list[dict]],
     texts: dict[str, str],
+    one_store: bool = False,
 ) -> None:
     """Precision per language and per source with the organic controls, full mix and halves;
     every false positive with why it was flagged."""
@@ -364,9 +365,15 @@ def controls_report(
         "\n== organic non-English controls (issue 11 item 5) ==\n"
         "Scored together: the Twitter dev mix (if run) and the Telegram control channels"
         f" ({', '.join(CONTROL_ROLES)}); the other Telegram channels were in the Telegram"
-        " run (the news of the day) but are not scored here. Two detections, one per store:"
-        " the Twitter mix (2014-2017) and the Telegram set (2023-2024) never overlap in time,"
-        " and one store would stretch the time-shift null over ten years."
+        " run (the news of the day) but are not scored here. "
+        + (
+            "ONE store and one detection for both (--one-store): the time-shift null spans"
+            " 2014-2024."
+            if one_store
+            else "Two detections, one per store: the Twitter mix (2014-2017) and the Telegram"
+            " set (2023-2024) never overlap in time, and one store would stretch the time-shift"
+            " null over ten years (see --one-store)."
+        )
     )
     organic_lang = df[df["ira"] == 0].groupby("lang").size()
     print(
@@ -702,7 +709,7 @@ def run_controls(
     if posts is not None:
         frames.append(posts)
     texts = _texts(frames, ids)
-    controls_report(twitter, telegram, evidence, texts)
+    controls_report(twitter, telegram, evidence, texts, one_store=bool(one_store))
     telegram_report(telegram, evidence["telegram"], texts)
 
 
