@@ -8,6 +8,11 @@
                                                      # also 'viche monitor detect' then
                                                      # 'viche monitor report' on the mix's store,
                                                      # each in its own process: time, peak memory
+    python bench/monitor_eval/run.py --controls      # also the organic non-English controls and
+                                                     # the Telegram evaluation (see controls.py)
+    python bench/monitor_eval/run.py --telegram-only # only the Telegram run and its reports
+    python bench/monitor_eval/run.py --one-store     # the controls with the Twitter mix and the
+                                                     # Telegram exports in one store
 
 The mix: the labelled IRA accounts (ira_dev) and the organic accounts (organic_dev,
 news_outlets_health, gop_debate_2015), restricted to the months where both IRA and organic
@@ -23,6 +28,17 @@ hash of ``author_id`` (:func:`half_of`, fixed salt). The pipeline runs on the wh
 never sees a label; the figures are then reported on the full mix and on each half. Method
 choices are made looking at half A only; half B is the honest estimate for accounts the
 method was not tuned on.
+
+Controls (``--controls``; issue 11 item 5): ``tg_ru_news_2024`` is written as one Telegram
+Desktop export per channel and read through the monitor's Telegram path into its own store
+(its own detection: it never overlaps the Twitter mix in time). The organic controls
+(:mod:`controls`: Russian-language Telegram channels that the sources' documentation lets us
+call organic, and the non-English organic Twitter accounts) are scored with the mix: precision,
+recall and the false-positive rate with its 95 % upper bound per language (en, ru, uk, other)
+and per source, on the full mix and each half, and every flagged organic account with the
+evidence that grouped it. Then the Telegram evaluation: what the detector flags among the 24
+channels, against the CPD list (which is read only after detection), and what the pro-war
+network (no dates) does not allow. Findings: ``bench/monitor_eval/README.md``.
 
 The throughput run (``--scale N``) replicates the mix with shifted ids, authors and times
 (each copy moved by a whole number of years so copies never co-act) until N posts.
