@@ -177,6 +177,41 @@ def telegram_roles(
     return pd.DataFrame(rows, columns=["author_id", "channel_title", "role", "why"])
 
 
+def read_posts_csv(root: Path, name: str) -> pd.DataFrame:
+    """``root/name/posts.csv.gz`` (the shared schema), every column as text."""
+    return pd.read_csv(
+        root / name / "posts.csv.gz", dtype=str, keep_default_na=False, on_bad_lines="skip"
+    )
+
+
+def load_telegram(root: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(posts, labels per channel) of ``root/tg_ru_news_2024``: ``author_id, channel_title,
+    role, why`` (:func:`telegram_roles`, VoynaSlov's list read from
+    ``root/tg_channel_labels_2022_2024``), ``lang, lang_basis, posts``
+    (:func:`account_languages`), ``cpd`` (the source's ``cpd_list_match``), ``source`` (=
+    role), ``category`` and ``ira`` = 0 (no channel is a known campaign account)."""
+    posts = read_posts_csv(root, "tg_ru_news_2024")
+    channels = pd.read_csv(
+        root / "tg_ru_news_2024" / "accounts.csv", dtype=str, keep_default_na=False
+    )
+    voyna = pd.read_csv(
+        root / "tg_channel_labels_2022_2024" / "voynaslov_media_accounts.csv",
+        dtype=str,
+        keep_default_na=False,
+    )
+    roles = telegram_roles(
+        channels, posts, voyna.loc[voyna["label"] == "independent", "handle"].tolist()
+    )
+    lab = roles.merge(account_languages(posts), on="author_id", how="left")
+    lab["cpd"] = lab["author_id"].map(
+        dict(zip(channels["author_id"], channels["cpd_list_match"], strict=True))
+    )
+    lab["source"] = lab["role"]
+    lab["category"] = "telegram:" + lab["role"]
+    lab["ira"] = 0
+    return posts, lab
+
+
 def channel_number(author_id: str) -> int:
     """The export's chat ``id`` for ``tg:-100<n>`` (Telegram Desktop writes ``n``)."""
     m = re.fullmatch(r"tg:-100(\d+)", author_id)

@@ -68,9 +68,10 @@ from controls import (
     account_languages,
     edge_lines,
     format_table,
+    load_telegram,
     precision_by,
+    read_posts_csv,
     telegram_exports,
-    telegram_roles,
     why_flagged,
 )
 
@@ -80,20 +81,14 @@ SCHEMA = ["id", "author", "created_at", "text", "lang", "repost_of", "urls", "ha
 
 
 # -- the development mix ------------------------------------------------------------------------
-def _read(name: str) -> pd.DataFrame:
-    return pd.read_csv(
-        SHARED / name / "posts.csv.gz", dtype=str, keep_default_na=False, on_bad_lines="skip"
-    )
-
-
-def build_mix(min_month_posts: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+def build_mix(min_month_posts: int, root: Path = SHARED) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(posts in the monitor schema, labels per author) over the overlapping months."""
-    ira = _read("ira_dev")
-    organic = _read("organic_dev")
-    news = _read("news_outlets_health")
-    gop = _read("gop_debate_2015")
-    ira_acc = pd.read_csv(SHARED / "ira_dev" / "accounts.csv", dtype=str, keep_default_na=False)
-    org_acc = pd.read_csv(SHARED / "organic_dev" / "accounts.csv", dtype=str, keep_default_na=False)
+    ira = read_posts_csv(root, "ira_dev")
+    organic = read_posts_csv(root, "organic_dev")
+    news = read_posts_csv(root, "news_outlets_health")
+    gop = read_posts_csv(root, "gop_debate_2015")
+    ira_acc = pd.read_csv(root / "ira_dev" / "accounts.csv", dtype=str, keep_default_na=False)
+    org_acc = pd.read_csv(root / "organic_dev" / "accounts.csv", dtype=str, keep_default_na=False)
 
     month = lambda df: df["created_at"].str[:7]  # noqa: E731
     ira_m = month(ira).value_counts()
@@ -270,19 +265,15 @@ def report(accounts: pd.DataFrame, labels: pd.DataFrame) -> None:
             f"  {cat:28s} {len(g):8d} {int(g['flagged'].sum()):8d}"
             f" {g['flagged'].mean():7.3f} {g['score'].mean():10.3f}"
         )
-    print("\nper language (main language of the account's posts)")
+    print("\nper language (main language of the account's posts; controls.precision_by)")
+    print(format_table(precision_by(df, "lang", LANGS), "lang"))
     print(
-        f"  {'lang':6s} {'IRA':>5s} {'organic':>8s} {'prec':>6s} {'recall':>6s}"
-        f" {'F1':>6s} {'PR-AUC':>6s}"
-    )
-    for lang, g in df.groupby("lang"):
-        yy = g["ira"].to_numpy()
-        pp, rr, ff = prf(yy, g["flagged"].to_numpy())
-        aa = average_precision(yy, g["score"].to_numpy())
-        print(
-            f"  {lang:6s} {int(yy.sum()):5d} {int((1 - yy).sum()):8d}"
-            f" {pp:6.3f} {rr:6.3f} {ff:6.3f} {aa:6.3f}"
+        "  PR-AUC per language: "
+        + ", ".join(
+            f"{lang} {average_precision(g['ira'].to_numpy(), g['score'].to_numpy()):.3f}"
+            for lang, g in df.groupby("lang")
         )
+    )
     ira = df[df["ira"] == 1]
     flagged_ira = ira[ira["flagged"] == 1]
     singles = [
@@ -309,31 +300,12 @@ def report(accounts: pd.DataFrame, labels: pd.DataFrame) -> None:
 
 
 # -- organic non-English controls; the Telegram evaluation --------------------------------------
-TG = "tg_ru_news_2024"
 TWITTER_SOURCES = ("ira", "organic", "news", "gop")
 
 
 def telegram_set() -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(posts, labels per channel) of ``tg_ru_news_2024``: role (:func:`controls.telegram_roles`),
-    main language, posts; ``ira`` = 0 (no channel is a known campaign account)."""
-    posts = _read(TG)
-    channels = pd.read_csv(SHARED / TG / "accounts.csv", dtype=str, keep_default_na=False)
-    voyna = pd.read_csv(
-        SHARED / "tg_channel_labels_2022_2024" / "voynaslov_media_accounts.csv",
-        dtype=str,
-        keep_default_na=False,
-    )
-    roles = telegram_roles(
-        channels, posts, voyna.loc[voyna["label"] == "independent", "handle"].tolist()
-    )
-    lab = roles.merge(account_languages(posts), on="author_id", how="left")
-    lab["cpd"] = lab["author_id"].map(
-        dict(zip(channels["author_id"], channels["cpd_list_match"], strict=True))
-    )
-    lab["source"] = lab["role"]
-    lab["category"] = "telegram:" + lab["role"]
-    lab["ira"] = 0
-    return posts, lab
+    """:func:`controls.load_telegram` of the shared data."""
+    return load_telegram(SHARED)
 
 
 def _scored(accounts: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFrame:

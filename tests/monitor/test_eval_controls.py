@@ -6,9 +6,12 @@ marked ``shared`` (they use ``shared_dir``)."""
 
 from __future__ import annotations
 
+import gzip
+import importlib
 import importlib.util
 import json
 import math
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
@@ -22,19 +25,22 @@ from viche.monitor.ingest import IngestReport, read_posts
 from viche.monitor.model import Behaviour, Campaign, Edge, PostPair
 from viche.monitor.text import guess_language
 
-REPO = Path(__file__).resolve().parents[2]
+BENCH = Path(__file__).resolve().parents[2] / "bench" / "monitor_eval"
 
 
-def _load() -> ModuleType:
-    path = REPO / "bench" / "monitor_eval" / "controls.py"
-    spec = importlib.util.spec_from_file_location("monitor_eval_controls", path)
+def _load() -> tuple[ModuleType, ModuleType]:
+    """``controls`` and ``run`` of bench/monitor_eval (``run`` imports ``controls`` by name)."""
+    if str(BENCH) not in sys.path:
+        sys.path.insert(0, str(BENCH))
+    controls = importlib.import_module("controls")
+    spec = importlib.util.spec_from_file_location("monitor_eval_run", BENCH / "run.py")
     assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    run = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(run)
+    return controls, run
 
 
-controls = _load()
+controls, run = _load()
 
 
 # -- languages ----------------------------------------------------------------------------------
@@ -261,23 +267,134 @@ def test_edge_lines_without_an_author_name_both_accounts() -> None:
     assert lines[1].endswith("p1: ?")
 
 
+# -- the loaders, on a small copy of the shared layout -------------------------------------------
+SCHEMA = "post_id,author_id,created_at,text,lang,is_repost,reposted_author,urls,hashtags"
+
+
+def _write(path: Path, header: str, rows: list[str]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    body = "\n".join([header, *rows]) + "\n"
+    if path.suffix == ".gz":
+        with gzip.open(path, "wt", encoding="utf-8") as fh:
+            fh.write(body)
+    else:
+        path.write_text(body, encoding="utf-8")
+
+
+def _shared_copy(root: Path) -> None:
+    _write(
+        root / "ira_dev" / "posts.csv.gz",
+        SCHEMA,
+        [
+            "1,troll_ru,2016-03-01T10:00:00Z,Привет всем,Russian,0,,,",
+            "2,troll_ru,2016-03-02T10:00:00Z,Ещё пост,Russian,0,,,",
+            "3,troll_en,2016-03-01T10:05:00Z,Hello all,English,0,,,",
+            "4,troll_en,2015-01-01T00:00:00Z,only IRA posted this month,English,0,,,",
+        ],
+    )
+    _write(
+        root / "ira_dev" / "accounts.csv",
+        "author_id,account_category",
+        ["troll_ru,NonEnglish", "troll_en,RightTroll"],
+    )
+    _write(
+        root / "organic_dev" / "posts.csv.gz",
+        SCHEMA + ",script",
+        [
+            "10,111,2016-03-03T09:00:00Z,just some words https://x.org,,0,,,,latin",
+            "11,222,2016-03-03T09:00:00Z,안녕하세요,und,0,,,,hangul",
+        ],
+    )
+    _write(
+        root / "organic_dev" / "accounts.csv",
+        "author_id,account_type",
+        ["111,bot_or_automated", "222,person"],
+    )
+    _write(
+        root / "news_outlets_health" / "posts.csv.gz",
+        SCHEMA,
+        ["20,sn:desk,2016-03-04T08:00:00Z,Health news,en,0,,,"],
+    )
+    _write(
+        root / "gop_debate_2015" / "posts.csv.gz",
+        SCHEMA,
+        ['30,viewer,2016-03-05T01:00:00Z,"Debate, tonight",English,0,,,'],
+    )
+    tg_header = SCHEMA + ",channel_title,message_id,topic_category"
+    _write(
+        root / "tg_ru_news_2024" / "posts.csv.gz",
+        tg_header,
+        [
+            "tg:-1001003921752:7,tg:-1001003921752,2024-11-08T14:00:47Z,Новости,ru,,,,,"
+            "BBC News | Русская служба,7,political",
+            "tg:-1001000724666:3,tg:-1001000724666,2024-07-19T08:57:11Z,Учёные,ru,,,,,"
+            "Naked Science,3,science",
+        ],
+    )
+    _write(
+        root / "tg_ru_news_2024" / "accounts.csv",
+        "author_id,channel_title,cpd_list_match",
+        ["tg:-1001003921752,BBC News | Русская служба,0", "tg:-1001000724666,Naked Science,0"],
+    )
+    _write(
+        root / "tg_channel_labels_2022_2024" / "voynaslov_media_accounts.csv",
+        "author_id,platform,handle,label",
+        [
+            "tw:@bbcrussian,twitter,bbcrussian,independent",
+            "tw:@RT_com,twitter,RT_com,state-affiliated",
+        ],
+    )
+
+
+def test_build_mix_keeps_the_shared_months_and_labels_each_account(tmp_path: Path) -> None:
+    _shared_copy(tmp_path)
+    posts, labels = run.build_mix(1, root=tmp_path)
+    # 2015-01 has IRA posts only: dropped; ids carry their source, the schema is the monitor's
+    assert sorted(posts["id"]) == [
+        "gop:30",
+        "ira:1",
+        "ira:2",
+        "ira:3",
+        "news:20",
+        "organic:10",
+        "organic:11",
+    ]
+    assert list(posts.columns) == run.SCHEMA
+    got = labels.set_index("author_id")
+    assert got.loc["troll_ru", ["source", "category", "lang", "ira", "posts"]].tolist() == [
+        "ira",
+        "IRA:NonEnglish",
+        "ru",
+        1,
+        2,
+    ]
+    assert got.loc["troll_en", "posts"] == 1  # its 2015 post is outside the mix
+    assert got.loc["111", ["category", "lang", "ira"]].tolist() == [
+        "organic:bot_or_automated",
+        "en",
+        0,
+    ]
+    assert got.loc["222", "lang"] == "other"  # "und" and Hangul
+    assert got.loc["sn:desk", "category"] == "news_outlet"
+    assert got.loc["viewer", "category"] == "gop_debate"
+
+
+def test_load_telegram_gives_roles_languages_and_no_campaign_label(tmp_path: Path) -> None:
+    _shared_copy(tmp_path)
+    posts, labels = controls.load_telegram(tmp_path)
+    assert len(posts) == 2
+    got = labels.set_index("channel_title")
+    assert got.loc["BBC News | Русская служба", "role"] == "tg_independent"
+    assert got.loc["Naked Science", "source"] == "tg_apolitical"
+    assert set(labels["lang"]) == {"ru"} and set(labels["ira"]) == {0}
+    assert set(labels["cpd"]) == {"0"}
+
+
 # -- the real data --------------------------------------------------------------------------------
 def test_real_telegram_roles_and_one_channel_through_ingest(
     shared_dir: Path, tmp_path: Path
 ) -> None:
-    root = shared_dir / "data" / "influence"
-    channels = pd.read_csv(
-        root / "tg_ru_news_2024" / "accounts.csv", dtype=str, keep_default_na=False
-    )
-    posts = pd.read_csv(root / "tg_ru_news_2024" / "posts.csv.gz", dtype=str, keep_default_na=False)
-    voyna = pd.read_csv(
-        root / "tg_channel_labels_2022_2024" / "voynaslov_media_accounts.csv",
-        dtype=str,
-        keep_default_na=False,
-    )
-    roles = controls.telegram_roles(
-        channels, posts, voyna.loc[voyna["label"] == "independent", "handle"]
-    )
+    posts, roles = controls.load_telegram(shared_dir / "data" / "influence")
     by_role = roles.groupby("role")["channel_title"].apply(set).to_dict()
     assert by_role["tg_independent"] == {"BBC News | Русская служба"}
     assert by_role["tg_apolitical"] == {"Naked Science", "Хабр", "Типичный программист"}
@@ -289,8 +406,8 @@ def test_real_telegram_roles_and_one_channel_through_ingest(
     report = IngestReport(source=str(path))
     read = list(read_posts(path, report=report))
     assert report.malformed == 0 and len(read) == len(bbc) == 905
-    langs = controls.account_languages(posts)
-    assert set(langs["lang"]) == {"ru"}  # every channel writes mostly Russian
+    assert set(roles["lang"]) == {"ru"}  # every channel writes mostly Russian
+    assert int(roles.loc[roles["role"] == "tg_cpd_listed", "cpd"].eq("1").sum()) == 6
 
 
 def test_guess_language_ignores_links() -> None:
