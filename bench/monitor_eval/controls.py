@@ -135,6 +135,40 @@ def account_languages(posts: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["author_id", "lang", "lang_basis", "posts"])
 
 
+# -- labels for inputs from outside ../shared ---------------------------------------------------
+def read_labels(path: Path) -> pd.DataFrame:
+    """A labels file for ``run.py --inputs``: CSV with ``author_id`` and ``campaign`` (1 = a known
+    campaign account, 0 = organic), optionally ``lang`` (en/ru/uk/other; else from the posts)
+    and ``source`` (any grouping, e.g. the collection it came from). Returns ``author_id, ira,
+    lang, source``. ``ValueError`` naming the file, the line and the column when malformed."""
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    for column in ("author_id", "campaign"):
+        if column not in frame.columns:
+            raise ValueError(f"{path}: no '{column}' column (columns: {', '.join(frame.columns)})")
+    bad = frame.index[~frame["campaign"].str.strip().isin(["0", "1"])]
+    if len(bad):
+        line = int(bad[0]) + 2  # the header is line 1
+        value = frame.loc[bad[0], "campaign"]
+        raise ValueError(f"{path}, line {line}: campaign must be 0 or 1, not {value!r}")
+    empty = frame.index[frame["author_id"].str.strip() == ""]
+    if len(empty):
+        raise ValueError(f"{path}, line {int(empty[0]) + 2}: author_id is empty")
+    dup = frame["author_id"].duplicated()
+    if dup.any():
+        raise ValueError(f"{path}: author_id {frame.loc[dup, 'author_id'].iloc[0]!r} twice")
+    lang = frame["lang"].str.strip().str.lower() if "lang" in frame else ""
+    if "lang" in frame and not lang.isin([*LANGS, ""]).all():
+        raise ValueError(f"{path}: lang must be one of {', '.join(LANGS)} or empty")
+    return pd.DataFrame(
+        {
+            "author_id": frame["author_id"].str.strip(),
+            "ira": frame["campaign"].str.strip().astype(int),
+            "lang": lang,
+            "source": frame.get("source", "inputs"),
+        }
+    )
+
+
 # -- Telegram: roles and exports ------------------------------------------------------------------
 def telegram_roles(
     channels: pd.DataFrame, posts: pd.DataFrame, independent: Iterable[str]

@@ -13,6 +13,9 @@
     python bench/monitor_eval/run.py --telegram-only # only the Telegram run and its reports
     python bench/monitor_eval/run.py --one-store     # the controls with the Twitter mix and the
                                                      # Telegram exports in one store
+    python bench/monitor_eval/run.py --inputs A.csv exports/ --labels labels.csv
+                                                     # accounts and channels from outside
+                                                     # ../shared: same figures and evidence
 
 The mix: the labelled IRA accounts (ira_dev) and the organic accounts (organic_dev,
 news_outlets_health, gop_debate_2015), restricted to the months where both IRA and organic
@@ -57,6 +60,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -69,7 +73,9 @@ from controls import (
     edge_lines,
     format_table,
     load_telegram,
+    post_language,
     precision_by,
+    read_labels,
     read_posts_csv,
     telegram_exports,
     why_flagged,
@@ -369,13 +375,7 @@ def controls_report(
         + ", ".join(f"{lang} {int(organic_lang.get(lang, 0))}" for lang in LANGS)
         + f"  (rows with < {THIN} organic accounts are marked too thin)"
     )
-    for name, part in (("ALL", df), ("A", df[df["half"] == "A"]), ("B", df[df["half"] == "B"])):
-        print(f"\n[{name}] per language (main language of the account's posts)")
-        print(format_table(precision_by(part, "lang", LANGS), "lang"))
-    for name, part in (("ALL", df), ("A", df[df["half"] == "A"]), ("B", df[df["half"] == "B"])):
-        print(f"\n[{name}] per source")
-        order = [s for s in (*TWITTER_SOURCES, *CONTROL_ROLES) if s in set(part["source"])]
-        print(format_table(precision_by(part, "source", order), "source"))
+    language_and_source_tables(df, (*TWITTER_SOURCES, *CONTROL_ROLES))
     ru = df[(df["ira"] == 0) & (df["lang"].isin(["ru", "uk"]))]
     print(
         f"\norganic ru/uk accounts: {len(ru)} (all Telegram channels:"
@@ -393,6 +393,28 @@ def controls_report(
             )
         ),
     }
+    false_positives(df, evidence, describe, texts)
+
+
+def language_and_source_tables(df: pd.DataFrame, source_order: tuple[str, ...] = ()) -> None:
+    """:func:`controls.precision_by` per language, then per source, on all and each half."""
+    halves = (("ALL", df), ("A", df[df["half"] == "A"]), ("B", df[df["half"] == "B"]))
+    for name, part in halves:
+        print(f"\n[{name}] per language (main language of the account's posts)")
+        print(format_table(precision_by(part, "lang", LANGS), "lang"))
+    for name, part in halves:
+        print(f"\n[{name}] per source")
+        order = [s for s in source_order if s in set(part["source"])]
+        print(format_table(precision_by(part, "source", order), "source"))
+
+
+def false_positives(
+    df: pd.DataFrame,
+    evidence: dict[str, list[dict]],
+    describe: dict[str, str],
+    texts: dict[str, str],
+) -> None:
+    """Every organic account flagged, with the evidence that grouped it."""
     fps = df[(df["ira"] == 0) & (df["flagged"] == 1)]
     print(f"\nfalse positives: {len(fps)} organic accounts flagged (why: the detection's evidence)")
     for r in fps.sort_values(["run", "source", "author_id"]).to_dict("records"):
@@ -498,10 +520,10 @@ def peak_memory_mb() -> float:
 
 
 def run_pipeline(
-    csv_path: Path, out_dir: Path, max_posts_per_pass: int = 0, also: Path | None = None
+    csv_path: Path, out_dir: Path, max_posts_per_pass: int = 0, also: Sequence[Path] = ()
 ) -> None:
     """Ingest ``csv_path`` (a file, or a folder: each ``result.json`` under it, the Telegram
-    path; then the exports under ``also``) into a fresh store, detect; write
+    path; then each of ``also`` likewise) into a fresh store, detect; write
     ``accounts.csv``, ``campaigns.json`` (the evidence) and ``timing.json``."""
     from controls import campaigns_json
 
@@ -514,8 +536,8 @@ def run_pipeline(
     t0 = time.perf_counter()
     (out_dir / "store").mkdir(exist_ok=True)
     files = sorted(csv_path.rglob("result.json")) if csv_path.is_dir() else [csv_path]
-    if also is not None:
-        files += sorted(also.rglob("result.json"))
+    for extra in also:
+        files += sorted(extra.rglob("result.json")) if extra.is_dir() else [extra]
     with Store(posts_path(out_dir / "store")) as store:
         rep = IngestReport(source=str(csv_path))
         for path in files:
@@ -589,7 +611,7 @@ def timed_run(
     max_posts_per_pass: int = 0,
     *,
     reuse: bool = False,
-    also: Path | None = None,
+    also: Sequence[Path] = (),
 ) -> tuple[pd.DataFrame, dict]:
     """Ingest + detect in a child process: ``posts`` is the mix (written as CSV without
     labels) or a folder of Telegram exports. ``reuse``: keep the results of an earlier run
@@ -614,7 +636,7 @@ def timed_run(
                 str(out),
                 "--max-posts-per-pass",
                 str(max_posts_per_pass),
-                *(["--also", str(also)] if also is not None else []),
+                *(["--also", *map(str, also)] if also else []),
             ],
             check=True,
         )
@@ -646,6 +668,55 @@ def timed_run(
     return pd.read_csv(
         out / "accounts.csv", dtype={"author_id": str, "campaign": str}, keep_default_na=False
     ), timing
+
+
+def labelled_inputs(
+    inputs: list[Path], labels_path: Path, work: Path, args: argparse.Namespace
+) -> None:
+    """``--inputs``: any files the monitor reads (CSV, JSONL, feeds; a folder = the Telegram
+    exports under it) with a labels file (:func:`controls.read_labels`) -- accounts and
+    channels from outside ../shared. One store, one detection, no label in the pipeline; then
+    the headline figures, precision per language and source (all and halves) and the false
+    positives with their evidence."""
+    from viche.monitor.api import posts_path
+    from viche.monitor.store import Store
+
+    labels = read_labels(labels_path)
+    accounts, _ = timed_run(
+        inputs[0], work, "inputs", args.max_posts_per_pass, reuse=args.reuse, also=inputs[1:]
+    )
+    campaigns = json.loads((work / "inputs" / "campaigns.json").read_text())
+    flagged = set(accounts.loc[accounts["flagged"] == 1, "author_id"])
+    wanted = _evidence_ids(campaigns, flagged)
+    texts: dict[str, str] = {}
+    rows: list[tuple[str, str]] = []
+    with Store(posts_path(work / "inputs" / "store")) as store:
+        for frame in store.frames(columns=("id", "author", "lang", "text")):
+            rows += [
+                (a, post_language(lang or "", text or ""))
+                for a, lang, text in zip(frame["author"], frame["lang"], frame["text"], strict=True)
+            ]
+            hit = frame[frame["id"].isin(wanted)]
+            texts.update(zip(hit["id"], hit["text"], strict=True))
+    found = account_languages(pd.DataFrame(rows, columns=["author_id", "lang"]).assign(text=""))
+    df = labels.merge(found, on="author_id", how="left", suffixes=("", "_posts"))
+    df["lang"] = df["lang"].where(df["lang"] != "", df["lang_posts"].fillna("no posts"))
+    df["posts"] = df["posts"].fillna(0)
+    df = _scored(accounts, df.drop(columns=["lang_posts", "lang_basis"]))
+    df["run"] = "inputs"
+    df["category"] = df["source"] + ":" + np.where(df["ira"] == 1, "campaign", "organic")
+    unlabelled = len(set(accounts["author_id"]) - set(labels["author_id"]))
+    print(
+        f"\n== inputs: {len(df):,} labelled accounts ({int(df['ira'].sum())} campaign),"
+        f" {unlabelled:,} accounts in the inputs without a label (not scored);"
+        f" {int((df['posts'] == 0).sum())} labelled accounts have no post in the inputs =="
+    )
+    headline(df, "ALL")
+    headline(df[df["half"] == "A"], "A")
+    headline(df[df["half"] == "B"], "B")
+    language_and_source_tables(df)
+    describe = dict(zip(df["author_id"], df["category"], strict=True))
+    false_positives(df, {"inputs": campaigns}, describe, texts)
 
 
 def write_telegram_exports(work: Path, tg_posts: pd.DataFrame, reuse: bool) -> Path:
@@ -743,7 +814,21 @@ def main() -> None:
         help="with the controls: the Twitter mix and the Telegram exports in ONE store and one"
         " detection (shows how a store spanning 2014-2024 changes the time-shift null)",
     )
-    ap.add_argument("--also", type=Path, default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--also", type=Path, nargs="*", default=(), help=argparse.SUPPRESS)
+    ap.add_argument(
+        "--inputs",
+        type=Path,
+        nargs="+",
+        default=None,
+        help="evaluate these inputs instead of the shared mix (files the monitor reads; a"
+        " folder = the Telegram exports under it), with --labels",
+    )
+    ap.add_argument(
+        "--labels",
+        type=Path,
+        default=None,
+        help="CSV: author_id, campaign (0/1)[, lang][, source] for --inputs",
+    )
     ap.add_argument(
         "--reuse",
         action="store_true",
@@ -760,6 +845,12 @@ def main() -> None:
             args.max_posts_per_pass,
             also=args.also,
         )
+        return
+    if args.inputs:
+        if args.labels is None:
+            ap.error("--inputs needs --labels")
+        with tempfile.TemporaryDirectory(prefix="monitor_eval_") as tmp:
+            labelled_inputs(args.inputs, args.labels, args.work or Path(tmp), args)
         return
     if args.telegram_only:
         with tempfile.TemporaryDirectory(prefix="monitor_eval_") as tmp:
@@ -780,7 +871,7 @@ def main() -> None:
             exports = write_telegram_exports(work, telegram_set()[0], args.reuse)
             name = "dev-mix+telegram"
             accounts, _ = timed_run(
-                posts, work, name, args.max_posts_per_pass, reuse=args.reuse, also=exports
+                posts, work, name, args.max_posts_per_pass, reuse=args.reuse, also=[exports]
             )
         else:
             name = "dev-mix"

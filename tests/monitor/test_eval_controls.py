@@ -11,8 +11,9 @@ import importlib
 import importlib.util
 import json
 import math
+import random
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import ModuleType
 
@@ -388,6 +389,117 @@ def test_load_telegram_gives_roles_languages_and_no_campaign_label(tmp_path: Pat
     assert got.loc["Naked Science", "source"] == "tg_apolitical"
     assert set(labels["lang"]) == {"ru"} and set(labels["ira"]) == {0}
     assert set(labels["cpd"]) == {"0"}
+
+
+def test_read_labels_accepts_the_documented_columns(tmp_path: Path) -> None:
+    path = tmp_path / "labels.csv"
+    path.write_text("author_id,campaign,lang,source\na,1,RU,x\nb,0,,y\n", encoding="utf-8")
+    got = controls.read_labels(path)
+    assert got.to_dict("list") == {
+        "author_id": ["a", "b"],
+        "ira": [1, 0],
+        "lang": ["ru", ""],
+        "source": ["x", "y"],
+    }
+    path.write_text("author_id,campaign\na,0\n", encoding="utf-8")
+    assert controls.read_labels(path)["source"].tolist() == ["inputs"]
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("author,campaign\na,1\n", "no 'author_id' column"),
+        ("author_id,campaign\na,1\nb,yes\n", "line 3: campaign must be 0 or 1, not 'yes'"),
+        ("author_id,campaign\n,1\n", "line 2: author_id is empty"),
+        ("author_id,campaign\na,1\na,0\n", "author_id 'a' twice"),
+        ("author_id,campaign,lang\na,1,fr\n", "lang must be one of en, ru, uk, other"),
+    ],
+)
+def test_read_labels_names_what_is_wrong_and_where(tmp_path: Path, body: str, message: str) -> None:
+    path = tmp_path / "labels.csv"
+    path.write_text(body, encoding="utf-8")
+    with pytest.raises(ValueError, match=message):
+        controls.read_labels(path)
+
+
+WORDS = [
+    "election",
+    "fraud",
+    "ballots",
+    "stolen",
+    "secret",
+    "plan",
+    "leaders",
+    "hidden",
+    "money",
+    "border",
+    "crisis",
+    "media",
+    "lies",
+    "truth",
+    "exposed",
+    "network",
+    "shadow",
+    "deal",
+    "signed",
+    "tonight",
+    "city",
+    "council",
+    "vote",
+    "rigged",
+    "machines",
+]
+
+
+def test_labelled_inputs_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A CSV with a lockstep group and busy organic accounts, and a Telegram export of an
+    organic Russian channel: detection in a child process, then the tables and evidence."""
+    t0 = datetime(2024, 3, 1, 9, 0, tzinfo=UTC)
+    rows = []
+    for day in range(12):
+        for i, acc in enumerate(("c1", "c2", "c3", "c4")):
+            at = t0 + timedelta(days=day, seconds=20 * i)
+            text = " ".join(random.Random(day).sample(WORDS, 12))  # the day's talking point
+            rows.append((f"c{day}-{acc}", acc, at.isoformat(), text, "en"))
+        for j, acc in enumerate(("o1", "o2", "o3")):
+            for k in range(5):  # busy, own words
+                at = t0 + timedelta(days=day, hours=1 + 3 * k, minutes=7 * j)
+                rows.append(
+                    (f"o{day}-{k}-{acc}", acc, at.isoformat(), f"{acc} {day} {k} diary", "")
+                )
+    csv_path = tmp_path / "posts.csv"
+    pd.DataFrame(rows, columns=["id", "author", "created_at", "text", "lang"]).to_csv(
+        csv_path, index=False
+    )
+    channel = pd.DataFrame(
+        {
+            "author_id": ["tg:-1001000724666"] * 12,
+            "created_at": [(t0 + timedelta(days=d, hours=2)).isoformat() for d in range(12)],
+            "text": [f"Учёные выяснили новое о сне, выпуск {d}" for d in range(12)],
+            "channel_title": ["Naked Science"] * 12,
+            "message_id": [str(d + 1) for d in range(12)],
+        }
+    )
+    controls.telegram_exports(channel, tmp_path / "exports")
+    labels = tmp_path / "labels.csv"
+    labels.write_text(
+        "author_id,campaign,source\n"
+        + "".join(f"{a},1,csv\n" for a in ("c1", "c2", "c3", "c4"))
+        + "".join(f"{a},0,csv\n" for a in ("o1", "o2", "o3"))
+        + "tg:-1001000724666,0,telegram\nnobody,0,csv\n",
+        encoding="utf-8",
+    )
+    args = run.argparse.Namespace(max_posts_per_pass=0, reuse=False)
+    run.labelled_inputs([csv_path, tmp_path / "exports"], labels, tmp_path / "work", args)
+    out = capsys.readouterr().out
+    assert "9 labelled accounts (4 campaign), 0 accounts in the inputs without a label" in out
+    assert "1 labelled accounts have no post in the inputs" in out
+    assert "ALL      4 IRA      5 organic: precision 1.000  recall 1.000" in out
+    lines = out.splitlines()
+    ru = next(line for line in lines if line.strip().startswith("ru "))
+    assert ru.split()[1:4] == ["1", "0", "1"]  # the channel: one organic ru account, not flagged
+    assert "false positives: 0 organic accounts flagged" in out
+    assert "no posts" in out  # the labelled account absent from the inputs has no language
 
 
 # -- the real data --------------------------------------------------------------------------------
