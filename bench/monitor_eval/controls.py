@@ -115,7 +115,11 @@ def account_languages(posts: pd.DataFrame) -> pd.DataFrame:
         )
     ]
     frame = pd.DataFrame(
-        {"author_id": posts["author_id"].to_numpy(), "lang": guessed, "labelled": labelled}
+        {
+            "author_id": posts["author_id"].to_numpy(),
+            "lang": guessed,
+            "labelled": labelled.to_numpy(),
+        }
     )
     rank = {lang: i for i, lang in enumerate(LANGS)}
 

@@ -80,6 +80,9 @@ def test_account_languages_prefers_the_sources_labels_then_the_script() -> None:
     assert got.loc["c", "lang"] == "other" and got.loc["c", "lang_basis"] == "none"
     assert got.loc["d", "lang"] == "en"  # a tie (en 1, ru 1) goes to the first of LANGS
     assert got["posts"].to_dict() == {"a": 3, "b": 2, "c": 1, "d": 2}
+    # a filtered frame (index with gaps, reversed) gives the same answer
+    shuffled = posts.iloc[::-1].set_axis([90, 7, 55, 3, 21, 8, 64, 1])
+    pd.testing.assert_frame_equal(controls.account_languages(shuffled), got.reset_index())
 
 
 def test_account_languages_of_nothing_is_an_empty_table() -> None:
