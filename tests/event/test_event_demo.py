@@ -176,3 +176,24 @@ def test_viche_event_letters_writes_the_same_letters(
     made = {p.name: p.read_bytes() for p in tmp_path.glob("*.html")}
     shown = {p.name: p.read_bytes() for p in (ca / "letters").glob("*.html")}
     assert made == shown and len(made) == 8
+
+
+def test_the_demo_over_http(tmp_path: Path, belenios_tool: str) -> None:
+    """``--http``: every channel through the API of a served event (SQLite board), the
+    published folder downloaded from ``/api/v1/events/{id}``; it verifies, each ``.bel``
+    passes belenios-tool, and the results equal the plaintext intent."""
+    directory = tmp_path / "demo"
+    run = run_cli("event", "demo", "--dir", str(directory), "--seed", "event-http", "--http")
+    assert run.code == 0, run.stdout + run.stderr
+    assert "The verified results equal the plaintext intent" in run.stdout
+    for refusal in ("V8050", "V8051", "V3007", "V8055"):
+        assert f"({refusal} " in run.stdout
+    assert "HTTP 409" in run.stdout  # the refusals came back as the API's answers
+    assert (directory / "private" / "server" / "board.sqlite").is_file()
+    manifest, _ = read_manifest(directory)
+    turnout = read_document(directory / TURNOUT, "turnout", manifest.key)
+    assert turnout["total"] == {"online": 8, "station": 3, "relay": 4}
+    assert verify_event(directory, jobs=1).ok
+    for style in manifest.styles:
+        ok, err = tool_verifies(belenios_tool, (directory / style.archive).parent)
+        assert ok, err

@@ -3,6 +3,10 @@ two trustees, stations abroad and for displaced voters, a simulated clock."""
 
 from __future__ import annotations
 
+import contextlib
+import random
+import subprocess
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -91,3 +95,55 @@ def small_event(directory: Path, rng: RandomSource) -> SmallEvent:
     return SmallEvent(event_dir, private, key, receipt_key, SimClock(start),
                       [k.privkey for k in keys], rng, created.credentials,
                       created.roll)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ServedProcess:
+    """``viche serve --event`` on a port, its event hosted and its secrets issued by the CLI."""
+
+    base: str
+    ev: SmallEvent
+    data: Path
+    logins: Path
+    station_secret: Path
+    relay_secret: Path
+
+    def login(self, voter: str) -> tuple[str, str]:
+        style = self.ev.credentials[voter][0]
+        login, secret = (self.logins / style / f"{voter}.login").read_text().split()
+        return login, secret
+
+
+@contextlib.contextmanager
+def serve_event_process(tmp_path: Path, rng: RandomSource) -> Iterator[ServedProcess]:
+    """The small event put on a SQLite board with ``viche event host``, a secret issued for
+    station DE-BERLIN-1 and relay A1234 with ``viche event secret``, then served by a real
+    ``viche serve --event`` process on a random port (stopped afterwards)."""
+    from support.cli import run_cli
+    from support.served import CLI, cli_env, stop, wait_until_up
+
+    ev = small_event(tmp_path, rng)
+    data, logins = tmp_path / "data", tmp_path / "logins"
+    hosted = run_cli("event", "host", "--event", str(ev.directory), "--event-keys",
+                     str(ev.private), "--authority", str(ev.private / "ca"), "--logins-out",
+                     str(logins), "--data", str(data))  # fmt: skip
+    assert hosted.code == 0, hosted.stderr
+    secrets = {}
+    for kind, name in (("station", "DE-BERLIN-1"), ("relay", "A1234")):
+        secrets[kind] = tmp_path / f"{kind}.secret"
+        issued = run_cli("event", "secret", kind, name, "--event", str(ev.directory), "--out",
+                         str(secrets[kind]), "--data", str(data))  # fmt: skip
+        assert issued.code == 0, issued.stderr
+        assert secrets[kind].read_text().strip() not in issued.stdout
+    port = random.randint(20000, 60000)
+    proc = subprocess.Popen(
+        [*CLI, "serve", "--data", str(data), "--port", str(port), "--event", str(ev.directory),
+         "--event-keys", str(ev.private)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=cli_env(),
+    )  # fmt: skip
+    try:
+        wait_until_up(proc, port)
+        yield ServedProcess(f"http://127.0.0.1:{port}", ev, data, logins, secrets["station"],
+                            secrets["relay"])  # fmt: skip
+    finally:
+        stop(proc)

@@ -200,13 +200,26 @@ def demo_cmd(
         str | None,
         typer.Option("--seed", help="Seeded randomness (reproducible; never for real elections)."),
     ] = None,
+    http: Annotated[
+        bool,
+        typer.Option(
+            "--http",
+            help="Play every channel over HTTP: the event served on a SQLite board (in "
+            "DIR/private/server) on a local port, the published folder downloaded from it.",
+        ),
+    ] = False,
 ) -> None:
     """Play a whole national event on a synthetic registry, then verify it."""
     from viche.cli.verify import print_report
     from viche.errors import VerificationError
-    from viche.event.demo import run_event_demo
+    from viche.event.demo import desk_channels, run_event_demo
 
-    outcome = run_event_demo(directory, random_source(seed), say=_say)
+    serve = desk_channels
+    if http:
+        from viche.web.event_demo import http_channels
+
+        serve = http_channels
+    outcome = run_event_demo(directory, random_source(seed), say=_say, serve=serve)
     print_report(outcome.report, out)
     for sid, rows in outcome.result.styles.items():
         out.print(f"style {sid}: {json.dumps(rows)}")
@@ -273,27 +286,155 @@ def collect_cmd(
 
 @relay_app.command("upload")
 def upload_cmd(
+    url: Annotated[
+        str | None,
+        typer.Argument(help="The voting server (over HTTP), e.g. https://vote.example.org"),
+    ] = None,
+    *,
     relay: RelayOpt,
-    event: Annotated[Path, typer.Option("--event", help="The event directory (server side).")],
-    keys: Annotated[
-        Path, typer.Option("--keys", help="The server's keys: event.ed25519, receipts.ed25519.")
-    ],
     unit: Annotated[str, typer.Option("--unit", help="The relay's unit code.")],
+    event: Annotated[
+        str | None,
+        typer.Option("--event", help="The event: its id (with URL), or its directory (without)."),
+    ] = None,
+    secret_file: Annotated[
+        Path | None,
+        typer.Option("--secret-file", help="With URL: the file holding the unit relay's secret."),
+    ] = None,
+    keys: Annotated[
+        Path | None,
+        typer.Option("--keys", help="Without URL (in-process): event.ed25519, receipts.ed25519."),
+    ] = None,
 ) -> None:
     """Send every pending ballot in one batch; each is accepted or refused on its own."""
-    from viche.event.channels import EventDesk
-    from viche.event.keys import EventKey
-    from viche.event.relay import upload
-    from viche.service.receipts import ReceiptKey
+    from viche.errors import UsageError
+    from viche.event.relay import Batch, upload, upload_with
 
-    key = EventKey.load_or_create(_existing(keys / "event.ed25519"))
-    receipt_key = ReceiptKey.load_or_create(_existing(keys / "receipts.ed25519"))
-    with EventDesk(event, key, receipt_key) as desk:
-        batch = upload(relay, desk, unit)
+    if event is None:
+        raise UsageError("--event is needed", where=Location(path=("--event",)))
+    batch: Batch
+    if url is not None:
+        from viche.service.files import read_text
+        from viche.web.client import EventClient
+
+        if secret_file is None:
+            raise UsageError("--secret-file is needed with URL", where=Location(
+                path=("--secret-file",)))  # fmt: skip
+        secret = read_text(_existing(secret_file), "relay secret").strip()
+        client = EventClient(url, event)
+        try:
+            batch = upload_with(relay, unit, lambda bid, ballots: client.upload_batch(
+                unit, secret, bid, ballots))  # fmt: skip
+        finally:
+            client.close()
+    else:
+        from viche.event.channels import EventDesk
+        from viche.event.keys import EventKey
+        from viche.service.receipts import ReceiptKey
+
+        if keys is None:
+            raise UsageError("--keys is needed without URL", where=Location(path=("--keys",)))
+        key = EventKey.load_or_create(_existing(keys / "event.ed25519"))
+        receipt_key = ReceiptKey.load_or_create(_existing(keys / "receipts.ed25519"))
+        with EventDesk(Path(event), key, receipt_key) as desk:
+            batch = upload(relay, desk, unit)
     for o in batch.outcomes:
         verdict = "accepted" if o.error is None else f"refused [{o.error.code}] {o.error.message}"
         out.print(f"{o.tracker}: {verdict}")
     out.print(f"batch {batch.id}: {batch.accepted} of {len(batch.outcomes)} accepted")
+
+
+DataOpt = Annotated[
+    Path, typer.Option("--data", help="The server's data folder (SQLite board, receipt keys).")
+]
+DatabaseOpt = Annotated[
+    str | None,
+    typer.Option("--database", help="Database URL (default: sqlite:///DATA/board.sqlite)."),
+]
+
+
+@event_app.command("host")
+def host_cmd(
+    *,
+    event: Annotated[Path, typer.Option("--event", help="The event directory (event.json).")],
+    event_keys: Annotated[
+        Path, typer.Option("--event-keys", help="The server's keys: receipts.ed25519.")
+    ],
+    authority: Annotated[
+        Path,
+        typer.Option("--authority", help="The credential authority's STYLE/*.pubcreds (ids)."),
+    ],
+    logins_out: Annotated[
+        Path, typer.Option("--logins-out", help="Where to write each voter's login secret.")
+    ],
+    data: DataOpt = Path("viche-data"),
+    database: DatabaseOpt = None,
+) -> None:
+    """Put every ballot style of the event on the server's board (before the vote opens);
+    then `viche serve --event DIR --event-keys KEYS` serves it."""
+    from viche.cli.serve import database_url
+    from viche.event.hosted import host_event
+    from viche.record.sql import SqlBoard
+
+    data.mkdir(parents=True, exist_ok=True)
+    board = SqlBoard.open(database_url(data, database))
+    try:
+        hosted = host_event(board, (data / "keys").resolve(), event, event_keys=event_keys,
+                            authority_dir=authority, logins_out=logins_out)  # fmt: skip
+    finally:
+        board.close()
+    for h in hosted:
+        verb = "opened" if h.created else "already on the board"
+        out.print(f"style {h.style}: election {h.election}, {h.voters} voter(s), {verb}")
+    out.print(f"voters' login secrets (for the post office): {logins_out}")
+
+
+@event_app.command("secret")
+def secret_cmd(
+    kind: Annotated[str, typer.Argument(help="station or relay")],
+    name: Annotated[str, typer.Argument(help="The station's id, or the relay's unit code.")],
+    *,
+    event: Annotated[Path, typer.Option("--event", help="The event directory (event.json).")],
+    out_file: Annotated[
+        Path, typer.Option("--out", help="Where to write the secret (mode 0600, shown nowhere).")
+    ],
+    data: DataOpt = Path("viche-data"),
+    database: DatabaseOpt = None,
+) -> None:
+    """The commission issues a polling station's (or a unit relay's) secret: a new one
+    replaces the old; the server keeps only its argon2id hash."""
+    from viche.cli.serve import database_url
+    from viche.event.hosted import issue_secret
+    from viche.event.manifest import read_manifest
+    from viche.record.sql import SqlBoard
+    from viche.service.files import write_text
+
+    manifest, _ = read_manifest(event)
+    board = SqlBoard.open(database_url(data, database))
+    try:
+        secret = issue_secret(board, manifest, kind, name)
+    finally:
+        board.close()
+    write_text(out_file, secret + "\n", secret=True)
+    out.print(f"{kind} {name}: secret written to {out_file}")
+
+
+@event_app.command("download")
+def download_cmd(
+    url: Annotated[str, typer.Argument(help="The voting server, e.g. https://vote.example.org")],
+    *,
+    event: Annotated[str, typer.Option("--event", help="The event's id.")],
+    out_dir: Annotated[Path, typer.Option("--out", help="The folder to write (viche verify DIR).")],
+) -> None:
+    """Download an event's published records: `viche verify DIR` then verifies them."""
+    from viche.web.client import EventClient
+
+    client = EventClient(url, event)
+    try:
+        files = client.download(out_dir)
+    finally:
+        client.close()
+    out.print(f"{len(files)} file(s) written to {out_dir}; verify with: viche verify {out_dir}")
 
 
 def _existing(path: Path) -> Path:

@@ -61,6 +61,18 @@ def serve_cmd(
         str,
         typer.Option("--smtp-from", envvar="VICHE_SMTP_FROM", help="Sender of the codes."),
     ] = "viche@localhost",
+    event: Annotated[
+        Path | None,
+        typer.Option(
+            "--event",
+            help="Also serve this national event directory (its styles put on the board by "
+            "`viche event host`), under /api/v1/events.",
+        ),
+    ] = None,
+    event_keys: Annotated[
+        Path | None,
+        typer.Option("--event-keys", help="The event's keys: event.ed25519, receipts.ed25519."),
+    ] = None,
     schedule_every: Annotated[
         float,
         typer.Option(
@@ -78,7 +90,15 @@ def serve_cmd(
     from viche.errors import Location, UsageError
     from viche.record.sql import SqlBoard
     from viche.web.metrics import reset_shared
-    from viche.web.serve import ENV_DATABASE, ENV_KEYS, ENV_METRICS, ENV_SCHEDULE, ENV_SMTP
+    from viche.web.serve import (
+        ENV_DATABASE,
+        ENV_EVENT,
+        ENV_EVENT_KEYS,
+        ENV_KEYS,
+        ENV_METRICS,
+        ENV_SCHEDULE,
+        ENV_SMTP,
+    )
 
     if not 1 <= port <= 65535:
         raise UsageError(f"port {port} is out of range", where=Location(path=("--port",)))
@@ -118,6 +138,19 @@ def serve_cmd(
                 f"--login {found.voters_dir / '001.login'} "
                 f"--ballot {found.voters_dir / 'choices.json'}"
             )
+        if (event is None) != (event_keys is None):
+            raise UsageError("--event and --event-keys go together", where=Location(
+                path=("--event",)))  # fmt: skip
+        if event is not None and event_keys is not None:
+            from viche.event.hosted import open_served_event
+            from viche.service.hosting import Host
+
+            served = open_served_event(Host(board, keys), event.resolve(), event_keys.resolve())
+            out.print(f"national event {served.id}: {len(served.manifest.styles)} ballot "
+                      f"styles, served under {base}/api/v1/events/{served.id}")  # fmt: skip
+            served.close()
+            os.environ[ENV_EVENT] = str(event.resolve())
+            os.environ[ENV_EVENT_KEYS] = str(event_keys.resolve())
     finally:
         board.close()
     out.print(f"serving {base}/api/v1/elections (API documentation: /api/v1/docs)")

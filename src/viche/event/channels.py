@@ -104,7 +104,11 @@ class EventDesk:
         now: Clock = utc_now,
         *,
         roll: Roll | None = None,
+        records: Callable[[Style], ElectionRecord] | None = None,
     ) -> None:
+        """``records`` opens a style's election record (default: its ``.bel`` in
+        ``directory``; the voting server passes the SQL board's,
+        :mod:`viche.event.hosted`)."""
         self.directory = directory
         self.manifest, self.genesis = read_manifest(directory)
         if key.public != self.manifest.key or receipt_key.public != self.manifest.receipt_key:
@@ -119,6 +123,7 @@ class EventDesk:
         self.locks = lock_log(directory, self.genesis, key.public)
         self.relays = relay_log(directory, self.genesis, key.public)
         self._records: dict[str, ElectionRecord] = {}
+        self._open_record = records
         self._stack = ExitStack()
         self._locked: dict[tuple[str, str], StationLock] = {}
 
@@ -142,12 +147,15 @@ class EventDesk:
     def record(self, style: Style) -> ElectionRecord:
         found = self._records.get(style.id)
         if found is None:
-            store = self._stack.enter_context(ArchiveStore.open(self.directory / style.archive))
-            found = ElectionRecord(store)
+            if self._open_record is not None:
+                found = self._open_record(style)
+            else:
+                store = self._stack.enter_context(ArchiveStore.open(self.directory / style.archive))
+                found = ElectionRecord(store)
             if found.election.uuid != style.election:
                 raise EventManifestError(
-                    f"the archive of style {style.id!r} holds another election",
-                    where=Location(file=store.name),
+                    f"the record of style {style.id!r} holds another election",
+                    where=Location(file=found.store.name),
                 )
             self._records[style.id] = found
         return found
@@ -189,6 +197,18 @@ class EventDesk:
 
         return guard
 
+    def online_guard(self, style: Style) -> Callable[[CheckedBallot], None]:
+        """The event's rules for a ballot of ``style`` cast online (the voting server's
+        ``POST /elections/{uuid}/ballots`` runs it under the store's lock): the vote is
+        open and the credential is not locked by a station vote."""
+        not_locked = self._not_locked(style)
+
+        def guard(checked: CheckedBallot) -> None:
+            self.check_open(Location(ballot=checked.tracker))
+            not_locked(checked)
+
+        return guard
+
     def _receipt(self, style: Style, accepted: Accepted, raw: bytes) -> SignedReceipt:
         return self.receipt_key.sign(
             Receipt(
@@ -208,9 +228,7 @@ class EventDesk:
         """A ballot from the booth (online, or prepared offline and sent later)."""
         self.check_open(source)
         style = self.style_of(raw, source)
-        accepted = cast_ballot(
-            self.record(style), raw, source, guard=self._not_locked(style)
-        )
+        accepted = cast_ballot(self.record(style), raw, source, guard=self._not_locked(style))
         return Cast(style.id, "online", accepted, self._receipt(style, accepted, raw))
 
     def cast_at_station(

@@ -21,6 +21,10 @@ Then every style is tallied and decrypted, the per-channel turnout and the natio
 published, the whole event is verified from its public files, and the verified results are
 compared with the plaintext intent (last accepted ballot of each voter, station override).
 
+The channels are played in-process (:class:`DeskChannels`, the default) or over HTTP
+(``viche event demo --http``: :mod:`viche.web.event_demo` serves the event on a SQLite board
+and every ballot goes through the API, the published folder is then downloaded).
+
 Folder ``DIR``: the published event (``event.json``, ``styles/*/…bel``, the logs,
 ``turnout.json``, ``national.json``, ``constituencies.json``) and ``DIR/private/`` (what
 no one publishes: registry, keys, trustees' and credential authority's files, voters'
@@ -29,10 +33,12 @@ credentials and ballots, the relay's folder).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Protocol
 
 from viche.crypto.group import BELENIOS_2048, Group
 from viche.crypto.rng import RandomSource
@@ -62,7 +68,7 @@ from viche.event.manifest import Station
 from viche.event.outcome import BALLOTS, EventBallots
 from viche.event.published import write_document
 from viche.event.registry import Category, Voter, import_registry, write_registry_csv
-from viche.event.styles import EventPlan, StylePlan, create_event
+from viche.event.styles import CreatedEvent, EventPlan, StylePlan, create_event
 from viche.event.verify_event import verify_event
 from viche.protocol import codec
 from viche.protocol.ballot import smart_ballot_tracker
@@ -195,10 +201,84 @@ def _pick(n: int, rng: RandomSource) -> list[int]:
     return row
 
 
+@dataclass(frozen=True)
+class DemoSetup:
+    """The event as created, for the channels: its folder, the private folder, the server's
+    keys, the demo's clock and the credential authority's output."""
+
+    directory: Path
+    private: Path
+    key: EventKey
+    receipt_key: ReceiptKey
+    clock: SimClock
+    created: CreatedEvent
+    units: tuple[str, ...]
+
+
+class Channels(Protocol):
+    """How the demo's ballots reach the voting server. ``desk`` is the server's desk (the
+    ballots are made from its records, the administrator counts on it)."""
+
+    @property
+    def desk(self) -> EventDesk: ...
+
+    def online(self, voter: str, raw: bytes) -> str:
+        """Cast online as ``voter``; returns the tracker (raises the server's refusal)."""
+        ...
+
+    def station(self, station: str, voter: str, raw: bytes) -> str: ...
+
+    def relay(self, relay_dir: Path, unit: str) -> relays.Batch: ...
+
+    def publish(self) -> None:
+        """After the count: the published folder complete in ``DemoSetup.directory``."""
+        ...
+
+
+@dataclass(frozen=True)
+class DeskChannels:
+    """The channels in-process, straight on the server's :class:`EventDesk`."""
+
+    desk: EventDesk
+
+    def online(self, voter: str, raw: bytes) -> str:
+        return self.desk.cast_online(raw).accepted.tracker
+
+    def station(self, station: str, voter: str, raw: bytes) -> str:
+        return self.desk.cast_at_station(station, voter, raw).accepted.tracker
+
+    def relay(self, relay_dir: Path, unit: str) -> relays.Batch:
+        return relays.upload(relay_dir, self.desk, unit)
+
+    def publish(self) -> None:
+        return None
+
+
+@contextmanager
+def desk_channels(setup: DemoSetup) -> Iterator[Channels]:
+    with EventDesk(setup.directory, setup.key, setup.receipt_key, now=setup.clock,
+                   roll=setup.created.roll) as desk:  # fmt: skip
+        yield DeskChannels(desk)
+
+
+Serve = Callable[[DemoSetup], AbstractContextManager[Channels]]
+
+
+def _is(exc: VicheError, kind: type[VicheError]) -> bool:
+    """``exc`` is a ``kind`` (in-process) or carries its code (over HTTP)."""
+    return isinstance(exc, kind) or exc.code == kind.code
+
+
 def run_event_demo(
-    directory: Path, rng: RandomSource, *, say: Say = _quiet, group: Group = BELENIOS_2048
+    directory: Path,
+    rng: RandomSource,
+    *,
+    say: Say = _quiet,
+    group: Group = BELENIOS_2048,
+    serve: Serve = desk_channels,
 ) -> EventDemoOutcome:
-    """Play the event in ``directory`` (created; must be empty)."""
+    """Play the event in ``directory`` (created; must be empty); ``serve`` gives the
+    channels (in-process by default)."""
     where = Location(file=str(directory))
     if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
         raise UsageError("the demo directory must be a new or empty directory", where=where)
@@ -270,7 +350,9 @@ def run_event_demo(
     intent = Intent()
     refused: list[tuple[str, VicheError]] = []
 
-    with EventDesk(directory, key, receipt_key, now=clock, roll=created.roll) as desk:
+    event_setup = DemoSetup(directory, private, key, receipt_key, clock, created, ("A1234",))
+    with serve(event_setup) as channels:
+        desk = channels.desk
 
         def make(voter: str, style: str | None = None) -> tuple[bytes, list[list[int]]]:
             """A ballot of ``voter`` made in the booth of her style (or of ``style``)."""
@@ -287,7 +369,9 @@ def run_event_demo(
         def refuse(what: str, action: Callable[[], object], kind: type[VicheError]) -> None:
             try:
                 action()
-            except kind as exc:
+            except VicheError as exc:
+                if not _is(exc, kind):
+                    raise
                 refused.append((what, exc))
                 say(f"server: refused, as it must: {what} ({exc.code} {exc.message})")
                 return
@@ -302,42 +386,42 @@ def run_event_demo(
                   "c03-d2"]  # fmt: skip
         for v in online:
             raw, ch = make(v)
-            desk.cast_online(raw)
+            channels.online(v, raw)
             intent.add(v, ch)
             clock.advance(7)
         say(f"voters: {len(online)} online ballots (residents, abroad, displaced), each with a "
             "signed receipt")  # fmt: skip
         raw, ch = make("c01-r1")
-        desk.cast_online(raw)
+        channels.online("c01-r1", raw)
         intent.add("c01-r1", ch)
         say("voter c01-r1: changed her mind and voted again online (the last ballot counts)")
 
         # -------------------------------------------------------- stations
         clock.advance(30)
         raw, ch = make("c01-a1")
-        cast = desk.cast_at_station("DE-BERLIN-1", "c01-a1", raw)
+        tracker = channels.station("DE-BERLIN-1", "c01-a1", raw)
         intent.add("c01-a1", ch)
         say(f"station DE-BERLIN-1: c01-a1 (coerced at home) voted in person; ballot "
-            f"{cast.accepted.tracker} overrides her online one, her credential is locked")
+            f"{tracker} overrides her online one, her credential is locked")
         clock.advance(5)
         raw, _ = make("c01-a1")
-        refuse("an online re-vote after a station vote", lambda: desk.cast_online(raw),
+        refuse("an online re-vote after a station vote", lambda: channels.online("c01-a1", raw),
                CredentialLockedError)  # fmt: skip
         raw, ch = make("c03-d1")
-        desk.cast_at_station("UA-KYIV-D1", "c03-d1", raw)
+        channels.station("UA-KYIV-D1", "c03-d1", raw)
         intent.add("c03-d1", ch)
         say("station UA-KYIV-D1: c03-d1, displaced from the occupied unit, voted for her home "
             "constituency C03")  # fmt: skip
         wrong, _ = make("c02-a1", style="c01")  # the kiosk loaded another style's booth
         refuse("a station vote with a ballot of another style than the voter's",
-               lambda: desk.cast_at_station("PL-WARSZAWA-1", "c02-a1", wrong),
+               lambda: channels.station("PL-WARSZAWA-1", "c02-a1", wrong),
                WrongStyleError)  # fmt: skip
         coerced, _ = make("c02-r1")  # a coercer holding c02-r1's credential, at a station
         refuse("a station vote signed with another voter's credential",
-               lambda: desk.cast_at_station("PL-WARSZAWA-1", "c02-a1", coerced),
+               lambda: channels.station("PL-WARSZAWA-1", "c02-a1", coerced),
                CredentialBindingError)  # fmt: skip
         raw, ch = make("c02-a1")
-        desk.cast_at_station("PL-WARSZAWA-1", "c02-a1", raw)
+        channels.station("PL-WARSZAWA-1", "c02-a1", raw)
         intent.add("c02-a1", ch)
         say("station PL-WARSZAWA-1: c02-a1 voted in person once the staff chose her style")
 
@@ -357,7 +441,7 @@ def run_event_demo(
         say(f"relay A1234: {len(collected)} ballots collected offline (one of them altered by "
             "the relay)")  # fmt: skip
         clock.advance(60)
-        uploaded = relays.upload(relay_dir, desk, "A1234")
+        uploaded = channels.relay(relay_dir, "A1234")
         for o in uploaded.outcomes:
             if o.error is not None:
                 refused.append(("a ballot altered by the relay", o.error))
@@ -372,7 +456,7 @@ def run_event_demo(
 
         # -------------------------------------------------------- the offline ballot is sent
         clock.advance(180)
-        desk.cast_online(offline_raw)
+        channels.online("c02-m2", offline_raw)
         intent.add("c02-m2", offline_choices)
         say("voter c02-m2: the link came back three hours later; the queued ballot was sent "
             "and its receipt shown")  # fmt: skip
@@ -381,9 +465,9 @@ def run_event_demo(
         clock.t = desk.manifest.closing_time + timedelta(minutes=1)
         late, _ = make("c01-m1")
         relays.collect(relay_dir, [(late, Location(path=("late",)))])
-        late_batch = relays.upload(relay_dir, desk, "A1234")
+        late_batch = channels.relay(relay_dir, "A1234")
         for o in late_batch.outcomes:
-            if not isinstance(o.error, VoteClosedError):
+            if o.error is None or not _is(o.error, VoteClosedError):
                 raise UsageError("the demo expected the late relay ballot to be refused")
             refused.append(("a relayed ballot arriving after the close", o.error))
             say(f"server: refused, as it must: a relayed ballot arriving after the close "
@@ -392,6 +476,7 @@ def run_event_demo(
         # -------------------------------------------------------- count and publish
         result = count_event(desk, [k.privkey for k in keys], rng, say=say,
                              ballots=event_ballots)  # fmt: skip
+        channels.publish()
 
     expected = _expected(created.credentials, intent, desk)
     expected_national = [sum(rows[0][i] for rows in expected.values())

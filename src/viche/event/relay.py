@@ -20,7 +20,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,10 +33,11 @@ from viche.errors import (
     StorageError,
     VicheError,
 )
-from viche.event.channels import Cast, EventDesk, ballot_election
+from viche.event.channels import EventDesk, ballot_election
 from viche.protocol import codec
 from viche.protocol.ballot import smart_ballot_tracker
 from viche.service.files import read_bytes, write_bytes
+from viche.service.receipts import SignedReceipt
 
 PENDING = "pending.jsonl"
 BATCHES = "batches"
@@ -56,13 +57,13 @@ class Outcome:
 
     tracker: str
     hash: str
-    cast: Cast | None
+    receipt: SignedReceipt | None
     error: VicheError | None
 
     def to_json(self) -> codec.JsonObject:
         out: codec.JsonObject = {"tracker": self.tracker, "ballot_hash": self.hash}
-        if self.cast is not None:
-            out["accepted"] = self.cast.receipt.to_json()
+        if self.receipt is not None:
+            out["accepted"] = self.receipt.to_json()
         if self.error is not None:
             out["refused"] = self.error.to_dict()
         return out
@@ -76,7 +77,11 @@ class Batch:
 
     @property
     def accepted(self) -> int:
-        return sum(o.cast is not None for o in self.outcomes)
+        return sum(o.receipt is not None for o in self.outcomes)
+
+
+#: ``send(batch id, ballots)``: the voting server's verdict on each ballot, in order
+Send = Callable[[str, list[bytes]], list[Outcome]]
 
 
 @contextlib.contextmanager
@@ -128,17 +133,10 @@ def collect(relay_dir: Path, ballots: Sequence[tuple[bytes, Location]]) -> list[
 
 
 def upload(relay_dir: Path, desk: EventDesk, relay: str) -> Batch:
-    """Send every pending ballot as one batch through ``desk`` (the voting server's side);
-    each is accepted or refused on its own. The batch, its results and the receipts are
-    kept in the relay folder; the pending file is emptied."""
-    with _relay_lock(relay_dir):
-        pending = read_pending(relay_dir)
-        if not pending:
-            raise RelayBatchError(
-                "no pending ballot to upload", where=Location(file=str(relay_dir / PENDING))
-            )
-        content = b"".join(b + b"\n" for b in pending)
-        batch_id = sha256_hex(content)[:16]
+    """Send every pending ballot as one batch through ``desk`` (the voting server's side,
+    in-process); each is accepted or refused on its own (:func:`upload_with`)."""
+
+    def send(batch_id: str, pending: list[bytes]) -> list[Outcome]:
         outcomes: list[Outcome] = []
         for n, raw in enumerate(pending, start=1):
             where = Location(file=str(relay_dir / PENDING), line=n)
@@ -148,8 +146,34 @@ def upload(relay_dir: Path, desk: EventDesk, relay: str) -> Batch:
             except VicheError as exc:
                 outcomes.append(Outcome(tracker, h, None, exc))
                 continue
-            outcomes.append(Outcome(tracker, h, cast, None))
-            write_bytes(relay_dir / RECEIPTS / f"{h}.json", cast.receipt.to_bytes() + b"\n")
+            outcomes.append(Outcome(tracker, h, cast.receipt, None))
+        return outcomes
+
+    return upload_with(relay_dir, relay, send)
+
+
+def upload_with(relay_dir: Path, relay: str, send: Send) -> Batch:
+    """Send every pending ballot as one batch with ``send`` (in-process, or over HTTP:
+    :class:`viche.web.client.RelayClient`). The batch, its results and the receipts are
+    kept in the relay folder and the pending file is emptied; when ``send`` fails as a
+    whole (no link, a wrong secret) nothing changes and the ballots stay pending."""
+    with _relay_lock(relay_dir):
+        pending = read_pending(relay_dir)
+        if not pending:
+            raise RelayBatchError(
+                "no pending ballot to upload", where=Location(file=str(relay_dir / PENDING))
+            )
+        content = b"".join(b + b"\n" for b in pending)
+        batch_id = sha256_hex(content)[:16]
+        outcomes = send(batch_id, pending)
+        if [o.hash for o in outcomes] != [sha256_hex(b) for b in pending]:
+            raise RelayBatchError(
+                "the server's answer does not name the batch's ballots in order",
+                where=Location(file=str(relay_dir / PENDING)),
+            )
+        for o in outcomes:
+            if o.receipt is not None:
+                write_bytes(relay_dir / RECEIPTS / f"{o.hash}.json", o.receipt.to_bytes() + b"\n")
         batches = relay_dir / BATCHES
         write_bytes(batches / f"{batch_id}.jsonl", content)
         write_bytes(

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,6 +64,9 @@ class SignedLog(Generic[E]):
         self._parse = parse
         self._lines: list[Line[E]] = []
         self._offset = 0
+        # one copy may be shared by the threads of a server process (the flock orders
+        # processes, this lock the threads of one)
+        self._mutex = threading.RLock()
 
     @property
     def entries(self) -> list[E]:
@@ -142,7 +146,7 @@ class SignedLog(Generic[E]):
         """Bring this copy up to date (lines by other writers); returns the new entries."""
         if not self.path.exists():
             return []
-        with self._flock(exclusive=False):
+        with self._mutex, self._flock(exclusive=False):
             return self._sync()
 
     def read_all(self) -> list[E]:
@@ -154,7 +158,7 @@ class SignedLog(Generic[E]):
         """Append the entry ``make(seq, prev)``, signed by ``key``, durably."""
         if key.public != self.public:
             raise LockLogError("this key is not the event's key", where=self.where())
-        with self._flock(exclusive=True) as fd:
+        with self._mutex, self._flock(exclusive=True) as fd:
             self._sync()
             entry = make(len(self._lines), self.head)
             body = codec.to_bytes(entry.to_json())

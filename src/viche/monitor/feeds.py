@@ -20,9 +20,10 @@ the analysed period it has at least ``min_posts`` posts and
 For a feed, the events that only say "published the same headline" -- its near-duplicate
 texts, its hashtag sequences and its links to its own top domain -- count as co-action only
 when the other account acted less than ``CoordinationConfig.tight_window`` seconds away (one
-hour: tight co-timing, the short scale of the co-action test; the day scale never sees them). Accounts that post an
-outlet's headlines within minutes of a feed, over and over, are still grouped with it; the same
-headlines hours later are what any account quoting the outlet posts. The feed's other events
+hour: tight co-timing, the short scale of the co-action test; the day scale never sees them).
+Accounts that post an outlet's headlines within minutes of a feed, over and over, are still
+grouped with it; the same headlines hours later are what any account quoting the outlet
+posts. The feed's other events
 (links elsewhere, reposts) count as for any account.
 """
 

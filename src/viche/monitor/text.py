@@ -19,6 +19,7 @@ import numpy.typing as npt
 
 _RT_PREFIX = re.compile(r"^\s*(?:rt|мт|mt)\s+@\w+\s*:?\s*", re.IGNORECASE)
 _URL = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
+_LINK = re.compile(r"(?:https?://|www\.|t\.me/)\S+", re.IGNORECASE)
 _TRUNCATED_URL = re.compile(r"\bhttps?:?/?/?\S*…?$", re.IGNORECASE)
 _MENTION = re.compile(r"@\w+")
 _NON_WORD = re.compile(r"[^\w#]+")
@@ -56,11 +57,12 @@ def guess_language(text: str) -> str:
 
     Cyrillic text is Ukrainian when it has a letter only Ukrainian uses (і ї є ґ) and none
     only Russian uses (ы э ъ ё), else Russian; Latin text is taken as English. Mixed or
-    letterless text gives the majority script's answer, or "".
+    letterless text gives the majority script's answer, or "". Links are not words: a
+    Russian headline followed by its (Latin) URL is Russian.
     """
     cyr = lat = 0
     letters: set[str] = set()
-    for ch in text.casefold():
+    for ch in _LINK.sub(" ", text).casefold():
         if "\u0400" <= ch <= "\u04ff":
             cyr += 1
             letters.add(ch)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -30,6 +31,7 @@ from viche.errors import (
     VicheError,
 )
 from viche.protocol import codec
+from viche.protocol.ballot import CheckedBallot
 from viche.protocol.election import Election, PublicCredentials
 from viche.protocol.trustees import Trustees
 from viche.record.sql import SqlBoard, SqlElectionStore
@@ -145,6 +147,9 @@ class Host:
         self._records: dict[str, ElectionRecord] = {}
         self._keys: dict[str, ReceiptKey] = {}
         self._lock = threading.Lock()
+        #: election uuid -> the rules beyond Belenios's that an online ballot of it must
+        #: pass under the store's lock (a national event's styles: :mod:`viche.event.hosted`)
+        self.guards: dict[str, Callable[[CheckedBallot], None]] = {}
 
     def store(self, uuid: str) -> SqlElectionStore:
         """The election's store (kept once found: an election is never removed)."""

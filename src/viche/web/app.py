@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager, suppress
 from pathlib import Path
 
@@ -16,12 +16,13 @@ from starlette.middleware.base import RequestResponseEndpoint
 
 from viche import __version__
 from viche.errors import VicheError
+from viche.event.hosted import ServedEvent
 from viche.service import schedule
 from viche.service.hosting import Host
 from viche.web import errors
 from viche.web.metrics import Metrics
 from viche.web.ops import OpsConfig
-from viche.web.routers import admin, ballots, ceremony, elections, live
+from viche.web.routers import admin, ballots, ceremony, elections, events, live
 
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -63,13 +64,15 @@ def create_app(
     *,
     schedule_every: float = 5.0,
     read_only: bool = False,
+    national_events: Sequence[ServedEvent] = (),
 ) -> FastAPI:
     """The API over ``host`` (its board, receipt keys and voter authenticator); ``ops`` sets
     the rate limits and the origins allowed (:mod:`viche.web.ops`); ``metrics_folder`` is
     the folder where the worker processes of one server share their counters
     (:mod:`viche.web.metrics`); the schedules are checked at start and at least every
     ``schedule_every`` seconds. ``read_only`` serves the public record only (an observer's
-    mirror): no casting, no administration, no schedules acted on."""
+    mirror): no casting, no administration, no schedules acted on. ``national_events``
+    are served under ``/api/v1/events`` (:mod:`viche.web.routers.events`)."""
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -99,6 +102,7 @@ def create_app(
     )
     app.state.host = host
     app.state.metrics = Metrics(metrics_folder)
+    app.state.events = {e.id: e for e in national_events}
     errors.install(app)
     app.include_router(elections.router)
     if not read_only:
@@ -106,6 +110,7 @@ def create_app(
         app.include_router(admin.router)
         app.include_router(ceremony.router)
     app.include_router(live.router)
+    app.include_router(events.router)
     from viche.web import ops as operations
 
     operations.install(app, ops if ops is not None else OpsConfig())

@@ -11,6 +11,7 @@ the credential authority) sends only public messages made on its own machine
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import httpx
@@ -26,9 +27,11 @@ from viche.errors import (
     UsageError,
     VicheError,
 )
+from viche.event.relay import Outcome
 from viche.protocol import codec
 from viche.protocol.election import Election, PublicCredentials
 from viche.service.ballot import generate_ballot
+from viche.service.files import write_bytes
 from viche.service.receipts import SignedReceipt, parse_receipt
 
 TIMEOUT = httpx.Timeout(60.0, connect=10.0)
@@ -42,7 +45,7 @@ class Cast:
     receipt: SignedReceipt
 
 
-def _raise_for(response: httpx.Response, where: Location) -> None:
+def raise_for_answer(response: httpx.Response, where: Location) -> None:
     if response.status_code < 400:
         return
     try:
@@ -76,7 +79,7 @@ class VotingClient:
             raise UsageError(
                 f"cannot reach the server: {type(exc).__name__}", where=where
             ) from None
-        _raise_for(response, where)
+        raise_for_answer(response, where)
         return response
 
     def election(self, uuid: str) -> dict[str, Any]:
@@ -113,7 +116,7 @@ class VotingClient:
             raise UsageError(
                 f"cannot reach the server: {type(exc).__name__}", where=where
             ) from None
-        _raise_for(response, where)
+        raise_for_answer(response, where)
         ttl = response.json().get("expires_in")
         if not isinstance(ttl, int):
             raise UsageError("unexpected answer", where=where)
@@ -147,7 +150,7 @@ class VotingClient:
             raise UsageError(
                 f"cannot reach the server: {type(exc).__name__}", where=where
             ) from None
-        _raise_for(response, where)
+        raise_for_answer(response, where)
         body = response.json()
         signed = parse_receipt(codec.to_bytes(body["receipt"]), NOWHERE.sub("receipt"))
         r = signed.receipt
@@ -186,7 +189,7 @@ class RoleClient(VotingClient):
             raise UsageError(
                 f"cannot reach the server: {type(exc).__name__}", where=where
             ) from None
-        _raise_for(response, where)
+        raise_for_answer(response, where)
         return response
 
     def _json_object(self, response: httpx.Response) -> dict[str, Any]:
@@ -253,3 +256,87 @@ class RoleClient(VotingClient):
         if not isinstance(count, int):
             raise UsageError("unexpected answer", where=Location(member="credentials"))
         return count
+
+
+class EventClient(VotingClient):
+    """A national event on a voting server (``/api/v1/events/{id}``): its published folder,
+    and a unit relay's batch upload (authenticated by the relay's secret, a Bearer token)."""
+
+    def __init__(self, url: str, event: str, http: httpx.Client | None = None) -> None:
+        super().__init__(url, http)
+        self.event = event
+        self.path = f"/api/v1/events/{event}"
+
+    def __repr__(self) -> str:
+        return f"EventClient({self.base!r}, {self.event!r})"
+
+    def detail(self) -> dict[str, Any]:
+        body = self._get(self.path).json()
+        if not isinstance(body, dict) or not isinstance(body.get("styles"), list):
+            raise UsageError("unexpected answer", where=Location(file=self.base + self.path))
+        return body
+
+    def download(self, out: Path) -> list[Path]:
+        """The event's published files and each style's ``.bel`` (at the path the manifest
+        gives) into ``out``: a folder ``viche verify DIR`` checks. Returns the files."""
+        detail = self.detail()
+        names = [str(n) for n in detail.get("files", [])]
+        names += [str(s["archive"]) for s in detail["styles"] if isinstance(s, dict)]
+        written: list[Path] = []
+        for name in names:
+            parts = PurePosixPath(name).parts
+            if not parts or any(p in ("", ".", "..") for p in parts) or name.startswith("/"):
+                raise UsageError(f"the server names an unsafe path {name!r}",
+                                 where=Location(file=self.base + self.path))  # fmt: skip
+            target = out.joinpath(*parts)
+            write_bytes(target, self._get(f"{self.path}/{name}").content)
+            written.append(target)
+        return written
+
+    def upload_batch(self, unit: str, secret: str, batch_id: str, ballots: list[bytes]) -> list[
+            Outcome]:  # fmt: skip
+        """Send a relay's batch; each ballot's receipt is checked (the event's receipt key,
+        this ballot) before it is returned."""
+        receipt_key = str(self.detail()["receipt_key"])
+        path = f"{self.path}/relays/{unit}/batches"
+        where = Location(file=self.base + path)
+        try:
+            response = self.http.post(
+                path,
+                content=b"".join(b + b"\n" for b in ballots),
+                headers={"Content-Type": "text/plain",
+                         "Authorization": f"Bearer {secret}"},
+            )  # fmt: skip
+        except httpx.HTTPError as exc:
+            raise UsageError(
+                f"cannot reach the server: {type(exc).__name__}", where=where
+            ) from None
+        raise_for_answer(response, where)
+        body = response.json()
+        items = body.get("outcomes") if isinstance(body, dict) else None
+        if not isinstance(items, list) or len(items) != len(ballots) or body["batch"] != batch_id:
+            raise UsageError("the server's answer is not about this batch", where=where)
+        out: list[Outcome] = []
+        for n, (item, raw) in enumerate(zip(items, ballots, strict=True), start=1):
+            at = where.sub("outcomes", str(n))
+            h = sha256_hex(raw)
+            if not isinstance(item, dict) or item.get("ballot_hash") != h:
+                raise UsageError("the server's answer names another ballot", where=at)
+            if item.get("accepted") is not None:
+                signed = parse_receipt(codec.to_bytes(item["accepted"]), at)
+                if signed.receipt.key != receipt_key or signed.receipt.ballot_hash != h:
+                    raise ProofError("a receipt not signed by the event or for another ballot",
+                                     where=at)  # fmt: skip
+                out.append(Outcome(signed.receipt.tracker, h, signed, None))
+                continue
+            refused = item.get("refused")
+            if not isinstance(refused, dict):
+                raise UsageError("an outcome neither accepted nor refused", where=at)
+            try:
+                loc = Location.from_dict(refused.get("where") or {})
+            except (ValueError, TypeError):
+                loc = at
+            error = VicheError(str(refused.get("message", "")), where=loc,
+                               code=str(refused.get("code", "V0000")))  # fmt: skip
+            out.append(Outcome(str(item.get("tracker", "")), h, None, error))
+        return out

@@ -32,12 +32,13 @@ def election_store(request: Request, uuid: str) -> SqlElectionStore:
     return host(request).store(valid_uuid(uuid))
 
 
-async def json_body(request: Request, limit: int) -> bytes:
-    """The raw body of a JSON request, at most ``limit`` bytes (read no further)."""
+async def json_body(request: Request, limit: int, media_type: str = "application/json") -> bytes:
+    """The raw body of a JSON request (of type ``media_type``), at most ``limit`` bytes
+    (read no further)."""
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if ctype != "application/json":
+    if ctype != media_type:
         raise MediaTypeError(
-            f"expected Content-Type application/json, got {ctype or 'none'!r}",
+            f"expected Content-Type {media_type}, got {ctype or 'none'!r}",
             where=Location(path=("content-type",)),
         )
     declared = request.headers.get("content-length")

@@ -21,10 +21,14 @@ from viche.errors import (
     NOWHERE,
     AuditedBallotError,
     AuthenticationError,
+    CredentialLockedError,
     CrossOriginError,
     CryptoError,
     DatabaseError,
     DeliveryError,
+    EnrolmentError,
+    EventError,
+    ExcludedUnitError,
     FormatError,
     HeadMovedError,
     JsonFormatError,
@@ -35,17 +39,28 @@ from viche.errors import (
     ProtocolError,
     RateLimitedError,
     RecordError,
+    RelayBatchError,
     ReplayedBallotError,
     TooLargeError,
     UnknownElectionError,
+    UnknownStationError,
     UsageError,
     VicheError,
+    VoteClosedError,
+    WrongStyleError,
 )
 
 #: Most specific class first; the first class the error is an instance of decides.
 STATUS: tuple[tuple[type[VicheError], int], ...] = (
     (AuthenticationError, 401),
     (NotFoundError, 404),
+    (UnknownStationError, 404),
+    (CredentialLockedError, 409),
+    (VoteClosedError, 409),
+    (WrongStyleError, 422),
+    (EnrolmentError, 422),
+    (ExcludedUnitError, 422),
+    (RelayBatchError, 400),
     (UnknownElectionError, 404),
     (RateLimitedError, 429),
     (CrossOriginError, 403),
@@ -62,6 +77,7 @@ STATUS: tuple[tuple[type[VicheError], int], ...] = (
     (ProtocolError, 422),
     (UsageError, 400),
     (RecordError, 500),
+    (EventError, 500),
 )
 
 

@@ -30,6 +30,9 @@ ENV_LIMITS = "VICHE_RATE_LIMITS"
 ENV_SMTP = "VICHE_SMTP"
 #: seconds between checks of the schedules
 ENV_SCHEDULE = "VICHE_SCHEDULE_EVERY"
+#: a national event's directory, and the folder of its keys (``viche serve --event``)
+ENV_EVENT = "VICHE_EVENT"
+ENV_EVENT_KEYS = "VICHE_EVENT_KEYS"
 
 
 def build_app() -> FastAPI:
@@ -47,9 +50,17 @@ def build_app() -> FastAPI:
         authenticator = OneTimeCodes(board, SmtpMailer(smtp_host, int(port), sender))
     every = float(os.environ.get(ENV_SCHEDULE, "5"))
     shared = os.environ.get(ENV_METRICS)
+    host = Host(board, Path(keys), authenticator)
+    event, event_keys = os.environ.get(ENV_EVENT), os.environ.get(ENV_EVENT_KEYS)
+    national = []
+    if event and event_keys:
+        from viche.event.hosted import open_served_event
+
+        national.append(open_served_event(host, Path(event), Path(event_keys)))
     return create_app(
-        Host(board, Path(keys), authenticator),
+        host,
         ops,
         Path(shared) if shared else None,
         schedule_every=every,
+        national_events=national,
     )

@@ -241,3 +241,60 @@ def is_audited(board: SqlBoard, uuid: str, ballot_hash: str) -> bool:
     except SQLAlchemyError as exc:
         raise db_error(exc, Location(member=f"database / {uuid}")) from None
     return found is not None
+
+
+# ---------------------------------------------------------------------- national events
+
+
+def set_event_secret(board: SqlBoard, event: str, kind: str, name: str, secret_hash: str) -> None:
+    """Store (or replace) the hash of a polling station's or a relay's secret."""
+    e = schema.event_secrets.c
+    mine = (e.event == event, e.kind == kind, e.name == name)
+    try:
+        with board.engine.begin() as conn:
+            conn.execute(delete(schema.event_secrets).where(*mine))
+            conn.execute(
+                insert(schema.event_secrets).values(
+                    event=event, kind=kind, name=name, hash=secret_hash
+                )
+            )
+    except SQLAlchemyError as exc:
+        raise db_error(exc, Location(member=f"database / {event}")) from None
+
+
+def event_secret_hash(board: SqlBoard, event: str, kind: str, name: str) -> str | None:
+    e = schema.event_secrets.c
+    try:
+        with board.engine.connect() as conn:
+            value = conn.execute(
+                select(e.hash).where(e.event == event, e.kind == kind, e.name == name)
+            ).scalar()
+    except SQLAlchemyError as exc:
+        raise db_error(exc, Location(member=f"database / {event}")) from None
+    return None if value is None else str(value)
+
+
+def voter_in(board: SqlBoard, uuids: Sequence[str], login: str) -> tuple[str, str] | None:
+    """The election among ``uuids`` whose roll has ``login``, and her public credential."""
+    v = schema.voters.c
+    try:
+        with board.engine.connect() as conn:
+            rows = conn.execute(
+                select(v.election, v.credential).where(v.login == login, v.election.in_(uuids))
+            ).all()
+    except SQLAlchemyError as exc:
+        raise db_error(exc, Location(member="database / voters")) from None
+    if len(rows) != 1:
+        return None  # an event enrols each voter in one style only
+    return str(rows[0][0]), str(rows[0][1])
+
+
+def logins_in(board: SqlBoard, uuids: Sequence[str]) -> list[str]:
+    """Every login on the rolls of ``uuids``."""
+    v = schema.voters.c
+    try:
+        with board.engine.connect() as conn:
+            rows = conn.execute(select(v.login).where(v.election.in_(uuids))).all()
+    except SQLAlchemyError as exc:
+        raise db_error(exc, Location(member="database / voters")) from None
+    return [str(r[0]) for r in rows]

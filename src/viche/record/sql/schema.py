@@ -123,3 +123,15 @@ voter_codes = Table(
     Column("expires_at", BigInteger, nullable=False),
     Column("attempts", Integer, nullable=False),
 )
+
+#: The hashes (argon2id) of the secrets of a national event's polling stations and units'
+#: relays (``kind`` ``station`` or ``relay``, ``name`` the station id or unit code), issued
+#: by the commission (``viche event secret``). Beside the record, never in it.
+event_secrets = Table(
+    "event_secrets",
+    metadata,
+    Column("event", String(64), primary_key=True),
+    Column("kind", String(16), primary_key=True),
+    Column("name", String(64), primary_key=True),
+    Column("hash", String(255), nullable=False),
+)

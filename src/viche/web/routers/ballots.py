@@ -138,7 +138,7 @@ def _accept(h: Host, uuid: str, checked: CheckedBallot) -> CastAnswer:
     sign the receipt."""
     raw = checked.raw
     key = h.receipt_key(uuid)
-    accepted = append_checked(h.record(uuid), checked)
+    accepted = append_checked(h.record(uuid), checked, guard=h.guards.get(uuid))
     receipt = Receipt(
         election=uuid,
         tracker=accepted.tracker,

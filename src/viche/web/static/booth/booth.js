@@ -4,7 +4,11 @@
 // ../common/i18n.js; the election's own texts are shown as they are. Without a network
 // (offline.js, sw.js) a ballot is encrypted all the same, queued and cast when the link
 // returns; the close time is counted down; `?kiosk=1` is a polling station's terminal,
-// wiped after each voter.
+// wiped after each voter. With `?kiosk=1&station=ID` (a national event's polling station)
+// the staff open the station's session with its secret, kept in this page's memory only;
+// for each voter they enter her id, the booth loads her ballot style's election, she enters
+// her own credential (it signs here, and is forgotten once she is done) and the ballot is
+// cast through the station's endpoint, which locks her credential.
 
 import { h, download, lang, setLang, t, tn, translatePage } from "../common/i18n.js";
 import { checkCredential } from "./credential.js";
@@ -13,6 +17,10 @@ import { parseElection } from "./election.js";
 import { qrDetector, readQrFile, scanCamera } from "./scan.js";
 
 const API = "/api/v1/elections";
+const EVENTS = "/api/v1/events";
+const PARAMS = new URLSearchParams(location.search);
+const STATION = /^[0-9A-Za-z][0-9A-Za-z._-]{0,63}$/;
+const VOTER = /^[0-9A-Za-z][0-9A-Za-z-]{0,39}$/;
 const UUID = /^[1-9A-HJ-NP-Za-km-z]{14,64}$/;
 
 const S = {
@@ -39,7 +47,12 @@ const S = {
   qrSvg: null, // the receipt's QR encoder (common/qr.js), loaded when a ballot is cast
   qr: undefined, // promise of the QR detector (null where the browser has none)
   scanning: null, // the camera scan under way
-  kiosk: new URLSearchParams(location.search).get("kiosk") === "1", // a polling station's terminal
+  kiosk: PARAMS.get("kiosk") === "1", // a polling station's terminal
+  // a national event's polling station (kiosk only): its id, its event, its session
+  station: PARAMS.get("kiosk") === "1" && STATION.test(PARAMS.get("station") ?? "") ? PARAMS.get("station") : null,
+  event: null,
+  stationSecret: "", // the station's session: in this page's memory only, never stored
+  voter: "", // the voter the staff checked (her registry id)
   closeAt: null, // the scheduled close (ms since the epoch), if any
   pending: null, // the queued ballot being sent: {uuid, login, ballot, tracker, close}
   retry: null, // timer of the next attempt
@@ -219,7 +232,7 @@ async function loadElection(uuid) {
   } catch {
     S.flash = { kind: "bad", text: t("err.election") };
     S.uuid = null;
-    go("choose");
+    go(S.station ? "staff" : "choose");
     return;
   }
   S.answers = freshAnswers();
@@ -233,6 +246,11 @@ async function loadElection(uuid) {
   wasClosed = closed();
   if (S.detail.phase !== "open") {
     S.flash = { kind: "bad", text: t("election.closed", { phase: t(`pages.phase.${S.detail.phase}`) }) };
+  }
+  if (S.station) { // the staff checked her identity: no login, her credential next
+    startTables();
+    go("credential");
+    return;
   }
   go("login");
 }
@@ -256,7 +274,81 @@ function startTables() {
 
 // ------------------------------------------------------------------ steps
 
+/** The event that lists this station (the first found). */
+async function stationEvent() {
+  for (const e of await getJson(EVENTS)) {
+    const d = await getJson(`${EVENTS}/${encodeURIComponent(e.id)}`);
+    if (d.stations.some((st) => st.id === S.station)) return e.id;
+  }
+  return null;
+}
+
+function stationPath(rest) {
+  return `${EVENTS}/${encodeURIComponent(S.event)}/stations/${encodeURIComponent(S.station)}/${rest}`;
+}
+
+/** The staff's screen: the station's secret once, then each voter's id. */
+function staffStep() {
+  const err = h("div", { id: "staff-msg" });
+  const opening = !S.stationSecret;
+  const input = h("input", {
+    type: opening ? "password" : "text", id: opening ? "station-secret" : "voter-id",
+    autocomplete: "off", autocapitalize: "none", spellcheck: "false", required: true, "aria-describedby": "staff-msg",
+  });
+  const submit = async (event) => {
+    event.preventDefault();
+    const value = input.value.trim();
+    if (!value || (!opening && !VOTER.test(value))) {
+      err.replaceChildren(msg("bad", t(opening ? "station.missing" : "station.badVoter")));
+      input.focus();
+      return;
+    }
+    try {
+      if (opening) {
+        S.event = S.event ?? await stationEvent();
+        if (!S.event) throw new Error("station");
+        S.stationSecret = value;
+        go("staff");
+        return;
+      }
+      const r = await fetch(stationPath(`voters/${encodeURIComponent(value)}`), {
+        credentials: "omit", headers: { Accept: "application/json", Authorization: `Bearer ${S.stationSecret}` },
+      });
+      const body = await r.json().catch(() => ({}));
+      if (r.status === 401) {
+        S.stationSecret = "";
+        S.flash = { kind: "bad", text: t("station.auth") };
+        go("staff");
+        return;
+      }
+      if (!r.ok) {
+        err.replaceChildren(msg("bad", t("err.server", { code: body.code ?? r.status, message: body.message ?? "" })));
+        return;
+      }
+      S.voter = value;
+      loadElection(body.election);
+    } catch {
+      err.replaceChildren(msg("bad", t(opening ? "station.unknown" : "err.network")));
+    }
+  };
+  return [
+    title(t(opening ? "step.station" : "step.staff")),
+    h("p", { class: "meta", id: "station-id" }, t("station.id", { id: S.station })),
+    h("p", {}, t(opening ? "station.intro" : "staff.intro")),
+    h(
+      "form",
+      { onsubmit: submit, novalidate: true },
+      h("label", { class: "field", for: input.id }, t(opening ? "station.secret" : "staff.voter")),
+      input,
+      err,
+      actions(button(t("nav.next"), null, { type: "submit", id: "staff-next" })),
+    ),
+  ];
+}
+
 const STEPS = {
+  staff: staffStep,
+
   loading() {
     return [title(t("election.loading"))];
   },
@@ -414,7 +506,7 @@ const STEPS = {
         scanArea(scanned, feedback),
         actions(
           button(t("nav.next"), null, { type: "submit", id: "cred-next" }),
-          button(t("nav.back"), () => { stopScan(); go("login"); }, { secondary: true }),
+          button(t("nav.back"), () => { stopScan(); S.station ? wipe() : go("login"); }, { secondary: true }),
         ),
       ),
     ];
@@ -762,6 +854,14 @@ async function audit() {
 }
 
 function postBallot(ballot) {
+  if (S.station) { // the station's endpoint: its session, and the voter the staff checked
+    return fetch(stationPath("ballots"), {
+      method: "POST",
+      credentials: "omit",
+      headers: { "Content-Type": "application/json", Authorization: `Bearer ${S.stationSecret}`, "Viche-Voter": S.voter },
+      body: ballot,
+    });
+  }
   return fetch(`${API}/${S.uuid}/ballots`, {
     method: "POST",
     // no credentials mode: a refused login comes back as a 401 for the page to explain,
@@ -791,11 +891,14 @@ async function castAnswer(r) {
     return null;
   }
   if (r.status === 401) {
-    S.flash = { kind: "bad", text: t("err.auth") };
-    go("login");
+    S.flash = { kind: "bad", text: t(S.station ? "station.auth" : "err.auth") };
+    if (S.station) S.stationSecret = "";
+    go(S.station ? "staff" : "login");
     return null;
   }
   if (body.code === "V3007") return t("err.binding");
+  if (body.code === "V8050") return t("station.locked");
+  if (body.code === "V8051") return t("station.style");
   if (body.code === "V3005") return t("err.phase");
   return t("err.server", { code: body.code ?? r.status, message: body.message ?? "" });
 }
@@ -813,6 +916,12 @@ async function cast(castButton, feedback) {
   try {
     r = await postBallot(e.ballot);
   } catch {
+    if (S.station) { // a station has its link: nothing is queued on the terminal
+      castButton.disabled = false;
+      castButton.textContent = t("encd.cast");
+      feedback.replaceChildren(msg("bad", t("err.network")));
+      return;
+    }
     // no network: the encrypted, signed ballot is queued and sent when the link returns
     S.pending = { uuid: S.uuid, login: S.login, ballot: e.ballot, tracker: e.tracker, close: S.closeAt };
     enqueue(S.pending);
@@ -881,7 +990,7 @@ function wipe() {
   S.pool?.forgetCredential();
   Object.assign(S, {
     login: "", secret: "", credential: "", encrypted: null, cast: null, pending: null,
-    audited: new Set(), attempts: 0, q: 0,
+    audited: new Set(), attempts: 0, q: 0, voter: "",
   });
   S.answers = freshAnswers();
   clearQueue();
@@ -889,6 +998,12 @@ function wipe() {
     sessionStorage.clear();
   } catch {
     // none
+  }
+  if (S.station) { // the station's session stays; the next voter's id
+    S.uuid = null;
+    S.detail = null;
+    go("staff");
+    return;
   }
   go("login");
 }
@@ -923,6 +1038,10 @@ function render(focus) {
 }
 
 function route() {
+  if (S.station) { // the staff's screen decides the election
+    if (!S.uuid) go("staff");
+    return;
+  }
   const uuid = decodeURIComponent(location.hash.slice(1));
   if (UUID.test(uuid)) {
     if (uuid !== S.uuid) loadElection(uuid);
