@@ -20,15 +20,27 @@ GMP), a multiplication and reduction from Python about 1.6 µs; a fixed-base tab
 
 Exponents must be non-negative (callers reduce mod q first); the tables accept exponents up
 to the size they were built for and fall back to ``gmpy2.powmod`` above it.
+
+Two engines compute the same values. The C extension :mod:`viche.crypto._fastexp` (built
+with the package when a C compiler and GMP's headers are present) keeps values in
+Montgomery form and runs whole exponentiations on GMP's mpn layer without the GIL: every
+multiplication is one ``mpn_mul_n``/``mpn_sqr`` and one Montgomery reduction, with no Python
+call in between. Without it (or with ``VICHE_FASTEXP=pure`` in the environment) the routines
+run in pure gmpy2 as described above. :func:`engine` names the engine in use (``viche
+--version`` prints it); :func:`select_engine` switches (tests, benches).
 """
 
 from __future__ import annotations
 
+import logging
+import os
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
+from types import ModuleType
+from typing import Any
 
 import gmpy2
 from gmpy2 import mpz
@@ -36,13 +48,83 @@ from gmpy2 import mpz
 __all__ = [
     "FixedBaseTable",
     "clear_table_cache",
+    "engine",
     "fixed_base_table",
     "multi_pow",
     "pow_fixed",
     "pow_many",
     "pow_memo",
     "precomputed_powers",
+    "select_engine",
 ]
+
+log = logging.getLogger("viche.fastexp")
+
+#: ``VICHE_FASTEXP=pure`` forces the pure-gmpy2 engine even when the C extension is built.
+ENGINE_ENV = "VICHE_FASTEXP"
+
+
+def _load_c() -> tuple[ModuleType | None, str]:
+    """The C extension, or None and why not."""
+    if os.environ.get(ENGINE_ENV, "").strip().lower() == "pure":
+        return None, f"{ENGINE_ENV}=pure"
+    try:
+        from viche.crypto import _fastexp
+    except ImportError as exc:
+        return None, f"C extension not built: {exc}"
+    return _fastexp, ""
+
+
+_C, _C_MISSING = _load_c()
+#: The extension module when it imported (even if :func:`select_engine` chose "pure").
+_C_BUILT: ModuleType | None = _C
+#: The C engine's limits (exponents of pow_many/multi_pow, tables); larger go to gmpy2.
+_C_MAX_EXP_BITS: int = getattr(_C, "MAX_EXPONENT_BITS", 0)
+_C_TABLE_MAX_BITS: int = getattr(_C, "TABLE_MAX_BITS", 0)
+log.debug("fastexp engine: %s", "C" if _C is not None else f"pure gmpy2 ({_C_MISSING})")
+
+
+def engine() -> str:
+    """Which engine runs, e.g. ``"C (Montgomery on GMP 6.2.1 mpn)"`` or
+    ``"pure gmpy2 (C extension not built ...)"``."""
+    if _C is not None:
+        return f"C (Montgomery on GMP {_C.gmp_version} mpn)"
+    return f"pure gmpy2 ({_C_MISSING})"
+
+
+def select_engine(name: str) -> None:
+    """Use the ``"c"`` or the ``"pure"`` engine from now on (tests and benches compare
+    them); tables already built stay with the engine that built them. Raises
+    ``RuntimeError`` for ``"c"`` when the extension is not built."""
+    global _C, _C_MISSING
+    if name == "pure":
+        _C, _C_MISSING = None, "selected"
+    elif name == "c":
+        if _C_BUILT is None:
+            raise RuntimeError(f"the C engine is not available: {_C_MISSING}")
+        _C, _C_MISSING = _C_BUILT, ""
+    else:
+        raise ValueError(f"engine must be 'c' or 'pure', not {name!r}")
+    clear_table_cache()
+
+
+_moduli: dict[mpz, Any] = {}
+
+
+def _modulus(m: mpz) -> Any:
+    """The C engine's Montgomery context of ``m`` (cached), or None when the C engine is off
+    or cannot take ``m`` (even, below 3, or too large)."""
+    c = _C
+    if c is None:
+        return None
+    ctx = _moduli.get(m)
+    if ctx is None:
+        if not (m & 1 and 3 <= m and m.bit_length() <= c.MAX_MODULUS_BITS):
+            return None
+        if len(_moduli) >= 64:
+            _moduli.clear()
+        ctx = _moduli[m] = c.Modulus(m)
+    return ctx
 
 #: Window of the fixed-base tables: 8 bits, so that digits are the bytes of the exponent.
 _TABLE_WINDOW = 8
@@ -63,7 +145,7 @@ class FixedBaseTable:
     Building costs about as much as 25 (resp. 20) ordinary exponentiations.
     """
 
-    __slots__ = ("base", "max_bits", "modulus", "rows")
+    __slots__ = ("_ctable", "base", "max_bits", "modulus", "rows")
 
     def __init__(self, base: mpz | int, modulus: mpz | int, max_bits: int) -> None:
         if modulus <= 1:
@@ -75,6 +157,12 @@ class FixedBaseTable:
         self.max_bits = int(max_bits)
         m = self.modulus
         rows: list[list[mpz]] = []
+        self.rows = rows
+        self._ctable: Any = None
+        ctx = _modulus(m)
+        if ctx is not None and self.max_bits <= _C_TABLE_MAX_BITS:
+            self._ctable = ctx.table(self.base, self.max_bits)
+            return  # rows stay empty: the table lives in C, in Montgomery form
         b = self.base
         for _ in range(_nbytes(self.max_bits)):
             row = [mpz(1) % m, b]
@@ -84,7 +172,6 @@ class FixedBaseTable:
                 row.append(acc)
             rows.append(row)
             b = acc * b % m  # b^(256) for the next row
-        self.rows = rows
 
     def __repr__(self) -> str:
         return f"FixedBaseTable(bits={self.max_bits}, modulus_bits={self.modulus.bit_length()})"
@@ -97,6 +184,8 @@ class FixedBaseTable:
         m = self.modulus
         if e.bit_length() > self.max_bits:
             return gmpy2.powmod(self.base, e, m)
+        if self._ctable is not None:
+            return self._ctable.pow(e)  # type: ignore[no-any-return]
         rows = self.rows
         acc: mpz | None = None
         for i, d in enumerate(e.to_bytes(_nbytes(e.bit_length()) or 1, "little")):
@@ -113,6 +202,8 @@ class FixedBaseTable:
         m = self.modulus
         if e.bit_length() > self.max_bits:
             return factor * gmpy2.powmod(self.base, e, m) % m
+        if self._ctable is not None:
+            return self._ctable.pow_mul(e, mpz(factor) % m)  # type: ignore[no-any-return]
         rows = self.rows
         acc = mpz(factor) % m
         for i, d in enumerate(e.to_bytes(_nbytes(e.bit_length()) or 1, "little")):
@@ -213,6 +304,9 @@ def multi_pow(pairs: Sequence[tuple[mpz, mpz | int]], modulus: mpz | int) -> mpz
     if len(pairs) == 1:
         return gmpy2.powmod(pairs[0][0], exps[0], m)
     bits = max(e.bit_length() for e in exps)
+    ctx = _modulus(m)
+    if ctx is not None and bits <= _C_MAX_EXP_BITS:
+        return ctx.multi_pow([mpz(b) % m for b, _ in pairs], exps)  # type: ignore[no-any-return]
     if bits == 0:
         return mpz(1) % m
     ndig = (bits + _VAR_WINDOW - 1) // _VAR_WINDOW
@@ -251,6 +345,11 @@ def pow_many(base: mpz, exponents: Sequence[mpz | int], modulus: mpz | int) -> l
     exps = [int(e) for e in exponents]
     if any(e < 0 for e in exps):
         raise ValueError("negative exponent")
+    if len(exps) >= 2:
+        ctx = _modulus(m)
+        if ctx is not None and max(e.bit_length() for e in exps) <= _C_MAX_EXP_BITS:
+            # in C two exponents already pay (shared squarings, no Python in the loop)
+            return ctx.pow_many(mpz(base) % m, exps)  # type: ignore[no-any-return]
     if len(exps) < 3:
         return [gmpy2.powmod(base, e, m) for e in exps]
     bits = max(e.bit_length() for e in exps)
