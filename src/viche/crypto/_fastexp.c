@@ -1,14 +1,18 @@
 /*
- * viche.crypto._fastexp: Montgomery arithmetic modulo a fixed odd modulus, on GMP's public
- * mpn layer, for the exponentiations of viche.crypto.fastexp.
+ * viche.crypto._fastexp: Montgomery arithmetic modulo a fixed odd modulus, for the
+ * exponentiations of viche.crypto.fastexp.
  *
- * A product modulo p costs one mpn_mul_n (or mpn_sqr) and one Montgomery reduction (REDC)
- * by rows of mpn_addmul_1, instead of a multiplication and a division. Values stay in
- * Montgomery form (x·R mod p, R = 2^(limb bits · n)) for the whole computation and are
- * converted once on the way in and once on the way out.
+ * Values stay in Montgomery form (x·R mod p) for a whole exponentiation and are converted
+ * once on the way in and once on the way out. Two kernels multiply:
+ *   - GMP's public mpn layer: one mpn_mul_n (or mpn_sqr) and a Montgomery reduction (REDC)
+ *     by rows of mpn_addmul_1, instead of a multiplication and a division; R = 2^(64·n);
+ *   - on x86-64 CPUs with AVX-512 IFMA, for moduli of at most 2078 bits: an "almost
+ *     Montgomery" multiplication in radix 2^52 (40 limbs, R = 2^2080) on the 52-bit
+ *     multiply-adds of eight 64-bit lanes (vpmadd52luq/vpmadd52huq); values stay below 2p.
+ *   Modulus(p, "auto") takes IFMA for 1025-2078-bit moduli when the CPU has it.
  *
  * Objects:
- *   Modulus(p)                  p odd, 3 <= p < 2^16384
+ *   Modulus(p, kernel="auto")   p odd, 3 <= p < 2^16384; kernel "auto", "mpn" or "ifma"
  *     .pow_many(base, exps)     [base^e mod p for e in exps], one chain of squarings shared
  *                               by all exponents (Yao's bucket method)
  *     .multi_pow(bases, exps)   prod base_i^e_i mod p (Straus: shared squarings)
@@ -189,9 +193,24 @@ exp_bits(const Exponent *e, Py_ssize_t offset, int w)
 
 /* ------------------------------------------------------------------ Montgomery core */
 
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define HAVE_IFMA 1
+#include <immintrin.h>
+#endif
+/* The AVX-512 IFMA kernel: 40 limbs of 52 bits, R = 2^2080, moduli up to 2078 bits. */
+#define IFMA_L 40
+#define IFMA_MAX_BITS 2078
+#define MASK52 ((((uint64_t)1) << 52) - 1)
+static int cpu_has_ifma = 0;
+
 typedef struct {
     PyObject_HEAD
     mp_size_t n;     /* limbs of p */
+    mp_size_t es;    /* limbs of a value in Montgomery form (n, or IFMA_L) */
+    mp_size_t ts;    /* limbs of the scratch of one product */
+    int ifma;        /* 1: the AVX-512 IFMA kernel (radix 2^52), 0: GMP's mpn */
+    uint64_t p52[IFMA_L]; /* p in radix 2^52 (ifma) */
+    uint64_t k0;     /* -p^-1 mod 2^52 (ifma) */
     mp_limb_t *p;    /* n limbs, odd, top limb non-zero */
     mp_limb_t ninv;  /* -p^-1 mod 2^LIMB_BITS */
     mp_limb_t *r2;   /* R^2 mod p */
@@ -215,11 +234,111 @@ redc(const ModulusObject *m, mp_limb_t *r, mp_limb_t *t)
         mpn_sub_n(r, r, m->p, n);
 }
 
-/* r = a·b / R mod p; t is scratch of 2n limbs; r may alias a or b. */
+#ifdef HAVE_IFMA
+/* Almost Montgomery multiplication in radix 2^52 with AVX-512 IFMA: r = a·b / 2^2080 mod p,
+ * for a, b < 2p with limbs below 2^52; r < 2p, limbs below 2^52 (4p < 2^2080). Each step
+ * adds a·b_i and m·p (m making the low limb vanish) into 40 lanes of 64 bits and shifts one
+ * lane down; lanes hold at most 160·2^52 < 2^64 before the final carry propagation.
+ * r may alias a or b (written at the end only). */
+__attribute__((target("avx512f,avx512ifma"))) static void
+amm52(const ModulusObject *m, uint64_t *r, const uint64_t *a, const uint64_t *b)
+{
+    const uint64_t *p = m->p52;
+    __m512i A0 = _mm512_loadu_si512(a), A1 = _mm512_loadu_si512(a + 8),
+            A2 = _mm512_loadu_si512(a + 16), A3 = _mm512_loadu_si512(a + 24),
+            A4 = _mm512_loadu_si512(a + 32);
+    __m512i P0 = _mm512_loadu_si512(p), P1 = _mm512_loadu_si512(p + 8),
+            P2 = _mm512_loadu_si512(p + 16), P3 = _mm512_loadu_si512(p + 24),
+            P4 = _mm512_loadu_si512(p + 32);
+    const __m512i z = _mm512_setzero_si512();
+    __m512i R0 = z, R1 = z, R2 = z, R3 = z, R4 = z;
+    const uint64_t k0 = m->k0, p0 = p[0];
+    for (int i = 0; i < IFMA_L; i++) {
+        __m512i bi = _mm512_set1_epi64((long long)b[i]);
+        R0 = _mm512_madd52lo_epu64(R0, A0, bi);
+        R1 = _mm512_madd52lo_epu64(R1, A1, bi);
+        R2 = _mm512_madd52lo_epu64(R2, A2, bi);
+        R3 = _mm512_madd52lo_epu64(R3, A3, bi);
+        R4 = _mm512_madd52lo_epu64(R4, A4, bi);
+        uint64_t x0 = (uint64_t)_mm_cvtsi128_si64(_mm512_castsi512_si128(R0));
+        uint64_t q = (x0 * k0) & MASK52;
+        uint64_t carry = (x0 + ((q * p0) & MASK52)) >> 52;
+        __m512i qv = _mm512_set1_epi64((long long)q);
+        R0 = _mm512_madd52lo_epu64(R0, P0, qv);
+        R1 = _mm512_madd52lo_epu64(R1, P1, qv);
+        R2 = _mm512_madd52lo_epu64(R2, P2, qv);
+        R3 = _mm512_madd52lo_epu64(R3, P3, qv);
+        R4 = _mm512_madd52lo_epu64(R4, P4, qv);
+        R0 = _mm512_alignr_epi64(R1, R0, 1);
+        R1 = _mm512_alignr_epi64(R2, R1, 1);
+        R2 = _mm512_alignr_epi64(R3, R2, 1);
+        R3 = _mm512_alignr_epi64(R4, R3, 1);
+        R4 = _mm512_alignr_epi64(z, R4, 1);
+        R0 = _mm512_mask_add_epi64(R0, 1, R0, _mm512_set1_epi64((long long)carry));
+        R0 = _mm512_madd52hi_epu64(R0, A0, bi);
+        R1 = _mm512_madd52hi_epu64(R1, A1, bi);
+        R2 = _mm512_madd52hi_epu64(R2, A2, bi);
+        R3 = _mm512_madd52hi_epu64(R3, A3, bi);
+        R4 = _mm512_madd52hi_epu64(R4, A4, bi);
+        R0 = _mm512_madd52hi_epu64(R0, P0, qv);
+        R1 = _mm512_madd52hi_epu64(R1, P1, qv);
+        R2 = _mm512_madd52hi_epu64(R2, P2, qv);
+        R3 = _mm512_madd52hi_epu64(R3, P3, qv);
+        R4 = _mm512_madd52hi_epu64(R4, P4, qv);
+    }
+    uint64_t t[IFMA_L];
+    _mm512_storeu_si512(t, R0);
+    _mm512_storeu_si512(t + 8, R1);
+    _mm512_storeu_si512(t + 16, R2);
+    _mm512_storeu_si512(t + 24, R3);
+    _mm512_storeu_si512(t + 32, R4);
+    uint64_t cy = 0;
+    for (int j = 0; j < IFMA_L; j++) {
+        uint64_t v = t[j] + cy;
+        r[j] = v & MASK52;
+        cy = v >> 52;
+    }
+}
+#endif
+
+/* n 64-bit limbs -> IFMA_L limbs of 52 bits (the value fits) */
+static void
+limbs_to_52(uint64_t *o, const mp_limb_t *x, mp_size_t n)
+{
+    for (Py_ssize_t j = 0; j < IFMA_L; j++) {
+        Py_ssize_t bit = 52 * j, w = bit / 64, s = bit % 64;
+        uint64_t v = w < n ? (uint64_t)x[w] >> s : 0;
+        if (s > 12 && w + 1 < n)
+            v |= (uint64_t)x[w + 1] << (64 - s);
+        o[j] = v & MASK52;
+    }
+}
+
+/* IFMA_L limbs of 52 bits -> n 64-bit limbs (the value fits in n limbs) */
+static void
+limbs_from_52(mp_limb_t *x, const uint64_t *o, mp_size_t n)
+{
+    memset(x, 0, (size_t)n * sizeof(mp_limb_t));
+    for (Py_ssize_t j = 0; j < IFMA_L; j++) {
+        Py_ssize_t bit = 52 * j, w = bit / 64, s = bit % 64;
+        if (w < n)
+            x[w] |= (mp_limb_t)(o[j] << s);
+        if (s > 12 && w + 1 < n)
+            x[w + 1] |= (mp_limb_t)(o[j] >> (64 - s));
+    }
+}
+
+/* r = a·b / R mod p (Montgomery form); t is scratch of m->ts limbs; r may alias a or b. */
 static inline void
 mont_mul(const ModulusObject *m, mp_limb_t *r, const mp_limb_t *a, const mp_limb_t *b,
          mp_limb_t *t)
 {
+#ifdef HAVE_IFMA
+    if (m->ifma) {
+        amm52(m, (uint64_t *)r, (const uint64_t *)a, (const uint64_t *)b);
+        return;
+    }
+#endif
     if (a == b)
         mpn_sqr(t, a, m->n);
     else
@@ -227,15 +346,31 @@ mont_mul(const ModulusObject *m, mp_limb_t *r, const mp_limb_t *a, const mp_limb
     redc(m, r, t);
 }
 
+/* r (Montgomery form) of x (normal form, n limbs, below p) */
 static void
 to_mont(const ModulusObject *m, mp_limb_t *r, const mp_limb_t *x, mp_limb_t *t)
 {
+    if (m->ifma) {
+        limbs_to_52((uint64_t *)t, x, m->n);
+        mont_mul(m, r, t, m->r2, t + IFMA_L);
+        return;
+    }
     mont_mul(m, r, x, m->r2, t);
 }
 
+/* r (normal form, n limbs, below p) of x (Montgomery form) */
 static void
 from_mont(const ModulusObject *m, mp_limb_t *r, const mp_limb_t *x, mp_limb_t *t)
 {
+    if (m->ifma) {
+        memset(t, 0, IFMA_L * sizeof(mp_limb_t));
+        t[0] = 1;
+        mont_mul(m, t + IFMA_L, x, t, NULL); /* x/R: at most p, and p only for 0 */
+        limbs_from_52(r, (const uint64_t *)(t + IFMA_L), m->n);
+        if (mpn_cmp(r, m->p, m->n) >= 0)
+            mpn_sub_n(r, r, m->p, m->n);
+        return;
+    }
     memcpy(t, x, (size_t)m->n * sizeof(mp_limb_t));
     memset(t + m->n, 0, (size_t)m->n * sizeof(mp_limb_t));
     redc(m, r, t);
@@ -311,10 +446,20 @@ Modulus_dealloc(ModulusObject *self)
 static PyObject *
 Modulus_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 {
-    static char *kwlist[] = {"modulus", NULL};
+    static char *kwlist[] = {"modulus", "kernel", NULL};
     PyObject *obj;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O:Modulus", kwlist, &obj))
+    const char *kernel = "auto";
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|s:Modulus", kwlist, &obj, &kernel))
         return NULL;
+    int ifma;
+    if (strcmp(kernel, "mpn") == 0)
+        ifma = 0;
+    else if (strcmp(kernel, "ifma") == 0 || strcmp(kernel, "auto") == 0)
+        ifma = 1;
+    else {
+        PyErr_SetString(PyExc_ValueError, "kernel must be 'auto', 'mpn' or 'ifma'");
+        return NULL;
+    }
     Py_ssize_t bits;
     PyObject *v = as_natural(obj, "modulus", &bits);
     if (v == NULL)
@@ -324,64 +469,86 @@ Modulus_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
         PyErr_Format(PyExc_ValueError, "modulus must have 2 to %d bits", MAX_MODULUS_BITS);
         return NULL;
     }
+    int ifma_fits = cpu_has_ifma && bits <= IFMA_MAX_BITS;
+    if (ifma && strcmp(kernel, "ifma") == 0 && !ifma_fits) {
+        Py_DECREF(v);
+        PyErr_Format(PyExc_ValueError,
+                     cpu_has_ifma ? "the ifma kernel takes moduli of at most %d bits"
+                                  : "this CPU (or build) has no AVX-512 IFMA (moduli up to %d bits)",
+                     IFMA_MAX_BITS);
+        return NULL;
+    }
+    /* auto: IFMA for the 2048-bit groups (and anything above 1024 bits it takes) */
+    if (strcmp(kernel, "auto") == 0)
+        ifma = ifma_fits && bits > 1024;
     mp_size_t n = (mp_size_t)((bits + LIMB_BITS - 1) / LIMB_BITS);
+    mp_size_t es = ifma ? IFMA_L : n;
+    mp_size_t ts = 2 * n > 2 * IFMA_L ? 2 * n : 2 * IFMA_L;
+    /* R^2 mod p, R = 2^(bits of one Montgomery value) */
+    mp_size_t rlimbs = ifma ? (2 * 52 * IFMA_L) / LIMB_BITS : 2 * n; /* 2^(64·rlimbs) = R^2 */
     unsigned char *buf = PyMem_Malloc((size_t)(n * LIMB_BYTES));
-    mp_limb_t *mem = PyMem_Malloc((size_t)(3 * n) * sizeof(mp_limb_t));
-    mp_limb_t *num = PyMem_Malloc((size_t)(2 * n + 1 + n + 2) * sizeof(mp_limb_t));
-    if (buf == NULL || mem == NULL || num == NULL) {
+    mp_limb_t *mem = PyMem_Calloc((size_t)(n + 2 * es), sizeof(mp_limb_t));
+    mp_limb_t *num = PyMem_Calloc((size_t)(2 * rlimbs + n + 4), sizeof(mp_limb_t));
+    mp_limb_t *t = PyMem_Calloc((size_t)ts, sizeof(mp_limb_t));
+    if (buf == NULL || mem == NULL || num == NULL || t == NULL) {
         PyMem_Free(buf);
         PyMem_Free(mem);
         PyMem_Free(num);
+        PyMem_Free(t);
         Py_DECREF(v);
         return PyErr_NoMemory();
     }
-    if (long_to_le_bytes(v, buf, n * LIMB_BYTES) < 0) {
-        PyMem_Free(buf);
-        PyMem_Free(mem);
-        PyMem_Free(num);
-        Py_DECREF(v);
-        return NULL;
-    }
-    mp_limb_t *p = mem, *r2 = mem + n, *one = mem + 2 * n;
-    bytes_to_limbs(p, buf, n);
+    mp_limb_t *p = mem, *r2 = mem + n, *one = mem + n + es;
+    int r = long_to_le_bytes(v, buf, n * LIMB_BYTES);
+    if (r == 0)
+        bytes_to_limbs(p, buf, n);
     PyMem_Free(buf);
-    if ((p[0] & 1) == 0) {
+    if (r == 0 && (p[0] & 1) == 0) {
+        PyErr_SetString(PyExc_ValueError, "modulus must be odd");
+        r = -1;
+    }
+    ModulusObject *self = r == 0 ? (ModulusObject *)type->tp_alloc(type, 0) : NULL;
+    if (self == NULL) {
         PyMem_Free(mem);
         PyMem_Free(num);
+        PyMem_Free(t);
         Py_DECREF(v);
-        PyErr_SetString(PyExc_ValueError, "modulus must be odd");
         return NULL;
     }
     /* -p^-1 mod 2^LIMB_BITS by Newton's iteration (each step doubles the correct bits) */
     mp_limb_t inv = p[0]; /* correct to 3 bits: p·p = 1 mod 8 for odd p */
     for (int i = 0; i < 7; i++)
         inv *= 2 - p[0] * inv;
-    /* R^2 mod p: the remainder of 2^(2·n·LIMB_BITS) by p */
-    memset(num, 0, (size_t)(2 * n) * sizeof(mp_limb_t));
-    num[2 * n] = 1;
-    mpn_tdiv_qr(num + 2 * n + 1, r2, 0, num, 2 * n + 1, p, n);
-    PyMem_Free(num);
-
-    ModulusObject *self = (ModulusObject *)type->tp_alloc(type, 0);
-    if (self == NULL) {
-        PyMem_Free(mem);
-        Py_DECREF(v);
-        return NULL;
-    }
     self->n = n;
+    self->es = es;
+    self->ts = ts;
+    self->ifma = ifma;
     self->p = p;
     self->r2 = r2;
     self->one = one;
     self->ninv = (mp_limb_t)0 - inv;
+    self->k0 = ((uint64_t)0 - (uint64_t)inv) & MASK52;
     self->value = v;
     self->bits = bits;
-    /* R mod p = REDC(R^2) */
-    mp_limb_t *t = PyMem_Malloc((size_t)(2 * n) * sizeof(mp_limb_t));
-    if (t == NULL) {
-        Py_DECREF(self);
-        return PyErr_NoMemory();
+    /* R^2 mod p: the remainder of 2^(LIMB_BITS·rlimbs) by p */
+    num[rlimbs] = 1;
+    mp_limb_t *rem = num + rlimbs + 1, *quot = rem + n;
+    mpn_tdiv_qr(quot, rem, 0, num, rlimbs + 1, p, n);
+    (void)quot;
+    if (ifma) {
+        limbs_to_52(self->p52, p, n);
+        limbs_to_52((uint64_t *)r2, rem, n);
+        /* 1 in Montgomery form: R mod p = AMM(R^2, 1) */
+        mp_limb_t *onev = t;
+        memset(onev, 0, (size_t)ts * sizeof(mp_limb_t));
+        onev[0] = 1;
+        mont_mul(self, one, r2, onev, NULL);
     }
-    from_mont(self, one, r2, t);
+    else {
+        memcpy(r2, rem, (size_t)n * sizeof(mp_limb_t));
+        from_mont(self, one, r2, t); /* R mod p = REDC(R^2) */
+    }
+    PyMem_Free(num);
     PyMem_Free(t);
     return (PyObject *)self;
 }
@@ -389,7 +556,8 @@ Modulus_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 static PyObject *
 Modulus_repr(ModulusObject *self)
 {
-    return PyUnicode_FromFormat("Modulus(bits=%zd)", self->bits);
+    return PyUnicode_FromFormat("Modulus(bits=%zd, kernel=%s)", self->bits,
+                                self->ifma ? "ifma" : "mpn");
 }
 
 static PyObject *
@@ -463,8 +631,8 @@ static int
 pow_many_core(const ModulusObject *m, const mp_limb_t *base_m, const Exponent *exps,
               Py_ssize_t k, Py_ssize_t top_bits, mp_limb_t *out)
 {
-    const mp_size_t n = m->n;
-    const size_t sz = (size_t)n * sizeof(mp_limb_t);
+    const mp_size_t n = m->n, E = m->es;
+    const size_t sz = (size_t)E * sizeof(mp_limb_t);
     int w = bucket_window(top_bits);
     Py_ssize_t ndig = top_bits ? (top_bits + w - 1) / w : 1;
     Py_ssize_t nbuckets = (Py_ssize_t)1 << w;
@@ -472,15 +640,15 @@ pow_many_core(const ModulusObject *m, const mp_limb_t *base_m, const Exponent *e
     mp_limb_t *buckets = PyMem_RawMalloc((size_t)nbuckets * sz);
     mp_limb_t *running = PyMem_RawMalloc(sz);
     mp_limb_t *acc = PyMem_RawMalloc(sz);
-    mp_limb_t *t = PyMem_RawMalloc(2 * sz);
+    mp_limb_t *t = PyMem_RawMalloc((size_t)m->ts * sizeof(mp_limb_t));
     char *used = PyMem_RawMalloc((size_t)nbuckets);
     int ok = powers && buckets && running && acc && t && used;
     if (ok) {
         /* powers[i] = base^(2^(w·i)) */
         memcpy(powers, base_m, sz);
         for (Py_ssize_t i = 1; i < ndig; i++) {
-            mp_limb_t *x = powers + i * n;
-            mont_mul(m, x, powers + (i - 1) * n, powers + (i - 1) * n, t);
+            mp_limb_t *x = powers + i * E;
+            mont_mul(m, x, powers + (i - 1) * E, powers + (i - 1) * E, t);
             for (int s = 1; s < w; s++)
                 mont_mul(m, x, x, x, t);
         }
@@ -492,11 +660,11 @@ pow_many_core(const ModulusObject *m, const mp_limb_t *base_m, const Exponent *e
                 unsigned d = exp_bits(e, pos * w, w);
                 if (!d)
                     continue;
-                mp_limb_t *b = buckets + (Py_ssize_t)d * n;
+                mp_limb_t *b = buckets + (Py_ssize_t)d * E;
                 if (used[d])
-                    mont_mul(m, b, b, powers + pos * n, t);
+                    mont_mul(m, b, b, powers + pos * E, t);
                 else {
-                    memcpy(b, powers + pos * n, sz);
+                    memcpy(b, powers + pos * E, sz);
                     used[d] = 1;
                 }
             }
@@ -505,9 +673,9 @@ pow_many_core(const ModulusObject *m, const mp_limb_t *base_m, const Exponent *e
             for (Py_ssize_t d = nbuckets - 1; d >= 1; d--) {
                 if (used[d]) {
                     if (have_running)
-                        mont_mul(m, running, running, buckets + d * n, t);
+                        mont_mul(m, running, running, buckets + d * E, t);
                     else {
-                        memcpy(running, buckets + d * n, sz);
+                        memcpy(running, buckets + d * E, sz);
                         have_running = 1;
                     }
                 }
@@ -555,8 +723,8 @@ results_list(const ModulusObject *m, const mp_limb_t *out, Py_ssize_t k)
 static PyObject *
 modulus_pow_many(ModulusObject *m, PyObject *base_obj, PyObject *exps_obj)
 {
-    const mp_size_t n = m->n;
-    mp_limb_t *base = PyMem_Malloc((size_t)(4 * n) * sizeof(mp_limb_t));
+    const mp_size_t n = m->n, E = m->es;
+    mp_limb_t *base = PyMem_Malloc((size_t)(n + E + m->ts) * sizeof(mp_limb_t));
     if (base == NULL)
         return PyErr_NoMemory();
     if (read_residue(m, base_obj, "base", base) < 0) {
@@ -577,7 +745,7 @@ modulus_pow_many(ModulusObject *m, PyObject *base_obj, PyObject *exps_obj)
     }
     int r;
     Py_BEGIN_ALLOW_THREADS
-    mp_limb_t *base_m = base + n, *t = base + 2 * n;
+    mp_limb_t *base_m = base + n, *t = base + n + E;
     to_mont(m, base_m, base, t);
     r = pow_many_core(m, base_m, exps, k, top_bits, out);
     Py_END_ALLOW_THREADS
@@ -621,13 +789,13 @@ Modulus_multi_pow(ModulusObject *m, PyObject *const *args, Py_ssize_t nargs)
         PyErr_SetString(PyExc_ValueError, "as many bases as exponents are needed");
         return NULL;
     }
-    const mp_size_t n = m->n;
-    const size_t sz = (size_t)n * sizeof(mp_limb_t);
+    const mp_size_t E = m->es;
+    const size_t sz = (size_t)E * sizeof(mp_limb_t);
     const int w = 4;
     const Py_ssize_t per = (Py_ssize_t)1 << w;
     /* tables: k · 16 entries; entry 0 unused, entry 1 holds the base while reading */
     mp_limb_t *tables = PyMem_Malloc((size_t)((k ? k : 1) * per) * sz);
-    mp_limb_t *scratch = PyMem_Malloc(4 * sz);
+    mp_limb_t *scratch = PyMem_Malloc(2 * sz + (size_t)m->ts * sizeof(mp_limb_t));
     if (tables == NULL || scratch == NULL) {
         Py_DECREF(bases);
         free_exponents(exps, k);
@@ -637,7 +805,7 @@ Modulus_multi_pow(ModulusObject *m, PyObject *const *args, Py_ssize_t nargs)
     }
     for (Py_ssize_t i = 0; i < k; i++) {
         if (read_residue(m, PySequence_Fast_GET_ITEM(bases, i), "base",
-                         tables + (i * per + 1) * n) < 0) {
+                         tables + (i * per + 1) * E) < 0) {
             Py_DECREF(bases);
             free_exponents(exps, k);
             PyMem_Free(tables);
@@ -646,14 +814,14 @@ Modulus_multi_pow(ModulusObject *m, PyObject *const *args, Py_ssize_t nargs)
         }
     }
     Py_DECREF(bases);
-    mp_limb_t *acc = scratch, *res = scratch + n, *t = scratch + 2 * n;
+    mp_limb_t *acc = scratch, *res = scratch + E, *t = scratch + 2 * E;
     Py_BEGIN_ALLOW_THREADS
     for (Py_ssize_t i = 0; i < k; i++) {
-        mp_limb_t *tab = tables + i * per * n;
-        memcpy(res, tab + n, sz);
-        to_mont(m, tab + n, res, t);
+        mp_limb_t *tab = tables + i * per * E;
+        memcpy(res, tab + E, sz);
+        to_mont(m, tab + E, res, t);
         for (Py_ssize_t d = 2; d < per; d++)
-            mont_mul(m, tab + d * n, tab + (d - 1) * n, tab + n, t);
+            mont_mul(m, tab + d * E, tab + (d - 1) * E, tab + E, t);
     }
     int have = 0;
     Py_ssize_t ndig = (top_bits + w - 1) / w;
@@ -665,7 +833,7 @@ Modulus_multi_pow(ModulusObject *m, PyObject *const *args, Py_ssize_t nargs)
             unsigned d = exp_bits(&exps[i], pos * w, w);
             if (!d)
                 continue;
-            mp_limb_t *v = tables + (i * per + (Py_ssize_t)d) * n;
+            mp_limb_t *v = tables + (i * per + (Py_ssize_t)d) * E;
             if (have)
                 mont_mul(m, acc, acc, v, t);
             else {
@@ -713,9 +881,9 @@ make_table(ModulusObject *m, PyObject *base_obj, PyObject *bits_obj)
         PyErr_Format(PyExc_ValueError, "max_bits must be 1 to %d", TABLE_MAX_BITS);
         return NULL;
     }
-    const mp_size_t n = m->n;
-    const size_t sz = (size_t)n * sizeof(mp_limb_t);
-    mp_limb_t *scratch = PyMem_Malloc(4 * sz);
+    const mp_size_t E = m->es;
+    const size_t sz = (size_t)E * sizeof(mp_limb_t);
+    mp_limb_t *scratch = PyMem_Malloc(2 * sz + (size_t)m->ts * sizeof(mp_limb_t));
     if (scratch == NULL)
         return PyErr_NoMemory();
     if (read_residue(m, base_obj, "base", scratch) < 0) {
@@ -749,15 +917,15 @@ make_table(ModulusObject *m, PyObject *base_obj, PyObject *bits_obj)
     self->entries = entries;
     self->base = base_int;
     Py_BEGIN_ALLOW_THREADS
-    mp_limb_t *b = scratch + n, *t = scratch + 2 * n;
+    mp_limb_t *b = scratch + E, *t = scratch + 2 * E;
     to_mont(m, b, scratch, t);
     for (Py_ssize_t i = 0; i < nrows; i++) {
-        mp_limb_t *row = entries + i * 256 * n;
+        mp_limb_t *row = entries + i * 256 * E;
         memcpy(row, m->one, sz);
-        memcpy(row + n, b, sz);
+        memcpy(row + E, b, sz);
         for (Py_ssize_t d = 2; d < 256; d++)
-            mont_mul(m, row + d * n, row + (d - 1) * n, b, t);
-        mont_mul(m, b, row + 255 * n, b, t); /* b^256 for the next row */
+            mont_mul(m, row + d * E, row + (d - 1) * E, b, t);
+        mont_mul(m, b, row + 255 * E, b, t); /* b^256 for the next row */
     }
     Py_END_ALLOW_THREADS
     PyMem_Free(scratch);
@@ -779,17 +947,17 @@ static PyObject *
 table_pow(TableObject *self, PyObject *e_obj, PyObject *factor_obj)
 {
     ModulusObject *m = self->modulus;
-    const mp_size_t n = m->n;
-    const size_t sz = (size_t)n * sizeof(mp_limb_t);
+    const mp_size_t E = m->es;
+    const size_t sz = (size_t)E * sizeof(mp_limb_t);
     Exponent e;
     if (read_exponent(e_obj, self->max_bits, &e) < 0)
         return NULL;
-    mp_limb_t *scratch = PyMem_Malloc(5 * sz);
+    mp_limb_t *scratch = PyMem_Malloc(3 * sz + (size_t)m->ts * sizeof(mp_limb_t));
     if (scratch == NULL) {
         PyMem_Free(e.bytes);
         return PyErr_NoMemory();
     }
-    mp_limb_t *f = scratch, *acc = scratch + n, *res = scratch + 2 * n, *t = scratch + 3 * n;
+    mp_limb_t *f = scratch, *acc = scratch + E, *res = scratch + 2 * E, *t = scratch + 3 * E;
     int have = 0;
     if (factor_obj != NULL) {
         if (read_residue(m, factor_obj, "factor", f) < 0) {
@@ -807,7 +975,7 @@ table_pow(TableObject *self, PyObject *e_obj, PyObject *factor_obj)
         unsigned d = e.bytes[i];
         if (!d)
             continue;
-        const mp_limb_t *v = self->entries + (i * 256 + (Py_ssize_t)d) * n;
+        const mp_limb_t *v = self->entries + (i * 256 + (Py_ssize_t)d) * E;
         if (have)
             mont_mul(m, acc, acc, v, t);
         else {
@@ -891,8 +1059,16 @@ static PyMethodDef Modulus_methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
+static PyObject *
+Modulus_get_kernel(ModulusObject *self, void *closure)
+{
+    (void)closure;
+    return PyUnicode_FromString(self->ifma ? "ifma" : "mpn");
+}
+
 static PyGetSetDef Modulus_getset[] = {
     {"value", (getter)Modulus_get_value, NULL, "the modulus", NULL},
+    {"kernel", (getter)Modulus_get_kernel, NULL, "'ifma' (AVX-512 IFMA) or 'mpn' (GMP)", NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 
@@ -951,6 +1127,11 @@ PyInit__fastexp(void)
 {
     if (PyType_Ready(&ModulusType) < 0 || PyType_Ready(&TableType) < 0)
         return NULL;
+#ifdef HAVE_IFMA
+    __builtin_cpu_init();
+    cpu_has_ifma =
+        __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512ifma") ? 1 : 0;
+#endif
     zero = PyLong_FromLong(0);
     if (zero == NULL)
         return NULL;
@@ -971,7 +1152,8 @@ PyInit__fastexp(void)
         PyModule_AddStringConstant(mod, "gmp_version", gmp_version) < 0 ||
         PyModule_AddIntConstant(mod, "MAX_EXPONENT_BITS", MAX_EXPONENT_BITS) < 0 ||
         PyModule_AddIntConstant(mod, "MAX_MODULUS_BITS", MAX_MODULUS_BITS) < 0 ||
-        PyModule_AddIntConstant(mod, "TABLE_MAX_BITS", TABLE_MAX_BITS) < 0) {
+        PyModule_AddIntConstant(mod, "TABLE_MAX_BITS", TABLE_MAX_BITS) < 0 ||
+        PyModule_AddIntConstant(mod, "HAVE_IFMA", cpu_has_ifma) < 0) {
         Py_DECREF(mod);
         return NULL;
     }
