@@ -73,9 +73,7 @@ _KERNEL = "mpn" if _ENV_CHOICE == "mpn" else "auto"
 
 
 def _load_c() -> tuple[ModuleType | None, str]:
-    """The C extension, or None and why not."""
-    if _ENV_CHOICE == "pure":
-        return None, f"{ENGINE_ENV}=pure"
+    """The C extension, or None and why it is not there."""
     try:
         from viche.crypto import _fastexp
     except ImportError as exc:
@@ -83,12 +81,15 @@ def _load_c() -> tuple[ModuleType | None, str]:
     return _fastexp, ""
 
 
-_C, _C_MISSING = _load_c()
-#: The extension module when it imported (even if :func:`select_engine` chose "pure").
-_C_BUILT: ModuleType | None = _C
+#: The extension module when it imported (even when the pure engine is selected).
+_C_BUILT, _C_MISSING = _load_c()
+#: The engine in use: the extension, or None for pure gmpy2.
+_C: ModuleType | None = _C_BUILT
+if _ENV_CHOICE == "pure":
+    _C, _C_MISSING = None, f"{ENGINE_ENV}=pure"
 #: The C engine's limits (exponents of pow_many/multi_pow, tables); larger go to gmpy2.
-_C_MAX_EXP_BITS: int = getattr(_C, "MAX_EXPONENT_BITS", 0)
-_C_TABLE_MAX_BITS: int = getattr(_C, "TABLE_MAX_BITS", 0)
+_C_MAX_EXP_BITS: int = getattr(_C_BUILT, "MAX_EXPONENT_BITS", 0)
+_C_TABLE_MAX_BITS: int = getattr(_C_BUILT, "TABLE_MAX_BITS", 0)
 
 
 def engine() -> str:
@@ -110,7 +111,7 @@ def select_engine(name: str) -> None:
         _C, _C_MISSING = None, "selected"
     elif name in {"c", "mpn"}:
         if _C_BUILT is None:
-            raise RuntimeError(f"the C engine is not available: {_C_MISSING}")
+            raise RuntimeError("the C engine is not available: C extension not built")
         _C, _C_MISSING, _KERNEL = _C_BUILT, "", "auto" if name == "c" else "mpn"
     else:
         raise ValueError(f"engine must be 'c', 'mpn' or 'pure', not {name!r}")
