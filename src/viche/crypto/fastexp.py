@@ -190,14 +190,17 @@ class FixedBaseTable:
 
     def pow(self, exponent: mpz | int) -> mpz:
         """``base^exponent mod modulus`` for ``exponent >= 0``."""
+        if self._ctable is not None:
+            try:  # refuses negative exponents and those above max_bits: handled below
+                return self._ctable.pow(exponent)  # type: ignore[no-any-return]
+            except ValueError:
+                pass
         e = int(exponent)
         if e < 0:
             raise ValueError("negative exponent")
         m = self.modulus
         if e.bit_length() > self.max_bits:
             return gmpy2.powmod(self.base, e, m)
-        if self._ctable is not None:
-            return self._ctable.pow(e)  # type: ignore[no-any-return]
         rows = self.rows
         acc: mpz | None = None
         for i, d in enumerate(e.to_bytes(_nbytes(e.bit_length()) or 1, "little")):
@@ -354,14 +357,16 @@ def pow_many(base: mpz, exponents: Sequence[mpz | int], modulus: mpz | int) -> l
     five); fewer go to ``gmpy2.powmod`` one by one.
     """
     m = mpz(modulus)
+    if len(exponents) >= 2 and (ctx := _modulus(m)) is not None:
+        # in C two exponents already pay (shared squarings, no Python in the loop); it
+        # refuses negative exponents and those above its limit (ValueError): gmpy2 then
+        try:
+            return ctx.pow_many(mpz(base) % m, exponents)  # type: ignore[no-any-return]
+        except ValueError:
+            pass
     exps = [int(e) for e in exponents]
     if any(e < 0 for e in exps):
         raise ValueError("negative exponent")
-    if len(exps) >= 2:
-        ctx = _modulus(m)
-        if ctx is not None and max(e.bit_length() for e in exps) <= _C_MAX_EXP_BITS:
-            # in C two exponents already pay (shared squarings, no Python in the loop)
-            return ctx.pow_many(mpz(base) % m, exps)  # type: ignore[no-any-return]
     if len(exps) < 3:
         return [gmpy2.powmod(base, e, m) for e in exps]
     bits = max(e.bit_length() for e in exps)
