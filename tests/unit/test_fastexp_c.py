@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -36,9 +36,9 @@ def _odd_moduli() -> st.SearchStrategy[int]:
     return st.one_of(
         st.sampled_from([3, 5, 7, 1_000_003, (1 << 64) + 13, (1 << 127) - 1]),
         st.sampled_from([int(g.p) for g in GROUPS]),
-        st.integers(min_value=2, max_value=3000).flatmap(
-            lambda bits: st.integers(min_value=max(3, 1 << (bits - 1)), max_value=1 << bits)
-        ).map(lambda m: m | 1),
+        st.integers(min_value=2, max_value=3000)
+        .flatmap(lambda bits: st.integers(min_value=max(3, 1 << (bits - 1)), max_value=1 << bits))
+        .map(lambda m: m | 1),
     )
 
 
@@ -239,7 +239,8 @@ def test_python_layer_agrees_under_every_engine(base: int, exps: list[int]) -> N
             fastexp.select_engine(name)
             assert fastexp.pow_many(mpz(base), exps, p) == expected
             assert fastexp.pow_many(mpz(base), exps, mpz(1_000_002)) == [
-                gmpy2.powmod(base, e, 1_000_002) for e in exps  # even: gmpy2 path
+                gmpy2.powmod(base, e, 1_000_002)
+                for e in exps  # even: gmpy2 path
             ]
             table = fastexp.FixedBaseTable(base, p, 256)
             for e in exps:
@@ -266,7 +267,7 @@ def _tampered(raw: bytes, election: Election) -> Iterator[bytes]:
     q, p = int(election.group.q), int(election.group.p)
     obj = json.loads(raw)
     answer = obj["answers"][0]
-    edits = [
+    edits: list[tuple[dict[str, Any], str, Callable[[int], int]]] = [
         (answer["individual_proofs"][0][1], "challenge", lambda v: (v + 1) % q),
         (answer["individual_proofs"][0][0], "response", lambda v: (v + 1) % q),
         (answer["choices"][0], "alpha", lambda v: v * 4 % p),

@@ -98,7 +98,9 @@ def engine() -> str:
     if _C is None:
         return f"pure gmpy2 ({_C_MISSING})"
     if _KERNEL == "auto" and _C.HAVE_IFMA:
-        return f"C, AVX-512 IFMA kernel for 1025-2078-bit moduli, GMP {_C.gmp_version} mpn otherwise"
+        return (
+            f"C, AVX-512 IFMA kernel for 1025-2078-bit moduli, GMP {_C.gmp_version} mpn otherwise"
+        )
     return f"C, GMP {_C.gmp_version} mpn kernel"
 
 
@@ -131,12 +133,13 @@ def _modulus(m: mpz) -> Any:
         return None
     ctx = _moduli.get(m)
     if ctx is None:
-        if not (m & 1 and 3 <= m and m.bit_length() <= c.MAX_MODULUS_BITS):
+        if not (m & 1 and m >= 3 and m.bit_length() <= c.MAX_MODULUS_BITS):
             return None
         if len(_moduli) >= 64:
             _moduli.clear()
         ctx = _moduli[m] = c.Modulus(m, _KERNEL)
     return ctx
+
 
 #: Window of the fixed-base tables: 8 bits, so that digits are the bytes of the exponent.
 _TABLE_WINDOW = 8
