@@ -44,10 +44,14 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING
 
 import gmpy2
 from gmpy2 import mpz
+
+if TYPE_CHECKING:
+    from viche.crypto._fastexp import FixedBaseTable as _CTable
+    from viche.crypto._fastexp import Modulus as _CModulus
 
 __all__ = [
     "FixedBaseTable",
@@ -121,11 +125,11 @@ def select_engine(name: str) -> None:
     clear_table_cache()
 
 
-_moduli: dict[mpz, Any] = {}
+_moduli: dict[mpz, _CModulus] = {}
 log.debug("fastexp engine: %s", engine())
 
 
-def _modulus(m: mpz) -> Any:
+def _modulus(m: mpz) -> _CModulus | None:
     """The C engine's Montgomery context of ``m`` (cached), or None when the C engine is off
     or cannot take ``m`` (even, below 3, or too large)."""
     c = _C
@@ -173,7 +177,7 @@ class FixedBaseTable:
         m = self.modulus
         rows: list[list[mpz]] = []
         self.rows = rows
-        self._ctable: Any = None
+        self._ctable: _CTable | None = None
         ctx = _modulus(m)
         if ctx is not None and self.max_bits <= _C_TABLE_MAX_BITS:
             self._ctable = ctx.table(self.base, self.max_bits)
@@ -195,7 +199,7 @@ class FixedBaseTable:
         """``base^exponent mod modulus`` for ``exponent >= 0``."""
         if self._ctable is not None:
             try:  # refuses negative exponents and those above max_bits: handled below
-                return self._ctable.pow(exponent)  # type: ignore[no-any-return]
+                return self._ctable.pow(exponent)
             except ValueError:
                 pass
         e = int(exponent)
@@ -221,7 +225,7 @@ class FixedBaseTable:
         if e.bit_length() > self.max_bits:
             return factor * gmpy2.powmod(self.base, e, m) % m
         if self._ctable is not None:
-            return self._ctable.pow_mul(e, mpz(factor) % m)  # type: ignore[no-any-return]
+            return self._ctable.pow_mul(e, mpz(factor) % m)
         rows = self.rows
         acc = mpz(factor) % m
         for i, d in enumerate(e.to_bytes(_nbytes(e.bit_length()) or 1, "little")):
@@ -324,7 +328,7 @@ def multi_pow(pairs: Sequence[tuple[mpz, mpz | int]], modulus: mpz | int) -> mpz
     bits = max(e.bit_length() for e in exps)
     ctx = _modulus(m)
     if ctx is not None and bits <= _C_MAX_EXP_BITS:
-        return ctx.multi_pow([mpz(b) % m for b, _ in pairs], exps)  # type: ignore[no-any-return]
+        return ctx.multi_pow([mpz(b) % m for b, _ in pairs], exps)
     if bits == 0:
         return mpz(1) % m
     ndig = (bits + _VAR_WINDOW - 1) // _VAR_WINDOW
@@ -364,7 +368,7 @@ def pow_many(base: mpz, exponents: Sequence[mpz | int], modulus: mpz | int) -> l
         # in C two exponents already pay (shared squarings, no Python in the loop); it
         # refuses negative exponents and those above its limit (ValueError): gmpy2 then
         try:
-            return ctx.pow_many(mpz(base) % m, exponents)  # type: ignore[no-any-return]
+            return ctx.pow_many(mpz(base) % m, exponents)
         except ValueError:
             pass
     exps = [int(e) for e in exponents]
