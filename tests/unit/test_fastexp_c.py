@@ -93,6 +93,26 @@ def test_pow_many_equals_powmod(fastexp_c: ModuleType, kernel: str, data: st.Dat
 @pytest.mark.parametrize("kernel", KERNELS)
 @settings(max_examples=40, deadline=None)
 @given(data=st.data())
+def test_pow_many_batch_equals_powmod(
+    fastexp_c: ModuleType, kernel: str, data: st.DataObject
+) -> None:
+    """Several bases at once (their chains and buckets computed two at a time): exponent
+    lists of different lengths and sizes, empty ones included."""
+    m = data.draw(_odd_moduli())
+    requests = data.draw(
+        st.lists(
+            st.tuples(_base(m), st.lists(_exponent(Q), min_size=0, max_size=4)),
+            min_size=0,
+            max_size=5,
+        )
+    )
+    ctx = _modulus(fastexp_c, m, kernel)
+    assert ctx.pow_many_batch(requests) == [[pow(b, e, m) for e in es] for b, es in requests]
+
+
+@pytest.mark.parametrize("kernel", KERNELS)
+@settings(max_examples=40, deadline=None)
+@given(data=st.data())
 def test_multi_pow_equals_product_of_powmods(
     fastexp_c: ModuleType, kernel: str, data: st.DataObject
 ) -> None:
@@ -168,6 +188,15 @@ def test_bad_input_is_refused_cleanly(fastexp_c: ModuleType) -> None:
         ctx.pow_many(2, 5)
     with pytest.raises(TypeError):
         ctx.pow_many(2)
+    with pytest.raises(TypeError, match="tuple"):
+        ctx.pow_many_batch([[2, [1]]])
+    with pytest.raises(TypeError, match="sequence"):
+        ctx.pow_many_batch(5)
+    with pytest.raises(ValueError, match="negative exponent"):
+        ctx.pow_many_batch([(2, [1]), (3, [4, -1])])
+    with pytest.raises(ValueError, match="base out of range"):
+        ctx.pow_many_batch([(2, [1]), (p + 1, [4])])
+    assert ctx.pow_many_batch([]) == []
     with pytest.raises(ValueError, match="as many bases"):
         ctx.multi_pow([2, 3], [1])
     table = ctx.table(2, 256)
@@ -238,6 +267,10 @@ def test_python_layer_agrees_under_every_engine(base: int, exps: list[int]) -> N
         for name in (["c", "mpn"] if fastexp._C_BUILT is not None else []) + ["pure"]:
             fastexp.select_engine(name)
             assert fastexp.pow_many(mpz(base), exps, p) == expected
+            assert fastexp.pow_many_batch([(mpz(base), exps), (mpz(2), exps[:1])], p) == [
+                expected,
+                [gmpy2.powmod(2, e, p) for e in exps[:1]],
+            ]
             assert fastexp.pow_many(mpz(base), exps, mpz(1_000_002)) == [
                 gmpy2.powmod(base, e, 1_000_002)
                 for e in exps  # even: gmpy2 path

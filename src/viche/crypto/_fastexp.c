@@ -299,6 +299,110 @@ amm52(const ModulusObject *m, uint64_t *r, const uint64_t *a, const uint64_t *b)
         cy = v >> 52;
     }
 }
+
+/* Two independent products r = a·b/R and r2 = a2·b2/R in one pass (as amm52): the steps of
+ * one product wait on each other (the next limb's quotient needs the last multiply-add), so
+ * interleaving two fills the multipliers; about 1.5 times the throughput of amm52. */
+__attribute__((target("avx512f,avx512ifma"))) static void
+amm52x2(const ModulusObject *m, uint64_t *r, const uint64_t *a, const uint64_t *b, uint64_t *r2,
+        const uint64_t *a2, const uint64_t *b2)
+{
+    const uint64_t *p = m->p52;
+    __m512i A0 = _mm512_loadu_si512(a), A1 = _mm512_loadu_si512(a + 8),
+            A2 = _mm512_loadu_si512(a + 16), A3 = _mm512_loadu_si512(a + 24),
+            A4 = _mm512_loadu_si512(a + 32);
+    __m512i C0 = _mm512_loadu_si512(a2), C1 = _mm512_loadu_si512(a2 + 8),
+            C2 = _mm512_loadu_si512(a2 + 16), C3 = _mm512_loadu_si512(a2 + 24),
+            C4 = _mm512_loadu_si512(a2 + 32);
+    __m512i P0 = _mm512_loadu_si512(p), P1 = _mm512_loadu_si512(p + 8),
+            P2 = _mm512_loadu_si512(p + 16), P3 = _mm512_loadu_si512(p + 24),
+            P4 = _mm512_loadu_si512(p + 32);
+    const __m512i z = _mm512_setzero_si512();
+    __m512i R0 = z, R1 = z, R2 = z, R3 = z, R4 = z;
+    __m512i S0 = z, S1 = z, S2 = z, S3 = z, S4 = z;
+    const uint64_t k0 = m->k0, p0 = p[0];
+    for (int i = 0; i < IFMA_L; i++) {
+        __m512i bi = _mm512_set1_epi64((long long)b[i]);
+        __m512i di = _mm512_set1_epi64((long long)b2[i]);
+        R0 = _mm512_madd52lo_epu64(R0, A0, bi);
+        S0 = _mm512_madd52lo_epu64(S0, C0, di);
+        uint64_t x0 = (uint64_t)_mm_cvtsi128_si64(_mm512_castsi512_si128(R0));
+        uint64_t y0 = (uint64_t)_mm_cvtsi128_si64(_mm512_castsi512_si128(S0));
+        R1 = _mm512_madd52lo_epu64(R1, A1, bi);
+        R2 = _mm512_madd52lo_epu64(R2, A2, bi);
+        R3 = _mm512_madd52lo_epu64(R3, A3, bi);
+        R4 = _mm512_madd52lo_epu64(R4, A4, bi);
+        S1 = _mm512_madd52lo_epu64(S1, C1, di);
+        S2 = _mm512_madd52lo_epu64(S2, C2, di);
+        S3 = _mm512_madd52lo_epu64(S3, C3, di);
+        S4 = _mm512_madd52lo_epu64(S4, C4, di);
+        uint64_t q = (x0 * k0) & MASK52, q2 = (y0 * k0) & MASK52;
+        uint64_t carry = (x0 + ((q * p0) & MASK52)) >> 52;
+        uint64_t carry2 = (y0 + ((q2 * p0) & MASK52)) >> 52;
+        __m512i qv = _mm512_set1_epi64((long long)q), qv2 = _mm512_set1_epi64((long long)q2);
+        R0 = _mm512_madd52lo_epu64(R0, P0, qv);
+        R1 = _mm512_madd52lo_epu64(R1, P1, qv);
+        R2 = _mm512_madd52lo_epu64(R2, P2, qv);
+        R3 = _mm512_madd52lo_epu64(R3, P3, qv);
+        R4 = _mm512_madd52lo_epu64(R4, P4, qv);
+        S0 = _mm512_madd52lo_epu64(S0, P0, qv2);
+        S1 = _mm512_madd52lo_epu64(S1, P1, qv2);
+        S2 = _mm512_madd52lo_epu64(S2, P2, qv2);
+        S3 = _mm512_madd52lo_epu64(S3, P3, qv2);
+        S4 = _mm512_madd52lo_epu64(S4, P4, qv2);
+        R0 = _mm512_alignr_epi64(R1, R0, 1);
+        R1 = _mm512_alignr_epi64(R2, R1, 1);
+        R2 = _mm512_alignr_epi64(R3, R2, 1);
+        R3 = _mm512_alignr_epi64(R4, R3, 1);
+        R4 = _mm512_alignr_epi64(z, R4, 1);
+        S0 = _mm512_alignr_epi64(S1, S0, 1);
+        S1 = _mm512_alignr_epi64(S2, S1, 1);
+        S2 = _mm512_alignr_epi64(S3, S2, 1);
+        S3 = _mm512_alignr_epi64(S4, S3, 1);
+        S4 = _mm512_alignr_epi64(z, S4, 1);
+        R0 = _mm512_mask_add_epi64(R0, 1, R0, _mm512_set1_epi64((long long)carry));
+        S0 = _mm512_mask_add_epi64(S0, 1, S0, _mm512_set1_epi64((long long)carry2));
+        R0 = _mm512_madd52hi_epu64(R0, A0, bi);
+        R1 = _mm512_madd52hi_epu64(R1, A1, bi);
+        R2 = _mm512_madd52hi_epu64(R2, A2, bi);
+        R3 = _mm512_madd52hi_epu64(R3, A3, bi);
+        R4 = _mm512_madd52hi_epu64(R4, A4, bi);
+        S0 = _mm512_madd52hi_epu64(S0, C0, di);
+        S1 = _mm512_madd52hi_epu64(S1, C1, di);
+        S2 = _mm512_madd52hi_epu64(S2, C2, di);
+        S3 = _mm512_madd52hi_epu64(S3, C3, di);
+        S4 = _mm512_madd52hi_epu64(S4, C4, di);
+        R0 = _mm512_madd52hi_epu64(R0, P0, qv);
+        R1 = _mm512_madd52hi_epu64(R1, P1, qv);
+        R2 = _mm512_madd52hi_epu64(R2, P2, qv);
+        R3 = _mm512_madd52hi_epu64(R3, P3, qv);
+        R4 = _mm512_madd52hi_epu64(R4, P4, qv);
+        S0 = _mm512_madd52hi_epu64(S0, P0, qv2);
+        S1 = _mm512_madd52hi_epu64(S1, P1, qv2);
+        S2 = _mm512_madd52hi_epu64(S2, P2, qv2);
+        S3 = _mm512_madd52hi_epu64(S3, P3, qv2);
+        S4 = _mm512_madd52hi_epu64(S4, P4, qv2);
+    }
+    uint64_t t[IFMA_L], u[IFMA_L];
+    _mm512_storeu_si512(t, R0);
+    _mm512_storeu_si512(t + 8, R1);
+    _mm512_storeu_si512(t + 16, R2);
+    _mm512_storeu_si512(t + 24, R3);
+    _mm512_storeu_si512(t + 32, R4);
+    _mm512_storeu_si512(u, S0);
+    _mm512_storeu_si512(u + 8, S1);
+    _mm512_storeu_si512(u + 16, S2);
+    _mm512_storeu_si512(u + 24, S3);
+    _mm512_storeu_si512(u + 32, S4);
+    uint64_t cy = 0, cy2 = 0;
+    for (int j = 0; j < IFMA_L; j++) {
+        uint64_t v = t[j] + cy, w = u[j] + cy2;
+        r[j] = v & MASK52;
+        cy = v >> 52;
+        r2[j] = w & MASK52;
+        cy2 = w >> 52;
+    }
+}
 #endif
 
 /* n 64-bit limbs -> IFMA_L limbs of 52 bits (the value fits) */
@@ -626,79 +730,313 @@ read_exponents(PyObject *seq_obj, Py_ssize_t max_bits, Py_ssize_t *k, Py_ssize_t
     return exps;
 }
 
-/* out[j] = base^exps[j] (normal form), base in Montgomery form. No GIL needed. */
+/* One product to do (r = a·b/R), or none (r NULL). */
+typedef struct {
+    mp_limb_t *r;
+    const mp_limb_t *a, *b;
+} MulOp;
+
+/* Two independent products (either may be absent): in one pass with the IFMA kernel. */
+static inline void
+mul2(const ModulusObject *m, const MulOp *x, const MulOp *y, mp_limb_t *t)
+{
+#ifdef HAVE_IFMA
+    if (m->ifma && x->r && y->r) {
+        amm52x2(m, (uint64_t *)x->r, (const uint64_t *)x->a, (const uint64_t *)x->b,
+                (uint64_t *)y->r, (const uint64_t *)y->a, (const uint64_t *)y->b);
+        return;
+    }
+#endif
+    if (x->r)
+        mont_mul(m, x->r, x->a, x->b, t);
+    if (y->r)
+        mont_mul(m, y->r, y->a, y->b, t);
+}
+
+/* The chain of one base: powers[i] = base^(2^(w·i)) for i < ndig (powers[0] given). */
+typedef struct {
+    mp_limb_t *powers;
+    Py_ssize_t ndig;
+} Chain;
+
+/* Fills every chain, two at a time. */
+static void
+run_chains(const ModulusObject *m, Chain *chains, Py_ssize_t nc, int w, mp_limb_t *t)
+{
+    const mp_size_t E = m->es;
+    for (Py_ssize_t c = 0; c < nc; c += 2) {
+        Chain *A = &chains[c], *B = c + 1 < nc ? &chains[c + 1] : NULL;
+        Py_ssize_t top = A->ndig;
+        if (B != NULL && B->ndig > top)
+            top = B->ndig;
+        for (Py_ssize_t i = 1; i < top; i++) {
+            for (int s = 0; s < w; s++) {
+                MulOp x = {NULL, NULL, NULL}, y = {NULL, NULL, NULL};
+                if (i < A->ndig) {
+                    x.r = A->powers + i * E;
+                    x.a = x.b = s == 0 ? A->powers + (i - 1) * E : x.r;
+                }
+                if (B != NULL && i < B->ndig) {
+                    y.r = B->powers + i * E;
+                    y.a = y.b = s == 0 ? B->powers + (i - 1) * E : y.r;
+                }
+                mul2(m, &x, &y, t);
+            }
+        }
+    }
+}
+
+/* One result of Yao's method: out = prod_pos powers[pos]^digit_pos(e) (normal form). */
+typedef struct {
+    const mp_limb_t *powers;
+    const Exponent *e;
+    mp_limb_t *out;
+} BucketJob;
+
+/* Scratch of one bucket job: 2^w buckets, their flags, the running product, the result. */
+typedef struct {
+    mp_limb_t *buckets, *running, *acc;
+    char *used;
+    int have_running, have_acc;
+} BucketState;
+
+/* The update of one bucket job at one step: a product in *op, or a copy done here. */
+static void
+step_digit(const ModulusObject *m, const BucketJob *j, BucketState *st, int w, Py_ssize_t pos,
+           MulOp *op)
+{
+    const mp_size_t E = m->es;
+    if (j == NULL || pos * w >= j->e->bits)
+        return;
+    unsigned d = exp_bits(j->e, pos * w, w);
+    if (!d)
+        return;
+    mp_limb_t *b = st->buckets + (Py_ssize_t)d * E;
+    if (st->used[d]) {
+        op->r = b;
+        op->a = b;
+        op->b = j->powers + pos * E;
+    }
+    else {
+        memcpy(b, j->powers + pos * E, (size_t)E * sizeof(mp_limb_t));
+        st->used[d] = 1;
+    }
+}
+
+/* running *= bucket[d] (stage 0) or acc *= running (stage 1): prod_d bucket_d^d as
+ * prod_{k>=1} (prod_{d>=k} bucket_d). */
+static void
+step_combine(const ModulusObject *m, const BucketJob *j, BucketState *st, Py_ssize_t d,
+             int stage, MulOp *op)
+{
+    const size_t sz = (size_t)m->es * sizeof(mp_limb_t);
+    if (j == NULL)
+        return;
+    if (stage == 0) {
+        if (!st->used[d])
+            return;
+        mp_limb_t *b = st->buckets + d * m->es;
+        if (st->have_running) {
+            op->r = st->running;
+            op->a = st->running;
+            op->b = b;
+        }
+        else {
+            memcpy(st->running, b, sz);
+            st->have_running = 1;
+        }
+    }
+    else if (st->have_running) {
+        if (st->have_acc) {
+            op->r = st->acc;
+            op->a = st->acc;
+            op->b = st->running;
+        }
+        else {
+            memcpy(st->acc, st->running, sz);
+            st->have_acc = 1;
+        }
+    }
+}
+
+/* Runs the bucket jobs two at a time; st[0], st[1] are their scratch. */
+static void
+run_buckets(const ModulusObject *m, const BucketJob *jobs, Py_ssize_t nj, int w,
+            BucketState st[2], mp_limb_t *t)
+{
+    const Py_ssize_t nbuckets = (Py_ssize_t)1 << w;
+    for (Py_ssize_t c = 0; c < nj; c += 2) {
+        const BucketJob *J[2] = {&jobs[c], c + 1 < nj ? &jobs[c + 1] : NULL};
+        Py_ssize_t top = 0;
+        for (int k = 0; k < 2; k++) {
+            memset(st[k].used, 0, (size_t)nbuckets);
+            st[k].have_running = st[k].have_acc = 0;
+            if (J[k] != NULL && (J[k]->e->bits + w - 1) / w > top)
+                top = (J[k]->e->bits + w - 1) / w;
+        }
+        for (Py_ssize_t pos = 0; pos < top; pos++) {
+            MulOp x = {NULL, NULL, NULL}, y = {NULL, NULL, NULL};
+            step_digit(m, J[0], &st[0], w, pos, &x);
+            step_digit(m, J[1], &st[1], w, pos, &y);
+            mul2(m, &x, &y, t);
+        }
+        for (Py_ssize_t d = nbuckets - 1; d >= 1; d--) {
+            for (int stage = 0; stage < 2; stage++) {
+                MulOp x = {NULL, NULL, NULL}, y = {NULL, NULL, NULL};
+                step_combine(m, J[0], &st[0], d, stage, &x);
+                step_combine(m, J[1], &st[1], d, stage, &y);
+                mul2(m, &x, &y, t);
+            }
+        }
+        for (int k = 0; k < 2; k++)
+            if (J[k] != NULL)
+                from_mont(m, J[k]->out, st[k].have_acc ? st[k].acc : m->one, t);
+    }
+}
+
+/* A batch of requests (base_i, exponents_i), read from Python. */
+typedef struct {
+    Py_ssize_t nbases;
+    mp_limb_t *bases;   /* nbases · n limbs, normal form */
+    Py_ssize_t *counts; /* exponents of each base */
+    Py_ssize_t *tops;   /* bit length of the largest exponent of each base */
+    Exponent *exps;     /* all exponents, base after base */
+    Py_ssize_t nexps;
+} Batch;
+
+static void
+free_batch(Batch *b)
+{
+    free_exponents(b->exps, b->nexps);
+    PyMem_Free(b->bases);
+    PyMem_Free(b->counts);
+    PyMem_Free(b->tops);
+}
+
+/* Reads [(base, [e, ...]), ...]; 0, or -1 with an exception (b freed). */
 static int
-pow_many_core(const ModulusObject *m, const mp_limb_t *base_m, const Exponent *exps,
-              Py_ssize_t k, Py_ssize_t top_bits, mp_limb_t *out)
+read_batch(const ModulusObject *m, PyObject *requests, Batch *b)
+{
+    memset(b, 0, sizeof(*b));
+    PyObject *seq = PySequence_Fast(requests, "requests must be a sequence of (base, exponents)");
+    if (seq == NULL)
+        return -1;
+    Py_ssize_t nb = PySequence_Fast_GET_SIZE(seq);
+    b->nbases = nb;
+    b->bases = PyMem_Malloc((size_t)((nb ? nb : 1) * m->n) * sizeof(mp_limb_t));
+    b->counts = PyMem_Calloc((size_t)(nb ? nb : 1), sizeof(Py_ssize_t));
+    b->tops = PyMem_Calloc((size_t)(nb ? nb : 1), sizeof(Py_ssize_t));
+    if (b->bases == NULL || b->counts == NULL || b->tops == NULL) {
+        Py_DECREF(seq);
+        free_batch(b);
+        PyErr_NoMemory();
+        return -1;
+    }
+    Exponent **parts = PyMem_Calloc((size_t)(nb ? nb : 1), sizeof(Exponent *));
+    if (parts == NULL) {
+        Py_DECREF(seq);
+        free_batch(b);
+        PyErr_NoMemory();
+        return -1;
+    }
+    Py_ssize_t i, total = 0;
+    int err = 0;
+    for (i = 0; i < nb && !err; i++) {
+        PyObject *item = PySequence_Fast_GET_ITEM(seq, i);
+        if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) != 2) {
+            PyErr_SetString(PyExc_TypeError, "each request must be a (base, exponents) tuple");
+            err = 1;
+            break;
+        }
+        if (read_residue(m, PyTuple_GET_ITEM(item, 0), "base", b->bases + i * m->n) < 0) {
+            err = 1;
+            break;
+        }
+        parts[i] = read_exponents(PyTuple_GET_ITEM(item, 1), MAX_EXPONENT_BITS, &b->counts[i],
+                                  &b->tops[i]);
+        if (parts[i] == NULL)
+            err = 1;
+        else
+            total += b->counts[i];
+    }
+    Py_DECREF(seq);
+    if (!err) {
+        b->exps = PyMem_Calloc((size_t)(total ? total : 1), sizeof(Exponent));
+        if (b->exps == NULL) {
+            PyErr_NoMemory();
+            err = 1;
+        }
+    }
+    Py_ssize_t at = 0;
+    for (Py_ssize_t k = 0; k < nb; k++) {
+        if (parts[k] == NULL)
+            continue;
+        if (!err) { /* move the exponents (their buffers) into one array */
+            memcpy(b->exps + at, parts[k], (size_t)b->counts[k] * sizeof(Exponent));
+            at += b->counts[k];
+            PyMem_Free(parts[k]);
+        }
+        else
+            free_exponents(parts[k], b->counts[k]);
+    }
+    PyMem_Free(parts);
+    b->nexps = err ? 0 : total;
+    if (err) {
+        free_batch(b);
+        return -1;
+    }
+    return 0;
+}
+
+/* out (nexps · n limbs): every base^e of the batch. Without the GIL; -1: out of memory. */
+static int
+batch_core(const ModulusObject *m, const Batch *b, mp_limb_t *out)
 {
     const mp_size_t n = m->n, E = m->es;
     const size_t sz = (size_t)E * sizeof(mp_limb_t);
-    int w = bucket_window(top_bits);
-    Py_ssize_t ndig = top_bits ? (top_bits + w - 1) / w : 1;
+    Py_ssize_t top = 0, total_digits = 0;
+    for (Py_ssize_t i = 0; i < b->nbases; i++)
+        if (b->tops[i] > top)
+            top = b->tops[i];
+    int w = bucket_window(top);
     Py_ssize_t nbuckets = (Py_ssize_t)1 << w;
-    mp_limb_t *powers = PyMem_RawMalloc((size_t)ndig * sz);
-    mp_limb_t *buckets = PyMem_RawMalloc((size_t)nbuckets * sz);
-    mp_limb_t *running = PyMem_RawMalloc(sz);
-    mp_limb_t *acc = PyMem_RawMalloc(sz);
-    mp_limb_t *t = PyMem_RawMalloc((size_t)m->ts * sizeof(mp_limb_t));
-    char *used = PyMem_RawMalloc((size_t)nbuckets);
-    int ok = powers && buckets && running && acc && t && used;
+    for (Py_ssize_t i = 0; i < b->nbases; i++)
+        total_digits += b->tops[i] ? (b->tops[i] + w - 1) / w : 1;
+    mp_limb_t *powers = PyMem_RawMalloc((size_t)total_digits * sz);
+    Chain *chains = PyMem_RawMalloc((size_t)(b->nbases ? b->nbases : 1) * sizeof(Chain));
+    BucketJob *jobs = PyMem_RawMalloc((size_t)(b->nexps ? b->nexps : 1) * sizeof(BucketJob));
+    mp_limb_t *scratch = PyMem_RawMalloc((size_t)(2 * (nbuckets + 2)) * sz +
+                                         (size_t)m->ts * sizeof(mp_limb_t));
+    char *used = PyMem_RawMalloc((size_t)(2 * nbuckets));
+    int ok = powers && chains && jobs && scratch && used;
     if (ok) {
-        /* powers[i] = base^(2^(w·i)) */
-        memcpy(powers, base_m, sz);
-        for (Py_ssize_t i = 1; i < ndig; i++) {
-            mp_limb_t *x = powers + i * E;
-            mont_mul(m, x, powers + (i - 1) * E, powers + (i - 1) * E, t);
-            for (int s = 1; s < w; s++)
-                mont_mul(m, x, x, x, t);
+        mp_limb_t *t = scratch + 2 * (nbuckets + 2) * E;
+        BucketState st[2];
+        for (int k = 0; k < 2; k++) {
+            st[k].buckets = scratch + k * (nbuckets + 2) * E;
+            st[k].running = st[k].buckets + nbuckets * E;
+            st[k].acc = st[k].running + E;
+            st[k].used = used + k * nbuckets;
         }
-        for (Py_ssize_t j = 0; j < k; j++) {
-            const Exponent *e = &exps[j];
-            memset(used, 0, (size_t)nbuckets);
-            Py_ssize_t edig = (e->bits + w - 1) / w;
-            for (Py_ssize_t pos = 0; pos < edig; pos++) {
-                unsigned d = exp_bits(e, pos * w, w);
-                if (!d)
-                    continue;
-                mp_limb_t *b = buckets + (Py_ssize_t)d * E;
-                if (used[d])
-                    mont_mul(m, b, b, powers + pos * E, t);
-                else {
-                    memcpy(b, powers + pos * E, sz);
-                    used[d] = 1;
-                }
+        Py_ssize_t at = 0, job = 0;
+        for (Py_ssize_t i = 0; i < b->nbases; i++) {
+            chains[i].powers = powers + at * E;
+            chains[i].ndig = b->tops[i] ? (b->tops[i] + w - 1) / w : 1;
+            at += chains[i].ndig;
+            to_mont(m, chains[i].powers, b->bases + i * n, t);
+            for (Py_ssize_t j = 0; j < b->counts[i]; j++, job++) {
+                jobs[job].powers = chains[i].powers;
+                jobs[job].e = &b->exps[job];
+                jobs[job].out = out + job * n;
             }
-            /* prod_d bucket_d^d = prod_{k>=1} (prod_{d>=k} bucket_d): running products */
-            int have_running = 0, have_acc = 0;
-            for (Py_ssize_t d = nbuckets - 1; d >= 1; d--) {
-                if (used[d]) {
-                    if (have_running)
-                        mont_mul(m, running, running, buckets + d * E, t);
-                    else {
-                        memcpy(running, buckets + d * E, sz);
-                        have_running = 1;
-                    }
-                }
-                if (have_running) {
-                    if (have_acc)
-                        mont_mul(m, acc, acc, running, t);
-                    else {
-                        memcpy(acc, running, sz);
-                        have_acc = 1;
-                    }
-                }
-            }
-            if (have_acc)
-                from_mont(m, out + j * n, acc, t);
-            else
-                from_mont(m, out + j * n, m->one, t);
         }
+        run_chains(m, chains, b->nbases, w, t);
+        run_buckets(m, jobs, b->nexps, w, st, t);
     }
     PyMem_RawFree(powers);
-    PyMem_RawFree(buckets);
-    PyMem_RawFree(running);
-    PyMem_RawFree(acc);
-    PyMem_RawFree(t);
+    PyMem_RawFree(chains);
+    PyMem_RawFree(jobs);
+    PyMem_RawFree(scratch);
     PyMem_RawFree(used);
     return ok ? 0 : -1;
 }
@@ -720,40 +1058,59 @@ results_list(const ModulusObject *m, const mp_limb_t *out, Py_ssize_t k)
     return list;
 }
 
+/* Every result of the batch: one flat list of mpz (base after base), or with nested, one
+ * list per base. */
 static PyObject *
-modulus_pow_many(ModulusObject *m, PyObject *base_obj, PyObject *exps_obj)
+run_batch(ModulusObject *m, PyObject *requests, int nested)
 {
-    const mp_size_t n = m->n, E = m->es;
-    mp_limb_t *base = PyMem_Malloc((size_t)(n + E + m->ts) * sizeof(mp_limb_t));
-    if (base == NULL)
-        return PyErr_NoMemory();
-    if (read_residue(m, base_obj, "base", base) < 0) {
-        PyMem_Free(base);
+    Batch b;
+    if (read_batch(m, requests, &b) < 0)
         return NULL;
-    }
-    Py_ssize_t k, top_bits;
-    Exponent *exps = read_exponents(exps_obj, MAX_EXPONENT_BITS, &k, &top_bits);
-    if (exps == NULL) {
-        PyMem_Free(base);
-        return NULL;
-    }
-    mp_limb_t *out = PyMem_Malloc((size_t)((k ? k : 1) * n) * sizeof(mp_limb_t));
+    mp_limb_t *out = PyMem_Malloc((size_t)((b.nexps ? b.nexps : 1) * m->n) * sizeof(mp_limb_t));
     if (out == NULL) {
-        free_exponents(exps, k);
-        PyMem_Free(base);
+        free_batch(&b);
         return PyErr_NoMemory();
     }
     int r;
     Py_BEGIN_ALLOW_THREADS
-    mp_limb_t *base_m = base + n, *t = base + n + E;
-    to_mont(m, base_m, base, t);
-    r = pow_many_core(m, base_m, exps, k, top_bits, out);
+    r = batch_core(m, &b, out);
     Py_END_ALLOW_THREADS
-    free_exponents(exps, k);
-    PyMem_Free(base);
-    PyObject *result = r < 0 ? PyErr_NoMemory() : results_list(m, out, k);
+    PyObject *result = NULL;
+    if (r < 0)
+        PyErr_NoMemory();
+    else if (!nested)
+        result = results_list(m, out, b.nexps);
+    else {
+        result = PyList_New(b.nbases);
+        Py_ssize_t at = 0;
+        for (Py_ssize_t i = 0; result != NULL && i < b.nbases; i++) {
+            PyObject *part = results_list(m, out + at * m->n, b.counts[i]);
+            if (part == NULL) {
+                Py_CLEAR(result);
+                break;
+            }
+            PyList_SET_ITEM(result, i, part);
+            at += b.counts[i];
+        }
+    }
+    free_batch(&b);
     PyMem_Free(out);
     return result;
+}
+
+static PyObject *
+modulus_pow_many(ModulusObject *m, PyObject *base_obj, PyObject *exps_obj)
+{
+    PyObject *request = PyTuple_Pack(2, base_obj, exps_obj);
+    if (request == NULL)
+        return NULL;
+    PyObject *requests = PyTuple_Pack(1, request);
+    Py_DECREF(request);
+    if (requests == NULL)
+        return NULL;
+    PyObject *r = run_batch(m, requests, 0);
+    Py_DECREF(requests);
+    return r;
 }
 
 static PyObject *
@@ -764,6 +1121,14 @@ Modulus_pow_many(ModulusObject *self, PyObject *const *args, Py_ssize_t nargs)
         return NULL;
     }
     return modulus_pow_many(self, args[0], args[1]);
+}
+
+/* [[base^e for e in exponents] for base, exponents in requests]: every chain of squarings
+ * and every result computed two at a time (the IFMA kernel's paired products). */
+static PyObject *
+Modulus_pow_many_batch(ModulusObject *self, PyObject *requests)
+{
+    return run_batch(self, requests, 1);
 }
 
 /* prod bases[i]^exps[i] mod p, Straus' method: one chain of squarings, 2^w-entry tables. */
@@ -1052,6 +1417,8 @@ fastexp_pow_many(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 static PyMethodDef Modulus_methods[] = {
     {"pow_many", (PyCFunction)(void (*)(void))Modulus_pow_many, METH_FASTCALL,
      "pow_many(base, exponents) -> list of base^e mod p (shared squarings)"},
+    {"pow_many_batch", (PyCFunction)Modulus_pow_many_batch, METH_O,
+     "pow_many_batch([(base, exponents), ...]) -> [[base^e mod p, ...], ...]"},
     {"multi_pow", (PyCFunction)(void (*)(void))Modulus_multi_pow, METH_FASTCALL,
      "multi_pow(bases, exponents) -> prod base_i^e_i mod p (Straus)"},
     {"table", (PyCFunction)(void (*)(void))Modulus_table, METH_FASTCALL,

@@ -61,6 +61,7 @@ __all__ = [
     "multi_pow",
     "pow_fixed",
     "pow_many",
+    "pow_many_batch",
     "pow_memo",
     "precomputed_powers",
     "select_engine",
@@ -405,6 +406,25 @@ def pow_many(base: mpz, exponents: Sequence[mpz | int], modulus: mpz | int) -> l
                 result = running if result is None else result * running % m
         out.append(one if result is None else result)
     return out
+
+
+def pow_many_batch(
+    requests: Sequence[tuple[mpz, Sequence[mpz | int]]], modulus: mpz | int
+) -> list[list[mpz]]:
+    """``[pow_many(base, exponents, modulus) for base, exponents in requests]``.
+
+    The C engine computes the whole batch in one call without the GIL, two products at a
+    time where they are independent (two bases' chains of squarings, two exponents' buckets):
+    the IFMA kernel does two products in about 1.3 times the time of one.
+    """
+    m = mpz(modulus)
+    ctx = _modulus(m)
+    if ctx is not None:
+        try:  # refuses negative exponents and those above its limit: pow_many then
+            return ctx.pow_many_batch([(mpz(b) % m, exps) for b, exps in requests])
+        except ValueError:
+            pass
+    return [pow_many(b, exps, m) for b, exps in requests]
 
 
 # ---------------------------------------------------------------------- precomputed powers

@@ -5,8 +5,9 @@ test ``x^q`` of every ciphertext component and the ``a^c``, ``b^c`` of every pro
 The same base comes back several times: α of a choice is raised to q (membership), to c0
 and c1 (its 0/1 proof) and, for the blank flag, to the challenges of the blank and overall
 proofs. :func:`ballot_powers` lists those requests from the parsed ballot, computes all the
-exponents of one base with :func:`~viche.crypto.fastexp.pow_many` (one chain of squarings
-per base instead of one per exponent) and returns them keyed ``(base, exponent)``.
+exponents of one base with :func:`~viche.crypto.fastexp.pow_many_batch` (one chain of
+squarings per base instead of one per exponent; every base in one call) and returns them
+keyed ``(base, exponent)``.
 :func:`check_ballot_fast` runs the unchanged :func:`~viche.protocol.ballot.check_ballot`
 with, once the ballot is parsed, those powers in
 :func:`~viche.crypto.fastexp.precomputed_powers`, so that ``Group.pow`` and
@@ -27,7 +28,7 @@ import gmpy2
 from gmpy2 import mpz
 
 from viche.crypto.answers import HAnswer
-from viche.crypto.fastexp import pow_many, precomputed_powers
+from viche.crypto.fastexp import pow_many_batch, precomputed_powers
 from viche.crypto.group import Group
 from viche.crypto.schnorr import Proof
 from viche.errors import NOWHERE, Location
@@ -65,9 +66,9 @@ class _Plan:
         group = self.group
         p, q = group.p, group.q
         out: Powers = {}
-        for base, exps in self.exps.items():
-            distinct = list(dict.fromkeys(exps))
-            for e, v in zip(distinct, pow_many(base, distinct, p), strict=True):
+        requests = [(base, list(dict.fromkeys(exps))) for base, exps in self.exps.items()]
+        for (base, distinct), values in zip(requests, pow_many_batch(requests, p), strict=True):
+            for e, v in zip(distinct, values, strict=True):
                 out[(base, e)] = v
         inverses: dict[int, mpz] = {}  # g^-m for the few small m of the proofs
         for b, m, c in self.shifted:
