@@ -134,7 +134,9 @@ def test_table_equals_powmod(fastexp_c: ModuleType, kernel: str, data: st.DataOb
     bits = data.draw(st.sampled_from([1, 7, 8, 9, 64, 256, 257]))
     table = _modulus(fastexp_c, m, kernel).table(base, bits)
     assert table.max_bits == bits and table.base == base
-    for e in data.draw(st.lists(st.integers(0, (1 << bits) - 1), min_size=1, max_size=4)):
+    exps = data.draw(st.lists(st.integers(0, (1 << bits) - 1), min_size=0, max_size=5))
+    assert table.pow_many(exps) == [pow(base, e, m) for e in exps]
+    for e in exps[:3]:
         assert table.pow(e) == pow(base, e, m)
         factor = data.draw(_base(m))
         assert table.pow_mul(e, factor) == factor * pow(base, e, m) % m
@@ -202,6 +204,10 @@ def test_bad_input_is_refused_cleanly(fastexp_c: ModuleType) -> None:
     table = ctx.table(2, 256)
     with pytest.raises(ValueError, match="at most 256"):
         table.pow(1 << 256)
+    with pytest.raises(ValueError, match="at most 256"):
+        table.pow_many([1, 1 << 256])
+    with pytest.raises(ValueError, match="negative exponent"):
+        table.pow_many([-1])
     with pytest.raises(ValueError, match="factor out of range"):
         table.pow_mul(1, p)
     with pytest.raises(ValueError, match="max_bits"):
@@ -278,6 +284,8 @@ def test_python_layer_agrees_under_every_engine(base: int, exps: list[int]) -> N
             table = fastexp.FixedBaseTable(base, p, 256)
             for e in exps:
                 assert table.pow(e) == gmpy2.powmod(base, e, p)
+            assert table.pow_many(exps) == expected
+            assert fastexp.pow_fixed_many(mpz(base), exps, p, 256) == expected
     finally:
         fastexp.select_engine(before)
 

@@ -1356,6 +1356,63 @@ table_pow(TableObject *self, PyObject *e_obj, PyObject *factor_obj)
     return z;
 }
 
+/* [base^e for e in exponents]: two exponents at a time (paired products). */
+static PyObject *
+Table_pow_many(TableObject *self, PyObject *exps_obj)
+{
+    ModulusObject *m = self->modulus;
+    const mp_size_t n = m->n, E = m->es;
+    const size_t sz = (size_t)E * sizeof(mp_limb_t);
+    Py_ssize_t k, top_bits;
+    Exponent *exps = read_exponents(exps_obj, self->max_bits, &k, &top_bits);
+    if (exps == NULL)
+        return NULL;
+    mp_limb_t *out = PyMem_Malloc((size_t)((k ? k : 1) * n) * sizeof(mp_limb_t));
+    mp_limb_t *scratch = PyMem_Malloc(2 * sz + (size_t)m->ts * sizeof(mp_limb_t));
+    if (out == NULL || scratch == NULL) {
+        free_exponents(exps, k);
+        PyMem_Free(out);
+        PyMem_Free(scratch);
+        return PyErr_NoMemory();
+    }
+    Py_BEGIN_ALLOW_THREADS
+    mp_limb_t *acc[2] = {scratch, scratch + E}, *t = scratch + 2 * E;
+    for (Py_ssize_t c = 0; c < k; c += 2) {
+        const Exponent *J[2] = {&exps[c], c + 1 < k ? &exps[c + 1] : NULL};
+        int have[2] = {0, 0};
+        Py_ssize_t top = J[0]->nbytes;
+        if (J[1] != NULL && J[1]->nbytes > top)
+            top = J[1]->nbytes;
+        for (Py_ssize_t i = 0; i < top; i++) {
+            MulOp op[2] = {{NULL, NULL, NULL}, {NULL, NULL, NULL}};
+            for (int h = 0; h < 2; h++) {
+                if (J[h] == NULL || i >= J[h]->nbytes || !J[h]->bytes[i])
+                    continue;
+                const mp_limb_t *v = self->entries + (i * 256 + (Py_ssize_t)J[h]->bytes[i]) * E;
+                if (have[h]) {
+                    op[h].r = acc[h];
+                    op[h].a = acc[h];
+                    op[h].b = v;
+                }
+                else {
+                    memcpy(acc[h], v, sz);
+                    have[h] = 1;
+                }
+            }
+            mul2(m, &op[0], &op[1], t);
+        }
+        for (int h = 0; h < 2; h++)
+            if (J[h] != NULL)
+                from_mont(m, out + (c + h) * n, have[h] ? acc[h] : m->one, t);
+    }
+    Py_END_ALLOW_THREADS
+    free_exponents(exps, k);
+    PyMem_Free(scratch);
+    PyObject *result = results_list(m, out, k);
+    PyMem_Free(out);
+    return result;
+}
+
 static PyObject *
 Table_pow(TableObject *self, PyObject *e)
 {
@@ -1455,6 +1512,8 @@ static PyMethodDef Table_methods[] = {
     {"pow", (PyCFunction)Table_pow, METH_O, "pow(e) -> base^e mod p for 0 <= e < 2^max_bits"},
     {"pow_mul", (PyCFunction)(void (*)(void))Table_pow_mul, METH_FASTCALL,
      "pow_mul(e, factor) -> factor * base^e mod p"},
+    {"pow_many", (PyCFunction)Table_pow_many, METH_O,
+     "pow_many(exponents) -> [base^e mod p for e in exponents] (0 <= e < 2^max_bits)"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -60,6 +60,7 @@ __all__ = [
     "fixed_base_table",
     "multi_pow",
     "pow_fixed",
+    "pow_fixed_many",
     "pow_many",
     "pow_many_batch",
     "pow_memo",
@@ -216,6 +217,15 @@ class FixedBaseTable:
                 acc = rows[i][d] if acc is None else acc * rows[i][d] % m
         return mpz(1) % m if acc is None else acc
 
+    def pow_many(self, exponents: Sequence[mpz | int]) -> list[mpz]:
+        """``[self.pow(e) for e in exponents]`` (in one call, two at a time, in C)."""
+        if self._ctable is not None:
+            try:  # refuses negative exponents and those above max_bits: one by one then
+                return self._ctable.pow_many(exponents)
+            except ValueError:
+                pass
+        return [self.pow(e) for e in exponents]
+
     def pow_mul(self, exponent: mpz | int, factor: mpz) -> mpz:
         """``factor · base^exponent mod modulus``: saves one reduction in products like
         ``g^r · α^c`` where ``α^c`` is already known."""
@@ -276,24 +286,51 @@ _BUILD_AFTER = 32
 _uses: dict[tuple[mpz, mpz, int], int] = {}
 
 
-def pow_fixed(base: mpz, exponent: mpz | int, modulus: mpz, max_bits: int) -> mpz:
-    """``base^exponent mod modulus`` through the cached table of ``base`` once the base has
-    been used often enough to pay for one (``gmpy2.powmod`` until then, and for negative
-    exponents or exponents above ``max_bits``)."""
-    if exponent < 0 or exponent.bit_length() > max_bits:
-        return gmpy2.powmod(base, exponent, modulus)
-    key = (base, modulus, max_bits)
+def _table_after(key: tuple[mpz, mpz, int], uses: int) -> FixedBaseTable | None:
+    """The cached table of ``key``, built once the base has been used often enough to pay
+    for one (``uses`` more uses now); None until then."""
     table = _cache.get(key)
     if table is None:
-        n = _uses.get(key, 0) + 1
+        n = _uses.get(key, 0) + uses
         if n < _BUILD_AFTER:
             if len(_uses) > 1024:
                 _uses.clear()
             _uses[key] = n
-            return gmpy2.powmod(base, exponent, modulus)
-        table = fixed_base_table(base, modulus, max_bits)
+            return None
+        table = fixed_base_table(*key)
         _uses.pop(key, None)
+    return table
+
+
+def pow_fixed(base: mpz, exponent: mpz | int, modulus: mpz, max_bits: int) -> mpz:
+    """``base^exponent mod modulus`` through the cached table of ``base`` once the base has
+    been used often enough to pay for one (``gmpy2.powmod`` until then, and for negative
+    exponents or exponents above ``max_bits``); answered from the active
+    :func:`precomputed_powers` block when it holds the pair."""
+    memo = _MEMO.get()
+    if memo is not None and memo[0] == modulus:
+        value = memo[1].get((base, exponent))
+        if value is not None:
+            return value
+    if exponent < 0 or exponent.bit_length() > max_bits:
+        return gmpy2.powmod(base, exponent, modulus)
+    table = _table_after((base, modulus, max_bits), 1)
+    if table is None:
+        return gmpy2.powmod(base, exponent, modulus)
     return table.pow(exponent)
+
+
+def pow_fixed_many(
+    base: mpz, exponents: Sequence[mpz | int], modulus: mpz, max_bits: int
+) -> list[mpz]:
+    """``[pow_fixed(base, e, modulus, max_bits) for e in exponents]`` in one call to the
+    table (the C engine computes two exponents at a time)."""
+    if any(e < 0 or e.bit_length() > max_bits for e in exponents):
+        return [pow_fixed(base, e, modulus, max_bits) for e in exponents]
+    table = _table_after((base, modulus, max_bits), len(exponents))
+    if table is None:
+        return [gmpy2.powmod(base, e, modulus) for e in exponents]
+    return table.pow_many(exponents)
 
 
 # ---------------------------------------------------------------------- variable bases
