@@ -9,16 +9,20 @@
  *   - on x86-64 CPUs with AVX-512 IFMA, for moduli of at most 2078 bits: an "almost
  *     Montgomery" multiplication in radix 2^52 (40 limbs, R = 2^2080) on the 52-bit
  *     multiply-adds of eight 64-bit lanes (vpmadd52luq/vpmadd52huq); values stay below 2p.
- *   Modulus(p, "auto") takes IFMA for 1025-2078-bit moduli when the CPU has it.
+ *   Modulus(p, "auto") takes IFMA for 1025-2078-bit moduli when the CPU has it. One IFMA
+ *   product's steps wait on each other, so independent products are done in pairs
+ *   (amm52x2): two chains of squarings, two exponents' buckets, two table exponents.
  *
  * Objects:
  *   Modulus(p, kernel="auto")   p odd, 3 <= p < 2^16384; kernel "auto", "mpn" or "ifma"
  *     .pow_many(base, exps)     [base^e mod p for e in exps], one chain of squarings shared
  *                               by all exponents (Yao's bucket method)
+ *     .pow_many_batch([(base, exps), ...])   the same for several bases in one call
  *     .multi_pow(bases, exps)   prod base_i^e_i mod p (Straus: shared squarings)
  *     .table(base, max_bits)    a FixedBaseTable of base for exponents below 2^max_bits
  *   FixedBaseTable
  *     .pow(e), .pow_mul(e, f)   base^e, f·base^e mod p: one product per non-zero byte of e
+ *     .pow_many(exps)           [base^e mod p for e in exps]
  *   pow_many(base, exps, p)     Modulus(p).pow_many(base, exps)
  *
  * Inputs are Python ints or anything with __index__ (gmpy2.mpz); results are gmpy2.mpz.
