@@ -15,6 +15,7 @@ import random
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -56,11 +57,27 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         items[:] = [item for item in items if id(item) not in dropped]
 
 
-def pytest_report_header(config: pytest.Config) -> str:
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    from viche.crypto.fastexp import engine
+
     path = shared_path()
     if path.is_dir():
-        return f"shared data: {path} (tests marked 'shared' run)"
-    return f"shared data: {path} absent (tests marked 'shared' are deselected)"
+        shared = f"shared data: {path} (tests marked 'shared' run)"
+    else:
+        shared = f"shared data: {path} absent (tests marked 'shared' are deselected)"
+    return [shared, f"exponentiation engine: {engine()}"]
+
+
+@pytest.fixture(scope="session")
+def fastexp_c() -> ModuleType:
+    """The C extension ``viche.crypto._fastexp`` (built by ``pip install``; needs gcc and
+    libgmp-dev, which scripts/test installs in CI)."""
+    from viche.crypto import fastexp
+
+    if fastexp._C_BUILT is None:
+        _missing(f"the C extension viche.crypto._fastexp ({fastexp._C_MISSING})")
+    assert fastexp._C_BUILT is not None
+    return fastexp._C_BUILT
 
 
 @pytest.fixture(scope="session")

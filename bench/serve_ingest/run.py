@@ -52,6 +52,7 @@ from pathlib import Path
 import httpx
 import sqlalchemy
 
+from viche.crypto.fastexp import engine as fastexp_engine
 from viche.crypto.rng import SeededRandom
 from viche.protocol.election import ElectionTemplate
 from viche.record.sql import SqlBoard, engine_url
@@ -308,7 +309,10 @@ def main() -> None:
         for raw in sample:
             check_ballot_fast(demo.election, raw, demo.credentials)
         check_ms = (time.process_time() - c0) * 1000 / len(sample)
-        print(f"check alone (check_ballot_fast, this process): {check_ms:.1f} ms CPU per ballot")
+        print(
+            f"check alone (check_ballot_fast, this process): {check_ms:.1f} ms CPU per ballot "
+            f"(engine: {fastexp_engine()}; bench/check_speed compares the engines)"
+        )
 
         print(
             f"\n{'database':<11} {'workers':>7} {'mode':>6} {'ballots':>7} {'refused':>7} "

@@ -24,7 +24,7 @@ serialises it for JSON reports and HTTP error bodies. Messages never contain sec
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 from typing import Any
 
 LocationValue = str | int | tuple[str, ...]
@@ -55,7 +55,18 @@ class Location:
 
     def at(self, **changes: Any) -> Location:
         """This location with some fields set (``loc.at(event=3, ballot=t)``)."""
-        return replace(self, **changes)
+        # built directly, as in sub(): a ballot check calls this dozens of times and
+        # dataclasses.replace is slow; an unknown field is a TypeError as with replace
+        get = changes.pop
+        out = Location(
+            get("file", self.file), get("line", self.line), get("offset", self.offset),
+            get("member", self.member), get("event", self.event), get("ballot", self.ballot),
+            get("trustee", self.trustee), get("question", self.question),
+            get("answer", self.answer), get("path", self.path),
+        )  # fmt: skip
+        if changes:
+            raise TypeError(f"Location has no field(s) {', '.join(sorted(changes))}")
+        return out
 
     def sub(self, *parts: str | int) -> Location:
         """This location, one or more fields deeper (``loc.sub("signature", "hash")``)."""

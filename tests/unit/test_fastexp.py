@@ -171,3 +171,34 @@ def test_group_pow_and_membership_consult_the_memo() -> None:
         assert not grp.is_element(x)
         assert grp.pow(x, 5) == 7
     assert grp.is_element(x) and grp.pow(x, 5) == gmpy2.powmod(x, 5, grp.p)
+
+
+def test_pow_fixed_many_agrees_and_builds_the_table_after_repeated_use() -> None:
+    from viche.crypto.fastexp import pow_fixed_many
+
+    clear_table_cache()
+    base = mpz(7)
+    key = (base, P, Q_BITS)
+    exps = [mpz(3) ** 100 + i for i in range(fastexp._BUILD_AFTER // 2)]
+    expected = [gmpy2.powmod(base, e, P) for e in exps]
+    assert pow_fixed_many(base, exps, P, Q_BITS) == expected
+    assert key not in fastexp._cache  # not used often enough yet
+    assert pow_fixed_many(base, exps, P, Q_BITS) == expected
+    assert key in fastexp._cache
+    assert pow_fixed_many(base, [*exps, -2, 1 << 300], P, Q_BITS) == [
+        *expected,
+        gmpy2.powmod(base, -2, P),
+        gmpy2.powmod(base, 1 << 300, P),
+    ]
+    clear_table_cache()
+
+
+def test_pow_fixed_consults_the_memo() -> None:
+    from viche.crypto.fastexp import precomputed_powers
+
+    grp = BELENIOS_2048
+    e = mpz(12345)
+    with precomputed_powers(grp.p, {(grp.g, e): mpz(3)}):
+        assert grp.powg(e) == 3  # a deliberately wrong value shows the memo is consulted
+        assert grp.powg(e + 1) == gmpy2.powmod(grp.g, e + 1, grp.p)
+    assert grp.powg(e) == gmpy2.powmod(grp.g, e, grp.p)

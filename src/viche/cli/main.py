@@ -36,7 +36,10 @@ EXIT_INTERNAL = 3
 
 def _version_callback(value: bool) -> None:
     if value:
+        from viche.crypto.fastexp import engine
+
         typer.echo(f"viche {__version__}")
+        typer.echo(f"exponentiation engine: {engine()}")
         raise typer.Exit()
 
 

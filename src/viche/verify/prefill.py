@@ -5,13 +5,16 @@ test ``x^q`` of every ciphertext component and the ``a^c``, ``b^c`` of every pro
 The same base comes back several times: α of a choice is raised to q (membership), to c0
 and c1 (its 0/1 proof) and, for the blank flag, to the challenges of the blank and overall
 proofs. :func:`ballot_powers` lists those requests from the parsed ballot, computes all the
-exponents of one base with :func:`~viche.crypto.fastexp.pow_many` (one chain of squarings
-per base instead of one per exponent) and returns them keyed ``(base, exponent)``.
+exponents of one base with :func:`~viche.crypto.fastexp.pow_many_batch` (one chain of
+squarings per base instead of one per exponent; every base in one call) and returns them
+keyed ``(base, exponent)``, together with the fixed-base powers ``g^s`` and ``y^s`` of every
+response s (:func:`~viche.crypto.fastexp.pow_fixed_many`, one call per table).
 :func:`check_ballot_fast` runs the unchanged :func:`~viche.protocol.ballot.check_ballot`
 with, once the ballot is parsed, those powers in
-:func:`~viche.crypto.fastexp.precomputed_powers`, so that ``Group.pow`` and
-``Group.is_element`` find the values ready: the verifier (:mod:`viche.verify.ballots`) and
-the voting server (:func:`viche.service.cast.cast_ballot`) check ballots this way.
+:func:`~viche.crypto.fastexp.precomputed_powers`, so that ``Group.pow``, ``Group.powg``,
+``PublicKey.pow`` and ``Group.is_element`` find the values ready: the verifier
+(:mod:`viche.verify.ballots`) and the voting server
+(:func:`viche.service.cast.cast_ballot`) check ballots this way.
 
 A shifted branch ``b / g^m`` raised to c is derived as ``b^c · g^(-m c mod q)``, with the
 fixed-base table of g. Anything not planned here (a request this planner did not foresee)
@@ -27,7 +30,7 @@ import gmpy2
 from gmpy2 import mpz
 
 from viche.crypto.answers import HAnswer
-from viche.crypto.fastexp import pow_many, precomputed_powers
+from viche.crypto.fastexp import pow_fixed_many, pow_many_batch, precomputed_powers
 from viche.crypto.group import Group
 from viche.crypto.schnorr import Proof
 from viche.errors import NOWHERE, Location
@@ -38,10 +41,14 @@ Powers = dict[tuple[mpz, mpz | int], mpz]
 
 
 class _Plan:
-    def __init__(self, group: Group) -> None:
+    def __init__(self, group: Group, y: mpz) -> None:
         self.group = group
+        self.y = y
         self.exps: dict[mpz, list[mpz]] = {}
         self.shifted: list[tuple[mpz, int, mpz]] = []
+        #: exponents of the fixed bases g and y (the responses: g^s, y^s)
+        self.g_exps: list[mpz] = []
+        self.y_exps: list[mpz] = []
 
     def want(self, base: mpz, exponent: mpz) -> None:
         if 0 <= exponent < self.group.q:
@@ -51,6 +58,14 @@ class _Plan:
         if not self.group.safe_prime and 0 < x < self.group.p:
             self.exps.setdefault(x, []).append(self.group.q)
 
+    def response(self, proof: Proof, y: bool) -> None:
+        """``g^s`` (and ``y^s`` when ``y``) of the response s of ``proof``."""
+        s = proof.response
+        if 0 <= s < self.group.q:
+            self.g_exps.append(s)
+            if y:
+                self.y_exps.append(s)
+
     def branch(self, a: mpz, b: mpz, m: int, proof: Proof) -> None:
         """The branch ``(a, b / g^m)`` checked with ``proof``."""
         c = proof.challenge
@@ -58,6 +73,7 @@ class _Plan:
             return
         self.want(a, c)
         self.want(b, c)
+        self.response(proof, y=True)
         if m:
             self.shifted.append((b, m, c))
 
@@ -65,17 +81,27 @@ class _Plan:
         group = self.group
         p, q = group.p, group.q
         out: Powers = {}
-        for base, exps in self.exps.items():
-            distinct = list(dict.fromkeys(exps))
-            for e, v in zip(distinct, pow_many(base, distinct, p), strict=True):
+        requests = [(base, list(dict.fromkeys(exps))) for base, exps in self.exps.items()]
+        for (base, distinct), values in zip(requests, pow_many_batch(requests, p), strict=True):
+            for e, v in zip(distinct, values, strict=True):
                 out[(base, e)] = v
+        # the fixed bases through their tables, in one call each: g^s, y^s of the responses
+        # and the g^(-m c) of the shifted branches
+        bits = q.bit_length()
+        g_exps = list(dict.fromkeys([*self.g_exps, *((-m * c) % q for _, m, c in self.shifted)]))
+        g_pows = dict(zip(g_exps, pow_fixed_many(group.g, g_exps, p, bits), strict=True))
+        y_exps = list(dict.fromkeys(self.y_exps))
+        for e, v in zip(y_exps, pow_fixed_many(self.y, y_exps, p, bits), strict=True):
+            out[(self.y, e)] = v
+        for e, v in g_pows.items():
+            out[(group.g, e)] = v
         inverses: dict[int, mpz] = {}  # g^-m for the few small m of the proofs
         for b, m, c in self.shifted:
             inv = inverses.get(m)
             if inv is None:
                 inv = inverses[m] = gmpy2.invert(group.powg(m % q), p)
             bg = b * inv % p
-            out[(bg, c)] = out[(b, c)] * group.powg((-m * c) % q) % p
+            out[(bg, c)] = out[(b, c)] * g_pows[(-m * c) % q] % p
         return out
 
 
@@ -86,9 +112,10 @@ def _prod(group: Group, values: Sequence[mpz]) -> mpz:
 def ballot_powers(election: Election, ballot: Ballot) -> Powers:
     """Every power the check of ``ballot`` will need that pays to compute together."""
     group = election.group
-    plan = _Plan(group)
+    plan = _Plan(group, election.public_key.y)
     plan.member(ballot.credential)
     plan.want(ballot.credential, ballot.signature.proof.challenge)
+    plan.response(ballot.signature.proof, y=False)
     if len(ballot.answers) != len(election.questions):
         return plan.compute()
     for answer, question in zip(ballot.answers, election.questions, strict=True):

@@ -1,0 +1,1591 @@
+/*
+ * viche.crypto._fastexp: Montgomery arithmetic modulo a fixed odd modulus, for the
+ * exponentiations of viche.crypto.fastexp.
+ *
+ * Values stay in Montgomery form (x·R mod p) for a whole exponentiation and are converted
+ * once on the way in and once on the way out. Two kernels multiply:
+ *   - GMP's public mpn layer: one mpn_mul_n (or mpn_sqr) and a Montgomery reduction (REDC)
+ *     by rows of mpn_addmul_1, instead of a multiplication and a division; R = 2^(64·n);
+ *   - on x86-64 CPUs with AVX-512 IFMA, for moduli of at most 2078 bits: an "almost
+ *     Montgomery" multiplication in radix 2^52 (40 limbs, R = 2^2080) on the 52-bit
+ *     multiply-adds of eight 64-bit lanes (vpmadd52luq/vpmadd52huq); values stay below 2p.
+ *   Modulus(p, "auto") takes IFMA for 1025-2078-bit moduli when the CPU has it. One IFMA
+ *   product's steps wait on each other, so independent products are done in pairs
+ *   (amm52x2): two chains of squarings, two exponents' buckets, two table exponents.
+ *
+ * Objects:
+ *   Modulus(p, kernel="auto")   p odd, 3 <= p < 2^16384; kernel "auto", "mpn" or "ifma"
+ *     .pow_many(base, exps)     [base^e mod p for e in exps], one chain of squarings shared
+ *                               by all exponents (Yao's bucket method)
+ *     .pow_many_batch([(base, exps), ...])   the same for several bases in one call
+ *     .multi_pow(bases, exps)   prod base_i^e_i mod p (Straus: shared squarings)
+ *     .table(base, max_bits)    a FixedBaseTable of base for exponents below 2^max_bits
+ *   FixedBaseTable
+ *     .pow(e), .pow_mul(e, f)   base^e, f·base^e mod p: one product per non-zero byte of e
+ *     .pow_many(exps)           [base^e mod p for e in exps]
+ *   pow_many(base, exps, p)     Modulus(p).pow_many(base, exps)
+ *
+ * Inputs are Python ints or anything with __index__ (gmpy2.mpz); results are gmpy2.mpz.
+ * Every input is checked (bases and factors in [0, p), exponents in [0, 2^65536) or below
+ * the table's size) and refused with ValueError / TypeError; the arithmetic runs without
+ * the GIL. Timing is not constant (public values: verification).
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <gmp.h>
+#include <stdint.h>
+#include <string.h>
+
+#if GMP_NAIL_BITS != 0
+#error "GMP with nail bits is not supported"
+#endif
+
+#define LIMB_BYTES ((Py_ssize_t)sizeof(mp_limb_t))
+#define LIMB_BITS (8 * (Py_ssize_t)sizeof(mp_limb_t))
+#define MAX_MODULUS_BITS 16384
+#define MAX_EXPONENT_BITS 65536
+#define TABLE_MAX_BITS 4096
+
+static PyObject *mpz_type = NULL; /* gmpy2.mpz */
+static PyObject *zero = NULL;     /* the int 0 */
+
+/* ------------------------------------------------------------------ int <-> bytes */
+
+/* Bit length of a non-negative PyLong (v must be an exact int). */
+static int
+long_bits(PyObject *v, Py_ssize_t *bits)
+{
+    PyObject *b = PyObject_CallMethod(v, "bit_length", NULL);
+    if (b == NULL)
+        return -1;
+    *bits = PyLong_AsSsize_t(b);
+    Py_DECREF(b);
+    return (*bits == -1 && PyErr_Occurred()) ? -1 : 0;
+}
+
+/* Writes the non-negative int v into buf (nbytes, little-endian). v fits (checked). */
+static int
+long_to_le_bytes(PyObject *v, unsigned char *buf, Py_ssize_t nbytes)
+{
+#if PY_VERSION_HEX >= 0x030D0000
+    Py_ssize_t r = PyLong_AsNativeBytes(
+        v, buf, nbytes,
+        Py_ASNATIVEBYTES_LITTLE_ENDIAN | Py_ASNATIVEBYTES_UNSIGNED_BUFFER |
+            Py_ASNATIVEBYTES_REJECT_NEGATIVE);
+    if (r < 0)
+        return -1;
+    if (r > nbytes) {
+        PyErr_SetString(PyExc_OverflowError, "number too large");
+        return -1;
+    }
+    return 0;
+#else
+    return _PyLong_AsByteArray((PyLongObject *)v, buf, (size_t)nbytes, 1, 0);
+#endif
+}
+
+static PyObject *
+le_bytes_to_long(const unsigned char *buf, Py_ssize_t nbytes)
+{
+#if PY_VERSION_HEX >= 0x030D0000
+    return PyLong_FromUnsignedNativeBytes(buf, nbytes, Py_ASNATIVEBYTES_LITTLE_ENDIAN);
+#else
+    return _PyLong_FromByteArray(buf, (size_t)nbytes, 1, 0);
+#endif
+}
+
+/* A new reference to the exact int of obj (via __index__), refusing negative values.
+ * *bits receives its bit length. */
+static PyObject *
+as_natural(PyObject *obj, const char *what, Py_ssize_t *bits)
+{
+    PyObject *v = PyNumber_Index(obj);
+    if (v == NULL) {
+        if (PyErr_ExceptionMatches(PyExc_TypeError)) {
+            PyErr_Clear();
+            PyErr_Format(PyExc_TypeError, "%s must be an integer, not %.100s", what,
+                         Py_TYPE(obj)->tp_name);
+        }
+        return NULL;
+    }
+    int neg = PyObject_RichCompareBool(v, zero, Py_LT);
+    if (neg != 0) {
+        if (neg > 0)
+            PyErr_Format(PyExc_ValueError, "negative %s", what);
+        Py_DECREF(v);
+        return NULL;
+    }
+    if (long_bits(v, bits) < 0) {
+        Py_DECREF(v);
+        return NULL;
+    }
+    return v;
+}
+
+static void
+bytes_to_limbs(mp_limb_t *out, const unsigned char *buf, mp_size_t n)
+{
+    for (mp_size_t i = 0; i < n; i++) {
+        mp_limb_t x = 0;
+        for (Py_ssize_t j = LIMB_BYTES - 1; j >= 0; j--)
+            x = (x << 8) | buf[i * LIMB_BYTES + j];
+        out[i] = x;
+    }
+}
+
+static void
+limbs_to_bytes(unsigned char *buf, const mp_limb_t *x, mp_size_t n)
+{
+    for (mp_size_t i = 0; i < n; i++) {
+        mp_limb_t v = x[i];
+        for (Py_ssize_t j = 0; j < LIMB_BYTES; j++) {
+            buf[i * LIMB_BYTES + j] = (unsigned char)(v & 0xff);
+            v >>= 8;
+        }
+    }
+}
+
+/* An exponent: its little-endian bytes (at least one) and bit length. */
+typedef struct {
+    unsigned char *bytes;
+    Py_ssize_t nbytes;
+    Py_ssize_t bits;
+} Exponent;
+
+static int
+read_exponent(PyObject *obj, Py_ssize_t max_bits, Exponent *e)
+{
+    Py_ssize_t bits;
+    PyObject *v = as_natural(obj, "exponent", &bits);
+    if (v == NULL)
+        return -1;
+    if (bits > max_bits) {
+        Py_DECREF(v);
+        PyErr_Format(PyExc_ValueError, "exponent of %zd bits; at most %zd here", bits, max_bits);
+        return -1;
+    }
+    e->bits = bits;
+    e->nbytes = bits ? (bits + 7) / 8 : 1;
+    e->bytes = PyMem_Malloc((size_t)e->nbytes);
+    if (e->bytes == NULL) {
+        Py_DECREF(v);
+        PyErr_NoMemory();
+        return -1;
+    }
+    int r = long_to_le_bytes(v, e->bytes, e->nbytes);
+    Py_DECREF(v);
+    if (r < 0) {
+        PyMem_Free(e->bytes);
+        e->bytes = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+/* w bits of e starting at bit offset (w <= 8; bits above the exponent are 0). */
+static inline unsigned
+exp_bits(const Exponent *e, Py_ssize_t offset, int w)
+{
+    Py_ssize_t byte = offset >> 3;
+    if (byte >= e->nbytes)
+        return 0;
+    unsigned v = e->bytes[byte];
+    if (byte + 1 < e->nbytes)
+        v |= (unsigned)e->bytes[byte + 1] << 8;
+    return (v >> (offset & 7)) & ((1u << w) - 1);
+}
+
+/* ------------------------------------------------------------------ Montgomery core */
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define HAVE_IFMA 1
+#include <immintrin.h>
+#endif
+/* The AVX-512 IFMA kernel: 40 limbs of 52 bits, R = 2^2080, moduli up to 2078 bits. */
+#define IFMA_L 40
+#define IFMA_MAX_BITS 2078
+#define MASK52 ((((uint64_t)1) << 52) - 1)
+static int cpu_has_ifma = 0;
+
+typedef struct {
+    PyObject_HEAD
+    mp_size_t n;     /* limbs of p */
+    mp_size_t es;    /* limbs of a value in Montgomery form (n, or IFMA_L) */
+    mp_size_t ts;    /* limbs of the scratch of one product */
+    int ifma;        /* 1: the AVX-512 IFMA kernel (radix 2^52), 0: GMP's mpn */
+    uint64_t p52[IFMA_L]; /* p in radix 2^52 (ifma) */
+    uint64_t k0;     /* -p^-1 mod 2^52 (ifma) */
+    mp_limb_t *p;    /* n limbs, odd, top limb non-zero */
+    mp_limb_t ninv;  /* -p^-1 mod 2^LIMB_BITS */
+    mp_limb_t *r2;   /* R^2 mod p */
+    mp_limb_t *one;  /* R mod p: 1 in Montgomery form */
+    PyObject *value; /* p as an int */
+    Py_ssize_t bits; /* bit length of p */
+} ModulusObject;
+
+/* r = t / R mod p, t of 2n limbs (destroyed); r may not overlap t. */
+static void
+redc(const ModulusObject *m, mp_limb_t *r, mp_limb_t *t)
+{
+    const mp_size_t n = m->n;
+    for (mp_size_t i = 0; i < n; i++) {
+        mp_limb_t q = t[i] * m->ninv;
+        /* t[i] becomes 0; keep the carry, due at limb i + n, in its place */
+        t[i] = mpn_addmul_1(t + i, m->p, n, q);
+    }
+    mp_limb_t cy = mpn_add_n(r, t + n, t, n);
+    if (cy || mpn_cmp(r, m->p, n) >= 0)
+        mpn_sub_n(r, r, m->p, n);
+}
+
+#ifdef HAVE_IFMA
+/* Almost Montgomery multiplication in radix 2^52 with AVX-512 IFMA: r = a·b / 2^2080 mod p,
+ * for a, b < 2p with limbs below 2^52; r < 2p, limbs below 2^52 (4p < 2^2080). Each step
+ * adds a·b_i and m·p (m making the low limb vanish) into 40 lanes of 64 bits and shifts one
+ * lane down; lanes hold at most 160·2^52 < 2^64 before the final carry propagation.
+ * r may alias a or b (written at the end only). */
+__attribute__((target("avx512f,avx512ifma"))) static void
+amm52(const ModulusObject *m, uint64_t *r, const uint64_t *a, const uint64_t *b)
+{
+    const uint64_t *p = m->p52;
+    __m512i A0 = _mm512_loadu_si512(a), A1 = _mm512_loadu_si512(a + 8),
+            A2 = _mm512_loadu_si512(a + 16), A3 = _mm512_loadu_si512(a + 24),
+            A4 = _mm512_loadu_si512(a + 32);
+    __m512i P0 = _mm512_loadu_si512(p), P1 = _mm512_loadu_si512(p + 8),
+            P2 = _mm512_loadu_si512(p + 16), P3 = _mm512_loadu_si512(p + 24),
+            P4 = _mm512_loadu_si512(p + 32);
+    const __m512i z = _mm512_setzero_si512();
+    __m512i R0 = z, R1 = z, R2 = z, R3 = z, R4 = z;
+    const uint64_t k0 = m->k0, p0 = p[0];
+    for (int i = 0; i < IFMA_L; i++) {
+        __m512i bi = _mm512_set1_epi64((long long)b[i]);
+        R0 = _mm512_madd52lo_epu64(R0, A0, bi);
+        R1 = _mm512_madd52lo_epu64(R1, A1, bi);
+        R2 = _mm512_madd52lo_epu64(R2, A2, bi);
+        R3 = _mm512_madd52lo_epu64(R3, A3, bi);
+        R4 = _mm512_madd52lo_epu64(R4, A4, bi);
+        uint64_t x0 = (uint64_t)_mm_cvtsi128_si64(_mm512_castsi512_si128(R0));
+        uint64_t q = (x0 * k0) & MASK52;
+        uint64_t carry = (x0 + ((q * p0) & MASK52)) >> 52;
+        __m512i qv = _mm512_set1_epi64((long long)q);
+        R0 = _mm512_madd52lo_epu64(R0, P0, qv);
+        R1 = _mm512_madd52lo_epu64(R1, P1, qv);
+        R2 = _mm512_madd52lo_epu64(R2, P2, qv);
+        R3 = _mm512_madd52lo_epu64(R3, P3, qv);
+        R4 = _mm512_madd52lo_epu64(R4, P4, qv);
+        R0 = _mm512_alignr_epi64(R1, R0, 1);
+        R1 = _mm512_alignr_epi64(R2, R1, 1);
+        R2 = _mm512_alignr_epi64(R3, R2, 1);
+        R3 = _mm512_alignr_epi64(R4, R3, 1);
+        R4 = _mm512_alignr_epi64(z, R4, 1);
+        R0 = _mm512_mask_add_epi64(R0, 1, R0, _mm512_set1_epi64((long long)carry));
+        R0 = _mm512_madd52hi_epu64(R0, A0, bi);
+        R1 = _mm512_madd52hi_epu64(R1, A1, bi);
+        R2 = _mm512_madd52hi_epu64(R2, A2, bi);
+        R3 = _mm512_madd52hi_epu64(R3, A3, bi);
+        R4 = _mm512_madd52hi_epu64(R4, A4, bi);
+        R0 = _mm512_madd52hi_epu64(R0, P0, qv);
+        R1 = _mm512_madd52hi_epu64(R1, P1, qv);
+        R2 = _mm512_madd52hi_epu64(R2, P2, qv);
+        R3 = _mm512_madd52hi_epu64(R3, P3, qv);
+        R4 = _mm512_madd52hi_epu64(R4, P4, qv);
+    }
+    uint64_t t[IFMA_L];
+    _mm512_storeu_si512(t, R0);
+    _mm512_storeu_si512(t + 8, R1);
+    _mm512_storeu_si512(t + 16, R2);
+    _mm512_storeu_si512(t + 24, R3);
+    _mm512_storeu_si512(t + 32, R4);
+    uint64_t cy = 0;
+    for (int j = 0; j < IFMA_L; j++) {
+        uint64_t v = t[j] + cy;
+        r[j] = v & MASK52;
+        cy = v >> 52;
+    }
+}
+
+/* Two independent products r = a·b/R and r2 = a2·b2/R in one pass (as amm52): the steps of
+ * one product wait on each other (the next limb's quotient needs the last multiply-add), so
+ * interleaving two fills the multipliers; about 1.5 times the throughput of amm52. */
+__attribute__((target("avx512f,avx512ifma"))) static void
+amm52x2(const ModulusObject *m, uint64_t *r, const uint64_t *a, const uint64_t *b, uint64_t *r2,
+        const uint64_t *a2, const uint64_t *b2)
+{
+    const uint64_t *p = m->p52;
+    __m512i A0 = _mm512_loadu_si512(a), A1 = _mm512_loadu_si512(a + 8),
+            A2 = _mm512_loadu_si512(a + 16), A3 = _mm512_loadu_si512(a + 24),
+            A4 = _mm512_loadu_si512(a + 32);
+    __m512i C0 = _mm512_loadu_si512(a2), C1 = _mm512_loadu_si512(a2 + 8),
+            C2 = _mm512_loadu_si512(a2 + 16), C3 = _mm512_loadu_si512(a2 + 24),
+            C4 = _mm512_loadu_si512(a2 + 32);
+    __m512i P0 = _mm512_loadu_si512(p), P1 = _mm512_loadu_si512(p + 8),
+            P2 = _mm512_loadu_si512(p + 16), P3 = _mm512_loadu_si512(p + 24),
+            P4 = _mm512_loadu_si512(p + 32);
+    const __m512i z = _mm512_setzero_si512();
+    __m512i R0 = z, R1 = z, R2 = z, R3 = z, R4 = z;
+    __m512i S0 = z, S1 = z, S2 = z, S3 = z, S4 = z;
+    const uint64_t k0 = m->k0, p0 = p[0];
+    for (int i = 0; i < IFMA_L; i++) {
+        __m512i bi = _mm512_set1_epi64((long long)b[i]);
+        __m512i di = _mm512_set1_epi64((long long)b2[i]);
+        R0 = _mm512_madd52lo_epu64(R0, A0, bi);
+        S0 = _mm512_madd52lo_epu64(S0, C0, di);
+        uint64_t x0 = (uint64_t)_mm_cvtsi128_si64(_mm512_castsi512_si128(R0));
+        uint64_t y0 = (uint64_t)_mm_cvtsi128_si64(_mm512_castsi512_si128(S0));
+        R1 = _mm512_madd52lo_epu64(R1, A1, bi);
+        R2 = _mm512_madd52lo_epu64(R2, A2, bi);
+        R3 = _mm512_madd52lo_epu64(R3, A3, bi);
+        R4 = _mm512_madd52lo_epu64(R4, A4, bi);
+        S1 = _mm512_madd52lo_epu64(S1, C1, di);
+        S2 = _mm512_madd52lo_epu64(S2, C2, di);
+        S3 = _mm512_madd52lo_epu64(S3, C3, di);
+        S4 = _mm512_madd52lo_epu64(S4, C4, di);
+        uint64_t q = (x0 * k0) & MASK52, q2 = (y0 * k0) & MASK52;
+        uint64_t carry = (x0 + ((q * p0) & MASK52)) >> 52;
+        uint64_t carry2 = (y0 + ((q2 * p0) & MASK52)) >> 52;
+        __m512i qv = _mm512_set1_epi64((long long)q), qv2 = _mm512_set1_epi64((long long)q2);
+        R0 = _mm512_madd52lo_epu64(R0, P0, qv);
+        R1 = _mm512_madd52lo_epu64(R1, P1, qv);
+        R2 = _mm512_madd52lo_epu64(R2, P2, qv);
+        R3 = _mm512_madd52lo_epu64(R3, P3, qv);
+        R4 = _mm512_madd52lo_epu64(R4, P4, qv);
+        S0 = _mm512_madd52lo_epu64(S0, P0, qv2);
+        S1 = _mm512_madd52lo_epu64(S1, P1, qv2);
+        S2 = _mm512_madd52lo_epu64(S2, P2, qv2);
+        S3 = _mm512_madd52lo_epu64(S3, P3, qv2);
+        S4 = _mm512_madd52lo_epu64(S4, P4, qv2);
+        R0 = _mm512_alignr_epi64(R1, R0, 1);
+        R1 = _mm512_alignr_epi64(R2, R1, 1);
+        R2 = _mm512_alignr_epi64(R3, R2, 1);
+        R3 = _mm512_alignr_epi64(R4, R3, 1);
+        R4 = _mm512_alignr_epi64(z, R4, 1);
+        S0 = _mm512_alignr_epi64(S1, S0, 1);
+        S1 = _mm512_alignr_epi64(S2, S1, 1);
+        S2 = _mm512_alignr_epi64(S3, S2, 1);
+        S3 = _mm512_alignr_epi64(S4, S3, 1);
+        S4 = _mm512_alignr_epi64(z, S4, 1);
+        R0 = _mm512_mask_add_epi64(R0, 1, R0, _mm512_set1_epi64((long long)carry));
+        S0 = _mm512_mask_add_epi64(S0, 1, S0, _mm512_set1_epi64((long long)carry2));
+        R0 = _mm512_madd52hi_epu64(R0, A0, bi);
+        R1 = _mm512_madd52hi_epu64(R1, A1, bi);
+        R2 = _mm512_madd52hi_epu64(R2, A2, bi);
+        R3 = _mm512_madd52hi_epu64(R3, A3, bi);
+        R4 = _mm512_madd52hi_epu64(R4, A4, bi);
+        S0 = _mm512_madd52hi_epu64(S0, C0, di);
+        S1 = _mm512_madd52hi_epu64(S1, C1, di);
+        S2 = _mm512_madd52hi_epu64(S2, C2, di);
+        S3 = _mm512_madd52hi_epu64(S3, C3, di);
+        S4 = _mm512_madd52hi_epu64(S4, C4, di);
+        R0 = _mm512_madd52hi_epu64(R0, P0, qv);
+        R1 = _mm512_madd52hi_epu64(R1, P1, qv);
+        R2 = _mm512_madd52hi_epu64(R2, P2, qv);
+        R3 = _mm512_madd52hi_epu64(R3, P3, qv);
+        R4 = _mm512_madd52hi_epu64(R4, P4, qv);
+        S0 = _mm512_madd52hi_epu64(S0, P0, qv2);
+        S1 = _mm512_madd52hi_epu64(S1, P1, qv2);
+        S2 = _mm512_madd52hi_epu64(S2, P2, qv2);
+        S3 = _mm512_madd52hi_epu64(S3, P3, qv2);
+        S4 = _mm512_madd52hi_epu64(S4, P4, qv2);
+    }
+    uint64_t t[IFMA_L], u[IFMA_L];
+    _mm512_storeu_si512(t, R0);
+    _mm512_storeu_si512(t + 8, R1);
+    _mm512_storeu_si512(t + 16, R2);
+    _mm512_storeu_si512(t + 24, R3);
+    _mm512_storeu_si512(t + 32, R4);
+    _mm512_storeu_si512(u, S0);
+    _mm512_storeu_si512(u + 8, S1);
+    _mm512_storeu_si512(u + 16, S2);
+    _mm512_storeu_si512(u + 24, S3);
+    _mm512_storeu_si512(u + 32, S4);
+    uint64_t cy = 0, cy2 = 0;
+    for (int j = 0; j < IFMA_L; j++) {
+        uint64_t v = t[j] + cy, w = u[j] + cy2;
+        r[j] = v & MASK52;
+        cy = v >> 52;
+        r2[j] = w & MASK52;
+        cy2 = w >> 52;
+    }
+}
+#endif
+
+/* n 64-bit limbs -> IFMA_L limbs of 52 bits (the value fits) */
+static void
+limbs_to_52(uint64_t *o, const mp_limb_t *x, mp_size_t n)
+{
+    for (Py_ssize_t j = 0; j < IFMA_L; j++) {
+        Py_ssize_t bit = 52 * j, w = bit / 64, s = bit % 64;
+        uint64_t v = w < n ? (uint64_t)x[w] >> s : 0;
+        if (s > 12 && w + 1 < n)
+            v |= (uint64_t)x[w + 1] << (64 - s);
+        o[j] = v & MASK52;
+    }
+}
+
+/* IFMA_L limbs of 52 bits -> n 64-bit limbs (the value fits in n limbs) */
+static void
+limbs_from_52(mp_limb_t *x, const uint64_t *o, mp_size_t n)
+{
+    memset(x, 0, (size_t)n * sizeof(mp_limb_t));
+    for (Py_ssize_t j = 0; j < IFMA_L; j++) {
+        Py_ssize_t bit = 52 * j, w = bit / 64, s = bit % 64;
+        if (w < n)
+            x[w] |= (mp_limb_t)(o[j] << s);
+        if (s > 12 && w + 1 < n)
+            x[w + 1] |= (mp_limb_t)(o[j] >> (64 - s));
+    }
+}
+
+/* r = a·b / R mod p (Montgomery form); t is scratch of m->ts limbs; r may alias a or b. */
+static inline void
+mont_mul(const ModulusObject *m, mp_limb_t *r, const mp_limb_t *a, const mp_limb_t *b,
+         mp_limb_t *t)
+{
+#ifdef HAVE_IFMA
+    if (m->ifma) {
+        amm52(m, (uint64_t *)r, (const uint64_t *)a, (const uint64_t *)b);
+        return;
+    }
+#endif
+    if (a == b)
+        mpn_sqr(t, a, m->n);
+    else
+        mpn_mul_n(t, a, b, m->n);
+    redc(m, r, t);
+}
+
+/* r (Montgomery form) of x (normal form, n limbs, below p) */
+static void
+to_mont(const ModulusObject *m, mp_limb_t *r, const mp_limb_t *x, mp_limb_t *t)
+{
+    if (m->ifma) {
+        limbs_to_52((uint64_t *)t, x, m->n);
+        mont_mul(m, r, t, m->r2, t + IFMA_L);
+        return;
+    }
+    mont_mul(m, r, x, m->r2, t);
+}
+
+/* r (normal form, n limbs, below p) of x (Montgomery form) */
+static void
+from_mont(const ModulusObject *m, mp_limb_t *r, const mp_limb_t *x, mp_limb_t *t)
+{
+    if (m->ifma) {
+        memset(t, 0, IFMA_L * sizeof(mp_limb_t));
+        t[0] = 1;
+        mont_mul(m, t + IFMA_L, x, t, NULL); /* x/R: at most p, and p only for 0 */
+        limbs_from_52(r, (const uint64_t *)(t + IFMA_L), m->n);
+        if (mpn_cmp(r, m->p, m->n) >= 0)
+            mpn_sub_n(r, r, m->p, m->n);
+        return;
+    }
+    memcpy(t, x, (size_t)m->n * sizeof(mp_limb_t));
+    memset(t + m->n, 0, (size_t)m->n * sizeof(mp_limb_t));
+    redc(m, r, t);
+}
+
+/* Reads a residue 0 <= obj < p into n limbs (normal form). */
+static int
+read_residue(const ModulusObject *m, PyObject *obj, const char *what, mp_limb_t *out)
+{
+    Py_ssize_t bits;
+    PyObject *v = as_natural(obj, what, &bits);
+    if (v == NULL)
+        return -1;
+    int too_big = bits > m->n * LIMB_BITS;
+    if (!too_big) {
+        too_big = PyObject_RichCompareBool(v, m->value, Py_GE);
+        if (too_big < 0) {
+            Py_DECREF(v);
+            return -1;
+        }
+    }
+    if (too_big) {
+        Py_DECREF(v);
+        PyErr_Format(PyExc_ValueError, "%s out of range: must be below the modulus", what);
+        return -1;
+    }
+    Py_ssize_t nbytes = m->n * LIMB_BYTES;
+    unsigned char *buf = PyMem_Malloc((size_t)nbytes);
+    if (buf == NULL) {
+        Py_DECREF(v);
+        PyErr_NoMemory();
+        return -1;
+    }
+    int r = long_to_le_bytes(v, buf, nbytes);
+    Py_DECREF(v);
+    if (r == 0)
+        bytes_to_limbs(out, buf, m->n);
+    PyMem_Free(buf);
+    return r;
+}
+
+/* A gmpy2.mpz of the n-limb normal-form value x. */
+static PyObject *
+residue_to_mpz(const ModulusObject *m, const mp_limb_t *x)
+{
+    Py_ssize_t nbytes = m->n * LIMB_BYTES;
+    unsigned char *buf = PyMem_Malloc((size_t)nbytes);
+    if (buf == NULL)
+        return PyErr_NoMemory();
+    limbs_to_bytes(buf, x, m->n);
+    PyObject *v = le_bytes_to_long(buf, nbytes);
+    PyMem_Free(buf);
+    if (v == NULL)
+        return NULL;
+    PyObject *z = PyObject_CallOneArg(mpz_type, v);
+    Py_DECREF(v);
+    return z;
+}
+
+/* ------------------------------------------------------------------ Modulus */
+
+static PyTypeObject ModulusType;
+static PyTypeObject TableType;
+
+static void
+Modulus_dealloc(ModulusObject *self)
+{
+    PyMem_Free(self->p); /* p, r2 and one share one block */
+    Py_XDECREF(self->value);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *
+Modulus_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"modulus", "kernel", NULL};
+    PyObject *obj;
+    const char *kernel = "auto";
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|s:Modulus", kwlist, &obj, &kernel))
+        return NULL;
+    int ifma;
+    if (strcmp(kernel, "mpn") == 0)
+        ifma = 0;
+    else if (strcmp(kernel, "ifma") == 0 || strcmp(kernel, "auto") == 0)
+        ifma = 1;
+    else {
+        PyErr_SetString(PyExc_ValueError, "kernel must be 'auto', 'mpn' or 'ifma'");
+        return NULL;
+    }
+    Py_ssize_t bits;
+    PyObject *v = as_natural(obj, "modulus", &bits);
+    if (v == NULL)
+        return NULL;
+    if (bits < 2 || bits > MAX_MODULUS_BITS) {
+        Py_DECREF(v);
+        PyErr_Format(PyExc_ValueError, "modulus must have 2 to %d bits", MAX_MODULUS_BITS);
+        return NULL;
+    }
+    int ifma_fits = cpu_has_ifma && bits <= IFMA_MAX_BITS;
+    if (ifma && strcmp(kernel, "ifma") == 0 && !ifma_fits) {
+        Py_DECREF(v);
+        PyErr_Format(PyExc_ValueError,
+                     cpu_has_ifma ? "the ifma kernel takes moduli of at most %d bits"
+                                  : "this CPU (or build) has no AVX-512 IFMA (moduli up to %d bits)",
+                     IFMA_MAX_BITS);
+        return NULL;
+    }
+    /* auto: IFMA for the 2048-bit groups (and anything above 1024 bits it takes) */
+    if (strcmp(kernel, "auto") == 0)
+        ifma = ifma_fits && bits > 1024;
+    mp_size_t n = (mp_size_t)((bits + LIMB_BITS - 1) / LIMB_BITS);
+    mp_size_t es = ifma ? IFMA_L : n;
+    mp_size_t ts = 2 * n > 2 * IFMA_L ? 2 * n : 2 * IFMA_L;
+    /* R^2 mod p, R = 2^(bits of one Montgomery value) */
+    mp_size_t rlimbs = ifma ? (2 * 52 * IFMA_L) / LIMB_BITS : 2 * n; /* 2^(64·rlimbs) = R^2 */
+    unsigned char *buf = PyMem_Malloc((size_t)(n * LIMB_BYTES));
+    mp_limb_t *mem = PyMem_Calloc((size_t)(n + 2 * es), sizeof(mp_limb_t));
+    mp_limb_t *num = PyMem_Calloc((size_t)(2 * rlimbs + n + 4), sizeof(mp_limb_t));
+    mp_limb_t *t = PyMem_Calloc((size_t)ts, sizeof(mp_limb_t));
+    if (buf == NULL || mem == NULL || num == NULL || t == NULL) {
+        PyMem_Free(buf);
+        PyMem_Free(mem);
+        PyMem_Free(num);
+        PyMem_Free(t);
+        Py_DECREF(v);
+        return PyErr_NoMemory();
+    }
+    mp_limb_t *p = mem, *r2 = mem + n, *one = mem + n + es;
+    int r = long_to_le_bytes(v, buf, n * LIMB_BYTES);
+    if (r == 0)
+        bytes_to_limbs(p, buf, n);
+    PyMem_Free(buf);
+    if (r == 0 && (p[0] & 1) == 0) {
+        PyErr_SetString(PyExc_ValueError, "modulus must be odd");
+        r = -1;
+    }
+    ModulusObject *self = r == 0 ? (ModulusObject *)type->tp_alloc(type, 0) : NULL;
+    if (self == NULL) {
+        PyMem_Free(mem);
+        PyMem_Free(num);
+        PyMem_Free(t);
+        Py_DECREF(v);
+        return NULL;
+    }
+    /* -p^-1 mod 2^LIMB_BITS by Newton's iteration (each step doubles the correct bits) */
+    mp_limb_t inv = p[0]; /* correct to 3 bits: p·p = 1 mod 8 for odd p */
+    for (int i = 0; i < 7; i++)
+        inv *= 2 - p[0] * inv;
+    self->n = n;
+    self->es = es;
+    self->ts = ts;
+    self->ifma = ifma;
+    self->p = p;
+    self->r2 = r2;
+    self->one = one;
+    self->ninv = (mp_limb_t)0 - inv;
+    self->k0 = ((uint64_t)0 - (uint64_t)inv) & MASK52;
+    self->value = v;
+    self->bits = bits;
+    /* R^2 mod p: the remainder of 2^(LIMB_BITS·rlimbs) by p */
+    num[rlimbs] = 1;
+    mp_limb_t *rem = num + rlimbs + 1, *quot = rem + n;
+    mpn_tdiv_qr(quot, rem, 0, num, rlimbs + 1, p, n);
+    (void)quot;
+    if (ifma) {
+        limbs_to_52(self->p52, p, n);
+        limbs_to_52((uint64_t *)r2, rem, n);
+        /* 1 in Montgomery form: R mod p = AMM(R^2, 1) */
+        mp_limb_t *onev = t;
+        memset(onev, 0, (size_t)ts * sizeof(mp_limb_t));
+        onev[0] = 1;
+        mont_mul(self, one, r2, onev, NULL);
+    }
+    else {
+        memcpy(r2, rem, (size_t)n * sizeof(mp_limb_t));
+        from_mont(self, one, r2, t); /* R mod p = REDC(R^2) */
+    }
+    PyMem_Free(num);
+    PyMem_Free(t);
+    return (PyObject *)self;
+}
+
+static PyObject *
+Modulus_repr(ModulusObject *self)
+{
+    return PyUnicode_FromFormat("Modulus(bits=%zd, kernel=%s)", self->bits,
+                                self->ifma ? "ifma" : "mpn");
+}
+
+static PyObject *
+Modulus_get_value(ModulusObject *self, void *closure)
+{
+    (void)closure;
+    Py_INCREF(self->value);
+    return self->value;
+}
+
+/* The window of the bucket method for exponents of `bits` bits: the w minimising
+ * bits/w digit products + 2·(2^w - 1) bucket products. */
+static int
+bucket_window(Py_ssize_t bits)
+{
+    int best = 1;
+    double best_cost = 1e300;
+    for (int w = 1; w <= 8; w++) {
+        double cost = (double)((bits + w - 1) / w) * (1.0 - 1.0 / (double)(1 << w)) +
+                      2.0 * (double)((1 << w) - 1);
+        if (cost < best_cost) {
+            best_cost = cost;
+            best = w;
+        }
+    }
+    return best;
+}
+
+static void
+free_exponents(Exponent *exps, Py_ssize_t k)
+{
+    if (exps == NULL)
+        return;
+    for (Py_ssize_t i = 0; i < k; i++)
+        PyMem_Free(exps[i].bytes);
+    PyMem_Free(exps);
+}
+
+/* Reads a sequence of exponents; *k receives the count. */
+static Exponent *
+read_exponents(PyObject *seq_obj, Py_ssize_t max_bits, Py_ssize_t *k, Py_ssize_t *top_bits)
+{
+    PyObject *seq = PySequence_Fast(seq_obj, "exponents must be a sequence");
+    if (seq == NULL)
+        return NULL;
+    Py_ssize_t count = PySequence_Fast_GET_SIZE(seq);
+    Exponent *exps = PyMem_Calloc((size_t)(count ? count : 1), sizeof(Exponent));
+    if (exps == NULL) {
+        Py_DECREF(seq);
+        PyErr_NoMemory();
+        return NULL;
+    }
+    Py_ssize_t top = 0;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        if (read_exponent(PySequence_Fast_GET_ITEM(seq, i), max_bits, &exps[i]) < 0) {
+            free_exponents(exps, i);
+            Py_DECREF(seq);
+            return NULL;
+        }
+        if (exps[i].bits > top)
+            top = exps[i].bits;
+    }
+    Py_DECREF(seq);
+    *k = count;
+    *top_bits = top;
+    return exps;
+}
+
+/* One product to do (r = a·b/R), or none (r NULL). */
+typedef struct {
+    mp_limb_t *r;
+    const mp_limb_t *a, *b;
+} MulOp;
+
+/* Two independent products (either may be absent): in one pass with the IFMA kernel. */
+static inline void
+mul2(const ModulusObject *m, const MulOp *x, const MulOp *y, mp_limb_t *t)
+{
+#ifdef HAVE_IFMA
+    if (m->ifma && x->r && y->r) {
+        amm52x2(m, (uint64_t *)x->r, (const uint64_t *)x->a, (const uint64_t *)x->b,
+                (uint64_t *)y->r, (const uint64_t *)y->a, (const uint64_t *)y->b);
+        return;
+    }
+#endif
+    if (x->r)
+        mont_mul(m, x->r, x->a, x->b, t);
+    if (y->r)
+        mont_mul(m, y->r, y->a, y->b, t);
+}
+
+/* The chain of one base: powers[i] = base^(2^(w·i)) for i < ndig (powers[0] given). */
+typedef struct {
+    mp_limb_t *powers;
+    Py_ssize_t ndig;
+} Chain;
+
+/* Fills every chain, two at a time. */
+static void
+run_chains(const ModulusObject *m, Chain *chains, Py_ssize_t nc, int w, mp_limb_t *t)
+{
+    const mp_size_t E = m->es;
+    for (Py_ssize_t c = 0; c < nc; c += 2) {
+        Chain *A = &chains[c], *B = c + 1 < nc ? &chains[c + 1] : NULL;
+        Py_ssize_t top = A->ndig;
+        if (B != NULL && B->ndig > top)
+            top = B->ndig;
+        for (Py_ssize_t i = 1; i < top; i++) {
+            for (int s = 0; s < w; s++) {
+                MulOp x = {NULL, NULL, NULL}, y = {NULL, NULL, NULL};
+                if (i < A->ndig) {
+                    x.r = A->powers + i * E;
+                    x.a = x.b = s == 0 ? A->powers + (i - 1) * E : x.r;
+                }
+                if (B != NULL && i < B->ndig) {
+                    y.r = B->powers + i * E;
+                    y.a = y.b = s == 0 ? B->powers + (i - 1) * E : y.r;
+                }
+                mul2(m, &x, &y, t);
+            }
+        }
+    }
+}
+
+/* One result of Yao's method: out = prod_pos powers[pos]^digit_pos(e) (normal form). */
+typedef struct {
+    const mp_limb_t *powers;
+    const Exponent *e;
+    mp_limb_t *out;
+} BucketJob;
+
+/* Scratch of one bucket job: 2^w buckets, their flags, the running product, the result. */
+typedef struct {
+    mp_limb_t *buckets, *running, *acc;
+    char *used;
+    int have_running, have_acc;
+} BucketState;
+
+/* The update of one bucket job at one step: a product in *op, or a copy done here. */
+static void
+step_digit(const ModulusObject *m, const BucketJob *j, BucketState *st, int w, Py_ssize_t pos,
+           MulOp *op)
+{
+    const mp_size_t E = m->es;
+    if (j == NULL || pos * w >= j->e->bits)
+        return;
+    unsigned d = exp_bits(j->e, pos * w, w);
+    if (!d)
+        return;
+    mp_limb_t *b = st->buckets + (Py_ssize_t)d * E;
+    if (st->used[d]) {
+        op->r = b;
+        op->a = b;
+        op->b = j->powers + pos * E;
+    }
+    else {
+        memcpy(b, j->powers + pos * E, (size_t)E * sizeof(mp_limb_t));
+        st->used[d] = 1;
+    }
+}
+
+/* running *= bucket[d] (stage 0) or acc *= running (stage 1): prod_d bucket_d^d as
+ * prod_{k>=1} (prod_{d>=k} bucket_d). */
+static void
+step_combine(const ModulusObject *m, const BucketJob *j, BucketState *st, Py_ssize_t d,
+             int stage, MulOp *op)
+{
+    const size_t sz = (size_t)m->es * sizeof(mp_limb_t);
+    if (j == NULL)
+        return;
+    if (stage == 0) {
+        if (!st->used[d])
+            return;
+        mp_limb_t *b = st->buckets + d * m->es;
+        if (st->have_running) {
+            op->r = st->running;
+            op->a = st->running;
+            op->b = b;
+        }
+        else {
+            memcpy(st->running, b, sz);
+            st->have_running = 1;
+        }
+    }
+    else if (st->have_running) {
+        if (st->have_acc) {
+            op->r = st->acc;
+            op->a = st->acc;
+            op->b = st->running;
+        }
+        else {
+            memcpy(st->acc, st->running, sz);
+            st->have_acc = 1;
+        }
+    }
+}
+
+/* Runs the bucket jobs two at a time; st[0], st[1] are their scratch. */
+static void
+run_buckets(const ModulusObject *m, const BucketJob *jobs, Py_ssize_t nj, int w,
+            BucketState st[2], mp_limb_t *t)
+{
+    const Py_ssize_t nbuckets = (Py_ssize_t)1 << w;
+    for (Py_ssize_t c = 0; c < nj; c += 2) {
+        const BucketJob *J[2] = {&jobs[c], c + 1 < nj ? &jobs[c + 1] : NULL};
+        Py_ssize_t top = 0;
+        for (int k = 0; k < 2; k++) {
+            memset(st[k].used, 0, (size_t)nbuckets);
+            st[k].have_running = st[k].have_acc = 0;
+            if (J[k] != NULL && (J[k]->e->bits + w - 1) / w > top)
+                top = (J[k]->e->bits + w - 1) / w;
+        }
+        for (Py_ssize_t pos = 0; pos < top; pos++) {
+            MulOp x = {NULL, NULL, NULL}, y = {NULL, NULL, NULL};
+            step_digit(m, J[0], &st[0], w, pos, &x);
+            step_digit(m, J[1], &st[1], w, pos, &y);
+            mul2(m, &x, &y, t);
+        }
+        for (Py_ssize_t d = nbuckets - 1; d >= 1; d--) {
+            for (int stage = 0; stage < 2; stage++) {
+                MulOp x = {NULL, NULL, NULL}, y = {NULL, NULL, NULL};
+                step_combine(m, J[0], &st[0], d, stage, &x);
+                step_combine(m, J[1], &st[1], d, stage, &y);
+                mul2(m, &x, &y, t);
+            }
+        }
+        for (int k = 0; k < 2; k++)
+            if (J[k] != NULL)
+                from_mont(m, J[k]->out, st[k].have_acc ? st[k].acc : m->one, t);
+    }
+}
+
+/* A batch of requests (base_i, exponents_i), read from Python. */
+typedef struct {
+    Py_ssize_t nbases;
+    mp_limb_t *bases;   /* nbases · n limbs, normal form */
+    Py_ssize_t *counts; /* exponents of each base */
+    Py_ssize_t *tops;   /* bit length of the largest exponent of each base */
+    Exponent *exps;     /* all exponents, base after base */
+    Py_ssize_t nexps;
+} Batch;
+
+static void
+free_batch(Batch *b)
+{
+    free_exponents(b->exps, b->nexps);
+    PyMem_Free(b->bases);
+    PyMem_Free(b->counts);
+    PyMem_Free(b->tops);
+}
+
+/* Reads [(base, [e, ...]), ...]; 0, or -1 with an exception (b freed). */
+static int
+read_batch(const ModulusObject *m, PyObject *requests, Batch *b)
+{
+    memset(b, 0, sizeof(*b));
+    PyObject *seq = PySequence_Fast(requests, "requests must be a sequence of (base, exponents)");
+    if (seq == NULL)
+        return -1;
+    Py_ssize_t nb = PySequence_Fast_GET_SIZE(seq);
+    b->nbases = nb;
+    b->bases = PyMem_Malloc((size_t)((nb ? nb : 1) * m->n) * sizeof(mp_limb_t));
+    b->counts = PyMem_Calloc((size_t)(nb ? nb : 1), sizeof(Py_ssize_t));
+    b->tops = PyMem_Calloc((size_t)(nb ? nb : 1), sizeof(Py_ssize_t));
+    if (b->bases == NULL || b->counts == NULL || b->tops == NULL) {
+        Py_DECREF(seq);
+        free_batch(b);
+        PyErr_NoMemory();
+        return -1;
+    }
+    Exponent **parts = PyMem_Calloc((size_t)(nb ? nb : 1), sizeof(Exponent *));
+    if (parts == NULL) {
+        Py_DECREF(seq);
+        free_batch(b);
+        PyErr_NoMemory();
+        return -1;
+    }
+    Py_ssize_t i, total = 0;
+    int err = 0;
+    for (i = 0; i < nb && !err; i++) {
+        PyObject *item = PySequence_Fast_GET_ITEM(seq, i);
+        if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) != 2) {
+            PyErr_SetString(PyExc_TypeError, "each request must be a (base, exponents) tuple");
+            err = 1;
+            break;
+        }
+        if (read_residue(m, PyTuple_GET_ITEM(item, 0), "base", b->bases + i * m->n) < 0) {
+            err = 1;
+            break;
+        }
+        parts[i] = read_exponents(PyTuple_GET_ITEM(item, 1), MAX_EXPONENT_BITS, &b->counts[i],
+                                  &b->tops[i]);
+        if (parts[i] == NULL)
+            err = 1;
+        else
+            total += b->counts[i];
+    }
+    Py_DECREF(seq);
+    if (!err) {
+        b->exps = PyMem_Calloc((size_t)(total ? total : 1), sizeof(Exponent));
+        if (b->exps == NULL) {
+            PyErr_NoMemory();
+            err = 1;
+        }
+    }
+    Py_ssize_t at = 0;
+    for (Py_ssize_t k = 0; k < nb; k++) {
+        if (parts[k] == NULL)
+            continue;
+        if (!err) { /* move the exponents (their buffers) into one array */
+            memcpy(b->exps + at, parts[k], (size_t)b->counts[k] * sizeof(Exponent));
+            at += b->counts[k];
+            PyMem_Free(parts[k]);
+        }
+        else
+            free_exponents(parts[k], b->counts[k]);
+    }
+    PyMem_Free(parts);
+    b->nexps = err ? 0 : total;
+    if (err) {
+        free_batch(b);
+        return -1;
+    }
+    return 0;
+}
+
+/* out (nexps · n limbs): every base^e of the batch. Without the GIL; -1: out of memory. */
+static int
+batch_core(const ModulusObject *m, const Batch *b, mp_limb_t *out)
+{
+    const mp_size_t n = m->n, E = m->es;
+    const size_t sz = (size_t)E * sizeof(mp_limb_t);
+    Py_ssize_t top = 0, total_digits = 0;
+    for (Py_ssize_t i = 0; i < b->nbases; i++)
+        if (b->tops[i] > top)
+            top = b->tops[i];
+    int w = bucket_window(top);
+    Py_ssize_t nbuckets = (Py_ssize_t)1 << w;
+    for (Py_ssize_t i = 0; i < b->nbases; i++)
+        total_digits += b->tops[i] ? (b->tops[i] + w - 1) / w : 1;
+    mp_limb_t *powers = PyMem_RawMalloc((size_t)total_digits * sz);
+    Chain *chains = PyMem_RawMalloc((size_t)(b->nbases ? b->nbases : 1) * sizeof(Chain));
+    BucketJob *jobs = PyMem_RawMalloc((size_t)(b->nexps ? b->nexps : 1) * sizeof(BucketJob));
+    mp_limb_t *scratch = PyMem_RawMalloc((size_t)(2 * (nbuckets + 2)) * sz +
+                                         (size_t)m->ts * sizeof(mp_limb_t));
+    char *used = PyMem_RawMalloc((size_t)(2 * nbuckets));
+    int ok = powers && chains && jobs && scratch && used;
+    if (ok) {
+        mp_limb_t *t = scratch + 2 * (nbuckets + 2) * E;
+        BucketState st[2];
+        for (int k = 0; k < 2; k++) {
+            st[k].buckets = scratch + k * (nbuckets + 2) * E;
+            st[k].running = st[k].buckets + nbuckets * E;
+            st[k].acc = st[k].running + E;
+            st[k].used = used + k * nbuckets;
+        }
+        Py_ssize_t at = 0, job = 0;
+        for (Py_ssize_t i = 0; i < b->nbases; i++) {
+            chains[i].powers = powers + at * E;
+            chains[i].ndig = b->tops[i] ? (b->tops[i] + w - 1) / w : 1;
+            at += chains[i].ndig;
+            to_mont(m, chains[i].powers, b->bases + i * n, t);
+            for (Py_ssize_t j = 0; j < b->counts[i]; j++, job++) {
+                jobs[job].powers = chains[i].powers;
+                jobs[job].e = &b->exps[job];
+                jobs[job].out = out + job * n;
+            }
+        }
+        run_chains(m, chains, b->nbases, w, t);
+        run_buckets(m, jobs, b->nexps, w, st, t);
+    }
+    PyMem_RawFree(powers);
+    PyMem_RawFree(chains);
+    PyMem_RawFree(jobs);
+    PyMem_RawFree(scratch);
+    PyMem_RawFree(used);
+    return ok ? 0 : -1;
+}
+
+static PyObject *
+results_list(const ModulusObject *m, const mp_limb_t *out, Py_ssize_t k)
+{
+    PyObject *list = PyList_New(k);
+    if (list == NULL)
+        return NULL;
+    for (Py_ssize_t j = 0; j < k; j++) {
+        PyObject *z = residue_to_mpz(m, out + j * m->n);
+        if (z == NULL) {
+            Py_DECREF(list);
+            return NULL;
+        }
+        PyList_SET_ITEM(list, j, z);
+    }
+    return list;
+}
+
+/* Every result of the batch: one flat list of mpz (base after base), or with nested, one
+ * list per base. */
+static PyObject *
+run_batch(ModulusObject *m, PyObject *requests, int nested)
+{
+    Batch b;
+    if (read_batch(m, requests, &b) < 0)
+        return NULL;
+    mp_limb_t *out = PyMem_Malloc((size_t)((b.nexps ? b.nexps : 1) * m->n) * sizeof(mp_limb_t));
+    if (out == NULL) {
+        free_batch(&b);
+        return PyErr_NoMemory();
+    }
+    int r;
+    Py_BEGIN_ALLOW_THREADS
+    r = batch_core(m, &b, out);
+    Py_END_ALLOW_THREADS
+    PyObject *result = NULL;
+    if (r < 0)
+        PyErr_NoMemory();
+    else if (!nested)
+        result = results_list(m, out, b.nexps);
+    else {
+        result = PyList_New(b.nbases);
+        Py_ssize_t at = 0;
+        for (Py_ssize_t i = 0; result != NULL && i < b.nbases; i++) {
+            PyObject *part = results_list(m, out + at * m->n, b.counts[i]);
+            if (part == NULL) {
+                Py_CLEAR(result);
+                break;
+            }
+            PyList_SET_ITEM(result, i, part);
+            at += b.counts[i];
+        }
+    }
+    free_batch(&b);
+    PyMem_Free(out);
+    return result;
+}
+
+static PyObject *
+modulus_pow_many(ModulusObject *m, PyObject *base_obj, PyObject *exps_obj)
+{
+    PyObject *request = PyTuple_Pack(2, base_obj, exps_obj);
+    if (request == NULL)
+        return NULL;
+    PyObject *requests = PyTuple_Pack(1, request);
+    Py_DECREF(request);
+    if (requests == NULL)
+        return NULL;
+    PyObject *r = run_batch(m, requests, 0);
+    Py_DECREF(requests);
+    return r;
+}
+
+static PyObject *
+Modulus_pow_many(ModulusObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "pow_many(base, exponents) takes 2 arguments");
+        return NULL;
+    }
+    return modulus_pow_many(self, args[0], args[1]);
+}
+
+/* [[base^e for e in exponents] for base, exponents in requests]: every chain of squarings
+ * and every result computed two at a time (the IFMA kernel's paired products). */
+static PyObject *
+Modulus_pow_many_batch(ModulusObject *self, PyObject *requests)
+{
+    return run_batch(self, requests, 1);
+}
+
+/* prod bases[i]^exps[i] mod p, Straus' method: one chain of squarings, 2^w-entry tables. */
+static PyObject *
+Modulus_multi_pow(ModulusObject *m, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "multi_pow(bases, exponents) takes 2 arguments");
+        return NULL;
+    }
+    PyObject *bases = PySequence_Fast(args[0], "bases must be a sequence");
+    if (bases == NULL)
+        return NULL;
+    Py_ssize_t k, top_bits;
+    Exponent *exps = read_exponents(args[1], MAX_EXPONENT_BITS, &k, &top_bits);
+    if (exps == NULL) {
+        Py_DECREF(bases);
+        return NULL;
+    }
+    if (PySequence_Fast_GET_SIZE(bases) != k) {
+        Py_DECREF(bases);
+        free_exponents(exps, k);
+        PyErr_SetString(PyExc_ValueError, "as many bases as exponents are needed");
+        return NULL;
+    }
+    const mp_size_t E = m->es;
+    const size_t sz = (size_t)E * sizeof(mp_limb_t);
+    const int w = 4;
+    const Py_ssize_t per = (Py_ssize_t)1 << w;
+    /* tables: k · 16 entries; entry 0 unused, entry 1 holds the base while reading */
+    mp_limb_t *tables = PyMem_Malloc((size_t)((k ? k : 1) * per) * sz);
+    mp_limb_t *scratch = PyMem_Malloc(2 * sz + (size_t)m->ts * sizeof(mp_limb_t));
+    if (tables == NULL || scratch == NULL) {
+        Py_DECREF(bases);
+        free_exponents(exps, k);
+        PyMem_Free(tables);
+        PyMem_Free(scratch);
+        return PyErr_NoMemory();
+    }
+    for (Py_ssize_t i = 0; i < k; i++) {
+        if (read_residue(m, PySequence_Fast_GET_ITEM(bases, i), "base",
+                         tables + (i * per + 1) * E) < 0) {
+            Py_DECREF(bases);
+            free_exponents(exps, k);
+            PyMem_Free(tables);
+            PyMem_Free(scratch);
+            return NULL;
+        }
+    }
+    Py_DECREF(bases);
+    mp_limb_t *acc = scratch, *res = scratch + E, *t = scratch + 2 * E;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < k; i++) {
+        mp_limb_t *tab = tables + i * per * E;
+        memcpy(res, tab + E, sz);
+        to_mont(m, tab + E, res, t);
+        for (Py_ssize_t d = 2; d < per; d++)
+            mont_mul(m, tab + d * E, tab + (d - 1) * E, tab + E, t);
+    }
+    int have = 0;
+    Py_ssize_t ndig = (top_bits + w - 1) / w;
+    for (Py_ssize_t pos = ndig - 1; pos >= 0; pos--) {
+        if (have)
+            for (int s = 0; s < w; s++)
+                mont_mul(m, acc, acc, acc, t);
+        for (Py_ssize_t i = 0; i < k; i++) {
+            unsigned d = exp_bits(&exps[i], pos * w, w);
+            if (!d)
+                continue;
+            mp_limb_t *v = tables + (i * per + (Py_ssize_t)d) * E;
+            if (have)
+                mont_mul(m, acc, acc, v, t);
+            else {
+                memcpy(acc, v, sz);
+                have = 1;
+            }
+        }
+    }
+    from_mont(m, res, have ? acc : m->one, t);
+    Py_END_ALLOW_THREADS
+    free_exponents(exps, k);
+    PyMem_Free(tables);
+    PyObject *z = residue_to_mpz(m, res);
+    PyMem_Free(scratch);
+    return z;
+}
+
+/* ------------------------------------------------------------------ FixedBaseTable */
+
+typedef struct {
+    PyObject_HEAD
+    ModulusObject *modulus;
+    Py_ssize_t max_bits;
+    Py_ssize_t nrows;
+    mp_limb_t *entries; /* nrows · 256 values in Montgomery form; row i, digit d = base^(d·256^i) */
+    PyObject *base;     /* the base as an int */
+} TableObject;
+
+static void
+Table_dealloc(TableObject *self)
+{
+    PyMem_Free(self->entries);
+    Py_XDECREF(self->modulus);
+    Py_XDECREF(self->base);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *
+make_table(ModulusObject *m, PyObject *base_obj, PyObject *bits_obj)
+{
+    Py_ssize_t max_bits = PyLong_AsSsize_t(bits_obj);
+    if (max_bits == -1 && PyErr_Occurred())
+        return NULL;
+    if (max_bits < 1 || max_bits > TABLE_MAX_BITS) {
+        PyErr_Format(PyExc_ValueError, "max_bits must be 1 to %d", TABLE_MAX_BITS);
+        return NULL;
+    }
+    const mp_size_t E = m->es;
+    const size_t sz = (size_t)E * sizeof(mp_limb_t);
+    mp_limb_t *scratch = PyMem_Malloc(2 * sz + (size_t)m->ts * sizeof(mp_limb_t));
+    if (scratch == NULL)
+        return PyErr_NoMemory();
+    if (read_residue(m, base_obj, "base", scratch) < 0) {
+        PyMem_Free(scratch);
+        return NULL;
+    }
+    Py_ssize_t nrows = (max_bits + 7) / 8;
+    mp_limb_t *entries = PyMem_Malloc((size_t)(nrows * 256) * sz);
+    if (entries == NULL) {
+        PyMem_Free(scratch);
+        return PyErr_NoMemory();
+    }
+    Py_ssize_t base_bits;
+    PyObject *base_int = as_natural(base_obj, "base", &base_bits);
+    if (base_int == NULL) {
+        PyMem_Free(scratch);
+        PyMem_Free(entries);
+        return NULL;
+    }
+    TableObject *self = (TableObject *)TableType.tp_alloc(&TableType, 0);
+    if (self == NULL) {
+        Py_DECREF(base_int);
+        PyMem_Free(scratch);
+        PyMem_Free(entries);
+        return NULL;
+    }
+    Py_INCREF(m);
+    self->modulus = m;
+    self->max_bits = max_bits;
+    self->nrows = nrows;
+    self->entries = entries;
+    self->base = base_int;
+    Py_BEGIN_ALLOW_THREADS
+    mp_limb_t *b = scratch + E, *t = scratch + 2 * E;
+    to_mont(m, b, scratch, t);
+    for (Py_ssize_t i = 0; i < nrows; i++) {
+        mp_limb_t *row = entries + i * 256 * E;
+        memcpy(row, m->one, sz);
+        memcpy(row + E, b, sz);
+        for (Py_ssize_t d = 2; d < 256; d++)
+            mont_mul(m, row + d * E, row + (d - 1) * E, b, t);
+        mont_mul(m, b, row + 255 * E, b, t); /* b^256 for the next row */
+    }
+    Py_END_ALLOW_THREADS
+    PyMem_Free(scratch);
+    return (PyObject *)self;
+}
+
+static PyObject *
+Modulus_table(ModulusObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "table(base, max_bits) takes 2 arguments");
+        return NULL;
+    }
+    return make_table(self, args[0], args[1]);
+}
+
+/* factor · base^e (factor NULL: 1) */
+static PyObject *
+table_pow(TableObject *self, PyObject *e_obj, PyObject *factor_obj)
+{
+    ModulusObject *m = self->modulus;
+    const mp_size_t E = m->es;
+    const size_t sz = (size_t)E * sizeof(mp_limb_t);
+    Exponent e;
+    if (read_exponent(e_obj, self->max_bits, &e) < 0)
+        return NULL;
+    mp_limb_t *scratch = PyMem_Malloc(3 * sz + (size_t)m->ts * sizeof(mp_limb_t));
+    if (scratch == NULL) {
+        PyMem_Free(e.bytes);
+        return PyErr_NoMemory();
+    }
+    mp_limb_t *f = scratch, *acc = scratch + E, *res = scratch + 2 * E, *t = scratch + 3 * E;
+    int have = 0;
+    if (factor_obj != NULL) {
+        if (read_residue(m, factor_obj, "factor", f) < 0) {
+            PyMem_Free(e.bytes);
+            PyMem_Free(scratch);
+            return NULL;
+        }
+    }
+    Py_BEGIN_ALLOW_THREADS
+    if (factor_obj != NULL) {
+        to_mont(m, acc, f, t);
+        have = 1;
+    }
+    for (Py_ssize_t i = 0; i < e.nbytes; i++) {
+        unsigned d = e.bytes[i];
+        if (!d)
+            continue;
+        const mp_limb_t *v = self->entries + (i * 256 + (Py_ssize_t)d) * E;
+        if (have)
+            mont_mul(m, acc, acc, v, t);
+        else {
+            memcpy(acc, v, sz);
+            have = 1;
+        }
+    }
+    from_mont(m, res, have ? acc : m->one, t);
+    Py_END_ALLOW_THREADS
+    PyMem_Free(e.bytes);
+    PyObject *z = residue_to_mpz(m, res);
+    PyMem_Free(scratch);
+    return z;
+}
+
+/* [base^e for e in exponents]: two exponents at a time (paired products). */
+static PyObject *
+Table_pow_many(TableObject *self, PyObject *exps_obj)
+{
+    ModulusObject *m = self->modulus;
+    const mp_size_t n = m->n, E = m->es;
+    const size_t sz = (size_t)E * sizeof(mp_limb_t);
+    Py_ssize_t k, top_bits;
+    Exponent *exps = read_exponents(exps_obj, self->max_bits, &k, &top_bits);
+    if (exps == NULL)
+        return NULL;
+    mp_limb_t *out = PyMem_Malloc((size_t)((k ? k : 1) * n) * sizeof(mp_limb_t));
+    mp_limb_t *scratch = PyMem_Malloc(2 * sz + (size_t)m->ts * sizeof(mp_limb_t));
+    if (out == NULL || scratch == NULL) {
+        free_exponents(exps, k);
+        PyMem_Free(out);
+        PyMem_Free(scratch);
+        return PyErr_NoMemory();
+    }
+    Py_BEGIN_ALLOW_THREADS
+    mp_limb_t *acc[2] = {scratch, scratch + E}, *t = scratch + 2 * E;
+    for (Py_ssize_t c = 0; c < k; c += 2) {
+        const Exponent *J[2] = {&exps[c], c + 1 < k ? &exps[c + 1] : NULL};
+        int have[2] = {0, 0};
+        Py_ssize_t top = J[0]->nbytes;
+        if (J[1] != NULL && J[1]->nbytes > top)
+            top = J[1]->nbytes;
+        for (Py_ssize_t i = 0; i < top; i++) {
+            MulOp op[2] = {{NULL, NULL, NULL}, {NULL, NULL, NULL}};
+            for (int h = 0; h < 2; h++) {
+                if (J[h] == NULL || i >= J[h]->nbytes || !J[h]->bytes[i])
+                    continue;
+                const mp_limb_t *v = self->entries + (i * 256 + (Py_ssize_t)J[h]->bytes[i]) * E;
+                if (have[h]) {
+                    op[h].r = acc[h];
+                    op[h].a = acc[h];
+                    op[h].b = v;
+                }
+                else {
+                    memcpy(acc[h], v, sz);
+                    have[h] = 1;
+                }
+            }
+            mul2(m, &op[0], &op[1], t);
+        }
+        for (int h = 0; h < 2; h++)
+            if (J[h] != NULL)
+                from_mont(m, out + (c + h) * n, have[h] ? acc[h] : m->one, t);
+    }
+    Py_END_ALLOW_THREADS
+    free_exponents(exps, k);
+    PyMem_Free(scratch);
+    PyObject *result = results_list(m, out, k);
+    PyMem_Free(out);
+    return result;
+}
+
+static PyObject *
+Table_pow(TableObject *self, PyObject *e)
+{
+    return table_pow(self, e, NULL);
+}
+
+static PyObject *
+Table_pow_mul(TableObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "pow_mul(exponent, factor) takes 2 arguments");
+        return NULL;
+    }
+    return table_pow(self, args[0], args[1]);
+}
+
+static PyObject *
+Table_get_max_bits(TableObject *self, void *closure)
+{
+    (void)closure;
+    return PyLong_FromSsize_t(self->max_bits);
+}
+
+static PyObject *
+Table_get_base(TableObject *self, void *closure)
+{
+    (void)closure;
+    Py_INCREF(self->base);
+    return self->base;
+}
+
+static PyObject *
+Table_get_modulus(TableObject *self, void *closure)
+{
+    (void)closure;
+    Py_INCREF(self->modulus);
+    return (PyObject *)self->modulus;
+}
+
+/* ------------------------------------------------------------------ module */
+
+static PyObject *
+fastexp_pow_many(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    (void)module;
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError,
+                        "pow_many(base, exponents, modulus) takes 3 arguments");
+        return NULL;
+    }
+    PyObject *m = PyObject_CallOneArg((PyObject *)&ModulusType, args[2]);
+    if (m == NULL)
+        return NULL;
+    PyObject *r = modulus_pow_many((ModulusObject *)m, args[0], args[1]);
+    Py_DECREF(m);
+    return r;
+}
+
+static PyMethodDef Modulus_methods[] = {
+    {"pow_many", (PyCFunction)(void (*)(void))Modulus_pow_many, METH_FASTCALL,
+     "pow_many(base, exponents) -> list of base^e mod p (shared squarings)"},
+    {"pow_many_batch", (PyCFunction)Modulus_pow_many_batch, METH_O,
+     "pow_many_batch([(base, exponents), ...]) -> [[base^e mod p, ...], ...]"},
+    {"multi_pow", (PyCFunction)(void (*)(void))Modulus_multi_pow, METH_FASTCALL,
+     "multi_pow(bases, exponents) -> prod base_i^e_i mod p (Straus)"},
+    {"table", (PyCFunction)(void (*)(void))Modulus_table, METH_FASTCALL,
+     "table(base, max_bits) -> FixedBaseTable of base for exponents below 2^max_bits"},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyObject *
+Modulus_get_kernel(ModulusObject *self, void *closure)
+{
+    (void)closure;
+    return PyUnicode_FromString(self->ifma ? "ifma" : "mpn");
+}
+
+static PyGetSetDef Modulus_getset[] = {
+    {"value", (getter)Modulus_get_value, NULL, "the modulus", NULL},
+    {"kernel", (getter)Modulus_get_kernel, NULL, "'ifma' (AVX-512 IFMA) or 'mpn' (GMP)", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyTypeObject ModulusType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "viche.crypto._fastexp.Modulus",
+    .tp_basicsize = sizeof(ModulusObject),
+    .tp_dealloc = (destructor)Modulus_dealloc,
+    .tp_repr = (reprfunc)Modulus_repr,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Modulus(p): Montgomery arithmetic modulo an odd p (3 <= p < 2^16384)",
+    .tp_methods = Modulus_methods,
+    .tp_getset = Modulus_getset,
+    .tp_new = Modulus_new,
+};
+
+static PyMethodDef Table_methods[] = {
+    {"pow", (PyCFunction)Table_pow, METH_O, "pow(e) -> base^e mod p for 0 <= e < 2^max_bits"},
+    {"pow_mul", (PyCFunction)(void (*)(void))Table_pow_mul, METH_FASTCALL,
+     "pow_mul(e, factor) -> factor * base^e mod p"},
+    {"pow_many", (PyCFunction)Table_pow_many, METH_O,
+     "pow_many(exponents) -> [base^e mod p for e in exponents] (0 <= e < 2^max_bits)"},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyGetSetDef Table_getset[] = {
+    {"max_bits", (getter)Table_get_max_bits, NULL, "exponents are below 2^max_bits", NULL},
+    {"base", (getter)Table_get_base, NULL, "the base", NULL},
+    {"modulus", (getter)Table_get_modulus, NULL, "the Modulus", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyTypeObject TableType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "viche.crypto._fastexp.FixedBaseTable",
+    .tp_basicsize = sizeof(TableObject),
+    .tp_dealloc = (destructor)Table_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Powers base^(d·256^i) in Montgomery form (made by Modulus.table)",
+    .tp_methods = Table_methods,
+    .tp_getset = Table_getset,
+};
+
+static PyMethodDef module_methods[] = {
+    {"pow_many", (PyCFunction)(void (*)(void))fastexp_pow_many, METH_FASTCALL,
+     "pow_many(base, exponents, modulus) -> list of base^e mod modulus"},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef fastexp_module = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "viche.crypto._fastexp",
+    .m_doc = "Montgomery exponentiation on GMP's mpn layer (see viche.crypto.fastexp)",
+    .m_size = -1,
+    .m_methods = module_methods,
+};
+
+PyMODINIT_FUNC
+PyInit__fastexp(void)
+{
+    if (PyType_Ready(&ModulusType) < 0 || PyType_Ready(&TableType) < 0)
+        return NULL;
+#ifdef HAVE_IFMA
+    __builtin_cpu_init();
+    cpu_has_ifma =
+        __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512ifma") ? 1 : 0;
+#endif
+    zero = PyLong_FromLong(0);
+    if (zero == NULL)
+        return NULL;
+    PyObject *gmpy2 = PyImport_ImportModule("gmpy2");
+    if (gmpy2 == NULL)
+        return NULL;
+    mpz_type = PyObject_GetAttrString(gmpy2, "mpz");
+    Py_DECREF(gmpy2);
+    if (mpz_type == NULL)
+        return NULL;
+    PyObject *mod = PyModule_Create(&fastexp_module);
+    if (mod == NULL)
+        return NULL;
+    Py_INCREF(&ModulusType);
+    Py_INCREF(&TableType);
+    if (PyModule_AddObject(mod, "Modulus", (PyObject *)&ModulusType) < 0 ||
+        PyModule_AddObject(mod, "FixedBaseTable", (PyObject *)&TableType) < 0 ||
+        PyModule_AddStringConstant(mod, "gmp_version", gmp_version) < 0 ||
+        PyModule_AddIntConstant(mod, "MAX_EXPONENT_BITS", MAX_EXPONENT_BITS) < 0 ||
+        PyModule_AddIntConstant(mod, "MAX_MODULUS_BITS", MAX_MODULUS_BITS) < 0 ||
+        PyModule_AddIntConstant(mod, "TABLE_MAX_BITS", TABLE_MAX_BITS) < 0 ||
+        PyModule_AddIntConstant(mod, "HAVE_IFMA", cpu_has_ifma) < 0) {
+        Py_DECREF(mod);
+        return NULL;
+    }
+    return mod;
+}

@@ -1,0 +1,48 @@
+"""Types of the C extension viche.crypto._fastexp (src/viche/crypto/_fastexp.c)."""
+
+from collections.abc import Sequence
+from typing import SupportsIndex, final
+
+from gmpy2 import mpz
+
+gmp_version: str
+MAX_EXPONENT_BITS: int
+MAX_MODULUS_BITS: int
+TABLE_MAX_BITS: int
+HAVE_IFMA: int
+
+@final
+class Modulus:
+    """Montgomery arithmetic modulo an odd ``modulus`` (3 <= modulus < 2^16384)."""
+
+    def __new__(cls, modulus: SupportsIndex, kernel: str = "auto") -> Modulus: ...
+    @property
+    def value(self) -> int: ...
+    @property
+    def kernel(self) -> str: ...
+    def pow_many(self, base: SupportsIndex, exponents: Sequence[SupportsIndex], /) -> list[mpz]: ...
+    def pow_many_batch(
+        self, requests: Sequence[tuple[SupportsIndex, Sequence[SupportsIndex]]], /
+    ) -> list[list[mpz]]: ...
+    def multi_pow(
+        self, bases: Sequence[SupportsIndex], exponents: Sequence[SupportsIndex], /
+    ) -> mpz: ...
+    def table(self, base: SupportsIndex, max_bits: int, /) -> FixedBaseTable: ...
+
+@final
+class FixedBaseTable:
+    """``base^(d·256^i)`` in Montgomery form (made by :meth:`Modulus.table`)."""
+
+    @property
+    def max_bits(self) -> int: ...
+    @property
+    def base(self) -> int: ...
+    @property
+    def modulus(self) -> Modulus: ...
+    def pow(self, exponent: SupportsIndex, /) -> mpz: ...
+    def pow_mul(self, exponent: SupportsIndex, factor: SupportsIndex, /) -> mpz: ...
+    def pow_many(self, exponents: Sequence[SupportsIndex], /) -> list[mpz]: ...
+
+def pow_many(
+    base: SupportsIndex, exponents: Sequence[SupportsIndex], modulus: SupportsIndex, /
+) -> list[mpz]: ...
