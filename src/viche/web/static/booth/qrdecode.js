@@ -396,8 +396,10 @@ function toGrey(image) {
   return grey;
 }
 
-/** 1 = dark: each pixel against the mean of a square around it (integral image), so that a
- * shadow or a bright corner on a photo does not swallow half of the code. */
+const BIAS = 2; // grey levels under the local mean to count as dark
+
+/** Each pixel against the mean of a square around it (integral image), so that a shadow or
+ * a bright corner on a photo does not swallow half of the code: {bin (1 = dark), thr}. */
 function binarizeLocal(grey, w, h) {
   const W = w + 1;
   const sum = new Float64Array(W * (h + 1));
@@ -409,7 +411,8 @@ function binarizeLocal(grey, w, h) {
     }
   }
   const r = Math.max(12, Math.round(Math.min(w, h) / 10));
-  const out = new Uint8Array(w * h);
+  const bin = new Uint8Array(w * h);
+  const thr = new Uint8Array(w * h);
   for (let y = 0; y < h; y++) {
     const y0 = Math.max(0, y - r);
     const y1 = Math.min(h, y + r + 1);
@@ -417,14 +420,15 @@ function binarizeLocal(grey, w, h) {
       const x0 = Math.max(0, x - r);
       const x1 = Math.min(w, x + r + 1);
       const s = sum[y1 * W + x1] - sum[y0 * W + x1] - sum[y1 * W + x0] + sum[y0 * W + x0];
-      const mean = s / ((x1 - x0) * (y1 - y0));
-      out[y * w + x] = grey[y * w + x] < mean * 0.95 - 2 ? 1 : 0;
+      const t = s / ((x1 - x0) * (y1 - y0)) - BIAS;
+      thr[y * w + x] = t;
+      bin[y * w + x] = grey[y * w + x] < t ? 1 : 0;
     }
   }
-  return out;
+  return { bin, thr };
 }
 
-/** 1 = dark: one threshold for the whole image (Otsu's), for evenly lit pictures. */
+/** One threshold for the whole image (Otsu's), for evenly lit pictures: {bin, thr}. */
 function binarizeGlobal(grey) {
   const hist = new Float64Array(256);
   for (const p of grey) hist[p]++;
@@ -447,7 +451,7 @@ function binarizeGlobal(grey) {
       best = t;
     }
   }
-  return grey.map((p) => (p <= best ? 1 : 0));
+  return { bin: grey.map((p) => (p <= best ? 1 : 0)), thr: new Uint8Array(grey.length).fill(best + 0.5) };
 }
 
 /** The five runs (dark, light, dark, light, dark) through (x, y) along (dx, dy), the centre
@@ -542,6 +546,8 @@ function findFinders(bin, w, h) {
     }
     found.push({ x, y: cy, m, n: 1 });
   }
+  // a finder's core (3 modules) is crossed by about 3m rows: fewer is a lookalike in data
+  for (const f of found) f.q = Math.min(1, (f.n * step) / (2 * f.m));
   return found;
 }
 
@@ -616,14 +622,23 @@ function homography(from, to) {
   };
 }
 
-function sampleGrid(bin, w, h, map, n) {
+/** The modules of size n seen through `map`: the mean grey of a few pixels around each
+ * module's centre against the local threshold there (a blurred lone module stays dark). */
+function sampleGrid(pic, map, n) {
+  const { grey, thr, w, h } = pic;
   const g = new Uint8Array(n * n);
+  const [ax, ay] = map(0, 0);
+  const [bx, by] = map(n, n);
+  const r = Math.hypot(bx - ax, by - ay) / n / Math.SQRT2 > 4.5 ? 1 : 0;
   for (let y = 0; y < n; y++) {
     for (let x = 0; x < n; x++) {
       const [u, v] = map(x + 0.5, y + 0.5);
       const px = Math.floor(u);
       const py = Math.floor(v);
-      if (px >= 0 && py >= 0 && px < w && py < h) g[y * n + x] = bin[py * w + px];
+      if (px < r || py < r || px >= w - r || py >= h - r) continue;
+      let s = 0;
+      for (let j = -r; j <= r; j++) for (let i = -r; i <= r; i++) s += grey[(py + j) * w + px + i];
+      g[y * n + x] = s / (2 * r + 1) ** 2 < thr[py * w + px] ? 1 : 0;
     }
   }
   return g;
@@ -642,7 +657,8 @@ function gridText(g, n) {
 const dist = (a, b) => Math.hypot(a.x - b.x, a.y - b.y);
 
 /** Decoding with the finders tl, tr, bl: the text or null. */
-function tryTriple(bin, w, h, tl, tr, bl) {
+function tryTriple(pic, tl, tr, bl) {
+  const { bin, w, h } = pic;
   const base = size(bin, w, h, tl, tr, bl);
   const sizes = [base, base + 4, base - 4];
   const tried = new Set();
@@ -650,8 +666,8 @@ function tryTriple(bin, w, h, tl, tr, bl) {
     const n = sizes.shift();
     if (n < 21 || n > 177 || tried.has(n)) continue;
     tried.add(n);
-    for (const map of transforms(bin, w, h, tl, tr, bl, n)) {
-      const g = sampleGrid(bin, w, h, map, n);
+    for (const map of transforms(pic, tl, tr, bl, n)) {
+      const g = sampleGrid(pic, map, n);
       if (n >= 45) { // version >= 7: the version blocks say the size
         const v = readVersion(g, n) || readVersion(transpose(g, n), n);
         if (v && v * 4 + 17 !== n) {
@@ -666,59 +682,100 @@ function tryTriple(bin, w, h, tl, tr, bl) {
   return null;
 }
 
-/** Module -> image maps for size n: with the alignment pattern (when found), then with the
- * fourth corner of the parallelogram of the three finders. */
-function transforms(bin, w, h, tl, tr, bl, n) {
+/** Module -> image maps for size n: with the alignment pattern (when found), with a fourth
+ * corner moved to where the module centres are sharpest, with the fourth corner of the
+ * parallelogram of the three finders. */
+function transforms(pic, tl, tr, bl, n) {
+  const { bin, w, h } = pic;
   const from = [[3.5, 3.5], [n - 3.5, 3.5], [3.5, n - 3.5]];
   const to = [[tl.x, tl.y], [tr.x, tr.y], [bl.x, bl.y]];
+  const ex = [(tr.x - tl.x) / (n - 7), (tr.y - tl.y) / (n - 7)];
+  const ey = [(bl.x - tl.x) / (n - 7), (bl.y - tl.y) / (n - 7)];
   const out = [];
   if (n > 21) {
     const u = (n - 10) / (n - 7);
     const px = tl.x + (tr.x - tl.x + bl.x - tl.x) * u;
     const py = tl.y + (tr.y - tl.y + bl.y - tl.y) * u;
-    const ex = [(tr.x - tl.x) / (n - 7), (tr.y - tl.y) / (n - 7)];
-    const ey = [(bl.x - tl.x) / (n - 7), (bl.y - tl.y) / (n - 7)];
     const m = (tl.m + tr.m + bl.m) / 3;
     const ap = findAlignment(bin, w, h, px, py, ex, ey, m * 4) ?? findAlignment(bin, w, h, px, py, ex, ey, m * 10);
     const map = ap && homography([...from, [n - 6.5, n - 6.5]], [...to, [ap.x, ap.y]]);
     if (map) out.push(map);
   }
-  // no alignment pattern: the fourth corner of the parallelogram, then points around it
-  // (a tilted code's far corner is nearer), the nearest first
-  const ex = [(tr.x - tl.x) / (n - 7), (tr.y - tl.y) / (n - 7)];
-  const ey = [(bl.x - tl.x) / (n - 7), (bl.y - tl.y) / (n - 7)];
-  const cx = tr.x + bl.x - tl.x;
-  const cy = tr.y + bl.y - tl.y;
-  const steps = [];
-  const reach = Math.min(3, Math.ceil(n / 20));
-  for (let i = -reach; i <= reach; i++) for (let j = -reach; j <= reach; j++) steps.push([i, j]);
-  steps.sort((a, b) => a[0] ** 2 + a[1] ** 2 - b[0] ** 2 - b[1] ** 2);
-  for (const [i, j] of steps) {
-    const k = n / 12;
-    const map = homography([...from, [n - 3.5, n - 3.5]], [...to, [cx + (i * ex[0] + j * ey[0]) * k, cy + (i * ex[1] + j * ey[1]) * k]]);
-    if (map) out.push(map);
-  }
+  const corner = [tr.x + bl.x - tl.x, tr.y + bl.y - tl.y];
+  const sharp = sharpest(pic, from, to, n, corner, Math.hypot(...ex));
+  if (sharp) out.push(sharp);
+  const map = homography([...from, [n - 3.5, n - 3.5]], [...to, corner]);
+  if (map) out.push(map);
   return out;
 }
 
-/** How well the two timing patterns of a code of size n with these finders alternate, as
- * seen through the parallelogram of the finders (0..1). */
-function timing(bin, w, h, tl, tr, bl, n) {
-  const k = n - 7;
-  let good = 0;
-  let all = 0;
-  for (let i = 8; i <= n - 9; i++) {
-    const want = i % 2 === 0 ? 1 : 0;
-    for (const [mx, my] of [[i, 6], [6, i]]) {
-      const u = (mx - 3) / k;
-      const v = (my - 3) / k;
-      const x = Math.floor(tl.x + (tr.x - tl.x) * u + (bl.x - tl.x) * v);
-      const y = Math.floor(tl.y + (tr.y - tl.y) * u + (bl.y - tl.y) * v);
-      all++;
-      if (x >= 0 && y >= 0 && x < w && y < h && bin[y * w + x] === want) good++;
+/** The map whose fourth corner (module n-3.5, n-3.5), moved from `start` step by step (one
+ * module, then halves), puts the samples of the far half of the code furthest from the local
+ * threshold: on the module centres rather than their edges. */
+function sharpest(pic, from, to, n, start, module) {
+  const { grey, thr, w, h } = pic;
+  const score = (corner) => {
+    const map = homography([...from, [n - 3.5, n - 3.5]], [...to, corner]);
+    if (!map) return [-1, null];
+    let s = 0;
+    for (let y = 0; y < n; y++) {
+      for (let x = y < n / 2 ? Math.floor(n / 2) : 0; x < n; x++) {
+        const [u, v] = map(x + 0.5, y + 0.5);
+        const i = Math.floor(v) * w + Math.floor(u);
+        if (u >= 0 && v >= 0 && u < w && v < h) s += Math.abs(grey[i] - thr[i]);
+      }
+    }
+    return [s, map];
+  };
+  let at = start;
+  let [best, bestMap] = score(at);
+  for (let step = module; step >= module / 4; step /= 2) {
+    for (let moved = true, k = 0; moved && k < 12; k++) {
+      moved = false;
+      for (const [dx, dy] of [[1, 0], [-1, 0], [0, 1], [0, -1], [1, 1], [-1, -1], [1, -1], [-1, 1]]) {
+        const c = [at[0] + dx * step, at[1] + dy * step];
+        const [s, map] = score(c);
+        if (s > best) {
+          [best, bestMap, at, moved] = [s, map, c, true];
+        }
+      }
     }
   }
-  return good / all;
+  return bestMap;
+}
+
+/** How much the two timing patterns of a code of size n with these finders look like ones
+ * (0..1): the number of changes between dark and light along each, which a tilt does not
+ * alter (their phase it does), against the n - 15 it should be. */
+function timing(bin, w, h, tl, tr, bl, n) {
+  const k = n - 7;
+  const want = n - 15;
+  let score = 0;
+  for (const [a, b, c] of [[tl, tr, bl], [tl, bl, tr]]) {
+    // from module 7 to n - 8 along a -> b, 3 modules towards c
+    let best = 0;
+    for (const shift of [2.7, 3, 3.3]) {
+      const ox = a.x + ((c.x - a.x) * shift) / k;
+      const oy = a.y + ((c.y - a.y) * shift) / k;
+      const sx = ox + ((b.x - a.x) * 3.5) / k;
+      const sy = oy + ((b.y - a.y) * 3.5) / k;
+      const ex = ox + ((b.x - a.x) * (k - 3.5)) / k;
+      const ey = oy + ((b.y - a.y) * (k - 3.5)) / k;
+      const steps = Math.ceil(Math.hypot(ex - sx, ey - sy));
+      let changes = 0;
+      let prev = -1;
+      for (let i = 0; i <= steps; i++) {
+        const x = Math.round(sx + ((ex - sx) * i) / steps);
+        const y = Math.round(sy + ((ey - sy) * i) / steps);
+        const p = x >= 0 && y >= 0 && x < w && y < h ? bin[y * w + x] : 0;
+        if (prev >= 0 && p !== prev) changes++;
+        prev = p;
+      }
+      best = Math.max(best, 1 - Math.abs(changes - want) / want);
+    }
+    score += best / 2;
+  }
+  return score;
 }
 
 /** The module size at finder `f` along the line to finder `g` (a turned code's rows cross
@@ -740,7 +797,7 @@ function size(bin, w, h, tl, tr, bl) {
 
 /** Triples of finders that may be the three corners of one code, the likeliest first. */
 function triples(bin, w, h, finders) {
-  const list = finders.slice().sort((a, b) => b.n - a.n).slice(0, 40);
+  const list = finders.slice().sort((a, b) => b.q - a.q || b.n - a.n).slice(0, 40);
   const out = [];
   for (let i = 0; i < list.length; i++) {
     for (let j = i + 1; j < list.length; j++) {
@@ -762,7 +819,7 @@ function triples(bin, w, h, finders) {
         if (cos > 0.45) continue;
         const n = size(bin, w, h, tl, p, q);
         if (n < 21 || n > 177) continue;
-        const score = timing(bin, w, h, tl, p, q, n) - cos / 2;
+        const score = timing(bin, w, h, tl, p, q, n) - cos / 2 + Math.min(tl.q, p.q, q.q) / 2;
         out.push({ tl, tr: p, bl: q, score });
       }
     }
@@ -770,9 +827,10 @@ function triples(bin, w, h, finders) {
   return out.sort((x, y) => y.score - x.score).slice(0, 8);
 }
 
-function decodeBinary(bin, w, h) {
+function decodePicture(pic) {
+  const { bin, w, h } = pic;
   for (const { tl, tr, bl } of triples(bin, w, h, findFinders(bin, w, h))) {
-    const text = tryTriple(bin, w, h, tl, tr, bl);
+    const text = tryTriple(pic, tl, tr, bl);
     if (text !== null) return text;
   }
   return null;
@@ -788,7 +846,7 @@ export function decodeQr(image) {
     if (!image.data || typeof image.data.length !== "number") return null;
     const grey = toGrey(image);
     if (!grey) return null;
-    return decodeBinary(binarizeLocal(grey, w, h), w, h) ?? decodeBinary(binarizeGlobal(grey), w, h);
+    return decodePicture({ grey, w, h, ...binarizeLocal(grey, w, h) }) ?? decodePicture({ grey, w, h, ...binarizeGlobal(grey) });
   } catch {
     return null;
   }
