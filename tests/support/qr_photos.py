@@ -77,29 +77,40 @@ def _perspective(out: Sequence[tuple[float, float]], src: Sequence[tuple[float, 
     return tuple(float(c) for c in coeffs)
 
 
+def printed(rows: Sequence[Sequence[int | bool]], quiet: int, scale: int = 8) -> Image.Image:
+    """The code `rows` (1: dark) printed on white paper, `scale` pixels a module."""
+    modules = np.array(rows, dtype=bool)
+    paper = np.pad(~modules, quiet, constant_values=True)
+    big = np.kron(paper, np.ones((scale, scale), dtype=bool))
+    return Image.fromarray(np.where(big, 235, 30).astype(np.uint8))
+
+
 def photo(rows: Sequence[Sequence[int | bool]], shot: Shot) -> Grey:
     """The grey picture (height x width) of the code `rows` (1: dark) taken as `shot` says."""
+    return photograph(printed(rows, shot.quiet), shot, (len(rows) + 2 * shot.quiet) * shot.module)
+
+
+def photograph(paper: Image.Image, shot: Shot, across: float) -> Grey:
+    """The grey picture of the sheet `paper` lying on a table, `across` pixels wide at the
+    centre of the frame, taken as `shot` says (its module and quiet are not used)."""
     rng = np.random.default_rng(shot.seed)
-    n = len(rows)
-    scale = 8  # the printed code, 8 pixels a module, before the camera sees it
-    modules = np.array(rows, dtype=bool)
-    paper = np.pad(~modules, shot.quiet, constant_values=True)
-    printed = Image.fromarray(np.where(np.kron(paper, np.ones((scale, scale), dtype=bool)), 235, 30).astype(np.uint8))
-    side = (n + 2 * shot.quiet) * scale
-    half = (n / 2 + shot.quiet) * shot.module
+    pw, ph = paper.size
+    hw = across / 2
+    hh = hw * ph / pw
     a = math.radians(shot.angle)
     cx, cy = shot.width / 2, shot.height / 2
     square = [(-1.0, -1.0), (1.0, -1.0), (1.0, 1.0), (-1.0, 1.0)]
     shrunk = [(x * (1 - shot.tilt if y < 0 else 1 + shot.tilt / 3), y) for x, y in square]
     corners = [
-        (cx + half * (x * math.cos(a) - y * math.sin(a)), cy + half * (x * math.sin(a) + y * math.cos(a)))
+        (cx + hw * x * math.cos(a) - hh * y * math.sin(a), cy + hw * x * math.sin(a) + hh * y * math.cos(a))
         for x, y in shrunk
     ]
-    src = [(0.0, 0.0), (float(side), 0.0), (float(side), float(side)), (0.0, float(side))]
+    src = [(0.0, 0.0), (float(pw), 0.0), (float(pw), float(ph)), (0.0, float(ph))]
     coeffs = _perspective(corners, src)
     size = (shot.width, shot.height)
-    code = np.asarray(printed.transform(size, Image.Transform.PERSPECTIVE, coeffs, Image.Resampling.BILINEAR), dtype=float)
-    mask = Image.new("L", (side, side), 255).transform(size, Image.Transform.PERSPECTIVE, coeffs, Image.Resampling.BILINEAR)
+    grey = paper.convert("L")
+    code = np.asarray(grey.transform(size, Image.Transform.PERSPECTIVE, coeffs, Image.Resampling.BILINEAR), dtype=float)
+    mask = Image.new("L", (pw, ph), 255).transform(size, Image.Transform.PERSPECTIVE, coeffs, Image.Resampling.BILINEAR)
     alpha = np.asarray(mask, dtype=float) / 255
     yy, xx = np.mgrid[0 : shot.height, 0 : shot.width].astype(float)
     table = 120 + 35 * np.sin(xx / 41 + yy / 67) + 25 * np.sin(yy / 13) + rng.normal(0, 10, size=xx.shape)
@@ -171,7 +182,30 @@ class Decoder:
         if self._proc.stdin:
             self._proc.stdin.close()
         self._proc.wait(timeout=30)
+        if self._proc.stdout:
+            self._proc.stdout.close()
 
 
 def shot_dict(shot: Shot) -> dict[str, Any]:
     return asdict(shot)
+
+
+def photo_set(count: int, seed: int = 0) -> list[tuple[str, Shot, Grey]]:
+    """`count` photograph-like pictures of codes made by segno (an encoder that is not ours):
+    credentials, links, receipts in Ukrainian, long numbers; versions 1-10, every EC level."""
+    import segno
+
+    out = []
+    for i in range(count):
+        r = random.Random(seed * 100_003 + i)
+        payload = r.choice([
+            "".join(r.choice("123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz") for _ in range(15)),
+            "https://vote.example.org/booth/#" + "".join(r.choice("abcdefgh0123456789") for _ in range(r.randint(10, 60))),
+            "Віче ✓ квитанція " * r.randint(1, 6),
+            str(r.randint(0, 10**40)),
+        ])  # fmt: skip
+        code = segno.make(payload, error=r.choice("lmqh"), boost_error=False, micro=False)
+        rows = [list(row) for row in code.matrix]
+        shot = Shot.random(seed * 100_003 + i, n=len(rows))
+        out.append((payload, shot, photo(rows, shot)))
+    return out
