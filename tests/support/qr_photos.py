@@ -25,6 +25,7 @@ from PIL import Image, ImageFilter
 
 LINES = Path(__file__).resolve().parents[1] / "booth/js/qr_decode_lines.mjs"
 Grey = NDArray[np.uint8]
+CREDENTIAL_ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,9 @@ class Shot:
         )
 
 
-def _perspective(out: Sequence[tuple[float, float]], src: Sequence[tuple[float, float]]) -> tuple[float, ...]:
+def _perspective(
+    out: Sequence[tuple[float, float]], src: Sequence[tuple[float, float]]
+) -> tuple[float, ...]:
     """PIL's PERSPECTIVE coefficients: the output corners `out` show the input corners `src`."""
     a = []
     b = []
@@ -102,21 +105,36 @@ def photograph(paper: Image.Image, shot: Shot, across: float) -> Grey:
     square = [(-1.0, -1.0), (1.0, -1.0), (1.0, 1.0), (-1.0, 1.0)]
     shrunk = [(x * (1 - shot.tilt if y < 0 else 1 + shot.tilt / 3), y) for x, y in square]
     corners = [
-        (cx + hw * x * math.cos(a) - hh * y * math.sin(a), cy + hw * x * math.sin(a) + hh * y * math.cos(a))
+        (
+            cx + hw * x * math.cos(a) - hh * y * math.sin(a),
+            cy + hw * x * math.sin(a) + hh * y * math.cos(a),
+        )
         for x, y in shrunk
     ]
     src = [(0.0, 0.0), (float(pw), 0.0), (float(pw), float(ph)), (0.0, float(ph))]
     coeffs = _perspective(corners, src)
     size = (shot.width, shot.height)
     grey = paper.convert("L")
-    code = np.asarray(grey.transform(size, Image.Transform.PERSPECTIVE, coeffs, Image.Resampling.BILINEAR), dtype=float)
-    mask = Image.new("L", (pw, ph), 255).transform(size, Image.Transform.PERSPECTIVE, coeffs, Image.Resampling.BILINEAR)
+    code = np.asarray(
+        grey.transform(size, Image.Transform.PERSPECTIVE, coeffs, Image.Resampling.BILINEAR),
+        dtype=float,
+    )
+    mask = Image.new("L", (pw, ph), 255).transform(
+        size, Image.Transform.PERSPECTIVE, coeffs, Image.Resampling.BILINEAR
+    )
     alpha = np.asarray(mask, dtype=float) / 255
     yy, xx = np.mgrid[0 : shot.height, 0 : shot.width].astype(float)
-    table = 120 + 35 * np.sin(xx / 41 + yy / 67) + 25 * np.sin(yy / 13) + rng.normal(0, 10, size=xx.shape)
+    table = (
+        120
+        + 35 * np.sin(xx / 41 + yy / 67)
+        + 25 * np.sin(yy / 13)
+        + rng.normal(0, 10, size=xx.shape)
+    )
     picture = alpha * code + (1 - alpha) * table
     la = math.radians(shot.light_angle)
-    t = ((xx - cx) * math.cos(la) + (yy - cy) * math.sin(la)) / math.hypot(shot.width, shot.height) + 0.5
+    t = ((xx - cx) * math.cos(la) + (yy - cy) * math.sin(la)) / math.hypot(
+        shot.width, shot.height
+    ) + 0.5
     picture *= shot.light[0] + (shot.light[1] - shot.light[0]) * t
     image = Image.fromarray(np.clip(picture, 0, 255).astype(np.uint8))
     if shot.blur:
@@ -150,7 +168,11 @@ class Decoder:
 
     def __init__(self, node: str) -> None:
         self._proc = subprocess.Popen(
-            [node, str(LINES)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, encoding="utf-8"
+            [node, str(LINES)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            encoding="utf-8",
         )
 
     def ask(self, request: dict[str, Any]) -> tuple[str | None, float]:
@@ -168,7 +190,9 @@ class Decoder:
     def grid(self, rows: Sequence[Sequence[int | bool]]) -> str | None:
         return self.ask({"grid": [[int(m) for m in row] for row in rows]})[0]
 
-    def drawn(self, rows: Sequence[Sequence[int | bool]], width: int, height: int, **options: Any) -> str | None:
+    def drawn(
+        self, rows: Sequence[Sequence[int | bool]], width: int, height: int, **options: Any
+    ) -> str | None:
         """Decodes a picture that qr_render.mjs draws (options as there)."""
         grid = [[int(m) for m in row] for row in rows]
         return self.ask({"rows": grid, "width": width, "height": height, "options": options})[0]
@@ -198,9 +222,10 @@ def photo_set(count: int, seed: int = 0) -> list[tuple[str, Shot, Grey]]:
     out = []
     for i in range(count):
         r = random.Random(seed * 100_003 + i)
+        link = "".join(r.choice("abcdefgh0123456789") for _ in range(r.randint(10, 60)))
         payload = r.choice([
-            "".join(r.choice("123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz") for _ in range(15)),
-            "https://vote.example.org/booth/#" + "".join(r.choice("abcdefgh0123456789") for _ in range(r.randint(10, 60))),
+            "".join(r.choice(CREDENTIAL_ALPHABET) for _ in range(15)),
+            "https://vote.example.org/booth/#" + link,
             "Віче ✓ квитанція " * r.randint(1, 6),
             str(r.randint(0, 10**40)),
         ])  # fmt: skip
