@@ -214,7 +214,9 @@ def shot_dict(shot: Shot) -> dict[str, Any]:
     return asdict(shot)
 
 
-def photo_set(count: int, seed: int = 0) -> list[tuple[str, Shot, Grey]]:
+def photo_set(
+    count: int, seed: int = 0, width: int = 640, height: int = 480
+) -> list[tuple[str, Shot, Grey]]:
     """`count` photograph-like pictures of codes made by segno (an encoder that is not ours):
     credentials, links, receipts in Ukrainian, long numbers; versions 1-10, every EC level."""
     import segno
@@ -231,6 +233,6 @@ def photo_set(count: int, seed: int = 0) -> list[tuple[str, Shot, Grey]]:
         ])  # fmt: skip
         code = segno.make(payload, error=r.choice("lmqh"), boost_error=False, micro=False)
         rows = [list(row) for row in code.matrix]
-        shot = Shot.random(seed * 100_003 + i, n=len(rows))
+        shot = Shot.random(seed * 100_003 + i, width=width, height=height, n=len(rows))
         out.append((payload, shot, photo(rows, shot)))
     return out
