@@ -142,8 +142,9 @@ def main() -> None:
                 print(f"  booth detect() reads {sum(w_ok):>3}/{n}  {_ms(worker)} (canvas + worker)")
                 print(f"  both {both}, ours only {sum(n_ok) - both}, zbar only {sum(z_ok) - both}, "
                       f"neither {n - sum(n_ok) - sum(z_ok) + both}")  # fmt: skip
+                last = rows[-1]
                 print(f"  a frame without a code: Node {blank_node:.0f} ms, Chromium "
-                      f"{rows[-1]['direct']:.0f} ms, booth detect() {rows[-1]['worker']:.0f} ms")  # fmt: skip
+                      f"{last['direct']:.0f} ms, booth detect() {last['worker']:.0f} ms")  # fmt: skip
             browser.close()
     finally:
         decoder.close()
