@@ -143,8 +143,10 @@ def main() -> None:
                 print(f"  both {both}, ours only {sum(n_ok) - both}, zbar only {sum(z_ok) - both}, "
                       f"neither {n - sum(n_ok) - sum(z_ok) + both}")  # fmt: skip
                 last = rows[-1]
-                print(f"  a frame without a code: Node {blank_node:.0f} ms, Chromium "
-                      f"{last['direct']:.0f} ms, booth detect() {last['worker']:.0f} ms")  # fmt: skip
+                print(
+                    f"  a frame without a code: Node {blank_node:.0f} ms, Chromium "
+                    f"{last['direct']:.0f} ms, booth detect() {last['worker']:.0f} ms"
+                )
             browser.close()
     finally:
         decoder.close()
