@@ -702,42 +702,53 @@ function transforms(pic, tl, tr, bl, n) {
     if (map) out.push(map);
   }
   const corner = [tr.x + bl.x - tl.x, tr.y + bl.y - tl.y];
-  const sharp = sharpest(pic, from, to, n, corner, Math.hypot(...ex));
+  const sharp = sharpest(pic, from, to, n, corner, ex, ey);
   if (sharp) out.push(sharp);
   const map = homography([...from, [n - 3.5, n - 3.5]], [...to, corner]);
   if (map) out.push(map);
   return out;
 }
 
-/** The map whose fourth corner (module n-3.5, n-3.5), moved from `start` step by step (one
- * module, then halves), puts the samples of the far half of the code furthest from the local
- * threshold: on the module centres rather than their edges. */
-function sharpest(pic, from, to, n, start, module) {
+/** The map whose fourth corner (module n-3.5, n-3.5) puts the samples of the far half of
+ * the code furthest from the local threshold (on the module centres, not their edges): a
+ * coarse search a module apart over a third of the code around `start` (a tilted code's far
+ * corner is well inside the parallelogram), then finer steps around the best. */
+function sharpest(pic, from, to, n, start, ex, ey) {
   const { grey, thr, w, h } = pic;
+  const stride = Math.max(1, Math.floor(n / 30)); // about 450 samples, whatever the size
   const score = (corner) => {
     const map = homography([...from, [n - 3.5, n - 3.5]], [...to, corner]);
     if (!map) return [-1, null];
     let s = 0;
-    for (let y = 0; y < n; y++) {
-      for (let x = y < n / 2 ? Math.floor(n / 2) : 0; x < n; x++) {
+    for (let y = 0; y < n; y += stride) {
+      for (let x = y < n / 2 ? Math.floor(n / 2) : 0; x < n; x += stride) {
         const [u, v] = map(x + 0.5, y + 0.5);
-        const i = Math.floor(v) * w + Math.floor(u);
-        if (u >= 0 && v >= 0 && u < w && v < h) s += Math.abs(grey[i] - thr[i]);
+        if (u >= 0 && v >= 0 && u < w && v < h) {
+          const i = Math.floor(v) * w + Math.floor(u);
+          s += Math.abs(grey[i] - thr[i]);
+        }
       }
     }
     return [s, map];
   };
+  const reach = Math.max(2, Math.round(n / 6));
+  const coarse = Math.max(1, reach / 7); // at most 15 x 15 corners
   let at = start;
   let [best, bestMap] = score(at);
-  for (let step = module; step >= module / 4; step /= 2) {
-    for (let moved = true, k = 0; moved && k < 12; k++) {
+  for (let i = -reach; i <= reach; i += coarse) {
+    for (let j = -reach; j <= reach; j += coarse) {
+      const c = [start[0] + i * ex[0] + j * ey[0], start[1] + i * ex[1] + j * ey[1]];
+      const [sc, map] = score(c);
+      if (sc > best) [best, bestMap, at] = [sc, map, c];
+    }
+  }
+  for (const step of [coarse / 2, coarse / 4, coarse / 8].filter((x) => x >= 0.2)) {
+    for (let moved = true, k = 0; moved && k < 4; k++) {
       moved = false;
-      for (const [dx, dy] of [[1, 0], [-1, 0], [0, 1], [0, -1], [1, 1], [-1, -1], [1, -1], [-1, 1]]) {
-        const c = [at[0] + dx * step, at[1] + dy * step];
-        const [s, map] = score(c);
-        if (s > best) {
-          [best, bestMap, at, moved] = [s, map, c, true];
-        }
+      for (const [di, dj] of [[1, 0], [-1, 0], [0, 1], [0, -1], [1, 1], [-1, -1], [1, -1], [-1, 1]]) {
+        const c = [at[0] + (di * ex[0] + dj * ey[0]) * step, at[1] + (di * ex[1] + dj * ey[1]) * step];
+        const [sc, map] = score(c);
+        if (sc > best) [best, bestMap, at, moved] = [sc, map, c, true];
       }
     }
   }
@@ -824,7 +835,9 @@ function triples(bin, w, h, finders) {
       }
     }
   }
-  return out.sort((x, y) => y.score - x.score).slice(0, 8);
+  out.sort((x, y) => y.score - x.score);
+  // the likeliest few: a triple far behind the best one is seldom a code
+  return out.filter((t) => t.score >= out[0].score - 0.4).slice(0, 6);
 }
 
 function decodePicture(pic) {
