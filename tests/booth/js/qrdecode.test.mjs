@@ -9,7 +9,7 @@ import { render, rng, stain } from "./qr_render.mjs";
 import { STATIC } from "./support.mjs";
 
 const { qrMatrix } = await import(new URL("../common/qr.js", STATIC));
-const { decodeGrid, decodeQr, rsCorrect } = await import(new URL("qrdecode.js", STATIC));
+const { decodeGrid, decodeQr, rsCorrect, segments } = await import(new URL("qrdecode.js", STATIC));
 
 const grid = (rows) => Uint8Array.from(rows.flat().map(Number));
 const ALPHABET = 'abcXYZ0123456789{}":,/+=-';
@@ -169,6 +169,21 @@ test("garbage gives null, never an exception", () => {
     const g = Uint8Array.from({ length: n * n }, () => (random() < 0.5 ? 1 : 0));
     assert.equal(decodeGrid(g, n), null);
   }
+  // data codewords of random bytes (as if Reed-Solomon had let them through): text or null
+  let texts = 0;
+  for (let trial = 0; trial < 3000; trial++) {
+    const data = Array.from({ length: 1 + Math.floor(random() * 60) }, () => Math.floor(random() * 256));
+    const got = segments(data, 1 + Math.floor(random() * 40));
+    assert.ok(got === null || typeof got === "string");
+    if (got !== null) texts++;
+  }
+  assert.ok(texts > 0); // some random segments are well formed: both ways are exercised
+  // the standard's example (numeric "01234567"); ECI 26 then the UTF-8 bytes of "é"; a
+  // byte count past the end; Latin-1 bytes under ECI 26 (not UTF-8)
+  assert.equal(segments([0x10, 0x20, 0x0c, 0x56, 0x61, 0x80, 0xec], 1), "01234567");
+  assert.equal(segments([0x71, 0xa4, 0x02, 0xc3, 0xa9, 0x00], 1), "é");
+  assert.equal(segments([0x40, 0xff, 0x41, 0x42], 1), null);
+  assert.equal(segments([0x71, 0xa4, 0x01, 0xe9, 0x00], 1), null);
   const rows = qrMatrix(CREDENTIAL).map((row) => row.map(Number));
   for (let i = 0; i < 9; i++) {
     rows[8][i] ^= 1;

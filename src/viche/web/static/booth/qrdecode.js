@@ -287,8 +287,18 @@ function bytesToText(bytes, eci) {
   return new TextDecoder(label, { fatal: true }).decode(new Uint8Array(bytes));
 }
 
-/** The text of the data codewords (segments), or null when they are not well formed. */
-function segments(data, v) {
+/** The text of the data codewords `data` of a version `v` code (its segments), or null when
+ * they are not well formed (a count past the end, a digit out of range, bytes that are not
+ * of their character set). */
+export function segments(data, v) {
+  try {
+    return readSegments(data, v);
+  } catch {
+    return null;
+  }
+}
+
+function readSegments(data, v) {
   let pos = 0;
   const end = data.length * 8;
   const read = (n) => {

@@ -6,9 +6,11 @@
 // picture drawn on a canvas, decoded in a worker (qrworker.js), both loaded only when the
 // voter first scans.
 
-/** The longest side, in pixels, of a picture given to our decoder (a 12-megapixel photo is
- * scaled down: a credential letter's code still has ~10 pixels a module). */
+/** The longest side, in pixels, of a photo given to our decoder (a 12-megapixel photo is
+ * scaled down: a credential letter's code still has ~10 pixels a module), and of a camera
+ * frame (a frame every 200 ms: kept near 1280x720, ~0.1 s each on a laptop). */
 const MAX_SIDE = 1600;
+const MAX_FRAME = 1280;
 
 /** A detector of QR codes (BarcodeDetector's interface), or null where none can work. */
 export async function qrDetector() {
@@ -30,7 +32,7 @@ function pixels(source) {
   const w0 = source.videoWidth || source.naturalWidth || source.width || 0;
   const h0 = source.videoHeight || source.naturalHeight || source.height || 0;
   if (!w0 || !h0) return null;
-  const k = Math.min(1, MAX_SIDE / Math.max(w0, h0));
+  const k = Math.min(1, (source.videoWidth ? MAX_FRAME : MAX_SIDE) / Math.max(w0, h0));
   const w = Math.max(1, Math.round(w0 * k));
   const h = Math.max(1, Math.round(h0 * k));
   let canvas;
