@@ -153,10 +153,10 @@ def main() -> None:
         httpd.shutdown()
         shutil.rmtree(work, ignore_errors=True)
     whole = sum(p.stat().st_size for p in BOOTH_FILES)
-    names = ("qrcanvas.js", "qrdecode.js", "qrworker.js")
-    dec = sum((STATIC / "booth" / f).stat().st_size for f in names)
+    parts = ("qrcanvas.js", "qrdecode.js", "qrworker.js")
+    dec = sum((STATIC / "booth" / f).stat().st_size for f in parts)
     print(f"whole booth: {whole} bytes in {len(BOOTH_FILES)} files (uncompressed; < 200 KB)")
-    print(f"  of which the decoder: {dec} bytes ({', '.join(names)}; not on the first page)")
+    print(f"  of which the decoder: {dec} bytes ({', '.join(parts)}; not on the first page)")
     print(f"load average {os.getloadavg()[0]:.1f}, {os.cpu_count()} cores")
 
 
