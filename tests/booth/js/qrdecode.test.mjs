@@ -83,6 +83,14 @@ test("a quiet zone of one module, a mirrored code, a tiny and a large code", () 
   assert.equal(decodeQr(render(rows, 320, 240, { module: 5, mirror: true, angle: 120 })), CREDENTIAL);
   assert.equal(decodeQr(render(rows, 200, 150, { module: 3 })), CREDENTIAL);
   assert.equal(decodeQr(render(rows, 1280, 720, { module: 24, light: [0.5, 1] })), CREDENTIAL);
+  // turned by 45°: a row crosses a finder slantwise, its runs are 1.41 times the module
+  // (Hypothesis found version 1 at 225° read as nothing)
+  const small = qrMatrix("0");
+  assert.equal(small.length, 21);
+  for (const angle of [45, 135, 225, 315]) {
+    assert.equal(decodeQr(render(small, 800, 720, { module: 16, angle, noise: 8 })), "0", `${angle}°`);
+    assert.equal(decodeQr(render(rows, 800, 720, { module: 14, angle })), CREDENTIAL, `${angle}°`);
+  }
 });
 
 test("stains within the error correction are corrected, larger ones are not misread", () => {

@@ -835,7 +835,8 @@ function triples(bin, w, h, finders) {
         if (cross < 0) [p, q] = [q, p];
         const a = dist(tl, p);
         const b = dist(tl, q);
-        if (a < tl.m * 10 || b < tl.m * 10 || Math.max(a, b) > Math.min(a, b) * 1.6) continue;
+        // 14 modules at least (version 1), m from a row crossing a finder slantwise: up to 1.41
+        if (a < tl.m * 8 || b < tl.m * 8 || Math.max(a, b) > Math.min(a, b) * 1.6) continue;
         const cos = Math.abs(((p.x - tl.x) * (q.x - tl.x) + (p.y - tl.y) * (q.y - tl.y)) / (a * b));
         if (cos > 0.45) continue;
         const n = size(bin, w, h, tl, p, q);
