@@ -9,42 +9,12 @@
 // Forney) -> segments (numeric, alphanumeric, byte, kanji, ECI). A mirrored code is read
 // transposed. decodeQr never throws: the text, or null.
 
+import { BLOCKS, ECC, MASKS, alignment, rawModules } from "../common/qr.js";
+
 // ------------------------------------------------------------------ tables (the standard's)
 
-// error correction codewords per block and number of blocks, by level (L, M, Q, H) and version
-const ECC = [
-  [7, 10, 15, 20, 26, 18, 20, 24, 30, 18, 20, 24, 26, 30, 22, 24, 28, 30, 28, 28, 28, 28, 30, 30, 26, 28, 30, 30, 30, 30, 30, 30, 30, 30, 30, 30, 30, 30, 30, 30],
-  [10, 16, 26, 18, 24, 16, 18, 22, 22, 26, 30, 22, 22, 24, 24, 28, 28, 26, 26, 26, 26, 28, 28, 28, 28, 28, 28, 28, 28, 28, 28, 28, 28, 28, 28, 28, 28, 28, 28, 28],
-  [13, 22, 18, 26, 18, 24, 18, 22, 20, 24, 28, 26, 24, 20, 30, 24, 28, 28, 26, 30, 28, 30, 30, 30, 30, 28, 30, 30, 30, 30, 30, 30, 30, 30, 30, 30, 30, 30, 30, 30],
-  [17, 28, 22, 16, 22, 28, 26, 26, 24, 28, 24, 28, 22, 24, 24, 30, 28, 28, 26, 28, 30, 24, 30, 30, 30, 30, 30, 30, 30, 30, 30, 30, 30, 30, 30, 30, 30, 30, 30, 30],
-];
-const BLOCKS = [
-  [1, 1, 1, 1, 1, 2, 2, 2, 2, 4, 4, 4, 4, 4, 6, 6, 6, 6, 7, 8, 8, 9, 9, 10, 12, 12, 12, 13, 14, 15, 16, 17, 18, 19, 19, 20, 21, 22, 24, 25],
-  [1, 1, 1, 2, 2, 4, 4, 4, 5, 5, 5, 8, 9, 9, 10, 10, 11, 13, 14, 16, 17, 17, 18, 20, 21, 23, 25, 26, 28, 29, 31, 33, 35, 37, 38, 40, 43, 45, 47, 49],
-  [1, 1, 2, 2, 4, 4, 6, 6, 8, 8, 8, 10, 12, 16, 12, 17, 16, 18, 21, 20, 23, 23, 25, 27, 29, 34, 34, 35, 38, 40, 43, 45, 48, 51, 53, 56, 59, 62, 65, 68],
-  [1, 1, 2, 4, 4, 4, 5, 6, 8, 8, 11, 11, 16, 16, 18, 16, 19, 21, 25, 25, 25, 34, 30, 32, 35, 37, 40, 42, 45, 48, 51, 54, 57, 60, 63, 66, 70, 74, 77, 81],
-];
-// the format's two level bits -> index in the tables above (01 L, 00 M, 11 Q, 10 H)
+// the format's two level bits -> row of qr.js's tables ECC and BLOCKS (01 L, 00 M, 11 Q, 10 H)
 const LEVEL = [1, 0, 3, 2];
-
-function rawModules(v) {
-  let n = (16 * v + 128) * v + 64;
-  if (v >= 2) {
-    const k = Math.floor(v / 7) + 2;
-    n -= (25 * k - 10) * k - 55;
-    if (v >= 7) n -= 36;
-  }
-  return n;
-}
-
-function alignmentPositions(v) {
-  if (v === 1) return [];
-  const k = Math.floor(v / 7) + 2;
-  const step = v === 32 ? 26 : Math.ceil((v * 4 + 4) / (k * 2 - 2)) * 2;
-  const out = [6];
-  for (let pos = v * 4 + 10; out.length < k; pos -= step) out.splice(1, 0, pos);
-  return out;
-}
 
 // BCH codes of the format (15,5) and version (18,6) information
 function bch(value, bits, poly, polyBits) {
@@ -76,17 +46,6 @@ function nearest(table, reads) {
   }
   return best;
 }
-
-const MASKS = [
-  (x, y) => (x + y) % 2 === 0,
-  (x, y) => y % 2 === 0,
-  (x) => x % 3 === 0,
-  (x, y) => (x + y) % 3 === 0,
-  (x, y) => (Math.floor(x / 3) + Math.floor(y / 2)) % 2 === 0,
-  (x, y) => ((x * y) % 2) + ((x * y) % 3) === 0,
-  (x, y) => (((x * y) % 2) + ((x * y) % 3)) % 2 === 0,
-  (x, y) => (((x + y) % 2) + ((x * y) % 3)) % 2 === 0,
-];
 
 // ------------------------------------------------------------------ GF(256), Reed-Solomon
 
@@ -195,7 +154,7 @@ function functionMap(v) {
   fill(0, n - 8, 9, 8);
   fill(6, 0, 1, n);
   fill(0, 6, n, 1);
-  const al = alignmentPositions(v);
+  const al = alignment(v);
   for (const ay of al) {
     for (const ax of al) {
       if ((ax === 6 && ay === 6) || (ax === 6 && ay === n - 7) || (ax === n - 7 && ay === 6)) continue;
