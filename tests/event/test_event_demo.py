@@ -10,9 +10,11 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from support.belenios import tool_verifies
 from support.cli import run_cli
+from support.qr_photos import Decoder, Shot, photograph
 from viche.event.keys import EventKey
 from viche.event.locks import LOCK_LOG
 from viche.event.manifest import read_manifest
@@ -138,7 +140,7 @@ def test_letters_hold_each_credential_once_and_no_credential_is_published(
 
 
 def test_a_letter_prints_with_a_qr_code_that_reads_back(
-    demo: tuple[Path, str], chromium: str, zbarimg: str, tmp_path: Path
+    demo: tuple[Path, str], chromium: str, zbarimg: str, node: str, tmp_path: Path
 ) -> None:
     from playwright.sync_api import sync_playwright
 
@@ -155,6 +157,7 @@ def test_a_letter_prints_with_a_qr_code_that_reads_back(
             voter = first.get_attribute("data-voter")
             assert voter is not None
             first.locator(".qr svg").screenshot(path=str(tmp_path / "qr.png"))
+            first.screenshot(path=str(tmp_path / "letter.png"))  # the whole letter, as printed
             pdf = page.pdf(format="A4")
         finally:
             browser.close()
@@ -162,6 +165,18 @@ def test_a_letter_prints_with_a_qr_code_that_reads_back(
                           capture_output=True, timeout=60, check=False)  # fmt: skip
     assert read.returncode == 0, read.stderr.decode()
     assert read.stdout.decode().strip() == creds[voter]
+    # the letter photographed by a phone (on a table, turned, tilted, lit from one side, a
+    # JPEG), read by the booth's own decoder (browsers without BarcodeDetector)
+    sheet = Image.open(tmp_path / "letter.png")
+    decoder = Decoder(node)
+    try:
+        for seed, angle in ((1, 14.0), (2, 197.0)):
+            shot = Shot(width=1280, height=960, angle=angle, tilt=0.15, light=(0.4, 1.1),
+                        light_angle=50.0 * seed, blur=0.8, noise=6, jpeg=80, seed=seed)  # fmt: skip
+            text, _ = decoder.picture(photograph(sheet, shot, across=700))
+            assert text == creds[voter]
+    finally:
+        decoder.close()
     assert pdf.startswith(b"%PDF") and pdf.count(b"/Type /Page") >= 3  # one sheet per letter
 
 

@@ -1,18 +1,28 @@
-// Reading the private credential from a QR code, with the browser's own BarcodeDetector
-// (Shape Detection API): from the camera (getUserMedia, back camera preferred, a frame
-// looked at every 200 ms) or from a photo the voter picks (an <input type=file>, which on a
-// phone also offers the camera). Nothing leaves the device. Where the browser has no
-// BarcodeDetector with the "qr_code" format (desktop Linux and Windows Chromium, Firefox,
-// Safari), the booth says so and the voter types or pastes: no decoder of our own.
+// Reading the private credential from a QR code: from the camera (getUserMedia, back camera
+// preferred, a frame looked at every 200 ms) or from a photo the voter picks (an <input
+// type=file>, which on a phone also offers the camera). Nothing leaves the device. The
+// browser's own BarcodeDetector (Shape Detection API) where it reads "qr_code" (Android
+// Chrome); elsewhere (iOS Safari, Firefox, desktop Chromium) our decoder: the picture drawn
+// on a canvas (qrcanvas.js, loaded at the credential step) and decoded by qrdecode.js in a
+// worker (qrworker.js, started on the first scan). The first page loads none of them.
 
-/** A detector of QR codes, or null where the browser has none. */
+/** A detector of QR codes (BarcodeDetector's interface), or null where none can work: the
+ * browser's own, else ours (qrcanvas.js, loaded now: this is the credential step, after
+ * the login, never the first page). */
 export async function qrDetector() {
   const BD = globalThis.BarcodeDetector;
-  if (typeof BD !== "function") return null;
+  if (typeof BD === "function") {
+    try {
+      const formats = await BD.getSupportedFormats();
+      if (formats.includes("qr_code")) return new BD({ formats: ["qr_code"] });
+    } catch {
+      // fall through to ours
+    }
+  }
+  if (typeof OffscreenCanvas !== "function" && typeof document === "undefined") return null;
   try {
-    const formats = await BD.getSupportedFormats();
-    if (!formats.includes("qr_code")) return null;
-    return new BD({ formats: ["qr_code"] });
+    const { ownDetector } = await import("./qrcanvas.js");
+    return ownDetector();
   } catch {
     return null;
   }

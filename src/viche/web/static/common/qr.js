@@ -2,13 +2,24 @@
 // smallest version that holds the text (1-40), the mask chosen by the standard's penalty.
 // Used for the signed receipt; qrSvg draws it with DOM calls (no inline markup or style).
 
-const ECC_PER_BLOCK = [7, 10, 15, 20, 26, 18, 20, 24, 30, 18, 20, 24, 26, 30, 22, 24, 28, 30, 28,
-  28, 28, 28, 30, 30, 26, 28, 30, 30, 30, 30, 30, 30, 30, 30, 30, 30, 30, 30, 30, 30];
-const BLOCKS = [1, 1, 1, 1, 1, 2, 2, 2, 2, 4, 4, 4, 4, 4, 6, 6, 6, 6, 7, 8, 8, 9, 9, 10, 12, 12,
-  12, 13, 14, 15, 16, 17, 18, 19, 19, 20, 21, 22, 24, 25];
-const FORMAT_L = 1;
+// Error correction codewords per block and number of blocks, by level (L, M, Q, H: the
+// encoder uses L, the decoder qrdecode.js all four) and version.
+export const ECC = [
+  [7, 10, 15, 20, 26, 18, 20, 24, 30, 18, 20, 24, 26, 30, 22, 24, 28, 30, 28, 28, 28, 28, 30, 30, 26, 28, 30, 30, 30, 30, 30, 30, 30, 30, 30, 30, 30, 30, 30, 30],
+  [10, 16, 26, 18, 24, 16, 18, 22, 22, 26, 30, 22, 22, 24, 24, 28, 28, 26, 26, 26, 26, 28, 28, 28, 28, 28, 28, 28, 28, 28, 28, 28, 28, 28, 28, 28, 28, 28, 28, 28],
+  [13, 22, 18, 26, 18, 24, 18, 22, 20, 24, 28, 26, 24, 20, 30, 24, 28, 28, 26, 30, 28, 30, 30, 30, 30, 28, 30, 30, 30, 30, 30, 30, 30, 30, 30, 30, 30, 30, 30, 30],
+  [17, 28, 22, 16, 22, 28, 26, 26, 24, 28, 24, 28, 22, 24, 24, 30, 28, 28, 26, 28, 30, 24, 30, 30, 30, 30, 30, 30, 30, 30, 30, 30, 30, 30, 30, 30, 30, 30, 30, 30],
+];
+export const BLOCKS = [
+  [1, 1, 1, 1, 1, 2, 2, 2, 2, 4, 4, 4, 4, 4, 6, 6, 6, 6, 7, 8, 8, 9, 9, 10, 12, 12, 12, 13, 14, 15, 16, 17, 18, 19, 19, 20, 21, 22, 24, 25],
+  [1, 1, 1, 2, 2, 4, 4, 4, 5, 5, 5, 8, 9, 9, 10, 10, 11, 13, 14, 16, 17, 17, 18, 20, 21, 23, 25, 26, 28, 29, 31, 33, 35, 37, 38, 40, 43, 45, 47, 49],
+  [1, 1, 2, 2, 4, 4, 6, 6, 8, 8, 8, 10, 12, 16, 12, 17, 16, 18, 21, 20, 23, 23, 25, 27, 29, 34, 34, 35, 38, 40, 43, 45, 48, 51, 53, 56, 59, 62, 65, 68],
+  [1, 1, 2, 4, 4, 4, 5, 6, 8, 8, 11, 11, 16, 16, 18, 16, 19, 21, 25, 25, 25, 34, 30, 32, 35, 37, 40, 42, 45, 48, 51, 54, 57, 60, 63, 66, 70, 74, 77, 81],
+];
+const FORMAT_L = 1; // the format bits of level L (index 0 of the tables)
 
-function rawModules(v) {
+/** Modules of version v that hold codewords (data and error correction). */
+export function rawModules(v) {
   let n = (16 * v + 128) * v + 64;
   if (v >= 2) {
     const k = Math.floor(v / 7) + 2;
@@ -19,7 +30,7 @@ function rawModules(v) {
 }
 
 function dataCapacity(v) {
-  return Math.floor(rawModules(v) / 8) - ECC_PER_BLOCK[v - 1] * BLOCKS[v - 1];
+  return Math.floor(rawModules(v) / 8) - ECC[0][v - 1] * BLOCKS[0][v - 1];
 }
 
 // GF(256) with the polynomial x^8 + x^4 + x^3 + x^2 + 1.
@@ -71,8 +82,8 @@ function codewords(bytes, v) {
   const data = [];
   for (let i = 0; i < bits.length; i += 8) data.push(parseInt(bits.slice(i, i + 8).join(""), 2));
   // blocks: the short ones first, the long ones one data codeword longer
-  const nBlocks = BLOCKS[v - 1];
-  const ecc = ECC_PER_BLOCK[v - 1];
+  const nBlocks = BLOCKS[0][v - 1];
+  const ecc = ECC[0][v - 1];
   const total = Math.floor(rawModules(v) / 8);
   const nShort = nBlocks - (total % nBlocks);
   const shortLen = Math.floor(total / nBlocks) - ecc;
@@ -89,7 +100,8 @@ function codewords(bytes, v) {
   return out;
 }
 
-function alignment(v) {
+/** Centres (rows and columns) of the alignment patterns of version v. */
+export function alignment(v) {
   if (v === 1) return [];
   const k = Math.floor(v / 7) + 2;
   const step = v === 32 ? 26 : Math.ceil((v * 4 + 4) / (k * 2 - 2)) * 2;
@@ -98,7 +110,8 @@ function alignment(v) {
   return out;
 }
 
-const MASKS = [
+/** The eight mask patterns: true where module (x: column, y: row) is flipped. */
+export const MASKS = [
   (x, y) => (x + y) % 2 === 0,
   (x, y) => y % 2 === 0,
   (x) => x % 3 === 0,
