@@ -4,6 +4,9 @@
     python bench/monitor_eval/run.py --scale 1000000 # also: 1M posts end to end (replicated mix)
     python bench/monitor_eval/run.py --scale 1000000 --max-posts-per-pass 300000
                                                      # both runs period by period (bounded memory)
+    python bench/monitor_eval/run.py --scale 1000000 --narratives
+                                                     # also: narratives and known cases, as
+                                                     # 'viche monitor detect --narratives' does
     python bench/monitor_eval/run.py --cli-report --work /tmp/mix
                                                      # also 'viche monitor detect' then
                                                      # 'viche monitor report' on the mix's store,
@@ -314,7 +317,17 @@ def peak_memory_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def run_pipeline(csv_path: Path, out_dir: Path, max_posts_per_pass: int = 0) -> None:
+#: where the vectors of the known cases are kept between runs (embedding all 10,892 cases
+#: takes ~5 minutes on two cores, once per case list; a store keeps them in ``store/cache``)
+CASE_CACHE = REPO / "bench" / "narrative_eval" / ".cache"
+
+
+def run_pipeline(
+    csv_path: Path, out_dir: Path, max_posts_per_pass: int = 0, narratives: bool = False
+) -> None:
+    import shutil
+
+    from viche.cli.monitor import with_narratives
     from viche.monitor.api import posts_path
     from viche.monitor.ingest import ingest
     from viche.monitor.pipeline import DetectConfig, detect
@@ -331,6 +344,13 @@ def run_pipeline(csv_path: Path, out_dir: Path, max_posts_per_pass: int = 0) -> 
             cfg = DetectConfig(max_posts_per_pass=max_posts_per_pass)
         result = detect(store, cfg)
     t2 = time.perf_counter()
+    if narratives and result.campaigns:
+        cache = out_dir / "store" / "cache"
+        cache.mkdir(exist_ok=True)
+        for f in CASE_CACHE.glob("cases-*.npy"):
+            shutil.copy(f, cache / f.name)
+        result = with_narratives(result, posts_path(out_dir / "store"), out_dir / "store", None, "")
+    t3 = time.perf_counter()
     accounts_frame(result.accounts).to_csv(out_dir / "accounts.csv", index=False)
     peak = peak_memory_mb()
     out = {
@@ -338,7 +358,8 @@ def run_pipeline(csv_path: Path, out_dir: Path, max_posts_per_pass: int = 0) -> 
         "malformed": rep.malformed,
         "ingest_s": t1 - t0,
         "detect_s": t2 - t1,
-        "total_s": t2 - t0,
+        "narratives_s": t3 - t2,
+        "total_s": t3 - t0,
         "peak_mb": peak,
         "stats": result.stats,
     }
@@ -385,7 +406,11 @@ def cli_report(work: Path) -> None:
 
 
 def timed_run(
-    posts: pd.DataFrame, work: Path, name: str, max_posts_per_pass: int = 0
+    posts: pd.DataFrame,
+    work: Path,
+    name: str,
+    max_posts_per_pass: int = 0,
+    narratives: bool = False,
 ) -> tuple[pd.DataFrame, dict]:
     out = work / name
     out.mkdir(parents=True, exist_ok=True)
@@ -401,6 +426,7 @@ def timed_run(
             str(out),
             "--max-posts-per-pass",
             str(max_posts_per_pass),
+            *(["--narratives"] if narratives else []),
         ],
         check=True,
     )
@@ -409,7 +435,8 @@ def timed_run(
     print(
         f"[{name}] {t['posts']:,} posts ({t['malformed']} malformed rows):"
         f" ingest {t['ingest_s']:.1f} s,"
-        f" detect {t['detect_s']:.1f} s, total {t['total_s']:.1f} s"
+        f" detect {t['detect_s']:.1f} s, narratives {t['narratives_s']:.1f} s,"
+        f" total {t['total_s']:.1f} s"
         f" = {t['posts'] / t['total_s']:,.0f} posts/s end to end; peak memory {t['peak_mb']:.0f} MB"
     )
     s = t["stats"]
@@ -427,6 +454,12 @@ def timed_run(
             else "; one pass"
         )
     )
+    if "narratives" in s:
+        print(
+            f"[{name}] narratives: {int(s['narratives'])} found among"
+            f" {int(s['narrative_posts_embedded']):,} candidate posts,"
+            f" {int(s.get('narrative_texts_embedded', 0)):,} distinct texts embedded"
+        )
     return pd.read_csv(
         out / "accounts.csv", dtype={"author_id": str, "campaign": str}, keep_default_na=False
     ), timing
@@ -442,6 +475,12 @@ def main() -> None:
         type=int,
         default=0,
         help="DetectConfig.max_posts_per_pass for every run (0 = the default)",
+    )
+    ap.add_argument(
+        "--narratives",
+        action="store_true",
+        help="also find narratives and known cases (extra 'embed'; case vectors cached in"
+        " bench/narrative_eval/.cache)",
     )
     ap.add_argument("--pipeline-only", nargs=2, metavar=("CSV", "OUT"), help=argparse.SUPPRESS)
     ap.add_argument("--cli", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
@@ -462,7 +501,10 @@ def main() -> None:
         return
     if args.pipeline_only:
         run_pipeline(
-            Path(args.pipeline_only[0]), Path(args.pipeline_only[1]), args.max_posts_per_pass
+            Path(args.pipeline_only[0]),
+            Path(args.pipeline_only[1]),
+            args.max_posts_per_pass,
+            args.narratives,
         )
         return
     posts, labels = build_mix(args.min_month_posts)
@@ -476,7 +518,7 @@ def main() -> None:
         return
     with tempfile.TemporaryDirectory(prefix="monitor_eval_") as tmp:
         work = args.work or Path(tmp)
-        accounts, _ = timed_run(posts, work, "dev-mix", args.max_posts_per_pass)
+        accounts, _ = timed_run(posts, work, "dev-mix", args.max_posts_per_pass, args.narratives)
         report(accounts, labels)
         if args.cli_report:
             print()
@@ -485,7 +527,7 @@ def main() -> None:
             print()
             big = replicate(posts, args.scale)
             del posts
-            timed_run(big, work, f"scale-{args.scale}", args.max_posts_per_pass)
+            timed_run(big, work, f"scale-{args.scale}", args.max_posts_per_pass, args.narratives)
 
 
 if __name__ == "__main__":

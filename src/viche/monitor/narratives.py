@@ -77,8 +77,9 @@ import numpy.typing as npt
 
 from viche.errors import IngestError, Location, MissingFileError, MonitorError
 from viche.monitor.embed import DIMENSION, Embedder, Vectors
+from viche.monitor.minhash import MinHasher, lsh_clusters
 from viche.monitor.model import Campaign, DetectionResult, Narrative, Post
-from viche.monitor.text import guess_language
+from viche.monitor.text import guess_language, normalise, shingle_hashes
 
 SAME_LANGUAGE = 0.915
 CROSS_LANGUAGE = 0.8525
@@ -95,6 +96,9 @@ THRESHOLDS: dict[tuple[str, str], float] = {
 LABEL_CHARS = 140
 MIN_WORDS = 4  # shorter posts (once links and mentions are gone) carry no claim to compare
 _BLOCK = 1024
+#: estimated Jaccard similarity (character 5-grams of the normalised text) above which two
+#: posts are embedded once (one stands for both; see :func:`representatives`)
+SAME_TEXT_SIMILARITY = 0.85
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,6 +257,36 @@ class CaseIndex:
         return [(self.cases[int(j)], float(sims[i, j])) for i, j in enumerate(best)]
 
 
+def representatives(
+    texts: Sequence[str], *, similarity: float = SAME_TEXT_SIMILARITY
+) -> npt.NDArray[np.int64]:
+    """For each text, the index of the text embedded in its place.
+
+    Texts equal once normalised (:func:`viche.monitor.text.normalise`: case, links,
+    mentions, punctuation) share the first of them; the distinct ones are then joined by
+    MinHash LSH (the near-duplicate machinery of detection) when their estimated Jaccard
+    similarity reaches ``similarity``, and each group is represented by its first text.
+    Copies and lightly edited reposts, the bulk of a campaign's posts, are embedded once.
+    """
+    n = len(texts)
+    out = np.arange(n, dtype=np.int64)
+    first: dict[str, int] = {}
+    distinct: list[int] = []
+    for i, t in enumerate(texts):
+        key = normalise(t)
+        j = first.setdefault(key, i)
+        out[i] = j
+        if j == i:
+            distinct.append(i)
+    if len(distinct) > 1:
+        keys = [normalise(texts[i]) or "." for i in distinct]
+        sigs = MinHasher(32, 1).signatures(shingle_hashes(keys, 5))
+        labels = lsh_clusters(sigs, 8, similarity)
+        rep = np.asarray(distinct, dtype=np.int64)[labels]
+        out = rep[np.searchsorted(np.asarray(distinct, dtype=np.int64), out)]
+    return out
+
+
 @dataclass(frozen=True, slots=True)
 class Cluster:
     """Member rows of one cluster, its medoid row and its centroid (raw model space)."""
@@ -363,6 +397,26 @@ def claim_text(text: str) -> str:
     return " ".join(t.split())
 
 
+_SENTENCE_END = re.compile(r"(?<=[.!?…»”\"])\s+(?=[«\"A-ZА-ЯЁІЇЄҐ])|\n+")
+SENTENCE_WORDS = 3
+MAX_SENTENCES = 8
+
+
+def claim_sentences(text: str, *, limit: int = MAX_SENTENCES) -> list[str]:
+    """The sentences of a post that could carry a claim: split at line breaks and sentence
+    ends, each cleaned as :func:`claim_text`, those of at least :data:`SENTENCE_WORDS` words, the
+    first ``limit`` of them (a news post opens with its claim; the tail is boilerplate:
+    "subscribe", links to the channel)."""
+    out: list[str] = []
+    for part in _SENTENCE_END.split(text):
+        sentence = claim_text(part)
+        if len(sentence.split()) >= SENTENCE_WORDS:
+            out.append(sentence)
+            if len(out) >= limit:
+                break
+    return out
+
+
 def _shorten(text: str, limit: int = LABEL_CHARS) -> str:
     flat = " ".join(text.split())
     return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
@@ -383,14 +437,31 @@ def find_narratives(
     match_threshold: float = MATCH_THRESHOLD,
     min_size: int = 2,
 ) -> tuple[Narrative, ...]:
-    """Cluster ``posts`` by meaning; label each cluster and match it to a known case."""
+    """Cluster ``posts`` by meaning; label each cluster and match it to a known case.
+
+    Near-identical posts (:func:`representatives`) are embedded once and share a vector."""
+    found, _ = _find(posts, embedder, cases, thresholds, match_threshold, min_size)
+    return found
+
+
+def _find(  # noqa: PLR0917 (private: find_narratives and attach_narratives)
+    posts: Sequence[Post],
+    embedder: Embedder,
+    cases: CaseIndex | None,
+    thresholds: Mapping[tuple[str, str], float] | None,
+    match_threshold: float,
+    min_size: int,
+) -> tuple[tuple[Narrative, ...], int]:
+    """The narratives and how many distinct texts were embedded."""
     claims = {p.id: (p, claim_text(p.text)) for p in posts}
     kept = [(p, t) for p, t in claims.values() if len(t.split()) >= MIN_WORDS]
     if not kept:
-        return ()
+        return (), 0
     unique = [p for p, _ in kept]
     texts = [t for _, t in kept]
-    vectors = embedder.encode(texts)
+    rep = representatives(texts)
+    distinct = np.unique(rep)
+    vectors = embedder.encode([texts[int(i)] for i in distinct])[np.searchsorted(distinct, rep)]
     scripts = [language_group(t, p.lang) for p, t in kept]
     found = cluster(vectors, scripts, thresholds=thresholds, min_size=min_size)
     matches = cases.nearest(np.stack([c.centroid for c in found])) if cases and found else []
@@ -414,7 +485,7 @@ def find_narratives(
             )
         )
     out.sort(key=lambda n: (-len(n.post_ids), n.id))
-    return tuple(out)
+    return tuple(out), int(distinct.size)
 
 
 def candidate_posts(
@@ -478,9 +549,7 @@ def attach_narratives(
         share = max(20, max_posts // len(result.campaigns))
         per_campaign = {cid: _even_sample(ids, share) for cid, ids in per_campaign.items()}
     pool = [posts[i] for ids in per_campaign.values() for i in ids if i in posts]
-    narratives = find_narratives(
-        pool, embedder, cases=cases, thresholds=thresholds, match_threshold=match_threshold
-    )
+    narratives, embedded = _find(pool, embedder, cases, thresholds, match_threshold, 2)
     campaigns = []
     for c in result.campaigns:
         mine = set(per_campaign[c.id])
@@ -490,4 +559,5 @@ def attach_narratives(
     stats = dict(result.stats)
     stats["narratives"] = float(len(narratives))
     stats["narrative_posts_embedded"] = float(len({p.id for p in pool}))
+    stats["narrative_texts_embedded"] = float(embedded)
     return replace(result, campaigns=tuple(campaigns), stats=stats)
