@@ -13,7 +13,8 @@ West fights Russia to the last Ukrainian, Ukraine shells civilians, sanctions hu
 more, ...) recur across hundreds of cases. So here, per language:
 
 * **Pool** (real posts): ru -- the posts of ``tg_ru_news_2024`` labelled "political" upstream
-  (Russian Telegram news channels, Aug 2023 - Dec 2024; 4,631 posts); en -- English IRA tweets
+  (Russian Telegram news channels, Aug 2023 - Dec 2024; 4,631 posts), a fixed sample of
+  :data:`RU_POOL` distinct ones; en -- English IRA tweets
   (``ira_dev``) on public affairs, a fixed sample of :data:`EN_POOL`; uk -- there is no real
   Ukrainian post in the data: our own translations (``uk_analyst.py``) of the Russian queries.
 * **Cases**: all of ``euvsdisinfo/cases.csv``, embedded as the monitor does
@@ -51,9 +52,10 @@ import csv
 import gzip
 import json
 import random
-import re
 import sys
 from pathlib import Path
+
+import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 from retrieve import TOPIC, cached_encode, thresholds, unrelated
@@ -63,7 +65,8 @@ from viche.monitor import narratives as nar
 from viche.monitor.text import guess_language
 
 HERE = Path(__file__).parent
-EN_POOL = 2000
+RU_POOL = 1500
+EN_POOL = 1000
 QUERIES = 20
 K = 5
 SEED = 2024
@@ -87,7 +90,8 @@ def ru_pool(shared: Path) -> list[dict[str, str]]:
                 continue
             seen.add(key)
             out.append({"post_id": r["post_id"], "date": r["created_at"][:10], "text": text})
-    return out
+    random.Random(13).shuffle(out)
+    return out[:RU_POOL]
 
 
 def en_pool(shared: Path) -> list[dict[str, str]]:
@@ -111,11 +115,131 @@ def en_pool(shared: Path) -> list[dict[str, str]]:
     return found[:EN_POOL]
 
 
-_SENTENCE = re.compile(r"(?<=[.!?…])\s+|\n+")
+def case_index(shared: Path, model: embed.Embedder) -> nar.CaseIndex:
+    known = nar.load_cases(shared / "data/influence/euvsdisinfo/cases.csv")
+    return nar.CaseIndex.build(known, model, cache_dir=HERE / ".cache")
 
 
-def sentences(text: str) -> list[str]:
-    return [s for s in (nar.claim_sentences(text)) if s]
+def ranked(
+    model: embed.Embedder, index: nar.CaseIndex, texts: list[str], ranking: str
+) -> np.ndarray:
+    """Similarity of each text to every case, as ``ranking`` scores it: "post" -- the whole
+    post (what the monitor embeds); "claim" -- the best of the whole post and each of its
+    sentences (:func:`viche.monitor.narratives.claim_sentences`)."""
+    whole = cached_encode(model, texts) @ index.vectors.T
+    if ranking == "post":
+        return whole
+    out = whole.copy()
+    parts = [(i, s) for i, t in enumerate(texts) for s in nar.claim_sentences(t)]
+    if parts:
+        sims = cached_encode(model, [s for _, s in parts]) @ index.vectors.T
+        for row, (i, _) in enumerate(parts):
+            np.maximum(out[i], sims[row], out=out[i])
+    return out
+
+
+def retrieve(args: argparse.Namespace) -> None:
+    model = embed.load_embedder()
+    index = case_index(args.shared, model)
+    print(f"{len(index.cases)} cases embedded", flush=True)
+    negatives = unrelated(args.shared)
+    qpath = HERE / "analyst_queries.json"
+    if qpath.is_file():
+        queries = json.loads(qpath.read_text())
+    else:
+        best_null = {
+            lang: (cached_encode(model, texts) @ index.vectors.T).max(axis=1)
+            for lang, texts in negatives.items()
+        }
+        limit = thresholds(best_null)
+        pools = {"ru": ru_pool(args.shared), "en": en_pool(args.shared)}
+        rng = random.Random(SEED)
+        queries = {"thresholds": limit, "coverage": {}}
+        for lang, items in pools.items():
+            vectors = cached_encode(model, [p["text"] for p in items])
+            best = (vectors @ index.vectors.T).max(axis=1)
+            eligible = [i for i in range(len(items)) if best[i] >= limit[lang]]
+            queries["coverage"][lang] = [len(eligible), len(items)]
+            queries[lang] = [items[i] for i in rng.sample(eligible, min(QUERIES, len(eligible)))]
+        qpath.write_text(json.dumps(queries, indent=1, ensure_ascii=False))
+    print(json.dumps({k: queries[k] for k in ("coverage", "thresholds")}), flush=True)
+    from uk_analyst import UK_OF_RU
+
+    queries["uk"] = [
+        {**p, "post_id": f"uk:{p['post_id']}", "text": UK_OF_RU[p["post_id"]]}
+        for p in queries["ru"]
+        if p["post_id"] in UK_OF_RU
+    ]
+    rows = []
+    for ranking in RANKINGS:
+        # a ranking's own thresholds: the same null texts scored the same way
+        limit = thresholds(
+            {
+                lang: ranked(model, index, texts, ranking).max(axis=1)
+                for lang, texts in negatives.items()
+            }
+        )
+        for lang in ("ru", "uk", "en"):
+            items = queries[lang]
+            if not items:
+                continue
+            sims = ranked(model, index, [p["text"] for p in items], ranking)
+            for p, row in zip(items, sims, strict=True):
+                for rank, j in enumerate(np.argsort(-row)[:K], start=1):
+                    c = index.cases[int(j)]
+                    rows.append(
+                        {
+                            "ranking": ranking,
+                            "lang": lang,
+                            "post_id": p["post_id"],
+                            "rank": rank,
+                            "score": round(float(row[j]), 4),
+                            "shown": int(row[j] >= limit[lang]),
+                            "case_date": c.date[:10],
+                            "case_url": c.url,
+                            "case_title": c.title,
+                            "text": p["text"][:700],
+                        }
+                    )
+        print(ranking, "thresholds", limit, flush=True)
+    with (HERE / "analyst_retrieved.csv").open("w", encoding="utf-8", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    print(f"{len(rows)} retrieved pairs -> analyst_retrieved.csv")
+
+
+def score(args: argparse.Namespace) -> None:
+    with (HERE / "analyst_retrieved.csv").open(encoding="utf-8", newline="") as fh:
+        retrieved = [r for r in csv.DictReader(fh) if r["ranking"] == args.ranking]
+    with (HERE / "analyst_judgments.csv").open(encoding="utf-8", newline="") as fh:
+        judged = {(r["post_id"], r["case_url"]): int(r["relevant"]) for r in csv.DictReader(fh)}
+
+    def key(r: dict[str, str]) -> tuple[str, str]:
+        # a translation is judged as its original (the same claim)
+        return r["post_id"].removeprefix("uk:"), r["case_url"]
+
+    missing = [r for r in retrieved if key(r) not in judged]
+    if missing:
+        sys.exit(f"{len(missing)} retrieved pairs are not judged, e.g. {key(missing[0])}")
+    print(f"ranking {args.ranking!r}, direction post -> all {'cases'}")
+    for lang in ("ru", "uk", "en"):
+        by_post: dict[str, list[tuple[int, int]]] = {}
+        for r in retrieved:
+            if r["lang"] == lang:
+                by_post.setdefault(r["post_id"], []).append((judged[key(r)], int(r["shown"])))
+        if not by_post:
+            continue
+        p1 = np.mean([v[0][0] for v in by_post.values()])
+        pk = np.mean([np.mean([x for x, _ in v[:K]]) for v in by_post.values()])
+        shown = [x for v in by_post.values() for x, s in v[:K] if s]
+        hit = np.mean([max(x for x, _ in v[:K]) for v in by_post.values()])
+        print(
+            f"{lang}: {len(by_post)} queries; P@1 {p1:.3f}, P@{K} {pk:.3f};"
+            f" shown (top {K} at threshold) {len(shown)} cases, precision"
+            f" {np.mean(shown) if shown else float('nan'):.3f};"
+            f" queries with a relevant case in the top {K}: {hit:.3f}"
+        )
 
 
 def main() -> None:
@@ -128,46 +252,6 @@ def main() -> None:
         score(args)
     else:
         retrieve(args)
-
-
-def case_index(shared: Path, model: embed.Embedder) -> nar.CaseIndex:
-    known = nar.load_cases(shared / "data/influence/euvsdisinfo/cases.csv")
-    return nar.CaseIndex.build(known, model, cache_dir=HERE / ".cache")
-
-
-def retrieve(args: argparse.Namespace) -> None:
-    model = embed.load_embedder()
-    index = case_index(args.shared, model)
-    print(f"{len(index.cases)} cases embedded", flush=True)
-    negatives = unrelated(args.shared)
-    best_null = {
-        lang: (cached_encode(model, texts) @ index.vectors.T).max(axis=1)
-        for lang, texts in negatives.items()
-    }
-    limit = thresholds(best_null)
-    print("thresholds", limit, flush=True)
-    pools = {"ru": ru_pool(args.shared), "en": en_pool(args.shared)}
-    qpath = HERE / "analyst_queries.json"
-    if qpath.is_file():
-        queries = json.loads(qpath.read_text())
-    else:
-        rng = random.Random(SEED)
-        queries = {}
-        coverage = {}
-        for lang, items in pools.items():
-            vectors = cached_encode(model, [p["text"] for p in items])
-            best = (vectors @ index.vectors.T).max(axis=1)
-            eligible = [i for i in range(len(items)) if best[i] >= limit[lang]]
-            coverage[lang] = (len(eligible), len(items))
-            queries[lang] = [items[i] for i in rng.sample(eligible, min(QUERIES, len(eligible)))]
-        queries["coverage"] = coverage
-        queries["thresholds"] = limit
-        qpath.write_text(json.dumps(queries, indent=1, ensure_ascii=False))
-    print(json.dumps({k: queries[k] for k in ("coverage", "thresholds")}), flush=True)
-
-
-def score(args: argparse.Namespace) -> None:
-    raise SystemExit("not yet")
 
 
 if __name__ == "__main__":

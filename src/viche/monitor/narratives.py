@@ -2,7 +2,11 @@
 
 Only the posts that the cheap stages already selected (the posts behind a campaign's
 edges, see :func:`candidate_posts`) are embedded, with the model of
-:mod:`viche.monitor.embed` (the optional extra ``embed``).
+:mod:`viche.monitor.embed` (the optional extra ``embed``), and of those only one text per
+group of copies and near-copies (:func:`representatives`: the same normalised text, or
+MinHash-estimated Jaccard similarity >= :data:`SAME_TEXT_SIMILARITY`); the others take its
+vector. :class:`viche.monitor.embed.CachedEmbedder` keeps the vectors for the life of the
+process, so ``viche monitor watch`` embeds a post once, not at every detection.
 
 Clustering (:func:`cluster`) is the "community detection" of sentence embeddings: every
 post's neighbours are the posts whose cosine similarity reaches the threshold of their
