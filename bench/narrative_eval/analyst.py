@@ -65,12 +65,12 @@ from viche.monitor import narratives as nar
 from viche.monitor.text import guess_language
 
 HERE = Path(__file__).parent
-RU_POOL = 1500
-EN_POOL = 1000
+RU_POOL = 400
+EN_POOL = 500
 QUERIES = 20
 K = 5
 SEED = 2024
-RANKINGS = ("post", "claim")
+RANKINGS = ("post", "clean", "claim")
 
 
 def ru_pool(shared: Path) -> list[dict[str, str]]:
@@ -124,10 +124,15 @@ def ranked(
     model: embed.Embedder, index: nar.CaseIndex, texts: list[str], ranking: str
 ) -> np.ndarray:
     """Similarity of each text to every case, as ``ranking`` scores it: "post" -- the whole
-    post (what the monitor embeds); "claim" -- the best of the whole post and each of its
+    post as the monitor embedded it before this bench (links and mentions dropped);
+    "clean" -- the whole post cleaned by today's
+    :func:`viche.monitor.narratives.claim_text` (Telegram markup, pictographs and
+    "subscribe" links dropped too); "claim" -- the best of "clean" and each of the post's
     sentences (:func:`viche.monitor.narratives.claim_sentences`)."""
-    whole = cached_encode(model, texts) @ index.vectors.T
     if ranking == "post":
+        return cached_encode(model, texts) @ index.vectors.T
+    whole = cached_encode(model, [nar.claim_text(t) for t in texts]) @ index.vectors.T
+    if ranking == "clean":
         return whole
     out = whole.copy()
     parts = [(i, s) for i, t in enumerate(texts) for s in nar.claim_sentences(t)]
@@ -170,8 +175,12 @@ def retrieve(args: argparse.Namespace) -> None:
         for p in queries["ru"]
         if p["post_id"] in UK_OF_RU
     ]
+    out = HERE / "analyst_retrieved.csv"
     rows = []
-    for ranking in RANKINGS:
+    if out.is_file():  # keep the other rankings' rows
+        with out.open(encoding="utf-8", newline="") as fh:
+            rows = [r for r in csv.DictReader(fh) if r["ranking"] not in args.rankings]
+    for ranking in args.rankings:
         # a ranking's own thresholds: the same null texts scored the same way
         limit = thresholds(
             {
@@ -202,7 +211,7 @@ def retrieve(args: argparse.Namespace) -> None:
                         }
                     )
         print(ranking, "thresholds", limit, flush=True)
-    with (HERE / "analyst_retrieved.csv").open("w", encoding="utf-8", newline="") as fh:
+    with out.open("w", encoding="utf-8", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=list(rows[0]))
         w.writeheader()
         w.writerows(rows)
@@ -246,7 +255,10 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--shared", type=Path, default=Path("../shared"))
     ap.add_argument("--score", action="store_true")
-    ap.add_argument("--ranking", choices=RANKINGS, default="post")
+    ap.add_argument("--ranking", choices=RANKINGS, default="post", help="the one --score scores")
+    ap.add_argument(
+        "--rankings", nargs="+", choices=RANKINGS, default=list(RANKINGS), help="to retrieve"
+    )
     args = ap.parse_args()
     if args.score:
         score(args)

@@ -254,6 +254,19 @@ def test_claim_text_drops_links_and_mentions() -> None:
     assert nar.claim_text("mail me at a@b.org") == "mail me at a@b.org"
 
 
+def test_claim_text_drops_telegram_markup() -> None:
+    post = (
+        "⚡️**ВВС Израиля нанесли удары по шести зданиям в Бейруте**, — СМИ."
+        " [👉 Топор Live. Подписаться](https://t.me/topor)"
+    )
+    assert nar.claim_text(post) == "ВВС Израиля нанесли удары по шести зданиям в Бейруте , — СМИ."
+    digest = "📑Сценарии конца войны [по версии]( России, __Украины__ и ~~США~~ `code`"
+    assert nar.claim_text(digest) == "Сценарии конца войны по версии России, Украины и США code"
+    assert nar.claim_text("[Підписатися на канал](") == ""
+    # words, numbers and currency signs stay
+    assert nar.claim_text("snake_case costs €5, 2+2=4") == "snake_case costs €5, 2+2=4"
+
+
 def test_links_do_not_make_headlines_alike(model: E5Embedder) -> None:
     headlines = [
         "Clinton may testify to the Benghazi committee in October",

@@ -72,6 +72,7 @@ import csv
 import hashlib
 import os
 import re
+import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -368,6 +369,12 @@ def cluster(
 _URL = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
 _MENTION = re.compile(r"(?<!\w)@\w+:?")
 _RT = re.compile(r"^\s*RT\b:?", re.IGNORECASE)
+#: Telegram's Markdown as exported: **bold**, __italic__, ~~struck~~, `code`
+_MARKUP = re.compile(r"\*\*|__|~~|`")
+#: a link's text whose address was dropped: "[text](" or "[text](address)"
+_LINK_TEXT = re.compile(r"\[([^\[\]]*)\]\([^)\s]*\)?")
+#: a channel's call to subscribe (its own boilerplate, in every post)
+_SUBSCRIBE = re.compile(r"подпис|підпис|subscribe", re.IGNORECASE)
 
 
 _LANG_NAMES = {
@@ -390,14 +397,26 @@ def language_group(text: str, lang: str = "") -> str:
     return guess_language(text) or "other"
 
 
+def _link_text(m: re.Match[str]) -> str:
+    inner = m.group(1)
+    return " " if _SUBSCRIBE.search(inner) else f" {inner} "
+
+
 def claim_text(text: str) -> str:
     """What is embedded: the words of a post without links, @mentions and a leading "RT",
     hashtags kept as words. Links (t.co short links above all) otherwise dominate short
-    posts and make unrelated headlines look alike."""
+    posts and make unrelated headlines look alike. Telegram's markup goes too: Markdown
+    marks, pictographs (❗️ ⚡️ 👉: symbols, not words) and a link's brackets (its text kept,
+    unless it is the channel's call to subscribe)."""
     t = _RT.sub(" ", text)
     t = _URL.sub(" ", t)
+    t = _LINK_TEXT.sub(_link_text, t)
     t = _MENTION.sub(" ", t)
-    t = t.replace("#", " ")
+    t = _MARKUP.sub(" ", t)
+    t = "".join(
+        " " if unicodedata.category(ch) in {"So", "Cs", "Co"} or 0xFE00 <= ord(ch) <= 0xFE0F else ch
+        for ch in t.replace("#", " ")
+    )
     return " ".join(t.split())
 
 
