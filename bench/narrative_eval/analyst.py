@@ -243,11 +243,18 @@ def score(args: argparse.Namespace) -> None:
         pk = np.mean([np.mean([x for x, _ in v[:K]]) for v in by_post.values()])
         shown = [x for v in by_post.values() for x, s in v[:K] if s]
         hit = np.mean([max(x for x, _ in v[:K]) for v in by_post.values()])
+        at = [
+            judged[key(r)]
+            for r in retrieved
+            if r["lang"] == lang and float(r["score"]) >= nar.MATCH_THRESHOLD
+        ]
         print(
             f"{lang}: {len(by_post)} queries; P@1 {p1:.3f}, P@{K} {pk:.3f};"
             f" shown (top {K} at threshold) {len(shown)} cases, precision"
             f" {np.mean(shown) if shown else float('nan'):.3f};"
-            f" queries with a relevant case in the top {K}: {hit:.3f}"
+            f" queries with a relevant case in the top {K}: {hit:.3f};"
+            f" at the monitor's MATCH_THRESHOLD {nar.MATCH_THRESHOLD}: {len(at)} cases,"
+            f" precision {np.mean(at) if at else float('nan'):.3f}"
         )
 
 
