@@ -334,7 +334,7 @@ def run_pipeline(
     from viche.monitor.scoring import accounts_frame
     from viche.monitor.store import Store
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     (out_dir / "store").mkdir(exist_ok=True)
     with Store(posts_path(out_dir / "store")) as store:
         rep = ingest(csv_path, store, progress=sys.stderr.isatty())
@@ -343,14 +343,14 @@ def run_pipeline(
         if max_posts_per_pass:
             cfg = DetectConfig(max_posts_per_pass=max_posts_per_pass)
         result = detect(store, cfg)
-    t2 = time.perf_counter()
+    t2, c2 = time.perf_counter(), time.process_time()
     if narratives and result.campaigns:
         cache = out_dir / "store" / "cache"
         cache.mkdir(exist_ok=True)
         for f in CASE_CACHE.glob("cases-*.npy"):
             shutil.copy(f, cache / f.name)
         result = with_narratives(result, posts_path(out_dir / "store"), out_dir / "store", None, "")
-    t3 = time.perf_counter()
+    t3, c3 = time.perf_counter(), time.process_time()
     accounts_frame(result.accounts).to_csv(out_dir / "accounts.csv", index=False)
     peak = peak_memory_mb()
     out = {
@@ -359,6 +359,8 @@ def run_pipeline(
         "ingest_s": t1 - t0,
         "detect_s": t2 - t1,
         "narratives_s": t3 - t2,
+        "cpu_s": c3 - c0,
+        "narratives_cpu_s": c3 - c2,
         "total_s": t3 - t0,
         "peak_mb": peak,
         "stats": result.stats,
@@ -436,7 +438,8 @@ def timed_run(
         f"[{name}] {t['posts']:,} posts ({t['malformed']} malformed rows):"
         f" ingest {t['ingest_s']:.1f} s,"
         f" detect {t['detect_s']:.1f} s, narratives {t['narratives_s']:.1f} s,"
-        f" total {t['total_s']:.1f} s"
+        f" total {t['total_s']:.1f} s (CPU {t.get('cpu_s', 0):.0f} s, of which narratives"
+        f" {t.get('narratives_cpu_s', 0):.0f} s; load average {os.getloadavg()[0]:.1f})"
         f" = {t['posts'] / t['total_s']:,.0f} posts/s end to end; peak memory {t['peak_mb']:.0f} MB"
     )
     s = t["stats"]
