@@ -485,6 +485,9 @@ def main() -> None:
         help="also find narratives and known cases (extra 'embed'; case vectors cached in"
         " bench/narrative_eval/.cache)",
     )
+    ap.add_argument(
+        "--scale-only", action="store_true", help="only the --scale run (no dev-mix figures)"
+    )
     ap.add_argument("--pipeline-only", nargs=2, metavar=("CSV", "OUT"), help=argparse.SUPPRESS)
     ap.add_argument("--cli", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     ap.add_argument(
@@ -521,8 +524,11 @@ def main() -> None:
         return
     with tempfile.TemporaryDirectory(prefix="monitor_eval_") as tmp:
         work = args.work or Path(tmp)
-        accounts, _ = timed_run(posts, work, "dev-mix", args.max_posts_per_pass, args.narratives)
-        report(accounts, labels)
+        if not args.scale_only:
+            accounts, _ = timed_run(
+                posts, work, "dev-mix", args.max_posts_per_pass, args.narratives
+            )
+            report(accounts, labels)
         if args.cli_report:
             print()
             cli_report(work)
