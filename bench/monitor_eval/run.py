@@ -529,7 +529,7 @@ def main() -> None:
                 posts, work, "dev-mix", args.max_posts_per_pass, args.narratives
             )
             report(accounts, labels)
-        if args.cli_report:
+        if args.cli_report and not args.scale_only:
             print()
             cli_report(work)
         if args.scale:
