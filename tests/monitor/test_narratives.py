@@ -381,3 +381,10 @@ def test_claim_sentences() -> None:
     ]
     assert nar.claim_sentences(said, limit=1) == ["Он сказал: «Это конец!»"]
     assert nar.claim_sentences("") == []
+
+
+def test_case_cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("VICHE_CACHE", raising=False)
+    assert nar.case_cache_dir(tmp_path / "store") == tmp_path / "store" / "cache"
+    monkeypatch.setenv("VICHE_CACHE", str(tmp_path / "shared"))
+    assert nar.case_cache_dir(tmp_path / "store") == tmp_path / "shared"

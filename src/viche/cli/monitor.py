@@ -150,7 +150,7 @@ def with_narratives(
             index = nar.CaseIndex.build(
                 known,
                 model,
-                cache_dir=store / "cache",
+                cache_dir=nar.case_cache_dir(store),
                 on_progress=lambda done, total: update("embedding known cases", done, total),
             )
     elif cases is not None:

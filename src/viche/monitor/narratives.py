@@ -145,6 +145,14 @@ def default_cases_path() -> Path:
     return base / "data" / "influence" / "euvsdisinfo" / "cases.csv"
 
 
+def case_cache_dir(store: Path) -> Path:
+    """Where the vectors of the known cases are kept: ``$VICHE_CACHE`` when set (one cache
+    for every store of the machine: embedding all cases takes minutes), else
+    ``STORE/cache``."""
+    shared = os.environ.get("VICHE_CACHE")
+    return Path(shared) if shared else store / "cache"
+
+
 def _split(value: str) -> tuple[str, ...]:
     return tuple(v.strip() for v in value.split("+") if v.strip())
 
