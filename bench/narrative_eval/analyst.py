@@ -1,7 +1,7 @@
 """What an analyst gets: real posts matched against ALL known cases, judged by hand.
 
     python bench/narrative_eval/analyst.py              # embed (cached), pick queries, retrieve
-    python bench/narrative_eval/analyst.py --score      # P@5 per language (analyst_judgments.csv)
+    python bench/narrative_eval/analyst.py --score      # P@5 per language, as the monitor ranks now
     python bench/narrative_eval/analyst.py --score --ranking claim   # another ranking, same set
 
 Why this set and not ``retrieve.py``'s. The earlier set compared IRA tweets of Nov 2015 -
@@ -262,7 +262,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--shared", type=Path, default=Path("../shared"))
     ap.add_argument("--score", action="store_true")
-    ap.add_argument("--ranking", choices=RANKINGS, default="post", help="the one --score scores")
+    ap.add_argument("--ranking", choices=RANKINGS, default="clean", help="the one --score scores")
     ap.add_argument(
         "--rankings", nargs="+", choices=RANKINGS, default=list(RANKINGS), help="to retrieve"
     )
