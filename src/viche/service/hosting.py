@@ -27,9 +27,9 @@ from viche.errors import (
     Location,
     ProtocolError,
     StorageError,
-    VicheError,
 )
 from viche.protocol import codec
+from viche.protocol.ballot import CheckedBallot
 from viche.protocol.election import Election, PublicCredentials
 from viche.protocol.trustees import Trustees
 from viche.record.sql import SqlBoard, SqlElectionStore
@@ -190,16 +190,9 @@ class Host:
         return key
 
 
-def check_binding(raw: bytes, account: VoterAccount) -> None:
-    """The ballot must be signed with the authenticated voter's own credential (read from
-    the ballot's ``credential`` field; a ballot without one is left for the full check to
-    refuse)."""
-    try:
-        value = codec.loads(raw, Location(path=("ballot",)))
-    except VicheError:
-        return
-    credential = value.get("credential") if isinstance(value, dict) else None
-    if isinstance(credential, str) and credential != account.credential:
+def check_binding(checked: CheckedBallot, account: VoterAccount) -> None:
+    """The ballot must be signed with the authenticated voter's own credential."""
+    if checked.credential != account.credential:
         raise CredentialBindingError(
             "this ballot is signed with another voter's credential",
             where=Location(path=("ballot", "credential")),

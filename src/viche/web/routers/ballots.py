@@ -20,10 +20,11 @@ from viche.errors import Location, NotFoundError, VicheError
 from viche.protocol.ballot import CheckedBallot, max_ballot_size
 from viche.record.sql.accounts import VoterAccount
 from viche.service import schedule
-from viche.service.audit import refuse_audited, register_audit
-from viche.service.cast import append_checked, check_new_ballot, check_phase
+from viche.service.audit import register_audit
+from viche.service.cast import append_checked, check_phase
 from viche.service.hosting import CodeSender, Host, check_binding
 from viche.service.receipts import Receipt
+from viche.verify.prefill import check_ballot_fast
 from viche.web.deps import election_store, host, json_body, valid_uuid
 from viche.web.metrics import Metrics
 from viche.web.models import ERRORS, AuditAnswer, CastAnswer, ReceiptBody, SignedReceiptModel
@@ -118,19 +119,24 @@ def _check_limiter() -> anyio.CapacityLimiter:
 
 
 def _voter(h: Host, uuid: str, credentials: HTTPBasicCredentials) -> tuple[str, VoterAccount]:
-    """The election (404), its phase (nothing is read after the close) and the voter."""
+    """The election (404), its phase and closing time (nothing is read after the close;
+    both are checked again under the lock) and the voter."""
     store = h.store(uuid)
     account = h.authenticator.authenticate(store.uuid, credentials.username, credentials.password)
-    check_phase(h.record(store.uuid))
-    schedule.check_before_close(h, store.uuid, time.time())
+    head, close_at = store.voting_state()
+    check_phase(h.record(store.uuid), head)
+    schedule.refuse_after_close(store.uuid, close_at, time.time())
     return store.uuid, account
 
 
 def _check(h: Host, uuid: str, raw: bytes, account: VoterAccount) -> CheckedBallot:
-    check_binding(raw, account)
-    refuse_audited(h.board, uuid, raw)
+    """Every check of the ballot itself, and its binding to the voter (audits, replays,
+    re-votes, the phase and the closing time are checked under the lock, at the append)."""
     h.receipt_key(uuid)  # before: no ballot without receipt
-    return check_new_ballot(h.record(uuid), raw)
+    rec = h.record(uuid)
+    checked = check_ballot_fast(rec.election, raw, rec.credentials)
+    check_binding(checked, account)
+    return checked
 
 
 def _accept(h: Host, uuid: str, checked: CheckedBallot) -> CastAnswer:
@@ -191,5 +197,7 @@ async def audit(request: Request, uuid: str) -> AuditAnswer:
     raw = await json_body(request, max_ballot_size(rec.election) + 2)
     if raw.endswith(b"\n"):
         raw = raw[:-1]
-    tracker = await run_in_threadpool(register_audit, h.board, rec.election, rec.credentials, raw)
+    tracker = await run_in_threadpool(
+        register_audit, h.board, store, rec.election, rec.credentials, raw
+    )
     return AuditAnswer(tracker=tracker)
