@@ -67,9 +67,10 @@ def create_app(
     """The API over ``host`` (its board, receipt keys and voter authenticator); ``ops`` sets
     the rate limits and the origins allowed (:mod:`viche.web.ops`); ``metrics_folder`` is
     the folder where the worker processes of one server share their counters
-    (:mod:`viche.web.metrics`); the schedules are checked at start and at least every
-    ``schedule_every`` seconds. ``read_only`` serves the public record only (an observer's
-    mirror): no casting, no administration, no schedules acted on."""
+    (:mod:`viche.web.metrics`) and their rate limits (:mod:`viche.web.ops`); the schedules
+    are checked at start and at least every ``schedule_every`` seconds. ``read_only``
+    serves the public record only (an observer's mirror): no casting, no administration,
+    no schedules acted on."""
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -108,7 +109,7 @@ def create_app(
     app.include_router(live.router)
     from viche.web import ops as operations
 
-    operations.install(app, ops if ops is not None else OpsConfig())
+    operations.install(app, ops if ops is not None else OpsConfig(), metrics_folder)
 
     @app.middleware("http")
     async def _headers(request: Request, call_next: RequestResponseEndpoint) -> Response:

@@ -71,10 +71,14 @@ class Counters:
 
 
 def reset_shared(folder: Path) -> None:
-    """Empty (or create) the folder the workers share, before they start."""
+    """Empty (or create) the folder the workers share, before they start (their metrics
+    snapshots and rate-limit tables)."""
+    from viche.web.ops import RATE_PREFIX
+
     folder.mkdir(parents=True, exist_ok=True)
-    for old in folder.glob(f"{SNAPSHOT_PREFIX}*.json"):
-        old.unlink(missing_ok=True)
+    for pattern in (f"{SNAPSHOT_PREFIX}*.json", f"{RATE_PREFIX}*.bin"):
+        for old in folder.glob(pattern):
+            old.unlink(missing_ok=True)
 
 
 class Metrics:

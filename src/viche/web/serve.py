@@ -24,7 +24,8 @@ ENV_DATABASE = "VICHE_DATABASE"
 ENV_KEYS = "VICHE_KEYS"
 #: the folder where the worker processes share their metrics (:mod:`viche.web.metrics`)
 ENV_METRICS = "VICHE_METRICS"
-#: ``off`` turns the rate limits off (benchmarks that load the server from one address)
+#: ``off`` turns the rate limits off (benchmarks that load the server from one address);
+#: ``address=PER_SECOND/BURST,voter=PER_SECOND/BURST`` sets them (:meth:`OpsConfig.parse`)
 ENV_LIMITS = "VICHE_RATE_LIMITS"
 #: ``HOST|PORT|FROM``: voters authenticate with one-time codes mailed through this server
 ENV_SMTP = "VICHE_SMTP"
@@ -38,7 +39,8 @@ def build_app() -> FastAPI:
     if not url or not keys:
         raise UsageError(f"{ENV_DATABASE} and {ENV_KEYS} must be set (use viche serve)")
     configure_access_log()
-    ops = OpsConfig.unlimited() if os.environ.get(ENV_LIMITS) == "off" else OpsConfig()
+    limits = os.environ.get(ENV_LIMITS)
+    ops = OpsConfig.parse(limits) if limits else OpsConfig()
     board = SqlBoard.open(url)
     authenticator: VoterAuthenticator | None = None
     smtp = os.environ.get(ENV_SMTP)
