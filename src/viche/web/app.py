@@ -19,6 +19,7 @@ from viche.errors import VicheError
 from viche.service import schedule
 from viche.service.hosting import Host
 from viche.web import errors
+from viche.web.admission import Admission
 from viche.web.metrics import Metrics
 from viche.web.ops import OpsConfig
 from viche.web.routers import admin, ballots, ceremony, elections, live
@@ -63,6 +64,7 @@ def create_app(
     *,
     schedule_every: float = 5.0,
     read_only: bool = False,
+    admission: Admission | None = None,
 ) -> FastAPI:
     """The API over ``host`` (its board, receipt keys and voter authenticator); ``ops`` sets
     the rate limits and the origins allowed (:mod:`viche.web.ops`); ``metrics_folder`` is
@@ -70,7 +72,8 @@ def create_app(
     (:mod:`viche.web.metrics`) and their rate limits (:mod:`viche.web.ops`); the schedules
     are checked at start and at least every ``schedule_every`` seconds. ``read_only``
     serves the public record only (an observer's mirror): no casting, no administration,
-    no schedules acted on."""
+    no schedules acted on. ``admission``: how many casts a worker takes at once
+    (:mod:`viche.web.admission`; by default, as many as it answers within half a second)."""
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -100,6 +103,7 @@ def create_app(
     )
     app.state.host = host
     app.state.metrics = Metrics(metrics_folder)
+    app.state.admission = Admission() if admission is None else admission
     errors.install(app)
     app.include_router(elections.router)
     if not read_only:

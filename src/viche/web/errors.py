@@ -36,6 +36,7 @@ from viche.errors import (
     RateLimitedError,
     RecordError,
     ReplayedBallotError,
+    ServerBusyError,
     TooLargeError,
     UnknownElectionError,
     UsageError,
@@ -57,6 +58,7 @@ STATUS: tuple[tuple[type[VicheError], int], ...] = (
     (HeadMovedError, 409),
     (DatabaseError, 503),
     (DeliveryError, 503),
+    (ServerBusyError, 503),
     (FormatError, 400),
     (CryptoError, 422),
     (ProtocolError, 422),
@@ -73,7 +75,11 @@ def status_of(error: VicheError) -> int:
 
 
 def error_response(error: VicheError) -> JSONResponse:
-    headers = {"WWW-Authenticate": "Basic"} if isinstance(error, AuthenticationError) else None
+    headers: dict[str, str] = {}
+    if isinstance(error, AuthenticationError):
+        headers["WWW-Authenticate"] = "Basic"
+    if isinstance(error, ServerBusyError):
+        headers["Retry-After"] = str(error.retry_after)
     return JSONResponse(error.to_dict(), status_code=status_of(error), headers=headers)
 
 

@@ -17,6 +17,7 @@ from viche.errors import UsageError
 from viche.record.sql import SqlBoard
 from viche.service.hosting import Host, VoterAuthenticator
 from viche.service.onetime import OneTimeCodes, SmtpMailer
+from viche.web.admission import Admission
 from viche.web.app import create_app
 from viche.web.ops import OpsConfig, configure_access_log
 
@@ -31,6 +32,8 @@ ENV_LIMITS = "VICHE_RATE_LIMITS"
 ENV_SMTP = "VICHE_SMTP"
 #: seconds between checks of the schedules
 ENV_SCHEDULE = "VICHE_SCHEDULE_EVERY"
+#: seconds a cast may wait in a worker before new ones get 503 + Retry-After (0: no bound)
+ENV_CAST_WAIT = "VICHE_CAST_WAIT"
 
 
 def build_app() -> FastAPI:
@@ -49,9 +52,11 @@ def build_app() -> FastAPI:
         authenticator = OneTimeCodes(board, SmtpMailer(smtp_host, int(port), sender))
     every = float(os.environ.get(ENV_SCHEDULE, "5"))
     shared = os.environ.get(ENV_METRICS)
+    wait = float(os.environ.get(ENV_CAST_WAIT, "0.5"))
     return create_app(
         Host(board, Path(keys), authenticator),
         ops,
         Path(shared) if shared else None,
         schedule_every=every,
+        admission=Admission(target=wait),
     )

@@ -10,7 +10,7 @@ from typing import Annotated
 
 import anyio
 import anyio.to_thread
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
@@ -25,6 +25,7 @@ from viche.service.cast import append_checked, check_phase
 from viche.service.hosting import CodeSender, Host, check_binding
 from viche.service.receipts import Receipt
 from viche.verify.prefill import check_ballot_fast
+from viche.web.admission import Admission
 from viche.web.deps import election_store, host, json_body, valid_uuid
 from viche.web.metrics import Metrics
 from viche.web.models import ERRORS, AuditAnswer, CastAnswer, ReceiptBody, SignedReceiptModel
@@ -88,16 +89,24 @@ async def cast(
     request: Request,
     uuid: str,
     credentials: Annotated[HTTPBasicCredentials, Depends(_basic)],
-) -> CastAnswer:
+) -> Response:
     metrics: Metrics = request.app.state.metrics
+    admission: Admission | None = request.app.state.admission
     start = time.perf_counter()
     try:
-        answer = await _cast(request, uuid, credentials)
+        if admission is not None:
+            admission.enter()  # ServerBusyError (503, Retry-After): nothing read
+        try:
+            answer = await _cast(request, uuid, credentials)
+        finally:
+            if admission is not None:
+                admission.leave()
     except VicheError as exc:
         metrics.cast(time.perf_counter() - start, exc.code)
         raise
     metrics.cast(time.perf_counter() - start)
-    return answer
+    # the answer is built and checked once (CastAnswer): not validated again on the way out
+    return Response(answer.model_dump_json(), status_code=201, media_type="application/json")
 
 
 #: Ballot checks running at once in this worker process: they hold the GIL, so more only

@@ -9,6 +9,7 @@
 import { h, download, lang, setLang, t, tn, translatePage } from "../common/i18n.js";
 import { checkCredential } from "./credential.js";
 import { clearQueue, dequeue, enqueue, keepElection, keepOffline, queued } from "./offline.js";
+import { sendPatiently } from "./busy.js";
 import { parseElection } from "./election.js";
 import { qrDetector, readQrFile, scanCamera } from "./scan.js";
 
@@ -761,15 +762,24 @@ async function audit() {
   go("audit");
 }
 
-function postBallot(ballot) {
-  return fetch(`${API}/${S.uuid}/ballots`, {
-    method: "POST",
-    // no credentials mode: a refused login comes back as a 401 for the page to explain,
-    // never as the browser's own login prompt (the Authorization header is still sent)
-    credentials: "omit",
-    headers: { "Content-Type": "application/json", Authorization: basicAuth(S.login, S.secret) },
-    body: ballot,
-  });
+/** Post the ballot; while the server answers that it is full, wait as it asks and send
+ * it again (busy.js), `onWait(seconds)` before each wait. */
+function postBallot(ballot, onWait = () => {}) {
+  return sendPatiently(
+    () =>
+      fetch(`${API}/${S.uuid}/ballots`, {
+        method: "POST",
+        // no credentials mode: a refused login comes back as a 401 for the page to explain,
+        // never as the browser's own login prompt (the Authorization header is still sent)
+        credentials: "omit",
+        headers: {
+          "Content-Type": "application/json",
+          Authorization: basicAuth(S.login, S.secret),
+        },
+        body: ballot,
+      }),
+    { onWait },
+  );
 }
 
 /** The server's answer to a cast ballot: the receipt (done), or why not. Returns the
@@ -811,7 +821,9 @@ async function cast(castButton, feedback) {
   castButton.textContent = t("encd.casting");
   let r;
   try {
-    r = await postBallot(e.ballot);
+    r = await postBallot(e.ballot, (seconds) => {
+      castButton.textContent = t("encd.busy", { seconds });
+    });
   } catch {
     // no network: the encrypted, signed ballot is queued and sent when the link returns
     S.pending = { uuid: S.uuid, login: S.login, ballot: e.ballot, tracker: e.tracker, close: S.closeAt };

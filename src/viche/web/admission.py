@@ -1,0 +1,81 @@
+"""Admission control of ballot casts: a bounded queue per worker process, and beyond it a
+fast 503 that tells the voter when to come back.
+
+A burst of ballots beyond what a worker can check is otherwise one long queue: every
+voter waits for all those before her (a thousand at once, tens of seconds each). Here a
+worker takes at most :attr:`Admission.limit` casts at once; the limit is the number of
+ballots the worker answers within ``target`` seconds at the pace it has been answering them
+while busy (measured: a loaded machine lowers it, between ``floor`` and ``ceiling``). A cast
+beyond it is answered at once with 503, the error body (code V9016) and ``Retry-After``: the
+seconds until the worker expects to have room for it. The times handed out are spread at the
+worker's pace, one ballot's time apart, so that voters told to retry come back as fast as
+the worker can take them rather than all at the same second. ``viche vote`` and the booth
+wait that long (and a little more, at random) and send the same ballot again.
+
+Nothing of a refused request is read beyond its headers; it was not checked, nothing is
+written. Everything here runs on the worker's event loop (one thread): no lock is needed.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from viche.errors import Location, ServerBusyError
+
+
+@dataclass
+class Admission:
+    """The casts one worker takes at once, and when to tell the others to come back."""
+
+    #: seconds a cast should wait at most, queue included (0: take every cast, no bound)
+    target: float = 0.5
+    floor: int = 4
+    ceiling: int = 64
+    #: a first guess of the seconds between two answers while busy (then measured)
+    interval: float = 0.04
+    clock: Callable[[], float] = time.monotonic
+    in_flight: int = 0
+    told_to_retry: int = 0
+    _last_done: float | None = field(default=None, repr=False)
+    _next_slot: float = field(default=0.0, repr=False)
+
+    @property
+    def limit(self) -> int:
+        if self.target <= 0:
+            return sys.maxsize
+        return max(self.floor, min(self.ceiling, int(self.target / self.interval)))
+
+    def enter(self) -> None:
+        """Take the cast in, or raise :class:`~viche.errors.ServerBusyError` (its
+        ``retry_after``: whole seconds) when the worker is full."""
+        if self.in_flight < self.limit:
+            self.in_flight += 1
+            if self.in_flight == 1:
+                self._last_done = self.clock()  # busy from now: the pace is measured from here
+            return
+        now = self.clock()
+        # after the casts in flight, then one more ballot's time per voter already told
+        self._next_slot = max(self._next_slot, now + self.in_flight * self.interval)
+        wait = self._next_slot - now
+        self._next_slot += self.interval
+        self.told_to_retry += 1
+        raise ServerBusyError(
+            "the server is taking as many ballots as it can answer quickly: "
+            f"send the same ballot again in {math.ceil(wait)} s",
+            where=Location(path=("request",)),
+            retry_after=max(1, math.ceil(wait)),
+        )
+
+    def leave(self) -> None:
+        """The cast was answered (accepted or refused)."""
+        now = self.clock()
+        if self.in_flight > 1 and self._last_done is not None:
+            # busy: the time since the last answer is one ballot's time at this pace
+            gap = min(now - self._last_done, 10 * self.target)
+            self.interval = 0.8 * self.interval + 0.2 * max(gap, 1e-4)
+        self._last_done = now
+        self.in_flight -= 1
