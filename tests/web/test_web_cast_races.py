@@ -12,9 +12,12 @@ import time
 from collections.abc import Callable
 
 import pytest
+from sqlalchemy import text
 
 from support.web import Served
+from viche.errors import DatabaseError
 from viche.protocol.ballot import CheckedBallot, smart_ballot_tracker
+from viche.record.sql import SqlBoard
 from viche.record.sql.schedules import put_schedule
 from viche.service import cast
 from viche.verify import prefill
@@ -93,3 +96,28 @@ def test_the_closing_time_passing_during_the_check_refuses_the_ballot(
     assert r.json()["where"] == {"member": s.uuid, "path": ["schedule", "close"]}
     assert "closed at" in r.json()["message"]
     assert s.store.head() == head and s.store.ballot_count() == 0
+
+
+
+@pytest.mark.parametrize("board_url", ["postgresql"], indirect=True)
+def test_a_dropped_database_connection_fails_one_request_then_reconnects(board_url: str) -> None:
+    """No ping before each use of a pooled connection (a round trip per look-up on the cast
+    path): when the database drops a connection (a PostgreSQL restart), the one request that
+    meets it first fails with a typed error, and the next ones reconnect."""
+    board = SqlBoard.open(board_url, pool_size=1)
+    try:
+        with board.engine.connect() as conn:
+            pid = conn.execute(text("SELECT pg_backend_pid()")).scalar()
+        board.elections()  # the one pooled connection, alive
+        killer = SqlBoard.open(board_url, pool_size=1)
+        try:
+            with killer.engine.begin() as conn:
+                conn.execute(text("SELECT pg_terminate_backend(:p)"), {"p": pid})
+        finally:
+            killer.close()
+        with pytest.raises(DatabaseError) as err:
+            board.elections()
+        assert err.value.code == "V4010"
+        assert board.elections() == [] and board.elections() == []
+    finally:
+        board.close()

@@ -140,7 +140,12 @@ class SqlBoard:
             lock_dir = Path(database).parent / (Path(database).name + ".locks")
             kwargs["connect_args"] = {"timeout": 60}
         else:
-            kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+            # No ping before each checkout (a round trip per look-up on the cast path). A
+            # connection the server dropped (a PostgreSQL restart) fails the one request
+            # that meets it first (503, V4010); SQLAlchemy then discards every connection
+            # made before, so the next requests reconnect. Idle connections are renewed
+            # after half an hour (before a firewall or the server forgets them).
+            kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800)
         try:
             engine = create_engine(full, **kwargs)
             if engine.dialect.name == "sqlite":
