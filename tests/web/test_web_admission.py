@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 
 from support.web import Served
 from viche.errors import ServerBusyError
+from viche.service.hosting import Host
 from viche.web.admission import Admission
 from viche.web.app import create_app
 from viche.web.client import VotingClient, retry_after
@@ -131,3 +132,15 @@ def test_retry_after_ignores_other_answers() -> None:
     assert retry_after(
         httpx.Response(503, json={"code": "V9016"}, headers={"Retry-After": "4"}, request=req)
     ) == 4
+
+
+def test_a_worker_loads_the_open_elections_when_it_starts(served: Served) -> None:
+    """The setup parsed, the tables built and the receipt key read before the first voter
+    (else the first burst of voters waits for them)."""
+    s = served
+    fresh = Host(s.host.board, s.host.keys_dir)
+    assert fresh.warm() == [s.uuid]
+    # an election whose receipt key is missing is left for its first request to report
+    for key in s.host.keys_dir.glob("*.ed25519"):
+        key.rename(key.with_suffix(".moved"))
+    assert Host(s.host.board, s.host.keys_dir).warm() == []

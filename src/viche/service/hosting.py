@@ -27,6 +27,7 @@ from viche.errors import (
     Location,
     ProtocolError,
     StorageError,
+    VicheError,
 )
 from viche.protocol import codec
 from viche.protocol.ballot import CheckedBallot
@@ -34,7 +35,7 @@ from viche.protocol.election import Election, PublicCredentials
 from viche.protocol.trustees import Trustees
 from viche.record.sql import SqlBoard, SqlElectionStore
 from viche.record.sql.accounts import VoterAccount, add_voters, voter
-from viche.service.archive import ElectionRecord, check_setup
+from viche.service.archive import VOTING, ElectionRecord, check_setup
 from viche.service.receipts import ReceiptKey
 from viche.service.secrets import check_login_secret
 from viche.verify.ballots import warm_tables
@@ -167,6 +168,22 @@ class Host:
             with self._lock:
                 found = self._records.setdefault(uuid, found)
         return found
+
+    def warm(self) -> list[str]:
+        """Load every election that takes ballots now (its setup parsed, the tables of g
+        and y built, its receipt key read), so that the first voters do not wait for it;
+        a worker does this when it starts. Returns their uuids; an election that cannot
+        be loaded is left for its first request to report."""
+        warmed: list[str] = []
+        for uuid in self.board.elections():
+            try:
+                if self.store(uuid).head().type in VOTING:
+                    self.record(uuid)
+                    self.receipt_key(uuid)
+                    warmed.append(uuid)
+            except VicheError:
+                continue
+        return warmed
 
     def receipt_key(self, uuid: str) -> ReceiptKey:
         with self._lock:

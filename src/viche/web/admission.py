@@ -7,10 +7,11 @@ worker takes at most :attr:`Admission.limit` casts at once; the limit is the num
 ballots the worker answers within ``target`` seconds at the pace it has been answering them
 while busy (measured: a loaded machine lowers it, between ``floor`` and ``ceiling``). A cast
 beyond it is answered at once with 503, the error body (code V9016) and ``Retry-After``: the
-seconds until the worker expects to have room for it. The times handed out are spread at the
-worker's pace, one ballot's time apart, so that voters told to retry come back as fast as
-the worker can take them rather than all at the same second. ``viche vote`` and the booth
-wait that long (and a little more, at random) and send the same ballot again.
+seconds until the worker expects to have room for it. The times handed out are spread at
+a little under the worker's pace (:data:`SPACING`), so that voters told to retry come back
+about as fast as the worker can take them rather than all at the same second. ``viche
+vote`` and the booth wait that long (and a little more, at random) and send the same
+ballot again.
 
 Nothing of a refused request is read beyond its headers; it was not checked, nothing is
 written. Everything here runs on the worker's event loop (one thread): no lock is needed.
@@ -25,6 +26,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from viche.errors import Location, ServerBusyError
+
+
+#: voters told to retry are given times this many ballots' time apart
+SPACING = 1.25
 
 
 @dataclass
@@ -58,10 +63,12 @@ class Admission:
                 self._last_done = self.clock()  # busy from now: the pace is measured from here
             return
         now = self.clock()
-        # after the casts in flight, then one more ballot's time per voter already told
+        # after the casts in flight, then a little more than one ballot's time per voter
+        # already told (voters come back a little slower than the worker answers: the
+        # queue they find stays short)
         self._next_slot = max(self._next_slot, now + self.in_flight * self.interval)
         wait = self._next_slot - now
-        self._next_slot += self.interval
+        self._next_slot += SPACING * self.interval
         self.told_to_retry += 1
         raise ServerBusyError(
             "the server is taking as many ballots as it can answer quickly: "

@@ -80,6 +80,10 @@ def create_app(
         if read_only:
             yield
             return
+        try:  # the elections open now, loaded before the first voter comes
+            await run_in_threadpool(host.warm)
+        except VicheError as exc:  # the database is down: each is loaded when first used
+            schedule.log.warning("elections not loaded at start: %s %s", exc.code, exc)
         stop = asyncio.Event()
         task = asyncio.create_task(run_schedules(host, schedule_every, stop))
         try:
