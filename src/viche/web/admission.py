@@ -27,7 +27,6 @@ from dataclasses import dataclass, field
 
 from viche.errors import Location, ServerBusyError
 
-
 #: voters told to retry are given times this many ballots' time apart
 SPACING = 1.25
 
