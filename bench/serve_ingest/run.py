@@ -9,8 +9,14 @@ and each worker count (``viche serve --workers N``), on a fresh board:
 
 * **burst**: every voter posts her ballot at the same moment, each over her own connection
   (one asyncio httpx client, as many connections as voters). ballots/s = voters / time from
-  the first send to the last answer; p50/p99 are the latencies of that burst (a queue of
-  1,000: the last voter waits for the 999 before her).
+  the first send to the last answer. A worker takes as many ballots at once as it answers
+  within ``--cast-wait`` seconds (admission control, :mod:`viche.web.admission`); the
+  others are told "503, retry after N s" (V9016) and come back after N s and up to one more
+  at random, as ``viche vote`` and the booth do. ``p50``/``p99``: latency of the accepted
+  requests (the request that got the receipt); ``voter p50``/``voter p99``: from the
+  voter's first send to her receipt, waits included; ``503s``: answers "retry after";
+  ``told``: voters told at least once. With ``--cast-wait 0`` nobody is told to retry and
+  the burst is one queue (the last voter waits for all those before her).
 * **paced**: a fresh board, the same voters arriving at random (Poisson) at ``--pace`` times
   the burst's ballots/s, each over her own connection: the latency a voter sees when the
   server is loaded but not over its capacity.

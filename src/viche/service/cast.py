@@ -14,13 +14,18 @@ it.
 Group commit (stores that can :class:`~viche.record.store.BatchAppend`, the SQL board):
 the ballots of this process that finished their checks while an append was running are
 appended together, in arrival order, in one transaction with one flush to disk, under one
-hold of the election's lock. Each keeps its own phase, replay and re-vote checks, in order,
-against the record *and* the ballots before it in the batch (a replay within the batch is
-refused; two ballots of one credential are appended one after the other, the second a
-re-vote). Nobody is answered before the commit that holds their ballot returned; a failed
-commit fails every ballot of its batch and writes none of them. The first caller to find no
-append running leads: it commits what is queued, then hands the lead to the next waiting
-caller, so no caller waits for more than the batch in flight and its own.
+hold of the election's lock (:meth:`~viche.record.store.BatchAppend.casting`: the look-ups
+of the whole batch, one per question, and the append, in one transaction). Each keeps its
+own checks, in order, against the record *and* the ballots before it in the batch: the
+phase and the scheduled closing time (at the moment of the append: a ballot whose check
+ended after the closing time is refused even before the close is written), audited (an
+audit takes the same lock: an audited ballot is never cast), replay (a replay within the
+batch is refused too) and re-vote (two ballots of one credential are appended one after
+the other, the second a re-vote). Nobody is answered before the commit that holds their
+ballot returned; a failed commit fails every ballot of its batch and writes none of them.
+The first caller to find no append running leads: it commits what is queued, then hands
+the lead to the next waiting caller, so no caller waits for more than the batch in flight
+and its own.
 """
 
 from __future__ import annotations
