@@ -144,3 +144,21 @@ def test_a_worker_loads_the_open_elections_when_it_starts(served: Served) -> Non
     for key in s.host.keys_dir.glob("*.ed25519"):
         key.rename(key.with_suffix(".moved"))
     assert Host(s.host.board, s.host.keys_dir).warm() == []
+
+
+def test_answers_sharing_a_commit_do_not_make_the_pace_look_faster() -> None:
+    """Ballots of one group commit are answered at the same moment: the pace is taken over
+    the last answers, not from one gap to the next (which would read 0 s, then raise the
+    bound to the ceiling and queue voters for seconds)."""
+    now = [0.0]
+    a = Admission(target=2.0, floor=2, ceiling=64, interval=0.1, clock=lambda: now[0])
+    for _ in range(20):
+        a.enter()
+    for _batch in range(6):
+        now[0] += 0.4
+        for _ in range(4):  # four ballots share a commit every 0.4 s: 0.1 s per ballot
+            a.leave()
+        while a.in_flight < a.limit:  # voters told to retry come back as room is made
+            a.enter()
+        assert 0.08 < a.interval < 0.15, a.interval
+        assert 13 <= a.limit <= 25

@@ -5,7 +5,8 @@ A burst of ballots beyond what a worker can check is otherwise one long queue: e
 voter waits for all those before her (a thousand at once, tens of seconds each). Here a
 worker takes at most :attr:`Admission.limit` casts at once; the limit is the number of
 ballots the worker answers within ``target`` seconds at the pace it has been answering them
-while busy (measured: a loaded machine lowers it, between ``floor`` and ``ceiling``). A cast
+while busy (measured over its last answers: a loaded machine lowers it, between ``floor``
+and ``ceiling``). A cast
 beyond it is answered at once with 503, the error body (code V9016) and ``Retry-After``: the
 seconds until the worker expects to have room for it. The times handed out are spread at
 a little under the worker's pace (:data:`SPACING`), so that voters told to retry come back
@@ -22,6 +23,7 @@ from __future__ import annotations
 import math
 import sys
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -29,6 +31,9 @@ from viche.errors import Location, ServerBusyError
 
 #: voters told to retry are given times this many ballots' time apart
 SPACING = 1.25
+#: the pace is measured over this many answers while busy (at least MIN_ANSWERS)
+WINDOW = 32
+MIN_ANSWERS = 8
 
 
 @dataclass
@@ -44,14 +49,14 @@ class Admission:
     clock: Callable[[], float] = time.monotonic
     in_flight: int = 0
     told_to_retry: int = 0
-    _last_done: float | None = field(default=None, repr=False)
+    _answers: deque[float] = field(default_factory=lambda: deque(maxlen=WINDOW), repr=False)
     _next_slot: float = field(default=0.0, repr=False)
 
     @property
     def limit(self) -> int:
         if self.target <= 0:
             return sys.maxsize
-        return max(self.floor, min(self.ceiling, int(self.target / self.interval)))
+        return max(self.floor, min(self.ceiling, int(self.target / self.interval + 1e-6)))
 
     def enter(self) -> None:
         """Take the cast in, or raise :class:`~viche.errors.ServerBusyError` (its
@@ -59,7 +64,7 @@ class Admission:
         if self.in_flight < self.limit:
             self.in_flight += 1
             if self.in_flight == 1:
-                self._last_done = self.clock()  # busy from now: the pace is measured from here
+                self._answers.append(self.clock())  # busy from now: measured from here
             return
         now = self.clock()
         # after the casts in flight, then a little more than one ballot's time per voter
@@ -79,9 +84,13 @@ class Admission:
     def leave(self) -> None:
         """The cast was answered (accepted or refused)."""
         now = self.clock()
-        if self.in_flight > 1 and self._last_done is not None:
-            # busy: the time since the last answer is one ballot's time at this pace
-            gap = min(now - self._last_done, 10 * self.target)
-            self.interval = 0.8 * self.interval + 0.2 * max(gap, 1e-4)
-        self._last_done = now
+        if self.in_flight > 1:
+            # busy: answers come one ballot's time apart on average (several at once when
+            # they share a commit), so the pace is taken over the last WINDOW answers
+            self._answers.append(now)
+            if len(self._answers) >= MIN_ANSWERS:
+                span = self._answers[-1] - self._answers[0]
+                self.interval = max(span / (len(self._answers) - 1), 1e-4)
         self.in_flight -= 1
+        if self.in_flight == 0:
+            self._answers.clear()  # idle: the next busy spell is measured afresh
