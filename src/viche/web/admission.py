@@ -14,8 +14,9 @@ about as fast as the worker can take them rather than all at the same second. ``
 vote`` and the booth wait that long (and a little more, at random) and send the same
 ballot again.
 
-Nothing of a refused request is read beyond its headers; it was not checked, nothing is
-written. Everything here runs on the worker's event loop (one thread): no lock is needed.
+A refused request's body is read and thrown away (so that the client gets the answer on a
+connection it can reuse); it is not checked, nothing is written. Everything here runs on
+the worker's event loop (one thread): no lock is needed.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from viche.crypto.hashing import sha256_hex
-from viche.errors import Location, NotFoundError, VicheError
+from viche.errors import Location, NotFoundError, ServerBusyError, VicheError
 from viche.protocol.ballot import CheckedBallot, max_ballot_size
 from viche.record.sql.accounts import VoterAccount
 from viche.service import schedule
@@ -95,7 +95,11 @@ async def cast(
     start = time.perf_counter()
     try:
         if admission is not None:
-            admission.enter()  # ServerBusyError (503, Retry-After): nothing read
+            try:
+                admission.enter()
+            except ServerBusyError:
+                await _discard_body(request)
+                raise  # 503, Retry-After: nothing checked, nothing written
         try:
             answer = await _cast(request, uuid, credentials)
         finally:
@@ -107,6 +111,22 @@ async def cast(
     metrics.cast(time.perf_counter() - start)
     # the answer is built and checked once (CastAnswer): not validated again on the way out
     return Response(answer.model_dump_json(), status_code=201, media_type="application/json")
+
+
+#: what a refused cast's body is read up to, and thrown away (beyond, the connection closes)
+_DISCARD = 8 << 20
+
+
+async def _discard_body(request: Request) -> None:
+    """Read and drop the body of a request answered before it was read: the client can
+    then read the answer and reuse the connection (a server that answers and closes while
+    the body is still coming resets the connection, and the client may never see the
+    answer)."""
+    seen = 0
+    async for chunk in request.stream():
+        seen += len(chunk)
+        if seen > _DISCARD:
+            return
 
 
 #: Ballot checks running at once in this worker process: they hold the GIL, so more only
