@@ -34,7 +34,7 @@ from viche.errors import Location, ServerBusyError
 SPACING = 1.25
 #: the pace is measured over this many answers while busy (at least MIN_ANSWERS)
 WINDOW = 32
-MIN_ANSWERS = 8
+MIN_ANSWERS = 4
 
 
 @dataclass
@@ -45,13 +45,19 @@ class Admission:
     target: float = 0.5
     floor: int = 4
     ceiling: int = 64
-    #: a first guess of the seconds between two answers while busy (then measured)
-    interval: float = 0.04
+    #: the seconds between two answers while busy, measured; until then ``target/floor``
+    #: (a worker starts taking ``floor`` ballots at once, then as many as its pace allows:
+    #: a burst at start meets a worker whose pace nobody knows yet)
+    interval: float = 0.0
     clock: Callable[[], float] = time.monotonic
     in_flight: int = 0
     told_to_retry: int = 0
     _answers: deque[float] = field(default_factory=lambda: deque(maxlen=WINDOW), repr=False)
     _next_slot: float = field(default=0.0, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.interval <= 0:
+            self.interval = self.target / self.floor if self.target > 0 else 0.04
 
     @property
     def limit(self) -> int:
