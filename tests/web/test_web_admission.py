@@ -73,6 +73,7 @@ def test_a_full_worker_answers_503_with_retry_after_and_reads_nothing(served: Se
         assert r.status_code == 503, r.text
         assert r.json()["code"] == "V9016"
         assert int(r.headers["Retry-After"]) >= 1
+        assert r.headers["Connection"] == "close"
         assert retry_after(cast(httpx.Response, r)) == int(r.headers["Retry-After"])
         assert s.store.head() == head and admission.in_flight == 1
         metrics = client.get("/metrics").text

@@ -161,6 +161,9 @@ def serve_cmd(
         workers=workers,
         log_level="warning",
         access_log=False,
+        # a worker busy checking ballots on a loaded machine may answer the supervisor's
+        # ping late; killing it would drop the ballots it holds (unacknowledged, but lost)
+        timeout_worker_healthcheck=60,
     )
 
 

@@ -80,6 +80,9 @@ def error_response(error: VicheError) -> JSONResponse:
         headers["WWW-Authenticate"] = "Basic"
     if isinstance(error, ServerBusyError):
         headers["Retry-After"] = str(error.retry_after)
+        # the client comes back in seconds: no idle connection is kept for it (one the
+        # server closes for idleness just as the client reuses it would lose the answer)
+        headers["Connection"] = "close"
     return JSONResponse(error.to_dict(), status_code=status_of(error), headers=headers)
 
 
