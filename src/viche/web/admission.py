@@ -9,8 +9,9 @@ while busy (measured over its last answers: a loaded machine lowers it, between 
 and ``ceiling``). A cast
 beyond it is answered at once with 503, the error body (code V9016) and ``Retry-After``: the
 seconds until the worker expects to have room for it. The times handed out are spread at
-a little under the worker's pace (:data:`SPACING`), so that voters told to retry come back
-about as fast as the worker can take them rather than all at the same second. ``viche
+the worker's pace, so that voters told to retry come back about as fast as the worker can
+take them rather than all at the same second (before the pace is measured, a little
+faster: one told too early is told again). ``viche
 vote`` and the booth wait that long (and a little more, at random) and send the same
 ballot again.
 
@@ -31,7 +32,11 @@ from dataclasses import dataclass, field
 from viche.errors import Location, ServerBusyError
 
 #: voters told to retry are given times this many ballots' time apart
-SPACING = 1.25
+SPACING = 1.0
+#: the seconds per ballot the times handed out assume before the pace is measured: rather
+#: too short (a voter back too early is told again, at the cost of one more 503) than too
+#: long (the worker would wait idle for voters told to come late)
+EARLY_GUESS = 0.02
 #: the pace is measured over this many answers while busy (at least MIN_ANSWERS)
 WINDOW = 32
 MIN_ANSWERS = 4
@@ -45,9 +50,9 @@ class Admission:
     target: float = 0.5
     floor: int = 4
     ceiling: int = 64
-    #: the seconds between two answers while busy, measured; until then ``target/floor``
-    #: (a worker starts taking ``floor`` ballots at once, then as many as its pace allows:
-    #: a burst at start meets a worker whose pace nobody knows yet)
+    #: the seconds between two answers while busy, measured (or given); until it is, the
+    #: worker takes ``floor`` ballots at once (a burst at start meets a worker whose pace
+    #: nobody knows yet) and hands out times EARLY_GUESS apart
     interval: float = 0.0
     clock: Callable[[], float] = time.monotonic
     in_flight: int = 0
@@ -55,14 +60,12 @@ class Admission:
     _answers: deque[float] = field(default_factory=lambda: deque(maxlen=WINDOW), repr=False)
     _next_slot: float = field(default=0.0, repr=False)
 
-    def __post_init__(self) -> None:
-        if self.interval <= 0:
-            self.interval = self.target / self.floor if self.target > 0 else 0.04
-
     @property
     def limit(self) -> int:
         if self.target <= 0:
             return sys.maxsize
+        if self.interval <= 0:
+            return self.floor
         return max(self.floor, min(self.ceiling, int(self.target / self.interval + 1e-6)))
 
     def enter(self) -> None:
@@ -74,12 +77,11 @@ class Admission:
                 self._answers.append(self.clock())  # busy from now: measured from here
             return
         now = self.clock()
-        # after the casts in flight, then a little more than one ballot's time per voter
-        # already told (voters come back a little slower than the worker answers: the
-        # queue they find stays short)
-        self._next_slot = max(self._next_slot, now + self.in_flight * self.interval)
+        # after the casts in flight, then one ballot's time per voter already told
+        pace = self.interval if self.interval > 0 else EARLY_GUESS
+        self._next_slot = max(self._next_slot, now + self.in_flight * pace)
         wait = self._next_slot - now
-        self._next_slot += SPACING * self.interval
+        self._next_slot += SPACING * pace
         self.told_to_retry += 1
         raise ServerBusyError(
             "the server is taking as many ballots as it can answer quickly: "
