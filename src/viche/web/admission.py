@@ -3,17 +3,15 @@ fast 503 that tells the voter when to come back.
 
 A burst of ballots beyond what a worker can check is otherwise one long queue: every
 voter waits for all those before her (a thousand at once, tens of seconds each). Here a
-worker takes at most :attr:`Admission.limit` casts at once; the limit is the number of
-ballots the worker answers within ``target`` seconds at the pace it has been answering them
-while busy (measured over its last answers: a loaded machine lowers it, between ``floor``
-and ``ceiling``). A cast
-beyond it is answered at once with 503, the error body (code V9016) and ``Retry-After``: the
-seconds until the worker expects to have room for it. The times handed out are spread at
-the worker's pace, so that voters told to retry come back about as fast as the worker can
-take them rather than all at the same second (before the pace is measured, a little
-faster: one told too early is told again). ``viche
-vote`` and the booth wait that long (and a little more, at random) and send the same
-ballot again.
+worker takes at most :attr:`Admission.limit` casts at once: as many ballots as it answers
+within ``target`` seconds at the pace it has been answering them while busy (measured over
+its last answers: a loaded machine lowers it; between ``floor`` and ``ceiling``, ``floor``
+until the pace is known). A cast beyond it is answered at once with 503, the error body
+(code V9016) and ``Retry-After``: the seconds until the worker expects to have room for it.
+The times handed out are spread at the worker's pace, so that voters told to retry come
+back about as fast as the worker can take them rather than all at the same second (before
+the pace is measured, a little faster: one told too early is told again). ``viche vote``
+and the booth wait that long (and a little more, at random) and send the same ballot again.
 
 A refused request's body is read and thrown away (so that the client gets the answer on a
 connection it can reuse); it is not checked, nothing is written. Everything here runs on
