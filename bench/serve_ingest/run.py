@@ -9,8 +9,14 @@ and each worker count (``viche serve --workers N``), on a fresh board:
 
 * **burst**: every voter posts her ballot at the same moment, each over her own connection
   (one asyncio httpx client, as many connections as voters). ballots/s = voters / time from
-  the first send to the last answer; p50/p99 are the latencies of that burst (a queue of
-  1,000: the last voter waits for the 999 before her).
+  the first send to the last answer. A worker takes as many ballots at once as it answers
+  within ``--cast-wait`` seconds (admission control, :mod:`viche.web.admission`); the
+  others are told "503, retry after N s" (V9016) and come back after N s and up to one more
+  at random, as ``viche vote`` and the booth do. ``p50``/``p99``: latency of the accepted
+  requests (the request that got the receipt); ``voter p50``/``voter p99``: from the
+  voter's first send to her receipt, waits included; ``503s``: answers "retry after";
+  ``told``: voters told at least once. With ``--cast-wait 0`` nobody is told to retry and
+  the burst is one queue (the last voter waits for all those before her).
 * **paced**: a fresh board, the same voters arriving at random (Poisson) at ``--pace`` times
   the burst's ballots/s, each over her own connection: the latency a voter sees when the
   server is loaded but not over its capacity.
@@ -75,7 +81,9 @@ def _make(args: tuple[PreparedDemo, str, int]) -> bytes:
     return generate_ballot(e, demo.credentials, cred, random_choices(e, rng), rng).raw
 
 
-def _serve(data: Path, url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
+def _serve(
+    data: Path, url: str, port: int, workers: int, cast_wait: float
+) -> subprocess.Popen[bytes]:
     # the clients all come from 127.0.0.1: no rate limits for the measure
     env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "VICHE_RATE_LIMITS": "off"}
     # its log goes to a file: a pipe nobody reads fills after ~500 access-log lines and
@@ -83,7 +91,7 @@ def _serve(data: Path, url: str, port: int, workers: int) -> subprocess.Popen[by
     log = (data / "serve.log").open("wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "viche.cli.main", "serve", "--data", str(data), "--database",
-         url, "--port", str(port), "--workers", str(workers)],
+         url, "--port", str(port), "--workers", str(workers), "--cast-wait", str(cast_wait)],
         stdout=log, stderr=subprocess.STDOUT, env=env,
     )  # fmt: skip
     log.close()
@@ -127,25 +135,51 @@ def _tree_cpu(root: int) -> float:
 @dataclass(frozen=True)
 class Fired:
     seconds: float  # first send to last answer
-    latencies: list[float]
+    latencies: list[float]  # of the requests that were accepted (201), each alone
+    voters: list[float]  # of each accepted voter: first send to 201, waits included
     refused: int
+    busy: int  # answers "full, retry after" (503 V9016)
+    told: int  # voters told at least once to retry
     client_cpu: float  # CPU seconds of this (client) process meanwhile
 
-    def pct(self, q: float) -> float:
-        lat = sorted(self.latencies)
+    @staticmethod
+    def _pct(values: list[float], q: float) -> float:
+        if not values:
+            return float("nan")
+        lat = sorted(values)
         return lat[min(len(lat) - 1, int(len(lat) * q))] * 1000
+
+    def pct(self, q: float) -> float:
+        return self._pct(self.latencies, q)
+
+    def voter_pct(self, q: float) -> float:
+        return self._pct(self.voters, q)
+
+
+def _retry_after(r: httpx.Response) -> int | None:
+    """The wait a full server asks for (503, V9016, Retry-After), as ``viche vote`` reads it."""
+    if r.status_code != 503 or not r.headers.get("retry-after", "").isdigit():
+        return None
+    try:
+        return int(r.headers["retry-after"]) if r.json().get("code") == "V9016" else None
+    except ValueError:
+        return None
 
 
 async def _fire(
     port: int, uuid: str, ballots: list[tuple[bytes, tuple[str, str]]], rate: float | None
 ) -> Fired:
     """Each voter posts her ballot over her own connection: all at once (``rate`` None) or
-    arriving as a Poisson process of ``rate`` voters per second."""
+    arriving as a Poisson process of ``rate`` voters per second. A voter told that the
+    server is full waits the Retry-After it was given plus up to a second at random (as
+    ``viche vote`` and the booth do) and sends the same ballot again."""
     url = f"http://127.0.0.1:{port}/api/v1/elections/{uuid}/ballots"
     limits = httpx.Limits(max_connections=len(ballots), max_keepalive_connections=len(ballots))
     latencies: list[float] = []
-    refused = 0
+    voters: list[float] = []
+    refused = busy = told = 0
     rng = random.Random(7)
+    jitter = random.Random(11)
     starts: list[float] = []
     t = 0.0
     for _ in ballots:
@@ -157,23 +191,39 @@ async def _fire(
         c0 = time.process_time()
 
         async def voter(raw: bytes, auth: tuple[str, str], start: float) -> None:
-            nonlocal refused
+            nonlocal refused, busy, told
             delay = t0 + start - time.perf_counter()
             if delay > 0:
                 await asyncio.sleep(delay)
-            s = time.perf_counter()
-            r = await http.post(
-                url, content=raw, auth=auth, headers={"Content-Type": "application/json"}
-            )
-            latencies.append(time.perf_counter() - s)
-            if r.status_code != 201:
+            first = time.perf_counter()
+            waited = False
+            while True:
+                s = time.perf_counter()
+                r = await http.post(
+                    url, content=raw, auth=auth, headers={"Content-Type": "application/json"}
+                )
+                wait = _retry_after(r)
+                if wait is None:
+                    break
+                busy += 1
+                if not waited:
+                    told += 1
+                    waited = True
+                await asyncio.sleep(wait + jitter.uniform(0.0, 1.0))
+            if r.status_code == 201:
+                latencies.append(time.perf_counter() - s)
+                voters.append(time.perf_counter() - first)
+            else:
                 refused += 1
                 print(f"refused: {r.status_code} {r.text[:200]}", file=sys.stderr)
 
         await asyncio.gather(
             *(voter(raw, auth, st) for (raw, auth), st in zip(ballots, starts, strict=True))
         )
-        return Fired(time.perf_counter() - t0, latencies, refused, time.process_time() - c0)
+        return Fired(
+            time.perf_counter() - t0, latencies, voters, refused, busy, told,
+            time.process_time() - c0,
+        )  # fmt: skip
 
 
 @dataclass
@@ -216,12 +266,12 @@ def _drop(board: Board, postgres: str) -> None:
 
 def _run(
     board: Board, workers: int, uuid: str, ballots: list[tuple[bytes, tuple[str, str]]],
-    rate: float | None,
+    rate: float | None, cast_wait: float,
 ) -> tuple[Fired, float, int]:  # fmt: skip
     """Serve ``board``, fire the ballots; (what the clients saw, server CPU s, ballots on
     the board afterwards)."""
     port = random.randint(20000, 60000)
-    proc = _serve(board.data, board.url, port, workers)
+    proc = _serve(board.data, board.url, port, workers, cast_wait)
     try:
         cpu0 = _tree_cpu(proc.pid)
         fired = asyncio.run(_fire(port, uuid, ballots, rate))
@@ -275,6 +325,11 @@ def main() -> None:
     p.add_argument(
         "--paced-voters", type=int, default=None, help="voters of the paced runs (all: default)"
     )
+    p.add_argument(
+        "--cast-wait", type=float, default=0.5,
+        help="viche serve --cast-wait (admission control; 0: every ballot queued, none told "
+        "to retry)",
+    )  # fmt: skip
     args = p.parse_args()
     tool = os.environ.get("BELENIOS_TOOL") or shutil.which("belenios-tool")
     if tool is None:
@@ -314,9 +369,11 @@ def main() -> None:
             f"(engine: {fastexp_engine()}; bench/check_speed compares the engines)"
         )
 
+        print(f"admission control: viche serve --cast-wait {args.cast_wait}")
         print(
             f"\n{'database':<11} {'workers':>7} {'mode':>6} {'ballots':>7} {'refused':>7} "
-            f"{'seconds':>7} {'ballots/s':>9} {'p50 ms':>7} {'p99 ms':>7} "
+            f"{'503s':>5} {'told':>5} {'seconds':>7} {'ballots/s':>9} {'p50 ms':>7} "
+            f"{'p99 ms':>7} {'voter p50':>9} {'voter p99':>9} "
             f"{'server CPU ms/b':>15} {'client CPU ms/b':>15} {'load':>5}"
         )
         best_cpu = float("inf")
@@ -331,13 +388,15 @@ def main() -> None:
                     cast = ballots if mode == "burst" else ballots[: args.paced_voters]
                     if mode == "paced" and rate is None:
                         raise SystemExit("paced runs need a burst run first (their rate)")
-                    fired, cpu, count = _run(board, workers, uuid, cast, rate)
+                    fired, cpu, count = _run(board, workers, uuid, cast, rate, args.cast_wait)
                     per_s = count / fired.seconds
                     best_cpu = min(best_cpu, cpu * 1000 / count)
                     print(
                         f"{db:<11} {workers:>7} {mode:>6} {count:>7} {fired.refused:>7} "
+                        f"{fired.busy:>5} {fired.told:>5} "
                         f"{fired.seconds:>7.1f} {per_s:>9.1f} {fired.pct(0.5):>7.0f} "
-                        f"{fired.pct(0.99):>7.0f} {cpu * 1000 / count:>15.1f} "
+                        f"{fired.pct(0.99):>7.0f} {fired.voter_pct(0.5):>9.0f} "
+                        f"{fired.voter_pct(0.99):>9.0f} {cpu * 1000 / count:>15.1f} "
                         f"{fired.client_cpu * 1000 / count:>15.1f} {os.getloadavg()[0]:>5.1f}",
                         flush=True,
                     )

@@ -589,6 +589,18 @@ class CrossOriginError(UsageError):
     code = "V9014"
 
 
+class ServerBusyError(UsageError):
+    """The voting server takes as many ballots as it can answer quickly; this one was not
+    read: send the same ballot again after ``retry_after`` seconds."""
+
+    code = "V9016"
+    retry_after: int = 1
+
+    def __init__(self, message: str, *, where: Location = NOWHERE, retry_after: int = 1) -> None:
+        self.retry_after = retry_after
+        super().__init__(message, where=where)
+
+
 class DeliveryError(UsageError):
     """A message to a voter (a one-time code by mail) could not be handed to the mail
     server: try again later."""

@@ -23,14 +23,15 @@ def cli_env() -> dict[str, str]:
 
 
 def start_demo(
-    data: Path, port: int, voters: int = 3, workers: int = 1
+    data: Path, port: int, voters: int = 3, workers: int = 1, **env: str
 ) -> subprocess.Popen[bytes]:
+    """``viche serve --demo`` (``env``: more environment, e.g. VICHE_RATE_LIMITS)."""
     return subprocess.Popen(
         [*CLI, "serve", "--demo", "--voters", str(voters), "--data", str(data),
          "--port", str(port), "--workers", str(workers)],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
-        env=cli_env(),
+        env={**cli_env(), **env},
     )  # fmt: skip
 
 

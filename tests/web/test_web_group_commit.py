@@ -16,7 +16,7 @@ from support.web import Served
 from viche.crypto.rng import SeededRandom
 from viche.errors import DatabaseError, Location, ReplayedBallotError
 from viche.protocol.ballot import smart_ballot_tracker
-from viche.record.sql import SqlElectionStore
+from viche.record.sql.board import CastingTransaction
 from viche.record.store import ChainHead, StoredBallot
 from viche.service.ballot import generate_ballot
 from viche.service.cast import Accepted, cast_ballot
@@ -54,17 +54,17 @@ def _cast_together(served: Served, raws: Sequence[bytes]) -> list[Accepted | Exc
 
 def _slow_batches(monkeypatch: pytest.MonkeyPatch, sizes: list[int]) -> None:
     """The first commit waits, so that the others queue behind it; batch sizes recorded."""
-    real = SqlElectionStore.append_ballots
+    real = CastingTransaction.append_ballots
 
     def slow(
-        self: SqlElectionStore, ballots: Sequence[tuple[bytes, StoredBallot]], **kw: Any
+        self: CastingTransaction, ballots: Sequence[tuple[bytes, StoredBallot]], **kw: Any
     ) -> list[ChainHead]:
         if not sizes:
             time.sleep(1.0)
         sizes.append(len(ballots))
         return real(self, ballots, **kw)
 
-    monkeypatch.setattr(SqlElectionStore, "append_ballots", slow)
+    monkeypatch.setattr(CastingTransaction, "append_ballots", slow)
 
 
 def test_ballots_cast_at_once_share_commits_and_keep_every_rule(
@@ -106,11 +106,16 @@ def test_a_failed_group_commit_accepts_and_writes_nothing(
     raws = [_ballot(served, n, f"f{n}") for n in (1, 2, 3)]
     before = served.store.head()
 
-    def broken(self: SqlElectionStore, ballots: object, **kw: Any) -> list[ChainHead]:
+    real = CastingTransaction.append_ballots
+
+    def broken(
+        self: CastingTransaction, ballots: Sequence[tuple[bytes, StoredBallot]], **kw: Any
+    ) -> list[ChainHead]:
         time.sleep(0.5)
+        real(self, ballots, **kw)  # written in the transaction, which then fails: rolled back
         raise DatabaseError("the database failed: OperationalError", where=Location())
 
-    monkeypatch.setattr(SqlElectionStore, "append_ballots", broken)
+    monkeypatch.setattr(CastingTransaction, "append_ballots", broken)
     out = _cast_together(served, raws)
     assert all(isinstance(o, DatabaseError) for o in out), out
     assert served.store.head() == before

@@ -38,8 +38,11 @@ def test_a_strange_file_in_the_folder_is_ignored_and_a_restart_starts_at_zero(
     folder = tmp_path / "metrics"
     reset_shared(folder)
     Metrics(folder, worker="old").cast(0.1)
-    (folder / "metrics-junk.json").write_text('{"accepted": "many"')
-    (folder / "metrics-list.json").write_text("[1, 2]")
+    (folder / "metrics-junk.bin").write_text('{"accepted": "many"')
+    (folder / "metrics-short.bin").write_bytes(b"vicheMT1" + bytes(8))
+    old = (folder / "metrics-old.bin").read_bytes()
+    codes = 8 + 3 * 8 + 10 * 8  # where the refused codes start: a code that is not text
+    (folder / "metrics-codes.bin").write_bytes(old[:codes] + b"\xff" * 8 + old[codes + 8 :])
     fresh = Metrics(folder, worker="new")
     assert _value(fresh.render(), "viche_ballots_accepted_total") == "1"
     reset_shared(folder)  # what viche serve does when it starts

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import json
 import logging
+import random
+from pathlib import Path
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from support.served import start_demo, stop, wait_until_up
 from support.web import Served
 from viche.crypto.rng import SeededRandom
+from viche.errors import UsageError
 from viche.service.ballot import generate_ballot
 from viche.service.election_run import random_choices
 from viche.web.app import create_app
@@ -74,9 +79,71 @@ def test_rate_limiter_refills_and_forgets_old_keys() -> None:
     assert [limiter.take("a") for _ in range(3)] == [0.0, 0.0, 1.0]
     now[0] = 1.0
     assert limiter.take("a") == 0.0
-    limiter.take("b")
-    limiter.take("c")  # "a" is dropped: at most two keys are kept
+    assert limiter.take("a") == 1.0
+    # the table holds about max_keys buckets: with many more keys, "a" (the least recently
+    # used) is dropped and starts again full
+    for i in range(64):
+        now[0] += 0.001
+        limiter.take(f"key {i}")
     assert limiter.take("a") == 0.0 and limiter.take("a") == 0.0
+
+
+def test_the_workers_share_one_table(tmp_path: Path) -> None:
+    """Two limiters on one file (two worker processes of a server) count the same bucket;
+    a table of another size or a foreign file is started anew."""
+    now = [10.0]
+    path = tmp_path / "ratelimit-voter.bin"
+    one, two = (
+        RateLimiter(Rate(per_second=1.0, burst=3), 1000, clock=lambda: now[0], path=path)
+        for _ in range(2)
+    )
+    assert [one.take("v"), two.take("v"), one.take("v")] == [0.0, 0.0, 0.0]
+    assert two.take("v") == 1.0 and one.take("v") == 1.0
+    assert two.take("w") == 0.0  # another key has its own bucket
+    now[0] += 1.0
+    assert one.take("v") == 0.0 and two.take("v") == 1.0
+    one.close()
+    two.close()
+    other = RateLimiter(Rate(per_second=1.0, burst=3), 10, clock=lambda: now[0], path=path)
+    assert other.take("v") == 0.0  # a table of another size: started anew
+    other.close()
+
+
+def test_rate_limits_are_parsed_from_the_environment() -> None:
+    assert OpsConfig.parse("off") == OpsConfig.unlimited()
+    config = OpsConfig.parse("address=2/5, voter=off")
+    assert config.address_rate == Rate(2.0, 5) and config.voter_rate is None
+    assert OpsConfig.parse("voter=0.1/1").address_rate == OpsConfig().address_rate
+    for bad in ("address=fast", "voter=1/0", "sender=1/1", "address=-1/3"):
+        with pytest.raises(UsageError) as err:
+            OpsConfig.parse(bad)
+        assert err.value.where.path == ("VICHE_RATE_LIMITS",)
+
+
+def test_two_workers_share_the_rate_limits(tmp_path: Path) -> None:
+    """``viche serve --workers 2``: the limit per address is the server's, not each
+    worker's (before, each worker kept its own buckets: twice the limit)."""
+    port = random.randint(20000, 60000)
+    proc = start_demo(
+        tmp_path / "data", port, workers=2, VICHE_RATE_LIMITS="address=0.001/4,voter=off"
+    )
+    try:
+        wait_until_up(proc, port)
+        uuid = (tmp_path / "data" / "demo" / "election.uuid").read_text().strip()
+        statuses = []
+        for _ in range(16):  # a new connection each time: the requests reach both workers
+            r = httpx.post(
+                f"http://127.0.0.1:{port}/api/v1/elections/{uuid}/ballots",
+                content=b"{}",
+                headers={"Content-Type": "application/json"},
+                timeout=60,
+            )
+            statuses.append(r.status_code)
+    finally:
+        stop(proc)
+    assert statuses[:4] == [401] * 4  # no login: refused, but each took a token
+    assert statuses[4:] == [429] * 12, statuses
+
 
 
 def test_cors_is_closed_unless_an_origin_is_listed(served: Served) -> None:

@@ -137,4 +137,4 @@ def test_metrics_count_every_worker(tmp_path: Path) -> None:
         assert f'viche_election_phase{{election="{uuid}",phase="open"}} 1\n' in text
     # both workers keep a snapshot (a scrape answered by either sums both); a worker that
     # uvicorn replaced (its health check times out on a loaded machine) leaves its own too
-    assert len(list((data / "metrics").glob("metrics-*.json"))) >= 2
+    assert len(list((data / "metrics").glob("metrics-*.bin"))) >= 2

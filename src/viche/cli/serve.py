@@ -80,6 +80,14 @@ def serve_cmd(
             help="Seconds between checks of the opening and closing times (also at start).",
         ),
     ] = 5.0,
+    cast_wait: Annotated[
+        float,
+        typer.Option(
+            "--cast-wait",
+            help="Seconds a ballot may wait in a worker: beyond as many ballots as a worker "
+            "answers in that time, new ones get 503 with Retry-After (0: no bound).",
+        ),
+    ] = 0.5,
 ) -> None:
     """Serve the elections of the bulletin board over HTTP (API under /api/v1)."""
     import os
@@ -91,6 +99,7 @@ def serve_cmd(
     from viche.record.sql import SqlBoard
     from viche.web.metrics import reset_shared
     from viche.web.serve import (
+        ENV_CAST_WAIT,
         ENV_DATABASE,
         ENV_EVENT,
         ENV_EVENT_KEYS,
@@ -108,6 +117,8 @@ def serve_cmd(
         raise UsageError(f"port {smtp_port} is out of range", where=Location(path=("--smtp-port",)))
     if not schedule_every > 0:
         raise UsageError("a positive number of seconds", where=Location(path=("--schedule-every",)))
+    if not 0 <= cast_wait < 3600:
+        raise UsageError("0 or a positive number of seconds", where=Location(path=("--cast-wait",)))
     try:
         data.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -165,6 +176,7 @@ def serve_cmd(
         ) from None
     os.environ[ENV_METRICS] = str(shared)
     os.environ[ENV_SCHEDULE] = str(schedule_every)
+    os.environ[ENV_CAST_WAIT] = str(cast_wait)
     if smtp_host:
         os.environ[ENV_SMTP] = f"{smtp_host}|{smtp_port}|{smtp_from}"
         out.print(f"voters authenticate with one-time codes mailed via {smtp_host}:{smtp_port}")
@@ -176,6 +188,9 @@ def serve_cmd(
         workers=workers,
         log_level="warning",
         access_log=False,
+        # a worker busy checking ballots on a loaded machine may answer the supervisor's
+        # ping late; killing it would drop the ballots it holds (unacknowledged, but lost)
+        timeout_worker_healthcheck=60,
     )
 
 

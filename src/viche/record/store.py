@@ -119,14 +119,46 @@ class ElectionStore(Protocol):
         ...
 
 
-@runtime_checkable
-class BatchAppend(Protocol):
-    """A store that appends several Ballot events in one atomic, durable write (the SQL
-    board): the voting server's group commit."""
+class CastingTransaction(Protocol):
+    """One hold of the election's write lock and one transaction (:meth:`BatchAppend.
+    casting`): what the group commit checks, for a whole batch at once, and its append."""
+
+    @property
+    def head(self) -> ChainHead:
+        """The chain head when the lock was taken."""
+        ...
+
+    @property
+    def close_at(self) -> int | None:
+        """The scheduled closing time (Unix seconds), if any."""
+        ...
+
+    def audited(self, hashes: Sequence[str]) -> set[str]:
+        """Those of ``hashes`` (hex SHA-256 of ballots) that were audited (never cast)."""
+        ...
+
+    def recorded(self, hashes: Sequence[str]) -> dict[str, int]:
+        """Those of ``hashes`` already in the record, with their event's height."""
+        ...
+
+    def voted(self, credentials: Sequence[str]) -> set[str]:
+        """Those of ``credentials`` with a ballot in the record already."""
+        ...
 
     def append_ballots(
         self, ballots: Sequence[tuple[bytes, StoredBallot]], *, expected_head: str
     ) -> list[ChainHead]:
-        """Append a Ballot event per ``(raw, index entry)``, in order, chained; all durable
-        when this returns, or none written. The heads after each."""
+        """Append a Ballot event per ``(raw, index entry)``, in order, chained; durable
+        when the transaction's block ends, or none written. The heads after each."""
+        ...
+
+
+@runtime_checkable
+class BatchAppend(Protocol):
+    """A store that checks and appends several Ballot events in one atomic, durable write
+    (the SQL board): the voting server's group commit."""
+
+    def casting(self) -> AbstractContextManager[CastingTransaction]:
+        """Take the election's write lock and open one transaction; it commits when the
+        block ends without an exception, and writes nothing otherwise."""
         ...

@@ -1,7 +1,7 @@
 """Cast or audit (beyond Belenios, as Helios): checking a ballot the booth audited.
 
 The booth's "audit" reveals the randomness of an encrypted ballot that will never be cast
-(the voting server refuses it: :func:`register_audit` and :func:`refuse_audited`). With the
+(the voting server refuses it: :func:`register_audit`, and casting under the lock). With the
 revealed randomness anyone can encrypt the claimed choices again: :func:`audit_ballot`
 checks that this gives exactly the audited ballot's ciphertexts, that the tracker is the
 ballot's, and that the ballot itself is valid (proofs, signature, credential on the list),
@@ -19,12 +19,12 @@ from gmpy2 import mpz
 
 from viche.crypto.answers import HAnswer, NHAnswer, validate_h_plaintext
 from viche.crypto.elgamal import Ciphertext, group_encode
-from viche.crypto.hashing import sha256_hex
 from viche.errors import (
     AuditedBallotError,
     AuditMismatchError,
     BallotShapeError,
     Location,
+    ReplayedBallotError,
     WrongElectionError,
 )
 from viche.protocol import codec
@@ -35,8 +35,8 @@ from viche.protocol.election import (
     NonHomomorphicQuestion,
     PublicCredentials,
 )
-from viche.record.sql.accounts import add_audit, is_audited
-from viche.record.sql.board import SqlBoard
+from viche.record.sql.accounts import add_audit
+from viche.record.sql.board import SqlBoard, SqlElectionStore
 
 
 @dataclass(frozen=True)
@@ -196,21 +196,34 @@ def audit_ballot(
 
 
 def register_audit(
-    board: SqlBoard, election: Election, credentials: PublicCredentials, raw: bytes
+    board: SqlBoard,
+    store: SqlElectionStore,
+    election: Election,
+    credentials: PublicCredentials,
+    raw: bytes,
 ) -> str:
     """The booth audits a ballot: once checked (a valid ballot of this election, so that
     nobody fills the table with junk), its hash is kept and it can never be cast. Returns
-    its tracker."""
+    its tracker. Under the election's write lock, the same the casting path appends under:
+    a ballot already cast is refused (:class:`~viche.errors.ReplayedBallotError`; the
+    booth then reveals nothing), and a cast of this ballot after the audit is refused, so
+    that "audited => never cast" holds whatever the timing."""
     checked = check_ballot(election, raw, credentials, Location(path=("ballot",)))
-    add_audit(board, election.uuid, checked.hex_hash)
+    with store.locked():
+        prior = store.ballot_by_hash(checked.hex_hash)
+        if prior is not None:
+            raise ReplayedBallotError(
+                f"this ballot is already cast (event {prior.height}): it cannot be audited",
+                where=Location(ballot=checked.tracker),
+            )
+        add_audit(board, election.uuid, checked.hex_hash)
     return checked.tracker
 
 
-def refuse_audited(board: SqlBoard, uuid: str, raw: bytes) -> None:
-    """Raise :class:`~viche.errors.AuditedBallotError` if ``raw`` was audited."""
-    if is_audited(board, uuid, sha256_hex(raw)):
-        raise AuditedBallotError(
-            "this ballot was audited (its randomness is revealed): it can never be cast; "
-            "encrypt your choices again",
-            where=Location(ballot=smart_ballot_tracker(raw)),
-        )
+def audited_error(tracker: str) -> AuditedBallotError:
+    """The refusal of a ballot that was audited."""
+    return AuditedBallotError(
+        "this ballot was audited (its randomness is revealed): it can never be cast; "
+        "encrypt your choices again",
+        where=Location(ballot=tracker),
+    )

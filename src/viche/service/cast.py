@@ -14,27 +14,35 @@ it.
 Group commit (stores that can :class:`~viche.record.store.BatchAppend`, the SQL board):
 the ballots of this process that finished their checks while an append was running are
 appended together, in arrival order, in one transaction with one flush to disk, under one
-hold of the election's lock. Each keeps its own phase, replay and re-vote checks, in order,
-against the record *and* the ballots before it in the batch (a replay within the batch is
-refused; two ballots of one credential are appended one after the other, the second a
-re-vote). Nobody is answered before the commit that holds their ballot returned; a failed
-commit fails every ballot of its batch and writes none of them. The first caller to find no
-append running leads: it commits what is queued, then hands the lead to the next waiting
-caller, so no caller waits for more than the batch in flight and its own.
+hold of the election's lock (:meth:`~viche.record.store.BatchAppend.casting`: the look-ups
+of the whole batch, one per question, and the append, in one transaction). Each keeps its
+own checks, in order, against the record *and* the ballots before it in the batch: the
+phase and the scheduled closing time (at the moment of the append: a ballot whose check
+ended after the closing time is refused even before the close is written), audited (an
+audit takes the same lock: an audited ballot is never cast), replay (a replay within the
+batch is refused too) and re-vote (two ballots of one credential are appended one after
+the other, the second a re-vote). Nobody is answered before the commit that holds their
+ballot returned; a failed commit fails every ballot of its batch and writes none of them.
+The first caller to find no append running leads: it commits what is queued, then hands
+the lead to the next waiting caller, so no caller waits for more than the batch in flight
+and its own.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from viche.errors import NOWHERE, Location, PhaseError, ReplayedBallotError, VicheError
+from viche.errors import NOWHERE, Location, PhaseError, ReplayedBallotError
 from viche.protocol.ballot import CheckedBallot
 from viche.record.events import EventType
 from viche.record.store import BatchAppend, ChainHead, StoredBallot
 from viche.service.archive import VOTING, ElectionRecord
+from viche.service.audit import audited_error
+from viche.service.schedule import refuse_after_close
 from viche.verify.prefill import check_ballot_fast
 
 
@@ -62,15 +70,19 @@ def check_phase(state: ElectionRecord, head: ChainHead | None = None) -> None:
         )
 
 
+def _replayed(tracker: str, height: int) -> ReplayedBallotError:
+    return ReplayedBallotError(
+        f"this exact ballot is already in the record (event {height}); "
+        "a replayed ballot is refused",
+        where=Location(ballot=tracker),
+    )
+
+
 def check_not_replayed(state: ElectionRecord, checked: CheckedBallot) -> None:
     """A ballot identical to one already in the record is refused."""
     prior = state.store.ballot_by_hash(checked.hex_hash)
     if prior is not None:
-        raise ReplayedBallotError(
-            f"this exact ballot is already in the record (event {prior.height}); "
-            "a replayed ballot is refused",
-            where=Location(ballot=checked.tracker),
-        )
+        raise _replayed(checked.tracker, prior.height)
 
 
 def check_new_ballot(
@@ -206,36 +218,42 @@ def _committer(store: BatchAppend) -> _Committer:
 
 def _commit(state: ElectionRecord, batch: list[_Pending]) -> None:
     """Check each ballot of ``batch`` in order under the lock, append those that pass in one
-    transaction; every pending gets its result or its error."""
+    transaction; every pending gets its result (once the commit returned) or its error.
+
+    Under the lock, in the transaction, for the whole batch at once: the phase, the
+    scheduled closing time (a ballot whose check ended after it is refused even if the
+    close is not written yet), then per ballot: audited (never cast), replayed (in the
+    record or earlier in the batch), re-vote (in the record or earlier in the batch)."""
     store = state.store
     assert isinstance(store, BatchAppend)
+    done: list[tuple[_Pending, Accepted]] = []
     try:
-        with state.store.locked():
-            head = state.store.head()
-            check_phase(state, head)  # ballots do not change the phase
+        with store.casting() as tx:
+            check_phase(state, tx.head)  # ballots do not change the phase
+            refuse_after_close(state.election.uuid, tx.close_at, time.time())
+            hashes = [p.checked.hex_hash for p in batch]
+            audited = tx.audited(hashes)
+            recorded = tx.recorded(hashes)
+            voted = tx.voted([p.checked.credential for p in batch])
             taken: list[tuple[_Pending, bool]] = []
-            hashes: set[str] = set()
-            credentials: set[str] = set()
+            seen: set[str] = set()
             for p in batch:
                 c = p.checked
-                try:
-                    if c.hex_hash in hashes:
-                        raise ReplayedBallotError(
-                            "this exact ballot was just cast; a replayed ballot is refused",
-                            where=Location(ballot=c.tracker),
-                        )
-                    check_not_replayed(state, c)
-                except VicheError as exc:
-                    p.error = exc
-                    continue
-                revote = (
-                    c.credential in credentials or state.store.last_ballot(c.credential) is not None
-                )
-                hashes.add(c.hex_hash)
-                credentials.add(c.credential)
-                taken.append((p, revote))
+                if c.hex_hash in audited:
+                    p.error = audited_error(c.tracker)
+                elif c.hex_hash in recorded:
+                    p.error = _replayed(c.tracker, recorded[c.hex_hash])
+                elif c.hex_hash in seen:
+                    p.error = ReplayedBallotError(
+                        "this exact ballot was just cast; a replayed ballot is refused",
+                        where=Location(ballot=c.tracker),
+                    )
+                else:
+                    taken.append((p, c.credential in voted))
+                    seen.add(c.hex_hash)
+                    voted.add(c.credential)
             if taken:
-                heads = store.append_ballots(
+                heads = tx.append_ballots(
                     [
                         (
                             p.checked.raw,
@@ -243,11 +261,13 @@ def _commit(state: ElectionRecord, batch: list[_Pending]) -> None:
                         )
                         for p, _ in taken
                     ],
-                    expected_head=head.hash,
+                    expected_head=tx.head.hash,
                 )
                 for (p, revote), h in zip(taken, heads, strict=True):
                     c = p.checked
-                    p.result = Accepted(c.tracker, h.hash, h.height, revote, c.weight)
+                    done.append((p, Accepted(c.tracker, h.hash, h.height, revote, c.weight)))
+        for p, accepted in done:  # the transaction committed: now they are durable
+            p.result = accepted
     except BaseException as exc:  # nothing of the batch was written: each gets the failure
         for p in batch:
             if p.result is None and p.error is None:

@@ -36,7 +36,7 @@ from viche.protocol.election import Election, PublicCredentials
 from viche.protocol.trustees import Trustees
 from viche.record.sql import SqlBoard, SqlElectionStore
 from viche.record.sql.accounts import VoterAccount, add_voters, voter
-from viche.service.archive import ElectionRecord, check_setup
+from viche.service.archive import VOTING, ElectionRecord, check_setup
 from viche.service.receipts import ReceiptKey
 from viche.service.secrets import check_login_secret
 from viche.verify.ballots import warm_tables
@@ -173,6 +173,22 @@ class Host:
                 found = self._records.setdefault(uuid, found)
         return found
 
+    def warm(self) -> list[str]:
+        """Load every election that takes ballots now (its setup parsed, the tables of g
+        and y built, its receipt key read), so that the first voters do not wait for it;
+        a worker does this when it starts. Returns their uuids; an election that cannot
+        be loaded is left for its first request to report."""
+        warmed: list[str] = []
+        for uuid in self.board.elections():
+            try:
+                if self.store(uuid).head().type in VOTING:
+                    self.record(uuid)
+                    self.receipt_key(uuid)
+                    warmed.append(uuid)
+            except VicheError:
+                continue
+        return warmed
+
     def receipt_key(self, uuid: str) -> ReceiptKey:
         with self._lock:
             key = self._keys.get(uuid)
@@ -195,16 +211,9 @@ class Host:
         return key
 
 
-def check_binding(raw: bytes, account: VoterAccount) -> None:
-    """The ballot must be signed with the authenticated voter's own credential (read from
-    the ballot's ``credential`` field; a ballot without one is left for the full check to
-    refuse)."""
-    try:
-        value = codec.loads(raw, Location(path=("ballot",)))
-    except VicheError:
-        return
-    credential = value.get("credential") if isinstance(value, dict) else None
-    if isinstance(credential, str) and credential != account.credential:
+def check_binding(checked: CheckedBallot, account: VoterAccount) -> None:
+    """The ballot must be signed with the authenticated voter's own credential."""
+    if checked.credential != account.credential:
         raise CredentialBindingError(
             "this ballot is signed with another voter's credential",
             where=Location(path=("ballot", "credential")),

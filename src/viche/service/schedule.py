@@ -98,9 +98,15 @@ def set_schedule(
 def check_before_close(host: Host, uuid: str, now: float) -> None:
     """Refuse a ballot once the scheduled closing time has passed."""
     found = schedule(host.board, uuid)
-    if found is not None and found.close_at is not None and found.close_at <= now:
+    refuse_after_close(uuid, None if found is None else found.close_at, now)
+
+
+def refuse_after_close(uuid: str, close_at: int | None, now: float) -> None:
+    """:class:`~viche.errors.PhaseError` when the closing time ``close_at`` has passed at
+    ``now`` (the voting server checks it again under the lock, just before the append)."""
+    if close_at is not None and close_at <= now:
         raise PhaseError(
-            f"the vote closed at {format_time(found.close_at)}",
+            f"the vote closed at {format_time(close_at)}",
             where=Location(member=uuid, path=("schedule", "close")),
         )
 

@@ -20,6 +20,7 @@ from viche.event.hosted import ServedEvent
 from viche.service import schedule
 from viche.service.hosting import Host
 from viche.web import errors
+from viche.web.admission import Admission
 from viche.web.metrics import Metrics
 from viche.web.ops import OpsConfig
 from viche.web.routers import admin, ballots, ceremony, elections, events, live
@@ -65,20 +66,27 @@ def create_app(
     schedule_every: float = 5.0,
     read_only: bool = False,
     national_events: Sequence[ServedEvent] = (),
+    admission: Admission | None = None,
 ) -> FastAPI:
     """The API over ``host`` (its board, receipt keys and voter authenticator); ``ops`` sets
     the rate limits and the origins allowed (:mod:`viche.web.ops`); ``metrics_folder`` is
     the folder where the worker processes of one server share their counters
-    (:mod:`viche.web.metrics`); the schedules are checked at start and at least every
-    ``schedule_every`` seconds. ``read_only`` serves the public record only (an observer's
-    mirror): no casting, no administration, no schedules acted on. ``national_events``
-    are served under ``/api/v1/events`` (:mod:`viche.web.routers.events`)."""
+    (:mod:`viche.web.metrics`) and their rate limits (:mod:`viche.web.ops`); the schedules
+    are checked at start and at least every ``schedule_every`` seconds. ``read_only``
+    serves the public record only (an observer's mirror): no casting, no administration,
+    no schedules acted on. ``national_events`` are served under ``/api/v1/events``
+    (:mod:`viche.web.routers.events`). ``admission``: how many casts a worker takes at once
+    (:mod:`viche.web.admission`; by default, as many as it answers within half a second)."""
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if read_only:
             yield
             return
+        try:  # the elections open now, loaded before the first voter comes
+            await run_in_threadpool(host.warm)
+        except VicheError as exc:  # the database is down: each is loaded when first used
+            schedule.log.warning("elections not loaded at start: %s %s", exc.code, exc)
         stop = asyncio.Event()
         task = asyncio.create_task(run_schedules(host, schedule_every, stop))
         try:
@@ -103,6 +111,7 @@ def create_app(
     app.state.host = host
     app.state.metrics = Metrics(metrics_folder)
     app.state.events = {e.id: e for e in national_events}
+    app.state.admission = Admission() if admission is None else admission
     errors.install(app)
     app.include_router(elections.router)
     if not read_only:
@@ -113,7 +122,7 @@ def create_app(
     app.include_router(events.router)
     from viche.web import ops as operations
 
-    operations.install(app, ops if ops is not None else OpsConfig())
+    operations.install(app, ops if ops is not None else OpsConfig(), metrics_folder)
 
     @app.middleware("http")
     async def _headers(request: Request, call_next: RequestResponseEndpoint) -> Response:

@@ -10,6 +10,9 @@ the credential authority) sends only public messages made on its own machine
 
 from __future__ import annotations
 
+import secrets
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -24,6 +27,7 @@ from viche.errors import (
     HashMismatchError,
     Location,
     ProofError,
+    ServerBusyError,
     UsageError,
     VicheError,
 )
@@ -35,6 +39,24 @@ from viche.service.files import write_bytes
 from viche.service.receipts import SignedReceipt, parse_receipt
 
 TIMEOUT = httpx.Timeout(60.0, connect=10.0)
+#: seconds ``cast`` keeps sending a ballot again while the server answers that it is full
+BUSY_PATIENCE = 600.0
+_jitter = secrets.SystemRandom()
+
+
+def retry_after(response: httpx.Response) -> int | None:
+    """The seconds to wait before sending the same request again, when the server answered
+    that it is full (503, code V9016, ``Retry-After``); None otherwise."""
+    if response.status_code != 503:
+        return None
+    value = response.headers.get("retry-after", "")
+    if not value.isdigit() or len(value) > 6:
+        return None
+    try:
+        code = response.json().get("code")
+    except (ValueError, AttributeError):
+        return None
+    return int(value) if code == ServerBusyError.code else None
 
 
 @dataclass(frozen=True)
@@ -136,20 +158,42 @@ class VotingClient:
         ballot = generate_ballot(election, credentials, private_credential, choices, rng)
         return self.cast(uuid, ballot.raw, login, secret, published_key=str(detail["receipt_key"]))
 
-    def cast(self, uuid: str, raw: bytes, login: str, secret: str, *, published_key: str) -> Cast:
+    def cast(
+        self,
+        uuid: str,
+        raw: bytes,
+        login: str,
+        secret: str,
+        *,
+        published_key: str,
+        patience: float = BUSY_PATIENCE,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> Cast:
+        """Cast ``raw``; when the server is full (503, V9016) wait the ``Retry-After`` it
+        gives (and up to a second more, at random, so that voters told the same second do
+        not all come back at once) and send the same ballot again, for at most
+        ``patience`` seconds in all."""
         path = f"/api/v1/elections/{uuid}/ballots"
         where = Location(file=self.base + path)
-        try:
-            response = self.http.post(
-                path,
-                content=raw,
-                headers={"Content-Type": "application/json"},
-                auth=(login, secret),
-            )
-        except httpx.HTTPError as exc:
-            raise UsageError(
-                f"cannot reach the server: {type(exc).__name__}", where=where
-            ) from None
+        waited = 0.0
+        while True:
+            try:
+                response = self.http.post(
+                    path,
+                    content=raw,
+                    headers={"Content-Type": "application/json"},
+                    auth=(login, secret),
+                )
+            except httpx.HTTPError as exc:
+                raise UsageError(
+                    f"cannot reach the server: {type(exc).__name__}", where=where
+                ) from None
+            told = retry_after(response)
+            if told is None or waited + told > patience:
+                break
+            delay = told + _jitter.uniform(0.0, 1.0)
+            sleep(delay)
+            waited += delay
         raise_for_answer(response, where)
         body = response.json()
         signed = parse_receipt(codec.to_bytes(body["receipt"]), NOWHERE.sub("receipt"))

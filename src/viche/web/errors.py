@@ -41,6 +41,7 @@ from viche.errors import (
     RecordError,
     RelayBatchError,
     ReplayedBallotError,
+    ServerBusyError,
     TooLargeError,
     UnknownElectionError,
     UnknownStationError,
@@ -72,6 +73,7 @@ STATUS: tuple[tuple[type[VicheError], int], ...] = (
     (HeadMovedError, 409),
     (DatabaseError, 503),
     (DeliveryError, 503),
+    (ServerBusyError, 503),
     (FormatError, 400),
     (CryptoError, 422),
     (ProtocolError, 422),
@@ -89,7 +91,14 @@ def status_of(error: VicheError) -> int:
 
 
 def error_response(error: VicheError) -> JSONResponse:
-    headers = {"WWW-Authenticate": "Basic"} if isinstance(error, AuthenticationError) else None
+    headers: dict[str, str] = {}
+    if isinstance(error, AuthenticationError):
+        headers["WWW-Authenticate"] = "Basic"
+    if isinstance(error, ServerBusyError):
+        headers["Retry-After"] = str(error.retry_after)
+        # the client comes back in seconds: no idle connection is kept for it (one the
+        # server closes for idleness just as the client reuses it would lose the answer)
+        headers["Connection"] = "close"
     return JSONResponse(error.to_dict(), status_code=status_of(error), headers=headers)
 
 

@@ -136,6 +136,6 @@ ERRORS: dict[int | str, dict[str, object]] = {
         (413, "body too large"),
         (415, "wrong content type"),
         (422, "a check failed (proof, credential, protocol rule)"),
-        (503, "database unavailable"),
+        (503, "database unavailable, or the server is full (V9016: retry after Retry-After)"),
     )
 }

@@ -6,8 +6,9 @@
   header, body or credential is ever logged (login secrets travel in ``Authorization``).
 * **Rate limits**: token buckets per client address for every write (POST/PUT/DELETE) and
   per voter login for ballot casts; a request over the limit gets 429 with the error body
-  and ``Retry-After``. Buckets live in memory, per process, at most ``max_keys`` of them
-  (the least recently used are dropped).
+  and ``Retry-After``. The buckets of all the worker processes of one server are in one
+  table in their shared folder (:class:`RateLimiter`), about ``max_keys`` of them (the
+  least recently used are dropped).
 * **CORS**: no cross-origin access unless origins are listed; a preflight from an origin
   not listed is refused (403). The API takes JSON bodies only (``application/json``), which
   a cross-site form cannot send without a preflight, and voters authenticate with HTTP
@@ -19,19 +20,24 @@ from __future__ import annotations
 
 import base64
 import binascii
+import fcntl
+import hashlib
 import json
 import logging
+import mmap
+import os
 import re
+import struct
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from fastapi import FastAPI, Request, Response
 from starlette.middleware.base import RequestResponseEndpoint
 
-from viche.errors import CrossOriginError, Location, RateLimitedError
+from viche.errors import CrossOriginError, Location, RateLimitedError, UsageError
 from viche.web.errors import error_response
 
 access_log = logging.getLogger("viche.access")
@@ -73,35 +79,148 @@ class OpsConfig:
         """No rate limits (benchmarks, tests that load the server)."""
         return cls(address_rate=None, voter_rate=None)
 
+    @classmethod
+    def parse(cls, text: str) -> OpsConfig:
+        """The rate limits of ``viche serve``'s environment (``VICHE_RATE_LIMITS``): ``off``,
+        or ``address=PER_SECOND/BURST,voter=PER_SECOND/BURST`` (either may be left out: its
+        default stays; ``off`` for one of them lifts it)."""
+        if text.strip() == "off":
+            return cls.unlimited()
+        where = Location(path=("VICHE_RATE_LIMITS",))
+        rates: dict[str, Rate | None] = {}
+        for item in filter(None, (part.strip() for part in text.split(","))):
+            name, _, value = item.partition("=")
+            if name not in ("address", "voter"):
+                raise UsageError(f"unknown rate limit {name[:32]!r}", where=where)
+            if value == "off":
+                rates[name] = None
+                continue
+            per_second, _, burst = value.partition("/")
+            try:
+                rate = Rate(per_second=float(per_second), burst=int(burst))
+            except ValueError:
+                raise UsageError(
+                    f"{name}: PER_SECOND/BURST (e.g. 0.5/10), got {value[:32]!r}", where=where
+                ) from None
+            if not (rate.per_second > 0 and rate.burst >= 1):
+                raise UsageError(f"{name}: a positive rate and burst", where=where)
+            rates[name] = rate
+        default = cls()
+        return cls(
+            address_rate=rates.get("address", default.address_rate),
+            voter_rate=rates.get("voter", default.voter_rate),
+        )
+
 
 class RateLimiter:
-    """Token buckets keyed by a string, at most ``max_keys`` kept (least recently used
-    dropped). Thread-safe."""
+    """Token buckets keyed by a string, in a table that the worker processes of one server
+    share: a file of fixed slots in the workers' shared folder (``path``), mapped in memory
+    by each worker and locked (``flock``) for the few microseconds of a take; without a
+    path the table is this process's own. Thread-safe and process-safe.
+
+    Why a shared file and not the database: a take is a read-modify-write on every write
+    request; in the database it would be one more round trip and one more write
+    transaction per request (on SQLite, one more holder of the database's single write
+    lock, in the way of the ballots' appends). The limits are per server (its workers on
+    one machine), which is what the shared folder is. The table holds about ``max_keys``
+    buckets: a key goes to one of ``PROBE`` slots after its hash; when they are all taken
+    the least recently used of them is dropped (a dropped key starts again full)."""
+
+    PROBE = 16
+    _SLOT = struct.Struct("<16sdd")  # key digest, tokens, last take (monotonic seconds)
+    _HEADER = struct.Struct("<8sQ")  # magic, number of slots
+    _MAGIC = b"vicheRL1"
 
     def __init__(
-        self, rate: Rate, max_keys: int, clock: Callable[[], float] = time.monotonic
+        self,
+        rate: Rate,
+        max_keys: int,
+        clock: Callable[[], float] = time.monotonic,
+        path: Path | None = None,
     ) -> None:
         self.rate = rate
         self.max_keys = max_keys
         self._clock = clock
-        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
+        slots = 2
+        while slots < 2 * max_keys:
+            slots *= 2
+        self._slots = slots
+        self._probe = min(self.PROBE, slots)
+        size = self._HEADER.size + slots * self._SLOT.size
         self._lock = threading.Lock()
+        self._fd: int | None = None
+        if path is None:
+            self._map = mmap.mmap(-1, size)
+        else:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                try:
+                    if os.fstat(fd).st_size != size or os.pread(fd, 8, 0) != self._MAGIC:
+                        os.ftruncate(fd, 0)  # another table (or a half-made one): start anew
+                        os.ftruncate(fd, size)
+                        os.pwrite(fd, self._HEADER.pack(self._MAGIC, slots), 0)
+                finally:
+                    fcntl.flock(fd, fcntl.LOCK_UN)
+                self._map = mmap.mmap(fd, size)
+            except BaseException:
+                os.close(fd)
+                raise
+            self._fd = fd
+        self._map[: self._HEADER.size] = self._HEADER.pack(self._MAGIC, slots)
 
     def take(self, key: str) -> float:
         """0 when the request may go on (a token is taken), else the seconds to wait."""
-        now = self._clock()
+        digest = hashlib.blake2b(key.encode(), digest_size=16).digest()
+        start = int.from_bytes(digest[:8], "little") & (self._slots - 1)
+        burst, per_second = float(self.rate.burst), self.rate.per_second
+        m, slot, base = self._map, self._SLOT, self._HEADER.size
         with self._lock:
-            tokens, last = self._buckets.pop(key, (float(self.rate.burst), now))
-            tokens = min(float(self.rate.burst), tokens + (now - last) * self.rate.per_second)
-            wait = 0.0
-            if tokens >= 1.0:
-                tokens -= 1.0
-            else:
-                wait = (1.0 - tokens) / self.rate.per_second
-            self._buckets[key] = (tokens, now)
-            while len(self._buckets) > self.max_keys:
-                self._buckets.popitem(last=False)
-            return wait
+            if self._fd is not None:
+                fcntl.flock(self._fd, fcntl.LOCK_EX)
+            try:
+                now = self._clock()
+                found = empty = oldest = -1
+                oldest_at = float("inf")
+                for i in range(self._probe):
+                    offset = base + ((start + i) & (self._slots - 1)) * slot.size
+                    held, _, last = slot.unpack_from(m, offset)
+                    if held == digest:
+                        found = offset
+                        break
+                    if held == _EMPTY:
+                        if empty < 0:
+                            empty = offset
+                    elif last < oldest_at:
+                        oldest, oldest_at = offset, last
+                if found >= 0:
+                    _, tokens, last = slot.unpack_from(m, found)
+                    tokens = min(burst, tokens + max(0.0, now - last) * per_second)
+                else:
+                    found = empty if empty >= 0 else oldest
+                    tokens = burst
+                wait = 0.0
+                if tokens >= 1.0:
+                    tokens -= 1.0
+                else:
+                    wait = (1.0 - tokens) / per_second
+                slot.pack_into(m, found, digest, tokens, now)
+                return wait
+            finally:
+                if self._fd is not None:
+                    fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        self._map.close()
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+_EMPTY = bytes(16)
+
+#: the rate-limit tables in the workers' shared folder (``viche serve`` empties them at start)
+RATE_PREFIX = "ratelimit-"
 
 
 def _route_template(request: Request) -> str:
@@ -145,10 +264,21 @@ def _limited(wait: float, what: str) -> Response:
     return response
 
 
-def install(app: FastAPI, config: OpsConfig) -> None:
-    """Add access logs, rate limits and CORS to ``app``."""
-    by_address = RateLimiter(config.address_rate, config.max_keys) if config.address_rate else None
-    by_voter = RateLimiter(config.voter_rate, config.max_keys) if config.voter_rate else None
+def _limiter(
+    rate: Rate | None, config: OpsConfig, shared: Path | None, name: str
+) -> RateLimiter | None:
+    if rate is None:
+        return None
+    path = None if shared is None else shared / f"{RATE_PREFIX}{name}.bin"
+    return RateLimiter(rate, config.max_keys, path=path)
+
+
+def install(app: FastAPI, config: OpsConfig, shared: Path | None = None) -> None:
+    """Add access logs, rate limits and CORS to ``app``; ``shared``: the folder the worker
+    processes of the server share (their rate limits are then the server's, not each
+    worker's)."""
+    by_address = _limiter(config.address_rate, config, shared, "address")
+    by_voter = _limiter(config.voter_rate, config, shared, "voter")
     origins = frozenset(config.cors_origins)
 
     @app.middleware("http")

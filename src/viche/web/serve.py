@@ -17,6 +17,7 @@ from viche.errors import UsageError
 from viche.record.sql import SqlBoard
 from viche.service.hosting import Host, VoterAuthenticator
 from viche.service.onetime import OneTimeCodes, SmtpMailer
+from viche.web.admission import Admission
 from viche.web.app import create_app
 from viche.web.ops import OpsConfig, configure_access_log
 
@@ -24,7 +25,8 @@ ENV_DATABASE = "VICHE_DATABASE"
 ENV_KEYS = "VICHE_KEYS"
 #: the folder where the worker processes share their metrics (:mod:`viche.web.metrics`)
 ENV_METRICS = "VICHE_METRICS"
-#: ``off`` turns the rate limits off (benchmarks that load the server from one address)
+#: ``off`` turns the rate limits off (benchmarks that load the server from one address);
+#: ``address=PER_SECOND/BURST,voter=PER_SECOND/BURST`` sets them (:meth:`OpsConfig.parse`)
 ENV_LIMITS = "VICHE_RATE_LIMITS"
 #: ``HOST|PORT|FROM``: voters authenticate with one-time codes mailed through this server
 ENV_SMTP = "VICHE_SMTP"
@@ -33,6 +35,8 @@ ENV_SCHEDULE = "VICHE_SCHEDULE_EVERY"
 #: a national event's directory, and the folder of its keys (``viche serve --event``)
 ENV_EVENT = "VICHE_EVENT"
 ENV_EVENT_KEYS = "VICHE_EVENT_KEYS"
+#: seconds a cast may wait in a worker before new ones get 503 + Retry-After (0: no bound)
+ENV_CAST_WAIT = "VICHE_CAST_WAIT"
 
 
 def build_app() -> FastAPI:
@@ -41,7 +45,8 @@ def build_app() -> FastAPI:
     if not url or not keys:
         raise UsageError(f"{ENV_DATABASE} and {ENV_KEYS} must be set (use viche serve)")
     configure_access_log()
-    ops = OpsConfig.unlimited() if os.environ.get(ENV_LIMITS) == "off" else OpsConfig()
+    limits = os.environ.get(ENV_LIMITS)
+    ops = OpsConfig.parse(limits) if limits else OpsConfig()
     board = SqlBoard.open(url)
     authenticator: VoterAuthenticator | None = None
     smtp = os.environ.get(ENV_SMTP)
@@ -57,10 +62,12 @@ def build_app() -> FastAPI:
         from viche.event.hosted import open_served_event
 
         national.append(open_served_event(host, Path(event), Path(event_keys)))
+    wait = float(os.environ.get(ENV_CAST_WAIT, "0.5"))
     return create_app(
         host,
         ops,
         Path(shared) if shared else None,
         schedule_every=every,
         national_events=national,
+        admission=Admission(target=wait),
     )

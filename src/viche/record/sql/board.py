@@ -140,7 +140,12 @@ class SqlBoard:
             lock_dir = Path(database).parent / (Path(database).name + ".locks")
             kwargs["connect_args"] = {"timeout": 60}
         else:
-            kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+            # No ping before each checkout (a round trip per look-up on the cast path). A
+            # connection the server dropped (a PostgreSQL restart) fails the one request
+            # that meets it first (503, V4010); SQLAlchemy then discards every connection
+            # made before, so the next requests reconnect. Idle connections are renewed
+            # after half an hour (before a firewall or the server forgets them).
+            kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800)
         try:
             engine = create_engine(full, **kwargs)
             if engine.dialect.name == "sqlite":
@@ -444,34 +449,14 @@ class SqlElectionStore:
     ) -> ChainHead:
         return self._append_all([(event_type, list(payload_lines), ballot)], expected_head)[0]
 
-    def append_ballots(
-        self, ballots: Sequence[tuple[bytes, StoredBallot]], *, expected_head: str
-    ) -> list[ChainHead]:
-        """Append several Ballot events, one after the other, in ONE transaction (one commit,
-        one flush to disk: the group commit of the voting server). Each event is checked and
-        chained exactly as :meth:`append` does; either all are durable when this returns or
-        none is written. Returns the head after each."""
-        return self._append_all(
-            [(EventType.BALLOT, [raw], ballot) for raw, ballot in ballots], expected_head
-        )
-
     def _append_all(
         self,
         events: Sequence[tuple[EventType, list[bytes], StoredBallot | None]],
         expected_head: str,
     ) -> list[ChainHead]:
-        heads: list[ChainHead] = []
         try:
             with self._board.engine.begin() as conn:
-                head = self._head(conn)
-                if head.hash != expected_head:
-                    raise HeadMovedError(
-                        "the chain head moved since it was read (another writer came first)",
-                        where=self._where.at(event=head.height + 1),
-                    )
-                for event_type, lines, ballot in events:
-                    head = self._append_one(conn, head, event_type, lines, ballot)
-                    heads.append(head)
+                return self._append_in(conn, self._head(conn), events, expected_head)
         except IntegrityError:
             raise RecordError(
                 "the database refused the event (a ballot with this hash is already indexed)",
@@ -479,16 +464,65 @@ class SqlElectionStore:
             ) from None
         except SQLAlchemyError as exc:
             raise db_error(exc, self._where) from None
-        return heads
 
-    def _append_one(
+    def _append_in(
         self,
         conn: Connection,
+        head: ChainHead,
+        events: Sequence[tuple[EventType, list[bytes], StoredBallot | None]],
+        expected_head: str,
+    ) -> list[ChainHead]:
+        """Append ``events`` after ``head`` (just read on ``conn``) in ``conn``'s
+        transaction: each event row and index entry, then the head moved once, by
+        ``UPDATE … WHERE head_hash = :expected`` (a writer that came first refuses it)."""
+        if head.hash != expected_head:
+            raise HeadMovedError(
+                "the chain head moved since it was read (another writer came first)",
+                where=self._where.at(event=head.height + 1),
+            )
+        rows: list[dict[str, Any]] = []
+        index: list[dict[str, Any]] = []
+        heads: list[ChainHead] = []
+        for event_type, lines, ballot in events:
+            head, row = self._event_row(head, event_type, lines, ballot)
+            rows.append(row)
+            if ballot is not None:
+                index.append(
+                    {
+                        "election": self.uuid,
+                        "height": head.height,
+                        "hash": ballot.hash,
+                        "credential": ballot.credential,
+                    }
+                )
+            heads.append(head)
+        if not heads:
+            return heads
+        e = schema.elections.c
+        moved = conn.execute(
+            update(schema.elections)
+            .where(e.uuid == self.uuid, e.head_hash == expected_head)
+            .values(head_height=head.height, head_hash=head.hash, head_type=head.type.value)
+        )
+        if moved.rowcount != 1:
+            raise HeadMovedError(
+                "the chain head moved since it was read (another writer came first)",
+                where=self._where.at(event=heads[0].height),
+            )
+        conn.execute(insert(schema.events), rows)
+        if index:
+            conn.execute(insert(schema.ballots), index)
+        return heads
+
+    def _event_row(
+        self,
         head: ChainHead,
         event_type: EventType,
         lines: list[bytes],
         ballot: StoredBallot | None,
-    ) -> ChainHead:
+    ) -> tuple[ChainHead, dict[str, Any]]:
+        """The event chained after ``head`` (checked: type, data lines, index entry) and
+        its row."""
         where = self._where.at(event=head.height + 1)
         if event_type not in next_types(head.type):
             raise PhaseError(
@@ -512,37 +546,15 @@ class SqlElectionStore:
             head.hash, height, event_type, sha256_hex(lines[-1]) if lines else None
         ).to_bytes()
         h = sha256_hex(raw)
-        e = schema.elections.c
-        moved = conn.execute(
-            update(schema.elections)
-            .where(e.uuid == self.uuid, e.head_hash == head.hash)
-            .values(head_height=height, head_hash=h, head_type=event_type.value)
-        )
-        if moved.rowcount != 1:
-            raise HeadMovedError(
-                "the chain head moved since it was read (another writer came first)",
-                where=where,
-            )
-        conn.execute(
-            insert(schema.events).values(
-                election=self.uuid,
-                height=height,
-                hash=h,
-                type=event_type.value,
-                raw=raw,
-                lines=_join(lines),
-            )
-        )
-        if ballot is not None:
-            conn.execute(
-                insert(schema.ballots).values(
-                    election=self.uuid,
-                    height=height,
-                    hash=ballot.hash,
-                    credential=ballot.credential,
-                )
-            )
-        return ChainHead(height, h, event_type)
+        row = {
+            "election": self.uuid,
+            "height": height,
+            "hash": h,
+            "type": event_type.value,
+            "raw": raw,
+            "lines": _join(lines),
+        }
+        return ChainHead(height, h, event_type), row
 
     def write_archive(self, out: BinaryIO) -> None:
         last = self.head().height
@@ -558,12 +570,66 @@ class SqlElectionStore:
     def locked(self) -> AbstractContextManager[None]:
         return self._lock()
 
+    def voting_state(self) -> tuple[ChainHead, int | None]:
+        """The chain head and the scheduled closing time (Unix seconds, or None), in one
+        look-up: what a cast checks before the ballot's own check."""
+        with self._board._read() as conn:
+            return _voting_state(conn, self.uuid)
+
+    @contextlib.contextmanager
+    def casting(self) -> Iterator[CastingTransaction]:
+        """Hold the election's write lock and one transaction on one connection: the
+        voting server's group commit reads what it checks (head, closing time, audits,
+        replays, re-votes) and appends, then the transaction commits when the block ends
+        without an exception (rolled back otherwise: nothing written). On PostgreSQL the
+        lock is a transaction-level advisory lock on the same key as :meth:`locked`
+        (released by the commit), on SQLite the same ``flock``."""
+        with self._board.thread_lock(self.uuid), contextlib.ExitStack() as stack:
+            if self._board.dialect != "postgresql":
+                stack.enter_context(self._flock())
+            try:
+                conn = stack.enter_context(self._board.engine.connect())
+                if self._board.dialect == "postgresql":
+                    conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": self._key})
+                head, close_at = _voting_state(conn, self.uuid)
+                tx = CastingTransaction(self, conn, head, close_at)
+                yield tx
+                conn.commit()
+            except IntegrityError:
+                raise RecordError(
+                    "the database refused the event (a ballot with this hash is already "
+                    "indexed)",
+                    where=self._where,
+                ) from None
+            except SQLAlchemyError as exc:
+                raise db_error(exc, self._where) from None
+
+    @property
+    def _key(self) -> int:
+        digest = hashlib.sha256(self.uuid.encode()).digest()
+        return int.from_bytes(digest[:8], "big", signed=True)
+
+    @contextlib.contextmanager
+    def _flock(self) -> Iterator[None]:
+        path = self._board.lock_path(self.uuid)
+        assert path is not None
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise DatabaseError(
+                f"cannot open the lock file: {exc.strerror}", where=Location(file=str(path))
+            ) from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
     @contextlib.contextmanager
     def _lock(self) -> Iterator[None]:
         with self._board.thread_lock(self.uuid):
             if self._board.dialect == "postgresql":
-                digest = hashlib.sha256(self.uuid.encode()).digest()
-                key = int.from_bytes(digest[:8], "big", signed=True)
+                key = self._key
                 try:
                     conn = self._board.engine.connect()
                     conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": key})
@@ -577,19 +643,80 @@ class SqlElectionStore:
                         conn.rollback()
                     conn.close()
                 return
-            path = self._board.lock_path(self.uuid)
-            assert path is not None
-            try:
-                fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-            except OSError as exc:
-                raise DatabaseError(
-                    f"cannot open the lock file: {exc.strerror}", where=Location(file=str(path))
-                ) from None
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX)
+            with self._flock():
                 yield
-            finally:
-                os.close(fd)
 
     def close(self) -> None:
         """Nothing to release: connections belong to the board's pool."""
+
+
+def _voting_state(conn: Connection, uuid: str) -> tuple[ChainHead, int | None]:
+    e, s = schema.elections.c, schema.schedules.c
+    row = conn.execute(
+        select(e.head_height, e.head_hash, e.head_type, s.close_at)
+        .select_from(
+            schema.elections.outerjoin(schema.schedules, s.election == e.uuid)
+        )
+        .where(e.uuid == uuid)
+    ).one()
+    close_at = None if row[3] is None else int(row[3])
+    return ChainHead(int(row[0]), str(row[1]), EventType(row[2])), close_at
+
+
+class CastingTransaction:
+    """What the group commit reads and writes under the election's lock, in one
+    transaction (:meth:`SqlElectionStore.casting`): one look-up per question for the
+    whole batch."""
+
+    def __init__(
+        self, store: SqlElectionStore, conn: Connection, head: ChainHead, close_at: int | None
+    ) -> None:
+        self._store = store
+        self._conn = conn
+        #: the chain head when the lock was taken
+        self.head = head
+        #: the scheduled closing time (Unix seconds), if any
+        self.close_at = close_at
+
+    def audited(self, hashes: Sequence[str]) -> set[str]:
+        """Those of ``hashes`` (hex SHA-256 of ballots) that the booth audited."""
+        a = schema.audits.c
+        rows = self._conn.execute(
+            select(a.hash).where(a.election == self._store.uuid, a.hash.in_(set(hashes)))
+        )
+        return {str(r[0]) for r in rows}
+
+    def recorded(self, hashes: Sequence[str]) -> dict[str, int]:
+        """Those of ``hashes`` already in the record, with the height of their event."""
+        b = schema.ballots.c
+        rows = self._conn.execute(
+            select(b.hash, b.height).where(
+                b.election == self._store.uuid, b.hash.in_(set(hashes))
+            )
+        )
+        return {str(r[0]): int(r[1]) for r in rows}
+
+    def voted(self, credentials: Sequence[str]) -> set[str]:
+        """Those of ``credentials`` that already signed a ballot in the record."""
+        b = schema.ballots.c
+        rows = self._conn.execute(
+            select(b.credential)
+            .distinct()
+            .where(b.election == self._store.uuid, b.credential.in_(set(credentials)))
+        )
+        return {str(r[0]) for r in rows}
+
+    def append_ballots(
+        self, ballots: Sequence[tuple[bytes, StoredBallot]], *, expected_head: str
+    ) -> list[ChainHead]:
+        """As :meth:`SqlElectionStore.append_ballots`, in this transaction (durable when
+        the ``casting`` block has ended)."""
+        heads = self._store._append_in(
+            self._conn,
+            self.head,
+            [(EventType.BALLOT, [raw], ballot) for raw, ballot in ballots],
+            expected_head,
+        )
+        if heads:
+            self.head = heads[-1]
+        return heads

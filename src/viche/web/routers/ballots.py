@@ -10,20 +10,22 @@ from typing import Annotated
 
 import anyio
 import anyio.to_thread
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from viche.crypto.hashing import sha256_hex
-from viche.errors import Location, NotFoundError, VicheError
+from viche.errors import Location, NotFoundError, ServerBusyError, VicheError
 from viche.protocol.ballot import CheckedBallot, max_ballot_size
 from viche.record.sql.accounts import VoterAccount
 from viche.service import schedule
-from viche.service.audit import refuse_audited, register_audit
-from viche.service.cast import append_checked, check_new_ballot, check_phase
+from viche.service.audit import register_audit
+from viche.service.cast import append_checked, check_phase
 from viche.service.hosting import CodeSender, Host, check_binding
 from viche.service.receipts import Receipt
+from viche.verify.prefill import check_ballot_fast
+from viche.web.admission import Admission
 from viche.web.deps import election_store, host, json_body, valid_uuid
 from viche.web.metrics import Metrics
 from viche.web.models import ERRORS, AuditAnswer, CastAnswer, ReceiptBody, SignedReceiptModel
@@ -87,16 +89,44 @@ async def cast(
     request: Request,
     uuid: str,
     credentials: Annotated[HTTPBasicCredentials, Depends(_basic)],
-) -> CastAnswer:
+) -> Response:
     metrics: Metrics = request.app.state.metrics
+    admission: Admission | None = request.app.state.admission
     start = time.perf_counter()
     try:
-        answer = await _cast(request, uuid, credentials)
+        if admission is not None:
+            try:
+                admission.enter()
+            except ServerBusyError:
+                await _discard_body(request)
+                raise  # 503, Retry-After: nothing checked, nothing written
+        try:
+            answer = await _cast(request, uuid, credentials)
+        finally:
+            if admission is not None:
+                admission.leave()
     except VicheError as exc:
         metrics.cast(time.perf_counter() - start, exc.code)
         raise
     metrics.cast(time.perf_counter() - start)
-    return answer
+    # the answer is built and checked once (CastAnswer): not validated again on the way out
+    return Response(answer.model_dump_json(), status_code=201, media_type="application/json")
+
+
+#: what a refused cast's body is read up to, and thrown away (beyond, the connection closes)
+_DISCARD = 8 << 20
+
+
+async def _discard_body(request: Request) -> None:
+    """Read and drop the body of a request answered before it was read: the client can
+    then read the answer and reuse the connection (a server that answers and closes while
+    the body is still coming resets the connection, and the client may never see the
+    answer)."""
+    seen = 0
+    async for chunk in request.stream():
+        seen += len(chunk)
+        if seen > _DISCARD:
+            return
 
 
 #: Ballot checks running at once in this worker process: they hold the GIL, so more only
@@ -118,19 +148,24 @@ def _check_limiter() -> anyio.CapacityLimiter:
 
 
 def _voter(h: Host, uuid: str, credentials: HTTPBasicCredentials) -> tuple[str, VoterAccount]:
-    """The election (404), its phase (nothing is read after the close) and the voter."""
+    """The election (404), its phase and closing time (nothing is read after the close;
+    both are checked again under the lock) and the voter."""
     store = h.store(uuid)
     account = h.authenticator.authenticate(store.uuid, credentials.username, credentials.password)
-    check_phase(h.record(store.uuid))
-    schedule.check_before_close(h, store.uuid, time.time())
+    head, close_at = store.voting_state()
+    check_phase(h.record(store.uuid), head)
+    schedule.refuse_after_close(store.uuid, close_at, time.time())
     return store.uuid, account
 
 
 def _check(h: Host, uuid: str, raw: bytes, account: VoterAccount) -> CheckedBallot:
-    check_binding(raw, account)
-    refuse_audited(h.board, uuid, raw)
+    """Every check of the ballot itself, and its binding to the voter (audits, replays,
+    re-votes, the phase and the closing time are checked under the lock, at the append)."""
     h.receipt_key(uuid)  # before: no ballot without receipt
-    return check_new_ballot(h.record(uuid), raw)
+    rec = h.record(uuid)
+    checked = check_ballot_fast(rec.election, raw, rec.credentials)
+    check_binding(checked, account)
+    return checked
 
 
 def _accept(h: Host, uuid: str, checked: CheckedBallot) -> CastAnswer:
@@ -191,5 +226,7 @@ async def audit(request: Request, uuid: str) -> AuditAnswer:
     raw = await json_body(request, max_ballot_size(rec.election) + 2)
     if raw.endswith(b"\n"):
         raw = raw[:-1]
-    tracker = await run_in_threadpool(register_audit, h.board, rec.election, rec.credentials, raw)
+    tracker = await run_in_threadpool(
+        register_audit, h.board, store, rec.election, rec.credentials, raw
+    )
     return AuditAnswer(tracker=tracker)

@@ -13,6 +13,7 @@
 import { h, download, lang, setLang, t, tn, translatePage } from "../common/i18n.js";
 import { checkCredential } from "./credential.js";
 import { clearQueue, dequeue, enqueue, keepElection, keepOffline, queued } from "./offline.js";
+import { sendPatiently } from "./busy.js";
 import { parseElection } from "./election.js";
 import { qrDetector, readQrFile, scanCamera } from "./scan.js";
 
@@ -853,23 +854,35 @@ async function audit() {
   go("audit");
 }
 
-function postBallot(ballot) {
-  if (S.station) { // the station's endpoint: its session, and the voter the staff checked
-    return fetch(stationPath("ballots"), {
-      method: "POST",
-      credentials: "omit",
-      headers: { "Content-Type": "application/json", Authorization: `Bearer ${S.stationSecret}`, "Viche-Voter": S.voter },
-      body: ballot,
-    });
-  }
-  return fetch(`${API}/${S.uuid}/ballots`, {
-    method: "POST",
-    // no credentials mode: a refused login comes back as a 401 for the page to explain,
-    // never as the browser's own login prompt (the Authorization header is still sent)
-    credentials: "omit",
-    headers: { "Content-Type": "application/json", Authorization: basicAuth(S.login, S.secret) },
-    body: ballot,
-  });
+/** Post the ballot (at a station: to the station's endpoint, with its session and the
+ * voter the staff checked); while the server answers that it is full, wait as it asks and
+ * send it again (busy.js), `onWait(seconds)` before each wait. */
+function postBallot(ballot, onWait = () => {}) {
+  const send = S.station
+    ? () =>
+        fetch(stationPath("ballots"), {
+          method: "POST",
+          credentials: "omit",
+          headers: {
+            "Content-Type": "application/json",
+            Authorization: `Bearer ${S.stationSecret}`,
+            "Viche-Voter": S.voter,
+          },
+          body: ballot,
+        })
+    : () =>
+        fetch(`${API}/${S.uuid}/ballots`, {
+          method: "POST",
+          // no credentials mode: a refused login comes back as a 401 for the page to explain,
+          // never as the browser's own login prompt (the Authorization header is still sent)
+          credentials: "omit",
+          headers: {
+            "Content-Type": "application/json",
+            Authorization: basicAuth(S.login, S.secret),
+          },
+          body: ballot,
+        });
+  return sendPatiently(send, { onWait });
 }
 
 /** The server's answer to a cast ballot: the receipt (done), or why not. Returns the
@@ -914,7 +927,9 @@ async function cast(castButton, feedback) {
   castButton.textContent = t("encd.casting");
   let r;
   try {
-    r = await postBallot(e.ballot);
+    r = await postBallot(e.ballot, (seconds) => {
+      castButton.textContent = t("encd.busy", { seconds });
+    });
   } catch {
     if (S.station) { // a station has its link: nothing is queued on the terminal
       castButton.disabled = false;

@@ -3,12 +3,13 @@
 // network when there is one (and are kept), from the cache when there is none. Nothing
 // else is kept: never a POST (ballots, audits), never a credential or a choice.
 
-const CACHE = "viche-booth-1";
+const CACHE = "viche-booth-2";
 // every file of the booth (tests/booth/test_booth_weight.py checks this list)
 const FILES = [
-  "./", "booth.js", "ballot.js", "credential.js", "election.js", "errors.js", "fixedbase.js",
-  "group.js", "hash.js", "json.js", "offline.js", "pool.js", "qrcanvas.js", "qrdecode.js",
-  "qrworker.js", "random.js", "scan.js", "worker.js", "../common/i18n.js", "../common/qr.js", "../common/style.css",
+  "./", "booth.js", "ballot.js", "busy.js", "credential.js", "election.js", "errors.js",
+  "fixedbase.js", "group.js", "hash.js", "json.js", "offline.js", "pool.js", "qrcanvas.js",
+  "qrdecode.js", "qrworker.js", "random.js", "scan.js", "worker.js", "../common/i18n.js",
+  "../common/qr.js", "../common/style.css",
   "../favicon.svg",
 ];
 // the public election data the booth reads: the election and its setup objects

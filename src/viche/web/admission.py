@@ -1,0 +1,103 @@
+"""Admission control of ballot casts: a bounded queue per worker process, and beyond it a
+fast 503 that tells the voter when to come back.
+
+A burst of ballots beyond what a worker can check is otherwise one long queue: every
+voter waits for all those before her (a thousand at once, tens of seconds each). Here a
+worker takes at most :attr:`Admission.limit` casts at once: as many ballots as it answers
+within ``target`` seconds at the pace it has been answering them while busy (measured over
+its last answers: a loaded machine lowers it; between ``floor`` and ``ceiling``, ``floor``
+until the pace is known). A cast beyond it is answered at once with 503, the error body
+(code V9016) and ``Retry-After``: the seconds until the worker expects to have room for it.
+The times handed out are spread at the worker's pace, so that voters told to retry come
+back about as fast as the worker can take them rather than all at the same second (before
+the pace is measured, a little faster: one told too early is told again). ``viche vote``
+and the booth wait that long (and a little more, at random) and send the same ballot again.
+
+A refused request's body is read and thrown away (so that the client gets the answer on a
+connection it can reuse); it is not checked, nothing is written. Everything here runs on
+the worker's event loop (one thread): no lock is needed.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from viche.errors import Location, ServerBusyError
+
+#: voters told to retry are given times this many ballots' time apart
+SPACING = 1.0
+#: the seconds per ballot the times handed out assume before the pace is measured: rather
+#: too short (a voter back too early is told again, at the cost of one more 503) than too
+#: long (the worker would wait idle for voters told to come late)
+EARLY_GUESS = 0.02
+#: the pace is measured over this many answers while busy (at least MIN_ANSWERS)
+WINDOW = 32
+MIN_ANSWERS = 4
+
+
+@dataclass
+class Admission:
+    """The casts one worker takes at once, and when to tell the others to come back."""
+
+    #: seconds a cast should wait at most, queue included (0: take every cast, no bound)
+    target: float = 0.5
+    floor: int = 4
+    ceiling: int = 64
+    #: the seconds between two answers while busy, measured (or given); until it is, the
+    #: worker takes ``floor`` ballots at once (a burst at start meets a worker whose pace
+    #: nobody knows yet) and hands out times EARLY_GUESS apart
+    interval: float = 0.0
+    clock: Callable[[], float] = time.monotonic
+    in_flight: int = 0
+    told_to_retry: int = 0
+    _answers: deque[float] = field(default_factory=lambda: deque(maxlen=WINDOW), repr=False)
+    _next_slot: float = field(default=0.0, repr=False)
+
+    @property
+    def limit(self) -> int:
+        if self.target <= 0:
+            return sys.maxsize
+        if self.interval <= 0:
+            return self.floor
+        return max(self.floor, min(self.ceiling, int(self.target / self.interval + 1e-6)))
+
+    def enter(self) -> None:
+        """Take the cast in, or raise :class:`~viche.errors.ServerBusyError` (its
+        ``retry_after``: whole seconds) when the worker is full."""
+        if self.in_flight < self.limit:
+            self.in_flight += 1
+            if self.in_flight == 1:
+                self._answers.append(self.clock())  # busy from now: measured from here
+            return
+        now = self.clock()
+        # after the casts in flight, then one ballot's time per voter already told
+        pace = self.interval if self.interval > 0 else EARLY_GUESS
+        self._next_slot = max(self._next_slot, now + self.in_flight * pace)
+        wait = self._next_slot - now
+        self._next_slot += SPACING * pace
+        self.told_to_retry += 1
+        raise ServerBusyError(
+            "the server is taking as many ballots as it can answer quickly: "
+            f"send the same ballot again in {math.ceil(wait)} s",
+            where=Location(path=("request",)),
+            retry_after=max(1, math.ceil(wait)),
+        )
+
+    def leave(self) -> None:
+        """The cast was answered (accepted or refused)."""
+        now = self.clock()
+        if self.in_flight > 1:
+            # busy: answers come one ballot's time apart on average (several at once when
+            # they share a commit), so the pace is taken over the last WINDOW answers
+            self._answers.append(now)
+            if len(self._answers) >= MIN_ANSWERS:
+                span = self._answers[-1] - self._answers[0]
+                self.interval = max(span / (len(self._answers) - 1), 1e-4)
+        self.in_flight -= 1
+        if self.in_flight == 0:
+            self._answers.clear()  # idle: the next busy spell is measured afresh

@@ -1,0 +1,165 @@
+"""Admission control of casts (viche.web.admission): a worker takes as many ballots at once
+as it answers within the target; beyond, a fast 503 with the error body (V9016) and
+Retry-After, the times handed out spread at the worker's pace; ``viche vote``'s client
+sends the same ballot again after the wait."""
+
+from __future__ import annotations
+
+from typing import cast
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from support.web import Served
+from viche.errors import ServerBusyError
+from viche.service.hosting import Host
+from viche.web.admission import Admission
+from viche.web.app import create_app
+from viche.web.client import VotingClient, retry_after
+from viche.web.ops import OpsConfig
+
+
+def test_the_bound_follows_the_pace_and_retries_are_spread() -> None:
+    now = [0.0]
+    a = Admission(target=0.5, floor=2, ceiling=64, interval=0.05, clock=lambda: now[0])
+    assert a.limit == 10
+    for _ in range(10):
+        a.enter()
+    waits = []
+    for _ in range(5):
+        with pytest.raises(ServerBusyError) as err:
+            a.enter()
+        waits.append(err.value.retry_after)
+    assert a.told_to_retry == 5
+    # after the ten in flight (0.5 s), then one ballot's time (0.05 s) apart: 1 s each here
+    assert waits == [1, 1, 1, 1, 1]
+    # the worker answers one ballot every 0.2 s while busy: the bound shrinks to 0.5/0.2
+    for _ in range(9):
+        now[0] += 0.2
+        a.leave()
+    assert a.in_flight == 1
+    assert a.interval == pytest.approx(0.2, rel=0.15)
+    assert a.limit == 2
+    a.enter()
+    with pytest.raises(ServerBusyError) as err:
+        a.enter()
+    assert err.value.retry_after >= 1
+    now[0] += 0.2
+    a.leave()
+    # an answer with nothing else in flight (idle) does not count as the pace
+    now[0] += 100
+    a.leave()
+    assert a.in_flight == 0 and a.interval == pytest.approx(0.2, rel=0.15)
+    # no bound
+    free = Admission(target=0)
+    for _ in range(10_000):
+        free.enter()
+
+
+def test_a_full_worker_answers_503_with_retry_after_and_reads_nothing(served: Served) -> None:
+    s = served
+    admission = Admission(target=0.5, floor=1, ceiling=1)
+    with TestClient(create_app(s.host, OpsConfig.unlimited(), admission=admission)) as client:
+        raw = s.ballot(1, "busy")
+        head = s.store.head()
+        admission.in_flight = 1  # a cast is in flight: the worker is full
+        r = client.post(
+            f"/api/v1/elections/{s.uuid}/ballots",
+            content=raw,
+            headers={"Content-Type": "application/json"},
+            auth=s.login(1),
+        )
+        assert r.status_code == 503, r.text
+        assert r.json()["code"] == "V9016"
+        assert int(r.headers["Retry-After"]) >= 1
+        assert r.headers["Connection"] == "close"
+        assert retry_after(cast(httpx.Response, r)) == int(r.headers["Retry-After"])
+        assert s.store.head() == head and admission.in_flight == 1
+        metrics = client.get("/metrics").text
+        assert 'viche_ballots_refused_total{code="V9016"} 1' in metrics
+        admission.in_flight = 0  # room again: the same ballot is taken
+        r = client.post(
+            f"/api/v1/elections/{s.uuid}/ballots",
+            content=raw,
+            headers={"Content-Type": "application/json"},
+            auth=s.login(1),
+        )
+        assert r.status_code == 201, r.text
+        assert admission.in_flight == 0
+
+
+def test_the_client_sends_the_same_ballot_again_after_retry_after(served: Served) -> None:
+    s = served
+    admission = Admission(target=0.5, floor=1, ceiling=1)
+    app = create_app(s.host, OpsConfig.unlimited(), admission=admission)
+    with TestClient(app, base_url="http://testserver") as http:
+        voter = VotingClient("http://testserver", http=cast(httpx.Client, http))
+        raw = s.ballot(2, "patient")
+        login, secret = s.login(2)
+        admission.in_flight = 1
+        slept: list[float] = []
+
+        def sleep(seconds: float) -> None:
+            slept.append(seconds)
+            if len(slept) == 2:
+                admission.in_flight = 0  # the worker has room after the second wait
+
+        answer = voter.cast(
+            s.uuid, raw, login, secret, published_key=s.host.receipt_key(s.uuid).public,
+            sleep=sleep,
+        )  # fmt: skip
+        assert len(slept) == 2 and all(1 <= t < 4 for t in slept)  # Retry-After, + jitter < 1 s
+        assert answer.height == s.store.head().height
+        # not patient enough: the server's answer is the error
+        admission.in_flight = 1
+        with pytest.raises(Exception) as err:
+            voter.cast(
+                s.uuid, s.ballot(3, "impatient"), *s.login(3),
+                published_key=s.host.receipt_key(s.uuid).public, patience=0.5, sleep=sleep,
+            )  # fmt: skip
+        assert getattr(err.value, "code", None) == "V9016"
+
+
+def test_retry_after_ignores_other_answers() -> None:
+    req = httpx.Request("POST", "http://x/")
+    assert retry_after(httpx.Response(201, json={}, request=req)) is None
+    assert retry_after(
+        httpx.Response(503, json={"code": "V4010"}, headers={"Retry-After": "3"}, request=req)
+    ) is None
+    assert retry_after(
+        httpx.Response(503, json={"code": "V9016"}, headers={"Retry-After": "x"}, request=req)
+    ) is None
+    assert retry_after(
+        httpx.Response(503, json={"code": "V9016"}, headers={"Retry-After": "4"}, request=req)
+    ) == 4
+
+
+def test_a_worker_loads_the_open_elections_when_it_starts(served: Served) -> None:
+    """The setup parsed, the tables built and the receipt key read before the first voter
+    (else the first burst of voters waits for them)."""
+    s = served
+    fresh = Host(s.host.board, s.host.keys_dir)
+    assert fresh.warm() == [s.uuid]
+    # an election whose receipt key is missing is left for its first request to report
+    for key in s.host.keys_dir.glob("*.ed25519"):
+        key.rename(key.with_suffix(".moved"))
+    assert Host(s.host.board, s.host.keys_dir).warm() == []
+
+
+def test_answers_sharing_a_commit_do_not_make_the_pace_look_faster() -> None:
+    """Ballots of one group commit are answered at the same moment: the pace is taken over
+    the last answers, not from one gap to the next (which would read 0 s, then raise the
+    bound to the ceiling and queue voters for seconds)."""
+    now = [0.0]
+    a = Admission(target=2.0, floor=2, ceiling=64, interval=0.1, clock=lambda: now[0])
+    for _ in range(20):
+        a.enter()
+    for _batch in range(6):
+        now[0] += 0.4
+        for _ in range(4):  # four ballots share a commit every 0.4 s: 0.1 s per ballot
+            a.leave()
+        while a.in_flight < a.limit:  # voters told to retry come back as room is made
+            a.enter()
+        assert 0.08 < a.interval < 0.15, a.interval
+        assert 13 <= a.limit <= 25
