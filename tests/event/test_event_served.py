@@ -120,6 +120,8 @@ def test_a_served_event_end_to_end(
     assert r.status_code == 201, r.text
     code, body = s.station("DE-BERLIN-1", "c01-v0", audited)
     assert code == 409 and body["code"] == "V3008", body
+    code, body = s.online("c01-v0", audited)  # online, through the event's guard
+    assert code == 409 and body["code"] == "V3008", body
     station_raw = s.ballot("c01-v0", 1)
     code, body = s.station("DE-BERLIN-1", "c01-v0", station_raw)
     assert code == 201, body

@@ -105,10 +105,13 @@ class EventDesk:
         *,
         roll: Roll | None = None,
         records: Callable[[Style], ElectionRecord] | None = None,
+        refuse: Callable[[Style, CheckedBallot], None] | None = None,
     ) -> None:
         """``records`` opens a style's election record (default: its ``.bel`` in
         ``directory``; the voting server passes the SQL board's,
-        :mod:`viche.event.hosted`)."""
+        :mod:`viche.event.hosted`); ``refuse`` adds a rule of the store's own that every
+        channel runs under the store's lock (the voting server's: a ballot the booth
+        audited is never cast)."""
         self.directory = directory
         self.manifest, self.genesis = read_manifest(directory)
         if key.public != self.manifest.key or receipt_key.public != self.manifest.receipt_key:
@@ -123,6 +126,7 @@ class EventDesk:
         self.locks = lock_log(directory, self.genesis, key.public)
         self.relays = relay_log(directory, self.genesis, key.public)
         self._records: dict[str, ElectionRecord] = {}
+        self.refuse = refuse
         self._open_record = records
         self._stack = ExitStack()
         self._locked: dict[tuple[str, str], StationLock] = {}
@@ -187,6 +191,8 @@ class EventDesk:
 
     def _not_locked(self, style: Style) -> Callable[[CheckedBallot], None]:
         def guard(checked: CheckedBallot) -> None:
+            if self.refuse is not None:
+                self.refuse(style, checked)
             lock = self.lock_of(style.election, checked.credential)
             if lock is not None:
                 raise CredentialLockedError(

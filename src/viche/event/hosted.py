@@ -60,17 +60,18 @@ from viche.event.published import (
 )
 from viche.event.registry import MILITARY_UNIT_RE, VOTER_ID_RE
 from viche.event.relay import Outcome
-from viche.protocol.ballot import max_ballot_size, smart_ballot_tracker
+from viche.protocol.ballot import CheckedBallot, max_ballot_size, smart_ballot_tracker
 from viche.record.archive_store import ArchiveStore
 from viche.record.sql import SqlBoard
 from viche.record.sql.accounts import (
     event_secret_hash,
+    is_audited,
     logins_in,
     set_event_secret,
     voter_in,
 )
 from viche.service.archive import ElectionRecord
-from viche.service.audit import refuse_audited
+from viche.service.audit import audited_error
 from viche.service.credentials import parse_public_credentials
 from viche.service.files import read_bytes, write_text
 from viche.service.hosting import Host, RollEntry, key_path, open_election
@@ -273,6 +274,7 @@ class ServedEvent:
             now,
             roll=BoardRoll(host.board, manifest.styles),
             records=lambda style: host.record(style.election),
+            refuse=self._refuse_audited,
         )
         self.manifest = self.desk.manifest
         for style in self.manifest.styles:
@@ -325,12 +327,17 @@ class ServedEvent:
             )
         return self._max_ballot
 
+    def _refuse_audited(self, style: Style, checked: CheckedBallot) -> None:
+        """The desk's rule of the board, on every channel, under the election's lock (the
+        lock an audit is registered under): a ballot the booth audited (its randomness
+        revealed) is never cast."""
+        if is_audited(self.host.board, style.election, checked.hex_hash):
+            raise audited_error(checked.tracker)
+
     def cast_at_station(self, station: str, voter: str, raw: bytes) -> Cast:
-        """``EventDesk.cast_at_station`` on the board; a ballot audited in the booth (its
-        randomness revealed) is refused first."""
+        """``EventDesk.cast_at_station`` on the board (an audited ballot is refused under
+        the lock, :meth:`_refuse_audited`)."""
         self.desk.manifest.station(station)
-        style = self.desk.style_of(raw, Location(path=("ballot",)))
-        refuse_audited(self.host.board, style.election, raw)
         return self.desk.cast_at_station(station, voter, raw)
 
     def upload_batch(self, relay: str, lines: Sequence[bytes]) -> tuple[str, list[Outcome]]:
@@ -348,8 +355,6 @@ class ServedEvent:
             where = Location(path=("body",), line=n)
             h, tracker = sha256_hex(raw), smart_ballot_tracker(raw)
             try:
-                style = self.desk.style_of(raw, where)
-                refuse_audited(self.host.board, style.election, raw)
                 cast = self.desk.cast_relayed(relay, batch, raw, where)
             except VicheError as exc:
                 out.append(Outcome(tracker, h, None, exc))
