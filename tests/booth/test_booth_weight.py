@@ -62,3 +62,16 @@ def test_the_service_worker_keeps_every_file_of_the_booth() -> None:
 
     expected = {name(p) for p in BOOTH if p.name != "sw.js"}
     assert listed == expected
+
+
+def test_the_page_and_the_service_worker_name_the_same_cache() -> None:
+    """offline.js keeps the election's data in the service worker's cache; a cache of
+    another name would be deleted when the worker activates, and the booth would not load
+    the election without a network."""
+
+    def cache_of(path: str) -> str:
+        found = re.findall(r'const CACHE = "([^"]+)"', (STATIC / path).read_text())
+        assert len(found) == 1, path
+        return found[0]
+
+    assert cache_of("booth/offline.js") == cache_of("booth/sw.js")

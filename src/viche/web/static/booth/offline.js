@@ -5,7 +5,7 @@
 // private credential, never the choices.
 
 const KEY = "viche.booth.queue";
-const CACHE = "viche-booth-1"; // the same as in sw.js
+const CACHE = "viche-booth-2"; // the same as in sw.js (tests/booth/test_booth_weight.py checks it)
 
 /** Register the service worker (where the browser has one) once the first page has
  * loaded, so that its copy of the whole booth does not slow that page; failures are
