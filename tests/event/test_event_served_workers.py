@@ -3,7 +3,8 @@ station-lock log and the relay log are files of the event directory that both wo
 append, and every channel's rule (no ballot of a credential after its station lock) must
 hold across the processes. Online ballots, station ballots and relay batches of the same
 voters are fired at the same moment, wave after wave; then the downloaded event must verify
-(``viche verify`` and belenios-tool) and every acknowledged ballot must be in the record."""
+(``viche verify`` and belenios-tool) and every acknowledged ballot must be in the record.
+On SQLite the election's lock is an ``flock``, on PostgreSQL an advisory lock: both boards."""
 
 from __future__ import annotations
 
@@ -64,12 +65,12 @@ def _code(a: Answer) -> str:
 
 
 def test_two_workers_keep_every_channel_rule_under_concurrent_casts(
-    tmp_path: Path, belenios_tool: str
+    tmp_path: Path, belenios_tool: str, board_url: str
 ) -> None:
     rng = SeededRandom("served-workers")
     order = random.Random(20261204)
     with serve_event_process(tmp_path, rng, voters=PER_STYLE, workers=2,
-                             env={"VICHE_RATE_LIMITS": "off"}) as s:  # fmt: skip
+                             env={"VICHE_RATE_LIMITS": "off"}, database=board_url) as s:  # fmt: skip
         detail = httpx.get(f"{s.base}/api/v1/events/test-event").json()
         election = {st["id"]: st["election"] for st in detail["styles"]}
         voters = sorted(s.ev.credentials)
