@@ -28,6 +28,7 @@ from viche.crypto.hashing import sha256_hex
 from viche.crypto.rng import SeededRandom
 from viche.event.locks import lock_log, relay_log
 from viche.event.manifest import read_manifest
+from viche.event.published import BallotRef, channel_turnout
 from viche.record.archive_store import ArchiveStore
 from viche.record.store import EventType
 
@@ -172,6 +173,9 @@ def test_two_workers_keep_every_channel_rule_under_concurrent_casts(
             _code(a) for a in refused
         }
 
+        # the live turnout, asked several times (either worker may answer)
+        live = [httpx.get(f"{s.base}/api/v1/events/test-event").json()["turnout"]
+                for _ in range(6)]  # fmt: skip
         mirror = tmp_path / "mirror"
         got = run_cli("event", "download", s.base, "--event", "test-event", "--out", str(mirror))
         assert got.code == 0, got.stderr
@@ -217,3 +221,16 @@ def test_two_workers_keep_every_channel_rule_under_concurrent_casts(
     )
     # every voter has a ballot in the record
     assert sum(len({c for _, c in rows}) for rows in chain.values()) == len(voters)
+    # the live per-channel turnout every worker answered is the record's
+    expected = {
+        st.id: channel_turnout(
+            [BallotRef(n, h, c) for n, (h, c) in enumerate(chain[st.election])],
+            {e.credential for e in locks if e.election == st.election},
+            {e.ballot_hash for e in relayed_log if e.election == st.election},
+        )
+        for st in manifest.styles
+    }
+    assert sum(counts["station"] for counts in expected.values()) == len(station_voters)
+    for seen in live:
+        assert {t["id"]: {c: t[c] for c in ("online", "station", "relay")}
+                for t in seen["styles"]} == expected  # fmt: skip
