@@ -149,6 +149,15 @@ class SignedLog(Generic[E]):
         with self._mutex, self._flock(exclusive=False):
             return self._sync()
 
+    def since(self, start: int) -> list[E]:
+        """Bring this copy up to date, then the entries from number ``start`` on. A reader
+        that keeps its own index of the log asks by number: the lines another process
+        appended are read by whichever call comes first (a refresh, a read, this copy's own
+        append), so "the entries new to this call" would be lost to the others."""
+        with self._mutex:
+            self.refresh()
+            return [ln.entry for ln in self._lines[start:]]
+
     def read_all(self) -> list[E]:
         """Every entry, each line checked (what the verifier does)."""
         self.refresh()
