@@ -30,7 +30,7 @@ from viche.event.locks import lock_log, relay_log
 from viche.event.manifest import read_manifest
 from viche.event.published import BallotRef, channel_turnout
 from viche.record.archive_store import ArchiveStore
-from viche.record.store import EventType
+from viche.record.events import EventType
 
 WAVES = 4
 PER_STYLE = 8
@@ -70,8 +70,9 @@ def test_two_workers_keep_every_channel_rule_under_concurrent_casts(
 ) -> None:
     rng = SeededRandom("served-workers")
     order = random.Random(20261204)
-    with serve_event_process(tmp_path, rng, voters=PER_STYLE, workers=2,
-                             env={"VICHE_RATE_LIMITS": "off"}, database=board_url) as s:  # fmt: skip
+    unlimited = {"VICHE_RATE_LIMITS": "off"}
+    with serve_event_process(tmp_path, rng, voters=PER_STYLE, workers=2, env=unlimited,
+                             database=board_url) as s:  # fmt: skip
         detail = httpx.get(f"{s.base}/api/v1/events/test-event").json()
         election = {st["id"]: st["election"] for st in detail["styles"]}
         voters = sorted(s.ev.credentials)
@@ -169,9 +170,7 @@ def test_two_workers_keep_every_channel_rule_under_concurrent_casts(
             mine = [a for a in accepted if a.channel == "station" and a.voter == v]
             assert len(mine) == 1, (v, [(a.status, _code(a)) for a in answers if a.voter == v])
         refused = [a for a in answers if a.status != 201]
-        assert refused and {_code(a) for a in refused} <= {"V8050"}, {
-            _code(a) for a in refused
-        }
+        assert refused and {_code(a) for a in refused} <= {"V8050"}, {_code(a) for a in refused}
 
         # the live turnout, asked several times (either worker may answer)
         live = [httpx.get(f"{s.base}/api/v1/events/test-event").json()["turnout"]
