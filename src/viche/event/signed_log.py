@@ -143,7 +143,8 @@ class SignedLog(Generic[E]):
         return Line(entry, sha256_hex(raw))
 
     def refresh(self) -> list[E]:
-        """Bring this copy up to date (lines by other writers); returns the new entries."""
+        """Bring this copy up to date (lines by other writers); returns the entries new to
+        this call (another call may take them first: to keep an index, use :meth:`since`)."""
         if not self.path.exists():
             return []
         with self._mutex, self._flock(exclusive=False):
