@@ -262,3 +262,27 @@ def _credential(raw: bytes) -> str:
     value = json.loads(raw)
     assert isinstance(value, dict)
     return str(value["credential"])
+
+
+def test_a_lock_another_process_wrote_is_seen_whoever_read_the_log_first(
+    ev: SmallEvent,
+) -> None:
+    """Two server processes' desks on one event directory: the lines one appends are read
+    by the other's next look at the log, whichever look it is — its own station lock's
+    append, or a turnout's read of the whole log — and its guard must still see them."""
+    with ev.desk() as a, ev.desk() as b:
+        assert b.lock_of(b.manifest.style("c01").election, "none") is None  # b has looked
+        a.cast_at_station("DE-BERLIN-1", "c01-v0", ev.ballot(a, "c01-v0"))
+        # b's own station vote appends to the log: that append reads a's line first
+        b.cast_at_station("UA-KYIV-D1", "c01-v1", ev.ballot(b, "c01-v1"))
+        for cast in (b.cast_online, lambda raw: b.cast_at_station("DE-BERLIN-1", "c01-v0", raw)):
+            with pytest.raises(CredentialLockedError):
+                cast(ev.ballot(b, "c01-v0", choice=1))
+        # b reads the whole log (as the live turnout does) before its guard looks
+        a.cast_at_station("UA-KYIV-D1", "c02-v2", ev.ballot(a, "c02-v2"))
+        assert len(b.locks.read_all()) == 3
+        with pytest.raises(CredentialLockedError):
+            b.cast_online(ev.ballot(b, "c02-v2", choice=1))
+        assert b.lock_of(b.manifest.style("c01").election, "none") is None
+    report = verify_event(ev.directory, jobs=1)
+    assert report.ok, [str(f) for f in report.failures]

@@ -64,8 +64,9 @@ class SmallEvent:
         return ballots.generate_ballot(rec.election, credentials, cred, rows, self.rng).raw
 
 
-def small_event(directory: Path, rng: RandomSource) -> SmallEvent:
-    """Create the event in ``directory / "event"`` (private files beside it)."""
+def small_event(directory: Path, rng: RandomSource, voters: int = 3) -> SmallEvent:
+    """Create the event in ``directory / "event"`` (private files beside it), ``voters``
+    voters per style."""
     event_dir, private = directory / "event", directory / "private"
     for d in (event_dir, private / "trustees", private / "ca", private / "adm"):
         d.mkdir(parents=True)
@@ -79,7 +80,7 @@ def small_event(directory: Path, rng: RandomSource) -> SmallEvent:
             sid,
             sid.upper(),
             ElectionTemplate(f"Style {sid}", f"Event test {sid}", (national, local)),
-            tuple(f"{sid}-v{i}" for i in range(3)),
+            tuple(f"{sid}-v{i}" for i in range(voters)),
             1 if sid == "c02" else 0,
         )
         for sid in ("c01", "c02")
@@ -115,31 +116,42 @@ class ServedProcess:
 
 
 @contextlib.contextmanager
-def serve_event_process(tmp_path: Path, rng: RandomSource) -> Iterator[ServedProcess]:
-    """The small event put on a SQLite board with ``viche event host``, a secret issued for
-    station DE-BERLIN-1 and relay A1234 with ``viche event secret``, then served by a real
-    ``viche serve --event`` process on a random port (stopped afterwards)."""
+def serve_event_process(
+    tmp_path: Path,
+    rng: RandomSource,
+    *,
+    voters: int = 3,
+    workers: int = 1,
+    env: dict[str, str] | None = None,
+    database: str | None = None,
+) -> Iterator[ServedProcess]:
+    """The small event (``voters`` per style) put on a SQLite board with ``viche event
+    host``, a secret issued for station DE-BERLIN-1 and relay A1234 with ``viche event
+    secret``, then served by a real ``viche serve --event`` process (``workers`` worker
+    processes, ``env`` added to its environment) on a random port (stopped afterwards);
+    ``database`` is the board's URL (default: SQLite in the data folder)."""
     from support.cli import run_cli
     from support.served import CLI, cli_env, stop, wait_until_up
 
-    ev = small_event(tmp_path, rng)
+    ev = small_event(tmp_path, rng, voters)
     data, logins = tmp_path / "data", tmp_path / "logins"
+    db = ["--database", database] if database is not None else []
     hosted = run_cli("event", "host", "--event", str(ev.directory), "--event-keys",
                      str(ev.private), "--authority", str(ev.private / "ca"), "--logins-out",
-                     str(logins), "--data", str(data))  # fmt: skip
+                     str(logins), "--data", str(data), *db)  # fmt: skip
     assert hosted.code == 0, hosted.stderr
     secrets = {}
     for kind, name in (("station", "DE-BERLIN-1"), ("relay", "A1234")):
         secrets[kind] = tmp_path / f"{kind}.secret"
         issued = run_cli("event", "secret", kind, name, "--event", str(ev.directory), "--out",
-                         str(secrets[kind]), "--data", str(data))  # fmt: skip
+                         str(secrets[kind]), "--data", str(data), *db)  # fmt: skip
         assert issued.code == 0, issued.stderr
         assert secrets[kind].read_text().strip() not in issued.stdout
     port = random.randint(20000, 60000)
     proc = subprocess.Popen(
         [*CLI, "serve", "--data", str(data), "--port", str(port), "--event", str(ev.directory),
-         "--event-keys", str(ev.private)],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=cli_env(),
+         "--event-keys", str(ev.private), "--workers", str(workers), *db],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env={**cli_env(), **(env or {})},
     )  # fmt: skip
     try:
         wait_until_up(proc, port)

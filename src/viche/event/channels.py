@@ -27,6 +27,7 @@ receipt key (:mod:`viche.service.receipts`).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -129,7 +130,10 @@ class EventDesk:
         self.refuse = refuse
         self._open_record = records
         self._stack = ExitStack()
+        #: the station-lock log indexed by (election, credential), up to entry ``_indexed``
         self._locked: dict[tuple[str, str], StationLock] = {}
+        self._indexed = 0
+        self._index_mutex = threading.Lock()
 
     def __enter__(self) -> EventDesk:
         return self
@@ -174,9 +178,14 @@ class EventDesk:
         return style
 
     def lock_of(self, election: str, credential: str) -> StationLock | None:
-        for entry in self.locks.refresh():
-            self._locked[(entry.election, entry.credential)] = entry
-        return self._locked.get((election, credential))
+        """The station lock of ``credential``, the log re-read first (another process, or
+        this desk's own append, may have added lines): the index is brought up to date by
+        entry number, never from "what is new to this read" (:meth:`SignedLog.since`)."""
+        with self._index_mutex:
+            for entry in self.locks.since(self._indexed):
+                self._locked[(entry.election, entry.credential)] = entry
+                self._indexed += 1
+            return self._locked.get((election, credential))
 
     # ------------------------------------------------------------------ rules
 
@@ -278,8 +287,7 @@ class EventDesk:
                     prev=prev,
                 )
 
-            made = self.locks.append(self.key, entry)
-            self._locked[(made.election, made.credential)] = made
+            self.locks.append(self.key, entry)
 
         try:
             accepted = cast_ballot(self.record(style), raw, source, guard=guard, then=lock)
@@ -316,8 +324,7 @@ class EventDesk:
                 return StationLock(seq, style.election, credential, station, iso(self.now()), h,
                                    stored.height, prev)  # fmt: skip
 
-            made = self.locks.append(self.key, entry)
-            self._locked[(made.election, made.credential)] = made
+            self.locks.append(self.key, entry)
         weight = rec.credentials.weight(credential)
         return Accepted(tracker, stored.event_hash, stored.height, False, weight)
 

@@ -143,11 +143,21 @@ class SignedLog(Generic[E]):
         return Line(entry, sha256_hex(raw))
 
     def refresh(self) -> list[E]:
-        """Bring this copy up to date (lines by other writers); returns the new entries."""
+        """Bring this copy up to date (lines by other writers); returns the entries new to
+        this call (another call may take them first: to keep an index, use :meth:`since`)."""
         if not self.path.exists():
             return []
         with self._mutex, self._flock(exclusive=False):
             return self._sync()
+
+    def since(self, start: int) -> list[E]:
+        """Bring this copy up to date, then the entries from number ``start`` on. A reader
+        that keeps its own index of the log asks by number: the lines another process
+        appended are read by whichever call comes first (a refresh, a read, this copy's own
+        append), so "the entries new to this call" would be lost to the others."""
+        with self._mutex:
+            self.refresh()
+            return [ln.entry for ln in self._lines[start:]]
 
     def read_all(self) -> list[E]:
         """Every entry, each line checked (what the verifier does)."""
