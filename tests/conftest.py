@@ -11,7 +11,6 @@ without it.
 from __future__ import annotations
 
 import os
-import random
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +19,7 @@ from types import ModuleType
 import pytest
 
 from support.browser import Server
-from support.served import start_demo, stop, wait_until_up
+from support.served import free_port, start_demo, stop, wait_until_up
 from support.web import Served, serve_prepared
 from viche.crypto.rng import SeededRandom
 from viche.service.served_demo import PreparedDemo, prepare_demo
@@ -213,7 +212,7 @@ def node() -> str:
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[Server]:
     data = tmp_path / "data"
-    port = random.randint(20000, 60000)
+    port = free_port()
     proc = start_demo(data, port)
     base = f"http://127.0.0.1:{port}"
     try:

@@ -72,6 +72,6 @@ def test_the_page_and_the_service_worker_name_the_same_cache() -> None:
     def cache_of(path: str) -> str:
         found = re.findall(r'const CACHE = "([^"]+)"', (STATIC / path).read_text())
         assert len(found) == 1, path
-        return found[0]
+        return str(found[0])
 
     assert cache_of("booth/offline.js") == cache_of("booth/sw.js")

@@ -4,6 +4,7 @@ answers, stop it (its output returned)."""
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -14,6 +15,14 @@ import httpx
 from support.belenios import tool_verifies
 
 CLI = [sys.executable, "-m", "viche.cli.main"]
+
+
+def free_port() -> int:
+    """A TCP port of 127.0.0.1 free at this moment (the kernel's choice, so that tests
+    running side by side do not pick the same one, as random ports sometimes did)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def cli_env() -> dict[str, str]:

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from support.belenios import tool_verifies
-from support.served import start_demo, stop, wait_until_up
+from support.served import free_port, start_demo, stop, wait_until_up
 from viche.crypto.rng import SeededRandom
 from viche.protocol import codec
 from viche.record import read_archive
@@ -30,7 +30,7 @@ def _round(
     data: Path, ballots: list[tuple[bytes, tuple[str, str]]], uuid: str, seed: int
 ) -> list[SignedReceipt]:
     """Cast ``ballots`` from 4 threads; SIGKILL the server after a few acknowledgements."""
-    port = random.randint(20000, 60000)
+    port = free_port()
     proc = start_demo(data, port)
     acked: list[SignedReceipt] = []
     lock = threading.Lock()
@@ -90,7 +90,7 @@ def test_sigkill_under_load_loses_no_acknowledged_ballot(
     from viche.verify import verify_record
 
     data = tmp_path / "data"
-    port = random.randint(20000, 60000)
+    port = free_port()
     proc = start_demo(data, port)
     try:
         wait_until_up(proc, port)
@@ -115,7 +115,7 @@ def test_sigkill_under_load_loses_no_acknowledged_ballot(
         assert got, "no ballot was acknowledged before the kill"
         acked += got
     # restart once more and take the record
-    port = random.randint(20000, 60000)
+    port = free_port()
     proc = start_demo(data, port)
     try:
         wait_until_up(proc, port)

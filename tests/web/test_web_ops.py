@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 import logging
-import random
 from pathlib import Path
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from support.served import start_demo, stop, wait_until_up
+from support.served import free_port, start_demo, stop, wait_until_up
 from support.web import Served
 from viche.crypto.rng import SeededRandom
 from viche.errors import UsageError
@@ -123,7 +122,7 @@ def test_rate_limits_are_parsed_from_the_environment() -> None:
 def test_two_workers_share_the_rate_limits(tmp_path: Path) -> None:
     """``viche serve --workers 2``: the limit per address is the server's, not each
     worker's (before, each worker kept its own buckets: twice the limit)."""
-    port = random.randint(20000, 60000)
+    port = free_port()
     proc = start_demo(
         tmp_path / "data", port, workers=2, VICHE_RATE_LIMITS="address=0.001/4,voter=off"
     )

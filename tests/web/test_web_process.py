@@ -3,18 +3,17 @@ started again on the same data folder it resumes the same election."""
 
 from __future__ import annotations
 
-import random
 import subprocess
 from pathlib import Path
 
 import httpx
 
-from support.served import CLI, cli_env, start_demo, stop, wait_until_up
+from support.served import CLI, cli_env, free_port, start_demo, stop, wait_until_up
 
 
 def test_serve_demo_vote_and_resume(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    port = random.randint(20000, 60000)
+    port = free_port()
     proc = start_demo(data, port)
     try:
         wait_until_up(proc, port)
@@ -92,7 +91,7 @@ def test_serve_demo_vote_and_resume(tmp_path: Path) -> None:
     finally:
         first = stop(proc)
     assert "demo election opened" in first
-    port2 = random.randint(20000, 60000)
+    port2 = free_port()
     again = start_demo(data, port2)
     try:
         wait_until_up(again, port2)
@@ -117,7 +116,7 @@ def test_metrics_count_every_worker(tmp_path: Path) -> None:
     """With two worker processes, whichever worker a scrape reaches answers the server's
     totals (the workers share their counters), and each election's phase."""
     data = tmp_path / "data"
-    port = random.randint(20000, 60000)
+    port = free_port()
     proc = start_demo(data, port, workers=2)
     try:
         wait_until_up(proc, port)

@@ -9,7 +9,6 @@ key``, and the refusals: a wrong secret, a secret file that is not one line."""
 from __future__ import annotations
 
 import json
-import random
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +20,7 @@ from fastapi.testclient import TestClient
 
 from support.belenios import tool_verifies
 from support.cli import run_cli
-from support.served import start_server, stop, wait_until_up
+from support.served import free_port, start_server, stop, wait_until_up
 from support.web import bearer, draft_over_api
 from viche.cli.roles import ceremony_step
 from viche.crypto.group import BELENIOS_2048
@@ -54,7 +53,7 @@ class Server:
 @pytest.fixture()
 def server(tmp_path: Path) -> Iterator[Server]:
     data = tmp_path / "data"
-    port = random.randint(20000, 60000)
+    port = free_port()
     proc = start_server(data, port)
     try:
         wait_until_up(proc, port)
