@@ -212,3 +212,51 @@ def test_the_demo_over_http(tmp_path: Path, belenios_tool: str) -> None:
     for style in manifest.styles:
         ok, err = tool_verifies(belenios_tool, (directory / style.archive).parent)
         assert ok, err
+
+
+def test_letters_printed_to_pdf_one_page_a_letter_with_its_credential(
+    demo: tuple[Path, str], tmp_path: Path, chromium: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--pdf``: each delivery batch also as an A4 PDF (mode 0600), one page a letter, each
+    page carrying its voter's credential (read back from the PDF's text)."""
+    from pypdf import PdfReader
+
+    monkeypatch.setenv("VICHE_CHROMIUM", chromium)
+    ca = demo[0] / "private" / "credential-authority"
+    registry = demo[0] / "private" / "registry.sqlite"
+    run = run_cli("event", "letters", "--event", str(demo[0]), "--authority", str(ca),
+                  "--registry", str(registry), "--out", str(tmp_path), "--pdf")  # fmt: skip
+    assert run.code == 0, run.stdout + run.stderr
+    manifest, _ = read_manifest(demo[0])
+    credentials = {
+        cred
+        for style in manifest.styles
+        for cred in read_privcreds(next((ca / style.id).glob("*.privcreds"))).values()
+    }
+    seen: set[str] = set()
+    pdfs = sorted(tmp_path.glob("*.pdf"))
+    assert len(pdfs) == len(list(tmp_path.glob("*.html"))) == 8
+    for pdf in pdfs:
+        assert pdf.stat().st_mode & 0o777 == 0o600
+        html_letters = pdf.with_suffix(".html").read_text().count('class="letter"')
+        pages = PdfReader(pdf).pages
+        assert len(pages) == html_letters
+        for page in pages:
+            text = page.extract_text()
+            on_page = {c for c in credentials if c in text}
+            assert len(on_page) == 1, text[:300]
+            seen |= on_page
+    assert seen == credentials
+
+
+def test_letters_pdf_without_chromium_is_refused_before_anything_is_written(
+    demo: tuple[Path, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("VICHE_CHROMIUM", "no-such-chromium-here")
+    ca = demo[0] / "private" / "credential-authority"
+    registry = demo[0] / "private" / "registry.sqlite"
+    run = run_cli("event", "letters", "--event", str(demo[0]), "--authority", str(ca),
+                  "--registry", str(registry), "--out", str(tmp_path / "out"), "--pdf")  # fmt: skip
+    assert run.code != 0
+    assert "V9000" in run.stdout + run.stderr and "Chromium" in run.stdout + run.stderr
+    assert not (tmp_path / "out").exists()

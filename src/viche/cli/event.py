@@ -245,10 +245,14 @@ def letters_cmd(
     ],
     registry: Annotated[Path, typer.Option("--registry", help="The voter registry (SQLite).")],
     out_dir: Annotated[Path, typer.Option("--out", help="Where to write the print files.")],
+    pdf: Annotated[
+        bool,
+        typer.Option("--pdf", help="Also print each file to PDF (A4) with a headless Chromium."),
+    ] = False,
 ) -> None:
     """Print-ready credential letters (Ukrainian, QR code), one file per delivery batch."""
     from viche.errors import EnrolmentError
-    from viche.event.letters import write_letters
+    from viche.event.letters import find_chromium, print_pdf, write_letters
     from viche.event.manifest import read_manifest
     from viche.event.registry import Registry
     from viche.service.credentials import read_privcreds
@@ -264,10 +268,14 @@ def letters_cmd(
             )
         for voter, cred in read_privcreds(files[0]).items():
             credentials[voter] = (style.id, cred)
+    chromium = find_chromium() if pdf else None  # refused before anything is written
     with Registry.open(registry) as reg:
         batches = write_letters(out_dir, manifest, credentials, reg.get)
     for b in batches:
         out.print(f"{b.path}: {b.letters} letter(s)")
+        if chromium is not None:
+            print_pdf(b.path, b.path.with_suffix(".pdf"), chromium)
+            out.print(f"{b.path.with_suffix('.pdf')}: printed")
 
 
 @relay_app.command("collect")

@@ -14,20 +14,30 @@ vote, and gives the credential as text and as a QR code. The QR code is drawn wh
 opens, by the booth's own encoder (``web/static/common/qr.js``, inlined: the page needs no
 network), so there is one QR encoder in Viche. The files hold secrets: mode 0600; print them
 on an offline machine and destroy them after printing.
+
+With ``--pdf`` each page is also printed to a PDF (A4, mode 0600) by a headless Chromium
+(:func:`print_pdf`): the page draws its QR codes as SVG, which Chromium keeps as vector
+paths, and Ukrainian text in an embedded font. Chromium runs with a fresh profile in a
+private temporary folder, removed afterwards, with no network (``--no-proxy-server`` and a
+proxy that refuses everything), so that nothing of a letter is kept or sent.
 """
 
 from __future__ import annotations
 
 import html
+import os
+import shutil
+import subprocess
+import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from viche.errors import EnrolmentError, Location
+from viche.errors import EnrolmentError, Location, UsageError
 from viche.event.manifest import Manifest
 from viche.event.registry import Category, Voter
-from viche.service.files import write_text
+from viche.service.files import write_bytes, write_text
 
 _CSS = """
 body { font-family: "DejaVu Sans", sans-serif; margin: 0; color: #000; }
@@ -130,3 +140,50 @@ def write_letters(
         write_text(path, _page(f"{manifest.name}: {name}", letters), secret=True)
         made.append(LetterBatch(path, len(letters)))
     return made
+
+
+#: the browser that prints the letters to PDF, unless ``$VICHE_CHROMIUM`` names one
+CHROMIUMS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+
+
+def find_chromium() -> str:
+    """The Chromium that prints letters to PDF: ``$VICHE_CHROMIUM`` or the first of
+    :data:`CHROMIUMS` on the ``PATH``."""
+    named = os.environ.get("VICHE_CHROMIUM")
+    names = (named,) if named else CHROMIUMS
+    found = next((p for p in map(shutil.which, names) if p), None)
+    if found is None:
+        raise UsageError(
+            "printing letters to PDF needs Chromium (Debian: apt-get install chromium), or "
+            "VICHE_CHROMIUM naming it; the HTML letters are written and print from any browser",
+            where=Location(path=("--pdf",)),
+        )
+    return found
+
+
+def print_pdf(page: Path, pdf: Path, chromium: str, timeout: float = 120.0) -> None:
+    """Print the letters' HTML ``page`` to ``pdf`` (mode 0600) with a headless Chromium."""
+    with tempfile.TemporaryDirectory(prefix="viche-letters-") as profile:
+        os.chmod(profile, 0o700)
+        out = Path(profile) / "letters.pdf"
+        cmd = [
+            chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+            "--disable-extensions", "--disable-background-networking", "--disable-sync",
+            "--no-proxy-server", "--proxy-server=127.0.0.1:9", "--proxy-bypass-list=<-loopback>",
+            f"--user-data-dir={profile}", "--no-pdf-header-footer",
+            "--virtual-time-budget=5000", f"--print-to-pdf={out}", page.resolve().as_uri(),
+        ]  # fmt: skip
+        try:
+            run = subprocess.run(cmd, capture_output=True, timeout=timeout, check=False)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise UsageError(
+                f"Chromium could not print the letters: {type(exc).__name__}",
+                where=Location(file=str(page)),
+            ) from None
+        if run.returncode != 0 or not out.is_file() or out.read_bytes()[:5] != b"%PDF-":
+            raise UsageError(
+                f"Chromium could not print the letters (exit {run.returncode})",
+                where=Location(file=str(page)),
+            )
+        data = out.read_bytes()
+    write_bytes(pdf, data, mode=0o600)
