@@ -50,6 +50,7 @@ import resource
 import secrets
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -319,7 +320,9 @@ def _run(
     """Serve ``board``, fire the ballots; (what the clients saw, server CPU s, ballots on
     the board afterwards). ``profile``: py-spy samples the server's processes meanwhile
     and writes their collapsed stacks there."""
-    port = random.randint(20000, 60000)
+    with socket.socket() as probe:  # a free port (a random one collided once)
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
     proc = _serve(board.data, board.url, port, workers, cast_wait)
     spy: subprocess.Popen[bytes] | None = None
     try:
