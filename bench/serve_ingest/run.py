@@ -8,7 +8,8 @@ For each database (SQLite in a data folder; PostgreSQL in a fresh schema of ``--
 and each worker count (``viche serve --workers N``), on a fresh board:
 
 * **burst**: every voter posts her ballot at the same moment, each over her own connection
-  (one asyncio httpx client, as many connections as voters). ballots/s = voters / time from
+  (plain HTTP/1.1 over asyncio streams on uvloop, requests encoded beforehand: the client
+  shares the two cores with the server and should cost little). ballots/s = voters / time from
   the first send to the last answer. A worker takes as many ballots at once as it answers
   within ``--cast-wait`` seconds (admission control, :mod:`viche.web.admission`); the
   others are told "503, retry after N s" (V9016) and come back after N s and up to one more
@@ -41,12 +42,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import json
 import os
 import random
 import resource
 import secrets
 import shutil
+import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -57,6 +61,7 @@ from pathlib import Path
 
 import httpx
 import sqlalchemy
+import uvloop
 
 from viche.crypto.fastexp import engine as fastexp_engine
 from viche.crypto.rng import SeededRandom
@@ -156,14 +161,47 @@ class Fired:
         return self._pct(self.voters, q)
 
 
-def _retry_after(r: httpx.Response) -> int | None:
+class _Answer:
+    """One HTTP/1.1 answer: status, headers (lower-case names), body."""
+
+    __slots__ = ("body", "headers", "status")
+
+    def __init__(self, status: int, headers: dict[str, str], body: bytes) -> None:
+        self.status, self.headers, self.body = status, headers, body
+
+
+async def _read_answer(reader: asyncio.StreamReader) -> _Answer:
+    """Read one answer (``Content-Length`` bodies: what ``viche serve`` sends)."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split(" ", 2)[1])
+    headers: dict[str, str] = {}
+    for line in lines[1:]:
+        if line:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+    body = await reader.readexactly(int(headers.get("content-length", "0")))
+    return _Answer(status, headers, body)
+
+
+def _retry_after(r: _Answer) -> int | None:
     """The wait a full server asks for (503, V9016, Retry-After), as ``viche vote`` reads it."""
-    if r.status_code != 503 or not r.headers.get("retry-after", "").isdigit():
+    if r.status != 503 or not r.headers.get("retry-after", "").isdigit():
         return None
     try:
-        return int(r.headers["retry-after"]) if r.json().get("code") == "V9016" else None
+        return int(r.headers["retry-after"]) if json.loads(r.body).get("code") == "V9016" else None
     except ValueError:
         return None
+
+
+def _request(port: int, uuid: str, raw: bytes, auth: tuple[str, str]) -> bytes:
+    """The whole cast request, encoded once before the clock starts."""
+    basic = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+    return (
+        f"POST /api/v1/elections/{uuid}/ballots HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+        f"Authorization: Basic {basic}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(raw)}\r\n\r\n"
+    ).encode() + raw
 
 
 async def _fire(
@@ -172,9 +210,13 @@ async def _fire(
     """Each voter posts her ballot over her own connection: all at once (``rate`` None) or
     arriving as a Poisson process of ``rate`` voters per second. A voter told that the
     server is full waits the Retry-After it was given plus up to a second at random (as
-    ``viche vote`` and the booth do) and sends the same ballot again."""
-    url = f"http://127.0.0.1:{port}/api/v1/elections/{uuid}/ballots"
-    limits = httpx.Limits(max_connections=len(ballots), max_keepalive_connections=len(ballots))
+    ``viche vote`` and the booth do) and sends the same ballot again.
+
+    The client is plain HTTP/1.1 over asyncio streams (keep-alive; a new connection after
+    an answer with ``Connection: close``), each request encoded beforehand: the load
+    generator shares the machine's cores with the server, so it should cost little (an
+    httpx client cost ~5 ms of CPU per ballot, as much as a quarter of the server's)."""
+    requests = [_request(port, uuid, raw, auth) for raw, auth in ballots]
     latencies: list[float] = []
     voters: list[float] = []
     refused = busy = told = 0
@@ -186,22 +228,28 @@ async def _fire(
         starts.append(t)
         if rate is not None:
             t += rng.expovariate(rate)
-    async with httpx.AsyncClient(limits=limits, timeout=900) as http:
-        t0 = time.perf_counter()
-        c0 = time.process_time()
+    t0 = time.perf_counter()
+    c0 = time.process_time()
 
-        async def voter(raw: bytes, auth: tuple[str, str], start: float) -> None:
-            nonlocal refused, busy, told
-            delay = t0 + start - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            first = time.perf_counter()
-            waited = False
+    async def voter(request: bytes, start: float) -> None:
+        nonlocal refused, busy, told
+        delay = t0 + start - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        first = time.perf_counter()
+        waited = False
+        conn: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+        try:
             while True:
                 s = time.perf_counter()
-                r = await http.post(
-                    url, content=raw, auth=auth, headers={"Content-Type": "application/json"}
-                )
+                if conn is None:
+                    conn = await asyncio.open_connection("127.0.0.1", port)
+                reader, writer = conn
+                writer.write(request)
+                r = await _read_answer(reader)
+                if r.headers.get("connection", "").lower() == "close":
+                    writer.close()
+                    conn = None
                 wait = _retry_after(r)
                 if wait is None:
                     break
@@ -210,20 +258,21 @@ async def _fire(
                     told += 1
                     waited = True
                 await asyncio.sleep(wait + jitter.uniform(0.0, 1.0))
-            if r.status_code == 201:
-                latencies.append(time.perf_counter() - s)
-                voters.append(time.perf_counter() - first)
-            else:
-                refused += 1
-                print(f"refused: {r.status_code} {r.text[:200]}", file=sys.stderr)
+        finally:
+            if conn is not None:
+                conn[1].close()
+        if r.status == 201:
+            latencies.append(time.perf_counter() - s)
+            voters.append(time.perf_counter() - first)
+        else:
+            refused += 1
+            print(f"refused: {r.status} {r.body[:200]!r}", file=sys.stderr)
 
-        await asyncio.gather(
-            *(voter(raw, auth, st) for (raw, auth), st in zip(ballots, starts, strict=True))
-        )
-        return Fired(
-            time.perf_counter() - t0, latencies, voters, refused, busy, told,
-            time.process_time() - c0,
-        )  # fmt: skip
+    await asyncio.gather(*(voter(req, st) for req, st in zip(requests, starts, strict=True)))
+    return Fired(
+        time.perf_counter() - t0, latencies, voters, refused, busy, told,
+        time.process_time() - c0,
+    )  # fmt: skip
 
 
 @dataclass
@@ -266,16 +315,31 @@ def _drop(board: Board, postgres: str) -> None:
 
 def _run(
     board: Board, workers: int, uuid: str, ballots: list[tuple[bytes, tuple[str, str]]],
-    rate: float | None, cast_wait: float,
+    rate: float | None, cast_wait: float, profile: Path | None = None,
 ) -> tuple[Fired, float, int]:  # fmt: skip
     """Serve ``board``, fire the ballots; (what the clients saw, server CPU s, ballots on
-    the board afterwards)."""
-    port = random.randint(20000, 60000)
+    the board afterwards). ``profile``: py-spy samples the server's processes meanwhile
+    and writes their collapsed stacks there."""
+    with socket.socket() as probe:  # a free port (a random one collided once)
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
     proc = _serve(board.data, board.url, port, workers, cast_wait)
+    spy: subprocess.Popen[bytes] | None = None
     try:
+        if profile is not None:
+            spy = subprocess.Popen(
+                [str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(proc.pid),
+                 "--subprocesses", "--format", "raw", "--rate", "250", "--output", str(profile)],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            )  # fmt: skip
+            time.sleep(2)
         cpu0 = _tree_cpu(proc.pid)
-        fired = asyncio.run(_fire(port, uuid, ballots, rate))
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            fired = runner.run(_fire(port, uuid, ballots, rate))
         cpu = _tree_cpu(proc.pid) - cpu0
+        if spy is not None:
+            spy.send_signal(signal.SIGINT)
+            spy.wait(timeout=120)
     finally:
         proc.terminate()
         proc.wait(timeout=60)
@@ -329,6 +393,10 @@ def main() -> None:
         "--cast-wait", type=float, default=0.5,
         help="viche serve --cast-wait (admission control; 0: every ballot queued, none told "
         "to retry)",
+    )  # fmt: skip
+    p.add_argument(
+        "--profile", type=Path, default=None,
+        help="folder where py-spy writes the server's collapsed stacks of each run",
     )  # fmt: skip
     args = p.parse_args()
     tool = os.environ.get("BELENIOS_TOOL") or shutil.which("belenios-tool")
@@ -388,7 +456,11 @@ def main() -> None:
                     cast = ballots if mode == "burst" else ballots[: args.paced_voters]
                     if mode == "paced" and rate is None:
                         raise SystemExit("paced runs need a burst run first (their rate)")
-                    fired, cpu, count = _run(board, workers, uuid, cast, rate, args.cast_wait)
+                    spy = None
+                    if args.profile is not None:
+                        args.profile.mkdir(parents=True, exist_ok=True)
+                        spy = args.profile / f"{db}-{workers}-{mode}.txt"
+                    fired, cpu, count = _run(board, workers, uuid, cast, rate, args.cast_wait, spy)
                     per_s = count / fired.seconds
                     best_cpu = min(best_cpu, cpu * 1000 / count)
                     print(

@@ -5,6 +5,8 @@ sends the same ballot again after the wait."""
 
 from __future__ import annotations
 
+import heapq
+import random
 from typing import cast
 
 import httpx
@@ -124,15 +126,24 @@ def test_the_client_sends_the_same_ballot_again_after_retry_after(served: Served
 def test_retry_after_ignores_other_answers() -> None:
     req = httpx.Request("POST", "http://x/")
     assert retry_after(httpx.Response(201, json={}, request=req)) is None
-    assert retry_after(
-        httpx.Response(503, json={"code": "V4010"}, headers={"Retry-After": "3"}, request=req)
-    ) is None
-    assert retry_after(
-        httpx.Response(503, json={"code": "V9016"}, headers={"Retry-After": "x"}, request=req)
-    ) is None
-    assert retry_after(
-        httpx.Response(503, json={"code": "V9016"}, headers={"Retry-After": "4"}, request=req)
-    ) == 4
+    assert (
+        retry_after(
+            httpx.Response(503, json={"code": "V4010"}, headers={"Retry-After": "3"}, request=req)
+        )
+        is None
+    )
+    assert (
+        retry_after(
+            httpx.Response(503, json={"code": "V9016"}, headers={"Retry-After": "x"}, request=req)
+        )
+        is None
+    )
+    assert (
+        retry_after(
+            httpx.Response(503, json={"code": "V9016"}, headers={"Retry-After": "4"}, request=req)
+        )
+        == 4
+    )
 
 
 def test_a_worker_loads_the_open_elections_when_it_starts(served: Served) -> None:
@@ -163,3 +174,47 @@ def test_answers_sharing_a_commit_do_not_make_the_pace_look_faster() -> None:
             a.enter()
         assert 0.08 < a.interval < 0.15, a.interval
         assert 13 <= a.limit <= 25
+
+
+def _burst(capacity: float, voters: int = 1000) -> tuple[float, int]:
+    """A worker that answers ``capacity`` casts per second (two at once, in arrival order)
+    meets a burst of ``voters`` at the same instant; each voter told to retry comes back
+    after Retry-After plus up to a second at random (as ``viche vote`` does). Returns the
+    ballots/s of the whole burst and the answers "retry after"."""
+    now = [0.0]
+    a = Admission(target=0.5, clock=lambda: now[0])
+    events = [(0.0, k, True) for k in range(voters)]
+    heapq.heapify(events)
+    jitter = random.Random(1)
+    free_at = [0.0, 0.0]
+    told = 0
+    last = 0.0
+    while events:
+        t, k, arriving = heapq.heappop(events)
+        now[0] = t
+        if not arriving:
+            a.leave()
+            last = t
+            continue
+        try:
+            a.enter()
+        except ServerBusyError as exc:
+            told += 1
+            heapq.heappush(events, (t + exc.retry_after + jitter.uniform(0, 1), k, True))
+            continue
+        lane = min(range(len(free_at)), key=free_at.__getitem__)
+        free_at[lane] = max(t, free_at[lane]) + len(free_at) / capacity
+        heapq.heappush(events, (free_at[lane], k, False))
+    return voters / last, told
+
+
+def test_a_burst_is_let_in_at_the_pace_the_worker_can_take() -> None:
+    # The whole burst is told to retry before any pace is measured: the times handed out
+    # then must not cap the worker below what it answers (20 ms per ballot capped every
+    # worker at ~48 ballots/s, whatever its capacity)
+    rates = {capacity: _burst(capacity) for capacity in (50.0, 150.0, 200.0)}
+    assert rates[50.0][0] > 40
+    assert rates[150.0][0] > 100
+    assert rates[200.0][0] > 130
+    # and the voters are not told again and again: about two answers "retry" each at most
+    assert all(told < 2.5 * 1000 for _, told in rates.values())

@@ -8,11 +8,12 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager, suppress
 from pathlib import Path
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 from fastapi.responses import PlainTextResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
-from starlette.middleware.base import RequestResponseEndpoint
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from viche import __version__
 from viche.errors import VicheError
@@ -40,6 +41,33 @@ PAGE_CSP = (
     "frame-ancestors 'none'"
 )
 STATIC = Path(__file__).parent / "static"
+
+
+class _SecurityHeaders:
+    """The security headers of every answer (and the pages' CSP), as a plain ASGI
+    middleware (no task group or stream per request, unlike ``BaseHTTPMiddleware``)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+
+        async def answer(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                if not path.startswith(("/api/", "/metrics")):
+                    headers.setdefault("Content-Security-Policy", PAGE_CSP)
+                for name, value in SECURITY_HEADERS.items():
+                    headers.setdefault(name, value)
+                if path.startswith("/api/v1/docs"):
+                    del headers["Content-Security-Policy"]
+            await send(message)
+
+        await self.app(scope, receive, answer)
 
 
 async def run_schedules(host: Host, every: float, stop: asyncio.Event) -> None:
@@ -124,16 +152,7 @@ def create_app(
 
     operations.install(app, ops if ops is not None else OpsConfig(), metrics_folder)
 
-    @app.middleware("http")
-    async def _headers(request: Request, call_next: RequestResponseEndpoint) -> Response:
-        response = await call_next(request)
-        if not request.url.path.startswith(("/api/", "/metrics")):
-            response.headers.setdefault("Content-Security-Policy", PAGE_CSP)
-        for name, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(name, value)
-        if request.url.path.startswith("/api/v1/docs"):
-            del response.headers["Content-Security-Policy"]
-        return response
+    app.add_middleware(_SecurityHeaders)
 
     @app.get("/api/v1/health", tags=["operations"], summary="Liveness")
     def health() -> dict[str, str]:

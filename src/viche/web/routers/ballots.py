@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 import weakref
 from datetime import UTC, datetime
@@ -129,10 +130,12 @@ async def _discard_body(request: Request) -> None:
             return
 
 
-#: Ballot checks running at once in this worker process: they hold the GIL, so more only
-#: interleave them (every ballot waits for all the others); with two, one checks while the
-#: other waits for the database. The others queue in arrival order.
-_CHECKS = 2
+#: Ballot checks running at once in this worker process: one per core. The modular
+#: arithmetic of a check (most of its time) runs with the GIL released
+#: (:mod:`viche.crypto.fastexp`'s C engine), so checks of one worker run on several cores
+#: at once; more than the cores would only interleave them (every ballot waits for all the
+#: others) and hold more ballots in memory. The others queue in arrival order.
+_CHECKS = max(2, os.cpu_count() or 1)
 _limiters: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, anyio.CapacityLimiter] = (
     weakref.WeakKeyDictionary()
 )
