@@ -18,8 +18,9 @@ on an offline machine and destroy them after printing.
 With ``--pdf`` each page is also printed to a PDF (A4, mode 0600) by a headless Chromium
 (:func:`print_pdf`): the page draws its QR codes as SVG, which Chromium keeps as vector
 paths, and Ukrainian text in an embedded font. Chromium runs with a fresh profile in a
-private temporary folder, removed afterwards, with no network (``--no-proxy-server`` and a
-proxy that refuses everything), so that nothing of a letter is kept or sent.
+private temporary folder, removed afterwards, and every request it might make goes to a
+proxy that does not exist (a closed port of 127.0.0.1), so that nothing of a letter is kept
+or sent; the page itself loads nothing (its script and styles are inline).
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ body { font-family: "DejaVu Sans", sans-serif; margin: 0; color: #000; }
 .qr { width: 45mm; height: 45mm; }
 .qr svg { width: 100%; height: 100%; }
 .secret { border: 2px solid #000; padding: 4mm; }
+@page { size: A4; margin: 15mm; }
 @media print { .letter { margin: 0 auto; } }
 """
 
@@ -169,7 +171,7 @@ def print_pdf(page: Path, pdf: Path, chromium: str, timeout: float = 120.0) -> N
         cmd = [
             chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
             "--disable-extensions", "--disable-background-networking", "--disable-sync",
-            "--no-proxy-server", "--proxy-server=127.0.0.1:9", "--proxy-bypass-list=<-loopback>",
+            "--proxy-server=127.0.0.1:9", "--proxy-bypass-list=<-loopback>",
             f"--user-data-dir={profile}", "--no-pdf-header-footer",
             "--virtual-time-budget=5000", f"--print-to-pdf={out}", page.resolve().as_uri(),
         ]  # fmt: skip
