@@ -93,16 +93,24 @@ class VotingClient:
     def close(self) -> None:
         self.http.close()
 
-    def _get(self, path: str) -> httpx.Response:
+    def _send(
+        self, method: str, path: str, *, check: bool = True, **request: Any
+    ) -> httpx.Response:
+        """One request to the server: an unreachable server is a :class:`UsageError`, and
+        (``check``) a refusal raises its typed error (:func:`raise_for_answer`)."""
         where = Location(file=self.base + path)
         try:
-            response = self.http.get(path)
+            response = self.http.request(method, path, **request)
         except httpx.HTTPError as exc:
             raise UsageError(
                 f"cannot reach the server: {type(exc).__name__}", where=where
             ) from None
-        raise_for_answer(response, where)
+        if check:
+            raise_for_answer(response, where)
         return response
+
+    def _get(self, path: str) -> httpx.Response:
+        return self._send("GET", path)
 
     def election(self, uuid: str) -> dict[str, Any]:
         detail = self._get(f"/api/v1/elections/{uuid}").json()
@@ -132,13 +140,7 @@ class VotingClient:
         """Ask the server to mail ``login`` a one-time code; returns its lifetime (s)."""
         path = f"/api/v1/elections/{uuid}/codes"
         where = Location(file=self.base + path)
-        try:
-            response = self.http.post(path, json={"login": login})
-        except httpx.HTTPError as exc:
-            raise UsageError(
-                f"cannot reach the server: {type(exc).__name__}", where=where
-            ) from None
-        raise_for_answer(response, where)
+        response = self._send("POST", path, json={"login": login})
         ttl = response.json().get("expires_in")
         if not isinstance(ttl, int):
             raise UsageError("unexpected answer", where=where)
@@ -177,17 +179,14 @@ class VotingClient:
         where = Location(file=self.base + path)
         waited = 0.0
         while True:
-            try:
-                response = self.http.post(
-                    path,
-                    content=raw,
-                    headers={"Content-Type": "application/json"},
-                    auth=(login, secret),
-                )
-            except httpx.HTTPError as exc:
-                raise UsageError(
-                    f"cannot reach the server: {type(exc).__name__}", where=where
-                ) from None
+            response = self._send(
+                "POST",
+                path,
+                check=False,
+                content=raw,
+                headers={"Content-Type": "application/json"},
+                auth=(login, secret),
+            )
             told = retry_after(response)
             if told is None or waited + told > patience:
                 break
@@ -223,18 +222,10 @@ class RoleClient(VotingClient):
         self, method: str, path: str, content: bytes | None = None, content_type: str = ""
     ) -> httpx.Response:
         path = f"/api/v1/elections/{self.uuid}{path}"
-        where = Location(file=self.base + path)
         headers = {"Authorization": f"Bearer {self._secret}"}
         if content_type:
             headers["Content-Type"] = content_type
-        try:
-            response = self.http.request(method, path, content=content, headers=headers)
-        except httpx.HTTPError as exc:
-            raise UsageError(
-                f"cannot reach the server: {type(exc).__name__}", where=where
-            ) from None
-        raise_for_answer(response, where)
-        return response
+        return self._send(method, path, content=content, headers=headers)
 
     def _json_object(self, response: httpx.Response) -> dict[str, Any]:
         try:
@@ -344,18 +335,12 @@ class EventClient(VotingClient):
         receipt_key = str(self.detail()["receipt_key"])
         path = f"{self.path}/relays/{unit}/batches"
         where = Location(file=self.base + path)
-        try:
-            response = self.http.post(
-                path,
-                content=b"".join(b + b"\n" for b in ballots),
-                headers={"Content-Type": "text/plain",
-                         "Authorization": f"Bearer {secret}"},
-            )  # fmt: skip
-        except httpx.HTTPError as exc:
-            raise UsageError(
-                f"cannot reach the server: {type(exc).__name__}", where=where
-            ) from None
-        raise_for_answer(response, where)
+        response = self._send(
+            "POST",
+            path,
+            content=b"".join(b + b"\n" for b in ballots),
+            headers={"Content-Type": "text/plain", "Authorization": f"Bearer {secret}"},
+        )
         body = response.json()
         items = body.get("outcomes") if isinstance(body, dict) else None
         if not isinstance(items, list) or len(items) != len(ballots) or body["batch"] != batch_id:
