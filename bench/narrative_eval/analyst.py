@@ -58,6 +58,7 @@ import json
 import random
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -169,6 +170,36 @@ def ranked(
         for row, (i, _) in enumerate(parts):
             np.maximum(out[i], sims[row], out=out[i])
     return out
+
+
+FRESH = 10
+
+
+def fresh_queries(
+    shared: Path, model: embed.Embedder, index: nar.CaseIndex, queries: dict[str, Any]
+) -> dict[str, list[dict[str, str]]]:
+    """:data:`FRESH` more queries per language (ru, en), drawn by the same rule as the first
+    20 (pool posts whose best case reaches the language's threshold in ``queries``), among
+    those not drawn yet, seed ``SEED + 1``. Drawn after the scoring rule was chosen on the
+    dev half (``rules.py``): a test set no choice has seen. Kept in
+    ``analyst_fresh_queries.json`` (no Ukrainian translations were written for them)."""
+    path = HERE / "analyst_fresh_queries.json"
+    if path.is_file():
+        fresh: dict[str, list[dict[str, str]]] = json.loads(path.read_text())
+        return fresh
+    rng = random.Random(SEED + 1)
+    fresh = {}
+    for lang, items in (("ru", ru_pool(shared)), ("en", en_pool(shared))):
+        best = (cached_encode(model, [p["text"] for p in items]) @ index.vectors.T).max(axis=1)
+        taken = {p["post_id"] for p in queries[lang]}
+        eligible = [
+            i
+            for i in range(len(items))
+            if best[i] >= queries["thresholds"][lang] and items[i]["post_id"] not in taken
+        ]
+        fresh[lang] = [items[i] for i in rng.sample(eligible, min(FRESH, len(eligible)))]
+    path.write_text(json.dumps(fresh, indent=1, ensure_ascii=False))
+    return fresh
 
 
 def retrieve(args: argparse.Namespace) -> None:

@@ -52,7 +52,16 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from analyst import K, case_index, en_pool, precision_table, ru_pool, split_of, uk_real_pool
+from analyst import (
+    K,
+    case_index,
+    en_pool,
+    fresh_queries,
+    precision_table,
+    ru_pool,
+    split_of,
+    uk_real_pool,
+)
 from claims import CLAIMS
 from retrieve import cached_encode, thresholds, unrelated
 from uk_analyst import UK_OF_RU
@@ -64,6 +73,8 @@ from viche.monitor import narratives as nar
 
 HERE = Path(__file__).parent
 NEIGHBOURS = 10
+#: the analyst languages, then the real Ukrainian tweets and the fresh queries (test only)
+EXTRA_LANGS = ("ru", "uk", "en", "uk_real", "ru_fresh", "en_fresh")
 RULES = (
     "raw", "center_case", "center_lang", "csls_cases", "csls_bg", "z_bg", "z_center",
     "smooth_lang", "smooth_mix", "passage",
@@ -181,6 +192,8 @@ def retrieve(shared: Path) -> None:
     queries["uk_real"] = [
         p for p, b in zip(real, best, strict=True) if b >= queries["thresholds"]["uk"]
     ]
+    fresh = fresh_queries(shared, model, index, queries)
+    queries["ru_fresh"], queries["en_fresh"] = fresh["ru"], fresh["en"]
     back = {lang: vectors(t) for lang, t in background(shared, queries).items()}
     rules = Rules(index.vectors.astype(np.float64), back, pindex.vectors.astype(np.float64))
     null = {lang: vectors(texts) for lang, texts in unrelated(shared).items()}
@@ -192,7 +205,7 @@ def retrieve(shared: Path) -> None:
             s = np.sort(rules.score(rule, N, lang), axis=1)
             top1[lang], margin[lang] = s[:, -1], s[:, -1] - s[:, -K]
         t_top1, t_margin = thresholds(top1), thresholds(margin)
-        for lang in ("ru", "uk", "en", "uk_real"):
+        for lang in EXTRA_LANGS:
             items = queries[lang]
             S = rules.score(rule, vectors([p["text"] for p in items]), lang[:2])
             for p, row in zip(items, S, strict=True):
@@ -238,14 +251,14 @@ def score() -> None:
         mine = [r for r in rows if r["ranking"] == rule]
         if not mine:
             continue
-        for lang in ("ru", "uk", "en", "uk_real"):
+        for lang in EXTRA_LANGS:
             for h in ("dev", "test"):
                 # the real Ukrainian posts choose nothing: all test
                 part = [
                     r for r in mine if r["lang"] == lang and half.get(r["post_id"], "test") == h
                 ]
-                if not part or (lang == "uk_real" and rule != "raw"):
-                    continue  # the real Ukrainian tweets are judged for the monitor's rule only
+                if not part or (lang not in ("ru", "uk", "en") and rule != "raw"):
+                    continue  # the real Ukrainian and the fresh queries: the chosen rule only
                 t = precision_table(part)
                 print(
                     f"{rule:12s} {lang}   {h:4s}  {t['p_at_k']:.3f}             |"

@@ -73,7 +73,7 @@ pairs of real posts (Russian Telegram, English and Ukrainian tweets):
   Ukrainian query is shown a case; the English cases shown are right 15 % of the time.
   Hub and anisotropy corrections (mean-centring, CSLS, per-case z-scores, scores smoothed
   over a case's nearest cases, ``passage:`` case vectors; ``bench/narrative_eval/rules.py``,
-  1,040 judged pairs, dev / test halves) do not beat this cosine on the held-out half, so
+  1,140 judged pairs, dev / test halves) do not beat this cosine on the held-out half, so
   matching keeps it: most posts restate no claim, and no score tells them apart.
 """
 
