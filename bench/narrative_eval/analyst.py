@@ -25,6 +25,10 @@ more, ...) recur across hundreds of cases. So here, per language:
   posts for which the monitor would show a case (best score at the threshold): the links an
   analyst is actually shown. Ukrainian: the translations of the Russian queries. The queries
   are chosen once (``analyst_queries.json``) and stay fixed when the ranking changes.
+* **Halves**: the queries of each language are split with a fixed seed (:func:`split_of`)
+  into a dev half (to choose a method, ``rules.py``) and a test half (to report it).
+* **Real Ukrainian**: :func:`uk_real_pool`, the 12 IRA tweets in Ukrainian letters (a check
+  in ``rules.py``, too few for a figure).
 * **Figure**: direction post -> cases. P@5 = for each query the share of its top 5 cases that
   are relevant, averaged over the queries; also P@1, the precision of the cases shown (top 5
   at threshold) and the share of queries with any relevant case in the top 5.
@@ -54,6 +58,7 @@ import json
 import random
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -70,6 +75,7 @@ EN_POOL = 500
 QUERIES = 20
 K = 5
 SEED = 2024
+SPLIT_SEED = 11
 RANKINGS = ("post", "clean", "claim")
 
 
@@ -115,6 +121,29 @@ def en_pool(shared: Path) -> list[dict[str, str]]:
     return found[:EN_POOL]
 
 
+def uk_real_pool(shared: Path) -> list[dict[str, str]]:
+    """The only real Ukrainian-language posts of the data: IRA tweets (``ira_dev``, 2014-2017)
+    whose letters are Ukrainian (:func:`guess_language`), not retweets, >= 8 words once
+    cleaned, one per distinct opening (12; most labelled "Ukrainian" upstream, several mix in
+    Russian). Too few for a figure of their own; a check that real Ukrainian text behaves as
+    our translations do."""
+    out: list[dict[str, str]] = []
+    seen: set[str] = set()
+    ira = shared / "data/influence/ira_dev/posts.csv.gz"
+    with gzip.open(ira, "rt", encoding="utf-8", newline="") as fh:
+        for r in csv.DictReader(fh):
+            if r["text"].startswith("RT "):
+                continue
+            text = nar.claim_text(r["text"])
+            if len(text.split()) < 8 or guess_language(text) != "uk":
+                continue
+            key = text.casefold()[:80]
+            if key not in seen:
+                seen.add(key)
+                out.append({"post_id": r["post_id"], "date": r["created_at"][:10], "text": text})
+    return out
+
+
 def case_index(shared: Path, model: embed.Embedder) -> nar.CaseIndex:
     known = nar.load_cases(shared / "data/influence/euvsdisinfo/cases.csv")
     return nar.CaseIndex.build(known, model, cache_dir=HERE / ".cache")
@@ -141,6 +170,36 @@ def ranked(
         for row, (i, _) in enumerate(parts):
             np.maximum(out[i], sims[row], out=out[i])
     return out
+
+
+FRESH = 10
+
+
+def fresh_queries(
+    shared: Path, model: embed.Embedder, index: nar.CaseIndex, queries: dict[str, Any]
+) -> dict[str, list[dict[str, str]]]:
+    """:data:`FRESH` more queries per language (ru, en), drawn by the same rule as the first
+    20 (pool posts whose best case reaches the language's threshold in ``queries``), among
+    those not drawn yet, seed ``SEED + 1``. Drawn after the scoring rule was chosen on the
+    dev half (``rules.py``): a test set no choice has seen. Kept in
+    ``analyst_fresh_queries.json`` (no Ukrainian translations were written for them)."""
+    path = HERE / "analyst_fresh_queries.json"
+    if path.is_file():
+        fresh: dict[str, list[dict[str, str]]] = json.loads(path.read_text())
+        return fresh
+    rng = random.Random(SEED + 1)
+    fresh = {}
+    for lang, items in (("ru", ru_pool(shared)), ("en", en_pool(shared))):
+        best = (cached_encode(model, [p["text"] for p in items]) @ index.vectors.T).max(axis=1)
+        taken = {p["post_id"] for p in queries[lang]}
+        eligible = [
+            i
+            for i in range(len(items))
+            if best[i] >= queries["thresholds"][lang] and items[i]["post_id"] not in taken
+        ]
+        fresh[lang] = [items[i] for i in rng.sample(eligible, min(FRESH, len(eligible)))]
+    path.write_text(json.dumps(fresh, indent=1, ensure_ascii=False))
+    return fresh
 
 
 def retrieve(args: argparse.Namespace) -> None:
@@ -218,16 +277,60 @@ def retrieve(args: argparse.Namespace) -> None:
     print(f"{len(rows)} retrieved pairs -> analyst_retrieved.csv")
 
 
+def split_of(queries: dict[str, list[dict[str, str]]]) -> dict[str, str]:
+    """The half ("dev" or "test") of each query id: per language, the ids sorted, shuffled with
+    :data:`SPLIT_SEED`, the first half dev. A Ukrainian translation (``uk:<id>``) goes with
+    its Russian original (the same claim must not be in both halves)."""
+    out: dict[str, str] = {}
+    for lang in ("ru", "en"):
+        order = sorted(p["post_id"] for p in queries[lang])
+        random.Random(SPLIT_SEED).shuffle(order)
+        for i, pid in enumerate(order):
+            out[pid] = out[f"uk:{pid}"] = "dev" if i < len(order) // 2 else "test"
+    return out
+
+
+def judgments() -> dict[tuple[str, str], int]:
+    with (HERE / "analyst_judgments.csv").open(encoding="utf-8", newline="") as fh:
+        return {(r["post_id"], r["case_url"]): int(r["relevant"]) for r in csv.DictReader(fh)}
+
+
+def judged_key(r: dict[str, str]) -> tuple[str, str]:
+    """A translation is judged as its original (the same claim)."""
+    return r["post_id"].removeprefix("uk:"), r["case_url"]
+
+
+def precision_table(rows: list[dict[str, str]]) -> dict[str, str | float]:
+    """P@K of retrieved rows (top K per query, judged), over all queries and over the
+    queries each show rule shows (columns ``shown_top1`` / ``shown_margin``, when present):
+    "shown" as "n/N" queries and the P@K over them ("-" when none is shown)."""
+    judged = judgments()
+    missing = [r for r in rows if judged_key(r) not in judged]
+    if missing:
+        sys.exit(f"{len(missing)} retrieved pairs are not judged, e.g. {judged_key(missing[0])}")
+    by_post: dict[str, list[dict[str, str]]] = {}
+    for r in rows:
+        by_post.setdefault(r["post_id"], []).append(r)
+
+    def p_at_k(v: list[dict[str, str]]) -> float:
+        return float(np.mean([judged[judged_key(r)] for r in v[:K]]))
+
+    out: dict[str, str | float] = {
+        "p_at_k": float(np.mean([p_at_k(v) for v in by_post.values()])) if by_post else 0.0
+    }
+    for rule in ("shown_top1", "shown_margin"):
+        shown = [v for v in by_post.values() if rule in v[0] and v[0][rule] == "1"]
+        out[rule] = f"{len(shown)}/{len(by_post)}"
+        out[f"p_{rule}"] = f"{np.mean([p_at_k(v) for v in shown]):.3f}" if shown else "-"
+    return out
+
+
 def score(args: argparse.Namespace) -> None:
     with (HERE / "analyst_retrieved.csv").open(encoding="utf-8", newline="") as fh:
         retrieved = [r for r in csv.DictReader(fh) if r["ranking"] == args.ranking]
-    with (HERE / "analyst_judgments.csv").open(encoding="utf-8", newline="") as fh:
-        judged = {(r["post_id"], r["case_url"]): int(r["relevant"]) for r in csv.DictReader(fh)}
-
-    def key(r: dict[str, str]) -> tuple[str, str]:
-        # a translation is judged as its original (the same claim)
-        return r["post_id"].removeprefix("uk:"), r["case_url"]
-
+    judged = judgments()
+    key = judged_key
+    half = split_of(json.loads((HERE / "analyst_queries.json").read_text()))
     missing = [r for r in retrieved if key(r) not in judged]
     if missing:
         sys.exit(f"{len(missing)} retrieved pairs are not judged, e.g. {key(missing[0])}")
@@ -256,6 +359,10 @@ def score(args: argparse.Namespace) -> None:
             f" at the monitor's MATCH_THRESHOLD {nar.MATCH_THRESHOLD}: {len(at)} cases,"
             f" precision {np.mean(at) if at else float('nan'):.3f}"
         )
+        mine = [r for r in retrieved if r["lang"] == lang]
+        dev = precision_table([r for r in mine if half[r["post_id"]] == "dev"])["p_at_k"]
+        test = precision_table([r for r in mine if half[r["post_id"]] == "test"])["p_at_k"]
+        print(f"    P@{K} dev {dev:.3f}, test {test:.3f} (halves: {SPLIT_SEED=}, see split_of)")
 
 
 def main() -> None:
