@@ -71,7 +71,7 @@ def test_report_writes_every_output(tmp_path: Path, world: World) -> None:
     by_author = {r["author_id"]: r for r in rows}
     assert by_author["bot1"]["flagged"] == "1" and by_author["bot1"]["campaign"] == "c-1"
     assert by_author["organic1"]["flagged"] == "0" and by_author["organic1"]["campaign"] == ""
-    assert list(rows[0]) == ["author_id", "score", "flagged", "campaign"]
+    assert list(rows[0]) == ["author_id", "score", "flagged", "campaign", "tier"]
 
     # edges.csv carries the evidence: the pairs of posts and their times
     with paths["edges.csv"].open() as f:

@@ -6,7 +6,7 @@ returns, or what :func:`load_result` reads back) and returns one table::
     from viche.monitor import api
     result = api.load_result("store/")          # the last detection saved in a store
     api.campaigns(result)   # one row per campaign: score, reasons, accounts, narratives
-    api.accounts(result)    # author_id, score, flagged (0/1), campaign
+    api.accounts(result)    # author_id, score, flagged (0/1), campaign, tier
     api.edges(result)       # one row per account pair, with its evidence summarised
     api.evidence(result)    # one row per pair of posts behind an edge, with times and lag
     api.narratives(result)  # one row per (campaign, narrative), with the known case matched
@@ -105,6 +105,7 @@ def campaign_dict(c: Campaign) -> dict[str, Any]:
         "edges": [_edge_dict(e) for e in c.edges],
         "narratives": [_narrative_dict(n) for n in c.narratives],
         "representative_posts": list(c.representative_posts),
+        "associated": list(c.associated),
     }
 
 
@@ -121,6 +122,7 @@ def result_to_dict(result: DetectionResult) -> dict[str, Any]:
                 "score": a.score,
                 "flagged": a.flagged,
                 "campaign": a.campaign,
+                "tier": a.tier,
             }
             for a in result.accounts
         ],
@@ -199,6 +201,7 @@ def result_from_dict(
                     edges=tuple(edges),
                     narratives=narratives,
                     representative_posts=tuple(str(x) for x in c["representative_posts"]),
+                    associated=tuple(str(x) for x in c.get("associated", ())),
                 )
             )
         accounts = tuple(
@@ -207,6 +210,8 @@ def result_from_dict(
                 score=float(a["score"]),
                 flagged=bool(a["flagged"]),
                 campaign=str(a["campaign"]),
+                # results saved before the associated tier: a flag meant coordinated
+                tier=str(a.get("tier", "coordinated" if a["flagged"] else "")),
             )
             for a in data["accounts"]
         )
@@ -257,7 +262,7 @@ CAMPAIGN_COLUMNS = [
     "campaign", "score", "n_accounts", "accounts", "outlets", "first_seen", "last_seen",
     "n_edges", "n_evidence", "narratives", "known_cases", "reasons", "representative_posts",
 ]  # fmt: skip
-ACCOUNT_COLUMNS = ["author_id", "score", "flagged", "campaign"]
+ACCOUNT_COLUMNS = ["author_id", "score", "flagged", "campaign", "tier"]
 EDGE_COLUMNS = [
     "campaign", "account_a", "account_b", "weight", "expected", "score", "behaviours",
     "n_evidence", "evidence",
@@ -300,13 +305,15 @@ def campaigns(result: DetectionResult) -> pd.DataFrame:
 
 
 def accounts(result: DetectionResult) -> pd.DataFrame:
-    """``author_id, score, flagged (0/1), campaign`` (empty when in no campaign)."""
+    """``author_id, score, flagged (0/1), campaign, tier`` (campaign and tier empty when in
+    no campaign; tier ``coordinated`` or ``associated``)."""
     rows = [
         {
             "author_id": a.author_id,
             "score": a.score,
             "flagged": int(a.flagged),
             "campaign": a.campaign,
+            "tier": a.tier,
         }
         for a in result.accounts
     ]
