@@ -381,6 +381,7 @@ def campaigns_json(campaigns: Iterable[object]) -> list[dict[str, object]]:
             {
                 "id": c.id,  # type: ignore[attr-defined]
                 "accounts": list(c.accounts),  # type: ignore[attr-defined]
+                "associated": list(c.associated),  # type: ignore[attr-defined]
                 "reasons": list(c.reasons),  # type: ignore[attr-defined]
                 "edges": [
                     {
@@ -423,6 +424,14 @@ def why_flagged(
     for c in campaigns:
         accounts = c["accounts"]
         assert isinstance(accounts, list)
+        if author in list(c.get("associated", ())):  # type: ignore[call-overload]
+            kinds = pd.Series([describe.get(a, "?") for a in accounts]).value_counts()
+            return [
+                f"associated with campaign {c['id']} (not coordinated: its posts carry items"
+                f" used mostly by the campaign's {len(accounts)} accounts, "
+                + ", ".join(f"{k} {v}" for k, v in kinds.items())
+                + ")"
+            ]
         if author not in accounts:
             continue
         kinds = pd.Series([describe.get(a, "?") for a in accounts]).value_counts()

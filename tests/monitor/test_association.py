@@ -13,8 +13,8 @@ from test_pipeline import START, WORDS, campaign, organic
 
 from viche.monitor.api import accounts, result_from_dict, result_to_dict
 from viche.monitor.association import AssociationConfig, associated_accounts, binomial_sf
-from viche.monitor.model import Post
-from viche.monitor.pipeline import DetectConfig, detect
+from viche.monitor.model import AccountScore, Campaign, DetectionResult, Post
+from viche.monitor.pipeline import DetectConfig, detect, merge_passes
 
 
 @settings(max_examples=60, deadline=None)
@@ -164,3 +164,39 @@ def test_personas_using_a_campaigns_hashtag_games_are_associated_not_coordinated
     plain = detect(posts, DetectConfig(association=AssociationConfig(enabled=False)))
     assert not any(a.flagged for a in plain.accounts if a.author_id.startswith("persona"))
     assert plain.campaigns[0].associated == ()
+
+
+def test_merged_periods_keep_the_strongest_tier() -> None:
+    def one(
+        accounts: list[AccountScore], members: tuple[str, ...], assoc: tuple[str, ...]
+    ) -> DetectionResult:
+        camp = Campaign(id="C001", accounts=members, associated=assoc)
+        return DetectionResult(campaigns=(camp,), accounts=tuple(accounts), posts_seen=10)
+
+    first = one(
+        [
+            AccountScore("x", 0.8, True, "C001", "coordinated"),
+            AccountScore("y", 0.8, True, "C001", "coordinated"),
+            AccountScore("z", 0.6, True, "C001", "associated"),
+            AccountScore("w", 0.6, True, "C001", "associated"),
+        ],
+        ("x", "y"),
+        ("z", "w"),
+    )
+    # the next period: z is coordinated there, x associated with a campaign sharing y
+    second = one(
+        [
+            AccountScore("x", 0.6, True, "C001", "associated"),
+            AccountScore("y", 0.8, True, "C001", "coordinated"),
+            AccountScore("z", 0.8, True, "C001", "coordinated"),
+        ],
+        ("y", "z"),
+        ("x",),
+    )
+    merged = merge_passes([(first, frozenset()), (second, frozenset())], DetectConfig(), 20)
+    tiers = {a.author_id: a.tier for a in merged.accounts}
+    assert tiers == {"x": "coordinated", "y": "coordinated", "z": "coordinated", "w": "associated"}
+    (camp,) = merged.campaigns
+    assert set(camp.accounts) == {"x", "y", "z"} and camp.associated == ("w",)
+    assert {a.author_id: a.campaign for a in merged.accounts} == dict.fromkeys("xyzw", "C001")
+    assert any("1 associated accounts" in r for r in camp.reasons)
