@@ -167,6 +167,18 @@ def test_html_escapes_post_text(world: World) -> None:
     assert 'href="javascript' not in page and "javascript:alert(1)" in page
 
 
+def test_associated_accounts_are_listed_apart_and_escaped(world: World) -> None:
+    result, posts = world
+    c = result.campaigns[0]
+    bad = "<b>persona</b>"
+    with_assoc = replace(result, campaigns=(replace(c, associated=(bad, "persona2")),))
+    page = render_html(with_assoc, posts)
+    assert '<span class="en">Associated accounts</span> (2)</h3>' in page
+    assert "&lt;b&gt;persona&lt;/b&gt;" in page and "<b>persona</b>" not in page
+    assert "persona2" in page
+    assert "Associated accounts" not in render_html(result, posts)
+
+
 def test_report_without_campaigns_says_so(tmp_path: Path) -> None:
     empty = result_of([], ("a", "b"))
     paths = write_report(empty, [], tmp_path)

@@ -178,9 +178,10 @@ def with_narratives(
 
 def _print_summary(result: DetectionResult, alerts: tuple[Alert, ...]) -> None:
     flagged = sum(1 for a in result.accounts if a.flagged)
+    associated = sum(1 for a in result.accounts if a.tier == "associated")
     out.print(
-        f"{result.posts_seen} posts, {len(result.accounts)} accounts, {flagged} flagged, "
-        f"{len(result.campaigns)} campaigns"
+        f"{result.posts_seen} posts, {len(result.accounts)} accounts, {flagged} flagged "
+        f"({associated} of them associated, not coordinated), {len(result.campaigns)} campaigns"
     )
     if result.campaigns:
         table = Table("campaign", "score", "accounts", "edges", "narratives", "first seen")

@@ -644,6 +644,21 @@ def _campaign_html(i: int, v: CampaignView, by_id: Mapping[str, Post],
         for a in (e.account_a, e.account_b):
             anchors.setdefault(a, f"e{i}-{k}")
     parts.append(_accounts_table(i, v, scores, anchors))
+    if c.associated:
+        names = ", ".join(
+            f"{_e(a)} ({scores[a]:.2f})" if a in scores else _e(a) for a in c.associated
+        )
+        parts.append(
+            f"<h3>{_t('Пов’язані акаунти', 'Associated accounts')} ({len(c.associated)})</h3>"
+            '<p class="muted">'
+            + _t(
+                "не скоординовані: їхні дописи несуть власні рідкісні елементи цієї кампанії "
+                "(хештеги, посилання, тексти) з будь-яким запізненням",
+                "not coordinated: their posts carry this campaign's own rare items (hashtags, "
+                "links, texts) at any time lag",
+            )
+            + f"</p><p>{names}</p>"
+        )
     parts.append(f"<h3>{_t('Наративи', 'Narratives')}</h3>")
     if not c.narratives:
         parts.append(
