@@ -144,6 +144,14 @@ def test_personas_using_a_campaigns_hashtag_games_are_associated_not_coordinated
     assert set(camp.accounts) == {f"troll{a}" for a in range(6)}
     assert set(camp.associated) == {f"persona{a}" for a in range(3)}
     assert any("associated accounts" in r for r in camp.reasons)
+    # the evidence: each persona's posts that carry the campaign's games
+    carried: dict[str, list[str]] = {}
+    for who, pid in camp.associated_posts:
+        carried.setdefault(who, []).append(pid)
+    assert set(carried) == set(camp.associated)
+    assert all(
+        len(v) == 3 and all(x.startswith(f"p{who[-1]}-") for x in v) for who, v in carried.items()
+    )
     for a in range(6):
         t = by[f"troll{a}"]
         assert t.tier == "coordinated" and t.flagged and t.score >= 0.75
@@ -157,6 +165,7 @@ def test_personas_using_a_campaigns_hashtag_games_are_associated_not_coordinated
     # the tier survives the saved result and is a column of accounts.csv
     back = result_from_dict(result_to_dict(result))
     assert back.campaigns[0].associated == camp.associated
+    assert back.campaigns[0].associated_posts == camp.associated_posts
     assert {a.author_id: a.tier for a in back.accounts} == {a: s.tier for a, s in by.items()}
     table = accounts(result)
     assert set(table.loc[table["tier"] == "associated", "author_id"]) == set(camp.associated)

@@ -171,8 +171,13 @@ def test_associated_accounts_are_listed_apart_and_escaped(world: World) -> None:
     result, posts = world
     c = result.campaigns[0]
     bad = "<b>persona</b>"
-    with_assoc = replace(result, campaigns=(replace(c, associated=(bad, "persona2")),))
-    page = render_html(with_assoc, posts)
+    game = next(iter(posts.values()))
+    said = replace(game, id="p2-1", author="persona2", text="<i>my</i> #leakgame3 entry")
+    camp = replace(c, associated=(bad, "persona2"), associated_posts=(("persona2", "p2-1"),))
+    with_assoc = replace(result, campaigns=(camp,))
+    assert "p2-1" in api.campaign_post_ids(camp)
+    page = render_html(with_assoc, {**posts, said.id: said})
+    assert "[p2-1]" in page and "&lt;i&gt;my&lt;/i&gt; #leakgame3 entry" in page
     assert '<span class="en">Associated accounts</span> (2)</h3>' in page
     assert "&lt;b&gt;persona&lt;/b&gt;" in page and "<b>persona</b>" not in page
     assert "persona2" in page

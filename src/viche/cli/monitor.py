@@ -279,7 +279,8 @@ def report_cmd(
 
     db = _existing_store(store)
     result = api.load_result(store)
-    members = frozenset(a for c in result.campaigns for a in c.accounts)
+    # the associated accounts' posts are read too: the report cites those carrying the items
+    members = frozenset(a for c in result.campaigns for a in (*c.accounts, *c.associated))
     alerts = [a.to_dict() for a in load_alerts(store)[-200:]]
     with (
         spinner(f"writing the report of {len(result.campaigns)} campaigns", console=err),

@@ -106,6 +106,7 @@ def campaign_dict(c: Campaign) -> dict[str, Any]:
         "narratives": [_narrative_dict(n) for n in c.narratives],
         "representative_posts": list(c.representative_posts),
         "associated": list(c.associated),
+        "associated_posts": [list(pp) for pp in c.associated_posts],
     }
 
 
@@ -202,6 +203,9 @@ def result_from_dict(
                     narratives=narratives,
                     representative_posts=tuple(str(x) for x in c["representative_posts"]),
                     associated=tuple(str(x) for x in c.get("associated", ())),
+                    associated_posts=tuple(
+                        (str(a), str(p)) for a, p in c.get("associated_posts", ())
+                    ),
                 )
             )
         accounts = tuple(
@@ -390,8 +394,10 @@ def narratives(result: DetectionResult) -> pd.DataFrame:
 
 
 def campaign_post_ids(campaign: Campaign) -> list[str]:
-    """Every post a campaign's report cites: evidence, representatives, narratives."""
+    """Every post a campaign's report cites: evidence, representatives, narratives, the
+    posts of its associated accounts that carry its items."""
     ids: dict[str, None] = dict.fromkeys(campaign.representative_posts)
+    ids.update(dict.fromkeys(p for _, p in campaign.associated_posts))
     for e in campaign.edges:
         for p in e.evidence:
             ids[p.post_a] = None

@@ -58,6 +58,7 @@ class AssociationConfig:
     # ... making up at least this share of its users ("used mostly by one campaign")
     member_share: float = 0.5
     min_keys: int = 2  # owned keys needed (one item is one occasion)
+    evidence_posts: int = 3  # posts carrying the group's items kept as evidence per account
 
 
 def binomial_sf(c: I64, n: I64, f: F64) -> F64:
@@ -106,7 +107,9 @@ def associated_accounts(
     ``account, key, post``: one row per key a post carries (account codes, 64-bit keys, post
     indices); ``groups``: account code -> group; ``posts``: posts per account code.
     Returns one row per (account, group) tested, the account's best group first, with columns
-    ``account, group, c (owned keys), n (keys), hit_posts, f, p, surprise, associated``.
+    ``account, group, c (owned keys), n (keys), hit_posts, f, p, surprise, associated,
+    evidence`` (``evidence``: the first ``config.evidence_posts`` posts, by index, that carry
+    the group's items).
     """
     cols = {
         "account": np.zeros(0, dtype=np.int64),
@@ -118,6 +121,7 @@ def associated_accounts(
         "p": np.zeros(0, dtype=np.float64),
         "surprise": np.zeros(0, dtype=np.float64),
         "associated": np.zeros(0, dtype=bool),
+        "evidence": np.zeros(0, dtype=object),
     }
     nothing = pd.DataFrame(cols)
     if not config.enabled or not groups or account.size == 0:
@@ -146,10 +150,18 @@ def associated_accounts(
     rate = hits.groupby("g").size() / len(outside)
     # the posts that carry the group's keys (effect size)
     used = pd.DataFrame({"a": account, "k": key, "p": post})
-    hit_posts = (
-        used.merge(hits, on=["a", "k"]).groupby(["a", "g"])["p"].nunique().rename("hit_posts")
-    )
+    carrying = used.merge(hits, on=["a", "k"])[["a", "g", "p"]].drop_duplicates()
+    carrying = carrying.sort_values(["a", "g", "p"])
+    hit_posts = carrying.groupby(["a", "g"]).size().rename("hit_posts")
+    shown: dict[tuple[int, int], list[int]] = {}
+    first = carrying.groupby(["a", "g"]).head(config.evidence_posts)
+    for a, g, p_ in zip(first["a"].tolist(), first["g"].tolist(), first["p"].tolist(), strict=True):
+        shown.setdefault((int(a), int(g)), []).append(int(p_))
     c = c.merge(hit_posts, left_on=["a", "g"], right_index=True)
+    c["evidence"] = [
+        tuple(shown[(int(a), int(g))])
+        for a, g in zip(c["a"].tolist(), c["g"].tolist(), strict=True)
+    ]
     n = np.asarray(n_keys.reindex(c["a"]).to_numpy(), dtype=np.int64)
     f = np.asarray(rate.reindex(c["g"]).to_numpy(), dtype=np.float64)
     n_groups = len(set(groups.values()))
@@ -164,6 +176,7 @@ def associated_accounts(
             "f": f,
             "p": p,
             "surprise": -np.log10(np.maximum(p, 1e-300)),
+            "evidence": c["evidence"].to_numpy(),
         }
     )
     out = out.sort_values(["account", "p", "group"], kind="stable", ignore_index=True)

@@ -99,6 +99,8 @@ class Campaign:
     # accounts outside the group whose few posts carry its own items at any time lag
     # (the associated tier, viche.monitor.association): reported apart from ``accounts``
     associated: tuple[str, ...] = ()
+    # (associated account, id of a post of it that carries the group's items): the evidence
+    associated_posts: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -323,9 +323,10 @@ def _associated(
     posts: I64,
     feed: npt.NDArray[np.bool_],
     cfg: DetectConfig,
-) -> dict[int, tuple[int, float]]:
+) -> dict[int, tuple[int, float, tuple[int, ...]]]:
     """Accounts associated with a group (``viche.monitor.association``): account code ->
-    (group, surprise). Items: every key of the events and each single hashtag, except what a
+    (group, surprise, indices of the posts that carry the group's items). Items: every key of
+    the events and each single hashtag, except what a
     headline feed's post carries from its outlet (its headline, hashtags and link to it): those
     count only when co-timed (``viche.monitor.feeds``), and association ignores timing."""
     tag_post = np.concatenate(col.tag_post) if col.tag_post else np.zeros(0, dtype=np.int64)
@@ -346,8 +347,10 @@ def _associated(
     )
     found = found[found["associated"]]
     return {
-        int(a): (int(g), float(s))
-        for a, g, s in zip(found["account"], found["group"], found["surprise"], strict=True)
+        int(a): (int(g), float(s), tuple(int(x) for x in ev))
+        for a, g, s, ev in zip(
+            found["account"], found["group"], found["surprise"], found["evidence"], strict=True
+        )
     }
 
 
@@ -403,7 +406,7 @@ def _campaigns(
     seq_of_post: I64,
     col: _Collected,
     config: DetectConfig,
-    associated: dict[int, tuple[int, float]] | None = None,
+    associated: dict[int, tuple[int, float, tuple[int, ...]]] | None = None,
 ) -> tuple[Campaign, ...]:
     pairs = coord.pairs[coord.pairs["significant"]]
     if pairs.empty:
@@ -413,7 +416,16 @@ def _campaigns(
         .groupby(["a", "b"])
         .head(config.evidence_per_edge)
     )
-    seqs = np.concatenate([seq_of_post[rows["pa"].to_numpy()], seq_of_post[rows["pb"].to_numpy()]])
+    assoc_posts = np.asarray(
+        [p for _, _, ev in (associated or {}).values() for p in ev], dtype=np.int64
+    )
+    seqs = np.concatenate(
+        [
+            seq_of_post[rows["pa"].to_numpy()],
+            seq_of_post[rows["pb"].to_numpy()],
+            seq_of_post[assoc_posts],
+        ]
+    )
     info = store.fetch(seqs.tolist(), columns=("seq", "id", "created_at")).set_index("seq")
     post_id = info["id"].to_dict()
     post_time = info["created_at"].to_dict()
@@ -439,7 +451,7 @@ def _campaigns(
     for acc, g in groups.items():
         members.setdefault(g, []).append(acc)
     associates: dict[int, list[int]] = {}
-    for acc, (g, _) in (associated or {}).items():
+    for acc, (g, _, _) in (associated or {}).items():
         associates.setdefault(g, []).append(acc)
     edges_of: dict[int, list[Edge]] = {}
     for a, b, n, expected, surprise, mask in pairs[
@@ -492,6 +504,11 @@ def _campaigns(
                     p for p, _ in sorted(post_hits.items(), key=lambda x: (-x[1], x[0]))[:10]
                 ),
                 associated=tuple(names[a] for a in assoc),
+                associated_posts=tuple(
+                    (names[a], str(post_id[int(seq_of_post[p])]))
+                    for a in assoc
+                    for p in (associated or {})[a][2]
+                ),
             )
         )
     return tuple(out)
@@ -541,7 +558,14 @@ def detect_pass(store: Store, cfg: DetectConfig) -> tuple[DetectionResult, froze
         col, events, account, groups=groups, posts=posts_of, feed=feeds[0], cfg=cfg
     )
     t_coord = time.perf_counter()
-    scores = score_accounts(names, coord.pairs, groups, cfg.scoring, joins, associated=associated)
+    scores = score_accounts(
+        names,
+        coord.pairs,
+        groups,
+        cfg.scoring,
+        joins,
+        associated={a: (g, s) for a, (g, s, _) in associated.items()},
+    )
     by_name = {s.author_id: s.score for s in scores}
     campaigns = _campaigns(
         store,
@@ -736,6 +760,9 @@ class _Merge:
         associated = sorted(
             {a for c in parts for a in c.associated} - members, key=order.__getitem__
         )
+        associated_posts = tuple(
+            dict.fromkeys(pp for c in parts for pp in c.associated_posts if pp[0] in associated)
+        )
         extra = (
             f"; found in {len(parts)} of {self.passes} periods analysed separately"
             if self.passes > 1
@@ -764,6 +791,7 @@ class _Merge:
                 p for p, _ in sorted(post_hits.items(), key=lambda x: (-x[1], x[0]))[:10]
             ),
             associated=tuple(associated),
+            associated_posts=associated_posts,
         )
 
     def result(self, posts_seen: int) -> DetectionResult:
@@ -778,7 +806,13 @@ class _Merge:
         campaign_of.update({a: c.id for c in campaigns for a in c.accounts})
         # coordinated in one period outranks associated in another
         campaigns = tuple(
-            replace(c, associated=tuple(a for a in c.associated if self.tier[a] == "associated"))
+            replace(
+                c,
+                associated=tuple(a for a in c.associated if self.tier[a] == "associated"),
+                associated_posts=tuple(
+                    pp for pp in c.associated_posts if self.tier[pp[0]] == "associated"
+                ),
+            )
             for c in campaigns
         )
         accounts = tuple(

@@ -645,8 +645,19 @@ def _campaign_html(i: int, v: CampaignView, by_id: Mapping[str, Post],
             anchors.setdefault(a, f"e{i}-{k}")
     parts.append(_accounts_table(i, v, scores, anchors))
     if c.associated:
-        names = ", ".join(
-            f"{_e(a)} ({scores[a]:.2f})" if a in scores else _e(a) for a in c.associated
+        quoted: dict[str, list[str]] = {}
+        for a, pid in c.associated_posts:
+            p = by_id.get(pid)
+            if p is not None:
+                quoted.setdefault(a, []).append(
+                    f"<blockquote>[{_e(pid)}] {_e(p.created_at.isoformat())}: "
+                    f"{_e(_short(p.text, 200))}</blockquote>"
+                )
+        names = "".join(
+            f"<details><summary>{_e(a)}"
+            + (f" ({scores[a]:.2f})" if a in scores else "")
+            + f"</summary>{''.join(quoted.get(a, []))}</details>"
+            for a in c.associated
         )
         parts.append(
             f"<h3>{_t('Пов’язані акаунти', 'Associated accounts')} ({len(c.associated)})</h3>"
@@ -657,7 +668,7 @@ def _campaign_html(i: int, v: CampaignView, by_id: Mapping[str, Post],
                 "not coordinated: their posts carry this campaign's own rare items (hashtags, "
                 "links, texts) at any time lag",
             )
-            + f"</p><p>{names}</p>"
+            + f"</p>{names}"
         )
     parts.append(f"<h3>{_t('Наративи', 'Narratives')}</h3>")
     if not c.narratives:
