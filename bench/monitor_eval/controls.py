@@ -381,6 +381,8 @@ def campaigns_json(campaigns: Iterable[object]) -> list[dict[str, object]]:
             {
                 "id": c.id,  # type: ignore[attr-defined]
                 "accounts": list(c.accounts),  # type: ignore[attr-defined]
+                "associated": list(c.associated),  # type: ignore[attr-defined]
+                "associated_posts": [list(p) for p in c.associated_posts],  # type: ignore[attr-defined]
                 "reasons": list(c.reasons),  # type: ignore[attr-defined]
                 "edges": [
                     {
@@ -423,6 +425,20 @@ def why_flagged(
     for c in campaigns:
         accounts = c["accounts"]
         assert isinstance(accounts, list)
+        if author in list(c.get("associated", ())):  # type: ignore[call-overload]
+            kinds = pd.Series([describe.get(a, "?") for a in accounts]).value_counts()
+            carried = [
+                f"    {p}: {text_of.get(p, '(text not loaded)')[:120]}"
+                for a, p in c.get("associated_posts", ())  # type: ignore[attr-defined]
+                if a == author
+            ]
+            return [
+                f"associated with campaign {c['id']} (not coordinated: its posts carry items"
+                f" used mostly by the campaign's {len(accounts)} accounts, "
+                + ", ".join(f"{k} {v}" for k, v in kinds.items())
+                + "); its posts carrying them:",
+                *carried,
+            ]
         if author not in accounts:
             continue
         kinds = pd.Series([describe.get(a, "?") for a in accounts]).value_counts()

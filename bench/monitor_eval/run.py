@@ -349,7 +349,7 @@ def _texts(frames: list[pd.DataFrame], ids: set[str]) -> dict[str, str]:
 
 
 def _evidence_ids(campaigns: list[dict], authors: set[str]) -> set[str]:
-    return {
+    ids = {
         p[k]
         for c in campaigns
         for e in c["edges"]
@@ -357,6 +357,8 @@ def _evidence_ids(campaigns: list[dict], authors: set[str]) -> set[str]:
         for p in e["evidence"]
         for k in ("post_a", "post_b")
     }
+    # an associated account's evidence: its posts that carry the campaign's items
+    return ids | {p for c in campaigns for a, p in c.get("associated_posts", ()) if a in authors}
 
 
 def controls_report(

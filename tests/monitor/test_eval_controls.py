@@ -13,6 +13,7 @@ import json
 import math
 import random
 import sys
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import ModuleType
@@ -261,6 +262,16 @@ def test_campaigns_json_and_why_flagged() -> None:
     joined = controls.why_flagged("d", campaigns, describe, {})
     assert "joined the group" in joined[1]
     assert controls.why_flagged("z", campaigns, describe, {}) == ["not in any campaign"]
+    with_assoc = json.loads(
+        json.dumps(
+            controls.campaigns_json(
+                [replace(_campaign(), associated=("x",), associated_posts=(("x", "p9"),))]
+            )
+        )
+    )
+    told = controls.why_flagged("x", with_assoc, describe, {"p9": "#leakgame3 mine"})
+    assert told[0].startswith("associated with campaign C001 (not coordinated:")
+    assert told[1] == "    p9: #leakgame3 mine"
 
 
 def test_edge_lines_without_an_author_name_both_accounts() -> None:

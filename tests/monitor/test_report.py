@@ -71,7 +71,7 @@ def test_report_writes_every_output(tmp_path: Path, world: World) -> None:
     by_author = {r["author_id"]: r for r in rows}
     assert by_author["bot1"]["flagged"] == "1" and by_author["bot1"]["campaign"] == "c-1"
     assert by_author["organic1"]["flagged"] == "0" and by_author["organic1"]["campaign"] == ""
-    assert list(rows[0]) == ["author_id", "score", "flagged", "campaign"]
+    assert list(rows[0]) == ["author_id", "score", "flagged", "campaign", "tier"]
 
     # edges.csv carries the evidence: the pairs of posts and their times
     with paths["edges.csv"].open() as f:
@@ -165,6 +165,23 @@ def test_html_escapes_post_text(world: World) -> None:
     odd = replace(result, campaigns=(replace(c, narratives=(bad_case,)), *result.campaigns[1:]))
     page = render_html(odd, posts)
     assert 'href="javascript' not in page and "javascript:alert(1)" in page
+
+
+def test_associated_accounts_are_listed_apart_and_escaped(world: World) -> None:
+    result, posts = world
+    c = result.campaigns[0]
+    bad = "<b>persona</b>"
+    game = next(iter(posts.values()))
+    said = replace(game, id="p2-1", author="persona2", text="<i>my</i> #leakgame3 entry")
+    camp = replace(c, associated=(bad, "persona2"), associated_posts=(("persona2", "p2-1"),))
+    with_assoc = replace(result, campaigns=(camp,))
+    assert "p2-1" in api.campaign_post_ids(camp)
+    page = render_html(with_assoc, {**posts, said.id: said})
+    assert "[p2-1]" in page and "&lt;i&gt;my&lt;/i&gt; #leakgame3 entry" in page
+    assert '<span class="en">Associated accounts</span> (2)</h3>' in page
+    assert "&lt;b&gt;persona&lt;/b&gt;" in page and "<b>persona</b>" not in page
+    assert "persona2" in page
+    assert "Associated accounts" not in render_html(result, posts)
 
 
 def test_report_without_campaigns_says_so(tmp_path: Path) -> None:

@@ -60,6 +60,18 @@ def test_score_tiers_agree_with_the_flag() -> None:
     assert alone["a3"] > alone["a0"] > 0.0
 
 
+def test_associated_accounts_score_between_coordinated_and_the_rest() -> None:
+    p = pairs([(0, 1, 4.0, True), (3, 4, 400.0, True)])
+    scores = score_accounts(NAMES, p, {0: 0, 1: 0}, associated={2: (0, 30.0), 3: (5, 9.0)})
+    by = {s.author_id: s for s in scores}
+    assert [by[n].tier for n in NAMES] == ["coordinated", "coordinated", "associated", "", ""]
+    assert by["a2"].flagged and by["a2"].campaign == "C001"
+    # associated with a group that is no campaign (none of its members here): not flagged
+    assert not by["a3"].flagged and by["a3"].campaign == ""
+    assert by["a0"].score >= 0.75 > by["a2"].score >= 0.5 > by["a3"].score
+    assert all((s.score >= 0.5) == s.flagged for s in scores)
+
+
 def test_join_tests_raise_the_score_of_near_misses() -> None:
     joins = pd.DataFrame({"account": [3], "surprise": [6.0]})
     with_join = account_evidence(pairs([]), 5, joins)
@@ -70,6 +82,6 @@ def test_join_tests_raise_the_score_of_near_misses() -> None:
 def test_accounts_frame_is_the_documented_table() -> None:
     scores = score_accounts(NAMES, pairs([(0, 1, 20.0, True)]), {0: 4, 1: 4})
     frame = accounts_frame(scores)
-    assert frame.columns.tolist() == ["author_id", "score", "flagged", "campaign"]
+    assert frame.columns.tolist() == ["author_id", "score", "flagged", "campaign", "tier"]
     assert frame["flagged"].tolist() == [1, 1, 0, 0, 0]
     assert frame["campaign"].tolist()[:2] == [campaign_id(4)] * 2 == ["C005", "C005"]

@@ -178,9 +178,10 @@ def with_narratives(
 
 def _print_summary(result: DetectionResult, alerts: tuple[Alert, ...]) -> None:
     flagged = sum(1 for a in result.accounts if a.flagged)
+    associated = sum(1 for a in result.accounts if a.tier == "associated")
     out.print(
-        f"{result.posts_seen} posts, {len(result.accounts)} accounts, {flagged} flagged, "
-        f"{len(result.campaigns)} campaigns"
+        f"{result.posts_seen} posts, {len(result.accounts)} accounts, {flagged} flagged "
+        f"({associated} of them associated, not coordinated), {len(result.campaigns)} campaigns"
     )
     if result.campaigns:
         table = Table("campaign", "score", "accounts", "edges", "narratives", "first seen")
@@ -278,7 +279,8 @@ def report_cmd(
 
     db = _existing_store(store)
     result = api.load_result(store)
-    members = frozenset(a for c in result.campaigns for a in c.accounts)
+    # the associated accounts' posts are read too: the report cites those carrying the items
+    members = frozenset(a for c in result.campaigns for a in (*c.accounts, *c.associated))
     alerts = [a.to_dict() for a in load_alerts(store)[-200:]]
     with (
         spinner(f"writing the report of {len(result.campaigns)} campaigns", console=err),

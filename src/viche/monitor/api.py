@@ -6,7 +6,7 @@ returns, or what :func:`load_result` reads back) and returns one table::
     from viche.monitor import api
     result = api.load_result("store/")          # the last detection saved in a store
     api.campaigns(result)   # one row per campaign: score, reasons, accounts, narratives
-    api.accounts(result)    # author_id, score, flagged (0/1), campaign
+    api.accounts(result)    # author_id, score, flagged (0/1), campaign, tier
     api.edges(result)       # one row per account pair, with its evidence summarised
     api.evidence(result)    # one row per pair of posts behind an edge, with times and lag
     api.narratives(result)  # one row per (campaign, narrative), with the known case matched
@@ -105,6 +105,8 @@ def campaign_dict(c: Campaign) -> dict[str, Any]:
         "edges": [_edge_dict(e) for e in c.edges],
         "narratives": [_narrative_dict(n) for n in c.narratives],
         "representative_posts": list(c.representative_posts),
+        "associated": list(c.associated),
+        "associated_posts": [list(pp) for pp in c.associated_posts],
     }
 
 
@@ -121,6 +123,7 @@ def result_to_dict(result: DetectionResult) -> dict[str, Any]:
                 "score": a.score,
                 "flagged": a.flagged,
                 "campaign": a.campaign,
+                "tier": a.tier,
             }
             for a in result.accounts
         ],
@@ -199,6 +202,10 @@ def result_from_dict(
                     edges=tuple(edges),
                     narratives=narratives,
                     representative_posts=tuple(str(x) for x in c["representative_posts"]),
+                    associated=tuple(str(x) for x in c.get("associated", ())),
+                    associated_posts=tuple(
+                        (str(a), str(p)) for a, p in c.get("associated_posts", ())
+                    ),
                 )
             )
         accounts = tuple(
@@ -207,6 +214,8 @@ def result_from_dict(
                 score=float(a["score"]),
                 flagged=bool(a["flagged"]),
                 campaign=str(a["campaign"]),
+                # results saved before the associated tier: a flag meant coordinated
+                tier=str(a.get("tier", "coordinated" if a["flagged"] else "")),
             )
             for a in data["accounts"]
         )
@@ -257,7 +266,7 @@ CAMPAIGN_COLUMNS = [
     "campaign", "score", "n_accounts", "accounts", "outlets", "first_seen", "last_seen",
     "n_edges", "n_evidence", "narratives", "known_cases", "reasons", "representative_posts",
 ]  # fmt: skip
-ACCOUNT_COLUMNS = ["author_id", "score", "flagged", "campaign"]
+ACCOUNT_COLUMNS = ["author_id", "score", "flagged", "campaign", "tier"]
 EDGE_COLUMNS = [
     "campaign", "account_a", "account_b", "weight", "expected", "score", "behaviours",
     "n_evidence", "evidence",
@@ -300,13 +309,15 @@ def campaigns(result: DetectionResult) -> pd.DataFrame:
 
 
 def accounts(result: DetectionResult) -> pd.DataFrame:
-    """``author_id, score, flagged (0/1), campaign`` (empty when in no campaign)."""
+    """``author_id, score, flagged (0/1), campaign, tier`` (campaign and tier empty when in
+    no campaign; tier ``coordinated`` or ``associated``)."""
     rows = [
         {
             "author_id": a.author_id,
             "score": a.score,
             "flagged": int(a.flagged),
             "campaign": a.campaign,
+            "tier": a.tier,
         }
         for a in result.accounts
     ]
@@ -383,8 +394,10 @@ def narratives(result: DetectionResult) -> pd.DataFrame:
 
 
 def campaign_post_ids(campaign: Campaign) -> list[str]:
-    """Every post a campaign's report cites: evidence, representatives, narratives."""
+    """Every post a campaign's report cites: evidence, representatives, narratives, the
+    posts of its associated accounts that carry its items."""
     ids: dict[str, None] = dict.fromkeys(campaign.representative_posts)
+    ids.update(dict.fromkeys(p for _, p in campaign.associated_posts))
     for e in campaign.edges:
         for p in e.evidence:
             ids[p.post_a] = None

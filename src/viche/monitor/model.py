@@ -96,16 +96,26 @@ class Campaign:
     edges: tuple[Edge, ...] = ()
     narratives: tuple[Narrative, ...] = ()
     representative_posts: tuple[str, ...] = ()
+    # accounts outside the group whose few posts carry its own items at any time lag
+    # (the associated tier, viche.monitor.association): reported apart from ``accounts``
+    associated: tuple[str, ...] = ()
+    # (associated account, id of a post of it that carries the group's items): the evidence
+    associated_posts: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class AccountScore:
-    """One row of ``accounts.csv``: ``author_id, score, flagged, campaign``."""
+    """One row of ``accounts.csv``: ``author_id, score, flagged, campaign, tier``.
+
+    ``tier``: ``"coordinated"`` (a member of a campaign's group), ``"associated"`` (its posts
+    carry a campaign's own items, see :mod:`viche.monitor.association`) or ``""``; ``flagged``
+    is either of the two."""
 
     author_id: str
     score: float
     flagged: bool
     campaign: str = ""
+    tier: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -40,6 +40,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from viche.errors import Location, MonitorError
+from viche.monitor.association import AssociationConfig, associated_accounts
 from viche.monitor.coordination import (
     CoordinationConfig,
     CoordinationResult,
@@ -104,6 +105,9 @@ class DetectConfig:
     coordination: CoordinationConfig = field(default_factory=CoordinationConfig)
     # automated headline feeds: their headlines count only when co-timed (viche.monitor.feeds)
     feeds: FeedConfig = field(default_factory=FeedConfig)
+    # the associated tier: accounts whose posts carry a campaign's own items at any time lag
+    # (viche.monitor.association)
+    association: AssociationConfig = field(default_factory=AssociationConfig)
     scoring: ScoringConfig = field(default_factory=ScoringConfig)
 
 
@@ -134,6 +138,9 @@ class _Collected:
     has_link: list[npt.NDArray[np.bool_]] = field(default_factory=list)
     conversation: list[npt.NDArray[np.bool_]] = field(default_factory=list)
     domain: list[I64] = field(default_factory=list)  # domain hash of a post's first link
+    # each single hashtag of a post (the associated tier's items; co-action uses sequences)
+    tag_post: list[I64] = field(default_factory=list)
+    tag_key: list[I64] = field(default_factory=list)
     outlets: dict[int, set[str]] = field(default_factory=dict)
     distinct_texts: int = 0
     joined: set[int] = field(default_factory=set)
@@ -177,6 +184,8 @@ def _collect_chunk(frame: pd.DataFrame, col: _Collected, config: DetectConfig) -
     ev_key: list[int] = []
     ev_beh: list[int] = []
     ev_dom: list[int] = []
+    tag_post: list[int] = []
+    tag_key: list[int] = []
     domains: dict[str, int] = {}  # host -> hash, once per chunk (few hosts, many links)
     has_link = np.zeros(m, dtype=bool)
     conversation = np.zeros(m, dtype=bool)
@@ -215,6 +224,10 @@ def _collect_chunk(frame: pd.DataFrame, col: _Collected, config: DetectConfig) -
             for t in (normalise_hashtag(x) for x in tags.split() or _TAG_IN_TEXT.findall(text))
             if t
         ]
+        if config.association.enabled:
+            for tag in dict.fromkeys(tag_list):
+                tag_post.append(post)
+                tag_key.append(_h64("t\x00" + tag))
         if len(tag_list) >= config.min_hashtags:
             seq = "|".join(tag_list)
             ev_post.append(post)
@@ -227,6 +240,8 @@ def _collect_chunk(frame: pd.DataFrame, col: _Collected, config: DetectConfig) -
     col.ev_key.append(np.asarray(ev_key, dtype=np.int64))
     col.ev_beh.append(np.asarray(ev_beh, dtype=np.int64))
     col.ev_dom.append(np.asarray(ev_dom, dtype=np.int64))
+    col.tag_post.append(np.asarray(tag_post, dtype=np.int64))
+    col.tag_key.append(np.asarray(tag_key, dtype=np.int64))
     col.has_link.append(has_link)
     col.conversation.append(conversation)
     col.domain.append(domain)
@@ -299,6 +314,46 @@ def _events(
     )
 
 
+def _associated(
+    col: _Collected,
+    events: Events,
+    account: I64,
+    *,
+    groups: dict[int, int],
+    posts: I64,
+    feed: npt.NDArray[np.bool_],
+    cfg: DetectConfig,
+) -> dict[int, tuple[int, float, tuple[int, ...]]]:
+    """Accounts associated with a group (``viche.monitor.association``): account code ->
+    (group, surprise, indices of the posts that carry the group's items). Items: every key of
+    the events and each single hashtag, except what a
+    headline feed's post carries from its outlet (its headline, hashtags and link to it): those
+    count only when co-timed (``viche.monitor.feeds``), and association ignores timing."""
+    tag_post = np.concatenate(col.tag_post) if col.tag_post else np.zeros(0, dtype=np.int64)
+    tag_key = np.concatenate(col.tag_key) if col.tag_key else np.zeros(0, dtype=np.int64)
+    col.tag_post.clear()
+    col.tag_key.clear()
+    ev = np.flatnonzero(~events.tight) if events.tight is not None else np.arange(len(events))
+    tags = np.flatnonzero(~feed[account[tag_post]])
+    found = associated_accounts(
+        np.concatenate([events.account[ev], account[tag_post[tags]]]),
+        np.concatenate([events.key[ev], tag_key[tags]]),
+        np.concatenate([events.post[ev], tag_post[tags]]),
+        groups=groups,
+        posts=posts,
+        config=cfg.association,
+        fdr=cfg.coordination.fdr,
+        min_share=cfg.coordination.min_coordinated_share,
+    )
+    found = found[found["associated"]]
+    return {
+        int(a): (int(g), float(s), tuple(int(x) for x in ev))
+        for a, g, s, ev in zip(
+            found["account"], found["group"], found["surprise"], found["evidence"], strict=True
+        )
+    }
+
+
 def _as_store(source: Store | Iterable[Post]) -> tuple[Store, bool]:
     if isinstance(source, Store):
         return source, False
@@ -321,6 +376,7 @@ def _reasons(
     config: DetectConfig,
     *,
     extra: str = "",
+    associated: int = 0,
 ) -> list[str]:
     reasons = [
         f"{n_accounts} accounts ({n_joined} joined by their co-actions with the group) "
@@ -328,6 +384,14 @@ def _reasons(
         f"(false discovery rate {config.coordination.fdr}, "
         f"windows {', '.join(f'{w} s' for w in config.coordination.windows)}){extra}"
     ]
+    if associated:
+        a = config.association
+        reasons.append(
+            f"{associated} associated accounts (not coordinated): their posts carry the group's "
+            f"own items (used by at most {a.max_users} accounts, at least {a.min_members} and "
+            f"{a.member_share:.0%} of them in the group) at any time lag, beyond chance "
+            f"(binomial test, false discovery rate {config.coordination.fdr})"
+        )
     reasons += [f"{bh.value}: {c} pairs" for bh, c in sorted(counts.items(), key=lambda x: -x[1])]
     return reasons
 
@@ -342,6 +406,7 @@ def _campaigns(
     seq_of_post: I64,
     col: _Collected,
     config: DetectConfig,
+    associated: dict[int, tuple[int, float, tuple[int, ...]]] | None = None,
 ) -> tuple[Campaign, ...]:
     pairs = coord.pairs[coord.pairs["significant"]]
     if pairs.empty:
@@ -351,7 +416,16 @@ def _campaigns(
         .groupby(["a", "b"])
         .head(config.evidence_per_edge)
     )
-    seqs = np.concatenate([seq_of_post[rows["pa"].to_numpy()], seq_of_post[rows["pb"].to_numpy()]])
+    assoc_posts = np.asarray(
+        [p for _, _, ev in (associated or {}).values() for p in ev], dtype=np.int64
+    )
+    seqs = np.concatenate(
+        [
+            seq_of_post[rows["pa"].to_numpy()],
+            seq_of_post[rows["pb"].to_numpy()],
+            seq_of_post[assoc_posts],
+        ]
+    )
     info = store.fetch(seqs.tolist(), columns=("seq", "id", "created_at")).set_index("seq")
     post_id = info["id"].to_dict()
     post_time = info["created_at"].to_dict()
@@ -376,6 +450,9 @@ def _campaigns(
     members: dict[int, list[int]] = {}
     for acc, g in groups.items():
         members.setdefault(g, []).append(acc)
+    associates: dict[int, list[int]] = {}
+    for acc, (g, _, _) in (associated or {}).items():
+        associates.setdefault(g, []).append(acc)
     edges_of: dict[int, list[Edge]] = {}
     for a, b, n, expected, surprise, mask in pairs[
         ["a", "b", "n", "expected", "surprise", "behaviours"]
@@ -410,7 +487,8 @@ def _campaigns(
                 post_hits[pp.post_a] = post_hits.get(pp.post_a, 0) + 1
                 post_hits[pp.post_b] = post_hits.get(pp.post_b, 0) + 1
         n_joined = sum(1 for a in accs if a in col.joined)
-        reasons = _reasons(len(accs), n_joined, len(edges), counts, config)
+        assoc = sorted(associates.get(g, []))
+        reasons = _reasons(len(accs), n_joined, len(edges), counts, config, associated=len(assoc))
         outlets = sorted({o for a in accs for o in col.outlets.get(a, set())})
         out.append(
             Campaign(
@@ -424,6 +502,12 @@ def _campaigns(
                 edges=edges,
                 representative_posts=tuple(
                     p for p, _ in sorted(post_hits.items(), key=lambda x: (-x[1], x[0]))[:10]
+                ),
+                associated=tuple(names[a] for a in assoc),
+                associated_posts=tuple(
+                    (names[a], str(post_id[int(seq_of_post[p])]))
+                    for a in assoc
+                    for p in (associated or {})[a][2]
                 ),
             )
         )
@@ -470,8 +554,18 @@ def detect_pass(store: Store, cfg: DetectConfig) -> tuple[DetectionResult, froze
     for acc, g in zip(joined["account"].tolist(), joined["group"].tolist(), strict=True):
         groups[int(acc)] = int(g)
         col.joined.add(int(acc))
+    associated = _associated(
+        col, events, account, groups=groups, posts=posts_of, feed=feeds[0], cfg=cfg
+    )
     t_coord = time.perf_counter()
-    scores = score_accounts(names, coord.pairs, groups, cfg.scoring, joins)
+    scores = score_accounts(
+        names,
+        coord.pairs,
+        groups,
+        cfg.scoring,
+        joins,
+        associated={a: (g, s) for a, (g, s, _) in associated.items()},
+    )
     by_name = {s.author_id: s.score for s in scores}
     campaigns = _campaigns(
         store,
@@ -482,6 +576,7 @@ def detect_pass(store: Store, cfg: DetectConfig) -> tuple[DetectionResult, froze
         seq_of_post=seq_of_post,
         col=col,
         config=cfg,
+        associated=associated,
     )
     done = time.perf_counter()
     stats = {
@@ -492,6 +587,7 @@ def detect_pass(store: Store, cfg: DetectConfig) -> tuple[DetectionResult, froze
         "pairs_tested": float(len(coord.pairs)),
         "pairs_significant": float(coord.pairs["significant"].sum()),
         "accounts_joined": float(len(joined)),
+        "accounts_associated": float(len(associated)),
         "feed_accounts": float(feeds[0].sum()),
         "campaigns": float(len(campaigns)),
         "flagged_accounts": float(sum(s.flagged for s in scores)),
@@ -552,6 +648,9 @@ def plan_periods(
     return periods
 
 
+_TIER_RANK = {"": 0, "associated": 1, "coordinated": 2}
+
+
 class _UnionFind:
     def __init__(self) -> None:
         self.parent: list[int] = []
@@ -601,6 +700,7 @@ class _Merge:
     config: DetectConfig
     score: dict[str, float] = field(default_factory=dict)  # insertion = first appearance
     flagged: dict[str, bool] = field(default_factory=dict)
+    tier: dict[str, str] = field(default_factory=dict)  # the strongest tier of any pass
     campaigns: list[Campaign] = field(default_factory=list)
     joined: set[str] = field(default_factory=set)
     owner: dict[str, int] = field(default_factory=dict)  # account -> a campaign holding it
@@ -613,6 +713,8 @@ class _Merge:
         for acc in result.accounts:
             self.score[acc.author_id] = max(self.score.get(acc.author_id, 0.0), acc.score)
             self.flagged[acc.author_id] = self.flagged.get(acc.author_id, False) or acc.flagged
+            if _TIER_RANK[acc.tier] > _TIER_RANK[self.tier.get(acc.author_id, "")]:
+                self.tier[acc.author_id] = acc.tier
         for camp in result.campaigns:
             node = self.sets.add()
             self.campaigns.append(camp)
@@ -654,6 +756,13 @@ class _Merge:
         firsts = [c.first_seen for c in parts if c.first_seen is not None]
         lasts = [c.last_seen for c in parts if c.last_seen is not None]
         n_joined = sum(1 for a in accounts if a in self.joined)
+        members = set(accounts)
+        associated = sorted(
+            {a for c in parts for a in c.associated} - members, key=order.__getitem__
+        )
+        associated_posts = tuple(
+            dict.fromkeys(pp for c in parts for pp in c.associated_posts if pp[0] in associated)
+        )
         extra = (
             f"; found in {len(parts)} of {self.passes} periods analysed separately"
             if self.passes > 1
@@ -664,13 +773,25 @@ class _Merge:
             accounts=tuple(accounts),
             outlets=tuple(sorted({o for c in parts for o in c.outlets})),
             score=round(float(np.mean([self.score[a] for a in accounts])), 6),
-            reasons=tuple(_reasons(len(accounts), n_joined, len(edges), counts, cfg, extra=extra)),
+            reasons=tuple(
+                _reasons(
+                    len(accounts),
+                    n_joined,
+                    len(edges),
+                    counts,
+                    cfg,
+                    extra=extra,
+                    associated=len(associated),
+                )
+            ),
             first_seen=min(firsts) if firsts else None,
             last_seen=max(lasts) if lasts else None,
             edges=edges,
             representative_posts=tuple(
                 p for p, _ in sorted(post_hits.items(), key=lambda x: (-x[1], x[0]))[:10]
             ),
+            associated=tuple(associated),
+            associated_posts=associated_posts,
         )
 
     def result(self, posts_seen: int) -> DetectionResult:
@@ -681,13 +802,26 @@ class _Merge:
         order = {name: i for i, name in enumerate(self.score)}
         merged.sort(key=lambda c: (-len(c.accounts), order[c.accounts[0]]))
         campaigns = tuple(replace(c, id=campaign_id(i)) for i, c in enumerate(merged))
-        campaign_of = {a: c.id for c in campaigns for a in c.accounts}
+        campaign_of = {a: c.id for c in campaigns for a in c.associated}
+        campaign_of.update({a: c.id for c in campaigns for a in c.accounts})
+        # coordinated in one period outranks associated in another
+        campaigns = tuple(
+            replace(
+                c,
+                associated=tuple(a for a in c.associated if self.tier[a] == "associated"),
+                associated_posts=tuple(
+                    pp for pp in c.associated_posts if self.tier[pp[0]] == "associated"
+                ),
+            )
+            for c in campaigns
+        )
         accounts = tuple(
             AccountScore(
                 author_id=name,
                 score=score,
                 flagged=self.flagged[name],
                 campaign=campaign_of.get(name, "") if self.flagged[name] else "",
+                tier=self.tier.get(name, ""),
             )
             for name, score in self.score.items()
         )

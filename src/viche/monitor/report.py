@@ -644,6 +644,32 @@ def _campaign_html(i: int, v: CampaignView, by_id: Mapping[str, Post],
         for a in (e.account_a, e.account_b):
             anchors.setdefault(a, f"e{i}-{k}")
     parts.append(_accounts_table(i, v, scores, anchors))
+    if c.associated:
+        quoted: dict[str, list[str]] = {}
+        for a, pid in c.associated_posts:
+            p = by_id.get(pid)
+            if p is not None:
+                quoted.setdefault(a, []).append(
+                    f"<blockquote>[{_e(pid)}] {_e(p.created_at.isoformat())}: "
+                    f"{_e(_short(p.text, 200))}</blockquote>"
+                )
+        names = "".join(
+            f"<details><summary>{_e(a)}"
+            + (f" ({scores[a]:.2f})" if a in scores else "")
+            + f"</summary>{''.join(quoted.get(a, []))}</details>"
+            for a in c.associated
+        )
+        parts.append(
+            f"<h3>{_t('Пов’язані акаунти', 'Associated accounts')} ({len(c.associated)})</h3>"
+            '<p class="muted">'
+            + _t(
+                "не скоординовані: їхні дописи несуть власні рідкісні елементи цієї кампанії "
+                "(хештеги, посилання, тексти) з будь-яким запізненням",
+                "not coordinated: their posts carry this campaign's own rare items (hashtags, "
+                "links, texts) at any time lag",
+            )
+            + f"</p>{names}"
+        )
     parts.append(f"<h3>{_t('Наративи', 'Narratives')}</h3>")
     if not c.narratives:
         parts.append(

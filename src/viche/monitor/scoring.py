@@ -5,12 +5,16 @@
   surprise of any of its pairs + the largest surprise of its tests against a group``, so
   accounts without a significant pair are still ranked by their strongest near-miss
   (useful for precision-recall curves). The score is tiered so that it agrees with the
-  flag: a flagged account scores ``0.5 + 0.5 * raw / (raw + 10)`` (>= 0.5), any other
+  flag and the tier: a coordinated account scores ``0.75 + 0.25 * raw / (raw + 10)``
+  (>= 0.75), an associated one ``0.5 + 0.25 * raw / (raw + 10)`` (in [0.5, 0.75), its
+  ``raw`` including the surprise of its association test), any other
   ``0.5 * raw / (raw + 10)`` (< 0.5). Membership of a group is the stronger evidence (it
-  has passed the group-level tests); within each tier accounts rank by ``raw``.
+  has passed the group-level tests), association the weaker (shared vocabulary at any time
+  lag, :mod:`viche.monitor.association`); within each tier accounts rank by ``raw``.
 * ``flagged``: the account belongs to a group (a community of significant pairs, or joined
   to one by :func:`viche.monitor.coordination.join_groups`) of at least
-  ``min_campaign_size`` accounts.
+  ``min_campaign_size`` accounts (tier ``coordinated``), or is associated with one (tier
+  ``associated``).
 * ``campaign``: the id of that community (``C001`` is the largest), empty otherwise.
 """
 
@@ -67,46 +71,60 @@ def score_accounts(
     groups: dict[int, int],
     config: ScoringConfig = ScoringConfig(),
     joins: pd.DataFrame | None = None,
+    *,
+    associated: dict[int, tuple[int, float]] | None = None,
 ) -> tuple[AccountScore, ...]:
     """One :class:`AccountScore` per account (in the order of ``accounts``).
 
     ``groups`` maps account codes to group numbers (communities and joined accounts);
-    ``joins`` are the account-to-group tests (for the score of near-misses).
+    ``joins`` are the account-to-group tests (for the score of near-misses);
+    ``associated`` maps the codes of associated accounts (outside ``groups``) to (group,
+    surprise of the association test).
     """
     n = len(accounts)
     raw = account_evidence(pairs, n, joins)
-    squashed = raw / (raw + SCORE_SCALE)
+    associated = associated or {}
     sizes: dict[int, int] = {}
     for gid in groups.values():
         sizes[gid] = sizes.get(gid, 0) + 1
     out: list[AccountScore] = []
     for i, name in enumerate(accounts):
         g = groups.get(i)
-        in_campaign = g is not None and sizes[g] >= config.min_campaign_size
-        # the flagged tier is [0.5, 1), the other [0, 0.5): rounding must not cross 0.5
-        score = (
-            0.5 + 0.5 * float(squashed[i])
-            if in_campaign
-            else min(0.5 * float(squashed[i]), 0.499999)
-        )
+        tier = "coordinated" if g is not None and sizes[g] >= config.min_campaign_size else ""
+        r = float(raw[i])
+        if not tier and i in associated:
+            g, surprise = associated[i]
+            if sizes.get(g, 0) >= config.min_campaign_size:
+                tier = "associated"
+                r += surprise
+        squashed = r / (r + SCORE_SCALE)
+        # tiers [0.75, 1), [0.5, 0.75), [0, 0.5): rounding must not cross a tier's edge
+        if tier == "coordinated":
+            score = 0.75 + 0.25 * squashed
+        elif tier == "associated":
+            score = min(0.5 + 0.25 * squashed, 0.749999)
+        else:
+            score = min(0.5 * squashed, 0.499999)
         out.append(
             AccountScore(
                 author_id=name,
                 score=round(score, 6),
-                flagged=in_campaign,
-                campaign=campaign_id(g) if in_campaign and g is not None else "",
+                flagged=bool(tier),
+                campaign=campaign_id(g) if tier and g is not None else "",
+                tier=tier,
             )
         )
     return tuple(out)
 
 
 def accounts_frame(scores: Sequence[AccountScore]) -> pd.DataFrame:
-    """The ``accounts.csv`` table: ``author_id, score, flagged (0/1), campaign``."""
+    """The ``accounts.csv`` table: ``author_id, score, flagged (0/1), campaign, tier``."""
     return pd.DataFrame(
         {
             "author_id": [s.author_id for s in scores],
             "score": [s.score for s in scores],
             "flagged": [int(s.flagged) for s in scores],
             "campaign": [s.campaign for s in scores],
+            "tier": [s.tier for s in scores],
         }
     )
