@@ -91,7 +91,10 @@ def test_milp_never_worse_than_greedy_and_feasible(
     params = replace(PARAMS, budget=budget)
     exact = plan(demand, sites, params)
     greedy = plan(demand, sites, params, method="greedy")
-    assert exact.summary["covered_voters"] >= greedy.summary["covered_voters"] * (1 - 1e-6) - 1e-6
+    # HiGHS works to absolute tolerances of about 1e-6 on a scaled model: a place of a few
+    # millionths of a voter (Hypothesis draws them) may be left out by the MILP and taken by
+    # greedy; 1e-4 voters, as in test_pruning_keeps_the_optimum, is still far below one voter.
+    assert exact.summary["covered_voters"] >= greedy.summary["covered_voters"] * (1 - 1e-6) - 1e-4
     _check_constraints(exact, demand, sites, budget)
     _check_constraints(greedy, demand, sites, budget)
 
