@@ -110,10 +110,11 @@ def or_check(
 
 
 def _shifted(group: Group, ct: Ciphertext, m: int) -> Branch:
-    """The branch ``(α, β / g^m)`` stating that ct encrypts m."""
+    """The branch ``(α, β / g^m)`` stating that ct encrypts m, as ``β · g^(-m mod q)`` (g has
+    order q): no inversion, and the power comes from g's table."""
     if m == 0:
         return ct.alpha, ct.beta
-    return ct.alpha, group.div(ct.beta, group.powg(m % group.q))
+    return ct.alpha, group.mul(ct.beta, group.powg(-m % group.q))
 
 
 # ---------------------------------------------------------------------- interval (4.12)
