@@ -237,8 +237,8 @@ def test_bad_input_is_refused_cleanly(fastexp_c: ModuleType) -> None:
         ctx.pow_many(p, [1])
     with pytest.raises(ValueError, match="negative base"):
         ctx.pow_many(-1, [1])
-    with pytest.raises(ValueError, match="at most 65536"):
-        ctx.pow_many(2, [1 << 70000])
+    with pytest.raises(ValueError, match="at most 16384"):
+        ctx.pow_many(2, [1 << 16384])
     with pytest.raises(TypeError, match="exponent must be an integer"):
         ctx.pow_many(2, [1.5])
     with pytest.raises(TypeError, match="sequence"):

@@ -27,7 +27,7 @@
  *   pow_many(base, exps, p)     Modulus(p).pow_many(base, exps)
  *
  * Inputs are Python ints or anything with __index__ (gmpy2.mpz); results are gmpy2.mpz.
- * Every input is checked (bases and factors in [0, p), exponents in [0, 2^65536) or below
+ * Every input is checked (bases and factors in [0, p), exponents in [0, 2^16384) or below
  * the table's size) and refused with ValueError / TypeError; the arithmetic runs without
  * the GIL. Timing is not constant (public values: verification).
  */
@@ -44,7 +44,9 @@
 #define LIMB_BYTES ((Py_ssize_t)sizeof(mp_limb_t))
 #define LIMB_BITS (8 * (Py_ssize_t)sizeof(mp_limb_t))
 #define MAX_MODULUS_BITS 16384
-#define MAX_EXPONENT_BITS 65536
+/* The chain of a variable base keeps one power per bit of its largest exponent, for WAYS
+ * bases at a time: at most 3 · 16384 values (15 MB for a 2048-bit modulus). */
+#define MAX_EXPONENT_BITS 16384
 #define TABLE_MAX_BITS 4096
 
 static PyObject *mpz_type = NULL; /* gmpy2.mpz */
