@@ -121,7 +121,7 @@ def _shifted(group: Group, ct: Ciphertext, m: int) -> Branch:
 
 
 def _interval_string(tag: str, prefix: str, ct: Ciphertext) -> CommitString:
-    head = f"{tag}|{prefix}|{ct.alpha},{ct.beta}|"
+    head = f"{tag}|{prefix}|{ct.alpha_text},{ct.beta_text}|"
     return lambda commits: head + _join(commits)
 
 
