@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import pickle
+
 import pytest
 from gmpy2 import mpz
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from viche.crypto.elgamal import (
     Ciphertext,
@@ -176,3 +180,15 @@ def test_check_ciphertext_names_the_bad_component(group: Group, rng: SeededRando
             check_ciphertext(group, bad, Location(answer=1))
         assert info.value.where.answer == 1
         assert str(info.value.where) == f"answer 1 / {part}"
+
+
+@settings(max_examples=50, deadline=None)
+@given(alpha=st.integers(0, 1 << 2100), beta=st.integers(0, 1 << 2100))
+def test_ciphertext_texts_are_the_decimal_forms(alpha: int, beta: int) -> None:
+    """The cached decimal forms equal str() of the components, and pickling or comparing a
+    ciphertext ignores them."""
+    ct = Ciphertext(mpz(alpha), mpz(beta))
+    assert (ct.alpha_text, ct.beta_text) == (str(alpha), str(beta))
+    assert ct.alpha_text is ct.alpha_text  # written once
+    assert ct == Ciphertext(mpz(alpha), mpz(beta))
+    assert pickle.loads(pickle.dumps(ct)) == ct

@@ -130,6 +130,19 @@ def test_hashes_are_computed_over_the_right_bytes(ctx: Ctx) -> None:
     assert len(answers[1]["choices"]) == 3 and len(answers[1]["overall_proof"]) == 2
 
 
+def test_signature_hash_from_the_raw_bytes_is_the_same(ctx: Ctx, nh_ctx: Ctx) -> None:
+    """The check hashes the unsigned ballot cut from its canonical bytes; it is the hash of
+    the unsigned ballot written again, and bytes that do not end with the ballot's own
+    signature fall back to writing it again."""
+    for c in (ctx, nh_ctx):
+        assert signature_hash(c.ballot, c.raw) == signature_hash(c.ballot)
+        assert signature_hash(c.ballot, c.raw) == c.ballot.signature.hash
+        other = replace(c.ballot.signature, hash="x" + c.ballot.signature.hash[1:])
+        assert signature_hash(c.ballot, ballot_bytes(replace(c.ballot, signature=other))) == (
+            signature_hash(c.ballot)
+        )
+
+
 def test_ballot_codec_roundtrips(ctx: Ctx, nh_ctx: Ctx) -> None:
     for c in (ctx, nh_ctx):
         assert ballot_bytes(Ballot.from_bytes(c.raw)) == c.raw

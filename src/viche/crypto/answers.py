@@ -72,7 +72,7 @@ class NHAnswer:
 
 def answer_prefix(prefix_s0: str, choices: Sequence[Ciphertext]) -> str:
     """``S = S0|α1,β1,...,αn,βn`` (spec 4.11.1)."""
-    return prefix_s0 + "|" + ",".join(f"{c.alpha},{c.beta}" for c in choices)
+    return prefix_s0 + "|" + ",".join(f"{c.alpha_text},{c.beta_text}" for c in choices)
 
 
 def _choice_label(i: int, blank: bool) -> str:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 from gmpy2 import mpz
 
@@ -33,6 +33,18 @@ class Ciphertext:
 
     alpha: mpz
     beta: mpz
+
+    # The decimal forms, written once: a ballot check writes each component three times (the
+    # canonical form, the answer's prefix S, its proof's hashed string), at about 2 µs each.
+    @cached_property
+    def alpha_text(self) -> str:
+        """``str(alpha)``."""
+        return str(self.alpha)
+
+    @cached_property
+    def beta_text(self) -> str:
+        """``str(beta)``."""
+        return str(self.beta)
 
 
 @dataclass(frozen=True, eq=False)

@@ -168,13 +168,9 @@ def group_by_name(name: str, where: Location = _GROUP) -> Group:
         ) from None
 
 
-def parse_number(text: object, where: Location = NOWHERE) -> mpz:
-    """Parse a big number as the protocol writes it: a JSON string, base 10, no sign,
-    no leading zeros (``"0"`` itself is allowed).
-
-    The error says what is wrong and where, but never quotes the value: the same parser
-    reads private keys and shares, which must not reach a message or a log.
-    """
+def canonical_number(text: object) -> mpz | None:
+    """The number written by ``text`` when it is well formed (see :func:`parse_number`), else
+    None: the fast path of parsers, which build an error location only when this fails."""
     if (
         isinstance(text, str)
         and 0 < len(text) <= 2000
@@ -182,7 +178,20 @@ def parse_number(text: object, where: Location = NOWHERE) -> mpz:
         and text.isdigit()
         and (text[0] != "0" or len(text) == 1)
     ):
-        return mpz(text)  # the fast path: every well-formed number takes only this
+        return mpz(text)
+    return None
+
+
+def parse_number(text: object, where: Location = NOWHERE) -> mpz:
+    """Parse a big number as the protocol writes it: a JSON string, base 10, no sign,
+    no leading zeros (``"0"`` itself is allowed).
+
+    The error says what is wrong and where, but never quotes the value: the same parser
+    reads private keys and shares, which must not reach a message or a log.
+    """
+    value = canonical_number(text)
+    if value is not None:
+        return value  # the fast path: every well-formed number takes only this
     if not isinstance(text, str):
         raise NumberFormatError(
             f"expected a base-10 number in a JSON string, got {type(text).__name__}", where=where

@@ -110,17 +110,18 @@ def or_check(
 
 
 def _shifted(group: Group, ct: Ciphertext, m: int) -> Branch:
-    """The branch ``(α, β / g^m)`` stating that ct encrypts m."""
+    """The branch ``(α, β / g^m)`` stating that ct encrypts m, as ``β · g^(-m mod q)`` (g has
+    order q): no inversion, and the power comes from g's table."""
     if m == 0:
         return ct.alpha, ct.beta
-    return ct.alpha, group.div(ct.beta, group.powg(m % group.q))
+    return ct.alpha, group.mul(ct.beta, group.powg(-m % group.q))
 
 
 # ---------------------------------------------------------------------- interval (4.12)
 
 
 def _interval_string(tag: str, prefix: str, ct: Ciphertext) -> CommitString:
-    head = f"{tag}|{prefix}|{ct.alpha},{ct.beta}|"
+    head = f"{tag}|{prefix}|{ct.alpha_text},{ct.beta_text}|"
     return lambda commits: head + _join(commits)
 
 

@@ -135,8 +135,17 @@ def ballot_bytes(ballot: Ballot) -> bytes:
     return to_bytes(ballot.to_json())
 
 
-def signature_hash(ballot: Ballot) -> str:
-    """b64nopad(sha256(ballot without its ``signature`` field)) (spec 4.15)."""
+def signature_hash(ballot: Ballot, raw: bytes | None = None) -> str:
+    """b64nopad(sha256(ballot without its ``signature`` field)) (spec 4.15).
+
+    ``raw``, the ballot's canonical bytes (:meth:`Ballot.from_bytes` checked them), spares
+    writing the ballot again: the signature is its last field, so the unsigned ballot is
+    ``raw`` without ``,"signature":{...}``.
+    """
+    if raw is not None:
+        tail = b',"signature":' + to_bytes(ballot.signature.to_json()) + b"}"
+        if raw.endswith(tail):
+            return b64_sha256(raw[: len(raw) - len(tail)] + b"}")
     return b64_sha256(to_bytes(ballot.unsigned_json()))
 
 
@@ -373,7 +382,7 @@ def _check_parsed(  # noqa: PLR0917 (the parts of check_ballot's state)
     group.check_element(ballot.credential, bwhere.sub("credential"))
     _check_shape(election, ballot, bwhere)
     _check_members(election, ballot, bwhere)
-    expected_hash = signature_hash(ballot)
+    expected_hash = signature_hash(ballot, raw)
     if ballot.signature.hash != expected_hash:
         raise ProofError(
             "signature hash is not the hash of the ballot without its signature",

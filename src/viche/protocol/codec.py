@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 
 from gmpy2 import mpz
 
-from viche.crypto.group import parse_number
+from viche.crypto.group import canonical_number, parse_number
 from viche.errors import NOWHERE, JsonFormatError, Location, NonCanonicalError
 
 JsonObject = dict[str, Any]
@@ -167,7 +167,9 @@ def get_bool(obj: JsonObject, key: str, where: Location) -> bool:
 
 def get_number(obj: JsonObject, key: str, where: Location) -> mpz:
     """A big number (group element, exponent): a base-10 string."""
-    return parse_number(obj[key], where=sub(where, key))
+    text = obj[key]
+    value = canonical_number(text)  # no location is built for a well-formed number
+    return value if value is not None else parse_number(text, where=sub(where, key))
 
 
 def number(value: object, where: Location) -> mpz:

@@ -23,7 +23,7 @@ Answer = HAnswer | NHAnswer
 
 
 def ciphertext_to_json(ct: Ciphertext) -> JsonObject:
-    return {"alpha": str(ct.alpha), "beta": str(ct.beta)}
+    return {"alpha": ct.alpha_text, "beta": ct.beta_text}
 
 
 def ciphertext_from_json(value: object, where: Location) -> Ciphertext:

@@ -16,9 +16,10 @@ with, once the ballot is parsed, those powers in
 (:mod:`viche.verify.ballots`) and the voting server
 (:func:`viche.service.cast.cast_ballot`) check ballots this way.
 
-A shifted branch ``b / g^m`` raised to c is derived as ``b^c · g^(-m c mod q)``, with the
-fixed-base table of g. Anything not planned here (a request this planner did not foresee)
-is simply computed on demand: the planner can only make a check faster, never change it.
+A shifted branch ``b / g^m`` (``b · g^(-m mod q)``, as the check computes it) raised to c is
+derived as ``b^c · g^(-m c mod q)``, with the fixed-base table of g. Anything not planned here
+(a request this planner did not foresee) is simply computed on demand: the planner can only
+make a check faster, never change it.
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 
-import gmpy2
 from gmpy2 import mpz
 
 from viche.crypto.answers import HAnswer
@@ -88,19 +88,23 @@ class _Plan:
         # the fixed bases through their tables, in one call each: g^s, y^s of the responses
         # and the g^(-m c) of the shifted branches
         bits = q.bit_length()
-        g_exps = list(dict.fromkeys([*self.g_exps, *((-m * c) % q for _, m, c in self.shifted)]))
+        g_exps = list(
+            dict.fromkeys(
+                [
+                    *self.g_exps,
+                    *((-m * c) % q for _, m, c in self.shifted),
+                    *(-m % q for _, m, _ in self.shifted),  # g^-m of the shift itself
+                ]
+            )
+        )
         g_pows = dict(zip(g_exps, pow_fixed_many(group.g, g_exps, p, bits), strict=True))
         y_exps = list(dict.fromkeys(self.y_exps))
         for e, v in zip(y_exps, pow_fixed_many(self.y, y_exps, p, bits), strict=True):
             out[(self.y, e)] = v
         for e, v in g_pows.items():
             out[(group.g, e)] = v
-        inverses: dict[int, mpz] = {}  # g^-m for the few small m of the proofs
         for b, m, c in self.shifted:
-            inv = inverses.get(m)
-            if inv is None:
-                inv = inverses[m] = gmpy2.invert(group.powg(m % q), p)
-            bg = b * inv % p
+            bg = b * g_pows[-m % q] % p  # b / g^m, as the check derives it
             out[(bg, c)] = out[(b, c)] * g_pows[(-m * c) % q] % p
         return out
 
