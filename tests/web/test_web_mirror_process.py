@@ -5,14 +5,13 @@ second copy, byte for byte."""
 from __future__ import annotations
 
 import json
-import random
 import subprocess
 import time
 from pathlib import Path
 
 import httpx
 
-from support.served import CLI, cli_env, start_demo, stop, wait_until_up
+from support.served import CLI, cli_env, free_port, start_demo, stop, wait_until_up
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[bytes]:
@@ -23,7 +22,7 @@ def _run(*args: str) -> subprocess.CompletedProcess[bytes]:
 
 def test_a_served_mirror_is_followed_by_another(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    origin_port, mirror_port = random.sample(range(20000, 60000), 2)
+    origin_port, mirror_port = free_port(), free_port()
     origin = start_demo(data, origin_port)
     mirror = None
     try:
