@@ -87,15 +87,17 @@ def _make(args: tuple[PreparedDemo, str, int]) -> bytes:
 
 
 def _serve(
-    data: Path, url: str, port: int, workers: int, cast_wait: float
+    data: Path, url: str, port: int, workers: int, cast_wait: float, cpus: str | None = None
 ) -> subprocess.Popen[bytes]:
     # the clients all come from 127.0.0.1: no rate limits for the measure
     env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "VICHE_RATE_LIMITS": "off"}
     # its log goes to a file: a pipe nobody reads fills after ~500 access-log lines and
     # then blocks the server's logging (and every request) for good
     log = (data / "serve.log").open("wb")
+    # ``cpus``: the server (its workers inherit it) pinned to these cores with taskset
+    pin = [] if cpus is None else ["taskset", "--cpu-list", cpus]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "viche.cli.main", "serve", "--data", str(data), "--database",
+        [*pin, sys.executable, "-m", "viche.cli.main", "serve", "--data", str(data), "--database",
          url, "--port", str(port), "--workers", str(workers), "--cast-wait", str(cast_wait)],
         stdout=log, stderr=subprocess.STDOUT, env=env,
     )  # fmt: skip
@@ -316,6 +318,7 @@ def _drop(board: Board, postgres: str) -> None:
 def _run(
     board: Board, workers: int, uuid: str, ballots: list[tuple[bytes, tuple[str, str]]],
     rate: float | None, cast_wait: float, profile: Path | None = None,
+    cpus: str | None = None,
 ) -> tuple[Fired, float, int]:  # fmt: skip
     """Serve ``board``, fire the ballots; (what the clients saw, server CPU s, ballots on
     the board afterwards). ``profile``: py-spy samples the server's processes meanwhile
@@ -323,7 +326,7 @@ def _run(
     with socket.socket() as probe:  # a free port (a random one collided once)
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    proc = _serve(board.data, board.url, port, workers, cast_wait)
+    proc = _serve(board.data, board.url, port, workers, cast_wait, cpus)
     spy: subprocess.Popen[bytes] | None = None
     try:
         if profile is not None:
@@ -398,9 +401,18 @@ def main() -> None:
         "--profile", type=Path, default=None,
         help="folder where py-spy writes the server's collapsed stacks of each run",
     )  # fmt: skip
+    p.add_argument(
+        "--cpus", default=None,
+        help="pin the server to these cores (taskset --cpu-list, e.g. 0 or 0,1): capacity "
+        "per core; the client and PostgreSQL are not pinned",
+    )  # fmt: skip
+    p.add_argument(
+        "--no-peer", action="store_true",
+        help="skip belenios-tool's verify of the served archive (runs that only measure)",
+    )  # fmt: skip
     args = p.parse_args()
     tool = os.environ.get("BELENIOS_TOOL") or shutil.which("belenios-tool")
-    if tool is None:
+    if tool is None and not args.no_peer:
         raise SystemExit("belenios-tool not found (the peer this bench compares with)")
     print(f"load average at the start: {os.getloadavg()[0]:.1f} ({os.cpu_count()} cores)")
 
@@ -438,6 +450,8 @@ def main() -> None:
         )
 
         print(f"admission control: viche serve --cast-wait {args.cast_wait}")
+        if args.cpus is not None:
+            print(f"server pinned to cores {args.cpus} (taskset)")
         print(
             f"\n{'database':<11} {'workers':>7} {'mode':>6} {'ballots':>7} {'refused':>7} "
             f"{'503s':>5} {'told':>5} {'seconds':>7} {'ballots/s':>9} {'p50 ms':>7} "
@@ -460,7 +474,9 @@ def main() -> None:
                     if args.profile is not None:
                         args.profile.mkdir(parents=True, exist_ok=True)
                         spy = args.profile / f"{db}-{workers}-{mode}.txt"
-                    fired, cpu, count = _run(board, workers, uuid, cast, rate, args.cast_wait, spy)
+                    fired, cpu, count = _run(
+                        board, workers, uuid, cast, rate, args.cast_wait, spy, args.cpus
+                    )
                     per_s = count / fired.seconds
                     best_cpu = min(best_cpu, cpu * 1000 / count)
                     print(
@@ -478,6 +494,11 @@ def main() -> None:
                         archive_url = board.url
         if archive_url is None:
             raise SystemExit("no run recorded every ballot")
+        if args.no_peer or tool is None:
+            for board in boards:
+                _drop(board, args.postgres)
+            print(f"load average at the end: {os.getloadavg()[0]:.1f}")
+            return
 
         empty = _new_board(root, "setup-only", "sqlite", args.postgres, demo)
         _, c0b = _belenios_verify(tool, empty.url, uuid, root / "bt-empty")

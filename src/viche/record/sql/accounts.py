@@ -57,7 +57,7 @@ def add_voters(board: SqlBoard, uuid: str, voters: Sequence[VoterAccount]) -> No
 def voter(board: SqlBoard, uuid: str, login: str) -> VoterAccount | None:
     v = schema.voters.c
     try:
-        with board.engine.connect() as conn:
+        with board.reader.connect() as conn:
             row = conn.execute(
                 select(v.login, v.address, v.credential, v.secret_hash).where(
                     v.election == uuid, v.login == login
