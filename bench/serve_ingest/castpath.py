@@ -40,7 +40,6 @@ import logging
 import multiprocessing
 import os
 import resource
-import secrets
 import socket
 import sys
 import tempfile
@@ -53,7 +52,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import sqlalchemy
 import uvicorn
 import uvloop
 from fastapi.security import HTTPBasicCredentials
@@ -67,7 +65,7 @@ from viche.crypto.rng import SeededRandom
 from viche.errors import ServerBusyError
 from viche.protocol.ballot import CheckedBallot
 from viche.protocol.election import ElectionTemplate
-from viche.record.sql import SqlBoard, engine_url
+from viche.record.sql import SqlBoard
 from viche.service.cast import append_checked
 from viche.service.hosting import Host
 from viche.service.receipts import Receipt
@@ -124,32 +122,6 @@ def _timed(election: Any, raw: bytes, credentials: Any, *rest: Any) -> CheckedBa
         return check_ballot_fast(election, raw, credentials, *rest)
     finally:
         _in_server.append(time.thread_time() - t0)
-
-
-# --- the PostgreSQL backends of this process --------------------------------------------
-
-
-def _backend_cpu(admin_url: str, app_name: str) -> dict[int, float]:
-    """CPU seconds so far of each PostgreSQL backend whose application_name is ours."""
-    engine = sqlalchemy.create_engine(engine_url(admin_url))
-    with engine.connect() as conn:
-        pids = [
-            int(r[0])
-            for r in conn.execute(
-                sqlalchemy.text("SELECT pid FROM pg_stat_activity WHERE application_name = :n"),
-                {"n": app_name},
-            )
-        ]
-    engine.dispose()
-    tick = os.sysconf("SC_CLK_TCK")
-    out: dict[int, float] = {}
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        out[pid] = (int(fields[11]) + int(fields[12])) / tick
-    return out
 
 
 # --- the client (another process) -------------------------------------------------------
@@ -413,26 +385,23 @@ def main() -> None:
         route.check_ballot_fast = _precomputed  # type: ignore[assignment]
 
         for db in args.databases.split(","):
-            app_name = f"viche_castpath_{secrets.token_hex(4)}"
-            postgres = args.postgres
-            if db == "postgresql":
-                sep = "&" if "?" in postgres else "?"
-                postgres = f"{postgres}{sep}application_name={app_name}"
             rows: dict[str, float] = {}
             notes: dict[str, str] = {}
 
-            def board(name: str, db: str = db, postgres: str = postgres) -> ingest.Board:
-                return ingest._new_board(root, f"{db}-{name}", db, postgres, demo)
+            def board(name: str, db: str = db) -> ingest.Board:
+                return ingest._new_board(root, f"{db}-{name}", db, args.postgres, demo)
 
             def pg_cpu(
-                step: Callable[[], Any], name: str, app_name: str = app_name, db: str = db,
+                step: Callable[[], Any], name: str, b: ingest.Board,
                 rows: dict[str, float] = rows,
             ) -> Any:  # fmt: skip
-                if db != "postgresql":
+                """``step``'s result; the CPU of the PostgreSQL backends serving board
+                ``b`` meanwhile (named by its schema) goes into ``rows``."""
+                if b.schema is None:
                     return step()
-                before = _backend_cpu(args.postgres, app_name)
+                before = ingest.backend_cpu(args.postgres, b.schema)
                 result = step()
-                after = _backend_cpu(args.postgres, app_name)
+                after = ingest.backend_cpu(args.postgres, b.schema)
                 spent = sum(after.values()) - sum(before.get(pid, 0.0) for pid in after)
                 rows[f"  PostgreSQL backends during: {name}"] = spent * 1000 / n
                 return result
@@ -442,7 +411,7 @@ def main() -> None:
                 b = board("stages")
                 made.append(b)
                 rows.update(pg_cpu(lambda b=b: _stages(b.url, b.data / "keys", uuid, ballots),
-                                   "stages"))  # fmt: skip
+                                   "stages", b))  # fmt: skip
 
             def app_for(b: ingest.Board, admission: Admission) -> Any:
                 sql = SqlBoard.open(b.url)
@@ -454,7 +423,7 @@ def main() -> None:
                 made.append(b)
                 app = app_for(b, Admission(target=0))
                 c0 = _cpu()
-                statuses = pg_cpu(lambda app=app: _run_asgi(app, uuid, ballots), "asgi")
+                statuses = pg_cpu(lambda app=app: _run_asgi(app, uuid, ballots), "asgi", b)
                 rows["whole cast through the ASGI app, no HTTP (sequential)"] = (
                     (_cpu() - c0) * 1000 / n
                 )
@@ -463,7 +432,7 @@ def main() -> None:
                 b = board("http")
                 made.append(b)
                 app = app_for(b, Admission(target=0))
-                cpu, rep = pg_cpu(lambda app=app: _over_http(app, uuid, ballots, "seq"), "http")
+                cpu, rep = pg_cpu(lambda app=app: _over_http(app, uuid, ballots, "seq"), "http", b)
                 rows["whole cast over HTTP, keep-alive, sequential"] = cpu * 1000 / n
                 notes["http"] = f"statuses {sorted(set(rep['statuses']))}"
             if "burst" in only:
@@ -471,7 +440,7 @@ def main() -> None:
                 made.append(b)
                 app = app_for(b, Admission(target=0.5))
                 cpu, rep = pg_cpu(lambda app=app: _over_http(app, uuid, ballots, "burst"),
-                                  "burst")  # fmt: skip
+                                  "burst", b)  # fmt: skip
                 rows["burst of all at once, admission 0.5 s: per ACCEPTED ballot"] = (
                     cpu * 1000 / max(1, rep["accepted"])
                 )
@@ -491,7 +460,7 @@ def main() -> None:
                 _in_server.clear()
                 try:
                     cpu, rep = pg_cpu(lambda app=app: _over_http(app, uuid, ballots, "burst"),
-                                      "real")  # fmt: skip
+                                      "real", b)  # fmt: skip
                 finally:
                     route.check_ballot_fast = _precomputed  # type: ignore[assignment]
                 per = cpu * 1000 / max(1, rep["accepted"])
@@ -508,7 +477,7 @@ def main() -> None:
                 app = app_for(b, Admission(target=0.5))
                 route.check_ballot_fast = _slow  # type: ignore[assignment]
                 try:
-                    cpu, rep = _over_http(app, uuid, ballots, "burst")
+                    cpu, rep = _over_http(app, uuid, ballots, "burst", b)
                 finally:
                     route.check_ballot_fast = _precomputed  # type: ignore[assignment]
                 rows[f"burst, check pre-computed but {_SLOW * 1000:.0f} ms long: per ACCEPTED"] = (

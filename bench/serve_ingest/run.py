@@ -139,6 +139,30 @@ def _tree_cpu(root: int) -> float:
     return sum(stats.get(pid, (0, 0.0))[1] for pid in members)
 
 
+def backend_cpu(admin_url: str, app_name: str) -> dict[int, float]:
+    """CPU seconds so far of each PostgreSQL backend whose ``application_name`` is
+    ``app_name`` (read from ``/proc``: the server runs on this machine)."""
+    engine = sqlalchemy.create_engine(engine_url(admin_url))
+    with engine.connect() as conn:
+        pids = [
+            int(r[0])
+            for r in conn.execute(
+                sqlalchemy.text("SELECT pid FROM pg_stat_activity WHERE application_name = :n"),
+                {"n": app_name},
+            )
+        ]
+    engine.dispose()
+    tick = os.sysconf("SC_CLK_TCK")
+    out: dict[int, float] = {}
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        out[pid] = (int(fields[11]) + int(fields[12])) / tick
+    return out
+
+
 @dataclass(frozen=True)
 class Fired:
     seconds: float  # first send to last answer
@@ -297,7 +321,8 @@ def _new_board(root: Path, name: str, db: str, postgres: str, demo: PreparedDemo
             conn.execute(sqlalchemy.text(f'CREATE SCHEMA "{schema}"'))
         admin.dispose()
         sep = "&" if "?" in postgres else "?"
-        url = f"{postgres}{sep}options=-csearch_path%3D{schema}"
+        # the schema names the server's backends too (their CPU is read from /proc)
+        url = f"{postgres}{sep}options=-csearch_path%3D{schema}&application_name={schema}"
     board = SqlBoard.open(url)
     open_election(
         board, data / "keys", election=demo.election, trustees=demo.trustees,
@@ -318,11 +343,12 @@ def _drop(board: Board, postgres: str) -> None:
 def _run(
     board: Board, workers: int, uuid: str, ballots: list[tuple[bytes, tuple[str, str]]],
     rate: float | None, cast_wait: float, profile: Path | None = None,
-    cpus: str | None = None,
-) -> tuple[Fired, float, int]:  # fmt: skip
+    cpus: str | None = None, postgres: str = "",
+) -> tuple[Fired, float, int, float | None]:  # fmt: skip
     """Serve ``board``, fire the ballots; (what the clients saw, server CPU s, ballots on
-    the board afterwards). ``profile``: py-spy samples the server's processes meanwhile
-    and writes their collapsed stacks there."""
+    the board afterwards, CPU s of the PostgreSQL backends serving it). ``profile``:
+    py-spy samples the server's processes meanwhile and writes their collapsed stacks
+    there."""
     with socket.socket() as probe:  # a free port (a random one collided once)
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -337,9 +363,14 @@ def _run(
             )  # fmt: skip
             time.sleep(2)
         cpu0 = _tree_cpu(proc.pid)
+        pg0 = {} if board.schema is None else backend_cpu(postgres, board.schema)
         with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
             fired = runner.run(_fire(port, uuid, ballots, rate))
         cpu = _tree_cpu(proc.pid) - cpu0
+        pg_cpu = None
+        if board.schema is not None:  # backends opened meanwhile count from their start
+            pg1 = backend_cpu(postgres, board.schema)
+            pg_cpu = sum(pg1.values()) - sum(pg0.get(pid, 0.0) for pid in pg1)
         if spy is not None:
             spy.send_signal(signal.SIGINT)
             spy.wait(timeout=120)
@@ -349,7 +380,7 @@ def _run(
     sql = SqlBoard.open(board.url)
     count = sql.store(uuid).ballot_count()
     sql.close()
-    return fired, cpu, count
+    return fired, cpu, count, pg_cpu
 
 
 def _children_cpu() -> float:
@@ -456,7 +487,7 @@ def main() -> None:
             f"\n{'database':<11} {'workers':>7} {'mode':>6} {'ballots':>7} {'refused':>7} "
             f"{'503s':>5} {'told':>5} {'seconds':>7} {'ballots/s':>9} {'p50 ms':>7} "
             f"{'p99 ms':>7} {'voter p50':>9} {'voter p99':>9} "
-            f"{'server CPU ms/b':>15} {'client CPU ms/b':>15} {'load':>5}"
+            f"{'server CPU ms/b':>15} {'client CPU ms/b':>15} {'PG CPU ms/b':>11} {'load':>5}"
         )
         best_cpu = float("inf")
         archive_url: str | None = None
@@ -474,9 +505,11 @@ def main() -> None:
                     if args.profile is not None:
                         args.profile.mkdir(parents=True, exist_ok=True)
                         spy = args.profile / f"{db}-{workers}-{mode}.txt"
-                    fired, cpu, count = _run(
-                        board, workers, uuid, cast, rate, args.cast_wait, spy, args.cpus
-                    )
+                    fired, cpu, count, pg_cpu = _run(
+                        board, workers, uuid, cast, rate, args.cast_wait, spy, args.cpus,
+                        args.postgres,
+                    )  # fmt: skip
+                    pg_ms = "-" if pg_cpu is None else f"{pg_cpu * 1000 / count:.1f}"
                     per_s = count / fired.seconds
                     best_cpu = min(best_cpu, cpu * 1000 / count)
                     print(
@@ -485,7 +518,8 @@ def main() -> None:
                         f"{fired.seconds:>7.1f} {per_s:>9.1f} {fired.pct(0.5):>7.0f} "
                         f"{fired.pct(0.99):>7.0f} {fired.voter_pct(0.5):>9.0f} "
                         f"{fired.voter_pct(0.99):>9.0f} {cpu * 1000 / count:>15.1f} "
-                        f"{fired.client_cpu * 1000 / count:>15.1f} {os.getloadavg()[0]:>5.1f}",
+                        f"{fired.client_cpu * 1000 / count:>15.1f} {pg_ms:>11} "
+                        f"{os.getloadavg()[0]:>5.1f}",
                         flush=True,
                     )
                     if mode == "burst":
