@@ -26,8 +26,9 @@ Every ballot runs every check of add-ballot (size, canonical form, election, cre
 the list and bound to the logged-in voter, group membership, signature, proofs, phase,
 replay) and is answered only after its event is durable (SQLite WAL ``synchronous=FULL``;
 PostgreSQL's commit). Printed as well: the CPU time the server's processes spent per ballot
-(the figure that does not depend on how busy the machine is), the CPU time of the check
-alone in this process (:func:`viche.verify.prefill.check_ballot_fast`), and
+(the figure that does not depend on how busy the machine is), with PostgreSQL the CPU of its
+backends serving the server (``PG CPU ms/b``, found by ``application_name``), the CPU
+time of the check alone in this process (:func:`viche.verify.prefill.check_ballot_fast`), and
 ``belenios-tool election verify`` on the board's ``.bel`` archive with those ballots (its
 CPU per ballot over the setup-only archive's), with the ratios. The archive passing
 belenios-tool's verify is also the byte-compatibility check of the served record.
