@@ -6,6 +6,8 @@ sends the same ballot again after the wait."""
 from __future__ import annotations
 
 import heapq
+import json
+import logging
 import random
 from typing import cast
 
@@ -91,11 +93,14 @@ def test_a_full_worker_answers_503_with_retry_after_and_reads_nothing(served: Se
         assert admission.in_flight == 0
 
 
-def test_a_full_worker_refuses_before_routing_and_login_and_only_casts(served: Served) -> None:
+def test_a_full_worker_refuses_before_routing_and_login_and_only_casts(
+    served: Served, caplog: pytest.LogCaptureFixture
+) -> None:
     """The gate answers a cast it has no room for before anything else runs (not even the
     login: a wrong secret gets the same 503, and the voter's secret is never looked at);
     other requests, writes included, pass."""
     s = served
+    caplog.set_level(logging.INFO, logger="viche.access")
     admission = Admission(target=0.5, floor=1, ceiling=1)
     with TestClient(create_app(s.host, OpsConfig.unlimited(), admission=admission)) as client:
         admission.in_flight = 1
@@ -118,6 +123,12 @@ def test_a_full_worker_refuses_before_routing_and_login_and_only_casts(served: S
         assert client.get(f"/api/v1/elections/{s.uuid}").status_code == 200
         assert 'viche_ballots_refused_total{code="V9016"} 2' in client.get("/metrics").text
         assert s.store.head() == head and admission.in_flight == 1
+    refused = [
+        json.loads(r.getMessage())
+        for r in caplog.records
+        if r.name == "viche.access" and '"status":503' in r.getMessage()
+    ]
+    assert [e["route"] for e in refused] == ["/api/v1/elections/{uuid}/ballots"] * 2
 
 
 def test_the_client_sends_the_same_ballot_again_after_retry_after(served: Served) -> None:

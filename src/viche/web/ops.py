@@ -234,6 +234,8 @@ def _route_template(request: Request) -> str:
 
 #: the path of a cast (``POST``); its group is the election's uuid
 CAST_PATH = re.compile(r"/api/v1/elections/([^/]{1,64})/ballots")
+#: its route's template, logged for the casts answered before routing (the admission's 503s)
+CAST_ROUTE = "/api/v1/elections/{uuid}/ballots"
 
 
 def _client(request: Request) -> str:
@@ -353,7 +355,7 @@ class _Operations:
                 {
                     "time": round(time.time(), 3),
                     "method": method,
-                    "route": _route_template(request),
+                    "route": CAST_ROUTE if casting else _route_template(request),
                     "status": status,
                     "ms": round(elapsed * 1000, 2),
                     "client": _client(request),
