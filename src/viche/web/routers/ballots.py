@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import threading
 import time
+import weakref
 from datetime import UTC, datetime
 from typing import Annotated
 
+import anyio
+import anyio.to_thread
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
 from pydantic import BaseModel, Field
@@ -106,9 +110,26 @@ async def cast(
 #: (:mod:`viche.crypto.fastexp`'s C engine), so checks of one worker run on several cores
 #: at once; more than the cores would only interleave them (every ballot waits for all the
 #: others) and hold more ballots in memory. The others wait in :func:`_check_and_accept`
-#: (a thread each, woken in the order they came; the admission bounds how many).
+#: (a thread each, woken in the order they came).
 _CHECKS = max(2, os.cpu_count() or 1)
 _checking = threading.BoundedSemaphore(_CHECKS)
+#: Casts past their login held by a thread at once in this worker (waiting for a check, in
+#: one, or in the group commit): the admission's ceiling. They have threads of their own,
+#: so that a burst does not take the threads every other request needs (the default pool of
+#: 40); beyond, a cast waits for one without holding a thread.
+_CAST_THREADS = 64
+_limiters: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, anyio.CapacityLimiter] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _cast_threads() -> anyio.CapacityLimiter:
+    """This event loop's limiter (a test may run the app in several loops, one at a time)."""
+    loop = asyncio.get_running_loop()
+    limiter = _limiters.get(loop)
+    if limiter is None:
+        limiter = _limiters[loop] = anyio.CapacityLimiter(_CAST_THREADS)
+    return limiter
 
 
 def _voter(h: Host, uuid: str, credentials: HTTPBasicCredentials) -> tuple[str, VoterAccount]:
@@ -175,7 +196,9 @@ async def _cast(request: Request, uuid: str, credentials: HTTPBasicCredentials) 
     raw = await json_body(request, max_ballot_size(h.record(uuid).election) + 2)
     if raw.endswith(b"\n"):
         raw = raw[:-1]
-    return await run_in_threadpool(_check_and_accept, h, uuid, raw, account)
+    return await anyio.to_thread.run_sync(
+        _check_and_accept, h, uuid, raw, account, limiter=_cast_threads()
+    )
 
 
 @router.post(
