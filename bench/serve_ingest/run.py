@@ -26,8 +26,9 @@ Every ballot runs every check of add-ballot (size, canonical form, election, cre
 the list and bound to the logged-in voter, group membership, signature, proofs, phase,
 replay) and is answered only after its event is durable (SQLite WAL ``synchronous=FULL``;
 PostgreSQL's commit). Printed as well: the CPU time the server's processes spent per ballot
-(the figure that does not depend on how busy the machine is), the CPU time of the check
-alone in this process (:func:`viche.verify.prefill.check_ballot_fast`), and
+(the figure that does not depend on how busy the machine is), with PostgreSQL the CPU of its
+backends serving the server (``PG CPU ms/b``, found by ``application_name``), the CPU
+time of the check alone in this process (:func:`viche.verify.prefill.check_ballot_fast`), and
 ``belenios-tool election verify`` on the board's ``.bel`` archive with those ballots (its
 CPU per ballot over the setup-only archive's), with the ratios. The archive passing
 belenios-tool's verify is also the byte-compatibility check of the served record.
@@ -87,15 +88,17 @@ def _make(args: tuple[PreparedDemo, str, int]) -> bytes:
 
 
 def _serve(
-    data: Path, url: str, port: int, workers: int, cast_wait: float
+    data: Path, url: str, port: int, workers: int, cast_wait: float, cpus: str | None = None
 ) -> subprocess.Popen[bytes]:
     # the clients all come from 127.0.0.1: no rate limits for the measure
     env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "VICHE_RATE_LIMITS": "off"}
     # its log goes to a file: a pipe nobody reads fills after ~500 access-log lines and
     # then blocks the server's logging (and every request) for good
     log = (data / "serve.log").open("wb")
+    # ``cpus``: the server (its workers inherit it) pinned to these cores with taskset
+    pin = [] if cpus is None else ["taskset", "--cpu-list", cpus]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "viche.cli.main", "serve", "--data", str(data), "--database",
+        [*pin, sys.executable, "-m", "viche.cli.main", "serve", "--data", str(data), "--database",
          url, "--port", str(port), "--workers", str(workers), "--cast-wait", str(cast_wait)],
         stdout=log, stderr=subprocess.STDOUT, env=env,
     )  # fmt: skip
@@ -135,6 +138,30 @@ def _tree_cpu(root: int) -> float:
                 members.add(pid)
                 changed = True
     return sum(stats.get(pid, (0, 0.0))[1] for pid in members)
+
+
+def backend_cpu(admin_url: str, app_name: str) -> dict[int, float]:
+    """CPU seconds so far of each PostgreSQL backend whose ``application_name`` is
+    ``app_name`` (read from ``/proc``: the server runs on this machine)."""
+    engine = sqlalchemy.create_engine(engine_url(admin_url))
+    with engine.connect() as conn:
+        pids = [
+            int(r[0])
+            for r in conn.execute(
+                sqlalchemy.text("SELECT pid FROM pg_stat_activity WHERE application_name = :n"),
+                {"n": app_name},
+            )
+        ]
+    engine.dispose()
+    tick = os.sysconf("SC_CLK_TCK")
+    out: dict[int, float] = {}
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        out[pid] = (int(fields[11]) + int(fields[12])) / tick
+    return out
 
 
 @dataclass(frozen=True)
@@ -295,7 +322,8 @@ def _new_board(root: Path, name: str, db: str, postgres: str, demo: PreparedDemo
             conn.execute(sqlalchemy.text(f'CREATE SCHEMA "{schema}"'))
         admin.dispose()
         sep = "&" if "?" in postgres else "?"
-        url = f"{postgres}{sep}options=-csearch_path%3D{schema}"
+        # the schema names the server's backends too (their CPU is read from /proc)
+        url = f"{postgres}{sep}options=-csearch_path%3D{schema}&application_name={schema}"
     board = SqlBoard.open(url)
     open_election(
         board, data / "keys", election=demo.election, trustees=demo.trustees,
@@ -316,14 +344,16 @@ def _drop(board: Board, postgres: str) -> None:
 def _run(
     board: Board, workers: int, uuid: str, ballots: list[tuple[bytes, tuple[str, str]]],
     rate: float | None, cast_wait: float, profile: Path | None = None,
-) -> tuple[Fired, float, int]:  # fmt: skip
+    cpus: str | None = None, postgres: str = "",
+) -> tuple[Fired, float, int, float | None]:  # fmt: skip
     """Serve ``board``, fire the ballots; (what the clients saw, server CPU s, ballots on
-    the board afterwards). ``profile``: py-spy samples the server's processes meanwhile
-    and writes their collapsed stacks there."""
+    the board afterwards, CPU s of the PostgreSQL backends serving it). ``profile``:
+    py-spy samples the server's processes meanwhile and writes their collapsed stacks
+    there."""
     with socket.socket() as probe:  # a free port (a random one collided once)
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    proc = _serve(board.data, board.url, port, workers, cast_wait)
+    proc = _serve(board.data, board.url, port, workers, cast_wait, cpus)
     spy: subprocess.Popen[bytes] | None = None
     try:
         if profile is not None:
@@ -334,9 +364,14 @@ def _run(
             )  # fmt: skip
             time.sleep(2)
         cpu0 = _tree_cpu(proc.pid)
+        pg0 = {} if board.schema is None else backend_cpu(postgres, board.schema)
         with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
             fired = runner.run(_fire(port, uuid, ballots, rate))
         cpu = _tree_cpu(proc.pid) - cpu0
+        pg_cpu = None
+        if board.schema is not None:  # backends opened meanwhile count from their start
+            pg1 = backend_cpu(postgres, board.schema)
+            pg_cpu = sum(pg1.values()) - sum(pg0.get(pid, 0.0) for pid in pg1)
         if spy is not None:
             spy.send_signal(signal.SIGINT)
             spy.wait(timeout=120)
@@ -346,7 +381,7 @@ def _run(
     sql = SqlBoard.open(board.url)
     count = sql.store(uuid).ballot_count()
     sql.close()
-    return fired, cpu, count
+    return fired, cpu, count, pg_cpu
 
 
 def _children_cpu() -> float:
@@ -398,9 +433,18 @@ def main() -> None:
         "--profile", type=Path, default=None,
         help="folder where py-spy writes the server's collapsed stacks of each run",
     )  # fmt: skip
+    p.add_argument(
+        "--cpus", default=None,
+        help="pin the server to these cores (taskset --cpu-list, e.g. 0 or 0,1): capacity "
+        "per core; the client and PostgreSQL are not pinned",
+    )  # fmt: skip
+    p.add_argument(
+        "--no-peer", action="store_true",
+        help="skip belenios-tool's verify of the served archive (runs that only measure)",
+    )  # fmt: skip
     args = p.parse_args()
     tool = os.environ.get("BELENIOS_TOOL") or shutil.which("belenios-tool")
-    if tool is None:
+    if tool is None and not args.no_peer:
         raise SystemExit("belenios-tool not found (the peer this bench compares with)")
     print(f"load average at the start: {os.getloadavg()[0]:.1f} ({os.cpu_count()} cores)")
 
@@ -438,11 +482,13 @@ def main() -> None:
         )
 
         print(f"admission control: viche serve --cast-wait {args.cast_wait}")
+        if args.cpus is not None:
+            print(f"server pinned to cores {args.cpus} (taskset)")
         print(
             f"\n{'database':<11} {'workers':>7} {'mode':>6} {'ballots':>7} {'refused':>7} "
             f"{'503s':>5} {'told':>5} {'seconds':>7} {'ballots/s':>9} {'p50 ms':>7} "
             f"{'p99 ms':>7} {'voter p50':>9} {'voter p99':>9} "
-            f"{'server CPU ms/b':>15} {'client CPU ms/b':>15} {'load':>5}"
+            f"{'server CPU ms/b':>15} {'client CPU ms/b':>15} {'PG CPU ms/b':>11} {'load':>5}"
         )
         best_cpu = float("inf")
         archive_url: str | None = None
@@ -460,7 +506,11 @@ def main() -> None:
                     if args.profile is not None:
                         args.profile.mkdir(parents=True, exist_ok=True)
                         spy = args.profile / f"{db}-{workers}-{mode}.txt"
-                    fired, cpu, count = _run(board, workers, uuid, cast, rate, args.cast_wait, spy)
+                    fired, cpu, count, pg_cpu = _run(
+                        board, workers, uuid, cast, rate, args.cast_wait, spy, args.cpus,
+                        args.postgres,
+                    )  # fmt: skip
+                    pg_ms = "-" if pg_cpu is None else f"{pg_cpu * 1000 / count:.1f}"
                     per_s = count / fired.seconds
                     best_cpu = min(best_cpu, cpu * 1000 / count)
                     print(
@@ -469,7 +519,8 @@ def main() -> None:
                         f"{fired.seconds:>7.1f} {per_s:>9.1f} {fired.pct(0.5):>7.0f} "
                         f"{fired.pct(0.99):>7.0f} {fired.voter_pct(0.5):>9.0f} "
                         f"{fired.voter_pct(0.99):>9.0f} {cpu * 1000 / count:>15.1f} "
-                        f"{fired.client_cpu * 1000 / count:>15.1f} {os.getloadavg()[0]:>5.1f}",
+                        f"{fired.client_cpu * 1000 / count:>15.1f} {pg_ms:>11} "
+                        f"{os.getloadavg()[0]:>5.1f}",
                         flush=True,
                     )
                     if mode == "burst":
@@ -478,6 +529,11 @@ def main() -> None:
                         archive_url = board.url
         if archive_url is None:
             raise SystemExit("no run recorded every ballot")
+        if args.no_peer or tool is None:
+            for board in boards:
+                _drop(board, args.postgres)
+            print(f"load average at the end: {os.getloadavg()[0]:.1f}")
+            return
 
         empty = _new_board(root, "setup-only", "sqlite", args.postgres, demo)
         _, c0b = _belenios_verify(tool, empty.url, uuid, root / "bt-empty")

@@ -6,6 +6,8 @@ sends the same ballot again after the wait."""
 from __future__ import annotations
 
 import heapq
+import json
+import logging
 import random
 from typing import cast
 
@@ -89,6 +91,44 @@ def test_a_full_worker_answers_503_with_retry_after_and_reads_nothing(served: Se
         )
         assert r.status_code == 201, r.text
         assert admission.in_flight == 0
+
+
+def test_a_full_worker_refuses_before_routing_and_login_and_only_casts(
+    served: Served, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The gate answers a cast it has no room for before anything else runs (not even the
+    login: a wrong secret gets the same 503, and the voter's secret is never looked at);
+    other requests, writes included, pass."""
+    s = served
+    caplog.set_level(logging.INFO, logger="viche.access")
+    admission = Admission(target=0.5, floor=1, ceiling=1)
+    with TestClient(create_app(s.host, OpsConfig.unlimited(), admission=admission)) as client:
+        admission.in_flight = 1
+        head = s.store.head()
+        raw = s.ballot(2, "gate")
+        for auth in (s.login(2), (s.login(2)[0], "not-the-secret")):
+            r = client.post(
+                f"/api/v1/elections/{s.uuid}/ballots",
+                content=raw,
+                headers={"Content-Type": "application/json"},
+                auth=auth,
+            )
+            assert r.status_code == 503 and r.json()["code"] == "V9016", r.text
+        r = client.post(
+            f"/api/v1/elections/{s.uuid}/audits",
+            content=b"{}",
+            headers={"Content-Type": "application/json"},
+        )
+        assert r.status_code not in (503, 500), r.text  # checked (and refused) as before
+        assert client.get(f"/api/v1/elections/{s.uuid}").status_code == 200
+        assert 'viche_ballots_refused_total{code="V9016"} 2' in client.get("/metrics").text
+        assert s.store.head() == head and admission.in_flight == 1
+    refused = [
+        json.loads(r.getMessage())
+        for r in caplog.records
+        if r.name == "viche.access" and '"status":503' in r.getMessage()
+    ]
+    assert [e["route"] for e in refused] == ["/api/v1/elections/{uuid}/ballots"] * 2
 
 
 def test_the_client_sends_the_same_ballot_again_after_retry_after(served: Served) -> None:

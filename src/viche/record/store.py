@@ -133,16 +133,12 @@ class CastingTransaction(Protocol):
         """The scheduled closing time (Unix seconds), if any."""
         ...
 
-    def audited(self, hashes: Sequence[str]) -> set[str]:
-        """Those of ``hashes`` (hex SHA-256 of ballots) that were audited (never cast)."""
-        ...
-
-    def recorded(self, hashes: Sequence[str]) -> dict[str, int]:
-        """Those of ``hashes`` already in the record, with their event's height."""
-        ...
-
-    def voted(self, credentials: Sequence[str]) -> set[str]:
-        """Those of ``credentials`` with a ballot in the record already."""
+    def look_up(
+        self, hashes: Sequence[str], credentials: Sequence[str]
+    ) -> tuple[set[str], dict[str, int], set[str]]:
+        """In one look-up: those of ``hashes`` (hex SHA-256 of ballots) that were audited
+        (never cast); those already in the record, with their event's height; those of
+        ``credentials`` with a ballot in the record already."""
         ...
 
     def append_ballots(

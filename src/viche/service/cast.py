@@ -231,10 +231,9 @@ def _commit(state: ElectionRecord, batch: list[_Pending]) -> None:
         with store.casting() as tx:
             check_phase(state, tx.head)  # ballots do not change the phase
             refuse_after_close(state.election.uuid, tx.close_at, time.time())
-            hashes = [p.checked.hex_hash for p in batch]
-            audited = tx.audited(hashes)
-            recorded = tx.recorded(hashes)
-            voted = tx.voted([p.checked.credential for p in batch])
+            audited, recorded, voted = tx.look_up(
+                [p.checked.hex_hash for p in batch], [p.checked.credential for p in batch]
+            )
             taken: list[tuple[_Pending, bool]] = []
             seen: set[str] = set()
             for p in batch:

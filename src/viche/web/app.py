@@ -21,7 +21,7 @@ from viche.event.hosted import ServedEvent
 from viche.service import schedule
 from viche.service.hosting import Host
 from viche.web import errors
-from viche.web.admission import Admission
+from viche.web.admission import Admission, AdmissionGate
 from viche.web.metrics import Metrics
 from viche.web.ops import OpsConfig
 from viche.web.routers import admin, ballots, ceremony, elections, events, live
@@ -140,6 +140,8 @@ def create_app(
     app.state.metrics = Metrics(metrics_folder)
     app.state.events = {e.id: e for e in national_events}
     app.state.admission = Admission() if admission is None else admission
+    if not read_only:  # innermost: rate limits, CORS and the access log see its 503s
+        app.add_middleware(AdmissionGate, admission=app.state.admission, metrics=app.state.metrics)
     errors.install(app)
     app.include_router(elections.router)
     if not read_only:

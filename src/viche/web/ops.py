@@ -232,7 +232,10 @@ def _route_template(request: Request) -> str:
     return path if isinstance(path, str) else "(unmatched)"
 
 
-_CAST_PATH = re.compile(r"/api/v1/elections/([^/]{1,64})/ballots")
+#: the path of a cast (``POST``); its group is the election's uuid
+CAST_PATH = re.compile(r"/api/v1/elections/([^/]{1,64})/ballots")
+#: its route's template, logged for the casts answered before routing (the admission's 503s)
+CAST_ROUTE = "/api/v1/elections/{uuid}/ballots"
 
 
 def _client(request: Request) -> str:
@@ -311,7 +314,7 @@ class _Operations:
         start = time.perf_counter()
         request = Request(scope)
         method = request.method
-        casting = method == "POST" and _CAST_PATH.fullmatch(scope["path"])
+        casting = method == "POST" and CAST_PATH.fullmatch(scope["path"])
         origin = request.headers.get("origin")
         allowed_origin = origin is not None and origin in self.origins
         early: Response | None = None
@@ -352,7 +355,7 @@ class _Operations:
                 {
                     "time": round(time.time(), 3),
                     "method": method,
-                    "route": _route_template(request),
+                    "route": CAST_ROUTE if casting else _route_template(request),
                     "status": status,
                     "ms": round(elapsed * 1000, 2),
                     "client": _client(request),

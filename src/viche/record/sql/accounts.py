@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from viche.errors import Location, ProtocolError
@@ -54,15 +54,17 @@ def add_voters(board: SqlBoard, uuid: str, voters: Sequence[VoterAccount]) -> No
         raise db_error(exc, where) from None
 
 
+_v = schema.voters.c
+#: the login look-up of every cast, built once (values bound at each execution)
+_VOTER = select(_v.login, _v.address, _v.credential, _v.secret_hash).where(
+    _v.election == bindparam("uuid"), _v.login == bindparam("login")
+)
+
+
 def voter(board: SqlBoard, uuid: str, login: str) -> VoterAccount | None:
-    v = schema.voters.c
     try:
-        with board.engine.connect() as conn:
-            row = conn.execute(
-                select(v.login, v.address, v.credential, v.secret_hash).where(
-                    v.election == uuid, v.login == login
-                )
-            ).first()
+        with board.reader.connect() as conn:
+            row = conn.execute(_VOTER, {"uuid": uuid, "login": login}).first()
     except SQLAlchemyError as exc:
         raise db_error(exc, Location(member=f"database / {uuid}")) from None
     if row is None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
 import time
 import weakref
 from datetime import UTC, datetime
@@ -17,7 +18,7 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from viche.crypto.hashing import sha256_hex
-from viche.errors import Location, NotFoundError, ServerBusyError, VicheError
+from viche.errors import Location, NotFoundError, VicheError
 from viche.protocol.ballot import CheckedBallot, max_ballot_size
 from viche.record.sql.accounts import VoterAccount
 from viche.service import schedule
@@ -26,7 +27,6 @@ from viche.service.cast import append_checked, check_phase
 from viche.service.hosting import CodeSender, Host, check_binding
 from viche.service.receipts import Receipt
 from viche.verify.prefill import check_ballot_fast
-from viche.web.admission import Admission
 from viche.web.deps import election_store, host, json_body, valid_uuid
 from viche.web.metrics import Metrics
 from viche.web.models import ERRORS, AuditAnswer, CastAnswer, ReceiptBody, SignedReceiptModel
@@ -91,21 +91,12 @@ async def cast(
     uuid: str,
     credentials: Annotated[HTTPBasicCredentials, Depends(_basic)],
 ) -> Response:
+    """A cast the worker took in (:class:`~viche.web.admission.AdmissionGate` answers the
+    others 503 before they get here)."""
     metrics: Metrics = request.app.state.metrics
-    admission: Admission | None = request.app.state.admission
     start = time.perf_counter()
     try:
-        if admission is not None:
-            try:
-                admission.enter()
-            except ServerBusyError:
-                await _discard_body(request)
-                raise  # 503, Retry-After: nothing checked, nothing written
-        try:
-            answer = await _cast(request, uuid, credentials)
-        finally:
-            if admission is not None:
-                admission.leave()
+        answer = await _cast(request, uuid, credentials)
     except VicheError as exc:
         metrics.cast(time.perf_counter() - start, exc.code)
         raise
@@ -114,39 +105,30 @@ async def cast(
     return Response(answer.model_dump_json(), status_code=201, media_type="application/json")
 
 
-#: what a refused cast's body is read up to, and thrown away (beyond, the connection closes)
-_DISCARD = 8 << 20
-
-
-async def _discard_body(request: Request) -> None:
-    """Read and drop the body of a request answered before it was read: the client can
-    then read the answer and reuse the connection (a server that answers and closes while
-    the body is still coming resets the connection, and the client may never see the
-    answer)."""
-    seen = 0
-    async for chunk in request.stream():
-        seen += len(chunk)
-        if seen > _DISCARD:
-            return
-
-
 #: Ballot checks running at once in this worker process: one per core. The modular
 #: arithmetic of a check (most of its time) runs with the GIL released
 #: (:mod:`viche.crypto.fastexp`'s C engine), so checks of one worker run on several cores
 #: at once; more than the cores would only interleave them (every ballot waits for all the
-#: others) and hold more ballots in memory. The others queue in arrival order.
+#: others) and hold more ballots in memory. The others wait in :func:`_check_and_accept`
+#: (a thread each, woken in the order they came).
 _CHECKS = max(2, os.cpu_count() or 1)
+_checking = threading.BoundedSemaphore(_CHECKS)
+#: Casts past their login held by a thread at once in this worker (waiting for a check, in
+#: one, or in the group commit): the admission's ceiling. They have threads of their own,
+#: so that a burst does not take the threads every other request needs (the default pool of
+#: 40); beyond, a cast waits for one without holding a thread.
+_CAST_THREADS = 64
 _limiters: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, anyio.CapacityLimiter] = (
     weakref.WeakKeyDictionary()
 )
 
 
-def _check_limiter() -> anyio.CapacityLimiter:
+def _cast_threads() -> anyio.CapacityLimiter:
     """This event loop's limiter (a test may run the app in several loops, one at a time)."""
     loop = asyncio.get_running_loop()
     limiter = _limiters.get(loop)
     if limiter is None:
-        limiter = _limiters[loop] = anyio.CapacityLimiter(_CHECKS)
+        limiter = _limiters[loop] = anyio.CapacityLimiter(_CAST_THREADS)
     return limiter
 
 
@@ -199,6 +181,14 @@ def _accept(h: Host, uuid: str, checked: CheckedBallot) -> CastAnswer:
     )
 
 
+def _check_and_accept(h: Host, uuid: str, raw: bytes, account: VoterAccount) -> CastAnswer:
+    """The check (at most ``_CHECKS`` at once in this process), then the append, in one
+    thread: one hop from the event loop instead of two."""
+    with _checking:
+        checked = _check(h, uuid, raw, account)
+    return _accept(h, uuid, checked)
+
+
 async def _cast(request: Request, uuid: str, credentials: HTTPBasicCredentials) -> CastAnswer:
     h = host(request)
     valid_uuid(uuid)
@@ -206,10 +196,9 @@ async def _cast(request: Request, uuid: str, credentials: HTTPBasicCredentials) 
     raw = await json_body(request, max_ballot_size(h.record(uuid).election) + 2)
     if raw.endswith(b"\n"):
         raw = raw[:-1]
-    checked = await anyio.to_thread.run_sync(
-        _check, h, uuid, raw, account, limiter=_check_limiter()
+    return await anyio.to_thread.run_sync(
+        _check_and_accept, h, uuid, raw, account, limiter=_cast_threads()
     )
-    return await run_in_threadpool(_accept, h, uuid, checked)
 
 
 @router.post(
