@@ -99,8 +99,8 @@ def test_opens_and_closes_on_time(host: Host, tmp_path: Path) -> None:
 
         _poll(lambda: _phase(c, d.uuid) == "closed")
         assert time.time() >= closing
-        rec = host.record(d.uuid)
-        assert rec.record.encrypted_tally is not None
+        # the close and the encrypted tally are two events: the phase may be read between them
+        _poll(lambda: host.record(d.uuid).record.encrypted_tally is not None)
         ballot = c.post(
             f"{d.base}/ballots",
             content=b"{}",
