@@ -6,12 +6,16 @@ voter waits for all those before her (a thousand at once, tens of seconds each).
 worker takes at most :attr:`Admission.limit` casts at once: as many ballots as it answers
 within ``target`` seconds at the pace it has been answering them while busy (measured over
 its last answers: a loaded machine lowers it; between ``floor`` and ``ceiling``, ``floor``
-until the pace is known). A cast beyond it is answered at once with 503, the error body
-(code V9016) and ``Retry-After``: the seconds until the worker expects to have room for it.
-The times handed out are spread at the worker's pace, so that voters told to retry come
-back about as fast as the worker can take them rather than all at the same second (before
-the pace is measured, a little faster: one told too early is told again). ``viche vote``
-and the booth wait that long (and a little more, at random) and send the same ballot again.
+until the pace is known). A cast beyond it is answered at once with 503 and the error body
+(code V9016) whose ``retry_after_ms`` is the wait until the worker expects to have room for
+it, in milliseconds (at least :data:`MIN_WAIT_MS`); ``Retry-After`` gives the same rounded
+up to whole seconds (HTTP's unit: a client that only reads it comes back up to a second
+late). The times handed out are spread at the worker's pace, so that voters told to retry
+come back about as fast as the worker can take them rather than all at the same instant
+(before the pace is measured, a little faster: one told too early is told again).
+``viche vote`` and the booth wait ``retry_after_ms`` (``Retry-After`` when the body has
+none) and up to a fifth more at random (at most a second: :func:`viche.web.client.jittered`,
+``booth/busy.js``), then send the same ballot again.
 
 The bound is kept by :class:`AdmissionGate`, a plain ASGI middleware in front of the cast
 route: a refusal costs no routing, no dependency solving, no login and no thread hop (a
@@ -49,6 +53,8 @@ SPACING = 0.75
 #: once, before any pace is known, so this caps how fast its voters come back: 5 ms is 200
 #: ballots/s per worker (20 ms capped a worker at 50/s, below what it checks on two cores)
 EARLY_GUESS = 0.005
+#: the shortest wait handed out (milliseconds): a voter is not asked back sooner
+MIN_WAIT_MS = 10
 #: the pace is measured over this many answers while busy (at least MIN_ANSWERS)
 WINDOW = 32
 MIN_ANSWERS = 4
@@ -82,7 +88,7 @@ class Admission:
 
     def enter(self) -> None:
         """Take the cast in, or raise :class:`~viche.errors.ServerBusyError` (its
-        ``retry_after``: whole seconds) when the worker is full."""
+        ``retry_after_ms``: the wait in milliseconds) when the worker is full."""
         if self.in_flight < self.limit:
             self.in_flight += 1
             if self.in_flight == 1:
@@ -95,11 +101,12 @@ class Admission:
         wait = self._next_slot - now
         self._next_slot += SPACING * pace
         self.told_to_retry += 1
+        ms = max(MIN_WAIT_MS, math.ceil(wait * 1000))
         raise ServerBusyError(
             "the server is taking as many ballots as it can answer quickly: "
-            f"send the same ballot again in {math.ceil(wait)} s",
+            f"send the same ballot again in {ms / 1000:.2f} s",
             where=Location(path=("request",)),
-            retry_after=max(1, math.ceil(wait)),
+            retry_after_ms=ms,
         )
 
     def leave(self) -> None:
