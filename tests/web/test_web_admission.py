@@ -10,6 +10,8 @@ import heapq
 import json
 import logging
 import random
+import threading
+import time
 from typing import cast
 
 import httpx
@@ -23,6 +25,7 @@ from viche.web.admission import Admission
 from viche.web.app import create_app
 from viche.web.client import JITTER_CAP, VotingClient, jittered, retry_after
 from viche.web.ops import OpsConfig
+from viche.web.routers.ballots import FifoSlots
 
 
 def test_the_bound_follows_the_pace_and_retries_are_spread() -> None:
@@ -37,11 +40,10 @@ def test_the_bound_follows_the_pace_and_retries_are_spread() -> None:
             a.enter()
         waits.append(err.value)
     assert a.told_to_retry == 5
-    # after the ten in flight (0.5 s), then 0.75 of one ballot's time (0.05 s) apart, to
+    # the pace not yet measured over a whole window: the times handed out assume at most
+    # EARLY_GUESS (5 ms) per ballot, after the ten in flight, then 0.75 of that apart, to
     # the millisecond; Retry-After rounds up to whole seconds: 1 s each here
-    assert [e.retry_after_ms for e in waits] == pytest.approx(
-        [500, 537.5, 575, 612.5, 650], abs=1
-    )
+    assert [e.retry_after_ms for e in waits] == pytest.approx([50, 54, 58, 62, 66], abs=1)
     assert [e.retry_after for e in waits] == [1, 1, 1, 1, 1]
     assert waits[0].to_dict()["retry_after_ms"] == waits[0].retry_after_ms
     # the worker answers one ballot every 0.2 s while busy: the bound shrinks to 0.5/0.2
@@ -65,6 +67,45 @@ def test_the_bound_follows_the_pace_and_retries_are_spread() -> None:
     free = Admission(target=0)
     for _ in range(10_000):
         free.enter()
+
+
+def test_times_handed_out_follow_the_fastest_pace_measured_over_a_window() -> None:
+    now = [0.0]
+    a = Admission(target=0.5, floor=4, ceiling=64, clock=lambda: now[0])
+    a.enter()  # busy from now
+    a.in_flight = 64  # a burst in flight
+    for _ in range(40):  # one answer every 50 ms, the worker kept busy
+        now[0] += 0.05
+        a.leave()
+        a.in_flight += 1
+    assert a.interval == pytest.approx(0.05) and a.limit == 10
+    while a.in_flight > a.limit:  # the casts beyond the new bound are answered
+        now[0] += 0.05
+        a.leave()
+    waits = []
+    for _ in range(3):
+        with pytest.raises(ServerBusyError) as err:
+            a.enter()
+        waits.append(err.value.retry_after_ms)
+    # after the ten in flight (0.5 s), then 0.75 of one ballot's time apart
+    assert waits == pytest.approx([500, 537.5, 575], abs=1)
+    # a slower moment lowers the bound at once, but the times handed out keep the fastest
+    # pace of this busy spell (a time told cannot be taken back: rather too early)
+    for _ in range(40):
+        now[0] += 0.2
+        a.leave()
+        a.in_flight += 1
+    assert a.interval == pytest.approx(0.2) and a.limit == 4
+    while a.in_flight > a.limit:
+        now[0] += 0.2
+        a.leave()
+    with pytest.raises(ServerBusyError) as err:
+        a.enter()
+    assert err.value.retry_after_ms == pytest.approx(4 * 50, abs=1)  # not 4 x 0.2 s
+    # idle: the next busy spell is measured afresh
+    while a.in_flight:
+        a.leave()
+    assert a._best == 0.0
 
 
 def test_a_full_worker_answers_503_with_retry_after_and_reads_nothing(served: Served) -> None:
@@ -236,7 +277,7 @@ def test_answers_sharing_a_commit_do_not_make_the_pace_look_faster() -> None:
         assert 13 <= a.limit <= 25
 
 
-def _burst(capacity: float, voters: int = 1000) -> tuple[float, int]:
+def _burst(capacity: float, voters: int = 1000, slow_start: int = 0) -> tuple[float, int]:
     """A worker that answers ``capacity`` casts per second (two at once, in arrival order)
     meets a burst of ``voters`` at the same instant; each voter told to retry comes back
     after the milliseconds asked plus up to a fifth more at random (as ``viche vote``
@@ -264,7 +305,11 @@ def _burst(capacity: float, voters: int = 1000) -> tuple[float, int]:
             heapq.heappush(events, (t + wait, k, True))
             continue
         lane = min(range(len(free_at)), key=free_at.__getitem__)
-        free_at[lane] = max(t, free_at[lane]) + len(free_at) / capacity
+        cost = len(free_at) / capacity
+        if slow_start > 0:  # a worker still warming up (connections, first paths)
+            slow_start -= 1
+            cost = 0.2
+        free_at[lane] = max(t, free_at[lane]) + cost
         heapq.heappush(events, (free_at[lane], k, False))
     return voters / last, told
 
@@ -280,3 +325,47 @@ def test_a_burst_is_let_in_at_the_pace_the_worker_can_take() -> None:
         assert rate > 0.95 * capacity, (capacity, rate)
     # and the voters are not told again and again: about two answers "retry" each at most
     assert all(told < 2.5 * 1000 for _, told in rates.values())
+
+
+def test_a_slow_start_does_not_send_the_burst_away_for_long() -> None:
+    """The first answers of a worker still warming up come 0.2 s apart: the times handed
+    out meanwhile must not follow that pace (the burst was told to come back seconds too
+    late and the worker idled: 74 and 80 ballots/s for workers of 150 and 200)."""
+    for capacity in (50.0, 150.0, 200.0):
+        rate, told = _burst(capacity, slow_start=8)
+        assert rate > 0.8 * capacity, (capacity, rate)
+        assert told < 2.5 * 1000
+
+
+def test_casts_waiting_for_a_check_get_in_in_the_order_they_came() -> None:
+    """A slot given back goes to the first waiter, never to a thread arriving meanwhile
+    (threading.Semaphore let newcomers overtake: a cast taken in waited over a second)."""
+    slots = FifoSlots(1)
+    order: list[object] = []
+    slots.__enter__()  # the test holds the only slot
+    threads: list[threading.Thread] = []
+
+    def cast(k: object) -> None:
+        with slots:
+            order.append(k)
+
+    def start(k: object) -> None:
+        t = threading.Thread(target=cast, args=(k,))
+        t.start()
+        threads.append(t)
+
+    for k in range(12):
+        start(k)
+        deadline = time.monotonic() + 10
+        while slots.waiting < k + 1 and time.monotonic() < deadline:
+            time.sleep(0.001)
+        assert slots.waiting == k + 1
+    slots.__exit__(None, None, None)  # handed to cast 0, not to the newcomer below
+    start("late")
+    for t in threads:
+        t.join(10)
+    assert order == [*range(12), "late"]
+    # free again: two at once when there are two slots
+    pair = FifoSlots(2)
+    with pair, pair:
+        assert pair.waiting == 0

@@ -11,8 +11,13 @@ until the pace is known). A cast beyond it is answered at once with 503 and the 
 it, in milliseconds (at least :data:`MIN_WAIT_MS`); ``Retry-After`` gives the same rounded
 up to whole seconds (HTTP's unit: a client that only reads it comes back up to a second
 late). The times handed out are spread at the worker's pace, so that voters told to retry
-come back about as fast as the worker can take them rather than all at the same instant
-(before the pace is measured, a little faster: one told too early is told again).
+come back about as fast as the worker can take them rather than all at the same instant:
+at the fastest pace measured over a whole window in this busy spell (before that, at most
+one ballot per :data:`EARLY_GUESS`), and a little faster still (:data:`SPACING`): one
+told too early is told again, at the cost of a cheap 503, whereas one told too late
+leaves the worker idle. (A burst that met a worker still warming up, answering one ballot
+per 0.1-0.2 s, was otherwise told to come back up to ten seconds later, and the worker
+idled for eight of them.)
 ``viche vote`` and the booth wait ``retry_after_ms`` (``Retry-After`` when the body has
 none) and up to a fifth more at random (at most a second: :func:`viche.web.client.jittered`,
 ``booth/busy.js``), then send the same ballot again.
@@ -77,6 +82,9 @@ class Admission:
     told_to_retry: int = 0
     _answers: deque[float] = field(default_factory=lambda: deque(maxlen=WINDOW), repr=False)
     _next_slot: float = field(default=0.0, repr=False)
+    #: the shortest ``interval`` measured over a whole WINDOW in this busy spell: the pace
+    #: the times handed out assume (0: none yet; then at most EARLY_GUESS)
+    _best: float = field(default=0.0, repr=False)
 
     @property
     def limit(self) -> int:
@@ -95,8 +103,11 @@ class Admission:
                 self._answers.append(self.clock())  # busy from now: measured from here
             return
         now = self.clock()
-        # after the casts in flight, then one ballot's time per voter already told
-        pace = self.interval if self.interval > 0 else EARLY_GUESS
+        # after the casts in flight, then one ballot's time per voter already told, at the
+        # fastest pace this busy spell has shown (a time handed out cannot be taken back: one
+        # computed from a pace measured while the worker warmed up, or in a slow moment,
+        # would leave it idle later while the voters it told wait)
+        pace = min(self.interval or EARLY_GUESS, self._best or EARLY_GUESS)
         self._next_slot = max(self._next_slot, now + self.in_flight * pace)
         wait = self._next_slot - now
         self._next_slot += SPACING * pace
@@ -119,9 +130,12 @@ class Admission:
             if len(self._answers) >= MIN_ANSWERS:
                 span = self._answers[-1] - self._answers[0]
                 self.interval = max(span / (len(self._answers) - 1), 1e-4)
+                if len(self._answers) == WINDOW:
+                    self._best = min(self._best or self.interval, self.interval)
         self.in_flight -= 1
         if self.in_flight == 0:
             self._answers.clear()  # idle: the next busy spell is measured afresh
+            self._best = 0.0
 
 
 #: what a refused cast's body is read up to, and thrown away (beyond, the connection closes)
