@@ -369,3 +369,25 @@ def test_casts_waiting_for_a_check_get_in_in_the_order_they_came() -> None:
     pair = FifoSlots(2)
     with pair, pair:
         assert pair.waiting == 0
+
+
+def test_the_bound_follows_the_wait_the_casts_taken_in_really_met() -> None:
+    """Answers 10 ms apart say 50 casts fit in 0.5 s; but if the casts taken in waited
+    longer per cast ahead (the event loop busy with a flood of 503s, anything the answers'
+    pace does not show), the bound follows what they met."""
+    now = [0.0]
+    a = Admission(target=0.5, floor=4, ceiling=64, interval=0.01, clock=lambda: now[0])
+    assert a.limit == 50
+    taken = [a.enter() for _ in range(20)]
+    assert taken[0] == (0.0, 1) and taken[-1] == (0.0, 20)
+    a.in_flight += 1  # one more, still in flight when these twenty are answered
+    for k, ticket in enumerate(taken, 1):
+        now[0] = 0.3 + 0.01 * k  # answered 10 ms apart, after 0.3 s of something else
+        a.leave(ticket)
+    met = sum((0.3 + 0.01 * k) / k for k in range(1, 21)) / 20
+    assert a.interval < met  # the answers' pace (measured from the start of the spell)
+    assert a.per_cast == pytest.approx(met)
+    assert a.limit == int(0.5 / met) < 50
+    # idle: measured afresh
+    a.leave()
+    assert a.per_cast == a.interval

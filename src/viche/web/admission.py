@@ -62,7 +62,7 @@ EARLY_GUESS = 0.005
 MIN_WAIT_MS = 10
 #: the pace is measured over this many answers while busy (at least MIN_ANSWERS)
 WINDOW = 32
-MIN_ANSWERS = 4
+MIN_ANSWERS = 8
 
 
 @dataclass
@@ -85,23 +85,39 @@ class Admission:
     #: the shortest ``interval`` measured over a whole WINDOW in this busy spell: the pace
     #: the times handed out assume (0: none yet; then at most EARLY_GUESS)
     _best: float = field(default=0.0, repr=False)
+    #: of the last WINDOW casts answered: the seconds each waited per cast in flight when
+    #: it was taken in (itself included), i.e. the pace those in flight really met
+    _met: deque[float] = field(default_factory=lambda: deque(maxlen=WINDOW), repr=False)
+
+    @property
+    def per_cast(self) -> float:
+        """The seconds one more cast in flight adds to a new cast's wait: the pace of the
+        answers, or the wait per cast ahead that the last casts taken in met if that was
+        longer (the event loop busy with a flood of 503s, threads, anything the pace of the
+        answers does not show)."""
+        if not self._met:
+            return self.interval
+        return max(self.interval, sum(self._met) / len(self._met))
 
     @property
     def limit(self) -> int:
         if self.target <= 0:
             return sys.maxsize
-        if self.interval <= 0:
+        per = self.per_cast
+        if per <= 0:
             return self.floor
-        return max(self.floor, min(self.ceiling, int(self.target / self.interval + 1e-6)))
+        return max(self.floor, min(self.ceiling, int(self.target / per + 1e-6)))
 
-    def enter(self) -> None:
-        """Take the cast in, or raise :class:`~viche.errors.ServerBusyError` (its
+    def enter(self) -> tuple[float, int]:
+        """Take the cast in (returned: when, and the casts in flight with it, for
+        :meth:`leave`), or raise :class:`~viche.errors.ServerBusyError` (its
         ``retry_after_ms``: the wait in milliseconds) when the worker is full."""
         if self.in_flight < self.limit:
             self.in_flight += 1
+            now = self.clock()
             if self.in_flight == 1:
-                self._answers.append(self.clock())  # busy from now: measured from here
-            return
+                self._answers.append(now)  # busy from now: measured from here
+            return now, self.in_flight
         now = self.clock()
         # after the casts in flight, then one ballot's time per voter already told, at the
         # fastest pace this busy spell has shown (a time handed out cannot be taken back: one
@@ -120,9 +136,12 @@ class Admission:
             retry_after_ms=ms,
         )
 
-    def leave(self) -> None:
-        """The cast was answered (accepted or refused)."""
+    def leave(self, taken: tuple[float, int] | None = None) -> None:
+        """The cast was answered (accepted or refused); ``taken``: what :meth:`enter`
+        returned for it (its wait then counts in :attr:`per_cast`)."""
         now = self.clock()
+        if taken is not None:
+            self._met.append((now - taken[0]) / taken[1])
         if self.in_flight > 1:
             # busy: answers come one ballot's time apart on average (several at once when
             # they share a commit), so the pace is taken over the last WINDOW answers
@@ -136,6 +155,7 @@ class Admission:
         if self.in_flight == 0:
             self._answers.clear()  # idle: the next busy spell is measured afresh
             self._best = 0.0
+            self._met.clear()
 
 
 #: what a refused cast's body is read up to, and thrown away (beyond, the connection closes)
@@ -162,7 +182,7 @@ class AdmissionGate:
             return
         start = time.perf_counter()
         try:
-            self.admission.enter()
+            taken = self.admission.enter()
         except ServerBusyError as exc:  # nothing checked, nothing written
             await _discard_body(receive)
             self.metrics.cast(time.perf_counter() - start, exc.code)
@@ -171,7 +191,7 @@ class AdmissionGate:
         try:
             await self.app(scope, receive, send)
         finally:
-            self.admission.leave()
+            self.admission.leave(taken)
 
 
 async def _discard_body(receive: Receive) -> None:
