@@ -6,9 +6,14 @@ voter waits for all those before her (a thousand at once, tens of seconds each).
 worker takes at most :attr:`Admission.limit` casts at once: as many ballots as it answers
 within ``target`` seconds at the pace it has been answering them while busy (measured over
 its last answers: a loaded machine lowers it; between ``floor`` and ``ceiling``, ``floor``
-until the pace is known). A cast beyond it is answered at once with 503 and the error body
-(code V9016) whose ``retry_after_ms`` is the wait until the worker expects to have room for
-it, in milliseconds (at least :data:`MIN_WAIT_MS`); ``Retry-After`` gives the same rounded
+until the pace is known), or at the wait per cast ahead that the last casts taken in really
+met when that was longer (:attr:`Admission.per_cast`: an event loop busy with a burst's
+503s, anything the answers' pace does not show). The casts taken in are checked in the
+order they came (:class:`viche.web.routers.ballots.FifoSlots`).
+
+A cast beyond the bound is answered at once with 503 and the error body (code V9016)
+whose ``retry_after_ms`` is the wait until the worker expects to have room for it, in
+milliseconds (at least :data:`MIN_WAIT_MS`); ``Retry-After`` gives the same rounded
 up to whole seconds (HTTP's unit: a client that only reads it comes back up to a second
 late). The times handed out are spread at the worker's pace, so that voters told to retry
 come back about as fast as the worker can take them rather than all at the same instant:
@@ -17,10 +22,10 @@ one ballot per :data:`EARLY_GUESS`), and a little faster still (:data:`SPACING`)
 told too early is told again, at the cost of a cheap 503, whereas one told too late
 leaves the worker idle. (A burst that met a worker still warming up, answering one ballot
 per 0.1-0.2 s, was otherwise told to come back up to ten seconds later, and the worker
-idled for eight of them.)
-``viche vote`` and the booth wait ``retry_after_ms`` (``Retry-After`` when the body has
-none) and up to a fifth more at random (at most a second: :func:`viche.web.client.jittered`,
-``booth/busy.js``), then send the same ballot again.
+idled for eight of them.) ``viche vote`` and the booth wait ``retry_after_ms``
+(``Retry-After`` when the body has none) and up to a fifth more at random (at most a
+second: :func:`viche.web.client.jittered`, ``booth/busy.js``), then send the same ballot
+again.
 
 The bound is kept by :class:`AdmissionGate`, a plain ASGI middleware in front of the cast
 route: a refusal costs no routing, no dependency solving, no login and no thread hop (a
