@@ -8,10 +8,8 @@ within ``target`` seconds at the pace it has been answering them while busy (mea
 its last answers: a loaded machine lowers it; between ``floor`` and ``ceiling``, ``floor``
 until the pace is known), or at the wait per cast ahead that the last casts taken in really
 met when that was longer (:attr:`Admission.per_cast`: an event loop busy with a burst's
-503s, anything the answers' pace does not show); and at the start of a busy spell at
-most ``floor`` plus two per cast answered in it (a slow start: a burst's first instant
-slows the first casts taken in more than any pace measured yet shows). The casts taken in
-are checked in the order they came (:class:`viche.web.routers.ballots.FifoSlots`).
+503s, anything the answers' pace does not show). The casts taken in are checked in the
+order they came (:class:`viche.web.routers.ballots.FifoSlots`).
 
 A cast beyond the bound is answered at once with 503 and the error body (code V9016)
 whose ``retry_after_ms`` is the wait until the worker expects to have room for it, in
