@@ -28,16 +28,9 @@ from viche.web.ops import OpsConfig
 from viche.web.routers.ballots import FifoSlots
 
 
-def _past_slow_start(a: Admission) -> None:
-    """As if the worker had been busy a while (the bound's slow start is over)."""
-    a._answered = a.ceiling
-
-
 def test_the_bound_follows_the_pace_and_retries_are_spread() -> None:
     now = [0.0]
     a = Admission(target=0.5, floor=2, ceiling=64, interval=0.05, clock=lambda: now[0])
-    assert a.limit == 2  # the slow start: two more per cast answered in this busy spell
-    _past_slow_start(a)
     assert a.limit == 10
     for _ in range(10):
         a.enter()
@@ -272,7 +265,6 @@ def test_answers_sharing_a_commit_do_not_make_the_pace_look_faster() -> None:
     bound to the ceiling and queue voters for seconds)."""
     now = [0.0]
     a = Admission(target=2.0, floor=2, ceiling=64, interval=0.1, clock=lambda: now[0])
-    _past_slow_start(a)
     for _ in range(20):
         a.enter()
     for _batch in range(6):
@@ -385,7 +377,6 @@ def test_the_bound_follows_the_wait_the_casts_taken_in_really_met() -> None:
     pace does not show), the bound follows what they met."""
     now = [0.0]
     a = Admission(target=0.5, floor=4, ceiling=64, interval=0.01, clock=lambda: now[0])
-    _past_slow_start(a)
     assert a.limit == 50
     taken = [a.enter() for _ in range(20)]
     assert taken[0] == (0.0, 1) and taken[-1] == (0.0, 20)
@@ -400,23 +391,3 @@ def test_the_bound_follows_the_wait_the_casts_taken_in_really_met() -> None:
     # idle: measured afresh
     a.leave()
     assert a.per_cast == a.interval
-
-
-def test_a_burst_is_taken_in_by_a_slow_start() -> None:
-    """At the start of a busy spell the bound grows by two per cast answered, whatever the
-    pace says: the first instant of a burst (a thousand connections and their refusals on
-    one event loop) slows the first casts more than the answers' pace shows."""
-    now = [0.0]
-    a = Admission(target=0.5, floor=4, ceiling=64, interval=0.005, clock=lambda: now[0])
-    assert a.limit == 4
-    tickets = [a.enter() for _ in range(4)]
-    with pytest.raises(ServerBusyError):
-        a.enter()
-    now[0] += 0.01
-    a.leave(tickets.pop())
-    assert a.limit == 6
-    for _ in range(30):
-        now[0] += 0.005
-        a.leave()
-        a.in_flight += 1
-    assert a.limit == 64  # past it: the pace's bound (0.5 / 5 ms = 100, the ceiling)

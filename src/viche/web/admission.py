@@ -93,8 +93,6 @@ class Admission:
     #: of the last WINDOW casts answered: the seconds each waited per cast in flight when
     #: it was taken in (itself included), i.e. the pace those in flight really met
     _met: deque[float] = field(default_factory=lambda: deque(maxlen=WINDOW), repr=False)
-    #: casts answered in this busy spell (the slow start of :attr:`limit`)
-    _answered: int = field(default=0, repr=False)
 
     @property
     def per_cast(self) -> float:
@@ -113,11 +111,7 @@ class Admission:
         per = self.per_cast
         if per <= 0:
             return self.floor
-        # a slow start: at most two more per cast answered in this busy spell (a burst's
-        # first instant, 1,000 connections and their refusals on one event loop, slows the
-        # first casts taken in more than any pace measured so far says)
-        start = self.floor + 2 * self._answered
-        return max(self.floor, min(self.ceiling, start, int(self.target / per + 1e-6)))
+        return max(self.floor, min(self.ceiling, int(self.target / per + 1e-6)))
 
     def enter(self) -> tuple[float, int]:
         """Take the cast in (returned: when, and the casts in flight with it, for
@@ -151,7 +145,6 @@ class Admission:
         """The cast was answered (accepted or refused); ``taken``: what :meth:`enter`
         returned for it (its wait then counts in :attr:`per_cast`)."""
         now = self.clock()
-        self._answered += 1
         if taken is not None:
             self._met.append((now - taken[0]) / taken[1])
         if self.in_flight > 1:
@@ -168,7 +161,6 @@ class Admission:
             self._answers.clear()  # idle: the next busy spell is measured afresh
             self._best = 0.0
             self._met.clear()
-            self._answered = 0
 
 
 #: what a refused cast's body is read up to, and thrown away (beyond, the connection closes)
