@@ -312,7 +312,7 @@ def _stages(board_url: str, keys: Path, uuid: str, ballots: Ballots) -> dict[str
         runner.run(hops())
     with _measure(out, "503 answer built (error + response)", n):
         for _ in range(n):
-            error_response(ServerBusyError("busy", retry_after=1))
+            error_response(ServerBusyError("busy", retry_after_ms=1000))
     return out  # the board stays open: its PostgreSQL backends are counted after
 
 

@@ -12,12 +12,13 @@ and each worker count (``viche serve --workers N``), on a fresh board:
   shares the two cores with the server and should cost little). ballots/s = voters / time from
   the first send to the last answer. A worker takes as many ballots at once as it answers
   within ``--cast-wait`` seconds (admission control, :mod:`viche.web.admission`); the
-  others are told "503, retry after N s" (V9016) and come back after N s and up to one more
-  at random, as ``viche vote`` and the booth do. ``p50``/``p99``: latency of the accepted
-  requests (the request that got the receipt); ``voter p50``/``voter p99``: from the
-  voter's first send to her receipt, waits included; ``503s``: answers "retry after";
-  ``told``: voters told at least once. With ``--cast-wait 0`` nobody is told to retry and
-  the burst is one queue (the last voter waits for all those before her).
+  others are told "503, retry after N ms" (V9016, ``retry_after_ms``) and come back after
+  N ms and up to a fifth more at random, as ``viche vote`` and the booth do.
+  ``p50``/``p99``: latency of the accepted requests (the request that got the receipt);
+  ``voter p50``/``voter p99``: from the voter's first send to her receipt, waits included;
+  ``503s``: answers "retry after"; ``told``: voters told at least once. With
+  ``--cast-wait 0`` nobody is told to retry and the burst is one queue (the last voter
+  waits for all those before her).
 * **paced**: a fresh board, the same voters arriving at random (Poisson) at ``--pace`` times
   the burst's ballots/s, each over her own connection: the latency a voter sees when the
   server is loaded but not over its capacity.
@@ -74,6 +75,7 @@ from viche.service.hosting import open_election
 from viche.service.served_demo import PreparedDemo, prepare_demo
 from viche.verify.ballots import warm_tables
 from viche.verify.prefill import check_ballot_fast
+from viche.web.client import busy_wait, jittered
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED = Path(os.environ.get("VICHE_SHARED", REPO.parent / "shared"))
@@ -173,6 +175,9 @@ class Fired:
     busy: int  # answers "full, retry after" (503 V9016)
     told: int  # voters told at least once to retry
     client_cpu: float  # CPU seconds of this (client) process meanwhile
+    #: of each accepted request: (its send, seconds after the first send; the voter's sends
+    #: before it) — where the slow ones fall in the burst
+    when: list[tuple[float, int]]
 
     @staticmethod
     def _pct(values: list[float], q: float) -> float:
@@ -186,6 +191,17 @@ class Fired:
 
     def voter_pct(self, q: float) -> float:
         return self._pct(self.voters, q)
+
+    def slow(self, over: float) -> str:
+        """The accepted requests slower than ``over`` seconds: how many, and when each
+        was sent (seconds after the first send; ``+N``: the voter's N sends before)."""
+        pairs = zip(self.latencies, self.when, strict=True)
+        late = sorted(w for lat, w in pairs if lat > over)
+        if not late:
+            return ""
+        sent = " ".join(f"{t:.2f}" + (f"+{n}" if n else "") for t, n in late[:16])
+        more = " …" if len(late) > 16 else ""
+        return f"  accepted in over {over:g} s: {len(late)}, sent at {sent}{more}"
 
 
 class _Answer:
@@ -211,16 +227,6 @@ async def _read_answer(reader: asyncio.StreamReader) -> _Answer:
     return _Answer(status, headers, body)
 
 
-def _retry_after(r: _Answer) -> int | None:
-    """The wait a full server asks for (503, V9016, Retry-After), as ``viche vote`` reads it."""
-    if r.status != 503 or not r.headers.get("retry-after", "").isdigit():
-        return None
-    try:
-        return int(r.headers["retry-after"]) if json.loads(r.body).get("code") == "V9016" else None
-    except ValueError:
-        return None
-
-
 def _request(port: int, uuid: str, raw: bytes, auth: tuple[str, str]) -> bytes:
     """The whole cast request, encoded once before the clock starts."""
     basic = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
@@ -236,8 +242,9 @@ async def _fire(
 ) -> Fired:
     """Each voter posts her ballot over her own connection: all at once (``rate`` None) or
     arriving as a Poisson process of ``rate`` voters per second. A voter told that the
-    server is full waits the Retry-After it was given plus up to a second at random (as
-    ``viche vote`` and the booth do) and sends the same ballot again.
+    server is full waits as long as it asks (``retry_after_ms``, else Retry-After) plus up
+    to a fifth more at random (as ``viche vote`` and the booth do) and sends the same
+    ballot again.
 
     The client is plain HTTP/1.1 over asyncio streams (keep-alive; a new connection after
     an answer with ``Connection: close``), each request encoded beforehand: the load
@@ -246,6 +253,7 @@ async def _fire(
     requests = [_request(port, uuid, raw, auth) for raw, auth in ballots]
     latencies: list[float] = []
     voters: list[float] = []
+    when: list[tuple[float, int]] = []
     refused = busy = told = 0
     rng = random.Random(7)
     jitter = random.Random(11)
@@ -265,6 +273,7 @@ async def _fire(
             await asyncio.sleep(delay)
         first = time.perf_counter()
         waited = False
+        sends = 0
         conn: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
         try:
             while True:
@@ -277,20 +286,22 @@ async def _fire(
                 if r.headers.get("connection", "").lower() == "close":
                     writer.close()
                     conn = None
-                wait = _retry_after(r)
+                wait = busy_wait(r.status, r.headers.get("retry-after", ""), r.body)
                 if wait is None:
                     break
+                sends += 1
                 busy += 1
                 if not waited:
                     told += 1
                     waited = True
-                await asyncio.sleep(wait + jitter.uniform(0.0, 1.0))
+                await asyncio.sleep(jittered(wait, jitter.uniform))
         finally:
             if conn is not None:
                 conn[1].close()
         if r.status == 201:
             latencies.append(time.perf_counter() - s)
             voters.append(time.perf_counter() - first)
+            when.append((s - t0, sends))
         else:
             refused += 1
             print(f"refused: {r.status} {r.body[:200]!r}", file=sys.stderr)
@@ -298,7 +309,7 @@ async def _fire(
     await asyncio.gather(*(voter(req, st) for req, st in zip(requests, starts, strict=True)))
     return Fired(
         time.perf_counter() - t0, latencies, voters, refused, busy, told,
-        time.process_time() - c0,
+        time.process_time() - c0, when,
     )  # fmt: skip
 
 
@@ -523,6 +534,8 @@ def main() -> None:
                         f"{os.getloadavg()[0]:>5.1f}",
                         flush=True,
                     )
+                    if slow := fired.slow(1.0):
+                        print(slow, flush=True)
                     if mode == "burst":
                         rate = args.pace * per_s
                     if archive_url is None and count == len(ballots):

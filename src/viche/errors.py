@@ -591,14 +591,26 @@ class CrossOriginError(UsageError):
 
 class ServerBusyError(UsageError):
     """The voting server takes as many ballots as it can answer quickly; this one was not
-    read: send the same ballot again after ``retry_after`` seconds."""
+    read: send the same ballot again after ``retry_after_ms`` milliseconds (the JSON body's
+    field of that name); ``retry_after``, the same rounded up to whole seconds (at least 1),
+    is HTTP's ``Retry-After`` header."""
 
     code = "V9016"
-    retry_after: int = 1
+    retry_after_ms: int = 1000
 
-    def __init__(self, message: str, *, where: Location = NOWHERE, retry_after: int = 1) -> None:
-        self.retry_after = retry_after
+    def __init__(
+        self, message: str, *, where: Location = NOWHERE, retry_after_ms: int = 1000
+    ) -> None:
+        self.retry_after_ms = max(1, retry_after_ms)
         super().__init__(message, where=where)
+
+    @property
+    def retry_after(self) -> int:
+        """Whole seconds, rounded up, at least 1 (``Retry-After``)."""
+        return max(1, -(-self.retry_after_ms // 1000))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**super().to_dict(), "retry_after_ms": self.retry_after_ms}
 
 
 class DeliveryError(UsageError):

@@ -31,6 +31,7 @@ from viche.event.manifest import read_manifest
 from viche.event.published import BallotRef, channel_turnout
 from viche.record.archive_store import ArchiveStore
 from viche.record.events import EventType
+from viche.web.client import retry_after
 
 WAVES = 4
 PER_STYLE = 8
@@ -48,12 +49,13 @@ class Answer:
 
 def _post(url: str, **kwargs: object) -> httpx.Response:
     """POST as a client does when the server is full (503 V9016): the same request again
-    after its Retry-After."""
+    after the wait it asks for (``retry_after_ms``; another 503: its Retry-After)."""
     for _ in range(100):
         r = httpx.post(url, timeout=300, **kwargs)  # type: ignore[arg-type]
         if r.status_code != 503:
             return r
-        time.sleep(float(r.headers.get("Retry-After", "1")))
+        told = retry_after(r)
+        time.sleep(told if told is not None else float(r.headers.get("Retry-After", "1")))
     return r
 
 

@@ -6,12 +6,26 @@ voter waits for all those before her (a thousand at once, tens of seconds each).
 worker takes at most :attr:`Admission.limit` casts at once: as many ballots as it answers
 within ``target`` seconds at the pace it has been answering them while busy (measured over
 its last answers: a loaded machine lowers it; between ``floor`` and ``ceiling``, ``floor``
-until the pace is known). A cast beyond it is answered at once with 503, the error body
-(code V9016) and ``Retry-After``: the seconds until the worker expects to have room for it.
-The times handed out are spread at the worker's pace, so that voters told to retry come
-back about as fast as the worker can take them rather than all at the same second (before
-the pace is measured, a little faster: one told too early is told again). ``viche vote``
-and the booth wait that long (and a little more, at random) and send the same ballot again.
+until the pace is known), or at the wait per cast ahead that the last casts taken in really
+met when that was longer (:attr:`Admission.per_cast`: an event loop busy with a burst's
+503s, anything the answers' pace does not show). The casts taken in are checked in the
+order they came (:class:`viche.web.routers.ballots.FifoSlots`).
+
+A cast beyond the bound is answered at once with 503 and the error body (code V9016)
+whose ``retry_after_ms`` is the wait until the worker expects to have room for it, in
+milliseconds (at least :data:`MIN_WAIT_MS`); ``Retry-After`` gives the same rounded
+up to whole seconds (HTTP's unit: a client that only reads it comes back up to a second
+late). The times handed out are spread at the worker's pace, so that voters told to retry
+come back about as fast as the worker can take them rather than all at the same instant:
+at the fastest pace measured over a whole window in this busy spell (before that, at most
+one ballot per :data:`EARLY_GUESS`), and a little faster still (:data:`SPACING`): one
+told too early is told again, at the cost of a cheap 503, whereas one told too late
+leaves the worker idle. (A burst that met a worker still warming up, answering one ballot
+per 0.1-0.2 s, was otherwise told to come back up to ten seconds later, and the worker
+idled for eight of them.) ``viche vote`` and the booth wait ``retry_after_ms``
+(``Retry-After`` when the body has none) and up to a fifth more at random (at most a
+second: :func:`viche.web.client.jittered`, ``booth/busy.js``), then send the same ballot
+again.
 
 The bound is kept by :class:`AdmissionGate`, a plain ASGI middleware in front of the cast
 route: a refusal costs no routing, no dependency solving, no login and no thread hop (a
@@ -49,9 +63,11 @@ SPACING = 0.75
 #: once, before any pace is known, so this caps how fast its voters come back: 5 ms is 200
 #: ballots/s per worker (20 ms capped a worker at 50/s, below what it checks on two cores)
 EARLY_GUESS = 0.005
+#: the shortest wait handed out (milliseconds): a voter is not asked back sooner
+MIN_WAIT_MS = 10
 #: the pace is measured over this many answers while busy (at least MIN_ANSWERS)
 WINDOW = 32
-MIN_ANSWERS = 4
+MIN_ANSWERS = 8
 
 
 @dataclass
@@ -71,40 +87,66 @@ class Admission:
     told_to_retry: int = 0
     _answers: deque[float] = field(default_factory=lambda: deque(maxlen=WINDOW), repr=False)
     _next_slot: float = field(default=0.0, repr=False)
+    #: the shortest ``interval`` measured over a whole WINDOW in this busy spell: the pace
+    #: the times handed out assume (0: none yet; then at most EARLY_GUESS)
+    _best: float = field(default=0.0, repr=False)
+    #: of the last WINDOW casts answered: the seconds each waited per cast in flight when
+    #: it was taken in (itself included), i.e. the pace those in flight really met
+    _met: deque[float] = field(default_factory=lambda: deque(maxlen=WINDOW), repr=False)
+
+    @property
+    def per_cast(self) -> float:
+        """The seconds one more cast in flight adds to a new cast's wait: the pace of the
+        answers, or the wait per cast ahead that the last casts taken in met if that was
+        longer (the event loop busy with a flood of 503s, threads, anything the pace of the
+        answers does not show)."""
+        if not self._met:
+            return self.interval
+        return max(self.interval, sum(self._met) / len(self._met))
 
     @property
     def limit(self) -> int:
         if self.target <= 0:
             return sys.maxsize
-        if self.interval <= 0:
+        per = self.per_cast
+        if per <= 0:
             return self.floor
-        return max(self.floor, min(self.ceiling, int(self.target / self.interval + 1e-6)))
+        return max(self.floor, min(self.ceiling, int(self.target / per + 1e-6)))
 
-    def enter(self) -> None:
-        """Take the cast in, or raise :class:`~viche.errors.ServerBusyError` (its
-        ``retry_after``: whole seconds) when the worker is full."""
+    def enter(self) -> tuple[float, int]:
+        """Take the cast in (returned: when, and the casts in flight with it, for
+        :meth:`leave`), or raise :class:`~viche.errors.ServerBusyError` (its
+        ``retry_after_ms``: the wait in milliseconds) when the worker is full."""
         if self.in_flight < self.limit:
             self.in_flight += 1
+            now = self.clock()
             if self.in_flight == 1:
-                self._answers.append(self.clock())  # busy from now: measured from here
-            return
+                self._answers.append(now)  # busy from now: measured from here
+            return now, self.in_flight
         now = self.clock()
-        # after the casts in flight, then one ballot's time per voter already told
-        pace = self.interval if self.interval > 0 else EARLY_GUESS
+        # after the casts in flight, then one ballot's time per voter already told, at the
+        # fastest pace this busy spell has shown (a time handed out cannot be taken back: one
+        # computed from a pace measured while the worker warmed up, or in a slow moment,
+        # would leave it idle later while the voters it told wait)
+        pace = min(self.interval or EARLY_GUESS, self._best or EARLY_GUESS)
         self._next_slot = max(self._next_slot, now + self.in_flight * pace)
         wait = self._next_slot - now
         self._next_slot += SPACING * pace
         self.told_to_retry += 1
+        ms = max(MIN_WAIT_MS, math.ceil(wait * 1000))
         raise ServerBusyError(
             "the server is taking as many ballots as it can answer quickly: "
-            f"send the same ballot again in {math.ceil(wait)} s",
+            f"send the same ballot again in {ms / 1000:.2f} s",
             where=Location(path=("request",)),
-            retry_after=max(1, math.ceil(wait)),
+            retry_after_ms=ms,
         )
 
-    def leave(self) -> None:
-        """The cast was answered (accepted or refused)."""
+    def leave(self, taken: tuple[float, int] | None = None) -> None:
+        """The cast was answered (accepted or refused); ``taken``: what :meth:`enter`
+        returned for it (its wait then counts in :attr:`per_cast`)."""
         now = self.clock()
+        if taken is not None:
+            self._met.append((now - taken[0]) / taken[1])
         if self.in_flight > 1:
             # busy: answers come one ballot's time apart on average (several at once when
             # they share a commit), so the pace is taken over the last WINDOW answers
@@ -112,9 +154,13 @@ class Admission:
             if len(self._answers) >= MIN_ANSWERS:
                 span = self._answers[-1] - self._answers[0]
                 self.interval = max(span / (len(self._answers) - 1), 1e-4)
+                if len(self._answers) == WINDOW:
+                    self._best = min(self._best or self.interval, self.interval)
         self.in_flight -= 1
         if self.in_flight == 0:
             self._answers.clear()  # idle: the next busy spell is measured afresh
+            self._best = 0.0
+            self._met.clear()
 
 
 #: what a refused cast's body is read up to, and thrown away (beyond, the connection closes)
@@ -141,7 +187,7 @@ class AdmissionGate:
             return
         start = time.perf_counter()
         try:
-            self.admission.enter()
+            taken = self.admission.enter()
         except ServerBusyError as exc:  # nothing checked, nothing written
             await _discard_body(receive)
             self.metrics.cast(time.perf_counter() - start, exc.code)
@@ -150,7 +196,7 @@ class AdmissionGate:
         try:
             await self.app(scope, receive, send)
         finally:
-            self.admission.leave()
+            self.admission.leave(taken)
 
 
 async def _discard_body(receive: Receive) -> None:

@@ -10,6 +10,7 @@ the credential authority) sends only public messages made on its own machine
 
 from __future__ import annotations
 
+import json
 import secrets
 import time
 from collections.abc import Callable
@@ -41,22 +42,46 @@ from viche.service.receipts import SignedReceipt, parse_receipt
 TIMEOUT = httpx.Timeout(60.0, connect=10.0)
 #: seconds ``cast`` keeps sending a ballot again while the server answers that it is full
 BUSY_PATIENCE = 600.0
+#: the share of the wait a full server asks for that a client adds, at random, and its cap
+JITTER = 0.2
+JITTER_CAP = 1.0
+#: a ``retry_after_ms`` beyond this (an hour) is not a wait the client takes
+MAX_WAIT_MS = 3_600_000
 _jitter = secrets.SystemRandom()
 
 
-def retry_after(response: httpx.Response) -> int | None:
+def busy_wait(status: int, retry_after: str, body: bytes) -> float | None:
     """The seconds to wait before sending the same request again, when the server answered
-    that it is full (503, code V9016, ``Retry-After``); None otherwise."""
-    if response.status_code != 503:
-        return None
-    value = response.headers.get("retry-after", "")
-    if not value.isdigit() or len(value) > 6:
+    that it is full (503, code V9016): the body's ``retry_after_ms`` when it has one, else
+    the ``Retry-After`` header (whole seconds); None for any other answer."""
+    if status != 503:
         return None
     try:
-        code = response.json().get("code")
-    except (ValueError, AttributeError):
+        answer = json.loads(body)
+    except ValueError:
         return None
-    return int(value) if code == ServerBusyError.code else None
+    if not isinstance(answer, dict) or answer.get("code") != ServerBusyError.code:
+        return None
+    ms = answer.get("retry_after_ms")
+    if type(ms) is int and 0 < ms <= MAX_WAIT_MS:
+        return ms / 1000
+    if retry_after.isdigit() and len(retry_after) <= 6:
+        return float(retry_after)
+    return None
+
+
+def retry_after(response: httpx.Response) -> float | None:
+    """:func:`busy_wait` of an httpx answer."""
+    return busy_wait(
+        response.status_code, response.headers.get("retry-after", ""), response.content
+    )
+
+
+def jittered(wait: float, uniform: Callable[[float, float], float]) -> float:
+    """``wait`` and up to :data:`JITTER` of it more, at random (at most
+    :data:`JITTER_CAP` seconds more): voters told the same wait do not all come back at
+    the same instant, and none comes back much later than the server asked."""
+    return wait + uniform(0.0, min(JITTER * wait, JITTER_CAP))
 
 
 @dataclass(frozen=True)
@@ -171,10 +196,10 @@ class VotingClient:
         patience: float = BUSY_PATIENCE,
         sleep: Callable[[float], None] = time.sleep,
     ) -> Cast:
-        """Cast ``raw``; when the server is full (503, V9016) wait the ``Retry-After`` it
-        gives (and up to a second more, at random, so that voters told the same second do
-        not all come back at once) and send the same ballot again, for at most
-        ``patience`` seconds in all."""
+        """Cast ``raw``; when the server is full (503, V9016) wait as long as it asks
+        (:func:`retry_after`: milliseconds, else whole seconds; and up to a fifth more, at
+        random, :func:`jittered`) and send the same ballot again, for at most ``patience``
+        seconds in all."""
         path = f"/api/v1/elections/{uuid}/ballots"
         where = Location(file=self.base + path)
         waited = 0.0
@@ -190,7 +215,7 @@ class VotingClient:
             told = retry_after(response)
             if told is None or waited + told > patience:
                 break
-            delay = told + _jitter.uniform(0.0, 1.0)
+            delay = jittered(told, _jitter.uniform)
             sleep(delay)
             waited += delay
         raise_for_answer(response, where)

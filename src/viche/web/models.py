@@ -124,6 +124,11 @@ class ErrorBody(BaseModel):
     message: str
     where: dict[str, object]
     at: str
+    retry_after_ms: int | None = Field(
+        default=None,
+        description="V9016 (server full) only: the milliseconds to wait before sending the "
+        "same request again; Retry-After gives the same rounded up to whole seconds",
+    )
 
 
 ERRORS: dict[int | str, dict[str, object]] = {
@@ -136,6 +141,6 @@ ERRORS: dict[int | str, dict[str, object]] = {
         (413, "body too large"),
         (415, "wrong content type"),
         (422, "a check failed (proof, credential, protocol rule)"),
-        (503, "database unavailable, or the server is full (V9016: retry after Retry-After)"),
+        (503, "database unavailable, or the server is full (V9016: retry after retry_after_ms)"),
     )
 }

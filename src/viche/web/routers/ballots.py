@@ -7,6 +7,7 @@ import os
 import threading
 import time
 import weakref
+from collections import deque
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -105,14 +106,51 @@ async def cast(
     return Response(answer.model_dump_json(), status_code=201, media_type="application/json")
 
 
+class FifoSlots:
+    """At most ``slots`` threads inside at once; the others wait and get in strictly in the
+    order they came: a slot given back goes straight to the first waiter, never to a
+    thread that arrives meanwhile.
+
+    (:class:`threading.Semaphore` is not fair: a woken waiter that finds its slot taken by
+    a newcomer waits again at the back of the queue. With 64 casts waiting for two checks,
+    a cast taken in by the admission was overtaken by hundreds of later ones and waited
+    over a second, not the half-second the admission promised.)"""
+
+    def __init__(self, slots: int) -> None:
+        self._lock = threading.Lock()
+        self._free = slots
+        self._waiting: deque[threading.Lock] = deque()
+
+    def __enter__(self) -> None:
+        with self._lock:
+            if self._free > 0:
+                self._free -= 1
+                return
+            turn = threading.Lock()
+            turn.acquire()
+            self._waiting.append(turn)
+        turn.acquire()  # released by the thread that hands its slot over
+
+    def __exit__(self, *_: object) -> None:
+        with self._lock:
+            if self._waiting:
+                self._waiting.popleft().release()  # the slot goes on, taken
+            else:
+                self._free += 1
+
+    @property
+    def waiting(self) -> int:
+        return len(self._waiting)
+
+
 #: Ballot checks running at once in this worker process: one per core. The modular
 #: arithmetic of a check (most of its time) runs with the GIL released
 #: (:mod:`viche.crypto.fastexp`'s C engine), so checks of one worker run on several cores
 #: at once; more than the cores would only interleave them (every ballot waits for all the
 #: others) and hold more ballots in memory. The others wait in :func:`_check_and_accept`
-#: (a thread each, woken in the order they came).
+#: (a thread each, let in in the order they came: :class:`FifoSlots`).
 _CHECKS = max(2, os.cpu_count() or 1)
-_checking = threading.BoundedSemaphore(_CHECKS)
+_checking = FifoSlots(_CHECKS)
 #: Casts past their login held by a thread at once in this worker (waiting for a check, in
 #: one, or in the group commit): the admission's ceiling. They have threads of their own,
 #: so that a burst does not take the threads every other request needs (the default pool of

@@ -928,7 +928,7 @@ async function cast(castButton, feedback) {
   let r;
   try {
     r = await postBallot(e.ballot, (seconds) => {
-      castButton.textContent = t("encd.busy", { seconds });
+      castButton.textContent = t("encd.busy", { seconds: Math.ceil(seconds) });
     });
   } catch {
     if (S.station) { // a station has its link: nothing is queued on the terminal
