@@ -814,6 +814,9 @@ _PG_MOVE_HEAD = (
     "UPDATE elections SET head_height = %(height)s, head_hash = %(hash)s,"
     " head_type = %(type)s WHERE uuid = %(uuid)s AND head_hash = %(expected)s"
 )
+#: fails (division by zero) unless the UPDATE above moved the head: it did not match the
+#: expected head (another writer came first), and the COMMIT after it must not run
+_PG_HEAD_MOVED = "SELECT 1 / count(*) FROM elections WHERE uuid = %(uuid)s AND head_hash = %(hash)s"
 _PG_INSERT_EVENT = (
     "INSERT INTO events (election, height, hash, type, raw, lines)"
     " VALUES (%(election)s, %(height)s, %(hash)s, %(type)s, %(raw)s, %(lines)s)"
@@ -829,12 +832,16 @@ class PgCastingTransaction:
     statements of a step are sent together and the answers read together, so that the
     committing thread and the backend wake up once per step rather than once per statement
     (each wake-up waits for a core and, in the server, for the GIL that the checks hold).
-    Three round trips under the lock: (BEGIN, advisory lock, head and closing time, the
-    batch's look-up), (UPDATE of the head, INSERT of the events, INSERT of the index), then
-    COMMIT — its WAL flush; ``synchronous_commit`` is untouched, so the answer still comes
-    after the flush. Each statement runs after the one before it on the backend, so the
-    look-ups see the data committed before the lock was granted (READ COMMITTED: a snapshot
-    per statement)."""
+    Two round trips under the lock: (BEGIN, advisory lock, head and closing time, the
+    batch's look-up), then (UPDATE of the head and its check, INSERT of the events and of
+    the index, COMMIT), the second answered after the COMMIT's WAL flush
+    (``synchronous_commit`` is untouched: the answer still comes after the flush). Each
+    statement runs after the one before it on the backend, so the look-ups see the data
+    committed before the lock was granted (READ COMMITTED: a snapshot per statement). A
+    statement that fails makes the backend skip the rest of its round trip, the COMMIT
+    included: nothing is written. The head's move is checked by a statement that fails
+    (division by zero) when the UPDATE did not match the expected head, as the SQLite path
+    checks the UPDATE's row count, since the COMMIT is sent before any answer is read."""
 
     def __init__(self, store: SqlElectionStore, driver: Any) -> None:
         self._store = store
@@ -842,6 +849,8 @@ class PgCastingTransaction:
         self.head = ChainHead(0, "", EventType.SETUP)
         self.close_at: int | None = None
         self.found: tuple[set[str], dict[str, int], set[str]] = (set(), {}, set())
+        #: the height of the first event appended (to name it if the head had moved)
+        self._first = 0
 
     @classmethod
     @contextlib.contextmanager
@@ -856,9 +865,9 @@ class PgCastingTransaction:
         SQLAlchemy meanwhile), committed when the block ends without an exception."""
         import psycopg
 
+        driver: Any = conn.connection.driver_connection
+        tx = cls(store, driver)
         try:
-            driver: Any = conn.connection.driver_connection
-            tx = cls(store, driver)
             uuid = store.uuid
             with driver.pipeline(), driver.cursor() as lock, driver.cursor() as state:
                 lock.execute(_PG_LOCK, {"key": store._key})
@@ -878,13 +887,16 @@ class PgCastingTransaction:
                 raise DatabaseError("the election is not on the board", where=store._where)
             tx.head = ChainHead(int(row[0]), str(row[1]), EventType(row[2]))
             tx.close_at = None if row[3] is None else int(row[3])
-            yield tx
-            driver.commit()
+            with driver.pipeline():  # the writes of append_ballots, then the COMMIT
+                yield tx
+                driver.commit()
         except psycopg.Error as exc:
             with contextlib.suppress(psycopg.Error):
                 driver.rollback()
             if driver.closed or isinstance(exc, psycopg.OperationalError):
                 conn.invalidate()  # the pool forgets a connection that may be broken
+            if isinstance(exc, psycopg.errors.DivisionByZero):  # _PG_HEAD_MOVED
+                raise store._head_moved(tx._first) from None
             if isinstance(exc, psycopg.IntegrityError):
                 raise store._refused() from None
             raise DatabaseError(
@@ -898,8 +910,8 @@ class PgCastingTransaction:
     def append_ballots(
         self, ballots: Sequence[tuple[bytes, StoredBallot]], *, expected_head: str
     ) -> list[ChainHead]:
-        """As :meth:`CastingTransaction.append_ballots`, the three writes in one round
-        trip."""
+        """As :meth:`CastingTransaction.append_ballots`; the writes are sent with the
+        COMMIT when the ``casting`` block ends (their errors are raised there)."""
         store = self._store
         rows, index, heads = store._new_rows(
             self.head,
@@ -909,9 +921,8 @@ class PgCastingTransaction:
         if not heads:
             return heads
         last = heads[-1]
-        driver = self._driver
-        with driver.pipeline(), driver.cursor() as move, driver.cursor() as cur:
-            move.execute(
+        with self._driver.cursor() as cur:
+            cur.execute(
                 _PG_MOVE_HEAD,
                 {
                     "height": last.height,
@@ -921,9 +932,9 @@ class PgCastingTransaction:
                     "expected": expected_head,
                 },
             )
+            cur.execute(_PG_HEAD_MOVED, {"uuid": store.uuid, "hash": last.hash})
             cur.executemany(_PG_INSERT_EVENT, rows)
             cur.executemany(_PG_INSERT_BALLOT, index)
-        if move.rowcount != 1:  # read after the pipeline's answers
-            raise store._head_moved(heads[0].height)
+        self._first = heads[0].height
         self.head = last
         return heads
