@@ -26,6 +26,10 @@ beside the server's: the bench of ``run.py`` does not count it.
 
     PYTHONPATH=src .venv/bin/python bench/serve_ingest/castpath.py --ballots 400
 
+``--only burst,real,commits`` times each group commit of the bursts (wall time: the batch
+size, taking the lock with the reads, the checks and writes, the COMMIT), where a cast
+waits rather than computes; ``--switch-interval S`` sets ``sys.setswitchinterval``.
+
 Per-ballot figures are CPU (user + system) of this process, which survive a loaded
 machine better than wall time; the load average is printed beside them.
 """
