@@ -623,7 +623,7 @@ class SqlElectionStore:
         the transaction commits when the block ends without an exception (rolled back
         otherwise: nothing written). On PostgreSQL the lock is a transaction-level advisory
         lock on the same key as :meth:`locked` (released by the commit), and the statements
-        go in psycopg's pipeline mode (:class:`PgCastingTransaction`: 3 round trips under
+        go in psycopg's pipeline mode (:class:`PgCastingTransaction`: 2 round trips under
         the lock instead of 8); on SQLite the same ``flock`` as :meth:`locked`."""
         with self._board.thread_lock(self.uuid), contextlib.ExitStack() as stack:
             if self._board.dialect == "postgresql":
