@@ -869,10 +869,10 @@ class PgCastingTransaction:
         tx = cls(store, driver)
         try:
             uuid = store.uuid
-            with driver.pipeline(), driver.cursor() as lock, driver.cursor() as state:
-                lock.execute(_PG_LOCK, {"key": store._key})
-                state.execute(_PG_VOTING_STATE, {"uuid": uuid})
-                with driver.cursor() as look:
+            with driver.cursor() as lock, driver.cursor() as state, driver.cursor() as look:
+                with driver.pipeline():  # one Sync when the block ends: one round trip
+                    lock.execute(_PG_LOCK, {"key": store._key})
+                    state.execute(_PG_VOTING_STATE, {"uuid": uuid})
                     look.execute(
                         _PG_LOOK_UP,
                         {
@@ -881,15 +881,17 @@ class PgCastingTransaction:
                             "credentials": sorted(set(credentials)),
                         },
                     )
-                    row = state.fetchone()
-                    tx.found = _found(look.fetchall())
+                row = state.fetchone()
+                tx.found = _found(look.fetchall())
             if row is None:
                 raise DatabaseError("the election is not on the board", where=store._where)
             tx.head = ChainHead(int(row[0]), str(row[1]), EventType(row[2]))
             tx.close_at = None if row[3] is None else int(row[3])
-            with driver.pipeline():  # the writes of append_ballots, then the COMMIT
-                yield tx
-                driver.commit()
+            with driver.pipeline(), driver.cursor() as end:
+                yield tx  # append_ballots queues its writes
+                # queued after them, sent with them by the block's one Sync (the driver's
+                # commit() would sync once more: a second round trip)
+                end.execute("COMMIT")
         except psycopg.Error as exc:
             with contextlib.suppress(psycopg.Error):
                 driver.rollback()
