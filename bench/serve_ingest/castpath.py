@@ -26,6 +26,10 @@ beside the server's: the bench of ``run.py`` does not count it.
 
     PYTHONPATH=src .venv/bin/python bench/serve_ingest/castpath.py --ballots 400
 
+``--only burst,real,commits`` times each group commit of the bursts (wall time: the batch
+size, taking the lock with the reads, the checks and writes, the COMMIT), where a cast
+waits rather than computes; ``--switch-interval S`` sets ``sys.setswitchinterval``.
+
 Per-ballot figures are CPU (user + system) of this process, which survive a loaded
 machine better than wall time; the load average is printed beside them.
 """
@@ -66,6 +70,7 @@ from viche.errors import ServerBusyError
 from viche.protocol.ballot import CheckedBallot
 from viche.protocol.election import ElectionTemplate
 from viche.record.sql import SqlBoard
+from viche.record.sql.board import SqlElectionStore
 from viche.service.cast import append_checked
 from viche.service.hosting import Host
 from viche.service.receipts import Receipt
@@ -122,6 +127,80 @@ def _timed(election: Any, raw: bytes, credentials: Any, *rest: Any) -> CheckedBa
         return check_ballot_fast(election, raw, credentials, *rest)
     finally:
         _in_server.append(time.thread_time() - t0)
+
+
+# --- the group commit, timed (``--commits``) ---------------------------------------------
+
+
+class _CommitLog:
+    """Per group commit (:meth:`SqlElectionStore.casting`), wall times (``perf_counter``:
+    this is about waiting, not CPU): the batch size; ``open``, from asking for the lock to
+    holding it with the head and the batch's look-ups read; ``body``, the checks and the
+    append's writes; ``commit``, the COMMIT (its WAL flush) and the lock's release; and the
+    statements SQLAlchemy ran (the PostgreSQL pipeline's go around it: not counted)."""
+
+    def __init__(self) -> None:
+        self.rows: list[dict[str, float]] = []
+        self._local = threading.local()
+
+    def install(self, engine: Any) -> None:
+        from sqlalchemy import event
+
+        event.listen(engine, "after_cursor_execute", self._after)
+
+    def _after(self, *_: Any) -> None:
+        row = getattr(self._local, "row", None)
+        if row is not None:
+            row["statements"] += 1
+
+    @contextmanager
+    def casting(self, original: Any, store: Any, *args: Any) -> Iterator[Any]:
+        """``original`` timed; ``args``: the batch's hashes and credentials (an older
+        ``casting()`` took none and had ``tx.look_up(hashes, credentials)``: then counted
+        there, so that this bench runs on both)."""
+        row = {"batch": float(len(args[0])) if args else 0.0, "statements": 0.0}
+        t0 = time.perf_counter()
+        self._local.row = row
+        try:
+            with original(store, *args) as tx:
+                t1 = time.perf_counter()
+                if not args:
+                    look_up = tx.look_up
+
+                    def counted(hashes: Any, credentials: Any) -> Any:
+                        row["batch"] = len(hashes)
+                        return look_up(hashes, credentials)
+
+                    tx.look_up = counted
+                yield tx
+                t2 = time.perf_counter()
+            t3 = time.perf_counter()
+            row.update(open=t1 - t0, body=t2 - t1, commit=t3 - t2, total=t3 - t0)
+            self.rows.append(row)
+        finally:
+            self._local.row = None
+
+    def report(self) -> str:
+        rows = self.rows
+        if not rows:
+            return "(no group commit)"
+        n = len(rows)
+        ballots = sum(r["batch"] for r in rows)
+
+        def ms(key: str) -> float:
+            return sum(r[key] for r in rows) * 1000 / n
+
+        big = sorted(r["batch"] for r in rows)
+        return (
+            f"{n} group commits, {ballots:.0f} ballots: batch mean {ballots / n:.2f}, "
+            f"median {big[n // 2]:.0f}, max {big[-1]:.0f}; per commit (wall ms): total "
+            f"{ms('total'):.2f} = open (lock + reads) {ms('open'):.2f} + checks and writes "
+            f"{ms('body'):.2f} + COMMIT {ms('commit'):.2f}; "
+            f"{sum(r['statements'] for r in rows) / n:.1f} statements through SQLAlchemy"
+        )
+
+
+_commits = _CommitLog()
 
 
 # --- the client (another process) -------------------------------------------------------
@@ -335,9 +414,14 @@ def main() -> None:
     p.add_argument(
         "--only",
         default="",
-        help="comma-separated: stages,asgi,http,burst,503,real,slow (default: all but slow)",
+        help="comma-separated: stages,asgi,http,burst,503,real,slow,commits (default: all but "
+        "slow and commits; commits: time each group commit of the bursts)",
     )
+    p.add_argument("--switch-interval", type=float, default=None,
+                   help="sys.setswitchinterval of this process (Python: 0.005 s)")  # fmt: skip
     args = p.parse_args()
+    if args.switch_interval is not None:
+        sys.setswitchinterval(args.switch_interval)
     only = set(filter(None, args.only.split(","))) or {
         "stages",
         "asgi",
@@ -383,6 +467,11 @@ def main() -> None:
         pair_ms = (_cpu() - c0) * 1000 / n
         print(f"the check, two threads at once: {pair_ms:.2f} ms CPU per ballot")
         route.check_ballot_fast = _precomputed  # type: ignore[assignment]
+        if "commits" in only:
+            original = SqlElectionStore.casting
+            SqlElectionStore.casting = (  # type: ignore[method-assign]
+                lambda store, *args: _commits.casting(original, store, *args)
+            )
 
         for db in args.databases.split(","):
             rows: dict[str, float] = {}
@@ -415,6 +504,8 @@ def main() -> None:
 
             def app_for(b: ingest.Board, admission: Admission) -> Any:
                 sql = SqlBoard.open(b.url)
+                if "commits" in only:
+                    _commits.install(sql.engine)
                 return create_app(Host(sql, b.data / "keys"), ops.OpsConfig.unlimited(),
                                   admission=admission)  # fmt: skip
 
@@ -445,6 +536,9 @@ def main() -> None:
                     cpu * 1000 / max(1, rep["accepted"])
                 )
                 notes["burst"] = _burst_note(rep)
+                if "commits" in only:
+                    notes["burst commits"] = _commits.report()
+                    _commits.rows.clear()
             if "503" in only:
                 b = board("refused")
                 made.append(b)
@@ -471,6 +565,9 @@ def main() -> None:
                 rows["  the check's own CPU inside the server (thread time)"] = inside
                 rows["  the same minus the check's CPU inside the server"] = per - inside
                 notes["real"] = _burst_note(rep)
+                if "commits" in only:
+                    notes["real commits"] = _commits.report()
+                    _commits.rows.clear()
             if "slow" in only:
                 b = board("slow")
                 made.append(b)

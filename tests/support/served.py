@@ -32,12 +32,19 @@ def cli_env() -> dict[str, str]:
 
 
 def start_demo(
-    data: Path, port: int, voters: int = 3, workers: int = 1, **env: str
+    data: Path,
+    port: int,
+    voters: int = 3,
+    workers: int = 1,
+    database: str | None = None,
+    **env: str,
 ) -> subprocess.Popen[bytes]:
-    """``viche serve --demo`` (``env``: more environment, e.g. VICHE_RATE_LIMITS)."""
+    """``viche serve --demo`` (``database``: its ``--database``, SQLite in ``data`` if
+    None; ``env``: more environment, e.g. VICHE_RATE_LIMITS)."""
+    more = [] if database is None else ["--database", database]
     return subprocess.Popen(
         [*CLI, "serve", "--demo", "--voters", str(voters), "--data", str(data),
-         "--port", str(port), "--workers", str(workers)],
+         "--port", str(port), "--workers", str(workers), *more],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         env={**cli_env(), **env},

@@ -11,6 +11,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from sqlalchemy import update
 
 from support.belenios import tool_verifies
 from viche.errors import (
@@ -23,7 +24,7 @@ from viche.errors import (
 )
 from viche.record import Record, read_archive
 from viche.record.events import EventType
-from viche.record.sql import SqlBoard, SqlElectionStore
+from viche.record.sql import SqlBoard, SqlElectionStore, schema
 from viche.record.store import ElectionStore, StoredBallot
 from viche.service.election_run import Stop
 from viche.testing.factories import make_election, plan_for
@@ -254,6 +255,33 @@ def test_without_the_lock_a_second_writer_is_refused(board_url: str, finished: R
                 ballot=StoredBallot(0, "", e1.hash, "b"),
             )
         assert store.ballot_count() == 1
+    finally:
+        board.close()
+
+
+def test_a_group_commit_whose_head_moved_writes_nothing(
+    board_url: str, opened: Record, finished: Record
+) -> None:
+    """The group commit's append (PostgreSQL: sent with its COMMIT before any answer is
+    read) is refused when the head is not the one it expects, and nothing is written."""
+    board, store = _board_with(board_url, opened)
+    try:
+        e0 = finished.ballots[0]
+        events = len(list(store.events()))
+        with pytest.raises(HeadMovedError), store.casting([e0.hash], ["a"]) as tx:
+            # a writer without the lock moves the head after it was read
+            with board.engine.begin() as conn:
+                conn.execute(
+                    update(schema.elections)
+                    .where(schema.elections.c.uuid == store.uuid)
+                    .values(head_hash="0" * 64)
+                )
+            tx.append_ballots(
+                [(e0.raw, StoredBallot(0, "", e0.hash, "a"))], expected_head=tx.head.hash
+            )
+        assert store.ballot_count() == 0
+        assert len(list(store.events())) == events
+        assert store.head().hash == "0" * 64  # the other writer's change, and only it
     finally:
         board.close()
 

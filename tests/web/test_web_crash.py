@@ -1,7 +1,8 @@
 """Crash safety: ``viche serve`` killed with SIGKILL while voters cast ballots, restarted on
 the same data folder: every ballot it acknowledged (receipt returned) is in the record, and
 the record verifies (Viche and belenios-tool). Two rounds by default; more with
-``VICHE_CRASH_ROUNDS=20 pytest tests/web/test_web_crash.py``."""
+``VICHE_CRASH_ROUNDS=20 pytest tests/web/test_web_crash.py``. On SQLite and PostgreSQL
+(``board_url``)."""
 
 from __future__ import annotations
 
@@ -27,11 +28,11 @@ from viche.web.client import VotingClient
 
 
 def _round(
-    data: Path, ballots: list[tuple[bytes, tuple[str, str]]], uuid: str, seed: int
+    data: Path, ballots: list[tuple[bytes, tuple[str, str]]], uuid: str, seed: int, url: str
 ) -> list[SignedReceipt]:
     """Cast ``ballots`` from 4 threads; SIGKILL the server after a few acknowledgements."""
     port = free_port()
-    proc = start_demo(data, port)
+    proc = start_demo(data, port, database=url)
     acked: list[SignedReceipt] = []
     lock = threading.Lock()
     todo = list(ballots)
@@ -85,13 +86,13 @@ def _round(
 
 @pytest.mark.interop
 def test_sigkill_under_load_loses_no_acknowledged_ballot(
-    tmp_path: Path, belenios_tool: str
+    tmp_path: Path, belenios_tool: str, board_url: str
 ) -> None:
     from viche.verify import verify_record
 
     data = tmp_path / "data"
     port = free_port()
-    proc = start_demo(data, port)
+    proc = start_demo(data, port, database=board_url)
     try:
         wait_until_up(proc, port)
         uuid = (data / "demo" / "election.uuid").read_text().strip()
@@ -111,12 +112,12 @@ def test_sigkill_under_load_loses_no_acknowledged_ballot(
             cred = read_private_credential(voters / f"{n:03d}.cred")
             raw = generate_ballot(election, credentials, cred, random_choices(election, rng), rng)
             ballots.append((raw.raw, (login, secret)))
-        got = _round(data, ballots, uuid, round_)
+        got = _round(data, ballots, uuid, round_, board_url)
         assert got, "no ballot was acknowledged before the kill"
         acked += got
     # restart once more and take the record
     port = free_port()
-    proc = start_demo(data, port)
+    proc = start_demo(data, port, database=board_url)
     try:
         wait_until_up(proc, port)
         record = tmp_path / "record" / f"{uuid}.bel"

@@ -16,7 +16,7 @@ from support.web import Served
 from viche.crypto.rng import SeededRandom
 from viche.errors import DatabaseError, Location, ReplayedBallotError
 from viche.protocol.ballot import smart_ballot_tracker
-from viche.record.sql.board import CastingTransaction
+from viche.record.sql.board import CastingTransaction, PgCastingTransaction
 from viche.record.store import ChainHead, StoredBallot
 from viche.service.ballot import generate_ballot
 from viche.service.cast import Accepted, cast_ballot
@@ -52,19 +52,27 @@ def _cast_together(served: Served, raws: Sequence[bytes]) -> list[Accepted | Exc
     return out
 
 
-def _slow_batches(monkeypatch: pytest.MonkeyPatch, sizes: list[int]) -> None:
+def _transaction(served: Served) -> type[CastingTransaction | PgCastingTransaction]:
+    """The group commit's transaction on this board (PostgreSQL: in pipeline mode)."""
+    if served.host.board.dialect == "postgresql":
+        return PgCastingTransaction
+    return CastingTransaction
+
+
+def _slow_batches(served: Served, monkeypatch: pytest.MonkeyPatch, sizes: list[int]) -> None:
     """The first commit waits, so that the others queue behind it; batch sizes recorded."""
-    real = CastingTransaction.append_ballots
+    cls = _transaction(served)
+    real = cls.append_ballots
 
     def slow(
-        self: CastingTransaction, ballots: Sequence[tuple[bytes, StoredBallot]], **kw: Any
+        self: Any, ballots: Sequence[tuple[bytes, StoredBallot]], **kw: Any
     ) -> list[ChainHead]:
         if not sizes:
             time.sleep(1.0)
         sizes.append(len(ballots))
         return real(self, ballots, **kw)
 
-    monkeypatch.setattr(CastingTransaction, "append_ballots", slow)
+    monkeypatch.setattr(cls, "append_ballots", slow)
 
 
 def test_ballots_cast_at_once_share_commits_and_keep_every_rule(
@@ -77,7 +85,7 @@ def test_ballots_cast_at_once_share_commits_and_keep_every_rule(
     )
     raws = [first, again, other, other, _ballot(served, 3, "g3"), _ballot(served, 4, "g4")]
     sizes: list[int] = []
-    _slow_batches(monkeypatch, sizes)
+    _slow_batches(served, monkeypatch, sizes)
     start_height = served.store.head().height
 
     out = _cast_together(served, raws)
@@ -106,16 +114,17 @@ def test_a_failed_group_commit_accepts_and_writes_nothing(
     raws = [_ballot(served, n, f"f{n}") for n in (1, 2, 3)]
     before = served.store.head()
 
-    real = CastingTransaction.append_ballots
+    cls = _transaction(served)
+    real = cls.append_ballots
 
     def broken(
-        self: CastingTransaction, ballots: Sequence[tuple[bytes, StoredBallot]], **kw: Any
+        self: Any, ballots: Sequence[tuple[bytes, StoredBallot]], **kw: Any
     ) -> list[ChainHead]:
         time.sleep(0.5)
         real(self, ballots, **kw)  # written in the transaction, which then fails: rolled back
         raise DatabaseError("the database failed: OperationalError", where=Location())
 
-    monkeypatch.setattr(CastingTransaction, "append_ballots", broken)
+    monkeypatch.setattr(cls, "append_ballots", broken)
     out = _cast_together(served, raws)
     assert all(isinstance(o, DatabaseError) for o in out), out
     assert served.store.head() == before

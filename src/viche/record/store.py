@@ -133,12 +133,12 @@ class CastingTransaction(Protocol):
         """The scheduled closing time (Unix seconds), if any."""
         ...
 
-    def look_up(
-        self, hashes: Sequence[str], credentials: Sequence[str]
-    ) -> tuple[set[str], dict[str, int], set[str]]:
-        """In one look-up: those of ``hashes`` (hex SHA-256 of ballots) that were audited
-        (never cast); those already in the record, with their event's height; those of
-        ``credentials`` with a ballot in the record already."""
+    @property
+    def found(self) -> tuple[set[str], dict[str, int], set[str]]:
+        """Looked up when the lock was taken, for the ``hashes`` and ``credentials`` given
+        to :meth:`BatchAppend.casting`: those of ``hashes`` (hex SHA-256 of ballots) that
+        were audited (never cast); those already in the record, with their event's height;
+        those of ``credentials`` with a ballot in the record already."""
         ...
 
     def append_ballots(
@@ -154,7 +154,11 @@ class BatchAppend(Protocol):
     """A store that checks and appends several Ballot events in one atomic, durable write
     (the SQL board): the voting server's group commit."""
 
-    def casting(self) -> AbstractContextManager[CastingTransaction]:
-        """Take the election's write lock and open one transaction; it commits when the
-        block ends without an exception, and writes nothing otherwise."""
+    def casting(
+        self, hashes: Sequence[str], credentials: Sequence[str]
+    ) -> AbstractContextManager[CastingTransaction]:
+        """Take the election's write lock and open one transaction, in which the head, the
+        closing time and the batch's audits, replays and re-votes (``hashes`` of its
+        ballots, their ``credentials``: :attr:`CastingTransaction.found`) are read; it
+        commits when the block ends without an exception, and writes nothing otherwise."""
         ...

@@ -228,12 +228,12 @@ def _commit(state: ElectionRecord, batch: list[_Pending]) -> None:
     assert isinstance(store, BatchAppend)
     done: list[tuple[_Pending, Accepted]] = []
     try:
-        with store.casting() as tx:
+        with store.casting(
+            [p.checked.hex_hash for p in batch], [p.checked.credential for p in batch]
+        ) as tx:
             check_phase(state, tx.head)  # ballots do not change the phase
             refuse_after_close(state.election.uuid, tx.close_at, time.time())
-            audited, recorded, voted = tx.look_up(
-                [p.checked.hex_hash for p in batch], [p.checked.credential for p in batch]
-            )
+            audited, recorded, voted = tx.found
             taken: list[tuple[_Pending, bool]] = []
             seen: set[str] = set()
             for p in batch:
