@@ -699,8 +699,8 @@ class _Merge:
 
     config: DetectConfig
     score: dict[str, float] = field(default_factory=dict)  # insertion = first appearance
-    flagged: dict[str, bool] = field(default_factory=dict)
-    tier: dict[str, str] = field(default_factory=dict)  # the strongest tier of any pass
+    # the strongest tier of any pass (flagged in some pass = a tier here)
+    tier: dict[str, str] = field(default_factory=dict)
     campaigns: list[Campaign] = field(default_factory=list)
     joined: set[str] = field(default_factory=set)
     owner: dict[str, int] = field(default_factory=dict)  # account -> a campaign holding it
@@ -712,7 +712,6 @@ class _Merge:
         self.passes += 1
         for acc in result.accounts:
             self.score[acc.author_id] = max(self.score.get(acc.author_id, 0.0), acc.score)
-            self.flagged[acc.author_id] = self.flagged.get(acc.author_id, False) or acc.flagged
             if _TIER_RANK[acc.tier] > _TIER_RANK[self.tier.get(acc.author_id, "")]:
                 self.tier[acc.author_id] = acc.tier
         for camp in result.campaigns:
@@ -819,8 +818,8 @@ class _Merge:
             AccountScore(
                 author_id=name,
                 score=score,
-                flagged=self.flagged[name],
-                campaign=campaign_of.get(name, "") if self.flagged[name] else "",
+                flagged=bool(self.tier.get(name)),
+                campaign=campaign_of.get(name, "") if self.tier.get(name) else "",
                 tier=self.tier.get(name, ""),
             )
             for name, score in self.score.items()
