@@ -746,12 +746,11 @@ class CastingTransaction:
         #: the batch's audits, replays and re-votes (:meth:`look_up`)
         self.found: tuple[set[str], dict[str, int], set[str]] = (set(), {}, set())
 
-    def look_up(
-        self, hashes: Sequence[str], credentials: Sequence[str]
-    ) -> tuple[set[str], dict[str, int], set[str]]:
-        """In one statement (one round trip): those of ``hashes`` (hex SHA-256 of ballots)
-        that the booth audited; those already in the record, with the height of their
-        event; those of ``credentials`` that already signed a ballot in the record."""
+    def look_up(self, hashes: Sequence[str], credentials: Sequence[str]) -> None:
+        """:attr:`found`, in one statement (one round trip): those of ``hashes`` (hex
+        SHA-256 of ballots) that the booth audited; those already in the record, with the
+        height of their event; those of ``credentials`` that already signed a ballot in the
+        record."""
         rows = self._conn.execute(
             _LOOK_UP,
             {
@@ -761,7 +760,6 @@ class CastingTransaction:
             },
         )
         self.found = _found(rows)
-        return self.found
 
     def append_ballots(
         self, ballots: Sequence[tuple[bytes, StoredBallot]], *, expected_head: str
