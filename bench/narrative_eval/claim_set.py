@@ -35,11 +35,16 @@ set does the same, with a selection rule written down before any ranking was loo
    dev (choose a ranker), second half test (confirm it).
 
 Relevance (the judging rules of ``analyst.py``'s docstring, unchanged; judgments appended to
-``analyst_judgments.csv``, old rows never change). Pool per query: the union of the top 10 of
-the rankings of :data:`RANKINGS` plus the cases the keyword search found when the query was
-accepted. Pooling bias: a relevant case no ranking puts in a top 10 and no keyword search
-found is unjudged; P@5 only reads top 5s, all judged, so it is exact for the rankings pooled,
-and a ranking added later needs its own top 5 judged (``--score`` refuses unjudged pairs).
+``analyst_judgments.csv``, old rows never change). Pool per query: the union of the top 5 of
+the rankings of :data:`RANKINGS` (P@5 reads no further) plus up to :data:`POOL_PER_SEARCH`
+cases of the query's title search (:data:`SEARCHES`, :func:`keyword_pool`: those not judged
+yet, the first by the monitor's ranking). Pooling bias: a relevant case that no ranking puts
+in a top 5 and that the keyword pool left out is unjudged, so the ceiling printed by
+``--score`` (every judged relevant case ranked first) is a lower bound; P@5 itself is exact
+for the rankings pooled. A ranking added later needs its own top 5 judged: ``--score``
+counts the unjudged pairs and scores only the queries whose top 5 is fully judged
+("(judged / all)" beside each figure). The top 10 of every ranking is kept in
+``claim_retrieved.csv`` for a deeper pool.
 """
 
 from __future__ import annotations
@@ -160,6 +165,7 @@ def main() -> None:
     ap.add_argument("--start", type=int, default=0)
     ap.add_argument("--count", type=int, default=30)
     ap.add_argument("--score", action="store_true")
+    ap.add_argument("--passage", action="store_true", help="also rank the passage: cases")
     args = ap.parse_args()
     if args.score:
         score()
@@ -170,7 +176,7 @@ def main() -> None:
         for i, p in enumerate(c[args.lang][args.start : args.start + args.count], args.start):
             print(f"[{i}] {p['post_id']} {p['date']} {p['text'][:400]}")
         return
-    rank_all(args.shared)
+    rank_all(args.shared, with_passage=args.passage)
 
 
 # ---------------------------------------------------------------- queries, rankings, scores
@@ -207,17 +213,21 @@ def split_of(qs: dict[str, list[dict[str, str]]]) -> dict[str, str]:
 
 
 WEIGHTS = (0.03, 0.06, 0.12)
-RANKINGS = ("raw", "head", *(f"hyb{w:g}" for w in WEIGHTS))
+RANKINGS = ("raw", "head", *(f"hyb{w:g}" for w in WEIGHTS), "passage", "pas_hyb0.12")
 
 
-def rank_all(shared: Path) -> None:
+def rank_all(shared: Path, *, with_passage: bool = False) -> None:
+    """Every ranking's top 10 for every query -> ``claim_retrieved.csv``; ``with_passage``
+    adds the rankings over the ``passage:`` case vectors (~7 CPU-minutes once, cached)."""
     from analyst import case_index
     from retrieve import cached_encode
+    from rules import passage_index
 
     from viche.monitor import embed
 
     model = embed.load_embedder()
     index = case_index(shared, model)
+    passage = passage_index(shared, model) if with_passage else None
     qs = queries(shared)
     rows = []
     for lang in ("ru", "uk_tr", "uk", "en"):
@@ -232,6 +242,9 @@ def rank_all(shared: Path) -> None:
         scores = {"raw": cos, "head": head}
         for w in WEIGHTS:  # the monitor's ranking (CaseIndex.scores) at several weights
             scores[f"hyb{w:g}"] = index.scores(vectors, texts, weight=w)
+        if passage is not None:  # cases embedded with e5's "passage: " prefix (rules.py)
+            scores["passage"] = vectors @ passage.vectors.T
+            scores["pas_hyb0.12"] = passage.scores(vectors, texts, weight=0.12)
         for name, sims in scores.items():
             for p, row in zip(items, sims, strict=True):
                 for rank, j in enumerate(np.argsort(-row)[:10], start=1):
