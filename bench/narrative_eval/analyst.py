@@ -76,7 +76,7 @@ QUERIES = 20
 K = 5
 SEED = 2024
 SPLIT_SEED = 11
-RANKINGS = ("post", "clean", "claim")
+RANKINGS = ("post", "clean", "claim", "hybrid")
 
 
 def ru_pool(shared: Path) -> list[dict[str, str]]:
@@ -157,12 +157,16 @@ def ranked(
     "clean" -- the whole post cleaned by today's
     :func:`viche.monitor.narratives.claim_text` (Telegram markup, pictographs and
     "subscribe" links dropped too); "claim" -- the best of "clean" and each of the post's
-    sentences (:func:`viche.monitor.narratives.claim_sentences`)."""
+    sentences (:func:`viche.monitor.narratives.claim_sentences`); "hybrid" -- "clean" plus
+    the lexical bridge, as :meth:`viche.monitor.narratives.CaseIndex.scores` ranks."""
     if ranking == "post":
         return cached_encode(model, texts) @ index.vectors.T
     whole = cached_encode(model, [nar.claim_text(t) for t in texts]) @ index.vectors.T
     if ranking == "clean":
         return whole
+    if ranking == "hybrid":  # the monitor's ranking: cosine + the lexical bridge (claim_set.py)
+        cleaned = [nar.claim_text(t) for t in texts]
+        return index.scores(cached_encode(model, cleaned), cleaned)
     out = whole.copy()
     parts = [(i, s) for i, t in enumerate(texts) for s in nar.claim_sentences(t)]
     if parts:

@@ -248,6 +248,12 @@ def main() -> None:
     report["match_threshold"] = match
     # each uk / ru claim against every case plus its own English title as a case
     en_titles = np.stack([vec[(k, "en")] for k in keys])
+    # the same contest as the monitor ranks it (CaseIndex.nearest with the post's text: the
+    # lexical bridge), the 30 English claims added to the cases as titles
+    titled = nar.CaseIndex(
+        [*cases, *(nar.KnownCase(f"own:{k}", texts[(k, "en")]) for k in keys)],
+        np.concatenate([index.vectors, en_titles]).astype(np.float32),
+    )
     found: dict[str, dict[str, float]] = {}
     for lang in ("uk", "ru", "en"):
         q = np.stack([vec[(k, lang)] for k in keys])
@@ -260,6 +266,21 @@ def main() -> None:
             "own_title_first": round(float(beats.mean()), 3),
             "own_title_at_match_threshold": round(float((own >= match).mean()), 3),
             "own_title_median_score": round(float(np.median(own)), 4),
+            "own_title_first_with_lexicon": round(
+                float(
+                    np.mean(
+                        [
+                            c.url == f"own:{k}"
+                            for k, (c, _) in zip(
+                                keys,
+                                titled.nearest(q, [texts[(k, lang)] for k in keys]),
+                                strict=True,
+                            )
+                        ]
+                    )
+                ),
+                3,
+            ),
         }
     report["claims_vs_cases"] = found
     report["cases"] = len(cases)

@@ -37,10 +37,13 @@ pairs of real posts (Russian Telegram, English and Ukrainian tweets):
   the smallest value that at most 1 % of different-claim pairs (0.84 %) and 0.1 % of real
   pairs (0.02 %) reach; it keeps 97 % of en-uk and all en-ru and uk-ru translations.
 * Within one language everything scores higher: different claims p99 0.87-0.89 (max 0.92),
-  random real Russian Telegram posts p99 0.91 (Moscow channels retelling the same story),
-  so :data:`SAME_LANGUAGE` = 0.915 by the same rule (0.15 % / 0.1 %); restatements of a claim
-  in one language (tests' corpus, 24 pairs) reach it in 94 % (en) and 67 % (uk, ru: 3 pairs
-  each) of pairs; the centroid step takes in the rest.
+  random real Russian Telegram posts p99 0.87, p99.9 0.89 (Moscow channels retelling the same
+  story), so :data:`SAME_LANGUAGE` = 0.8875 by the same rule (0.92 % / 0.08 %); restatements
+  of a claim in one language (tests' corpus, 24 pairs) reach it in 100 % (en, ru) and 67 %
+  (uk: 3 pairs) of pairs; the centroid step takes in the rest. (It was 0.915 when the
+  Telegram posts were embedded with their markup and "subscribe" links, which made one
+  channel's unrelated posts alike: real ru-ru p99.9 0.92; recomputed after
+  :func:`claim_text` dropped them.)
 * A claim's centroid (en+uk+ru) scores 0.95-0.99 with its own texts and up to 0.88 (p99)
   with other claims' texts: :data:`CENTROID_THRESHOLD` = 0.88 (at most 1 % of others).
 * Known cases: a case must beat two things. The best case score of apolitical Russian
@@ -75,6 +78,19 @@ pairs of real posts (Russian Telegram, English and Ukrainian tweets):
   over a case's nearest cases, ``passage:`` case vectors; ``bench/narrative_eval/rules.py``,
   1,140 judged pairs, dev / test halves) do not beat this cosine on the held-out half, so
   matching keeps it: most posts restate no claim, and no score tells them apart.
+* On posts that DO carry a claim of the case list (``bench/narrative_eval/claim_set.py``:
+  16 ru, 16 en real posts and 2 real uk posts selected by a written rule before any ranking,
+  and labelled uk translations of the ru ones; judged pools), the cosine ranks 0.18-0.38 of
+  the top 5 right on the test half. Which case a narrative is matched to is therefore chosen
+  with a lexical bridge across scripts (:mod:`viche.monitor.lexicon`, hand-written en / ru /
+  uk concepts): :meth:`CaseIndex.nearest` ranks by cosine + :data:`LEXICAL_WEIGHT` x the
+  concepts' idf-weighted cosine among the cases whose cosine reaches the threshold, and
+  returns the cosine, so the threshold keeps its calibrated meaning. Test P@5: ru 0.18 ->
+  0.50, uk translations 0.30 -> 0.55, en 0.38 -> 0.50 (weight chosen on the dev half), still
+  short of 0.8: cases on the same actors and topic rank as high as restatements. The price,
+  in ``calibrate.py``'s contest (each claim against every case of 2015-01..2016-01 plus the
+  30 English claims as titles): the own English title comes first for 27 / 30 Ukrainian and
+  29 / 30 Russian versions with the bridge, 30 / 30 with the cosine alone.
 """
 
 from __future__ import annotations
@@ -92,17 +108,21 @@ import numpy as np
 import numpy.typing as npt
 
 from viche.errors import IngestError, Location, MissingFileError, MonitorError
+from viche.monitor import lexicon
 from viche.monitor.embed import DIMENSION, Embedder, Vectors
 from viche.monitor.minhash import MinHasher, lsh_clusters
 from viche.monitor.model import Campaign, DetectionResult, Narrative, Post
 from viche.monitor.text import guess_language, normalise, shingle_hashes
 
-SAME_LANGUAGE = 0.915
+SAME_LANGUAGE = 0.8875
 CROSS_LANGUAGE = 0.8525
 #: the higher of the two: a pair that reaches it links in any two languages
 CLUSTER_THRESHOLD = max(SAME_LANGUAGE, CROSS_LANGUAGE)
 CENTROID_THRESHOLD = 0.88
 MATCH_THRESHOLD = 0.888
+#: weight of the lexical bridge (:mod:`viche.monitor.lexicon`) added to the cosine when the
+#: cases are ranked (chosen on the dev half of ``bench/narrative_eval/claim_set.py``)
+LEXICAL_WEIGHT = 0.12
 GROUPS = ("en", "uk", "ru", "other")
 #: cosine similarity needed to link two posts, by their groups (see :func:`language_group`);
 #: pairs not listed are never linked.
@@ -231,6 +251,7 @@ class CaseIndex:
             )
         self.cases = tuple(cases)
         self.vectors = vectors
+        self._lex: tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]] | None = None
 
     @classmethod
     def build(
@@ -270,15 +291,63 @@ class CaseIndex:
             tmp.replace(cache)
         return cls(cases, vectors)
 
-    def nearest(self, vectors: Vectors) -> list[tuple[KnownCase, float]]:
-        """For each row of ``vectors`` (unit length), the nearest case and its similarity."""
+    def _lexicon(self) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+        """The cases' weighted concept rows and the concepts' idf (computed once)."""
+        if self._lex is None:
+            sets = [lexicon.concepts(c.text()) for c in self.cases]
+            weights = lexicon.idf(sets)
+            self._lex = (lexicon.weighted(sets, weights), weights)
+        return self._lex
+
+    def scores(
+        self,
+        vectors: Vectors,
+        texts: Sequence[str] | None = None,
+        *,
+        weight: float = LEXICAL_WEIGHT,
+    ) -> Vectors:
+        """The ranking score of every case for each row of ``vectors``: the cosine, plus
+        ``weight`` times the lexical similarity (:mod:`viche.monitor.lexicon`) of the row's
+        text (``texts``, one per row) to the case, when texts are given."""
+        sims: Vectors = vectors @ self.vectors.T
+        if texts is not None:
+            if len(texts) != vectors.shape[0]:
+                raise MonitorError(
+                    f"{vectors.shape[0]} vectors but {len(texts)} texts",
+                    where=Location(path=("CaseIndex", "scores")),
+                )
+            rows, weights = self._lexicon()
+            sims = sims + weight * lexicon.similarity(texts, rows, weights)
+        return sims
+
+    def nearest(
+        self,
+        vectors: Vectors,
+        texts: Sequence[str] | None = None,
+        *,
+        threshold: float | None = None,
+    ) -> list[tuple[KnownCase, float]]:
+        """For each row of ``vectors`` (unit length), the best case and its cosine.
+
+        Without ``texts``: the case of highest cosine. With ``texts`` (one per row), the
+        case of highest :meth:`scores` among those whose cosine reaches ``threshold`` (all
+        cases when it is None; the case of highest cosine when none reaches it): the
+        calibrated cosine decides WHETHER a row matches a case, the lexical bridge helps
+        choose WHICH (``bench/narrative_eval/claim_set.py``). The similarity returned is
+        always the cosine, so the calibrated thresholds keep their meaning."""
         if not self.cases:
             raise MonitorError(
                 "no known cases to match against", where=Location(path=("CaseIndex",))
             )
-        sims = vectors @ self.vectors.T
-        best = np.argmax(sims, axis=1)
-        return [(self.cases[int(j)], float(sims[i, j])) for i, j in enumerate(best)]
+        cos = vectors @ self.vectors.T
+        best = np.argmax(cos, axis=1)
+        if texts is not None:
+            ranked = self.scores(vectors, texts)
+            if threshold is not None:
+                ranked = np.where(cos >= threshold, ranked, -np.inf)
+            chosen = np.argmax(ranked, axis=1)
+            best = np.where(np.isfinite(ranked.max(axis=1)), chosen, best)
+        return [(self.cases[int(j)], float(cos[i, j])) for i, j in enumerate(best)]
 
 
 def representatives(
@@ -506,7 +575,15 @@ def _find(  # noqa: PLR0917 (private: find_narratives and attach_narratives)
     vectors = embedder.encode([texts[int(i)] for i in distinct])[np.searchsorted(distinct, rep)]
     scripts = [language_group(t, p.lang) for p, t in kept]
     found = cluster(vectors, scripts, thresholds=thresholds, min_size=min_size)
-    matches = cases.nearest(np.stack([c.centroid for c in found])) if cases and found else []
+    matches = (
+        cases.nearest(
+            np.stack([c.centroid for c in found]),
+            [texts[c.medoid] for c in found],
+            threshold=match_threshold,
+        )
+        if cases and found
+        else []
+    )
     out: list[Narrative] = []
     for i, c in enumerate(found):
         ids = tuple(unique[m].id for m in c.members)
