@@ -28,7 +28,9 @@ beside the server's: the bench of ``run.py`` does not count it.
 
 ``--only burst,real,commits`` times each group commit of the bursts (wall time: the batch
 size, taking the lock with the reads, the checks and writes, the COMMIT), where a cast
-waits rather than computes; ``--switch-interval S`` sets ``sys.setswitchinterval``.
+waits rather than computes (the check's wall time inside the server is printed beside its
+CPU: the difference is its waits for the GIL and for a core); ``--switch-interval S``
+sets ``sys.setswitchinterval``.
 
 Per-ballot figures are CPU (user + system) of this process, which survive a loaded
 machine better than wall time; the load average is printed beside them.
@@ -118,15 +120,20 @@ def _slow(election: Any, raw: bytes, credentials: Any, *rest: Any) -> CheckedBal
 
 
 _in_server: list[float] = []
+#: the wall time of each check inside the server: its CPU plus its waits for the GIL (and
+#: for a core)
+_in_server_wall: list[float] = []
 
 
 def _timed(election: Any, raw: bytes, credentials: Any, *rest: Any) -> CheckedBallot:
-    """The real check, its CPU inside the server counted (this thread's CPU time)."""
-    t0 = time.thread_time()
+    """The real check, its CPU inside the server counted (this thread's CPU time) and its
+    wall time."""
+    t0, w0 = time.thread_time(), time.perf_counter()
     try:
         return check_ballot_fast(election, raw, credentials, *rest)
     finally:
         _in_server.append(time.thread_time() - t0)
+        _in_server_wall.append(time.perf_counter() - w0)
 
 
 # --- the group commit, timed (``--commits``) ---------------------------------------------
@@ -552,6 +559,7 @@ def main() -> None:
                 app = app_for(b, Admission(target=0.5))
                 route.check_ballot_fast = _timed  # the real check, this once
                 _in_server.clear()
+                _in_server_wall.clear()
                 try:
                     cpu, rep = pg_cpu(lambda app=app: _over_http(app, uuid, ballots, "burst"),
                                       "real", b)  # fmt: skip
@@ -564,6 +572,9 @@ def main() -> None:
                 inside = sum(_in_server) * 1000 / max(1, len(_in_server))
                 rows["  the check's own CPU inside the server (thread time)"] = inside
                 rows["  the same minus the check's CPU inside the server"] = per - inside
+                rows["  the check's wall time inside the server (not CPU)"] = (
+                    sum(_in_server_wall) * 1000 / max(1, len(_in_server_wall))
+                )
                 notes["real"] = _burst_note(rep)
                 if "commits" in only:
                     notes["real commits"] = _commits.report()
