@@ -8,14 +8,18 @@ For each database (SQLite in a data folder; PostgreSQL in a fresh schema of ``--
 and each worker count (``viche serve --workers N``), on a fresh board:
 
 * **burst**: every voter posts her ballot at the same moment, each over her own connection
-  (plain HTTP/1.1 over asyncio streams on uvloop, requests encoded beforehand: the client
-  shares the two cores with the server and should cost little). ballots/s = voters / time from
+  (plain HTTP/1.1 from an asyncio protocol on uvloop, requests encoded beforehand, ``Expect:
+  100-continue`` unless ``--no-expect``: the client shares the two cores with the server
+  and should cost little). ballots/s = voters / time from
   the first send to the last answer. A worker takes as many ballots at once as it answers
   within ``--cast-wait`` seconds (admission control, :mod:`viche.web.admission`); the
   others are told "503, retry after N ms" (V9016, ``retry_after_ms``) and come back after
   N ms and up to a fifth more at random, as ``viche vote`` and the booth do.
-  ``p50``/``p99``: latency of the accepted requests (the request that got the receipt);
-  ``voter p50``/``voter p99``: from the voter's first send to her receipt, waits included;
+  ``p50``/``p99``: latency of the accepted requests (the request that got the receipt),
+  from the write of its head to its answer read whole, both taken in the client's protocol
+  callbacks (not the ~150 ms its loop takes to start a thousand connects, nor its tasks'
+  wake-ups); ``voter p50``/``voter p99``: from the voter's first write to her receipt,
+  waits included;
   ``503s``: answers "retry after"; ``told``: voters told at least once. With
   ``--cast-wait 0`` nobody is told to retry and the burst is one queue (the last voter
   waits for all those before her).
