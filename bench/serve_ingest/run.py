@@ -8,14 +8,18 @@ For each database (SQLite in a data folder; PostgreSQL in a fresh schema of ``--
 and each worker count (``viche serve --workers N``), on a fresh board:
 
 * **burst**: every voter posts her ballot at the same moment, each over her own connection
-  (plain HTTP/1.1 over asyncio streams on uvloop, requests encoded beforehand: the client
-  shares the two cores with the server and should cost little). ballots/s = voters / time from
+  (plain HTTP/1.1 from an asyncio protocol on uvloop, requests encoded beforehand, ``Expect:
+  100-continue`` unless ``--no-expect``: the client shares the two cores with the server
+  and should cost little). ballots/s = voters / time from
   the first send to the last answer. A worker takes as many ballots at once as it answers
   within ``--cast-wait`` seconds (admission control, :mod:`viche.web.admission`); the
   others are told "503, retry after N ms" (V9016, ``retry_after_ms``) and come back after
   N ms and up to a fifth more at random, as ``viche vote`` and the booth do.
-  ``p50``/``p99``: latency of the accepted requests (the request that got the receipt);
-  ``voter p50``/``voter p99``: from the voter's first send to her receipt, waits included;
+  ``p50``/``p99``: latency of the accepted requests (the request that got the receipt),
+  from the write of its head to its answer read whole, both taken in the client's protocol
+  callbacks (not the ~150 ms its loop takes to start a thousand connects, nor its tasks'
+  wake-ups); ``voter p50``/``voter p99``: from the voter's first write to her receipt,
+  waits included;
   ``503s``: answers "retry after"; ``told``: voters told at least once. With
   ``--cast-wait 0`` nobody is told to retry and the burst is one queue (the last voter
   waits for all those before her).
@@ -57,6 +61,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import typing
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -90,10 +95,11 @@ def _make(args: tuple[PreparedDemo, str, int]) -> bytes:
 
 
 def _serve(
-    data: Path, url: str, port: int, workers: int, cast_wait: float, cpus: str | None = None
-) -> subprocess.Popen[bytes]:
+    data: Path, url: str, port: int, workers: int, cast_wait: float, cpus: str | None = None,
+    src: Path | None = None,
+) -> subprocess.Popen[bytes]:  # fmt: skip
     # the clients all come from 127.0.0.1: no rate limits for the measure
-    env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "VICHE_RATE_LIMITS": "off"}
+    env = {**os.environ, "PYTHONPATH": str(src or REPO / "src"), "VICHE_RATE_LIMITS": "off"}
     # its log goes to a file: a pipe nobody reads fills after ~500 access-log lines and
     # then blocks the server's logging (and every request) for good
     log = (data / "serve.log").open("wb")
@@ -205,12 +211,14 @@ class Fired:
 
 
 class _Answer:
-    """One HTTP/1.1 answer: status, headers (lower-case names), body."""
+    """One HTTP/1.1 answer: status, headers (lower-case names), body; ``sent``/``read``:
+    when (``perf_counter``) the request's head was written and the answer read whole."""
 
-    __slots__ = ("body", "headers", "status")
+    __slots__ = ("body", "headers", "read", "sent", "status")
 
     def __init__(self, status: int, headers: dict[str, str], body: bytes) -> None:
         self.status, self.headers, self.body = status, headers, body
+        self.sent = self.read = 0.0
 
 
 async def _read_answer(reader: asyncio.StreamReader) -> _Answer:
@@ -227,30 +235,114 @@ async def _read_answer(reader: asyncio.StreamReader) -> _Answer:
     return _Answer(status, headers, body)
 
 
-def _request(port: int, uuid: str, raw: bytes, auth: tuple[str, str]) -> bytes:
-    """The whole cast request, encoded once before the clock starts."""
+def _request(
+    port: int, uuid: str, raw: bytes, auth: tuple[str, str], expect: bool = False
+) -> bytes:
+    """The whole cast request, encoded once before the clock starts (``expect``: its head
+    asks ``Expect: 100-continue``; the body follows it, sent once the server says so)."""
     basic = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+    ask = "Expect: 100-continue\r\n" if expect else ""
     return (
         f"POST /api/v1/elections/{uuid}/ballots HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
-        f"Authorization: Basic {basic}\r\nContent-Type: application/json\r\n"
+        f"Authorization: Basic {basic}\r\nContent-Type: application/json\r\n{ask}"
         f"Content-Length: {len(raw)}\r\n\r\n"
     ).encode() + raw
 
 
+class _Send(asyncio.Protocol):
+    """One cast over a connection of its own, as few Python steps as the loop allows: the
+    request is written from ``connection_made`` (no task wake-up between the connect and
+    the write), the answer parsed from ``data_received`` once whole. With ``Expect:
+    100-continue`` in the head, the body is written only when ``100 Continue`` comes; a
+    final answer instead (the server refused before reading) is the answer, the body never
+    sent. Ends ``done`` with the answer, or with the error that closed the connection.
+    The answer's times are taken in the callbacks: the latency counts from the write of
+    the request (the TCP handshake is the kernel's on both sides: before it, the time is
+    only the client's own loop starting a thousand connects, ~150 ms in a burst) to the
+    answer read whole, not to when the client's task resumes."""
+
+    def __init__(self, head: bytes, body: bytes, done: asyncio.Future[_Answer]) -> None:
+        self.head, self.body, self.done = head, body, done
+        self.waiting = b"Expect: 100-continue" in head
+        self.buffer = b""
+        self.transport: asyncio.Transport | None = None
+        self.sent = 0.0
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports are not asyncio.Transport subclasses (but have its methods)
+        self.transport = typing.cast(asyncio.Transport, transport)
+        self.sent = time.perf_counter()
+        self.transport.write(self.head if self.waiting else self.head + self.body)
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        while not self.done.done():
+            end = self.buffer.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            lines = self.buffer[:end].decode("latin-1").split("\r\n")
+            status = int(lines[0].split(" ", 2)[1])
+            if status == 100:  # go on: the body
+                self.buffer = self.buffer[end + 4 :]
+                if self.waiting and self.transport is not None:
+                    self.waiting = False
+                    self.transport.write(self.body)
+                continue
+            headers: dict[str, str] = {}
+            for line in lines[1:]:
+                name, _, value = line.partition(":")
+                headers[name.strip().lower()] = value.strip()
+            size = int(headers.get("content-length", "0"))
+            if len(self.buffer) < end + 4 + size:
+                return
+            answer = _Answer(status, headers, self.buffer[end + 4 : end + 4 + size])
+            answer.sent, answer.read = self.sent, time.perf_counter()
+            self.done.set_result(answer)
+            if self.transport is not None:
+                self.transport.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.done.done():
+            self.done.set_exception(exc or ConnectionResetError("closed before the answer"))
+
+
+#: seconds a send may take before the bench gives up on it (a bug, not a measure)
+SEND_TIMEOUT = 300.0
+
+
+async def _send(port: int, request: bytes) -> _Answer:
+    """Send ``request`` over a new connection (:class:`_Send`); its answer."""
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[_Answer] = loop.create_future()
+    cut = request.index(b"\r\n\r\n") + 4
+    async with asyncio.timeout(SEND_TIMEOUT):
+        transport, _ = await loop.create_connection(
+            lambda: _Send(request[:cut], request[cut:], done), "127.0.0.1", port
+        )
+        try:
+            return await done
+        finally:
+            transport.close()
+
+
 async def _fire(
-    port: int, uuid: str, ballots: list[tuple[bytes, tuple[str, str]]], rate: float | None
-) -> Fired:
+    port: int, uuid: str, ballots: list[tuple[bytes, tuple[str, str]]], rate: float | None,
+    expect: bool = True,
+) -> Fired:  # fmt: skip
     """Each voter posts her ballot over her own connection: all at once (``rate`` None) or
     arriving as a Poisson process of ``rate`` voters per second. A voter told that the
     server is full waits as long as it asks (``retry_after_ms``, else Retry-After) plus up
     to a fifth more at random (as ``viche vote`` and the booth do) and sends the same
     ballot again.
 
-    The client is plain HTTP/1.1 over asyncio streams (keep-alive; a new connection after
-    an answer with ``Connection: close``), each request encoded beforehand: the load
-    generator shares the machine's cores with the server, so it should cost little (an
-    httpx client cost ~5 ms of CPU per ballot, as much as a quarter of the server's)."""
-    requests = [_request(port, uuid, raw, auth) for raw, auth in ballots]
+    The client is plain HTTP/1.1, one connection per send (:class:`_Send`: an asyncio
+    protocol, no stream objects), each request encoded beforehand: the load generator
+    shares the machine's cores with the server, so it should cost little (an httpx client
+    cost ~5 ms of CPU per ballot, as much as a quarter of the server's; asyncio streams
+    left a burst's first connections unanswered by the client's own loop for ~140 ms).
+    ``expect``: each request asks ``Expect: 100-continue`` and sends its body only when the
+    server says so (a cast refused at once costs neither side its 17 kB body)."""
+    requests = [_request(port, uuid, raw, auth, expect) for raw, auth in ballots]
     latencies: list[float] = []
     voters: list[float] = []
     when: list[tuple[float, int]] = []
@@ -271,37 +363,25 @@ async def _fire(
         delay = t0 + start - time.perf_counter()
         if delay > 0:
             await asyncio.sleep(delay)
-        first = time.perf_counter()
+        first = 0.0
         waited = False
         sends = 0
-        conn: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
-        try:
-            while True:
-                s = time.perf_counter()
-                if conn is None:
-                    conn = await asyncio.open_connection("127.0.0.1", port)
-                reader, writer = conn
-                writer.write(request)
-                r = await _read_answer(reader)
-                if r.headers.get("connection", "").lower() == "close":
-                    writer.close()
-                    conn = None
-                wait = busy_wait(r.status, r.headers.get("retry-after", ""), r.body)
-                if wait is None:
-                    break
-                sends += 1
-                busy += 1
-                if not waited:
-                    told += 1
-                    waited = True
-                await asyncio.sleep(jittered(wait, jitter.uniform))
-        finally:
-            if conn is not None:
-                conn[1].close()
+        while True:
+            r = await _send(port, request)
+            first = first or r.sent
+            wait = busy_wait(r.status, r.headers.get("retry-after", ""), r.body)
+            if wait is None:
+                break
+            sends += 1
+            busy += 1
+            if not waited:
+                told += 1
+                waited = True
+            await asyncio.sleep(jittered(wait, jitter.uniform))
         if r.status == 201:
-            latencies.append(time.perf_counter() - s)
-            voters.append(time.perf_counter() - first)
-            when.append((s - t0, sends))
+            latencies.append(r.read - r.sent)
+            voters.append(r.read - first)
+            when.append((r.sent - t0, sends))
         else:
             refused += 1
             print(f"refused: {r.status} {r.body[:200]!r}", file=sys.stderr)
@@ -355,7 +435,8 @@ def _drop(board: Board, postgres: str) -> None:
 def _run(
     board: Board, workers: int, uuid: str, ballots: list[tuple[bytes, tuple[str, str]]],
     rate: float | None, cast_wait: float, profile: Path | None = None,
-    cpus: str | None = None, postgres: str = "",
+    cpus: str | None = None, postgres: str = "", expect: bool = True,
+    server_src: Path | None = None,
 ) -> tuple[Fired, float, int, float | None]:  # fmt: skip
     """Serve ``board``, fire the ballots; (what the clients saw, server CPU s, ballots on
     the board afterwards, CPU s of the PostgreSQL backends serving it). ``profile``:
@@ -364,7 +445,7 @@ def _run(
     with socket.socket() as probe:  # a free port (a random one collided once)
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    proc = _serve(board.data, board.url, port, workers, cast_wait, cpus)
+    proc = _serve(board.data, board.url, port, workers, cast_wait, cpus, server_src)
     spy: subprocess.Popen[bytes] | None = None
     try:
         if profile is not None:
@@ -377,7 +458,7 @@ def _run(
         cpu0 = _tree_cpu(proc.pid)
         pg0 = {} if board.schema is None else backend_cpu(postgres, board.schema)
         with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-            fired = runner.run(_fire(port, uuid, ballots, rate))
+            fired = runner.run(_fire(port, uuid, ballots, rate, expect))
         cpu = _tree_cpu(proc.pid) - cpu0
         pg_cpu = None
         if board.schema is not None:  # backends opened meanwhile count from their start
@@ -450,6 +531,15 @@ def main() -> None:
         "per core; the client and PostgreSQL are not pinned",
     )  # fmt: skip
     p.add_argument(
+        "--no-expect", action="store_true",
+        help="the client sends each ballot with its head, without Expect: 100-continue",
+    )  # fmt: skip
+    p.add_argument(
+        "--server-src", type=Path, default=None,
+        help="serve with the code of this src folder (another checkout: before/after measured "
+        "by the same client)",
+    )  # fmt: skip
+    p.add_argument(
         "--no-peer", action="store_true",
         help="skip belenios-tool's verify of the served archive (runs that only measure)",
     )  # fmt: skip
@@ -492,7 +582,8 @@ def main() -> None:
             f"(engine: {fastexp_engine()}; bench/check_speed compares the engines)"
         )
 
-        print(f"admission control: viche serve --cast-wait {args.cast_wait}")
+        print(f"admission control: viche serve --cast-wait {args.cast_wait}; client "
+              + ("without" if args.no_expect else "with") + " Expect: 100-continue")  # fmt: skip
         if args.cpus is not None:
             print(f"server pinned to cores {args.cpus} (taskset)")
         print(
@@ -519,7 +610,7 @@ def main() -> None:
                         spy = args.profile / f"{db}-{workers}-{mode}.txt"
                     fired, cpu, count, pg_cpu = _run(
                         board, workers, uuid, cast, rate, args.cast_wait, spy, args.cpus,
-                        args.postgres,
+                        args.postgres, not args.no_expect, args.server_src,
                     )  # fmt: skip
                     pg_ms = "-" if pg_cpu is None else f"{pg_cpu * 1000 / count:.1f}"
                     per_s = count / fired.seconds

@@ -6,10 +6,13 @@ wait."""
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import heapq
 import json
 import logging
 import random
+import socket
 import threading
 import time
 from typing import cast
@@ -17,13 +20,16 @@ from typing import cast
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from starlette.types import Message, Receive, Scope, Send
 
 from support.web import Served
 from viche.errors import ServerBusyError
 from viche.service.hosting import Host
-from viche.web.admission import Admission
+from viche.web.admission import Admission, AdmissionGate, LoopLag
 from viche.web.app import create_app
 from viche.web.client import JITTER_CAP, VotingClient, jittered, retry_after
+from viche.web.event_demo import running
+from viche.web.metrics import Metrics
 from viche.web.ops import OpsConfig
 from viche.web.routers.ballots import FifoSlots
 
@@ -391,3 +397,140 @@ def test_the_bound_follows_the_wait_the_casts_taken_in_really_met() -> None:
     # idle: measured afresh
     a.leave()
     assert a.per_cast == a.interval
+
+
+def test_the_loop_lag_is_how_late_the_timer_fired_or_how_overdue_it_is() -> None:
+    now = [0.0]
+    lag = LoopLag(period=0.01, clock=lambda: now[0])
+    assert lag.late() == 0.0  # no timer yet: nothing known
+    lag.fired()
+    now[0] = 0.012
+    lag.fired()  # due at 0.01, fired at 0.012
+    assert lag.late() == pytest.approx(0.002)
+    now[0] = 0.2  # the loop busy since: the timer (due at 0.022) has not fired
+    assert lag.late() == pytest.approx(0.178)
+    lag.fired()
+    assert lag.late() == pytest.approx(0.178)  # what it met, until it fires on time again
+    now[0] = 0.21
+    lag.fired()
+    assert lag.late() == pytest.approx(0.0)
+
+
+def test_a_late_loop_takes_a_cast_only_when_none_is_in_flight() -> None:
+    """Casts taken in while the event loop is late (a burst's first instant: a thousand
+    connections to accept, most to refuse) wait for the loop at every step: one is taken
+    so that the worker does not idle, the others are told to come back after the lag."""
+    now = [0.0]
+    clock = lambda: now[0]  # noqa: E731
+    lag = LoopLag(period=0.01, clock=clock)
+    a = Admission(target=0.5, floor=4, ceiling=64, interval=0.01, clock=clock, lag=lag)
+    assert a.limit == 50
+    lag.fired()
+    now[0] = 0.16  # due at 0.01: late by 0.15 s, more than a fifth of the target
+    first = a.enter()
+    with pytest.raises(ServerBusyError) as err:
+        a.enter()
+    assert a.in_flight == 1
+    assert err.value.retry_after_ms >= 150  # not before the loop caught up
+    lag.fired()  # fires, late by 0.15 s: still late
+    with pytest.raises(ServerBusyError):
+        a.enter()
+    now[0] = 0.17
+    lag.fired()  # on time again: the bound is the pace's
+    assert [a.enter()[1] for _ in range(49)] == list(range(2, 51))
+    with pytest.raises(ServerBusyError):
+        a.enter()
+    a.leave(first)
+    # the lag is not looked at with lag_share 0, nor without a bound
+    for off in (Admission(target=0.5, lag_share=0, clock=clock, lag=lag),
+                Admission(target=0, clock=clock, lag=lag)):  # fmt: skip
+        now[0] += 1.0  # the timer overdue by a second
+        off.enter()
+        off.enter()
+        assert off.in_flight == 2
+
+
+def _refuse(headers: list[tuple[bytes, bytes]], body: bytes) -> tuple[list[Message], int]:
+    """A cast through an AdmissionGate that has no room: the messages sent back, and how
+    many times the body was read."""
+    admission = Admission(target=0.5, floor=1, ceiling=1, lag_share=0)
+    admission.in_flight = 1
+    reads = 0
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        raise AssertionError("a refused cast reached the app")
+
+    async def receive() -> Message:
+        nonlocal reads
+        reads += 1
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    sent: list[Message] = []
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    gate = AdmissionGate(app, admission=admission, metrics=Metrics())
+    scope: Scope = {
+        "type": "http", "method": "POST", "path": "/api/v1/elections/abc/ballots",
+        "headers": [(b"content-type", b"application/json"), *headers],
+    }  # fmt: skip
+    asyncio.run(gate(scope, receive, send))
+    return sent, reads
+
+
+def test_a_refused_cast_that_expects_100_continue_is_answered_without_its_body() -> None:
+    """Expect: 100-continue: the client sends the body only when told to; refused, it is
+    never told (nothing read) and the connection is not closed on it (a close with unread
+    data would reset it and could lose the answer). Without: the body is read and dropped,
+    then the connection closed."""
+    sent, reads = _refuse([(b"expect", b"100-Continue")], b"")
+    assert reads == 0
+    start = sent[0]
+    assert start["status"] == 503
+    names = {k.lower() for k, _ in start["headers"]}
+    assert b"retry-after" in names and b"connection" not in names
+    assert json.loads(sent[1]["body"])["code"] == "V9016"
+    sent, reads = _refuse([], b"{}")
+    assert reads == 1
+    assert sent[0]["status"] == 503
+    assert (b"connection", b"close") in sent[0]["headers"]
+
+
+def test_over_uvicorn_a_client_waiting_for_100_continue_never_sends_a_refused_body(
+    served: Served,
+) -> None:
+    """Through uvicorn: a client that asks Expect: 100-continue and waits gets the 503
+    without sending its body; one that asks it and sends the body at once (httpx does)
+    gets the 503 too, on a connection that stays usable (the body skipped), and its next
+    send of the ballot is taken."""
+    s = served
+    admission = Admission(target=0.5, floor=1, ceiling=1, lag_share=0)
+    app = create_app(s.host, OpsConfig.unlimited(), admission=admission)
+    raw = s.ballot(3, "expect")
+    path = f"/api/v1/elections/{s.uuid}/ballots"
+    with running(app) as url:
+        port = int(url.rsplit(":", 1)[1])
+        admission.in_flight = 1
+        login = base64.b64encode(":".join(s.login(3)).encode()).decode()
+        head = (
+            f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Basic {login}\r\n"
+            f"Content-Type: application/json\r\nExpect: 100-continue\r\n"
+            f"Content-Length: {len(raw)}\r\n\r\n"
+        ).encode()
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+            sock.sendall(head)  # and waits: no body
+            answer = b""
+            while b"\r\n\r\n" not in answer:
+                answer += sock.recv(65536)
+            assert answer.startswith(b"HTTP/1.1 503 ")
+            assert b"100 Continue" not in answer and b"connection: close" not in answer.lower()
+        headers = {"Content-Type": "application/json", "Expect": "100-continue"}
+        with httpx.Client(base_url=url, timeout=30) as client:
+            for _ in range(2):
+                r = client.post(path, content=raw, headers=headers, auth=s.login(3))
+                assert r.status_code == 503 and r.json()["code"] == "V9016", r.text
+            admission.in_flight = 0
+            r = client.post(path, content=raw, headers=headers, auth=s.login(3))
+            assert r.status_code == 201, r.text
+    assert admission.in_flight == 0

@@ -27,16 +27,31 @@ idled for eight of them.) ``viche vote`` and the booth wait ``retry_after_ms``
 second: :func:`viche.web.client.jittered`, ``booth/busy.js``), then send the same ballot
 again.
 
+A late event loop refuses too (:class:`LoopLag`). The bound counts the casts in flight, but
+a cast taken in needs the worker's event loop several times (its login and its check in
+threads, its body, its answer), and in a burst's first instant that loop is busy accepting
+a thousand connections and refusing most of them: a cast taken in then was answered after
+1-2 s, though the bound held (the gate saw it 0.5 s at most; the rest was spent waiting for
+the loop, before and after). A timer fires every :data:`LAG_PERIOD` seconds and sees how
+late it fires; while the loop is late by more than :attr:`Admission.lag_share` of the
+target, a worker takes a cast only when it has none in flight (it never idles), and the
+others are told to come back after the lag as well as after their turn.
+
 The bound is kept by :class:`AdmissionGate`, a plain ASGI middleware in front of the cast
 route: a refusal costs no routing, no dependency solving, no login and no thread hop (a
-burst gets about as many 503s as ballots). A refused request's body is read and thrown
-away (so that the client gets the answer before the connection closes); it is not checked,
-nothing is written. Everything here runs on the worker's event loop (one thread): no lock
-is needed.
+burst gets about as many 503s as ballots). A cast refused is not checked, nothing is
+written, and its body is not wanted: a request that asked ``Expect: 100-continue`` gets
+its 503 before the body is sent (never read: uvicorn says ``100 Continue`` only when the
+body is read) and the connection stays open (the client closes it, or sends the body,
+which is skipped, and its next request; a close with unread data would reset the
+connection and could lose the answer); any other's body is read and thrown away, then
+the connection closed (``Connection: close``). Everything here runs on the worker's event
+loop (one thread): no lock is needed.
 """
 
 from __future__ import annotations
 
+import asyncio
 import math
 import sys
 import time
@@ -68,6 +83,31 @@ MIN_WAIT_MS = 10
 #: the pace is measured over this many answers while busy (at least MIN_ANSWERS)
 WINDOW = 32
 MIN_ANSWERS = 8
+#: seconds between two firings of the timer that measures the event loop's lag
+LAG_PERIOD = 0.01
+
+
+@dataclass
+class LoopLag:
+    """How late a worker's event loop is: a timer due every ``period`` seconds notes how
+    late it fired (:meth:`fired`); :meth:`late` is that, or how overdue the timer is now if
+    that is more (a loop busy for a long while has not fired it yet)."""
+
+    period: float = LAG_PERIOD
+    clock: Callable[[], float] = time.monotonic
+    due: float | None = None
+    last: float = 0.0
+
+    def fired(self) -> None:
+        now = self.clock()
+        if self.due is not None:
+            self.last = max(0.0, now - self.due)
+        self.due = now + self.period
+
+    def late(self) -> float:
+        if self.due is None:
+            return 0.0
+        return max(self.last, self.clock() - self.due)
 
 
 @dataclass
@@ -83,6 +123,10 @@ class Admission:
     #: nobody knows yet) and hands out times EARLY_GUESS apart
     interval: float = 0.0
     clock: Callable[[], float] = time.monotonic
+    #: while the event loop is late by more than this share of ``target``, a cast is taken
+    #: only when none is in flight (0: the lag is not looked at)
+    lag_share: float = 0.1
+    lag: LoopLag = field(default_factory=LoopLag)
     in_flight: int = 0
     told_to_retry: int = 0
     _answers: deque[float] = field(default_factory=lambda: deque(maxlen=WINDOW), repr=False)
@@ -117,7 +161,9 @@ class Admission:
         """Take the cast in (returned: when, and the casts in flight with it, for
         :meth:`leave`), or raise :class:`~viche.errors.ServerBusyError` (its
         ``retry_after_ms``: the wait in milliseconds) when the worker is full."""
-        if self.in_flight < self.limit:
+        late = self.lag.late() if self.lag_share > 0 and self.target > 0 else 0.0
+        lagging = late > self.lag_share * self.target
+        if self.in_flight < (1 if lagging else self.limit):
             self.in_flight += 1
             now = self.clock()
             if self.in_flight == 1:
@@ -130,6 +176,8 @@ class Admission:
         # would leave it idle later while the voters it told wait)
         pace = min(self.interval or EARLY_GUESS, self._best or EARLY_GUESS)
         self._next_slot = max(self._next_slot, now + self.in_flight * pace)
+        if lagging:  # and not before the loop has caught up what it is late by now
+            self._next_slot = max(self._next_slot, now + late)
         wait = self._next_slot - now
         self._next_slot += SPACING * pace
         self.told_to_retry += 1
@@ -169,13 +217,32 @@ DISCARD = 8 << 20
 
 class AdmissionGate:
     """:class:`Admission` around every cast (``POST /api/v1/elections/{uuid}/ballots``):
-    taken in, or answered 503 (V9016, ``Retry-After``, ``Connection: close``) at once, its
-    body read and dropped, the refusal counted in the metrics. Other requests pass."""
+    taken in, or answered 503 (V9016, ``Retry-After``) at once, its body not read (``Expect:
+    100-continue``) or read and dropped (``Connection: close``), the refusal counted in the
+    metrics. Other requests pass. The first cast starts the timer of the loop's lag."""
 
     def __init__(self, app: ASGIApp, *, admission: Admission, metrics: Metrics) -> None:
         self.app = app
         self.admission = admission
         self.metrics = metrics
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def _watch_lag(self) -> None:
+        """Keep the timer of :class:`LoopLag` going on this event loop (a test may run the
+        app in several loops, one after the other: the timer follows the current one)."""
+        loop = asyncio.get_running_loop()
+        if loop is self._loop:
+            return
+        self._loop = loop
+        lag = self.admission.lag
+
+        def tick() -> None:
+            lag.fired()
+            if not loop.is_closed():
+                loop.call_later(lag.period, tick)
+
+        lag.due = None
+        tick()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
@@ -186,17 +253,30 @@ class AdmissionGate:
             await self.app(scope, receive, send)
             return
         start = time.perf_counter()
+        if self.admission.lag_share > 0:
+            self._watch_lag()
         try:
             taken = self.admission.enter()
         except ServerBusyError as exc:  # nothing checked, nothing written
-            await _discard_body(receive)
+            answer = error_response(exc)
+            if _expects_continue(scope):  # the body is not sent: the connection stays
+                del answer.headers["connection"]
+            else:
+                await _discard_body(receive)
             self.metrics.cast(time.perf_counter() - start, exc.code)
-            await error_response(exc)(scope, receive, send)
+            await answer(scope, receive, send)
             return
         try:
             await self.app(scope, receive, send)
         finally:
             self.admission.leave(taken)
+
+
+def _expects_continue(scope: Scope) -> bool:
+    """The client waits for ``100 Continue`` before it sends the body."""
+    return any(
+        name == b"expect" and value.lower() == b"100-continue" for name, value in scope["headers"]
+    )
 
 
 async def _discard_body(receive: Receive) -> None:

@@ -199,7 +199,9 @@ class VotingClient:
         """Cast ``raw``; when the server is full (503, V9016) wait as long as it asks
         (:func:`retry_after`: milliseconds, else whole seconds; and up to a fifth more, at
         random, :func:`jittered`) and send the same ballot again, for at most ``patience``
-        seconds in all."""
+        seconds in all. (No ``Expect: 100-continue``: httpx sends the body with the head
+        whatever the header says, so asking would spare neither side its upload; the
+        server answers such a client correctly all the same, :mod:`viche.web.admission`.)"""
         path = f"/api/v1/elections/{uuid}/ballots"
         where = Location(file=self.base + path)
         waited = 0.0

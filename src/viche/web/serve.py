@@ -9,6 +9,7 @@ connection pool on the same board.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -37,9 +38,17 @@ ENV_EVENT = "VICHE_EVENT"
 ENV_EVENT_KEYS = "VICHE_EVENT_KEYS"
 #: seconds a cast may wait in a worker before new ones get 503 + Retry-After (0: no bound)
 ENV_CAST_WAIT = "VICHE_CAST_WAIT"
+#: seconds a thread holding the GIL keeps it while another waits (Python's default: 5 ms).
+#: A worker's event loop takes the GIL back for each callback (uvloop runs libuv without
+#: it); behind busy checking and committing threads, a traced burst's connections were
+#: accepted ~5 ms apart, up to 2 s after the client had written its request (waiting in
+#: the kernel's accept queue, where no admission can see them). With 0.5 ms the 1-worker
+#: bursts kept accepted p99 under 1 s (bench/serve_ingest/README.md, branch burst)
+SWITCH_INTERVAL = 0.0005
 
 
 def build_app() -> FastAPI:
+    sys.setswitchinterval(SWITCH_INTERVAL)
     url = os.environ.get(ENV_DATABASE)
     keys = os.environ.get(ENV_KEYS)
     if not url or not keys:
