@@ -310,15 +310,18 @@ class CaseIndex:
         ``weight`` times the lexical similarity (:mod:`viche.monitor.lexicon`) of the row's
         text (``texts``, one per row) to the case, when texts are given."""
         sims: Vectors = vectors @ self.vectors.T
-        if texts is not None:
-            if len(texts) != vectors.shape[0]:
-                raise MonitorError(
-                    f"{vectors.shape[0]} vectors but {len(texts)} texts",
-                    where=Location(path=("CaseIndex", "scores")),
-                )
-            rows, weights = self._lexicon()
-            sims = sims + weight * lexicon.similarity(texts, rows, weights)
-        return sims
+        return sims if texts is None else self._with_lexicon(sims, texts, weight)
+
+    def _with_lexicon(self, cos: Vectors, texts: Sequence[str], weight: float) -> Vectors:
+        """``cos`` (rows x cases) plus ``weight`` times the texts' lexical similarity."""
+        if len(texts) != cos.shape[0]:
+            raise MonitorError(
+                f"{cos.shape[0]} vectors but {len(texts)} texts",
+                where=Location(path=("CaseIndex", "scores")),
+            )
+        rows, weights = self._lexicon()
+        ranked: Vectors = cos + weight * lexicon.similarity(texts, rows, weights)
+        return ranked
 
     def nearest(
         self,
@@ -342,7 +345,7 @@ class CaseIndex:
         cos = vectors @ self.vectors.T
         best = np.argmax(cos, axis=1)
         if texts is not None:
-            ranked = self.scores(vectors, texts)
+            ranked = self._with_lexicon(cos, texts, LEXICAL_WEIGHT)
             if threshold is not None:
                 ranked = np.where(cos >= threshold, ranked, -np.inf)
             chosen = np.argmax(ranked, axis=1)
