@@ -124,7 +124,8 @@ def test_a_close_time_passed_while_down_closes_at_start(host: Host, tmp_path: Pa
     put_schedule(host.board, d.uuid, None, int(time.time()) - 5)
     with TestClient(create_app(host, OpsConfig.unlimited(), schedule_every=600)) as c:
         _poll(lambda: _phase(c, d.uuid) == "closed")
-        assert host.record(d.uuid).record.encrypted_tally is not None
+        # the encrypted tally follows the close (its own step): wait for it too
+        _poll(lambda: host.record(d.uuid).record.encrypted_tally is not None)
 
 
 def test_ballots_are_refused_from_the_closing_time(host: Host, tmp_path: Path) -> None:
