@@ -45,6 +45,7 @@ def mirror_cmd(
     """Observer: keep a checked copy of an election's public record (and serve it)."""
     from viche.cli.output import line, out, styled
     from viche.errors import Location, UsageError, VicheError
+    from viche.service.files import make_dir
     from viche.service.mirror import (
         MirrorStatus,
         archive_url,
@@ -61,7 +62,7 @@ def mirror_cmd(
     if not 1 <= port <= 65535:
         raise UsageError(f"port {port} is out of range", where=Location(path=("--port",)))
     fetch = http_fetch(archive_url(url))
-    directory.mkdir(parents=True, exist_ok=True)
+    make_dir(directory, "mirror folder")
     alarms = 0
     count = 0
     after: list[MirrorUpdate] = []

@@ -92,11 +92,12 @@ def ingest_cmd(
     from viche.monitor.api import posts_path
     from viche.monitor.ingest import ingest
     from viche.monitor.store import Store
+    from viche.service.files import make_dir
 
     for f in files:
         if not f.is_file():
             raise MissingFileError(f"no such file: {f}", where=Location(file=str(f)))
-    store.mkdir(parents=True, exist_ok=True)
+    make_dir(store, "post store")
     with Store(posts_path(store)) as st:
         for f in files:
             rep = ingest(f, st, fmt.value, progress=True)

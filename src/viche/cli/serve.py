@@ -97,6 +97,7 @@ def serve_cmd(
     from viche.crypto.rng import SystemRandom
     from viche.errors import Location, UsageError
     from viche.record.sql import SqlBoard
+    from viche.service.files import make_dir
     from viche.web.metrics import reset_shared
     from viche.web.serve import (
         ENV_CAST_WAIT,
@@ -119,12 +120,7 @@ def serve_cmd(
         raise UsageError("a positive number of seconds", where=Location(path=("--schedule-every",)))
     if not 0 <= cast_wait < 3600:
         raise UsageError("0 or a positive number of seconds", where=Location(path=("--cast-wait",)))
-    try:
-        data.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UsageError(
-            f"cannot create the data folder: {exc.strerror}", where=Location(file=str(data))
-        ) from None
+    make_dir(data, "data folder")
     url = database_url(data, database)
     keys = (data / "keys").resolve()
     board = SqlBoard.open(url)
@@ -282,8 +278,10 @@ def receipt_check_cmd(
     from viche.errors import Location
     from viche.record import read_archive, resolve_archive
     from viche.service.files import read_bytes
-    from viche.service.receipts import Verdict, check_receipt, parse_receipt
+    from viche.service.receipts import Verdict, check_receipt, parse_receipt, published_key
 
+    if key is not None:
+        key = published_key(key, Location(path=("--key",)))
     signed = parse_receipt(read_bytes(receipt, "receipt"), Location(file=str(receipt)))
     result = check_receipt(signed, read_archive(resolve_archive(archive)), key)
     if result.verdict is Verdict.IN_RECORD:

@@ -93,3 +93,20 @@ def require_dir(path: Path, what: str) -> Path:
     if not path.is_dir():
         raise MissingFileError(f"{what} is not a directory", where=Location(file=str(path)))
     return path
+
+
+def make_dir(path: Path, what: str) -> Path:
+    """The folder ``path``, created with its parents when absent; ``what`` says what it
+    is for (for the message): a file in its place or a folder that cannot be made is a
+    typed error naming it."""
+    if path.exists() and not path.is_dir():
+        raise MissingFileError(
+            f"{what}: expected a folder, found a file", where=Location(file=str(path))
+        )
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(
+            f"{what}: cannot create the folder: {exc.strerror}", where=Location(file=str(path))
+        ) from None
+    return path
