@@ -63,3 +63,15 @@ def test_verify_refuses_a_malformed_receipt_key(tmp_path: Path) -> None:
 def test_verify_receipts_that_is_a_file_says_so(a_file: Path) -> None:
     run = run_cli("verify", str(a_file), "--receipts", str(a_file))
     _one_error_line(run, "V9001", "expected a folder, found a file")
+
+
+def test_mirror_that_never_reached_the_server_fails(tmp_path: Path) -> None:
+    """A mirror with no copy yet whose first fetch fails (a URL that is down, or wrong)
+    stops at once with exit 2: it retried forever, or exited 0 with --updates, having
+    copied nothing."""
+    run = run_cli(
+        "mirror", "http://127.0.0.1:9/api/v1/elections/U", str(tmp_path / "m"),
+        "--updates", "3", "--interval", "0.1",
+    )  # fmt: skip
+    _one_error_line(run, "V9000", "cannot fetch the archive")
+    assert "unreachable" not in run.stdout
