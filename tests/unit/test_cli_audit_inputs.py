@@ -75,3 +75,13 @@ def test_mirror_that_never_reached_the_server_fails(tmp_path: Path) -> None:
     )  # fmt: skip
     _one_error_line(run, "V9000", "cannot fetch the archive")
     assert "unreachable" not in run.stdout
+
+
+def test_monitor_ingest_says_a_file_is_not_utf8(tmp_path: Path) -> None:
+    posts = tmp_path / "posts.csv"
+    posts.write_bytes(
+        b"id,author,text,created_at\n" + "1,a,Привіт,2024-11-02T10:00:00\n".encode("cp1251")
+    )
+    run = run_cli("monitor", "ingest", str(posts), "--store", str(tmp_path / "store"))
+    assert run.code == 0, run.stderr
+    assert "6 byte(s) not UTF-8" in run.stderr and "another encoding" in run.stderr

@@ -109,6 +109,14 @@ def ingest_cmd(
                 err.print(line((f"  line {problem.line}:", "yellow"), f" {problem.reason}"))
             if rep.malformed > 5:
                 err.print(styled(f"  … and {rep.malformed - 5} more malformed rows", "yellow"))
+            if rep.not_utf8:
+                err.print(
+                    line(
+                        (f"  {rep.not_utf8} byte(s) not UTF-8", "yellow"),
+                        " were read as U+FFFD: is the file in another encoding? Save it as"
+                        " UTF-8 and ingest it again.",
+                    )
+                )
         out.print(f"store {store}: {st.count()} posts")
 
 
