@@ -267,3 +267,13 @@ def test_a_file_not_in_utf8_is_said_not_silently_garbled(tmp_path: Path) -> None
     clean = write(tmp_path / "clean.csv", "id,author,text,created_at\n1,a,Привіт,2024-11-02\n")
     with Store(tmp_path / "t.sqlite") as store:
         assert ingest(clean, store).not_utf8 == 0
+
+
+def test_a_binary_file_is_refused_in_one_short_line(tmp_path: Path) -> None:
+    """An archive given as posts (the audit): its 'header' of hundreds of NUL bytes was
+    printed whole in the message."""
+    path = tmp_path / "posts.csv"
+    path.write_bytes(b"BELENIOS" + b"\0" * 4000 + b"\n")
+    with pytest.raises(IngestError) as caught:
+        list(read_posts(path))
+    assert len(str(caught.value)) < 300 and "\\x00\\x00\\x00" not in str(caught.value)

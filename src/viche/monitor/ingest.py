@@ -347,8 +347,10 @@ def _csv_records(stream: IO[str], fmt: Format, report: IngestReport) -> Iterator
         columns = _resolve(header)
     missing = [n for n in REQUIRED if n not in columns]
     if missing:
+        shown = [name[:40] for name in header[:12] if name.isprintable()]
         raise IngestError(
-            f"no column for required field(s) {', '.join(missing)}; header is {header}",
+            f"no column for required field(s) {', '.join(missing)}; header is {shown}"
+            + (" …" if len(shown) < len(header) or any(len(n) > 40 for n in header) else ""),
             where=Location(file=str(report.source), line=1),
         )
     width = len(header)
