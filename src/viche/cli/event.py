@@ -385,7 +385,7 @@ def host_cmd(
     from viche.record.sql import SqlBoard
     from viche.service.files import make_dir
 
-    make_dir(data, "data folder")
+    make_dir(data, "data folder", private=True)
     board = SqlBoard.open(database_url(data, database))
     try:
         hosted = host_event(board, (data / "keys").resolve(), event, event_keys=event_keys,

@@ -120,7 +120,7 @@ def serve_cmd(
         raise UsageError("a positive number of seconds", where=Location(path=("--schedule-every",)))
     if not 0 <= cast_wait < 3600:
         raise UsageError("0 or a positive number of seconds", where=Location(path=("--cast-wait",)))
-    make_dir(data, "data folder")
+    make_dir(data, "data folder", private=True)
     url = database_url(data, database)
     keys = (data / "keys").resolve()
     board = SqlBoard.open(url)
