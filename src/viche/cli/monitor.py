@@ -312,13 +312,18 @@ def watch_cmd(  # noqa: PLR0917 (one parameter per command-line option)
         list[str] | None,
         typer.Option("--feed", help="RSS/Atom feed to poll (http(s) URL or local path); repeat."),
     ] = None,
-    feed_every: Annotated[float, typer.Option(help="Seconds between polls of a feed.")] = 300.0,
-    scan_every: Annotated[float, typer.Option(help="Seconds between scans of the inbox.")] = 5.0,
+    feed_every: Annotated[
+        float, typer.Option(min=0.1, help="Seconds between polls of a feed.")
+    ] = 300.0,
+    scan_every: Annotated[
+        float, typer.Option(min=0.1, help="Seconds between scans of the inbox.")
+    ] = 5.0,
     detect_every: Annotated[
-        float, typer.Option(help="Seconds at least between two campaign detections.")
+        float, typer.Option(min=0.0, help="Seconds at least between two campaign detections.")
     ] = 60.0,
     window_hours: Annotated[
-        float, typer.Option(help="Campaigns are detected over the posts of this many hours.")
+        float,
+        typer.Option(min=0.01, help="Campaigns are detected over the posts of this many hours."),
     ] = 48.0,
     push_accounts: Annotated[
         int, typer.Option(help="Document push: this many accounts share one file or link...")
@@ -338,7 +343,8 @@ def watch_cmd(  # noqa: PLR0917 (one parameter per command-line option)
         Path | None, typer.Option("--cases", help="EUvsDisinfo cases.csv (see detect).")
     ] = None,
     cycles: Annotated[
-        int | None, typer.Option(help="Stop after this many cycles (default: run until Ctrl-C).")
+        int | None,
+        typer.Option(min=1, help="Stop after this many cycles (default: run until Ctrl-C)."),
     ] = None,
 ) -> None:
     """Follow an inbox folder and feeds; update campaigns as posts arrive and raise alerts
@@ -363,6 +369,9 @@ def watch_cmd(  # noqa: PLR0917 (one parameter per command-line option)
         embed.require()
     if inbox is not None and not inbox.is_dir():
         raise MissingFileError(f"no inbox folder {inbox}", where=Location(file=str(inbox)))
+    from viche.service.files import make_dir
+
+    make_dir(store, "post store")
     config = WatchConfig(
         inbox=inbox,
         feeds=tuple(feed or ()),
