@@ -85,3 +85,15 @@ def test_monitor_ingest_says_a_file_is_not_utf8(tmp_path: Path) -> None:
     run = run_cli("monitor", "ingest", str(posts), "--store", str(tmp_path / "store"))
     assert run.code == 0, run.stderr
     assert "6 byte(s) not UTF-8" in run.stderr and "another encoding" in run.stderr
+
+
+def test_a_database_that_cannot_be_reached_says_why_without_its_password() -> None:
+    """``viche serve --database`` at a port where nothing listens said only
+    'OperationalError' (the audit): the driver's reason is given, the password never."""
+    from viche.errors import DatabaseError
+    from viche.record.sql import SqlBoard
+
+    with pytest.raises(DatabaseError) as caught:
+        SqlBoard.open("postgresql://someone:s3cretpw@127.0.0.1:1/nothing")
+    text = f"{caught.value} {caught.value.where}"
+    assert "Connection refused" in text and "s3cretpw" not in text
