@@ -97,3 +97,30 @@ def test_a_database_that_cannot_be_reached_says_why_without_its_password() -> No
         SqlBoard.open("postgresql://someone:s3cretpw@127.0.0.1:1/nothing")
     text = f"{caught.value} {caught.value.where}"
     assert "Connection refused" in text and "s3cretpw" not in text
+
+
+def test_the_printed_vote_command_runs_as_printed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The README's first command is ``.venv/bin/viche serve --demo``: the venv is not
+    activated, so the ``viche vote …`` line it printed failed with 'command not found'
+    (the audit). The command is named as the user ran it unless PATH finds that one."""
+    import sys
+
+    from viche.cli.output import command_name
+
+    script = tmp_path / ".venv" / "bin" / "viche"
+    script.parent.mkdir(parents=True)
+    script.write_text("#!/bin/sh\n")
+    script.chmod(0o755)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", [".venv/bin/viche", "serve", "--demo"])
+    monkeypatch.setenv("PATH", "/nonexistent")
+    assert command_name() == ".venv/bin/viche"
+    monkeypatch.setenv("PATH", str(script.parent))
+    assert command_name() == "viche"
+    monkeypatch.setattr(sys, "argv", ["/usr/lib/python3/x/__main__.py", "serve"])
+    assert command_name() == "viche"
+    monkeypatch.setattr(sys, "argv", ["/my dir/viche", "serve"])
+    monkeypatch.setenv("PATH", "/nonexistent")
+    assert command_name() == "'/my dir/viche'"

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from viche.cli.output import err, line, out
+from viche.cli.output import command_name, err, line, out
 
 receipt_app = typer.Typer(
     name="receipt", help="Signed receipts of the voting server.", no_args_is_help=True
@@ -132,6 +132,8 @@ def serve_cmd(
         if ensure_server_admin(board, secret_file):
             out.print(f"server administrator's secret written to {secret_file}")
         if demo:
+            import shlex
+
             from viche.service.served_demo import start_demo
 
             found = start_demo(data, board, keys, SystemRandom(), voters)
@@ -139,11 +141,11 @@ def serve_cmd(
             out.print(f"demo election {verb}: {found.uuid}")
             out.print(f"voters' private credentials and login secrets: {found.voters_dir}")
             out.print(
-                "vote: viche vote "
+                f"vote: {command_name()} vote "
                 f"{base} --election {found.uuid} "
-                f"--privcred {found.voters_dir / '001.cred'} "
-                f"--login {found.voters_dir / '001.login'} "
-                f"--ballot {found.voters_dir / 'choices.json'}"
+                f"--privcred {shlex.quote(str(found.voters_dir / '001.cred'))} "
+                f"--login {shlex.quote(str(found.voters_dir / '001.login'))} "
+                f"--ballot {shlex.quote(str(found.voters_dir / 'choices.json'))}"
             )
         if (event is None) != (event_keys is None):
             raise UsageError("--event and --event-keys go together", where=Location(
