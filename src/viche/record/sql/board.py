@@ -192,10 +192,10 @@ class SqlBoard:
                 lock_dir.mkdir(parents=True, exist_ok=True)
             migrate(engine)
         except SQLAlchemyError as exc:
-            url = make_url(full)
+            parsed = make_url(full)
             raise DatabaseError(
-                f"cannot open the database: {_reason(exc, url.password)}",
-                where=Location(file=url.render_as_string(hide_password=True)),
+                f"cannot open the database: {_reason(exc, parsed.password)}",
+                where=Location(file=parsed.render_as_string(hide_password=True)),
             ) from None
         except OSError as exc:
             raise DatabaseError(
