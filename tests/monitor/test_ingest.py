@@ -247,3 +247,33 @@ def test_a_truncated_gzip_keeps_what_was_read_and_reports_the_break(tmp_path: Pa
     with Store() as store:
         complete = ingest(tmp_path / "whole.csv.gz", store)
     assert (complete.added, complete.malformed) == (20_000, 0)
+
+
+def test_a_file_not_in_utf8_is_said_not_silently_garbled(tmp_path: Path) -> None:
+    """A CSV saved in Windows-1251 (the audit of 2026-12-05): its Cyrillic became U+FFFD
+    with '0 malformed rows' and no word of it. The posts are still read (a few stray
+    bytes in a large real file must not drop it), and the report counts the bytes that
+    are not UTF-8, so that the user re-saves the file."""
+    path = tmp_path / "posts.csv"
+    path.write_bytes(
+        b"id,author,text,created_at\n"
+        + "1,a,Привіт світ,2024-11-02T10:00:00\n".encode("cp1251")
+        + "2,b,Добрий день,2024-11-02T10:01:00\n".encode()
+    )
+    with Store(tmp_path / "s.sqlite") as store:
+        report = ingest(path, store)
+    assert report.added == 2 and report.malformed == 0
+    assert report.not_utf8 == len("Привіт світ".replace(" ", ""))  # one per Cyrillic byte
+    clean = write(tmp_path / "clean.csv", "id,author,text,created_at\n1,a,Привіт,2024-11-02\n")
+    with Store(tmp_path / "t.sqlite") as store:
+        assert ingest(clean, store).not_utf8 == 0
+
+
+def test_a_binary_file_is_refused_in_one_short_line(tmp_path: Path) -> None:
+    """An archive given as posts (the audit): its 'header' of hundreds of NUL bytes was
+    printed whole in the message."""
+    path = tmp_path / "posts.csv"
+    path.write_bytes(b"BELENIOS" + b"\0" * 4000 + b"\n")
+    with pytest.raises(IngestError) as caught:
+        list(read_posts(path))
+    assert len(str(caught.value)) < 300 and "\\x00\\x00\\x00" not in str(caught.value)

@@ -310,6 +310,31 @@ def test_a_bad_feed_is_a_problem_not_a_crash(tmp_path: Path) -> None:
     assert len(report.problems) == 2 and report.posts_added == 0
 
 
+def test_a_file_not_in_utf8_is_a_problem_of_the_cycle(tmp_path: Path) -> None:
+    """The watch said nothing of a Windows-1251 CSV dropped in its inbox (the audit of
+    2026-12-05): its posts were stored garbled. The cycle now names the file."""
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "posts.csv").write_bytes(
+        b"id,author,text,created_at\n" + "1,a,Привіт,2024-11-02T10:00:00\n".encode("cp1251")
+    )
+    watcher = Watcher(tmp_path / "s", WatchConfig(inbox=inbox), [])
+    try:
+        report = watcher.cycle()
+    finally:
+        watcher.close()
+    assert report.posts_added == 1
+    assert report.problems == ["posts.csv: 6 byte(s) not UTF-8 (read as U+FFFD): another encoding?"]
+
+
+def test_watch_command_with_a_file_as_store_is_a_usage_error(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    store.write_text("a file")
+    result = run_cli("monitor", "watch", "--store", str(store), "--cycles", "1", "--no-narratives")
+    assert result.code == 2 and "Traceback" not in result.stderr
+    assert "expected a folder, found a file" in result.stderr
+
+
 # -- the command ----------------------------------------------------------------------------------
 def test_watch_command_writes_alerts_jsonl(tmp_path: Path) -> None:
     inbox = tmp_path / "inbox"

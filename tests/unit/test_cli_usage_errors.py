@@ -18,6 +18,8 @@ from support.cli import run_cli
         (("verify", "x", "--jobs", "0"), "'--jobs'"),
         (("verify", "x", "--jobs", "[/x]"), "'--jobs'"),
         (("monitor", "ingest", "f", "--store", "s", "--format", "[bold]"), "'[bold]'"),
+        (("monitor", "watch", "--store", "s", "--scan-every", "-1"), "'--scan-every'"),
+        (("monitor", "watch", "--store", "s", "--cycles", "0"), "'--cycles'"),
     ],
 )
 def test_usage_error_is_one_line_with_exit_2(argv: tuple[str, ...], fragment: str) -> None:

@@ -72,6 +72,23 @@ def test_rate_limits_answer_429_with_retry_after(served: Served) -> None:
         assert _cast(client, s, _ballot(s, 2), 2) == 201  # another voter is not held back
 
 
+def test_every_request_with_a_secret_counts_against_the_address(served: Served) -> None:
+    """A secret is checked with argon2 (about 10 ms of CPU and 8 MiB): a GET that carries
+    one (the roll, a station's voter) was not rate-limited, so anyone could make the server
+    hash at will with made-up Bearer tokens (the audit of 2026-12-05). Reads without a
+    secret stay free."""
+    s = served
+    config = OpsConfig(address_rate=Rate(per_second=0.001, burst=2), voter_rate=None)
+    with TestClient(create_app(s.host, config)) as client:
+        path = f"/api/v1/elections/{s.uuid}/voters"
+        statuses = [
+            client.get(path, headers={"Authorization": f"Bearer guess{i}"}).status_code
+            for i in range(3)
+        ]
+        assert statuses == [401, 401, 429]
+        assert all(client.get(f"/api/v1/elections/{s.uuid}").status_code == 200 for _ in range(5))
+
+
 def test_rate_limiter_refills_and_forgets_old_keys() -> None:
     now = [0.0]
     limiter = RateLimiter(Rate(per_second=1.0, burst=2), max_keys=2, clock=lambda: now[0])

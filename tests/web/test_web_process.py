@@ -3,6 +3,7 @@ started again on the same data folder it resumes the same election."""
 
 from __future__ import annotations
 
+import stat
 import subprocess
 from pathlib import Path
 
@@ -17,6 +18,8 @@ def test_serve_demo_vote_and_resume(tmp_path: Path) -> None:
     proc = start_demo(data, port)
     try:
         wait_until_up(proc, port)
+        # the board holds the voters' addresses: the data folder is the server's alone
+        assert stat.S_IMODE(data.stat().st_mode) == 0o700
         uuid = (data / "demo" / "election.uuid").read_text().strip()
         voters = data / "demo" / "voters"
         vote = subprocess.run(

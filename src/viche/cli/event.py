@@ -383,8 +383,9 @@ def host_cmd(
     from viche.cli.serve import database_url
     from viche.event.hosted import host_event
     from viche.record.sql import SqlBoard
+    from viche.service.files import make_dir
 
-    data.mkdir(parents=True, exist_ok=True)
+    make_dir(data, "data folder", private=True)
     board = SqlBoard.open(database_url(data, database))
     try:
         hosted = host_event(board, (data / "keys").resolve(), event, event_keys=event_keys,

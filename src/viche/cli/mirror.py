@@ -3,8 +3,10 @@
 Fetches the archive from the server (``URL`` is the election's address
 ``http://HOST/api/v1/elections/UUID`` or the archive's own), checks that every new version
 extends the copy (``verify-diff``), keeps the copy and the evidence when it does not, and
-repeats every ``--interval`` seconds (``--once``: a single update). Exit code 0 when every
-update held, 1 when an alarm was raised, 2 when the server or the folder cannot be used.
+repeats every ``--interval`` seconds (``--once``: a single update); once a copy is kept, a
+server that cannot be reached is said and tried again. Exit code 0 when every update held,
+1 when an alarm was raised, 2 when the server (at the first fetch) or the folder cannot be
+used.
 
 ``--serve`` also serves the copy read-only on ``--host``/``--port`` with the server's own
 public endpoints (``GET /api/v1/elections``, ``…/{uuid}``, ``…/archive.bel``, objects by
@@ -45,6 +47,7 @@ def mirror_cmd(
     """Observer: keep a checked copy of an election's public record (and serve it)."""
     from viche.cli.output import line, out, styled
     from viche.errors import Location, UsageError, VicheError
+    from viche.service.files import make_dir
     from viche.service.mirror import (
         MirrorStatus,
         archive_url,
@@ -61,7 +64,7 @@ def mirror_cmd(
     if not 1 <= port <= 65535:
         raise UsageError(f"port {port} is out of range", where=Location(path=("--port",)))
     fetch = http_fetch(archive_url(url))
-    directory.mkdir(parents=True, exist_ok=True)
+    make_dir(directory, "mirror folder")
     alarms = 0
     count = 0
     after: list[MirrorUpdate] = []
@@ -71,8 +74,8 @@ def mirror_cmd(
         try:
             update = update_mirror(directory, fetch)
         except VicheError as exc:
-            if once:
-                raise
+            if once or current_copy(directory) is None:
+                raise  # nothing copied yet: a wrong or dead address is said at once
             # the server may be down for a while: say so and try again
             out.print(line(("unreachable", "yellow"), f" {exc}"))
             return

@@ -92,11 +92,12 @@ def ingest_cmd(
     from viche.monitor.api import posts_path
     from viche.monitor.ingest import ingest
     from viche.monitor.store import Store
+    from viche.service.files import make_dir
 
     for f in files:
         if not f.is_file():
             raise MissingFileError(f"no such file: {f}", where=Location(file=str(f)))
-    store.mkdir(parents=True, exist_ok=True)
+    make_dir(store, "post store")
     with Store(posts_path(store)) as st:
         for f in files:
             rep = ingest(f, st, fmt.value, progress=True)
@@ -108,6 +109,14 @@ def ingest_cmd(
                 err.print(line((f"  line {problem.line}:", "yellow"), f" {problem.reason}"))
             if rep.malformed > 5:
                 err.print(styled(f"  … and {rep.malformed - 5} more malformed rows", "yellow"))
+            if rep.not_utf8:
+                err.print(
+                    line(
+                        (f"  {rep.not_utf8} byte(s) not UTF-8", "yellow"),
+                        " were read as U+FFFD: is the file in another encoding? Save it as"
+                        " UTF-8 and ingest it again.",
+                    )
+                )
         out.print(f"store {store}: {st.count()} posts")
 
 
@@ -303,13 +312,18 @@ def watch_cmd(  # noqa: PLR0917 (one parameter per command-line option)
         list[str] | None,
         typer.Option("--feed", help="RSS/Atom feed to poll (http(s) URL or local path); repeat."),
     ] = None,
-    feed_every: Annotated[float, typer.Option(help="Seconds between polls of a feed.")] = 300.0,
-    scan_every: Annotated[float, typer.Option(help="Seconds between scans of the inbox.")] = 5.0,
+    feed_every: Annotated[
+        float, typer.Option(min=0.1, help="Seconds between polls of a feed.")
+    ] = 300.0,
+    scan_every: Annotated[
+        float, typer.Option(min=0.1, help="Seconds between scans of the inbox.")
+    ] = 5.0,
     detect_every: Annotated[
-        float, typer.Option(help="Seconds at least between two campaign detections.")
+        float, typer.Option(min=0.0, help="Seconds at least between two campaign detections.")
     ] = 60.0,
     window_hours: Annotated[
-        float, typer.Option(help="Campaigns are detected over the posts of this many hours.")
+        float,
+        typer.Option(min=0.01, help="Campaigns are detected over the posts of this many hours."),
     ] = 48.0,
     push_accounts: Annotated[
         int, typer.Option(help="Document push: this many accounts share one file or link...")
@@ -329,7 +343,8 @@ def watch_cmd(  # noqa: PLR0917 (one parameter per command-line option)
         Path | None, typer.Option("--cases", help="EUvsDisinfo cases.csv (see detect).")
     ] = None,
     cycles: Annotated[
-        int | None, typer.Option(help="Stop after this many cycles (default: run until Ctrl-C).")
+        int | None,
+        typer.Option(min=1, help="Stop after this many cycles (default: run until Ctrl-C)."),
     ] = None,
 ) -> None:
     """Follow an inbox folder and feeds; update campaigns as posts arrive and raise alerts
@@ -354,6 +369,9 @@ def watch_cmd(  # noqa: PLR0917 (one parameter per command-line option)
         embed.require()
     if inbox is not None and not inbox.is_dir():
         raise MissingFileError(f"no inbox folder {inbox}", where=Location(file=str(inbox)))
+    from viche.service.files import make_dir
+
+    make_dir(store, "post store")
     config = WatchConfig(
         inbox=inbox,
         feeds=tuple(feed or ()),

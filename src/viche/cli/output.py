@@ -9,6 +9,10 @@ made by :func:`text_column`, which does not read markup either.
 
 from __future__ import annotations
 
+import shlex
+import shutil
+import sys
+from pathlib import Path
 from typing import IO
 
 from rich.console import Console
@@ -51,3 +55,16 @@ def text_column(
 ) -> TextColumn:
     """A progress column showing ``template`` (formatted with the task) as text."""
     return TextColumn(template, style=style, markup=False)
+
+
+def command_name() -> str:
+    """``viche`` as the user can type it again: ``viche`` when PATH finds the program that
+    runs, else the path the user ran it by (``.venv/bin/viche``, a venv not activated), so
+    that a command printed for the user to run works as printed."""
+    ran = Path(sys.argv[0]) if sys.argv and sys.argv[0] else None
+    if ran is None or ran.name != "viche":
+        return "viche"
+    found = shutil.which("viche")
+    if found is not None and Path(found).resolve() == ran.resolve():
+        return "viche"
+    return shlex.quote(sys.argv[0])

@@ -73,15 +73,9 @@ def _client(url: str, election: str, secret_file: Path) -> RoleClient:
 
 
 def _folder(path: Path) -> Path:
-    from viche.service.files import require_dir
+    from viche.service.files import make_dir
 
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UsageError(
-            f"cannot create the folder: {exc.strerror}", where=Location(file=str(path))
-        ) from None
-    return require_dir(path, "folder")
+    return make_dir(path, "folder")
 
 
 def _election_folder(path: Path, election: str) -> Path:

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from viche.cli.output import err, line, out
+from viche.cli.output import command_name, err, line, out
 
 receipt_app = typer.Typer(
     name="receipt", help="Signed receipts of the voting server.", no_args_is_help=True
@@ -97,6 +97,7 @@ def serve_cmd(
     from viche.crypto.rng import SystemRandom
     from viche.errors import Location, UsageError
     from viche.record.sql import SqlBoard
+    from viche.service.files import make_dir
     from viche.web.metrics import reset_shared
     from viche.web.serve import (
         ENV_CAST_WAIT,
@@ -119,12 +120,7 @@ def serve_cmd(
         raise UsageError("a positive number of seconds", where=Location(path=("--schedule-every",)))
     if not 0 <= cast_wait < 3600:
         raise UsageError("0 or a positive number of seconds", where=Location(path=("--cast-wait",)))
-    try:
-        data.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UsageError(
-            f"cannot create the data folder: {exc.strerror}", where=Location(file=str(data))
-        ) from None
+    make_dir(data, "data folder", private=True)
     url = database_url(data, database)
     keys = (data / "keys").resolve()
     board = SqlBoard.open(url)
@@ -136,6 +132,8 @@ def serve_cmd(
         if ensure_server_admin(board, secret_file):
             out.print(f"server administrator's secret written to {secret_file}")
         if demo:
+            import shlex
+
             from viche.service.served_demo import start_demo
 
             found = start_demo(data, board, keys, SystemRandom(), voters)
@@ -143,11 +141,11 @@ def serve_cmd(
             out.print(f"demo election {verb}: {found.uuid}")
             out.print(f"voters' private credentials and login secrets: {found.voters_dir}")
             out.print(
-                "vote: viche vote "
+                f"vote: {command_name()} vote "
                 f"{base} --election {found.uuid} "
-                f"--privcred {found.voters_dir / '001.cred'} "
-                f"--login {found.voters_dir / '001.login'} "
-                f"--ballot {found.voters_dir / 'choices.json'}"
+                f"--privcred {shlex.quote(str(found.voters_dir / '001.cred'))} "
+                f"--login {shlex.quote(str(found.voters_dir / '001.login'))} "
+                f"--ballot {shlex.quote(str(found.voters_dir / 'choices.json'))}"
             )
         if (event is None) != (event_keys is None):
             raise UsageError("--event and --event-keys go together", where=Location(
@@ -282,8 +280,10 @@ def receipt_check_cmd(
     from viche.errors import Location
     from viche.record import read_archive, resolve_archive
     from viche.service.files import read_bytes
-    from viche.service.receipts import Verdict, check_receipt, parse_receipt
+    from viche.service.receipts import Verdict, check_receipt, parse_receipt, published_key
 
+    if key is not None:
+        key = published_key(key, Location(path=("--key",)))
     signed = parse_receipt(read_bytes(receipt, "receipt"), Location(file=str(receipt)))
     result = check_receipt(signed, read_archive(resolve_archive(archive)), key)
     if result.verdict is Verdict.IN_RECORD:

@@ -126,6 +126,10 @@ def register(app: typer.Typer) -> None:
         from viche.event.manifest import is_event_directory
         from viche.verify.streaming import verify_record
 
+        if receipt_key is not None:
+            from viche.service.receipts import published_key
+
+            receipt_key = published_key(receipt_key, Location(path=("--receipt-key",)))
         if receipts is not None:
             from viche.service.receipts import receipt_files
 

@@ -43,6 +43,7 @@ the run goes on. Memory stays bounded: rows are read one at a time and written i
 
 from __future__ import annotations
 
+import codecs
 import csv
 import gzip
 import io
@@ -113,6 +114,9 @@ class IngestReport:
     added: int = 0
     duplicates: int = 0
     malformed: int = 0
+    #: bytes of a CSV or JSON Lines file that are not UTF-8 (read as U+FFFD): the file is
+    #: in another encoding, or damaged
+    not_utf8: int = 0
     problems: list[RowProblem] = field(default_factory=list)
 
     def problem(self, line: int, reason: str) -> None:
@@ -248,13 +252,29 @@ class _CountingReader(io.RawIOBase):
         return n
 
 
+#: bytes read as U+FFFD by :func:`_open_text`'s streams so far (this process): a file in
+#: another encoding is read all the same, and said (:attr:`IngestReport.not_utf8`)
+_not_utf8 = [0]
+_REPLACE = "viche-monitor-replace"
+
+
+def _replace_and_count(exc: UnicodeError) -> tuple[str, int]:
+    if not isinstance(exc, UnicodeDecodeError):
+        raise exc
+    _not_utf8[0] += exc.end - exc.start
+    return "\ufffd", exc.end
+
+
+codecs.register_error(_REPLACE, _replace_and_count)
+
+
 def _open_text(path: Path) -> tuple[IO[str], _CountingReader]:
     raw = _CountingReader(path.open("rb"))
     buffered = io.BufferedReader(raw, buffer_size=1 << 20)
     if path.name.endswith(".gz"):
-        text: IO[str] = gzip.open(buffered, "rt", encoding="utf-8", errors="replace", newline="")  # noqa: SIM115 (returned)
+        text: IO[str] = gzip.open(buffered, "rt", encoding="utf-8", errors=_REPLACE, newline="")  # noqa: SIM115 (returned)
     else:
-        text = io.TextIOWrapper(buffered, encoding="utf-8", errors="replace", newline="")
+        text = io.TextIOWrapper(buffered, encoding="utf-8", errors=_REPLACE, newline="")
     return text, raw
 
 
@@ -327,8 +347,10 @@ def _csv_records(stream: IO[str], fmt: Format, report: IngestReport) -> Iterator
         columns = _resolve(header)
     missing = [n for n in REQUIRED if n not in columns]
     if missing:
+        shown = [name[:40] for name in header[:12] if name.isprintable()]
         raise IngestError(
-            f"no column for required field(s) {', '.join(missing)}; header is {header}",
+            f"no column for required field(s) {', '.join(missing)}; header is {shown}"
+            + (" …" if len(shown) < len(header) or any(len(n) > 40 for n in header) else ""),
             where=Location(file=str(report.source), line=1),
         )
     width = len(header)
@@ -408,6 +430,7 @@ def read_posts(
         yield from _document_posts(p, fmt, rep, on_progress)
         return
     stream, counter = _open_text(p)
+    replaced_before = _not_utf8[0]
     with stream, counter:
         records = _jsonl_records(stream, rep) if fmt == "jsonl" else _csv_records(stream, fmt, rep)
         line = 1
@@ -420,6 +443,8 @@ def read_posts(
         except (OSError, EOFError, zlib.error) as exc:
             # a truncated or corrupt compressed file: keep what was read, report where it broke
             rep.problem(line + 1, f"file unreadable from here on: {exc}")
+        finally:
+            rep.not_utf8 += _not_utf8[0] - replaced_before
         if on_progress is not None:
             on_progress(total, total)
 

@@ -300,6 +300,11 @@ class Watcher:
             report.files += 1
             if result.malformed:
                 report.problems.append(f"{path.name}: {result.malformed} malformed rows")
+            if result.not_utf8:
+                report.problems.append(
+                    f"{path.name}: {result.not_utf8} byte(s) not UTF-8 (read as U+FFFD): "
+                    "another encoding?"
+                )
             self._after_ingest(before, report)
 
     def _poll_feeds(self, report: CycleReport) -> None:

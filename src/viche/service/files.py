@@ -93,3 +93,24 @@ def require_dir(path: Path, what: str) -> Path:
     if not path.is_dir():
         raise MissingFileError(f"{what} is not a directory", where=Location(file=str(path)))
     return path
+
+
+def make_dir(path: Path, what: str, *, private: bool = False) -> Path:
+    """The folder ``path``, created with its parents when absent; ``what`` says what it
+    is for (for the message): a file in its place or a folder that cannot be made is a
+    typed error naming it. ``private``: a folder that it creates is its owner's alone
+    (mode 0700; one that exists is left as its owner set it)."""
+    if path.exists() and not path.is_dir():
+        raise MissingFileError(
+            f"{what}: expected a folder, found a file", where=Location(file=str(path))
+        )
+    try:
+        if private and not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.mkdir(mode=0o700)
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(
+            f"{what}: cannot create the folder: {exc.strerror}", where=Location(file=str(path))
+        ) from None
+    return path

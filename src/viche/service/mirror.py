@@ -173,13 +173,20 @@ def update_mirror(directory: Path, fetch: Fetch, now: float | None = None) -> Mi
     )
 
 
-def archive_url(url: str) -> str:
-    """The archive's address from an election's address (``…/elections/UUID``) or the
-    archive's own (``…/archive.bel``)."""
+def http_address(url: str) -> str:
+    """``url``, a server's address given by a user: http or https only (a typed error
+    naming it otherwise)."""
     if not url.startswith(("http://", "https://")):
         raise UsageError(
             "the address must start with http:// or https://", where=Location(path=(url,))
         )
+    return url
+
+
+def archive_url(url: str) -> str:
+    """The archive's address from an election's address (``…/elections/UUID``) or the
+    archive's own (``…/archive.bel``)."""
+    url = http_address(url)
     return url if url.endswith(".bel") else url.rstrip("/") + "/archive.bel"
 
 

@@ -66,6 +66,22 @@ def _unb64(text: str, where: Location) -> bytes:
         raise JsonFormatError("not standard Base64", where=where) from None
 
 
+def published_key(text: str, where: Location) -> str:
+    """A receipt key given by a user (``--key``, ``--receipt-key``): the Base64 of an
+    Ed25519 public key (32 bytes), else a :class:`~viche.errors.UsageError` at ``where``
+    (not a verdict on the receipts: the input is wrong)."""
+    try:
+        raw = base64.b64decode(text.strip().encode("ascii"), validate=True)
+    except (binascii.Error, UnicodeEncodeError):
+        raw = b""
+    if len(raw) != 32:
+        raise UsageError(
+            "not an Ed25519 public key (the Base64 of 32 bytes, as the election publishes it)",
+            where=where,
+        )
+    return _b64(raw)
+
+
 class ReceiptKey:
     """An election's receipt-signing key (the private half never leaves this object)."""
 
@@ -219,6 +235,10 @@ RECEIPT_GLOB = "*.json"
 
 def receipt_files(folder: Path) -> list[Path]:
     """The receipt files of ``folder`` (every ``*.json`` file), in name order."""
+    if folder.exists() and not folder.is_dir():
+        raise MissingFileError(
+            "receipts: expected a folder, found a file", where=Location(file=str(folder))
+        )
     if not folder.is_dir():
         raise MissingFileError("receipts folder not found", where=Location(file=str(folder)))
     try:

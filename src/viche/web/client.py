@@ -37,6 +37,7 @@ from viche.protocol import codec
 from viche.protocol.election import Election, PublicCredentials
 from viche.service.ballot import generate_ballot
 from viche.service.files import write_bytes
+from viche.service.mirror import http_address
 from viche.service.receipts import SignedReceipt, parse_receipt
 
 TIMEOUT = httpx.Timeout(60.0, connect=10.0)
@@ -112,23 +113,31 @@ def raise_for_answer(response: httpx.Response, where: Location) -> None:
 class VotingClient:
     def __init__(self, url: str, http: httpx.Client | None = None) -> None:
         """``http``: a client to use instead of a new one (tests pass FastAPI's TestClient)."""
-        self.base = url.rstrip("/")
+        self.base = http_address(url).rstrip("/")
         self.http = http or httpx.Client(base_url=self.base, timeout=TIMEOUT)
 
     def close(self) -> None:
         self.http.close()
 
     def _send(
-        self, method: str, path: str, *, check: bool = True, **request: Any
+        self, method: str, path: str, *, check: bool = True, lost: str = "", **request: Any
     ) -> httpx.Response:
         """One request to the server: an unreachable server is a :class:`UsageError`, and
-        (``check``) a refusal raises its typed error (:func:`raise_for_answer`)."""
+        (``check``) a refusal raises its typed error (:func:`raise_for_answer`). ``lost``:
+        what to tell when the connection broke after the request may have reached the
+        server (it may have been carried out)."""
         where = Location(file=self.base + path)
         try:
             response = self.http.request(method, path, **request)
-        except httpx.HTTPError as exc:
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.UnsupportedProtocol) as exc:
             raise UsageError(
                 f"cannot reach the server: {type(exc).__name__}", where=where
+            ) from None
+        except httpx.HTTPError as exc:
+            raise UsageError(
+                f"the connection to the server broke before its answer: {type(exc).__name__}"
+                + (f"; {lost}" if lost else ""),
+                where=where,
             ) from None
         if check:
             raise_for_answer(response, where)
@@ -154,11 +163,16 @@ class VotingClient:
 
     def setup(self, uuid: str) -> tuple[dict[str, Any], Election, PublicCredentials]:
         detail = self.election(uuid)
-        hashes = detail["setup"]
-        election = Election.from_bytes(self.object(uuid, str(hashes["election"])))
+        hashes = detail.get("setup")
+        wanted = ("election", "credentials")
+        if not isinstance(hashes, dict) or not all(isinstance(hashes.get(k), str) for k in wanted):
+            raise UsageError(
+                "unexpected answer: no setup hashes", where=Location(path=("election", "setup"))
+            )
+        election = Election.from_bytes(self.object(uuid, hashes["election"]))
         if election.uuid != uuid:
             raise UsageError("the server sent another election", where=Location(member=uuid))
-        credentials = PublicCredentials.from_bytes(self.object(uuid, str(hashes["credentials"])))
+        credentials = PublicCredentials.from_bytes(self.object(uuid, hashes["credentials"]))
         return detail, election, credentials
 
     def request_code(self, uuid: str, login: str) -> int:
@@ -182,8 +196,12 @@ class VotingClient:
         rng: RandomSource,
     ) -> Cast:
         detail, election, credentials = self.setup(uuid)
+        key = detail.get("receipt_key")
+        if not isinstance(key, str):
+            where = Location(path=("election", "receipt_key"))
+            raise UsageError("unexpected answer: no receipt key", where=where)
         ballot = generate_ballot(election, credentials, private_credential, choices, rng)
-        return self.cast(uuid, ballot.raw, login, secret, published_key=str(detail["receipt_key"]))
+        return self.cast(uuid, ballot.raw, login, secret, published_key=key)
 
     def cast(
         self,
@@ -210,6 +228,10 @@ class VotingClient:
                 "POST",
                 path,
                 check=False,
+                lost=(
+                    "the ballot may or may not have been recorded: look for its tracker in "
+                    "the ballot box, or vote again (the last ballot counts)"
+                ),
                 content=raw,
                 headers={"Content-Type": "application/json"},
                 auth=(login, secret),
@@ -221,8 +243,14 @@ class VotingClient:
             sleep(delay)
             waited += delay
         raise_for_answer(response, where)
-        body = response.json()
-        signed = parse_receipt(codec.to_bytes(body["receipt"]), NOWHERE.sub("receipt"))
+        try:
+            body = response.json()
+            receipt, revote = body["receipt"], body["revote"]
+        except (ValueError, KeyError, TypeError):
+            raise UsageError("unexpected answer: no receipt", where=where) from None
+        if not isinstance(receipt, dict) or not isinstance(revote, bool):
+            raise UsageError("unexpected answer: no receipt", where=where)
+        signed = parse_receipt(codec.to_bytes(receipt), NOWHERE.sub("receipt"))
         r = signed.receipt
         if r.key != published_key:
             raise ProofError(
@@ -230,7 +258,7 @@ class VotingClient:
             )
         if r.ballot_hash != sha256_hex(raw) or r.election != uuid:
             raise ProofError("the receipt is for another ballot", where=where)
-        return Cast(r.tracker, r.height, bool(body["revote"]), signed)
+        return Cast(r.tracker, r.height, revote, signed)
 
 
 class RoleClient(VotingClient):

@@ -5,7 +5,9 @@
   method, route template (never the query string), status, duration, client address. No
   header, body or credential is ever logged (login secrets travel in ``Authorization``).
 * **Rate limits**: token buckets per client address for every write (POST/PUT/DELETE) and
-  per voter login for ballot casts; a request over the limit gets 429 with the error body
+  every request that carries a secret (``Authorization``: each costs an argon2 check, so
+  made-up secrets must not make the server hash at will), and per voter login for ballot
+  casts; a request over the limit gets 429 with the error body
   and ``Retry-After``. The buckets of all the worker processes of one server are in one
   table in their shared folder (:class:`RateLimiter`), about ``max_keys`` of them (the
   least recently used are dropped).
@@ -322,7 +324,7 @@ class _Operations:
             early = _preflight(allowed_origin)
         elif (
             self.by_address is not None
-            and method in _WRITES
+            and (method in _WRITES or "authorization" in request.headers)
             and (wait := self.by_address.take(_client(request)))
         ):
             early = _limited(wait, "from this address")

@@ -129,6 +129,19 @@ def _check_line(line: bytes, where: Location) -> bytes:
     return line
 
 
+def _reason(exc: SQLAlchemyError, password: str | None) -> str:
+    """Why the database could not be opened: the driver's error and the last line of its
+    first paragraph (``connection refused``, ``role does not exist``), at most 200
+    characters, the password never (replaced by ``***`` should the driver quote it)."""
+    cause = getattr(exc, "orig", None) or exc
+    lines = [part.strip() for part in str(cause).split("\n") if part.strip()]
+    detail = lines[0].rpartition(" failed: ")[2] if lines else ""
+    if password:
+        detail = detail.replace(password, "***")
+    name = type(cause).__name__
+    return f"{name} ({detail[:200]})" if detail else name
+
+
 class SqlBoard:
     """The database of the bulletin board: every election, their records and accounts."""
 
@@ -179,9 +192,10 @@ class SqlBoard:
                 lock_dir.mkdir(parents=True, exist_ok=True)
             migrate(engine)
         except SQLAlchemyError as exc:
+            parsed = make_url(full)
             raise DatabaseError(
-                f"cannot open the database: {type(getattr(exc, 'orig', None) or exc).__name__}",
-                where=Location(file=make_url(full).render_as_string(hide_password=True)),
+                f"cannot open the database: {_reason(exc, parsed.password)}",
+                where=Location(file=parsed.render_as_string(hide_password=True)),
             ) from None
         except OSError as exc:
             raise DatabaseError(

@@ -85,6 +85,12 @@ async def request_code(request: Request, uuid: str, spec: CodeRequest) -> CodeSe
     status_code=201,
     response_model=CastAnswer,
     summary="Cast a ballot (every check; answered once the Ballot event is durable)",
+    description=(
+        "The voter authenticates with HTTP Basic: her login and login secret, or the "
+        "one-time code mailed to her. The answer holds the ballot's tracker, its event "
+        "and the receipt signed with the election's key. A server that is full answers "
+        "503 (V9016) at once, with the wait in retry_after_ms and Retry-After."
+    ),
     openapi_extra=_BALLOT_BODY,
 )
 async def cast(

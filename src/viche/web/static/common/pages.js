@@ -24,8 +24,27 @@ function title(text) {
   return h("h1", { id: "view-title", tabindex: "-1" }, text);
 }
 
-function fail() {
-  return [title(t("err.election")), h("p", {}, h("a", { href: "/" }, t("pages.back")))];
+// The page of an address that names no election (mistyped, or unknown to this server), or
+// of an election that could not be loaded.
+function fail(error) {
+  const missing = error instanceof NoSuchElection || error?.message === "404";
+  return [
+    title(t(missing ? "pages.noSuch" : "err.election")),
+    h("p", {}, h("a", { href: "/" }, t("pages.back"))),
+  ];
+}
+
+class NoSuchElection extends Error {}
+
+// The route of the address's fragment; a malformed escape (%E0%A4%A) names nothing.
+function route() {
+  let fragment;
+  try {
+    fragment = decodeURIComponent(location.hash.slice(1));
+  } catch {
+    return null;
+  }
+  return ROUTE.exec(fragment);
 }
 
 async function electionList() {
@@ -243,16 +262,17 @@ async function render(focus = false) {
   button.setAttribute("lang", lang() === "uk" ? "en" : "uk");
   button.setAttribute("aria-label", t("lang.switchLabel"));
   document.title = t("pages.title");
-  const [, uuid = "", box, tracker = ""] =
-    ROUTE.exec(decodeURIComponent(location.hash.slice(1))) ?? [];
+  const found = route();
+  const [, uuid = "", box, tracker = ""] = found ?? [];
   let parts;
   try {
-    if (box === "result" && UUID.test(uuid)) parts = await resultPage(uuid);
-    else if (box && UUID.test(uuid)) parts = await ballotBox(uuid, tracker);
-    else if (UUID.test(uuid)) parts = await electionPage(uuid);
+    if (found === null || ((uuid || box) && !UUID.test(uuid))) throw new NoSuchElection();
+    if (box === "result") parts = await resultPage(uuid);
+    else if (box) parts = await ballotBox(uuid, tracker);
+    else if (uuid) parts = await electionPage(uuid);
     else parts = await electionList();
-  } catch {
-    parts = fail();
+  } catch (error) {
+    parts = fail(error);
   }
   const view = document.getElementById("view");
   view.replaceChildren(...parts.filter(Boolean));
