@@ -22,6 +22,7 @@ from viche.service.credentials import read_private_credential
 from viche.service.election_run import random_choices
 from viche.service.hosting import Host, open_election
 from viche.service.served_demo import PreparedDemo
+from viche.web.admission import Admission
 from viche.web.app import create_app
 from viche.web.ops import OpsConfig
 
@@ -77,7 +78,9 @@ def serve_prepared(
     board_url: str, keys: Path, demo: PreparedDemo, voters: Path
 ) -> Iterator[Served]:
     """The prepared demo election opened on the board at ``board_url`` and served in
-    process, not throttled (tests/web/test_web_ops.py tests the limits)."""
+    process, not throttled: no rate limits (tests/web/test_web_ops.py tests them) and every
+    cast queued, none told to retry (tests/web/test_web_admission.py tests admission), so
+    that what a test asserts does not depend on the machine's load."""
     board = SqlBoard.open(board_url)
     try:
         store = open_election(
@@ -91,7 +94,7 @@ def serve_prepared(
             timestamp=demo.timestamp,
         )
         host = Host(board, keys)
-        app = create_app(host, OpsConfig.unlimited())
+        app = create_app(host, OpsConfig.unlimited(), admission=Admission(target=0))
         with TestClient(app, raise_server_exceptions=True) as client:
             yield Served(client, host, store, demo, voters)
     finally:
