@@ -610,9 +610,7 @@ class BadRowsError(UsageError):
 
     code = "V9012"
 
-    def __init__(
-        self, message: str, rows: list[VicheError], *, where: Location = NOWHERE
-    ) -> None:
+    def __init__(self, message: str, rows: list[VicheError], *, where: Location = NOWHERE) -> None:
         self.rows = rows
         super().__init__(message, where=where)
 
