@@ -610,7 +610,9 @@ class BadRowsError(UsageError):
 
     code = "V9012"
 
-    def __init__(self, message: str, rows: list[VicheError], *, where: Location = NOWHERE) -> None:
+    def __init__(
+        self, message: str, rows: list[VicheError], *, where: Location = NOWHERE
+    ) -> None:
         self.rows = rows
         super().__init__(message, where=where)
 
