@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 from gmpy2 import mpz
 
@@ -309,13 +309,18 @@ def _check_shape(election: Election, ballot: Ballot, where: Location) -> None:
                 )
 
 
+@lru_cache(maxsize=8)
+def _digits(n: mpz) -> int:
+    return len(str(n))
+
+
 def max_ballot_size(election: Election) -> int:
     """An upper bound on the canonical size of any well-formed ballot of ``election``: a
     longer one is refused before it is parsed (a ballot with a million answers costs
     nothing). Generous: every number counted at the length of p (or q) plus its key."""
     group = election.group
-    element = len(str(group.p)) + 16
-    exponent = len(str(group.q)) + 16
+    element = _digits(group.p) + 16
+    exponent = _digits(group.q) + 16
     proof = 2 * exponent + 8
     ciphertext = 2 * element + 8
     size = 1024 + len(election.uuid) + len(election.fingerprint) + element + proof
