@@ -13,8 +13,9 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from json_mutation import ACTIONS, json_values, mutate_node
+from viche.crypto.answers import HAnswer
 from viche.crypto.credentials import credential_secret, generate_credential, public_credential
-from viche.crypto.elgamal import PublicKey
+from viche.crypto.elgamal import Ciphertext, PublicKey
 from viche.crypto.group import BELENIOS_2048, RFC_3526_2048, Group
 from viche.crypto.rng import SeededRandom
 from viche.errors import BallotShapeError, Location, VicheError
@@ -229,3 +230,18 @@ def test_nh_plaintext_errors_name_the_question(nh_ctx: Ctx) -> None:
         )
     assert info.value.where.question == 2
     assert str(info.value.where) == "question 2 / ballot"
+
+
+def test_a_parsed_ballot_keeps_the_digits_it_read(ctx: Ctx) -> None:
+    """The decimal texts of the ciphertexts and the credential are the ones read (no
+    conversion back), and they are the values' own decimal forms."""
+    value = json.loads(ctx.raw)
+    ballot = Ballot.from_bytes(ctx.raw)
+    assert ballot.credential_text == value["credential"] == str(ballot.credential)
+    for answer, json_answer in zip(ballot.answers, value["answers"], strict=True):
+        assert isinstance(answer, HAnswer)
+        for ct, json_ct in zip(answer.choices, json_answer["choices"], strict=True):
+            assert (ct.alpha_text, ct.beta_text) == (json_ct["alpha"], json_ct["beta"])
+            assert (ct.alpha_text, ct.beta_text) == (str(ct.alpha), str(ct.beta))
+            assert ct == Ciphertext(ct.alpha, ct.beta)  # the texts are not part of the value
+    assert ballot_bytes(ballot) == ctx.raw
