@@ -24,10 +24,12 @@ serialises it for JSON reports and HTTP error bodies. Messages never contain sec
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import Any, TypeVar
 
 LocationValue = str | int | tuple[str, ...]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +131,24 @@ _LABELS: tuple[tuple[str, str], ...] = (
 NOWHERE = Location()
 
 
+class _Unlocated(Location):
+    """The location of a first run that builds none (see :func:`located`): ``at`` and
+    ``sub`` give it back unchanged."""
+
+    __slots__ = ()
+
+    def at(self, **changes: Any) -> Location:
+        return self
+
+    def sub(self, *parts: str | int) -> Location:
+        return self
+
+
+#: Passed as ``where`` to a check run by :func:`located` the first time: every location
+#: derived from it is itself, so that none is built while nothing fails.
+UNLOCATED: Location = _Unlocated()
+
+
 class VicheError(Exception):
     """Base of every error raised on purpose by Viche."""
 
@@ -163,6 +183,29 @@ def _rebuild(cls: type[VicheError], message: str, where: Location, code: str) ->
     err = cls.__new__(cls)
     VicheError.__init__(err, message, where=where, code=code)
     return err
+
+
+def located(run: Callable[[Location], T], where: Location) -> T:
+    """``run(where)``, with the locations built only when it fails.
+
+    ``run`` (a check that passes ``where`` down and names it, or a location derived from
+    it, in the errors it raises) runs first with :data:`UNLOCATED`: a hot check derives a
+    location for every field and choice (dozens per ballot), and all of them are thrown
+    away when it passes. When it raises a :class:`VicheError`, it runs again with
+    ``where`` and that run's error, the same one located, is raised. ``run`` must be a
+    pure function of its argument (the same inputs, the same first failure): then the
+    verdict, the error code, the message and the location are those of ``run(where)``.
+    Should the second run pass, the first error is raised: a refusal is never turned into
+    an acceptance.
+    """
+    try:
+        return run(UNLOCATED)
+    except VicheError as first:
+        try:
+            run(where)
+        except VicheError as error:
+            raise error from None
+        raise first from None
 
 
 class FormatError(VicheError):

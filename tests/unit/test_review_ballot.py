@@ -9,23 +9,32 @@ from typing import Any
 
 import pytest
 from gmpy2 import mpz
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from json_mutation import ACTIONS, json_values, mutate_node
+from viche.crypto.answers import HAnswer
 from viche.crypto.credentials import credential_secret, generate_credential, public_credential
-from viche.crypto.elgamal import PublicKey
+from viche.crypto.elgamal import Ciphertext, PublicKey
 from viche.crypto.group import BELENIOS_2048, RFC_3526_2048, Group
 from viche.crypto.rng import SeededRandom
 from viche.errors import BallotShapeError, Location, VicheError
 from viche.protocol import ballot as ballot_module
-from viche.protocol.ballot import ballot_bytes, check_ballot, make_ballot, max_ballot_size
+from viche.protocol.ballot import (
+    Ballot,
+    ballot_bytes,
+    check_ballot,
+    make_ballot,
+    max_ballot_size,
+    smart_ballot_tracker,
+)
 from viche.protocol.election import (
     Election,
     HomomorphicQuestion,
     NonHomomorphicQuestion,
     PublicCredentials,
 )
+from viche.verify.prefill import check_ballot_fast
 
 UUID = "RevewBaLLt12345"
 _PRIVATE = generate_credential(SeededRandom("review-private"))
@@ -125,6 +134,75 @@ def test_check_ballot_raises_only_viche_errors(ctx: Ctx, data: st.DataObject) ->
         assert raw == ctx.raw
 
 
+def _located_reference(c: Ctx, raw: bytes, where: Location) -> VicheError | None:
+    """The error of the check's stages run with their locations built all along (as
+    check_ballot ran them before ``errors.located``), or None when the ballot passes."""
+    tracker = smart_ballot_tracker(raw)
+    bwhere = where.at(ballot=tracker)
+    try:
+        ballot = Ballot.from_bytes(raw, bwhere)
+        ballot_module._check_parsed(c.election, raw, c.credentials, ballot, tracker, bwhere)
+    except VicheError as exc:
+        return exc
+    return None
+
+
+def _numbers(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """The paths of the decimal strings of a ballot's JSON."""
+    if isinstance(value, dict):
+        return [p for k, v in value.items() for p in _numbers(v, (*path, k))]
+    if isinstance(value, list):
+        return [p for i, v in enumerate(value) for p in _numbers(v, (*path, i))]
+    return [path] if isinstance(value, str) and value.isdigit() else []
+
+
+def _set(root: Any, path: tuple[Any, ...], value: Any) -> None:
+    for key in path[:-1]:
+        root = root[key]
+    root[path[-1]] = value
+
+
+@settings(
+    max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(data=st.data(), which=st.sampled_from(["h", "nh"]), fast=st.booleans())
+def test_check_errors_are_located_as_the_stages_locate_them(
+    ctx: Ctx, nh_ctx: Ctx, data: st.DataObject, which: str, fast: bool
+) -> None:
+    """A mutated ballot (any JSON node, or one number changed: membership, proofs,
+    signature, credential) is refused by check_ballot and check_ballot_fast with the error
+    (class, code, message, location) of the stages run with every location built."""
+    c = ctx if which == "h" else nh_ctx
+    value = json.loads(c.raw)
+    if data.draw(st.booleans()):
+        value = mutate_node(data, value, data.draw(st.sampled_from(ACTIONS)), _JSON)
+    else:
+        path = data.draw(st.sampled_from(_numbers(value)))
+        text = data.draw(st.sampled_from(["0", "1", "p", "+1", "-1"]))
+        old = value
+        for key in path:
+            old = old[key]
+        number = {"p": str(c.election.group.p), "+1": str(int(old) + 1)}.get(text, text)
+        _set(value, path, str(max(int(old) - 1, 0)) if text == "-1" else number)
+    raw = json.dumps(value, separators=(",", ":")).encode()
+    assume(len(raw) <= max_ballot_size(c.election))
+    where = Location(event=7, path=("upload",))
+    expected = _located_reference(c, raw, where)
+    check = check_ballot_fast if fast else check_ballot
+    try:
+        check(c.election, raw, c.credentials, where)
+    except VicheError as exc:
+        assert expected is not None
+        assert (type(exc), exc.code, exc.message, exc.where) == (
+            type(expected),
+            expected.code,
+            expected.message,
+            expected.where,
+        )
+    else:
+        assert expected is None
+
+
 # ---------------------------------------------------------------------- plaintext errors
 
 
@@ -152,3 +230,18 @@ def test_nh_plaintext_errors_name_the_question(nh_ctx: Ctx) -> None:
         )
     assert info.value.where.question == 2
     assert str(info.value.where) == "question 2 / ballot"
+
+
+def test_a_parsed_ballot_keeps_the_digits_it_read(ctx: Ctx) -> None:
+    """The decimal texts of the ciphertexts and the credential are the ones read (no
+    conversion back), and they are the values' own decimal forms."""
+    value = json.loads(ctx.raw)
+    ballot = Ballot.from_bytes(ctx.raw)
+    assert ballot.credential_text == value["credential"] == str(ballot.credential)
+    for answer, json_answer in zip(ballot.answers, value["answers"], strict=True):
+        assert isinstance(answer, HAnswer)
+        for ct, json_ct in zip(answer.choices, json_answer["choices"], strict=True):
+            assert (ct.alpha_text, ct.beta_text) == (json_ct["alpha"], json_ct["beta"])
+            assert (ct.alpha_text, ct.beta_text) == (str(ct.alpha), str(ct.beta))
+            assert ct == Ciphertext(ct.alpha, ct.beta)  # the texts are not part of the value
+    assert ballot_bytes(ballot) == ctx.raw

@@ -46,6 +46,14 @@ class Ciphertext:
         """``str(beta)``."""
         return str(self.beta)
 
+    @classmethod
+    def read(cls, alpha: mpz, beta: mpz, alpha_text: str, beta_text: str) -> Ciphertext:
+        """The ciphertext a parser read from the canonical decimal forms ``alpha_text`` and
+        ``beta_text`` (``str(alpha) == alpha_text``), which are kept as its texts."""
+        ct = cls(alpha, beta)
+        vars(ct).update(alpha_text=alpha_text, beta_text=beta_text)  # the cached properties
+        return ct
+
 
 @dataclass(frozen=True, eq=False)
 class PublicKey:

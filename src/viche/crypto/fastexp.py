@@ -460,7 +460,9 @@ def pow_many_batch(
     ctx = _modulus(m)
     if ctx is not None:
         try:  # refuses negative exponents and those above its limit: pow_many then
-            return ctx.pow_many_batch([(mpz(b) % m, exps) for b, exps in requests])
+            return ctx.pow_many_batch(
+                [(b if 0 <= b < m else mpz(b) % m, exps) for b, exps in requests]
+            )
         except ValueError:
             pass
     return [pow_many(b, exps, m) for b, exps in requests]

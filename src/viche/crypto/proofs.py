@@ -56,9 +56,8 @@ def branch_commitments(pk: PublicKey, branch: Branch, proof: Proof) -> tuple[mpz
     """
     group = pk.group
     a, b = branch
-    A = group.mul(group.powg(proof.response), group.pow(a, proof.challenge))
-    B = group.mul(pk.pow(proof.response), group.pow(b, proof.challenge))
-    return A, B
+    c, s, p = proof.challenge, proof.response, group.p
+    return group.powg(s) * group.pow(a, c) % p, pk.pow(s) * group.pow(b, c) % p
 
 
 def or_prove(  # noqa: PLR0917 (positional order follows the spec)
@@ -104,7 +103,7 @@ def or_check(
         return False
     commits: list[mpz] = []
     for branch, proof in zip(branches, proofs, strict=True):
-        commits += list(branch_commitments(pk, branch, proof))
+        commits.extend(branch_commitments(pk, branch, proof))
     total = sum((p.challenge for p in proofs), mpz(0)) % group.q
     return hash_to_zq(hashed(commits), group.q) == total
 

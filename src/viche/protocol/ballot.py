@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
+from functools import cached_property, lru_cache
 
 from gmpy2 import mpz
 
@@ -32,6 +33,7 @@ from viche.errors import (
     Location,
     ProofError,
     WrongElectionError,
+    located,
 )
 from viche.protocol.codec import (
     JsonObject,
@@ -89,11 +91,17 @@ class Ballot:
     answers: tuple[Answer, ...]
     signature: Signature
 
+    @cached_property
+    def credential_text(self) -> str:
+        """``str(credential)``: the key of the public credential list, in the canonical
+        form, the signature hash and the answers' prefix S0 (the digits read, when parsed)."""
+        return str(self.credential)
+
     def unsigned_json(self) -> JsonObject:
         return {
             "election_uuid": self.election_uuid,
             "election_hash": self.election_hash,
-            "credential": str(self.credential),
+            "credential": self.credential_text,
             "answers": [answer_to_json(a) for a in self.answers],
         }
 
@@ -114,13 +122,15 @@ class Ballot:
             answer_from_json(a, sub(awhere, i))
             for i, a in enumerate(expect_list(obj["answers"], awhere))
         )
-        return cls(
+        ballot = cls(
             election_uuid=get_str(obj, "election_uuid", where),
             election_hash=get_str(obj, "election_hash", where),
             credential=get_number(obj, "credential", where),
             answers=answers,
             signature=Signature.from_json(obj["signature"], sub(where, "signature")),
         )
+        vars(ballot)["credential_text"] = obj["credential"]  # canonical: the digits read
+        return ballot
 
     @classmethod
     def from_bytes(cls, raw: bytes, where: Location = _BALLOT) -> Ballot:
@@ -160,8 +170,8 @@ def tracker_of_hash(hex_hash: str) -> str:
     return b64_of_sha256_hex(hex_hash)
 
 
-def answer_prefix_s0(election: Election, credential: mpz) -> str:
-    """``S0 = φ|credential`` (spec 4.11)."""
+def answer_prefix_s0(election: Election, credential: mpz | str) -> str:
+    """``S0 = φ|credential`` (spec 4.11; the credential or its decimal text)."""
     return f"{election.fingerprint}|{credential}"
 
 
@@ -299,13 +309,18 @@ def _check_shape(election: Election, ballot: Ballot, where: Location) -> None:
                 )
 
 
+@lru_cache(maxsize=8)
+def _digits(n: mpz) -> int:
+    return len(str(n))
+
+
 def max_ballot_size(election: Election) -> int:
     """An upper bound on the canonical size of any well-formed ballot of ``election``: a
     longer one is refused before it is parsed (a ballot with a million answers costs
     nothing). Generous: every number counted at the length of p (or q) plus its key."""
     group = election.group
-    element = len(str(group.p)) + 16
-    exponent = len(str(group.q)) + 16
+    element = _digits(group.p) + 16
+    exponent = _digits(group.q) + 16
     proof = 2 * exponent + 8
     ciphertext = 2 * element + 8
     size = 1024 + len(election.uuid) + len(election.fingerprint) + element + proof
@@ -353,9 +368,12 @@ def check_ballot(
         )
     tracker = smart_ballot_tracker(raw)
     bwhere = where.at(ballot=tracker)
-    ballot = Ballot.from_bytes(raw, bwhere)
+    # the parse and the checks build no location unless they fail (errors.located)
+    ballot = located(lambda w: Ballot.from_bytes(raw, w), bwhere)
     with prepare(ballot) if prepare is not None else nullcontext():
-        return _check_parsed(election, raw, credentials, ballot, tracker, bwhere)
+        return located(
+            lambda w: _check_parsed(election, raw, credentials, ballot, tracker, w), bwhere
+        )
 
 
 def _check_parsed(  # noqa: PLR0917 (the parts of check_ballot's state)
@@ -376,7 +394,7 @@ def _check_parsed(  # noqa: PLR0917 (the parts of check_ballot's state)
             "ballot for another version of the election (fingerprint differs)",
             where=bwhere.sub("election_hash"),
         )
-    cred_text = str(ballot.credential)
+    cred_text = ballot.credential_text
     entry = credentials.lookup(cred_text, where=bwhere.sub("credential"))
     group = election.group
     group.check_element(ballot.credential, bwhere.sub("credential"))
@@ -392,7 +410,7 @@ def _check_parsed(  # noqa: PLR0917 (the parts of check_ballot's state)
         group, ballot.credential, expected_hash, ballot.signature.proof, bwhere.sub("signature")
     )
     pk = election.public_key
-    s0 = answer_prefix_s0(election, ballot.credential)
+    s0 = answer_prefix_s0(election, cred_text)
     for i, (answer, question) in enumerate(zip(ballot.answers, election.questions, strict=True)):
         awhere = bwhere.at(question=i + 1)
         if isinstance(answer, NHAnswer):

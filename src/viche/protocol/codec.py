@@ -128,6 +128,8 @@ def expect_object(
     missing = [k for k in required if k not in value]
     if missing:
         raise JsonFormatError(f"missing field(s) {', '.join(missing)}", where=where)
+    if len(value) == len(required):  # every required key and no other (keys are unique)
+        return value
     extra = [k for k in value if k not in required and k not in optional]
     if extra:
         raise JsonFormatError(f"unexpected field(s) {', '.join(extra)}", where=where)

@@ -28,7 +28,8 @@ def ciphertext_to_json(ct: Ciphertext) -> JsonObject:
 
 def ciphertext_from_json(value: object, where: Location) -> Ciphertext:
     obj = expect_object(value, where, ("alpha", "beta"))
-    return Ciphertext(get_number(obj, "alpha", where), get_number(obj, "beta", where))
+    alpha, beta = get_number(obj, "alpha", where), get_number(obj, "beta", where)
+    return Ciphertext.read(alpha, beta, obj["alpha"], obj["beta"])  # canonical: keep the digits
 
 
 def ciphertexts_to_json(cts: tuple[Ciphertext, ...] | list[Ciphertext]) -> list[JsonObject]:
