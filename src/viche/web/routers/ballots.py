@@ -18,7 +18,6 @@ from fastapi.security import HTTPBasic, HTTPBasicCredentials
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from viche.crypto.hashing import sha256_hex
 from viche.errors import Location, NotFoundError, VicheError
 from viche.protocol.ballot import CheckedBallot, max_ballot_size
 from viche.record.sql.accounts import VoterAccount
@@ -200,13 +199,12 @@ def _check(h: Host, uuid: str, raw: bytes, account: VoterAccount) -> CheckedBall
 def _accept(h: Host, uuid: str, checked: CheckedBallot) -> CastAnswer:
     """Append (a group commit with the other ballots of this worker ready meanwhile) and
     sign the receipt."""
-    raw = checked.raw
     key = h.receipt_key(uuid)
     accepted = append_checked(h.record(uuid), checked, guard=h.guards.get(uuid))
     receipt = Receipt(
         election=uuid,
         tracker=accepted.tracker,
-        ballot_hash=sha256_hex(raw),
+        ballot_hash=checked.hex_hash,
         height=accepted.height,
         event_hash=accepted.event_hash,
         time=datetime.now(UTC).isoformat(timespec="seconds"),
