@@ -14,8 +14,13 @@
  *   in one pass (amm52_n; squarings by ams52_n, which computes each cross product once):
  *   three chains of squarings, three exponents' buckets, three table exponents.
  *
+ * Variants of the IFMA kernel (same results, limb for limb): "zen4" (amm52_n, ams52_n; the
+ * default on AMD) and "intel" (amm52v_n for every product; CPUs with two 512-bit IFMA ports);
+ * elsewhere than on AMD the faster one is chosen at import by a short timing.
+ *
  * Objects:
  *   Modulus(p, kernel="auto")   p odd, 3 <= p < 2^16384; kernel "auto", "mpn" or "ifma"
+ *                               (or "ifma-zen4" / "ifma-intel": that variant)
  *     .pow_many(base, exps)     [base^e mod p for e in exps], one chain of squarings shared
  *                               by all exponents (Yao's bucket method, sliding windows)
  *     .pow_many_batch([(base, exps), ...])   the same for several bases in one call
@@ -1754,6 +1759,17 @@ Table_pow_many(TableObject *self, PyObject *exps_obj)
                     have[h] = 1;
                 }
             }
+            /* the "intel" variant: the next row's entries asked for from memory now (the
+             * tables are larger than L2; the "zen4" path measured no gain from this) */
+            if (m->vq)
+                for (int h = 0; h < WAYS; h++) {
+                    if (J[h] == NULL || i + 1 >= J[h]->nbytes || !J[h]->bytes[i + 1])
+                        continue;
+                    const char *nx = (const char *)(self->entries +
+                                                    ((i + 1) * 256 + (Py_ssize_t)J[h]->bytes[i + 1]) * E);
+                    for (size_t o = 0; o < sz; o += 64)
+                        __builtin_prefetch(nx + o);
+                }
             mul_many(m, op, WAYS, t);
         }
         for (int h = 0; h < WAYS; h++)
