@@ -423,8 +423,8 @@ def test_ballot_verdicts_are_the_same_under_every_engine(
 
 @pytest.mark.skipif(not HAVE_IFMA, reason="this CPU has no AVX-512 IFMA")
 def test_ifma_variant_of_this_cpu(fastexp_c: ModuleType) -> None:
-    """"auto" and "ifma" take the variant chosen at import (by vendor, or by timing), which
-    gives the same results as the other one."""
+    """The kernels "auto" and "ifma" take the variant chosen at import (by vendor, or by
+    timing), which gives the same results as the other one."""
     p = int(BELENIOS_2048.p)
     assert fastexp_c.IFMA_VARIANT in {"zen4", "intel"}
     for kernel in ("auto", "ifma"):
