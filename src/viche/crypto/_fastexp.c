@@ -1765,8 +1765,8 @@ Table_pow_many(TableObject *self, PyObject *exps_obj)
                 for (int h = 0; h < WAYS; h++) {
                     if (J[h] == NULL || i + 1 >= J[h]->nbytes || !J[h]->bytes[i + 1])
                         continue;
-                    const char *nx = (const char *)(self->entries +
-                                                    ((i + 1) * 256 + (Py_ssize_t)J[h]->bytes[i + 1]) * E);
+                    Py_ssize_t d = (i + 1) * 256 + (Py_ssize_t)J[h]->bytes[i + 1];
+                    const char *nx = (const char *)(self->entries + d * E);
                     for (size_t o = 0; o < sz; o += 64)
                         __builtin_prefetch(nx + o);
                 }
