@@ -135,16 +135,19 @@ def _near_modulus(m: int) -> st.SearchStrategy[int]:
 
 
 @pytest.mark.skipif(not HAVE_IFMA, reason="this CPU has no AVX-512 IFMA")
+@pytest.mark.parametrize("variant", ["ifma-zen4", "ifma-intel"])
 @settings(max_examples=80, deadline=None)
 @given(data=st.data())
 def test_ifma_squaring_and_grouped_products_equal_powmod(
-    fastexp_c: ModuleType, data: st.DataObject
+    fastexp_c: ModuleType, variant: str, data: st.DataObject
 ) -> None:
     """The IFMA squaring kernel (exponents 2^k are pure chains of squarings) and the products
     done three at a time (1 to 7 bases: groups of one, two and three), with the sliding
-    windows of the bucket method (all-ones, sparse and random exponents), equal gmpy2."""
+    windows of the bucket method (all-ones, sparse and random exponents), equal gmpy2, under
+    both variants of the kernel (whichever this CPU takes by default)."""
     m = data.draw(_ifma_moduli())
-    ctx = fastexp_c.Modulus(m, "ifma")
+    ctx = fastexp_c.Modulus(m, variant)
+    assert ctx.kernel == "ifma" and ctx.variant == variant.removeprefix("ifma-")
     exponent = st.one_of(
         st.integers(0, 300).map(lambda k: 1 << k),
         st.integers(1, 300).map(lambda k: (1 << k) - 1),
@@ -231,6 +234,8 @@ def test_bad_input_is_refused_cleanly(fastexp_c: ModuleType) -> None:
             c.Modulus(bad_modulus)
     with pytest.raises(ValueError, match="kernel"):
         c.Modulus(p, "fast")
+    with pytest.raises(ValueError, match="kernel"):
+        c.Modulus(p, "ifma-")
     with pytest.raises(ValueError, match="negative exponent"):
         ctx.pow_many(2, [1, -1])
     with pytest.raises(ValueError, match="base out of range"):
@@ -414,3 +419,21 @@ def test_ballot_verdicts_are_the_same_under_every_engine(
     raws, expected = _pure_verdicts(name, election, creds, [e.raw for e in rec.ballots[:3]])
     fastexp.select_engine(engine)
     assert [_verdict(election, raw, creds) for raw in raws] == expected
+
+
+@pytest.mark.skipif(not HAVE_IFMA, reason="this CPU has no AVX-512 IFMA")
+def test_ifma_variant_of_this_cpu(fastexp_c: ModuleType) -> None:
+    """The kernels "auto" and "ifma" take the variant chosen at import (by vendor, or by
+    timing), which gives the same results as the other one."""
+    p = int(BELENIOS_2048.p)
+    assert fastexp_c.IFMA_VARIANT in {"zen4", "intel"}
+    for kernel in ("auto", "ifma"):
+        ctx = fastexp_c.Modulus(p, kernel)
+        assert ctx.variant == fastexp_c.IFMA_VARIANT
+        assert repr(ctx) == f"Modulus(bits=2048, kernel=ifma-{fastexp_c.IFMA_VARIANT})"
+    assert fastexp_c.Modulus(p, "mpn").variant == ""
+    base, exps = int(BELENIOS_2048.g) + 5, [Q - 1, (1 << 256) - 1, 1 << 255, 3]
+    results = [
+        fastexp_c.Modulus(p, v).pow_many_batch([(base, exps)]) for v in ("ifma-zen4", "ifma-intel")
+    ]
+    assert results[0] == results[1] == [[pow(base, e, p) for e in exps]]

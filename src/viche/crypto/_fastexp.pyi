@@ -10,6 +10,8 @@ MAX_EXPONENT_BITS: int
 MAX_MODULUS_BITS: int
 TABLE_MAX_BITS: int
 HAVE_IFMA: int
+#: the IFMA kernel variant "auto" and "ifma" take here: "zen4", "intel" ("" without IFMA)
+IFMA_VARIANT: str
 
 @final
 class Modulus:
@@ -20,6 +22,8 @@ class Modulus:
     def value(self) -> int: ...
     @property
     def kernel(self) -> str: ...
+    @property
+    def variant(self) -> str: ...
     def pow_many(self, base: SupportsIndex, exponents: Sequence[SupportsIndex], /) -> list[mpz]: ...
     def pow_many_batch(
         self, requests: Sequence[tuple[SupportsIndex, Sequence[SupportsIndex]]], /
