@@ -23,6 +23,7 @@ from viche.service.election_run import random_choices
 from viche.service.hosting import Host, open_election
 from viche.service.served_demo import PreparedDemo
 from viche.web.app import create_app
+from viche.web.checkpool import CheckPool
 from viche.web.ops import OpsConfig
 
 
@@ -74,10 +75,11 @@ class Served:
 
 @contextlib.contextmanager
 def serve_prepared(
-    board_url: str, keys: Path, demo: PreparedDemo, voters: Path
+    board_url: str, keys: Path, demo: PreparedDemo, voters: Path, checks: CheckPool | None = None
 ) -> Iterator[Served]:
     """The prepared demo election opened on the board at ``board_url`` and served in
-    process, not throttled (tests/web/test_web_ops.py tests the limits)."""
+    process, not throttled (tests/web/test_web_ops.py tests the limits); ``checks``: the
+    app's check processes (none: ballots checked in the test's process)."""
     board = SqlBoard.open(board_url)
     try:
         store = open_election(
@@ -91,7 +93,7 @@ def serve_prepared(
             timestamp=demo.timestamp,
         )
         host = Host(board, keys)
-        app = create_app(host, OpsConfig.unlimited())
+        app = create_app(host, OpsConfig.unlimited(), checks=checks)
         with TestClient(app, raise_server_exceptions=True) as client:
             yield Served(client, host, store, demo, voters)
     finally:
