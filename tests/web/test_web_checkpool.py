@@ -119,9 +119,12 @@ def test_a_check_process_killed_mid_burst_is_replaced(pooled: tuple[Served, Chec
     assert not any(t.is_alive() for t in threads), "a check hung"
     assert failures == []
     assert got == expected
-    assert pool.replaced >= 2 and len(busy) <= pool.replaced
+    assert pool.replaced >= 1 and len(busy) <= pool.replaced
     assert all(e.code == "V9016" and e.retry_after_ms > 0 for e in busy)
-    assert not set(pool.pids()) & set(first)
+    # a process found dead when taken (killed while idle) is replaced before the check
+    for raw in ballots[:2]:
+        assert pool.check(rec, raw).tracker == expected[raw]
+    assert not set(pool.pids()) & set(first) and pool.replaced >= 2
     # the new processes load the election on their first ballot and check as before
     r = s.post_ballot(_bad_proof(s.ballot(2)), 2)
     assert (r.status_code, r.json()["code"]) == (422, "V2002")
@@ -136,20 +139,18 @@ def test_check_processes_from_the_cores() -> None:
 
 
 def test_a_check_process_ends_with_its_pipe() -> None:
-    """The check loop returns when the worker's end of the pipe is closed (or the worker
-    dies): no process outlives its worker."""
+    """The check process returns when the worker's end of its pipe is closed (or the
+    worker dies), even when it never got a request: it does not outlive its worker."""
     import multiprocessing
 
-    ours, theirs = multiprocessing.Pipe()
-    done = threading.Thread(target=serve_checks, args=(theirs,))
-    previous = signal.getsignal(signal.SIGINT)
-    try:
-        done.start()
-        ours.close()
-        done.join(timeout=10)
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    assert not done.is_alive()
+    ctx = multiprocessing.get_context("forkserver")
+    ours, theirs = ctx.Pipe()
+    process = ctx.Process(target=serve_checks, args=(theirs,))
+    process.start()
+    theirs.close()
+    ours.close()
+    process.join(timeout=30)
+    assert process.exitcode == 0
 
 
 def _descendants(root: int) -> set[int]:
@@ -217,5 +218,4 @@ def test_no_check_process_outlives_the_server(
         proc.wait(timeout=60)
         assert _wait_gone(children) == set()
     finally:
-        if proc.poll() is None:
-            stop(proc)
+        stop(proc)  # its output read, its pipe closed

@@ -187,7 +187,7 @@ class CheckPool:
             raise ValueError("a check pool has at least one process")
         self.processes = processes
         self._lock = threading.Lock()
-        self._free: list[_Checker] = []
+        self._free: deque[_Checker] = deque()  # the longest idle first
         self._waiting: deque[_Turn] = deque()
         self._all: list[_Checker] = []
         self._ctx: multiprocessing.context.BaseContext | None = None
@@ -204,7 +204,7 @@ class CheckPool:
         checkers = [_Checker(ctx) for _ in range(self.processes)]
         with self._lock:
             self._all = list(checkers)
-            self._free = list(checkers)
+            self._free = deque(checkers)
         for record in records:
             for checker in checkers:
                 checker.ask(record.election.uuid, None, _setup(record))
@@ -215,6 +215,8 @@ class CheckPool:
         process raises :class:`~viche.errors.ServerBusyError` (the process is replaced)."""
         uuid = record.election.uuid
         checker = self._take()
+        if not checker.process.is_alive():  # died while idle: replaced, the cast goes on
+            checker = self._replace(checker)
         try:
             setup = None if uuid in checker.loaded else _setup(record)
             answer = checker.ask(uuid, raw, setup)
@@ -245,7 +247,7 @@ class CheckPool:
         still waiting for one are told the server is busy."""
         with self._lock:
             self._closed = True
-            free, self._free = self._free, []
+            free, self._free = list(self._free), deque()
             waiting, self._waiting = list(self._waiting), deque()
         for turn in waiting:
             turn.ready.release()
@@ -256,7 +258,7 @@ class CheckPool:
         turn = _Turn()
         with self._lock:
             if self._free:
-                return self._free.pop()
+                return self._free.popleft()
             wait = not self._closed
             if wait:
                 self._waiting.append(turn)
