@@ -125,18 +125,24 @@ def _serve(
     raise SystemExit("viche serve did not start")
 
 
-def _tree_cpu(root: int) -> float:
-    """CPU seconds (user + system) used so far by process ``root`` and its descendants."""
+def _tree_cpu(root: int) -> tuple[float, float]:
+    """CPU seconds (user + system) used so far by process ``root`` and its descendants, and
+    of those the check processes' (``viche serve``'s workers start them from a
+    multiprocessing fork server: the fork server's descendants)."""
     tick = os.sysconf("SC_CLK_TCK")
     stats: dict[int, tuple[int, float]] = {}
+    servers: set[int] = set()
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
             fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            cmdline = (entry / "cmdline").read_bytes()
         except OSError:
             continue
         stats[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick)
+        if b"multiprocessing.forkserver" in cmdline:
+            servers.add(int(entry.name))
     members = {root}
     changed = True
     while changed:
@@ -145,7 +151,10 @@ def _tree_cpu(root: int) -> float:
             if ppid in members and pid not in members:
                 members.add(pid)
                 changed = True
-    return sum(stats.get(pid, (0, 0.0))[1] for pid in members)
+    # forked children keep the fork server's command line: theirs is the server's parent's
+    checks = {pid for pid in members if pid in servers and stats[pid][0] in servers}
+    total = sum(stats.get(pid, (0, 0.0))[1] for pid in members)
+    return total, sum(stats[pid][1] for pid in checks)
 
 
 def backend_cpu(admin_url: str, app_name: str) -> dict[int, float]:
@@ -437,9 +446,10 @@ def _run(
     rate: float | None, cast_wait: float, profile: Path | None = None,
     cpus: str | None = None, postgres: str = "", expect: bool = True,
     server_src: Path | None = None,
-) -> tuple[Fired, float, int, float | None]:  # fmt: skip
-    """Serve ``board``, fire the ballots; (what the clients saw, server CPU s, ballots on
-    the board afterwards, CPU s of the PostgreSQL backends serving it). ``profile``:
+) -> tuple[Fired, float, float, int, float | None]:  # fmt: skip
+    """Serve ``board``, fire the ballots; (what the clients saw, server CPU s, of which in
+    its check processes, ballots on the board afterwards, CPU s of the PostgreSQL backends
+    serving it). ``profile``:
     py-spy samples the server's processes meanwhile and writes their collapsed stacks
     there."""
     with socket.socket() as probe:  # a free port (a random one collided once)
@@ -455,11 +465,12 @@ def _run(
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             )  # fmt: skip
             time.sleep(2)
-        cpu0 = _tree_cpu(proc.pid)
+        cpu0, checks0 = _tree_cpu(proc.pid)
         pg0 = {} if board.schema is None else backend_cpu(postgres, board.schema)
         with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
             fired = runner.run(_fire(port, uuid, ballots, rate, expect))
-        cpu = _tree_cpu(proc.pid) - cpu0
+        cpu1, checks1 = _tree_cpu(proc.pid)
+        cpu = cpu1 - cpu0
         pg_cpu = None
         if board.schema is not None:  # backends opened meanwhile count from their start
             pg1 = backend_cpu(postgres, board.schema)
@@ -473,7 +484,7 @@ def _run(
     sql = SqlBoard.open(board.url)
     count = sql.store(uuid).ballot_count()
     sql.close()
-    return fired, cpu, count, pg_cpu
+    return fired, cpu, checks1 - checks0, count, pg_cpu
 
 
 def _children_cpu() -> float:
@@ -590,7 +601,8 @@ def main() -> None:
             f"\n{'database':<11} {'workers':>7} {'mode':>6} {'ballots':>7} {'refused':>7} "
             f"{'503s':>5} {'told':>5} {'seconds':>7} {'ballots/s':>9} {'p50 ms':>7} "
             f"{'p99 ms':>7} {'voter p50':>9} {'voter p99':>9} "
-            f"{'server CPU ms/b':>15} {'client CPU ms/b':>15} {'PG CPU ms/b':>11} {'load':>5}"
+            f"{'server CPU ms/b':>15} {'in checks':>11} {'client CPU ms/b':>15} "
+            f"{'PG CPU ms/b':>11} {'load':>5}"
         )
         best_cpu = float("inf")
         archive_url: str | None = None
@@ -608,7 +620,7 @@ def main() -> None:
                     if args.profile is not None:
                         args.profile.mkdir(parents=True, exist_ok=True)
                         spy = args.profile / f"{db}-{workers}-{mode}.txt"
-                    fired, cpu, count, pg_cpu = _run(
+                    fired, cpu, checks_cpu, count, pg_cpu = _run(
                         board, workers, uuid, cast, rate, args.cast_wait, spy, args.cpus,
                         args.postgres, not args.no_expect, args.server_src,
                     )  # fmt: skip
@@ -621,6 +633,7 @@ def main() -> None:
                         f"{fired.seconds:>7.1f} {per_s:>9.1f} {fired.pct(0.5):>7.0f} "
                         f"{fired.pct(0.99):>7.0f} {fired.voter_pct(0.5):>9.0f} "
                         f"{fired.voter_pct(0.99):>9.0f} {cpu * 1000 / count:>15.1f} "
+                        f"{checks_cpu * 1000 / count:>11.1f} "
                         f"{fired.client_cpu * 1000 / count:>15.1f} {pg_ms:>11} "
                         f"{os.getloadavg()[0]:>5.1f}",
                         flush=True,

@@ -24,6 +24,7 @@ from viche.service.hosting import Host, open_election
 from viche.service.served_demo import PreparedDemo
 from viche.web.admission import Admission
 from viche.web.app import create_app
+from viche.web.checkpool import CheckPool
 from viche.web.ops import OpsConfig
 
 
@@ -75,7 +76,7 @@ class Served:
 
 @contextlib.contextmanager
 def serve_prepared(
-    board_url: str, keys: Path, demo: PreparedDemo, voters: Path
+    board_url: str, keys: Path, demo: PreparedDemo, voters: Path, checks: CheckPool | None = None
 ) -> Iterator[Served]:
     """The prepared demo election opened on the board at ``board_url`` and served in
     process, not throttled: no rate limits (tests/web/test_web_ops.py tests them) and every
@@ -94,7 +95,9 @@ def serve_prepared(
             timestamp=demo.timestamp,
         )
         host = Host(board, keys)
-        app = create_app(host, OpsConfig.unlimited(), admission=Admission(target=0))
+        app = create_app(
+            host, OpsConfig.unlimited(), admission=Admission(target=0), checks=checks
+        )
         with TestClient(app, raise_server_exceptions=True) as client:
             yield Served(client, host, store, demo, voters)
     finally:

@@ -98,9 +98,11 @@ def serve_cmd(
     from viche.errors import Location, UsageError
     from viche.record.sql import SqlBoard
     from viche.service.files import make_dir
+    from viche.web.checkpool import check_processes
     from viche.web.metrics import reset_shared
     from viche.web.serve import (
         ENV_CAST_WAIT,
+        ENV_CHECKS,
         ENV_DATABASE,
         ENV_EVENT,
         ENV_EVENT_KEYS,
@@ -175,6 +177,7 @@ def serve_cmd(
     os.environ[ENV_METRICS] = str(shared)
     os.environ[ENV_SCHEDULE] = str(schedule_every)
     os.environ[ENV_CAST_WAIT] = str(cast_wait)
+    os.environ.setdefault(ENV_CHECKS, str(check_processes(workers)))
     if smtp_host:
         os.environ[ENV_SMTP] = f"{smtp_host}|{smtp_port}|{smtp_from}"
         out.print(f"voters authenticate with one-time codes mailed via {smtp_host}:{smtp_port}")

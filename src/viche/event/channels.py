@@ -51,7 +51,7 @@ from viche.event.keys import EventKey
 from viche.event.locks import RelayEntry, StationLock, lock_log, relay_log
 from viche.event.manifest import Style, read_manifest
 from viche.protocol import codec
-from viche.protocol.ballot import CheckedBallot, smart_ballot_tracker
+from viche.protocol.ballot import CheckedBallot, CheckedFacts, smart_ballot_tracker
 from viche.record.archive_store import ArchiveStore
 from viche.service.archive import ElectionRecord
 from viche.service.cast import Accepted, cast_ballot
@@ -106,7 +106,7 @@ class EventDesk:
         *,
         roll: Roll | None = None,
         records: Callable[[Style], ElectionRecord] | None = None,
-        refuse: Callable[[Style, CheckedBallot], None] | None = None,
+        refuse: Callable[[Style, CheckedFacts], None] | None = None,
     ) -> None:
         """``records`` opens a style's election record (default: its ``.bel`` in
         ``directory``; the voting server passes the SQL board's,
@@ -198,8 +198,8 @@ class EventDesk:
             )
         return now
 
-    def _not_locked(self, style: Style) -> Callable[[CheckedBallot], None]:
-        def guard(checked: CheckedBallot) -> None:
+    def _not_locked(self, style: Style) -> Callable[[CheckedFacts], None]:
+        def guard(checked: CheckedFacts) -> None:
             if self.refuse is not None:
                 self.refuse(style, checked)
             lock = self.lock_of(style.election, checked.credential)
@@ -212,13 +212,13 @@ class EventDesk:
 
         return guard
 
-    def online_guard(self, style: Style) -> Callable[[CheckedBallot], None]:
+    def online_guard(self, style: Style) -> Callable[[CheckedFacts], None]:
         """The event's rules for a ballot of ``style`` cast online (the voting server's
         ``POST /elections/{uuid}/ballots`` runs it under the store's lock): the vote is
         open and the credential is not locked by a station vote."""
         not_locked = self._not_locked(style)
 
-        def guard(checked: CheckedBallot) -> None:
+        def guard(checked: CheckedFacts) -> None:
             self.check_open(Location(ballot=checked.tracker))
             not_locked(checked)
 
@@ -266,7 +266,7 @@ class EventDesk:
             )
         not_locked = self._not_locked(style)
 
-        def guard(checked: CheckedBallot) -> None:
+        def guard(checked: CheckedFacts) -> None:
             if checked.credential != enrolled[1]:
                 raise CredentialBindingError(
                     "this ballot is signed with another voter's credential",

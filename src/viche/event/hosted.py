@@ -60,7 +60,7 @@ from viche.event.published import (
 )
 from viche.event.registry import MILITARY_UNIT_RE, VOTER_ID_RE
 from viche.event.relay import Outcome
-from viche.protocol.ballot import CheckedBallot, max_ballot_size, smart_ballot_tracker
+from viche.protocol.ballot import CheckedFacts, max_ballot_size, smart_ballot_tracker
 from viche.record.archive_store import ArchiveStore
 from viche.record.sql import SqlBoard
 from viche.record.sql.accounts import (
@@ -327,7 +327,7 @@ class ServedEvent:
             )
         return self._max_ballot
 
-    def _refuse_audited(self, style: Style, checked: CheckedBallot) -> None:
+    def _refuse_audited(self, style: Style, checked: CheckedFacts) -> None:
         """The desk's rule of the board, on every channel, under the election's lock (the
         lock an audit is registered under): a ballot the booth audited (its randomness
         revealed) is never cast."""

@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
+from typing import Protocol
 
 from gmpy2 import mpz
 
@@ -260,6 +261,27 @@ class CheckedBallot:
     hex_hash: str  # sha256 hex: archive member name
     credential: str  # decimal text, the key of the public credential list
     weight: int
+
+
+class CheckedFacts(Protocol):
+    """What binding a checked ballot to its voter and appending it need: a
+    :class:`CheckedBallot`, or the verdict a check process of the voting server sends back
+    (:class:`viche.web.checkpool.Verdict`: the same facts, without the parsed ballot)."""
+
+    @property
+    def raw(self) -> bytes: ...
+
+    @property
+    def tracker(self) -> str: ...
+
+    @property
+    def hex_hash(self) -> str: ...
+
+    @property
+    def credential(self) -> str: ...
+
+    @property
+    def weight(self) -> int: ...
 
 
 def _choice(where: Location, i: int, blank: bool) -> Location:

@@ -35,15 +35,19 @@ import time
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from viche.errors import NOWHERE, Location, PhaseError, ReplayedBallotError
-from viche.protocol.ballot import CheckedBallot
+from viche.protocol.ballot import CheckedBallot, CheckedFacts
 from viche.record.events import EventType
 from viche.record.store import BatchAppend, ChainHead, StoredBallot
 from viche.service.archive import VOTING, ElectionRecord
 from viche.service.audit import audited_error
 from viche.service.schedule import refuse_after_close
 from viche.verify.prefill import check_ballot_fast
+
+#: a checked ballot: the whole :class:`CheckedBallot`, or the facts a check process sent
+C = TypeVar("C", bound=CheckedFacts)
 
 
 @dataclass(frozen=True)
@@ -78,7 +82,7 @@ def _replayed(tracker: str, height: int) -> ReplayedBallotError:
     )
 
 
-def check_not_replayed(state: ElectionRecord, checked: CheckedBallot) -> None:
+def check_not_replayed(state: ElectionRecord, checked: CheckedFacts) -> None:
     """A ballot identical to one already in the record is refused."""
     prior = state.store.ballot_by_hash(checked.hex_hash)
     if prior is not None:
@@ -123,10 +127,10 @@ def cast_ballot(
 
 def append_checked(
     state: ElectionRecord,
-    checked: CheckedBallot,
+    checked: C,
     *,
-    guard: Callable[[CheckedBallot], None] | None = None,
-    then: Callable[[CheckedBallot, Accepted], None] | None = None,
+    guard: Callable[[C], None] | None = None,
+    then: Callable[[C, Accepted], None] | None = None,
 ) -> Accepted:
     """The second half of :func:`cast_ballot`: append a ballot that passed
     :func:`check_ballot_fast` (or :func:`check_new_ballot`), with the phase, replay and
@@ -159,7 +163,7 @@ def append_checked(
 class _Pending:
     """A checked ballot waiting for the group commit, and its answer once decided."""
 
-    checked: CheckedBallot
+    checked: CheckedFacts
     wake: threading.Event = field(default_factory=threading.Event)
     lead: bool = False
     finished: bool = False
@@ -175,7 +179,7 @@ class _Committer:
         self._queue: list[_Pending] = []
         self._leading = False
 
-    def submit(self, state: ElectionRecord, checked: CheckedBallot) -> Accepted:
+    def submit(self, state: ElectionRecord, checked: CheckedFacts) -> Accepted:
         mine = _Pending(checked)
         with self._lock:
             self._queue.append(mine)

@@ -31,7 +31,7 @@ from viche.errors import (
     VicheError,
 )
 from viche.protocol import codec
-from viche.protocol.ballot import CheckedBallot
+from viche.protocol.ballot import CheckedFacts
 from viche.protocol.election import Election, PublicCredentials
 from viche.protocol.trustees import Trustees
 from viche.record.sql import SqlBoard, SqlElectionStore
@@ -149,7 +149,7 @@ class Host:
         self._lock = threading.Lock()
         #: election uuid -> the rules beyond Belenios's that an online ballot of it must
         #: pass under the store's lock (a national event's styles: :mod:`viche.event.hosted`)
-        self.guards: dict[str, Callable[[CheckedBallot], None]] = {}
+        self.guards: dict[str, Callable[[CheckedFacts], None]] = {}
 
     def store(self, uuid: str) -> SqlElectionStore:
         """The election's store (kept once found: an election is never removed)."""
@@ -211,7 +211,7 @@ class Host:
         return key
 
 
-def check_binding(checked: CheckedBallot, account: VoterAccount) -> None:
+def check_binding(checked: CheckedFacts, account: VoterAccount) -> None:
     """The ballot must be signed with the authenticated voter's own credential."""
     if checked.credential != account.credential:
         raise CredentialBindingError(

@@ -22,6 +22,7 @@ from viche.service import schedule
 from viche.service.hosting import Host
 from viche.web import errors
 from viche.web.admission import Admission, AdmissionGate
+from viche.web.checkpool import CheckPool
 from viche.web.metrics import Metrics
 from viche.web.ops import OpsConfig
 from viche.web.routers import admin, ballots, ceremony, elections, events, live
@@ -96,6 +97,7 @@ def create_app(
     read_only: bool = False,
     national_events: Sequence[ServedEvent] = (),
     admission: Admission | None = None,
+    checks: CheckPool | None = None,
 ) -> FastAPI:
     """The API over ``host`` (its board, receipt keys and voter authenticator); ``ops`` sets
     the rate limits and the origins allowed (:mod:`viche.web.ops`); ``metrics_folder`` is
@@ -105,17 +107,23 @@ def create_app(
     serves the public record only (an observer's mirror): no casting, no administration,
     no schedules acted on. ``national_events`` are served under ``/api/v1/events``
     (:mod:`viche.web.routers.events`). ``admission``: how many casts a worker takes at once
-    (:mod:`viche.web.admission`; by default, as many as it answers within half a second)."""
+    (:mod:`viche.web.admission`; by default, as many as it answers within half a second).
+    ``checks``: the worker's check processes (:mod:`viche.web.checkpool`), started with the
+    app (each loads the elections open now) and stopped with it; without, ballots are
+    checked in this process."""
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if read_only:
             yield
             return
+        warmed: list[str] = []
         try:  # the elections open now, loaded before the first voter comes
-            await run_in_threadpool(host.warm)
+            warmed = await run_in_threadpool(host.warm)
         except VicheError as exc:  # the database is down: each is loaded when first used
             schedule.log.warning("elections not loaded at start: %s %s", exc.code, exc)
+        if checks is not None:
+            await run_in_threadpool(checks.start, [host.record(uuid) for uuid in warmed])
         stop = asyncio.Event()
         task = asyncio.create_task(run_schedules(host, schedule_every, stop))
         try:
@@ -123,6 +131,8 @@ def create_app(
         finally:
             stop.set()
             await task
+            if checks is not None:
+                await run_in_threadpool(checks.close)
 
     app = FastAPI(
         lifespan=lifespan,
@@ -141,6 +151,7 @@ def create_app(
     app.state.metrics = Metrics(metrics_folder)
     app.state.events = {e.id: e for e in national_events}
     app.state.admission = Admission() if admission is None else admission
+    app.state.checks = checks
     if not read_only:  # innermost: rate limits, CORS and the access log see its 503s
         app.add_middleware(AdmissionGate, admission=app.state.admission, metrics=app.state.metrics)
     errors.install(app)

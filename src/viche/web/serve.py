@@ -20,6 +20,7 @@ from viche.service.hosting import Host, VoterAuthenticator
 from viche.service.onetime import OneTimeCodes, SmtpMailer
 from viche.web.admission import Admission
 from viche.web.app import create_app
+from viche.web.checkpool import CheckPool
 from viche.web.ops import OpsConfig, configure_access_log
 
 ENV_DATABASE = "VICHE_DATABASE"
@@ -38,6 +39,10 @@ ENV_EVENT = "VICHE_EVENT"
 ENV_EVENT_KEYS = "VICHE_EVENT_KEYS"
 #: seconds a cast may wait in a worker before new ones get 503 + Retry-After (0: no bound)
 ENV_CAST_WAIT = "VICHE_CAST_WAIT"
+#: check processes of each worker (:mod:`viche.web.checkpool`; ``viche serve`` sets one per
+#: core shared out among its workers, :func:`~viche.web.checkpool.check_processes`, unless
+#: the environment already names a number: benchmarks compare; 0 checks in the worker)
+ENV_CHECKS = "VICHE_CHECK_PROCESSES"
 #: seconds a thread holding the GIL keeps it while another waits (Python's default: 5 ms).
 #: A worker's event loop takes the GIL back for each callback (uvloop runs libuv without
 #: it); behind busy checking and committing threads, a traced burst's connections were
@@ -72,6 +77,7 @@ def build_app() -> FastAPI:
 
         national.append(open_served_event(host, Path(event), Path(event_keys)))
     wait = float(os.environ.get(ENV_CAST_WAIT, "0.5"))
+    processes = int(os.environ.get(ENV_CHECKS, "0"))
     return create_app(
         host,
         ops,
@@ -79,4 +85,5 @@ def build_app() -> FastAPI:
         schedule_every=every,
         national_events=national,
         admission=Admission(target=wait),
+        checks=CheckPool(processes) if processes > 0 else None,
     )

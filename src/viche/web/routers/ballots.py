@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from viche.errors import Location, NotFoundError, VicheError
-from viche.protocol.ballot import CheckedBallot, max_ballot_size
+from viche.protocol.ballot import CheckedFacts, max_ballot_size
 from viche.record.sql.accounts import VoterAccount
 from viche.service import schedule
 from viche.service.audit import register_audit
@@ -27,6 +27,7 @@ from viche.service.cast import append_checked, check_phase
 from viche.service.hosting import CodeSender, Host, check_binding
 from viche.service.receipts import Receipt
 from viche.verify.prefill import check_ballot_fast
+from viche.web.checkpool import CheckPool
 from viche.web.deps import election_store, host, json_body, valid_uuid
 from viche.web.metrics import Metrics
 from viche.web.models import ERRORS, AuditAnswer, CastAnswer, ReceiptBody, SignedReceiptModel
@@ -148,7 +149,8 @@ class FifoSlots:
         return len(self._waiting)
 
 
-#: Ballot checks running at once in this worker process: one per core. The modular
+#: Without check processes (an app made without a :class:`CheckPool`: tests, benches in one
+#: process), ballot checks running at once in this worker process: one per core. The modular
 #: arithmetic of a check (most of its time) runs with the GIL released
 #: (:mod:`viche.crypto.fastexp`'s C engine), so checks of one worker run on several cores
 #: at once; more than the cores would only interleave them (every ballot waits for all the
@@ -186,17 +188,25 @@ def _voter(h: Host, uuid: str, credentials: HTTPBasicCredentials) -> tuple[str, 
     return store.uuid, account
 
 
-def _check(h: Host, uuid: str, raw: bytes, account: VoterAccount) -> CheckedBallot:
-    """Every check of the ballot itself, and its binding to the voter (audits, replays,
-    re-votes, the phase and the closing time are checked under the lock, at the append)."""
+def _check(
+    h: Host, uuid: str, raw: bytes, account: VoterAccount, checks: CheckPool | None
+) -> CheckedFacts:
+    """Every check of the ballot itself, in the worker's check processes (``checks``) or
+    here, and its binding to the voter (audits, replays, re-votes, the phase and the
+    closing time are checked under the lock, at the append)."""
     h.receipt_key(uuid)  # before: no ballot without receipt
     rec = h.record(uuid)
-    checked = check_ballot_fast(rec.election, raw, rec.credentials)
+    checked: CheckedFacts
+    if checks is not None:
+        checked = checks.check(rec, raw)
+    else:
+        with _checking:
+            checked = check_ballot_fast(rec.election, raw, rec.credentials)
     check_binding(checked, account)
     return checked
 
 
-def _accept(h: Host, uuid: str, checked: CheckedBallot) -> CastAnswer:
+def _accept(h: Host, uuid: str, checked: CheckedFacts) -> CastAnswer:
     """Append (a group commit with the other ballots of this worker ready meanwhile) and
     sign the receipt."""
     key = h.receipt_key(uuid)
@@ -223,12 +233,12 @@ def _accept(h: Host, uuid: str, checked: CheckedBallot) -> CastAnswer:
     )
 
 
-def _check_and_accept(h: Host, uuid: str, raw: bytes, account: VoterAccount) -> CastAnswer:
-    """The check (at most ``_CHECKS`` at once in this process), then the append, in one
-    thread: one hop from the event loop instead of two."""
-    with _checking:
-        checked = _check(h, uuid, raw, account)
-    return _accept(h, uuid, checked)
+def _check_and_accept(
+    h: Host, uuid: str, raw: bytes, account: VoterAccount, checks: CheckPool | None
+) -> CastAnswer:
+    """The check (in a check process, or here: at most ``_CHECKS`` at once in this
+    process), then the append, in one thread: one hop from the event loop instead of two."""
+    return _accept(h, uuid, _check(h, uuid, raw, account, checks))
 
 
 async def _cast(request: Request, uuid: str, credentials: HTTPBasicCredentials) -> CastAnswer:
@@ -238,8 +248,9 @@ async def _cast(request: Request, uuid: str, credentials: HTTPBasicCredentials) 
     raw = await json_body(request, max_ballot_size(h.record(uuid).election) + 2)
     if raw.endswith(b"\n"):
         raw = raw[:-1]
+    checks: CheckPool | None = request.app.state.checks
     return await anyio.to_thread.run_sync(
-        _check_and_accept, h, uuid, raw, account, limiter=_cast_threads()
+        _check_and_accept, h, uuid, raw, account, checks, limiter=_cast_threads()
     )
 
 
