@@ -124,3 +124,16 @@ def test_the_printed_vote_command_runs_as_printed(
     monkeypatch.setattr(sys, "argv", ["/my dir/viche", "serve"])
     monkeypatch.setenv("PATH", "/nonexistent")
     assert command_name() == "'/my dir/viche'"
+
+
+@pytest.mark.parametrize("value", ["two", "-1", "65", "", "²"])
+def test_serve_refuses_a_malformed_number_of_check_processes(
+    value: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """VICHE_CHECK_PROCESSES is named as the bad input before anything is made (it was an
+    int() traceback in each worker)."""
+    monkeypatch.setenv("VICHE_CHECK_PROCESSES", value)
+    run = run_cli("serve", "--data", str(tmp_path / "data"), "--port", "9")
+    _one_error_line(run, "V9000", "check processes per worker")
+    assert "VICHE_CHECK_PROCESSES" in run.stderr
+    assert not (tmp_path / "data").exists()

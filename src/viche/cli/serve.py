@@ -122,6 +122,12 @@ def serve_cmd(
         raise UsageError("a positive number of seconds", where=Location(path=("--schedule-every",)))
     if not 0 <= cast_wait < 3600:
         raise UsageError("0 or a positive number of seconds", where=Location(path=("--cast-wait",)))
+    given = os.environ.get(ENV_CHECKS)
+    if given is not None and not (given.isascii() and given.isdigit() and int(given) <= 64):
+        raise UsageError(
+            f"a whole number of check processes per worker, 0 to 64; got {given[:16]!r}",
+            where=Location(path=(ENV_CHECKS,)),
+        )
     make_dir(data, "data folder", private=True)
     url = database_url(data, database)
     keys = (data / "keys").resolve()
