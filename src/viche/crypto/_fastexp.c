@@ -252,6 +252,23 @@ redc(const ModulusObject *m, mp_limb_t *r, mp_limb_t *t)
 }
 
 #ifdef HAVE_IFMA
+/* r = the accumulator R (5 vectors of 8 limbs of up to 64 bits) with its carries
+ * propagated: limbs of 52 bits (the last step of every IFMA kernel below). */
+__attribute__((target("avx512f,avx512ifma"), always_inline)) static inline void
+ifma_store(const __m512i R[5], uint64_t *r)
+{
+    uint64_t t[IFMA_L];
+#pragma GCC unroll 5
+    for (int v = 0; v < 5; v++)
+        _mm512_storeu_si512(t + 8 * v, R[v]);
+    uint64_t cy = 0;
+    for (int j = 0; j < IFMA_L; j++) {
+        uint64_t w = t[j] + cy;
+        r[j] = w & MASK52;
+        cy = w >> 52;
+    }
+}
+
 /* Almost Montgomery multiplication in radix 2^52 with AVX-512 IFMA, of N = 1 to 4
  * independent products at once: r[h] = a[h]·b[h] / 2^2080 mod p, for a, b < 2p with limbs
  * below 2^52; r < 2p, limbs below 2^52 (4p < 2^2080). Each step adds a·b_i and m·p (m making
@@ -319,18 +336,8 @@ amm52_n(const ModulusObject *m, const int N, uint64_t *const *r, const uint64_t 
                 R[h][v] = _mm512_madd52hi_epu64(R[h][v], P[v], qv[h]);
     }
 #pragma GCC unroll 4
-    for (int h = 0; h < N; h++) {
-        uint64_t t[IFMA_L];
-#pragma GCC unroll 5
-        for (int v = 0; v < 5; v++)
-            _mm512_storeu_si512(t + 8 * v, R[h][v]);
-        uint64_t cy = 0;
-        for (int j = 0; j < IFMA_L; j++) {
-            uint64_t w = t[j] + cy;
-            r[h][j] = w & MASK52;
-            cy = w >> 52;
-        }
-    }
+    for (int h = 0; h < N; h++)
+        ifma_store(R[h], r[h]);
 }
 
 /* r[h] = a[h]·b[h] / R mod p for h < k (1 <= k <= 4), in one pass. */
@@ -452,18 +459,8 @@ ams52_n(const ModulusObject *m, const int N, uint64_t *const *r, const uint64_t 
         }
     }
 #pragma GCC unroll 4
-    for (int h = 0; h < N; h++) {
-        uint64_t t[IFMA_L];
-#pragma GCC unroll 5
-        for (int v = 0; v < 5; v++)
-            _mm512_storeu_si512(t + 8 * v, R[h][v]);
-        uint64_t cy = 0;
-        for (int j = 0; j < IFMA_L; j++) {
-            uint64_t w = t[j] + cy;
-            r[h][j] = w & MASK52;
-            cy = w >> 52;
-        }
-    }
+    for (int h = 0; h < N; h++)
+        ifma_store(R[h], r[h]);
 }
 
 /* r = a^2 / R mod p (one value; as amm52(m, r, a, a)). */
@@ -569,18 +566,8 @@ amm52v_n(const ModulusObject *m, const int N, uint64_t *const *r, const uint64_t
                 R[h][v] = _mm512_madd52hi_epu64(R[h][v], P[v], qv[h]);
     }
 #pragma GCC unroll 4
-    for (int h = 0; h < N; h++) {
-        uint64_t t[IFMA_L];
-#pragma GCC unroll 5
-        for (int v = 0; v < 5; v++)
-            _mm512_storeu_si512(t + 8 * v, R[h][v]);
-        uint64_t cy = 0;
-        for (int j = 0; j < IFMA_L; j++) {
-            uint64_t w = t[j] + cy;
-            r[h][j] = w & MASK52;
-            cy = w >> 52;
-        }
-    }
+    for (int h = 0; h < N; h++)
+        ifma_store(R[h], r[h]);
 }
 
 /* r[h] = a[h]·b[h] / R mod p for h < k (1 <= k <= 4), in one pass ("intel" variant). */
