@@ -216,6 +216,29 @@ WEIGHTS = (0.03, 0.06, 0.12)
 RANKINGS = ("raw", "head", *(f"hyb{w:g}" for w in WEIGHTS), "passage", "pas_hyb0.12")
 
 
+def top_rows(
+    scores: dict[str, np.ndarray],
+    lang: str,
+    items: list[dict[str, str]],
+    cases: tuple[nar.KnownCase, ...],
+    *,
+    text_chars: int,
+) -> list[dict[str, object]]:
+    """Each ranking's top 10 cases for each post, as rows of a ``*_retrieved.csv`` (the
+    post's text cut to ``text_chars``)."""
+    rows: list[dict[str, object]] = []
+    for name, sims in scores.items():
+        for p, row in zip(items, sims, strict=True):
+            for rank, j in enumerate(np.argsort(-row)[:10], start=1):
+                c = cases[int(j)]
+                rows.append(
+                    {"ranking": name, "lang": lang, "post_id": p["post_id"], "rank": rank,
+                     "score": round(float(row[j]), 4), "case_url": c.url,
+                     "case_title": c.title, "text": p["text"][:text_chars]}
+                )  # fmt: skip
+    return rows
+
+
 def rank_all(shared: Path, *, with_passage: bool = False) -> None:
     """Every ranking's top 10 for every query -> ``claim_retrieved.csv``; ``with_passage``
     adds the rankings over the ``passage:`` case vectors (~7 CPU-minutes once, cached)."""
@@ -245,15 +268,7 @@ def rank_all(shared: Path, *, with_passage: bool = False) -> None:
         if passage is not None:  # cases embedded with e5's "passage: " prefix (rules.py)
             scores["passage"] = vectors @ passage.vectors.T
             scores["pas_hyb0.12"] = passage.scores(vectors, texts, weight=0.12)
-        for name, sims in scores.items():
-            for p, row in zip(items, sims, strict=True):
-                for rank, j in enumerate(np.argsort(-row)[:10], start=1):
-                    c = index.cases[int(j)]
-                    rows.append(
-                        {"ranking": name, "lang": lang, "post_id": p["post_id"], "rank": rank,
-                         "score": round(float(row[j]), 4), "case_url": c.url,
-                         "case_title": c.title, "text": p["text"][:300]}
-                    )  # fmt: skip
+        rows += top_rows(scores, lang, items, index.cases, text_chars=300)
     with (HERE / "claim_retrieved.csv").open("w", encoding="utf-8", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=list(rows[0]))
         w.writeheader()

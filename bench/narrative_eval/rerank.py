@@ -133,6 +133,7 @@ def zrows(x: np.ndarray) -> np.ndarray:
 
 
 def rank_all(shared: Path) -> None:
+    import claim_set as cs
     from analyst import case_index
     from retrieve import cached_encode
 
@@ -218,15 +219,7 @@ def rank_all(shared: Path) -> None:
                 rr += 1.0 / (60 + ranks + 1)
             scores["rrf"] = rr
         offset += n
-        for name, sims in scores.items():
-            for p, row in zip(items, sims, strict=True):
-                for rank, j in enumerate(np.argsort(-row)[:10], start=1):
-                    c = index.cases[int(j)]
-                    out.append(
-                        {"ranking": name, "lang": lang, "post_id": p["post_id"], "rank": rank,
-                         "score": round(float(row[j]), 4), "case_url": c.url,
-                         "case_title": c.title, "text": p["text"][:120]}
-                    )  # fmt: skip
+        out += cs.top_rows(scores, lang, items, index.cases, text_chars=120)
     with OUT.open("w", encoding="utf-8", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=list(out[0]))
         w.writeheader()
