@@ -273,7 +273,10 @@ def vote_code_cmd(
         ttl = client.request_code(election, login)
     finally:
         client.close()
-    out.print(f"a one-time code is on its way to your address; use it within {ttl} s")
+    out.print(
+        f"if {login} is on the roll, a one-time code is on its way to its address; "
+        f"use it within {ttl} s"
+    )
 
 
 @receipt_app.command("check")

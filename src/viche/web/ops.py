@@ -279,6 +279,15 @@ def _limiter(
     return RateLimiter(rate, config.max_keys, path=path)
 
 
+def code_spacing(resend_after: int, shared: Path | None = None) -> RateLimiter:
+    """The spacing of one-time code requests: one per (election, login) every
+    ``resend_after`` seconds, whether or not the login is on the roll (the answer must not
+    tell), shared by the workers like the rate limits (not lifted with them: it spares
+    the voters' mailboxes)."""
+    path = None if shared is None else shared / f"{RATE_PREFIX}codes.bin"
+    return RateLimiter(Rate(per_second=1 / resend_after, burst=1), OpsConfig().max_keys, path=path)
+
+
 def install(app: FastAPI, config: OpsConfig, shared: Path | None = None) -> None:
     """Add access logs, rate limits and CORS to ``app``; ``shared``: the folder the worker
     processes of the server share (their rate limits are then the server's, not each
