@@ -661,3 +661,11 @@ class DeliveryError(UsageError):
     server: try again later."""
 
     code = "V9015"
+
+
+class MailSecurityError(DeliveryError):
+    """The mail server cannot be reached safely: it does not offer STARTTLS, or its
+    certificate could not be verified (``viche serve --smtp-tls``, ``--smtp-ca-file``).
+    No code is sent to it."""
+
+    code = "V9017"

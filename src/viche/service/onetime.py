@@ -21,18 +21,26 @@ counted (``report``, the server's metrics); the voter asks again.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import queue
 import secrets
 import smtplib
+import ssl
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.message import EmailMessage
 from typing import Protocol
 
-from viche.errors import AuthenticationError, DeliveryError, Location, VicheError
+from viche.errors import (
+    AuthenticationError,
+    DeliveryError,
+    Location,
+    MailSecurityError,
+    VicheError,
+)
 from viche.record.sql import SqlBoard
 from viche.record.sql.accounts import (
     VoterAccount,
@@ -55,14 +63,52 @@ class Mailer(Protocol):
     def send(self, to: str, subject: str, body: str) -> None: ...
 
 
+#: how the mail server is reached: ``starttls`` (plain, then STARTTLS, required), ``tls``
+#: (TLS from the first byte: SMTPS, port 465), ``none`` (plain SMTP), or ``auto``:
+#: ``tls`` on port 465, ``none`` to a relay on this machine (a loopback address or
+#: ``localhost``), ``starttls`` to any other
+SECURITY = ("auto", "starttls", "tls", "none")
+
+
+def is_loopback(host: str) -> bool:
+    """``host`` is this machine: a loopback address, or ``localhost``."""
+    name = host.strip("[]").lower()
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
 @dataclass(frozen=True)
 class SmtpMailer:
-    """Plain SMTP to a relay the operator runs (``viche serve --smtp-host``)."""
+    """SMTP to the operator's post office (``viche serve --smtp-host``): under TLS
+    (:data:`SECURITY`), its certificate verified against the system's CAs or ``ca_file``
+    (a private CA), then a login when ``user`` is set. The password is never shown
+    (``repr``, errors, logs)."""
 
     host: str
     port: int
     sender: str
     timeout: float = 10.0
+    security: str = "auto"
+    ca_file: str | None = None
+    user: str | None = None
+    password: str | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.security not in SECURITY:
+            raise ValueError(f"security is one of {', '.join(SECURITY)}")
+
+    @property
+    def mode(self) -> str:
+        """The security in effect (``auto`` resolved): ``starttls``, ``tls`` or ``none``."""
+        if self.security != "auto":
+            return self.security
+        if self.port == 465:
+            return "tls"
+        return "none" if is_loopback(self.host) else "starttls"
 
     def send(self, to: str, subject: str, body: str) -> None:
         message = EmailMessage()
@@ -70,13 +116,58 @@ class SmtpMailer:
         message["To"] = to
         message["Subject"] = subject
         message.set_content(body)
+        self._talk(lambda smtp: smtp.send_message(message))
+
+    def check(self) -> None:
+        """The conversation of a mail up to the login, then goodbye (``viche serve`` at
+        start): raises what :meth:`send` would."""
+        self._talk(lambda smtp: smtp.noop())
+
+    def _talk(self, act: Callable[[smtplib.SMTP], object]) -> None:
+        where = Location(path=("smtp",))
+        mode = self.mode
+        server = f"{self.host}:{self.port}"
         try:
-            with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
-                smtp.send_message(message)
+            context = ssl.create_default_context(cafile=self.ca_file)
+            smtp = (
+                smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=context)
+                if mode == "tls"
+                else smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+            )
+            with smtp:
+                if mode == "starttls":
+                    smtp.ehlo()
+                    if not smtp.has_extn("starttls"):
+                        raise MailSecurityError(
+                            f"the mail server {server} does not offer STARTTLS: no code is "
+                            "sent to it in clear (--smtp-tls)",
+                            where=where,
+                        )
+                    smtp.starttls(context=context)
+                    smtp.ehlo()
+                if self.user is not None:
+                    smtp.login(self.user, self.password or "")
+                act(smtp)
+        except ssl.SSLCertVerificationError as exc:
+            raise MailSecurityError(
+                f"the certificate of the mail server {server} could not be verified "
+                f"({exc.verify_message}); a private CA is named with --smtp-ca-file",
+                where=where,
+            ) from None
+        except smtplib.SMTPAuthenticationError:
+            raise DeliveryError(
+                f"the mail server {server} refused the login (--smtp-user and its password)",
+                where=where,
+            ) from None
+        except smtplib.SMTPNotSupportedError:
+            raise DeliveryError(
+                f"the mail server {server} offers no login (AUTH) on this connection",
+                where=where,
+            ) from None
         except (OSError, smtplib.SMTPException) as exc:
             raise DeliveryError(
                 f"the mail server refused or did not answer ({type(exc).__name__})",
-                where=Location(path=("smtp",)),
+                where=where,
             ) from None
 
 
