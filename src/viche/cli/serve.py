@@ -113,6 +113,22 @@ def serve_cmd(
             help="Seconds between checks of the opening and closing times (also at start).",
         ),
     ] = 5.0,
+    streams_per_address: Annotated[
+        int,
+        typer.Option(
+            "--streams-per-address",
+            help="Live event streams open at once from one client address, in each worker "
+            "(beyond: 429; 0: no cap).",
+        ),
+    ] = 20,
+    max_streams: Annotated[
+        int,
+        typer.Option(
+            "--max-streams",
+            help="Live event streams open at once in each worker (beyond: 503 with "
+            "Retry-After; 0: no cap).",
+        ),
+    ] = 1000,
     cast_wait: Annotated[
         float,
         typer.Option(
@@ -143,6 +159,7 @@ def serve_cmd(
         ENV_KEYS,
         ENV_METRICS,
         ENV_SCHEDULE,
+        ENV_STREAMS,
         smtp_mailer,
     )
 
@@ -163,6 +180,10 @@ def serve_cmd(
     )
     if not schedule_every > 0:
         raise UsageError("a positive number of seconds", where=Location(path=("--schedule-every",)))
+    caps = {"--streams-per-address": streams_per_address, "--max-streams": max_streams}
+    for name, cap in caps.items():
+        if cap < 0:
+            raise UsageError("0 (no cap) or more streams", where=Location(path=(name,)))
     if not 0 <= cast_wait < 3600:
         raise UsageError("0 or a positive number of seconds", where=Location(path=("--cast-wait",)))
     given = os.environ.get(ENV_CHECKS)
@@ -229,6 +250,7 @@ def serve_cmd(
     os.environ[ENV_METRICS] = str(shared)
     os.environ[ENV_SCHEDULE] = str(schedule_every)
     os.environ[ENV_CAST_WAIT] = str(cast_wait)
+    os.environ[ENV_STREAMS] = f"{streams_per_address}/{max_streams}"
     os.environ.setdefault(ENV_CHECKS, str(check_processes(workers)))
     if mailer is not None:
         os.environ.update(smtp_env)

@@ -156,6 +156,8 @@ def create_app(
     app.state.admission = Admission() if admission is None else admission
     app.state.checks = checks
     app.state.code_requests = None
+    limits = ops if ops is not None else OpsConfig()
+    app.state.streams = live.StreamSlots(limits.streams_per_address, limits.streams_total)
     sender = host.authenticator
     if isinstance(sender, OneTimeCodes):
         sender.report = app.state.metrics.count

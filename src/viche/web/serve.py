@@ -43,6 +43,8 @@ ENV_SMTP_CA_FILE = "VICHE_SMTP_CA_FILE"
 ENV_SMTP_USER = "VICHE_SMTP_USER"
 ENV_SMTP_PASSWORD_FILE = "VICHE_SMTP_PASSWORD_FILE"  # noqa: S105 (a variable's name)
 ENV_SMTP_PASSWORD = "VICHE_SMTP_PASSWORD"  # noqa: S105 (a variable's name)
+#: the caps of live event streams, ``PER_ADDRESS/TOTAL`` in each worker (0: no cap; ``off``)
+ENV_STREAMS = "VICHE_LIVE_STREAMS"
 #: seconds between checks of the schedules
 ENV_SCHEDULE = "VICHE_SCHEDULE_EVERY"
 #: a national event's directory, and the folder of its keys (``viche serve --event``)
@@ -102,6 +104,9 @@ def build_app() -> FastAPI:
     configure_access_log()
     limits = os.environ.get(ENV_LIMITS)
     ops = OpsConfig.parse(limits) if limits else OpsConfig()
+    streams = os.environ.get(ENV_STREAMS)
+    if streams:
+        ops = OpsConfig.parse_streams(streams, ops)
     board = SqlBoard.open(url)
     authenticator: VoterAuthenticator | None = None
     mailer = smtp_mailer(os.environ)
