@@ -30,6 +30,7 @@ import ssl
 import threading
 import time
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from typing import Protocol
@@ -250,7 +251,8 @@ class OneTimeCodes:
         self._closing.set()
         thread = self._thread
         if thread is not None:
-            self._queue.put(None)  # wakes it
+            with suppress(queue.Full):  # full: it sees the flag at its next request
+                self._queue.put_nowait(None)  # wakes it
             thread.join(timeout=60)
 
     def _start(self) -> None:
