@@ -633,10 +633,10 @@ class CrossOriginError(UsageError):
 
 
 class ServerBusyError(UsageError):
-    """The voting server takes as many ballots as it can answer quickly; this one was not
-    read: send the same ballot again after ``retry_after_ms`` milliseconds (the JSON body's
-    field of that name); ``retry_after``, the same rounded up to whole seconds (at least 1),
-    is HTTP's ``Retry-After`` header."""
+    """The voting server takes as many ballots as it can answer quickly (or follows as
+    many live streams as it may); this request was not served: send it again after
+    ``retry_after_ms`` milliseconds (the JSON body's field of that name); ``retry_after``,
+    the same rounded up to whole seconds (at least 1), is HTTP's ``Retry-After`` header."""
 
     code = "V9016"
     retry_after_ms: int = 1000
@@ -661,3 +661,11 @@ class DeliveryError(UsageError):
     server: try again later."""
 
     code = "V9015"
+
+
+class MailSecurityError(DeliveryError):
+    """The mail server cannot be reached safely: it does not offer STARTTLS, or its
+    certificate could not be verified (``viche serve --smtp-tls``, ``--smtp-ca-file``).
+    No code is sent to it."""
+
+    code = "V9017"

@@ -4,8 +4,12 @@ single use, short-lived, limited in attempts, stored only as hashes."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import re
 import socket
+import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from email import message_from_bytes
@@ -21,7 +25,7 @@ from fastapi.testclient import TestClient
 
 from support.web import Served
 from viche.crypto.rng import SeededRandom
-from viche.errors import VicheError
+from viche.errors import DeliveryError, VicheError
 from viche.record.sql import SqlBoard, schema
 from viche.service.ballot import generate_ballot
 from viche.service.hosting import Host, open_election
@@ -46,9 +50,13 @@ class Inbox:
         self.mails.append(message_from_bytes(content))
         return "250 OK"
 
-    def code_for(self, address: str) -> str:
-        mine = [m for m in self.mails if m["To"] == address]
-        assert mine, f"no mail to {address}"
+    def code_for(self, address: str, timeout: float = 30.0) -> str:
+        """The code in the last mail to ``address`` (waited for: codes are mailed by the
+        server's background sender, after its answer)."""
+        deadline = time.monotonic() + timeout
+        while not (mine := [m for m in self.mails if m["To"] == address]):
+            assert time.monotonic() < deadline, f"no mail to {address}"
+            time.sleep(0.02)
         body = mine[-1].get_payload(decode=True)
         assert isinstance(body, bytes)
         found = re.search(rb"\b(\d{8})\b", body)
@@ -136,10 +144,10 @@ def test_a_mailed_code_casts_one_ballot(coded: Served, inbox: Inbox) -> None:
     assert _cast(s, login, login_secret, raw) == 401  # the login secret is not the way here
     r = s.client.post(f"/api/v1/elections/{s.uuid}/codes", json={"login": login})
     assert r.status_code == 202 and r.json() == {"expires_in": 300}, r.text
+    code = inbox.code_for(f"{login}@demo.invalid")
     (mail,) = inbox.mails
     assert mail["From"] == "commission@viche.test"
     assert mail["To"] == f"{login}@demo.invalid"
-    code = inbox.code_for(f"{login}@demo.invalid")
     # only the hash is stored
     with s.host.board.engine.connect() as conn:
         (stored,) = conn.execute(sqlalchemy.select(schema.voter_codes.c.code_hash)).scalars()
@@ -171,10 +179,15 @@ def test_attempts_are_limited_and_resends_spaced(coded: Served, inbox: Inbox) ->
     assert _cast(s, login, code, raw) == 401  # three checks spent: the right code is dead
     r = s.client.post(f"/api/v1/elections/{s.uuid}/codes", json={"login": login})
     assert r.status_code == 429 and r.json()["code"] == "V9013"  # too soon for another
-    # an unknown login gets the same answer, and no mail
+    # an unknown login gets the same answers (202, then 429 when asked again), and no mail
     before = len(inbox.mails)
     r = s.client.post(f"/api/v1/elections/{s.uuid}/codes", json={"login": "nobody"})
-    assert r.status_code == 202 and len(inbox.mails) == before
+    assert r.status_code == 202 and r.json() == {"expires_in": 300}
+    again = s.client.post(f"/api/v1/elections/{s.uuid}/codes", json={"login": "nobody"})
+    assert again.status_code == 429 and again.json()["code"] == "V9013"
+    assert isinstance(s.host.authenticator, OneTimeCodes)
+    s.host.authenticator.wait_idle()
+    assert len(inbox.mails) == before
     r = s.client.post(f"/api/v1/elections/{s.uuid}/codes", json={"login": 5})
     assert r.status_code == 400
 
@@ -197,17 +210,29 @@ def test_an_expired_code_is_refused(
 
 
 def test_mail_server_down_and_no_mail_configured(
-    board_url: str, tmp_path: Path, prepared: tuple[PreparedDemo, Path]
+    board_url: str,
+    tmp_path: Path,
+    prepared: tuple[PreparedDemo, Path],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    """The voter's answer does not wait for the mail (it would tell who is on the roll): a
+    mail server that is down is logged, without the code or the address, and counted."""
     mailer = SmtpMailer("127.0.0.1", _free_port(), "x@viche.test", timeout=2)
     s, board = _serve(board_url, tmp_path, prepared, lambda board: OneTimeCodes(board, mailer))
+    caplog.set_level(logging.WARNING, logger="viche.codes")
     with s.client:
         login, _ = s.login(1)
         r = s.client.post(f"/api/v1/elections/{s.uuid}/codes", json={"login": login})
-        assert r.status_code == 503 and r.json()["code"] == "V9015", r.text
-        assert r.json()["where"] == {"path": ["smtp"]}
-        again = s.client.post(f"/api/v1/elections/{s.uuid}/codes", json={"login": login})
-        assert again.status_code == 503  # nothing was delivered: asking again is not too soon
+        assert r.status_code == 202, r.text
+        assert isinstance(s.host.authenticator, OneTimeCodes)
+        s.host.authenticator.wait_idle()
+        (logged,) = [r.getMessage() for r in caplog.records if r.name == "viche.codes"]
+        assert "V9015" in logged and s.uuid in logged, logged
+        assert login not in logged and "demo.invalid" not in logged
+        metrics = s.client.get("/metrics").text
+        assert "viche_code_mails_failed_total 1" in metrics
+        with s.host.board.engine.connect() as conn:  # the undelivered code is not kept
+            assert conn.execute(sqlalchemy.select(schema.voter_codes)).first() is None
     board.close()
 
 
@@ -260,3 +285,78 @@ def test_the_voting_client_asks_for_a_code_then_votes(coded: Served, inbox: Inbo
     with pytest.raises(VicheError) as refused:
         client.request_code("nope", login)
     assert refused.value.code == "V9011"  # no such election: the server's 404, its code
+
+
+@dataclass
+class SlowInbox(Inbox):
+    """A mail server that takes ``delay`` seconds to accept each mail."""
+
+    delay: float = 4.0
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        await asyncio.sleep(self.delay)
+        return await super().handle_DATA(server, session, envelope)
+
+
+def test_the_answer_does_not_tell_who_is_on_the_roll(
+    board_url: str, tmp_path: Path, prepared: tuple[PreparedDemo, Path]
+) -> None:
+    """The audit of 2026-12-05: the code was mailed before the answer, so a login on the
+    roll was answered after the mail server's conversation and an unknown one at once. Now
+    both get the same answer at once; the mail follows."""
+    box = SlowInbox(_free_port())
+    controller = Controller(box, hostname="127.0.0.1", port=box.port)
+    controller.start()
+    try:
+        mailer = SmtpMailer("127.0.0.1", box.port, "commission@viche.test")
+        s, board = _serve(board_url, tmp_path, prepared, lambda b: OneTimeCodes(b, mailer))
+        with s.client:
+            login, _ = s.login(1)
+            answers = []
+            for who in (login, "nobody", "x" * 255):
+                start = time.perf_counter()
+                r = s.client.post(f"/api/v1/elections/{s.uuid}/codes", json={"login": who})
+                answers.append((time.perf_counter() - start, r))
+            # the slow mail server takes 4 s: no answer waited for it
+            assert all(seconds < box.delay / 2 for seconds, _ in answers), answers
+            shapes = {
+                (r.status_code, r.content, r.headers["content-type"], r.headers["content-length"])
+                for _, r in answers
+            }
+            assert len(shapes) == 1, shapes
+            assert answers[0][1].status_code == 202
+            # the voter on the roll gets her code all the same, the others nothing
+            assert re.fullmatch(r"\d{8}", box.code_for(f"{login}@demo.invalid"))
+            assert [m["To"] for m in box.mails] == [f"{login}@demo.invalid"]
+        board.close()
+    finally:
+        controller.stop()
+
+
+def test_a_full_mail_queue_refuses_any_login_alike(served: Served) -> None:
+    """The queue of code mails is bounded: beyond it, requests are refused (503, V9015)
+    before any look at the roll, and counted."""
+    s = served
+    taken, release = threading.Event(), threading.Event()
+
+    class HeldMailer:
+        def send(self, to: str, subject: str, body: str) -> None:
+            taken.set()
+            release.wait(30)
+
+    codes = OneTimeCodes(s.host.board, HeldMailer(), queue_size=1)
+    reported: list[str] = []
+    codes.report = reported.append
+    try:
+        assert codes.send_code(s.uuid, s.login(1)[0]) == codes.ttl
+        assert taken.wait(30)  # the sender holds the first; the queue is empty again
+        assert codes.send_code(s.uuid, "nobody") == codes.ttl  # fills the queue
+        for who in (s.login(2)[0], "nobody-else"):
+            with pytest.raises(DeliveryError) as refused:
+                codes.send_code(s.uuid, who)
+            assert refused.value.code == "V9015"
+        assert reported == ["code_queue_full", "code_queue_full"]
+    finally:
+        release.set()
+        codes.wait_idle()
+        codes.close()

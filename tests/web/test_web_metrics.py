@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from viche.web.metrics import Metrics, reset_shared
 
 
@@ -39,9 +41,10 @@ def test_a_strange_file_in_the_folder_is_ignored_and_a_restart_starts_at_zero(
     reset_shared(folder)
     Metrics(folder, worker="old").cast(0.1)
     (folder / "metrics-junk.bin").write_text('{"accepted": "many"')
-    (folder / "metrics-short.bin").write_bytes(b"vicheMT1" + bytes(8))
+    (folder / "metrics-short.bin").write_bytes(b"vicheMT2" + bytes(8))
     old = (folder / "metrics-old.bin").read_bytes()
-    codes = 8 + 3 * 8 + 10 * 8  # where the refused codes start: a code that is not text
+    # where the refused codes start (after the buckets and the events): a code not text
+    codes = 8 + 3 * 8 + 10 * 8 + 4 * 8
     (folder / "metrics-codes.bin").write_bytes(old[:codes] + b"\xff" * 8 + old[codes + 8 :])
     fresh = Metrics(folder, worker="new")
     assert _value(fresh.render(), "viche_ballots_accepted_total") == "1"
@@ -57,3 +60,21 @@ def test_phases_are_gauges(tmp_path: Path) -> None:
         'viche_election_phase{election="u1",phase="open"} 1',
         'viche_election_phase{election="u2",phase="closed"} 1',
     ]
+
+
+def test_counts_of_operations_are_summed_over_the_workers(tmp_path: Path) -> None:
+    folder = tmp_path / "metrics"
+    reset_shared(folder)
+    a, b = Metrics(folder, worker="a"), Metrics(folder, worker="b")
+    a.count("code_mail_failed")
+    b.count("code_mail_failed")
+    b.count("stream_refused_address")
+    a.cast(0.1)
+    for text in (a.render(), b.render()):
+        assert _value(text, "viche_code_mails_failed_total") == "2"
+        assert _value(text, "viche_code_requests_refused_total") == "0"
+        assert 'viche_live_streams_refused_total{limit="address"} 1' in text
+        assert 'viche_live_streams_refused_total{limit="server"} 0' in text
+        assert _value(text, "viche_ballots_accepted_total") == "1"
+    with pytest.raises(ValueError):
+        a.count("no_such_event")

@@ -61,6 +61,39 @@ def serve_cmd(
         str,
         typer.Option("--smtp-from", envvar="VICHE_SMTP_FROM", help="Sender of the codes."),
     ] = "viche@localhost",
+    smtp_tls: Annotated[
+        str,
+        typer.Option(
+            "--smtp-tls",
+            envvar="VICHE_SMTP_TLS",
+            help="auto (STARTTLS required beyond this machine, SMTPS on port 465, plain "
+            "SMTP to a relay on this machine), starttls, tls (SMTPS) or none.",
+        ),
+    ] = "auto",
+    smtp_ca_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--smtp-ca-file",
+            envvar="VICHE_SMTP_CA_FILE",
+            help="CA certificates (PEM) the mail server's certificate is checked against "
+            "(default: the system's).",
+        ),
+    ] = None,
+    smtp_user: Annotated[
+        str | None,
+        typer.Option(
+            "--smtp-user", envvar="VICHE_SMTP_USER", help="Log in to the mail server as this user."
+        ),
+    ] = None,
+    smtp_password_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--smtp-password-file",
+            envvar="VICHE_SMTP_PASSWORD_FILE",
+            help="File holding the --smtp-user's password (or set VICHE_SMTP_PASSWORD; "
+            "never on the command line).",
+        ),
+    ] = None,
     event: Annotated[
         Path | None,
         typer.Option(
@@ -80,6 +113,22 @@ def serve_cmd(
             help="Seconds between checks of the opening and closing times (also at start).",
         ),
     ] = 5.0,
+    streams_per_address: Annotated[
+        int,
+        typer.Option(
+            "--streams-per-address",
+            help="Live event streams open at once from one client address, in each worker "
+            "(beyond: 429; 0: no cap).",
+        ),
+    ] = 20,
+    max_streams: Annotated[
+        int,
+        typer.Option(
+            "--max-streams",
+            help="Live event streams open at once in each worker (beyond: 503 with "
+            "Retry-After; 0: no cap).",
+        ),
+    ] = 1000,
     cast_wait: Annotated[
         float,
         typer.Option(
@@ -98,6 +147,7 @@ def serve_cmd(
     from viche.errors import Location, UsageError
     from viche.record.sql import SqlBoard
     from viche.service.files import make_dir
+    from viche.service.onetime import is_loopback
     from viche.web.checkpool import check_processes
     from viche.web.metrics import reset_shared
     from viche.web.serve import (
@@ -109,7 +159,8 @@ def serve_cmd(
         ENV_KEYS,
         ENV_METRICS,
         ENV_SCHEDULE,
-        ENV_SMTP,
+        ENV_STREAMS,
+        smtp_mailer,
     )
 
     if not 1 <= port <= 65535:
@@ -118,8 +169,21 @@ def serve_cmd(
         raise UsageError("at least one worker", where=Location(path=("--workers",)))
     if not 1 <= smtp_port <= 65535:
         raise UsageError(f"port {smtp_port} is out of range", where=Location(path=("--smtp-port",)))
+    smtp_env = _smtp_env(
+        host=smtp_host,
+        port=smtp_port,
+        sender=smtp_from,
+        security=smtp_tls,
+        ca_file=smtp_ca_file,
+        user=smtp_user,
+        password_file=smtp_password_file,
+    )
     if not schedule_every > 0:
         raise UsageError("a positive number of seconds", where=Location(path=("--schedule-every",)))
+    caps = {"--streams-per-address": streams_per_address, "--max-streams": max_streams}
+    for name, cap in caps.items():
+        if cap < 0:
+            raise UsageError("0 (no cap) or more streams", where=Location(path=(name,)))
     if not 0 <= cast_wait < 3600:
         raise UsageError("0 or a positive number of seconds", where=Location(path=("--cast-wait",)))
     given = os.environ.get(ENV_CHECKS)
@@ -128,6 +192,9 @@ def serve_cmd(
             f"a whole number of check processes per worker, 0 to 64; got {given[:16]!r}",
             where=Location(path=(ENV_CHECKS,)),
         )
+    mailer = smtp_mailer({**os.environ, **smtp_env}) if smtp_host else None
+    if mailer is not None:
+        mailer.check()  # a post office that is down, not safe or refuses the login: say so now
     make_dir(data, "data folder", private=True)
     url = database_url(data, database)
     keys = (data / "keys").resolve()
@@ -183,10 +250,18 @@ def serve_cmd(
     os.environ[ENV_METRICS] = str(shared)
     os.environ[ENV_SCHEDULE] = str(schedule_every)
     os.environ[ENV_CAST_WAIT] = str(cast_wait)
+    os.environ[ENV_STREAMS] = f"{streams_per_address}/{max_streams}"
     os.environ.setdefault(ENV_CHECKS, str(check_processes(workers)))
-    if smtp_host:
-        os.environ[ENV_SMTP] = f"{smtp_host}|{smtp_port}|{smtp_from}"
-        out.print(f"voters authenticate with one-time codes mailed via {smtp_host}:{smtp_port}")
+    if mailer is not None:
+        os.environ.update(smtp_env)
+        how = {"starttls": "STARTTLS", "tls": "SMTPS", "none": "plain SMTP"}[mailer.mode]
+        if mailer.mode == "none" and not is_loopback(mailer.host):
+            how += ": the codes cross the network in clear"
+        login = f", logged in as {mailer.user}" if mailer.user else ""
+        out.print(
+            f"voters authenticate with one-time codes mailed via {smtp_host}:{smtp_port} "
+            f"({how}{login})"
+        )
     uvicorn.run(
         "viche.web.serve:build_app",
         factory=True,
@@ -199,6 +274,62 @@ def serve_cmd(
         # ping late; killing it would drop the ballots it holds (unacknowledged, but lost)
         timeout_worker_healthcheck=60,
     )
+
+
+def _smtp_env(
+    *,
+    host: str | None,
+    port: int,
+    sender: str,
+    security: str,
+    ca_file: Path | None,
+    user: str | None,
+    password_file: Path | None,
+) -> dict[str, str]:
+    """The environment that hands the mail server's settings to the workers
+    (:func:`viche.web.serve.smtp_mailer`), the options checked; empty without a host."""
+    import os
+
+    from viche.errors import Location, UsageError
+    from viche.service.files import read_bytes
+    from viche.service.onetime import SECURITY, is_loopback
+    from viche.web import serve as env
+
+    if security not in SECURITY:
+        raise UsageError(
+            f"one of {', '.join(SECURITY)}; got {security[:16]!r}",
+            where=Location(path=("--smtp-tls",)),
+        )
+    if not host:
+        return {}
+    values = {env.ENV_SMTP: f"{host}|{port}|{sender}", env.ENV_SMTP_TLS: security}
+    if ca_file is not None:
+        read_bytes(ca_file, "CA file of the mail server")  # there and readable
+        values[env.ENV_SMTP_CA_FILE] = str(ca_file.resolve())
+    has_password = password_file is not None or bool(os.environ.get(env.ENV_SMTP_PASSWORD))
+    if user is None and has_password:
+        raise UsageError(
+            "a password for the mail server needs --smtp-user",
+            where=Location(path=("--smtp-user",)),
+        )
+    if user is not None:
+        if not has_password:
+            raise UsageError(
+                "--smtp-user needs its password: --smtp-password-file FILE, or the "
+                f"environment variable {env.ENV_SMTP_PASSWORD}",
+                where=Location(path=("--smtp-password-file",)),
+            )
+        if security == "none" and not is_loopback(host):  # (auto is never clear there)
+            raise UsageError(
+                "the mail server's password would cross the network in clear: log in "
+                "under TLS (--smtp-tls auto, starttls or tls)",
+                where=Location(path=("--smtp-tls",)),
+            )
+        values[env.ENV_SMTP_USER] = user
+        if password_file is not None:
+            read_bytes(password_file, "SMTP password file")  # there and readable
+            values[env.ENV_SMTP_PASSWORD_FILE] = str(password_file.resolve())
+    return values
 
 
 def vote_cmd(
@@ -273,7 +404,10 @@ def vote_code_cmd(
         ttl = client.request_code(election, login)
     finally:
         client.close()
-    out.print(f"a one-time code is on its way to your address; use it within {ttl} s")
+    out.print(
+        f"if {login} is on the roll, a one-time code is on its way to its address; "
+        f"use it within {ttl} s"
+    )
 
 
 @receipt_app.command("check")

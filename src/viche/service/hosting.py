@@ -110,7 +110,10 @@ class VoterAuthenticator(Protocol):
 @runtime_checkable
 class CodeSender(Protocol):
     """An authenticator that sends voters a code on request; returns the code's lifetime
-    in seconds."""
+    in seconds, at once and the same whether or not the login is on the roll. A login is
+    sent a code at most once every ``resend_after`` seconds."""
+
+    resend_after: int
 
     def send_code(self, uuid: str, login: str) -> int: ...
 

@@ -19,12 +19,13 @@ from viche import __version__
 from viche.errors import VicheError
 from viche.event.hosted import ServedEvent
 from viche.service import schedule
-from viche.service.hosting import Host
+from viche.service.hosting import CodeSender, Host
+from viche.service.onetime import OneTimeCodes
 from viche.web import errors
 from viche.web.admission import Admission, AdmissionGate
 from viche.web.checkpool import CheckPool
 from viche.web.metrics import Metrics
-from viche.web.ops import OpsConfig
+from viche.web.ops import OpsConfig, code_spacing
 from viche.web.routers import admin, ballots, ceremony, elections, events, live
 
 SECURITY_HEADERS = {
@@ -133,6 +134,8 @@ def create_app(
             await task
             if checks is not None:
                 await run_in_threadpool(checks.close)
+            if isinstance(host.authenticator, OneTimeCodes):
+                await run_in_threadpool(host.authenticator.close)
 
     app = FastAPI(
         lifespan=lifespan,
@@ -152,6 +155,14 @@ def create_app(
     app.state.events = {e.id: e for e in national_events}
     app.state.admission = Admission() if admission is None else admission
     app.state.checks = checks
+    app.state.code_requests = None
+    limits = ops if ops is not None else OpsConfig()
+    app.state.streams = live.StreamSlots(limits.streams_per_address, limits.streams_total)
+    sender = host.authenticator
+    if isinstance(sender, OneTimeCodes):
+        sender.report = app.state.metrics.count
+    if isinstance(sender, CodeSender) and sender.resend_after > 0:
+        app.state.code_requests = code_spacing(sender.resend_after, metrics_folder)
     if not read_only:  # innermost: rate limits, CORS and the access log see its 503s
         app.add_middleware(AdmissionGate, admission=app.state.admission, metrics=app.state.metrics)
     errors.install(app)

@@ -1,6 +1,7 @@
 """Prometheus metrics of the server (text exposition format, no dependency): ballots
-accepted, ballots refused by error code, casting latency (a histogram), and each
-election's phase.
+accepted, ballots refused by error code, casting latency (a histogram), each election's
+phase, and a few counts of operations (:data:`EVENTS`: one-time code mails that failed,
+code requests and live streams refused).
 
 One worker process keeps its counters in memory. With several workers (``viche serve
 --workers N``) each keeps them in its own file in a folder the workers share
@@ -25,10 +26,19 @@ BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 SNAPSHOT_PREFIX = "metrics-"
 SNAPSHOT_SUFFIX = ".bin"
 
-#: the file of one worker: magic, accepted, count, seconds, the buckets, then the refused
-#: ballots by error code (at most ``CODES`` codes: V followed by four digits)
-_MAGIC = b"vicheMT1"
-_HEAD = struct.Struct(f"<8sQQd{len(BUCKETS)}Q")
+#: counts of operations, each a counter of its own (:meth:`Metrics.count`)
+EVENTS = (
+    "code_mail_failed",  # a one-time code the mail server refused or did not take
+    "code_queue_full",  # a code request refused: the worker's mail queue was full
+    "stream_refused_address",  # a live stream over its address's limit (429)
+    "stream_refused_server",  # a live stream over the worker's limit (503)
+)
+
+#: the file of one worker: magic, accepted, count, seconds, the buckets, the ``EVENTS``,
+#: then the refused ballots by error code (at most ``CODES`` codes: V followed by four
+#: digits)
+_MAGIC = b"vicheMT2"
+_HEAD = struct.Struct(f"<8sQQd{len(BUCKETS)}Q{len(EVENTS)}Q")
 _CODE = struct.Struct("<8sQ")
 CODES = 64
 _SIZE = _HEAD.size + CODES * _CODE.size
@@ -43,9 +53,11 @@ class Counters:
     buckets: list[int] = field(default_factory=lambda: [0] * len(BUCKETS))
     seconds: float = 0.0
     count: int = 0
+    events: list[int] = field(default_factory=lambda: [0] * len(EVENTS))
 
     def add(self, other: Counters) -> None:
         self.accepted += other.accepted
+        self.events = [a + b for a, b in zip(self.events, other.events, strict=True)]
         for code, n in other.refused.items():
             self.refused[code] = self.refused.get(code, 0) + n
         self.buckets = [a + b for a, b in zip(self.buckets, other.buckets, strict=True)]
@@ -54,7 +66,9 @@ class Counters:
 
     def to_bytes(self) -> bytes:
         out = bytearray(_SIZE)
-        _HEAD.pack_into(out, 0, _MAGIC, self.accepted, self.count, self.seconds, *self.buckets)
+        _HEAD.pack_into(
+            out, 0, _MAGIC, self.accepted, self.count, self.seconds, *self.buckets, *self.events
+        )
         for i, (code, n) in enumerate(sorted(self.refused.items())[:CODES]):
             _CODE.pack_into(out, _HEAD.size + i * _CODE.size, code.encode()[:8], n)
         return bytes(out)
@@ -64,7 +78,8 @@ class Counters:
         """The counters of a snapshot, or None when it is not one (a stranger's file)."""
         if len(data) != _SIZE or data[:8] != _MAGIC:
             return None
-        _, accepted, count, seconds, *buckets = _HEAD.unpack_from(data, 0)
+        _, accepted, count, seconds, *rest = _HEAD.unpack_from(data, 0)
+        buckets, events = rest[: len(BUCKETS)], rest[len(BUCKETS) :]
         refused: dict[str, int] = {}
         for i in range(CODES):
             raw, n = _CODE.unpack_from(data, _HEAD.size + i * _CODE.size)
@@ -75,7 +90,14 @@ class Counters:
                 refused[code.decode("ascii")] = int(n)
             except UnicodeDecodeError:
                 return None
-        return cls(int(accepted), refused, [int(b) for b in buckets], float(seconds), int(count))
+        return cls(
+            int(accepted),
+            refused,
+            [int(b) for b in buckets],
+            float(seconds),
+            int(count),
+            [int(e) for e in events],
+        )
 
 
 def reset_shared(folder: Path) -> None:
@@ -124,7 +146,7 @@ class Metrics:
             c.count += 1
             m = self._map
             if m is not None:
-                _HEAD.pack_into(m, 0, _MAGIC, c.accepted, c.count, c.seconds, *c.buckets)
+                self._pack_head(m)
                 if refused_code is not None:
                     slot = self._codes.get(refused_code)
                     if slot is None and len(self._codes) < CODES:
@@ -136,6 +158,18 @@ class Metrics:
                             refused_code.encode()[:8],
                             c.refused[refused_code],
                         )
+
+    def count(self, event: str) -> None:
+        """One more of ``event`` (one of :data:`EVENTS`)."""
+        slot = EVENTS.index(event)
+        with self._lock:
+            self._own.events[slot] += 1
+            if self._map is not None:
+                self._pack_head(self._map)
+
+    def _pack_head(self, m: mmap.mmap) -> None:
+        c = self._own
+        _HEAD.pack_into(m, 0, _MAGIC, c.accepted, c.count, c.seconds, *c.buckets, *c.events)
 
     def _total(self) -> Counters:
         total = Counters()
@@ -186,6 +220,21 @@ class Metrics:
             f'viche_cast_seconds_bucket{{le="+Inf"}} {c.count}',
             f"viche_cast_seconds_sum {c.seconds}",
             f"viche_cast_seconds_count {c.count}",
+            "# HELP viche_code_mails_failed_total One-time code mails the mail server "
+            "refused or did not take (each logged, without the code or the address).",
+            "# TYPE viche_code_mails_failed_total counter",
+            f"viche_code_mails_failed_total {c.events[EVENTS.index('code_mail_failed')]}",
+            "# HELP viche_code_requests_refused_total Code requests refused (503): the mail "
+            "queue of the worker was full.",
+            "# TYPE viche_code_requests_refused_total counter",
+            f"viche_code_requests_refused_total {c.events[EVENTS.index('code_queue_full')]}",
+            "# HELP viche_live_streams_refused_total Live event streams refused, by the "
+            "limit reached (address: 429; server: 503).",
+            "# TYPE viche_live_streams_refused_total counter",
+            'viche_live_streams_refused_total{limit="address"} '
+            f"{c.events[EVENTS.index('stream_refused_address')]}",
+            'viche_live_streams_refused_total{limit="server"} '
+            f"{c.events[EVENTS.index('stream_refused_server')]}",
             "# HELP viche_election_phase The phase each election is in (1 for its phase).",
             "# TYPE viche_election_phase gauge",
         ]

@@ -33,7 +33,7 @@ import struct
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from fastapi import FastAPI, Request, Response
@@ -76,11 +76,37 @@ class OpsConfig:
     #: origins allowed to call the API from a browser (exact ``scheme://host[:port]``)
     cors_origins: tuple[str, ...] = ()
     max_keys: int = 100_000
+    #: live event streams open at once from one client address, and in all, in each worker
+    #: process (:mod:`viche.web.routers.live`); None: no cap
+    streams_per_address: int | None = 20
+    streams_total: int | None = 1000
 
     @classmethod
     def unlimited(cls) -> OpsConfig:
-        """No rate limits (benchmarks, tests that load the server)."""
-        return cls(address_rate=None, voter_rate=None)
+        """No rate limits and no caps (benchmarks, tests that load the server)."""
+        return cls(
+            address_rate=None, voter_rate=None, streams_per_address=None, streams_total=None
+        )
+
+    @staticmethod
+    def parse_streams(text: str, config: OpsConfig) -> OpsConfig:
+        """``config`` with the caps of live streams of ``viche serve``'s environment
+        (``VICHE_LIVE_STREAMS``): ``PER_ADDRESS/TOTAL``, 0 for no cap, or ``off``."""
+        where = Location(path=("VICHE_LIVE_STREAMS",))
+        if text.strip() == "off":
+            return replace(config, streams_per_address=None, streams_total=None)
+        per_address, _, total = text.partition("/")
+        try:
+            caps = [int(per_address), int(total)]
+        except ValueError:
+            raise UsageError(
+                f"PER_ADDRESS/TOTAL (e.g. 20/1000), got {text[:32]!r}", where=where
+            ) from None
+        if min(caps) < 0:
+            raise UsageError("caps are 0 (none) or more", where=where)
+        return replace(
+            config, streams_per_address=caps[0] or None, streams_total=caps[1] or None
+        )
 
     @classmethod
     def parse(cls, text: str) -> OpsConfig:
@@ -277,6 +303,15 @@ def _limiter(
         return None
     path = None if shared is None else shared / f"{RATE_PREFIX}{name}.bin"
     return RateLimiter(rate, config.max_keys, path=path)
+
+
+def code_spacing(resend_after: int, shared: Path | None = None) -> RateLimiter:
+    """The spacing of one-time code requests: one per (election, login) every
+    ``resend_after`` seconds, whether or not the login is on the roll (the answer must not
+    tell), shared by the workers like the rate limits (not lifted with them: it spares
+    the voters' mailboxes)."""
+    path = None if shared is None else shared / f"{RATE_PREFIX}codes.bin"
+    return RateLimiter(Rate(per_second=1 / resend_after, burst=1), OpsConfig().max_keys, path=path)
 
 
 def install(app: FastAPI, config: OpsConfig, shared: Path | None = None) -> None:

@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 from fastapi import FastAPI
 
-from viche.errors import UsageError
+from viche.errors import Location, UsageError
 from viche.record.sql import SqlBoard
+from viche.service.files import read_text
 from viche.service.hosting import Host, VoterAuthenticator
-from viche.service.onetime import OneTimeCodes, SmtpMailer
+from viche.service.onetime import SECURITY, OneTimeCodes, SmtpMailer
 from viche.web.admission import Admission
 from viche.web.app import create_app
 from viche.web.checkpool import CheckPool
@@ -32,6 +34,17 @@ ENV_METRICS = "VICHE_METRICS"
 ENV_LIMITS = "VICHE_RATE_LIMITS"
 #: ``HOST|PORT|FROM``: voters authenticate with one-time codes mailed through this server
 ENV_SMTP = "VICHE_SMTP"
+#: how it is reached (:data:`~viche.service.onetime.SECURITY`; ``auto`` when unset), the
+#: CA file its certificate is checked against (the system's CAs when unset), the user it
+#: is logged in as, and that user's password: in a file (``…_PASSWORD_FILE``) or, failing
+#: that, in the environment itself (``…_PASSWORD``); never on a command line
+ENV_SMTP_TLS = "VICHE_SMTP_TLS"
+ENV_SMTP_CA_FILE = "VICHE_SMTP_CA_FILE"
+ENV_SMTP_USER = "VICHE_SMTP_USER"
+ENV_SMTP_PASSWORD_FILE = "VICHE_SMTP_PASSWORD_FILE"  # noqa: S105 (a variable's name)
+ENV_SMTP_PASSWORD = "VICHE_SMTP_PASSWORD"  # noqa: S105 (a variable's name)
+#: the caps of live event streams, ``PER_ADDRESS/TOTAL`` in each worker (0: no cap; ``off``)
+ENV_STREAMS = "VICHE_LIVE_STREAMS"
 #: seconds between checks of the schedules
 ENV_SCHEDULE = "VICHE_SCHEDULE_EVERY"
 #: a national event's directory, and the folder of its keys (``viche serve --event``)
@@ -52,6 +65,36 @@ ENV_CHECKS = "VICHE_CHECK_PROCESSES"
 SWITCH_INTERVAL = 0.0005
 
 
+def smtp_mailer(environ: Mapping[str, str]) -> SmtpMailer | None:
+    """The mail server of ``environ`` (:data:`ENV_SMTP` and the variables after it), or
+    None when codes are not mailed."""
+    smtp = environ.get(ENV_SMTP)
+    if not smtp:
+        return None
+    host, port, sender = smtp.split("|", 2)
+    password_file = environ.get(ENV_SMTP_PASSWORD_FILE)
+    password = (
+        read_text(Path(password_file), "SMTP password file").rstrip("\r\n")
+        if password_file
+        else environ.get(ENV_SMTP_PASSWORD)
+    )
+    security = environ.get(ENV_SMTP_TLS) or "auto"
+    if security not in SECURITY:
+        raise UsageError(
+            f"one of {', '.join(SECURITY)}; got {security[:16]!r}",
+            where=Location(path=(ENV_SMTP_TLS,)),
+        )
+    return SmtpMailer(
+        host,
+        int(port),
+        sender,
+        security=security,
+        ca_file=environ.get(ENV_SMTP_CA_FILE) or None,
+        user=environ.get(ENV_SMTP_USER) or None,
+        password=password or None,
+    )
+
+
 def build_app() -> FastAPI:
     sys.setswitchinterval(SWITCH_INTERVAL)
     url = os.environ.get(ENV_DATABASE)
@@ -61,12 +104,14 @@ def build_app() -> FastAPI:
     configure_access_log()
     limits = os.environ.get(ENV_LIMITS)
     ops = OpsConfig.parse(limits) if limits else OpsConfig()
+    streams = os.environ.get(ENV_STREAMS)
+    if streams:
+        ops = OpsConfig.parse_streams(streams, ops)
     board = SqlBoard.open(url)
     authenticator: VoterAuthenticator | None = None
-    smtp = os.environ.get(ENV_SMTP)
-    if smtp:
-        smtp_host, port, sender = smtp.split("|", 2)
-        authenticator = OneTimeCodes(board, SmtpMailer(smtp_host, int(port), sender))
+    mailer = smtp_mailer(os.environ)
+    if mailer is not None:
+        authenticator = OneTimeCodes(board, mailer)
     every = float(os.environ.get(ENV_SCHEDULE, "5"))
     shared = os.environ.get(ENV_METRICS)
     host = Host(board, Path(keys), authenticator)

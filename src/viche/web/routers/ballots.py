@@ -18,7 +18,7 @@ from fastapi.security import HTTPBasic, HTTPBasicCredentials
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from viche.errors import Location, NotFoundError, VicheError
+from viche.errors import Location, NotFoundError, RateLimitedError, VicheError
 from viche.protocol.ballot import CheckedFacts, max_ballot_size
 from viche.record.sql.accounts import VoterAccount
 from viche.service import schedule
@@ -31,6 +31,7 @@ from viche.web.checkpool import CheckPool
 from viche.web.deps import election_store, host, json_body, valid_uuid
 from viche.web.metrics import Metrics
 from viche.web.models import ERRORS, AuditAnswer, CastAnswer, ReceiptBody, SignedReceiptModel
+from viche.web.ops import RateLimiter
 
 router = APIRouter(prefix="/api/v1/elections", tags=["ballots"], responses=ERRORS)
 
@@ -64,7 +65,8 @@ class CodeSent(BaseModel):
     description=(
         "On a server started with --smtp-host. The code replaces any previous one; it is "
         "used as the password of the ballot's Basic authentication (login:code), once. "
-        "The answer is the same for a login that is not on the roll."
+        "The answer is given at once (the mail follows) and is the same for a login that "
+        "is not on the roll; a login may be asked for once every 30 s (429)."
     ),
 )
 async def request_code(request: Request, uuid: str, spec: CodeRequest) -> CodeSent:
@@ -76,6 +78,14 @@ async def request_code(request: Request, uuid: str, spec: CodeRequest) -> CodeSe
             "this server does not send one-time codes", where=Location(path=("codes",))
         )
     await run_in_threadpool(check_phase, await run_in_threadpool(h.record, store.uuid))
+    # spaced per login asked for, on the roll or not: a 429 must not tell which
+    spacing: RateLimiter | None = request.app.state.code_requests
+    if spacing is not None and (wait := spacing.take(f"{store.uuid}|{spec.login}")):
+        raise RateLimitedError(
+            f"a code was asked for this login less than {sender.resend_after} s ago: "
+            f"ask again in {max(1, round(wait + 0.5))} s",
+            where=Location(path=("login",)),
+        )
     ttl = await run_in_threadpool(sender.send_code, store.uuid, spec.login)
     return CodeSent(expires_in=ttl)
 

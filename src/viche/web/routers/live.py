@@ -7,6 +7,11 @@ under their hashes (or the whole archive). The board is polled (any worker proce
 appended), every ``POLL`` seconds, once for all the streams of a worker
 (:class:`SharedHeads`: each stream used to read it itself, and a few thousand idle
 observers took the server's CPU). ``?until=H`` ends the stream once event H is sent.
+
+Streams are capped in each worker (:class:`StreamSlots`, ``viche serve
+--streams-per-address`` and ``--max-streams``): beyond the cap of its client address a new
+stream is refused with 429 (V9013), beyond the worker's with 503 (V9016) and
+``Retry-After``; a stream's place is given back when it ends or its client goes.
 """
 
 from __future__ import annotations
@@ -15,16 +20,18 @@ import asyncio
 import json
 import time
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request
-from fastapi.responses import StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
+from starlette.types import Receive, Scope, Send
 
-from viche.errors import Location, UsageError
+from viche.errors import Location, RateLimitedError, ServerBusyError, UsageError
 from viche.record.sql import SqlElectionStore
 from viche.web.deps import election_store
+from viche.web.errors import error_response
 from viche.web.models import ERRORS
 
 router = APIRouter(prefix="/api/v1/elections", tags=["elections"], responses=ERRORS)
@@ -66,6 +73,80 @@ def _heads() -> SharedHeads:
     return found
 
 
+class StreamSlots:
+    """The live streams open in one worker: at most ``per_address`` from one client
+    address and ``total`` in all (None: no cap). Used from the worker's event loop only."""
+
+    #: what a refused client is told to wait, in milliseconds (503)
+    RETRY_MS = 5000
+
+    def __init__(self, per_address: int | None, total: int | None) -> None:
+        self.per_address = per_address
+        self.total = total
+        self.open: dict[str, int] = {}
+        self.count = 0
+
+    def take(self, address: str) -> str | None:
+        """Take a place for a stream from ``address``; None when taken, else the limit
+        reached (``"address"`` or ``"server"``)."""
+        mine = self.open.get(address, 0)
+        if self.per_address is not None and mine >= self.per_address:
+            return "address"
+        if self.total is not None and self.count >= self.total:
+            return "server"
+        self.open[address] = mine + 1
+        self.count += 1
+        return None
+
+    def give_back(self, address: str) -> None:
+        left = self.open.get(address, 0) - 1
+        if left > 0:
+            self.open[address] = left
+        else:
+            self.open.pop(address, None)
+        self.count -= 1
+
+    def refusal(self, limit: str) -> Response:
+        """The answer to a stream refused at ``limit``."""
+        if limit == "address":
+            response = error_response(
+                RateLimitedError(
+                    f"too many live streams from this address (at most {self.per_address} "
+                    "at once): close one first",
+                    where=Location(path=("events",)),
+                )
+            )
+            response.headers["Retry-After"] = str(self.RETRY_MS // 1000)
+            return response
+        return error_response(
+            ServerBusyError(
+                f"this server follows as many live streams as it can ({self.total}): try "
+                "again later, or download the archive",
+                where=Location(path=("events",)),
+                retry_after_ms=self.RETRY_MS,
+            )
+        )
+
+
+class _HeldStream(StreamingResponse):
+    """A stream that gives its place back however it ends: the generator finished, the
+    client gone, or the response cancelled before its first byte."""
+
+    def __init__(self, content: AsyncIterator[bytes], release: Callable[[], None]) -> None:
+        super().__init__(
+            content,
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+        )
+        self._release = release
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._release()
+
+
 @router.get(
     "/{uuid}/events",
     summary="Server-sent events: every event of the chain, live",
@@ -78,7 +159,7 @@ async def events(
     after: Annotated[int | None, Query(ge=-1, description="last height already seen")] = None,
     until: Annotated[int | None, Query(ge=0, description="stop after this height")] = None,
     last_event_id: Annotated[str | None, Header()] = None,
-) -> StreamingResponse:
+) -> Response:
     store = await run_in_threadpool(election_store, request, uuid)
     start = -1 if after is None else after
     if last_event_id is not None:
@@ -89,6 +170,12 @@ async def events(
         start = int(last_event_id)
 
     heads = _heads()
+    slots: StreamSlots = request.app.state.streams
+    address = request.client.host if request.client else "-"
+    refused = slots.take(address)
+    if refused is not None:
+        request.app.state.metrics.count(f"stream_refused_{refused}")
+        return slots.refusal(refused)
 
     async def stream() -> AsyncIterator[bytes]:
         seen = start
@@ -109,8 +196,4 @@ async def events(
                 continue
             await asyncio.sleep(POLL)
 
-    return StreamingResponse(
-        stream(),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
-    )
+    return _HeldStream(stream(), lambda: slots.give_back(address))
