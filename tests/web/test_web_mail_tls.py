@@ -286,3 +286,18 @@ def test_serve_options(
     assert isinstance(host.authenticator, OneTimeCodes)
     assert host.authenticator.mailer == mailer
     host.board.close()
+
+
+def test_serve_starts_while_the_mail_server_is_down(tmp_path: Path) -> None:
+    """A mail server that does not answer at start is a warning, not a stop: a restart
+    during a mail outage must not keep out voters who sign in otherwise. (The data folder
+    given here is a file, so the command stops at the next step, after the warning.)"""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]  # nothing listens there once the socket is closed
+    not_a_folder = tmp_path / "data"
+    not_a_folder.write_text("a file\n")
+    run = run_cli("serve", "--data", str(not_a_folder), "--smtp-host", "127.0.0.1",
+                  "--smtp-port", str(closed))  # fmt: skip
+    assert "warning" in run.stderr and "V9015" in run.stderr and "serving anyway" in run.stderr
+    assert run.code == 2 and "data folder" in run.stderr  # it went on past the mail check

@@ -194,7 +194,17 @@ def serve_cmd(
         )
     mailer = smtp_mailer({**os.environ, **smtp_env}) if smtp_host else None
     if mailer is not None:
-        mailer.check()  # a post office that is down, not safe or refuses the login: say so now
+        from viche.errors import DeliveryError, MailSecurityError
+
+        try:
+            mailer.check()  # a post office that is down, not safe or refuses the login: say so now
+        except MailSecurityError:
+            raise  # a configuration that would send codes unsafely: fixed before serving
+        except DeliveryError as exc:
+            # down or refusing now: the server still starts (a restart during a mail outage must
+            # not stop voters who sign in otherwise); each code request is tried anew
+            warning = f" {exc}; serving anyway, codes fail until it answers"
+            err.print(line(("warning", "yellow"), warning))
     make_dir(data, "data folder", private=True)
     url = database_url(data, database)
     keys = (data / "keys").resolve()
