@@ -389,7 +389,11 @@ SEARCHES: dict[str, tuple[str, ...]] = {
     "tg:-1001101170442:270684": ("Armenia", "US|colou?r|revolution|election|control"),
     "zubovnik:4352": ("coup|putsch", "Ukrain|Maidan|Kyiv|Kiev|Poroshenko"),
     "tg:-1001394050290:195117": ("Georgia", "Maidan|colou?r revolution|revolution|coup"),
-    "vikaklybnika_:337": ("Ukrain", "election", "fraud|rigged|falsif|not free|unfair|violat|democra"),
+    "vikaklybnika_:337": (
+        "Ukrain",
+        "election",
+        "fraud|rigged|falsif|not free|unfair|violat|democra",
+    ),
     "NovostiCrimea:34": ("Crimea", "always|Russian"),
     "NovostiCrimea:1527": ("Crimea", "Russian (territory|region|land)|part of Russia|return"),
     "tg:-1001117628569:58530": ("church|UOC|Orthodox|Patriarchate", "seiz|persecut|attack|raid"),
