@@ -168,10 +168,11 @@ def main() -> None:
     ap.add_argument("--start", type=int, default=0)
     ap.add_argument("--count", type=int, default=30)
     ap.add_argument("--score", action="store_true")
+    ap.add_argument("--batch", type=int, help="--score: only the queries of this batch (0, 1)")
     ap.add_argument("--passage", action="store_true", help="also rank the passage: cases")
     args = ap.parse_args()
     if args.score:
-        score()
+        score(args.batch)
         return
     if args.candidates:
         c = candidates(args.shared)
@@ -281,8 +282,9 @@ def rank_all(shared: Path, *, with_passage: bool = False) -> None:
     print(f"{len(rows)} rows -> claim_retrieved.csv")
 
 
-def score() -> None:
-    """P@5 per ranking, language and half; refuses unjudged top-5 pairs."""
+def score(batch: int | None = None) -> None:
+    """P@5 per ranking, language and half; refuses unjudged top-5 pairs. ``batch``: only
+    the queries of that batch of :data:`BATCH` (0: the first 16 per language, 1: the next)."""
     from analyst import judgments
 
     judged = judgments()
@@ -290,6 +292,9 @@ def score() -> None:
         rows = [r for r in csv.DictReader(fh) if int(r["rank"]) <= K]
     qs = queries(Path("../shared"))
     half = split_of(qs)
+    if batch is not None:  # the other batches' queries are left out of every figure
+        kept = {p["post_id"] for v in qs.values() for p in v[batch * BATCH : (batch + 1) * BATCH]}
+        half = {k: (v if k in kept else "other") for k, v in half.items()}
 
     def key(r: dict[str, str]) -> tuple[str, str]:
         return r["post_id"].removeprefix("uk:"), r["case_url"]
