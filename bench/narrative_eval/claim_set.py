@@ -32,7 +32,9 @@ set does the same, with a selection rule written down before any ranking was loo
    translations of the Russian queries (``uk_claims.py``): a translation inherits the
    judgments of its original and goes to the same half.
 6. **Halves**: per language, the ids sorted and shuffled with :data:`SPLIT_SEED`, first half
-   dev (choose a ranker), second half test (confirm it).
+   dev (choose a ranker), second half test (confirm it). Done per batch of :data:`BATCH`
+   queries in acceptance order, so that a batch added later (xenc11: queries 17-32 per
+   language) is split by the same rule among itself and the first batch keeps its halves.
 
 Relevance (the judging rules of ``analyst.py``'s docstring, unchanged; judgments appended to
 ``analyst_judgments.csv``, old rows never change). Pool per query: the union of the top 5 of
@@ -67,7 +69,8 @@ from viche.monitor.text import guess_language
 HERE = Path(__file__).parent
 SEED = 1111
 SPLIT_SEED = 11
-QUERIES = 20
+QUERIES = 32
+BATCH = 16
 K = 5
 
 TOPICS = {
@@ -165,10 +168,11 @@ def main() -> None:
     ap.add_argument("--start", type=int, default=0)
     ap.add_argument("--count", type=int, default=30)
     ap.add_argument("--score", action="store_true")
+    ap.add_argument("--batch", type=int, help="--score: only the queries of this batch (0, 1)")
     ap.add_argument("--passage", action="store_true", help="also rank the passage: cases")
     args = ap.parse_args()
     if args.score:
-        score()
+        score(args.batch)
         return
     if args.candidates:
         c = candidates(args.shared)
@@ -205,10 +209,12 @@ def split_of(qs: dict[str, list[dict[str, str]]]) -> dict[str, str]:
     """dev / test per query id (a ``uk:`` translation follows its Russian original)."""
     out: dict[str, str] = {}
     for lang in ("ru", "en", "uk"):
-        order = sorted(p["post_id"] for p in qs[lang])
-        random.Random(SPLIT_SEED).shuffle(order)
-        for i, pid in enumerate(order):
-            out[pid] = out[f"uk:{pid}"] = "dev" if i < (len(order) + 1) // 2 else "test"
+        ids = [p["post_id"] for p in qs[lang]]
+        for start in range(0, len(ids), BATCH):  # each batch split alone (docstring, 6.)
+            order = sorted(ids[start : start + BATCH])
+            random.Random(SPLIT_SEED).shuffle(order)
+            for i, pid in enumerate(order):
+                out[pid] = out[f"uk:{pid}"] = "dev" if i < (len(order) + 1) // 2 else "test"
     return out
 
 
@@ -276,8 +282,9 @@ def rank_all(shared: Path, *, with_passage: bool = False) -> None:
     print(f"{len(rows)} rows -> claim_retrieved.csv")
 
 
-def score() -> None:
-    """P@5 per ranking, language and half; refuses unjudged top-5 pairs."""
+def score(batch: int | None = None) -> None:
+    """P@5 per ranking, language and half; refuses unjudged top-5 pairs. ``batch``: only
+    the queries of that batch of :data:`BATCH` (0: the first 16 per language, 1: the next)."""
     from analyst import judgments
 
     judged = judgments()
@@ -285,6 +292,9 @@ def score() -> None:
         rows = [r for r in csv.DictReader(fh) if int(r["rank"]) <= K]
     qs = queries(Path("../shared"))
     half = split_of(qs)
+    if batch is not None:  # the other batches' queries are left out of every figure
+        kept = {p["post_id"] for v in qs.values() for p in v[batch * BATCH : (batch + 1) * BATCH]}
+        half = {k: (v if k in kept else "other") for k, v in half.items()}
 
     def key(r: dict[str, str]) -> tuple[str, str]:
         return r["post_id"].removeprefix("uk:"), r["case_url"]
@@ -375,6 +385,43 @@ SEARCHES: dict[str, tuple[str, ...]] = {
     ),
     "darcyystr:1782": ("Soros", "behind|organi[sz]|stag|chaos|riot|unrest|revolution"),
     "WatchMeWalkin:5026": ("Soros", "media|news|operation|propaganda"),
+    # xenc11: queries 17-32 per language
+    "tg:-1001000724666:11872": ("corona|covid", "laborator|\\blab\\b|leak|escap"),
+    "iphoneofapple:238": ("sanction", "not work|ineffective|don.t work|useless|fail"),
+    "zubovnik:82": ("sanction", "US|America|West", "hurt|harm|suffer|loss|more than|backfire"),
+    "AnnSam_Sam:565": ("shell", "civilian|resident|Donetsk|Donbas"),
+    "tg:-1001101170442:271379": ("NATO", "Arctic|North|militari|escalat"),
+    "tg:-1001101170442:270684": ("Armenia", "US|colou?r|revolution|election|control"),
+    "zubovnik:4352": ("coup|putsch", "Ukrain|Maidan|Kyiv|Kiev|Poroshenko"),
+    "tg:-1001394050290:195117": ("Georgia", "Maidan|colou?r revolution|revolution|coup"),
+    "vikaklybnika_:337": (
+        "Ukrain",
+        "election",
+        "fraud|rigged|falsif|not free|unfair|violat|democra",
+    ),
+    "NovostiCrimea:34": ("Crimea", "always|Russian"),
+    "NovostiCrimea:1527": ("Crimea", "Russian (territory|region|land)|part of Russia|return"),
+    "tg:-1001117628569:58530": ("church|UOC|Orthodox|Patriarchate", "seiz|persecut|attack|raid"),
+    "zubovnik:417": ("Ukrain", "Donbas|Donetsk|Luhansk", "offensive|prepar"),
+    "adamma_defond:22": ("shell", "civilian|resident|Donetsk|Donbas|Luhansk|LNR"),
+    "RogovValeron:231": ("MH-?17", "Netherlands|Dutch|JIT", "hid|secret|truth|bias|evidence"),
+    "_Nickulya:283": ("shell", "civilian|resident|Donetsk|Donbas|school|Horlivka|Gorlovka"),
+    "PatriotBlake:4506": ("Ukrain", "interfer|meddl", "election|Clinton|Hillary|Democrat"),
+    "debesstrs:4789": ("coup|deep state", "Trump|Russiagate|Mueller"),
+    "NewspeakDaily:8694": ("US|America", "election", "rigged|fraud|falsif"),
+    "debesstrs:5739": ("coup|deep state", "Trump|Russiagate|Mueller"),
+    "arisgrays:201": ("Soros", "media|news|fund"),
+    "GeoreviewEurope:22": ("Lithuania|Latvia|Estonia|Baltic", "nazi|fascis|SS"),
+    "hyddrox:4158": ("Soros", "migra|refugee"),
+    "BelozerovNikit:84": ("Ukrain", "nazi|fascis", "state|regime|country|government|power"),
+    "PatriotBlake:354": ("Soros", "puppet|agent|operative|control|tool|servant"),
+    "debesstrs:9353": ("Soros", "financ|fund|pay|paid|protest|riot"),
+    "celiissgons:373": ("coup|deep state", "Trump|Russiagate|Mueller"),
+    "chaasntr:231": ("US|America|Democrat", "election", "rigged|fraud|falsif|illegal"),
+    "happkendrahappy:2357": ("US|America|Democrat", "election", "rigged|fraud|falsif|stole"),
+    "hyddrox:10635": ("US|America|Democrat", "election", "rigged|fraud|falsif|illegal"),
+    "PatriotBlake:6200": ("Soros", "migra|refugee"),
+    "debesstrs:8790": ("Soros", "financ|fund|pay|paid|protest|riot"),
 }
 POOL_PER_SEARCH = 5
 
