@@ -234,6 +234,11 @@ class ElectionTemplate:
     ) -> ElectionTemplate:
         return cls.from_json(loads(raw, where), where)
 
+    def check_group(self, group: Group, where: Location = Location(path=("template",))) -> None:
+        """The questions can be asked in ``group`` (non-homomorphic ones need an embedding
+        wide enough): checked before anything is made for the election, not when it opens."""
+        _check_questions_fit(group, self.questions, where)
+
 
 # ---------------------------------------------------------------------- election
 

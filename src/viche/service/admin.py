@@ -213,8 +213,10 @@ def create_draft(
 ) -> Created:
     """A new election from ``template_json`` with ``trustees`` Single trustees, or with
     ``trustees`` threshold trustees of whom ``threshold`` are needed to decrypt."""
-    ElectionTemplate.from_json(template_json, Location(path=("template",)))
+    where = Location(path=("template",))
+    template = ElectionTemplate.from_json(template_json, where)
     grp = group_by_name(group)
+    template.check_group(grp, where)
     if not 1 <= trustees <= MAX_TRUSTEES:
         raise ProtocolError(
             f"between 1 and {MAX_TRUSTEES} trustees, got {trustees}",
