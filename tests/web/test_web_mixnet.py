@@ -168,3 +168,31 @@ def test_ranked_questions_in_a_group_without_embedding_are_refused_at_creation(
         spec = {"template": template, "group": "RFC-3526-2048", "trustees": 1}
         assert c.post("/api/v1/elections", json=spec, headers=bearer(server)).status_code == 201
     board.close()
+
+
+def test_weights_in_the_roll_of_a_ranked_election_are_refused_line_by_line(
+    board_url: str, tmp_path: Path, templates_dir: Path
+) -> None:
+    """Ranked questions allow no weights (spec 1, "Weights"): the roll says so line by line
+    when it is imported, not the opening after the credentials and the trustees' keys."""
+    board = SqlBoard.open(board_url)
+    host = Host(board, tmp_path / "keys")
+    ensure_server_admin(board, tmp_path / "admin.secret")
+    server = (tmp_path / "admin.secret").read_text().strip()
+    template = json.loads((templates_dir / "nh.json").read_text())
+    with TestClient(create_app(host, OpsConfig.unlimited())) as c:
+        spec = {"template": template, "group": "RFC-3526-2048", "trustees": 1}
+        made = c.post("/api/v1/elections", json=spec, headers=bearer(server)).json()
+        voters = f"/api/v1/elections/{made['uuid']}/voters"
+        roll = "ann@example.org,ann,1\nben@example.org,ben,2\ncat@example.org,cat\n"
+        r = c.put(voters, content=roll, headers=bearer(made["administrator"]))
+        assert r.status_code == 400, r.text
+        body = r.json()
+        assert body["code"] == "V9012"
+        (row,) = body["rows"]
+        assert row["where"]["line"] == 2 and "weight" in row["message"], row
+        assert "homomorphic" in row["message"]
+        fine = roll.replace(",2\n", ",1\n")  # weight 1 everywhere is no weight
+        r = c.put(voters, content=fine, headers=bearer(made["administrator"]))
+        assert r.status_code == 200, r.text
+    board.close()

@@ -234,6 +234,10 @@ class ElectionTemplate:
     ) -> ElectionTemplate:
         return cls.from_json(loads(raw, where), where)
 
+    @property
+    def has_nh_questions(self) -> bool:
+        return any(isinstance(q, NonHomomorphicQuestion) for q in self.questions)
+
     def check_group(self, group: Group, where: Location = Location(path=("template",))) -> None:
         """The questions can be asked in ``group`` (non-homomorphic ones need an embedding
         wide enough): checked before anything is made for the election, not when it opens."""

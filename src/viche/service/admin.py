@@ -245,8 +245,10 @@ def create_draft(
 
 def import_roll(board: SqlBoard, uuid: str, text: str) -> dict[str, str]:
     """The voter roll; returns each voter's login secret (for the post office, shown once)."""
-    load_draft(board, uuid)
-    voters, errors = check_voters(text, Location(path=("voters",)))
+    template = ElectionTemplate.from_json(load_draft(board, uuid).template)
+    voters, errors = check_voters(
+        text, Location(path=("voters",)), weights=not template.has_nh_questions
+    )
     if errors:
         rows: list[VicheError] = list(errors)
         raise BadRowsError(
