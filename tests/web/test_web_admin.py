@@ -133,3 +133,33 @@ def test_lifecycle_over_the_api(board_url: str, tmp_path: Path, belenios_tool: s
         ok, err = tool_verifies(belenios_tool, archive.parent)
         assert ok, err
     board.close()
+
+
+def test_roll_logins_a_voter_cannot_authenticate_with_are_bad_rows(
+    board_url: str, tmp_path: Path
+) -> None:
+    """A voter authenticates with HTTP Basic (login:secret): a login holding ':' would be
+    cut there and could never vote, a character that is not printable (a control
+    character) cannot be typed; each is a bad row, with its line. Letters of any script
+    and spaces inside a login are fine."""
+    board = SqlBoard.open(board_url)
+    host = Host(board, tmp_path / "keys")
+    ensure_server_admin(board, tmp_path / "admin.secret")
+    server = (tmp_path / "admin.secret").read_text().strip()
+    with TestClient(create_app(host, OpsConfig.unlimited())) as c:
+        spec = {"template": DEMO_TEMPLATE, "trustees": 1}
+        made = c.post("/api/v1/elections", json=spec, headers=_bearer(server)).json()
+        voters = f"/api/v1/elections/{made['uuid']}/voters"
+        adm = _bearer(made["administrator"])
+        bad = "a@x.org,alice\nb@x.org,bob:smith\nc@x.org,car\x07ol\nd@x.org:8080\n"
+        r = c.put(voters, content=bad, headers=adm)
+        assert r.status_code == 400 and r.json()["code"] == "V9012", r.text
+        rows = r.json()["rows"]
+        assert [row["where"]["line"] for row in rows] == [2, 3, 4]
+        assert all("login" in row["message"] for row in rows), rows
+        assert "':'" in rows[0]["message"]
+        fine = "a@x.org,alice\nb@x.org,Олена Петренко\n"
+        r = c.put(voters, content=fine, headers=adm)
+        assert r.status_code == 200, r.text
+        assert sorted(r.json()["login_secrets"]) == ["alice", "Олена Петренко"]
+    board.close()

@@ -247,7 +247,10 @@ def import_roll(board: SqlBoard, uuid: str, text: str) -> dict[str, str]:
     """The voter roll; returns each voter's login secret (for the post office, shown once)."""
     template = ElectionTemplate.from_json(load_draft(board, uuid).template)
     voters, errors = check_voters(
-        text, Location(path=("voters",)), weights=not template.has_nh_questions
+        text,
+        Location(path=("voters",)),
+        weights=not template.has_nh_questions,
+        basic_auth=True,
     )
     if errors:
         rows: list[VicheError] = list(errors)
