@@ -228,8 +228,9 @@ def vote_cmd(
     from viche.web.client import VotingClient
 
     cred = read_private_credential(privcred)
-    parts = read_text(login, "login").split()
-    if len(parts) != 2:
+    # the secret is the last word (it has no space); the login may hold spaces
+    parts = read_text(login, "login").strip().rsplit(maxsplit=1)
+    if len(parts) != 2 or "\n" in parts[0]:
         raise UsageError("expected one line 'LOGIN SECRET'", where=Location(file=str(login)))
     client = VotingClient(url)
     try:
