@@ -151,6 +151,7 @@ def create_app(
     app.state.metrics = Metrics(metrics_folder)
     app.state.events = {e.id: e for e in national_events}
     app.state.admission = Admission() if admission is None else admission
+    app.state.read_only = read_only
     app.state.checks = checks
     if not read_only:  # innermost: rate limits, CORS and the access log see its 503s
         app.add_middleware(AdmissionGate, admission=app.state.admission, metrics=app.state.metrics)
