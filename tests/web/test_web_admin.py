@@ -163,3 +163,27 @@ def test_roll_logins_a_voter_cannot_authenticate_with_are_bad_rows(
         assert r.status_code == 200, r.text
         assert sorted(r.json()["login_secrets"]) == ["alice", "Олена Петренко"]
     board.close()
+
+
+def test_a_role_refused_is_challenged_to_bearer_a_voter_to_basic(
+    board_url: str, tmp_path: Path
+) -> None:
+    """RFC 7235: a 401 names the scheme the address takes. The roles send their secret as a
+    Bearer token (they were challenged to Basic, which they cannot answer); a voter signs
+    in with Basic."""
+    board = SqlBoard.open(board_url)
+    host = Host(board, tmp_path / "keys")
+    ensure_server_admin(board, tmp_path / "admin.secret")
+    with TestClient(create_app(host, OpsConfig.unlimited())) as c:
+        spec = {"template": DEMO_TEMPLATE, "trustees": 1}
+        for headers in ({}, _bearer("nope")):
+            r = c.post("/api/v1/elections", json=spec, headers=headers)
+            assert r.status_code == 401 and r.json()["code"] == "V9010"
+            assert r.headers["www-authenticate"] == "Bearer"
+        r = c.post(
+            "/api/v1/elections/AbcDefGhi23456/ballots",
+            content=b"{}",
+            headers={"Content-Type": "application/json"},
+        )
+        assert r.status_code == 401 and r.headers["www-authenticate"] == "Basic"
+    board.close()

@@ -30,12 +30,12 @@ from viche.crypto.group import group_by_name
 from viche.crypto.rng import RandomSource
 from viche.crypto.trustee import check_trustee_public_key
 from viche.errors import (
-    AuthenticationError,
     BadRowsError,
     Location,
     NotFoundError,
     PhaseError,
     ProtocolError,
+    RoleSecretError,
     UnknownElectionError,
     VicheError,
 )
@@ -76,7 +76,7 @@ def authorize(board: SqlBoard, uuid: str, role: str, secret: str | None) -> None
     """Check the secret of ``role`` for election ``uuid`` (constant time)."""
     stored = secret_hash(board, uuid, role)
     if secret is None or not check_secret(stored, secret):
-        raise AuthenticationError(
+        raise RoleSecretError(
             f"the {role}'s secret is required", where=Location(path=("authorization",))
         )
 

@@ -93,7 +93,7 @@ def status_of(error: VicheError) -> int:
 def error_response(error: VicheError) -> JSONResponse:
     headers: dict[str, str] = {}
     if isinstance(error, AuthenticationError):
-        headers["WWW-Authenticate"] = "Basic"
+        headers["WWW-Authenticate"] = error.scheme
     if isinstance(error, ServerBusyError):
         headers["Retry-After"] = str(error.retry_after)
         # the client comes back in seconds: no idle connection is kept for it (one the
