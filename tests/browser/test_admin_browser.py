@@ -215,3 +215,87 @@ def test_a_whole_election_from_the_admin_pages(
     archive.parent.mkdir()
     archive.write_bytes(httpx.get(f"{base}/archive.bel").content)
     assert_record_verifies(archive, belenios_tool)
+
+
+# question 2 ranks 4 colours (1 best), question 3 grades 3 cities 1 (best) to 5
+RANKED_VOTES = [
+    [[1, 0], [1, 2, 3, 4], [1, 2, 5]],
+    [[0, 1], [2, 1, 3, 4], [2, 1, 4]],
+    [[1, 0], [1, 3, 2, 4], [1, 3, 3]],
+]
+
+
+def test_the_result_page_gives_the_outcomes_of_ranked_questions(
+    chromium: str, axe: Path, shots: Path, tmp_path: Path, templates_dir: Path
+) -> None:
+    """Issue 7: the result page gives the decrypted ballots of a question tallied through
+    shuffles and its outcome by Condorcet-Schulze, STV and majority judgment (it gave the
+    ballots only). A tallied ranked record served read-only, as an observer's mirror
+    serves it."""
+    import threading
+    import time
+
+    import uvicorn
+    from playwright.sync_api import expect, sync_playwright
+
+    from support.served import free_port
+    from viche.crypto.group import RFC_3526_2048
+    from viche.record import resolve_archive
+    from viche.record.sql import SqlBoard
+    from viche.service.election_run import Stop, Vote
+    from viche.service.hosting import Host
+    from viche.service.mirror import sync_board
+    from viche.service.setup import read_template
+    from viche.testing.factories import make_election, plan_for
+    from viche.web.app import create_app
+
+    plan = plan_for(
+        template=read_template(templates_dir / "nh.json"),
+        group=RFC_3526_2048,
+        votes=[Vote(i, v) for i, v in enumerate(RANKED_VOTES)],
+        voters=len(RANKED_VOTES),
+        singles=1,
+        stop=Stop.DECRYPTED,
+    )
+    run, _ = make_election(tmp_path / "e", plan, seed="ranked-page")
+    with arch.open_record(run.archive.parent) as state:
+        tally.publish_result(state)
+    board = SqlBoard.open(f"sqlite:///{tmp_path / 'board.sqlite'}")
+    sync_board(board, resolve_archive(run.archive.parent), "key")
+    app = create_app(Host(board, tmp_path / "keys"), read_only=True)
+    port = free_port()
+    web = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=web.run, daemon=True)
+    thread.start()
+    screens = Screens(shots, axe)
+    try:
+        while not web.started:
+            time.sleep(0.05)
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+            try:
+                page = screens.watch(browser.new_page(viewport=PHONE))
+                page.goto(f"http://127.0.0.1:{port}/#{run.uuid}/result")
+                page.get_by_role("button", name="English").click()
+                expect(page.locator("#result-status")).to_contain_text(
+                    "checked in this browser", timeout=TIMEOUT_MS
+                )
+                ranked = page.locator("#outcomes-1")  # question 2, 0-based 1
+                schulze = "Condorcet-Schulze: 1. Red; 2. Green; 3. Blue; 4. Black"
+                expect(ranked).to_contain_text(schulze)
+                expect(ranked).to_contain_text("Single transferable vote (1 seat(s)): elected Red")
+                expect(ranked).to_contain_text("Majority judgment (4 grades, 1 best): 1. Red")
+                graded = page.locator("#outcomes-2")
+                expect(graded).to_contain_text("Majority judgment (5 grades, 1 best): 1. Paris")
+                expect(page.locator("#outcomes-0")).to_have_count(0)  # counted, not ranked
+                screens.shot(page, "result-ranked")
+                page.get_by_role("button", name="Українська").click()
+                expect(page.locator("#outcomes-1")).to_contain_text("Кондорсе-Шульце")
+            finally:
+                browser.close()
+    finally:
+        web.should_exit = True
+        thread.join(timeout=30)
+        board.close()
+    assert screens.errors == []
+    assert screens.violations == [], "\n".join(screens.violations)
