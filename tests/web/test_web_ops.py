@@ -17,7 +17,7 @@ from viche.errors import UsageError
 from viche.service.ballot import generate_ballot
 from viche.service.election_run import random_choices
 from viche.web.app import create_app
-from viche.web.ops import OpsConfig, Rate, RateLimiter
+from viche.web.ops import OpsConfig, Rate, RateLimiter, access_log
 
 
 def _ballot(s: Served, n: int, seed: str = "ops") -> bytes:
@@ -53,6 +53,48 @@ def test_access_logs_are_json_without_secrets(
     assert entries[0]["status"] == 201 and entries[0]["method"] == "POST"
     joined = "\n".join(lines)
     assert secret not in joined and login not in joined and s.uuid not in joined
+
+
+def test_every_server_log_line_is_json(served: Served, tmp_path: Path) -> None:
+    """Issue 7: JSON logs. The access log was; the schedules' reports (an opening that
+    failed) were plain text, and an election opened or closed on schedule left no line."""
+    import io
+    import time
+
+    from viche.crypto.rng import SystemRandom
+    from viche.record.sql.schedules import put_schedule
+    from viche.service import schedule
+    from viche.service.admin import create_draft
+    from viche.service.demo import DEMO_TEMPLATE
+    from viche.web.ops import configure_logs
+
+    board = served.host.board
+    now = int(time.time())
+    made = create_draft(board, DEMO_TEMPLATE, SystemRandom(), group="BELENIOS-2048", trustees=1)
+    put_schedule(board, made.uuid, now - 1, None)  # due, but no roll, no key: it fails
+    put_schedule(board, served.uuid, None, now - 1)  # the served election: closed now
+    stream = io.StringIO()
+    viche_log = logging.getLogger("viche")
+    kept = (list(viche_log.handlers), viche_log.level, viche_log.propagate)
+    kept_access = (list(access_log.handlers), access_log.level, access_log.propagate)
+    try:
+        configure_logs(stream)
+        schedule.run_due(served.host, now)
+        served.client.get("/api/v1/health")
+    finally:
+        viche_log.handlers[:], viche_log.level, viche_log.propagate = kept
+        access_log.handlers[:] = kept_access[0]
+        access_log.level, access_log.propagate = kept_access[1], kept_access[2]
+    lines = stream.getvalue().splitlines()
+    entries = [json.loads(line) for line in lines]
+    by_message = {e.get("message"): e for e in entries}
+    failed = by_message["scheduled opening failed"]
+    assert failed["level"] == "warning" and failed["logger"] == "viche.schedule"
+    assert failed["election"] == made.uuid and failed["error"]["code"] == "V3005"
+    assert isinstance(failed["time"], float) and "trustee 1" in failed["error"]["message"]
+    closed = by_message["closed on schedule"]
+    assert closed["level"] == "info" and closed["election"] == served.uuid
+    assert any(e.get("route") == "/api/v1/health" for e in entries)  # as written
 
 
 def test_rate_limits_answer_429_with_retry_after(served: Served) -> None:

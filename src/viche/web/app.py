@@ -81,7 +81,7 @@ async def run_schedules(host: Host, every: float, stop: asyncio.Event) -> None:
         try:
             due = await run_in_threadpool(schedule.run_due, host, time.time())
         except VicheError as exc:  # the database is down: try again later
-            schedule.log.warning("schedules not checked: %s %s", exc.code, exc)
+            schedule.log.warning("schedules not checked", extra={"error": exc.to_dict()})
             due = None
         wait = every if due is None else min(every, max(0.05, due - time.time()))
         with suppress(TimeoutError):
@@ -121,7 +121,7 @@ def create_app(
         try:  # the elections open now, loaded before the first voter comes
             warmed = await run_in_threadpool(host.warm)
         except VicheError as exc:  # the database is down: each is loaded when first used
-            schedule.log.warning("elections not loaded at start: %s %s", exc.code, exc)
+            schedule.log.warning("elections not loaded at start", extra={"error": exc.to_dict()})
         if checks is not None:
             await run_in_threadpool(checks.start, [host.record(uuid) for uuid in warmed])
         stop = asyncio.Event()

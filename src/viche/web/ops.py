@@ -35,6 +35,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 
 from fastapi import FastAPI, Request, Response
 from starlette.datastructures import MutableHeaders
@@ -48,15 +49,43 @@ access_log = logging.getLogger("viche.access")
 _WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
-def configure_access_log() -> None:
-    """Access log lines (already JSON) alone on standard error, once per process."""
+#: attributes every log record has; the others were given by the caller (``extra=``)
+_RECORD_FIELDS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message"}
+
+
+class JsonLines(logging.Formatter):
+    """One JSON object a line: time, level, logger, message and the fields the caller gave
+    (``extra={"election": uuid, "error": exc.to_dict()}``). Never a secret: callers log
+    codes, uuids and error bodies, which hold none."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, object] = {
+            "time": round(record.created, 3),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        entry.update((k, v) for k, v in vars(record).items() if k not in _RECORD_FIELDS)
+        return json.dumps(entry, ensure_ascii=False, default=str)
+
+
+def configure_logs(stream: TextIO | None = None) -> None:
+    """The server's logs as JSON lines on standard error (or ``stream``), once per process:
+    the access log's lines (JSON already) as written, every other ``viche`` logger's (the
+    schedules' openings and closings, their failures) through :class:`JsonLines`."""
     if access_log.handlers:
         return
-    handler = logging.StreamHandler()
+    handler = logging.StreamHandler(stream)
     handler.setFormatter(logging.Formatter("%(message)s"))
     access_log.addHandler(handler)
     access_log.setLevel(logging.INFO)
     access_log.propagate = False
+    root = logging.getLogger("viche")
+    others = logging.StreamHandler(stream)
+    others.setFormatter(JsonLines())
+    root.addHandler(others)
+    root.setLevel(logging.INFO)
+    root.propagate = False
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from viche.service.onetime import OneTimeCodes, SmtpMailer
 from viche.web.admission import Admission
 from viche.web.app import create_app
 from viche.web.checkpool import CheckPool
-from viche.web.ops import OpsConfig, configure_access_log
+from viche.web.ops import OpsConfig, configure_logs
 
 ENV_DATABASE = "VICHE_DATABASE"
 ENV_KEYS = "VICHE_KEYS"
@@ -58,7 +58,7 @@ def build_app() -> FastAPI:
     keys = os.environ.get(ENV_KEYS)
     if not url or not keys:
         raise UsageError(f"{ENV_DATABASE} and {ENV_KEYS} must be set (use viche serve)")
-    configure_access_log()
+    configure_logs()
     limits = os.environ.get(ENV_LIMITS)
     ops = OpsConfig.parse(limits) if limits else OpsConfig()
     board = SqlBoard.open(url)
