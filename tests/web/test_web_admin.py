@@ -101,7 +101,11 @@ def test_lifecycle_over_the_api(board_url: str, tmp_path: Path, belenios_tool: s
         )
         assert r.status_code == 201, r.text
 
-        # decrypting before the close is refused, closing needs the administrator
+        # decrypting before the close is refused (the phase first: whatever the body),
+        # closing needs the administrator
+        for body in ("x\ny\n", "not two lines"):
+            r = c.post(f"{base}/trustees/1/decryption", content=body, headers=_bearer(tr))
+            assert r.status_code == 409 and r.json()["code"] == "V3005", r.text
         assert c.post(f"{base}/close", headers=_bearer(tr)).status_code == 401
         r = c.post(f"{base}/close", headers=_bearer(adm))
         assert r.status_code == 200 and r.json()["counted"] == 1
@@ -123,6 +127,8 @@ def test_lifecycle_over_the_api(board_url: str, tmp_path: Path, belenios_tool: s
         assert rows[0]["counts"] == [0, 1, 0, 0] and rows[0]["blank"] == 0
         assert rows[1]["counts"] == [1, 0]
         assert c.post(f"{base}/result", headers=_bearer(adm)).status_code == 409
+        r = c.post(f"{base}/trustees/1/decryption", content="x\ny\n", headers=_bearer(tr))
+        assert r.status_code == 409 and "already published" in r.json()["message"], r.text
         public = c.get(f"{base}/result").json()  # anyone reads it, no question was ranked
         assert [q["counts"] for q in public["questions"]] == [rows[0]["counts"], [1, 0]]
         assert public["outcomes"] == {"questions": []} and public["questions"][0]["ballots"] is None

@@ -271,8 +271,11 @@ async def post_decryption(request: Request, uuid: str, n: int, token: Token) -> 
     await run_in_threadpool(
         admin.authorize, h.board, uuid, admin.trustee_role(n), role_secret(token)
     )
-    lines = await _owned_lines(request, n, "partial_decryption")
     rec = h.record(uuid)
+    rec.refresh()
+    # the phase first: no body is read in the wrong phase
+    await run_in_threadpool(mixnet.check_can_decrypt, rec)
+    lines = await _owned_lines(request, n, "partial_decryption")
     owner = await run_in_threadpool(
         tally.add_decryption, rec, tally.DecryptionLines(lines[0], lines[1])
     )
