@@ -66,7 +66,7 @@ class JsonLines(logging.Formatter):
             "message": record.getMessage(),
         }
         entry.update((k, v) for k, v in vars(record).items() if k not in _RECORD_FIELDS)
-        return json.dumps(entry, ensure_ascii=False, default=str)
+        return json.dumps(entry, ensure_ascii=False, separators=(",", ":"), default=str)
 
 
 def configure_logs(stream: TextIO | None = None) -> None:
