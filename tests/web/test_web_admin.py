@@ -193,3 +193,22 @@ def test_a_role_refused_is_challenged_to_bearer_a_voter_to_basic(
         )
         assert r.status_code == 401 and r.headers["www-authenticate"] == "Basic"
     board.close()
+
+
+def test_a_template_without_questions_is_refused_at_creation(
+    board_url: str, tmp_path: Path
+) -> None:
+    """An election needs at least one question: said when it is created (422 at
+    template/questions), not when it opens after the roll, the credentials and the keys."""
+    board = SqlBoard.open(board_url)
+    host = Host(board, tmp_path / "keys")
+    ensure_server_admin(board, tmp_path / "admin.secret")
+    server = (tmp_path / "admin.secret").read_text().strip()
+    with TestClient(create_app(host, OpsConfig.unlimited())) as c:
+        template = {"name": "Empty", "description": "no question", "questions": []}
+        spec = {"template": template, "trustees": 1}
+        r = c.post("/api/v1/elections", json=spec, headers=_bearer(server))
+        assert r.status_code == 422, r.text
+        assert r.json()["code"] == "V3000" and "at least one question" in r.json()["message"]
+        assert r.json()["where"]["path"] == ["template", "questions"]
+    board.close()

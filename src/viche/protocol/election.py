@@ -214,10 +214,15 @@ class ElectionTemplate:
             ("description", "name", "questions"),
             ("administrator", "credential_authority"),
         )
+        questions = _questions_from_json(obj["questions"], sub(where, "questions"))
+        if not questions:
+            raise ProtocolError(
+                "an election needs at least one question", where=sub(where, "questions")
+            )
         return cls(
             description=get_str(obj, "description", where),
             name=get_str(obj, "name", where),
-            questions=_questions_from_json(obj["questions"], sub(where, "questions")),
+            questions=questions,
             administrator=(
                 get_str(obj, "administrator", where) if "administrator" in obj else None
             ),
