@@ -164,6 +164,14 @@ def test_roll_logins_a_voter_cannot_authenticate_with_are_bad_rows(
         assert [row["where"]["line"] for row in rows] == [2, 3, 4]
         assert all("login" in row["message"] for row in rows), rows
         assert "':'" in rows[0]["message"]
+        # a roll bad on every line (the weight column shifted): the first 100 rows listed,
+        # the number of all said; not an answer of 150 bytes a row (4.5 MB in: 31 MB out)
+        shifted = "".join(f"v{i}@x.org,v{i},0\n" for i in range(5000))
+        r = c.put(voters, content=shifted, headers=adm)
+        assert r.status_code == 400 and r.json()["code"] == "V9012"
+        assert len(r.json()["rows"]) == 100 and r.json()["rows"][-1]["where"]["line"] == 100
+        assert "5000 bad row(s)" in r.json()["message"]
+        assert "the first 100 listed" in r.json()["message"]
         fine = "a@x.org,alice\nb@x.org,Олена Петренко\n"
         r = c.put(voters, content=fine, headers=adm)
         assert r.status_code == 200, r.text

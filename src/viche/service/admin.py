@@ -62,6 +62,8 @@ SERVER_ADMIN = "server-admin"
 ADMIN = "administrator"
 AUTHORITY = "credential-authority"
 MAX_TRUSTEES = 20
+#: bad rows of a voter roll listed in the answer (as the voter registry's import)
+MAX_LISTED_ROWS = 100
 T = TypeVar("T")
 
 
@@ -253,9 +255,10 @@ def import_roll(board: SqlBoard, uuid: str, text: str) -> dict[str, str]:
         basic_auth=True,
     )
     if errors:
-        rows: list[VicheError] = list(errors)
+        rows: list[VicheError] = list(errors[:MAX_LISTED_ROWS])
+        shown = f" (the first {len(rows)} listed)" if len(errors) > len(rows) else ""
         raise BadRowsError(
-            f"{len(errors)} bad row(s) in the voter roll; nothing was stored",
+            f"{len(errors)} bad row(s) in the voter roll{shown}; nothing was stored",
             rows,
             where=Location(path=("voters",)),
         )
