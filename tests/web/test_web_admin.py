@@ -220,3 +220,29 @@ def test_a_template_without_questions_is_refused_at_creation(
         assert r.json()["code"] == "V3000" and "at least one question" in r.json()["message"]
         assert r.json()["where"]["path"] == ["template", "questions"]
     board.close()
+
+
+def test_answers_to_a_request_with_a_secret_are_never_stored(
+    board_url: str, tmp_path: Path
+) -> None:
+    """The roles' secrets (at creation), the voters' login secrets (roll import), the roll's
+    addresses, a voter's receipt: answered with Cache-Control: no-store, so that no browser
+    or proxy cache keeps them. The public record stays cacheable."""
+    board = SqlBoard.open(board_url)
+    host = Host(board, tmp_path / "keys")
+    ensure_server_admin(board, tmp_path / "admin.secret")
+    server = (tmp_path / "admin.secret").read_text().strip()
+    with TestClient(create_app(host, OpsConfig.unlimited())) as c:
+        spec = {"template": DEMO_TEMPLATE, "trustees": 1}
+        r = c.post("/api/v1/elections", json=spec, headers=_bearer(server))
+        assert r.status_code == 201 and r.headers["cache-control"] == "no-store"
+        made = r.json()
+        voters = f"/api/v1/elections/{made['uuid']}/voters"
+        r = c.put(voters, content="a@x.org,alice\n", headers=_bearer(made["administrator"]))
+        assert r.status_code == 200 and r.headers["cache-control"] == "no-store"
+        r = c.get(voters, headers=_bearer(made["credential_authority"]))
+        assert r.status_code == 200 and r.headers["cache-control"] == "no-store"
+        r = c.get(voters, headers=_bearer("wrong"))  # refused: nothing to keep either
+        assert r.status_code == 401 and r.headers["cache-control"] == "no-store"
+        assert "cache-control" not in c.get("/api/v1/elections").headers
+    board.close()

@@ -59,12 +59,18 @@ class _SecurityHeaders:
             await self.app(scope, receive, send)
             return
         path: str = scope["path"]
+        # a request with a secret (a role's Bearer token, a voter's login): its answer may
+        # hold secrets (the roles' at creation, the voters' login secrets), the roll's
+        # addresses, a receipt; no browser or proxy cache keeps it
+        secret = any(name == b"authorization" for name, _ in scope["headers"])
 
         async def answer(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
                 if not path.startswith(("/api/", "/metrics")) or path == DOCS:
                     headers.setdefault("Content-Security-Policy", PAGE_CSP)
+                if secret:
+                    headers["Cache-Control"] = "no-store"
                 for name, value in SECURITY_HEADERS.items():
                     headers.setdefault(name, value)
             await send(message)
