@@ -172,8 +172,16 @@ def test_roll_logins_a_voter_cannot_authenticate_with_are_bad_rows(
         assert len(r.json()["rows"]) == 100 and r.json()["rows"][-1]["where"]["line"] == 100
         assert "5000 bad row(s)" in r.json()["message"]
         assert "the first 100 listed" in r.json()["message"]
+        # a roll sent as a form upload (curl -F) or as JSON: refused for its type, not read
+        # line by line (the form's boundary and headers would have been voters)
+        form = c.put(voters, files={"file": ("roll.csv", b"a@x.org,alice\n")}, headers=adm)
+        assert form.status_code == 415 and form.json()["code"] == "V1011", form.text
+        assert "multipart/form-data" in form.json()["message"]
+        json_type = {**adm, "Content-Type": "application/json"}
+        as_json = c.put(voters, content=b'{"a":1}', headers=json_type)
+        assert as_json.status_code == 415 and as_json.json()["code"] == "V1011"
         fine = "a@x.org,alice\nb@x.org,Олена Петренко\n"
-        r = c.put(voters, content=fine, headers=adm)
+        r = c.put(voters, content=fine.encode(), headers={**adm, "Content-Type": "text/csv"})
         assert r.status_code == 200, r.text
         assert sorted(r.json()["login_secrets"]) == ["alice", "Олена Петренко"]
     board.close()
