@@ -78,6 +78,8 @@ def test_every_server_log_line_is_json(served: Served, tmp_path: Path) -> None:
     kept = (list(viche_log.handlers), viche_log.level, viche_log.propagate)
     kept_access = (list(access_log.handlers), access_log.level, access_log.propagate)
     try:
+        access_log.handlers[:] = []  # as in a new server process (other tests add theirs)
+        viche_log.handlers[:] = []
         configure_logs(stream)
         schedule.run_due(served.host, now)
         served.client.get("/api/v1/health")
