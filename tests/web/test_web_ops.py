@@ -180,6 +180,38 @@ def test_rate_limits_are_parsed_from_the_environment() -> None:
         assert err.value.where.path == ("VICHE_RATE_LIMITS",)
 
 
+def test_the_allowed_origins_are_read_from_the_environment(tmp_path: Path) -> None:
+    """Strict CORS with a way to list origins (an observers' site, a booth served from
+    another address): ``VICHE_CORS_ORIGINS``. The list existed (OpsConfig.cors_origins)
+    but nothing set it: ``viche serve`` allowed no origin, ever."""
+    listed = "https://observer.example, http://127.0.0.1:8080"
+    assert OpsConfig.parse_origins(listed) == (
+        "https://observer.example",
+        "http://127.0.0.1:8080",
+    )
+    for bad in ("observer.example", "https://observer.example/", "ftp://x.example", "*"):
+        with pytest.raises(UsageError) as err:
+            OpsConfig.parse_origins(bad)
+        assert err.value.where.path == ("VICHE_CORS_ORIGINS",), bad
+    port = free_port()
+    proc = start_demo(tmp_path / "data", port, VICHE_CORS_ORIGINS="https://observer.example")
+    try:
+        wait_until_up(proc, port)
+        base = f"http://127.0.0.1:{port}/api/v1/elections"
+        ok = {"Origin": "https://observer.example", "Access-Control-Request-Method": "GET"}
+        r = httpx.options(base, headers=ok, timeout=60)
+        assert r.status_code == 204
+        assert r.headers["access-control-allow-origin"] == "https://observer.example"
+        evil = {**ok, "Origin": "https://evil.example"}
+        assert httpx.options(base, headers=evil, timeout=60).status_code == 403
+    finally:
+        stop(proc)
+    refused = start_demo(tmp_path / "data2", free_port(), VICHE_CORS_ORIGINS="observer.example")
+    refused.wait(timeout=120)  # refused before it serves
+    said = stop(refused)
+    assert refused.returncode == 2 and "VICHE_CORS_ORIGINS" in said, said
+
+
 def test_two_workers_share_the_rate_limits(tmp_path: Path) -> None:
     """``viche serve --workers 2``: the limit per address is the server's, not each
     worker's (before, each worker kept its own buckets: twice the limit)."""

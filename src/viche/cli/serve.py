@@ -100,9 +100,11 @@ def serve_cmd(
     from viche.service.files import make_dir
     from viche.web.checkpool import check_processes
     from viche.web.metrics import reset_shared
+    from viche.web.ops import OpsConfig
     from viche.web.serve import (
         ENV_CAST_WAIT,
         ENV_CHECKS,
+        ENV_CORS,
         ENV_DATABASE,
         ENV_EVENT,
         ENV_EVENT_KEYS,
@@ -128,6 +130,7 @@ def serve_cmd(
             f"a whole number of check processes per worker, 0 to 64; got {given[:16]!r}",
             where=Location(path=(ENV_CHECKS,)),
         )
+    OpsConfig.parse_origins(os.environ.get(ENV_CORS, ""))  # refused here, not in a worker
     make_dir(data, "data folder", private=True)
     url = database_url(data, database)
     keys = (data / "keys").resolve()

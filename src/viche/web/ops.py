@@ -96,6 +96,10 @@ class Rate:
     burst: int
 
 
+#: an exact browser origin: scheme, host (a name or IPv4, or [IPv6]), optional port
+_ORIGIN = re.compile(r"https?://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?")
+
+
 @dataclass(frozen=True)
 class OpsConfig:
     #: writes per client address; None: no limit
@@ -110,6 +114,22 @@ class OpsConfig:
     def unlimited(cls) -> OpsConfig:
         """No rate limits (benchmarks, tests that load the server)."""
         return cls(address_rate=None, voter_rate=None)
+
+    @staticmethod
+    def parse_origins(text: str) -> tuple[str, ...]:
+        """The origins of ``viche serve``'s environment (``VICHE_CORS_ORIGINS``): a comma
+        list of exact ``scheme://host[:port]`` (http or https, no path, no wildcard)."""
+        where = Location(path=("VICHE_CORS_ORIGINS",))
+        found: list[str] = []
+        for item in filter(None, (part.strip() for part in text.split(","))):
+            if not _ORIGIN.fullmatch(item):
+                raise UsageError(
+                    f"an origin is scheme://host[:port] (http or https, nothing after), got "
+                    f"{item[:64]!r}",
+                    where=where,
+                )
+            found.append(item)
+        return tuple(found)
 
     @classmethod
     def parse(cls, text: str) -> OpsConfig:

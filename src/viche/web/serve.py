@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -30,6 +31,8 @@ ENV_METRICS = "VICHE_METRICS"
 #: ``off`` turns the rate limits off (benchmarks that load the server from one address);
 #: ``address=PER_SECOND/BURST,voter=PER_SECOND/BURST`` sets them (:meth:`OpsConfig.parse`)
 ENV_LIMITS = "VICHE_RATE_LIMITS"
+#: the origins allowed to call the API from a browser (comma list; none by default)
+ENV_CORS = "VICHE_CORS_ORIGINS"
 #: ``HOST|PORT|FROM``: voters authenticate with one-time codes mailed through this server
 ENV_SMTP = "VICHE_SMTP"
 #: seconds between checks of the schedules
@@ -61,6 +64,7 @@ def build_app() -> FastAPI:
     configure_logs()
     limits = os.environ.get(ENV_LIMITS)
     ops = OpsConfig.parse(limits) if limits else OpsConfig()
+    ops = replace(ops, cors_origins=OpsConfig.parse_origins(os.environ.get(ENV_CORS, "")))
     board = SqlBoard.open(url)
     authenticator: VoterAuthenticator | None = None
     smtp = os.environ.get(ENV_SMTP)
