@@ -77,16 +77,6 @@ def test_lifecycle_over_the_api(board_url: str, tmp_path: Path, belenios_tool: s
         assert r.status_code == 200 and r.json()["count"] == 3
         assert c.put(f"{base}/voters", content=roll, headers=_bearer(adm)).json()["code"] == "V3005"
 
-        # a voter early (the election is being set up): told so, not "no such election"
-        early = c.post(
-            f"{base}/ballots", content=b"{}", headers={"Content-Type": "application/json"},
-            auth=("alice", logins["alice"]),
-        )  # fmt: skip
-        assert early.status_code == 409 and early.json()["code"] == "V3005", early.text
-        assert "not open yet" in early.json()["message"]
-        r = c.get(base)
-        assert r.status_code == 409 and "being set up" in r.json()["message"], r.text
-
         # open before the trustee's key: refused
         assert c.post(f"{base}/open", headers=_bearer(adm)).status_code == 409
         key = new_trustee_key(BELENIOS_2048, tmp_path, rng)

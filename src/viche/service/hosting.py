@@ -26,10 +26,8 @@ from viche.errors import (
     AuthenticationError,
     CredentialBindingError,
     Location,
-    PhaseError,
     ProtocolError,
     StorageError,
-    UnknownElectionError,
     VicheError,
 )
 from viche.protocol import codec
@@ -37,7 +35,7 @@ from viche.protocol.ballot import CheckedFacts
 from viche.protocol.election import Election, PublicCredentials
 from viche.protocol.trustees import Trustees
 from viche.record.sql import SqlBoard, SqlElectionStore
-from viche.record.sql.accounts import VoterAccount, add_voters, draft, voter
+from viche.record.sql.accounts import VoterAccount, add_voters, voter
 from viche.service.archive import VOTING, ElectionRecord, check_setup
 from viche.service.receipts import ReceiptKey
 from viche.service.secrets import check_login_secret
@@ -158,15 +156,7 @@ class Host:
         with self._lock:
             found = self._stores.get(uuid)
         if found is None:
-            try:
-                found = self.board.store(uuid)  # UnknownElectionError: nothing kept
-            except UnknownElectionError:
-                if draft(self.board, uuid) is None:
-                    raise
-                raise PhaseError(
-                    "the election is being set up: the vote is not open yet",
-                    where=Location(member=uuid),
-                ) from None
+            found = self.board.store(uuid)  # UnknownElectionError: nothing kept
             with self._lock:
                 found = self._stores.setdefault(uuid, found)
         return found
