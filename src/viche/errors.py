@@ -596,6 +596,17 @@ class AuthenticationError(UsageError):
     """A request without the secret its role needs, or with a wrong one."""
 
     code = "V9010"
+    #: the HTTP authentication scheme the request must use (``WWW-Authenticate``): voters
+    #: sign in with Basic (login and login secret or one-time code)
+    scheme = "Basic"
+
+
+class RoleSecretError(AuthenticationError):
+    """A request without the secret of the role it needs (the server administrator, an
+    election's administrator, credential authority or trustee), or with a wrong one: the
+    roles send their secret as a Bearer token."""
+
+    scheme = "Bearer"
 
 
 class NotFoundError(UsageError):

@@ -29,6 +29,8 @@ from viche.service.ballot import generate_ballot
 from viche.service.demo import DEMO_TEMPLATE
 from viche.service.setup import new_trustee_key
 
+JSON = "application/json"
+
 
 def test_a_whole_election_from_the_admin_pages(
     server: Server, chromium: str, axe: Path, shots: Path, tmp_path: Path, belenios_tool: str
@@ -215,3 +217,170 @@ def test_a_whole_election_from_the_admin_pages(
     archive.parent.mkdir()
     archive.write_bytes(httpx.get(f"{base}/archive.bel").content)
     assert_record_verifies(archive, belenios_tool)
+
+
+# question 2 ranks 4 colours (1 best), question 3 grades 3 cities 1 (best) to 5
+RANKED_VOTES = [
+    [[1, 0], [1, 2, 3, 4], [1, 2, 5]],
+    [[0, 1], [2, 1, 3, 4], [2, 1, 4]],
+    [[1, 0], [1, 3, 2, 4], [1, 3, 3]],
+]
+
+
+def test_the_result_page_gives_the_outcomes_of_ranked_questions(
+    chromium: str, axe: Path, shots: Path, tmp_path: Path, templates_dir: Path
+) -> None:
+    """Issue 7: the result page gives the decrypted ballots of a question tallied through
+    shuffles and its outcome by Condorcet-Schulze, STV and majority judgment (it gave the
+    ballots only). A tallied ranked record served read-only, as an observer's mirror
+    serves it."""
+    import threading
+    import time
+
+    import uvicorn
+    from playwright.sync_api import expect, sync_playwright
+
+    from support.served import free_port
+    from viche.crypto.group import RFC_3526_2048
+    from viche.record import resolve_archive
+    from viche.record.sql import SqlBoard
+    from viche.service.election_run import Stop, Vote
+    from viche.service.hosting import Host
+    from viche.service.mirror import sync_board
+    from viche.service.setup import read_template
+    from viche.testing.factories import make_election, plan_for
+    from viche.web.app import create_app
+
+    plan = plan_for(
+        template=read_template(templates_dir / "nh.json"),
+        group=RFC_3526_2048,
+        votes=[Vote(i, v) for i, v in enumerate(RANKED_VOTES)],
+        voters=len(RANKED_VOTES),
+        singles=1,
+        stop=Stop.DECRYPTED,
+    )
+    run, _ = make_election(tmp_path / "e", plan, seed="ranked-page")
+    with arch.open_record(run.archive.parent) as state:
+        tally.publish_result(state)
+    board = SqlBoard.open(f"sqlite:///{tmp_path / 'board.sqlite'}")
+    sync_board(board, resolve_archive(run.archive.parent), "key")
+    app = create_app(Host(board, tmp_path / "keys"), read_only=True)
+    port = free_port()
+    web = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=web.run, daemon=True)
+    thread.start()
+    screens = Screens(shots, axe)
+    try:
+        while not web.started:
+            time.sleep(0.05)
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+            try:
+                page = screens.watch(browser.new_page(viewport=PHONE))
+                page.goto(f"http://127.0.0.1:{port}/#{run.uuid}/result")
+                page.get_by_role("button", name="English").click()
+                expect(page.locator("#result-status")).to_contain_text(
+                    "checked in this browser", timeout=TIMEOUT_MS
+                )
+                ranked = page.locator("#outcomes-1")  # question 2, 0-based 1
+                schulze = "Condorcet-Schulze: 1. Red; 2. Green; 3. Blue; 4. Black"
+                expect(ranked).to_contain_text(schulze)
+                expect(ranked).to_contain_text("Single transferable vote (1 seat(s)): elected Red")
+                expect(ranked).to_contain_text("Majority judgment (4 grades, 1 best): 1. Red")
+                graded = page.locator("#outcomes-2")
+                expect(graded).to_contain_text("Majority judgment (5 grades, 1 best): 1. Paris")
+                expect(page.locator("#outcomes-0")).to_have_count(0)  # counted, not ranked
+                screens.shot(page, "result-ranked")
+                page.get_by_role("button", name="Українська").click()
+                expect(page.locator("#outcomes-1")).to_contain_text("Кондорсе-Шульце")
+            finally:
+                browser.close()
+    finally:
+        web.should_exit = True
+        thread.join(timeout=30)
+        board.close()
+    assert screens.errors == []
+    assert screens.violations == [], "\n".join(screens.violations)
+
+
+def test_a_ranked_election_closes_its_shuffles_from_the_admin_page(
+    server: Server, chromium: str, axe: Path, shots: Path, tmp_path: Path, templates_dir: Path
+) -> None:
+    """After the close of an election with ranked questions the trustees shuffle (``viche
+    trustee shuffle``), then the administrator closes the shuffles before any decryption:
+    the admin page offers that step (it offered only the decryptions, refused 409 until the
+    shuffles were closed by hand over the API). An election without ranked questions has
+    no such step (the first test)."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from support.cli import run_cli
+    from viche.crypto.group import RFC_3526_2048
+    from viche.web.client import VotingClient
+
+    rng = SeededRandom("admin-ranked")
+    template = json.loads((templates_dir / "nh.json").read_text())
+    api = httpx.Client(base_url=server.base, timeout=120)
+    server_secret = (server.data / "admin.secret").read_text().strip()
+
+    def bearer(secret: str, ctype: str | None = None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {secret}", **({"Content-Type": ctype} if ctype else {})}
+
+    spec = {"template": template, "group": "RFC-3526-2048", "trustees": 1}
+    made = api.post("/api/v1/elections", json=spec, headers=bearer(server_secret)).json()
+    uuid, adm, ca = made["uuid"], made["administrator"], made["credential_authority"]
+    base = f"/api/v1/elections/{uuid}"
+    r = api.put(f"{base}/voters", content="ann@x.org,ann\n", headers=bearer(adm, "text/csv"))
+    logins = r.json()["login_secrets"]
+    voters = creds.parse_voters(api.get(f"{base}/voters", headers=bearer(ca)).text, Location())
+    cset = creds.generate_credentials(RFC_3526_2048, uuid, voters, rng)
+    pubcreds = codec.to_bytes(cset.pubcreds_json())
+    assert api.put(f"{base}/credentials", content=pubcreds, headers=bearer(ca, JSON)).is_success
+    key = new_trustee_key(RFC_3526_2048, tmp_path, rng)
+    line = key.pubkey.read_bytes().strip()
+    trustee = made["trustees"][0]
+    assert api.put(f"{base}/trustees/1", content=line, headers=bearer(trustee, JSON)).is_success
+    assert api.post(f"{base}/open", headers=bearer(adm)).is_success
+    client = VotingClient(server.base)
+    try:
+        client.vote(
+            uuid, private_credential=cset.private[0], choices=[[1, 0], [1, 2, 3, 4], [5, 0, 1]],
+            login="ann", secret=logins["ann"], rng=rng,
+        )  # fmt: skip
+    finally:
+        client.close()
+    assert api.post(f"{base}/close", headers=bearer(adm)).is_success
+    (tmp_path / "t1.secret").write_text(trustee + "\n")
+    shuffled = run_cli(
+        "trustee", "shuffle", server.base, "--election", uuid, "--secret-file",
+        str(tmp_path / "t1.secret"), "--trustee", "1", "--dir", str(tmp_path / "t1"),
+    )  # fmt: skip
+    assert shuffled.code == 0, shuffled.stderr
+
+    screens = Screens(shots, axe)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        try:
+            ctx = browser.new_context(viewport=PHONE)
+            ctx.set_default_timeout(TIMEOUT_MS)
+            page = screens.watch(ctx.new_page())
+            page.goto(server.base + "/admin/")
+            page.get_by_role("button", name="English").click()
+            page.get_by_label("Election identifier (uuid)").fill(uuid)
+            page.get_by_label("Election administrator's secret").fill(adm)
+            page.get_by_role("button", name="Manage").click()
+            close = page.get_by_role("button", name="Close the shuffles")
+            expect(close).to_be_visible()
+            shot = screens.shot
+            shot(page, "admin-ranked-shuffled")
+            close.click()
+            expect(page.locator("#flash")).to_contain_text("1 shuffle(s)")
+            expect(page.get_by_role("button", name="Close the shuffles")).to_have_count(0)
+            expect(page.locator("#dec1-send")).to_be_visible()
+            shot(page, "admin-ranked-decrypt")
+            ctx.close()
+        finally:
+            browser.close()
+    assert api.get(base).json()["head"]["type"] == "EndShuffles"
+    api.close()
+    assert screens.errors == []
+    assert screens.violations == [], "\n".join(screens.violations)

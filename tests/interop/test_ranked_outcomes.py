@@ -161,3 +161,23 @@ def test_the_result_endpoint_gives_the_outcomes(decrypted: ElectionRun, tmp_path
                 assert r.status_code == 400 and r.json()["code"].startswith("V1"), r.text
     finally:
         board.close()
+
+
+def test_tally_result_of_a_published_result_counts_it_again(
+    decrypted: ElectionRun, tmp_path: Path
+) -> None:
+    """A served election's record holds its Result (the server published it): an observer
+    or the commission runs ``viche tally result`` on the downloaded archive, with seats of
+    their own, and gets the same result and the outcomes; nothing is appended."""
+    d = tmp_path / "archive"
+    shutil.copytree(decrypted.archive.parent, d)
+    first = run_cli("tally", "result", "--dir", str(d))
+    assert first.code == 0, first.stderr
+    before = resolve_archive(d).read_bytes()
+    again = run_cli("tally", "result", "--dir", str(d), "--seats", "2")
+    assert again.code == 0, again.stderr
+    assert resolve_archive(d).read_bytes() == before
+    assert "already in the record" in again.stdout + again.stderr
+    assert "single transferable vote (2 seat(s))" in again.stdout
+    shown = [ln for ln in first.stdout.splitlines() if "transferable" not in ln]
+    assert all(line in again.stdout for line in shown if "seat" not in line)

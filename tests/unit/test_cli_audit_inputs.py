@@ -137,3 +137,31 @@ def test_serve_refuses_a_malformed_number_of_check_processes(
     _one_error_line(run, "V9000", "check processes per worker")
     assert "VICHE_CHECK_PROCESSES" in run.stderr
     assert not (tmp_path / "data").exists()
+
+
+def test_vote_reads_a_login_with_spaces(tmp_path: Path) -> None:
+    """The login file is 'LOGIN SECRET': the secret is its last word (it has no space), the
+    login what comes before, spaces included (a roll may hold 'Олена Петренко'). Read
+    this way, the vote goes on to the server (here one that is down)."""
+    from viche.crypto.group import BELENIOS_2048
+    from viche.crypto.rng import SeededRandom
+    from viche.service.credentials import counted_voters, generate_credentials
+
+    rng = SeededRandom("login")
+    cset = generate_credentials(BELENIOS_2048, "AbcDefGhi23456", counted_voters(1), rng)
+    (tmp_path / "v.cred").write_text(cset.private[0] + "\n")
+    (tmp_path / "v.login").write_text("Олена Петренко Wj8x0s-Yq3gkZ1mN2pL4rA\n")
+    (tmp_path / "choices.json").write_text("[[1,0]]")
+    run = run_cli(
+        "vote", "http://127.0.0.1:9", "--election", "AbcDefGhi23456",
+        "--privcred", str(tmp_path / "v.cred"), "--login", str(tmp_path / "v.login"),
+        "--ballot", str(tmp_path / "choices.json"),
+    )  # fmt: skip
+    _one_error_line(run, "V9000", "cannot reach the server")
+    (tmp_path / "v.login").write_text("Wj8x0s-Yq3gkZ1mN2pL4rA\n")  # the secret alone
+    run = run_cli(
+        "vote", "http://127.0.0.1:9", "--election", "AbcDefGhi23456",
+        "--privcred", str(tmp_path / "v.cred"), "--login", str(tmp_path / "v.login"),
+        "--ballot", str(tmp_path / "choices.json"),
+    )  # fmt: skip
+    _one_error_line(run, "V9000", "expected one line 'LOGIN SECRET'")

@@ -88,9 +88,19 @@ def test_rewritten_history_is_an_alarm_with_evidence(
     assert (alarm.evidence / "received.bel").read_bytes() == bad
     saved = json.loads((alarm.evidence / "alarm.json").read_text())
     assert saved["error"]["code"] == alarm.error.code
-    # a second alarm in the same second gets its own folder
-    again = update_mirror(tmp_path, _serve(bad), now=0)
+    # the server keeps publishing the same archive: the alarm stands, its evidence is not
+    # copied again at every update (a copy of two archives every 10 s would fill the disk)
+    same = update_mirror(tmp_path, _serve(bad), now=10)
+    assert same.status is MirrorStatus.ALARM and same.evidence == alarm.evidence
+    assert same.error is not None and same.error.code == alarm.error.code
+    assert len(list((tmp_path / "evidence").iterdir())) == 1
+    assert copy.read_bytes() == snapshots["h3"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [copy.name, "evidence"]
+    # another rewritten archive, in the same second: its own folder
+    other = bad + b"\0" * 1024
+    again = update_mirror(tmp_path, _serve(other), now=0)
     assert again.evidence is not None and again.evidence.name == "19700101T000000Z-2"
+    assert (again.evidence / "received.bel").read_bytes() == other
 
 
 def test_a_failed_fetch_leaves_nothing(tmp_path: Path, snapshots: dict[str, bytes]) -> None:

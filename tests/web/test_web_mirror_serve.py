@@ -114,7 +114,14 @@ def test_a_mirror_serves_a_copy_that_a_second_mirror_follows(
         auth=(login, secret),
     )  # fmt: skip
     assert refused.status_code == 405 and refused.json()["code"].startswith("V")
-    assert second.client.post(f"{base}/close").status_code == 405
+    # said as such (a voter sent here by mistake learns where she is), with Allow (RFC 9110)
+    assert "read-only mirror" in refused.json()["message"], refused.text
+    assert refused.headers["allow"].startswith("GET")
+    closing = second.client.post(f"{base}/close")
+    assert closing.status_code == 405 and "read-only mirror" in closing.json()["message"]
+    wrong = s.client.delete(base)  # the origin: a method no route takes, also with Allow
+    assert wrong.status_code == 405 and wrong.headers["allow"].startswith("GET")
+    assert "DELETE" in wrong.json()["message"] and "mirror" not in wrong.json()["message"]
     assert (
         "/api/v1/elections/{uuid}/close"
         not in second.client.get("/api/v1/openapi.json").json()["paths"]

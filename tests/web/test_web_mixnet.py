@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import func, select
 
 from support.belenios import tool_verifies
 from support.cli import run_cli
@@ -18,6 +19,7 @@ from viche.crypto.group import RFC_3526_2048
 from viche.crypto.hashing import sha256_hex
 from viche.crypto.rng import SeededRandom
 from viche.record.sql import SqlBoard
+from viche.record.sql.schema import drafts, secrets
 from viche.service import tally
 from viche.service.admin import ensure_server_admin
 from viche.service.hosting import Host
@@ -136,4 +138,61 @@ def test_ranked_election_shuffled_over_the_api(
         assert ok, err
         verified = run_cli("verify", str(archive.parent), "--jobs", "1")
         assert verified.code == 0, verified.stdout + verified.stderr
+    board.close()
+
+
+def test_ranked_questions_in_a_group_without_embedding_are_refused_at_creation(
+    board_url: str, tmp_path: Path, templates_dir: Path
+) -> None:
+    """Not after the roll, the credentials and the whole key ceremony, when the vote opens
+    (or, scheduled, in the server's log only): the template is checked against the group."""
+    board = SqlBoard.open(board_url)
+    host = Host(board, tmp_path / "keys")
+    ensure_server_admin(board, tmp_path / "admin.secret")
+    server = (tmp_path / "admin.secret").read_text().strip()
+    template = json.loads((templates_dir / "nh.json").read_text())
+    with TestClient(create_app(host, OpsConfig.unlimited())) as c:
+        r = c.post(
+            "/api/v1/elections",
+            json={"template": template, "trustees": 3, "threshold": 2},  # BELENIOS-2048
+            headers=bearer(server),
+        )
+        assert r.status_code == 422, r.text
+        body = r.json()
+        assert body["code"] == "V3000"
+        assert "BELENIOS-2048" in body["message"]
+        assert body["where"]["path"] == ["template", "questions[1]"]
+        with board.engine.connect() as conn:  # nothing stored: no draft, no secret
+            assert conn.execute(select(func.count()).select_from(drafts)).scalar() == 0
+            assert conn.execute(select(func.count()).select_from(secrets)).scalar() == 1
+        spec = {"template": template, "group": "RFC-3526-2048", "trustees": 1}
+        assert c.post("/api/v1/elections", json=spec, headers=bearer(server)).status_code == 201
+    board.close()
+
+
+def test_weights_in_the_roll_of_a_ranked_election_are_refused_line_by_line(
+    board_url: str, tmp_path: Path, templates_dir: Path
+) -> None:
+    """Ranked questions allow no weights (spec 1, "Weights"): the roll says so line by line
+    when it is imported, not the opening after the credentials and the trustees' keys."""
+    board = SqlBoard.open(board_url)
+    host = Host(board, tmp_path / "keys")
+    ensure_server_admin(board, tmp_path / "admin.secret")
+    server = (tmp_path / "admin.secret").read_text().strip()
+    template = json.loads((templates_dir / "nh.json").read_text())
+    with TestClient(create_app(host, OpsConfig.unlimited())) as c:
+        spec = {"template": template, "group": "RFC-3526-2048", "trustees": 1}
+        made = c.post("/api/v1/elections", json=spec, headers=bearer(server)).json()
+        voters = f"/api/v1/elections/{made['uuid']}/voters"
+        roll = "ann@example.org,ann,1\nben@example.org,ben,2\ncat@example.org,cat\n"
+        r = c.put(voters, content=roll, headers=bearer(made["administrator"]))
+        assert r.status_code == 400, r.text
+        body = r.json()
+        assert body["code"] == "V9012"
+        (row,) = body["rows"]
+        assert row["where"]["line"] == 2 and "weight" in row["message"], row
+        assert "homomorphic" in row["message"]
+        fine = roll.replace(",2\n", ",1\n")  # weight 1 everywhere is no weight
+        r = c.put(voters, content=fine, headers=bearer(made["administrator"]))
+        assert r.status_code == 200, r.text
     board.close()

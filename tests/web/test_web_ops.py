@@ -17,7 +17,7 @@ from viche.errors import UsageError
 from viche.service.ballot import generate_ballot
 from viche.service.election_run import random_choices
 from viche.web.app import create_app
-from viche.web.ops import OpsConfig, Rate, RateLimiter
+from viche.web.ops import OpsConfig, Rate, RateLimiter, access_log
 
 
 def _ballot(s: Served, n: int, seed: str = "ops") -> bytes:
@@ -53,6 +53,50 @@ def test_access_logs_are_json_without_secrets(
     assert entries[0]["status"] == 201 and entries[0]["method"] == "POST"
     joined = "\n".join(lines)
     assert secret not in joined and login not in joined and s.uuid not in joined
+
+
+def test_every_server_log_line_is_json(served: Served, tmp_path: Path) -> None:
+    """Issue 7: JSON logs. The access log was; the schedules' reports (an opening that
+    failed) were plain text, and an election opened or closed on schedule left no line."""
+    import io
+    import time
+
+    from viche.crypto.rng import SystemRandom
+    from viche.record.sql.schedules import put_schedule
+    from viche.service import schedule
+    from viche.service.admin import create_draft
+    from viche.service.demo import DEMO_TEMPLATE
+    from viche.web.ops import configure_logs
+
+    board = served.host.board
+    now = int(time.time())
+    made = create_draft(board, DEMO_TEMPLATE, SystemRandom(), group="BELENIOS-2048", trustees=1)
+    put_schedule(board, made.uuid, now - 1, None)  # due, but no roll, no key: it fails
+    put_schedule(board, served.uuid, None, now - 1)  # the served election: closed now
+    stream = io.StringIO()
+    viche_log = logging.getLogger("viche")
+    kept = (list(viche_log.handlers), viche_log.level, viche_log.propagate)
+    kept_access = (list(access_log.handlers), access_log.level, access_log.propagate)
+    try:
+        access_log.handlers[:] = []  # as in a new server process (other tests add theirs)
+        viche_log.handlers[:] = []
+        configure_logs(stream)
+        schedule.run_due(served.host, now)
+        served.client.get("/api/v1/health")
+    finally:
+        viche_log.handlers[:], viche_log.level, viche_log.propagate = kept
+        access_log.handlers[:] = kept_access[0]
+        access_log.level, access_log.propagate = kept_access[1], kept_access[2]
+    lines = stream.getvalue().splitlines()
+    entries = [json.loads(line) for line in lines]
+    by_message = {e.get("message"): e for e in entries}
+    failed = by_message["scheduled opening failed"]
+    assert failed["level"] == "warning" and failed["logger"] == "viche.schedule"
+    assert failed["election"] == made.uuid and failed["error"]["code"] == "V3005"
+    assert isinstance(failed["time"], float) and "trustee 1" in failed["error"]["message"]
+    closed = by_message["closed on schedule"]
+    assert closed["level"] == "info" and closed["election"] == served.uuid
+    assert any(e.get("route") == "/api/v1/health" for e in entries)  # as written
 
 
 def test_rate_limits_answer_429_with_retry_after(served: Served) -> None:
@@ -134,6 +178,38 @@ def test_rate_limits_are_parsed_from_the_environment() -> None:
         with pytest.raises(UsageError) as err:
             OpsConfig.parse(bad)
         assert err.value.where.path == ("VICHE_RATE_LIMITS",)
+
+
+def test_the_allowed_origins_are_read_from_the_environment(tmp_path: Path) -> None:
+    """Strict CORS with a way to list origins (an observers' site, a booth served from
+    another address): ``VICHE_CORS_ORIGINS``. The list existed (OpsConfig.cors_origins)
+    but nothing set it: ``viche serve`` allowed no origin, ever."""
+    listed = "https://observer.example, http://127.0.0.1:8080"
+    assert OpsConfig.parse_origins(listed) == (
+        "https://observer.example",
+        "http://127.0.0.1:8080",
+    )
+    for bad in ("observer.example", "https://observer.example/", "ftp://x.example", "*"):
+        with pytest.raises(UsageError) as err:
+            OpsConfig.parse_origins(bad)
+        assert err.value.where.path == ("VICHE_CORS_ORIGINS",), bad
+    port = free_port()
+    proc = start_demo(tmp_path / "data", port, VICHE_CORS_ORIGINS="https://observer.example")
+    try:
+        wait_until_up(proc, port)
+        base = f"http://127.0.0.1:{port}/api/v1/elections"
+        ok = {"Origin": "https://observer.example", "Access-Control-Request-Method": "GET"}
+        r = httpx.options(base, headers=ok, timeout=60)
+        assert r.status_code == 204
+        assert r.headers["access-control-allow-origin"] == "https://observer.example"
+        evil = {**ok, "Origin": "https://evil.example"}
+        assert httpx.options(base, headers=evil, timeout=60).status_code == 403
+    finally:
+        stop(proc)
+    refused = start_demo(tmp_path / "data2", free_port(), VICHE_CORS_ORIGINS="observer.example")
+    refused.wait(timeout=120)  # refused before it serves
+    said = stop(refused)
+    assert refused.returncode == 2 and "VICHE_CORS_ORIGINS" in said, said
 
 
 def test_two_workers_share_the_rate_limits(tmp_path: Path) -> None:

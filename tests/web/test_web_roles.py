@@ -175,6 +175,13 @@ def test_two_of_three_election_driven_by_the_role_commands(
             "--dir", str(homes[n - 1]),
         )  # fmt: skip
         assert f"shuffle of trustee {n} accepted" in said
+    # run again (the README: every role command can be re-run): nothing made or sent anew
+    events = server.api.get(f"{base}").json()["head"]["height"]
+    said = _viche(
+        "trustee", "shuffle", *role(secrets[0]), "--trustee", "1", "--dir", str(homes[0])
+    )
+    assert "trustee 1's shuffle is already in the record" in said
+    assert server.api.get(f"{base}").json()["head"]["height"] == events
     _admin(server, made, "shuffles/end")
     for n in (1, 3):
         said = _viche(
@@ -182,6 +189,10 @@ def test_two_of_three_election_driven_by_the_role_commands(
             "--dir", str(homes[n - 1]),
         )  # fmt: skip
         assert f"partial decryption of trustee {n} accepted" in said
+    said = _viche(
+        "trustee", "decrypt", *role(secrets[2]), "--trustee", "3", "--dir", str(homes[2])
+    )
+    assert "trustee 3's partial decryption is already in the record" in said
     rows = _admin(server, made, "result").json()
     assert rows[0]["counts"] == [2, 1]
     assert sorted(map(tuple, rows[1]["ballots"])) == sorted(tuple(v[1]) for v in VOTES.values())

@@ -603,7 +603,8 @@ def tally_result_cmd(
     ] = None,
 ) -> None:
     """Administrator: combine the partial decryptions, append the Result, print it (and
-    the outcomes of the questions tallied through shuffles)."""
+    the outcomes of the questions tallied through shuffles). When the record holds its
+    Result already (a served election's, downloaded): print that one, append nothing."""
     from viche.protocol import codec
     from viche.service import archive as arch
     from viche.service import outcomes as counting
@@ -613,7 +614,15 @@ def tally_result_cmd(
     methods = counting.parse_methods(outcomes)
     params = counting.CountingParameters.parse(seats or [], grades or [])
     with arch.open_record(directory) as state:
-        _, rows = svc.publish_result(state)
+        published = state.record.result
+        if published is None:
+            _, rows = svc.publish_result(state)
+        else:
+            _, rows = svc.read_result(state)
+            err.print(
+                f"the result is already in the record (event {published.height}): "
+                "shown as published, nothing appended"
+            )
     print_result(list(rows), "Result")
     found = counting.outcomes(rows, params, methods)
     if found["questions"]:

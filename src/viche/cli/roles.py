@@ -310,6 +310,10 @@ def shuffle_cmd(
     try:
         record = _download(client, _election_folder(directory, election))
         with open_record(record) as state:
+            done = [e.height for e in state.record.shuffles if e.owner == trustee]
+            if done:  # a re-run: nothing is made or sent anew
+                _ok(f"trustee {trustee}'s shuffle is already in the record (event {done[0]})")
+                return
             lines = svc.shuffle(state, trustee, DEFAULT_RANDOM)
         owner = client.post_lines(trustee, "shuffle", lines.text())
     finally:
@@ -345,6 +349,13 @@ def decrypt_cmd(
             )
         record = _download(client, folder)
         with open_record(record) as state:
+            done = [e.height for e in state.record.partial_decryptions if e.owner == trustee]
+            if done:  # a re-run: nothing is made or sent anew
+                _ok(
+                    f"trustee {trustee}'s partial decryption is already in the record "
+                    f"(event {done[0]})"
+                )
+                return
             if privkey is not None:
                 secret = svc.single_key(privkey)
             else:

@@ -150,9 +150,11 @@ def serve_cmd(
     from viche.service.onetime import is_loopback
     from viche.web.checkpool import check_processes
     from viche.web.metrics import reset_shared
+    from viche.web.ops import OpsConfig
     from viche.web.serve import (
         ENV_CAST_WAIT,
         ENV_CHECKS,
+        ENV_CORS,
         ENV_DATABASE,
         ENV_EVENT,
         ENV_EVENT_KEYS,
@@ -205,6 +207,7 @@ def serve_cmd(
             # not stop voters who sign in otherwise); each code request is tried anew
             warning = f" {exc}; serving anyway, codes fail until it answers"
             err.print(line(("warning", "yellow"), warning))
+    OpsConfig.parse_origins(os.environ.get(ENV_CORS, ""))  # refused here, not in a worker
     make_dir(data, "data folder", private=True)
     url = database_url(data, database)
     keys = (data / "keys").resolve()
@@ -369,8 +372,9 @@ def vote_cmd(
     from viche.web.client import VotingClient
 
     cred = read_private_credential(privcred)
-    parts = read_text(login, "login").split()
-    if len(parts) != 2:
+    # the secret is the last word (it has no space); the login may hold spaces
+    parts = read_text(login, "login").strip().rsplit(maxsplit=1)
+    if len(parts) != 2 or "\n" in parts[0]:
         raise UsageError("expected one line 'LOGIN SECRET'", where=Location(file=str(login)))
     client = VotingClient(url)
     try:

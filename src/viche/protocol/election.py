@@ -214,10 +214,15 @@ class ElectionTemplate:
             ("description", "name", "questions"),
             ("administrator", "credential_authority"),
         )
+        questions = _questions_from_json(obj["questions"], sub(where, "questions"))
+        if not questions:
+            raise ProtocolError(
+                "an election needs at least one question", where=sub(where, "questions")
+            )
         return cls(
             description=get_str(obj, "description", where),
             name=get_str(obj, "name", where),
-            questions=_questions_from_json(obj["questions"], sub(where, "questions")),
+            questions=questions,
             administrator=(
                 get_str(obj, "administrator", where) if "administrator" in obj else None
             ),
@@ -233,6 +238,15 @@ class ElectionTemplate:
         cls, raw: bytes, where: Location = Location(path=("template",))
     ) -> ElectionTemplate:
         return cls.from_json(loads(raw, where), where)
+
+    @property
+    def has_nh_questions(self) -> bool:
+        return any(isinstance(q, NonHomomorphicQuestion) for q in self.questions)
+
+    def check_group(self, group: Group, where: Location = Location(path=("template",))) -> None:
+        """The questions can be asked in ``group`` (non-homomorphic ones need an embedding
+        wide enough): checked before anything is made for the election, not when it opens."""
+        _check_questions_fit(group, self.questions, where)
 
 
 # ---------------------------------------------------------------------- election

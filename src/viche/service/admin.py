@@ -30,12 +30,12 @@ from viche.crypto.group import group_by_name
 from viche.crypto.rng import RandomSource
 from viche.crypto.trustee import check_trustee_public_key
 from viche.errors import (
-    AuthenticationError,
     BadRowsError,
     Location,
     NotFoundError,
     PhaseError,
     ProtocolError,
+    RoleSecretError,
     UnknownElectionError,
     VicheError,
 )
@@ -62,6 +62,8 @@ SERVER_ADMIN = "server-admin"
 ADMIN = "administrator"
 AUTHORITY = "credential-authority"
 MAX_TRUSTEES = 20
+#: bad rows of a voter roll listed in the answer (as the voter registry's import)
+MAX_LISTED_ROWS = 100
 T = TypeVar("T")
 
 
@@ -76,7 +78,7 @@ def authorize(board: SqlBoard, uuid: str, role: str, secret: str | None) -> None
     """Check the secret of ``role`` for election ``uuid`` (constant time)."""
     stored = secret_hash(board, uuid, role)
     if secret is None or not check_secret(stored, secret):
-        raise AuthenticationError(
+        raise RoleSecretError(
             f"the {role}'s secret is required", where=Location(path=("authorization",))
         )
 
@@ -213,8 +215,10 @@ def create_draft(
 ) -> Created:
     """A new election from ``template_json`` with ``trustees`` Single trustees, or with
     ``trustees`` threshold trustees of whom ``threshold`` are needed to decrypt."""
-    ElectionTemplate.from_json(template_json, Location(path=("template",)))
+    where = Location(path=("template",))
+    template = ElectionTemplate.from_json(template_json, where)
     grp = group_by_name(group)
+    template.check_group(grp, where)
     if not 1 <= trustees <= MAX_TRUSTEES:
         raise ProtocolError(
             f"between 1 and {MAX_TRUSTEES} trustees, got {trustees}",
@@ -243,12 +247,18 @@ def create_draft(
 
 def import_roll(board: SqlBoard, uuid: str, text: str) -> dict[str, str]:
     """The voter roll; returns each voter's login secret (for the post office, shown once)."""
-    load_draft(board, uuid)
-    voters, errors = check_voters(text, Location(path=("voters",)))
+    template = ElectionTemplate.from_json(load_draft(board, uuid).template)
+    voters, errors = check_voters(
+        text,
+        Location(path=("voters",)),
+        weights=not template.has_nh_questions,
+        basic_auth=True,
+    )
     if errors:
-        rows: list[VicheError] = list(errors)
+        rows: list[VicheError] = list(errors[:MAX_LISTED_ROWS])
+        shown = f" (the first {len(rows)} listed)" if len(errors) > len(rows) else ""
         raise BadRowsError(
-            f"{len(errors)} bad row(s) in the voter roll; nothing was stored",
+            f"{len(errors)} bad row(s) in the voter roll{shown}; nothing was stored",
             rows,
             where=Location(path=("voters",)),
         )

@@ -70,9 +70,15 @@ def parse_voters(text: str, where: Location) -> list[Voter]:
     return voters
 
 
-def check_voters(text: str, where: Location) -> tuple[list[Voter], list[UsageError]]:
+def check_voters(
+    text: str, where: Location, *, weights: bool = True, basic_auth: bool = False
+) -> tuple[list[Voter], list[UsageError]]:
     """The voters of a voter file (``address[,login[,weight]]`` lines) and an error for each
-    bad line (wrong shape, empty address, bad weight, a voter listed twice)."""
+    bad line (wrong shape, empty address, bad weight, a voter listed twice). ``weights``
+    false: a weight other than 1 is a bad line too (an election with non-homomorphic
+    questions, spec 1, "Weights"). ``basic_auth``: the logins are the user names of HTTP
+    Basic authentication (a served roll), so a login with ':' (where Basic cuts) or a
+    control character is a bad line too."""
     voters: list[Voter] = []
     errors: list[UsageError] = []
     seen: dict[str, int] = {}
@@ -85,6 +91,24 @@ def check_voters(text: str, where: Location) -> tuple[list[Voter], list[UsageErr
             voter = _parse_voter_line(line, lwhere)
         except UsageError as exc:
             errors.append(exc)
+            continue
+        if basic_auth and (":" in voter.id or not voter.id.isprintable()):
+            what = "':'" if ":" in voter.id else "a character that is not printable"
+            errors.append(
+                UsageError(
+                    f"a login with {what} cannot be used to sign in (HTTP Basic: login:secret)",
+                    where=lwhere,
+                )
+            )
+            continue
+        if not weights and (voter.weight or 1) != 1:
+            errors.append(
+                UsageError(
+                    f"weight {voter.weight}: weights are only allowed when every question is "
+                    "homomorphic (spec 1, 'Weights')",
+                    where=lwhere,
+                )
+            )
             continue
         key = voter.id.casefold()
         if key in seen:

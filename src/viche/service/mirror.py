@@ -10,8 +10,10 @@ with the copy already there:
   the new archive replaces the copy (atomically: written beside it, fsynced, renamed);
 * anything else — history rewritten or removed, a fork, an archive that no longer reads —
   is an alarm: the copy is kept as it was, and both archives are saved side by side under
-  ``evidence/<UTC time>/`` (``kept.bel``, ``received.bel``, ``alarm.json``) so that the
-  observer can show what the server published.
+  ``evidence/<UTC time>/`` (``kept.bel``, ``received.bel``, ``alarm.json`` with their
+  SHA-256) so that the observer can show what the server published. While the server
+  keeps publishing that same archive, every update raises the alarm again and names that
+  folder: the pair is not copied again.
 
 The mirror folder holds exactly one ``<uuid>.bel``, so every command that reads an
 election folder (``viche verify DIR``, ``viche receipt check``) reads the mirror as it is.
@@ -26,6 +28,7 @@ reaches the board (after an alarm the board keeps serving the copy as it was).
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import shutil
@@ -119,9 +122,39 @@ def _replace(src: Path, dest: Path) -> None:
         os.close(fd)
 
 
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _kept_already(directory: Path, pair: dict[str, str | None]) -> Path | None:
+    """The evidence folder that already holds this pair of archives (same hashes), if any."""
+    for alarm in sorted((directory / EVIDENCE).glob("*/alarm.json")):
+        try:
+            saved = json.loads(alarm.read_text())
+        except (OSError, ValueError):
+            continue
+        if isinstance(saved, dict) and saved.get("sha256") == pair:
+            return alarm.parent
+    return None
+
+
 def _keep_evidence(
     directory: Path, kept: Path | None, received: Path, error: VicheError, now: float
 ) -> Path:
+    """Both archives under ``evidence/<UTC time>/``; when the server publishes the same
+    archive again (the alarm stands), the folder that holds them already."""
+    pair = {
+        "kept": None if kept is None else _file_sha256(kept),
+        "received": _file_sha256(received),
+    }
+    found = _kept_already(directory, pair)
+    if found is not None:
+        received.unlink()
+        return found
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now))
     folder = directory / EVIDENCE / stamp
     n = 1
@@ -133,7 +166,10 @@ def _keep_evidence(
         shutil.copyfile(kept, folder / "kept.bel")
     os.replace(received, folder / "received.bel")
     (folder / "alarm.json").write_text(
-        json.dumps({"time": stamp, "error": error.to_dict()}, ensure_ascii=False, indent=1) + "\n"
+        json.dumps(
+            {"time": stamp, "error": error.to_dict(), "sha256": pair}, ensure_ascii=False, indent=1
+        )
+        + "\n"
     )
     return folder
 

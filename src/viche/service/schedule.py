@@ -112,7 +112,7 @@ def refuse_after_close(uuid: str, close_at: int | None, now: float) -> None:
 
 
 def _report(action: str, uuid: str, exc: VicheError) -> None:
-    log.warning("scheduled %s of %s failed: %s %s (%s)", action, uuid, exc.code, exc, exc.where)
+    log.warning(f"scheduled {action} failed", extra={"election": uuid, "error": exc.to_dict()})
 
 
 def _due(host: Host, sch: Schedule, now: float) -> float | None:
@@ -130,7 +130,7 @@ def _due(host: Host, sch: Schedule, now: float) -> float | None:
             except VicheError as exc:
                 _report("opening", uuid, exc)
                 return None
-            log.info("opened %s on schedule", uuid)
+            log.info("opened on schedule", extra={"election": uuid})
             return now  # its closing time, if any, is looked at right away
         return None
     if sch.close_at is None:
@@ -151,7 +151,7 @@ def _due(host: Host, sch: Schedule, now: float) -> float | None:
     except VicheError as exc:
         _report("closing", uuid, exc)
         return None
-    log.info("closed %s on schedule", uuid)
+    log.info("closed on schedule", extra={"election": uuid})
     return None
 
 

@@ -142,17 +142,31 @@ def end_shuffles(state: ElectionRecord) -> int:
     return count
 
 
+def _check_shuffles_closed(state: ElectionRecord) -> None:
+    if state.election.has_nh_questions and state.record.end_shuffles is None:
+        raise PhaseError(
+            "non-homomorphic questions: shuffle the tally and close the shuffles first "
+            "('viche tally shuffle', 'viche tally end-shuffles'; served: each trustee's "
+            "'viche trustee shuffle', then POST shuffles/end)",
+            where=state.where,
+        )
+
+
+def check_can_decrypt(state: ElectionRecord) -> None:
+    """Partial decryptions are taken now (cheap: nothing is re-checked): after the close
+    (and EndShuffles when questions are tallied through shuffles), before the Result."""
+    if state.record.result is not None:
+        raise PhaseError("the result is already published", where=state.where)
+    _tally(state)
+    _check_shuffles_closed(state)
+
+
 def decryption_tally(state: ElectionRecord) -> EncryptedTally:
     """The tally to decrypt: NH rows from the last (re-checked) shuffle, after EndShuffles."""
     tally = _tally(state)
     if not state.election.has_nh_questions:
         return tally
-    if state.record.end_shuffles is None:
-        raise PhaseError(
-            "non-homomorphic questions: shuffle the tally and close the shuffles first "
-            "('viche tally shuffle', 'viche tally end-shuffles')",
-            where=state.where,
-        )
+    _check_shuffles_closed(state)
     merged = list(tally.questions)
     for i, row in zip(nh_indices(state.election), _checked_rows(state), strict=True):
         merged[i] = row

@@ -47,7 +47,7 @@ from viche.record.events import EventType
 from viche.service.archive import VOTING, ElectionRecord
 from viche.service.files import read_bytes, read_text
 from viche.service.setup import read_private_key
-from viche.service.shuffle import decryption_tally
+from viche.service.shuffle import check_can_decrypt, decryption_tally
 
 Progress = Callable[[int], None]
 
@@ -270,8 +270,7 @@ def add_decryption(state: ElectionRecord, lines: DecryptionLines) -> int:
     store = state.store
     with store.locked():
         state.refresh()
-        if state.record.result is not None:
-            raise PhaseError("the result is already published", where=state.where)
+        check_can_decrypt(state)
         where = Location(path=("partial decryption",))
         owner = check_decryption(state, lines, where)
         if any(e.owner == owner for e in state.record.partial_decryptions):

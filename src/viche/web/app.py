@@ -60,12 +60,18 @@ class _SecurityHeaders:
             await self.app(scope, receive, send)
             return
         path: str = scope["path"]
+        # a request with a secret (a role's Bearer token, a voter's login): its answer may
+        # hold secrets (the roles' at creation, the voters' login secrets), the roll's
+        # addresses, a receipt; no browser or proxy cache keeps it
+        secret = any(name == b"authorization" for name, _ in scope["headers"])
 
         async def answer(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
                 if not path.startswith(("/api/", "/metrics")) or path == DOCS:
                     headers.setdefault("Content-Security-Policy", PAGE_CSP)
+                if secret:
+                    headers["Cache-Control"] = "no-store"
                 for name, value in SECURITY_HEADERS.items():
                     headers.setdefault(name, value)
             await send(message)
@@ -82,7 +88,7 @@ async def run_schedules(host: Host, every: float, stop: asyncio.Event) -> None:
         try:
             due = await run_in_threadpool(schedule.run_due, host, time.time())
         except VicheError as exc:  # the database is down: try again later
-            schedule.log.warning("schedules not checked: %s %s", exc.code, exc)
+            schedule.log.warning("schedules not checked", extra={"error": exc.to_dict()})
             due = None
         wait = every if due is None else min(every, max(0.05, due - time.time()))
         with suppress(TimeoutError):
@@ -122,7 +128,7 @@ def create_app(
         try:  # the elections open now, loaded before the first voter comes
             warmed = await run_in_threadpool(host.warm)
         except VicheError as exc:  # the database is down: each is loaded when first used
-            schedule.log.warning("elections not loaded at start: %s %s", exc.code, exc)
+            schedule.log.warning("elections not loaded at start", extra={"error": exc.to_dict()})
         if checks is not None:
             await run_in_threadpool(checks.start, [host.record(uuid) for uuid in warmed])
         stop = asyncio.Event()
@@ -154,6 +160,7 @@ def create_app(
     app.state.metrics = Metrics(metrics_folder)
     app.state.events = {e.id: e for e in national_events}
     app.state.admission = Admission() if admission is None else admission
+    app.state.read_only = read_only
     app.state.checks = checks
     app.state.code_requests = None
     limits = ops if ops is not None else OpsConfig()

@@ -93,7 +93,7 @@ def status_of(error: VicheError) -> int:
 def error_response(error: VicheError) -> JSONResponse:
     headers: dict[str, str] = {}
     if isinstance(error, AuthenticationError):
-        headers["WWW-Authenticate"] = "Basic"
+        headers["WWW-Authenticate"] = error.scheme
     if isinstance(error, ServerBusyError):
         headers["Retry-After"] = str(error.retry_after)
         # the client comes back in seconds: no idle connection is kept for it (one the
@@ -130,10 +130,20 @@ async def _http(request: Request, exc: Exception) -> JSONResponse:
         error = NotFoundError("no such resource", where=where)
     elif exc.status_code == 401:
         error = AuthenticationError("credentials are required", where=where)
+    elif exc.status_code == 405 and getattr(request.app.state, "read_only", False):
+        error = UsageError(
+            f"{request.method}: this server is an observer's read-only mirror of the public "
+            "record; it takes no ballot and no administration (use the election's own server)",
+            where=where,
+        )
+    elif exc.status_code == 405:
+        error = UsageError(f"{request.method} is not allowed on this address", where=where)
     else:
         error = UsageError(str(exc.detail), where=where)
     response = error_response(error)
     response.status_code = exc.status_code
+    if exc.status_code == 405:  # RFC 9110: a 405 names the methods the address takes
+        response.headers["Allow"] = (exc.headers or {}).get("Allow", "GET, HEAD")
     return response
 
 

@@ -35,6 +35,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TextIO
 
 from fastapi import FastAPI, Request, Response
 from starlette.datastructures import MutableHeaders
@@ -48,15 +49,43 @@ access_log = logging.getLogger("viche.access")
 _WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
-def configure_access_log() -> None:
-    """Access log lines (already JSON) alone on standard error, once per process."""
+#: attributes every log record has; the others were given by the caller (``extra=``)
+_RECORD_FIELDS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message"}
+
+
+class JsonLines(logging.Formatter):
+    """One JSON object a line: time, level, logger, message and the fields the caller gave
+    (``extra={"election": uuid, "error": exc.to_dict()}``). Never a secret: callers log
+    codes, uuids and error bodies, which hold none."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, object] = {
+            "time": round(record.created, 3),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        entry.update((k, v) for k, v in vars(record).items() if k not in _RECORD_FIELDS)
+        return json.dumps(entry, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def configure_logs(stream: TextIO | None = None) -> None:
+    """The server's logs as JSON lines on standard error (or ``stream``), once per process:
+    the access log's lines (JSON already) as written, every other ``viche`` logger's (the
+    schedules' openings and closings, their failures) through :class:`JsonLines`."""
     if access_log.handlers:
         return
-    handler = logging.StreamHandler()
+    handler = logging.StreamHandler(stream)
     handler.setFormatter(logging.Formatter("%(message)s"))
     access_log.addHandler(handler)
     access_log.setLevel(logging.INFO)
     access_log.propagate = False
+    root = logging.getLogger("viche")
+    others = logging.StreamHandler(stream)
+    others.setFormatter(JsonLines())
+    root.addHandler(others)
+    root.setLevel(logging.INFO)
+    root.propagate = False
 
 
 @dataclass(frozen=True)
@@ -65,6 +94,10 @@ class Rate:
 
     per_second: float
     burst: int
+
+
+#: an exact browser origin: scheme, host (a name or IPv4, or [IPv6]), optional port
+_ORIGIN = re.compile(r"https?://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?")
 
 
 @dataclass(frozen=True)
@@ -107,6 +140,22 @@ class OpsConfig:
         return replace(
             config, streams_per_address=caps[0] or None, streams_total=caps[1] or None
         )
+
+    @staticmethod
+    def parse_origins(text: str) -> tuple[str, ...]:
+        """The origins of ``viche serve``'s environment (``VICHE_CORS_ORIGINS``): a comma
+        list of exact ``scheme://host[:port]`` (http or https, no path, no wildcard)."""
+        where = Location(path=("VICHE_CORS_ORIGINS",))
+        found: list[str] = []
+        for item in filter(None, (part.strip() for part in text.split(","))):
+            if not _ORIGIN.fullmatch(item):
+                raise UsageError(
+                    f"an origin is scheme://host[:port] (http or https, nothing after), got "
+                    f"{item[:64]!r}",
+                    where=where,
+                )
+            found.append(item)
+        return tuple(found)
 
     @classmethod
     def parse(cls, text: str) -> OpsConfig:

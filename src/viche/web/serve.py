@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -23,7 +24,7 @@ from viche.service.onetime import SECURITY, OneTimeCodes, SmtpMailer
 from viche.web.admission import Admission
 from viche.web.app import create_app
 from viche.web.checkpool import CheckPool
-from viche.web.ops import OpsConfig, configure_access_log
+from viche.web.ops import OpsConfig, configure_logs
 
 ENV_DATABASE = "VICHE_DATABASE"
 ENV_KEYS = "VICHE_KEYS"
@@ -32,6 +33,8 @@ ENV_METRICS = "VICHE_METRICS"
 #: ``off`` turns the rate limits off (benchmarks that load the server from one address);
 #: ``address=PER_SECOND/BURST,voter=PER_SECOND/BURST`` sets them (:meth:`OpsConfig.parse`)
 ENV_LIMITS = "VICHE_RATE_LIMITS"
+#: the origins allowed to call the API from a browser (comma list; none by default)
+ENV_CORS = "VICHE_CORS_ORIGINS"
 #: ``HOST|PORT|FROM``: voters authenticate with one-time codes mailed through this server
 ENV_SMTP = "VICHE_SMTP"
 #: how it is reached (:data:`~viche.service.onetime.SECURITY`; ``auto`` when unset), the
@@ -101,12 +104,13 @@ def build_app() -> FastAPI:
     keys = os.environ.get(ENV_KEYS)
     if not url or not keys:
         raise UsageError(f"{ENV_DATABASE} and {ENV_KEYS} must be set (use viche serve)")
-    configure_access_log()
+    configure_logs()
     limits = os.environ.get(ENV_LIMITS)
     ops = OpsConfig.parse(limits) if limits else OpsConfig()
     streams = os.environ.get(ENV_STREAMS)
     if streams:
         ops = OpsConfig.parse_streams(streams, ops)
+    ops = replace(ops, cors_origins=OpsConfig.parse_origins(os.environ.get(ENV_CORS, "")))
     board = SqlBoard.open(url)
     authenticator: VoterAuthenticator | None = None
     mailer = smtp_mailer(os.environ)

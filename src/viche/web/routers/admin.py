@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from viche.crypto.rng import SystemRandom
-from viche.errors import Location, UsageError
+from viche.errors import Location, MediaTypeError, UsageError
 from viche.protocol import codec
 from viche.service import admin, schedule, tally
 from viche.service import shuffle as mixnet
@@ -82,7 +82,20 @@ _JSON_OBJECT: dict[str, Any] = {"type": "object"}
 _TEXT: dict[str, Any] = {"type": "string"}
 
 
+#: the types a text body may be sent as (none said: taken as text too, as curl --data-binary
+#: and most scripts send it)
+_TEXT_TYPES = ("text/csv", "text/plain")
+
+
 async def _text(request: Request, limit: int = MAX_UPLOAD) -> str:
+    """A text body (the roll's CSV, a trustee's two lines): a form upload or JSON is refused
+    for its type, never read line by line."""
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype and ctype not in _TEXT_TYPES:
+        raise MediaTypeError(
+            f"expected Content-Type {' or '.join(_TEXT_TYPES)}, got {ctype[:64]!r}",
+            where=Location(path=("content-type",)),
+        )
     data = bytearray()
     async for chunk in request.stream():
         data += chunk
@@ -271,8 +284,11 @@ async def post_decryption(request: Request, uuid: str, n: int, token: Token) -> 
     await run_in_threadpool(
         admin.authorize, h.board, uuid, admin.trustee_role(n), role_secret(token)
     )
-    lines = await _owned_lines(request, n, "partial_decryption")
     rec = h.record(uuid)
+    rec.refresh()
+    # the phase first: no body is read in the wrong phase
+    await run_in_threadpool(mixnet.check_can_decrypt, rec)
+    lines = await _owned_lines(request, n, "partial_decryption")
     owner = await run_in_threadpool(
         tally.add_decryption, rec, tally.DecryptionLines(lines[0], lines[1])
     )

@@ -23,6 +23,7 @@ const EXAMPLE = {
 const S = {
   view: "signin",
   flash: null,
+  ranked: false, // the election has questions tallied through shuffles
   made: null, // the creation answer, shown once
   roll: null, // {voters, login_secrets} or {rows}
   detail: null,
@@ -269,6 +270,13 @@ async function loadPhase(body) {
     return;
   }
   S.detail = r.body;
+  // ranked questions (tallied through shuffles): the shuffles are closed before decrypting
+  S.ranked = false;
+  if (r.body.phase === "closed") {
+    const e = await call("GET", `${API}/${S.uuid}/objects/${r.body.setup.election}`);
+    S.ranked = e.ok && (e.body?.questions ?? []).some((q) => q.type === "NonHomomorphic");
+  }
+  if (S.view !== "manage") return;
   body.replaceChildren(...phaseSteps(r.body));
 }
 
@@ -416,6 +424,18 @@ function phaseSteps(d) {
           render(true);
         }, { id: "close" })),
       closeMsg,
+    );
+  } else if (d.phase === "closed" && S.ranked && ["EncryptedTally", "Shuffle"].includes(d.head.type)) {
+    const shuffles = h("div", { id: "shuffles-msg" });
+    out.push(
+      msg("info", t("admin.phaseShuffles")),
+      h("div", { class: "actions" }, button(t("admin.endShuffles"), async () => {
+        const answer = await call("POST", `${API}/${S.uuid}/shuffles/end`, S.admin);
+        if (!answer.ok) return shuffles.replaceChildren(...failure(answer));
+        S.flash = t("admin.shufflesEnded", { n: answer.body.count });
+        render(true);
+      }, { id: "end-shuffles" })),
+      shuffles,
     );
   } else if (d.phase === "closed") {
     const trustees = S.trustees?.length ? S.trustees : [""];

@@ -169,10 +169,35 @@ async function checkedObject(uuid, digest) {
   return { text, ok: toHex(sha256(utf8(text))) === digest };
 }
 
+/** "1. Red = Green; 2. Blue": the groups of answer indices a method ranks, best first. */
+function ranking(groups, answers) {
+  return groups.map((g, k) => `${k + 1}. ${g.map((j) => answers[j] ?? String(j)).join(" = ")}`).join("; ");
+}
+
+/** A question's outcome by each counting method the server computed from the same Result
+ * (GET result: Condorcet-Schulze, single transferable vote, majority judgment). */
+function outcomeList(q, found, i) {
+  if (!found) return null;
+  const lines = [];
+  if (found.schulze) lines.push(t("outcome.schulze", { ranking: ranking(found.schulze.winners, q.answers) }));
+  const stv = found.stv;
+  if (stv) {
+    const elected = stv.winners.map((j) => q.answers[j] ?? String(j)).join(", ") || t("outcome.nobody");
+    lines.push(t("outcome.stv", { seats: stv.seats, elected, invalid: stv.invalid.length }));
+  }
+  const mj = found["majority-judgment"];
+  if (mj) {
+    lines.push(t("outcome.mj", { grades: mj.grades, ranking: ranking(mj.winners, q.answers), invalid: mj.invalid.length }));
+  }
+  return h("div", { id: `outcomes-${i}`, class: "outcomes" },
+    h("h3", {}, t("outcome.title")),
+    h("ul", {}, lines.map((text) => h("li", {}, text))));
+}
+
 /** One question's result, whatever its shape: counts (a leading blank count when blank
- * is allowed), decrypted ballots of a non-homomorphic question, or anything else as JSON
- * (e.g. the outcomes of a counting method, when the record holds them). */
-function questionResult(q, value, i) {
+ * is allowed), decrypted ballots of a non-homomorphic question with their outcome by each
+ * counting method (``found``), or anything else as JSON. */
+function questionResult(q, value, i, found = null) {
   const head = h("h2", { id: `q${i}` }, `${i + 1}. ${q.question}`);
   if (Array.isArray(value) && value.every((v) => Number.isInteger(v))) {
     const blank = q.blank === true && value.length === q.answers.length + 1;
@@ -195,6 +220,7 @@ function questionResult(q, value, i) {
     return [
       head,
       h("p", {}, t("result.ballots", { n: value.length })),
+      outcomeList(q, found, i),
       h("table", { "aria-labelledby": `q${i}` },
         h("thead", {}, h("tr", {}, q.answers.map((a) => h("th", { scope: "col" }, a)))),
         h("tbody", {}, value.slice(0, 200).map((row) => h("tr", {}, row.map((v) => h("td", {}, String(v))))))),
@@ -228,6 +254,15 @@ async function resultPage(uuid) {
   const result = JSON.parse(found.text);
   const counted = await numTallied(uuid, JSON.parse(event.text).parent);
   const values = Array.isArray(result.result) ? result.result : [];
+  // the outcomes, counted by the server from this same Result (viche verify recounts them)
+  const outcomes = new Map();
+  if (questions.some((q, i) => Array.isArray(values[i]) && values[i].every((v) => Array.isArray(v)))) {
+    try {
+      for (const o of (await getJson(`${API}/${uuid}/result`)).outcomes?.questions ?? []) outcomes.set(o.question, o);
+    } catch {
+      // the ballots are shown all the same
+    }
+  }
   const checked = event.ok && found.ok;
   const origin = location.origin;
   const commands = [
@@ -239,7 +274,7 @@ async function resultPage(uuid) {
     title(`${t("result.title")}: ${d.name}`),
     back,
     counted === null ? null : h("p", { class: "meta" }, t("result.tallied", { n: counted })),
-    ...questions.flatMap((q, i) => questionResult(q, values[i], i)),
+    ...questions.flatMap((q, i) => questionResult(q, values[i], i, outcomes.get(i + 1))),
     h("h2", {}, t("result.status")),
     h(
       "div",
