@@ -117,9 +117,7 @@ class OpsConfig:
     @classmethod
     def unlimited(cls) -> OpsConfig:
         """No rate limits and no caps (benchmarks, tests that load the server)."""
-        return cls(
-            address_rate=None, voter_rate=None, streams_per_address=None, streams_total=None
-        )
+        return cls(address_rate=None, voter_rate=None, streams_per_address=None, streams_total=None)
 
     @staticmethod
     def parse_streams(text: str, config: OpsConfig) -> OpsConfig:
@@ -137,9 +135,7 @@ class OpsConfig:
             ) from None
         if min(caps) < 0:
             raise UsageError("caps are 0 (none) or more", where=where)
-        return replace(
-            config, streams_per_address=caps[0] or None, streams_total=caps[1] or None
-        )
+        return replace(config, streams_per_address=caps[0] or None, streams_total=caps[1] or None)
 
     @staticmethod
     def parse_origins(text: str) -> tuple[str, ...]:
@@ -322,18 +318,26 @@ def _client(request: Request) -> str:
 _LOGIN = re.compile(r"[^:]{1,256}")
 
 
-def _basic_login(request: Request) -> str | None:
-    """The login of an HTTP Basic ``Authorization`` header (never the secret)."""
-    header = request.headers.get("authorization", "")
+def basic_pair(header: str) -> tuple[str, str] | None:
+    """The login and secret of an HTTP Basic ``Authorization`` header's value, read as UTF-8
+    (RFC 7617's charset: what browsers, the booth and ``viche vote`` send, so that a login
+    such as ``олена`` signs in), or None when it is not such a header (another scheme, too
+    long, not base64, not UTF-8, no ``:``, or a login that is empty or too long)."""
     scheme, _, value = header.partition(" ")
     if scheme.lower() != "basic" or len(value) > 2048:
         return None
     try:
-        decoded = base64.b64decode(value, validate=True).decode("utf-8")
+        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
     except (binascii.Error, UnicodeDecodeError):
         return None
-    login = decoded.partition(":")[0]
-    return login if _LOGIN.fullmatch(login) else None
+    login, colon, secret = decoded.partition(":")
+    return (login, secret) if colon and _LOGIN.fullmatch(login) else None
+
+
+def _basic_login(request: Request) -> str | None:
+    """The login of an HTTP Basic ``Authorization`` header (never the secret)."""
+    pair = basic_pair(request.headers.get("authorization", ""))
+    return None if pair is None else pair[0]
 
 
 def _limited(wait: float, what: str) -> Response:

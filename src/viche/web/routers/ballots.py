@@ -17,6 +17,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import HTTPConnection
 
 from viche.errors import Location, NotFoundError, RateLimitedError, VicheError
 from viche.protocol.ballot import CheckedFacts, max_ballot_size
@@ -31,13 +32,26 @@ from viche.web.checkpool import CheckPool
 from viche.web.deps import election_store, host, json_body, valid_uuid
 from viche.web.metrics import Metrics
 from viche.web.models import ERRORS, AuditAnswer, CastAnswer, ReceiptBody, SignedReceiptModel
-from viche.web.ops import RateLimiter
+from viche.web.ops import RateLimiter, basic_pair
 
 router = APIRouter(prefix="/api/v1/elections", tags=["ballots"], responses=ERRORS)
 
-_basic = HTTPBasic(
+
+class _Utf8Basic(HTTPBasic):
+    """FastAPI's HTTP Basic (its OpenAPI scheme and 401 challenge) reading the header as
+    UTF-8 (:func:`~viche.web.ops.basic_pair`): FastAPI's reads it as ASCII, so a voter of a
+    Ukrainian roll (``олена``) could never sign in."""
+
+    async def __call__(self, request: HTTPConnection) -> HTTPBasicCredentials:  # type: ignore[override]
+        pair = basic_pair(request.headers.get("authorization", ""))
+        if pair is None:
+            raise self.make_not_authenticated_error()
+        return HTTPBasicCredentials(username=pair[0], password=pair[1])
+
+
+_basic = _Utf8Basic(
     description="The voter's login and login secret (handed out with the credential), or "
-    "the one-time code mailed to her (POST codes)."
+    "the one-time code mailed to her (POST codes), UTF-8 encoded."
 )
 
 _BALLOT_BODY = {
