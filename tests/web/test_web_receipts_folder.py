@@ -83,6 +83,29 @@ def test_every_receipt_is_confirmed_or_named(served: Served, tmp_path: Path) -> 
     assert "--receipt-key" in str(_receipts_check(report)["note"])
 
 
+def test_receipts_of_other_elections_are_skipped(served: Served, tmp_path: Path) -> None:
+    """A relay's folder may hold the receipts of several elections: those of another
+    election say nothing about this record and are skipped with a note, not failed."""
+    s = served
+    folder = tmp_path / "receipts"
+    folder.mkdir()
+    (folder / "mine.json").write_bytes(_vote(s, 1))
+    record = _archive(s, tmp_path)
+    key = s.host.receipt_key(s.uuid)
+    mine = parse_receipt((folder / "mine.json").read_bytes()).receipt
+    other_key = ReceiptKey.load_or_create(tmp_path / "other.key")
+    elsewhere = Receipt(**{**mine.to_json(), "election": "Zz9otherElectn", "key": other_key.public})
+    (folder / "elsewhere.json").write_bytes(other_key.sign(elsewhere).to_bytes())
+    code, report = _verify(record, folder, "--receipt-key", key.public)
+    assert code == 0 and report["ok"] is True, report
+    check = _receipts_check(report)
+    assert check["status"] == "passed" and check["count"] == 1
+    assert "1 receipt(s) of other elections skipped (elsewhere.json)" in check["note"]
+    (folder / "mine.json").unlink()  # only another election's receipts: nothing to check
+    code, report = _verify(record, folder, "--receipt-key", key.public)
+    assert code == 0 and _receipts_check(report)["status"] == "not applicable", report
+
+
 def test_a_missing_receipts_folder_is_a_usage_error(served: Served, tmp_path: Path) -> None:
     record = _archive(served, tmp_path)
     done = run_cli("verify", str(record), "--receipts", str(tmp_path / "none"))

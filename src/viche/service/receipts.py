@@ -250,14 +250,20 @@ def receipt_files(folder: Path) -> list[Path]:
         ) from None
 
 
-def _check_one(path: Path, record: Record | None, published_key: str | None) -> str | None:
-    """Check one receipt file; returns its key, raises the reason it fails."""
+def _check_one(
+    path: Path, record: Record | None, uuid: str | None, published_key: str | None
+) -> str | None:
+    """Check one receipt file; returns its key, or None for a receipt of an election other
+    than ``uuid`` (the record's: not evidence about this record, skipped); raises the
+    reason it fails."""
     from viche.service.files import read_bytes
 
     where = Location(file=str(path))
     signed = parse_receipt(read_bytes(path, "receipt"), where)
     r = signed.receipt
     at = where.at(event=r.height, ballot=r.tracker)
+    if uuid is not None and r.election != uuid:
+        return None
     if record is None:
         return r.key
     found = check_receipt(signed, record, published_key)
@@ -297,22 +303,28 @@ def check_receipt_folder(
         result.note = f"no receipt (*.json) in {folder}"
         return result
     record: Record | None = None
+    uuid: str | None = None
     if report.readable:
         try:
             record = read_archive(resolve_archive(archive))
+            uuid = Election.from_bytes(record.election, Location(file=str(archive))).uuid
         except VicheError:
             record = None
     keys: set[str] = set()
+    others: list[str] = []  # receipts of other elections (a relay's folder may mix them)
     for path in files:
-        result.count += 1
         try:
-            key = _check_one(path, record, published_key)
+            key = _check_one(path, record, uuid, published_key)
         except VicheError as exc:  # located by the receipt file, whatever raised it
+            result.count += 1
             where = exc.where.at(file=str(path))
             result.fail(Failure(RECEIPTS_CHECK, exc.code, exc.message, where))
             continue
-        if key is not None:
-            keys.add(key)
+        if key is None:
+            others.append(path.name)
+            continue
+        result.count += 1
+        keys.add(key)
     if record is None:
         result.fail(
             Failure(
@@ -329,4 +341,9 @@ def check_receipt_folder(
             f"signatures checked against the key each receipt names ({len(keys)} key(s)); "
             "give --receipt-key (the election's published key) to check it is the server's"
         )
+    if others:
+        shown = ", ".join(others[:5]) + (", …" if len(others) > 5 else "")
+        result.note += f"; {len(others)} receipt(s) of other elections skipped ({shown})"
+    if not result.count and others:
+        result.status = Status.NOT_APPLICABLE
     return result
