@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager, suppress
@@ -105,6 +106,7 @@ def create_app(
     national_events: Sequence[ServedEvent] = (),
     admission: Admission | None = None,
     checks: CheckPool | None = None,
+    freeze_heap: bool = False,
 ) -> FastAPI:
     """The API over ``host`` (its board, receipt keys and voter authenticator); ``ops`` sets
     the rate limits and the origins allowed (:mod:`viche.web.ops`); ``metrics_folder`` is
@@ -117,7 +119,10 @@ def create_app(
     (:mod:`viche.web.admission`; by default, as many as it answers within half a second).
     ``checks``: the worker's check processes (:mod:`viche.web.checkpool`), started with the
     app (each loads the elections open now) and stopped with it; without, ballots are
-    checked in this process."""
+    checked in this process. ``freeze_heap`` (a ``viche serve`` worker, one app per
+    process): once started, the objects of the start (modules, app, the elections loaded)
+    are moved out of the cyclic garbage collector's reach (:func:`gc.freeze`), so that its
+    full collections, which run in the middle of requests, traverse only what came after."""
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -131,6 +136,9 @@ def create_app(
             schedule.log.warning("elections not loaded at start", extra={"error": exc.to_dict()})
         if checks is not None:
             await run_in_threadpool(checks.start, [host.record(uuid) for uuid in warmed])
+        if freeze_heap:
+            gc.collect()  # what is garbage now is freed, not frozen
+            gc.freeze()
         stop = asyncio.Event()
         task = asyncio.create_task(run_schedules(host, schedule_every, stop))
         try:

@@ -135,4 +135,5 @@ def build_app() -> FastAPI:
         national_events=national,
         admission=Admission(target=wait),
         checks=CheckPool(processes) if processes > 0 else None,
+        freeze_heap=True,
     )
