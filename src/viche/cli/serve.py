@@ -110,6 +110,7 @@ def serve_cmd(
         ENV_METRICS,
         ENV_SCHEDULE,
         ENV_SMTP,
+        ArrivalStamps,
     )
 
     if not 1 <= port <= 65535:
@@ -195,6 +196,7 @@ def serve_cmd(
         workers=workers,
         log_level="warning",
         access_log=False,
+        http=ArrivalStamps,  # the admission counts the wait in the accept queue
         # a worker busy checking ballots on a loaded machine may answer the supervisor's
         # ping late; killing it would drop the ballots it holds (unacknowledged, but lost)
         timeout_worker_healthcheck=60,
