@@ -38,5 +38,5 @@ def downgrade() -> None:
     if bind.dialect.name != "postgresql":
         return
     bind.execute(sa.text("ALTER TABLE events ALTER COLUMN lines SET STORAGE EXTENDED"))
-    if bind.dialect.server_version_info >= (14,):
+    if (bind.dialect.server_version_info or (0,)) >= (14,):
         bind.execute(sa.text("ALTER TABLE events ALTER COLUMN lines SET COMPRESSION DEFAULT"))
