@@ -495,10 +495,10 @@ def main() -> None:
                 ``b`` meanwhile (named by its schema) goes into ``rows``."""
                 if b.schema is None:
                     return step()
-                before = ingest.backend_cpu(args.postgres, b.schema)
+                watch = ingest.BackendWatch(args.postgres, b.schema)
+                watch.start()
                 result = step()
-                after = ingest.backend_cpu(args.postgres, b.schema)
-                spent = sum(after.values()) - sum(before.get(pid, 0.0) for pid in after)
+                spent, _ = watch.stop()
                 rows[f"  PostgreSQL backends during: {name}"] = spent * 1000 / n
                 return result
 

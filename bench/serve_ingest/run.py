@@ -60,6 +60,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import typing
 from concurrent.futures import ProcessPoolExecutor
@@ -157,28 +158,59 @@ def _tree_cpu(root: int) -> tuple[float, float]:
     return total, sum(stats[pid][1] for pid in checks)
 
 
-def backend_cpu(admin_url: str, app_name: str) -> dict[int, float]:
-    """CPU seconds so far of each PostgreSQL backend whose ``application_name`` is
-    ``app_name`` (read from ``/proc``: the server runs on this machine)."""
-    engine = sqlalchemy.create_engine(engine_url(admin_url))
-    with engine.connect() as conn:
-        pids = [
-            int(r[0])
-            for r in conn.execute(
-                sqlalchemy.text("SELECT pid FROM pg_stat_activity WHERE application_name = :n"),
-                {"n": app_name},
-            )
-        ]
-    engine.dispose()
-    tick = os.sysconf("SC_CLK_TCK")
-    out: dict[int, float] = {}
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        out[pid] = (int(fields[11]) + int(fields[12])) / tick
-    return out
+def _proc_cpu(pid: int) -> float | None:
+    """CPU seconds (user + system) of process ``pid`` so far, None if it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class BackendWatch(threading.Thread):
+    """The CPU of the PostgreSQL backends whose ``application_name`` is ``app_name`` (read
+    from ``/proc``: the server runs on this machine), sampled every ``every`` seconds while
+    a run lasts: a backend that exits before the end (the pool's overflow connections are
+    closed when given back) still counts, up to its last sample. :meth:`stop` returns the
+    CPU seconds spent meanwhile and how many backends served."""
+
+    def __init__(self, admin_url: str, app_name: str, every: float = 0.1) -> None:
+        super().__init__(daemon=True)
+        self._engine = sqlalchemy.create_engine(engine_url(admin_url))
+        self._name, self._every = app_name, every
+        self._start: dict[int, float] = {}
+        self._last: dict[int, float] = {}
+        self._done = threading.Event()
+        self._sample(first=True)
+
+    def _sample(self, first: bool = False) -> None:
+        with self._engine.connect() as conn:
+            pids = [
+                int(r[0])
+                for r in conn.execute(
+                    sqlalchemy.text("SELECT pid FROM pg_stat_activity WHERE application_name = :n"),
+                    {"n": self._name},
+                )
+            ]
+        for pid in pids:
+            cpu = _proc_cpu(pid)
+            if cpu is None:
+                continue
+            if first:
+                self._start[pid] = cpu
+            self._last[pid] = cpu
+
+    def run(self) -> None:
+        while not self._done.wait(self._every):
+            self._sample()
+
+    def stop(self) -> tuple[float, int]:
+        self._done.set()
+        self.join()
+        self._sample()
+        self._engine.dispose()
+        cpu = sum(last - self._start.get(pid, 0.0) for pid, last in self._last.items())
+        return cpu, len(self._last)
 
 
 @dataclass(frozen=True)
@@ -470,15 +502,17 @@ def _run(
             )  # fmt: skip
             time.sleep(2)
         cpu0, checks0 = _tree_cpu(proc.pid)
-        pg0 = {} if board.schema is None else backend_cpu(postgres, board.schema)
+        watch = None if board.schema is None else BackendWatch(postgres, board.schema)
+        if watch is not None:
+            watch.start()
         with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
             fired = runner.run(_fire(port, uuid, ballots, rate, expect))
         cpu1, checks1 = _tree_cpu(proc.pid)
         cpu = cpu1 - cpu0
         pg_cpu = None
-        if board.schema is not None:  # backends opened meanwhile count from their start
-            pg1 = backend_cpu(postgres, board.schema)
-            pg_cpu = sum(pg1.values()) - sum(pg0.get(pid, 0.0) for pid in pg1)
+        if watch is not None:  # backends opened meanwhile count from their start
+            pg_cpu, backends = watch.stop()
+            print(f"  PostgreSQL backends that served the run: {backends}", flush=True)
         if spy is not None:
             spy.send_signal(signal.SIGINT)
             spy.wait(timeout=120)

@@ -534,3 +534,133 @@ def test_over_uvicorn_a_client_waiting_for_100_continue_never_sends_a_refused_bo
             r = client.post(path, content=raw, headers=headers, auth=s.login(3))
             assert r.status_code == 201, r.text
     assert admission.in_flight == 0
+
+
+def test_a_cast_that_waited_before_the_gate_is_taken_only_if_answered_in_time() -> None:
+    """A request that waited in the kernel's accept queue (the loop busy refusing a burst)
+    is taken only if that wait and its turn behind those in flight fit in ``stale`` times
+    the target; an idle worker takes it anyway (it never idles)."""
+    now = [0.0]
+    a = Admission(target=0.5, floor=4, ceiling=64, interval=0.05, clock=lambda: now[0])
+    assert a.limit == 10 and a.stale == 2.0
+    first = a.enter(waited=3.0)  # nothing in flight: taken however long it waited
+    assert [a.enter(waited=0.4)[1] for _ in range(5)] == [2, 3, 4, 5, 6]  # 0.4 + 0.3 s
+    with pytest.raises(ServerBusyError) as err:
+        a.enter(waited=0.7)  # 0.7 + 7 * 0.05 = 1.05 s > 1 s: told to come back
+    assert err.value.retry_after_ms > 0
+    assert a.in_flight == 6
+    assert a.enter(waited=0.6)[1] == 7  # 0.6 + 0.35 s: in time
+    assert a.enter()[1] == 8  # no wait known: the bound alone
+    a.leave(first)
+    # no bound, no refusal
+    unbounded = Admission(target=0, clock=lambda: now[0])
+    unbounded.enter()
+    unbounded.enter(waited=10.0)
+    assert unbounded.in_flight == 2
+
+
+def test_queued_is_how_long_an_accepted_connection_waited_in_the_accept_queue() -> None:
+    from viche.web.serve import queued
+
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        with socket.create_connection(listener.getsockname(), timeout=10) as client:
+            client.sendall(b"GET / HTTP/1.1\r\n\r\n")
+            time.sleep(0.3)  # not accepted meanwhile
+            conn, _ = listener.accept()
+            with conn:
+                assert 0.25 <= queued(conn) < 5.0
+                client.sendall(b"more")
+                conn.recv(100)
+                assert queued(conn) < 0.25  # since the last data received
+    assert queued(None) == 0.0
+
+
+def test_over_uvicorn_a_request_that_waited_for_the_loop_says_since_when() -> None:
+    """``viche serve``'s protocol (ArrivalStamps) gives the app when a connection's first
+    request reached the machine: a connection that waited while the loop was blocked says
+    so; the next request on a kept-alive connection has no stamp."""
+    import uvicorn
+
+    from viche.web.admission import ARRIVED
+    from viche.web.serve import ArrivalStamps
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        arrived = scope.get("extensions", {}).get(ARRIVED, {}).get("at")
+        body = b"-" if arrived is None else f"{time.monotonic() - arrived:.3f}".encode()
+        if scope["path"] == "/block":
+            time.sleep(0.4)  # the loop blocked: the next connection waits to be accepted
+        length = [(b"content-length", str(len(body)).encode())]
+        await send({"type": "http.response.start", "status": 200, "headers": length})
+        await send({"type": "http.response.body", "body": body})
+
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=0, http=ArrivalStamps, log_level="warning", lifespan="off"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+
+    def ask(sock: socket.socket, path: str) -> None:
+        sock.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+
+    def answer(sock: socket.socket) -> str:
+        data = b""
+        while b"\r\n\r\n" not in data or not data.split(b"\r\n\r\n", 1)[1]:
+            data += sock.recv(4096)
+        return data.split(b"\r\n\r\n", 1)[1].decode()
+
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as a:
+            ask(a, "/block")
+            time.sleep(0.1)  # the loop is in the blocking request now
+            with socket.create_connection(("127.0.0.1", port), timeout=30) as b:
+                ask(b, "/")
+                assert float(answer(a)) < 0.2
+                assert float(answer(b)) >= 0.2  # it waited for the blocked loop
+                ask(b, "/")  # the same connection again: no stamp
+                assert answer(b) == "-"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+
+
+def test_the_gate_counts_the_wait_the_server_stamped_on_the_request() -> None:
+    from viche.web.admission import ARRIVED
+
+    admission = Admission(target=0.5, floor=8, ceiling=8, lag_share=0)
+    admission.in_flight = 1  # room for seven more
+    reached: list[str] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        reached.append(scope["path"])
+        await send({"type": "http.response.start", "status": 201, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    statuses: list[int] = []
+
+    async def send(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            statuses.append(message["status"])
+
+    gate = AdmissionGate(app, admission=admission, metrics=Metrics())
+    for waited in (2.0, 0.1):
+        scope: Scope = {
+            "type": "http", "method": "POST", "path": "/api/v1/elections/abc/ballots",
+            "headers": [(b"expect", b"100-continue")],
+            "extensions": {ARRIVED: {"at": time.monotonic() - waited}},
+        }  # fmt: skip
+        asyncio.run(gate(scope, receive, send))
+    assert statuses == [503, 201]
+    assert reached == ["/api/v1/elections/abc/ballots"]
+    assert admission.in_flight == 1

@@ -162,6 +162,7 @@ def serve_cmd(
         ENV_METRICS,
         ENV_SCHEDULE,
         ENV_STREAMS,
+        ArrivalStamps,
         smtp_mailer,
     )
 
@@ -283,6 +284,7 @@ def serve_cmd(
         workers=workers,
         log_level="warning",
         access_log=False,
+        http=ArrivalStamps,  # the admission counts the wait in the accept queue
         # a worker busy checking ballots on a loaded machine may answer the supervisor's
         # ping late; killing it would drop the ballots it holds (unacknowledged, but lost)
         timeout_worker_healthcheck=60,

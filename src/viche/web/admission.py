@@ -37,6 +37,15 @@ late it fires; while the loop is late by more than :attr:`Admission.lag_share` o
 target, a worker takes a cast only when it has none in flight (it never idles), and the
 others are told to come back after the lag as well as after their turn.
 
+A request that waited before the gate is counted too. While the loop refuses the connections
+it has accepted, the next ones wait in the kernel's accept queue, where no gate sees them: in
+a traced PostgreSQL one-worker burst a quarter of the first wave was accepted 0.4-0.8 s after
+the client wrote it, found room (the bound had grown meanwhile) and was answered after more
+than a second. ``viche serve``'s protocol (:class:`viche.web.serve.ArrivalStamps`) stamps
+when a connection's first request reached the machine (scope extension :data:`ARRIVED`,
+from the kernel's ``TCP_INFO``); a cast is then taken only if that wait and its turn fit in
+:attr:`Admission.stale` times the target, or when none is in flight.
+
 The bound is kept by :class:`AdmissionGate`, a plain ASGI middleware in front of the cast
 route: a refusal costs no routing, no dependency solving, no login and no thread hop (a
 burst gets about as many 503s as ballots). A cast refused is not checked, nothing is
@@ -85,6 +94,10 @@ WINDOW = 32
 MIN_ANSWERS = 8
 #: seconds between two firings of the timer that measures the event loop's lag
 LAG_PERIOD = 0.01
+#: the ASGI scope's extension whose ``at`` is when a request reached this machine
+#: (``time.monotonic()``; set by :class:`viche.web.serve.ArrivalStamps` on a connection's
+#: first request)
+ARRIVED = "viche.arrived"
 
 
 @dataclass
@@ -127,6 +140,12 @@ class Admission:
     #: only when none is in flight (0: the lag is not looked at)
     lag_share: float = 0.1
     lag: LoopLag = field(default_factory=LoopLag)
+    #: a cast that had waited before the gate (the kernel's accept queue, while the loop
+    #: was busy: see :meth:`enter`) is taken beyond one in flight only if that wait and its
+    #: turn fit in this many times ``target``. Not 1: in a loaded worker every request
+    #: waits 0.1-0.4 s there, and refusing those (they come back, and cost the loop again)
+    #: cut a burst's ballots/s; 2 refuses those that would be answered after ~1 s
+    stale: float = 2.0
     in_flight: int = 0
     told_to_retry: int = 0
     _answers: deque[float] = field(default_factory=lambda: deque(maxlen=WINDOW), repr=False)
@@ -157,13 +176,26 @@ class Admission:
             return self.floor
         return max(self.floor, min(self.ceiling, int(self.target / per + 1e-6)))
 
-    def enter(self) -> tuple[float, int]:
+    def enter(self, waited: float = 0.0) -> tuple[float, int]:
         """Take the cast in (returned: when, and the casts in flight with it, for
         :meth:`leave`), or raise :class:`~viche.errors.ServerBusyError` (its
-        ``retry_after_ms``: the wait in milliseconds) when the worker is full."""
+        ``retry_after_ms``: the wait in milliseconds) when the worker is full.
+
+        ``waited``: the seconds the request had already waited when it got here (in the
+        kernel's accept queue: :class:`viche.web.serve.ArrivalStamps`). A cast is taken
+        only if that wait and its turn behind those in flight (:attr:`per_cast` each) fit
+        in :attr:`stale` times the target, or when nothing is in flight (the worker never
+        idles)."""
         late = self.lag.late() if self.lag_share > 0 and self.target > 0 else 0.0
         lagging = late > self.lag_share * self.target
-        if self.in_flight < (1 if lagging else self.limit):
+        room = 1 if lagging else self.limit
+        if (
+            waited > 0
+            and self.target > 0
+            and waited + (self.in_flight + 1) * self.per_cast > self.stale * self.target
+        ):
+            room = 1  # it would be answered late: taken only by an idle worker
+        if self.in_flight < room:
             self.in_flight += 1
             now = self.clock()
             if self.in_flight == 1:
@@ -255,8 +287,10 @@ class AdmissionGate:
         start = time.perf_counter()
         if self.admission.lag_share > 0:
             self._watch_lag()
+        arrived = scope.get("extensions", {}).get(ARRIVED, {}).get("at")
+        waited = 0.0 if arrived is None else max(0.0, time.monotonic() - arrived)
         try:
-            taken = self.admission.enter()
+            taken = self.admission.enter(waited)
         except ServerBusyError as exc:  # nothing checked, nothing written
             answer = error_response(exc)
             if _expects_continue(scope):  # the body is not sent: the connection stays

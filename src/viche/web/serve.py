@@ -9,19 +9,24 @@ connection pool on the same board.
 from __future__ import annotations
 
 import os
+import socket
+import struct
 import sys
+import time
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from viche.errors import Location, UsageError
 from viche.record.sql import SqlBoard
 from viche.service.files import read_text
 from viche.service.hosting import Host, VoterAuthenticator
 from viche.service.onetime import SECURITY, OneTimeCodes, SmtpMailer
-from viche.web.admission import Admission
+from viche.web.admission import ARRIVED, Admission
 from viche.web.app import create_app
 from viche.web.checkpool import CheckPool
 from viche.web.ops import OpsConfig, configure_logs
@@ -96,6 +101,52 @@ def smtp_mailer(environ: Mapping[str, str]) -> SmtpMailer | None:
         user=environ.get(ENV_SMTP_USER) or None,
         password=password or None,
     )
+
+
+#: ``struct tcp_info`` (Linux): ``tcpi_last_data_recv``, milliseconds since the connection last
+#: received data (or was established, if it has received none), at this byte offset
+_LAST_DATA_RECV = 52
+_TCP_INFO: int | None = getattr(socket, "TCP_INFO", None)
+
+
+def queued(sock: Any) -> float:
+    """Seconds since ``sock`` (an accepted TCP connection) last received data or was
+    established: for a connection just accepted, how long it waited in the kernel's accept
+    queue, its request's head included (0.0 where the kernel does not tell: not Linux)."""
+    if _TCP_INFO is None or sock is None:
+        return 0.0
+    try:
+        info = sock.getsockopt(socket.IPPROTO_TCP, _TCP_INFO, _LAST_DATA_RECV + 4)
+    except (OSError, AttributeError):
+        return 0.0
+    if len(info) < _LAST_DATA_RECV + 4:
+        return 0.0
+    return int(struct.unpack_from("I", info, _LAST_DATA_RECV)[0]) / 1000
+
+
+class ArrivalStamps(HttpToolsProtocol):
+    """uvicorn's HTTP protocol (httptools), which also gives the app when a connection's
+    first request reached this machine (scope extension :data:`~viche.web.admission.ARRIVED`,
+    ``time.monotonic()``), counting the time it waited in the kernel's accept queue.
+
+    In a burst a worker's event loop refuses the connections it has accepted (hundreds of
+    503s, ~0.3-0.7 ms each) before it accepts the next ones: a PostgreSQL one-worker burst
+    (bench/serve_ingest/README.md, pgwave7) had a quarter of its first wave accepted 0.4-0.8
+    s after the client wrote them, then taken in (the admission had room by then) and
+    answered after more than a second. The admission counts that wait
+    (:meth:`~viche.web.admission.Admission.enter`)."""
+
+    _arrived: float | None = None
+
+    def connection_made(self, transport: Any) -> None:
+        super().connection_made(transport)
+        self._arrived = time.monotonic() - queued(transport.get_extra_info("socket"))
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        arrived, self._arrived = self._arrived, None  # the next requests of it: not known
+        if arrived is not None:
+            self.scope["extensions"] = {ARRIVED: {"at": arrived}}
 
 
 def build_app() -> FastAPI:
