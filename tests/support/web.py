@@ -95,9 +95,7 @@ def serve_prepared(
             timestamp=demo.timestamp,
         )
         host = Host(board, keys)
-        app = create_app(
-            host, OpsConfig.unlimited(), admission=Admission(target=0), checks=checks
-        )
+        app = create_app(host, OpsConfig.unlimited(), admission=Admission(target=0), checks=checks)
         with TestClient(app, raise_server_exceptions=True) as client:
             yield Served(client, host, store, demo, voters)
     finally:
@@ -162,6 +160,25 @@ def draft_over_api(
     assert r.status_code == 200, r.text
     private = {v.id: c for v, c in zip(cset.voters, cset.private, strict=True)}
     return Drafted(client, uuid, adm, ca, list(made["trustees"]), logins, private)
+
+
+def ready_draft(
+    client: TestClient, server_secret: str, roll: list[str], rng: RandomSource, home: Path
+) -> Drafted:
+    """A draft of the demo template with ``roll``, its credentials and a Single trustee key
+    (made in ``home``): ready to open."""
+    from viche.service.demo import DEMO_TEMPLATE
+    from viche.service.setup import new_trustee_key
+
+    d = draft_over_api(client, server_secret, {"template": DEMO_TEMPLATE, "trustees": 1}, roll, rng)
+    key = new_trustee_key(group_by_name("BELENIOS-2048"), home, rng)
+    r = client.put(
+        f"{d.base}/trustees/1",
+        content=key.pubkey.read_bytes().strip(),
+        headers=bearer(d.trustees[0], "application/json"),
+    )
+    assert r.status_code == 204, r.text
+    return d
 
 
 def vote_over_api(

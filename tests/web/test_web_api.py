@@ -355,12 +355,9 @@ def test_a_voter_whose_login_is_not_ascii_signs_in_and_casts(
     """HTTP Basic's login and secret are read as UTF-8 (RFC 7617's charset, what the booth
     and ``viche vote`` send): a voter ``олена`` of a Ukrainian roll signs in and casts; she
     was refused 401 whatever her secret when the header was read as ASCII."""
-    from support.web import bearer, draft_over_api, vote_over_api
-    from viche.crypto.group import BELENIOS_2048
+    from support.web import bearer, ready_draft, vote_over_api
     from viche.record.sql import SqlBoard
     from viche.service.admin import ensure_server_admin
-    from viche.service.demo import DEMO_TEMPLATE
-    from viche.service.setup import new_trustee_key
 
     board = SqlBoard.open(board_url)
     try:
@@ -369,15 +366,7 @@ def test_a_voter_whose_login_is_not_ascii_signs_in_and_casts(
         host = Host(board, tmp_path / "keys")
         rng = SeededRandom("utf-8 login")
         with TestClient(create_app(host, OpsConfig.unlimited())) as c:
-            spec = {"template": DEMO_TEMPLATE, "trustees": 1}
-            d = draft_over_api(c, server, spec, ["олена", "ann"], rng)
-            key = new_trustee_key(BELENIOS_2048, tmp_path, rng)
-            r = c.put(
-                f"{d.base}/trustees/1",
-                content=key.pubkey.read_bytes().strip(),
-                headers=bearer(d.trustees[0], "application/json"),
-            )
-            assert r.status_code == 204, r.text
+            d = ready_draft(c, server, ["олена", "ann"], rng, tmp_path)
             assert c.post(f"{d.base}/open", headers=bearer(d.administrator)).status_code == 200
             answer = vote_over_api(d, host, "олена", [[0, 1, 0, 0, 0], [1, 0]], rng)
             assert answer["tracker"]

@@ -13,17 +13,14 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from support.web import Drafted, bearer, draft_over_api, vote_over_api
-from viche.crypto.group import BELENIOS_2048
+from support.web import Drafted, bearer, ready_draft, vote_over_api
 from viche.crypto.rng import SeededRandom
 from viche.errors import Location, PhaseError, UsageError
 from viche.record.sql import SqlBoard
 from viche.record.sql.schedules import put_schedule
 from viche.service import schedule
 from viche.service.admin import ensure_server_admin
-from viche.service.demo import DEMO_TEMPLATE
 from viche.service.hosting import Host
-from viche.service.setup import new_trustee_key
 from viche.web.app import create_app
 from viche.web.ops import OpsConfig
 
@@ -57,17 +54,7 @@ def host(board_url: str, tmp_path: Path) -> Iterator[Host]:
 def _ready_draft(c: TestClient, host: Host, tmp_path: Path) -> Drafted:
     """A draft with its roll, credentials and (Single) trustee key: ready to open."""
     server = (tmp_path / "admin.secret").read_text().strip()
-    rng = SeededRandom("schedule")
-    spec = {"template": DEMO_TEMPLATE, "trustees": 1}
-    d = draft_over_api(c, server, spec, ["ann", "ben"], rng)
-    key = new_trustee_key(BELENIOS_2048, tmp_path, rng)
-    r = c.put(
-        f"{d.base}/trustees/1",
-        content=key.pubkey.read_bytes().strip(),
-        headers=bearer(d.trustees[0], "application/json"),
-    )
-    assert r.status_code == 204, r.text
-    return d
+    return ready_draft(c, server, ["ann", "ben"], SeededRandom("schedule"), tmp_path)
 
 
 def test_opens_and_closes_on_time(host: Host, tmp_path: Path) -> None:
