@@ -379,3 +379,16 @@ def test_a_voter_whose_login_is_not_ascii_signs_in_and_casts(
             assert wrong.status_code == 401 and wrong.json()["code"] == "V9010", wrong.text
     finally:
         board.close()
+
+
+def test_a_cast_without_credentials_is_counted_as_refused(served: Served) -> None:
+    """A cast refused because it carries no (readable) HTTP Basic credentials is counted in
+    ``viche_ballots_refused_total`` like every other refusal of the route."""
+    url = f"/api/v1/elections/{served.uuid}/ballots"
+    json_type = {"Content-Type": "application/json"}
+    r = served.client.post(url, content=b"{}", headers=json_type)
+    assert r.status_code == 401 and r.json()["code"] == "V9010", r.text
+    r = served.client.post(url, content=b"{}", headers={**json_type, "Authorization": "Basic %%"})
+    assert r.status_code == 401 and r.json()["code"] == "V9010", r.text
+    metrics = served.client.get("/metrics").text
+    assert 'viche_ballots_refused_total{code="V9010"} 2' in metrics

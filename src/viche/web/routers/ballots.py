@@ -19,7 +19,13 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import HTTPConnection
 
-from viche.errors import Location, NotFoundError, RateLimitedError, VicheError
+from viche.errors import (
+    AuthenticationError,
+    Location,
+    NotFoundError,
+    RateLimitedError,
+    VicheError,
+)
 from viche.protocol.ballot import CheckedFacts, max_ballot_size
 from viche.record.sql.accounts import VoterAccount
 from viche.service import schedule
@@ -44,7 +50,9 @@ class _Utf8Basic(HTTPBasic):
 
     async def __call__(self, request: HTTPConnection) -> HTTPBasicCredentials:  # type: ignore[override]
         pair = basic_pair(request.headers.get("authorization", ""))
-        if pair is None:
+        if pair is None:  # refused before the route: counted as the route counts its refusals
+            metrics: Metrics = request.app.state.metrics
+            metrics.cast(0.0, AuthenticationError.code)
             raise self.make_not_authenticated_error()
         return HTTPBasicCredentials(username=pair[0], password=pair[1])
 
