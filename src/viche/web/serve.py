@@ -145,8 +145,11 @@ class ArrivalStamps(HttpToolsProtocol):
     def on_message_begin(self) -> None:
         super().on_message_begin()
         arrived, self._arrived = self._arrived, None  # the next requests of it: not known
-        if arrived is not None:
-            self.scope["extensions"] = {ARRIVED: {"at": arrived}}
+        scope = getattr(self, "scope", None)  # uvicorn's, set by the call above
+        if arrived is not None and isinstance(scope, dict):
+            # merged into what is there, not replaced; a uvicorn that set no scope here would
+            # only lose the stamp (the admission then counts from the gate), never a request
+            scope.setdefault("extensions", {})[ARRIVED] = {"at": arrived}
 
 
 def build_app() -> FastAPI:
