@@ -311,7 +311,9 @@ CAST_PATH = re.compile(r"/api/v1/elections/([^/]{1,64})/ballots")
 CAST_ROUTE = "/api/v1/elections/{uuid}/ballots"
 
 
-def _client(request: Request) -> str:
+def client_address(request: Request) -> str:
+    """The address of the request's client as the server sees it (``-`` when unknown): the
+    key of the per-address limits (rate limits, live streams) and of the access log."""
     return request.client.host if request.client else "-"
 
 
@@ -413,7 +415,7 @@ class _Operations:
         elif (
             self.by_address is not None
             and (method in _WRITES or "authorization" in request.headers)
-            and (wait := self.by_address.take(_client(request)))
+            and (wait := self.by_address.take(client_address(request)))
         ):
             early = _limited(wait, "from this address")
         elif (
@@ -448,7 +450,7 @@ class _Operations:
                     "route": CAST_ROUTE if casting else _route_template(request),
                     "status": status,
                     "ms": round(elapsed * 1000, 2),
-                    "client": _client(request),
+                    "client": client_address(request),
                 },
                 separators=(",", ":"),
             )

@@ -33,6 +33,7 @@ from viche.record.sql import SqlElectionStore
 from viche.web.deps import election_store
 from viche.web.errors import error_response
 from viche.web.models import ERRORS
+from viche.web.ops import client_address
 
 router = APIRouter(prefix="/api/v1/elections", tags=["elections"], responses=ERRORS)
 
@@ -171,7 +172,7 @@ async def events(
 
     heads = _heads()
     slots: StreamSlots = request.app.state.streams
-    address = request.client.host if request.client else "-"
+    address = client_address(request)
     refused = slots.take(address)
     if refused is not None:
         request.app.state.metrics.count(f"stream_refused_{refused}")
