@@ -7,6 +7,7 @@ Each role authenticates with its own secret as a Bearer token: the server admini
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -19,6 +20,7 @@ from viche.errors import Location, MediaTypeError, UsageError
 from viche.protocol import codec
 from viche.service import admin, schedule, tally
 from viche.service import shuffle as mixnet
+from viche.service.archive import ElectionRecord
 from viche.web.deps import election_store, host, json_body
 from viche.web.errors import invalid
 from viche.web.models import ERRORS, ResultRow, ScheduleModel, result_rows
@@ -85,6 +87,17 @@ _TEXT: dict[str, Any] = {"type": "string"}
 #: the types a text body may be sent as (none said: taken as text too, as curl --data-binary
 #: and most scripts send it)
 _TEXT_TYPES = ("text/csv", "text/plain")
+
+
+async def _phase_first(rec: ElectionRecord, check: Callable[[ElectionRecord], None]) -> None:
+    """``rec`` brought up to date and ``check`` (the phase a trustee's upload needs) run in
+    a worker thread, before its body is read: no body is read in the wrong phase."""
+
+    def now() -> None:
+        rec.refresh()
+        check(rec)
+
+    await run_in_threadpool(now)
 
 
 async def _text(request: Request, limit: int = MAX_UPLOAD) -> str:
@@ -285,9 +298,7 @@ async def post_decryption(request: Request, uuid: str, n: int, token: Token) -> 
         admin.authorize, h.board, uuid, admin.trustee_role(n), role_secret(token)
     )
     rec = h.record(uuid)
-    rec.refresh()
-    # the phase first: no body is read in the wrong phase
-    await run_in_threadpool(mixnet.check_can_decrypt, rec)
+    await _phase_first(rec, mixnet.check_can_decrypt)
     lines = await _owned_lines(request, n, "partial_decryption")
     owner = await run_in_threadpool(
         tally.add_decryption, rec, tally.DecryptionLines(lines[0], lines[1])
@@ -327,9 +338,7 @@ async def post_shuffle(request: Request, uuid: str, n: int, token: Token) -> Cou
         admin.authorize, h.board, uuid, admin.trustee_role(n), role_secret(token)
     )
     rec = h.record(uuid)
-    rec.refresh()
-    # the phase first: no body is read in the wrong phase
-    await run_in_threadpool(mixnet.check_can_shuffle, rec)
+    await _phase_first(rec, mixnet.check_can_shuffle)
     lines = await _owned_lines(request, n, "shuffle")
     owner = await run_in_threadpool(
         mixnet.add_shuffle, rec, mixnet.ShuffleLines(lines[0], lines[1])
