@@ -194,8 +194,15 @@ class Metrics:
                 total.add(got)
         return total
 
-    def render(self, phases: Iterable[tuple[str, str]] = ()) -> str:
-        """The exposition text; ``phases`` gives (election uuid, phase) pairs."""
+    def render(
+        self,
+        phases: Iterable[tuple[str, str]] = (),
+        failed_schedules: Iterable[tuple[str, str, str, int]] = (),
+    ) -> str:
+        """The exposition text; ``phases`` gives (election uuid, phase) pairs,
+        ``failed_schedules`` (election uuid, action, error code, failed attempts in a row)
+        for each scheduled opening or closing whose last attempt failed (read from the
+        database: the same for every worker)."""
         c = self._total()
         lines = [
             "# HELP viche_ballots_accepted_total Ballots accepted (durable, receipt sent).",
@@ -241,5 +248,15 @@ class Metrics:
         lines += [
             f'viche_election_phase{{election="{uuid}",phase="{phase}"}} 1'
             for uuid, phase in sorted(phases)
+        ]
+        lines += [
+            "# HELP viche_schedule_failures Failed attempts in a row of a scheduled opening "
+            "or closing (retried every minute; shown until one succeeds or the schedule "
+            "changes).",
+            "# TYPE viche_schedule_failures gauge",
+        ]
+        lines += [
+            f'viche_schedule_failures{{election="{uuid}",action="{action}",code="{code}"}} {n}'
+            for uuid, action, code, n in sorted(failed_schedules)
         ]
         return "\n".join(lines) + "\n"
