@@ -121,3 +121,22 @@ def test_a_past_opening_time_is_said_as_such(host: Host, tmp_path: Path) -> None
     with pytest.raises(NotOpenYetError):
         host.store(d.uuid)
     assert schedule.not_open_yet(host.board, "1" * 22, time.time()) is None
+
+
+def test_viche_vote_says_when_the_election_opens(client: TestClient, tmp_path: Path) -> None:
+    from viche.web.client import VotingClient
+
+    d = _draft(client, tmp_path)
+    opening = math.ceil(time.time()) + 3600
+    r = client.put(
+        f"{d.base}/schedule", json={"open": _iso(opening)}, headers=bearer(d.administrator)
+    )
+    assert r.status_code == 200
+    voting = VotingClient(str(client.base_url), http=client)
+    with pytest.raises(NotOpenYetError) as refused:
+        voting.setup(d.uuid)
+    assert refused.value.opens == _iso(opening)
+    assert str(refused.value).startswith(
+        f"[V3009] this election opens at {_iso(opening)}: the server takes ballots once it "
+        "is open; vote again then"
+    )

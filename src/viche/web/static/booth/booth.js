@@ -10,7 +10,8 @@
 // her own credential (it signs here, and is forgotten once she is done) and the ballot is
 // cast through the station's endpoint, which locks her credential.
 
-import { h, download, lang, setLang, t, tn, translatePage } from "../common/i18n.js";
+import { h, download, lang, setLang, t, tn, translatePage, when } from "../common/i18n.js";
+import { answerError, NotOpenYet, notOpenText } from "../common/notopen.js";
 import { checkCredential } from "./credential.js";
 import { clearQueue, dequeue, enqueue, keepElection, keepOffline, queued } from "./offline.js";
 import { sendPatiently } from "./busy.js";
@@ -116,9 +117,7 @@ function two(n) {
 
 /** The close time and what is left of it: a warning under 10 minutes, then "closed". */
 function countdown() {
-  const at = new Intl.DateTimeFormat(lang(), {
-    day: "numeric", month: "long", year: "numeric", hour: "2-digit", minute: "2-digit", timeZoneName: "short",
-  }).format(S.closeAt);
+  const at = when(S.closeAt);
   const left = S.closeAt - Date.now();
   // no alert role: this is redrawn every second
   if (left <= 0) return h("p", { class: "msg bad", id: "countdown-msg" }, t("close.over", { at }));
@@ -148,7 +147,7 @@ setInterval(() => {
 
 async function getJson(url) {
   const r = await fetch(url, { headers: { Accept: "application/json" } });
-  if (!r.ok) throw new Error(`${r.status}`);
+  if (!r.ok) throw await answerError(r);
   return r.json();
 }
 
@@ -230,8 +229,10 @@ async function loadElection(uuid) {
       [`${API}/${uuid}`, JSON.stringify(S.detail)],
       [`${API}/${uuid}/objects/${S.detail.setup.election}`, S.text],
     ]);
-  } catch {
-    S.flash = { kind: "bad", text: t("err.election") };
+  } catch (error) {
+    S.flash = error instanceof NotOpenYet
+      ? { kind: "info", text: notOpenText(error), id: "not-open" }
+      : { kind: "bad", text: t("err.election") };
     S.uuid = null;
     go(S.station ? "staff" : "choose");
     return;
@@ -1043,7 +1044,7 @@ function render(focus) {
   document.title = t("app.title");
   const parts = STEPS[S.step]();
   if (S.flash) {
-    parts.splice(1, 0, msg(S.flash.kind, S.flash.text));
+    parts.splice(1, 0, msg(S.flash.kind, S.flash.text, S.flash.id));
     S.flash = null;
   }
   view().replaceChildren(...parts.filter(Boolean));
