@@ -29,6 +29,7 @@ const S = {
   step: "choose",
   q: 0, // current question (0-based)
   flash: null, // {kind, text} shown once on the next step
+  notOpen: null, // the NotOpenYet error of the election asked for (step "notopen")
   uuid: null,
   detail: null,
   text: null, // the election's exact text
@@ -230,10 +231,15 @@ async function loadElection(uuid) {
       [`${API}/${uuid}/objects/${S.detail.setup.election}`, S.text],
     ]);
   } catch (error) {
-    S.flash = error instanceof NotOpenYet
-      ? { kind: "info", text: notOpenText(error), id: "not-open" }
-      : { kind: "bad", text: t("err.election") };
     S.uuid = null;
+    if (error instanceof NotOpenYet && !S.station) { // when it opens, not "no such election"
+      S.notOpen = error;
+      go("notopen");
+      return;
+    }
+    S.flash = error instanceof NotOpenYet
+      ? { kind: "info", text: notOpenText(error) }
+      : { kind: "bad", text: t("err.election") };
     go(S.station ? "staff" : "choose");
     return;
   }
@@ -353,6 +359,15 @@ const STEPS = {
 
   loading() {
     return [title(t("election.loading"))];
+  },
+
+  // an election that exists but is not open yet: when it opens (the schedule), if set
+  notopen() {
+    return [
+      title(notOpenText(S.notOpen)),
+      h("p", { id: "not-open" }, t("notOpen.hint")),
+      h("p", {}, h("a", { href: "#", id: "not-open-back" }, t("pages.back"))),
+    ];
   },
 
   choose() {
@@ -1044,7 +1059,7 @@ function render(focus) {
   document.title = t("app.title");
   const parts = STEPS[S.step]();
   if (S.flash) {
-    parts.splice(1, 0, msg(S.flash.kind, S.flash.text, S.flash.id));
+    parts.splice(1, 0, msg(S.flash.kind, S.flash.text));
     S.flash = null;
   }
   view().replaceChildren(...parts.filter(Boolean));

@@ -481,7 +481,7 @@ export const CATALOGUE = {
     "notOpen.yet": "This election is not open yet.",
     "notOpen.at": "This election opens {at}.",
     "notOpen.late": "This election was to open {at}; it is not open yet.",
-    "notOpen.hint": "Come back then: the questions appear here once the vote opens.",
+    "notOpen.hint": "Come back later: the questions appear here once the vote opens.",
     "admin.schedule": "Schedule",
     "admin.opensAt": "Opens by itself {at}.",
     "admin.closesAt": "Closes by itself {at}.",
