@@ -10,7 +10,9 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import cast
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -132,7 +134,7 @@ def test_viche_vote_says_when_the_election_opens(client: TestClient, tmp_path: P
         f"{d.base}/schedule", json={"open": _iso(opening)}, headers=bearer(d.administrator)
     )
     assert r.status_code == 200
-    voting = VotingClient(str(client.base_url), http=client)
+    voting = VotingClient("http://testserver", http=cast(httpx.Client, client))
     with pytest.raises(NotOpenYetError) as refused:
         voting.setup(d.uuid)
     assert refused.value.opens == _iso(opening)

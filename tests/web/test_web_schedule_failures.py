@@ -165,3 +165,44 @@ def test_a_failed_closing_is_kept_retried_and_cleared(
     scheduling.run_due(host, now + scheduling.RETRY_AFTER)  # the database is back
     assert c.get(d.base).json()["phase"] == "closed"
     assert _failed(c, d) is None
+
+
+def test_migration_0008_keeps_the_schedules_and_goes_back(board_url: str) -> None:
+    """A board at 0007 with a schedule: upgraded, the schedule is kept with no failure;
+    downgraded to 0007 and upgraded again, the same."""
+    import sqlalchemy
+    from alembic import command
+    from alembic.config import Config
+
+    from viche.record.sql import engine_url
+    from viche.record.sql.board import _MIGRATIONS
+
+    engine = sqlalchemy.create_engine(engine_url(board_url))
+
+    def to(revision: str, down: bool = False) -> None:
+        config = Config()
+        config.set_main_option("script_location", str(_MIGRATIONS))
+        with engine.begin() as conn:
+            config.attributes["connection"] = conn
+            (command.downgrade if down else command.upgrade)(config, revision)
+
+    try:
+        to("0007")
+        with engine.begin() as conn:
+            conn.execute(
+                sqlalchemy.text("INSERT INTO schedules (election, open_at) VALUES ('e1', 99)")
+            )
+        to("0008")
+        board = SqlBoard.open(board_url)
+        try:
+            found = schedule(board, "e1")
+            assert found is not None and (found.open_at, found.failure) == (99, None)
+        finally:
+            board.close()
+        to("0007", down=True)
+        with engine.connect() as conn:
+            kept = [r[0] for r in conn.execute(sqlalchemy.text("SELECT open_at FROM schedules"))]
+        assert kept == [99]
+        to("head")
+    finally:
+        engine.dispose()

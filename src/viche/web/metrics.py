@@ -1,7 +1,8 @@
 """Prometheus metrics of the server (text exposition format, no dependency): ballots
 accepted, ballots refused by error code, casting latency (a histogram), each election's
-phase, and a few counts of operations (:data:`EVENTS`: one-time code mails that failed,
-code requests and live streams refused).
+phase, a few counts of operations (:data:`EVENTS`: one-time code mails that failed, code
+requests and live streams refused), and the scheduled openings and closings whose last
+attempt failed (read from the database at each scrape).
 
 One worker process keeps its counters in memory. With several workers (``viche serve
 --workers N``) each keeps them in its own file in a folder the workers share
