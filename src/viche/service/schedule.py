@@ -120,10 +120,16 @@ def not_open_yet(board: SqlBoard, uuid: str, now: float) -> NotOpenYetError | No
 
 def failure(host: Host, uuid: str) -> Failure | None:
     """The last failure of ``uuid``'s scheduled opening or closing, if it has not succeeded
-    since (for its administrator: the message may name voters or trustees)."""
-    _phase(host, uuid)
+    since (for its administrator: the message may name voters or trustees). A failed opening
+    of an election open since, or a failed closing of one closed since, is not one (the
+    background task clears it on its next check)."""
+    phase = _phase(host, uuid)
     found = schedule(host.board, uuid)
-    return None if found is None else found.failure
+    failed = None if found is None else found.failure
+    if failed is None:
+        return None
+    moot = phase != "draft" if failed.action == "open" else phase == "closed"
+    return None if moot else failed
 
 
 def failed(host: Host) -> list[tuple[str, str, str, int]]:
