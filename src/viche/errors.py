@@ -323,6 +323,31 @@ class PhaseError(ProtocolError):
     code = "V3005"
 
 
+class NotOpenYetError(PhaseError):
+    """An election that exists but is not open yet: it is still being set up (a draft).
+    The public learns no more than that (its questions are published at the opening) and,
+    when the administrator scheduled it, ``opens``: the opening time (ISO 8601 UTC), also a
+    field of the JSON body."""
+
+    code = "V3009"
+
+    def __init__(
+        self, message: str, *, where: Location = NOWHERE, opens: str | None = None
+    ) -> None:
+        self.opens = opens
+        super().__init__(message, where=where)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild_not_open, (self.message, self.where, self.opens))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**super().to_dict(), "opens": self.opens}
+
+
+def _rebuild_not_open(message: str, where: Location, opens: str | None) -> NotOpenYetError:
+    return NotOpenYetError(message, where=where, opens=opens)
+
+
 class CredentialBindingError(ProtocolError):
     """A ballot signed with a credential that is on the list but not the voter's own."""
 

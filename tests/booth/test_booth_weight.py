@@ -14,6 +14,7 @@ BOOTH = [
     *sorted((STATIC / "booth").glob("*.js")),
     STATIC / "booth/index.html",
     STATIC / "common/i18n.js",
+    STATIC / "common/notopen.js",
     STATIC / "common/qr.js",
     STATIC / "common/style.css",
     STATIC / "favicon.svg",

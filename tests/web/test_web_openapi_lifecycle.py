@@ -15,8 +15,8 @@ NEW = {
     ("/api/v1/elections/{uuid}/ceremony/threshold.json", "get"): None,
     ("/api/v1/elections/{uuid}/trustees/{n}/shuffle", "post"): "Count",
     ("/api/v1/elections/{uuid}/shuffles/end", "post"): "Count",
-    ("/api/v1/elections/{uuid}/schedule", "put"): "ScheduleModel",
-    ("/api/v1/elections/{uuid}/schedule", "get"): "ScheduleModel",
+    ("/api/v1/elections/{uuid}/schedule", "put"): "ScheduleAnswer",
+    ("/api/v1/elections/{uuid}/schedule", "get"): "ScheduleAnswer",
     ("/api/v1/elections/{uuid}/codes", "post"): "CodeSent",
     ("/api/v1/elections/{uuid}/draft", "get"): "DraftModel",
 }
@@ -46,5 +46,11 @@ def test_openapi_documents_the_lifecycle(served: Served) -> None:
             assert "application/json" in op["requestBody"]["content"], (path, method)
     detail = doc["components"]["schemas"]["ElectionDetail"]["properties"]
     assert detail["schedule"]["$ref"] == "#/components/schemas/ScheduleModel"
+    answer = doc["components"]["schemas"]["ScheduleAnswer"]["properties"]
+    assert {"open", "close", "failed"} <= set(answer)
+    assert {"code", "message", "at", "attempts", "retry"} <= set(
+        doc["components"]["schemas"]["ScheduleFailure"]["properties"]
+    )
+    assert "opens" in doc["components"]["schemas"]["ErrorBody"]["properties"]
     rows = doc["components"]["schemas"]["ResultRow"]["properties"]
     assert "ballots" in rows

@@ -28,6 +28,7 @@ from viche.errors import (
     Location,
     ProtocolError,
     StorageError,
+    UnknownElectionError,
     VicheError,
 )
 from viche.protocol import codec
@@ -159,10 +160,25 @@ class Host:
         with self._lock:
             found = self._stores.get(uuid)
         if found is None:
-            found = self.board.store(uuid)  # UnknownElectionError: nothing kept
+            found = self._find(uuid)
             with self._lock:
                 found = self._stores.setdefault(uuid, found)
         return found
+
+    def _find(self, uuid: str) -> SqlElectionStore:
+        """The election on the board; an election still being set up (a draft) is
+        :class:`~viche.errors.NotOpenYetError`, any other unknown one
+        :class:`~viche.errors.UnknownElectionError`. Nothing is kept of either."""
+        from viche.service.schedule import not_open_yet  # it imports this module
+
+        try:
+            return self.board.store(uuid)
+        except UnknownElectionError:
+            pending = not_open_yet(self.board, uuid, time.time())
+            if pending is not None:
+                raise pending from None
+        # opened between the two looks (the Setup event is written before the draft goes)
+        return self.board.store(uuid)
 
     def record(self, uuid: str) -> ElectionRecord:
         """The election on the board with its setup parsed (once per process)."""

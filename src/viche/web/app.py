@@ -214,7 +214,7 @@ def create_app(
         response_class=PlainTextResponse,
     )
     def metrics() -> PlainTextResponse:
-        body = app.state.metrics.render(elections.phases(host))
+        body = app.state.metrics.render(elections.phases(host), schedule.failed(host))
         return PlainTextResponse(body, media_type="text/plain; version=0.0.4")
 
     # Last: every path the API does not answer is a page (/ and /booth/ serve index.html).

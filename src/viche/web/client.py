@@ -27,6 +27,7 @@ from viche.errors import (
     NOWHERE,
     HashMismatchError,
     Location,
+    NotOpenYetError,
     ProofError,
     ServerBusyError,
     UsageError,
@@ -102,6 +103,13 @@ def raise_for_answer(response: httpx.Response, where: Location) -> None:
         at = str(body.get("at", ""))
     except (ValueError, KeyError, TypeError):
         raise UsageError(f"the server answered HTTP {response.status_code}", where=where) from None
+    if code == NotOpenYetError.code:  # a scheduled election, or one still being set up
+        opens = body.get("opens")
+        raise NotOpenYetError(
+            f"{message}: the server takes ballots once it is open; vote again then",
+            where=where,
+            opens=opens if isinstance(opens, str) else None,
+        )
     raise VicheError(
         f"the server refused (HTTP {response.status_code}): {message}"
         + (f" (at {at})" if at else ""),

@@ -1,7 +1,8 @@
 """Prometheus metrics of the server (text exposition format, no dependency): ballots
 accepted, ballots refused by error code, casting latency (a histogram), each election's
-phase, and a few counts of operations (:data:`EVENTS`: one-time code mails that failed,
-code requests and live streams refused).
+phase, a few counts of operations (:data:`EVENTS`: one-time code mails that failed, code
+requests and live streams refused), and the scheduled openings and closings whose last
+attempt failed (read from the database at each scrape).
 
 One worker process keeps its counters in memory. With several workers (``viche serve
 --workers N``) each keeps them in its own file in a folder the workers share
@@ -194,8 +195,15 @@ class Metrics:
                 total.add(got)
         return total
 
-    def render(self, phases: Iterable[tuple[str, str]] = ()) -> str:
-        """The exposition text; ``phases`` gives (election uuid, phase) pairs."""
+    def render(
+        self,
+        phases: Iterable[tuple[str, str]] = (),
+        failed_schedules: Iterable[tuple[str, str, str, int]] = (),
+    ) -> str:
+        """The exposition text; ``phases`` gives (election uuid, phase) pairs,
+        ``failed_schedules`` (election uuid, action, error code, failed attempts in a row)
+        for each scheduled opening or closing whose last attempt failed (read from the
+        database: the same for every worker)."""
         c = self._total()
         lines = [
             "# HELP viche_ballots_accepted_total Ballots accepted (durable, receipt sent).",
@@ -241,5 +249,15 @@ class Metrics:
         lines += [
             f'viche_election_phase{{election="{uuid}",phase="{phase}"}} 1'
             for uuid, phase in sorted(phases)
+        ]
+        lines += [
+            "# HELP viche_schedule_failures Failed attempts in a row of a scheduled opening "
+            "or closing (retried every minute; shown until one succeeds or the schedule "
+            "changes).",
+            "# TYPE viche_schedule_failures gauge",
+        ]
+        lines += [
+            f'viche_schedule_failures{{election="{uuid}",action="{action}",code="{code}"}} {n}'
+            for uuid, action, code, n in sorted(failed_schedules)
         ]
         return "\n".join(lines) + "\n"

@@ -129,6 +129,11 @@ class ErrorBody(BaseModel):
         description="V9016 (server full) only: the milliseconds to wait before sending the "
         "same request again; Retry-After gives the same rounded up to whole seconds",
     )
+    opens: str | None = Field(
+        default=None,
+        description="V3009 (the election is not open yet) only: its scheduled opening time, "
+        "ISO 8601 UTC, or null when none is set",
+    )
 
 
 ERRORS: dict[int | str, dict[str, object]] = {
@@ -137,7 +142,7 @@ ERRORS: dict[int | str, dict[str, object]] = {
         (400, "malformed request"),
         (401, "authentication needed or failed"),
         (404, "no such election or object"),
-        (409, "wrong phase, replayed ballot"),
+        (409, "wrong phase (V3009: not open yet), replayed ballot"),
         (413, "body too large"),
         (415, "wrong content type"),
         (422, "a check failed (proof, credential, protocol rule)"),

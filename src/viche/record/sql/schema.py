@@ -100,8 +100,11 @@ drafts = Table(
     Column("state", LargeBinary, nullable=False),
 )
 
-#: When an election opens and closes by itself (Unix seconds, UTC; either may be unset), and
-#: when a server process last claimed the opening (so that one process opens it).
+#: When an election opens and closes by itself (Unix seconds, UTC; either may be unset),
+#: when a server process last claimed the opening (so that one process opens it), and the
+#: last failure of a scheduled opening or closing, if it has not succeeded since: which
+#: (``open``/``close``), the error's code and message, when, and how many attempts in a row
+#: failed (a new schedule or a success clears it).
 schedules = Table(
     "schedules",
     metadata,
@@ -109,6 +112,11 @@ schedules = Table(
     Column("open_at", BigInteger, nullable=True),
     Column("close_at", BigInteger, nullable=True),
     Column("claimed_at", BigInteger, nullable=True),
+    Column("failed_action", String(8), nullable=True),
+    Column("failed_code", String(8), nullable=True),
+    Column("failed_message", String(1000), nullable=True),
+    Column("failed_at", BigInteger, nullable=True),
+    Column("failures", Integer, nullable=True),
 )
 
 #: The one-time code last sent to a voter (its hash only), when it was sent and expires, and

@@ -233,21 +233,40 @@ class ScheduleRequest(BaseModel):
     close: str | None = Field(None, description="close the vote at this time (ISO 8601 UTC)")
 
 
+class ScheduleFailure(BaseModel):
+    action: str = Field(description="open or close: the step that failed")
+    code: str = Field(description="the error's code (V…)")
+    message: str
+    at: str = Field(description="when the last attempt failed, ISO 8601 UTC")
+    attempts: int = Field(description="failed attempts in a row")
+    retry: str = Field(description="when it is tried again, ISO 8601 UTC")
+
+
+class ScheduleAnswer(ScheduleModel):
+    failed: ScheduleFailure | None = Field(
+        None,
+        description="the last failure of the scheduled opening or closing, if it has not "
+        "succeeded since (only with the administrator's secret; null otherwise)",
+    )
+
+
 @router.put(
     "/{uuid}/schedule",
-    response_model=ScheduleModel,
+    response_model=ScheduleAnswer,
     summary="Set when the vote opens and closes by itself",
     description=(
         "Times in the future, in UTC; null leaves that step to the administrator. The server "
         "checks the schedules at start and periodically: a draft is opened (Setup event) at "
         "its opening time, an open election closed (EndBallots, encrypted tally) at its "
         "closing time, also when that time passed while the server was down. Ballots are "
-        "refused from the closing time on."
+        "refused from the closing time on. A scheduled step that fails is kept (see GET) "
+        f"and tried again every {schedule.RETRY_AFTER} s until it succeeds; a new schedule "
+        "clears it (and is tried at once)."
     ),
 )
 async def put_schedule(
     request: Request, uuid: str, token: Token, spec: ScheduleRequest
-) -> ScheduleModel:
+) -> ScheduleAnswer:
     h = host(request)
     await run_in_threadpool(admin.authorize, h.board, uuid, admin.ADMIN, role_secret(token))
     at = {
@@ -257,13 +276,39 @@ async def put_schedule(
     done = await run_in_threadpool(
         schedule.set_schedule, h, uuid, at["open"], at["close"], time.time()
     )
-    return ScheduleModel(open=done.open, close=done.close)
+    return ScheduleAnswer(open=done.open, close=done.close, failed=None)
 
 
-@router.get("/{uuid}/schedule", response_model=ScheduleModel, summary="When the vote opens, closes")
-def get_schedule(request: Request, uuid: str) -> ScheduleModel:
-    found = schedule.times(host(request), uuid)
-    return ScheduleModel(open=found.open, close=found.close)
+@router.get(
+    "/{uuid}/schedule",
+    response_model=ScheduleAnswer,
+    summary="When the vote opens, closes; and, for the administrator, a failed step",
+    description=(
+        "Public: the opening and closing times. With the election administrator's secret "
+        "(Bearer) also `failed`: the last failure of the scheduled opening or closing (the "
+        "error's code and message, when, attempts in a row, the next attempt), until a "
+        "later attempt succeeds, the administrator opens or closes by hand, or sets a new "
+        "schedule."
+    ),
+)
+def get_schedule(request: Request, uuid: str, token: Token) -> ScheduleAnswer:
+    h = host(request)
+    found = schedule.times(h, uuid)
+    answer = ScheduleAnswer(open=found.open, close=found.close, failed=None)
+    if token is None:
+        return answer
+    admin.authorize(h.board, uuid, admin.ADMIN, role_secret(token))
+    failed = schedule.failure(h, uuid)
+    if failed is not None:
+        answer.failed = ScheduleFailure(
+            action=failed.action,
+            code=failed.code,
+            message=failed.message,
+            at=str(schedule.format_time(failed.at)),
+            attempts=failed.attempts,
+            retry=str(schedule.format_time(failed.at + schedule.RETRY_AFTER)),
+        )
+    return answer
 
 
 @router.post("/{uuid}/open", response_model=Opened, summary="Open the vote (Setup event)")
@@ -271,6 +316,7 @@ def open_vote(request: Request, uuid: str, token: Token) -> Opened:
     h = host(request)
     admin.authorize(h.board, uuid, admin.ADMIN, role_secret(token))
     admin.open_draft(h.board, h.keys_dir, uuid)
+    schedule.settled(h, uuid)
     return Opened(uuid=uuid, fingerprint=h.record(uuid).election.fingerprint)
 
 
@@ -280,6 +326,7 @@ def close_vote(request: Request, uuid: str, token: Token) -> ClosedModel:
     election_store(request, uuid)
     admin.authorize(h.board, uuid, admin.ADMIN, role_secret(token))
     done = tally.close(h.record(uuid), jobs=1)
+    schedule.settled(h, uuid)
     return ClosedModel(
         ballots=done.ballots, counted=done.num_tallied, total_weight=done.total_weight
     )

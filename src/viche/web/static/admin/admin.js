@@ -7,7 +7,8 @@
 // in memory and in this tab's sessionStorage (gone when the tab closes), never in a URL,
 // never in localStorage. The voters' login secrets are only shown and downloaded.
 
-import { h, download, lang, setLang, t, translatePage } from "../common/i18n.js";
+import { h, download, lang, setLang, t, translatePage, when } from "../common/i18n.js";
+import { NOT_OPEN } from "../common/notopen.js";
 
 const API = "/api/v1/elections";
 const UUID = /^[1-9A-HJ-NP-Za-km-z]{14,64}$/;
@@ -261,7 +262,8 @@ function signOut() {
 async function loadPhase(body) {
   const r = await call("GET", `${API}/${S.uuid}`);
   if (S.view !== "manage") return;
-  if (r.status === 404) {
+  // an election being set up is "not open yet" to the public API (404: an older server)
+  if (r.status === 404 || r.body?.code === NOT_OPEN) {
     body.replaceChildren(...setupSteps());
     return;
   }
@@ -350,6 +352,7 @@ function setupSteps() {
         done: () => [msg("ok", t("admin.trusteeKeyOk", { n: i + 1 }), `trustee${i + 1}-ok`)],
       }),
     ),
+    scheduleCard(),
     h(
       "section",
       { class: "card", "aria-labelledby": "open-h" },
@@ -364,6 +367,40 @@ function setupSteps() {
       open,
     ),
   ];
+}
+
+/** The schedule (when the vote opens and closes by itself) and, read with the
+ * administrator's secret, the last failure of a scheduled opening or closing. */
+function scheduleCard() {
+  const box = h("div", { id: "schedule", "aria-live": "polite" });
+  const at = (iso) => when(Date.parse(iso));
+  call("GET", `${API}/${S.uuid}/schedule`, S.admin).then((r) => {
+    if (!r.ok) return box.replaceChildren(...failure(r));
+    const s = r.body;
+    const lines = [
+      s.open ? h("p", { id: "schedule-open" }, t("admin.opensAt", { at: at(s.open) })) : null,
+      s.close ? h("p", { id: "schedule-close" }, t("admin.closesAt", { at: at(s.close) })) : null,
+    ].filter(Boolean);
+    if (!lines.length) lines.push(h("p", { class: "hint" }, t("admin.noSchedule")));
+    const f = s.failed;
+    if (f) {
+      lines.push(msg("bad", t("admin.scheduleFailed", {
+        action: t(`admin.action.${f.action}`),
+        code: f.code,
+        message: f.message,
+        attempts: f.attempts,
+        at: at(f.at),
+        retry: at(f.retry),
+      }), "schedule-failed"));
+    }
+    box.replaceChildren(...lines);
+  });
+  return h(
+    "section",
+    { class: "card", "aria-labelledby": "schedule-h" },
+    h("h2", { id: "schedule-h" }, t("admin.schedule")),
+    box,
+  );
 }
 
 /** Refused ballots by error code, from the server's metrics (all its elections). */
@@ -408,6 +445,7 @@ function phaseSteps(d) {
     out.push(
       h("h2", {}, t("admin.turnout")),
       turnout,
+      scheduleCard(),
       h("div", { class: "actions" },
         button(t("admin.refresh"), update, { secondary: true, id: "refresh" }),
         button(t("admin.close"), async (event) => {

@@ -10,7 +10,8 @@
 // her own credential (it signs here, and is forgotten once she is done) and the ballot is
 // cast through the station's endpoint, which locks her credential.
 
-import { h, download, lang, setLang, t, tn, translatePage } from "../common/i18n.js";
+import { h, download, lang, setLang, t, tn, translatePage, when } from "../common/i18n.js";
+import { answerError, NotOpenYet, notOpenText } from "../common/notopen.js";
 import { checkCredential } from "./credential.js";
 import { clearQueue, dequeue, enqueue, keepElection, keepOffline, queued } from "./offline.js";
 import { sendPatiently } from "./busy.js";
@@ -28,6 +29,7 @@ const S = {
   step: "choose",
   q: 0, // current question (0-based)
   flash: null, // {kind, text} shown once on the next step
+  notOpen: null, // the NotOpenYet error of the election asked for (step "notopen")
   uuid: null,
   detail: null,
   text: null, // the election's exact text
@@ -116,9 +118,7 @@ function two(n) {
 
 /** The close time and what is left of it: a warning under 10 minutes, then "closed". */
 function countdown() {
-  const at = new Intl.DateTimeFormat(lang(), {
-    day: "numeric", month: "long", year: "numeric", hour: "2-digit", minute: "2-digit", timeZoneName: "short",
-  }).format(S.closeAt);
+  const at = when(S.closeAt);
   const left = S.closeAt - Date.now();
   // no alert role: this is redrawn every second
   if (left <= 0) return h("p", { class: "msg bad", id: "countdown-msg" }, t("close.over", { at }));
@@ -148,7 +148,7 @@ setInterval(() => {
 
 async function getJson(url) {
   const r = await fetch(url, { headers: { Accept: "application/json" } });
-  if (!r.ok) throw new Error(`${r.status}`);
+  if (!r.ok) throw await answerError(r);
   return r.json();
 }
 
@@ -230,9 +230,16 @@ async function loadElection(uuid) {
       [`${API}/${uuid}`, JSON.stringify(S.detail)],
       [`${API}/${uuid}/objects/${S.detail.setup.election}`, S.text],
     ]);
-  } catch {
-    S.flash = { kind: "bad", text: t("err.election") };
+  } catch (error) {
     S.uuid = null;
+    if (error instanceof NotOpenYet && !S.station) { // when it opens, not "no such election"
+      S.notOpen = error;
+      go("notopen");
+      return;
+    }
+    S.flash = error instanceof NotOpenYet
+      ? { kind: "info", text: notOpenText(error) }
+      : { kind: "bad", text: t("err.election") };
     go(S.station ? "staff" : "choose");
     return;
   }
@@ -352,6 +359,15 @@ const STEPS = {
 
   loading() {
     return [title(t("election.loading"))];
+  },
+
+  // an election that exists but is not open yet: when it opens (the schedule), if set
+  notopen() {
+    return [
+      title(notOpenText(S.notOpen)),
+      h("p", { id: "not-open" }, t("notOpen.hint")),
+      h("p", {}, h("a", { href: "#", id: "not-open-back" }, t("pages.back"))),
+    ];
   },
 
   choose() {

@@ -9,7 +9,7 @@ const FILES = [
   "./", "booth.js", "ballot.js", "busy.js", "credential.js", "election.js", "errors.js",
   "fixedbase.js", "group.js", "hash.js", "json.js", "offline.js", "pool.js", "qrcanvas.js",
   "qrdecode.js", "qrworker.js", "random.js", "scan.js", "worker.js", "../common/i18n.js",
-  "../common/qr.js", "../common/style.css",
+  "../common/notopen.js", "../common/qr.js", "../common/style.css",
   "../favicon.svg",
 ];
 // the public election data the booth reads: the election and its setup objects

@@ -235,6 +235,17 @@ export const CATALOGUE = {
     "err.server": "Сервер відхилив бюлетень ({code}): {message}",
     "err.crypto": "Помилка шифрування ({code}): {message}",
     "err.election": "Не вдалося завантажити вибори.",
+    "notOpen.yet": "Ці вибори ще не відкриті.",
+    "notOpen.at": "Ці вибори відкриються {at}.",
+    "notOpen.late": "Ці вибори мали відкритися {at}, але ще не відкриті.",
+    "notOpen.hint": "Поверніться пізніше: питання з’являться тут, щойно розпочнеться голосування.",
+    "admin.schedule": "Розклад",
+    "admin.opensAt": "Відкриється автоматично {at}.",
+    "admin.closesAt": "Закриється автоматично {at}.",
+    "admin.noSchedule": "Розклад не встановлено: відкриття і закриття — вручну.",
+    "admin.action.open": "Заплановане відкриття",
+    "admin.action.close": "Заплановане закриття",
+    "admin.scheduleFailed": "{action} не вдалося ({code}: {message}). Спроб поспіль: {attempts}, остання {at}; наступна {retry}. Усуньте причину (сервер повторить сам), відкрийте чи закрийте вручну або встановіть новий розклад.",
   },
   en: {
     "lang.name": "English",
@@ -467,6 +478,17 @@ export const CATALOGUE = {
     "err.server": "The server refused the ballot ({code}): {message}",
     "err.crypto": "Encryption failed ({code}): {message}",
     "err.election": "The election could not be loaded.",
+    "notOpen.yet": "This election is not open yet.",
+    "notOpen.at": "This election opens {at}.",
+    "notOpen.late": "This election was to open {at}; it is not open yet.",
+    "notOpen.hint": "Come back later: the questions appear here once the vote opens.",
+    "admin.schedule": "Schedule",
+    "admin.opensAt": "Opens by itself {at}.",
+    "admin.closesAt": "Closes by itself {at}.",
+    "admin.noSchedule": "No schedule: the vote is opened and closed by hand.",
+    "admin.action.open": "The scheduled opening",
+    "admin.action.close": "The scheduled closing",
+    "admin.scheduleFailed": "{action} failed ({code}: {message}). Attempts in a row: {attempts}, the last {at}; the next {retry}. Fix the cause (the server tries again by itself), open or close by hand, or set a new schedule.",
   },
 };
 
@@ -502,6 +524,13 @@ export function t(key, params = {}) {
 }
 
 /** A count in words: the key's plural form for n (key.one, key.few, key.many, key.other). */
+/** A moment (ms since the epoch) as people read it in the current language, with its zone. */
+export function when(ms) {
+  return new Intl.DateTimeFormat(current, {
+    day: "numeric", month: "long", year: "numeric", hour: "2-digit", minute: "2-digit", timeZoneName: "short",
+  }).format(ms);
+}
+
 export function tn(key, n) {
   const form = new Intl.PluralRules(current).select(n);
   const table = CATALOGUE[current];

@@ -4,6 +4,7 @@
 // and its result (/#<uuid>/result: counts per question, what is checked here, how to verify).
 
 import { h, lang, setLang, t, translatePage } from "./i18n.js";
+import { answerError, NotOpenYet, notOpenText } from "./notopen.js";
 import { sha256, toHex, utf8 } from "../booth/hash.js";
 
 const API = "/api/v1/elections";
@@ -12,7 +13,7 @@ const ROUTE = /^([^/]*)(?:\/(box|result)(?:\/(.*))?)?$/;
 
 async function getJson(url) {
   const r = await fetch(url, { headers: { Accept: "application/json" } });
-  if (!r.ok) throw new Error(`${r.status}`);
+  if (!r.ok) throw await answerError(r);
   return r.json();
 }
 
@@ -24,9 +25,17 @@ function title(text) {
   return h("h1", { id: "view-title", tabindex: "-1" }, text);
 }
 
-// The page of an address that names no election (mistyped, or unknown to this server), or
-// of an election that could not be loaded.
+// The page of an address that names no election (mistyped, or unknown to this server), of
+// an election not open yet (when it opens, if it is scheduled), or of an election that could
+// not be loaded.
 function fail(error) {
+  if (error instanceof NotOpenYet) {
+    return [
+      title(notOpenText(error)),
+      h("p", { id: "not-open" }, t("notOpen.hint")),
+      h("p", {}, h("a", { href: "/" }, t("pages.back"))),
+    ];
+  }
   const missing = error instanceof NoSuchElection || error?.message === "404";
   return [
     title(t(missing ? "pages.noSuch" : "err.election")),
