@@ -147,7 +147,7 @@ def test_an_opening_by_hand_clears_a_failed_opening(host: Host, tmp_path: Path) 
 
 
 def test_a_failed_closing_is_kept_retried_and_cleared(
-    host: Host, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    host: Host, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     c = TestClient(create_app(host, OpsConfig.unlimited()))
     server = (tmp_path / "admin.secret").read_text().strip()
@@ -161,7 +161,9 @@ def test_a_failed_closing_is_kept_retried_and_cleared(
 
     with monkeypatch.context() as m:
         m.setattr(tally, "close", down)
-        assert scheduling.run_due(host, now) == int(now) + scheduling.RETRY_AFTER
+        with caplog.at_level("WARNING", logger="viche.schedule"):
+            assert scheduling.run_due(host, now) == int(now) + scheduling.RETRY_AFTER
+    assert [r.getMessage() for r in caplog.records] == ["scheduled closing failed"]
     failed = _failed(c, d)
     assert (failed["action"], failed["code"], failed["attempts"]) == ("close", "V4010", 1)
     assert c.get(d.base).json()["phase"] == "open"

@@ -190,7 +190,8 @@ def refuse_after_close(uuid: str, close_at: int | None, now: float) -> None:
 
 def _report(host: Host, action: str, uuid: str, exc: VicheError, now: float) -> float:
     """Keep and log a failed scheduled ``action``; returns when it is tried again."""
-    log.warning(f"scheduled {action}ing failed", extra={"election": uuid, "error": exc.to_dict()})
+    step = {"open": "opening", "close": "closing"}[action]
+    log.warning(f"scheduled {step} failed", extra={"election": uuid, "error": exc.to_dict()})
     try:
         record_failure(
             host.board, uuid, action=action, code=exc.code, message=exc.message, at=int(now)
