@@ -394,7 +394,8 @@ def test_a_look_up_on_a_dropped_connection_fails_once_then_reconnects(
             voter(board, store.uuid, "olena")
         assert err.value.code == "V4010" and "olena" not in str(err.value)
         assert voter(board, store.uuid, "olena") is not None
-        assert board.store(store.uuid).voting_state()[0] == store.head()
+        state = board.store(store.uuid)
+        assert state.voting_state()[0] == state.head()
     finally:
         board.close()
 
