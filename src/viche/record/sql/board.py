@@ -567,17 +567,21 @@ class SqlElectionStore:
         if not heads:
             return heads
         last = heads[-1]
-        e = schema.elections.c
         moved = conn.execute(
-            update(schema.elections)
-            .where(e.uuid == self.uuid, e.head_hash == expected_head)
-            .values(head_height=last.height, head_hash=last.hash, head_type=last.type.value)
+            _MOVE_HEAD,
+            {
+                "election": self.uuid,
+                "expected": expected_head,
+                "new_height": last.height,
+                "new_hash": last.hash,
+                "new_type": last.type.value,
+            },
         )
         if moved.rowcount != 1:
             raise self._head_moved(heads[0].height)
-        conn.execute(insert(schema.events), rows)
+        conn.execute(_INSERT_EVENTS, rows)
         if index:
-            conn.execute(insert(schema.ballots), index)
+            conn.execute(_INSERT_BALLOTS, index)
         return heads
 
     def _head_moved(self, height: int) -> HeadMovedError:
@@ -786,6 +790,20 @@ _LOOK_UP = union_all(
         _b.credential.in_(bindparam("credentials", expanding=True)),
     ),
 )
+
+
+#: the head moved from ``expected`` (no row updated: another writer came first)
+_MOVE_HEAD = (
+    update(schema.elections)
+    .where(_e.uuid == bindparam("election"), _e.head_hash == bindparam("expected"))
+    .values(
+        head_height=bindparam("new_height"),
+        head_hash=bindparam("new_hash"),
+        head_type=bindparam("new_type"),
+    )
+)
+_INSERT_EVENTS = insert(schema.events)
+_INSERT_BALLOTS = insert(schema.ballots)
 
 
 def _voting_state(conn: Connection, uuid: str) -> tuple[ChainHead, int | None]:
