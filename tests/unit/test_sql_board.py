@@ -372,6 +372,41 @@ def test_the_cast_paths_look_ups_run_outside_any_transaction(
 
 
 @pytest.mark.parametrize("board_url", ["postgresql"], indirect=True)
+def test_a_look_up_interrupted_lends_no_connection_in_autocommit(
+    board_url: str, opened: Record, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A look-up interrupted after its statement (here while its row is read) never gives
+    its connection back to the pool as it was then (on PostgreSQL: in autocommit): the next
+    transaction still rolls back as a whole."""
+    board, store = _board_with(board_url, opened)
+    board.close()
+    board = SqlBoard.open(board_url, pool_size=1)
+    try:
+        state = board.store(store.uuid)
+        with board.engine.connect() as conn:
+            driver = conn.connection.driver_connection
+            assert driver is not None
+            cursor_class = type(driver.cursor())
+
+        def interrupted(self: object) -> None:
+            raise KeyboardInterrupt
+
+        with monkeypatch.context() as patch:
+            patch.setattr(cursor_class, "fetchone", interrupted)
+            with pytest.raises(KeyboardInterrupt):
+                state.voting_state()
+        with pytest.raises(RuntimeError), board.engine.begin() as conn:
+            conn.execute(schema.audits.insert().values(election=store.uuid, hash="a" * 64))
+            conn.execute(schema.audits.insert().values(election=store.uuid, hash="b" * 64))
+            raise RuntimeError
+        with board.engine.connect() as conn:
+            assert conn.execute(schema.audits.select()).all() == []
+        assert state.voting_state() == (state.head(), None)
+    finally:
+        board.close()
+
+
+@pytest.mark.parametrize("board_url", ["postgresql"], indirect=True)
 def test_a_look_up_on_a_dropped_connection_fails_once_then_reconnects(
     board_url: str, opened: Record
 ) -> None:

@@ -339,6 +339,12 @@ class SqlBoard:
             if getattr(driver, "closed", False) or isinstance(exc, dbapi.OperationalError):
                 pooled.invalidate(exc)  # the pool forgets a connection that may be broken
             raise DatabaseError(f"the database failed: {type(exc).__name__}", where=where) from None
+        except BaseException:
+            # interrupted (a signal, an error of ours): the connection may still be in
+            # autocommit, which would make the next transaction on it commit statement by
+            # statement; the pool forgets it rather than lending it again
+            pooled.invalidate()
+            raise
         finally:
             pooled.close()
         return None if row is None else tuple(row)
