@@ -7,6 +7,7 @@ its export must be the same archive byte for byte, and belenios-tool must verify
 from __future__ import annotations
 
 import io
+import socket
 import threading
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from sqlalchemy import text, update
 from support.belenios import tool_verifies
 from viche.errors import (
     ArchiveFormatError,
+    DatabaseError,
     HeadMovedError,
     PhaseError,
     RecordError,
@@ -25,6 +27,7 @@ from viche.errors import (
 from viche.record import Record, read_archive
 from viche.record.events import EventType
 from viche.record.sql import SqlBoard, SqlElectionStore, schema
+from viche.record.sql.accounts import VoterAccount, add_voters, voter
 from viche.record.store import ElectionStore, StoredBallot
 from viche.service.election_run import Stop
 from viche.testing.factories import make_election, plan_for
@@ -334,6 +337,100 @@ def test_postgresql_compresses_the_events_data_lines_with_lz4(board_url: str) ->
                 )
             ).one()
         assert (storage, method) in (("x", "l"), ("e", ""))
+    finally:
+        board.close()
+
+
+def test_the_cast_paths_look_ups_run_outside_any_transaction(
+    board_url: str, opened: Record
+) -> None:
+    """The login and the voting state (``SqlBoard.first_row``: compiled once, run on the
+    pool's DBAPI connection) answer what the database holds when they run, and leave the
+    pooled connection as they found it: a transaction on it afterwards still rolls back."""
+    board, store = _board_with(board_url, opened)
+    board.close()
+    board = SqlBoard.open(board_url, pool_size=1)  # one connection: the same one each time
+    try:
+        add_voters(board, store.uuid, [VoterAccount("olena", "o@x", "c1", "h")])
+        assert voter(board, store.uuid, "olena") == VoterAccount("olena", "o@x", "c1", "h")
+        assert voter(board, store.uuid, "nobody") is None
+        assert voter(board, "no-such-election", "olena") is None
+        state = board.store(store.uuid)
+        assert state.voting_state() == (state.head(), None)
+        with board.engine.begin() as conn:  # committed by another statement: seen at once
+            conn.execute(
+                schema.schedules.insert().values(election=store.uuid, close_at=1_900_000_000)
+            )
+        assert state.voting_state() == (state.head(), 1_900_000_000)
+        with pytest.raises(RuntimeError), board.engine.begin() as conn:
+            conn.execute(schema.audits.insert().values(election=store.uuid, hash="a" * 64))
+            raise RuntimeError
+        with board.engine.connect() as conn:
+            assert conn.execute(schema.audits.select()).all() == []
+    finally:
+        board.close()
+
+
+@pytest.mark.parametrize("board_url", ["postgresql"], indirect=True)
+def test_a_look_up_interrupted_lends_no_connection_in_autocommit(
+    board_url: str, opened: Record, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A look-up interrupted after its statement (here while its row is read) never gives
+    its connection back to the pool as it was then (on PostgreSQL: in autocommit): the next
+    transaction still rolls back as a whole."""
+    board, store = _board_with(board_url, opened)
+    board.close()
+    board = SqlBoard.open(board_url, pool_size=1)
+    try:
+        state = board.store(store.uuid)
+        with board.engine.connect() as conn:
+            driver = conn.connection.driver_connection
+            assert driver is not None
+            cursor_class = type(driver.cursor())
+
+        def interrupted(self: object) -> None:
+            raise KeyboardInterrupt
+
+        with monkeypatch.context() as patch:
+            patch.setattr(cursor_class, "fetchone", interrupted)
+            with pytest.raises(KeyboardInterrupt):
+                state.voting_state()
+        with pytest.raises(RuntimeError), board.engine.begin() as conn:
+            conn.execute(schema.audits.insert().values(election=store.uuid, hash="a" * 64))
+            conn.execute(schema.audits.insert().values(election=store.uuid, hash="b" * 64))
+            raise RuntimeError
+        with board.engine.connect() as conn:
+            assert conn.execute(schema.audits.select()).all() == []
+        assert state.voting_state() == (state.head(), None)
+    finally:
+        board.close()
+
+
+@pytest.mark.parametrize("board_url", ["postgresql"], indirect=True)
+def test_a_look_up_on_a_dropped_connection_fails_once_then_reconnects(
+    board_url: str, opened: Record
+) -> None:
+    """A pooled connection that the database dropped (its socket closed under it, as after
+    a PostgreSQL restart) fails the one look-up that meets it with a typed error; the pool
+    forgets it and the next look-up reconnects."""
+    board, store = _board_with(board_url, opened)
+    board.close()
+    board = SqlBoard.open(board_url, pool_size=1)
+    try:
+        add_voters(board, store.uuid, [VoterAccount("olena", "o@x", "c1", "h")])
+        assert voter(board, store.uuid, "olena") is not None
+        pooled = board.engine.raw_connection()
+        fd = pooled.driver_connection.pgconn.socket  # type: ignore[union-attr]
+        with socket.socket(fileno=fd) as sock:
+            sock.shutdown(socket.SHUT_RDWR)
+            sock.detach()
+        pooled.close()  # back in the pool, dead, without a statement to tell
+        with pytest.raises(DatabaseError) as err:
+            voter(board, store.uuid, "olena")
+        assert err.value.code == "V4010" and "olena" not in str(err.value)
+        assert voter(board, store.uuid, "olena") is not None
+        state = board.store(store.uuid)
+        assert state.voting_state()[0] == state.head()
     finally:
         board.close()
 

@@ -62,11 +62,9 @@ _VOTER = select(_v.login, _v.address, _v.credential, _v.secret_hash).where(
 
 
 def voter(board: SqlBoard, uuid: str, login: str) -> VoterAccount | None:
-    try:
-        with board.reader.connect() as conn:
-            row = conn.execute(_VOTER, {"uuid": uuid, "login": login}).first()
-    except SQLAlchemyError as exc:
-        raise db_error(exc, Location(member=f"database / {uuid}")) from None
+    row = board.first_row(
+        _VOTER, {"uuid": uuid, "login": login}, Location(member=f"database / {uuid}")
+    )
     if row is None:
         return None
     return VoterAccount(str(row[0]), str(row[1]), str(row[2]), row[3])
