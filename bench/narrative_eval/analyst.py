@@ -166,7 +166,7 @@ def ranked(
         return whole
     if ranking == "hybrid":  # the monitor's ranking: cosine + the lexical bridge (claim_set.py)
         cleaned = [nar.claim_text(t) for t in texts]
-        return index.scores(cached_encode(model, cleaned), cleaned)
+        return index.scores(cached_encode(model, cleaned), cleaned, cross_weight=0.0)
     out = whole.copy()
     parts = [(i, s) for i, t in enumerate(texts) for s in nar.claim_sentences(t)]
     if parts:

@@ -270,10 +270,10 @@ def rank_all(shared: Path, *, with_passage: bool = False) -> None:
         vectors = cached_encode(model, texts)
         scores = {"raw": cos, "head": head}
         for w in WEIGHTS:  # the monitor's ranking (CaseIndex.scores) at several weights
-            scores[f"hyb{w:g}"] = index.scores(vectors, texts, weight=w)
+            scores[f"hyb{w:g}"] = index.scores(vectors, texts, weight=w, cross_weight=0.0)
         if passage is not None:  # cases embedded with e5's "passage: " prefix (rules.py)
             scores["passage"] = vectors @ passage.vectors.T
-            scores["pas_hyb0.12"] = passage.scores(vectors, texts, weight=0.12)
+            scores["pas_hyb0.12"] = passage.scores(vectors, texts, weight=0.12, cross_weight=0.0)
         rows += top_rows(scores, lang, items, index.cases, text_chars=300)
     with (HERE / "claim_retrieved.csv").open("w", encoding="utf-8", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=list(rows[0]))
