@@ -77,8 +77,12 @@ def test_freedict_read_backwards_and_folds_ukrainian(tmp_path: Path) -> None:
     assert not any(t.startswith("e:") for t in crosslex.terms("Армія уряду", "uk", {})[1:])
 
 
-def test_load_dictionary_absent_and_broken(tmp_path: Path) -> None:
-    assert crosslex.load_dictionary(tmp_path / "none") == {}
+def test_load_dictionary_absent_and_broken(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level("WARNING", logger="viche.monitor"):
+        assert crosslex.load_dictionary(tmp_path / "none") == {}
+    assert "dict-freedict-eng-rus" in caplog.text  # said, not silent
     (tmp_path / "bad.index").write_text("no tabs here\n", encoding="utf-8")
     with gzip.open(tmp_path / "bad.dict.dz", "wb") as fh:
         fh.write(b"x")

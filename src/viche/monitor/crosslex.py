@@ -25,6 +25,7 @@ its ``t:`` terms and the English words' ``e:`` terms. Measured in
 from __future__ import annotations
 
 import gzip
+import logging
 import math
 import os
 import re
@@ -36,6 +37,8 @@ import numpy as np
 import numpy.typing as npt
 
 from viche.errors import IngestError, Location
+
+log = logging.getLogger("viche.monitor")
 
 #: where Debian's dict-freedict-eng-rus puts its files (``.index``, ``.dict.dz``)
 FREEDICT = Path("/usr/share/dictd/freedict-eng-rus")
@@ -139,9 +142,16 @@ def read_freedict(base: Path) -> dict[str, frozenset[str]]:
 
 def load_dictionary(base: Path | None = None) -> dict[str, frozenset[str]]:
     """:func:`read_freedict` of ``base``, else ``$VICHE_FREEDICT``, else :data:`FREEDICT`;
-    an empty dictionary when its files are not there (the package is not installed)."""
+    an empty dictionary, with a warning, when its files are not there (the package is not
+    installed)."""
     path = base or Path(os.environ.get("VICHE_FREEDICT") or FREEDICT)
     if not path.with_suffix(".index").is_file():
+        log.warning(
+            "no FreeDict eng-rus dictionary at %s: cross-language matching uses transliteration"
+            " and English words only (install the Debian package dict-freedict-eng-rus, or set"
+            " VICHE_FREEDICT)",
+            path,
+        )
         return {}
     return read_freedict(path)
 
