@@ -7,11 +7,15 @@ A one-worker ``viche serve`` (SQLite) is held full: four casts taken in (the adm
 floor while no pace is known) ask ``Expect: 100-continue`` and never send their body, so
 they stay in flight. Then ``--clients`` connections each send the same cast (a 17 kB
 body) ``--sends`` times in a row, each answered 503 at once by the admission's gate;
-printed per refusal: the server's CPU (its processes, from ``/proc``) and this client's.
-The retries are sent back to back, not after the wait the server asks: this measures the
-cost of an answer, not the admission's schedule. Time each mode under ``flock
-/work/wt/bench.lock``; ``--server-src DIR`` serves another checkout (before/after by the
-same client).
+printed per refusal: the server's CPU (its processes, from ``/proc``; less what it spends
+idle for as long, its timers, measured before) and this client's.
+Each client comes back after the wait the server asks (and up to a fifth more, as the
+booth and ``viche vote`` do): back to back, the waits handed out would grow past what a
+kept connection is kept for (``viche.web.admission.KEEP_ALIVE_WAIT_MS``); with 200
+clients they stay near 0.75 s (200 × 3.75 ms: nothing leaves, no pace is measured), so a
+mode takes ~20 s and all its refusals are told the same kind of wait. Time it under
+``flock /work/wt/bench.lock``; ``--server-src DIR`` serves another checkout (before/after
+by the same client).
 
     PYTHONPATH=src .venv/bin/python bench/serve_ingest/refusals.py
 """
@@ -22,6 +26,7 @@ import argparse
 import asyncio
 import json
 import os
+import random
 import socket
 import sys
 import tempfile
@@ -36,9 +41,12 @@ import run as ingest  # the board, the server and the client of the ingest bench
 from viche.crypto.rng import SeededRandom
 from viche.protocol.election import ElectionTemplate
 from viche.service.served_demo import prepare_demo
+from viche.web.client import busy_wait, jittered
 
 #: the casts held in flight: the admission's floor (its bound while no pace is known)
 HELD = 4
+#: seconds the server is watched idle (held full, no other request) before the refusals
+IDLE = 3.0
 MODES = {
     # name: (Expect: 100-continue, the connection kept for the next send)
     "new+expect": (True, False),
@@ -49,11 +57,12 @@ MODES = {
 
 
 async def _refusals(
-    port: int, uuid: str, logins: list[tuple[str, str]], clients: int, sends: int,
+    pid: int, port: int, uuid: str, logins: list[tuple[str, str]], clients: int, sends: int,
     expect: bool, keep: bool,
-) -> tuple[int, int, float]:  # fmt: skip
+) -> tuple[int, int, float, float, float]:  # fmt: skip
     """Hold the worker full, then ``clients`` × ``sends`` casts: (503s, connections opened,
-    client CPU seconds of those sends)."""
+    client CPU seconds of those sends, the server's CPU seconds meanwhile, less what it
+    spends idle in as long: its timers, measured for IDLE seconds before; the seconds)."""
     loop = asyncio.get_running_loop()
     body = b"{" + b" " * 17_061 + b"}"  # a ballot's size; never read by the gate
     held: list[asyncio.Transport] = []
@@ -63,8 +72,12 @@ async def _refusals(
         transport.write(head + b"\r\n\r\n")  # and never its body: in flight for good
         held.append(transport)
     await asyncio.sleep(1.0)  # taken in, logged in, waiting for their bodies
+    idle0, _ = ingest._tree_cpu(pid)
+    await asyncio.sleep(IDLE)
+    idle = (ingest._tree_cpu(pid)[0] - idle0) / IDLE  # CPU seconds per second, held full
     request = ingest._request(port, uuid, body, logins[HELD], expect)
     busy = connections = 0
+    jitter = random.Random(11)
 
     async def client() -> None:
         nonlocal busy, connections
@@ -78,15 +91,21 @@ async def _refusals(
             busy += 1
             if not keep:
                 conn.close()
+            wait = busy_wait(answer.status, answer.headers.get("retry-after", ""), answer.body)
+            await asyncio.sleep(jittered(wait or 0.0, jitter.uniform))
         if conn is not None:
             conn.close()
 
     c0 = time.process_time()
+    s0, _ = ingest._tree_cpu(pid)
+    t0 = time.perf_counter()
     await asyncio.gather(*(client() for _ in range(clients)))
+    seconds = time.perf_counter() - t0
+    server = ingest._tree_cpu(pid)[0] - s0 - idle * seconds
     cpu = time.process_time() - c0
     for transport in held:
         transport.close()
-    return busy, connections, cpu
+    return busy, connections, cpu, server, seconds
 
 
 def main() -> None:
@@ -119,22 +138,17 @@ def main() -> None:
             proc = ingest._serve(board.data, board.url, port, 1, 0.5, None, args.server_src)
             try:
                 time.sleep(1.0)
-                cpu0, _ = ingest._tree_cpu(proc.pid)
-                t0 = time.perf_counter()
                 with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-                    busy, conns, client_cpu = runner.run(
-                        _refusals(port, demo.election.uuid, logins, args.clients, args.sends,
-                                  expect, keep)
+                    busy, conns, client_cpu, server_cpu, seconds = runner.run(
+                        _refusals(proc.pid, port, demo.election.uuid, logins, args.clients,
+                                  args.sends, expect, keep)
                     )  # fmt: skip
-                seconds = time.perf_counter() - t0
-                cpu1, _ = ingest._tree_cpu(proc.pid)
             finally:
                 proc.terminate()
                 proc.wait(timeout=60)
-            # the server's CPU includes the held casts' login and one second idle (~ms)
             print(
                 f"{mode:<12} {busy:>6} {conns:>6} {seconds:>7.1f} "
-                f"{(cpu1 - cpu0) * 1000 / busy:>17.3f} {client_cpu * 1000 / busy:>17.3f} "
+                f"{server_cpu * 1000 / busy:>17.3f} {client_cpu * 1000 / busy:>17.3f} "
                 f"{os.getloadavg()[0]:>5.1f}",
                 flush=True,
             )
