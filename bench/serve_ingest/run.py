@@ -21,8 +21,8 @@ and each worker count (``viche serve --workers N``), on a fresh board:
   wake-ups); ``voter p50``/``voter p99``: from the voter's first write to her receipt,
   waits included;
   ``503s``: answers "retry after"; ``told``: voters told at least once; ``conns``: the
-  connections the voters opened (each keeps hers for her retries, as a browser does,
-  unless the server closes it; ``--new-connections``: one per send). With
+  connections the voters opened (one per send; ``--keep-connections``: each voter keeps
+  hers for her retries, as a browser does, unless the server closes it). With
   ``--cast-wait 0`` nobody is told to retry and the burst is one queue (the last voter
   waits for all those before her).
 * **paced**: a fresh board, the same voters arriving at random (Poisson) at ``--pace`` times
@@ -408,14 +408,14 @@ async def _send(port: int, request: bytes, kept: _Connection | None) -> tuple[_A
 
 async def _fire(
     port: int, uuid: str, ballots: list[tuple[bytes, tuple[str, str]]], rate: float | None,
-    expect: bool = True, keep: bool = True,
+    expect: bool = True, keep: bool = False,
 ) -> Fired:  # fmt: skip
     """Each voter posts her ballot over her own connection: all at once (``rate`` None) or
     arriving as a Poisson process of ``rate`` voters per second. A voter told that the
     server is full waits as long as it asks (``retry_after_ms``, else Retry-After) plus up
     to a fifth more at random (as ``viche vote`` and the booth do) and sends the same
-    ballot again, over the same connection unless the server closed it (``keep`` False: a
-    new connection for each send, as this bench did before 2026-12-06).
+    ballot again, over a new connection (``keep``: over the same one unless the server
+    closed it, as a browser does).
 
     The client is plain HTTP/1.1 (:class:`_Connection`: an asyncio protocol, no stream
     objects), each request encoded beforehand: the load generator
@@ -526,7 +526,7 @@ def _run(
     board: Board, workers: int, uuid: str, ballots: list[tuple[bytes, tuple[str, str]]],
     rate: float | None, cast_wait: float, profile: Path | None = None,
     cpus: str | None = None, postgres: str = "", expect: bool = True,
-    server_src: Path | None = None, keep: bool = True,
+    server_src: Path | None = None, keep: bool = False,
 ) -> tuple[Fired, float, float, int, float | None]:  # fmt: skip
     """Serve ``board``, fire the ballots; (what the clients saw, server CPU s, of which in
     its check processes, ballots on the board afterwards, CPU s of the PostgreSQL backends
@@ -633,9 +633,9 @@ def main() -> None:
         help="the client sends each ballot with its head, without Expect: 100-continue",
     )  # fmt: skip
     p.add_argument(
-        "--new-connections", action="store_true",
-        help="each voter opens a new connection for each send (this bench before "
-        "2026-12-06) instead of keeping hers for her retries",
+        "--keep-connections", action="store_true",
+        help="each voter keeps her connection for her retries (as a browser does) instead "
+        "of opening a new one for each send (README, section retry7)",
     )  # fmt: skip
     p.add_argument(
         "--server-src", type=Path, default=None,
@@ -687,8 +687,8 @@ def main() -> None:
 
         print(f"admission control: viche serve --cast-wait {args.cast_wait}; client "
               + ("without" if args.no_expect else "with") + " Expect: 100-continue, "
-              + ("a new connection for each send" if args.new_connections
-                 else "each voter's connection kept for her retries"))  # fmt: skip
+              + ("each voter's connection kept for her retries" if args.keep_connections
+                 else "a new connection for each send"))  # fmt: skip
         if args.cpus is not None:
             print(f"server pinned to cores {args.cpus} (taskset)")
         print(
@@ -717,7 +717,7 @@ def main() -> None:
                     fired, cpu, checks_cpu, count, pg_cpu = _run(
                         board, workers, uuid, cast, rate, args.cast_wait, spy, args.cpus,
                         args.postgres, not args.no_expect, args.server_src,
-                        not args.new_connections,
+                        args.keep_connections,
                     )  # fmt: skip
                     pg_ms = "-" if pg_cpu is None else f"{pg_cpu * 1000 / count:.1f}"
                     per_s = count / fired.seconds
