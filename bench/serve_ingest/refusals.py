@@ -10,10 +10,11 @@ body) ``--sends`` times in a row, each answered 503 at once by the admission's g
 printed per refusal: the server's CPU (its processes, from ``/proc``; less what it spends
 idle for as long, its timers, measured before) and this client's.
 Each client comes back after the wait the server asks (and up to a fifth more, as the
-booth and ``viche vote`` do): back to back, the waits handed out would grow past what a
-kept connection is kept for (``viche.web.admission.KEEP_ALIVE_WAIT_MS``); with 200
-clients they stay near 0.75 s (200 × 3.75 ms: nothing leaves, no pace is measured), so a
-mode takes ~20 s and all its refusals are told the same kind of wait. Time it under
+booth and ``viche vote`` do): back to back, the waits handed out would grow by 3.75 ms a
+refusal (nothing leaves, no pace is measured) past what a server keeps a connection
+for; with 200 clients they stay near 0.75 s, and a mode takes ~20 s. (Without ``Expect``
+``viche serve`` closes a refused connection: ``kept`` then opens one per send, as ``new``
+does; branch ``retry7-tried`` kept it.) Time it under
 ``flock /work/wt/bench.lock``; ``--server-src DIR`` serves another checkout (before/after
 by the same client).
 

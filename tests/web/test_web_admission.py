@@ -20,12 +20,12 @@ from typing import cast
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from support.web import Served
 from viche.errors import ServerBusyError
 from viche.service.hosting import Host
-from viche.web.admission import KEEP_ALIVE_WAIT_MS, Admission, AdmissionGate, LoopLag
+from viche.web.admission import Admission, AdmissionGate, LoopLag
 from viche.web.app import create_app
 from viche.web.client import JITTER_CAP, VotingClient, jittered, retry_after
 from viche.web.event_demo import running
@@ -133,7 +133,7 @@ def test_a_full_worker_answers_503_with_retry_after_and_reads_nothing(served: Se
         # the wait to the millisecond in the body, rounded up to whole seconds in the header
         assert 0 < body["retry_after_ms"] <= 1000 * int(r.headers["Retry-After"])
         assert int(r.headers["Retry-After"]) == max(1, -(-body["retry_after_ms"] // 1000))
-        assert "Connection" not in r.headers  # kept for the retry, soon
+        assert r.headers["Connection"] == "close"
         assert retry_after(cast(httpx.Response, r)) == body["retry_after_ms"] / 1000
         assert s.store.head() == head and admission.in_flight == 1
         metrics = client.get("/metrics").text
@@ -219,49 +219,6 @@ def test_the_client_sends_the_same_ballot_again_after_retry_after(served: Served
                 published_key=s.host.receipt_key(s.uuid).public, patience=0.5, sleep=sleep,
             )  # fmt: skip
         assert getattr(err.value, "code", None) == "V9016"
-
-
-def test_over_uvicorn_viche_vote_sends_the_ballot_again_over_the_same_connection(
-    served: Served,
-) -> None:
-    """``viche vote``'s client (httpx, no Expect) told to come back soon keeps its
-    connection: its retries cost the server no new connection (accept, a protocol, a
-    close on both sides)."""
-    s = served
-    admission = Admission(target=0.5, floor=1, ceiling=1, lag_share=0)
-    app = create_app(s.host, OpsConfig.unlimited(), admission=admission)
-    ports: list[int] = []
-
-    class Ports:
-        def __init__(self, app: ASGIApp) -> None:
-            self.app = app
-
-        async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-            if scope["type"] == "http" and scope["method"] == "POST":
-                ports.append(scope["client"][1])
-            await self.app(scope, receive, send)
-
-    app.add_middleware(Ports)
-    with running(app) as url:
-        voter = VotingClient(url)
-        slept: list[float] = []
-
-        def sleep(seconds: float) -> None:
-            slept.append(seconds)
-            if len(slept) == 2:
-                admission.in_flight = 0  # room after the second wait
-
-        admission.in_flight = 1
-        try:
-            answer = voter.cast(
-                s.uuid, s.ballot(4, "kept"), *s.login(4),
-                published_key=s.host.receipt_key(s.uuid).public, sleep=sleep,
-            )  # fmt: skip
-        finally:
-            voter.close()
-    assert answer.height == s.store.head().height
-    assert len(slept) == 2 and len(ports) == 3
-    assert len(set(ports)) == 1, ports  # one connection for the three sends
 
 
 def test_retry_after_takes_the_milliseconds_else_the_seconds() -> None:
@@ -493,14 +450,11 @@ def test_a_late_loop_takes_a_cast_only_when_none_is_in_flight() -> None:
         assert off.in_flight == 2
 
 
-def _refuse(
-    headers: list[tuple[bytes, bytes]], body: bytes, *, wait: float = 0.0, version: str = "1.1"
-) -> tuple[list[Message], int]:
+def _refuse(headers: list[tuple[bytes, bytes]], body: bytes) -> tuple[list[Message], int]:
     """A cast through an AdmissionGate that has no room: the messages sent back, and how
-    many times the body was read (``wait``: at least the seconds the voter is told)."""
+    many times the body was read."""
     admission = Admission(target=0.5, floor=1, ceiling=1, lag_share=0)
     admission.in_flight = 1
-    admission._next_slot = time.monotonic() + wait
     reads = 0
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
@@ -519,7 +473,7 @@ def _refuse(
     gate = AdmissionGate(app, admission=admission, metrics=Metrics())
     scope: Scope = {
         "type": "http", "method": "POST", "path": "/api/v1/elections/abc/ballots",
-        "http_version": version, "headers": [(b"content-type", b"application/json"), *headers],
+        "headers": [(b"content-type", b"application/json"), *headers],
     }  # fmt: skip
     asyncio.run(gate(scope, receive, send))
     return sent, reads
@@ -528,38 +482,19 @@ def _refuse(
 def test_a_refused_cast_that_expects_100_continue_is_answered_without_its_body() -> None:
     """Expect: 100-continue: the client sends the body only when told to; refused, it is
     never told (nothing read) and the connection is not closed on it (a close with unread
-    data would reset it and could lose the answer)."""
-    for wait in (0.0, 60.0):
-        sent, reads = _refuse([(b"expect", b"100-Continue")], b"", wait=wait)
-        assert reads == 0
-        start = sent[0]
-        assert start["status"] == 503
-        names = {k.lower() for k, _ in start["headers"]}
-        assert b"retry-after" in names and b"connection" not in names
-        assert json.loads(sent[1]["body"])["code"] == "V9016"
-
-
-def test_a_refused_cast_keeps_its_connection_for_a_retry_soon() -> None:
-    """Without Expect: told to come back well within the server's keep-alive, the voter
-    keeps her connection for the retry (a browser, ``viche vote``): answered at once, its
-    body not read (the server skips it, as after a refusal to Expect). Told to come back
-    later, or on a connection the client closes after the answer (HTTP/1.0, ``Connection:
-    close``), the body is read and dropped, then the connection closed (a close with the
-    body still coming would reset the connection and could lose the answer)."""
-    sent, reads = _refuse([], b"{}")
+    data would reset it and could lose the answer). Without: the body is read and dropped,
+    then the connection closed."""
+    sent, reads = _refuse([(b"expect", b"100-Continue")], b"")
     assert reads == 0
+    start = sent[0]
+    assert start["status"] == 503
+    names = {k.lower() for k, _ in start["headers"]}
+    assert b"retry-after" in names and b"connection" not in names
+    assert json.loads(sent[1]["body"])["code"] == "V9016"
+    sent, reads = _refuse([], b"{}")
+    assert reads == 1
     assert sent[0]["status"] == 503
-    assert json.loads(sent[1]["body"])["retry_after_ms"] < KEEP_ALIVE_WAIT_MS
-    assert b"connection" not in {k.lower() for k, _ in sent[0]["headers"]}
-    for late in (
-        _refuse([], b"{}", wait=KEEP_ALIVE_WAIT_MS / 1000 + 0.1),
-        _refuse([(b"connection", b"Keep-Alive, Close")], b"{}"),
-        _refuse([], b"{}", version="1.0"),
-    ):
-        sent, reads = late
-        assert reads == 1
-        assert sent[0]["status"] == 503
-        assert (b"connection", b"close") in sent[0]["headers"]
+    assert (b"connection", b"close") in sent[0]["headers"]
 
 
 def test_over_uvicorn_a_client_waiting_for_100_continue_never_sends_a_refused_body(

@@ -41,11 +41,11 @@ A request that waited before the gate is counted too. While the loop refuses the
 it has accepted, the next ones wait in the kernel's accept queue, where no gate sees them: in
 a traced PostgreSQL one-worker burst a quarter of the first wave was accepted 0.4-0.8 s after
 the client wrote it, found room (the bound had grown meanwhile) and was answered after more
-than a second (a retry over a kept connection waits likewise to be read). ``viche serve``'s
-protocol (:class:`viche.web.serve.ArrivalStamps`) stamps when each request reached the
-machine (scope extension :data:`ARRIVED`, from the kernel's ``TCP_INFO``); a cast is then
-taken only if that wait and its turn fit in :attr:`Admission.stale` times the target, or
-when none is in flight.
+than a second (a request over a kept connection waits likewise to be read). ``viche
+serve``'s protocol (:class:`viche.web.serve.ArrivalStamps`) stamps when each request
+reached the machine (scope extension :data:`ARRIVED`, from the kernel's ``TCP_INFO``); a
+cast is then taken only if that wait and its turn fit in :attr:`Admission.stale` times the
+target, or when none is in flight.
 
 The bound is kept by :class:`AdmissionGate`, a plain ASGI middleware in front of the cast
 route: a refusal costs no routing, no dependency solving, no login and no thread hop (a
@@ -54,13 +54,12 @@ written, and its body is not wanted: a request that asked ``Expect: 100-continue
 its 503 before the body is sent (never read: uvicorn says ``100 Continue`` only when the
 body is read) and the connection stays open (the client closes it, or sends the body,
 which is skipped, and its next request; a close with unread data would reset the
-connection and could lose the answer). Any other is answered at once too, and keeps its
-connection for the retry (browsers and ``viche vote`` keep theirs: the retry then costs
-neither side a new connection, whose accept, protocol and close on both sides were most of
-a 503's cost in a burst) when it is told to come back soon (:data:`KEEP_ALIVE_WAIT_MS`) and
-its client keeps connections; else its body is read and thrown away, then the connection
-closed (``Connection: close``). Everything here runs on the worker's event loop (one
-thread): no lock is needed.
+connection and could lose the answer); any other's body is read and thrown away, then
+the connection closed (``Connection: close``). Closed, the retry is a new connection,
+which any worker may accept: kept connections kept a voter's retries on the worker that
+had accepted her, and one worker of two took 998 of a burst's 1,000 ballots
+(bench/serve_ingest/README.md, retry7). Everything here runs on the worker's event
+loop (one thread): no lock is needed.
 """
 
 from __future__ import annotations
@@ -102,14 +101,6 @@ LAG_PERIOD = 0.01
 #: the ASGI scope's extension whose ``at`` is when a request reached this machine
 #: (``time.monotonic()``; set by :class:`viche.web.serve.ArrivalStamps`)
 ARRIVED = "viche.arrived"
-#: a voter told to come back within this many milliseconds keeps her connection for the
-#: retry (a refusal without ``Expect: 100-continue``): she is back (the wait, and up to a
-#: fifth more: 4 s) a second before the server closes it as idle (uvicorn's
-#: ``timeout_keep_alive``, 5 s), where a reused connection closed just as she sends would
-#: lose her answer. A longer wait closes the connection (``Connection: close``). (A burst's
-#: first wave of 1,000 is told waits up to ~4 s: at 2.5 s, 800 of the 1,900 refusals of a
-#: burst still closed their connection)
-KEEP_ALIVE_WAIT_MS = 3300
 
 
 @dataclass
@@ -261,9 +252,8 @@ DISCARD = 8 << 20
 
 class AdmissionGate:
     """:class:`Admission` around every cast (``POST /api/v1/elections/{uuid}/ballots``):
-    taken in, or answered 503 (V9016, ``Retry-After``) at once, its body not read and the
-    connection kept (``Expect: 100-continue``, or a retry soon) or its body read and dropped
-    (``Connection: close``), the refusal counted in the
+    taken in, or answered 503 (V9016, ``Retry-After``) at once, its body not read (``Expect:
+    100-continue``) or read and dropped (``Connection: close``), the refusal counted in the
     metrics. Other requests pass. The first cast starts the timer of the loop's lag."""
 
     def __init__(self, app: ASGIApp, *, admission: Admission, metrics: Metrics) -> None:
@@ -306,9 +296,7 @@ class AdmissionGate:
             taken = self.admission.enter(waited)
         except ServerBusyError as exc:  # nothing checked, nothing written
             answer = error_response(exc)
-            if _expects_continue(scope) or (
-                exc.retry_after_ms <= KEEP_ALIVE_WAIT_MS and _kept_alive(scope)
-            ):  # its body, if it comes, is skipped (uvicorn): the connection stays
+            if _expects_continue(scope):  # the body is not sent: the connection stays
                 del answer.headers["connection"]
             else:
                 await _discard_body(receive)
@@ -325,16 +313,6 @@ def _expects_continue(scope: Scope) -> bool:
     """The client waits for ``100 Continue`` before it sends the body."""
     return any(
         name == b"expect" and value.lower() == b"100-continue" for name, value in scope["headers"]
-    )
-
-
-def _kept_alive(scope: Scope) -> bool:
-    """The client keeps its connection after the answer (HTTP/1.1, no ``Connection:
-    close``)."""
-    if scope.get("http_version") != "1.1":
-        return False
-    return not any(
-        name == b"connection" and b"close" in value.lower() for name, value in scope["headers"]
     )
 
 
