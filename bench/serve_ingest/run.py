@@ -20,7 +20,9 @@ and each worker count (``viche serve --workers N``), on a fresh board:
   callbacks (not the ~150 ms its loop takes to start a thousand connects, nor its tasks'
   wake-ups); ``voter p50``/``voter p99``: from the voter's first write to her receipt,
   waits included;
-  ``503s``: answers "retry after"; ``told``: voters told at least once. With
+  ``503s``: answers "retry after"; ``told``: voters told at least once; ``conns``: the
+  connections the voters opened (one per send; ``--keep-connections``: each voter keeps
+  hers for her retries, as a browser does, unless the server closes it). With
   ``--cast-wait 0`` nobody is told to retry and the burst is one queue (the last voter
   waits for all those before her).
 * **paced**: a fresh board, the same voters arriving at random (Poisson) at ``--pace`` times
@@ -49,6 +51,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import functools
 import json
 import os
 import random
@@ -225,6 +228,7 @@ class Fired:
     #: of each accepted request: (its send, seconds after the first send; the voter's sends
     #: before it) — where the slow ones fall in the burst
     when: list[tuple[float, int]]
+    connections: int  # opened by the voters (a new one when the server closed hers)
 
     @staticmethod
     def _pct(values: list[float], q: float) -> float:
@@ -290,13 +294,18 @@ def _request(
     ).encode() + raw
 
 
-class _Send(asyncio.Protocol):
-    """One cast over a connection of its own, as few Python steps as the loop allows: the
-    request is written from ``connection_made`` (no task wake-up between the connect and
-    the write), the answer parsed from ``data_received`` once whole. With ``Expect:
-    100-continue`` in the head, the body is written only when ``100 Continue`` comes; a
-    final answer instead (the server refused before reading) is the answer, the body never
-    sent. Ends ``done`` with the answer, or with the error that closed the connection.
+class _Connection(asyncio.Protocol):
+    """A voter's connection, kept for her next sends as a browser keeps its own (and
+    ``viche vote``'s httpx): her requests one at a time over it (:meth:`ask`), as few
+    Python steps as the loop allows. The first is written from ``connection_made`` (no
+    task wake-up between the connect and the write), each answer parsed from
+    ``data_received`` once whole. With ``Expect: 100-continue`` in the head, the body is
+    written only when ``100 Continue`` comes; a final answer instead (the server refused
+    before reading) is the answer, and the body is sent after it all the same, skipped by
+    the server: the head's ``Content-Length`` announced it, and a connection kept must
+    carry it (else it is closed, and the retry costs both sides a new connection). After an
+    answer with ``Connection: close`` the connection is closed (:attr:`usable` false). A
+    request ends ``done`` with its answer, or with the error that closed the connection.
     The answer's times are taken in the callbacks: the latency counts from the write of
     the request (the TCP handshake is the kernel's on both sides: before it, the time is
     only the client's own loop starting a thousand connects, ~150 ms in a burst) to the
@@ -304,16 +313,25 @@ class _Send(asyncio.Protocol):
 
     def __init__(self, head: bytes, body: bytes, done: asyncio.Future[_Answer]) -> None:
         self.head, self.body, self.done = head, body, done
-        self.waiting = b"Expect: 100-continue" in head
-        self.buffer = b""
         self.transport: asyncio.Transport | None = None
+        self.buffer = b""
+        self.waiting = False  # for 100 Continue: the body not sent yet
         self.sent = 0.0
+        self.usable = True
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports are not asyncio.Transport subclasses (but have its methods)
         self.transport = typing.cast(asyncio.Transport, transport)
+        self.ask(self.head, self.body, self.done)
+
+    def ask(self, head: bytes, body: bytes, done: asyncio.Future[_Answer]) -> None:
+        """Send the next request over this connection (the last one answered)."""
+        assert self.transport is not None
+        self.head, self.body, self.done = head, body, done
+        self.buffer = b""
+        self.waiting = b"Expect: 100-continue" in head
         self.sent = time.perf_counter()
-        self.transport.write(self.head if self.waiting else self.head + self.body)
+        self.transport.write(head if self.waiting else head + body)
 
     def data_received(self, data: bytes) -> None:
         self.buffer += data
@@ -338,56 +356,81 @@ class _Send(asyncio.Protocol):
                 return
             answer = _Answer(status, headers, self.buffer[end + 4 : end + 4 + size])
             answer.sent, answer.read = self.sent, time.perf_counter()
-            self.done.set_result(answer)
             if self.transport is not None:
-                self.transport.close()
+                if "close" in headers.get("connection", "").lower():
+                    self.close()
+                elif self.waiting:  # answered before its body: the body follows, skipped
+                    self.waiting = False
+                    self.transport.write(self.body)
+            self.done.set_result(answer)
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self.usable = False
         if not self.done.done():
             self.done.set_exception(exc or ConnectionResetError("closed before the answer"))
+
+    def close(self) -> None:
+        self.usable = False
+        if self.transport is not None:
+            self.transport.close()
 
 
 #: seconds a send may take before the bench gives up on it (a bug, not a measure)
 SEND_TIMEOUT = 300.0
 
 
-async def _send(port: int, request: bytes) -> _Answer:
-    """Send ``request`` over a new connection (:class:`_Send`); its answer."""
+async def _send(port: int, request: bytes, kept: _Connection | None) -> tuple[_Answer, _Connection]:
+    """Send ``request`` over the voter's connection ``kept`` (a new one if she has none or
+    the server closed it); its answer, and the connection (:class:`_Connection`). A kept
+    connection closed before any answer (the server closes one idle too long, never one
+    with a request in progress) is replaced and the request sent again, as browsers do."""
     loop = asyncio.get_running_loop()
-    done: asyncio.Future[_Answer] = loop.create_future()
     cut = request.index(b"\r\n\r\n") + 4
+    head, body = request[:cut], request[cut:]
     async with asyncio.timeout(SEND_TIMEOUT):
-        transport, _ = await loop.create_connection(
-            lambda: _Send(request[:cut], request[cut:], done), "127.0.0.1", port
-        )
-        try:
-            return await done
-        finally:
-            transport.close()
+        while True:
+            done: asyncio.Future[_Answer] = loop.create_future()
+            reused = kept is not None and kept.usable
+            if kept is not None and kept.usable:
+                kept.ask(head, body, done)
+                conn = kept
+            else:
+                _, conn = await loop.create_connection(
+                    functools.partial(_Connection, head, body, done), "127.0.0.1", port
+                )
+            try:
+                return await done, conn
+            except ConnectionError:
+                if not reused or conn.buffer:
+                    raise
+                kept = None
 
 
 async def _fire(
     port: int, uuid: str, ballots: list[tuple[bytes, tuple[str, str]]], rate: float | None,
-    expect: bool = True,
+    expect: bool = True, keep: bool = False,
 ) -> Fired:  # fmt: skip
     """Each voter posts her ballot over her own connection: all at once (``rate`` None) or
     arriving as a Poisson process of ``rate`` voters per second. A voter told that the
     server is full waits as long as it asks (``retry_after_ms``, else Retry-After) plus up
     to a fifth more at random (as ``viche vote`` and the booth do) and sends the same
-    ballot again.
+    ballot again, over a new connection (``keep``: over the same one unless the server
+    closed it, as a browser does).
 
-    The client is plain HTTP/1.1, one connection per send (:class:`_Send`: an asyncio
-    protocol, no stream objects), each request encoded beforehand: the load generator
+    The client is plain HTTP/1.1 (:class:`_Connection`: an asyncio protocol, no stream
+    objects), each request encoded beforehand: the load generator
     shares the machine's cores with the server, so it should cost little (an httpx client
     cost ~5 ms of CPU per ballot, as much as a quarter of the server's; asyncio streams
     left a burst's first connections unanswered by the client's own loop for ~140 ms).
     ``expect``: each request asks ``Expect: 100-continue`` and sends its body only when the
-    server says so (a cast refused at once costs neither side its 17 kB body)."""
+    server says so (a cast refused at once is answered before its 17 kB body is read; the
+    body then follows on a kept connection, skipped by the server, or is never sent when
+    the client opens a new connection for each send)."""
     requests = [_request(port, uuid, raw, auth, expect) for raw, auth in ballots]
     latencies: list[float] = []
     voters: list[float] = []
     when: list[tuple[float, int]] = []
-    refused = busy = told = 0
+    refused = busy = told = connections = 0
     rng = random.Random(7)
     jitter = random.Random(11)
     starts: list[float] = []
@@ -400,15 +443,20 @@ async def _fire(
     c0 = time.process_time()
 
     async def voter(request: bytes, start: float) -> None:
-        nonlocal refused, busy, told
+        nonlocal refused, busy, told, connections
         delay = t0 + start - time.perf_counter()
         if delay > 0:
             await asyncio.sleep(delay)
         first = 0.0
         waited = False
         sends = 0
+        conn: _Connection | None = None
         while True:
-            r = await _send(port, request)
+            used = conn
+            r, conn = await _send(port, request, conn)
+            connections += conn is not used
+            if not keep:
+                conn.close()
             first = first or r.sent
             wait = busy_wait(r.status, r.headers.get("retry-after", ""), r.body)
             if wait is None:
@@ -419,6 +467,7 @@ async def _fire(
                 told += 1
                 waited = True
             await asyncio.sleep(jittered(wait, jitter.uniform))
+        conn.close()
         if r.status == 201:
             latencies.append(r.read - r.sent)
             voters.append(r.read - first)
@@ -430,7 +479,7 @@ async def _fire(
     await asyncio.gather(*(voter(req, st) for req, st in zip(requests, starts, strict=True)))
     return Fired(
         time.perf_counter() - t0, latencies, voters, refused, busy, told,
-        time.process_time() - c0, when,
+        time.process_time() - c0, when, connections,
     )  # fmt: skip
 
 
@@ -477,7 +526,7 @@ def _run(
     board: Board, workers: int, uuid: str, ballots: list[tuple[bytes, tuple[str, str]]],
     rate: float | None, cast_wait: float, profile: Path | None = None,
     cpus: str | None = None, postgres: str = "", expect: bool = True,
-    server_src: Path | None = None,
+    server_src: Path | None = None, keep: bool = False,
 ) -> tuple[Fired, float, float, int, float | None]:  # fmt: skip
     """Serve ``board``, fire the ballots; (what the clients saw, server CPU s, of which in
     its check processes, ballots on the board afterwards, CPU s of the PostgreSQL backends
@@ -506,7 +555,7 @@ def _run(
         if watch is not None:
             watch.start()
         with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-            fired = runner.run(_fire(port, uuid, ballots, rate, expect))
+            fired = runner.run(_fire(port, uuid, ballots, rate, expect, keep))
         cpu1, checks1 = _tree_cpu(proc.pid)
         cpu = cpu1 - cpu0
         pg_cpu = None
@@ -584,6 +633,11 @@ def main() -> None:
         help="the client sends each ballot with its head, without Expect: 100-continue",
     )  # fmt: skip
     p.add_argument(
+        "--keep-connections", action="store_true",
+        help="each voter keeps her connection for her retries (as a browser does) instead "
+        "of opening a new one for each send (README, section retry7)",
+    )  # fmt: skip
+    p.add_argument(
         "--server-src", type=Path, default=None,
         help="serve with the code of this src folder (another checkout: before/after measured "
         "by the same client)",
@@ -632,12 +686,14 @@ def main() -> None:
         )
 
         print(f"admission control: viche serve --cast-wait {args.cast_wait}; client "
-              + ("without" if args.no_expect else "with") + " Expect: 100-continue")  # fmt: skip
+              + ("without" if args.no_expect else "with") + " Expect: 100-continue, "
+              + ("each voter's connection kept for her retries" if args.keep_connections
+                 else "a new connection for each send"))  # fmt: skip
         if args.cpus is not None:
             print(f"server pinned to cores {args.cpus} (taskset)")
         print(
             f"\n{'database':<11} {'workers':>7} {'mode':>6} {'ballots':>7} {'refused':>7} "
-            f"{'503s':>5} {'told':>5} {'seconds':>7} {'ballots/s':>9} {'p50 ms':>7} "
+            f"{'503s':>5} {'told':>5} {'conns':>5} {'seconds':>7} {'ballots/s':>9} {'p50 ms':>7} "
             f"{'p99 ms':>7} {'voter p50':>9} {'voter p99':>9} "
             f"{'server CPU ms/b':>15} {'in checks':>11} {'client CPU ms/b':>15} "
             f"{'PG CPU ms/b':>11} {'load':>5}"
@@ -661,13 +717,14 @@ def main() -> None:
                     fired, cpu, checks_cpu, count, pg_cpu = _run(
                         board, workers, uuid, cast, rate, args.cast_wait, spy, args.cpus,
                         args.postgres, not args.no_expect, args.server_src,
+                        args.keep_connections,
                     )  # fmt: skip
                     pg_ms = "-" if pg_cpu is None else f"{pg_cpu * 1000 / count:.1f}"
                     per_s = count / fired.seconds
                     best_cpu = min(best_cpu, cpu * 1000 / count)
                     print(
                         f"{db:<11} {workers:>7} {mode:>6} {count:>7} {fired.refused:>7} "
-                        f"{fired.busy:>5} {fired.told:>5} "
+                        f"{fired.busy:>5} {fired.told:>5} {fired.connections:>5} "
                         f"{fired.seconds:>7.1f} {per_s:>9.1f} {fired.pct(0.5):>7.0f} "
                         f"{fired.pct(0.99):>7.0f} {fired.voter_pct(0.5):>9.0f} "
                         f"{fired.voter_pct(0.99):>9.0f} {cpu * 1000 / count:>15.1f} "

@@ -578,9 +578,9 @@ def test_queued_is_how_long_an_accepted_connection_waited_in_the_accept_queue() 
 
 
 def test_over_uvicorn_a_request_that_waited_for_the_loop_says_since_when() -> None:
-    """``viche serve``'s protocol (ArrivalStamps) gives the app when a connection's first
-    request reached the machine: a connection that waited while the loop was blocked says
-    so; the next request on a kept-alive connection has no stamp."""
+    """``viche serve``'s protocol (ArrivalStamps) gives the app when each request reached
+    the machine: a connection that waited to be accepted while the loop was blocked says
+    so, and so does a request on a kept-alive connection that waited to be read."""
     import uvicorn
 
     from viche.web.admission import ARRIVED
@@ -625,8 +625,14 @@ def test_over_uvicorn_a_request_that_waited_for_the_loop_says_since_when() -> No
                 ask(b, "/")
                 assert float(answer(a)) < 0.2
                 assert float(answer(b)) >= 0.2  # it waited for the blocked loop
-                ask(b, "/")  # the same connection again: no stamp
-                assert answer(b) == "-"
+                time.sleep(0.3)
+                ask(b, "/")  # the same connection again: stamped from its own arrival
+                assert float(answer(b)) < 0.2
+                ask(a, "/block")
+                time.sleep(0.1)
+                ask(b, "/")  # kept alive, it waited to be read while the loop was blocked
+                assert float(answer(a)) < 0.2
+                assert float(answer(b)) >= 0.2
     finally:
         server.should_exit = True
         thread.join(timeout=30)

@@ -41,10 +41,11 @@ A request that waited before the gate is counted too. While the loop refuses the
 it has accepted, the next ones wait in the kernel's accept queue, where no gate sees them: in
 a traced PostgreSQL one-worker burst a quarter of the first wave was accepted 0.4-0.8 s after
 the client wrote it, found room (the bound had grown meanwhile) and was answered after more
-than a second. ``viche serve``'s protocol (:class:`viche.web.serve.ArrivalStamps`) stamps
-when a connection's first request reached the machine (scope extension :data:`ARRIVED`,
-from the kernel's ``TCP_INFO``); a cast is then taken only if that wait and its turn fit in
-:attr:`Admission.stale` times the target, or when none is in flight.
+than a second (a request over a kept connection waits likewise to be read). ``viche
+serve``'s protocol (:class:`viche.web.serve.ArrivalStamps`) stamps when each request
+reached the machine (scope extension :data:`ARRIVED`, from the kernel's ``TCP_INFO``); a
+cast is then taken only if that wait and its turn fit in :attr:`Admission.stale` times the
+target, or when none is in flight.
 
 The bound is kept by :class:`AdmissionGate`, a plain ASGI middleware in front of the cast
 route: a refusal costs no routing, no dependency solving, no login and no thread hop (a
@@ -54,7 +55,10 @@ its 503 before the body is sent (never read: uvicorn says ``100 Continue`` only 
 body is read) and the connection stays open (the client closes it, or sends the body,
 which is skipped, and its next request; a close with unread data would reset the
 connection and could lose the answer); any other's body is read and thrown away, then
-the connection closed (``Connection: close``). Everything here runs on the worker's event
+the connection closed (``Connection: close``). Closed, the retry is a new connection,
+which any worker may accept: kept connections kept a voter's retries on the worker that
+had accepted her, and one worker of two took 998 of a burst's 1,000 ballots
+(bench/serve_ingest/README.md, retry7). Everything here runs on the worker's event
 loop (one thread): no lock is needed.
 """
 
@@ -95,8 +99,7 @@ MIN_ANSWERS = 8
 #: seconds between two firings of the timer that measures the event loop's lag
 LAG_PERIOD = 0.01
 #: the ASGI scope's extension whose ``at`` is when a request reached this machine
-#: (``time.monotonic()``; set by :class:`viche.web.serve.ArrivalStamps` on a connection's
-#: first request)
+#: (``time.monotonic()``; set by :class:`viche.web.serve.ArrivalStamps`)
 ARRIVED = "viche.arrived"
 
 

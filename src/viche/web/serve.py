@@ -125,28 +125,33 @@ def queued(sock: Any) -> float:
 
 
 class ArrivalStamps(HttpToolsProtocol):
-    """uvicorn's HTTP protocol (httptools), which also gives the app when a connection's
-    first request reached this machine (scope extension :data:`~viche.web.admission.ARRIVED`,
-    ``time.monotonic()``), counting the time it waited in the kernel's accept queue.
+    """uvicorn's HTTP protocol (httptools), which also gives the app when each request
+    reached this machine (scope extension :data:`~viche.web.admission.ARRIVED`,
+    ``time.monotonic()``): a connection's first request counts the time it waited in the
+    kernel's accept queue, a later one (a voter's retry over her kept connection) the time
+    it waited to be read.
 
     In a burst a worker's event loop refuses the connections it has accepted (hundreds of
     503s, ~0.3-0.7 ms each) before it accepts the next ones: a PostgreSQL one-worker burst
     (bench/serve_ingest/README.md, pgwave7) had a quarter of its first wave accepted 0.4-0.8
     s after the client wrote them, then taken in (the admission had room by then) and
     answered after more than a second. The admission counts that wait
-    (:meth:`~viche.web.admission.Admission.enter`)."""
+    (:meth:`~viche.web.admission.Admission.enter`). A request begins as its first bytes
+    are read: the kernel's ``TCP_INFO`` (:func:`queued`) then tells since when the
+    connection has received nothing, i.e. since its head came (the request waited at least
+    that long, if more has come since); one ``getsockopt``, ~2.5 µs, per request."""
 
-    _arrived: float | None = None
+    _socket: Any = None
 
     def connection_made(self, transport: Any) -> None:
         super().connection_made(transport)
-        self._arrived = time.monotonic() - queued(transport.get_extra_info("socket"))
+        self._socket = transport.get_extra_info("socket")
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
-        arrived, self._arrived = self._arrived, None  # the next requests of it: not known
+        arrived = time.monotonic() - queued(self._socket)
         scope = getattr(self, "scope", None)  # uvicorn's, set by the call above
-        if arrived is not None and isinstance(scope, dict):
+        if isinstance(scope, dict):
             # merged into what is there, not replaced; a uvicorn that set no scope here would
             # only lose the stamp (the admission then counts from the gate), never a request
             scope.setdefault("extensions", {})[ARRIVED] = {"at": arrived}
