@@ -30,7 +30,7 @@ from viche.protocol.ballot import CheckedFacts, max_ballot_size
 from viche.record.sql.accounts import VoterAccount
 from viche.service import schedule
 from viche.service.audit import register_audit
-from viche.service.cast import append_checked, check_phase
+from viche.service.cast import Accepted, append_checked, append_checked_queued, check_phase
 from viche.service.hosting import CodeSender, Host, check_binding
 from viche.service.receipts import Receipt
 from viche.verify.prefill import check_ballot_fast
@@ -190,11 +190,12 @@ class FifoSlots:
 #: (a thread each, let in in the order they came: :class:`FifoSlots`).
 _CHECKS = max(2, os.cpu_count() or 1)
 _checking = FifoSlots(_CHECKS)
-#: Casts past their login held by a thread at once in this worker (in the group commit and
-#: the receipt; without check processes, also waiting for a check or in one): the
-#: admission's ceiling. They have threads of their own, so that a burst does not take the
-#: threads every other request needs (the default pool of 40); beyond, a cast waits for one
-#: without holding a thread.
+#: Casts past their login held by a thread at once in this worker (without check
+#: processes: waiting for a check, in one, or in the group commit; with them, only the
+#: casts of an election with a guard, :attr:`~viche.service.hosting.Host.guards`, whose
+#: append runs in a thread): the admission's ceiling. They have threads of their own, so
+#: that a burst does not take the threads every other request needs (the default pool of
+#: 40); beyond, a cast waits for one without holding a thread.
 _CAST_THREADS = 64
 _limiters: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, anyio.CapacityLimiter] = (
     weakref.WeakKeyDictionary()
@@ -237,8 +238,13 @@ def _check(h: Host, uuid: str, raw: bytes, account: VoterAccount) -> CheckedFact
 def _accept(h: Host, uuid: str, checked: CheckedFacts) -> CastAnswer:
     """Append (a group commit with the other ballots of this worker ready meanwhile) and
     sign the receipt."""
-    key = h.receipt_key(uuid)
     accepted = append_checked(h.record(uuid), checked, guard=h.guards.get(uuid))
+    return _answer(h, uuid, checked, accepted)
+
+
+def _answer(h: Host, uuid: str, checked: CheckedFacts, accepted: Accepted) -> CastAnswer:
+    """The answer to a cast whose Ballot event is durable, with its signed receipt."""
+    key = h.receipt_key(uuid)
     receipt = Receipt(
         election=uuid,
         tracker=accepted.tracker,
@@ -268,8 +274,9 @@ def _check_and_accept(h: Host, uuid: str, raw: bytes, account: VoterAccount) -> 
 
 
 async def _cast(request: Request, uuid: str, credentials: HTTPBasicCredentials) -> CastAnswer:
-    """The login in a thread (database), the check in a check process awaited on the event
-    loop (no thread waits for it), the append and the receipt in a thread."""
+    """The login in a thread (database); the check in a check process and the group commit
+    awaited on the event loop (no thread waits for either: :class:`CheckPool`,
+    :func:`~viche.service.cast.append_checked_queued`); the receipt."""
     h = host(request)
     valid_uuid(uuid)
     uuid, account = await run_in_threadpool(_voter, h, uuid, credentials)
@@ -284,7 +291,9 @@ async def _cast(request: Request, uuid: str, credentials: HTTPBasicCredentials) 
         )
     checked = await checks.check(rec, raw)
     check_binding(checked, account)
-    return await anyio.to_thread.run_sync(_accept, h, uuid, checked, limiter=_cast_threads())
+    if uuid in h.guards:  # an event's own rules, under the lock: appended in a thread
+        return await anyio.to_thread.run_sync(_accept, h, uuid, checked, limiter=_cast_threads())
+    return _answer(h, uuid, checked, await append_checked_queued(rec, checked))
 
 
 @router.post(
