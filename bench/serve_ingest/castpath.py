@@ -358,7 +358,7 @@ def _stages(board_url: str, keys: Path, uuid: str, ballots: Ballots) -> dict[str
     with _measure(out, "login + phase look-up (_voter)", n):
         accounts = [route._voter(h, uuid, c)[1] for c in creds]
     with _measure(out, "binding + receipt key (_check minus the check)", n):
-        checked = [route._check(h, uuid, raw, acc, None) for (raw, _), acc in
+        checked = [route._check(h, uuid, raw, acc) for (raw, _), acc in
                    zip(ballots, accounts, strict=True)]  # fmt: skip
     rec = h.record(uuid)
     with _measure(out, "append, one ballot per commit (append_checked)", n):

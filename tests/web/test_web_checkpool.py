@@ -1,10 +1,12 @@
 """The check processes of a ``viche serve`` worker (:mod:`viche.web.checkpool`): the same
-verdicts and refusals as a check in the worker's process, a process killed in the middle
-of a burst replaced without losing or hanging a cast, and no process left behind when the
-server stops or is killed."""
+verdicts and refusals as a check in the worker's process, awaited on the event loop
+without a thread, processes taken in the order the casts came, a process killed in the
+middle of a burst (or silent) replaced without losing or hanging a cast, a cancelled cast
+losing no process, and no process left behind when the server stops or is killed."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import signal
@@ -21,6 +23,7 @@ from support.web import Served, serve_prepared
 from viche.errors import ServerBusyError, VicheError
 from viche.service.served_demo import PreparedDemo
 from viche.verify.prefill import check_ballot_fast
+from viche.web import checkpool
 from viche.web.checkpool import CheckPool, Verdict, check_processes, serve_checks
 from viche.web.errors import status_of
 
@@ -67,7 +70,7 @@ def test_refusals_are_those_of_the_check_in_process(
     assert (r.status_code, r.json()["code"]) == (422, "V3007")
     # a valid ballot: the verdict carries the check's facts, and the cast is accepted
     expected = check_ballot_fast(rec.election, good, rec.credentials)
-    assert pool.check(rec, good) == Verdict(
+    assert asyncio.run(pool.check(rec, good)) == Verdict(
         good, expected.tracker, expected.hex_hash, expected.credential, expected.weight
     )
     raw, body = s.cast(1)
@@ -76,9 +79,10 @@ def test_refusals_are_those_of_the_check_in_process(
 
 
 def test_a_check_process_killed_mid_burst_is_replaced(pooled: tuple[Served, CheckPool]) -> None:
-    """Four threads check ballots without pause; one check process is killed with SIGKILL
-    meanwhile, then both: a check it held is answered ServerBusyError (sent again, it
-    passes), never a hang or another error, and the pool goes on with new processes."""
+    """Four casts check ballots without pause on one event loop (in a thread of the test);
+    one check process is killed with SIGKILL meanwhile, then both: a check it held is
+    answered ServerBusyError (sent again, it passes), never a hang or another error, and
+    the pool goes on with new processes."""
     s, pool = pooled
     rec = s.host.record(s.uuid)
     ballots = [s.ballot(n, seed=f"burst{k}") for k in range(20) for n in (1, 2, 3, 4)]
@@ -90,12 +94,12 @@ def test_a_check_process_killed_mid_burst_is_replaced(pooled: tuple[Served, Chec
     failures: list[BaseException] = []
     lock = threading.Lock()
 
-    def voter(mine: list[bytes]) -> None:
+    async def voter(mine: list[bytes]) -> None:
         try:
             for raw in mine:
                 while True:
                     try:
-                        verdict = pool.check(rec, raw)
+                        verdict = await pool.check(rec, raw)
                     except ServerBusyError as exc:
                         with lock:
                             busy.append(exc)
@@ -106,7 +110,10 @@ def test_a_check_process_killed_mid_burst_is_replaced(pooled: tuple[Served, Chec
         except BaseException as exc:  # reported by the test below
             failures.append(exc)
 
-    threads = [threading.Thread(target=voter, args=(ballots[i::4],)) for i in range(4)]
+    async def burst() -> None:
+        await asyncio.gather(*(voter(ballots[i::4]) for i in range(4)))
+
+    threads = [threading.Thread(target=asyncio.run, args=(burst(),))]
     for t in threads:
         t.start()
     # kill while the burst is under way (not by the clock: the checks may be quick)
@@ -129,12 +136,97 @@ def test_a_check_process_killed_mid_burst_is_replaced(pooled: tuple[Served, Chec
     assert all(e.code == "V9016" and e.retry_after_ms > 0 for e in busy)
     # a process found dead when taken (killed while idle) is replaced before the check
     for raw in ballots[:2]:
-        assert pool.check(rec, raw).tracker == expected[raw]
+        assert asyncio.run(pool.check(rec, raw)).tracker == expected[raw]
     assert not set(pool.pids()) & set(first) and pool.replaced >= 2
     # the new processes load the election on their first ballot and check as before
     r = s.post_ballot(_bad_proof(s.ballot(2)), 2)
     assert (r.status_code, r.json()["code"]) == (422, "V2002")
     s.cast(2)
+
+
+def test_casts_get_a_process_in_the_order_they_came(board_url: str, tmp_path: Path,
+    prepared: tuple[PreparedDemo, Path]) -> None:  # fmt: skip
+    """One check process, eight casts: they are checked one after the other in the order
+    they asked, and no thread waits for the check (the event loop reads the answer)."""
+    demo, voters = prepared
+    pool = CheckPool(1)
+    with serve_prepared(board_url, tmp_path / "keys", demo, voters, checks=pool) as s:
+        rec = s.host.record(s.uuid)
+        ballots = [s.ballot(n, seed=f"order{k}") for k in range(2) for n in (1, 2, 3, 4)]
+        done: list[int] = []
+        threads: list[int] = []
+
+        async def one(k: int) -> None:
+            await pool.check(rec, ballots[k])
+            done.append(k)
+            threads.append(threading.active_count())
+
+        async def casts() -> None:
+            tasks = []
+            for k in range(len(ballots)):
+                tasks.append(asyncio.create_task(one(k)))
+                await asyncio.sleep(0)  # each asks before the next is created
+            await asyncio.gather(*tasks)
+
+        before = threading.active_count()
+        asyncio.run(casts())
+        assert done == list(range(len(ballots)))
+        assert set(threads) == {before}  # the checks held no thread of this process
+        assert pool.replaced == 0
+
+
+def test_a_cancelled_cast_loses_no_process(pooled: tuple[Served, CheckPool]) -> None:
+    """A cast cancelled while it waits for a process, or while its check runs (its client
+    gone, the server stopping): the process it had or would have had goes to the next cast,
+    once its answer is read; nothing is replaced, nothing hangs."""
+    s, pool = pooled
+    rec = s.host.record(s.uuid)
+    ballots = [s.ballot(n, seed="cancel") for n in (1, 2, 3, 4)]
+    expected = check_ballot_fast(rec.election, ballots[3], rec.credentials).tracker
+
+    async def scene() -> str:
+        running = [asyncio.create_task(pool.check(rec, raw)) for raw in ballots[:3]]
+        await asyncio.sleep(0.001)  # two checks under way (2 processes), the third waits
+        for task in running:
+            task.cancel()
+        for task in running:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        return (await asyncio.wait_for(pool.check(rec, ballots[3]), 60)).tracker
+
+    first = pool.pids()
+    assert asyncio.run(scene()) == expected
+    assert pool.pids() == first and pool.replaced == 0
+
+    # both processes are free again: two casts at once are checked at once
+    async def pair() -> list[Verdict]:
+        return list(await asyncio.gather(*(pool.check(rec, raw) for raw in ballots[:2])))
+
+    assert len(asyncio.run(asyncio.wait_for(pair(), 60))) == 2
+
+
+def test_a_silent_check_process_is_killed_and_replaced(
+    pooled: tuple[Served, CheckPool], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A check process that does not answer within CHECK_TIMEOUT (stopped here with
+    SIGSTOP) is killed and replaced; its cast is told the server is busy."""
+    s, pool = pooled
+    rec = s.host.record(s.uuid)
+    monkeypatch.setattr(checkpool, "CHECK_TIMEOUT", 0.5)
+    for pid in pool.pids():
+        os.kill(pid, signal.SIGSTOP)
+    stopped = pool.pids()
+    try:
+        with pytest.raises(ServerBusyError) as lost:
+            asyncio.run(pool.check(rec, s.ballot(1)))
+        assert "no answer within" in str(lost.value) and lost.value.code == "V9016"
+        assert pool.replaced == 1
+    finally:
+        for pid in stopped:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
+    assert len(set(pool.pids()) - set(stopped)) == 1
+    s.cast(1)
 
 
 def test_check_processes_from_the_cores() -> None:

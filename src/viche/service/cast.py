@@ -26,10 +26,22 @@ ballot returned; a failed commit fails every ballot of its batch and writes none
 The first caller to find no append running leads: it commits what is queued, then hands
 the lead to the next waiting caller, so no caller waits for more than the batch in flight
 and its own.
+
+A caller on an event loop (the voting server: :func:`append_checked_queued`) holds no
+thread while it waits: its ballot is queued with a future of its loop, resolved (one
+wake-up of the loop per batch) once the commit that holds it returned. The first of them
+to find no append running starts a commit thread (the loop's default executor) that
+commits batch after batch until the queue is empty; it is never handed the lead, so a
+cancelled caller cannot leave the queue without a leader (its ballot is still committed,
+as a thread's would be). (A thread woken per cast to wait for its commit, then woken
+again, cost the worker more CPU than the commit's Python: bench/serve_ingest/README.md,
+loop7.)
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import threading
 import time
 import weakref
@@ -159,16 +171,35 @@ def append_checked(
     return accepted
 
 
+async def append_checked_queued(state: ElectionRecord, checked: CheckedFacts) -> Accepted:
+    """:func:`append_checked` (without ``guard`` or ``then``) for a caller on an event loop:
+    on a :class:`~viche.record.store.BatchAppend` store it waits for its group commit on the
+    loop, holding no thread (module docstring); other stores append in a thread of the
+    loop's default executor."""
+    store = state.store
+    if isinstance(store, BatchAppend):
+        return await _committer(store).submit_queued(state, checked)
+    return await asyncio.get_running_loop().run_in_executor(None, append_checked, state, checked)
+
+
 @dataclass(eq=False)
 class _Pending:
-    """A checked ballot waiting for the group commit, and its answer once decided."""
+    """A checked ballot waiting for the group commit, and its answer once decided: a thread
+    waits on ``wake``, a caller on an event loop on ``answered``."""
 
     checked: CheckedFacts
     wake: threading.Event = field(default_factory=threading.Event)
+    answered: asyncio.Future[None] | None = None
     lead: bool = False
     finished: bool = False
     result: Accepted | None = None
     error: BaseException | None = None
+
+    def outcome(self) -> Accepted:
+        if self.error is not None:
+            raise self.error
+        assert self.result is not None
+        return self.result
 
 
 class _Committer:
@@ -180,32 +211,55 @@ class _Committer:
         self._leading = False
 
     def submit(self, state: ElectionRecord, checked: CheckedFacts) -> Accepted:
-        mine = _Pending(checked)
+        mine = self._enter(_Pending(checked))
+        if not mine.lead:
+            mine.wake.wait()
+        if not mine.finished:  # asked to lead: commit the queue, this ballot with it
+            self._lead(state, drain=False)
+        return mine.outcome()
+
+    async def submit_queued(self, state: ElectionRecord, checked: CheckedFacts) -> Accepted:
+        loop = asyncio.get_running_loop()
+        mine = self._enter(_Pending(checked, answered=loop.create_future()))
+        if mine.lead:  # nobody commits: a commit thread, until the queue is empty
+            try:
+                loop.run_in_executor(None, self._lead, state, True)
+            except RuntimeError:  # the loop's executor is shut down (the loop stopping)
+                threading.Thread(target=self._lead, args=(state, True), daemon=True).start()
+        assert mine.answered is not None
+        await mine.answered
+        return mine.outcome()
+
+    def _enter(self, mine: _Pending) -> _Pending:
         with self._lock:
             self._queue.append(mine)
             if not self._leading:
                 self._leading = mine.lead = True
-        if not mine.lead:
-            mine.wake.wait()
-        if not mine.finished:  # asked to lead: commit the queue, this ballot with it
+        return mine
+
+    def _lead(self, state: ElectionRecord, drain: bool) -> None:
+        """Commit the queue; then hand the lead to the next caller if it is a waiting
+        thread, else go on (``drain``: a commit thread) or start a commit thread."""
+        while True:
             with self._lock:
                 batch, self._queue = self._queue, []
             try:
                 _commit(state, batch)
             finally:
-                for p in batch:
-                    p.finished = True
-                    p.wake.set()
+                _finish(batch)
                 with self._lock:
-                    if self._queue:
-                        self._queue[0].lead = True
-                        self._queue[0].wake.set()
-                    else:
+                    following = self._queue[0] if self._queue else None
+                    if following is None:
                         self._leading = False
-        if mine.error is not None:
-            raise mine.error
-        assert mine.result is not None
-        return mine.result
+                    elif following.answered is None:  # a thread waits: it leads
+                        following.lead = True
+                        following.wake.set()
+                    elif not drain:  # callers on event loops: a commit thread for them
+                        threading.Thread(
+                            target=self._lead, args=(state, True), name="viche-commit", daemon=True
+                        ).start()
+            if following is None or following.answered is None or not drain:
+                return
 
 
 _committers: weakref.WeakKeyDictionary[BatchAppend, _Committer] = weakref.WeakKeyDictionary()
@@ -218,6 +272,27 @@ def _committer(store: BatchAppend) -> _Committer:
         if found is None:
             found = _committers[store] = _Committer()
         return found
+
+
+def _finish(batch: list[_Pending]) -> None:
+    """The batch's commit returned (or failed): wake its threads, resolve its futures (one
+    call per event loop)."""
+    loops: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
+    for p in batch:
+        p.finished = True
+        if p.answered is None:
+            p.wake.set()
+        else:
+            loops.setdefault(p.answered.get_loop(), []).append(p.answered)
+    for loop, answered in loops.items():
+        with contextlib.suppress(RuntimeError):  # the loop was closed: nobody waits
+            loop.call_soon_threadsafe(_resolve, answered)
+
+
+def _resolve(answered: list[asyncio.Future[None]]) -> None:
+    for future in answered:
+        if not future.done():  # done: its caller was cancelled
+            future.set_result(None)
 
 
 def _commit(state: ElectionRecord, batch: list[_Pending]) -> None:

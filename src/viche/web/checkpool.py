@@ -18,13 +18,18 @@ the few facts the binding and the append need (:class:`Verdict`; the parsed ball
 there). A ballot is therefore refused with exactly the error, code and location of an
 in-process check.
 
-The casting thread that needs a check takes a free process, in the order the threads came
-(a slot given back goes to the first waiter), writes the request to its pipe and waits for
-the answer without the GIL. A process that dies (or does not answer within
-:data:`CHECK_TIMEOUT`) is killed and replaced by a new one, and the cast whose check it
-held is answered 503 (:class:`~viche.errors.ServerBusyError`, V9016: nothing was written;
-the client sends the same ballot again). Nothing acknowledged depends on a check process:
-the append and the receipt stay in the worker, after the answer.
+A cast that needs a check waits for it on the worker's event loop, holding no thread:
+it takes a free process, in the order the casts came (a process given back goes to the
+first waiter), writes the request to its pipe, and the loop reads the answer when the
+pipe becomes readable (``add_reader``). (A thread blocked on the pipe for the check's
+~5 ms cost the worker ~0.15 ms of CPU per ballot to wake up again, ten times the exchange
+itself: bench/serve_ingest/README.md, wcpu7 and loop7.) A process that dies (or does not
+answer within :data:`CHECK_TIMEOUT`) is killed and replaced by a new one, and the cast
+whose check it held is answered 503 (:class:`~viche.errors.ServerBusyError`, V9016:
+nothing was written; the client sends the same ballot again). Nothing acknowledged
+depends on a check process: the append and the receipt stay in the worker, after the
+answer. A process is replaced on the event loop (a few milliseconds, and only when one
+died or hung).
 
 The processes start from a fork server (``forkserver``: never a fork of the worker, which
 runs threads and an event loop), ignore Ctrl-C (the worker shuts them down), and end when
@@ -35,6 +40,7 @@ check exits when it cannot send the answer.
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import multiprocessing
 import os
@@ -46,6 +52,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
+from typing import TypeAlias
 
 from viche.errors import Location, ServerBusyError, VicheError
 from viche.protocol.election import Election, PublicCredentials
@@ -149,16 +156,13 @@ class _Checker:
         self.conn = ours
         self.loaded: set[str] = set()
 
-    def ask(self, uuid: str, raw: bytes | None, setup: tuple[bytes, bytes] | None) -> Answer:
-        try:
-            self.conn.send((uuid, raw, setup))
-            if not self.conn.poll(CHECK_TIMEOUT):
-                raise _LostError(f"no answer within {CHECK_TIMEOUT:.0f} s")
-            answer: Answer = self.conn.recv()
-        except (EOFError, OSError) as exc:
-            raise _LostError(str(exc) or type(exc).__name__) from None
-        self.loaded.add(uuid)
-        return answer
+    def load(self, uuid: str, setup: tuple[bytes, bytes]) -> None:
+        """Load an election before the first voter comes (the pool's start, in a thread)."""
+        self.conn.send((uuid, None, setup))
+        if not self.conn.poll(CHECK_TIMEOUT):
+            raise _LostError(f"no answer within {CHECK_TIMEOUT:.0f} s")
+        if self.conn.recv() is None:  # else its first ballot sends the setup again
+            self.loaded.add(uuid)
 
     def stop(self, wait: float = STOP_TIMEOUT) -> None:
         """Close the pipe (the process ends), kill it if it has not within ``wait``."""
@@ -169,26 +173,79 @@ class _Checker:
             self.process.join()
 
 
-class _Turn:
-    """A thread waiting for a check process: released with one."""
+#: a cast waiting for a free check process (its result: the process; None: the pool closed)
+Turn: TypeAlias = "asyncio.Future[_Checker | None]"
 
-    def __init__(self) -> None:
-        self.ready = threading.Lock()
-        self.ready.acquire()
-        self.checker: _Checker | None = None
+
+class _Exchange:
+    """One request on a check process's pipe, answered on the event loop that sent it.
+
+    It ends by itself whatever becomes of the cast that asked (even one cancelled
+    meanwhile): the answer read gives the process back to the pool, the end of the pipe
+    or :data:`CHECK_TIMEOUT` replace it; ``answered`` then gets the answer, or
+    :class:`_LostError`."""
+
+    def __init__(
+        self,
+        pool: CheckPool,
+        checker: _Checker,
+        uuid: str,
+        request: Request,
+    ) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.pool = pool
+        self.checker = checker
+        self.uuid = uuid
+        self.answered: asyncio.Future[Answer] = self.loop.create_future()
+        try:
+            checker.conn.send(request)
+        except OSError as exc:  # died since it was taken
+            self._lost(str(exc) or type(exc).__name__)
+            return
+        self.fd = checker.conn.fileno()
+        self.timer = self.loop.call_later(CHECK_TIMEOUT, self._expired)
+        self.loop.add_reader(self.fd, self._readable)
+
+    def _readable(self) -> None:
+        try:
+            answer: Answer = self.checker.conn.recv()
+        except (EOFError, OSError) as exc:
+            self._end()
+            self._lost(str(exc) or type(exc).__name__)
+            return
+        self._end()
+        self.checker.loaded.add(self.uuid)
+        self.pool._give(self.checker)  # free again: the first waiter's turn
+        if not self.answered.done():  # done: the cast was cancelled meanwhile
+            self.answered.set_result(answer)
+
+    def _expired(self) -> None:
+        self._end()
+        self._lost(f"no answer within {CHECK_TIMEOUT:.0f} s")
+
+    def _end(self) -> None:
+        self.timer.cancel()
+        self.loop.remove_reader(self.fd)
+
+    def _lost(self, why: str) -> None:
+        self.pool._give(self.pool._replace(self.checker))
+        if not self.answered.done():
+            self.answered.set_exception(_LostError(why))
 
 
 class CheckPool:
-    """``processes`` check processes of one worker (module docstring), used from threads:
-    :meth:`check` blocks until a process is free, then until its answer."""
+    """``processes`` check processes of one worker (module docstring): :meth:`check`
+    waits on the caller's event loop for a free process, then for its answer."""
 
     def __init__(self, processes: int) -> None:
         if processes < 1:
             raise ValueError("a check pool has at least one process")
         self.processes = processes
+        # the pool's state may be touched from several threads (the lifespan closes it
+        # from one; a test may check ballots from several event loops)
         self._lock = threading.Lock()
         self._free: deque[_Checker] = deque()  # the longest idle first
-        self._waiting: deque[_Turn] = deque()
+        self._waiting: deque[Turn] = deque()
         self._all: list[_Checker] = []
         self._ctx: multiprocessing.context.BaseContext | None = None
         self._closed = False
@@ -197,7 +254,7 @@ class CheckPool:
 
     def start(self, records: Iterable[ElectionRecord] = ()) -> None:
         """Start the processes, each loading ``records`` (the elections open now) before
-        the first voter comes."""
+        the first voter comes (blocks: called in a thread)."""
         ctx = multiprocessing.get_context("forkserver")
         ctx.set_forkserver_preload([__name__])
         self._ctx = ctx
@@ -207,29 +264,26 @@ class CheckPool:
             self._free = deque(checkers)
         for record in records:
             for checker in checkers:
-                checker.ask(record.election.uuid, None, _setup(record))
+                checker.load(record.election.uuid, _setup(record))
 
-    def check(self, record: ElectionRecord, raw: bytes) -> Verdict:
+    async def check(self, record: ElectionRecord, raw: bytes) -> Verdict:
         """Every check of ``raw`` (:func:`~viche.verify.prefill.check_ballot_fast`) in a
         check process: its verdict, or its refusal raised here. A check lost with its
         process raises :class:`~viche.errors.ServerBusyError` (the process is replaced)."""
         uuid = record.election.uuid
-        checker = self._take()
+        checker = await self._take()
         if not checker.process.is_alive():  # died while idle: replaced, the cast goes on
             checker = self._replace(checker)
+        setup = None if uuid in checker.loaded else _setup(record)
         try:
-            setup = None if uuid in checker.loaded else _setup(record)
-            answer = checker.ask(uuid, raw, setup)
+            answer = await _Exchange(self, checker, uuid, (uuid, raw, setup)).answered
         except _LostError as exc:
-            checker = self._replace(checker)
             raise ServerBusyError(
                 f"the ballot's check was interrupted ({exc}); nothing was written: "
                 "send the same ballot again",
                 where=Location(path=("ballot",)),
                 retry_after_ms=RETRY_MS,
             ) from None
-        finally:
-            self._give(checker)
         if isinstance(answer, VicheError):
             raise answer
         if not isinstance(answer, tuple):
@@ -243,45 +297,74 @@ class CheckPool:
             return [c.process.pid for c in self._all if c.process.pid is not None]
 
     def close(self) -> None:
-        """Stop every process (one in use is stopped when its check is answered); threads
+        """Stop every process (one in use is stopped when its check is answered); casts
         still waiting for one are told the server is busy."""
         with self._lock:
             self._closed = True
             free, self._free = list(self._free), deque()
             waiting, self._waiting = list(self._waiting), deque()
         for turn in waiting:
-            turn.ready.release()
+            self._hand(turn, None)
         for checker in free:
             checker.stop()
 
-    def _take(self) -> _Checker:
-        turn = _Turn()
+    async def _take(self) -> _Checker:
         with self._lock:
             if self._free:
                 return self._free.popleft()
-            wait = not self._closed
-            if wait:
+            turn: Turn | None = None
+            if not self._closed:
+                turn = asyncio.get_running_loop().create_future()
                 self._waiting.append(turn)
-        if wait:
-            turn.ready.acquire()  # released by the thread that hands its process over
-        if turn.checker is None:  # the pool was closed
+        checker: _Checker | None = None
+        if turn is not None:
+            try:
+                checker = await turn  # set by the cast that gives its process back
+            except asyncio.CancelledError:
+                with self._lock:
+                    if turn in self._waiting:
+                        self._waiting.remove(turn)
+                handed = turn.result() if turn.done() and not turn.cancelled() else None
+                if handed is not None:  # handed over as the cast was cancelled
+                    self._give(handed)
+                raise
+        if checker is None:  # the pool was closed
             raise ServerBusyError(
                 "the server is stopping", where=Location(path=("ballot",)), retry_after_ms=1000
             )
-        return turn.checker
+        return checker
 
     def _give(self, checker: _Checker) -> None:
+        turn = None
         with self._lock:
             closed = self._closed
             if not closed:
                 if self._waiting:
                     turn = self._waiting.popleft()
-                    turn.checker = checker
-                    turn.ready.release()
                 else:
                     self._free.append(checker)
-        if closed:
-            checker.stop()
+        if turn is not None:
+            self._hand(turn, checker)
+        elif closed:
+            checker.stop(0)  # idle: it has nothing left to answer
+
+    def _hand(self, turn: Turn, checker: _Checker | None) -> None:
+        """Give ``turn`` its process (None: the pool closed), on the turn's event loop."""
+        loop = turn.get_loop()
+        try:
+            here = asyncio.get_running_loop()
+        except RuntimeError:
+            here = None
+        if here is loop:
+            self._settle(turn, checker)
+        else:
+            loop.call_soon_threadsafe(self._settle, turn, checker)
+
+    def _settle(self, turn: Turn, checker: _Checker | None) -> None:
+        if not turn.done():
+            turn.set_result(checker)
+        elif checker is not None:  # its cast was cancelled: the next waiter's
+            self._give(checker)
 
     def _replace(self, lost: _Checker) -> _Checker:
         """A new process in the place of ``lost`` (killed first); ``lost`` again if none

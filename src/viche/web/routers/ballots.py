@@ -30,7 +30,7 @@ from viche.protocol.ballot import CheckedFacts, max_ballot_size
 from viche.record.sql.accounts import VoterAccount
 from viche.service import schedule
 from viche.service.audit import register_audit
-from viche.service.cast import append_checked, check_phase
+from viche.service.cast import Accepted, append_checked, append_checked_queued, check_phase
 from viche.service.hosting import CodeSender, Host, check_binding
 from viche.service.receipts import Receipt
 from viche.verify.prefill import check_ballot_fast
@@ -190,9 +190,11 @@ class FifoSlots:
 #: (a thread each, let in in the order they came: :class:`FifoSlots`).
 _CHECKS = max(2, os.cpu_count() or 1)
 _checking = FifoSlots(_CHECKS)
-#: Casts past their login held by a thread at once in this worker (waiting for a check, in
-#: one, or in the group commit): the admission's ceiling. They have threads of their own,
-#: so that a burst does not take the threads every other request needs (the default pool of
+#: Casts past their login held by a thread at once in this worker (without check
+#: processes: waiting for a check, in one, or in the group commit; with them, only the
+#: casts of an election with a guard, :attr:`~viche.service.hosting.Host.guards`, whose
+#: append runs in a thread): the admission's ceiling. They have threads of their own, so
+#: that a burst does not take the threads every other request needs (the default pool of
 #: 40); beyond, a cast waits for one without holding a thread.
 _CAST_THREADS = 64
 _limiters: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, anyio.CapacityLimiter] = (
@@ -211,29 +213,24 @@ def _cast_threads() -> anyio.CapacityLimiter:
 
 def _voter(h: Host, uuid: str, credentials: HTTPBasicCredentials) -> tuple[str, VoterAccount]:
     """The election (404), its phase and closing time (nothing is read after the close;
-    both are checked again under the lock) and the voter."""
+    both are checked again under the lock), its receipt key (no ballot is checked that
+    could not get a receipt) and the voter."""
     store = h.store(uuid)
     account = h.authenticator.authenticate(store.uuid, credentials.username, credentials.password)
     head, close_at = store.voting_state()
     check_phase(h.record(store.uuid), head)
     schedule.refuse_after_close(store.uuid, close_at, time.time())
+    h.receipt_key(store.uuid)
     return store.uuid, account
 
 
-def _check(
-    h: Host, uuid: str, raw: bytes, account: VoterAccount, checks: CheckPool | None
-) -> CheckedFacts:
-    """Every check of the ballot itself, in the worker's check processes (``checks``) or
-    here, and its binding to the voter (audits, replays, re-votes, the phase and the
+def _check(h: Host, uuid: str, raw: bytes, account: VoterAccount) -> CheckedFacts:
+    """Every check of the ballot itself in this process (a worker without check
+    processes), and its binding to the voter (audits, replays, re-votes, the phase and the
     closing time are checked under the lock, at the append)."""
-    h.receipt_key(uuid)  # before: no ballot without receipt
     rec = h.record(uuid)
-    checked: CheckedFacts
-    if checks is not None:
-        checked = checks.check(rec, raw)
-    else:
-        with _checking:
-            checked = check_ballot_fast(rec.election, raw, rec.credentials)
+    with _checking:
+        checked = check_ballot_fast(rec.election, raw, rec.credentials)
     check_binding(checked, account)
     return checked
 
@@ -241,8 +238,13 @@ def _check(
 def _accept(h: Host, uuid: str, checked: CheckedFacts) -> CastAnswer:
     """Append (a group commit with the other ballots of this worker ready meanwhile) and
     sign the receipt."""
-    key = h.receipt_key(uuid)
     accepted = append_checked(h.record(uuid), checked, guard=h.guards.get(uuid))
+    return _answer(h, uuid, checked, accepted)
+
+
+def _answer(h: Host, uuid: str, checked: CheckedFacts, accepted: Accepted) -> CastAnswer:
+    """The answer to a cast whose Ballot event is durable, with its signed receipt."""
+    key = h.receipt_key(uuid)
     receipt = Receipt(
         election=uuid,
         tracker=accepted.tracker,
@@ -265,25 +267,33 @@ def _accept(h: Host, uuid: str, checked: CheckedFacts) -> CastAnswer:
     )
 
 
-def _check_and_accept(
-    h: Host, uuid: str, raw: bytes, account: VoterAccount, checks: CheckPool | None
-) -> CastAnswer:
-    """The check (in a check process, or here: at most ``_CHECKS`` at once in this
+def _check_and_accept(h: Host, uuid: str, raw: bytes, account: VoterAccount) -> CastAnswer:
+    """Without check processes: the check here (at most ``_CHECKS`` at once in this
     process), then the append, in one thread: one hop from the event loop instead of two."""
-    return _accept(h, uuid, _check(h, uuid, raw, account, checks))
+    return _accept(h, uuid, _check(h, uuid, raw, account))
 
 
 async def _cast(request: Request, uuid: str, credentials: HTTPBasicCredentials) -> CastAnswer:
+    """The login in a thread (database); the check in a check process and the group commit
+    awaited on the event loop (no thread waits for either: :class:`CheckPool`,
+    :func:`~viche.service.cast.append_checked_queued`); the receipt."""
     h = host(request)
     valid_uuid(uuid)
     uuid, account = await run_in_threadpool(_voter, h, uuid, credentials)
-    raw = await json_body(request, max_ballot_size(h.record(uuid).election) + 2)
+    rec = h.record(uuid)  # loaded by the login
+    raw = await json_body(request, max_ballot_size(rec.election) + 2)
     if raw.endswith(b"\n"):
         raw = raw[:-1]
     checks: CheckPool | None = request.app.state.checks
-    return await anyio.to_thread.run_sync(
-        _check_and_accept, h, uuid, raw, account, checks, limiter=_cast_threads()
-    )
+    if checks is None:
+        return await anyio.to_thread.run_sync(
+            _check_and_accept, h, uuid, raw, account, limiter=_cast_threads()
+        )
+    checked = await checks.check(rec, raw)
+    check_binding(checked, account)
+    if uuid in h.guards:  # an event's own rules, under the lock: appended in a thread
+        return await anyio.to_thread.run_sync(_accept, h, uuid, checked, limiter=_cast_threads())
+    return _answer(h, uuid, checked, await append_checked_queued(rec, checked))
 
 
 @router.post(
