@@ -22,6 +22,9 @@ from support.browser import Server
 from support.served import free_port, start_demo, stop, wait_until_up
 from support.web import Served, serve_prepared
 from viche.crypto.rng import SeededRandom
+from viche.record.sql import SqlBoard
+from viche.service.admin import ensure_server_admin
+from viche.service.hosting import Host
 from viche.service.served_demo import PreparedDemo, prepare_demo
 
 REPO = Path(__file__).resolve().parent.parent
@@ -150,6 +153,16 @@ def board_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         with admin.begin() as conn:
             conn.execute(sqlalchemy.text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+@pytest.fixture()
+def host(board_url: str, tmp_path: Path) -> Iterator[Host]:
+    """A host on the test's board (SQLite or PostgreSQL), its server administrator's secret
+    in ``tmp_path / "admin.secret"``, its keys under ``tmp_path / "keys"``."""
+    board = SqlBoard.open(board_url)
+    ensure_server_admin(board, tmp_path / "admin.secret")
+    yield Host(board, tmp_path / "keys")
+    board.close()
 
 
 # ---------------------------------------------------------------- served elections (tests/web)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -207,3 +209,16 @@ def download_archive(d: Drafted, directory: Path) -> Path:
     assert r.status_code == 200, r.text
     path.write_bytes(r.content)
     return path
+
+
+def iso_utc(seconds: float) -> str:
+    """``seconds`` (Unix time) as the API writes times: ISO 8601, UTC, with a Z."""
+    return datetime.fromtimestamp(seconds, UTC).isoformat().replace("+00:00", "Z")
+
+
+def poll(check: Callable[[], bool], timeout: float = 20.0) -> None:
+    """Wait, in steps of 0.05 s, until ``check()`` holds; the test fails after ``timeout`` s."""
+    end = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < end, "timed out"
+        time.sleep(0.05)

@@ -8,7 +8,6 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import cast
 
@@ -16,12 +15,10 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from support.web import Drafted, bearer, ready_draft
+from support.web import Drafted, bearer, iso_utc, ready_draft
 from viche.crypto.rng import SeededRandom
 from viche.errors import NotOpenYetError
-from viche.record.sql import SqlBoard
 from viche.service import schedule
-from viche.service.admin import ensure_server_admin
 from viche.service.hosting import Host
 from viche.web.app import create_app
 from viche.web.ops import OpsConfig
@@ -35,18 +32,6 @@ PUBLIC = (
     "/result",
     "/events",
 )
-
-
-def _iso(seconds: float) -> str:
-    return datetime.fromtimestamp(seconds, UTC).isoformat().replace("+00:00", "Z")
-
-
-@pytest.fixture()
-def host(board_url: str, tmp_path: Path) -> Iterator[Host]:
-    board = SqlBoard.open(board_url)
-    ensure_server_admin(board, tmp_path / "admin.secret")
-    yield Host(board, tmp_path / "keys")
-    board.close()
 
 
 @pytest.fixture()
@@ -80,11 +65,11 @@ def test_a_draft_is_not_open_yet_and_says_when_it_opens(
     assert "not open yet" in client.get(d.base).json()["message"]
     opening = math.ceil(time.time()) + 3600
     r = client.put(
-        f"{d.base}/schedule", json={"open": _iso(opening)}, headers=bearer(d.administrator)
+        f"{d.base}/schedule", json={"open": iso_utc(opening)}, headers=bearer(d.administrator)
     )
     assert r.status_code == 200, r.text
-    _not_open(client, d, _iso(opening))
-    assert client.get(d.base).json()["message"] == f"this election opens at {_iso(opening)}"
+    _not_open(client, d, iso_utc(opening))
+    assert client.get(d.base).json()["message"] == f"this election opens at {iso_utc(opening)}"
     # the list of elections shows no draft
     assert client.get("/api/v1/elections").json() == []
     # an unknown election is still 404 (V9011 for a malformed uuid, V4012 for an unknown one)
@@ -93,7 +78,7 @@ def test_a_draft_is_not_open_yet_and_says_when_it_opens(
         assert r.status_code == 404 and r.json()["code"] in {"V9011", "V4012"}, r.text
     # the administrator's own API: unchanged
     assert client.get(f"{d.base}/draft").json()["trustees"] == 1
-    assert client.get(f"{d.base}/schedule").json()["open"] == _iso(opening)
+    assert client.get(f"{d.base}/schedule").json()["open"] == iso_utc(opening)
     # a ballot before the opening: refused as not open yet, counted by its code
     r = client.post(
         f"{d.base}/ballots",
@@ -118,8 +103,8 @@ def test_a_past_opening_time_is_said_as_such(host: Host, tmp_path: Path) -> None
     put_schedule(host.board, d.uuid, past, None)
     found = schedule.not_open_yet(host.board, d.uuid, time.time())
     assert isinstance(found, NotOpenYetError)
-    assert found.opens == _iso(past)
-    assert found.message == f"this election was to open at {_iso(past)}; it is not open yet"
+    assert found.opens == iso_utc(past)
+    assert found.message == f"this election was to open at {iso_utc(past)}; it is not open yet"
     with pytest.raises(NotOpenYetError):
         host.store(d.uuid)
     assert schedule.not_open_yet(host.board, "1" * 22, time.time()) is None
@@ -131,14 +116,14 @@ def test_viche_vote_says_when_the_election_opens(client: TestClient, tmp_path: P
     d = _draft(client, tmp_path)
     opening = math.ceil(time.time()) + 3600
     r = client.put(
-        f"{d.base}/schedule", json={"open": _iso(opening)}, headers=bearer(d.administrator)
+        f"{d.base}/schedule", json={"open": iso_utc(opening)}, headers=bearer(d.administrator)
     )
     assert r.status_code == 200
     voting = VotingClient("http://testserver", http=cast(httpx.Client, client))
     with pytest.raises(NotOpenYetError) as refused:
         voting.setup(d.uuid)
-    assert refused.value.opens == _iso(opening)
+    assert refused.value.opens == iso_utc(opening)
     assert str(refused.value).startswith(
-        f"[V3009] this election opens at {_iso(opening)}: the server takes ballots once it "
+        f"[V3009] this election opens at {iso_utc(opening)}: the server takes ballots once it "
         "is open; vote again then"
     )

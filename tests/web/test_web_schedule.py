@@ -6,20 +6,16 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
-from support.web import Drafted, bearer, ready_draft, vote_over_api
+from support.web import Drafted, bearer, iso_utc, poll, ready_draft, vote_over_api
 from viche.crypto.rng import SeededRandom
 from viche.errors import Location, PhaseError, UsageError
-from viche.record.sql import SqlBoard
 from viche.record.sql.schedules import put_schedule
 from viche.service import schedule
-from viche.service.admin import ensure_server_admin
 from viche.service.hosting import Host
 from viche.web.app import create_app
 from viche.web.ops import OpsConfig
@@ -27,28 +23,9 @@ from viche.web.ops import OpsConfig
 CHOICES = [[0, 1, 0, 0, 0], [1, 0]]
 
 
-def _iso(seconds: float) -> str:
-    return datetime.fromtimestamp(seconds, UTC).isoformat().replace("+00:00", "Z")
-
-
-def _poll(check: Callable[[], bool], timeout: float = 15.0) -> None:
-    end = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < end, "timed out"
-        time.sleep(0.05)
-
-
 def _phase(c: TestClient, uuid: str) -> str:
     r = c.get(f"/api/v1/elections/{uuid}")
     return str(r.json()["phase"]) if r.status_code == 200 else "draft"
-
-
-@pytest.fixture()
-def host(board_url: str, tmp_path: Path) -> Iterator[Host]:
-    board = SqlBoard.open(board_url)
-    ensure_server_admin(board, tmp_path / "admin.secret")
-    yield Host(board, tmp_path / "keys")
-    board.close()
 
 
 def _ready_draft(c: TestClient, host: Host, tmp_path: Path) -> Drafted:
@@ -62,7 +39,7 @@ def test_opens_and_closes_on_time(host: Host, tmp_path: Path) -> None:
     with TestClient(app) as c:
         d = _ready_draft(c, host, tmp_path)
         opening = math.ceil(time.time()) + 1
-        times = {"open": _iso(opening), "close": _iso(opening + 3600)}
+        times = {"open": iso_utc(opening), "close": iso_utc(opening + 3600)}
         assert (
             c.put(f"{d.base}/schedule", json=times, headers=bearer(d.authority)).status_code == 401
         )
@@ -71,7 +48,7 @@ def test_opens_and_closes_on_time(host: Host, tmp_path: Path) -> None:
         assert c.get(f"{d.base}/schedule").json() == {**times, "failed": None}
         assert _phase(c, d.uuid) == "draft"
 
-        _poll(lambda: _phase(c, d.uuid) == "open")
+        poll(lambda: _phase(c, d.uuid) == "open")
         assert time.time() >= opening
         assert c.get(f"{d.base}").json()["schedule"] == times
         vote_over_api(d, host, "ann", CHOICES, SeededRandom("ann"))
@@ -80,15 +57,15 @@ def test_opens_and_closes_on_time(host: Host, tmp_path: Path) -> None:
         # the administrator brings the close forward, to a second from now
         closing = math.ceil(time.time()) + 1
         r = c.put(
-            f"{d.base}/schedule", json={"close": _iso(closing)}, headers=bearer(d.administrator)
+            f"{d.base}/schedule", json={"close": iso_utc(closing)}, headers=bearer(d.administrator)
         )
         assert r.status_code == 200
-        assert r.json() == {"open": None, "close": _iso(closing), "failed": None}
+        assert r.json() == {"open": None, "close": iso_utc(closing), "failed": None}
 
-        _poll(lambda: _phase(c, d.uuid) == "closed")
+        poll(lambda: _phase(c, d.uuid) == "closed")
         assert time.time() >= closing
         # the close and the encrypted tally are two events: the phase may be read between them
-        _poll(lambda: host.record(d.uuid).record.encrypted_tally is not None)
+        poll(lambda: host.record(d.uuid).record.encrypted_tally is not None)
         ballot = c.post(
             f"{d.base}/ballots",
             content=b"{}",
@@ -104,7 +81,7 @@ def test_a_close_time_passed_while_down_closes_at_start(host: Host, tmp_path: Pa
     with TestClient(create_app(host, OpsConfig.unlimited(), schedule_every=600)) as c:
         d = _ready_draft(c, host, tmp_path)
         assert c.post(f"{d.base}/open", headers=bearer(d.administrator)).status_code == 200
-        close = _iso(math.ceil(time.time()) + 3600)
+        close = iso_utc(math.ceil(time.time()) + 3600)
         r = c.put(f"{d.base}/schedule", json={"close": close}, headers=bearer(d.administrator))
         assert r.status_code == 200
         assert r.json() == {"open": None, "close": close, "failed": None}
@@ -112,9 +89,9 @@ def test_a_close_time_passed_while_down_closes_at_start(host: Host, tmp_path: Pa
     # the server is down when the closing time passes
     put_schedule(host.board, d.uuid, None, int(time.time()) - 5)
     with TestClient(create_app(host, OpsConfig.unlimited(), schedule_every=600)) as c:
-        _poll(lambda: _phase(c, d.uuid) == "closed")
+        poll(lambda: _phase(c, d.uuid) == "closed")
         # the encrypted tally follows the close (its own step): wait for it too
-        _poll(lambda: host.record(d.uuid).record.encrypted_tally is not None)
+        poll(lambda: host.record(d.uuid).record.encrypted_tally is not None)
 
 
 def test_ballots_are_refused_from_the_closing_time(host: Host, tmp_path: Path) -> None:
@@ -123,7 +100,7 @@ def test_ballots_are_refused_from_the_closing_time(host: Host, tmp_path: Path) -
         assert c.post(f"{d.base}/open", headers=bearer(d.administrator)).status_code == 200
         close = math.ceil(time.time()) + 3600
         r = c.put(
-            f"{d.base}/schedule", json={"close": _iso(close)}, headers=bearer(d.administrator)
+            f"{d.base}/schedule", json={"close": iso_utc(close)}, headers=bearer(d.administrator)
         )
         assert r.status_code == 200
         schedule.check_before_close(host, d.uuid, close - 1)  # twin: still open
@@ -140,8 +117,8 @@ def test_bad_schedules_are_refused(host: Host, tmp_path: Path) -> None:
         cases = [
             ({"open": "2030-01-01T10:00:00+02:00"}, 400, ["body", "open"]),
             ({"open": "tomorrow"}, 400, ["body", "open"]),
-            ({"close": _iso(now - 10)}, 400, ["schedule", "close"]),
-            ({"open": _iso(now + 100), "close": _iso(now + 50)}, 400, ["schedule", "close"]),
+            ({"close": iso_utc(now - 10)}, 400, ["schedule", "close"]),
+            ({"open": iso_utc(now + 100), "close": iso_utc(now + 50)}, 400, ["schedule", "close"]),
             ({"open": 5}, 400, ["body", "open"]),
         ]
         for body, status, path in cases:

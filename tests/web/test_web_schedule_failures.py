@@ -7,15 +7,13 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from support.web import Drafted, bearer, draft_over_api, ready_draft
+from support.web import Drafted, bearer, draft_over_api, iso_utc, poll, ready_draft
 from viche.crypto.group import group_by_name
 from viche.crypto.rng import SeededRandom
 from viche.errors import DatabaseError, Location
@@ -23,30 +21,10 @@ from viche.record.sql import SqlBoard
 from viche.record.sql.schedules import put_schedule, schedule
 from viche.service import schedule as scheduling
 from viche.service import tally
-from viche.service.admin import ensure_server_admin
 from viche.service.hosting import Host
 from viche.service.setup import new_trustee_key
 from viche.web.app import create_app
 from viche.web.ops import OpsConfig
-
-
-def _iso(seconds: float) -> str:
-    return datetime.fromtimestamp(seconds, UTC).isoformat().replace("+00:00", "Z")
-
-
-def _poll(check: Callable[[], bool], timeout: float = 20.0) -> None:
-    end = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < end, "timed out"
-        time.sleep(0.05)
-
-
-@pytest.fixture()
-def host(board_url: str, tmp_path: Path) -> Iterator[Host]:
-    board = SqlBoard.open(board_url)
-    ensure_server_admin(board, tmp_path / "admin.secret")
-    yield Host(board, tmp_path / "keys")
-    board.close()
 
 
 def _keyless(c: TestClient, tmp_path: Path) -> Drafted:
@@ -82,10 +60,10 @@ def test_a_failed_opening_is_shown_counted_retried_and_cleared(
         d = _keyless(c, tmp_path)
         opening = math.ceil(time.time()) + 1
         r = c.put(
-            f"{d.base}/schedule", json={"open": _iso(opening)}, headers=bearer(d.administrator)
+            f"{d.base}/schedule", json={"open": iso_utc(opening)}, headers=bearer(d.administrator)
         )
         assert r.status_code == 200 and r.json()["failed"] is None, r.text
-        _poll(lambda: _failed(c, d) is not None)
+        poll(lambda: _failed(c, d) is not None)
         failed = _failed(c, d)
         assert failed["action"] == "open" and failed["code"] == "V3005", failed
         assert failed["message"] == "trustee 1 has not uploaded a key"
@@ -95,20 +73,20 @@ def test_a_failed_opening_is_shown_counted_retried_and_cleared(
         assert scheduling.parse_time(failed["retry"], Location()) == at + 2
         # the public sees the times, never the failure; a wrong secret is refused
         public = c.get(f"{d.base}/schedule").json()
-        assert public == {"open": _iso(opening), "close": None, "failed": None}
+        assert public == {"open": iso_utc(opening), "close": None, "failed": None}
         assert c.get(f"{d.base}/schedule", headers=bearer(d.authority)).status_code == 401
         metrics = c.get("/metrics").text
         assert (
             f'viche_schedule_failures{{election="{d.uuid}",action="open",code="V3005"}}' in metrics
         )
         # retried: the attempts grow (every 2 s here, every minute by default)
-        _poll(lambda: _failed(c, d)["attempts"] >= 2)
+        poll(lambda: _failed(c, d)["attempts"] >= 2)
         # the administrator uploads the missing key: the next attempt opens the election
         _upload_key(c, d, tmp_path)
-        _poll(lambda: c.get(d.base).status_code == 200)
+        poll(lambda: c.get(d.base).status_code == 200)
         assert _failed(c, d) is None  # open: a failed opening is moot at once
         # and cleared from the database (the metrics read it) right after the opening
-        _poll(lambda: "viche_schedule_failures{" not in c.get("/metrics").text)
+        poll(lambda: "viche_schedule_failures{" not in c.get("/metrics").text)
         found = schedule(host.board, d.uuid)
         assert found is not None and found.failure is None
 
@@ -129,7 +107,9 @@ def test_retries_wait_and_a_new_schedule_clears_the_failure(host: Host, tmp_path
     assert _failed(c, d)["attempts"] == 2
     # a new schedule clears it
     opening = math.ceil(time.time()) + 3600
-    r = c.put(f"{d.base}/schedule", json={"open": _iso(opening)}, headers=bearer(d.administrator))
+    r = c.put(
+        f"{d.base}/schedule", json={"open": iso_utc(opening)}, headers=bearer(d.administrator)
+    )
     assert r.status_code == 200 and r.json()["failed"] is None
     assert _failed(c, d) is None
 
