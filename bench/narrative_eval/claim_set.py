@@ -57,6 +57,7 @@ import gzip
 import random
 import re
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -220,6 +221,23 @@ def split_of(qs: dict[str, list[dict[str, str]]]) -> dict[str, str]:
 
 WEIGHTS = (0.03, 0.06, 0.12)
 RANKINGS = ("raw", "head", *(f"hyb{w:g}" for w in WEIGHTS), "passage", "pas_hyb0.12")
+
+
+def unjudged(rows: Iterable[dict[str, str]], shared: Path, names: str, want: str) -> None:
+    """The unjudged top-5 pairs among ``rows`` (a script's retrieved csv) of the rankings
+    ``names`` (comma-separated) in the half ``want``, to judge: csv on stdout."""
+    from analyst import judgments
+
+    judged = judgments()
+    half = split_of(queries(shared))
+    seen: set[tuple[str, str]] = set()
+    w = csv.writer(sys.stdout)
+    for r in rows:
+        key = (r["post_id"].removeprefix("uk:"), r["case_url"])
+        wanted = r["ranking"] in names.split(",") and half[r["post_id"]] == want
+        if wanted and key not in judged and key not in seen:
+            seen.add(key)
+            w.writerow([key[0], r["case_url"], r["case_title"], r["text"]])
 
 
 def top_rows(

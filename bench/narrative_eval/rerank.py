@@ -255,23 +255,6 @@ def score(shared: Path) -> None:
         print("  ".join(line))
 
 
-def todo(shared: Path, name: str, want: str) -> None:
-    """The unjudged top-5 pairs of a ranking in one half, to judge (csv on stdout)."""
-    import claim_set as cs
-    from analyst import judgments
-
-    judged = judgments()
-    half = cs.split_of(cs.queries(shared))
-    seen: set[tuple[str, str]] = set()
-    w = csv.writer(sys.stdout)
-    for r in _rows():
-        key = (r["post_id"].removeprefix("uk:"), r["case_url"])
-        wanted = r["ranking"] in name.split(",") and half[r["post_id"]] == want
-        if wanted and key not in judged and key not in seen:
-            seen.add(key)
-            w.writerow([key[0], r["case_url"], r["case_title"], r["text"]])
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--shared", type=Path, default=Path("../shared"))
@@ -290,7 +273,9 @@ def main() -> None:
     elif args.score:
         score(args.shared)
     elif args.todo:
-        todo(args.shared, args.todo, args.half)
+        import claim_set as cs
+
+        cs.unjudged(_rows(), args.shared, args.todo, args.half)
     else:
         rank_all(args.shared)
 
