@@ -109,9 +109,14 @@ def _slow_batches(served: Served, monkeypatch: pytest.MonkeyPatch, sizes: list[i
     monkeypatch.setattr(cls, "append_ballots", slow)
 
 
+@pytest.mark.parametrize("waiting", ["threads", "event loop"])
 def test_ballots_cast_at_once_share_commits_and_keep_every_rule(
-    served: Served, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    served: Served, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, waiting: str
 ) -> None:
+    """Ballots cast at once, by threads (the ``viche`` commands' way) or on an event loop
+    (the server's), share commits and keep every rule (a replay refused, a re-vote counted);
+    on the loop, six casts waiting a second for their commit take one commit thread, not
+    one thread each."""
     first, again, other = (
         _ballot(served, 1, "g1"),
         _ballot(served, 1, "g1b"),
@@ -121,8 +126,14 @@ def test_ballots_cast_at_once_share_commits_and_keep_every_rule(
     sizes: list[int] = []
     _slow_batches(served, monkeypatch, sizes)
     start_height = served.store.head().height
+    threads: list[int] = []
+    before = threading.active_count()
 
-    out = _cast_together(served, raws)
+    if waiting == "threads":
+        out = _cast_together(served, raws)
+    else:
+        out = _cast_on_a_loop(served, raws, threads)
+        assert threads and max(threads) <= before + 1
 
     replays = [o for o in out if isinstance(o, ReplayedBallotError)]
     accepted = [o for o in out if isinstance(o, Accepted)]
@@ -166,41 +177,6 @@ def test_a_failed_group_commit_accepts_and_writes_nothing(
     monkeypatch.undo()
     # the committer is free again: the same ballots are accepted afterwards
     assert all(isinstance(o, Accepted) for o in _cast_together(served, raws))
-
-
-def test_casts_on_an_event_loop_share_commits_without_a_thread_each(
-    served: Served, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    first, again, other = (
-        _ballot(served, 1, "q1"),
-        _ballot(served, 1, "q1b"),
-        _ballot(served, 2, "q2"),
-    )
-    raws = [first, again, other, other, _ballot(served, 3, "q3"), _ballot(served, 4, "q4")]
-    sizes: list[int] = []
-    _slow_batches(served, monkeypatch, sizes)
-    start_height = served.store.head().height
-    threads: list[int] = []
-    before = threading.active_count()
-
-    out = _cast_on_a_loop(served, raws, threads)
-
-    replays = [o for o in out if isinstance(o, ReplayedBallotError)]
-    accepted = [o for o in out if isinstance(o, Accepted)]
-    assert len(replays) == 1 and len(accepted) == 5, out
-    assert max(sizes) > 1 and sum(sizes) == 5  # some ballots shared a commit
-    heights = sorted(a.height for a in accepted)
-    assert heights == list(range(start_height + 1, start_height + 6))
-    mine = {smart_ballot_tracker(first), smart_ballot_tracker(again)}
-    voter1 = sorted((a for a in accepted if a.tracker in mine), key=lambda a: a.height)
-    assert [a.revote for a in voter1] == [False, True]
-    # six casts waited a second for their commit: one commit thread, not one thread each
-    assert threads and max(threads) <= before + 1
-    archive = tmp_path / f"{served.uuid}.bel"
-    with archive.open("wb") as f:
-        served.store.write_archive(f)
-    report = verify_record(archive, jobs=1)
-    assert report.ok, report.failures
 
 
 def test_threads_and_event_loops_cast_at_once(
