@@ -4,7 +4,6 @@ two trustees, stations abroad and for displaced voters, a simulated clock."""
 from __future__ import annotations
 
 import contextlib
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -130,7 +129,7 @@ def serve_event_process(
     processes, ``env`` added to its environment) on a random port (stopped afterwards);
     ``database`` is the board's URL (default: SQLite in the data folder)."""
     from support.cli import run_cli
-    from support.served import CLI, cli_env, free_port, stop, wait_until_up
+    from support.served import CLI, cli_env, free_port, launch, stop, wait_until_up
 
     ev = small_event(tmp_path, rng, voters)
     data, logins = tmp_path / "data", tmp_path / "logins"
@@ -147,10 +146,10 @@ def serve_event_process(
         assert issued.code == 0, issued.stderr
         assert secrets[kind].read_text().strip() not in issued.stdout
     port = free_port()
-    proc = subprocess.Popen(
+    proc = launch(
         [*CLI, "serve", "--data", str(data), "--port", str(port), "--event", str(ev.directory),
          "--event-keys", str(ev.private), "--workers", str(workers), *db],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env={**cli_env(), **(env or {})},
+        {**cli_env(), **(env or {})},
     )  # fmt: skip
     try:
         wait_until_up(proc, port)

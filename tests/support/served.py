@@ -1,5 +1,12 @@
 """The real ``viche serve --demo`` process for tests: start it on a port, wait until it
-answers, stop it (its output returned)."""
+answers, stop it (its output returned).
+
+A served process writes a line of the access log per request on its standard error, from
+the worker's event loop: the output is read as it comes (:func:`launch`), never left in the
+pipe until the stop. A pipe holds 64 KiB (some 500 requests): full, it stopped the
+worker's event loop on its next line, and every request that worker held went unanswered
+(a loaded run of tests/event/test_event_served_workers.py, whose 503 retries add lines,
+waited 300 s for an answer)."""
 
 from __future__ import annotations
 
@@ -7,7 +14,10 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
+import weakref
+from collections.abc import Sequence
 from pathlib import Path
 
 import httpx
@@ -31,6 +41,39 @@ def cli_env() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": src + os.pathsep + os.environ.get("PYTHONPATH", "")}
 
 
+class _Output:
+    """A process's output, read by a thread of its own until the process closes it."""
+
+    def __init__(self, proc: subprocess.Popen[bytes]) -> None:
+        assert proc.stdout is not None
+        self._stream = proc.stdout
+        self._chunks: list[bytes] = []
+        self._reader = threading.Thread(target=self._read, name="served-output", daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        with self._stream:
+            while chunk := os.read(self._stream.fileno(), 1 << 16):
+                self._chunks.append(chunk)
+
+    def text(self, timeout: float = 30) -> str:
+        """Everything it wrote (once its process ended and the pipe is closed)."""
+        self._reader.join(timeout)
+        return b"".join(self._chunks).decode(errors="replace")
+
+
+_outputs: weakref.WeakKeyDictionary[subprocess.Popen[bytes], _Output] = weakref.WeakKeyDictionary()
+
+
+def launch(args: Sequence[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """Start a server process (``viche serve``, ``viche mirror --serve``), its standard
+    output and error read as they come (module docstring); :func:`stop` returns them."""
+    proc = subprocess.Popen(list(args), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            env=env)  # fmt: skip
+    _outputs[proc] = _Output(proc)
+    return proc
+
+
 def start_demo(
     data: Path,
     port: int,
@@ -42,32 +85,24 @@ def start_demo(
     """``viche serve --demo`` (``database``: its ``--database``, SQLite in ``data`` if
     None; ``env``: more environment, e.g. VICHE_RATE_LIMITS)."""
     more = [] if database is None else ["--database", database]
-    return subprocess.Popen(
+    return launch(
         [*CLI, "serve", "--demo", "--voters", str(voters), "--data", str(data),
          "--port", str(port), "--workers", str(workers), *more],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        env={**cli_env(), **env},
+        {**cli_env(), **env},
     )  # fmt: skip
 
 
 def start_server(data: Path, port: int) -> subprocess.Popen[bytes]:
     """``viche serve`` without a demo: elections are created over the API (the server
     administrator's secret is in DATA/admin.secret)."""
-    return subprocess.Popen(
-        [*CLI, "serve", "--data", str(data), "--port", str(port)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        env=cli_env(),
-    )
+    return launch([*CLI, "serve", "--data", str(data), "--port", str(port)], cli_env())
 
 
 def wait_until_up(proc: subprocess.Popen[bytes], port: int, timeout: float = 180) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            out = proc.stdout.read().decode() if proc.stdout else ""
-            raise AssertionError(f"viche serve exited {proc.returncode}: {out}")
+            raise AssertionError(f"viche serve exited {proc.returncode}: {_outputs[proc].text()}")
         try:
             if httpx.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=2).status_code == 200:
                 return
@@ -78,13 +113,15 @@ def wait_until_up(proc: subprocess.Popen[bytes], port: int, timeout: float = 180
 
 
 def stop(proc: subprocess.Popen[bytes]) -> str:
+    """Stop a process :func:`launch` started (killed if it has not ended within 30 s); its
+    whole output."""
     proc.terminate()
     try:
-        out, _ = proc.communicate(timeout=30)
+        proc.wait(timeout=30)
     except subprocess.TimeoutExpired:
         proc.kill()
-        out, _ = proc.communicate()
-    return out.decode()
+        proc.wait()
+    return _outputs[proc].text()
 
 
 def assert_record_verifies(archive: Path, belenios_tool: str) -> None:

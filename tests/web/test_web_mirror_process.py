@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from support.served import CLI, cli_env, free_port, start_demo, stop, wait_until_up
+from support.served import CLI, cli_env, free_port, launch, start_demo, stop, wait_until_up
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[bytes]:
@@ -29,12 +29,10 @@ def test_a_served_mirror_is_followed_by_another(tmp_path: Path) -> None:
         wait_until_up(origin, origin_port)
         uuid = (data / "demo" / "election.uuid").read_text().strip()
         election = f"http://127.0.0.1:{origin_port}/api/v1/elections/{uuid}"
-        mirror = subprocess.Popen(
+        mirror = launch(
             [*CLI, "mirror", election, str(tmp_path / "m1"), "--serve",
              "--port", str(mirror_port), "--interval", "0.3"],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            env=cli_env(),
+            cli_env(),
         )  # fmt: skip
         wait_until_up(mirror, mirror_port)
         voters = data / "demo" / "voters"

@@ -140,3 +140,24 @@ def test_metrics_count_every_worker(tmp_path: Path) -> None:
     # both workers keep a snapshot (a scrape answered by either sums both); a worker that
     # uvicorn replaced (its health check times out on a loaded machine) leaves its own too
     assert len(list((data / "metrics").glob("metrics-*.bin"))) >= 2
+
+
+def test_a_server_whose_output_is_read_only_at_its_stop_never_blocks_on_it(
+    tmp_path: Path,
+) -> None:
+    """Every request writes a line of the access log on the server's standard error, which
+    the tests read when they stop it (:func:`~support.served.stop`). Read only then, the
+    lines filled the pipe (64 KiB: some 500 requests, fewer than a loaded run of
+    tests/event/test_event_served_workers.py sends with its 503 retries) and the worker's
+    event loop, which writes them, stopped on the full pipe with every request it held: the
+    test waited 300 s for an answer. The harness reads the output as it comes."""
+    port = free_port()
+    proc = start_demo(tmp_path / "data", port)
+    try:
+        wait_until_up(proc, port)
+        with httpx.Client(timeout=30) as client:
+            for _ in range(1500):  # ~100 bytes of log each: more than twice what a pipe holds
+                assert client.get(f"http://127.0.0.1:{port}/api/v1/health").status_code == 200
+    finally:
+        out = stop(proc)
+    assert out.count('"route":"/api/v1/health"') >= 1500
