@@ -14,10 +14,8 @@ from viche.crypto.group import BELENIOS_2048
 from viche.crypto.rng import SeededRandom
 from viche.errors import Location
 from viche.protocol import codec
-from viche.record.sql import SqlBoard
 from viche.service import credentials as creds
 from viche.service import tally
-from viche.service.admin import ensure_server_admin
 from viche.service.ballot import generate_ballot
 from viche.service.demo import DEMO_TEMPLATE
 from viche.service.hosting import Host
@@ -31,10 +29,7 @@ def _bearer(secret: str) -> dict[str, str]:
 
 
 @pytest.mark.interop
-def test_lifecycle_over_the_api(board_url: str, tmp_path: Path, belenios_tool: str) -> None:
-    board = SqlBoard.open(board_url)
-    host = Host(board, tmp_path / "keys")
-    ensure_server_admin(board, tmp_path / "admin.secret")
+def test_lifecycle_over_the_api(host: Host, tmp_path: Path, belenios_tool: str) -> None:
     server = (tmp_path / "admin.secret").read_text().strip()
     rng = SeededRandom("lifecycle")
     with TestClient(create_app(host, OpsConfig.unlimited())) as c:
@@ -138,19 +133,15 @@ def test_lifecycle_over_the_api(board_url: str, tmp_path: Path, belenios_tool: s
         archive.write_bytes(c.get(f"{base}/archive.bel").content)
         ok, err = tool_verifies(belenios_tool, archive.parent)
         assert ok, err
-    board.close()
 
 
 def test_roll_logins_a_voter_cannot_authenticate_with_are_bad_rows(
-    board_url: str, tmp_path: Path
+    host: Host, tmp_path: Path
 ) -> None:
     """A voter authenticates with HTTP Basic (login:secret): a login holding ':' would be
     cut there and could never vote, a character that is not printable (a control
     character) cannot be typed; each is a bad row, with its line. Letters of any script
     and spaces inside a login are fine."""
-    board = SqlBoard.open(board_url)
-    host = Host(board, tmp_path / "keys")
-    ensure_server_admin(board, tmp_path / "admin.secret")
     server = (tmp_path / "admin.secret").read_text().strip()
     with TestClient(create_app(host, OpsConfig.unlimited())) as c:
         spec = {"template": DEMO_TEMPLATE, "trustees": 1}
@@ -184,18 +175,14 @@ def test_roll_logins_a_voter_cannot_authenticate_with_are_bad_rows(
         r = c.put(voters, content=fine.encode(), headers={**adm, "Content-Type": "text/csv"})
         assert r.status_code == 200, r.text
         assert sorted(r.json()["login_secrets"]) == ["alice", "Олена Петренко"]
-    board.close()
 
 
 def test_a_role_refused_is_challenged_to_bearer_a_voter_to_basic(
-    board_url: str, tmp_path: Path
+    host: Host, tmp_path: Path
 ) -> None:
     """RFC 7235: a 401 names the scheme the address takes. The roles send their secret as a
     Bearer token (they were challenged to Basic, which they cannot answer); a voter signs
     in with Basic."""
-    board = SqlBoard.open(board_url)
-    host = Host(board, tmp_path / "keys")
-    ensure_server_admin(board, tmp_path / "admin.secret")
     with TestClient(create_app(host, OpsConfig.unlimited())) as c:
         spec = {"template": DEMO_TEMPLATE, "trustees": 1}
         for headers in ({}, _bearer("nope")):
@@ -208,17 +195,11 @@ def test_a_role_refused_is_challenged_to_bearer_a_voter_to_basic(
             headers={"Content-Type": "application/json"},
         )
         assert r.status_code == 401 and r.headers["www-authenticate"] == "Basic"
-    board.close()
 
 
-def test_a_template_without_questions_is_refused_at_creation(
-    board_url: str, tmp_path: Path
-) -> None:
+def test_a_template_without_questions_is_refused_at_creation(host: Host, tmp_path: Path) -> None:
     """An election needs at least one question: said when it is created (422 at
     template/questions), not when it opens after the roll, the credentials and the keys."""
-    board = SqlBoard.open(board_url)
-    host = Host(board, tmp_path / "keys")
-    ensure_server_admin(board, tmp_path / "admin.secret")
     server = (tmp_path / "admin.secret").read_text().strip()
     with TestClient(create_app(host, OpsConfig.unlimited())) as c:
         template = {"name": "Empty", "description": "no question", "questions": []}
@@ -227,18 +208,12 @@ def test_a_template_without_questions_is_refused_at_creation(
         assert r.status_code == 422, r.text
         assert r.json()["code"] == "V3000" and "at least one question" in r.json()["message"]
         assert r.json()["where"]["path"] == ["template", "questions"]
-    board.close()
 
 
-def test_answers_to_a_request_with_a_secret_are_never_stored(
-    board_url: str, tmp_path: Path
-) -> None:
+def test_answers_to_a_request_with_a_secret_are_never_stored(host: Host, tmp_path: Path) -> None:
     """The roles' secrets (at creation), the voters' login secrets (roll import), the roll's
     addresses, a voter's receipt: answered with Cache-Control: no-store, so that no browser
     or proxy cache keeps them. The public record stays cacheable."""
-    board = SqlBoard.open(board_url)
-    host = Host(board, tmp_path / "keys")
-    ensure_server_admin(board, tmp_path / "admin.secret")
     server = (tmp_path / "admin.secret").read_text().strip()
     with TestClient(create_app(host, OpsConfig.unlimited())) as c:
         spec = {"template": DEMO_TEMPLATE, "trustees": 1}
@@ -253,4 +228,3 @@ def test_answers_to_a_request_with_a_secret_are_never_stored(
         r = c.get(voters, headers=_bearer("wrong"))  # refused: nothing to keep either
         assert r.status_code == 401 and r.headers["cache-control"] == "no-store"
         assert "cache-control" not in c.get("/api/v1/elections").headers
-    board.close()
