@@ -223,6 +223,24 @@ WEIGHTS = (0.03, 0.06, 0.12)
 RANKINGS = ("raw", "head", *(f"hyb{w:g}" for w in WEIGHTS), "passage", "pas_hyb0.12")
 
 
+def judged_top5(
+    rows: Iterable[dict[str, str]],
+    judged: dict[tuple[str, str], int],
+    half: dict[str, str],
+    name: str,
+    lang: str,
+    h: str,
+) -> tuple[list[float], int]:
+    """P@5 per query of ranking ``name`` in ``lang`` and half ``h``, for the queries whose
+    top 5 is fully judged (an unjudged pair never counts), and how many queries it has."""
+    by: dict[str, list[int]] = {}
+    for r in rows:
+        if r["ranking"] == name and r["lang"] == lang and half[r["post_id"]] == h:
+            key = (r["post_id"].removeprefix("uk:"), r["case_url"])
+            by.setdefault(r["post_id"], []).append(judged.get(key, -1))
+    return [float(np.mean(v)) for v in by.values() if -1 not in v], len(by)
+
+
 def unjudged(rows: Iterable[dict[str, str]], shared: Path, names: str, want: str) -> None:
     """The unjudged top-5 pairs among ``rows`` (a script's retrieved csv) of the rankings
     ``names`` (comma-separated) in the half ``want``, to judge: csv on stdout."""
@@ -331,7 +349,7 @@ def score(batch: int | None = None) -> None:
                 vals = [np.mean(v) for v in by.values() if -1 not in v]
                 line.append(
                     f"{lang}-{h} {np.mean(vals) if vals else float('nan'):.2f}"
-                    f" ({len(vals)}/{len(by)})"
+                    f" ({len(vals)}/{queries})"
                 )
         print("  ".join(line))
     # ceiling: every case judged relevant for a query (by any ranking) ranked first

@@ -244,14 +244,9 @@ def score(shared: Path) -> None:
         line = [f"{name:15}"]
         for lang in LANGS:
             for h in ("dev", "test"):
-                by: dict[str, list[int]] = {}
-                for r in rows:
-                    if r["ranking"] == name and r["lang"] == lang and half[r["post_id"]] == h:
-                        key = (r["post_id"].removeprefix("uk:"), r["case_url"])
-                        by.setdefault(r["post_id"], []).append(judged.get(key, -1))
-                vals = [float(np.mean(v)) for v in by.values() if -1 not in v]
+                vals, queries = cs.judged_top5(rows, judged, half, name, lang, h)
                 mean = np.mean(vals) if vals else float("nan")
-                line.append(f"{lang}-{h} {mean:.2f} ({len(vals)}/{len(by)})")
+                line.append(f"{lang}-{h} {mean:.2f} ({len(vals)}/{queries})")
         print("  ".join(line))
 
 

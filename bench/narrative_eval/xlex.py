@@ -214,14 +214,9 @@ def score(shared: Path, only: str, ci: bool) -> None:
         lows = []
         for lang in LANGS:
             for h in ("dev", "test"):
-                by: dict[str, list[int]] = {}
-                for r in rows:
-                    if r["ranking"] == name and r["lang"] == lang and half[r["post_id"]] == h:
-                        key = (r["post_id"].removeprefix("uk:"), r["case_url"])
-                        by.setdefault(r["post_id"], []).append(judged.get(key, -1))
-                vals = [float(np.mean(v)) for v in by.values() if -1 not in v]
+                vals, queries = cs.judged_top5(rows, judged, half, name, lang, h)
                 mean = np.mean(vals) if vals else float("nan")
-                cell = f"{lang}-{h} {mean:.2f} ({len(vals)}/{len(by)})"
+                cell = f"{lang}-{h} {mean:.2f} ({len(vals)}/{queries})"
                 if ci and vals and lang != "uk":
                     lo, hi = bootstrap(vals)
                     cell += f" [{lo:.2f},{hi:.2f}]"
