@@ -5,6 +5,7 @@ checked by axe-core and screenshotted."""
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from datetime import UTC, datetime
@@ -126,6 +127,74 @@ def test_the_pages_and_the_booth_say_when_the_election_opens(
             expect(page.locator("#schedule-open")).to_contain_text("Відкриється автоматично")
             screens.shot(page, "not-open-admin-failed-uk")
             ctx.close()
+        finally:
+            browser.close()
+    assert screens.errors == []
+    assert screens.violations == []
+
+
+def test_a_page_left_open_shows_the_election_once_it_opens(
+    server: Server, chromium: str, axe: Path, shots: Path
+) -> None:
+    """The election page and the booth of an election that is not open yet ask the server
+    again by themselves shortly after the scheduled opening (the page's clock is run forward;
+    until then the server's answer is made to say "not open yet, opens in a minute"), and show
+    the open election without the voter reloading anything."""
+    from playwright.sync_api import Route, expect, sync_playwright
+
+    address = f"{server.base}/api/v1/elections/{server.uuid}"
+    asked: list[float] = []
+    opened = {"now": False}
+
+    def not_open_until_told(route: Route) -> None:
+        asked.append(time.monotonic())
+        if opened["now"]:
+            route.continue_()
+            return
+        opens = datetime.fromtimestamp(math.ceil(time.time()) + 60, UTC)
+        route.fulfill(
+            status=409,
+            content_type="application/json",
+            body=json.dumps(
+                {
+                    "code": "V3009",
+                    "message": "not open yet",
+                    "opens": opens.isoformat().replace("+00:00", "Z"),
+                }
+            ),
+        )
+
+    screens = Screens(shots, axe)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        try:
+            for where in ("booth/", ""):
+                opened["now"] = False
+                # no service worker: its requests would not pass through page.route
+                ctx = browser.new_context(
+                    viewport=DESKTOP, timezone_id="UTC", service_workers="block"
+                )
+                ctx.set_default_timeout(TIMEOUT_MS)
+                page = screens.watch(ctx.new_page(), console=False)  # the 409 is logged
+                page.clock.install()
+                page.route(address, not_open_until_told)
+                page.goto(f"{server.base}/{where}#{server.uuid}")
+                expect(page.locator("#not-open")).to_be_visible()
+                expect(page.locator("#view-title")).to_contain_text("Ці вибори відкриються")
+                before = len(asked)
+                page.clock.run_for(30_000)  # half a minute: still before the opening
+                page.wait_for_timeout(300)
+                assert len(asked) == before, "asked again before the opening"
+                opened["now"] = True
+                page.clock.run_for(65_000)  # past the opening and its spread
+                expect(page.locator("#not-open")).to_have_count(0)
+                if where == "booth/":
+                    expect(page.locator("#view")).not_to_have_attribute("data-step", "notopen")
+                else:
+                    expect(page.locator("#view-title")).not_to_contain_text("відкриються")
+                assert len(asked) > before
+                screens.shot(page, f"opened-while-waiting-{where.strip('/') or 'page'}")
+                ctx.close()
         finally:
             browser.close()
     assert screens.errors == []

@@ -11,7 +11,7 @@
 // cast through the station's endpoint, which locks her credential.
 
 import { h, download, lang, setLang, t, tn, translatePage, when } from "../common/i18n.js";
-import { answerError, NotOpenYet, notOpenText } from "../common/notopen.js";
+import { answerError, nextTry, NotOpenYet, notOpenText } from "../common/notopen.js";
 import { checkCredential } from "./credential.js";
 import { clearQueue, dequeue, enqueue, keepElection, keepOffline, queued } from "./offline.js";
 import { sendPatiently } from "./busy.js";
@@ -30,6 +30,7 @@ const S = {
   q: 0, // current question (0-based)
   flash: null, // {kind, text} shown once on the next step
   notOpen: null, // the NotOpenYet error of the election asked for (step "notopen")
+  waiting: null, // timer of the next question to the server while step "notopen" waits
   uuid: null,
   detail: null,
   text: null, // the election's exact text
@@ -215,7 +216,37 @@ function freshAnswers() {
   );
 }
 
+// step "notopen" asks the server again when the election should be open (nextTry), quietly:
+// the page changes only when the answer does (opened, a new time, a failure)
+function waitForOpening(uuid) {
+  clearTimeout(S.waiting);
+  const shown = location.hash;
+  S.waiting = setTimeout(async () => {
+    S.waiting = null;
+    if (S.step !== "notopen" || location.hash !== shown) return;
+    try {
+      await getJson(`${API}/${uuid}`);
+    } catch (error) {
+      if (S.step !== "notopen" || location.hash !== shown) return;
+      if (error instanceof NotOpenYet) {
+        const before = notOpenText(S.notOpen);
+        S.notOpen = error;
+        if (notOpenText(error) !== before) render(false);
+        waitForOpening(uuid);
+        return;
+      }
+      if (error instanceof TypeError) { // no network (fetch failed): ask again later
+        waitForOpening(uuid);
+        return;
+      }
+    }
+    if (S.step === "notopen" && location.hash === shown) loadElection(uuid);
+  }, nextTry(S.notOpen));
+}
+
 async function loadElection(uuid) {
+  clearTimeout(S.waiting);
+  S.waiting = null;
   S.uuid = uuid;
   S.detail = null;
   go("loading");
@@ -235,6 +266,7 @@ async function loadElection(uuid) {
     if (error instanceof NotOpenYet && !S.station) { // when it opens, not "no such election"
       S.notOpen = error;
       go("notopen");
+      waitForOpening(uuid);
       return;
     }
     S.flash = error instanceof NotOpenYet

@@ -4,7 +4,7 @@
 // and its result (/#<uuid>/result: counts per question, what is checked here, how to verify).
 
 import { h, lang, setLang, t, translatePage } from "./i18n.js";
-import { answerError, NotOpenYet, notOpenText } from "./notopen.js";
+import { answerError, nextTry, NotOpenYet, notOpenText } from "./notopen.js";
 import { sha256, toHex, utf8 } from "../booth/hash.js";
 
 const API = "/api/v1/elections";
@@ -299,7 +299,12 @@ async function resultPage(uuid) {
   ];
 }
 
+// the timer of a page that waits for its election to open (render sets it, and clears it)
+let waiting = null;
+
 async function render(focus = false) {
+  clearTimeout(waiting);
+  waiting = null;
   translatePage();
   const button = document.getElementById("lang");
   button.textContent = t("lang.switch");
@@ -317,6 +322,12 @@ async function render(focus = false) {
     else parts = await electionList();
   } catch (error) {
     parts = fail(error);
+    if (error instanceof NotOpenYet) {
+      const shown = location.hash;
+      waiting = setTimeout(() => {
+        if (location.hash === shown) render(false);
+      }, nextTry(error));
+    }
   }
   const view = document.getElementById("view");
   view.replaceChildren(...parts.filter(Boolean));
