@@ -435,7 +435,11 @@ class SqlElectionStore:
         return self._ballot(schema.ballots.c.hash == ballot_hash)
 
     def last_ballot(self, credential: str) -> StoredBallot | None:
-        return self._ballot(schema.ballots.c.credential == credential)
+        b = schema.ballots.c
+        return self._ballot(
+            b.credential_sha256 == schema.credential_sha256(credential),
+            b.credential == credential,
+        )
 
     def ballots(self, after: int, limit: int) -> list[StoredBallot]:
         """The Ballot events above height ``after``, lowest first, at most ``limit``."""
@@ -619,6 +623,7 @@ class SqlElectionStore:
                         "height": head.height,
                         "hash": ballot.hash,
                         "credential": ballot.credential,
+                        "credential_sha256": schema.credential_sha256(ballot.credential),
                     }
                 )
             heads.append(head)
@@ -792,6 +797,7 @@ _LOOK_UP = union_all(
         _b.election == bindparam("uuid"), _b.hash.in_(bindparam("hashes", expanding=True))
     ),
     select(literal("v"), _b.credential, _NO_HEIGHT).where(
+        _b.credential_sha256.in_(bindparam("credential_hashes", expanding=True)),
         _b.election == bindparam("uuid"),
         _b.credential.in_(bindparam("credentials", expanding=True)),
     ),
@@ -844,14 +850,7 @@ class CastingTransaction:
         SHA-256 of ballots) that the booth audited; those already in the record, with the
         height of their event; those of ``credentials`` that already signed a ballot in the
         record."""
-        rows = self._conn.execute(
-            _LOOK_UP,
-            {
-                "uuid": self._store.uuid,
-                "hashes": sorted(set(hashes)),
-                "credentials": sorted(set(credentials)),
-            },
-        )
+        rows = self._conn.execute(_LOOK_UP, _look_up_values(self._store.uuid, hashes, credentials))
         self.found = _found(rows)
 
     def append_ballots(
@@ -868,6 +867,18 @@ class CastingTransaction:
         if heads:
             self.head = heads[-1]
         return heads
+
+
+def _look_up_values(uuid: str, hashes: Sequence[str], credentials: Sequence[str]) -> dict[str, Any]:
+    """The values of a batch's look-up (:data:`_LOOK_UP`, :data:`_PG_STATE_AND_LOOK_UP`):
+    its ballots' hashes, its credentials and their digests (the re-vote index's key)."""
+    distinct = sorted(set(credentials))
+    return {
+        "uuid": uuid,
+        "hashes": sorted(set(hashes)),
+        "credentials": distinct,
+        "credential_hashes": [schema.credential_sha256(c) for c in distinct],
+    }
 
 
 def _found(rows: Iterable[Any]) -> tuple[set[str], dict[str, int], set[str]]:
@@ -892,15 +903,22 @@ _PG_LOCK = "SELECT pg_advisory_xact_lock(%(key)s)"
 #: the head, the closing time and the batch's look-up in one statement (one snapshot, taken
 #: after the lock was granted): a row ('s', head_hash, head_height, head_type, close_at),
 #: then a row per audited ('a', hash), recorded ('r', hash, height) and voted ('v',
-#: credential)
+#: credential). The ballots are found by their hash or their credential's digest alone, in
+#: a subquery that ``OFFSET 0`` keeps whole (the planner pushes no condition into it): the
+#: index that leads with that key is its only index (``ballots_by_hash``,
+#: ``ballots_by_credential_sha256``); the election and the credential itself are compared
+#: on the rows found. Given ``election = …`` as well, a planner without statistics (a new
+#: election's first hundreds of ballots) took any index by the election and filtered every
+#: ballot of the election (bench/serve_ingest/README.md, pgsql7 and pgix7).
 _PG_STATE_AND_LOOK_UP = (
     "SELECT 's', e.head_hash, e.head_height, e.head_type, s.close_at FROM elections e"
     " LEFT OUTER JOIN schedules s ON s.election = e.uuid WHERE e.uuid = %(uuid)s"
     " UNION ALL SELECT 'a', hash, NULL, NULL, NULL FROM audits"
     " WHERE election = %(uuid)s AND hash = ANY(%(hashes)s)"
-    " UNION ALL SELECT 'r', hash, height, NULL, NULL FROM ballots"
-    " WHERE election = %(uuid)s AND hash = ANY(%(hashes)s)"
-    " UNION ALL SELECT 'v', credential, NULL, NULL, NULL FROM ballots"
+    " UNION ALL SELECT 'r', hash, height, NULL, NULL FROM (SELECT election, hash, height"
+    " FROM ballots WHERE hash = ANY(%(hashes)s) OFFSET 0) r WHERE election = %(uuid)s"
+    " UNION ALL SELECT 'v', credential, NULL, NULL, NULL FROM (SELECT election, credential"
+    " FROM ballots WHERE credential_sha256 = ANY(%(credential_hashes)s) OFFSET 0) v"
     " WHERE election = %(uuid)s AND credential = ANY(%(credentials)s)"
 )
 #: the head moved, in one statement that fails (division by zero) unless the UPDATE
@@ -915,8 +933,8 @@ _PG_MOVE_HEAD = (
 _PG_INSERT_BALLOT_EVENT = (
     "WITH event AS (INSERT INTO events (election, height, hash, type, raw, lines)"
     " VALUES (%(election)s, %(height)s, %(event_hash)s, %(type)s, %(raw)s, %(lines)s))"
-    " INSERT INTO ballots (election, height, hash, credential)"
-    " VALUES (%(election)s, %(height)s, %(hash)s, %(credential)s)"
+    " INSERT INTO ballots (election, height, hash, credential, credential_sha256)"
+    " VALUES (%(election)s, %(height)s, %(hash)s, %(credential)s, %(credential_sha256)s)"
 )
 
 
@@ -967,12 +985,7 @@ class PgCastingTransaction:
                 with driver.pipeline():  # one Sync when the block ends: one round trip
                     lock.execute(_PG_LOCK, {"key": store._key})
                     look.execute(
-                        _PG_STATE_AND_LOOK_UP,
-                        {
-                            "uuid": store.uuid,
-                            "hashes": sorted(set(hashes)),
-                            "credentials": sorted(set(credentials)),
-                        },
+                        _PG_STATE_AND_LOOK_UP, _look_up_values(store.uuid, hashes, credentials)
                     )
                 rows = look.fetchall()
             state = [row for row in rows if row[0] == "s"]
@@ -1033,7 +1046,8 @@ class PgCastingTransaction:
                 _PG_INSERT_BALLOT_EVENT,
                 [
                     {**row, "event_hash": row["hash"], "hash": entry["hash"],
-                     "credential": entry["credential"]}
+                     "credential": entry["credential"],
+                     "credential_sha256": entry["credential_sha256"]}
                     for row, entry in zip(rows, index, strict=True)
                 ],
             )  # fmt: skip
