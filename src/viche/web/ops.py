@@ -142,7 +142,8 @@ class LineWriter:
         self._queued = 0  # lines queued since the start
         self._written = 0  # of them, written (or lost to a stream that failed)
         self._dropped = 0  # dropped, not yet told in a warning line
-        self._hurry = False  # a flush waits: no lingering
+        self._hurry = threading.Event()  # set while a flush waits: no lingering
+        self._flushes = 0  # flushes waiting
         self._closed = False
         self._thread = threading.Thread(target=self._run, name="viche-log", daemon=True)
         self._thread.start()
@@ -175,7 +176,8 @@ class LineWriter:
             target = self._queued
             if self._written >= target:
                 return True
-            self._hurry = True
+            self._flushes += 1
+            self._hurry.set()
             self._wake.set()
             try:
                 while self._written < target:
@@ -184,7 +186,9 @@ class LineWriter:
                         return False
                     self._written_some.wait(left)
             finally:
-                self._hurry = False
+                self._flushes -= 1
+                if not self._flushes:
+                    self._hurry.clear()
         return True
 
     def close(self, timeout: float = LOG_FLUSH_WAIT) -> None:
@@ -193,14 +197,14 @@ class LineWriter:
         with self._lock:
             self._closed = True
             self._capacity = 0
+        self._hurry.set()
         self._wake.set()
         self._thread.join(timeout)
 
     def _run(self) -> None:
         while True:
             self._wake.wait()
-            if not self._hurry and not self._closed:
-                time.sleep(self._linger)
+            self._hurry.wait(self._linger)  # more lines come meanwhile, unless a flush waits
             with self._lock:
                 self._wake.clear()
                 batch, self._lines = self._lines, []
