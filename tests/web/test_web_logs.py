@@ -5,6 +5,7 @@ when the server stops."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import logging
@@ -16,14 +17,16 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
+import pytest
 from fastapi.testclient import TestClient
 
 from support.served import CLI, cli_env, free_port, wait_until_up
 from support.web import Served
-from viche.web.app import create_app
-from viche.web.ops import LineWriter, OpsConfig, QueuedLines, access_log
+from viche.web.app import PAGE_CSP, SECURITY_HEADERS, _SecurityHeaders, create_app
+from viche.web.ops import LineWriter, OpsConfig, QueuedLines, _Operations, access_log
 from viche.web.serve import flush_logs_at_shutdown
 
 
@@ -200,3 +203,68 @@ def test_a_sigtermed_server_whose_reader_stalled_answers_and_loses_no_queued_lin
     assert len(health) >= 1500  # wait_until_up's, and all of ours
     assert all(json.loads(line)["status"] == 200 for line in health)
     assert '"dropped"' not in out
+
+
+def _asgi_call(app: Any, scope: dict[str, Any]) -> list[dict[str, Any]]:
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    asyncio.run(app(scope, receive, send))
+    return sent
+
+
+def _answer(headers: list[tuple[bytes, bytes]]) -> Any:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 201, "headers": list(headers)})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+    return app
+
+
+def _scope(path: str, headers: list[tuple[bytes, bytes]], client: Any) -> dict[str, Any]:
+    return {"type": "http", "method": "POST", "path": path, "headers": headers,
+            "client": client, "query_string": b""}  # fmt: skip
+
+
+def test_an_access_line_is_json_whatever_the_client_address_says(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The client's address may come from a proxy's header (uvicorn trusts X-Forwarded-For
+    from 127.0.0.1): the line stays one JSON object with the address as sent."""
+    caplog.set_level(logging.INFO, logger="viche.access")
+    app = _Operations(_answer([]), by_address=None, by_voter=None, origins=frozenset())
+    odd = 'a"b\\c\n{"status":200}'
+    for client in (None, (odd, 1)):
+        path = "/api/v1/elections/Xb2f/ballots"
+        _asgi_call(app, _scope(path, [(b"authorization", b"Basic x")], client))
+    lines = [r.getMessage() for r in caplog.records if r.name == "viche.access"]
+    entries = [json.loads(line) for line in lines]
+    assert [e["client"] for e in entries] == ["-", odd]
+    for e in entries:
+        assert e["route"] == "/api/v1/elections/{uuid}/ballots" and e["method"] == "POST"
+        assert e["status"] == 201 and isinstance(e["time"], float) and e["ms"] >= 0
+    assert all("\n" not in line for line in lines)
+
+
+def test_the_security_headers_keep_the_answers_own_and_replace_its_cache_control() -> None:
+    own = [(b"content-type", b"text/html"), (b"x-frame-options", b"SAMEORIGIN"),
+           (b"cache-control", b"max-age=60")]  # fmt: skip
+    app = _SecurityHeaders(_answer(own))
+    for secret, path in ((True, "/api/v1/x"), (False, "/booth/")):
+        headers = [(b"authorization", b"Basic x")] if secret else []
+        start = _asgi_call(app, _scope(path, headers, None))[0]
+        got = start["headers"]
+        names = [name for name, _ in got]
+        assert len(names) == len(set(names))  # each once
+        answer = dict(got)
+        assert answer[b"x-frame-options"] == b"SAMEORIGIN"  # the answer's own, kept
+        assert answer[b"x-content-type-options"] == b"nosniff"
+        assert answer[b"referrer-policy"] == b"no-referrer"
+        assert answer[b"cache-control"] == (b"no-store" if secret else b"max-age=60")
+        csp = answer[b"content-security-policy"].decode()
+        assert csp == (SECURITY_HEADERS["Content-Security-Policy"] if secret else PAGE_CSP)

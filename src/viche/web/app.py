@@ -86,6 +86,7 @@ class _SecurityHeaders:
                 names = {name for name, _ in headers}
                 if page and _PAGE_CSP_RAW[0] not in names:
                     headers.append(_PAGE_CSP_RAW)
+                    names.add(_PAGE_CSP_RAW[0])
                 headers += [pair for pair in _SECURITY_RAW if pair[0] not in names]
                 message["headers"] = headers
             await send(message)
