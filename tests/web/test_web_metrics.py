@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from viche.web.metrics import Metrics, reset_shared
+from viche.web.metrics import BUCKETS, EVENTS, Metrics, reset_shared
 
 
 def _value(text: str, name: str) -> str:
@@ -44,7 +44,7 @@ def test_a_strange_file_in_the_folder_is_ignored_and_a_restart_starts_at_zero(
     (folder / "metrics-short.bin").write_bytes(b"vicheMT2" + bytes(8))
     old = (folder / "metrics-old.bin").read_bytes()
     # where the refused codes start (after the buckets and the events): a code not text
-    codes = 8 + 3 * 8 + 10 * 8 + 4 * 8
+    codes = 8 + 3 * 8 + len(BUCKETS) * 8 + len(EVENTS) * 8
     (folder / "metrics-codes.bin").write_bytes(old[:codes] + b"\xff" * 8 + old[codes + 8 :])
     fresh = Metrics(folder, worker="new")
     assert _value(fresh.render(), "viche_ballots_accepted_total") == "1"

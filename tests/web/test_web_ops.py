@@ -80,9 +80,10 @@ def test_every_server_log_line_is_json(served: Served, tmp_path: Path) -> None:
     try:
         access_log.handlers[:] = []  # as in a new server process (other tests add theirs)
         viche_log.handlers[:] = []
-        configure_logs(stream)
+        writer = configure_logs(stream)
         schedule.run_due(served.host, now)
         served.client.get("/api/v1/health")
+        writer.close()  # its lines written (by its thread), the thread ended
     finally:
         viche_log.handlers[:], viche_log.level, viche_log.propagate = kept
         access_log.handlers[:] = kept_access[0]

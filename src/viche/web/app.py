@@ -13,7 +13,6 @@ from fastapi import FastAPI
 from fastapi.responses import FileResponse, PlainTextResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from viche import __version__
@@ -49,9 +48,18 @@ STATIC = Path(__file__).parent / "static"
 DOCS = "/api/v1/docs"
 
 
+#: the security headers as they go on the wire (lower-case names, latin-1), made once
+_SECURITY_RAW = tuple((k.lower().encode(), v.encode()) for k, v in SECURITY_HEADERS.items())
+_PAGE_CSP_RAW = (b"content-security-policy", PAGE_CSP.encode())
+_NO_STORE = (b"cache-control", b"no-store")
+
+
 class _SecurityHeaders:
     """The security headers of every answer (and the pages' CSP), as a plain ASGI
-    middleware (no task group or stream per request, unlike ``BaseHTTPMiddleware``)."""
+    middleware (no task group or stream per request, unlike ``BaseHTTPMiddleware``). A
+    header the answer has already is kept (``Cache-Control`` excepted: replaced by
+    ``no-store`` for a request with a secret); the headers are added to the answer's list
+    as bytes made once, in one pass over it."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -65,16 +73,22 @@ class _SecurityHeaders:
         # hold secrets (the roles' at creation, the voters' login secrets), the roll's
         # addresses, a receipt; no browser or proxy cache keeps it
         secret = any(name == b"authorization" for name, _ in scope["headers"])
+        page = not path.startswith(("/api/", "/metrics")) or path == DOCS
 
         async def answer(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                if not path.startswith(("/api/", "/metrics")) or path == DOCS:
-                    headers.setdefault("Content-Security-Policy", PAGE_CSP)
-                if secret:
-                    headers["Cache-Control"] = "no-store"
-                for name, value in SECURITY_HEADERS.items():
-                    headers.setdefault(name, value)
+                raw = message.get("headers", ())
+                if secret:  # (names in an ASGI answer are lower-case, as Starlette's)
+                    headers = [pair for pair in raw if pair[0] != _NO_STORE[0]]
+                    headers.append(_NO_STORE)
+                else:
+                    headers = list(raw)
+                names = {name for name, _ in headers}
+                if page and _PAGE_CSP_RAW[0] not in names:
+                    headers.append(_PAGE_CSP_RAW)
+                    names.add(_PAGE_CSP_RAW[0])
+                headers += [pair for pair in _SECURITY_RAW if pair[0] not in names]
+                message["headers"] = headers
             await send(message)
 
         await self.app(scope, receive, answer)

@@ -1,8 +1,8 @@
 """Prometheus metrics of the server (text exposition format, no dependency): ballots
 accepted, ballots refused by error code, casting latency (a histogram), each election's
 phase, a few counts of operations (:data:`EVENTS`: one-time code mails that failed, code
-requests and live streams refused), and the scheduled openings and closings whose last
-attempt failed (read from the database at each scrape).
+requests and live streams refused, log lines dropped), and the scheduled openings and
+closings whose last attempt failed (read from the database at each scrape).
 
 One worker process keeps its counters in memory. With several workers (``viche serve
 --workers N``) each keeps them in its own file in a folder the workers share
@@ -33,6 +33,7 @@ EVENTS = (
     "code_queue_full",  # a code request refused: the worker's mail queue was full
     "stream_refused_address",  # a live stream over its address's limit (429)
     "stream_refused_server",  # a live stream over the worker's limit (503)
+    "log_line_dropped",  # a log line dropped: the log's queue was full (viche.web.ops)
 )
 
 #: the file of one worker: magic, accepted, count, seconds, the buckets, the ``EVENTS``,
@@ -243,6 +244,11 @@ class Metrics:
             f"{c.events[EVENTS.index('stream_refused_address')]}",
             'viche_live_streams_refused_total{limit="server"} '
             f"{c.events[EVENTS.index('stream_refused_server')]}",
+            "# HELP viche_log_lines_dropped_total Log lines dropped: the worker's queue of "
+            "lines was full (the log's reader did not keep up; each worker tells how many in "
+            "a warning line once it has room again).",
+            "# TYPE viche_log_lines_dropped_total counter",
+            f"viche_log_lines_dropped_total {c.events[EVENTS.index('log_line_dropped')]}",
             "# HELP viche_election_phase The phase each election is in (1 for its phase).",
             "# TYPE viche_election_phase gauge",
         ]

@@ -13,12 +13,14 @@ import socket
 import struct
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from viche.errors import Location, UsageError
@@ -29,7 +31,7 @@ from viche.service.onetime import SECURITY, OneTimeCodes, SmtpMailer
 from viche.web.admission import ARRIVED, Admission
 from viche.web.app import create_app
 from viche.web.checkpool import CheckPool
-from viche.web.ops import OpsConfig, configure_logs
+from viche.web.ops import LineWriter, OpsConfig, configure_logs
 
 ENV_DATABASE = "VICHE_DATABASE"
 ENV_KEYS = "VICHE_KEYS"
@@ -163,7 +165,7 @@ def build_app() -> FastAPI:
     keys = os.environ.get(ENV_KEYS)
     if not url or not keys:
         raise UsageError(f"{ENV_DATABASE} and {ENV_KEYS} must be set (use viche serve)")
-    configure_logs()
+    logs = configure_logs()
     limits = os.environ.get(ENV_LIMITS)
     ops = OpsConfig.parse(limits) if limits else OpsConfig()
     streams = os.environ.get(ENV_STREAMS)
@@ -186,7 +188,7 @@ def build_app() -> FastAPI:
         national.append(open_served_event(host, Path(event), Path(event_keys)))
     wait = float(os.environ.get(ENV_CAST_WAIT, "0.5"))
     processes = int(os.environ.get(ENV_CHECKS, "0"))
-    return create_app(
+    app = create_app(
         host,
         ops,
         Path(shared) if shared else None,
@@ -196,3 +198,23 @@ def build_app() -> FastAPI:
         checks=CheckPool(processes) if processes > 0 else None,
         freeze_heap=True,
     )
+    logs.report = app.state.metrics.count
+    flush_logs_at_shutdown(app, logs)
+    return app
+
+
+def flush_logs_at_shutdown(app: FastAPI, logs: LineWriter) -> None:
+    """The log's lines written before ``app``'s lifespan ends: uvicorn ends it after the
+    last request, then raises the SIGTERM it caught again, which kills the process without
+    exit handlers (the lines still queued for the writer thread would be lost)."""
+    lifespan = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def flushed(served: FastAPI) -> AsyncIterator[Any]:
+        try:
+            async with lifespan(served) as state:
+                yield state
+        finally:
+            await run_in_threadpool(logs.flush)
+
+    app.router.lifespan_context = flushed
