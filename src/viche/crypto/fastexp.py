@@ -491,7 +491,8 @@ def pow_products(
     """
     m = mpz(modulus)
     ctx = _modulus(m)
-    if ctx is not None and max_bits <= _C_TABLE_MAX_BITS:
+    # an extension built before pow_products existed (a stale copy of the .so) lacks it
+    if ctx is not None and max_bits <= _C_TABLE_MAX_BITS and hasattr(ctx, "pow_products"):
         with _cache_lock:
             tables = [_cache.get((mpz(base), m, int(max_bits))) for base, _ in fixed]
         ctables = [t._ctable for t in tables if t is not None and t._ctable is not None]
