@@ -110,6 +110,48 @@ def test_pow_many_batch_equals_powmod(
     assert ctx.pow_many_batch(requests) == [[pow(b, e, m) for e in es] for b, es in requests]
 
 
+def _products(n: int) -> st.SearchStrategy[list[list[int]]]:
+    """Index tuples of 1 to 4 factors among n values (none when n is 0)."""
+    if n == 0:
+        return st.just([])
+    return st.lists(st.lists(st.integers(0, n - 1), min_size=1, max_size=4), max_size=8)
+
+
+@pytest.mark.parametrize("kernel", KERNELS)
+@settings(max_examples=40, deadline=None)
+@given(data=st.data())
+def test_pow_products_equals_products_of_powmods(
+    fastexp_c: ModuleType, kernel: str, data: st.DataObject
+) -> None:
+    """Products of the batch's powers and of the tables' powers, kept in Montgomery form:
+    the same numbers as the products of gmpy2's powers (edge bases 0, 1, m-1 included)."""
+    m = data.draw(_odd_moduli())
+    requests = data.draw(
+        st.lists(
+            st.tuples(_base(m), st.lists(_exponent(Q), min_size=0, max_size=3)),
+            max_size=4,
+        )
+    )
+    ctx = _modulus(fastexp_c, m, kernel)
+    fixed = []
+    for _ in range(data.draw(st.integers(0, 2))):
+        base = data.draw(_base(m))
+        bits = data.draw(st.sampled_from([1, 8, 9, 256]))
+        exps = data.draw(st.lists(st.integers(0, (1 << bits) - 1), max_size=4))
+        fixed.append((base, ctx.table(base, bits), exps))
+    values = [pow(b, e, m) for b, es in requests for e in es]
+    values += [pow(b, e, m) for b, _, es in fixed for e in es]
+    products = data.draw(_products(len(values)))
+    expected = []
+    for indices in products:
+        acc = 1
+        for i in indices:
+            acc = acc * values[i] % m
+        expected.append(acc)
+    got = ctx.pow_products(requests, [(t, es) for _, t, es in fixed], products)
+    assert got == expected
+
+
 def _ifma_moduli() -> st.SearchStrategy[int]:
     """Odd moduli in the IFMA kernel's range (1025 to 2078 bits), the largest ones (where
     4p < 2^2080 is tight) drawn often, and the two group primes."""
@@ -276,6 +318,28 @@ def test_bad_input_is_refused_cleanly(fastexp_c: ModuleType) -> None:
         ctx.table(2, 5000)
     with pytest.raises(TypeError):
         c.FixedBaseTable()
+    assert ctx.pow_products([], [], []) == []
+    assert ctx.pow_products([(2, [3])], [(table, [1])], [(0,), (1, 0), (0, 1, 1)]) == [
+        8,
+        16,
+        32,
+    ]
+    with pytest.raises(IndexError, match="factor index 2"):
+        ctx.pow_products([(2, [3])], [(table, [1])], [(2,)])
+    with pytest.raises(IndexError):
+        ctx.pow_products([(2, [3])], [], [(-1,)])
+    with pytest.raises(ValueError, match="at least one factor"):
+        ctx.pow_products([(2, [3])], [], [()])
+    with pytest.raises(ValueError, match="another modulus"):
+        ctx.pow_products([], [(c.Modulus(p - 2).table(2, 8), [1])], [])
+    with pytest.raises(TypeError, match="table, exponents"):
+        ctx.pow_products([], [(2, [1])], [])
+    with pytest.raises(ValueError, match="negative exponent"):
+        ctx.pow_products([(2, [-1])], [], [])
+    with pytest.raises(ValueError, match="at most 256"):
+        ctx.pow_products([], [(table, [1 << 256])], [])
+    with pytest.raises(TypeError, match="index tuples"):
+        ctx.pow_products([], [], 5)
 
 
 def test_the_gil_is_released_and_threads_agree(fastexp_c: ModuleType) -> None:
@@ -346,6 +410,52 @@ def test_python_layer_agrees_under_every_engine(base: int, exps: list[int]) -> N
                 assert table.pow(e) == gmpy2.powmod(base, e, p)
             assert table.pow_many(exps) == expected
             assert fastexp.pow_fixed_many(mpz(base), exps, p, 256) == expected
+    finally:
+        fastexp.select_engine(before)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.one_of(
+                st.sampled_from([0, 1, int(BELENIOS_2048.p) - 1, int(BELENIOS_2048.p)]),
+                st.integers(0, int(BELENIOS_2048.p) + 5),
+            ),
+            st.lists(_exponent(Q), max_size=3),
+        ),
+        max_size=3,
+    ),
+    st.lists(
+        st.sampled_from([0, 1, Q - 1, Q, (1 << 256) - 1, (1 << 256) + 3]) | st.integers(0, Q),
+        max_size=3,
+    ),
+    st.data(),
+)
+def test_pow_products_agrees_under_every_engine(
+    requests: list[tuple[int, list[int]]], g_exps: list[int], data: st.DataObject
+) -> None:
+    """:func:`fastexp.pow_products`: the products of the powers, under each engine, with and
+    without the fixed base's table built (bases up to p + 5, exponents above the table's and
+    the engine's limits: the C engine refuses them and the values are composed in Python)."""
+    p, g = BELENIOS_2048.p, BELENIOS_2048.g
+    reqs = [(mpz(b), es) for b, es in requests]
+    values = [gmpy2.powmod(b, e, p) for b, es in reqs for e in es]
+    values += [gmpy2.powmod(g, e, p) for e in g_exps]
+    products = data.draw(_products(len(values)))
+    expected = []
+    for indices in products:
+        acc = mpz(1)
+        for i in indices:
+            acc = acc * values[i] % p
+        expected.append(acc)
+    before = "pure" if fastexp._C is None else ("mpn" if fastexp._KERNEL == "mpn" else "c")
+    try:
+        for name in (["c", "mpn"] if fastexp._C_BUILT is not None else []) + ["pure"]:
+            fastexp.select_engine(name)  # the table cache is emptied: no table of g yet
+            assert fastexp.pow_products(reqs, [(g, g_exps)], products, p, 256) == expected
+            fastexp.fixed_base_table(g, p, 256)
+            assert fastexp.pow_products(reqs, [(g, g_exps)], products, p, 256) == expected
     finally:
         fastexp.select_engine(before)
 

@@ -30,21 +30,29 @@ def archive(request: pytest.FixtureRequest, reference_dir: Path):  # type: ignor
 def test_precomputed_powers_are_exact_and_complete(archive) -> None:  # type: ignore[no-untyped-def]
     election, _creds, ballots = archive
     group = election.group
+    p, g, y = group.p, group.g, election.public_key.y
+    g_inv = gmpy2.invert(g, p)
     for entry in ballots:
         ballot = Ballot.from_bytes(entry.raw)
-        powers = ballot_powers(election, ballot)
-        assert powers
+        powers, products = ballot_powers(election, ballot)
+        assert powers and products
         for (base, e), value in powers.items():
-            assert value == gmpy2.powmod(base, e, group.p)
+            assert value == gmpy2.powmod(base, e, p)
+        for (f, s, base, c), value in products.items():
+            assert value == gmpy2.powmod(f, s, p) * gmpy2.powmod(base, c, p) % p
         assert (ballot.credential, group.q) in powers
+        sig = ballot.signature.proof
+        assert (g, sig.response, ballot.credential, sig.challenge) in products
         for answer in ballot.answers:
             assert isinstance(answer, HAnswer)
             for ct, (p0, p1) in zip(answer.choices, answer.individual_proofs, strict=True):
                 assert (ct.alpha, group.q) in powers and (ct.beta, group.q) in powers
-                assert (ct.alpha, p0.challenge) in powers and (ct.alpha, p1.challenge) in powers
-                assert (ct.beta, p0.challenge) in powers
-                shifted = ct.beta * gmpy2.invert(group.g, group.p) % group.p
-                assert (shifted, p1.challenge) in powers
+                for proof in (p0, p1):
+                    assert (g, proof.response, ct.alpha, proof.challenge) in products
+                assert (y, p0.response, ct.beta, p0.challenge) in products
+                shifted = ct.beta * g_inv % p  # what the check derives as β · g^(-1 mod q)
+                assert (y, p1.response, shifted, p1.challenge) in products
+                assert (g, group.q - 1) in powers  # g^-1, read by the check to derive it
 
 
 def test_fast_check_agrees_with_plain_check(archive) -> None:  # type: ignore[no-untyped-def]

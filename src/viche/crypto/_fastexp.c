@@ -1182,10 +1182,11 @@ step_combine(const ModulusObject *m, const BucketJob *j, BucketState *st, Py_ssi
     }
 }
 
-/* Runs the bucket jobs WAYS at a time; st[0..WAYS) are their scratch. */
+/* Runs the bucket jobs WAYS at a time; st[0..WAYS) are their scratch. Each result is left
+ * in Montgomery form (m->es limbs) with mont, else converted (n limbs). */
 static void
 run_buckets(const ModulusObject *m, const BucketJob *jobs, Py_ssize_t nj, int w,
-            BucketState st[WAYS], mp_limb_t *t)
+            BucketState st[WAYS], mp_limb_t *t, int mont)
 {
     const Py_ssize_t nbuckets = (Py_ssize_t)1 << (w - 1);
     for (Py_ssize_t c = 0; c < nj; c += WAYS) {
@@ -1219,9 +1220,15 @@ run_buckets(const ModulusObject *m, const BucketJob *jobs, Py_ssize_t nj, int w,
                 mul_many(m, ops, WAYS, t);
             }
         }
-        for (int h = 0; h < WAYS; h++)
-            if (J[h] != NULL)
-                from_mont(m, J[h]->out, st[h].have_acc ? st[h].acc : m->one, t);
+        for (int h = 0; h < WAYS; h++) {
+            if (J[h] == NULL)
+                continue;
+            const mp_limb_t *r = st[h].have_acc ? st[h].acc : m->one;
+            if (mont)
+                memcpy(J[h]->out, r, (size_t)m->es * sizeof(mp_limb_t));
+            else
+                from_mont(m, J[h]->out, r, t);
+        }
     }
 }
 
@@ -1319,9 +1326,10 @@ read_batch(const ModulusObject *m, PyObject *requests, Batch *b)
     return 0;
 }
 
-/* out (nexps · n limbs): every base^e of the batch. Without the GIL; -1: out of memory. */
+/* out (nexps · n limbs): every base^e of the batch; with mont, nexps · m->es limbs in
+ * Montgomery form. Without the GIL; -1: out of memory. */
 static int
-batch_core(const ModulusObject *m, const Batch *b, mp_limb_t *out)
+batch_core(const ModulusObject *m, const Batch *b, mp_limb_t *out, int mont)
 {
     const mp_size_t n = m->n, E = m->es;
     const size_t sz = (size_t)E * sizeof(mp_limb_t);
@@ -1366,11 +1374,11 @@ batch_core(const ModulusObject *m, const Batch *b, mp_limb_t *out)
                 for (Py_ssize_t j = 0; j < b->counts[i]; j++, job++) {
                     jobs[job].powers = chains[i].powers;
                     jobs[job].e = &b->exps[job];
-                    jobs[job].out = out + job * n;
+                    jobs[job].out = out + job * (mont ? E : n);
                 }
             }
             run_chains(m, chains + g, end - g, t);
-            run_buckets(m, jobs + first_job, job - first_job, w, st, t);
+            run_buckets(m, jobs + first_job, job - first_job, w, st, t, mont);
         }
     }
     PyMem_RawFree(powers);
@@ -1413,7 +1421,7 @@ run_batch(ModulusObject *m, PyObject *requests, int nested)
     }
     int r;
     Py_BEGIN_ALLOW_THREADS
-    r = batch_core(m, &b, out);
+    r = batch_core(m, &b, out, 0);
     Py_END_ALLOW_THREADS
     PyObject *result = NULL;
     if (r < 0)
@@ -1696,26 +1704,16 @@ table_pow(TableObject *self, PyObject *e_obj, PyObject *factor_obj)
     return z;
 }
 
-/* [base^e for e in exponents]: WAYS exponents at a time (grouped products). */
-static PyObject *
-Table_pow_many(TableObject *self, PyObject *exps_obj)
+/* out[j] = base^exps[j] for j < k, WAYS exponents at a time (grouped products): in
+ * Montgomery form (m->es limbs each) with mont, else converted (n limbs each). scratch holds
+ * WAYS · m->es + m->ts limbs. Without the GIL. */
+static void
+table_core(const TableObject *self, const Exponent *exps, Py_ssize_t k, mp_limb_t *out, int mont,
+           mp_limb_t *scratch)
 {
-    ModulusObject *m = self->modulus;
+    const ModulusObject *m = self->modulus;
     const mp_size_t n = m->n, E = m->es;
     const size_t sz = (size_t)E * sizeof(mp_limb_t);
-    Py_ssize_t k, top_bits;
-    Exponent *exps = read_exponents(exps_obj, self->max_bits, &k, &top_bits);
-    if (exps == NULL)
-        return NULL;
-    mp_limb_t *out = PyMem_Malloc((size_t)((k ? k : 1) * n) * sizeof(mp_limb_t));
-    mp_limb_t *scratch = PyMem_Malloc(WAYS * sz + (size_t)m->ts * sizeof(mp_limb_t));
-    if (out == NULL || scratch == NULL) {
-        free_exponents(exps, k);
-        PyMem_Free(out);
-        PyMem_Free(scratch);
-        return PyErr_NoMemory();
-    }
-    Py_BEGIN_ALLOW_THREADS
     mp_limb_t *acc[WAYS], *t = scratch + WAYS * E;
     for (int h = 0; h < WAYS; h++)
         acc[h] = scratch + h * E;
@@ -1759,10 +1757,39 @@ Table_pow_many(TableObject *self, PyObject *exps_obj)
                 }
             mul_many(m, op, WAYS, t);
         }
-        for (int h = 0; h < WAYS; h++)
-            if (J[h] != NULL)
-                from_mont(m, out + (c + h) * n, have[h] ? acc[h] : m->one, t);
+        for (int h = 0; h < WAYS; h++) {
+            if (J[h] == NULL)
+                continue;
+            const mp_limb_t *r = have[h] ? acc[h] : m->one;
+            if (mont)
+                memcpy(out + (c + h) * E, r, sz);
+            else
+                from_mont(m, out + (c + h) * n, r, t);
+        }
     }
+}
+
+/* [base^e for e in exponents]: WAYS exponents at a time (grouped products). */
+static PyObject *
+Table_pow_many(TableObject *self, PyObject *exps_obj)
+{
+    ModulusObject *m = self->modulus;
+    const mp_size_t n = m->n, E = m->es;
+    const size_t sz = (size_t)E * sizeof(mp_limb_t);
+    Py_ssize_t k, top_bits;
+    Exponent *exps = read_exponents(exps_obj, self->max_bits, &k, &top_bits);
+    if (exps == NULL)
+        return NULL;
+    mp_limb_t *out = PyMem_Malloc((size_t)((k ? k : 1) * n) * sizeof(mp_limb_t));
+    mp_limb_t *scratch = PyMem_Malloc(WAYS * sz + (size_t)m->ts * sizeof(mp_limb_t));
+    if (out == NULL || scratch == NULL) {
+        free_exponents(exps, k);
+        PyMem_Free(out);
+        PyMem_Free(scratch);
+        return PyErr_NoMemory();
+    }
+    Py_BEGIN_ALLOW_THREADS
+    table_core(self, exps, k, out, 0, scratch);
     Py_END_ALLOW_THREADS
     free_exponents(exps, k);
     PyMem_Free(scratch);
@@ -1810,6 +1837,217 @@ Table_get_modulus(TableObject *self, void *closure)
     return (PyObject *)self->modulus;
 }
 
+/* ------------------------------------------------------------------ products of powers */
+
+/* One factor list of pow_products: the indices of its values. */
+typedef struct {
+    Py_ssize_t *idx;
+    Py_ssize_t count;
+} Product;
+
+static void
+free_products(Product *ps, Py_ssize_t k)
+{
+    if (ps == NULL)
+        return;
+    for (Py_ssize_t i = 0; i < k; i++)
+        PyMem_Free(ps[i].idx);
+    PyMem_Free(ps);
+}
+
+/* Reads [(i, j, ...), ...]: each a non-empty sequence of indices below nvalues. */
+static Product *
+read_products(PyObject *obj, Py_ssize_t nvalues, Py_ssize_t *k)
+{
+    PyObject *seq = PySequence_Fast(obj, "products must be a sequence of index tuples");
+    if (seq == NULL)
+        return NULL;
+    Py_ssize_t np = PySequence_Fast_GET_SIZE(seq);
+    Product *ps = PyMem_Calloc((size_t)(np ? np : 1), sizeof(Product));
+    if (ps == NULL) {
+        Py_DECREF(seq);
+        PyErr_NoMemory();
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < np; i++) {
+        PyObject *f = PySequence_Fast(PySequence_Fast_GET_ITEM(seq, i),
+                                      "a product must be a sequence of indices");
+        if (f == NULL)
+            goto fail;
+        Py_ssize_t nf = PySequence_Fast_GET_SIZE(f);
+        ps[i].idx = PyMem_Malloc((size_t)(nf ? nf : 1) * sizeof(Py_ssize_t));
+        ps[i].count = nf;
+        if (ps[i].idx == NULL || nf == 0) {
+            Py_DECREF(f);
+            if (nf == 0)
+                PyErr_SetString(PyExc_ValueError, "a product needs at least one factor");
+            else
+                PyErr_NoMemory();
+            goto fail;
+        }
+        for (Py_ssize_t j = 0; j < nf; j++) {
+            Py_ssize_t v = PyNumber_AsSsize_t(PySequence_Fast_GET_ITEM(f, j), PyExc_IndexError);
+            if (v == -1 && PyErr_Occurred()) {
+                Py_DECREF(f);
+                goto fail;
+            }
+            if (v < 0 || v >= nvalues) {
+                Py_DECREF(f);
+                PyErr_Format(PyExc_IndexError, "factor index %zd: there are %zd values", v,
+                             nvalues);
+                goto fail;
+            }
+            ps[i].idx[j] = v;
+        }
+        Py_DECREF(f);
+    }
+    Py_DECREF(seq);
+    *k = np;
+    return ps;
+fail:
+    Py_DECREF(seq);
+    free_products(ps, np);
+    return NULL;
+}
+
+/* The fixed-base part of pow_products: [(table, exponents), ...] of this modulus. */
+typedef struct {
+    const TableObject *table;
+    Exponent *exps;
+    Py_ssize_t k;
+} FixedPart;
+
+static void
+free_fixed(FixedPart *fs, Py_ssize_t k)
+{
+    if (fs == NULL)
+        return;
+    for (Py_ssize_t i = 0; i < k; i++)
+        free_exponents(fs[i].exps, fs[i].k);
+    PyMem_Free(fs);
+}
+
+static FixedPart *
+read_fixed(const ModulusObject *m, PyObject *obj, Py_ssize_t *k)
+{
+    PyObject *seq = PySequence_Fast(obj, "fixed must be a sequence of (table, exponents)");
+    if (seq == NULL)
+        return NULL;
+    Py_ssize_t nf = PySequence_Fast_GET_SIZE(seq);
+    FixedPart *fs = PyMem_Calloc((size_t)(nf ? nf : 1), sizeof(FixedPart));
+    if (fs == NULL) {
+        Py_DECREF(seq);
+        PyErr_NoMemory();
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < nf; i++) {
+        PyObject *item = PySequence_Fast_GET_ITEM(seq, i);
+        if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) != 2 ||
+            !PyObject_TypeCheck(PyTuple_GET_ITEM(item, 0), &TableType)) {
+            PyErr_SetString(PyExc_TypeError, "each fixed part must be a (table, exponents) tuple");
+            goto fail;
+        }
+        const TableObject *t = (const TableObject *)PyTuple_GET_ITEM(item, 0);
+        if (t->modulus != m) {
+            PyErr_SetString(PyExc_ValueError, "a table of another modulus");
+            goto fail;
+        }
+        Py_ssize_t top;
+        fs[i].table = t;
+        fs[i].exps = read_exponents(PyTuple_GET_ITEM(item, 1), t->max_bits, &fs[i].k, &top);
+        if (fs[i].exps == NULL)
+            goto fail;
+    }
+    Py_DECREF(seq);
+    *k = nf;
+    return fs;
+fail:
+    Py_DECREF(seq);
+    free_fixed(fs, nf);
+    return NULL;
+}
+
+/* pow_products(requests, fixed, products): the values are every power of the batch
+ * `requests` (as pow_many_batch, base after base) then every power of each (table,
+ * exponents) of `fixed`, all kept in Montgomery form; the result is, for each tuple of
+ * indices of `products`, the product of those values mod p (one conversion out each). */
+static PyObject *
+Modulus_pow_products(ModulusObject *m, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError,
+                        "pow_products(requests, fixed, products) takes 3 arguments");
+        return NULL;
+    }
+    const mp_size_t n = m->n, E = m->es;
+    const size_t sz = (size_t)E * sizeof(mp_limb_t);
+    Batch b;
+    if (read_batch(m, args[0], &b) < 0)
+        return NULL;
+    Py_ssize_t nfixed = 0, nprod = 0, nvalues = b.nexps;
+    FixedPart *fs = read_fixed(m, args[1], &nfixed);
+    if (fs == NULL) {
+        free_batch(&b);
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < nfixed; i++)
+        nvalues += fs[i].k;
+    Product *ps = read_products(args[2], nvalues, &nprod);
+    if (ps == NULL) {
+        free_batch(&b);
+        free_fixed(fs, nfixed);
+        return NULL;
+    }
+    mp_limb_t *vals = PyMem_Malloc((size_t)(nvalues ? nvalues : 1) * sz);
+    mp_limb_t *out = PyMem_Malloc((size_t)((nprod ? nprod : 1) * n) * sizeof(mp_limb_t));
+    mp_limb_t *scratch = PyMem_Malloc(WAYS * sz + (size_t)m->ts * sizeof(mp_limb_t));
+    int r = -1;
+    if (vals != NULL && out != NULL && scratch != NULL) {
+        Py_BEGIN_ALLOW_THREADS
+        r = batch_core(m, &b, vals, 1);
+        Py_ssize_t at = b.nexps;
+        for (Py_ssize_t i = 0; r == 0 && i < nfixed; i++) {
+            table_core(fs[i].table, fs[i].exps, fs[i].k, vals + at * E, 1, scratch);
+            at += fs[i].k;
+        }
+        /* the products WAYS at a time: factor after factor, then one conversion each */
+        mp_limb_t *acc[WAYS], *t = scratch + WAYS * E;
+        for (int h = 0; h < WAYS; h++)
+            acc[h] = scratch + h * E;
+        for (Py_ssize_t c = 0; r == 0 && c < nprod; c += WAYS) {
+            Py_ssize_t most = 0;
+            for (int h = 0; h < WAYS && c + h < nprod; h++) {
+                memcpy(acc[h], vals + ps[c + h].idx[0] * E, sz);
+                if (ps[c + h].count > most)
+                    most = ps[c + h].count;
+            }
+            for (Py_ssize_t j = 1; j < most; j++) {
+                MulOp op[WAYS];
+                for (int h = 0; h < WAYS; h++) {
+                    op[h].r = NULL;
+                    if (c + h < nprod && j < ps[c + h].count) {
+                        op[h].r = acc[h];
+                        op[h].a = acc[h];
+                        op[h].b = vals + ps[c + h].idx[j] * E;
+                    }
+                }
+                mul_many(m, op, WAYS, t);
+            }
+            for (int h = 0; h < WAYS && c + h < nprod; h++)
+                from_mont(m, out + (c + h) * n, acc[h], t);
+        }
+        Py_END_ALLOW_THREADS
+    }
+    free_batch(&b);
+    free_fixed(fs, nfixed);
+    free_products(ps, nprod);
+    PyMem_Free(vals);
+    PyMem_Free(scratch);
+    PyObject *result = r == 0 ? results_list(m, out, nprod) : PyErr_NoMemory();
+    PyMem_Free(out);
+    return result;
+}
+
 /* ------------------------------------------------------------------ module */
 
 static PyObject *
@@ -1836,6 +2074,8 @@ static PyMethodDef Modulus_methods[] = {
      "pow_many_batch([(base, exponents), ...]) -> [[base^e mod p, ...], ...]"},
     {"multi_pow", (PyCFunction)(void (*)(void))Modulus_multi_pow, METH_FASTCALL,
      "multi_pow(bases, exponents) -> prod base_i^e_i mod p (Straus)"},
+    {"pow_products", (PyCFunction)(void (*)(void))Modulus_pow_products, METH_FASTCALL,
+     "pow_products(requests, fixed, products) -> [prod of the indexed powers mod p, ...]"},
     {"table", (PyCFunction)(void (*)(void))Modulus_table, METH_FASTCALL,
      "table(base, max_bits) -> FixedBaseTable of base for exponents below 2^max_bits"},
     {NULL, NULL, 0, NULL},

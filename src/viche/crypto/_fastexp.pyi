@@ -31,6 +31,13 @@ class Modulus:
     def multi_pow(
         self, bases: Sequence[SupportsIndex], exponents: Sequence[SupportsIndex], /
     ) -> mpz: ...
+    def pow_products(
+        self,
+        requests: Sequence[tuple[SupportsIndex, Sequence[SupportsIndex]]],
+        fixed: Sequence[tuple[FixedBaseTable, Sequence[SupportsIndex]]],
+        products: Sequence[Sequence[int]],
+        /,
+    ) -> list[mpz]: ...
     def table(self, base: SupportsIndex, max_bits: int, /) -> FixedBaseTable: ...
 
 @final

@@ -65,7 +65,9 @@ __all__ = [
     "pow_many",
     "pow_many_batch",
     "pow_memo",
+    "pow_products",
     "precomputed_powers",
+    "precomputed_product",
     "select_engine",
 ]
 
@@ -468,24 +470,82 @@ def pow_many_batch(
     return [pow_many(b, exps, m) for b, exps in requests]
 
 
+def pow_products(
+    requests: Sequence[tuple[mpz, Sequence[mpz | int]]],
+    fixed: Sequence[tuple[mpz, Sequence[mpz | int]]],
+    products: Sequence[Sequence[int]],
+    modulus: mpz,
+    max_bits: int,
+) -> list[mpz]:
+    """Products of powers: ``[Π values[i] for i in indices mod modulus for indices in
+    products]``, where ``values`` lists every power of ``pow_many_batch(requests)`` (base
+    after base) and then, for each ``(base, exponents)`` of ``fixed``, every power of
+    ``pow_fixed_many(base, exponents, modulus, max_bits)``.
+
+    E.g. the commitments ``g^s · a^c`` of a ballot's proofs: the C engine keeps every power
+    in Montgomery form, multiplies there and converts each product once, instead of
+    converting both powers and multiplying them in Python. It runs when the tables of the
+    fixed bases are built (:func:`pow_fixed_many` builds them after a few uses); otherwise,
+    and for exponents it refuses (negative, too large), the same values are composed from
+    :func:`pow_many_batch` and :func:`pow_fixed_many`.
+    """
+    m = mpz(modulus)
+    ctx = _modulus(m)
+    # an extension built before pow_products existed (a stale copy of the .so) lacks it
+    if ctx is not None and max_bits <= _C_TABLE_MAX_BITS and hasattr(ctx, "pow_products"):
+        with _cache_lock:
+            tables = [_cache.get((mpz(base), m, int(max_bits))) for base, _ in fixed]
+        ctables = [t._ctable for t in tables if t is not None and t._ctable is not None]
+        if len(ctables) == len(fixed):
+            try:  # refuses negative exponents and those above its limits: composed below
+                return ctx.pow_products(
+                    [(b if 0 <= b < m else mpz(b) % m, exps) for b, exps in requests],
+                    [(t, exps) for t, (_, exps) in zip(ctables, fixed, strict=True)],
+                    products,
+                )
+            except ValueError:
+                pass
+    values = [v for vs in pow_many_batch(requests, m) for v in vs]
+    for base, exps in fixed:
+        values += pow_fixed_many(base, exps, m, max_bits)
+    out: list[mpz] = []
+    for indices in products:
+        if not indices:
+            raise ValueError("a product needs at least one factor")
+        acc = values[indices[0]]
+        for i in indices[1:]:
+            acc = acc * values[i] % m
+        out.append(acc)
+    return out
+
+
 # ---------------------------------------------------------------------- precomputed powers
 
-_MEMO: ContextVar[tuple[mpz, Mapping[tuple[mpz, mpz | int], mpz]] | None] = ContextVar(
+#: The products ``f^s · b^c`` of a :func:`precomputed_powers` block, keyed ``(f, s, b, c)``.
+Products = Mapping[tuple[mpz, mpz, mpz, mpz], mpz]
+_NO_PRODUCTS: Products = {}
+
+_MEMO: ContextVar[tuple[mpz, Mapping[tuple[mpz, mpz | int], mpz], Products] | None] = ContextVar(
     "viche_power_memo", default=None
 )
 
 
 @contextmanager
-def precomputed_powers(modulus: mpz, values: Mapping[tuple[mpz, mpz | int], mpz]) -> Iterator[None]:
+def precomputed_powers(
+    modulus: mpz,
+    values: Mapping[tuple[mpz, mpz | int], mpz],
+    products: Products = _NO_PRODUCTS,
+) -> Iterator[None]:
     """Within the block, :func:`pow_memo` answers ``base^exp mod modulus`` from ``values``
-    (keyed by ``(base, exp)``) when it holds the pair.
+    (keyed by ``(base, exp)``) when it holds the pair, and :func:`precomputed_product`
+    ``f^s · b^c mod modulus`` from ``products`` (keyed by ``(f, s, b, c)``).
 
     A verifier that knows in advance which powers a check will need computes them together
     (e.g. with :func:`pow_many`, which shares the squarings between the exponents of one
     base) and runs the unchanged check inside this block. The values must be exact: they are
     trusted as they are (the verifier computes them itself, never reads them from input).
     """
-    token = _MEMO.set((mpz(modulus), values))
+    token = _MEMO.set((mpz(modulus), values, products))
     try:
         yield
     finally:
@@ -501,3 +561,12 @@ def pow_memo(base: mpz, exponent: mpz | int, modulus: mpz) -> mpz:
         if value is not None:
             return value
     return gmpy2.powmod(base, exponent, modulus)
+
+
+def precomputed_product(f: mpz, s: mpz, b: mpz, c: mpz, modulus: mpz) -> mpz | None:
+    """``f^s · b^c mod modulus`` from the active :func:`precomputed_powers` block when it
+    holds it (e.g. a proof's commitment ``g^response · a^challenge``), else None."""
+    memo = _MEMO.get()
+    if memo is not None and memo[0] == modulus:
+        return memo[2].get((f, s, b, c))
+    return None

@@ -25,6 +25,7 @@ from collections.abc import Callable, Sequence
 from gmpy2 import mpz
 
 from viche.crypto.elgamal import Ciphertext, PublicKey
+from viche.crypto.fastexp import precomputed_product
 from viche.crypto.group import Group
 from viche.crypto.hashing import hash_to_zq
 from viche.crypto.rng import RandomSource, random_zq
@@ -52,12 +53,20 @@ def branch_commitments(pk: PublicKey, branch: Branch, proof: Proof) -> tuple[mpz
     """``(g^response a^challenge, y^response b^challenge)``: what the verifier re-derives.
 
     The one place where verification spends its exponentiations (an optimised
-    implementation replaces this with fixed-base tables and multi-exponentiation).
+    implementation replaces this with fixed-base tables and multi-exponentiation): inside a
+    :func:`~viche.crypto.fastexp.precomputed_powers` block that holds them (a ballot check,
+    :mod:`viche.verify.prefill`), both are read from it.
     """
     group = pk.group
     a, b = branch
     c, s, p = proof.challenge, proof.response, group.p
-    return group.powg(s) * group.pow(a, c) % p, pk.pow(s) * group.pow(b, c) % p
+    big_a = precomputed_product(group.g, s, a, c, p)  # a ballot check computes them together
+    if big_a is None:
+        big_a = group.powg(s) * group.pow(a, c) % p
+    big_b = precomputed_product(pk.y, s, b, c, p)
+    if big_b is None:
+        big_b = pk.pow(s) * group.pow(b, c) % p
+    return big_a, big_b
 
 
 def or_prove(  # noqa: PLR0917 (positional order follows the spec)

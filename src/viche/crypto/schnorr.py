@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from gmpy2 import mpz
 
+from viche.crypto.fastexp import precomputed_product
 from viche.crypto.group import Group
 from viche.crypto.hashing import hash_to_zq
 from viche.crypto.rng import RandomSource, random_zq
@@ -40,8 +41,13 @@ def schnorr_prove(
 
 
 def schnorr_commitment(group: Group, public: mpz, proof: Proof) -> mpz:
-    """``g^response * public^challenge``: the commitment the verifier re-derives."""
-    return group.mul(group.powg(proof.response), group.pow(public, proof.challenge))
+    """``g^response * public^challenge``: the commitment the verifier re-derives (read from
+    the active :func:`~viche.crypto.fastexp.precomputed_powers` block when it holds it)."""
+    c, s = proof.challenge, proof.response
+    known = precomputed_product(group.g, s, public, c, group.p)
+    if known is not None:
+        return known
+    return group.mul(group.powg(s), group.pow(public, c))
 
 
 def schnorr_check(

@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
+from json.encoder import encode_basestring  # the writer of a str in dumps (non-ASCII kept)
 from typing import Protocol
 
 from gmpy2 import mpz
@@ -43,7 +44,7 @@ from viche.protocol.codec import (
     get_number,
     get_str,
     loads,
-    require_canonical,
+    require_written,
     sub,
     to_bytes,
 )
@@ -56,8 +57,10 @@ from viche.protocol.election import (
 from viche.protocol.messages import (
     Answer,
     answer_from_json,
+    answer_text,
     answer_to_json,
     proof_from_json,
+    proof_text,
     proof_to_json,
 )
 
@@ -75,6 +78,12 @@ class Signature:
 
     def to_json(self) -> JsonObject:
         return {"hash": self.hash, "proof": proof_to_json(self.proof)}
+
+    def text(self) -> str:
+        """``dumps(self.to_json())``."""
+        return (
+            '{"hash":' + encode_basestring(self.hash) + ',"proof":' + proof_text(self.proof) + "}"
+        )
 
     @classmethod
     def from_json(cls, value: object, where: Location) -> Signature:
@@ -111,6 +120,23 @@ class Ballot:
         out["signature"] = self.signature.to_json()
         return out
 
+    def text(self) -> str:
+        """``dumps(self.to_json())``, written directly (see :mod:`viche.protocol.messages`):
+        a ballot check compares the bytes received with it."""
+        return (
+            '{"election_uuid":'
+            + encode_basestring(self.election_uuid)
+            + ',"election_hash":'
+            + encode_basestring(self.election_hash)
+            + ',"credential":"'
+            + self.credential_text
+            + '","answers":['
+            + ",".join([answer_text(a) for a in self.answers])
+            + '],"signature":'
+            + self.signature.text()
+            + "}"
+        )
+
     @classmethod
     def from_json(cls, value: object, where: Location = _BALLOT) -> Ballot:
         obj = expect_object(
@@ -137,13 +163,14 @@ class Ballot:
     def from_bytes(cls, raw: bytes, where: Location = _BALLOT) -> Ballot:
         """Parse a ballot and insist on the canonical form (the tool does the same)."""
         ballot = cls.from_json(loads(raw, where), where)
-        require_canonical(raw, ballot.to_json(), where, "ballot")
+        require_written(raw, ballot_bytes(ballot), where, "ballot")
         return ballot
 
 
 def ballot_bytes(ballot: Ballot) -> bytes:
-    """The canonical bytes of a ballot: what is stored, hashed and sent."""
-    return to_bytes(ballot.to_json())
+    """The canonical bytes of a ballot (``to_bytes(ballot.to_json())``): what is stored,
+    hashed and sent."""
+    return ballot.text().encode("utf-8")
 
 
 def signature_hash(ballot: Ballot, raw: bytes | None = None) -> str:
@@ -154,7 +181,7 @@ def signature_hash(ballot: Ballot, raw: bytes | None = None) -> str:
     ``raw`` without ``,"signature":{...}``.
     """
     if raw is not None:
-        tail = b',"signature":' + to_bytes(ballot.signature.to_json()) + b"}"
+        tail = b',"signature":' + ballot.signature.text().encode("utf-8") + b"}"
         if raw.endswith(tail):
             return b64_sha256(raw[: len(raw) - len(tail)] + b"}")
     return b64_sha256(to_bytes(ballot.unsigned_json()))

@@ -43,7 +43,14 @@ def to_bytes(value: object) -> bytes:
 def require_canonical(raw: bytes, json_value: object, where: Location, what: str = "") -> None:
     """Raise :class:`NonCanonicalError` unless ``raw`` is ``dumps(json_value)`` (the
     message parsed from ``raw`` and written back)."""
-    if raw != to_bytes(json_value):
+    require_written(raw, to_bytes(json_value), where, what)
+
+
+def require_written(raw: bytes, written: bytes, where: Location, what: str = "") -> None:
+    """Raise :class:`NonCanonicalError` unless ``raw`` is ``written``, the canonical bytes
+    of the message parsed from ``raw`` (:func:`require_canonical` with them already
+    written, e.g. by a message's own text writer)."""
+    if raw != written:
         raise NonCanonicalError(
             f"{what + ' ' if what else ''}not in canonical form (compact JSON, keys in the "
             "order of the specification)",

@@ -2,8 +2,12 @@
 
 Each ``*_to_json`` builds a dict in the key order of the specification (FORMAT.md §5);
 each ``*_from_json`` checks the exact set of keys and the number syntax, naming the
-offending field through ``where``. Group membership and proof validity are *not* checked
-here: that is the job of :func:`viche.protocol.ballot.check_ballot` and the verifier.
+offending field through ``where``. Each ``*_text`` writes the same value directly as its
+canonical text, ``dumps(*_to_json(x))`` (what a ballot check compares the bytes received
+with, without building the dicts and without escaping the digits of the numbers: the
+decimal form of an integer never holds a character that JSON escapes). Group membership
+and proof validity are *not* checked here: that is the job of
+:func:`viche.protocol.ballot.check_ballot` and the verifier.
 """
 
 from __future__ import annotations
@@ -26,6 +30,11 @@ def ciphertext_to_json(ct: Ciphertext) -> JsonObject:
     return {"alpha": ct.alpha_text, "beta": ct.beta_text}
 
 
+def ciphertext_text(ct: Ciphertext) -> str:
+    """``dumps(ciphertext_to_json(ct))``."""
+    return f'{{"alpha":"{ct.alpha_text}","beta":"{ct.beta_text}"}}'
+
+
 def ciphertext_from_json(value: object, where: Location) -> Ciphertext:
     obj = expect_object(value, where, ("alpha", "beta"))
     alpha, beta = get_number(obj, "alpha", where), get_number(obj, "beta", where)
@@ -46,6 +55,17 @@ def ciphertexts_from_json(value: object, where: Location) -> tuple[Ciphertext, .
 
 def proof_to_json(proof: Proof) -> JsonObject:
     return {"challenge": str(proof.challenge), "response": str(proof.response)}
+
+
+def proof_text(proof: Proof) -> str:
+    """``dumps(proof_to_json(proof))``."""
+    # str(), not an f-string: gmpy2's __format__ is twice as slow
+    return '{"challenge":"' + str(proof.challenge) + '","response":"' + str(proof.response) + '"}'
+
+
+def proofs_text(proofs: tuple[Proof, ...]) -> str:
+    """``dumps(proofs_to_json(proofs))``."""
+    return "[" + ",".join([proof_text(p) for p in proofs]) + "]"
 
 
 def proof_from_json(value: object, where: Location) -> Proof:
@@ -77,6 +97,21 @@ def h_answer_to_json(answer: HAnswer) -> JsonObject:
     return out
 
 
+def h_answer_text(answer: HAnswer) -> str:
+    """``dumps(h_answer_to_json(answer))``."""
+    text = (
+        '{"choices":['
+        + ",".join([ciphertext_text(c) for c in answer.choices])
+        + '],"individual_proofs":['
+        + ",".join([proofs_text(ps) for ps in answer.individual_proofs])
+        + '],"overall_proof":'
+        + proofs_text(answer.overall_proof)
+    )
+    if answer.blank_proof is not None:
+        text += ',"blank_proof":' + proofs_text(answer.blank_proof)
+    return text + "}"
+
+
 def h_answer_from_json(value: object, where: Location) -> HAnswer:
     obj = expect_object(
         value, where, ("choices", "individual_proofs", "overall_proof"), ("blank_proof",)
@@ -106,6 +141,11 @@ def nh_answer_to_json(answer: NHAnswer) -> JsonObject:
     return {"choices": ciphertext_to_json(answer.choices), "proof": proof_to_json(answer.proof)}
 
 
+def nh_answer_text(answer: NHAnswer) -> str:
+    """``dumps(nh_answer_to_json(answer))``."""
+    return f'{{"choices":{ciphertext_text(answer.choices)},"proof":{proof_text(answer.proof)}}}'
+
+
 def nh_answer_from_json(value: object, where: Location) -> NHAnswer:
     obj = expect_object(value, where, ("choices", "proof"))
     return NHAnswer(
@@ -118,6 +158,13 @@ def answer_to_json(answer: Answer) -> JsonObject:
     if isinstance(answer, NHAnswer):
         return nh_answer_to_json(answer)
     return h_answer_to_json(answer)
+
+
+def answer_text(answer: Answer) -> str:
+    """``dumps(answer_to_json(answer))``."""
+    if isinstance(answer, NHAnswer):
+        return nh_answer_text(answer)
+    return h_answer_text(answer)
 
 
 def answer_from_json(value: Any, where: Location) -> Answer:

@@ -1,36 +1,38 @@
-"""Precompute, together, the powers a ballot check will ask for.
+"""Precompute, together, the powers and proof commitments a ballot check will ask for.
 
 Checking one ballot spends its time on exponentiations of *variable* bases: the membership
 test ``x^q`` of every ciphertext component and the ``a^c``, ``b^c`` of every proof branch.
 The same base comes back several times: α of a choice is raised to q (membership), to c0
 and c1 (its 0/1 proof) and, for the blank flag, to the challenges of the blank and overall
-proofs. :func:`ballot_powers` lists those requests from the parsed ballot, computes all the
-exponents of one base with :func:`~viche.crypto.fastexp.pow_many_batch` (one chain of
-squarings per base instead of one per exponent; every base in one call) and returns them
-keyed ``(base, exponent)``, together with the fixed-base powers ``g^s`` and ``y^s`` of every
-response s (:func:`~viche.crypto.fastexp.pow_fixed_many`, one call per table).
+proofs. :func:`ballot_powers` lists those requests from the parsed ballot, with the
+fixed-base powers ``g^s`` and ``y^s`` of every response s, and asks the engine
+(:func:`~viche.crypto.fastexp.pow_products`) for what the check reads: the memberships
+``x^q``, the ``g^-m`` of the shifted branches, and every commitment the proofs re-derive,
+``g^s · a^c`` and ``y^s · b^c`` (a shifted branch ``b / g^m``, as the check computes it
+``b · g^(-m mod q)``, raised to c being ``b^c · g^(-m c mod q)``). The C engine computes
+all the powers in one call (one chain of squarings per base, three products at a time),
+multiplies them into the commitments in Montgomery form and converts only those.
 :func:`check_ballot_fast` runs the unchanged :func:`~viche.protocol.ballot.check_ballot`
-with, once the ballot is parsed, those powers in
-:func:`~viche.crypto.fastexp.precomputed_powers`, so that ``Group.pow``, ``Group.powg``,
-``PublicKey.pow`` and ``Group.is_element`` find the values ready: the verifier
-(:mod:`viche.verify.ballots`) and the voting server
-(:func:`viche.service.cast.cast_ballot`) check ballots this way.
+with, once the ballot is parsed, those values in
+:func:`~viche.crypto.fastexp.precomputed_powers`, so that ``Group.is_element``,
+``Group.powg`` and the commitments of :mod:`viche.crypto.proofs` and
+:mod:`viche.crypto.schnorr` find them ready: the verifier (:mod:`viche.verify.ballots`) and
+the voting server (:func:`viche.service.cast.cast_ballot`) check ballots this way.
 
-A shifted branch ``b / g^m`` (``b · g^(-m mod q)``, as the check computes it) raised to c is
-derived as ``b^c · g^(-m c mod q)``, with the fixed-base table of g. Anything not planned here
-(a request this planner did not foresee) is simply computed on demand: the planner can only
-make a check faster, never change it.
+Anything not planned here (a request this planner did not foresee) is simply computed on
+demand: the planner can only make a check faster, never change it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
+from typing import NamedTuple
 
 from gmpy2 import mpz
 
 from viche.crypto.answers import HAnswer
-from viche.crypto.fastexp import pow_fixed_many, pow_many_batch, precomputed_powers
+from viche.crypto.fastexp import pow_products, precomputed_powers
 from viche.crypto.group import Group
 from viche.crypto.schnorr import Proof
 from viche.errors import NOWHERE, Location
@@ -40,86 +42,104 @@ from viche.protocol.election import Election, HomomorphicQuestion, PublicCredent
 Powers = dict[tuple[mpz, mpz | int], mpz]
 
 
+class Prefill(NamedTuple):
+    """What a ballot's check reads: single powers keyed ``(base, exponent)`` and products
+    ``f^s · b^c`` keyed ``(f, s, b, c)``."""
+
+    powers: Powers
+    products: dict[tuple[mpz, mpz, mpz, mpz], mpz]
+
+
 class _Plan:
     def __init__(self, group: Group, y: mpz) -> None:
         self.group = group
         self.y = y
         self.exps: dict[mpz, list[mpz]] = {}
-        self.shifted: list[tuple[mpz, int, mpz]] = []
+        #: the memberships x^q asked for
+        self.members: list[mpz] = []
         #: exponents of the fixed bases g and y (the responses: g^s, y^s)
         self.g_exps: list[mpz] = []
         self.y_exps: list[mpz] = []
+        #: the commitments (f is y, s, base, c, m): f^s · (base / g^m)^c, f = y or g
+        self.commitments: list[tuple[bool, mpz, mpz, mpz, int]] = []
 
     def want(self, base: mpz, exponent: mpz) -> None:
-        if 0 <= exponent < self.group.q:
-            self.exps.setdefault(base, []).append(exponent)
+        self.exps.setdefault(base, []).append(exponent)
 
     def member(self, x: mpz) -> None:
         if not self.group.safe_prime and 0 < x < self.group.p:
             self.exps.setdefault(x, []).append(self.group.q)
+            self.members.append(x)
 
-    def response(self, proof: Proof, y: bool) -> None:
-        """``g^s`` (and ``y^s`` when ``y``) of the response s of ``proof``."""
-        s = proof.response
-        if 0 <= s < self.group.q:
-            self.g_exps.append(s)
-            if y:
-                self.y_exps.append(s)
+    def commitment(self, proof: Proof, base: mpz, m: int, y: bool) -> None:
+        """``g^s · base^c`` (``y^s · (base / g^m)^c`` when ``y``) of ``proof = (c, s)``."""
+        q = self.group.q
+        c, s = proof.challenge, proof.response
+        if not (0 <= c < q and 0 <= s < q):
+            return  # the check refuses the proof before it computes a commitment
+        self.want(base, c)
+        (self.y_exps if y else self.g_exps).append(s)
+        if m:
+            self.g_exps += [(-m * c) % q, -m % q]  # g^(-mc), and g^-m of the shift itself
+        self.commitments.append((y, s, base, c, m))
 
     def branch(self, a: mpz, b: mpz, m: int, proof: Proof) -> None:
         """The branch ``(a, b / g^m)`` checked with ``proof``."""
-        c = proof.challenge
-        if not 0 <= c < self.group.q:
-            return
-        self.want(a, c)
-        self.want(b, c)
-        self.response(proof, y=True)
-        if m:
-            self.shifted.append((b, m, c))
+        self.commitment(proof, a, 0, y=False)
+        self.commitment(proof, b, m, y=True)
 
-    def compute(self) -> Powers:
+    def compute(self) -> Prefill:
         group = self.group
-        p, q = group.p, group.q
-        out: Powers = {}
+        p, q, g = group.p, group.q, group.g
         requests = [(base, list(dict.fromkeys(exps))) for base, exps in self.exps.items()]
-        for (base, distinct), values in zip(requests, pow_many_batch(requests, p), strict=True):
-            for e, v in zip(distinct, values, strict=True):
-                out[(base, e)] = v
-        # the fixed bases through their tables, in one call each: g^s, y^s of the responses
-        # and the g^(-m c) of the shifted branches
-        bits = q.bit_length()
-        g_exps = list(
-            dict.fromkeys(
-                [
-                    *self.g_exps,
-                    *((-m * c) % q for _, m, c in self.shifted),
-                    *(-m % q for _, m, _ in self.shifted),  # g^-m of the shift itself
-                ]
-            )
-        )
-        g_pows = dict(zip(g_exps, pow_fixed_many(group.g, g_exps, p, bits), strict=True))
+        at: dict[tuple[mpz, mpz], int] = {}
+        for base, distinct in requests:
+            for e in distinct:
+                at[(base, e)] = len(at)
+        g_exps = list(dict.fromkeys(self.g_exps))
         y_exps = list(dict.fromkeys(self.y_exps))
-        for e, v in zip(y_exps, pow_fixed_many(self.y, y_exps, p, bits), strict=True):
-            out[(self.y, e)] = v
-        for e, v in g_pows.items():
-            out[(group.g, e)] = v
-        for b, m, c in self.shifted:
-            bg = b * g_pows[-m % q] % p  # b / g^m, as the check derives it
-            out[(bg, c)] = out[(b, c)] * g_pows[(-m * c) % q] % p
-        return out
+        g_at = {e: len(at) + i for i, e in enumerate(g_exps)}
+        y_at = {e: len(at) + len(g_exps) + i for i, e in enumerate(y_exps)}
+        members = list(dict.fromkeys(self.members))
+        shifts = list(dict.fromkeys(-m % q for *_, m in self.commitments if m))
+        products: list[tuple[int, ...]] = [(at[(x, q)],) for x in members]
+        products += [(g_at[e],) for e in shifts]
+        for y, s, base, c, m in self.commitments:
+            if not y:
+                products.append((g_at[s], at[(base, c)]))
+            elif not m:
+                products.append((y_at[s], at[(base, c)]))
+            else:
+                products.append((y_at[s], at[(base, c)], g_at[(-m * c) % q]))
+        values = pow_products(
+            requests, [(g, g_exps), (self.y, y_exps)], products, p, q.bit_length()
+        )
+        powers: Powers = {(x, q): v for x, v in zip(members, values, strict=False)}
+        g_minus = dict(zip(shifts, values[len(members) :], strict=False))
+        for e, v in g_minus.items():
+            powers[(g, e)] = v
+        out: dict[tuple[mpz, mpz, mpz, mpz], mpz] = {}
+        done = len(members) + len(shifts)
+        for (y, s, base, c, m), v in zip(self.commitments, values[done:], strict=True):
+            if not y:
+                out[(g, s, base, c)] = v
+            else:  # the check's shifted base: b / g^m as b · g^(-m mod q)
+                shifted = base * g_minus[-m % q] % p if m else base
+                out[(self.y, s, shifted, c)] = v
+        return Prefill(powers, out)
 
 
 def _prod(group: Group, values: Sequence[mpz]) -> mpz:
     return group.prod(list(values))
 
 
-def ballot_powers(election: Election, ballot: Ballot) -> Powers:
-    """Every power the check of ``ballot`` will need that pays to compute together."""
+def ballot_powers(election: Election, ballot: Ballot) -> Prefill:
+    """Every power and commitment the check of ``ballot`` will need that pays to compute
+    together."""
     group = election.group
     plan = _Plan(group, election.public_key.y)
     plan.member(ballot.credential)
-    plan.want(ballot.credential, ballot.signature.proof.challenge)
-    plan.response(ballot.signature.proof, y=False)
+    plan.commitment(ballot.signature.proof, ballot.credential, 0, y=False)
     if len(ballot.answers) != len(election.questions):
         return plan.compute()
     for answer, question in zip(ballot.answers, election.questions, strict=True):
@@ -163,6 +183,7 @@ def check_ballot_fast(
     powers it needs computed together once the ballot parses."""
 
     def prepare(ballot: Ballot) -> AbstractContextManager[None]:
-        return precomputed_powers(election.group.p, ballot_powers(election, ballot))
+        powers, products = ballot_powers(election, ballot)
+        return precomputed_powers(election.group.p, powers, products)
 
     return check_ballot(election, raw, credentials, where, prepare)
