@@ -99,9 +99,9 @@ from viche.web.ops import CAST_PATH
 #: workers one each), since a voter back too early is told again, at the cost of one more
 #: 503, whereas one told too late leaves the worker idle
 CHECK_GUESS = 0.008
-#: the same per worker when its check processes are not known (the check in the worker):
-#: 200 ballots/s
-EARLY_GUESS = 0.005
+#: the same per worker when its check processes are not known (the check in the worker,
+#: or a test's admission): as a worker with two, rather too short again
+EARLY_GUESS = CHECK_GUESS / 2
 #: how much later than told a voter comes back on average: ``viche vote`` and the booth add
 #: up to a fifth at random (:func:`viche.web.client.jittered`), so the wait handed out is
 #: the time to her slot less that share: the voters told come back around their slots, as
@@ -241,7 +241,7 @@ class Admission:
         if lagging:  # and not before the loop has caught up what it is late by now
             at = max(at, now + late)
         self._next_slot = at + pace
-        wait = (at - now) / (1 + JITTER_MEAN)
+        wait = max((at - now) / (1 + JITTER_MEAN), late if lagging else 0.0)
         self.told_to_retry += 1
         ms = max(MIN_WAIT_MS, math.ceil(wait * 1000))
         raise ServerBusyError(
