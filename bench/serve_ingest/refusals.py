@@ -214,14 +214,14 @@ def _bursts(args: argparse.Namespace) -> None:
                                                   db, postgres, demo)  # fmt: skip
                         try:
                             _one_burst(src, board, demo.election.uuid, raws, logins, db,
-                                       workers, name)  # fmt: skip
+                                       workers, name, args.trace)  # fmt: skip
                         finally:
                             ingest._drop(board, postgres)
 
 
 def _one_burst(
     src: Path | None, board: ingest.Board, uuid: str, raws: list[bytes],
-    logins: list[list[str]], db: str, workers: int, name: str,
+    logins: list[list[str]], db: str, workers: int, name: str, trace: Path | None,
 ) -> None:  # fmt: skip
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -239,6 +239,10 @@ def _one_burst(
     finally:
         proc.terminate()
         proc.wait(timeout=60)
+    if trace is not None:  # every send, for a closer look
+        trace.mkdir(parents=True, exist_ok=True)
+        stamp = time.strftime("%H%M%S", time.gmtime())
+        (trace / f"{stamp}-{name}-{db}-{workers}.json").write_text(json.dumps(sends))
     r = _report(sends)
     accepted = r["accepted"]
     assert isinstance(accepted, list)
@@ -248,7 +252,9 @@ def _one_burst(
     waves = r["waves"]
     assert isinstance(waves, dict)
     shown = " ".join(f"{n}:{a}/{100 * b / a:.0f}" for n, (a, b) in sorted(waves.items())[:6])
-    e50, e90 = r["early"]  # type: ignore[misc]
+    early = r["early"]
+    assert isinstance(early, list)
+    e50, e90 = early
     print(
         f"{name:<6} {db:<10} {workers:>1} {count / seconds:>9.1f} {p99 * 1000:>6.0f} "
         f"{busy / count:>5.2f} "
@@ -274,6 +280,7 @@ def main() -> None:
     p.add_argument("--compare", type=Path, default=None,
                    help="--burst: after each burst, one served from this src folder")  # fmt: skip
     p.add_argument("--compare-postgres", default="", help="its PostgreSQL database")
+    p.add_argument("--trace", type=Path, default=None, help="--burst: write every send here")
     args = p.parse_args()
     print(f"load average at the start: {os.getloadavg()[0]:.1f} ({os.cpu_count()} cores)")
     if args.burst:
