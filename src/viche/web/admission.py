@@ -15,9 +15,9 @@ A cast beyond the bound is answered at once with 503 and the error body (code V9
 whose ``retry_after_ms`` is the wait until the worker expects to have room for it, in
 milliseconds (at least :data:`MIN_WAIT_MS`); ``Retry-After`` gives the same rounded
 up to whole seconds (HTTP's unit: a client that only reads it comes back up to a second
-late). ``viche vote`` and the booth wait ``retry_after_ms`` (``Retry-After`` when the body
-has none) and up to a fifth more at random (at most a second: :func:`viche.web.client.jittered`,
-``booth/busy.js``), then send the same ballot again.
+late). ``viche vote`` and the booth wait ``retry_after_ms`` (``Retry-After`` when the
+body has none) and up to a fifth more at random (at most a second:
+:func:`viche.web.client.jittered`, ``booth/busy.js``), then send the same ballot again.
 
 The times handed out are slots in a queue, so that the voters told come back about as
 fast as the worker can take them rather than all at the same instant: a voter's slot is
@@ -27,16 +27,16 @@ earlier than her slot (:data:`JITTER_MEAN`: her client's jitter brings her back 
 it). Each voter's slot is planned at the pace known when she is told: a burst's first wave
 (a thousand voters in the first half second, before any answer) at a guess that counts
 the worker's check processes (:data:`CHECK_GUESS` each, :attr:`Admission.processes`: two
-workers of one check process each are given half the pace of one worker with two, as each
-sees only its own connections), the later voters at the pace measured, the fastest over a
+workers of one check process each give slots twice as far apart as one worker with two,
+as each sees only its own connections), the later voters at the pace measured, the fastest over a
 whole window of this busy spell but never slower than the guess while the spell warms up.
 Rather too early than too late: one back too early is told again, at the cost of a cheap
 503, whereas one told too late leaves the worker idle. (The queue is not re-planned from
 the count of voters ahead times the newest pace: a pace measured while warming up then
-sent all of them seconds too far, in the offline model of the tests.) Before, the first
-wave was told at 5 ms per ballot per worker and 0.75 of a ballot's time apart: two
-workers on two cores were told to come back 2.7 times faster than the machine takes them
-and most were told two or three times.
+sent all of them seconds too far, in an offline model of a burst.) Before, the slots
+were 0.75 of a ballot's time apart and the first wave's 5 ms per worker: each of two workers
+told its half of a burst at 267 voters/s, and 71-97 % of the second wave and 50-84 % of one
+worker's late waves were told again (bench/serve_ingest/README.md, admit7).
 
 A late event loop refuses too (:class:`LoopLag`). The bound counts the casts in flight, but
 a cast taken in needs the worker's event loop several times (its login and its check in
