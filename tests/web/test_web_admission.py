@@ -11,6 +11,7 @@ import base64
 import heapq
 import json
 import logging
+import math
 import random
 import socket
 import threading
@@ -46,10 +47,12 @@ def test_the_bound_follows_the_pace_and_retries_are_spread() -> None:
             a.enter()
         waits.append(err.value)
     assert a.told_to_retry == 5
-    # the pace not yet measured over a whole window: the times handed out assume at most
-    # EARLY_GUESS (5 ms) per ballot, after the ten in flight, then 0.75 of that apart, to
-    # the millisecond; Retry-After rounds up to whole seconds: 1 s each here
-    assert [e.retry_after_ms for e in waits] == pytest.approx([50, 54, 58, 62, 66], abs=1)
+    # the pace not yet measured: the slots handed out assume EARLY_GUESS (4 ms, the check
+    # processes not known) per ballot, after the ten in flight, then one ballot's time
+    # apart; each told a tenth earlier (her client adds up to a fifth), to the millisecond;
+    # Retry-After rounds up to whole seconds: 1 s each here
+    slots = [0.040 + 0.004 * k for k in range(5)]
+    assert [e.retry_after_ms for e in waits] == [math.ceil(t / 1.1 * 1000) for t in slots]
     assert [e.retry_after for e in waits] == [1, 1, 1, 1, 1]
     assert waits[0].to_dict()["retry_after_ms"] == waits[0].retry_after_ms
     # the worker answers one ballot every 0.2 s while busy: the bound shrinks to 0.5/0.2
@@ -93,8 +96,8 @@ def test_times_handed_out_follow_the_fastest_pace_measured_over_a_window() -> No
         with pytest.raises(ServerBusyError) as err:
             a.enter()
         waits.append(err.value.retry_after_ms)
-    # after the ten in flight (0.5 s), then 0.75 of one ballot's time apart
-    assert waits == pytest.approx([500, 537.5, 575], abs=1)
+    # after the ten in flight (0.5 s), then one ballot's time apart, told a tenth earlier
+    assert waits == [math.ceil(t / 1.1 * 1000) for t in (0.5, 0.55, 0.6)]
     # a slower moment lowers the bound at once, but the times handed out keep the fastest
     # pace of this busy spell (a time told cannot be taken back: rather too early)
     for _ in range(40):
@@ -107,7 +110,8 @@ def test_times_handed_out_follow_the_fastest_pace_measured_over_a_window() -> No
         a.leave()
     with pytest.raises(ServerBusyError) as err:
         a.enter()
-    assert err.value.retry_after_ms == pytest.approx(4 * 50, abs=1)  # not 4 x 0.2 s
+    # after the four in flight at 50 ms each, not 4 x 0.2 s (a tenth earlier)
+    assert err.value.retry_after_ms == math.ceil(4 * 0.05 / 1.1 * 1000)
     # idle: the next busy spell is measured afresh
     while a.in_flight:
         a.leave()

@@ -15,17 +15,28 @@ A cast beyond the bound is answered at once with 503 and the error body (code V9
 whose ``retry_after_ms`` is the wait until the worker expects to have room for it, in
 milliseconds (at least :data:`MIN_WAIT_MS`); ``Retry-After`` gives the same rounded
 up to whole seconds (HTTP's unit: a client that only reads it comes back up to a second
-late). The times handed out are spread at the worker's pace, so that voters told to retry
-come back about as fast as the worker can take them rather than all at the same instant:
-at the fastest pace measured over a whole window in this busy spell (before that, at most
-one ballot per :data:`EARLY_GUESS`), and a little faster still (:data:`SPACING`): one
-told too early is told again, at the cost of a cheap 503, whereas one told too late
-leaves the worker idle. (A burst that met a worker still warming up, answering one ballot
-per 0.1-0.2 s, was otherwise told to come back up to ten seconds later, and the worker
-idled for eight of them.) ``viche vote`` and the booth wait ``retry_after_ms``
-(``Retry-After`` when the body has none) and up to a fifth more at random (at most a
-second: :func:`viche.web.client.jittered`, ``booth/busy.js``), then send the same ballot
-again.
+late). ``viche vote`` and the booth wait ``retry_after_ms`` (``Retry-After`` when the
+body has none) and up to a fifth more at random (at most a second:
+:func:`viche.web.client.jittered`, ``booth/busy.js``), then send the same ballot again.
+
+The times handed out are slots in a queue, so that the voters told come back about as
+fast as the worker can take them rather than all at the same instant: a voter's slot is
+after the casts in flight and after the slots already handed out (the queue ahead of her),
+one ballot's time (:attr:`Admission.pace`) each, and she is told to come back a tenth
+earlier than her slot (:data:`JITTER_MEAN`: her client's jitter brings her back around
+it). Each voter's slot is planned at the pace known when she is told: a burst's first wave
+(a thousand voters in the first half second, before any answer) at a guess that counts
+the worker's check processes (:data:`CHECK_GUESS` each, :attr:`Admission.processes`: two
+workers of one check process each give slots twice as far apart as one worker with two,
+as each sees only its own connections), the later voters at the pace measured, the fastest over a
+whole window of this busy spell but never slower than the guess while the spell warms up.
+Rather too early than too late: one back too early is told again, at the cost of a cheap
+503, whereas one told too late leaves the worker idle. (The queue is not re-planned from
+the count of voters ahead times the newest pace: a pace measured while warming up then
+sent all of them seconds too far, in an offline model of a burst.) Before, the slots
+were 0.75 of a ballot's time apart and the first wave's 5 ms per worker: each of two workers
+told its half of a burst at 267 voters/s, and 71-97 % of the second wave and 50-84 % of one
+worker's late waves were told again (bench/serve_ingest/README.md, admit7).
 
 A late event loop refuses too (:class:`LoopLag`). The bound counts the casts in flight, but
 a cast taken in needs the worker's event loop several times (its login and its check in
@@ -79,18 +90,29 @@ from viche.web.errors import error_response
 from viche.web.metrics import Metrics
 from viche.web.ops import CAST_PATH
 
-#: voters told to retry are given times this many ballots' time apart: a little less than
-#: one, so that they come back a little faster than the worker answers (the few too early
-#: are told again, a cheap answer) rather than a little slower (then the worker idles and
-#: the pace it measures, and so the times it hands out, drift down with the arrivals: the
-#: worker would never learn that it can go faster)
-SPACING = 0.75
-#: the seconds per ballot the times handed out assume before the pace is measured: rather
-#: too short (a voter back too early is told again, at the cost of one more 503) than too
-#: long (the worker would wait idle for voters told to come late). A burst is told all at
-#: once, before any pace is known, so this caps how fast its voters come back: 5 ms is 200
-#: ballots/s per worker (20 ms capped a worker at 50/s, below what it checks on two cores)
-EARLY_GUESS = 0.005
+#: the seconds per ballot a worker is assumed to take, before its pace is measured, for each
+#: of its check processes (:attr:`Admission.processes`): a burst's first wave is told all at
+#: once, before any pace is known, and this sets how fast it comes back. A check process
+#: took a ballot every 8-10 ms in bursts on two shared cores (its ~5 ms check, and its
+#: share of the cores with the worker, PostgreSQL and the clients): 8 ms is rather too
+#: short (250 ballots/s for the machine, whether one worker has two processes or two
+#: workers one each), since a voter back too early is told again, at the cost of one more
+#: 503, whereas one told too late leaves the worker idle
+CHECK_GUESS = 0.008
+#: the same per worker when its check processes are not known (the check in the worker,
+#: or a test's admission): as a worker with two, rather too short again
+EARLY_GUESS = CHECK_GUESS / 2
+#: how much later than told a voter comes back on average: ``viche vote`` and the booth add
+#: up to a fifth at random (:func:`viche.web.client.jittered`), so the wait handed out is
+#: the time to her slot less that share: the voters told come back around their slots, as
+#: fast as the worker takes them (not a fifth faster, as with the 0.75 of a ballot's time
+#: between slots used before: a quarter of those back were told again)
+JITTER_MEAN = 0.1
+#: the busy spell's first answers (this many windows) are a worker warming up, or busy
+#: refusing a burst's first wave: the times handed out meanwhile assume no slower pace than
+#: the guess (a first window of 39 ms per ballot once sent the next voters 3 s away, and the
+#: worker idled for 4.5 s)
+WARM_WINDOWS = 2
 #: the shortest wait handed out (milliseconds): a voter is not asked back sooner
 MIN_WAIT_MS = 10
 #: the pace is measured over this many answers while busy (at least MIN_ANSWERS)
@@ -149,12 +171,18 @@ class Admission:
     #: waits 0.1-0.4 s there, and refusing those (they come back, and cost the loop again)
     #: cut a burst's ballots/s; 2 refuses those that would be answered after ~1 s
     stale: float = 2.0
+    #: the check processes this worker's casts share (0: not known; then EARLY_GUESS): the
+    #: pace assumed before one is measured is CHECK_GUESS divided among them
+    processes: int = 0
     in_flight: int = 0
     told_to_retry: int = 0
     _answers: deque[float] = field(default_factory=lambda: deque(maxlen=WINDOW), repr=False)
+    #: the answers of this busy spell (while busy)
+    _spell_answers: int = field(default=0, repr=False)
+    #: the end of the queue of voters told to come back: the next voter's slot, unless the
+    #: casts in flight take longer
     _next_slot: float = field(default=0.0, repr=False)
-    #: the shortest ``interval`` measured over a whole WINDOW in this busy spell: the pace
-    #: the times handed out assume (0: none yet; then at most EARLY_GUESS)
+    #: the shortest ``interval`` measured over a whole WINDOW in this busy spell (0: none yet)
     _best: float = field(default=0.0, repr=False)
     #: of the last WINDOW casts answered: the seconds each waited per cast in flight when
     #: it was taken in (itself included), i.e. the pace those in flight really met
@@ -205,16 +233,15 @@ class Admission:
                 self._answers.append(now)  # busy from now: measured from here
             return now, self.in_flight
         now = self.clock()
-        # after the casts in flight, then one ballot's time per voter already told, at the
-        # fastest pace this busy spell has shown (a time handed out cannot be taken back: one
-        # computed from a pace measured while the worker warmed up, or in a slow moment,
-        # would leave it idle later while the voters it told wait)
-        pace = min(self.interval or EARLY_GUESS, self._best or EARLY_GUESS)
-        self._next_slot = max(self._next_slot, now + self.in_flight * pace)
+        # her slot: after the casts in flight, and after the voters told before her (one
+        # ballot's time each, at the pace known when each was told); she is asked to come
+        # that much earlier that her client's jitter brings her back around it
+        pace = self.pace
+        at = max(self._next_slot, now + self.in_flight * pace)
         if lagging:  # and not before the loop has caught up what it is late by now
-            self._next_slot = max(self._next_slot, now + late)
-        wait = self._next_slot - now
-        self._next_slot += SPACING * pace
+            at = max(at, now + late)
+        self._next_slot = at + pace
+        wait = max((at - now) / (1 + JITTER_MEAN), late if lagging else 0.0)
         self.told_to_retry += 1
         ms = max(MIN_WAIT_MS, math.ceil(wait * 1000))
         raise ServerBusyError(
@@ -223,6 +250,20 @@ class Admission:
             where=Location(path=("request",)),
             retry_after_ms=ms,
         )
+
+    @property
+    def pace(self) -> float:
+        """The seconds per ballot the times handed out assume: the guess until a pace is
+        measured (CHECK_GUESS divided among the :attr:`processes`, else EARLY_GUESS), then
+        the fastest pace measured over a whole WINDOW in this busy spell (a time handed out
+        cannot be taken back: one computed from a slow moment would leave the worker idle
+        later while the voters it told wait), never slower than the guess in the spell's
+        first WARM_WINDOWS windows (a worker warming up)."""
+        guess = CHECK_GUESS / self.processes if self.processes > 0 else EARLY_GUESS
+        measured = self._best or self.interval or guess
+        if self._spell_answers < WARM_WINDOWS * WINDOW:
+            return min(measured, guess)
+        return measured
 
     def leave(self, taken: tuple[float, int] | None = None) -> None:
         """The cast was answered (accepted or refused); ``taken``: what :meth:`enter`
@@ -234,6 +275,7 @@ class Admission:
             # busy: answers come one ballot's time apart on average (several at once when
             # they share a commit), so the pace is taken over the last WINDOW answers
             self._answers.append(now)
+            self._spell_answers += 1
             if len(self._answers) >= MIN_ANSWERS:
                 span = self._answers[-1] - self._answers[0]
                 self.interval = max(span / (len(self._answers) - 1), 1e-4)
@@ -242,6 +284,7 @@ class Admission:
         self.in_flight -= 1
         if self.in_flight == 0:
             self._answers.clear()  # idle: the next busy spell is measured afresh
+            self._spell_answers = 0
             self._best = 0.0
             self._met.clear()
 

@@ -182,6 +182,8 @@ def create_app(
     app.state.metrics = Metrics(metrics_folder)
     app.state.events = {e.id: e for e in national_events}
     app.state.admission = Admission() if admission is None else admission
+    if checks is not None:  # the pace its first times assume (viche.web.admission)
+        app.state.admission.processes = checks.processes
     app.state.read_only = read_only
     app.state.checks = checks
     app.state.code_requests = None
