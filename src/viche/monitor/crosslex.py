@@ -30,7 +30,7 @@ import math
 import os
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -175,11 +175,21 @@ def case_terms(text: str) -> list[str]:
 
 
 class CrossLexicon:
-    """Okapi BM25 (k1 1.2, b 0.75) of texts' :func:`terms` against the cases'."""
+    """Okapi BM25 (k1 1.2, b 0.75) of texts' :func:`terms` against the cases'.
 
-    def __init__(self, cases: Iterable[str], dictionary: Mapping[str, frozenset[str]]) -> None:
+    ``terms_of_case`` gives a case's terms (:func:`case_terms`; the bench tries others,
+    ``bench/narrative_eval/acro.py``, and scores its own query terms with
+    :meth:`term_scores`)."""
+
+    def __init__(
+        self,
+        cases: Iterable[str],
+        dictionary: Mapping[str, frozenset[str]],
+        *,
+        terms_of_case: Callable[[str], list[str]] = case_terms,
+    ) -> None:
         self.dictionary = dictionary
-        tfs = [Counter(case_terms(c)) for c in cases]
+        tfs = [Counter(terms_of_case(c)) for c in cases]
         self.size = len(tfs)
         lens = np.array([sum(c.values()) for c in tfs], dtype=np.float64)
         norm = 1.2 * (1 - 0.75 + 0.75 * lens / (lens.mean() if len(lens) else 1.0))
