@@ -103,7 +103,7 @@ def _threads() -> dict[str, float]:
         name = names.get(int(task.name), "other")
         kind = (
             "loop" if name == "MainThread"
-            else "login (anyio)" if name.startswith("AnyIO")
+            else "login" if name.startswith(("AnyIO", "viche-login"))
             else "commit (default executor)" if name.startswith("uvloop")
             else "other"
         )  # fmt: skip
