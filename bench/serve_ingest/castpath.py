@@ -51,9 +51,9 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -314,31 +314,36 @@ async def _asgi_casts(app: Any, uuid: str, ballots: Ballots) -> list[int]:
     return statuses
 
 
+@asynccontextmanager
+async def lifespan(app: Any) -> AsyncIterator[None]:
+    """The app's lifespan (warm-up, schedules task) as uvicorn runs it: started on entry,
+    shut down on exit (also for bench/serve_ingest/workercpu.py)."""
+    started, stop = asyncio.Event(), asyncio.Event()
+    messages = [{"type": "lifespan.startup"}]
+
+    async def receive() -> dict[str, Any]:
+        if messages:
+            return messages.pop()
+        await stop.wait()
+        return {"type": "lifespan.shutdown"}
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "lifespan.startup.complete":
+            started.set()
+
+    life = asyncio.create_task(app({"type": "lifespan", "asgi": {"version": "3.0"}}, receive, send))
+    await started.wait()
+    try:
+        yield
+    finally:
+        stop.set()
+        await life
+
+
 def _run_asgi(app: Any, uuid: str, ballots: Ballots) -> list[int]:
     async def go() -> list[int]:
-        # the lifespan (warm-up, schedules task) as uvicorn runs it
-        started = asyncio.Event()
-        stop = asyncio.Event()
-        messages = [{"type": "lifespan.startup"}]
-
-        async def receive() -> dict[str, Any]:
-            if messages:
-                return messages.pop()
-            await stop.wait()
-            return {"type": "lifespan.shutdown"}
-
-        async def send(message: dict[str, Any]) -> None:
-            if message["type"] == "lifespan.startup.complete":
-                started.set()
-
-        life = asyncio.create_task(app({"type": "lifespan", "asgi": {"version": "3.0"}},
-                                       receive, send))  # fmt: skip
-        await started.wait()
-        try:
+        async with lifespan(app):
             return await _asgi_casts(app, uuid, ballots)
-        finally:
-            stop.set()
-            await life
 
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         return runner.run(go())

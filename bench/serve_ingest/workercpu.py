@@ -39,6 +39,7 @@ import uvloop
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import run as ingest  # the election, ballots and boards of the ingest bench
+from castpath import lifespan  # the app's lifespan as uvicorn runs it
 
 from viche.crypto.rng import SeededRandom
 from viche.protocol.election import ElectionTemplate
@@ -120,24 +121,9 @@ async def _drive(
     app: Any, uuid: str, ballots: Ballots, concurrency: int, warm: int,
     profile: cProfile.Profile | None,
 ) -> dict[str, float]:  # fmt: skip
-    started, stop = asyncio.Event(), asyncio.Event()
-    messages = [{"type": "lifespan.startup"}]
-
-    async def receive() -> dict[str, Any]:
-        if messages:
-            return messages.pop()
-        await stop.wait()
-        return {"type": "lifespan.shutdown"}
-
-    async def send(message: dict[str, Any]) -> None:
-        if message["type"] == "lifespan.startup.complete":
-            started.set()
-
-    life = asyncio.create_task(app({"type": "lifespan", "asgi": {"version": "3.0"}}, receive, send))
-    await started.wait()
     rounds = [ballots[k : k + concurrency] for k in range(0, len(ballots), concurrency)]
     statuses: list[int] = []
-    try:
+    async with lifespan(app):
         for batch in rounds[:warm]:
             await asyncio.gather(*(_cast(app, uuid, r, lg, s) for r, (lg, s) in batch))
         cpu0, sw0 = _usage()
@@ -152,9 +138,6 @@ async def _drive(
         wall = time.perf_counter() - t0
         cpu1, sw1 = _usage()
         threads1 = _threads()
-    finally:
-        stop.set()
-        await life
     accepted = statuses.count(201)
     if accepted != len(statuses):
         raise SystemExit(f"not all accepted: {sorted(set(statuses))}")
