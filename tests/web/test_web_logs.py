@@ -10,6 +10,7 @@ import io
 import json
 import logging
 import os
+import select
 import signal
 import subprocess
 import threading
@@ -88,6 +89,37 @@ def test_lines_are_written_whole_in_order_and_all_when_the_queue_has_room() -> N
             f"{t}-{n}" for n in range(2000)
         ]
     writer.close()
+
+
+class Writes(io.StringIO):
+    """A stream that keeps each write apart."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes: list[str] = []
+
+    def write(self, text: str) -> int:
+        self.writes.append(text)
+        return super().write(text)
+
+
+def test_each_write_is_whole_lines_that_a_pipe_takes_at_once() -> None:
+    """Two workers write to the same pipe: a write of more than PIPE_BUF bytes may be split
+    between the other's writes when the reader is slow, so the writer never makes one,
+    except for a single line that long; every write ends at a line's end."""
+    stream = Writes()
+    writer = LineWriter(stream, capacity=100_000, linger=0.05)
+    lines = [json.dumps({"n": n, "text": "ї" * (n % 50)}) + "\n" for n in range(3000)]
+    lines.insert(1500, json.dumps({"long": "x" * 3 * select.PIPE_BUF}) + "\n")
+    for line in lines:
+        writer.put(line)
+    assert writer.flush(10)
+    writer.close()
+    assert "".join(stream.writes) == "".join(lines)
+    assert len(stream.writes) < len(lines) / 10  # batched, not a write a line
+    for text in stream.writes:
+        assert text.endswith("\n")
+        assert len(text.encode()) <= select.PIPE_BUF or text.count("\n") == 1
 
 
 def test_a_stalled_reader_never_holds_the_caller_and_the_dropped_lines_are_told() -> None:

@@ -31,12 +31,13 @@ import logging
 import mmap
 import os
 import re
+import select
 import struct
 import sys
 import threading
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TextIO
@@ -213,12 +214,12 @@ class LineWriter:
                     dropped, self._dropped = self._dropped, 0  # (any more): tell the drops
                 closed = self._closed
             lines = [_dropped_line(dropped), *batch] if dropped else batch
-            if lines:
-                try:
-                    self._stream.write("".join(lines))
+            try:
+                for chunk in _whole_lines(lines):
+                    self._stream.write(chunk)
                     self._stream.flush()
-                except (OSError, ValueError):  # a broken or closed stream: the lines are lost
-                    pass
+            except (OSError, ValueError):  # a broken or closed stream: the lines are lost
+                pass
             with self._lock:
                 self._written += len(batch)
                 self._written_some.notify_all()
@@ -228,6 +229,24 @@ class LineWriter:
                     self._wake.set()
                 else:
                     self._idle = True
+
+
+def _whole_lines(lines: list[str], limit: int = select.PIPE_BUF) -> Iterator[str]:
+    """``lines`` joined into writes of at most ``limit`` bytes each (a longer line alone),
+    ending at a line's end: a pipe takes a write of up to PIPE_BUF bytes whole, so the lines
+    of two workers writing to the same pipe never cut into each other, even when its reader
+    is slow (a larger write may be split between the other writers' writes)."""
+    chunk: list[str] = []
+    size = 0
+    for line in lines:
+        n = len(line.encode("utf-8", "surrogatepass"))
+        if chunk and size + n > limit:
+            yield "".join(chunk)
+            chunk, size = [], 0
+        chunk.append(line)
+        size += n
+    if chunk:
+        yield "".join(chunk)
 
 
 def _dropped_line(dropped: int) -> str:
