@@ -39,8 +39,9 @@ told its half of a burst at 267 voters/s, and 71-97 % of the second wave and 50-
 worker's late waves were told again (bench/serve_ingest/README.md, admit7).
 
 A late event loop refuses too (:class:`LoopLag`). The bound counts the casts in flight, but
-a cast taken in needs the worker's event loop several times (its login and its check in
-threads, its body, its answer), and in a burst's first instant that loop is busy accepting
+a cast taken in needs the worker's event loop several times (its login's return from a
+thread, its body, its check's answer from a check process, its group commit's return, its
+answer), and in a burst's first instant that loop is busy accepting
 a thousand connections and refusing most of them: a cast taken in then was answered after
 1-2 s, though the bound held (the gate saw it 0.5 s at most; the rest was spent waiting for
 the loop, before and after). A timer fires every :data:`LAG_PERIOD` seconds and sees how
