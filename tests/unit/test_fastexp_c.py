@@ -533,8 +533,8 @@ def test_ballot_verdicts_are_the_same_under_every_engine(
 
 @pytest.mark.skipif(not HAVE_IFMA, reason="this CPU has no AVX-512 IFMA")
 def test_ifma_variant_of_this_cpu(fastexp_c: ModuleType) -> None:
-    """The kernels "auto" and "ifma" take the variant chosen at import (by vendor, or by
-    timing), which gives the same results as the other one."""
+    """The kernels "auto" and "ifma" take the variant guessed at import (by vendor), which
+    gives the same results as the other one."""
     p = int(BELENIOS_2048.p)
     assert fastexp_c.IFMA_VARIANT in {"zen4", "intel"}
     for kernel in ("auto", "ifma"):
@@ -547,3 +547,27 @@ def test_ifma_variant_of_this_cpu(fastexp_c: ModuleType) -> None:
         fastexp_c.Modulus(p, v).pow_many_batch([(base, exps)]) for v in ("ifma-zen4", "ifma-intel")
     ]
     assert results[0] == results[1] == [[pow(base, e, p) for e in exps]]
+
+
+@pytest.mark.skipif(not HAVE_IFMA, reason="this CPU has no AVX-512 IFMA")
+def test_fastexp_uses_the_variant_it_measured(fastexp_c: ModuleType) -> None:
+    """The engine's contexts take the variant that :func:`fastexp._fastest_variant` timed
+    fastest (whatever the extension guessed), the same for every IFMA modulus of the
+    process; the measurement names one of the two; mpn-sized moduli keep GMP's kernel."""
+    fastexp.select_engine("c")
+    p = mpz(BELENIOS_2048.p)
+    chosen = fastexp._fastest_variant(fastexp_c, p)
+    assert chosen in {"zen4", "intel"}
+    ctx = fastexp._modulus(p)
+    assert ctx is not None
+    assert fastexp._ifma_variant in {"zen4", "intel"}
+    assert ctx.variant == fastexp._ifma_variant
+    other = fastexp._modulus(mpz(RFC_3526_2048.p))
+    assert other is not None and other.variant == fastexp._ifma_variant
+    small = fastexp._modulus(mpz(2**521 - 1))
+    assert small is not None and small.variant == ""
+    g = int(BELENIOS_2048.g)
+    assert fastexp.pow_many(mpz(g), [mpz(Q - 1), mpz(12345)], p) == [
+        pow(g, Q - 1, int(p)),
+        pow(g, 12345, int(p)),
+    ]

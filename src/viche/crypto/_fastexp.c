@@ -14,9 +14,11 @@
  *   in one pass (amm52_n; squarings by ams52_n, which computes each cross product once):
  *   three chains of squarings, three exponents' buckets, three table exponents.
  *
- * Variants of the IFMA kernel (same results, limb for limb): "zen4" (amm52_n, ams52_n; the
- * default on AMD) and "intel" (amm52v_n for every product; CPUs with two 512-bit IFMA ports);
- * elsewhere than on AMD the faster one is chosen at import by a short timing.
+ * Variants of the IFMA kernel (same results, limb for limb): "zen4" (amm52_n, ams52_n) and
+ * "intel" (amm52v_n for every product). "auto" and "ifma" take IFMA_VARIANT, a guess by
+ * vendor ("zen4" on AMD, "intel" elsewhere); which one is faster depends on the CPU and not
+ * only on its vendor, so viche.crypto.fastexp times both on real work in each process and
+ * asks for the faster one by name.
  *
  * Objects:
  *   Modulus(p, kernel="auto")   p odd, 3 <= p < 2^16384; kernel "auto", "mpn" or "ifma"
@@ -216,7 +218,7 @@ exp_bits(const Exponent *e, Py_ssize_t offset, int w)
 #define MASK52 ((((uint64_t)1) << 52) - 1)
 static int cpu_has_ifma = 0;
 /* The IFMA variant that "auto" and "ifma" take: 0 "zen4" (amm52_n, ams52_n), 1 "intel"
- * (amm52v_n for every product); chosen at import by ifma_choose_variant. */
+ * (amm52v_n for every product); a guess by vendor at import (fastexp.py measures). */
 static int ifma_default_vq = 0;
 
 typedef struct {
@@ -600,68 +602,6 @@ amm52v(const ModulusObject *m, uint64_t *r, const uint64_t *a, const uint64_t *b
     amm52v_n(m, 1, rs, as, bs);
 }
 
-/* Which variant "auto" and "ifma" take on this CPU. AMD (Zen 4, where both variants were
- * written and the "zen4" one measured): "zen4", unchanged. Elsewhere a short timing, about
- * 0.3 ms at import: three-way passes of each variant on a made-up 2054-bit modulus (the
- * "zen4" one as its squarings and general products, half each, as in a ballot's check),
- * best of 7 rounds; "intel" when it is at least 5% faster. The results are the same either
- * way (the sums are the same); only the speed depends on the choice. */
-#define CAL_PASSES 16
-#define CAL_ROUNDS 7
-static double
-cal_now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-__attribute__((target("avx512f,avx512ifma"))) static int
-ifma_choose_variant(void)
-{
-    if (__builtin_cpu_is("amd"))
-        return 0;
-    static ModulusObject cal; /* p52 and k0 only */
-    static uint64_t x[3][IFMA_L], y[3][IFMA_L];
-    uint64_t s = 0x9E3779B97F4A7C15ULL;
-    for (int j = 0; j < IFMA_L; j++) {
-        s = s * 6364136223846793005ULL + 1442695040888963407ULL;
-        cal.p52[j] = (s >> 12) & MASK52;
-        for (int h = 0; h < 3; h++) {
-            s = s * 6364136223846793005ULL + 1442695040888963407ULL;
-            x[h][j] = (s >> 12) & MASK52;
-            y[h][j] = (s >> 6) & MASK52;
-        }
-    }
-    cal.p52[0] |= 1;
-    cal.p52[IFMA_L - 1] &= ((uint64_t)1 << 26) - 1; /* p of 2054 bits */
-    for (int h = 0; h < 3; h++)
-        x[h][IFMA_L - 1] = y[h][IFMA_L - 1] = 0; /* below p */
-    uint64_t inv = cal.p52[0];
-    for (int i = 0; i < 7; i++)
-        inv *= 2 - cal.p52[0] * inv;
-    cal.k0 = ((uint64_t)0 - inv) & MASK52;
-    uint64_t *r[3] = {x[0], x[1], x[2]};
-    const uint64_t *a[3] = {x[0], x[1], x[2]}, *b[3] = {y[0], y[1], y[2]};
-    double best[2] = {1e300, 1e300};
-    for (int round = 0; round < CAL_ROUNDS; round++) {
-        for (int vq = 0; vq < 2; vq++) {
-            double t0 = cal_now();
-            for (int k = 0; k < CAL_PASSES; k++) {
-                if (vq)
-                    amm52v_k(&cal, 3, r, a, (k & 1) ? b : a);
-                else if (k & 1)
-                    amm52_k(&cal, 3, r, a, b);
-                else
-                    ams52_k(&cal, 3, r, a);
-            }
-            double t = cal_now() - t0;
-            if (t < best[vq])
-                best[vq] = t;
-        }
-    }
-    return best[1] < 0.95 * best[0];
-}
 #endif
 
 /* n 64-bit limbs -> IFMA_L limbs of 52 bits (the value fits) */
@@ -2165,7 +2105,7 @@ PyInit__fastexp(void)
     cpu_has_ifma =
         __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512ifma") ? 1 : 0;
     if (cpu_has_ifma)
-        ifma_default_vq = ifma_choose_variant();
+        ifma_default_vq = __builtin_cpu_is("amd") ? 0 : 1;
 #endif
     zero = PyLong_FromLong(0);
     if (zero == NULL)

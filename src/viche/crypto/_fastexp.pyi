@@ -10,7 +10,8 @@ MAX_EXPONENT_BITS: int
 MAX_MODULUS_BITS: int
 TABLE_MAX_BITS: int
 HAVE_IFMA: int
-#: the IFMA kernel variant "auto" and "ifma" take here: "zen4", "intel" ("" without IFMA)
+#: the IFMA variant "auto" and "ifma" take: a guess by vendor, "zen4" (AMD) or "intel" ("" without
+#: IFMA); viche.crypto.fastexp times both and names the faster one
 IFMA_VARIANT: str
 
 @final

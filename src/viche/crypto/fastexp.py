@@ -39,7 +39,9 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -146,8 +148,56 @@ def _modulus(m: mpz) -> _CModulus | None:
             return None
         if len(_moduli) >= 64:
             _moduli.clear()
-        ctx = _moduli[m] = c.Modulus(m, _KERNEL)
+        ctx = c.Modulus(m, _KERNEL)
+        if ctx.variant:  # the IFMA kernel: the variant measured fastest in this process
+            global _ifma_variant  # noqa: PLW0603 (one measurement per process)
+            if _ifma_variant is None:
+                _ifma_variant = _fastest_variant(c, m)
+            if ctx.variant != _ifma_variant:
+                ctx = c.Modulus(m, f"ifma-{_ifma_variant}")
+        _moduli[m] = ctx
     return ctx
+
+
+#: The IFMA kernel's variant this process uses ("zen4" or "intel"), measured on its first
+#: modulus that the kernel takes (:func:`_fastest_variant`); None before.
+_ifma_variant: str | None = None
+#: Rounds of the measurement (each variant in turn, best of the rounds kept), and the margin
+#: the other variant must win by to replace the one the extension guessed at import.
+_VARIANT_ROUNDS = 5
+_VARIANT_MARGIN = 0.97
+
+
+def _fastest_variant(c: ModuleType, m: mpz) -> str:
+    """The IFMA variant that runs a ballot's kind of work fastest on this CPU, by timing it.
+
+    The two variants give the same results limb for limb; only their speed depends on the
+    CPU, and not as its vendor says: on the Zen 4 of 2026-12-06 the "intel" one checked a
+    ballot 6 % faster than the "zen4" one that AMD CPUs were given, and the extension's
+    short timing at import (a synthetic mix of products) picked either at random there
+    (bench/check_speed/README.md, var7). So each process times the real thing once, on its
+    first modulus: ``pow_many_batch`` of three bases with three 256-bit exponents each
+    (about 1,200 products, 0.3-0.5 ms a run), the variants in turn, best of
+    :data:`_VARIANT_ROUNDS`; the extension's guess ``IFMA_VARIANT`` is kept unless the
+    other is faster by more than 3 %."""
+    rng = random.Random(int(m))  # made-up bases and exponents below m
+    q_bits = 256
+    job = [
+        (mpz(rng.randrange(2, int(m))), [mpz(rng.getrandbits(q_bits)) for _ in range(3)])
+        for _ in range(3)
+    ]
+    guess = str(c.IFMA_VARIANT) or "zen4"
+    other = "intel" if guess == "zen4" else "zen4"
+    contexts = {v: c.Modulus(m, f"ifma-{v}") for v in (guess, other)}
+    best = dict.fromkeys(contexts, float("inf"))
+    for _ in range(_VARIANT_ROUNDS):
+        for v, ctx in contexts.items():
+            t0 = time.perf_counter()
+            ctx.pow_many_batch(job)
+            best[v] = min(best[v], time.perf_counter() - t0)
+    chosen = other if best[other] < _VARIANT_MARGIN * best[guess] else guess
+    log.debug("IFMA variant %s (best µs: %s)", chosen, {v: round(t * 1e6) for v, t in best.items()})
+    return chosen
 
 
 #: Window of the fixed-base tables: 8 bits, so that digits are the bytes of the exponent.
