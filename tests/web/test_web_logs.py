@@ -12,7 +12,9 @@ import logging
 import os
 import select
 import signal
+import socket
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -27,7 +29,7 @@ from fastapi.testclient import TestClient
 from support.served import CLI, cli_env, free_port, wait_until_up
 from support.web import Served
 from viche.web.app import PAGE_CSP, SECURITY_HEADERS, _SecurityHeaders, create_app
-from viche.web.ops import LineWriter, OpsConfig, QueuedLines, _Operations, access_log
+from viche.web.ops import JsonLines, LineWriter, OpsConfig, QueuedLines, _Operations, access_log
 from viche.web.serve import flush_logs_at_shutdown
 
 
@@ -300,3 +302,60 @@ def test_the_security_headers_keep_the_answers_own_and_replace_its_cache_control
         assert answer[b"cache-control"] == (b"no-store" if secret else b"max-age=60")
         csp = answer[b"content-security-policy"].decode()
         assert csp == (SECURITY_HEADERS["Content-Security-Policy"] if secret else PAGE_CSP)
+
+
+def test_a_log_record_with_an_exception_is_one_json_line_with_its_traceback() -> None:
+    """uvicorn logs an exception that escaped the app with its traceback: one JSON line,
+    the traceback's text in ``exception`` (no line of plain text in the log)."""
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        record = logging.getLogger("uvicorn.error").makeRecord(
+            "uvicorn.error", logging.ERROR, __file__, 1, "Exception in ASGI application", (),
+            sys.exc_info(),
+        )  # fmt: skip
+    line = JsonLines().format(record)
+    assert "\n" not in line
+    entry = json.loads(line)
+    assert entry["level"] == "error" and entry["logger"] == "uvicorn.error"
+    assert entry["exception"].startswith("Traceback (most recent call last):")
+    assert entry["exception"].rstrip().endswith("ValueError: boom")
+
+
+def test_uvicorns_own_lines_are_json_too(tmp_path: Path) -> None:
+    """``viche serve`` with 2 workers: a request that is not HTTP makes uvicorn's worker
+    warn "Invalid HTTP request received."; that line, like every line on standard error
+    (the supervisor's and the workers', through SIGTERM), is a JSON object."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [*CLI, "serve", "--demo", "--voters", "2", "--data", str(tmp_path / "data"),
+         "--port", str(port), "--workers", "2"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=cli_env(),
+    )  # fmt: skip
+    assert proc.stderr is not None
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            assert proc.poll() is None, "viche serve exited"
+            assert time.monotonic() < deadline, "viche serve did not start in time"
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=2).is_success:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.3)
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+            s.sendall(b"NOT HTTP \x01\x02\r\n\r\n")
+            assert s.recv(100).startswith(b"HTTP/1.1 400")
+        time.sleep(0.5)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            _, err = proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            _, err = proc.communicate()
+    lines = [line for line in err.decode().splitlines() if line.strip()]
+    entries = [json.loads(line) for line in lines]  # every line: JSON, or this fails
+    assert {
+        "level": "warning", "logger": "uvicorn.error", "message": "Invalid HTTP request received."
+    }.items() <= next(e for e in entries if e["logger"] == "uvicorn.error").items()  # fmt: skip

@@ -150,7 +150,7 @@ def serve_cmd(
     from viche.service.onetime import is_loopback
     from viche.web.checkpool import check_processes
     from viche.web.metrics import reset_shared
-    from viche.web.ops import OpsConfig
+    from viche.web.ops import UVICORN_LOG_CONFIG, OpsConfig
     from viche.web.serve import (
         ENV_CAST_WAIT,
         ENV_CHECKS,
@@ -283,6 +283,7 @@ def serve_cmd(
         port=port,
         workers=workers,
         log_level="warning",
+        log_config=UVICORN_LOG_CONFIG,
         access_log=False,
         http=ArrivalStamps,  # the admission counts the wait in the accept queue
         # a worker busy checking ballots on a loaded machine may answer the supervisor's

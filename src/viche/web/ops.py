@@ -40,7 +40,7 @@ import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from fastapi import FastAPI, Request, Response
 from starlette.datastructures import MutableHeaders
@@ -71,7 +71,32 @@ class JsonLines(logging.Formatter):
             "message": record.getMessage(),
         }
         entry.update((k, v) for k, v in vars(record).items() if k not in _RECORD_FIELDS)
+        if record.exc_info:  # uvicorn's "Exception in ASGI application": the traceback's text
+            entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+#: ``uvicorn.run(log_config=...)``: uvicorn's own lines (its supervisor's and its workers':
+#: a worker died or was restarted, "Invalid HTTP request received.", an exception that
+#: escaped the app with its traceback) as :class:`JsonLines` on standard error too, so that
+#: the whole log is JSON lines; its access log stays off (the server writes its own).
+UVICORN_LOG_CONFIG: dict[str, Any] = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"json": {"()": "viche.web.ops.JsonLines"}},
+    "handlers": {
+        "json": {
+            "class": "logging.StreamHandler",
+            "formatter": "json",
+            "stream": "ext://sys.stderr",
+        }
+    },
+    "loggers": {
+        "uvicorn": {"handlers": ["json"], "level": "INFO", "propagate": False},
+        "uvicorn.error": {"level": "INFO"},
+        "uvicorn.access": {"handlers": [], "level": "WARNING", "propagate": False},
+    },
+}
 
 
 def configure_logs(stream: TextIO | None = None) -> LineWriter:
