@@ -564,6 +564,7 @@ def test_fastexp_uses_the_variant_it_measured(fastexp_c: ModuleType) -> None:
     assert ctx.variant == fastexp._ifma_variant
     other = fastexp._modulus(mpz(RFC_3526_2048.p))
     assert other is not None and other.variant == fastexp._ifma_variant
+    assert fastexp.ifma_variant() == fastexp._ifma_variant
     small = fastexp._modulus(mpz(2**521 - 1))
     assert small is not None and small.variant == ""
     g = int(BELENIOS_2048.g)

@@ -36,10 +36,12 @@ EXIT_INTERNAL = 3
 
 def _version_callback(value: bool) -> None:
     if value:
-        from viche.crypto.fastexp import engine
+        from viche.crypto.fastexp import engine, ifma_variant
 
         typer.echo(f"viche {__version__}")
-        typer.echo(f"exponentiation engine: {engine()}")
+        variant = ifma_variant()
+        timed = f" (IFMA variant here: {variant}, the faster of two by timing)" if variant else ""
+        typer.echo(f"exponentiation engine: {engine()}{timed}")
         raise typer.Exit()
 
 

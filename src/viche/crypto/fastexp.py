@@ -61,6 +61,7 @@ __all__ = [
     "clear_table_cache",
     "engine",
     "fixed_base_table",
+    "ifma_variant",
     "multi_pow",
     "pow_fixed",
     "pow_fixed_many",
@@ -157,6 +158,16 @@ def _modulus(m: mpz) -> _CModulus | None:
                 ctx = c.Modulus(m, f"ifma-{_ifma_variant}")
         _moduli[m] = ctx
     return ctx
+
+
+def ifma_variant() -> str:
+    """The IFMA kernel's variant this process uses for BELENIOS-2048-sized moduli, "zen4"
+    or "intel" (timed now if it was not yet: :func:`_fastest_variant`), or "" when the IFMA
+    kernel is not in use (no IFMA, the mpn or pure engine)."""
+    from viche.crypto.group import BELENIOS_2048
+
+    ctx = _modulus(mpz(BELENIOS_2048.p))
+    return "" if ctx is None else str(ctx.variant)
 
 
 #: The IFMA kernel's variant this process uses ("zen4" or "intel"), measured on its first
