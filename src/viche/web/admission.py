@@ -20,23 +20,32 @@ body has none) and up to a fifth more at random (at most a second:
 :func:`viche.web.client.jittered`, ``booth/busy.js``), then send the same ballot again.
 
 The times handed out are slots in a queue, so that the voters told come back about as
-fast as the worker can take them rather than all at the same instant: a voter's slot is
+fast as the server can take them rather than all at the same instant: a voter's slot is
 after the casts in flight and after the slots already handed out (the queue ahead of her),
-one ballot's time (:attr:`Admission.pace`) each, and she is told to come back a tenth
-earlier than her slot (:data:`JITTER_MEAN`: her client's jitter brings her back around
-it). Each voter's slot is planned at the pace known when she is told: a burst's first wave
-(a thousand voters in the first half second, before any answer) at a guess that counts
-the worker's check processes (:data:`CHECK_GUESS` each, :attr:`Admission.processes`: two
-workers of one check process each give slots twice as far apart as one worker with two,
-as each sees only its own connections), the later voters at the pace measured, the fastest over a
-whole window of this busy spell but never slower than the guess while the spell warms up.
-Rather too early than too late: one back too early is told again, at the cost of a cheap
-503, whereas one told too late leaves the worker idle. (The queue is not re-planned from
-the count of voters ahead times the newest pace: a pace measured while warming up then
-sent all of them seconds too far, in an offline model of a burst.) Before, the slots
-were 0.75 of a ballot's time apart and the first wave's 5 ms per worker: each of two workers
-told its half of a burst at 267 voters/s, and 71-97 % of the second wave and 50-84 % of one
-worker's late waves were told again (bench/serve_ingest/README.md, admit7).
+one ballot's time of the server each, and she is told to come back a tenth earlier than
+her slot (:data:`JITTER_MEAN`: her client's jitter brings her back around it). The queue
+is the server's, not a worker's (:class:`SlotQueue`, in the workers' shared folder): a
+voter told comes back over a new connection, which whichever worker is free accepts, so
+each voter told by a worker moves the queue's end by that worker's pace
+(:attr:`Admission.pace`) divided among the :attr:`Admission.workers`. With a queue per
+worker, the kernel's uneven share of a burst's first wave (764 and 207 voters of 1,000
+in a traced burst) made the worker that took more spread its voters over 5.7 s and the
+other over 1.3 s; past that, the voters came back at half the server's pace and both
+workers idled while the others waited: 7 s bursts instead of 4.5, with a low accepted p50
+(bench/serve_ingest/README.md, gap7). Each voter's slot is planned at the pace known when
+she is told: a burst's first wave (a thousand voters in the first half second, before any
+answer) at a guess that counts the worker's check processes (:data:`CHECK_GUESS` each,
+:attr:`Admission.processes`: two workers of one check process each tell the server's
+queue the same pace as one worker with two), the later voters at the pace measured, the
+fastest over a whole window of this busy spell but never slower than the guess while the
+spell warms up. Rather too early than too late: one back too early is told again, at the
+cost of a cheap 503, whereas one told too late leaves the workers idle. (The queue is not
+re-planned from the count of voters ahead times the newest pace: a pace measured while
+warming up then sent all of them seconds too far, in an offline model of a burst.)
+Before, the slots were 0.75 of a ballot's time apart and the first wave's 5 ms per
+worker: each of two workers told its half of a burst at 267 voters/s, and 71-97 % of the
+second wave and 50-84 % of one worker's late waves were told again
+(bench/serve_ingest/README.md, admit7).
 
 A late event loop refuses too (:class:`LoopLag`). The bound counts the casts in flight, but
 a cast taken in needs the worker's event loop several times (its login's return from a
@@ -71,18 +80,23 @@ the connection closed (``Connection: close``). Closed, the retry is a new connec
 which any worker may accept: kept connections kept a voter's retries on the worker that
 had accepted her, and one worker of two took 998 of a burst's 1,000 ballots
 (bench/serve_ingest/README.md, retry7). Everything here runs on the worker's event
-loop (one thread): no lock is needed.
+loop (one thread): no lock is needed but the queue's, between the workers.
 """
 
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import math
+import mmap
+import os
+import struct
 import sys
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -149,6 +163,68 @@ class LoopLag:
         return max(self.last, self.clock() - self.due)
 
 
+#: the file of the queue's end (:class:`SlotQueue`) in the workers' shared folder
+QUEUE_FILE = "admission-queue.bin"
+
+
+class SlotQueue:
+    """The end of the queue of voters told to come back: the next voter's slot, in
+    ``time.monotonic()`` seconds (a clock every process of the machine shares, from its
+    boot), shared by the worker processes of one server through a file in their shared
+    folder (``path``), mapped in memory by each and locked (``flock``) for the
+    microseconds of a booking; without a path, this process's own. ``viche serve``
+    empties the folder when it starts: a queue's end is a time of this boot's clock."""
+
+    _LAYOUT = struct.Struct("<8sd")  # magic, the queue's end
+    _MAGIC = b"vicheAQ1"
+
+    def __init__(self, path: Path | None = None) -> None:
+        size = self._LAYOUT.size
+        self._fd: int | None = None
+        if path is None:
+            self._map = mmap.mmap(-1, size)
+            self._LAYOUT.pack_into(self._map, 0, self._MAGIC, 0.0)
+            return
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                if os.fstat(fd).st_size != size or os.pread(fd, 8, 0) != self._MAGIC:
+                    os.ftruncate(fd, 0)  # another file (or a half-made one): start anew
+                    os.pwrite(fd, self._LAYOUT.pack(self._MAGIC, 0.0), 0)
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+            self._map = mmap.mmap(fd, size)
+        except BaseException:
+            os.close(fd)
+            raise
+        self._fd = fd
+
+    @property
+    def end(self) -> float:
+        """The next voter's slot, unless the casts in flight take longer."""
+        return float(self._LAYOUT.unpack_from(self._map, 0)[1])
+
+    def book(self, earliest: float, spacing: float) -> float:
+        """A voter's slot: the queue's end, or ``earliest`` when that is later; the end then
+        moves ``spacing`` seconds past it."""
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+        try:
+            at = max(self.end, earliest)
+            self._LAYOUT.pack_into(self._map, 0, self._MAGIC, at + spacing)
+            return at
+        finally:
+            if self._fd is not None:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        self._map.close()
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
 @dataclass
 class Admission:
     """The casts one worker takes at once, and when to tell the others to come back."""
@@ -175,14 +251,18 @@ class Admission:
     #: the check processes this worker's casts share (0: not known; then EARLY_GUESS): the
     #: pace assumed before one is measured is CHECK_GUESS divided among them
     processes: int = 0
+    #: the worker processes of the server (``viche serve --workers``), whose voters told share
+    #: :attr:`queue`: a voter told by one comes back to whichever accepts her next
+    #: connection, so each voter told moves the queue's end by this worker's pace divided
+    #: among them (the server's pace)
+    workers: int = 1
+    #: the end of the queue of voters told to come back, shared by the workers
+    queue: SlotQueue = field(default_factory=SlotQueue, repr=False)
     in_flight: int = 0
     told_to_retry: int = 0
     _answers: deque[float] = field(default_factory=lambda: deque(maxlen=WINDOW), repr=False)
     #: the answers of this busy spell (while busy)
     _spell_answers: int = field(default=0, repr=False)
-    #: the end of the queue of voters told to come back: the next voter's slot, unless the
-    #: casts in flight take longer
-    _next_slot: float = field(default=0.0, repr=False)
     #: the shortest ``interval`` measured over a whole WINDOW in this busy spell (0: none yet)
     _best: float = field(default=0.0, repr=False)
     #: of the last WINDOW casts answered: the seconds each waited per cast in flight when
@@ -234,14 +314,15 @@ class Admission:
                 self._answers.append(now)  # busy from now: measured from here
             return now, self.in_flight
         now = self.clock()
-        # her slot: after the casts in flight, and after the voters told before her (one
-        # ballot's time each, at the pace known when each was told); she is asked to come
-        # that much earlier that her client's jitter brings her back around it
+        # her slot: after the casts in flight, and after the voters told before her by any
+        # worker of the server (the queue is theirs: one ballot's time of the server each, at
+        # the pace known when each was told); she is asked to come that much earlier that
+        # her client's jitter brings her back around it
         pace = self.pace
-        at = max(self._next_slot, now + self.in_flight * pace)
+        earliest = now + self.in_flight * pace
         if lagging:  # and not before the loop has caught up what it is late by now
-            at = max(at, now + late)
-        self._next_slot = at + pace
+            earliest = max(earliest, now + late)
+        at = self.queue.book(earliest, pace / self.workers)
         wait = max((at - now) / (1 + JITTER_MEAN), late if lagging else 0.0)
         self.told_to_retry += 1
         ms = max(MIN_WAIT_MS, math.ceil(wait * 1000))
