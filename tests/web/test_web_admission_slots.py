@@ -17,6 +17,7 @@ from support.web import Served
 from viche.errors import ServerBusyError
 from viche.web.admission import (
     CHECK_GUESS,
+    CHECK_SLOWEST,
     JITTER_MEAN,
     MIN_WAIT_MS,
     QUEUE_FILE,
@@ -70,10 +71,10 @@ def test_a_worker_warming_up_does_not_send_the_voters_away_for_long() -> None:
     refusing the burst's first wave): the slots handed out meanwhile assume no slower pace
     than the guess; once WARM_WINDOWS windows are measured, the fastest window's pace."""
     now = [0.0]
-    a = Admission(target=0.5, floor=4, ceiling=64, processes=2, clock=lambda: now[0])
+    a = Admission(target=0.5, floor=4, ceiling=64, processes=1, clock=lambda: now[0])
     a.enter()
     a.in_flight = 64  # a burst in flight
-    guess = CHECK_GUESS / 2
+    guess = CHECK_GUESS
     for _ in range(WINDOW + 8):  # one answer every 40 ms: slow, over a whole window
         now[0] += 0.04
         a.leave()
@@ -100,6 +101,40 @@ def test_a_worker_warming_up_does_not_send_the_voters_away_for_long() -> None:
         now[0] += 0.01
         a.leave()
     assert a.pace == guess
+
+
+@pytest.mark.parametrize("processes", [1, 2])
+def test_a_pace_slowed_by_other_work_tells_the_voters_no_slower_than_a_quiet_machine(
+    processes: int,
+) -> None:
+    """A machine loaded by other work answers slowly for a while (a window 2.5 times slower
+    than quiet), then fast again when that work stops. The voters told meanwhile are told
+    no slower than CHECK_SLOWEST per check process: told at the slow pace they came back
+    at it after the machine had sped up, and the workers idled while they waited; those
+    back too early are told again. A pace measured faster than that is kept."""
+    now = [0.0]
+    a = Admission(target=0.5, floor=4, ceiling=64, processes=processes, clock=lambda: now[0])
+    a.enter()
+    a.in_flight = 64
+    slow = 2.5 * CHECK_SLOWEST / processes
+    for _ in range((WARM_WINDOWS + 1) * WINDOW):  # warmed up, slowly all along
+        now[0] += slow
+        a.leave()
+        a.in_flight += 1
+    assert a.interval == pytest.approx(slow) and a.pace == pytest.approx(slow)
+    assert a.spacing == pytest.approx(CHECK_SLOWEST / processes)
+    a.in_flight = a.limit
+    told = _told(a, 20)
+    # the first after the casts in flight (at the pace measured), the others spaced
+    assert told[0] == math.ceil(a.limit * slow / (1 + JITTER_MEAN) * 1000)
+    gaps = [(b - c) / 1000 for b, c in zip(told[1:], told, strict=False)]
+    assert max(gaps) <= CHECK_SLOWEST / processes / (1 + JITTER_MEAN) + 0.0011
+    fast = 0.9 * CHECK_SLOWEST / processes
+    for _ in range(WINDOW):  # the load gone: a faster window is measured and kept
+        now[0] += fast
+        a.leave()
+        a.in_flight += 1
+    assert a.spacing == pytest.approx(fast)
 
 
 def test_voters_told_go_to_the_end_of_the_queue_of_those_told_before() -> None:

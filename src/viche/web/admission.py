@@ -38,7 +38,10 @@ answer) at a guess that counts the worker's check processes (:data:`CHECK_GUESS`
 :attr:`Admission.processes`: two workers of one check process each tell the server's
 queue the same pace as one worker with two), the later voters at the pace measured, the
 fastest over a whole window of this busy spell but never slower than the guess while the
-spell warms up. Rather too early than too late: one back too early is told again, at the
+spell warms up, nor than a machine that nothing else loads (:data:`CHECK_SLOWEST`) after
+it: other work slowing the machine may stop at any moment, and the voters told at its
+pace would then come back too slowly (a machine four times slower than quiet gets about
+four 503s per ballot instead of two; tests/web/test_web_admission.py's model). Rather too early than too late: one back too early is told again, at the
 cost of a cheap 503, whereas one told too late leaves the workers idle. (The queue is not
 re-planned from the count of voters ahead times the newest pace: a pace measured while
 warming up then sent all of them seconds too far, in an offline model of a burst.)
@@ -117,6 +120,15 @@ CHECK_GUESS = 0.008
 #: the same per worker when its check processes are not known (the check in the worker,
 #: or a test's admission): as a worker with two, rather too short again
 EARLY_GUESS = CHECK_GUESS / 2
+#: the slowest pace the times handed out assume once it is measured, per check process
+#: (the fastest window of the spell, if slower, is the machine loaded by other work, which
+#: may stop at any moment): a check process of a two-core machine that nothing else loads
+#: took a ballot every 7-10 ms in bursts. The voters told at a slower pace measured came
+#: back at that pace after the load had gone, and both workers idled while they waited
+#: (a worker's fastest window 19.6 ms, then 9 ms: 0.74 s with both idle in a 9 s burst;
+#: bench/serve_ingest/README.md, gap7); told at most this far apart, those back before
+#: the machine has room are told again, at the cost of a 503 each
+CHECK_SLOWEST = 0.010
 #: how much later than told a voter comes back on average: ``viche vote`` and the booth add
 #: up to a fifth at random (:func:`viche.web.client.jittered`), so the wait handed out is
 #: the time to her slot less that share: the voters told come back around their slots, as
@@ -322,7 +334,7 @@ class Admission:
         earliest = now + self.in_flight * pace
         if lagging:  # and not before the loop has caught up what it is late by now
             earliest = max(earliest, now + late)
-        at = self.queue.book(earliest, pace / self.workers)
+        at = self.queue.book(earliest, self.spacing)
         wait = max((at - now) / (1 + JITTER_MEAN), late if lagging else 0.0)
         self.told_to_retry += 1
         ms = max(MIN_WAIT_MS, math.ceil(wait * 1000))
@@ -341,11 +353,24 @@ class Admission:
         cannot be taken back: one computed from a slow moment would leave the worker idle
         later while the voters it told wait), never slower than the guess in the spell's
         first WARM_WINDOWS windows (a worker warming up)."""
-        guess = CHECK_GUESS / self.processes if self.processes > 0 else EARLY_GUESS
+        guess = CHECK_GUESS / self._share
         measured = self._best or self.interval or guess
         if self._spell_answers < WARM_WINDOWS * WINDOW:
             return min(measured, guess)
         return measured
+
+    @property
+    def spacing(self) -> float:
+        """The seconds of the server's queue that one more voter told takes: the
+        :attr:`pace`, but no slower than CHECK_SLOWEST divided among the check processes
+        (a machine loaded by other work), divided among the :attr:`workers` (each takes
+        its share of the voters told)."""
+        return min(self.pace, CHECK_SLOWEST / self._share) / self.workers
+
+    @property
+    def _share(self) -> float:
+        """The check processes the guesses are divided among (not known: as two)."""
+        return self.processes if self.processes > 0 else CHECK_GUESS / EARLY_GUESS
 
     def leave(self, taken: tuple[float, int] | None = None) -> None:
         """The cast was answered (accepted or refused); ``taken``: what :meth:`enter`
