@@ -41,10 +41,11 @@ fastest over a whole window of this busy spell but never slower than the guess w
 spell warms up, nor than a machine that nothing else loads (:data:`CHECK_SLOWEST`) after
 it: other work slowing the machine may stop at any moment, and the voters told at its
 pace would then come back too slowly (a machine four times slower than quiet gets about
-four 503s per ballot instead of two; tests/web/test_web_admission.py's model). Rather too early than too late: one back too early is told again, at the
-cost of a cheap 503, whereas one told too late leaves the workers idle. (The queue is not
-re-planned from the count of voters ahead times the newest pace: a pace measured while
-warming up then sent all of them seconds too far, in an offline model of a burst.)
+four 503s per ballot instead of two; tests/web/test_web_admission.py's model). Rather
+too early than too late: one back too early is told again, at the cost of a cheap 503,
+whereas one told too late leaves the workers idle. (The queue is not re-planned from the
+count of voters ahead times the newest pace: a pace measured while warming up then sent
+all of them seconds too far, in an offline model of a burst.)
 Before, the slots were 0.75 of a ballot's time apart and the first wave's 5 ms per
 worker: each of two workers told its half of a burst at 267 voters/s, and 71-97 % of the
 second wave and 50-84 % of one worker's late waves were told again
