@@ -189,6 +189,11 @@ def test_the_workers_of_a_server_share_the_queue_of_voters_told(tmp_path: Path) 
     # a file that is no queue (a stranger's, a half-made one) is started anew
     (folder / QUEUE_FILE).write_bytes(b"not a queue")
     assert SlotQueue(folder / QUEUE_FILE).end == 0.0
+    # an end hours ahead is another boot's clock (a file left over): not waited for
+    stale = SlotQueue(folder / QUEUE_FILE)
+    stale.book(1e6, 0.004)
+    assert stale.book(5.0, 0.004) == 5.0 and stale.end == pytest.approx(5.004)
+    stale.close()
     # viche serve empties the folder when it starts: an end is a time of this boot's clock
     reset_shared(folder)
     assert not (folder / QUEUE_FILE).exists()

@@ -178,6 +178,8 @@ class LoopLag:
 
 #: the file of the queue's end (:class:`SlotQueue`) in the workers' shared folder
 QUEUE_FILE = "admission-queue.bin"
+#: seconds: a queue's end further than this ahead is a stale file's (:meth:`SlotQueue.book`)
+FAR_END = 3600.0
 
 
 class SlotQueue:
@@ -220,11 +222,14 @@ class SlotQueue:
 
     def book(self, earliest: float, spacing: float) -> float:
         """A voter's slot: the queue's end, or ``earliest`` when that is later; the end then
-        moves ``spacing`` seconds past it."""
+        moves ``spacing`` seconds past it. An end more than :data:`FAR_END` seconds after
+        ``earliest`` is no queue's (a file left from another boot, whose clock started
+        elsewhere): the slot is then ``earliest``."""
         if self._fd is not None:
             fcntl.flock(self._fd, fcntl.LOCK_EX)
         try:
-            at = max(self.end, earliest)
+            end = self.end
+            at = end if earliest < end <= earliest + FAR_END else earliest
             self._LAYOUT.pack_into(self._map, 0, self._MAGIC, at + spacing)
             return at
         finally:
