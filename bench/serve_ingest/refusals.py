@@ -132,10 +132,11 @@ async def _refusals(
 Send = tuple[int, float, float, int, float | None]
 
 
-async def _traced_burst(port: int, requests: list[bytes]) -> tuple[list[Send], float, float]:
+async def _traced_burst(port: int, requests: list[bytes]) -> tuple[list[Send], float, float, float]:
     """Every voter sends at once, over a new connection per send; one told to retry comes
     back after the wait asked and up to a fifth more (as the booth and ``viche vote`` do).
-    Every send traced; (the sends, the seconds, this client's CPU seconds)."""
+    Every send traced; (the sends, the seconds, this client's CPU seconds, the first send's
+    ``time.perf_counter()``: on Linux the server's ``time.monotonic()`` clock)."""
     sends: list[Send] = []
     jitter = random.Random(11)
     t0 = time.perf_counter()
@@ -152,7 +153,7 @@ async def _traced_burst(port: int, requests: list[bytes]) -> tuple[list[Send], f
             await asyncio.sleep(jittered(wait, jitter.uniform))
 
     await asyncio.gather(*(voter(k, r) for k, r in enumerate(requests)))
-    return sends, time.perf_counter() - t0, time.process_time() - c0
+    return sends, time.perf_counter() - t0, time.process_time() - c0, t0
 
 
 def _pcts(values: list[float], *qs: float) -> list[float]:
@@ -234,7 +235,7 @@ def _one_burst(
     try:
         s0, _ = ingest._tree_cpu(proc.pid)
         with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-            sends, seconds, _ = runner.run(_traced_burst(port, requests))
+            sends, seconds, _, t0 = runner.run(_traced_burst(port, requests))
         server = ingest._tree_cpu(proc.pid)[0] - s0
     finally:
         proc.terminate()
@@ -242,7 +243,9 @@ def _one_burst(
     if trace is not None:  # every send, for a closer look
         trace.mkdir(parents=True, exist_ok=True)
         stamp = time.strftime("%H%M%S", time.gmtime())
-        (trace / f"{stamp}-{name}-{db}-{workers}.json").write_text(json.dumps(sends))
+        (trace / f"{stamp}-{name}-{db}-{workers}.json").write_text(
+            json.dumps({"t0": t0, "sends": sends})
+        )
     r = _report(sends)
     accepted = r["accepted"]
     assert isinstance(accepted, list)

@@ -162,6 +162,7 @@ def serve_cmd(
         ENV_METRICS,
         ENV_SCHEDULE,
         ENV_STREAMS,
+        ENV_WORKERS,
         ArrivalStamps,
         smtp_mailer,
     )
@@ -264,6 +265,7 @@ def serve_cmd(
     os.environ[ENV_METRICS] = str(shared)
     os.environ[ENV_SCHEDULE] = str(schedule_every)
     os.environ[ENV_CAST_WAIT] = str(cast_wait)
+    os.environ[ENV_WORKERS] = str(workers)
     os.environ[ENV_STREAMS] = f"{streams_per_address}/{max_streams}"
     os.environ.setdefault(ENV_CHECKS, str(check_processes(workers)))
     if mailer is not None:

@@ -20,23 +20,36 @@ body has none) and up to a fifth more at random (at most a second:
 :func:`viche.web.client.jittered`, ``booth/busy.js``), then send the same ballot again.
 
 The times handed out are slots in a queue, so that the voters told come back about as
-fast as the worker can take them rather than all at the same instant: a voter's slot is
+fast as the server can take them rather than all at the same instant: a voter's slot is
 after the casts in flight and after the slots already handed out (the queue ahead of her),
-one ballot's time (:attr:`Admission.pace`) each, and she is told to come back a tenth
-earlier than her slot (:data:`JITTER_MEAN`: her client's jitter brings her back around
-it). Each voter's slot is planned at the pace known when she is told: a burst's first wave
-(a thousand voters in the first half second, before any answer) at a guess that counts
-the worker's check processes (:data:`CHECK_GUESS` each, :attr:`Admission.processes`: two
-workers of one check process each give slots twice as far apart as one worker with two,
-as each sees only its own connections), the later voters at the pace measured, the fastest over a
-whole window of this busy spell but never slower than the guess while the spell warms up.
-Rather too early than too late: one back too early is told again, at the cost of a cheap
-503, whereas one told too late leaves the worker idle. (The queue is not re-planned from
-the count of voters ahead times the newest pace: a pace measured while warming up then
-sent all of them seconds too far, in an offline model of a burst.) Before, the slots
-were 0.75 of a ballot's time apart and the first wave's 5 ms per worker: each of two workers
-told its half of a burst at 267 voters/s, and 71-97 % of the second wave and 50-84 % of one
-worker's late waves were told again (bench/serve_ingest/README.md, admit7).
+one ballot's time of the server each, and she is told to come back a tenth earlier than
+her slot (:data:`JITTER_MEAN`: her client's jitter brings her back around it). The queue
+is the server's, not a worker's (:class:`SlotQueue`, in the workers' shared folder): a
+voter told comes back over a new connection, which whichever worker is free accepts, so
+each voter told by a worker moves the queue's end by that worker's pace
+(:attr:`Admission.pace`) divided among the :attr:`Admission.workers`. With a queue per
+worker, the kernel's uneven share of a burst's first wave (764 and 207 voters of 1,000
+in a traced burst) made the worker that took more spread its voters over 5.7 s and the
+other over 1.3 s; past that, the voters came back at half the server's pace and both
+workers idled while the others waited: 7 s bursts instead of 4.5, with a low accepted p50
+(bench/serve_ingest/README.md, gap7). Each voter's slot is planned at the pace known when
+she is told: a burst's first wave (a thousand voters in the first half second, before any
+answer) at a guess that counts the worker's check processes (:data:`CHECK_GUESS` each,
+:attr:`Admission.processes`: two workers of one check process each tell the server's
+queue the same pace as one worker with two), the later voters at the pace measured, the
+fastest over a whole window of this busy spell but never slower than the guess while the
+spell warms up, nor than a machine that nothing else loads (:data:`CHECK_SLOWEST`) after
+it: other work slowing the machine may stop at any moment, and the voters told at its
+pace would then come back too slowly (a machine four times slower than quiet gets about
+four 503s per ballot instead of two; tests/web/test_web_admission.py's model). Rather
+too early than too late: one back too early is told again, at the cost of a cheap 503,
+whereas one told too late leaves the workers idle. (The queue is not re-planned from the
+count of voters ahead times the newest pace: a pace measured while warming up then sent
+all of them seconds too far, in an offline model of a burst.)
+Before, the slots were 0.75 of a ballot's time apart and the first wave's 5 ms per
+worker: each of two workers told its half of a burst at 267 voters/s, and 71-97 % of the
+second wave and 50-84 % of one worker's late waves were told again
+(bench/serve_ingest/README.md, admit7).
 
 A late event loop refuses too (:class:`LoopLag`). The bound counts the casts in flight, but
 a cast taken in needs the worker's event loop several times (its login's return from a
@@ -71,18 +84,23 @@ the connection closed (``Connection: close``). Closed, the retry is a new connec
 which any worker may accept: kept connections kept a voter's retries on the worker that
 had accepted her, and one worker of two took 998 of a burst's 1,000 ballots
 (bench/serve_ingest/README.md, retry7). Everything here runs on the worker's event
-loop (one thread): no lock is needed.
+loop (one thread): no lock is needed but the queue's, between the workers.
 """
 
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import math
+import mmap
+import os
+import struct
 import sys
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -103,6 +121,15 @@ CHECK_GUESS = 0.008
 #: the same per worker when its check processes are not known (the check in the worker,
 #: or a test's admission): as a worker with two, rather too short again
 EARLY_GUESS = CHECK_GUESS / 2
+#: the slowest pace the times handed out assume once it is measured, per check process
+#: (the fastest window of the spell, if slower, is the machine loaded by other work, which
+#: may stop at any moment): a check process of a two-core machine that nothing else loads
+#: took a ballot every 7-10 ms in bursts. The voters told at a slower pace measured came
+#: back at that pace after the load had gone, and both workers idled while they waited
+#: (a worker's fastest window 19.6 ms, then 9 ms: 0.74 s with both idle in a 9 s burst;
+#: bench/serve_ingest/README.md, gap7); told at most this far apart, those back before
+#: the machine has room are told again, at the cost of a 503 each
+CHECK_SLOWEST = 0.010
 #: how much later than told a voter comes back on average: ``viche vote`` and the booth add
 #: up to a fifth at random (:func:`viche.web.client.jittered`), so the wait handed out is
 #: the time to her slot less that share: the voters told come back around their slots, as
@@ -149,6 +176,73 @@ class LoopLag:
         return max(self.last, self.clock() - self.due)
 
 
+#: the file of the queue's end (:class:`SlotQueue`) in the workers' shared folder
+QUEUE_FILE = "admission-queue.bin"
+#: seconds: a queue's end further than this ahead is a stale file's (:meth:`SlotQueue.book`)
+FAR_END = 3600.0
+
+
+class SlotQueue:
+    """The end of the queue of voters told to come back: the next voter's slot, in
+    ``time.monotonic()`` seconds (a clock every process of the machine shares, from its
+    boot), shared by the worker processes of one server through a file in their shared
+    folder (``path``), mapped in memory by each and locked (``flock``) for the
+    microseconds of a booking; without a path, this process's own. ``viche serve``
+    empties the folder when it starts: a queue's end is a time of this boot's clock."""
+
+    _LAYOUT = struct.Struct("<8sd")  # magic, the queue's end
+    _MAGIC = b"vicheAQ1"
+
+    def __init__(self, path: Path | None = None) -> None:
+        size = self._LAYOUT.size
+        self._fd: int | None = None
+        if path is None:
+            self._map = mmap.mmap(-1, size)
+            self._LAYOUT.pack_into(self._map, 0, self._MAGIC, 0.0)
+            return
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                if os.fstat(fd).st_size != size or os.pread(fd, 8, 0) != self._MAGIC:
+                    os.ftruncate(fd, 0)  # another file (or a half-made one): start anew
+                    os.pwrite(fd, self._LAYOUT.pack(self._MAGIC, 0.0), 0)
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+            self._map = mmap.mmap(fd, size)
+        except BaseException:
+            os.close(fd)
+            raise
+        self._fd = fd
+
+    @property
+    def end(self) -> float:
+        """The next voter's slot, unless the casts in flight take longer."""
+        return float(self._LAYOUT.unpack_from(self._map, 0)[1])
+
+    def book(self, earliest: float, spacing: float) -> float:
+        """A voter's slot: the queue's end, or ``earliest`` when that is later; the end then
+        moves ``spacing`` seconds past it. An end more than :data:`FAR_END` seconds after
+        ``earliest`` is no queue's (a file left from another boot, whose clock started
+        elsewhere): the slot is then ``earliest``."""
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+        try:
+            end = self.end
+            at = end if earliest < end <= earliest + FAR_END else earliest
+            self._LAYOUT.pack_into(self._map, 0, self._MAGIC, at + spacing)
+            return at
+        finally:
+            if self._fd is not None:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        self._map.close()
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
 @dataclass
 class Admission:
     """The casts one worker takes at once, and when to tell the others to come back."""
@@ -175,14 +269,18 @@ class Admission:
     #: the check processes this worker's casts share (0: not known; then EARLY_GUESS): the
     #: pace assumed before one is measured is CHECK_GUESS divided among them
     processes: int = 0
+    #: the worker processes of the server (``viche serve --workers``), whose voters told share
+    #: :attr:`queue`: a voter told by one comes back to whichever accepts her next
+    #: connection, so each voter told moves the queue's end by this worker's pace divided
+    #: among them (the server's pace)
+    workers: int = 1
+    #: the end of the queue of voters told to come back, shared by the workers
+    queue: SlotQueue = field(default_factory=SlotQueue, repr=False)
     in_flight: int = 0
     told_to_retry: int = 0
     _answers: deque[float] = field(default_factory=lambda: deque(maxlen=WINDOW), repr=False)
     #: the answers of this busy spell (while busy)
     _spell_answers: int = field(default=0, repr=False)
-    #: the end of the queue of voters told to come back: the next voter's slot, unless the
-    #: casts in flight take longer
-    _next_slot: float = field(default=0.0, repr=False)
     #: the shortest ``interval`` measured over a whole WINDOW in this busy spell (0: none yet)
     _best: float = field(default=0.0, repr=False)
     #: of the last WINDOW casts answered: the seconds each waited per cast in flight when
@@ -234,14 +332,15 @@ class Admission:
                 self._answers.append(now)  # busy from now: measured from here
             return now, self.in_flight
         now = self.clock()
-        # her slot: after the casts in flight, and after the voters told before her (one
-        # ballot's time each, at the pace known when each was told); she is asked to come
-        # that much earlier that her client's jitter brings her back around it
+        # her slot: after the casts in flight, and after the voters told before her by any
+        # worker of the server (the queue is theirs: one ballot's time of the server each, at
+        # the pace known when each was told); she is asked to come that much earlier that
+        # her client's jitter brings her back around it
         pace = self.pace
-        at = max(self._next_slot, now + self.in_flight * pace)
+        earliest = now + self.in_flight * pace
         if lagging:  # and not before the loop has caught up what it is late by now
-            at = max(at, now + late)
-        self._next_slot = at + pace
+            earliest = max(earliest, now + late)
+        at = self.queue.book(earliest, self.spacing)
         wait = max((at - now) / (1 + JITTER_MEAN), late if lagging else 0.0)
         self.told_to_retry += 1
         ms = max(MIN_WAIT_MS, math.ceil(wait * 1000))
@@ -260,11 +359,24 @@ class Admission:
         cannot be taken back: one computed from a slow moment would leave the worker idle
         later while the voters it told wait), never slower than the guess in the spell's
         first WARM_WINDOWS windows (a worker warming up)."""
-        guess = CHECK_GUESS / self.processes if self.processes > 0 else EARLY_GUESS
+        guess = CHECK_GUESS / self._share
         measured = self._best or self.interval or guess
         if self._spell_answers < WARM_WINDOWS * WINDOW:
             return min(measured, guess)
         return measured
+
+    @property
+    def spacing(self) -> float:
+        """The seconds of the server's queue that one more voter told takes: the
+        :attr:`pace`, but no slower than CHECK_SLOWEST divided among the check processes
+        (a machine loaded by other work), divided among the :attr:`workers` (each takes
+        its share of the voters told)."""
+        return min(self.pace, CHECK_SLOWEST / self._share) / self.workers
+
+    @property
+    def _share(self) -> float:
+        """The check processes the guesses are divided among (not known: as two)."""
+        return self.processes if self.processes > 0 else CHECK_GUESS / EARLY_GUESS
 
     def leave(self, taken: tuple[float, int] | None = None) -> None:
         """The cast was answered (accepted or refused); ``taken``: what :meth:`enter`

@@ -104,11 +104,12 @@ class Counters:
 
 def reset_shared(folder: Path) -> None:
     """Empty (or create) the folder the workers share, before they start (their metrics
-    snapshots and rate-limit tables)."""
+    snapshots, rate-limit tables and the admission's queue of voters told)."""
+    from viche.web.admission import QUEUE_FILE
     from viche.web.ops import RATE_PREFIX
 
     folder.mkdir(parents=True, exist_ok=True)
-    for pattern in (f"{SNAPSHOT_PREFIX}*", f"{RATE_PREFIX}*.bin"):
+    for pattern in (f"{SNAPSHOT_PREFIX}*", f"{RATE_PREFIX}*.bin", QUEUE_FILE):
         for old in folder.glob(pattern):
             old.unlink(missing_ok=True)
 

@@ -28,7 +28,7 @@ from viche.record.sql import SqlBoard
 from viche.service.files import read_text
 from viche.service.hosting import Host, VoterAuthenticator
 from viche.service.onetime import SECURITY, OneTimeCodes, SmtpMailer
-from viche.web.admission import ARRIVED, Admission
+from viche.web.admission import ARRIVED, QUEUE_FILE, Admission, SlotQueue
 from viche.web.app import create_app
 from viche.web.checkpool import CheckPool
 from viche.web.ops import LineWriter, OpsConfig, configure_logs
@@ -62,6 +62,9 @@ ENV_EVENT = "VICHE_EVENT"
 ENV_EVENT_KEYS = "VICHE_EVENT_KEYS"
 #: seconds a cast may wait in a worker before new ones get 503 + Retry-After (0: no bound)
 ENV_CAST_WAIT = "VICHE_CAST_WAIT"
+#: the worker processes of the server (``viche serve --workers``): their admissions share
+#: the queue of voters told to come back (:class:`~viche.web.admission.SlotQueue`)
+ENV_WORKERS = "VICHE_WORKERS"
 #: check processes of each worker (:mod:`viche.web.checkpool`; ``viche serve`` sets one per
 #: core shared out among its workers, :func:`~viche.web.checkpool.check_processes`, unless
 #: the environment already names a number: benchmarks compare; 0 checks in the worker)
@@ -194,7 +197,11 @@ def build_app() -> FastAPI:
         Path(shared) if shared else None,
         schedule_every=every,
         national_events=national,
-        admission=Admission(target=wait),
+        admission=Admission(
+            target=wait,
+            workers=int(os.environ.get(ENV_WORKERS, "1")) if shared else 1,
+            queue=SlotQueue(Path(shared) / QUEUE_FILE if shared else None),
+        ),
         checks=CheckPool(processes) if processes > 0 else None,
         freeze_heap=True,
     )
