@@ -176,6 +176,9 @@ class CastRoute:
                         response = await cast(Request(scope, receive), path[1], credentials)
                     except (VicheError, ValidationError) as exc:
                         response = handled_response(exc)
+                        # as Starlette's handlers do: an error raised to several casts (a
+                        # failed group commit's) would gather each one's frames
+                        exc.__traceback__ = None
                     await response(scope, receive, send)
                     return
         await self.app(scope, receive, send)
