@@ -289,6 +289,51 @@ def test_a_group_commit_whose_head_moved_writes_nothing(
         board.close()
 
 
+def test_a_group_commit_refused_or_interrupted_writes_nothing(
+    board_url: str, opened: Record, finished: Record
+) -> None:
+    """The group commit's transaction (SQLite: on the driver's connection) writes nothing
+    when the database refuses a write (a ballot hash indexed twice: RecordError) or when
+    its block raises; the connection goes back to the pool usable, and a commit after them
+    lands with its head."""
+    board, store = _board_with(board_url, opened)
+    try:
+        e0, e1 = finished.ballots[0], finished.ballots[1]
+        before = _export(store)
+        with pytest.raises(RecordError), store.casting([e0.hash], ["a"]) as tx:
+            tx.append_ballots(
+                [
+                    (e0.raw, StoredBallot(0, "", e0.hash, "a")),
+                    (e1.raw, StoredBallot(0, "", e0.hash, "b")),
+                ],
+                expected_head=tx.head.hash,
+            )
+        with pytest.raises(PhaseError), store.casting([e1.hash], ["b"]) as tx:
+            tx.append_ballots(
+                [(e1.raw, StoredBallot(0, "", e1.hash, "b"))], expected_head=tx.head.hash
+            )
+            raise PhaseError("the caller's own check failed")
+        assert _export(store) == before
+        assert store.ballot_count() == 0
+        for _ in range(3):  # more commits than a refused one could have left behind
+            with store.casting([e0.hash, e1.hash], ["a", "b"]) as tx:
+                assert tx.found == (set(), {}, set())
+        with store.casting([e0.hash, e1.hash], ["a", "b"]) as tx:
+            heads = tx.append_ballots(
+                [
+                    (e0.raw, StoredBallot(0, "", e0.hash, "a")),
+                    (e1.raw, StoredBallot(0, "", e1.hash, "b")),
+                ],
+                expected_head=tx.head.hash,
+            )
+        assert store.head() == heads[-1] and store.ballot_count() == 2
+        with store.casting([e1.hash, "f" * 64], ["b", "c"]) as tx:
+            assert tx.found == (set(), {e1.hash: heads[1].height}, {"b"})
+            assert tx.head == heads[-1]
+    finally:
+        board.close()
+
+
 def test_reopening_resumes(board_url: str, opened: Record) -> None:
     board, _ = _board_with(board_url, opened)
     board.close()

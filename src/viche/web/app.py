@@ -195,6 +195,7 @@ def create_app(
     if isinstance(sender, CodeSender) and sender.resend_after > 0:
         app.state.code_requests = code_spacing(sender.resend_after, metrics_folder)
     if not read_only:  # innermost: rate limits, CORS and the access log see its 503s
+        app.add_middleware(ballots.CastRoute)  # inside the admission: the casts it took in
         app.add_middleware(AdmissionGate, admission=app.state.admission, metrics=app.state.metrics)
     errors.install(app)
     app.include_router(elections.router)

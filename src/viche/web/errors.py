@@ -102,9 +102,19 @@ def error_response(error: VicheError) -> JSONResponse:
     return JSONResponse(error.to_dict(), status_code=status_of(error), headers=headers)
 
 
+def handled_response(exc: VicheError | RequestValidationError | ValidationError) -> JSONResponse:
+    """The answer to an error raised by a route: a Viche error's, or a request or body that
+    does not fit its model (FastAPI's check, or pydantic's in a handler) as a
+    :class:`~viche.errors.JsonFormatError`. The app's handlers (:func:`install`) and the
+    cast's own dispatch (:class:`~viche.web.routers.ballots.CastRoute`) answer with it."""
+    if isinstance(exc, VicheError):
+        return error_response(exc)
+    return error_response(invalid(exc.errors()))
+
+
 async def _viche(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, VicheError)
-    return error_response(exc)
+    return handled_response(exc)
 
 
 def invalid(errors: Sequence[Any], where: Location = NOWHERE) -> JsonFormatError:
@@ -119,7 +129,7 @@ async def _validation(_: Request, exc: Exception) -> JSONResponse:
     """A request (FastAPI's check) or a body a handler validated itself (pydantic's) that
     does not fit its model."""
     assert isinstance(exc, RequestValidationError | ValidationError)
-    return error_response(invalid(exc.errors()))
+    return handled_response(exc)
 
 
 async def _http(request: Request, exc: Exception) -> JSONResponse:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import hashlib
 import os
 import threading
@@ -33,18 +34,13 @@ from typing import Any, BinaryIO
 
 from sqlalchemy import (
     Engine,
-    Integer,
     bindparam,
-    cast,
     create_engine,
     event,
     func,
     insert,
-    literal,
-    null,
     select,
     text,
-    union_all,
     update,
 )
 from sqlalchemy.engine import Connection, make_url
@@ -704,7 +700,8 @@ class SqlElectionStore:
         otherwise: nothing written). On PostgreSQL the lock is a transaction-level advisory
         lock on the same key as :meth:`locked` (released by the commit), and the statements
         go in psycopg's pipeline mode (:class:`PgCastingTransaction`: 2 round trips under
-        the lock instead of 8); on SQLite the same ``flock`` as :meth:`locked`."""
+        the lock instead of 8); on SQLite the same ``flock`` as :meth:`locked`, and the
+        statements run on the pool's sqlite3 connection (:class:`CastingTransaction`)."""
         with self._board.thread_lock(self.uuid), contextlib.ExitStack() as stack:
             if self._board.dialect == "postgresql":
                 try:
@@ -715,17 +712,8 @@ class SqlElectionStore:
                     yield pg
                 return
             stack.enter_context(self._flock())
-            try:
-                conn = stack.enter_context(self._board.engine.connect())
-                head, close_at = _voting_state(conn, self.uuid)
-                tx = CastingTransaction(self, conn, head, close_at)
-                tx.look_up(hashes, credentials)
+            with CastingTransaction.open(self, hashes, credentials) as tx:
                 yield tx
-                conn.commit()
-            except IntegrityError:
-                raise self._refused() from None
-            except SQLAlchemyError as exc:
-                raise db_error(exc, self._where) from None
 
     def _refused(self) -> RecordError:
         return RecordError(
@@ -788,21 +776,6 @@ _VOTING_STATE = (
     .select_from(schema.elections.outerjoin(schema.schedules, _s.election == _e.uuid))
     .where(_e.uuid == bindparam("uuid"))
 )
-_NO_HEIGHT = cast(null(), Integer)
-_LOOK_UP = union_all(
-    select(literal("a"), _a.hash, _NO_HEIGHT).where(
-        _a.election == bindparam("uuid"), _a.hash.in_(bindparam("hashes", expanding=True))
-    ),
-    select(literal("r"), _b.hash, _b.height).where(
-        _b.election == bindparam("uuid"), _b.hash.in_(bindparam("hashes", expanding=True))
-    ),
-    select(literal("v"), _b.credential, _NO_HEIGHT).where(
-        _b.credential_sha256.in_(bindparam("credential_hashes", expanding=True)),
-        _b.election == bindparam("uuid"),
-        _b.credential.in_(bindparam("credentials", expanding=True)),
-    ),
-)
-
 
 #: the head moved from ``expected`` (no row updated: another writer came first)
 _MOVE_HEAD = (
@@ -818,26 +791,73 @@ _INSERT_EVENTS = insert(schema.events)
 _INSERT_BALLOTS = insert(schema.ballots)
 
 
-def _voting_state(conn: Connection, uuid: str) -> tuple[ChainHead, int | None]:
-    return _state_of(tuple(conn.execute(_VOTING_STATE, {"uuid": uuid}).one()))
-
-
 def _state_of(row: tuple[Any, ...]) -> tuple[ChainHead, int | None]:
     """A row of :data:`_VOTING_STATE` as (head, closing time)."""
     close_at = None if row[3] is None else int(row[3])
     return ChainHead(int(row[0]), str(row[1]), EventType(row[2])), close_at
 
 
+# The group commit's statements on SQLite, for the sqlite3 driver (its own placeholders):
+# the same questions and writes as _VOTING_STATE, _MOVE_HEAD, _INSERT_EVENTS and
+# _INSERT_BALLOTS, run without SQLAlchemy's execution (its context, events and result:
+# ~0.1 ms of the worker's CPU per statement, four to five statements per commit).
+_SQLITE_VOTING_STATE = (
+    "SELECT e.head_height, e.head_hash, e.head_type, s.close_at FROM elections e"
+    " LEFT OUTER JOIN schedules s ON s.election = e.uuid WHERE e.uuid = ?"
+)
+_SQLITE_MOVE_HEAD = (
+    "UPDATE elections SET head_height = :new_height, head_hash = :new_hash,"
+    " head_type = :new_type WHERE uuid = :election AND head_hash = :expected"
+)
+_SQLITE_INSERT_EVENT = (
+    "INSERT INTO events (election, height, hash, type, raw, lines)"
+    " VALUES (:election, :height, :hash, :type, :raw, :lines)"
+)
+_SQLITE_INSERT_BALLOT = (
+    "INSERT INTO ballots (election, height, hash, credential, credential_sha256)"
+    " VALUES (:election, :height, :hash, :credential, :credential_sha256)"
+)
+
+
+@functools.lru_cache(maxsize=256)
+def _sqlite_look_up(hashes: int, credentials: int) -> str:
+    """The batch's look-up on SQLite for ``hashes`` distinct ballot hashes and
+    ``credentials`` distinct credentials (rows: kind, key, height; as
+    :data:`_PG_STATE_AND_LOOK_UP`'s): audited ('a'), recorded ('r', with the height),
+    voted ('v'). Its values: :func:`_sqlite_look_up_values`. SQLite's planner takes the
+    index with the most equality columns: ``ballots_by_hash`` and
+    ``ballots_by_credential_sha256`` (bench/serve_ingest/README.md, pgix7)."""
+    h = ", ".join("?" * hashes)
+    c = ", ".join("?" * credentials)
+    return (
+        f"SELECT 'a', hash, NULL FROM audits WHERE election = ? AND hash IN ({h})"  # noqa: S608 (placeholders only)
+        f" UNION ALL SELECT 'r', hash, height FROM ballots WHERE election = ? AND hash IN ({h})"
+        f" UNION ALL SELECT 'v', credential, NULL FROM ballots"
+        f" WHERE credential_sha256 IN ({c}) AND election = ? AND credential IN ({c})"
+    )
+
+
+def _sqlite_look_up_values(values: Mapping[str, Any]) -> list[Any]:
+    """:func:`_look_up_values` in the order of :func:`_sqlite_look_up`'s placeholders."""
+    uuid, hashes = values["uuid"], values["hashes"]
+    return [
+        uuid, *hashes, uuid, *hashes,
+        *values["credential_hashes"], uuid, *values["credentials"],
+    ]  # fmt: skip
+
+
 class CastingTransaction:
-    """What the group commit reads and writes under the election's lock, in one
-    transaction (:meth:`SqlElectionStore.casting`): one look-up for the
-    whole batch."""
+    """The group commit's transaction on SQLite (:meth:`SqlElectionStore.casting`, under
+    the election's ``flock``), on the pool's sqlite3 connection: the head and the closing
+    time, then one look-up for the whole batch, then the writes and the COMMIT (the
+    driver's own transaction handling, as through SQLAlchemy: the reads run before it, the
+    first write begins it)."""
 
     def __init__(
-        self, store: SqlElectionStore, conn: Connection, head: ChainHead, close_at: int | None
+        self, store: SqlElectionStore, cursor: Any, head: ChainHead, close_at: int | None
     ) -> None:
         self._store = store
-        self._conn = conn
+        self._cursor = cursor
         #: the chain head when the lock was taken
         self.head = head
         #: the scheduled closing time (Unix seconds), if any
@@ -845,27 +865,91 @@ class CastingTransaction:
         #: the batch's audits, replays and re-votes (:meth:`look_up`)
         self.found: tuple[set[str], dict[str, int], set[str]] = (set(), {}, set())
 
+    @classmethod
+    @contextlib.contextmanager
+    def open(
+        cls, store: SqlElectionStore, hashes: Sequence[str], credentials: Sequence[str]
+    ) -> Iterator[CastingTransaction]:
+        """The transaction on a connection of the pool, committed when the block ends
+        without an exception (rolled back otherwise: nothing written)."""
+        import sqlite3
+
+        try:
+            pooled = store._board.engine.raw_connection()
+        except SQLAlchemyError as exc:
+            raise db_error(exc, store._where) from None
+        driver: Any = pooled.driver_connection
+        try:
+            cursor = driver.cursor()
+            try:
+                cursor.execute(_SQLITE_VOTING_STATE, (store.uuid,))
+                row = cursor.fetchone()
+                if row is None:
+                    raise DatabaseError("the election is not on the board", where=store._where)
+                head, close_at = _state_of(row)
+                tx = cls(store, cursor, head, close_at)
+                tx.look_up(hashes, credentials)
+                yield tx
+            finally:
+                cursor.close()
+            driver.commit()
+        except sqlite3.Error as exc:
+            with contextlib.suppress(sqlite3.Error):
+                driver.rollback()
+            if isinstance(exc, sqlite3.IntegrityError):
+                raise store._refused() from None
+            raise DatabaseError(
+                f"the database failed: {type(exc).__name__}", where=store._where
+            ) from None
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):
+                driver.rollback()
+            raise
+        finally:
+            pooled.close()
+
     def look_up(self, hashes: Sequence[str], credentials: Sequence[str]) -> None:
-        """:attr:`found`, in one statement (one round trip): those of ``hashes`` (hex
-        SHA-256 of ballots) that the booth audited; those already in the record, with the
-        height of their event; those of ``credentials`` that already signed a ballot in the
-        record."""
-        rows = self._conn.execute(_LOOK_UP, _look_up_values(self._store.uuid, hashes, credentials))
-        self.found = _found(rows)
+        """:attr:`found`, in one statement: those of ``hashes`` (hex SHA-256 of ballots)
+        that the booth audited; those already in the record, with the height of their
+        event; those of ``credentials`` that already signed a ballot in the record."""
+        values = _look_up_values(self._store.uuid, hashes, credentials)
+        self._cursor.execute(
+            _sqlite_look_up(len(values["hashes"]), len(values["credentials"])),
+            _sqlite_look_up_values(values),
+        )
+        self.found = _found(self._cursor.fetchall())
 
     def append_ballots(
         self, ballots: Sequence[tuple[bytes, StoredBallot]], *, expected_head: str
     ) -> list[ChainHead]:
         """As :meth:`SqlElectionStore.append_ballots`, in this transaction (durable when
-        the ``casting`` block has ended)."""
-        heads = self._store._append_in(
-            self._conn,
+        the ``casting`` block has ended): the head moved, by ``UPDATE … WHERE head_hash =
+        :expected`` (checked by its row count), then each event row and index entry."""
+        store = self._store
+        rows, index, heads = store._new_rows(
             self.head,
             [(EventType.BALLOT, [raw], ballot) for raw, ballot in ballots],
             expected_head,
         )
-        if heads:
-            self.head = heads[-1]
+        if not heads:
+            return heads
+        last = heads[-1]
+        cur = self._cursor
+        cur.execute(
+            _SQLITE_MOVE_HEAD,
+            {
+                "election": store.uuid,
+                "expected": expected_head,
+                "new_height": last.height,
+                "new_hash": last.hash,
+                "new_type": last.type.value,
+            },
+        )
+        if cur.rowcount != 1:
+            raise store._head_moved(heads[0].height)
+        cur.executemany(_SQLITE_INSERT_EVENT, rows)
+        cur.executemany(_SQLITE_INSERT_BALLOT, index)
+        self.head = last
         return heads
 
 
