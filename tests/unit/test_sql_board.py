@@ -26,7 +26,7 @@ from viche.errors import (
 )
 from viche.record import Record, read_archive
 from viche.record.events import EventType
-from viche.record.sql import SqlBoard, SqlElectionStore, schema
+from viche.record.sql import SqlBoard, SqlElectionStore, accounts, schema
 from viche.record.sql.accounts import VoterAccount, add_voters, voter, voter_and_state
 from viche.record.store import ElectionStore, StoredBallot
 from viche.service.election_run import Stop
@@ -375,6 +375,34 @@ def test_the_cast_paths_look_ups_run_outside_any_transaction(
             raise RuntimeError
         with board.engine.connect() as conn:
             assert conn.execute(schema.audits.select()).all() == []
+    finally:
+        board.close()
+
+
+@pytest.mark.parametrize("board_url", ["postgresql"], indirect=True)
+def test_the_login_look_up_probes_the_roll_by_its_key_from_the_first_cast(
+    board_url: str, opened: Record
+) -> None:
+    """Once the roll is written (no autovacuum ANALYZE yet), the cast's look-up finds the
+    voter by the primary key (election, login), not by scanning the election's roll: the
+    statistics are gathered when the roll is written."""
+    board, store = _board_with(board_url, opened)
+    try:
+        roll = [VoterAccount(f"v{i:04d}", "a@x", f"c{i}", "h") for i in range(800)]
+        add_voters(board, store.uuid, roll)
+        assert voter_and_state(board, store.uuid, "v0417")[0] == roll[417]
+        statement = accounts._VOTER_AND_STATE.compile(dialect=board.engine.dialect)
+        with board.engine.connect() as conn:
+            driver = conn.connection.driver_connection
+            assert driver is not None
+            with driver.cursor() as cursor:
+                cursor.execute(
+                    "EXPLAIN (ANALYZE, FORMAT TEXT) " + str(statement),
+                    {"uuid": store.uuid, "login": "v0417"},
+                )
+                plan = "\n".join(row[0] for row in cursor.fetchall())
+        assert "voters_pkey" in plan, plan
+        assert "Rows Removed by Filter" not in plan, plan
     finally:
         board.close()
 
