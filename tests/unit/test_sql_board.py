@@ -26,8 +26,8 @@ from viche.errors import (
 )
 from viche.record import Record, read_archive
 from viche.record.events import EventType
-from viche.record.sql import SqlBoard, SqlElectionStore, schema
-from viche.record.sql.accounts import VoterAccount, add_voters, voter
+from viche.record.sql import SqlBoard, SqlElectionStore, accounts, schema
+from viche.record.sql.accounts import VoterAccount, add_voters, voter, voter_and_state
 from viche.record.store import ElectionStore, StoredBallot
 from viche.service.election_run import Stop
 from viche.testing.factories import make_election, plan_for
@@ -396,22 +396,58 @@ def test_the_cast_paths_look_ups_run_outside_any_transaction(
     board.close()
     board = SqlBoard.open(board_url, pool_size=1)  # one connection: the same one each time
     try:
-        add_voters(board, store.uuid, [VoterAccount("olena", "o@x", "c1", "h")])
-        assert voter(board, store.uuid, "olena") == VoterAccount("olena", "o@x", "c1", "h")
+        olena = VoterAccount("olena", "o@x", "c1", "h")
+        add_voters(board, store.uuid, [olena])
+        assert voter(board, store.uuid, "olena") == olena
         assert voter(board, store.uuid, "nobody") is None
+        assert voter(board, store.uuid, "o" * 256) is None
         assert voter(board, "no-such-election", "olena") is None
         state = board.store(store.uuid)
-        assert state.voting_state() == (state.head(), None)
+        head = state.head()
+        assert voter_and_state(board, store.uuid, "olena") == (olena, head, None)
+        assert voter_and_state(board, store.uuid, "nobody") == (None, head, None)
+        assert voter_and_state(board, store.uuid, "o" * 256) == (None, head, None)
+        with pytest.raises(UnknownElectionError):
+            voter_and_state(board, "no-such-election", "olena")
         with board.engine.begin() as conn:  # committed by another statement: seen at once
             conn.execute(
                 schema.schedules.insert().values(election=store.uuid, close_at=1_900_000_000)
             )
-        assert state.voting_state() == (state.head(), 1_900_000_000)
+        assert voter_and_state(board, store.uuid, "olena") == (olena, head, 1_900_000_000)
+        assert voter_and_state(board, store.uuid, "nobody") == (None, head, 1_900_000_000)
         with pytest.raises(RuntimeError), board.engine.begin() as conn:
             conn.execute(schema.audits.insert().values(election=store.uuid, hash="a" * 64))
             raise RuntimeError
         with board.engine.connect() as conn:
             assert conn.execute(schema.audits.select()).all() == []
+    finally:
+        board.close()
+
+
+@pytest.mark.parametrize("board_url", ["postgresql"], indirect=True)
+def test_the_login_look_up_probes_the_roll_by_its_key_from_the_first_cast(
+    board_url: str, opened: Record
+) -> None:
+    """Once the roll is written (no autovacuum ANALYZE yet), the cast's look-up finds the
+    voter by the primary key (election, login), not by scanning the election's roll: the
+    statistics are gathered when the roll is written."""
+    board, store = _board_with(board_url, opened)
+    try:
+        roll = [VoterAccount(f"v{i:04d}", "a@x", f"c{i}", "h") for i in range(800)]
+        add_voters(board, store.uuid, roll)
+        assert voter_and_state(board, store.uuid, "v0417")[0] == roll[417]
+        statement = accounts._VOTER_AND_STATE.compile(dialect=board.engine.dialect)
+        with board.engine.connect() as conn:
+            driver = conn.connection.driver_connection
+            assert driver is not None
+            with driver.cursor() as cursor:
+                cursor.execute(
+                    "EXPLAIN (ANALYZE, FORMAT TEXT) " + str(statement),
+                    {"uuid": store.uuid, "login": "v0417"},
+                )
+                plan = "\n".join(row[0] for row in cursor.fetchall())
+        assert "voters_pkey" in plan, plan
+        assert "Rows Removed by Filter" not in plan, plan
     finally:
         board.close()
 
@@ -439,14 +475,14 @@ def test_a_look_up_interrupted_lends_no_connection_in_autocommit(
         with monkeypatch.context() as patch:
             patch.setattr(cursor_class, "fetchone", interrupted)
             with pytest.raises(KeyboardInterrupt):
-                state.voting_state()
+                voter_and_state(board, store.uuid, "olena")
         with pytest.raises(RuntimeError), board.engine.begin() as conn:
             conn.execute(schema.audits.insert().values(election=store.uuid, hash="a" * 64))
             conn.execute(schema.audits.insert().values(election=store.uuid, hash="b" * 64))
             raise RuntimeError
         with board.engine.connect() as conn:
             assert conn.execute(schema.audits.select()).all() == []
-        assert state.voting_state() == (state.head(), None)
+        assert voter_and_state(board, store.uuid, "olena") == (None, state.head(), None)
     finally:
         board.close()
 
@@ -475,7 +511,7 @@ def test_a_look_up_on_a_dropped_connection_fails_once_then_reconnects(
         assert err.value.code == "V4010" and "olena" not in str(err.value)
         assert voter(board, store.uuid, "olena") is not None
         state = board.store(store.uuid)
-        assert state.voting_state()[0] == state.head()
+        assert voter_and_state(board, store.uuid, "olena")[1] == state.head()
     finally:
         board.close()
 

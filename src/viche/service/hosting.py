@@ -36,7 +36,7 @@ from viche.protocol.ballot import CheckedFacts
 from viche.protocol.election import Election, PublicCredentials
 from viche.protocol.trustees import Trustees
 from viche.record.sql import SqlBoard, SqlElectionStore
-from viche.record.sql.accounts import VoterAccount, add_voters, voter
+from viche.record.sql.accounts import VoterAccount, add_voters
 from viche.service.archive import VOTING, ElectionRecord, check_setup
 from viche.service.receipts import ReceiptKey
 from viche.service.secrets import check_login_secret
@@ -102,10 +102,12 @@ def open_election(
 
 
 class VoterAuthenticator(Protocol):
-    """Who is casting: returns the voter's account (her bound credential), or raises
-    :class:`~viche.errors.AuthenticationError`."""
+    """Who is casting: given the roll's entry for the login as the cast read it
+    (:func:`~viche.record.sql.accounts.voter_and_state`, with the voting state in the same
+    look-up; ``None``: no such login on the roll), returns that account once ``proof`` is
+    checked, or raises :class:`~viche.errors.AuthenticationError`."""
 
-    def authenticate(self, uuid: str, login: str, proof: str) -> VoterAccount: ...
+    def authenticate(self, uuid: str, account: VoterAccount | None, proof: str) -> VoterAccount: ...
 
 
 @runtime_checkable
@@ -123,10 +125,7 @@ class CodeSender(Protocol):
 class LoginSecrets:
     """Voters authenticate with their login and the secret handed out with the demo."""
 
-    board: SqlBoard
-
-    def authenticate(self, uuid: str, login: str, proof: str) -> VoterAccount:
-        account = voter(self.board, uuid, login) if len(login) <= 255 else None
+    def authenticate(self, uuid: str, account: VoterAccount | None, proof: str) -> VoterAccount:
         stored = account.secret_hash if account is not None else None
         if not check_login_secret(stored, proof) or account is None:
             raise AuthenticationError(
@@ -146,7 +145,7 @@ class Host:
     ) -> None:
         self.board = board
         self.keys_dir = keys_dir
-        self.authenticator: VoterAuthenticator = authenticator or LoginSecrets(board)
+        self.authenticator: VoterAuthenticator = authenticator or LoginSecrets()
         self._stores: dict[str, SqlElectionStore] = {}
         self._records: dict[str, ElectionRecord] = {}
         self._keys: dict[str, ReceiptKey] = {}

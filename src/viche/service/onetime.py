@@ -219,7 +219,7 @@ class OneTimeCodes:
         code was sent less than ``resend_after`` seconds ago: nothing). Raises
         :class:`~viche.errors.DeliveryError` when the mail server did not take it."""
         now = int(time.time())
-        account = voter(self.board, uuid, login) if len(login) <= 255 else None
+        account = voter(self.board, uuid, login)
         if account is None:
             return "unknown"
         issued = code_issued_at(self.board, uuid, login)
@@ -298,17 +298,18 @@ class OneTimeCodes:
         if dropped:
             log.warning("%d code request(s) not mailed: the server stopped", dropped)
 
-    def authenticate(self, uuid: str, login: str, proof: str) -> VoterAccount:
+    def authenticate(self, uuid: str, account: VoterAccount | None, proof: str) -> VoterAccount:
         refused = AuthenticationError(
             "unknown voter, or a wrong, used or expired code",
             where=Location(path=("authorization",)),
         )
-        account = voter(self.board, uuid, login) if len(login) <= 255 else None
         stored = None
         if account is not None:
-            stored = reserve_attempt(self.board, uuid, login, int(time.time()), self.max_attempts)
+            stored = reserve_attempt(
+                self.board, uuid, account.login, int(time.time()), self.max_attempts
+            )
         if not check_secret(stored, proof) or account is None or stored is None:
             raise refused
-        if not consume_code(self.board, uuid, login, stored):
+        if not consume_code(self.board, uuid, account.login, stored):
             raise refused  # used at the same moment by another request
         return account

@@ -13,12 +13,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, text, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from viche.errors import Location, ProtocolError
+from viche.errors import Location, ProtocolError, UnknownElectionError
 from viche.record.sql import schema
-from viche.record.sql.board import SqlBoard, db_error
+from viche.record.sql.board import SqlBoard, db_error, state_of
+from viche.record.store import ChainHead
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,14 @@ def add_voters(board: SqlBoard, uuid: str, voters: Sequence[VoterAccount]) -> No
         with board.engine.begin() as conn:
             if rows:
                 conn.execute(insert(schema.voters), rows)
+                if board.dialect == "postgresql":
+                    # statistics of the roll written: without them PostgreSQL plans every
+                    # cast's login look-up (``election = … AND login = …``) as a scan of the
+                    # election's whole roll by ``voters_by_credential`` with a filter on the
+                    # login (equal cost estimates; 1,000 rows filtered per login at 1,000
+                    # voters) until autovacuum's ANALYZE, minutes later; with them, one
+                    # probe of the primary key (bench/serve_ingest/README.md, pgc7)
+                    conn.execute(text("ANALYZE voters"))
     except IntegrityError:
         raise ProtocolError(
             "a login or a credential appears twice among the voters", where=where
@@ -55,19 +64,68 @@ def add_voters(board: SqlBoard, uuid: str, voters: Sequence[VoterAccount]) -> No
 
 
 _v = schema.voters.c
-#: the login look-up of every cast, built once (values bound at each execution)
+_e, _s = schema.elections.c, schema.schedules.c
+#: the login look-up (one-time codes: whether to send one), built once (values bound at each
+#: execution)
 _VOTER = select(_v.login, _v.address, _v.credential, _v.secret_hash).where(
     _v.election == bindparam("uuid"), _v.login == bindparam("login")
 )
+#: what every cast reads before its check, in one statement: the election's chain head and
+#: scheduled closing time, and the voter's entry on the roll if there is one (NULLs if not)
+_VOTER_AND_STATE = (
+    select(
+        _e.head_height,
+        _e.head_hash,
+        _e.head_type,
+        _s.close_at,
+        _v.login,
+        _v.address,
+        _v.credential,
+        _v.secret_hash,
+    )
+    .select_from(
+        schema.elections.outerjoin(schema.schedules, _s.election == _e.uuid).outerjoin(
+            schema.voters, (_v.election == _e.uuid) & (_v.login == bindparam("login"))
+        )
+    )
+    .where(_e.uuid == bindparam("uuid"))
+)
+
+
+def _login_key(login: str) -> str | None:
+    """The login as looked up: none longer than the column (255), which no entry has."""
+    return login if len(login) <= 255 else None
 
 
 def voter(board: SqlBoard, uuid: str, login: str) -> VoterAccount | None:
+    key = _login_key(login)
+    if key is None:
+        return None
     row = board.first_row(
-        _VOTER, {"uuid": uuid, "login": login}, Location(member=f"database / {uuid}")
+        _VOTER, {"uuid": uuid, "login": key}, Location(member=f"database / {uuid}")
     )
     if row is None:
         return None
     return VoterAccount(str(row[0]), str(row[1]), str(row[2]), row[3])
+
+
+def voter_and_state(
+    board: SqlBoard, uuid: str, login: str
+) -> tuple[VoterAccount | None, ChainHead, int | None]:
+    """What a cast reads before the ballot's check, in one look-up (one round trip; the
+    login and the voting state were two: bench/serve_ingest/README.md, pgc7): ``login``'s
+    entry on the election's roll (``None``: not on it), the chain head and the scheduled
+    closing time (Unix seconds, or ``None``). :class:`UnknownElectionError` if the election
+    is not on the board."""
+    where = Location(member=f"database / {uuid}")
+    row = board.first_row(_VOTER_AND_STATE, {"uuid": uuid, "login": _login_key(login)}, where)
+    if row is None:
+        raise UnknownElectionError("no such election", where=where)
+    head, close_at = state_of(row[:4])
+    account = (
+        None if row[4] is None else VoterAccount(str(row[4]), str(row[5]), str(row[6]), row[7])
+    )
+    return account, head, close_at
 
 
 def set_secret(board: SqlBoard, uuid: str, role: str, secret_hash: str) -> None:

@@ -303,9 +303,9 @@ class SqlBoard:
         snapshot for the statement), or ``None``. The statement is compiled for this
         database once, then run on the pool's DBAPI connection: SQLAlchemy's execution
         (its context, events and result) cost the worker ~0.1 ms of CPU per statement on
-        PostgreSQL, five times psycopg's own, and a cast runs two such look-ups (the login
-        and the voting state; bench/serve_ingest/README.md, pgsql7). The values are those
-        SQLAlchemy would bind (strings and integers: no type processing)."""
+        PostgreSQL, five times psycopg's own, and every cast runs such a look-up (its login
+        and the voting state: bench/serve_ingest/README.md, pgsql7 and pgc7). The values
+        are those SQLAlchemy would bind (strings, integers, ``None``: no type processing)."""
         compiled = self._compiled.get(id(statement))
         if compiled is None or compiled[0] is not statement:
             done = statement.compile(dialect=self.engine.dialect)
@@ -681,14 +681,6 @@ class SqlElectionStore:
     def locked(self) -> AbstractContextManager[None]:
         return self._lock()
 
-    def voting_state(self) -> tuple[ChainHead, int | None]:
-        """The chain head and the scheduled closing time (Unix seconds, or None), in one
-        look-up: what a cast checks before the ballot's own check."""
-        row = self._board.first_row(_VOTING_STATE, {"uuid": self.uuid}, self._where)
-        if row is None:
-            raise UnknownElectionError("no such election", where=self._where)
-        return _state_of(row)
-
     @contextlib.contextmanager
     def casting(
         self, hashes: Sequence[str], credentials: Sequence[str]
@@ -791,8 +783,9 @@ _INSERT_EVENTS = insert(schema.events)
 _INSERT_BALLOTS = insert(schema.ballots)
 
 
-def _state_of(row: tuple[Any, ...]) -> tuple[ChainHead, int | None]:
-    """A row of :data:`_VOTING_STATE` as (head, closing time)."""
+def state_of(row: Sequence[Any]) -> tuple[ChainHead, int | None]:
+    """A row of :data:`_VOTING_STATE` (or the first four columns of the cast's login
+    look-up, :func:`viche.record.sql.accounts.voter_and_state`) as (head, closing time)."""
     close_at = None if row[3] is None else int(row[3])
     return ChainHead(int(row[0]), str(row[1]), EventType(row[2])), close_at
 
@@ -886,7 +879,7 @@ class CastingTransaction:
                 row = cursor.fetchone()
                 if row is None:
                     raise DatabaseError("the election is not on the board", where=store._where)
-                head, close_at = _state_of(row)
+                head, close_at = state_of(row)
                 tx = cls(store, cursor, head, close_at)
                 tx.look_up(hashes, credentials)
                 yield tx

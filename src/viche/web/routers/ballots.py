@@ -28,7 +28,7 @@ from viche.errors import (
     VicheError,
 )
 from viche.protocol.ballot import CheckedFacts, max_ballot_size
-from viche.record.sql.accounts import VoterAccount
+from viche.record.sql.accounts import VoterAccount, voter_and_state
 from viche.service import schedule
 from viche.service.audit import register_audit
 from viche.service.cast import Accepted, append_checked, append_checked_queued, check_phase
@@ -252,12 +252,13 @@ def _cast_threads() -> anyio.CapacityLimiter:
 
 
 def _voter(h: Host, uuid: str, credentials: HTTPBasicCredentials) -> tuple[str, VoterAccount]:
-    """The election (404), its phase and closing time (nothing is read after the close;
-    both are checked again under the lock), its receipt key (no ballot is checked that
-    could not get a receipt) and the voter."""
+    """The election (404), the voter, its phase and closing time (nothing is read after the
+    close; both are checked again under the lock), its receipt key (no ballot is checked
+    that could not get a receipt). The voter's entry and the voting state are one look-up
+    (:func:`~viche.record.sql.accounts.voter_and_state`)."""
     store = h.store(uuid)
-    account = h.authenticator.authenticate(store.uuid, credentials.username, credentials.password)
-    head, close_at = store.voting_state()
+    found, head, close_at = voter_and_state(h.board, store.uuid, credentials.username)
+    account = h.authenticator.authenticate(store.uuid, found, credentials.password)
     check_phase(h.record(store.uuid), head)
     schedule.refuse_after_close(store.uuid, close_at, time.time())
     h.receipt_key(store.uuid)
