@@ -150,6 +150,11 @@ def test_pow_products_equals_products_of_powmods(
         expected.append(acc)
     got = ctx.pow_products(requests, [(t, es) for _, t, es in fixed], products)
     assert got == expected
+    # from text_from on, the products' decimal texts (str(mpz): no leading zero, "0")
+    text_from = data.draw(st.integers(0, len(products) + 1))
+    got = ctx.pow_products(requests, [(t, es) for _, t, es in fixed], products, text_from)
+    assert got == [v if i < text_from else str(v) for i, v in enumerate(expected)]
+    assert all(isinstance(v, type(mpz(0)) if i < text_from else str) for i, v in enumerate(got))
 
 
 def _ifma_moduli() -> st.SearchStrategy[int]:
@@ -324,6 +329,12 @@ def test_bad_input_is_refused_cleanly(fastexp_c: ModuleType) -> None:
         16,
         32,
     ]
+    assert ctx.pow_products([(2, [3, 0])], [], [(0,), (1,), (0, 0)], 1) == [8, "1", "64"]
+    assert ctx.pow_products([(0, [1])], [], [(0,)], 0) == ["0"]
+    with pytest.raises(ValueError, match="text_from"):
+        ctx.pow_products([], [], [], -1)
+    with pytest.raises(TypeError, match="3 or 4 arguments"):
+        ctx.pow_products([], [], [], 0, 0)
     with pytest.raises(IndexError, match="factor index 2"):
         ctx.pow_products([(2, [3])], [(table, [1])], [(2,)])
     with pytest.raises(IndexError):
@@ -453,9 +464,12 @@ def test_pow_products_agrees_under_every_engine(
     try:
         for name in (["c", "mpn"] if fastexp._C_BUILT is not None else []) + ["pure"]:
             fastexp.select_engine(name)  # the table cache is emptied: no table of g yet
-            assert fastexp.pow_products(reqs, [(g, g_exps)], products, p, 256) == expected
+            assert fastexp.pow_products(reqs, [(g, g_exps)], products, p, 256) == (expected, [])
             fastexp.fixed_base_table(g, p, 256)
-            assert fastexp.pow_products(reqs, [(g, g_exps)], products, p, 256) == expected
+            assert fastexp.pow_products(reqs, [(g, g_exps)], products, p, 256) == (expected, [])
+            # the same products as texts (str), after some as mpz
+            got = fastexp.pow_products(reqs, [(g, g_exps)], products[:1], p, 256, texts=products)
+            assert got == (expected[:1], [str(v) for v in expected])
     finally:
         fastexp.select_engine(before)
 

@@ -38,8 +38,8 @@ def test_precomputed_powers_are_exact_and_complete(archive) -> None:  # type: ig
         assert powers and products
         for (base, e), value in powers.items():
             assert value == gmpy2.powmod(base, e, p)
-        for (f, s, base, c), value in products.items():
-            assert value == gmpy2.powmod(f, s, p) * gmpy2.powmod(base, c, p) % p
+        for (f, s, base, c), text in products.items():  # the decimal text the check hashes
+            assert text == str(gmpy2.powmod(f, s, p) * gmpy2.powmod(base, c, p) % p)
         assert (ballot.credential, group.q) in powers
         sig = ballot.signature.proof
         assert (g, sig.response, ballot.credential, sig.challenge) in products

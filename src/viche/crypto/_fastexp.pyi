@@ -36,8 +36,9 @@ class Modulus:
         requests: Sequence[tuple[SupportsIndex, Sequence[SupportsIndex]]],
         fixed: Sequence[tuple[FixedBaseTable, Sequence[SupportsIndex]]],
         products: Sequence[Sequence[int]],
+        text_from: int = ...,
         /,
-    ) -> list[mpz]: ...
+    ) -> list[mpz | str]: ...
     def table(self, base: SupportsIndex, max_bits: int, /) -> FixedBaseTable: ...
 
 @final

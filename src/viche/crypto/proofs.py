@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from gmpy2 import mpz
 
 from viche.crypto.elgamal import Ciphertext, PublicKey
-from viche.crypto.fastexp import precomputed_product
+from viche.crypto.fastexp import precomputed_product_text
 from viche.crypto.group import Group
 from viche.crypto.hashing import hash_to_zq
 from viche.crypto.rng import RandomSource, random_zq
@@ -34,38 +34,40 @@ from viche.errors import BallotShapeError
 
 #: A branch ``(a, b)`` of a disjunctive proof; it holds when a = g^r and b = y^r.
 Branch = tuple[mpz, mpz]
-#: Builds the hashed string from the flat list of commitments ``[A0, B0, A1, B1, ...]``.
-CommitString = Callable[[list[mpz]], str]
+#: Builds the hashed string from the decimal texts of the commitments ``[A0, B0, A1, B1,
+#: ...]``.
+CommitString = Callable[[list[str]], str]
 
 
 def _in_zq(group: Group, proof: Proof) -> bool:
     return 0 <= proof.challenge < group.q and 0 <= proof.response < group.q
 
 
-def _join(values: Sequence[mpz]) -> str:
-    return ",".join(str(v) for v in values)
+def _join(texts: Sequence[str]) -> str:
+    return ",".join(texts)
 
 
 # ---------------------------------------------------------------------- the OR engine
 
 
-def branch_commitments(pk: PublicKey, branch: Branch, proof: Proof) -> tuple[mpz, mpz]:
-    """``(g^response a^challenge, y^response b^challenge)``: what the verifier re-derives.
+def branch_commitments(pk: PublicKey, branch: Branch, proof: Proof) -> tuple[str, str]:
+    """The decimal texts of ``(g^response a^challenge, y^response b^challenge)``: what the
+    verifier re-derives (and hashes).
 
     The one place where verification spends its exponentiations (an optimised
     implementation replaces this with fixed-base tables and multi-exponentiation): inside a
     :func:`~viche.crypto.fastexp.precomputed_powers` block that holds them (a ballot check,
-    :mod:`viche.verify.prefill`), both are read from it.
+    :mod:`viche.verify.prefill`), both texts are read from it.
     """
     group = pk.group
     a, b = branch
     c, s, p = proof.challenge, proof.response, group.p
-    big_a = precomputed_product(group.g, s, a, c, p)  # a ballot check computes them together
+    big_a = precomputed_product_text(group.g, s, a, c, p)  # a ballot check computes them
     if big_a is None:
-        big_a = group.powg(s) * group.pow(a, c) % p
-    big_b = precomputed_product(pk.y, s, b, c, p)
+        big_a = str(group.powg(s) * group.pow(a, c) % p)
+    big_b = precomputed_product_text(pk.y, s, b, c, p)
     if big_b is None:
-        big_b = pk.pow(s) * group.pow(b, c) % p
+        big_b = str(pk.pow(s) * group.pow(b, c) % p)
     return big_a, big_b
 
 
@@ -84,17 +86,17 @@ def or_prove(  # noqa: PLR0917 (positional order follows the spec)
         raise BallotShapeError(  # never name the true branch: it is the secret vote
             f"the true branch is not among the {len(branches)} branches of the proof"
         )
-    commits: list[mpz] = []
+    commits: list[str] = []
     simulated: dict[int, Proof] = {}
     w = mpz(0)
     for j, branch in enumerate(branches):
         if j == real:
             w = random_zq(rng, q)
-            commits += [group.powg(w), pk.pow(w)]
+            commits += [str(group.powg(w)), str(pk.pow(w))]
         else:
             fake = Proof(challenge=random_zq(rng, q), response=random_zq(rng, q))
             simulated[j] = fake
-            commits += list(branch_commitments(pk, branch, fake))
+            commits += branch_commitments(pk, branch, fake)
     h = hash_to_zq(hashed(commits), q)
     c_real = (h - sum((p.challenge for p in simulated.values()), mpz(0))) % q
     real_proof = Proof(challenge=c_real, response=(w - r * c_real) % q)
@@ -110,7 +112,7 @@ def or_check(
         return False
     if not all(_in_zq(group, p) for p in proofs):
         return False
-    commits: list[mpz] = []
+    commits: list[str] = []
     for branch, proof in zip(branches, proofs, strict=True):
         commits.extend(branch_commitments(pk, branch, proof))
     total = sum((p.challenge for p in proofs), mpz(0)) % group.q
@@ -282,9 +284,9 @@ def check_decryption(  # noqa: PLR0917 (positional order follows the spec)
 # ---------------------------------------------------------------------- raweg (4.11.2)
 
 
-def _raweg_string(pk: PublicKey, prefix: str, ct: Ciphertext) -> Callable[[mpz], str]:
+def _raweg_string(pk: PublicKey, prefix: str, ct: Ciphertext) -> Callable[[str], str]:
     head = f"raweg|{prefix}|{pk.y},{ct.alpha},{ct.beta}|"
-    return lambda a: head + str(a)
+    return lambda a: head + a
 
 
 def prove_raweg(pk: PublicKey, prefix: str, ct: Ciphertext, r: mpz, rng: RandomSource) -> Proof:

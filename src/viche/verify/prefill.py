@@ -7,11 +7,12 @@ and c1 (its 0/1 proof) and, for the blank flag, to the challenges of the blank a
 proofs. :func:`ballot_powers` lists those requests from the parsed ballot, with the
 fixed-base powers ``g^s`` and ``y^s`` of every response s, and asks the engine
 (:func:`~viche.crypto.fastexp.pow_products`) for what the check reads: the memberships
-``x^q``, the ``g^-m`` of the shifted branches, and every commitment the proofs re-derive,
-``g^s · a^c`` and ``y^s · b^c`` (a shifted branch ``b / g^m``, as the check computes it
-``b · g^(-m mod q)``, raised to c being ``b^c · g^(-m c mod q)``). The C engine computes
-all the powers in one call (one chain of squarings per base, three products at a time),
-multiplies them into the commitments in Montgomery form and converts only those.
+``x^q``, the ``g^-m`` of the shifted branches, and the decimal text of every commitment
+the proofs re-derive and hash, ``g^s · a^c`` and ``y^s · b^c`` (a shifted branch
+``b / g^m``, as the check computes it ``b · g^(-m mod q)``, raised to c being
+``b^c · g^(-m c mod q)``). The C engine computes all the powers in one call (one chain of
+squarings per base, three products at a time), multiplies them into the commitments in
+Montgomery form and converts only those, the commitments straight to their digits.
 :func:`check_ballot_fast` runs the unchanged :func:`~viche.protocol.ballot.check_ballot`
 with, once the ballot is parsed, those values in
 :func:`~viche.crypto.fastexp.precomputed_powers`, so that ``Group.is_element``,
@@ -43,11 +44,11 @@ Powers = dict[tuple[mpz, mpz | int], mpz]
 
 
 class Prefill(NamedTuple):
-    """What a ballot's check reads: single powers keyed ``(base, exponent)`` and products
-    ``f^s · b^c`` keyed ``(f, s, b, c)``."""
+    """What a ballot's check reads: single powers keyed ``(base, exponent)`` and the
+    decimal texts of the products ``f^s · b^c`` keyed ``(f, s, b, c)``."""
 
     powers: Powers
-    products: dict[tuple[mpz, mpz, mpz, mpz], mpz]
+    products: dict[tuple[mpz, mpz, mpz, mpz], str]
 
 
 class _Plan:
@@ -102,8 +103,9 @@ class _Plan:
         y_at = {e: len(at) + len(g_exps) + i for i, e in enumerate(y_exps)}
         members = list(dict.fromkeys(self.members))
         shifts = list(dict.fromkeys(-m % q for *_, m in self.commitments if m))
-        products: list[tuple[int, ...]] = [(at[(x, q)],) for x in members]
-        products += [(g_at[e],) for e in shifts]
+        singles: list[tuple[int, ...]] = [(at[(x, q)],) for x in members]
+        singles += [(g_at[e],) for e in shifts]
+        products: list[tuple[int, ...]] = []
         for y, s, base, c, m in self.commitments:
             if not y:
                 products.append((g_at[s], at[(base, c)]))
@@ -111,21 +113,20 @@ class _Plan:
                 products.append((y_at[s], at[(base, c)]))
             else:
                 products.append((y_at[s], at[(base, c)], g_at[(-m * c) % q]))
-        values = pow_products(
-            requests, [(g, g_exps), (self.y, y_exps)], products, p, q.bit_length()
+        values, texts = pow_products(
+            requests, [(g, g_exps), (self.y, y_exps)], singles, p, q.bit_length(), texts=products
         )
         powers: Powers = {(x, q): v for x, v in zip(members, values, strict=False)}
-        g_minus = dict(zip(shifts, values[len(members) :], strict=False))
+        g_minus = dict(zip(shifts, values[len(members) :], strict=True))
         for e, v in g_minus.items():
             powers[(g, e)] = v
-        out: dict[tuple[mpz, mpz, mpz, mpz], mpz] = {}
-        done = len(members) + len(shifts)
-        for (y, s, base, c, m), v in zip(self.commitments, values[done:], strict=True):
+        out: dict[tuple[mpz, mpz, mpz, mpz], str] = {}
+        for (y, s, base, c, m), text in zip(self.commitments, texts, strict=True):
             if not y:
-                out[(g, s, base, c)] = v
+                out[(g, s, base, c)] = text
             else:  # the check's shifted base: b / g^m as b · g^(-m mod q)
                 shifted = base * g_minus[-m % q] % p if m else base
-                out[(self.y, s, shifted, c)] = v
+                out[(self.y, s, shifted, c)] = text
         return Prefill(powers, out)
 
 
