@@ -530,9 +530,9 @@ def pow_products(
 
 # ---------------------------------------------------------------------- precomputed powers
 
-#: The decimal texts of the products ``f^s · b^c`` of a :func:`precomputed_powers` block,
-#: keyed ``(f, s, b, c)``.
-ProductTexts = Mapping[tuple[mpz, mpz, mpz, mpz], str]
+#: The decimal texts of the products ``f^s · (b / g^m)^c`` of a :func:`precomputed_powers`
+#: block (g the group's generator: a proof's commitments), keyed ``(f, s, b, c, m)``.
+ProductTexts = Mapping[tuple[mpz, mpz, mpz, mpz, int], str]
 _NO_PRODUCTS: ProductTexts = {}
 
 _MEMO: ContextVar[tuple[mpz, Mapping[tuple[mpz, mpz | int], mpz], ProductTexts] | None] = (
@@ -548,8 +548,8 @@ def precomputed_powers(
 ) -> Iterator[None]:
     """Within the block, :func:`pow_memo` answers ``base^exp mod modulus`` from ``values``
     (keyed by ``(base, exp)``) when it holds the pair, and :func:`precomputed_product_text`
-    the decimal text of ``f^s · b^c mod modulus`` from ``products`` (keyed by
-    ``(f, s, b, c)``).
+    the decimal text of ``f^s · (b / g^m)^c mod modulus`` from ``products`` (keyed by
+    ``(f, s, b, c, m)``; g the generator of the group of ``modulus``).
 
     A verifier that knows in advance which powers a check will need computes them together
     (e.g. with :func:`pow_many`, which shares the squarings between the exponents of one
@@ -574,11 +574,13 @@ def pow_memo(base: mpz, exponent: mpz | int, modulus: mpz) -> mpz:
     return gmpy2.powmod(base, exponent, modulus)
 
 
-def precomputed_product_text(f: mpz, s: mpz, b: mpz, c: mpz, modulus: mpz) -> str | None:
-    """``str(f^s · b^c mod modulus)`` from the active :func:`precomputed_powers` block when
-    it holds it (e.g. a proof's commitment ``g^response · a^challenge``, which a check only
-    hashes), else None."""
+def precomputed_product_text(  # noqa: PLR0917 (the key's parts, then the modulus)
+    f: mpz, s: mpz, b: mpz, c: mpz, m: int, modulus: mpz
+) -> str | None:
+    """``str(f^s · (b / g^m)^c mod modulus)`` from the active :func:`precomputed_powers`
+    block when it holds it (a proof's commitment, e.g. ``g^response · a^challenge``, which a
+    check only hashes), else None."""
     memo = _MEMO.get()
     if memo is not None and memo[0] == modulus:
-        return memo[2].get((f, s, b, c))
+        return memo[2].get((f, s, b, c, m))
     return None

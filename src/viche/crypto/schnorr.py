@@ -46,7 +46,7 @@ def schnorr_commitment(group: Group, public: mpz, proof: Proof) -> str:
     re-derives and hashes (read from the active
     :func:`~viche.crypto.fastexp.precomputed_powers` block when it holds it)."""
     c, s = proof.challenge, proof.response
-    known = precomputed_product_text(group.g, s, public, c, group.p)
+    known = precomputed_product_text(group.g, s, public, c, 0, group.p)
     if known is not None:
         return known
     return str(group.mul(group.powg(s), group.pow(public, c)))
