@@ -128,6 +128,63 @@ as_natural(PyObject *obj, const char *what, Py_ssize_t *bits)
     return v;
 }
 
+/* gmpy2's mpz object, read (never written, never freed: gmpy2 has its own GMP) where its
+ * limbs are: the layout of gmpy2's MPZ_Object, PyObject_HEAD then an mpz_t, whose fields
+ * are GMP's public struct. mpz_view_ok is set at import only once reading mpz objects of
+ * known values gives those values (check_mpz_view); else every number goes through
+ * __index__ (a Python int), as it does for any type other than exactly gmpy2.mpz. */
+typedef struct {
+    PyObject_HEAD
+    __mpz_struct z;
+} MpzView;
+static int mpz_view_ok = 0;
+
+/* 1 and the signed limb count and limbs of obj when it is exactly a gmpy2.mpz (read in
+ * place), else 0. */
+static inline int
+mpz_view(PyObject *obj, mp_size_t *size, const mp_limb_t **d)
+{
+    if (!mpz_view_ok || Py_TYPE(obj) != (PyTypeObject *)mpz_type)
+        return 0;
+    const __mpz_struct *z = &((const MpzView *)obj)->z;
+    *size = z->_mp_size;
+    *d = z->_mp_d;
+    return 1;
+}
+
+/* Bit length of the natural number {d, size} (size > 0, d[size - 1] != 0). */
+static inline Py_ssize_t
+limbs_bits(const mp_limb_t *d, mp_size_t size)
+{
+    return (Py_ssize_t)(size - 1) * LIMB_BITS + (LIMB_BITS - __builtin_clzll(d[size - 1]));
+}
+
+/* mpz_view_ok: whether mpz(0), mpz(5 + 3·2^64) and mpz(-(9 + 2^64)) read as themselves
+ * (and gmpy2.mpz objects are large enough for the view). 0 with an exception only when a
+ * value cannot be made. */
+static int
+check_mpz_view(void)
+{
+    static const char *texts[3] = {"0", "55340232221128654853", "-18446744073709551625"};
+    static const mp_limb_t limbs[3][2] = {{0, 0}, {5, 3}, {9, 1}};
+    static const mp_size_t sizes[3] = {0, 2, -2};
+    mpz_view_ok = sizeof(mp_limb_t) == 8 &&
+                  ((PyTypeObject *)mpz_type)->tp_basicsize >= (Py_ssize_t)sizeof(MpzView);
+    for (int i = 0; i < 3 && mpz_view_ok; i++) {
+        PyObject *z = PyObject_CallFunction(mpz_type, "s", texts[i]);
+        if (z == NULL)
+            return -1;
+        mp_size_t size;
+        const mp_limb_t *d;
+        int ok = mpz_view(z, &size, &d) && size == sizes[i];
+        for (mp_size_t j = 0; ok && j < (size < 0 ? -size : size); j++)
+            ok = d[j] == limbs[i][j];
+        Py_DECREF(z);
+        mpz_view_ok = ok;
+    }
+    return 0;
+}
+
 static void
 bytes_to_limbs(mp_limb_t *out, const unsigned char *buf, mp_size_t n)
 {
@@ -162,6 +219,31 @@ static int
 read_exponent(PyObject *obj, Py_ssize_t max_bits, Exponent *e)
 {
     Py_ssize_t bits;
+    mp_size_t size;
+    const mp_limb_t *d;
+    if (mpz_view(obj, &size, &d)) { /* the same checks and bytes, without a Python int */
+        if (size < 0) {
+            PyErr_SetString(PyExc_ValueError, "negative exponent");
+            return -1;
+        }
+        bits = size ? limbs_bits(d, size) : 0;
+        if (bits > max_bits) {
+            PyErr_Format(PyExc_ValueError, "exponent of %zd bits; at most %zd here", bits,
+                         max_bits);
+            return -1;
+        }
+        e->bits = bits;
+        e->nbytes = bits ? (bits + 7) / 8 : 1;
+        e->bytes = PyMem_Malloc((size_t)e->nbytes);
+        if (e->bytes == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        e->bytes[0] = 0;
+        for (Py_ssize_t i = 0; i < (bits + 7) / 8; i++)
+            e->bytes[i] = (unsigned char)(d[i / LIMB_BYTES] >> (8 * (i % LIMB_BYTES)));
+        return 0;
+    }
     PyObject *v = as_natural(obj, "exponent", &bits);
     if (v == NULL)
         return -1;
@@ -748,6 +830,22 @@ static int
 read_residue(const ModulusObject *m, PyObject *obj, const char *what, mp_limb_t *out)
 {
     Py_ssize_t bits;
+    mp_size_t size;
+    const mp_limb_t *d;
+    if (mpz_view(obj, &size, &d)) { /* the same checks and limbs, without a Python int */
+        if (size < 0) {
+            PyErr_Format(PyExc_ValueError, "negative %s", what);
+            return -1;
+        }
+        if (size > m->n || (size == m->n && mpn_cmp(d, m->p, m->n) >= 0)) {
+            PyErr_Format(PyExc_ValueError, "%s out of range: must be below the modulus", what);
+            return -1;
+        }
+        if (size)
+            memcpy(out, d, (size_t)size * sizeof(mp_limb_t));
+        memset(out + size, 0, (size_t)(m->n - size) * sizeof(mp_limb_t));
+        return 0;
+    }
     PyObject *v = as_natural(obj, what, &bits);
     if (v == NULL)
         return -1;
@@ -2246,7 +2344,7 @@ PyInit__fastexp(void)
     if (mpz_type == NULL)
         return NULL;
     mpz_one = PyObject_CallFunction(mpz_type, "i", 1);
-    if (mpz_one == NULL)
+    if (mpz_one == NULL || check_mpz_view() < 0)
         return NULL;
     PyObject *mod = PyModule_Create(&fastexp_module);
     if (mod == NULL)
@@ -2260,6 +2358,7 @@ PyInit__fastexp(void)
         PyModule_AddIntConstant(mod, "MAX_MODULUS_BITS", MAX_MODULUS_BITS) < 0 ||
         PyModule_AddIntConstant(mod, "TABLE_MAX_BITS", TABLE_MAX_BITS) < 0 ||
         PyModule_AddIntConstant(mod, "HAVE_IFMA", cpu_has_ifma) < 0 ||
+        PyModule_AddIntConstant(mod, "MPZ_READ_IN_PLACE", mpz_view_ok) < 0 ||
         PyModule_AddStringConstant(mod, "IFMA_VARIANT",
                                    !cpu_has_ifma ? "" : ifma_default_vq ? "intel" : "zen4") < 0) {
         Py_DECREF(mod);

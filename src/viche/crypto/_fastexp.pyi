@@ -10,6 +10,8 @@ MAX_EXPONENT_BITS: int
 MAX_MODULUS_BITS: int
 TABLE_MAX_BITS: int
 HAVE_IFMA: int
+#: 1 when gmpy2.mpz numbers are read in place (their layout checked at import), 0: __index__
+MPZ_READ_IN_PLACE: int
 #: the IFMA kernel variant "auto" and "ifma" take here: "zen4", "intel" ("" without IFMA)
 IFMA_VARIANT: str
 
