@@ -283,26 +283,6 @@ exp_bits(const Exponent *e, Py_ssize_t offset, int w)
     return (v >> (offset & 7)) & ((1u << w) - 1);
 }
 
-/* The lowest set bit of e at or above pos, or e->bits when there is none: up to 64 bits
- * at a time (a sliding window starts on a set bit). */
-static inline Py_ssize_t
-next_set_bit(const Exponent *e, Py_ssize_t pos)
-{
-    while (pos < e->bits) {
-        Py_ssize_t byte = pos >> 3, avail = e->nbytes - byte < 8 ? e->nbytes - byte : 8;
-        uint64_t v = 0;
-        for (Py_ssize_t k = 0; k < avail; k++)
-            v |= (uint64_t)e->bytes[byte + k] << (8 * k);
-        v >>= pos & 7;
-        if (v) {
-            Py_ssize_t r = pos + __builtin_ctzll(v);
-            return r < e->bits ? r : e->bits;
-        }
-        pos = (byte + avail) * 8;
-    }
-    return e->bits;
-}
-
 /* ------------------------------------------------------------------ Montgomery core */
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -1252,7 +1232,8 @@ step_digit(const ModulusObject *m, const BucketJob *j, BucketState *st, int w, M
     const mp_size_t E = m->es;
     if (j == NULL)
         return;
-    st->pos = next_set_bit(j->e, st->pos);
+    while (st->pos < j->e->bits && !exp_bits(j->e, st->pos, 1))
+        st->pos++;
     if (st->pos >= j->e->bits)
         return;
     unsigned d = exp_bits(j->e, st->pos, w); /* odd */
