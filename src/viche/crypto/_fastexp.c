@@ -25,13 +25,17 @@
  *                               by all exponents (Yao's bucket method, sliding windows)
  *     .pow_many_batch([(base, exps), ...])   the same for several bases in one call
  *     .multi_pow(bases, exps)   prod base_i^e_i mod p (Straus: shared squarings)
+ *     .pow_products(requests, fixed, products[, text_from])   products of the powers of a
+ *                               batch and of tables, multiplied in Montgomery form; from
+ *                               index text_from on as their decimal str (mpn_get_str)
  *     .table(base, max_bits)    a FixedBaseTable of base for exponents below 2^max_bits
  *   FixedBaseTable
  *     .pow(e), .pow_mul(e, f)   base^e, f·base^e mod p: one product per non-zero byte of e
  *     .pow_many(exps)           [base^e mod p for e in exps]
  *   pow_many(base, exps, p)     Modulus(p).pow_many(base, exps)
  *
- * Inputs are Python ints or anything with __index__ (gmpy2.mpz); results are gmpy2.mpz.
+ * Inputs are Python ints or anything with __index__ (gmpy2.mpz, read in place when its
+ * layout checks out at import: MPZ_READ_IN_PLACE); results are gmpy2.mpz (or str).
  * Every input is checked (bases and factors in [0, p), exponents in [0, 2^16384) or below
  * the table's size) and refused with ValueError / TypeError; the arithmetic runs without
  * the GIL. Timing is not constant (public values: verification).
