@@ -48,10 +48,10 @@ def main() -> int:
     in_c = [0.0]
 
     def timed(call: Callable[..., Any]) -> Callable[..., Any]:
-        def run(*a: Any) -> Any:
+        def run(*a: Any, **k: Any) -> Any:
             c0 = time.process_time()
             try:
-                return call(*a)
+                return call(*a, **k)
             finally:
                 in_c[0] += time.process_time() - c0
 

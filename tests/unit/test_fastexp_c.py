@@ -72,6 +72,7 @@ def test_the_c_engine_is_loaded_in_ci(fastexp_c: ModuleType) -> None:
     VICHE_FASTEXP says otherwise, in use."""
     assert fastexp_c.__name__ == "viche.crypto._fastexp"
     assert fastexp_c.gmp_version.count(".") >= 1
+    assert fastexp_c.MPZ_READ_IN_PLACE in {0, 1}
     if IN_CI and fastexp._ENV_CHOICE not in {"pure", "mpn"}:
         assert fastexp.engine().startswith("C, ")
 
@@ -88,6 +89,44 @@ def test_pow_many_equals_powmod(fastexp_c: ModuleType, kernel: str, data: st.Dat
     assert got == [gmpy2.powmod(base, e, m) for e in exps]
     assert all(isinstance(v, type(mpz(0))) for v in got)
     assert fastexp_c.pow_many(base, [mpz(e) for e in exps], m) == got  # ints or mpz, same
+
+
+@pytest.mark.parametrize("kernel", KERNELS)
+@settings(max_examples=60, deadline=None)
+@given(data=st.data())
+def test_mpz_and_int_inputs_are_read_alike(
+    fastexp_c: ModuleType, kernel: str, data: st.DataObject
+) -> None:
+    """A gmpy2.mpz is read in place (MPZ_READ_IN_PLACE), an int through ``__index__``: the
+    same values, and the same refusals (negative, at or above the modulus, above the
+    exponent limits), for bases, exponents, table exponents and factors; 0 and limb
+    boundaries included."""
+    m = data.draw(_odd_moduli())
+    ctx = _modulus(fastexp_c, m, kernel)
+    edges = [0, 1, (1 << 64) - 1, 1 << 64, m - 1, m, m + 1, -1, -(1 << 64), 1 << 256, Q]
+    base = data.draw(st.sampled_from(edges) | st.integers(-m, 2 * m))
+    exp = data.draw(st.sampled_from(edges) | st.integers(-(1 << 300), 1 << 300))
+    bits = data.draw(st.sampled_from([1, 8, 64, 65, 256]))
+
+    def outcome(call: Callable[[], object]) -> object:
+        try:
+            return call()
+        except (ValueError, TypeError) as exc:
+            return type(exc), str(exc)
+
+    table = ctx.table(2, bits)
+    for as_int, as_mpz in [
+        (lambda: ctx.pow_many(base, [exp]), lambda: ctx.pow_many(mpz(base), [mpz(exp)])),
+        (
+            lambda: ctx.pow_many_batch([(base, [exp, 3])]),
+            lambda: ctx.pow_many_batch([(mpz(base), [mpz(exp), mpz(3)])]),
+        ),
+        (lambda: table.pow_many([exp]), lambda: table.pow_many([mpz(exp)])),
+        (lambda: table.pow_mul(1, base), lambda: table.pow_mul(mpz(1), mpz(base))),
+    ]:
+        assert outcome(as_mpz) == outcome(as_int)
+    if 0 <= base < m and 0 <= exp < 1 << 16384:
+        assert ctx.pow_many(mpz(base), [mpz(exp)]) == [pow(base, exp, m)]
 
 
 @pytest.mark.parametrize("kernel", KERNELS)
@@ -150,6 +189,11 @@ def test_pow_products_equals_products_of_powmods(
         expected.append(acc)
     got = ctx.pow_products(requests, [(t, es) for _, t, es in fixed], products)
     assert got == expected
+    # from text_from on, the products' decimal texts (str(mpz): no leading zero, "0")
+    text_from = data.draw(st.integers(0, len(products) + 1))
+    got = ctx.pow_products(requests, [(t, es) for _, t, es in fixed], products, text_from)
+    assert got == [v if i < text_from else str(v) for i, v in enumerate(expected)]
+    assert all(isinstance(v, type(mpz(0)) if i < text_from else str) for i, v in enumerate(got))
 
 
 def _ifma_moduli() -> st.SearchStrategy[int]:
@@ -324,6 +368,12 @@ def test_bad_input_is_refused_cleanly(fastexp_c: ModuleType) -> None:
         16,
         32,
     ]
+    assert ctx.pow_products([(2, [3, 0])], [], [(0,), (1,), (0, 0)], 1) == [8, "1", "64"]
+    assert ctx.pow_products([(0, [1])], [], [(0,)], 0) == ["0"]
+    with pytest.raises(ValueError, match="text_from"):
+        ctx.pow_products([], [], [], -1)
+    with pytest.raises(TypeError, match="3 or 4 arguments"):
+        ctx.pow_products([], [], [], 0, 0)
     with pytest.raises(IndexError, match="factor index 2"):
         ctx.pow_products([(2, [3])], [(table, [1])], [(2,)])
     with pytest.raises(IndexError):
@@ -453,9 +503,12 @@ def test_pow_products_agrees_under_every_engine(
     try:
         for name in (["c", "mpn"] if fastexp._C_BUILT is not None else []) + ["pure"]:
             fastexp.select_engine(name)  # the table cache is emptied: no table of g yet
-            assert fastexp.pow_products(reqs, [(g, g_exps)], products, p, 256) == expected
+            assert fastexp.pow_products(reqs, [(g, g_exps)], products, p, 256) == (expected, [])
             fastexp.fixed_base_table(g, p, 256)
-            assert fastexp.pow_products(reqs, [(g, g_exps)], products, p, 256) == expected
+            assert fastexp.pow_products(reqs, [(g, g_exps)], products, p, 256) == (expected, [])
+            # the same products as texts (str), after some as mpz
+            got = fastexp.pow_products(reqs, [(g, g_exps)], products[:1], p, 256, texts=products)
+            assert got == (expected[:1], [str(v) for v in expected])
     finally:
         fastexp.select_engine(before)
 

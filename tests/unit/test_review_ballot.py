@@ -17,6 +17,7 @@ from viche.crypto.answers import HAnswer
 from viche.crypto.credentials import credential_secret, generate_credential, public_credential
 from viche.crypto.elgamal import Ciphertext, PublicKey
 from viche.crypto.group import BELENIOS_2048, RFC_3526_2048, Group
+from viche.crypto.hashing import sha256_hex
 from viche.crypto.rng import SeededRandom
 from viche.errors import BallotShapeError, Location, VicheError
 from viche.protocol import ballot as ballot_module
@@ -141,7 +142,8 @@ def _located_reference(c: Ctx, raw: bytes, where: Location) -> VicheError | None
     bwhere = where.at(ballot=tracker)
     try:
         ballot = Ballot.from_bytes(raw, bwhere)
-        ballot_module._check_parsed(c.election, raw, c.credentials, ballot, tracker, bwhere)
+        hashes = (tracker, sha256_hex(raw))
+        ballot_module._check_parsed(c.election, raw, c.credentials, ballot, hashes, bwhere)
     except VicheError as exc:
         return exc
     return None

@@ -31,3 +31,17 @@ def test_hostile_json_is_a_format_error(text: str) -> None:
 )
 def test_ordinary_json_still_parses(text: str, value: object) -> None:
     assert codec.loads(text) == value
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ('{"a":1,"b":2,"b":3,"a":4}', "b"),  # the first key that comes again
+        ('{"a":1,"a":1}', "a"),
+        ('{"x":[{"c":2,"d":1,"c":3}]}', "c"),
+    ],
+)
+def test_a_duplicate_key_is_named(text: str, key: str) -> None:
+    with pytest.raises(JsonFormatError, match=f"duplicate key '{key}'") as info:
+        codec.loads(text, where=Location(path=("input",)))
+    assert str(info.value.where) == "input"

@@ -38,21 +38,20 @@ def test_precomputed_powers_are_exact_and_complete(archive) -> None:  # type: ig
         assert powers and products
         for (base, e), value in powers.items():
             assert value == gmpy2.powmod(base, e, p)
-        for (f, s, base, c), value in products.items():
-            assert value == gmpy2.powmod(f, s, p) * gmpy2.powmod(base, c, p) % p
+        for (f, s, base, c, m), text in products.items():  # the decimal text the check hashes
+            shifted = base * gmpy2.powmod(g_inv, m, p) % p  # b / g^m
+            assert text == str(gmpy2.powmod(f, s, p) * gmpy2.powmod(shifted, c, p) % p)
         assert (ballot.credential, group.q) in powers
         sig = ballot.signature.proof
-        assert (g, sig.response, ballot.credential, sig.challenge) in products
+        assert (g, sig.response, ballot.credential, sig.challenge, 0) in products
         for answer in ballot.answers:
             assert isinstance(answer, HAnswer)
             for ct, (p0, p1) in zip(answer.choices, answer.individual_proofs, strict=True):
                 assert (ct.alpha, group.q) in powers and (ct.beta, group.q) in powers
                 for proof in (p0, p1):
-                    assert (g, proof.response, ct.alpha, proof.challenge) in products
-                assert (y, p0.response, ct.beta, p0.challenge) in products
-                shifted = ct.beta * g_inv % p  # what the check derives as β · g^(-1 mod q)
-                assert (y, p1.response, shifted, p1.challenge) in products
-                assert (g, group.q - 1) in powers  # g^-1, read by the check to derive it
+                    assert (g, proof.response, ct.alpha, proof.challenge, 0) in products
+                assert (y, p0.response, ct.beta, p0.challenge, 0) in products
+                assert (y, p1.response, ct.beta, p1.challenge, 1) in products  # (α, β / g)
 
 
 def test_fast_check_agrees_with_plain_check(archive) -> None:  # type: ignore[no-untyped-def]

@@ -27,13 +27,17 @@
  *                               by all exponents (Yao's bucket method, sliding windows)
  *     .pow_many_batch([(base, exps), ...])   the same for several bases in one call
  *     .multi_pow(bases, exps)   prod base_i^e_i mod p (Straus: shared squarings)
+ *     .pow_products(requests, fixed, products[, text_from])   products of the powers of a
+ *                               batch and of tables, multiplied in Montgomery form; from
+ *                               index text_from on as their decimal str (mpn_get_str)
  *     .table(base, max_bits)    a FixedBaseTable of base for exponents below 2^max_bits
  *   FixedBaseTable
  *     .pow(e), .pow_mul(e, f)   base^e, f·base^e mod p: one product per non-zero byte of e
  *     .pow_many(exps)           [base^e mod p for e in exps]
  *   pow_many(base, exps, p)     Modulus(p).pow_many(base, exps)
  *
- * Inputs are Python ints or anything with __index__ (gmpy2.mpz); results are gmpy2.mpz.
+ * Inputs are Python ints or anything with __index__ (gmpy2.mpz, read in place when its
+ * layout checks out at import: MPZ_READ_IN_PLACE); results are gmpy2.mpz (or str).
  * Every input is checked (bases and factors in [0, p), exponents in [0, 2^16384) or below
  * the table's size) and refused with ValueError / TypeError; the arithmetic runs without
  * the GIL. Timing is not constant (public values: verification).
@@ -58,7 +62,7 @@
 #define TABLE_MAX_BITS 4096
 
 static PyObject *mpz_type = NULL; /* gmpy2.mpz */
-static PyObject *zero = NULL;     /* the int 0 */
+static PyObject *mpz_one = NULL;  /* gmpy2.mpz(1): every result 1 (memberships x^q) */
 
 /* ------------------------------------------------------------------ int <-> bytes */
 
@@ -66,12 +70,11 @@ static PyObject *zero = NULL;     /* the int 0 */
 static int
 long_bits(PyObject *v, Py_ssize_t *bits)
 {
-    PyObject *b = PyObject_CallMethod(v, "bit_length", NULL);
-    if (b == NULL)
+    size_t nb = _PyLong_NumBits(v); /* (size_t)-1 with OverflowError: far above any limit */
+    if (nb == (size_t)-1 && PyErr_Occurred())
         return -1;
-    *bits = PyLong_AsSsize_t(b);
-    Py_DECREF(b);
-    return (*bits == -1 && PyErr_Occurred()) ? -1 : 0;
+    *bits = (Py_ssize_t)nb;
+    return 0;
 }
 
 /* Writes the non-negative int v into buf (nbytes, little-endian). v fits (checked). */
@@ -119,10 +122,8 @@ as_natural(PyObject *obj, const char *what, Py_ssize_t *bits)
         }
         return NULL;
     }
-    int neg = PyObject_RichCompareBool(v, zero, Py_LT);
-    if (neg != 0) {
-        if (neg > 0)
-            PyErr_Format(PyExc_ValueError, "negative %s", what);
+    if (_PyLong_Sign(v) < 0) {
+        PyErr_Format(PyExc_ValueError, "negative %s", what);
         Py_DECREF(v);
         return NULL;
     }
@@ -131,6 +132,63 @@ as_natural(PyObject *obj, const char *what, Py_ssize_t *bits)
         return NULL;
     }
     return v;
+}
+
+/* gmpy2's mpz object, read (never written, never freed: gmpy2 has its own GMP) where its
+ * limbs are: the layout of gmpy2's MPZ_Object, PyObject_HEAD then an mpz_t, whose fields
+ * are GMP's public struct. mpz_view_ok is set at import only once reading mpz objects of
+ * known values gives those values (check_mpz_view); else every number goes through
+ * __index__ (a Python int), as it does for any type other than exactly gmpy2.mpz. */
+typedef struct {
+    PyObject_HEAD
+    __mpz_struct z;
+} MpzView;
+static int mpz_view_ok = 0;
+
+/* 1 and the signed limb count and limbs of obj when it is exactly a gmpy2.mpz (read in
+ * place), else 0. */
+static inline int
+mpz_view(PyObject *obj, mp_size_t *size, const mp_limb_t **d)
+{
+    if (!mpz_view_ok || Py_TYPE(obj) != (PyTypeObject *)mpz_type)
+        return 0;
+    const __mpz_struct *z = &((const MpzView *)obj)->z;
+    *size = z->_mp_size;
+    *d = z->_mp_d;
+    return 1;
+}
+
+/* Bit length of the natural number {d, size} (size > 0, d[size - 1] != 0). */
+static inline Py_ssize_t
+limbs_bits(const mp_limb_t *d, mp_size_t size)
+{
+    return (Py_ssize_t)(size - 1) * LIMB_BITS + (LIMB_BITS - __builtin_clzll(d[size - 1]));
+}
+
+/* mpz_view_ok: whether mpz(0), mpz(5 + 3·2^64) and mpz(-(9 + 2^64)) read as themselves
+ * (and gmpy2.mpz objects are large enough for the view). 0 with an exception only when a
+ * value cannot be made. */
+static int
+check_mpz_view(void)
+{
+    static const char *texts[3] = {"0", "55340232221128654853", "-18446744073709551625"};
+    static const mp_limb_t limbs[3][2] = {{0, 0}, {5, 3}, {9, 1}};
+    static const mp_size_t sizes[3] = {0, 2, -2};
+    mpz_view_ok = sizeof(mp_limb_t) == 8 &&
+                  ((PyTypeObject *)mpz_type)->tp_basicsize >= (Py_ssize_t)sizeof(MpzView);
+    for (int i = 0; i < 3 && mpz_view_ok; i++) {
+        PyObject *z = PyObject_CallFunction(mpz_type, "s", texts[i]);
+        if (z == NULL)
+            return -1;
+        mp_size_t size;
+        const mp_limb_t *d;
+        int ok = mpz_view(z, &size, &d) && size == sizes[i];
+        for (mp_size_t j = 0; ok && j < (size < 0 ? -size : size); j++)
+            ok = d[j] == limbs[i][j];
+        Py_DECREF(z);
+        mpz_view_ok = ok;
+    }
+    return 0;
 }
 
 static void
@@ -167,6 +225,31 @@ static int
 read_exponent(PyObject *obj, Py_ssize_t max_bits, Exponent *e)
 {
     Py_ssize_t bits;
+    mp_size_t size;
+    const mp_limb_t *d;
+    if (mpz_view(obj, &size, &d)) { /* the same checks and bytes, without a Python int */
+        if (size < 0) {
+            PyErr_SetString(PyExc_ValueError, "negative exponent");
+            return -1;
+        }
+        bits = size ? limbs_bits(d, size) : 0;
+        if (bits > max_bits) {
+            PyErr_Format(PyExc_ValueError, "exponent of %zd bits; at most %zd here", bits,
+                         max_bits);
+            return -1;
+        }
+        e->bits = bits;
+        e->nbytes = bits ? (bits + 7) / 8 : 1;
+        e->bytes = PyMem_Malloc((size_t)e->nbytes);
+        if (e->bytes == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        e->bytes[0] = 0;
+        for (Py_ssize_t i = 0; i < (bits + 7) / 8; i++)
+            e->bytes[i] = (unsigned char)(d[i / LIMB_BYTES] >> (8 * (i % LIMB_BYTES)));
+        return 0;
+    }
     PyObject *v = as_natural(obj, "exponent", &bits);
     if (v == NULL)
         return -1;
@@ -691,6 +774,22 @@ static int
 read_residue(const ModulusObject *m, PyObject *obj, const char *what, mp_limb_t *out)
 {
     Py_ssize_t bits;
+    mp_size_t size;
+    const mp_limb_t *d;
+    if (mpz_view(obj, &size, &d)) { /* the same checks and limbs, without a Python int */
+        if (size < 0) {
+            PyErr_Format(PyExc_ValueError, "negative %s", what);
+            return -1;
+        }
+        if (size > m->n || (size == m->n && mpn_cmp(d, m->p, m->n) >= 0)) {
+            PyErr_Format(PyExc_ValueError, "%s out of range: must be below the modulus", what);
+            return -1;
+        }
+        if (size)
+            memcpy(out, d, (size_t)size * sizeof(mp_limb_t));
+        memset(out + size, 0, (size_t)(m->n - size) * sizeof(mp_limb_t));
+        return 0;
+    }
     PyObject *v = as_natural(obj, what, &bits);
     if (v == NULL)
         return -1;
@@ -722,10 +821,15 @@ read_residue(const ModulusObject *m, PyObject *obj, const char *what, mp_limb_t 
     return r;
 }
 
-/* A gmpy2.mpz of the n-limb normal-form value x. */
+/* A gmpy2.mpz of the n-limb normal-form value x (1 is one shared object: mpz are
+ * immutable). */
 static PyObject *
 residue_to_mpz(const ModulusObject *m, const mp_limb_t *x)
 {
+    if (x[0] == 1 && (m->n == 1 || mpn_zero_p(x + 1, m->n - 1))) {
+        Py_INCREF(mpz_one);
+        return mpz_one;
+    }
     Py_ssize_t nbytes = m->n * LIMB_BYTES;
     unsigned char *buf = PyMem_Malloc((size_t)nbytes);
     if (buf == NULL)
@@ -738,6 +842,31 @@ residue_to_mpz(const ModulusObject *m, const mp_limb_t *x)
     PyObject *z = PyObject_CallOneArg(mpz_type, v);
     Py_DECREF(v);
     return z;
+}
+
+/* Digits a decimal text of an n-limb value can take (64 bits hold at most 19.3 digits). */
+#define TEXT_SIZE(n) ((Py_ssize_t)(n) * 20 + 1)
+
+/* The decimal digits (ASCII, no leading zero; "0" for 0) of the n-limb normal-form value
+ * x into text (TEXT_SIZE(n) bytes); returns their count. w is scratch of n + 1 limbs
+ * (mpn_get_str clobbers its input). Needs no Python object: runs without the GIL. */
+static Py_ssize_t
+residue_digits(mp_size_t n, const mp_limb_t *x, unsigned char *text, mp_limb_t *w)
+{
+    while (n > 0 && x[n - 1] == 0)
+        n--;
+    if (n == 0) {
+        text[0] = '0';
+        return 1;
+    }
+    memcpy(w, x, (size_t)n * sizeof(mp_limb_t));
+    w[n] = 0;
+    size_t len = mpn_get_str(text, 10, w, n), lead = 0;
+    while (lead + 1 < len && text[lead] == 0) /* mpn_get_str may write leading zeros */
+        lead++;
+    for (size_t i = lead; i < len; i++)
+        text[i - lead] = (unsigned char)('0' + text[i]);
+    return (Py_ssize_t)(len - lead);
 }
 
 /* ------------------------------------------------------------------ Modulus */
@@ -1907,17 +2036,29 @@ fail:
     return NULL;
 }
 
-/* pow_products(requests, fixed, products): the values are every power of the batch
- * `requests` (as pow_many_batch, base after base) then every power of each (table,
+/* pow_products(requests, fixed, products[, text_from]): the values are every power of the
+ * batch `requests` (as pow_many_batch, base after base) then every power of each (table,
  * exponents) of `fixed`, all kept in Montgomery form; the result is, for each tuple of
- * indices of `products`, the product of those values mod p (one conversion out each). */
+ * indices of `products`, the product of those values mod p (one conversion out each): an
+ * mpz, or from index text_from on its decimal text (str(mpz), written without the GIL). */
 static PyObject *
 Modulus_pow_products(ModulusObject *m, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 3) {
+    if (nargs != 3 && nargs != 4) {
         PyErr_SetString(PyExc_TypeError,
-                        "pow_products(requests, fixed, products) takes 3 arguments");
+                        "pow_products(requests, fixed, products[, text_from]) takes 3 or 4 "
+                        "arguments");
         return NULL;
+    }
+    Py_ssize_t text_from = PY_SSIZE_T_MAX;
+    if (nargs == 4) {
+        text_from = PyNumber_AsSsize_t(args[3], PyExc_OverflowError);
+        if (text_from == -1 && PyErr_Occurred())
+            return NULL;
+        if (text_from < 0) {
+            PyErr_SetString(PyExc_ValueError, "text_from must be at least 0");
+            return NULL;
+        }
     }
     const mp_size_t n = m->n, E = m->es;
     const size_t sz = (size_t)E * sizeof(mp_limb_t);
@@ -1938,11 +2079,16 @@ Modulus_pow_products(ModulusObject *m, PyObject *const *args, Py_ssize_t nargs)
         free_fixed(fs, nfixed);
         return NULL;
     }
+    if (text_from > nprod)
+        text_from = nprod;
+    Py_ssize_t ntext = nprod - text_from;
     mp_limb_t *vals = PyMem_Malloc((size_t)(nvalues ? nvalues : 1) * sz);
     mp_limb_t *out = PyMem_Malloc((size_t)((nprod ? nprod : 1) * n) * sizeof(mp_limb_t));
     mp_limb_t *scratch = PyMem_Malloc(WAYS * sz + (size_t)m->ts * sizeof(mp_limb_t));
+    unsigned char *texts = PyMem_Malloc((size_t)((ntext ? ntext : 1) * TEXT_SIZE(n)));
+    Py_ssize_t *lens = PyMem_Malloc((size_t)(ntext ? ntext : 1) * sizeof(Py_ssize_t));
     int r = -1;
-    if (vals != NULL && out != NULL && scratch != NULL) {
+    if (vals != NULL && out != NULL && scratch != NULL && texts != NULL && lens != NULL) {
         Py_BEGIN_ALLOW_THREADS
         r = batch_core(m, &b, vals, 1);
         Py_ssize_t at = b.nexps;
@@ -1976,6 +2122,9 @@ Modulus_pow_products(ModulusObject *m, PyObject *const *args, Py_ssize_t nargs)
             for (int h = 0; h < WAYS && c + h < nprod; h++)
                 from_mont(m, out + (c + h) * n, acc[h], t);
         }
+        /* the decimal texts (t: m->ts >= 2n limbs of scratch) */
+        for (Py_ssize_t i = 0; r == 0 && i < ntext; i++)
+            lens[i] = residue_digits(n, out + (text_from + i) * n, texts + i * TEXT_SIZE(n), t);
         Py_END_ALLOW_THREADS
     }
     free_batch(&b);
@@ -1983,8 +2132,31 @@ Modulus_pow_products(ModulusObject *m, PyObject *const *args, Py_ssize_t nargs)
     free_products(ps, nprod);
     PyMem_Free(vals);
     PyMem_Free(scratch);
-    PyObject *result = r == 0 ? results_list(m, out, nprod) : PyErr_NoMemory();
+    PyObject *result = r == 0 ? results_list(m, out, text_from) : PyErr_NoMemory();
     PyMem_Free(out);
+    if (result != NULL && ntext) {
+        PyObject *more = PyList_New(nprod);
+        for (Py_ssize_t i = 0; more != NULL && i < nprod; i++) {
+            PyObject *item;
+            if (i < text_from) {
+                item = PyList_GET_ITEM(result, i);
+                Py_INCREF(item);
+            }
+            else {
+                Py_ssize_t j = i - text_from;
+                item = PyUnicode_New(lens[j], 127);
+                if (item == NULL) {
+                    Py_CLEAR(more);
+                    break;
+                }
+                memcpy(PyUnicode_1BYTE_DATA(item), texts + j * TEXT_SIZE(n), (size_t)lens[j]);
+            }
+            PyList_SET_ITEM(more, i, item);
+        }
+        Py_SETREF(result, more);
+    }
+    PyMem_Free(texts);
+    PyMem_Free(lens);
     return result;
 }
 
@@ -2015,7 +2187,8 @@ static PyMethodDef Modulus_methods[] = {
     {"multi_pow", (PyCFunction)(void (*)(void))Modulus_multi_pow, METH_FASTCALL,
      "multi_pow(bases, exponents) -> prod base_i^e_i mod p (Straus)"},
     {"pow_products", (PyCFunction)(void (*)(void))Modulus_pow_products, METH_FASTCALL,
-     "pow_products(requests, fixed, products) -> [prod of the indexed powers mod p, ...]"},
+     "pow_products(requests, fixed, products[, text_from]) -> [prod of the indexed powers "
+     "mod p, ...] (their decimal str from index text_from on)"},
     {"table", (PyCFunction)(void (*)(void))Modulus_table, METH_FASTCALL,
      "table(base, max_bits) -> FixedBaseTable of base for exponents below 2^max_bits"},
     {NULL, NULL, 0, NULL},
@@ -2107,15 +2280,15 @@ PyInit__fastexp(void)
     if (cpu_has_ifma)
         ifma_default_vq = __builtin_cpu_is("amd") ? 0 : 1;
 #endif
-    zero = PyLong_FromLong(0);
-    if (zero == NULL)
-        return NULL;
     PyObject *gmpy2 = PyImport_ImportModule("gmpy2");
     if (gmpy2 == NULL)
         return NULL;
     mpz_type = PyObject_GetAttrString(gmpy2, "mpz");
     Py_DECREF(gmpy2);
     if (mpz_type == NULL)
+        return NULL;
+    mpz_one = PyObject_CallFunction(mpz_type, "i", 1);
+    if (mpz_one == NULL || check_mpz_view() < 0)
         return NULL;
     PyObject *mod = PyModule_Create(&fastexp_module);
     if (mod == NULL)
@@ -2129,6 +2302,7 @@ PyInit__fastexp(void)
         PyModule_AddIntConstant(mod, "MAX_MODULUS_BITS", MAX_MODULUS_BITS) < 0 ||
         PyModule_AddIntConstant(mod, "TABLE_MAX_BITS", TABLE_MAX_BITS) < 0 ||
         PyModule_AddIntConstant(mod, "HAVE_IFMA", cpu_has_ifma) < 0 ||
+        PyModule_AddIntConstant(mod, "MPZ_READ_IN_PLACE", mpz_view_ok) < 0 ||
         PyModule_AddStringConstant(mod, "IFMA_VARIANT",
                                    !cpu_has_ifma ? "" : ifma_default_vq ? "intel" : "zen4") < 0) {
         Py_DECREF(mod);

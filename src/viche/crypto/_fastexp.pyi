@@ -10,6 +10,8 @@ MAX_EXPONENT_BITS: int
 MAX_MODULUS_BITS: int
 TABLE_MAX_BITS: int
 HAVE_IFMA: int
+#: 1 when gmpy2.mpz numbers are read in place (their layout checked at import), 0: __index__
+MPZ_READ_IN_PLACE: int
 #: the IFMA variant "auto" and "ifma" take: a guess by vendor, "zen4" (AMD) or "intel" ("" without
 #: IFMA); viche.crypto.fastexp times both and names the faster one
 IFMA_VARIANT: str
@@ -37,8 +39,9 @@ class Modulus:
         requests: Sequence[tuple[SupportsIndex, Sequence[SupportsIndex]]],
         fixed: Sequence[tuple[FixedBaseTable, Sequence[SupportsIndex]]],
         products: Sequence[Sequence[int]],
+        text_from: int = ...,
         /,
-    ) -> list[mpz]: ...
+    ) -> list[mpz | str]: ...
     def table(self, base: SupportsIndex, max_bits: int, /) -> FixedBaseTable: ...
 
 @final

@@ -47,7 +47,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from types import ModuleType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import gmpy2
 from gmpy2 import mpz
@@ -70,7 +70,7 @@ __all__ = [
     "pow_memo",
     "pow_products",
     "precomputed_powers",
-    "precomputed_product",
+    "precomputed_product_text",
     "select_engine",
 ]
 
@@ -537,18 +537,22 @@ def pow_products(
     products: Sequence[Sequence[int]],
     modulus: mpz,
     max_bits: int,
-) -> list[mpz]:
+    *,
+    texts: Sequence[Sequence[int]] = (),
+) -> tuple[list[mpz], list[str]]:
     """Products of powers: ``[Π values[i] for i in indices mod modulus for indices in
     products]``, where ``values`` lists every power of ``pow_many_batch(requests)`` (base
     after base) and then, for each ``(base, exponents)`` of ``fixed``, every power of
-    ``pow_fixed_many(base, exponents, modulus, max_bits)``.
+    ``pow_fixed_many(base, exponents, modulus, max_bits)``; and the decimal texts
+    (``str``) of the products of ``texts``, the same way.
 
-    E.g. the commitments ``g^s · a^c`` of a ballot's proofs: the C engine keeps every power
-    in Montgomery form, multiplies there and converts each product once, instead of
-    converting both powers and multiplying them in Python. It runs when the tables of the
-    fixed bases are built (:func:`pow_fixed_many` builds them after a few uses); otherwise,
-    and for exponents it refuses (negative, too large), the same values are composed from
-    :func:`pow_many_batch` and :func:`pow_fixed_many`.
+    E.g. the commitments ``g^s · a^c`` of a ballot's proofs, of which the check reads only
+    the decimal text (it hashes them): the C engine keeps every power in Montgomery form,
+    multiplies there and converts each product once, to an ``mpz`` or straight to its
+    digits, instead of converting both powers and multiplying them in Python. It runs when
+    the tables of the fixed bases are built (:func:`pow_fixed_many` builds them after a few
+    uses); otherwise, and for exponents it refuses (negative, too large), the same values
+    are composed from :func:`pow_many_batch` and :func:`pow_fixed_many`.
     """
     m = mpz(modulus)
     ctx = _modulus(m)
@@ -559,35 +563,41 @@ def pow_products(
         ctables = [t._ctable for t in tables if t is not None and t._ctable is not None]
         if len(ctables) == len(fixed):
             try:  # refuses negative exponents and those above its limits: composed below
-                return ctx.pow_products(
+                out = ctx.pow_products(
                     [(b if 0 <= b < m else mpz(b) % m, exps) for b, exps in requests],
                     [(t, exps) for t, (_, exps) in zip(ctables, fixed, strict=True)],
-                    products,
+                    [*products, *texts],
+                    len(products),
                 )
             except ValueError:
                 pass
+            else:  # mpz before len(products), str from there (the engine's contract)
+                n = len(products)
+                return cast(list[mpz], out[:n]), cast(list[str], out[n:])
     values = [v for vs in pow_many_batch(requests, m) for v in vs]
     for base, exps in fixed:
         values += pow_fixed_many(base, exps, m, max_bits)
-    out: list[mpz] = []
-    for indices in products:
+    out_values: list[mpz] = []
+    for indices in [*products, *texts]:
         if not indices:
             raise ValueError("a product needs at least one factor")
         acc = values[indices[0]]
         for i in indices[1:]:
             acc = acc * values[i] % m
-        out.append(acc)
-    return out
+        out_values.append(acc)
+    n = len(products)
+    return out_values[:n], [str(v) for v in out_values[n:]]
 
 
 # ---------------------------------------------------------------------- precomputed powers
 
-#: The products ``f^s · b^c`` of a :func:`precomputed_powers` block, keyed ``(f, s, b, c)``.
-Products = Mapping[tuple[mpz, mpz, mpz, mpz], mpz]
-_NO_PRODUCTS: Products = {}
+#: The decimal texts of the products ``f^s · (b / g^m)^c`` of a :func:`precomputed_powers`
+#: block (g the group's generator: a proof's commitments), keyed ``(f, s, b, c, m)``.
+ProductTexts = Mapping[tuple[mpz, mpz, mpz, mpz, int], str]
+_NO_PRODUCTS: ProductTexts = {}
 
-_MEMO: ContextVar[tuple[mpz, Mapping[tuple[mpz, mpz | int], mpz], Products] | None] = ContextVar(
-    "viche_power_memo", default=None
+_MEMO: ContextVar[tuple[mpz, Mapping[tuple[mpz, mpz | int], mpz], ProductTexts] | None] = (
+    ContextVar("viche_power_memo", default=None)
 )
 
 
@@ -595,11 +605,12 @@ _MEMO: ContextVar[tuple[mpz, Mapping[tuple[mpz, mpz | int], mpz], Products] | No
 def precomputed_powers(
     modulus: mpz,
     values: Mapping[tuple[mpz, mpz | int], mpz],
-    products: Products = _NO_PRODUCTS,
+    products: ProductTexts = _NO_PRODUCTS,
 ) -> Iterator[None]:
     """Within the block, :func:`pow_memo` answers ``base^exp mod modulus`` from ``values``
-    (keyed by ``(base, exp)``) when it holds the pair, and :func:`precomputed_product`
-    ``f^s · b^c mod modulus`` from ``products`` (keyed by ``(f, s, b, c)``).
+    (keyed by ``(base, exp)``) when it holds the pair, and :func:`precomputed_product_text`
+    the decimal text of ``f^s · (b / g^m)^c mod modulus`` from ``products`` (keyed by
+    ``(f, s, b, c, m)``; g the generator of the group of ``modulus``).
 
     A verifier that knows in advance which powers a check will need computes them together
     (e.g. with :func:`pow_many`, which shares the squarings between the exponents of one
@@ -624,10 +635,13 @@ def pow_memo(base: mpz, exponent: mpz | int, modulus: mpz) -> mpz:
     return gmpy2.powmod(base, exponent, modulus)
 
 
-def precomputed_product(f: mpz, s: mpz, b: mpz, c: mpz, modulus: mpz) -> mpz | None:
-    """``f^s · b^c mod modulus`` from the active :func:`precomputed_powers` block when it
-    holds it (e.g. a proof's commitment ``g^response · a^challenge``), else None."""
+def precomputed_product_text(  # noqa: PLR0917 (the key's parts, then the modulus)
+    f: mpz, s: mpz, b: mpz, c: mpz, m: int, modulus: mpz
+) -> str | None:
+    """``str(f^s · (b / g^m)^c mod modulus)`` from the active :func:`precomputed_powers`
+    block when it holds it (a proof's commitment, e.g. ``g^response · a^challenge``, which a
+    check only hashes), else None."""
     memo = _MEMO.get()
     if memo is not None and memo[0] == modulus:
-        return memo[2].get((f, s, b, c))
+        return memo[2].get((f, s, b, c, m))
     return None

@@ -25,47 +25,53 @@ from collections.abc import Callable, Sequence
 from gmpy2 import mpz
 
 from viche.crypto.elgamal import Ciphertext, PublicKey
-from viche.crypto.fastexp import precomputed_product
+from viche.crypto.fastexp import precomputed_product_text
 from viche.crypto.group import Group
 from viche.crypto.hashing import hash_to_zq
 from viche.crypto.rng import RandomSource, random_zq
 from viche.crypto.schnorr import Proof, schnorr_check, schnorr_prove
 from viche.errors import BallotShapeError
 
-#: A branch ``(a, b)`` of a disjunctive proof; it holds when a = g^r and b = y^r.
-Branch = tuple[mpz, mpz]
-#: Builds the hashed string from the flat list of commitments ``[A0, B0, A1, B1, ...]``.
-CommitString = Callable[[list[mpz]], str]
+#: A branch ``(a, b, m)`` of a disjunctive proof; it holds when a = g^r and b / g^m = y^r
+#: (m = 0: b = y^r; a branch stating that ``(a, b)`` encrypts m).
+Branch = tuple[mpz, mpz, int]
+#: Builds the hashed string from the decimal texts of the commitments ``[A0, B0, A1, B1,
+#: ...]``.
+CommitString = Callable[[list[str]], str]
 
 
 def _in_zq(group: Group, proof: Proof) -> bool:
     return 0 <= proof.challenge < group.q and 0 <= proof.response < group.q
 
 
-def _join(values: Sequence[mpz]) -> str:
-    return ",".join(str(v) for v in values)
+def _join(texts: Sequence[str]) -> str:
+    return ",".join(texts)
 
 
 # ---------------------------------------------------------------------- the OR engine
 
 
-def branch_commitments(pk: PublicKey, branch: Branch, proof: Proof) -> tuple[mpz, mpz]:
-    """``(g^response a^challenge, y^response b^challenge)``: what the verifier re-derives.
+def branch_commitments(pk: PublicKey, branch: Branch, proof: Proof) -> tuple[str, str]:
+    """The decimal texts of ``(g^response a^challenge, y^response (b / g^m)^challenge)``:
+    what the verifier re-derives (and hashes). ``b / g^m`` is ``b · g^(-m mod q)`` (g has
+    order q: no inversion, and the power comes from g's table).
 
     The one place where verification spends its exponentiations (an optimised
     implementation replaces this with fixed-base tables and multi-exponentiation): inside a
     :func:`~viche.crypto.fastexp.precomputed_powers` block that holds them (a ballot check,
-    :mod:`viche.verify.prefill`), both are read from it.
+    :mod:`viche.verify.prefill`), both texts are read from it, keyed ``(g, response, a,
+    challenge, 0)`` and ``(y, response, b, challenge, m)``.
     """
     group = pk.group
-    a, b = branch
+    a, b, m = branch
     c, s, p = proof.challenge, proof.response, group.p
-    big_a = precomputed_product(group.g, s, a, c, p)  # a ballot check computes them together
+    big_a = precomputed_product_text(group.g, s, a, c, 0, p)  # a ballot check computes them
     if big_a is None:
-        big_a = group.powg(s) * group.pow(a, c) % p
-    big_b = precomputed_product(pk.y, s, b, c, p)
+        big_a = str(group.powg(s) * group.pow(a, c) % p)
+    big_b = precomputed_product_text(pk.y, s, b, c, m, p)
     if big_b is None:
-        big_b = pk.pow(s) * group.pow(b, c) % p
+        shifted = group.mul(b, group.powg(-m % group.q)) if m else b
+        big_b = str(pk.pow(s) * group.pow(shifted, c) % p)
     return big_a, big_b
 
 
@@ -84,17 +90,17 @@ def or_prove(  # noqa: PLR0917 (positional order follows the spec)
         raise BallotShapeError(  # never name the true branch: it is the secret vote
             f"the true branch is not among the {len(branches)} branches of the proof"
         )
-    commits: list[mpz] = []
+    commits: list[str] = []
     simulated: dict[int, Proof] = {}
     w = mpz(0)
     for j, branch in enumerate(branches):
         if j == real:
             w = random_zq(rng, q)
-            commits += [group.powg(w), pk.pow(w)]
+            commits += [str(group.powg(w)), str(pk.pow(w))]
         else:
             fake = Proof(challenge=random_zq(rng, q), response=random_zq(rng, q))
             simulated[j] = fake
-            commits += list(branch_commitments(pk, branch, fake))
+            commits += branch_commitments(pk, branch, fake)
     h = hash_to_zq(hashed(commits), q)
     c_real = (h - sum((p.challenge for p in simulated.values()), mpz(0))) % q
     real_proof = Proof(challenge=c_real, response=(w - r * c_real) % q)
@@ -110,19 +116,16 @@ def or_check(
         return False
     if not all(_in_zq(group, p) for p in proofs):
         return False
-    commits: list[mpz] = []
+    commits: list[str] = []
     for branch, proof in zip(branches, proofs, strict=True):
         commits.extend(branch_commitments(pk, branch, proof))
     total = sum((p.challenge for p in proofs), mpz(0)) % group.q
     return hash_to_zq(hashed(commits), group.q) == total
 
 
-def _shifted(group: Group, ct: Ciphertext, m: int) -> Branch:
-    """The branch ``(α, β / g^m)`` stating that ct encrypts m, as ``β · g^(-m mod q)`` (g has
-    order q): no inversion, and the power comes from g's table."""
-    if m == 0:
-        return ct.alpha, ct.beta
-    return ct.alpha, group.mul(ct.beta, group.powg(-m % group.q))
+def _shifted(ct: Ciphertext, m: int) -> Branch:
+    """The branch ``(α, β, m)`` stating that ct encrypts m."""
+    return ct.alpha, ct.beta, m
 
 
 # ---------------------------------------------------------------------- interval (4.12)
@@ -147,7 +150,7 @@ def iprove(  # noqa: PLR0917 (positional order follows the spec)
 
     The hashed string is ``{tag}|{prefix}|α,β|A0,B0,...,Ak,Bk``.
     """
-    branches = [_shifted(pk.group, ct, m) for m in values]
+    branches = [_shifted(ct, m) for m in values]
     return or_prove(pk, branches, index, r, _interval_string(tag, prefix, ct), rng)
 
 
@@ -160,7 +163,7 @@ def icheck(  # noqa: PLR0917 (positional order follows the spec)
     tag: str = "prove",
 ) -> bool:
     """Verify an interval proof made by :func:`iprove` (one proof per value)."""
-    branches = [_shifted(pk.group, ct, m) for m in values]
+    branches = [_shifted(ct, m) for m in values]
     return or_check(pk, branches, proofs, _interval_string(tag, prefix, ct))
 
 
@@ -190,7 +193,7 @@ def prove_blank(  # noqa: PLR0917 (positional order follows the spec)
     ``blank`` says which side is true: False proves m0 = 0, True proves mΣ = 0. The hashed
     string is ``bproof0|S|A0,B0,AΣ,BΣ`` whichever side is real.
     """
-    branches = [(ct0.alpha, ct0.beta), (ct_sigma.alpha, ct_sigma.beta)]
+    branches = [_shifted(ct0, 0), _shifted(ct_sigma, 0)]
     real, r = (1, r_sigma) if blank else (0, r0)
     p0, p1 = or_prove(pk, branches, real, r, _tagged_string("bproof0", prefix), rng)
     return p0, p1
@@ -204,14 +207,14 @@ def check_blank(
     proofs: Sequence[Proof],
 ) -> bool:
     """Verify a ``blank_proof`` made by :func:`prove_blank` (exactly two proofs)."""
-    branches = [(ct0.alpha, ct0.beta), (ct_sigma.alpha, ct_sigma.beta)]
+    branches = [_shifted(ct0, 0), _shifted(ct_sigma, 0)]
     return or_check(pk, branches, proofs, _tagged_string("bproof0", prefix))
 
 
 def _overall_blank_branches(
-    group: Group, ct0: Ciphertext, ct_sigma: Ciphertext, values: Sequence[int]
+    ct0: Ciphertext, ct_sigma: Ciphertext, values: Sequence[int]
 ) -> list[Branch]:
-    return [_shifted(group, ct0, 1)] + [_shifted(group, ct_sigma, m) for m in values]
+    return [_shifted(ct0, 1)] + [_shifted(ct_sigma, m) for m in values]
 
 
 def prove_overall_blank(  # noqa: PLR0917 (positional order follows the spec)
@@ -231,7 +234,7 @@ def prove_overall_blank(  # noqa: PLR0917 (positional order follows the spec)
     names the true branch: 0 for a blank vote (ct0 encrypts 1, witness r0), or j >= 1 when
     mΣ = ``values[j - 1]`` (witness r_sigma). Hashed string: ``bproof1|S|A0,B0,...,Ak,Bk``.
     """
-    branches = _overall_blank_branches(pk.group, ct0, ct_sigma, values)
+    branches = _overall_blank_branches(ct0, ct_sigma, values)
     r = r0 if index == 0 else r_sigma
     return or_prove(pk, branches, index, r, _tagged_string("bproof1", prefix), rng)
 
@@ -245,7 +248,7 @@ def check_overall_blank(  # noqa: PLR0917 (positional order follows the spec)
     values: Sequence[int],
 ) -> bool:
     """Verify a proof made by :func:`prove_overall_blank` (``len(values) + 1`` proofs)."""
-    branches = _overall_blank_branches(pk.group, ct0, ct_sigma, values)
+    branches = _overall_blank_branches(ct0, ct_sigma, values)
     return or_check(pk, branches, proofs, _tagged_string("bproof1", prefix))
 
 
@@ -282,9 +285,9 @@ def check_decryption(  # noqa: PLR0917 (positional order follows the spec)
 # ---------------------------------------------------------------------- raweg (4.11.2)
 
 
-def _raweg_string(pk: PublicKey, prefix: str, ct: Ciphertext) -> Callable[[mpz], str]:
+def _raweg_string(pk: PublicKey, prefix: str, ct: Ciphertext) -> Callable[[str], str]:
     head = f"raweg|{prefix}|{pk.y},{ct.alpha},{ct.beta}|"
-    return lambda a: head + str(a)
+    return lambda a: head + a
 
 
 def prove_raweg(pk: PublicKey, prefix: str, ct: Ciphertext, r: mpz, rng: RandomSource) -> Proof:

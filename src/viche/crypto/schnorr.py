@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from gmpy2 import mpz
 
-from viche.crypto.fastexp import precomputed_product
+from viche.crypto.fastexp import precomputed_product_text
 from viche.crypto.group import Group
 from viche.crypto.hashing import hash_to_zq
 from viche.crypto.rng import RandomSource, random_zq
@@ -27,8 +27,9 @@ class Proof:
     response: mpz
 
 
-#: Builds the hashed string from the commitment A (the statement is captured by the closure).
-ChallengeString = Callable[[mpz], str]
+#: Builds the hashed string from the decimal text of the commitment A (the statement is
+#: captured by the closure).
+ChallengeString = Callable[[str], str]
 
 
 def schnorr_prove(
@@ -36,18 +37,19 @@ def schnorr_prove(
 ) -> Proof:
     w = random_zq(rng, group.q)
     commitment = group.powg(w)
-    c = hash_to_zq(challenge_string(commitment), group.q)
+    c = hash_to_zq(challenge_string(str(commitment)), group.q)
     return Proof(challenge=c, response=(w - secret * c) % group.q)
 
 
-def schnorr_commitment(group: Group, public: mpz, proof: Proof) -> mpz:
-    """``g^response * public^challenge``: the commitment the verifier re-derives (read from
-    the active :func:`~viche.crypto.fastexp.precomputed_powers` block when it holds it)."""
+def schnorr_commitment(group: Group, public: mpz, proof: Proof) -> str:
+    """The decimal text of ``g^response * public^challenge``: the commitment the verifier
+    re-derives and hashes (read from the active
+    :func:`~viche.crypto.fastexp.precomputed_powers` block when it holds it)."""
     c, s = proof.challenge, proof.response
-    known = precomputed_product(group.g, s, public, c, group.p)
+    known = precomputed_product_text(group.g, s, public, c, 0, group.p)
     if known is not None:
         return known
-    return group.mul(group.powg(s), group.pow(public, c))
+    return str(group.mul(group.powg(s), group.pow(public, c)))
 
 
 def schnorr_check(

@@ -415,13 +415,15 @@ def check_ballot(
             f"ballot of {len(raw)} bytes; a ballot of this election has at most {limit}",
             where=where.sub("ballot"),
         )
-    tracker = smart_ballot_tracker(raw)
+    hex_hash = sha256_hex(raw)
+    tracker = tracker_of_hash(hex_hash)  # smart_ballot_tracker(raw), from the same digest
     bwhere = where.at(ballot=tracker)
     # the parse and the checks build no location unless they fail (errors.located)
     ballot = located(lambda w: Ballot.from_bytes(raw, w), bwhere)
     with prepare(ballot) if prepare is not None else nullcontext():
         return located(
-            lambda w: _check_parsed(election, raw, credentials, ballot, tracker, w), bwhere
+            lambda w: _check_parsed(election, raw, credentials, ballot, (tracker, hex_hash), w),
+            bwhere,
         )
 
 
@@ -430,7 +432,7 @@ def _check_parsed(  # noqa: PLR0917 (the parts of check_ballot's state)
     raw: bytes,
     credentials: PublicCredentials,
     ballot: Ballot,
-    tracker: str,
+    hashes: tuple[str, str],
     bwhere: Location,
 ) -> CheckedBallot:
     if ballot.election_uuid != election.uuid:
@@ -477,11 +479,12 @@ def _check_parsed(  # noqa: PLR0917 (the parts of check_ballot's state)
                 blank=question.blank,
                 where=awhere,
             )
+    tracker, hex_hash = hashes
     return CheckedBallot(
         ballot=ballot,
         raw=raw,
         tracker=tracker,
-        hex_hash=sha256_hex(raw),
+        hex_hash=hex_hash,
         credential=cred_text,
         weight=entry.effective_weight,
     )

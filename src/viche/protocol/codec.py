@@ -59,11 +59,13 @@ def require_written(raw: bytes, written: bytes, where: Location, what: str = "")
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> JsonObject:
-    out: JsonObject = {}
-    for key, val in pairs:
-        if key in out:
-            raise JsonFormatError(f"duplicate key {key!r}")
-        out[key] = val
+    out: JsonObject = dict(pairs)
+    if len(out) != len(pairs):  # name the first key that comes again
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise JsonFormatError(f"duplicate key {key!r}")
+            seen.add(key)
     return out
 
 

@@ -16,6 +16,7 @@ from typing import Any, cast
 
 from viche.crypto.answers import HAnswer, NHAnswer
 from viche.crypto.elgamal import Ciphertext
+from viche.crypto.group import canonical_number
 from viche.crypto.schnorr import Proof
 from viche.errors import Location
 from viche.protocol.codec import JsonObject, expect_list, expect_object, get_number, sub
@@ -35,7 +36,21 @@ def ciphertext_text(ct: Ciphertext) -> str:
     return f'{{"alpha":"{ct.alpha_text}","beta":"{ct.beta_text}"}}'
 
 
+def _ciphertext_or_none(value: object) -> Ciphertext | None:
+    """The ciphertext of a well-formed ``value`` (exactly the keys alpha and beta, canonical
+    numbers), else None: the parsers' fast path, which builds no location."""
+    if type(value) is dict and len(value) == 2:
+        alpha_text, beta_text = value.get("alpha"), value.get("beta")
+        alpha, beta = canonical_number(alpha_text), canonical_number(beta_text)
+        if alpha is not None and beta is not None:
+            return Ciphertext.read(alpha, beta, cast(str, alpha_text), cast(str, beta_text))
+    return None
+
+
 def ciphertext_from_json(value: object, where: Location) -> Ciphertext:
+    fast = _ciphertext_or_none(value)
+    if fast is not None:
+        return fast
     obj = expect_object(value, where, ("alpha", "beta"))
     alpha, beta = get_number(obj, "alpha", where), get_number(obj, "beta", where)
     return Ciphertext.read(alpha, beta, obj["alpha"], obj["beta"])  # canonical: keep the digits
@@ -47,6 +62,9 @@ def ciphertexts_to_json(cts: tuple[Ciphertext, ...] | list[Ciphertext]) -> list[
 
 def ciphertexts_from_json(value: object, where: Location) -> tuple[Ciphertext, ...]:
     items = expect_list(value, where)
+    fast = [_ciphertext_or_none(v) for v in items]
+    if None not in fast:
+        return cast(tuple[Ciphertext, ...], tuple(fast))
     return tuple(ciphertext_from_json(v, sub(where, i)) for i, v in enumerate(items))
 
 
@@ -68,7 +86,21 @@ def proofs_text(proofs: tuple[Proof, ...]) -> str:
     return "[" + ",".join([proof_text(p) for p in proofs]) + "]"
 
 
+def _proof_or_none(value: object) -> Proof | None:
+    """The proof of a well-formed ``value`` (exactly the keys challenge and response,
+    canonical numbers), else None: the parsers' fast path, which builds no location."""
+    if type(value) is dict and len(value) == 2:
+        challenge = canonical_number(value.get("challenge"))
+        response = canonical_number(value.get("response"))
+        if challenge is not None and response is not None:
+            return Proof(challenge, response)
+    return None
+
+
 def proof_from_json(value: object, where: Location) -> Proof:
+    fast = _proof_or_none(value)
+    if fast is not None:
+        return fast
     obj = expect_object(value, where, ("challenge", "response"))
     return Proof(get_number(obj, "challenge", where), get_number(obj, "response", where))
 
@@ -79,6 +111,9 @@ def proofs_to_json(proofs: tuple[Proof, ...] | list[Proof]) -> list[JsonObject]:
 
 def proofs_from_json(value: object, where: Location) -> tuple[Proof, ...]:
     items = expect_list(value, where)
+    fast = [_proof_or_none(v) for v in items]
+    if None not in fast:
+        return cast(tuple[Proof, ...], tuple(fast))
     return tuple(proof_from_json(v, sub(where, i)) for i, v in enumerate(items))
 
 

@@ -7,15 +7,15 @@ and c1 (its 0/1 proof) and, for the blank flag, to the challenges of the blank a
 proofs. :func:`ballot_powers` lists those requests from the parsed ballot, with the
 fixed-base powers ``g^s`` and ``y^s`` of every response s, and asks the engine
 (:func:`~viche.crypto.fastexp.pow_products`) for what the check reads: the memberships
-``x^q``, the ``g^-m`` of the shifted branches, and every commitment the proofs re-derive,
-``g^s · a^c`` and ``y^s · b^c`` (a shifted branch ``b / g^m``, as the check computes it
-``b · g^(-m mod q)``, raised to c being ``b^c · g^(-m c mod q)``). The C engine computes
-all the powers in one call (one chain of squarings per base, three products at a time),
-multiplies them into the commitments in Montgomery form and converts only those.
-:func:`check_ballot_fast` runs the unchanged :func:`~viche.protocol.ballot.check_ballot`
-with, once the ballot is parsed, those values in
-:func:`~viche.crypto.fastexp.precomputed_powers`, so that ``Group.is_element``,
-``Group.powg`` and the commitments of :mod:`viche.crypto.proofs` and
+``x^q`` and the decimal text of every commitment the proofs re-derive and hash,
+``g^s · a^c`` and ``y^s · (b / g^m)^c`` (a branch stating that ``(a, b)`` encrypts m; the
+power of ``b / g^m`` being ``b^c · g^(-m c mod q)``). The C engine computes all the powers
+in one call (one chain of squarings per base, three products at a time), multiplies them
+into the commitments in Montgomery form and converts only those, the commitments straight
+to their digits. :func:`check_ballot_fast` runs the unchanged
+:func:`~viche.protocol.ballot.check_ballot` with, once the ballot is parsed, those values in
+:func:`~viche.crypto.fastexp.precomputed_powers`, so that ``Group.is_element`` and the
+commitments of :mod:`viche.crypto.proofs` and
 :mod:`viche.crypto.schnorr` find them ready: the verifier (:mod:`viche.verify.ballots`) and
 the voting server (:func:`viche.service.cast.cast_ballot`) check ballots this way.
 
@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
+from itertools import accumulate
 from typing import NamedTuple
 
 from gmpy2 import mpz
@@ -43,33 +44,47 @@ Powers = dict[tuple[mpz, mpz | int], mpz]
 
 
 class Prefill(NamedTuple):
-    """What a ballot's check reads: single powers keyed ``(base, exponent)`` and products
-    ``f^s · b^c`` keyed ``(f, s, b, c)``."""
+    """What a ballot's check reads: single powers keyed ``(base, exponent)`` and the
+    decimal texts of the commitments ``f^s · (b / g^m)^c`` keyed ``(f, s, b, c, m)``."""
 
     powers: Powers
-    products: dict[tuple[mpz, mpz, mpz, mpz], mpz]
+    products: dict[tuple[mpz, mpz, mpz, mpz, int], str]
 
 
 class _Plan:
+    """The requests of one ballot's check, each power numbered as the engine lays them out
+    (the variable bases' powers base after base, then those of g, then those of y)."""
+
     def __init__(self, group: Group, y: mpz) -> None:
         self.group = group
         self.y = y
-        self.exps: dict[mpz, list[mpz]] = {}
-        #: the memberships x^q asked for
-        self.members: list[mpz] = []
-        #: exponents of the fixed bases g and y (the responses: g^s, y^s)
+        #: the variable bases (their slots, in the order of their first request) and the
+        #: exponents asked of each
+        self.slots: dict[mpz, int] = {}
+        self.exps: list[list[mpz]] = []
+        #: the memberships x^q asked for: (x, slot of x, place of q in its exponents)
+        self.members: list[tuple[mpz, int, int]] = []
+        #: exponents of the fixed bases g and y (the responses: g^s, y^s; and g^(-mc))
         self.g_exps: list[mpz] = []
         self.y_exps: list[mpz] = []
-        #: the commitments (f is y, s, base, c, m): f^s · (base / g^m)^c, f = y or g
-        self.commitments: list[tuple[bool, mpz, mpz, mpz, int]] = []
+        #: the commitments f^s · (base / g^m)^c (f = y or g), with the places of their
+        #: factors: (y, s, base, c, m, slot, place of c, place of s, place of -mc or -1)
+        self.commitments: list[tuple[bool, mpz, mpz, mpz, int, int, int, int, int]] = []
 
-    def want(self, base: mpz, exponent: mpz) -> None:
-        self.exps.setdefault(base, []).append(exponent)
+    def want(self, base: mpz, exponent: mpz) -> tuple[int, int]:
+        """Ask for ``base^exponent``: its base's slot and its place in that base's list."""
+        slot = self.slots.get(base)
+        if slot is None:
+            self.slots[base] = len(self.exps)
+            self.exps.append([exponent])
+            return len(self.exps) - 1, 0
+        exps = self.exps[slot]
+        exps.append(exponent)
+        return slot, len(exps) - 1
 
     def member(self, x: mpz) -> None:
         if not self.group.safe_prime and 0 < x < self.group.p:
-            self.exps.setdefault(x, []).append(self.group.q)
-            self.members.append(x)
+            self.members.append((x, *self.want(x, self.group.q)))
 
     def commitment(self, proof: Proof, base: mpz, m: int, y: bool) -> None:
         """``g^s · base^c`` (``y^s · (base / g^m)^c`` when ``y``) of ``proof = (c, s)``."""
@@ -77,55 +92,50 @@ class _Plan:
         c, s = proof.challenge, proof.response
         if not (0 <= c < q and 0 <= s < q):
             return  # the check refuses the proof before it computes a commitment
-        self.want(base, c)
-        (self.y_exps if y else self.g_exps).append(s)
-        if m:
-            self.g_exps += [(-m * c) % q, -m % q]  # g^(-mc), and g^-m of the shift itself
-        self.commitments.append((y, s, base, c, m))
+        slot, place = self.want(base, c)
+        fixed = self.y_exps if y else self.g_exps
+        fixed.append(s)
+        at_s = len(fixed) - 1
+        shift = -1
+        if m:  # (b / g^m)^c = b^c · g^(-mc)
+            shift = len(self.g_exps)
+            self.g_exps.append((-m * c) % q)
+        self.commitments.append((y, s, base, c, m, slot, place, at_s, shift))
 
     def branch(self, a: mpz, b: mpz, m: int, proof: Proof) -> None:
-        """The branch ``(a, b / g^m)`` checked with ``proof``."""
+        """The branch ``(a, b, m)`` (``(a, b / g^m)``) checked with ``proof``."""
         self.commitment(proof, a, 0, y=False)
         self.commitment(proof, b, m, y=True)
 
     def compute(self) -> Prefill:
         group = self.group
         p, q, g = group.p, group.q, group.g
-        requests = [(base, list(dict.fromkeys(exps))) for base, exps in self.exps.items()]
-        at: dict[tuple[mpz, mpz], int] = {}
-        for base, distinct in requests:
-            for e in distinct:
-                at[(base, e)] = len(at)
-        g_exps = list(dict.fromkeys(self.g_exps))
-        y_exps = list(dict.fromkeys(self.y_exps))
-        g_at = {e: len(at) + i for i, e in enumerate(g_exps)}
-        y_at = {e: len(at) + len(g_exps) + i for i, e in enumerate(y_exps)}
-        members = list(dict.fromkeys(self.members))
-        shifts = list(dict.fromkeys(-m % q for *_, m in self.commitments if m))
-        products: list[tuple[int, ...]] = [(at[(x, q)],) for x in members]
-        products += [(g_at[e],) for e in shifts]
-        for y, s, base, c, m in self.commitments:
+        offsets = list(accumulate((len(exps) for exps in self.exps), initial=0))
+        g0 = offsets[-1]
+        y0 = g0 + len(self.g_exps)
+        singles = [(offsets[slot] + place,) for _, slot, place in self.members]
+        products: list[tuple[int, ...]] = []
+        for y, _, _, _, _, slot, place, fixed, shift in self.commitments:
+            power = offsets[slot] + place
             if not y:
-                products.append((g_at[s], at[(base, c)]))
-            elif not m:
-                products.append((y_at[s], at[(base, c)]))
+                products.append((g0 + fixed, power))
+            elif shift < 0:
+                products.append((y0 + fixed, power))
             else:
-                products.append((y_at[s], at[(base, c)], g_at[(-m * c) % q]))
-        values = pow_products(
-            requests, [(g, g_exps), (self.y, y_exps)], products, p, q.bit_length()
+                products.append((y0 + fixed, power, g0 + shift))
+        values, texts = pow_products(
+            list(zip(self.slots, self.exps, strict=True)),
+            [(g, self.g_exps), (self.y, self.y_exps)],
+            singles,
+            p,
+            q.bit_length(),
+            texts=products,
         )
-        powers: Powers = {(x, q): v for x, v in zip(members, values, strict=False)}
-        g_minus = dict(zip(shifts, values[len(members) :], strict=False))
-        for e, v in g_minus.items():
-            powers[(g, e)] = v
-        out: dict[tuple[mpz, mpz, mpz, mpz], mpz] = {}
-        done = len(members) + len(shifts)
-        for (y, s, base, c, m), v in zip(self.commitments, values[done:], strict=True):
-            if not y:
-                out[(g, s, base, c)] = v
-            else:  # the check's shifted base: b / g^m as b · g^(-m mod q)
-                shifted = base * g_minus[-m % q] % p if m else base
-                out[(self.y, s, shifted, c)] = v
+        powers: Powers = {(x, q): v for (x, _, _), v in zip(self.members, values, strict=True)}
+        out = {
+            (self.y if is_y else g, s, base, c, m): text
+            for (is_y, s, base, c, m, *_), text in zip(self.commitments, texts, strict=True)
+        }
         return Prefill(powers, out)
 
 
