@@ -90,10 +90,7 @@ loop (one thread): no lock is needed but the queue's, between the workers.
 from __future__ import annotations
 
 import asyncio
-import fcntl
 import math
-import mmap
-import os
 import struct
 import sys
 import time
@@ -107,7 +104,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from viche.errors import Location, ServerBusyError
 from viche.web.errors import error_response
 from viche.web.metrics import Metrics
-from viche.web.ops import CAST_PATH
+from viche.web.ops import CAST_PATH, SharedMap
 
 #: the seconds per ballot a worker is assumed to take, before its pace is measured, for each
 #: of its check processes (:attr:`Admission.processes`): a burst's first wave is told all at
@@ -186,34 +183,16 @@ class SlotQueue:
     """The end of the queue of voters told to come back: the next voter's slot, in
     ``time.monotonic()`` seconds (a clock every process of the machine shares, from its
     boot), shared by the worker processes of one server through a file in their shared
-    folder (``path``), mapped in memory by each and locked (``flock``) for the
-    microseconds of a booking; without a path, this process's own. ``viche serve``
+    folder (``path``: a :class:`~viche.web.ops.SharedMap`, locked for the microseconds of
+    a booking); without a path, this process's own. ``viche serve``
     empties the folder when it starts: a queue's end is a time of this boot's clock."""
 
     _LAYOUT = struct.Struct("<8sd")  # magic, the queue's end
     _MAGIC = b"vicheAQ1"
 
     def __init__(self, path: Path | None = None) -> None:
-        size = self._LAYOUT.size
-        self._fd: int | None = None
-        if path is None:
-            self._map = mmap.mmap(-1, size)
-            self._LAYOUT.pack_into(self._map, 0, self._MAGIC, 0.0)
-            return
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            try:
-                if os.fstat(fd).st_size != size or os.pread(fd, 8, 0) != self._MAGIC:
-                    os.ftruncate(fd, 0)  # another file (or a half-made one): start anew
-                    os.pwrite(fd, self._LAYOUT.pack(self._MAGIC, 0.0), 0)
-            finally:
-                fcntl.flock(fd, fcntl.LOCK_UN)
-            self._map = mmap.mmap(fd, size)
-        except BaseException:
-            os.close(fd)
-            raise
-        self._fd = fd
+        self._shared = SharedMap(path, self._LAYOUT.size, self._LAYOUT.pack(self._MAGIC, 0.0))
+        self._map = self._shared.map
 
     @property
     def end(self) -> float:
@@ -225,22 +204,14 @@ class SlotQueue:
         moves ``spacing`` seconds past it. An end more than :data:`FAR_END` seconds after
         ``earliest`` is no queue's (a file left from another boot, whose clock started
         elsewhere): the slot is then ``earliest``."""
-        if self._fd is not None:
-            fcntl.flock(self._fd, fcntl.LOCK_EX)
-        try:
+        with self._shared.locked():
             end = self.end
             at = end if earliest < end <= earliest + FAR_END else earliest
             self._LAYOUT.pack_into(self._map, 0, self._MAGIC, at + spacing)
             return at
-        finally:
-            if self._fd is not None:
-                fcntl.flock(self._fd, fcntl.LOCK_UN)
 
     def close(self) -> None:
-        self._map.close()
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
+        self._shared.close()
 
 
 @dataclass

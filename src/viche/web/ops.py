@@ -38,6 +38,7 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TextIO
@@ -406,6 +407,56 @@ class OpsConfig:
         )
 
 
+class SharedMap:
+    """Bytes that the worker processes of one server share: a file of ``size`` bytes in
+    their shared folder (``path``), mapped in memory by each, that starts with ``header``
+    (its first 8 bytes a magic naming the layout); a file of another size or magic
+    (another table, or a half-made one) is started anew, zeroed after the header. Without
+    a path, this process's own memory. :meth:`locked` holds the file's ``flock`` for the
+    microseconds of a read-modify-write (callers in one process also take a thread lock
+    when they need one). The rate limits' table (:class:`RateLimiter`) and the admission's
+    queue (:class:`~viche.web.admission.SlotQueue`) live in such files."""
+
+    def __init__(self, path: Path | None, size: int, header: bytes) -> None:
+        self._fd: int | None = None
+        if path is None:
+            self.map = mmap.mmap(-1, size)
+            self.map[: len(header)] = header
+            return
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                if os.fstat(fd).st_size != size or os.pread(fd, 8, 0) != header[:8]:
+                    os.ftruncate(fd, 0)  # another layout (or a half-made file): start anew
+                    os.ftruncate(fd, size)
+                    os.pwrite(fd, header, 0)
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+            self.map = mmap.mmap(fd, size)
+        except BaseException:
+            os.close(fd)
+            raise
+        self._fd = fd
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        if self._fd is None:
+            yield
+            return
+        fcntl.flock(self._fd, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        self.map.close()
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
 class RateLimiter:
     """Token buckets keyed by a string, in a table that the worker processes of one server
     share: a file of fixed slots in the workers' shared folder (``path``), mapped in memory
@@ -442,26 +493,8 @@ class RateLimiter:
         self._probe = min(self.PROBE, slots)
         size = self._HEADER.size + slots * self._SLOT.size
         self._lock = threading.Lock()
-        self._fd: int | None = None
-        if path is None:
-            self._map = mmap.mmap(-1, size)
-        else:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX)
-                try:
-                    if os.fstat(fd).st_size != size or os.pread(fd, 8, 0) != self._MAGIC:
-                        os.ftruncate(fd, 0)  # another table (or a half-made one): start anew
-                        os.ftruncate(fd, size)
-                        os.pwrite(fd, self._HEADER.pack(self._MAGIC, slots), 0)
-                finally:
-                    fcntl.flock(fd, fcntl.LOCK_UN)
-                self._map = mmap.mmap(fd, size)
-            except BaseException:
-                os.close(fd)
-                raise
-            self._fd = fd
-        self._map[: self._HEADER.size] = self._HEADER.pack(self._MAGIC, slots)
+        self._shared = SharedMap(path, size, self._HEADER.pack(self._MAGIC, slots))
+        self._map = self._shared.map
 
     def take(self, key: str) -> float:
         """0 when the request may go on (a token is taken), else the seconds to wait."""
@@ -469,46 +502,37 @@ class RateLimiter:
         start = int.from_bytes(digest[:8], "little") & (self._slots - 1)
         burst, per_second = float(self.rate.burst), self.rate.per_second
         m, slot, base = self._map, self._SLOT, self._HEADER.size
-        with self._lock:
-            if self._fd is not None:
-                fcntl.flock(self._fd, fcntl.LOCK_EX)
-            try:
-                now = self._clock()
-                found = empty = oldest = -1
-                oldest_at = float("inf")
-                for i in range(self._probe):
-                    offset = base + ((start + i) & (self._slots - 1)) * slot.size
-                    held, _, last = slot.unpack_from(m, offset)
-                    if held == digest:
-                        found = offset
-                        break
-                    if held == _EMPTY:
-                        if empty < 0:
-                            empty = offset
-                    elif last < oldest_at:
-                        oldest, oldest_at = offset, last
-                if found >= 0:
-                    _, tokens, last = slot.unpack_from(m, found)
-                    tokens = min(burst, tokens + max(0.0, now - last) * per_second)
-                else:
-                    found = empty if empty >= 0 else oldest
-                    tokens = burst
-                wait = 0.0
-                if tokens >= 1.0:
-                    tokens -= 1.0
-                else:
-                    wait = (1.0 - tokens) / per_second
-                slot.pack_into(m, found, digest, tokens, now)
-                return wait
-            finally:
-                if self._fd is not None:
-                    fcntl.flock(self._fd, fcntl.LOCK_UN)
+        with self._lock, self._shared.locked():
+            now = self._clock()
+            found = empty = oldest = -1
+            oldest_at = float("inf")
+            for i in range(self._probe):
+                offset = base + ((start + i) & (self._slots - 1)) * slot.size
+                held, _, last = slot.unpack_from(m, offset)
+                if held == digest:
+                    found = offset
+                    break
+                if held == _EMPTY:
+                    if empty < 0:
+                        empty = offset
+                elif last < oldest_at:
+                    oldest, oldest_at = offset, last
+            if found >= 0:
+                _, tokens, last = slot.unpack_from(m, found)
+                tokens = min(burst, tokens + max(0.0, now - last) * per_second)
+            else:
+                found = empty if empty >= 0 else oldest
+                tokens = burst
+            wait = 0.0
+            if tokens >= 1.0:
+                tokens -= 1.0
+            else:
+                wait = (1.0 - tokens) / per_second
+            slot.pack_into(m, found, digest, tokens, now)
+            return wait
 
     def close(self) -> None:
-        self._map.close()
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
+        self._shared.close()
 
 
 _EMPTY = bytes(16)
