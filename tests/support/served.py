@@ -102,7 +102,9 @@ def wait_until_up(proc: subprocess.Popen[bytes], port: int, timeout: float = 180
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise AssertionError(f"viche serve exited {proc.returncode}: {_outputs[proc].text()}")
+            out = _outputs.get(proc)  # None: a process not started by launch()
+            said = out.text() if out is not None else "(its output is the caller's)"
+            raise AssertionError(f"viche serve exited {proc.returncode}: {said}")
         try:
             if httpx.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=2).status_code == 200:
                 return

@@ -334,15 +334,7 @@ def test_uvicorns_own_lines_are_json_too(tmp_path: Path) -> None:
     )  # fmt: skip
     assert proc.stderr is not None
     try:
-        deadline = time.monotonic() + 180
-        while True:
-            assert proc.poll() is None, "viche serve exited"
-            assert time.monotonic() < deadline, "viche serve did not start in time"
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=2).is_success:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.3)
+        wait_until_up(proc, port)
         with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
             s.sendall(b"NOT HTTP \x01\x02\r\n\r\n")
             assert s.recv(100).startswith(b"HTTP/1.1 400")
