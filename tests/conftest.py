@@ -37,6 +37,17 @@ def shared_path() -> Path:
     return Path(os.environ.get("VICHE_SHARED", REPO.parent / "shared"))
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _own_case_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The monitor's known-case vectors go to a folder of the test run, not to the
+    machine's cache (``viche.monitor.narratives.case_cache_dir``), unless ``$VICHE_CACHE``
+    already names one."""
+    with pytest.MonkeyPatch.context() as mp:
+        if not os.environ.get("VICHE_CACHE"):
+            mp.setenv("VICHE_CACHE", str(tmp_path_factory.mktemp("case-cache")))
+        yield
+
+
 def _missing(what: str) -> None:
     """Absent peer or service: a failure in CI, a skip on a developer's machine."""
     if IN_CI:

@@ -14,6 +14,7 @@ from monitor_corpus import real_embedder
 
 from support.cli import run_cli
 from viche.monitor import api
+from viche.monitor import narratives as nar
 
 T0 = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 BOT_CLAIMS = [
@@ -143,8 +144,11 @@ def test_ingest_detect_report_and_incremental_alerts(tmp_path: Path, stream: Pat
     assert [a["kind"] for a in alerts] == ["new_campaign", "campaign_grown"]
 
 
-def test_detect_with_narratives(tmp_path: Path, stream: Path) -> None:
+def test_detect_with_narratives(
+    tmp_path: Path, stream: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     real_embedder()  # the extra must be there (fails in CI when absent)
+    monkeypatch.setenv("VICHE_CACHE", str(tmp_path / "cache"))
     store = tmp_path / "store"
     assert run_cli("monitor", "ingest", str(stream), "--store", str(store)).code == 0
     cases = tmp_path / "cases.csv"
@@ -166,7 +170,8 @@ def test_detect_with_narratives(tmp_path: Path, stream: Path) -> None:
     (campaign,) = api.load_result(store).campaigns
     assert campaign.narratives
     assert campaign.narratives[0].known_case.endswith("american-biolaboratories-in-ukraine/")
-    assert list((store / "cache").glob("cases-*.npy"))
+    (cache,) = (tmp_path / "cache").glob("case-vectors-*.npz")  # for the next run
+    assert len(nar.CaseVectorCache(cache.parent, real_embedder().name).load()) == 2
 
 
 def test_usage_errors(tmp_path: Path, stream: Path) -> None:

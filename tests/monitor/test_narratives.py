@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -156,7 +157,7 @@ def test_match_to_known_cases(model: E5Embedder, cases_csv: Path, tmp_path: Path
     )
     assert 100 < len(cases) < 400
     index = nar.CaseIndex.build(cases, model, cache_dir=tmp_path)
-    assert len(list(tmp_path.glob("cases-*.npy"))) == 1
+    assert len(list(tmp_path.glob("case-vectors-*.npz"))) == 1
     again = nar.CaseIndex.build(cases, model, cache_dir=tmp_path)  # from the cache
     assert np.array_equal(again.vectors, index.vectors)
     found = nar.find_narratives(_posts(), model, cases=index)
@@ -384,7 +385,82 @@ def test_claim_sentences() -> None:
 
 
 def test_case_cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("VICHE_CACHE", raising=False)
-    assert nar.case_cache_dir(tmp_path / "store") == tmp_path / "store" / "cache"
     monkeypatch.setenv("VICHE_CACHE", str(tmp_path / "shared"))
     assert nar.case_cache_dir(tmp_path / "store") == tmp_path / "shared"
+    monkeypatch.delenv("VICHE_CACHE")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert nar.case_cache_dir(tmp_path / "store") == tmp_path / "xdg" / "viche"
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative/not/allowed")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert nar.case_cache_dir(tmp_path / "store") == tmp_path / "home" / ".cache" / "viche"
+
+
+class _CaseModel:
+    """A model that counts the texts it embeds (each text its own random direction)."""
+
+    name = "counting-test-model"
+
+    def __init__(self) -> None:
+        self.texts: list[str] = []
+
+    def encode(self, texts: Sequence[str]) -> embed.Vectors:
+        self.texts += texts
+        if not texts:
+            return np.zeros((0, embed.DIMENSION), np.float32)
+        seeds = [int.from_bytes(hashlib.sha256(t.encode()).digest()[:8], "big") for t in texts]
+        return _unit([list(np.random.default_rng(s).normal(size=embed.DIMENSION)) for s in seeds])
+
+
+def _case(n: int, title: str = "") -> nar.KnownCase:
+    return nar.KnownCase(url=f"https://euvsdisinfo.test/{n}", title=title or f"claim number {n}")
+
+
+def test_case_vectors_are_cached_per_case(tmp_path: Path) -> None:
+    model = _CaseModel()
+    first = nar.CaseIndex.build([_case(i) for i in range(5)], model, cache_dir=tmp_path)
+    assert len(model.texts) == 5
+    # a newer list: two new cases, one changed title, one dropped: only three are embedded
+    newer = [_case(i) for i in range(1, 4)] + [_case(4, "claim four, corrected")]
+    newer += [_case(i) for i in (5, 6)]
+    done: list[tuple[int, int]] = []
+    index = nar.CaseIndex.build(
+        newer, model, cache_dir=tmp_path, on_progress=lambda d, t: done.append((d, t))
+    )
+    assert model.texts[5:] == ["claim four, corrected", "claim number 5", "claim number 6"]
+    assert done == [(3, 3)]
+    assert np.array_equal(index.vectors[:3], first.vectors[1:4])
+    # the old list again: nothing to embed (the cache keeps the other list's vectors)
+    again = nar.CaseIndex.build([_case(i) for i in range(5)], model, cache_dir=tmp_path)
+    assert len(model.texts) == 8
+    assert np.array_equal(again.vectors, first.vectors)
+    assert again.vectors.dtype == np.float32
+
+
+@pytest.mark.parametrize(
+    "content", [b"", b"not a zip file", b"PK\x03\x04 truncated", "npz of another shape"]
+)
+def test_an_unreadable_case_cache_is_rebuilt(tmp_path: Path, content: bytes | str) -> None:
+    model = _CaseModel()
+    cache = nar.CaseVectorCache(tmp_path, model.name)
+    if isinstance(content, str):
+        np.savez(cache.path, keys=np.array([b"k" * 16], dtype="S16"), vectors=np.zeros((1, 3)))
+    else:
+        cache.path.write_bytes(content)
+    cases = [_case(i) for i in range(3)]
+    index = nar.CaseIndex.build(cases, model, cache_dir=tmp_path)
+    assert len(model.texts) == 3 and index.vectors.shape == (3, embed.DIMENSION)
+    assert set(cache.load()) == {nar.case_key(c) for c in cases}  # replaced by a good one
+    assert [p.name for p in tmp_path.iterdir()] == [cache.path.name]  # no temporary left
+
+
+def test_case_cache_keeps_other_lists_up_to_its_cap(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(nar, "CACHE_MAX_CASES", 4)
+    model = _CaseModel()
+    nar.CaseIndex.build([_case(i) for i in range(3)], model, cache_dir=tmp_path)
+    cache = nar.CaseVectorCache(tmp_path, model.name)
+    nar.CaseIndex.build([_case(i) for i in range(3, 5)], model, cache_dir=tmp_path)
+    assert len(cache.load()) == 2  # 5 would pass the cap: only the list being built is kept
+    nar.CaseIndex.build([_case(3)], model, cache_dir=tmp_path)
+    assert len(model.texts) == 5

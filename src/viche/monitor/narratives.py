@@ -106,6 +106,7 @@ import hashlib
 import os
 import re
 import unicodedata
+import zipfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -166,6 +167,9 @@ class KnownCase:
         return f"{self.title}. {', '.join(self.keywords)}"
 
 
+#: the vector cache keeps other case lists' vectors up to this many cases (~1.5 kB each)
+CACHE_MAX_CASES = 100_000
+
 CASE_COLUMNS = ("date", "id", "title", "countries", "keywords", "languages", "outlets")
 
 
@@ -180,11 +184,20 @@ def default_cases_path() -> Path:
 
 
 def case_cache_dir(store: Path) -> Path:
-    """Where the vectors of the known cases are kept: ``$VICHE_CACHE`` when set (one cache
-    for every store of the machine: embedding all cases takes minutes), else
-    ``STORE/cache``."""
-    shared = os.environ.get("VICHE_CACHE")
-    return Path(shared) if shared else store / "cache"
+    """Where the vectors of the known cases are kept: ``$VICHE_CACHE`` when set, else the
+    machine's cache folder (``$XDG_CACHE_HOME/viche``, else ``~/.cache/viche``): one cache
+    for every store of the machine, since embedding all cases takes minutes. ``store`` is
+    the fallback when there is no home folder."""
+    explicit = os.environ.get("VICHE_CACHE")
+    if explicit:
+        return Path(explicit)
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    if xdg and Path(xdg).is_absolute():
+        return Path(xdg) / "viche"
+    try:
+        return Path.home() / ".cache" / "viche"
+    except RuntimeError:
+        return store / "cache"
 
 
 def _split(value: str) -> tuple[str, ...]:
@@ -250,6 +263,57 @@ def load_cases(
     return tuple(out)
 
 
+def case_key(case: KnownCase) -> bytes:
+    """A case's key in the vector cache: its link and the text that is embedded."""
+    return hashlib.sha256(case.url.encode() + b"\x00" + case.text().encode()).digest()[:16]
+
+
+class CaseVectorCache:
+    """The known cases' vectors of one model, in ``folder/case-vectors-<model>.npz``
+    (``keys``: 16 bytes a case, :func:`case_key`; ``vectors``: float32 rows).
+
+    A file that cannot be read (truncated, from another version, not ours) counts as
+    empty: the cases are embedded again and the file replaced. It is written to a
+    temporary file first and renamed, so a reader never sees half a file; it keeps the
+    vectors of other case lists (a ``--since`` subset, an older list) up to
+    :data:`CACHE_MAX_CASES`, then only those of the list being built.
+    """
+
+    def __init__(self, folder: Path, model: str) -> None:
+        self.folder = folder
+        tag = hashlib.sha256(model.encode()).hexdigest()[:16]
+        self.path = folder / f"case-vectors-{tag}.npz"
+
+    def load(self) -> dict[bytes, Vectors]:
+        try:
+            with self.path.open("rb") as f, np.load(f, allow_pickle=False) as data:
+                keys, vectors = data["keys"], data["vectors"]
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+            return {}
+        if (
+            keys.dtype != np.dtype("S16")
+            or vectors.dtype != np.float32
+            or vectors.ndim != 2
+            or vectors.shape != (keys.shape[0], DIMENSION)
+        ):
+            return {}
+        return {bytes(k): vectors[i] for i, k in enumerate(keys)}
+
+    def save(self, vectors: Mapping[bytes, Vectors], *, keep: set[bytes]) -> None:
+        items = list(vectors.items())
+        if len(items) > CACHE_MAX_CASES:
+            items = [(k, v) for k, v in items if k in keep]
+        self.folder.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        with tmp.open("wb") as f:
+            np.savez(
+                f,
+                keys=np.array([k for k, _ in items], dtype="S16"),
+                vectors=np.stack([v for _, v in items]).astype(np.float32),
+            )
+        tmp.replace(self.path)
+
+
 class CaseIndex:
     """Known cases and their embeddings, to match narratives against."""
 
@@ -273,34 +337,29 @@ class CaseIndex:
         cache_dir: Path | None = None,
         on_progress: Callable[[int, int], None] | None = None,
     ) -> CaseIndex:
-        """Embed the cases (or reuse the vectors cached in ``cache_dir`` for the same cases).
+        """Embed the cases, reusing the vectors cached in ``cache_dir``.
 
-        Embedding all ~10,900 cases takes minutes on two CPU cores, hence the cache (keyed by
-        the model and the cases' text) and ``on_progress(done, total)``.
+        Embedding all ~10,900 cases takes minutes on two CPU cores (~47 ms of CPU a case),
+        hence the cache: one file per model (:class:`CaseVectorCache`) keyed by each case's
+        link and text, so that a newer case list embeds only its new or changed cases.
+        ``on_progress(done, total)`` counts the cases being embedded.
         """
-        digest = hashlib.sha256(embedder.name.encode())
-        for c in cases:
-            digest.update(b"\x00" + c.url.encode() + b"\x01" + c.text().encode())
-        cache = None
-        if cache_dir is not None:
-            cache = cache_dir / f"cases-{digest.hexdigest()[:24]}.npy"
-            if cache.is_file():
-                vectors = np.load(cache)
-                if vectors.shape[0] == len(cases):
-                    return cls(cases, vectors.astype(np.float32))
-        texts = [c.text() for c in cases]
-        parts: list[Vectors] = []
-        for start in range(0, len(texts), 256):
-            parts.append(embedder.encode(texts[start : start + 256]))
+        store = CaseVectorCache(cache_dir, embedder.name) if cache_dir is not None else None
+        keys = [case_key(c) for c in cases]
+        known = store.load() if store is not None else {}
+        todo = [i for i, k in enumerate(keys) if k not in known]
+        fresh: dict[bytes, Vectors] = {}
+        for start in range(0, len(todo), 256):
+            part = todo[start : start + 256]
+            vectors = embedder.encode([cases[i].text() for i in part])
+            fresh.update((keys[i], vectors[j]) for j, i in enumerate(part))
             if on_progress is not None:
-                on_progress(min(start + 256, len(texts)), len(texts))
-        vectors = np.concatenate(parts) if parts else np.zeros((0, DIMENSION), np.float32)
-        if cache is not None:
-            cache.parent.mkdir(parents=True, exist_ok=True)
-            tmp = cache.with_suffix(".tmp.npy")
-            np.save(tmp, vectors)
-            tmp.replace(cache)
-        return cls(cases, vectors)
+                on_progress(min(start + 256, len(todo)), len(todo))
+        rows = [fresh[k] if k in fresh else known[k] for k in keys]
+        out = np.stack(rows).astype(np.float32) if rows else np.zeros((0, DIMENSION), np.float32)
+        if store is not None and fresh:
+            store.save(known | fresh, keep=set(keys))
+        return cls(cases, out)
 
     def _lexicon(self) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
         """The cases' weighted concept rows and the concepts' idf (computed once)."""
