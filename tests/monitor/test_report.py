@@ -145,6 +145,26 @@ def test_cards_come_first_and_link_to_campaigns_and_evidence(world: World) -> No
     assert page.count('class="sortable"') == 2
 
 
+def test_a_card_names_a_narrative_by_its_posts_and_its_known_case_as_a_hint(
+    world: World,
+) -> None:
+    result, posts = world
+    page = render_html(result, posts)
+    cards = page[page.index("class='cards'") : page.index('id="c0"')]
+    (narrative,) = result.campaigns[0].narratives
+    item = cards.split('<div class="k">')[1].split("</ol>")[0]  # the first card's narratives
+    hint = item.index('<span class="muted">≈')
+    assert item.index(narrative.label) < hint < item.index("“The West rigged it”")
+    assert f"({narrative.known_case_similarity:.2f})" in item
+    # failure twin: without a known case there is no hint, and the label is still there
+    c = result.campaigns[0]
+    plain = replace(narrative, known_case="", known_case_title="", known_case_similarity=0.0)
+    page = render_html(replace(result, campaigns=(replace(c, narratives=(plain,)),)), posts)
+    cards = page[page.index("class='cards'") : page.index('id="c0"')]
+    assert narrative.label in cards
+    assert '<span class="muted">≈' not in cards and "The West rigged it" not in cards
+
+
 def test_html_escapes_post_text(world: World) -> None:
     result, posts = world
     bad = "<script>alert(1)</script>"

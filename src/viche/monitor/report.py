@@ -44,7 +44,7 @@ import networkx as nx
 
 from viche.errors import Location, MonitorError
 from viche.monitor import api
-from viche.monitor.model import Campaign, DetectionResult, Edge, Post
+from viche.monitor.model import Campaign, DetectionResult, Edge, Narrative, Post
 from viche.monitor.text import guess_language, normalise, normalise_hashtag, normalise_url
 
 MAX_EVIDENCE_SHOWN = 50  # per edge in the HTML; the CSV and JSON keep all of it
@@ -520,6 +520,25 @@ def _ranked(rows: Sequence[tuple[str, int]], limit: int = 3, chars: int = 110) -
     )
 
 
+def _card_narratives(narratives: Sequence[Narrative], limit: int) -> str:
+    """A card's top narratives, each named by its own posts' text; the nearest known case,
+    when one reached the threshold, below it as a hint (the match is a topic hint to check,
+    not a verdict: ``docs/monitor-detection.md``), never in its place."""
+    if not narratives:
+        return '<p class="muted">—</p>'
+    items = []
+    for n in narratives[:limit]:
+        hint = ""
+        if n.known_case:
+            case = _short(n.known_case_title or n.known_case, 90)
+            hint = (
+                f'<br><span class="muted">≈ {_t("відомий випадок", "known case")} '
+                f"“{_e(case)}” ({n.known_case_similarity:.2f})</span>"
+            )
+        items.append(f"<li>{_e(_short(n.label, 110))} <b>×{len(n.post_ids)}</b>{hint}</li>")
+    return "<ol>" + "".join(items) + "</ol>"
+
+
 def _card(i: int, v: CampaignView, badges: Sequence[str]) -> str:
     c, s = v.campaign, v.summary
     langs = ", ".join(
@@ -527,7 +546,6 @@ def _card(i: int, v: CampaignView, badges: Sequence[str]) -> str:
         for k, n in s.languages[:3]
         if n * 100 >= max(s.posts, 1)  # 1 % or more
     )
-    narratives = [(n.known_case_title or n.label, len(n.post_ids)) for n in c.narratives]
     badge = "".join(f' <span class="badge">{b}</span>' for b in badges)
     return (
         f'<div class="card"><h3><a href="#c{i}">{_e(c.id)}</a>{badge}</h3>'
@@ -535,7 +553,7 @@ def _card(i: int, v: CampaignView, badges: Sequence[str]) -> str:
         f"{_t('дописів', 'posts')} · {_t('оцінка', 'score')} <b>{c.score:.2f}</b></div>"
         f"<div>{_e(_period(s.first, s.last))} · {langs or '—'}</div>"
         f"{sparkline_svg(v.days)}"
-        f'<div class="k">{_t("Наративи", "Narratives")}</div>{_ranked(narratives, 2)}'
+        f'<div class="k">{_t("Наративи", "Narratives")}</div>{_card_narratives(c.narratives, 2)}'
         f'<div class="k">{_t("Тексти", "Texts")}</div>{_ranked(s.texts, 2)}'
         f'<div class="k">{_t("Посилання", "Links")}</div>{_ranked(s.links, 3, 60)}'
         f'<div class="k">{_t("Хештеги", "Hashtags")}</div>{_ranked(s.hashtags, 3, 40)}'
@@ -682,7 +700,7 @@ def _campaign_html(i: int, v: CampaignView, by_id: Mapping[str, Post],
         if n.known_case:
             title = f"“{_e(n.known_case_title)}” " if n.known_case_title else ""
             known = (
-                f" — {_t('відомий випадок', 'matches known case')} {title}"
+                f" — {_t('найближчий відомий випадок', 'nearest known case')} {title}"
                 f"{_link(n.known_case)}"
                 f" ({_t('схожість', 'similarity')} {n.known_case_similarity:.2f})"
             )
