@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -102,6 +103,28 @@ def test_language_group() -> None:
     assert nar.language_group("Президент планирует отменить выборы") == "ru"
     assert nar.language_group("The president plans to cancel") == "en"
     assert nar.language_group("!!!") == "other"
+
+
+def _hub_and_spokes(cos: float, spokes: int = 6) -> np.ndarray:
+    """A hub (first row) at cosine ``cos`` from each spoke; two spokes at ``cos**2``."""
+    rows = [[1.0] + [0.0] * spokes]
+    for k in range(spokes):
+        rows.append([cos] + [math.sqrt(1 - cos * cos) if j == k else 0.0 for j in range(spokes)])
+    return _unit(rows)
+
+
+def test_a_hub_does_not_make_a_narrative_of_texts_unlike_each_other() -> None:
+    # each spoke is the hub's neighbour (0.92 >= SAME_LANGUAGE) but two spokes are not
+    # (0.846): the hub's neighbourhood is not one claim
+    assert 0.92**2 < nar.SAME_LANGUAGE <= 0.92
+    assert nar.cluster(_hub_and_spokes(0.92), ["en"] * 7) == []
+    # failure twin: spokes close to each other too (0.97**2 = 0.94) make one narrative
+    (one,) = nar.cluster(_hub_and_spokes(0.97), ["en"] * 7)
+    assert one.members == tuple(range(7))
+    # copies count once: a text and its copies are one claim
+    copies = np.repeat(_hub_and_spokes(0.92)[:2], 5, axis=0)
+    (two,) = nar.cluster(copies, ["en"] * 10)
+    assert len(two.members) == 10
 
 
 def test_cluster_empty_and_min_size() -> None:
