@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from viche.errors import IngestError, Location, MissingDependencyError
-from viche.monitor.model import Post
+from viche.monitor.model import Post, utc_from_unix
 from viche.monitor.telegram import Problems
 from viche.monitor.text import guess_language, normalise_url
 
@@ -99,10 +99,15 @@ def html_to_text(fragment: str) -> tuple[str, list[str]]:
 
 
 def _entry_time(entry: Any) -> datetime | None:
+    """The entry's time; ``ValueError`` when it has one that no date has (year 0)."""
     for key in ("published_parsed", "updated_parsed", "created_parsed"):
         value = entry.get(key)
         if value:
-            return datetime.fromtimestamp(calendar.timegm(value), tz=UTC)
+            try:
+                seconds = calendar.timegm(value)
+            except (OverflowError, ValueError, TypeError) as exc:
+                raise ValueError(f"unreadable {key.split('_')[0]} date") from exc
+            return utc_from_unix(seconds)
     return None
 
 
@@ -110,7 +115,8 @@ def read_feed(
     path: Path, report: Problems, on_row: Callable[[], None] | None = None
 ) -> Iterator[tuple[int, Post]]:
     """``(entry number, post)`` for each dated entry of an RSS/Atom file."""
-    data = path.read_bytes()
+    with path.open("rb") as fh:  # not more than the cap: feed_posts refuses a larger one
+        data = fh.read(MAX_FEED_BYTES + 1)
     return feed_posts(data, report, source=str(path), on_row=on_row)
 
 
@@ -143,7 +149,11 @@ def feed_posts(
         if not author:
             report.problem(number, "no site: neither the feed nor the entry has a link")
             continue
-        created = _entry_time(entry)
+        try:
+            created = _entry_time(entry)
+        except ValueError as exc:
+            report.problem(number, str(exc))
+            continue
         if created is None:
             report.problem(number, "entry without a date")
             continue

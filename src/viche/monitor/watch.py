@@ -200,7 +200,8 @@ def fetch_feed(source: str, *, max_bytes: int = news.MAX_FEED_BYTES) -> bytes:
         path = Path(source)
         if not path.is_file():
             raise IngestError(f"no feed file at {source}", where=Location(file=source))
-        return path.read_bytes()[: max_bytes + 1]
+        with path.open("rb") as fh:
+            return fh.read(max_bytes + 1)
     check_url(source, what="feed")
     request = urllib.request.Request(source, headers={"User-Agent": "viche-monitor"})  # noqa: S310
     with urllib.request.urlopen(request, timeout=FETCH_TIMEOUT) as response:  # noqa: S310
@@ -284,7 +285,10 @@ class Watcher:
         for path in sorted(p for p in inbox.rglob("*") if p.is_file()):
             if path.name.startswith(".") or path.suffix in (".part", ".tmp"):
                 continue  # still being written
-            st = path.stat()
+            try:
+                st = path.stat()
+            except OSError:  # gone since the listing (moved away, a temporary file)
+                continue
             stamp = (st.st_size, st.st_mtime_ns)
             if self._seen_files.get(str(path)) == stamp:
                 continue
