@@ -13,9 +13,11 @@ import zlib
 from pathlib import Path
 from typing import Any
 
+import networkx as nx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from monitor_synthetic import campaign_from, posts_for, result_of
 
 from support.cli import run_cli
 from support.monitor_mutation import READERS, SECRET, check, check_watch, make_case
@@ -24,6 +26,7 @@ from viche.monitor import ingest as ingest_module
 from viche.monitor import news
 from viche.monitor.ingest import IngestReport, _detect_format, ingest, read_posts
 from viche.monitor.model import DetectionResult
+from viche.monitor.report import write_report
 from viche.monitor.store import Store
 from viche.monitor.watch import WatchConfig, Watcher, fetch_feed
 
@@ -197,6 +200,17 @@ def test_control_characters_from_outside_are_printed_as_escapes(tmp_path: Path) 
     assert "\x1b" not in printed and "\udcff" not in printed and "\u202e" not in printed
     assert "[red]x[red]\\x1b[2J\\udcff\\u202e.csv: 1 posts added" in run.stdout
     assert "line 3: unreadable timestamp '\\x1b]0;pwned\\x07'" in run.stderr
+
+
+# -- the report: GraphML (XML) refused an account id with a control character ---------------
+def test_account_ids_with_control_characters_reach_the_graphml(tmp_path: Path) -> None:
+    accounts = ["[red]a[/red]", "\x1b[2Jb", "c\x07", "d\ufffe"]
+    posts = posts_for(accounts, rounds=3, prefix="p", text="the vote is rigged")
+    result = result_of([campaign_from("C001", posts)])
+    paths = write_report(result, posts, tmp_path / "out")
+    graph = nx.read_graphml(paths["network.graphml"])
+    assert sorted(graph.nodes) == sorted(["[red]a[/red]", "\\x1b[2Jb", "c\\x07", "d\\ufffe"])
+    assert graph.number_of_edges() == 3
 
 
 # -- the watch goes on after a broken file ------------------------------------------------------
