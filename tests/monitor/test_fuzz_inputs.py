@@ -10,6 +10,7 @@ import os
 import random
 import tracemalloc
 import zlib
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,11 +25,12 @@ from support.monitor_mutation import READERS, SECRET, check, check_watch, make_c
 from viche.errors import IngestError
 from viche.monitor import ingest as ingest_module
 from viche.monitor import news
+from viche.monitor.alerts import Alert, AlertKind, alerts_path, load_alerts
 from viche.monitor.ingest import IngestReport, _detect_format, ingest, read_posts
 from viche.monitor.model import DetectionResult
 from viche.monitor.report import write_report
 from viche.monitor.store import Store
-from viche.monitor.watch import WatchConfig, Watcher, fetch_feed
+from viche.monitor.watch import JsonLinesSink, WatchConfig, Watcher, fetch_feed
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -211,6 +213,21 @@ def test_account_ids_with_control_characters_reach_the_graphml(tmp_path: Path) -
     graph = nx.read_graphml(paths["network.graphml"])
     assert sorted(graph.nodes) == sorted(["[red]a[/red]", "\\x1b[2Jb", "c\\x07", "d\\ufffe"])
     assert graph.number_of_edges() == 3
+
+
+# -- alerts.jsonl: a name with U+0085 or U+2028 cut its line in two when read back -------------
+def test_alerts_with_line_separators_in_their_text_are_read_back(tmp_path: Path) -> None:
+    alert = Alert(
+        AlertKind.DOCUMENT_PUSH,
+        "",
+        "leak.example/a\x85b\u2028c\u2029d\x1c pushed by 5 accounts",
+        datetime(2024, 11, 2, tzinfo=UTC),
+        accounts_added=("acc\x85",),
+        key="leak.example/a\x85b\u2028c",
+    )
+    JsonLinesSink(alerts_path(tmp_path)).send(alert)
+    JsonLinesSink(alerts_path(tmp_path)).send(alert)
+    assert load_alerts(tmp_path) == (alert, alert)
 
 
 # -- the watch goes on after a broken file ------------------------------------------------------
