@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import csv
 import gzip
 import json
 import os
@@ -28,6 +29,7 @@ from viche.monitor import news
 from viche.monitor.alerts import Alert, AlertKind, alerts_path, load_alerts
 from viche.monitor.ingest import IngestReport, _detect_format, ingest, read_posts
 from viche.monitor.model import DetectionResult
+from viche.monitor.narratives import load_cases
 from viche.monitor.report import write_report
 from viche.monitor.store import Store
 from viche.monitor.watch import JsonLinesSink, WatchConfig, Watcher, fetch_feed
@@ -202,6 +204,29 @@ def test_control_characters_from_outside_are_printed_as_escapes(tmp_path: Path) 
     assert "\x1b" not in printed and "\udcff" not in printed and "\u202e" not in printed
     assert "[red]x[red]\\x1b[2J\\udcff\\u202e.csv: 1 posts added" in run.stdout
     assert "line 3: unreadable timestamp '\\x1b]0;pwned\\x07'" in run.stderr
+
+
+# -- the known-case list (detect --cases): UnicodeDecodeError, csv.Error escaped ---------------
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (b"\xff\xfedate,id,title,countries,keywords,languages,outlets\n", "not UTF-8"),
+        (b"date,id,title,countries,keywords,languages,outlets\n2021,u,\"" + b"t" * 200_000
+         + b"\",,,,\n", "unreadable CSV"),
+    ],
+)  # fmt: skip
+def test_a_broken_case_list_is_refused_with_where(
+    tmp_path: Path, content: bytes, reason: str
+) -> None:
+    path = tmp_path / "cases.csv"
+    path.write_bytes(content)
+    before = csv.field_size_limit(131_072)  # csv's default (ingest raises it, process-wide)
+    try:
+        with pytest.raises(IngestError, match=reason) as caught:
+            load_cases(path)
+    finally:
+        csv.field_size_limit(before)
+    assert caught.value.where.file == str(path)
 
 
 # -- the report: GraphML (XML) refused an account id with a control character ---------------
