@@ -276,6 +276,35 @@ def test_the_watch_logs_a_broken_export_and_takes_the_next_file(tmp_path: Path) 
     assert second.files == 1 and second.posts_added == 1
 
 
+def test_the_watch_reads_no_file_through_a_link_out_of_its_inbox(tmp_path: Path) -> None:
+    """An export unpacked into the inbox with a link to a file of the analyst's machine."""
+    outside = tmp_path / "home" / "notes.csv"
+    outside.parent.mkdir()
+    outside.write_text("id,author,created_at,text\n1,a,2024-11-02,private\n", encoding="utf-8")
+    inbox = tmp_path / "inbox"
+    (inbox / "export").mkdir(parents=True)
+    os.symlink(outside, inbox / "export" / "result.csv")
+    os.symlink(outside, inbox / "posts.csv")
+    (inbox / "export" / "own.csv").write_text(
+        "id,author,created_at,text\n2,b,2024-11-02,received\n", encoding="utf-8"
+    )
+    watcher = Watcher(
+        tmp_path / "s", WatchConfig(inbox=inbox), [], detector=lambda s, t: DetectionResult((), ())
+    )
+    try:
+        report = watcher.cycle()
+        texts = [p.text for p in watcher.store.posts()]
+        again = watcher.cycle()
+    finally:
+        watcher.close()
+    assert texts == ["received"]
+    assert sorted(report.problems) == [
+        "posts.csv: a link out of the inbox, not read",
+        "result.csv: a link out of the inbox, not read",
+    ]
+    assert again.problems == []  # said once
+
+
 # -- the campaign, short ------------------------------------------------------------------------
 @settings(
     max_examples=40,

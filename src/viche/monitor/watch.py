@@ -295,6 +295,11 @@ class Watcher:
             if path.parent != inbox and path.suffix.lower() not in (".json", ".csv", ".gz"):
                 continue  # media files of a Telegram export folder
             self._seen_files[str(path)] = stamp
+            if not _inside(path, inbox):
+                # a symbolic link in an export that was unpacked here: the file it names is
+                # no file the inbox received (as a Telegram export's attachments)
+                report.problems.append(f"{path.name}: a link out of the inbox, not read")
+                continue
             before = self.store.last_seq()
             try:
                 result = ingest(path, self.store)
@@ -393,6 +398,14 @@ class Watcher:
             done += 1
             if cycles is None or done < cycles:
                 sleep(self.config.scan_every)
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    """Whether ``path``, its links followed, is in ``folder`` (its links followed)."""
+    try:
+        return folder.resolve() in path.resolve().parents
+    except (OSError, RuntimeError):  # a link loop (RuntimeError before Python 3.13)
+        return False
 
 
 def _window_detector(config: WatchConfig) -> Callable[[Store, datetime], DetectionResult]:
