@@ -35,7 +35,8 @@ from pathlib import Path
 from typing import Any
 
 FIXTURES = Path(__file__).resolve().parents[1] / "monitor" / "fixtures"
-READERS = ("csv", "jsonl", "qut", "coortweet", "telegram", "feed", "html")
+#: the ingest formats, and ``cases``: the known-case list ``detect --cases`` reads
+READERS = ("csv", "jsonl", "qut", "coortweet", "telegram", "feed", "html", "cases")
 #: what a file outside an export holds; its text or hash in the store is a leak
 SECRET = b"root:x:0:0:SECRET-OUTSIDE-THE-EXPORT\n"
 MARKUP = "[red]x[/red] [link=https://evil.example]y[/link] [/] \x1b[31mZ\x1b[0m"
@@ -51,6 +52,12 @@ QUT_SEED = (
     "message_id,user_id,username,repost_id,reply_id,message,timestamp,urls\n"
     "10,u1,one,,,hello world,1730541900,https://a.example\n"
     "11,u2,two,10,,RT hello world,1730541960,\n"
+)
+CASES_SEED = (
+    "date,id,title,countries,keywords,languages,outlets\n"
+    "2021-02-18,https://euvsdisinfo.test/report/a/,The elections were cancelled,Ukraine,"
+    "elections+CEC,Russian+Ukrainian,Outlet A\n"
+    '2021-02-17,https://euvsdisinfo.test/report/b/,"Biolabs, again",Ukraine,biolabs,English,\n'
 )
 COORTWEET_SEED = (
     "object_id,account_id,content_id,timestamp_share\n"
@@ -204,7 +211,7 @@ def mutate_csv(rng: random.Random, text: str) -> tuple[str, str]:
         fields[rng.randrange(len(fields))] = rng.choice(('"open', 'a"b', '""', '"a""', '"\n"'))
     elif kind == "time":
         for j, name in enumerate(lines[0].split(",")):
-            if name in ("created_at", "timestamp", "timestamp_share") and j < len(fields):
+            if name in ("created_at", "timestamp", "timestamp_share", "date") and j < len(fields):
                 fields[j] = rng.choice(HOSTILE_TIMES)
     elif kind == "header":
         head = lines[0].split(",")
@@ -407,15 +414,16 @@ def make_case(
         )
         case.main = "posts.jsonl"
         case.files[case.main] = "\n".join(lines).encode("utf-8", "surrogatepass")
-    elif reader in ("csv", "qut", "coortweet"):
-        seed = {"csv": CSV_SEED, "qut": QUT_SEED, "coortweet": COORTWEET_SEED}[reader]
+    elif reader in ("csv", "qut", "coortweet", "cases"):
+        seeds = {"csv": CSV_SEED, "qut": QUT_SEED, "coortweet": COORTWEET_SEED, "cases": CASES_SEED}
+        seed = seeds[reader]
         if reader == "csv" and extra:
             seed = extra[0] + "".join(extra[1 : rng.randrange(len(extra) + 1)])
         text = seed
         for _ in range(rng.choice((1, 1, 2, 3))):
             text, what = mutate_csv(rng, text)
             case.what.append(what)
-        case.main = "posts.csv"
+        case.main = "cases.csv" if reader == "cases" else "posts.csv"
         case.files[case.main] = text.encode("utf-8", "surrogatepass")
     elif reader == "feed":
         name = rng.choice(("feed.rss", "feed.atom"))
@@ -434,7 +442,7 @@ def make_case(
     if rng.random() < 0.35:
         data, what = mutate_bytes(rng, data)
         case.what.append(what)
-    if reader in ("csv", "jsonl", "qut", "coortweet") and rng.random() < 0.15:
+    if reader in ("csv", "jsonl", "qut", "coortweet") and rng.random() < 0.15:  # (cases: no .gz)
         data, what = mutate_gzip(rng, data, bomb_size)
         case.what.append(what)
         del case.files[case.main]
@@ -485,9 +493,22 @@ def check(case: Case, folder: Path, secret: Path, *, seconds: float = 20.0) -> O
     the outcome against the contract of the module docstring."""
     from viche.errors import Location, VicheError
     from viche.monitor.ingest import ingest
+    from viche.monitor.narratives import load_cases
     from viche.monitor.store import Store
 
     path = case.write(folder / "in")
+    if case.reader == "cases":
+        try:
+            with time_bound(seconds):
+                return Outcome("posts", f"{len(load_cases(path))} cases")
+        except Hang as exc:
+            return Outcome("hang", str(exc))
+        except VicheError as exc:
+            if not exc.where:
+                return Outcome("crash", f"{type(exc).__name__} without a where: {exc}")
+            return Outcome("error", exc.code)
+        except Exception as exc:  # the point: anything else is a finding
+            return Outcome("crash", f"{type(exc).__name__}: {str(exc)[:120]}")
     db = folder / "posts.sqlite"
     base = folder / "base.csv"
     base.write_text(BASELINE, encoding="utf-8")
@@ -518,8 +539,9 @@ def check(case: Case, folder: Path, secret: Path, *, seconds: float = 20.0) -> O
 
 
 def check_watch(case: Case, folder: Path, *, seconds: float = 20.0) -> Outcome:
-    """``watch`` with ``case`` landing in its inbox, then a good file: the cycles never raise,
-    the bad file is logged (or its posts taken), and the good file's posts arrive."""
+    """``watch`` with ``case`` landing in its inbox (beside a link to a CSV file outside it),
+    then a good file: the cycles never raise, the bad file is logged (or its posts taken),
+    the good file's posts arrive, and nothing of the file outside is stored."""
     from viche.monitor.model import DetectionResult
     from viche.monitor.store import Store
     from viche.monitor.watch import WatchConfig, Watcher
@@ -527,6 +549,9 @@ def check_watch(case: Case, folder: Path, *, seconds: float = 20.0) -> Outcome:
     inbox = folder / "inbox"
     inbox.mkdir(parents=True)
     case.write(inbox)
+    private = folder / "private.csv"
+    private.write_text("id,author,created_at,text\nsecret,me,2024-11-02,SECRET-OUTSIDE\n", "utf-8")
+    os.symlink(private, inbox / "unpacked.csv")
     feeds = (str(inbox / case.main),) if case.reader == "feed" else ()
     config = WatchConfig(inbox=inbox, feeds=feeds)
     try:
@@ -546,6 +571,47 @@ def check_watch(case: Case, folder: Path, *, seconds: float = 20.0) -> Outcome:
         return Outcome("crash", f"watch: {type(exc).__name__}: {str(exc)[:120]}")
     with Store(folder / "store" / "posts.sqlite") as store:
         kept = sum(1 for p in store.posts() if p.author == "keeper")
+        if any("SECRET-OUTSIDE" in p.text for p in store.posts()):
+            return Outcome("leak", "watch: a file outside the inbox reached the store")
     if kept != 2 or second.files != 1:
         return Outcome("store", f"watch stopped following: {kept} good posts, {second.problems}")
     return Outcome("posts" if first.posts_added else "error", f"{len(first.problems)} problems")
+
+
+HOSTILE_NAMES = (
+    MARKUP, "\x1b[2J\x1b]0;title\x07", "a\u202eb", "\x00nul", "x" * 3000, "\t tab", "ü" * 40,
+    "=cmd|' /C calc'!A0", "<script>alert(1)</script>", "\"quoted\"", "\\x1b", "a\x7fb\x85",
+    "\ufffe\uffff", "#hash", "C001",
+)  # fmt: skip
+
+
+def coordinated_seed(rng: random.Random) -> str:
+    """A CSV where five accounts with hostile names post the same link and near-identical
+    hostile text seconds apart, eight times, among thirty ordinary accounts: detection
+    finds a campaign, so the report and the alerts print what came from outside."""
+    import csv
+    import io
+    from datetime import UTC, datetime, timedelta
+
+    bots = [f"{rng.choice(HOSTILE_NAMES)}{i}" for i in range(5)]
+    words = ["vote", "city", "rain", "bus", "school", "market", "river", "news", "park", "film"]
+    base = datetime(2024, 11, 2, 8, tzinfo=UTC)
+    buf = io.StringIO()
+    out = csv.writer(buf, lineterminator="\n")
+    out.writerow(["id", "author", "created_at", "text", "urls", "hashtags", "outlet"])
+    for r in range(8):
+        start = base + timedelta(hours=3 * r)
+        tail = " ".join(rng.choice(words) for _ in range(8))
+        claim = (
+            "Secret laboratories near the border make weapons, share before it is deleted "
+            f"{rng.choice(HOSTILE_NAMES)[:40]} {tail}"
+        )
+        link = f"https://leak.example/{rng.choice(HOSTILE_NAMES)[:40]}-{r}"
+        for i, bot in enumerate(bots):
+            when = start + timedelta(seconds=11 * i)
+            out.writerow([f"b{r}-{i}", bot, when.isoformat(), claim, link, "#x #y", bot])
+        for k in range(30):
+            when = start + timedelta(seconds=rng.randrange(3 * 3600))
+            text = " ".join(rng.choice(words) for _ in range(12))
+            out.writerow([f"o{r}-{k}", f"person{k}", when.isoformat(), text, "", "", ""])
+    return buf.getvalue()
