@@ -9,9 +9,12 @@ import gzip
 import json
 import os
 import random
+import threading
+import time
 import tracemalloc
 import zlib
 from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +28,7 @@ from support.cli import run_cli
 from support.monitor_mutation import READERS, SECRET, check, check_watch, make_case
 from viche.errors import IngestError
 from viche.monitor import ingest as ingest_module
-from viche.monitor import news
+from viche.monitor import news, watch
 from viche.monitor.alerts import Alert, AlertKind, alerts_path, load_alerts
 from viche.monitor.ingest import IngestReport, _detect_format, ingest, read_posts
 from viche.monitor.model import DetectionResult
@@ -303,6 +306,42 @@ def test_the_watch_reads_no_file_through_a_link_out_of_its_inbox(tmp_path: Path)
         "result.csv: a link out of the inbox, not read",
     ]
     assert again.problems == []  # said once
+
+
+class _Trickle(BaseHTTPRequestHandler):
+    """A feed server that sends its body a few bytes at a time, without end."""
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "application/rss+xml")
+        self.end_headers()
+        started = time.monotonic()
+        try:
+            while time.monotonic() - started < 30:
+                self.wfile.write(b"<rss>  ")
+                self.wfile.flush()
+                time.sleep(0.05)
+        except OSError:  # the client went away
+            return
+
+    def log_message(self, *args: Any) -> None:
+        return
+
+
+def test_a_feed_that_never_ends_sending_is_given_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(watch, "FETCH_DEADLINE", 0.5)
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Trickle)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    started = time.monotonic()
+    try:
+        with pytest.raises(IngestError, match="still sending"):
+            fetch_feed(f"http://127.0.0.1:{httpd.server_address[1]}/feed.rss")
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(5)
+    assert time.monotonic() - started < 5
 
 
 # -- the campaign, short ------------------------------------------------------------------------

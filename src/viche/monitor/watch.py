@@ -46,6 +46,9 @@ from viche.monitor.store import Store
 from viche.monitor.text import normalise_url
 
 FETCH_TIMEOUT = 20.0
+#: seconds a feed may take to send its body: the timeout above bounds each read only, and a
+#: server that sends a byte every few seconds would hold the watch for days
+FETCH_DEADLINE = 60.0
 WEBHOOK_TIMEOUT = 5.0
 
 
@@ -195,7 +198,8 @@ class ListSink:
 
 # -- sources --------------------------------------------------------------------------------
 def fetch_feed(source: str, *, max_bytes: int = news.MAX_FEED_BYTES) -> bytes:
-    """The body of a feed: an ``http(s)`` URL (size-capped, timed out) or a local path."""
+    """The body of a feed: an ``http(s)`` URL (size-capped; each read timed out, the whole
+    within about :data:`FETCH_DEADLINE`) or a local path."""
     if "://" not in source:
         path = Path(source)
         if not path.is_file():
@@ -204,9 +208,24 @@ def fetch_feed(source: str, *, max_bytes: int = news.MAX_FEED_BYTES) -> bytes:
             return fh.read(max_bytes + 1)
     check_url(source, what="feed")
     request = urllib.request.Request(source, headers={"User-Agent": "viche-monitor"})  # noqa: S310
+    started = time.monotonic()
+    chunks: list[bytes] = []
+    size = 0
     with urllib.request.urlopen(request, timeout=FETCH_TIMEOUT) as response:  # noqa: S310
-        data: bytes = response.read(max_bytes + 1)
-    return data
+        # read1: what one receive brings (an ftp:// redirect's response has only read)
+        read: Callable[[int], bytes] = getattr(response, "read1", response.read)
+        while size <= max_bytes:
+            chunk = read(min(1 << 16, max_bytes + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+            if time.monotonic() - started > FETCH_DEADLINE:
+                raise IngestError(
+                    f"the feed sent {size} bytes in {FETCH_DEADLINE:.0f} s and was still sending",
+                    where=Location(file=source),
+                )
+    return b"".join(chunks)
 
 
 @dataclass(slots=True)
