@@ -140,6 +140,15 @@ def test_auto_detection_survives_a_deeply_nested_opening_line() -> None:
     assert _detect_format(Path("result.json"), '{"messages": ' + "[" * 8000) == "telegram"
 
 
+def test_a_reason_quoting_a_huge_value_is_cut(tmp_path: Path) -> None:
+    """fromisoformat's error quoted a 100 KB 'date' whole, in the report and on screen."""
+    path = tmp_path / "result.json"
+    bad = message(date_unixtime=None, date="2024" + "x" * 100_000)
+    path.write_text(json.dumps(channel([bad])), encoding="utf-8")
+    _, report = read(path)
+    assert report.malformed == 1 and len(report.problems[0].reason) <= 301
+
+
 def test_views_beyond_64_bits_are_not_kept(tmp_path: Path) -> None:
     path = tmp_path / "result.json"
     path.write_text(json.dumps(channel([message(views=2**70)])), encoding="utf-8")

@@ -65,6 +65,8 @@ from viche.monitor.store import Row, Store, extra_row, post_row
 Format = Literal["auto", "csv", "jsonl", "qut", "coortweet", "telegram", "feed", "html"]
 FORMATS: tuple[str, ...] = ("auto", "csv", "jsonl", "qut", "coortweet", "telegram", "feed", "html")
 MAX_PROBLEMS_KEPT = 1000
+#: a reason longer than this is cut (it may quote the bad value: a 16 MB "date")
+MAX_REASON_CHARS = 300
 #: a CSV row (its lines, when a quoted field spans several) or a JSON line longer than
 #: this is no post (the longest real ones are articles of ~100,000 characters): reading
 #: stops there, so that a gzip "bomb" of one endless line cannot fill the memory
@@ -111,7 +113,8 @@ class RowProblem:
 
 @dataclass(slots=True)
 class IngestReport:
-    """What one ingest run did; ``problems`` keeps the first 1000 bad rows."""
+    """What one ingest run did; ``problems`` keeps the first 1000 bad rows (each reason cut
+    to :data:`MAX_REASON_CHARS`)."""
 
     source: str
     rows: int = 0
@@ -126,6 +129,8 @@ class IngestReport:
     def problem(self, line: int, reason: str) -> None:
         self.malformed += 1
         if len(self.problems) < MAX_PROBLEMS_KEPT:
+            if len(reason) > MAX_REASON_CHARS:
+                reason = reason[:MAX_REASON_CHARS] + "…"
             self.problems.append(RowProblem(line, reason))
 
 
