@@ -80,6 +80,17 @@ def test_a_feed_entry_dated_year_zero_is_reported(tmp_path: Path) -> None:
     assert posts == [] and "date" in report.problems[0].reason
 
 
+def test_a_feed_that_breaks_the_feed_parser_is_refused_with_where(tmp_path: Path) -> None:
+    """feedparser's loose parser raised UnicodeEncodeError on a surrogate's character
+    reference."""
+    path = tmp_path / "feed.rss"
+    text = (FIXTURES / "news" / "feed.rss").read_text(encoding="utf-8")
+    path.write_text(text.replace("<title>", "<title>&#xD800;", 1), encoding="utf-8")
+    with pytest.raises(IngestError, match="not a readable RSS/Atom feed") as caught:
+        read(path)
+    assert caught.value.where.file == str(path)
+
+
 # -- gzip that is not gzip, or cut in its first kilobytes: BadGzipFile, EOFError escaped -------
 @pytest.mark.parametrize("content", [b"id,author,created_at\n", b"\x1f\x8b\x08\x00cut"])
 def test_a_gz_that_cannot_be_opened_is_refused_with_where(tmp_path: Path, content: bytes) -> None:

@@ -246,7 +246,9 @@ XXE = '<!DOCTYPE r [<!ENTITY xx SYSTEM "file://{secret}">]>'
 
 
 def mutate_xml(rng: random.Random, text: str, secret: Path) -> tuple[str, str]:
-    kind = rng.choice(("laughs", "xxe", "attr", "date", "encoding", "deep", "tags", "nolink"))
+    kind = rng.choice(
+        ("laughs", "xxe", "attr", "date", "encoding", "deep", "tags", "nolink", "charref")
+    )
     decl_end = text.find("?>") + 2 if text.startswith("<?xml") else 0
     head, rest = text[:decl_end], text[decl_end:]
     if kind == "laughs":
@@ -274,13 +276,19 @@ def mutate_xml(rng: random.Random, text: str, secret: Path) -> tuple[str, str]:
         return rest.replace("<title>", "<title>" + "<b>" * n, 1), f"{n} nested tags"
     if kind == "tags":
         return text.replace("</item>", "", 1).replace("</entry>", "<entry>", 1), "tags unbalanced"
+    if kind == "charref":
+        ref = rng.choice(CHARREFS)
+        return text.replace("<title>", f"<title>{ref}", 2), f"character reference {ref}"
     return text.replace("<link>", "<nolink>").replace("</link>", "</nolink>").replace(
         "<link ", "<nolink "
     ), "links removed"
 
 
+CHARREFS = ("&#xD800;", "&#0;", "&#x110000;", "&#99999999999999999999;", "&#x1b;[2J", "&#xFFFE;")
+
+
 def mutate_html(rng: random.Random, text: str) -> tuple[str, str]:
-    kind = rng.choice(("nobody", "script", "giant", "deep", "meta", "markup", "frames"))
+    kind = rng.choice(("nobody", "script", "giant", "deep", "meta", "markup", "frames", "charref"))
     if kind == "nobody":
         start, end = text.find("<body"), text.rfind("</body>")
         return text[:start] + text[end:], "no body"
@@ -299,6 +307,9 @@ def mutate_html(rng: random.Random, text: str) -> tuple[str, str]:
         return text.replace("2024-", bad + "#", 2), f"meta date {bad[:12]}"
     if kind == "markup":
         return text.replace("<title>", f"<title>{MARKUP}", 1), "markup in the title"
+    if kind == "charref":
+        ref = rng.choice(CHARREFS)
+        return text.replace("<p>", f"<p>{ref}", 2), f"character reference {ref}"
     return '<frameset><frame src="file:///etc/passwd"></frameset>' + text, "frameset"
 
 

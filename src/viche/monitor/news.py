@@ -132,7 +132,13 @@ def feed_posts(
     if len(data) > MAX_FEED_BYTES:
         raise IngestError(f"feed larger than {MAX_FEED_BYTES} bytes", where=where)
     feedparser = _module("feedparser")
-    parsed = feedparser.parse(data, sanitize_html=True, resolve_relative_uris=False)
+    try:
+        parsed = feedparser.parse(data, sanitize_html=True, resolve_relative_uris=False)
+    except Exception as exc:  # feedparser's own bugs: UnicodeEncodeError on "&#xD800;"
+        raise IngestError(
+            f"not a readable RSS/Atom feed: the feed parser failed ({type(exc).__name__})",
+            where=where,
+        ) from exc
     if not parsed.get("entries") and parsed.get("bozo"):
         problem = parsed.get("bozo_exception")
         raise IngestError(f"not a readable RSS/Atom feed: {problem}", where=where)
@@ -201,14 +207,19 @@ def read_html(
 def page_post(html: bytes, report: Problems, *, source: str, url: str = "") -> Post | None:
     """The main text of one HTML page with its site, date and URL; None if unusable."""
     trafilatura = _module("trafilatura")
-    doc = trafilatura.bare_extraction(
-        html,
-        url=url or None,
-        with_metadata=True,
-        include_comments=False,
-        favor_precision=True,
-        date_extraction_params={"original_date": True, "outputformat": "%Y-%m-%dT%H:%M:%S"},
-    )
+    try:
+        doc = trafilatura.bare_extraction(
+            html,
+            url=url or None,
+            with_metadata=True,
+            include_comments=False,
+            favor_precision=True,
+            date_extraction_params={"original_date": True, "outputformat": "%Y-%m-%dT%H:%M:%S"},
+        )
+    except Exception as exc:  # as feedparser's in feed_posts: the extractor's own bugs
+        failed = type(exc).__name__
+        report.problem(1, f"the page could not be read: the extractor failed ({failed})")
+        return None
     if doc is None:
         report.problem(1, "no main text found in the page")
         return None
