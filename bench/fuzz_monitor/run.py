@@ -23,6 +23,7 @@ import gzip
 import itertools
 import random
 import resource
+import sqlite3
 import sys
 import tempfile
 import time
@@ -95,7 +96,12 @@ def check_cli(case: Case, folder: Path, rng: random.Random) -> Outcome:
             return Outcome("crash", f"cli {step} exit {run.code}: {last}")
         if "\x1b" in run.stdout + run.stderr:
             return Outcome("crash", f"cli {step}: a control character reached the terminal")
-    if "2 posts added" not in runs[0].stdout:
+    con = sqlite3.connect(folder / "store" / "posts.sqlite")
+    try:
+        kept = [r[0] for r in con.execute("SELECT id FROM posts WHERE author = 'keeper'")]
+    finally:
+        con.close()
+    if "2 posts added" not in runs[0].stdout or sorted(kept) != ["base1", "base2"]:
         return Outcome("store", f"cli: the first good file's posts: {runs[0].stdout[:200]}")
     return Outcome("posts" if runs[0].code == 0 else "error", f"cli exit {runs[0].code}")
 
