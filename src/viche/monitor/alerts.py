@@ -221,7 +221,9 @@ def load_alerts(store_dir: str | Path) -> tuple[Alert, ...]:
     if not path.is_file():
         return ()
     out = []
-    for line_no, line in enumerate(path.read_text("utf-8").splitlines(), start=1):
+    # lines end in "\n" only: str.splitlines() would also cut at U+0085 or U+2028, which
+    # json.dumps(ensure_ascii=False) leaves in a string from outside (an account's name)
+    for line_no, line in enumerate(path.read_text("utf-8").split("\n"), start=1):
         if not line.strip():
             continue
         where = Location(file=str(path), line=line_no)

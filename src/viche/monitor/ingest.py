@@ -53,18 +53,24 @@ import sys
 import zlib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import IO, Any, Literal
 
 from viche.errors import IngestError, Location, MissingFileError
 from viche.monitor import news, telegram
-from viche.monitor.model import Post
+from viche.monitor.model import Post, as_utc, utc_from_unix
 from viche.monitor.store import Row, Store, extra_row, post_row
 
 Format = Literal["auto", "csv", "jsonl", "qut", "coortweet", "telegram", "feed", "html"]
 FORMATS: tuple[str, ...] = ("auto", "csv", "jsonl", "qut", "coortweet", "telegram", "feed", "html")
 MAX_PROBLEMS_KEPT = 1000
+#: a reason longer than this is cut (it may quote the bad value: a 16 MB "date")
+MAX_REASON_CHARS = 300
+#: a CSV row (its lines, when a quoted field spans several) or a JSON line longer than
+#: this is no post (the longest real ones are articles of ~100,000 characters): reading
+#: stops there, so that a gzip "bomb" of one endless line cannot fill the memory
+MAX_ROW_CHARS = 16 << 20
 
 ALIASES: dict[str, tuple[str, ...]] = {
     "id": ("id", "post_id", "message_id", "tweet_id", "content_id"),
@@ -107,7 +113,8 @@ class RowProblem:
 
 @dataclass(slots=True)
 class IngestReport:
-    """What one ingest run did; ``problems`` keeps the first 1000 bad rows."""
+    """What one ingest run did; ``problems`` keeps the first 1000 bad rows (each reason cut
+    to :data:`MAX_REASON_CHARS`)."""
 
     source: str
     rows: int = 0
@@ -122,6 +129,8 @@ class IngestReport:
     def problem(self, line: int, reason: str) -> None:
         self.malformed += 1
         if len(self.problems) < MAX_PROBLEMS_KEPT:
+            if len(reason) > MAX_REASON_CHARS:
+                reason = reason[:MAX_REASON_CHARS] + "…"
             self.problems.append(RowProblem(line, reason))
 
 
@@ -141,7 +150,7 @@ def parse_time(value: str) -> datetime:
     else:
         if number > 1e11:  # milliseconds
             number /= 1000.0
-        return datetime.fromtimestamp(number, tz=UTC)
+        return utc_from_unix(number)
     dt: datetime | None = None
     try:
         dt = datetime.fromisoformat(v)
@@ -154,9 +163,7 @@ def parse_time(value: str) -> datetime:
                 continue
     if dt is None:
         raise ValueError(f"unreadable timestamp {v[:40]!r}")
-    if dt.tzinfo is None:
-        return dt.replace(tzinfo=UTC)
-    return dt.astimezone(UTC)
+    return as_utc(dt)
 
 
 def _as_list(value: Any, *, hashtags: bool = False) -> tuple[str, ...]:
@@ -210,7 +217,7 @@ def post_from_mapping(record: Mapping[str, Any], columns: Mapping[str, str]) -> 
     author = _text(get("author")).strip()
     created = get("created_at")
     created_at = (
-        datetime.fromtimestamp(float(created), tz=UTC)
+        utc_from_unix(created)
         if isinstance(created, int | float) and not isinstance(created, bool)
         else parse_time(_text(created))
     )
@@ -278,10 +285,42 @@ def _open_text(path: Path) -> tuple[IO[str], _CountingReader]:
     return text, raw
 
 
+class _RowTooLongError(Exception):
+    """A row longer than :data:`MAX_ROW_CHARS` (caught by :func:`read_posts`)."""
+
+
+class _Lines:
+    """The lines of a text stream, each read with a bound: when the lines of one row add
+    up to more than :data:`MAX_ROW_CHARS`, :class:`_RowTooLongError`. ``row_done()`` starts a
+    new row (after each CSV row; ``per_line``: at each line, for JSON Lines)."""
+
+    def __init__(self, stream: IO[str], *, per_line: bool = False) -> None:
+        self.stream = stream
+        self.per_line = per_line
+        self.chars = 0
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> str:
+        if self.per_line:
+            self.chars = 0
+        text = self.stream.readline(MAX_ROW_CHARS + 1 - self.chars)
+        if not text:
+            raise StopIteration
+        self.chars += len(text)
+        if self.chars > MAX_ROW_CHARS:
+            raise _RowTooLongError(f"a row longer than {MAX_ROW_CHARS} characters")
+        return text
+
+    def row_done(self) -> None:
+        self.chars = 0
+
+
 def _is_export_line(line: str) -> bool:
     try:
         obj = json.loads(line)
-    except json.JSONDecodeError:
+    except (ValueError, RecursionError):  # JSONDecodeError, too many digits, too deep
         return False
     return isinstance(obj, dict) and ("messages" in obj or "chats" in obj)
 
@@ -304,7 +343,10 @@ def _detect_format(path: Path, head: str) -> Format:
         return "html"
     if first.startswith("{"):
         return "jsonl"
-    cols = [c.strip().lower() for c in next(csv.reader([first]), [])]
+    try:
+        cols = [c.strip().lower() for c in next(csv.reader([first]), [])]
+    except csv.Error:  # a bare carriage return in the opening line: CSV reports it later
+        cols = []
     if tuple(cols[: len(QUT_COLUMNS)]) == QUT_COLUMNS:
         return "qut"
     if set(COORTWEET_COLUMNS) <= set(cols) and "text" not in cols:
@@ -313,8 +355,9 @@ def _detect_format(path: Path, head: str) -> Format:
 
 
 def _csv_records(stream: IO[str], fmt: Format, report: IngestReport) -> Iterator[tuple[int, Post]]:
-    csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
-    reader = csv.reader(stream)
+    csv.field_size_limit(min(sys.maxsize, 2**31 - 1))  # rows are bounded by _Lines
+    lines = _Lines(stream)
+    reader = csv.reader(lines)
     try:
         header = next(reader)
     except StopIteration:
@@ -356,6 +399,7 @@ def _csv_records(stream: IO[str], fmt: Format, report: IngestReport) -> Iterator
     width = len(header)
     while True:
         start = reader.line_num + 1
+        lines.row_done()
         try:
             values = next(reader)
         except StopIteration:
@@ -378,7 +422,7 @@ def _csv_records(stream: IO[str], fmt: Format, report: IngestReport) -> Iterator
 
 
 def _jsonl_records(stream: IO[str], report: IngestReport) -> Iterator[tuple[int, Post]]:
-    for line, text in enumerate(stream, start=1):
+    for line, text in enumerate(_Lines(stream, per_line=True), start=1):
         if not text.strip():
             continue
         report.rows += 1
@@ -421,15 +465,22 @@ def read_posts(
     if not p.is_file():
         raise MissingFileError(f"no such file: {p}", where=Location(file=str(p)))
     rep = report if report is not None else IngestReport(source=str(p))
-    total = p.stat().st_size
-    if fmt == "auto":
-        probe, probe_file = _open_text(p)
-        with probe, probe_file:
-            fmt = _detect_format(p, probe.read(8192))
-    if fmt in ("telegram", "feed", "html"):
-        yield from _document_posts(p, fmt, rep, on_progress)
-        return
-    stream, counter = _open_text(p)
+    try:
+        total = p.stat().st_size
+        if fmt == "auto":
+            probe, probe_file = _open_text(p)
+            with probe, probe_file:
+                fmt = _detect_format(p, probe.read(8192))
+        if fmt in ("telegram", "feed", "html"):
+            yield from _document_posts(p, fmt, rep, on_progress)
+            return
+        stream, counter = _open_text(p)
+    except (OSError, EOFError, zlib.error) as exc:
+        # unreadable (permissions, a folder, gone), or a .gz that is not gzip or is cut short
+        raise IngestError(
+            f"cannot read the file: {getattr(exc, 'strerror', None) or exc}",
+            where=Location(file=str(p)),
+        ) from exc
     replaced_before = _not_utf8[0]
     with stream, counter:
         records = _jsonl_records(stream, rep) if fmt == "jsonl" else _csv_records(stream, fmt, rep)
@@ -440,8 +491,9 @@ def read_posts(
                 if on_progress is not None and i % 5000 == 0:
                     on_progress(counter.position, total)
                 yield post
-        except (OSError, EOFError, zlib.error) as exc:
-            # a truncated or corrupt compressed file: keep what was read, report where it broke
+        except (OSError, EOFError, zlib.error, _RowTooLongError) as exc:
+            # a truncated or corrupt compressed file, or an endless row: keep what was read,
+            # report where it broke
             rep.problem(line + 1, f"file unreadable from here on: {exc}")
         finally:
             rep.not_utf8 += _not_utf8[0] - replaced_before
@@ -531,7 +583,7 @@ def ingest(
         TimeRemainingColumn(),
         transient=True,
     ) as bar:
-        task = bar.add_task(f"ingest {Path(path).name}", total=None)
+        task = bar.add_task(f"ingest {Path(path).name!r}", total=None)  # !r: no controls
 
         def on_progress(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)

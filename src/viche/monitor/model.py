@@ -7,8 +7,31 @@ accounts, grouping produces :class:`Campaign` values, reports read them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
+
+
+def utc_from_unix(seconds: float) -> datetime:
+    """Unix seconds as an aware UTC datetime; ``ValueError`` (never ``OverflowError`` or
+    ``OSError``) for a number no date has: NaN, infinite, beyond the years 1 to 9999."""
+    try:
+        return datetime.fromtimestamp(float(seconds), tz=UTC)
+    except (OverflowError, OSError, ValueError) as exc:
+        shown = str(seconds)
+        raise ValueError(
+            f"timestamp {shown[:30]}{'…' if len(shown) > 30 else ''} is out of range"
+        ) from exc
+
+
+def as_utc(dt: datetime) -> datetime:
+    """``dt`` in UTC (a naive one is taken as UTC); ``ValueError`` when the conversion
+    leaves the years 1 to 9999 (``0001-01-01T00:00:00+05:00``)."""
+    if dt.tzinfo is None:
+        return dt.replace(tzinfo=UTC)
+    try:
+        return dt.astimezone(UTC)
+    except OverflowError as exc:
+        raise ValueError(f"date {dt.isoformat()} is out of range in UTC") from exc
 
 
 @dataclass(frozen=True, slots=True)

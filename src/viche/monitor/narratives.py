@@ -223,6 +223,40 @@ def check_since(since: str) -> None:
         )
 
 
+def _read_cases(
+    reader: csv.DictReader[str], p: Path, wanted: set[str], since: str, limit: int | None
+) -> list[KnownCase]:
+    out: list[KnownCase] = []
+    missing = [c for c in CASE_COLUMNS if c not in (reader.fieldnames or [])]
+    if missing:
+        raise IngestError(
+            f"case list lacks the column {missing[0]!r}", where=Location(file=str(p))
+        )
+    for line, row in enumerate(reader, start=2):
+        url, title = (row["id"] or "").strip(), (row["title"] or "").strip()
+        if not url or not title:
+            raise IngestError(
+                "a case without id or title", where=Location(file=str(p), line=line)
+            )
+        case = KnownCase(
+            url=url,
+            title=title,
+            date=(row["date"] or "").strip(),
+            countries=_split(row["countries"] or ""),
+            keywords=_split(row["keywords"] or ""),
+            languages=_split(row["languages"] or ""),
+            outlets=_split(row["outlets"] or ""),
+        )
+        if since and case.date < since:
+            continue
+        if wanted and not wanted & {k.lower() for k in case.keywords}:
+            continue
+        out.append(case)
+        if limit is not None and len(out) >= limit:
+            break
+    return out
+
+
 def load_cases(
     path: str | Path,
     *,
@@ -241,36 +275,16 @@ def load_cases(
     if not p.is_file():
         raise MissingFileError(f"no EUvsDisinfo case list at {p}", where=Location(file=str(p)))
     wanted = {k.strip().lower() for k in keywords if k.strip()}
-    out: list[KnownCase] = []
     with p.open(encoding="utf-8", newline="") as f:
         reader = csv.DictReader(f)
-        missing = [c for c in CASE_COLUMNS if c not in (reader.fieldnames or [])]
-        if missing:
+        try:
+            out = _read_cases(reader, p, wanted, since, limit)
+        except UnicodeDecodeError as exc:
+            raise IngestError("the case list is not UTF-8", where=Location(file=str(p))) from exc
+        except csv.Error as exc:  # a field over csv's limit, a bare carriage return
             raise IngestError(
-                f"case list lacks the column {missing[0]!r}", where=Location(file=str(p))
-            )
-        for line, row in enumerate(reader, start=2):
-            url, title = (row["id"] or "").strip(), (row["title"] or "").strip()
-            if not url or not title:
-                raise IngestError(
-                    "a case without id or title", where=Location(file=str(p), line=line)
-                )
-            case = KnownCase(
-                url=url,
-                title=title,
-                date=(row["date"] or "").strip(),
-                countries=_split(row["countries"] or ""),
-                keywords=_split(row["keywords"] or ""),
-                languages=_split(row["languages"] or ""),
-                outlets=_split(row["outlets"] or ""),
-            )
-            if since and case.date < since:
-                continue
-            if wanted and not wanted & {k.lower() for k in case.keywords}:
-                continue
-            out.append(case)
-            if limit is not None and len(out) >= limit:
-                break
+                f"unreadable CSV: {exc}", where=Location(file=str(p), line=reader.line_num)
+            ) from exc
     return tuple(out)
 
 

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from viche.errors import IngestError, Location, MissingDependencyError
-from viche.monitor.model import Post
+from viche.monitor.model import Post, utc_from_unix
 from viche.monitor.telegram import Problems
 from viche.monitor.text import guess_language, normalise_url
 
@@ -99,10 +99,15 @@ def html_to_text(fragment: str) -> tuple[str, list[str]]:
 
 
 def _entry_time(entry: Any) -> datetime | None:
+    """The entry's time; ``ValueError`` when it has one that no date has (year 0)."""
     for key in ("published_parsed", "updated_parsed", "created_parsed"):
         value = entry.get(key)
         if value:
-            return datetime.fromtimestamp(calendar.timegm(value), tz=UTC)
+            try:
+                seconds = calendar.timegm(value)
+            except (OverflowError, ValueError, TypeError) as exc:
+                raise ValueError(f"unreadable {key.split('_')[0]} date") from exc
+            return utc_from_unix(seconds)
     return None
 
 
@@ -110,7 +115,8 @@ def read_feed(
     path: Path, report: Problems, on_row: Callable[[], None] | None = None
 ) -> Iterator[tuple[int, Post]]:
     """``(entry number, post)`` for each dated entry of an RSS/Atom file."""
-    data = path.read_bytes()
+    with path.open("rb") as fh:  # not more than the cap: feed_posts refuses a larger one
+        data = fh.read(MAX_FEED_BYTES + 1)
     return feed_posts(data, report, source=str(path), on_row=on_row)
 
 
@@ -126,7 +132,13 @@ def feed_posts(
     if len(data) > MAX_FEED_BYTES:
         raise IngestError(f"feed larger than {MAX_FEED_BYTES} bytes", where=where)
     feedparser = _module("feedparser")
-    parsed = feedparser.parse(data, sanitize_html=True, resolve_relative_uris=False)
+    try:
+        parsed = feedparser.parse(data, sanitize_html=True, resolve_relative_uris=False)
+    except Exception as exc:  # feedparser's own bugs: UnicodeEncodeError on "&#xD800;"
+        raise IngestError(
+            f"not a readable RSS/Atom feed: the feed parser failed ({type(exc).__name__})",
+            where=where,
+        ) from exc
     if not parsed.get("entries") and parsed.get("bozo"):
         problem = parsed.get("bozo_exception")
         raise IngestError(f"not a readable RSS/Atom feed: {problem}", where=where)
@@ -143,7 +155,11 @@ def feed_posts(
         if not author:
             report.problem(number, "no site: neither the feed nor the entry has a link")
             continue
-        created = _entry_time(entry)
+        try:
+            created = _entry_time(entry)
+        except ValueError as exc:
+            report.problem(number, str(exc))
+            continue
         if created is None:
             report.problem(number, "entry without a date")
             continue
@@ -191,14 +207,19 @@ def read_html(
 def page_post(html: bytes, report: Problems, *, source: str, url: str = "") -> Post | None:
     """The main text of one HTML page with its site, date and URL; None if unusable."""
     trafilatura = _module("trafilatura")
-    doc = trafilatura.bare_extraction(
-        html,
-        url=url or None,
-        with_metadata=True,
-        include_comments=False,
-        favor_precision=True,
-        date_extraction_params={"original_date": True, "outputformat": "%Y-%m-%dT%H:%M:%S"},
-    )
+    try:
+        doc = trafilatura.bare_extraction(
+            html,
+            url=url or None,
+            with_metadata=True,
+            include_comments=False,
+            favor_precision=True,
+            date_extraction_params={"original_date": True, "outputformat": "%Y-%m-%dT%H:%M:%S"},
+        )
+    except Exception as exc:  # as feedparser's in feed_posts: the extractor's own bugs
+        failed = type(exc).__name__
+        report.problem(1, f"the page could not be read: the extractor failed ({failed})")
+        return None
     if doc is None:
         report.problem(1, "no main text found in the page")
         return None

@@ -33,6 +33,7 @@ import io
 import json
 import math
 import os
+import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -59,24 +60,35 @@ COUNTER_LIMIT = 20_000
 TOP = 5
 
 
+#: what XML 1.0 cannot hold (GraphML is XML): controls but tab and new lines, surrogates,
+#: U+FFFE and U+FFFF
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def _xml(text: str) -> str:
+    """``text`` with each character XML cannot hold written as its escape (``\\x1b``)."""
+    return _NOT_XML.sub(lambda m: repr(m.group())[1:-1], text)
+
+
 def network(result: DetectionResult) -> nx.Graph[str]:
-    """Accounts (and the edges between them) of every campaign, attributes as scalars."""
+    """Accounts (and the edges between them) of every campaign, attributes as scalars;
+    account ids from outside are made XML text (:func:`_xml`), the same in nodes and edges."""
     graph: nx.Graph[str] = nx.Graph()
     scores = {a.author_id: a for a in result.accounts}
     for c in result.campaigns:
         for acc in c.accounts:
             s = scores.get(acc)
             graph.add_node(
-                acc,
-                label=acc,
+                _xml(acc),
+                label=_xml(acc),
                 campaign=c.id,
                 score=float(s.score) if s else 0.0,
                 flagged=bool(s.flagged) if s else True,
             )
         for e in c.edges:
             graph.add_edge(
-                e.account_a,
-                e.account_b,
+                _xml(e.account_a),
+                _xml(e.account_b),
                 campaign=c.id,
                 weight=float(e.weight),
                 expected=float(e.expected),

@@ -15,12 +15,14 @@ Tables::
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
+from typing import TypeVar, cast
 
 import pandas as pd
 
@@ -130,14 +132,20 @@ class Store:
 
     # -- writing ----------------------------------------------------------------------------
     def append_rows(self, rows: Sequence[Row]) -> AppendResult:
-        """Append rows in one transaction; a row whose ``id`` is known is ignored."""
+        """Append rows in one transaction; a row whose ``id`` is known is ignored. Text
+        that cannot be stored as UTF-8 (a lone surrogate, which JSON's ``\\ud800`` escapes
+        make) is stored with U+FFFD in its place."""
+        sql = (
+            "INSERT OR IGNORE INTO posts (id, author, created_at, text, outlet, lang,"
+            " repost_of, urls, hashtags) VALUES (?,?,?,?,?,?,?,?,?)"
+        )
         before = self._db.total_changes
-        with self._db:
-            self._db.executemany(
-                "INSERT OR IGNORE INTO posts (id, author, created_at, text, outlet, lang,"
-                " repost_of, urls, hashtags) VALUES (?,?,?,?,?,?,?,?,?)",
-                rows,
-            )
+        try:
+            with self._db:
+                self._db.executemany(sql, rows)
+        except UnicodeEncodeError:  # the transaction was rolled back: again, cleaned
+            with self._db:
+                self._db.executemany(sql, [_valid_utf8(r) for r in rows])
         added = self._db.total_changes - before
         return AppendResult(added=added, duplicates=len(rows) - added)
 
@@ -149,12 +157,13 @@ class Store:
     def append_extras(self, rows: Sequence[ExtraRow]) -> None:
         """Keep replies, edits and views (the first value seen for a post id stays)."""
         if rows:
-            with self._db:
-                self._db.executemany(
-                    "INSERT OR IGNORE INTO extras (id, reply_to, edited_at, views)"
-                    " VALUES (?,?,?,?)",
-                    rows,
-                )
+            sql = "INSERT OR IGNORE INTO extras (id, reply_to, edited_at, views) VALUES (?,?,?,?)"
+            try:
+                with self._db:
+                    self._db.executemany(sql, rows)
+            except UnicodeEncodeError:  # as in append_rows
+                with self._db:
+                    self._db.executemany(sql, [_valid_utf8(r) for r in rows])
 
     def extras(self, ids: Sequence[str]) -> dict[str, ExtraRow]:
         """The stored extras of the given post ids (those that have some)."""
@@ -279,6 +288,15 @@ class Store:
     def set_meta(self, key: str, value: str) -> None:
         with self._db:
             self._db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_R = TypeVar("_R", Row, ExtraRow)
+
+
+def _valid_utf8(row: _R) -> _R:
+    """``row`` with every lone surrogate of its strings replaced by U+FFFD."""
+    return cast(_R, tuple(_SURROGATE.sub("\ufffd", v) if isinstance(v, str) else v for v in row))
 
 
 def _as_post(row: tuple[object, ...]) -> Post:

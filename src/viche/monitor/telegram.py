@@ -44,12 +44,12 @@ import hashlib
 import json
 import re
 from collections.abc import Callable, Iterator, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
 from viche.errors import IngestError, Location
-from viche.monitor.model import Post
+from viche.monitor.model import Post, as_utc, utc_from_unix
 from viche.monitor.text import guess_language
 
 _PEER = re.compile(r"^(channel|user|chat|group)(\d+)$")
@@ -97,12 +97,11 @@ def peer_id(value: Any, *, kind: str = "") -> str:
 def _time(message: Mapping[str, Any], field: str) -> datetime | None:
     unix = message.get(f"{field}_unixtime")
     if isinstance(unix, str | int) and str(unix).strip().lstrip("-").isdigit():
-        return datetime.fromtimestamp(int(unix), tz=UTC)
+        return utc_from_unix(int(unix))
     value = message.get(field)
     if isinstance(value, str) and value.strip():
-        dt = datetime.fromisoformat(value.strip())
         # Telegram Desktop writes local time without an offset; *_unixtime is exact
-        return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
+        return as_utc(datetime.fromisoformat(value.strip()))
     return None
 
 
@@ -149,8 +148,12 @@ def file_key(base: Path, message: Mapping[str, Any]) -> list[str]:
                 size = message.get("file_size", "")
                 keys.append(f"file:name:{name}:{size}")
             continue
-        path = (base / rel).resolve()
-        if base.resolve() not in path.parents or not path.is_file():
+        try:
+            path = (base / rel).resolve()
+            inside = base.resolve() in path.parents and path.is_file()
+        except (OSError, RuntimeError, ValueError):  # a symlink loop, a NUL, a name too long
+            inside = False
+        if not inside:
             name = message.get("file_name") if field == "file" else Path(rel).name
             size = message.get("file_size", message.get("photo_file_size", ""))
             keys.append(f"file:name:{name or Path(rel).name}:{size}")
@@ -221,7 +224,8 @@ def message_post(chat: Mapping[str, Any], message: Mapping[str, Any], base: Path
         hashtags=tuple(dict.fromkeys(t for t in tags if t)),
         reply_to=f"{reply_chat}:{reply}" if isinstance(reply, int) and reply_chat else "",
         edited_at=edited,
-        views=views if isinstance(views, int) and not isinstance(views, bool) else None,
+        # SQLite keeps 64-bit integers: a larger count is no count of views
+        views=views if type(views) is int and 0 <= views < 2**63 else None,
     )
 
 
@@ -242,6 +246,14 @@ def read_export(
     except UnicodeDecodeError as exc:
         raise IngestError(
             "the Telegram export is not UTF-8", where=where.at(offset=exc.start)
+        ) from exc
+    except ValueError as exc:  # an integer longer than Python converts (int_max_str_digits)
+        raise IngestError(
+            "the Telegram export is not valid JSON: a number with too many digits", where=where
+        ) from exc
+    except RecursionError as exc:
+        raise IngestError(
+            "the Telegram export is not valid JSON: nested too deeply", where=where
         ) from exc
     base = path.parent
     for chat in _chats(doc, where):

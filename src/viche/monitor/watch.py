@@ -46,6 +46,9 @@ from viche.monitor.store import Store
 from viche.monitor.text import normalise_url
 
 FETCH_TIMEOUT = 20.0
+#: seconds a feed may take to send its body: the timeout above bounds each read only, and a
+#: server that sends a byte every few seconds would hold the watch for days
+FETCH_DEADLINE = 60.0
 WEBHOOK_TIMEOUT = 5.0
 
 
@@ -195,17 +198,34 @@ class ListSink:
 
 # -- sources --------------------------------------------------------------------------------
 def fetch_feed(source: str, *, max_bytes: int = news.MAX_FEED_BYTES) -> bytes:
-    """The body of a feed: an ``http(s)`` URL (size-capped, timed out) or a local path."""
+    """The body of a feed: an ``http(s)`` URL (size-capped; each read timed out, the whole
+    within about :data:`FETCH_DEADLINE`) or a local path."""
     if "://" not in source:
         path = Path(source)
         if not path.is_file():
             raise IngestError(f"no feed file at {source}", where=Location(file=source))
-        return path.read_bytes()[: max_bytes + 1]
+        with path.open("rb") as fh:
+            return fh.read(max_bytes + 1)
     check_url(source, what="feed")
     request = urllib.request.Request(source, headers={"User-Agent": "viche-monitor"})  # noqa: S310
+    started = time.monotonic()
+    chunks: list[bytes] = []
+    size = 0
     with urllib.request.urlopen(request, timeout=FETCH_TIMEOUT) as response:  # noqa: S310
-        data: bytes = response.read(max_bytes + 1)
-    return data
+        # read1: what one receive brings (an ftp:// redirect's response has only read)
+        read: Callable[[int], bytes] = getattr(response, "read1", response.read)
+        while size <= max_bytes:
+            chunk = read(min(1 << 16, max_bytes + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+            if time.monotonic() - started > FETCH_DEADLINE:
+                raise IngestError(
+                    f"the feed sent {size} bytes in {FETCH_DEADLINE:.0f} s and was still sending",
+                    where=Location(file=source),
+                )
+    return b"".join(chunks)
 
 
 @dataclass(slots=True)
@@ -284,13 +304,21 @@ class Watcher:
         for path in sorted(p for p in inbox.rglob("*") if p.is_file()):
             if path.name.startswith(".") or path.suffix in (".part", ".tmp"):
                 continue  # still being written
-            st = path.stat()
+            try:
+                st = path.stat()
+            except OSError:  # gone since the listing (moved away, a temporary file)
+                continue
             stamp = (st.st_size, st.st_mtime_ns)
             if self._seen_files.get(str(path)) == stamp:
                 continue
             if path.parent != inbox and path.suffix.lower() not in (".json", ".csv", ".gz"):
                 continue  # media files of a Telegram export folder
             self._seen_files[str(path)] = stamp
+            if not _inside(path, inbox):
+                # a symbolic link in an export that was unpacked here: the file it names is
+                # no file the inbox received (as a Telegram export's attachments)
+                report.problems.append(f"{path.name}: a link out of the inbox, not read")
+                continue
             before = self.store.last_seq()
             try:
                 result = ingest(path, self.store)
@@ -389,6 +417,14 @@ class Watcher:
             done += 1
             if cycles is None or done < cycles:
                 sleep(self.config.scan_every)
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    """Whether ``path``, its links followed, is in ``folder`` (its links followed)."""
+    try:
+        return folder.resolve() in path.resolve().parents
+    except (OSError, RuntimeError):  # a link loop (RuntimeError before Python 3.13)
+        return False
 
 
 def _window_detector(config: WatchConfig) -> Callable[[Store, datetime], DetectionResult]:
