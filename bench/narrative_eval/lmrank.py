@@ -51,6 +51,7 @@ import hashlib
 import json
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -162,7 +163,7 @@ class Scorer:
     def tok(self, text: str, bos: bool) -> list[int]:
         return list(self.llm.tokenize(text.encode(), add_bos=bos, special=False))
 
-    def _decode(self, items: list[tuple[int, int, tuple[int, ...], bool]]) -> np.ndarray:
+    def _decode(self, items: Sequence[tuple[int, int, tuple[int, ...], bool]]) -> np.ndarray:
         """Decode (token, position, sequences, wants logits) in one batch; the logits rows."""
         b = self.batch.batch
         b.n_tokens = len(items)
@@ -258,7 +259,8 @@ def external(model: Path, variants: list[str], threads: int) -> None:
 
 
 def z(x: np.ndarray) -> np.ndarray:
-    return (x - x.mean()) / (x.std() + 1e-9)
+    out: np.ndarray = (x - x.mean()) / (x.std() + 1e-9)
+    return out
 
 
 def rankings(q: dict[str, Any], feats: dict[str, Any]) -> dict[str, np.ndarray]:
@@ -284,8 +286,9 @@ def rank_all() -> None:
     """Each ranking's top 5 of the top 20 -> :data:`OUT`."""
     data = json.loads(INPUT.read_text())
     allfeats = json.loads(FEATURES.read_text())
-    mid = json.loads((CACHE / "lmrank_timing.json").read_text())["model_sha12"]
-    feats = allfeats[mid]
+    if len(allfeats) != 1:
+        raise SystemExit(f"{FEATURES.name} holds {len(allfeats)} models' scores; keep one")
+    feats = next(iter(allfeats.values()))
     rows: list[dict[str, object]] = []
     for lang in LANGS:
         for q in data["queries"][lang]:
