@@ -459,6 +459,17 @@ def test_case_vectors_are_cached_per_case(tmp_path: Path) -> None:
     assert again.vectors.dtype == np.float32
 
 
+def test_a_case_key_ending_in_zero_bytes_is_found_again(tmp_path: Path) -> None:
+    # about 1 key in 256 ends in a NUL byte (numpy's S16 strings dropped it: 44 of 10,892
+    # cases were embedded again at every run)
+    cases = [c for c in map(_case, range(2000)) if nar.case_key(c).endswith(b"\x00")][:3]
+    assert len(cases) == 3
+    model = _CaseModel()
+    nar.CaseIndex.build(cases, model, cache_dir=tmp_path)
+    nar.CaseIndex.build(cases, model, cache_dir=tmp_path)
+    assert len(model.texts) == 3
+
+
 @pytest.mark.parametrize(
     "content", [b"", b"not a zip file", b"PK\x03\x04 truncated", "npz of another shape"]
 )
@@ -466,7 +477,7 @@ def test_an_unreadable_case_cache_is_rebuilt(tmp_path: Path, content: bytes | st
     model = _CaseModel()
     cache = nar.CaseVectorCache(tmp_path, model.name)
     if isinstance(content, str):
-        np.savez(cache.path, keys=np.array([b"k" * 16], dtype="S16"), vectors=np.zeros((1, 3)))
+        np.savez(cache.path, keys=np.zeros((1, 16), np.uint8), vectors=np.zeros((1, 3)))
     else:
         cache.path.write_bytes(content)
     cases = [_case(i) for i in range(3)]

@@ -299,7 +299,8 @@ def case_key(case: KnownCase) -> bytes:
 
 class CaseVectorCache:
     """The known cases' vectors of one model, in ``folder/case-vectors-<model>.npz``
-    (``keys``: 16 bytes a case, :func:`case_key`; ``vectors``: float32 rows).
+    (``keys``: 16 bytes a case, :func:`case_key`, as a uint8 matrix: numpy's ``S16`` would
+    drop a key's trailing NUL bytes; ``vectors``: float32 rows).
 
     A file that cannot be read (truncated, from another version, not ours) counts as
     empty: the cases are embedded again and the file replaced. It is written to a
@@ -320,13 +321,14 @@ class CaseVectorCache:
         except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
             return {}
         if (
-            keys.dtype != np.dtype("S16")
+            keys.dtype != np.uint8
+            or keys.ndim != 2
+            or keys.shape[1] != 16
             or vectors.dtype != np.float32
-            or vectors.ndim != 2
             or vectors.shape != (keys.shape[0], DIMENSION)
         ):
             return {}
-        return {bytes(k): vectors[i] for i, k in enumerate(keys)}
+        return {k.tobytes(): vectors[i] for i, k in enumerate(keys)}
 
     def save(self, vectors: Mapping[bytes, Vectors], *, keep: set[bytes]) -> None:
         items = list(vectors.items())
@@ -337,7 +339,7 @@ class CaseVectorCache:
         with tmp.open("wb") as f:
             np.savez(
                 f,
-                keys=np.array([k for k, _ in items], dtype="S16"),
+                keys=np.frombuffer(b"".join(k for k, _ in items), np.uint8).reshape(-1, 16),
                 vectors=np.stack([v for _, v in items]).astype(np.float32),
             )
         tmp.replace(self.path)
