@@ -73,6 +73,9 @@ def test_new_campaign_names_its_top_narratives_largest_first() -> None:
         '"claim 5" (5 posts) …'
     )
     assert "claim 2" not in a.message  # beyond the top three: in the fields only
+    long = _narrative("n-l", 3, "x" * 100)
+    (cut,) = compare(None, result_of([_with_narratives("c-1", ["a", "b"], long)]), at=AT)
+    assert f'"{"x" * 79}…" (3 posts)' in cut.message and cut.narratives[0].label == "x" * 100
     (alone,) = compare(None, result_of([_with_narratives("c-1", ["a", "b"])]), at=AT)
     assert alone.message == "new campaign c-1: 2 accounts, score 9.50"  # no narrative: no tail
 

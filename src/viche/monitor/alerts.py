@@ -45,6 +45,8 @@ from viche.monitor.model import Campaign, DetectionResult, Narrative
 SAME_OVERLAP = 0.5
 #: narratives named in a ``new_campaign`` alert's message (all are in its ``narratives``)
 MESSAGE_NARRATIVES = 3
+#: characters of a narrative's label in a message (the whole label is in ``narratives``)
+MESSAGE_LABEL_CHARS = 80
 
 
 class AlertKind(StrEnum):
@@ -219,6 +221,11 @@ def campaign_evidence(c: Campaign, limit: int = EVIDENCE_POSTS) -> tuple[str, ..
     return tuple(ids)[:limit]
 
 
+def _short(label: str, limit: int = MESSAGE_LABEL_CHARS) -> str:
+    flat = " ".join(label.split())
+    return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
+
+
 def _narratives_text(briefs: Sequence[NarrativeBrief], campaign: str) -> str:
     """``; 40 narratives (85 posts), top: "label" (9 posts), ...`` for the message of
     ``campaign``'s alert (the other campaigns that push a narrative are named)."""
@@ -228,7 +235,7 @@ def _narratives_text(briefs: Sequence[NarrativeBrief], campaign: str) -> str:
     for b in briefs[:MESSAGE_NARRATIVES]:
         others = [c for c in b.campaigns if c != campaign]
         parts.append(
-            f'"{b.label}" ({b.posts} posts'
+            f'"{_short(b.label)}" ({b.posts} posts'
             + (", known case" if b.known_case else "")
             + (f", also in {campaign_list(others, 3)}" if others else "")
             + ")"
