@@ -14,9 +14,10 @@ schedule (``http(s)://`` URLs, or local paths for tests and mirrors). Each cycle
 3. **campaigns**, at most every ``detect_every`` seconds and only when posts arrived:
    detection runs over the posts of the last ``window`` (by post time) -- a bounded slice,
    so memory does not grow with the store -- and :func:`viche.monitor.alerts.compare`
-   raises ``new_campaign`` / ``campaign_grown`` / ``new_narrative`` against the previous
-   detection; with narratives on, a narrative matched to a known case (EUvsDisinfo) that
-   was not seen in the last ``resurface_days`` raises ``narrative_resurfaced``.
+   raises ``new_campaign`` (its narratives inside) / ``campaign_grown`` / ``new_narrative``
+   (pushed by a known campaign; one per narrative) against the previous detection; with
+   narratives on, a known case (EUvsDisinfo) that was not seen in the last
+   ``resurface_days`` raises one ``narrative_resurfaced`` naming every campaign pushing it.
 
 Alerts go to every sink: the console, ``alerts.jsonl`` in the store, and a webhook (one JSON
 POST per alert, 5 s timeout; a failing webhook is reported on the console and never stops
