@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,13 +15,15 @@ from viche.monitor import api
 from viche.monitor.alerts import (
     Alert,
     AlertKind,
+    NarrativeBrief,
     compare,
+    count_by_kind,
     load_alerts,
     match_campaigns,
     overlap,
     record,
 )
-from viche.monitor.model import DetectionResult
+from viche.monitor.model import Campaign, DetectionResult, Narrative
 
 AT = datetime(2026, 3, 2, tzinfo=UTC)
 
@@ -37,11 +40,106 @@ def test_overlap() -> None:
     assert overlap("ab", "cd") == 0.0
 
 
-def test_first_run_reports_every_campaign_as_new() -> None:
+def test_first_run_reports_every_campaign_as_new_with_its_narratives() -> None:
     alerts = compare(None, _first(), at=AT)
-    kinds = [a.kind for a in alerts]
-    assert kinds == [AlertKind.NEW_CAMPAIGN, AlertKind.NEW_NARRATIVE]
-    assert alerts[0].accounts_added == ("bot1", "bot2", "bot3")
+    assert [a.kind for a in alerts] == [AlertKind.NEW_CAMPAIGN]  # no alert per narrative
+    (a,) = alerts
+    assert a.accounts_added == ("bot1", "bot2", "bot3")
+    n = _first().campaigns[0].narratives[0]
+    (brief,) = a.narratives
+    assert brief == NarrativeBrief(n.id, 9, n.label, n.known_case, ("c-1",), n.post_ids)
+    assert f'1 narrative (9 posts), top: "{n.label}" (9 posts, known case)' in a.message
+    assert a.narrative == "" and a.campaigns == ()  # the alert is about the campaign
+
+
+def _with_narratives(cid: str, accounts: list[str], *narratives: Narrative) -> Campaign:
+    c = campaign_from(cid, posts_for(accounts, 2, cid, "text"))
+    return replace(c, narratives=narratives)
+
+
+def _narrative(nid: str, posts: int, label: str = "claim") -> Narrative:
+    return Narrative(nid, label, tuple(f"{nid}-p{i}" for i in range(posts)), ("en",))
+
+
+def test_new_campaign_names_its_top_narratives_largest_first() -> None:
+    ns = [_narrative(f"n-{k}", k, f"claim {k}") for k in (9, 7, 5, 2)]
+    alerts = compare(None, result_of([_with_narratives("c-1", ["a", "b"], *ns)]), at=AT)
+    (a,) = alerts
+    assert [b.id for b in a.narratives] == ["n-9", "n-7", "n-5", "n-2"]
+    assert [b.posts for b in a.narratives] == [9, 7, 5, 2]
+    assert a.narratives[0].evidence == ns[0].post_ids  # each narrative keeps its evidence
+    assert a.message.endswith(
+        '4 narratives (23 posts), top: "claim 9" (9 posts), "claim 7" (7 posts), '
+        '"claim 5" (5 posts) …'
+    )
+    assert "claim 2" not in a.message  # beyond the top three: in the fields only
+    long = _narrative("n-l", 3, "x" * 100)
+    (cut,) = compare(None, result_of([_with_narratives("c-1", ["a", "b"], long)]), at=AT)
+    assert f'"{"x" * 79}…" (3 posts)' in cut.message and cut.narratives[0].label == "x" * 100
+    (alone,) = compare(None, result_of([_with_narratives("c-1", ["a", "b"])]), at=AT)
+    assert alone.message == "new campaign c-1: 2 accounts, score 9.50"  # no narrative: no tail
+
+
+def test_narrative_of_two_known_campaigns_raises_one_alert_naming_both() -> None:
+    shared, other = _narrative("n-s", 4), _narrative("n-o", 3)
+    before = result_of([_with_narratives("c-1", ["a", "b"]), _with_narratives("c-2", ["x", "y"])])
+    after = result_of(
+        [
+            _with_narratives("c-1", ["a", "b"], shared),
+            _with_narratives("c-2", ["x", "y"], shared, other),
+        ]
+    )
+    alerts = compare(before, after, at=AT)
+    assert [(a.kind, a.narrative) for a in alerts] == [
+        (AlertKind.NEW_NARRATIVE, "n-s"),
+        (AlertKind.NEW_NARRATIVE, "n-o"),
+    ]
+    one, two = alerts
+    assert one.campaign == "c-1" and one.campaigns == ("c-1", "c-2")
+    assert "in 2 campaigns (c-1, c-2) (4 posts)" in one.message
+    assert one.evidence == shared.post_ids and one.narratives[0].campaigns == ("c-1", "c-2")
+    assert two.campaign == "c-2" and two.campaigns == ("c-2",)
+    assert "in campaign c-2 (3 posts)" in two.message
+
+
+def test_narrative_of_a_new_and_a_known_campaign_is_news_once() -> None:
+    shared = _narrative("n-s", 4)
+    before = result_of([_with_narratives("c-1", ["a", "b"])])
+    after = result_of(
+        [
+            _with_narratives("c-9", ["p", "q"], shared),  # new, listed first
+            _with_narratives("c-1", ["a", "b"], shared),
+        ]
+    )
+    fresh, news = compare(before, after, at=AT)
+    assert fresh.kind is AlertKind.NEW_CAMPAIGN and fresh.campaign == "c-9"
+    assert fresh.narratives[0].campaigns == ("c-9", "c-1")
+    assert "also in c-1" in fresh.message
+    assert news.kind is AlertKind.NEW_NARRATIVE
+    assert (news.campaign, news.previous_campaign) == ("c-1", "c-1")
+    assert news.campaigns == ("c-9", "c-1")
+
+
+def test_narrative_of_new_campaigns_only_is_in_their_alerts() -> None:
+    shared = _narrative("n-s", 4)
+    after = result_of(
+        [_with_narratives("c-1", ["a", "b"], shared), _with_narratives("c-2", ["x", "y"], shared)]
+    )
+    alerts = compare(None, after, at=AT)
+    assert [a.kind for a in alerts] == [AlertKind.NEW_CAMPAIGN] * 2
+    assert all(a.narratives[0].campaigns == ("c-1", "c-2") for a in alerts)
+    assert "(4 posts, also in c-2)" in alerts[0].message
+    assert "(4 posts, also in c-1)" in alerts[1].message  # never "also in" itself
+
+
+def test_count_by_kind_follows_the_kinds_order() -> None:
+    a = Alert(AlertKind.NEW_NARRATIVE, "c", "m", AT)
+    b = Alert(AlertKind.NEW_CAMPAIGN, "c", "m", AT)
+    assert list(count_by_kind([a, b, a]).items()) == [
+        (AlertKind.NEW_CAMPAIGN, 1),
+        (AlertKind.NEW_NARRATIVE, 2),
+    ]
+    assert count_by_kind([]) == {}
 
 
 def test_same_result_twice_raises_nothing() -> None:
@@ -87,7 +185,7 @@ def test_match_is_one_to_one_and_needs_overlap() -> None:
 
 def test_record_persists_and_appends(tmp_path: Path) -> None:
     first = record(tmp_path, _first(), at=AT)
-    assert len(first) == 2
+    assert len(first) == 1
     assert api.load_result(tmp_path) == _first()
     assert record(tmp_path, _first(), at=AT) == ()
     grown = posts_for(["bot1", "bot2", "bot3", "bot4"], 3, "a", "The election was rigged")
@@ -110,3 +208,43 @@ def test_alerts_round_trip_and_bad_lines(tmp_path: Path) -> None:
     bad = alert.to_dict() | {"kind": "campaign_vanished"}
     with pytest.raises(MonitorError):
         Alert.from_dict(bad)
+
+
+def test_alert_fields_are_added_not_renamed() -> None:
+    brief = NarrativeBrief("n-1", 2, "claim", "https://case", ("c", "d"), ("p1", "p2"))
+    alert = Alert(
+        AlertKind.NEW_NARRATIVE, "c", "msg", AT, narrative="n-1", evidence=("p1", "p2"),
+        campaigns=("c", "d"), narratives=(brief,),
+    )  # fmt: skip
+    data = alert.to_dict()
+    old_keys = ["kind", "campaign", "message", "at", "accounts_added", "narrative",
+                "previous_campaign", "evidence", "key"]  # fmt: skip
+    assert list(data)[: len(old_keys)] == old_keys
+    assert data["narratives"] == [
+        {"id": "n-1", "posts": 2, "label": "claim", "known_case": "https://case",
+         "campaigns": ["c", "d"], "evidence": ["p1", "p2"]}
+    ]  # fmt: skip
+    assert Alert.from_dict(json.loads(json.dumps(data))) == alert
+    # a line written before these fields existed still reads
+    old = {k: data[k] for k in old_keys}
+    assert Alert.from_dict(old) == replace(alert, campaigns=(), narratives=())
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"campaigns": "c-1"},  # a string, not a list: not read as its characters
+        {"narratives": {"id": "n"}},
+        {"narratives": ["n-1"]},
+        {"narratives": [{"posts": 2}]},  # no id
+        {"narratives": [{"id": "n", "posts": -1}]},
+        {"narratives": [{"id": "n", "posts": "2"}]},
+        {"narratives": [{"id": "n", "evidence": "p1"}]},
+        {"evidence": "p1"},
+    ],
+)
+def test_malformed_new_fields_are_refused(bad: dict[str, object]) -> None:
+    good = Alert(AlertKind.NEW_CAMPAIGN, "c", "m", AT).to_dict()
+    assert Alert.from_dict(good).kind is AlertKind.NEW_CAMPAIGN  # the twin: reads
+    with pytest.raises(MonitorError):
+        Alert.from_dict(good | bad)

@@ -109,7 +109,8 @@ def test_ingest_detect_report_and_incremental_alerts(tmp_path: Path, stream: Pat
 
     run = run_cli("monitor", "detect", "--store", str(store), "--no-narratives")
     assert run.code == 0, run.stderr
-    assert "ALERT new_campaign" in run.stdout
+    assert "1 new alerts: 1 new_campaign" in run.stdout and "ALERT new_campaign" in run.stdout
+    assert "more new_campaign" not in run.stdout  # all shown: nothing elided
     result = api.load_result(store)
     assert len(result.campaigns) == 1
     assert set(result.campaigns[0].accounts) == set(BOTS)
@@ -166,9 +167,14 @@ def test_detect_with_narratives(
         "--cases", str(cases), "--cases-since", "2020-01-01",
     )  # fmt: skip
     assert run.code == 0, run.stderr
-    assert "ALERT new_narrative" in run.stdout
+    assert "1 new alerts: 1 new_campaign" in run.stdout  # its narratives are in its alert
+    assert "ALERT new_narrative" not in run.stdout
     (campaign,) = api.load_result(store).campaigns
     assert campaign.narratives
+    (alert,) = [json.loads(x) for x in (store / "alerts.jsonl").read_text().splitlines()]
+    assert [n["id"] for n in alert["narratives"]] == [n.id for n in campaign.narratives]
+    assert alert["narratives"][0]["known_case"] == campaign.narratives[0].known_case
+    assert alert["narratives"][0]["evidence"] == list(campaign.narratives[0].post_ids[:20])
     assert campaign.narratives[0].known_case.endswith("american-biolaboratories-in-ukraine/")
     (cache,) = (tmp_path / "cache").glob("case-vectors-*.npz")  # for the next run
     assert len(nar.CaseVectorCache(cache.parent, real_embedder().name).load()) == 2
@@ -214,7 +220,8 @@ def test_every_monitor_command_has_help() -> None:
     assert "--no-narratives" in run_cli("monitor", "detect", "--help").stdout
 
 
-def test_many_alerts_are_summarised(tmp_path: Path, stream: Path, monkeypatch: pytest.MonkeyPatch
+def test_many_alerts_are_summarised(
+    tmp_path: Path, stream: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from viche.cli import monitor as cli
 
@@ -224,7 +231,9 @@ def test_many_alerts_are_summarised(tmp_path: Path, stream: Path, monkeypatch: p
     run = run_cli("monitor", "detect", "--store", str(store), "--no-narratives")
     assert run.code == 0, run.stderr
     assert "ALERT" not in run.stdout
-    assert "… 1 more alerts (1 new_campaign in all)" in run.stdout
+    assert "1 new alerts: 1 new_campaign" in run.stdout  # counted by kind
+    assert "… 1 more new_campaign alerts" in run.stdout
+    assert "alerts.jsonl in the store" in run.stdout
 
 
 ROW = '{"id":"%s","author":"a","created_at":"2026-03-01T10:00:00Z","text":"ok"%s}\n'
@@ -278,3 +287,35 @@ def test_narratives_hint_names_the_extra(
     assert "pip install -e '.[embed]'" in run.stderr
     quiet = run_cli("monitor", "detect", "--store", str(store), "--no-narratives")
     assert quiet.code == 0 and "narratives skipped" not in quiet.stderr
+
+
+def test_alerts_are_printed_grouped_by_kind(monkeypatch: pytest.MonkeyPatch) -> None:
+    from datetime import UTC, datetime
+
+    from viche.cli import monitor as cli
+    from viche.cli.output import out
+    from viche.monitor.alerts import Alert, AlertKind
+
+    at = datetime(2026, 3, 1, tzinfo=UTC)
+    mixed = [
+        Alert(AlertKind.NEW_NARRATIVE, "c-1", "narrative one", at),
+        Alert(AlertKind.NEW_CAMPAIGN, "c-2", "campaign two", at),
+        Alert(AlertKind.NEW_NARRATIVE, "c-1", "narrative two", at),
+        Alert(AlertKind.NEW_CAMPAIGN, "c-3", "campaign three", at),
+        Alert(AlertKind.NEW_CAMPAIGN, "c-4", "campaign four", at),
+    ]
+    monkeypatch.setattr(cli, "MAX_ALERTS_PRINTED", 2)
+    with out.capture() as cap:
+        cli._print_alerts(mixed)
+    text = cap.get()
+    assert "5 new alerts: 3 new_campaign, 2 new_narrative" in text
+    assert text.index("campaign three") < text.index("narrative one")  # grouped, kinds' order
+    assert "campaign four" not in text and "… 1 more new_campaign alerts" in text
+    assert "narrative two" in text and "more new_narrative" not in text  # the twin: all shown
+    monkeypatch.setattr(cli, "MAX_ALERTS_PRINTED", 10)
+    with out.capture() as cap:
+        cli._print_alerts(mixed)
+    assert "campaign four" in cap.get() and "more" not in cap.get()
+    with out.capture() as cap:
+        cli._print_alerts([])
+    assert cap.get().strip() == "no new alerts"

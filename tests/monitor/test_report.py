@@ -366,6 +366,23 @@ def test_alerts_are_counted_not_repeated_and_mark_the_cards(world: World) -> Non
     assert '<span class="badge"><span class="uk">нова</span>' in card
     folded = page.index("all alerts</span></summary>")
     assert folded < page.index("new campaign c-1: 3 accounts")
+    assert folded < page.index("<h3>new_campaign (1)</h3>") < page.index("<h3>new_narrative (30)")
+
+
+def test_a_narrative_alert_marks_every_campaign_it_names(world: World) -> None:
+    result, by_id = world
+    shared = {"kind": "new_narrative", "campaign": "c-1", "campaigns": ["c-1", "c-2"],
+              "message": "new narrative n-s in 2 campaigns (c-1, c-2)"}  # fmt: skip
+    page = render_html(result, by_id, alerts=[shared])
+    badge = '<span class="badge"><span class="uk">новий наратив</span>'
+    cards = page.split("<div class='cards'>")[1].split("<h2>")[0]
+    assert cards.count(badge) == 2  # c-1 and c-2
+    # the twin: an alert of one campaign (older lines have no 'campaigns') marks that one
+    page = render_html(result, by_id, alerts=[{**shared, "campaigns": None}])
+    cards = page.split("<div class='cards'>")[1].split("<h2>")[0]
+    assert cards.count(badge) == 1
+    c1 = page.split('<a href="#c0">c-1</a>')[1].split("</h3>")[0]
+    assert badge in c1
 
 
 def test_report_streams_posts_once(tmp_path: Path, world: World) -> None:

@@ -208,6 +208,53 @@ def test_resurfacing_known_narrative(tmp_path: Path) -> None:
         watcher.close()
 
 
+def test_known_case_of_several_campaigns_resurfaces_once_naming_them(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    def narrative(nid: str, case: str, posts: tuple[str, ...]) -> Narrative:
+        return Narrative(nid, nid, posts, ("en",), known_case=case, known_case_similarity=0.9)
+
+    one = narrative("n-1", "https://euvsdisinfo.eu/report/x", ("p1", "p2"))
+    same_case = narrative("n-2", "https://euvsdisinfo.eu/report/x", ("p3", "p4"))
+    other_case = narrative("n-3", "https://euvsdisinfo.eu/report/y", ("p5", "p6"))
+    base = result_of(
+        [campaign_from("C001", campaign_posts(3), ()), campaign_from("C002", campaign_posts(3), ())]
+    )
+    c1, c2 = base.campaigns
+    both = replace(
+        base,
+        campaigns=(replace(c1, narratives=(one,)), replace(c2, narratives=(same_case, one))),
+    )
+    watcher = Watcher(tmp_path / "s", WatchConfig(resurface_days=7), [])
+    try:
+        watcher._latest_post = T0
+        (alert,) = watcher._resurfaced(both, T0)  # one case: one alert, not one per campaign
+        assert alert.campaign == "C001" and alert.campaigns == ("C001", "C002")
+        assert "in 2 campaigns (C001, C002)" in alert.message
+        assert [(b.id, b.campaigns) for b in alert.narratives] == [
+            ("n-1", ("C001", "C002")),
+            ("n-2", ("C002",)),
+        ]
+        assert alert.evidence == one.post_ids
+        # the twin: two known cases are two alerts
+        apart = replace(
+            base,
+            campaigns=(replace(c1, narratives=(one,)), replace(c2, narratives=(other_case,))),
+        )
+        fresh = Watcher(tmp_path / "t", WatchConfig(resurface_days=7), [])
+        try:
+            fresh._latest_post = T0
+            alerts = fresh._resurfaced(apart, T0)
+            assert [(a.key, a.campaigns) for a in alerts] == [
+                (one.known_case, ("C001",)),
+                (other_case.known_case, ("C002",)),
+            ]
+        finally:
+            fresh.close()
+    finally:
+        watcher.close()
+
+
 # -- local HTTP: feeds and webhook ----------------------------------------------------------------
 class _Handler(BaseHTTPRequestHandler):
     feed: ClassVar[bytes] = b""
@@ -349,6 +396,9 @@ def test_watch_command_writes_alerts_jsonl(tmp_path: Path) -> None:
     assert "document_push" in result.stdout and "evidence: tg:-1005000:10" in result.stdout
     lines = (store / "alerts.jsonl").read_text(encoding="utf-8").splitlines()
     assert json.loads(lines[0])["kind"] == "document_push"
+    kinds = [json.loads(x)["kind"] for x in lines]
+    counted = ", ".join(f"{kinds.count(k)} {k}" for k in dict.fromkeys(kinds))
+    assert f"{len(lines)} alerts this cycle: {counted}" in result.stdout  # the cycle's count
 
 
 def test_watch_command_refuses_a_missing_inbox(tmp_path: Path) -> None:

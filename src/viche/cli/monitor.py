@@ -12,6 +12,7 @@ A store is a directory: ``posts.sqlite``, ``results/latest.json``, ``alerts.json
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -34,7 +35,8 @@ if TYPE_CHECKING:
 NARRATIVE_POSTS_PER_ACCOUNT = 50
 #: at most about this many posts embedded in one run (~2-3 minutes on two free CPU cores)
 NARRATIVE_MAX_POSTS = 5000
-MAX_ALERTS_PRINTED = 20
+#: alerts printed of each kind by ``detect`` (all are in ``alerts.jsonl``)
+MAX_ALERTS_PRINTED = 10
 
 monitor_app = typer.Typer(
     name="monitor",
@@ -206,19 +208,28 @@ def _print_summary(result: DetectionResult, alerts: tuple[Alert, ...]) -> None:
         out.print(table)
         if len(result.campaigns) > 30:
             out.print(f"… and {len(result.campaigns) - 30} more (see the report)")
-    for a in alerts[:MAX_ALERTS_PRINTED]:
-        out.print(line(("ALERT", "bold yellow"), f" {a.kind.value}: {a.message}"))
-    if len(alerts) > MAX_ALERTS_PRINTED:
-        counts: dict[str, int] = {}
-        for a in alerts:
-            counts[a.kind.value] = counts.get(a.kind.value, 0) + 1
-        total = ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
-        out.print(
-            f"… {len(alerts) - MAX_ALERTS_PRINTED} more alerts ({total} in all): "
-            "see alerts.jsonl in the store and the report"
-        )
+    _print_alerts(alerts)
+
+
+def _print_alerts(alerts: Sequence[Alert]) -> None:
+    """The alerts grouped by kind: a line of counts, then at most
+    :data:`MAX_ALERTS_PRINTED` alerts of each kind."""
+    from viche.monitor.alerts import count_by_kind
+
     if not alerts:
         out.print("no new alerts")
+        return
+    counts = count_by_kind(alerts)
+    out.print(
+        f"{len(alerts)} new alerts: " + ", ".join(f"{n} {k.value}" for k, n in counts.items())
+    )
+    for kind, n in counts.items():
+        for a in [a for a in alerts if a.kind is kind][:MAX_ALERTS_PRINTED]:
+            out.print(line(("ALERT", "bold yellow"), f" {a.kind.value}: {a.message}"))
+        if n > MAX_ALERTS_PRINTED:
+            out.print(f"… {n - MAX_ALERTS_PRINTED} more {kind.value} alerts")
+    if any(n > MAX_ALERTS_PRINTED for n in counts.values()):
+        out.print("every alert with its evidence: alerts.jsonl in the store, and the report")
 
 
 @monitor_app.command("detect")
@@ -407,6 +418,12 @@ def watch_cmd(  # noqa: PLR0917 (one parameter per command-line option)
     def on_cycle(report: CycleReport) -> None:
         if report.files or report.posts_added:
             out.print(f"{report.files} files, {report.posts_added} new posts")
+        if report.alerts:
+            counts = alerting.count_by_kind(report.alerts)
+            out.print(
+                f"{len(report.alerts)} alerts this cycle: "
+                + ", ".join(f"{n} {k.value}" for k, n in counts.items())
+            )
         for problem in report.problems:
             warn(problem)
 

@@ -742,24 +742,39 @@ def _campaign_html(i: int, v: CampaignView, by_id: Mapping[str, Post],
 _BADGES = {
     "new_campaign": ("нова", "new"),
     "campaign_grown": ("зросла", "grown"),
+    "new_narrative": ("новий наратив", "new narrative"),
     "narrative_resurfaced": ("наратив повернувся", "narrative back"),
     "document_push": ("документ", "document push"),
 }
 
 
 def _alerts_html(alerts: Sequence[Mapping[str, Any]]) -> list[str]:
-    """Alerts counted by kind, the list folded: the cards already mark the campaigns they
-    concern, so the page does not repeat every campaign as an alert."""
+    """Alerts counted by kind, the list folded and grouped by kind: the cards already mark
+    the campaigns they concern, so the page does not repeat every campaign as an alert."""
     if not alerts:
         return []
     counts = Counter(str(a.get("kind", "")) for a in alerts)
     line = ", ".join(f"{_e(k)} {n}" for k, n in sorted(counts.items()))
-    items = "".join(f"<li>{_e(a.get('message', ''))}</li>" for a in alerts)
+    groups = []
+    for kind in sorted(counts):
+        items = "".join(
+            f"<li>{_e(a.get('message', ''))}</li>" for a in alerts if str(a.get("kind")) == kind
+        )
+        groups.append(f"<h3>{_e(kind)} ({counts[kind]})</h3><ul>{items}</ul>")
     return [
         f"<h2>{_t('Сповіщення', 'Alerts')} ({len(alerts)})</h2><p>{line}</p>"
-        f"<details><summary>{_t('усі сповіщення', 'all alerts')}</summary><ul>{items}</ul>"
+        f"<details><summary>{_t('усі сповіщення', 'all alerts')}</summary>{''.join(groups)}"
         "</details>"
     ]
+
+
+def _alert_campaigns(alert: Mapping[str, Any]) -> list[str]:
+    """The campaigns an alert concerns: its ``campaigns`` (a narrative pushed by several)
+    or else its ``campaign``."""
+    many = alert.get("campaigns")
+    if isinstance(many, list) and many:
+        return [str(c) for c in many]
+    return [str(alert["campaign"])] if alert.get("campaign") else []
 
 
 def render_html(
@@ -784,10 +799,12 @@ def render_html(
     badges: dict[str, list[str]] = {}
     for a in alerts:
         kind = str(a.get("kind", ""))
-        if kind in _BADGES and a.get("campaign"):
-            label = _t(*_BADGES[kind])
-            if label not in badges.setdefault(str(a["campaign"]), []):
-                badges[str(a["campaign"])].append(label)
+        if kind not in _BADGES:
+            continue
+        label = _t(*_BADGES[kind])
+        for cid in _alert_campaigns(a):
+            if label not in badges.setdefault(cid, []):
+                badges[cid].append(label)
     out = [
         "<!doctype html><html lang='uk'><head><meta charset='utf-8'>",
         "<meta name='viewport' content='width=device-width,initial-scale=1'>",

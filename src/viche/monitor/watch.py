@@ -14,9 +14,10 @@ schedule (``http(s)://`` URLs, or local paths for tests and mirrors). Each cycle
 3. **campaigns**, at most every ``detect_every`` seconds and only when posts arrived:
    detection runs over the posts of the last ``window`` (by post time) -- a bounded slice,
    so memory does not grow with the store -- and :func:`viche.monitor.alerts.compare`
-   raises ``new_campaign`` / ``campaign_grown`` / ``new_narrative`` against the previous
-   detection; with narratives on, a narrative matched to a known case (EUvsDisinfo) that
-   was not seen in the last ``resurface_days`` raises ``narrative_resurfaced``.
+   raises ``new_campaign`` (its narratives inside) / ``campaign_grown`` / ``new_narrative``
+   (pushed by a known campaign; one per narrative) against the previous detection; with
+   narratives on, a known case (EUvsDisinfo) that was not seen in the last
+   ``resurface_days`` raises one ``narrative_resurfaced`` naming every campaign pushing it.
 
 Alerts go to every sink: the console, ``alerts.jsonl`` in the store, and a webhook (one JSON
 POST per alert, 5 s timeout; a failing webhook is reported on the console and never stops
@@ -41,7 +42,7 @@ from viche.monitor import alerts as alerting
 from viche.monitor import api, news
 from viche.monitor.alerts import Alert, AlertKind
 from viche.monitor.ingest import ingest
-from viche.monitor.model import DetectionResult, Post
+from viche.monitor.model import Campaign, DetectionResult, Narrative, Post
 from viche.monitor.store import Store
 from viche.monitor.text import normalise_url
 
@@ -370,29 +371,52 @@ class Watcher:
         self._previous = result
 
     def _resurfaced(self, result: DetectionResult, when: datetime) -> list[Alert]:
-        out = []
+        """One alert per known case seen again after ``resurface_days`` (or first seen),
+        naming every campaign whose narratives match it."""
         gap = timedelta(days=self.config.resurface_days)
         latest = self._latest_post or when
+        found: dict[str, tuple[Campaign, Narrative]] = {}
+        pushers: dict[str, list[str]] = {}
+        matching: dict[str, dict[str, Narrative]] = {}  # case -> its narratives, by id
+        carriers: dict[str, list[str]] = {}  # narrative id -> campaigns pushing it
         for c in result.campaigns:
             for n in c.narratives:
                 if not n.known_case:
                     continue
-                last = self._known_seen.get(n.known_case)
-                self._known_seen[n.known_case] = latest
-                if last is not None and latest - last < gap:
-                    continue
-                out.append(
-                    Alert(
-                        AlertKind.NARRATIVE_RESURFACED,
-                        c.id,
-                        f"known narrative in campaign {c.id}: {n.known_case_title or n.known_case}"
-                        f" (similarity {n.known_case_similarity:.2f}, {len(n.post_ids)} posts)",
-                        when,
-                        narrative=n.id,
-                        evidence=n.post_ids[: alerting.EVIDENCE_POSTS],
-                        key=n.known_case,
-                    )
+                found.setdefault(n.known_case, (c, n))
+                matching.setdefault(n.known_case, {}).setdefault(n.id, n)
+                carriers.setdefault(n.id, []).append(c.id)
+                if c.id not in pushers.setdefault(n.known_case, []):
+                    pushers[n.known_case].append(c.id)
+        out = []
+        for case, (c, n) in found.items():
+            last = self._known_seen.get(case)
+            self._known_seen[case] = latest
+            if last is not None and latest - last < gap:
+                continue
+            ids = pushers[case]
+            where = (
+                f"campaign {c.id}"
+                if len(ids) == 1
+                else f"{len(ids)} campaigns ({alerting.campaign_list(ids)})"
+            )
+            out.append(
+                Alert(
+                    AlertKind.NARRATIVE_RESURFACED,
+                    c.id,
+                    f"known narrative in {where}: {n.known_case_title or case}"
+                    f" (similarity {n.known_case_similarity:.2f}, {len(n.post_ids)} posts)",
+                    when,
+                    narrative=n.id,
+                    evidence=n.post_ids[: alerting.EVIDENCE_POSTS],
+                    key=case,
+                    campaigns=tuple(ids),
+                    narratives=tuple(
+                        alerting.NarrativeBrief.of(m, carriers[m.id])
+                        for m in matching[case].values()
+                    ),
                 )
+            )
         return out
 
     def cycle(self) -> CycleReport:
