@@ -387,12 +387,23 @@ def _assemble(
     kappa = booth_day_capacity(params)
     place_ids = demand["place_id"].to_numpy()
     place_names = demand["name"].to_numpy()
-    for b, per_site, x in zip(blocks, decoded, served, strict=True):
+    for b, per_site, solved in zip(blocks, decoded, served, strict=True):
+        x = solved
         load = (
             np.bincount(b.pair_site, weights=x, minlength=len(b.modes))
             if len(x)
             else np.zeros(len(b.modes))
         )
+        # HiGHS meets a constraint to its feasibility tolerance (about 1e-6 of the scaled
+        # row): a site may come back serving 397.058825 voters of a capacity of 397.058824,
+        # and its peak wait then reads 30.000002 minutes of a 30-minute target. A site's
+        # voters are scaled back to its capacity, so the plan never claims more than it can.
+        cap = kappa * np.array([float(sum(booths)) for booths in per_site])
+        over = load > cap
+        if over.any() and len(x):
+            scale = np.where(over, cap / np.maximum(load, 1e-300), 1.0)
+            x = x * scale[b.pair_site]
+            load = np.where(over, cap, load)
         cover = cost = waits = 0.0
         n_open = booth_days = 0
         for j, booths in enumerate(per_site):
