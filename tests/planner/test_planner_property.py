@@ -91,10 +91,11 @@ def test_milp_never_worse_than_greedy_and_feasible(
     params = replace(PARAMS, budget=budget)
     exact = plan(demand, sites, params)
     greedy = plan(demand, sites, params, method="greedy")
-    # HiGHS works to absolute tolerances of about 1e-6 on a scaled model: a place of a few
-    # millionths of a voter (Hypothesis draws them) may be left out by the MILP and taken by
-    # greedy; 1e-4 voters, as in test_pruning_keeps_the_optimum, is still far below one voter.
-    assert exact.summary["covered_voters"] >= greedy.summary["covered_voters"] * (1 - 1e-6) - 1e-4
+    # The MILP maximises cover - tie_price x cost, the price such that no saving outweighs a
+    # hundredth of a voter (milp.tie_price): it may leave out a place of less than 0.01 voter
+    # that greedy takes (Hypothesis drew one of 0.008 voters), on top of HiGHS's tolerances.
+    slack = 0.01 + 1e-4
+    assert exact.summary["covered_voters"] >= greedy.summary["covered_voters"] * (1 - 1e-6) - slack
     _check_constraints(exact, demand, sites, budget)
     _check_constraints(greedy, demand, sites, budget)
 
