@@ -250,6 +250,14 @@ def campaign_list(ids: Sequence[str], limit: int = 5) -> str:
     return ", ".join(ids[:limit]) + (f" and {len(ids) - limit} more" if len(ids) > limit else "")
 
 
+def pushed_in(ids: Sequence[str]) -> str:
+    """Where a narrative is pushed, for a message: ``campaign C003`` or ``2 campaigns (C002,
+    C005)``."""
+    if len(ids) == 1:
+        return f"campaign {ids[0]}"
+    return f"{len(ids)} campaigns ({campaign_list(ids)})"
+
+
 def compare(
     previous: DetectionResult | None, current: DetectionResult, *, at: datetime | None = None
 ) -> tuple[Alert, ...]:
@@ -318,11 +326,7 @@ def compare(
             if owner.get(n.id) != c.id:
                 continue
             pushers = carriers[n.id]
-            where = (
-                f"campaign {c.id}"
-                if len(pushers) == 1
-                else f"{len(pushers)} campaigns ({campaign_list(pushers)})"
-            )
+            where = pushed_in(pushers)
             alerts.append(
                 Alert(
                     AlertKind.NEW_NARRATIVE,

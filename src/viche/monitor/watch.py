@@ -395,11 +395,7 @@ class Watcher:
             if last is not None and latest - last < gap:
                 continue
             ids = pushers[case]
-            where = (
-                f"campaign {c.id}"
-                if len(ids) == 1
-                else f"{len(ids)} campaigns ({alerting.campaign_list(ids)})"
-            )
+            where = alerting.pushed_in(ids)
             out.append(
                 Alert(
                     AlertKind.NARRATIVE_RESURFACED,
