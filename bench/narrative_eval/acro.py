@@ -408,16 +408,31 @@ def score(shared: Path, ci: bool, halves: tuple[str, ...]) -> None:
     """P@5 per ranking, language and half (only ``halves``: dev until the choice is made);
     with ``ci`` the paired bootstrap of each ranking's per-query difference from
     ``monitor`` (mean, 95 % interval, queries better / worse)."""
+    score_table(_rows(), shared, ci, halves)
+
+
+def score_table(
+    rows: list[dict[str, str]],
+    shared: Path,
+    ci: bool,
+    halves: tuple[str, ...],
+    *,
+    only: str = "",
+    width: int = 11,
+    intervals: bool = False,
+) -> None:
+    """The table of :func:`score` for any retrieved rows (``only``: these rankings, comma
+    separated; ``intervals``: with ``ci``, also each P@5's own bootstrap interval)."""
     import claim_set as cs
     from analyst import judgments
     from xlex import bootstrap
 
     judged = judgments()
-    rows = _rows()
     half = cs.split_of(cs.queries(shared))
-    names = list(dict.fromkeys(r["ranking"] for r in rows))
+    wanted = only.split(",") if only else None
+    names = [n for n in dict.fromkeys(r["ranking"] for r in rows) if not wanted or n in wanted]
     for name in names:
-        line = [f"{name:11}"]
+        line = [f"{name:{width}}"]
         lows = []
         for lang in LANGS:
             for h in halves:
@@ -427,10 +442,12 @@ def score(shared: Path, ci: bool, halves: tuple[str, ...]) -> None:
                 vals = list(mine.values())
                 mean = float(np.mean(vals)) if vals else float("nan")
                 cell = f"{lang}-{h} {mean:.2f} ({len(vals)}/{n_all})"
+                if ci and vals and lang != "uk" and intervals:
+                    lo, hi = bootstrap(vals)
+                    cell += f" [{lo:.2f},{hi:.2f}]"
                 if ci and vals and lang != "uk" and name != "monitor":
                     base = per_query(rows, judged, half, "monitor", lang, h)
-                    both = [q for q in mine if q in base]
-                    diff = [mine[q] - base[q] for q in both]
+                    diff = [mine[q] - base[q] for q in mine if q in base]
                     if diff:
                         lo, hi = bootstrap(diff)
                         up = sum(d > 0 for d in diff)

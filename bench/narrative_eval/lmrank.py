@@ -317,42 +317,9 @@ def score(shared: Path, ci: bool, halves: tuple[str, ...], only: str) -> None:
     """P@5 per ranking, language and half (only ``halves``: dev until the choice is made);
     with ``ci`` the bootstrap interval of each P@5 and the paired bootstrap of each
     ranking's per-query difference from ``monitor`` (mean, 95 % interval, better / worse)."""
-    import claim_set as cs
-    from acro import per_query
-    from analyst import judgments
-    from xlex import bootstrap
+    from acro import score_table
 
-    judged = judgments()
-    rows = _rows()
-    half = cs.split_of(cs.queries(shared))
-    wanted = only.split(",") if only else None
-    names = [n for n in dict.fromkeys(r["ranking"] for r in rows) if not wanted or n in wanted]
-    for name in names:
-        line = [f"{name:17}"]
-        lows = []
-        for lang in LANGS:
-            for h in halves:
-                mine = per_query(rows, judged, half, name, lang, h)
-                n_all = len({r["post_id"] for r in rows if r["ranking"] == name
-                             and r["lang"] == lang and half[r["post_id"]] == h})  # fmt: skip
-                vals = list(mine.values())
-                mean = float(np.mean(vals)) if vals else float("nan")
-                cell = f"{lang}-{h} {mean:.2f} ({len(vals)}/{n_all})"
-                if ci and vals and lang != "uk":
-                    lo, hi = bootstrap(vals)
-                    cell += f" [{lo:.2f},{hi:.2f}]"
-                    base = per_query(rows, judged, half, "monitor", lang, h)
-                    diff = [mine[q] - base[q] for q in mine if q in base]
-                    if diff and name != "monitor":
-                        dlo, dhi = bootstrap(diff)
-                        up, down = sum(d > 0 for d in diff), sum(d < 0 for d in diff)
-                        cell += f" d{np.mean(diff):+.2f} [{dlo:+.2f},{dhi:+.2f}] {up}/{down}"
-                if h == "dev" and lang != "uk":
-                    lows.append(mean)
-                line.append(cell)
-        if lows:
-            line.append(f"| dev min {min(lows):.2f} mean {np.mean(lows):.2f}")
-        print("  ".join(line))
+    score_table(_rows(), shared, ci, halves, only=only, width=17, intervals=True)
 
 
 def main() -> None:
